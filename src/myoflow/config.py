@@ -1,0 +1,243 @@
+"""Typed experiment configuration: YAML → validated dataclasses.
+
+Every experiment is one YAML file whose ``pipeline`` key names a registered
+pipeline; the pipeline declares a dataclass (subclass of :class:`ExperimentConfig`)
+with typed sections. :func:`from_dict` builds it, rejecting unknown keys by name
+and values of the wrong type, so a typo never silently falls back to a default.
+
+A ``quick:`` section holds overrides (same nesting) applied by ``--quick``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, TypeVar
+
+import yaml
+
+from .errors import ConfigError
+
+__all__ = [
+    "TrainConfig",
+    "ExperimentConfig",
+    "from_dict",
+    "to_dict",
+    "deep_merge",
+    "load_yaml",
+    "load_config",
+]
+
+T = TypeVar("T")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings shared by the neural pipelines."""
+
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    patience: int = 10
+    val_fraction: float = 0.2
+    imbalance: Literal["none", "class_weight", "oversample", "both"] = "class_weight"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"train.epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"train.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.lr <= 0:
+            raise ConfigError(f"train.lr must be > 0, got {self.lr}")
+
+
+@dataclass
+class ExperimentConfig:
+    """Fields every experiment has; pipelines subclass it to add typed sections."""
+
+    name: str
+    pipeline: str
+    seed: int = 0
+    train: TrainConfig = field(default_factory=TrainConfig)
+    quick: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- conversion
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _convert(value, a, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{key}: {value!r} matches none of {[_type_name(a) for a in args]}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not one of {list(args)}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping for section {tp.__name__}, got {type(value).__name__}")
+        return from_dict(tp, value, prefix=key)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise ConfigError(f"{key}: expected {len(args)} items, got {len(value)}")
+            return tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        inner = args[0] if args else Any
+        items = [_convert(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        vt = args[1] if len(args) == 2 else Any
+        return {str(k): _convert(v, vt, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    if tp is Path:
+        if not isinstance(value, (str, Path)):
+            raise ConfigError(f"{key}: expected a path, got {value!r}")
+        return Path(value).expanduser()
+    return value
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
+    """Build dataclass ``cls`` from a mapping, validating keys and types.
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending key (dotted path) for unknown keys, missing
+        required keys and values of the wrong type.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        where = f" in section '{prefix}'" if prefix else ""
+        raise ConfigError(
+            f"unknown config key '{(prefix + '.') if prefix else ''}{unknown[0]}'{where}; "
+            f"allowed keys: {sorted(fields)}"
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name in data:
+            kwargs[name] = _convert(data[name], hints[name], key)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"missing required config key '{key}'")
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{prefix or cls.__name__}: {exc}") from None
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclass → plain YAML/JSON-able structure (Paths as str, tuples as lists)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``override`` into a copy of ``base``."""
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with ``yaml.safe_load``; clear errors for missing/invalid files."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def load_config(source: str | Path | Mapping[str, Any], quick: bool = False,
+                overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
+    """Load and validate an experiment config for its pipeline.
+
+    Parameters
+    ----------
+    source : path or mapping
+        YAML file or an already-parsed mapping.
+    quick : bool
+        Apply the config's ``quick`` overrides (smaller cohorts/epochs).
+    overrides : mapping, optional
+        Further overrides (same nesting), applied last.
+    """
+    from .experiments.registry import get_pipeline
+
+    raw = load_yaml(source) if not isinstance(source, Mapping) else dict(source)
+    where = str(source) if not isinstance(source, Mapping) else "config"
+    if "pipeline" not in raw:
+        raise ConfigError(f"{where}: missing required key 'pipeline'")
+    pipeline = get_pipeline(raw["pipeline"])
+    if quick:
+        q = raw.get("quick") or {}
+        if not isinstance(q, Mapping):
+            raise ConfigError(f"{where}: 'quick' must be a mapping of overrides")
+        raw = deep_merge(raw, q)
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    try:
+        return from_dict(pipeline.config_class, raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

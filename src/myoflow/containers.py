@@ -1,0 +1,552 @@
+"""Core data containers: :class:`Recording`, :class:`Trial` and :class:`Epochs`.
+
+Every reader, simulator protocol, preprocessing stage and model in myoflow speaks
+these three types, so the sampling rate, channel names and metadata travel with
+the samples and no function takes a bare array plus an ``fs`` it might get wrong.
+
+Conventions
+-----------
+* EMG is stored in volts (``units='V'``); kinematics in degrees, moments in N·m,
+  forces in N. ``units`` says which, per channel.
+* Containers are validated on construction and treated as immutable: operations
+  return new objects (the arrays may be shared views; never write into them).
+* Events are a :class:`pandas.DataFrame` with at least ``sample`` (int, index into
+  the recording) and ``kind`` (str); extra columns (``value``, ``unit_id``, ...) ride along.
+* ``meta`` is a plain dict. Reserved keys: ``subject``, ``session``, ``muscle``,
+  ``side``, ``covariates`` (dict: age, sex, height, weight, bmi, ...), ``source``
+  (file the data came from), ``truth`` (simulator ground truth, dict).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+__all__ = ["Recording", "Trial", "Epochs", "EVENT_COLUMNS"]
+
+EVENT_COLUMNS = ("sample", "kind")
+
+
+def _describe(meta: Mapping[str, Any] | None, default: str) -> str:
+    if meta:
+        if meta.get("source"):
+            return str(meta["source"])
+        bits = [str(meta[k]) for k in ("subject", "session", "muscle") if meta.get(k) is not None]
+        if bits:
+            return f"{default} " + "/".join(bits)
+    return default
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame({"sample": pd.Series([], dtype="int64"), "kind": pd.Series([], dtype="object")})
+
+
+def _as_events(events: pd.DataFrame | None, n_samples: int, where: str) -> pd.DataFrame:
+    if events is None:
+        return _empty_events()
+    if not isinstance(events, pd.DataFrame):
+        raise DataError(f"events must be a pandas DataFrame, got {type(events).__name__}", where)
+    missing = [c for c in EVENT_COLUMNS if c not in events.columns]
+    if missing:
+        raise DataError(f"events table lacks column(s) {missing}; expected at least {list(EVENT_COLUMNS)}", where)
+    ev = events.reset_index(drop=True).copy()
+    try:
+        ev["sample"] = ev["sample"].astype("int64")
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"event 'sample' column must be integer sample indices ({exc})", where) from None
+    ev["kind"] = ev["kind"].astype(str)
+    if len(ev) and (ev["sample"].min() < 0 or ev["sample"].max() >= n_samples):
+        raise DataError(
+            f"event sample indices must lie in [0, {n_samples - 1}], got "
+            f"[{ev['sample'].min()}, {ev['sample'].max()}]",
+            where,
+        )
+    return ev.sort_values("sample", kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Recording:
+    """One continuous multichannel signal.
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_samples)
+        Samples, stored as float32 (float64 input is converted).
+    fs : float
+        Sampling rate in Hz, > 0.
+    ch_names : sequence of str
+        One unique name per channel.
+    units : str or sequence of str
+        Physical unit, one for all channels or one per channel. Default ``"V"``.
+    layout : array, shape (n_channels, 2), optional
+        Electrode positions in mm (x along the fibres, y across), for grids.
+    grid_shape : (rows, cols), optional
+        Grid geometry when channels are a row-major electrode grid.
+    events : DataFrame, optional
+        Columns ``sample`` and ``kind`` at least.
+    meta : dict, optional
+        Subject, session, muscle, side, covariates, source, truth, ...
+    t0 : float
+        Time of the first sample on the session clock, s (used by :class:`Trial`).
+    """
+
+    data: np.ndarray
+    fs: float
+    ch_names: tuple[str, ...]
+    units: tuple[str, ...] = ()
+    layout: np.ndarray | None = None
+    grid_shape: tuple[int, int] | None = None
+    events: pd.DataFrame = field(default_factory=_empty_events)
+    meta: dict[str, Any] = field(default_factory=dict)
+    t0: float = 0.0
+
+    def __post_init__(self) -> None:
+        meta = dict(self.meta or {})
+        where = _describe(meta, "recording")
+        data = np.asarray(self.data)
+        if data.ndim == 1:
+            data = data[np.newaxis, :]
+        if data.ndim != 2:
+            raise DataError(f"data must be 2-D (n_channels, n_samples), got shape {data.shape}", where)
+        if not np.issubdtype(data.dtype, np.number):
+            raise DataError(f"data must be numeric, got dtype {data.dtype}", where)
+        if data.shape[1] == 0:
+            raise DataError("recording is empty (0 samples)", where)
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        if not np.isfinite(data).all():
+            bad = np.argwhere(~np.isfinite(data))
+            ch, s = bad[0]
+            raise DataError(
+                f"{len(bad)} non-finite sample(s) (NaN/inf); first in channel {int(ch)} at sample {int(s)}", where
+            )
+        try:
+            fs = float(self.fs)
+        except (TypeError, ValueError):
+            raise DataError(f"fs must be a number in Hz, got {self.fs!r}", where) from None
+        if not np.isfinite(fs) or fs <= 0:
+            raise DataError(f"fs must be > 0 Hz, got {self.fs}", where)
+        names = tuple(str(c) for c in self.ch_names)
+        if len(names) != data.shape[0]:
+            raise DataError(
+                f"{len(names)} channel name(s) for {data.shape[0]} channel(s) of data; they must match", where
+            )
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise DataError(f"channel names must be unique; duplicated: {dup}", where)
+        units = self.units
+        if isinstance(units, str):
+            units = (units,) * len(names)
+        units = tuple(units) if units else ("V",) * len(names)
+        if len(units) != len(names):
+            raise DataError(f"{len(units)} unit(s) for {len(names)} channel(s)", where)
+        layout = None
+        if self.layout is not None:
+            layout = np.asarray(self.layout, dtype=float)
+            if layout.shape != (len(names), 2):
+                raise DataError(f"layout must have shape ({len(names)}, 2) in mm, got {layout.shape}", where)
+        grid_shape = None
+        if self.grid_shape is not None:
+            grid_shape = (int(self.grid_shape[0]), int(self.grid_shape[1]))
+            if grid_shape[0] * grid_shape[1] != len(names):
+                raise DataError(f"grid_shape {grid_shape} does not hold {len(names)} channels", where)
+        events = _as_events(self.events, data.shape[1], where)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "fs", fs)
+        object.__setattr__(self, "ch_names", names)
+        object.__setattr__(self, "units", units)
+        object.__setattr__(self, "layout", layout)
+        object.__setattr__(self, "grid_shape", grid_shape)
+        object.__setattr__(self, "events", events)
+        object.__setattr__(self, "meta", meta)
+        object.__setattr__(self, "t0", float(self.t0))
+
+    # ----------------------------------------------------------------- basics
+    @property
+    def n_channels(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def n_samples(self) -> int:
+        return self.data.shape[1]
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.n_samples / self.fs
+
+    @property
+    def times(self) -> np.ndarray:
+        """Sample times in s on the session clock, shape (n_samples,)."""
+        return self.t0 + np.arange(self.n_samples) / self.fs
+
+    @property
+    def subject(self) -> Any:
+        return self.meta.get("subject")
+
+    @property
+    def covariates(self) -> dict[str, Any]:
+        return dict(self.meta.get("covariates") or {})
+
+    @property
+    def source(self) -> str:
+        return _describe(self.meta, "recording")
+
+    def __repr__(self) -> str:
+        extra = f", subject={self.subject!r}" if self.subject is not None else ""
+        return (
+            f"<Recording {self.n_channels} ch × {self.n_samples} samples @ {self.fs:g} Hz "
+            f"({self.duration:.2f} s){extra}, {len(self.events)} events>"
+        )
+
+    def replace(self, **changes: Any) -> "Recording":
+        """Return a new Recording with some fields replaced (validated again)."""
+        fields = dict(
+            data=self.data, fs=self.fs, ch_names=self.ch_names, units=self.units, layout=self.layout,
+            grid_shape=self.grid_shape, events=self.events, meta=copy.deepcopy(self.meta), t0=self.t0,
+        )
+        fields.update(changes)
+        return Recording(**fields)
+
+    def with_data(self, data: np.ndarray, *, fs: float | None = None) -> "Recording":
+        """New Recording with processed samples; events are rescaled if ``fs`` changes."""
+        if fs is None or fs == self.fs:
+            return self.replace(data=data)
+        ev = self.events.copy()
+        n_new = np.asarray(data).shape[-1]
+        if len(ev):
+            ev["sample"] = np.clip(np.round(ev["sample"].to_numpy() * fs / self.fs), 0, n_new - 1).astype("int64")
+        return self.replace(data=data, fs=fs, events=ev)
+
+    # ---------------------------------------------------------------- slicing
+    def channel_index(self, names: str | Iterable[str] | int | Iterable[int]) -> list[int]:
+        """Indices of channels given by name or position; unknown names raise :class:`DataError`."""
+        if isinstance(names, (str, int, np.integer)):
+            names = [names]
+        out = []
+        for n in names:
+            if isinstance(n, (int, np.integer)):
+                if not -self.n_channels <= int(n) < self.n_channels:
+                    raise DataError(f"channel index {n} out of range for {self.n_channels} channels", self.source)
+                out.append(int(n) % self.n_channels)
+            elif n in self.ch_names:
+                out.append(self.ch_names.index(n))
+            else:
+                raise DataError(f"no channel named {n!r}; channels are {list(self.ch_names)}", self.source)
+        return out
+
+    def pick(self, channels: str | Iterable[str] | int | Iterable[int]) -> "Recording":
+        """Keep only the given channels (by name or index), in the given order."""
+        idx = self.channel_index(channels)
+        grid = self.grid_shape if idx == list(range(self.n_channels)) else None
+        return self.replace(
+            data=self.data[idx],
+            ch_names=[self.ch_names[i] for i in idx],
+            units=[self.units[i] for i in idx],
+            layout=None if self.layout is None else self.layout[idx],
+            grid_shape=grid,
+        )
+
+    def crop(self, tmin: float | None = None, tmax: float | None = None) -> "Recording":
+        """Keep samples with ``tmin <= t < tmax`` (seconds from the first sample)."""
+        start = 0 if tmin is None else int(round(tmin * self.fs))
+        stop = self.n_samples if tmax is None else int(round(tmax * self.fs))
+        start, stop = max(start, 0), min(stop, self.n_samples)
+        if stop <= start:
+            raise DataError(
+                f"crop [{tmin}, {tmax}) s selects no samples of a {self.duration:.3f} s recording", self.source
+            )
+        ev = self.events[(self.events["sample"] >= start) & (self.events["sample"] < stop)].copy()
+        ev["sample"] -= start
+        return self.replace(data=self.data[:, start:stop], events=ev, t0=self.t0 + start / self.fs)
+
+    def events_of(self, kind: str) -> np.ndarray:
+        """Sample indices of events of one kind."""
+        return self.events.loc[self.events["kind"] == kind, "sample"].to_numpy()
+
+    def add_events(self, samples: Sequence[int], kind: str, **columns: Sequence[Any]) -> "Recording":
+        """Return a copy with extra events appended."""
+        new = pd.DataFrame({"sample": np.asarray(samples, dtype="int64"), "kind": kind, **columns})
+        return self.replace(events=pd.concat([self.events, new], ignore_index=True))
+
+    def to_dataframe(self, time: bool = True) -> pd.DataFrame:
+        """Samples as a DataFrame, one column per channel (plus ``time`` in s)."""
+        df = pd.DataFrame(self.data.T, columns=list(self.ch_names))
+        if time:
+            df.insert(0, "time", self.times)
+        return df
+
+
+@dataclass(frozen=True, eq=False)
+class Trial:
+    """Several Recordings of one session, each at its own rate, on one clock.
+
+    Parameters
+    ----------
+    streams : mapping of str to Recording
+        E.g. ``{"emg": ..., "angles": ..., "moments": ..., "grf": ...}``.
+    meta : dict
+        Session-level metadata (subject, session, covariates, ...).
+    """
+
+    streams: dict[str, Recording]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = _describe(self.meta, "trial")
+        if not isinstance(self.streams, Mapping) or not self.streams:
+            raise DataError("a Trial needs at least one named Recording", where)
+        for name, rec in self.streams.items():
+            if not isinstance(rec, Recording):
+                raise DataError(f"stream {name!r} is a {type(rec).__name__}, expected a Recording", where)
+        object.__setattr__(self, "streams", dict(self.streams))
+        object.__setattr__(self, "meta", dict(self.meta or {}))
+
+    def __getitem__(self, name: str) -> Recording:
+        try:
+            return self.streams[name]
+        except KeyError:
+            raise DataError(
+                f"trial has no stream {name!r}; it has {sorted(self.streams)}", _describe(self.meta, "trial")
+            ) from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.streams
+
+    def __iter__(self):
+        return iter(self.streams)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.streams)
+
+    @property
+    def subject(self) -> Any:
+        return self.meta.get("subject")
+
+    @property
+    def start(self) -> float:
+        return min(r.t0 for r in self.streams.values())
+
+    @property
+    def stop(self) -> float:
+        return max(r.t0 + r.duration for r in self.streams.values())
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{k}: {r.n_channels} ch @ {r.fs:g} Hz" for k, r in self.streams.items())
+        return f"<Trial {self.meta.get('subject')!r}/{self.meta.get('session')!r} [{parts}] {self.stop - self.start:.2f} s>"
+
+    def replace(self, **changes: Any) -> "Trial":
+        fields = dict(streams=dict(self.streams), meta=copy.deepcopy(self.meta))
+        fields.update(changes)
+        return Trial(**fields)
+
+    def with_stream(self, name: str, rec: Recording) -> "Trial":
+        streams = dict(self.streams)
+        streams[name] = rec
+        return self.replace(streams=streams)
+
+    def crop(self, tmin: float, tmax: float) -> "Trial":
+        """Crop every stream to ``[tmin, tmax)`` on the shared clock (seconds)."""
+        return self.replace(
+            streams={k: r.crop(tmin - r.t0, tmax - r.t0) for k, r in self.streams.items()}
+        )
+
+    def to_dataframe(self, stream: str | None = None) -> pd.DataFrame:
+        """One stream as a DataFrame, or all streams in long format (stream, time, channel, value)."""
+        if stream is not None:
+            return self[stream].to_dataframe()
+        frames = []
+        for name, rec in self.streams.items():
+            df = rec.to_dataframe().melt(id_vars="time", var_name="channel", value_name="value")
+            df.insert(0, "stream", name)
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Epochs:
+    """The ML-ready set: equal-length windows with targets and per-window metadata.
+
+    Parameters
+    ----------
+    X : array, shape (n_epochs, n_channels, n_times)
+        Window samples (float32).
+    fs : float
+        Sampling rate of the windows in Hz.
+    ch_names : sequence of str
+        Channel names, length n_channels.
+    metadata : DataFrame
+        One row per epoch. Splitters read group columns from it (``subject``,
+        ``burst_id``, ``trial`` ...); covariates live here too.
+    y : array, shape (n_epochs,) or (n_epochs, n_targets), optional
+        Targets: class labels (str or int) or regression values.
+    target_names : sequence of str, optional
+        Class names (classification) or target names (regression).
+    tmin : float
+        Time of the first sample of each window relative to its event, s.
+    meta : dict
+        Dataset-level information (protocol, units, source ...).
+    """
+
+    X: np.ndarray
+    fs: float
+    ch_names: tuple[str, ...]
+    metadata: pd.DataFrame
+    y: np.ndarray | None = None
+    target_names: tuple[str, ...] = ()
+    tmin: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = _describe(self.meta, "epochs")
+        X = np.asarray(self.X)
+        if X.ndim != 3:
+            raise DataError(f"X must be 3-D (n_epochs, n_channels, n_times), got shape {X.shape}", where)
+        if X.shape[2] == 0:
+            raise DataError("epochs have 0 samples per window", where)
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if X.size and not np.isfinite(X).all():
+            raise DataError(f"{int((~np.isfinite(X)).sum())} non-finite value(s) in X", where)
+        fs = float(self.fs)
+        if not np.isfinite(fs) or fs <= 0:
+            raise DataError(f"fs must be > 0 Hz, got {self.fs}", where)
+        names = tuple(str(c) for c in self.ch_names)
+        if len(names) != X.shape[1]:
+            raise DataError(f"{len(names)} channel name(s) for {X.shape[1]} channel(s) in X", where)
+        md = self.metadata
+        if md is None:
+            md = pd.DataFrame(index=range(X.shape[0]))
+        if not isinstance(md, pd.DataFrame):
+            raise DataError(f"metadata must be a DataFrame, got {type(md).__name__}", where)
+        if len(md) != X.shape[0]:
+            raise DataError(f"metadata has {len(md)} row(s) for {X.shape[0]} epoch(s)", where)
+        md = md.reset_index(drop=True)
+        y = self.y
+        if y is not None:
+            y = np.asarray(y)
+            if y.shape[0] != X.shape[0]:
+                raise DataError(f"y has {y.shape[0]} row(s) for {X.shape[0]} epoch(s)", where)
+            if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+                raise DataError("y contains NaN/inf", where)
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "fs", fs)
+        object.__setattr__(self, "ch_names", names)
+        object.__setattr__(self, "metadata", md)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "target_names", tuple(str(t) for t in self.target_names))
+        object.__setattr__(self, "tmin", float(self.tmin))
+        object.__setattr__(self, "meta", dict(self.meta or {}))
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_channels(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_times(self) -> int:
+        return self.X.shape[2]
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.tmin + np.arange(self.n_times) / self.fs
+
+    @property
+    def subjects(self) -> np.ndarray:
+        """The ``subject`` column of the metadata (raises if absent)."""
+        return self.group("subject")
+
+    def group(self, column: str) -> np.ndarray:
+        """Values of a metadata column, used as split groups."""
+        if column not in self.metadata.columns:
+            raise DataError(
+                f"epochs metadata has no column {column!r}; it has {list(self.metadata.columns)}",
+                _describe(self.meta, "epochs"),
+            )
+        return self.metadata[column].to_numpy()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Epochs {len(self)} × {self.n_channels} ch × {self.n_times} samples @ {self.fs:g} Hz, "
+            f"metadata columns {list(self.metadata.columns)}>"
+        )
+
+    def replace(self, **changes: Any) -> "Epochs":
+        fields = dict(
+            X=self.X, fs=self.fs, ch_names=self.ch_names, metadata=self.metadata, y=self.y,
+            target_names=self.target_names, tmin=self.tmin, meta=copy.deepcopy(self.meta),
+        )
+        fields.update(changes)
+        return Epochs(**fields)
+
+    def __getitem__(self, idx: Any) -> "Epochs":
+        """Subset epochs by integer indices, a boolean mask or a slice."""
+        if isinstance(idx, (int, np.integer)):
+            idx = [int(idx)]
+        idx = np.arange(len(self))[idx]
+        return self.replace(
+            X=self.X[idx],
+            metadata=self.metadata.iloc[idx].reset_index(drop=True),
+            y=None if self.y is None else self.y[idx],
+        )
+
+    def pick(self, channels: Sequence[str]) -> "Epochs":
+        missing = [c for c in channels if c not in self.ch_names]
+        if missing:
+            raise DataError(f"no channel(s) {missing}; channels are {list(self.ch_names)}", _describe(self.meta, "epochs"))
+        idx = [self.ch_names.index(c) for c in channels]
+        return self.replace(X=self.X[:, idx], ch_names=list(channels))
+
+    def crop(self, tmin: float | None = None, tmax: float | None = None) -> "Epochs":
+        """Keep window samples with ``tmin <= t < tmax`` (s, relative to the event)."""
+        t = self.times
+        keep = np.ones_like(t, dtype=bool)
+        if tmin is not None:
+            keep &= t >= tmin - 1e-12
+        if tmax is not None:
+            keep &= t < tmax - 1e-12
+        if not keep.any():
+            raise DataError(f"crop [{tmin}, {tmax}) s selects no samples", _describe(self.meta, "epochs"))
+        first = int(np.argmax(keep))
+        return self.replace(X=self.X[:, :, keep], tmin=float(t[first]))
+
+    @staticmethod
+    def concatenate(items: Sequence["Epochs"]) -> "Epochs":
+        """Stack several Epochs with equal fs, channels and window length."""
+        if not items:
+            raise DataError("nothing to concatenate")
+        first = items[0]
+        for e in items[1:]:
+            if e.fs != first.fs or e.ch_names != first.ch_names or e.n_times != first.n_times:
+                raise DataError(
+                    "cannot concatenate epochs with different fs, channels or window length: "
+                    f"{first!r} vs {e!r}"
+                )
+        ys = [e.y for e in items]
+        y = None if any(v is None for v in ys) else np.concatenate(ys)
+        return first.replace(
+            X=np.concatenate([e.X for e in items]),
+            metadata=pd.concat([e.metadata for e in items], ignore_index=True),
+            y=y,
+        )
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Long format: one row per (epoch, channel, time) with metadata and target."""
+        n, c, t = self.X.shape
+        df = pd.DataFrame({
+            "epoch": np.repeat(np.arange(n), c * t),
+            "channel": np.tile(np.repeat(np.asarray(self.ch_names, dtype=object), t), n),
+            "time": np.tile(self.times, n * c),
+            "value": self.X.reshape(-1),
+        })
+        md = self.metadata.copy()
+        md["epoch"] = np.arange(n)
+        if self.y is not None and self.y.ndim == 1:
+            md["target"] = self.y
+        return df.merge(md, on="epoch", how="left")

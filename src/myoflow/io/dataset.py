@@ -1,0 +1,301 @@
+"""The standard myoflow dataset folder (what simulator protocols write and readers read back).
+
+Layout::
+
+    <out_dir>/
+        dataset.json        protocol, seed, myoflow version, parameters, + format info
+        participants.csv    one row per subject: ``subject`` + covariates
+        index.csv           one row per file: stem, kind, subject, fs, sizes, scalar meta
+        <stem>.h5           one native file (Recording / Trial / Epochs) per item
+
+``dataset.json`` is written last, so a folder without it is an incomplete
+write. Every file is written atomically and deterministically: the same inputs
+give byte-identical files. Column dtypes of the two CSV tables are recorded in
+``dataset.json`` so that subject ids such as ``"01"`` come back unchanged.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from .._atomic import atomic_write_json, atomic_write_text
+from ..containers import Epochs, Recording, Trial
+from ..errors import DataError
+from . import native
+from ._encode import to_jsonable
+
+__all__ = ["Dataset", "write_dataset", "load_dataset", "is_dataset_folder", "DATASET_FORMAT"]
+
+log = logging.getLogger(__name__)
+
+DATASET_FORMAT = "myoflow-dataset"
+DATASET_FORMAT_VERSION = 1
+_SUMMARY_COLUMNS = ("stem", "kind", "subject", "fs", "n_channels", "n_samples", "n_epochs", "duration_s")
+_SKIP_META = {"source", "truth", "covariates"}
+
+
+def _check_stem(stem: Any) -> str:
+    if not isinstance(stem, str) or not stem.strip():
+        raise DataError(f"dataset item stem must be a non-empty string, got {stem!r}")
+    p = PurePosixPath(stem)
+    if p.is_absolute() or "\\" in stem or any(part in ("", ".", "..") for part in stem.split("/")):
+        raise DataError(f"dataset item stem {stem!r} must be a relative path without '.', '..' or backslashes")
+    if p.suffix == native.SUFFIX:
+        raise DataError(f"dataset item stem {stem!r} must not include the {native.SUFFIX} suffix")
+    return stem
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, (str, bool, int, float, np.bool_, np.integer, np.floating)) or v is None
+
+
+def _subject_of(obj: Recording | Trial | Epochs) -> Any:
+    subject = obj.meta.get("subject")
+    if subject is None and isinstance(obj, Trial):
+        subs = {r.meta.get("subject") for r in obj.streams.values()} - {None}
+        subject = subs.pop() if len(subs) == 1 else None
+    if subject is None and isinstance(obj, Epochs) and "subject" in obj.metadata.columns:
+        subs = pd.unique(obj.metadata["subject"])
+        subject = subs[0] if len(subs) == 1 else None
+    return subject.item() if isinstance(subject, np.generic) else subject
+
+
+def _index_row(stem: str, obj: Recording | Trial | Epochs) -> dict[str, Any]:
+    row: dict[str, Any] = {"stem": stem, "kind": type(obj).__name__, "subject": _subject_of(obj)}
+    if isinstance(obj, Recording):
+        row.update(fs=obj.fs, n_channels=obj.n_channels, n_samples=obj.n_samples, duration_s=obj.duration)
+    elif isinstance(obj, Epochs):
+        row.update(fs=obj.fs, n_channels=obj.n_channels, n_samples=obj.n_times, n_epochs=len(obj))
+    else:
+        row.update(n_channels=sum(r.n_channels for r in obj.streams.values()), duration_s=obj.stop - obj.start)
+    for key, value in obj.meta.items():
+        if key in _SKIP_META or key in row or not isinstance(key, str) or not _is_scalar(value):
+            continue
+        row[key] = value.item() if isinstance(value, np.generic) else value
+    return row
+
+
+def _write_table(path: Path, df: pd.DataFrame) -> dict[str, str]:
+    """Write a CSV deterministically; return its column dtypes for exact reading."""
+    atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
+    return {str(c): str(t) for c, t in df.dtypes.items()}
+
+
+def _read_table(path: Path, dtypes: dict[str, str] | None) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(f"dataset folder lacks {path.name}", str(path.parent))
+    dtypes = dtypes or {}
+    textual = {c: str for c, t in dtypes.items() if not _numeric_dtype(t)}
+    try:
+        df = pd.read_csv(path, dtype=textual, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"cannot parse CSV: {exc}", str(path)) from None
+    for col, dtype in dtypes.items():
+        if col in df.columns and _numeric_dtype(dtype):
+            try:
+                df[col] = df[col].astype(dtype)
+            except (TypeError, ValueError):
+                log.debug("column %s of %s kept as %s", col, path, df[col].dtype)
+    return df
+
+
+def _numeric_dtype(dtype: str) -> bool:
+    try:
+        return pd.api.types.is_numeric_dtype(pd.Series([], dtype=dtype)) or dtype == "bool"
+    except TypeError:
+        return False
+
+
+def is_dataset_folder(path: str | os.PathLike) -> bool:
+    """True if ``path`` is a folder written by :func:`write_dataset`."""
+    p = Path(path) / "dataset.json"
+    if not p.is_file():
+        return False
+    try:
+        return json.loads(p.read_text("utf-8")).get("format") == DATASET_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def write_dataset(
+    out_dir: str | os.PathLike,
+    items: Iterable[tuple[str, Recording | Trial | Epochs]],
+    participants: pd.DataFrame | None,
+    info: dict[str, Any],
+    *,
+    overwrite: bool = True,
+) -> "Dataset":
+    """Write a standard dataset folder.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Destination folder. It may be missing, empty, or an earlier myoflow
+        dataset (replaced when ``overwrite``); any other non-empty folder is refused.
+    items : iterable of (str, Recording | Trial | Epochs)
+        ``(relative_stem, obj)``; each is written to ``out_dir/<stem>.h5``.
+        Consumed lazily, so a generator keeps only one object in memory.
+    participants : DataFrame or None
+        One row per subject with a ``subject`` column plus covariates.
+        ``None`` derives a one-column table from the items' subjects.
+    info : dict
+        JSON-able description (protocol, seed, parameters, ...). ``format``,
+        ``format_version`` and ``myoflow_version`` (if absent) are added.
+    overwrite : bool
+        Replace an existing myoflow dataset in ``out_dir``.
+
+    Returns
+    -------
+    Dataset
+        The folder, opened with :func:`load_dataset`.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataError("dataset destination exists and is not a folder", str(out))
+    old_stems: set[str] = set()
+    if out.is_dir() and any(out.iterdir()):
+        if not is_dataset_folder(out):
+            raise DataError("refusing to write a dataset into a non-empty folder that is not a myoflow dataset", str(out))
+        if not overwrite:
+            raise DataError("a myoflow dataset already exists here (pass overwrite=True to replace it)", str(out))
+        try:
+            old_stems = set(pd.read_csv(out / "index.csv", dtype={"stem": str})["stem"])
+        except (OSError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError):
+            old_stems = set()
+        (out / "dataset.json").unlink()  # the folder is incomplete until the new dataset.json lands
+    out.mkdir(parents=True, exist_ok=True)
+    if not isinstance(info, dict):
+        raise DataError(f"dataset info must be a dict, got {type(info).__name__}", str(out))
+
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for item in items:
+        try:
+            stem, obj = item
+        except (TypeError, ValueError):
+            raise DataError(f"dataset items must be (stem, object) pairs, got {type(item).__name__}", str(out)) from None
+        stem = _check_stem(stem)
+        if stem in seen:
+            raise DataError(f"duplicate dataset item stem {stem!r}", str(out))
+        if not isinstance(obj, (Recording, Trial, Epochs)):
+            raise DataError(f"item {stem!r} is a {type(obj).__name__}, expected Recording, Trial or Epochs", str(out))
+        seen.add(stem)
+        native.save(obj, out / f"{stem}{native.SUFFIX}")
+        rows.append(_index_row(stem, obj))
+    if not rows:
+        raise DataError("no items to write: a dataset needs at least one recording", str(out))
+    for stale in sorted(old_stems - seen):
+        stale_path = out / f"{stale}{native.SUFFIX}"
+        if stale_path.is_file():
+            stale_path.unlink()
+
+    columns = list(_SUMMARY_COLUMNS)
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    index = pd.DataFrame(rows, columns=columns)
+    empty = [c for c in columns if c not in ("stem", "kind", "subject") and index[c].isna().all()]
+    index = index.drop(columns=empty)
+
+    if participants is None:
+        subs = [s for s in pd.unique(index["subject"]) if s is not None and not pd.isna(s)]
+        participants = pd.DataFrame({"subject": subs})
+    if not isinstance(participants, pd.DataFrame) or "subject" not in participants.columns:
+        raise DataError("participants must be a DataFrame with a 'subject' column", str(out))
+    if participants["subject"].duplicated().any():
+        dup = participants.loc[participants["subject"].duplicated(), "subject"].tolist()
+        raise DataError(f"participants lists subject(s) {dup} more than once", str(out))
+
+    index_dtypes = _write_table(out / "index.csv", index.reset_index(drop=True))
+    part_dtypes = _write_table(out / "participants.csv", participants.reset_index(drop=True))
+    doc = {"format": DATASET_FORMAT, "format_version": DATASET_FORMAT_VERSION}
+    doc.update(to_jsonable(info))
+    doc.setdefault("myoflow_version", __version__)
+    doc["n_items"] = len(rows)
+    doc["_dtypes"] = {"index": index_dtypes, "participants": part_dtypes}
+    atomic_write_json(out / "dataset.json", doc)
+    log.info("wrote dataset of %d item(s) to %s", len(rows), out)
+    return load_dataset(out)
+
+
+class Dataset:
+    """A standard dataset folder, opened lazily.
+
+    Attributes
+    ----------
+    path : Path
+    info : dict
+        Contents of ``dataset.json`` (without the internal ``_dtypes``).
+    participants : DataFrame
+        One row per subject (``subject`` + covariates).
+    index : DataFrame
+        One row per file (``stem``, ``kind``, ``subject``, ``fs``, ... scalar meta).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        meta_path = self.path / "dataset.json"
+        if not self.path.exists():
+            raise DataError("dataset folder not found", str(self.path))
+        if not meta_path.is_file():
+            raise DataError("not a myoflow dataset folder (no dataset.json)", str(self.path))
+        try:
+            doc = json.loads(meta_path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot parse dataset.json: {exc}", str(meta_path)) from None
+        if not isinstance(doc, dict) or doc.get("format") != DATASET_FORMAT:
+            raise DataError(f"dataset.json does not declare format {DATASET_FORMAT!r}", str(meta_path))
+        dtypes = doc.pop("_dtypes", {}) or {}
+        self.info: dict[str, Any] = doc
+        self.index: pd.DataFrame = _read_table(self.path / "index.csv", dtypes.get("index"))
+        self.participants: pd.DataFrame = _read_table(self.path / "participants.csv", dtypes.get("participants"))
+        if "stem" not in self.index.columns:
+            raise DataError("index.csv has no 'stem' column", str(self.path / "index.csv"))
+        self._stems = [str(s) for s in self.index["stem"]]
+
+    @property
+    def stems(self) -> list[str]:
+        return list(self._stems)
+
+    @property
+    def subjects(self) -> list[Any]:
+        """Subject ids, from ``participants.csv`` (in its order)."""
+        return self.participants["subject"].tolist()
+
+    def __len__(self) -> int:
+        return len(self._stems)
+
+    def __contains__(self, stem: str) -> bool:
+        return stem in self._stems
+
+    def file(self, stem: str) -> Path:
+        if stem not in self._stems:
+            shown = ", ".join(self._stems[:5]) + (" ..." if len(self._stems) > 5 else "")
+            raise DataError(f"no item {stem!r} in dataset (items: {shown})", str(self.path))
+        return self.path / f"{stem}{native.SUFFIX}"
+
+    def load(self, stem: str) -> Recording | Trial | Epochs:
+        """Read one item by its stem."""
+        return native.load(self.file(stem))
+
+    def __iter__(self) -> Iterator[tuple[str, Recording | Trial | Epochs]]:
+        """Yield ``(stem, obj)`` pairs, loading each file only when reached."""
+        for stem in self._stems:
+            yield stem, self.load(stem)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Dataset {self.path} protocol={self.info.get('protocol')!r}: {len(self)} item(s), "
+            f"{len(self.participants)} subject(s)>"
+        )
+
+
+def load_dataset(path: str | os.PathLike) -> Dataset:
+    """Open a folder written by :func:`write_dataset` (files are read lazily)."""
+    return Dataset(path)
