@@ -132,3 +132,17 @@ class Pipeline(ABC):
                 run_dir: Path) -> list[tuple[str, Path]]:
         """Write PNG figures under ``run_dir/figures`` and return (title, path) pairs for the report."""
         return []
+
+    # ---- export / inference (optional; used by `myoflow export` and `predict`)
+    def build_model(self, cfg: ExperimentConfig, model_name: str, extras: dict[str, Any]):
+        """Rebuild the untrained ``torch.nn.Module`` for ``model_name`` of a fold.
+
+        ``extras`` is that fold's ``FoldResult.extras`` (store input sizes, class
+        names and scaler parameters there). Return ``None`` if the model is not a
+        torch module (e.g. a scikit-learn baseline).
+        """
+        return None
+
+    def example_inputs(self, cfg: ExperimentConfig, model_name: str, extras: dict[str, Any]) -> tuple:
+        """Example input arrays (batch axis first) for ONNX export of ``model_name``."""
+        raise NotImplementedError(f"pipeline {self.name!r} does not support export of {model_name!r}")

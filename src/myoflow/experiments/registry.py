@@ -12,6 +12,7 @@ PIPELINES: dict[str, str] = {
     "muscle-id": "myoflow.pipelines.muscle_id.pipeline:MuscleIdPipeline",
     "gait-emg": "myoflow.pipelines.gait_emg.pipeline:GaitEmgPipeline",
     "muap-generator": "myoflow.pipelines.muap_generator.pipeline:MuapGeneratorPipeline",
+    "toy": "myoflow.experiments.toy:ToyPipeline",
 }
 
 

@@ -165,12 +165,21 @@ def frame_to_bytes(df: pd.DataFrame, where: str) -> tuple[bytes, dict[str, Any]]
         raise DataError(f"{where} column names must be strings, got {cols}")
     if len(set(cols)) != len(cols):
         raise DataError(f"{where} has duplicated column names: {cols}")
-    header: dict[str, Any] = {"n_rows": int(len(df)), "columns": cols, "json_columns": []}
+    header: dict[str, Any] = {
+        "n_rows": int(len(df)), "columns": cols, "json_columns": [], "categoricals": {},
+        "dtypes": {c: str(t) for c, t in df.dtypes.items()},
+    }
     if not cols:
         return b"", header
     out = df.copy()
     for c in cols:
-        if out[c].dtype == object:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            # Arrow drops empty or non-string categoricals; keep categories and order explicitly.
+            cats = out[c].cat.categories
+            header["categoricals"][c] = {
+                "categories": _json_cell(cats.tolist()), "dtype": str(cats.dtype), "ordered": bool(out[c].cat.ordered),
+            }
+        elif out[c].dtype == object:
             try:
                 pa.array(out[c].to_numpy(), from_pandas=True)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -191,4 +200,14 @@ def frame_from_bytes(blob: bytes, header: dict[str, Any]) -> pd.DataFrame:
     df = pd.read_parquet(io.BytesIO(blob), engine="pyarrow")
     for c in header["json_columns"]:
         df[c] = pd.Series([_unjson_cell(v) for v in df[c]], index=df.index, dtype=object)
+    for c, spec in header.get("categoricals", {}).items():
+        cats = pd.Index(_unjson_cell(spec["categories"]), dtype=spec["dtype"])
+        values = df[c].astype(object) if len(df) else []
+        df[c] = pd.Categorical(values, categories=cats, ordered=spec["ordered"])
+    for c, dtype in header.get("dtypes", {}).items():
+        if c not in header.get("categoricals", {}) and str(df[c].dtype) != dtype:
+            try:
+                df[c] = df[c].astype(dtype)
+            except (TypeError, ValueError):
+                pass  # keep what Arrow gave back; the values are intact
     return df[header["columns"]]

@@ -202,6 +202,9 @@ def write_dataset(
     index = pd.DataFrame(rows, columns=columns)
     empty = [c for c in columns if c not in ("stem", "kind", "subject") and index[c].isna().all()]
     index = index.drop(columns=empty)
+    for col in ("n_channels", "n_samples", "n_epochs"):
+        if col in index.columns:
+            index[col] = index[col].astype("Int64")  # counts stay integers even with gaps
 
     if participants is None:
         subs = [s for s in pd.unique(index["subject"]) if s is not None and not pd.isna(s)]

@@ -10,11 +10,12 @@ Layout of a file (all plain HDF5, readable with any HDF5 tool)::
 
     /                attrs: format="myoflow-native", format_version=1, kind
     Recording:  /data (float32, n_channels × n_samples), /layout (optional),
-                /events (Parquet bytes), /meta_arrays/<i>;
-                attrs fs, t0, ch_names, units, grid_shape, events_header, meta (JSON)
-    Trial:      /streams/<i> one Recording group each; attrs stream_names, meta
-    Epochs:     /X, /y (optional), /metadata (Parquet bytes), /meta_arrays/<i>;
-                attrs fs, tmin, ch_names, target_names, y_dtype, metadata_header, meta
+                /events (Parquet bytes), /meta (UTF-8 JSON bytes), /meta_arrays/<i>;
+                attrs fs, t0, ch_names, units, grid_shape, events_header
+    Trial:      /streams/<i> one Recording group each, /meta; attrs stream_names
+    Epochs:     /X, /y (numbers, or UTF-8 JSON bytes for strings; optional), /metadata
+                (Parquet bytes), /meta, /meta_arrays/<i>;
+                attrs fs, tmin, ch_names, target_names, y_dtype, metadata_header
 
 Files are written atomically and deterministically (no timestamps, fixed HDF5
 format version), so the same object always gives the same bytes.
@@ -52,7 +53,7 @@ def _ds(group, name: str, data: np.ndarray):
 
 def _put_meta(group, meta: dict[str, Any], where: str) -> None:
     text, arrays = encode_meta(meta, where)
-    group.attrs["meta"] = text
+    _put_text(group, "meta", text)
     if arrays:
         arr_group = group.create_group("meta_arrays")
         for i, arr in enumerate(arrays):
@@ -73,7 +74,16 @@ def _get_meta(group) -> dict[str, Any]:
             if dtype.kind == "U":
                 value = np.char.decode(np.asarray(value), "utf-8").astype(dtype)
             arrays.append(np.asarray(value, dtype=dtype))
-    return decode_meta(_attr_str(group, "meta"), arrays)
+    return decode_meta(_get_text(group, "meta"), arrays)
+
+
+def _put_text(group, name: str, text: str) -> None:
+    # UTF-8 bytes in a dataset, not an attribute: no 64 kB attribute limit, NULs allowed.
+    _ds(group, name, np.frombuffer(text.encode("utf-8"), dtype=np.uint8))
+
+
+def _get_text(group, name: str) -> str:
+    return group[name][()].tobytes().decode("utf-8")
 
 
 def _attr_str(group, name: str) -> str:
@@ -149,9 +159,7 @@ def _write_y(group, y: np.ndarray | None, where: str) -> None:
     if y.dtype.kind in "biuf":
         _ds(group, "y", y)
     elif y.dtype.kind == "U" or (y.dtype == object and all(isinstance(v, str) for v in y.ravel())):
-        import h5py
-
-        group.create_dataset("y", data=y.astype(object), dtype=h5py.string_dtype("utf-8"), track_times=False)
+        _put_text(group, "y", json.dumps(y.tolist(), ensure_ascii=False))
     else:
         raise DataError(f"cannot store targets y of dtype {y.dtype} (use numbers or strings)", where)
 
@@ -163,8 +171,12 @@ def _read_y(group) -> np.ndarray | None:
     dtype = np.dtype(dtype)
     if dtype.kind in "biuf":
         return np.asarray(group["y"][()], dtype=dtype)
-    y = group["y"].asstr()[()]
-    return np.asarray(y, dtype=object) if dtype == object else np.asarray(y.tolist(), dtype=dtype)
+    values = json.loads(_get_text(group, "y"))
+    if dtype != object:
+        return np.asarray(values, dtype=dtype)
+    out = np.empty(np.shape(values), dtype=object)  # keep str objects, element by element
+    out[...] = values
+    return out
 
 
 def _write_epochs(group, ep: Epochs) -> None:

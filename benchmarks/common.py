@@ -1,0 +1,338 @@
+"""Shared harness for myoflow's benchmarks.
+
+Every benchmark script in this folder measures myoflow and a reference or peer
+tool side by side, in the same process and run, and writes one JSON file
+``benchmarks/results/<name>.json`` (atomically) through :class:`Benchmark`.
+Machines are noisy, so the figure that matters is a **ratio** of medians over
+several interleaved repeats, together with the goal it is judged against.
+
+JSON layout (``schema: "myoflow-bench/1"``)::
+
+    {"schema", "name", "title", "quick", "date", "machine": {...},
+     "versions": {...}, "rows": [Row, ...], "notes": [str, ...], "seconds": float}
+
+A :class:`Row` is one line of the table in ``BENCHMARKS.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import importlib.metadata
+import json
+import logging
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+__all__ = [
+    "BENCH_DIR", "RESULTS_DIR", "REPO", "SCHEMA",
+    "Row", "Benchmark", "Timing",
+    "machine_info", "versions", "time_pair", "time_repeats", "percentile",
+    "bench_argparser", "shared_data_dir", "goal_met", "setup_logging",
+]
+
+log = logging.getLogger(__name__)
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+SCHEMA = "myoflow-bench/1"
+
+# Make ``import myoflow`` work from a plain checkout too (the package is normally installed editable).
+_SRC = REPO / "src"
+if _SRC.is_dir() and str(_SRC) not in sys.path:
+    sys.path.insert(0, str(_SRC))
+
+
+# --------------------------------------------------------------------------- environment
+
+def machine_info() -> dict[str, Any]:
+    """Cores, CPU model, RAM and OS of this machine (for the result files)."""
+    cpu_model = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gb = None
+    try:
+        import psutil  # bench extra
+
+        ram_gb = psutil.virtual_memory().total / 2**30
+    except ImportError:
+        try:
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemTotal:"):
+                    ram_gb = int(line.split()[1]) / 2**20
+                    break
+        except OSError:
+            pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        usable = os.cpu_count()
+    return {
+        "cores": os.cpu_count(),
+        "cores_usable": usable,
+        "cpu_model": cpu_model or "unknown",
+        "ram_gb": round(ram_gb, 1) if ram_gb else None,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+
+
+_CORE_PACKAGES = ("myoflow", "numpy", "scipy", "torch", "pandas")
+
+
+def versions(peers: Iterable[str] = ()) -> dict[str, str]:
+    """Installed versions of myoflow, NumPy, SciPy, torch, pandas and each peer distribution."""
+    out: dict[str, str] = {}
+    for dist in (*_CORE_PACKAGES, *peers):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def shared_data_dir() -> Path | None:
+    """``../shared/data`` beside the repository (or ``$MYOFLOW_SHARED_DATA``), if present."""
+    env = os.environ.get("MYOFLOW_SHARED_DATA")
+    path = Path(env) if env else REPO.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+# --------------------------------------------------------------------------- timing
+
+@dataclass
+class Timing:
+    """Wall times (s) of repeated calls; ``median`` is what tables use."""
+
+    times: list[float]
+
+    @property
+    def median(self) -> float:
+        return float(statistics.median(self.times))
+
+    @property
+    def best(self) -> float:
+        return float(min(self.times))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"median_s": self.median, "min_s": self.best, "times_s": [round(t, 6) for t in self.times]}
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def time_repeats(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> Timing:
+    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed."""
+    for _ in range(warmup):
+        fn()
+    return Timing([_timed(fn) for _ in range(repeats)])
+
+
+def time_pair(fn_a: Callable[[], Any], fn_b: Callable[[], Any], repeats: int = 5,
+              warmup: int = 1) -> tuple[Timing, Timing]:
+    """Time two competitors interleaved (a, b, a, b, ...) so slow drifts hit both alike."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    ta, tb = [], []
+    for i in range(repeats):
+        # alternate who goes first: caches and turbo states favour neither side
+        if i % 2 == 0:
+            ta.append(_timed(fn_a))
+            tb.append(_timed(fn_b))
+        else:
+            tb.append(_timed(fn_b))
+            ta.append(_timed(fn_a))
+    return Timing(ta), Timing(tb)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0–100) of ``values`` (linear interpolation)."""
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+# --------------------------------------------------------------------------- rows and results
+
+_OPS = {
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+}
+
+
+def goal_met(value: float | None, op: str | None, target: float | None) -> bool | None:
+    """Whether ``value op target`` holds; ``None`` when there is no goal or no value."""
+    if op is None or target is None or value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if op not in _OPS:
+        raise ValueError(f"unknown goal operator {op!r}; expected one of {sorted(_OPS)}")
+    return bool(_OPS[op](value, target))
+
+
+@dataclass
+class Row:
+    """One measured comparison.
+
+    Attributes
+    ----------
+    item : str
+        What was measured, with its size ("band-pass+notch+envelope, 16 ch × 1 h @ 1 kHz").
+    myoflow : float or None
+        myoflow's figure (median) in ``unit``.
+    reference : str
+        Name of the reference or peer ("SciPy sosfiltfilt", "NeuroKit2 0.2.13").
+    reference_value : float or None
+        The reference's figure (median) in ``unit``.
+    unit : str
+        Unit of ``myoflow`` and ``reference_value`` ("s", "ms", "MB", "windows/s").
+    ratio : float or None
+        The figure judged against the goal; ``ratio_label`` says how it is formed.
+    ratio_label : str
+        E.g. "myoflow time / SciPy time" or "NeuroKit2 time / myoflow time (speed-up)".
+    goal : str
+        Human text of the goal ("≤ 1.3×").
+    goal_op, goal_value : str, float
+        Machine form of the goal (``ratio goal_op goal_value``), used to compute ``goal_met``.
+    goal_met : bool or None
+        Filled in by :meth:`Benchmark.add`; None if no goal or not measured.
+    status : str
+        "ok", "not available: <why>" or "failed: <why>".
+    note : str
+        Explanation, e.g. why myoflow is slower and what would fix it.
+    details : dict
+        Raw repeats and anything else worth keeping (not rendered).
+    """
+
+    item: str
+    myoflow: float | None = None
+    reference: str = ""
+    reference_value: float | None = None
+    unit: str = "s"
+    ratio: float | None = None
+    ratio_label: str = ""
+    goal: str = ""
+    goal_op: str | None = None
+    goal_value: float | None = None
+    goal_met: bool | None = None
+    status: str = "ok"
+    note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Benchmark:
+    """Collect :class:`Row` objects and write ``results/<name>.json`` atomically.
+
+    Parameters
+    ----------
+    name : str
+        File stem of the result (``preprocess`` → ``results/preprocess.json``).
+    title : str
+        Section title in ``BENCHMARKS.md``.
+    quick : bool
+        Whether small sizes were used (recorded; quick results are marked in the tables).
+    peers : iterable of str
+        Distribution names whose versions are recorded.
+    results_dir : Path, optional
+        Where to write (default ``benchmarks/results``).
+    """
+
+    def __init__(self, name: str, title: str, quick: bool = False, peers: Iterable[str] = (),
+                 results_dir: Path | None = None):
+        self.name = name
+        self.title = title
+        self.quick = bool(quick)
+        self.peers = tuple(peers)
+        self.results_dir = Path(results_dir) if results_dir else RESULTS_DIR
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+        self.extra: dict[str, Any] = {}
+        self._t0 = time.perf_counter()
+
+    def add(self, row: Row) -> Row:
+        """Append ``row`` after computing ``goal_met`` from its ratio and goal."""
+        if row.status == "ok":
+            row.goal_met = goal_met(row.ratio, row.goal_op, row.goal_value)
+        else:
+            row.goal_met = None
+        self.rows.append(row)
+        log.info("%s: %s -> ratio %s (goal %s, met %s) %s", self.name, row.item, row.ratio, row.goal,
+                 row.goal_met, "" if row.status == "ok" else row.status)
+        return row
+
+    def not_available(self, item: str, reason: str, reference: str = "", goal: str = "",
+                      note: str = "") -> Row:
+        """Record that ``item`` could not be measured and why (never a made-up number)."""
+        return self.add(Row(item=item, reference=reference, goal=goal, status=f"not available: {reason}",
+                            note=note))
+
+    def failed(self, item: str, exc: BaseException, reference: str = "", goal: str = "") -> Row:
+        """Record that measuring ``item`` raised ``exc``."""
+        msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        return self.add(Row(item=item, reference=reference, goal=goal, status=f"failed: {msg}"))
+
+    def note(self, text: str) -> None:
+        """A free-text note rendered under the table."""
+        self.notes.append(text)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "name": self.name,
+            "title": self.title,
+            "quick": self.quick,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            "versions": versions(self.peers),
+            "rows": [asdict(r) for r in self.rows],
+            "notes": list(self.notes),
+            "extra": self.extra,
+            "seconds": round(time.perf_counter() - self._t0, 2),
+        }
+
+    def write(self) -> Path:
+        """Write the result JSON atomically and return its path."""
+        from myoflow._atomic import atomic_write_json
+
+        path = self.results_dir / f"{self.name}.json"
+        atomic_write_json(path, self.as_dict())
+        return path
+
+
+def bench_argparser(description: str) -> argparse.ArgumentParser:
+    """Common options: ``--quick`` and ``--results-dir``."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="small sizes (< 30 s)")
+    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where to write <name>.json")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    return p
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def fmt_json(obj: Any) -> str:  # pragma: no cover - debugging helper
+    return json.dumps(obj, indent=2, default=str)

@@ -1,0 +1,126 @@
+"""`myoflow run`, `myoflow reproduce` and `myoflow export`."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+PROTOCOLS = {
+    "stimulated-mass": "stimulated_mass.yaml",
+    "muscle-id": "muscle_id.yaml",
+    "gait-emg": "gait_emg.yaml",
+    "muap-generator": "muap_generator.yaml",
+}
+
+
+def protocol_config(name: str) -> Path:
+    """Path of the shipped config for a paper protocol."""
+    if name not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {name!r}; choose from {sorted(PROTOCOLS)} or 'all'")
+    return CONFIG_DIR / PROTOCOLS[name]
+
+
+def _echo_headline(name: str, metrics: dict) -> None:
+    rows = metrics.get("headline") or []
+    click.echo(f"\n{name}")
+    if not rows:
+        click.echo("  (no headline figures)")
+        return
+    w = max(len(r["label"]) for r in rows)
+    click.echo(f"  {'figure':<{w}}  {'myoflow':>9}  {'95% CI':>17}  {'paper':>9}")
+    for r in rows:
+        ours = "–" if r.get("ours") is None else f"{r['ours']:.3f}"
+        ci = "" if not r.get("ci") else f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
+        paper = r.get("paper")
+        paper = "–" if paper is None else (f"{paper:.3f}" if isinstance(paper, float) else str(paper))
+        click.echo(f"  {r['label']:<{w}}  {ours:>9}  {ci:>17}  {paper:>9}")
+
+
+def _common(f):
+    f = click.option("--quick", is_flag=True, help="Smaller cohort and fewer epochs (the config's quick section).")(f)
+    f = click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Run folds in a local process pool or as Ray tasks.")(f)
+    f = click.option("--workers", type=int, default=None, help="Folds in parallel (default: min(2, cores)).")(f)
+    f = click.option("--resume", is_flag=True, help="Continue an interrupted run; finished folds are kept.")(f)
+    f = click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+                     help="Where simulated/converted data are cached (default: $MYOFLOW_CACHE or user cache).")(f)
+    f = click.option("--mlflow", "mlflow_uri", default=None, help="Log to this MLflow tracking URI (e.g. file:./mlruns).")(f)
+    return f
+
+
+@click.command("run")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@_common
+def run_cmd(config: Path, out: Path, quick: bool, executor: str, workers: int | None, resume: bool,
+            cache_dir: Path | None, mlflow_uri: str | None) -> None:
+    """Run the experiment in CONFIG: every fold, metrics, predictions, checkpoints, report."""
+    from ..config import load_config
+    from .runner import run_experiment
+
+    cfg = load_config(config, quick=quick)
+    t0 = time.perf_counter()
+    res = run_experiment(cfg, out, executor=executor, workers=workers, resume=resume, cache_dir=cache_dir,
+                         progress=True, mlflow_uri=mlflow_uri)
+    _echo_headline(cfg.name, res)
+    click.echo(f"\nwrote {out}/report.html ({time.perf_counter() - t0:.0f} s)")
+
+
+@click.command("reproduce")
+@click.argument("protocol", type=click.Choice(sorted(PROTOCOLS) + ["all"]))
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output directory.")
+@_common
+def reproduce_cmd(protocol: str, out: Path, quick: bool, executor: str, workers: int | None, resume: bool,
+                  cache_dir: Path | None, mlflow_uri: str | None) -> None:
+    """Simulate the cohort and run a paper protocol (or all four), then print ours vs the paper."""
+    from ..config import load_config
+    from ..report import build_index
+    from .runner import run_experiment
+
+    names = sorted(PROTOCOLS) if protocol == "all" else [protocol]
+    out.mkdir(parents=True, exist_ok=True)
+    runs, results, failed = {}, {}, {}
+    t0 = time.perf_counter()
+    for name in names:
+        cfg = load_config(protocol_config(name), quick=quick)
+        run_dir = out / name
+        runs[name] = run_dir
+        click.echo(f"== {name} ({'quick' if quick else 'full'}) -> {run_dir}", err=True)
+        try:
+            results[name] = run_experiment(cfg, run_dir, executor=executor, workers=workers, resume=resume,
+                                           cache_dir=cache_dir, progress=True, mlflow_uri=mlflow_uri)
+        except ConfigError:
+            raise
+        except Exception as exc:  # keep going: one broken protocol must not lose the others
+            if protocol != "all":
+                raise
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            click.echo(f"error: {name} failed: {failed[name]}", err=True)
+    if protocol == "all":
+        build_index(out, runs)
+    for name, res in results.items():
+        _echo_headline(name, res)
+    click.echo(f"\n{len(results)}/{len(names)} protocol(s) done in {time.perf_counter() - t0:.0f} s; "
+               f"open {out / ('index.html' if protocol == 'all' else names[0] + '/report.html')}")
+    if failed:
+        raise click.ClickException(f"failed: {', '.join(failed)}")
+
+
+@click.command("export")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--onnx", "onnx_out", type=click.Path(path_type=Path), required=True, help="Output .onnx file.")
+@click.option("--model", default=None, help="Model name (default: the run's first neural model).")
+@click.option("--fold", default=None, help="Fold id (default: the first finished fold).")
+def export_cmd(run_dir: Path, onnx_out: Path, model: str | None, fold: str | None) -> None:
+    """Export a trained model of RUN_DIR to ONNX (checked against PyTorch), with preprocessing beside it."""
+    from .export import export_run
+
+    info = export_run(run_dir, onnx_out, model=model, fold=fold)
+    click.echo(f"wrote {onnx_out} ({info['model']}, fold {info['fold']}; max |ONNX − torch| = "
+               f"{info['max_abs_diff_vs_torch']:.1e}) and {onnx_out.with_suffix('.json')}")
+    click.echo(json.dumps({"inputs": info["inputs"]}))

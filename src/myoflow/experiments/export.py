@@ -1,0 +1,105 @@
+"""ONNX export of a run's trained torch models, verified against PyTorch."""
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .._atomic import atomic_path, atomic_write_json
+from ..config import load_config
+from ..errors import DataError, require
+from .registry import get_pipeline
+
+__all__ = ["export_onnx", "export_run", "load_run_model"]
+
+log = logging.getLogger(__name__)
+
+
+def _pick_fold(run_dir: Path, model: str | None, fold: str | None) -> tuple[str, str]:
+    folds = sorted(p for p in (run_dir / "folds").glob("*") if (p / "result.json").is_file())
+    if not folds:
+        raise DataError("no finished folds with checkpoints", str(run_dir))
+    for p in folds:
+        if fold is not None and p.name != fold:
+            continue
+        models = json.loads((p / "result.json").read_text()).get("models", [])
+        if model is None and models:
+            return p.name, models[0]
+        if model in models:
+            return p.name, model
+    raise DataError(f"no checkpoint for model={model!r} fold={fold!r}", str(run_dir))
+
+
+def load_run_model(run_dir: str | Path, model: str | None = None, fold: str | None = None):
+    """Rebuild a trained module from a run directory: (module, cfg, extras, model_name, fold_id)."""
+    from ..train.checkpoint import load_state_dict
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise DataError("not a run directory (no config.yaml)", str(run_dir))
+    cfg = load_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    fold_id, model = _pick_fold(run_dir, model, fold)
+    fdir = run_dir / "folds" / fold_id
+    extras = json.loads((fdir / "extras.json").read_text()) if (fdir / "extras.json").exists() else {}
+    pipeline = get_pipeline(cfg.pipeline)
+    module = pipeline.build_model(cfg, model, extras)
+    if module is None:
+        raise DataError(f"model {model!r} of pipeline {cfg.pipeline!r} is not an exportable torch module", str(run_dir))
+    state, _ = load_state_dict(fdir / f"{model}.safetensors")
+    module.load_state_dict(state)
+    module.eval()
+    return module, cfg, extras, model, fold_id
+
+
+def export_onnx(module, example_inputs: tuple, path: str | Path, input_names: list[str] | None = None,
+                atol: float = 1e-4, n_checks: int = 3, seed: int = 0) -> float:
+    """Export ``module`` to ONNX and check it against PyTorch on random inputs.
+
+    Returns the largest absolute difference seen; raises if it exceeds ``atol``.
+    """
+    import torch
+
+    ort = require("onnxruntime", "onnx", "ONNX export")
+    names = input_names or [f"input{i}" for i in range(len(example_inputs))]
+    tensors = tuple(torch.as_tensor(np.asarray(a)) for a in example_inputs)
+    dyn = {n: {0: "batch"} for n in names}
+    module.eval()
+    with atomic_path(path, suffix=".onnx") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, tensors, str(tmp), input_names=names, output_names=["output"],
+                          dynamic_axes=dyn, opset_version=17, dynamo=False)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for _ in range(n_checks):
+        feeds = {}
+        for n, a in zip(names, example_inputs):
+            a = np.asarray(a)
+            feeds[n] = (rng.standard_normal(a.shape).astype(a.dtype) if np.issubdtype(a.dtype, np.floating) else a)
+        with torch.no_grad():
+            ref = module(*[torch.as_tensor(feeds[n]) for n in names])
+        if isinstance(ref, (tuple, list)):
+            ref = ref[0]
+        got = sess.run(None, feeds)[0]
+        worst = max(worst, float(np.max(np.abs(ref.numpy() - got))))
+    if worst > atol:
+        raise DataError(f"ONNX output differs from PyTorch by {worst:.2e} (> {atol:g})", str(path))
+    return worst
+
+
+def export_run(run_dir: str | Path, out: str | Path, model: str | None = None, fold: str | None = None) -> dict[str, Any]:
+    """Export one trained model of a run to ONNX, with preprocessing parameters beside it (``OUT.json``)."""
+    module, cfg, extras, model, fold_id = load_run_model(run_dir, model, fold)
+    pipeline = get_pipeline(cfg.pipeline)
+    example = pipeline.example_inputs(cfg, model, extras)
+    names = extras.get("input_names") if isinstance(extras.get("input_names"), list) else None
+    diff = export_onnx(module, example, out, input_names=names)
+    info = {"pipeline": cfg.pipeline, "model": model, "fold": fold_id, "max_abs_diff_vs_torch": diff,
+            "inputs": [list(np.asarray(a).shape) for a in example], "preprocessing": extras}
+    atomic_write_json(Path(out).with_suffix(".json"), info)
+    return info

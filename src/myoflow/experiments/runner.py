@@ -1,0 +1,373 @@
+"""The fold runner: executes a pipeline's folds and writes the run directory.
+
+Run directory layout::
+
+    RUN_DIR/
+      config.yaml              resolved config (a different one is never overwritten)
+      run_info.json            versions, machine, timings (not part of the metrics)
+      folds/<fold_id>/         one folder per finished fold:
+          predictions.parquet, curves.json, extras.json, <model>.safetensors,
+          result.json          written LAST: its presence marks the fold finished
+      metrics.json             summary (pipeline), per-condition mean/95 % CI over folds, per-fold metrics, headline
+      predictions.parquet      all folds' predictions with fold and condition columns
+      figures/ figures.json    pipeline figures + training curves
+      report.html              self-contained report
+
+Every file is written atomically. ``resume=True`` skips folds whose
+``result.json`` exists; since each fold is seeded from (config seed, fold id)
+and metrics are always computed from what is on disk, a resumed run ends with
+the same ``metrics.json`` as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .._atomic import atomic_path, atomic_write_json, atomic_write_text
+from ..config import ExperimentConfig, to_dict
+from ..errors import ConfigError, MyoflowError
+from ..train.seeding import derive_seed
+from .base import Fold, FoldContext, FoldResult, Pipeline
+from .registry import get_pipeline
+
+__all__ = ["run_experiment", "default_cache_dir", "load_fold_results", "finalize_run", "RunSummary"]
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """``$MYOFLOW_CACHE`` or the user's cache dir (platformdirs)."""
+    env = os.environ.get("MYOFLOW_CACHE")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("myoflow"))
+
+
+class RunSummary(dict):
+    """metrics.json content plus ``run_dir``."""
+
+
+# ------------------------------------------------------------------ config file
+def _write_config(cfg: ExperimentConfig, run_dir: Path, resume: bool) -> None:
+    text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    path = run_dir / "config.yaml"
+    if path.exists():
+        old = path.read_text(encoding="utf-8")
+        if old != text:
+            raise ConfigError(
+                f"{path} holds a different config; refusing to overwrite it "
+                "(choose another --out directory or delete that run)"
+            )
+        if not resume and (run_dir / "folds").exists() and any((run_dir / "folds").iterdir()):
+            raise ConfigError(f"{run_dir} already holds this run; pass --resume to continue it")
+        return
+    atomic_write_text(path, text)
+
+
+# ------------------------------------------------------------------ fold I/O
+def _fold_dir(run_dir: Path, fold: Fold) -> Path:
+    return run_dir / "folds" / fold.id
+
+
+def _is_done(run_dir: Path, fold: Fold) -> bool:
+    return (_fold_dir(run_dir, fold) / "result.json").is_file()
+
+
+def _save_fold(run_dir: Path, res: FoldResult, cfg: ExperimentConfig) -> None:
+    from ..train.checkpoint import save_state_dict
+
+    fdir = run_dir / "folds" / res.fold_id
+    fdir.mkdir(parents=True, exist_ok=True)
+    preds = res.predictions.copy()
+    preds["fold"] = res.fold_id
+    preds["condition"] = res.condition
+    with atomic_path(fdir / "predictions.parquet") as tmp:
+        preds.to_parquet(tmp, index=False)
+    atomic_write_json(fdir / "curves.json", res.curves)
+    atomic_write_json(fdir / "extras.json", res.extras)
+    for model, state in res.state_dicts.items():
+        save_state_dict(state, fdir / f"{model}.safetensors",
+                        metadata={"pipeline": cfg.pipeline, "model": model, "fold": res.fold_id})
+    # Round-trip metrics through JSON so fresh and resumed runs aggregate identical floats.
+    atomic_write_json(fdir / "result.json", {
+        "fold_id": res.fold_id, "condition": res.condition, "metrics": res.metrics,
+        "models": sorted(res.state_dicts),
+    })
+
+
+def load_fold_results(run_dir: Path, folds: list[Fold] | None = None) -> list[FoldResult]:
+    """Read finished folds back from ``run_dir/folds`` (in ``folds`` order if given)."""
+    root = Path(run_dir) / "folds"
+    ids = [f.id for f in folds] if folds is not None else sorted(p.name for p in root.iterdir() if p.is_dir())
+    out = []
+    for fid in ids:
+        fdir = root / fid
+        if not (fdir / "result.json").is_file():
+            continue
+        meta = json.loads((fdir / "result.json").read_text())
+        preds = pd.read_parquet(fdir / "predictions.parquet") if (fdir / "predictions.parquet").exists() else pd.DataFrame()
+        curves = json.loads((fdir / "curves.json").read_text()) if (fdir / "curves.json").exists() else {}
+        extras = json.loads((fdir / "extras.json").read_text()) if (fdir / "extras.json").exists() else {}
+        out.append(FoldResult(fold_id=meta["fold_id"], condition=meta["condition"], metrics=meta["metrics"],
+                              predictions=preds, curves=curves, extras=extras))
+    return out
+
+
+# ------------------------------------------------------------------ execution
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(pipeline_name: str, cfg: ExperimentConfig, data: Any, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    _WORKER.update(pipeline=get_pipeline(pipeline_name), cfg=cfg, data=data)
+
+
+def _run_one(fold: Fold, ctx: FoldContext, run_dir: str) -> str:
+    pipe: Pipeline = _WORKER["pipeline"]
+    cfg = _WORKER["cfg"]
+    res = pipe.run_fold(cfg, _WORKER["data"], fold, ctx)
+    _save_fold(Path(run_dir), res, cfg)
+    return fold.id
+
+
+def _ray_task(pipeline_name, cfg, data, fold, ctx, run_dir, threads):  # pragma: no cover - runs inside Ray
+    _worker_init(pipeline_name, cfg, data, threads)
+    return _run_one(fold, ctx, run_dir)
+
+
+def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fold], run_dir: Path,
+             executor: str, workers: int, device: str, on_done: Callable[[str], None]) -> None:
+    def ctx_for(fold: Fold, progress: bool) -> FoldContext:
+        wd = _fold_dir(run_dir, fold)
+        return FoldContext(seed=derive_seed(cfg.seed, cfg.name, fold.id), device=device, workdir=wd,
+                           progress=progress)
+
+    if not todo:
+        return
+    if executor == "ray":
+        from ..errors import require
+
+        ray = require("ray", "ray", "--executor ray")
+        if not ray.is_initialized():
+            address = os.environ.get("RAY_ADDRESS")
+            ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                     log_to_driver=False, ignore_reinit_error=True)
+        threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+        task = ray.remote(num_cpus=1)(_ray_task)
+        data_ref = ray.put(data)
+        cfg_ref = ray.put(cfg)
+        pending = {task.remote(pipeline.name, cfg_ref, data_ref, f, ctx_for(f, False), str(run_dir), threads): f
+                   for f in todo}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                fold = pending.pop(ref)
+                ray.get(ref)
+                on_done(fold.id)
+        return
+    if executor != "local":
+        raise ConfigError(f"unknown executor {executor!r}; expected 'local' or 'ray'")
+    if workers <= 1 or len(todo) == 1:
+        _WORKER.update(pipeline=pipeline, cfg=cfg, data=data)
+        for fold in todo:
+            _run_one(fold, ctx_for(fold, True), str(run_dir))
+            on_done(fold.id)
+        return
+    import multiprocessing as mp
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=_worker_init, initargs=(pipeline.name, cfg, data, threads)) as pool:
+        futures = {pool.submit(_run_one, f, ctx_for(f, False), str(run_dir)): f for f in todo}
+        for fut in as_completed(futures):
+            on_done(fut.result())
+
+
+# ------------------------------------------------------------------ aggregation
+def _mean_ci(values: list[float]) -> dict[str, float | int | None]:
+    arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if arr.size == 0:
+        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
+    mean = float(arr.mean())
+    if arr.size < 2:
+        return {"mean": mean, "ci_low": None, "ci_high": None, "n": int(arr.size)}
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.975, arr.size - 1) * arr.std(ddof=1) / math.sqrt(arr.size))
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": int(arr.size)}
+
+
+def aggregate_folds(results: list[FoldResult]) -> dict[str, Any]:
+    """Per condition and model: mean and t-based 95 % CI over folds of every scalar metric."""
+    table: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for r in results:
+        for model, metrics in r.metrics.items():
+            for k, v in metrics.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    table.setdefault(r.condition, {}).setdefault(model, {}).setdefault(k, []).append(float(v))
+    return {c: {m: {k: _mean_ci(v) for k, v in ms.items()} for m, ms in models.items()}
+            for c, models in table.items()}
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("myoflow", "numpy", "scipy", "pandas", "scikit-learn", "torch"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:  # pragma: no cover
+            pass
+    return out
+
+
+def finalize_run(run_dir: Path, cfg: ExperimentConfig, pipeline: Pipeline, data: Any, folds: list[Fold]) -> RunSummary:
+    """Aggregate finished folds into metrics.json, predictions.parquet, figures and report."""
+    results = load_fold_results(run_dir, folds)
+    summary = pipeline.summarize(cfg, data, results)
+    headline = [
+        {"label": h.label, "ours": h.ours, "ci": list(h.ci) if h.ci else None, "paper": h.paper, "note": h.note}
+        for h in pipeline.headline(summary)
+    ]
+    metrics = {
+        "name": cfg.name,
+        "pipeline": cfg.pipeline,
+        "seed": cfg.seed,
+        "summary": summary,
+        "conditions": aggregate_folds(results),
+        "folds": {r.fold_id: {"condition": r.condition, "metrics": r.metrics} for r in results},
+        "headline": headline,
+    }
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    preds = [r.predictions for r in results if len(r.predictions)]
+    predictions = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame()
+    with atomic_path(run_dir / "predictions.parquet") as tmp:
+        predictions.to_parquet(tmp, index=False)
+    figs = []
+    try:
+        figs = [(t, str(Path(p).relative_to(run_dir)) if Path(p).is_absolute() else str(p))
+                for t, p in pipeline.figures(cfg, summary, predictions, run_dir)]
+    except MyoflowError:
+        raise
+    except Exception as exc:  # a broken plot must not lose a finished run
+        log.warning("figures failed for %s: %s", cfg.name, exc)
+    atomic_write_json(run_dir / "figures.json", figs)
+    from ..report import build_report
+
+    build_report(run_dir)
+    return RunSummary(metrics, run_dir=str(run_dir))
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    resume: bool = False,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+    stop_after: int | None = None,
+    mlflow_uri: str | None = None,
+) -> RunSummary:
+    """Run every fold of ``cfg`` and write the run directory.
+
+    Parameters
+    ----------
+    cfg : ExperimentConfig
+        Validated config (see :func:`myoflow.config.load_config`).
+    out_dir : path
+        Run directory (created).
+    executor : {"local", "ray"}
+        Local process pool (default) or Ray tasks on a local or existing cluster.
+    workers : int, optional
+        Parallel folds; default ``min(2, cpu_count)``. 1 runs in-process.
+    resume : bool
+        Continue a run: finished folds are kept, unfinished ones redone.
+    stop_after : int, optional
+        Stop after this many newly finished folds (for tests of kill/resume).
+    mlflow_uri : str, optional
+        Log params, metrics and artefacts to this MLflow tracking URI.
+    """
+    run_dir = Path(out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pipeline = get_pipeline(cfg.pipeline)
+    _write_config(cfg, run_dir, resume)
+    from ..train.device import get_device
+
+    device = get_device(cfg.train.device)
+    workers = workers or max(1, min(2, os.cpu_count() or 1))
+    t0 = time.perf_counter()
+    data = pipeline.prepare(cfg, Path(cache_dir) if cache_dir else default_cache_dir())
+    t_prep = time.perf_counter() - t0
+    folds = pipeline.folds(cfg, data)
+    ids = [f.id for f in folds]
+    if len(set(ids)) != len(ids):
+        raise MyoflowError(f"pipeline {cfg.pipeline!r} produced duplicate fold ids")
+    todo = [f for f in folds if not _is_done(run_dir, f)]
+    if stop_after is not None:
+        todo = todo[:stop_after]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(folds), initial=len(folds) - len([f for f in folds if not _is_done(run_dir, f)]),
+                   desc=cfg.name, unit="fold", leave=True)
+
+    def on_done(fold_id: str) -> None:
+        if bar is not None:
+            bar.set_postfix_str(fold_id)
+            bar.update(1)
+
+    t1 = time.perf_counter()
+    try:
+        _execute(pipeline, cfg, data, todo, run_dir, executor, workers, device, on_done)
+    finally:
+        if bar is not None:
+            bar.close()
+    t_folds = time.perf_counter() - t1
+    if any(not _is_done(run_dir, f) for f in folds):
+        return RunSummary(run_dir=str(run_dir), complete=False)
+    atomic_write_json(run_dir / "run_info.json", {
+        "versions": _versions(), "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "executor": executor, "workers": workers, "device": device,
+        "seconds": {"prepare": t_prep, "folds": t_folds}, "n_folds": len(folds),
+    })
+    summary = finalize_run(run_dir, cfg, pipeline, data, folds)
+    if mlflow_uri:
+        _log_mlflow(mlflow_uri, cfg, run_dir, summary)
+    return summary
+
+
+def _log_mlflow(uri: str, cfg: ExperimentConfig, run_dir: Path, summary: dict) -> None:
+    from ..errors import require
+
+    mlflow = require("mlflow", "mlflow", "--mlflow")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(cfg.name)
+    with mlflow.start_run(run_name=run_dir.name):
+        flat = pd.json_normalize(to_dict(cfg), sep=".").iloc[0].to_dict()
+        mlflow.log_params({k: str(v)[:250] for k, v in flat.items()})
+        for cond, models in summary.get("conditions", {}).items():
+            for model, ms in models.items():
+                for k, v in ms.items():
+                    if v.get("mean") is not None:
+                        mlflow.log_metric(f"{cond}.{model}.{k}".replace("/", "_").replace(" ", "_")[:250], v["mean"])
+        for name in ("metrics.json", "config.yaml", "report.html"):
+            if (run_dir / name).exists():
+                mlflow.log_artifact(str(run_dir / name))

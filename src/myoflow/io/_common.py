@@ -1,0 +1,151 @@
+"""Helpers shared by the readers: file checks, sampling rate from a time column, units."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..containers import Recording
+from ..errors import DataError
+
+__all__ = [
+    "check_file", "fs_from_times", "check_fs", "to_volts", "split_unit", "make_recording", "unique_names",
+]
+
+log = logging.getLogger(__name__)
+
+# Multipliers to volts: the containers store EMG in V (see myoflow.containers).
+_VOLT_SCALE = {"v": 1.0, "volt": 1.0, "volts": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
+# A sampling interval this far (relative) from the median means dropped samples or spliced files.
+_MAX_JITTER = 0.25
+
+
+def check_file(path: str | os.PathLike) -> Path:
+    """Return ``path`` as a Path if it is an existing, non-empty regular file, else raise DataError."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError("file not found", str(p))
+    if p.is_dir():
+        raise DataError("expected a file, got a folder", str(p))
+    if p.stat().st_size == 0:
+        raise DataError("file is empty (0 bytes)", str(p))
+    return p
+
+
+def check_fs(fs: Any, where: str) -> float:
+    """Validate a sampling rate given by the user or found in a file."""
+    try:
+        value = float(np.asarray(fs).squeeze())
+    except (TypeError, ValueError):
+        raise DataError(f"sampling rate must be a number in Hz, got {fs!r}", where) from None
+    if not np.isfinite(value) or value <= 0:
+        raise DataError(f"sampling rate must be > 0 Hz, got {value:g}", where)
+    return value
+
+
+def fs_from_times(t: np.ndarray, where: str, column: str = "time") -> tuple[float, float]:
+    """Sampling rate and start time from a column of sample times in seconds.
+
+    Parameters
+    ----------
+    t : array, shape (n_samples,)
+        Sample times, s. Must be finite and strictly increasing with a
+        near-constant step (within 25 % of the median step, so dropped
+        samples or spliced files are caught while printing round-off is not).
+    where : str
+        File name for error messages.
+
+    Returns
+    -------
+    fs : float
+        ``(n - 1) / (t[-1] - t[0])`` in Hz, snapped to an integer when within 10 ppm.
+    t0 : float
+        ``t[0]`` in s.
+    """
+    t = np.asarray(t, dtype=float)
+    if t.size < 2:
+        raise DataError(f"need at least 2 samples in the {column!r} column to find the sampling rate (or pass fs=)", where)
+    bad = ~np.isfinite(t)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{column!r} column has a missing or non-finite value at row {i}", where)
+    dt = np.diff(t)
+    if (dt <= 0).any():
+        i = int(np.argmax(dt <= 0))
+        raise DataError(
+            f"{column!r} column is not strictly increasing: row {i + 1} has t={t[i + 1]:g} s after t={t[i]:g} s", where
+        )
+    step = float(np.median(dt))
+    worst = float(np.max(np.abs(dt - step)) / step)
+    if worst > _MAX_JITTER:
+        i = int(np.argmax(np.abs(dt - step)))
+        raise DataError(
+            f"{column!r} column is not evenly sampled: step {dt[i]:g} s at row {i + 1} vs median {step:g} s "
+            "(gap or spliced data; resample first or pass fs=)",
+            where,
+        )
+    fs = (t.size - 1) / (t[-1] - t[0])
+    if abs(fs - round(fs)) <= 1e-5 * fs:
+        fs = float(round(fs))
+    return float(fs), float(t[0])
+
+
+def split_unit(label: str) -> tuple[str, str | None]:
+    """Split ``'Biceps EMG [mV]'`` or ``'force (N)'`` into ``('Biceps EMG', 'mV')``."""
+    m = re.match(r"^(.*?)\s*[\[(]\s*([^\])]+?)\s*[\])]\s*$", str(label))
+    if m and m.group(1):
+        return m.group(1), m.group(2)
+    return str(label).strip(), None
+
+
+def to_volts(data: np.ndarray, units: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Scale rows given in mV/µV/nV to V (containers store EMG in volts); other units are kept."""
+    data = np.asarray(data, dtype=np.float64)
+    out_units = []
+    scaled = data.copy()
+    for i, u in enumerate(units):
+        key = str(u).strip().lower().replace(" ", "")
+        if key in _VOLT_SCALE:
+            scaled[i] *= _VOLT_SCALE[key]
+            out_units.append("V")
+        else:
+            out_units.append(str(u))
+    return scaled, out_units
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Make channel names unique by suffixing repeats with ``_2``, ``_3``, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        n = str(n)
+        if n in seen:
+            seen[n] += 1
+            out.append(f"{n}_{seen[n]}")
+        else:
+            seen[n] = 1
+            out.append(n)
+    return out
+
+
+def make_recording(data: np.ndarray, fs: float, ch_names: Sequence[str] | None, where: str, **kwargs: Any) -> Recording:
+    """Build a Recording from reader output; a bad ``ch_names`` hint or bad data becomes a DataError naming the file."""
+    data = np.asarray(data)
+    if data.ndim == 1:
+        data = data[np.newaxis]
+    if ch_names is None:
+        ch_names = [f"ch{i + 1}" for i in range(data.shape[0])]
+    elif isinstance(ch_names, str):
+        ch_names = [ch_names]
+    meta = dict(kwargs.pop("meta", {}) or {})
+    meta.setdefault("source", where)
+    try:
+        return Recording(data=data, fs=fs, ch_names=list(ch_names), meta=meta, **kwargs)
+    except DataError as exc:
+        msg = str(exc)
+        prefix = f"{where}: "
+        raise DataError(msg[len(prefix):] if msg.startswith(prefix) else msg, where) from None

@@ -1,0 +1,140 @@
+"""Typed configuration of the muscle-identification pipeline (seed 001)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ...config import ExperimentConfig
+from ...errors import ConfigError
+
+__all__ = ["CohortConfig", "PreprocessConfig", "ModelConfig", "EvaluateConfig", "MuscleIdConfig", "MODEL_NAMES"]
+
+#: Models the pipeline can run in every fold.
+MODEL_NAMES = ("cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf")
+
+
+@dataclass
+class CohortConfig:
+    """One cohort: where its recordings come from and how many windows each burst gives.
+
+    ``source``:
+      * ``simulate`` — the ``grid`` protocol (L/R biceps brachii, L/R tibialis
+        anterior, 4×4 dry grid; :func:`myoflow.simulate.protocols.grid.simulate_grid`).
+      * ``folder`` — a standard dataset folder at ``path`` (what ``myoflow simulate
+        grid --out DIR`` writes, or your own recordings in that format: one
+        Recording per subject × muscle with ``meta`` ``subject``, ``muscle`` and
+        ``side``; any channel count; see the module docstring of
+        :mod:`myoflow.pipelines.muscle_id.pipeline`).
+      * ``elderly-lowerlimb`` — the 30-subject real set (Silva et al. 2024), 4-class
+        VL / BF / TA / GL: from each task's recording, the channel on the
+        contracting muscle, labelled by that muscle.
+    """
+
+    source: Literal["simulate", "folder", "elderly-lowerlimb"] = "simulate"
+    path: Path | None = None
+    subjects: int | None = 9           # simulate: cohort size; otherwise: keep the first N subjects (None = all)
+    seed: int = 0                      # simulation seed
+    duration_s: float = 600.0          # simulate: seconds per muscle (paper: 10 min, ~120 contractions)
+    channels_per_burst: int | None = None  # keep N evenly spread grid channels per burst (None = all)
+    windows_per_burst: int = 1         # consecutive windows from each onset (1 = the paper's onset window)
+    block_windows: int = 1             # windows grouped into one split unit (never split by intra folds)
+
+    def __post_init__(self) -> None:
+        if self.source == "folder" and self.path is None:
+            raise ConfigError("data.<cohort>.path is required when source is 'folder'")
+        if self.subjects is not None and self.subjects < 2:
+            raise ConfigError(f"data.<cohort>.subjects must be >= 2 (or null), got {self.subjects}")
+        if self.windows_per_burst < 1 or self.block_windows < 1:
+            raise ConfigError("data.<cohort>.windows_per_burst and block_windows must be >= 1")
+        if self.channels_per_burst is not None and self.channels_per_burst < 1:
+            raise ConfigError("data.<cohort>.channels_per_burst must be >= 1 or null")
+        if self.duration_s <= 0:
+            raise ConfigError(f"data.<cohort>.duration_s must be > 0, got {self.duration_s}")
+
+
+@dataclass
+class PreprocessConfig:
+    """Filtering → TKEO single-threshold burst detection → onset windows."""
+
+    band_hz: tuple[float, float] = (20.0, 450.0)   # Delsys Trigno front end (paper §III-B)
+    resample_hz: float | None = 1000.0             # the paper's rate; the real set (2 kHz) is brought to it
+    detector_k: float = 8.0                        # single TKEO threshold for the whole dataset (paper §III-B)
+    detector_smooth_ms: float = 25.0
+    detector_min_burst_ms: float = 300.0
+    detector_min_gap_ms: float = 500.0
+    window_ms: float = 500.0                       # paper: 500 ms from the onset
+    pre_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        lo, hi = self.band_hz
+        if not 0 < lo < hi:
+            raise ConfigError(f"preprocess.band_hz must be (low, high) with 0 < low < high, got {self.band_hz}")
+        if self.window_ms <= 0 or self.pre_ms < 0:
+            raise ConfigError("preprocess.window_ms must be > 0 and pre_ms >= 0")
+
+
+@dataclass
+class ModelConfig:
+    """CNN-LSTM sizes, autoencoder pretraining and baseline settings."""
+
+    conv_channels: tuple[int, int] = (16, 32)
+    kernel_sizes: tuple[int, int] = (9, 5)
+    pool: int = 4
+    fc_size: int = 32
+    lstm_hidden: int = 32
+    head_size: int = 32
+    dropout: float = 0.2
+    ae_epochs: int = 10
+    ae_lr: float = 1e-3
+    ae_max_samples: int | None = 20000
+    rf_trees: int = 200
+
+
+@dataclass
+class EvaluateConfig:
+    """Validation scenarios, tasks and models."""
+
+    schemes: list[Literal["intra", "loso"]] = field(default_factory=lambda: ["intra", "loso"])
+    # separate: a dedicated model per binary task (the paper); collapsed: binary
+    # scores read off the 4-class model's summed probabilities (no extra training).
+    binary: Literal["separate", "collapsed", "none"] = "separate"
+    intra_test_size: float = 0.2
+    intra_repeats: int = 1
+    loso_max_subjects: int | None = None   # hold out only the first N subjects (quick mode)
+    models: list[str] = field(default_factory=lambda: list(MODEL_NAMES))
+    final_model: bool = True               # also train on all subjects (for `myoflow check-placement`)
+    n_boot: int = 1000
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.models if m not in MODEL_NAMES]
+        if unknown:
+            raise ConfigError(f"evaluate.models: unknown model(s) {unknown}; choose from {list(MODEL_NAMES)}")
+        if not self.models:
+            raise ConfigError("evaluate.models must name at least one model")
+        if not 0 < self.intra_test_size < 1:
+            raise ConfigError(f"evaluate.intra_test_size must be in (0, 1), got {self.intra_test_size}")
+        if self.intra_repeats < 1:
+            raise ConfigError("evaluate.intra_repeats must be >= 1")
+
+
+@dataclass
+class MuscleIdConfig(ExperimentConfig):
+    """``pipeline: muscle-id``. ``data`` maps a cohort prefix (``sim``, ``real``) to its source;
+    a cohort set to null is skipped."""
+
+    data: dict[str, CohortConfig | None] = field(
+        default_factory=lambda: {"sim": CohortConfig(), "real": CohortConfig(source="elderly-lowerlimb",
+                                                                             subjects=None, windows_per_burst=16,
+                                                                             block_windows=4)}
+    )
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+
+    def __post_init__(self) -> None:
+        if not any(v is not None for v in self.data.values()):
+            raise ConfigError("data: at least one cohort must be configured")
+        for name in self.data:
+            if not name or "/" in name or not name.replace("-", "").replace("_", "").isalnum():
+                raise ConfigError(f"data: cohort name {name!r} must be alphanumeric (it prefixes conditions)")

@@ -1,0 +1,119 @@
+"""Typed config of the stimulated-mass pipeline (``configs/stimulated_mass.yaml``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ...config import ExperimentConfig
+from ...errors import ConfigError
+
+__all__ = ["DataSection", "PreprocessSection", "ModelSection", "EvaluateSection", "StimulatedMassConfig",
+           "ALL_MODELS", "NEURAL_MODELS"]
+
+#: Neural models (Bi-LSTM variants) and their estimator switches.
+NEURAL_MODELS = {
+    "attention_bilstm": {"use_attention": True, "use_covariates": True},
+    "bilstm_no_covariates": {"use_attention": True, "use_covariates": False},
+    "bilstm_no_attention": {"use_attention": False, "use_covariates": True},
+}
+#: Every model the pipeline knows, neural and scikit-learn.
+ALL_MODELS = tuple(NEURAL_MODELS) + (
+    "covariates_logreg", "descriptors_gb", "ptp_logreg", "oracle_truth_logreg",
+)
+
+
+@dataclass
+class DataSection:
+    """Where the evoked cohort comes from.
+
+    ``source: simulate`` runs :func:`myoflow.simulate.protocols.evoked.simulate_evoked`
+    (``subjects``, ``seed``, ``frequencies``, ``train_s``, ``fs``). ``source: folder``
+    reads a standard dataset folder at ``path`` (what ``myoflow simulate evoked`` writes):
+    one recording per subject × muscle × frequency with meta ``subject``, ``muscle``,
+    ``frequency`` and ``stimulus`` events (detected from the artefact when absent), and
+    ``participants.csv`` with ``subject``, the ``label`` column and the covariates.
+    """
+
+    source: Literal["simulate", "folder"] = "simulate"
+    path: Path | None = None
+    subjects: int = 90
+    seed: int = 0
+    frequencies: list[float] = field(default_factory=lambda: [5.0, 10.0, 15.0, 20.0, 25.0])
+    train_s: float = 2.0
+    fs: float = 2000.0
+    muscles: list[str] = field(default_factory=lambda: ["RF", "BF"])
+    label: str = "mass_class"
+    classes: list[str] = field(default_factory=lambda: ["low", "normal", "high"])
+    covariates: list[str] = field(default_factory=lambda: ["age", "sex", "height", "weight", "bmi"])
+    oracle_features: list[str] = field(default_factory=lambda: [
+        "true_csa_RF", "true_csa_BF", "true_fat_RF", "true_fat_BF", "sex", "height"])
+
+    def __post_init__(self) -> None:
+        if self.source == "folder" and self.path is None:
+            raise ConfigError("data.path is required when data.source is 'folder'")
+        if self.subjects < 6:
+            raise ConfigError(f"data.subjects must be >= 6, got {self.subjects}")
+        if not self.frequencies:
+            raise ConfigError("data.frequencies must list at least one stimulation frequency")
+        if len(self.classes) < 2:
+            raise ConfigError("data.classes needs at least two classes")
+
+
+@dataclass
+class PreprocessSection:
+    """Response extraction and the sequence input (see :mod:`.features`)."""
+
+    window_ms: tuple[float, float] = (0.0, 35.0)
+    blank_ms: tuple[float, float] = (0.5, 2.0)
+    highpass_hz: float | None = 10.0
+    representation: Literal["waveform", "train"] = "waveform"
+    decimate: int = 2
+    augment: int = 8
+
+    def __post_init__(self) -> None:
+        if self.window_ms[1] <= self.window_ms[0]:
+            raise ConfigError(f"preprocess.window_ms must be increasing, got {self.window_ms}")
+        if self.decimate < 1 or self.augment < 0:
+            raise ConfigError("preprocess.decimate must be >= 1 and preprocess.augment >= 0")
+
+
+@dataclass
+class ModelSection:
+    """Sizes of :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`."""
+
+    hidden_size: int = 32
+    num_layers: int = 1
+    attention_size: int = 32
+    covariate_size: int = 16
+    head_size: int = 32
+    dropout: float = 0.2
+
+
+@dataclass
+class EvaluateSection:
+    """Subject-wise evaluation: splitter, conditions, models, bootstrap."""
+
+    splitter: Literal["kfold", "loso"] = "kfold"
+    n_splits: int = 5
+    conditions: list[str] = field(default_factory=lambda: ["5Hz", "10Hz", "15Hz", "20Hz", "25Hz", "all"])
+    models: list[str] = field(default_factory=lambda: list(ALL_MODELS))
+    n_boot: int = 1000
+    final_model: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.models if m not in ALL_MODELS]
+        if unknown:
+            raise ConfigError(f"evaluate.models: unknown model(s) {unknown}; known: {list(ALL_MODELS)}")
+        if not self.conditions:
+            raise ConfigError("evaluate.conditions must not be empty")
+
+
+@dataclass
+class StimulatedMassConfig(ExperimentConfig):
+    """Seed 000 (Khan et al.): muscle-mass level from electrically stimulated sEMG."""
+
+    data: DataSection = field(default_factory=DataSection)
+    preprocess: PreprocessSection = field(default_factory=PreprocessSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    evaluate: EvaluateSection = field(default_factory=EvaluateSection)

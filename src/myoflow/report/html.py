@@ -1,0 +1,196 @@
+"""Self-contained HTML reports built from a run directory.
+
+Reads only what the runner wrote (metrics.json, config.yaml, run_info.json,
+figures.json + PNGs, folds/*/curves.json); never imports training code, so a
+report can be rebuilt anywhere the run directory is copied.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from .._atomic import atomic_path, atomic_write_text
+from ..errors import DataError
+
+__all__ = ["build_report", "build_index"]
+
+log = logging.getLogger(__name__)
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
+th{background:#f3f3f3}td.l,th.l{text-align:left}figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.85rem;color:#555}pre{background:#f7f7f7;padding:.6rem;overflow-x:auto;font-size:.8rem}
+.muted{color:#777;font-size:.85rem}
+"""
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return html.escape(str(v))
+
+
+def _table(headers: list[str], rows: list[list[Any]], cls: str = "") -> str:
+    head = "".join(f'<th class="l">{html.escape(h)}</th>' if i == 0 else f"<th>{html.escape(h)}</th>"
+                   for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>" + "".join(f'<td class="l">{_fmt(c)}</td>' if i == 0 else f"<td>{_fmt(c)}</td>"
+                         for i, c in enumerate(r)) + "</tr>"
+        for r in rows
+    )
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _img(path: Path, title: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(title)}</figcaption></figure>")
+
+
+def headline_table(headline: list[dict[str, Any]]) -> str:
+    rows = []
+    for h in headline:
+        ci = h.get("ci")
+        rows.append([h["label"], h.get("ours"), f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else None, h.get("paper"),
+                     h.get("note", "")])
+    return _table(["figure", "myoflow", "95 % CI", "paper", "note"], rows, "headline")
+
+
+def _training_curves(run_dir: Path) -> Path | None:
+    """One plot per model: train/val loss of every fold (rebuilt from folds/*/curves.json)."""
+    curves: dict[str, list[tuple[str, dict[str, list[float]]]]] = {}
+    for f in sorted((run_dir / "folds").glob("*/curves.json")):
+        try:
+            data = json.loads(f.read_text())
+        except json.JSONDecodeError:
+            continue
+        for model, c in data.items():
+            if isinstance(c, dict) and c.get("train_loss"):
+                curves.setdefault(model, []).append((f.parent.name, c))
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = sorted(curves)[:6]
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.2), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        for _, c in curves[model][:12]:
+            ax.plot(c["train_loss"], color="tab:blue", alpha=0.4, lw=1)
+            if c.get("val_loss"):
+                ax.plot(c["val_loss"], color="tab:orange", alpha=0.4, lw=1)
+        ax.set_title(model, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+    axes[0][0].legend(handles=[plt.Line2D([], [], color="tab:blue", label="train"),
+                               plt.Line2D([], [], color="tab:orange", label="validation")], fontsize=8)
+    fig.tight_layout()
+    out = run_dir / "figures" / "training_curves.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    return out
+
+
+def _conditions_table(conditions: dict[str, Any]) -> str:
+    preferred = ["accuracy", "f1_macro", "balanced_accuracy", "r2_ensemble_mean", "r2_mean", "nrmse_mean"]
+    parts = []
+    for cond in sorted(conditions):
+        models = conditions[cond]
+        keys = sorted({k for ms in models.values() for k in ms})
+        keys = [k for k in preferred if k in keys] + [k for k in keys if k not in preferred]
+        keys = keys[:6]
+        rows = []
+        for model in sorted(models):
+            row = [model]
+            for k in keys:
+                v = models[model].get(k)
+                if not v or v.get("mean") is None:
+                    row.append(None)
+                elif v.get("ci_low") is None:
+                    row.append(f"{v['mean']:.3f}")
+                else:
+                    row.append(f"{v['mean']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]")
+            rows.append(row)
+        parts.append(f"<h3>{html.escape(cond)}</h3>" + _table(["model"] + keys, rows))
+    return "".join(parts)
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """(Re)build ``run_dir/report.html`` from the run's artefacts; returns its path."""
+    run_dir = Path(run_dir)
+    mpath = run_dir / "metrics.json"
+    if not mpath.is_file():
+        raise DataError("no metrics.json: the run has not finished (run it with --resume)", str(run_dir))
+    try:
+        metrics = json.loads(mpath.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"metrics.json is corrupt ({exc})", str(run_dir)) from None
+    config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").exists() else ""
+    info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").exists() else {}
+    figs = json.loads((run_dir / "figures.json").read_text()) if (run_dir / "figures.json").exists() else []
+    curves_png = _training_curves(run_dir)
+    name = metrics.get("name", run_dir.name)
+    sections = [f"<h1>myoflow report: {html.escape(name)}</h1>",
+                f'<p class="muted">pipeline <b>{html.escape(str(metrics.get("pipeline")))}</b>, seed '
+                f'{metrics.get("seed")}, {len(metrics.get("folds", {}))} folds</p>']
+    sections.append("<h2>Headline figures</h2>")
+    sections.append(headline_table(metrics.get("headline", [])) if metrics.get("headline")
+                    else "<p>No headline figures for this pipeline.</p>")
+    sections.append("<h2>Results per condition (mean over folds, 95 % CI)</h2>")
+    sections.append(_conditions_table(metrics.get("conditions", {})))
+    if figs:
+        sections.append("<h2>Figures</h2>")
+        for title, rel in figs:
+            p = run_dir / rel
+            if p.is_file():
+                sections.append(_img(p, title))
+    if curves_png is not None:
+        sections.append("<h2>Training curves</h2>" + _img(curves_png, "loss per epoch, every fold"))
+    data_cfg = ""
+    try:
+        import yaml
+
+        data_cfg = yaml.safe_dump((yaml.safe_load(config) or {}).get("data", {}), sort_keys=False)
+    except Exception:  # provenance is informative only
+        pass
+    sections.append("<h2>Data provenance</h2><pre>" + html.escape(data_cfg or "(see config)") + "</pre>")
+    sections.append("<h2>Configuration</h2><pre>" + html.escape(config) + "</pre>")
+    if info:
+        sections.append("<h2>Software and machine</h2><pre>" + html.escape(json.dumps(info, indent=2)) + "</pre>")
+    page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>myoflow: {html.escape(name)}</title><style>{CSS}</style></head><body>"
+            + "\n".join(sections) + "</body></html>\n")
+    out = run_dir / "report.html"
+    atomic_write_text(out, page)
+    return out
+
+
+def build_index(out_dir: str | Path, runs: dict[str, Path]) -> Path:
+    """Index page for ``reproduce all``: every run's headline table and a link to its report."""
+    out_dir = Path(out_dir)
+    parts = ["<h1>myoflow: reproduced paper protocols</h1>"]
+    for name, run_dir in runs.items():
+        rel = Path(run_dir).relative_to(out_dir) if Path(run_dir).is_relative_to(out_dir) else Path(run_dir)
+        parts.append(f'<h2><a href="{html.escape(str(rel))}/report.html">{html.escape(name)}</a></h2>')
+        mpath = Path(run_dir) / "metrics.json"
+        if mpath.is_file():
+            parts.append(headline_table(json.loads(mpath.read_text()).get("headline", [])))
+        else:
+            parts.append("<p>not finished</p>")
+    page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>myoflow reproduce</title>"
+            f"<style>{CSS}</style></head><body>" + "\n".join(parts) + "</body></html>\n")
+    out = out_dir / "index.html"
+    atomic_write_text(out, page)
+    return out

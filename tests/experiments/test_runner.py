@@ -1,0 +1,156 @@
+"""Runner engineering: resume after a kill, executors agree, export matches, configs are strict."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from myoflow.config import ExperimentConfig, TrainConfig, from_dict, load_config
+from myoflow.errors import ConfigError, DataError
+from myoflow.experiments.runner import run_experiment
+
+TOY = {
+    "name": "toy-test", "pipeline": "toy", "seed": 3,
+    "train": {"epochs": 4, "batch_size": 16, "lr": 0.05},
+    "data": {"subjects": 6, "samples_per_subject": 20},
+    "evaluate": {"n_splits": 3},
+}
+
+
+def _metrics(run_dir: Path) -> dict:
+    m = json.loads((run_dir / "metrics.json").read_text())
+    return {k: m[k] for k in ("summary", "conditions", "folds", "headline")}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "myoflow.cli", *args]
+
+
+def test_unknown_key_is_named():
+    bad = dict(TOY, train={"epochz": 3})
+    with pytest.raises(ConfigError, match="train.epochz"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="unknown pipeline"):
+        load_config(dict(TOY, pipeline="nope"))
+
+
+def test_config_types_are_checked():
+    with pytest.raises(ConfigError, match="train.epochs: expected an integer"):
+        from_dict(ExperimentConfig, {"name": "x", "pipeline": "toy", "train": {"epochs": "many"}})
+    with pytest.raises(ConfigError, match="optimizer"):
+        from_dict(TrainConfig, {"optimizer": "lbfgs"})
+    cfg = load_config(dict(TOY, quick={"train": {"epochs": 1}}), quick=True)
+    assert cfg.train.epochs == 1 and cfg.train.lr == 0.05
+
+
+def test_cli_unknown_key_exit_code_2(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(dict(TOY, data={"subjectz": 3})))
+    r = subprocess.run(_cli("run", str(p), "--out", str(tmp_path / "run")), capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "data.subjectz" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_refuses_to_overwrite_different_config(tmp_path):
+    cfg = load_config(TOY)
+    run_experiment(cfg, tmp_path, workers=1, cache_dir=tmp_path / "cache")
+    other = load_config(dict(TOY, seed=4))
+    with pytest.raises(ConfigError, match="different config"):
+        run_experiment(other, tmp_path, workers=1, cache_dir=tmp_path / "cache")
+
+
+def test_kill_and_resume_gives_identical_metrics(tmp_path):
+    cfg_path = tmp_path / "toy.yaml"
+    cfg_path.write_text(yaml.safe_dump(dict(TOY, sleep_s=1.5)))
+    ref = tmp_path / "ref"
+    subprocess.run(_cli("run", str(cfg_path), "--out", str(ref), "--workers", "1"), check=True,
+                   capture_output=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_cli("run", str(cfg_path), "--out", str(killed), "--workers", "1"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(killed.glob("folds/*/result.json")):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = list(killed.glob("folds/*/result.json"))
+    assert 1 <= len(done_before) < 3, "the kill should land mid-run"
+    assert not (killed / "metrics.json").exists()
+    first_done = done_before[0].read_bytes()
+    r = subprocess.run(_cli("run", str(cfg_path), "--out", str(killed), "--workers", "1", "--resume"),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert done_before[0].read_bytes() == first_done  # finished fold was not redone
+    assert _metrics(killed) == _metrics(ref)
+
+
+def test_parallel_local_pool_matches_sequential(tmp_path):
+    cfg = load_config(TOY)
+    a = run_experiment(cfg, tmp_path / "a", workers=1, cache_dir=tmp_path / "cache")
+    b = run_experiment(cfg, tmp_path / "b", workers=2, cache_dir=tmp_path / "cache")
+    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
+    assert set(a["conditions"]["all"]["logreg"]["accuracy"]) == {"mean", "ci_low", "ci_high", "n"}
+
+
+def test_ray_executor_matches_local(tmp_path):
+    pytest.importorskip("ray", reason="ray not installed (pip install 'myoflow[ray]')")
+    cfg = load_config(TOY)
+    run_experiment(cfg, tmp_path / "local", workers=1, cache_dir=tmp_path / "cache")
+    run_experiment(cfg, tmp_path / "ray", executor="ray", workers=2, cache_dir=tmp_path / "cache")
+    assert _metrics(tmp_path / "local") == _metrics(tmp_path / "ray")
+
+
+def test_onnx_export_matches_torch(tmp_path):
+    pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install 'myoflow[onnx]')")
+    from myoflow.experiments.export import export_run
+
+    run_experiment(load_config(TOY), tmp_path / "run", workers=1, cache_dir=tmp_path / "cache")
+    info = export_run(tmp_path / "run", tmp_path / "m.onnx")
+    assert info["max_abs_diff_vs_torch"] < 1e-4
+    assert (tmp_path / "m.json").is_file()
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    from myoflow.experiments.export import load_run_model
+
+    run_experiment(load_config(TOY), tmp_path / "run", workers=1, cache_dir=tmp_path / "cache")
+    ckpt = next((tmp_path / "run" / "folds").glob("*/logreg.safetensors"))
+    ckpt.write_bytes(ckpt.read_bytes()[:40])
+    with pytest.raises(DataError, match="corrupt or truncated"):
+        load_run_model(tmp_path / "run", fold=ckpt.parent.name)
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def test_report_renders_in_headless_browser(tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium on this machine (make test installs Debian's chromium where it can)")
+    run_experiment(load_config(TOY), tmp_path / "run", workers=1, cache_dir=tmp_path / "cache")
+    page = (tmp_path / "run" / "report.html").resolve()
+    r = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+         "--virtual-time-budget=2000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'class="headline"' in r.stdout and "pooled accuracy" in r.stdout
+    console_errors = [l for l in r.stderr.splitlines() if "CONSOLE" in l and ("Error" in l or "Uncaught" in l)]
+    assert not console_errors, console_errors
+    assert "data:image/png;base64," in r.stdout  # figures are embedded, page is self-contained
