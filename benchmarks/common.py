@@ -131,22 +131,23 @@ class Timing:
         return {"median_s": self.median, "min_s": self.best, "times_s": [round(t, 6) for t in self.times]}
 
 
-def _timed(fn: Callable[[], Any]) -> float:
-    gc.collect()
+def _timed(fn: Callable[[], Any], collect: bool = True) -> float:
+    if collect:  # start every repeat from the same heap state (outside the timed region)
+        gc.collect()
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
 
 
-def time_repeats(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> Timing:
-    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed."""
+def time_repeats(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1, collect: bool = True) -> Timing:
+    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed (``gc.collect()`` before each)."""
     for _ in range(warmup):
         fn()
-    return Timing([_timed(fn) for _ in range(repeats)])
+    return Timing([_timed(fn, collect) for _ in range(repeats)])
 
 
 def time_pair(fn_a: Callable[[], Any], fn_b: Callable[[], Any], repeats: int = 5,
-              warmup: int = 1) -> tuple[Timing, Timing]:
+              warmup: int = 1, collect: bool = True) -> tuple[Timing, Timing]:
     """Time two competitors interleaved (a, b, a, b, ...) so slow drifts hit both alike."""
     for _ in range(warmup):
         fn_a()
@@ -155,11 +156,11 @@ def time_pair(fn_a: Callable[[], Any], fn_b: Callable[[], Any], repeats: int = 5
     for i in range(repeats):
         # alternate who goes first: caches and turbo states favour neither side
         if i % 2 == 0:
-            ta.append(_timed(fn_a))
-            tb.append(_timed(fn_b))
+            ta.append(_timed(fn_a, collect))
+            tb.append(_timed(fn_b, collect))
         else:
-            tb.append(_timed(fn_b))
-            ta.append(_timed(fn_a))
+            tb.append(_timed(fn_b, collect))
+            ta.append(_timed(fn_a, collect))
     return Timing(ta), Timing(tb)
 
 
@@ -211,10 +212,15 @@ class Row:
         The figure judged against the goal; ``ratio_label`` says how it is formed.
     ratio_label : str
         E.g. "myoflow time / SciPy time" or "NeuroKit2 time / myoflow time (speed-up)".
+    ratio_unit : str
+        Suffix shown after the ratio ("×" for ratios; "" for differences or flags).
     goal : str
         Human text of the goal ("≤ 1.3×").
     goal_op, goal_value : str, float
         Machine form of the goal (``ratio goal_op goal_value``), used to compute ``goal_met``.
+    goal_on : {"ratio", "myoflow"}
+        Which figure the goal judges: the ratio (default) or myoflow's own value
+        (for absolute goals such as "p50 ≤ 1 ms" or "< 30 s").
     goal_met : bool or None
         Filled in by :meth:`Benchmark.add`; None if no goal or not measured.
     status : str
@@ -232,9 +238,11 @@ class Row:
     unit: str = "s"
     ratio: float | None = None
     ratio_label: str = ""
+    ratio_unit: str = "×"
     goal: str = ""
     goal_op: str | None = None
     goal_value: float | None = None
+    goal_on: str = "ratio"
     goal_met: bool | None = None
     status: str = "ok"
     note: str = ""
@@ -272,8 +280,11 @@ class Benchmark:
 
     def add(self, row: Row) -> Row:
         """Append ``row`` after computing ``goal_met`` from its ratio and goal."""
+        if row.goal_on not in ("ratio", "myoflow"):
+            raise ValueError(f"goal_on must be 'ratio' or 'myoflow', got {row.goal_on!r}")
         if row.status == "ok":
-            row.goal_met = goal_met(row.ratio, row.goal_op, row.goal_value)
+            judged = row.ratio if row.goal_on == "ratio" else row.myoflow
+            row.goal_met = goal_met(judged, row.goal_op, row.goal_value)
         else:
             row.goal_met = None
         self.rows.append(row)

@@ -409,10 +409,15 @@ class Epochs:
             raise DataError(f"X must be 3-D (n_epochs, n_channels, n_times), got shape {X.shape}", where)
         if X.shape[2] == 0:
             raise DataError("epochs have 0 samples per window", where)
+        if not np.issubdtype(X.dtype, np.number):
+            raise DataError(f"X must be numeric, got dtype {X.dtype}", where)
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.size and not np.isfinite(X).all():
             raise DataError(f"{int((~np.isfinite(X)).sum())} non-finite value(s) in X", where)
-        fs = float(self.fs)
+        try:
+            fs = float(self.fs)
+        except (TypeError, ValueError):
+            raise DataError(f"fs must be a number in Hz, got {self.fs!r}", where) from None
         if not np.isfinite(fs) or fs <= 0:
             raise DataError(f"fs must be > 0 Hz, got {self.fs}", where)
         names = tuple(str(c) for c in self.ch_names)

@@ -1,5 +1,38 @@
-"""Reading and writing recordings: native format, dataset folders, readers."""
-from .native import load, save
-from .dataset import Dataset, load_dataset, write_dataset
+"""Reading and writing recordings.
 
-__all__ = ["save", "load", "Dataset", "load_dataset", "write_dataset"]
+* :func:`read` — any supported file or dataset folder → containers.
+* :mod:`~myoflow.io.native` — :func:`save` / :func:`load`, the exact HDF5 format.
+* :func:`write_dataset` / :func:`load_dataset` — the standard dataset folder.
+* :func:`write_edf` — EDF+/BDF+ export.
+* :mod:`~myoflow.io.datasets` — loaders for the public datasets in ``../shared/data``.
+"""
+from .c3d import read_c3d
+from .dataset import Dataset, is_dataset_folder, load_dataset, write_dataset
+from .datasets import (
+    DATASETS,
+    detect_dataset,
+    load_biosignalsnotebooks,
+    load_ceinms_gait,
+    load_elderly_lowerlimb,
+    load_openhdemg_otb,
+    load_pyomeca,
+    load_stim_artefact_tscs,
+)
+from .edf import read_edf, write_edf
+from .matlab import read_mat
+from .native import load, save
+from .opensignals import read_opensignals
+from .opensim import read_opensim
+from .reader import read, supported_suffixes
+from .summary import describe
+from .tabular import read_csv
+
+__all__ = [
+    "read", "supported_suffixes", "describe",
+    "save", "load",
+    "Dataset", "write_dataset", "load_dataset", "is_dataset_folder",
+    "read_edf", "write_edf", "read_csv", "read_mat", "read_c3d", "read_opensim", "read_opensignals",
+    "DATASETS", "detect_dataset",
+    "load_elderly_lowerlimb", "load_ceinms_gait", "load_pyomeca", "load_openhdemg_otb",
+    "load_stim_artefact_tscs", "load_biosignalsnotebooks",
+]

@@ -36,14 +36,15 @@ def check_file(path: str | os.PathLike) -> Path:
     return p
 
 
-def check_fs(fs: Any, where: str) -> float:
-    """Validate a sampling rate given by the user or found in a file."""
+def check_fs(fs: Any, where: str, what: str = "") -> float:
+    """Validate a sampling rate given by the user or found in a file (``what`` names its origin)."""
+    prefix = f"{what}: " if what else ""
     try:
         value = float(np.asarray(fs).squeeze())
     except (TypeError, ValueError):
-        raise DataError(f"sampling rate must be a number in Hz, got {fs!r}", where) from None
+        raise DataError(f"{prefix}sampling rate must be a number in Hz, got {fs!r}", where) from None
     if not np.isfinite(value) or value <= 0:
-        raise DataError(f"sampling rate must be > 0 Hz, got {value:g}", where)
+        raise DataError(f"{prefix}sampling rate must be > 0 Hz, got {value:g}", where)
     return value
 
 

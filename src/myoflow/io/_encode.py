@@ -171,6 +171,9 @@ def frame_to_bytes(df: pd.DataFrame, where: str) -> tuple[bytes, dict[str, Any]]
     }
     if not cols:
         return b"", header
+    if len(df) == 0 and all(_empty_like(t) for t in df.dtypes):
+        header["empty"] = True  # rebuilt from dtypes on read: skips a Parquet round trip (hot in caches)
+        return b"", header
     out = df.copy()
     for c in cols:
         if isinstance(out[c].dtype, pd.CategoricalDtype):
@@ -193,10 +196,19 @@ def frame_to_bytes(df: pd.DataFrame, where: str) -> tuple[bytes, dict[str, Any]]
     return buf.getvalue(), header
 
 
+def _empty_like(dtype: Any) -> bool:
+    try:
+        return pd.Series([], dtype=str(dtype)).dtype == dtype and not isinstance(dtype, pd.CategoricalDtype)
+    except (TypeError, ValueError):
+        return False
+
+
 def frame_from_bytes(blob: bytes, header: dict[str, Any]) -> pd.DataFrame:
     """Invert :func:`frame_to_bytes`."""
     if not header["columns"]:
         return pd.DataFrame(index=pd.RangeIndex(header["n_rows"]))
+    if header.get("empty"):
+        return pd.DataFrame({c: pd.Series([], dtype=header["dtypes"][c]) for c in header["columns"]})
     df = pd.read_parquet(io.BytesIO(blob), engine="pyarrow")
     for c in header["json_columns"]:
         df[c] = pd.Series([_unjson_cell(v) for v in df[c]], index=df.index, dtype=object)

@@ -145,20 +145,26 @@ def time_scaling_matrices(n_times: int, scales: Sequence[float]) -> np.ndarray:
 
 
 class _Encoder(nn.Module):
-    """q(z | MUAP shape, conditions): strided Conv3d over (time, rows, cols), then a linear head."""
+    """q(z | MUAP shape, conditions): strided Conv3d over (time, rows, cols), then a linear head.
+
+    Strides shrink time first and then space, keeping the encoder to a few MFLOP per MUAP.
+    """
 
     def __init__(self, out_shape: tuple[int, int, int], cond_dim: int, latent_dim: int, channels: Sequence[int]):
         super().__init__()
         rows, cols, times = out_shape
         layers: list[nn.Module] = []
-        c_in, t = 1, times
-        for c_out in channels:
-            layers += [nn.Conv3d(c_in, c_out, kernel_size=(5, 3, 3), stride=(2, 1, 1), padding=(2, 1, 1)),
+        c_in = 1
+        for i, c_out in enumerate(channels):
+            stride = (2, 1, 1) if i == 0 else (2, 2 if rows >= 4 else 1, 2 if cols >= 4 else 1)
+            layers += [nn.Conv3d(c_in, c_out, kernel_size=(5, 3, 3), stride=stride, padding=(2, 1, 1)),
                        nn.PReLU(c_out)]
-            c_in, t = c_out, (t + 1) // 2
+            c_in = c_out
+            if i > 0:
+                rows, cols = (rows + 1) // 2 if rows >= 4 else rows, (cols + 1) // 2 if cols >= 4 else cols
         self.conv = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool3d((min(t, 6), min(rows, 4), min(cols, 4)))
-        flat = c_in * min(t, 6) * min(rows, 4) * min(cols, 4)
+        self.pool = nn.AdaptiveAvgPool3d((6, min(rows, 2), min(cols, 2)))
+        flat = c_in * 6 * min(rows, 2) * min(cols, 2)
         self.head = nn.Sequential(nn.Linear(flat + cond_dim, 256), nn.GELU(), nn.Linear(256, 2 * latent_dim))
 
     def forward(self, shape: torch.Tensor, cond_emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,7 +214,7 @@ class MUAPGenerator(nn.Module):
                  condition_ranges: dict[str, Sequence[float]] | None = None,
                  latent_dim: int = 16, hidden: int = 512, n_hidden_layers: int = 3, cond_dim: int = 64,
                  time_expert_scales: Sequence[float] = (0.5, 0.63, 0.79, 1.0, 1.26, 1.59, 2.0),
-                 encoder_channels: Sequence[int] = (16, 32, 64)):
+                 encoder_channels: Sequence[int] = (8, 16, 32)):
         super().__init__()
         if len(out_shape) != 3 or min(int(s) for s in out_shape) < 1:
             raise DataError(f"out_shape must be (rows, cols, times) with positive sizes, got {tuple(out_shape)}")
@@ -289,8 +295,9 @@ class MUAPGenerator(nn.Module):
         shape = self.to_shape(h).view(-1, rows * cols, times)
         if self.gate is not None:
             g = torch.softmax(self.gate(cond_unit), dim=1)                       # (n, k)
-            scaled = torch.einsum("kts,ncs->nkct", self.time_mats, shape)        # (n, k, ch, t)
-            shape = torch.einsum("nk,nkct->nct", g, scaled)
+            # mix the experts' resampling matrices first: one (t × t) matrix per MUAP
+            mix = torch.einsum("nk,kts->nts", g, self.time_mats)
+            shape = torch.bmm(shape, mix.transpose(1, 2))
         logamp = self.amp_head(emb).squeeze(1) * self.logamp_std + self.logamp_mean
         return shape.view(-1, rows, cols, times), logamp
 

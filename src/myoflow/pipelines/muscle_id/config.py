@@ -37,7 +37,8 @@ class CohortConfig:
     seed: int = 0                      # simulation seed
     duration_s: float = 600.0          # simulate: seconds per muscle (paper: 10 min, ~120 contractions)
     channels_per_burst: int | None = None  # keep N evenly spread grid channels per burst (None = all)
-    windows_per_burst: int = 1         # consecutive windows from each onset (1 = the paper's onset window)
+    segmentation: Literal["bursts", "whole"] = "bursts"  # whole: a recording is one sustained contraction
+    windows_per_burst: int | None = 1  # consecutive windows from each onset (1 = the paper's onset window; null = all)
     block_windows: int = 1             # windows grouped into one split unit (never split by intra folds)
 
     def __post_init__(self) -> None:
@@ -45,7 +46,7 @@ class CohortConfig:
             raise ConfigError("data.<cohort>.path is required when source is 'folder'")
         if self.subjects is not None and self.subjects < 2:
             raise ConfigError(f"data.<cohort>.subjects must be >= 2 (or null), got {self.subjects}")
-        if self.windows_per_burst < 1 or self.block_windows < 1:
+        if (self.windows_per_burst is not None and self.windows_per_burst < 1) or self.block_windows < 1:
             raise ConfigError("data.<cohort>.windows_per_burst and block_windows must be >= 1")
         if self.channels_per_burst is not None and self.channels_per_burst < 1:
             raise ConfigError("data.<cohort>.channels_per_burst must be >= 1 or null")
@@ -59,7 +60,10 @@ class PreprocessConfig:
 
     band_hz: tuple[float, float] = (20.0, 450.0)   # Delsys Trigno front end (paper §III-B)
     resample_hz: float | None = 1000.0             # the paper's rate; the real set (2 kHz) is brought to it
-    detector_k: float = 8.0                        # single TKEO threshold for the whole dataset (paper §III-B)
+    notch_hz: float | None = 50.0                  # mains notch (+3rd, 5th harmonics); dry electrodes pick up a lot
+    detector_k: float = 5.0                        # single TKEO threshold for the whole dataset (paper §III-B)
+    detector_refine_k: float | None = 2.0          # backward onset search (ours; null = the paper's plain threshold)
+    detector_refine_max_ms: float = 200.0
     detector_smooth_ms: float = 25.0
     detector_min_burst_ms: float = 300.0
     detector_min_gap_ms: float = 500.0
@@ -70,8 +74,8 @@ class PreprocessConfig:
         lo, hi = self.band_hz
         if not 0 < lo < hi:
             raise ConfigError(f"preprocess.band_hz must be (low, high) with 0 < low < high, got {self.band_hz}")
-        if self.window_ms <= 0 or self.pre_ms < 0:
-            raise ConfigError("preprocess.window_ms must be > 0 and pre_ms >= 0")
+        if self.window_ms <= 0 or not 0 <= self.pre_ms < self.window_ms:
+            raise ConfigError("preprocess.window_ms must be > 0 and 0 <= pre_ms < window_ms")
 
 
 @dataclass
@@ -125,8 +129,8 @@ class MuscleIdConfig(ExperimentConfig):
 
     data: dict[str, CohortConfig | None] = field(
         default_factory=lambda: {"sim": CohortConfig(), "real": CohortConfig(source="elderly-lowerlimb",
-                                                                             subjects=None, windows_per_burst=16,
-                                                                             block_windows=4)}
+                                                                             subjects=None, segmentation="whole",
+                                                                             windows_per_burst=None, block_windows=4)}
     )
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

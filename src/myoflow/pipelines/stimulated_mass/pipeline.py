@@ -191,6 +191,7 @@ class StimulatedMassPipeline(Pipeline):
                 att = est.attention_
                 subjects = test_ep.metadata["subject"].tolist()
                 att_col = [json.dumps([round(float(a), 5) for a in row]) for row in att]
+                att_axis = (test_ep.tmin * 1e3, 1e3 / test_ep.fs) if pre.representation == "waveform" else (0.0, 1.0)
             else:
                 if not test:
                     continue
@@ -200,6 +201,7 @@ class StimulatedMassPipeline(Pipeline):
                 proba = proba_in_order(clf, Xte, classes)
                 subjects = test
                 att_col = [""] * len(test)
+                att_axis = (np.nan, np.nan)
             truth = data.labels(subjects)
             pred = np.asarray(classes)[np.argmax(proba, axis=1)]
             metrics[model], extras["confusion"][model] = flat_metrics(truth, pred, proba, classes)
@@ -207,9 +209,12 @@ class StimulatedMassPipeline(Pipeline):
             for j, c in enumerate(classes):
                 df[f"prob_{c}"] = proba[:, j]
             df["attention"] = att_col
+            # Time of attention step i: t0_ms + i * step_ms (step = one response for "train").
+            df["attention_t0_ms"], df["attention_step_ms"] = att_axis
             rows.append(df)
         preds = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-            columns=["model", "subject", "truth", "prediction", *[f"prob_{c}" for c in classes], "attention"])
+            columns=["model", "subject", "truth", "prediction", *[f"prob_{c}" for c in classes], "attention",
+                     "attention_t0_ms", "attention_step_ms"])
         return FoldResult(fold.id, fold.condition, metrics, preds, curves, states, extras)
 
     # ---------------------------------------------------------------- summary

@@ -1,0 +1,147 @@
+"""``myoflow inspect PATH [--json]``: describe a recording file or a dataset folder."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import DataError
+
+__all__ = ["inspect_cmd"]
+
+
+def _parse_hint(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise click.BadParameter(f"expected KEY=VALUE, got {text!r}", param_hint="--hint")
+    key, value = text.split("=", 1)
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def _fmt_rate(fs: float) -> str:
+    return f"{fs:g} Hz"
+
+
+def _fmt_channels(chs: list[str], limit: int = 12) -> str:
+    shown = ", ".join(chs[:limit])
+    return f"{len(chs)} [{shown}{', ...' if len(chs) > limit else ''}]"
+
+
+def _fmt_events(ev: dict[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(ev.items())) if ev else "none"
+
+
+def _fmt_cov(cov: dict[str, Any]) -> str:
+    if not cov:
+        return "none"
+    parts = []
+    for k, v in cov.items():
+        if isinstance(v, dict) and "mean" in v and v["min"] == v["max"]:
+            parts.append(f"{k}={v['min']:.4g}")
+        elif isinstance(v, dict) and "mean" in v:
+            parts.append(f"{k} {v['min']:g}–{v['max']:g} (mean {v['mean']:.4g}, n={v['n']})")
+        elif isinstance(v, dict):
+            parts.append(f"{k} {v}")
+        elif isinstance(v, float):
+            parts.append(f"{k}={v:.4g}")
+        else:
+            parts.append(f"{k}={v}")
+    return "; ".join(parts)
+
+
+def _text(d: dict[str, Any], indent: str = "") -> list[str]:
+    lines = []
+    t = d["type"]
+    if t == "Recording":
+        lines.append(f"{indent}Recording: {_fmt_rate(d['fs'])}, {d['n_samples']} samples, {d['duration_s']:.3f} s")
+        lines.append(f"{indent}  channels: {_fmt_channels(d['channels'])}  units: {d['units']}")
+        if d.get("grid_shape") or d.get("electrode"):
+            el = d.get("electrode") or {}
+            lines.append(f"{indent}  grid: shape {d.get('grid_shape')}, electrode {el.get('model')} "
+                         f"{el.get('rows')}×{el.get('cols')} IED {el.get('ied_mm')} mm")
+        for k in ("subject", "session", "muscle", "task", "condition"):
+            if k in d:
+                lines.append(f"{indent}  {k}: {d[k]}")
+        lines.append(f"{indent}  events: {_fmt_events(d['events'])}")
+        lines.append(f"{indent}  covariates: {_fmt_cov(d['covariates'])}")
+    elif t == "Trial":
+        lines.append(f"{indent}Trial: {len(d['streams'])} stream(s), {d['duration_s']:.3f} s, "
+                     f"rates {', '.join(map(_fmt_rate, d['sampling_rates']))}")
+        for k in ("subject", "task", "trial"):
+            if k in d:
+                lines.append(f"{indent}  {k}: {d[k]}")
+        lines.append(f"{indent}  covariates: {_fmt_cov(d['covariates'])}")
+        for name, s in d["streams"].items():
+            lines.append(f"{indent}  [{name}] {_fmt_rate(s['fs'])}, {s['duration_s']:.3f} s, channels "
+                         f"{_fmt_channels(s['channels'])}, units {s['units']}, events {_fmt_events(s['events'])}")
+    elif t == "Epochs":
+        lines.append(f"{indent}Epochs: {d['n_epochs']} × {d['n_channels']} ch × {d['n_times']} samples "
+                     f"@ {_fmt_rate(d['fs'])} ({d['window_s']:.3f} s windows from {d['tmin_s']:g} s)")
+        lines.append(f"{indent}  channels: {_fmt_channels(d['channels'])}")
+        if "subjects" in d:
+            lines.append(f"{indent}  subjects: {len(d['subjects'])} {d['subjects'][:10]}")
+        if "targets" in d:
+            lines.append(f"{indent}  targets: {d['targets']}")
+        lines.append(f"{indent}  metadata: {d['metadata_columns']}")
+    else:
+        title = d.get("dataset") or t
+        lines.append(f"{indent}{title}: {d['n_items']} item(s) {d['item_types']}")
+        lines.append(f"{indent}  sampling rates: {', '.join(map(_fmt_rate, d['sampling_rates'])) or 'n/a'}")
+        for stream, chs in d["channels"].items():
+            lines.append(f"{indent}  channels [{stream}]: {_fmt_channels(chs)}")
+        if "duration_s" in d:
+            du = d["duration_s"]
+            lines.append(f"{indent}  duration: {du['min']:.3f}–{du['max']:.3f} s per item, {du['total']:.1f} s total")
+        lines.append(f"{indent}  subjects: {len(d['subjects'])} {d['subjects'][:12]}{' ...' if len(d['subjects']) > 12 else ''}")
+        lines.append(f"{indent}  events: {_fmt_events(d['events'])}")
+        lines.append(f"{indent}  covariates: {_fmt_cov(d['covariates'])}")
+        if "info" in d:
+            lines.append(f"{indent}  info: {json.dumps({k: v for k, v in d['info'].items() if k != '_dtypes'})[:300]}")
+        items = list(d["items"].items())
+        for key, item in items[:8]:
+            rates = ", ".join(map(_fmt_rate, item.get("sampling_rates", [])))
+            lines.append(f"{indent}  - {key}: {item['type']} {rates}"
+                         + (f", {item['duration_s']:.2f} s" if "duration_s" in item else ""))
+        if len(items) > 8:
+            lines.append(f"{indent}  ... and {len(items) - 8} more (use --json for all)")
+    return lines
+
+
+@click.command("inspect")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--fs", type=float, default=None, help="Sampling rate hint in Hz (tables without a time column).")
+@click.option("--hint", "hints", multiple=True, metavar="KEY=VALUE",
+              help="Reader hint, e.g. --hint data_var=emg --hint time_column=t (repeatable).")
+@click.option("--progress/--no-progress", default=True, help="Progress bar while converting large datasets.")
+def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, ...], progress: bool) -> None:
+    """Describe a recording file or dataset folder: sampling rate(s), channels,
+    duration, subjects, events and covariates."""
+    from . import read
+    from .datasets import detect_dataset
+    from ._encode import to_jsonable
+    from .summary import describe
+
+    kw = dict(_parse_hint(h) for h in hints)
+    if fs is not None:
+        kw["fs"] = fs
+    loader = detect_dataset(path) if path.is_dir() else None
+    if loader is not None and loader.name == "elderly-lowerlimb-emg":
+        kw.setdefault("progress", progress)
+    obj = read(path, **kw)
+    try:
+        summary = describe(obj, name=loader.name if loader else None)
+    except TypeError as exc:
+        raise DataError(f"cannot summarise: {exc}", str(path)) from None
+    summary = to_jsonable({"path": str(path), **summary})
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False, default=str))
+    else:
+        click.echo(f"{path}")
+        for line in _text(summary):
+            click.echo(line)

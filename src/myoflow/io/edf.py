@@ -1,0 +1,145 @@
+"""EDF / EDF+ / BDF reading and writing (via edfio).
+
+Signals in µV or mV are scaled to V (the containers store EMG in volts).
+EDF+ annotations become events (``kind`` = annotation text, plus ``duration`` in s).
+Signals at several sampling rates come back as a :class:`~myoflow.containers.Trial`
+with one stream per rate (``"<fs>Hz"``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._atomic import atomic_path
+from ..containers import Recording, Trial
+from ..errors import DataError
+from ._common import check_file, make_recording, to_volts, unique_names
+
+__all__ = ["read_edf", "write_edf"]
+
+log = logging.getLogger(__name__)
+
+
+def read_edf(path: str | os.PathLike, *, to_volt: bool = True) -> Recording | Trial:
+    """Read an EDF, EDF+ or BDF file.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.edf`` or ``.bdf`` file.
+    to_volt : bool
+        Scale channels whose physical dimension is mV/µV/nV to V.
+
+    Returns
+    -------
+    Recording
+        When all signals share one sampling rate; otherwise a Trial with one stream per rate.
+    """
+    import edfio
+
+    p = check_file(path)
+    where = str(p)
+    reader = edfio.read_bdf if p.suffix.lower() == ".bdf" else edfio.read_edf
+    kind = p.suffix.upper().lstrip(".")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            edf = reader(p)
+            signals = list(edf.signals)
+            annotations = list(edf.annotations)
+            arrays = [np.asarray(s.data, dtype=np.float64) for s in signals]
+    except (ValueError, OSError, EOFError, IndexError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read as {kind} (truncated or corrupt file?): {exc}", where) from None
+    for w in caught:
+        # edfio warns and silently drops data when the file is shorter than its header says.
+        if "truncated" in str(w.message).lower() or "header indicates" in str(w.message).lower():
+            raise DataError(f"{kind} file is truncated: {w.message}", where)
+        log.warning("%s: %s", where, w.message)
+    if not signals:
+        raise DataError("file has no data signals", where)
+
+    by_rate: dict[float, list[int]] = {}
+    for i, s in enumerate(signals):
+        by_rate.setdefault(float(s.sampling_frequency), []).append(i)
+    names = unique_names([s.label.strip() or f"ch{i + 1}" for i, s in enumerate(signals)])
+
+    streams: dict[str, Recording] = {}
+    for fs, idx in by_rate.items():
+        lengths = {arrays[i].size for i in idx}
+        if len(lengths) != 1:
+            raise DataError(f"signals at {fs:g} Hz have different lengths {sorted(lengths)}", where)
+        data = np.vstack([arrays[i] for i in idx])
+        units = [signals[i].physical_dimension.strip() or "a.u." for i in idx]
+        if to_volt:
+            data, units = to_volts(data, units)
+        n = data.shape[1]
+        events = None
+        if annotations:
+            onset = np.array([a.onset for a in annotations], dtype=float)
+            keep = (onset >= 0) & (np.round(onset * fs) < max(n, 1))
+            events = pd.DataFrame({
+                "sample": np.round(onset[keep] * fs).astype("int64"),
+                "kind": [annotations[i].text for i in np.flatnonzero(keep)],
+                "duration": [np.nan if annotations[i].duration is None else float(annotations[i].duration)
+                             for i in np.flatnonzero(keep)],
+            })
+        streams[f"{fs:g}Hz"] = make_recording(
+            data, fs, [names[i] for i in idx], where, units=units, events=events,
+            meta={"source": where, "subject": _patient_code(edf)},
+        )
+    if len(streams) == 1:
+        return next(iter(streams.values()))
+    log.info("%s: %d sampling rates, returning a Trial", where, len(streams))
+    return Trial(streams=streams, meta={"source": where, "subject": _patient_code(edf)})
+
+
+def _patient_code(edf) -> str | None:
+    try:
+        code = edf.patient.code
+    except Exception:  # non-standard patient field: nothing usable
+        return None
+    return None if code in ("", "X") else code
+
+
+def write_edf(rec: Recording, path: str | os.PathLike) -> Path:
+    """Write a Recording to EDF+ (``.edf``, 16-bit) or BDF+ (``.bdf``, 24-bit), atomically.
+
+    Each channel's physical range is its data range, so the quantisation step
+    is ``(max - min) / 65535`` (EDF) or ``/ 16777215`` (BDF). Events become
+    annotations (``kind`` as text; other event columns are not stored).
+    Channel labels must fit EDF's 16 ASCII characters, units its 8.
+    """
+    import edfio
+
+    if not isinstance(rec, Recording):
+        raise DataError(f"write_edf needs a Recording, got {type(rec).__name__}", str(path))
+    path = Path(path)
+    bdf = path.suffix.lower() == ".bdf"
+    Signal, File = (edfio.BdfSignal, edfio.Bdf) if bdf else (edfio.EdfSignal, edfio.Edf)
+    n = rec.n_samples
+    duration = n / rec.fs
+    # One-second records when they tile the signal exactly, else one record holding everything.
+    record = 1.0 if float(rec.fs).is_integer() and n % int(rec.fs) == 0 else duration
+    try:
+        signals = []
+        for i, name in enumerate(rec.ch_names):
+            x = rec.data[i].astype(np.float64)
+            lo, hi = float(x.min()), float(x.max())
+            if lo == hi:  # EDF needs a non-empty physical range
+                lo, hi = lo - 1.0, hi + 1.0
+            signals.append(Signal(x, rec.fs, label=name, physical_dimension=rec.units[i], physical_range=(lo, hi)))
+        annotations = [
+            edfio.EdfAnnotation(float(s) / rec.fs, None, str(k))
+            for s, k in zip(rec.events["sample"], rec.events["kind"])
+        ]
+        edf = File(signals, data_record_duration=record, annotations=annotations or None)
+        with atomic_path(path) as tmp:
+            edf.write(tmp)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"cannot write {'BDF' if bdf else 'EDF'}: {exc}", str(path)) from None
+    return path

@@ -1,0 +1,175 @@
+"""MATLAB ``.mat`` files: v4/v5/v7 (scipy.io) and v7.3 (HDF5, via h5py).
+
+Without hints the reader takes the one large numeric array as the data and a
+scalar named like a sampling rate (``fs``, ``Fs``, ``fsamp``, ``SamplingFrequency``,
+``srate`` ...) as ``fs``. Hints name them when a file is ambiguous:
+``data_var=``, ``fs_var=`` or ``fs=``, ``ch_names=``, ``channels_axis=``.
+OTBiolab+ exports (``Data``/``Description``/``SamplingFrequency``) are handed to
+:func:`myoflow.io.datasets.openhdemg.read_otb_mat`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..containers import Recording, Trial
+from ..errors import DataError
+from ._common import check_file, check_fs, make_recording
+
+__all__ = ["read_mat", "load_mat_variables"]
+
+log = logging.getLogger(__name__)
+
+_FS_NAMES = ("fs", "fsamp", "samplingfrequency", "sampling_frequency", "samplingrate", "sampling_rate",
+             "srate", "samplerate", "sample_rate", "sf", "freq")
+
+
+def _is_v73(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(128)
+    return b"MATLAB 7.3" in head or head[:8] == b"\x89HDF\r\n\x1a\n"
+
+
+def load_mat_variables(path: str | os.PathLike) -> dict[str, Any]:
+    """All top-level numeric/char variables of a .mat file (any version) as NumPy arrays.
+
+    v7.3 arrays are transposed back to MATLAB's (rows, cols) orientation; cell
+    arrays and structs of v7.3 files are skipped (v5 ones are returned as
+    scipy.io gives them).
+    """
+    p = check_file(path)
+    where = str(p)
+    if _is_v73(p):
+        return _load_v73(p)
+    import scipy.io
+
+    try:
+        out = scipy.io.loadmat(p, squeeze_me=False, mat_dtype=False)
+    except NotImplementedError:
+        return _load_v73(p)
+    except (ValueError, TypeError, OSError, EOFError, AssertionError, IndexError, KeyError) as exc:
+        raise DataError(f"cannot read as a MATLAB file (truncated or corrupt?): {exc}", where) from None
+    return {k: v for k, v in out.items() if not k.startswith("__")}
+
+
+def _load_v73(p: Path) -> dict[str, Any]:
+    import h5py
+
+    try:
+        f = h5py.File(p, "r")
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read as a MATLAB v7.3 (HDF5) file (truncated or corrupt?): {exc}", str(p)) from None
+    out: dict[str, Any] = {}
+    with f:
+        for name, obj in f.items():
+            if name.startswith("#") or not isinstance(obj, h5py.Dataset):
+                continue
+            cls = obj.attrs.get("MATLAB_class", b"")
+            cls = cls.decode() if isinstance(cls, bytes) else str(cls)
+            if obj.dtype.kind not in "biuf" or cls in ("cell", "struct"):
+                if cls == "char":
+                    out[name] = np.array("".join(map(chr, obj[()].ravel())))
+                continue
+            try:
+                value = obj[()]
+            except OSError as exc:
+                raise DataError(f"cannot read variable {name!r} (truncated file?): {exc}", str(p)) from None
+            out[name] = np.asarray(value).T  # HDF5 stores MATLAB arrays transposed
+    return out
+
+
+def _find_fs(variables: dict[str, Any], where: str) -> tuple[str, float] | None:
+    for name, value in variables.items():
+        if name.lower() in _FS_NAMES:
+            arr = np.asarray(value)
+            if arr.dtype.kind in "biuf" and arr.size == 1:
+                return name, check_fs(arr, where, f"variable {name!r}")
+    return None
+
+
+def read_mat(
+    path: str | os.PathLike,
+    *,
+    data_var: str | None = None,
+    fs: float | None = None,
+    fs_var: str | None = None,
+    ch_names: Sequence[str] | None = None,
+    channels_axis: int | None = None,
+    units: str | Sequence[str] = "a.u.",
+) -> Recording | Trial:
+    """Read signals from a MATLAB file.
+
+    Parameters
+    ----------
+    path : path-like
+    data_var : str, optional
+        Variable holding the samples, shape (n_samples, n_channels) or
+        (n_channels, n_samples). Default: the only numeric array with more than one element.
+    fs : float, optional
+        Sampling rate in Hz (overrides any variable in the file).
+    fs_var : str, optional
+        Scalar variable holding the sampling rate. Default: one named like ``fs``.
+    ch_names : sequence of str, optional
+        Channel names (default: the variable name, numbered when several channels).
+    channels_axis : {0, 1}, optional
+        Which axis of ``data_var`` holds channels. Default: the shorter one.
+    units : str or sequence of str
+        Units of the channels (MAT files seldom say); default ``"a.u."``.
+    """
+    p = check_file(path)
+    where = str(p)
+    variables = load_mat_variables(p)
+    if data_var is None and {"Data", "Description", "SamplingFrequency"} <= set(variables):
+        from .datasets.openhdemg import read_otb_mat
+
+        return read_otb_mat(p)
+
+    if fs is not None:
+        fs_value = check_fs(fs, where)
+    elif fs_var is not None:
+        if fs_var not in variables:
+            raise DataError(f"no variable {fs_var!r}; variables are {sorted(variables)}", where)
+        fs_value = check_fs(variables[fs_var], where, f"variable {fs_var!r}")
+    else:
+        found = _find_fs(variables, where)
+        if found is None:
+            raise DataError(
+                f"no sampling-rate variable found (looked for {', '.join(_FS_NAMES[:6])} ...); pass fs= or fs_var=", where
+            )
+        fs_var, fs_value = found
+
+    if data_var is None:
+        candidates = [
+            k for k, v in variables.items()
+            if k != fs_var and isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.size > 1 and v.ndim <= 2
+        ]
+        if not candidates:
+            raise DataError(f"no numeric signal array found; variables are {sorted(variables)}", where)
+        if len(candidates) > 1:
+            raise DataError(f"several arrays could be the data {sorted(candidates)}; pass data_var=", where)
+        data_var = candidates[0]
+    elif data_var not in variables:
+        raise DataError(f"no variable {data_var!r}; variables are {sorted(variables)}", where)
+    arr = np.asarray(variables[data_var])
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"variable {data_var!r} is not numeric (dtype {arr.dtype})", where)
+    arr = np.squeeze(arr) if arr.ndim > 2 else arr
+    if arr.ndim == 1:
+        arr = arr[np.newaxis]
+    if arr.ndim != 2:
+        raise DataError(f"variable {data_var!r} has shape {arr.shape}; expected 1-D or 2-D", where)
+    if channels_axis is None:
+        channels_axis = 0 if arr.shape[0] <= arr.shape[1] else 1
+    if channels_axis not in (0, 1):
+        raise DataError(f"channels_axis must be 0 or 1, got {channels_axis!r}", where)
+    data = arr if channels_axis == 0 else arr.T
+    if ch_names is None:
+        ch_names = [data_var] if data.shape[0] == 1 else [f"{data_var}{i + 1}" for i in range(data.shape[0])]
+    return make_recording(
+        data.astype(np.float64), fs_value, ch_names, where, units=units,
+        meta={"source": where, "mat_variable": data_var},
+    )

@@ -1,0 +1,134 @@
+"""One entry point, :func:`read`, dispatching on the file type (or folder format)."""
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from ..containers import Epochs, Recording, Trial
+from ..errors import DataError
+from . import native
+from .c3d import read_c3d
+from .dataset import is_dataset_folder, load_dataset
+from .edf import read_edf
+from .matlab import read_mat
+from .opensignals import is_opensignals, read_opensignals
+from .opensim import read_opensim
+from .tabular import read_csv
+
+__all__ = ["read", "READERS", "supported_suffixes"]
+
+log = logging.getLogger(__name__)
+
+
+def _read_hdf5(path: str | os.PathLike, **hints: Any) -> Recording | Trial | Epochs:
+    """``.h5``/``.hdf5``: myoflow native file, OpenSignals file, or a MATLAB v7.3 file."""
+    p = Path(path)
+    import h5py
+
+    try:
+        with h5py.File(p, "r"):
+            pass
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot open as HDF5 (truncated or corrupt file?): {exc}", str(p)) from None
+    if native.is_native(p):
+        _no_hints("native", hints, p)
+        return native.load(p)
+    if is_opensignals(p):
+        return _call(read_opensignals, p, hints, "OpenSignals")
+    raise DataError("HDF5 file is neither a myoflow native file nor an OpenSignals recording", str(p))
+
+
+def _read_xlsx(path: str | os.PathLike) -> list[Trial]:
+    """``.xlsx``: a subject workbook of the elderly-lowerlimb-emg dataset (the only xlsx recordings we know)."""
+    from .datasets.elderly import read_elderly_workbook
+
+    return read_elderly_workbook(path)
+
+
+READERS: dict[str, Callable[..., Any]] = {
+    ".edf": read_edf, ".bdf": read_edf,
+    ".csv": read_csv, ".tsv": read_csv, ".txt": read_csv,
+    ".mat": read_mat,
+    ".c3d": read_c3d,
+    ".sto": read_opensim, ".mot": read_opensim,
+    ".h5": _read_hdf5, ".hdf5": _read_hdf5,
+    ".xlsx": _read_xlsx,
+}
+
+
+def supported_suffixes() -> list[str]:
+    return sorted(READERS)
+
+
+def _no_hints(kind: str, hints: dict, p: Path) -> None:
+    if hints:
+        raise DataError(f"{kind} files take no reading hints, got {sorted(hints)}", str(p))
+
+
+def _call(func: Callable[..., Any], path: Path, hints: dict[str, Any], kind: str) -> Any:
+    params = inspect.signature(func).parameters
+    accepted = [k for k, v in params.items() if k != "path" and v.kind in (v.KEYWORD_ONLY, v.POSITIONAL_OR_KEYWORD)]
+    unknown = sorted(k for k in hints if k not in accepted)
+    if unknown:
+        raise DataError(f"unknown hint(s) {unknown} for {kind}; accepted: {accepted}", str(path))
+    return func(path, **hints)
+
+
+def read(path: str | os.PathLike, **hints: Any) -> Any:
+    """Read a recording file or a dataset folder into myoflow containers.
+
+    Parameters
+    ----------
+    path : path-like
+        A file (``.edf .bdf .csv .tsv .txt .mat .c3d .sto .mot .h5 .hdf5``) or a
+        folder: a standard dataset folder (``dataset.json``) or one of the
+        registered public datasets (:data:`myoflow.io.datasets.DATASETS`).
+    **hints
+        Reader options, e.g. ``fs=2000``, ``time_column="t"``, ``data_var="emg"``,
+        ``sensor="EMG"``; a hint the reader does not take is an error.
+
+    Returns
+    -------
+    Recording, Trial or Epochs for a file; a :class:`~myoflow.io.dataset.Dataset`
+    for a standard dataset folder; whatever the dataset's loader returns otherwise
+    (list or dict of Trials/Recordings).
+
+    Raises
+    ------
+    DataError
+        Missing path, unknown extension, unrecognised folder, corrupt file, or
+        data that fail validation; the message names the file.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError("file not found", str(p))
+    if p.is_dir():
+        if is_dataset_folder(p):
+            _no_hints("dataset folder", hints, p)
+            return load_dataset(p)
+        from .datasets import DATASETS, detect_dataset
+
+        loader = detect_dataset(p)
+        if loader is None:
+            raise DataError(
+                "folder is not a myoflow dataset (no dataset.json) nor a known public dataset "
+                f"({', '.join(DATASETS)})",
+                str(p),
+            )
+        log.info("%s: recognised as %s", p, loader.name)
+        return _call(loader.load, p, hints, f"dataset {loader.name!r}")
+    suffix = p.suffix.lower()
+    reader = READERS.get(suffix)
+    if reader is None:
+        raise DataError(
+            f"unknown file type {suffix or '(no extension)'!r}; supported: {' '.join(supported_suffixes())}", str(p)
+        )
+    if p.stat().st_size == 0:
+        raise DataError("file is empty (0 bytes)", str(p))
+    if reader is _read_hdf5:
+        return reader(p, **hints)
+    return _call(reader, p, hints, f"{suffix} files")
+

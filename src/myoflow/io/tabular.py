@@ -1,0 +1,318 @@
+"""CSV / TSV / plain-text tables of samples, one column per channel.
+
+Handles the shapes these files come in:
+
+* a header row of channel names (optionally with units, ``"VL [mV]"``), or none;
+* free-form preamble lines before the table (Delsys EMGworks / Trigno exports
+  put ``Label:``, ``Sampling frequency:`` ... lines first); ``key: value`` pairs
+  are kept in ``meta["header"]`` and a sampling rate found there is used;
+* a time column (``time``, ``t``, ``X[s]``, ``Time (ms)`` ...) giving the rate, or
+  an explicit ``fs=``; Delsys exports repeat a time column before each sensor,
+  and sensors at different rates come back as a :class:`~myoflow.containers.Trial`.
+
+Values in mV/µV are scaled to V (containers store EMG in volts).
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..containers import Recording, Trial
+from ..errors import DataError
+from ._common import check_file, check_fs, fs_from_times, make_recording, split_unit, to_volts, unique_names
+
+__all__ = ["read_csv"]
+
+log = logging.getLogger(__name__)
+
+_TIME_NAMES = {"time", "t", "x", "times", "timestamp", "time_s", "sec", "seconds", "time_ms"}
+_TIME_UNITS = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3}
+_FS_PATTERN = re.compile(
+    r"(sampling\s*(?:frequency|rate)|sample\s*rate|\bfs\b|\bfsamp\b|\brate\b)[^0-9\-+.]{0,8}([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)",
+    re.IGNORECASE,
+)
+_CANDIDATE_DELIMITERS = (",", "\t", ";", None)  # None = any whitespace
+
+
+def _split(line: str, delim: str | None) -> list[str]:
+    fields = line.split(delim) if delim is not None else line.split()
+    return [f.strip().strip('"').strip("'").strip() for f in fields]
+
+
+def _numeric_fields(fields: list[str]) -> bool:
+    if not fields or all(f == "" for f in fields):
+        return False
+    for f in fields:
+        if f == "":
+            continue
+        try:
+            float(f)
+        except ValueError:
+            return False
+    return True
+
+
+def _trim_empty_tail(fields: list[str]) -> list[str]:
+    while fields and fields[-1] == "":
+        fields = fields[:-1]
+    return fields
+
+
+def _find_table(lines: list[str], delim: str | None) -> tuple[int, int] | None:
+    """Index of the first data line and its field count, for a run of >= 3 numeric lines (or all that remain)."""
+    # Field counts include empty cells: padded (lower-rate) columns keep their separators.
+    n = len(lines)
+    for i in range(n):
+        f = _split(lines[i], delim)
+        if not _numeric_fields(f):
+            continue
+        k = len(f)
+        run = [_split(x, delim) for x in lines[i:i + 5]]
+        if all(_numeric_fields(x) and len(x) == k for x in run):
+            return i, len(_trim_empty_tail(f))
+    return None
+
+
+def _choose_delimiter(lines: list[str], suffix: str) -> str | None:
+    if suffix == ".tsv":
+        return "\t"
+    best, best_cols = ",", 0
+    for delim in _CANDIDATE_DELIMITERS:
+        found = _find_table(lines[-50:], delim) if len(lines) > 50 else _find_table(lines, delim)
+        if found and found[1] > best_cols:
+            best, best_cols = delim, found[1]
+    return best
+
+
+def _is_time(name: str) -> tuple[bool, float]:
+    base, unit = split_unit(name)
+    b = base.strip().lower()
+    if b in _TIME_NAMES or (unit is not None and unit.lower() in _TIME_UNITS and b in {"x", "t", "time", "elapsed time"}):
+        scale = _TIME_UNITS.get((unit or "").lower(), 1e-3 if b == "time_ms" else 1.0)
+        return True, scale
+    return False, 1.0
+
+
+def _preamble(lines: list[str]) -> dict[str, str]:
+    header: dict[str, str] = {}
+    for line in lines:
+        text = line.strip().strip(",;\t ")
+        if not text:
+            continue
+        m = re.match(r"^([^:=,\t]+)\s*[:=,\t]\s*(.+)$", text)
+        if m:
+            header[m.group(1).strip()] = m.group(2).strip().strip(",;\t ")
+    return header
+
+
+def _fs_from_preamble(lines: list[str]) -> float | None:
+    for line in lines:
+        m = _FS_PATTERN.search(line)
+        if m:
+            try:
+                value = float(m.group(2))
+            except ValueError:
+                continue
+            if value > 0:
+                return value
+    return None
+
+
+def read_csv(
+    path: str | os.PathLike,
+    *,
+    fs: float | None = None,
+    time_column: str | bool | None = None,
+    delimiter: str | None = None,
+    ch_names: Sequence[str] | None = None,
+    units: str | Sequence[str] | None = None,
+    to_volt: bool = True,
+) -> Recording | Trial:
+    """Read a delimited text table of samples.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.csv``, ``.tsv`` or ``.txt`` file.
+    fs : float, optional
+        Sampling rate in Hz. Needed when there is no time column and the
+        preamble does not state it; overrides both when given.
+    time_column : str or False, optional
+        Name of the time column (s, or ms if its header says ``[ms]``).
+        Default: detected by name; ``False``: the table has none.
+    delimiter : str, optional
+        Field separator; sniffed from the data when omitted (``,`` tab ``;`` spaces).
+    ch_names : sequence of str, optional
+        Channel names, overriding the header (must match the channel count).
+    units : str or sequence of str, optional
+        Units per channel, overriding the header (default from ``[unit]`` in the header, else ``"a.u."``).
+    to_volt : bool
+        Scale mV/µV/nV channels to V.
+
+    Returns
+    -------
+    Recording, or a Trial when time columns give different rates (Delsys multi-rate exports).
+    """
+    p = check_file(path)
+    where = str(p)
+    if fs is not None:
+        fs = check_fs(fs, where)
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    lines = [ln for ln in text.splitlines()]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise DataError("file has no lines of data", where)
+    delim = delimiter if delimiter is not None else _choose_delimiter(lines, p.suffix.lower())
+    found = _find_table(lines, delim)
+    if found is None:
+        raise DataError("no table of numbers found (recording is empty or not a delimited numeric table)", where)
+    start, n_fields = found
+    header_fields: list[str] | None = None
+    pre_end = start
+    if start > 0:
+        cand = _trim_empty_tail(_split(lines[start - 1], delim))
+        if cand and not _numeric_fields(cand):
+            header_fields, pre_end = cand, start - 1
+    preamble = lines[:pre_end]
+
+    body = "\n".join(lines[start:])
+    try:
+        table = pd.read_csv(
+            io.StringIO(body), sep=delim if delim is not None else r"\s+", header=None,
+            engine="c", skip_blank_lines=True, quotechar='"',
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"malformed table: {exc} (line numbers counted from the first data row)", where) from None
+    # Delsys-style trailing separators give all-empty columns at the right.
+    while table.shape[1] > 1 and table.iloc[:, -1].isna().all():
+        table = table.iloc[:, :-1]
+    if header_fields is None:
+        header_fields = [f"ch{i + 1}" for i in range(table.shape[1])]
+    if len(header_fields) != table.shape[1]:
+        raise DataError(
+            f"header has {len(header_fields)} column name(s) but the data rows have {table.shape[1]} value(s)", where
+        )
+    for j in range(table.shape[1]):
+        col = table.iloc[:, j]
+        if not pd.api.types.is_numeric_dtype(col):
+            values = pd.to_numeric(col, errors="coerce")
+            bad = int(np.flatnonzero(values.isna() & col.notna())[0])
+            raise DataError(
+                f"non-numeric value {col.iloc[bad]!r} in column {header_fields[j]!r} at data row {bad + 1}", where
+            )
+
+    names = unique_names([split_unit(h)[0] or f"ch{i + 1}" for i, h in enumerate(header_fields)])
+    header_units = [split_unit(h)[1] for h in header_fields]
+
+    # Which columns are time columns?
+    if time_column is False:
+        time_idx: list[int] = []
+        scales: dict[int, float] = {}
+    elif isinstance(time_column, str):
+        matches = [i for i, h in enumerate(header_fields) if h == time_column or names[i] == time_column]
+        if not matches:
+            raise DataError(f"no column named {time_column!r}; columns are {header_fields}", where)
+        time_idx = matches[:1]
+        scales = {time_idx[0]: _is_time(header_fields[time_idx[0]])[1]}
+    else:
+        flags = [_is_time(h) for h in header_fields]
+        time_idx = [i for i, (is_t, _) in enumerate(flags) if is_t]
+        scales = {i: flags[i][1] for i in time_idx}
+    channel_idx = [i for i in range(len(header_fields)) if i not in time_idx]
+    if not channel_idx:
+        raise DataError("table has a time column but no channel columns", where)
+
+    fs_header = _fs_from_preamble(preamble)
+    header_meta = _preamble(preamble)
+
+    # Assign each channel to the time column on its left (first one for leading channels).
+    segments: list[tuple[int | None, list[int]]] = []
+    if not time_idx:
+        segments.append((None, channel_idx))
+    else:
+        for k, t in enumerate(time_idx):
+            stop = time_idx[k + 1] if k + 1 < len(time_idx) else len(header_fields)
+            chans = [c for c in channel_idx if t < c < stop]
+            if k == 0:
+                chans = [c for c in channel_idx if c < t] + chans
+            if chans:
+                segments.append((t, chans))
+
+    values = table.to_numpy(dtype=np.float64)
+    pieces: list[tuple[float, float, list[int], np.ndarray]] = []
+    for t_col, chans in segments:
+        block = values[:, chans]
+        if t_col is not None:
+            t = values[:, t_col] * scales.get(t_col, 1.0)
+            # Shorter (lower-rate) sensors are padded with empty cells at the bottom.
+            last = len(t) - int(np.argmax(np.isfinite(t[::-1]))) if np.isfinite(t).any() else 0
+            t, block = t[:last], block[:last]
+            seg_fs, t0 = fs_from_times(t, where, column=header_fields[t_col])
+            if fs is not None:
+                seg_fs = fs
+        else:
+            seg_fs = fs if fs is not None else fs_header
+            if seg_fs is None:
+                raise DataError(
+                    "no time column and no sampling rate in the file header; pass fs= (e.g. fs=2000)", where
+                )
+            seg_fs, t0 = check_fs(seg_fs, where), 0.0
+        pieces.append((seg_fs, t0, chans, block))
+
+    if ch_names is not None and len(list(ch_names)) != len(channel_idx):
+        raise DataError(
+            f"{len(list(ch_names))} channel name(s) given for {len(channel_idx)} channel column(s) {[names[c] for c in channel_idx]}",
+            where,
+        )
+    rename = dict(zip(channel_idx, ch_names)) if ch_names is not None else {c: names[c] for c in channel_idx}
+    if units is None:
+        unit_of = {c: header_units[c] or "a.u." for c in channel_idx}
+    elif isinstance(units, str):
+        unit_of = {c: units for c in channel_idx}
+    else:
+        units = list(units)
+        if len(units) != len(channel_idx):
+            raise DataError(f"{len(units)} unit(s) given for {len(channel_idx)} channel(s)", where)
+        unit_of = dict(zip(channel_idx, units))
+
+    # Merge segments that share rate, length and start into one Recording.
+    groups: list[tuple[float, float, list[int], np.ndarray]] = []
+    for seg_fs, t0, chans, block in pieces:
+        for g in groups:
+            if g[0] == seg_fs and g[1] == t0 and g[3].shape[0] == block.shape[0]:
+                g[2].extend(chans)
+                g[3] = np.hstack([g[3], block])  # type: ignore[index]
+                break
+        else:
+            groups.append([seg_fs, t0, list(chans), block])  # type: ignore[arg-type]
+
+    meta = {"source": where}
+    if header_meta:
+        meta["header"] = header_meta
+    recs = []
+    for seg_fs, t0, chans, block in groups:
+        data = block.T
+        u = [unit_of[c] for c in chans]
+        if to_volt:
+            data, u = to_volts(data, u)
+        recs.append(make_recording(data, seg_fs, [rename[c] for c in chans], where, units=u, t0=t0, meta=dict(meta)))
+    if len(recs) == 1:
+        return recs[0]
+    streams: dict[str, Recording] = {}
+    for r in recs:
+        name = f"{r.fs:g}Hz"
+        while name in streams:
+            name += "_"
+        streams[name] = r
+    return Trial(streams=streams, meta=dict(meta))

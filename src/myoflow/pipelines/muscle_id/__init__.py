@@ -1,0 +1,22 @@
+"""Seed 001: which muscle is the sensor on (CNN-LSTM on TKEO burst windows, autoencoder pretraining).
+
+Public API: :class:`MuscleIdPipeline` (runner plug-in), :class:`CNNLSTMClassifier` and
+:class:`FeatureClassifier` (sklearn-style estimators), :func:`classic_features`,
+:func:`check_placement` (electrode mix-up check).
+"""
+from .estimator import CNNLSTMClassifier, FeatureClassifier
+from .features import classic_features
+
+__all__ = ["CNNLSTMClassifier", "FeatureClassifier", "classic_features", "MuscleIdPipeline", "check_placement"]
+
+
+def __getattr__(name):  # lazy: the pipeline pulls in the runner framework
+    if name == "MuscleIdPipeline":
+        from .pipeline import MuscleIdPipeline
+
+        return MuscleIdPipeline
+    if name == "check_placement":
+        from .placement import check_placement
+
+        return check_placement
+    raise AttributeError(name)

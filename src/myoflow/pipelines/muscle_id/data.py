@@ -1,0 +1,325 @@
+"""Cohort loading for the muscle-identification pipeline: simulated grid, dataset folder, real set.
+
+Every cohort becomes a :class:`CohortData`: the channel-wise windows
+(:class:`~myoflow.containers.Epochs`, one 1-channel sample per grid channel and
+burst), classic features of every window, the labels of each task, and
+bookkeeping (detection accuracy against the simulator's true onsets).
+
+Tasks
+-----
+grid cohorts (``simulate``, ``folder``; recordings carry ``muscle`` and ``side``):
+  ``4class`` = side + muscle (``L-BB``, ``R-BB``, ``L-TA``, ``R-TA``), ``muscle``
+  (biceps vs tibialis, the paper's first binary test), ``side`` (left vs right,
+  the second).
+the real lower-limb set (one side, four muscles):
+  ``4class`` = VL / BF / TA / GL, and two binary analogues on the same 2 × 2
+  design: ``segment`` (thigh VL+BF vs shank TA+GL) and ``aspect`` (anterior
+  VL+TA vs posterior BF+GL). The set has no left/right pair.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ... import __version__
+from ..._atomic import atomic_path, atomic_write_json
+from ...config import to_dict
+from ...containers import Epochs, Recording
+from ...errors import ConfigError, DataError
+from .config import CohortConfig, PreprocessConfig
+from .features import classic_features
+from .windows import burst_windows, onset_errors_ms, pick_channels
+
+__all__ = ["CohortData", "TASK_TITLES", "load_cohort", "grid_tasks", "lowerlimb_tasks", "REAL_MUSCLES"]
+
+log = logging.getLogger(__name__)
+
+#: Human-readable task names for tables and figures.
+TASK_TITLES = {
+    "4class": "4-class",
+    "muscle": "biceps vs tibialis",
+    "side": "left vs right",
+    "segment": "thigh vs shank",
+    "aspect": "anterior vs posterior",
+}
+
+#: Real set: channel name -> (segment, aspect).
+REAL_MUSCLES = {"VL": ("thigh", "anterior"), "BF": ("thigh", "posterior"),
+                "TA": ("shank", "anterior"), "GL": ("shank", "posterior")}
+
+# Bump when windowing/feature code changes so cached cohorts are rebuilt.
+_CACHE_VERSION = 1
+
+
+@dataclass
+class CohortData:
+    """One cohort, windowed and labelled.
+
+    Attributes
+    ----------
+    name : str
+        Condition prefix (``sim``, ``real``).
+    kind : {"grid", "lowerlimb"}
+    epochs : Epochs
+        (n_windows, 1, n_times); metadata subject, recording, muscle, side,
+        burst_id, burst_key, unit, channel, ...
+    features : ndarray (n_windows, n_features)
+        Classic features of every window (no fitting involved).
+    labels : dict task -> ndarray of str
+    info : dict
+        Counts and burst-detection accuracy (JSON-able).
+    """
+
+    name: str
+    kind: str
+    epochs: Epochs
+    features: np.ndarray
+    labels: dict[str, np.ndarray]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.labels)
+
+    def task_map(self, task: str) -> dict[str, str]:
+        """4-class label -> label of ``task`` (for collapsing 4-class probabilities)."""
+        full, other = self.labels["4class"], self.labels[task]
+        pairs = pd.DataFrame({"a": full, "b": other}).drop_duplicates()
+        if pairs["a"].duplicated().any():
+            raise DataError(f"task {task!r} is not a function of the 4-class label in cohort {self.name!r}")
+        return dict(zip(pairs["a"], pairs["b"]))
+
+
+# ------------------------------------------------------------------ labels
+def _side_name(side: Any) -> str:
+    s = str(side).strip().lower()
+    if s in ("l", "left"):
+        return "L"
+    if s in ("r", "right"):
+        return "R"
+    return str(side)
+
+
+def _muscle_code(muscle: Any) -> str:
+    m = str(muscle).strip().lower().replace(" ", "_")
+    if m in ("bb", "biceps", "biceps_brachii"):
+        return "BB"
+    if m in ("ta", "tibialis", "tibialis_anterior"):
+        return "TA"
+    return str(muscle)
+
+
+def grid_tasks(md: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Labels of the grid cohort's tasks from window metadata (``muscle``, ``side``)."""
+    muscle = md["muscle"].map(_muscle_code).to_numpy(dtype=object)
+    tasks: dict[str, np.ndarray] = {}
+    if "side" in md.columns and md["side"].notna().all():
+        side = md["side"].map(_side_name).to_numpy(dtype=object)
+        tasks["4class"] = np.asarray([f"{s}-{m}" for s, m in zip(side, muscle)], dtype=str)
+        tasks["muscle"] = muscle.astype(str)
+        tasks["side"] = side.astype(str)
+    else:
+        tasks["4class"] = muscle.astype(str)
+    return {k: v for k, v in tasks.items() if np.unique(v).size >= 2}
+
+
+def lowerlimb_tasks(md: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Labels of the real set's tasks (VL/BF/TA/GL and the two 2-way groupings)."""
+    muscle = md["muscle"].astype(str).to_numpy()
+    return {
+        "4class": muscle.astype(str),
+        "segment": np.asarray([REAL_MUSCLES[m][0] for m in muscle], dtype=str),
+        "aspect": np.asarray([REAL_MUSCLES[m][1] for m in muscle], dtype=str),
+    }
+
+
+# ------------------------------------------------------------------ sources
+def _subset_subjects(items: list[tuple[str, Recording]], n: int | None) -> list[tuple[str, Recording]]:
+    if n is None:
+        return items
+    subjects = sorted({str(r.meta.get("subject")) for _, r in items})[:n]
+    return [(s, r) for s, r in items if str(r.meta.get("subject")) in subjects]
+
+
+def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list[tuple[str, Recording]], dict]:
+    if cfg.source == "simulate":
+        from ...simulate.protocols.grid import simulate_grid
+
+        recs, participants = simulate_grid(n_subjects=int(cfg.subjects or 9), seed=cfg.seed,
+                                           duration_s=cfg.duration_s, progress=progress)
+        items = [(f"{r.meta['subject']}/{_side_name(r.meta.get('side'))}-{_muscle_code(r.meta.get('muscle'))}", r)
+                 for r in recs]
+        return items, {"participants": len(participants)}
+    from ...io.dataset import load_dataset
+
+    ds = load_dataset(cfg.path)
+    items = []
+    for stem, obj in ds:
+        if not isinstance(obj, Recording):
+            continue
+        missing = [k for k in ("subject", "muscle") if obj.meta.get(k) is None]
+        if missing:
+            raise DataError(f"recording lacks meta {missing}; the muscle-id pipeline needs subject and muscle",
+                            f"{cfg.path}/{stem}")
+        items.append((stem, obj))
+    if not items:
+        raise DataError("dataset folder holds no Recordings", str(cfg.path))
+    return _subset_subjects(items, cfg.subjects), {"participants": len(ds.participants)}
+
+
+def _real_recordings(cfg: CohortConfig, cache_dir: Path | None, progress: Callable | None
+                     ) -> tuple[list[tuple[str, Recording]], dict]:
+    """The elderly lower-limb set: per subject and task, the channel on the contracting muscle."""
+    from ...io.datasets import load_elderly_lowerlimb
+
+    path = Path(cfg.path) if cfg.path is not None else _default_real_path()
+    subjects = None
+    if cfg.subjects is not None:  # the first N subjects by number (the loader parses only those)
+        ids = sorted(int(m) for m in (p.stem.split()[-1] for p in path.glob("ID *.xlsx")) if m.isdigit())
+        subjects = ids[: cfg.subjects]
+    trials = load_elderly_lowerlimb(path, cache_dir=cache_dir, progress=False, subjects=subjects)
+    items = []
+    for trial in trials:
+        emg = trial["emg"]
+        task = str(trial.meta.get("task") or emg.meta.get("task"))
+        if task not in REAL_MUSCLES:
+            continue
+        if task not in emg.ch_names:
+            raise DataError(f"task {task} recording has no channel {task}; channels {list(emg.ch_names)}", emg.source)
+        one = emg.pick([task])
+        one = one.replace(meta={**one.meta, "muscle": task, "side": "dominant"})
+        items.append((f"{one.meta.get('subject')}/{task}", one))
+    if not items:
+        raise DataError("no task recordings found", str(path))
+    return items, {"participants": len({r.meta.get("subject") for _, r in items})}
+
+
+def _default_real_path() -> Path:
+    import os
+
+    env = os.environ.get("MYOFLOW_SHARED_DATA")
+    base = Path(env) if env else Path(__file__).resolve().parents[4].parent / "shared" / "data"
+    path = base / "elderly-lowerlimb-emg"
+    if not path.is_dir():
+        raise DataError("real set not found; set data.real.path or $MYOFLOW_SHARED_DATA", str(path))
+    return path
+
+
+# ------------------------------------------------------------------ windowing
+def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg: CohortConfig,
+                   pp: PreprocessConfig) -> CohortData:
+    parts, errors, n_true, n_det = [], [], 0, 0
+    for rid, rec in items:
+        chans = pick_channels(rec.n_channels, cfg.channels_per_burst)
+        ep, bursts = burst_windows(rec, pp, recording_id=rid, channels=chans,
+                                   windows_per_burst=cfg.windows_per_burst, block_windows=cfg.block_windows,
+                                   whole=cfg.segmentation == "whole")
+        n_det += len(bursts)
+        true = rec.events_of("burst_onset") if len(rec.events) else np.zeros(0, dtype=np.int64)
+        if true.size:
+            # true onsets are in the recording's own sample clock; rescale to the filtered rate
+            scale = (pp.resample_hz or rec.fs) / rec.fs
+            n_true += true.size
+            errors.append(onset_errors_ms(np.asarray(bursts["onset"]) if len(bursts) else np.zeros(0),
+                                          np.round(true * scale).astype(np.int64), pp.resample_hz or rec.fs))
+        if ep is not None:
+            parts.append(ep)
+    if not parts:
+        raise DataError(f"cohort {name!r}: no burst windows in any recording (check preprocess.detector_k)")
+    epochs = Epochs.concatenate([p.replace(meta={}) for p in _align_columns(parts)])
+    md = epochs.metadata
+    labels = lowerlimb_tasks(md) if kind == "lowerlimb" else grid_tasks(md)
+    if "4class" not in labels:
+        raise DataError(f"cohort {name!r}: fewer than 2 muscle classes; nothing to classify")
+    epochs = epochs.replace(y=labels["4class"], meta={"cohort": name})
+    info: dict[str, Any] = {
+        "n_subjects": int(md["subject"].nunique()), "n_recordings": len(items),
+        "n_bursts_detected": int(n_det), "n_bursts_windowed": int(md["burst_key"].nunique()),
+        "n_windows": int(len(epochs)), "window_samples": int(epochs.n_times), "fs": float(epochs.fs),
+        "class_counts": {k: int(v) for k, v in pd.Series(labels["4class"]).value_counts().sort_index().items()},
+    }
+    if errors:
+        err = np.concatenate(errors)
+        found = np.isfinite(err) & (np.abs(err) <= 50.0)
+        info["detection"] = {
+            "n_true_onsets": int(n_true),
+            "recall_within_50ms": float(found.mean()) if err.size else float("nan"),
+            "median_abs_error_ms": float(np.nanmedian(np.abs(err))) if np.isfinite(err).any() else float("nan"),
+            "n_detected": int(n_det),
+        }
+    feats = classic_features(epochs)
+    return CohortData(name=name, kind=kind, epochs=epochs, features=feats, labels=labels, info=info)
+
+
+def _align_columns(parts: list[Epochs]) -> list[Epochs]:
+    cols: list[str] = []
+    for p in parts:
+        cols += [c for c in p.metadata.columns if c not in cols]
+    out = []
+    for p in parts:
+        md = p.metadata.reindex(columns=cols)
+        out.append(p.replace(metadata=md))
+    return out
+
+
+# ------------------------------------------------------------------ cache
+def _cache_key(name: str, cfg: CohortConfig, pp: PreprocessConfig) -> str:
+    blob = json.dumps({"v": _CACHE_VERSION, "myoflow": __version__, "name": name,
+                       "cohort": to_dict(cfg), "pp": to_dict(pp)}, sort_keys=True, default=str)
+    if cfg.source == "folder" and cfg.path is not None:
+        p = Path(cfg.path) / "dataset.json"
+        if p.is_file():
+            blob += hashlib.sha256(p.read_bytes()).hexdigest()
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_cohort(name: str, cfg: CohortConfig, pp: PreprocessConfig, cache_dir: Path | None = None,
+                progress: Callable | None = None) -> CohortData:
+    """Load (simulate / read), window and label one cohort; cached under ``cache_dir``.
+
+    The cache holds only the deterministic windowing of the recordings (keyed by
+    the cohort and preprocessing settings and the myoflow version), never
+    anything fitted.
+    """
+    from ...io import native
+
+    kind = "lowerlimb" if cfg.source == "elderly-lowerlimb" else "grid"
+    cache_file = None
+    if cache_dir is not None:
+        cache_file = Path(cache_dir) / "muscle_id" / f"{name}-{_cache_key(name, cfg, pp)}"
+        h5, npy, js = (cache_file.with_suffix(s) for s in (".h5", ".features.npy", ".json"))
+        if h5.is_file() and npy.is_file() and js.is_file():
+            try:
+                epochs = native.load(h5)
+                feats = np.load(npy, allow_pickle=False)
+                info = json.loads(js.read_text())
+                md = epochs.metadata
+                labels = lowerlimb_tasks(md) if kind == "lowerlimb" else grid_tasks(md)
+                log.info("cohort %s: loaded %d windows from cache %s", name, len(epochs), h5)
+                return CohortData(name=name, kind=kind, epochs=epochs, features=feats, labels=labels, info=info)
+            except (DataError, OSError, ValueError) as exc:
+                log.warning("cohort %s: ignoring unreadable cache (%s)", name, exc)
+    if cfg.source == "elderly-lowerlimb":
+        items, extra = _real_recordings(cfg, Path(cache_dir) if cache_dir else None, progress)
+    elif cfg.source in ("simulate", "folder"):
+        items, extra = _grid_recordings(cfg, progress)
+    else:  # pragma: no cover - Literal in the config
+        raise ConfigError(f"unknown cohort source {cfg.source!r}")
+    data = _window_cohort(name, kind, items, cfg, pp)
+    data.info.update(extra)
+    data.info["source"] = cfg.source
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        native.save(data.epochs, cache_file.with_suffix(".h5"))
+        with atomic_path(cache_file.with_suffix(".features.npy")) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, data.features, allow_pickle=False)
+        atomic_write_json(cache_file.with_suffix(".json"), data.info)
+    return data

@@ -1,0 +1,343 @@
+"""Seed 001: which muscle is the sensor on — CNN-LSTM, TKEO bursts, autoencoder pretraining.
+
+Velásquez, Cornelis, Omelina & Jansen (2023), "Muscle classification via hybrid
+CNN-LSTM architecture from surface EMG signals", end to end:
+
+1. recordings (a 4×4 dry grid per subject × muscle, or single channels) →
+   band-pass → TKEO single-threshold burst detection (one threshold for the
+   whole dataset) → 500 ms windows from each onset → every grid channel a
+   separate sample keeping its burst id and subject (:mod:`.windows`);
+2. :class:`~myoflow.models.cnn_lstm.CNNLSTM` trained from random weights
+   (setup 2) or after greedy layer-wise conv-autoencoder pretraining on the
+   training fold (setup 1); LDA and random forest on classic features in the
+   same folds (:mod:`.estimator`);
+3. intra-subject validation (80/20 of each subject's bursts, by burst — never by
+   channel) and leave-one-subject-out; the 4-class task and the paper's binary
+   sub-tasks; per-window accuracy with subject-bootstrap CIs, per-burst majority
+   vote over channels, per-subject accuracy with CIs, confusion matrices.
+
+Cohorts (``data:`` in the config; each prefixes its conditions):
+``sim`` — the simulated ``grid`` cohort (or a dataset folder); ``real`` — the
+30-subject elderly lower-limb set as a 4-class task (VL, BF, TA, GL).
+
+Bringing your own recordings (``source: folder``): a standard dataset folder
+(see :mod:`myoflow.io.dataset`) with one Recording per subject × muscle:
+``meta['subject']``, ``meta['muscle']`` (e.g. ``BB``/``TA`` or any names) and
+``meta['side']`` (``L``/``R``; omit for a muscle-only task); any number of
+channels (a grid or one bipolar channel) at any rate (resampled to
+``preprocess.resample_hz``); contractions separated by rest so the TKEO detector
+can find them. Events of kind ``burst_onset`` (true onsets), when present, are
+used only to report detection accuracy. ``participants.csv`` needs a
+``subject`` column.
+
+Fold conditions: ``<cohort>/<scheme>/<task>``, e.g. ``sim/intra/4class``,
+``sim/loso/muscle``, ``real/loso/4class``; ``<cohort>/final/4class`` trains on
+every subject (no test) for ``myoflow check-placement``.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ...containers import Epochs
+from ...errors import ConfigError, DataError
+from ...evaluate.splitters import LeaveOneSubjectOut, WithinSubject, check_no_leakage
+from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
+from ...train import derive_seed
+from .config import MODEL_NAMES, MuscleIdConfig
+from .data import TASK_TITLES, CohortData, load_cohort
+from .estimator import CNNLSTMClassifier, FeatureClassifier
+from .summary import summarize_results
+from . import figures as _figures
+
+__all__ = ["MuscleIdPipeline", "MuscleIdData", "PAPER"]
+
+log = logging.getLogger(__name__)
+
+#: The paper's figures (percent), Velásquez et al. 2023 §IV-V.
+PAPER = {
+    "intra_4class_pretrained": 95.0,
+    "intra_4class_random": 92.56,
+    "loso_4class": 48.0,
+    "loso_muscle": 89.0,
+    "loso_side": 50.0,
+}
+
+
+class MuscleIdData(dict):
+    """Cohort name -> :class:`CohortData` (a dict, so it pickles to worker processes)."""
+
+
+def _binary_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
+    return [t for t in cohort.tasks if t != "4class"] if cfg.evaluate.binary != "none" else []
+
+
+def _trained_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
+    tasks = ["4class"]
+    if cfg.evaluate.binary == "separate":
+        tasks += _binary_tasks(cfg, cohort)
+    return tasks
+
+
+class MuscleIdPipeline(Pipeline):
+    """The seed-001 protocol as a runner plug-in (see module docstring)."""
+
+    name: ClassVar[str] = "muscle-id"
+    config_class: ClassVar[type] = MuscleIdConfig
+    description: ClassVar[str] = "Which muscle is the sensor on: CNN-LSTM on TKEO burst windows (seed 001)"
+
+    # ---------------------------------------------------------------- prepare
+    def prepare(self, cfg: MuscleIdConfig, cache_dir: Path) -> MuscleIdData:
+        data = MuscleIdData()
+        for name, cohort_cfg in cfg.data.items():
+            if cohort_cfg is None:
+                continue
+            data[name] = load_cohort(name, cohort_cfg, cfg.preprocess, cache_dir)
+            log.info("cohort %s: %s", name, data[name].info)
+        return data
+
+    # ---------------------------------------------------------------- folds
+    def folds(self, cfg: MuscleIdConfig, data: MuscleIdData) -> list[Fold]:
+        ev = cfg.evaluate
+        out: list[Fold] = []
+        for name, cohort in data.items():
+            md = cohort.epochs.metadata
+            subjects = sorted(md["subject"].astype(str).unique())
+            for task in _trained_tasks(cfg, cohort):
+                y = cohort.labels[task]
+                if "intra" in ev.schemes:
+                    splitter = WithinSubject(test_size=ev.intra_test_size, unit="unit",
+                                             seed=derive_seed(cfg.seed, name, task, "intra"), n_repeats=ev.intra_repeats)
+                    for r, (tr, te) in enumerate(splitter.split(md, y=y)):
+                        out.append(Fold(f"{name}-intra-{task}-r{r}", f"{name}/intra/{task}",
+                                        {"cohort": name, "task": task, "scheme": "intra", "train": tr, "test": te}))
+                if "loso" in ev.schemes:
+                    if len(subjects) < 3:
+                        raise DataError(f"cohort {name!r} has {len(subjects)} subject(s); "
+                                        "leave-one-subject-out needs at least 3 (2 to train and validate)")
+                    held = subjects if ev.loso_max_subjects is None else subjects[: ev.loso_max_subjects]
+                    subj = md["subject"].astype(str).to_numpy()
+                    for tr, te in LeaveOneSubjectOut().split(md.assign(subject=subj)):
+                        s = subj[te[0]]
+                        if s not in held:
+                            continue
+                        out.append(Fold(f"{name}-loso-{task}-{s}", f"{name}/loso/{task}",
+                                        {"cohort": name, "task": task, "scheme": "loso", "train": tr, "test": te,
+                                         "held_out": s}))
+            if ev.final_model and any(m.startswith("cnn_lstm") for m in ev.models):
+                all_idx = np.arange(len(cohort.epochs))
+                out.append(Fold(f"{name}-final-4class", f"{name}/final/4class",
+                                {"cohort": name, "task": "4class", "scheme": "final", "train": all_idx,
+                                 "test": np.zeros(0, dtype=np.int64)}))
+        return out
+
+    # ---------------------------------------------------------------- models
+    def make_model(self, cfg: MuscleIdConfig, model: str, scheme: str, seed: int):
+        """A fresh estimator for ``model`` (one of :data:`MODEL_NAMES`)."""
+        m, t = cfg.model, cfg.train
+        if model in ("cnn_lstm_pretrained", "cnn_lstm_random"):
+            return CNNLSTMClassifier(
+                pretrain=model == "cnn_lstm_pretrained", conv_channels=m.conv_channels, kernel_sizes=m.kernel_sizes,
+                pool=m.pool, fc_size=m.fc_size, lstm_hidden=m.lstm_hidden, head_size=m.head_size, dropout=m.dropout,
+                epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay,
+                optimizer=t.optimizer, patience=t.patience, val_fraction=t.val_fraction,
+                # LOSO: validate on held-aside TRAINING subjects; intra/final: on held-aside bursts.
+                val_group="subject" if scheme == "loso" else "unit",
+                ae_epochs=m.ae_epochs, ae_lr=m.ae_lr, ae_max_samples=m.ae_max_samples,
+                class_weight=t.imbalance in ("class_weight", "both"), seed=seed, device="cpu",
+            )
+        if model in ("lda", "rf"):
+            return FeatureClassifier(kind=model, n_estimators=m.rf_trees, seed=seed)
+        raise ConfigError(f"unknown model {model!r}; choose from {list(MODEL_NAMES)}")
+
+    # ---------------------------------------------------------------- run_fold
+    def run_fold(self, cfg: MuscleIdConfig, data: MuscleIdData, fold: Fold, ctx: FoldContext) -> FoldResult:
+        p = fold.payload
+        cohort: CohortData = data[p["cohort"]]
+        task, scheme = p["task"], p["scheme"]
+        train, test = np.asarray(p["train"], dtype=np.int64), np.asarray(p["test"], dtype=np.int64)
+        md = cohort.epochs.metadata
+        if scheme == "loso":
+            check_no_leakage(md, train, test, ["subject"])
+        elif scheme == "intra":
+            check_no_leakage(md, train, test, [("subject", "unit")])
+        y = cohort.labels[task]
+        ep_train = cohort.epochs[train].replace(y=y[train])
+        ep_test = cohort.epochs[test].replace(y=y[test]) if test.size else None
+        metrics: dict[str, dict[str, float]] = {}
+        curves: dict[str, dict[str, list[float]]] = {}
+        states: dict[str, dict[str, Any]] = {}
+        frames = []
+        extras: dict[str, Any] = {
+            "cohort": p["cohort"], "task": task, "scheme": scheme, "held_out": p.get("held_out"),
+            "n_train": int(train.size), "n_test": int(test.size), "fs": float(cohort.epochs.fs),
+            "window_samples": int(cohort.epochs.n_times), "input_names": ["emg"], "models": {},
+        }
+        models = list(cfg.evaluate.models)
+        if scheme == "final":  # only a deployable network is needed (check-placement), no baselines
+            models = [m for m in models if m.startswith("cnn_lstm")][:1]
+        for model in models:
+            seed = derive_seed(ctx.seed, model)
+            est = self.make_model(cfg, model, scheme, seed)
+            if isinstance(est, CNNLSTMClassifier):
+                est.device = ctx.device
+                est.fit(ep_train)
+                states[model] = {k: v.detach().cpu() for k, v in est.module_.state_dict().items()}
+                curves[model] = est.curves()
+                extras["models"][model] = {
+                    "module_config": {k: list(v) if isinstance(v, tuple) else v
+                                      for k, v in est.module_config(len(est.classes_), 1).items()},
+                    "classes": est.classes_.tolist(), "scale": float(est.scale_),
+                    "best_epoch": int(est.history_.best_epoch),
+                }
+                proba = est.predict_proba(ep_test) if ep_test is not None else None
+            else:
+                est.fit(cohort.features[train], y[train])
+                extras["models"][model] = {"classes": est.classes_.tolist()}
+                proba = est.predict_proba(cohort.features[test]) if test.size else None
+            metrics[model] = {"n_train": float(train.size)}
+            if proba is None:
+                continue
+            pred = est.classes_[np.argmax(proba, axis=1)]
+            frame = _prediction_frame(md.iloc[test], y[test], pred, proba, est.classes_, model)
+            frame["condition"] = fold.condition
+            frame["fold"] = fold.id
+            frames.append(frame)
+            metrics[model].update(_fold_metrics(frame))
+        preds = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return FoldResult(fold_id=fold.id, condition=fold.condition, metrics=metrics, predictions=preds,
+                          curves=curves, state_dicts=states, extras=extras)
+
+    # ---------------------------------------------------------------- summary
+    def summarize(self, cfg: MuscleIdConfig, data: MuscleIdData, results: list[FoldResult]) -> dict[str, Any]:
+        preds = [r.predictions for r in results if len(r.predictions)]
+        predictions = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame()
+        task_maps = {}
+        if cfg.evaluate.binary == "collapsed":
+            task_maps = {name: {t: c.task_map(t) for t in _binary_tasks(cfg, c)} for name, c in data.items()}
+        summary = summarize_results(predictions, task_maps, n_boot=cfg.evaluate.n_boot,
+                                    seed=derive_seed(cfg.seed, "bootstrap"))
+        summary["cohorts"] = {name: c.info for name, c in data.items()}
+        summary["tasks"] = {name: {t: TASK_TITLES.get(t, t) for t in c.tasks} for name, c in data.items()}
+        summary["binary_mode"] = cfg.evaluate.binary
+        summary["training"] = _training_summary(results)
+        summary["paper"] = PAPER
+        return summary
+
+    def headline(self, summary: dict[str, Any]) -> list[Headline]:
+        res = summary.get("results", {})
+        rows: list[Headline] = []
+
+        def acc(cond: str, model: str, key: str = "accuracy"):
+            m = res.get(cond, {}).get(model)
+            if not m or key not in m:
+                return None, None
+            v = m[key]
+            ci = (100 * v["ci_low"], 100 * v["ci_high"]) if v.get("ci_low") is not None else None
+            return 100 * v["point"], ci
+
+        def add(label, cond, model, paper=None, note="", key="accuracy"):
+            ours, ci = acc(cond, model, key)
+            if ours is not None:
+                rows.append(Headline(label=label, ours=ours, ci=ci, paper=paper, note=note))
+
+        binary_note = " (read off the 4-class model)" if summary.get("binary_mode") == "collapsed" else ""
+        add("sim intra 4-class %, pretrained (setup 1)", "sim/intra/4class", "cnn_lstm_pretrained",
+            PAPER["intra_4class_pretrained"], "new bursts of seen subjects")
+        add("sim intra 4-class %, random init (setup 2)", "sim/intra/4class", "cnn_lstm_random",
+            PAPER["intra_4class_random"])
+        add("sim LOSO 4-class %, pretrained", "sim/loso/4class", "cnn_lstm_pretrained", PAPER["loso_4class"])
+        add("sim LOSO 4-class %, random init", "sim/loso/4class", "cnn_lstm_random", PAPER["loso_4class"])
+        add("sim LOSO biceps vs tibialis %, pretrained", "sim/loso/muscle", "cnn_lstm_pretrained",
+            PAPER["loso_muscle"], binary_note.strip())
+        add("sim LOSO left vs right %, pretrained", "sim/loso/side", "cnn_lstm_pretrained", PAPER["loso_side"],
+            binary_note.strip())
+        add("sim intra 4-class %, burst vote (pretrained)", "sim/intra/4class", "cnn_lstm_pretrained", None,
+            "majority vote over a burst's grid channels", key="burst_vote_accuracy")
+        add("sim LOSO 4-class %, burst vote (pretrained)", "sim/loso/4class", "cnn_lstm_pretrained", None,
+            "majority vote over a burst's grid channels", key="burst_vote_accuracy")
+        for model, title in (("lda", "LDA"), ("rf", "random forest")):
+            add(f"sim intra 4-class %, {title} baseline", "sim/intra/4class", model)
+            add(f"sim LOSO 4-class %, {title} baseline", "sim/loso/4class", model)
+        for model, title in (("cnn_lstm_pretrained", "pretrained"), ("cnn_lstm_random", "random init"),
+                             ("lda", "LDA"), ("rf", "random forest")):
+            add(f"real LOSO 4-class %, {title}", "real/loso/4class", model, None, "30 elderly adults, VL/BF/TA/GL")
+        add("real intra 4-class %, pretrained", "real/intra/4class", "cnn_lstm_pretrained", None,
+            "time blocks of one sustained contraction")
+        add("real LOSO thigh vs shank %, pretrained", "real/loso/segment", "cnn_lstm_pretrained")
+        add("real LOSO anterior vs posterior %, pretrained", "real/loso/aspect", "cnn_lstm_pretrained")
+        return rows
+
+    def figures(self, cfg: MuscleIdConfig, summary: dict[str, Any], predictions: pd.DataFrame,
+                run_dir: Path) -> list[tuple[str, Path]]:
+        return _figures.make_figures(summary, predictions, Path(run_dir) / "figures")
+
+    # ---------------------------------------------------------------- export hooks
+    def build_model(self, cfg: MuscleIdConfig, model: str, extras: dict[str, Any]):
+        """Rebuild an (untrained) CNNLSTM of a fold from its extras (for export / check-placement)."""
+        info = (extras.get("models") or {}).get(model)
+        if not info or "module_config" not in info:
+            return None
+        from ...models.cnn_lstm import CNNLSTM
+
+        mc = dict(info["module_config"])
+        return CNNLSTM(**{k: tuple(v) if isinstance(v, list) else v for k, v in mc.items()})
+
+    def example_inputs(self, cfg: MuscleIdConfig, model: str, extras: dict[str, Any]) -> tuple:
+        n = int(extras.get("window_samples") or round(cfg.preprocess.window_ms * (cfg.preprocess.resample_hz or 1000) / 1000))
+        return (np.zeros((2, 1, n), dtype=np.float32),)
+
+
+# ---------------------------------------------------------------------- helpers
+_KEEP_COLUMNS = ("subject", "recording", "muscle", "side", "burst_id", "burst_key", "unit", "window", "channel", "onset")
+
+
+def _prediction_frame(md: pd.DataFrame, truth: np.ndarray, pred: np.ndarray, proba: np.ndarray,
+                      classes: np.ndarray, model: str) -> pd.DataFrame:
+    cols = {c: md[c].to_numpy() for c in _KEEP_COLUMNS if c in md.columns}
+    df = pd.DataFrame(cols)
+    df["subject"] = df["subject"].astype(str)
+    df.insert(0, "model", model)
+    df["truth"] = np.asarray(truth).astype(str)
+    df["prediction"] = np.asarray(pred).astype(str)
+    for j, c in enumerate(classes):
+        df[f"prob_{c}"] = proba[:, j].astype(float)
+    return df
+
+
+def _fold_metrics(frame: pd.DataFrame) -> dict[str, float]:
+    from .summary import burst_votes
+
+    correct = frame["truth"] == frame["prediction"]
+    votes = burst_votes(frame)
+    return {
+        "accuracy": float(correct.mean()),
+        "burst_vote_accuracy": float((votes["truth"] == votes["prediction"]).mean()),
+        "n_windows": float(len(frame)),
+        "n_bursts": float(len(votes)),
+    }
+
+
+def _training_summary(results: list[FoldResult]) -> dict[str, Any]:
+    """Per condition and CNN model: mean best epoch, final AE losses (pretraining check)."""
+    out: dict[str, Any] = {}
+    for r in results:
+        for model, c in (r.curves or {}).items():
+            entry = out.setdefault(r.condition, {}).setdefault(model, {"best_epoch": [], "ae_loss_ratio": []})
+            vl = c.get("val_loss") or []
+            if vl:
+                entry["best_epoch"].append(int(np.argmin(vl)))
+            for k, v in c.items():
+                if k.endswith("_reconstruction_mse") and len(v) >= 2 and v[0] > 0:
+                    entry["ae_loss_ratio"].append(float(v[-1] / v[0]))
+    for cond in out.values():
+        for model, entry in cond.items():
+            cond[model] = {
+                "mean_best_epoch": float(np.mean(entry["best_epoch"])) if entry["best_epoch"] else None,
+                "mean_ae_final_over_initial_mse": float(np.mean(entry["ae_loss_ratio"])) if entry["ae_loss_ratio"] else None,
+            }
+    return out

@@ -1,0 +1,188 @@
+"""Aggregate muscle-id predictions: accuracies with subject-bootstrap CIs, burst votes, per subject.
+
+Everything here reads the predictions table (one row per evaluated window with
+``model``, ``subject``, ``burst_key``, ``truth``, ``prediction``, ``prob_<class>``,
+``condition`` and ``fold``), so the summary can be rebuilt from a run directory.
+
+Confidence intervals are cluster-bootstrap percentile intervals: over SUBJECTS
+for a condition's accuracy (windows and bursts of one subject are correlated),
+over BURSTS for one subject's accuracy (channels of one burst are near-copies).
+This is :func:`myoflow.evaluate.bootstrap_ci` specialised to accuracy and
+vectorised (sums of correct/total per cluster), because a run needs hundreds of
+intervals.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...evaluate.metrics import classification_metrics
+
+__all__ = ["burst_votes", "cluster_bootstrap_accuracy", "collapse_predictions", "summarize_results"]
+
+
+def _prob_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c.startswith("prob_")]
+
+
+def burst_votes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Majority vote over the windows (grid channels) of each burst.
+
+    Ties are broken by the summed class probability. Returns one row per
+    (fold, model, burst_key): ``subject``, ``truth``, ``prediction``, ``n_windows``.
+    """
+    keys = [k for k in ("fold", "model", "burst_key") if k in frame.columns]
+    if "burst_key" not in keys:
+        raise ValueError("predictions need a burst_key column for burst votes")
+    classes = sorted(set(frame["truth"]) | set(frame["prediction"]))
+    onehot = (frame["prediction"].to_numpy()[:, None] == np.asarray(classes)[None, :]).astype(float)
+    pcols = [f"prob_{c}" for c in classes]
+    if all(c in frame.columns for c in pcols):
+        onehot = onehot + 1e-6 * frame[pcols].to_numpy(dtype=float)
+    score = pd.DataFrame(onehot, columns=classes)
+    for k in keys:
+        score[k] = frame[k].to_numpy()
+    summed = score.groupby(keys, sort=True)[classes].sum()
+    first = frame.groupby(keys, sort=True).agg(subject=("subject", "first"), truth=("truth", "first"),
+                                               n_windows=("truth", "size"))
+    first["prediction"] = np.asarray(classes)[np.argmax(summed.to_numpy(), axis=1)]
+    return first.reset_index()
+
+
+def cluster_bootstrap_accuracy(correct: np.ndarray, clusters: np.ndarray, n_boot: int = 1000,
+                               seed: int | np.random.Generator = 0, alpha: float = 0.05
+                               ) -> tuple[float, float | None, float | None]:
+    """Accuracy with a percentile cluster-bootstrap interval.
+
+    Parameters
+    ----------
+    correct : bool array (n,)
+    clusters : array (n,)
+        Cluster of every row (subject, or burst within a subject).
+    n_boot, seed, alpha
+        Replicates, randomness, 1 - confidence level.
+
+    Returns
+    -------
+    point, lo, hi
+        ``lo``/``hi`` are None with a single cluster (no spread to resample).
+    """
+    correct = np.asarray(correct, dtype=float)
+    codes, uniq = pd.factorize(pd.Series(clusters), sort=True)
+    c = np.bincount(codes, weights=correct, minlength=len(uniq))
+    n = np.bincount(codes, minlength=len(uniq)).astype(float)
+    point = float(c.sum() / n.sum())
+    if len(uniq) < 2:
+        return point, None, None
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    draws = rng.integers(0, len(uniq), size=(int(n_boot), len(uniq)))
+    stats = c[draws].sum(1) / n[draws].sum(1)
+    lo, hi = np.percentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return point, float(lo), float(hi)
+
+
+def collapse_predictions(df: pd.DataFrame, mapping: dict[str, str], task: str) -> pd.DataFrame:
+    """Binary-task predictions read off 4-class ones: sum the probabilities of each group's classes."""
+    out = df.copy()
+    pcols = _prob_columns(df)
+    targets = sorted(set(mapping.values()))
+    probs = {t: np.zeros(len(df)) for t in targets}
+    for col in pcols:
+        cls = col[len("prob_"):]
+        if cls in mapping:
+            probs[mapping[cls]] += df[col].to_numpy(dtype=float)
+    out = out.drop(columns=pcols)
+    for t in targets:
+        out[f"prob_{t}"] = probs[t]
+    stacked = np.stack([probs[t] for t in targets], axis=1)
+    out["truth"] = df["truth"].map(mapping).to_numpy()
+    out["prediction"] = np.asarray(targets)[np.argmax(stacked, axis=1)]
+    if "condition" in out.columns:
+        out["condition"] = out["condition"].str.replace(r"/4class$", f"/{task}", regex=True)
+    return out
+
+
+def _per_subject(df: pd.DataFrame, votes: pd.DataFrame, n_boot: int, rng: np.random.Generator) -> list[dict]:
+    rows = []
+    for subject, part in df.groupby("subject", sort=True):
+        correct = (part["truth"] == part["prediction"]).to_numpy()
+        clusters = part["burst_key"].astype(str) + "|" + part.get("fold", pd.Series("", index=part.index)).astype(str)
+        point, lo, hi = cluster_bootstrap_accuracy(correct, clusters.to_numpy(), n_boot, rng)
+        v = votes[votes["subject"] == subject]
+        rows.append({"subject": str(subject), "accuracy": point, "ci_low": lo, "ci_high": hi,
+                     "burst_vote_accuracy": float((v["truth"] == v["prediction"]).mean()) if len(v) else None,
+                     "n_windows": int(len(part)), "n_bursts": int(len(v))})
+    return rows
+
+
+def _model_summary(df: pd.DataFrame, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+    correct = (df["truth"] == df["prediction"]).to_numpy()
+    point, lo, hi = cluster_bootstrap_accuracy(correct, df["subject"].to_numpy(), n_boot, rng)
+    votes = burst_votes(df)
+    vcorrect = (votes["truth"] == votes["prediction"]).to_numpy()
+    vpoint, vlo, vhi = cluster_bootstrap_accuracy(vcorrect, votes["subject"].to_numpy(), n_boot, rng)
+    labels = sorted(set(df["truth"]) | set(df["prediction"]))
+    cm = classification_metrics(df["truth"].to_numpy(), df["prediction"].to_numpy(), labels=labels)
+    vcm = classification_metrics(votes["truth"].to_numpy(), votes["prediction"].to_numpy(), labels=labels)
+    return {
+        "accuracy": {"point": point, "ci_low": lo, "ci_high": hi},
+        "burst_vote_accuracy": {"point": vpoint, "ci_low": vlo, "ci_high": vhi},
+        "balanced_accuracy": cm["balanced_accuracy"],
+        "f1_macro": cm["f1_macro"],
+        "n_windows": int(len(df)), "n_bursts": int(len(votes)), "n_subjects": int(df["subject"].nunique()),
+        "confusion_matrix": cm["confusion_matrix"],
+        "burst_confusion_matrix": vcm["confusion_matrix"],
+        "per_subject": _per_subject(df, votes, n_boot, rng),
+    }
+
+
+def summarize_results(predictions: pd.DataFrame, task_maps: dict[str, dict[str, dict[str, str]]] | None = None,
+                      n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Summary of every condition × model in a predictions table.
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        All folds' predictions (see module docstring).
+    task_maps : dict cohort -> task -> {4-class label: task label}, optional
+        Binary tasks to derive from the 4-class predictions (``binary: collapsed``).
+    n_boot, seed
+        Bootstrap replicates and seed.
+
+    Returns
+    -------
+    dict
+        ``results[condition][model]`` (see :func:`_model_summary`) and ``table``
+        (flat rows: cohort, scheme, task, model, accuracy with CI, burst vote, ...).
+    """
+    rng = np.random.default_rng(seed)
+    results: dict[str, dict[str, Any]] = {}
+    table: list[dict[str, Any]] = []
+    if predictions is None or len(predictions) == 0:
+        return {"results": results, "table": table}
+    frames = [predictions]
+    for cohort, tasks in (task_maps or {}).items():
+        base = predictions[predictions["condition"].str.match(rf"^{cohort}/[^/]+/4class$")]
+        for task, mapping in tasks.items():
+            if len(base):
+                frames.append(collapse_predictions(base, mapping, task).assign(derived_from="4class"))
+    for frame in frames:
+        for (condition, model), df in frame.groupby(["condition", "model"], sort=True):
+            df = df.dropna(axis=1, how="all").reset_index(drop=True)
+            entry = _model_summary(df, n_boot, rng)
+            if "derived_from" in df.columns:
+                entry["derived_from"] = "4class"
+            results.setdefault(condition, {})[model] = entry
+            cohort, scheme, task = (condition.split("/") + ["", "", ""])[:3]
+            table.append({
+                "cohort": cohort, "scheme": scheme, "task": task, "model": model,
+                "accuracy": entry["accuracy"]["point"], "ci_low": entry["accuracy"]["ci_low"],
+                "ci_high": entry["accuracy"]["ci_high"],
+                "burst_vote_accuracy": entry["burst_vote_accuracy"]["point"],
+                "balanced_accuracy": entry["balanced_accuracy"], "n_subjects": entry["n_subjects"],
+                "n_bursts": entry["n_bursts"], "n_windows": entry["n_windows"],
+                "derived_from_4class": "derived_from" in entry,
+            })
+    return {"results": results, "table": table}

@@ -1,0 +1,208 @@
+"""Recording → channel-wise burst windows, the samples of seed 001.
+
+Filtering → TKEO single-threshold burst detection (one decision per burst
+across a grid, :func:`myoflow.preprocess.detect_bursts`) → windows from each
+onset (500 ms in the paper) → every grid channel as a separate sample
+(:func:`myoflow.preprocess.bursts.channels_as_samples`) keeping its subject,
+recording and burst id.
+
+Split units: ``burst_key`` names one burst of one recording; ``unit`` names the
+group of windows an intra-subject split must keep together (the burst, or for a
+sustained contraction cut into several windows, a block of consecutive
+windows). Channels of one burst always share both.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...containers import Epochs, Recording
+from ...errors import DataError
+from ...preprocess.bursts import burst_statistic, channels_as_samples, detect_bursts
+from ...preprocess.epoching import event_locked
+from ...preprocess.filters import bandpass, notch, resample
+from .config import PreprocessConfig
+
+__all__ = ["filter_recording", "find_bursts", "burst_windows", "pick_channels", "onset_errors_ms"]
+
+log = logging.getLogger(__name__)
+
+
+def filter_recording(rec: Recording, pp: PreprocessConfig) -> Recording:
+    """Resample, notch and band-pass a recording as the pipeline does (zero-phase filters)."""
+    if pp.resample_hz is not None and abs(rec.fs - pp.resample_hz) > 1e-6:
+        rec = resample(rec, pp.resample_hz)
+    if pp.notch_hz is not None:
+        rec = notch(rec, pp.notch_hz)
+    lo, hi = pp.band_hz
+    hi = min(hi, 0.45 * rec.fs)  # keep the upper edge below Nyquist for low-rate recordings
+    return bandpass(rec, lo, hi, order=4)
+
+
+def find_bursts(rec: Recording, pp: PreprocessConfig) -> pd.DataFrame:
+    """TKEO single-threshold bursts of an already filtered recording (one decision per grid).
+
+    The decision is :func:`myoflow.preprocess.detect_bursts` (threshold ``detector_k``
+    on the channel mean of the standardised smoothed TKEO). With
+    ``detector_refine_k`` set, each onset is then moved back to where that
+    statistic last rose above ``detector_refine_k`` (at most
+    ``detector_refine_max_ms`` earlier): the threshold that decides *whether*
+    there is a burst must sit well above the noise, but the first, small motor
+    units are recruited before the signal reaches it (backward search as in
+    Hodges & Bui 1996, Electroencephalogr Clin Neurophysiol 101:511 [R]).
+    """
+    bursts = detect_bursts(
+        rec, k=pp.detector_k, min_burst_ms=pp.detector_min_burst_ms, min_gap_ms=pp.detector_min_gap_ms,
+        smooth_ms=pp.detector_smooth_ms, channels="mean", highpass_hz=None,
+    )
+    if pp.detector_refine_k is None or len(bursts) == 0:
+        return bursts
+    z = _standardised_statistic(rec, pp.detector_smooth_ms)
+    max_back = int(round(pp.detector_refine_max_ms * rec.fs / 1000.0))
+    onsets = bursts["onset"].to_numpy().copy()
+    prev_end = np.concatenate([[0], bursts["offset"].to_numpy()[:-1]])
+    for i, on in enumerate(onsets):
+        lo = max(int(prev_end[i]), int(on) - max_back, 0)
+        below = np.flatnonzero(z[lo:on] <= pp.detector_refine_k)
+        onsets[i] = lo + below[-1] + 1 if below.size else lo
+    out = bursts.copy()
+    out["onset"] = onsets.astype(np.int64)
+    out["onset_s"] = rec.t0 + onsets / rec.fs
+    out["duration_ms"] = (out["offset"] - out["onset"]) * 1000.0 / rec.fs
+    return out
+
+
+def _standardised_statistic(rec: Recording, smooth_ms: float) -> np.ndarray:
+    """Channel mean of the smoothed TKEO standardised by its rest level (quietest 10 % of 250 ms blocks)."""
+    stat = burst_statistic(rec, smooth_ms, highpass_hz=None)
+    seg = max(2, int(round(0.25 * rec.fs)))
+    n_seg = stat.shape[1] // seg
+    if n_seg < 4:
+        raise DataError(f"recording is {rec.duration:.2f} s long; onset refinement needs >= 1 s", rec.source)
+    blocks = stat[:, : n_seg * seg].reshape(stat.shape[0], n_seg, seg)
+    quiet = np.argsort(blocks.mean(axis=2).mean(axis=0))[: max(1, n_seg // 10)]
+    rest = blocks[:, quiet, :].reshape(stat.shape[0], -1)
+    sd = rest.std(axis=1)
+    sd = np.where(sd > 0, sd, np.finfo(float).tiny)
+    return ((stat - rest.mean(axis=1)[:, None]) / sd[:, None]).mean(axis=0)
+
+
+def pick_channels(n_channels: int, keep: int | None) -> list[int]:
+    """Indices of ``keep`` channels spread evenly over a grid (all when ``keep`` is None)."""
+    if keep is None or keep >= n_channels:
+        return list(range(n_channels))
+    return sorted({int(round(v)) for v in np.linspace(0, n_channels - 1, keep)})
+
+
+def onset_errors_ms(detected: np.ndarray, true: np.ndarray, fs: float) -> np.ndarray:
+    """For every TRUE onset, the signed error (ms) of the nearest detected onset (NaN if none)."""
+    detected = np.sort(np.asarray(detected, dtype=np.int64))
+    true = np.asarray(true, dtype=np.int64)
+    if detected.size == 0:
+        return np.full(true.size, np.nan)
+    pos = np.clip(np.searchsorted(detected, true), 1, max(detected.size - 1, 1))
+    cand = np.stack([detected[pos - 1], detected[np.minimum(pos, detected.size - 1)]], axis=1)
+    best = cand[np.arange(true.size), np.argmin(np.abs(cand - true[:, None]), axis=1)]
+    return (best - true) * 1000.0 / fs
+
+
+def burst_windows(
+    rec: Recording,
+    pp: PreprocessConfig,
+    *,
+    recording_id: str,
+    channels: list[int] | None = None,
+    windows_per_burst: int | None = 1,
+    block_windows: int = 1,
+    whole_if_none: bool = False,
+    whole: bool = False,
+) -> tuple[Epochs | None, pd.DataFrame]:
+    """Channel-wise windows of every burst of one recording.
+
+    Parameters
+    ----------
+    rec : Recording
+        Raw recording (filtered here).
+    pp : PreprocessConfig
+        Filter, detector and window settings.
+    recording_id : str
+        Unique name of the recording (prefixes ``burst_key`` and ``unit``).
+    channels : list of int, optional
+        Channels to keep as samples (default all).
+    windows_per_burst : int or None
+        Consecutive windows from each onset (1: the paper's onset window; None:
+        as many as fit). Windows after the first are kept only while they end
+        inside the burst.
+    block_windows : int
+        Consecutive windows of a burst grouped into one split ``unit``.
+    whole_if_none : bool
+        Treat the whole recording as one burst when the detector finds none
+        (a contraction sustained over the entire recording has no rest to
+        threshold against).
+    whole : bool
+        Skip detection: the whole recording is one burst (a recording of one
+        sustained contraction, e.g. the real lower-limb set).
+
+    Returns
+    -------
+    epochs : Epochs or None
+        Shape (n_windows × n_channels, 1, n_times); metadata = recording meta +
+        ``recording``, ``burst_id``, ``window``, ``onset``, ``offset``, ``burst_key``,
+        ``unit``, ``channel``. None when no window fits.
+    bursts : DataFrame
+        The detected bursts (``burst_id``, ``onset``, ``offset``, ...).
+    """
+    filt = filter_recording(rec, pp)
+    whole_frame = pd.DataFrame({"burst_id": [0], "onset": [0], "offset": [filt.n_samples]})
+    if whole:
+        bursts = whole_frame
+    else:
+        try:
+            bursts = find_bursts(filt, pp)
+        except DataError:
+            if not whole_if_none:
+                raise
+            bursts = whole_frame.iloc[:0]
+        if len(bursts) == 0 and whole_if_none:
+            bursts = whole_frame
+    if len(bursts) == 0:
+        log.warning("%s: no bursts detected", rec.source)
+        return None, bursts
+    length = int(round(pp.window_ms * filt.fs / 1000.0))
+    starts, burst_id, window, onset, offset = [], [], [], [], []
+    for b in bursts.itertuples(index=False):
+        n_max = windows_per_burst if windows_per_burst is not None else max(1, (int(b.offset) - int(b.onset)) // length)
+        for j in range(n_max):
+            s = int(b.onset) + j * length
+            if j > 0 and s + length > int(b.offset):
+                break
+            starts.append(s)
+            burst_id.append(int(b.burst_id))
+            window.append(j)
+            onset.append(int(b.onset))
+            offset.append(int(b.offset))
+    if channels is not None:
+        filt = filt.pick(channels)
+    try:
+        # window = [onset - pre, onset - pre + window_ms), as in onset_windows
+        ep = event_locked(filt, np.asarray(starts, dtype=np.int64), pre_ms=pp.pre_ms,
+                          post_ms=pp.window_ms - pp.pre_ms)
+    except DataError:
+        log.warning("%s: no %g ms window fits inside the recording", rec.source, pp.window_ms)
+        return None, bursts
+    kept = ep.metadata["event"].to_numpy()
+    md = ep.metadata.drop(columns=["event", "sample", "time_s"], errors="ignore")
+    bid = np.asarray(burst_id)[kept]
+    win = np.asarray(window)[kept]
+    md["recording"] = recording_id
+    md["burst_id"] = bid
+    md["window"] = win
+    md["onset"] = np.asarray(onset)[kept]
+    md["offset"] = np.asarray(offset)[kept]
+    md["burst_key"] = [f"{recording_id}#{b}" for b in bid]
+    md["unit"] = [f"{recording_id}#{b}:{w // block_windows}" for b, w in zip(bid, win)]
+    ep = ep.replace(metadata=md)
+    return channels_as_samples(ep), bursts

@@ -1,0 +1,66 @@
+"""``myoflow predict``: screen a new person's stimulated recordings for muscle-mass level."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["predict_cmd"]
+
+
+def _read(path: Path):
+    try:
+        from ...io import read
+    except ImportError:  # pragma: no cover - the generic reader is optional here
+        from ...io.native import load as read
+    from ...containers import Recording
+    from ...errors import DataError
+
+    obj = read(path)
+    if not isinstance(obj, Recording):
+        raise DataError(f"expected a recording, got a {type(obj).__name__}", str(path))
+    return obj
+
+
+@click.command("predict")
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--covariates", required=True,
+              help="age=…,sex=M|F,height=…(m),weight=…(kg)[,bmi=…]; e.g. age=45,sex=F,height=1.62,weight=60")
+@click.option("--model", default="attention_bilstm", show_default=True, help="Neural model of the run to use.")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
+              help="Attention plot PNG (default: attention_<first recording>.png beside the first recording).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str, model: str,
+                plot_path: Path | None, as_json: bool) -> None:
+    """Predict the muscle-mass level from stimulated RF/BF RECORDINGS with a trained run MODEL_DIR.
+
+    Each recording is one muscle at one stimulation frequency (meta 'muscle' and
+    'frequency', or inferable from channel names and the pulse rate), at the run's
+    sampling rate. The run's 'final' model (trained on every subject) is used when
+    the recordings cover its frequencies, else a cross-validation fold's model of
+    the matching condition.
+    """
+    from .figures import plot_attention_single
+    from .screening import parse_covariates, screen
+
+    cov = parse_covariates(covariates)
+    recs = [_read(p) for p in recordings]
+    res = screen(model_dir, recs, cov, model=model)
+    if plot_path is None:
+        plot_path = recordings[0].parent / f"attention_{recordings[0].stem}.png"
+    probs = ", ".join(f"{k} {v:.2f}" for k, v in res.probabilities.items())
+    title = f"predicted: {res.level} ({probs})"
+    plot_attention_single(res.attention, res.attention_t_ms, res.waveforms, res.channels, title, plot_path)
+    if as_json:
+        click.echo(json.dumps({
+            "level": res.level, "probabilities": res.probabilities, "model_fold": res.fold,
+            "frequencies": list(res.frequencies), "attention_plot": str(plot_path),
+        }, indent=2))
+        return
+    click.echo(f"predicted muscle-mass level: {res.level}")
+    for k, v in sorted(res.probabilities.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  P({k}) = {v:.3f}")
+    click.echo(f"model: {model_dir} fold {res.fold} ({', '.join(f'{f:g}' for f in res.frequencies)} Hz)")
+    click.echo(f"attention plot: {plot_path}")

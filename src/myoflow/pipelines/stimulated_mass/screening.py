@@ -1,0 +1,220 @@
+"""Screen a new person: stimulated RF/BF recordings + covariates → muscle-mass level.
+
+The model comes from a run directory of the ``stimulated-mass`` pipeline. Which one:
+the ``final`` fold (the attention Bi-LSTM trained on EVERY subject of the run, the
+default when ``evaluate.final_model: true``) if the recordings cover the frequencies
+it was trained on; otherwise the first cross-validation fold of the matching
+condition (``all`` when the recordings cover every frequency, else the single
+frequency present). Everything the model needs — sizes, class names, scaler
+parameters — is read from that fold's ``extras.json``; weights from its safetensors
+checkpoint (never pickle).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ...containers import Recording
+from ...errors import ConfigError, DataError
+from .estimator import MassLevelClassifier
+from .features import EvokedData, condition_name, extract_responses, sequence_epochs
+
+__all__ = ["parse_covariates", "load_screening_model", "screen", "ScreeningResult"]
+
+log = logging.getLogger(__name__)
+
+_REQUIRED = ("age", "sex", "height", "weight")
+_RANGES = {"age": (10.0, 110.0), "height": (1.0, 2.5), "weight": (25.0, 300.0), "bmi": (10.0, 70.0)}
+
+
+def parse_covariates(text: str) -> dict[str, Any]:
+    """Parse ``age=45,sex=F,height=1.62,weight=60[,bmi=…]`` into a checked dict.
+
+    Height in metres (values above 3 are taken as centimetres). BMI is computed from
+    height and weight when not given. Raises :class:`ConfigError` naming the bad item.
+    """
+    out: dict[str, Any] = {}
+    for item in [p.strip() for p in str(text).split(",") if p.strip()]:
+        if "=" not in item:
+            raise ConfigError(f"covariate {item!r} must look like name=value (e.g. age=45)")
+        k, v = (s.strip() for s in item.split("=", 1))
+        k = k.lower()
+        if k in out:
+            raise ConfigError(f"covariate {k!r} given twice")
+        if k == "sex":
+            code = v.strip().upper()[:1]
+            if code not in ("M", "F") or v.strip().lower() not in ("m", "f", "male", "female"):
+                raise ConfigError(f"sex must be M or F, got {v!r}")
+            out[k] = code
+            continue
+        try:
+            x = float(v)
+        except ValueError:
+            raise ConfigError(f"covariate {k!r} must be a number, got {v!r}") from None
+        if not np.isfinite(x):
+            raise ConfigError(f"covariate {k!r} must be finite, got {v!r}")
+        if k == "height" and x > 3.0:
+            x = x / 100.0
+        out[k] = x
+    missing = [k for k in _REQUIRED if k not in out]
+    if missing:
+        raise ConfigError(f"missing covariate(s) {missing}; give --covariates age=…,sex=M|F,height=…(m),weight=…(kg)")
+    if "bmi" not in out:
+        out["bmi"] = out["weight"] / out["height"] ** 2
+    for k, (lo, hi) in _RANGES.items():
+        if k in out and not lo <= out[k] <= hi:
+            raise ConfigError(f"covariate {k}={out[k]:g} is outside the plausible range [{lo:g}, {hi:g}]")
+    return out
+
+
+@dataclass
+class ScreeningModel:
+    estimator: MassLevelClassifier
+    spec: dict[str, Any]
+    frequencies: tuple[float, ...]
+    muscles: tuple[str, ...]
+    fold: str
+    cfg: Any
+
+
+def _fold_dirs(run_dir: Path) -> list[Path]:
+    return sorted(p for p in (run_dir / "folds").glob("*") if (p / "result.json").is_file())
+
+
+def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | None = None,
+                         model: str = "attention_bilstm") -> ScreeningModel:
+    """Load the model of ``run_dir`` that matches the available stimulation ``frequencies``."""
+    from ...config import load_config
+    from ...train.checkpoint import load_state_dict
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise DataError("not a run directory (no config.yaml)", str(run_dir))
+    cfg = load_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    if cfg.pipeline != "stimulated-mass":
+        raise DataError(f"run is of pipeline {cfg.pipeline!r}, not 'stimulated-mass'", str(run_dir))
+    folds = _fold_dirs(run_dir)
+    if not folds:
+        raise DataError("run has no finished folds", str(run_dir))
+    have = None if frequencies is None else sorted(float(f) for f in frequencies)
+    candidates = []
+    for p in folds:
+        extras = json.loads((p / "extras.json").read_text()) if (p / "extras.json").is_file() else {}
+        spec = (extras.get("models") or {}).get(model)
+        if spec is None or not (p / f"{model}.safetensors").is_file():
+            continue
+        freqs = [float(f) for f in extras.get("condition_frequencies", [])]
+        if have is not None and not set(freqs) <= set(have):
+            continue
+        # Prefer: the final model, then the condition using the most frequencies.
+        rank = (0 if p.name.startswith("final") else 1, -len(freqs), p.name)
+        candidates.append((rank, p, spec, freqs))
+    if not candidates:
+        raise DataError(
+            f"no {model!r} model in this run fits recordings at {have} Hz "
+            f"(each model needs every frequency it was trained on)", str(run_dir))
+    _, p, spec, freqs = min(candidates, key=lambda c: c[0])
+    state, _ = load_state_dict(p / f"{model}.safetensors")
+    est = MassLevelClassifier.from_spec(spec, state)
+    return ScreeningModel(est, spec, tuple(freqs), tuple(cfg.data.muscles), p.name, cfg)
+
+
+@dataclass
+class ScreeningResult:
+    """Prediction for one person."""
+
+    level: str
+    probabilities: dict[str, float]
+    attention: np.ndarray
+    attention_t_ms: np.ndarray
+    waveforms: np.ndarray
+    channels: list[str]
+    fold: str
+    frequencies: tuple[float, ...]
+
+
+def _recording_key(rec: Recording, muscles: Sequence[str]) -> tuple[str, float]:
+    from ...preprocess.stimulation import group_trains
+
+    muscle = rec.meta.get("muscle")
+    if muscle is None:
+        hits = [m for m in muscles if any(m.lower() in c.lower() for c in rec.ch_names)]
+        muscle = hits[0] if len(hits) == 1 else None
+    if muscle is None:
+        raise DataError(f"cannot tell the muscle; set meta 'muscle' to one of {list(muscles)}", rec.source)
+    freq = rec.meta.get("frequency", rec.meta.get("train_frequency"))
+    if freq is None:
+        stim = rec.events_of("stimulus")
+        if stim.size < 2:
+            from ...preprocess import detect_stimuli
+
+            stim = np.asarray(detect_stimuli(rec, method="artefact"))
+        _, _, freq = group_trains(stim, rec.fs)
+        freq = float(np.round(freq))
+    return str(muscle), float(freq)
+
+
+def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dict[str, Any],
+           model: str = "attention_bilstm") -> ScreeningResult:
+    """Predict the muscle-mass level of one person from their stimulated recordings.
+
+    Parameters
+    ----------
+    run_dir : path
+        A finished ``stimulated-mass`` run directory.
+    recordings : sequence of Recording
+        One per muscle × stimulation frequency (meta ``muscle``/``frequency`` or
+        inferable from channel names and the pulse rate).
+    covariates : dict
+        From :func:`parse_covariates`.
+    """
+    if not recordings:
+        raise DataError("no recordings given")
+    probe = load_screening_model(run_dir, None, model)  # for the muscle list
+    muscles = probe.muscles
+    keyed: dict[tuple[str, float], Recording] = {}
+    for rec in recordings:
+        k = _recording_key(rec, muscles)
+        if k in keyed:
+            raise DataError(f"two recordings of {k[0]} at {k[1]:g} Hz", rec.source)
+        keyed[k] = rec
+    freqs_all = sorted({f for (_, f) in keyed})
+    complete = [f for f in freqs_all if all((m, f) in keyed for m in muscles)]
+    if not complete:
+        raise DataError(f"need recordings of every muscle {list(muscles)} at one frequency at least; "
+                        f"got {sorted(keyed)}")
+    sm = load_screening_model(run_dir, complete, model)
+    pre = sm.cfg.preprocess
+    subject = "new"
+    responses = {}
+    for f in sm.frequencies:
+        for m in muscles:
+            r, _ = extract_responses(keyed[(m, f)], window_ms=tuple(pre.window_ms), blank_ms=tuple(pre.blank_ms),
+                                     highpass_hz=pre.highpass_hz)
+            responses[(subject, m, f)] = r
+    fs = keyed[(muscles[0], sm.frequencies[0])].fs
+    expected_fs = sm.cfg.data.fs
+    if abs(fs - expected_fs) > 1e-6:
+        raise DataError(f"recordings are at {fs:g} Hz; this model was trained at {expected_fs:g} Hz — resample first")
+    part = pd.DataFrame([{"subject": subject, "label": sm.cfg.data.classes[0], **covariates}])
+    data = EvokedData(part, responses, pd.DataFrame(), fs, pre.window_ms[0] * 1e-3, muscles, sm.frequencies,
+                      tuple(sm.cfg.data.classes), tuple(sm.cfg.data.covariates))
+    ep = sequence_epochs(data, [subject], sm.frequencies, representation=sm.spec.get("representation", "waveform"),
+                         decimate=int(sm.spec.get("decimate", pre.decimate)), with_labels=False)
+    if ep.n_times != int(sm.spec["n_steps"]):
+        raise DataError(f"sequence has {ep.n_times} steps; the model was trained on {sm.spec['n_steps']}")
+    proba = sm.estimator.predict_proba(ep)[0]
+    classes = [str(c) for c in sm.estimator.classes_]
+    t = float(sm.spec.get("t0_ms", 0.0)) + float(sm.spec.get("step_ms", 1.0)) * np.arange(ep.n_times)
+    return ScreeningResult(
+        level=classes[int(np.argmax(proba))], probabilities=dict(zip(classes, map(float, proba))),
+        attention=sm.estimator.attention_[0], attention_t_ms=t, waveforms=ep.X[0], channels=list(ep.ch_names),
+        fold=sm.fold, frequencies=sm.frequencies,
+    )

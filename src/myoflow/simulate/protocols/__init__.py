@@ -1,0 +1,12 @@
+"""Simulation protocols, one module each (imported on use, never here).
+
+* :mod:`~myoflow.simulate.protocols.evoked` — electrically evoked M-wave trains (seed 000).
+* :mod:`~myoflow.simulate.protocols.grid` — voluntary bursts on 4×4 dry grids (seed 001).
+* :mod:`~myoflow.simulate.protocols.gait` — walking: kinematics, moments, sEMG (seed 002).
+* :mod:`~myoflow.simulate.protocols.muaps` — MUAP table over the six BioMime conditions.
+* :mod:`~myoflow.simulate.protocols.dynamic` — dynamic movements with a MUAP generator.
+
+Each exposes a function returning myoflow containers and a click ``cli_command``.
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,315 @@
+"""Protocol ``grid``: seed 001's cohort — L/R biceps brachii and L/R tibialis anterior on a 4×4 dry grid.
+
+Velásquez et al. (2023) recorded 9 healthy volunteers (5 men, 4 women, 25–71
+years) with a Delsys Trigno Maize sensor: 16 dry electrodes in a 4×4 grid,
+≈5 mm apart, 1000 Hz, placed near each muscle's centroid. Subjects contracted,
+held ~1 s, relaxed, and repeated every 5 s for 10 minutes per muscle (≈120
+contractions each). This module simulates that cohort on the core simulator
+(:func:`myoflow.simulate.emg.simulate_voluntary`): per subject × muscle × side
+one 16-channel Recording with the true burst onsets as events.
+
+Protocol parameters (``../shared/simulator-spec.md`` §3 unless marked):
+
+* Drive [A]: trapezoid, ramps 100–200 ms, plateau 0.6–0.8 s, every 5 s (onset
+  jitter SD 0.15 s [A], a person does not follow a metronome exactly); level
+  20–60 % MVC drawn per subject × muscle, ±10 % between sides, repetition CV
+  10–20 %.
+* Grid [A]: 4×4 monopolar dry electrodes, 5 mm IED (paper: "approximately
+  5 mm"), electrode radius 1.25 mm (spec: 1–1.5 mm; one sensor, so one radius
+  for the cohort); misalignment 0–15° to the fibres; grid centre 0–20 mm from
+  the innervation zone along the fibres; medio-lateral offset N(0, 3 mm) [A].
+* Noise (spec §1.4, dry electrodes): thermal 5–15 µV + 1/f, 50 Hz powerline
+  (Belgium) with harmonics, baseline wander, motion artefacts, contact faults.
+* Front end: the Delsys Trigno filters described by the paper — 2-pole
+  Butterworth high-pass and 8-pole Butterworth low-pass; corners 20 and 450 Hz
+  (Delsys Trigno specification [R]); 16 bit, ±11 mV input range [R].
+* Left vs right: a subject's two sides share everything (demographics, muscle
+  table, CV offset) except what differs in real bodies — fat (LogN(0, 0.05)) and
+  cross-section (LogN(0, 0.04)) from :func:`~myoflow.simulate.subjects.generate_subjects`,
+  the contraction level (±10 %) — and what differs between two sensor
+  placements and sessions: grid position and angle, skin contact (noise level,
+  powerline pickup). Each recording draws its own motor-unit pool and territory
+  layout (two muscles never have identical units).
+
+Events: ``drive_onset`` at the start of each ramp (neural drive onset),
+``burst_onset`` at the first motor-unit discharge of that contraction (the
+true EMG onset, 5–30 ms later depending on ramp slope and level) and
+``burst_offset`` at the end of the ramp down. ``meta``: subject, session,
+muscle (``BB``/``TA``), side (``L``/``R``), covariates, truth (tissue, pool,
+drive and placement parameters).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ...containers import Recording
+from ...errors import ConfigError
+from ..emg import simulate_voluntary
+from ..subjects import generate_subjects, participants_table
+from ..volume_conductor import ElectrodeArray
+
+__all__ = ["simulate_grid", "grid_excitation", "GRID_MUSCLES", "cli_command", "PROTOCOL"]
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "grid"
+#: (muscle code, side) of each recording, in order.
+GRID_MUSCLES: tuple[tuple[str, str], ...] = (("BB", "L"), ("BB", "R"), ("TA", "L"), ("TA", "R"))
+_MUSCLE_NAMES = {"BB": "biceps brachii", "TA": "tibialis anterior"}
+
+# Protocol constants (sources in the module docstring).
+PERIOD_S = 5.0
+FIRST_ONSET_S = 2.0
+ONSET_JITTER_S = 0.15
+RAMP_S = (0.10, 0.20)
+PLATEAU_S = (0.6, 0.8)
+LEVEL_MVC = (0.20, 0.60)
+SIDE_LEVEL = 0.10
+REPETITION_CV = (0.10, 0.20)
+GRID_ROWS, GRID_COLS, IED_MM, RADIUS_MM = 4, 4, 5.0, 1.25
+MISALIGN_DEG = 15.0
+IZ_DISTANCE_MM = (0.0, 20.0)
+LATERAL_SD_MM = 3.0
+FRONT_END = {"hp_hz": 20.0, "hp_order": 2, "lp_hz": 450.0, "lp_order": 8, "bits": 16, "range_v": 0.011}
+
+
+def grid_excitation(duration_s: float, fs: float, level: float, rng: np.random.Generator,
+                    repetition_cv: float = 0.15) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Trapezoidal contractions every 5 s: excitation (0–1) sampled at ``fs`` and (onset, offset) times.
+
+    Parameters
+    ----------
+    duration_s : float
+        Recording length, s.
+    fs : float
+        Rate of the returned excitation, Hz.
+    level : float
+        Mean plateau level, fraction of maximal excitation (≈ %MVC / 100).
+    rng : numpy.random.Generator
+    repetition_cv : float
+        Coefficient of variation of the plateau level across repetitions.
+
+    Returns
+    -------
+    excitation : array (n,)
+    bursts : list of (onset_s, offset_s) — start of the ramp up, end of the ramp down.
+    """
+    n = int(round(duration_s * fs))
+    t = np.arange(n) / fs
+    exc = np.zeros(n)
+    bursts: list[tuple[float, float]] = []
+    t0 = FIRST_ONSET_S
+    while True:
+        onset = t0 + rng.normal(0.0, ONSET_JITTER_S)
+        up, down = rng.uniform(*RAMP_S), rng.uniform(*RAMP_S)
+        plateau = rng.uniform(*PLATEAU_S)
+        amp = float(np.clip(level * (1.0 + repetition_cv * rng.standard_normal()), 0.05, 1.0))
+        offset = onset + up + plateau + down
+        if offset + 0.3 > duration_s:
+            break
+        exc = np.maximum(exc, amp * np.interp(t, [onset, onset + up, onset + up + plateau, offset], [0, 1, 1, 0],
+                                              left=0.0, right=0.0))
+        bursts.append((float(onset), float(offset)))
+        t0 += PERIOD_S
+    return exc, bursts
+
+
+def _recording(subject, muscle: str, side: str, duration_s: float, fs: float, level: float,
+               rng: np.random.Generator) -> Recording:
+    exc, bursts = grid_excitation(duration_s, fs, level, rng, repetition_cv=rng.uniform(*REPETITION_CV))
+    angle = float(rng.uniform(-MISALIGN_DEG, MISALIGN_DEG))
+    iz = float(rng.uniform(*IZ_DISTANCE_MM) * rng.choice([-1.0, 1.0]))
+    lateral = float(rng.normal(0.0, LATERAL_SD_MM))
+    grid = ElectrodeArray.grid(GRID_ROWS, GRID_COLS, IED_MM, radius_mm=RADIUS_MM, montage="monopolar",
+                               angle_deg=angle)
+    rec, vt = simulate_voluntary(subject, muscle, exc, grid, rng, fs=fs, side=side, session="1", iz_mm=iz,
+                                 y_offset_mm=lateral, noise={"electrode": "dry", "powerline_hz": 50.0},
+                                 front_end=dict(FRONT_END), return_truth=True)
+    n = rec.n_samples
+    spikes = np.sort(np.concatenate([np.asarray(t, dtype=float) for t in vt.spike_times_s] + [np.zeros(0)]))
+    rows = []
+    for on, off in bursts:
+        # EMG onset = the first motor-unit discharge of the contraction (what a detector can see);
+        # the drive (ramp) onset precedes it by the time the drive needs to reach the lowest threshold.
+        k = np.searchsorted(spikes, on)
+        first = float(spikes[k]) if k < spikes.size and spikes[k] < off else on
+        for t_, kind in ((on, "drive_onset"), (first, "burst_onset"), (off, "burst_offset")):
+            s = int(round(t_ * fs))
+            if 0 <= s < n:
+                rows.append({"sample": s, "kind": kind})
+    events = pd.DataFrame(rows, columns=["sample", "kind"])
+    truth = dict(rec.meta.get("truth") or {})
+    truth.update({"level_mvc": level, "grid_angle_deg": angle, "grid_iz_distance_mm": iz,
+                  "grid_lateral_offset_mm": lateral, "n_bursts": len(bursts), "ied_mm": IED_MM,
+                  "electrode_radius_mm": RADIUS_MM})
+    meta = dict(rec.meta)
+    meta.update({"muscle": muscle, "side": side, "muscle_name": _MUSCLE_NAMES[muscle], "truth": truth,
+                 "protocol": PROTOCOL, "source": f"simulated grid {subject.subject}/{side}-{muscle}"})
+    return rec.replace(events=events, meta=meta)
+
+
+def simulate_grid(
+    n_subjects: int = 9,
+    seed: int = 0,
+    duration_s: float = 600.0,
+    fs: float = 1000.0,
+    progress: Callable[[int, int], Any] | None = None,
+) -> tuple[list[Recording], pd.DataFrame]:
+    """Simulate seed 001's cohort.
+
+    Parameters
+    ----------
+    n_subjects : int
+        Participants (paper: 9).
+    seed : int
+        Master seed; every subject × muscle × side has its own generator derived
+        from it, so the same seed gives bit-identical recordings.
+    duration_s : float
+        Seconds per muscle (paper: 600, ≈120 contractions; at least 8).
+    fs : float
+        Output rate, Hz (paper: 1000).
+    progress : callable(done, total), optional
+        Called after each recording.
+
+    Returns
+    -------
+    recordings : list of Recording
+        ``4 × n_subjects`` grids (order: subject, then L-BB, R-BB, L-TA, R-TA),
+        16 channels each, in volts, with ``layout`` (mm) and ``grid_shape`` (4, 4).
+    participants : DataFrame
+        One row per subject (covariates and ``true_*`` ground truth) plus the
+        drive level per muscle.
+    """
+    if int(n_subjects) < 1:
+        raise ConfigError(f"n_subjects must be >= 1, got {n_subjects}")
+    if float(duration_s) < 8.0:
+        raise ConfigError(f"duration_s must be >= 8 s (one contraction every 5 s), got {duration_s}")
+    if float(fs) < 500:
+        raise ConfigError(f"fs must be >= 500 Hz for a 20-450 Hz front end, got {fs}")
+    root = np.random.SeedSequence(int(seed))
+    subjects = generate_subjects(int(n_subjects), np.random.default_rng(root.spawn(1)[0]), age_range=(25, 71))
+    recordings: list[Recording] = []
+    levels: list[dict[str, Any]] = []
+    total = 4 * len(subjects)
+    for i, subj in enumerate(subjects):
+        srng = np.random.default_rng(np.random.SeedSequence([int(seed), 1, i]))
+        base = {m: float(srng.uniform(*LEVEL_MVC)) for m in ("BB", "TA")}
+        row: dict[str, Any] = {"subject": subj.subject}
+        for j, (muscle, side) in enumerate(GRID_MUSCLES):
+            level = float(np.clip(base[muscle] * (1.0 + srng.uniform(-SIDE_LEVEL, SIDE_LEVEL)), 0.05, 1.0))
+            row[f"true_level_{side}_{muscle}"] = level
+            rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2, i, j]))
+            recordings.append(_recording(subj, muscle, side, float(duration_s), float(fs), level, rng))
+            if progress is not None:
+                progress(len(recordings), total)
+        levels.append(row)
+    participants = participants_table(subjects).merge(pd.DataFrame(levels), on="subject", how="left")
+    log.info("grid: %d subjects, %d recordings of %.0f s", len(subjects), len(recordings), duration_s)
+    return recordings, participants
+
+
+# ---------------------------------------------------------------------- plots
+def plot_grid_cohort(recordings: list[Recording], out_dir: Path) -> list[Path]:
+    """Example PNGs: one contraction on all 16 channels (BB and TA), and spectra BB vs TA."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy import signal
+
+    from ..._atomic import atomic_path
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    first = [r for r in recordings if r.meta.get("subject") == recordings[0].meta.get("subject")]
+    for rec in first[::2][:2]:  # L-BB and L-TA of the first subject
+        on = rec.events_of("burst_onset")
+        s0 = max(int(on[0]) - int(0.5 * rec.fs), 0) if on.size else 0
+        seg = rec.data[:, s0:s0 + int(2.0 * rec.fs)]
+        t = np.arange(seg.shape[1]) / rec.fs
+        fig, axes = plt.subplots(4, 4, figsize=(12, 7), sharex=True, sharey=True)
+        for k, ax in enumerate(axes.ravel()):
+            ax.plot(t, seg[k] * 1e6, lw=0.5)
+            ax.set_title(rec.ch_names[k], fontsize=7)
+        fig.supxlabel("time from 0.5 s before the true onset, s")
+        fig.supylabel("µV")
+        fig.suptitle(f"{rec.meta.get('subject')} {rec.meta.get('side')}-{rec.meta.get('muscle')}: one contraction, 4×4 grid")
+        p = out_dir / f"grid_{rec.meta.get('subject')}_{rec.meta.get('side')}-{rec.meta.get('muscle')}.png"
+        with atomic_path(p, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+        plt.close(fig)
+        paths.append(p)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for muscle, color in (("BB", "C0"), ("TA", "C1")):
+        for rec in [r for r in recordings if r.meta.get("muscle") == muscle][:4]:
+            on, off = rec.events_of("burst_onset"), rec.events_of("burst_offset")
+            segs = [rec.data[:, a + 150:b - 150] for a, b in zip(on, off) if b - a > 400]
+            if not segs:
+                continue
+            f, p = signal.welch(np.concatenate(segs, axis=1), fs=rec.fs, nperseg=256, axis=1)
+            ax.semilogy(f, p.mean(0), color=color, lw=0.8, alpha=0.7,
+                        label=_MUSCLE_NAMES[muscle] if rec is recordings[0] or rec.meta.get("side") == "L" else None)
+    handles, labels = ax.get_legend_handles_labels()
+    uniq = dict(zip(labels, handles))
+    ax.legend(uniq.values(), uniq.keys())
+    ax.set_xlabel("Hz")
+    ax.set_ylabel("PSD, V²/Hz")
+    ax.set_title("Contraction spectra (plateau), monopolar channels")
+    p = out_dir / "grid_spectra.png"
+    with atomic_path(p, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    paths.append(p)
+    return paths
+
+
+# ---------------------------------------------------------------------- CLI
+def _make_cli():
+    import click
+
+    @click.command(PROTOCOL)
+    @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output dataset folder.")
+    @click.option("--subjects", "n_subjects", type=int, default=9, show_default=True, help="Number of subjects.")
+    @click.option("--seed", type=int, default=0, show_default=True, help="Master seed (same seed, same files).")
+    @click.option("--duration", "duration_s", type=float, default=600.0, show_default=True,
+                  help="Seconds per muscle (one ~1 s contraction every 5 s).")
+    @click.option("--fs", type=float, default=1000.0, show_default=True, help="Output sampling rate, Hz.")
+    @click.option("--plots", is_flag=True, help="Also save example PNGs under OUT/plots.")
+    def grid_cmd(out: Path, n_subjects: int, seed: int, duration_s: float, fs: float, plots: bool) -> None:
+        """Seed 001's cohort: L/R biceps brachii and L/R tibialis anterior on a 4×4 dry grid."""
+        from tqdm.auto import tqdm
+
+        from ... import __version__
+        from ...io.dataset import write_dataset
+
+        bar = tqdm(total=4 * n_subjects, desc="grid", unit="recording")
+
+        def step(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        try:
+            recs, participants = simulate_grid(n_subjects, seed, duration_s, fs, progress=step)
+        finally:
+            bar.close()
+        items = [(f"{r.meta['subject']}/{r.meta['subject']}_{r.meta['side']}-{r.meta['muscle']}", r) for r in recs]
+        info = {"protocol": PROTOCOL, "seed": seed, "myoflow": __version__,
+                "parameters": {"n_subjects": n_subjects, "duration_s": duration_s, "fs": fs,
+                               "grid": f"{GRID_ROWS}x{GRID_COLS}", "ied_mm": IED_MM,
+                               "muscles": [f"{s}-{m}" for m, s in GRID_MUSCLES]}}
+        write_dataset(out, items, participants, info)
+        click.echo(f"wrote {len(items)} recordings of {n_subjects} subject(s) to {out}")
+        if plots:
+            for p in plot_grid_cohort(recs, Path(out) / "plots"):
+                click.echo(f"plot: {p}")
+
+    return grid_cmd
+
+
+#: ``myoflow simulate grid`` (registered lazily by :mod:`myoflow.simulate.cli`).
+cli_command = _make_cli()

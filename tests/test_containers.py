@@ -1,0 +1,195 @@
+"""Recording / Trial / Epochs: validation, slicing, replace, to_dataframe."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from myoflow.containers import Epochs, Recording, Trial
+from myoflow.errors import DataError
+
+
+def rec(n_ch=3, n=1000, fs=1000.0, **kw):
+    data = np.arange(n_ch * n, dtype=float).reshape(n_ch, n)
+    return Recording(data, fs, [f"c{i}" for i in range(n_ch)], **kw)
+
+
+# -------------------------------------------------------------- validation
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(data=np.zeros((2, 2, 2))), "must be 2-D"),
+    (dict(data=np.zeros((2, 0))), "empty"),
+    (dict(data=np.array([[1.0, np.nan]])), "non-finite"),
+    (dict(data=np.array([[1.0, np.inf]])), "non-finite"),
+    (dict(data=np.array([["a", "b"]])), "numeric"),
+    (dict(fs=0), "fs must be > 0"),
+    (dict(fs=-5), "fs must be > 0"),
+    (dict(fs=float("nan")), "fs must be > 0"),
+    (dict(fs="fast"), "fs must be a number"),
+    (dict(ch_names=["a"]), "1 channel name"),
+    (dict(ch_names=["a", "a"]), "unique"),
+    (dict(units=["V", "V", "V"]), "3 unit"),
+    (dict(layout=np.zeros((3, 2))), "layout must have shape"),
+    (dict(grid_shape=(3, 1)), "does not hold"),
+    (dict(events=pd.DataFrame({"sample": [1]})), "lacks column"),
+    (dict(events=pd.DataFrame({"sample": [5], "kind": ["x"]})), "must lie in"),
+    (dict(events=pd.DataFrame({"sample": ["a"], "kind": ["x"]})), "integer sample"),
+    (dict(events=[1, 2]), "must be a pandas DataFrame"),
+])
+def test_recording_validation(kwargs, match):
+    base = dict(data=np.zeros((2, 5)), fs=100.0, ch_names=["a", "b"])
+    base.update(kwargs)
+    with pytest.raises(DataError, match=match):
+        Recording(**base)
+
+
+def test_recording_error_names_the_source():
+    with pytest.raises(DataError, match=r"^file\.edf: fs must be > 0"):
+        Recording(np.zeros((1, 3)), 0, ["a"], meta={"source": "file.edf"})
+
+
+def test_recording_normalises_inputs():
+    r = Recording(np.arange(4), 10, ["x"], units="mV",
+                  events=pd.DataFrame({"sample": [3, 1], "kind": [1, 2]}))
+    assert r.data.shape == (1, 4) and r.data.dtype == np.float32 and r.data.flags.c_contiguous
+    assert r.units == ("mV",) and isinstance(r.fs, float)
+    assert r.events["sample"].tolist() == [1, 3] and r.events["kind"].tolist() == ["2", "1"]
+    assert r.duration == pytest.approx(0.4) and r.times.tolist() == pytest.approx([0, 0.1, 0.2, 0.3])
+
+
+def test_trial_validation():
+    with pytest.raises(DataError, match="at least one"):
+        Trial({})
+    with pytest.raises(DataError, match="expected a Recording"):
+        Trial({"emg": np.zeros(3)})
+    t = Trial({"emg": rec()})
+    with pytest.raises(DataError, match="no stream 'angles'"):
+        t["angles"]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(X=np.zeros((2, 3))), "3-D"),
+    (dict(X=np.zeros((2, 1, 0))), "0 samples"),
+    (dict(X=np.full((2, 1, 3), np.nan)), "non-finite"),
+    (dict(fs=0), "fs must be > 0"),
+    (dict(fs="fast"), "fs must be a number"),
+    (dict(X=np.array([[["a"]], [["b"]]])), "numeric"),
+    (dict(ch_names=["a", "b"]), "2 channel name"),
+    (dict(metadata=pd.DataFrame({"s": [1]})), "1 row"),
+    (dict(metadata=[1, 2]), "must be a DataFrame"),
+    (dict(y=np.array([1, 2, 3])), "y has 3 row"),
+    (dict(y=np.array([1.0, np.nan])), "NaN"),
+])
+def test_epochs_validation(kwargs, match):
+    base = dict(X=np.zeros((2, 1, 3)), fs=100.0, ch_names=["a"], metadata=pd.DataFrame({"s": [1, 2]}))
+    base.update(kwargs)
+    with pytest.raises(DataError, match=match):
+        Epochs(**base)
+
+
+# ------------------------------------------------------------------ slicing
+def test_pick_by_name_and_index_keeps_order_and_layout():
+    r = rec(4, 10, layout=np.arange(8.0).reshape(4, 2), grid_shape=(2, 2), units=["V", "mV", "N", "deg"])
+    p = r.pick(["c2", "c0"])
+    assert p.ch_names == ("c2", "c0") and p.units == ("N", "V")
+    np.testing.assert_array_equal(p.data, r.data[[2, 0]])
+    np.testing.assert_array_equal(p.layout, [[4, 5], [0, 1]])
+    assert p.grid_shape is None  # a subset is no longer the full grid
+    assert r.pick([0, 1, 2, 3]).grid_shape == (2, 2)
+    assert r.pick(-1).ch_names == ("c3",)
+    with pytest.raises(DataError, match="no channel named 'zz'"):
+        r.pick("zz")
+    with pytest.raises(DataError, match="out of range"):
+        r.pick(7)
+
+
+def test_crop_shifts_events_and_t0():
+    r = rec(1, 1000, events=pd.DataFrame({"sample": [100, 400, 900], "kind": ["a", "b", "c"]}))
+    c = r.crop(0.2, 0.5)
+    assert c.n_samples == 300 and c.t0 == pytest.approx(0.2)
+    assert c.events["sample"].tolist() == [200] and c.events["kind"].tolist() == ["b"]
+    np.testing.assert_array_equal(c.data[0], np.arange(200, 500))
+    assert c.times[0] == pytest.approx(0.2)
+    with pytest.raises(DataError, match="selects no samples"):
+        r.crop(2.0, 3.0)
+
+
+def test_with_data_rescales_events():
+    r = rec(1, 1000, events=pd.DataFrame({"sample": [500, 999], "kind": ["a", "b"]}))
+    d = r.with_data(np.zeros((1, 500)), fs=500.0)
+    assert d.fs == 500 and d.events["sample"].tolist() == [250, 499]
+
+
+def test_add_events_and_events_of():
+    r = rec(1, 100).add_events([10, 20], "stim", amp=[1.0, 2.0])
+    assert r.events_of("stim").tolist() == [10, 20]
+    assert r.events["amp"].tolist() == [1.0, 2.0]
+
+
+def test_trial_crop_on_shared_clock():
+    emg = rec(1, 2000, fs=1000.0)
+    ang = rec(1, 200, fs=100.0)
+    t = Trial({"emg": emg, "angles": ang}, meta={"subject": "S1"})
+    c = t.crop(0.5, 1.5)
+    assert c["emg"].n_samples == 1000 and c["angles"].n_samples == 100
+    assert c.start == pytest.approx(0.5) and c.stop == pytest.approx(1.5)
+
+
+def test_epochs_indexing_pick_crop_concatenate():
+    X = np.arange(4 * 2 * 10, dtype=float).reshape(4, 2, 10)
+    md = pd.DataFrame({"subject": ["a", "a", "b", "b"], "k": [0, 1, 2, 3]})
+    e = Epochs(X, 100.0, ["x", "y"], md, y=np.array(["p", "q", "p", "q"]), tmin=-0.05)
+    sub = e[np.array([False, True, False, True])]
+    assert len(sub) == 2 and sub.metadata["k"].tolist() == [1, 3] and sub.y.tolist() == ["q", "q"]
+    assert e[2].metadata["k"].tolist() == [2]
+    assert e.pick(["y"]).X.shape == (4, 1, 10)
+    with pytest.raises(DataError, match="no channel"):
+        e.pick(["z"])
+    c = e.crop(0.0, 0.03)
+    assert c.n_times == 3 and c.tmin == pytest.approx(0.0)
+    both = Epochs.concatenate([e, e])
+    assert len(both) == 8 and both.metadata["k"].tolist() == [0, 1, 2, 3] * 2
+    with pytest.raises(DataError, match="cannot concatenate"):
+        Epochs.concatenate([e, e.pick(["x"])])
+    assert e.subjects.tolist() == ["a", "a", "b", "b"]
+    with pytest.raises(DataError, match="no column 'burst'"):
+        e.group("burst")
+
+
+# ------------------------------------------------------------------ replace
+def test_replace_returns_new_validated_object_and_copies_meta():
+    r = rec(meta={"subject": "S1", "covariates": {"age": 70}})
+    r2 = r.replace(fs=2000.0)
+    assert r2.fs == 2000 and r.fs == 1000 and r2 is not r
+    r2.meta["covariates"]["age"] = 99
+    assert r.meta["covariates"]["age"] == 70  # deep-copied
+    with pytest.raises(DataError):
+        r.replace(fs=-1)
+    t = Trial({"emg": r}, meta={"subject": "S1"})
+    assert t.with_stream("force", rec(1)).names == ["emg", "force"] and t.names == ["emg"]
+
+
+# ------------------------------------------------------------- to_dataframe
+def test_recording_to_dataframe():
+    r = rec(2, 5, fs=10.0)
+    df = r.to_dataframe()
+    assert list(df.columns) == ["time", "c0", "c1"]
+    assert df["time"].tolist() == pytest.approx([0, 0.1, 0.2, 0.3, 0.4])
+    assert df["c1"].tolist() == [5, 6, 7, 8, 9]
+    assert list(r.to_dataframe(time=False).columns) == ["c0", "c1"]
+
+
+def test_trial_to_dataframe_long():
+    t = Trial({"a": rec(1, 3, fs=10.0), "b": rec(2, 2, fs=5.0)})
+    df = t.to_dataframe()
+    assert len(df) == 3 + 4 and set(df["stream"]) == {"a", "b"}
+    assert list(df.columns) == ["stream", "time", "channel", "value"]
+    assert t.to_dataframe("b").shape == (2, 3)
+
+
+def test_epochs_to_dataframe_long():
+    X = np.arange(2 * 2 * 3, dtype=float).reshape(2, 2, 3)
+    e = Epochs(X, 10.0, ["x", "y"], pd.DataFrame({"subject": ["s1", "s2"]}), y=np.array([0, 1]))
+    df = e.to_dataframe()
+    assert len(df) == 12
+    row = df[(df["epoch"] == 1) & (df["channel"] == "y")]
+    assert row["value"].tolist() == [9, 10, 11] and set(row["subject"]) == {"s2"} and set(row["target"]) == {1}
