@@ -30,7 +30,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH_DIR, REPO, RESULTS_DIR, SCHEMA, machine_info, versions  # noqa: E402
 
-# name -> (script, title, result stem(s), owner). Order = order in BENCHMARKS.md.
+# name -> script, title, result stem(s); optional extra "args" / "quick_args" ({results} = results dir)
+# for scripts written by other helpers with their own options. Order = order in BENCHMARKS.md.
 BENCHMARKS: dict[str, dict[str, Any]] = {
     "preprocess": {"script": "bench_preprocess.py", "title": "1. Preprocessing throughput and burst detection",
                    "results": ["preprocess"]},
@@ -38,8 +39,11 @@ BENCHMARKS: dict[str, dict[str, Any]] = {
                  "results": ["features"]},
     "evoked": {"script": "bench_evoked.py", "title": "3a. Simulator: 90-subject evoked cohort",
                "results": ["evoked"]},
+    # H3's script has its own options: it writes JSON only when given --json.
     "simulator_core": {"script": "bench_simulator_core.py", "title": "3b. Simulator core: fast vs numerical MUAPs",
-                       "results": ["simulator_core"], "optional": True},
+                       "results": ["simulator_core"], "optional": True,
+                       "args": ["--json", "{results}/simulator_core.json"],
+                       "quick_args": ["--n-fast", "64", "--n-numerical", "4"]},
     "myogen": {"script": "bench_myogen.py", "title": "3c. Surface MUAPs vs MyoGen", "results": ["myogen"]},
     "generator": {"script": "bench_generator.py", "title": "4. MUAP generator vs numerical model",
                   "results": ["generator"]},
@@ -93,8 +97,11 @@ def run_one(name: str, spec: dict[str, Any], quick: bool, bench_dir: Path, resul
         rec.update(status="not available", reason=f"{spec['script']} not written yet", returncode=None, seconds=0.0)
         return rec
     cmd = [sys.executable, str(script)]
+    cmd += [a.replace("{results}", str(results_dir)) for a in spec.get("args", [])]
     if quick:
-        if _accepts(script, "--quick"):
+        if spec.get("quick_args"):
+            cmd += list(spec["quick_args"])
+        elif _accepts(script, "--quick"):
             cmd.append("--quick")
         else:
             rec["note"] = "script has no --quick option; ran at its default size"
@@ -109,6 +116,7 @@ def run_one(name: str, spec: dict[str, Any], quick: bool, bench_dir: Path, resul
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("PYTHONUNBUFFERED", "1")
     t0 = time.perf_counter()
+    t0_wall = time.time()
     try:
         with open(log_path, "w", encoding="utf-8") as log:
             proc = subprocess.run(cmd, cwd=str(REPO), stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -119,8 +127,17 @@ def run_one(name: str, spec: dict[str, Any], quick: bool, bench_dir: Path, resul
     except subprocess.TimeoutExpired:
         rc, status, reason = None, "failed", f"timed out after {timeout:.0f} s"
     rec.update(status=status, reason=reason, returncode=rc, seconds=round(time.perf_counter() - t0, 1),
-               command=" ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)),
+               command=" ".join("python" if i == 0 else c.replace(str(REPO) + os.sep, "")
+                                for i, c in enumerate(cmd)),
                log=str(log_path.relative_to(results_dir)))
+    if status == "ok":
+        fresh = [stem for stem in spec["results"] if (results_dir / f"{stem}.json").is_file()
+                 and (results_dir / f"{stem}.json").stat().st_mtime >= t0_wall - 1]
+        if not fresh:
+            rec.update(status="failed", reason="exited 0 but wrote no result file "
+                       + ", ".join(f"{s}.json" for s in spec["results"]))
+        for stem in fresh:
+            _stamp_foreign(results_dir / f"{stem}.json", quick, rec["command"], t0_wall - 1)
     if status != "ok":
         try:
             tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-12:]
@@ -129,6 +146,32 @@ def run_one(name: str, spec: dict[str, Any], quick: bool, bench_dir: Path, resul
         rec["log_tail"] = tail
         rec["reason"] = reason + (f": {tail[-1][:300]}" if tail else "")
     return rec
+
+
+def _stamp_foreign(path: Path, quick: bool, command: str, started: float) -> None:
+    """Add date, machine and versions to a result another helper's script wrote without them.
+
+    Only files written by this run (modified after it started) and not in our schema are touched.
+    """
+    from myoflow._atomic import atomic_write_json
+
+    try:
+        if not path.is_file() or path.stat().st_mtime < started:
+            return
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict) or data.get("schema") == SCHEMA:
+        return
+    changed = False
+    for key, value in (("date", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
+                       ("machine", machine_info()), ("versions", versions()), ("quick", quick),
+                       ("command", command)):
+        if key not in data:
+            data[key] = value
+            changed = True
+    if changed:
+        atomic_write_json(path, data)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -168,7 +211,7 @@ def _met(row: dict[str, Any]) -> str:
         return "n/a"
     m = row.get("goal_met")
     if m is None:
-        return "no goal" if not row.get("goal") else "n/a"
+        return "no goal" if not row.get("goal_op") else "n/a"
     return "**yes**" if m else "**NO**"
 
 

@@ -46,6 +46,26 @@ def _case_corrupt_mat(tmp_path):
     return _truncate(tmp_path / "m.mat", 0.4), {}, "truncated or corrupt"
 
 
+def _case_truncated_c3d(tmp_path):
+    import ezc3d
+
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [100]
+    c["parameters"]["POINT"]["LABELS"]["value"] = ("m1",)
+    c["parameters"]["ANALOG"]["RATE"]["value"] = [1000]
+    c["parameters"]["ANALOG"]["LABELS"]["value"] = ("EMG1",)
+    c["data"]["points"] = np.ones((4, 1, 500))
+    c["data"]["analogs"] = np.zeros((1, 1, 5000))
+    c.write(str(tmp_path / "t.c3d"))
+    return _truncate(tmp_path / "t.c3d", 0.7), {}, "truncated"
+
+
+def _case_truncated_sto(tmp_path):
+    p = tmp_path / "cut.sto"
+    p.write_text("x\nendheader\ntime\ta\tb\n0\t1\t2\n0.01\t1\t2\n0.02\t1")
+    return p, {}, "truncated"
+
+
 def _case_nan_samples(tmp_path):
     p = tmp_path / "nan.csv"
     p.write_text("time,a\n0,1\n0.001,nan\n0.002,2\n0.003,3\n")

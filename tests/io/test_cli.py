@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from myoflow.cli import main
 from myoflow.containers import Epochs, Recording, Trial

@@ -15,7 +15,7 @@ from myoflow.errors import DataError
 from myoflow.io import native
 from myoflow.io.testing import assert_same
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -30,7 +30,10 @@ small_arrays = st.one_of(
     hnp.arrays(st.sampled_from([np.float64, np.float32, np.int16, np.int64, np.bool_]), hnp.array_shapes(max_dims=2, max_side=4)),
     st.lists(st.text("abcé", max_size=3), max_size=3).map(np.array),
 )
-leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), text, np_scalars, small_arrays)
+small_frames = st.lists(st.tuples(st.integers(-9, 9), text), max_size=3).map(
+    lambda rows: pd.DataFrame({"n": [r[0] for r in rows], "s": [r[1] for r in rows]})
+)
+leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), text, np_scalars, small_arrays, small_frames)
 meta_values = st.recursive(
     leaves,
     lambda children: st.one_of(
@@ -123,7 +126,8 @@ def _sample_recording() -> Recording:
     return Recording(
         rng.standard_normal((2, 500)), 1000.0, ["VL", "TA"],
         events=pd.DataFrame({"sample": [10, 200], "kind": ["stim", "stim"], "amp_mA": [20.0, 25.0]}),
-        meta={"subject": "S01", "covariates": {"age": np.int64(70), "bmi": 24.5}, "truth": {"rates": np.arange(3.0)}},
+        meta={"subject": "S01", "covariates": {"age": np.int64(70), "bmi": 24.5},
+              "truth": {"rates": np.arange(3.0), "units": pd.DataFrame({"unit": [0, 1], "threshold": [0.1, 0.4]})}},
     )
 
 
@@ -132,6 +136,7 @@ def test_round_trip_meta_detail(tmp_path):
     back = native.load(native.save(rec, tmp_path / "x.h5"))
     assert type(back.meta["covariates"]["age"]) is np.int64
     assert back.meta["truth"]["rates"].dtype == np.float64
+    assert back.meta["truth"]["units"]["threshold"].tolist() == [0.1, 0.4]
     assert list(back.events.columns) == ["sample", "kind", "amp_mA"]
     assert_same(rec, back)
 

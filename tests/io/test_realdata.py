@@ -36,6 +36,11 @@ def elderly_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("myoflow-cache")
 
 
+@pytest.fixture(scope="module")
+def otb(shared_data):
+    return load_openhdemg_otb(shared_data / "openhdemg-otb")
+
+
 def test_every_data_file_loads(shared_data):
     files = sorted(p for p in shared_data.rglob("*") if p.suffix.lower() in DATA_SUFFIXES)
     assert len(files) >= 50
@@ -144,8 +149,8 @@ def test_pyomeca(shared_data):
     assert read(shared_data / "pyomeca" / "markers_analogs.c3d").n_channels == 38
 
 
-def test_openhdemg_otb(shared_data):
-    trial = load_openhdemg_otb(shared_data / "openhdemg-otb")
+def test_openhdemg_otb(otb):
+    trial = otb
     emg = trial["emg"]
     assert emg.fs == 2048 and emg.n_channels == 64 and emg.n_samples == 66560
     assert emg.duration == pytest.approx(32.5)
@@ -198,3 +203,26 @@ def test_inspect_json_on_each_folder(shared_data, folder, rates, capsys):
     main(["inspect", str(shared_data / folder)])
     text = capsys.readouterr().out
     assert "Hz" in text and str(shared_data / folder) in text
+
+
+def test_openhdemg_layout_matches_the_signals(otb):
+    """Neighbouring electrodes of the file's 13 × 5 GR08MM1305 layout carry more similar
+    motor-unit action potentials than neighbours of an 8 × 8 row-major guess would."""
+    from scipy.signal import butter, sosfiltfilt
+
+    from myoflow.io.datasets import otb_grid_layout
+
+    emg = otb["emg"]
+    x = sosfiltfilt(butter(4, [20, 500], btype="band", fs=emg.fs, output="sos"), emg.data.astype(float), axis=1)
+
+    def neighbour_corr(layout, corr):
+        d = np.linalg.norm(layout[:, None] - layout[None], axis=-1)
+        return corr[np.isclose(d, d[d > 0].min())].mean()
+
+    grid_8x8 = otb_grid_layout(None, 64)[0]
+    for unit in range(5):
+        s = emg.events.loc[emg.events["unit"] == unit, "sample"].to_numpy()
+        s = s[(s > 51) & (s < x.shape[1] - 51)]
+        sta = np.mean([x[:, i - 51:i + 51] for i in s], axis=0)  # spike-triggered average, 50 ms
+        corr = np.corrcoef(sta)
+        assert neighbour_corr(emg.layout, corr) > neighbour_corr(grid_8x8, corr) + 0.02

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from myoflow.containers import Recording
@@ -147,3 +146,20 @@ def test_real_tscs_pulses_at_30_hz(stim_on):
 def test_real_recording_without_stimulation_has_no_pulses(stim_off):
     # Voluntary contractions (up to ~15 robust SDs after the high-pass; threshold 30) but no artefacts.
     assert len(detect_stimuli(stim_off)) == 0
+
+
+def test_simulated_evoked_trains():
+    evoked = pytest.importorskip("myoflow.simulate.protocols.evoked")
+    recs, _ = evoked.simulate_evoked(n_subjects=1, seed=0, frequencies=(5.0, 25.0), train_s=1.0, n_units=60)
+    assert len(recs) == 4
+    for rec in recs:
+        truth = rec.meta["truth"]
+        found = detect_stimuli(rec)  # from the artefact alone
+        np.testing.assert_array_equal(found, rec.events_of("stimulus"))
+        ep = epoch_stimulus_locked(rec, found, pre_ms=5, post_ms=40, blank=(0.5, 3.0))
+        assert ep.metadata["train_frequency"].iloc[0] == pytest.approx(rec.meta["frequency"], rel=0.01)
+        assert (ep.metadata["muscle"] == rec.meta["muscle"]).all()
+        d = mwave_descriptors(ep)
+        assert d["ptp_amplitude"].median() * 1e3 == pytest.approx(truth["mwave_ptp_mv"], rel=0.15)
+        # onset at the electrode follows the neural latency by the fibre conduction time
+        assert truth["neural_latency_ms"] < d["latency_ms"].median() < truth["neural_latency_ms"] + 4.0

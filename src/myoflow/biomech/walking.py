@@ -123,7 +123,7 @@ def draw_walking_params(rng: np.random.Generator) -> WalkingParams:
         stride_cv=0.02,
         angle_offset_deg=rng.normal(0.0, 2.5, 3),
         angle_scale=np.clip(rng.normal(1.0, 0.08, 3), 0.8, 1.2),
-        shape_coef_deg=rng.normal(0.0, 1.2, (3, 2 * _N_SUBJ_HARM)),
+        shape_coef_deg=rng.normal(0.0, 0.8, (3, 2 * _N_SUBJ_HARM)),
         stride_sd_deg=0.5,
         grf_peaks=(float(rng.normal(1.15, 0.03)), float(rng.normal(0.75, 0.04)), float(rng.normal(1.12, 0.03))),
         grf_cv=0.03,

@@ -202,7 +202,7 @@ class _Splitter:
         for train, test in self._raw_split(md, yy):
             train = np.sort(np.asarray(train, dtype=np.int64))
             test = np.sort(np.asarray(test, dtype=np.int64))
-            pass
+            check_no_leakage(md, train, test, self._check_columns())
             yield train, test
 
     def __repr__(self) -> str:
@@ -384,7 +384,7 @@ class WithinSubject(_Splitter):
                 mine = np.flatnonzero(unit_subject == s)
                 if is_test[mine].all():
                     is_test[rng.choice(mine)] = False
-            test_rows = rng.random(len(units)) < self.test_size
+            test_rows = is_test[units]
             if not test_rows.any():
                 raise DataError(
                     f"WithinSubject found no subject with two or more values of {_key_name(self.unit)}; "

@@ -1,7 +1,7 @@
 """Exact, deterministic encoders for metadata dicts and DataFrames.
 
 ``encode_meta`` turns a metadata dict (nested dicts, lists, tuples, NumPy
-scalars and arrays, paths) into JSON text plus a list of arrays stored beside
+scalars and arrays, DataFrames, paths) into JSON text plus a list of arrays stored beside
 it; ``decode_meta`` inverts it exactly (types included). ``frame_to_bytes``
 stores a DataFrame as Parquet bytes (pyarrow keeps every pandas dtype: int
 widths, nullable ints, categoricals, datetimes, strings); object columns that
@@ -57,11 +57,15 @@ def _encode(obj: Any, arrays: list[np.ndarray], where: str) -> Any:
         }
     if isinstance(obj, PurePath):
         return {_TAG: "path", "v": str(obj)}
+    if isinstance(obj, pd.DataFrame):
+        blob, header = frame_to_bytes(obj, f"table at {where}")
+        arrays.append(np.frombuffer(blob, dtype=np.uint8).copy())
+        return {_TAG: "dataframe", "i": len(arrays) - 1, "h": header}
     if isinstance(obj, (int, float)):  # bool/int/float subclasses (e.g. IntEnum)
         return _encode(int(obj) if isinstance(obj, int) else float(obj), arrays, where)
     raise DataError(
         f"cannot store a {type(obj).__name__} in metadata at {where}; "
-        "use str, numbers, lists, dicts or NumPy arrays"
+        "use str, numbers, lists, dicts, NumPy arrays or DataFrames"
     )
 
 
@@ -82,6 +86,8 @@ def _decode(obj: Any, arrays: list[np.ndarray]) -> Any:
             return tuple(_decode(v, arrays) for v in obj["v"])
         if tag == "dict":
             return {_hashable(_decode(k, arrays)): _decode(v, arrays) for k, v in obj["v"]}
+        if tag == "dataframe":
+            return frame_from_bytes(np.asarray(arrays[obj["i"]]).tobytes(), obj["h"])
         if tag == "path":
             from pathlib import Path
 

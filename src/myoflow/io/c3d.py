@@ -65,6 +65,11 @@ def read_c3d(
         raise DataError("C3D file has no analog channels", where)
     data = analogs[0]  # (n_channels, n_frames)
     rate = float(np.ravel(_param(params, "ANALOG", "RATE", [c["header"]["analogs"]["frame_rate"]]))[0])
+    promised = _frames_in_file_header(p, params)
+    n_frames = np.asarray(c["data"]["points"]).shape[-1] if np.asarray(c["data"]["points"]).size else None
+    if promised is not None and n_frames is not None and n_frames < promised:
+        # ezc3d reads a cut-off file without complaint (and rewrites its header copy to match).
+        raise DataError(f"C3D file is truncated: its header promises {promised} frames, the file holds {n_frames}", where)
     labels = [str(s).strip() for s in _param(params, "ANALOG", "LABELS", [])]
     if len(labels) != data.shape[0]:
         labels = [f"analog{i + 1}" for i in range(data.shape[0])]
@@ -90,6 +95,32 @@ def read_c3d(
     if subjects:
         meta["subjects"] = [str(s) for s in subjects]
     return make_recording(data, rate, labels, where, units=units, events=events, t0=t0, meta=meta)
+
+
+def _frames_in_file_header(path, params: dict) -> int | None:
+    """Number of frames the C3D file header declares (words 4-5; TRIAL:ACTUAL_*_FIELD when larger)."""
+    import struct
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+            param_block = head[0]
+            fh.seek((param_block - 1) * 512)
+            param_head = fh.read(4)
+        order = ">" if len(param_head) == 4 and param_head[3] - 83 == 3 else "<"  # 3 = MIPS (big-endian)
+        first, last = struct.unpack(order + "HH", head[6:10])
+    except (OSError, struct.error, IndexError):
+        return None
+    start = _param(params, "TRIAL", "ACTUAL_START_FIELD")
+    end = _param(params, "TRIAL", "ACTUAL_END_FIELD")
+    if start is not None and end is not None and len(start) == 2 and len(end) == 2:
+        # two 16-bit words (low, high) so that trials longer than 65535 frames fit
+        first2 = int(start[0]) & 0xFFFF | (int(start[1]) & 0xFFFF) << 16
+        last2 = int(end[0]) & 0xFFFF | (int(end[1]) & 0xFFFF) << 16
+        if last2 - first2 > last - first:
+            first, last = first2, last2
+    n = int(last) - int(first) + 1
+    return n if n > 0 else None
 
 
 def _events(params: dict, rate: float, t0: float, n: int) -> pd.DataFrame | None:

@@ -62,6 +62,8 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True) -> Recording | Tr
         log.warning("%s: %s", where, w.message)
     if not signals:
         raise DataError("file has no data signals", where)
+    if not edf.is_continuous:
+        raise DataError("EDF+D (discontinuous) recordings are not supported: samples would be joined across gaps", where)
 
     by_rate: dict[float, list[int]] = {}
     for i, s in enumerate(signals):

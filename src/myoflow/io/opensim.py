@@ -97,6 +97,9 @@ def read_opensim(path: str | os.PathLike) -> Recording:
             bad = pd.to_numeric(table[c], errors="coerce").isna() & table[c].notna()
             row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
             raise DataError(f"non-numeric value {table[c].iloc[row]!r} in column {c!r} at data row {row + 1}", where)
+    incomplete = table.isna().any(axis=1).to_numpy()
+    if incomplete.any() and incomplete[-1] and not incomplete[:-1].any():
+        raise DataError(f"last row ({len(table)}) is incomplete: file truncated?", where)
     time_col = next((c for c in table.columns if c.lower() in ("time", "t")), None)
     if time_col is None:
         raise DataError(f"no 'time' column; columns are {list(table.columns)[:6]} ...", where)

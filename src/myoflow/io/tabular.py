@@ -14,6 +14,7 @@ Values in mV/µV are scaled to V (containers store EMG in volts).
 """
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import os
@@ -41,7 +42,12 @@ _CANDIDATE_DELIMITERS = (",", "\t", ";", None)  # None = any whitespace
 
 
 def _split(line: str, delim: str | None) -> list[str]:
-    fields = line.split(delim) if delim is not None else line.split()
+    if delim is None:
+        fields = line.split()
+    elif '"' in line:
+        fields = next(csv.reader([line], delimiter=delim), [])  # quoted names may hold the delimiter
+    else:
+        fields = line.split(delim)
     return [f.strip().strip('"').strip("'").strip() for f in fields]
 
 

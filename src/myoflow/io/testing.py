@@ -15,7 +15,9 @@ __all__ = ["assert_same", "assert_meta_equal"]
 def assert_meta_equal(a: Any, b: Any, path: str = "meta") -> None:
     """Assert two metadata trees are equal, types included (NaN equals NaN)."""
     assert type(a) is type(b), f"{path}: type {type(a).__name__} != {type(b).__name__}"
-    if isinstance(a, np.ndarray):
+    if isinstance(a, pd.DataFrame):
+        _frames(a, b, path)
+    elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype, f"{path}: dtype {a.dtype} != {b.dtype}"
         assert a.shape == b.shape, f"{path}: shape {a.shape} != {b.shape}"
         assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), f"{path}: array values differ"

@@ -50,23 +50,24 @@ __all__ = [
 ]
 
 #: The six BioMime conditions (spec §5, ``BioMime/utils/params.py`` [S]).
+#: Names match :data:`myoflow.simulate.numerical.MUAP_CONDITIONS`.
 DEFAULT_CONDITIONS: tuple[str, ...] = (
-    "log_fibre_number",   # ln(number of fibres), 1.10–6.77 (≈3–870 fibres)
+    "fibre_number_log",   # ln(number of fibres), 1.10–6.77 (≈3–870 fibres)
     "depth_mm",           # depth of the MU territory centre below the skin, 7–23.1 mm
-    "ml_angle",           # medio-lateral position as a fraction of the grid width, 0–1
+    "angle",              # medio-lateral position (BioMime: angle around the limb), 0–1
     "iz_position",        # innervation zone as a fraction of fibre length, 0.365–0.636
     "cv_m_s",             # conduction velocity, 3–4.5 m/s
-    "fibre_length",       # fibre length relative to rest, 0.85–1.15
+    "fibre_length_scale", # fibre length relative to rest, 0.85–1.15
 )
 
 #: Declared ranges (spec §5 [S]); the generator refuses conditions outside them.
 DEFAULT_CONDITION_RANGES: dict[str, tuple[float, float]] = {
-    "log_fibre_number": (1.10, 6.77),
+    "fibre_number_log": (1.10, 6.77),
     "depth_mm": (7.0, 23.1),
-    "ml_angle": (0.0, 1.0),
+    "angle": (0.0, 1.0),
     "iz_position": (0.365, 0.636),
     "cv_m_s": (3.0, 4.5),
-    "fibre_length": (0.85, 1.15),
+    "fibre_length_scale": (0.85, 1.15),
 }
 
 
@@ -145,32 +146,21 @@ def time_scaling_matrices(n_times: int, scales: Sequence[float]) -> np.ndarray:
 
 
 class _Encoder(nn.Module):
-    """q(z | MUAP shape, conditions): strided Conv3d over (time, rows, cols), then a linear head.
+    """q(z | MUAP shape, conditions): an MLP over the flattened MUAP and the condition embedding.
 
-    Strides shrink time first and then space, keeping the encoder to a few MFLOP per MUAP.
+    BioMime's encoder is a Conv3d stack; on CPU its backward pass cost ten times
+    the whole decoder here, for no gain in generation accuracy (generation uses
+    the prior), so the encoder is a plain MLP.
     """
 
-    def __init__(self, out_shape: tuple[int, int, int], cond_dim: int, latent_dim: int, channels: Sequence[int]):
+    def __init__(self, out_shape: tuple[int, int, int], cond_dim: int, latent_dim: int, width: int):
         super().__init__()
-        rows, cols, times = out_shape
-        layers: list[nn.Module] = []
-        c_in = 1
-        for i, c_out in enumerate(channels):
-            stride = (2, 1, 1) if i == 0 else (2, 2 if rows >= 4 else 1, 2 if cols >= 4 else 1)
-            layers += [nn.Conv3d(c_in, c_out, kernel_size=(5, 3, 3), stride=stride, padding=(2, 1, 1)),
-                       nn.PReLU(c_out)]
-            c_in = c_out
-            if i > 0:
-                rows, cols = (rows + 1) // 2 if rows >= 4 else rows, (cols + 1) // 2 if cols >= 4 else cols
-        self.conv = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool3d((6, min(rows, 2), min(cols, 2)))
-        flat = c_in * 6 * min(rows, 2) * min(cols, 2)
-        self.head = nn.Sequential(nn.Linear(flat + cond_dim, 256), nn.GELU(), nn.Linear(256, 2 * latent_dim))
+        flat = int(np.prod(out_shape))
+        self.body = nn.Sequential(nn.Linear(flat, width), nn.GELU())
+        self.head = nn.Sequential(nn.Linear(width + cond_dim, width), nn.GELU(), nn.Linear(width, 2 * latent_dim))
 
     def forward(self, shape: torch.Tensor, cond_emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # (n, rows, cols, times) -> (n, 1, times, rows, cols)
-        x = shape.permute(0, 3, 1, 2).unsqueeze(1)
-        h = self.pool(self.conv(x)).flatten(1)
+        h = self.body(shape.flatten(1))
         mu, logvar = self.head(torch.cat([h, cond_emb], dim=1)).chunk(2, dim=1)
         return mu, logvar.clamp(-10.0, 6.0)
 
@@ -198,8 +188,8 @@ class MUAPGenerator(nn.Module):
         Condition embedding size (BioMime: 64).
     time_expert_scales : sequence of float
         Time-scaling factors of the mixture of experts (empty: none).
-    encoder_channels : sequence of int
-        Channels of the encoder's Conv3d stack.
+    encoder_width : int
+        Width of the encoder MLP.
 
     Notes
     -----
@@ -214,7 +204,7 @@ class MUAPGenerator(nn.Module):
                  condition_ranges: dict[str, Sequence[float]] | None = None,
                  latent_dim: int = 16, hidden: int = 512, n_hidden_layers: int = 3, cond_dim: int = 64,
                  time_expert_scales: Sequence[float] = (0.5, 0.63, 0.79, 1.0, 1.26, 1.59, 2.0),
-                 encoder_channels: Sequence[int] = (8, 16, 32)):
+                 encoder_width: int = 256):
         super().__init__()
         if len(out_shape) != 3 or min(int(s) for s in out_shape) < 1:
             raise DataError(f"out_shape must be (rows, cols, times) with positive sizes, got {tuple(out_shape)}")
@@ -231,7 +221,7 @@ class MUAPGenerator(nn.Module):
         self.n_hidden_layers = int(n_hidden_layers)
         self.cond_dim = int(cond_dim)
         self.time_expert_scales = tuple(float(s) for s in time_expert_scales)
-        self.encoder_channels = tuple(int(c) for c in encoder_channels)
+        self.encoder_width = int(encoder_width)
         rows, cols, times = self.out_shape
         n_cond = len(self.condition_names)
 
@@ -258,7 +248,7 @@ class MUAPGenerator(nn.Module):
                                       nn.Linear(128, len(self.time_expert_scales)))
         else:
             self.gate = None
-        self.encoder = _Encoder(self.out_shape, cond_dim, latent_dim, self.encoder_channels)
+        self.encoder = _Encoder(self.out_shape, cond_dim, latent_dim, self.encoder_width)
 
     # ---------------------------------------------------------------- config
     def config(self) -> dict[str, Any]:
@@ -273,7 +263,7 @@ class MUAPGenerator(nn.Module):
             "n_hidden_layers": self.n_hidden_layers,
             "cond_dim": self.cond_dim,
             "time_expert_scales": list(self.time_expert_scales),
-            "encoder_channels": list(self.encoder_channels),
+            "encoder_width": self.encoder_width,
         }
 
     @classmethod
@@ -310,8 +300,9 @@ class MUAPGenerator(nn.Module):
         """Training pass: encode, sample z (reparameterised), decode both z and the prior mean z=0."""
         mu, logvar = self.encode_unit(shape, cond_unit)
         z = mu if noise is None else mu + noise * torch.exp(0.5 * logvar)
-        recon, logamp = self.decode_unit(cond_unit, z)
-        prior, _ = self.decode_unit(cond_unit, torch.zeros_like(z))
+        n = z.shape[0]
+        both, logamp = self.decode_unit(cond_unit.repeat(2, 1), torch.cat([z, torch.zeros_like(z)]))
+        recon, prior, logamp = both[:n], both[n:], logamp[:n]
         return {"recon": recon, "prior": prior, "logamp": logamp, "mu": mu, "logvar": logvar}
 
     def _as_tensor(self, conditions: Any) -> torch.Tensor:
@@ -442,19 +433,21 @@ def _peak_to_peak(x: torch.Tensor) -> torch.Tensor:
     return flat.max(dim=1).values - flat.min(dim=1).values
 
 
-class MUAPDecoder(nn.Module):
-    """The generation path only, for ONNX export: (conditions in physical units, z) → MUAPs.
+class MUAPDecoder(MUAPGenerator):
+    """The generation path only, for ONNX export: ``forward(conditions, z) -> MUAPs``.
 
-    Range validation cannot live inside an exported graph; callers of the ONNX
+    Same parameters (and ``state_dict`` keys) as :class:`MUAPGenerator`; conditions
+    are in physical units and MUAPs come out in volts, (n, rows, cols, times).
+    Range validation cannot live inside an exported graph: callers of the ONNX
     model must check conditions (the JSON config beside it lists the ranges).
     """
 
-    def __init__(self, generator: MUAPGenerator):
-        super().__init__()
-        self.generator = generator
+    @classmethod
+    def from_generator(cls, generator: MUAPGenerator) -> "MUAPDecoder":
+        dec = cls.from_config(generator.config())
+        dec.load_state_dict(generator.state_dict())
+        return dec.eval()
 
-    def forward(self, conditions: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        g = self.generator
-        shape, logamp = g.decode_unit(g.unit_conditions(conditions), z)
+    def forward(self, conditions: torch.Tensor, z: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        shape, logamp = self.decode_unit(self.unit_conditions(conditions), z)
         return shape * torch.exp(logamp)[:, None, None, None]
-

@@ -128,6 +128,8 @@ def detect_stimuli(
     hp = np.abs(signal.sosfilt(sos, x, axis=-1, zi=zi)[0])
     if threshold is None:
         sd = _robust_sd(hp)
+        # Quantised, mostly flat channels can have MAD 0: fall back to the plain SD.
+        sd = np.where(sd > 0, sd, hp.std(axis=-1))
         sd = np.where(sd > 0, sd, np.finfo(float).tiny)
         stat = (hp / sd[:, None]).max(axis=0)
         thr = float(k)
@@ -139,7 +141,7 @@ def detect_stimuli(
         return np.empty(0, dtype=np.int64)
     # Onset = earliest sample within 2 ms before the peak reaching 10 % of that pulse's
     # peak: amplitude-invariant, so pulse times do not jitter with artefact size
-    # (on the real tSCS data the inter-pulse SD is 0.2 ms, vs 0.3 ms for the peaks).
+    # (on the real tSCS data the inter-pulse interval SD is 0.16 ms).
     search = max(1, min(gap // 2, int(round(0.002 * rec.fs))))
     onsets = np.empty_like(peaks)
     for i, (p, h) in enumerate(zip(peaks, props["peak_heights"])):

@@ -9,7 +9,7 @@ noise and front end (:mod:`~myoflow.simulate.noise`) and interference EMG
 (:mod:`~myoflow.simulate.emg`). Protocols (evoked, grid, gait, muaps, dynamic) live in
 :mod:`myoflow.simulate.protocols`; ``myoflow simulate <protocol>`` writes a dataset folder.
 """
-from .emg import VoluntaryTruth, estimate_conduction_velocity, median_frequency, simulate_voluntary, synthesize_emg
+from .emg import MuscleModel, VoluntaryTruth, estimate_conduction_velocity, median_frequency, simulate_voluntary, synthesize_emg
 from .motor_units import MUSCLES, MotorUnitPool, MuscleParams, muscle_params, place_motor_units
 from .noise import add_noise, front_end
 from .subjects import SubjectParams, generate_subjects, participants_table
@@ -20,5 +20,5 @@ __all__ = [
     "MotorUnitPool", "MuscleParams", "MUSCLES", "muscle_params", "place_motor_units",
     "ElectrodeArray", "MotorUnitGeometry", "Tissue", "fast_muaps",
     "add_noise", "front_end",
-    "synthesize_emg", "simulate_voluntary", "VoluntaryTruth", "median_frequency", "estimate_conduction_velocity",
+    "synthesize_emg", "simulate_voluntary", "MuscleModel", "VoluntaryTruth", "median_frequency", "estimate_conduction_velocity",
 ]

@@ -18,7 +18,7 @@ from scipy import signal
 
 from ..containers import Recording
 from ..errors import ConfigError, DataError
-from .motor_units import MotorUnitPool, muscle_fibre_count, muscle_params, place_motor_units
+from .motor_units import MotorUnitPool, MuscleParams, muscle_fibre_count, muscle_params, place_motor_units
 from .noise import add_noise, front_end as _front_end
 from .subjects import PCSA_REF_CM2, SubjectParams
 from .volume_conductor import ElectrodeArray, MotorUnitGeometry, Tissue, fast_muaps
@@ -26,6 +26,7 @@ from .volume_conductor import ElectrodeArray, MotorUnitGeometry, Tissue, fast_mu
 __all__ = [
     "synthesize_emg",
     "simulate_voluntary",
+    "MuscleModel",
     "VoluntaryTruth",
     "resample",
     "estimate_conduction_velocity",
@@ -116,6 +117,134 @@ class VoluntaryTruth:
     noise_info: dict = field(default_factory=dict)
 
 
+@dataclass
+class MuscleModel:
+    """One subject's muscle under one electrode array: pool, geometry, tissue and MUAPs.
+
+    Build once with :meth:`build` and call :meth:`record` for each trial, so that the
+    same motor units (and MUAPs) serve every contraction of a session.
+    """
+
+    subject: SubjectParams
+    muscle: MuscleParams
+    side: str | None
+    electrodes: ElectrodeArray
+    tissue: Tissue
+    csa_cm2: float
+    pool: MotorUnitPool
+    geometry: MotorUnitGeometry
+    muaps: np.ndarray
+    fs_sim: float
+    iz_mm: float = 0.0
+
+    @classmethod
+    def build(
+        cls, subject: SubjectParams, muscle: str | MuscleParams, electrodes: ElectrodeArray, rng: np.random.Generator,
+        *, side: str | None = None, n_units: int | None = None, iz_mm: float = 0.0, y_offset_mm: float = 0.0,
+        fs_sim: float = 4096.0, muap_duration_ms: float | None = None, tissue: Tissue | None = None,
+    ) -> "MuscleModel":
+        """Pool (Fuglevand, age-scaled unit count), placement and fast MUAPs for a subject's muscle.
+
+        Fibre count = modelled cross-section × :data:`EFFECTIVE_FIBRE_DENSITY_PER_MM2`
+        (scaled by the subject's CSA); CV shifted by the subject's age/mass offset; fibre
+        length scaled by height. ``iz_mm``/``y_offset_mm`` place the innervation-zone band
+        and the muscle relative to the electrodes.
+        """
+        mp = muscle if isinstance(muscle, MuscleParams) else muscle_params(muscle)
+        if tissue is None:
+            tissue = Tissue(fat_mm=subject.fat_at(mp.name, side), skin_mm=subject.skin_mm)
+        csa = subject.csa_at(mp.name, side)
+        csa_scale = csa / PCSA_REF_CM2[mp.name]
+        pool = MotorUnitPool.for_muscle(mp, rng, n_units=n_units, mu_count_scale=subject.mu_count_scale,
+                                        fibres_total=muscle_fibre_count(mp, csa_scale))
+        geom = place_motor_units(pool, mp, rng, csa_scale=csa_scale, cv_offset_m_s=subject.cv_offset_m_s,
+                                 iz_mm=iz_mm, y_offset_mm=y_offset_mm, fibre_length_scale=subject.height_m / 1.75)
+        muaps = fast_muaps(geom, tissue, electrodes, float(fs_sim), duration_ms=muap_duration_ms)
+        return cls(subject, mp, side, electrodes, tissue, csa, pool, geom, muaps, float(fs_sim), float(iz_mm))
+
+    def clean_emg(self, excitation: np.ndarray, rng: np.random.Generator, *, fs_excitation: float,
+                  common_noise_sd: float = 0.03) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """Noise-free EMG at ``fs_sim`` for an excitation (0–1) sampled at ``fs_excitation``.
+
+        Returns ``(emg (n_channels, n_sim), spikes (sample indices at fs_sim), excitation at fs_sim)``.
+        """
+        exc = np.asarray(excitation, dtype=float)
+        if exc.ndim != 1 or exc.size < 2:
+            raise DataError(f"excitation must be a 1-D time course, got shape {exc.shape}")
+        n_sim = int(round(exc.size / float(fs_excitation) * self.fs_sim))
+        t_sim = np.arange(n_sim) / self.fs_sim
+        exc_sim = np.interp(t_sim, np.arange(exc.size) / float(fs_excitation), exc)
+        spikes = self.pool.spike_trains(exc_sim, self.fs_sim, rng, common_noise_sd=common_noise_sd)
+        return synthesize_emg(spikes, self.muaps, n_sim), spikes, exc_sim
+
+    def record(
+        self, excitation: np.ndarray, rng: np.random.Generator, *, fs: float = 1000.0,
+        fs_excitation: float | None = None, session: str | None = None, noise: dict | bool | None = True,
+        front_end: dict | bool | None = True, onsets_s: Sequence[tuple[float, float]] | None = None,
+        with_force: bool = False, return_truth: bool = False,
+    ) -> Recording | tuple[Recording, VoluntaryTruth]:
+        """One recording of a contraction (see :func:`simulate_voluntary` for the parameters)."""
+        fs = float(fs)
+        if self.fs_sim < fs:
+            raise ConfigError(f"fs_sim ({self.fs_sim} Hz) must be >= the output rate fs ({fs} Hz)")
+        fs_exc = float(fs_excitation or fs)
+        exc = np.asarray(excitation, dtype=float)
+        duration = exc.size / fs_exc
+        clean, spikes, exc_sim = self.clean_emg(exc, rng, fs_excitation=fs_exc)
+        n_sim = clean.shape[1]
+        n_out = int(round(duration * fs))
+        data = resample(clean, self.fs_sim, fs, axis=1)[:, :n_out]
+        noise_info: dict = {}
+        if noise:
+            kw = noise if isinstance(noise, dict) else {}
+            data, noise_info = add_noise(data, fs, rng, return_info=True, **kw)
+        if front_end:
+            kw = front_end if isinstance(front_end, dict) else {}
+            data = _front_end(data, fs, **kw)
+        events = None
+        if onsets_s:
+            rows = []
+            for on, off in onsets_s:
+                for t, kind in ((on, "onset"), (off, "offset")):
+                    smp = int(round(t * fs))
+                    if 0 <= smp < n_out:
+                        rows.append({"sample": smp, "kind": kind})
+            events = pd.DataFrame(rows, columns=["sample", "kind"])
+        n_spk = np.array([len(x) for x in spikes])
+        active = n_spk > 0
+        truth: dict[str, Any] = {
+            "fat_mm": self.tissue.fat_mm, "skin_mm": self.tissue.skin_mm, "csa_cm2": self.csa_cm2,
+            "n_units": self.pool.n_units, "n_recruited": int(active.sum()),
+            "mean_rate_hz": float(n_spk[active].mean() / duration) if active.any() else 0.0,
+            "cv_mean_m_s": float(self.geometry.cv_m_s.mean()), "iz_mm": self.iz_mm, "fs_sim": self.fs_sim,
+            "noise": noise_info,
+        }
+        subject, mp, side = self.subject, self.muscle, self.side
+        meta = {
+            "subject": subject.subject, "session": session, "muscle": mp.name, "side": side,
+            "covariates": subject.covariates(),
+            "source": f"simulated voluntary {subject.subject}/{mp.name}" + (f"/{side}" if side else ""),
+            "truth": truth,
+        }
+        el = self.electrodes
+        rec = Recording(
+            data=data, fs=fs, ch_names=el.channel_names(), units="V", layout=el.channel_positions(),
+            grid_shape=el.channel_grid_shape if el.n_channels > 1 else None, events=events, meta=meta,
+        )
+        if not return_truth:
+            return rec
+        force = None
+        if with_force:
+            force = resample(self.pool.force(spikes, self.fs_sim, n_sim), self.fs_sim, fs)[:n_out]
+        t_sim = np.arange(n_sim) / self.fs_sim
+        vt = VoluntaryTruth(
+            spike_times_s=[np.asarray(x) / self.fs_sim for x in spikes],
+            excitation=np.interp(np.arange(n_out) / fs, t_sim, exc_sim), pool=self.pool, geometry=self.geometry,
+            tissue=self.tissue, muaps=self.muaps, fs_sim=self.fs_sim, force=force, noise_info=noise_info,
+        )
+        return rec, vt
+
+
 def simulate_voluntary(
     subject: SubjectParams,
     muscle: str,
@@ -140,6 +269,9 @@ def simulate_voluntary(
     tissue: Tissue | None = None,
 ) -> Recording | tuple[Recording, VoluntaryTruth]:
     """Simulate a voluntary contraction of one muscle recorded by an electrode array.
+
+    Equivalent to ``MuscleModel.build(...).record(...)``; build a :class:`MuscleModel`
+    yourself to reuse the same motor units for several trials.
 
     Parameters
     ----------
@@ -168,78 +300,16 @@ def simulate_voluntary(
     Recording (volts; ``meta``: subject, session, muscle, side, covariates, truth) —
     and :class:`VoluntaryTruth` when ``return_truth``.
     """
-    mp = muscle_params(muscle)
     exc = np.asarray(excitation, dtype=float)
     if exc.ndim != 1 or exc.size < 2:
         raise DataError(f"excitation must be a 1-D time course, got shape {exc.shape}")
-    fs, fs_sim = float(fs), float(fs_sim)
-    if fs_sim < fs:
+    if float(fs_sim) < float(fs):
         raise ConfigError(f"fs_sim ({fs_sim} Hz) must be >= the output rate fs ({fs} Hz)")
-    fs_exc = float(fs_excitation or fs)
-    duration = exc.size / fs_exc
-    n_sim = int(round(duration * fs_sim))
-    t_sim = np.arange(n_sim) / fs_sim
-    exc_sim = np.interp(t_sim, np.arange(exc.size) / fs_exc, exc)
-    if tissue is None:
-        tissue = Tissue(fat_mm=subject.fat_at(mp.name, side), skin_mm=subject.skin_mm)
-    csa = subject.csa_at(mp.name, side)
-    csa_scale = csa / PCSA_REF_CM2[mp.name]
-    pool = MotorUnitPool.for_muscle(mp, rng, n_units=n_units, mu_count_scale=subject.mu_count_scale,
-                                    fibres_total=muscle_fibre_count(mp, csa_scale))
-    geom = place_motor_units(pool, mp, rng, csa_scale=csa_scale,
-                             cv_offset_m_s=subject.cv_offset_m_s, iz_mm=iz_mm, y_offset_mm=y_offset_mm,
-                             fibre_length_scale=subject.height_m / 1.75)
-    muaps = fast_muaps(geom, tissue, electrodes, fs_sim, duration_ms=muap_duration_ms)
-    spikes = pool.spike_trains(exc_sim, fs_sim, rng)
-    clean = synthesize_emg(spikes, muaps, n_sim)
-    data = resample(clean, fs_sim, fs, axis=1)
-    n_out = int(round(duration * fs))
-    data = data[:, :n_out]
-    noise_info: dict = {}
-    if noise:
-        kw = noise if isinstance(noise, dict) else {}
-        data, noise_info = add_noise(data, fs, rng, return_info=True, **kw)
-    if front_end:
-        kw = front_end if isinstance(front_end, dict) else {}
-        data = _front_end(data, fs, **kw)
-    events = None
-    if onsets_s:
-        rows = []
-        for on, off in onsets_s:
-            for t, kind in ((on, "onset"), (off, "offset")):
-                s = int(round(t * fs))
-                if 0 <= s < n_out:
-                    rows.append({"sample": s, "kind": kind})
-        events = pd.DataFrame(rows, columns=["sample", "kind"])
-    n_spk = np.array([len(s) for s in spikes])
-    truth: dict[str, Any] = {
-        "fat_mm": tissue.fat_mm, "skin_mm": tissue.skin_mm, "csa_cm2": csa, "n_units": pool.n_units,
-        "n_recruited": int((n_spk > 0).sum()), "mean_rate_hz": float(n_spk[n_spk > 0].mean() / duration) if (n_spk > 0).any() else 0.0,
-        "cv_mean_m_s": float(geom.cv_m_s.mean()), "iz_mm": float(iz_mm), "fs_sim": fs_sim,
-        "noise": noise_info,
-    }
-    meta = {
-        "subject": subject.subject, "session": session, "muscle": mp.name, "side": side,
-        "covariates": subject.covariates(), "source": f"simulated voluntary {subject.subject}/{mp.name}"
-        + (f"/{side}" if side else ""), "truth": truth,
-    }
-    gs = electrodes.channel_grid_shape
-    rec = Recording(
-        data=data, fs=fs, ch_names=electrodes.channel_names(), units="V",
-        layout=electrodes.channel_positions(), grid_shape=gs if electrodes.n_channels > 1 else None,
-        events=events, meta=meta,
-    )
-    if not return_truth:
-        return rec
-    force = None
-    if with_force:
-        force = resample(pool.force(spikes, fs_sim, n_sim), fs_sim, fs)[:n_out]
-    vt = VoluntaryTruth(
-        spike_times_s=[np.asarray(s) / fs_sim for s in spikes], excitation=np.interp(np.arange(n_out) / fs,
-        t_sim, exc_sim), pool=pool, geometry=geom, tissue=tissue, muaps=muaps, fs_sim=fs_sim, force=force,
-        noise_info=noise_info,
-    )
-    return rec, vt
+    model = MuscleModel.build(subject, muscle, electrodes, rng, side=side, n_units=n_units, iz_mm=iz_mm,
+                              y_offset_mm=y_offset_mm, fs_sim=fs_sim, muap_duration_ms=muap_duration_ms,
+                              tissue=tissue)
+    return model.record(exc, rng, fs=fs, fs_excitation=fs_excitation, session=session, noise=noise,
+                        front_end=front_end, onsets_s=onsets_s, with_force=with_force, return_truth=return_truth)
 
 
 # ------------------------------------------------------------------ validation aids

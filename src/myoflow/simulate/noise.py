@@ -203,15 +203,21 @@ def front_end(
     array (n_channels, n_samples), V (multiples of the LSB when quantised).
     """
     x, fs = _check(data, fs)
+    def causal(sos: np.ndarray, y: np.ndarray) -> np.ndarray:
+        # Start in the steady state for the first sample (a recording does not begin with
+        # the amplifier's switch-on transient).
+        zi = signal.sosfilt_zi(sos)[:, None, :] * y[None, :, :1]
+        return signal.sosfilt(sos, y, axis=1, zi=zi)[0]
+
     if hp_hz:
         if not (0 < hp_hz < fs / 2):
             raise ConfigError(f"high-pass corner must be in (0, fs/2 = {fs / 2:g}) Hz, got {hp_hz}")
-        x = signal.sosfilt(signal.butter(hp_order, hp_hz, "highpass", fs=fs, output="sos"), x, axis=1)
+        x = causal(signal.butter(hp_order, hp_hz, "highpass", fs=fs, output="sos"), x)
     if lp_hz:
         if lp_hz >= fs / 2:
             log.debug("low-pass %.0f Hz >= Nyquist %.0f Hz: skipped", lp_hz, fs / 2)
         else:
-            x = signal.sosfilt(signal.butter(lp_order, lp_hz, "lowpass", fs=fs, output="sos"), x, axis=1)
+            x = causal(signal.butter(lp_order, lp_hz, "lowpass", fs=fs, output="sos"), x)
     if range_v <= 0:
         raise ConfigError(f"range_v must be > 0 V, got {range_v}")
     x = np.clip(x, -range_v, range_v)

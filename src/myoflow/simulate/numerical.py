@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -308,11 +308,8 @@ def _unit_potential(geom: MotorUnitGeometry, i: int, electrodes: ElectrodeArray,
     vm = intracellular_ap_derivative(np.arange(0.0, 24.0, dx))
     conv = signal.fftconvolve(d, vm[None, :], axes=1) * dx  # (E, M + len(vm) − 1)
     s_grid = np.arange(conv.shape[1]) * dx
-    fs_i = setup.fs_internal
-    factor = int(round(fs_i / fs))
-    if factor < 1 or abs(factor * fs - fs_i) > 1e-6:
-        factor = 1
-        fs_i = fs
+    factor = max(1, int(np.ceil(setup.fs_internal / fs - 1e-9)))  # compute at >= fs_internal
+    fs_i = factor * fs
     n_i = n_samples * factor + 64 * factor  # margin for the decimation filter
     t = np.arange(n_i) / fs_i - pre_ms * 1e-3 - 32 * factor / fs_i
     s = geom.cv_m_s[i] * 1e3 * t

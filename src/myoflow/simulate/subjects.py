@@ -34,7 +34,7 @@ spec: [S] checked against a source, [R] recalled from the cited paper, [A] assum
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
 
 import numpy as np

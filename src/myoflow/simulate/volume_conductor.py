@@ -44,7 +44,7 @@ lengths in mm, time in s, conductivities in S/m, potentials in V.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, Sequence
 
@@ -656,7 +656,7 @@ def fast_muaps(
     zq = np.arange(-z_back, z_fwd + dx_mm, dx_mm)
     # The kernel is needed at x_e − x_iz ∓ z; make the table span that.
     rel = pos[None, :, 0] - units.iz_mm[:, None]  # (u, e)
-    need_span = float(np.abs(rel).max() + zq.max() + zq[0] * -1 + 2 * dx_mm)
+    need_span = float(np.abs(rel).max() + max(zq.max(), -zq[0]) + 2 * dx_mm)
     n_x = 512
     while n_x * dx_mm / 2 < need_span:
         n_x *= 2
@@ -679,40 +679,40 @@ def fast_muaps(
              + a * ((1 - b) * vals[i0 + 1, il] + b * vals[i0 + 1, il + 1]))
         kern += c_w[:, c][:, None, None].astype(np.float32) * k
     # --- merged source kernel D(z) = w_L(−z) G'(rel + z) − w_R(z) G'(rel − z)
-    w_r, w_l_neg = _source_windows(zq, units.l_left_mm, units.l_right_mm, units.iz_spread_mm,
-                                   units.end_spread_mm)
+    w_r, _ = _source_windows(zq, units.l_left_mm, units.l_right_mm, units.iz_spread_mm, units.end_spread_mm)
     _, w_l = _source_windows(-zq, units.l_left_mm, units.l_right_mm, units.iz_spread_mm,
                              units.end_spread_mm)
     centre = tab.n_x // 2 - lo
     n_k = hi - lo
-    uidx = np.arange(units.n_units)[:, None, None]
     yidx = e_to_y[None, :, None]
-
-    def sample(arg: np.ndarray) -> np.ndarray:  # arg (u, e, z) in mm → kernel values
-        q = arg / dx_mm + centre
-        q0 = np.floor(q).astype(np.int64)
-        f = (q - q0).astype(np.float32)
-        ok = (q0 >= 0) & (q0 < n_k - 1)
-        q0c = np.clip(q0, 0, n_k - 2)
-        v = (1 - f) * kern[uidx, yidx, q0c] + f * kern[uidx, yidx, q0c + 1]
-        return np.where(ok, v, np.float32(0.0))
-
-    g_plus = sample(rel[:, :, None] + zq[None, None, :])
-    g_minus = sample(rel[:, :, None] - zq[None, None, :])
-    d = w_l[:, None, :] * g_plus - w_r[:, None, :] * g_minus  # (u, e, z)
-    # --- time course: φ(t) = a_scale · dx · Σ_z Vm'(v t − z) D(z); Vm' from a fine table
     a_scale = SIGMA_INTRACELLULAR * np.pi * fibre_diameter_m ** 2 / 4.0  # S·m → A per (V/m)
     t = np.arange(n_t) / fs
     vm_tab, step = _vm_table(dx_mm)
-    mono = np.empty((units.n_units, n_e, n_t))
     zi = np.rint(zq / step).astype(np.int64)
-    chunk = max(1, int(4e6 // (n_t * zq.size)))
-    for s in range(0, units.n_units, chunk):
-        sl = slice(s, min(s + chunk, units.n_units))
+    mono = np.empty((units.n_units, n_e, n_t))
+    # Work on groups of units so that temporaries stay small (≈ 2e6 elements).
+    chunk = max(1, int(2e6 // (max(n_e, n_t) * zq.size)))
+    for s0 in range(0, units.n_units, chunk):
+        sl = slice(s0, min(s0 + chunk, units.n_units))
+        uidx = np.arange(s0, sl.stop)[:, None, None]
+
+        def sample(arg: np.ndarray) -> np.ndarray:  # arg (u, e, z) in mm → kernel values
+            q = arg / dx_mm + centre
+            q0 = np.floor(q).astype(np.int64)
+            f = (q - q0).astype(np.float32)
+            ok = (q0 >= 0) & (q0 < n_k - 1)
+            q0c = np.clip(q0, 0, n_k - 2)
+            v = (1 - f) * kern[uidx, yidx, q0c] + f * kern[uidx, yidx, q0c + 1]
+            return np.where(ok, v, np.float32(0.0))
+
+        g_plus = sample(rel[sl, :, None] + zq[None, None, :])
+        g_minus = sample(rel[sl, :, None] - zq[None, None, :])
+        d = w_l[sl, None, :] * g_plus - w_r[sl, None, :] * g_minus  # (u, e, z)
+        # φ(t) = a_scale · dx · Σ_z Vm'(v t − z) D(z), with Vm' from a fine lookup table
         si = np.rint(units.cv_m_s[sl, None] * 1e3 * t[None, :] / step).astype(np.int64)  # (u, t)
         idx = np.clip(si[:, :, None] - zi[None, None, :], -1, vm_tab.size - 1)
         vm = vm_tab[idx]  # index -1 holds 0 (u < 0)
-        mono[sl] = np.matmul(d[sl], vm.transpose(0, 2, 1)) * (a_scale * dx_mm)
+        mono[sl] = np.matmul(d, vm.transpose(0, 2, 1)) * (a_scale * dx_mm)
     m = electrodes.montage_matrix()
     out = np.einsum("ce,uet->uct", m, mono) if electrodes.montage != "monopolar" else mono
     return np.ascontiguousarray(out, dtype=dtype)

@@ -34,7 +34,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ...containers import Recording, Trial
+from ...containers import Trial
 from ...errors import DataError
 from .. import native
 from .._common import make_recording

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...containers import Recording, Trial
+from ...containers import Trial
 from ...errors import DataError
 from .._common import check_file, check_fs, make_recording, to_volts
 

@@ -40,7 +40,7 @@ class DataSection:
     subjects: int = 90
     seed: int = 0
     frequencies: list[float] = field(default_factory=lambda: [5.0, 10.0, 15.0, 20.0, 25.0])
-    train_s: float = 2.0
+    train_s: float = 4.0
     fs: float = 2000.0
     muscles: list[str] = field(default_factory=lambda: ["RF", "BF"])
     label: str = "mass_class"
@@ -65,7 +65,7 @@ class PreprocessSection:
     """Response extraction and the sequence input (see :mod:`.features`)."""
 
     window_ms: tuple[float, float] = (0.0, 35.0)
-    blank_ms: tuple[float, float] = (0.5, 2.0)
+    blank_ms: tuple[float, float] = (0.5, 3.0)
     highpass_hz: float | None = 10.0
     representation: Literal["waveform", "train"] = "waveform"
     decimate: int = 2

@@ -81,7 +81,7 @@ def extract_responses(
     rec: Recording,
     *,
     window_ms: tuple[float, float] = (0.0, 35.0),
-    blank_ms: tuple[float, float] = (0.5, 2.0),
+    blank_ms: tuple[float, float] = (0.5, 3.0),
     highpass_hz: float | None = 10.0,
     channel: int | str = 0,
 ) -> tuple[np.ndarray, dict[str, float]]:
@@ -192,7 +192,7 @@ def prepare_evoked(
     muscles: Sequence[str],
     frequencies: Sequence[float],
     window_ms: tuple[float, float] = (0.0, 35.0),
-    blank_ms: tuple[float, float] = (0.5, 2.0),
+    blank_ms: tuple[float, float] = (0.5, 3.0),
     highpass_hz: float | None = 10.0,
     progress=None,
 ) -> EvokedData:
@@ -381,3 +381,48 @@ def descriptor_matrix(data: EvokedData, subjects: Sequence[str], frequencies: Se
         raise DataError(f"no descriptors for subject(s) {missing[:5]}")
     wide = wide.loc[list(subjects)]
     return wide.to_numpy(dtype=np.float64), list(wide.columns)
+
+
+# ------------------------------------------------------------------ cache
+def save_evoked(data: EvokedData, folder) -> None:
+    """Write :class:`EvokedData` to ``folder`` (npz + parquet + json; no pickle). ``info.json`` last."""
+    import json
+    from pathlib import Path
+
+    from ..._atomic import atomic_path, atomic_write_json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{s}|{m}|{f!r}": r for (s, m, f), r in data.responses.items()}
+    with atomic_path(folder / "responses.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    for name, df in (("participants", data.participants), ("descriptors", data.descriptors)):
+        with atomic_path(folder / f"{name}.parquet") as tmp:
+            df.to_parquet(tmp, index=False)
+    atomic_write_json(folder / "info.json", {
+        "fs": data.fs, "tmin": data.tmin, "muscles": list(data.muscles), "frequencies": list(data.frequencies),
+        "classes": list(data.classes), "covariates": list(data.covariates), "info": json.loads(json.dumps(data.info, default=str)),
+    })
+
+
+def load_evoked(folder) -> EvokedData | None:
+    """Read what :func:`save_evoked` wrote; ``None`` if the folder is incomplete or unreadable."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "info.json").read_text())
+        with np.load(folder / "responses.npz", allow_pickle=False) as z:
+            responses = {}
+            for k in z.files:
+                s, m, f = k.split("|")
+                responses[(s, m, float(f))] = z[k]
+        parts = pd.read_parquet(folder / "participants.parquet")
+        desc = pd.read_parquet(folder / "descriptors.parquet")
+    except (OSError, ValueError, KeyError):
+        return None
+    return EvokedData(parts, responses, desc, float(meta["fs"]), float(meta["tmin"]), tuple(meta["muscles"]),
+                      tuple(float(f) for f in meta["frequencies"]), tuple(meta["classes"]),
+                      tuple(meta["covariates"]), dict(meta.get("info") or {}))

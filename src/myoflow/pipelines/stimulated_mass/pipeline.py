@@ -40,7 +40,8 @@ from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipelin
 from .baselines import SKLEARN_MODELS, baseline_features, fit_baseline, proba_in_order
 from .config import NEURAL_MODELS, StimulatedMassConfig
 from .estimator import MassLevelClassifier
-from .features import EvokedData, condition_frequencies, prepare_evoked, sequence_epochs
+from .features import (EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked,
+                       sequence_epochs)
 
 __all__ = ["StimulatedMassPipeline", "load_cohort", "make_estimator", "flat_metrics"]
 
@@ -76,6 +77,25 @@ def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
     )
     data.info.update(info)
     return data
+
+
+#: Bump when the simulator or the response extraction changes (invalidates caches).
+CACHE_VERSION = "evoked-1"
+
+
+def _cache_key(cfg: StimulatedMassConfig) -> str | None:
+    """Hash of everything ``prepare`` depends on; None for folder data (read fresh)."""
+    import hashlib
+
+    from ...config import to_dict
+
+    if cfg.data.source != "simulate":
+        return None
+    d = to_dict(cfg.data)
+    p = to_dict(cfg.preprocess)
+    blob = json.dumps({"v": CACHE_VERSION, "data": d,
+                       "pre": {k: p[k] for k in ("window_ms", "blank_ms", "highpass_hz")}}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def make_estimator(cfg: StimulatedMassConfig, model: str, seed: int, device: str = "cpu") -> MassLevelClassifier:
@@ -114,7 +134,21 @@ class StimulatedMassPipeline(Pipeline):
 
     # ---------------------------------------------------------------- data
     def prepare(self, cfg: StimulatedMassConfig, cache_dir: Path) -> EvokedData:
-        return load_cohort(cfg)
+        """Simulate/read and extract responses; cached under ``cache_dir`` by a hash of the inputs."""
+        key = _cache_key(cfg)
+        folder = Path(cache_dir) / "stimulated_mass" / key if key and cache_dir else None
+        if folder is not None:
+            data = load_evoked(folder)
+            if data is not None:
+                log.info("using cached evoked cohort %s", folder)
+                return data
+        data = load_cohort(cfg)
+        if folder is not None:
+            try:
+                save_evoked(data, folder)
+            except OSError as exc:  # a read-only cache must not break the run
+                log.warning("could not cache the evoked cohort in %s: %s", folder, exc)
+        return data
 
     def folds(self, cfg: StimulatedMassConfig, data: EvokedData) -> list[Fold]:
         from ...evaluate.splitters import LeaveOneSubjectOut, SubjectKFold, check_no_leakage

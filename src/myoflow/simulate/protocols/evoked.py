@@ -76,7 +76,8 @@ from ...containers import Recording
 from ...errors import ConfigError
 from ..motor_units import MotorUnitPool, fibres_per_cm2, muscle_params, place_motor_units
 from ..noise import add_noise, front_end
-from ..subjects import PCSA_REF_CM2, SubjectParams, generate_subjects, participants_table
+from ..subjects import (ASMI_REFERENCE, FAT_TABLE, PCSA_REF_CM2, SubjectParams, generate_subjects,
+                        participants_table)
 from ..volume_conductor import FIBRE_DIAMETER_M, ElectrodeArray, Tissue, fast_muaps
 
 __all__ = ["simulate_evoked", "simulate_subject_muscle", "EVOKED_MUSCLES", "DEFAULT_FREQUENCIES",
@@ -96,9 +97,16 @@ FIBRE_CALIBRATION = 0.12
 LABEL_NOISE = 0.02
 #: Individual deviation of RF/BF CSA from the body-level muscle mass (log-SD) [A]; see _thigh_csa.
 CSA_SD = 0.06
+#: Lean-mass index per unit of ASMI (total lean ≈ 2.2 × appendicular lean [R]) [A].
+LEAN_PER_ASMI = 2.2
 #: Conduction-velocity change per µm of fibre diameter, m/s (CV ≈ 2.2 + 0.05·d,
 #: Nandedkar & Stålberg 1983 [R]).
 CV_PER_UM = 0.05
+#: Anatomical cross-section ∝ (contractile CSA)^GEOMETRY_EXPONENT: when mass falls, fibres
+#: atrophy but intramuscular fat/connective tissue fills part of the space (myosteatosis,
+#: Goodpaster et al. 2001 [R]), so the muscle shrinks less than its contractile CSA and the
+#: current density near the electrodes falls with mass [A].
+GEOMETRY_EXPONENT = 0.5
 #: Stimulus intensity as a multiple of the motor threshold [A] (gives 20–80 % of Mmax).
 INTENSITY_X_THRESHOLD = (1.5, 2.5)
 #: Simulated motor units per muscle (each stands for ≈2.5 anatomical units of RF/BF) [A].
@@ -123,9 +131,22 @@ def _thigh_csa(subject: SubjectParams, muscles: Sequence[str], rng: np.random.Ge
     import dataclasses
 
     csa = dict(subject.csa_cm2)
+    fat = dict(subject.fat_mm)
+    sides = dict(subject.fat_side_mm)
+    # Subcutaneous fat follows the FAT-mass index, not BMI: BMI = fat-mass index + lean-mass
+    # index, and lean-mass index ≈ LEAN_PER_ASMI × ASMI (appendicular lean is ≈45 % of lean
+    # mass [R]). The core's h = base + k (BMI − 22) makes muscular people fatter [A, fixed here].
+    ref_asmi = ASMI_REFERENCE[(subject.sex, "young" if subject.age < 40 else "middle")][0]
+    bmi_fat = subject.bmi - LEAN_PER_ASMI * (subject.asmi - ref_asmi)
+    s = 0 if subject.sex == "M" else 1
     for m in muscles:
         csa[m] = float(PCSA_REF_CM2[m] * subject.csa_scale * rng.lognormal(0.0, CSA_SD))
-    return dataclasses.replace(subject, csa_cm2=csa)
+        (b_m, b_f), (k_m, k_f) = FAT_TABLE[m]
+        base, k = (b_m, k_m) if s == 0 else (b_f, k_f)
+        fat[m] = float(np.clip((base + k * (bmi_fat - 22.0)) * rng.lognormal(0.0, 0.25), 1.0, 35.0))
+        for side in ("L", "R"):
+            sides[f"{m}_{side}"] = fat[m]
+    return dataclasses.replace(subject, csa_cm2=csa, fat_mm=fat, fat_side_mm=sides)
 
 
 def potentiation_amplitude(freq: float) -> float:
@@ -173,7 +194,7 @@ def simulate_subject_muscle(subject: SubjectParams, muscle: str, rng: np.random.
     # Electrodes centred at x = 0, midway between the IZ and the distal tendon (SENIAM).
     iz_centre = -(mp.fibre_length_mm / 4.0) + iz_offset
     cv_offset = subject.cv_offset_m_s + CV_PER_UM * (d_fibre - FIBRE_DIAMETER_M) * 1e6
-    geom = place_motor_units(pool, mp, rng, csa_scale=csa_ratio, cv_offset_m_s=cv_offset,
+    geom = place_motor_units(pool, mp, rng, csa_scale=csa_ratio ** GEOMETRY_EXPONENT, cv_offset_m_s=cv_offset,
                              iz_mm=iz_centre, iz_band_sd_mm=3.0, y_offset_mm=y_offset,
                              fibre_length_scale=subject.height_m / 1.75)
     fat, skin = subject.fat_at(muscle), subject.skin_mm

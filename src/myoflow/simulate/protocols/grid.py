@@ -53,7 +53,7 @@ from ..emg import simulate_voluntary
 from ..subjects import generate_subjects, participants_table
 from ..volume_conductor import ElectrodeArray
 
-__all__ = ["simulate_grid", "grid_excitation", "GRID_MUSCLES", "cli_command", "PROTOCOL"]
+__all__ = ["simulate_grid", "simulate_grid_recording", "grid_excitation", "GRID_MUSCLES", "cli_command", "PROTOCOL"]
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +119,29 @@ def grid_excitation(duration_s: float, fs: float, level: float, rng: np.random.G
     return exc, bursts
 
 
-def _recording(subject, muscle: str, side: str, duration_s: float, fs: float, level: float,
-               rng: np.random.Generator) -> Recording:
+def simulate_grid_recording(subject, muscle: str, side: str, duration_s: float, fs: float, level: float,
+                            rng: np.random.Generator, *, angle_deg: float | None = None,
+                            iz_distance_mm: float | None = None, lateral_mm: float | None = None) -> Recording:
+    """One subject × muscle × side grid recording of the protocol.
+
+    Parameters
+    ----------
+    subject : SubjectParams
+    muscle : ``"BB"`` or ``"TA"``; side : ``"L"`` or ``"R"``.
+    duration_s, fs : length (s) and output rate (Hz).
+    level : mean plateau drive, fraction of maximal excitation.
+    rng : numpy.random.Generator — all randomness of this recording.
+    angle_deg, iz_distance_mm, lateral_mm : fix the grid placement (misalignment to
+        the fibres, grid-centre distance from the innervation zone along the fibres,
+        medio-lateral offset) instead of drawing it; for validation.
+    """
     exc, bursts = grid_excitation(duration_s, fs, level, rng, repetition_cv=rng.uniform(*REPETITION_CV))
     angle = float(rng.uniform(-MISALIGN_DEG, MISALIGN_DEG))
     iz = float(rng.uniform(*IZ_DISTANCE_MM) * rng.choice([-1.0, 1.0]))
     lateral = float(rng.normal(0.0, LATERAL_SD_MM))
+    angle = angle if angle_deg is None else float(angle_deg)
+    iz = iz if iz_distance_mm is None else float(iz_distance_mm)
+    lateral = lateral if lateral_mm is None else float(lateral_mm)
     grid = ElectrodeArray.grid(GRID_ROWS, GRID_COLS, IED_MM, radius_mm=RADIUS_MM, montage="monopolar",
                                angle_deg=angle)
     rec, vt = simulate_voluntary(subject, muscle, exc, grid, rng, fs=fs, side=side, session="1", iz_mm=iz,
@@ -204,7 +221,7 @@ def simulate_grid(
             level = float(np.clip(base[muscle] * (1.0 + srng.uniform(-SIDE_LEVEL, SIDE_LEVEL)), 0.05, 1.0))
             row[f"true_level_{side}_{muscle}"] = level
             rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2, i, j]))
-            recordings.append(_recording(subj, muscle, side, float(duration_s), float(fs), level, rng))
+            recordings.append(simulate_grid_recording(subj, muscle, side, float(duration_s), float(fs), level, rng))
             if progress is not None:
                 progress(len(recordings), total)
         levels.append(row)

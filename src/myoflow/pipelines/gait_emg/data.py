@@ -1,0 +1,276 @@
+"""Trials → time-normalised gait cycles of angles, joint moments and sEMG envelopes.
+
+What a Trial must hold (simulated by ``myoflow simulate gait`` or brought by a user):
+
+* ``angles``: sagittal hip flexion, knee flexion and ankle dorsiflexion in degrees —
+  myoflow names (``hip_flexion``, ``knee_flexion``, ``ankle_dorsiflexion``) or
+  OpenSim names (``hip_flexion_r``, ``knee_angle_r`` [extension +, negated],
+  ``ankle_angle_r``).
+* ``emg``: the seven muscles TA, GM, VL, RF, BF, ST, SOL — raw sEMG (band-passed,
+  rectified and low-passed here) or linear envelopes (stream rate ≤ 200 Hz or
+  ``meta['envelope']`` true). OpenSim/CEINMS names are mapped (``tib_ant_r`` → TA,
+  ``med_gas_r`` → GM, ``vas_lat_r`` → VL, ``rect_fem_r`` → RF, ``bifemlh_r`` → BF,
+  ``semimem_r`` → ST (semimembranosus is the medial hamstring recorded there; the
+  paper's semitendinosus is its neighbour), ``soleus_r`` → SOL).
+* heel strikes: ``heel_strike`` events on the angles stream, else detected from
+  the vertical GRF (or kinematics) by :func:`myoflow.preprocess.detect_heel_strikes`.
+* moments: a ``moments`` stream (myoflow names ``{hip,knee,ankle}_{sagittal,frontal,
+  transverse}``, or OpenSim ``*_moment`` columns, converted to extensor +), else
+  computed from angles + GRF by 2-D inverse dynamics
+  (:func:`myoflow.biomech.moments_from_trial`, sagittal planes only).
+* body mass: ``meta['covariates']['weight']`` (kg) or estimated from the GRF.
+
+Moments are divided by body mass (N·m/kg). EMG envelopes are normalised per
+subject and muscle by the peak of the subject's ensemble average over its
+reference cycles (:func:`normalise_emg`) — a definition of the target, computed
+from the person's own recording, that shares nothing across subjects.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from ...containers import Recording, Trial
+from ...errors import DataError
+
+__all__ = [
+    "MUSCLES",
+    "GaitCycles",
+    "trial_to_cycles",
+    "normalise_emg",
+    "OPENSIM_EMG",
+    "OPENSIM_MOMENTS",
+]
+
+log = logging.getLogger(__name__)
+
+MUSCLES = ("TA", "GM", "VL", "RF", "BF", "ST", "SOL")
+ANGLES_MYOFLOW = ("hip_flexion", "knee_flexion", "ankle_dorsiflexion")
+MOMENTS_MYOFLOW = tuple(f"{j}_{p}" for j in ("hip", "knee", "ankle") for p in ("sagittal", "frontal", "transverse"))
+#: CEINMS/OpenSim EMG channel → paper muscle.
+OPENSIM_EMG = {"TA": "tib_ant_{s}", "GM": "med_gas_{s}", "VL": "vas_lat_{s}", "RF": "rect_fem_{s}",
+               "BF": "bifemlh_{s}", "ST": "semimem_{s}", "SOL": "soleus_{s}"}
+#: OpenSim ID column → (myoflow moment name, sign to make extensor/abductor/evertor/internal-rotator +).
+OPENSIM_MOMENTS = {
+    "hip_sagittal": ("hip_flexion_{s}_moment", -1.0),
+    "hip_frontal": ("hip_adduction_{s}_moment", -1.0),
+    "hip_transverse": ("hip_rotation_{s}_moment", 1.0),
+    "knee_sagittal": ("knee_angle_{s}_moment", 1.0),
+    "ankle_sagittal": ("ankle_angle_{s}_moment", -1.0),
+    "ankle_frontal": ("subtalar_angle_{s}_moment", -1.0),
+}
+
+
+@dataclass
+class GaitCycles:
+    """Time-normalised cycles of one or more trials (all arrays share the cycle axis).
+
+    Attributes
+    ----------
+    angles : (n, 3, P) deg — hip flexion, knee flexion, ankle dorsiflexion.
+    moments : (n, k, P) N·m/kg.
+    emg : (n, 7, P) envelopes (normalised after :func:`normalise_emg`).
+    durations : (n,) s — cycle durations (for velocities).
+    metadata : DataFrame with ``subject``, ``trial``, ``cycle`` (one row per cycle).
+    """
+
+    angles: np.ndarray
+    moments: np.ndarray
+    emg: np.ndarray
+    durations: np.ndarray
+    metadata: pd.DataFrame
+    moment_names: tuple[str, ...]
+    muscles: tuple[str, ...] = MUSCLES
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.angles.shape[0]
+
+    @property
+    def n_points(self) -> int:
+        return self.angles.shape[2]
+
+    def select(self, mask) -> "GaitCycles":
+        idx = np.arange(len(self))[mask]
+        return replace(self, angles=self.angles[idx], moments=self.moments[idx], emg=self.emg[idx],
+                       durations=self.durations[idx], metadata=self.metadata.iloc[idx].reset_index(drop=True))
+
+    def subjects(self) -> list:
+        return list(pd.unique(self.metadata["subject"]))
+
+    @staticmethod
+    def concatenate(items: list["GaitCycles"]) -> "GaitCycles":
+        if not items:
+            raise DataError("no gait cycles to concatenate")
+        first = items[0]
+        for it in items[1:]:
+            if it.moment_names != first.moment_names or it.n_points != first.n_points:
+                raise DataError(f"cannot combine trials with moments {first.moment_names} and {it.moment_names}")
+        return GaitCycles(
+            angles=np.concatenate([i.angles for i in items]), moments=np.concatenate([i.moments for i in items]),
+            emg=np.concatenate([i.emg for i in items]), durations=np.concatenate([i.durations for i in items]),
+            metadata=pd.concat([i.metadata for i in items], ignore_index=True), moment_names=first.moment_names,
+            muscles=first.muscles, info=dict(first.info),
+        )
+
+
+def _pick(rec: Recording, names: list[str], signs: list[float] | None = None) -> Recording:
+    out = rec.pick(names)
+    if signs is not None and any(s != 1.0 for s in signs):
+        out = out.with_data(out.data * np.asarray(signs, dtype=np.float32)[:, None])
+    return out
+
+
+def _angles(trial: Trial, side: str) -> Recording:
+    rec = trial["angles"]
+    if all(n in rec.ch_names for n in ANGLES_MYOFLOW):
+        return _pick(rec, list(ANGLES_MYOFLOW))
+    names = [f"hip_flexion_{side}", f"knee_angle_{side}", f"ankle_angle_{side}"]
+    if all(n in rec.ch_names for n in names):
+        out = _pick(rec, names, [1.0, -1.0, 1.0])
+        return out.replace(ch_names=list(ANGLES_MYOFLOW))
+    raise DataError(f"angles stream needs {list(ANGLES_MYOFLOW)} or {names}; it has {list(rec.ch_names)}", rec.source)
+
+
+def _moments(trial: Trial, side: str, body_mass: float) -> Recording:
+    if "moments" not in trial:
+        from ...biomech import moments_from_trial
+
+        log.info("%r has no moments stream: computing sagittal moments by 2-D inverse dynamics", trial)
+        return moments_from_trial(trial, body_mass_kg=body_mass, side=side)
+    rec = trial["moments"]
+    names = [n for n in MOMENTS_MYOFLOW if n in rec.ch_names]
+    if names:
+        return _pick(rec, names)
+    found = [(k, c.format(s=side), sg) for k, (c, sg) in OPENSIM_MOMENTS.items() if c.format(s=side) in rec.ch_names]
+    if not found:
+        raise DataError(f"moments stream has none of the expected channels ({list(MOMENTS_MYOFLOW)} or OpenSim "
+                        f"'*_moment'); it has {list(rec.ch_names)}", rec.source)
+    out = _pick(rec, [c for _, c, _ in found], [sg for *_, sg in found])
+    return out.replace(ch_names=[k for k, _, _ in found])
+
+
+def _emg(trial: Trial, side: str, bandpass: tuple[float, float], envelope_hz: float) -> Recording:
+    from ...preprocess import bandpass as bp, envelope
+
+    rec = trial["emg"]
+    if all(m in rec.ch_names for m in MUSCLES):
+        rec = _pick(rec, list(MUSCLES))
+    else:
+        names = [OPENSIM_EMG[m].format(s=side) for m in MUSCLES]
+        missing = [n for n in names if n not in rec.ch_names]
+        if missing:
+            raise DataError(f"emg stream needs the 7 muscles {list(MUSCLES)} (or CEINMS names {names}); "
+                            f"missing {missing}; it has {list(rec.ch_names)}", rec.source)
+        rec = _pick(rec, names).replace(ch_names=list(MUSCLES))
+    is_env = bool(rec.meta.get("envelope")) or rec.fs <= 200.0
+    if is_env:
+        return rec
+    hi = min(bandpass[1], 0.45 * rec.fs)
+    return envelope(bp(rec, bandpass[0], hi), cutoff=envelope_hz)
+
+
+def _heel_strikes(trial: Trial, side: str) -> np.ndarray:
+    ang = trial["angles"]
+    hs = ang.events_of("heel_strike")
+    if hs.size >= 2:
+        return ang.t0 + hs / ang.fs
+    from ...preprocess import detect_heel_strikes
+
+    return detect_heel_strikes(trial, side=side)
+
+
+def _body_mass(trial: Trial) -> float:
+    cov = trial.meta.get("covariates") or {}
+    for key in ("weight", "mass", "weight_kg"):
+        if cov.get(key) is not None:
+            return float(cov[key])
+    if "grf" in trial:
+        from ...biomech.trial import grf_sagittal
+
+        _, _, total = grf_sagittal(trial["grf"])
+        if total is not None:
+            from ...biomech import estimate_body_mass
+
+            hs = _heel_strikes(trial, "r")
+            g = trial["grf"]
+            i0, i1 = int((hs[0] - g.t0) * g.fs), int((hs[-1] - g.t0) * g.fs)
+            mass = estimate_body_mass(total[max(i0, 0):max(i1, i0 + 1)])
+            log.info("%r: body mass estimated from the GRF as %.1f kg", trial, mass)
+            return mass
+    raise DataError("body mass unknown: add a 'weight' covariate (kg) or a GRF stream with both feet", str(trial))
+
+
+def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = "r", n_points: int = 101,
+                    bandpass: tuple[float, float] = (20.0, 450.0), envelope_hz: float = 6.0,
+                    body_mass: float | None = None) -> GaitCycles:
+    """Cut one Trial into time-normalised cycles (module docstring lists what it needs)."""
+    from ...preprocess import segment_cycles
+
+    for s in ("angles", "emg"):
+        if s not in trial:
+            raise DataError(f"trial has no {s!r} stream (streams: {trial.names})", str(trial))
+    mass = float(body_mass) if body_mass is not None else _body_mass(trial)
+    hs = _heel_strikes(trial, side)
+    ang = _angles(trial, side)
+    mom = _moments(trial, side, mass)
+    emg = _emg(trial, side, bandpass, envelope_hz)
+    parts = {}
+    for name, rec in (("angles", ang), ("moments", mom), ("emg", emg)):
+        parts[name] = segment_cycles(rec, hs, n_points=n_points)
+    # keep cycles present in all three streams (same heel strikes → same 'cycle' numbers)
+    common = set(parts["angles"].metadata["cycle"])
+    for ep in parts.values():
+        common &= set(ep.metadata["cycle"])
+    if not common:
+        raise DataError("no gait cycle is complete in all of angles, moments and emg", str(trial))
+    sel = {k: ep.metadata["cycle"].isin(common).to_numpy() for k, ep in parts.items()}
+    a = parts["angles"][sel["angles"]]
+    md = pd.DataFrame({
+        "subject": str(trial.subject if trial.subject is not None else trial_name),
+        "trial": str(trial_name or trial.meta.get("trial") or trial.meta.get("session") or "trial"),
+        "cycle": a.metadata["cycle"].to_numpy(),
+    })
+    return GaitCycles(
+        angles=a.X.astype(np.float64),
+        moments=parts["moments"][sel["moments"]].X.astype(np.float64) / mass,
+        emg=parts["emg"][sel["emg"]].X.astype(np.float64),
+        durations=a.metadata["duration_s"].to_numpy(dtype=float),
+        metadata=md,
+        moment_names=tuple(mom.ch_names),
+        info={"body_mass_kg": {md["subject"].iloc[0]: mass}},
+    )
+
+
+def normalise_emg(cycles: GaitCycles, reference: np.ndarray | None = None) -> tuple[GaitCycles, pd.DataFrame]:
+    """Divide each subject's envelopes by the peak of its ensemble average over reference cycles.
+
+    Parameters
+    ----------
+    cycles : GaitCycles
+    reference : bool array (n,), optional
+        Cycles that define each subject's scale (default: all of the subject's cycles).
+
+    Returns
+    -------
+    cycles : GaitCycles with normalised ``emg``
+    scales : DataFrame (subject × muscle) of the divisors.
+    """
+    ref = np.ones(len(cycles), dtype=bool) if reference is None else np.asarray(reference, dtype=bool)
+    emg = cycles.emg.copy()
+    subj = cycles.metadata["subject"].to_numpy()
+    rows = {}
+    for s in pd.unique(subj):
+        m = subj == s
+        r = m & ref
+        if not r.any():
+            raise DataError(f"subject {s!r} has no reference cycles for EMG normalisation")
+        peak = cycles.emg[r].mean(axis=0).max(axis=-1)
+        peak = np.where(peak > 0, peak, 1.0)
+        emg[m] /= peak[None, :, None]
+        rows[s] = peak
+    scales = pd.DataFrame.from_dict(rows, orient="index", columns=list(cycles.muscles))
+    return replace(cycles, emg=emg), scales

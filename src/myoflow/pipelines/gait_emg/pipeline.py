@@ -1,0 +1,483 @@
+"""Seed 002 (Park & Park): sEMG of 7 lower-limb muscles predicted from gait kinematics via joint torques.
+
+Protocol
+--------
+* Data: the simulated ``gait`` cohort (default 22 subjects; ``data.source:
+  simulate``), or a standard dataset folder of walking Trials (``data.source:
+  folder``; what each Trial needs is in :mod:`.data`), plus — when
+  ``data.real`` and the files exist — the real CEINMS gait trials of one subject
+  (``../shared/data/ceinms-gait``, Zenodo 6457662 subject 06): train on walk36
+  (3.6 km/h), test on walk45 (4.5 km/h) and, as an out-of-distribution gait,
+  run81 (8.1 km/h running).
+* Each trial → heel-strike-to-heel-strike cycles at 101 points; inputs: the
+  sagittal hip/knee/ankle angles and their velocities (``preprocess.inputs``);
+  targets: joint moments / body mass (3 planes × 3 joints in simulation; hip 3
+  planes, knee, ankle and subtalar for the OpenSim data) and sEMG linear
+  envelopes normalised per subject and muscle to the peak of the subject's
+  ensemble average (real data: to walk36's).
+* Models: :class:`~.estimators.TorqueBasedEmgRegressor` (torque MLP, then an
+  added hidden layer + 7-muscle output fine-tuned with frozen torque layers) and
+  :class:`~.estimators.KinematicsEmgRegressor` (the baseline MLP).
+* Evaluation: subject-wise K-fold (or leave-one-subject-out) on the simulated
+  cohort, validation subjects for early stopping carved from the training
+  subjects; R² of ensemble averages per muscle (the paper's Table 1), per-cycle
+  R² and Pearson r; mean over test subjects with a subject-bootstrap 95 % CI.
+
+Conditions in ``metrics.json``: ``sim``, ``real/walk45``, ``real/run81``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ...config import ExperimentConfig
+from ...errors import ConfigError, DataError, LeakageError
+from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
+from .data import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles
+from .features import kinematic_inputs, to_rows, from_rows
+from .scoring import prediction_frame, r2_ensemble, r2_per_cycle, pearson_per_cycle, subject_scores
+
+__all__ = ["GaitEmgPipeline", "GaitEmgConfig", "GaitData", "PAPER_TABLE1", "load_gait_data"]
+
+log = logging.getLogger(__name__)
+
+#: Park & Park, Table 1: R² of ensemble averages per muscle.
+PAPER_TABLE1 = {
+    "torque_based": {"TA": 0.737, "GM": 0.877, "VL": 0.687, "RF": 0.470, "BF": 0.573, "ST": 0.808, "SOL": 0.824},
+    "baseline": {"TA": -1.14, "GM": -0.0516, "VL": -26.9, "RF": -73.8, "BF": -2.02, "ST": -4.24, "SOL": 0.00343},
+}
+MODELS = ("torque_based", "baseline")
+
+
+# ------------------------------------------------------------------ config
+@dataclass
+class GaitDataConfig:
+    """Where the cycles come from (see the module docstring)."""
+
+    source: Literal["simulate", "folder"] = "simulate"
+    path: Path | None = None
+    subjects: int = 22
+    strides: int = 20
+    sim_seed: int = 0
+    fs_sim: float = 4096.0
+    real: bool = True
+    real_path: Path | None = None
+    real_train: str = "walk36"
+    real_test: list[str] = field(default_factory=lambda: ["walk45", "run81"])
+    side: Literal["r", "l"] = "r"
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.source == "folder" and self.path is None:
+            raise ConfigError("data.path is required when data.source is 'folder'")
+        if self.subjects < 3:
+            raise ConfigError(f"data.subjects must be >= 3 (train, validation and test subjects), got {self.subjects}")
+        if self.strides < 2:
+            raise ConfigError(f"data.strides must be >= 2, got {self.strides}")
+
+
+@dataclass
+class GaitPreprocessConfig:
+    n_points: int = 101
+    bandpass: tuple[float, float] = (20.0, 450.0)
+    envelope_hz: float = 6.0
+    inputs: list[str] = field(default_factory=lambda: ["angles", "velocity"])
+
+
+@dataclass
+class GaitModelConfig:
+    torque_hidden: list[int] = field(default_factory=lambda: [128, 99])
+    added_hidden: int = 152
+    head_input: Literal["hidden", "torques"] = "hidden"
+    baseline_hidden: list[int] = field(default_factory=lambda: [119, 116])
+    activation: Literal["relu", "tanh", "elu", "gelu"] = "relu"
+    dropout: float = 0.0
+    finetune: Literal["frozen", "low_lr", "full"] = "frozen"
+    finetune_lr_ratio: float = 0.1
+    torque_epochs: int = 60
+
+
+@dataclass
+class GaitEvaluateConfig:
+    splitter: Literal["kfold", "loso"] = "kfold"
+    n_splits: int = 11
+    n_boot: int = 1000
+    real_val_fraction: float = 0.2
+
+
+@dataclass
+class GaitEmgConfig(ExperimentConfig):
+    data: GaitDataConfig = field(default_factory=GaitDataConfig)
+    preprocess: GaitPreprocessConfig = field(default_factory=GaitPreprocessConfig)
+    model: GaitModelConfig = field(default_factory=GaitModelConfig)
+    evaluate: GaitEvaluateConfig = field(default_factory=GaitEvaluateConfig)
+
+
+# ------------------------------------------------------------------ data
+@dataclass
+class GaitData:
+    """Prepared cycles: ``sim`` (simulated or folder cohort) and ``real`` (trial name → cycles)."""
+
+    sim: GaitCycles | None
+    real: dict[str, GaitCycles]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _shared_data_dir() -> Path | None:
+    env = os.environ.get("MYOFLOW_SHARED_DATA")
+    if env:
+        return Path(env)
+    # <repo>/src/myoflow/pipelines/gait_emg/pipeline.py → <repo>/../shared/data (development checkout)
+    guess = Path(__file__).resolve().parents[4].parent / "shared" / "data"
+    return guess if guess.is_dir() else None
+
+
+def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None) -> GaitCycles:
+    pre = cfg.preprocess
+    items = []
+    for name, trial in trials:
+        mass = None if masses is None else masses.get(str(trial.subject))
+        items.append(trial_to_cycles(trial, trial_name=name, side=cfg.data.side, n_points=pre.n_points,
+                                     bandpass=tuple(pre.bandpass), envelope_hz=pre.envelope_hz, body_mass=mass))
+    out = GaitCycles.concatenate(items)
+    out.info = {"body_mass_kg": {k: v for it in items for k, v in it.info.get("body_mass_kg", {}).items()}}
+    return out
+
+
+def _sim_cache_key(cfg: GaitEmgConfig) -> str:
+    from ... import __version__
+
+    d, p = cfg.data, cfg.preprocess
+    blob = json.dumps({"v": __version__, "n": d.subjects, "strides": d.strides, "seed": d.sim_seed,
+                       "fs_sim": d.fs_sim, "pts": p.n_points, "bp": list(p.bandpass), "env": p.envelope_hz},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _save_cycles(c: GaitCycles, path: Path) -> None:
+    from ..._atomic import atomic_path
+
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, angles=c.angles, moments=c.moments, emg=c.emg, durations=c.durations,
+                     subject=c.metadata["subject"].astype(str).to_numpy(),
+                     trial=c.metadata["trial"].astype(str).to_numpy(), cycle=c.metadata["cycle"].to_numpy(),
+                     moment_names=np.array(c.moment_names), info=np.array(json.dumps(c.info)))
+
+
+def _load_cycles(path: Path) -> GaitCycles:
+    with np.load(path, allow_pickle=False) as z:
+        md = pd.DataFrame({"subject": z["subject"].astype(str), "trial": z["trial"].astype(str), "cycle": z["cycle"]})
+        return GaitCycles(angles=z["angles"], moments=z["moments"], emg=z["emg"], durations=z["durations"],
+                          metadata=md, moment_names=tuple(str(s) for s in z["moment_names"]),
+                          info=json.loads(str(z["info"])))
+
+
+def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitData:
+    """Simulate / read the cohort and the real trials, cut cycles, normalise sEMG."""
+    d = cfg.data
+    info: dict[str, Any] = {"source": d.source}
+    if d.source == "simulate":
+        cache = None if (cache_dir is None or not d.cache) else Path(cache_dir) / "gait_emg" / f"sim-{_sim_cache_key(cfg)}.npz"
+        if cache is not None and cache.is_file():
+            sim = _load_cycles(cache)
+            log.info("loaded simulated gait cycles from %s", cache)
+        else:
+            from ...simulate.protocols.gait import simulate_gait
+
+            trials, parts = simulate_gait(d.subjects, d.sim_seed, d.strides, fs_sim=d.fs_sim)
+            sim = _cycles_from_trials([("walk", t) for t in trials], cfg)
+            sim, scales = normalise_emg(sim)
+            if cache is not None:
+                _save_cycles(sim, cache)
+        info.update(n_subjects=d.subjects, strides=d.strides, sim_seed=d.sim_seed)
+    else:
+        from ...containers import Trial
+        from ...io.dataset import load_dataset
+
+        ds = load_dataset(d.path)
+        parts = ds.participants
+        masses = None
+        if parts is not None and "weight" in parts.columns:
+            masses = dict(zip(parts["subject"].astype(str), parts["weight"].astype(float)))
+        trials = [(stem, obj) for stem, obj in ds if isinstance(obj, Trial)]
+        if not trials:
+            raise DataError("dataset folder holds no Trials (walking sessions)", str(d.path))
+        sim = _cycles_from_trials(trials, cfg, masses)
+        sim, _ = normalise_emg(sim)
+        info.update(path=str(d.path), n_subjects=len(sim.subjects()))
+    real: dict[str, GaitCycles] = {}
+    if d.real:
+        root = d.real_path or (_shared_data_dir() / "ceinms-gait" if _shared_data_dir() else None)
+        if root is None or not Path(root).is_dir():
+            log.warning("real gait data not found (%s): the real conditions are skipped", root)
+            info["real"] = f"skipped: {root} not found"
+        else:
+            from ...io.datasets.small import load_ceinms_gait
+
+            trials = load_ceinms_gait(root)
+            wanted = [d.real_train, *d.real_test]
+            missing = [w for w in wanted if w not in trials]
+            if missing:
+                raise DataError(f"real trials {missing} not found; available: {sorted(trials)}", str(root))
+            cyc = _cycles_from_trials([(w, trials[w]) for w in wanted], cfg)
+            ref = (cyc.metadata["trial"] == d.real_train).to_numpy()
+            cyc, scales = normalise_emg(cyc, reference=ref)
+            for w in wanted:
+                real[w] = cyc.select((cyc.metadata["trial"] == w).to_numpy())
+            info["real"] = {"path": str(root), "train": d.real_train, "test": list(d.real_test),
+                            "cycles": {w: len(real[w]) for w in wanted},
+                            "body_mass_kg": cyc.info.get("body_mass_kg"),
+                            "muscles": {"ST": "semimem_r (semimembranosus)", "BF": "bifemlh_r", "GM": "med_gas_r",
+                                        "TA": "tib_ant_r", "VL": "vas_lat_r", "RF": "rect_fem_r", "SOL": "soleus_r"},
+                            "dropped": ["lat_gas_r", "vas_med_r"]}
+    if sim is None and not real:
+        raise DataError("no data: neither a simulated/folder cohort nor real trials")
+    return GaitData(sim=sim, real=real, info=info)
+
+
+# ------------------------------------------------------------------ helpers
+def _rows(c: GaitCycles, kinds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X = to_rows(kinematic_inputs(c.angles, c.durations, kinds))
+    return X, to_rows(c.moments), to_rows(c.emg)
+
+
+def _mean(x) -> float:
+    x = np.asarray(x, dtype=float)
+    return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
+
+
+def _fold_metrics(true: np.ndarray, pred: np.ndarray, md: pd.DataFrame, names, group: str) -> dict[str, float]:
+    """Flat metrics: per-channel means over test groups (subjects/trials) and pooled ensemble R²."""
+    out: dict[str, float] = {}
+    groups = md[group].astype(str).to_numpy()
+    per = []
+    for g in pd.unique(groups):
+        m = groups == g
+        per.append((r2_ensemble(true[m], pred[m]), r2_per_cycle(true[m], pred[m]), pearson_per_cycle(true[m], pred[m])))
+    ens = np.nanmean(np.array([p[0] for p in per]), axis=0)
+    cyc = np.nanmean(np.array([p[1] for p in per]), axis=0)
+    rr = np.nanmean(np.array([p[2] for p in per]), axis=0)
+    pooled = r2_ensemble(true, pred)
+    for j, name in enumerate(names):
+        out[f"r2_ens_{name}"] = float(ens[j])
+        out[f"r2_ens_pooled_{name}"] = float(pooled[j])
+        out[f"r2_cycle_{name}"] = float(cyc[j])
+        out[f"r_cycle_{name}"] = float(rr[j])
+    out["r2_ens_mean"] = _mean(ens)
+    out["r2_cycle_mean"] = _mean(cyc)
+    out["r_cycle_mean"] = _mean(rr)
+    return out
+
+
+# ------------------------------------------------------------------ pipeline
+class GaitEmgPipeline(Pipeline):
+    """Kinematics → torques → sEMG of 7 muscles (see the module docstring)."""
+
+    name = "gait-emg"
+    config_class = GaitEmgConfig
+    description = "Seed 002: torque-based MLP vs baseline MLP predicting 7-muscle sEMG from gait kinematics"
+
+    def prepare(self, cfg: GaitEmgConfig, cache_dir: Path) -> GaitData:
+        return load_gait_data(cfg, cache_dir)
+
+    def folds(self, cfg: GaitEmgConfig, data: GaitData) -> list[Fold]:
+        from ...evaluate import LeaveOneSubjectOut, SubjectKFold, check_no_leakage
+
+        out: list[Fold] = []
+        if data.sim is not None:
+            md = pd.DataFrame({"subject": data.sim.subjects()})
+            n = len(md)
+            if cfg.evaluate.splitter == "loso":
+                splitter = LeaveOneSubjectOut()
+            else:
+                k = min(cfg.evaluate.n_splits, n)
+                if k < 2:
+                    raise ConfigError(f"need >= 2 subjects for subject-wise folds, got {n}")
+                splitter = SubjectKFold(n_splits=k, stratify=False, shuffle=True, seed=cfg.seed)
+            for i, (tr, te) in enumerate(splitter.split(md)):
+                check_no_leakage(md, tr, te, ["subject"])
+                subj = md["subject"].to_numpy()
+                fid = f"sim-loso-{subj[te[0]]}" if cfg.evaluate.splitter == "loso" else f"sim-k{i}"
+                out.append(Fold(fid, "sim", {"kind": "sim", "train": subj[tr].tolist(), "test": subj[te].tolist()}))
+        for name in cfg.data.real_test:
+            if name in data.real:
+                out.append(Fold(f"real-{name}", f"real/{name}",
+                                {"kind": "real", "train": [cfg.data.real_train], "test": [name]}))
+        return out
+
+    # .............................................................. one fold
+    def _split(self, cfg: GaitEmgConfig, data: GaitData, fold: Fold, seed: int):
+        from ...evaluate import inner_validation_split
+
+        p = fold.payload
+        if p["kind"] == "sim":
+            c = data.sim
+            if set(p["train"]) & set(p["test"]):
+                raise LeakageError(f"fold {fold.id}: subjects {sorted(set(p['train']) & set(p['test']))} on both sides")
+            subj = c.metadata["subject"].astype(str)
+            tr = np.flatnonzero(subj.isin([str(s) for s in p["train"]]).to_numpy())
+            te = np.flatnonzero(subj.isin([str(s) for s in p["test"]]).to_numpy())
+            fit, val = inner_validation_split(c.metadata, tr, fraction=cfg.train.val_fraction or 0.2, seed=seed)
+            return c.select(fit), c.select(val), c.select(te), "subject"
+        train = data.real[p["train"][0]]
+        test = data.real[p["test"][0]]
+        # one subject: validation = the last block of training cycles (never the test trial)
+        n_val = max(1, int(round(cfg.evaluate.real_val_fraction * len(train))))
+        mask = np.zeros(len(train), dtype=bool)
+        mask[-n_val:] = True
+        return train.select(~mask), train.select(mask), test, "trial"
+
+    def run_fold(self, cfg: GaitEmgConfig, data: GaitData, fold: Fold, ctx: FoldContext) -> FoldResult:
+        import torch
+
+        from ...train import derive_seed
+        from .estimators import KinematicsEmgRegressor, TorqueBasedEmgRegressor
+
+        train_seed = derive_seed(cfg.seed, fold.id if fold.payload["kind"] == "sim" else "real-train")
+        fit_c, val_c, test_c, group = self._split(cfg, data, fold, train_seed)
+        kinds = tuple(cfg.preprocess.inputs)
+        Xf, Tf, Ef = _rows(fit_c, kinds)
+        Xv, Tv, Ev = _rows(val_c, kinds)
+        Xt, _, _ = _rows(test_c, kinds)
+        t, m = cfg.train, cfg.model
+        common = dict(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay,
+                      optimizer=t.optimizer, patience=t.patience, activation=m.activation, dropout=m.dropout,
+                      device=ctx.device)
+        tb = TorqueBasedEmgRegressor(m.torque_hidden, m.added_hidden, m.head_input, m.finetune, m.finetune_lr_ratio,
+                                     torque_epochs=m.torque_epochs, seed=derive_seed(train_seed, "torque_based"),
+                                     **common).fit(Xf, Tf, Ef, Xv, Tv, Ev)
+        bl = KinematicsEmgRegressor(m.baseline_hidden, seed=derive_seed(train_seed, "baseline"),
+                                    **common).fit(Xf, Ef, Xv, Ev)
+        n, P = len(test_c), test_c.n_points
+        preds = {"torque_based": from_rows(tb.predict(Xt), n, P), "baseline": from_rows(bl.predict(Xt), n, P)}
+        torque_pred = from_rows(tb.predict_torques(Xt), n, P)
+        metrics = {k: _fold_metrics(test_c.emg, v, test_c.metadata, MUSCLES, group) for k, v in preds.items()}
+        tm = _fold_metrics(test_c.moments, torque_pred, test_c.metadata, test_c.moment_names, group)
+        metrics["torque_mlp"] = {k: v for k, v in tm.items() if not k.startswith("r_cycle")}
+        frames = [prediction_frame(k, test_c.metadata, test_c.emg, v, MUSCLES) for k, v in preds.items()]
+        frames.append(prediction_frame("torque_mlp", test_c.metadata, test_c.moments, torque_pred, test_c.moment_names))
+        predictions = pd.concat(frames, ignore_index=True)
+        # freezing check: torque weights before vs after fine-tuning
+        drift = max(float((tb.torque_state_after_stage1_[k] - v).abs().max())
+                    for k, v in tb.torque_model_.state_dict().items())
+        extras = {
+            "torque_based": tb.spec(), "baseline": bl.spec(), "torque_weight_drift": drift,
+            "n_fit_cycles": len(fit_c), "n_val_cycles": len(val_c), "n_test_cycles": n,
+            "train_subjects": sorted(map(str, pd.unique(fit_c.metadata["subject"]))),
+            "val_subjects": sorted(map(str, pd.unique(val_c.metadata["subject"]))),
+            "test_groups": sorted(map(str, pd.unique(test_c.metadata[group]))),
+            "moment_names": list(test_c.moment_names), "inputs": list(kinds),
+        }
+        curves = {"torque_mlp": tb.torque_history_.as_curves(), "torque_based": tb.history_.as_curves(),
+                  "baseline": bl.history_.as_curves()}
+        states = {"torque_based": {k: v.detach().cpu() for k, v in tb.model_.state_dict().items()},
+                  "baseline": {k: v.detach().cpu() for k, v in bl.model_.state_dict().items()}}
+        del torch
+        return FoldResult(fold.id, fold.condition, metrics, predictions, curves, states, extras)
+
+    # .............................................................. summary
+    def summarize(self, cfg: GaitEmgConfig, data: GaitData, results: list[FoldResult]) -> dict[str, Any]:
+        from ...evaluate import bootstrap_ci
+
+        frames = []
+        for r in results:
+            if len(r.predictions):
+                df = r.predictions
+                if "condition" not in df.columns:
+                    df = df.assign(condition=r.condition)
+                frames.append(df)
+        summary: dict[str, Any] = {"paper_table1": PAPER_TABLE1, "muscles": list(MUSCLES), "conditions": {},
+                                   "data": data.info}
+        if not frames:
+            return summary
+        preds = pd.concat(frames, ignore_index=True)
+        for cond, part in preds.groupby("condition", sort=True):
+            group = "subject" if cond == "sim" else "trial"
+            out: dict[str, Any] = {}
+            for model in ("torque_based", "baseline", "torque_mlp"):
+                pm = part[part["model"] == model]
+                if pm.empty:
+                    continue
+                names = tuple(c[len("truth_"):] for c in pm.columns
+                              if c.startswith("truth_") and pm[c].notna().any())
+                scores = subject_scores(pm, names, group=group)
+                entry: dict[str, Any] = {"n_groups": int(len(scores)), "group": group,
+                                         "n_cycles": int(scores["n_cycles"].sum())}
+                from .scoring import cycles_from_frame
+
+                t_all, p_all = cycles_from_frame(pm, names)
+                pooled = r2_ensemble(t_all, p_all)
+                for metric in ("r2_ens", "r2_cycle", "r_cycle"):
+                    per = {}
+                    for j, name in enumerate(names):
+                        col = f"{metric}_{name}"
+                        if col not in scores.columns:
+                            continue
+                        vals = scores[[group, col]].rename(columns={group: "subject"})
+                        mean = float(vals[col].mean())
+                        lo = hi = None
+                        if len(vals) >= 3 and cfg.evaluate.n_boot > 0:
+                            _, lo, hi = bootstrap_ci(vals, lambda d, c=col: float(d[c].mean()), group="subject",
+                                                     n_boot=cfg.evaluate.n_boot, seed=cfg.seed)
+                        per[name] = {"mean": mean, "ci_low": lo, "ci_high": hi}
+                    entry[metric] = per
+                    entry[f"{metric}_mean_over_channels"] = _mean([v["mean"] for v in per.values()])
+                entry["r2_ens_pooled"] = {name: float(v) for name, v in zip(names, pooled)}
+                out[model] = entry
+            if "torque_based" in out and "baseline" in out:
+                a = out["torque_based"]["r2_ens"]
+                b = out["baseline"]["r2_ens"]
+                out["torque_minus_baseline_r2_ens"] = {m_: a[m_]["mean"] - b[m_]["mean"] for m_ in a if m_ in b}
+            summary["conditions"][cond] = out
+        return summary
+
+    def headline(self, summary: dict[str, Any]) -> list[Headline]:
+        rows: list[Headline] = []
+        conds = summary.get("conditions", {})
+        sim = conds.get("sim", {})
+        labels = {"torque_based": "torque-based", "baseline": "baseline"}
+        for model in MODELS:
+            ens = sim.get(model, {}).get("r2_ens", {})
+            for mus in MUSCLES:
+                v = ens.get(mus)
+                if v is None:
+                    continue
+                ci = (v["ci_low"], v["ci_high"]) if v.get("ci_low") is not None else None
+                rows.append(Headline(f"sim {mus} R² of ensemble averages, {labels[model]}", v["mean"], ci,
+                                     PAPER_TABLE1[model][mus], "mean over test subjects; 95 % subject-bootstrap CI"))
+        for cond in sorted(c for c in conds if c.startswith("real/")):
+            for model in MODELS:
+                e = conds[cond].get(model)
+                if e is None:
+                    continue
+                rows.append(Headline(f"{cond} mean R² of ensemble averages (7 muscles), {labels[model]}",
+                                     e.get("r2_ens_mean_over_channels"), None,
+                                     None, "one real subject (CEINMS), trained on walk36"
+                                     + ("; running = out of distribution" if "run" in cond else "")))
+        return rows
+
+    def figures(self, cfg: GaitEmgConfig, summary: dict[str, Any], predictions: pd.DataFrame,
+                run_dir: Path) -> list[tuple[str, Path]]:
+        from .figures import ensemble_figure, torque_figure
+
+        out = []
+        if predictions is None or predictions.empty:
+            return out
+        for cond, part in predictions.groupby("condition", sort=True):
+            safe = cond.replace("/", "_")
+            p = ensemble_figure(part, cond, MUSCLES, Path(run_dir) / "figures" / f"ensemble_{safe}.png", summary)
+            out.append((f"Ensemble-average sEMG, {cond}: truth vs predictions (mean ± SD over cycles)", p))
+            tq = part[part["model"] == "torque_mlp"]
+            if not tq.empty:
+                p = torque_figure(tq, cond, Path(run_dir) / "figures" / f"torques_{safe}.png")
+                out.append((f"Joint moments, {cond}: truth vs torque MLP (mean ± SD)", p))
+        return out

@@ -1,0 +1,332 @@
+"""Training data for the MUAP generator: numerical-model MUAPs, cached, split by condition region.
+
+The numerical model (:mod:`myoflow.simulate.numerical`) costs ~0.1–0.2 s per MUAP,
+so a generated set is cached under ``<cache_dir>/muap_generator/<key>.npz``, the key
+hashing every parameter that changes its content (sampling, seed, numerical setup,
+condition ranges, split bands).
+
+Condition regions (the point of the split: test conditions the model never saw)
+--------------------------------------------------------------------------------
+In unit coordinates ``u = (c − lo) / (hi − lo)`` of the declared ranges:
+
+* **training box** — every condition over its full range, except the
+  ``extrapolation_conditions``, which stop at ``1 − extrapolation_band``;
+* **extrapolation** set — conditions where at least one extrapolation condition
+  lies in the top band ``(1 − band, 1]``: outside everything seen in training,
+  still inside the declared (valid) ranges;
+* **interpolation** set — inside the training box: (a) every sample whose
+  ``interpolation_conditions`` fall in a slab of relative width
+  ``interpolation_slab`` centred in the training range (a region with no training
+  sample at all), plus (b) a random ``interpolation_random`` fraction of the other
+  motor units;
+* **train** / **val** — the rest; ``val`` (a random fraction of the training
+  units) only drives early stopping.
+
+Bring your own data
+-------------------
+``data.source: folder`` reads a standard dataset folder written by
+``myoflow simulate muaps --out DIR`` (or any folder of the same form): Epochs items with
+``X`` (n, rows·cols, times) in volts, row-major grid channels with rows along the
+fibres, ``metadata`` holding the six condition columns
+(:data:`myoflow.simulate.numerical.MUAP_CONDITIONS`), ``meta['grid_shape']`` = [rows, cols]
+and ``meta['positions_mm']``. The same region split is then applied to its conditions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..._atomic import atomic_path
+from ...errors import ConfigError, DataError
+
+__all__ = ["MuapData", "sample_region_conditions", "assign_split", "simulate_training_set", "load_folder_set",
+           "SPLITS"]
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "interpolation", "extrapolation")
+
+
+@dataclass
+class MuapData:
+    """Everything a fold needs (picklable).
+
+    Attributes
+    ----------
+    conditions : array (n, 6), physical units, columns ``condition_names``
+    muaps : float32 array (n, rows, cols, times), volts
+    split : array (n,) of str, one of :data:`SPLITS`
+    region : array (n,) of str: ``"slab"``/``"random"`` for interpolation units, ``"band"`` for extrapolation, ``""``
+    fs : float, Hz
+    positions_mm : array (rows*cols, 2)
+    condition_names : tuple of str
+    condition_ranges : dict name -> (lo, hi), the declared ranges
+    numerical_ms_per_muap : float or None
+        Wall time of the numerical model per MUAP while generating (None when loaded from cache/folder).
+    real_templates : dict or None
+        ``muaps`` (n, ch, times) V, ``positions_mm``, ``fs``, ``n_firings`` of real spike-triggered averages.
+    info : dict
+        Provenance (source, cache key, parameters).
+    """
+
+    conditions: np.ndarray
+    muaps: np.ndarray
+    split: np.ndarray
+    region: np.ndarray
+    fs: float
+    positions_mm: np.ndarray
+    condition_names: tuple[str, ...]
+    condition_ranges: dict[str, tuple[float, float]]
+    numerical_ms_per_muap: float | None = None
+    real_templates: dict[str, Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def indices(self, name: str) -> np.ndarray:
+        if name not in SPLITS:
+            raise DataError(f"unknown split {name!r}; expected one of {SPLITS}")
+        return np.flatnonzero(self.split == name)
+
+    @property
+    def grid_shape(self) -> tuple[int, int]:
+        return int(self.muaps.shape[1]), int(self.muaps.shape[2])
+
+
+def _bounds(names: Sequence[str], ranges: dict[str, tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.array([ranges[n][0] for n in names], dtype=float)
+    hi = np.array([ranges[n][1] for n in names], dtype=float)
+    return lo, hi
+
+
+def _check_names(which: str, wanted: Sequence[str], names: Sequence[str]) -> list[int]:
+    bad = [w for w in wanted if w not in names]
+    if bad:
+        raise ConfigError(f"split.{which}: unknown condition(s) {bad}; conditions are {list(names)}")
+    return [list(names).index(w) for w in wanted]
+
+
+def sample_region_conditions(n_pool: int, n_extrapolation: int, names: Sequence[str],
+                             ranges: dict[str, tuple[float, float]], extrapolation_conditions: Sequence[str],
+                             band: float, seed: int, sampler: str = "sobol") -> np.ndarray:
+    """Conditions for the training box (``n_pool``) followed by the extrapolation band (``n_extrapolation``).
+
+    Quasi-random (scrambled Sobol or Latin hypercube, :mod:`scipy.stats.qmc`). Each
+    extrapolation sample has one extrapolation condition (cycling through them) moved
+    into its top band; the others span their full range.
+
+    Returns
+    -------
+    array (n_pool + n_extrapolation, n_conditions), physical units
+    """
+    from scipy.stats import qmc
+
+    if not 0.0 < band < 0.5:
+        raise ConfigError(f"split.extrapolation_band must be in (0, 0.5), got {band}")
+    if n_pool < 4:
+        raise ConfigError(f"data.n_train_pool must be >= 4, got {n_pool}")
+    d = len(names)
+    ext = _check_names("extrapolation_conditions", extrapolation_conditions, names)
+    rng = np.random.default_rng(seed)
+
+    def draw(n: int) -> np.ndarray:
+        if n == 0:
+            return np.zeros((0, d))
+        if sampler == "sobol":
+            eng = qmc.Sobol(d=d, scramble=True, seed=rng)
+            return eng.random_base2(int(np.ceil(np.log2(max(n, 2)))))[:n]
+        if sampler == "lhs":
+            return qmc.LatinHypercube(d=d, seed=rng).random(n)
+        raise ConfigError(f"data.sampler must be 'sobol' or 'lhs', got {sampler!r}")
+
+    u_pool = draw(n_pool)
+    u_pool[:, ext] *= (1.0 - band)
+    u_ext = draw(n_extrapolation)
+    if n_extrapolation and ext:
+        for k in range(n_extrapolation):
+            j = ext[k % len(ext)]
+            u_ext[k, j] = 1.0 - band + band * u_ext[k, j]
+    elif n_extrapolation:
+        raise ConfigError("split.extrapolation_conditions is empty but data.n_extrapolation > 0")
+    lo, hi = _bounds(names, ranges)
+    return lo + np.vstack([u_pool, u_ext]) * (hi - lo)
+
+
+def assign_split(conditions: np.ndarray, names: Sequence[str], ranges: dict[str, tuple[float, float]], *,
+                 extrapolation_conditions: Sequence[str], extrapolation_band: float,
+                 interpolation_conditions: Sequence[str], interpolation_slab: float,
+                 interpolation_random: float, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Label every unit train / val / interpolation / extrapolation by its condition region.
+
+    Returns
+    -------
+    split : array (n,) of str
+    region : array (n,) of str (``"band"``, ``"slab"``, ``"random"`` or ``""``)
+    """
+    c = np.asarray(conditions, dtype=float)
+    lo, hi = _bounds(names, ranges)
+    u = (c - lo) / (hi - lo)
+    ext = _check_names("extrapolation_conditions", extrapolation_conditions, names)
+    itp = _check_names("interpolation_conditions", interpolation_conditions, names)
+    for name, v in (("interpolation_slab", interpolation_slab), ("interpolation_random", interpolation_random),
+                    ("val_fraction", val_fraction)):
+        if not 0.0 <= v < 0.5:
+            raise ConfigError(f"split.{name} must be in [0, 0.5), got {v}")
+    n = len(c)
+    split = np.full(n, "train", dtype=object)
+    region = np.full(n, "", dtype=object)
+    in_band = np.zeros(n, bool)
+    for j in ext:
+        in_band |= u[:, j] > 1.0 - extrapolation_band + 1e-12
+    split[in_band] = "extrapolation"
+    region[in_band] = "band"
+    slab = np.zeros(n, bool)
+    for j in itp:
+        top = 1.0 - extrapolation_band if j in ext else 1.0
+        centre, half = top / 2, interpolation_slab * top / 2
+        slab |= np.abs(u[:, j] - centre) <= half
+    slab &= ~in_band
+    split[slab] = "interpolation"
+    region[slab] = "slab"
+    rng = np.random.default_rng(seed)
+    rest = np.flatnonzero(split == "train")
+    perm = rng.permutation(rest)
+    n_rand = int(round(interpolation_random * len(rest)))
+    split[perm[:n_rand]] = "interpolation"
+    region[perm[:n_rand]] = "random"
+    n_val = int(round(val_fraction * len(rest)))
+    split[perm[n_rand:n_rand + n_val]] = "val"
+    if (split == "train").sum() < 2:
+        raise ConfigError(f"only {(split == 'train').sum()} training MUAPs left after the split; "
+                          "increase data.n_train_pool or shrink the held-out fractions")
+    return split.astype(str), region.astype(str)
+
+
+def _numerical_chunk(args: tuple[np.ndarray, Any]) -> np.ndarray:
+    cond, setup = args
+    from ...simulate.numerical import numerical_muaps
+
+    return numerical_muaps(cond, setup=setup)
+
+
+def _cache_key(params: dict[str, Any]) -> str:
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def simulate_training_set(n_pool: int, n_extrapolation: int, *, extrapolation_conditions: Sequence[str],
+                          extrapolation_band: float, seed: int, sampler: str = "sobol",
+                          cache_dir: Path | None = None, n_jobs: int = 1,
+                          progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Numerical-model MUAPs over the training box and the extrapolation band (cached).
+
+    Returns
+    -------
+    dict with ``conditions`` (n, 6), ``muaps`` (n, rows, cols, times) V, ``fs``, ``positions_mm``,
+    ``names``, ``ranges``, ``ms_per_muap`` (None from cache), ``cache_key``.
+    """
+    from ...simulate.numerical import DEFAULT_SETUP, MUAP_CONDITION_RANGES, MUAP_CONDITIONS
+    from ...simulate.protocols.muaps import _setup_info
+
+    names = tuple(MUAP_CONDITIONS)
+    ranges = {k: tuple(map(float, v)) for k, v in MUAP_CONDITION_RANGES.items()}
+    setup = DEFAULT_SETUP
+    params = {"n_pool": n_pool, "n_extrapolation": n_extrapolation, "ext": list(extrapolation_conditions),
+              "band": extrapolation_band, "seed": seed, "sampler": sampler, "names": names, "ranges": ranges,
+              "setup": _setup_info(setup), "setup_repr": repr(setup), "version": 1}
+    key = _cache_key(params)
+    path = Path(cache_dir) / "muap_generator" / f"muaps-{key}.npz" if cache_dir is not None else None
+    positions = setup.electrodes().positions_mm
+    if path is not None and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                log.info("loaded %d cached numerical MUAPs from %s", len(z["conditions"]), path)
+                return {"conditions": z["conditions"], "muaps": z["muaps"], "fs": float(z["fs"]),
+                        "positions_mm": z["positions_mm"], "names": names, "ranges": ranges,
+                        "ms_per_muap": None, "cache_key": key, "cache_path": str(path)}
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable cache %s (%s); regenerating", path, exc)
+    cond = sample_region_conditions(n_pool, n_extrapolation, names, ranges, extrapolation_conditions,
+                                    extrapolation_band, seed, sampler)
+    t0 = time.perf_counter()
+    n = len(cond)
+    chunks = np.array_split(np.arange(n), max(1, min(n, 8 * max(n_jobs, 1))))
+    parts: list[np.ndarray] = [None] * len(chunks)  # type: ignore[list-item]
+    done = 0
+    if n_jobs > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn")) as pool:
+            futs = {pool.submit(_numerical_chunk, (cond[idx], setup)): k for k, idx in enumerate(chunks)}
+            from concurrent.futures import as_completed
+
+            for fut in as_completed(futs):
+                k = futs[fut]
+                parts[k] = fut.result()
+                done += len(chunks[k])
+                if progress:
+                    progress(done, n)
+    else:
+        for k, idx in enumerate(chunks):
+            parts[k] = _numerical_chunk((cond[idx], setup))
+            done += len(idx)
+            if progress:
+                progress(done, n)
+    wall = time.perf_counter() - t0
+    x = np.concatenate(parts).reshape(n, setup.rows, setup.cols, -1).astype(np.float32)
+    out = {"conditions": cond, "muaps": x, "fs": float(setup.fs), "positions_mm": positions, "names": names,
+           "ranges": ranges, "ms_per_muap": wall / n * 1e3 * max(n_jobs, 1), "cache_key": key,
+           "cache_path": str(path) if path else None}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, conditions=cond, muaps=x, fs=np.float64(setup.fs), positions_mm=positions)
+        log.info("cached %d numerical MUAPs at %s", n, path)
+    return out
+
+
+def load_folder_set(path: Path) -> dict[str, Any]:
+    """MUAPs and conditions from a standard dataset folder (see module docstring)."""
+    from ...containers import Epochs
+    from ...io.dataset import load_dataset
+    from ...simulate.numerical import MUAP_CONDITION_RANGES, MUAP_CONDITIONS
+
+    ds = load_dataset(path)
+    names = tuple(MUAP_CONDITIONS)
+    conds, xs, fs, grid, pos = [], [], None, None, None
+    for stem, obj in ds:
+        if not isinstance(obj, Epochs):
+            raise DataError(f"item {stem!r} is a {type(obj).__name__}; expected Epochs of MUAPs", str(path))
+        missing = [c for c in names if c not in obj.metadata.columns]
+        if missing:
+            raise DataError(f"item {stem!r} lacks condition column(s) {missing} in its metadata", str(path))
+        g = obj.meta.get("grid_shape")
+        if not g or int(g[0]) * int(g[1]) != obj.n_channels:
+            raise DataError(f"item {stem!r} needs meta['grid_shape'] = [rows, cols] matching "
+                            f"{obj.n_channels} channels, got {g!r}", str(path))
+        if fs is not None and (obj.fs != fs or tuple(g) != grid or obj.n_times != xs[0].shape[-1]):
+            raise DataError(f"item {stem!r} differs from the first in fs, grid or window length", str(path))
+        fs, grid = obj.fs, tuple(int(v) for v in g)
+        if pos is None and obj.meta.get("positions_mm") is not None:
+            pos = np.asarray(obj.meta["positions_mm"], float)
+        conds.append(obj.metadata[list(names)].to_numpy(float))
+        xs.append(obj.X.reshape(len(obj), grid[0], grid[1], obj.n_times))
+    if not xs:
+        raise DataError("dataset folder holds no MUAP items", str(path))
+    if pos is None:
+        from .templates import grid_positions
+
+        pos = grid_positions(grid[0], grid[1], 5.0)
+        log.warning("%s: no positions_mm in the items; assuming a %dx%d grid with 5 mm spacing", path, *grid)
+    return {"conditions": np.concatenate(conds), "muaps": np.concatenate(xs).astype(np.float32), "fs": float(fs),
+            "positions_mm": pos, "names": names,
+            "ranges": {k: tuple(map(float, v)) for k, v in MUAP_CONDITION_RANGES.items()},
+            "ms_per_muap": None, "cache_key": None, "cache_path": None}

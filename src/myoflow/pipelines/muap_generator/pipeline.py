@@ -1,0 +1,489 @@
+"""Seed 003 (BioMime, arXiv 2211.01856): a conditional generator that mimics the numerical MUAP model.
+
+Protocol
+--------
+1. ``prepare`` — MUAPs of the numerical volume-conductor model
+   (:mod:`myoflow.simulate.numerical`, 10 × 8 monopolar grid, 96 samples at
+   2048 Hz) over the six BioMime conditions, sampled quasi-randomly in a training
+   box plus an extrapolation band (see :mod:`.data`; cached), split by condition
+   region into train / val / interpolation / extrapolation; real MUAP templates
+   (spike-triggered averages of ``openhdemg-otb``) when the shared data are present.
+2. ``run_fold`` (one fold per training seed) — fit :class:`~myoflow.models.muap_generator.MUAPGenerator`
+   (conditional VAE) on the training units, early-stopped on the validation units;
+   generate the held-out units at ``z = 0`` and score nRMSE (BioMime's metric) per
+   unit; time the numerical model and the batched generator side by side (MUAPs/s,
+   ratio); shape statistics (p-p, duration, spatial spread) of numerical and
+   generated MUAPs; export the generator (safetensors + JSON + ONNX checked
+   against torch) into the fold folder.
+3. ``summarize`` — nRMSE mean, median, percentiles and histogram on the
+   interpolation and extrapolation sets, per held-out region and per condition
+   band; speed-up; distance of numerical and generated shape statistics to the
+   real templates.
+
+Data sources: ``data.source: simulate`` (default) or ``folder`` (a standard dataset
+folder from ``myoflow simulate muaps``: Epochs with ``X`` (n, rows·cols, times) in V
+and the six condition columns in ``metadata``; see :mod:`.data`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ...config import ExperimentConfig
+from ...errors import ConfigError, DataError
+from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
+from .data import MuapData, assign_split, load_folder_set, simulate_training_set
+from .estimator import GeneratorTraining, MuapGeneratorEstimator, nrmse, peak_to_peak
+
+__all__ = ["MuapDataConfig", "MuapSplitConfig", "MuapModelConfig", "MuapVaeConfig", "MuapEvaluateConfig",
+           "MuapGeneratorConfig", "MuapGeneratorPipeline"]
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "muap_generator"
+
+
+# --------------------------------------------------------------------- config
+@dataclass
+class MuapDataConfig:
+    """Where the (conditions, MUAP) pairs come from.
+
+    ``n_train_pool`` units are sampled in the training box (they become train, val
+    and interpolation units), ``n_extrapolation`` in the extrapolation band.
+    """
+
+    source: Literal["simulate", "folder"] = "simulate"
+    path: Path | None = None
+    n_train_pool: int = 4096
+    n_extrapolation: int = 256
+    sampler: Literal["sobol", "lhs"] = "sobol"
+    seed: int = 0
+    n_jobs: int = 2
+    real_templates: bool = True
+    real_templates_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.source == "folder" and self.path is None:
+            raise ConfigError("data.source is 'folder' but data.path is not set")
+        if self.n_jobs < 1:
+            raise ConfigError(f"data.n_jobs must be >= 1, got {self.n_jobs}")
+        if self.n_extrapolation < 0:
+            raise ConfigError(f"data.n_extrapolation must be >= 0, got {self.n_extrapolation}")
+
+
+@dataclass
+class MuapSplitConfig:
+    """Condition-region split (see :mod:`myoflow.pipelines.muap_generator.data`)."""
+
+    extrapolation_conditions: list[str] = field(default_factory=lambda: ["depth_mm", "cv_m_s"])
+    extrapolation_band: float = 0.1
+    interpolation_conditions: list[str] = field(default_factory=lambda: ["fibre_number_log", "angle"])
+    interpolation_slab: float = 0.1
+    interpolation_random: float = 0.05
+    val_fraction: float = 0.08
+
+
+@dataclass
+class MuapModelConfig:
+    """Architecture of :class:`~myoflow.models.muap_generator.MUAPGenerator`."""
+
+    latent_dim: int = 16
+    hidden: int = 512
+    n_hidden_layers: int = 3
+    cond_dim: int = 64
+    time_expert_scales: list[float] = field(default_factory=lambda: [0.5, 0.63, 0.79, 1.0, 1.26, 1.59, 2.0])
+    encoder_width: int = 256
+
+
+@dataclass
+class MuapVaeConfig:
+    """VAE loss weights (the optimiser settings are in ``train``)."""
+
+    kl_weight: float = 1e-3
+    kl_anneal_epochs: int = 50
+    prior_weight: float = 1.0
+    amp_weight: float = 0.05
+    cycle_weight: float = 0.0
+
+
+@dataclass
+class MuapEvaluateConfig:
+    """Evaluation settings."""
+
+    n_seeds: int = 1                   # folds = independent training seeds on the same split
+    speed_numerical_n: int = 8         # numerical MUAPs timed per fold
+    speed_generator_n: int = 2048      # generated MUAPs timed per fold (batched)
+    speed_batch_size: int = 512
+    n_figure_examples: int = 2         # held-out units per test set kept for the figure
+    export_onnx: bool = True
+    decomposable_ptp_uv: float = 100.0  # units at least this large are compared with real (decomposed) units
+
+
+@dataclass
+class MuapGeneratorConfig(ExperimentConfig):
+    """Config of the ``muap-generator`` pipeline (see ``configs/muap_generator.yaml``)."""
+
+    data: MuapDataConfig = field(default_factory=MuapDataConfig)
+    split: MuapSplitConfig = field(default_factory=MuapSplitConfig)
+    model: MuapModelConfig = field(default_factory=MuapModelConfig)
+    vae: MuapVaeConfig = field(default_factory=MuapVaeConfig)
+    evaluate: MuapEvaluateConfig = field(default_factory=MuapEvaluateConfig)
+
+
+# --------------------------------------------------------------------- helpers
+def _shared_data_dir() -> Path | None:
+    env = os.environ.get("MYOFLOW_SHARED_DATA")
+    if env:
+        return Path(env)
+    # <repo>/src/myoflow/pipelines/muap_generator/pipeline.py → <repo>/../shared/data (development checkout)
+    guess = Path(__file__).resolve().parents[4].parent / "shared" / "data"
+    return guess if guess.is_dir() else None
+
+
+def _real_templates(cfg: MuapGeneratorConfig) -> dict[str, Any] | None:
+    if not cfg.data.real_templates:
+        return None
+    path = cfg.data.real_templates_path
+    if path is None:
+        base = _shared_data_dir()
+        path = base / "openhdemg-otb" if base is not None else None
+    if path is None or not Path(path).exists():
+        log.warning("real MUAP templates not found (set data.real_templates_path or $MYOFLOW_SHARED_DATA); "
+                    "the comparison with real MUAPs is skipped")
+        return None
+    from .templates import real_muap_templates
+
+    t = real_muap_templates(path)
+    return {"muaps": t.muaps, "positions_mm": t.positions_mm, "fs": t.fs, "n_firings": t.n_firings,
+            "source": t.source}
+
+
+def _training(cfg: MuapGeneratorConfig) -> GeneratorTraining:
+    t, v = cfg.train, cfg.vae
+    return GeneratorTraining(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay,
+                             patience=t.patience, kl_weight=v.kl_weight, kl_anneal_epochs=v.kl_anneal_epochs,
+                             prior_weight=v.prior_weight, amp_weight=v.amp_weight, cycle_weight=v.cycle_weight)
+
+
+def _model_params(cfg: MuapGeneratorConfig, data: MuapData) -> dict[str, Any]:
+    m = cfg.model
+    return {"fs": data.fs, "condition_names": data.condition_names,
+            "condition_ranges": {k: tuple(v) for k, v in data.condition_ranges.items()},
+            "latent_dim": m.latent_dim, "hidden": m.hidden, "n_hidden_layers": m.n_hidden_layers,
+            "cond_dim": m.cond_dim, "time_expert_scales": tuple(m.time_expert_scales),
+            "encoder_width": m.encoder_width}
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a.reshape(len(a), -1).astype(np.float64)
+    b = b.reshape(len(b), -1).astype(np.float64)
+    a = a - a.mean(1, keepdims=True)
+    b = b - b.mean(1, keepdims=True)
+    return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1) + 1e-300)
+
+
+def _speed(data: MuapData, gen, ev: MuapEvaluateConfig, seed: int) -> dict[str, float]:
+    """MUAPs/s of the numerical model and of the batched generator, timed back to back."""
+    import torch
+
+    from ...simulate.numerical import numerical_muaps
+
+    rng = np.random.default_rng(seed)
+    lo = np.array([data.condition_ranges[n][0] for n in data.condition_names])
+    hi = np.array([data.condition_ranges[n][1] for n in data.condition_names])
+    cond_num = lo + rng.random((ev.speed_numerical_n + 1, len(lo))) * (hi - lo)
+    cond_gen = lo + rng.random((ev.speed_generator_n, len(lo))) * (hi - lo)
+    numerical_muaps(cond_num[:1])  # warm-up: builds the kernel table once per process
+    t0 = time.perf_counter()
+    numerical_muaps(cond_num[1:])
+    t_num = time.perf_counter() - t0
+    gen.generate(cond_gen[: min(64, len(cond_gen))])  # warm-up
+    t0 = time.perf_counter()
+    gen.generate(cond_gen, batch_size=ev.speed_batch_size)
+    t_gen = time.perf_counter() - t0
+    num_rate = ev.speed_numerical_n / t_num
+    gen_rate = ev.speed_generator_n / t_gen
+    return {"numerical_muaps_per_s": num_rate, "generator_muaps_per_s": gen_rate, "speedup": gen_rate / num_rate,
+            "torch_threads": float(torch.get_num_threads())}
+
+
+def _describe_split(data: MuapData) -> dict[str, int]:
+    out = {s: int((data.split == s).sum()) for s in ("train", "val", "interpolation", "extrapolation")}
+    out["interpolation_slab"] = int(((data.split == "interpolation") & (data.region == "slab")).sum())
+    out["interpolation_random"] = int(((data.split == "interpolation") & (data.region == "random")).sum())
+    return out
+
+
+def _nrmse_stats(v: np.ndarray) -> dict[str, Any]:
+    v = np.asarray(v, dtype=float)
+    if v.size == 0:
+        return {"n": 0}
+    edges = np.linspace(0.0, max(0.5, float(np.percentile(v, 99))), 26)
+    hist, _ = np.histogram(np.clip(v, 0, edges[-1]), bins=edges)
+    return {
+        "n": int(v.size), "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+        "median": float(np.median(v)),
+        "percentiles": {str(p): float(np.percentile(v, p)) for p in (5, 25, 50, 75, 90, 95)},
+        "fraction_le_0.10": float(np.mean(v <= 0.10)),
+        "histogram": {"edges": edges.tolist(), "counts": hist.tolist()},
+    }
+
+
+def _bootstrap_mean_ci(v: np.ndarray, seed: int, n_boot: int = 2000) -> tuple[float, float]:
+    """95 % CI of the mean by resampling motor units (the independent samples here)."""
+    v = np.asarray(v, float)
+    if v.size < 2:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, (n_boot, v.size))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+# --------------------------------------------------------------------- pipeline
+class MuapGeneratorPipeline(Pipeline):
+    """BioMime-style conditional MUAP generator vs the numerical volume-conductor model."""
+
+    name = "muap-generator"
+    config_class = MuapGeneratorConfig
+    description = "Conditional VAE mimicking the numerical MUAP model (BioMime, arXiv 2211.01856)"
+
+    # ------------------------------------------------------------------ data
+    def prepare(self, cfg: MuapGeneratorConfig, cache_dir: Path) -> MuapData:
+        d, s = cfg.data, cfg.split
+        if d.source == "simulate":
+            raw = simulate_training_set(d.n_train_pool, d.n_extrapolation,
+                                        extrapolation_conditions=s.extrapolation_conditions,
+                                        extrapolation_band=s.extrapolation_band, seed=d.seed, sampler=d.sampler,
+                                        cache_dir=cache_dir, n_jobs=d.n_jobs)
+        else:
+            raw = load_folder_set(Path(d.path))
+        split, region = assign_split(
+            raw["conditions"], raw["names"], raw["ranges"],
+            extrapolation_conditions=s.extrapolation_conditions, extrapolation_band=s.extrapolation_band,
+            interpolation_conditions=s.interpolation_conditions, interpolation_slab=s.interpolation_slab,
+            interpolation_random=s.interpolation_random, val_fraction=s.val_fraction, seed=d.seed)
+        pp = peak_to_peak(raw["muaps"])
+        if (pp <= 0).any():
+            bad = int(np.argmax(pp <= 0))
+            raise DataError(f"MUAP {bad} is flat (peak-to-peak 0); the generator cannot learn its shape")
+        data = MuapData(conditions=np.asarray(raw["conditions"], float), muaps=raw["muaps"], split=split,
+                        region=region, fs=raw["fs"], positions_mm=np.asarray(raw["positions_mm"], float),
+                        condition_names=tuple(raw["names"]), condition_ranges=dict(raw["ranges"]),
+                        numerical_ms_per_muap=raw["ms_per_muap"], real_templates=_real_templates(cfg),
+                        info={"source": d.source, "cache_key": raw.get("cache_key"),
+                              "cache_path": raw.get("cache_path")})
+        data.info["split"] = _describe_split(data)
+        if (data.split == "interpolation").sum() == 0:
+            raise ConfigError("the split left no interpolation units; widen split.interpolation_slab or "
+                              "split.interpolation_random")
+        return data
+
+    def folds(self, cfg: MuapGeneratorConfig, data: MuapData) -> list[Fold]:
+        n = cfg.evaluate.n_seeds
+        if n < 1:
+            raise ConfigError(f"evaluate.n_seeds must be >= 1, got {n}")
+        return [Fold(id=f"seed{k}", condition="all", payload={"replicate": k}) for k in range(n)]
+
+    # --------------------------------------------------------------- export
+    def build_model(self, cfg: MuapGeneratorConfig, model_name: str, extras: dict[str, Any]):
+        from ...models.muap_generator import MUAPDecoder
+
+        if model_name != MODEL_NAME or "generator_config" not in extras:
+            return None
+        return MUAPDecoder.from_config(extras["generator_config"])
+
+    def example_inputs(self, cfg: MuapGeneratorConfig, model_name: str, extras: dict[str, Any]) -> tuple:
+        gc = extras["generator_config"]
+        mid = [(lo + hi) / 2 for lo, hi in (gc["condition_ranges"][n] for n in gc["condition_names"])]
+        return (np.asarray([mid], dtype=np.float32), np.zeros((1, int(gc["latent_dim"])), dtype=np.float32))
+
+    # ------------------------------------------------------------------ fold
+    def run_fold(self, cfg: MuapGeneratorConfig, data: MuapData, fold: Fold, ctx: FoldContext) -> FoldResult:
+        from .templates import compare_shape_statistics, shape_statistics
+
+        ev = cfg.evaluate
+        tr, va = data.indices("train"), data.indices("val")
+        est = MuapGeneratorEstimator(_model_params(cfg, data), _training(cfg), seed=ctx.seed, device=ctx.device)
+        est.fit(data.conditions[tr], data.muaps[tr], data.conditions[va], data.muaps[va])
+        gen = est.generator_.to("cpu")
+        metrics: dict[str, float] = {"train_units": float(len(tr)), "val_units": float(len(va)),
+                                     "best_epoch": float(est.history_["best_epoch"]),
+                                     "train_seconds": float(est.history_["seconds"])}
+        rows = []
+        examples: dict[str, np.ndarray] = {}
+        for set_name in ("interpolation", "extrapolation"):
+            idx = data.indices(set_name)
+            if idx.size == 0:
+                continue
+            pred = gen.generate(data.conditions[idx])
+            truth = data.muaps[idx]
+            err = nrmse(pred, truth)
+            metrics[f"{set_name}_nrmse_mean"] = float(err.mean())
+            metrics[f"{set_name}_nrmse_median"] = float(np.median(err))
+            st_t = shape_statistics(truth, data.positions_mm, data.fs)
+            st_p = shape_statistics(pred, data.positions_mm, data.fs)
+            df = pd.DataFrame({"model": MODEL_NAME, "subject": [f"MU{i:05d}" for i in idx], "unit": idx,
+                               "set": set_name, "region": data.region[idx], "nrmse": err,
+                               "pearson_r": _pearson(pred, truth)})
+            for j, name in enumerate(data.condition_names):
+                df[name] = data.conditions[idx, j]
+            for col in st_t.columns:
+                df[f"truth_{col}"] = st_t[col].to_numpy()
+                df[f"pred_{col}"] = st_p[col].to_numpy()
+            rows.append(df)
+            # keep a few held-out units for the figure: the median-error one and the largest
+            k = min(ev.n_figure_examples, idx.size)
+            if k:
+                order = np.argsort(err)
+                pick = [order[len(order) // 2]] + list(np.argsort(-peak_to_peak(truth))[: k - 1])
+                pick = list(dict.fromkeys(int(p) for p in pick))[:k]
+                examples[f"{set_name}_units"] = idx[pick]
+                examples[f"{set_name}_numerical"] = truth[pick]
+                examples[f"{set_name}_generated"] = pred[pick]
+                examples[f"{set_name}_conditions"] = data.conditions[idx[pick]]
+                examples[f"{set_name}_nrmse"] = err[pick]
+        preds = pd.concat(rows, ignore_index=True)
+        speed = _speed(data, gen, ev, ctx.seed)
+        metrics.update(speed)
+        extras: dict[str, Any] = {
+            "generator_config": gen.config(), "split": data.info.get("split", {}), "speed": speed,
+            "history": {"val_nrmse": est.history_["val_nrmse"]},
+            "n_parameters": gen.n_parameters(), "n_parameters_decoder": gen.n_parameters(decoder_only=True),
+            "condition_names": list(data.condition_names),
+        }
+        # shape statistics vs real templates
+        if data.real_templates is not None:
+            rt = data.real_templates
+            real = shape_statistics(rt["muaps"], rt["positions_mm"], rt["fs"])
+            test = preds
+            big = test["truth_ptp_uv"] >= ev.decomposable_ptp_uv
+            stats = {"real": real}
+            for label, mask in (("all", np.ones(len(test), bool)), ("decomposable", big.to_numpy())):
+                stats[f"numerical_{label}"] = test.loc[mask, [f"truth_{c}" for c in real.columns]].set_axis(
+                    real.columns, axis=1)
+                stats[f"generated_{label}"] = test.loc[mask, [f"pred_{c}" for c in real.columns]].set_axis(
+                    real.columns, axis=1)
+            stats = {k: v for k, v in stats.items() if len(v)}
+            extras["shape_vs_real"] = compare_shape_statistics(stats, reference="real")
+            extras["real_shape_statistics"] = real.to_dict(orient="list")
+        # figure arrays and an exported, reloadable generator in the fold folder
+        workdir = Path(ctx.workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        from ..._atomic import atomic_path
+
+        with atomic_path(workdir / "examples.npz", suffix=".npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, positions_mm=data.positions_mm, fs=np.float64(data.fs),
+                         condition_names=np.asarray(data.condition_names), **examples)
+        if ev.export_onnx:
+            from .export import export_generator_onnx, save_generator
+
+            save_generator(gen, workdir / "generator")
+            try:
+                metrics["onnx_max_rel_diff"] = export_generator_onnx(gen, workdir / "generator" / "generator.onnx")
+            except ImportError as exc:  # onnxruntime is an optional extra
+                log.warning("ONNX export skipped: %s", exc)
+        curves = {MODEL_NAME: {"train_loss": est.history_["train_loss"], "val_nrmse": est.history_["val_nrmse"]}}
+        return FoldResult(fold.id, fold.condition, {MODEL_NAME: metrics}, preds, curves=curves,
+                          state_dicts={MODEL_NAME: gen.state_dict()}, extras=extras)
+
+    # ------------------------------------------------------------- summary
+    def summarize(self, cfg: MuapGeneratorConfig, data: MuapData, results: list[FoldResult]) -> dict[str, Any]:
+        if not results:
+            return {}
+        preds = pd.concat([r.predictions for r in results if len(r.predictions)], ignore_index=True)
+        names = list(results[0].extras.get("condition_names") or data.condition_names)
+        out: dict[str, Any] = {"n_folds": len(results), "split": results[0].extras.get("split", {})}
+        for set_name in ("interpolation", "extrapolation"):
+            sub = preds[preds["set"] == set_name]
+            if sub.empty:
+                continue
+            # average over seeds per unit first: units are the independent samples
+            per_unit = sub.groupby("unit")["nrmse"].mean()
+            entry = _nrmse_stats(per_unit.to_numpy())
+            entry["ci95"] = list(_bootstrap_mean_ci(per_unit.to_numpy(), cfg.seed))
+            entry["pearson_r_median"] = float(sub["pearson_r"].median())
+            entry["by_region"] = {str(k): float(v.groupby("unit")["nrmse"].mean().mean())
+                                  for k, v in sub.groupby("region")}
+            bands = {}
+            for name in names:
+                if name not in sub.columns:
+                    continue
+                q = pd.qcut(sub[name], 4, duplicates="drop")
+                g = sub.groupby(q, observed=True)["nrmse"].mean()
+                bands[name] = [{"low": float(iv.left), "high": float(iv.right), "nrmse_mean": float(v)}
+                               for iv, v in g.items()]
+            entry["by_condition_band"] = bands
+            # amplitude accuracy (the decoder predicts it separately)
+            ratio = sub["pred_ptp_uv"] / sub["truth_ptp_uv"]
+            entry["ptp_ratio_median"] = float(ratio.median())
+            entry["ptp_abs_log_error_median"] = float(np.median(np.abs(np.log(ratio))))
+            out[set_name] = entry
+        speeds = pd.DataFrame([r.extras.get("speed", {}) for r in results])
+        if len(speeds.columns):
+            out["speed"] = {c: float(speeds[c].mean()) for c in speeds.columns}
+        diffs = [r.metrics.get(MODEL_NAME, {}).get("onnx_max_rel_diff") for r in results]
+        diffs = [d for d in diffs if d is not None]
+        if diffs:
+            out["onnx_max_rel_diff"] = float(max(diffs))
+        if "shape_vs_real" in results[0].extras:
+            out["shape_vs_real"] = results[0].extras["shape_vs_real"]
+            out["real_shape_statistics"] = results[0].extras.get("real_shape_statistics")
+        out["n_parameters"] = results[0].extras.get("n_parameters")
+        out["generator_config"] = results[0].extras.get("generator_config")
+        return out
+
+    def headline(self, summary: dict[str, Any]) -> list[Headline]:
+        rows = []
+        for set_name, paper, note in (
+            ("interpolation", "high accuracy (qualitative)", "mean nRMSE on held-out units; goal <= 0.10"),
+            ("extrapolation", None, "mean nRMSE, band outside the training range"),
+        ):
+            e = summary.get(set_name)
+            if e and e.get("n"):
+                ci = tuple(e["ci95"]) if e.get("ci95") and np.isfinite(e["ci95"]).all() else None
+                rows.append(Headline(f"{set_name} nRMSE", e["mean"], ci, paper, note))
+                rows.append(Headline(f"{set_name} nRMSE <= 0.10 (fraction)", e["fraction_le_0.10"], None, None,
+                                     "units generated within the 0.10 goal"))
+        sp = summary.get("speed")
+        if sp:
+            rows.append(Headline("speed-up vs numerical model (x)", sp["speedup"], None, "large cost cut",
+                                 f"generator {sp['generator_muaps_per_s']:.0f} vs numerical "
+                                 f"{sp['numerical_muaps_per_s']:.1f} MUAPs/s, CPU; goal >= 100"))
+        sv = summary.get("shape_vs_real")
+        if sv:
+            for src in ("numerical_decomposable", "generated_decomposable"):
+                if src in sv:
+                    rows.append(Headline(f"{src.split('_')[0]} vs real: median p-p rel. diff",
+                                         sv[src]["ptp_uv"]["relative_median_diff"], None, None,
+                                         "units >= decomposable_ptp_uv vs 5 real spike-triggered averages"))
+        return rows
+
+    # ------------------------------------------------------------- figures
+    def figures(self, cfg: MuapGeneratorConfig, summary: dict[str, Any], predictions: pd.DataFrame,
+                run_dir: Path) -> list[tuple[str, Path]]:
+        from . import figures as F
+
+        run_dir = Path(run_dir)
+        out = []
+        ex = sorted((run_dir / "folds").glob("*/examples.npz"))
+        if ex:
+            p = F.plot_examples(ex[0], run_dir / "figures" / "numerical_vs_generated.png")
+            out.append(("Numerical vs generated MUAPs across the grid (held-out conditions)", p))
+        if len(predictions):
+            out.append(("nRMSE distribution on held-out units",
+                        F.plot_nrmse_hist(predictions, run_dir / "figures" / "nrmse_hist.png")))
+            names = (summary.get("generator_config") or {}).get("condition_names") or []
+            out.append(("nRMSE vs conditions", F.plot_nrmse_vs_conditions(
+                predictions, names, run_dir / "figures" / "nrmse_vs_conditions.png")))
+            if summary.get("real_shape_statistics"):
+                out.append(("Shape statistics: real vs numerical vs generated", F.plot_shape_statistics(
+                    predictions, summary["real_shape_statistics"], run_dir / "figures" / "shape_stats.png")))
+        return out

@@ -1,0 +1,49 @@
+"""``myoflow check-placement``: flag channels whose predicted muscle disagrees with the declared one."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pandas as pd
+
+__all__ = ["check_placement_cmd"]
+
+
+@click.command("check-placement")
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--expected", default=None,
+              help="Declared muscle per channel: 'ch1=L-BB,ch2=R-TA' ('stem:ch=...' for one file, '*=...' for all).")
+@click.option("--model", default=None, help="Checkpoint name (default: the pretrained CNN-LSTM).")
+@click.option("--fold", default=None, help="Fold id (default: the model trained on all subjects).")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def check_placement_cmd(model_dir: Path, recordings: tuple[Path, ...], expected: str | None, model: str | None,
+                        fold: str | None, as_json: bool) -> None:
+    """Predict which muscle each channel of RECORDING... is on, using the muscle-id run in MODEL_DIR.
+
+    Exit code 1 when at least one channel's predicted muscle differs from the declared one.
+    """
+    from .placement import check_placement
+
+    table = check_placement(model_dir, list(recordings), expected, model=model, fold=fold)
+    flagged = table["mismatch"].fillna(False).astype(bool)
+    if as_json:
+        click.echo(json.dumps({"model": table.attrs.get("model"), "fold": table.attrs.get("fold"),
+                               "channels": json.loads(table.to_json(orient="records"))}, indent=2))
+    else:
+        click.echo(f"model {table.attrs.get('model')} (fold {table.attrs.get('fold')}), "
+                   f"classes {table.attrs.get('classes')}")
+        click.echo(f"{'recording':<24} {'channel':<10} {'windows':>7}  {'declared':<8} {'predicted':<9} "
+                   f"{'p(pred)':>7} {'p(decl)':>7}  flag")
+        for r in table.to_dict("records"):
+            p_pred = "" if r["n_windows"] == 0 else f"{r['p_predicted']:.2f}"
+            p_exp = "" if r["expected"] is None or r["n_windows"] == 0 else f"{r['p_expected']:.2f}"
+            mism = r["mismatch"]
+            flag = "MISMATCH" if (mism is not pd.NA and mism is not None and bool(mism)) else ("no bursts" if r["n_windows"] == 0 else "")
+            click.echo(f"{str(r['recording'])[:24]:<24} {str(r['channel'])[:10]:<10} {r['n_windows']:>7}  "
+                       f"{str(r['expected'] or '-'):<8} {str(r['predicted'] or '-'):<9} {p_pred:>7} {p_exp:>7}  {flag}")
+        n = int(flagged.sum())
+        click.echo(f"\n{n} channel(s) flagged" + (": check the electrode placement" if n else ""))
+    if flagged.any():
+        raise SystemExit(1)

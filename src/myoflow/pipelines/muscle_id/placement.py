@@ -1,0 +1,235 @@
+"""Electrode mix-up check: which muscle is each channel on, and does it match what was declared?
+
+The paper's motivating use (Velásquez et al. 2023, §I): in serial examinations
+electrodes get swapped or the channel ↔ muscle relation is never written down.
+:func:`check_placement` runs a trained muscle-id network (a run directory of
+``myoflow run``/``reproduce muscle-id``; by default its ``final`` model trained on
+every subject) over new recordings: each channel's bursts are detected and cut
+exactly as in training, every window is classified, and the window
+probabilities are averaged per channel. A channel is flagged when its predicted
+muscle differs from the declared one.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ...containers import Recording
+from ...errors import ConfigError, DataError
+from .windows import burst_windows
+
+__all__ = ["check_placement", "load_placement_model", "parse_expected", "normalise_label"]
+
+log = logging.getLogger(__name__)
+
+_SIDE_WORDS = {"l": "L", "left": "L", "r": "R", "right": "R"}
+_MUSCLE_WORDS = {"bb": "BB", "biceps": "BB", "brachii": "BB", "ta": "TA", "tibialis": "TA", "anterior": "TA",
+                 "vl": "VL", "vastus": "VL", "lateralis": "VL", "bf": "BF", "femoris": "BF",
+                 "gl": "GL", "lg": "GL", "gastrocnemius": "GL"}
+
+
+def normalise_label(text: str, classes: Iterable[str]) -> str:
+    """Map a user's muscle name (``L-BB``, ``left biceps``, ``ta_right``, ``VL``) to a model class.
+
+    Raises
+    ------
+    ConfigError
+        When the name matches no class, listing the classes.
+    """
+    classes = [str(c) for c in classes]
+    raw = str(text).strip()
+    for c in classes:
+        if raw.lower() == c.lower():
+            return c
+    words = [w for w in re.split(r"[\s_\-/,.]+", raw.lower()) if w]
+    side = next((_SIDE_WORDS[w] for w in words if w in _SIDE_WORDS), None)
+    muscle = next((_MUSCLE_WORDS[w] for w in words if w in _MUSCLE_WORDS), None)
+    for cand in ([f"{side}-{muscle}"] if side and muscle else []) + ([muscle] if muscle else []):
+        if cand in classes:
+            return cand
+    raise ConfigError(f"unknown muscle {text!r}; this model knows {classes}")
+
+
+def parse_expected(spec: str | Mapping[str, str] | None) -> dict[str, str]:
+    """``"ch1=L-BB,ch2=R-TA"`` → ``{"ch1": "L-BB", "ch2": "R-TA"}``.
+
+    Keys are channel names, ``<recording stem>:<channel>`` for one file, or ``*``
+    for every channel not named otherwise.
+    """
+    if spec is None:
+        return {}
+    if isinstance(spec, Mapping):
+        return {str(k): str(v) for k, v in spec.items()}
+    out: dict[str, str] = {}
+    for part in str(spec).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise ConfigError(f"--expected entries must look like CHANNEL=MUSCLE, got {part!r}")
+        k, v = (s.strip() for s in part.split("=", 1))
+        if not k or not v:
+            raise ConfigError(f"--expected entry {part!r} has an empty channel or muscle")
+        out[k] = v
+    return out
+
+
+def load_placement_model(model_dir: str | Path, model: str | None = None, fold: str | None = None):
+    """Load a trained CNN-LSTM from a muscle-id run directory.
+
+    Returns
+    -------
+    module, info, cfg
+        The network (eval mode); ``info`` with ``classes``, ``scale``, ``fold``,
+        ``model``, ``fs``, ``window_samples``; the run's config.
+    """
+    from ...config import load_config
+    from ...train.checkpoint import load_state_dict
+    from .pipeline import MuscleIdPipeline
+
+    run = Path(model_dir)
+    if not (run / "config.yaml").is_file():
+        raise DataError("not a run directory (no config.yaml); pass the --out folder of a muscle-id run", str(run))
+    cfg = load_config(yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")))
+    if cfg.pipeline != "muscle-id":
+        raise DataError(f"run is of pipeline {cfg.pipeline!r}, not muscle-id", str(run))
+    folds = sorted(p for p in (run / "folds").glob("*") if (p / "result.json").is_file())
+    if fold is not None:
+        folds = [p for p in folds if p.name == fold]
+        if not folds:
+            raise DataError(f"no finished fold {fold!r}", str(run))
+    else:  # the deployable model: trained on all subjects; otherwise any LOSO 4-class fold
+        finals = [p for p in folds if p.name.endswith("-final-4class")]
+        loso = [p for p in folds if "-loso-4class-" in p.name]
+        folds = finals or loso or folds
+    for p in folds:
+        extras = json.loads((p / "extras.json").read_text()) if (p / "extras.json").is_file() else {}
+        models = extras.get("models") or {}
+        names = [model] if model else [m for m in ("cnn_lstm_pretrained", "cnn_lstm_random") if m in models]
+        for name in names:
+            if name in models and "module_config" in models[name] and (p / f"{name}.safetensors").is_file():
+                module = MuscleIdPipeline().build_model(cfg, name, extras)
+                state, _ = load_state_dict(p / f"{name}.safetensors")
+                module.load_state_dict(state)
+                module.eval()
+                info = {"classes": list(models[name]["classes"]), "scale": float(models[name]["scale"]),
+                        "fold": p.name, "model": name, "fs": extras.get("fs"),
+                        "window_samples": extras.get("window_samples"), "task": extras.get("task")}
+                return module, info, cfg
+    raise DataError(f"no trained CNN-LSTM checkpoint{' ' + repr(model) if model else ''} found", str(run))
+
+
+def _read_recording(item: Recording | str | Path) -> tuple[str, Recording]:
+    if isinstance(item, Recording):
+        return str(item.meta.get("source") or item.meta.get("subject") or "recording"), item
+    from ...io import read
+
+    path = Path(item)
+    obj = read(path)
+    if not isinstance(obj, Recording):
+        streams = getattr(obj, "streams", None)
+        if streams and "emg" in streams:
+            obj = streams["emg"]
+        else:
+            raise DataError(f"expected an EMG recording, got {type(obj).__name__}", str(path))
+    return path.stem, obj
+
+
+def check_placement(
+    model_dir: str | Path,
+    recordings: Iterable[Recording | str | Path],
+    expected: str | Mapping[str, str] | None = None,
+    *,
+    model: str | None = None,
+    fold: str | None = None,
+) -> pd.DataFrame:
+    """Predict the muscle under every channel and compare with the declared muscle.
+
+    Parameters
+    ----------
+    model_dir : path
+        Run directory of a muscle-id run.
+    recordings : Recordings or file paths (any format :func:`myoflow.io.read` reads)
+    expected : ``"ch=muscle,..."`` or mapping, optional
+        Declared muscle per channel (``stem:channel`` for one file, ``*`` for all).
+    model, fold : optional
+        Which checkpoint (default: the ``final`` fold's pretrained CNN-LSTM).
+
+    Returns
+    -------
+    DataFrame
+        One row per recording × channel: ``recording``, ``channel``, ``n_windows``,
+        ``predicted``, ``p_predicted``, ``expected``, ``p_expected``, ``mismatch``
+        (True/False, or NA without a declaration), and ``prob_<class>`` columns.
+    """
+    import torch
+
+    module, info, cfg = load_placement_model(model_dir, model, fold)
+    classes = info["classes"]
+    declared = {k: normalise_label(v, classes) for k, v in parse_expected(expected).items()}
+    pp = cfg.preprocess
+    rows = []
+    for item in recordings:
+        stem, rec = _read_recording(item)
+        per_channel = [None] if rec.grid_shape is not None and rec.n_channels > 1 else list(range(rec.n_channels))
+        for sel in per_channel:
+            chans = None if sel is None else [sel]
+            try:
+                ep, _ = burst_windows(rec, pp, recording_id=stem, channels=chans)
+            except DataError as exc:
+                log.warning("%s: %s", stem, exc)
+                ep = None
+            names = list(rec.ch_names) if sel is None else [rec.ch_names[sel]]
+            if ep is None:
+                for ch in names:
+                    rows.append({"recording": stem, "channel": ch, "n_windows": 0})
+                continue
+            if info.get("window_samples") and ep.n_times != int(info["window_samples"]):
+                raise DataError(f"windows have {ep.n_times} samples, the model expects {info['window_samples']}",
+                                stem)
+            x = torch.as_tensor((ep.X / np.float32(info["scale"])).astype(np.float32))
+            with torch.no_grad():
+                proba = torch.softmax(module(x), dim=-1).numpy()
+            src_ch = ep.metadata["channel"].to_numpy()
+            for ch in names:
+                m = src_ch == ch
+                p = proba[m].mean(axis=0)
+                rows.append({"recording": stem, "channel": ch, "n_windows": int(m.sum()),
+                             **{f"prob_{c}": float(v) for c, v in zip(classes, p)}})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        raise DataError("no recordings given")
+    pcols = [f"prob_{c}" for c in classes]
+    for c in pcols:
+        if c not in out.columns:
+            out[c] = np.nan
+    has = out["n_windows"] > 0
+    probs = out[pcols].to_numpy(dtype=float)
+    out["predicted"] = pd.Series([classes[int(np.argmax(r))] if ok else None for r, ok in zip(probs, has)],
+                                 dtype=object)
+    out["p_predicted"] = np.where(has, np.nanmax(np.where(np.isnan(probs), -1, probs), axis=1), np.nan)
+
+    records = out.to_dict("records")
+
+    def decl(r: dict) -> str | None:
+        return declared.get(f"{r['recording']}:{r['channel']}") or declared.get(r["channel"]) or declared.get("*")
+
+    exp = [decl(r) for r in records]
+    out["expected"] = pd.Series(exp, dtype=object)
+    out["p_expected"] = [float(r[f"prob_{e}"]) if e and r["n_windows"] else np.nan for r, e in zip(records, exp)]
+    out["mismatch"] = pd.Series([(p != e) if (e and r["n_windows"]) else pd.NA
+                                 for r, e, p in zip(records, exp, out["predicted"])], dtype="boolean")
+    unknown = set(k.split(":")[-1] for k in declared if k != "*") - set(out["channel"])
+    if unknown:
+        raise ConfigError(f"--expected names channel(s) {sorted(unknown)} not found; channels are "
+                          f"{sorted(set(out['channel']))}")
+    out.attrs.update({"model": info["model"], "fold": info["fold"], "classes": classes})
+    front = ["recording", "channel", "n_windows", "expected", "predicted", "p_predicted", "p_expected", "mismatch"]
+    return out[front + pcols]

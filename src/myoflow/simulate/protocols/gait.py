@@ -1,0 +1,342 @@
+"""Protocol ``gait``: seed 002's cohort — walking kinematics, joint moments, GRF and sEMG of 7 muscles.
+
+Per subject (default 22 adults, spec §4) one Trial of ``n_strides`` consecutive
+right-leg strides with streams
+
+======================  =========================================================  ===========
+stream                  channels                                                   rate, units
+======================  =========================================================  ===========
+``angles``              hip_flexion, knee_flexion, ankle_dorsiflexion, pelvis_tilt  200 Hz, deg
+``moments``             {hip,knee,ankle}_{sagittal,frontal,transverse}             200 Hz, N·m
+``grf``                 grf_ap, grf_vertical, grf_ml, cop_ap, cop_vertical,        200 Hz, N/m
+                        cop_ml, grf_vertical_total
+``hip_position``        x, y                                                       200 Hz, m
+``excitation``          TA, GM, VL, RF, BF, ST, SOL (ground truth, 0–1)            200 Hz
+``emg``                 TA, GM, VL, RF, BF, ST, SOL (bipolar, raw)                 1000 Hz, V
+======================  =========================================================  ===========
+
+and events ``heel_strike`` / ``toe_off`` in every stream. Signs: flexion and
+dorsiflexion +; moments are internal, sagittal extensor (hip, knee) /
+plantarflexor (ankle) +, frontal abductor/evertor +, transverse internal
+rotator + (:data:`myoflow.biomech.MOMENT_SIGNS`).
+
+How it is made
+--------------
+1. Subject: :func:`myoflow.simulate.subjects.generate_subjects` (sex, age,
+   height, weight, fat per site, muscle CSA).
+2. Walking: :func:`myoflow.biomech.walking.simulate_walking` — normative angle
+   templates with subject (SD ≈ 3–5°) and stride (≈ 1–2°) variability, GRF and
+   centre of pressure, then 2-D Newton–Euler inverse dynamics with Winter's
+   anthropometry for the sagittal moments and a quasi-static lever-arm estimate
+   for the frontal and transverse planes.
+3. Muscle excitations consistent with the moments
+   (:mod:`myoflow.biomech.muscles`): Perry-timed templates carry 60 % of each
+   muscle's activity as co-contraction (subject amplitude LogN(0, 0.3), stride
+   amplitude LogN(0, 0.12), stride timing jitter SD 1.5 % of the cycle; spec §4),
+   their moment is subtracted, and a static optimisation — confined to each
+   muscle's active window — distributes the remaining sagittal moments, taken an
+   electromechanical delay (35–50 ms [R]) ahead, over the 7 recorded muscles and
+   5 lumped unrecorded groups with Hill-type capacities (σ·PCSA·cos α, scaled by
+   the subject's CSA). Activation dynamics and the Lloyd & Besier shape factor
+   are inverted to neural excitation.
+4. sEMG: each muscle's excitation drives its Fuglevand motor-unit pool through
+   :func:`myoflow.simulate.emg.simulate_voluntary` (planar volume conductor with
+   the subject's fat and skin, SENIAM bipolar pair 20 mm, gel noise), with
+   heel-strike motion artefacts of 50–300 µV (spec §4).
+
+Bringing your own data
+----------------------
+The gait-EMG pipeline reads any dataset folder whose Trials have an ``angles``
+stream (the three sagittal angles above, or OpenSim names), an ``emg`` stream
+(raw sEMG, or envelopes if its rate is ≤ 200 Hz or ``meta['envelope']`` is true),
+``heel_strike`` events (or a ``grf`` stream to detect them) and either a
+``moments`` stream or a ``grf`` stream for inverse dynamics; the participants
+table needs ``subject`` and ``weight`` (kg) and ``height`` (m).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ...biomech.muscles import (
+    LEG_MUSCLES,
+    RECORDED_MUSCLES,
+    activity_bounds,
+    capacity_matrix,
+    excitation_from_activation,
+    perry_templates,
+    static_optimisation,
+)
+from ...biomech.walking import ANGLE_NAMES, MOMENT_NAMES, draw_walking_params, simulate_walking
+from ...containers import Recording, Trial
+from ...errors import ConfigError
+from ..emg import simulate_voluntary
+from ..subjects import PCSA_REF_CM2, SubjectParams, generate_subjects, participants_table
+from ..volume_conductor import ElectrodeArray
+
+__all__ = ["simulate_gait", "simulate_gait_subject", "GAIT_MUSCLES", "cli_command", "plot_gait_cycle",
+           "CO_CONTRACTION"]
+
+log = logging.getLogger(__name__)
+
+GAIT_MUSCLES = RECORDED_MUSCLES
+#: Share of each template that is co-contraction the moments do not explain [A].
+CO_CONTRACTION = 0.6
+GRF_CHANNELS = ("grf_ap", "grf_vertical", "grf_ml", "cop_ap", "cop_vertical", "cop_ml", "grf_vertical_total")
+IED_MM, ELECTRODE_RADIUS_MM = 20.0, 5.0  # SENIAM bipolar pair [S]
+
+
+def _events(samples_by_kind: dict[str, np.ndarray], fs_from: float, fs_to: float, n: int) -> pd.DataFrame:
+    rows = []
+    for kind, samples in samples_by_kind.items():
+        for s in np.asarray(samples):
+            i = int(round(s * fs_to / fs_from))
+            if 0 <= i < n:
+                rows.append((i, kind))
+    return pd.DataFrame(rows, columns=["sample", "kind"])
+
+
+def _smooth_per_stride(values: np.ndarray, stride_index: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """Blend per-stride values (n_strides + 1, ...) smoothly across each stride (C¹ at heel strikes)."""
+    s = frac * frac * (3 - 2 * frac)
+    s = s.reshape(s.shape + (1,) * (values.ndim - 1))
+    return (1 - s) * values[stride_index] + s * values[stride_index + 1]
+
+
+def muscle_excitations(subject: SubjectParams, moments: np.ndarray, phase: np.ndarray, fs: float,
+                       rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Neural excitation (n, 7) of the recorded muscles for one walk, and scalar ground truth.
+
+    Parameters
+    ----------
+    moments : array (n, 9)
+        Joint moments in :data:`~myoflow.biomech.walking.MOMENT_NAMES` order, N·m.
+    phase : array (n,)
+        Continuous stride phase (integer part = stride index).
+    """
+    names = [m.name for m in LEG_MUSCLES]
+    n = moments.shape[0]
+    k = np.floor(phase).astype(int)
+    k -= k.min()
+    frac = phase - np.floor(phase)
+    n_str = int(k.max()) + 2
+    # timing jitter (±3 % ≈ 2 SD) and amplitude variability of the templates
+    shift = _smooth_per_stride(rng.normal(0.0, 0.015, n_str), k, frac)
+    prior = perry_templates(frac, names, shift=shift)
+    subj_gain = np.ones(len(names))
+    subj_gain[:len(GAIT_MUSCLES)] = rng.lognormal(0.0, 0.3, len(GAIT_MUSCLES))
+    stride_gain = np.ones((n_str, len(names)))
+    stride_gain[:, :len(GAIT_MUSCLES)] = rng.lognormal(0.0, 0.12, (n_str, len(GAIT_MUSCLES)))
+    prior = np.clip(prior * subj_gain * _smooth_per_stride(stride_gain, k, frac), 0.0, 1.0)
+    strength = np.array([
+        subject.csa_at(m.name, "R") / PCSA_REF_CM2[m.name] if m.name in PCSA_REF_CM2 else subject.csa_scale
+        for m in LEG_MUSCLES
+    ])
+    C = capacity_matrix(LEG_MUSCLES, strength)
+    emd_s = float(rng.uniform(0.035, 0.05))
+    d = int(round(emd_s * fs))
+    sag = moments[:, [0, 3, 6]]
+    ahead = np.vstack([sag[d:], np.repeat(sag[-1:], d, axis=0)])
+    base = CO_CONTRACTION * prior
+    upper = activity_bounds(prior, names)
+    a_extra, residual = static_optimisation(ahead - base @ C.T, C, None, upper=np.clip(upper - base, 0.0, 1.0),
+                                            moment_scale=subject.weight_kg)
+    a = np.clip(base + a_extra, 0.0, 1.0)
+    shape_a = float(rng.uniform(-1.0, -0.25))
+    u = excitation_from_activation(a, fs, shape_a=shape_a)
+    truth = {
+        "emd_ms": 1e3 * emd_s,
+        "shape_factor_A": shape_a,
+        "moment_residual_nm_per_kg": float(np.sqrt(np.mean(residual ** 2)) / subject.weight_kg),
+        **{f"emg_gain_{m}": float(g) for m, g in zip(GAIT_MUSCLES, subj_gain)},
+    }
+    return u[:, :len(GAIT_MUSCLES)], truth
+
+
+def simulate_gait_subject(subject: SubjectParams, rng: np.random.Generator, n_strides: int = 20, *,
+                          kin_fs: float = 200.0, emg_fs: float = 1000.0, fs_sim: float = 4096.0,
+                          noise: bool = True) -> tuple[Trial, dict]:
+    """One subject's walking Trial and a dict of scalar ground truth."""
+    params = draw_walking_params(rng)
+    walk = simulate_walking(subject.height_m, subject.weight_kg, n_strides, rng, params, fs=kin_fs)
+    u, truth = muscle_excitations(subject, walk.moments, walk.phase, kin_fs, rng)
+    n = walk.angles.shape[0]
+    ev_kin = _events({"heel_strike": walk.heel_strikes, "toe_off": walk.toe_offs}, kin_fs, kin_fs, n)
+    cov = subject.covariates()
+    base_meta = {"subject": subject.subject, "session": "walk", "covariates": cov}
+    hs_times = walk.heel_strikes / kin_fs
+    emg_rows = []
+    for j, muscle in enumerate(GAIT_MUSCLES):
+        kw = {"motion_times_s": list(hs_times), "motion_mv": (0.05, 0.3)} if noise else False
+        rec = simulate_voluntary(
+            subject, muscle, u[:, j], ElectrodeArray.bipolar(IED_MM, radius_mm=ELECTRODE_RADIUS_MM), rng,
+            fs=emg_fs, fs_excitation=kin_fs, fs_sim=fs_sim, side="R", session="walk",
+            iz_mm=float(rng.choice([-1, 1]) * rng.uniform(15.0, 30.0)), noise=kw,
+            front_end=True if noise else False,
+        )
+        emg_rows.append(rec.data[0])
+    n_emg = min(len(r) for r in emg_rows)
+    emg = np.vstack([r[:n_emg] for r in emg_rows])
+    ev_emg = _events({"heel_strike": walk.heel_strikes, "toe_off": walk.toe_offs}, kin_fs, emg_fs, n_emg)
+    g, cop = walk.grf, walk.cop
+    streams = {
+        "angles": Recording(np.column_stack([walk.angles, walk.pelvis_tilt]).T, kin_fs,
+                            [*ANGLE_NAMES, "pelvis_tilt"], units="deg", events=ev_kin,
+                            meta={**base_meta, "stream": "angles"}),
+        "moments": Recording(walk.moments.T, kin_fs, list(MOMENT_NAMES), units="N·m", events=ev_kin,
+                             meta={**base_meta, "stream": "moments", "signs": {
+                                 "sagittal": "hip/knee extensor +, ankle plantarflexor +",
+                                 "frontal": "abductor/evertor +", "transverse": "internal rotator +"}}),
+        "grf": Recording(np.column_stack([g, cop, walk.grf_vertical_total]).T, kin_fs, list(GRF_CHANNELS),
+                         units=["N", "N", "N", "m", "m", "m", "N"], events=ev_kin,
+                         meta={**base_meta, "stream": "grf", "foot": "right"}),
+        "hip_position": Recording(walk.hip_xy.T, kin_fs, ["x", "y"], units="m", events=ev_kin,
+                                  meta={**base_meta, "stream": "hip_position"}),
+        "excitation": Recording(u.T, kin_fs, list(GAIT_MUSCLES), units="1", events=ev_kin,
+                                meta={**base_meta, "stream": "excitation", "ground_truth": True}),
+        "emg": Recording(emg, emg_fs, list(GAIT_MUSCLES), units="V", events=ev_emg,
+                         meta={**base_meta, "stream": "emg", "side": "R", "montage": "bipolar 20 mm"}),
+    }
+    truth.update(params.summary())
+    truth["speed_m_s"] = walk.speed_m_s
+    trial = Trial(streams, meta={**base_meta, "protocol": "gait", "side": "R",
+                                 "source": f"simulated gait {subject.subject}", "truth": truth})
+    return trial, truth
+
+
+def simulate_gait(n_subjects: int = 22, seed: int = 0, n_strides: int = 20, *, kin_fs: float = 200.0,
+                  emg_fs: float = 1000.0, fs_sim: float = 4096.0, noise: bool = True,
+                  progress: Callable[[int], object] | None = None) -> tuple[list[Trial], pd.DataFrame]:
+    """Simulate seed 002's walking cohort.
+
+    Parameters
+    ----------
+    n_subjects : int
+        Participants (paper: 22).
+    seed : int
+        Same seed → identical output.
+    n_strides : int
+        Complete gait cycles per subject.
+    kin_fs, emg_fs, fs_sim : float
+        Rates of kinematics/kinetics, of the output sEMG, and of the MUAP simulation (Hz).
+    noise : bool
+        Add measurement noise and the front end (False: clean sEMG, for tests).
+    progress : callable, optional
+        Called with 1 after each subject (e.g. ``tqdm.update``).
+
+    Returns
+    -------
+    trials : list of Trial (one per subject)
+    participants : DataFrame — covariates and ``true_*`` ground truth per subject.
+    """
+    if n_subjects < 1:
+        raise ConfigError(f"n_subjects must be >= 1, got {n_subjects}")
+    if n_strides < 2:
+        raise ConfigError(f"n_strides must be >= 2, got {n_strides}")
+    if emg_fs < 1000:
+        raise ConfigError(f"emg_fs must be >= 1000 Hz for raw sEMG, got {emg_fs}")
+    subjects = generate_subjects(n_subjects, np.random.default_rng([seed, 0]))
+    trials, truths = [], []
+    for i, subject in enumerate(subjects):
+        rng = np.random.default_rng([seed, 1, i])
+        trial, truth = simulate_gait_subject(subject, rng, n_strides, kin_fs=kin_fs, emg_fs=emg_fs,
+                                             fs_sim=fs_sim, noise=noise)
+        trials.append(trial)
+        truths.append(truth)
+        log.debug("gait subject %s done", subject.subject)
+        if progress is not None:
+            progress(1)
+    parts = participants_table(subjects)
+    extra = pd.DataFrame([{f"true_{k}": v for k, v in t.items()} for t in truths])
+    parts = pd.concat([parts.reset_index(drop=True), extra], axis=1)
+    return trials, parts
+
+
+def plot_gait_cycle(trial: Trial, path: str | Path) -> Path:
+    """One figure: ensemble-average angles, sagittal moments (N·m/kg) and EMG envelopes over the gait cycle."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.signal import butter, sosfiltfilt
+
+    from ..._atomic import atomic_path
+
+    def cycles(rec: Recording, x: np.ndarray) -> np.ndarray:
+        hs = rec.events_of("heel_strike")
+        out = []
+        for a, b in zip(hs[:-1], hs[1:]):
+            tt = np.linspace(0, 100, b - a, endpoint=False)
+            out.append(np.stack([np.interp(np.linspace(0, 100, 101), tt, x[c, a:b]) for c in range(x.shape[0])]))
+        return np.asarray(out)
+
+    mass = float(trial.meta["covariates"]["weight"])
+    ang = trial["angles"]
+    mom = trial["moments"]
+    emg = trial["emg"]
+    sos = butter(4, [20, 450], btype="band", fs=emg.fs, output="sos")
+    env = sosfiltfilt(butter(4, 6, fs=emg.fs, output="sos"), np.abs(sosfiltfilt(sos, emg.data, axis=1)), axis=1)
+    panels = [
+        ("Joint angles (deg)", cycles(ang, ang.data[:3]), ANGLE_NAMES),
+        ("Sagittal moments (N·m/kg)", cycles(mom, mom.data[[0, 3, 6]] / mass),
+         ("hip (ext +)", "knee (ext +)", "ankle (plantarflexor +)")),
+        ("Frontal moments (N·m/kg)", cycles(mom, mom.data[[1, 4, 7]] / mass), ("hip", "knee", "ankle")),
+        ("sEMG envelopes (µV)", cycles(emg, env * 1e6), GAIT_MUSCLES),
+    ]
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2))
+    x = np.arange(101)
+    for ax, (title, cyc, labels) in zip(axes, panels):
+        mean, sd = cyc.mean(0), cyc.std(0)
+        for c, lab in enumerate(labels):
+            ax.plot(x, mean[c], label=lab)
+            ax.fill_between(x, mean[c] - sd[c], mean[c] + sd[c], alpha=0.2)
+        ax.set_title(title)
+        ax.set_xlabel("% gait cycle")
+        ax.axvline(100 * float(trial.meta["truth"].get("stance_fraction", 0.61)), color="k", lw=0.6, ls=":")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Simulated gait, {trial.subject}: mean ± SD over {cyc.shape[0]} cycles")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return path
+
+
+def _cli():
+    import click
+
+    @click.command("gait")
+    @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output dataset folder.")
+    @click.option("--subjects", "n_subjects", type=int, default=22, show_default=True)
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--strides", "n_strides", type=int, default=20, show_default=True, help="Gait cycles per subject.")
+    @click.option("--emg-fs", type=float, default=1000.0, show_default=True, help="sEMG sampling rate, Hz.")
+    @click.option("--plots", is_flag=True, help="Save a gait-cycle PNG (angles, moments, EMG) under OUT/plots.")
+    def cli_command(out: Path, n_subjects: int, seed: int, n_strides: int, emg_fs: float, plots: bool) -> None:
+        """Seed 002's cohort: walking angles, 3-plane moments, GRF and sEMG of 7 muscles."""
+        from tqdm.auto import tqdm
+
+        from ...io.dataset import write_dataset
+
+        with tqdm(total=n_subjects, desc="gait", unit="subject") as bar:
+            trials, parts = simulate_gait(n_subjects, seed, n_strides, emg_fs=emg_fs, progress=bar.update)
+        items = ((f"{t.subject}/walk", t) for t in trials)
+        info = {"protocol": "gait", "seed": seed, "n_subjects": n_subjects, "n_strides": n_strides,
+                "emg_fs": emg_fs, "kin_fs": 200.0, "muscles": list(GAIT_MUSCLES), "side": "R",
+                "streams": ["angles", "moments", "grf", "hip_position", "excitation", "emg"],
+                "events": ["heel_strike", "toe_off"], "covariates": ["age", "sex", "height", "weight", "bmi"]}
+        write_dataset(out, items, parts, info)
+        if plots:
+            for t in trials[:2]:
+                plot_gait_cycle(t, Path(out) / "plots" / f"gait_cycle_{t.subject}.png")
+        click.echo(f"wrote {len(trials)} walking trials ({n_strides} strides each) to {out}")
+
+    return cli_command
+
+
+cli_command = _cli()
