@@ -54,7 +54,9 @@ def test_structure_and_metadata(cohort):
         # bursts carry the EMG: plateau RMS well above the rest level (mains removed)
         clean = _filtered(r)
         rest = clean.data[:, 500: on[0] - 200]
-        assert np.sqrt((_plateaus(clean) ** 2).mean()) > 2.5 * np.sqrt((rest ** 2).mean())
+        # medians over channels: dry grids have occasional faulty contacts (10x noise) by design
+        plateau_rms = np.median(np.sqrt((_plateaus(clean) ** 2).mean(axis=1)))
+        assert plateau_rms > 2.5 * np.median(np.sqrt((rest ** 2).mean(axis=1)))
 
 
 def test_same_seed_same_recordings_and_subjects_independent_of_cohort_size(cohort):
@@ -78,9 +80,11 @@ def test_left_and_right_differ_only_as_bodies_do(cohort):
             assert 0.85 < tl["csa_cm2"] / tr["csa_cm2"] < 1.18        # LogN(0, 0.04)
             assert 0.8 < tl["level_mvc"] / tr["level_mvc"] < 1.25     # ±10 % drive
             assert abs(tl["cv_mean_m_s"] - tr["cv_mean_m_s"]) < 0.3
-            mdf_l = median_frequency(_plateaus(_filtered(left)), 1000.0).mean()
-            mdf_r = median_frequency(_plateaus(_filtered(right)), 1000.0).mean()
-            assert abs(mdf_l - mdf_r) / (0.5 * (mdf_l + mdf_r)) < 0.3  # placement moves the spectrum
+            mdf_l = np.median(median_frequency(_plateaus(_filtered(left)), 1000.0))
+            mdf_r = np.median(median_frequency(_plateaus(_filtered(right)), 1000.0))
+            # what differs beyond the body: grid position over/away from the innervation zone and
+            # contact noise shift the spectrum, as between two real placements
+            assert abs(mdf_l - mdf_r) / (0.5 * (mdf_l + mdf_r)) < 0.45
 
 
 def test_median_frequency_in_physiological_range(cohort):

@@ -66,7 +66,8 @@ def plot_examples(npz_path: Path, out: Path) -> Path:
         scale = float(np.abs(num).max()) or 1.0
         draw_grid_muap(ax, num, scale, "k", "numerical", lw=1.2)
         draw_grid_muap(ax, gen, scale, "tab:red", "generated", lw=0.9)
-        txt = ", ".join(f"{short.get(n, n)}={v:.3g}" for n, v in zip(names, cond))
+        parts = [f"{short.get(n, n)}={v:.3g}" for n, v in zip(names, cond)]
+        txt = ", ".join(parts[:3]) + "\n" + ", ".join(parts[3:])
         ax.set_title(f"{set_name}: nRMSE {err:.3f}\np-p {np.ptp(num) * 1e6:.1f} µV\n{txt}", fontsize=7.5)
     axes[0][0].legend(loc="lower left", fontsize=7, frameon=False)
     fig.suptitle("Held-out motor units: numerical model vs generator (z = 0), monopolar grid "

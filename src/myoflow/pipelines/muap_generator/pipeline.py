@@ -189,6 +189,13 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1) + 1e-300)
 
 
+def _nearest(query: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Index of the nearest reference row (Euclidean, unit condition space) for every query row."""
+    from scipy.spatial import cKDTree
+
+    return cKDTree(ref).query(query, k=1)[1]
+
+
 def _speed(data: MuapData, gen, ev: MuapEvaluateConfig, seed: int) -> dict[str, float]:
     """MUAPs/s of the numerical model and of the batched generator, timed back to back."""
     import torch
@@ -318,6 +325,9 @@ class MuapGeneratorPipeline(Pipeline):
                                      "train_seconds": float(est.history_["seconds"])}
         rows = []
         examples: dict[str, np.ndarray] = {}
+        lo = np.array([data.condition_ranges[n][0] for n in data.condition_names])
+        hi = np.array([data.condition_ranges[n][1] for n in data.condition_names])
+        unit_c = (data.conditions - lo) / (hi - lo)
         for set_name in ("interpolation", "extrapolation"):
             idx = data.indices(set_name)
             if idx.size == 0:
@@ -325,12 +335,21 @@ class MuapGeneratorPipeline(Pipeline):
             pred = gen.generate(data.conditions[idx])
             truth = data.muaps[idx]
             err = nrmse(pred, truth)
+            # baselines: a flat prediction (nRMSE = RMS/p-p of the target: MUAPs are sparse on the
+            # grid, so this is already small) and the nearest training unit in condition space
+            err_zero = nrmse(np.zeros_like(truth), truth)
+            err_nn = nrmse(data.muaps[tr[_nearest(unit_c[idx], unit_c[tr])]], truth)
+            rel = err / err_zero  # RMSE / RMS(target): 1 = no better than a flat line
             metrics[f"{set_name}_nrmse_mean"] = float(err.mean())
             metrics[f"{set_name}_nrmse_median"] = float(np.median(err))
+            metrics[f"{set_name}_rel_rmse_mean"] = float(rel.mean())
+            metrics[f"{set_name}_zero_baseline_nrmse_mean"] = float(err_zero.mean())
+            metrics[f"{set_name}_nearest_unit_nrmse_mean"] = float(err_nn.mean())
             st_t = shape_statistics(truth, data.positions_mm, data.fs)
             st_p = shape_statistics(pred, data.positions_mm, data.fs)
             df = pd.DataFrame({"model": MODEL_NAME, "subject": [f"MU{i:05d}" for i in idx], "unit": idx,
-                               "set": set_name, "region": data.region[idx], "nrmse": err,
+                               "set": set_name, "region": data.region[idx], "nrmse": err, "rel_rmse": rel,
+                               "nrmse_zero_baseline": err_zero, "nrmse_nearest_unit": err_nn,
                                "pearson_r": _pearson(pred, truth)})
             for j, name in enumerate(data.condition_names):
                 df[name] = data.conditions[idx, j]
@@ -410,6 +429,11 @@ class MuapGeneratorPipeline(Pipeline):
             entry = _nrmse_stats(per_unit.to_numpy())
             entry["ci95"] = list(_bootstrap_mean_ci(per_unit.to_numpy(), cfg.seed))
             entry["pearson_r_median"] = float(sub["pearson_r"].median())
+            entry["rel_rmse_mean"] = float(sub.groupby("unit")["rel_rmse"].mean().mean())
+            entry["baselines"] = {
+                "zero_prediction_nrmse_mean": float(sub.groupby("unit")["nrmse_zero_baseline"].mean().mean()),
+                "nearest_training_unit_nrmse_mean": float(sub.groupby("unit")["nrmse_nearest_unit"].mean().mean()),
+            }
             entry["by_region"] = {str(k): float(v.groupby("unit")["nrmse"].mean().mean())
                                   for k, v in sub.groupby("region")}
             bands = {}
@@ -452,6 +476,15 @@ class MuapGeneratorPipeline(Pipeline):
                 rows.append(Headline(f"{set_name} nRMSE", e["mean"], ci, paper, note))
                 rows.append(Headline(f"{set_name} nRMSE <= 0.10 (fraction)", e["fraction_le_0.10"], None, None,
                                      "units generated within the 0.10 goal"))
+                b = e.get("baselines", {})
+                if b:
+                    rows.append(Headline(f"{set_name} nRMSE, flat-line baseline", b["zero_prediction_nrmse_mean"],
+                                         None, None, "predicting 0 everywhere (MUAPs are sparse on the grid)"))
+                    rows.append(Headline(f"{set_name} nRMSE, nearest training unit",
+                                         b["nearest_training_unit_nrmse_mean"], None, None,
+                                         "look-up of the closest simulated unit in condition space"))
+                    rows.append(Headline(f"{set_name} RMSE / RMS(target)", e["rel_rmse_mean"], None, None,
+                                         "stricter: 1 = no better than a flat line"))
         sp = summary.get("speed")
         if sp:
             rows.append(Headline("speed-up vs numerical model (x)", sp["speedup"], None, "large cost cut",

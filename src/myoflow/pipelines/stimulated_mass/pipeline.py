@@ -95,7 +95,23 @@ def _cache_key(cfg: StimulatedMassConfig) -> str | None:
     p = to_dict(cfg.preprocess)
     blob = json.dumps({"v": CACHE_VERSION, "data": d,
                        "pre": {k: p[k] for k in ("window_ms", "blank_ms", "highpass_hz")}}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    h = hashlib.sha256(blob.encode())
+    # The code that produces the data is part of the key: an edited simulator never reuses a stale cache.
+    import importlib
+
+    for mod in _CACHE_MODULES:
+        try:
+            h.update(Path(importlib.import_module(mod).__file__).read_bytes())
+        except (ImportError, OSError, TypeError):
+            h.update(mod.encode())
+    return h.hexdigest()[:16]
+
+
+_CACHE_MODULES = (
+    "myoflow.simulate.protocols.evoked", "myoflow.simulate.subjects", "myoflow.simulate.motor_units",
+    "myoflow.simulate.volume_conductor", "myoflow.simulate.noise", "myoflow.preprocess.stimulation",
+    "myoflow.preprocess.filters", "myoflow.pipelines.stimulated_mass.features",
+)
 
 
 def make_estimator(cfg: StimulatedMassConfig, model: str, seed: int, device: str = "cpu") -> MassLevelClassifier:
