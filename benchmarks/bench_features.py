@@ -102,8 +102,9 @@ COMPARISONS = {
     "VAR": ("same", 1e-6, ""),
     "WL": ("same", 1e-6, "myoflow reports WL per sample; multiplied back by the window length"),
     "ZC": ("same", 0.0, "myoflow threshold set to 0 (its default is 5 % of the window RMS)"),
-    "SSC": ("same", 0.0, "myoflow threshold set to 0; LibEMG counts (Δ₁·Δ₂ ≤ 0), i.e. also flat steps, "
-                         "myoflow only strict sign changes — identical unless samples repeat (quantised data)"),
+    "SSC": ("same", 0.0, "myoflow threshold set to 0; LibEMG counts (x[i]−x[i−1])·(x[i]−x[i+1]) ≥ 0, i.e. "
+                         "also flat steps, myoflow only strict sign changes — identical unless samples repeat "
+                         "(quantised data)"),
     "MOB": ("close", 1e-2, "myoflow uses variances (mean removed), LibEMG raw second moments"),
     "AR": ("estimator_abs", None, "different estimators: myoflow Yule-Walker (Levinson) on the mean-removed "
                                   "window, LibEMG Burg (librosa.lpc) on the raw window; median absolute "
@@ -112,10 +113,10 @@ COMPARISONS = {
                                "zero-padded FFT; median relative difference reported, no equality expected"),
 }
 NOT_COMPARABLE = {
-    "LD": ("definitions differ", "LibEMG's log detector is exp(mean(log(|x| + 1))): the +1 makes it depend on the amplitude unit; "
-          "myoflow uses mean(log|x|)"),
-    "COMP": ("definitions differ", "LibEMG's Hjorth complexity sums m4 over all windows and channels (no axis) and omits the "
-            "division by mobility; not the textbook definition myoflow uses"),
+    "LD": ("definitions differ", "LibEMG's log detector is exp(mean(log(|x| + 1))): the +1 makes it depend "
+                                 "on the amplitude unit; myoflow uses mean(log|x|)"),
+    "COMP": ("definitions differ", "LibEMG's Hjorth complexity sums m4 over all windows and channels (no axis) "
+                                   "and omits the division by mobility; not the textbook definition myoflow uses"),
     "WAMP": ("definitions differ", "LibEMG uses an absolute threshold (default 2e-3 in the signal's unit), "
              "myoflow a fraction of each window's RMS"),
 }

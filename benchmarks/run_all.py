@@ -236,7 +236,7 @@ def render_result(res: dict[str, Any]) -> list[str]:
         ratio = _fmt(row.get("ratio"))
         if row.get("ratio") is not None:
             ratio = f"{ratio}{row.get('ratio_unit', '×')} ({row.get('ratio_label', '')})"
-        note = " ".join(x for x in (_status_text(row), row.get("note", "")) if x)
+        note = " — ".join(x for x in (_status_text(row), row.get("note", "")) if x)
         lines.append("| " + " | ".join(_cell(c) for c in (
             row.get("item", ""), _fmt(row.get("myoflow"), unit), ref, ratio, row.get("goal", ""), _met(row), note,
         )) + " |")

@@ -105,7 +105,7 @@ LEG_MUSCLES: tuple[MuscleModel, ...] = (
 #: Envelope templates (spec §4 [A]): muscle -> list of (peak % MVC, centre %, σ before %, σ after %).
 #: Widths [A] chosen so the template's on/off crossings match :data:`PERRY_ON_OFF`.
 _BUMPS: dict[str, list[tuple[float, float, float, float]]] = {
-    "TA": [(0.30, 2.0, 4.0, 3.5), (0.25, 68.0, 7.0, 14.0), (0.30, 98.0, 9.0, 4.0)],
+    "TA": [(0.30, 2.0, 4.0, 3.5), (0.25, 66.0, 8.0, 14.0), (0.30, 98.0, 9.0, 4.0)],
     "SOL": [(0.50, 42.0, 20.0, 7.0)],
     "GM": [(0.50, 40.0, 15.0, 6.5)],
     "VL": [(0.25, 6.0, 5.0, 5.0), (0.10, 97.0, 4.0, 4.0)],

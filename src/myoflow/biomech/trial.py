@@ -69,18 +69,23 @@ def sagittal_angles(rec: Recording, side: str = "r") -> tuple[np.ndarray, np.nda
 
 
 def grf_sagittal(rec: Recording, side: str = "r") -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(force (n, 2) anterior/vertical N, COP x (n,) m, total vertical of both feet or None)."""
+    """(force (n, 2) anterior/vertical N, COP (n, 2) x/y m, total vertical of both feet or None).
+
+    The COP height is 0 (the floor) unless the stream has ``cop_vertical``.
+    """
     if _has(rec, ["grf_ap", "grf_vertical", "cop_ap"]):
         f = np.column_stack([_col(rec, "grf_ap"), _col(rec, "grf_vertical")])
         total = _col(rec, "grf_vertical_total") if "grf_vertical_total" in rec.ch_names else None
-        return f, _col(rec, "cop_ap"), total
+        cy = _col(rec, "cop_vertical") if "cop_vertical" in rec.ch_names else np.zeros(rec.n_samples)
+        return f, np.column_stack([_col(rec, "cop_ap"), cy]), total
     prefix = "ground_force" if side == "r" else "l_ground_force"
     other = "l_ground_force" if side == "r" else "ground_force"
     names = [f"{prefix}_vx", f"{prefix}_vy", f"{prefix}_px"]
     if _has(rec, names):
         f = np.column_stack([_col(rec, names[0]), _col(rec, names[1])])
         total = _col(rec, names[1]) + (_col(rec, f"{other}_vy") if f"{other}_vy" in rec.ch_names else 0.0)
-        return f, _col(rec, names[2]), total
+        cy = _col(rec, f"{prefix}_py") if f"{prefix}_py" in rec.ch_names else np.zeros(rec.n_samples)
+        return f, np.column_stack([_col(rec, names[2]), cy]), total
     raise DataError(
         f"grf stream needs grf_ap/grf_vertical/cop_ap (myoflow) or {names} (OpenSim); it has {list(rec.ch_names)}",
         rec.source,
@@ -128,9 +133,9 @@ def moments_from_trial(trial: Trial, *, body_mass_kg: float | None = None, heigh
         raise DataError(f"side must be 'r' or 'l', got {side!r}")
     ang_rec, grf_rec = trial[angles_stream], trial[grf_stream]
     angles, tilt, convention = sagittal_angles(ang_rec, side)
-    force, cop_x, total_vertical = grf_sagittal(grf_rec, side)
+    force, cop, total_vertical = grf_sagittal(grf_rec, side)
     times = ang_rec.times
-    fgrid = _resample_to(grf_rec, np.column_stack([force, cop_x]), times)
+    fgrid = _resample_to(grf_rec, np.column_stack([force, cop]), times)
     cov = dict(trial.meta.get("covariates") or {})
     provenance = {}
     if body_mass_kg is None:
@@ -169,7 +174,7 @@ def moments_from_trial(trial: Trial, *, body_mass_kg: float | None = None, heigh
     if height_m is None:
         raise DataError("height unknown: give height_m or a 'height' covariate", str(trial))
     res = sagittal_inverse_dynamics(
-        angles, ang_rec.fs, fgrid[:, :2], fgrid[:, 2], body_mass_kg, height_m,
+        angles, ang_rec.fs, fgrid[:, :2], fgrid[:, 2:4], body_mass_kg, height_m,
         hip_xy=hip_xy, pelvis_tilt_deg=tilt, lowpass_hz=lowpass_hz,
     )
     meta = {

@@ -156,7 +156,13 @@ def _sim_cache_key(cfg: GaitEmgConfig) -> str:
     from ... import __version__
 
     d, p = cfg.data, cfg.preprocess
-    blob = json.dumps({"v": __version__, "n": d.subjects, "strides": d.strides, "seed": d.sim_seed,
+    # the simulator's own code is part of the key, so editing it never serves stale cycles
+    from ...biomech import muscles, walking, gait_templates, inverse_dynamics
+    from ...simulate.protocols import gait
+
+    src = hashlib.sha256(b"".join(Path(m.__file__).read_bytes()
+                                  for m in (muscles, walking, gait_templates, inverse_dynamics, gait))).hexdigest()
+    blob = json.dumps({"v": __version__, "src": src, "n": d.subjects, "strides": d.strides, "seed": d.sim_seed,
                        "fs_sim": d.fs_sim, "pts": p.n_points, "bp": list(p.bandpass), "env": p.envelope_hz},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -168,8 +174,9 @@ def _save_cycles(c: GaitCycles, path: Path) -> None:
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, angles=c.angles, moments=c.moments, emg=c.emg, durations=c.durations,
-                     subject=c.metadata["subject"].astype(str).to_numpy(),
-                     trial=c.metadata["trial"].astype(str).to_numpy(), cycle=c.metadata["cycle"].to_numpy(),
+                     subject=np.asarray(c.metadata["subject"].astype(str).to_list(), dtype=str),
+                     trial=np.asarray(c.metadata["trial"].astype(str).to_list(), dtype=str),
+                     cycle=c.metadata["cycle"].to_numpy(dtype=np.int64),
                      moment_names=np.array(c.moment_names), info=np.array(json.dumps(c.info)))
 
 
@@ -187,10 +194,14 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
     info: dict[str, Any] = {"source": d.source}
     if d.source == "simulate":
         cache = None if (cache_dir is None or not d.cache) else Path(cache_dir) / "gait_emg" / f"sim-{_sim_cache_key(cfg)}.npz"
+        sim = None
         if cache is not None and cache.is_file():
-            sim = _load_cycles(cache)
-            log.info("loaded simulated gait cycles from %s", cache)
-        else:
+            try:
+                sim = _load_cycles(cache)
+                log.info("loaded simulated gait cycles from %s", cache)
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("ignoring unreadable cache %s (%s)", cache, exc)
+        if sim is None:
             from ...simulate.protocols.gait import simulate_gait
 
             trials, parts = simulate_gait(d.subjects, d.sim_seed, d.strides, fs_sim=d.fs_sim)
@@ -278,6 +289,32 @@ def _fold_metrics(true: np.ndarray, pred: np.ndarray, md: pd.DataFrame, names, g
     return out
 
 
+def _pooled_with_ci(pm: pd.DataFrame, names, group: str, pooled: np.ndarray, n_boot: int, seed: int) -> dict:
+    """R² of the ensemble average over all cycles, with a cluster (subject) bootstrap CI."""
+    from ...evaluate import bootstrap_ci
+    from .scoring import cycles_from_frame
+
+    rows = []
+    for g, part in pm.groupby(group, sort=True):
+        t, p = cycles_from_frame(part, names)
+        rows.append({"subject": g, "n": t.shape[0], "st": t.sum(0), "sp": p.sum(0)})
+    per = pd.DataFrame(rows)
+    out = {}
+    for j, name in enumerate(names):
+        lo = hi = None
+        if len(per) >= 3 and n_boot > 0:
+            def stat(d, j=j):
+                n = d["n"].sum()
+                mt = np.stack(d["st"].to_list()).sum(0)[j] / n
+                mp = np.stack(d["sp"].to_list()).sum(0)[j] / n
+                ss = ((mt - mt.mean()) ** 2).sum()
+                return float(1 - ((mt - mp) ** 2).sum() / ss) if ss > 0 else float("nan")
+
+            _, lo, hi = bootstrap_ci(per, stat, group="subject", n_boot=n_boot, seed=seed)
+        out[name] = {"mean": float(pooled[j]), "ci_low": lo, "ci_high": hi}
+    return out
+
+
 # ------------------------------------------------------------------ pipeline
 class GaitEmgPipeline(Pipeline):
     """Kinematics → torques → sEMG of 7 muscles (see the module docstring)."""
@@ -337,8 +374,6 @@ class GaitEmgPipeline(Pipeline):
         return train.select(~mask), train.select(mask), test, "trial"
 
     def run_fold(self, cfg: GaitEmgConfig, data: GaitData, fold: Fold, ctx: FoldContext) -> FoldResult:
-        import torch
-
         from ...train import derive_seed
         from .estimators import KinematicsEmgRegressor, TorqueBasedEmgRegressor
 
@@ -381,7 +416,6 @@ class GaitEmgPipeline(Pipeline):
                   "baseline": bl.history_.as_curves()}
         states = {"torque_based": {k: v.detach().cpu() for k, v in tb.model_.state_dict().items()},
                   "baseline": {k: v.detach().cpu() for k, v in bl.model_.state_dict().items()}}
-        del torch
         return FoldResult(fold.id, fold.condition, metrics, predictions, curves, states, extras)
 
     # .............................................................. summary
@@ -431,11 +465,14 @@ class GaitEmgPipeline(Pipeline):
                         per[name] = {"mean": mean, "ci_low": lo, "ci_high": hi}
                     entry[metric] = per
                     entry[f"{metric}_mean_over_channels"] = _mean([v["mean"] for v in per.values()])
-                entry["r2_ens_pooled"] = {name: float(v) for name, v in zip(names, pooled)}
+                entry["r2_ens_pooled"] = _pooled_with_ci(pm, names, group, pooled, cfg.evaluate.n_boot, cfg.seed)
+                entry["r2_ens_pooled_mean_over_channels"] = _mean([v["mean"] for v in entry["r2_ens_pooled"].values()])
+                entry["r2_ens_median"] = {name: float(scores[f"r2_ens_{name}"].median()) for name in names
+                                          if f"r2_ens_{name}" in scores.columns}
                 out[model] = entry
             if "torque_based" in out and "baseline" in out:
-                a = out["torque_based"]["r2_ens"]
-                b = out["baseline"]["r2_ens"]
+                a = out["torque_based"]["r2_ens_pooled"]
+                b = out["baseline"]["r2_ens_pooled"]
                 out["torque_minus_baseline_r2_ens"] = {m_: a[m_]["mean"] - b[m_]["mean"] for m_ in a if m_ in b}
             summary["conditions"][cond] = out
         return summary
@@ -446,21 +483,22 @@ class GaitEmgPipeline(Pipeline):
         sim = conds.get("sim", {})
         labels = {"torque_based": "torque-based", "baseline": "baseline"}
         for model in MODELS:
-            ens = sim.get(model, {}).get("r2_ens", {})
+            ens = sim.get(model, {}).get("r2_ens_pooled", {})
             for mus in MUSCLES:
                 v = ens.get(mus)
                 if v is None:
                     continue
                 ci = (v["ci_low"], v["ci_high"]) if v.get("ci_low") is not None else None
                 rows.append(Headline(f"sim {mus} R² of ensemble averages, {labels[model]}", v["mean"], ci,
-                                     PAPER_TABLE1[model][mus], "mean over test subjects; 95 % subject-bootstrap CI"))
+                                     PAPER_TABLE1[model][mus],
+                                     "ensemble average over all test cycles; 95 % subject-bootstrap CI"))
         for cond in sorted(c for c in conds if c.startswith("real/")):
             for model in MODELS:
                 e = conds[cond].get(model)
                 if e is None:
                     continue
                 rows.append(Headline(f"{cond} mean R² of ensemble averages (7 muscles), {labels[model]}",
-                                     e.get("r2_ens_mean_over_channels"), None,
+                                     e.get("r2_ens_pooled_mean_over_channels"), None,
                                      None, "one real subject (CEINMS), trained on walk36"
                                      + ("; running = out of distribution" if "run" in cond else "")))
         return rows

@@ -71,6 +71,8 @@ class GeneratorTraining:
         Weight of the log-amplitude loss (in units of the training-set log-amplitude SD).
     cycle_weight : float
         BioMime's cycle loss (source → target → source conditions), 0 to disable.
+    pca_init : bool
+        Initialise the factorised output layer with the PCA basis of the training shapes.
     """
 
     epochs: int = 300
@@ -83,6 +85,7 @@ class GeneratorTraining:
     prior_weight: float = 1.0
     amp_weight: float = 0.05
     cycle_weight: float = 0.0
+    pca_init: bool = True
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -163,6 +166,8 @@ class MuapGeneratorEstimator:
         from ...models.muap_generator import validate_conditions
 
         validate_conditions(C, model.condition_names, model.condition_ranges)
+        if tr.pca_init:
+            model.init_output_basis(X / pp[:, None, None, None])
         logpp = np.log(pp)
         model.logamp_mean.fill_(float(logpp.mean()))
         model.logamp_std.fill_(float(max(logpp.std(), 1e-3)))

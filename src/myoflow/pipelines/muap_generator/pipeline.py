@@ -178,7 +178,7 @@ def _model_params(cfg: MuapGeneratorConfig, data: MuapData) -> dict[str, Any]:
             "condition_ranges": {k: tuple(v) for k, v in data.condition_ranges.items()},
             "latent_dim": m.latent_dim, "hidden": m.hidden, "n_hidden_layers": m.n_hidden_layers,
             "cond_dim": m.cond_dim, "time_expert_scales": tuple(m.time_expert_scales),
-            "encoder_width": m.encoder_width}
+            "encoder_width": m.encoder_width, "positions_mm": data.positions_mm.tolist()}
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:

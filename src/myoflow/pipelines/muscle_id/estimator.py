@@ -168,12 +168,8 @@ class CNNLSTMClassifier(ClassifierMixin, BaseEstimator):
         y : array of str, optional
             Labels (default ``epochs.y``).
         """
-        import torch
-
-        from ...evaluate.imbalance import class_weights
         from ...evaluate.splitters import inner_validation_split
-        from ...models.conv_autoencoder import pretrain_conv_layers
-        from ...train import derive_seed, fit_module
+        from ...train import derive_seed, torch_seed
 
         X, y = _xy(epochs, y, "CNNLSTMClassifier.fit")
         if y is None:
@@ -202,6 +198,17 @@ class CNNLSTMClassifier(ClassifierMixin, BaseEstimator):
             )
 
         self.module_ = self._build(self.classes_.size, X.shape[1])
+        with torch_seed(derive_seed(self.seed, "training")):  # dropout masks: reproducible, global RNG untouched
+            self._train(Xs, codes, fit_idx, val_idx)
+        return self
+
+    def _train(self, Xs: np.ndarray, codes: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray) -> None:
+        import torch
+
+        from ...evaluate.imbalance import class_weights
+        from ...models.conv_autoencoder import pretrain_conv_layers
+        from ...train import derive_seed, fit_module
+
         self.pretrain_history_: list[list[float]] = []
         if self.pretrain:
             # Unsupervised, so every training window may be used (never test windows).
@@ -237,7 +244,6 @@ class CNNLSTMClassifier(ClassifierMixin, BaseEstimator):
             seed=derive_seed(self.seed, "batches"), device=self.device, on_epoch=on_epoch,
         )
         self.module_.eval()
-        return self
 
     # ---------------------------------------------------------------- predict
     def _check(self) -> None:

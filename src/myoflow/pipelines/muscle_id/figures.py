@@ -16,7 +16,10 @@ log = logging.getLogger(__name__)
 
 _MODEL_TITLES = {"cnn_lstm_pretrained": "CNN-LSTM pretrained", "cnn_lstm_random": "CNN-LSTM random init",
                  "lda": "LDA", "rf": "random forest"}
+_SCHEME_ORDER = {"intra": 0, "intra-channel": 1, "loso": 2}
 _PAPER_MARKS = {("intra", "4class", "cnn_lstm_pretrained"): 95.0, ("intra", "4class", "cnn_lstm_random"): 92.56,
+                ("intra-channel", "4class", "cnn_lstm_pretrained"): 95.0,
+                ("intra-channel", "4class", "cnn_lstm_random"): 92.56,
                 ("loso", "4class", "cnn_lstm_pretrained"): 48.0, ("loso", "4class", "cnn_lstm_random"): 48.0,
                 ("loso", "muscle", "cnn_lstm_pretrained"): 89.0, ("loso", "side", "cnn_lstm_pretrained"): 50.0}
 
@@ -47,7 +50,8 @@ def _accuracy_overview(summary: dict[str, Any], out: Path) -> Path | None:
     models = [m for m in _MODEL_TITLES if m in set(table["model"])]
     for ax, cohort in zip(axes[:, 0], cohorts):
         part = table[table["cohort"] == cohort]
-        groups = sorted({(r.scheme, r.task) for r in part.itertuples()}, key=lambda g: (g[0] != "intra", g[1] != "4class", g[1]))
+        groups = sorted({(r.scheme, r.task) for r in part.itertuples()},
+                        key=lambda g: (_SCHEME_ORDER.get(g[0], 9), g[1] != "4class", g[1]))
         width = 0.8 / max(len(models), 1)
         for j, model in enumerate(models):
             for i, (scheme, task) in enumerate(groups):

@@ -36,7 +36,7 @@ def filter_recording(rec: Recording, pp: PreprocessConfig) -> Recording:
     if pp.resample_hz is not None and abs(rec.fs - pp.resample_hz) > 1e-6:
         rec = resample(rec, pp.resample_hz)
     if pp.notch_hz is not None:
-        rec = notch(rec, pp.notch_hz)
+        rec = notch(rec, pp.notch_hz, zero_phase=False)
     lo, hi = pp.band_hz
     hi = min(hi, 0.45 * rec.fs)  # keep the upper edge below Nyquist for low-rate recordings
     return bandpass(rec, lo, hi, order=4)

@@ -70,6 +70,7 @@ class PreprocessSection:
     representation: Literal["waveform", "train"] = "waveform"
     decimate: int = 2
     augment: int = 8
+    amplitude: Literal["linear", "log_split"] = "log_split"
 
     def __post_init__(self) -> None:
         if self.window_ms[1] <= self.window_ms[0]:

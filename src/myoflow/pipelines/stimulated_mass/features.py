@@ -278,6 +278,7 @@ def sequence_epochs(
     decimate: int = 2,
     seed: int | np.random.Generator = 0,
     with_labels: bool = True,
+    amplitude: str = "linear",
 ) -> Epochs:
     """Model input for ``subjects`` under one condition (a set of stimulation frequencies).
 
@@ -299,6 +300,9 @@ def sequence_epochs(
         For the bootstrap draws.
     with_labels : bool
         Attach ``y`` from the participants table.
+    amplitude : {"linear", "log_split"}
+        ``"log_split"`` (waveform only): each waveform scaled to unit peak-to-peak plus one
+        constant feature holding its log peak-to-peak (mV) — doubles the features.
 
     Returns
     -------
@@ -313,14 +317,28 @@ def sequence_epochs(
     if missing:
         raise DataError(f"unknown subject(s) {missing[:5]}")
     X, meta = [], []
+    if amplitude not in ("linear", "log_split"):
+        raise ConfigError(f"amplitude must be 'linear' or 'log_split', got {amplitude!r}")
     if representation == "waveform":
         names = [f"{m}@{condition_name(f)}" for f in freqs for m in data.muscles]
+        if amplitude == "log_split":
+            names = names + [f"log_ptp_{n}" for n in names]
+
+        def encode(waves: list[np.ndarray]) -> np.ndarray:
+            w = np.stack(waves)
+            if amplitude == "linear":
+                return w
+            # Shape (unit peak-to-peak) and log amplitude (mV) as separate features: amplitude
+            # acts multiplicatively (fat attenuates exponentially), shape carries latency/CV.
+            ptp = np.maximum(w.max(1) - w.min(1), 1e-9)
+            return np.concatenate([w / ptp[:, None], np.repeat(np.log(ptp * 1e3)[:, None], w.shape[1], 1)])
+
         for s in subjects:
             trains = [data.responses[(s, m, f)] for f in freqs for m in data.muscles]
-            X.append(np.stack([_decimate(r.mean(0), decimate) for r in trains]))
+            X.append(encode([_decimate(r.mean(0), decimate) for r in trains]))
             meta.append({"subject": s, "sample": 0})
             for b in range(int(augment)):
-                X.append(np.stack([
+                X.append(encode([
                     _decimate(r[rng.integers(0, len(r), size=len(r))].mean(0), decimate) for r in trains
                 ]))
                 meta.append({"subject": s, "sample": b + 1})

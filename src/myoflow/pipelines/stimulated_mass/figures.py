@@ -75,6 +75,11 @@ def _attention_rows(predictions: pd.DataFrame, model: str) -> pd.DataFrame:
     return p
 
 
+def _xlabel(q: pd.DataFrame) -> str:
+    unit = str(q["attention_unit"].iloc[0]) if "attention_unit" in q.columns else "ms"
+    return "response index in the train(s)" if unit == "response" else "time after stimulus, ms"
+
+
 def plot_attention(predictions: pd.DataFrame, classes: list[str], path: Path, model: str = MAIN) -> Path | None:
     p = _attention_rows(predictions, model)
     if p.empty:
@@ -95,7 +100,7 @@ def plot_attention(predictions: pd.DataFrame, classes: list[str], path: Path, mo
             t = t0 + dt * np.arange(w.shape[1])
             ax.plot(t, w.mean(0), label=f"{cls} (n={len(w)})")
         ax.set_title(c, fontsize=9)
-        ax.set_xlabel("time after stimulus, ms" if dt != 1.0 else "response index", fontsize=8)
+        ax.set_xlabel(_xlabel(q), fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0][0].set_ylabel("mean attention weight", fontsize=8)
     axes[0][0].legend(fontsize=7)
@@ -111,10 +116,10 @@ def plot_attention(predictions: pd.DataFrame, classes: list[str], path: Path, mo
         for b in bounds:
             ax.axhline(b, color="white", lw=0.8)
         ax.set_title("all: per subject (sorted by class)", fontsize=9)
-        ax.set_xlabel("time after stimulus, ms" if dt != 1.0 else "response index", fontsize=8)
+        ax.set_xlabel(_xlabel(q), fontsize=8)
         ax.set_ylabel("test subject", fontsize=8)
         fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.suptitle(f"Attention over the stimulus-locked sequence ({model}, test subjects)", fontsize=10)
+    fig.suptitle(f"Attention over the stimulus-locked sequence ({model}, test subjects)", fontsize=10, y=1.04)
     return _save(fig, path)
 
 
@@ -166,7 +171,8 @@ def plot_model_comparison(summary: dict[str, Any], path: Path) -> Path | None:
     axes[0].axhline(0.9231, color="k", ls="--", lw=0.8)
     axes[0].text(len(conds) - 0.5, 0.93, "paper, all: 0.923", ha="right", fontsize=7)
     axes[1].set_xticks(x, conds)
-    axes[0].legend(fontsize=7, ncol=3, loc="lower left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, -0.06))
     fig.suptitle("Models in the same subject-wise folds (95 % CI: subject bootstrap)", fontsize=10)
     return _save(fig, path)
 

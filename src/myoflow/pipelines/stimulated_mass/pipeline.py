@@ -224,15 +224,17 @@ class StimulatedMassPipeline(Pipeline):
                 if train_ep is None:
                     train_ep = sequence_epochs(data, train, freqs, representation=pre.representation,
                                                augment=pre.augment if pre.representation == "waveform" else 0,
-                                               decimate=pre.decimate, seed=derive_seed(ctx.seed, "augment"))
+                                               decimate=pre.decimate, seed=derive_seed(ctx.seed, "augment"),
+                                               amplitude=pre.amplitude)
                     if test:
                         test_ep = sequence_epochs(data, test, freqs, representation=pre.representation,
-                                                  augment=0, decimate=pre.decimate)
+                                                  augment=0, decimate=pre.decimate, amplitude=pre.amplitude)
                 est = make_estimator(cfg, model, seed, ctx.device).fit(train_ep)
                 states[model] = {k: v.detach().cpu() for k, v in est.model_.state_dict().items()}
                 curves[model] = est.history_.as_curves()
                 extras["models"][model] = {**est.spec(), "representation": pre.representation,
-                                           "decimate": pre.decimate, "channels": list(train_ep.ch_names),
+                                           "decimate": pre.decimate, "amplitude": pre.amplitude,
+                                           "channels": list(train_ep.ch_names),
                                            "n_steps": int(train_ep.n_times), "step_ms": 1e3 / train_ep.fs,
                                            "t0_ms": train_ep.tmin * 1e3}
                 if not test:
@@ -242,6 +244,7 @@ class StimulatedMassPipeline(Pipeline):
                 subjects = test_ep.metadata["subject"].tolist()
                 att_col = [json.dumps([round(float(a), 5) for a in row]) for row in att]
                 att_axis = (test_ep.tmin * 1e3, 1e3 / test_ep.fs) if pre.representation == "waveform" else (0.0, 1.0)
+                att_unit = "ms" if pre.representation == "waveform" else "response"
             else:
                 if not test:
                     continue
@@ -252,6 +255,7 @@ class StimulatedMassPipeline(Pipeline):
                 subjects = test
                 att_col = [""] * len(test)
                 att_axis = (np.nan, np.nan)
+                att_unit = ""
             truth = data.labels(subjects)
             pred = np.asarray(classes)[np.argmax(proba, axis=1)]
             metrics[model], extras["confusion"][model] = flat_metrics(truth, pred, proba, classes)
@@ -259,12 +263,14 @@ class StimulatedMassPipeline(Pipeline):
             for j, c in enumerate(classes):
                 df[f"prob_{c}"] = proba[:, j]
             df["attention"] = att_col
-            # Time of attention step i: t0_ms + i * step_ms (step = one response for "train").
+            # Position of attention step i: t0_ms + i * step_ms in ms after the stimulus
+            # (unit "ms", waveform input) or the response index (unit "response", train input).
             df["attention_t0_ms"], df["attention_step_ms"] = att_axis
+            df["attention_unit"] = att_unit
             rows.append(df)
         preds = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
             columns=["model", "subject", "truth", "prediction", *[f"prob_{c}" for c in classes], "attention",
-                     "attention_t0_ms", "attention_step_ms"])
+                     "attention_t0_ms", "attention_step_ms", "attention_unit"])
         return FoldResult(fold.id, fold.condition, metrics, preds, curves, states, extras)
 
     # ---------------------------------------------------------------- summary

@@ -24,7 +24,7 @@ import yaml
 from ...containers import Recording
 from ...errors import ConfigError, DataError
 from .estimator import MassLevelClassifier
-from .features import EvokedData, condition_name, extract_responses, sequence_epochs
+from .features import EvokedData, _decimate, condition_name, extract_responses, sequence_epochs
 
 __all__ = ["parse_covariates", "load_screening_model", "screen", "ScreeningResult"]
 
@@ -207,14 +207,18 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     data = EvokedData(part, responses, pd.DataFrame(), fs, pre.window_ms[0] * 1e-3, muscles, sm.frequencies,
                       tuple(sm.cfg.data.classes), tuple(sm.cfg.data.covariates))
     ep = sequence_epochs(data, [subject], sm.frequencies, representation=sm.spec.get("representation", "waveform"),
-                         decimate=int(sm.spec.get("decimate", pre.decimate)), with_labels=False)
+                         decimate=int(sm.spec.get("decimate", pre.decimate)), with_labels=False,
+                         amplitude=sm.spec.get("amplitude", "linear"))
     if ep.n_times != int(sm.spec["n_steps"]):
         raise DataError(f"sequence has {ep.n_times} steps; the model was trained on {sm.spec['n_steps']}")
     proba = sm.estimator.predict_proba(ep)[0]
+    dec = int(sm.spec.get("decimate", pre.decimate))
+    waves = np.stack([_decimate(responses[(subject, m, f)].mean(0), dec) for f in sm.frequencies for m in muscles])
+    wave_names = [f"{m}@{condition_name(f)}" for f in sm.frequencies for m in muscles]
     classes = [str(c) for c in sm.estimator.classes_]
     t = float(sm.spec.get("t0_ms", 0.0)) + float(sm.spec.get("step_ms", 1.0)) * np.arange(ep.n_times)
     return ScreeningResult(
         level=classes[int(np.argmax(proba))], probabilities=dict(zip(classes, map(float, proba))),
-        attention=sm.estimator.attention_[0], attention_t_ms=t, waveforms=ep.X[0], channels=list(ep.ch_names),
+        attention=sm.estimator.attention_[0], attention_t_ms=t, waveforms=waves[:, : len(t)], channels=wave_names,
         fold=sm.fold, frequencies=sm.frequencies,
     )

@@ -1,0 +1,137 @@
+"""muap-generator pipeline on a tiny numerical cohort (run_fold / summarize / figures directly), real templates."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from myoflow.config import load_config  # noqa: E402
+from myoflow.experiments.base import FoldContext  # noqa: E402
+from myoflow.experiments.registry import get_pipeline  # noqa: E402
+
+CONFIG = Path(__file__).resolve().parents[2] / "src" / "myoflow" / "configs" / "muap_generator.yaml"
+
+TINY = {
+    "data": {"n_train_pool": 40, "n_extrapolation": 8, "n_jobs": 1, "real_templates": False},
+    "split": {"interpolation_slab": 0.2, "interpolation_random": 0.1, "val_fraction": 0.1},
+    "train": {"epochs": 4, "batch_size": 16},
+    "model": {"hidden": 64, "n_hidden_layers": 2, "cond_dim": 16, "encoder_width": 32},
+    "evaluate": {"speed_numerical_n": 2, "speed_generator_n": 64, "n_figure_examples": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("muapgen")
+    cfg = load_config(CONFIG, quick=True, overrides=TINY)
+    pipe = get_pipeline(cfg.pipeline)
+    data = pipe.prepare(cfg, root / "cache")
+    folds = pipe.folds(cfg, data)
+    run_dir = root / "run"
+    ctx = FoldContext(seed=11, device="cpu", workdir=run_dir / "folds" / folds[0].id)
+    res = pipe.run_fold(cfg, data, folds[0], ctx)
+    return cfg, pipe, data, folds, res, run_dir, root
+
+
+def test_prepare_splits_by_region_and_caches(tiny_run):
+    cfg, pipe, data, folds, res, run_dir, root = tiny_run
+    assert data.muaps.shape == (48, 10, 8, 96) and data.fs == 2048.0
+    counts = data.info["split"]
+    assert counts["extrapolation"] == 8 and counts["interpolation"] >= 1 and counts["train"] >= 2
+    assert sum(counts[k] for k in ("train", "val", "interpolation", "extrapolation")) == 48
+    # cached: a second prepare reads the same arrays from disk (no numerical model run)
+    again = pipe.prepare(cfg, root / "cache")
+    np.testing.assert_array_equal(again.muaps, data.muaps)
+    assert again.numerical_ms_per_muap is None and data.numerical_ms_per_muap is not None
+    assert [f.id for f in folds] == ["seed0"]
+
+
+def test_run_fold_scores_held_out_units(tiny_run):
+    cfg, pipe, data, folds, res, run_dir, root = tiny_run
+    m = res.metrics["muap_generator"]
+    n_test = int((data.split == "interpolation").sum() + (data.split == "extrapolation").sum())
+    assert len(res.predictions) == n_test
+    assert set(res.predictions["set"]) == {"interpolation", "extrapolation"}
+    p = res.predictions
+    # nRMSE is the BioMime metric recomputed from its definition on the stored arrays
+    assert np.isfinite(p["nrmse"]).all() and (p["nrmse"] > 0).all()
+    assert np.allclose(p["rel_rmse"], p["nrmse"] / p["nrmse_zero_baseline"])
+    assert m["interpolation_nrmse_mean"] == pytest.approx(p.loc[p["set"] == "interpolation", "nrmse"].mean())
+    assert m["speedup"] == pytest.approx(m["generator_muaps_per_s"] / m["numerical_muaps_per_s"])
+    assert m["speedup"] > 1.0
+    assert m["onnx_max_rel_diff"] < 1e-4
+    assert res.extras["generator_config"]["out_shape"] == [10, 8, 96]
+    assert "muap_generator" in res.state_dicts
+    # figure arrays and an exported generator live in the fold folder
+    fdir = run_dir / "folds" / "seed0"
+    assert (fdir / "examples.npz").is_file()
+    from myoflow.pipelines.muap_generator.export import load_generator
+
+    gen = load_generator(fdir / "generator")
+    cond = data.conditions[data.indices("interpolation")[:3]]
+    from myoflow.pipelines.muap_generator.estimator import nrmse
+
+    truth = data.muaps[data.indices("interpolation")[:3]]
+    np.testing.assert_allclose(nrmse(gen.generate(cond), truth), p["nrmse"].to_numpy()[:3], rtol=1e-5)
+
+
+def test_run_fold_is_deterministic(tiny_run):
+    cfg, pipe, data, folds, res, run_dir, root = tiny_run
+    cfg2 = load_config(CONFIG, quick=True, overrides={**TINY, "evaluate": {**TINY["evaluate"], "export_onnx": False}})
+    ctx = FoldContext(seed=11, device="cpu", workdir=root / "again")
+    res2 = pipe.run_fold(cfg2, data, folds[0], ctx)
+    np.testing.assert_array_equal(res2.predictions["nrmse"].to_numpy(), res.predictions["nrmse"].to_numpy())
+
+
+def test_summarize_headline_figures(tiny_run):
+    cfg, pipe, data, folds, res, run_dir, root = tiny_run
+    s = pipe.summarize(cfg, data, [res])
+    for set_name in ("interpolation", "extrapolation"):
+        e = s[set_name]
+        assert e["n"] == int((data.split == set_name).sum())
+        assert e["percentiles"]["5"] <= e["median"] <= e["percentiles"]["95"]
+        assert sum(e["histogram"]["counts"]) == e["n"]
+        assert set(e["by_condition_band"]) == set(data.condition_names)
+        assert "zero_prediction_nrmse_mean" in e["baselines"]
+    assert s["speed"]["speedup"] > 1.0
+    json.dumps(s)  # JSON-able for metrics.json
+    labels = [h.label for h in pipe.headline(s)]
+    assert "interpolation nRMSE" in labels and "speed-up vs numerical model (x)" in labels
+    figs = pipe.figures(cfg, s, res.predictions.assign(fold="seed0"), run_dir)
+    assert len(figs) >= 3
+    for _, path in figs:
+        assert Path(path).is_file() and Path(path).stat().st_size > 5000
+
+
+def test_real_templates_and_shape_statistics(shared_data):
+    from myoflow.pipelines.muap_generator.templates import real_muap_templates, shape_statistics
+
+    t = real_muap_templates(shared_data / "openhdemg-otb")
+    assert t.muaps.shape[0] == 5 and t.muaps.shape[1] == 64 and t.fs == 2048.0
+    st = shape_statistics(t.muaps, t.positions_mm, t.fs)
+    # data README: spike-triggered averages of 350-940 µV p-p (our band-pass gives 280-890 µV)
+    assert st["ptp_uv"].between(200, 1200).all()
+    assert st["pp_interval_ms"].between(3, 25).all()
+    assert st["spread_mm"].between(8, 80).all()
+
+
+def test_shape_statistics_on_a_known_waveform():
+    from myoflow.pipelines.muap_generator.templates import grid_positions, shape_statistics
+
+    fs = 1000.0
+    t = np.arange(100)
+    wave = np.where((t >= 40) & (t < 60), np.sin(2 * np.pi * (t - 40) / 20), 0.0) * 50e-6  # 20 ms, 100 µV p-p
+    muap = np.zeros((1, 3, 3, 100))
+    muap[0, 1, 1] = wave
+    muap[0, 1, 2] = 0.6 * wave  # one neighbour above half maximum
+    muap[0, 0, 0] = 0.2 * wave
+    st = shape_statistics(muap, grid_positions(3, 3, 5.0), fs).iloc[0]
+    assert st["ptp_uv"] == pytest.approx(100.0, rel=0.02)
+    assert 15 <= st["duration_ms"] <= 20
+    assert st["pp_interval_ms"] == pytest.approx(10.0, abs=1.01)
+    assert st["spread_mm"] == pytest.approx(np.sqrt(2 * 25.0))
+    assert st["spread_fraction"] == pytest.approx(2 / 9)
