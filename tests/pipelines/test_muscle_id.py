@@ -48,17 +48,17 @@ def test_cnnlstm_output_shape_softmax_and_sizes():
 
 def test_greedy_pretraining_writes_weights_and_reconstruction_loss_falls():
     rng = np.random.default_rng(1)
-    X = _emg_like(256, rng, 0.7)
+    X = _emg_like(128, rng, 0.7)
     X /= X.std()
     with torch.random.fork_rng():
         torch.manual_seed(0)
         net = CNNLSTM(n_classes=2)
     before = [c.weight.detach().clone() for c in net.conv_layers]
-    hist = pretrain_conv_layers(net.conv_layers, X, between=net.pool, activation=net.act, epochs=6,
-                                batch_size=32, seed=3)
+    hist = pretrain_conv_layers(net.conv_layers, X, between=net.pool, activation=net.act, epochs=5,
+                                batch_size=16, seed=3)
     assert len(hist) == 2
     for h in hist:
-        assert len(h) == 7                      # loss before training + one per epoch
+        assert len(h) == 6                      # loss before training + one per epoch
         assert h[-1] < 0.6 * h[0]               # the reconstruction error falls substantially
     for b, c in zip(before, net.conv_layers):
         assert not torch.allclose(b, c.weight)  # encoder weights were transferred into the classifier
@@ -66,7 +66,7 @@ def test_greedy_pretraining_writes_weights_and_reconstruction_loss_falls():
     with torch.random.fork_rng():
         torch.manual_seed(0)
         net2 = CNNLSTM(n_classes=2)
-    pretrain_conv_layers(net2.conv_layers, X, between=net2.pool, activation=net2.act, epochs=6, batch_size=32, seed=3)
+    pretrain_conv_layers(net2.conv_layers, X, between=net2.pool, activation=net2.act, epochs=5, batch_size=16, seed=3)
     assert torch.equal(net.conv1.weight, net2.conv1.weight)
 
 

@@ -463,10 +463,18 @@ class MUAPGenerator(nn.Module):
         if self.output_rank <= 0:
             return 0
         y = np.asarray(shapes, dtype=np.float64).reshape(len(shapes), -1)
+        if len(y) > 2048:  # a basis from 2048 shapes is plenty; keeps the eigenproblem small
+            y = y[np.linspace(0, len(y) - 1, 2048).astype(int)]
         mean = y.mean(axis=0)
-        _, s, vt = np.linalg.svd(y - mean, full_matrices=False)
-        k = min(self.output_rank, vt.shape[0])
-        scale = s[:k] / np.sqrt(max(len(y), 1))  # basis vectors scaled to the data's SD along them
+        yc = y - mean
+        # PCA through the (n × n) Gram matrix: much cheaper than an SVD of (n × rows·cols·times)
+        w, u = np.linalg.eigh(yc @ yc.T)
+        order = np.argsort(w)[::-1]
+        w, u = np.clip(w[order], 0.0, None), u[:, order]
+        k = int(min(self.output_rank, int((w > w[0] * 1e-12).sum())))
+        s = np.sqrt(w[:k])
+        vt = (yc.T @ u[:, :k] / s[None, :]).T  # (k, rows·cols·times), orthonormal rows
+        scale = s / np.sqrt(max(len(y), 1))  # basis vectors scaled to the data's SD along them
         out = self.to_shape[1]
         out.weight.zero_()
         out.weight[:, :k] = torch.as_tensor((vt[:k].T * scale[None, :]), dtype=out.weight.dtype)

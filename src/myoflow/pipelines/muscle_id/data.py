@@ -55,7 +55,7 @@ REAL_MUSCLES = {"VL": ("thigh", "anterior"), "BF": ("thigh", "posterior"),
                 "TA": ("shank", "anterior"), "GL": ("shank", "posterior")}
 
 # Bump when windowing/feature code changes so cached cohorts are rebuilt.
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 
 
 @dataclass

@@ -102,7 +102,7 @@ class CNNLSTMClassifier(ClassifierMixin, BaseEstimator):
         dropout: float = 0.2,
         epochs: int = 30,
         batch_size: int = 64,
-        lr: float = 1e-3,
+        lr: float = 3e-3,
         weight_decay: float = 1e-4,
         optimizer: str = "adam",
         patience: int = 8,

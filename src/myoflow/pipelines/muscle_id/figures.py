@@ -46,7 +46,7 @@ def _accuracy_overview(summary: dict[str, Any], out: Path) -> Path | None:
         return None
     plt = _plt()
     cohorts = sorted(table["cohort"].unique())
-    fig, axes = plt.subplots(len(cohorts), 1, figsize=(11, 3.6 * len(cohorts)), squeeze=False)
+    fig, axes = plt.subplots(len(cohorts), 1, figsize=(12, 4.4 * len(cohorts)), squeeze=False)
     models = [m for m in _MODEL_TITLES if m in set(table["model"])]
     for ax, cohort in zip(axes[:, 0], cohorts):
         part = table[table["cohort"] == cohort]
@@ -71,14 +71,15 @@ def _accuracy_overview(summary: dict[str, Any], out: Path) -> Path | None:
                             label="paper" if (j == 0 and i == 0) or (model != "cnn_lstm_pretrained" and i == 0) else None)
         titles = summary.get("tasks", {}).get(cohort, {})
         ax.set_xticks(range(len(groups)))
-        ax.set_xticklabels([f"{s}\n{titles.get(t, t)}" for s, t in groups])
+        ax.set_xticklabels([f"{s}\n{titles.get(t, t)}".replace(" vs ", "\nvs ") for s, t in groups], fontsize=8)
         ax.set_ylim(0, 100)
         ax.set_ylabel("accuracy % (95% CI over subjects)")
         ax.set_title(f"{cohort}: per-window accuracy (black bars: paper)")
         ax.grid(axis="y", alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
         uniq = dict(zip(labels, handles))
-        ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="lower right")
+        ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
     return _save(fig, out / "accuracy_overview.png")
 
 

@@ -44,7 +44,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from ...containers import Epochs
 from ...errors import ConfigError, DataError
 from ...evaluate.splitters import LeaveOneSubjectOut, WithinSubject, check_no_leakage
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline

@@ -20,7 +20,21 @@ import pandas as pd
 
 from ...evaluate.metrics import classification_metrics
 
-__all__ = ["burst_votes", "cluster_bootstrap_accuracy", "collapse_predictions", "summarize_results"]
+__all__ = ["burst_votes", "cluster_bootstrap_accuracy", "collapse_predictions", "summarize_results", "label_order"]
+
+
+_REAL_ORDER = {"BB": -1, "VL": 0, "BF": 1, "TA": 2, "GL": 3}
+
+
+def label_order(labels) -> list[str]:
+    """Readable class order: symmetric pairs side by side (L-BB, R-BB, L-TA, R-TA), VL/BF/TA/GL."""
+    def key(lab: str):
+        if "-" in lab:
+            side, muscle = lab.split("-", 1)
+            return (0, muscle, side)
+        return (1, _REAL_ORDER.get(lab, 9), lab)
+
+    return sorted({str(v) for v in labels}, key=key)
 
 
 def _prob_columns(df: pd.DataFrame) -> list[str]:
@@ -123,7 +137,7 @@ def _model_summary(df: pd.DataFrame, n_boot: int, rng: np.random.Generator) -> d
     votes = burst_votes(df)
     vcorrect = (votes["truth"] == votes["prediction"]).to_numpy()
     vpoint, vlo, vhi = cluster_bootstrap_accuracy(vcorrect, votes["subject"].to_numpy(), n_boot, rng)
-    labels = sorted(set(df["truth"]) | set(df["prediction"]))
+    labels = label_order(set(df["truth"]) | set(df["prediction"]))
     cm = classification_metrics(df["truth"].to_numpy(), df["prediction"].to_numpy(), labels=labels)
     vcm = classification_metrics(votes["truth"].to_numpy(), votes["prediction"].to_numpy(), labels=labels)
     return {

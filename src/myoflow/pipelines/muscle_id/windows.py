@@ -14,7 +14,6 @@ windows). Channels of one burst always share both.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,6 +57,9 @@ def find_bursts(rec: Recording, pp: PreprocessConfig) -> pd.DataFrame:
         rec, k=pp.detector_k, min_burst_ms=pp.detector_min_burst_ms, min_gap_ms=pp.detector_min_gap_ms,
         smooth_ms=pp.detector_smooth_ms, channels="mean", highpass_hz=None,
     )
+    # A burst already active in the first 100 ms has no observable onset (and filters are still
+    # settling there): drop it rather than report the recording start as an onset.
+    bursts = bursts[bursts["onset"] >= int(round(0.1 * rec.fs))].reset_index(drop=True)
     if pp.detector_refine_k is None or len(bursts) == 0:
         return bursts
     z = _standardised_statistic(rec, pp.detector_smooth_ms)

@@ -5,21 +5,36 @@ population class mix, so ``low`` is rare), rectus femoris (RF) and biceps femori
 (BF), one train per stimulation frequency (5, 10, 15, 20, 25 Hz), recorded with a
 SENIAM bipolar pair (20 mm inter-electrode distance, 10 mm electrodes) at 2 kHz.
 
+Subjects (on top of :mod:`~myoflow.simulate.subjects`; see :func:`_thigh_csa`)
+--------------------------------------------------------------------------
+* Labels: ``mass_class`` from the recorded ASMI with 2 % measurement error
+  (:data:`LABEL_NOISE`; DXA lean-mass precision 1–2 % [R]).
+* RF/BF cross-section tracks the body's muscle mass more tightly than the core's
+  generic muscles: individual factor LogN(0, 0.06) (:data:`CSA_SD`; thigh muscle size
+  correlates r ≈ 0.8–0.9 with appendicular lean mass [R]).
+* Fat over RF/BF follows the fat-mass index ``BMI − 2.2·(ASMI − ASMI_ref)`` instead of
+  BMI (:data:`LEAN_PER_ASMI`): otherwise muscular people would carry more subcutaneous
+  fat simply because muscle raises BMI. Table values, slopes and LogN(0, 0.25) spread
+  are the core's (spec §1.1).
+
 Physics per subject × muscle (``../shared/simulator-spec.md`` §1–2; tags as in the
 spec: [S] checked source, [R] recalled, [A] assumption/calibration)
 -----------------------------------------------------------------------------
 * **Motor units** — a Fuglevand pool (:class:`~myoflow.simulate.motor_units.MotorUnitPool`,
-  fibres ∝ twitch amplitude) of ``n_units × mu_count_scale`` units (age: −0.3 %/y after
+  fibres ∝ twitch amplitude) of ``100 × mu_count_scale`` units (age: −0.3 %/y after
   30 [A]), placed in the muscle cross-section by
-  :func:`~myoflow.simulate.motor_units.place_motor_units` (cross-section ∝ √CSA).
-* **Muscle mass** enters three ways: (1) the number of fibres fills the muscle's CSA,
-  ``N_f = CSA · packing / (π d²/4) · κ`` — so the summed fibre current, and the
-  M-wave amplitude and area, scale with CSA (spec §2 "amplitude/area ∝ CSA") [A];
-  (2) fibre diameter ``d = 55 µm · (CSA/CSA_ref)^0.3`` (atrophy shrinks fibres;
-  fibre area takes ≈60 % of a CSA change, fibre number the rest [A]); (3) conduction
-  velocity via the subject's ``cv_offset_m_s`` (low mass → smaller fibres → lower CV,
-  spec §1.1 [A]) which lengthens the response. ``κ`` = :data:`FIBRE_CALIBRATION` is
-  the fraction of the fibres a planar, non-pennate model should carry to give Mmax
+  :func:`~myoflow.simulate.motor_units.place_motor_units`.
+* **Muscle mass** enters three ways: (1) the fibres fill the contractile CSA,
+  ``N_f = CSA · packing / (π d²/4) · κ``, while the anatomical cross-section grows only
+  as ``(CSA/CSA_ref)^0.5`` (:data:`GEOMETRY_EXPONENT`: atrophic muscle keeps part of
+  its volume as intramuscular fat/connective tissue, Goodpaster et al. 2001 [R]) — so
+  the current density under the electrodes, and the M-wave amplitude and area, rise
+  with CSA (spec §2 "amplitude/area ∝ CSA") [A]; (2) fibre diameter
+  ``d = 55 µm · (CSA/CSA_ref)^0.3`` (fibre area takes ≈60 % of a CSA change [A]);
+  (3) conduction velocity: the subject's ``cv_offset_m_s`` (age, mass) plus 0.05 m/s
+  per µm of fibre diameter (:data:`CV_PER_UM`, CV ≈ 2.2 + 0.05 d, Nandedkar &
+  Stålberg 1983 [R]), which sets the response duration. ``κ`` = :data:`FIBRE_CALIBRATION`
+  is the fraction of the fibres a planar, non-pennate model should carry to give Mmax
   of RF 3–10 mV and BF 2–8 mV p-p (spec §2 [A]; Calder et al. 2005, JNER 2:33 for
   biceps brachii Mmax 12.6–13.5 ± 4 mV [S]).
 * **MUAPs** — H3's fast planar skin–fat–muscle model
@@ -29,33 +44,39 @@ spec: [S] checked source, [R] recalled, [A] assumption/calibration)
   (the exact values are kept as ground truth).
 * **Electrode placement** — bipolar pair midway between the innervation zone and the
   distal tendon (SENIAM), with a subject-specific misplacement of the innervation
-  zone N(0, 6 mm) along and N(0, 4 mm) across the fibres (spec §2 confounder ±5–10 mm [A]).
+  zone N(0, 5 mm) along (clipped ±10 mm) and N(0, 4 mm) across the fibres (spec §2
+  confounder ±5–10 mm [A]).
 * **Recruitment by the stimulus** (spec §2 [A]) — unit *i* fires with probability
   ``q_i = logistic((I − I50_i)/(0.08 I50_i))``; ``I50_i = 12 mA · exp((fat + skin +
   depth_i)/15 mm) · (n_fibres_i/median)^(−0.2) · LogN(0, 0.25)``: superficial and large
-  units first, thick fat raises thresholds. Stimulus intensity ``I`` ~ U(25, 70) mA
-  per subject × LogN(0, 0.1) per muscle (tolerance-limited, so submaximal: 20–80 %
-  of Mmax). Recruitment is redrawn at every pulse, which gives the trial-to-trial
-  variability (ICC 0.98, CV ≈ 5 % [S], spec §2) together with 2 % gain noise.
+  units first, thick fat raises thresholds. The operator sets the intensity at
+  U(1.5, 2.5) × the motor threshold (the current recruiting the first 5 % of units;
+  :data:`INTENSITY_X_THRESHOLD`), which gives submaximal responses of 20–80 % of
+  Mmax. Recruitment is redrawn at every pulse (units near threshold flicker), which
+  gives the trial-to-trial variability (ICC 0.98, CV ≈ 5 % [S], spec §2) together
+  with 2 % gain noise.
 * **Latency** — ``dist / v_axon + NMJ delay``: distance from the stimulation site
   U(0.05, 0.12)·height, axonal CV U(50, 60) m/s minus 0.5 m/s per decade after 30 [A],
   neuromuscular delay U(0.5, 1.0) ms (spec §2); per-unit axonal spread 5 %; per-pulse
   jitter N(0, σ) with σ ~ U(20, 50) µs (spec §2). The observed onset adds the
-  propagation from the innervation zone to the electrodes, about 3–8 ms in total.
+  propagation from the innervation zone to the electrodes, 3–8 ms in total.
 * **Train dynamics** (Cupido et al. 1996, J Physiol 491:541 [S]; per-pulse model spec §2
-  [A]) — ``A_k = A_1 [1 + P(f)(1 − e^(−t/τp))] · D(f, t)``, ``P`` = 0.10/0.45/0.5/0.5/0.5
-  at 5/10/15/20/25 Hz (× LogN(0, 0.2) per subject), τp ~ U(20, 40) s; for f ≥ 20 Hz
-  ``D = exp(−(t − t_d)/τd)`` after t_d ~ U(5, 15) s (τd ~ U(30, 60) s; not reached in
-  trains shorter than 5 s). Potentiation shortens the response: time scale
-  ``1 − 0.2 · (potentiation)`` (≤10 %, spec: phase 1 −5–15 %).
-* **Artefact** (Liu et al. 2014 shape [S]; values spec §2 [A]) — a charge-balanced
+  [A]) — ``A_k = A_1 [1 + P(f)(1 − e^(−t f / (10 Hz · τp)))] · D(f, t)``,
+  ``P`` = 0.10/0.45/0.5/0.5/0.5 at 5/10/15/20/25 Hz (× LogN(0, 0.2) per subject),
+  τp ~ U(20, 40) s at 10 Hz — potentiation builds with activity, so its time constant
+  shrinks with frequency [A]; for f ≥ 20 Hz ``D = exp(−(t − t_d)/τd)`` after
+  t_d ~ U(5, 15) s (τd ~ U(30, 60) s; not reached in trains shorter than 5 s).
+  Potentiation shortens the response: time scale ``1 − 0.2 · potentiation`` (≤10 %,
+  spec: phase 1 −5–15 %).
+* **Artefact** (Liu et al. 2014 shape [S]; values spec §2 [A]) — as recorded: a
   biphasic spike of log-uniform 1–100 mV (× I/50 mA) and an exponential tail of
-  0.5–3 % of it with τ ~ U(0.5, 3) ms, polarity fixed per subject × muscle; the
-  amplifier input saturates at ±50 mV.
+  0.2–1.5 % of it with τ ~ U(0.5, 2.5) ms (gel electrodes), polarity fixed per
+  subject × muscle, added after the amplifier's filters; the ADC saturates it at
+  ±20 mV. Gone within 10 ms.
 * **Noise and front end** — H3's :func:`~myoflow.simulate.noise.add_noise` (gel
   electrodes: thermal 1–3 µV, 50 Hz mains, baseline wander) and
   :func:`~myoflow.simulate.noise.front_end` (causal 10 Hz high-pass, 450 Hz
-  low-pass, ±20 mV, 16 bits).
+  low-pass; ±20 mV, 16 bits after the artefact is added).
 
 Every recording carries ``stimulus`` events, meta ``subject/muscle/frequency/
 covariates`` and ground truth in ``meta["truth"]``; the participants table adds the
@@ -64,7 +85,6 @@ per-muscle truths the oracle of the pipeline uses. Same seed → identical outpu
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
