@@ -4,7 +4,7 @@ Measures, in one process:
 
 * **cohort** — :func:`myoflow.simulate.protocols.evoked.simulate_evoked` with the paper's
   protocol: 90 subjects × RF/BF × trains at 5, 10, 15, 20, 25 Hz of 4 s at 2 kHz
-  (900 recordings, 14 400 stimulus pulses). It runs in ONE process with one BLAS thread
+  (900 recordings, 54 000 stimulus pulses). It runs in ONE process with one BLAS thread
   (the second core is left free); goal < 30 s. Split into the per-subject × muscle MUAP
   models (H3's fast planar MUAPs, cached per subject × muscle and reused for every
   pulse/train) and the train synthesis + noise + front end.

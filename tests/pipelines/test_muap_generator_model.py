@@ -93,7 +93,8 @@ def test_generation_is_deterministic_for_a_seed():
     gen.generate(c, seed=3)
     assert torch.equal(state, torch.random.get_rng_state())
     # batching does not change results
-    np.testing.assert_allclose(gen.generate(c, batch_size=2), gen.generate(c), rtol=1e-5, atol=1e-12)
+    full = gen.generate(c)
+    np.testing.assert_allclose(gen.generate(c, batch_size=2), full, rtol=1e-4, atol=1e-5 * np.abs(full).max())
 
 
 def test_time_scaling_matrix_identity_and_stretch():
@@ -138,8 +139,8 @@ def test_onnx_export_matches_torch(tmp_path):
     # the decoder module shares the generator's state_dict keys (used by `myoflow export`)
     dec = MUAPDecoder.from_config(gen.config())
     dec.load_state_dict(gen.state_dict())
-    np.testing.assert_allclose(dec(torch.as_tensor(c), torch.as_tensor(z)).detach().numpy(), ref, rtol=1e-5,
-                               atol=1e-12)
+    np.testing.assert_allclose(dec(torch.as_tensor(c), torch.as_tensor(z)).detach().numpy(), ref, rtol=1e-4,
+                               atol=1e-5 * np.abs(ref).max())
 
 
 # ------------------------------------------------------------------ training

@@ -9,6 +9,9 @@ import pytest
 
 from myoflow.config import load_config
 
+# One tiny end-to-end run (simulation of 12 recordings + 4 models x 4 folds) shared by the tests: ~15 s.
+pytestmark = pytest.mark.slow
+
 TINY = {
     "name": "muscle-id-tiny",
     "pipeline": "muscle-id",

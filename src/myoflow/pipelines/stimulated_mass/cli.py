@@ -52,7 +52,8 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str, 
         plot_path = recordings[0].parent / f"attention_{recordings[0].stem}.png"
     probs = ", ".join(f"{k} {v:.2f}" for k, v in res.probabilities.items())
     title = f"predicted: {res.level} ({probs})"
-    plot_attention_single(res.attention, res.attention_t_ms, res.waveforms, res.channels, title, plot_path)
+    plot_attention_single(res.attention, res.attention_axis, res.waveforms, res.waveform_t_ms, res.channels,
+                          title, plot_path, axis_label=res.attention_axis_label)
     if as_json:
         click.echo(json.dumps({
             "level": res.level, "probabilities": res.probabilities, "model_fold": res.fold,

@@ -247,8 +247,13 @@ class MassLevelClassifier(ClassifierMixin, BaseEstimator):
         all_idx = np.arange(len(epochs))
         n_subj = epochs.metadata["subject"].nunique()
         if self.val_fraction > 0 and n_subj >= 4:
-            fit_idx, val_idx = inner_validation_split(epochs.metadata, all_idx, fraction=self.val_fraction,
-                                                      seed=self.seed, y=labels)
+            try:
+                fit_idx, val_idx = inner_validation_split(epochs.metadata, all_idx, fraction=self.val_fraction,
+                                                          seed=self.seed, y=labels)
+            except ValueError:
+                # Too few subjects of some class to stratify the validation split: draw it unstratified.
+                fit_idx, val_idx = inner_validation_split(epochs.metadata, all_idx, fraction=self.val_fraction,
+                                                          seed=self.seed)
         else:
             fit_idx, val_idx = all_idx, np.zeros(0, dtype=np.int64)
 

@@ -24,7 +24,11 @@ in the waveform — amplitude and area scale with cross-section, fat low-passes
 (widens) it, conduction velocity sets phase durations, latency depends on
 distance — while within-train dynamics (potentiation) mostly track the
 stimulation frequency, not the mass; (iii) attention over latency is readable
-(which part of the M-wave the model used). For training, each subject also
+(which part of the M-wave the model used). By default (``amplitude="log_split"``)
+each waveform enters as its shape (scaled to unit peak-to-peak) plus a constant
+feature holding its log peak-to-peak: amplitude acts multiplicatively (fat
+attenuates it exponentially, mass scales it), so a log feature lets a small network
+combine it additively with the covariates. For training, each subject also
 contributes ``augment`` bootstrap averages (responses drawn with replacement
 within its own train) — a within-subject augmentation that never crosses the
 subject boundary. The alternative ``"train"`` representation (one step per
@@ -51,6 +55,8 @@ __all__ = [
     "sequence_epochs",
     "descriptor_matrix",
     "prepare_evoked",
+    "save_evoked",
+    "load_evoked",
 ]
 
 log = logging.getLogger(__name__)
@@ -392,7 +398,9 @@ def descriptor_matrix(data: EvokedData, subjects: Sequence[str], frequencies: Se
     """M-wave descriptors (per muscle × frequency) as a matrix (n_subjects, n_features) with names."""
     d = data.descriptors
     d = d[d["frequency"].isin([float(f) for f in frequencies])]
-    wide = d.pivot_table(index="subject", columns=["muscle", "frequency"], values=list(columns))
+    # dropna=False: a descriptor undefined for every subject (flat responses) must stay a
+    # column, or training and test matrices could differ in width.
+    wide = d.pivot_table(index="subject", columns=["muscle", "frequency"], values=list(columns), dropna=False)
     wide.columns = [f"{c}_{m}_{condition_name(f)}" for c, m, f in wide.columns]
     missing = [s for s in subjects if s not in wide.index]
     if missing:

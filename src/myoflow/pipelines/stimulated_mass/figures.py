@@ -123,21 +123,31 @@ def plot_attention(predictions: pd.DataFrame, classes: list[str], path: Path, mo
     return _save(fig, path)
 
 
-def plot_attention_single(weights: np.ndarray, t_ms: np.ndarray, waveforms: np.ndarray, channels: list[str],
-                          title: str, path: Path) -> Path:
-    """One person's attention weights over the sequence, with the input waveforms beneath (for ``predict``)."""
+def plot_attention_single(weights: np.ndarray, axis: np.ndarray, waveforms: np.ndarray, t_ms: np.ndarray,
+                          channels: list[str], title: str, path: Path,
+                          axis_label: str = "time after stimulus, ms") -> Path:
+    """One person's attention weights over the sequence (top) and the train-averaged M-waves (bottom).
+
+    Used by ``myoflow predict``. ``axis`` is the position of each attention step (ms after
+    the stimulus for the waveform input, the response index for the train input).
+    """
     plt = _plt()
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(6.5, 5.0), sharex=True, gridspec_kw={"height_ratios": [1, 2]})
-    a1.plot(t_ms, weights, color="C3")
-    a1.fill_between(t_ms, 0, weights, color="C3", alpha=0.3)
+    same = axis_label.startswith("time")
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(6.5, 5.0), sharex=same,
+                                 gridspec_kw={"height_ratios": [1, 2]})
+    a1.plot(axis, weights, color="C3")
+    a1.fill_between(axis, 0, weights, color="C3", alpha=0.3)
     a1.set_ylabel("attention")
     a1.set_title(title, fontsize=10)
+    if not same:
+        a1.set_xlabel(axis_label)
     for i, name in enumerate(channels):
         a2.plot(t_ms, waveforms[i] * 1e3, lw=0.9, label=name)
     a2.set_ylabel("M-wave, mV")
     a2.set_xlabel("time after stimulus, ms")
     if len(channels) <= 10:
         a2.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
     return _save(fig, path)
 
 

@@ -9,7 +9,13 @@ all frequencies: 92.31 % (F1 0.95).
 Flow (``prepare`` → ``folds`` → ``run_fold`` → ``summarize``):
 
 1. data: the simulated ``evoked`` cohort (default) or a standard dataset folder
-   (``data.source: folder``; see :class:`.config.DataSection` for what it must hold);
+   (``data.source: folder``, e.g. written by ``myoflow simulate evoked --out DIR`` or
+   by a user): one recording per subject × muscle × frequency with meta ``subject``,
+   ``muscle`` (RF/BF), ``frequency`` (Hz) and ``stimulus`` events (detected from the
+   artefact when absent), fs ≥ 1000 Hz; ``participants.csv`` with ``subject``, the
+   label column (``data.label``, classes ``data.classes``) and the covariates (sex as
+   M/F). Prepared data are cached under the runner's cache dir, keyed by a hash of
+   the data/preprocess config and of the simulator and extraction source code;
 2. per recording: artefact blanking → stimulus-locked responses → per-train M-wave
    descriptors (:mod:`.features`);
 3. folds: ONE subject-wise split (stratified :class:`~myoflow.evaluate.SubjectKFold`
@@ -35,9 +41,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...errors import ConfigError, DataError
+from ...errors import DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
-from .baselines import SKLEARN_MODELS, baseline_features, fit_baseline, proba_in_order
+from .baselines import baseline_features, fit_baseline, proba_in_order
 from .config import NEURAL_MODELS, StimulatedMassConfig
 from .estimator import MassLevelClassifier
 from .features import (EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked,

@@ -133,8 +133,10 @@ class ScreeningResult:
     level: str
     probabilities: dict[str, float]
     attention: np.ndarray
-    attention_t_ms: np.ndarray
+    attention_axis: np.ndarray
+    attention_axis_label: str
     waveforms: np.ndarray
+    waveform_t_ms: np.ndarray
     channels: list[str]
     fold: str
     frequencies: tuple[float, ...]
@@ -216,9 +218,15 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     waves = np.stack([_decimate(responses[(subject, m, f)].mean(0), dec) for f in sm.frequencies for m in muscles])
     wave_names = [f"{m}@{condition_name(f)}" for f in sm.frequencies for m in muscles]
     classes = [str(c) for c in sm.estimator.classes_]
-    t = float(sm.spec.get("t0_ms", 0.0)) + float(sm.spec.get("step_ms", 1.0)) * np.arange(ep.n_times)
+    if sm.spec.get("representation", "waveform") == "waveform":
+        axis = float(sm.spec.get("t0_ms", 0.0)) + float(sm.spec.get("step_ms", 1.0)) * np.arange(ep.n_times)
+        axis_label = "time after stimulus, ms"
+    else:
+        axis = np.arange(ep.n_times, dtype=float)
+        axis_label = "response index in the train(s)"
+    t_wave = pre.window_ms[0] + 1e3 * dec / fs * np.arange(waves.shape[1])
     return ScreeningResult(
         level=classes[int(np.argmax(proba))], probabilities=dict(zip(classes, map(float, proba))),
-        attention=sm.estimator.attention_[0], attention_t_ms=t, waveforms=waves[:, : len(t)], channels=wave_names,
-        fold=sm.fold, frequencies=sm.frequencies,
+        attention=sm.estimator.attention_[0], attention_axis=axis, attention_axis_label=axis_label,
+        waveforms=waves, waveform_t_ms=t_wave, channels=wave_names, fold=sm.fold, frequencies=sm.frequencies,
     )

@@ -450,7 +450,12 @@ def plot_mwave_train(rec: Recording, path: str | Path, window_s: float = 0.6) ->
         a1.axvline(t[s], color="C3", lw=0.5, alpha=0.5)
     a1.set_xlabel("time, s")
     a1.set_ylabel("sEMG, mV")
-    a1.set_ylim(np.percentile(x[sel], 0.5) * 1.5, np.percentile(x[sel], 99.5) * 1.5)
+    # Scale to the responses, not to the (saturating) artefact: ignore 1 ms before to 3 ms after each pulse.
+    art = np.zeros(rec.n_samples, dtype=bool)
+    for s in stim:
+        art[max(s - int(0.001 * rec.fs), 0): s + int(0.003 * rec.fs) + 1] = True
+    lim = 1.3 * float(np.abs(x[sel & ~art]).max())
+    a1.set_ylim(-lim, lim)
     a1.set_title(f"{rec.meta.get('subject')} {rec.meta.get('muscle')} {rec.meta.get('frequency'):g} Hz train "
                  "(red: stimuli; artefact spikes clipped in view)", fontsize=9)
     n = int(0.04 * rec.fs)

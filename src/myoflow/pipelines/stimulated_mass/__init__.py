@@ -1,0 +1,15 @@
+"""Seed 000 (Khan et al.): muscle-mass level from electrically stimulated sEMG.
+
+* :mod:`.pipeline` — :class:`StimulatedMassPipeline` for the experiment runner
+  (``myoflow run configs/stimulated_mass.yaml`` / ``myoflow reproduce stimulated-mass``);
+* :mod:`.features` — artefact blanking, stimulus-locked responses, sequence inputs, descriptors;
+* :mod:`.estimator` — :class:`MassLevelClassifier`, the scikit-learn-style estimator around
+  :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`;
+* :mod:`.baselines`, :mod:`.summary`, :mod:`.figures` — baselines, metrics with subject-bootstrap
+  CIs, report figures;
+* :mod:`.screening` / :mod:`.cli` — ``myoflow predict`` for a new person.
+
+Submodules are imported on use (``import myoflow.pipelines.stimulated_mass.pipeline``) so that
+importing the package does not pull in torch.
+"""
+__all__: list[str] = []
