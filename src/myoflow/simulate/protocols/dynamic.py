@@ -240,7 +240,11 @@ def simulate_dynamic(generator, angle_deg: np.ndarray, fs_angle: float, *, angle
         if e.shape != ang.shape:
             raise DataError(f"excitation array must match the angle trajectory's shape {ang.shape}, got {e.shape}")
         exc = np.interp(np.arange(n_emg) / fs, t_ang, e)
-    spikes = units.pool.spike_trains(exc, fs, rng)
+    # Spike trains over a 1 s lead-in at the initial excitation, then cut: otherwise every
+    # unit recruited at t = 0 would fire its first discharge at exactly t = 0.
+    lead = int(round(1.0 * fs))
+    full = units.pool.spike_trains(np.concatenate([np.full(lead, exc[0]), exc]), fs, rng)
+    spikes = [s[s >= lead] - lead for s in full]
     out = np.zeros((n_emg + L, rows * cols))
     ev = []
     for u, idx in enumerate(spikes):
@@ -329,14 +333,19 @@ def _plot(trial: Trial, path: Path) -> None:
 @click.option("--update-hz", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="MUAP regeneration rate.")
 @click.option("--no-noise", is_flag=True, help="Clean EMG (no measurement noise).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Torch threads for the generator (one is fastest on a busy machine).")
 @click.option("--plots", is_flag=True, help="Save a figure per subject under OUT/plots.")
 def cli_command(generator_path: str, out_dir: str, subjects: int, seed: int, duration: float, movement: str,
                 angle_min: float, angle_max: float, cycle_hz: float, n_units: int, excitation: float,
-                update_hz: float, no_noise: bool, plots: bool) -> None:
+                update_hz: float, no_noise: bool, threads: int, plots: bool) -> None:
     """Dynamic-movement sEMG whose MUAPs follow a joint-angle trajectory (trained generator)."""
     import time
 
+    import torch
     from tqdm import tqdm
+
+    torch.set_num_threads(threads)
 
     from ...io.dataset import write_dataset
     from ...pipelines.muap_generator.export import load_generator
