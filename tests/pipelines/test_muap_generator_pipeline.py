@@ -135,3 +135,25 @@ def test_shape_statistics_on_a_known_waveform():
     assert st["pp_interval_ms"] == pytest.approx(10.0, abs=1.01)
     assert st["spread_mm"] == pytest.approx(np.sqrt(2 * 25.0))
     assert st["spread_fraction"] == pytest.approx(2 / 9)
+
+
+def test_folder_source_reads_a_muaps_dataset(tiny_run):
+    """`data.source: folder` reads what `myoflow simulate muaps --out DIR` writes."""
+    import pandas as pd
+
+    from myoflow.simulate.protocols.muaps import write_muaps_dataset
+
+    cfg, pipe, data, folds, res, run_dir, root = tiny_run
+    cond = pd.DataFrame(data.conditions, columns=list(data.condition_names))
+    folder = write_muaps_dataset(root / "muaps_ds", cond, data.muaps, data.fs, seed=0)
+    cfg2 = load_config(CONFIG, quick=True, overrides={**TINY, "data": {**TINY["data"], "source": "folder",
+                                                                        "path": str(folder)}})
+    d2 = pipe.prepare(cfg2, root / "unused-cache")
+    np.testing.assert_array_equal(d2.muaps, data.muaps)
+    np.testing.assert_allclose(d2.conditions, data.conditions)
+    np.testing.assert_array_equal(d2.split, data.split)  # same region rules on the same conditions
+    np.testing.assert_allclose(d2.positions_mm, data.positions_mm)
+    from myoflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data.path"):
+        load_config(CONFIG, overrides={"data": {"source": "folder"}})

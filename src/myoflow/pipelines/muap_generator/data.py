@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from ..._atomic import atomic_path
 from ...errors import ConfigError, DataError

@@ -234,6 +234,9 @@ class MuapGeneratorEstimator:
                     best_state = copy.deepcopy(model.state_dict())
                 else:
                     bad += 1
+            if epoch % 10 == 0 or epoch == tr.epochs - 1:
+                log.info("epoch %d/%d: train loss %.5f, val nRMSE %s (%.0f s)", epoch + 1, tr.epochs,
+                         hist.train_loss[-1], "-" if vscore is None else f"{vscore:.4f}", time.perf_counter() - t0)
             if on_epoch is not None:
                 on_epoch(epoch, hist.train_loss[-1], vscore)
             if has_val and bad >= tr.patience:

@@ -204,6 +204,18 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1) + 1e-300)
 
 
+def _log_progress():
+    """A progress callback that logs every ~10 % of the numerical MUAPs (the slow part of prepare)."""
+    state = {"next": 0.1, "t0": time.perf_counter()}
+
+    def progress(done: int, total: int) -> None:
+        if done >= state["next"] * total or done == total:
+            log.info("numerical MUAPs: %d/%d (%.0f s)", done, total, time.perf_counter() - state["t0"])
+            state["next"] = done / total + 0.1
+
+    return progress
+
+
 def _nearest(query: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Index of the nearest reference row (Euclidean, unit condition space) for every query row."""
     from scipy.spatial import cKDTree
@@ -289,7 +301,7 @@ class MuapGeneratorPipeline(Pipeline):
             raw = simulate_training_set(d.n_train_pool, d.n_extrapolation,
                                         extrapolation_conditions=s.extrapolation_conditions,
                                         extrapolation_band=s.extrapolation_band, seed=d.seed, sampler=d.sampler,
-                                        cache_dir=cache_dir, n_jobs=d.n_jobs)
+                                        cache_dir=cache_dir, n_jobs=d.n_jobs, progress=_log_progress())
         else:
             raw = load_folder_set(Path(d.path))
         split, region = assign_split(
