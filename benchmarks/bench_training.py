@@ -149,31 +149,45 @@ def run(quick: bool, results_dir: Path) -> Path:
                         "early stopping. The runner trains in-process here with torch's default thread count "
                         "(all cores)."),
                   details=base))
-    for key, label in (("localx1-t1", "1 worker, torch limited to 1 thread"),
-                       ("localx2", "local process pool, 2 workers"),
-                       ("rayx2", "Ray (local cluster), 2 workers")):
+    seq = runs.get("localx1-t1", {})
+    t_seq = seq["seconds"].get("folds", seq["wall_s"]) if seq and "error" not in seq else None
+    if t_seq is None:
+        bench.failed(f"{item}: 1 worker, torch limited to 1 thread", RuntimeError(seq.get("error", "not run")))
+    else:
+        bench.add(Row(item=f"{item}: 1 worker, torch limited to 1 thread", myoflow=t_seq,
+                      reference="1 worker (runner default)", reference_value=t1, unit="s", ratio=t1 / t_seq,
+                      ratio_label="runner-default time / this time", goal="",
+                      note=(f"whole run {seq['wall_s']:.1f} s. The same folds in sequence with one torch thread "
+                            "(what each pool/Ray worker gets). "
+                            + ("Much faster than the runner's default: torch's intra-op threads on the small "
+                               "LSTM ops of this model cost more than they save on a shared 2-core machine. "
+                               "Fix: the runner's in-process path should set torch threads like its workers "
+                               "(cores ÷ workers, i.e. 1 here)." if t1 / t_seq > 1.5 else "")),
+                      details=seq))
+    best = min(t for t in (t1, t_seq) if t is not None)
+    best_label = "1 worker, 1 thread" if t_seq is not None and t_seq <= t1 else "1 worker (runner default)"
+    for key, label in (("localx2", "local process pool, 2 workers"), ("rayx2", "Ray (local cluster), 2 workers")):
         r = runs.get(key, {})
         if "error" in r:
-            bench.failed(f"{item}: {label}", RuntimeError(r["error"]), reference="1 worker")
+            bench.failed(f"{item}: {label}", RuntimeError(r["error"]), reference=best_label)
             continue
         t2 = r["seconds"].get("folds", r["wall_s"])
-        speedup = t1 / t2
-        note = f"whole run {r['wall_s']:.1f} s."
+        speedup = best / t2
+        note = (f"whole run {r['wall_s']:.1f} s; {t1 / t2:.2f}× the runner-default 1-worker run"
+                + (f", {t_seq / t2:.2f}× the 1-thread 1-worker run." if t_seq is not None else "."))
         if key == "rayx2":
             note += " Includes starting the local Ray cluster and shipping the cohort to its object store."
-        if key == "localx1-t1":
-            note += (" Same folds in sequence with one torch thread (what each pool/Ray worker gets): "
-                     "separates the gain from parallel folds from torch's own threading.")
-            goal, op, val = "", None, None
-        else:
-            goal, op, val = "> 1× (ours: parallel folds pay off on 2 cores)", ">", 1.0
-            seq = runs.get("localx1-t1", {})
-            if "error" not in seq and seq:
-                ts = seq["seconds"].get("folds", seq["wall_s"])
-                note += f" Against 1 worker with 1 thread: {ts / t2:.2f}×."
-        bench.add(Row(item=f"{item}: {label}", myoflow=t2, reference="1 worker (runner default)", reference_value=t1,
-                      unit="s", ratio=speedup, ratio_label="speed-up (1-worker time / this time)",
-                      goal=goal, goal_op=op, goal_value=val, note=note, details=r))
+        if speedup < 1.2:
+            note += (" Parallel folds do not pay off here: each fold trains in a few seconds, while each worker "
+                     "is a fresh spawned process that imports torch and receives the pickled cohort; 5 folds "
+                     "also split 3 + 2 over 2 workers. They pay off when folds are long (the full protocol "
+                     "runs 6 conditions × 5 folds × 3 neural models); reusing warm workers across runs, or "
+                     "forking instead of spawning, would cut the fixed cost.")
+        bench.add(Row(item=f"{item}: {label}", myoflow=t2, reference=f"best 1-worker run ({best_label})",
+                      reference_value=best, unit="s", ratio=speedup,
+                      ratio_label="speed-up (best 1-worker time / this time)",
+                      goal="> 1× (ours: 2 workers beat the best 1-worker run)", goal_op=">", goal_value=1.0,
+                      note=note, details=r))
     ok_runs = {k: v for k, v in runs.items() if "error" not in v}
     if len(ok_runs) >= 2:
         groups: dict[str, list[str]] = {}

@@ -270,7 +270,7 @@ def render_foreign(res: dict[str, Any]) -> list[str]:
         return render_result(res)
     lines = ["| key | value |", "| --- | --- |"]
     for k, v in _flatten({k: v for k, v in res.items() if k not in ("machine", "versions", "schema")}):
-        if isinstance(v, bool):
+        if isinstance(v, bool) and ("goal" in k or "met" in k):
             shown = "**yes**" if v else "**NO**"
         else:
             shown = _fmt(v)
@@ -300,8 +300,9 @@ def render(results_dir: Path, run_log: dict[str, Any] | None = None) -> str:
     machine = run_log.get("machine") or next((r.get("machine") for r in results.values() if r.get("machine")), {})
     vers = run_log.get("versions") or {}
     lines: list[str] = []
-    lines.append(f"Generated {run_log.get('date', _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds'))}"
-                 f" by `{run_log.get('command', 'python benchmarks/run_all.py')}`.")
+    lines.append(f"Tables last regenerated {run_log.get('date', _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds'))}"
+                 f" by `{run_log.get('command', 'python benchmarks/run_all.py')}`; each section says when its "
+                 "figures were measured and whether at quick sizes.")
     lines.append("")
     if machine:
         lines.append(f"**Machine:** {machine.get('cpu_model', '?')}, {machine.get('cores', '?')} cores "

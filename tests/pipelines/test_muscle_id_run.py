@@ -110,6 +110,11 @@ def test_check_placement_flags_a_declared_muscle_the_model_disagrees_with(tiny_r
     r = t2.set_index("channel").loc[ch]
     assert bool(r["mismatch"]) and r["p_expected"] < r["p_predicted"]
     assert t2.set_index("channel").drop(index=ch)["mismatch"].isna().all()   # undeclared channels
+    # a side-less declaration is checked at the muscle level (both sides' probabilities summed)
+    t3 = check_placement(root / "run", [path], "*=biceps")
+    p_bb = t3["prob_L-BB"] + t3["prob_R-BB"]
+    assert (t3["expected"] == "BB").all() and np.allclose(t3["p_expected"], p_bb)
+    assert (t3["mismatch"] == (p_bb < t3["prob_L-TA"] + t3["prob_R-TA"])).all()
     # CLI: exit 1 with a flag, 0 when the declarations agree with the predictions
     runner = CliRunner()
     bad = runner.invoke(check_placement_cmd, [str(root / "run"), str(path), "--expected", f"{ch}={worst}"])

@@ -148,8 +148,9 @@ def export_generator_onnx(generator, path: str | Path, batch: int = 4, rtol: flo
                           dynamic_axes={"conditions": {0: "n"}, "z": {0: "n"}, "muaps": {0: "n"}},
                           opset_version=17, dynamo=False)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    cond2 = (lo + rng.random((batch + 3, len(lo))) * (hi - lo)).astype(np.float32)
-    z2 = rng.standard_normal((batch + 3, generator.latent_dim)).astype(np.float32)
+    n_check = 64  # a different batch size than the export's, to exercise the dynamic axis
+    cond2 = (lo + rng.random((n_check, len(lo))) * (hi - lo)).astype(np.float32)
+    z2 = rng.standard_normal((n_check, generator.latent_dim)).astype(np.float32)
     with torch.no_grad():
         ref = dec(torch.as_tensor(cond2), torch.as_tensor(z2)).numpy()
     got = sess.run(None, {"conditions": cond2, "z": z2})[0]

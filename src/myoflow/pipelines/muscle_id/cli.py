@@ -17,16 +17,18 @@ __all__ = ["check_placement_cmd"]
               help="Declared muscle per channel: 'ch1=L-BB,ch2=R-TA' ('stem:ch=...' for one file, '*=...' for all).")
 @click.option("--model", default=None, help="Checkpoint name (default: the pretrained CNN-LSTM).")
 @click.option("--fold", default=None, help="Fold id (default: the model trained on all subjects).")
+@click.option("--cohort", default=None, help="Cohort whose model to use (sim, real; default: the one whose "
+              "muscles --expected names, else the first).")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def check_placement_cmd(model_dir: Path, recordings: tuple[Path, ...], expected: str | None, model: str | None,
-                        fold: str | None, as_json: bool) -> None:
+                        fold: str | None, cohort: str | None, as_json: bool) -> None:
     """Predict which muscle each channel of RECORDING... is on, using the muscle-id run in MODEL_DIR.
 
     Exit code 1 when at least one channel's predicted muscle differs from the declared one.
     """
     from .placement import check_placement
 
-    table = check_placement(model_dir, list(recordings), expected, model=model, fold=fold)
+    table = check_placement(model_dir, list(recordings), expected, model=model, fold=fold, cohort=cohort)
     flagged = table["mismatch"].fillna(False).astype(bool)
     if as_json:
         click.echo(json.dumps({"model": table.attrs.get("model"), "fold": table.attrs.get("fold"),

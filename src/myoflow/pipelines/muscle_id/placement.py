@@ -54,7 +54,15 @@ def normalise_label(text: str, classes: Iterable[str]) -> str:
     for cand in ([f"{side}-{muscle}"] if side and muscle else []) + ([muscle] if muscle else []):
         if cand in classes:
             return cand
-    raise ConfigError(f"unknown muscle {text!r}; this model knows {classes}")
+    if muscle and not side and any(c.endswith(f"-{muscle}") for c in classes):
+        return muscle  # muscle without a side: checked at the muscle level (sides are not separable)
+    raise ConfigError(f"unknown muscle {text!r}; this model knows {classes}"
+                      + (" (or a muscle without side)" if any("-" in c for c in classes) else ""))
+
+
+def _members(label: str, classes: list[str]) -> list[str]:
+    """Classes a declared label stands for: itself, or both sides of a side-less muscle."""
+    return [c for c in classes if c == label or c.endswith(f"-{label}")]
 
 
 def parse_expected(spec: str | Mapping[str, str] | None) -> dict[str, str]:
@@ -81,8 +89,12 @@ def parse_expected(spec: str | Mapping[str, str] | None) -> dict[str, str]:
     return out
 
 
-def load_placement_model(model_dir: str | Path, model: str | None = None, fold: str | None = None):
+def load_placement_model(model_dir: str | Path, model: str | None = None, fold: str | None = None,
+                         cohort: str | None = None):
     """Load a trained CNN-LSTM from a muscle-id run directory.
+
+    ``cohort`` picks the cohort (``sim``, ``real``, ...) whose model to use; default the
+    first in the run's config.
 
     Returns
     -------
@@ -106,9 +118,17 @@ def load_placement_model(model_dir: str | Path, model: str | None = None, fold: 
         if not folds:
             raise DataError(f"no finished fold {fold!r}", str(run))
     else:  # the deployable model: trained on all subjects; otherwise any LOSO 4-class fold
-        finals = [p for p in folds if p.name.endswith("-final-4class")]
-        loso = [p for p in folds if "-loso-4class-" in p.name]
-        folds = finals or loso or folds
+        names = [c for c, cc in cfg.data.items() if cc.enabled]
+        if cohort is not None:
+            if cohort not in names:
+                raise DataError(f"run has no cohort {cohort!r}; cohorts are {names}", str(run))
+            names = [cohort]
+        ordered = []
+        for c in names:
+            mine = [p for p in folds if p.name.startswith(f"{c}-")]
+            ordered += [p for p in mine if p.name.endswith("-final-4class")]
+            ordered += [p for p in mine if "-loso-4class-" in p.name]
+        folds = ordered or folds
     for p in folds:
         extras = json.loads((p / "extras.json").read_text()) if (p / "extras.json").is_file() else {}
         models = extras.get("models") or {}
@@ -149,6 +169,7 @@ def check_placement(
     *,
     model: str | None = None,
     fold: str | None = None,
+    cohort: str | None = None,
 ) -> pd.DataFrame:
     """Predict the muscle under every channel and compare with the declared muscle.
 
@@ -158,9 +179,12 @@ def check_placement(
         Run directory of a muscle-id run.
     recordings : Recordings or file paths (any format :func:`myoflow.io.read` reads)
     expected : ``"ch=muscle,..."`` or mapping, optional
-        Declared muscle per channel (``stem:channel`` for one file, ``*`` for all).
-    model, fold : optional
-        Which checkpoint (default: the ``final`` fold's pretrained CNN-LSTM).
+        Declared muscle per channel (``stem:channel`` for one file, ``*`` for all). A
+        muscle without a side (``biceps``) is checked at the muscle level, summing the
+        probabilities of both sides — the paper found sides inseparable across people.
+    model, fold, cohort : optional
+        Which checkpoint (default: the ``final`` fold's pretrained CNN-LSTM of the first
+        cohort whose classes include the declared muscles, else of the first cohort).
 
     Returns
     -------
@@ -171,9 +195,24 @@ def check_placement(
     """
     import torch
 
-    module, info, cfg = load_placement_model(model_dir, model, fold)
+    raw = parse_expected(expected)
+    if cohort is None and fold is None and raw:
+        # no cohort named: use the first cohort whose muscles the declarations name
+        from ...config import load_config
+
+        cfg0 = load_config(yaml.safe_load((Path(model_dir) / "config.yaml").read_text(encoding="utf-8"))) \
+            if (Path(model_dir) / "config.yaml").is_file() else None
+        for name in ([c for c, cc in cfg0.data.items() if cc.enabled] if cfg0 is not None else []):
+            try:
+                _, info0, _ = load_placement_model(model_dir, model, fold, cohort=name)
+                [normalise_label(v, info0["classes"]) for v in raw.values()]
+            except (ConfigError, DataError):
+                continue
+            cohort = name
+            break
+    module, info, cfg = load_placement_model(model_dir, model, fold, cohort)
     classes = info["classes"]
-    declared = {k: normalise_label(v, classes) for k, v in parse_expected(expected).items()}
+    declared = {k: normalise_label(v, classes) for k, v in raw.items()}
     pp = cfg.preprocess
     rows = []
     for item in recordings:
@@ -222,10 +261,23 @@ def check_placement(
         return declared.get(f"{r['recording']}:{r['channel']}") or declared.get(r["channel"]) or declared.get("*")
 
     exp = [decl(r) for r in records]
+    p_exp, mism = [], []
+    for r, e in zip(records, exp):
+        if not e or not r["n_windows"]:
+            p_exp.append(np.nan)
+            mism.append(pd.NA)
+            continue
+        members = _members(e, classes)
+        p_exp.append(float(sum(r[f"prob_{c}"] for c in members)))
+        if members == [e]:
+            mism.append(r["predicted"] != e)
+        else:  # side-less declaration: compare summed probabilities per muscle
+            groups = {c.split("-", 1)[-1] for c in classes}
+            best = max(groups, key=lambda g: sum(r[f"prob_{c}"] for c in _members(g, classes)))
+            mism.append(best != e)
     out["expected"] = pd.Series(exp, dtype=object)
-    out["p_expected"] = [float(r[f"prob_{e}"]) if e and r["n_windows"] else np.nan for r, e in zip(records, exp)]
-    out["mismatch"] = pd.Series([(p != e) if (e and r["n_windows"]) else pd.NA
-                                 for r, e, p in zip(records, exp, out["predicted"])], dtype="boolean")
+    out["p_expected"] = p_exp
+    out["mismatch"] = pd.Series(mism, dtype="boolean")
     unknown = set(k.split(":")[-1] for k in declared if k != "*") - set(out["channel"])
     if unknown:
         raise ConfigError(f"--expected names channel(s) {sorted(unknown)} not found; channels are "
