@@ -130,6 +130,20 @@ def load_fold_results(run_dir: Path, folds: list[Fold] | None = None) -> list[Fo
 _WORKER: dict[str, Any] = {}
 
 
+def fold_threads() -> int:
+    """Torch threads per fold: ``$MYOFLOW_FOLD_THREADS`` or 1.
+
+    The same count is used by every executor, because a different number of
+    threads changes the order of floating-point reductions and so the numbers:
+    with one fixed count, in-process, process-pool and Ray runs agree exactly.
+    For the small sEMG models here one thread per fold is also the fastest.
+    """
+    try:
+        return max(1, int(os.environ.get("MYOFLOW_FOLD_THREADS", "1")))
+    except ValueError:
+        raise ConfigError("MYOFLOW_FOLD_THREADS must be a whole number") from None
+
+
 def _worker_init(pipeline_name: str, cfg: ExperimentConfig, data: Any, threads: int) -> None:
     import torch
 
@@ -167,7 +181,7 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
             address = os.environ.get("RAY_ADDRESS")
             ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                      log_to_driver=False, ignore_reinit_error=True)
-        threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+        threads = fold_threads()
         task = ray.remote(num_cpus=1)(_ray_task)
         data_ref = ray.put(data)
         cfg_ref = ray.put(cfg)
@@ -182,15 +196,22 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
         return
     if executor != "local":
         raise ConfigError(f"unknown executor {executor!r}; expected 'local' or 'ray'")
+    threads = fold_threads()
     if workers <= 1 or len(todo) == 1:
+        import torch
+
         _WORKER.update(pipeline=pipeline, cfg=cfg, data=data)
-        for fold in todo:
-            _run_one(fold, ctx_for(fold, True), str(run_dir))
-            on_done(fold.id)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            for fold in todo:
+                _run_one(fold, ctx_for(fold, True), str(run_dir))
+                on_done(fold.id)
+        finally:
+            torch.set_num_threads(previous)
         return
     import multiprocessing as mp
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                              initializer=_worker_init, initargs=(pipeline.name, cfg, data, threads)) as pool:
         futures = {pool.submit(_run_one, f, ctx_for(f, False), str(run_dir)): f for f in todo}
