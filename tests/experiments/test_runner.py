@@ -154,3 +154,24 @@ def test_report_renders_in_headless_browser(tmp_path):
     console_errors = [l for l in r.stderr.splitlines() if "CONSOLE" in l and ("Error" in l or "Uncaught" in l)]
     assert not console_errors, console_errors
     assert "data:image/png;base64," in r.stdout  # figures are embedded, page is self-contained
+
+
+def test_figure_paths_are_stored_relative_to_the_run(tmp_path, monkeypatch):
+    from myoflow.experiments.runner import _relative_figure_path
+
+    run = tmp_path / "runs" / "r1"
+    (run / "figures").mkdir(parents=True)
+    (run / "figures" / "a.png").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    assert _relative_figure_path(run, "runs/r1/figures/a.png") == "figures/a.png"     # cwd-relative
+    assert _relative_figure_path(run, run / "figures" / "a.png") == "figures/a.png"  # absolute
+    assert _relative_figure_path(run, "figures/a.png") == "figures/a.png"            # run-relative
+
+
+def test_fold_ci_of_a_proportion_stays_in_unit_interval():
+    from myoflow.experiments.runner import _mean_ci
+
+    ci = _mean_ci([0.2, 1.0, 1.0], proportion=True)
+    assert 0.0 <= ci["ci_low"] <= ci["mean"] <= ci["ci_high"] <= 1.0
+    raw = _mean_ci([0.2, 1.0, 1.0])
+    assert raw["ci_high"] > 1.0  # an unbounded metric keeps the plain t interval

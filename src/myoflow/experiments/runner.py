@@ -220,7 +220,10 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
 
 
 # ------------------------------------------------------------------ aggregation
-def _mean_ci(values: list[float]) -> dict[str, float | int | None]:
+_PROPORTIONS = ("accuracy", "f1", "recall", "precision", "roc_auc", "specificity", "sensitivity")
+
+
+def _mean_ci(values: list[float], proportion: bool = False) -> dict[str, float | int | None]:
     arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     if arr.size == 0:
         return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
@@ -230,7 +233,11 @@ def _mean_ci(values: list[float]) -> dict[str, float | int | None]:
     from scipy import stats
 
     half = float(stats.t.ppf(0.975, arr.size - 1) * arr.std(ddof=1) / math.sqrt(arr.size))
-    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": int(arr.size)}
+    lo, hi = mean - half, mean + half
+    if proportion and arr.min() >= 0.0 and arr.max() <= 1.0:
+        # a proportion (accuracy, recall, F1...): the interval cannot leave [0, 1]
+        lo, hi = max(lo, 0.0), min(hi, 1.0)
+    return {"mean": mean, "ci_low": lo, "ci_high": hi, "n": int(arr.size)}
 
 
 def aggregate_folds(results: list[FoldResult]) -> dict[str, Any]:
@@ -241,7 +248,8 @@ def aggregate_folds(results: list[FoldResult]) -> dict[str, Any]:
             for k, v in metrics.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     table.setdefault(r.condition, {}).setdefault(model, {}).setdefault(k, []).append(float(v))
-    return {c: {m: {k: _mean_ci(v) for k, v in ms.items()} for m, ms in models.items()}
+    return {c: {m: {k: _mean_ci(v, any(p in k.lower() for p in _PROPORTIONS)) for k, v in ms.items()}
+                for m, ms in models.items()}
             for c, models in table.items()}
 
 
@@ -255,6 +263,19 @@ def _versions() -> dict[str, str]:
         except md.PackageNotFoundError:  # pragma: no cover
             pass
     return out
+
+
+def _relative_figure_path(run_dir: Path, path: str | Path) -> str:
+    """Figure path relative to the run directory, so the run can be moved and reports rebuilt."""
+    p = Path(path)
+    if not p.is_absolute() and not (run_dir / p).exists():
+        p = Path.cwd() / p  # given relative to the working directory
+    if p.is_absolute():
+        try:
+            return str(p.resolve().relative_to(run_dir.resolve()))
+        except ValueError:
+            return str(p)
+    return str(p)
 
 
 def finalize_run(run_dir: Path, cfg: ExperimentConfig, pipeline: Pipeline, data: Any, folds: list[Fold]) -> RunSummary:
@@ -281,7 +302,7 @@ def finalize_run(run_dir: Path, cfg: ExperimentConfig, pipeline: Pipeline, data:
         predictions.to_parquet(tmp, index=False)
     figs = []
     try:
-        figs = [(t, str(Path(p).relative_to(run_dir)) if Path(p).is_absolute() else str(p))
+        figs = [(t, _relative_figure_path(run_dir, p))
                 for t, p in pipeline.figures(cfg, summary, predictions, run_dir)]
     except MyoflowError:
         raise

@@ -108,7 +108,8 @@ def _conditions_table(conditions: dict[str, Any]) -> str:
     parts = []
     for cond in sorted(conditions):
         models = conditions[cond]
-        keys = sorted({k for ms in models.values() for k in ms})
+        # counts (n, n_*) are bookkeeping, not metrics with a spread
+        keys = sorted({k for ms in models.values() for k in ms if k != "n" and not k.startswith("n_")})
         keys = [k for k in preferred if k in keys] + [k for k in keys if k not in preferred]
         keys = keys[:6]
         rows = []
