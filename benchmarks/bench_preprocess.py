@@ -256,8 +256,9 @@ def run(quick: bool, results_dir: Path) -> Path:
                              "low-pass: 9 second-order sections per pass, against NeuroKit2's 100 Hz high-pass "
                              "and envelope low-pass); what separates them is NeuroKit2's own overhead (float64 copies, "
                              "per-channel calls, its TKEO pass). "
-                             "What would reach 3×: filtering channel blocks on both cores (SciPy's sosfilt "
-                             "releases the GIL, so threads scale), or computing the envelope on a decimated "
+                             "myoflow already filters channel blocks on worker threads (SciPy's sosfilt "
+                             "releases the GIL), so the ratio depends on a free second core; on one busy core it "
+                             "stays near 2×. What would reach 3× there: computing the envelope on a decimated "
                              "signal.")
                 bench.add(Row(item=item, myoflow=t_mf.median, reference="NeuroKit2 emg_clean + emg_amplitude",
                               reference_value=t_nk.median, unit="s", ratio=ratio,

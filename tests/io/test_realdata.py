@@ -226,3 +226,54 @@ def test_openhdemg_layout_matches_the_signals(otb):
         sta = np.mean([x[:, i - 51:i + 51] for i in s], axis=0)  # spike-triggered average, 50 ms
         corr = np.corrcoef(sta)
         assert neighbour_corr(emg.layout, corr) > neighbour_corr(grid_8x8, corr) + 0.02
+
+
+def test_elderly_workbook_converts_chunkwise_with_little_transient_memory(shared_data):
+    """ID 5 has 5 s sheets and force columns with trailing empty cells (the ragged path)."""
+    import tracemalloc
+
+    from python_calamine import CalamineWorkbook
+
+    from myoflow.io.datasets.elderly import read_elderly_workbook
+
+    path = shared_data / "elderly-lowerlimb-emg" / "ID 5.xlsx"
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        trials = read_elderly_workbook(path)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    held = sum(r.data.nbytes for t in trials for r in t.streams.values())
+    # Rows are converted a chunk at a time into preallocated arrays: the transient peak stays
+    # within a few times the float32 arrays returned (holding every sheet as Python floats,
+    # as the loader once did, peaked at ~16x).
+    assert peak < 4 * held, (peak, held)
+
+    # values: the raw cells of one 5 s sheet and of the DNM column, read independently
+    wb = CalamineWorkbook.from_path(str(path))
+    raw_vl = np.array(wb.get_sheet_by_name("EMG_VL").to_python(), dtype=np.float64)
+    dnm = [row[0] for row in wb.get_sheet_by_name("DNM").to_python()]
+    force_vl = np.array([v for v in dnm if v != ""], dtype=np.float64)
+    vl = next(t for t in trials if t.meta["task"] == "VL")
+    assert vl["emg"].n_samples == raw_vl.shape[0] == 10001
+    np.testing.assert_array_equal(vl["emg"].data, (raw_vl.T * 1e-6).astype(np.float32))
+    np.testing.assert_array_equal(vl["force"].data[0], force_vl.astype(np.float32))
+
+
+def test_elderly_sheet_parser_chunks_ragged_tails_and_bad_cells(monkeypatch):
+    """The chunked sheet parser on hand-made rows (no data needed): chunk edges, growth, errors."""
+    from myoflow.io.datasets import elderly
+
+    monkeypatch.setattr(elderly, "_CHUNK_ROWS", 3)  # many chunks, ragged tail mid-chunk
+    rows = [[float(i), float(-i), 1.5 * i] for i in range(10)] + [[10.0, "", ""], [11.0, None]]
+    cols = elderly._sheet_columns(iter(rows), 2, 3, "wb.xlsx#S")  # row-count hint too small: grows
+    np.testing.assert_array_equal(cols[0], np.arange(12.0))
+    np.testing.assert_array_equal(cols[1], -np.arange(10.0))
+    np.testing.assert_array_equal(cols[2], 1.5 * np.arange(10.0))
+    with pytest.raises(DataError, match=r"wb\.xlsx#S.*non-numeric cell 'x' in column 2, row 5"):
+        elderly._sheet_columns(iter(rows[:4] + [[4.0, "x", 6.0]] + rows[5:]), 12, 3, "wb.xlsx#S")
+    with pytest.raises(DataError, match="empty cell in column 1 at row 2"):
+        elderly._sheet_columns(iter([[1.0], [""], [3.0]]), 3, 1, "wb.xlsx#S")
+    with pytest.raises(DataError, match="expected 3 columns, found 2"):
+        elderly._sheet_columns(iter([[1.0, 2.0]] * 4), 4, 3, "wb.xlsx#S")

@@ -169,3 +169,95 @@ def test_streaming_filter_matches_whole_causal_filter():
                                rtol=1e-5, atol=1e-6)
     with pytest.raises(DataError):
         f.process(x[:1])
+
+
+# ----------------------------------------------------------------------------- threaded channel blocks
+from myoflow.preprocess import filters as _filters  # noqa: E402
+
+
+@pytest.mark.parametrize("zero_phase", [True, False])
+@pytest.mark.parametrize("shape", [(7, 5000), (2, 3, 4000)])
+def test_threaded_blocks_are_bit_identical_to_one_call(zero_phase, shape):
+    x = np.random.default_rng(11).normal(size=shape).astype(np.float32)
+    sos = np.vstack([design_sos("bandpass", 1000.0, (20, 450)), _filters.notch_sos(1000.0, 50.0)])
+    ref_fn = signal.sosfiltfilt if zero_phase else signal.sosfilt
+    ref = ref_fn(sos, x, axis=-1).astype(np.float32)
+    for threads in (1, 2, 3, 16):
+        out = _filters.apply_sos(sos, x, zero_phase=zero_phase, threads=threads)
+        assert out.dtype == np.float32 and out.shape == x.shape
+        np.testing.assert_array_equal(out, ref, err_msg=f"threads={threads}")
+
+
+def test_public_filters_use_threads_above_threshold_and_match_single_thread(monkeypatch):
+    import threading
+
+    x = np.random.default_rng(12).normal(size=(5, 6000)).astype(np.float32)
+    rec = _rec(x)
+    chain = lambda r: envelope(notch(bandpass(r, 20, 450), 50.0), 6.0)  # noqa: E731
+    monkeypatch.setenv("MYOFLOW_FILTER_THREADS", "1")
+    single = chain(rec).data
+
+    seen: set[str] = set()
+    real = _filters._filter_rows
+
+    def spy(*args, **kwargs):
+        seen.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_filters, "_filter_rows", spy)
+    monkeypatch.setattr(_filters, "_usable_cpus", lambda: 4)
+    monkeypatch.setattr(_filters, "BLOCKWISE_MIN_SAMPLES", 1000)
+    monkeypatch.delenv("MYOFLOW_FILTER_THREADS")
+    threaded = chain(rec).data
+    assert any(name.startswith("myoflow-filter") for name in seen), seen
+    np.testing.assert_array_equal(threaded, single)
+    # the envelope rectifies inside the blocks: same as rectify then low-pass
+    ref = signal.sosfiltfilt(design_sos("lowpass", 1000.0, 6.0), np.abs(x), axis=-1).astype(np.float32)
+    np.testing.assert_array_equal(envelope(rec, 6.0).data, ref)
+
+    # one thread above the threshold: several blocks, one after the other on the calling thread
+    calls = []
+    monkeypatch.setattr(_filters, "_filter_rows", lambda *a, **k: calls.append(threading.current_thread().name)
+                        or real(*a, **k))
+    monkeypatch.setattr(_filters, "_BLOCK_MAX_SAMPLES", 2 * x.shape[1])
+    monkeypatch.setenv("MYOFLOW_FILTER_THREADS", "1")
+    np.testing.assert_array_equal(chain(rec).data, single)
+    assert len(calls) == 3 * 3 and set(calls) == {threading.current_thread().name}  # 3 filters x 3 blocks
+    monkeypatch.setattr(_filters, "_filter_rows", spy)
+    monkeypatch.delenv("MYOFLOW_FILTER_THREADS")
+
+    # below the threshold everything stays on the calling thread
+    seen.clear()
+    monkeypatch.setattr(_filters, "BLOCKWISE_MIN_SAMPLES", x.size)
+    bandpass(rec, 20, 450)
+    assert seen == {threading.current_thread().name}
+
+
+def test_filter_threads_choice_and_env_override(monkeypatch):
+    monkeypatch.delenv("MYOFLOW_FILTER_THREADS", raising=False)
+    monkeypatch.setattr(_filters, "_usable_cpus", lambda: 8)
+    big = _filters.BLOCKWISE_MIN_SAMPLES + 1
+    assert _filters.filter_threads(16, big) == 8
+    assert _filters.filter_threads(3, big) == 3          # never more threads than channels
+    assert _filters.filter_threads(1, big) == 1
+    assert _filters.filter_threads(16, _filters.BLOCKWISE_MIN_SAMPLES) == 1  # small: one call
+    monkeypatch.setenv("MYOFLOW_FILTER_THREADS", "2")
+    assert _filters.filter_threads(16, big) == 2
+    monkeypatch.setenv("MYOFLOW_FILTER_THREADS", "1")
+    assert _filters.filter_threads(16, big) == 1
+    for bad in ("0", "-1", "two"):
+        monkeypatch.setenv("MYOFLOW_FILTER_THREADS", bad)
+        with pytest.raises(ConfigError, match="MYOFLOW_FILTER_THREADS"):
+            _filters.filter_threads(16, big)
+    monkeypatch.delenv("MYOFLOW_FILTER_THREADS")
+    with pytest.raises(ConfigError, match="threads"):
+        _filters.apply_sos(design_sos("lowpass", 1000.0, 10.0), _noise(2, 500), threads=0)
+
+
+def test_worker_errors_reach_the_caller(monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("block failed")
+
+    monkeypatch.setattr(_filters, "_filter_rows", boom)
+    with pytest.raises(RuntimeError, match="block failed"):
+        _filters.apply_sos(design_sos("lowpass", 1000.0, 10.0), _noise(4, 500), threads=2)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["AttentionBiLSTM", "AdditiveAttention"]
+__all__ = ["AttentionBiLSTM", "AdditiveAttention", "AttentionBiLSTMEnsemble"]
 
 
 class AdditiveAttention(nn.Module):
@@ -152,3 +152,52 @@ class AttentionBiLSTM(nn.Module):
                 raise ValueError(f"model expects covariates (batch, {self.n_covariates}), got {got}")
             context = torch.cat([context, self.covariate_branch(covariates)], dim=-1)
         return self.head(context), weights
+
+
+class AttentionBiLSTMEnsemble(nn.Module):
+    """Several :class:`AttentionBiLSTM` members whose class probabilities are averaged.
+
+    With ~90 subjects a single small network trained with early stopping on a handful
+    of validation subjects varies a lot with its initialisation and validation split;
+    averaging the probabilities of members that differ in both (bagging-style
+    ensembling, Dietterich 2000, "Ensemble methods in machine learning", MCS) cuts that
+    variance. The output stays a ``(logits, attention)`` pair so the ensemble drops in
+    wherever a single model is used: the logits are the log of the averaged
+    probabilities (``softmax(log p̄) = p̄``), the attention the averaged weights.
+
+    Parameters
+    ----------
+    members : sequence of AttentionBiLSTM
+        Models with the same input sizes and classes.
+
+    Shapes
+    ------
+    As :class:`AttentionBiLSTM`: ``forward(x, covariates=None, mask=None)`` →
+    ``(log mean probability (batch, n_classes), mean attention (batch, seq))``.
+    """
+
+    def __init__(self, members):
+        super().__init__()
+        members = list(members)
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        first = members[0]
+        for m in members[1:]:
+            if (m.n_features, m.n_classes, m.n_covariates) != (first.n_features, first.n_classes, first.n_covariates):
+                raise ValueError("ensemble members must share n_features, n_classes and n_covariates")
+        self.members = nn.ModuleList(members)
+        self.n_features = first.n_features
+        self.n_classes = first.n_classes
+        self.n_covariates = first.n_covariates
+
+    def forward(
+        self, x: torch.Tensor, covariates: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        probs, weights = [], []
+        for m in self.members:
+            logits, w = m(x, covariates, mask)
+            probs.append(torch.softmax(logits, dim=-1))
+            weights.append(w)
+        p = torch.stack(probs).mean(0)
+        # clamp: log(0) would give -inf logits, which ONNX runtimes and losses handle badly.
+        return torch.log(p.clamp_min(1e-12)), torch.stack(weights).mean(0)

@@ -20,7 +20,9 @@ cell is specified in kgf, up to 200 kgf). Both are flagged in ``meta["units_assu
 
 Reading the 31 workbooks takes ~10 s with python-calamine (about a minute with
 openpyxl); the converted trials are cached as native files, keyed by each
-workbook's size and modification time.
+workbook's size and modification time. Sheets are read one at a time and their
+rows converted in chunks into preallocated float64 arrays, so converting a
+workbook needs little more memory than the arrays it yields.
 """
 from __future__ import annotations
 
@@ -29,10 +31,9 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
-import pandas as pd
 
 from ...containers import Trial
 from ...errors import DataError
@@ -63,44 +64,152 @@ def detect_elderly_lowerlimb(path: Path) -> bool:
     return path.is_dir() and (path / "Demographics.xlsx").is_file() and any(path.glob("ID *.xlsx"))
 
 
-def _read_workbook(path: Path) -> dict[str, list[list]]:
-    """Sheet name → rows (lists of cell values), via python-calamine, else openpyxl."""
-    try:
-        from python_calamine import CalamineWorkbook
-    except ImportError:  # pragma: no cover - calamine is a dependency; openpyxl is the slow fallback
-        CalamineWorkbook = None
-    try:
-        if CalamineWorkbook is not None:
-            wb = CalamineWorkbook.from_path(str(path))
-            return {name: wb.get_sheet_by_name(name).to_python() for name in wb.sheet_names}
-        import openpyxl
+_CHUNK_ROWS = 2048  # rows converted per NumPy call: a few hundred kB of transient Python floats
 
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+
+class _Workbook:
+    """An open workbook whose sheets are read one at a time, row by row.
+
+    python-calamine is used when installed (fast), else openpyxl in read-only mode.
+    Only the sheet being read is held in memory (calamine: its cell range; openpyxl:
+    nothing beyond the current row), never all sheets as Python lists at once.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._wb = None
+        self._openpyxl = None
         try:
-            return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
-        finally:
-            wb.close()
-    except DataError:
-        raise
-    except Exception as exc:  # calamine/openpyxl raise many types for broken zips/XML
-        raise DataError(f"cannot read workbook (truncated or corrupt?): {exc}", str(path)) from None
+            from python_calamine import CalamineWorkbook
+        except ImportError:  # pragma: no cover - calamine is a dependency; openpyxl is the slow fallback
+            CalamineWorkbook = None
+        with self._errors():
+            if CalamineWorkbook is not None:
+                self._wb = CalamineWorkbook.from_path(str(path))
+                self.sheet_names = list(self._wb.sheet_names)
+            else:  # pragma: no cover
+                import openpyxl
+
+                self._openpyxl = openpyxl.load_workbook(path, read_only=True, data_only=True)
+                self.sheet_names = list(self._openpyxl.sheetnames)
+
+    def __enter__(self) -> "_Workbook":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for wb in (self._wb, self._openpyxl):
+            if wb is not None and hasattr(wb, "close"):
+                wb.close()
+
+    def _errors(self):
+        return _workbook_errors(self.path)
+
+    def rows(self, name: str) -> tuple[Iterator[list], int]:
+        """(iterator over the rows of sheet ``name`` as lists of cell values, row-count hint)."""
+        with self._errors():
+            if self._wb is not None:
+                sheet = self._wb.get_sheet_by_name(name)
+                it = sheet.iter_rows() if hasattr(sheet, "iter_rows") else iter(sheet.to_python())
+                return self._guarded(it), int(sheet.height)
+            ws = self._openpyxl[name]  # pragma: no cover
+            return self._guarded(ws.iter_rows(values_only=True)), int(ws.max_row or 0)  # pragma: no cover
+
+    def _guarded(self, it: Iterator) -> Iterator[list]:
+        # Readers parse lazily: a corrupt sheet fails while iterating, not when opened.
+        while True:
+            with self._errors():
+                try:
+                    row = next(it)
+                except StopIteration:
+                    return
+            yield row
 
 
-def _columns(rows: list[list], n_cols: int, where: str) -> list[np.ndarray]:
-    """Numeric columns of a sheet, each without its trailing empty cells."""
-    width = max((len(r) for r in rows), default=0)
+class _workbook_errors:
+    """Context manager turning a reader's exceptions into a DataError naming the workbook."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None or isinstance(exc, (DataError, StopIteration)) or not isinstance(exc, Exception):
+            return False
+        # calamine/openpyxl raise many types for broken zips/XML
+        raise DataError(f"cannot read workbook (truncated or corrupt?): {exc}", str(self.path)) from None
+
+
+def _read_workbook(path: Path) -> dict[str, list[list]]:
+    """Sheet name → rows (lists of cell values). For small sheets (the demographics table)."""
+    with _Workbook(path) as wb:
+        return {name: list(wb.rows(name)[0]) for name in wb.sheet_names}
+
+
+def _empty(v) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _fill_rows(block: np.ndarray, chunk: list, n_cols: int, row0: int, where: str) -> None:
+    """Write ``chunk`` (rows of cells) into ``block`` (n_cols, len(chunk)) float64, NaN = empty."""
+    try:
+        # fast path: every row full width and numeric (the whole sheet but its ragged tail)
+        block[:] = np.array(chunk, dtype=np.float64).T
+        return
+    except (TypeError, ValueError):
+        pass
+    block[:] = np.nan
+    for i, row in enumerate(chunk):
+        for j, v in enumerate(row[:n_cols]):
+            if _empty(v):
+                continue
+            try:
+                block[j, i] = float(v)
+            except (TypeError, ValueError):
+                raise DataError(f"non-numeric cell {v!r} in column {j + 1}, row {row0 + i + 1}", where) from None
+
+
+def _sheet_columns(rows: Iterable[list], n_rows_hint: int, n_cols: int, where: str) -> list[np.ndarray]:
+    """Numeric columns of a sheet, each without its trailing empty cells.
+
+    The rows are converted ``_CHUNK_ROWS`` at a time into one preallocated
+    (n_cols, n_rows) float64 array, so the transient memory is that array plus one
+    chunk of Python floats, not the whole sheet as Python objects.
+    """
+    buf = np.empty((n_cols, max(int(n_rows_hint), _CHUNK_ROWS)), dtype=np.float64)
+    n = 0
+    width = 0
+    chunk: list = []
+
+    def flush() -> None:
+        nonlocal buf, n
+        if n + len(chunk) > buf.shape[1]:  # the row-count hint was short: grow geometrically
+            grown = np.empty((n_cols, max(2 * buf.shape[1], n + len(chunk))), dtype=np.float64)
+            grown[:, :n] = buf[:, :n]
+            buf = grown
+        _fill_rows(buf[:, n:n + len(chunk)], chunk, n_cols, n, where)
+        n += len(chunk)
+        chunk.clear()
+
+    for row in rows:
+        row = list(row[:n_cols]) if row is not None else []
+        width = max(width, len(row))
+        if len(row) < n_cols:
+            row += [None] * (n_cols - len(row))
+        chunk.append(row)
+        if len(chunk) == _CHUNK_ROWS:
+            flush()
+    if chunk:
+        flush()
     if width < n_cols:
         raise DataError(f"expected {n_cols} columns, found {width}", where)
-    frame = pd.DataFrame([r[:n_cols] for r in rows]).replace("", np.nan)
     cols = []
     for j in range(n_cols):
-        col = frame.iloc[:, j]
-        numeric = pd.to_numeric(col, errors="coerce")
-        bad = numeric.isna() & col.notna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"non-numeric cell {col.iloc[i]!r} in column {j + 1}, row {i + 1}", where)
-        arr = numeric.to_numpy(dtype=np.float64)
+        arr = buf[j, :n]
         present = np.flatnonzero(np.isfinite(arr))
         arr = arr[: present[-1] + 1] if present.size else arr[:0]
         if np.isnan(arr).any():
@@ -109,41 +218,37 @@ def _columns(rows: list[list], n_cols: int, where: str) -> list[np.ndarray]:
     return cols
 
 
-def _is_number(v) -> bool:
-    try:
-        float(v)
-        return True
-    except (TypeError, ValueError):
-        return False
-
-
 def _convert_workbook(path: Path, subject: str) -> dict[str, Trial]:
-    sheets = _read_workbook(path)
-    by_task: dict[str, str] = {}
-    for name in sheets:
-        task = _SHEET_TASK.get(name.strip().upper())
-        if task:
-            by_task[task] = name
-    missing = [t for t in TASKS if t not in by_task]
-    if missing or "DNM" not in {n.strip().upper() for n in sheets}:
-        raise DataError(f"workbook lacks sheet(s) for {missing or ['DNM']}; it has {list(sheets)}", str(path))
-    dnm_name = next(n for n in sheets if n.strip().upper() == "DNM")
-    force_cols = _columns(sheets[dnm_name], 4, f"{path}#{dnm_name}")
-    trials = {}
-    for k, task in enumerate(TASKS):
-        sheet = by_task[task]
-        where = f"{path}#{sheet}"
-        cols = _columns(sheets[sheet], 4, where)
-        lengths = {c.size for c in cols}
-        if len(lengths) != 1:
-            raise DataError(f"EMG columns have different lengths {sorted(lengths)}", where)
-        emg_uv = np.vstack(cols)
-        meta = {"subject": subject, "task": task, "muscle": task, "source": where,
-                "units_assumed": True, "sheet": sheet}
-        emg = make_recording(emg_uv * 1e-6, FS, list(TASKS), where, units="V", meta=dict(meta))
-        force = make_recording(force_cols[k], FS, ["force"], f"{path}#{dnm_name}", units="kgf",
-                               meta={**meta, "source": f"{path}#{dnm_name}", "sheet": dnm_name})
-        trials[task] = Trial(streams={"emg": emg, "force": force}, meta=dict(meta))
+    with _Workbook(path) as book:
+        sheets = book.sheet_names
+        by_task: dict[str, str] = {}
+        for name in sheets:
+            task = _SHEET_TASK.get(name.strip().upper())
+            if task:
+                by_task[task] = name
+        missing = [t for t in TASKS if t not in by_task]
+        if missing or "DNM" not in {n.strip().upper() for n in sheets}:
+            raise DataError(f"workbook lacks sheet(s) for {missing or ['DNM']}; it has {list(sheets)}", str(path))
+        dnm_name = next(n for n in sheets if n.strip().upper() == "DNM")
+        force_cols = _sheet_columns(*book.rows(dnm_name), 4, f"{path}#{dnm_name}")
+        trials = {}
+        for k, task in enumerate(TASKS):
+            sheet = by_task[task]
+            where = f"{path}#{sheet}"
+            cols = _sheet_columns(*book.rows(sheet), 4, where)
+            lengths = {c.size for c in cols}
+            if len(lengths) != 1:
+                raise DataError(f"EMG columns have different lengths {sorted(lengths)}", where)
+            emg_uv = np.vstack(cols)
+            del cols
+            emg_uv *= 1e-6  # µV -> V in place: no second float64 copy
+            meta = {"subject": subject, "task": task, "muscle": task, "source": where,
+                    "units_assumed": True, "sheet": sheet}
+            emg = make_recording(emg_uv, FS, list(TASKS), where, units="V", meta=dict(meta))
+            del emg_uv
+            force = make_recording(force_cols[k], FS, ["force"], f"{path}#{dnm_name}", units="kgf",
+                                   meta={**meta, "source": f"{path}#{dnm_name}", "sheet": dnm_name})
+            trials[task] = Trial(streams={"emg": emg, "force": force}, meta=dict(meta))
     return trials
 
 
@@ -224,8 +329,6 @@ def load_elderly_lowerlimb(
         kgf), and ``meta`` with ``subject`` (``"01"``..``"30"``), ``task``/``muscle``
         (the contracting muscle) and ``covariates`` (age, weight, height, bbs, bmi).
     """
-    from tqdm.auto import tqdm
-
     folder = Path(path)
     if not folder.is_dir():
         raise DataError("dataset folder not found", str(folder))
@@ -237,8 +340,12 @@ def load_elderly_lowerlimb(
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         root = root / "elderly-lowerlimb-emg" / f"{_CACHE_VERSION}-{digest}"
     out: list[Trial] = []
-    bar = tqdm(files, desc="elderly-lowerlimb-emg", unit="subject", disable=not progress, leave=False)
-    for subject, wb in bar:
+    bar = None
+    if progress:  # tqdm is imported only when a bar is wanted (its import alone costs a few MB)
+        from tqdm.auto import tqdm
+
+        bar = tqdm(files, desc="elderly-lowerlimb-emg", unit="subject", leave=False)
+    for subject, wb in (bar if bar is not None else files):
         trials = None
         if root is not None:
             key = _cache_key(wb)
@@ -266,7 +373,8 @@ def load_elderly_lowerlimb(
                 name: rec.replace(meta={**rec.meta, "covariates": dict(cov)}) for name, rec in trial.streams.items()
             }
             out.append(Trial(streams=streams, meta={**trial.meta, "covariates": dict(cov)}))
-    bar.close()
+    if bar is not None:
+        bar.close()
     return out
 
 

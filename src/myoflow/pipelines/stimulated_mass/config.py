@@ -71,8 +71,13 @@ class PreprocessSection:
     decimate: int = 2
     augment: int = 8
     amplitude: Literal["linear", "log_split"] = "log_split"
+    #: Multi-frequency conditions: ``stack`` one channel per muscle × frequency, or ``pool``
+    #: each muscle's features averaged over the frequencies (see :mod:`.combine`).
+    combine: Literal["stack", "pool"] = "stack"
 
     def __post_init__(self) -> None:
+        if self.combine == "pool" and self.representation != "waveform":
+            raise ConfigError("preprocess.combine: pool needs preprocess.representation: waveform")
         if self.window_ms[1] <= self.window_ms[0]:
             raise ConfigError(f"preprocess.window_ms must be increasing, got {self.window_ms}")
         if self.decimate < 1 or self.augment < 0:
@@ -89,6 +94,13 @@ class ModelSection:
     covariate_size: int = 16
     head_size: int = 32
     dropout: float = 0.2
+    #: Networks per fold whose probabilities are averaged (each with its own seed and
+    #: early-stopping validation subjects); 1 = a single network.
+    n_members: int = 1
+
+    def __post_init__(self) -> None:
+        if self.n_members < 1:
+            raise ConfigError(f"model.n_members must be >= 1, got {self.n_members}")
 
 
 @dataclass

@@ -12,10 +12,18 @@ Everything learned from data is learned inside :meth:`fit`, from the samples it 
 given (the caller passes TRAINING subjects only):
 
 * a validation split for early stopping, carved from those subjects by subject
-  (:func:`myoflow.evaluate.splitters.inner_validation_split`);
+  (:func:`myoflow.evaluate.splitters.inner_validation_split`), one per ensemble member;
 * the per-feature channel scaler (:class:`~myoflow.preprocess.scalers.ChannelStandardScaler`)
-  and the covariate scaler (:class:`~myoflow.preprocess.scalers.FeatureStandardScaler`);
+  and the covariate scaler (:class:`~myoflow.preprocess.scalers.FeatureStandardScaler`),
+  from every training sample given to :meth:`fit`;
 * class weights and/or random oversampling (``imbalance``) from the training labels.
+
+``n_members > 1`` trains that many networks, each with its own seed (initialisation,
+batch order, dropout) AND its own early-stopping validation subjects, and averages
+their class probabilities (:class:`~myoflow.models.attention_bilstm.AttentionBiLSTMEnsemble`):
+with ~90 subjects one network's result swings with its seed and validation split,
+and the average is both more accurate and more stable (measured in the pipeline's
+module docstring).
 
 The fitted state is exported with :meth:`spec` (JSON-able: sizes, classes, scaler
 parameters) plus the module's ``state_dict``, and rebuilt with :meth:`from_spec`.
@@ -105,6 +113,9 @@ class MassLevelClassifier(ClassifierMixin, BaseEstimator):
         False → mean pooling instead of attention (ablation).
     hidden_size, num_layers, attention_size, covariate_size, head_size, dropout
         Model sizes (see :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`).
+    n_members : int
+        Networks in the probability-averaging ensemble (1 = a single network). Member 0
+        uses ``seed``, member k the seed derived from (``seed``, "member", k).
     epochs, batch_size, lr, weight_decay, optimizer, patience
         Optimisation (see :func:`myoflow.train.fit_module`).
     val_fraction : float
@@ -122,7 +133,8 @@ class MassLevelClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray
-    model_ : AttentionBiLSTM
+    model_ : AttentionBiLSTM or AttentionBiLSTMEnsemble (``n_members > 1``)
+    histories_ : list of FitResult, one per member (``history_`` is member 0's)
     channel_scaler_, covariate_scaler_ : fitted scalers (covariate one is None without covariates)
     history_ : FitResult
     attention_ : ndarray (n_samples, n_steps)
@@ -140,6 +152,7 @@ class MassLevelClassifier(ClassifierMixin, BaseEstimator):
         covariate_size: int = 16,
         head_size: int = 32,
         dropout: float = 0.2,
+        n_members: int = 1,
         epochs: int = 60,
         batch_size: int = 32,
         lr: float = 1e-3,
@@ -161,6 +174,7 @@ class MassLevelClassifier(ClassifierMixin, BaseEstimator):
         self.covariate_size = covariate_size
         self.head_size = head_size
         self.dropout = dropout
+        self.n_members = n_members
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -202,7 +216,7 @@ class MassLevelClassifier(ClassifierMixin, BaseEstimator):
             inputs.append(mask)
         return inputs
 
-    def _build(self, n_features: int, n_covariates: int):
+    def _build_member(self, n_features: int, n_covariates: int):
         from ...models.attention_bilstm import AttentionBiLSTM
 
         return AttentionBiLSTM(
@@ -211,6 +225,20 @@ class MassLevelClassifier(ClassifierMixin, BaseEstimator):
             covariate_size=self.covariate_size, head_size=self.head_size, dropout=self.dropout,
             use_attention=self.use_attention,
         )
+
+    def _build(self, n_features: int, n_covariates: int):
+        """The (untrained) module: one network, or an ensemble of ``n_members``."""
+        from ...models.attention_bilstm import AttentionBiLSTMEnsemble
+
+        if int(self.n_members) <= 1:
+            return self._build_member(n_features, n_covariates)
+        return AttentionBiLSTMEnsemble([self._build_member(n_features, n_covariates)
+                                        for _ in range(int(self.n_members))])
+
+    def _member_seed(self, k: int) -> int:
+        from ...train.seeding import derive_seed
+
+        return int(self.seed) if k == 0 else int(derive_seed(self.seed, "member", k))
 
     # --------------------------------------------------------------- fit
     def fit(self, epochs: Epochs, y: Any = None) -> "MassLevelClassifier":
@@ -244,55 +272,68 @@ class MassLevelClassifier(ClassifierMixin, BaseEstimator):
             np.array([self.classes_.tolist().index(v) for v in labels], dtype=np.int64)
         target = target.astype(np.int64)
 
-        all_idx = np.arange(len(epochs))
-        n_subj = epochs.metadata["subject"].nunique()
-        if self.val_fraction > 0 and n_subj >= 4:
-            try:
-                fit_idx, val_idx = inner_validation_split(epochs.metadata, all_idx, fraction=self.val_fraction,
-                                                          seed=self.seed, y=labels)
-            except ValueError:
-                # Too few subjects of some class to stratify the validation split: draw it unstratified.
-                fit_idx, val_idx = inner_validation_split(epochs.metadata, all_idx, fraction=self.val_fraction,
-                                                          seed=self.seed)
-        else:
-            fit_idx, val_idx = all_idx, np.zeros(0, dtype=np.int64)
-
-        # Scalers: statistics of the training samples handed to fit (training subjects only).
-        self.channel_scaler_ = ChannelStandardScaler().fit(epochs.X[fit_idx])
+        if int(self.n_members) < 1:
+            raise ConfigError(f"n_members must be >= 1, got {self.n_members}")
+        # Scalers: statistics of the training samples handed to fit (training subjects only;
+        # shared by every member, whose validation subjects differ).
+        self.channel_scaler_ = ChannelStandardScaler().fit(epochs.X)
         self.covariate_scaler_ = None
         if self.use_covariates:
-            cov = encode_covariates(epochs.metadata.iloc[fit_idx], list(self.covariates), "MassLevelClassifier")
+            cov = encode_covariates(epochs.metadata, list(self.covariates), "MassLevelClassifier")
             self.covariate_scaler_ = FeatureStandardScaler().fit(cov)
         inputs = self._inputs(epochs)
         n_cov = inputs[1].shape[1] if self.use_covariates else 0
         has_mask = self._mask(epochs) is not None
+        all_idx = np.arange(len(epochs))
+        n_subj = epochs.metadata["subject"].nunique()
 
-        train_rows = fit_idx
-        if self.imbalance in ("oversample", "both"):
-            train_rows, _ = random_oversample(fit_idx, labels[fit_idx], seed=self.seed)
-        weight = None
-        if self.imbalance in ("class_weight", "both"):
-            cw = class_weights(target[train_rows])
-            weight = torch.tensor([cw.get(i, 1.0) for i in range(len(self.classes_))], dtype=torch.float32)
+        members, histories = [], []
+        for k in range(int(self.n_members)):
+            seed = self._member_seed(k)
+            if self.val_fraction > 0 and n_subj >= 4:
+                try:
+                    fit_idx, val_idx = inner_validation_split(epochs.metadata, all_idx, fraction=self.val_fraction,
+                                                              seed=seed, y=labels)
+                except ValueError:
+                    # Too few subjects of some class to stratify the validation split: draw it unstratified.
+                    fit_idx, val_idx = inner_validation_split(epochs.metadata, all_idx,
+                                                              fraction=self.val_fraction, seed=seed)
+            else:
+                fit_idx, val_idx = all_idx, np.zeros(0, dtype=np.int64)
+            train_rows = fit_idx
+            if self.imbalance in ("oversample", "both"):
+                train_rows, _ = random_oversample(fit_idx, labels[fit_idx], seed=seed)
+            weight = None
+            if self.imbalance in ("class_weight", "both"):
+                cw = class_weights(target[train_rows])
+                weight = torch.tensor([cw.get(i, 1.0) for i in range(len(self.classes_))], dtype=torch.float32)
+            ce = torch.nn.CrossEntropyLoss(weight=None if weight is None else weight.to(self.device))
 
-        ce = torch.nn.CrossEntropyLoss(weight=None if weight is None else weight.to(self.device))
+            def loss_fn(out, yb, ce=ce):
+                return ce(out[0] if isinstance(out, tuple) else out, yb)
 
-        def loss_fn(out, yb):
-            return ce(out[0] if isinstance(out, tuple) else out, yb)
+            has_val = len(val_idx) > 0
+            # One forked, seeded RNG scope for initialisation AND dropout: the fit is a pure
+            # function of (data, seed) whatever ran before in this process.
+            with torch_seed(seed):
+                member = self._build_member(inputs[0].shape[2], n_cov)
+                module = _Adapter.wrap(member, self.use_covariates, has_mask)
+                histories.append(fit_module(
+                    module, [a[train_rows] for a in inputs], target[train_rows], loss_fn,
+                    val_inputs=[a[val_idx] for a in inputs] if has_val else None,
+                    val_target=target[val_idx] if has_val else None,
+                    epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                    optimizer=self.optimizer, patience=self.patience, seed=seed, device=self.device,
+                ))
+            members.append(member.to("cpu").eval())
+        if len(members) == 1:
+            self.model_ = members[0]
+        else:
+            from ...models.attention_bilstm import AttentionBiLSTMEnsemble
 
-        has_val = len(val_idx) > 0
-        # One forked, seeded RNG scope for initialisation AND dropout: the fit is a pure
-        # function of (data, seed) whatever ran before in this process.
-        with torch_seed(self.seed):
-            self.model_ = self._build(inputs[0].shape[2], n_cov)
-            module = _Adapter.wrap(self.model_, self.use_covariates, has_mask)
-            self.history_ = fit_module(
-                module, [a[train_rows] for a in inputs], target[train_rows], loss_fn,
-                val_inputs=[a[val_idx] for a in inputs] if has_val else None,
-                val_target=target[val_idx] if has_val else None,
-                epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-                optimizer=self.optimizer, patience=self.patience, seed=self.seed, device=self.device,
-            )
+            self.model_ = AttentionBiLSTMEnsemble(members)
+        self.histories_ = histories
+        self.history_ = histories[0]
         self.model_.to("cpu").eval()
         self.n_features_ = int(inputs[0].shape[2])
         self.n_covariates_ = int(n_cov)
@@ -348,6 +389,7 @@ class MassLevelClassifier(ClassifierMixin, BaseEstimator):
             "covariate_mean": None if self.covariate_scaler_ is None else self.covariate_scaler_.mean_.tolist(),
             "covariate_scale": None if self.covariate_scaler_ is None else self.covariate_scaler_.scale_.tolist(),
             "best_epoch": int(self.history_.best_epoch) if hasattr(self, "history_") else None,
+            "best_epochs": [int(h.best_epoch) for h in getattr(self, "histories_", [])],
         }
 
     @classmethod

@@ -44,6 +44,7 @@ import pandas as pd
 from ...errors import DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from .baselines import baseline_features, fit_baseline, proba_in_order
+from .combine import combine_frequencies
 from .config import NEURAL_MODELS, StimulatedMassConfig
 from .estimator import MassLevelClassifier
 from .features import (EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked,
@@ -126,7 +127,7 @@ def make_estimator(cfg: StimulatedMassConfig, model: str, seed: int, device: str
     return MassLevelClassifier(
         covariates=tuple(cfg.data.covariates), classes=tuple(cfg.data.classes), **NEURAL_MODELS[model],
         hidden_size=m.hidden_size, num_layers=m.num_layers, attention_size=m.attention_size,
-        covariate_size=m.covariate_size, head_size=m.head_size, dropout=m.dropout,
+        covariate_size=m.covariate_size, head_size=m.head_size, dropout=m.dropout, n_members=m.n_members,
         epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay, optimizer=t.optimizer,
         patience=t.patience, val_fraction=t.val_fraction, imbalance=t.imbalance, seed=seed, device=device,
     )
@@ -232,14 +233,18 @@ class StimulatedMassPipeline(Pipeline):
                                                augment=pre.augment if pre.representation == "waveform" else 0,
                                                decimate=pre.decimate, seed=derive_seed(ctx.seed, "augment"),
                                                amplitude=pre.amplitude)
+                    train_ep = combine_frequencies(train_ep, pre.combine, data.muscles, freqs, pre.representation)
                     if test:
                         test_ep = sequence_epochs(data, test, freqs, representation=pre.representation,
                                                   augment=0, decimate=pre.decimate, amplitude=pre.amplitude)
+                        test_ep = combine_frequencies(test_ep, pre.combine, data.muscles, freqs,
+                                                      pre.representation)
                 est = make_estimator(cfg, model, seed, ctx.device).fit(train_ep)
                 states[model] = {k: v.detach().cpu() for k, v in est.model_.state_dict().items()}
                 curves[model] = est.history_.as_curves()
                 extras["models"][model] = {**est.spec(), "representation": pre.representation,
                                            "decimate": pre.decimate, "amplitude": pre.amplitude,
+                                           "combine": pre.combine,
                                            "channels": list(train_ep.ch_names),
                                            "n_steps": int(train_ep.n_times), "step_ms": 1e3 / train_ep.fs,
                                            "t0_ms": train_ep.tmin * 1e3}

@@ -23,6 +23,7 @@ import yaml
 
 from ...containers import Recording
 from ...errors import ConfigError, DataError
+from .combine import combine_frequencies
 from .estimator import MassLevelClassifier
 from .features import EvokedData, _decimate, condition_name, extract_responses, sequence_epochs
 
@@ -211,6 +212,9 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     ep = sequence_epochs(data, [subject], sm.frequencies, representation=sm.spec.get("representation", "waveform"),
                          decimate=int(sm.spec.get("decimate", pre.decimate)), with_labels=False,
                          amplitude=sm.spec.get("amplitude", "linear"))
+    # The same frequency combination as in training (runs before it existed stacked).
+    ep = combine_frequencies(ep, sm.spec.get("combine", "stack"), muscles, sm.frequencies,
+                             sm.spec.get("representation", "waveform"))
     if ep.n_times != int(sm.spec["n_steps"]):
         raise DataError(f"sequence has {ep.n_times} steps; the model was trained on {sm.spec['n_steps']}")
     proba = sm.estimator.predict_proba(ep)[0]
