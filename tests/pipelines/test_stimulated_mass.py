@@ -23,6 +23,7 @@ TINY = {
     "data": {"subjects": 15, "frequencies": [10, 25], "train_s": 1.0},
     "train": {"epochs": 3, "patience": 2},
     "preprocess": {"augment": 2},
+    "model": {"n_members": 2},
     "evaluate": {"n_splits": 3, "conditions": ["25Hz", "all"], "n_boot": 100},
 }
 
@@ -109,8 +110,13 @@ def test_run_fold_predicts_each_test_subject_once_per_model(setup, results):
             w = np.asarray(json.loads(a))
             assert w.shape == (n_steps,) and abs(w.sum() - 1) < 1e-3
         n_ch = r.extras["models"]["attention_bilstm"]["n_features"]
-        # RF, BF × frequencies, each as shape + log amplitude ("log_split").
-        assert n_ch == 2 * (4 if r.condition == "all" else 2)
+        # RF, BF, each as shape + log amplitude ("log_split"); "all" pools the frequencies
+        # (combine: pool) so it has the single-frequency width.
+        assert n_ch == 2 * 2
+        channels = r.extras["models"]["attention_bilstm"]["channels"]
+        assert channels[:2] == (["RF@all", "BF@all"] if r.condition == "all" else ["RF@25Hz", "BF@25Hz"])
+        assert r.extras["models"]["attention_bilstm"]["params"]["n_members"] == 2
+        assert any(k.startswith("members.1.") for k in r.state_dicts["attention_bilstm"])
         for m, metrics in r.metrics.items():
             assert 0.0 <= metrics["accuracy"] <= 1.0 and "f1_macro" in metrics and "recall_low" in metrics
         assert {"attention_bilstm", "bilstm_no_covariates", "bilstm_no_attention"} == set(r.state_dicts)

@@ -148,3 +148,62 @@ def test_estimator_errors_are_clear():
     fitted = MassLevelClassifier(epochs=1, hidden_size=4).fit(ep)
     with pytest.raises(DataError, match="feature channel"):
         fitted.predict_proba(ep.pick(["RF@25Hz"]))
+
+
+def test_ensemble_averages_member_probabilities_and_attention():
+    from myoflow.models.attention_bilstm import AttentionBiLSTMEnsemble
+
+    torch.manual_seed(0)
+    members = [AttentionBiLSTM(3, 3, n_covariates=2).eval() for _ in range(3)]
+    ens = AttentionBiLSTMEnsemble(members).eval()
+    x, c = torch.randn(4, 9, 3), torch.randn(4, 2)
+    with torch.no_grad():
+        logits, w = ens(x, c)
+        outs = [m(x, c) for m in members]
+    p_mean = torch.stack([torch.softmax(o[0], -1) for o in outs]).mean(0)
+    assert torch.allclose(torch.softmax(logits, -1), p_mean, atol=1e-6)
+    assert torch.allclose(w, torch.stack([o[1] for o in outs]).mean(0), atol=1e-6)
+    with pytest.raises(ValueError, match="share"):
+        AttentionBiLSTMEnsemble([AttentionBiLSTM(3, 3), AttentionBiLSTM(4, 3)])
+
+
+def test_estimator_ensemble_members_differ_and_round_trip():
+    ep = _toy_epochs(seed=4)
+    kw = dict(epochs=8, hidden_size=6, seed=3, val_fraction=0.25)
+    est = MassLevelClassifier(n_members=3, **kw).fit(ep)
+    assert len(est.model_.members) == 3 and len(est.histories_) == 3
+    # Member 0 is exactly the single network of the same seed; the others differ from it.
+    single = MassLevelClassifier(n_members=1, **kw).fit(ep)
+    sd0, sd1 = est.model_.members[0].state_dict(), est.model_.members[1].state_dict()
+    assert all(torch.equal(v, single.model_.state_dict()[k]) for k, v in sd0.items())
+    assert not all(torch.equal(v, sd1[k]) for k, v in sd0.items())
+    proba = est.predict_proba(ep)
+    assert np.allclose(proba.sum(1), 1.0)
+    again = MassLevelClassifier.from_spec(est.spec(), est.model_.state_dict())
+    assert np.allclose(again.predict_proba(ep), proba, atol=1e-6)
+    assert np.array_equal(MassLevelClassifier(n_members=3, **kw).fit(ep).predict_proba(ep), proba)
+    with pytest.raises(ConfigError, match="n_members"):
+        MassLevelClassifier(n_members=0, epochs=1).fit(ep)
+
+
+def test_pool_frequencies_averages_each_muscle_over_frequencies():
+    from myoflow.pipelines.stimulated_mass.combine import combine_frequencies, pool_frequencies
+
+    rng = np.random.default_rng(0)
+    freqs, muscles = [10.0, 25.0], ["RF", "BF"]
+    wave = [f"{m}@{f:g}Hz" for f in freqs for m in muscles]
+    names = wave + [f"log_ptp_{n}" for n in wave]
+    X = rng.standard_normal((3, len(names), 7)).astype(np.float32)
+    md = pd.DataFrame({"subject": ["a", "b", "c"]})
+    ep = Epochs(X=X, fs=1000.0, ch_names=names, metadata=md, y=np.array(["low", "normal", "high"]))
+    out = pool_frequencies(ep, muscles, freqs)
+    assert list(out.ch_names) == ["RF@all", "BF@all", "log_ptp_RF@all", "log_ptp_BF@all"]
+    assert np.allclose(out.X[:, 0], (X[:, 0] + X[:, 2]) / 2)          # RF waveform
+    assert np.allclose(out.X[:, 3], (X[:, 5] + X[:, 7]) / 2)          # BF log amplitude
+    assert list(out.y) == list(ep.y) and out.n_times == 7
+    assert combine_frequencies(ep, "stack", muscles, freqs) is ep
+    assert combine_frequencies(ep.pick(["RF@10Hz", "BF@10Hz"]), "pool", muscles, [10.0]).n_channels == 2
+    with pytest.raises(DataError, match="cannot pool"):
+        pool_frequencies(ep, ["BF", "RF"], freqs)
+    with pytest.raises(ConfigError, match="combine"):
+        combine_frequencies(ep, "concat", muscles, freqs)
