@@ -146,8 +146,8 @@ def run(quick: bool, results_dir: Path) -> Path:
                   myoflow=t1, unit="s", goal="", reference="",
                   note=(f"fold time; cohort preparation {base['seconds'].get('prepare', float('nan')):.1f} s; "
                         f"whole run incl. report {base['wall_s']:.1f} s; up to {base.get('epochs')} epochs with "
-                        "early stopping. The runner trains in-process here with torch's default thread count "
-                        "(all cores)."),
+                        "early stopping. The runner trains in-process here with one torch thread per fold "
+                        "(MYOFLOW_FOLD_THREADS), as its pool and Ray workers do."),
                   details=base))
     seq = runs.get("localx1-t1", {})
     t_seq = seq["seconds"].get("folds", seq["wall_s"]) if seq and "error" not in seq else None
