@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from .registry import get_pipeline
 
 __all__ = ["export_onnx", "export_run", "load_run_model"]
 
-log = logging.getLogger(__name__)
 
 
 def _pick_fold(run_dir: Path, model: str | None, fold: str | None) -> tuple[str, str]:

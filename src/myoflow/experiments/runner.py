@@ -173,6 +173,7 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
 
     if not todo:
         return
+    threads = fold_threads()
     if executor == "ray":
         from ..errors import require
 
@@ -181,7 +182,6 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
             address = os.environ.get("RAY_ADDRESS")
             ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                      log_to_driver=False, ignore_reinit_error=True)
-        threads = fold_threads()
         task = ray.remote(num_cpus=1)(_ray_task)
         data_ref = ray.put(data)
         cfg_ref = ray.put(cfg)
@@ -196,7 +196,6 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
         return
     if executor != "local":
         raise ConfigError(f"unknown executor {executor!r}; expected 'local' or 'ray'")
-    threads = fold_threads()
     if workers <= 1 or len(todo) == 1:
         import torch
 
@@ -324,7 +323,6 @@ def run_experiment(
     resume: bool = False,
     cache_dir: str | Path | None = None,
     progress: bool = False,
-    stop_after: int | None = None,
     mlflow_uri: str | None = None,
 ) -> RunSummary:
     """Run every fold of ``cfg`` and write the run directory.
@@ -341,8 +339,6 @@ def run_experiment(
         Parallel folds; default ``min(2, cpu_count)``. 1 runs in-process.
     resume : bool
         Continue a run: finished folds are kept, unfinished ones redone.
-    stop_after : int, optional
-        Stop after this many newly finished folds (for tests of kill/resume).
     mlflow_uri : str, optional
         Log params, metrics and artefacts to this MLflow tracking URI.
     """
@@ -362,13 +358,11 @@ def run_experiment(
     if len(set(ids)) != len(ids):
         raise MyoflowError(f"pipeline {cfg.pipeline!r} produced duplicate fold ids")
     todo = [f for f in folds if not _is_done(run_dir, f)]
-    if stop_after is not None:
-        todo = todo[:stop_after]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(folds), initial=len(folds) - len([f for f in folds if not _is_done(run_dir, f)]),
+        bar = tqdm(total=len(folds), initial=len(folds) - len(todo),
                    desc=cfg.name, unit="fold", leave=True)
 
     def on_done(fold_id: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from ..errors import DataError
 
 __all__ = ["build_report", "build_index"]
 
-log = logging.getLogger(__name__)
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
