@@ -30,7 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Benchmark, Row, bench_argparser, setup_logging  # noqa: E402
+from common import Benchmark, Row, bench_main  # noqa: E402
 
 N_FULL = 90
 
@@ -138,10 +138,7 @@ def run(quick: bool, results_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = bench_argparser(__doc__.splitlines()[0]).parse_args(argv)
-    setup_logging(args.verbose)
-    print(run(args.quick, args.results_dir))
-    return 0
+    return bench_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

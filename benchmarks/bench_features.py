@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Benchmark, Row, bench_argparser, setup_logging, shared_data_dir, time_pair  # noqa: E402
+from common import Benchmark, Row, bench_main, shared_data_dir, time_pair  # noqa: E402
 
 log = logging.getLogger("bench.features")
 
@@ -37,8 +37,7 @@ def synthetic_windows(n_windows: int, n_channels: int = 16, seed: int = 0) -> np
     """Band-passed (20–450 Hz) synthetic EMG cut into 500 ms windows, (n, ch, 500) float32."""
     from scipy import signal
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_preprocess import make_emg
+    from bench_preprocess import make_emg  # benchmarks/ is on sys.path (inserted above the common import)
 
     x = make_emg(n_channels, n_windows * WIN / FS, FS, seed=seed)
     x = signal.sosfiltfilt(signal.butter(4, (20, 450), "bandpass", fs=FS, output="sos"), x, axis=-1)
@@ -260,10 +259,7 @@ def run(quick: bool, results_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = bench_argparser(__doc__.splitlines()[0]).parse_args(argv)
-    setup_logging(args.verbose)
-    print(run(args.quick, args.results_dir))
-    return 0
+    return bench_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

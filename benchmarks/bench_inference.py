@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Benchmark, Row, bench_argparser, percentile, setup_logging  # noqa: E402
+from common import Benchmark, Row, bench_main, percentile  # noqa: E402
 
 log = logging.getLogger("bench.inference")
 
@@ -192,10 +192,7 @@ def run(quick: bool, results_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = bench_argparser(__doc__.splitlines()[0]).parse_args(argv)
-    setup_logging(args.verbose)
-    print(run(args.quick, args.results_dir))
-    return 0
+    return bench_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, Benchmark, Row, bench_argparser, setup_logging, shared_data_dir  # noqa: E402
+from common import REPO, Benchmark, Row, bench_main, shared_data_dir  # noqa: E402
 
 log = logging.getLogger("bench.memory")
 
@@ -220,10 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.WARNING)
         print(json.dumps(_child(argv[1], argv[2], argv[3], "--quick" in argv)))
         return 0
-    args = bench_argparser(__doc__.splitlines()[0]).parse_args(argv)
-    setup_logging(args.verbose)
-    print(run(args.quick, args.results_dir))
-    return 0
+    return bench_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

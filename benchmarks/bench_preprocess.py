@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Benchmark, Row, bench_argparser, setup_logging, shared_data_dir, time_pair  # noqa: E402
+from common import Benchmark, Row, bench_main, shared_data_dir, time_pair  # noqa: E402
 
 log = logging.getLogger("bench.preprocess")
 
@@ -352,11 +352,7 @@ def _bench_bursts(bench: Benchmark, quick: bool, x: np.ndarray) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = bench_argparser(__doc__.splitlines()[0]).parse_args(argv)
-    setup_logging(args.verbose)
-    path = run(args.quick, args.results_dir)
-    print(path)
-    return 0
+    return bench_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

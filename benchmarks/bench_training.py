@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, Benchmark, Row, bench_argparser, setup_logging  # noqa: E402
+from common import REPO, Benchmark, Row, bench_main  # noqa: E402
 
 log = logging.getLogger("bench.training")
 
@@ -215,10 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.WARNING)
         _child(executor, workers, out, cache, "--quick" in argv, threads or None)
         return 0
-    args = bench_argparser(__doc__.splitlines()[0]).parse_args(argv)
-    setup_logging(args.verbose)
-    print(run(args.quick, args.results_dir))
-    return 0
+    return bench_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

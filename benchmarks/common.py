@@ -35,7 +35,7 @@ __all__ = [
     "BENCH_DIR", "RESULTS_DIR", "REPO", "SCHEMA",
     "Row", "Benchmark", "Timing",
     "machine_info", "versions", "time_pair", "time_repeats", "percentile",
-    "bench_argparser", "shared_data_dir", "goal_met", "setup_logging",
+    "bench_argparser", "bench_main", "shared_data_dir", "goal_met", "setup_logging",
 ]
 
 log = logging.getLogger(__name__)
@@ -343,6 +343,19 @@ def bench_argparser(description: str) -> argparse.ArgumentParser:
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def bench_main(doc: str, run: Callable[[bool, Path], Path], argv: Sequence[str] | None = None) -> int:
+    """Command line of a benchmark script with only the common options.
+
+    Parses ``--quick``/``--results-dir``/``-v`` (described by the first line of ``doc``, the
+    script's module docstring), sets up logging, calls ``run(quick, results_dir)`` and prints
+    the path of the result file it wrote.
+    """
+    args = bench_argparser(doc.splitlines()[0]).parse_args(argv)
+    setup_logging(args.verbose)
+    print(run(args.quick, args.results_dir))
+    return 0
 
 
 def fmt_json(obj: Any) -> str:  # pragma: no cover - debugging helper

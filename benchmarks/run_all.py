@@ -82,11 +82,17 @@ def ensure_no_deps_peers(python: str = sys.executable) -> dict[str, str]:
     return status
 
 
+# A script whose command line is built by common.bench_argparser / common.bench_main takes
+# --quick and --results-dir even though neither literal appears in its own text.
+_COMMON_CLI = ("bench_argparser", "bench_main")
+
+
 def _accepts(script: Path, flag: str) -> bool:
     try:
-        return flag in script.read_text(encoding="utf-8")
+        text = script.read_text(encoding="utf-8")
     except OSError:
         return False
+    return flag in text or any(name in text for name in _COMMON_CLI)
 
 
 def run_one(name: str, spec: dict[str, Any], quick: bool, bench_dir: Path, results_dir: Path,

@@ -101,8 +101,21 @@ def test_run_all_continues_past_failures_and_renders(run_all, common, tmp_path):
         "b.write()\n"
     )
     (bench_dir / "bench_bad.py").write_text("raise SystemExit('boom: peer exploded')\n")
+    # options come from common.bench_main only: run_all must still pass --quick and --results-dir
+    (bench_dir / "bench_plain.py").write_text(
+        '"""Plain one."""\n'
+        "import sys\n"
+        f"sys.path.insert(0, {str(BENCH)!r})\n"
+        "from common import Benchmark, Row, bench_main\n"
+        "def run(quick, results_dir):\n"
+        "    b = Benchmark('plain', 'Plain', quick=quick, results_dir=results_dir)\n"
+        "    b.add(Row(item='plain thing', myoflow=1.0))\n"
+        "    return b.write()\n"
+        "sys.exit(bench_main(__doc__, run))\n"
+    )
     specs = {
         "good": {"script": "bench_good.py", "title": "Good one", "results": ["good"]},
+        "plain": {"script": "bench_plain.py", "title": "Plain one", "results": ["plain"]},
         "bad": {"script": "bench_bad.py", "title": "Bad one", "results": ["bad"]},
         "absent": {"script": "bench_absent.py", "title": "Absent one", "results": ["absent"]},
     }
@@ -122,6 +135,7 @@ def test_run_all_continues_past_failures_and_renders(run_all, common, tmp_path):
     log = json.loads((results / "run_all.json").read_text())
     status = {r["name"]: r for r in log["runs"]}
     assert status["good"]["status"] == "ok"
+    assert status["plain"]["status"] == "ok" and json.loads((results / "plain.json").read_text())["quick"] is True
     assert status["bad"]["status"] == "failed" and "boom: peer exploded" in status["bad"]["reason"]
     assert status["absent"]["status"] == "not available"
     text = md.read_text()
