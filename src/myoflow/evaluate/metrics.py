@@ -330,7 +330,7 @@ def bootstrap_ci(
     for b in range(int(n_boot)):
         draw = rng.integers(0, n_groups, size=n_groups)
         pos = np.concatenate([rows[g] for g in draw])
-        sample = df.iloc[pos]
+        sample = df.iloc[pos].copy()  # a copy: pandas < 3 would warn (or write through) on a slice
         sample[group] = np.repeat(np.arange(n_groups), sizes[draw])
         stats[b] = _float(metric_fn(sample))
     ok = np.isfinite(stats)

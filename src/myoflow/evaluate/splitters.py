@@ -174,6 +174,20 @@ def _is_classification(y: np.ndarray | None) -> bool:
     return bool(np.all(np.mod(y, 1) == 0) and np.unique(y).size <= max(20, y.size // 10))
 
 
+def _stratified_group_folds(
+    n_splits: int, shuffle: bool, random_state: Any, labels: np.ndarray, codes: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """All folds of ``StratifiedGroupKFold`` (train, test) over ``labels`` grouped by ``codes``."""
+    with warnings.catch_warnings():
+        # "least populated class has fewer members than n_splits": stratify where possible.
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        return list(
+            StratifiedGroupKFold(n_splits, shuffle=shuffle, random_state=random_state).split(
+                np.zeros(len(codes)), labels, groups=codes
+            )
+        )
+
+
 class _Splitter:
     """Shared plumbing: resolve metadata, yield checked splits."""
 
@@ -287,14 +301,7 @@ class SubjectKFold(_Splitter):
         rs = self.seed if self.shuffle else None
         if self.stratify and _is_classification(y):
             labels = pd.factorize(pd.Series(y))[0]
-            with warnings.catch_warnings():
-                # "least populated class has fewer members than n_splits": stratify where possible.
-                warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-                folds = list(
-                    StratifiedGroupKFold(self.n_splits, shuffle=self.shuffle, random_state=rs).split(
-                        np.zeros(len(md)), labels, groups=codes
-                    )
-                )
+            folds = _stratified_group_folds(self.n_splits, self.shuffle, rs, labels, codes)
             if all(len(te) for _, te in folds):
                 yield from folds
                 return
@@ -501,13 +508,7 @@ def inner_validation_split(
     if _is_classification(sub_y):
         n_splits = int(min(n_groups, max(2, round(1.0 / float(fraction)))))
         labels = pd.factorize(pd.Series(sub_y))[0]
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-            fit, val = next(
-                StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed).split(
-                    np.zeros(len(train_idx)), labels, groups=codes
-                )
-            )
+        fit, val = _stratified_group_folds(n_splits, True, seed, labels, codes)[0]
         if len(val) == 0 or len(fit) == 0:
             fit = val = None
     if fit is None:

@@ -44,6 +44,8 @@ from .volume_conductor import (
     KernelTable,
     MotorUnitGeometry,
     Tissue,
+    _interp_index,
+    _TableCache,
     intracellular_ap_derivative,
     kernel_table,
 )
@@ -184,7 +186,8 @@ def conditions_to_geometry(conditions, setup: NumericalSetup = DEFAULT_SETUP) ->
     )
 
 
-_TABLES: dict[tuple, KernelTable] = {}
+#: Fine tables are large (tens of MB each): keep few; cleared by ``clear_cache()`` too.
+_TABLES = _TableCache(4)
 
 
 def _fine_table(setup: NumericalSetup, radius_mm: float, max_depth: float, max_lat: float, span: float,
@@ -200,15 +203,13 @@ def _fine_table(setup: NumericalSetup, radius_mm: float, max_depth: float, max_l
     while n_x * setup.dx_mm / 2 < max(span, 1.5 * half_len + setup.rows * setup.ied_mm / 2):
         n_x *= 2
     key = (setup.tissue.key(), round(radius_mm, 4), dmax, lmax, setup.dx_mm, n_x)
-    tab = _TABLES.get(key)
-    if tab is None:
+
+    def build() -> KernelTable:
         depths = np.arange(0.0, dmax + 1e-9, 0.25)
         lats = np.concatenate([np.arange(0.0, 16.0, 0.25), np.arange(16.0, lmax + 0.5 + 1e-9, 0.5)])
-        tab = kernel_table(setup.tissue, radius_mm, depths, lats, dx_mm=setup.dx_mm, n_x=n_x)
-        if len(_TABLES) >= 4:
-            _TABLES.pop(next(iter(_TABLES)))
-        _TABLES[key] = tab
-    return tab
+        return kernel_table(setup.tissue, radius_mm, depths, lats, dx_mm=setup.dx_mm, n_x=n_x)
+
+    return _TABLES.get(key, build)
 
 
 def _fibres(geom: MotorUnitGeometry, i: int, rng: np.random.Generator, max_fibres: int):
@@ -224,12 +225,6 @@ def _fibres(geom: MotorUnitGeometry, i: int, rng: np.random.Generator, max_fibre
     ll = np.maximum(geom.l_left_mm[i] + geom.end_spread_mm[i] * rng.standard_normal(n), 1.0)
     lr = np.maximum(geom.l_right_mm[i] + geom.end_spread_mm[i] * rng.standard_normal(n), 1.0)
     return depth, y, iz, ll, lr, w
-
-
-def _interp(grid: np.ndarray, v: np.ndarray):
-    v = np.clip(v, grid[0], grid[-1])
-    i = np.clip(np.searchsorted(grid, v, side="right") - 1, 0, grid.size - 2)
-    return i, (v - grid[i]) / (grid[i + 1] - grid[i])
 
 
 def _unit_potential(geom: MotorUnitGeometry, i: int, electrodes: ElectrodeArray, setup: NumericalSetup,
@@ -259,8 +254,8 @@ def _unit_potential(geom: MotorUnitGeometry, i: int, electrodes: ElectrodeArray,
     a_r = lr / dx + 0.5 - k_r
     n_m = zm.size
     # Kernel columns of every fibre (bilinear in depth and lateral offset).
-    iy, wy = _interp(tab.depths, depth)
-    il, wl = _interp(tab.laterals, dlat)  # (F, C)
+    iy, wy = _interp_index(tab.depths, depth)
+    il, wl = _interp_index(tab.laterals, dlat)  # (F, C)
     iy, wy = iy[:, None], wy[:, None, None]
     wl = wl[:, :, None]
     col = ((1 - wy) * ((1 - wl) * vals[iy, il] + wl * vals[iy, il + 1])

@@ -46,7 +46,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 from scipy import special
@@ -525,13 +525,38 @@ def kernel_table(
     return KernelTable(out, depths, laterals, float(dx_mm), tissue, float(radius_mm))
 
 
-_TABLE_CACHE: dict[tuple, KernelTable] = {}
-_TABLE_CACHE_MAX = 16
+class _TableCache:
+    """Kernel tables by key, at most ``max_entries`` (oldest dropped first).
+
+    Every instance is registered so that :func:`clear_cache` empties them all (the fast
+    path's here and the numerical model's in :mod:`~myoflow.simulate.numerical`).
+    """
+
+    _all: list["_TableCache"] = []
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = int(max_entries)
+        self.tables: dict[tuple, KernelTable] = {}
+        _TableCache._all.append(self)
+
+    def get(self, key: tuple, build: Callable[[], KernelTable]) -> KernelTable:
+        tab = self.tables.get(key)
+        if tab is None:
+            tab = build()
+            if len(self.tables) >= self.max_entries:
+                self.tables.pop(next(iter(self.tables)))
+            self.tables[key] = tab
+            log.debug("built kernel table %s: %s", key, tab.values.shape)
+        return tab
+
+
+_TABLE_CACHE = _TableCache(16)
 
 
 def clear_cache() -> None:
-    """Forget cached kernel tables (they are rebuilt on demand)."""
-    _TABLE_CACHE.clear()
+    """Forget cached kernel tables of both MUAP paths (they are rebuilt on demand)."""
+    for cache in _TableCache._all:
+        cache.tables.clear()
 
 
 def _cached_table(tissue: Tissue, radius_mm: float, max_depth: float, max_lateral: float,
@@ -540,16 +565,9 @@ def _cached_table(tissue: Tissue, radius_mm: float, max_depth: float, max_latera
     dmax = float(np.ceil((max_depth + 1.0) / 8.0) * 8.0)
     lmax = float(np.ceil((max_lateral + 1.0) / 16.0) * 16.0)
     key = (tissue.key(), round(float(radius_mm), 4), dmax, lmax, float(dx_mm), int(n_x), bool(fine))
-    tab = _TABLE_CACHE.get(key)
-    if tab is None:
-        depths = default_depth_grid(dmax, fine=fine)
-        lats = default_lateral_grid(lmax, fine=fine)
-        tab = kernel_table(tissue, radius_mm, depths, lats, dx_mm=dx_mm, n_x=n_x)
-        if len(_TABLE_CACHE) >= _TABLE_CACHE_MAX:
-            _TABLE_CACHE.pop(next(iter(_TABLE_CACHE)))
-        _TABLE_CACHE[key] = tab
-        log.debug("built kernel table %s: %s", key, tab.values.shape)
-    return tab
+    return _TABLE_CACHE.get(key, lambda: kernel_table(
+        tissue, radius_mm, default_depth_grid(dmax, fine=fine), default_lateral_grid(lmax, fine=fine),
+        dx_mm=dx_mm, n_x=n_x))
 
 
 def _interp_index(grid: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
