@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..._atomic import atomic_path
+from .._shared import pyplot as _plt
+from .._shared import save_png
 from .scoring import cycles_from_frame
 
 __all__ = ["ensemble_figure", "torque_figure"]
@@ -15,21 +16,8 @@ __all__ = ["ensemble_figure", "torque_figure"]
 _COLOURS = {"truth": "k", "torque_based": "tab:blue", "baseline": "tab:orange", "torque_mlp": "tab:blue"}
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    _plt().close(fig)
-    return path
+    return save_png(fig, path, dpi=100, tight=False)
 
 
 def ensemble_figure(df: pd.DataFrame, condition: str, muscles, path: Path, summary: dict[str, Any] | None = None) -> Path:

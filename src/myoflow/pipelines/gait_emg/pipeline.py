@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +40,7 @@ import pandas as pd
 from ...config import ExperimentConfig
 from ...errors import ConfigError, DataError, LeakageError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
+from .._shared import shared_data_dir
 from .data import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles
 from .features import kinematic_inputs, to_rows, from_rows
 from .scoring import prediction_frame, r2_ensemble, r2_per_cycle, pearson_per_cycle, subject_scores
@@ -131,15 +131,6 @@ class GaitData:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _shared_data_dir() -> Path | None:
-    env = os.environ.get("MYOFLOW_SHARED_DATA")
-    if env:
-        return Path(env)
-    # <repo>/src/myoflow/pipelines/gait_emg/pipeline.py → <repo>/../shared/data (development checkout)
-    guess = Path(__file__).resolve().parents[4].parent / "shared" / "data"
-    return guess if guess.is_dir() else None
-
-
 def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None) -> GaitCycles:
     pre = cfg.preprocess
     items = []
@@ -227,7 +218,7 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         info.update(path=str(d.path), n_subjects=len(sim.subjects()))
     real: dict[str, GaitCycles] = {}
     if d.real:
-        root = d.real_path or (_shared_data_dir() / "ceinms-gait" if _shared_data_dir() else None)
+        root = d.real_path or shared_data_dir() / "ceinms-gait"
         if root is None or not Path(root).is_dir():
             log.warning("real gait data not found (%s): the real conditions are skipped", root)
             info["real"] = f"skipped: {root} not found"

@@ -7,27 +7,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..._atomic import atomic_path
+from .._shared import pyplot as _plt
+from .._shared import save_png as _save
 
 __all__ = ["plot_examples", "plot_nrmse_hist", "plot_nrmse_vs_conditions", "plot_shape_statistics",
            "draw_grid_muap"]
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    _plt().close(fig)
-    return path
 
 
 def draw_grid_muap(ax, muap: np.ndarray, scale: float, color: str, label: str | None = None, lw: float = 1.0) -> None:

@@ -27,7 +27,6 @@ and the six condition columns in ``metadata``; see :mod:`.data`).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ import pandas as pd
 from ...config import ExperimentConfig
 from ...errors import ConfigError, DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
+from .._shared import shared_data_dir
 from .data import MuapData, assign_split, load_folder_set, simulate_training_set
 from .estimator import GeneratorTraining, MuapGeneratorEstimator, nrmse, peak_to_peak
 
@@ -153,23 +153,13 @@ class MuapGeneratorConfig(ExperimentConfig):
 
 
 # --------------------------------------------------------------------- helpers
-def _shared_data_dir() -> Path | None:
-    env = os.environ.get("MYOFLOW_SHARED_DATA")
-    if env:
-        return Path(env)
-    # <repo>/src/myoflow/pipelines/muap_generator/pipeline.py → <repo>/../shared/data (development checkout)
-    guess = Path(__file__).resolve().parents[4].parent / "shared" / "data"
-    return guess if guess.is_dir() else None
-
-
 def _real_templates(cfg: MuapGeneratorConfig) -> dict[str, Any] | None:
     if not cfg.data.real_templates:
         return None
     path = cfg.data.real_templates_path
     if path is None:
-        base = _shared_data_dir()
-        path = base / "openhdemg-otb" if base is not None else None
-    if path is None or not Path(path).exists():
+        path = shared_data_dir() / "openhdemg-otb"
+    if not Path(path).exists():
         log.warning("real MUAP templates not found (set data.real_templates_path or $MYOFLOW_SHARED_DATA); "
                     "the comparison with real MUAPs is skipped")
         return None

@@ -202,11 +202,9 @@ def _real_recordings(cfg: CohortConfig, cache_dir: Path | None, progress: Callab
 
 
 def _default_real_path() -> Path:
-    import os
+    from .._shared import shared_data_dir
 
-    env = os.environ.get("MYOFLOW_SHARED_DATA")
-    base = Path(env) if env else Path(__file__).resolve().parents[4].parent / "shared" / "data"
-    path = base / "elderly-lowerlimb-emg"
+    path = shared_data_dir() / "elderly-lowerlimb-emg"
     if not path.is_dir():
         raise DataError("real set not found; set data.real.path or $MYOFLOW_SHARED_DATA", str(path))
     return path

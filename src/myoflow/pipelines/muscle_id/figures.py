@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..._atomic import atomic_path
+from .._shared import pyplot as _plt
+from .._shared import save_png as _save
 
 __all__ = ["make_figures"]
 
@@ -22,22 +23,6 @@ _PAPER_MARKS = {("intra", "4class", "cnn_lstm_pretrained"): 95.0, ("intra", "4cl
                 ("intra-channel", "4class", "cnn_lstm_random"): 92.56,
                 ("loso", "4class", "cnn_lstm_pretrained"): 48.0, ("loso", "4class", "cnn_lstm_random"): 48.0,
                 ("loso", "muscle", "cnn_lstm_pretrained"): 89.0, ("loso", "side", "cnn_lstm_pretrained"): 50.0}
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    _plt().close(fig)
-    return path
 
 
 def _accuracy_overview(summary: dict[str, Any], out: Path) -> Path | None:

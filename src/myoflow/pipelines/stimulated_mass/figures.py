@@ -14,27 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..._atomic import atomic_path
+from .._shared import pyplot as _plt
+from .._shared import save_png as _save
 
 __all__ = ["make_figures", "plot_confusions", "plot_attention", "plot_model_comparison", "plot_attention_single"]
 
 MAIN = "attention_bilstm"
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    _plt().close(fig)
-    return path
 
 
 def _cond_order(conds) -> list[str]:
