@@ -280,6 +280,20 @@ class Recording:
             df.insert(0, "time", self.times)
         return df
 
+    # Thin delegates to optional interop and plotting modules (imported lazily: extras stay optional).
+    def to_mne(self) -> Any:
+        """As :class:`mne.io.RawArray` (see :func:`myoflow.io.interop.to_mne`; ``mne`` extra)."""
+        from .io.interop import to_mne; return to_mne(self)  # noqa: E702
+
+    @classmethod
+    def from_mne(cls, raw: Any, **kwargs: Any) -> "Recording":
+        """From an :class:`mne.io.Raw` (see :func:`myoflow.io.interop.from_mne`)."""
+        from .io.interop import from_mne; return from_mne(raw, **kwargs)  # noqa: E702
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Quick-look figure (see :func:`myoflow.plotting.plot_recording`)."""
+        from .plotting import plot_recording; return plot_recording(self, **kwargs)  # noqa: E702
+
 
 @dataclass(frozen=True, eq=False)
 class Trial:
@@ -555,3 +569,17 @@ class Epochs:
         if self.y is not None and self.y.ndim == 1:
             md["target"] = self.y
         return df.merge(md, on="epoch", how="left")
+
+    # Thin delegates to optional interop and plotting modules (imported lazily: extras stay optional).
+    def to_mne(self) -> Any:
+        """As :class:`mne.EpochsArray` (see :func:`myoflow.io.interop.to_mne`; ``mne`` extra)."""
+        from .io.interop import to_mne; return to_mne(self)  # noqa: E702
+
+    @classmethod
+    def from_mne(cls, epochs: Any, **kwargs: Any) -> "Epochs":
+        """From :class:`mne.Epochs` (see :func:`myoflow.io.interop.from_mne`)."""
+        from .io.interop import from_mne; return from_mne(epochs, **kwargs)  # noqa: E702
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Quick-look figure (see :func:`myoflow.plotting.plot_epochs`)."""
+        from .plotting import plot_epochs; return plot_epochs(self, **kwargs)  # noqa: E702

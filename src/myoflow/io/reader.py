@@ -13,6 +13,7 @@ from . import native
 from .c3d import read_c3d
 from .dataset import is_dataset_folder, load_dataset
 from .edf import read_edf
+from .interop import read_nwb
 from .matlab import read_mat
 from .opensignals import is_opensignals, read_opensignals
 from .opensim import read_opensim
@@ -56,6 +57,7 @@ READERS: dict[str, Callable[..., Any]] = {
     ".sto": read_opensim, ".mot": read_opensim,
     ".h5": _read_hdf5, ".hdf5": _read_hdf5,
     ".xlsx": _read_xlsx,
+    ".nwb": read_nwb,
 }
 
 
