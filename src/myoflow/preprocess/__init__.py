@@ -21,6 +21,8 @@ from .filters import (
     resample,
 )
 from .gait import detect_heel_strikes, ensemble_average, segment_cycles
+from .normalise import AmplitudeNormaliser, normalise_amplitude
+from .onsets import detect_onsets
 from .scalers import ChannelStandardScaler, CovariateEncoder, FeatureStandardScaler, RobustChannelScaler
 from .stimulation import blank_artefact, detect_stimuli, epoch_stimulus_locked, group_trains, mwave_descriptors
 
@@ -36,6 +38,8 @@ __all__ = [
     "detect_heel_strikes", "segment_cycles", "ensemble_average",
     # epoching
     "sliding_windows", "event_locked", "n_sliding_windows",
+    # onsets and amplitude normalisation
+    "detect_onsets", "AmplitudeNormaliser", "normalise_amplitude",
     # scalers
     "ChannelStandardScaler", "RobustChannelScaler", "FeatureStandardScaler", "CovariateEncoder",
 ]

@@ -35,6 +35,7 @@ import pandas as pd
 
 from ...containers import Recording, Trial
 from ...errors import DataError
+from ...preprocess.normalise import AmplitudeNormaliser
 
 __all__ = [
     "MUSCLES",
@@ -268,9 +269,9 @@ def normalise_emg(cycles: GaitCycles, reference: np.ndarray | None = None) -> tu
         r = m & ref
         if not r.any():
             raise DataError(f"subject {s!r} has no reference cycles for EMG normalisation")
-        peak = cycles.emg[r].mean(axis=0).max(axis=-1)
-        peak = np.where(peak > 0, peak, 1.0)
-        emg[m] /= peak[None, :, None]
-        rows[s] = peak
+        # reference = the subject's ensemble average over its reference cycles, never other subjects'
+        norm = AmplitudeNormaliser(method="peak").fit(cycles.emg[r].mean(axis=0))
+        emg[m] = norm.transform(cycles.emg[m])
+        rows[s] = norm.scale_
     scales = pd.DataFrame.from_dict(rows, orient="index", columns=list(cycles.muscles))
     return replace(cycles, emg=emg), scales
