@@ -11,7 +11,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first: the machine's local CPU wheel satisfies the pin, so no CUDA packages are pulled.
 	$(BIN)/pip install --quiet "torch==2.13.0" || $(BIN)/pip install --quiet "torch>=2.4,<2.14"
-	$(BIN)/pip install --quiet -e ".[test,onnx,ray]"
+	# test = pytest + every reader and interop extra + docs; mlflow (tracking client) for the MLflow test
+	$(BIN)/pip install --quiet -e ".[test,onnx,ray,mlflow]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -394,6 +394,16 @@ def _log_mlflow(uri: str, cfg: ExperimentConfig, run_dir: Path, summary: dict) -
     from ..errors import require
 
     mlflow = require("mlflow", "mlflow", "--mlflow")
+    if uri.startswith("file:"):
+        # MLflow 3 puts the file store behind an opt-in; `--mlflow file:...` is that explicit choice.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    try:
+        _log_mlflow_run(mlflow, uri, cfg, run_dir, summary)
+    except mlflow.exceptions.MlflowException as exc:
+        raise ConfigError(f"--mlflow {uri}: {str(exc).splitlines()[0]}") from None
+
+
+def _log_mlflow_run(mlflow: Any, uri: str, cfg: ExperimentConfig, run_dir: Path, summary: dict) -> None:
     mlflow.set_tracking_uri(uri)
     mlflow.set_experiment(cfg.name)
     with mlflow.start_run(run_name=run_dir.name):

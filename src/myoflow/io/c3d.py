@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..containers import Recording
-from ..errors import DataError
+from ..errors import DataError, require
 from ._common import check_file, make_recording, to_volts, unique_names
 
 __all__ = ["read_c3d"]
@@ -51,7 +51,7 @@ def read_c3d(
     Recording
         ``meta`` holds ``point_rate`` (marker frame rate, Hz) and ``subjects`` when present.
     """
-    import ezc3d
+    ezc3d = require("ezc3d", "c3d", "reading .c3d files")
 
     p = check_file(path)
     where = str(p)

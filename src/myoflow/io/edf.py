@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._atomic import atomic_path
 from ..containers import Recording, Trial
-from ..errors import DataError
+from ..errors import DataError, require
 from ._common import check_file, make_recording, to_volts, unique_names
 
 __all__ = ["read_edf", "write_edf"]
@@ -40,7 +40,7 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True) -> Recording | Tr
     Recording
         When all signals share one sampling rate; otherwise a Trial with one stream per rate.
     """
-    import edfio
+    edfio = require("edfio", "edf", "reading EDF/BDF files")
 
     p = check_file(path)
     where = str(p)
@@ -116,7 +116,7 @@ def write_edf(rec: Recording, path: str | os.PathLike) -> Path:
     annotations (``kind`` as text; other event columns are not stored).
     Channel labels must fit EDF's 16 ASCII characters, units its 8.
     """
-    import edfio
+    edfio = require("edfio", "edf", "writing EDF/BDF files")
 
     if not isinstance(rec, Recording):
         raise DataError(f"write_edf needs a Recording, got {type(rec).__name__}", str(path))

@@ -18,8 +18,8 @@ Units are not stated upstream. EMG amplitudes (tens to hundreds) match µV,
 so EMG is scaled µV → V; force is kept as stored and labelled ``kgf`` (the load
 cell is specified in kgf, up to 200 kgf). Both are flagged in ``meta["units_assumed"]``.
 
-Reading the 31 workbooks takes ~10 s with python-calamine (about a minute with
-openpyxl); the converted trials are cached as native files, keyed by each
+Reading the 31 workbooks takes ~10 s with python-calamine (the ``xlsx`` extra;
+openpyxl, not used, takes about a minute); the converted trials are cached as native files, keyed by each
 workbook's size and modification time. Sheets are read one at a time and their
 rows converted in chunks into preallocated float64 arrays, so converting a
 workbook needs little more memory than the arrays it yields.
@@ -36,7 +36,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ...containers import Trial
-from ...errors import DataError
+from ...errors import DataError, require
 from .. import native
 from .._common import make_recording
 
@@ -70,28 +70,17 @@ _CHUNK_ROWS = 2048  # rows converted per NumPy call: a few hundred kB of transie
 class _Workbook:
     """An open workbook whose sheets are read one at a time, row by row.
 
-    python-calamine is used when installed (fast), else openpyxl in read-only mode.
-    Only the sheet being read is held in memory (calamine: its cell range; openpyxl:
-    nothing beyond the current row), never all sheets as Python lists at once.
+    Read with python-calamine (the one xlsx engine, extra ``xlsx``). Only the sheet
+    being read is held in memory (its cell range), never all sheets as Python lists at once.
     """
 
     def __init__(self, path: Path):
         self.path = path
         self._wb = None
-        self._openpyxl = None
-        try:
-            from python_calamine import CalamineWorkbook
-        except ImportError:  # pragma: no cover - calamine is a dependency; openpyxl is the slow fallback
-            CalamineWorkbook = None
+        calamine = require("python_calamine", "xlsx", "reading .xlsx workbooks")
         with self._errors():
-            if CalamineWorkbook is not None:
-                self._wb = CalamineWorkbook.from_path(str(path))
-                self.sheet_names = list(self._wb.sheet_names)
-            else:  # pragma: no cover
-                import openpyxl
-
-                self._openpyxl = openpyxl.load_workbook(path, read_only=True, data_only=True)
-                self.sheet_names = list(self._openpyxl.sheetnames)
+            self._wb = calamine.CalamineWorkbook.from_path(str(path))
+            self.sheet_names = list(self._wb.sheet_names)
 
     def __enter__(self) -> "_Workbook":
         return self
@@ -100,9 +89,8 @@ class _Workbook:
         self.close()
 
     def close(self) -> None:
-        for wb in (self._wb, self._openpyxl):
-            if wb is not None and hasattr(wb, "close"):
-                wb.close()
+        if self._wb is not None and hasattr(self._wb, "close"):
+            self._wb.close()
 
     def _errors(self):
         return _workbook_errors(self.path)
@@ -110,12 +98,9 @@ class _Workbook:
     def rows(self, name: str) -> tuple[Iterator[list], int]:
         """(iterator over the rows of sheet ``name`` as lists of cell values, row-count hint)."""
         with self._errors():
-            if self._wb is not None:
-                sheet = self._wb.get_sheet_by_name(name)
-                it = sheet.iter_rows() if hasattr(sheet, "iter_rows") else iter(sheet.to_python())
-                return self._guarded(it), int(sheet.height)
-            ws = self._openpyxl[name]  # pragma: no cover
-            return self._guarded(ws.iter_rows(values_only=True)), int(ws.max_row or 0)  # pragma: no cover
+            sheet = self._wb.get_sheet_by_name(name)
+            it = sheet.iter_rows() if hasattr(sheet, "iter_rows") else iter(sheet.to_python())
+            return self._guarded(it), int(sheet.height)
 
     def _guarded(self, it: Iterator) -> Iterator[list]:
         # Readers parse lazily: a corrupt sheet fails while iterating, not when opened.
@@ -140,7 +125,7 @@ class _workbook_errors:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc is None or isinstance(exc, (DataError, StopIteration)) or not isinstance(exc, Exception):
             return False
-        # calamine/openpyxl raise many types for broken zips/XML
+        # calamine raises many types for broken zips/XML
         raise DataError(f"cannot read workbook (truncated or corrupt?): {exc}", str(self.path)) from None
 
 
