@@ -18,6 +18,7 @@ from .matlab import read_mat
 from .opensignals import is_opensignals, read_opensignals
 from .opensim import read_opensim
 from .tabular import read_csv
+from .xdf import read_xdf
 
 __all__ = ["read", "READERS", "supported_suffixes"]
 
@@ -58,6 +59,7 @@ READERS: dict[str, Callable[..., Any]] = {
     ".h5": _read_hdf5, ".hdf5": _read_hdf5,
     ".xlsx": _read_xlsx,
     ".nwb": read_nwb,
+    ".xdf": read_xdf,
 }
 
 

@@ -1,0 +1,109 @@
+"""XDF (Lab Streaming Layer recordings) via ``pyxdf`` — extra ``vendor``.
+
+Every regularly sampled numeric stream becomes a Recording (``fs`` = the
+stream's nominal rate, ``t0`` = its first time stamp on the LSL clock, channel
+labels and units from ``desc/channels``; µV/mV are scaled to V). Irregular
+string streams (LSL markers) become events (``kind`` = the marker text) on every
+Recording whose time span holds them. One regular stream → a Recording; several
+→ a :class:`~myoflow.containers.Trial` keyed by stream name.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..containers import Recording, Trial
+from ..errors import DataError, require
+from ._common import check_file, make_recording, to_volts, unique_names
+
+__all__ = ["read_xdf"]
+
+log = logging.getLogger(__name__)
+
+_LSL_UNITS = {"microvolts": "uV", "millivolts": "mV", "volts": "V"}
+
+
+def _first(d: Any, key: str, default: Any = None) -> Any:
+    """pyxdf wraps every XML field in a one-element list."""
+    v = d.get(key, default) if isinstance(d, dict) else default
+    return v[0] if isinstance(v, list) and v else (default if isinstance(v, list) else v)
+
+
+def _channels(info: dict, n: int) -> tuple[list[str], list[str]]:
+    names, units = [], []
+    desc = _first(info, "desc") or {}
+    chans = _first(desc, "channels") or {}
+    entries = chans.get("channel", []) if isinstance(chans, dict) else []
+    for i in range(n):
+        e = entries[i] if i < len(entries) and isinstance(entries[i], dict) else {}
+        names.append(str(_first(e, "label") or f"ch{i + 1}"))
+        u = str(_first(e, "unit") or "a.u.")
+        units.append(_LSL_UNITS.get(u.lower(), u))
+    return unique_names(names), units
+
+
+def read_xdf(path: str | os.PathLike, streams: list[str] | None = None) -> Recording | Trial:
+    """Read an XDF file.
+
+    Parameters
+    ----------
+    path : path-like
+    streams : list of str, optional
+        Names of the regular streams to keep (default all).
+
+    Returns
+    -------
+    Recording or Trial
+    """
+    pyxdf = require("pyxdf", "vendor", "reading .xdf files")
+    p = check_file(path)
+    where = str(p)
+    try:
+        data, _header = pyxdf.load_xdf(str(p))
+    except Exception as exc:  # pyxdf raises struct/XML/IO errors of many types on corrupt files
+        raise DataError(f"cannot read as XDF (truncated or corrupt file?): {exc}".splitlines()[0], where) from None
+    regular, markers = [], []
+    for s in data:
+        info = s["info"]
+        fs = float(_first(info, "nominal_srate", 0) or 0)
+        fmt = str(_first(info, "channel_format", ""))
+        if fs > 0 and fmt != "string":
+            regular.append(s)
+        elif fmt == "string":
+            markers.append(s)
+    if streams is not None:
+        regular = [s for s in regular if _first(s["info"], "name") in streams]
+    if not regular:
+        raise DataError("XDF file has no regularly sampled numeric stream" +
+                        (f" named {streams}" if streams else ""), where)
+    events = []
+    for s in markers:
+        ts = np.asarray(s["time_stamps"], dtype=float)
+        for t, v in zip(ts, s["time_series"]):
+            events.append((t, str(v[0] if isinstance(v, (list, np.ndarray)) and len(v) else v)))
+    out: dict[str, Recording] = {}
+    for s in regular:
+        info = s["info"]
+        name = str(_first(info, "name") or f"stream{len(out) + 1}")
+        name = name if name not in out else f"{name}_{len(out) + 1}"
+        x = np.asarray(s["time_series"], dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] == 0:
+            raise DataError(f"stream {name!r} holds no samples", where)
+        ts = np.asarray(s["time_stamps"], dtype=float)
+        fs = float(_first(info, "nominal_srate"))
+        names, units = _channels(info, x.shape[1])
+        arr, units = to_volts(x.T, units)
+        t0 = float(ts[0])
+        samples = np.array([int(round((t - t0) * fs)) for t, _ in events], dtype=np.int64)
+        inside = (samples >= 0) & (samples < arr.shape[1]) if len(events) else np.zeros(0, bool)
+        ev = pd.DataFrame({"sample": samples[inside], "kind": [k for (_, k), ok in zip(events, inside) if ok]})
+        rec = make_recording(arr, fs, names, where, units=units, t0=t0, events=ev,
+                             meta={"stream": name, "stream_type": str(_first(info, "type") or "")})
+        out[name] = rec
+    if len(out) == 1:
+        return next(iter(out.values()))
+    return Trial(out, meta={"source": where})
