@@ -12,8 +12,10 @@ reference and applies it with ``transform``; the reference must never be the
 part that is evaluated (a separate MVC trial, the training trial, ...).
 :func:`normalise_amplitude` does both in one call.
 
-Methods (``scale_[c]`` for channel ``c`` of the reference ``r``)
--------------------------------------------------------------------
+Divisors
+--------
+``scale_[c]`` for channel ``c`` of the reference ``r``:
+
 ``"mvc"``  max over time of the moving RMS of ``r`` in a ``window_ms`` window
            (default 500 ms) — robust to single spikes, the usual MVC definition.
 ``"peak"`` max over time of ``|r|`` (for envelopes / ensemble averages).

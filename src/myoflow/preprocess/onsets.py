@@ -4,8 +4,8 @@
 :func:`~myoflow.preprocess.bursts.detect_bursts` whatever the method, so the
 epoching code downstream does not care which detector ran.
 
-Methods
--------
+Detectors
+---------
 ``"tkeo"``
     Single threshold on the smoothed rectified Teager-Kaiser energy (Li, Zhou &
     Aruin 2007; Solnik et al. 2010) — delegates to :func:`detect_bursts`.
