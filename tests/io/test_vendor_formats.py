@@ -98,3 +98,51 @@ def test_xdf_two_regular_streams_give_a_trial_and_corrupt_file_is_named(tmp_path
     junk.write_bytes(b"not an xdf file at all")
     with pytest.raises(DataError, match="junk.xdf"):
         read(junk)
+
+
+# -------------------------------------------------------------- Intan RHD
+def _qstr(s: str) -> bytes:
+    b = s.encode("utf-16-le")
+    return struct.pack("<I", len(b)) + b
+
+
+def _write_rhd(path, raw: np.ndarray, fs: float, names) -> None:
+    """An RHD2000 v3.0 header-attached file: header, then 128-sample blocks (timestamps + uint16 per channel)."""
+    n_ch, n = raw.shape
+    h = struct.pack("<Ihh", 0xC6912702, 3, 0)
+    h += struct.pack("<fh6fh2f", fs, 0, 1.0, 10.0, 7500.0, 1.0, 10.0, 7500.0, 0, 1000.0, 1000.0)
+    h += _qstr("") * 3 + struct.pack("<hh", 0, 0) + _qstr("")  # notes; temp sensors, board mode; reference
+    h += struct.pack("<h", 1) + _qstr("Port A") + _qstr("A") + struct.pack("<hhh", 1, n_ch, n_ch)
+    for i, name in enumerate(names):
+        h += _qstr(f"A-{i:03d}") + _qstr(name) + struct.pack("<10h", i, i, 0, 1, i, 0, 0, 0, 0, 0)
+        h += struct.pack("<ff", 1e5, 0.0)
+    body = b""
+    for b in range(n // 128):
+        body += np.arange(b * 128, (b + 1) * 128, dtype="<i4").tobytes()
+        for c in range(n_ch):
+            body += raw[c, b * 128:(b + 1) * 128].astype("<u2").tobytes()
+    path.write_bytes(h + body)
+
+
+def test_intan_rhd_amplifier_channels_in_volts(tmp_path):
+    pytest.importorskip("neo", reason="vendor extra not installed")
+    rng = np.random.default_rng(3)
+    raw = (32768 + rng.integers(-2000, 2000, size=(3, 128 * 6))).astype(np.uint16)
+    f = tmp_path / "session.rhd"
+    _write_rhd(f, raw, 2000.0, ["VL", "RF", "BF"])
+    rec = read(f)
+    assert rec.fs == 2000.0 and rec.ch_names == ("VL", "RF", "BF") and rec.units == ("V",) * 3
+    assert rec.n_samples == 768 and rec.meta["native_names"] == ["A-000", "A-001", "A-002"]
+    # Intan amplifier scale: 0.195 µV per bit around 32768
+    np.testing.assert_allclose(rec.data, (raw.astype(float) - 32768) * 0.195e-6, rtol=1e-5, atol=1e-12)
+    assert rec.meta["actual_upper_bandwidth"] == pytest.approx(7500.0)
+    with pytest.raises(DataError, match="no stream"):
+        read(f, stream="USB board ADC input channel")
+    cut = tmp_path / "cut.rhd"
+    cut.write_bytes(f.read_bytes()[:-100])  # a recording stopped mid-block
+    with pytest.raises(DataError, match="cut.rhd.*truncated"):
+        read(cut)
+    junk = tmp_path / "junk.rhd"
+    junk.write_bytes(b"\x00" * 300)
+    with pytest.raises(DataError, match="junk.rhd"):
+        read(junk)

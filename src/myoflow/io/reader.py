@@ -14,6 +14,7 @@ from .c3d import read_c3d
 from .dataset import is_dataset_folder, load_dataset
 from .edf import read_edf
 from .interop import read_nwb
+from .intan import read_rhd
 from .matlab import read_mat
 from .opensignals import is_opensignals, read_opensignals
 from .opensim import read_opensim
@@ -60,6 +61,7 @@ READERS: dict[str, Callable[..., Any]] = {
     ".xlsx": _read_xlsx,
     ".nwb": read_nwb,
     ".xdf": read_xdf,
+    ".rhd": read_rhd,
 }
 
 
@@ -87,7 +89,7 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
     Parameters
     ----------
     path : path-like
-        A file (``.edf .bdf .csv .tsv .txt .mat .c3d .sto .mot .h5 .hdf5``) or a
+        A file (``.edf .bdf .csv .tsv .txt .mat .c3d .sto .mot .h5 .hdf5 .xlsx .nwb .xdf .rhd``) or a
         folder: a standard dataset folder (``dataset.json``) or one of the
         registered public datasets (:data:`myoflow.io.datasets.DATASETS`).
     **hints
