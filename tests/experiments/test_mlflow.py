@@ -18,7 +18,7 @@ TOY = {
 }
 
 
-def test_cli_run_logs_params_metrics_and_artefacts_to_a_file_store(tmp_path, monkeypatch):
+def test_cli_run_logs_params_metrics_and_artefacts_to_a_file_store(tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "toy.yaml"
     cfg.write_text(yaml.safe_dump(TOY))
     store = tmp_path / "mlruns"
@@ -44,8 +44,11 @@ def test_cli_run_logs_params_metrics_and_artefacts_to_a_file_store(tmp_path, mon
     logged = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"metrics.json", "config.yaml"} <= logged
     # a tracking URI MLflow refuses is a one-line error (exit 2), not a traceback; the run itself is kept
-    r = subprocess.run([sys.executable, "-m", "myoflow.cli", "run", str(cfg), "--out", str(run_dir), "--resume",
-                        "--mlflow", "nosuchscheme://x"], capture_output=True, text=True)
-    assert r.returncode == 2 and "Traceback" not in r.stderr and "--mlflow nosuchscheme://x" in r.stderr, r.stderr
+    from myoflow.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(cfg), "--out", str(run_dir), "--resume", "--mlflow", "nosuchscheme://x"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--mlflow nosuchscheme://x" in err and "Traceback" not in err, err
     local = client.download_artifacts(run.info.run_id, "metrics.json", str(tmp_path))
     assert json.loads(open(local).read()) == metrics

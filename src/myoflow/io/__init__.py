@@ -3,7 +3,8 @@
 * :func:`read` — any supported file or dataset folder → containers.
 * :mod:`~myoflow.io.native` — :func:`save` / :func:`load`, the exact HDF5 format.
 * :func:`write_dataset` / :func:`load_dataset` — the standard dataset folder.
-* :func:`write_edf` — EDF+/BDF+ export.
+* :func:`write_edf` — EDF+/BDF+ export; :func:`to_nwb` — NWB export.
+* :mod:`~myoflow.io.interop` — MNE (:func:`to_mne` / :func:`from_mne`) and :func:`from_dataframe`.
 * :mod:`~myoflow.io.datasets` — loaders for the public datasets in ``../shared/data``.
 """
 from .c3d import read_c3d
@@ -19,6 +20,8 @@ from .datasets import (
     load_stim_artefact_tscs,
 )
 from .edf import read_edf, write_edf
+from .interop import from_dataframe, from_mne, read_nwb, to_mne, to_nwb
+from .intan import read_rhd
 from .matlab import read_mat
 from .native import load, save
 from .opensignals import read_opensignals
@@ -26,12 +29,14 @@ from .opensim import read_opensim
 from .reader import read, supported_suffixes
 from .summary import describe
 from .tabular import read_csv
+from .xdf import read_xdf
 
 __all__ = [
     "read", "supported_suffixes", "describe",
     "save", "load",
     "Dataset", "write_dataset", "load_dataset", "is_dataset_folder",
     "read_edf", "write_edf", "read_csv", "read_mat", "read_c3d", "read_opensim", "read_opensignals",
+    "read_xdf", "read_rhd", "read_nwb", "to_nwb", "to_mne", "from_mne", "from_dataframe",
     "DATASETS", "detect_dataset",
     "load_elderly_lowerlimb", "load_ceinms_gait", "load_pyomeca", "load_openhdemg_otb",
     "load_stim_artefact_tscs", "load_biosignalsnotebooks",
