@@ -40,6 +40,15 @@ def test_recording_mne_round_trip():
     assert back.meta["covariates"] == {"age": 61, "sex": "F"} and back.subject == "S03"
 
 
+def test_extra_event_columns_survive_a_round_trip_but_not_a_crop():
+    rec = _rec().add_events([50], "stim", amplitude=[3.5])
+    back = Recording.from_mne(rec.to_mne())
+    assert back.events["amplitude"].dropna().tolist() == [3.5]
+    cropped = Recording.from_mne(rec.to_mne().crop(tmin=0.2))
+    assert cropped.n_samples == 1800 and cropped.events["sample"].tolist() == [100, 700, 1300]
+    assert cropped.t0 == pytest.approx(rec.t0 + 0.2)
+
+
 def test_foreign_raw_and_cropped_annotations():
     info = mne.create_info(["EMG1", "EEG1", "STI"], 500.0, ["emg", "eeg", "stim"])
     raw = mne.io.RawArray(np.random.default_rng(2).normal(0, 1e-5, (3, 2500)), info, verbose="ERROR")

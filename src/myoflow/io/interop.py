@@ -110,7 +110,7 @@ def to_mne(obj: Recording | Epochs) -> Any:
     mne = _mne()
     if isinstance(obj, Recording):
         payload = {"kind": "Recording", "meta": obj.meta, "units": list(obj.units), "t0": obj.t0,
-                   "layout": obj.layout, "grid_shape": obj.grid_shape,
+                   "layout": obj.layout, "grid_shape": obj.grid_shape, "n_samples": obj.n_samples,
                    "event_columns": [c for c in obj.events.columns if c not in ("sample", "kind")]}
         if payload["event_columns"]:
             payload["events"] = obj.events.to_dict(orient="list")
@@ -191,10 +191,12 @@ def from_mne(obj: Any, *, picks: Any = None, meta: dict[str, Any] | None = None)
         m.update(meta or {})
         m.setdefault("source", str(raw.filenames[0]) if raw.filenames and raw.filenames[0] else "mne.io.Raw")
         data = raw.get_data()
-        if payload.get("event_columns"):
+        ann = raw.annotations
+        # the full event table (extra columns) is only valid while the samples are untouched in MNE
+        if (payload.get("event_columns") and payload.get("n_samples") == data.shape[1]
+                and raw.first_time == 0 and len(ann) == len(payload["events"]["sample"])):
             events = pd.DataFrame(payload["events"])
         else:
-            ann = raw.annotations
             samples = np.round((np.asarray(ann.onset) - raw.first_time) * fs).astype(np.int64)
             inside = (samples >= 0) & (samples < data.shape[1])
             if (~inside).any():
@@ -206,7 +208,7 @@ def from_mne(obj: Any, *, picks: Any = None, meta: dict[str, Any] | None = None)
         return Recording(data, fs, raw.ch_names, units=units, events=events, meta=m,
                          layout=None if layout is None or len(layout) != len(types) else np.asarray(layout),
                          grid_shape=None if grid is None or len(layout or []) != len(types) else tuple(grid),
-                         t0=float(payload.get("t0", raw.first_time)))
+                         t0=float(payload.get("t0", 0.0)) + float(raw.first_time))
     if isinstance(obj, mne.BaseEpochs):
         ep = obj.copy().pick(picks if picks is not None else "all")
         payload = _unpack(ep.info)
