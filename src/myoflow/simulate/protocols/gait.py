@@ -24,13 +24,13 @@ How it is made
 --------------
 1. Subject: :func:`myoflow.simulate.subjects.generate_subjects` (sex, age,
    height, weight, fat per site, muscle CSA).
-2. Walking: :func:`myoflow.biomech.walking.simulate_walking` — normative angle
+2. Walking: :func:`myoflow.simulate.gait.walking.simulate_walking` — normative angle
    templates with subject (SD ≈ 3–5°) and stride (≈ 1–2°) variability, GRF and
    centre of pressure, then 2-D Newton–Euler inverse dynamics with Winter's
    anthropometry for the sagittal moments and a quasi-static lever-arm estimate
    for the frontal and transverse planes.
 3. Muscle excitations consistent with the moments
-   (:mod:`myoflow.biomech.muscles`): Perry-timed templates carry 60 % of each
+   (:mod:`myoflow.simulate.gait.muscles`): Perry-timed templates carry 60 % of each
    muscle's activity as co-contraction (subject amplitude LogN(0, 0.3), stride
    amplitude LogN(0, 0.12), stride timing jitter SD 1.5 % of the cycle; spec §4),
    their moment is subtracted, and a static optimisation — confined to each
@@ -62,7 +62,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ...biomech.muscles import (
+from ..gait.muscles import (
     LEG_MUSCLES,
     RECORDED_MUSCLES,
     activity_bounds,
@@ -71,7 +71,7 @@ from ...biomech.muscles import (
     perry_templates,
     static_optimisation,
 )
-from ...biomech.walking import ANGLE_NAMES, MOMENT_NAMES, draw_walking_params, simulate_walking
+from ..gait.walking import ANGLE_NAMES, MOMENT_NAMES, draw_walking_params, simulate_walking
 from ...containers import Recording, Trial
 from ...errors import ConfigError
 from ..emg import simulate_voluntary
@@ -114,7 +114,7 @@ def muscle_excitations(subject: SubjectParams, moments: np.ndarray, phase: np.nd
     Parameters
     ----------
     moments : array (n, 9)
-        Joint moments in :data:`~myoflow.biomech.walking.MOMENT_NAMES` order, N·m.
+        Joint moments in :data:`~myoflow.simulate.gait.walking.MOMENT_NAMES` order, N·m.
     phase : array (n,)
         Continuous stride phase (integer part = stride index).
     """
