@@ -535,6 +535,8 @@ def _fig_stim(real, sims, path: Path) -> Path:
 # ------------------------------------------------------------------ elderly-lowerlimb-emg: isometric spectra
 #: real muscle → simulated muscle (GL: the simulator's gastrocnemius GM stands in for the lateral head)
 ELDERLY_MAP = {"VL": "VL", "BF": "BF", "TA": "TA", "GL": "GM"}
+#: a contracting muscle's channel below this RMS (band-passed) holds amplifier noise, not EMG, µV
+NOISE_FLOOR_UV = 3.0
 
 
 def _central(x: np.ndarray) -> np.ndarray:
@@ -571,11 +573,18 @@ def section_elderly(root: Path, out: Path, *, seed: int, quick: bool) -> Section
     n_sub = len({str(t.meta.get("subject")) for t in trials})
     spread = "real subjects"
     for m in ELDERLY_MAP:
+        real_rms = np.median([d["rms_uv"] for d in real[m]]) if real[m] else np.nan
         for key, name, unit in (("mnf", "MNF", "Hz"), ("mdf", "MDF", "Hz"), ("rms_uv", "RMS", "µV"),
                                 ("kurtosis", "kurtosis", "")):
+            r_vals, s_vals = [d[key] for d in real[m]], [d[key] for d in sim[m]]
+            if real_rms < NOISE_FLOOR_UV:
+                # measured, not assumed: in this set the GL column holds ~1.4 µV of white noise in every task
+                sec.checks.append(not_judged(f"{m}: {name}", unit, r_vals, s_vals,
+                                             f"the real {m} channel carries no EMG (median RMS {real_rms:.1f} µV "
+                                             f"< {NOISE_FLOOR_UV:g} µV, flat spectrum): nothing to compare"))
+                continue
             note = "sim drive 20-60 % MVC (the real effort level is not stated)" if key == "rms_uv" else ""
-            sec.checks.append(range_check(f"{m}: {name}", unit, [d[key] for d in real[m]], [d[key] for d in sim[m]],
-                                          spread, note))
+            sec.checks.append(range_check(f"{m}: {name}", unit, r_vals, s_vals, spread, note))
     sec.notes.append(f"Real: {n_sub} subjects aged 64-82, central 6 s of each 10 s contraction, 20-450 Hz. "
                      f"Simulated: {len(subjects)} subjects aged 64-82, {dur:g} s constant drive (central 60 %), "
                      "SENIAM bipolar pair, gel electrodes; GL is simulated as the gastrocnemius (GM) model.")
