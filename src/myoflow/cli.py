@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "export": "myoflow.experiments.cli:export_cmd",
     "predict": "myoflow.pipelines.stimulated_mass.cli:predict_cmd",
     "check-placement": "myoflow.pipelines.muscle_id.cli:check_placement_cmd",
+    "validate-simulator": "myoflow.validation.cli:validate_simulator_cmd",
 }
 
 
@@ -37,6 +38,7 @@ HELP: dict[str, str] = {
     "export": "Export a trained model to ONNX.",
     "predict": "Screen a new person's stimulated recordings for muscle-mass level.",
     "check-placement": "Flag grid/sensor channels whose muscle disagrees with the declared one.",
+    "validate-simulator": "Compare simulated with real recordings (HTML report, pass/fail).",
 }
 
 

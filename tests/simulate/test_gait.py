@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from myoflow.biomech.gait_templates import ANGLE_KEYPOINTS
-from myoflow.biomech.muscles import PERRY_ON_OFF
-from myoflow.biomech.walking import ANGLE_NAMES, MOMENT_NAMES, draw_walking_params, simulate_walking
+from myoflow.simulate.gait.templates import ANGLE_KEYPOINTS
+from myoflow.simulate.gait.muscles import PERRY_ON_OFF
+from myoflow.simulate.gait.walking import ANGLE_NAMES, MOMENT_NAMES, draw_walking_params, simulate_walking
 from myoflow.errors import ConfigError
 from myoflow.simulate.protocols.gait import GAIT_MUSCLES, muscle_excitations, simulate_gait
 from myoflow.simulate.subjects import generate_subjects

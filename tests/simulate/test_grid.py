@@ -164,3 +164,43 @@ def test_cli_writes_bit_identical_dataset_folder_that_reads_back(tmp_path, cohor
         assert np.array_equal(back.data, r.data) and back.grid_shape == (4, 4)
         assert back.events.equals(r.events)
     assert len(list((out / "plots").glob("*.png"))) == 3
+
+
+def test_session_and_placement_effects_are_recorded_and_act(cohort):
+    """Each recording is one sensor application: contact impedance, skin strain, crosstalk, bad contacts."""
+    from myoflow.simulate.protocols.grid import BAD_CONTACT_Z
+
+    recs, _ = cohort
+    ratios, ieds = [], []
+    for r in recs:
+        t = r.meta["truth"]
+        z = np.asarray(t["contact_impedance_rel"])
+        assert z.shape == (16,)
+        # bad contacts are exactly the high-impedance electrodes
+        assert sorted(t["noise"]["faulty_channels"]) == np.flatnonzero(z > BAD_CONTACT_Z).tolist()
+        ratios.append(t["crosstalk_rms_ratio"])
+        ieds.append(t["ied_mm"])
+        assert t["crosstalk_muscle"] == {"BB": "BRA", "TA": "EDL"}[r.meta["muscle"]]
+    # crosstalk of the synergist next door: present, of the order the spec gives (5-15 %), never dominant
+    assert 0.03 < np.median(ratios) < 0.3 and max(ratios) < 0.6
+    # the sensor's nominal spacing is in the file; the effective spacing over the muscle varies per session
+    assert len(set(np.round(ieds, 6))) == len(recs) and all(4.5 <= v <= 5.5 for v in ieds)
+    # contact impedance differs between the two applications on one subject (L vs R)
+    z_sessions = [np.median(r.meta["truth"]["contact_impedance_rel"]) for r in recs]
+    assert len(set(np.round(z_sessions, 6))) == len(recs)
+
+
+def test_noisier_contact_gives_a_noisier_channel():
+    from myoflow.simulate.noise import add_noise
+
+    rng = np.random.default_rng(0)
+    clean = np.zeros((4, 4000))
+    gain = np.array([0.5, 1.0, 2.0, 4.0])
+    out = add_noise(clean, 1000.0, rng, electrode="dry", powerline_hz=None, thermal_uv=10.0, wander_uv=0.0,
+                    motion_rate_hz=0.0, channel_noise_gain=gain, faulty_channels=[])
+    sd = bandpass(Recording(out.astype(np.float32), 1000.0, ["a", "b", "c", "d"]), 20.0, 450.0).data.std(axis=1)
+    assert np.all(np.diff(sd) > 0) and 6 < sd[3] / sd[0] < 10
+    with pytest.raises(ConfigError):
+        add_noise(clean, 1000.0, rng, channel_noise_gain=[1.0, 2.0])
+    with pytest.raises(ConfigError):
+        add_noise(clean, 1000.0, rng, faulty_channels=[7])

@@ -1,8 +1,9 @@
-"""Biomechanics: Winter's anthropometry and 2-D inverse dynamics of the leg.
+"""Biomechanics analysis: Winter's anthropometry, 2-D inverse dynamics of the leg, Trial helpers.
 
-Used by the ``gait`` simulator protocol (moments from simulated kinematics and
-ground reaction forces) and by the gait-EMG pipeline when a user's Trial has
-kinematics and ground reaction forces but no joint moments.
+Analysis only (it uses the core and nothing above it): the gait-EMG pipeline uses it
+when a user's Trial has kinematics and ground reaction forces but no joint moments,
+and the gait simulator (:mod:`myoflow.simulate.gait`, which holds the walking and
+muscle-activation models) uses it to compute moments from simulated kinematics.
 """
 from .anthropometry import (
     FootGeometry,

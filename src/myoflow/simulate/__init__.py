@@ -9,6 +9,7 @@ noise and front end (:mod:`~myoflow.simulate.noise`) and interference EMG
 (:mod:`~myoflow.simulate.emg`). Protocols (evoked, grid, gait, muaps, dynamic) live in
 :mod:`myoflow.simulate.protocols`; ``myoflow simulate <protocol>`` writes a dataset folder.
 """
+from ._digest import simulator_digest
 from .emg import MuscleModel, VoluntaryTruth, estimate_conduction_velocity, median_frequency, simulate_voluntary, synthesize_emg
 from .motor_units import MUSCLES, MotorUnitPool, MuscleParams, muscle_params, place_motor_units
 from .noise import add_noise, front_end
@@ -16,6 +17,7 @@ from .subjects import SubjectParams, generate_subjects, participants_table
 from .volume_conductor import ElectrodeArray, MotorUnitGeometry, Tissue, fast_muaps
 
 __all__ = [
+    "simulator_digest",
     "SubjectParams", "generate_subjects", "participants_table",
     "MotorUnitPool", "MuscleParams", "MUSCLES", "muscle_params", "place_motor_units",
     "ElectrodeArray", "MotorUnitGeometry", "Tissue", "fast_muaps",

@@ -182,8 +182,14 @@ class MuscleModel:
         fs_excitation: float | None = None, session: str | None = None, noise: dict | bool | None = True,
         front_end: dict | bool | None = True, onsets_s: Sequence[tuple[float, float]] | None = None,
         with_force: bool = False, return_truth: bool = False,
+        crosstalk: Sequence[tuple["MuscleModel", float]] = (),
     ) -> Recording | tuple[Recording, VoluntaryTruth]:
-        """One recording of a contraction (see :func:`simulate_voluntary` for the parameters)."""
+        """One recording of a contraction (see :func:`simulate_voluntary` for the parameters).
+
+        ``crosstalk``: (neighbouring muscle model under the same electrodes, drive ratio)
+        pairs; each neighbour contracts with ``ratio × excitation`` and its EMG, seen
+        through the same volume conductor, adds to this muscle's before the noise.
+        """
         fs = float(fs)
         if self.fs_sim < fs:
             raise ConfigError(f"fs_sim ({self.fs_sim} Hz) must be >= the output rate fs ({fs} Hz)")
@@ -192,6 +198,16 @@ class MuscleModel:
         duration = exc.size / fs_exc
         clean, spikes, exc_sim = self.clean_emg(exc, rng, fs_excitation=fs_exc)
         n_sim = clean.shape[1]
+        xt_ratio = 0.0
+        if crosstalk:
+            own_rms = float(np.sqrt(np.mean(clean ** 2)))
+            extra = np.zeros_like(clean)
+            for nb, ratio in crosstalk:
+                if nb.fs_sim != self.fs_sim or nb.electrodes.n_channels != self.electrodes.n_channels:
+                    raise ConfigError("a crosstalk muscle must share the electrodes and fs_sim of the recorded one")
+                extra += nb.clean_emg(exc * float(ratio), rng, fs_excitation=fs_exc)[0][:, :n_sim]
+            xt_ratio = float(np.sqrt(np.mean(extra ** 2)) / own_rms) if own_rms > 0 else float("inf")
+            clean = clean + extra
         n_out = int(round(duration * fs))
         data = resample(clean, self.fs_sim, fs, axis=1)[:, :n_out]
         noise_info: dict = {}
@@ -218,6 +234,8 @@ class MuscleModel:
             "mean_rate_hz": float(n_spk[active].mean() / duration) if active.any() else 0.0,
             "cv_mean_m_s": float(self.geometry.cv_m_s.mean()), "iz_mm": self.iz_mm, "fs_sim": self.fs_sim,
             "noise": noise_info,
+            **({"crosstalk_rms_ratio": xt_ratio, "crosstalk_muscles": [nb.muscle.name for nb, _ in crosstalk]}
+               if crosstalk else {}),
         }
         subject, mp, side = self.subject, self.muscle, self.side
         meta = {

@@ -98,6 +98,9 @@ def add_noise(
     motion_rate_hz: float | None = None,
     motion_mv: tuple[float, float] = (0.05, 1.0),
     fault_fraction: float | None = None,
+    channel_noise_gain: Sequence[float] | np.ndarray | None = None,
+    channel_powerline_gain: Sequence[float] | np.ndarray | None = None,
+    faulty_channels: Sequence[int] | None = None,
     return_info: bool = False,
 ):
     """Add realistic measurement noise to clean EMG (volts).
@@ -115,6 +118,12 @@ def add_noise(
     motion_mv : (min, max) artefact amplitude, mV.
     fault_fraction : probability that a channel has a contact fault (default 0 for gel,
         U(1 %, 5 %) for dry).
+    channel_noise_gain : per-channel factor on the thermal/electrode noise (n_channels,),
+        e.g. √(contact impedance) of each electrode; default N(1, 0.2) per channel.
+    channel_powerline_gain : per-channel factor on the powerline pickup (n_channels,),
+        e.g. ∝ each electrode's contact impedance; default 1.
+    faulty_channels : indices of channels with a contact fault, instead of drawing them
+        with ``fault_fraction``.
     return_info : also return a dict describing what was added.
 
     Returns
@@ -135,12 +144,21 @@ def add_noise(
     rate = motion_rate_hz if motion_rate_hz is not None else (0.05 if dry else 0.0)
     ch_gain = np.clip(rng.normal(1.0, 0.2, n_ch), 0.3, None)[:, None]
     faulty = np.flatnonzero(rng.random(n_ch) < ff)
+    # Caller-supplied contact model (drawn after the defaults, so default callers keep their numbers).
+    if channel_noise_gain is not None:
+        ch_gain = _per_channel(channel_noise_gain, n_ch, "channel_noise_gain")
+    pl_gain = 1.0 if channel_powerline_gain is None else _per_channel(channel_powerline_gain, n_ch,
+                                                                       "channel_powerline_gain")
+    if faulty_channels is not None:
+        faulty = np.unique(np.asarray(faulty_channels, dtype=np.int64))
+        if faulty.size and (faulty.min() < 0 or faulty.max() >= n_ch):
+            raise ConfigError(f"faulty_channels must index {n_ch} channels, got {faulty.tolist()}")
     boost = np.ones((n_ch, 1))
     boost[faulty] = 10.0
     out = x.copy()
     out += th * 1e-6 * ch_gain * boost * pink_noise(n_ch, n, fs, rng)
     if powerline_hz:
-        out += powerline(n_ch, n, fs, rng, pl * 1e-6, powerline_hz) * boost
+        out += powerline(n_ch, n, fs, rng, pl * 1e-6, powerline_hz) * boost * pl_gain
     # Baseline wander: shared + individual slow sinusoids.
     t = np.arange(n) / fs
     wander = np.zeros((n_ch, n))
@@ -174,6 +192,13 @@ def add_noise(
                 "motion_times_s": sorted(times), "faulty_channels": faulty.tolist()}
         return out, info
     return out
+
+
+def _per_channel(v, n_ch: int, name: str) -> np.ndarray:
+    a = np.asarray(v, dtype=float).reshape(-1)
+    if a.shape != (n_ch,) or not np.isfinite(a).all() or (a < 0).any():
+        raise ConfigError(f"{name} must be {n_ch} finite values >= 0, got shape {a.shape}")
+    return a[:, None]
 
 
 def front_end(

@@ -148,11 +148,9 @@ def _sim_cache_key(cfg: GaitEmgConfig) -> str:
 
     d, p = cfg.data, cfg.preprocess
     # the simulator's own code is part of the key, so editing it never serves stale cycles
-    from ...biomech import muscles, walking, gait_templates, inverse_dynamics
-    from ...simulate.protocols import gait
+    from ...simulate import simulator_digest
 
-    src = hashlib.sha256(b"".join(Path(m.__file__).read_bytes()
-                                  for m in (muscles, walking, gait_templates, inverse_dynamics, gait))).hexdigest()
+    src = simulator_digest()
     blob = json.dumps({"v": __version__, "src": src, "n": d.subjects, "strides": d.strides, "seed": d.sim_seed,
                        "fs_sim": d.fs_sim, "pts": p.n_points, "bp": list(p.bandpass), "env": p.envelope_hz},
                       sort_keys=True)

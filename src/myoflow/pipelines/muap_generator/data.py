@@ -45,6 +45,7 @@ import numpy as np
 
 from ..._atomic import atomic_path
 from ...errors import ConfigError, DataError
+from ...simulate import simulator_digest
 
 __all__ = ["MuapData", "sample_region_conditions", "assign_split", "simulate_training_set", "load_folder_set",
            "SPLITS"]
@@ -238,7 +239,8 @@ def simulate_training_set(n_pool: int, n_extrapolation: int, *, extrapolation_co
     setup = DEFAULT_SETUP
     params = {"n_pool": n_pool, "n_extrapolation": n_extrapolation, "ext": list(extrapolation_conditions),
               "band": extrapolation_band, "seed": seed, "sampler": sampler, "names": names, "ranges": ranges,
-              "setup": _setup_info(setup), "setup_repr": repr(setup), "version": 1}
+              "setup": _setup_info(setup), "setup_repr": repr(setup), "version": 1,
+              "simulator": simulator_digest()}  # any simulator edit invalidates the cached MUAPs
     key = _cache_key(params)
     path = Path(cache_dir) / "muap_generator" / f"muaps-{key}.npz" if cache_dir is not None else None
     positions = setup.electrodes().positions_mm

@@ -271,6 +271,10 @@ def _align_columns(parts: list[Epochs]) -> list[Epochs]:
 def _cache_key(name: str, cfg: CohortConfig, pp: PreprocessConfig) -> str:
     blob = json.dumps({"v": _CACHE_VERSION, "myoflow": __version__, "name": name,
                        "cohort": to_dict(cfg), "pp": to_dict(pp)}, sort_keys=True, default=str)
+    if cfg.source == "simulate":
+        from ...simulate import simulator_digest
+
+        blob += simulator_digest()  # any simulator edit invalidates the simulated cohort
     if cfg.source == "folder" and cfg.path is not None:
         p = Path(cfg.path) / "dataset.json"
         if p.is_file():

@@ -121,6 +121,9 @@ def _cache_key(cfg: StimulatedMassConfig) -> str | None:
     blob = json.dumps({"v": CACHE_VERSION, "data": d,
                        "pre": {k: p[k] for k in ("window_ms", "blank_ms", "highpass_hz")}}, sort_keys=True)
     h = hashlib.sha256(blob.encode())
+    from ...simulate import simulator_digest
+
+    h.update(simulator_digest().encode())  # any simulator edit invalidates the cohort
     # The code that produces the data is part of the key: an edited simulator never reuses a stale cache.
     import importlib
 

@@ -24,21 +24,24 @@ How it is made
 --------------
 1. Subject: :func:`myoflow.simulate.subjects.generate_subjects` (sex, age,
    height, weight, fat per site, muscle CSA).
-2. Walking: :func:`myoflow.biomech.walking.simulate_walking` — normative angle
+2. Walking: :func:`myoflow.simulate.gait.walking.simulate_walking` — normative angle
    templates with subject (SD ≈ 3–5°) and stride (≈ 1–2°) variability, GRF and
    centre of pressure, then 2-D Newton–Euler inverse dynamics with Winter's
    anthropometry for the sagittal moments and a quasi-static lever-arm estimate
    for the frontal and transverse planes.
 3. Muscle excitations consistent with the moments
-   (:mod:`myoflow.biomech.muscles`): Perry-timed templates carry 60 % of each
-   muscle's activity as co-contraction (subject amplitude LogN(0, 0.3), stride
-   amplitude LogN(0, 0.12), stride timing jitter SD 1.5 % of the cycle; spec §4),
+   (:mod:`myoflow.simulate.gait.muscles`): Perry-timed templates carry 60 % of each muscle's activity as co-contraction
+   (subject amplitude LogN(0, 0.3), stride amplitude LogN(0, 0.12), stride timing
+   jitter SD 1.5 % of the cycle shared by the muscles plus each muscle's own subject
+   offset SD 0.6 % and stride jitter SD 0.5 %, ≈1.7 % in all; spec §4),
    their moment is subtracted, and a static optimisation — confined to each
    muscle's active window — distributes the remaining sagittal moments, taken an
    electromechanical delay (35–50 ms [R]) ahead, over the 7 recorded muscles and
    5 lumped unrecorded groups with Hill-type capacities (σ·PCSA·cos α, scaled by
    the subject's CSA). Activation dynamics and the Lloyd & Besier shape factor
-   are inverted to neural excitation.
+   are inverted to neural excitation, which then varies from stride to stride by
+   LogN(0, 0.10) per muscle (:data:`STRIDE_EXCITATION_CV`) — variability that the
+   joint moments do not determine, so kinematics → EMG is not a deterministic map.
 4. sEMG: each muscle's excitation drives its Fuglevand motor-unit pool through
    :func:`myoflow.simulate.emg.simulate_voluntary` (planar volume conductor with
    the subject's fat and skin, SENIAM bipolar pair 20 mm, gel noise), with
@@ -62,7 +65,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ...biomech.muscles import (
+from ..gait.muscles import (
     LEG_MUSCLES,
     RECORDED_MUSCLES,
     activity_bounds,
@@ -71,7 +74,7 @@ from ...biomech.muscles import (
     perry_templates,
     static_optimisation,
 )
-from ...biomech.walking import ANGLE_NAMES, MOMENT_NAMES, draw_walking_params, simulate_walking
+from ..gait.walking import ANGLE_NAMES, MOMENT_NAMES, draw_walking_params, simulate_walking
 from ...containers import Recording, Trial
 from ...errors import ConfigError
 from ..emg import simulate_voluntary
@@ -84,8 +87,17 @@ __all__ = ["simulate_gait", "simulate_gait_subject", "GAIT_MUSCLES", "cli_comman
 log = logging.getLogger(__name__)
 
 GAIT_MUSCLES = RECORDED_MUSCLES
-#: Share of each template that is co-contraction the moments do not explain [A].
+#: Share of each template that is co-contraction the moments do not explain [A]; it differs between
+#: people through the subject gain of the templates (LogN(0, 0.3), spec §4).
 CO_CONTRACTION = 0.6
+#: Activation timing not explained by the moments (spec §4: "timing jitter ±3 %" ≈ 2 SD, so a total SD of
+#: ≈1.5 % of the cycle), split into a stride shift shared by the muscles (SD 1.5 %), a subject's own offset
+#: per muscle (SD 0.6 %) and a per-stride, per-muscle jitter (SD 0.5 %) [A]: √(1.5² + 0.6² + 0.5²) ≈ 1.7.
+TIMING_SD_SHARED, TIMING_SD_SUBJECT, TIMING_SD_STRIDE = 0.015, 0.006, 0.005
+#: Stride-to-stride amplitude variability of the excitation itself (spec §4: 10-15 % between strides; the
+#: templates' own stride gain is largely undone by the optimisation, so this carries the spec's lower bound),
+#: applied after the optimisation so that it is not a function of the joint moments [A].
+STRIDE_EXCITATION_CV = 0.10
 GRF_CHANNELS = ("grf_ap", "grf_vertical", "grf_ml", "cop_ap", "cop_vertical", "cop_ml", "grf_vertical_total")
 IED_MM, ELECTRODE_RADIUS_MM = 20.0, 5.0  # SENIAM bipolar pair [S]
 
@@ -114,7 +126,7 @@ def muscle_excitations(subject: SubjectParams, moments: np.ndarray, phase: np.nd
     Parameters
     ----------
     moments : array (n, 9)
-        Joint moments in :data:`~myoflow.biomech.walking.MOMENT_NAMES` order, N·m.
+        Joint moments in :data:`~myoflow.simulate.gait.walking.MOMENT_NAMES` order, N·m.
     phase : array (n,)
         Continuous stride phase (integer part = stride index).
     """
@@ -124,13 +136,20 @@ def muscle_excitations(subject: SubjectParams, moments: np.ndarray, phase: np.nd
     k -= k.min()
     frac = phase - np.floor(phase)
     n_str = int(k.max()) + 2
-    # timing jitter (±3 % ≈ 2 SD) and amplitude variability of the templates
-    shift = _smooth_per_stride(rng.normal(0.0, 0.015, n_str), k, frac)
-    prior = perry_templates(frac, names, shift=shift)
+    # timing jitter (±3 % ≈ 2 SD in all, see TIMING_SD_*) and amplitude variability of the templates
+    shift = _smooth_per_stride(rng.normal(0.0, TIMING_SD_SHARED, n_str), k, frac)
     subj_gain = np.ones(len(names))
     subj_gain[:len(GAIT_MUSCLES)] = rng.lognormal(0.0, 0.3, len(GAIT_MUSCLES))
     stride_gain = np.ones((n_str, len(names)))
     stride_gain[:, :len(GAIT_MUSCLES)] = rng.lognormal(0.0, 0.12, (n_str, len(GAIT_MUSCLES)))
+    # each muscle's own timing: a subject offset and a stride jitter on top of the shared stride shift;
+    # drawn from a spawned stream so the draws of the moment-driven part keep their values
+    vrng = rng.spawn(1)[0]
+    n_rec = len(GAIT_MUSCLES)
+    own = np.zeros((n_str, len(names)))
+    own[:, :n_rec] = vrng.normal(0.0, TIMING_SD_SUBJECT, n_rec)[None, :] + vrng.normal(0.0, TIMING_SD_STRIDE,
+                                                                                       (n_str, n_rec))
+    prior = perry_templates(frac, names, shift=shift[:, None] + _smooth_per_stride(own, k, frac))
     prior = np.clip(prior * subj_gain * _smooth_per_stride(stride_gain, k, frac), 0.0, 1.0)
     strength = np.array([
         subject.csa_at(m.name, "R") / PCSA_REF_CM2[m.name] if m.name in PCSA_REF_CM2 else subject.csa_scale
@@ -148,6 +167,8 @@ def muscle_excitations(subject: SubjectParams, moments: np.ndarray, phase: np.nd
     a = np.clip(base + a_extra, 0.0, 1.0)
     shape_a = float(rng.uniform(-1.0, -0.25))
     u = excitation_from_activation(a, fs, shape_a=shape_a)
+    drive_gain = vrng.lognormal(0.0, STRIDE_EXCITATION_CV, (n_str, len(names)))
+    u = np.clip(u * _smooth_per_stride(drive_gain, k, frac), 0.0, 1.0)
     truth = {
         "emd_ms": 1e3 * emd_s,
         "shape_factor_A": shape_a,

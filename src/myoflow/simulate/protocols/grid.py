@@ -23,6 +23,34 @@ Protocol parameters (``../shared/simulator-spec.md`` §3 unless marked):
 * Front end: the Delsys Trigno filters described by the paper — 2-pole
   Butterworth high-pass and 8-pole Butterworth low-pass; corners 20 and 450 Hz
   (Delsys Trigno specification [R]); 16 bit, ±11 mV input range [R].
+* Session and placement (each recording is one application of the sensor; all
+  drawn per recording, constant within it):
+
+  - skin–electrode contact: dry-contact impedance varies about tenfold between
+    applications and between electrodes (Searle & Kirkup 2000, Physiol Meas 21:271;
+    Chi et al. 2010, IEEE Rev Biomed Eng 3:106 [R]): per application LogN(0, 0.7)
+    (:data:`CONTACT_Z_SESSION_SD`), per electrode LogN(0, 0.4)
+    (:data:`CONTACT_Z_ELECTRODE_SD`) [A]. Electrode noise scales with √Z (Johnson
+    noise of the interface; Huigen et al. 2002, Med Biol Eng Comput 40:332 [R]) around
+    8.5 µV (the spec's dry 5–15 µV); mains pickup scales with Z (common-mode to
+    differential conversion through the contact impedance, Metting van Rijn et al.
+    1990, Med Biol Eng Comput 28:389 [R]); an electrode whose impedance exceeds
+    :data:`BAD_CONTACT_Z` × the median is a bad contact (10× noise and mains, drifting
+    baseline) — ≈2 % of channels, inside the spec's 1–5 %;
+  - effective inter-electrode distance over the muscle: skin stretch and posture
+    change the spacing seen by the fibres, N(1, 0.03) × 5 mm (:data:`SKIN_STRAIN_SD`
+    [A]; the sensor itself is rigid);
+  - position relative to the innervation zone (0–20 mm), angle (±15°) and lateral
+    offset from the muscle's centre line N(0, 3 mm), as above; the lateral offset also
+    sets the distance to the neighbouring muscle's edge;
+  - crosstalk: a neighbouring synergist lies edge to edge beside the recorded muscle
+    on a side drawn per recording — brachialis beside biceps (fibres ≈9 cm, Murray et
+    al. 2000, J Biomech 33:943 [R]), extensor digitorum longus beside tibialis
+    anterior (fibres 6.9 cm, Ward et al. 2009 [R]); it contracts with U(0.5, 1.0) ×
+    the drive (:data:`CROSSTALK_DRIVE`, synergists of an isometric elbow flexion /
+    dorsiflexion [A]) and is seen through the same volume conductor, so its share
+    falls with distance and fat (spec §1.4: crosstalk 5–15 %; truth records it).
+
 * Left vs right: a subject's two sides share everything (demographics, muscle
   table, CV offset) except what differs in real bodies — fat (LogN(0, 0.05)) and
   cross-section (LogN(0, 0.04)) from :func:`~myoflow.simulate.subjects.generate_subjects`,
@@ -40,6 +68,7 @@ drive and placement parameters).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any, Callable
@@ -49,9 +78,10 @@ import pandas as pd
 
 from ...containers import Recording
 from ...errors import ConfigError
-from ..emg import simulate_voluntary
-from ..subjects import generate_subjects, participants_table
-from ..volume_conductor import ElectrodeArray
+from ..emg import MuscleModel
+from ..motor_units import MotorUnitPool, MuscleParams, muscle_fibre_count, place_motor_units
+from ..subjects import PCSA_REF_CM2, generate_subjects, participants_table
+from ..volume_conductor import ElectrodeArray, fast_muaps
 
 __all__ = ["simulate_grid", "simulate_grid_recording", "grid_excitation", "GRID_MUSCLES", "cli_command", "PROTOCOL"]
 
@@ -75,6 +105,21 @@ GRID_ROWS, GRID_COLS, IED_MM, RADIUS_MM = 4, 4, 5.0, 1.25
 MISALIGN_DEG = 15.0
 IZ_DISTANCE_MM = (0.0, 20.0)
 LATERAL_SD_MM = 3.0
+#: Session/placement effects (module docstring; sources there).
+CONTACT_Z_SESSION_SD = 0.7
+CONTACT_Z_ELECTRODE_SD = 0.4
+BAD_CONTACT_Z = 5.0
+DRY_NOISE_UV = 8.5
+SKIN_STRAIN_SD = 0.03
+CROSSTALK_DRIVE = (0.5, 1.0)
+#: the synergist beside each recorded muscle (cross-section under the fat [A])
+NEIGHBOURS: dict[str, MuscleParams] = {
+    "BB": MuscleParams("BRA", 120, 250, 90.0, 15.0, 30.0),   # brachialis
+    "TA": MuscleParams("EDL", 100, 200, 69.0, 12.0, 20.0),   # extensor digitorum longus
+}
+#: depth of the neighbour's surface below the recorded muscle's surface, mm [A]: brachialis lies
+#: under the lateral half of biceps; EDL surfaces between TA and the peronei only distally
+NEIGHBOUR_DEPTH_MM = {"BB": 10.0, "TA": 5.0}
 FRONT_END = {"hp_hz": 20.0, "hp_order": 2, "lp_hz": 450.0, "lp_order": 8, "bits": 16, "range_v": 0.011}
 
 
@@ -142,11 +187,18 @@ def simulate_grid_recording(subject, muscle: str, side: str, duration_s: float, 
     angle = angle if angle_deg is None else float(angle_deg)
     iz = iz if iz_distance_mm is None else float(iz_distance_mm)
     lateral = lateral if lateral_mm is None else float(lateral_mm)
-    grid = ElectrodeArray.grid(GRID_ROWS, GRID_COLS, IED_MM, radius_mm=RADIUS_MM, montage="monopolar",
+    ied = IED_MM * float(np.clip(rng.normal(1.0, SKIN_STRAIN_SD), 0.9, 1.1))
+    grid = ElectrodeArray.grid(GRID_ROWS, GRID_COLS, ied, radius_mm=RADIUS_MM, montage="monopolar",
                                angle_deg=angle)
-    rec, vt = simulate_voluntary(subject, muscle, exc, grid, rng, fs=fs, side=side, session="1", iz_mm=iz,
-                                 y_offset_mm=lateral, noise={"electrode": "dry", "powerline_hz": 50.0},
-                                 front_end=dict(FRONT_END), return_truth=True)
+    model = MuscleModel.build(subject, muscle, grid, rng, side=side, iz_mm=iz, y_offset_mm=lateral)
+    neighbour, nb_side = _neighbour(model, lateral, rng)
+    ratio = float(rng.uniform(*CROSSTALK_DRIVE))
+    z = rng.lognormal(0.0, CONTACT_Z_SESSION_SD) * rng.lognormal(0.0, CONTACT_Z_ELECTRODE_SD, grid.n_channels)
+    noise = {"electrode": "dry", "powerline_hz": 50.0, "thermal_uv": DRY_NOISE_UV,
+             "channel_noise_gain": np.sqrt(z), "channel_powerline_gain": z,
+             "faulty_channels": np.flatnonzero(z > BAD_CONTACT_Z)}
+    rec, vt = model.record(exc, rng, fs=fs, session="1", noise=noise, front_end=dict(FRONT_END), return_truth=True,
+                           crosstalk=[(neighbour, ratio)])
     n = rec.n_samples
     spikes = np.sort(np.concatenate([np.asarray(t, dtype=float) for t in vt.spike_times_s] + [np.zeros(0)]))
     rows = []
@@ -162,12 +214,33 @@ def simulate_grid_recording(subject, muscle: str, side: str, duration_s: float, 
     events = pd.DataFrame(rows, columns=["sample", "kind"])
     truth = dict(rec.meta.get("truth") or {})
     truth.update({"level_mvc": level, "grid_angle_deg": angle, "grid_iz_distance_mm": iz,
-                  "grid_lateral_offset_mm": lateral, "n_bursts": len(bursts), "ied_mm": IED_MM,
-                  "electrode_radius_mm": RADIUS_MM})
+                  "grid_lateral_offset_mm": lateral, "n_bursts": len(bursts), "ied_mm": ied,
+                  "electrode_radius_mm": RADIUS_MM, "contact_impedance_rel": z.tolist(),
+                  "crosstalk_muscle": neighbour.muscle.name, "crosstalk_side": nb_side, "crosstalk_drive": ratio})
     meta = dict(rec.meta)
     meta.update({"muscle": muscle, "side": side, "muscle_name": _MUSCLE_NAMES[muscle], "truth": truth,
                  "protocol": PROTOCOL, "source": f"simulated grid {subject.subject}/{side}-{muscle}"})
-    return rec.replace(events=events, meta=meta)
+    # the file carries the sensor's nominal geometry (what a user knows); the strained one is ground truth
+    nominal = ElectrodeArray.grid(GRID_ROWS, GRID_COLS, IED_MM, radius_mm=RADIUS_MM, angle_deg=angle)
+    return rec.replace(events=events, meta=meta, layout=nominal.channel_positions())
+
+
+def _neighbour(target: MuscleModel, lateral_mm: float, rng: np.random.Generator) -> tuple[MuscleModel, int]:
+    """The synergist lying edge to edge beside ``target`` (same subject, tissue and electrodes)."""
+    mp = NEIGHBOURS[target.muscle.name]
+    scale = target.csa_cm2 / PCSA_REF_CM2[target.muscle.name]
+    subj = target.subject
+    pool = MotorUnitPool.for_muscle(mp, rng, mu_count_scale=subj.mu_count_scale,
+                                    fibres_total=muscle_fibre_count(mp, scale))
+    side = int(rng.choice([-1, 1]))
+    y = lateral_mm + side * np.sqrt(scale) * (target.muscle.width_mm + mp.width_mm) / 2.0
+    iz = float(rng.uniform(-20.0, 20.0))  # its innervation zone is not where the grid was placed for
+    geom = place_motor_units(pool, mp, rng, csa_scale=scale, cv_offset_m_s=subj.cv_offset_m_s, iz_mm=iz,
+                             y_offset_mm=y, fibre_length_scale=subj.height_m / 1.75)
+    geom = dataclasses.replace(geom, depth_mm=geom.depth_mm + NEIGHBOUR_DEPTH_MM[target.muscle.name])
+    muaps = fast_muaps(geom, target.tissue, target.electrodes, target.fs_sim)
+    return MuscleModel(subj, mp, target.side, target.electrodes, target.tissue, target.csa_cm2 * mp.width_mm /
+                       target.muscle.width_mm, pool, geom, muaps, target.fs_sim, iz), side
 
 
 def simulate_grid(

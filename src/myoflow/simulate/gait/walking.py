@@ -4,7 +4,7 @@ One right limb is simulated over consecutive strides. The recipe (spec §4):
 
 1. Stride durations: the person's mean stride time (1.0–1.2 s) × (1 + N(0, 2 %)) per
    stride; stance fraction 0.60–0.62 [A].
-2. Joint angles: normative templates (:mod:`.gait_templates`) at a phase warped so
+2. Joint angles: normative templates (:mod:`.templates`) at a phase warped so
    toe-off lands at the person's stance fraction; person-specific offsets, range
    scaling and low-harmonic shape changes (between-subject SD ≈ 3–5°), and
    stride-specific harmonic perturbations blended smoothly from stride to stride
@@ -17,9 +17,9 @@ One right limb is simulated over consecutive strides. The recipe (spec §4):
    knee 7 cm, ankle 5.5 cm lateral of the body midline (× H/1.75) [A]; the COP
    moves from 1 cm lateral to 1.5 cm medial of the foot axis.
 5. Moments: sagittal hip/knee/ankle by 2-D Newton–Euler inverse dynamics
-   (:func:`.inverse_dynamics.sagittal_inverse_dynamics`, Winter's anthropometry);
+   (:func:`myoflow.biomech.inverse_dynamics.sagittal_inverse_dynamics`, Winter's anthropometry);
    frontal and transverse planes by the quasi-static lever-arm estimate
-   (:func:`.inverse_dynamics.quasi_static_moments_3d`).
+   (:func:`myoflow.biomech.inverse_dynamics.quasi_static_moments_3d`).
 """
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ConfigError
-from .anthropometry import GRAVITY, foot_geometry, winter_segments
-from .gait_templates import (
+from ...errors import ConfigError
+from ...biomech.anthropometry import GRAVITY, foot_geometry, winter_segments
+from .templates import (
     ANGLE_KEYPOINTS,
     PELVIS_TILT_DEG,
     angle_template,
@@ -37,7 +37,7 @@ from .gait_templates import (
     grf_template,
     stance_warp,
 )
-from .inverse_dynamics import joint_positions, quasi_static_moments_3d, sagittal_inverse_dynamics, segment_angles
+from ...biomech.inverse_dynamics import joint_positions, quasi_static_moments_3d, sagittal_inverse_dynamics, segment_angles
 
 __all__ = ["WalkingParams", "WalkingResult", "draw_walking_params", "simulate_walking", "ANGLE_NAMES",
            "MOMENT_NAMES"]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 __all__ = [
     "MuscleModel",
@@ -132,12 +132,17 @@ def activity_bounds(prior: np.ndarray, muscles=RECORDED_MUSCLES, gain: float = 2
 def perry_templates(phase: np.ndarray, muscles=RECORDED_MUSCLES, shift: np.ndarray | float = 0.0) -> np.ndarray:
     """Template activations (fraction of maximal) at cycle ``phase`` ∈ [0, 1), shape (n, len(muscles)).
 
-    ``shift`` (fraction of the cycle, scalar or (n,)) moves the timing (stride jitter).
-    Unknown (unrecorded) muscles get a zero template.
+    ``shift`` (fraction of the cycle, scalar, (n,) or (n, len(muscles)) for a timing of
+    each muscle) moves the timing (stride and subject jitter). Unknown (unrecorded)
+    muscles get a zero template.
     """
-    ph = 100.0 * (np.mod(np.asarray(phase, dtype=float) - shift, 1.0))
+    phase = np.asarray(phase, dtype=float)
+    shift = np.asarray(shift, dtype=float)
+    ph = 100.0 * (np.mod(phase - (shift if shift.ndim < 2 else 0.0), 1.0))
     out = np.zeros((ph.size, len(muscles)))
     for i, m in enumerate(muscles):
+        if shift.ndim == 2:
+            ph = 100.0 * np.mod(phase - shift[:, i], 1.0)
         for amp, c, s_lo, s_hi in _BUMPS.get(m, []):
             for wrap in (-100.0, 0.0, 100.0):
                 d = ph - (c + wrap)

@@ -1,0 +1,37 @@
+"""``myoflow validate-simulator``: simulated vs real statistics, written as an HTML report."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import DataError
+
+__all__ = ["validate_simulator_cmd"]
+
+
+@click.command("validate-simulator")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for report.html, validation.json and figures/.")
+@click.option("--data", "data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of the public datasets (default: $MYOFLOW_SHARED_DATA or ../shared/data).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Simulator seed.")
+@click.option("--quick", is_flag=True, help="Small simulated cohorts and a 3-subject elderly slice (< 30 s).")
+@click.option("--only", multiple=True, type=click.Choice(["bursts", "muaps", "gait", "stim", "elderly"]),
+              help="Run only these sections (repeatable).")
+def validate_simulator_cmd(out: Path, data: Path | None, seed: int, quick: bool, only: tuple[str, ...]) -> None:
+    """Compare the simulator with every real dataset it has a counterpart for (pass/fail vs the real spread)."""
+    from .simulator import validate_simulator
+
+    if data is not None and not data.is_dir():
+        raise DataError("data folder not found", str(data))
+    report, sections = validate_simulator(out, data, seed=seed, quick=quick, only=only or None)
+    judged = [c.passed for s in sections for c in s.checks if c.passed is not None]
+    for s in sections:
+        n_ok = sum(c.passed is True for c in s.checks)
+        n_bad = sum(c.passed is False for c in s.checks)
+        click.echo(f"{s.key:24s} {s.status:9s} pass {n_ok:3d}  fail {n_bad:3d}  {s.seconds:6.1f} s  {s.message}")
+    click.echo(f"{sum(judged)}/{len(judged)} judged statistics pass; report: {report}")
+    errors = [s for s in sections if s.status == "error"]
+    if errors:
+        raise DataError("; ".join(s.message for s in errors) + f" (report written to {report})")

@@ -1,0 +1,94 @@
+"""``myoflow validate-simulator``: rules, absent/corrupt datasets, the quick report on the real data."""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from myoflow.cli import main
+from myoflow.validation.simulator import SECTIONS, range_check, spectral_stats, tolerance_check, validate_simulator
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def test_range_rule_passes_inside_and_fails_outside():
+    real = [80.0, 90.0, 100.0]
+    assert range_check("MNF", "Hz", real, [85.0, 95.0, 99.0], "subjects").passed is True
+    assert range_check("MNF", "Hz", real, [101.0, 120.0], "subjects").passed is False
+    # the median is judged, not any single value
+    assert range_check("MNF", "Hz", real, [10.0, 95.0, 150.0], "subjects").passed is True
+    assert range_check("MNF", "Hz", [90.0], [90.0], "subjects").passed is None  # one real value: no range
+
+
+def test_tolerance_rule():
+    assert tolerance_check("d", "ms", 1.0, [1.9], factor=2.0).passed is True
+    assert tolerance_check("d", "ms", 1.0, [2.1], factor=2.0).passed is False
+    assert tolerance_check("d", "ms", 1.0, [0.45], factor=2.0).passed is False
+    assert tolerance_check("t", "%", 50.0, [58.0], absolute=10.0).passed is True
+    assert tolerance_check("t", "%", 50.0, [61.0], absolute=10.0).passed is False
+
+
+def test_spectral_stats_of_a_known_spectrum():
+    rng = np.random.default_rng(0)
+    fs = 2000.0
+    t = np.arange(int(4 * fs)) / fs
+    x = np.sin(2 * np.pi * 100 * t) + 1e-3 * rng.standard_normal(t.size)
+    s = spectral_stats(x, fs)
+    assert abs(s["mdf"] - 100) < 5 and abs(s["mnf"] - 100) < 5
+    assert np.isclose(np.trapezoid(s["psd"], s["f"]), 1.0, rtol=0.05)
+
+
+def test_absent_datasets_say_so(tmp_path):
+    report, sections = validate_simulator(tmp_path / "out", tmp_path / "empty", quick=True)
+    assert [s.status for s in sections] == ["absent"] * len(SECTIONS)
+    assert all("not found" in s.message for s in sections)
+    assert report.is_file() and "absent" in report.read_text()
+
+
+def test_corrupt_dataset_is_an_error_row_and_exit_2(tmp_path, capsys):
+    d = tmp_path / "data" / "stim-artefact-tscs"
+    d.mkdir(parents=True)
+    for name in ("SingleCh_StimON.mat", "SingleCh_StimOFF.mat"):
+        (d / name).write_bytes(b"not a mat file")
+    with pytest.raises(SystemExit) as e:
+        main(["validate-simulator", "--out", str(tmp_path / "out"), "--data", str(tmp_path / "data"),
+              "--only", "stim"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "stim-artefact-tscs" in err[0] and "Traceback" not in err[0]
+    assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_missing_data_folder_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["validate-simulator", "--out", str(tmp_path / "o"), "--data", str(tmp_path / "nope")])
+    assert e.value.code == 2 and "data folder not found" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data (public recordings) not present")
+def test_quick_report_on_the_real_data(tmp_path):
+    report, sections = validate_simulator(tmp_path, DATA, quick=True, seed=3)
+    by = {s.key: s for s in sections}
+    for key, (folder, _) in SECTIONS.items():
+        if (DATA / folder).is_dir():
+            assert by[folder].status == "compared", by[folder].message
+            assert by[folder].checks and by[folder].figures
+    page = report.read_text()
+    assert "<img" in page and not re.search(r'src="(?!data:)', page)  # self-contained: figures inlined
+    blob = json.loads((tmp_path / "validation.json").read_text())
+    assert len(blob["sections"]) == len(SECTIONS)
+    # each verdict follows from the numbers shown beside it
+    for s in sections:
+        for c in s.checks:
+            if c.rule.startswith("sim median inside") and c.passed is not None:
+                assert c.passed == (c.real_range[0] <= c.sim <= c.real_range[1])
+
+
+@pytest.mark.skipif(not (DATA / "openhdemg-otb").is_dir(), reason="openhdemg-otb not present")
+def test_same_seed_same_numbers(tmp_path):
+    _, a = validate_simulator(tmp_path / "a", DATA, quick=True, seed=5, only=["muaps"])
+    _, b = validate_simulator(tmp_path / "b", DATA, quick=True, seed=5, only=["muaps"])
+    _, c = validate_simulator(tmp_path / "c", DATA, quick=True, seed=6, only=["muaps"])
+    sims = lambda secs: [ch.sim for ch in secs[0].checks]  # noqa: E731
+    assert sims(a) == sims(b) and sims(a) != sims(c)
