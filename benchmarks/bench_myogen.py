@@ -61,7 +61,9 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_DIR, Benchmark, Row, bench_argparser, setup_logging, shared_data_dir, time_repeats  # noqa: E402,E501
+from common import (  # noqa: E402
+    BENCH_DIR, Benchmark, Row, bench_argparser, proc_status_mb, setup_logging, shared_data_dir, time_repeats,
+)
 
 log = logging.getLogger("bench.myogen")
 
@@ -146,14 +148,10 @@ def find_python(explicit: str | None = None) -> tuple[str | None, str]:
 
 
 def default_venv_dir() -> Path:
-    env = os.environ.get("MYOFLOW_CACHE")
-    if env:
-        base = Path(env)
-    else:
-        import platformdirs
+    """``$MYOFLOW_CACHE/bench/myogen-venv`` (else the user cache dir): never inside the repository."""
+    from myoflow.experiments.runner import default_cache_dir
 
-        base = Path(platformdirs.user_cache_dir("myoflow"))
-    return base / "bench" / "myogen-venv"
+    return default_cache_dir() / "bench" / "myogen-venv"
 
 
 def _venv_python(venv: Path) -> Path:
@@ -252,12 +250,16 @@ def excitation(fs: float) -> np.ndarray:
     return PLATEAU * np.clip(np.minimum(t / 0.5, (CONTRACTION_S - t) / 0.5), 0.0, 1.0)
 
 
-def make_spikes(n_units: int, n_fibres_total: int, seed: int) -> list[np.ndarray]:
-    """Discharge sample indices (at :data:`FS`) of each unit for :func:`excitation`."""
+def make_spikes(n_units: int, seed: int) -> list[np.ndarray]:
+    """Discharge sample indices (at :data:`FS`) of each unit of an ``n_units`` pool for :func:`excitation`.
+
+    Fuglevand pool, recruitment range 30 (as MyoGen's thresholds); the fibre counts of the
+    pool only scale twitch forces, which the EMG does not use.
+    """
     from myoflow.simulate.motor_units import MotorUnitPool
 
     rng = np.random.default_rng(seed)
-    pool = MotorUnitPool.create(n_units, rng, rr=30.0, fibres_total=float(max(n_fibres_total, n_units)))
+    pool = MotorUnitPool.create(n_units, rng, rr=30.0)
     return pool.spike_trains(excitation(FS), FS, rng)
 
 
@@ -303,31 +305,6 @@ def electrodes():
     return ElectrodeArray.grid(*GRID, IED_MM, radius_mm=ELECTRODE_RADIUS_MM)
 
 
-def _generator():
-    import torch
-
-    from myoflow.models.muap_generator import MUAPGenerator
-    from myoflow.pipelines.muap_generator.pipeline import MuapModelConfig
-    from myoflow.simulate.numerical import MUAP_CONDITION_RANGES, MUAP_CONDITIONS
-
-    m = MuapModelConfig()
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        gen = MUAPGenerator((GRID[0], GRID[1], N_SAMPLES), fs=FS, condition_names=MUAP_CONDITIONS,
-                            condition_ranges=MUAP_CONDITION_RANGES, latent_dim=m.latent_dim, hidden=m.hidden,
-                            n_hidden_layers=m.n_hidden_layers, cond_dim=m.cond_dim,
-                            time_expert_scales=m.time_expert_scales, encoder_width=m.encoder_width)
-    return gen.eval()
-
-
-def _vm_hwm_mb() -> float:
-    """Peak RSS (VmHWM) of this process, MB; unlike ru_maxrss it starts afresh at exec."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
 def _contraction_child(payload_path: str, out_path: str) -> int:
     """Fresh-process myoflow contraction (for wall time and peak RSS): spikes, fast MUAPs, synthesis."""
     from myoflow._atomic import atomic_write_json
@@ -335,26 +312,28 @@ def _contraction_child(payload_path: str, out_path: str) -> int:
     from myoflow.simulate.volume_conductor import MotorUnitGeometry, fast_muaps
 
     p = json.loads(Path(payload_path).read_text(encoding="utf-8"))
-    base_rss = _vm_hwm_mb()
+    base_rss = proc_status_mb("VmHWM")
     tissue = _tissue()
     w0, c0 = time.perf_counter(), time.process_time()
-    spikes = make_spikes(p["n_units"], p["n_fibres_total"], p["seed"])
+    spikes = make_spikes(p["pool_units"], p["seed"])
+    spikes = [spikes[u] for u in p["units"]]  # the units MyoGen gave fibres to
     t_spk = time.perf_counter() - w0
     geom = MotorUnitGeometry(**{k: np.asarray(v, float) for k, v in p["geometry"].items()})
     muaps = fast_muaps(geom, tissue, electrodes(), FS, duration_ms=None)
     t_mu = time.perf_counter() - w0 - t_spk
     n = int(round(CONTRACTION_S * FS))
-    emg = synthesize_emg([s[s < n] for s in spikes[: geom.n_units]], muaps, n)
+    emg = synthesize_emg([s[s < n] for s in spikes], muaps, n)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     np.save(Path(out_path).with_suffix(".npy"), emg.astype(np.float32))
     atomic_write_json(out_path, {"wall_s": wall, "cpu_s": cpu, "spikes_s": t_spk, "muaps_s": t_mu,
-                                 "synthesis_s": wall - t_spk - t_mu, "peak_rss_mb": _vm_hwm_mb(),
+                                 "synthesis_s": wall - t_spk - t_mu, "peak_rss_mb": proc_status_mb("VmHWM"),
                                  "import_rss_mb": base_rss})
     return 0
 
 
-def run_contraction(geom, n_fibres_total: int, seed: int, work: Path) -> tuple[dict, np.ndarray]:
-    payload = {"n_units": geom.n_units, "n_fibres_total": n_fibres_total, "seed": seed,
+def run_contraction(geom, pool_units: int, units: list[int], seed: int, work: Path) -> tuple[dict, np.ndarray]:
+    """The myoflow contraction in a fresh process; returns (timings and peak RSS, EMG (channels, n))."""
+    payload = {"pool_units": pool_units, "units": list(units), "seed": seed,
                "geometry": {k: getattr(geom, k).tolist() for k in (
                    "depth_mm", "y_mm", "iz_mm", "fibre_length_mm", "iz_fraction", "cv_m_s", "n_fibres",
                    "territory_radius_mm")}}
@@ -441,9 +420,81 @@ def plot(stats: dict, emgs: dict, out: Path) -> Path:
 
 # --------------------------------------------------------------------------- the benchmark
 
+def _compare_outputs(bench: Benchmark, fast: np.ndarray, num: np.ndarray | None, res: dict, arrays: dict,
+                     emg_mf: np.ndarray, figure: Path):
+    """Shape-statistics and interference-EMG rows (myoflow vs MyoGen vs real) and the figure.
+
+    Returns ``(real templates or None, their source)``.
+    """
+    from myoflow.pipelines.muap_generator.templates import grid_positions, shape_statistics
+
+    pos = grid_positions(*GRID, IED_MM)
+    stats = {}
+    tpl, real, real_src = real_reference()
+    if tpl is not None:
+        stats["real STA"] = shape_statistics(tpl.muaps, tpl.positions_mm, tpl.fs)
+    stats["myoflow fast"] = shape_statistics(fast, pos, FS)
+    if num is not None:
+        stats["myoflow numerical"] = shape_statistics(num, pos, FS)
+    mg = arrays["muaps"]  # (units, rows, cols, times) at MyoGen's own rate
+    stats["MyoGen"] = shape_statistics(mg.reshape(mg.shape[0], -1, mg.shape[-1]), pos, res["muap_fs"])
+    bench.extra["shape_statistics"] = {k: v.round(4).to_dict(orient="list") for k, v in stats.items()}
+    for col, unit, label in (("ptp_uv", "µV", "MUAP p-p"), ("duration_ms", "ms", "MUAP duration (20 % of peak)"),
+                             ("spread_mm", "mm", "MUAP spatial spread (half-max area)")):
+        f_med = float(np.median(stats["myoflow fast"][col]))
+        g_med = float(np.median(stats["MyoGen"][col]))
+        parts = [f"{k}: median {np.median(v[col]):.3g} [{np.min(v[col]):.3g}–{np.max(v[col]):.3g}]"
+                 for k, v in stats.items()]
+        row = Row(item=f"{label}, median over units (same units; real = openhdemg-otb STA)", myoflow=f_med,
+                  unit=unit, reference="MyoGen", reference_value=g_med, ratio=f_med / g_med if g_med else None,
+                  ratio_label="myoflow fast / MyoGen", note="; ".join(parts))
+        if "real STA" in stats:
+            r = stats["real STA"][col]
+            row.ratio, row.ratio_unit = float(np.mean((stats["myoflow fast"][col] >= r.min())
+                                                      & (stats["myoflow fast"][col] <= r.max()))), ""
+            row.ratio_label = "fraction of myoflow's units inside the real [min, max]"
+            row.goal, row.goal_op, row.goal_value = "median inside the real range", None, None
+            inside = bool(r.min() <= f_med <= r.max())
+            g_in = bool(r.min() <= g_med <= r.max())
+            row.note = (f"median inside real range: myoflow {'yes' if inside else 'no'}, MyoGen "
+                        f"{'yes' if g_in else 'no'}. " + row.note)
+            bench.add(row)
+            row.goal_met = inside  # a two-sided goal, which Row's single operator cannot express
+        else:
+            bench.add(row)
+    emgs = {"myoflow fast": (emg_mf, FS), "MyoGen": (arrays["emg"], res["emg_fs"])}
+    es = {k: emg_stats(x, fs) for k, (x, fs) in emgs.items()}
+    if real is not None:
+        es["real (openhdemg-otb)"] = real["emg"]
+    bench.extra["emg_statistics"] = es
+    for key, unit, label in (("rms_uv", "µV", "interference EMG RMS"),
+                             ("mdf_hz", "Hz", "interference EMG median frequency")):
+        ref_txt = (f"; real recording {es['real (openhdemg-otb)'][key]:.3g} (its own contraction level and "
+                   "muscle, context only)") if real is not None else ""
+        bench.add(Row(item=f"{label}, plateau 1–9 s, 20–500 Hz, median over channels",
+                      myoflow=es["myoflow fast"][key], unit=unit, reference="MyoGen (same spikes)",
+                      reference_value=es["MyoGen"][key], ratio_label="myoflow / MyoGen",
+                      ratio=es["myoflow fast"][key] / es["MyoGen"][key] if es["MyoGen"][key] else None,
+                      note=f"No goal: the same discharges through both simulators' MUAPs{ref_txt}."))
+    if real is not None:
+        emgs["real (openhdemg-otb)"] = (real["data"], real["fs"])
+    fig = plot(stats, emgs, figure)
+    bench.extra["figure"] = fig.name
+    return tpl, real_src
+
+
+def _time_wall_cpu(fn, repeats: int):
+    """``(Timing of the wall times, mean CPU seconds per call)`` over ``repeats`` calls (no warm-up)."""
+    import gc
+
+    gc.collect()  # once, outside: a collection per repeat would dominate the CPU time of ~10 ms calls
+    c0 = time.process_time()
+    t = time_repeats(fn, repeats=repeats, warmup=0, collect=False)
+    return t, max((time.process_time() - c0) / repeats, 1e-9)
+
+
 def run(quick: bool, results_dir: Path, install: bool = True, python: str | None = None,
         venv: Path | None = None, seed: int = 0, timeout: float | None = None) -> Path:
-    from myoflow.pipelines.muap_generator.templates import grid_positions, shape_statistics
     from myoflow.simulate.numerical import numerical_muaps
     from myoflow.simulate.volume_conductor import fast_muaps
 
@@ -461,9 +512,7 @@ def run(quick: bool, results_dir: Path, install: bool = True, python: str | None
 
     with tempfile.TemporaryDirectory(prefix="myogen-bench-") as tmp:
         work = Path(tmp)
-        # Spikes depend only on the unit count (recruitment order); fibre counts come from MyoGen's muscle
-        # and only scale the twitch forces, which the EMG does not use.
-        spikes = make_spikes(muscle.n_units, 0, seed)
+        spikes = make_spikes(muscle.n_units, seed)
         lengths = np.array([len(s) for s in spikes])
         np.savez(work / "spikes.npz", times_s=np.concatenate(spikes).astype(float) / FS, lengths=lengths, fs=FS,
                  duration_s=CONTRACTION_S)
@@ -479,10 +528,7 @@ def run(quick: bool, results_dir: Path, install: bool = True, python: str | None
             return _myoflow_only(bench, muscle, tissue, myogen_msg)
 
         bench.extra["myogen"] = {k: v for k, v in res.items() if k not in ("centres_mm", "territory_radius_mm")}
-        units = res["units"]
-        if len(units) < len(spikes):
-            # units without fibres have no MUAP on either side
-            spikes = [spikes[u] for u in units]
+        units = res["units"]  # units without fibres have no MUAP on either side
         geom = geometry_from_myogen(res, muscle)
         n_units = geom.n_units
         fibres = int(geom.n_fibres.sum())
@@ -500,29 +546,27 @@ def run(quick: bool, results_dir: Path, install: bool = True, python: str | None
         dur_ms = N_SAMPLES / FS * 1e3
         reps = 3 if quick else 5
         w0 = time.perf_counter()
-        fast_muaps(geom, tissue, el, FS, duration_ms=dur_ms)  # builds the kernel table (one-off)
+        fast = fast_muaps(geom, tissue, el, FS, duration_ms=dur_ms)  # also builds the kernel table (one-off)
         t_table = time.perf_counter() - w0
-        t_fast = time_repeats(lambda: fast_muaps(geom, tissue, el, FS, duration_ms=dur_ms), repeats=reps, warmup=0)
-        c0 = time.process_time()
-        fast = fast_muaps(geom, tissue, el, FS, duration_ms=dur_ms)
-        fast_cpu = time.process_time() - c0
+        t_fast, fast_cpu = _time_wall_cpu(lambda: fast_muaps(geom, tissue, el, FS, duration_ms=dur_ms), reps)
         setup = numerical_setup(tissue, muscle)
         cond, in_range = conditions_from_geometry(geom, tissue, muscle)
         num = None
         if len(cond):
             numerical_muaps(cond[:1], el, FS, setup=setup)  # its kernel table (one-off)
-            t_num = time_repeats(lambda: numerical_muaps(cond, el, FS, setup=setup), repeats=1, warmup=0)
-            c0 = time.process_time()
             num = numerical_muaps(cond, el, FS, setup=setup)
-            num_cpu = time.process_time() - c0
+            t_num, num_cpu = _time_wall_cpu(lambda: numerical_muaps(cond, el, FS, setup=setup), 1)
         import torch
 
         torch.set_num_threads(1)
-        gen = _generator()
+        from bench_generator import _generator
+
+        gen, _ = _generator(None, out_shape=(GRID[0], GRID[1], N_SAMPLES))
         n_gen = 512 if quick else 4096
-        gcond = np.repeat(cond if len(cond) else np.array([[3.0, 12.0, 0.5, 0.5, 4.0, 1.0]]), -(-n_gen // max(
-            len(cond), 1)), axis=0)[:n_gen]
-        t_gen = time_repeats(lambda: gen.generate(gcond, batch_size=512), repeats=reps, warmup=1)
+        # the same units' conditions, repeated up to a batch worth timing
+        gcond = np.resize(cond if len(cond) else np.array([[3.0, 12.0, 0.5, 0.5, 4.0, 1.0]]), (n_gen, 6))
+        gen.generate(gcond, batch_size=512)  # warm-up
+        t_gen, gen_cpu = _time_wall_cpu(lambda: gen.generate(gcond, batch_size=512), reps)
 
         def speed_row(label, rate, fib_rate, cpu_rate, t, goal=None, n=n_units, f=fibres, note=""):
             goal_txt, op, val = ("", None, None) if goal is None else (f"≥ {goal:g}× MyoGen", ">=", float(goal))
@@ -535,25 +579,25 @@ def run(quick: bool, results_dir: Path, install: bool = True, python: str | None
                 details={"timing": t.as_dict() if hasattr(t, "as_dict") else t}))
 
         speed_row("myoflow fast path (fibre clusters)", n_units / t_fast.median, fibres / t_fast.median,
-                  n_units / max(fast_cpu, 1e-9), t_fast, goal=10,
+                  n_units / fast_cpu, t_fast, goal=10,
                   note=f"Kernel table for this grid/tissue built once before timing ({t_table:.2f} s).")
         if num is not None:
             nf = int(geom.n_fibres[in_range].sum())
             speed_row("myoflow numerical path (every fibre)", len(cond) / t_num.median, nf / t_num.median,
-                      len(cond) / max(num_cpu, 1e-9), t_num, n=len(cond), f=nf,
+                      len(cond) / num_cpu, t_num, n=len(cond), f=nf,
                       note=(f"{len(cond)} of {n_units} units have conditions inside the BioMime ranges."
                             if len(cond) < n_units else ""))
         else:
             bench.not_available("surface MUAPs/s, myoflow numerical path", "no unit's conditions lie in the BioMime "
                                 "ranges", reference="MyoGen")
         speed_row("myoflow MUAP generator (PyTorch, 1 thread, batch 512)", n_gen / t_gen.median,
-                  n_gen / t_gen.median * fibres / n_units, n_gen / t_gen.median, t_gen, goal=100, n=n_gen,
+                  n_gen / t_gen.median * fibres / n_units, n_gen / gen_cpu, t_gen, goal=100, n=n_gen,
                   f=int(round(n_gen * fibres / n_units)),
                   note=("Untrained generator, default architecture, 13×5×96 output (cost does not depend on the "
-                        "weights); fibres/s = MUAPs/s × the mean fibres per unit; CPU ≈ wall at 1 thread."))
+                        "weights), the same units' conditions repeated; fibres/s = MUAPs/s × mean fibres per unit."))
 
         # ---- 10 s contraction
-        mf, emg_mf = run_contraction(geom, fibres, seed, work)
+        mf, emg_mf = run_contraction(geom, muscle.n_units, units, seed, work)
         myogen_total = res["timings"]["muscle"]["wall_s"] + my["wall_s"] + res["timings"]["emg"]["wall_s"]
         myogen_cpu = sum(res["timings"][k]["cpu_s"] for k in ("muscle", "muaps", "emg"))
         bench.add(Row(
@@ -564,8 +608,8 @@ def run(quick: bool, results_dir: Path, install: bool = True, python: str | None
                   f"synthesis {mf['synthesis_s']:.2f} s; CPU {mf['cpu_s']:.2f} s. MyoGen: muscle "
                   f"{res['timings']['muscle']['wall_s']:.1f} s + MUAPs {my['wall_s']:.1f} s + synthesis "
                   f"{res['timings']['emg']['wall_s']:.1f} s from myoflow's spikes (its NEURON motor neurons not "
-                  f"run); CPU {myogen_cpu:.1f} s (ratio {myogen_cpu / mf['cpu_s']:.0f}×); import {res['import_s']:.1f} s "
-                  "not counted."),
+                  f"run); CPU {myogen_cpu:.1f} s (ratio {myogen_cpu / mf['cpu_s']:.0f}×); import "
+                  f"{res['import_s']:.1f} s not counted."),
             details={"myoflow": mf, "myogen": res["timings"]}))
         bench.add(Row(
             item="peak RSS of the contraction process", myoflow=mf["peak_rss_mb"], unit="MB", reference=myogen_label,
@@ -575,57 +619,7 @@ def run(quick: bool, results_dir: Path, install: bool = True, python: str | None
                 f"MyoGen after its MUAPs: {res['peak_rss_after_muaps_mb']:.0f} MB).")))
 
         # ---- output comparison
-        pos = grid_positions(*GRID, IED_MM)
-        stats = {}
-        tpl, real, real_src = real_reference()
-        if tpl is not None:
-            stats["real STA"] = shape_statistics(tpl.muaps, tpl.positions_mm, tpl.fs)
-        stats["myoflow fast"] = shape_statistics(fast, pos, FS)
-        if num is not None:
-            stats["myoflow numerical"] = shape_statistics(num, pos, FS)
-        mg = arrays["muaps"]  # (units, rows, cols, times) at MyoGen's own rate
-        stats["MyoGen"] = shape_statistics(mg.reshape(mg.shape[0], -1, mg.shape[-1]), pos, res["muap_fs"])
-        bench.extra["shape_statistics"] = {k: v.round(4).to_dict(orient="list") for k, v in stats.items()}
-        for col, unit, label in (("ptp_uv", "µV", "MUAP p-p"), ("duration_ms", "ms", "MUAP duration (20 % of peak)"),
-                                 ("spread_mm", "mm", "MUAP spatial spread (half-max area)")):
-            f_med = float(np.median(stats["myoflow fast"][col]))
-            g_med = float(np.median(stats["MyoGen"][col]))
-            parts = [f"{k}: median {np.median(v[col]):.3g} [{np.min(v[col]):.3g}–{np.max(v[col]):.3g}]"
-                     for k, v in stats.items()]
-            row = Row(item=f"{label}, median over units (same units; real = openhdemg-otb STA)", myoflow=f_med,
-                      unit=unit, reference="MyoGen", reference_value=g_med, ratio=f_med / g_med if g_med else None,
-                      ratio_label="myoflow fast / MyoGen", note="; ".join(parts))
-            if "real STA" in stats:
-                r = stats["real STA"][col]
-                row.ratio, row.ratio_unit = float(np.mean((stats["myoflow fast"][col] >= r.min())
-                                                          & (stats["myoflow fast"][col] <= r.max()))), ""
-                row.ratio_label = "fraction of myoflow's units inside the real [min, max]"
-                row.goal, row.goal_op, row.goal_value = "median inside the real range", None, None
-                inside = bool(r.min() <= f_med <= r.max())
-                g_in = bool(r.min() <= g_med <= r.max())
-                row.note = (f"median inside real range: myoflow {'yes' if inside else 'no'}, MyoGen "
-                            f"{'yes' if g_in else 'no'}. " + row.note)
-                bench.add(row)
-                bench.rows[-1].goal_met = inside
-            else:
-                bench.add(row)
-        emgs = {"myoflow fast": (emg_mf, FS), "MyoGen": (arrays["emg"], res["emg_fs"])}
-        es = {k: emg_stats(x, fs) for k, (x, fs) in emgs.items()}
-        if real is not None:
-            es["real (openhdemg-otb)"] = real["emg"]
-        bench.extra["emg_statistics"] = es
-        for key, unit, label in (("rms_uv", "µV", "interference EMG RMS"), ("mdf_hz", "Hz", "interference EMG median frequency")):
-            ref_txt = f"; real recording {es['real (openhdemg-otb)'][key]:.3g}" if real is not None else ""
-            bench.add(Row(item=f"{label}, plateau 1–9 s, 20–500 Hz, median over channels", myoflow=es["myoflow fast"][key],
-                          unit=unit, reference="MyoGen (same spikes)", reference_value=es["MyoGen"][key],
-                          ratio=es["myoflow fast"][key] / es["MyoGen"][key] if es["MyoGen"][key] else None,
-                          ratio_label="myoflow / MyoGen",
-                          note=("No goal: the same discharges through both simulators' MUAPs" + ref_txt +
-                                (" (its own contraction level and muscle, context only)." if real is not None else "."))))
-        if real is not None:
-            emgs["real (openhdemg-otb)"] = (real["data"], real["fs"])
-        fig = plot(stats, emgs, results_dir / "myogen.png")
-        bench.extra["figure"] = fig.name
+        tpl, real_src = _compare_outputs(bench, fast, num, res, arrays, emg_mf, results_dir / "myogen.png")
         bench.note(f"MyoGen ran in its own venv ({venv_msg}); {why_py}. Every BLAS/OpenMP/Numba pool held at one "
                    f"thread on both sides; MyoGen's optimised CPU route (ExecutionPolicy, 1 worker) at its default "
                    f"resolution (256 t/z points, 32 θ points, 10 kHz internal). Its MUAPs come at "
