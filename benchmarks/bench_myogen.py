@@ -190,6 +190,9 @@ def ensure_venv(python: str | None, venv: Path, install: bool, timeout: float = 
     if python is None:
         return None, f"cannot build the MyoGen venv: {why_no_python}" + broken
     if venv.exists():
+        if not (venv / "pyvenv.cfg").is_file() and any(venv.iterdir()):
+            # never delete a folder that is not a venv (a mistyped --venv)
+            return None, f"{venv} exists and is not a venv; not replacing it" + broken
         shutil.rmtree(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -195,6 +195,9 @@ def test_myogen_python_search_rejects_wrong_or_missing_interpreters(bench_myogen
     assert vpy is None and "--no-install" in msg and (venv / "bin" / "python").is_symlink()
     vpy, msg = bench_myogen.ensure_venv(None, venv, install=True)
     assert vpy is None and "no Python 3.12/3.13" in msg and "unusable" in msg
+    # a folder that is not a venv is never deleted to make room for one
+    vpy, msg = bench_myogen.ensure_venv(sys.executable, venv, install=True)
+    assert vpy is None and "is not a venv" in msg and (venv / "bin" / "python").is_symlink()
 
 
 def test_myogen_units_map_to_myoflow_geometry_and_conditions(bench_myogen):
