@@ -36,7 +36,9 @@ log = logging.getLogger("bench.generator")
 BATCH = 512
 
 
-def _generator(path: str | None):
+def _generator(path: str | None, out_shape: tuple[int, int, int] | None = None):
+    """A trained generator from ``path``, else an untrained one (default architecture) of ``out_shape``
+    (default: the numerical model's grid × samples)."""
     import torch
 
     if path:
@@ -50,7 +52,8 @@ def _generator(path: str | None):
     m = MuapModelConfig()
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        gen = MUAPGenerator((DEFAULT_SETUP.rows, DEFAULT_SETUP.cols, DEFAULT_SETUP.n_samples), fs=DEFAULT_SETUP.fs,
+        gen = MUAPGenerator(out_shape or (DEFAULT_SETUP.rows, DEFAULT_SETUP.cols, DEFAULT_SETUP.n_samples),
+                            fs=DEFAULT_SETUP.fs,
                             condition_names=MUAP_CONDITIONS, condition_ranges=MUAP_CONDITION_RANGES,
                             latent_dim=m.latent_dim, hidden=m.hidden, n_hidden_layers=m.n_hidden_layers,
                             cond_dim=m.cond_dim, time_expert_scales=m.time_expert_scales,

@@ -27,15 +27,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, Benchmark, Row, bench_main, shared_data_dir  # noqa: E402
+from common import proc_status_mb as _status_mb  # noqa: E402
 
 log = logging.getLogger("bench.memory")
-
-
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def nbytes(obj: Any) -> int:

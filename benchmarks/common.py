@@ -35,7 +35,7 @@ __all__ = [
     "BENCH_DIR", "RESULTS_DIR", "REPO", "SCHEMA",
     "Row", "Benchmark", "Timing",
     "machine_info", "versions", "time_pair", "time_repeats", "percentile",
-    "bench_argparser", "bench_main", "shared_data_dir", "goal_met", "setup_logging",
+    "bench_argparser", "bench_main", "shared_data_dir", "goal_met", "setup_logging", "proc_status_mb",
 ]
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,18 @@ def shared_data_dir() -> Path | None:
     env = os.environ.get("MYOFLOW_SHARED_DATA")
     path = Path(env) if env else REPO.parent / "shared" / "data"
     return path if path.is_dir() else None
+
+
+def proc_status_mb(field: str) -> float:
+    """A memory field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``, ...) in MB.
+
+    ``VmHWM`` is the peak RSS of this process since its ``exec``; ``getrusage``'s
+    ``ru_maxrss`` would carry the parent's peak over fork + exec.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 # --------------------------------------------------------------------------- timing

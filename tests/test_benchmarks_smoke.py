@@ -169,3 +169,70 @@ def test_synthetic_emg_and_rest_finder():
     # the synthetic bursts occupy the first second of every 5 s: the rest segment must avoid them
     assert all((t % 5.0) >= 1.0 for t in np.arange(t0, t1, 0.01))
     assert bp.match_onsets(np.array([100, 500, 900]), np.array([110, 880, 2000]), tol=30) == 2
+
+
+# --------------------------------------------------------------------------- bench_myogen (issue 20)
+
+@pytest.fixture(scope="module")
+def bench_myogen():
+    return _load("bench_myogen")
+
+
+def test_myogen_python_search_rejects_wrong_or_missing_interpreters(bench_myogen, tmp_path, monkeypatch):
+    # this venv runs 3.11: an explicit choice of it is reported, never swapped for a search hit
+    py, why = bench_myogen.find_python(sys.executable)
+    assert py is None and "3.11" in why and "3.12" in why
+    monkeypatch.setenv(bench_myogen.MYOGEN_PYTHON_ENV, str(tmp_path / "no" / "python"))
+    py, why = bench_myogen.find_python()
+    assert py is None and "does not run" in why
+    # a venv whose interpreter fails is detected and, with installs off, never rebuilt
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to("/bin/false")
+    ok, msg = bench_myogen.check_venv(venv)
+    assert not ok and "import myogen fails" in msg
+    vpy, msg = bench_myogen.ensure_venv(None, venv, install=False)
+    assert vpy is None and "--no-install" in msg and (venv / "bin" / "python").is_symlink()
+    vpy, msg = bench_myogen.ensure_venv(None, venv, install=True)
+    assert vpy is None and "no Python 3.12/3.13" in msg and "unusable" in msg
+    # a folder that is not a venv is never deleted to make room for one
+    vpy, msg = bench_myogen.ensure_venv(sys.executable, venv, install=True)
+    assert vpy is None and "is not a venv" in msg and (venv / "bin" / "python").is_symlink()
+
+
+def test_myogen_units_map_to_myoflow_geometry_and_conditions(bench_myogen):
+    pytest.importorskip("myoflow.simulate.numerical")
+    muscle = bench_myogen.MuscleSpec(n_units=3, radius_mm=8.0)
+    res = {"units": [0, 2], "n_fibres": [5, 0, 900], "centres_mm": [[6.0, 1.0], [0, 0], [-7.0, -2.0]],
+           "territory_radius_mm": [1.0, 0.0, 3.0]}
+    geom = bench_myogen.geometry_from_myogen(res, muscle)
+    # the grid centre sits over (R, 0): depth below the muscle surface R − x, lateral offset y
+    np.testing.assert_allclose(geom.depth_mm, [2.0, 15.0])
+    np.testing.assert_allclose(geom.y_mm, [1.0, -2.0])
+    np.testing.assert_allclose(geom.n_fibres, [5, 900])
+    cond, keep = bench_myogen.conditions_from_geometry(geom, bench_myogen._tissue(), muscle)
+    # 900 fibres is beyond BioMime's 870: only the first unit goes to the numerical path
+    assert keep.tolist() == [0] and cond.shape == (1, 6)
+    np.testing.assert_allclose(cond[0, :2], [np.log(5), 2.0 + 7.0])
+
+
+def test_myogen_bench_degrades_cleanly_without_python312(tmp_path):
+    """Quick form with no usable Python >= 3.12: exit 0, myoflow measured, MyoGen rows say why."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, MYOFLOW_MYOGEN_PYTHON=str(tmp_path / "missing" / "python3.12"),
+               MYOFLOW_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = str(BENCH.parent / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_myogen.py"), "--quick", "--results-dir", str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads((tmp_path / "myogen.json").read_text())
+    rows = data["rows"]
+    measured = [r for r in rows if r["status"] == "ok"]
+    assert len(measured) == 1 and measured[0]["myoflow"] > 0 and "does not run" in measured[0]["note"]
+    skipped = [r for r in rows if r["status"].startswith("not available")]
+    assert len(skipped) == 3 and all("missing/python3.12" in r["status"] and "does not run" in r["status"]
+                                     for r in skipped)
+    assert not (tmp_path / "cache" / "bench" / "myogen-venv").exists()  # nothing built without a Python
+    assert any("could not be compared" in n for n in data["notes"])
