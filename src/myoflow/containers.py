@@ -573,8 +573,14 @@ class Epochs:
         """Subset epochs by an integer, a slice, a boolean mask or an integer array; returns Epochs.
 
         An integer gives Epochs of one epoch (not a bare window), so the result
-        always carries fs, channels and metadata.
+        always carries fs, channels and metadata. ``epochs[idx, ...]`` (how
+        scikit-learn indexes anything with a ``shape``) is the same as ``epochs[idx]``.
         """
+        if isinstance(idx, tuple):
+            if len(idx) == 2 and idx[1] is Ellipsis:
+                idx = idx[0]
+            else:
+                raise IndexError("Epochs index epochs only (epochs[idx] or epochs[idx, ...]); index .X for samples")
         if isinstance(idx, (int, np.integer)):
             if not -len(self) <= int(idx) < len(self):
                 raise IndexError(f"epoch index {int(idx)} out of range for {len(self)} epoch(s)")
