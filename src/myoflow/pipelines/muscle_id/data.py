@@ -34,7 +34,7 @@ from ...config import to_dict
 from ...containers import Epochs, Recording
 from ...errors import ConfigError, DataError
 from .config import CohortConfig, PreprocessConfig
-from .features import classic_features
+from ...features import classic_features
 from .windows import burst_windows, onset_errors_ms, pick_channels
 
 __all__ = ["CohortData", "TASK_TITLES", "load_cohort", "grid_tasks", "lowerlimb_tasks", "REAL_MUSCLES"]
