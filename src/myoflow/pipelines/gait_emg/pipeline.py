@@ -27,7 +27,6 @@ Conditions in ``metrics.json``: ``sim``, ``real/walk45``, ``real/run81``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ import pandas as pd
 from ...config import ExperimentConfig
 from ...errors import ConfigError, DataError, LeakageError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
+from ...experiments.cache import cache_key, cached
 from .._shared import shared_data_dir
 from .data import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles
 from .features import kinematic_inputs, to_rows, from_rows
@@ -150,15 +150,13 @@ def _sim_cache_key(cfg: GaitEmgConfig) -> str:
 
     d, p = cfg.data, cfg.preprocess
     # the simulator's own code is part of the key, so editing it never serves stale cycles
-    from ...biomech import muscles, walking, gait_templates, inverse_dynamics
-    from ...simulate.protocols import gait
+    return cache_key({"v": __version__, "n": d.subjects, "strides": d.strides, "seed": d.sim_seed,
+                      "fs_sim": d.fs_sim, "pts": p.n_points, "bp": list(p.bandpass), "env": p.envelope_hz},
+                     _SIM_MODULES)
 
-    src = hashlib.sha256(b"".join(Path(m.__file__).read_bytes()
-                                  for m in (muscles, walking, gait_templates, inverse_dynamics, gait))).hexdigest()
-    blob = json.dumps({"v": __version__, "src": src, "n": d.subjects, "strides": d.strides, "seed": d.sim_seed,
-                       "fs_sim": d.fs_sim, "pts": p.n_points, "bp": list(p.bandpass), "env": p.envelope_hz},
-                      sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+_SIM_MODULES = ("myoflow.biomech.muscles", "myoflow.biomech.walking", "myoflow.biomech.gait_templates",
+                "myoflow.biomech.inverse_dynamics", "myoflow.simulate.protocols.gait")
 
 
 def _save_cycles(c: GaitCycles, path: Path) -> None:
@@ -187,21 +185,15 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
     info: dict[str, Any] = {"source": d.source}
     if d.source == "simulate":
         cache = None if (cache_dir is None or not d.cache) else Path(cache_dir) / "gait_emg" / f"sim-{_sim_cache_key(cfg)}.npz"
-        sim = None
-        if cache is not None and cache.is_file():
-            try:
-                sim = _load_cycles(cache)
-                log.info("loaded simulated gait cycles from %s", cache)
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("ignoring unreadable cache %s (%s)", cache, exc)
-        if sim is None:
+
+        def build() -> GaitCycles:
             from ...simulate.protocols.gait import simulate_gait
 
-            trials, parts = simulate_gait(d.subjects, d.sim_seed, d.strides, fs_sim=d.fs_sim)
-            sim = _cycles_from_trials([("walk", t) for t in trials], cfg)
-            sim, scales = normalise_emg(sim)
-            if cache is not None:
-                _save_cycles(sim, cache)
+            trials, _ = simulate_gait(d.subjects, d.sim_seed, d.strides, fs_sim=d.fs_sim)
+            return normalise_emg(_cycles_from_trials([("walk", t) for t in trials], cfg))[0]
+
+        sim = cached(cache, lambda p: _load_cycles(p) if p.is_file() else None, _save_cycles, build,
+                     what="simulated gait cycles")
         info.update(n_subjects=d.subjects, strides=d.strides, sim_seed=d.sim_seed)
     else:
         from ...containers import Trial
@@ -494,17 +486,21 @@ class GaitEmgPipeline(Pipeline):
 
     def figures(self, cfg: GaitEmgConfig, summary: dict[str, Any], predictions: pd.DataFrame,
                 run_dir: Path) -> list[tuple[str, Path]]:
-        from .figures import ensemble_figure, torque_figure
+        from ...report.figures.gait_emg import ensemble_figure, torque_figure
 
         out = []
         if predictions is None or predictions.empty:
             return out
         for cond, part in predictions.groupby("condition", sort=True):
             safe = cond.replace("/", "_")
-            p = ensemble_figure(part, cond, MUSCLES, Path(run_dir) / "figures" / f"ensemble_{safe}.png", summary)
+            cycles = {m: cycles_from_frame(part[part["model"] == m], tuple(MUSCLES))
+                      for m in ("torque_based", "baseline") if (part["model"] == m).any()}
+            p = ensemble_figure(cycles, cond, MUSCLES, Path(run_dir) / "figures" / f"ensemble_{safe}.png", summary)
             out.append((f"Ensemble-average sEMG, {cond}: truth vs predictions (mean ± SD over cycles)", p))
             tq = part[part["model"] == "torque_mlp"]
             if not tq.empty:
-                p = torque_figure(tq, cond, Path(run_dir) / "figures" / f"torques_{safe}.png")
+                names = tuple(c[len("truth_"):] for c in tq.columns if c.startswith("truth_") and tq[c].notna().any())
+                p = torque_figure(names, *cycles_from_frame(tq, names), cond,
+                                  Path(run_dir) / "figures" / f"torques_{safe}.png")
                 out.append((f"Joint moments, {cond}: truth vs torque MLP (mean ± SD)", p))
         return out

@@ -524,21 +524,6 @@ class MuapGeneratorPipeline(Pipeline):
     # ------------------------------------------------------------- figures
     def figures(self, cfg: MuapGeneratorConfig, summary: dict[str, Any], predictions: pd.DataFrame,
                 run_dir: Path) -> list[tuple[str, Path]]:
-        from . import figures as F
+        from ...report.figures.muap_generator import make_figures
 
-        run_dir = Path(run_dir)
-        out = []
-        ex = sorted((run_dir / "folds").glob("*/examples.npz"))
-        if ex:
-            p = F.plot_examples(ex[0], run_dir / "figures" / "numerical_vs_generated.png")
-            out.append(("Numerical vs generated MUAPs across the grid (held-out conditions)", p))
-        if len(predictions):
-            out.append(("nRMSE distribution on held-out units",
-                        F.plot_nrmse_hist(predictions, run_dir / "figures" / "nrmse_hist.png")))
-            names = (summary.get("generator_config") or {}).get("condition_names") or []
-            out.append(("nRMSE vs conditions", F.plot_nrmse_vs_conditions(
-                predictions, names, run_dir / "figures" / "nrmse_vs_conditions.png")))
-            if summary.get("real_shape_statistics"):
-                out.append(("Shape statistics: real vs numerical vs generated", F.plot_shape_statistics(
-                    predictions, summary["real_shape_statistics"], run_dir / "figures" / "shape_stats.png")))
-        return out
+        return make_figures(summary, predictions, Path(run_dir))
