@@ -213,6 +213,14 @@ def test_arrays_are_copied_and_read_only():
     assert not e.X.flags.writeable and not e.y.flags.writeable
     # operations still work and return new read-only containers
     assert not r.crop(0.0, 0.02).data.flags.writeable and not e[1:].X.flags.writeable
+    # a container's own (read-only) memory is shared, never a caller's: a read-only VIEW of a writeable
+    # array is still copied, since the caller could write through the base
+    assert r.replace(ch_names=["x", "y"]).data is r.data
+    v = d.view()
+    v.setflags(write=False)
+    r2 = Recording(data=v, fs=100.0, ch_names=["a", "b"])
+    d[0, 1] = 42.0
+    assert r2.data[0, 1] == 1.0
 
 
 def test_replace_fs_is_refused_with_a_pointer_to_resample():

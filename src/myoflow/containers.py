@@ -81,8 +81,26 @@ def _check_meta(meta: Mapping[str, Any] | None, default: str) -> dict[str, Any]:
     return out
 
 
+def _immutable(a: np.ndarray) -> bool:
+    """True when no writeable array can reach ``a``'s memory (read-only all the way down to the owner)."""
+    while isinstance(a, np.ndarray):
+        if a.flags.writeable:
+            return False
+        if a.base is None:
+            return True
+        a = a.base
+    return False  # memory owned by another object (buffer, mmap): copy to be safe
+
+
 def _frozen(a: Any, dtype: Any = None) -> np.ndarray:
-    """A C-contiguous, read-only COPY of ``a`` (never a view of the caller's array)."""
+    """A C-contiguous, read-only array nobody else can write: a COPY of ``a``, unless ``a`` already is one.
+
+    Sharing is safe only when ``a`` and every array it is a view of are read-only
+    (e.g. another container's array, or a slice of it), so crop/replace chains do not copy.
+    """
+    if (isinstance(a, np.ndarray) and a.flags.c_contiguous and (dtype is None or a.dtype == np.dtype(dtype))
+            and _immutable(a)):
+        return a
     out = np.array(a, dtype=dtype, order="C", copy=True)
     out.setflags(write=False)
     return out
