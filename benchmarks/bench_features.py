@@ -62,7 +62,7 @@ def real_windows() -> tuple[np.ndarray, float, str] | None:
 
 
 def myoflow_features(windows: np.ndarray, fs: float, rel_threshold: float = 0.05) -> np.ndarray:
-    from myoflow.pipelines.muscle_id.features import classic_features
+    from myoflow.features import classic_features
 
     return classic_features(windows, fs, rel_threshold=rel_threshold)
 
@@ -77,7 +77,7 @@ def libemg_features(windows: np.ndarray, fs: float, features=LIBEMG_FEATURES) ->
 
 # (LibEMG name, how to get the same quantity from myoflow's columns, tolerance kind, why they differ)
 def _myoflow_as_libemg(mf: np.ndarray, n: int, n_ch: int, t: int) -> dict[str, np.ndarray]:
-    from myoflow.pipelines.muscle_id.features import FEATURE_NAMES
+    from myoflow.features import CLASSIC_FEATURE_NAMES as FEATURE_NAMES
 
     f = mf.reshape(n, n_ch, len(FEATURE_NAMES))
 
@@ -160,7 +160,7 @@ def _check_mdf(bench: Benchmark, sets: dict) -> None:
                            "with this NumPy; the newest LibEMG (2.0.3) requires NumPy < 2, so none computes "
                            "MDF next to myoflow's NumPy 2."))
         return
-    from myoflow.pipelines.muscle_id.features import FEATURE_NAMES
+    from myoflow.features import CLASSIC_FEATURE_NAMES as FEATURE_NAMES
 
     n, n_ch, _ = w.shape
     mf = myoflow_features(w, fs).reshape(n, n_ch, len(FEATURE_NAMES))[:, :, FEATURE_NAMES.index("mdf")]
@@ -183,9 +183,9 @@ def run(quick: bool, results_dir: Path) -> Path:
                             reference="LibEMG FeatureExtractor")
         return bench.write()
     try:
-        from myoflow.pipelines.muscle_id.features import FEATURE_NAMES, classic_features  # noqa: F401
+        from myoflow.features import CLASSIC_FEATURE_NAMES as FEATURE_NAMES, classic_features  # noqa: F401
     except ImportError as exc:
-        bench.not_available("classic features", f"myoflow.pipelines.muscle_id.features missing ({exc})",
+        bench.not_available("classic features", f"myoflow.features missing ({exc})",
                             reference="LibEMG FeatureExtractor")
         return bench.write()
 

@@ -158,12 +158,12 @@ def test_epochs_indexing_pick_crop_concatenate():
 # ------------------------------------------------------------------ replace
 def test_replace_returns_new_validated_object_and_copies_meta():
     r = rec(meta={"subject": "S1", "covariates": {"age": 70}})
-    r2 = r.replace(fs=2000.0)
-    assert r2.fs == 2000 and r.fs == 1000 and r2 is not r
+    r2 = r.replace(ch_names=["x", "y", "z"])
+    assert r2.ch_names == ("x", "y", "z") and r.ch_names == ("c0", "c1", "c2") and r2 is not r
     r2.meta["covariates"]["age"] = 99
     assert r.meta["covariates"]["age"] == 70  # deep-copied
     with pytest.raises(DataError):
-        r.replace(fs=-1)
+        r.replace(ch_names=["x"])
     t = Trial({"emg": r}, meta={"subject": "S1"})
     assert t.with_stream("force", rec(1)).names == ["emg", "force"] and t.names == ["emg"]
 
@@ -193,3 +193,87 @@ def test_epochs_to_dataframe_long():
     assert len(df) == 12
     row = df[(df["epoch"] == 1) & (df["channel"] == "y")]
     assert row["value"].tolist() == [9, 10, 11] and set(row["subject"]) == {"s2"} and set(row["target"]) == {1}
+
+
+# ------------------------------------------------------- immutability (issue 13 item 7)
+def test_arrays_are_copied_and_read_only():
+    d = np.arange(6, dtype=np.float32).reshape(2, 3)
+    lay = np.zeros((2, 2))
+    r = Recording(data=d, fs=100.0, ch_names=["a", "b"], layout=lay)
+    assert r.data is not d and not np.shares_memory(r.data, d)
+    d[0, 0] = 99.0
+    assert r.data[0, 0] == 0.0  # the caller's later edit does not reach the container
+    for arr in (r.data, r.layout):
+        assert not arr.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        r.data[0, 0] = 1.0
+    X, y = np.zeros((3, 2, 4)), np.array([0, 1, 0])
+    e = Epochs(X, 100.0, ["a", "b"], pd.DataFrame({"subject": ["s1", "s2", "s3"]}), y=y)
+    assert not np.shares_memory(e.X, X) and not np.shares_memory(e.y, y)
+    assert not e.X.flags.writeable and not e.y.flags.writeable
+    # operations still work and return new read-only containers
+    assert not r.crop(0.0, 0.02).data.flags.writeable and not e[1:].X.flags.writeable
+    # a container's own (read-only) memory is shared, never a caller's: a read-only VIEW of a writeable
+    # array is still copied, since the caller could write through the base
+    assert r.replace(ch_names=["x", "y"]).data is r.data
+    v = d.view()
+    v.setflags(write=False)
+    r2 = Recording(data=v, fs=100.0, ch_names=["a", "b"])
+    d[0, 1] = 42.0
+    assert r2.data[0, 1] == 1.0
+
+
+def test_replace_fs_is_refused_with_a_pointer_to_resample():
+    r = rec()
+    with pytest.raises(DataError, match="resample"):
+        r.replace(fs=2000.0)
+    assert r.replace(fs=1000.0).fs == 1000.0  # unchanged rate is fine
+    e = Epochs(np.zeros((2, 1, 4)), 100.0, ["a"], pd.DataFrame({"subject": ["a", "b"]}))
+    with pytest.raises(DataError, match="resample"):
+        e.replace(fs=50.0)
+    # with_data is the explicit route for samples already at the new rate: events move
+    r = rec(n=1000, events=pd.DataFrame({"sample": [500], "kind": ["x"]}))
+    half = r.with_data(r.data[:, ::2], fs=500.0)
+    assert half.fs == 500.0 and half.events_of("x").tolist() == [250]
+
+
+@pytest.mark.parametrize("meta, match", [
+    ({"subject": ["S1"]}, "subject"),
+    ({"subject": 1.5}, "subject"),
+    ({"muscle": {"a": 1}}, "muscle"),
+    ({"side": 1}, "side"),
+    ({"covariates": [70, "F"]}, "covariates"),
+    ({"covariates": {"age": [70]}}, "covariates"),
+    ({"truth": 3}, "truth"),
+    ({"source": 5}, "source"),
+])
+def test_reserved_meta_keys_are_enforced(meta, match):
+    with pytest.raises(DataError, match=match):
+        rec(meta=meta)
+    with pytest.raises(DataError, match=match):
+        Epochs(np.zeros((1, 1, 4)), 100.0, ["a"], pd.DataFrame({"s": [1]}), meta=meta)
+
+
+def test_reserved_meta_accepts_ids_paths_and_free_keys():
+    from pathlib import Path
+
+    r = rec(meta={"subject": 3, "session": "walk", "muscle": "VL", "side": "L", "covariates": {"age": 70, "sex": "F"},
+                  "source": Path("/x/S1.edf"), "truth": {"cv": 4.0}, "anything": [1, 2]})
+    assert r.meta["source"] == "/x/S1.edf" and r.meta["anything"] == [1, 2]
+
+
+def test_epochs_indexing_returns_epochs():
+    md = pd.DataFrame({"subject": list("aabbc")})
+    e = Epochs(np.arange(5 * 8, dtype=float).reshape(5, 1, 8), 100.0, ["c"], md, y=np.array([0, 1, 0, 1, 0]))
+    assert e.shape == (5, 1, 8) and len(e) == 5
+    one = e[2]
+    assert isinstance(one, Epochs) and len(one) == 1 and one.metadata["subject"].tolist() == ["b"]
+    assert e[-1].X[0, 0, 0] == 32.0
+    assert e[1:3].y.tolist() == [1, 0]
+    assert e[np.array([4, 0])].metadata["subject"].tolist() == ["c", "a"]
+    assert e[e.y == 1].metadata["subject"].tolist() == ["a", "b"]
+    assert len(e[pd.Series([True, False, True, False, False])]) == 2
+    with pytest.raises(IndexError):
+        e[5]
+    with pytest.raises(IndexError):
+        e[np.array([True, False])]

@@ -8,17 +8,27 @@ Conventions
 -----------
 * EMG is stored in volts (``units='V'``); kinematics in degrees, moments in N·m,
   forces in N. ``units`` says which, per channel.
-* Containers are validated on construction and treated as immutable: operations
-  return new objects (the arrays may be shared views; never write into them).
+* Containers are validated on construction and immutable: they copy their arrays
+  (``data``, ``layout``, ``X``, ``y``) and mark the copies read-only, so a caller's
+  later edit of its own array never changes a container and writing into
+  ``rec.data`` raises. Operations return new objects; ``replace(fs=...)`` is refused
+  (relabelling the rate without resampling is always a bug: use
+  :func:`myoflow.preprocess.resample`).
 * Events are a :class:`pandas.DataFrame` with at least ``sample`` (int, index into
   the recording) and ``kind`` (str); extra columns (``value``, ``unit_id``, ...) ride along.
-* ``meta`` is a plain dict. Reserved keys: ``subject``, ``session``, ``muscle``,
-  ``side``, ``covariates`` (dict: age, sex, height, weight, bmi, ...), ``source``
-  (file the data came from), ``truth`` (simulator ground truth, dict).
+* ``meta`` is a plain dict (copied on construction). Reserved keys, checked on
+  construction (:data:`RESERVED_META`): ``subject``, ``session``, ``muscle`` (a
+  ``str`` or an integer id), ``side`` (``str``, e.g. ``"L"``/``"R"``),
+  ``covariates`` (a mapping of str to a number, str or None: age, sex, height,
+  weight, bmi, ...), ``source`` (the file the data came from; ``str``, paths are
+  converted) and ``truth`` (simulator ground truth, a mapping). Any other key is
+  free.
 """
 from __future__ import annotations
 
 import copy
+import numbers
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -27,9 +37,81 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["Recording", "Trial", "Epochs", "EVENT_COLUMNS"]
+__all__ = ["Recording", "Trial", "Epochs", "EVENT_COLUMNS", "RESERVED_META"]
 
 EVENT_COLUMNS = ("sample", "kind")
+
+#: ``meta`` keys with a fixed meaning and type (see the module docstring).
+RESERVED_META = ("subject", "session", "muscle", "side", "covariates", "source", "truth")
+
+
+def _is_id(v: Any) -> bool:
+    return isinstance(v, (str, np.str_)) or (isinstance(v, (int, np.integer)) and not isinstance(v, bool))
+
+
+def _check_meta(meta: Mapping[str, Any] | None, default: str) -> dict[str, Any]:
+    """Copy ``meta`` and enforce the types of the reserved keys (None always allowed)."""
+    if meta is None:
+        return {}
+    if not isinstance(meta, Mapping):
+        raise DataError(f"meta must be a dict, got {type(meta).__name__}", default)
+    out = dict(meta)
+    if isinstance(out.get("source"), os.PathLike):
+        out["source"] = os.fspath(out["source"])
+    where = _describe(out, default) if isinstance(out.get("source"), (str, type(None))) else default
+    for key in ("subject", "session", "muscle"):
+        v = out.get(key)
+        if v is not None and not _is_id(v):
+            raise DataError(f"meta[{key!r}] must be a str or an integer id, got {type(v).__name__} {v!r}", where)
+    for key in ("side", "source"):
+        v = out.get(key)
+        if v is not None and not isinstance(v, str):
+            raise DataError(f"meta[{key!r}] must be a str, got {type(v).__name__} {v!r}", where)
+    for key in ("covariates", "truth"):
+        v = out.get(key)
+        if v is not None and not isinstance(v, Mapping):
+            raise DataError(f"meta[{key!r}] must be a mapping, got {type(v).__name__}", where)
+    cov = out.get("covariates")
+    if cov is not None:
+        bad = {k: v for k, v in cov.items()
+               if not isinstance(k, str) or not (v is None or isinstance(v, (str, numbers.Number)))}
+        if bad:
+            raise DataError(f"meta['covariates'] needs str names and number/str values; got {bad}", where)
+        out["covariates"] = dict(cov)
+    return out
+
+
+def _immutable(a: np.ndarray) -> bool:
+    """True when no writeable array can reach ``a``'s memory (read-only all the way down to the owner)."""
+    while isinstance(a, np.ndarray):
+        if a.flags.writeable:
+            return False
+        if a.base is None:
+            return True
+        a = a.base
+    return False  # memory owned by another object (buffer, mmap): copy to be safe
+
+
+def _frozen(a: Any, dtype: Any = None) -> np.ndarray:
+    """A C-contiguous, read-only array nobody else can write: a COPY of ``a``, unless ``a`` already is one.
+
+    Sharing is safe only when ``a`` and every array it is a view of are read-only
+    (e.g. another container's array, or a slice of it), so crop/replace chains do not copy.
+    """
+    if (isinstance(a, np.ndarray) and a.flags.c_contiguous and (dtype is None or a.dtype == np.dtype(dtype))
+            and _immutable(a)):
+        return a
+    out = np.array(a, dtype=dtype, order="C", copy=True)
+    out.setflags(write=False)
+    return out
+
+
+def _refuse_fs(changes: Mapping[str, Any], current: float, what: str) -> None:
+    if "fs" in changes and float(changes["fs"]) != current:
+        raise DataError(
+            f"{what}.replace(fs={changes['fs']!r}) would relabel {current:g} Hz samples without resampling; "
+            "use myoflow.preprocess.resample (or with_data(new_samples, fs=...) for samples already resampled)"
+        )
 
 
 def _describe(meta: Mapping[str, Any] | None, default: str) -> str:
@@ -106,7 +188,7 @@ class Recording:
     t0: float = 0.0
 
     def __post_init__(self) -> None:
-        meta = dict(self.meta or {})
+        meta = _check_meta(self.meta, "recording")
         where = _describe(meta, "recording")
         data = np.asarray(self.data)
         if data.ndim == 1:
@@ -117,7 +199,7 @@ class Recording:
             raise DataError(f"data must be numeric, got dtype {data.dtype}", where)
         if data.shape[1] == 0:
             raise DataError("recording is empty (0 samples)", where)
-        data = np.ascontiguousarray(data, dtype=np.float32)
+        data = _frozen(data, np.float32)
         if not np.isfinite(data).all():
             bad = np.argwhere(~np.isfinite(data))
             ch, s = bad[0]
@@ -146,7 +228,7 @@ class Recording:
             raise DataError(f"{len(units)} unit(s) for {len(names)} channel(s)", where)
         layout = None
         if self.layout is not None:
-            layout = np.asarray(self.layout, dtype=float)
+            layout = _frozen(self.layout, float)
             if layout.shape != (len(names), 2):
                 raise DataError(f"layout must have shape ({len(names)}, 2) in mm, got {layout.shape}", where)
         grid_shape = None
@@ -204,7 +286,15 @@ class Recording:
         )
 
     def replace(self, **changes: Any) -> "Recording":
-        """Return a new Recording with some fields replaced (validated again)."""
+        """Return a new Recording with some fields replaced (validated again).
+
+        ``fs`` cannot be replaced (that would relabel the samples without
+        resampling them or moving the events): use :func:`myoflow.preprocess.resample`.
+        """
+        _refuse_fs(changes, self.fs, "Recording")
+        return self._replace(**changes)
+
+    def _replace(self, **changes: Any) -> "Recording":
         fields = dict(
             data=self.data, fs=self.fs, ch_names=self.ch_names, units=self.units, layout=self.layout,
             grid_shape=self.grid_shape, events=self.events, meta=copy.deepcopy(self.meta), t0=self.t0,
@@ -220,7 +310,7 @@ class Recording:
         n_new = np.asarray(data).shape[-1]
         if len(ev):
             ev["sample"] = np.clip(np.round(ev["sample"].to_numpy() * fs / self.fs), 0, n_new - 1).astype("int64")
-        return self.replace(data=data, fs=fs, events=ev)
+        return self._replace(data=data, fs=fs, events=ev)
 
     # ---------------------------------------------------------------- slicing
     def channel_index(self, names: str | Iterable[str] | int | Iterable[int]) -> list[int]:
@@ -311,14 +401,14 @@ class Trial:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        where = _describe(self.meta, "trial")
+        where = _describe(self.meta if isinstance(self.meta, Mapping) else None, "trial")
         if not isinstance(self.streams, Mapping) or not self.streams:
             raise DataError("a Trial needs at least one named Recording", where)
         for name, rec in self.streams.items():
             if not isinstance(rec, Recording):
                 raise DataError(f"stream {name!r} is a {type(rec).__name__}, expected a Recording", where)
         object.__setattr__(self, "streams", dict(self.streams))
-        object.__setattr__(self, "meta", dict(self.meta or {}))
+        object.__setattr__(self, "meta", _check_meta(self.meta, "trial"))
 
     def __getitem__(self, name: str) -> Recording:
         try:
@@ -425,7 +515,7 @@ class Epochs:
             raise DataError("epochs have 0 samples per window", where)
         if not np.issubdtype(X.dtype, np.number):
             raise DataError(f"X must be numeric, got dtype {X.dtype}", where)
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        X = _frozen(X, np.float32)
         if X.size and not np.isfinite(X).all():
             raise DataError(f"{int((~np.isfinite(X)).sum())} non-finite value(s) in X", where)
         try:
@@ -444,12 +534,12 @@ class Epochs:
             raise DataError(f"metadata must be a DataFrame, got {type(md).__name__}", where)
         if len(md) != X.shape[0]:
             raise DataError(f"metadata has {len(md)} row(s) for {X.shape[0]} epoch(s)", where)
-        md = md.reset_index(drop=True)
+        md = md.reset_index(drop=True).copy()
         y = self.y
         if y is not None:
-            y = np.asarray(y)
-            if y.shape[0] != X.shape[0]:
-                raise DataError(f"y has {y.shape[0]} row(s) for {X.shape[0]} epoch(s)", where)
+            y = _frozen(y)
+            if y.ndim == 0 or y.shape[0] != X.shape[0]:
+                raise DataError(f"y has {y.shape[0] if y.ndim else 0} row(s) for {X.shape[0]} epoch(s)", where)
             if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
                 raise DataError("y contains NaN/inf", where)
         object.__setattr__(self, "X", X)
@@ -459,10 +549,15 @@ class Epochs:
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "target_names", tuple(str(t) for t in self.target_names))
         object.__setattr__(self, "tmin", float(self.tmin))
-        object.__setattr__(self, "meta", dict(self.meta or {}))
+        object.__setattr__(self, "meta", _check_meta(self.meta, "epochs"))
 
     def __len__(self) -> int:
         return self.X.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``X.shape``: (n_epochs, n_channels, n_times). Lets scikit-learn index Epochs like an array."""
+        return self.X.shape
 
     @property
     def n_channels(self) -> int:
@@ -497,6 +592,8 @@ class Epochs:
         )
 
     def replace(self, **changes: Any) -> "Epochs":
+        """Return new Epochs with some fields replaced (validated again); ``fs`` cannot change."""
+        _refuse_fs(changes, self.fs, "Epochs")
         fields = dict(
             X=self.X, fs=self.fs, ch_names=self.ch_names, metadata=self.metadata, y=self.y,
             target_names=self.target_names, tmin=self.tmin, meta=copy.deepcopy(self.meta),
@@ -505,9 +602,27 @@ class Epochs:
         return Epochs(**fields)
 
     def __getitem__(self, idx: Any) -> "Epochs":
-        """Subset epochs by integer indices, a boolean mask or a slice."""
+        """Subset epochs by an integer, a slice, a boolean mask or an integer array; returns Epochs.
+
+        An integer gives Epochs of one epoch (not a bare window), so the result
+        always carries fs, channels and metadata. ``epochs[idx, ...]`` (how
+        scikit-learn indexes anything with a ``shape``) is the same as ``epochs[idx]``.
+        """
+        if isinstance(idx, tuple):
+            if len(idx) == 2 and idx[1] is Ellipsis:
+                idx = idx[0]
+            else:
+                raise IndexError("Epochs index epochs only (epochs[idx] or epochs[idx, ...]); index .X for samples")
         if isinstance(idx, (int, np.integer)):
+            if not -len(self) <= int(idx) < len(self):
+                raise IndexError(f"epoch index {int(idx)} out of range for {len(self)} epoch(s)")
             idx = [int(idx)]
+        if isinstance(idx, (pd.Series, pd.Index)):
+            idx = idx.to_numpy()
+        if not isinstance(idx, slice):
+            idx = np.asarray(idx)
+            if idx.dtype == bool and idx.shape != (len(self),):
+                raise IndexError(f"boolean mask of length {idx.size} for {len(self)} epoch(s)")
         idx = np.arange(len(self))[idx]
         return self.replace(
             X=self.X[idx],

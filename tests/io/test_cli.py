@@ -37,7 +37,7 @@ def test_inspect_recording_text_and_json(tmp_path, capsys):
 
 
 def test_inspect_trial_and_epochs(tmp_path, capsys):
-    trial = Trial({"emg": _rec(), "angles": _rec().replace(fs=100.0, units="deg")}, meta={"subject": "S01"})
+    trial = Trial({"emg": _rec(), "angles": _rec().with_data(_rec().data, fs=100.0).replace(units="deg")}, meta={"subject": "S01"})
     d = json.loads(_run(capsys, native.save(trial, tmp_path / "t.h5"), "--json"))
     assert d["type"] == "Trial" and d["sampling_rates"] == [100, 2000]
     assert d["streams"]["angles"]["units"] == "deg"

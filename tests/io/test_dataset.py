@@ -119,7 +119,7 @@ def test_duplicate_stems_and_participants(tmp_path):
 
 def test_trial_items_and_unknown_stem(tmp_path):
     rec = next(_items(1))[1]
-    trial = Trial({"emg": rec, "angles": rec.replace(fs=100.0, units="deg")}, meta={"subject": "01"})
+    trial = Trial({"emg": rec, "angles": rec.with_data(rec.data, fs=100.0).replace(units="deg")}, meta={"subject": "01"})
     ds = write_dataset(tmp_path / "ds", [("t1", trial)], None, {"protocol": "gait"})
     assert ds.index.loc[0, "kind"] == "Trial" and ds.index.loc[0, "subject"] == "01"
     assert_same(ds.load("t1"), trial)

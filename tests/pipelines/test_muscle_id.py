@@ -14,7 +14,7 @@ from myoflow.models.cnn_lstm import CNNLSTM
 from myoflow.models.conv_autoencoder import pretrain_conv_layers
 from myoflow.pipelines.muscle_id.config import MuscleIdConfig
 from myoflow.pipelines.muscle_id.estimator import CNNLSTMClassifier, FeatureClassifier
-from myoflow.pipelines.muscle_id.features import FEATURE_NAMES, classic_features
+from myoflow.features import CLASSIC_FEATURE_NAMES as FEATURE_NAMES, classic_features
 from myoflow.pipelines.muscle_id.summary import burst_votes, cluster_bootstrap_accuracy, collapse_predictions
 
 

@@ -108,3 +108,28 @@ def test_onset_windows_and_channels_as_samples_keep_bursts_together():
     assert not set(cas.metadata.burst_id[tr]) & set(cas.metadata.burst_id[te])
     with pytest.raises(DataError):
         onset_windows(rec, pd.DataFrame({"onset": [1]}))
+
+
+def test_refine_onsets_moves_a_late_onset_back_towards_the_true_one():
+    from myoflow.preprocess import detect_bursts, refine_onsets
+
+    fs = 1000.0
+    rng = np.random.default_rng(0)
+    n = int(3 * fs)
+    x = rng.standard_normal(n)
+    true_on = int(1.5 * fs)
+    ramp = np.clip((np.arange(n) - true_on) / (0.3 * fs), 0, 1) * (np.arange(n) < 2.2 * fs)
+    x = x * (1 + 15 * ramp)
+    rec = Recording(x[None], fs, ["c"])
+    bursts = detect_bursts(rec, k=30.0, min_burst_ms=50, min_gap_ms=50, smooth_ms=20, channels="mean",
+                           highpass_hz=None)
+    assert len(bursts) == 1
+    late = int(bursts["onset"].iloc[0]) - true_on
+    refined = refine_onsets(rec, bursts, k=1.0, max_back_ms=300.0, smooth_ms=20)
+    early = int(refined["onset"].iloc[0]) - true_on
+    assert late > 40 and abs(early) < late / 2
+    assert refined["duration_ms"].iloc[0] > bursts["duration_ms"].iloc[0]
+    assert len(refine_onsets(rec, bursts.iloc[:0])) == 0
+    # never more than max_back_ms earlier
+    capped = refine_onsets(rec, bursts, k=1.0, max_back_ms=5.0, smooth_ms=20)
+    assert int(bursts["onset"].iloc[0]) - int(capped["onset"].iloc[0]) <= 5

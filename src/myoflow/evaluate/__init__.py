@@ -1,11 +1,24 @@
 """Leakage-proof evaluation: subject-wise splitters, imbalance tools inside the fold, metrics and CIs."""
+from .bootstrap import (
+    Interval,
+    bootstrap_ci,
+    bootstrap_mean,
+    cluster_bootstrap,
+    cluster_draws,
+    cluster_sums,
+    paired_bootstrap_ci,
+    percentile_interval,
+)
 from .imbalance import class_weights, random_oversample, smote
 from .metrics import (
-    bootstrap_ci,
     classification_metrics,
     metric_from_columns,
+    nrmse,
+    pearson_per_cycle,
+    pearson_r,
     per_subject,
     r2_ensemble_average,
+    r2_per_cycle,
     regression_metrics,
 )
 from .splitters import (
@@ -32,7 +45,18 @@ __all__ = [
     "classification_metrics",
     "regression_metrics",
     "r2_ensemble_average",
-    "bootstrap_ci",
+    "r2_per_cycle",
+    "pearson_per_cycle",
+    "pearson_r",
+    "nrmse",
     "per_subject",
     "metric_from_columns",
+    "Interval",
+    "bootstrap_ci",
+    "paired_bootstrap_ci",
+    "cluster_bootstrap",
+    "bootstrap_mean",
+    "cluster_draws",
+    "cluster_sums",
+    "percentile_interval",
 ]

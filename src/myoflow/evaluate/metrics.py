@@ -1,4 +1,7 @@
-"""Metrics: classification, regression, R² of ensemble averages, per-subject spread, bootstrap CIs.
+"""Metrics: classification, regression (R², Pearson r, RMSE, nRMSE, R² of ensemble averages), per subject.
+
+Every pipeline scores with these functions (one home for each formula); the
+confidence intervals live in :mod:`myoflow.evaluate.bootstrap`.
 
 Results are plain dicts of Python scalars and lists (JSON-ready for
 ``metrics.json``). Confidence intervals resample SUBJECTS (clusters), not
@@ -26,13 +29,17 @@ from sklearn.metrics import (
 )
 
 from ..containers import Epochs
-from ..errors import ConfigError, DataError
+from ..errors import DataError
+from .bootstrap import MetricFn, _group_rows, bootstrap_ci  # noqa: F401  (bootstrap_ci: re-exported)
 
 __all__ = [
     "classification_metrics",
     "regression_metrics",
     "r2_ensemble_average",
-    "bootstrap_ci",
+    "r2_per_cycle",
+    "pearson_per_cycle",
+    "pearson_r",
+    "nrmse",
     "per_subject",
     "metric_from_columns",
 ]
@@ -42,10 +49,6 @@ logger = logging.getLogger(__name__)
 
 def _native(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
-
-
-def _float(v: Any) -> float:
-    return float(v) if v is not None else float("nan")
 
 
 # ---------------------------------------------------------- classification
@@ -82,7 +85,8 @@ def classification_metrics(
     present = np.isin(labs, yt)
     seen = present | np.isin(labs, yp)  # sklearn's default label set for macro F1
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # sklearn warns about labels missing from y_true/y_pred
+        # The one expected warning: balanced accuracy when a fold predicts a class absent from its y_true.
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true", category=UserWarning)
         out: dict[str, Any] = {
             "n": int(yt.size),
             "accuracy": float(accuracy_score(yt, yp)),
@@ -165,9 +169,8 @@ def regression_metrics(y_true: Any, y_pred: Any, names: Any = None) -> dict[str,
     keys = [str(i) for i in range(t.shape[1])] if names is None else [str(n) for n in names]
     if len(keys) != t.shape[1]:
         raise DataError(f"{len(keys)} name(s) for {t.shape[1]} output(s)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        r2 = np.atleast_1d(r2_score(t, p, multioutput="raw_values"))
+    # No warning filter needed: r2_score only warns below 2 samples, refused above.
+    r2 = np.atleast_1d(r2_score(t, p, multioutput="raw_values"))
     rmse = np.sqrt(np.atleast_1d(mean_squared_error(t, p, multioutput="raw_values")))
     r = _pearson(t, p)
     return {
@@ -214,8 +217,94 @@ def r2_ensemble_average(true_cycles: Any, pred_cycles: Any) -> np.ndarray:
         return np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.nan)
 
 
-# ------------------------------------------------- per subject, bootstrap
-MetricFn = Callable[[pd.DataFrame], Any]
+def _cycles(a: Any, name: str) -> np.ndarray:
+    a = a.X if isinstance(a, Epochs) else a
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 3:
+        raise DataError(f"{name} cycles must be 3-D (n_cycles, n_channels, n_points), got shape {a.shape}")
+    return a
+
+
+def r2_per_cycle(true_cycles: Any, pred_cycles: Any) -> np.ndarray:
+    """Mean over cycles of each cycle's R² (over its points), per channel.
+
+    Parameters
+    ----------
+    true_cycles, pred_cycles : array (n_cycles, n_channels, n_points) or Epochs
+        Paired cycles (same count).
+
+    Returns
+    -------
+    ndarray (n_channels,)
+        Cycles whose true curve is constant are left out of the mean.
+    """
+    t, p = _cycles(true_cycles, "true"), _cycles(pred_cycles, "predicted")
+    if t.shape != p.shape:
+        raise DataError(f"true {t.shape} and predicted {p.shape} cycles differ in shape")
+    ss_res = ((t - p) ** 2).sum(-1)
+    ss_tot = ((t - t.mean(-1, keepdims=True)) ** 2).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.nan)
+    return _nanmean0(r2)
+
+
+def pearson_r(a: Any, b: Any) -> np.ndarray:
+    """Pearson correlation of each pair of rows, over all trailing axes: (n, ...) × (n, ...) → (n,).
+
+    NaN where either row is constant.
+    """
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape:
+        raise DataError(f"pearson_r needs equal shapes, got {x.shape} and {y.shape}")
+    x = x.reshape(len(x), -1)
+    y = y.reshape(len(y), -1)
+    xc, yc = x - x.mean(1, keepdims=True), y - y.mean(1, keepdims=True)
+    den = np.sqrt((xc * xc).sum(1) * (yc * yc).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (xc * yc).sum(1) / np.where(den > 0, den, 1), np.nan)
+
+
+def pearson_per_cycle(true_cycles: Any, pred_cycles: Any) -> np.ndarray:
+    """Mean over cycles of each cycle's Pearson r (over its points), per channel → (n_channels,)."""
+    t, p = _cycles(true_cycles, "true"), _cycles(pred_cycles, "predicted")
+    if t.shape != p.shape:
+        raise DataError(f"true {t.shape} and predicted {p.shape} cycles differ in shape")
+    n, c, k = t.shape
+    r = pearson_r(t.reshape(n * c, k), p.reshape(n * c, k)).reshape(n, c)
+    return _nanmean0(r)
+
+
+def _nanmean0(v: np.ndarray) -> np.ndarray:
+    """Mean over axis 0 ignoring NaN; NaN (without a warning) for an all-NaN column."""
+    ok = np.isfinite(v)
+    cnt = ok.sum(0)
+    tot = np.where(ok, v, 0.0).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+
+
+def nrmse(pred: Any, target: Any) -> np.ndarray:
+    """Normalised RMSE per sample (BioMime's metric): ``RMS(pred − target) / (max target − min target)``.
+
+    Parameters
+    ----------
+    pred, target : arrays (n, ...)
+        E.g. generated and reference MUAPs (n, rows, cols, times); any unit (the ratio is unitless).
+
+    Returns
+    -------
+    ndarray (n,)
+    """
+    p = np.asarray(pred, dtype=np.float64).reshape(len(pred), -1)
+    t = np.asarray(target, dtype=np.float64).reshape(len(target), -1)
+    if p.shape != t.shape:
+        raise DataError(f"prediction shape {p.shape} differs from target shape {t.shape}")
+    rmse = np.sqrt(np.mean((p - t) ** 2, axis=1))
+    return rmse / (t.max(axis=1) - t.min(axis=1))
+
+
+# --------------------------------------------------------------- per subject
 
 
 def metric_from_columns(fn: Callable[..., Any], true: str = "y_true", pred: str = "y_pred") -> MetricFn:
@@ -234,22 +323,6 @@ def metric_from_columns(fn: Callable[..., Any], true: str = "y_true", pred: str 
 
     metric.__name__ = getattr(fn, "__name__", "metric")
     return metric
-
-
-def _group_rows(df: pd.DataFrame, group: str) -> tuple[list[Any], list[np.ndarray]]:
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(f"expected a predictions DataFrame, got {type(df).__name__}")
-    if group not in df.columns:
-        raise DataError(f"predictions table has no column {group!r}; it has {list(df.columns)}")
-    if len(df) == 0:
-        raise DataError("predictions table is empty")
-    codes, uniques = pd.factorize(df[group], sort=True)
-    if (codes < 0).any():
-        raise DataError(f"column {group!r} has missing values")
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    rows = [order[bounds[i]:bounds[i + 1]] for i in range(len(uniques))]
-    return list(uniques), rows
 
 
 def per_subject(df: pd.DataFrame, metric_fn: MetricFn, group: str = "subject") -> pd.DataFrame:
@@ -278,65 +351,3 @@ def per_subject(df: pd.DataFrame, metric_fn: MetricFn, group: str = "subject") -
         row.update(res if isinstance(res, dict) else {"value": float(res)})
         out.append(row)
     return pd.DataFrame(out)
-
-
-def bootstrap_ci(
-    df: pd.DataFrame,
-    metric_fn: MetricFn,
-    group: str = "subject",
-    n_boot: int = 1000,
-    seed: int | np.random.Generator = 0,
-    alpha: float = 0.05,
-) -> tuple[float, float, float]:
-    """Cluster bootstrap confidence interval: resample SUBJECTS with replacement.
-
-    Each replicate draws as many subjects as there are, with replacement,
-    takes all rows of each drawn subject (a subject drawn twice contributes its
-    rows twice, relabelled as distinct clusters in the ``group`` column), and
-    evaluates ``metric_fn``; the interval is the percentile interval of the
-    replicates (Efron & Tibshirani 1993, ch. 13; Field & Welsh 2007, JRSS-B 69:369).
-
-    Parameters
-    ----------
-    df : DataFrame
-        Predictions, one row per epoch, with a ``group`` column.
-    metric_fn : callable(DataFrame) -> float
-        E.g. ``metric_from_columns(accuracy_score)``.
-    group : str
-        Cluster column.
-    n_boot : int
-        Number of replicates.
-    seed : int or numpy.random.Generator
-        Randomness of the resampling.
-    alpha : float
-        1 - confidence level (0.05 for a 95 % interval).
-
-    Returns
-    -------
-    point, lo, hi : float
-        Metric on the full table and the interval bounds. Replicates where the
-        metric is undefined (NaN) are dropped; all-NaN gives NaN bounds.
-    """
-    if int(n_boot) < 1:
-        raise ConfigError(f"n_boot must be >= 1, got {n_boot}")
-    if not 0.0 < float(alpha) < 1.0:
-        raise ConfigError(f"alpha must be in (0, 1), got {alpha}")
-    _, rows = _group_rows(df, group)
-    point = _float(metric_fn(df))
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    n_groups = len(rows)
-    sizes = np.array([r.size for r in rows])
-    stats = np.empty(int(n_boot))
-    for b in range(int(n_boot)):
-        draw = rng.integers(0, n_groups, size=n_groups)
-        pos = np.concatenate([rows[g] for g in draw])
-        sample = df.iloc[pos].copy()  # a copy: pandas < 3 would warn (or write through) on a slice
-        sample[group] = np.repeat(np.arange(n_groups), sizes[draw])
-        stats[b] = _float(metric_fn(sample))
-    ok = np.isfinite(stats)
-    if not ok.any():
-        return point, float("nan"), float("nan")
-    if not ok.all():
-        logger.warning("bootstrap_ci: metric undefined in %d of %d replicates", int((~ok).sum()), stats.size)
-    lo, hi = np.percentile(stats[ok], [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    return point, float(lo), float(hi)

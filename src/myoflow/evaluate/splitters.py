@@ -2,7 +2,10 @@
 
 Every splitter reads its groups from the per-epoch ``metadata`` table of an
 :class:`~myoflow.containers.Epochs` (or from a metadata ``DataFrame`` directly),
-yields ``(train_idx, test_idx)`` integer arrays like scikit-learn splitters, and
+or — exactly as scikit-learn's group splitters — from ``groups=`` beside any
+array-like ``X`` (so ``cross_val_score(est, X, y, groups=subjects, cv=...)``,
+``cross_val_score(est, epochs, cv=LeaveOneSubjectOut())``, ``GridSearchCV`` and
+``Pipeline`` work unchanged). They yield ``(train_idx, test_idx)`` integer arrays and
 checks every split with :func:`check_no_leakage` before yielding it: a subject
 (or, for :class:`WithinSubject`, a burst) on both sides raises
 :class:`~myoflow.errors.LeakageError` instead of producing an optimistic score.
@@ -56,14 +59,50 @@ def _metadata(data: Data) -> pd.DataFrame:
     raise DataError(f"expected Epochs or a metadata DataFrame to split, got {type(data).__name__}")
 
 
-def _targets(data: Data, y: Any) -> np.ndarray | None:
+def _n_samples(X: Any) -> int:
+    if hasattr(X, "shape") and len(getattr(X, "shape")) > 0:
+        return int(X.shape[0])
+    try:
+        return len(X)
+    except TypeError:
+        raise DataError(f"cannot count the samples of a {type(X).__name__} to split") from None
+
+
+def _frame(X: Any, groups: Any, columns: Sequence[str], who: str) -> pd.DataFrame:
+    """The table a splitter reads its groups from (see the module docstring).
+
+    ``groups`` (when given) wins: a DataFrame is used as the metadata, a 1-D
+    array fills every column of the splitter's group key (the key is then that
+    one array). Without ``groups``, ``X`` must be Epochs or a metadata DataFrame.
+    """
+    if groups is None:
+        if isinstance(X, (Epochs, pd.DataFrame)):
+            return _metadata(X)
+        raise DataError(
+            f"{who} needs groups= (one subject id per sample) to split a {type(X).__name__}; "
+            "or pass Epochs / a metadata DataFrame"
+        )
+    n = None if X is None else _n_samples(X)
+    if isinstance(groups, pd.DataFrame):
+        md = groups.reset_index(drop=True)
+    else:
+        g = np.asarray(groups)
+        if g.ndim != 1:
+            raise DataError(f"groups must be 1-D (one id per sample), got shape {g.shape}")
+        md = pd.DataFrame({c: g for c in columns})
+    if n is not None and len(md) != n:
+        raise DataError(f"groups has {len(md)} value(s) for {n} sample(s)")
+    return md
+
+
+def _targets(data: Any, y: Any, n: int | None = None) -> np.ndarray | None:
     if y is not None:
         y = np.asarray(y)
     elif isinstance(data, Epochs) and data.y is not None:
         y = data.y
     else:
         return None
-    n = len(_metadata(data))
+    n = len(_metadata(data)) if n is None else n
     if y.shape[0] != n:
         raise DataError(f"y has {y.shape[0]} row(s) for {n} epoch(s)")
     return y
@@ -194,25 +233,35 @@ class _Splitter:
     def _check_columns(self) -> list[GroupKey]:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def _group_columns(self) -> list[str]:
+        """Metadata columns a 1-D ``groups=`` array stands for."""
+        return [c for key in self._check_columns() for c in _columns(key)]
+
+    def _table(self, X: Any, groups: Any) -> pd.DataFrame:
+        return _frame(X, groups, self._group_columns(), type(self).__name__)
+
     def _raw_split(self, md: pd.DataFrame, y: np.ndarray | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         raise NotImplementedError  # pragma: no cover
 
-    def split(self, data: Data, y: Any = None, groups: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(train_idx, test_idx)`` int64 arrays, each verified leak-free.
 
         Parameters
         ----------
-        data : Epochs or DataFrame
-            Epochs (metadata and, if ``y`` is None, ``data.y`` are used) or a metadata table.
+        X : Epochs, DataFrame or array-like
+            Epochs (metadata and, if ``y`` is None, ``X.y`` are used), a metadata
+            table, or any array-like with ``groups=``.
         y : array, optional
             Targets, used for stratification where the splitter supports it.
-        groups : ignored
-            Accepted for scikit-learn compatibility; groups come from the metadata.
+        groups : array (n_samples,) or DataFrame, optional
+            Subject id per sample, as for scikit-learn's group splitters (required
+            for a plain array; overrides the metadata when given). A DataFrame is
+            read as the metadata table.
         """
-        md = _metadata(data)
+        md = self._table(X, groups)
         if len(md) == 0:
             raise DataError("nothing to split: 0 epochs")
-        yy = _targets(data, y)
+        yy = _targets(X, y, len(md))
         for train, test in self._raw_split(md, yy):
             train = np.sort(np.asarray(train, dtype=np.int64))
             test = np.sort(np.asarray(test, dtype=np.int64))
@@ -240,10 +289,10 @@ class LeaveOneSubjectOut(_Splitter):
     def _check_columns(self) -> list[GroupKey]:
         return [self.group if isinstance(self.group, str) else tuple(self.group)]
 
-    def get_n_splits(self, data: Data | None = None, y: Any = None, groups: Any = None) -> int:
-        if data is None:
-            raise ConfigError("LeaveOneSubjectOut.get_n_splits needs the data to count subjects")
-        return int(np.unique(group_codes(_metadata(data), self.group)).size)
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        if X is None and groups is None:
+            raise ConfigError("LeaveOneSubjectOut.get_n_splits needs the data (or groups=) to count subjects")
+        return int(np.unique(group_codes(self._table(X, groups), self.group)).size)
 
     def _raw_split(self, md, y):
         codes = group_codes(md, self.group)
@@ -287,7 +336,7 @@ class SubjectKFold(_Splitter):
     def _check_columns(self) -> list[GroupKey]:
         return [self.group if isinstance(self.group, str) else tuple(self.group)]
 
-    def get_n_splits(self, data: Data | None = None, y: Any = None, groups: Any = None) -> int:
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
         return self.n_splits
 
     def _raw_split(self, md, y):
@@ -305,8 +354,9 @@ class SubjectKFold(_Splitter):
             if all(len(te) for _, te in folds):
                 yield from folds
                 return
-            # The greedy stratifier can leave a fold empty on tiny cohorts; fall back.
-            logger.info("stratified group folds left a fold empty; using unstratified GroupKFold")
+            # The greedy stratifier can leave a fold empty on tiny cohorts; fall back, visibly.
+            logger.warning("SubjectKFold: stratified group folds left a fold empty (%d groups, %d folds); "
+                           "using unstratified GroupKFold", n_groups, self.n_splits)
         yield from GroupKFold(self.n_splits, shuffle=self.shuffle, random_state=rs).split(
             np.zeros(len(md)), groups=codes
         )
@@ -358,7 +408,15 @@ class WithinSubject(_Splitter):
     def _check_columns(self) -> list[GroupKey]:
         return [self._unit_key()]
 
-    def get_n_splits(self, data: Data | None = None, y: Any = None, groups: Any = None) -> int:
+    def _table(self, X: Any, groups: Any) -> pd.DataFrame:
+        if groups is not None and not isinstance(groups, pd.DataFrame):
+            raise ConfigError(
+                f"WithinSubject needs both the subject and the unit of every sample: pass groups= as a DataFrame "
+                f"with columns {list(self._unit_key())} (or Epochs / a metadata table), not a 1-D array"
+            )
+        return super()._table(X, groups)
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
         return self.n_repeats
 
     def _raw_split(self, md, y):
@@ -434,7 +492,7 @@ class TrialSplit(_Splitter):
     def _check_columns(self) -> list[GroupKey]:
         return [self.column]
 
-    def get_n_splits(self, data: Data | None = None, y: Any = None, groups: Any = None) -> int:
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
         return 1
 
     def _raw_split(self, md, y):
@@ -510,6 +568,8 @@ def inner_validation_split(
         labels = pd.factorize(pd.Series(sub_y))[0]
         fit, val = _stratified_group_folds(n_splits, True, seed, labels, codes)[0]
         if len(val) == 0 or len(fit) == 0:
+            logger.warning("inner_validation_split: stratified validation split left a side empty (%d groups); "
+                           "using an unstratified group split", n_groups)
             fit = val = None
     if fit is None:
         gss = GroupShuffleSplit(n_splits=1, test_size=float(fraction), random_state=seed)

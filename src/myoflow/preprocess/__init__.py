@@ -4,7 +4,7 @@ Signal functions take a :class:`~myoflow.containers.Recording` and return new
 containers; scalers follow scikit-learn's fit/transform manners and must be
 fitted on training subjects only.
 """
-from .bursts import burst_statistic, channels_as_samples, detect_bursts, onset_windows, tkeo
+from .bursts import burst_statistic, channels_as_samples, detect_bursts, onset_windows, refine_onsets, tkeo
 from .epoching import event_locked, n_sliding_windows, sliding_windows
 from .filters import (
     StreamingFilter,
@@ -33,7 +33,7 @@ __all__ = [
     # stimulation
     "detect_stimuli", "blank_artefact", "epoch_stimulus_locked", "mwave_descriptors", "group_trains",
     # bursts
-    "tkeo", "burst_statistic", "detect_bursts", "onset_windows", "channels_as_samples",
+    "tkeo", "burst_statistic", "detect_bursts", "refine_onsets", "onset_windows", "channels_as_samples",
     # gait
     "detect_heel_strikes", "segment_cycles", "ensemble_average",
     # epoching

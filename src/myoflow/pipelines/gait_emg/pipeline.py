@@ -27,7 +27,6 @@ Conditions in ``metrics.json``: ``sim``, ``real/walk45``, ``real/run81``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -40,10 +39,13 @@ import pandas as pd
 from ...config import ExperimentConfig
 from ...errors import ConfigError, DataError, LeakageError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
+from ...experiments.cache import cache_key, cached
 from .._shared import shared_data_dir
 from .data import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles
 from .features import kinematic_inputs, to_rows, from_rows
-from .scoring import prediction_frame, r2_ensemble, r2_per_cycle, pearson_per_cycle, subject_scores
+from ...evaluate.bootstrap import bootstrap_mean, cluster_bootstrap
+from ...evaluate.metrics import pearson_per_cycle, r2_ensemble_average, r2_per_cycle
+from .scoring import cycles_from_frame, prediction_frame, subject_scores
 
 __all__ = ["GaitEmgPipeline", "GaitEmgConfig", "GaitData", "PAPER_TABLE1", "load_gait_data"]
 
@@ -150,11 +152,9 @@ def _sim_cache_key(cfg: GaitEmgConfig) -> str:
     # the simulator's own code is part of the key, so editing it never serves stale cycles
     from ...simulate import simulator_digest
 
-    src = simulator_digest()
-    blob = json.dumps({"v": __version__, "src": src, "n": d.subjects, "strides": d.strides, "seed": d.sim_seed,
-                       "fs_sim": d.fs_sim, "pts": p.n_points, "bp": list(p.bandpass), "env": p.envelope_hz},
-                      sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return cache_key({"v": __version__, "sim": simulator_digest(), "n": d.subjects, "strides": d.strides,
+                      "seed": d.sim_seed, "fs_sim": d.fs_sim, "pts": p.n_points, "bp": list(p.bandpass),
+                      "env": p.envelope_hz})
 
 
 def _save_cycles(c: GaitCycles, path: Path) -> None:
@@ -183,21 +183,15 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
     info: dict[str, Any] = {"source": d.source}
     if d.source == "simulate":
         cache = None if (cache_dir is None or not d.cache) else Path(cache_dir) / "gait_emg" / f"sim-{_sim_cache_key(cfg)}.npz"
-        sim = None
-        if cache is not None and cache.is_file():
-            try:
-                sim = _load_cycles(cache)
-                log.info("loaded simulated gait cycles from %s", cache)
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("ignoring unreadable cache %s (%s)", cache, exc)
-        if sim is None:
+
+        def build() -> GaitCycles:
             from ...simulate.protocols.gait import simulate_gait
 
-            trials, parts = simulate_gait(d.subjects, d.sim_seed, d.strides, fs_sim=d.fs_sim)
-            sim = _cycles_from_trials([("walk", t) for t in trials], cfg)
-            sim, scales = normalise_emg(sim)
-            if cache is not None:
-                _save_cycles(sim, cache)
+            trials, _ = simulate_gait(d.subjects, d.sim_seed, d.strides, fs_sim=d.fs_sim)
+            return normalise_emg(_cycles_from_trials([("walk", t) for t in trials], cfg))[0]
+
+        sim = cached(cache, lambda p: _load_cycles(p) if p.is_file() else None, _save_cycles, build,
+                     what="simulated gait cycles")
         info.update(n_subjects=d.subjects, strides=d.strides, sim_seed=d.sim_seed)
     else:
         from ...containers import Trial
@@ -262,11 +256,11 @@ def _fold_metrics(true: np.ndarray, pred: np.ndarray, md: pd.DataFrame, names, g
     per = []
     for g in pd.unique(groups):
         m = groups == g
-        per.append((r2_ensemble(true[m], pred[m]), r2_per_cycle(true[m], pred[m]), pearson_per_cycle(true[m], pred[m])))
+        per.append((r2_ensemble_average(true[m], pred[m]), r2_per_cycle(true[m], pred[m]), pearson_per_cycle(true[m], pred[m])))
     ens = np.nanmean(np.array([p[0] for p in per]), axis=0)
     cyc = np.nanmean(np.array([p[1] for p in per]), axis=0)
     rr = np.nanmean(np.array([p[2] for p in per]), axis=0)
-    pooled = r2_ensemble(true, pred)
+    pooled = r2_ensemble_average(true, pred)
     for j, name in enumerate(names):
         out[f"r2_ens_{name}"] = float(ens[j])
         out[f"r2_ens_pooled_{name}"] = float(pooled[j])
@@ -279,29 +273,29 @@ def _fold_metrics(true: np.ndarray, pred: np.ndarray, md: pd.DataFrame, names, g
 
 
 def _pooled_with_ci(pm: pd.DataFrame, names, group: str, pooled: np.ndarray, n_boot: int, seed: int) -> dict:
-    """R² of the ensemble average over all cycles, with a cluster (subject) bootstrap CI."""
-    from ...evaluate import bootstrap_ci
-    from .scoring import cycles_from_frame
+    """R² of the ensemble average over all cycles, with a cluster (subject) bootstrap CI.
 
-    rows = []
-    for g, part in pm.groupby(group, sort=True):
+    Per subject the cycle count and the summed true/predicted curves are additive, so
+    :func:`~myoflow.evaluate.cluster_bootstrap` resamples subjects vectorised (one set
+    of draws for every channel).
+    """
+    n, st, sp = [], [], []
+    for _, part in pm.groupby(group, sort=True):
         t, p = cycles_from_frame(part, names)
-        rows.append({"subject": g, "n": t.shape[0], "st": t.sum(0), "sp": p.sum(0)})
-    per = pd.DataFrame(rows)
-    out = {}
-    for j, name in enumerate(names):
-        lo = hi = None
-        if len(per) >= 3 and n_boot > 0:
-            def stat(d, j=j):
-                n = d["n"].sum()
-                mt = np.stack(d["st"].to_list()).sum(0)[j] / n
-                mp = np.stack(d["sp"].to_list()).sum(0)[j] / n
-                ss = ((mt - mt.mean()) ** 2).sum()
-                return float(1 - ((mt - mp) ** 2).sum() / ss) if ss > 0 else float("nan")
+        n.append(t.shape[0])
+        st.append(t.sum(0))
+        sp.append(p.sum(0))
+    ci: dict[str, Any] = {}
+    if len(n) >= 3 and n_boot > 0:
+        def stat(n_, st_, sp_):
+            mt, mp = st_ / n_[..., None, None], sp_ / n_[..., None, None]
+            ss = ((mt - mt.mean(-1, keepdims=True)) ** 2).sum(-1)
+            r2 = np.where(ss > 0, 1 - ((mt - mp) ** 2).sum(-1) / np.where(ss > 0, ss, 1), np.nan)
+            return {name: r2[..., j] for j, name in enumerate(names)}
 
-            _, lo, hi = bootstrap_ci(per, stat, group="subject", n_boot=n_boot, seed=seed)
-        out[name] = {"mean": float(pooled[j]), "ci_low": lo, "ci_high": hi}
-    return out
+        ci = cluster_bootstrap((np.asarray(n, float), np.stack(st), np.stack(sp)), stat, n_boot=n_boot, seed=seed)
+    return {name: {"mean": float(pooled[j]), "ci_low": ci[name].lo if ci else None,
+                   "ci_high": ci[name].hi if ci else None} for j, name in enumerate(names)}
 
 
 # ------------------------------------------------------------------ pipeline
@@ -409,8 +403,6 @@ class GaitEmgPipeline(Pipeline):
 
     # .............................................................. summary
     def summarize(self, cfg: GaitEmgConfig, data: GaitData, results: list[FoldResult]) -> dict[str, Any]:
-        from ...evaluate import bootstrap_ci
-
         frames = []
         for r in results:
             if len(r.predictions):
@@ -435,10 +427,8 @@ class GaitEmgPipeline(Pipeline):
                 scores = subject_scores(pm, names, group=group)
                 entry: dict[str, Any] = {"n_groups": int(len(scores)), "group": group,
                                          "n_cycles": int(scores["n_cycles"].sum())}
-                from .scoring import cycles_from_frame
-
                 t_all, p_all = cycles_from_frame(pm, names)
-                pooled = r2_ensemble(t_all, p_all)
+                pooled = r2_ensemble_average(t_all, p_all)
                 for metric in ("r2_ens", "r2_cycle", "r_cycle"):
                     per = {}
                     for j, name in enumerate(names):
@@ -449,8 +439,8 @@ class GaitEmgPipeline(Pipeline):
                         mean = float(vals[col].mean())
                         lo = hi = None
                         if len(vals) >= 3 and cfg.evaluate.n_boot > 0:
-                            _, lo, hi = bootstrap_ci(vals, lambda d, c=col: float(d[c].mean()), group="subject",
-                                                     n_boot=cfg.evaluate.n_boot, seed=cfg.seed)
+                            _, lo, hi = bootstrap_mean(vals[col], clusters=vals["subject"],
+                                                       n_boot=cfg.evaluate.n_boot, seed=cfg.seed)
                         per[name] = {"mean": mean, "ci_low": lo, "ci_high": hi}
                     entry[metric] = per
                     entry[f"{metric}_mean_over_channels"] = _mean([v["mean"] for v in per.values()])
@@ -494,17 +484,21 @@ class GaitEmgPipeline(Pipeline):
 
     def figures(self, cfg: GaitEmgConfig, summary: dict[str, Any], predictions: pd.DataFrame,
                 run_dir: Path) -> list[tuple[str, Path]]:
-        from .figures import ensemble_figure, torque_figure
+        from ...report.figures.gait_emg import ensemble_figure, torque_figure
 
         out = []
         if predictions is None or predictions.empty:
             return out
         for cond, part in predictions.groupby("condition", sort=True):
             safe = cond.replace("/", "_")
-            p = ensemble_figure(part, cond, MUSCLES, Path(run_dir) / "figures" / f"ensemble_{safe}.png", summary)
+            cycles = {m: cycles_from_frame(part[part["model"] == m], tuple(MUSCLES))
+                      for m in ("torque_based", "baseline") if (part["model"] == m).any()}
+            p = ensemble_figure(cycles, cond, MUSCLES, Path(run_dir) / "figures" / f"ensemble_{safe}.png", summary)
             out.append((f"Ensemble-average sEMG, {cond}: truth vs predictions (mean ± SD over cycles)", p))
             tq = part[part["model"] == "torque_mlp"]
             if not tq.empty:
-                p = torque_figure(tq, cond, Path(run_dir) / "figures" / f"torques_{safe}.png")
+                names = tuple(c[len("truth_"):] for c in tq.columns if c.startswith("truth_") and tq[c].notna().any())
+                p = torque_figure(names, *cycles_from_frame(tq, names), cond,
+                                  Path(run_dir) / "figures" / f"torques_{safe}.png")
                 out.append((f"Joint moments, {cond}: truth vs torque MLP (mean ± SD)", p))
         return out

@@ -1,43 +1,17 @@
-"""Scores of predicted gait-cycle sEMG: R² of ensemble averages (the paper's Table 1), per-cycle R² and r.
+"""Gait predictions table <-> cycle arrays, and per-subject scores (formulas: :mod:`myoflow.evaluate.metrics`).
 
-All functions take cycle arrays (n_cycles, n_channels, n_points) and return one
-value per channel.
+R² of ensemble averages (the paper's Table 1), per-cycle R² and r are
+:func:`~myoflow.evaluate.r2_ensemble_average`, :func:`~myoflow.evaluate.r2_per_cycle`
+and :func:`~myoflow.evaluate.pearson_per_cycle`.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["r2_ensemble", "r2_per_cycle", "pearson_per_cycle", "prediction_frame", "cycles_from_frame",
-           "subject_scores"]
+from ...evaluate.metrics import pearson_per_cycle, r2_ensemble_average, r2_per_cycle
 
-
-def r2_ensemble(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """R² between ensemble-average curves, per channel (wraps :func:`myoflow.evaluate.r2_ensemble_average`)."""
-    from ...evaluate import r2_ensemble_average
-
-    return r2_ensemble_average(np.asarray(true, dtype=float), np.asarray(pred, dtype=float))
-
-
-def r2_per_cycle(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Mean over cycles of the R² of each cycle's curve, per channel."""
-    t, p = np.asarray(true, dtype=float), np.asarray(pred, dtype=float)
-    ss_res = ((t - p) ** 2).sum(-1)
-    ss_tot = ((t - t.mean(-1, keepdims=True)) ** 2).sum(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.nan)
-    return np.nanmean(r2, axis=0)
-
-
-def pearson_per_cycle(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Mean over cycles of the Pearson correlation of each cycle's curve, per channel."""
-    t, p = np.asarray(true, dtype=float), np.asarray(pred, dtype=float)
-    tc = t - t.mean(-1, keepdims=True)
-    pc = p - p.mean(-1, keepdims=True)
-    den = np.sqrt((tc ** 2).sum(-1) * (pc ** 2).sum(-1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.where(den > 0, (tc * pc).sum(-1) / np.where(den > 0, den, 1), np.nan)
-    return np.nanmean(r, axis=0)
+__all__ = ["prediction_frame", "cycles_from_frame", "subject_scores"]
 
 
 def prediction_frame(model: str, metadata: pd.DataFrame, true: np.ndarray, pred: np.ndarray,
@@ -76,7 +50,7 @@ def subject_scores(df: pd.DataFrame, names: tuple[str, ...], group: str = "subje
             continue
         t, p = cycles_from_frame(part, tuple(cols))
         row = {"model": model, group: g, "n_cycles": t.shape[0]}
-        for m, a, b, c in zip(cols, r2_ensemble(t, p), r2_per_cycle(t, p), pearson_per_cycle(t, p)):
+        for m, a, b, c in zip(cols, r2_ensemble_average(t, p), r2_per_cycle(t, p), pearson_per_cycle(t, p)):
             row[f"r2_ens_{m}"], row[f"r2_cycle_{m}"], row[f"r_cycle_{m}"] = float(a), float(b), float(c)
         rows.append(row)
     return pd.DataFrame(rows)

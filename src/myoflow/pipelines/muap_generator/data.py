@@ -33,8 +33,6 @@ and ``meta['positions_mm']``. The same region split is then applied to its condi
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..._atomic import atomic_path
+from ...experiments.cache import cache_key, cached
 from ...errors import ConfigError, DataError
 from ...simulate import simulator_digest
 
@@ -215,11 +214,6 @@ def _numerical_chunk(args: tuple[np.ndarray, Any]) -> np.ndarray:
     return numerical_muaps(cond, setup=setup)
 
 
-def _cache_key(params: dict[str, Any]) -> str:
-    text = json.dumps(params, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def simulate_training_set(n_pool: int, n_extrapolation: int, *, extrapolation_conditions: Sequence[str],
                           extrapolation_band: float, seed: int, sampler: str = "sobol",
                           cache_dir: Path | None = None, n_jobs: int = 1,
@@ -241,33 +235,49 @@ def simulate_training_set(n_pool: int, n_extrapolation: int, *, extrapolation_co
               "band": extrapolation_band, "seed": seed, "sampler": sampler, "names": names, "ranges": ranges,
               "setup": _setup_info(setup), "setup_repr": repr(setup), "version": 1,
               "simulator": simulator_digest()}  # any simulator edit invalidates the cached MUAPs
-    key = _cache_key(params)
+    key = cache_key(params)
     path = Path(cache_dir) / "muap_generator" / f"muaps-{key}.npz" if cache_dir is not None else None
     positions = setup.electrodes().positions_mm
-    if path is not None and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                log.info("loaded %d cached numerical MUAPs from %s", len(z["conditions"]), path)
-                return {"conditions": z["conditions"], "muaps": z["muaps"], "fs": float(z["fs"]),
-                        "positions_mm": z["positions_mm"], "names": names, "ranges": ranges,
-                        "ms_per_muap": None, "cache_key": key, "cache_path": str(path)}
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("ignoring unreadable cache %s (%s); regenerating", path, exc)
-    cond = sample_region_conditions(n_pool, n_extrapolation, names, ranges, extrapolation_conditions,
-                                    extrapolation_band, seed, sampler)
-    t0 = time.perf_counter()
+    common = {"names": names, "ranges": ranges, "cache_key": key, "cache_path": str(path) if path else None}
+
+    def load(p: Path) -> dict[str, Any] | None:
+        if not p.is_file():
+            return None
+        with np.load(p, allow_pickle=False) as z:
+            return {"conditions": z["conditions"], "muaps": z["muaps"], "fs": float(z["fs"]),
+                    "positions_mm": z["positions_mm"], "ms_per_muap": None, **common}
+
+    def save(out: dict[str, Any], p: Path) -> None:
+        with atomic_path(p, suffix=".npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, conditions=out["conditions"], muaps=out["muaps"], fs=np.float64(out["fs"]),
+                         positions_mm=out["positions_mm"])
+
+    def build() -> dict[str, Any]:
+        cond = sample_region_conditions(n_pool, n_extrapolation, names, ranges, extrapolation_conditions,
+                                        extrapolation_band, seed, sampler)
+        t0 = time.perf_counter()
+        x = _numerical_muaps(cond, setup, n_jobs, progress)
+        wall = time.perf_counter() - t0
+        return {"conditions": cond, "muaps": x, "fs": float(setup.fs), "positions_mm": positions,
+                "ms_per_muap": wall / len(cond) * 1e3 * max(n_jobs, 1), **common}
+
+    return cached(path, load, save, build, what="numerical MUAPs")
+
+
+def _numerical_muaps(cond: np.ndarray, setup: Any, n_jobs: int,
+                     progress: Callable[[int, int], None] | None) -> np.ndarray:
+    """Numerical-model MUAPs of every condition row, in chunks (a spawn process pool when n_jobs > 1)."""
     n = len(cond)
     chunks = np.array_split(np.arange(n), max(1, min(n, 8 * max(n_jobs, 1))))
     parts: list[np.ndarray] = [None] * len(chunks)  # type: ignore[list-item]
     done = 0
     if n_jobs > 1:
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn")) as pool:
             futs = {pool.submit(_numerical_chunk, (cond[idx], setup)): k for k, idx in enumerate(chunks)}
-            from concurrent.futures import as_completed
-
             for fut in as_completed(futs):
                 k = futs[fut]
                 parts[k] = fut.result()
@@ -280,18 +290,7 @@ def simulate_training_set(n_pool: int, n_extrapolation: int, *, extrapolation_co
             done += len(idx)
             if progress:
                 progress(done, n)
-    wall = time.perf_counter() - t0
-    x = np.concatenate(parts).reshape(n, setup.rows, setup.cols, -1).astype(np.float32)
-    out = {"conditions": cond, "muaps": x, "fs": float(setup.fs), "positions_mm": positions, "names": names,
-           "ranges": ranges, "ms_per_muap": wall / n * 1e3 * max(n_jobs, 1), "cache_key": key,
-           "cache_path": str(path) if path else None}
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, conditions=cond, muaps=x, fs=np.float64(setup.fs), positions_mm=positions)
-        log.info("cached %d numerical MUAPs at %s", n, path)
-    return out
+    return np.concatenate(parts).reshape(n, setup.rows, setup.cols, -1).astype(np.float32)
 
 
 def load_folder_set(path: Path) -> dict[str, Any]:

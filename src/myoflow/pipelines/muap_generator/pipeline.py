@@ -40,7 +40,9 @@ from ...errors import ConfigError, DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from .._shared import shared_data_dir
 from .data import MuapData, assign_split, load_folder_set, simulate_training_set
-from .estimator import GeneratorTraining, MuapGeneratorEstimator, nrmse, peak_to_peak
+from ...evaluate.bootstrap import bootstrap_mean
+from ...evaluate.metrics import nrmse, pearson_r
+from .estimator import GeneratorTraining, MuapGeneratorEstimator, peak_to_peak
 
 __all__ = ["MuapDataConfig", "MuapSplitConfig", "MuapModelConfig", "MuapVaeConfig", "MuapEvaluateConfig",
            "MuapComputeConfig", "MuapGeneratorConfig", "MuapGeneratorPipeline"]
@@ -186,14 +188,6 @@ def _model_params(cfg: MuapGeneratorConfig, data: MuapData) -> dict[str, Any]:
             "encoder_width": m.encoder_width, "output_rank": m.output_rank, "positions_mm": data.positions_mm.tolist()}
 
 
-def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a.reshape(len(a), -1).astype(np.float64)
-    b = b.reshape(len(b), -1).astype(np.float64)
-    a = a - a.mean(1, keepdims=True)
-    b = b - b.mean(1, keepdims=True)
-    return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1) + 1e-300)
-
-
 def _log_progress():
     """A progress callback that logs every ~10 % of the numerical MUAPs (the slow part of prepare)."""
     state = {"next": 0.1, "t0": time.perf_counter()}
@@ -264,16 +258,6 @@ def _nrmse_stats(v: np.ndarray) -> dict[str, Any]:
         "fraction_le_0.10": float(np.mean(v <= 0.10)),
         "histogram": {"edges": edges.tolist(), "counts": hist.tolist()},
     }
-
-
-def _bootstrap_mean_ci(v: np.ndarray, seed: int, n_boot: int = 2000) -> tuple[float, float]:
-    """95 % CI of the mean by resampling motor units (the independent samples here)."""
-    v = np.asarray(v, float)
-    if v.size < 2:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, (n_boot, v.size))].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 # --------------------------------------------------------------------- pipeline
@@ -384,7 +368,7 @@ class MuapGeneratorPipeline(Pipeline):
             df = pd.DataFrame({"model": MODEL_NAME, "subject": [f"MU{i:05d}" for i in idx], "unit": idx,
                                "set": set_name, "region": data.region[idx], "nrmse": err, "rel_rmse": rel,
                                "nrmse_zero_baseline": err_zero, "nrmse_nearest_unit": err_nn,
-                               "pearson_r": _pearson(pred, truth)})
+                               "pearson_r": pearson_r(pred, truth)})
             for j, name in enumerate(data.condition_names):
                 df[name] = data.conditions[idx, j]
             for col in st_t.columns:
@@ -461,7 +445,11 @@ class MuapGeneratorPipeline(Pipeline):
             # average over seeds per unit first: units are the independent samples
             per_unit = sub.groupby("unit")["nrmse"].mean()
             entry = _nrmse_stats(per_unit.to_numpy())
-            entry["ci95"] = list(_bootstrap_mean_ci(per_unit.to_numpy(), cfg.seed))
+            # resampling motor units (the independent samples here)
+            if len(per_unit) >= 2:
+                entry["ci95"] = list(bootstrap_mean(per_unit.to_numpy(), n_boot=2000, seed=cfg.seed)[1:])
+            else:
+                entry["ci95"] = [float("nan"), float("nan")]
             entry["pearson_r_median"] = float(sub["pearson_r"].median())
             entry["rel_rmse_mean"] = float(sub.groupby("unit")["rel_rmse"].mean().mean())
             entry["baselines"] = {
@@ -536,21 +524,6 @@ class MuapGeneratorPipeline(Pipeline):
     # ------------------------------------------------------------- figures
     def figures(self, cfg: MuapGeneratorConfig, summary: dict[str, Any], predictions: pd.DataFrame,
                 run_dir: Path) -> list[tuple[str, Path]]:
-        from . import figures as F
+        from ...report.figures.muap_generator import make_figures
 
-        run_dir = Path(run_dir)
-        out = []
-        ex = sorted((run_dir / "folds").glob("*/examples.npz"))
-        if ex:
-            p = F.plot_examples(ex[0], run_dir / "figures" / "numerical_vs_generated.png")
-            out.append(("Numerical vs generated MUAPs across the grid (held-out conditions)", p))
-        if len(predictions):
-            out.append(("nRMSE distribution on held-out units",
-                        F.plot_nrmse_hist(predictions, run_dir / "figures" / "nrmse_hist.png")))
-            names = (summary.get("generator_config") or {}).get("condition_names") or []
-            out.append(("nRMSE vs conditions", F.plot_nrmse_vs_conditions(
-                predictions, names, run_dir / "figures" / "nrmse_vs_conditions.png")))
-            if summary.get("real_shape_statistics"):
-                out.append(("Shape statistics: real vs numerical vs generated", F.plot_shape_statistics(
-                    predictions, summary["real_shape_statistics"], run_dir / "figures" / "shape_stats.png")))
-        return out
+        return make_figures(summary, predictions, Path(run_dir))

@@ -5,7 +5,7 @@ Public API: :class:`MuscleIdPipeline` (runner plug-in), :class:`CNNLSTMClassifie
 :func:`check_placement` (electrode mix-up check).
 """
 from .estimator import CNNLSTMClassifier, FeatureClassifier
-from .features import classic_features
+from ...features import classic_features
 
 __all__ = ["CNNLSTMClassifier", "FeatureClassifier", "classic_features", "MuscleIdPipeline", "check_placement"]
 

@@ -33,8 +33,9 @@ from ..._atomic import atomic_path, atomic_write_json
 from ...config import to_dict
 from ...containers import Epochs, Recording
 from ...errors import ConfigError, DataError
+from ...experiments.cache import cache_key, cached
+from ...features import classic_features
 from .config import CohortConfig, PreprocessConfig
-from .features import classic_features
 from .windows import burst_windows, onset_errors_ms, pick_channels
 
 __all__ = ["CohortData", "TASK_TITLES", "load_cohort", "grid_tasks", "lowerlimb_tasks", "REAL_MUSCLES"]
@@ -269,59 +270,62 @@ def _align_columns(parts: list[Epochs]) -> list[Epochs]:
 
 # ------------------------------------------------------------------ cache
 def _cache_key(name: str, cfg: CohortConfig, pp: PreprocessConfig) -> str:
-    blob = json.dumps({"v": _CACHE_VERSION, "myoflow": __version__, "name": name,
-                       "cohort": to_dict(cfg), "pp": to_dict(pp)}, sort_keys=True, default=str)
+    params = {"v": _CACHE_VERSION, "myoflow": __version__, "name": name, "cohort": to_dict(cfg), "pp": to_dict(pp)}
     if cfg.source == "simulate":
         from ...simulate import simulator_digest
 
-        blob += simulator_digest()  # any simulator edit invalidates the simulated cohort
+        params["simulator"] = simulator_digest()  # any simulator edit invalidates the simulated cohort
     if cfg.source == "folder" and cfg.path is not None:
         p = Path(cfg.path) / "dataset.json"
         if p.is_file():
-            blob += hashlib.sha256(p.read_bytes()).hexdigest()
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+            params["dataset_json"] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return cache_key(params)
+
+
+def _load_cached(stem: Path, name: str, kind: str) -> CohortData | None:
+    from ...io import native
+
+    h5, npy, js = (stem.with_suffix(s) for s in (".h5", ".features.npy", ".json"))
+    if not (h5.is_file() and npy.is_file() and js.is_file()):
+        return None
+    epochs = native.load(h5)
+    md = epochs.metadata
+    labels = lowerlimb_tasks(md) if kind == "lowerlimb" else grid_tasks(md)
+    return CohortData(name=name, kind=kind, epochs=epochs, features=np.load(npy, allow_pickle=False), labels=labels,
+                      info=json.loads(js.read_text()))
+
+
+def _save_cached(data: CohortData, stem: Path) -> None:
+    from ...io import native
+
+    native.save(data.epochs, stem.with_suffix(".h5"))
+    with atomic_path(stem.with_suffix(".features.npy")) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, data.features, allow_pickle=False)
+    atomic_write_json(stem.with_suffix(".json"), data.info)  # last: its presence marks a complete entry
 
 
 def load_cohort(name: str, cfg: CohortConfig, pp: PreprocessConfig, cache_dir: Path | None = None,
                 progress: Callable | None = None) -> CohortData:
     """Load (simulate / read), window and label one cohort; cached under ``cache_dir``.
 
-    The cache holds only the deterministic windowing of the recordings (keyed by
-    the cohort and preprocessing settings and the myoflow version), never
-    anything fitted.
+    The cache (:func:`myoflow.experiments.cache.cached`) holds only the
+    deterministic windowing of the recordings (keyed by the cohort and
+    preprocessing settings and the myoflow version), never anything fitted.
     """
-    from ...io import native
-
     kind = "lowerlimb" if cfg.source == "elderly-lowerlimb" else "grid"
-    cache_file = None
-    if cache_dir is not None:
-        cache_file = Path(cache_dir) / "muscle_id" / f"{name}-{_cache_key(name, cfg, pp)}"
-        h5, npy, js = (cache_file.with_suffix(s) for s in (".h5", ".features.npy", ".json"))
-        if h5.is_file() and npy.is_file() and js.is_file():
-            try:
-                epochs = native.load(h5)
-                feats = np.load(npy, allow_pickle=False)
-                info = json.loads(js.read_text())
-                md = epochs.metadata
-                labels = lowerlimb_tasks(md) if kind == "lowerlimb" else grid_tasks(md)
-                log.info("cohort %s: loaded %d windows from cache %s", name, len(epochs), h5)
-                return CohortData(name=name, kind=kind, epochs=epochs, features=feats, labels=labels, info=info)
-            except (DataError, OSError, ValueError) as exc:
-                log.warning("cohort %s: ignoring unreadable cache (%s)", name, exc)
-    if cfg.source == "elderly-lowerlimb":
-        items, extra = _real_recordings(cfg, Path(cache_dir) if cache_dir else None, progress)
-    elif cfg.source in ("simulate", "folder"):
-        items, extra = _grid_recordings(cfg, progress)
-    else:  # pragma: no cover - Literal in the config
-        raise ConfigError(f"unknown cohort source {cfg.source!r}")
-    data = _window_cohort(name, kind, items, cfg, pp)
-    data.info.update(extra)
-    data.info["source"] = cfg.source
-    if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        native.save(data.epochs, cache_file.with_suffix(".h5"))
-        with atomic_path(cache_file.with_suffix(".features.npy")) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, data.features, allow_pickle=False)
-        atomic_write_json(cache_file.with_suffix(".json"), data.info)
-    return data
+
+    def build() -> CohortData:
+        if cfg.source == "elderly-lowerlimb":
+            items, extra = _real_recordings(cfg, Path(cache_dir) if cache_dir else None, progress)
+        elif cfg.source in ("simulate", "folder"):
+            items, extra = _grid_recordings(cfg, progress)
+        else:  # pragma: no cover - Literal in the config
+            raise ConfigError(f"unknown cohort source {cfg.source!r}")
+        data = _window_cohort(name, kind, items, cfg, pp)
+        data.info.update(extra)
+        data.info["source"] = cfg.source
+        return data
+
+    stem = None if cache_dir is None else Path(cache_dir) / "muscle_id" / f"{name}-{_cache_key(name, cfg, pp)}"
+    return cached(stem, lambda p: _load_cached(p, name, kind), _save_cached, build, what=f"cohort {name}")

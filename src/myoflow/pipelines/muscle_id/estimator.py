@@ -26,7 +26,7 @@ from sklearn.exceptions import NotFittedError
 
 from ...containers import Epochs
 from ...errors import ConfigError, DataError
-from .features import classic_features
+from ...features import classic_features
 
 __all__ = ["CNNLSTMClassifier", "FeatureClassifier"]
 

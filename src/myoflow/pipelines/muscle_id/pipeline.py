@@ -52,7 +52,6 @@ from .config import MODEL_NAMES, MuscleIdConfig
 from .data import TASK_TITLES, CohortData, load_cohort
 from .estimator import CNNLSTMClassifier, FeatureClassifier
 from .summary import summarize_results
-from . import figures as _figures
 
 __all__ = ["MuscleIdPipeline", "MuscleIdData", "PAPER"]
 
@@ -289,7 +288,9 @@ class MuscleIdPipeline(Pipeline):
 
     def figures(self, cfg: MuscleIdConfig, summary: dict[str, Any], predictions: pd.DataFrame,
                 run_dir: Path) -> list[tuple[str, Path]]:
-        return _figures.make_figures(summary, predictions, Path(run_dir) / "figures")
+        from ...report.figures.muscle_id import make_figures
+
+        return make_figures(summary, predictions, Path(run_dir) / "figures")
 
     # ---------------------------------------------------------------- export hooks
     def build_model(self, cfg: MuscleIdConfig, model: str, extras: dict[str, Any]):

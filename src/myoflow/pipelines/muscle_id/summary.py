@@ -7,9 +7,8 @@ Everything here reads the predictions table (one row per evaluated window with
 Confidence intervals are cluster-bootstrap percentile intervals: over SUBJECTS
 for a condition's accuracy (windows and bursts of one subject are correlated),
 over BURSTS for one subject's accuracy (channels of one burst are near-copies).
-This is :func:`myoflow.evaluate.bootstrap_ci` specialised to accuracy and
-vectorised (sums of correct/total per cluster), because a run needs hundreds of
-intervals.
+Intervals come from :func:`myoflow.evaluate.cluster_bootstrap` on per-cluster
+correct/total counts (vectorised: a run needs hundreds of intervals).
 """
 from __future__ import annotations
 
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...evaluate.bootstrap import cluster_bootstrap, cluster_sums
 from ...evaluate.metrics import classification_metrics
 
 __all__ = ["burst_votes", "cluster_bootstrap_accuracy", "collapse_predictions", "summarize_results", "label_order"]
@@ -68,33 +68,14 @@ def burst_votes(frame: pd.DataFrame) -> pd.DataFrame:
 def cluster_bootstrap_accuracy(correct: np.ndarray, clusters: np.ndarray, n_boot: int = 1000,
                                seed: int | np.random.Generator = 0, alpha: float = 0.05
                                ) -> tuple[float, float | None, float | None]:
-    """Accuracy with a percentile cluster-bootstrap interval.
+    """Accuracy with a percentile cluster-bootstrap interval (:func:`myoflow.evaluate.cluster_bootstrap`).
 
-    Parameters
-    ----------
-    correct : bool array (n,)
-    clusters : array (n,)
-        Cluster of every row (subject, or burst within a subject).
-    n_boot, seed, alpha
-        Replicates, randomness, 1 - confidence level.
-
-    Returns
-    -------
-    point, lo, hi
-        ``lo``/``hi`` are None with a single cluster (no spread to resample).
+    Returns ``(point, lo, hi)``; ``lo``/``hi`` are None with a single cluster (no spread to resample).
     """
     correct = np.asarray(correct, dtype=float)
-    codes, uniq = pd.factorize(pd.Series(clusters), sort=True)
-    c = np.bincount(codes, weights=correct, minlength=len(uniq))
-    n = np.bincount(codes, minlength=len(uniq)).astype(float)
-    point = float(c.sum() / n.sum())
-    if len(uniq) < 2:
-        return point, None, None
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    draws = rng.integers(0, len(uniq), size=(int(n_boot), len(uniq)))
-    stats = c[draws].sum(1) / n[draws].sum(1)
-    lo, hi = np.percentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    return point, float(lo), float(hi)
+    stats, _ = cluster_sums(np.stack([correct, np.ones_like(correct)], axis=1), clusters)
+    point, lo, hi = cluster_bootstrap(stats, lambda s: s[..., 0] / s[..., 1], n_boot=n_boot, seed=seed, alpha=alpha)
+    return (point, None, None) if len(stats) < 2 else (point, lo, hi)
 
 
 def collapse_predictions(df: pd.DataFrame, mapping: dict[str, str], task: str) -> pd.DataFrame:

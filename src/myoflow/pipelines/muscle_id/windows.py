@@ -20,7 +20,7 @@ import pandas as pd
 
 from ...containers import Epochs, Recording
 from ...errors import DataError
-from ...preprocess.bursts import burst_statistic, channels_as_samples, detect_bursts
+from ...preprocess.bursts import channels_as_samples, detect_bursts, refine_onsets
 from ...preprocess.epoching import event_locked
 from ...preprocess.filters import bandpass, notch, resample
 from .config import PreprocessConfig
@@ -46,12 +46,8 @@ def find_bursts(rec: Recording, pp: PreprocessConfig) -> pd.DataFrame:
 
     The decision is :func:`myoflow.preprocess.detect_bursts` (threshold ``detector_k``
     on the channel mean of the standardised smoothed TKEO). With
-    ``detector_refine_k`` set, each onset is then moved back to where that
-    statistic last rose above ``detector_refine_k`` (at most
-    ``detector_refine_max_ms`` earlier): the threshold that decides *whether*
-    there is a burst must sit well above the noise, but the first, small motor
-    units are recruited before the signal reaches it (backward search as in
-    Hodges & Bui 1996, Electroencephalogr Clin Neurophysiol 101:511 [R]).
+    ``detector_refine_k`` set, onsets are then moved back by
+    :func:`myoflow.preprocess.bursts.refine_onsets` (at most ``detector_refine_max_ms``).
     """
     bursts = detect_bursts(
         rec, k=pp.detector_k, min_burst_ms=pp.detector_min_burst_ms, min_gap_ms=pp.detector_min_gap_ms,
@@ -62,34 +58,8 @@ def find_bursts(rec: Recording, pp: PreprocessConfig) -> pd.DataFrame:
     bursts = bursts[bursts["onset"] >= int(round(0.1 * rec.fs))].reset_index(drop=True)
     if pp.detector_refine_k is None or len(bursts) == 0:
         return bursts
-    z = _standardised_statistic(rec, pp.detector_smooth_ms)
-    max_back = int(round(pp.detector_refine_max_ms * rec.fs / 1000.0))
-    onsets = bursts["onset"].to_numpy().copy()
-    prev_end = np.concatenate([[0], bursts["offset"].to_numpy()[:-1]])
-    for i, on in enumerate(onsets):
-        lo = max(int(prev_end[i]), int(on) - max_back, 0)
-        below = np.flatnonzero(z[lo:on] <= pp.detector_refine_k)
-        onsets[i] = lo + below[-1] + 1 if below.size else lo
-    out = bursts.copy()
-    out["onset"] = onsets.astype(np.int64)
-    out["onset_s"] = rec.t0 + onsets / rec.fs
-    out["duration_ms"] = (out["offset"] - out["onset"]) * 1000.0 / rec.fs
-    return out
-
-
-def _standardised_statistic(rec: Recording, smooth_ms: float) -> np.ndarray:
-    """Channel mean of the smoothed TKEO standardised by its rest level (quietest 10 % of 250 ms blocks)."""
-    stat = burst_statistic(rec, smooth_ms, highpass_hz=None)
-    seg = max(2, int(round(0.25 * rec.fs)))
-    n_seg = stat.shape[1] // seg
-    if n_seg < 4:
-        raise DataError(f"recording is {rec.duration:.2f} s long; onset refinement needs >= 1 s", rec.source)
-    blocks = stat[:, : n_seg * seg].reshape(stat.shape[0], n_seg, seg)
-    quiet = np.argsort(blocks.mean(axis=2).mean(axis=0))[: max(1, n_seg // 10)]
-    rest = blocks[:, quiet, :].reshape(stat.shape[0], -1)
-    sd = rest.std(axis=1)
-    sd = np.where(sd > 0, sd, np.finfo(float).tiny)
-    return ((stat - rest.mean(axis=1)[:, None]) / sd[:, None]).mean(axis=0)
+    return refine_onsets(rec, bursts, k=pp.detector_refine_k, max_back_ms=pp.detector_refine_max_ms,
+                         smooth_ms=pp.detector_smooth_ms)
 
 
 def pick_channels(n_channels: int, keep: int | None) -> list[int]:

@@ -5,8 +5,8 @@
 * :mod:`.features` — artefact blanking, stimulus-locked responses, sequence inputs, descriptors;
 * :mod:`.estimator` — :class:`MassLevelClassifier`, the scikit-learn-style estimator around
   :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`;
-* :mod:`.baselines`, :mod:`.summary`, :mod:`.figures` — baselines, metrics with subject-bootstrap
-  CIs, report figures;
+* :mod:`.baselines`, :mod:`.summary` — baselines, metrics with subject-bootstrap CIs (figures:
+  :mod:`myoflow.report.figures.stimulated_mass`);
 * :mod:`.screening` / :mod:`.cli` — ``myoflow predict`` for a new person.
 
 Submodules are imported on use (``import myoflow.pipelines.stimulated_mass.pipeline``) so that

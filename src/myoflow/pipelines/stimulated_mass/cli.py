@@ -42,7 +42,7 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str, 
     the recordings cover its frequencies, else a cross-validation fold's model of
     the matching condition.
     """
-    from .figures import plot_attention_single
+    from ...report.figures.stimulated_mass import plot_attention_single
     from .screening import parse_covariates, screen
 
     cov = parse_covariates(covariates)

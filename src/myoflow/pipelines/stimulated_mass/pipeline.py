@@ -65,6 +65,7 @@ from .baselines import baseline_features, fit_baseline, proba_in_order
 from .combine import combine_frequencies
 from .config import NEURAL_MODELS, StimulatedMassConfig
 from .estimator import MassLevelClassifier
+from ...experiments.cache import cache_key, cached
 from .features import (EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked,
                        sequence_epochs)
 
@@ -109,30 +110,17 @@ CACHE_VERSION = "evoked-1"
 
 
 def _cache_key(cfg: StimulatedMassConfig) -> str | None:
-    """Hash of everything ``prepare`` depends on; None for folder data (read fresh)."""
-    import hashlib
-
+    """Hash of everything ``prepare`` depends on, code included; None for folder data (read fresh)."""
     from ...config import to_dict
 
     if cfg.data.source != "simulate":
         return None
-    d = to_dict(cfg.data)
     p = to_dict(cfg.preprocess)
-    blob = json.dumps({"v": CACHE_VERSION, "data": d,
-                       "pre": {k: p[k] for k in ("window_ms", "blank_ms", "highpass_hz")}}, sort_keys=True)
-    h = hashlib.sha256(blob.encode())
     from ...simulate import simulator_digest
 
-    h.update(simulator_digest().encode())  # any simulator edit invalidates the cohort
-    # The code that produces the data is part of the key: an edited simulator never reuses a stale cache.
-    import importlib
-
-    for mod in _CACHE_MODULES:
-        try:
-            h.update(Path(importlib.import_module(mod).__file__).read_bytes())
-        except (ImportError, OSError, TypeError):
-            h.update(mod.encode())
-    return h.hexdigest()[:16]
+    params = {"v": CACHE_VERSION, "data": to_dict(cfg.data), "simulator": simulator_digest(),
+              "pre": {k: p[k] for k in ("window_ms", "blank_ms", "highpass_hz")}}
+    return cache_key(params, _CACHE_MODULES)
 
 
 _CACHE_MODULES = (
@@ -181,18 +169,7 @@ class StimulatedMassPipeline(Pipeline):
         """Simulate/read and extract responses; cached under ``cache_dir`` by a hash of the inputs."""
         key = _cache_key(cfg)
         folder = Path(cache_dir) / "stimulated_mass" / key if key and cache_dir else None
-        if folder is not None:
-            data = load_evoked(folder)
-            if data is not None:
-                log.info("using cached evoked cohort %s", folder)
-                return data
-        data = load_cohort(cfg)
-        if folder is not None:
-            try:
-                save_evoked(data, folder)
-            except OSError as exc:  # a read-only cache must not break the run
-                log.warning("could not cache the evoked cohort in %s: %s", folder, exc)
-        return data
+        return cached(folder, load_evoked, save_evoked, lambda: load_cohort(cfg), what="evoked cohort")
 
     def folds(self, cfg: StimulatedMassConfig, data: EvokedData) -> list[Fold]:
         from ...evaluate.splitters import LeaveOneSubjectOut, SubjectKFold, check_no_leakage
@@ -318,9 +295,9 @@ class StimulatedMassPipeline(Pipeline):
 
     def figures(self, cfg: StimulatedMassConfig, summary: dict[str, Any], predictions: pd.DataFrame,
                 run_dir: Path) -> list[tuple[str, Path]]:
-        from .figures import make_figures
+        from ...report.figures.stimulated_mass import make_figures
 
-        return make_figures(cfg, summary, predictions, Path(run_dir))
+        return make_figures(list(cfg.data.classes), summary, predictions, Path(run_dir))
 
     # ---------------------------------------------------------------- export
     def build_model(self, cfg: StimulatedMassConfig, model_name: str, extras: dict[str, Any]):

@@ -3,8 +3,8 @@
 Every subject is tested exactly once per condition (k-fold or LOSO), so the pooled
 out-of-fold predictions of a condition hold one row per subject and model. Metrics
 are computed on that pool; 95 % CIs resample SUBJECTS (a cluster bootstrap over
-per-subject confusion counts, vectorised — thousands of replicates in
-milliseconds, so every condition × model × metric gets one). Differences between
+per-subject confusion counts with :func:`myoflow.evaluate.cluster_bootstrap` —
+thousands of replicates in milliseconds, so every condition × model × metric gets one). Differences between
 two models (does a part of the model help?) use paired draws: the same resampled
 subjects for both models.
 """
@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ...evaluate.bootstrap import cluster_bootstrap
 from ...experiments.base import FoldResult, Headline
 
 __all__ = ["subject_bootstrap", "summarize_results", "headline_rows", "METRICS"]
@@ -60,6 +61,8 @@ def subject_bootstrap(df: pd.DataFrame, classes: Sequence[str], n_boot: int = 10
                       other: pd.DataFrame | None = None, alpha: float = 0.05) -> dict[str, dict[str, float]]:
     """Point estimate and 95 % CI of accuracy, balanced accuracy and macro F1, resampling subjects.
 
+    :func:`myoflow.evaluate.cluster_bootstrap` on per-subject confusion counts.
+
     Parameters
     ----------
     df : DataFrame
@@ -76,26 +79,15 @@ def subject_bootstrap(df: pd.DataFrame, classes: Sequence[str], n_boot: int = 10
     dict metric → {"value", "ci_low", "ci_high"}
     """
     conf, subj = _confusions(df, classes)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(subj), size=(int(n_boot), len(subj)))
-    boot = conf[draws].sum(1)
-    point = _scores(conf.sum(0))
-    reps = _scores(boot)
+    conf2 = None
     if other is not None:
         conf2, subj2 = _confusions(other, classes)
         if list(subj2) != list(subj):
             common = np.intersect1d(subj, subj2)
             raise ValueError(f"paired bootstrap needs the same subjects; {len(subj)} vs {len(subj2)} "
                              f"({len(common)} in common)")
-        p2, r2 = _scores(conf2.sum(0)), _scores(conf2[draws].sum(1))
-        point = {k: point[k] - p2[k] for k in point}
-        reps = {k: reps[k] - r2[k] for k in reps}
-    out = {}
-    for k in METRICS:
-        r = reps[k][np.isfinite(reps[k])]
-        lo, hi = (np.percentile(r, [100 * alpha / 2, 100 * (1 - alpha / 2)]) if r.size else (np.nan, np.nan))
-        out[k] = {"value": float(point[k]), "ci_low": float(lo), "ci_high": float(hi)}
-    return out
+    res = cluster_bootstrap(conf, _scores, other=conf2, n_boot=n_boot, seed=seed, alpha=alpha)
+    return {k: {"value": res[k].point, "ci_low": res[k].lo, "ci_high": res[k].hi} for k in METRICS}
 
 
 def _fold_spread(results: list[FoldResult], condition: str, model: str) -> dict[str, float]:

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._shared import pyplot as _plt
-from .._shared import save_png as _save
+from . import pyplot as _plt
+from . import save_png as _save
 
 __all__ = ["make_figures", "plot_confusions", "plot_attention", "plot_model_comparison", "plot_attention_single"]
 
@@ -172,11 +172,12 @@ def plot_model_comparison(summary: dict[str, Any], path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def make_figures(cfg, summary: dict[str, Any], predictions: pd.DataFrame, run_dir: Path) -> list[tuple[str, Path]]:
-    """All report figures; returns (title, path) pairs."""
+def make_figures(classes: list[str], summary: dict[str, Any], predictions: pd.DataFrame,
+                 run_dir: Path) -> list[tuple[str, Path]]:
+    """All report figures (``classes`` in the run's order); returns (title, path) pairs."""
     out = []
-    fdir = run_dir / "figures"
-    classes = list(cfg.data.classes)
+    fdir = Path(run_dir) / "figures"
+    classes = list(classes)
     p = plot_confusions(summary, fdir / "confusion_matrices.png")
     if p:
         out.append(("Confusion matrices (attention Bi-LSTM)", p))

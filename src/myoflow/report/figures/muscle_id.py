@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._shared import pyplot as _plt
-from .._shared import save_png as _save
+from . import pyplot as _plt
+from . import save_png as _save
 
 __all__ = ["make_figures"]
 

@@ -7,10 +7,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .._shared import pyplot as _plt
-from .._shared import save_png as _save
+from . import pyplot as _plt
+from . import save_png as _save
 
-__all__ = ["plot_examples", "plot_nrmse_hist", "plot_nrmse_vs_conditions", "plot_shape_statistics",
+__all__ = ["plot_examples", "plot_nrmse_hist", "plot_nrmse_vs_conditions", "plot_shape_statistics", "make_figures",
            "draw_grid_muap"]
 
 
@@ -113,3 +113,23 @@ def plot_shape_statistics(predictions: pd.DataFrame, real: dict, out: Path) -> P
     fig.suptitle("MUAP shape statistics (real: openhdemg-otb, 13x5 grid, 8 mm; simulated: 10x8 grid, 5 mm)",
                  fontsize=9)
     return _save(fig, out)
+
+
+def make_figures(summary: dict, predictions: pd.DataFrame, run_dir: Path) -> list[tuple[str, Path]]:
+    """All figures of a generator run directory; returns (title, path) pairs."""
+    run_dir = Path(run_dir)
+    out = []
+    ex = sorted((run_dir / "folds").glob("*/examples.npz"))
+    if ex:
+        p = plot_examples(ex[0], run_dir / "figures" / "numerical_vs_generated.png")
+        out.append(("Numerical vs generated MUAPs across the grid (held-out conditions)", p))
+    if len(predictions):
+        out.append(("nRMSE distribution on held-out units",
+                    plot_nrmse_hist(predictions, run_dir / "figures" / "nrmse_hist.png")))
+        names = (summary.get("generator_config") or {}).get("condition_names") or []
+        out.append(("nRMSE vs conditions", plot_nrmse_vs_conditions(
+            predictions, names, run_dir / "figures" / "nrmse_vs_conditions.png")))
+        if summary.get("real_shape_statistics"):
+            out.append(("Shape statistics: real vs numerical vs generated", plot_shape_statistics(
+                predictions, summary["real_shape_statistics"], run_dir / "figures" / "shape_stats.png")))
+    return out

@@ -1,15 +1,17 @@
-"""Figures of the gait-EMG pipeline, rebuilt from ``predictions.parquet`` alone."""
+"""Figures of the gait-EMG pipeline: ensemble-average curves of truth and predictions.
+
+Inputs are cycle arrays (n_cycles, n_channels, n_points) per model, as the
+pipeline reads them back from ``predictions.parquet``.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from .._shared import pyplot as _plt
-from .._shared import save_png
-from .scoring import cycles_from_frame
+from . import pyplot as _plt
+from . import save_png
 
 __all__ = ["ensemble_figure", "torque_figure"]
 
@@ -20,18 +22,21 @@ def _save(fig, path: Path) -> Path:
     return save_png(fig, path, dpi=100, tight=False)
 
 
-def ensemble_figure(df: pd.DataFrame, condition: str, muscles, path: Path, summary: dict[str, Any] | None = None) -> Path:
-    """Per muscle: ensemble average ± SD of the truth and of each model's prediction."""
+def ensemble_figure(cycles: dict[str, tuple[np.ndarray, np.ndarray]], condition: str, muscles, path: Path,
+                    summary: dict[str, Any] | None = None) -> Path:
+    """Per muscle: ensemble average ± SD of the truth and of each model's prediction.
+
+    ``cycles[model] = (true, pred)``, each (n_cycles, len(muscles), n_points).
+    """
     plt = _plt()
     fig, axes = plt.subplots(2, 4, figsize=(16, 7), sharex=True)
     x = None
     cond_sum = (summary or {}).get("conditions", {}).get(condition, {})
     truth_drawn = set()
     for model in ("torque_based", "baseline"):
-        part = df[df["model"] == model]
-        if part.empty:
+        if model not in cycles:
             continue
-        t, p = cycles_from_frame(part, tuple(muscles))
+        t, p = cycles[model]
         x = np.linspace(0, 100, t.shape[-1])
         for j, (ax, mus) in enumerate(zip(axes.flat, muscles)):
             if mus not in truth_drawn:
@@ -56,11 +61,9 @@ def ensemble_figure(df: pd.DataFrame, condition: str, muscles, path: Path, summa
     return _save(fig, path)
 
 
-def torque_figure(df: pd.DataFrame, condition: str, path: Path) -> Path:
-    """Per moment channel: ensemble average ± SD of the truth and of the torque MLP."""
+def torque_figure(names, t: np.ndarray, p: np.ndarray, condition: str, path: Path) -> Path:
+    """Per moment channel ``names``: ensemble average ± SD of the truth ``t`` and the torque MLP ``p``."""
     plt = _plt()
-    names = tuple(c[len("truth_"):] for c in df.columns if c.startswith("truth_") and df[c].notna().any())
-    t, p = cycles_from_frame(df, names)
     cols = 3
     rows = int(np.ceil(len(names) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(13, 3.2 * rows), squeeze=False, sharex=True)

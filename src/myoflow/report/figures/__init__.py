@@ -1,0 +1,38 @@
+"""All figures of myoflow runs: one plotting home that the report and the pipelines use.
+
+One module per paper protocol (:mod:`.muscle_id`, :mod:`.stimulated_mass`,
+:mod:`.gait_emg`, :mod:`.muap_generator`); each draws from a run's summary,
+predictions table or run directory only (never from training code), so figures
+can be redrawn wherever a run directory is copied. Matplotlib is imported on
+first use (Agg backend): it is needed only when figures are drawn.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..._atomic import atomic_path
+
+__all__ = ["pyplot", "save_png"]
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (imported lazily: figures are optional)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig, path: str | os.PathLike, dpi: int = 110, tight: bool = True) -> Path:
+    """Write ``fig`` atomically as PNG at ``path``, close it and return the path."""
+    path = Path(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        if tight:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+        else:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    pyplot().close(fig)
+    return path
