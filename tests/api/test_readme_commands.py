@@ -141,8 +141,17 @@ class Quick:
         assert self.run(["check-placement", *a]) in (0, 1)  # 1 = a channel disagrees (documented)
 
 
+    def validate_simulator(self, args):
+        a = list(args)
+        a[a.index("--out") + 1] = self.path(a[a.index("--out") + 1])
+        code = self.run(["validate-simulator", *a, "--quick"])
+        assert code in (0, 1), code  # 1 = a statistic outside the real range (documented); 2 would be an error
+        assert (Path(a[a.index("--out") + 1]) / "report.html").is_file()
+
+
 HANDLERS = {"inspect": "inspect", "simulate": "simulate", "run": "run_cmd", "report": "report",
-            "export": "export", "predict": "predict", "check-placement": "check_placement"}
+            "export": "export", "predict": "predict", "check-placement": "check_placement",
+            "validate-simulator": "validate_simulator"}
 
 
 def test_readme_lists_commands_and_each_has_a_quick_form():
