@@ -313,6 +313,7 @@ def load_cohort(name: str, cfg: CohortConfig, pp: PreprocessConfig, cache_dir: P
     data = _window_cohort(name, kind, items, cfg, pp)
     data.info.update(extra)
     data.info["source"] = cfg.source
+    data.info["segmentation"] = cfg.segmentation
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         native.save(data.epochs, cache_file.with_suffix(".h5"))
