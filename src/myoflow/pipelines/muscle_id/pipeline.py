@@ -76,6 +76,12 @@ def _binary_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
     return [t for t in cohort.tasks if t != "4class"] if cfg.evaluate.binary != "none" else []
 
 
+def _task_title(task: str, cohort: CohortData) -> str:
+    if task == "4class":  # the main task: however many classes the cohort has
+        return f"{len(np.unique(cohort.labels['4class']))}-class"
+    return TASK_TITLES.get(task, task.replace("_", " "))
+
+
 def _trained_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
     tasks = ["4class"]
     if cfg.evaluate.binary == "separate":
@@ -98,6 +104,12 @@ class MuscleIdPipeline(Pipeline):
                 continue
             data[name] = load_cohort(name, cohort_cfg, cfg.preprocess, cache_dir)
             log.info("cohort %s: %s", name, data[name].info)
+            if cfg.evaluate.binary != "none" and not _binary_tasks(cfg, data[name]):
+                log.warning(
+                    "cohort %s: evaluate.binary is %r but no binary task can be formed (recordings carry no "
+                    "'side' meta and the cohort defines no grouped tasks); define one with "
+                    "data.%s.tasks, e.g. {thigh_vs_shank: {thigh: [RF, BF], shank: [TA, GL]}}",
+                    name, cfg.evaluate.binary, name)
         return data
 
     # ---------------------------------------------------------------- folds
@@ -234,7 +246,7 @@ class MuscleIdPipeline(Pipeline):
         summary = summarize_results(predictions, task_maps, n_boot=cfg.evaluate.n_boot,
                                     seed=derive_seed(cfg.seed, "bootstrap"))
         summary["cohorts"] = {name: c.info for name, c in data.items()}
-        summary["tasks"] = {name: {t: TASK_TITLES.get(t, t) for t in c.tasks} for name, c in data.items()}
+        summary["tasks"] = {name: {t: _task_title(t, c) for t in c.tasks} for name, c in data.items()}
         summary["binary_mode"] = cfg.evaluate.binary
         summary["training"] = _training_summary(results)
         summary["paper"] = PAPER
