@@ -580,6 +580,14 @@ class GaitEmgPipeline(Pipeline):
                 rows.append(Headline(f"sim {mus} R² of ensemble averages, {labels[model]}", v["mean"], ci,
                                      PAPER_TABLE1[model][mus],
                                      "ensemble average over all test cycles; 95 % subject-bootstrap CI"))
+        d = summary.get("data", {})
+        if "cycles_rejected" in d:
+            per = {t: {k: v for k, v in e["cycles"].items() if v and k not in ("candidate",)}
+                   for t, e in (d.get("trials") or {}).items()}
+            rows.append(Headline("sim gait cycles rejected (implausible duration or outside the valid angle range)",
+                                 float(d["cycles_rejected"]), None, None,
+                                 "; ".join(f"{t}: {c} (heel strikes from {d['trials'][t]['heel_strikes']})"
+                                           for t, c in per.items())[:400]))
         for cond in sorted(c for c in conds if c.startswith("within-subject/")):
             for model in MODELS:
                 e = conds[cond].get(model)

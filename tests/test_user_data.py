@@ -1,0 +1,337 @@
+"""Issue 15: your own recordings through every pipeline from the command line.
+
+Raw files are written here from simulator output (EDF, CSV with a header, OpenSim),
+converted with ``myoflow convert`` and run with ``myoflow run PIPELINE --data`` (no YAML);
+each stumble listed in the issue has a test. Sizes are tiny: these are smoke tests of
+the route, not results.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from myoflow.cli import main
+from myoflow.containers import Recording
+
+
+def run_cli(args, capsys, code=0):
+    """Run ``myoflow ARGS`` in-process; return (stdout, stderr); assert the exit code."""
+    try:
+        main([str(a) for a in args])
+        rc = 0
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    assert rc == code, f"exit {rc} != {code}\nstdout:\n{out}\nstderr:\n{err}"
+    return out, err
+
+
+def headline(run_dir: Path) -> list[dict]:
+    return json.loads((run_dir / "metrics.json").read_text())["headline"]
+
+
+# ------------------------------------------------------------------ stumbles 1-4: reading text files
+def _text_file(path: Path, rows: int = 40, bad: tuple[int, ...] = ()) -> Path:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 4)) * 0.1
+    lines = ["Subject: 7", "Channel 1: 'RF' gain 1000 engineering units: mV",
+             "Channel 2: 'BF' engineering units: mV", "Channel 3: 'VM' engineering units: mV",
+             "Channel 4: 'ST' engineering units: mV"]
+    for i, r in enumerate(x):
+        cells = [f"{v:.5f}" for v in r]
+        if i in bad:
+            cells[1] = "" if i % 2 else "n/a"
+        lines.append("\t".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_missing_rate_error_is_written_in_cli_syntax(tmp_path, capsys):
+    f = _text_file(tmp_path / "S1.txt")
+    _, err = run_cli(["inspect", f], capsys, code=2)
+    assert "--fs 2000" in err and "fs=" in err and "Traceback" not in err
+    out, _ = run_cli(["inspect", f, "--fs", "1000"], capsys)
+    assert "1000 Hz" in out
+
+
+def test_header_channel_names_and_units(tmp_path):
+    from myoflow.io import read
+
+    rec = read(_text_file(tmp_path / "S1.txt"), fs=1000)
+    assert rec.ch_names == ("RF", "BF", "VM", "ST")
+    assert set(rec.units) == {"V"}  # stated as mV, stored in volts
+    raw = np.loadtxt(tmp_path / "S1.txt", skiprows=5)
+    np.testing.assert_allclose(rec.data[0], raw[:, 0] * 1e-3, rtol=1e-5)
+
+
+def test_list_hints_and_delimiter_names(tmp_path, capsys):
+    f = _text_file(tmp_path / "S1.txt")
+    out, _ = run_cli(["inspect", f, "--fs", "1000", "--hint", "ch_names=A,B,C,D", "--hint", "delimiter=tab"], capsys)
+    assert "[A, B, C, D]" in out
+
+
+@pytest.mark.parametrize("policy,n_samples", [("drop", 37), ("interpolate", 40)])
+def test_bad_rows_repaired_and_counted(tmp_path, capsys, policy, n_samples):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _text_file(raw / "S1_RF.txt", bad=(5, 6, 20))
+    _text_file(raw / "S2_RF.txt")
+    out, _ = run_cli(["convert", raw, "--pattern", "{subject}_{muscle}", "--fs", "1000", "--bad-rows", policy,
+                      "--out", tmp_path / "ds"], capsys)
+    summary = pd.read_csv(tmp_path / "ds" / "convert_summary.csv", dtype={"subject": str})
+    assert dict(zip(summary["subject"], summary["rows_changed"])) == {"S1": 3, "S2": 0}
+    assert f"{'dropped' if policy == 'drop' else 'interpolated'} 3 row(s) in 1 file(s)" in out
+    from myoflow.io import read
+
+    rec = read(tmp_path / "ds").load("S1_RF")
+    assert rec.n_samples == n_samples and np.isfinite(rec.data).all()
+
+
+def test_bad_rows_default_is_a_one_line_error(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _text_file(raw / "S1_RF.txt", bad=(5,))
+    _, err = run_cli(["convert", raw, "--pattern", "{subject}_{muscle}", "--fs", "1000", "--out", tmp_path / "ds"],
+                     capsys, code=2)
+    assert "S1_RF.txt" in err and "--bad-rows" in err and len(err.strip().splitlines()) == 1
+
+
+def test_manifest_cannot_reach_outside_its_folder(tmp_path, capsys):
+    (tmp_path / "m").mkdir()
+    _text_file(tmp_path / "x.txt")
+    (tmp_path / "m" / "manifest.csv").write_text("file,subject\n../x.txt,1\n")
+    _, err = run_cli(["convert", "--manifest", tmp_path / "m" / "manifest.csv", "--out", tmp_path / "ds"],
+                     capsys, code=2)
+    assert "inside the manifest's folder" in err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_set_is_validated_like_yaml(tmp_path, capsys):
+    from myoflow.experiments.quickrun import parse_sets
+
+    assert parse_sets(["train.epochs=3", "data.muscles=[RF, BF]"]) == {"train": {"epochs": 3},
+                                                                       "data": {"muscles": ["RF", "BF"]}}
+    _, err = run_cli(["reproduce", "gait-emg", "--out", tmp_path / "r", "--set", "train.epoch=3"], capsys, code=2)
+    assert "unknown config key 'train.epoch'" in err
+    _, err = run_cli(["reproduce", "gait-emg", "--out", tmp_path / "r", "--set", "train.epochs=many"], capsys, code=2)
+    assert "train.epochs: expected an integer" in err
+
+
+def test_muscle_id_takes_the_same_data_section_as_every_pipeline(tmp_path):
+    from myoflow.config import load_config
+
+    cfg = load_config({"name": "x", "pipeline": "muscle-id",
+                       "data": {"source": "folder", "path": str(tmp_path / "My Knees")}})
+    assert list(cfg.data) == ["My-Knees"] and cfg.data["My-Knees"].source == "folder"
+
+
+# ------------------------------------------------------------------ muscle-id: EDF + CSV → convert → run
+@pytest.fixture(scope="module")
+def grid_raw(tmp_path_factory):
+    from myoflow.io.edf import write_edf
+    from myoflow.simulate.protocols.grid import simulate_grid
+
+    root = tmp_path_factory.mktemp("grid")
+    raw = root / "raw"
+    raw.mkdir()
+    recs, _ = simulate_grid(n_subjects=3, seed=1, duration_s=16, fs=1000)
+    for r in recs:
+        m = r.meta
+        two = r.pick(list(r.ch_names[:2]))
+        stem = raw / f"S{m['subject']}_{m['muscle']}_{m['side']}"
+        if m["muscle"] == "BB":
+            write_edf(two, stem.with_suffix(".edf"))
+        else:  # a CSV export with a header of channel names and units
+            with open(stem.with_suffix(".csv"), "w") as fh:
+                fh.write("Sampling rate: 1000 Hz\n")
+                fh.write(",".join(f"{c} [mV]" for c in two.ch_names) + "\n")
+                np.savetxt(fh, two.data.T * 1e3, delimiter=",", fmt="%.6f")
+    return root
+
+
+def test_muscle_id_from_raw_files(grid_raw, tmp_path, capsys):
+    ds, run = tmp_path / "Arm-Leg", tmp_path / "run"
+    out, _ = run_cli(["convert", grid_raw / "raw", "--pattern", "S{subject}_{muscle}_{side}", "--out", ds], capsys)
+    assert "wrote 12 item(s), 3 subject(s)" in out
+    run_cli(["run", "muscle-id", "--data", ds, "--out", run, "--workers", "1",
+             "--set", "evaluate.models=[lda]", "--set", "evaluate.schemes=[loso]",
+             "--set", "evaluate.final_model=false", "--set", "evaluate.n_boot=0",
+             "--set", "data.Arm-Leg.tasks={arm_vs_leg: {arm: [BB], leg: [TA]}}"], capsys)
+    rows = headline(run)
+    labels = [r["label"] for r in rows]
+    assert labels and all(lab.startswith("Arm-Leg ") for lab in labels)
+    assert all(r["paper"] is None for r in rows)  # never beside the paper's figures
+    assert any("arm_vs_leg" in lab or "arm vs leg" in lab for lab in labels)
+    assert any("burst vote" in lab for lab in labels)  # segmentation: bursts → a vote per burst
+    assert (run / "report.html").is_file()
+
+
+def test_muscle_id_task_that_cannot_be_formed(grid_raw, tmp_path, capsys):
+    ds = tmp_path / "ds"
+    run_cli(["convert", grid_raw / "raw", "--pattern", "S{subject}_{muscle}_{side}", "--out", ds], capsys)
+    _, err = run_cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run",
+                      "--set", "data.ds.tasks={thigh_vs_shank: {thigh: [RF, BF], shank: [TA]}}"], capsys, code=2)
+    assert "thigh_vs_shank" in err and "['BF', 'RF']" in err and "do not have" in err
+
+
+def test_no_burst_warning_names_subject_and_muscle(caplog):
+    from myoflow.pipelines.muscle_id.config import PreprocessConfig
+    from myoflow.pipelines.muscle_id.windows import burst_windows
+
+    rec = Recording(np.zeros((1, 4000)) + 1e-9 * np.sin(np.arange(4000)), 1000.0, ["ch1"],
+                    meta={"subject": "S9", "muscle": "VL", "side": "L", "source": "shared.txt"})
+    with caplog.at_level("WARNING"):
+        burst_windows(rec, PreprocessConfig(), recording_id="x")
+    assert "subject S9, L-VL" in caplog.text
+
+
+# ------------------------------------------------------------------ gait: one subject, OpenSim files
+def _gait_raw(root: Path, grf: bool) -> Path:
+    from myoflow.io.opensim_write import write_opensim
+    from myoflow.simulate.protocols.gait import simulate_gait
+
+    trials, _ = simulate_gait(1, 0, 12, fs_sim=2048.0)
+    t = trials[0]
+    raw = root / "raw"
+    raw.mkdir()
+    a = t["angles"]
+    ang = np.stack([a.data[0], -a.data[1], a.data[2], a.data[3]])  # OpenSim: knee extension +
+    ang[1, :40] = 81.0  # an inverse-kinematics failure at the start: 81 deg knee hyperextension
+    write_opensim(Recording(ang, a.fs, ["hip_flexion_r", "knee_angle_r", "ankle_angle_r", "pelvis_tilt"],
+                            units="deg", t0=a.t0), raw / "S01_walk_ik.mot")
+    m = t["moments"]
+    ix = {c: i for i, c in enumerate(m.ch_names)}
+    mom = np.stack([-m.data[ix["hip_sagittal"]], m.data[ix["knee_sagittal"]], -m.data[ix["ankle_sagittal"]]])
+    write_opensim(Recording(mom, m.fs, ["hip_flexion_r_moment", "knee_angle_r_moment", "ankle_angle_r_moment"],
+                            units="N·m", t0=m.t0), raw / "S01_walk_id.sto")
+    if grf:  # the analysed (right) foot's forces on the LEFT plate's columns
+        g = t["grf"]
+        ig = {c: i for i, c in enumerate(g.ch_names)}
+        f = np.stack([g.data[ig["grf_ap"]], g.data[ig["grf_vertical"]], g.data[ig["cop_ap"]]])
+        write_opensim(Recording(f, g.fs, ["l_ground_force_vx", "l_ground_force_vy", "l_ground_force_px"],
+                                units="N", t0=g.t0), raw / "S01_walk_grf.mot")
+    write_opensim(t["emg"].pick(["TA", "VL", "BF", "SOL"]), raw / "S01_walk_emg.sto")  # 4 of the 7 muscles
+    cov = t.meta["covariates"]
+    pd.DataFrame({"subject": ["S01"], "weight": [cov["weight"]], "height": [cov["height"]]}).to_csv(
+        root / "participants.csv", index=False)
+    hs = a.t0 + a.events_of("heel_strike") / a.fs
+    pd.DataFrame({"subject": "S01", "trial": "walk", "stream": "angles", "kind": "heel_strike", "time_s": hs}
+                 ).to_csv(root / "events.csv", index=False)
+    (root / "manifest.csv").write_text(
+        "file,subject,trial,stream\n" + "".join(
+            f"raw/S01_walk_{k}.{'mot' if k in ('ik', 'grf') else 'sto'},S01,walk,{s}\n"
+            for k, s in (("ik", "angles"), ("id", "moments"), ("grf", "grf"), ("emg", "emg"))
+            if grf or k != "grf"))
+    return root
+
+
+GAIT_SMALL = ["--workers", "1", "--set", "train.epochs=2", "--set", "model.torque_epochs=2",
+              "--set", "evaluate.n_boot=0", "--set", "model.torque_hidden=[16, 12]",
+              "--set", "model.added_hidden=8", "--set", "model.baseline_hidden=[16, 12]",
+              "--set", "data.cycle_folds=2"]
+
+
+def test_gait_one_subject_left_plate_four_muscles(tmp_path, capsys):
+    root = _gait_raw(tmp_path, grf=True)
+    run_cli(["convert", "--manifest", root / "manifest.csv", "--participants", root / "participants.csv",
+             "--out", tmp_path / "ds"], capsys)
+    run = tmp_path / "run"
+    run_cli(["run", "gait-emg", "--data", tmp_path / "ds", "--out", run, *GAIT_SMALL], capsys)
+    m = json.loads((run / "metrics.json").read_text())
+    d = m["summary"]["data"]
+    trial = d["trials"]["S01_walk"]
+    assert d["muscles"] == ["TA", "VL", "BF", "SOL"]
+    assert trial["force_plates"] == "kinematics" and trial["heel_strikes"] == "grf"
+    assert trial["cycles"]["outside_valid_range"] >= 1  # the hyperextended start is cropped
+    assert d["body_mass_source"] == {"S01": "participants"}
+    assert set(m["summary"]["conditions"]) == {"within-subject/cycles"}
+    labels = [h["label"] for h in m["headline"]]
+    assert any(lab.startswith("ds TA R²") for lab in labels) and not any(" GM " in lab for lab in labels)
+    assert all(h["paper"] is None for h in m["headline"])
+    assert any("cycles rejected" in lab for lab in labels)
+    assert (run / "report.html").is_file()
+
+
+def test_gait_heel_strikes_from_events_and_no_validation(tmp_path, capsys):
+    root = _gait_raw(tmp_path, grf=False)
+    run_cli(["convert", "--manifest", root / "manifest.csv", "--participants", root / "participants.csv",
+             "--events", root / "events.csv", "--out", tmp_path / "ds"], capsys)
+    run = tmp_path / "run"
+    run_cli(["run", "gait-emg", "--data", tmp_path / "ds", "--out", run, *GAIT_SMALL,
+             "--set", "data.heel_strikes=events", "--set", "train.val_fraction=0"], capsys)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["summary"]["data"]["trials"]["S01_walk"]["heel_strikes"].startswith("events")
+    extras = [json.loads(p.read_text()) for p in (run / "folds").glob("*/extras.json")]
+    assert extras and all(e["n_val_cycles"] == 0 for e in extras)  # val_fraction 0 honoured
+    assert (run / "report.html").is_file()
+
+
+def test_gait_cycle_folds_keep_a_gap():
+    from myoflow.config import load_config
+    from myoflow.pipelines.gait_emg.data import GaitCycles
+    from myoflow.pipelines.gait_emg.pipeline import _within_subject_folds
+
+    n = 12
+    c = GaitCycles(np.zeros((n, 3, 5)), np.zeros((n, 3, 5)), np.zeros((n, 4, 5)), np.ones(n),
+                   pd.DataFrame({"subject": "S", "trial": "t", "cycle": np.arange(n)}), ("a", "b", "c"))
+    cfg = load_config({"name": "g", "pipeline": "gait-emg",
+                       "data": {"source": "folder", "path": "x", "cycle_folds": 3, "cycle_gap": 1}})
+    folds = _within_subject_folds(cfg, c, "cycles")
+    assert len(folds) == 3
+    for f in folds:
+        tr, te = set(f.payload["train"]), set(f.payload["test"])
+        assert not tr & te
+        assert min(te) - 1 not in tr and max(te) + 1 not in tr  # one cycle of gap each side
+    assert all(f.condition == "within-subject/cycles" for f in folds)
+
+
+def test_gait_cycle_rules():
+    from myoflow.pipelines.gait_emg.trials import CycleRules, plausible_cycles
+
+    hs = np.array([0.0, 1.1, 2.2, 2.87, 4.0, 5.1, 7.8, 8.9])  # 0.67 s spurious cycle, a 2.7 s gap
+    keep, counts = plausible_cycles(hs, CycleRules(), valid=(0.5, 9.0))
+    assert keep.tolist() == [1, 3, 4, 6]
+    assert counts["outside_valid_range"] == 1 and counts["duration_out_of_bounds"] == 1 and counts["off_median"] == 1
+
+
+# ------------------------------------------------------------------ stimulated-mass: EDF + manifest + participants
+def test_stimulated_mass_from_edf(tmp_path, capsys):
+    from myoflow.io.edf import write_edf
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(9, 0, frequencies=(25.0,), train_s=1.0, n_units=40)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    rows = []
+    for r in recs:
+        m = r.meta
+        name = f"{m['subject']}_{m['muscle']}.edf"
+        write_edf(r, raw / name)  # the stimulus events travel as EDF annotations
+        rows.append({"file": name, "subject": m["subject"], "muscle": m["muscle"], "frequency": m["frequency"]})
+    pd.DataFrame(rows).to_csv(raw / "manifest.csv", index=False)
+    part[["subject", "mass_class", "age", "sex", "height", "weight", "bmi"]].to_csv(tmp_path / "p.csv", index=False)
+    run_cli(["convert", "--manifest", raw / "manifest.csv", "--participants", tmp_path / "p.csv",
+             "--out", tmp_path / "clinic"], capsys)
+    run = tmp_path / "run"
+    run_cli(["run", "stimulated-mass", "--data", tmp_path / "clinic", "--out", run, "--workers", "1",
+             "--set", "evaluate.models=[ptp_logreg]", "--set", "evaluate.n_boot=0",
+             "--set", "evaluate.final_model=false", "--set", "evaluate.n_splits=3"], capsys)
+    rows = headline(run)
+    assert rows and all(r["label"].startswith("clinic") and r["paper"] is None for r in rows)
+    assert (run / "report.html").is_file()
+
+
+# ------------------------------------------------------------------ muap-generator: a dataset folder
+def test_muap_generator_from_a_folder(tmp_path, capsys):
+    run_cli(["simulate", "muaps", "--out", tmp_path / "templates", "--n", "40"], capsys)
+    run = tmp_path / "run"
+    run_cli(["run", "muap-generator", "--data", tmp_path / "templates", "--out", run, "--workers", "1",
+             "--set", "train.epochs=1", "--set", "evaluate.speed_numerical_n=1",
+             "--set", "evaluate.speed_generator_n=16", "--set", "evaluate.export_onnx=false",
+             "--set", "data.real_templates=false"], capsys)
+    rows = headline(run)
+    assert rows and all(r["label"].startswith("templates") and r["paper"] is None for r in rows)
