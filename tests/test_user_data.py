@@ -130,26 +130,43 @@ def test_muscle_id_takes_the_same_data_section_as_every_pipeline(tmp_path):
 
 
 # ------------------------------------------------------------------ muscle-id: EDF + CSV → convert → run
+def _burst_recording(muscle: str, side: str, subject: str, rng: np.random.Generator, fs: float = 1000.0,
+                     seconds: float = 14.0) -> Recording:
+    """Two channels of rest + 1.5 s contractions every 3.5 s; the spectrum depends on the muscle, the level on the side."""
+    from scipy.signal import butter, sosfiltfilt
+
+    n = int(seconds * fs)
+    band = {"BB": (30, 120), "TA": (80, 300)}[muscle]
+    gain = 1.0 if side == "L" else 0.6
+    x = rng.normal(size=(2, n))
+    burst = sosfiltfilt(butter(4, band, "bandpass", fs=fs, output="sos"), rng.normal(size=(2, n)), axis=1)
+    on = np.zeros(n)
+    for t0 in np.arange(1.0, seconds - 2.0, 3.5):
+        on[int(t0 * fs):int((t0 + 1.5) * fs)] = 1.0
+    data = 2e-6 * x + 2e-4 * gain * burst * on
+    return Recording(data, fs, ["ch1", "ch2"], meta={"subject": subject, "muscle": muscle, "side": side})
+
+
 @pytest.fixture(scope="module")
 def grid_raw(tmp_path_factory):
     from myoflow.io.edf import write_edf
-    from myoflow.simulate.protocols.grid import simulate_grid
 
     root = tmp_path_factory.mktemp("grid")
     raw = root / "raw"
     raw.mkdir()
-    recs, _ = simulate_grid(n_subjects=3, seed=1, duration_s=16, fs=1000)
-    for r in recs:
-        m = r.meta
-        two = r.pick(list(r.ch_names[:2]))
-        stem = raw / f"S{m['subject']}_{m['muscle']}_{m['side']}"
-        if m["muscle"] == "BB":
-            write_edf(two, stem.with_suffix(".edf"))
-        else:  # a CSV export with a header of channel names and units
-            with open(stem.with_suffix(".csv"), "w") as fh:
-                fh.write("Sampling rate: 1000 Hz\n")
-                fh.write(",".join(f"{c} [mV]" for c in two.ch_names) + "\n")
-                np.savetxt(fh, two.data.T * 1e3, delimiter=",", fmt="%.6f")
+    rng = np.random.default_rng(3)
+    for subject in ("01", "02", "03"):
+        for muscle in ("BB", "TA"):
+            for side in ("L", "R"):
+                r = _burst_recording(muscle, side, subject, rng)
+                stem = raw / f"S{subject}_{muscle}_{side}"
+                if muscle == "BB":
+                    write_edf(r, stem.with_suffix(".edf"))
+                else:  # a CSV export with a header of channel names and units
+                    with open(stem.with_suffix(".csv"), "w") as fh:
+                        fh.write("Sampling rate: 1000 Hz\n")
+                        fh.write(",".join(f"{c} [mV]" for c in r.ch_names) + "\n")
+                        np.savetxt(fh, r.data.T * 1e3, delimiter=",", fmt="%.6f")
     return root
 
 

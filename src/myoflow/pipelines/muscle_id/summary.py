@@ -88,7 +88,7 @@ def cluster_bootstrap_accuracy(correct: np.ndarray, clusters: np.ndarray, n_boot
     c = np.bincount(codes, weights=correct, minlength=len(uniq))
     n = np.bincount(codes, minlength=len(uniq)).astype(float)
     point = float(c.sum() / n.sum())
-    if len(uniq) < 2:
+    if len(uniq) < 2 or int(n_boot) < 1:  # evaluate.n_boot: 0 switches the intervals off
         return point, None, None
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     draws = rng.integers(0, len(uniq), size=(int(n_boot), len(uniq)))
