@@ -158,6 +158,10 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
               help="File names → fields, e.g. '{subject}_{muscle}_{side}' or 'S{subject}/{trial}_{stream}'.")
 @click.option("--channel-map", "channel_map", multiple=True, metavar="CH=NAME,...",
               help="Rename channels, e.g. --channel-map ch1=RF,ch2=BF (repeatable).")
+@click.option("--streams", "stream_map", multiple=True, metavar="NAME=STREAM,...",
+              help="Rename the stream field, e.g. --streams ik=angles,id=moments,emgFilt=emg,XLD=grf.")
+@click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE",
+              help="Metadata for every file, e.g. --meta subject=06 (numbers stay text for subject/session/trial).")
 @click.option("--split-channels", is_flag=True,
               help="One recording per channel, its muscle = the channel's name (muscle-id layout).")
 @click.option("--participants", type=click.Path(path_type=Path), default=None,
@@ -170,7 +174,7 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
 @click.option("--bad-rows", type=click.Choice(["error", "drop", "interpolate"]), default="error", show_default=True,
               help="Rows with missing/non-numeric values in text or OpenSim tables.")
 def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, pattern: str | None,
-                channel_map: tuple[str, ...], split_channels: bool, participants: Path | None, events: Path | None,
+                channel_map: tuple[str, ...], stream_map: tuple[str, ...], meta: tuple[str, ...], split_channels: bool, participants: Path | None, events: Path | None,
                 fs: float | None, hints: tuple[str, ...], bad_rows: str) -> None:
     """Convert raw recording files (EDF/BDF, CSV/TSV/TXT, MAT, C3D, OpenSim .sto/.mot, OpenSignals)
     into a myoflow dataset folder, print a summary table and write it to OUT/convert_summary.csv.
@@ -188,6 +192,13 @@ def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, patt
     if fs is not None:
         kw["fs"] = fs
     items = plan_from_manifest(manifest) if manifest is not None else plan_from_pattern(inputs, pattern)
+    fixed = parse_mapping(meta, "--meta")
+    streams = parse_mapping(stream_map, "--streams")
+    for it in items:
+        for k, v in fixed.items():
+            it.meta.setdefault(k, v)
+        if it.meta.get("stream") in streams:
+            it.meta["stream"] = streams[it.meta["stream"]]
     ds, summary = convert(
         items, out, hints=kw, channel_map=parse_mapping(channel_map), split_channels=split_channels,
         bad_rows=bad_rows,
