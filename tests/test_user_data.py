@@ -315,40 +315,5 @@ def test_gait_cycle_rules():
     assert counts["outside_valid_range"] == 1 and counts["duration_out_of_bounds"] == 1 and counts["off_median"] == 1
 
 
-# ------------------------------------------------------------------ stimulated-mass: EDF + manifest + participants
-def test_stimulated_mass_from_edf(tmp_path, capsys):
-    from myoflow.io.edf import write_edf
-    from myoflow.simulate.protocols.evoked import simulate_evoked
-
-    recs, part = simulate_evoked(9, 0, frequencies=(25.0,), train_s=1.0, n_units=40)
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    rows = []
-    for r in recs:
-        m = r.meta
-        name = f"{m['subject']}_{m['muscle']}.edf"
-        write_edf(r, raw / name)  # the stimulus events travel as EDF annotations
-        rows.append({"file": name, "subject": m["subject"], "muscle": m["muscle"], "frequency": m["frequency"]})
-    pd.DataFrame(rows).to_csv(raw / "manifest.csv", index=False)
-    part[["subject", "mass_class", "age", "sex", "height", "weight", "bmi"]].to_csv(tmp_path / "p.csv", index=False)
-    run_cli(["convert", "--manifest", raw / "manifest.csv", "--participants", tmp_path / "p.csv",
-             "--out", tmp_path / "clinic"], capsys)
-    run = tmp_path / "run"
-    run_cli(["run", "stimulated-mass", "--data", tmp_path / "clinic", "--out", run, "--workers", "1",
-             "--set", "evaluate.models=[ptp_logreg]", "--set", "evaluate.n_boot=0",
-             "--set", "evaluate.final_model=false", "--set", "evaluate.n_splits=3"], capsys)
-    rows = headline(run)
-    assert rows and all(r["label"].startswith("clinic") and r["paper"] is None for r in rows)
-    assert (run / "report.html").is_file()
-
-
-# ------------------------------------------------------------------ muap-generator: a dataset folder
-def test_muap_generator_from_a_folder(tmp_path, capsys):
-    run_cli(["simulate", "muaps", "--out", tmp_path / "templates", "--n", "40"], capsys)
-    run = tmp_path / "run"
-    run_cli(["run", "muap-generator", "--data", tmp_path / "templates", "--out", run, "--workers", "1",
-             "--set", "train.epochs=1", "--set", "evaluate.speed_numerical_n=1",
-             "--set", "evaluate.speed_generator_n=16", "--set", "evaluate.export_onnx=false",
-             "--set", "data.real_templates=false"], capsys)
-    rows = headline(run)
-    assert rows and all(r["label"].startswith("templates") and r["paper"] is None for r in rows)
+# stimulated-mass (EDF + manifest + participants) and muap-generator (a template folder) run end to end
+# in tests/test_tutorials.py from docs/tutorials.
