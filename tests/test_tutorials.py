@@ -80,3 +80,13 @@ def test_tutorial_runs(page, tmp_path, monkeypatch, shared_data_dir_or_none, cap
         rows = json.loads((run / "metrics.json").read_text())["headline"]
         assert rows and all(r["paper"] is None for r in rows)  # a user's data is never beside the paper
         assert all(r["label"].startswith(cohort) for r in rows)  # ... and keeps the user's name
+
+
+def test_readme_python_usage_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    code = [t for k, t in blocks(readme) if k == "python"]
+    assert code, "README.md has no Python usage section"
+    for text in code:
+        exec(compile(text, "README.md:python", "exec"), {"__name__": "__readme__"})
+    assert "<Dataset" in capsys.readouterr().out
