@@ -317,3 +317,75 @@ def test_gait_cycle_rules():
 
 # stimulated-mass (EDF + manifest + participants) and muap-generator (a template folder) run end to end
 # in tests/test_tutorials.py from docs/tutorials.
+
+
+# ------------------------------------------------------------------ more stumbles (issue 15, items 6-7)
+def test_binary_requested_without_side_warns(tmp_path, caplog, grid_raw):
+    from myoflow.config import load_config
+    from myoflow.experiments.registry import get_pipeline
+    from myoflow.io import read
+    from myoflow.io.dataset import write_dataset
+
+    items = []
+    for f in sorted((grid_raw / "raw").glob("*_L.edf")) + sorted((grid_raw / "raw").glob("*_L.csv")):
+        subject, muscle, _ = f.stem[1:].split("_")
+        rec = read(f) if f.suffix == ".edf" else read(f)
+        items.append((f"{subject}_{muscle}", rec.replace(meta={**rec.meta, "subject": subject, "muscle": muscle})))
+    write_dataset(tmp_path / "noside", items, None, {"protocol": "test"})
+    cfg = load_config({"name": "x", "pipeline": "muscle-id",
+                       "data": {"source": "folder", "path": str(tmp_path / "noside")}})
+    with caplog.at_level("WARNING"):
+        data = get_pipeline("muscle-id").prepare(cfg, None)
+    assert list(data["noside"].tasks) == ["4class"]
+    assert "no binary task can be formed" in caplog.text and "data.noside.tasks" in caplog.text
+
+
+def test_heel_strike_error_says_what_was_tried_and_how_to_supply_events():
+    from myoflow.containers import Trial
+    from myoflow.errors import DataError
+    from myoflow.pipelines.gait_emg.trials import heel_strike_times
+
+    flat = Recording(np.zeros((3, 600)), 100.0, ["hip_flexion", "knee_flexion", "ankle_dorsiflexion"], units="deg")
+    trial = Trial(streams={"angles": flat}, meta={"subject": "S1"})
+    with pytest.raises(DataError) as exc:
+        heel_strike_times(trial, "r")
+    msg = str(exc.value)
+    assert "grf" in msg and "kinematics" in msg and "heel_strike" in msg and "--events" in msg
+
+
+def test_implausible_grf_body_mass_warns(caplog):
+    from myoflow.containers import Trial
+    from myoflow.pipelines.gait_emg.data import _body_mass
+
+    n, fs = 1000, 100.0
+    grf = Recording(np.vstack([np.zeros(n), np.full(n, 26.5), np.zeros(n), np.full(n, 26.5)]), fs,
+                    ["grf_ap", "grf_vertical", "cop_ap", "grf_vertical_total"])
+    trial = Trial(streams={"grf": grf}, meta={"subject": "S1"})
+    with caplog.at_level("WARNING"):
+        mass, source = _body_mass(trial, "r", hs=np.array([1.0, 9.0]))
+    assert mass < 30 and source == "estimated from the GRF"
+    assert "outside 30-200 kg" in caplog.text
+    trial = Trial(streams={"grf": grf}, meta={"subject": "S1", "covariates": {"weight": 70.6}})
+    assert _body_mass(trial, "r") == (70.6, "covariates")  # meta/participants first
+
+
+def test_valid_range_crops_unphysiological_ends():
+    from myoflow.pipelines.gait_emg.trials import valid_range
+
+    x = np.zeros((3, 1000))
+    x[1, :50] = -81.0          # knee hyperextension at the start
+    x[0, 900:] = -373.0        # hip angle wrapped at the end
+    lo, hi = valid_range(Recording(x, 100.0, ["hip_flexion", "knee_flexion", "ankle_dorsiflexion"], units="deg"))
+    assert lo == pytest.approx(0.5) and hi == pytest.approx(8.99)
+
+
+def test_opensim_writer_round_trip(tmp_path):
+    from myoflow.io import read
+    from myoflow.io.opensim_write import write_opensim
+
+    rec = Recording(np.vstack([np.linspace(0, 30, 50), np.linspace(-5, 5, 50)]), 100.0,
+                    ["hip_flexion_r", "knee_angle_r"], units="deg", t0=0.25)
+    back = read(write_opensim(rec, tmp_path / "ik.mot"))
+    assert back.ch_names == rec.ch_names and back.fs == 100.0 and back.t0 == pytest.approx(0.25)
+    assert back.units == ("deg", "deg")
+    np.testing.assert_allclose(back.data, rec.data, rtol=1e-6, atol=1e-6)
