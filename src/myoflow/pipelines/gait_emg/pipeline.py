@@ -256,14 +256,22 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
             log.warning("real gait data not found (%s): the real conditions are skipped", root)
             info["real"] = f"skipped: {root} not found"
         else:
-            from ...io.datasets.small import load_ceinms_gait
+            from ...io.dataset import is_dataset_folder, load_dataset
 
-            trials = load_ceinms_gait(root)
+            generic = is_dataset_folder(root)
+            if generic:  # any converted multi-trial cohort: trials named by meta 'trial' (else their stem)
+                from ...containers import Trial
+
+                trials = {str(o.meta.get("trial") or stem): o for stem, o in load_dataset(root) if isinstance(o, Trial)}
+            else:
+                from ...io.datasets.small import load_ceinms_gait
+
+                trials = load_ceinms_gait(root)
             wanted = [d.real_train, *d.real_test]
             missing = [w for w in wanted if w not in trials]
             if missing:
                 raise DataError(f"real trials {missing} not found; available: {sorted(trials)}", str(root))
-            cyc = _cycles_from_trials([(w, trials[w]) for w in wanted], cfg)
+            cyc = _cycles_from_trials([(w, trials[w]) for w in wanted], cfg, user=generic)
             ref = (cyc.metadata["trial"] == d.real_train).to_numpy()
             cyc, scales = normalise_emg(cyc, reference=ref)
             for w in wanted:
@@ -274,6 +282,8 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
                             "muscles": {"ST": "semimem_r (semimembranosus)", "BF": "bifemlh_r", "GM": "med_gas_r",
                                         "TA": "tib_ant_r", "VL": "vas_lat_r", "RF": "rect_fem_r", "SOL": "soleus_r"},
                             "dropped": ["lat_gas_r", "vas_med_r"]}
+            if generic:
+                info["real"].update(muscles=list(cyc.muscles), dropped=[], trials=cyc.info.get("trials"))
     if sim is None and not real:
         raise DataError("no data: neither a simulated/folder cohort nor real trials")
     return GaitData(sim=sim, real=real, info=info)
@@ -597,14 +607,17 @@ class GaitEmgPipeline(Pipeline):
                     rows.append(Headline(f"sim {mus} R² of ensemble averages, {labels[model]}, {cond}", v["mean"],
                                          None, None, "one subject: test cycles from held-out "
                                          + ("trials" if cond.endswith("trials") else "blocks of cycles")))
+        real_info = (summary.get("data") or {}).get("real")
+        real_train = real_info.get("train", "walk36") if isinstance(real_info, dict) else "walk36"
         for cond in sorted(c for c in conds if c.startswith("real/")):
             for model in MODELS:
                 e = conds[cond].get(model)
                 if e is None:
                     continue
-                rows.append(Headline(f"{cond} mean R² of ensemble averages (7 muscles), {labels[model]}",
+                n_mus = len(e.get("r2_ens_pooled") or {}) or 7
+                rows.append(Headline(f"{cond} mean R² of ensemble averages ({n_mus} muscles), {labels[model]}",
                                      e.get("r2_ens_pooled_mean_over_channels"), None,
-                                     None, "one real subject (CEINMS), trained on walk36"
+                                     None, f"real trials, trained on {real_train}"
                                      + ("; running = out of distribution" if "run" in cond else "")))
         return rows
 
