@@ -389,3 +389,26 @@ def test_opensim_writer_round_trip(tmp_path):
     assert back.ch_names == rec.ch_names and back.fs == 100.0 and back.t0 == pytest.approx(0.25)
     assert back.units == ("deg", "deg")
     np.testing.assert_allclose(back.data, rec.data, rtol=1e-6, atol=1e-6)
+
+
+def test_muap_templates_from_any_decomposed_recording(tmp_path, capsys, shared_data):
+    """Real MUAP templates from a converted folder: a grid file + a firings table (here the OTB export re-saved)."""
+    from myoflow.io import native
+    from myoflow.io.datasets.openhdemg import load_openhdemg_otb
+    from myoflow.pipelines.muap_generator.templates import real_muap_templates
+
+    otb = shared_data / "openhdemg-otb"
+    trial = load_openhdemg_otb(otb)
+    trial = next(iter(trial.values())) if isinstance(trial, dict) else trial
+    emg = trial["emg"]
+    fir = emg.events[emg.events["kind"] == "mu_firing"]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    native.save(emg.replace(events=emg.events.iloc[:0]), raw / "P1_grid.h5")  # no firings inside the file
+    pd.DataFrame({"subject": "P1", "kind": "mu_firing", "time_s": emg.t0 + fir["sample"].to_numpy() / emg.fs,
+                  "unit": fir["unit"].to_numpy()}).to_csv(tmp_path / "firings.csv", index=False)
+    run_cli(["convert", raw, "--pattern", "{subject}_{trial}", "--events", tmp_path / "firings.csv",
+             "--out", tmp_path / "decomposed"], capsys)
+    ours, ref = real_muap_templates(tmp_path / "decomposed"), real_muap_templates(otb)
+    assert ours.n_firings == ref.n_firings and len(ref.n_firings) >= 1
+    np.testing.assert_allclose(ours.muaps, ref.muaps, rtol=1e-4, atol=1e-9)

@@ -336,7 +336,18 @@ def convert(
     return ds, summary
 
 
+def _add(rec: Recording, g: pd.DataFrame, kind: str) -> Recording:
+    """Events of one kind on one Recording; columns other than the ids and time (e.g. ``unit``) are kept."""
+    s = np.round((g["time_s"].to_numpy(float) - rec.t0) * rec.fs).astype(int)
+    inside = (s >= 0) & (s < rec.n_samples)
+    extra = {c: g[c].to_numpy()[inside] for c in g.columns
+             if c not in ("subject", "session", "trial", "stream", "kind", "time_s")}
+    return rec.add_events(s[inside], kind, **extra)
+
+
 def _with_events(obj: Any, events: pd.DataFrame) -> Any:
+    if "kind" not in events.columns or "time_s" not in events.columns:
+        raise DataError(f"events table needs 'kind' and 'time_s' columns; it has {list(events.columns)}")
     keys = [k for k in ("subject", "session", "trial") if k in events.columns]
     sel = np.ones(len(events), bool)
     for k in keys:
@@ -346,8 +357,7 @@ def _with_events(obj: Any, events: pd.DataFrame) -> Any:
         return obj
     if isinstance(obj, Recording):
         for kind, g in ev.groupby("kind"):
-            s = np.round((g["time_s"].to_numpy(float) - obj.t0) * obj.fs).astype(int)
-            obj = obj.add_events(s[(s >= 0) & (s < obj.n_samples)], str(kind))
+            obj = _add(obj, g, str(kind))
         return obj
     streams = dict(obj.streams)
     first = next(iter(streams))
@@ -356,9 +366,7 @@ def _with_events(obj: Any, events: pd.DataFrame) -> Any:
         stream = stream or first
         if stream not in streams:
             raise DataError(f"events name stream {stream!r}; the trial has {list(streams)}")
-        r = streams[stream]
-        s = np.round((g["time_s"].to_numpy(float) - r.t0) * r.fs).astype(int)
-        streams[stream] = r.add_events(s[(s >= 0) & (s < r.n_samples)], str(kind))
+        streams[stream] = _add(streams[stream], g, str(kind))
     return obj.replace(streams=streams)
 
 
