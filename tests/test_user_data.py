@@ -207,7 +207,23 @@ def test_no_burst_warning_names_subject_and_muscle(caplog):
 
 
 # ------------------------------------------------------------------ gait: one subject, OpenSim files
-def _gait_raw(root: Path, grf: bool) -> Path:
+def _write_c3d_analogs(rec: Recording, path: Path, ratio: int = 10) -> None:
+    """EMG as the analog channels of a C3D file (no markers), as motion-capture systems export it."""
+    import ezc3d
+
+    n = rec.n_samples // ratio * ratio
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [rec.fs / ratio]
+    c["parameters"]["POINT"]["LABELS"]["value"] = ()
+    c["parameters"]["ANALOG"]["RATE"]["value"] = [rec.fs]
+    c["parameters"]["ANALOG"]["LABELS"]["value"] = tuple(rec.ch_names)
+    c["parameters"]["ANALOG"]["UNITS"]["value"] = tuple("V" for _ in rec.ch_names)
+    c["data"]["points"] = np.zeros((4, 0, n // ratio))
+    c["data"]["analogs"] = rec.data[:, :n].astype(np.float64)[None]
+    c.write(str(path))
+
+
+def _gait_raw(root: Path, grf: bool, emg_c3d: bool = False) -> Path:
     from myoflow.io.opensim_write import write_opensim
     from myoflow.simulate.protocols.gait import simulate_gait
 
@@ -231,7 +247,11 @@ def _gait_raw(root: Path, grf: bool) -> Path:
         f = np.stack([g.data[ig["grf_ap"]], g.data[ig["grf_vertical"]], g.data[ig["cop_ap"]]])
         write_opensim(Recording(f, g.fs, ["l_ground_force_vx", "l_ground_force_vy", "l_ground_force_px"],
                                 units="N", t0=g.t0), raw / "S01_walk_grf.mot")
-    write_opensim(t["emg"].pick(["TA", "VL", "BF", "SOL"]), raw / "S01_walk_emg.sto")  # 4 of the 7 muscles
+    emg = t["emg"].pick(["TA", "VL", "BF", "SOL"])  # 4 of the 7 muscles
+    if emg_c3d:
+        _write_c3d_analogs(emg, raw / "S01_walk_emg.c3d")
+    else:
+        write_opensim(emg, raw / "S01_walk_emg.sto")
     cov = t.meta["covariates"]
     pd.DataFrame({"subject": ["S01"], "weight": [cov["weight"]], "height": [cov["height"]]}).to_csv(
         root / "participants.csv", index=False)
@@ -240,7 +260,8 @@ def _gait_raw(root: Path, grf: bool) -> Path:
                  ).to_csv(root / "events.csv", index=False)
     (root / "manifest.csv").write_text(
         "file,subject,trial,stream\n" + "".join(
-            f"raw/S01_walk_{k}.{'mot' if k in ('ik', 'grf') else 'sto'},S01,walk,{s}\n"
+            f"raw/S01_walk_{k}.{'mot' if k in ('ik', 'grf') else 'c3d' if k == 'emg' and emg_c3d else 'sto'},"
+            f"S01,walk,{s}\n"
             for k, s in (("ik", "angles"), ("id", "moments"), ("grf", "grf"), ("emg", "emg"))
             if grf or k != "grf"))
     return root
@@ -274,7 +295,8 @@ def test_gait_one_subject_left_plate_four_muscles(tmp_path, capsys):
 
 
 def test_gait_heel_strikes_from_events_and_no_validation(tmp_path, capsys):
-    root = _gait_raw(tmp_path, grf=False)
+    pytest.importorskip("ezc3d")
+    root = _gait_raw(tmp_path, grf=False, emg_c3d=True)  # EMG from a C3D file, no force plates
     run_cli(["convert", "--manifest", root / "manifest.csv", "--participants", root / "participants.csv",
              "--events", root / "events.csv", "--out", tmp_path / "ds"], capsys)
     run = tmp_path / "run"
@@ -282,6 +304,7 @@ def test_gait_heel_strikes_from_events_and_no_validation(tmp_path, capsys):
              "--set", "data.heel_strikes=events", "--set", "train.val_fraction=0"], capsys)
     m = json.loads((run / "metrics.json").read_text())
     assert m["summary"]["data"]["trials"]["S01_walk"]["heel_strikes"].startswith("events")
+    assert m["summary"]["data"]["muscles"] == ["TA", "VL", "BF", "SOL"]
     extras = [json.loads(p.read_text()) for p in (run / "folds").glob("*/extras.json")]
     assert extras and all(e["n_val_cycles"] == 0 for e in extras)  # val_fraction 0 honoured
     assert (run / "report.html").is_file()
