@@ -435,3 +435,18 @@ def test_muap_templates_from_any_decomposed_recording(tmp_path, capsys, shared_d
     ours, ref = real_muap_templates(tmp_path / "decomposed"), real_muap_templates(otb)
     assert ours.n_firings == ref.n_firings and len(ref.n_firings) >= 1
     np.testing.assert_allclose(ours.muaps, ref.muaps, rtol=1e-4, atol=1e-9)
+
+
+def test_split_channels_gives_one_recording_per_muscle(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for s in ("01", "02"):
+        _text_file(raw / f"{s}Nmar.txt")
+    run_cli(["convert", raw, "--pattern", "{subject}N{task}", "--fs", "1000", "--hint", "delimiter=tab",
+             "--split-channels", "--channel-map", "ST=SEMITEND", "--out", tmp_path / "ds"], capsys)
+    from myoflow.io import read
+
+    ds = read(tmp_path / "ds")
+    assert sorted(ds.stems) == sorted(f"{s}_{m}" for s in ("01", "02") for m in ("RF", "BF", "VM", "SEMITEND"))
+    rec = ds.load("01_VM")
+    assert rec.ch_names == ("VM",) and rec.meta["muscle"] == "VM" and rec.meta["task"] == "mar"
