@@ -18,6 +18,7 @@ from .errors import MyoflowError
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "inspect": "myoflow.io.cli:inspect_cmd",
+    "convert": "myoflow.io.cli:convert_cmd",
     "simulate": "myoflow.simulate.cli:simulate_cmd",
     "run": "myoflow.experiments.cli:run_cmd",
     "reproduce": "myoflow.experiments.cli:reproduce_cmd",
@@ -31,6 +32,7 @@ COMMANDS: dict[str, str] = {
 
 HELP: dict[str, str] = {
     "inspect": "Describe a recording file or dataset folder.",
+    "convert": "Raw files + a manifest or file-name pattern -> a dataset folder.",
     "simulate": "Simulate a cohort (evoked, grid, gait, muaps, dynamic).",
     "run": "Run an experiment config: all folds, metrics, report.",
     "reproduce": "Simulate and run a paper protocol (or all four).",

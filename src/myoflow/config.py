@@ -236,6 +236,9 @@ def load_config(source: str | Path | Mapping[str, Any], quick: bool = False,
         raw = deep_merge(raw, q)
     if overrides:
         raw = deep_merge(raw, overrides)
+    normalize = getattr(pipeline, "normalize_config", None)
+    if normalize is not None:  # e.g. muscle-id's one-cohort shorthand `data: {source: folder, path: ...}`
+        raw = normalize(raw)
     try:
         return from_dict(pipeline.config_class, raw)
     except ConfigError as exc:

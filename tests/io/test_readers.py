@@ -74,7 +74,7 @@ def test_csv_time_in_ms_and_t0(tmp_path):
 
 def test_tsv_without_time_needs_fs(tmp_path):
     (tmp_path / "b.tsv").write_text("".join(f"{i}\t{-i}\n" for i in range(10)))
-    with pytest.raises(DataError, match="pass fs="):
+    with pytest.raises(DataError, match=r"--fs 2000 \(Python: fs=2000\)"):
         read(tmp_path / "b.tsv")
     rec = read(tmp_path / "b.tsv", fs=500)
     assert rec.fs == 500 and rec.ch_names == ("ch1", "ch2") and rec.data[1, 3] == -3

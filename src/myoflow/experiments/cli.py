@@ -53,17 +53,42 @@ def _common(f):
     return f
 
 
+def _set_option(f):
+    return click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+                        help="Override a config value, validated like the YAML (repeatable), "
+                             "e.g. --set train.epochs=5 --set evaluate.n_splits=3.")(f)
+
+
 @click.command("run")
-@click.argument("config", type=click.Path(path_type=Path))
+@click.argument("config", metavar="CONFIG|PIPELINE")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
+              help="Dataset folder (from `myoflow convert`); CONFIG is then a pipeline name and needs no YAML.")
+@click.option("--name", default=None, help="With --data: the cohort's name in conditions and reports "
+                                           "(default: the folder's name).")
+@_set_option
 @_common
-def run_cmd(config: Path, out: Path, quick: bool, executor: str, workers: int | None, resume: bool,
-            cache_dir: Path | None, mlflow_uri: str | None) -> None:
-    """Run the experiment in CONFIG: every fold, metrics, predictions, checkpoints, report."""
+def run_cmd(config: str, out: Path, data_dir: Path | None, name: str | None, sets: tuple[str, ...], quick: bool,
+            executor: str, workers: int | None, resume: bool, cache_dir: Path | None, mlflow_uri: str | None) -> None:
+    """Run the experiment in CONFIG (a YAML file) — or PIPELINE on --data DIR with default settings:
+    every fold, metrics, predictions, checkpoints, report."""
     from ..config import load_config
+    from .quickrun import data_config, parse_sets
     from .runner import run_experiment
 
-    cfg = load_config(config, quick=quick)
+    overrides = parse_sets(sets)
+    if data_dir is not None:
+        if config not in PROTOCOLS:
+            raise click.UsageError(f"with --data, give a pipeline name ({', '.join(sorted(PROTOCOLS))}), "
+                                   f"not {config!r}")
+        source = data_config(config, data_dir, name=name)
+    else:
+        if config in PROTOCOLS and not Path(config).exists():
+            raise click.UsageError(f"{config!r} is a pipeline name: add --data DIR, or give a YAML config")
+        if name is not None:
+            raise click.UsageError("--name goes with --data")
+        source = Path(config)
+    cfg = load_config(source, quick=quick, overrides=overrides)
     t0 = time.perf_counter()
     res = run_experiment(cfg, out, executor=executor, workers=workers, resume=resume, cache_dir=cache_dir,
                          progress=True, mlflow_uri=mlflow_uri)
@@ -74,20 +99,24 @@ def run_cmd(config: Path, out: Path, quick: bool, executor: str, workers: int | 
 @click.command("reproduce")
 @click.argument("protocol", type=click.Choice(sorted(PROTOCOLS) + ["all"]))
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output directory.")
+@_set_option
 @_common
-def reproduce_cmd(protocol: str, out: Path, quick: bool, executor: str, workers: int | None, resume: bool,
-                  cache_dir: Path | None, mlflow_uri: str | None) -> None:
+def reproduce_cmd(protocol: str, out: Path, sets: tuple[str, ...], quick: bool, executor: str, workers: int | None,
+                  resume: bool, cache_dir: Path | None, mlflow_uri: str | None) -> None:
     """Simulate the cohort and run a paper protocol (or all four), then print ours vs the paper."""
     from ..config import load_config
     from ..report import build_index
+    from .quickrun import parse_sets
     from .runner import run_experiment
+
+    overrides = parse_sets(sets)
 
     names = sorted(PROTOCOLS) if protocol == "all" else [protocol]
     out.mkdir(parents=True, exist_ok=True)
     runs, results, failed = {}, {}, {}
     t0 = time.perf_counter()
     for name in names:
-        cfg = load_config(protocol_config(name), quick=quick)
+        cfg = load_config(protocol_config(name), quick=quick, overrides=overrides)
         run_dir = out / name
         runs[name] = run_dir
         click.echo(f"== {name} ({'quick' if quick else 'full'}) -> {run_dir}", err=True)

@@ -40,6 +40,7 @@ from ..errors import ConfigError, MyoflowError
 from ..train.seeding import derive_seed
 from .base import Fold, FoldContext, FoldResult, Pipeline
 from .registry import get_pipeline
+from .quickrun import user_headline
 
 __all__ = ["run_experiment", "default_cache_dir", "load_fold_results", "finalize_run", "RunSummary"]
 
@@ -285,6 +286,7 @@ def finalize_run(run_dir: Path, cfg: ExperimentConfig, pipeline: Pipeline, data:
         {"label": h.label, "ours": h.ours, "ci": list(h.ci) if h.ci else None, "paper": h.paper, "note": h.note}
         for h in pipeline.headline(summary)
     ]
+    headline = user_headline(cfg, headline)  # a user's cohort: its own name, no paper figures beside it
     metrics = {
         "name": cfg.name,
         "pipeline": cfg.pipeline,

@@ -13,7 +13,7 @@ from ..containers import Recording
 from ..errors import DataError
 
 __all__ = [
-    "check_file", "fs_from_times", "check_fs", "to_volts", "split_unit", "make_recording", "unique_names",
+    "check_file", "fs_from_times", "check_fs", "repair_rows", "BAD_ROW_POLICIES", "to_volts", "split_unit", "make_recording", "unique_names",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def fs_from_times(t: np.ndarray, where: str, column: str = "time") -> tuple[floa
     """
     t = np.asarray(t, dtype=float)
     if t.size < 2:
-        raise DataError(f"need at least 2 samples in the {column!r} column to find the sampling rate (or pass fs=)", where)
+        raise DataError(f"need at least 2 samples in the {column!r} column to find the sampling rate (or pass --fs RATE)", where)
     bad = ~np.isfinite(t)
     if bad.any():
         i = int(np.argmax(bad))
@@ -86,7 +86,7 @@ def fs_from_times(t: np.ndarray, where: str, column: str = "time") -> tuple[floa
         i = int(np.argmax(np.abs(dt - step)))
         raise DataError(
             f"{column!r} column is not evenly sampled: step {dt[i]:g} s at row {i + 1} vs median {step:g} s "
-            "(gap or spliced data; resample first or pass fs=)",
+            "(gap or spliced data; resample first or pass --fs RATE)",
             where,
         )
     fs = (t.size - 1) / (t[-1] - t[0])
@@ -150,3 +150,66 @@ def make_recording(data: np.ndarray, fs: float, ch_names: Sequence[str] | None, 
         msg = str(exc)
         prefix = f"{where}: "
         raise DataError(msg[len(prefix):] if msg.startswith(prefix) else msg, where) from None
+
+
+#: What a reader does with rows holding missing, non-numeric or non-finite values.
+BAD_ROW_POLICIES = ("error", "drop", "interpolate")
+
+
+def repair_rows(
+    values: np.ndarray, policy: str, where: str, *, time_col: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Drop or interpolate table rows that hold non-finite values.
+
+    Parameters
+    ----------
+    values : array, shape (n_rows, n_columns)
+        The numeric table (non-numeric cells already coerced to NaN).
+    policy : {"error", "drop", "interpolate"}
+        ``error`` raises naming the first bad row; ``drop`` removes the rows
+        (the signal gets shorter); ``interpolate`` fills each bad cell linearly
+        from its column's neighbours (timing is kept).
+    where : str
+        File name for messages.
+    time_col : int, optional
+        Column of sample times: interpolation runs along it.
+
+    Returns
+    -------
+    values : array
+        The repaired table.
+    n_changed : int
+        Rows dropped or interpolated.
+    """
+    if policy not in BAD_ROW_POLICIES:
+        raise DataError(f"bad_rows must be one of {list(BAD_ROW_POLICIES)}, got {policy!r}", where)
+    values = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(values).all(axis=1)
+    n_bad = int(bad.sum())
+    if not n_bad:
+        return values, 0
+    if policy == "error":
+        first = int(np.argmax(bad))
+        raise DataError(
+            f"{n_bad} row(s) with missing or non-finite sample(s) (NaN/inf; first at data row {first + 1}); "
+            "pass --bad-rows drop or --bad-rows interpolate (Python: bad_rows='drop')", where,
+        )
+    if n_bad == len(values):
+        raise DataError("every row has missing or non-finite values", where)
+    if policy == "drop":
+        return values[~bad], n_bad
+    out = values.copy()
+    x = np.arange(len(out), dtype=np.float64)
+    if time_col is not None:
+        t = out[:, time_col]
+        ok = np.isfinite(t)
+        out[:, time_col] = np.interp(x, x[ok], t[ok])
+        x = out[:, time_col]
+    for j in range(out.shape[1]):
+        col = out[:, j]
+        ok = np.isfinite(col)
+        if not ok.any():
+            raise DataError(f"column {j + 1} has no finite value to interpolate from", where)
+        if not ok.all():
+            out[:, j] = np.interp(x, x[ok], col[ok])
+    return out, n_bad

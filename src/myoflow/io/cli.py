@@ -19,7 +19,9 @@ def _parse_hint(text: str) -> tuple[str, Any]:
     try:
         parsed = json.loads(value)
     except ValueError:
-        parsed = value
+        parts = [v.strip() for v in value.split(",")]
+        # "RF,BF,VM" is a list of names (a lone "," stays a delimiter)
+        parsed = parts if len(parts) > 1 and all(parts) else value
     return key.strip(), parsed
 
 
@@ -145,3 +147,68 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
         click.echo(f"{path}")
         for line in _text(summary):
             click.echo(line)
+
+
+@click.command("convert")
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Dataset folder to write.")
+@click.option("--manifest", type=click.Path(path_type=Path), default=None,
+              help="CSV: a 'file' column (relative to the manifest) + subject, session, trial, muscle, side, stream, ...")
+@click.option("--pattern", default=None, metavar="PATTERN",
+              help="File names → fields, e.g. '{subject}_{muscle}_{side}' or 'S{subject}/{trial}_{stream}'.")
+@click.option("--channel-map", "channel_map", multiple=True, metavar="CH=NAME,...",
+              help="Rename channels, e.g. --channel-map ch1=RF,ch2=BF (repeatable).")
+@click.option("--streams", "stream_map", multiple=True, metavar="NAME=STREAM,...",
+              help="Rename the stream field, e.g. --streams ik=angles,id=moments,emgFilt=emg,XLD=grf.")
+@click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE",
+              help="Metadata for every file, e.g. --meta subject=06 (numbers stay text for subject/session/trial).")
+@click.option("--split-channels", is_flag=True,
+              help="One recording per channel, its muscle = the channel's name (muscle-id layout).")
+@click.option("--participants", type=click.Path(path_type=Path), default=None,
+              help="CSV with 'subject' + covariates (age, sex, height, weight, labels...).")
+@click.option("--events", type=click.Path(path_type=Path), default=None,
+              help="CSV of events: subject, [session, trial, stream], kind (e.g. heel_strike), time_s.")
+@click.option("--fs", type=float, default=None, help="Sampling rate in Hz (tables without a time column).")
+@click.option("--hint", "hints", multiple=True, metavar="KEY=VALUE",
+              help="Reader hint, e.g. --hint delimiter=tab --hint ch_names=RF,BF,VM (repeatable).")
+@click.option("--bad-rows", type=click.Choice(["error", "drop", "interpolate"]), default="error", show_default=True,
+              help="Rows with missing/non-numeric values in text or OpenSim tables.")
+def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, pattern: str | None,
+                channel_map: tuple[str, ...], stream_map: tuple[str, ...], meta: tuple[str, ...], split_channels: bool, participants: Path | None, events: Path | None,
+                fs: float | None, hints: tuple[str, ...], bad_rows: str) -> None:
+    """Convert raw recording files (EDF/BDF, CSV/TSV/TXT, MAT, C3D, OpenSim .sto/.mot, OpenSignals)
+    into a myoflow dataset folder, print a summary table and write it to OUT/convert_summary.csv.
+
+    Name the files either with --manifest or with --pattern over INPUTS (files or folders)."""
+    from .convert import convert, parse_mapping, plan_from_manifest, plan_from_pattern, read_table_arg
+
+    if (manifest is None) == (pattern is None):
+        raise click.UsageError("give exactly one of --manifest CSV or --pattern PATTERN")
+    if manifest is not None and inputs:
+        raise click.UsageError("with --manifest the files are listed in it; give no INPUTS")
+    if pattern is not None and not inputs:
+        raise click.UsageError("--pattern needs INPUTS (files or folders)")
+    kw = dict(_parse_hint(h) for h in hints)
+    if fs is not None:
+        kw["fs"] = fs
+    items = plan_from_manifest(manifest) if manifest is not None else plan_from_pattern(inputs, pattern)
+    fixed = parse_mapping(meta, "--meta")
+    streams = parse_mapping(stream_map, "--streams")
+    for it in items:
+        for k, v in fixed.items():
+            it.meta.setdefault(k, v)
+        if it.meta.get("stream") in streams:
+            it.meta["stream"] = streams[it.meta["stream"]]
+    ds, summary = convert(
+        items, out, hints=kw, channel_map=parse_mapping(channel_map), split_channels=split_channels,
+        bad_rows=bad_rows,
+        participants=read_table_arg(participants, "participants") if participants else None,
+        events=read_table_arg(events, "events") if events else None,
+    )
+    with_changes = summary[summary["rows_changed"] > 0]
+    click.echo(summary.to_string(index=False, max_colwidth=40))
+    click.echo(f"\nwrote {len(ds)} item(s), {len(ds.participants)} subject(s) to {out} "
+               f"(summary: {out / 'convert_summary.csv'})")
+    if len(with_changes):
+        verb = "dropped" if bad_rows == "drop" else "interpolated"
+        click.echo(f"{verb} {int(with_changes['rows_changed'].sum())} row(s) in {len(with_changes)} file(s)")

@@ -138,7 +138,7 @@ def read_mat(
         found = _find_fs(variables, where)
         if found is None:
             raise DataError(
-                f"no sampling-rate variable found (looked for {', '.join(_FS_NAMES[:6])} ...); pass fs= or fs_var=", where
+                f"no sampling-rate variable found (looked for {', '.join(_FS_NAMES[:6])} ...); pass --fs 2000 or --hint fs_var=NAME (Python: fs=, fs_var=)", where
             )
         fs_var, fs_value = found
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..containers import Recording
 from ..errors import DataError
-from ._common import check_file, fs_from_times, make_recording, unique_names
+from ._common import check_file, fs_from_times, make_recording, repair_rows, unique_names
 
 __all__ = ["read_opensim", "guess_opensim_unit"]
 
@@ -45,8 +45,11 @@ def guess_opensim_unit(column: str, in_degrees: bool | None, title: str = "") ->
     return "deg" if in_degrees else "rad"
 
 
-def read_opensim(path: str | os.PathLike) -> Recording:
+def read_opensim(path: str | os.PathLike, *, bad_rows: str = "error") -> Recording:
     """Read an OpenSim ``.sto`` / ``.mot`` file (tab-, space- or comma-separated).
+
+    ``bad_rows`` (``error``, ``drop``, ``interpolate``) handles rows with missing
+    or non-numeric cells; the number changed is kept in ``meta["bad_rows_changed"]``.
 
     Returns
     -------
@@ -92,17 +95,25 @@ def read_opensim(path: str | os.PathLike) -> Recording:
     table.columns = [str(c).strip() for c in table.columns]
     if table.empty:
         raise DataError("recording is empty: no rows after the column header", where)
+    repair_rows(np.zeros((0, 1)), bad_rows, where)  # validates the policy
+    if bad_rows != "error":
+        table = table.apply(pd.to_numeric, errors="coerce")
     for c in table.columns:
         if not pd.api.types.is_numeric_dtype(table[c]):
             bad = pd.to_numeric(table[c], errors="coerce").isna() & table[c].notna()
             row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
             raise DataError(f"non-numeric value {table[c].iloc[row]!r} in column {c!r} at data row {row + 1}", where)
     incomplete = table.isna().any(axis=1).to_numpy()
-    if incomplete.any() and incomplete[-1] and not incomplete[:-1].any():
+    if incomplete.any() and incomplete[-1] and not incomplete[:-1].any() and bad_rows == "error":
         raise DataError(f"last row ({len(table)}) is incomplete: file truncated?", where)
     time_col = next((c for c in table.columns if c.lower() in ("time", "t")), None)
     if time_col is None:
         raise DataError(f"no 'time' column; columns are {list(table.columns)[:6]} ...", where)
+    n_changed = 0
+    if bad_rows != "error":
+        t_idx = list(table.columns).index(time_col)
+        fixed, n_changed = repair_rows(table.to_numpy(dtype=np.float64), bad_rows, where, time_col=t_idx)
+        table = pd.DataFrame(fixed, columns=table.columns)
     fs, t0 = fs_from_times(table[time_col].to_numpy(dtype=float), where, column=time_col)
     channels = [c for c in table.columns if c != time_col]
     if not channels:
@@ -114,5 +125,6 @@ def read_opensim(path: str | os.PathLike) -> Recording:
     data = table[channels].to_numpy(dtype=np.float64).T
     return make_recording(
         data, fs, unique_names(channels), where, units=units, t0=t0,
-        meta={"source": where, "title": title, "header": header},
+        meta={"source": where, "title": title, "header": header,
+              **({"bad_rows_changed": n_changed} if n_changed else {})},
     )

@@ -26,7 +26,9 @@ import pandas as pd
 
 from ..containers import Recording, Trial
 from ..errors import DataError
-from ._common import check_file, check_fs, fs_from_times, make_recording, split_unit, to_volts, unique_names
+from ._common import (
+    check_file, check_fs, fs_from_times, make_recording, repair_rows, split_unit, to_volts, unique_names,
+)
 
 __all__ = ["read_csv"]
 
@@ -39,6 +41,14 @@ _FS_PATTERN = re.compile(
     re.IGNORECASE,
 )
 _CANDIDATE_DELIMITERS = (",", "\t", ";", None)  # None = any whitespace
+# Names a user can type for a delimiter (``--hint delimiter=tab``); None = any run of whitespace.
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": None, "whitespace": None}
+# Preamble lines that name a channel: ``Channel 1: 'RF' ... engineering units: mV`` (Noraxon/MyoResearch,
+# Biometrics, BTS exports write one such line per channel).
+_CHANNEL_LINE = re.compile(
+    r"^\W*(?:channel|chan|ch)\s*#?\s*(\d+)\s*[:=\-]?\s*(?:['\"]([^'\"]+)['\"]|([A-Za-z][\w\-.]*))", re.IGNORECASE
+)
+_UNIT_IN_LINE = re.compile(r"\b(?:engineering\s+)?units?\s*[:=]\s*['\"]?([A-Za-zµμ]+)", re.IGNORECASE)
 
 
 def _split(line: str, delim: str | None) -> list[str]:
@@ -96,6 +106,15 @@ def _choose_delimiter(lines: list[str], suffix: str) -> str | None:
     return best
 
 
+def _is_time_like_first(table: pd.DataFrame) -> bool:
+    """True when the first column of a header-less table looks like sample times (evenly increasing)."""
+    if table.shape[1] < 2:
+        return False
+    t = pd.to_numeric(table.iloc[:50, 0], errors="coerce").to_numpy(dtype=float)
+    d = np.diff(t[np.isfinite(t)])
+    return d.size > 2 and bool((d > 0).all()) and float(np.ptp(d)) <= 0.01 * float(np.median(d))
+
+
 def _is_time(name: str) -> tuple[bool, float]:
     base, unit = split_unit(name)
     b = base.strip().lower()
@@ -115,6 +134,21 @@ def _preamble(lines: list[str]) -> dict[str, str]:
         if m:
             header[m.group(1).strip()] = m.group(2).strip().strip(",;\t ")
     return header
+
+
+def _channels_from_preamble(lines: list[str]) -> dict[int, tuple[str, str | None]]:
+    """``{channel number (1-based): (name, unit or None)}`` from lines like ``Channel 1: 'RF' ... units: mV``."""
+    found: dict[int, tuple[str, str | None]] = {}
+    for line in lines:
+        m = _CHANNEL_LINE.match(line.strip())
+        if not m:
+            continue
+        name = (m.group(2) or m.group(3) or "").strip()
+        if not name:
+            continue
+        u = _UNIT_IN_LINE.search(line)
+        found.setdefault(int(m.group(1)), (name, u.group(1) if u else None))
+    return found
 
 
 def _fs_from_preamble(lines: list[str]) -> float | None:
@@ -139,6 +173,7 @@ def read_csv(
     ch_names: Sequence[str] | None = None,
     units: str | Sequence[str] | None = None,
     to_volt: bool = True,
+    bad_rows: str = "error",
 ) -> Recording | Trial:
     """Read a delimited text table of samples.
 
@@ -153,13 +188,20 @@ def read_csv(
         Name of the time column (s, or ms if its header says ``[ms]``).
         Default: detected by name; ``False``: the table has none.
     delimiter : str, optional
-        Field separator; sniffed from the data when omitted (``,`` tab ``;`` spaces).
-    ch_names : sequence of str, optional
-        Channel names, overriding the header (must match the channel count).
+        Field separator, or one of ``tab``, ``comma``, ``semicolon``, ``space``;
+        sniffed from the data when omitted (``,`` tab ``;`` spaces).
+    ch_names : sequence of str or str, optional
+        Channel names, overriding the header (must match the channel count);
+        a string is split at commas (``"RF,BF,VM"``). Without a header row,
+        names (and units) come from preamble lines such as ``Channel 1: 'RF' ... units: mV``.
     units : str or sequence of str, optional
         Units per channel, overriding the header (default from ``[unit]`` in the header, else ``"a.u."``).
     to_volt : bool
         Scale mV/µV/nV channels to V.
+    bad_rows : {"error", "drop", "interpolate"}
+        Rows with empty, non-numeric or non-finite cells: stop (default), drop
+        them, or interpolate each bad cell linearly; the number of rows changed
+        is kept in ``meta["bad_rows_changed"]``.
 
     Returns
     -------
@@ -169,6 +211,13 @@ def read_csv(
     where = str(p)
     if fs is not None:
         fs = check_fs(fs, where)
+    if isinstance(delimiter, str) and delimiter.strip().lower() in _DELIMITER_NAMES:
+        delimiter = _DELIMITER_NAMES[delimiter.strip().lower()]
+    if isinstance(ch_names, str):
+        ch_names = [c.strip() for c in ch_names.split(",")]
+    if isinstance(units, str) and "," in units:
+        units = [u.strip() for u in units.split(",")]
+    repair_rows(np.zeros((0, 1)), bad_rows, where)  # validates the policy before reading
     raw = p.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -188,7 +237,7 @@ def read_csv(
     pre_end = start
     if start > 0:
         cand = _trim_empty_tail(_split(lines[start - 1], delim))
-        if cand and not _numeric_fields(cand):
+        if cand and not _numeric_fields(cand) and not _CHANNEL_LINE.match(lines[start - 1].strip()):
             header_fields, pre_end = cand, start - 1
     preamble = lines[:pre_end]
 
@@ -205,6 +254,16 @@ def read_csv(
         table = table.iloc[:, :-1]
     if header_fields is None:
         header_fields = [f"ch{i + 1}" for i in range(table.shape[1])]
+        # Channel numbers in the preamble count the channels; one spare leading column of evenly
+        # increasing values is the time column.
+        stated = _channels_from_preamble(lines[:pre_end])
+        if stated:
+            offset = 1 if len(stated) == table.shape[1] - 1 and _is_time_like_first(table) else 0
+            if offset:
+                header_fields[0] = "time"
+            for k, (nm, un) in stated.items():
+                if 0 <= k - 1 + offset < len(header_fields):
+                    header_fields[k - 1 + offset] = f"{nm} [{un}]" if un else nm
     if len(header_fields) != table.shape[1]:
         raise DataError(
             f"header has {len(header_fields)} column name(s) but the data rows have {table.shape[1]} value(s)", where
@@ -213,10 +272,14 @@ def read_csv(
         col = table.iloc[:, j]
         if not pd.api.types.is_numeric_dtype(col):
             values = pd.to_numeric(col, errors="coerce")
+            if bad_rows != "error":
+                continue  # coerced to NaN below and repaired with the other bad rows
             bad = int(np.flatnonzero(values.isna() & col.notna())[0])
             raise DataError(
-                f"non-numeric value {col.iloc[bad]!r} in column {header_fields[j]!r} at data row {bad + 1}", where
+                f"non-numeric value {col.iloc[bad]!r} in column {header_fields[j]!r} at data row {bad + 1} "
+                "(pass --bad-rows drop or --bad-rows interpolate to repair such rows)", where
             )
+    table = table.apply(pd.to_numeric, errors="coerce")
 
     names = unique_names([split_unit(h)[0] or f"ch{i + 1}" for i, h in enumerate(header_fields)])
     header_units = [split_unit(h)[1] for h in header_fields]
@@ -257,6 +320,7 @@ def read_csv(
 
     values = table.to_numpy(dtype=np.float64)
     pieces: list[tuple[float, float, list[int], np.ndarray]] = []
+    n_changed = 0
     for t_col, chans in segments:
         block = values[:, chans]
         if t_col is not None:
@@ -264,6 +328,9 @@ def read_csv(
             # Shorter (lower-rate) sensors are padded with empty cells at the bottom.
             last = len(t) - int(np.argmax(np.isfinite(t[::-1]))) if np.isfinite(t).any() else 0
             t, block = t[:last], block[:last]
+            if bad_rows != "error" or not np.isfinite(t).all():
+                fixed, n = repair_rows(np.column_stack([t, block]), bad_rows, where, time_col=0)
+                t, block, n_changed = fixed[:, 0], fixed[:, 1:], n_changed + n
             seg_fs, t0 = fs_from_times(t, where, column=header_fields[t_col])
             if fs is not None:
                 seg_fs = fs
@@ -271,9 +338,12 @@ def read_csv(
             seg_fs = fs if fs is not None else fs_header
             if seg_fs is None:
                 raise DataError(
-                    "no time column and no sampling rate in the file header; pass fs= (e.g. fs=2000)", where
+                    "no time column and no sampling rate in the file header; pass the rate, e.g. --fs 2000 "
+                    "(Python: fs=2000)", where
                 )
             seg_fs, t0 = check_fs(seg_fs, where), 0.0
+        block, n = repair_rows(block, bad_rows, where)
+        n_changed += n
         pieces.append((seg_fs, t0, chans, block))
 
     if ch_names is not None and len(list(ch_names)) != len(channel_idx):
@@ -303,7 +373,11 @@ def read_csv(
         else:
             groups.append([seg_fs, t0, list(chans), block])  # type: ignore[arg-type]
 
-    meta = {"source": where}
+    meta: dict = {"source": where}
+    if n_changed:
+        meta["bad_rows_changed"] = n_changed
+        log.warning("%s: %s %d row(s) with missing or non-finite values", where,
+                    "dropped" if bad_rows == "drop" else "interpolated", n_changed)
     if header_meta:
         meta["header"] = header_meta
     recs = []

@@ -267,7 +267,7 @@ def section_bursts(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
 
 
 def _fig_bursts(real_rec, sim_rec, real, sim, path: Path) -> Path:
-    from ..pipelines._shared import pyplot, save_png
+    from ..report.figures import pyplot, save_png
 
     plt = pyplot()
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.2))
@@ -341,7 +341,7 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
 
 
 def _fig_muaps(real_m: np.ndarray, sim_m: np.ndarray, pos: np.ndarray, fs: float, path: Path) -> Path:
-    from ..pipelines._shared import pyplot, save_png
+    from ..report.figures import pyplot, save_png
 
     plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(9, 4.5), sharey=False)
@@ -445,7 +445,7 @@ def section_gait(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
 
 
 def _fig_gait(real, sim, path: Path) -> Path:
-    from ..pipelines._shared import pyplot, save_png
+    from ..report.figures import pyplot, save_png
 
     plt = pyplot()
     ms = list(real)
@@ -517,7 +517,7 @@ def section_stim(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
 
 
 def _fig_stim(real, sims, path: Path) -> Path:
-    from ..pipelines._shared import pyplot, save_png
+    from ..report.figures import pyplot, save_png
 
     plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
@@ -594,7 +594,7 @@ def section_elderly(root: Path, out: Path, *, seed: int, quick: bool) -> Section
 
 
 def _fig_elderly(real, sim, path: Path) -> Path:
-    from ..pipelines._shared import pyplot, save_png
+    from ..report.figures import pyplot, save_png
 
     plt = pyplot()
     fig, ax = plt.subplots(1, 4, figsize=(13, 3), sharey=True)

@@ -110,6 +110,9 @@ class GaitCycles:
         for it in items[1:]:
             if it.moment_names != first.moment_names or it.n_points != first.n_points:
                 raise DataError(f"cannot combine trials with moments {first.moment_names} and {it.moment_names}")
+            if it.muscles != first.muscles:
+                raise DataError(f"cannot combine trials with muscles {first.muscles} and {it.muscles}; "
+                                "list the shared ones in data.muscles")
         return GaitCycles(
             angles=np.concatenate([i.angles for i in items]), moments=np.concatenate([i.moments for i in items]),
             emg=np.concatenate([i.emg for i in items]), durations=np.concatenate([i.durations for i in items]),
@@ -154,19 +157,12 @@ def _moments(trial: Trial, side: str, body_mass: float) -> Recording:
     return out.replace(ch_names=[k for k, _, _ in found])
 
 
-def _emg(trial: Trial, side: str, bandpass: tuple[float, float], envelope_hz: float) -> Recording:
+def _emg(trial: Trial, side: str, bandpass: tuple[float, float], envelope_hz: float,
+         muscles: list[str] | None = None, emg_map: dict[str, str] | None = None) -> Recording:
     from ...preprocess import bandpass as bp, envelope
+    from .trials import select_muscles
 
-    rec = trial["emg"]
-    if all(m in rec.ch_names for m in MUSCLES):
-        rec = _pick(rec, list(MUSCLES))
-    else:
-        names = [OPENSIM_EMG[m].format(s=side) for m in MUSCLES]
-        missing = [n for n in names if n not in rec.ch_names]
-        if missing:
-            raise DataError(f"emg stream needs the 7 muscles {list(MUSCLES)} (or CEINMS names {names}); "
-                            f"missing {missing}; it has {list(rec.ch_names)}", rec.source)
-        rec = _pick(rec, names).replace(ch_names=list(MUSCLES))
+    rec = select_muscles(trial["emg"], muscles, emg_map or {}, MUSCLES, OPENSIM_EMG, side)
     is_env = bool(rec.meta.get("envelope")) or rec.fs <= 200.0
     if is_env:
         return rec
@@ -174,56 +170,79 @@ def _emg(trial: Trial, side: str, bandpass: tuple[float, float], envelope_hz: fl
     return envelope(bp(rec, bandpass[0], hi), cutoff=envelope_hz)
 
 
-def _heel_strikes(trial: Trial, side: str) -> np.ndarray:
-    ang = trial["angles"]
-    hs = ang.events_of("heel_strike")
-    if hs.size >= 2:
-        return ang.t0 + hs / ang.fs
-    from ...preprocess import detect_heel_strikes
+def _heel_strikes(trial: Trial, side: str, method: str = "auto") -> tuple[np.ndarray, str]:
+    from .trials import heel_strike_times
 
-    return detect_heel_strikes(trial, side=side)
+    return heel_strike_times(trial, side, method)
 
 
-def _body_mass(trial: Trial) -> float:
+def _body_mass(trial: Trial, side: str = "r", hs: np.ndarray | None = None) -> tuple[float, str]:
+    """Body mass (kg) and its origin: covariates/meta first, else the mean total vertical GRF over whole cycles."""
     cov = trial.meta.get("covariates") or {}
-    for key in ("weight", "mass", "weight_kg"):
-        if cov.get(key) is not None:
-            return float(cov[key])
+    for key in ("weight", "mass", "weight_kg", "body_mass_kg"):
+        for src, where in ((cov, "covariates"), (trial.meta, "meta")):
+            if src.get(key) is not None:
+                return float(src[key]), where
     if "grf" in trial:
         from ...biomech.trial import grf_sagittal
 
-        _, _, total = grf_sagittal(trial["grf"])
+        _, _, total = grf_sagittal(trial["grf"], side)
         if total is not None:
             from ...biomech import estimate_body_mass
 
-            hs = _heel_strikes(trial, "r")
+            hs = _heel_strikes(trial, side)[0] if hs is None else hs
             g = trial["grf"]
             i0, i1 = int((hs[0] - g.t0) * g.fs), int((hs[-1] - g.t0) * g.fs)
             mass = estimate_body_mass(total[max(i0, 0):max(i1, i0 + 1)])
-            log.info("%r: body mass estimated from the GRF as %.1f kg", trial, mass)
-            return mass
-    raise DataError("body mass unknown: add a 'weight' covariate (kg) or a GRF stream with both feet", str(trial))
+            if not 30.0 <= mass <= 200.0:
+                log.warning("%r: body mass estimated from the GRF is %.1f kg, outside 30-200 kg (one foot on the "
+                            "plates, or forces not in N?); give 'weight' (kg) in participants.csv", trial, mass)
+            else:
+                log.info("%r: body mass estimated from the GRF as %.1f kg", trial, mass)
+            return mass, "estimated from the GRF"
+    raise DataError("body mass unknown: add a 'weight' column (kg) to participants.csv or a GRF stream with both feet",
+                    str(trial))
 
 
 def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = "r", n_points: int = 101,
                     bandpass: tuple[float, float] = (20.0, 450.0), envelope_hz: float = 6.0,
-                    body_mass: float | None = None) -> GaitCycles:
-    """Cut one Trial into time-normalised cycles (module docstring lists what it needs)."""
+                    body_mass: float | None = None, muscles: list[str] | None = None,
+                    emg_map: dict[str, str] | None = None, force_plates: dict[str, str] | None = None,
+                    heel_strikes: str = "auto", rules=None, crop: bool = True) -> GaitCycles:
+    """Cut one Trial into time-normalised cycles (module docstring lists what it needs).
+
+    ``muscles`` / ``emg_map`` choose and name the EMG channels to predict; ``force_plates``
+    assigns plates to feet (default: from names, checked against kinematics); heel strikes
+    come from events, GRF or kinematics (``heel_strikes``); cycles outside ``rules``
+    (:class:`~.trials.CycleRules`) or outside the valid range of the angles (``crop``) are
+    rejected and counted in ``info``.
+    """
     from ...preprocess import segment_cycles
+    from .trials import CycleRules, assign_force_plates, plausible_cycles, valid_range
 
     for s in ("angles", "emg"):
         if s not in trial:
             raise DataError(f"trial has no {s!r} stream (streams: {trial.names})", str(trial))
-    mass = float(body_mass) if body_mass is not None else _body_mass(trial)
-    hs = _heel_strikes(trial, side)
+    rules = rules or CycleRules()
+    trial, plates = assign_force_plates(trial, side, force_plates)
+    hs, hs_source = _heel_strikes(trial, side, heel_strikes)
+    if body_mass is not None:
+        mass, mass_source = float(body_mass), "participants"
+    else:
+        mass, mass_source = _body_mass(trial, side, hs)
     ang = _angles(trial, side)
+    window = valid_range(ang) if crop else None
+    keep, counts = plausible_cycles(hs, rules, window)
+    if not keep.size:
+        raise DataError(f"no plausible gait cycle among {counts['candidate']} (heel strikes from {hs_source}; "
+                        f"rejected: {counts}); check data.side and data.cycle_* limits", str(trial))
     mom = _moments(trial, side, mass)
-    emg = _emg(trial, side, bandpass, envelope_hz)
+    emg = _emg(trial, side, bandpass, envelope_hz, muscles, emg_map)
     parts = {}
     for name, rec in (("angles", ang), ("moments", mom), ("emg", emg)):
-        parts[name] = segment_cycles(rec, hs, n_points=n_points)
-    # keep cycles present in all three streams (same heel strikes → same 'cycle' numbers)
-    common = set(parts["angles"].metadata["cycle"])
+        parts[name] = segment_cycles(rec, hs, n_points=n_points, max_duration_ratio=None)
+    # keep plausible cycles present in all three streams (same heel strikes → same 'cycle' numbers)
+    common = set(keep.tolist())
     for ep in parts.values():
         common &= set(ep.metadata["cycle"])
     if not common:
@@ -235,6 +254,8 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
         "trial": str(trial_name or trial.meta.get("trial") or trial.meta.get("session") or "trial"),
         "cycle": a.metadata["cycle"].to_numpy(),
     })
+    subject = md["subject"].iloc[0]
+    counts["kept"] = len(md)
     return GaitCycles(
         angles=a.X.astype(np.float64),
         moments=parts["moments"][sel["moments"]].X.astype(np.float64) / mass,
@@ -242,7 +263,12 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
         durations=a.metadata["duration_s"].to_numpy(dtype=float),
         metadata=md,
         moment_names=tuple(mom.ch_names),
-        info={"body_mass_kg": {md["subject"].iloc[0]: mass}},
+        muscles=tuple(emg.ch_names),
+        info={"body_mass_kg": {subject: mass}, "body_mass_source": {subject: mass_source},
+              "trials": {md["trial"].iloc[0]: {"heel_strikes": hs_source, "force_plates": plates,
+                                               "valid_range_s": None if window is None else
+                                               [round(window[0], 3), round(window[1], 3)],
+                                               "cycles": counts}}},
     )
 
 

@@ -76,11 +76,33 @@ class GaitDataConfig:
     real_test: list[str] = field(default_factory=lambda: ["walk45", "run81"])
     side: Literal["r", "l"] = "r"
     cache: bool = True
+    #: Folder trials. EMG channel renames (``{EMG1: TA}``) and the muscles to predict
+    #: (default: those of the paper's seven that are present; any names may be listed).
+    emg_map: dict[str, str] = field(default_factory=dict)
+    muscles: list[str] | None = None
+    #: OpenSim force-plate prefix -> foot, e.g. ``{ground_force: l}``; default: names, checked against kinematics.
+    force_plates: dict[str, str] = field(default_factory=dict)
+    heel_strikes: Literal["auto", "events", "grf", "kinematics"] = "auto"
+    #: Plausible cycles: duration limits (s) and largest relative deviation from the trial's median.
+    cycle_min_s: float = 0.6
+    cycle_max_s: float = 2.0
+    cycle_max_dev: float = 0.3
+    crop: bool = True                  # reject cycles outside each trial's finite, physiological angle range
+    #: How a folder cohort is evaluated: by subjects (needs >= 3), within-subject by trials
+    #: (leave one trial out) or by cycles (contiguous blocks, ``cycle_gap`` cycles dropped
+    #: either side of the test block); auto = subjects when >= 3, else trials when >= 2, else cycles.
+    split: Literal["auto", "subjects", "trials", "cycles"] = "auto"
+    cycle_folds: int = 5
+    cycle_gap: int = 1
 
     def __post_init__(self) -> None:
         if self.source == "folder" and self.path is None:
             raise ConfigError("data.path is required when data.source is 'folder'")
-        if self.subjects < 3:
+        if not 0 < self.cycle_min_s < self.cycle_max_s or not 0 < self.cycle_max_dev:
+            raise ConfigError("data.cycle_min_s < data.cycle_max_s and data.cycle_max_dev > 0 are required")
+        if self.cycle_folds < 2 or self.cycle_gap < 0:
+            raise ConfigError("data.cycle_folds must be >= 2 and data.cycle_gap >= 0")
+        if self.source == "simulate" and self.subjects < 3:
             raise ConfigError(f"data.subjects must be >= 3 (train, validation and test subjects), got {self.subjects}")
         if self.strides < 2:
             raise ConfigError(f"data.strides must be >= 2, got {self.strides}")
@@ -133,15 +155,21 @@ class GaitData:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None) -> GaitCycles:
-    pre = cfg.preprocess
+def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False) -> GaitCycles:
+    from .trials import CycleRules
+
+    pre, d = cfg.preprocess, cfg.data
     items = []
+    extra = dict(muscles=d.muscles, emg_map=d.emg_map, force_plates=d.force_plates, heel_strikes=d.heel_strikes,
+                 rules=CycleRules(d.cycle_min_s, d.cycle_max_s, d.cycle_max_dev), crop=d.crop) if user else {}
     for name, trial in trials:
         mass = None if masses is None else masses.get(str(trial.subject))
         items.append(trial_to_cycles(trial, trial_name=name, side=cfg.data.side, n_points=pre.n_points,
-                                     bandpass=tuple(pre.bandpass), envelope_hz=pre.envelope_hz, body_mass=mass))
+                                     bandpass=tuple(pre.bandpass), envelope_hz=pre.envelope_hz, body_mass=mass,
+                                     **extra))
     out = GaitCycles.concatenate(items)
-    out.info = {"body_mass_kg": {k: v for it in items for k, v in it.info.get("body_mass_kg", {}).items()}}
+    out.info = {key: {k: v for it in items for k, v in it.info.get(key, {}).items()}
+                for key in ("body_mass_kg", "body_mass_source", "trials")}
     return out
 
 
@@ -201,13 +229,18 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         parts = ds.participants
         masses = None
         if parts is not None and "weight" in parts.columns:
-            masses = dict(zip(parts["subject"].astype(str), parts["weight"].astype(float)))
+            w = pd.to_numeric(parts["weight"], errors="coerce")
+            masses = {s: float(v) for s, v in zip(parts["subject"].astype(str), w) if np.isfinite(v)}
         trials = [(stem, obj) for stem, obj in ds if isinstance(obj, Trial)]
         if not trials:
             raise DataError("dataset folder holds no Trials (walking sessions)", str(d.path))
-        sim = _cycles_from_trials(trials, cfg, masses)
+        sim = _cycles_from_trials(trials, cfg, masses, user=True)
         sim, _ = normalise_emg(sim)
-        info.update(path=str(d.path), n_subjects=len(sim.subjects()))
+        info.update(path=str(d.path), n_subjects=len(sim.subjects()), muscles=list(sim.muscles),
+                    body_mass_kg=sim.info.get("body_mass_kg"), body_mass_source=sim.info.get("body_mass_source"),
+                    trials=sim.info.get("trials"),
+                    cycles_rejected=int(sum(sum(v for k, v in t["cycles"].items() if k not in ("candidate", "kept"))
+                                            for t in sim.info.get("trials", {}).values())))
     real: dict[str, GaitCycles] = {}
     if d.real:
         root = d.real_path or shared_data_dir() / "ceinms-gait"
@@ -215,14 +248,22 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
             log.warning("real gait data not found (%s): the real conditions are skipped", root)
             info["real"] = f"skipped: {root} not found"
         else:
-            from ...io.datasets.small import load_ceinms_gait
+            from ...io.dataset import is_dataset_folder, load_dataset
 
-            trials = load_ceinms_gait(root)
+            generic = is_dataset_folder(root)
+            if generic:  # any converted multi-trial cohort: trials named by meta 'trial' (else their stem)
+                from ...containers import Trial
+
+                trials = {str(o.meta.get("trial") or stem): o for stem, o in load_dataset(root) if isinstance(o, Trial)}
+            else:
+                from ...io.datasets.small import load_ceinms_gait
+
+                trials = load_ceinms_gait(root)
             wanted = [d.real_train, *d.real_test]
             missing = [w for w in wanted if w not in trials]
             if missing:
                 raise DataError(f"real trials {missing} not found; available: {sorted(trials)}", str(root))
-            cyc = _cycles_from_trials([(w, trials[w]) for w in wanted], cfg)
+            cyc = _cycles_from_trials([(w, trials[w]) for w in wanted], cfg, user=generic)
             ref = (cyc.metadata["trial"] == d.real_train).to_numpy()
             cyc, scales = normalise_emg(cyc, reference=ref)
             for w in wanted:
@@ -233,6 +274,8 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
                             "muscles": {"ST": "semimem_r (semimembranosus)", "BF": "bifemlh_r", "GM": "med_gas_r",
                                         "TA": "tib_ant_r", "VL": "vas_lat_r", "RF": "rect_fem_r", "SOL": "soleus_r"},
                             "dropped": ["lat_gas_r", "vas_med_r"]}
+            if generic:
+                info["real"].update(muscles=list(cyc.muscles), dropped=[], trials=cyc.info.get("trials"))
     if sim is None and not real:
         raise DataError("no data: neither a simulated/folder cohort nor real trials")
     return GaitData(sim=sim, real=real, info=info)
@@ -298,6 +341,52 @@ def _pooled_with_ci(pm: pd.DataFrame, names, group: str, pooled: np.ndarray, n_b
                    "ci_high": ci[name].hi if ci else None} for j, name in enumerate(names)}
 
 
+def _split_kind(cfg: GaitEmgConfig, data: GaitData) -> str:
+    """subjects | trials | cycles — how the (simulated or folder) cohort is evaluated."""
+    d = cfg.data
+    if data.sim is None or d.source == "simulate":
+        return "subjects"
+    md = data.sim.metadata
+    n_subj, n_trials = md["subject"].nunique(), int(md.groupby("subject")["trial"].nunique().min())
+    split = d.split
+    if split == "auto":
+        split = "subjects" if n_subj >= 3 else ("trials" if n_trials >= 2 else "cycles")
+    if split == "subjects" and n_subj < 3:
+        raise ConfigError(f"data.split: subjects needs >= 3 subjects (train, validation, test), the folder has "
+                          f"{n_subj}; use data.split: trials or cycles (within-subject)")
+    if split == "trials" and n_trials < 2:
+        raise ConfigError("data.split: trials needs >= 2 trials per subject; use data.split: cycles")
+    return split
+
+
+def _within_subject_folds(cfg: GaitEmgConfig, c: GaitCycles, split: str) -> list[Fold]:
+    """Within-subject folds: leave one trial out, or contiguous blocks of cycles with a gap."""
+    md = c.metadata
+    rows = np.arange(len(md))
+    out = []
+    cond = f"within-subject/{split}"
+    if split == "trials":
+        for t in pd.unique(md["trial"].astype(str)):
+            te = rows[(md["trial"].astype(str) == t).to_numpy()]
+            tr = rows[(md["trial"].astype(str) != t).to_numpy()]
+            out.append(Fold(f"within-trial-{t}", cond, {"kind": "within", "train": tr.tolist(), "test": te.tolist()}))
+        return out
+    d = cfg.data
+    order = np.lexsort((md["cycle"].to_numpy(), md["trial"].astype(str).to_numpy(), md["subject"].astype(str).to_numpy()))
+    k = min(d.cycle_folds, len(order) // 4)
+    if k < 2:
+        raise DataError(f"{len(order)} gait cycle(s): too few for within-subject folds by cycles "
+                        f"(need >= 8, at least 4 per fold)")
+    for i, block in enumerate(np.array_split(order, k)):
+        lo, hi = int(np.flatnonzero(order == block[0])[0]), int(np.flatnonzero(order == block[-1])[0])
+        # cycles next to the test block share strides' tails with it: drop `gap` on either side
+        excluded = order[max(0, lo - d.cycle_gap):hi + 1 + d.cycle_gap]
+        tr = np.setdiff1d(order, excluded)
+        out.append(Fold(f"within-cycles-k{i}", cond,
+                        {"kind": "within", "train": np.sort(tr).tolist(), "test": np.sort(block).tolist()}))
+    return out
+
+
 # ------------------------------------------------------------------ pipeline
 class GaitEmgPipeline(Pipeline):
     """Kinematics → torques → sEMG of 7 muscles (see the module docstring)."""
@@ -313,7 +402,10 @@ class GaitEmgPipeline(Pipeline):
         from ...evaluate import LeaveOneSubjectOut, SubjectKFold, check_no_leakage
 
         out: list[Fold] = []
-        if data.sim is not None:
+        split = _split_kind(cfg, data)
+        if split in ("trials", "cycles"):
+            out += _within_subject_folds(cfg, data.sim, split)
+        elif data.sim is not None:
             md = pd.DataFrame({"subject": data.sim.subjects()})
             n = len(md)
             if cfg.evaluate.splitter == "loso":
@@ -339,6 +431,16 @@ class GaitEmgPipeline(Pipeline):
         from ...evaluate import inner_validation_split
 
         p = fold.payload
+        if p["kind"] == "within":
+            c = data.sim
+            tr, te = np.asarray(p["train"], dtype=np.int64), np.asarray(p["test"], dtype=np.int64)
+            if np.intersect1d(tr, te).size:
+                raise LeakageError(f"fold {fold.id}: cycles on both sides of the split")
+            # validation: the last block of the training cycles (in recording order), never the test block
+            n_val = int(round(cfg.train.val_fraction * len(tr)))
+            val = tr[len(tr) - n_val:] if n_val else tr[:0]
+            fit = tr[: len(tr) - n_val]
+            return c.select(fit), c.select(val), c.select(te), "trial"
         if p["kind"] == "sim":
             c = data.sim
             if set(p["train"]) & set(p["test"]):
@@ -346,7 +448,10 @@ class GaitEmgPipeline(Pipeline):
             subj = c.metadata["subject"].astype(str)
             tr = np.flatnonzero(subj.isin([str(s) for s in p["train"]]).to_numpy())
             te = np.flatnonzero(subj.isin([str(s) for s in p["test"]]).to_numpy())
-            fit, val = inner_validation_split(c.metadata, tr, fraction=cfg.train.val_fraction or 0.2, seed=seed)
+            if cfg.train.val_fraction > 0:
+                fit, val = inner_validation_split(c.metadata, tr, fraction=cfg.train.val_fraction, seed=seed)
+            else:  # train.val_fraction: 0 — no early stopping, every training subject is fitted
+                fit, val = tr, tr[:0]
             return c.select(fit), c.select(val), c.select(te), "subject"
         train = data.real[p["train"][0]]
         test = data.real[p["test"][0]]
@@ -360,7 +465,7 @@ class GaitEmgPipeline(Pipeline):
         from ...train import derive_seed
         from .estimators import KinematicsEmgRegressor, TorqueBasedEmgRegressor
 
-        train_seed = derive_seed(cfg.seed, fold.id if fold.payload["kind"] == "sim" else "real-train")
+        train_seed = derive_seed(cfg.seed, fold.id if fold.payload["kind"] in ("sim", "within") else "real-train")
         fit_c, val_c, test_c, group = self._split(cfg, data, fold, train_seed)
         kinds = tuple(cfg.preprocess.inputs)
         Xf, Tf, Ef = _rows(fit_c, kinds)
@@ -378,10 +483,11 @@ class GaitEmgPipeline(Pipeline):
         n, P = len(test_c), test_c.n_points
         preds = {"torque_based": from_rows(tb.predict(Xt), n, P), "baseline": from_rows(bl.predict(Xt), n, P)}
         torque_pred = from_rows(tb.predict_torques(Xt), n, P)
-        metrics = {k: _fold_metrics(test_c.emg, v, test_c.metadata, MUSCLES, group) for k, v in preds.items()}
+        muscles = tuple(test_c.muscles)
+        metrics = {k: _fold_metrics(test_c.emg, v, test_c.metadata, muscles, group) for k, v in preds.items()}
         tm = _fold_metrics(test_c.moments, torque_pred, test_c.metadata, test_c.moment_names, group)
         metrics["torque_mlp"] = {k: v for k, v in tm.items() if not k.startswith("r_cycle")}
-        frames = [prediction_frame(k, test_c.metadata, test_c.emg, v, MUSCLES) for k, v in preds.items()]
+        frames = [prediction_frame(k, test_c.metadata, test_c.emg, v, muscles) for k, v in preds.items()]
         frames.append(prediction_frame("torque_mlp", test_c.metadata, test_c.moments, torque_pred, test_c.moment_names))
         predictions = pd.concat(frames, ignore_index=True)
         # freezing check: torque weights before vs after fine-tuning
@@ -410,8 +516,9 @@ class GaitEmgPipeline(Pipeline):
                 if "condition" not in df.columns:
                     df = df.assign(condition=r.condition)
                 frames.append(df)
-        summary: dict[str, Any] = {"paper_table1": PAPER_TABLE1, "muscles": list(MUSCLES), "conditions": {},
-                                   "data": data.info}
+        muscles = list(data.sim.muscles) if data.sim is not None else list(MUSCLES)
+        summary: dict[str, Any] = {"paper_table1": PAPER_TABLE1, "muscles": muscles, "conditions": {},
+                                   "data": data.info, "split": _split_kind(cfg, data)}
         if not frames:
             return summary
         preds = pd.concat(frames, ignore_index=True)
@@ -471,14 +578,34 @@ class GaitEmgPipeline(Pipeline):
                 rows.append(Headline(f"sim {mus} R² of ensemble averages, {labels[model]}", v["mean"], ci,
                                      PAPER_TABLE1[model][mus],
                                      "ensemble average over all test cycles; 95 % subject-bootstrap CI"))
+        d = summary.get("data", {})
+        if "cycles_rejected" in d:
+            per = {t: {k: v for k, v in e["cycles"].items() if v and k not in ("candidate",)}
+                   for t, e in (d.get("trials") or {}).items()}
+            rows.append(Headline("sim gait cycles rejected (implausible duration or outside the valid angle range)",
+                                 float(d["cycles_rejected"]), None, None,
+                                 "; ".join(f"{t}: {c} (heel strikes from {d['trials'][t]['heel_strikes']})"
+                                           for t, c in per.items())[:400]))
+        for cond in sorted(c for c in conds if c.startswith("within-subject/")):
+            for model in MODELS:
+                e = conds[cond].get(model)
+                if e is None:
+                    continue
+                for mus, v in e.get("r2_ens_pooled", {}).items():
+                    rows.append(Headline(f"sim {mus} R² of ensemble averages, {labels[model]}, {cond}", v["mean"],
+                                         None, None, "one subject: test cycles from held-out "
+                                         + ("trials" if cond.endswith("trials") else "blocks of cycles")))
+        real_info = (summary.get("data") or {}).get("real")
+        real_train = real_info.get("train", "walk36") if isinstance(real_info, dict) else "walk36"
         for cond in sorted(c for c in conds if c.startswith("real/")):
             for model in MODELS:
                 e = conds[cond].get(model)
                 if e is None:
                     continue
-                rows.append(Headline(f"{cond} mean R² of ensemble averages (7 muscles), {labels[model]}",
+                n_mus = len(e.get("r2_ens_pooled") or {}) or 7
+                rows.append(Headline(f"{cond} mean R² of ensemble averages ({n_mus} muscles), {labels[model]}",
                                      e.get("r2_ens_pooled_mean_over_channels"), None,
-                                     None, "one real subject (CEINMS), trained on walk36"
+                                     None, f"real trials, trained on {real_train}"
                                      + ("; running = out of distribution" if "run" in cond else "")))
         return rows
 
@@ -491,9 +618,10 @@ class GaitEmgPipeline(Pipeline):
             return out
         for cond, part in predictions.groupby("condition", sort=True):
             safe = cond.replace("/", "_")
-            cycles = {m: cycles_from_frame(part[part["model"] == m], tuple(MUSCLES))
+            shown = tuple(m for m in summary.get("muscles", MUSCLES) if f"truth_{m}" in part.columns)
+            cycles = {m: cycles_from_frame(part[part["model"] == m], shown)
                       for m in ("torque_based", "baseline") if (part["model"] == m).any()}
-            p = ensemble_figure(cycles, cond, MUSCLES, Path(run_dir) / "figures" / f"ensemble_{safe}.png", summary)
+            p = ensemble_figure(cycles, cond, shown, Path(run_dir) / "figures" / f"ensemble_{safe}.png", summary)
             out.append((f"Ensemble-average sEMG, {cond}: truth vs predictions (mean ± SD over cycles)", p))
             tq = part[part["model"] == "torque_mlp"]
             if not tq.empty:

@@ -73,6 +73,35 @@ def grid_positions(rows: int, cols: int, ied_mm: float) -> np.ndarray:
     return np.column_stack([r * ied_mm, c * ied_mm]).astype(float)
 
 
+def _decomposed_recording(path: Path):
+    """The grid Recording with ``mu_firing`` events at ``path`` (OTB export, native file or dataset folder)."""
+    from ...containers import Recording, Trial
+    from ...io import native
+    from ...io.dataset import is_dataset_folder, load_dataset
+
+    def emg_of(obj):
+        if isinstance(obj, Trial):
+            obj = obj["emg"] if "emg" in obj else next(iter(obj.streams.values()))
+        return obj if isinstance(obj, Recording) else None
+
+    candidates = []
+    if path.is_dir() and is_dataset_folder(path):
+        candidates = [emg_of(obj) for _, obj in load_dataset(path)]
+    elif path.suffix.lower() in (".h5", ".hdf5") and path.is_file() and native.is_native(path):
+        candidates = [emg_of(native.load(path))]
+    else:
+        from ...io.datasets.openhdemg import load_openhdemg_otb
+
+        trial = load_openhdemg_otb(path)
+        if isinstance(trial, dict):
+            trial = next(iter(trial.values()))
+        return trial["emg"]
+    for rec in candidates:
+        if rec is not None and len(rec.events) and (rec.events["kind"] == "mu_firing").any():
+            return rec
+    raise DataError("no recording with motor-unit firings (events kind 'mu_firing', column 'unit')", str(path))
+
+
 def real_muap_templates(path: str | Path, pre_ms: float = 20.0, post_ms: float = 30.0,
                         band_hz: tuple[float, float] = (20.0, 500.0)) -> MuapTemplates:
     """Spike-triggered averages of the decomposed units of an OTBiolab+ export.
@@ -80,7 +109,10 @@ def real_muap_templates(path: str | Path, pre_ms: float = 20.0, post_ms: float =
     Parameters
     ----------
     path : path
-        The ``openhdemg-otb`` folder or its ``.mat`` file.
+        The ``openhdemg-otb`` folder or its ``.mat`` file; or any decomposed HD-EMG
+        recording with an electrode layout and ``mu_firing`` events (column ``unit``):
+        a myoflow native file or a dataset folder (``myoflow convert ... --events
+        firings.csv`` with columns subject, kind=mu_firing, time_s, unit).
     pre_ms, post_ms : float
         Window around each discharge, ms.
     band_hz : (low, high)
@@ -91,13 +123,9 @@ def real_muap_templates(path: str | Path, pre_ms: float = 20.0, post_ms: float =
     -------
     MuapTemplates
     """
-    from ...io.datasets.openhdemg import load_openhdemg_otb
     from ...preprocess import bandpass
 
-    trial = load_openhdemg_otb(path)
-    if isinstance(trial, dict):
-        trial = next(iter(trial.values()))
-    emg = trial["emg"]
+    emg = _decomposed_recording(Path(path))
     if emg.layout is None:
         raise DataError("the recording has no electrode layout; cannot compute spatial statistics", emg.source)
     firings = emg.events[emg.events["kind"] == "mu_firing"]

@@ -38,9 +38,15 @@ class CohortConfig:
     seed: int = 0                      # simulation seed
     duration_s: float = 600.0          # simulate: seconds per muscle (paper: 10 min, ~120 contractions)
     channels_per_burst: int | None = None  # keep N evenly spread grid channels per burst (None = all)
-    segmentation: Literal["bursts", "whole"] = "bursts"  # whole: a recording is one sustained contraction
+    # bursts: TKEO-detected contractions, each a vote unit; whole: each recording is one sustained contraction
+    # tiled into windows (its vote is per recording). Every source takes either.
+    segmentation: Literal["bursts", "whole"] = "bursts"
     windows_per_burst: int | None = 1  # consecutive windows from each onset (1 = the paper's onset window; null = all)
     block_windows: int = 1             # windows grouped into one split unit (never split by intra folds)
+    #: Extra tasks made by grouping the classes: task name -> {group name: [classes]}, e.g.
+    #: ``{thigh_vs_shank: {thigh: [RF, BF], shank: [TA, GL]}}``; classes are muscle names or the
+    #: ``side-muscle`` labels of the main task. Every class must be in exactly one group.
+    tasks: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.source == "folder" and self.path is None:
@@ -53,6 +59,20 @@ class CohortConfig:
             raise ConfigError("data.<cohort>.channels_per_burst must be >= 1 or null")
         if self.duration_s <= 0:
             raise ConfigError(f"data.<cohort>.duration_s must be > 0, got {self.duration_s}")
+        for task, groups in self.tasks.items():
+            if task == "4class" or not task.replace("_", "").replace("-", "").isalnum():
+                raise ConfigError(f"data.<cohort>.tasks: bad task name {task!r} (alphanumeric, not '4class')")
+            if len(groups) < 2:
+                raise ConfigError(f"data.<cohort>.tasks.{task}: needs at least 2 groups, got {list(groups)}")
+            seen: dict[str, str] = {}
+            for g, members in groups.items():
+                if not members:
+                    raise ConfigError(f"data.<cohort>.tasks.{task}.{g}: lists no classes")
+                for m in members:
+                    if m in seen:
+                        raise ConfigError(f"data.<cohort>.tasks.{task}: class {m!r} is in groups "
+                                          f"{seen[m]!r} and {g!r}")
+                    seen[m] = g
 
 
 @dataclass

@@ -131,6 +131,41 @@ def grid_tasks(md: pd.DataFrame) -> dict[str, np.ndarray]:
     return {k: v for k, v in tasks.items() if np.unique(v).size >= 2}
 
 
+def grouped_tasks(labels: dict[str, np.ndarray], md: pd.DataFrame, tasks: dict[str, dict[str, list[str]]],
+                  cohort: str) -> dict[str, np.ndarray]:
+    """Add the config's grouped tasks (``{task: {group: [classes]}}``) to ``labels``.
+
+    A class is matched against the main-task label (``L-BB``) or the muscle name
+    (``BB``). Raises DataError naming the cohort and task when a group names a class
+    the cohort does not have, a class is in no group, or fewer than 2 groups remain.
+    """
+    if not tasks:
+        return labels
+    if "4class" not in labels:
+        raise DataError(f"cohort {cohort!r}: fewer than 2 classes, so no grouped task can be formed")
+    main = labels["4class"]
+    muscle = md["muscle"].map(_muscle_code).astype(str).to_numpy() if "muscle" in md.columns else main
+    present = set(np.unique(main)) | set(np.unique(muscle))
+    out = dict(labels)
+    for task, groups in tasks.items():
+        if task in out:
+            raise DataError(f"cohort {cohort!r}: task {task!r} already exists ({sorted(out)}); pick another name")
+        member = {m: g for g, ms in groups.items() for m in ms}
+        unknown = sorted(set(member) - present)
+        if unknown:
+            raise DataError(f"cohort {cohort!r}: task {task!r} groups class(es) {unknown} that the data do not have; "
+                            f"classes are {sorted(map(str, np.unique(main)))} (muscles {sorted(map(str, np.unique(muscle)))})")
+        y = np.asarray([member.get(a, member.get(b)) for a, b in zip(main, muscle)], dtype=object)
+        if (y == None).any():  # noqa: E711 - elementwise
+            left = sorted(map(str, set(main[y == None])))  # noqa: E711
+            raise DataError(f"cohort {cohort!r}: task {task!r} puts class(es) {left} in no group; "
+                            f"groups: {dict(groups)}")
+        if np.unique(y.astype(str)).size < 2:
+            raise DataError(f"cohort {cohort!r}: task {task!r} has only one group present in the data")
+        out[task] = y.astype(str)
+    return out
+
+
 def lowerlimb_tasks(md: pd.DataFrame) -> dict[str, np.ndarray]:
     """Labels of the real set's tasks (VL/BF/TA/GL and the two 2-way groupings)."""
     muscle = md["muscle"].astype(str).to_numpy()
@@ -237,6 +272,7 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
     labels = lowerlimb_tasks(md) if kind == "lowerlimb" else grid_tasks(md)
     if "4class" not in labels:
         raise DataError(f"cohort {name!r}: fewer than 2 muscle classes; nothing to classify")
+    labels = grouped_tasks(labels, md, cfg.tasks, name)
     epochs = epochs.replace(y=labels["4class"], meta={"cohort": name})
     info: dict[str, Any] = {
         "n_subjects": int(md["subject"].nunique()), "n_recordings": len(items),
@@ -282,7 +318,7 @@ def _cache_key(name: str, cfg: CohortConfig, pp: PreprocessConfig) -> str:
     return cache_key(params)
 
 
-def _load_cached(stem: Path, name: str, kind: str) -> CohortData | None:
+def _load_cached(stem: Path, name: str, kind: str, tasks: dict | None = None) -> CohortData | None:
     from ...io import native
 
     h5, npy, js = (stem.with_suffix(s) for s in (".h5", ".features.npy", ".json"))
@@ -291,6 +327,7 @@ def _load_cached(stem: Path, name: str, kind: str) -> CohortData | None:
     epochs = native.load(h5)
     md = epochs.metadata
     labels = lowerlimb_tasks(md) if kind == "lowerlimb" else grid_tasks(md)
+    labels = grouped_tasks(labels, md, tasks or {}, name)
     return CohortData(name=name, kind=kind, epochs=epochs, features=np.load(npy, allow_pickle=False), labels=labels,
                       info=json.loads(js.read_text()))
 
@@ -325,7 +362,8 @@ def load_cohort(name: str, cfg: CohortConfig, pp: PreprocessConfig, cache_dir: P
         data = _window_cohort(name, kind, items, cfg, pp)
         data.info.update(extra)
         data.info["source"] = cfg.source
+        data.info["segmentation"] = cfg.segmentation
         return data
 
     stem = None if cache_dir is None else Path(cache_dir) / "muscle_id" / f"{name}-{_cache_key(name, cfg, pp)}"
-    return cached(stem, lambda p: _load_cached(p, name, kind), _save_cached, build, what=f"cohort {name}")
+    return cached(stem, lambda p: _load_cached(p, name, kind, cfg.tasks), _save_cached, build, what=f"cohort {name}")

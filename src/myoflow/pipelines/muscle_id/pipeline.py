@@ -48,7 +48,7 @@ from ...errors import ConfigError, DataError
 from ...evaluate.splitters import LeaveOneSubjectOut, WithinSubject, check_no_leakage
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from ...train import derive_seed
-from .config import MODEL_NAMES, MuscleIdConfig
+from .config import MODEL_NAMES, CohortConfig, MuscleIdConfig
 from .data import TASK_TITLES, CohortData, load_cohort
 from .estimator import CNNLSTMClassifier, FeatureClassifier
 from .summary import summarize_results
@@ -75,6 +75,12 @@ def _binary_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
     return [t for t in cohort.tasks if t != "4class"] if cfg.evaluate.binary != "none" else []
 
 
+def _task_title(task: str, cohort: CohortData) -> str:
+    if task == "4class":  # the main task: however many classes the cohort has
+        return f"{len(np.unique(cohort.labels['4class']))}-class"
+    return TASK_TITLES.get(task, task.replace("_", " "))
+
+
 def _trained_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
     tasks = ["4class"]
     if cfg.evaluate.binary == "separate":
@@ -97,6 +103,12 @@ class MuscleIdPipeline(Pipeline):
                 continue
             data[name] = load_cohort(name, cohort_cfg, cfg.preprocess, cache_dir)
             log.info("cohort %s: %s", name, data[name].info)
+            if cfg.evaluate.binary != "none" and not _binary_tasks(cfg, data[name]):
+                log.warning(
+                    "cohort %s: evaluate.binary is %r but no binary task can be formed (recordings carry no "
+                    "'side' meta and the cohort defines no grouped tasks); define one with "
+                    "data.%s.tasks, e.g. {thigh_vs_shank: {thigh: [RF, BF], shank: [TA, GL]}}",
+                    name, cfg.evaluate.binary, name)
         return data
 
     # ---------------------------------------------------------------- folds
@@ -233,11 +245,26 @@ class MuscleIdPipeline(Pipeline):
         summary = summarize_results(predictions, task_maps, n_boot=cfg.evaluate.n_boot,
                                     seed=derive_seed(cfg.seed, "bootstrap"))
         summary["cohorts"] = {name: c.info for name, c in data.items()}
-        summary["tasks"] = {name: {t: TASK_TITLES.get(t, t) for t in c.tasks} for name, c in data.items()}
+        summary["tasks"] = {name: {t: _task_title(t, c) for t in c.tasks} for name, c in data.items()}
         summary["binary_mode"] = cfg.evaluate.binary
         summary["training"] = _training_summary(results)
         summary["paper"] = PAPER
         return summary
+
+    @staticmethod
+    def normalize_config(raw: dict[str, Any]) -> dict[str, Any]:
+        """Accept the one-data-section shape every pipeline takes (``data: {source: folder, path: DIR}``):
+        it becomes a single cohort named after the folder (``data: {<name>: {...}}``)."""
+        data = raw.get("data")
+        fields = set(CohortConfig.__dataclass_fields__)
+        if isinstance(data, dict) and "source" in data and not isinstance(data["source"], dict):
+            stray = [k for k in data if k not in fields]
+            if not stray:
+                from ...experiments.quickrun import cohort_name
+
+                name = cohort_name(data["path"]) if data.get("path") else "sim"
+                raw = {**raw, "data": {name: dict(data)}}
+        return raw
 
     def headline(self, summary: dict[str, Any]) -> list[Headline]:
         res = summary.get("results", {})
@@ -284,6 +311,22 @@ class MuscleIdPipeline(Pipeline):
             "time blocks of one sustained contraction")
         add("real LOSO thigh vs shank %, pretrained", "real/loso/segment", "cnn_lstm_pretrained")
         add("real LOSO anterior vs posterior %, pretrained", "real/loso/aspect", "cnn_lstm_pretrained")
+        # Any other cohort (a user's folder): every scheme x task, first model present; no paper figures.
+        titles = summary.get("tasks", {})
+        for cond in sorted(res):
+            cohort, scheme, task = (cond.split("/") + ["", ""])[:3]
+            if cohort in ("sim", "real") or scheme == "final":
+                continue
+            for model in ("cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf"):
+                if model in res[cond]:
+                    title = titles.get(cohort, {}).get(task, task)
+                    add(f"{cohort} {scheme} {title} %, {model}", cond, model)
+                    whole = summary.get("cohorts", {}).get(cohort, {}).get("segmentation") == "whole"
+                    vote = ("per-recording vote", "majority vote over each recording's windows") if whole else (
+                        "burst vote", "majority vote over each burst's channels")
+                    add(f"{cohort} {scheme} {title} %, {model}, {vote[0]}", cond, model, note=vote[1],
+                        key="burst_vote_accuracy")
+                    break
         return rows
 
     def figures(self, cfg: MuscleIdConfig, summary: dict[str, Any], predictions: pd.DataFrame,

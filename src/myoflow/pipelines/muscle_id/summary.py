@@ -75,7 +75,7 @@ def cluster_bootstrap_accuracy(correct: np.ndarray, clusters: np.ndarray, n_boot
     correct = np.asarray(correct, dtype=float)
     stats, _ = cluster_sums(np.stack([correct, np.ones_like(correct)], axis=1), clusters)
     point, lo, hi = cluster_bootstrap(stats, lambda s: s[..., 0] / s[..., 1], n_boot=n_boot, seed=seed, alpha=alpha)
-    return (point, None, None) if len(stats) < 2 else (point, lo, hi)
+    return (point, None, None) if len(stats) < 2 or int(n_boot) < 1 else (point, lo, hi)
 
 
 def collapse_predictions(df: pd.DataFrame, mapping: dict[str, str], task: str) -> pd.DataFrame:

@@ -30,6 +30,13 @@ __all__ = ["filter_recording", "find_bursts", "burst_windows", "pick_channels", 
 log = logging.getLogger(__name__)
 
 
+
+def _who(rec: Recording) -> str:
+    """``subject S01, L-BB`` — a file may hold several muscles, so warnings name the recording's own."""
+    m = rec.meta
+    side = f"{m['side']}-" if m.get("side") not in (None, "") else ""
+    return f"subject {m.get('subject', '?')}, {side}{m.get('muscle', '?')}"
+
 def filter_recording(rec: Recording, pp: PreprocessConfig) -> Recording:
     """Resample, notch and band-pass a recording as the pipeline does (zero-phase filters)."""
     if pp.resample_hz is not None and abs(rec.fs - pp.resample_hz) > 1e-6:
@@ -141,7 +148,7 @@ def burst_windows(
         if len(bursts) == 0 and whole_if_none:
             bursts = whole_frame
     if len(bursts) == 0:
-        log.warning("%s: no bursts detected", rec.source)
+        log.warning("%s: no bursts detected (%s)", _who(rec), rec.source)
         return None, bursts
     length = int(round(pp.window_ms * filt.fs / 1000.0))
     starts, burst_id, window, onset, offset = [], [], [], [], []
@@ -163,7 +170,7 @@ def burst_windows(
         ep = event_locked(filt, np.asarray(starts, dtype=np.int64), pre_ms=pp.pre_ms,
                           post_ms=pp.window_ms - pp.pre_ms)
     except DataError:
-        log.warning("%s: no %g ms window fits inside the recording", rec.source, pp.window_ms)
+        log.warning("%s: no %g ms window fits inside the recording (%s)", _who(rec), pp.window_ms, rec.source)
         return None, bursts
     kept = ep.metadata["event"].to_numpy()
     md = ep.metadata.drop(columns=["event", "sample", "time_s"], errors="ignore")

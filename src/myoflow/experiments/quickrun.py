@@ -1,0 +1,171 @@
+"""Runs without writing YAML: ``myoflow run PIPELINE --data DIR [--set key.path=value ...]``.
+
+:func:`data_config` starts from the pipeline's shipped config and points its data
+section at a dataset folder (what ``myoflow convert`` or ``myoflow simulate``
+writes), with defaults read off the folder (muscles, frequencies, classes and
+covariates that are present); the paper's simulated/real cohorts are switched
+off. :func:`parse_sets` turns ``--set`` strings into overrides that are merged
+last and validated exactly like the YAML (:func:`myoflow.config.load_config`).
+
+A user cohort keeps the user's name (the folder's name, or ``--name``) and its
+headline rows carry no paper figures (:func:`user_headline`): a number from your
+recordings is not comparable with the paper's.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from ..config import deep_merge, load_yaml
+from ..errors import ConfigError, DataError
+
+__all__ = ["parse_sets", "data_config", "cohort_name", "user_headline", "user_cohorts"]
+
+log = logging.getLogger(__name__)
+
+
+def parse_sets(items: Iterable[str]) -> dict[str, Any]:
+    """``["train.epochs=3", "data.muscles=[RF,BF]"]`` → nested overrides (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for text in items:
+        if "=" not in text:
+            raise ConfigError(f"--set: expected KEY.PATH=VALUE, got {text!r}")
+        key, raw = text.split("=", 1)
+        parts = [p.strip() for p in key.split(".")]
+        if not all(parts):
+            raise ConfigError(f"--set: bad key {key!r} (use dotted names, e.g. train.epochs=5)")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {key}: cannot parse value {raw!r} ({exc})") from None
+        node = out
+        for p in parts[:-1]:
+            nxt = node.setdefault(p, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set: {key!r} conflicts with an earlier --set of {p!r}")
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def cohort_name(path: str | Path) -> str:
+    """A condition-safe name for a user's folder: ``~/data/My Knees`` → ``My-Knees``."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(path).resolve().name).strip("-_") or "user"
+    return name if name not in ("sim", "real") else f"{name}-data"
+
+
+def _folder(path: Path):
+    from ..io.dataset import is_dataset_folder, load_dataset
+
+    if not path.is_dir():
+        raise DataError("--data: folder not found", str(path))
+    if not is_dataset_folder(path):
+        raise DataError("--data: not a myoflow dataset folder (no dataset.json); build one with `myoflow convert`",
+                        str(path))
+    return load_dataset(path)
+
+
+def _column(ds, name: str) -> list:
+    if name not in ds.index.columns:
+        return []
+    vals = [v for v in ds.index[name].dropna().unique().tolist() if v != ""]
+    return sorted(vals, key=lambda v: (isinstance(v, str), v))
+
+
+def data_config(pipeline: str, data_dir: str | Path, name: str | None = None) -> dict[str, Any]:
+    """The raw config mapping for running ``pipeline`` on the dataset folder ``data_dir``.
+
+    Returns
+    -------
+    dict
+        The shipped config with the data section replaced (validated later by
+        :func:`~myoflow.config.load_config`, with any ``--set`` overrides).
+    """
+    from .cli import protocol_config
+
+    path = Path(data_dir)
+    ds = _folder(path)
+    raw = load_yaml(protocol_config(pipeline))
+    cname = name or cohort_name(path)
+    raw["name"] = cname
+    raw.pop("quick", None)  # the paper's quick sizes are for the paper's cohorts
+    quick: dict[str, Any] = {}
+    if pipeline == "muscle-id":
+        raw["data"] = {cname: {"source": "folder", "path": str(path), "subjects": None}}
+        quick = {"train": {"epochs": 10, "patience": 5}, "model": {"ae_epochs": 2, "ae_max_samples": 2000},
+                 "evaluate": {"binary": "collapsed", "n_boot": 200}}
+    elif pipeline == "stimulated-mass":
+        d = {"source": "folder", "path": str(path)}
+        freqs = [float(f) for f in _column(ds, "frequency")]
+        if freqs:
+            d["frequencies"] = freqs
+            raw.setdefault("evaluate", {})["conditions"] = [f"{f:g}Hz" for f in freqs] + (["all"] if len(freqs) > 1
+                                                                                       else [])
+        muscles = [str(m) for m in _column(ds, "muscle")]
+        if muscles:
+            d["muscles"] = muscles
+        part = ds.participants
+        label = raw.get("data", {}).get("label", "mass_class")
+        if label in part.columns:
+            present = [str(c) for c in part[label].dropna().unique()]
+            shipped = [c for c in raw["data"].get("classes", []) if c in present]
+            d["classes"] = shipped + sorted(c for c in present if c not in shipped)
+        d["covariates"] = [c for c in raw["data"].get("covariates", []) if c in part.columns]
+        d["oracle_features"] = []
+        # The oracle reads simulator ground truth, which a user's recordings do not have.
+        models = [m for m in raw.get("evaluate", {}).get("models", []) if m != "oracle_truth_logreg"]
+        raw.setdefault("evaluate", {})["models"] = models
+        raw["data"] = {**raw.get("data", {}), **d}
+        quick = {"evaluate": {"n_splits": 3}, "train": {"epochs": 10, "patience": 5}}
+    elif pipeline == "gait-emg":
+        raw["data"] = {**raw.get("data", {}), "source": "folder", "path": str(path), "real": False}
+        quick = {"evaluate": {"n_boot": 100}, "model": {"torque_epochs": 10}, "train": {"epochs": 10, "patience": 5}}
+    elif pipeline == "muap-generator":
+        raw["data"] = {**raw.get("data", {}), "source": "folder", "path": str(path)}
+        quick = {"train": {"epochs": 10, "patience": 10}, "model": {"hidden": 128, "n_hidden_layers": 2,
+                                                                     "output_rank": 32}}
+    else:  # pragma: no cover - protocol_config already refused it
+        raise ConfigError(f"unknown pipeline {pipeline!r}")
+    raw["quick"] = quick
+    return raw
+
+
+def user_cohorts(cfg: Any) -> dict[str, str]:
+    """``{cohort prefix in conditions/labels: user name}`` for data sections that read a folder."""
+    data = getattr(cfg, "data", None)
+    out: dict[str, str] = {}
+    if isinstance(data, Mapping):  # muscle-id: cohort name -> section
+        for key, sec in data.items():
+            if getattr(sec, "source", None) == "folder" and getattr(sec, "enabled", True):
+                out[key] = key
+    elif getattr(data, "source", None) == "folder" and getattr(data, "path", None) is not None:
+        out["sim"] = cohort_name(data.path) if cfg.name in (None, "", cfg.pipeline) else cfg.name
+    return out
+
+
+def user_headline(cfg: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Headline rows of a run on the user's data: named after the user's cohort, no paper figures beside them."""
+    users = user_cohorts(cfg)
+    if not users:
+        return rows
+    out = []
+    for r in rows:
+        r = dict(r)
+        label = str(r.get("label", ""))
+        prefix = label.split(" ", 1)[0].split("/", 1)[0]
+        if prefix in users:
+            r["label"] = users[prefix] + label[len(prefix):]
+        elif prefix in ("real",) or (isinstance(cfg.data, Mapping) and prefix in cfg.data):
+            out.append(r)  # a paper cohort run beside the user's keeps its figures
+            continue
+        else:
+            r["label"] = f"{next(iter(users.values()))}: {label}"
+        if r.get("paper") is not None:
+            r["paper"] = None
+            r["note"] = (str(r.get("note") or "") + "; your data: the paper's figure is not comparable").lstrip("; ")
+        out.append(r)
+    return out

@@ -1,0 +1,241 @@
+"""Making any walking trial usable: force plates → feet, heel strikes, plausible cycles, valid range, muscles.
+
+Real trials differ from the simulator's in ways that used to stop the pipeline
+(issue 15): the GRF of the analysed leg on the "other" plate, one heel strike
+found, spurious kinematic cycles, 4 of the 7 muscles, angles that leave the
+physiological range at the ends of the trial. Each function here handles one of
+these and says what it did.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ...containers import Recording, Trial
+from ...errors import DataError
+
+__all__ = ["CycleRules", "kinematic_heel_strikes", "assign_force_plates", "heel_strike_times", "plausible_cycles", "valid_range",
+           "select_muscles", "PHYSIOLOGICAL_DEG"]
+
+log = logging.getLogger(__name__)
+
+#: Sagittal angles outside these ranges (deg, flexion/dorsiflexion +) are not walking: marker
+#: dropout or an inverse-kinematics failure at the trial's ends (knee 81 deg hyperextension, hip -373 deg).
+PHYSIOLOGICAL_DEG = {"hip_flexion": (-45.0, 120.0), "knee_flexion": (-15.0, 140.0),
+                     "ankle_dorsiflexion": (-60.0, 50.0)}
+
+
+@dataclass
+class CycleRules:
+    """Which heel-strike to heel-strike intervals count as gait cycles."""
+
+    min_s: float = 0.6
+    max_s: float = 2.0
+    max_rel_dev: float = 0.3   # from the trial's median duration
+    counts: dict = field(default_factory=dict)
+
+
+def _plate_prefixes(rec: Recording) -> list[str]:
+    """OpenSim plate prefixes with a vertical force: ``ground_force``, ``l_ground_force``, ``1_ground_force``..."""
+    out = []
+    for c in rec.ch_names:
+        if c.lower().endswith("_vy") and "force" in c.lower():
+            out.append(c[:-3])
+    return out
+
+
+def _contacts(rec: Recording, ch: str) -> np.ndarray:
+    from ...preprocess import detect_heel_strikes
+
+    try:
+        return detect_heel_strikes(rec, method="grf", force_channel=ch)
+    except DataError:
+        return np.zeros(0)
+
+
+def kinematic_heel_strikes(angles: Recording, side: str) -> np.ndarray:
+    """Heel strikes from hip + knee angles (myoflow or OpenSim names); empty when they cannot be found."""
+    from ...preprocess import detect_heel_strikes
+
+    kw = {}
+    if "hip_flexion" in angles.ch_names and "knee_flexion" in angles.ch_names:
+        kw = dict(hip_channel="hip_flexion", knee_channel="knee_flexion", knee_flexion_negative=False)
+    try:
+        return detect_heel_strikes(angles, side=side, method="kinematics", **kw)
+    except DataError:
+        return np.zeros(0)
+
+
+def _match(a: np.ndarray, b: np.ndarray) -> float:
+    """Median distance (s) from each time in ``a`` to the nearest in ``b`` (inf when either is empty)."""
+    if a.size == 0 or b.size == 0:
+        return float("inf")
+    return float(np.median(np.min(np.abs(a[:, None] - b[None, :]), axis=1)))
+
+
+def assign_force_plates(trial: Trial, side: str, plates: Mapping[str, str] | None = None) -> tuple[Trial, str]:
+    """Rename the GRF stream's OpenSim plate columns so that the analysed leg's plate is where
+    :func:`~myoflow.biomech.trial.grf_sagittal` looks (``ground_force_*`` right, ``l_ground_force_*`` left).
+
+    Parameters
+    ----------
+    trial : Trial
+    side : {"r", "l"}
+    plates : mapping, optional
+        Plate prefix → foot, e.g. ``{"ground_force": "l", "1_ground_force": "r"}``. Without
+        it a plate is assigned by comparing its contacts with each leg's kinematic heel
+        strikes (when the names do not already give the analysed leg a plate).
+
+    Returns
+    -------
+    trial : Trial
+        With the GRF stream's columns renamed (unchanged when nothing was needed).
+    how : str
+        ``"names"``, ``"config"``, ``"kinematics"`` or ``"none"`` (no plate found).
+    """
+    if "grf" not in trial:
+        return trial, "none"
+    g = trial["grf"]
+    if any(c in g.ch_names for c in ("grf_vertical",)):
+        return trial, "names"
+    prefixes = _plate_prefixes(g)
+    target = {"r": "ground_force", "l": "l_ground_force"}
+    if plates:
+        unknown = [p for p in plates if p not in prefixes]
+        if unknown:
+            raise DataError(f"data.force_plates names plate(s) {unknown}; the GRF stream has plates {prefixes}",
+                            g.source)
+        bad = {p: f for p, f in plates.items() if f not in ("r", "l")}
+        if bad:
+            raise DataError(f"data.force_plates: feet must be 'r' or 'l', got {bad}", g.source)
+        assign = dict(plates)
+        how = "config"
+    else:
+        # Check the names against the kinematics: the analysed leg's plate is the one whose
+        # contacts fall on that leg's kinematic heel strikes (a left foot on the unprefixed
+        # "right" plate is common when only one plate was stepped on).
+        kin = kinematic_heel_strikes(trial["angles"], side) if "angles" in trial else np.zeros(0)
+        if kin.size < 2:
+            return trial, ("names" if target[side] in prefixes else "none")
+        scores = {p: _match(_contacts(g, f"{p}_vy"), kin) for p in prefixes}
+        best = min(scores, key=scores.get) if scores else None
+        if best is None or not np.isfinite(scores[best]) or scores[best] > 0.15:
+            log.warning("%s: no force plate's contacts match the %s leg's kinematic heel strikes (plates %s); "
+                        "the GRF is not used for this trial (set data.force_plates to assign them)",
+                        g.source, side, prefixes)
+            return Trial(streams={k: v for k, v in trial.streams.items() if k != "grf"}, meta=trial.meta), "none"
+        if best == target[side]:
+            return trial, "names"
+        assign = {best: side}
+        how = "kinematics"
+        log.info("%s: force plate %r assigned to the %s foot from kinematics (median offset %.3f s)",
+                 g.source, best, side, scores[best])
+    rename = {}
+    for prefix, foot in assign.items():
+        for c in g.ch_names:
+            if c.startswith(prefix + "_"):
+                rename[c] = target[foot] + c[len(prefix):]
+    # a plate moved onto a name another plate holds: that plate is parked under a neutral name
+    taken = set(rename.values())
+    for c in g.ch_names:
+        if c not in rename and c in taken:
+            rename[c] = "unassigned_" + c
+    names = [rename.get(c, c) for c in g.ch_names]
+    if len(set(names)) != len(names):
+        raise DataError(f"force-plate assignment {assign} gives duplicate columns {names}", g.source)
+    return trial.with_stream("grf", g.replace(ch_names=tuple(names))), how
+
+
+def heel_strike_times(trial: Trial, side: str, method: str = "auto") -> tuple[np.ndarray, str]:
+    """Heel strikes (s) and where they came from: ``events`` (``heel_strike`` on any stream), ``grf``, ``kinematics``."""
+    from ...preprocess import detect_heel_strikes
+
+    if method in ("auto", "events"):
+        for name, rec in trial.streams.items():
+            hs = rec.events_of("heel_strike") if len(rec.events) else np.zeros(0)
+            if hs.size >= 2:
+                return rec.t0 + np.asarray(hs, float) / rec.fs, f"events ({name} stream)"
+        if method == "events":
+            raise DataError("no 'heel_strike' events (need >= 2 on one stream); give them with "
+                            "`myoflow convert --events` or set data.heel_strikes: auto", str(trial))
+    tried = []
+    for m in (("grf", "kinematics") if method == "auto" else (method,)):
+        if m == "kinematics" and "angles" in trial:
+            hs = kinematic_heel_strikes(trial["angles"], side)
+        else:
+            try:
+                hs = detect_heel_strikes(trial, side=side, method=m)
+            except DataError as exc:
+                tried.append(f"{m}: {exc}")
+                continue
+        if hs.size >= 2:
+            return hs, m
+        tried.append(f"{m}: {hs.size} strike(s)")
+    raise DataError(
+        f"fewer than 2 heel strikes for side {side!r} (tried {'; '.join(tried)}); supply 'heel_strike' events "
+        "(myoflow convert --events), assign the force plates (data.force_plates) or set data.side", str(trial))
+
+
+def plausible_cycles(hs: np.ndarray, rules: CycleRules, valid: tuple[float, float] | None = None
+                     ) -> tuple[np.ndarray, dict[str, int]]:
+    """Indices ``i`` of cycles ``hs[i] → hs[i+1]`` that are plausible, and counts of the rejected ones.
+
+    A cycle is rejected when it lasts less than ``min_s`` or more than ``max_s``, differs by
+    more than ``max_rel_dev`` from the median of the cycles inside the range, or leaves the
+    valid range ``(tmin, tmax)``.
+    """
+    hs = np.sort(np.asarray(hs, float))
+    dur = np.diff(hs)
+    inside = np.ones(dur.size, bool) if valid is None else (hs[:-1] >= valid[0]) & (hs[1:] <= valid[1])
+    absolute = (dur >= rules.min_s) & (dur <= rules.max_s)
+    ref = dur[inside & absolute]
+    med = float(np.median(ref)) if ref.size else float("nan")
+    relative = np.abs(dur - med) <= rules.max_rel_dev * med if ref.size else np.zeros(dur.size, bool)
+    keep = inside & absolute & relative
+    counts = {"candidate": int(dur.size), "kept": int(keep.sum()),
+              "outside_valid_range": int((~inside).sum()),
+              "duration_out_of_bounds": int((inside & ~absolute).sum()),
+              "off_median": int((inside & absolute & ~relative).sum())}
+    return np.flatnonzero(keep), counts
+
+
+def valid_range(angles: Recording) -> tuple[float, float]:
+    """The longest stretch (s, session clock) where every sagittal angle is finite and physiological."""
+    ok = np.ones(angles.n_samples, bool)
+    for j, name in enumerate(angles.ch_names):
+        lo, hi = PHYSIOLOGICAL_DEG.get(name, (-np.inf, np.inf))
+        x = angles.data[j]
+        ok &= np.isfinite(x) & (x >= lo) & (x <= hi)
+    if not ok.any():
+        raise DataError("no sample has all joint angles in their physiological range "
+                        f"{PHYSIOLOGICAL_DEG} (angles in degrees, flexion positive?)", angles.source)
+    edges = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    k = int(np.argmax(stops - starts))
+    return angles.t0 + starts[k] / angles.fs, angles.t0 + (stops[k] - 1) / angles.fs
+
+
+def select_muscles(rec: Recording, wanted: Sequence[str] | None, emg_map: Mapping[str, str],
+                   paper: Sequence[str], opensim: Mapping[str, str], side: str) -> Recording:
+    """Rename EMG channels (``emg_map``, then CEINMS names) and keep the muscles to predict.
+
+    ``wanted`` None: the paper's muscles that are present (at least one), in the paper's order.
+    """
+    names = [emg_map.get(c, c) for c in rec.ch_names]
+    back = {v.format(s=side): k for k, v in opensim.items()}
+    names = [back.get(n, n) if n not in paper else n for n in names]
+    if len(set(names)) != len(names):
+        raise DataError(f"EMG channel names {names} repeat after mapping; fix data.emg_map", rec.source)
+    rec = rec.replace(ch_names=tuple(names))
+    if wanted is None:
+        wanted = [m for m in paper if m in names]
+        if not wanted:
+            raise DataError(f"emg stream has none of the muscles {list(paper)} (channels {names}); map its "
+                            "channels with data.emg_map (e.g. {EMG1: TA}) or list them in data.muscles", rec.source)
+    missing = [m for m in wanted if m not in names]
+    if missing:
+        raise DataError(f"emg stream lacks muscle(s) {missing} of data.muscles; it has {names}", rec.source)
+    return rec.pick(list(wanted))
