@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from myoflow.config import load_config
+from myoflow.experiments import load_config
 from myoflow.errors import ConfigError
 from myoflow.experiments.base import FoldContext
 from myoflow.experiments.registry import get_pipeline

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from myoflow.config import load_config
+from myoflow.experiments import load_config
 
 # One tiny end-to-end run (simulation of 12 recordings + 4 models x 4 folds) shared by the tests: ~15 s.
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from myoflow.config import load_config  # noqa: E402
+from myoflow.experiments import load_config  # noqa: E402
 from myoflow.errors import ConfigError, LeakageError  # noqa: E402
 from myoflow.experiments.base import Fold, FoldContext  # noqa: E402
 from myoflow.experiments.registry import get_pipeline  # noqa: E402

@@ -60,7 +60,7 @@ def _common(f):
 def run_cmd(config: Path, out: Path, quick: bool, executor: str, workers: int | None, resume: bool,
             cache_dir: Path | None, mlflow_uri: str | None) -> None:
     """Run the experiment in CONFIG: every fold, metrics, predictions, checkpoints, report."""
-    from ..config import load_config
+    from .registry import load_config
     from .runner import run_experiment
 
     cfg = load_config(config, quick=quick)
@@ -78,7 +78,7 @@ def run_cmd(config: Path, out: Path, quick: bool, executor: str, workers: int | 
 def reproduce_cmd(protocol: str, out: Path, quick: bool, executor: str, workers: int | None, resume: bool,
                   cache_dir: Path | None, mlflow_uri: str | None) -> None:
     """Simulate the cohort and run a paper protocol (or all four), then print ours vs the paper."""
-    from ..config import load_config
+    from .registry import load_config
     from ..report import build_index
     from .runner import run_experiment
 

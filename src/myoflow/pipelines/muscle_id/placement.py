@@ -102,7 +102,7 @@ def load_placement_model(model_dir: str | Path, model: str | None = None, fold: 
         The network (eval mode); ``info`` with ``classes``, ``scale``, ``fold``,
         ``model``, ``fs``, ``window_samples``; the run's config.
     """
-    from ...config import load_config
+    from ...experiments.registry import load_config
     from ...train.checkpoint import load_state_dict
     from .pipeline import MuscleIdPipeline
 
@@ -198,7 +198,7 @@ def check_placement(
     raw = parse_expected(expected)
     if cohort is None and fold is None and raw:
         # no cohort named: use the first cohort whose muscles the declarations name
-        from ...config import load_config
+        from ...experiments.registry import load_config
 
         cfg0 = load_config(yaml.safe_load((Path(model_dir) / "config.yaml").read_text(encoding="utf-8"))) \
             if (Path(model_dir) / "config.yaml").is_file() else None
