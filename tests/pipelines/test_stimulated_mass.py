@@ -23,7 +23,7 @@ TINY = {
     "data": {"subjects": 15, "frequencies": [10, 25], "train_s": 1.0},
     "train": {"epochs": 3, "patience": 2},
     "preprocess": {"augment": 2},
-    "model": {"n_members": 2},
+    "model": {"params": {"n_members": 2}},
     "evaluate": {"n_splits": 3, "conditions": ["25Hz", "all"], "n_boot": 100},
 }
 
@@ -56,8 +56,11 @@ def test_config_file_loads_and_rejects_typos():
     assert quick.train.epochs < cfg.train.epochs
     with pytest.raises(ConfigError, match="unknown model"):
         load_config(CONFIG, overrides={"evaluate": {"models": ["transformer"]}})
-    with pytest.raises(ConfigError, match="hidden_sise"):
-        load_config(CONFIG, overrides={"model": {"hidden_sise": 3}})
+    with pytest.raises(ConfigError, match=r"model\.params\.hidden_sise: unknown parameter of MassLevelClassifier "
+                                          r"\(did you mean 'hidden_size'\?\)"):
+        load_config(CONFIG, overrides={"model": {"params": {"hidden_sise": 3}}})
+    with pytest.raises(ConfigError, match="model.name"):
+        load_config(CONFIG, overrides={"model": {"name": "cnn_lstm"}})
 
 
 @pytest.mark.parametrize("splitter", ["kfold", "loso"])
@@ -115,7 +118,7 @@ def test_run_fold_predicts_each_test_subject_once_per_model(setup, results):
         assert n_ch == 2 * 2
         channels = r.extras["models"]["attention_bilstm"]["channels"]
         assert channels[:2] == (["RF@all", "BF@all"] if r.condition == "all" else ["RF@25Hz", "BF@25Hz"])
-        assert r.extras["models"]["attention_bilstm"]["params"]["n_members"] == 2
+        assert r.extras["models"]["attention_bilstm"]["estimator"]["params"]["n_members"] == 2
         assert any(k.startswith("members.1.") for k in r.state_dicts["attention_bilstm"])
         for m, metrics in r.metrics.items():
             assert 0.0 <= metrics["accuracy"] <= 1.0 and "f1_macro" in metrics and "recall_low" in metrics
