@@ -93,6 +93,10 @@ def check_model_spec(spec: Any, where: str = "model", allowed: tuple[str, ...] |
     if name not in ESTIMATORS:
         get_estimator(name)  # raises with a suggestion
     check_params(name, params, where)
+    try:
+        get_estimator(name)(**params)._validate_params()
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.params: {exc}") from None
 
 
 __all__ += ["build_from_sections", "check_model_spec"]

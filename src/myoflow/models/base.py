@@ -62,6 +62,10 @@ class MyoflowEstimator(BaseEstimator):
         if not hasattr(self, attr):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
 
+    def _validate_params(self) -> None:
+        """Raise :class:`~myoflow.errors.ConfigError` for a bad parameter value (called by ``fit`` and by
+        config validation, never by ``__init__``); the default checks nothing."""
+
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, self._module_attr or "fitted_")
 
