@@ -40,7 +40,7 @@ def _generator(path: str | None):
     import torch
 
     if path:
-        from myoflow.pipelines.muap_generator.export import load_generator
+        from myoflow.models.muap_generator import load_generator
 
         return load_generator(path), f"trained ({path})"
     from myoflow.models.muap_generator import MUAPGenerator
@@ -118,7 +118,7 @@ def run(quick: bool, results_dir: Path, generator_path: str | None = None) -> Pa
         try:
             import onnxruntime as ort
 
-            from myoflow.pipelines.muap_generator.export import export_generator_onnx
+            from myoflow.models.muap_generator import export_generator_onnx
 
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "g.onnx"
