@@ -44,6 +44,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _typed_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """JSON lists back to tuples where the signature's default is a tuple (so ``get_params`` round-trips)."""
+    import inspect
+
+    sig = inspect.signature(cls.__init__).parameters
+    out = dict(params)
+    for k, v in params.items():
+        if k in sig and isinstance(sig[k].default, tuple) and isinstance(v, list):
+            out[k] = tuple(v)
+    return out
+
+
 class MyoflowEstimator(BaseEstimator):
     """Base of every myoflow estimator (deep or classic).
 
@@ -119,7 +131,7 @@ def estimator_from_parts(config: dict[str, Any], tensors: dict[str, Any] | None,
         raise DataError("not a myoflow estimator description (format field missing)", where or None)
     try:
         cls = get_estimator(config["estimator"])
-        est = cls(**config["params"])
+        est = cls(**_typed_params(cls, config["params"]))
         est._restore(config["fitted"])
         if est._module_attr is not None:
             module = getattr(est, est._module_attr)

@@ -300,7 +300,12 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
                 md = epochs.metadata
                 group = self.val_group if isinstance(self.val_group, str) else list(self.val_group)
             else:
-                raise ConfigError("validation by groups needs Epochs with metadata or groups= (or set val_fraction=0)")
+                # Plain arrays without groups (e.g. inside cross_val_score, which routes groups to the
+                # splitter only): each window is its own group. Said loudly, since windows of one burst
+                # or subject may then sit on both sides of the early-stopping split.
+                log.warning("CNNLSTMClassifier.fit got a plain array and no groups: early-stopping windows are "
+                            "drawn one by one; pass Epochs or groups= for a group-held-out validation split")
+                md, group = pd.DataFrame({"group": np.arange(len(y))}), "group"
             fit_idx, val_idx = inner_validation_split(
                 md, np.arange(len(y)), fraction=float(self.val_fraction),
                 seed=derive_seed(self.seed, "validation"), group=group, y=y,

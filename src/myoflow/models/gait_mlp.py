@@ -445,6 +445,7 @@ class TorqueBasedEmgRegressor(_GaitRegressor):
 
     def predict(self, X) -> np.ndarray:
         """sEMG envelopes, shape (n_rows, n_emg)."""
+        self._check_fitted()
         return self._predict_rows(self.model_, X)
 
     def predict_torques(self, X) -> np.ndarray:
@@ -452,6 +453,7 @@ class TorqueBasedEmgRegressor(_GaitRegressor):
 
         Uses the torque layers as they are after fine-tuning (identical to stage 1 when frozen).
         """
+        self._check_fitted()
         return self.torque_scaler_.inverse_transform(self._predict_rows(self.torque_model_, X))
 
     def score(self, X, y, sample_weight=None) -> float:
@@ -531,6 +533,7 @@ class KinematicsEmgRegressor(_GaitRegressor):
 
     def predict(self, X) -> np.ndarray:
         """sEMG envelopes, shape (n_rows, n_muscles)."""
+        self._check_fitted()
         return self._predict_rows(self.model_, X)
 
     def score(self, X, y, sample_weight=None) -> float:
