@@ -43,11 +43,10 @@ def _generator(path: str | None):
         from myoflow.models.muap_generator import load_generator
 
         return load_generator(path), f"trained ({path})"
-    from myoflow.models.muap_generator import MUAPGenerator
-    from myoflow.pipelines.muap_generator.pipeline import MuapModelConfig
+    from myoflow.models.muap_generator import MUAPGenerator, MuapGeneratorEstimator
     from myoflow.simulate.numerical import DEFAULT_SETUP, MUAP_CONDITION_RANGES, MUAP_CONDITIONS
 
-    m = MuapModelConfig()
+    m = MuapGeneratorEstimator()  # the estimator's default architecture
     with torch.random.fork_rng():
         torch.manual_seed(0)
         gen = MUAPGenerator((DEFAULT_SETUP.rows, DEFAULT_SETUP.cols, DEFAULT_SETUP.n_samples), fs=DEFAULT_SETUP.fs,
