@@ -93,8 +93,8 @@ def run(quick: bool, results_dir: Path) -> Path:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        epochs, repeats = (2, 3) if quick else (3, 5)
-        for build, n in ((_cnn_lstm, 256 if quick else 2048), (_mlp, 4096 if quick else 65536)):
+        epochs, repeats = (2, 3) if quick else (2, 9)
+        for build, n in ((_cnn_lstm, 256 if quick else 1024), (_mlp, 4096 if quick else 32768)):
             item = "?"
             try:
                 model, X, y, item, bs = build(n)
@@ -104,12 +104,15 @@ def run(quick: bool, results_dir: Path) -> Path:
                 bare_loss = _bare(copy.deepcopy(model), X, y, 1, bs)
                 t_eng, t_bare = time_pair(lambda: _engine(m_engine, X, y, epochs, bs),
                                           lambda: _bare(m_bare, X, y, epochs, bs), repeats=repeats, warmup=1)
-                per_e, per_b = t_eng.median / epochs, t_bare.median / epochs
+                # best of the interleaved repeats: on a shared machine the minimum is the loop's own
+                # cost, the median also carries whatever else ran (both medians are in the details)
+                per_e, per_b = t_eng.best / epochs, t_bare.best / epochs
                 bench.add(Row(
                     item=f"{item}: time per epoch", myoflow=per_e, reference="bare PyTorch loop",
                     reference_value=per_b, unit="s", ratio=per_e / per_b, ratio_label="engine / bare loop",
                     goal="≤ 1.1×", goal_op="<=", goal_value=1.1,
-                    note=(f"1 torch thread, {epochs} epochs per repeat, median of {repeats} interleaved repeats; "
+                    note=(f"1 torch thread, {epochs} epochs per repeat, best of {repeats} interleaved repeats "
+                          f"(median ratio {t_eng.median / t_bare.median:.3f}); "
                           f"first-epoch loss engine {hist.train_loss[0]:.6f} vs bare {bare_loss:.6f}"),
                     details={"engine": t_eng.as_dict(), "bare": t_bare.as_dict(),
                              "first_epoch_loss": [hist.train_loss[0], bare_loss]}))
