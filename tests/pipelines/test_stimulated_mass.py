@@ -176,14 +176,14 @@ def test_subject_bootstrap_agrees_with_the_generic_one():
     assert same == {"value": 0.0, "ci_low": 0.0, "ci_high": 0.0}
 
 
-def _write_run_dir(cfg, results, run: Path) -> None:
-    """The run-directory layout the runner writes, for the final fold only."""
+def _write_run_dir(cfg, results, run: Path, fold: str = "final") -> None:
+    """The run-directory layout the runner writes, for one fold (default the final one)."""
     import yaml
 
     from myoflow.config import to_dict
     from myoflow.train.checkpoint import save_state_dict
 
-    final = next(r for r in results if r.condition == "final")
+    final = next(r for r in results if r.condition == fold)
     (run / "folds" / final.fold_id).mkdir(parents=True)
     (run / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     fdir = run / "folds" / final.fold_id
@@ -222,6 +222,32 @@ def test_predict_screens_a_new_person_and_rejects_bad_covariates(setup, results,
         main(["predict", str(run), files[0], "--covariates", "age=45,sex=F,height=1.6,weight=60"])
     assert exc.value.code == 2
     assert "every muscle" in capsys.readouterr().err
+
+
+def test_export_and_screening_load_the_saved_estimator(setup, results, tmp_path, caplog):
+    """``myoflow export`` and the screening loader go through the one estimator save/load; without a
+    final model the screening says loudly that it uses a cross-validation fold's model."""
+    pytest.importorskip("onnxruntime")
+    from myoflow.cli import main
+    from myoflow.experiments.export import export_run
+    from myoflow.pipelines.stimulated_mass.screening import load_screening_model
+
+    cfg, _, _ = setup
+    run = tmp_path / "run"
+    _write_run_dir(cfg, results, run)
+    info = export_run(run, tmp_path / "m.onnx")
+    assert info["model"] == "attention_bilstm" and info["max_abs_diff_vs_torch"] < 1e-4
+    cv = tmp_path / "cv"
+    _write_run_dir(cfg, results, cv, fold="all")
+    with caplog.at_level("WARNING", logger="myoflow.pipelines.stimulated_mass.screening"):
+        sm = load_screening_model(cv)
+    assert not sm.fold.startswith("final")
+    assert "no final attention_bilstm model fits" in caplog.text and sm.fold in caplog.text
+    with pytest.raises(SystemExit) as exc:  # a checkpoint cut short is a one-line error, exit 2
+        ck = next((run / "folds").glob("*/attention_bilstm.safetensors"))
+        ck.write_bytes(ck.read_bytes()[:100])
+        main(["export", str(run), "--onnx", str(tmp_path / "again.onnx")])
+    assert exc.value.code == 2
 
 
 def test_folder_source_reads_what_the_simulator_wrote(setup, tmp_path):
