@@ -101,7 +101,10 @@ def export_run(run_dir: str | Path, out: str | Path, model: str | None = None, f
     """Export one trained model of a run to ONNX, with preprocessing parameters beside it (``OUT.json``)."""
     module, cfg, extras, model, fold_id = load_run_model(run_dir, model, fold)
     pipeline = get_pipeline(cfg.pipeline)
-    example = pipeline.example_inputs(cfg, model, extras)
+    try:
+        example = pipeline.example_inputs(cfg, model, extras)
+    except NotImplementedError as exc:
+        raise DataError(str(exc), str(run_dir)) from None
     names = extras.get("input_names") if isinstance(extras.get("input_names"), list) else None
     diff = export_onnx(module, example, out, input_names=names)
     info = {"pipeline": cfg.pipeline, "model": model, "fold": fold_id, "max_abs_diff_vs_torch": diff,

@@ -406,6 +406,13 @@ class GaitEmgPipeline(Pipeline):
         return FoldResult(fold.id, fold.condition, metrics, predictions, curves, states, extras)
 
     # .............................................................. summary
+    def example_inputs(self, cfg: GaitEmgConfig, model_name: str, extras: dict[str, Any]) -> tuple:
+        """One row of kinematic inputs (batch, n_features) for ONNX export."""
+        est = ((extras.get("models") or {}).get(model_name) or {}).get("estimator")
+        if est is None:
+            raise DataError(f"no model {model_name!r} in this fold; models: {sorted(extras.get('models') or {})}")
+        return (np.zeros((1, int(est["fitted"]["sizes"][0])), dtype=np.float32),)
+
     def summarize(self, cfg: GaitEmgConfig, data: GaitData, results: list[FoldResult]) -> dict[str, Any]:
         from ...evaluate import bootstrap_ci
 
