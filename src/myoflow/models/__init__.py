@@ -18,8 +18,9 @@ from ..errors import ConfigError
 from .base import MyoflowEstimator, estimator_config, estimator_from_parts, estimator_tensors, load_estimator, \
     save_estimator
 
-__all__ = ["ESTIMATORS", "get_estimator", "make_estimator", "check_params", "estimator_names", "MyoflowEstimator",
-           "save_estimator", "load_estimator", "estimator_config", "estimator_tensors", "estimator_from_parts"]
+__all__ = ["ESTIMATORS", "get_estimator", "make_estimator", "check_params", "check_model_spec", "build_from_sections",
+           "estimator_names", "MyoflowEstimator", "save_estimator", "load_estimator", "estimator_config",
+           "estimator_tensors", "estimator_from_parts"]
 
 #: Registry name → "module:Class" (imported on first use).
 ESTIMATORS: dict[str, str] = {
@@ -97,6 +98,3 @@ def check_model_spec(spec: Any, where: str = "model", allowed: tuple[str, ...] |
         get_estimator(name)(**params)._validate_params()
     except ConfigError as exc:
         raise ConfigError(f"{where}.params: {exc}") from None
-
-
-__all__ += ["build_from_sections", "check_model_spec"]

@@ -390,6 +390,12 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         self.seed = seed
         self.device = device
 
+    def _validate_params(self) -> None:
+        if self.imbalance not in ("none", "class_weight", "oversample", "both"):
+            raise ConfigError(f"imbalance must be none, class_weight, oversample or both, got {self.imbalance!r}")
+        if int(self.n_members) < 1:
+            raise ConfigError(f"n_members must be >= 1, got {self.n_members}")
+
     # ------------------------------------------------------------ inputs
     def _as_epochs(self, X: Epochs | np.ndarray, groups: Any) -> Epochs:
         """Epochs as given (``groups`` → ``subject``), or a plain array wrapped without covariates."""
@@ -480,8 +486,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         if y is not None:
             epochs = epochs.replace(y=np.asarray(y))
         self._check_epochs(epochs, need_y=True)
-        if self.imbalance not in ("none", "class_weight", "oversample", "both"):
-            raise ConfigError(f"imbalance must be none, class_weight, oversample or both, got {self.imbalance!r}")
+        self._validate_params()
         labels = np.asarray(epochs.y)
         self.classes_ = np.asarray(list(self.classes) if self.classes is not None else np.unique(labels))
         unknown = sorted(set(labels.tolist()) - set(self.classes_.tolist()))
@@ -491,8 +496,6 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             np.array([self.classes_.tolist().index(v) for v in labels], dtype=np.int64)
         target = target.astype(np.int64)
 
-        if int(self.n_members) < 1:
-            raise ConfigError(f"n_members must be >= 1, got {self.n_members}")
         # Scalers: statistics of the training samples handed to fit (training subjects only;
         # shared by every member, whose validation subjects differ).
         self.channel_scaler_ = ChannelStandardScaler().fit(epochs.X)
