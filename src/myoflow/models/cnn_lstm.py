@@ -37,7 +37,7 @@ from sklearn.base import ClassifierMixin
 from torch import nn
 
 from ..containers import Epochs
-from ..errors import ConfigError, DataError
+from ..errors import DataError
 from .base import MyoflowEstimator
 
 __all__ = ["CNNLSTM", "CNNLSTMClassifier"]

@@ -64,7 +64,7 @@ from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipelin
 from .baselines import baseline_features, fit_baseline, proba_in_order
 from .combine import combine_frequencies
 from .config import NEURAL_MODELS, StimulatedMassConfig
-from ...models import estimator_config, estimator_from_parts, estimator_tensors
+from ...models import estimator_config, estimator_tensors
 from ...models.attention_bilstm import MassLevelClassifier
 from .features import (EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked,
                        sequence_epochs)
