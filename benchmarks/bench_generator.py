@@ -42,14 +42,13 @@ def _generator(path: str | None, out_shape: tuple[int, int, int] | None = None):
     import torch
 
     if path:
-        from myoflow.pipelines.muap_generator.export import load_generator
+        from myoflow.models.muap_generator import load_generator
 
         return load_generator(path), f"trained ({path})"
-    from myoflow.models.muap_generator import MUAPGenerator
-    from myoflow.pipelines.muap_generator.pipeline import MuapModelConfig
+    from myoflow.models.muap_generator import MUAPGenerator, MuapGeneratorEstimator
     from myoflow.simulate.numerical import DEFAULT_SETUP, MUAP_CONDITION_RANGES, MUAP_CONDITIONS
 
-    m = MuapModelConfig()
+    m = MuapGeneratorEstimator()  # the estimator's default architecture
     with torch.random.fork_rng():
         torch.manual_seed(0)
         gen = MUAPGenerator(out_shape or (DEFAULT_SETUP.rows, DEFAULT_SETUP.cols, DEFAULT_SETUP.n_samples),
@@ -121,7 +120,7 @@ def run(quick: bool, results_dir: Path, generator_path: str | None = None) -> Pa
         try:
             import onnxruntime as ort
 
-            from myoflow.pipelines.muap_generator.export import export_generator_onnx
+            from myoflow.models.muap_generator import export_generator_onnx
 
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "g.onnx"

@@ -44,11 +44,12 @@ def build_cnn_lstm():
     kw = {}
     window = 500
     try:
-        from myoflow.pipelines.muscle_id.config import ModelConfig, PreprocessConfig
+        from myoflow.models.cnn_lstm import CNNLSTMClassifier
+        from myoflow.pipelines.muscle_id.config import PreprocessConfig
 
-        mc, pc = ModelConfig(), PreprocessConfig()
-        kw = dict(conv_channels=tuple(mc.conv_channels), kernel_sizes=tuple(mc.kernel_sizes), pool=mc.pool,
-                  fc_size=mc.fc_size, lstm_hidden=mc.lstm_hidden, head_size=mc.head_size, dropout=mc.dropout)
+        pc = PreprocessConfig()
+        kw = CNNLSTMClassifier().module_config(4, 1)  # the estimator's default sizes
+        kw.pop("n_classes"), kw.pop("in_channels")
         window = int(round(pc.window_ms * (pc.resample_hz or 1000.0) / 1000.0))
     except Exception as exc:  # noqa: BLE001 - config not there: class defaults
         log.info("muscle-id config unavailable (%s); CNNLSTM class defaults", exc)
@@ -65,9 +66,10 @@ def build_attention_bilstm():
 
     kw, n_steps, n_features, n_cov = {}, 35, 10, 5
     try:
-        from myoflow.pipelines.stimulated_mass.config import DataSection, ModelSection, PreprocessSection
+        from myoflow.models.attention_bilstm import MassLevelClassifier
+        from myoflow.pipelines.stimulated_mass.config import DataSection, PreprocessSection
 
-        d, p, m = DataSection(), PreprocessSection(), ModelSection()
+        d, p, m = DataSection(), PreprocessSection(), MassLevelClassifier()  # the estimator's default sizes
         n_steps = int(round((p.window_ms[1] - p.window_ms[0]) * d.fs / 1000.0 / p.decimate))
         n_features = len(d.muscles) * len(d.frequencies)
         n_cov = len(d.covariates)

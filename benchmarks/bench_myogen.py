@@ -394,7 +394,7 @@ def real_reference() -> tuple[object | None, dict | None, str]:
 def plot(stats: dict, emgs: dict, out: Path) -> Path:
     from scipy import signal
 
-    from myoflow.pipelines._shared import pyplot, save_png
+    from myoflow.report.figures import pyplot, save_png
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))

@@ -48,7 +48,7 @@ def _key(executor: str, workers: int, threads: int | None) -> str:
 
 def build_config(quick: bool):
     """The benchmark's config: seed-000 protocol, 5-fold subject CV, main model, ``all`` condition."""
-    from myoflow.config import load_config
+    from myoflow.experiments import load_config
     from myoflow.experiments.cli import protocol_config
 
     overrides = {

@@ -56,6 +56,8 @@ BENCHMARKS: dict[str, dict[str, Any]] = {
     "training": {"script": "bench_training.py", "title": "6. Training cost (seed-000 subject 5-fold CV)",
                  "results": ["training"], "timeout": 2700},
     "memory": {"script": "bench_memory.py", "title": "7. Peak memory", "results": ["memory"]},
+    "engine": {"script": "bench_engine.py", "title": "8. Training engine vs a bare PyTorch loop",
+               "results": ["engine"]},
 }
 
 BEGIN = "<!-- BEGIN GENERATED: benchmarks/run_all.py rewrites everything between these markers -->"

@@ -176,7 +176,7 @@ def test_muscle_id_from_raw_files(grid_raw, tmp_path, capsys):
     assert "wrote 12 item(s), 3 subject(s)" in out
     run_cli(["run", "muscle-id", "--data", ds, "--out", run, "--workers", "1",
              "--set", "evaluate.models=[lda]", "--set", "evaluate.schemes=[loso]",
-             "--set", "evaluate.final_model=false", "--set", "evaluate.n_boot=0",
+             "--set", "evaluate.final_model=false", "--set", "evaluate.n_boot=20",
              "--set", "data.Arm-Leg.tasks={arm_vs_leg: {arm: [BB], leg: [TA]}}"], capsys)
     rows = headline(run)
     labels = [r["label"] for r in rows]
@@ -267,9 +267,9 @@ def _gait_raw(root: Path, grf: bool, emg_c3d: bool = False) -> Path:
     return root
 
 
-GAIT_SMALL = ["--workers", "1", "--set", "train.epochs=2", "--set", "model.torque_epochs=2",
-              "--set", "evaluate.n_boot=0", "--set", "model.torque_hidden=[16, 12]",
-              "--set", "model.added_hidden=8", "--set", "model.baseline_hidden=[16, 12]",
+GAIT_SMALL = ["--workers", "1", "--set", "train.epochs=2", "--set", "model.params.torque_epochs=2",
+              "--set", "evaluate.n_boot=20", "--set", "model.params.torque_hidden=[16, 12]",
+              "--set", "model.params.added_hidden=8", "--set", "baseline.params.hidden=[16, 12]",
               "--set", "data.cycle_folds=2"]
 
 

@@ -6,6 +6,14 @@ with typed sections. :func:`from_dict` builds it, rejecting unknown keys by name
 and values of the wrong type, so a typo never silently falls back to a default.
 
 A ``quick:`` section holds overrides (same nesting) applied by ``--quick``.
+
+Models are configured in one scheme everywhere: ``model: {name: <registry name>,
+params: {...}}`` (:class:`ModelSpec`); the pipeline's config checks ``params``
+against the estimator's signature (:func:`myoflow.models.check_params`).
+
+This module is core: it imports nothing above it. :func:`load_config` resolves the
+pipeline's config class through ``resolve`` (``myoflow.experiments.load_config``
+passes the pipeline registry).
 """
 from __future__ import annotations
 
@@ -14,13 +22,14 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, TypeVar
+from typing import Any, Callable, Literal, Mapping, TypeVar
 
 import yaml
 
 from .errors import ConfigError
 
 __all__ = [
+    "ModelSpec",
     "TrainConfig",
     "ExperimentConfig",
     "from_dict",
@@ -31,6 +40,19 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+@dataclass
+class ModelSpec:
+    """A model by registry name with its estimator parameters (``model: {name: ..., params: {...}}``).
+
+    Parameters the pipeline decides (seed, device, variant switches) are not given here;
+    the ``train`` section supplies any estimator parameter of the same name (epochs, lr, ...),
+    and ``params`` overrides it.
+    """
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -210,7 +232,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def load_config(source: str | Path | Mapping[str, Any], quick: bool = False,
-                overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
+                overrides: Mapping[str, Any] | None = None, *,
+                resolve: Callable[[str], type] | None = None) -> ExperimentConfig:
     """Load and validate an experiment config for its pipeline.
 
     Parameters
@@ -221,14 +244,17 @@ def load_config(source: str | Path | Mapping[str, Any], quick: bool = False,
         Apply the config's ``quick`` overrides (smaller cohorts/epochs).
     overrides : mapping, optional
         Further overrides (same nesting), applied last.
+    resolve : callable
+        Pipeline name → its config class (``myoflow.experiments.load_config`` passes the registry).
     """
-    from .experiments.registry import get_pipeline
+    if resolve is None:
+        raise ConfigError("load_config needs a pipeline resolver; use myoflow.experiments.load_config")
 
     raw = load_yaml(source) if not isinstance(source, Mapping) else dict(source)
     where = str(source) if not isinstance(source, Mapping) else "config"
     if "pipeline" not in raw:
         raise ConfigError(f"{where}: missing required key 'pipeline'")
-    pipeline = get_pipeline(raw["pipeline"])
+    config_class = resolve(raw["pipeline"])
     if quick:
         q = raw.get("quick") or {}
         if not isinstance(q, Mapping):
@@ -236,10 +262,10 @@ def load_config(source: str | Path | Mapping[str, Any], quick: bool = False,
         raw = deep_merge(raw, q)
     if overrides:
         raw = deep_merge(raw, overrides)
-    normalize = getattr(pipeline, "normalize_config", None)
+    normalize = getattr(config_class, "normalize_config", None)
     if normalize is not None:  # e.g. muscle-id's one-cohort shorthand `data: {source: folder, path: ...}`
         raw = normalize(raw)
     try:
-        return from_dict(pipeline.config_class, raw)
+        return from_dict(config_class, raw)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None

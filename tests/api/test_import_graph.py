@@ -20,11 +20,8 @@ UPPER = ("myoflow.pipelines", "myoflow.experiments")
 #: report/ builds from run directories: no training code, no pipelines.
 REPORT_FORBIDDEN = ("myoflow.pipelines", "myoflow.experiments", "myoflow.models", "myoflow.train")
 
-#: Back edges h13a removes (issue 13 items 1/5); the lead flips KNOWN to () at merge.
-KNOWN = {
-    ("myoflow.config", "myoflow.experiments.registry"),
-    ("myoflow.simulate.protocols.dynamic", "myoflow.pipelines.muap_generator.export"),
-}
+#: Back edges still allowed (none: keep it that way).
+KNOWN: set[tuple[str, str]] = set()
 
 
 def _module_name(path: Path) -> str:
@@ -90,9 +87,3 @@ def test_imports_flow_one_way():
     unexpected = sorted(e for e in _violations() if not _known(e))
     assert not unexpected, "back edges (lower layer -> pipelines/experiments, or report -> training code):\n" + \
         "\n".join(f"  {a} -> {b}" for a, b in unexpected)
-
-
-@pytest.mark.xfail(strict=True, reason="h13a removes these edges (config.py registry, dynamic.py generator export); "
-                                       "when this XPASSes, empty KNOWN")
-def test_known_back_edges_are_gone():
-    assert not [e for e in _violations() if _known(e)]

@@ -27,14 +27,15 @@ TINY = {
         "data": {"subjects": 9, "frequencies": [25], "train_s": 1.0},
         "train": {"epochs": 2, "patience": 2},
         "preprocess": {"augment": 1},
-        "model": {"n_members": 1},
+        "model": {"params": {"n_members": 1}},
         "evaluate": {"n_splits": 3, "conditions": ["25Hz"], "n_boot": 50},
     },
     "muscle_id.yaml": {
         "data": {"sim": {"source": "simulate", "subjects": 3, "duration_s": 12.0, "channels_per_burst": 4},
                  "real": {"enabled": False}},
-        "model": {"conv_channels": [4, 8], "fc_size": 8, "lstm_hidden": 8, "head_size": 8, "ae_epochs": 1,
-                  "ae_max_samples": 200, "rf_trees": 20},
+        "model": {"params": {"conv_channels": [4, 8], "fc_size": 8, "lstm_hidden": 8, "head_size": 8,
+                             "ae_epochs": 1, "ae_max_samples": 200}},
+        "baseline": {"params": {"n_estimators": 20}},
         "train": {"epochs": 2, "patience": 2, "batch_size": 32},
         "evaluate": {"binary": "collapsed", "loso_max_subjects": 2, "n_boot": 50},
     },
@@ -89,7 +90,32 @@ class Quick:
         assert self.run(["simulate", *a]) == 0
         assert any(Path(a[a.index("--out") + 1]).iterdir())
 
+    def convert(self, args):
+        from myoflow.io.edf import write_edf
+        from myoflow.simulate.protocols.grid import simulate_grid
+
+        a = list(args)
+        raw = Path(self.path(a[0]))
+        raw.mkdir(parents=True, exist_ok=True)
+        for rec in simulate_grid(3, seed=7, duration_s=12.0)[0]:
+            m = rec.meta
+            rec = rec.replace(ch_names=[f"ch{i + 1}" for i in range(rec.n_channels)], grid_shape=None, layout=None)
+            write_edf(rec, raw / f"S{m['subject']}_{m['muscle']}_{m['side']}.edf")
+        a[0] = str(raw)
+        a[a.index("--out") + 1] = self.path(a[a.index("--out") + 1])
+        assert self.run(["convert", *a]) == 0
+        assert (Path(a[a.index("--out") + 1]) / "dataset.json").is_file()
+
     def run_cmd(self, args):
+        if "--data" in args:  # `run PIPELINE --data DIR`: no YAML, the folder written by `convert` above
+            a = list(args)
+            for opt in ("--data", "--out"):
+                a[a.index(opt) + 1] = self.path(a[a.index(opt) + 1])
+            tiny = ["--set", "evaluate.models=[lda]", "--set", "evaluate.schemes=[loso]",
+                    "--set", "evaluate.final_model=false", "--set", "evaluate.n_boot=20"]
+            assert self.run(["run", *a, *tiny, "--workers", "1", "--cache-dir", self.path("cache")]) == 0
+            assert (Path(a[a.index("--out") + 1]) / "report.html").is_file()
+            return None
         cfg_path = Path(args[0])
         # the README path must resolve from a checkout, exactly as the CLI resolves it
         from myoflow.config import deep_merge, load_config
@@ -151,7 +177,7 @@ class Quick:
 
 HANDLERS = {"inspect": "inspect", "simulate": "simulate", "run": "run_cmd", "report": "report",
             "export": "export", "predict": "predict", "check-placement": "check_placement",
-            "validate-simulator": "validate_simulator"}
+            "validate-simulator": "validate_simulator", "convert": "convert"}
 
 
 def test_readme_lists_commands_and_each_has_a_quick_form():

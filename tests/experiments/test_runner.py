@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from myoflow.config import ExperimentConfig, TrainConfig, from_dict, load_config
+from myoflow.config import ExperimentConfig, TrainConfig, from_dict
+from myoflow.experiments import load_config
 from myoflow.errors import ConfigError, DataError
 from myoflow.experiments.runner import run_experiment
 

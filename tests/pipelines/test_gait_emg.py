@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from myoflow.config import load_config
+from myoflow.experiments import load_config
 from myoflow.errors import ConfigError
 from myoflow.experiments.base import FoldContext
 from myoflow.experiments.registry import get_pipeline
@@ -16,7 +16,8 @@ from myoflow.pipelines.gait_emg.pipeline import GaitData, load_gait_data
 TINY = {
     "name": "gait-tiny", "pipeline": "gait-emg", "seed": 1,
     "data": {"subjects": 4, "strides": 3, "fs_sim": 2048.0, "real": False, "cache": True},
-    "model": {"torque_hidden": [16, 12], "added_hidden": 10, "baseline_hidden": [16, 12], "torque_epochs": 3},
+    "model": {"name": "torque_emg_mlp", "params": {"torque_hidden": [16, 12], "added_hidden": 10, "torque_epochs": 3}},
+    "baseline": {"name": "kinematics_emg_mlp", "params": {"hidden": [16, 12]}},
     "train": {"epochs": 3, "batch_size": 128, "patience": 3, "val_fraction": 0.3},
     "evaluate": {"n_splits": 2, "n_boot": 20},
 }
@@ -46,10 +47,13 @@ def test_cache_returns_identical_cycles(tiny):
 def test_config_validation():
     with pytest.raises(ConfigError, match="unknown config key"):
         load_config({**TINY, "model": {"widths": [3]}})
+    with pytest.raises(ConfigError, match=r"model\.params\.torque_hiden: unknown parameter of TorqueBasedEmgRegressor "
+                                          r"\(did you mean 'torque_hidden'\?\)"):
+        load_config({**TINY, "model": {"name": "torque_emg_mlp", "params": {"torque_hiden": [3]}}})
     with pytest.raises(ConfigError, match="data.path"):
         load_config({**TINY, "data": {"source": "folder"}})
-    with pytest.raises(ConfigError):
-        load_config({**TINY, "model": {"finetune": "sometimes"}})
+    with pytest.raises(ConfigError, match="finetune"):
+        load_config({**TINY, "model": {"name": "torque_emg_mlp", "params": {"finetune": "sometimes"}}})
 
 
 def test_shipped_config_loads():
@@ -58,7 +62,8 @@ def test_shipped_config_loads():
     path = Path(__file__).resolve().parents[2] / "src" / "myoflow" / "configs" / "gait_emg.yaml"
     full, quick = load_config(path), load_config(path, quick=True)
     assert full.data.subjects == 22 and quick.data.subjects < full.data.subjects
-    assert full.model.added_hidden == 152 and full.model.finetune == "frozen"
+    assert full.model.params["added_hidden"] == 152 and full.model.params["finetune"] == "frozen"
+    assert quick.model.params["torque_epochs"] < full.model.params["torque_epochs"]
 
 
 def test_features_roundtrip():

@@ -10,12 +10,13 @@ import torch
 from myoflow.errors import ConfigError
 from myoflow.models.gait_mlp import (
     KinematicsEmgMLP,
+    KinematicsEmgRegressor,
+    TorqueBasedEmgRegressor,
     TorqueBasedEmgMLP,
     TorqueMLP,
     count_parameters,
     mlp_parameter_count,
 )
-from myoflow.pipelines.gait_emg.estimators import KinematicsEmgRegressor, TorqueBasedEmgRegressor
 
 
 def test_default_parameter_counts_match_paper(caplog):
@@ -48,8 +49,10 @@ def test_bad_configuration():
         TorqueMLP(6, 9, hidden=())
     with pytest.raises(ConfigError):
         TorqueBasedEmgMLP(TorqueMLP(6, 9), head_input="angles")
-    with pytest.raises(ConfigError):
-        TorqueBasedEmgRegressor(finetune="sometimes")
+    bad = TorqueBasedEmgRegressor(finetune="sometimes")  # __init__ only stores (scikit-learn contract)
+    X, T, E = _toy(20)
+    with pytest.raises(ConfigError, match="finetune"):
+        bad.fit(X, np.hstack([E, T]))
 
 
 def _toy(n=600, seed=0):
@@ -73,7 +76,8 @@ def _torque_weights(est):
 
 def test_frozen_finetuning_leaves_torque_layers_unchanged():
     X, T, E = _toy()
-    est = TorqueBasedEmgRegressor(finetune="frozen", **_kw()).fit(X[:500], T[:500], E[:500], X[500:], T[500:], E[500:])
+    est = TorqueBasedEmgRegressor(finetune="frozen", **_kw()).fit(
+        X[:500], np.hstack([E[:500], T[:500]]), validation_data=(X[500:], np.hstack([E[500:], T[500:]])))
     after = _torque_weights(est)
     for k, v in est.torque_state_after_stage1_.items():
         assert torch.equal(v, after[k]), k
@@ -86,7 +90,7 @@ def test_full_and_low_lr_finetuning_move_torque_layers():
     X, T, E = _toy()
     drift = {}
     for mode in ("full", "low_lr"):
-        est = TorqueBasedEmgRegressor(finetune=mode, finetune_lr_ratio=0.05, **_kw()).fit(X, T, E)
+        est = TorqueBasedEmgRegressor(finetune=mode, finetune_lr_ratio=0.05, **_kw()).fit(X, np.hstack([E, T]))
         after = _torque_weights(est)
         drift[mode] = max(float((est.torque_state_after_stage1_[k] - after[k]).abs().max()) for k in after)
     assert drift["full"] > 0 and drift["low_lr"] > 0
@@ -97,8 +101,8 @@ def test_estimators_learn_and_are_deterministic():
     X, T, E = _toy(900, seed=1)
     kw = _kw()
     kw.update(epochs=25, torque_epochs=25)
-    a = TorqueBasedEmgRegressor(**kw).fit(X[:700], T[:700], E[:700])
-    b = TorqueBasedEmgRegressor(**kw).fit(X[:700], T[:700], E[:700])
+    a = TorqueBasedEmgRegressor(**kw).fit(X[:700], np.hstack([E[:700], T[:700]]))
+    b = TorqueBasedEmgRegressor(**kw).fit(X[:700], np.hstack([E[:700], T[:700]]))
     np.testing.assert_array_equal(a.predict(X[700:]), b.predict(X[700:]))
     assert a.score(X[700:], E[700:]) > 0.5
     tq = a.predict_torques(X[700:])

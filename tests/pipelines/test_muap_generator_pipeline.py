@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from myoflow.config import load_config  # noqa: E402
+from myoflow.experiments import load_config  # noqa: E402
 from myoflow.experiments.base import FoldContext  # noqa: E402
 from myoflow.experiments.registry import get_pipeline  # noqa: E402
 
@@ -19,7 +19,7 @@ TINY = {
     "data": {"n_train_pool": 40, "n_extrapolation": 8, "n_jobs": 1, "real_templates": False},
     "split": {"interpolation_slab": 0.2, "interpolation_random": 0.1, "val_fraction": 0.1},
     "train": {"epochs": 4, "batch_size": 16},
-    "model": {"hidden": 64, "n_hidden_layers": 2, "cond_dim": 16, "encoder_width": 32},
+    "model": {"params": {"hidden": 64, "n_hidden_layers": 2, "cond_dim": 16, "encoder_width": 32}},
     "evaluate": {"speed_numerical_n": 2, "speed_generator_n": 64, "n_figure_examples": 2},
 }
 
@@ -69,11 +69,11 @@ def test_run_fold_scores_held_out_units(tiny_run):
     # figure arrays and an exported generator live in the fold folder
     fdir = run_dir / "folds" / "seed0"
     assert (fdir / "examples.npz").is_file()
-    from myoflow.pipelines.muap_generator.export import load_generator
+    from myoflow.models.muap_generator import load_generator
 
     gen = load_generator(fdir / "generator")
     cond = data.conditions[data.indices("interpolation")[:3]]
-    from myoflow.pipelines.muap_generator.estimator import nrmse
+    from myoflow.models.muap_generator import nrmse
 
     truth = data.muaps[data.indices("interpolation")[:3]]
     np.testing.assert_allclose(nrmse(gen.generate(cond), truth), p["nrmse"].to_numpy()[:3], rtol=1e-5)

@@ -13,7 +13,8 @@ from myoflow.errors import ConfigError
 from myoflow.models.cnn_lstm import CNNLSTM
 from myoflow.models.conv_autoencoder import pretrain_conv_layers
 from myoflow.pipelines.muscle_id.config import MuscleIdConfig
-from myoflow.pipelines.muscle_id.estimator import CNNLSTMClassifier, FeatureClassifier
+from myoflow.models.cnn_lstm import CNNLSTMClassifier
+from myoflow.models.feature_classifier import FeatureClassifier
 from myoflow.features import CLASSIC_FEATURE_NAMES as FEATURE_NAMES, classic_features
 from myoflow.pipelines.muscle_id.summary import burst_votes, cluster_bootstrap_accuracy, collapse_predictions
 

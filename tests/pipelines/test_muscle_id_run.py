@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from myoflow.config import load_config
+from myoflow.experiments import load_config
 
 # One tiny end-to-end run (simulation of 12 recordings + 4 models x 4 folds) shared by the tests: ~15 s.
 pytestmark = pytest.mark.slow
@@ -18,8 +18,9 @@ TINY = {
     "seed": 3,
     "data": {"sim": {"source": "simulate", "subjects": 3, "duration_s": 12.0, "channels_per_burst": 4},
              "real": {"enabled": False}},
-    "model": {"conv_channels": [4, 8], "fc_size": 8, "lstm_hidden": 8, "head_size": 8, "ae_epochs": 1,
-              "ae_max_samples": 200, "rf_trees": 20},
+    "model": {"name": "cnn_lstm", "params": {"conv_channels": [4, 8], "fc_size": 8, "lstm_hidden": 8, "head_size": 8,
+                                             "ae_epochs": 1, "ae_max_samples": 200}},
+    "baseline": {"name": "feature_classifier", "params": {"n_estimators": 20}},
     "train": {"epochs": 2, "patience": 2, "batch_size": 32},
     "evaluate": {"binary": "collapsed", "loso_max_subjects": 2, "n_boot": 50},
 }

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from myoflow.config import load_config  # noqa: E402
+from myoflow.experiments import load_config  # noqa: E402
 from myoflow.errors import ConfigError, LeakageError  # noqa: E402
 from myoflow.experiments.base import Fold, FoldContext  # noqa: E402
 from myoflow.experiments.registry import get_pipeline  # noqa: E402
@@ -23,7 +23,7 @@ TINY = {
     "data": {"subjects": 15, "frequencies": [10, 25], "train_s": 1.0},
     "train": {"epochs": 3, "patience": 2},
     "preprocess": {"augment": 2},
-    "model": {"n_members": 2},
+    "model": {"params": {"n_members": 2}},
     "evaluate": {"n_splits": 3, "conditions": ["25Hz", "all"], "n_boot": 100},
 }
 
@@ -56,8 +56,11 @@ def test_config_file_loads_and_rejects_typos():
     assert quick.train.epochs < cfg.train.epochs
     with pytest.raises(ConfigError, match="unknown model"):
         load_config(CONFIG, overrides={"evaluate": {"models": ["transformer"]}})
-    with pytest.raises(ConfigError, match="hidden_sise"):
-        load_config(CONFIG, overrides={"model": {"hidden_sise": 3}})
+    with pytest.raises(ConfigError, match=r"model\.params\.hidden_sise: unknown parameter of MassLevelClassifier "
+                                          r"\(did you mean 'hidden_size'\?\)"):
+        load_config(CONFIG, overrides={"model": {"params": {"hidden_sise": 3}}})
+    with pytest.raises(ConfigError, match="model.name"):
+        load_config(CONFIG, overrides={"model": {"name": "cnn_lstm"}})
 
 
 @pytest.mark.parametrize("splitter", ["kfold", "loso"])
@@ -115,7 +118,7 @@ def test_run_fold_predicts_each_test_subject_once_per_model(setup, results):
         assert n_ch == 2 * 2
         channels = r.extras["models"]["attention_bilstm"]["channels"]
         assert channels[:2] == (["RF@all", "BF@all"] if r.condition == "all" else ["RF@25Hz", "BF@25Hz"])
-        assert r.extras["models"]["attention_bilstm"]["params"]["n_members"] == 2
+        assert r.extras["models"]["attention_bilstm"]["estimator"]["params"]["n_members"] == 2
         assert any(k.startswith("members.1.") for k in r.state_dicts["attention_bilstm"])
         for m, metrics in r.metrics.items():
             assert 0.0 <= metrics["accuracy"] <= 1.0 and "f1_macro" in metrics and "recall_low" in metrics
@@ -173,14 +176,14 @@ def test_subject_bootstrap_agrees_with_the_generic_one():
     assert same == {"value": 0.0, "ci_low": 0.0, "ci_high": 0.0}
 
 
-def _write_run_dir(cfg, results, run: Path) -> None:
-    """The run-directory layout the runner writes, for the final fold only."""
+def _write_run_dir(cfg, results, run: Path, fold: str = "final") -> None:
+    """The run-directory layout the runner writes, for one fold (default the final one)."""
     import yaml
 
     from myoflow.config import to_dict
     from myoflow.train.checkpoint import save_state_dict
 
-    final = next(r for r in results if r.condition == "final")
+    final = next(r for r in results if r.condition == fold)
     (run / "folds" / final.fold_id).mkdir(parents=True)
     (run / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     fdir = run / "folds" / final.fold_id
@@ -219,6 +222,32 @@ def test_predict_screens_a_new_person_and_rejects_bad_covariates(setup, results,
         main(["predict", str(run), files[0], "--covariates", "age=45,sex=F,height=1.6,weight=60"])
     assert exc.value.code == 2
     assert "every muscle" in capsys.readouterr().err
+
+
+def test_export_and_screening_load_the_saved_estimator(setup, results, tmp_path, caplog):
+    """``myoflow export`` and the screening loader go through the one estimator save/load; without a
+    final model the screening says loudly that it uses a cross-validation fold's model."""
+    pytest.importorskip("onnxruntime")
+    from myoflow.cli import main
+    from myoflow.experiments.export import export_run
+    from myoflow.pipelines.stimulated_mass.screening import load_screening_model
+
+    cfg, _, _ = setup
+    run = tmp_path / "run"
+    _write_run_dir(cfg, results, run)
+    info = export_run(run, tmp_path / "m.onnx")
+    assert info["model"] == "attention_bilstm" and info["max_abs_diff_vs_torch"] < 1e-4
+    cv = tmp_path / "cv"
+    _write_run_dir(cfg, results, cv, fold="all")
+    with caplog.at_level("WARNING", logger="myoflow.pipelines.stimulated_mass.screening"):
+        sm = load_screening_model(cv)
+    assert not sm.fold.startswith("final")
+    assert "no final attention_bilstm model fits" in caplog.text and sm.fold in caplog.text
+    with pytest.raises(SystemExit) as exc:  # a checkpoint cut short is a one-line error, exit 2
+        ck = next((run / "folds").glob("*/attention_bilstm.safetensors"))
+        ck.write_bytes(ck.read_bytes()[:100])
+        main(["export", str(run), "--onnx", str(tmp_path / "again.onnx")])
+    assert exc.value.code == 2
 
 
 def test_folder_source_reads_what_the_simulator_wrote(setup, tmp_path):

@@ -10,7 +10,8 @@ torch = pytest.importorskip("torch")
 from myoflow.containers import Epochs  # noqa: E402
 from myoflow.errors import ConfigError, DataError  # noqa: E402
 from myoflow.models.attention_bilstm import AttentionBiLSTM  # noqa: E402
-from myoflow.pipelines.stimulated_mass.estimator import MassLevelClassifier, encode_covariates  # noqa: E402
+from myoflow.models import load_estimator, save_estimator  # noqa: E402
+from myoflow.models.attention_bilstm import MassLevelClassifier, encode_covariates  # noqa: E402
 
 
 def _model(**kw):
@@ -127,10 +128,10 @@ def test_estimator_is_deterministic_and_batch_independent():
     assert np.allclose(est.predict_proba(ep[[2]]), p1[[2]], atol=1e-6)
 
 
-def test_spec_round_trip_restores_the_fitted_estimator():
+def test_save_load_round_trip_restores_the_fitted_estimator(tmp_path):
     ep = _toy_epochs(seed=5)
     est = MassLevelClassifier(epochs=10, hidden_size=8, seed=2, imbalance="both").fit(ep)
-    again = MassLevelClassifier.from_spec(est.spec(), est.model_.state_dict())
+    again = load_estimator(save_estimator(est, tmp_path / "m.safetensors"))
     assert np.allclose(again.predict_proba(ep), est.predict_proba(ep), atol=1e-6)
     assert np.allclose(again.attention_, est.attention_, atol=1e-6)
 
@@ -167,7 +168,7 @@ def test_ensemble_averages_member_probabilities_and_attention():
         AttentionBiLSTMEnsemble([AttentionBiLSTM(3, 3), AttentionBiLSTM(4, 3)])
 
 
-def test_estimator_ensemble_members_differ_and_round_trip():
+def test_estimator_ensemble_members_differ_and_round_trip(tmp_path):
     ep = _toy_epochs(seed=4)
     kw = dict(epochs=8, hidden_size=6, seed=3, val_fraction=0.25)
     est = MassLevelClassifier(n_members=3, **kw).fit(ep)
@@ -179,7 +180,7 @@ def test_estimator_ensemble_members_differ_and_round_trip():
     assert not all(torch.equal(v, sd1[k]) for k, v in sd0.items())
     proba = est.predict_proba(ep)
     assert np.allclose(proba.sum(1), 1.0)
-    again = MassLevelClassifier.from_spec(est.spec(), est.model_.state_dict())
+    again = MassLevelClassifier.load(est.save(tmp_path / "ens.safetensors"))
     assert np.allclose(again.predict_proba(ep), proba, atol=1e-6)
     assert np.array_equal(MassLevelClassifier(n_members=3, **kw).fit(ep).predict_proba(ep), proba)
     with pytest.raises(ConfigError, match="n_members"):

@@ -101,7 +101,7 @@ def test_cli_writes_a_dataset_folder(generator, tmp_path):
     from click.testing import CliRunner
 
     from myoflow.io.dataset import load_dataset
-    from myoflow.pipelines.muap_generator.export import save_generator
+    from myoflow.models.muap_generator import save_generator
     from myoflow.simulate.protocols.dynamic import cli_command
 
     gdir = save_generator(generator, tmp_path / "gen")

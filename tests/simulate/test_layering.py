@@ -5,8 +5,7 @@ from pathlib import Path
 import myoflow
 
 SRC = Path(myoflow.__file__).parent
-# issue 13: h13a replaces dynamic.py's generator import with the models/ save-load; drop this entry then.
-KNOWN = {("simulate/protocols/dynamic.py", "myoflow.pipelines.muap_generator.export")}
+KNOWN: set = set()
 
 
 def _imports(path: Path):

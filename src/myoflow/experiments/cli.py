@@ -72,7 +72,7 @@ def run_cmd(config: str, out: Path, data_dir: Path | None, name: str | None, set
             executor: str, workers: int | None, resume: bool, cache_dir: Path | None, mlflow_uri: str | None) -> None:
     """Run the experiment in CONFIG (a YAML file) — or PIPELINE on --data DIR with default settings:
     every fold, metrics, predictions, checkpoints, report."""
-    from ..config import load_config
+    from .registry import load_config
     from .quickrun import data_config, parse_sets
     from .runner import run_experiment
 
@@ -104,7 +104,7 @@ def run_cmd(config: str, out: Path, data_dir: Path | None, name: str | None, set
 def reproduce_cmd(protocol: str, out: Path, sets: tuple[str, ...], quick: bool, executor: str, workers: int | None,
                   resume: bool, cache_dir: Path | None, mlflow_uri: str | None) -> None:
     """Simulate the cohort and run a paper protocol (or all four), then print ours vs the paper."""
-    from ..config import load_config
+    from .registry import load_config
     from ..report import build_index
     from .quickrun import parse_sets
     from .runner import run_experiment

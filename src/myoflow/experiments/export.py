@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 
 from .._atomic import atomic_path, atomic_write_json
-from ..config import load_config
+from .registry import load_config
 from ..errors import DataError, require
 from .registry import get_pipeline
 
@@ -44,6 +44,13 @@ def load_run_model(run_dir: str | Path, model: str | None = None, fold: str | No
     fold_id, model = _pick_fold(run_dir, model, fold)
     fdir = run_dir / "folds" / fold_id
     extras = json.loads((fdir / "extras.json").read_text()) if (fdir / "extras.json").exists() else {}
+    info = (extras.get("models") or {}).get(model)
+    if isinstance(info, dict) and "estimator" in info:
+        # the one estimator save/load: JSON config in extras, weights in the fold's safetensors
+        from ..models import load_estimator
+
+        module = load_estimator(fdir / f"{model}.safetensors", config=info["estimator"]).export_module()
+        return module, cfg, extras, model, fold_id
     pipeline = get_pipeline(cfg.pipeline)
     module = pipeline.build_model(cfg, model, extras)
     if module is None:
@@ -94,7 +101,10 @@ def export_run(run_dir: str | Path, out: str | Path, model: str | None = None, f
     """Export one trained model of a run to ONNX, with preprocessing parameters beside it (``OUT.json``)."""
     module, cfg, extras, model, fold_id = load_run_model(run_dir, model, fold)
     pipeline = get_pipeline(cfg.pipeline)
-    example = pipeline.example_inputs(cfg, model, extras)
+    try:
+        example = pipeline.example_inputs(cfg, model, extras)
+    except NotImplementedError as exc:
+        raise DataError(str(exc), str(run_dir)) from None
     names = extras.get("input_names") if isinstance(extras.get("input_names"), list) else None
     diff = export_onnx(module, example, out, input_names=names)
     info = {"pipeline": cfg.pipeline, "model": model, "fold": fold_id, "max_abs_diff_vs_torch": diff,

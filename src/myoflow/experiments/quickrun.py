@@ -96,7 +96,7 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None) ->
     quick: dict[str, Any] = {}
     if pipeline == "muscle-id":
         raw["data"] = {cname: {"source": "folder", "path": str(path), "subjects": None}}
-        quick = {"train": {"epochs": 10, "patience": 5}, "model": {"ae_epochs": 2, "ae_max_samples": 2000},
+        quick = {"train": {"epochs": 10, "patience": 5}, "model": {"params": {"ae_epochs": 2, "ae_max_samples": 2000}},
                  "evaluate": {"binary": "collapsed", "n_boot": 200}}
     elif pipeline == "stimulated-mass":
         d = {"source": "folder", "path": str(path)}
@@ -123,11 +123,11 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None) ->
         quick = {"evaluate": {"n_splits": 3}, "train": {"epochs": 10, "patience": 5}}
     elif pipeline == "gait-emg":
         raw["data"] = {**raw.get("data", {}), "source": "folder", "path": str(path), "real": False}
-        quick = {"evaluate": {"n_boot": 100}, "model": {"torque_epochs": 10}, "train": {"epochs": 10, "patience": 5}}
+        quick = {"evaluate": {"n_boot": 100}, "model": {"params": {"torque_epochs": 10}}, "train": {"epochs": 10, "patience": 5}}
     elif pipeline == "muap-generator":
         raw["data"] = {**raw.get("data", {}), "source": "folder", "path": str(path)}
-        quick = {"train": {"epochs": 10, "patience": 10}, "model": {"hidden": 128, "n_hidden_layers": 2,
-                                                                     "output_rank": 32}}
+        quick = {"train": {"epochs": 10, "patience": 10}, "model": {"params": {"hidden": 128, "n_hidden_layers": 2,
+                                                                                "output_rank": 32}}}
     else:  # pragma: no cover - protocol_config already refused it
         raise ConfigError(f"unknown pipeline {pipeline!r}")
     raw["quick"] = quick

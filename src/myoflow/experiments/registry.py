@@ -5,7 +5,7 @@ import importlib
 
 from ..errors import ConfigError
 
-__all__ = ["PIPELINES", "get_pipeline"]
+__all__ = ["PIPELINES", "get_pipeline", "load_config"]
 
 PIPELINES: dict[str, str] = {
     "stimulated-mass": "myoflow.pipelines.stimulated_mass.pipeline:StimulatedMassPipeline",
@@ -22,3 +22,11 @@ def get_pipeline(name: str):
         raise ConfigError(f"unknown pipeline {name!r}; known pipelines: {sorted(PIPELINES)}")
     module, attr = PIPELINES[name].split(":")
     return getattr(importlib.import_module(module), attr)()
+
+
+def load_config(source, quick: bool = False, overrides=None):
+    """:func:`myoflow.config.load_config` with the pipeline registry as resolver."""
+    from .. import config
+
+    return config.load_config(source, quick=quick, overrides=overrides,
+                              resolve=lambda name: get_pipeline(name).config_class)

@@ -1,4 +1,4 @@
-"""Attention-guided bidirectional LSTM with a covariate branch (seed 000, Khan et al.).
+"""Attention-guided bidirectional LSTM with a covariate branch, and its estimator (seed 000, Khan et al.).
 
 The paper's model (abstract): "a bidirectional LSTM with an attention mechanism
 modeled stimulus-locked temporal patterns, with demographic and anthropometric
@@ -21,13 +21,55 @@ Architecture::
 ``use_attention=False`` replaces the attention by a (masked) mean over time, so the
 contribution of attention can be measured; its returned weights are then uniform.
 ``n_covariates=0`` drops the covariate branch.
+
+Estimator (:class:`MassLevelClassifier`):
+
+``MassLevelClassifier.fit(epochs)`` takes an :class:`~myoflow.containers.Epochs`
+whose every item is ONE sequence sample (one subject × stimulation condition, see
+:mod:`.features`): ``X`` is (n_samples, n_features, n_steps) — features are the
+channels (muscle × frequency), steps the time axis of the sequence — ``y`` the
+mass level and ``metadata`` holds ``subject`` plus the covariate columns. The
+optional metadata column ``n_steps`` marks padded sequences (steps beyond it are
+masked out of the LSTM pooling and the attention).
+
+Everything learned from data is learned inside :meth:`fit`, from the samples it is
+given (the caller passes TRAINING subjects only):
+
+* a validation split for early stopping, carved from those subjects by subject
+  (:func:`myoflow.evaluate.splitters.inner_validation_split`), one per ensemble member;
+* the per-feature channel scaler (:class:`~myoflow.preprocess.scalers.ChannelStandardScaler`)
+  and the covariate scaler (:class:`~myoflow.preprocess.scalers.FeatureStandardScaler`),
+  from every training sample given to :meth:`fit`;
+* class weights and/or random oversampling (``imbalance``) from the training labels.
+
+``n_members > 1`` trains that many networks, each with its own seed (initialisation,
+batch order, dropout) AND its own early-stopping validation subjects, and averages
+their class probabilities (:class:`~myoflow.models.attention_bilstm.AttentionBiLSTMEnsemble`):
+with ~90 subjects one network's result swings with its seed and validation split,
+and the average is both more accurate and more stable (measured in the pipeline's
+module docstring).
+
+Saved and loaded like every estimator (:func:`myoflow.models.save_estimator`).
 """
 from __future__ import annotations
 
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
 import torch
+from sklearn.base import ClassifierMixin
 from torch import nn
 
-__all__ = ["AttentionBiLSTM", "AdditiveAttention", "AttentionBiLSTMEnsemble"]
+from ..containers import Epochs
+from ..errors import ConfigError, DataError
+from .base import MyoflowEstimator
+
+__all__ = ["AttentionBiLSTM", "AdditiveAttention", "AttentionBiLSTMEnsemble", "MassLevelClassifier",
+           "encode_covariates", "DEFAULT_COVARIATES"]
+
+log = logging.getLogger(__name__)
 
 
 class AdditiveAttention(nn.Module):
@@ -201,3 +243,384 @@ class AttentionBiLSTMEnsemble(nn.Module):
         p = torch.stack(probs).mean(0)
         # clamp: log(0) would give -inf logits, which ONNX runtimes and losses handle badly.
         return torch.log(p.clamp_min(1e-12)), torch.stack(weights).mean(0)
+
+
+DEFAULT_COVARIATES = ("age", "sex", "height", "weight", "bmi")
+_SEX_CODES = {"m": 0.0, "male": 0.0, "man": 0.0, "f": 1.0, "female": 1.0, "woman": 1.0}
+
+
+def encode_covariates(frame: pd.DataFrame, names: Sequence[str], where: str = "covariates") -> np.ndarray:
+    """Covariate columns → float64 matrix (n_rows, len(names)); ``sex`` becomes 1 = female, 0 = male.
+
+    Raises
+    ------
+    DataError
+        For a missing column, a non-numeric value or an unknown sex code, naming the row's subject.
+    """
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        raise DataError(f"covariate column(s) {missing} missing; have {list(frame.columns)}", where)
+    out = np.empty((len(frame), len(names)), dtype=np.float64)
+    subj = frame["subject"].astype(str).tolist() if "subject" in frame.columns else [str(i) for i in range(len(frame))]
+    for j, name in enumerate(names):
+        col = frame[name].tolist()
+        for i, v in enumerate(col):
+            if name == "sex" and isinstance(v, str):
+                code = _SEX_CODES.get(v.strip().lower())
+                if code is None:
+                    raise DataError(f"subject {subj[i]}: sex must be M or F, got {v!r}", where)
+                out[i, j] = code
+                continue
+            try:
+                out[i, j] = float(v)
+            except (TypeError, ValueError):
+                raise DataError(f"subject {subj[i]}: covariate {name!r} must be a number, got {v!r}", where) from None
+            if not np.isfinite(out[i, j]):
+                raise DataError(f"subject {subj[i]}: covariate {name!r} is missing or not finite ({v!r})", where)
+    return out
+
+
+class _Adapter:
+    """Builds the positional call ``module(x, [covariates], [mask])`` that :func:`fit_module` expects."""
+
+    @staticmethod
+    def wrap(model, has_cov: bool, has_mask: bool):
+        import torch
+
+        class Wrapped(torch.nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x, *rest):
+                cov = rest[0] if has_cov else None
+                mask = rest[-1] if has_mask else None
+                return self.inner(x, cov, mask)
+
+        return Wrapped(model)
+
+
+class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
+    """Muscle-mass level from stimulus-locked sequences (+ covariates) with an attention Bi-LSTM.
+
+    Parameters
+    ----------
+    covariates : sequence of str
+        Metadata columns fused into the model (``sex`` is coded 1 = F, 0 = M).
+    use_covariates : bool
+        False → no covariate branch (ablation "Bi-LSTM without covariates").
+    use_attention : bool
+        False → mean pooling instead of attention (ablation).
+    hidden_size, num_layers, attention_size, covariate_size, head_size, dropout
+        Model sizes (see :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`).
+    n_members : int
+        Networks in the probability-averaging ensemble (1 = a single network). Member 0
+        uses ``seed``, member k the seed derived from (``seed``, "member", k).
+    epochs, batch_size, lr, weight_decay, optimizer, patience
+        Optimisation (see :func:`myoflow.train.fit_module`).
+    val_fraction : float
+        Fraction of the training SUBJECTS held out for early stopping (0 → none).
+    imbalance : {"none", "class_weight", "oversample", "both"}
+        Class-weighted cross-entropy and/or random oversampling of minority classes,
+        both computed from the training labels only.
+    classes : sequence, optional
+        Class order (default: sorted training labels).
+    seed : int
+        Seeds weight initialisation, batch order, validation split and oversampling.
+    device : str
+        Torch device.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    model_ : AttentionBiLSTM or AttentionBiLSTMEnsemble (``n_members > 1``)
+    histories_ : list of FitResult, one per member (``history_`` is member 0's)
+    channel_scaler_, covariate_scaler_ : fitted scalers (covariate one is None without covariates)
+    history_ : FitResult
+    attention_ : ndarray (n_samples, n_steps)
+        Attention weights of the last :meth:`predict_proba` / :meth:`predict` call.
+    """
+
+    registry_name = "attention_bilstm"
+    _module_attr = "model_"
+
+    def __init__(
+        self,
+        covariates: Sequence[str] = DEFAULT_COVARIATES,
+        use_covariates: bool = True,
+        use_attention: bool = True,
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        attention_size: int = 32,
+        covariate_size: int = 16,
+        head_size: int = 32,
+        dropout: float = 0.2,
+        n_members: int = 1,
+        epochs: int = 60,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        optimizer: str = "adam",
+        patience: int = 10,
+        val_fraction: float = 0.2,
+        imbalance: str = "class_weight",
+        classes: Sequence[Any] | None = None,
+        seed: int = 0,
+        device: str = "cpu",
+    ):
+        self.covariates = covariates
+        self.use_covariates = use_covariates
+        self.use_attention = use_attention
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.attention_size = attention_size
+        self.covariate_size = covariate_size
+        self.head_size = head_size
+        self.dropout = dropout
+        self.n_members = n_members
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.imbalance = imbalance
+        self.classes = classes
+        self.seed = seed
+        self.device = device
+
+    def _validate_params(self) -> None:
+        if self.imbalance not in ("none", "class_weight", "oversample", "both"):
+            raise ConfigError(f"imbalance must be none, class_weight, oversample or both, got {self.imbalance!r}")
+        if int(self.n_members) < 1:
+            raise ConfigError(f"n_members must be >= 1, got {self.n_members}")
+
+    # ------------------------------------------------------------ inputs
+    def _as_epochs(self, X: Epochs | np.ndarray, groups: Any) -> Epochs:
+        """Epochs as given (``groups`` → ``subject``), or a plain array wrapped without covariates."""
+        if isinstance(X, Epochs):
+            if groups is not None:
+                md = X.metadata.copy()
+                md["subject"] = np.asarray(groups)
+                X = X.replace(metadata=md)
+            return X
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 3:
+            raise DataError(f"MassLevelClassifier expects Epochs or an array (n, features, steps), got {X.shape}")
+        if self.use_covariates:
+            raise DataError("a plain array carries no covariates; pass Epochs or set use_covariates=False")
+        subj = np.asarray(groups) if groups is not None else np.arange(len(X))
+        return Epochs(X, 1.0, [f"f{i}" for i in range(X.shape[1])], pd.DataFrame({"subject": subj}))
+
+    def _check_epochs(self, epochs: Epochs, need_y: bool) -> None:
+        if not isinstance(epochs, Epochs):
+            raise DataError(f"MassLevelClassifier expects Epochs, got {type(epochs).__name__}")
+        if len(epochs) == 0:
+            raise DataError("no samples given")
+        if need_y and epochs.y is None:
+            raise DataError("training Epochs carry no labels (y is None)")
+        if "subject" not in epochs.metadata.columns:
+            raise DataError("epochs metadata needs a 'subject' column")
+
+    def _mask(self, epochs: Epochs) -> np.ndarray | None:
+        if "n_steps" not in epochs.metadata.columns:
+            return None
+        n = epochs.metadata["n_steps"].to_numpy(dtype=np.int64)
+        return np.arange(epochs.n_times)[None, :] < n[:, None]
+
+    def _inputs(self, epochs: Epochs) -> list[np.ndarray]:
+        """Scaled model inputs: [x (n, steps, features)] + [covariates] + [mask]."""
+        x = self.channel_scaler_.transform(epochs.X)
+        inputs = [np.ascontiguousarray(np.transpose(x, (0, 2, 1)), dtype=np.float32)]
+        if self.use_covariates:
+            cov = encode_covariates(epochs.metadata, list(self.covariates), "MassLevelClassifier")
+            inputs.append(self.covariate_scaler_.transform(cov).astype(np.float32))
+        mask = self._mask(epochs)
+        if mask is not None:
+            inputs.append(mask)
+        return inputs
+
+    def _build_member(self, n_features: int, n_covariates: int):
+        return AttentionBiLSTM(
+            n_features=n_features, n_classes=len(self.classes_), n_covariates=n_covariates,
+            hidden_size=self.hidden_size, num_layers=self.num_layers, attention_size=self.attention_size,
+            covariate_size=self.covariate_size, head_size=self.head_size, dropout=self.dropout,
+            use_attention=self.use_attention,
+        )
+
+    def _build(self, n_features: int, n_covariates: int):
+        """The (untrained) module: one network, or an ensemble of ``n_members``."""
+        if int(self.n_members) <= 1:
+            return self._build_member(n_features, n_covariates)
+        return AttentionBiLSTMEnsemble([self._build_member(n_features, n_covariates)
+                                        for _ in range(int(self.n_members))])
+
+    def _member_seed(self, k: int) -> int:
+        from ..train.seeding import derive_seed
+
+        return int(self.seed) if k == 0 else int(derive_seed(self.seed, "member", k))
+
+    # --------------------------------------------------------------- fit
+    def fit(self, epochs: Epochs | np.ndarray, y: Any = None, groups: Any = None) -> "MassLevelClassifier":
+        """Fit on TRAINING samples (one or more per subject).
+
+        Parameters
+        ----------
+        epochs : Epochs or array (n_samples, n_features, n_steps)
+            X (n_samples, n_features, n_steps); metadata with ``subject`` and covariates
+            (a plain array needs ``use_covariates=False``; ``groups`` are then the subjects).
+        y : array, optional
+            Labels; default ``epochs.y``.
+        groups : array, optional
+            Subject of each sample (overrides the metadata's ``subject`` column).
+        """
+        import torch
+
+        from ..evaluate.imbalance import class_weights, random_oversample
+        from ..evaluate.splitters import inner_validation_split
+        from ..preprocess.scalers import ChannelStandardScaler, FeatureStandardScaler
+        from ..train import fit_module, torch_seed
+
+        epochs = self._as_epochs(epochs, groups)
+        if y is not None:
+            epochs = epochs.replace(y=np.asarray(y))
+        self._check_epochs(epochs, need_y=True)
+        self._validate_params()
+        labels = np.asarray(epochs.y)
+        self.classes_ = np.asarray(list(self.classes) if self.classes is not None else np.unique(labels))
+        unknown = sorted(set(labels.tolist()) - set(self.classes_.tolist()))
+        if unknown:
+            raise DataError(f"labels {unknown} are not among the classes {self.classes_.tolist()}")
+        target = np.searchsorted(self.classes_, labels) if self.classes is None else \
+            np.array([self.classes_.tolist().index(v) for v in labels], dtype=np.int64)
+        target = target.astype(np.int64)
+
+        # Scalers: statistics of the training samples handed to fit (training subjects only;
+        # shared by every member, whose validation subjects differ).
+        self.channel_scaler_ = ChannelStandardScaler().fit(epochs.X)
+        self.covariate_scaler_ = None
+        if self.use_covariates:
+            cov = encode_covariates(epochs.metadata, list(self.covariates), "MassLevelClassifier")
+            self.covariate_scaler_ = FeatureStandardScaler().fit(cov)
+        inputs = self._inputs(epochs)
+        n_cov = inputs[1].shape[1] if self.use_covariates else 0
+        has_mask = self._mask(epochs) is not None
+        all_idx = np.arange(len(epochs))
+        n_subj = epochs.metadata["subject"].nunique()
+
+        members, histories = [], []
+        for k in range(int(self.n_members)):
+            seed = self._member_seed(k)
+            if self.val_fraction > 0 and n_subj >= 4:
+                try:
+                    fit_idx, val_idx = inner_validation_split(epochs.metadata, all_idx, fraction=self.val_fraction,
+                                                              seed=seed, y=labels)
+                except ValueError as exc:
+                    # Too few subjects of some class to stratify the validation split: draw it unstratified.
+                    log.warning("member %d: validation subjects drawn unstratified (%s)", k, exc)
+                    fit_idx, val_idx = inner_validation_split(epochs.metadata, all_idx,
+                                                              fraction=self.val_fraction, seed=seed)
+            else:
+                fit_idx, val_idx = all_idx, np.zeros(0, dtype=np.int64)
+            train_rows = fit_idx
+            if self.imbalance in ("oversample", "both"):
+                train_rows, _ = random_oversample(fit_idx, labels[fit_idx], seed=seed)
+            weight = None
+            if self.imbalance in ("class_weight", "both"):
+                cw = class_weights(target[train_rows])
+                weight = torch.tensor([cw.get(i, 1.0) for i in range(len(self.classes_))], dtype=torch.float32)
+            ce = torch.nn.CrossEntropyLoss(weight=None if weight is None else weight.to(self.device))
+
+            def loss_fn(out, yb, ce=ce):
+                return ce(out[0] if isinstance(out, tuple) else out, yb)
+
+            has_val = len(val_idx) > 0
+            # One forked, seeded RNG scope for initialisation AND dropout: the fit is a pure
+            # function of (data, seed) whatever ran before in this process.
+            with torch_seed(seed):
+                member = self._build_member(inputs[0].shape[2], n_cov)
+                module = _Adapter.wrap(member, self.use_covariates, has_mask)
+                histories.append(fit_module(
+                    module, [a[train_rows] for a in inputs], target[train_rows], loss_fn,
+                    val_inputs=[a[val_idx] for a in inputs] if has_val else None,
+                    val_target=target[val_idx] if has_val else None,
+                    epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                    optimizer=self.optimizer, patience=self.patience, seed=seed, device=self.device,
+                ))
+            members.append(member.to("cpu").eval())
+        if len(members) == 1:
+            self.model_ = members[0]
+        else:
+            self.model_ = AttentionBiLSTMEnsemble(members)
+        self.histories_ = histories
+        self.history_ = histories[0]
+        self.model_.to("cpu").eval()
+        self.n_features_ = int(inputs[0].shape[2])
+        self.n_covariates_ = int(n_cov)
+        return self
+
+    # ----------------------------------------------------------- predict
+    def predict_proba(self, epochs: Epochs) -> np.ndarray:
+        """Class probabilities (n_samples, n_classes), columns in ``classes_`` order; sets ``attention_``."""
+        import torch
+
+        self._check_fitted()
+        epochs = self._as_epochs(epochs, None)
+        self._check_epochs(epochs, need_y=False)
+        if epochs.n_channels != self.n_features_:
+            raise DataError(f"model was fitted on {self.n_features_} feature channel(s), got {epochs.n_channels}")
+        inputs = [torch.as_tensor(a) for a in self._inputs(epochs)]
+        cov = inputs[1] if self.use_covariates else None
+        mask = inputs[-1] if self._mask(epochs) is not None else None
+        self.model_.eval()
+        with torch.no_grad():
+            logits, att = self.model_(inputs[0], cov, mask)
+        self.attention_ = att.numpy().astype(np.float64)
+        return torch.softmax(logits, dim=-1).numpy().astype(np.float64)
+
+    def predict(self, epochs: Epochs) -> np.ndarray:
+        """Most probable class per sample (labels from ``classes_``)."""
+        return self.classes_[np.argmax(self.predict_proba(epochs), axis=1)]
+
+    def score(self, epochs: Epochs, y: Any = None, sample_weight: Any = None) -> float:
+        """Accuracy on ``epochs`` (labels ``y`` or ``epochs.y``)."""
+        y = getattr(epochs, "y", None) if y is None else np.asarray(y)
+        if y is None:
+            raise DataError("score needs labels")
+        pred = self.predict(epochs)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        return float(np.average(pred == np.asarray(y), weights=w))
+
+    # ----------------------------------------------------- persistence
+    def _fitted_state(self) -> dict[str, Any]:
+        """Classes, input sizes and scaler statistics (the weights are saved separately)."""
+        return {
+            "classes": [str(c) for c in self.classes_],
+            "n_features": self.n_features_,
+            "n_covariates": self.n_covariates_,
+            "channel_mean": np.asarray(self.channel_scaler_.mean_).tolist(),
+            "channel_scale": np.asarray(self.channel_scaler_.scale_).tolist(),
+            "covariate_mean": None if self.covariate_scaler_ is None else self.covariate_scaler_.mean_.tolist(),
+            "covariate_scale": None if self.covariate_scaler_ is None else self.covariate_scaler_.scale_.tolist(),
+            "best_epochs": [int(h.best_epoch) for h in getattr(self, "histories_", [])],
+        }
+
+    def _restore(self, fitted: dict[str, Any]) -> None:
+        from ..preprocess.scalers import ChannelStandardScaler, FeatureStandardScaler
+
+        self.classes_ = np.asarray(fitted["classes"])
+        self.n_features_ = int(fitted["n_features"])
+        self.n_covariates_ = int(fitted["n_covariates"])
+        cs = ChannelStandardScaler()
+        cs.mean_ = cs.center_ = np.asarray(fitted["channel_mean"], dtype=np.float64)
+        cs.scale_ = np.asarray(fitted["channel_scale"], dtype=np.float64)
+        cs.n_channels_ = len(cs.mean_)
+        self.channel_scaler_ = cs
+        self.covariate_scaler_ = None
+        if fitted.get("covariate_mean") is not None:
+            fsc = FeatureStandardScaler()
+            fsc.mean_ = np.asarray(fitted["covariate_mean"], dtype=np.float64)
+            fsc.scale_ = np.asarray(fitted["covariate_scale"], dtype=np.float64)
+            self.covariate_scaler_ = fsc
+        self.model_ = self._build(self.n_features_, self.n_covariates_).eval()

@@ -10,7 +10,7 @@ learned encoder weights are then copied into the classifier.
 Layer ``k``'s autoencoder is trained on the representation produced by the
 already-pretrained layers ``1..k-1`` (frozen), exactly as the greedy scheme
 prescribes. Only the TRAINING part of a fold may be passed in: the caller
-(:class:`~myoflow.pipelines.muscle_id.estimator.CNNLSTMClassifier`) does so.
+(:class:`~myoflow.models.cnn_lstm.CNNLSTMClassifier`) does so.
 """
 from __future__ import annotations
 
@@ -62,25 +62,22 @@ class ConvAutoencoder(nn.Module):
 
 def _train_autoencoder(ae: ConvAutoencoder, X: torch.Tensor, epochs: int, batch_size: int, lr: float,
                        gen: torch.Generator) -> list[float]:
-    opt = torch.optim.Adam(ae.parameters(), lr=lr)
+    """Train one autoencoder with the shared engine; reconstruction MSE before training, then per epoch."""
+    from ..train.engine import fit
+
     n = X.shape[0]
     with torch.no_grad():  # reconstruction error before any training, the baseline
-        losses = [float(sum(nn.functional.mse_loss(ae(X[s:s + 1024]), X[s:s + 1024], reduction="sum")
-                            for s in range(0, n, 1024)) / X.numel())]
-    for _ in range(epochs):
-        ae.train()
-        perm = torch.randperm(n, generator=gen)
-        total = 0.0
-        for start in range(0, n, batch_size):
-            xb = X[perm[start:start + batch_size]]
-            opt.zero_grad(set_to_none=True)
-            loss = nn.functional.mse_loss(ae(xb), xb)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * xb.shape[0]
-        losses.append(total / n)
-    ae.eval()
-    return losses
+        first = float(sum(nn.functional.mse_loss(ae(X[s:s + 1024]), X[s:s + 1024], reduction="sum")
+                          for s in range(0, n, 1024)) / X.numel())
+    if epochs < 1:
+        return [first]
+
+    def loss(batch, state):
+        return nn.functional.mse_loss(ae(batch[0]), batch[0])
+
+    hist = fit(ae, [X], loss, epochs=epochs, batch_size=batch_size, lr=lr, generator=gen, patience=None,
+               device=str(X.device))
+    return [first] + hist.train_loss
 
 
 def pretrain_conv_layers(

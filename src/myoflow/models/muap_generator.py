@@ -32,21 +32,31 @@ Conditions are given in physical units, in the order of
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
+from sklearn.base import RegressorMixin
 from torch import nn
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
+from .base import MyoflowEstimator
 
 __all__ = [
     "DEFAULT_CONDITIONS",
     "DEFAULT_CONDITION_RANGES",
     "MUAPDecoder",
     "MUAPGenerator",
+    "MuapGeneratorEstimator",
     "time_scaling_matrices",
     "validate_conditions",
+    "nrmse",
+    "peak_to_peak",
+    "save_generator",
+    "load_generator",
+    "export_generator_onnx",
+    "GENERATOR_FILES",
 ]
 
 #: The six BioMime conditions (spec §5, ``BioMime/utils/params.py`` [S]).
@@ -510,3 +520,347 @@ class MUAPDecoder(MUAPGenerator):
     def forward(self, conditions: torch.Tensor, z: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         shape, logamp = self.decode_unit(self.unit_conditions(conditions), z)
         return shape * torch.exp(logamp)[:, None, None, None]
+
+
+# ------------------------------------------------------------------ metrics
+def peak_to_peak(muaps: np.ndarray) -> np.ndarray:
+    """Peak-to-peak amplitude over the whole grid and window, per MUAP: (n, ...) → (n,)."""
+    flat = np.asarray(muaps).reshape(len(muaps), -1)
+    return flat.max(axis=1) - flat.min(axis=1)
+
+
+def nrmse(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Normalised RMSE per MUAP (BioMime's metric): ``‖y − x‖ / √N / (max y − min y)``.
+
+    Parameters
+    ----------
+    pred, target : arrays (n, rows, cols, times)
+        Generated and reference (numerical-model) MUAPs.
+
+    Returns
+    -------
+    array (n,)
+    """
+    pred = np.asarray(pred, dtype=np.float64).reshape(len(pred), -1)
+    target = np.asarray(target, dtype=np.float64).reshape(len(target), -1)
+    if pred.shape != target.shape:
+        raise DataError(f"prediction shape {pred.shape} differs from target shape {target.shape}")
+    rmse = np.sqrt(np.mean((pred - target) ** 2, axis=1))
+    return rmse / (target.max(axis=1) - target.min(axis=1))
+
+
+# ---------------------------------------------------------------- estimator
+_ARCH = ("fs", "condition_names", "condition_ranges", "latent_dim", "hidden", "n_hidden_layers", "cond_dim",
+         "time_expert_scales", "encoder_width", "output_rank", "positions_mm")
+
+
+class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
+    """Fit a :class:`MUAPGenerator` to (conditions, MUAPs) pairs from the numerical model.
+
+    ``fit(conditions, muaps)`` trains it with the shared engine (:func:`myoflow.train.fit`:
+    fused Adam, cosine LR decay to 2 % of ``lr``, logistic KL annealing as a callback,
+    early stopping on the *generation* nRMSE of ``validation_data`` — prior path,
+    amplitude included — with best-weights restore); ``predict(conditions)`` generates
+    MUAPs at the prior mean ``z = 0``; ``score`` is minus the mean nRMSE.
+
+    Parameters
+    ----------
+    fs, condition_names, condition_ranges, latent_dim, hidden, n_hidden_layers, cond_dim,
+    time_expert_scales, encoder_width, output_rank, positions_mm
+        :class:`MUAPGenerator` arguments (``out_shape`` comes from the data).
+    epochs, batch_size, lr, weight_decay, patience
+        Optimisation (defaults tuned on the myoflow numerical model).
+    kl_weight : float
+        Final weight of the KL term (BioMime: 0.1 with logistic annealing [S]).
+    kl_anneal_epochs : int
+        Epochs of the logistic KL annealing.
+    prior_weight : float
+        Weight of the reconstruction loss at ``z = 0`` (what generation uses).
+    amp_weight : float
+        Weight of the log-amplitude loss (in units of the training-set log-amplitude SD).
+    cycle_weight : float
+        BioMime's cycle loss (source → target → source conditions), 0 to disable.
+    pca_init : bool
+        Initialise the factorised output layer with the PCA basis of the training shapes.
+    seed : int
+        Seeds weight initialisation, batch order and the VAE noise (local generators).
+    device : str
+
+    Attributes
+    ----------
+    generator_ : MUAPGenerator
+        The trained model (best validation epoch).
+    history_ : myoflow.train.FitResult
+        ``train_loss``, ``val_loss`` (validation nRMSE) per epoch, ``best_epoch``, ``seconds``.
+    """
+
+    registry_name = "muap_generator"
+    _module_attr = "generator_"
+
+    def __init__(self, fs: float = 2048.0, condition_names: Sequence[str] = DEFAULT_CONDITIONS,
+                 condition_ranges: dict[str, Sequence[float]] | None = None, latent_dim: int = 16,
+                 hidden: int = 512, n_hidden_layers: int = 3, cond_dim: int = 64,
+                 time_expert_scales: Sequence[float] = (0.5, 0.63, 0.79, 1.0, 1.26, 1.59, 2.0),
+                 encoder_width: int = 256, output_rank: int = 256,
+                 positions_mm: Sequence[Sequence[float]] | None = None, epochs: int = 300, batch_size: int = 64,
+                 lr: float = 1e-3, weight_decay: float = 0.0, patience: int = 60, kl_weight: float = 1e-3,
+                 kl_anneal_epochs: int = 50, prior_weight: float = 1.0, amp_weight: float = 0.05,
+                 cycle_weight: float = 0.0, pca_init: bool = True, seed: int = 0, device: str = "cpu"):
+        self.fs = fs
+        self.condition_names = condition_names
+        self.condition_ranges = condition_ranges
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.n_hidden_layers = n_hidden_layers
+        self.cond_dim = cond_dim
+        self.time_expert_scales = time_expert_scales
+        self.encoder_width = encoder_width
+        self.output_rank = output_rank
+        self.positions_mm = positions_mm
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.kl_weight = kl_weight
+        self.kl_anneal_epochs = kl_anneal_epochs
+        self.prior_weight = prior_weight
+        self.amp_weight = amp_weight
+        self.cycle_weight = cycle_weight
+        self.pca_init = pca_init
+        self.seed = seed
+        self.device = device
+
+    def _validate_params(self) -> None:
+        if int(self.epochs) < 1 or int(self.batch_size) < 1:
+            raise ConfigError(f"generator training needs epochs >= 1 and batch_size >= 1, "
+                              f"got {self.epochs}, {self.batch_size}")
+        if float(self.lr) <= 0:
+            raise ConfigError(f"generator training lr must be > 0, got {self.lr}")
+
+    def _build(self, out_shape: Sequence[int]) -> MUAPGenerator:
+        kw = {k: getattr(self, k) for k in _ARCH}
+        kw["condition_ranges"] = ({k: tuple(v) for k, v in kw["condition_ranges"].items()}
+                                  if kw["condition_ranges"] is not None else None)
+        return MUAPGenerator(out_shape=tuple(int(s) for s in out_shape), **kw)
+
+    @classmethod
+    def from_generator(cls, generator: MUAPGenerator, **params: Any) -> "MuapGeneratorEstimator":
+        """Wrap an already trained :class:`MUAPGenerator` as a fitted estimator (e.g. to save it)."""
+        cfg = generator.config()
+        est = cls(**{k: cfg[k] for k in _ARCH}, **params)
+        est.generator_ = generator.eval()
+        return est
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: Any = None, *,
+            validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+            on_epoch: Callable[[int, float, float | None], None] | None = None) -> "MuapGeneratorEstimator":
+        """Train on conditions ``X`` (n, 6; physical units) and MUAPs ``y`` (n, rows, cols, times).
+
+        ``validation_data`` (from training conditions only) drives early stopping and
+        best-epoch restoration; without it the last epoch is kept. ``groups`` is unused
+        (units are independent draws of the condition space).
+        """
+        import time
+
+        from ..train.engine import LogisticWeight, fit
+        from ..train.seeding import torch_seed
+
+        t0 = time.perf_counter()
+        self._validate_params()
+        muaps = np.asarray(y, dtype=np.float32)
+        if muaps.ndim != 4 or len(muaps) == 0:
+            raise DataError(f"training MUAPs must have shape (n, rows, cols, times) with n >= 1, got {muaps.shape}")
+        C = np.asarray(X, dtype=np.float32)
+        if len(C) != len(muaps):
+            raise DataError(f"{len(C)} condition rows for {len(muaps)} MUAPs")
+        pp = peak_to_peak(muaps)
+        if (pp <= 0).any() or not np.isfinite(muaps).all():
+            raise DataError("training MUAPs contain flat or non-finite waveforms")
+        with torch_seed(int(self.seed)):
+            model = self._build(muaps.shape[1:])
+        # validates the ranges (and refuses training data outside them)
+        validate_conditions(C, model.condition_names, model.condition_ranges)
+        if self.pca_init:
+            model.init_output_basis(muaps / pp[:, None, None, None])
+        logpp = np.log(pp)
+        model.logamp_mean.fill_(float(logpp.mean()))
+        model.logamp_std.fill_(float(max(logpp.std(), 1e-3)))
+        from ..train.device import get_device
+
+        dev = get_device(self.device)
+        model.to(dev)
+        shapes = torch.as_tensor(muaps / pp[:, None, None, None], device=dev)
+        cond_u = model.unit_conditions(torch.as_tensor(C, device=dev))
+        logpp_t = torch.as_tensor(logpp, dtype=torch.float32, device=dev)
+        lstd = float(model.logamp_std)
+        prior_w, amp_w, cycle_w = float(self.prior_weight), float(self.amp_weight), float(self.cycle_weight)
+
+        def loss(batch, state):
+            yb, cu, la = batch
+            noise = torch.randn(len(yb), model.latent_dim, generator=state.generator).to(state.device)
+            out = model(yb, cu, noise)
+            value = torch.mean((out["recon"] - yb) ** 2)
+            value = value + prior_w * torch.mean((out["prior"] - yb) ** 2)
+            value = value + amp_w * torch.mean(((out["logamp"] - la) / lstd) ** 2)
+            kl = -0.5 * torch.mean(torch.sum(1 + out["logvar"] - out["mu"] ** 2 - out["logvar"].exp(), dim=1))
+            value = value + state.weights["kl"] * kl
+            if cycle_w > 0:
+                # source -> random target conditions -> back to source must reproduce the input
+                tgt = torch.rand(cu.shape, generator=state.generator).to(state.device)
+                moved, _ = model.decode_unit(tgt, out["mu"])
+                mu2, _ = model.encode_unit(moved, tgt)
+                back, _ = model.decode_unit(cu, mu2)
+                value = value + cycle_w * torch.mean((back - yb) ** 2)
+            return value
+
+        validate = None
+        if validation_data is not None and len(validation_data[0]) > 0:
+            Vc = np.asarray(validation_data[0], dtype=np.float32)
+            Vx = np.asarray(validation_data[1], dtype=np.float32)
+
+            def validate() -> float:
+                return float(np.mean(nrmse(model.generate(Vc), Vx)))
+
+        self.history_ = fit(
+            model, [shapes, cond_u, logpp_t], loss, validate=validate, epochs=int(self.epochs),
+            batch_size=int(self.batch_size), lr=float(self.lr), weight_decay=float(self.weight_decay),
+            optimizer="adam", fused=True, schedule="cosine", schedule_floor=0.02, patience=int(self.patience),
+            seed=int(self.seed), device=dev, callbacks=[LogisticWeight("kl", self.kl_weight, self.kl_anneal_epochs)],
+            on_epoch=on_epoch, log_every=10,
+        )
+        self.history_.seconds = time.perf_counter() - t0  # the whole fit, PCA initialisation included
+        self.generator_ = model
+        return self
+
+    # --------------------------------------------------------------- predict
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Generated MUAPs at ``z = 0`` for conditions (n, 6): (n, rows, cols, times)."""
+        self._check_fitted()
+        return self.generator_.generate(X)
+
+    def score(self, X: np.ndarray, y: np.ndarray, sample_weight: Any = None) -> float:
+        """Minus the mean nRMSE (higher is better, scikit-learn convention)."""
+        return -float(np.mean(nrmse(self.predict(X), y)))
+
+    # ----------------------------------------------------------- persistence
+    def export_module(self):
+        """The generation path ``(conditions, z) -> MUAPs`` for ONNX (:class:`MUAPDecoder`)."""
+        self._check_fitted()
+        return MUAPDecoder.from_generator(self.generator_)
+
+    def _fitted_state(self) -> dict[str, Any]:
+        return {"out_shape": list(self.generator_.out_shape), "generator_config": self.generator_.config()}
+
+    def _restore(self, fitted: dict[str, Any]) -> None:
+        self.generator_ = self._build(fitted["out_shape"]).eval()
+
+
+# ------------------------------------------------------- files for users
+GENERATOR_FILES = {"weights": "generator.safetensors", "config": "generator.json", "onnx": "generator.onnx"}
+
+
+def save_generator(generator: "MuapGeneratorEstimator | MUAPGenerator", out_dir: str | Path,
+                   onnx: bool = False) -> Path:
+    """Write an exported generator folder: ``generator.safetensors`` (the estimator save) and
+    ``generator.json`` (its config: output shape, fs, units, condition names and ranges), plus
+    ``generator.onnx`` if asked. Returns the folder."""
+    from .._atomic import atomic_write_json
+    from .base import estimator_config, save_estimator
+
+    est = generator if isinstance(generator, MuapGeneratorEstimator) else MuapGeneratorEstimator.from_generator(generator)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_estimator(est, out / GENERATOR_FILES["weights"])
+    atomic_write_json(out / GENERATOR_FILES["config"], {**estimator_config(est), "units": "V",
+                                                        "axis_order": ["n", "rows", "cols", "times"]})
+    if onnx:
+        export_generator_onnx(est.generator_, out / GENERATOR_FILES["onnx"])
+    return out
+
+
+def load_generator(path: str | Path) -> MUAPGenerator:
+    """Rebuild a trained :class:`MUAPGenerator` (eval mode) with the one estimator loader.
+
+    Parameters
+    ----------
+    path : path
+        An exported folder, its ``generator.safetensors``, or a ``muap-generator`` run
+        directory (the first finished fold's checkpoint, config from its ``extras.json``).
+
+    Raises
+    ------
+    DataError
+        Nothing loadable at ``path`` (says what was looked for).
+    """
+    import json
+
+    from .base import load_estimator
+
+    p = Path(path)
+    if p.is_file():
+        return _as_generator(load_estimator(p), p)
+    if not p.is_dir():
+        raise DataError("generator not found (expected an exported folder, a .safetensors file or a run dir)", str(p))
+    if (p / GENERATOR_FILES["weights"]).is_file():
+        return load_generator(p / GENERATOR_FILES["weights"])
+    folds = sorted(d for d in (p / "folds").glob("*") if (d / "result.json").is_file()) if (p / "folds").is_dir() else []
+    for fdir in folds:
+        ckpt, extras = fdir / "muap_generator.safetensors", fdir / "extras.json"
+        if ckpt.is_file() and extras.is_file():
+            cfg = (json.loads(extras.read_text(encoding="utf-8")).get("models") or {}).get("muap_generator", {})
+            if cfg.get("estimator"):
+                return _as_generator(load_estimator(ckpt, config=cfg["estimator"]), ckpt)
+    raise DataError(f"no {GENERATOR_FILES['weights']} and no finished muap-generator fold with a checkpoint", str(p))
+
+
+def _as_generator(est: Any, where: Path) -> MUAPGenerator:
+    if not isinstance(est, MuapGeneratorEstimator):
+        raise DataError(f"checkpoint holds a {type(est).__name__}, not a MUAP generator", str(where))
+    return est.generator_.eval()
+
+
+def export_generator_onnx(generator: MUAPGenerator, path: str | Path, batch: int = 4, rtol: float = 1e-4,
+                          seed: int = 0) -> float:
+    """Export the generation path to ONNX and check it against PyTorch.
+
+    The ONNX graph maps ``conditions`` (n, 6; physical units — range checks are the
+    caller's job, see ``generator.json``) and ``z`` (n, latent_dim) to MUAPs
+    (n, rows, cols, times) in volts, with a dynamic batch axis.
+
+    Returns
+    -------
+    float
+        Largest |ONNX − torch| relative to the largest |torch| output, over random
+        in-range conditions and z; raises :class:`DataError` above ``rtol``.
+    """
+    import warnings
+
+    from .._atomic import atomic_path
+    from ..errors import require
+
+    ort = require("onnxruntime", "onnx", "ONNX export of the MUAP generator")
+    dec = MUAPDecoder.from_generator(generator)
+    rng = np.random.default_rng(seed)
+    lo = np.array([generator.condition_ranges[n][0] for n in generator.condition_names])
+    hi = np.array([generator.condition_ranges[n][1] for n in generator.condition_names])
+    cond = (lo + rng.random((batch, len(lo))) * (hi - lo)).astype(np.float32)
+    z = rng.standard_normal((batch, generator.latent_dim)).astype(np.float32)
+    with atomic_path(path, suffix=".onnx") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(dec, (torch.as_tensor(cond), torch.as_tensor(z)), str(tmp),
+                          input_names=["conditions", "z"], output_names=["muaps"],
+                          dynamic_axes={"conditions": {0: "n"}, "z": {0: "n"}, "muaps": {0: "n"}},
+                          opset_version=17, dynamo=False)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    n_check = 64  # a different batch size than the export's, to exercise the dynamic axis
+    cond2 = (lo + rng.random((n_check, len(lo))) * (hi - lo)).astype(np.float32)
+    z2 = rng.standard_normal((n_check, generator.latent_dim)).astype(np.float32)
+    with torch.no_grad():
+        ref = dec(torch.as_tensor(cond2), torch.as_tensor(z2)).numpy()
+    got = sess.run(None, {"conditions": cond2, "z": z2})[0]
+    rel = float(np.max(np.abs(ref - got)) / max(float(np.max(np.abs(ref))), 1e-30))
+    if rel > rtol:
+        raise DataError(f"ONNX output differs from PyTorch by {rel:.2e} of the peak (> {rtol:g})", str(path))
+    return rel

@@ -1,9 +1,8 @@
 """Seed 002 (Park & Park): sEMG of 7 lower-limb muscles from gait kinematics via joint torques."""
 from .data import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles
-from .estimators import KinematicsEmgRegressor, TorqueBasedEmgRegressor
 
-__all__ = ["MUSCLES", "GaitCycles", "normalise_emg", "trial_to_cycles", "KinematicsEmgRegressor",
-           "TorqueBasedEmgRegressor", "GaitEmgPipeline", "GaitEmgConfig"]
+# The estimators live in myoflow.models.gait_mlp (TorqueBasedEmgRegressor, KinematicsEmgRegressor).
+__all__ = ["MUSCLES", "GaitCycles", "normalise_emg", "trial_to_cycles", "GaitEmgPipeline", "GaitEmgConfig"]
 
 
 def __getattr__(name):  # the pipeline module imports experiments; load it on use

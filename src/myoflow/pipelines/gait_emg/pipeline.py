@@ -15,9 +15,9 @@ Protocol
   planes, knee, ankle and subtalar for the OpenSim data) and sEMG linear
   envelopes normalised per subject and muscle to the peak of the subject's
   ensemble average (real data: to walk36's).
-* Models: :class:`~.estimators.TorqueBasedEmgRegressor` (torque MLP, then an
+* Models: :class:`~myoflow.models.gait_mlp.TorqueBasedEmgRegressor` (torque MLP, then an
   added hidden layer + 7-muscle output fine-tuned with frozen torque layers) and
-  :class:`~.estimators.KinematicsEmgRegressor` (the baseline MLP).
+  :class:`~myoflow.models.gait_mlp.KinematicsEmgRegressor` (the baseline MLP).
 * Evaluation: subject-wise K-fold (or leave-one-subject-out) on the simulated
   cohort, validation subjects for early stopping carved from the training
   subjects; R² of ensemble averages per muscle (the paper's Table 1), per-cycle
@@ -36,10 +36,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ...config import ExperimentConfig
+from ...config import ExperimentConfig, ModelSpec
 from ...errors import ConfigError, DataError, LeakageError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from ...experiments.cache import cache_key, cached
+from ...models import check_model_spec, estimator_config, estimator_tensors
 from .._shared import shared_data_dir
 from .data import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles
 from .features import kinematic_inputs, to_rows, from_rows
@@ -117,19 +118,6 @@ class GaitPreprocessConfig:
 
 
 @dataclass
-class GaitModelConfig:
-    torque_hidden: list[int] = field(default_factory=lambda: [128, 99])
-    added_hidden: int = 152
-    head_input: Literal["hidden", "torques"] = "hidden"
-    baseline_hidden: list[int] = field(default_factory=lambda: [119, 116])
-    activation: Literal["relu", "tanh", "elu", "gelu"] = "relu"
-    dropout: float = 0.0
-    finetune: Literal["frozen", "low_lr", "full"] = "frozen"
-    finetune_lr_ratio: float = 0.1
-    torque_epochs: int = 60
-
-
-@dataclass
 class GaitEvaluateConfig:
     splitter: Literal["kfold", "loso"] = "kfold"
     n_splits: int = 11
@@ -141,8 +129,15 @@ class GaitEvaluateConfig:
 class GaitEmgConfig(ExperimentConfig):
     data: GaitDataConfig = field(default_factory=GaitDataConfig)
     preprocess: GaitPreprocessConfig = field(default_factory=GaitPreprocessConfig)
-    model: GaitModelConfig = field(default_factory=GaitModelConfig)
+    #: The torque-based model (``name: torque_emg_mlp``) and the baseline (``kinematics_emg_mlp``):
+    #: estimator parameters; the train section fills epochs, lr, ...; seed, device and ``n_emg`` are the pipeline's.
+    model: ModelSpec = field(default_factory=lambda: ModelSpec("torque_emg_mlp"))
+    baseline: ModelSpec = field(default_factory=lambda: ModelSpec("kinematics_emg_mlp"))
     evaluate: GaitEvaluateConfig = field(default_factory=GaitEvaluateConfig)
+
+    def __post_init__(self) -> None:
+        check_model_spec(self.model, "model", allowed=("torque_emg_mlp",))
+        check_model_spec(self.baseline, "baseline", allowed=("kinematics_emg_mlp",))
 
 
 # ------------------------------------------------------------------ data
@@ -463,7 +458,8 @@ class GaitEmgPipeline(Pipeline):
 
     def run_fold(self, cfg: GaitEmgConfig, data: GaitData, fold: Fold, ctx: FoldContext) -> FoldResult:
         from ...train import derive_seed
-        from .estimators import KinematicsEmgRegressor, TorqueBasedEmgRegressor
+        from ...config import to_dict
+        from ...models import build_from_sections
 
         train_seed = derive_seed(cfg.seed, fold.id if fold.payload["kind"] in ("sim", "within") else "real-train")
         fit_c, val_c, test_c, group = self._split(cfg, data, fold, train_seed)
@@ -471,15 +467,14 @@ class GaitEmgPipeline(Pipeline):
         Xf, Tf, Ef = _rows(fit_c, kinds)
         Xv, Tv, Ev = _rows(val_c, kinds)
         Xt, _, _ = _rows(test_c, kinds)
-        t, m = cfg.train, cfg.model
-        common = dict(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay,
-                      optimizer=t.optimizer, patience=t.patience, activation=m.activation, dropout=m.dropout,
-                      device=ctx.device)
-        tb = TorqueBasedEmgRegressor(m.torque_hidden, m.added_hidden, m.head_input, m.finetune, m.finetune_lr_ratio,
-                                     torque_epochs=m.torque_epochs, seed=derive_seed(train_seed, "torque_based"),
-                                     **common).fit(Xf, Tf, Ef, Xv, Tv, Ev)
-        bl = KinematicsEmgRegressor(m.baseline_hidden, seed=derive_seed(train_seed, "baseline"),
-                                    **common).fit(Xf, Ef, Xv, Ev)
+        train = {k: v for k, v in to_dict(cfg.train).items() if k != "device"}
+        # validation rows are the pipeline's (held-out training subjects, or the last training cycles)
+        tb = build_from_sections(cfg.model.name, cfg.model.params, defaults=train, n_emg=Ef.shape[1],
+                                 seed=derive_seed(train_seed, "torque_based"), device=ctx.device)
+        tb.fit(Xf, np.hstack([Ef, Tf]), validation_data=(Xv, np.hstack([Ev, Tv])))
+        bl = build_from_sections(cfg.baseline.name, cfg.baseline.params, defaults=train,
+                                 seed=derive_seed(train_seed, "baseline"), device=ctx.device)
+        bl.fit(Xf, Ef, validation_data=(Xv, Ev))
         n, P = len(test_c), test_c.n_points
         preds = {"torque_based": from_rows(tb.predict(Xt), n, P), "baseline": from_rows(bl.predict(Xt), n, P)}
         torque_pred = from_rows(tb.predict_torques(Xt), n, P)
@@ -503,11 +498,19 @@ class GaitEmgPipeline(Pipeline):
         }
         curves = {"torque_mlp": tb.torque_history_.as_curves(), "torque_based": tb.history_.as_curves(),
                   "baseline": bl.history_.as_curves()}
-        states = {"torque_based": {k: v.detach().cpu() for k, v in tb.model_.state_dict().items()},
-                  "baseline": {k: v.detach().cpu() for k, v in bl.model_.state_dict().items()}}
+        states = {"torque_based": estimator_tensors(tb), "baseline": estimator_tensors(bl)}
+        extras["models"] = {"torque_based": {"estimator": estimator_config(tb)},
+                            "baseline": {"estimator": estimator_config(bl)}}
         return FoldResult(fold.id, fold.condition, metrics, predictions, curves, states, extras)
 
     # .............................................................. summary
+    def example_inputs(self, cfg: GaitEmgConfig, model_name: str, extras: dict[str, Any]) -> tuple:
+        """One row of kinematic inputs (batch, n_features) for ONNX export."""
+        est = ((extras.get("models") or {}).get(model_name) or {}).get("estimator")
+        if est is None:
+            raise DataError(f"no model {model_name!r} in this fold; models: {sorted(extras.get('models') or {})}")
+        return (np.zeros((1, int(est["fitted"]["sizes"][0])), dtype=np.float32),)
+
     def summarize(self, cfg: GaitEmgConfig, data: GaitData, results: list[FoldResult]) -> dict[str, Any]:
         frames = []
         for r in results:

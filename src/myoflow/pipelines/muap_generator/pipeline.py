@@ -35,16 +35,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ...config import ExperimentConfig
+from ...config import ExperimentConfig, ModelSpec
 from ...errors import ConfigError, DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from .._shared import shared_data_dir
 from .data import MuapData, assign_split, load_folder_set, simulate_training_set
 from ...evaluate.bootstrap import bootstrap_mean
 from ...evaluate.metrics import nrmse, pearson_r
-from .estimator import GeneratorTraining, MuapGeneratorEstimator, peak_to_peak
+from ...models import build_from_sections, check_model_spec, estimator_config, estimator_tensors
+from ...models.muap_generator import peak_to_peak
 
-__all__ = ["MuapDataConfig", "MuapSplitConfig", "MuapModelConfig", "MuapVaeConfig", "MuapEvaluateConfig",
+__all__ = ["MuapDataConfig", "MuapSplitConfig", "MuapEvaluateConfig",
            "MuapComputeConfig", "MuapGeneratorConfig", "MuapGeneratorPipeline"]
 
 log = logging.getLogger(__name__)
@@ -93,30 +94,6 @@ class MuapSplitConfig:
 
 
 @dataclass
-class MuapModelConfig:
-    """Architecture of :class:`~myoflow.models.muap_generator.MUAPGenerator`."""
-
-    latent_dim: int = 16
-    hidden: int = 512
-    n_hidden_layers: int = 3
-    cond_dim: int = 64
-    time_expert_scales: list[float] = field(default_factory=lambda: [0.5, 0.63, 0.79, 1.0, 1.26, 1.59, 2.0])
-    encoder_width: int = 256
-    output_rank: int = 256
-
-
-@dataclass
-class MuapVaeConfig:
-    """VAE loss weights (the optimiser settings are in ``train``)."""
-
-    kl_weight: float = 1e-3
-    kl_anneal_epochs: int = 50
-    prior_weight: float = 1.0
-    amp_weight: float = 0.05
-    cycle_weight: float = 0.0
-
-
-@dataclass
 class MuapEvaluateConfig:
     """Evaluation settings."""
 
@@ -148,10 +125,15 @@ class MuapGeneratorConfig(ExperimentConfig):
 
     data: MuapDataConfig = field(default_factory=MuapDataConfig)
     split: MuapSplitConfig = field(default_factory=MuapSplitConfig)
-    model: MuapModelConfig = field(default_factory=MuapModelConfig)
-    vae: MuapVaeConfig = field(default_factory=MuapVaeConfig)
+    #: ``name: muap_generator``; params of :class:`~myoflow.models.muap_generator.MuapGeneratorEstimator`
+    #: (architecture and VAE loss weights; the train section fills epochs, lr, ...; fs, conditions and
+    #: electrode positions come from the data, seed and device from the runner).
+    model: ModelSpec = field(default_factory=lambda: ModelSpec("muap_generator"))
     evaluate: MuapEvaluateConfig = field(default_factory=MuapEvaluateConfig)
     compute: MuapComputeConfig = field(default_factory=MuapComputeConfig)
+
+    def __post_init__(self) -> None:
+        check_model_spec(self.model, "model", allowed=("muap_generator",))
 
 
 # --------------------------------------------------------------------- helpers
@@ -172,20 +154,15 @@ def _real_templates(cfg: MuapGeneratorConfig) -> dict[str, Any] | None:
             "source": t.source}
 
 
-def _training(cfg: MuapGeneratorConfig) -> GeneratorTraining:
-    t, v = cfg.train, cfg.vae
-    return GeneratorTraining(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay,
-                             patience=t.patience, kl_weight=v.kl_weight, kl_anneal_epochs=v.kl_anneal_epochs,
-                             prior_weight=v.prior_weight, amp_weight=v.amp_weight, cycle_weight=v.cycle_weight)
+def _estimator(cfg: MuapGeneratorConfig, data: MuapData, seed: int, device: str):
+    """The generator estimator: ``model.params`` over the ``train`` section; data-given fields fixed."""
+    from ...config import to_dict
 
-
-def _model_params(cfg: MuapGeneratorConfig, data: MuapData) -> dict[str, Any]:
-    m = cfg.model
-    return {"fs": data.fs, "condition_names": data.condition_names,
-            "condition_ranges": {k: tuple(v) for k, v in data.condition_ranges.items()},
-            "latent_dim": m.latent_dim, "hidden": m.hidden, "n_hidden_layers": m.n_hidden_layers,
-            "cond_dim": m.cond_dim, "time_expert_scales": tuple(m.time_expert_scales),
-            "encoder_width": m.encoder_width, "output_rank": m.output_rank, "positions_mm": data.positions_mm.tolist()}
+    return build_from_sections(
+        cfg.model.name, cfg.model.params, defaults={k: v for k, v in to_dict(cfg.train).items() if k != "device"},
+        fs=data.fs, condition_names=tuple(data.condition_names),
+        condition_ranges={k: tuple(v) for k, v in data.condition_ranges.items()},
+        positions_mm=data.positions_mm.tolist(), seed=seed, device=device)
 
 
 def _log_progress():
@@ -306,13 +283,6 @@ class MuapGeneratorPipeline(Pipeline):
         return [Fold(id=f"seed{k}", condition="all", payload={"replicate": k}) for k in range(n)]
 
     # --------------------------------------------------------------- export
-    def build_model(self, cfg: MuapGeneratorConfig, model_name: str, extras: dict[str, Any]):
-        from ...models.muap_generator import MUAPDecoder
-
-        if model_name != MODEL_NAME or "generator_config" not in extras:
-            return None
-        return MUAPDecoder.from_config(extras["generator_config"])
-
     def example_inputs(self, cfg: MuapGeneratorConfig, model_name: str, extras: dict[str, Any]) -> tuple:
         gc = extras["generator_config"]
         mid = [(lo + hi) / 2 for lo, hi in (gc["condition_ranges"][n] for n in gc["condition_names"])]
@@ -335,12 +305,12 @@ class MuapGeneratorPipeline(Pipeline):
 
         ev = cfg.evaluate
         tr, va = data.indices("train"), data.indices("val")
-        est = MuapGeneratorEstimator(_model_params(cfg, data), _training(cfg), seed=ctx.seed, device=ctx.device)
-        est.fit(data.conditions[tr], data.muaps[tr], data.conditions[va], data.muaps[va])
+        est = _estimator(cfg, data, ctx.seed, ctx.device)
+        est.fit(data.conditions[tr], data.muaps[tr], validation_data=(data.conditions[va], data.muaps[va]))
         gen = est.generator_.to("cpu")
         metrics: dict[str, float] = {"train_units": float(len(tr)), "val_units": float(len(va)),
-                                     "best_epoch": float(est.history_["best_epoch"]),
-                                     "train_seconds": float(est.history_["seconds"])}
+                                     "best_epoch": float(est.history_.best_epoch),
+                                     "train_seconds": float(est.history_.seconds)}
         rows = []
         examples: dict[str, np.ndarray] = {}
         lo = np.array([data.condition_ranges[n][0] for n in data.condition_names])
@@ -391,7 +361,8 @@ class MuapGeneratorPipeline(Pipeline):
         metrics.update(speed)
         extras: dict[str, Any] = {
             "generator_config": gen.config(), "split": data.info.get("split", {}), "speed": speed,
-            "history": {"val_nrmse": est.history_["val_nrmse"]},
+            "history": {"val_nrmse": est.history_.val_loss},
+            "models": {MODEL_NAME: {"estimator": estimator_config(est)}},
             "n_parameters": gen.n_parameters(), "n_parameters_decoder": gen.n_parameters(decoder_only=True),
             "condition_names": list(data.condition_names),
         }
@@ -420,16 +391,16 @@ class MuapGeneratorPipeline(Pipeline):
                 np.savez(fh, positions_mm=data.positions_mm, fs=np.float64(data.fs),
                          condition_names=np.asarray(data.condition_names), **examples)
         if ev.export_onnx:
-            from .export import export_generator_onnx, save_generator
+            from ...models.muap_generator import export_generator_onnx, save_generator
 
-            save_generator(gen, workdir / "generator")
+            save_generator(est, workdir / "generator")
             try:
                 metrics["onnx_max_rel_diff"] = export_generator_onnx(gen, workdir / "generator" / "generator.onnx")
             except ImportError as exc:  # onnxruntime is an optional extra
                 log.warning("ONNX export skipped: %s", exc)
-        curves = {MODEL_NAME: {"train_loss": est.history_["train_loss"], "val_nrmse": est.history_["val_nrmse"]}}
+        curves = {MODEL_NAME: {"train_loss": est.history_.train_loss, "val_nrmse": est.history_.val_loss}}
         return FoldResult(fold.id, fold.condition, {MODEL_NAME: metrics}, preds, curves=curves,
-                          state_dicts={MODEL_NAME: gen.state_dict()}, extras=extras)
+                          state_dicts={MODEL_NAME: estimator_tensors(est)}, extras=extras)
 
     # ------------------------------------------------------------- summary
     def summarize(self, cfg: MuapGeneratorConfig, data: MuapData, results: list[FoldResult]) -> dict[str, Any]:

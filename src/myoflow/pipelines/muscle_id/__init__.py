@@ -1,13 +1,13 @@
 """Seed 001: which muscle is the sensor on (CNN-LSTM on TKEO burst windows, autoencoder pretraining).
 
-Public API: :class:`MuscleIdPipeline` (runner plug-in), :class:`CNNLSTMClassifier` and
-:class:`FeatureClassifier` (sklearn-style estimators), :func:`classic_features`,
-:func:`check_placement` (electrode mix-up check).
+Public API: :class:`MuscleIdPipeline` (runner plug-in), :func:`classic_features`,
+:func:`check_placement` (electrode mix-up check). The estimators live in ``myoflow.models``
+(:class:`~myoflow.models.cnn_lstm.CNNLSTMClassifier`,
+:class:`~myoflow.models.feature_classifier.FeatureClassifier`).
 """
-from .estimator import CNNLSTMClassifier, FeatureClassifier
 from ...features import classic_features
 
-__all__ = ["CNNLSTMClassifier", "FeatureClassifier", "classic_features", "MuscleIdPipeline", "check_placement"]
+__all__ = ["classic_features", "MuscleIdPipeline", "check_placement"]
 
 
 def __getattr__(name):  # lazy: the pipeline pulls in the runner framework

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from ...config import ExperimentConfig
+from ...config import ExperimentConfig, ModelSpec
 from ...errors import ConfigError
+from ...models import check_model_spec
 
-__all__ = ["CohortConfig", "PreprocessConfig", "ModelConfig", "EvaluateConfig", "MuscleIdConfig", "MODEL_NAMES"]
+__all__ = ["CohortConfig", "PreprocessConfig", "EvaluateConfig", "MuscleIdConfig", "MODEL_NAMES"]
 
 #: Models the pipeline can run in every fold.
 MODEL_NAMES = ("cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf")
@@ -100,23 +101,6 @@ class PreprocessConfig:
 
 
 @dataclass
-class ModelConfig:
-    """CNN-LSTM sizes, autoencoder pretraining and baseline settings."""
-
-    conv_channels: tuple[int, int] = (16, 32)
-    kernel_sizes: tuple[int, int] = (9, 5)
-    pool: int = 4
-    fc_size: int = 32
-    lstm_hidden: int = 32
-    head_size: int = 32
-    dropout: float = 0.2
-    ae_epochs: int = 10
-    ae_lr: float = 1e-3
-    ae_max_samples: int | None = 20000
-    rf_trees: int = 200
-
-
-@dataclass
 class EvaluateConfig:
     """Validation scenarios, tasks and models."""
 
@@ -157,12 +141,38 @@ class MuscleIdConfig(ExperimentConfig):
                                                                              windows_per_burst=None, block_windows=4)}
     )
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    #: The CNN-LSTM (``name: cnn_lstm``; params of :class:`~myoflow.models.cnn_lstm.CNNLSTMClassifier`;
+    #: ``pretrain``, ``val_group``, ``class_weight``, seed and device are set per model/scheme by the pipeline).
+    model: ModelSpec = field(default_factory=lambda: ModelSpec("cnn_lstm"))
+    #: The classic-feature baselines ``lda``/``rf`` (params of :class:`~myoflow.models.feature_classifier.FeatureClassifier`;
+    #: ``kind`` and seed are set by the pipeline).
+    baseline: ModelSpec = field(default_factory=lambda: ModelSpec("feature_classifier"))
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
     def __post_init__(self) -> None:
+        check_model_spec(self.model, "model", allowed=("cnn_lstm",))
+        check_model_spec(self.baseline, "baseline", allowed=("feature_classifier",))
         if not any(v.enabled for v in self.data.values()):
             raise ConfigError("data: at least one cohort must be enabled")
         for name in self.data:
             if not name or "/" in name or not name.replace("-", "").replace("_", "").isalnum():
                 raise ConfigError(f"data: cohort name {name!r} must be alphanumeric (it prefixes conditions)")
+
+
+def _normalize_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """Accept the one-data-section shape every pipeline takes (``data: {source: folder, path: DIR}``):
+    it becomes a single cohort named after the folder (``data: {<name>: {...}}``)."""
+    data = raw.get("data")
+    fields = set(CohortConfig.__dataclass_fields__)
+    if isinstance(data, dict) and "source" in data and not isinstance(data["source"], dict):
+        stray = [k for k in data if k not in fields]
+        if not stray:
+            from ...experiments.quickrun import cohort_name
+
+            name = cohort_name(data["path"]) if data.get("path") else "sim"
+            raw = {**raw, "data": {name: dict(data)}}
+    return raw
+
+
+# read by myoflow.config.load_config before validation (one data-section shape for every pipeline)
+MuscleIdConfig.normalize_config = staticmethod(_normalize_config)

@@ -50,7 +50,8 @@ from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipelin
 from ...train import derive_seed
 from .config import MODEL_NAMES, CohortConfig, MuscleIdConfig
 from .data import TASK_TITLES, CohortData, load_cohort
-from .estimator import CNNLSTMClassifier, FeatureClassifier
+from ...models import build_from_sections, estimator_config, estimator_tensors
+from ...models.cnn_lstm import CNNLSTMClassifier
 from .summary import summarize_results
 
 __all__ = ["MuscleIdPipeline", "MuscleIdData", "PAPER"]
@@ -159,20 +160,20 @@ class MuscleIdPipeline(Pipeline):
     # ---------------------------------------------------------------- models
     def make_model(self, cfg: MuscleIdConfig, model: str, scheme: str, seed: int):
         """A fresh estimator for ``model`` (one of :data:`MODEL_NAMES`)."""
-        m, t = cfg.model, cfg.train
+        from ...config import to_dict
+
+        t = cfg.train
         if model in ("cnn_lstm_pretrained", "cnn_lstm_random"):
-            return CNNLSTMClassifier(
-                pretrain=model == "cnn_lstm_pretrained", conv_channels=m.conv_channels, kernel_sizes=m.kernel_sizes,
-                pool=m.pool, fc_size=m.fc_size, lstm_hidden=m.lstm_hidden, head_size=m.head_size, dropout=m.dropout,
-                epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay,
-                optimizer=t.optimizer, patience=t.patience, val_fraction=t.val_fraction,
+            return build_from_sections(
+                cfg.model.name, cfg.model.params,
+                defaults={k: v for k, v in to_dict(t).items() if k != "device"},
+                pretrain=model == "cnn_lstm_pretrained",
                 # LOSO: validate on held-aside TRAINING subjects; intra/final: on held-aside bursts.
                 val_group="subject" if scheme == "loso" else "unit",
-                ae_epochs=m.ae_epochs, ae_lr=m.ae_lr, ae_max_samples=m.ae_max_samples,
                 class_weight=t.imbalance in ("class_weight", "both"), seed=seed, device="cpu",
             )
         if model in ("lda", "rf"):
-            return FeatureClassifier(kind=model, n_estimators=m.rf_trees, seed=seed)
+            return build_from_sections(cfg.baseline.name, cfg.baseline.params, kind=model, seed=seed)
         raise ConfigError(f"unknown model {model!r}; choose from {list(MODEL_NAMES)}")
 
     # ---------------------------------------------------------------- run_fold
@@ -209,11 +210,10 @@ class MuscleIdPipeline(Pipeline):
             if isinstance(est, CNNLSTMClassifier):
                 est.device = ctx.device
                 est.fit(ep_train)
-                states[model] = {k: v.detach().cpu() for k, v in est.module_.state_dict().items()}
+                states[model] = estimator_tensors(est)
                 curves[model] = est.curves()
                 extras["models"][model] = {
-                    "module_config": {k: list(v) if isinstance(v, tuple) else v
-                                      for k, v in est.module_config(len(est.classes_), 1).items()},
+                    "estimator": estimator_config(est),
                     "classes": est.classes_.tolist(), "scale": float(est.scale_),
                     "best_epoch": int(est.history_.best_epoch),
                 }
@@ -250,21 +250,6 @@ class MuscleIdPipeline(Pipeline):
         summary["training"] = _training_summary(results)
         summary["paper"] = PAPER
         return summary
-
-    @staticmethod
-    def normalize_config(raw: dict[str, Any]) -> dict[str, Any]:
-        """Accept the one-data-section shape every pipeline takes (``data: {source: folder, path: DIR}``):
-        it becomes a single cohort named after the folder (``data: {<name>: {...}}``)."""
-        data = raw.get("data")
-        fields = set(CohortConfig.__dataclass_fields__)
-        if isinstance(data, dict) and "source" in data and not isinstance(data["source"], dict):
-            stray = [k for k in data if k not in fields]
-            if not stray:
-                from ...experiments.quickrun import cohort_name
-
-                name = cohort_name(data["path"]) if data.get("path") else "sim"
-                raw = {**raw, "data": {name: dict(data)}}
-        return raw
 
     def headline(self, summary: dict[str, Any]) -> list[Headline]:
         res = summary.get("results", {})
@@ -336,16 +321,6 @@ class MuscleIdPipeline(Pipeline):
         return make_figures(summary, predictions, Path(run_dir) / "figures")
 
     # ---------------------------------------------------------------- export hooks
-    def build_model(self, cfg: MuscleIdConfig, model: str, extras: dict[str, Any]):
-        """Rebuild an (untrained) CNNLSTM of a fold from its extras (for export / check-placement)."""
-        info = (extras.get("models") or {}).get(model)
-        if not info or "module_config" not in info:
-            return None
-        from ...models.cnn_lstm import CNNLSTM
-
-        mc = dict(info["module_config"])
-        return CNNLSTM(**{k: tuple(v) if isinstance(v, list) else v for k, v in mc.items()})
-
     def example_inputs(self, cfg: MuscleIdConfig, model: str, extras: dict[str, Any]) -> tuple:
         n = int(extras.get("window_samples") or round(cfg.preprocess.window_ms * (cfg.preprocess.resample_hz or 1000) / 1000))
         return (np.zeros((2, 1, n), dtype=np.float32),)

@@ -98,13 +98,13 @@ def load_placement_model(model_dir: str | Path, model: str | None = None, fold: 
 
     Returns
     -------
-    module, info, cfg
-        The network (eval mode); ``info`` with ``classes``, ``scale``, ``fold``,
+    estimator, info, cfg
+        The fitted :class:`~myoflow.models.cnn_lstm.CNNLSTMClassifier` (loaded with the
+        one estimator save/load); ``info`` with ``classes``, ``scale``, ``fold``,
         ``model``, ``fs``, ``window_samples``; the run's config.
     """
-    from ...config import load_config
-    from ...train.checkpoint import load_state_dict
-    from .pipeline import MuscleIdPipeline
+    from ...experiments.registry import load_config
+    from ...models.cnn_lstm import CNNLSTMClassifier
 
     run = Path(model_dir)
     if not (run / "config.yaml").is_file():
@@ -134,11 +134,8 @@ def load_placement_model(model_dir: str | Path, model: str | None = None, fold: 
         models = extras.get("models") or {}
         names = [model] if model else [m for m in ("cnn_lstm_pretrained", "cnn_lstm_random") if m in models]
         for name in names:
-            if name in models and "module_config" in models[name] and (p / f"{name}.safetensors").is_file():
-                module = MuscleIdPipeline().build_model(cfg, name, extras)
-                state, _ = load_state_dict(p / f"{name}.safetensors")
-                module.load_state_dict(state)
-                module.eval()
+            if name in models and "estimator" in models[name] and (p / f"{name}.safetensors").is_file():
+                module = CNNLSTMClassifier.load(p / f"{name}.safetensors", config=models[name]["estimator"])
                 info = {"classes": list(models[name]["classes"]), "scale": float(models[name]["scale"]),
                         "fold": p.name, "model": name, "fs": extras.get("fs"),
                         "window_samples": extras.get("window_samples"), "task": extras.get("task")}
@@ -193,12 +190,10 @@ def check_placement(
         ``predicted``, ``p_predicted``, ``expected``, ``p_expected``, ``mismatch``
         (True/False, or NA without a declaration), and ``prob_<class>`` columns.
     """
-    import torch
-
     raw = parse_expected(expected)
     if cohort is None and fold is None and raw:
         # no cohort named: use the first cohort whose muscles the declarations name
-        from ...config import load_config
+        from ...experiments.registry import load_config
 
         cfg0 = load_config(yaml.safe_load((Path(model_dir) / "config.yaml").read_text(encoding="utf-8"))) \
             if (Path(model_dir) / "config.yaml").is_file() else None
@@ -210,7 +205,7 @@ def check_placement(
                 continue
             cohort = name
             break
-    module, info, cfg = load_placement_model(model_dir, model, fold, cohort)
+    est, info, cfg = load_placement_model(model_dir, model, fold, cohort)
     classes = info["classes"]
     declared = {k: normalise_label(v, classes) for k, v in raw.items()}
     pp = cfg.preprocess
@@ -233,9 +228,7 @@ def check_placement(
             if info.get("window_samples") and ep.n_times != int(info["window_samples"]):
                 raise DataError(f"windows have {ep.n_times} samples, the model expects {info['window_samples']}",
                                 stem)
-            x = torch.as_tensor((ep.X / np.float32(info["scale"])).astype(np.float32))
-            with torch.no_grad():
-                proba = torch.softmax(module(x), dim=-1).numpy()
+            proba = est.predict_proba(ep.X)
             src_ch = ep.metadata["channel"].to_numpy()
             for ch in names:
                 m = src_ch == ch

@@ -3,8 +3,7 @@
 * :mod:`.pipeline` — :class:`StimulatedMassPipeline` for the experiment runner
   (``myoflow run configs/stimulated_mass.yaml`` / ``myoflow reproduce stimulated-mass``);
 * :mod:`.features` — artefact blanking, stimulus-locked responses, sequence inputs, descriptors;
-* :mod:`.estimator` — :class:`MassLevelClassifier`, the scikit-learn-style estimator around
-  :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`;
+* the estimator, :class:`~myoflow.models.attention_bilstm.MassLevelClassifier`, lives in ``myoflow.models``;
 * :mod:`.baselines`, :mod:`.summary` — baselines, metrics with subject-bootstrap CIs (figures:
   :mod:`myoflow.report.figures.stimulated_mass`);
 * :mod:`.screening` / :mod:`.cli` — ``myoflow predict`` for a new person.

@@ -23,7 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ...errors import DataError
-from .estimator import encode_covariates
+from ...models.attention_bilstm import encode_covariates
 from .features import EvokedData, descriptor_matrix
 
 __all__ = ["baseline_features", "fit_baseline", "proba_in_order", "SKLEARN_MODELS"]

@@ -5,10 +5,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ...config import ExperimentConfig
+from ...config import ExperimentConfig, ModelSpec
 from ...errors import ConfigError
+from ...models import check_model_spec
 
-__all__ = ["DataSection", "PreprocessSection", "ModelSection", "EvaluateSection", "StimulatedMassConfig",
+__all__ = ["DataSection", "PreprocessSection", "EvaluateSection", "StimulatedMassConfig",
            "ALL_MODELS", "NEURAL_MODELS"]
 
 #: Neural models (Bi-LSTM variants) and their estimator switches.
@@ -85,25 +86,6 @@ class PreprocessSection:
 
 
 @dataclass
-class ModelSection:
-    """Sizes of :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`."""
-
-    hidden_size: int = 32
-    num_layers: int = 1
-    attention_size: int = 32
-    covariate_size: int = 16
-    head_size: int = 32
-    dropout: float = 0.2
-    #: Networks per fold whose probabilities are averaged (each with its own seed and
-    #: early-stopping validation subjects); 1 = a single network.
-    n_members: int = 1
-
-    def __post_init__(self) -> None:
-        if self.n_members < 1:
-            raise ConfigError(f"model.n_members must be >= 1, got {self.n_members}")
-
-
-@dataclass
 class EvaluateSection:
     """Subject-wise evaluation: splitter, conditions, models, bootstrap."""
 
@@ -128,5 +110,11 @@ class StimulatedMassConfig(ExperimentConfig):
 
     data: DataSection = field(default_factory=DataSection)
     preprocess: PreprocessSection = field(default_factory=PreprocessSection)
-    model: ModelSection = field(default_factory=ModelSection)
+    #: ``name: attention_bilstm``; ``params`` are :class:`~myoflow.models.attention_bilstm.MassLevelClassifier`'s
+    #: (the ``train`` section fills epochs, lr, ...; the variant switches, covariates, classes, seed and device
+    #: are set by the pipeline per model of ``evaluate.models``).
+    model: ModelSpec = field(default_factory=lambda: ModelSpec("attention_bilstm"))
     evaluate: EvaluateSection = field(default_factory=EvaluateSection)
+
+    def __post_init__(self) -> None:
+        check_model_spec(self.model, "model", allowed=("attention_bilstm",))

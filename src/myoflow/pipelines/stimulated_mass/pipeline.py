@@ -64,8 +64,9 @@ from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipelin
 from .baselines import baseline_features, fit_baseline, proba_in_order
 from .combine import combine_frequencies
 from .config import NEURAL_MODELS, StimulatedMassConfig
-from .estimator import MassLevelClassifier
 from ...experiments.cache import cache_key, cached
+from ...models import estimator_config, estimator_tensors
+from ...models.attention_bilstm import MassLevelClassifier
 from .features import (EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked,
                        sequence_epochs)
 
@@ -131,14 +132,14 @@ _CACHE_MODULES = (
 
 
 def make_estimator(cfg: StimulatedMassConfig, model: str, seed: int, device: str = "cpu") -> MassLevelClassifier:
-    """The estimator of a neural model name with the config's sizes and training settings."""
-    t, m = cfg.train, cfg.model
-    return MassLevelClassifier(
+    """The estimator of a neural model name: ``model.params`` over the ``train`` section, variant switches."""
+    from ...config import to_dict
+    from ...models import build_from_sections
+
+    return build_from_sections(
+        cfg.model.name, cfg.model.params, defaults={k: v for k, v in to_dict(cfg.train).items() if k != "device"},
         covariates=tuple(cfg.data.covariates), classes=tuple(cfg.data.classes), **NEURAL_MODELS[model],
-        hidden_size=m.hidden_size, num_layers=m.num_layers, attention_size=m.attention_size,
-        covariate_size=m.covariate_size, head_size=m.head_size, dropout=m.dropout, n_members=m.n_members,
-        epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay, optimizer=t.optimizer,
-        patience=t.patience, val_fraction=t.val_fraction, imbalance=t.imbalance, seed=seed, device=device,
+        seed=seed, device=device,
     )
 
 
@@ -238,9 +239,13 @@ class StimulatedMassPipeline(Pipeline):
                         test_ep = combine_frequencies(test_ep, pre.combine, data.muscles, freqs,
                                                       pre.representation)
                 est = make_estimator(cfg, model, seed, ctx.device).fit(train_ep)
-                states[model] = {k: v.detach().cpu() for k, v in est.model_.state_dict().items()}
+                states[model] = estimator_tensors(est)
                 curves[model] = est.history_.as_curves()
-                extras["models"][model] = {**est.spec(), "representation": pre.representation,
+                extras["models"][model] = {"estimator": estimator_config(est),
+                                           "n_features": est.n_features_, "n_covariates": est.n_covariates_,
+                                           "classes": [str(c) for c in est.classes_],
+                                           "best_epochs": [int(h.best_epoch) for h in est.histories_],
+                                           "representation": pre.representation,
                                            "decimate": pre.decimate, "amplitude": pre.amplitude,
                                            "combine": pre.combine,
                                            "channels": list(train_ep.ch_names),
@@ -302,9 +307,12 @@ class StimulatedMassPipeline(Pipeline):
     # ---------------------------------------------------------------- export
     def build_model(self, cfg: StimulatedMassConfig, model_name: str, extras: dict[str, Any]):
         spec = (extras.get("models") or {}).get(model_name)
-        if spec is None:
+        if spec is None or "estimator" not in spec:
             return None
-        return MassLevelClassifier.from_spec(spec).model_
+        # the untrained module of the saved estimator (the caller loads the fold's weights into it)
+        est = MassLevelClassifier(**spec["estimator"]["params"])
+        est._restore(spec["estimator"]["fitted"])
+        return est.model_
 
     def example_inputs(self, cfg: StimulatedMassConfig, model_name: str, extras: dict[str, Any]) -> tuple:
         spec = (extras.get("models") or {}).get(model_name)

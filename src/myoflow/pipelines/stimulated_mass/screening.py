@@ -24,7 +24,7 @@ import yaml
 from ...containers import Recording
 from ...errors import ConfigError, DataError
 from .combine import combine_frequencies
-from .estimator import MassLevelClassifier
+from ...models.attention_bilstm import MassLevelClassifier
 from .features import EvokedData, _decimate, condition_name, extract_responses, sequence_epochs
 
 __all__ = ["parse_covariates", "load_screening_model", "screen", "ScreeningResult"]
@@ -92,8 +92,7 @@ def _fold_dirs(run_dir: Path) -> list[Path]:
 def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | None = None,
                          model: str = "attention_bilstm") -> ScreeningModel:
     """Load the model of ``run_dir`` that matches the available stimulation ``frequencies``."""
-    from ...config import load_config
-    from ...train.checkpoint import load_state_dict
+    from ...experiments.registry import load_config
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
@@ -111,6 +110,9 @@ def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | Non
         spec = (extras.get("models") or {}).get(model)
         if spec is None or not (p / f"{model}.safetensors").is_file():
             continue
+        if "estimator" not in spec:
+            log.warning("%s: %s was saved by an older myoflow (no estimator config); skipped", p.name, model)
+            continue
         freqs = [float(f) for f in extras.get("condition_frequencies", [])]
         if have is not None and not set(freqs) <= set(have):
             continue
@@ -122,8 +124,14 @@ def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | Non
             f"no {model!r} model in this run fits recordings at {have} Hz "
             f"(each model needs every frequency it was trained on)", str(run_dir))
     _, p, spec, freqs = min(candidates, key=lambda c: c[0])
-    state, _ = load_state_dict(p / f"{model}.safetensors")
-    est = MassLevelClassifier.from_spec(spec, state)
+    if not p.name.startswith("final"):
+        # Not silent: a cross-validation fold's model saw only part of the subjects.
+        has_final = any(d.name.startswith("final") for d in folds)
+        why = (f"the final model needs frequencies the recordings lack (have {have} Hz)" if has_final
+               else "the run has no final model (evaluate.final_model: false)")
+        log.warning("no final %s model fits: %s; using cross-validation fold %s's model instead", model, why,
+                    p.name)
+    est = MassLevelClassifier.load(p / f"{model}.safetensors", config=spec.get("estimator"))
     return ScreeningModel(est, spec, tuple(freqs), tuple(cfg.data.muscles), p.name, cfg)
 
 

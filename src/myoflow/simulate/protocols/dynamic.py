@@ -179,7 +179,7 @@ def simulate_dynamic(generator, angle_deg: np.ndarray, fs_angle: float, *, angle
     Parameters
     ----------
     generator : MUAPGenerator
-        Trained generator (e.g. from :func:`myoflow.pipelines.muap_generator.load_generator`);
+        Trained generator (e.g. from :func:`myoflow.models.muap_generator.load_generator`);
         output fs and grid are its own.
     angle_deg : array (n,)
         Joint angle, degrees, sampled at ``fs_angle``.
@@ -348,7 +348,7 @@ def cli_command(generator_path: str, out_dir: str, subjects: int, seed: int, dur
     torch.set_num_threads(threads)
 
     from ...io.dataset import write_dataset
-    from ...pipelines.muap_generator.export import load_generator
+    from ...models.muap_generator import load_generator
 
     gen = load_generator(generator_path)
     fs_angle = 100.0
