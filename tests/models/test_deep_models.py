@@ -86,6 +86,8 @@ def test_ensemble_and_bad_input():
         DeepWindowClassifier(**TINY, arch="hybrid", epochs=1, val_fraction=0).fit(ep.X, ep.y)
     with pytest.raises(ConfigError, match="needs Epochs"):
         DeepWindowClassifier(**TINY, epochs=1, val_fraction=0.2).fit(ep.X, ep.y)
+    est = DeepWindowClassifier(**TINY, epochs=1, val_fraction=0.5).fit(ep.X, ep.y, groups=ep.metadata["subject"])
+    assert len(est.histories_[0]["val_loss"]) == 1
     bad = ep.X.copy()
     bad[0, 0, 0] = np.nan
     with pytest.raises(DataError, match="non-finite"):

@@ -26,6 +26,7 @@ import logging
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 
@@ -244,8 +245,18 @@ class DeepWindowClassifier(ClassifierMixin, BaseEstimator):
                              int(self.pools[0]), dropout=self.dropout, use_amp=self.use_amp)
 
     # -------------------------------------------------------------------- fit
-    def fit(self, X: Epochs | np.ndarray, y: Any = None) -> "DeepWindowClassifier":
-        """Train on the given TRAINING windows (Epochs with ``val_group`` in metadata when validating)."""
+    def fit(self, X: Epochs | np.ndarray, y: Any = None, groups: Any = None) -> "DeepWindowClassifier":
+        """Train on the given TRAINING windows.
+
+        Parameters
+        ----------
+        X : Epochs or array (n, channels, times)
+        y : array of str, optional
+            Labels (default ``X.y``).
+        groups : array, optional
+            Group (subject) of every window for the early-stopping split; default
+            the ``val_group`` metadata column of Epochs.
+        """
         import torch
 
         from ..evaluate.imbalance import class_weights
@@ -273,9 +284,17 @@ class DeepWindowClassifier(ClassifierMixin, BaseEstimator):
 
         fit_idx, val_idx = np.arange(len(y)), np.zeros(0, dtype=np.int64)
         if self.val_fraction > 0:
-            if not isinstance(X, Epochs):
-                raise ConfigError("early stopping on held-out groups needs Epochs with metadata (or val_fraction=0)")
-            fit_idx, val_idx = inner_validation_split(X.metadata, np.arange(len(y)), fraction=float(self.val_fraction),
+            if groups is not None:
+                groups = np.asarray(groups)
+                if len(groups) != len(y):
+                    raise DataError(f"{len(groups)} group value(s) for {len(y)} window(s)")
+                meta = pd.DataFrame({self.val_group: groups})
+            elif isinstance(X, Epochs):
+                meta = X.metadata
+            else:
+                raise ConfigError("early stopping on held-out groups needs Epochs with metadata or groups= "
+                                  "(or val_fraction=0)")
+            fit_idx, val_idx = inner_validation_split(meta, np.arange(len(y)), fraction=float(self.val_fraction),
                                                       seed=derive_seed(self.seed, "validation"),
                                                       group=self.val_group, y=y)
         amp = log_rms(arr[fit_idx])
