@@ -20,7 +20,7 @@ deep model a paired subject bootstrap CI of its accuracy minus RF's and LDA's.
 
 Each model writes ``OUT/<model>.json`` (its choices and per-window predictions);
 every run rebuilds ``OUT/summary.json`` from all model files with the same
-folds, so models can be run in separate processes::
+folds, so models can be run in separate processes (``--models ,`` only rebuilds the summary)::
 
     PYTHONPATH=src python benchmarks/elderly_deep.py --models lda,rf,cnn --out benchmarks/results/elderly_deep
     PYTHONPATH=src python benchmarks/elderly_deep.py --models hybrid,cnn_lstm --out benchmarks/results/elderly_deep
@@ -79,7 +79,7 @@ def _vote(y: np.ndarray, proba: np.ndarray, classes: list[str], recordings: np.n
     return float(np.mean(list(rec_ok.values()))), {g: float(np.mean(v)) for g, v in subj.items()}
 
 
-def _summary(out: Path, names: list[str], folds_sig: str, n_boot: int) -> dict:
+def _summary(out: Path, folds_sig: str, n_boot: int) -> dict:
     from myoflow._atomic import atomic_write_json
     from myoflow.train.tune import paired_subject_bootstrap
 
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             atomic_write_json(a.out / f"{name}.json", record)
             log.info("%s: window %.4f, vote %.4f (%.0f s)", name, record["window_accuracy"], vote, secs)
-        summary = _summary(a.out, names, sig, a.n_boot)
+        summary = _summary(a.out, sig, a.n_boot)
     except MyoflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
