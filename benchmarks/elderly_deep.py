@@ -1,0 +1,188 @@
+"""Deep models vs classic baselines on the real elderly lower-limb set, same folds, nested selection.
+
+Cohort: ``../shared/data/elderly-lowerlimb-emg`` (Silva et al. 2024, CC0), windowed
+exactly as the muscle-id pipeline's ``real`` cohort (each task recording's
+contracting-muscle channel, 20-450 Hz, 1 kHz, consecutive 500 ms windows);
+4-class VL / BF / TA / GL.
+
+Protocol: OUTER subject-wise k-fold (default 5; the full 30-fold LOSO with
+nesting is too slow on the shared 2-core machine), the same folds for every
+model. Inside each outer training fold, an inner subject-wise k-fold chooses
+the recipe of each deep model from a small grid
+(:func:`myoflow.train.tune.nested_cv`); the outer test subjects are never looked
+at by the choice. The architecture sizes are fixed a priori (the issue's quick
+check: three conv blocks with batch norm, log-RMS side input, ~40 epochs), not
+chosen on these folds.
+
+Reported per model: window accuracy, per-recording soft vote (mean
+probability over a recording's windows), per-subject accuracies, and for every
+deep model a paired subject bootstrap CI of its accuracy minus RF's and LDA's.
+
+Each model writes ``OUT/<model>.json`` (its choices and per-window predictions);
+every run rebuilds ``OUT/summary.json`` from all model files with the same
+folds, so models can be run in separate processes (``--models ,`` only rebuilds the summary)::
+
+    PYTHONPATH=src python benchmarks/elderly_deep.py --models lda,rf,cnn --out benchmarks/results/elderly_deep
+    PYTHONPATH=src python benchmarks/elderly_deep.py --models hybrid,cnn_lstm --out benchmarks/results/elderly_deep
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+_SRC = Path(__file__).resolve().parents[1] / "src"
+if _SRC.is_dir() and str(_SRC) not in sys.path:
+    sys.path.insert(0, str(_SRC))
+
+log = logging.getLogger("elderly_deep")
+
+DEEP = ("cnn", "hybrid", "cnn_lstm")
+BASELINES = ("lda", "rf")
+
+#: Recipe grid searched inside every outer training fold (same for every deep model).
+RECIPE_GRID = [
+    {"max_shift": 0, "max_gain": 1.0, "noise": 0.0},                  # no augmentation
+    {"max_shift": 100, "max_gain": 2.0, "noise": 0.05},               # shift ±100 ms, gain ×/÷2, 26 dB noise
+]
+
+
+def _estimator(name: str, epochs: int, seed: int):
+    from myoflow.models.deep_classifier import DeepWindowClassifier
+    from myoflow.pipelines.muscle_id.estimator import FeatureClassifier
+
+    if name in BASELINES:
+        return FeatureClassifier(kind=name, n_estimators=200, seed=seed), None
+    est = DeepWindowClassifier(arch=name, epochs=epochs, lr=2e-3, weight_decay=1e-2, schedule="cosine",
+                               patience=10, val_fraction=0.2, seed=seed)
+    return est, RECIPE_GRID
+
+
+def _per_subject(y: np.ndarray, pred: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+    return {g: float(np.mean(pred[groups == g] == y[groups == g])) for g in sorted(set(groups))}
+
+
+def _vote(y: np.ndarray, proba: np.ndarray, classes: list[str], recordings: np.ndarray, groups: np.ndarray):
+    """Soft vote per recording → (accuracy over recordings, per-subject vote accuracy)."""
+    rec_ok, subj = {}, {}
+    for r in sorted(set(recordings)):
+        m = recordings == r
+        rec_ok[r] = classes[int(np.argmax(proba[m].mean(0)))] == y[m][0]
+        subj.setdefault(groups[m][0], []).append(rec_ok[r])
+    return float(np.mean(list(rec_ok.values()))), {g: float(np.mean(v)) for g, v in subj.items()}
+
+
+def _summary(out: Path, folds_sig: str, n_boot: int) -> dict:
+    from myoflow._atomic import atomic_write_json
+    from myoflow.train.tune import paired_subject_bootstrap
+
+    models = {}
+    for f in sorted(out.glob("*.json")):
+        if f.name == "summary.json":
+            continue
+        d = json.loads(f.read_text())
+        if d.get("folds_signature") == folds_sig:
+            models[d["model"]] = d
+    table, comparisons = {}, {}
+    for m, d in models.items():
+        table[m] = {k: d[k] for k in ("window_accuracy", "recording_vote_accuracy", "seconds", "chosen")}
+    for m in models:
+        if m not in DEEP:
+            continue
+        for base in BASELINES:
+            if base not in models:
+                continue
+            a, b = models[m]["per_subject_accuracy"], models[base]["per_subject_accuracy"]
+            comparisons[f"{m} - {base}"] = {
+                "window": paired_subject_bootstrap(a, b, n_boot=n_boot, seed=0),
+                "vote": paired_subject_bootstrap(models[m]["per_subject_vote"], models[base]["per_subject_vote"],
+                                                 n_boot=n_boot, seed=0),
+            }
+    summary = {"folds_signature": folds_sig, "models": table, "paired_subject_bootstrap": comparisons,
+               "note": "outer subject-wise k-fold, recipe chosen by inner subject-wise CV inside each outer "
+                       "training fold; CI = 95 % percentile paired bootstrap over subjects of the accuracy difference"}
+    atomic_write_json(out / "summary.json", summary)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default="lda,rf,cnn,hybrid,cnn_lstm")
+    p.add_argument("--outer", type=int, default=5, help="outer subject-wise folds (30 = LOSO)")
+    p.add_argument("--inner", type=int, default=2, help="inner subject-wise folds for the recipe choice")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--subjects", type=int, default=None, help="first N subjects only (smoke test)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-boot", type=int, default=2000)
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "elderly_deep")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    import torch
+
+    torch.set_num_threads(1)
+    from myoflow._atomic import atomic_write_json
+    from myoflow.errors import MyoflowError
+    from myoflow.pipelines.muscle_id.config import MuscleIdConfig
+    from myoflow.pipelines.muscle_id.data import load_cohort
+    from myoflow.train.tune import nested_cv, subject_folds
+
+    names = [m.strip() for m in a.models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in DEEP + BASELINES]
+    if unknown:
+        print(f"error: unknown model(s) {unknown}; choose from {list(BASELINES + DEEP)}", file=sys.stderr)
+        return 2
+    try:
+        cfg = MuscleIdConfig(name="elderly-deep", pipeline="muscle-id")
+        cohort_cfg = cfg.data["real"]
+        cohort_cfg.subjects = a.subjects
+        cache = os.environ.get("MYOFLOW_CACHE")
+        data = load_cohort("real", cohort_cfg, cfg.preprocess, cache_dir=Path(cache) if cache else None)
+        ep = data.epochs
+        y = np.asarray(ep.y).astype(str)
+        groups = ep.group("subject").astype(str)
+        recordings = ep.group("recording").astype(str)
+        folds = subject_folds(groups, y, a.outer, a.seed, "elderly-lowerlimb")
+        sig = hashlib.sha256(json.dumps([sorted(set(groups[te])) for _, te in folds]).encode()).hexdigest()[:12]
+        a.out.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            est, grid = _estimator(name, a.epochs, a.seed)
+            X = data.features if name in BASELINES else ep
+            t0 = time.perf_counter()
+            res = nested_cv(est, grid, X, y, groups, outer_folds=folds, n_inner=a.inner, seed=a.seed,
+                            cohort="elderly-lowerlimb", proba=True)
+            secs = time.perf_counter() - t0
+            pred = res.y_pred
+            proba = np.zeros((len(y), 4))
+            classes = sorted(set(y))
+            for f in res.folds:
+                proba[f.test_idx] = f.proba
+            vote, vote_subj = _vote(y, proba, classes, recordings, groups)
+            record = {
+                "model": name, "folds_signature": sig, "n_outer": a.outer, "n_inner": a.inner,
+                "epochs": a.epochs if name in DEEP else None, "n_windows": int(len(y)),
+                "n_subjects": int(len(set(groups))), "n_recordings": int(len(set(recordings))),
+                "window_accuracy": float(np.mean(pred == y)), "recording_vote_accuracy": vote,
+                "per_subject_accuracy": _per_subject(y, pred, groups), "per_subject_vote": vote_subj,
+                "chosen": [f.selection.params for f in res.folds], "seconds": round(secs, 1),
+                "nested": res.summary(), "y_pred": pred.tolist(),
+            }
+            atomic_write_json(a.out / f"{name}.json", record)
+            log.info("%s: window %.4f, vote %.4f (%.0f s)", name, record["window_accuracy"], vote, secs)
+        summary = _summary(a.out, sig, a.n_boot)
+    except MyoflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: v for k, v in summary.items() if k != "note"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

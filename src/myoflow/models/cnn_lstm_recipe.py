@@ -1,0 +1,65 @@
+"""The paper's CNN-LSTM (seed 001) with the improved input and normalisation recipe.
+
+Same layer sequence as :class:`~myoflow.models.cnn_lstm.CNNLSTM` (two Conv1d →
+FC per step → one LSTM → FC → FC), with the changes the paper's architecture
+allows:
+
+* input standardised per window inside ``forward`` (the paper feeds raw
+  amplitude, which varies ten-fold between people), log-RMS joined as a side
+  input after the LSTM;
+* batch norm after each convolution.
+
+Training recipe (AdamW, cosine schedule, augmentation, group-held-out early
+stopping) lives in the estimator, not here.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .cnn_lstm import CNNLSTM
+from .emg_cnn import standardize_batch
+
+__all__ = ["RecipeCNNLSTM"]
+
+
+class RecipeCNNLSTM(CNNLSTM):
+    """:class:`CNNLSTM` + per-window standardisation, batch norm and a log-RMS side input.
+
+    Parameters are those of :class:`CNNLSTM` plus ``use_amp`` (join log-RMS).
+
+    Shapes
+    ------
+    input ``(batch, in_channels, n_times)`` in raw units → logits ``(batch, n_classes)``.
+    """
+
+    def __init__(self, n_classes: int, in_channels: int = 1, conv_channels=(16, 32), kernel_sizes=(9, 5),
+                 pool: int = 4, fc_size: int = 32, lstm_hidden: int = 32, head_size: int = 32,
+                 dropout: float = 0.2, use_amp: bool = True):
+        super().__init__(n_classes, in_channels, conv_channels, kernel_sizes, pool, fc_size, lstm_hidden,
+                         head_size, dropout)
+        self.config["use_amp"] = bool(use_amp)
+        self.use_amp = bool(use_amp)
+        c1, c2 = self.config["conv_channels"]
+        self.bn1, self.bn2 = nn.BatchNorm1d(c1), nn.BatchNorm1d(c2)
+        self.register_buffer("amp_mean", torch.zeros(int(in_channels)))
+        self.register_buffer("amp_std", torch.ones(int(in_channels)))
+        if self.use_amp:  # the head also sees the amplitude
+            self.fc2 = nn.Linear(lstm_hidden + int(in_channels), head_size)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Conv → BN → ReLU → pool, twice; input already standardised."""
+        h = self.pool(self.act(self.bn1(self.conv1(x))))
+        return self.pool(self.act(self.bn2(self.conv2(h))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, n_classes) for raw windows (batch, in_channels, n_times)."""
+        z, amp = standardize_batch(x)
+        h = self.features(z).transpose(1, 2)
+        h = self.act(self.fc1(h))
+        _, (h_last, _) = self.lstm(h)
+        h = self.drop(h_last[-1])
+        if self.use_amp:
+            h = torch.cat([h, (amp - self.amp_mean) / self.amp_std], dim=1)
+        h = self.act(self.fc2(h))
+        return self.out(self.drop(h))
