@@ -211,7 +211,7 @@ class DeepWindowClassifier(ClassifierMixin, BaseEstimator):
         return X, self.fs
 
     def _features(self, X: np.ndarray, fs: float | None) -> np.ndarray:
-        from ..pipelines.muscle_id.features import classic_features
+        from ..features import classic_features
 
         if fs is None:
             raise ConfigError("arch='hybrid' needs the sampling rate: pass Epochs or set fs=")
