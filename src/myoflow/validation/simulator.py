@@ -291,6 +291,27 @@ def _fig_bursts(real_rec, sim_rec, real, sim, path: Path) -> Path:
 
 # ------------------------------------------------------------------ openhdemg-otb: MUAP shapes
 def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
+    """MUAP shapes of the VL pool vs the 5 real spike-triggered averages, and the interference RMS.
+
+    Why p-p, duration and the negative-positive interval miss (issue 18 item 4, h18b; seed 0, this
+    section's settings, medians of 6 simulated subjects; real ranges 287–887 µV, 16–41 ms,
+    9.8–11.7 ms): baseline 158 µV, 11.7 ms, 8.8 ms.
+
+    * Amplitude: the interference RMS under the same grid at the same force misses by the
+      same factor (real 183 µV, simulated ≈75 µV), so the planar half-space's *monopolar* gain
+      is low, not the MUAP shape; the bipolar sets (biosignalsnotebooks, elderly) and the
+      spec's M-wave ranges are met with the same fibre density, so a global gain cannot fix
+      it. Botelho et al. 2019's resistive skin (``Tissue.from_literature("botelho2019")``)
+      gives 548 µV but ≈2.5× every bipolar amplitude (RF Mmax 13.3 mV, spec 3–10 mV).
+    * Duration: no spec-sourced parameter reaches 16 ms — VL fibre length ×1.3: 14.4 ms;
+      CV −0.5 m/s: 12.7 ms; end-plate SD 3 mm, tendon-end SD 6 mm, territories at 5
+      fibres/mm², IZ fraction U(0.365, 0.636) (BioMime's range) or ±15 % CV within a unit:
+      ≤ 12.5 ms; half the fat: 11.2 ms. The real phases are ≈5 ms wide against ≈2 ms
+      simulated; a bounded limb or tissue capacitance (Lowery et al. 2004: capacitance
+      low-passes mostly the end-of-fibre components) would be needed.
+    * Interval: fibre length ×1.3 (10.5 ms) or CV −0.5 m/s (9.8 ms) reach the real range,
+      but neither has a source for VL (Ward et al. 2009: 9.9 cm fibres), so neither is applied.
+    """
     from ..io.datasets.openhdemg import load_openhdemg_otb
     from ..pipelines.muap_generator.templates import real_muap_templates, shape_statistics
     from ..simulate import ElectrodeArray, generate_subjects
@@ -302,15 +323,27 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
     trial = load_openhdemg_otb(root)
     trial = next(iter(trial.values())) if isinstance(trial, dict) else trial
     force = np.asarray(trial["force"].data[0], float)
-    level = float(np.clip(np.median(force[force > 0.5 * np.percentile(force, 95)]) / 100.0, 0.02, 1.0))
+    plateau = force > 0.5 * np.percentile(force, 95)
+    level = float(np.clip(np.median(force[plateau]) / 100.0, 0.02, 1.0))
+    # The interference signal under the same grid tells a MUAP-shape miss from a global gain miss:
+    # median over channels of the band-passed RMS during the force plateau.
+    emg = trial["emg"]
+    t_force = np.arange(force.size) / trial["force"].fs
+    on = np.interp(np.arange(emg.n_samples) / emg.fs, t_force, plateau.astype(float)) > 0.5
+    real_rms = float(np.median(np.sqrt(np.mean(np.square(_bandpass(emg.data[:, on], emg.fs, (20.0, 500.0))),
+                                               axis=1))) * 1e6)
     pos = t.positions_mm - t.positions_mm.mean(0)
     el = ElectrodeArray(pos, radius_mm=0.5, montage="monopolar")  # GR08MM1305: 1 mm electrodes [R]
     subjects = generate_subjects(2 if quick else 6, np.random.default_rng([seed, 20]))
-    sims, examples = [], []
+    sims, examples, sim_rms = [], [], []
     for i, s in enumerate(subjects):
         rng = np.random.default_rng([seed, 21, i])
         model = MuscleModel.build(s, "VL", el, rng, fs_sim=t.fs, iz_mm=float(rng.normal(0.0, 10.0)),
                                   n_units=100 if quick else None)
+        rec = model.record(np.full(int((1.0 if quick else 2.0) * t.fs), level), np.random.default_rng([seed, 22, i]),
+                           fs=t.fs, noise={"electrode": "gel", "powerline_hz": 50.0}, front_end=False)
+        sim_rms.append(float(np.median(np.sqrt(np.mean(np.square(_bandpass(rec.data, t.fs, (20.0, 500.0))),
+                                                       axis=1))) * 1e6))
         m = _bandpass(np.pad(model.muaps, ((0, 0), (0, 0), (64, 64))), t.fs, (20.0, 500.0))
         active = np.flatnonzero(model.pool.recruited(level))
         if active.size == 0:
@@ -325,11 +358,18 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
     sim = pd.concat(sims, ignore_index=True)
     spread = "real decomposed units"
     sec.checks += [
-        range_check("MUAP peak-to-peak (largest channel)", "µV", real["ptp_uv"], sim["ptp_uv"], spread),
-        range_check("MUAP duration (20 % of peak)", "ms", real["duration_ms"], sim["duration_ms"], spread),
+        range_check("MUAP peak-to-peak (largest channel)", "µV", real["ptp_uv"], sim["ptp_uv"], spread,
+                    "a miss shared with the interference RMS below: the planar model's monopolar gain, not the "
+                    "MUAP shape (see section_muaps)"),
+        range_check("MUAP duration (20 % of peak)", "ms", real["duration_ms"], sim["duration_ms"], spread,
+                    "no spec-sourced parameter reaches it (fibre length, CV, IZ/tendon spread, territory, fat "
+                    "measured: <= 14.4 ms); real phases ~5 ms wide vs ~2 ms (see section_muaps)"),
         range_check("MUAP negative-positive peak interval", "ms", real["pp_interval_ms"], sim["pp_interval_ms"],
-                    spread),
+                    spread, "VL fibres x1.3 or CV -0.5 m/s would reach it; neither has a source (see section_muaps)"),
         range_check("MUAP spatial spread (half-max area)^0.5", "mm", real["spread_mm"], sim["spread_mm"], spread),
+        tolerance_check("interference RMS at the same force (median channel)", "µV", real_rms, sim_rms, factor=1.5,
+                        note="monopolar, force plateau, 20-500 Hz; a miss shared with the MUAP p-p means a global "
+                             "gain difference of the monopolar grid, not a MUAP-shape one"),
     ]
     sec.notes.append(f"Real: {len(real)} units (spike-triggered averages, 20-500 Hz). Simulated: the 5 largest "
                      f"units recruited at the recording's force ({level * 100:.0f} % MVC) in each of "
