@@ -122,7 +122,7 @@ def test_set_is_validated_like_yaml(tmp_path, capsys):
 
 
 def test_muscle_id_takes_the_same_data_section_as_every_pipeline(tmp_path):
-    from myoflow.config import load_config
+    from myoflow.experiments import load_config
 
     cfg = load_config({"name": "x", "pipeline": "muscle-id",
                        "data": {"source": "folder", "path": str(tmp_path / "My Knees")}})
@@ -311,7 +311,7 @@ def test_gait_heel_strikes_from_events_and_no_validation(tmp_path, capsys):
 
 
 def test_gait_cycle_folds_keep_a_gap():
-    from myoflow.config import load_config
+    from myoflow.experiments import load_config
     from myoflow.pipelines.gait_emg.data import GaitCycles
     from myoflow.pipelines.gait_emg.pipeline import _within_subject_folds
 
@@ -344,7 +344,7 @@ def test_gait_cycle_rules():
 
 # ------------------------------------------------------------------ more stumbles (issue 15, items 6-7)
 def test_binary_requested_without_side_warns(tmp_path, caplog, grid_raw):
-    from myoflow.config import load_config
+    from myoflow.experiments import load_config
     from myoflow.experiments.registry import get_pipeline
     from myoflow.io import read
     from myoflow.io.dataset import write_dataset

@@ -118,7 +118,8 @@ class Quick:
             return None
         cfg_path = Path(args[0])
         # the README path must resolve from a checkout, exactly as the CLI resolves it
-        from myoflow.config import deep_merge, load_config
+        from myoflow.config import deep_merge
+        from myoflow.experiments import load_config
 
         self.mp.chdir(REPO)
         load_config(str(cfg_path))

@@ -5,7 +5,7 @@ section at a dataset folder (what ``myoflow convert`` or ``myoflow simulate``
 writes), with defaults read off the folder (muscles, frequencies, classes and
 covariates that are present); the paper's simulated/real cohorts are switched
 off. :func:`parse_sets` turns ``--set`` strings into overrides that are merged
-last and validated exactly like the YAML (:func:`myoflow.config.load_config`).
+last and validated exactly like the YAML (:func:`myoflow.experiments.load_config`).
 
 A user cohort keeps the user's name (the folder's name, or ``--name``) and its
 headline rows carry no paper figures (:func:`user_headline`): a number from your
@@ -83,7 +83,7 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None) ->
     -------
     dict
         The shipped config with the data section replaced (validated later by
-        :func:`~myoflow.config.load_config`, with any ``--set`` overrides).
+        :func:`~myoflow.experiments.load_config`, with any ``--set`` overrides).
     """
     from .cli import protocol_config
 

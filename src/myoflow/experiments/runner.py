@@ -332,7 +332,7 @@ def run_experiment(
     Parameters
     ----------
     cfg : ExperimentConfig
-        Validated config (see :func:`myoflow.config.load_config`).
+        Validated config (see :func:`myoflow.experiments.load_config`).
     out_dir : path
         Run directory (created).
     executor : {"local", "ray"}
