@@ -66,18 +66,44 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _os_error_message(exc: OSError) -> str:
+    """``<file>: <problem>`` for an OSError that escaped the library (permissions, a folder where a file was meant...)."""
+    problem = exc.strerror or str(exc) or type(exc).__name__
+    names = [n for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{': '.join(map(str, names))}: {problem}" if names else problem
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: runs the CLI and maps user errors to exit code 2."""
+    """Console entry point: runs the CLI and maps user errors to one line on stderr and exit code 2.
+
+    The one place where errors become exit codes: :class:`MyoflowError` (bad data,
+    bad config, leakage), an ``OSError`` naming a file (a path that is a folder,
+    permissions, a full disk) and click's usage errors all print exactly one line
+    ``error: <file>: <problem>`` and exit 2; anything else is a bug and keeps its traceback.
+    """
     try:
         cli.main(args=argv, standalone_mode=False)
     except MyoflowError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {_one_line(exc)}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        click.echo(f"error: {_one_line(_os_error_message(exc))}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx is not None else "myoflow"
+        click.echo(f"error: {_one_line(exc.format_message())} (see '{cmd} --help')", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {_one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -45,7 +45,7 @@ def _common(f):
     f = click.option("--quick", is_flag=True, help="Smaller cohort and fewer epochs (the config's quick section).")(f)
     f = click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                      help="Run folds in a local process pool or as Ray tasks.")(f)
-    f = click.option("--workers", type=int, default=None, help="Folds in parallel (default: min(2, cores)).")(f)
+    f = click.option("--workers", type=click.IntRange(min=1), default=None, help="Folds in parallel (default: min(2, cores)).")(f)
     f = click.option("--resume", is_flag=True, help="Continue an interrupted run; finished folds are kept.")(f)
     f = click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
                      help="Where simulated/converted data are cached (default: $MYOFLOW_CACHE or user cache).")(f)

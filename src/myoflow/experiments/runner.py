@@ -36,8 +36,9 @@ import yaml
 
 from .._atomic import atomic_path, atomic_write_json, atomic_write_text
 from ..config import ExperimentConfig, to_dict
-from ..errors import ConfigError, MyoflowError
+from ..errors import ConfigError, DataError, MyoflowError
 from ..train.seeding import derive_seed
+from ._rundir import check_fold_id, die_with_parent, lock_run_dir, remove_partial_writes
 from .base import Fold, FoldContext, FoldResult, Pipeline
 from .registry import get_pipeline
 
@@ -144,7 +145,9 @@ def fold_threads() -> int:
         raise ConfigError("MYOFLOW_FOLD_THREADS must be a whole number") from None
 
 
-def _worker_init(pipeline_name: str, cfg: ExperimentConfig, data: Any, threads: int) -> None:
+def _worker_init(pipeline_name: str, cfg: ExperimentConfig, data: Any, threads: int, parent: int | None = None) -> None:
+    if parent is not None:
+        die_with_parent(parent)  # a killed run must not leave workers computing its queued folds
     import torch
 
     torch.set_num_threads(max(1, threads))
@@ -212,7 +215,7 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
     import multiprocessing as mp
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_worker_init, initargs=(pipeline.name, cfg, data, threads)) as pool:
+                             initializer=_worker_init, initargs=(pipeline.name, cfg, data, threads, os.getpid())) as pool:
         futures = {pool.submit(_run_one, f, ctx_for(f, False), str(run_dir)): f for f in todo}
         for fut in as_completed(futures):
             on_done(fut.result())
@@ -223,12 +226,15 @@ _PROPORTIONS = ("accuracy", "f1", "recall", "precision", "roc_auc", "specificity
 
 
 def _mean_ci(values: list[float], proportion: bool = False) -> dict[str, float | int | None]:
+    """Mean and 95 % CI of the finite values; ``n_nonfinite`` counts the NaN/inf ones left out."""
     arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    dropped = len(values) - int(arr.size)
+    extra = {"n_nonfinite": dropped} if dropped else {}
     if arr.size == 0:
-        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
+        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0, **extra}
     mean = float(arr.mean())
     if arr.size < 2:
-        return {"mean": mean, "ci_low": None, "ci_high": None, "n": int(arr.size)}
+        return {"mean": mean, "ci_low": None, "ci_high": None, "n": int(arr.size), **extra}
     from scipy import stats
 
     half = float(stats.t.ppf(0.975, arr.size - 1) * arr.std(ddof=1) / math.sqrt(arr.size))
@@ -236,7 +242,7 @@ def _mean_ci(values: list[float], proportion: bool = False) -> dict[str, float |
     if proportion and arr.min() >= 0.0 and arr.max() <= 1.0:
         # a proportion (accuracy, recall, F1...): the interval cannot leave [0, 1]
         lo, hi = max(lo, 0.0), min(hi, 1.0)
-    return {"mean": mean, "ci_low": lo, "ci_high": hi, "n": int(arr.size)}
+    return {"mean": mean, "ci_low": lo, "ci_high": hi, "n": int(arr.size), **extra}
 
 
 def aggregate_folds(results: list[FoldResult]) -> dict[str, Any]:
@@ -247,9 +253,16 @@ def aggregate_folds(results: list[FoldResult]) -> dict[str, Any]:
             for k, v in metrics.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     table.setdefault(r.condition, {}).setdefault(model, {}).setdefault(k, []).append(float(v))
-    return {c: {m: {k: _mean_ci(v, any(p in k.lower() for p in _PROPORTIONS)) for k, v in ms.items()}
-                for m, ms in models.items()}
-            for c, models in table.items()}
+    out = {c: {m: {k: _mean_ci(v, any(p in k.lower() for p in _PROPORTIONS)) for k, v in ms.items()}
+               for m, ms in models.items()}
+           for c, models in table.items()}
+    for c, models in out.items():
+        for m, ms in models.items():
+            for k, v in ms.items():
+                if v.get("n_nonfinite"):
+                    log.warning("%s/%s/%s: %d of %d fold value(s) are NaN/inf and left out of the mean",
+                                c, m, k, v["n_nonfinite"], v["n_nonfinite"] + v["n"])
+    return out
 
 
 def _versions() -> dict[str, str]:
@@ -343,9 +356,25 @@ def run_experiment(
         Log params, metrics and artefacts to this MLflow tracking URI.
     """
     run_dir = Path(out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DataError("--out names an existing file, not a folder", str(run_dir))
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DataError("cannot create the run folder: a parent path is a file", str(run_dir)) from None
     pipeline = get_pipeline(cfg.pipeline)
+    with lock_run_dir(run_dir):
+        return _run_locked(cfg, run_dir, pipeline, executor=executor, workers=workers, resume=resume,
+                           cache_dir=cache_dir, progress=progress, mlflow_uri=mlflow_uri)
+
+
+def _run_locked(cfg: ExperimentConfig, run_dir: Path, pipeline: Pipeline, *, executor: str, workers: int | None,
+                resume: bool, cache_dir: str | Path | None, progress: bool, mlflow_uri: str | None) -> RunSummary:
     _write_config(cfg, run_dir, resume)
+    # We hold the lock, so temporary files here are leftovers of a killed run, never a live write.
+    remove_partial_writes(run_dir)
     from ..train.device import get_device
 
     device = get_device(cfg.train.device)
@@ -354,7 +383,7 @@ def run_experiment(
     data = pipeline.prepare(cfg, Path(cache_dir) if cache_dir else default_cache_dir())
     t_prep = time.perf_counter() - t0
     folds = pipeline.folds(cfg, data)
-    ids = [f.id for f in folds]
+    ids = [check_fold_id(f.id, run_dir) for f in folds]
     if len(set(ids)) != len(ids):
         raise MyoflowError(f"pipeline {cfg.pipeline!r} produced duplicate fold ids")
     todo = [f for f in folds if not _is_done(run_dir, f)]
