@@ -130,6 +130,28 @@ def _fs_from_preamble(lines: list[str]) -> float | None:
     return None
 
 
+def _decode(raw: bytes, where: str) -> str:
+    """Text of a table file: UTF-8 (with or without BOM), UTF-16 with a BOM, else Latin-1."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise DataError("file starts with a UTF-16 byte-order mark but is not valid UTF-16 text", where) from None
+    if b"\x00" in raw[:4096]:
+        raise DataError("file contains NUL bytes: binary data or UTF-16 text without a byte-order mark "
+                        "(save it as UTF-8 text)", where)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")  # legacy exports (e.g. 'µV' in Windows-1252) are still tables
+
+
+def _decimal_comma(lines: list[str]) -> bool:
+    """True if the lines form a numeric table once ',' is read as the decimal separator."""
+    sample = [ln.replace(",", ".") for ln in lines[-50:]]
+    return any(_find_table(sample, d) is not None for d in (";", "\t", None))
+
+
 def read_csv(
     path: str | os.PathLike,
     *,
@@ -170,10 +192,7 @@ def read_csv(
     if fs is not None:
         fs = check_fs(fs, where)
     raw = p.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    text = _decode(raw, where)
     lines = [ln for ln in text.splitlines()]
     while lines and not lines[-1].strip():
         lines.pop()
@@ -182,6 +201,9 @@ def read_csv(
     delim = delimiter if delimiter is not None else _choose_delimiter(lines, p.suffix.lower())
     found = _find_table(lines, delim)
     if found is None:
+        if _decimal_comma(lines):
+            raise DataError("numbers use a decimal comma (e.g. '0,5'): save the table with decimal points "
+                            "(and ',', ';' or tab between columns)", where)
         raise DataError("no table of numbers found (recording is empty or not a delimited numeric table)", where)
     start, n_fields = found
     header_fields: list[str] | None = None
