@@ -189,3 +189,30 @@ def die_with_parent(parent: int, interval: float = 1.0) -> None:
     if os.getppid() != parent:
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent, interval), daemon=True, name="parent-watchdog").start()
+
+
+def read_run_config(run_dir: Path, pipeline: str | None = None, command: str = ""):
+    """The validated config of a finished run folder, for commands that use a run (predict, export, check-placement).
+
+    Raises
+    ------
+    DataError
+        ``run_dir`` is not a run folder (no ``config.yaml``), or its config is not
+        for ``pipeline``.
+    ConfigError
+        ``config.yaml`` is corrupt (not UTF-8, invalid YAML, invalid values); the message names it.
+    """
+    from ..config import load_config, load_yaml
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError("run directory not found" if not run_dir.exists() else "expected a run directory, got a file",
+                        str(run_dir))
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise DataError("not a run directory (no config.yaml); pass the --out folder of a run", str(run_dir))
+    raw = load_yaml(path)
+    if pipeline is not None and raw.get("pipeline") != pipeline:
+        what = f"{command} needs" if command else "expected"
+        raise DataError(f"this is a {raw.get('pipeline')!r} run; {what} a {pipeline!r} run", str(run_dir))
+    return load_config(path)

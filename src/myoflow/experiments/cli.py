@@ -118,8 +118,12 @@ def reproduce_cmd(protocol: str, out: Path, quick: bool, executor: str, workers:
 @click.option("--fold", default=None, help="Fold id (default: the first finished fold).")
 def export_cmd(run_dir: Path, onnx_out: Path, model: str | None, fold: str | None) -> None:
     """Export a trained model of RUN_DIR to ONNX (checked against PyTorch), with preprocessing beside it."""
+    from ._rundir import read_run_config
     from .export import export_run
 
+    read_run_config(run_dir, command="export")
+    if onnx_out.is_dir():
+        raise ConfigError(f"--onnx: {onnx_out} is a folder; give a file name such as {onnx_out / 'model.onnx'}")
     info = export_run(run_dir, onnx_out, model=model, fold=fold)
     click.echo(f"wrote {onnx_out} ({info['model']}, fold {info['fold']}; max |ONNX − torch| = "
                f"{info['max_abs_diff_vs_torch']:.1e}) and {onnx_out.with_suffix('.json')}")
