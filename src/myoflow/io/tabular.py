@@ -213,6 +213,16 @@ def read_csv(
         if cand and not _numeric_fields(cand):
             header_fields, pre_end = cand, start - 1
     preamble = lines[:pre_end]
+    for i, line in enumerate(preamble):
+        f = _trim_empty_tail(_split(line, delim))
+        if not _numeric_fields(f) or len(f) < 2:
+            continue
+        # Rows of numbers above the table found: the file is one table broken by a bad row.
+        if len(f) == n_fields and header_fields is not None:
+            raise DataError(f"non-numeric value in line {pre_end + 1} ({lines[pre_end].strip()[:60]!r}) between rows "
+                            f"of numbers (the table starts at line {i + 1})", where)
+        raise DataError(f"rows have different numbers of values: line {i + 1} has {len(f)}, line {start + 1} has "
+                        f"{n_fields} (ragged or damaged table)", where)
 
     body = "\n".join(lines[start:])
     try:
