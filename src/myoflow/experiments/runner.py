@@ -66,7 +66,10 @@ def _write_config(cfg: ExperimentConfig, run_dir: Path, resume: bool) -> None:
     text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
     path = run_dir / "config.yaml"
     if path.exists():
-        old = path.read_text(encoding="utf-8")
+        try:
+            old = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            old = None
         if old != text:
             raise ConfigError(
                 f"{path} holds a different config; refusing to overwrite it "
@@ -118,10 +121,16 @@ def load_fold_results(run_dir: Path, folds: list[Fold] | None = None) -> list[Fo
         fdir = root / fid
         if not (fdir / "result.json").is_file():
             continue
-        meta = json.loads((fdir / "result.json").read_text())
-        preds = pd.read_parquet(fdir / "predictions.parquet") if (fdir / "predictions.parquet").exists() else pd.DataFrame()
-        curves = json.loads((fdir / "curves.json").read_text()) if (fdir / "curves.json").exists() else {}
-        extras = json.loads((fdir / "extras.json").read_text()) if (fdir / "extras.json").exists() else {}
+        try:
+            meta = json.loads((fdir / "result.json").read_text())
+            preds = pd.read_parquet(fdir / "predictions.parquet") if (fdir / "predictions.parquet").exists() \
+                else pd.DataFrame()
+            curves = json.loads((fdir / "curves.json").read_text()) if (fdir / "curves.json").exists() else {}
+            extras = json.loads((fdir / "extras.json").read_text()) if (fdir / "extras.json").exists() else {}
+            meta["fold_id"], meta["condition"], meta["metrics"]
+        except Exception as exc:  # files are written atomically: damage here is from outside the runner
+            raise DataError(f"finished fold is damaged ({type(exc).__name__}: {exc}); delete the folder and rerun "
+                            "with --resume", str(fdir)) from None
         out.append(FoldResult(fold_id=meta["fold_id"], condition=meta["condition"], metrics=meta["metrics"],
                               predictions=preds, curves=curves, extras=extras))
     return out

@@ -121,6 +121,8 @@ def _conditions_table(conditions: dict[str, Any]) -> str:
                     row.append(f"{v['mean']:.3f}")
                 else:
                     row.append(f"{v['mean']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]")
+                if v and v.get("n_nonfinite"):  # folds whose metric was NaN/inf are not in the mean: say so
+                    row[-1] = f"{row[-1] or '–'} ({v['n_nonfinite']} NaN fold(s) left out)"
             rows.append(row)
         parts.append(f"<h3>{html.escape(cond)}</h3>" + _table(["model"] + keys, rows))
     return "".join(parts)
