@@ -63,6 +63,7 @@ def test_workers_die_when_the_parent_is_killed(tmp_path):
     env = dict(os.environ, MYOFLOW_CACHE=str(tmp_path / "cache"))
     proc = subprocess.Popen(_cli("run", cfg, "--out", tmp_path / "run", "--workers", "2"), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kids: list[int] = []
     try:
         workers: list[int] = []
         deadline = time.time() + 240
@@ -81,7 +82,7 @@ def test_workers_die_when_the_parent_is_killed(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-        for k in _children(proc.pid):
+        for k in set(kids) | set(_children(proc.pid)):  # after the kill they are re-parented: use the list
             try:
                 os.kill(k, signal.SIGKILL)
             except ProcessLookupError:
