@@ -74,7 +74,7 @@ def test_workers_die_when_the_parent_is_killed(tmp_path):
                 break
             time.sleep(0.2)
         assert len(workers) >= 2, "the run should have started two workers"
-        time.sleep(1.0)  # let them pick up folds
+        time.sleep(3.0)  # let them start up and pick up folds
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         time.sleep(5.0)

@@ -8,8 +8,8 @@
   killed half-way (``.<name>.<random><suffix>``, see :mod:`myoflow._atomic`).
 * :func:`check_fold_id` — fold ids become folder names; ids built from subject ids
   in the data must not be able to name a path outside the run directory.
-* :func:`die_with_parent` — called in each pool worker: ``PR_SET_PDEATHSIG`` on Linux,
-  plus a watchdog thread polling the parent pid elsewhere (and as a fallback).
+* :func:`die_with_parent` (from :mod:`myoflow._worker`) — called first in each pool worker:
+  ``PR_SET_PDEATHSIG`` on Linux, plus a watchdog thread polling the parent pid.
 """
 from __future__ import annotations
 
@@ -18,13 +18,12 @@ import logging
 import os
 import re
 import socket
-import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .._worker import die_with_parent  # re-exported; lives in a light module for spawned workers
 from ..errors import DataError
 
 __all__ = ["lock_run_dir", "remove_partial_writes", "check_fold_id", "die_with_parent", "LOCK_NAME"]
@@ -159,36 +158,6 @@ def remove_partial_writes(run_dir: Path) -> list[Path]:
         p.unlink(missing_ok=True)
         log.info("removed %s (left by an interrupted write)", p)
     return removed
-
-
-def _watch_parent(parent: int, interval: float) -> None:
-    while True:
-        if os.getppid() != parent:
-            os._exit(1)  # orphaned: our folds are no longer wanted
-        time.sleep(interval)
-
-
-def die_with_parent(parent: int, interval: float = 1.0) -> None:
-    """Make this (worker) process exit when ``parent`` dies, even by SIGKILL.
-
-    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``. Everywhere: a daemon thread that
-    exits when the parent pid changes (re-parenting), which also covers the race
-    where the parent died before the prctl call.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            import signal
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            PR_SET_PDEATHSIG = 1
-            if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
-                log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-        except (OSError, AttributeError) as exc:  # pragma: no cover - exotic libc
-            log.debug("prctl unavailable: %s", exc)
-    if os.getppid() != parent:
-        os._exit(1)
-    threading.Thread(target=_watch_parent, args=(parent, interval), daemon=True, name="parent-watchdog").start()
 
 
 def read_run_config(run_dir: Path, pipeline: str | None = None, command: str = ""):

@@ -38,7 +38,7 @@ from .._atomic import atomic_path, atomic_write_json, atomic_write_text
 from ..config import ExperimentConfig, to_dict
 from ..errors import ConfigError, DataError, MyoflowError
 from ..train.seeding import derive_seed
-from ._rundir import check_fold_id, die_with_parent, lock_run_dir, remove_partial_writes
+from ._rundir import check_fold_id, lock_run_dir, remove_partial_writes
 from .base import Fold, FoldContext, FoldResult, Pipeline
 from .registry import get_pipeline
 
@@ -154,9 +154,7 @@ def fold_threads() -> int:
         raise ConfigError("MYOFLOW_FOLD_THREADS must be a whole number") from None
 
 
-def _worker_init(pipeline_name: str, cfg: ExperimentConfig, data: Any, threads: int, parent: int | None = None) -> None:
-    if parent is not None:
-        die_with_parent(parent)  # a killed run must not leave workers computing its queued folds
+def _worker_init(pipeline_name: str, cfg: ExperimentConfig, data: Any, threads: int) -> None:
     import torch
 
     torch.set_num_threads(max(1, threads))
@@ -223,8 +221,15 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
         return
     import multiprocessing as mp
 
+    import pickle
+
+    from .._worker import bootstrap
+
+    # A killed run must not leave workers computing its queued folds: the light bootstrap ties each
+    # worker to this process first, and only then unpickles the (heavy) config and data.
+    blob = pickle.dumps((_worker_init, (pipeline.name, cfg, data, threads)), protocol=pickle.HIGHEST_PROTOCOL)
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_worker_init, initargs=(pipeline.name, cfg, data, threads, os.getpid())) as pool:
+                             initializer=bootstrap, initargs=(os.getpid(), blob)) as pool:
         futures = {pool.submit(_run_one, f, ctx_for(f, False), str(run_dir)): f for f in todo}
         for fut in as_completed(futures):
             on_done(fut.result())
