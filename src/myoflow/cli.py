@@ -40,6 +40,37 @@ HELP: dict[str, str] = {
 }
 
 
+class FiniteFloat(click.ParamType):
+    """click's FLOAT, but ``nan``/``inf`` are usage errors: no option of ours means anything with them."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        import math
+
+        x = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(x):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return x
+
+
+def finite_float_options(cmd: click.Command) -> click.Command:
+    """Make every float option of ``cmd`` (and of a lazy group's subcommands) reject NaN/inf at parse time."""
+    for p in cmd.params:
+        if p.type is click.FLOAT:
+            p.type = FiniteFloat()
+    if isinstance(cmd, click.Group) and not getattr(cmd, "_finite_floats", False):
+        inner = cmd.get_command
+
+        def get_command(ctx, name, _inner=inner):
+            sub = _inner(ctx, name)
+            return finite_float_options(sub) if sub is not None else None
+
+        cmd.get_command = get_command  # type: ignore[method-assign]
+        cmd._finite_floats = True  # type: ignore[attr-defined]
+    return cmd
+
+
 class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Static help so that --help imports nothing heavy.
@@ -54,7 +85,7 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
+        return finite_float_options(getattr(importlib.import_module(module), attr))
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -534,11 +534,6 @@ def hint_fs_negative(t, v):
 
 
 @bad_hint
-def hint_fs_nan(t, v):
-    return [_text(t, "nofs.csv", "a,b\n1,2\n3,4\n5,6\n"), "--fs", "nan"], "sampling rate must be > 0"
-
-
-@bad_hint
 def hint_too_few_channel_names(t, v):
     p = _text(t, "mis.csv", "time,a,b\n0,1,2\n0.001,1,2\n0.002,1,2\n")
     return [p, "--hint", 'ch_names=["only"]'], "1 channel name(s) given for 2"
@@ -1275,6 +1270,22 @@ def simulate_negative_subjects(t):
 @bad_command
 def simulate_zero_rate(t):
     return ["simulate", "evoked", "--out", t / "x", "--subjects", "1", "--fs", "0"], "fs must be >= 1000 Hz", "fs"
+
+
+@bad_command
+def inspect_fs_nan(t):
+    return ["inspect", _text(t, "nofs.csv", "a,b\n1,2\n3,4\n5,6\n"), "--fs", "nan"], "is not a finite number", "--fs"
+
+
+@bad_command
+def simulate_nan_rate(t):
+    return ["simulate", "evoked", "--out", t / "x", "--subjects", "1", "--fs", "nan"], "is not a finite number", "--fs"
+
+
+@bad_command
+def simulate_inf_train(t):
+    return ["simulate", "evoked", "--out", t / "x", "--subjects", "1", "--train-s", "inf"], "is not a finite number", \
+        "--train-s"
 
 
 @bad_command
