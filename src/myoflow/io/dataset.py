@@ -329,7 +329,9 @@ class Dataset:
             if unknown:
                 raise DataError(f"index.csv has item(s) of subject(s) {unknown[:5]} that participants.csv does not "
                                 "list", str(index_path))
-            self.subjects_without_items = sorted(listed - used) if used else []
+            # items without a subject (e.g. Epochs pooling several) may hold anyone: then nothing can be said
+            complete = bool(used) and not self.index["subject"].isna().any()
+            self.subjects_without_items = sorted(listed - used) if complete else []
             if self.subjects_without_items:
                 log.warning("%s: participants.csv lists %d subject(s) without any recording: %s", part_path,
                             len(self.subjects_without_items), self.subjects_without_items[:10])
