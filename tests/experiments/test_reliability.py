@@ -100,7 +100,8 @@ def test_lock_stale_lock_partial_writes_and_report(tmp_path, capsys):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 240
-        while time.time() < deadline and not (run / ".myoflow.lock").exists():
+        # the lock is taken first, config.yaml written next: wait for both, so the kill cannot land between them
+        while time.time() < deadline and not ((run / ".myoflow.lock").exists() and (run / "config.yaml").exists()):
             time.sleep(0.1)
         assert (run / ".myoflow.lock").exists()
         # a second run into the same folder is refused, naming the lock file and its owner
@@ -120,7 +121,8 @@ def test_lock_stale_lock_partial_writes_and_report(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["report", str(run)])
     assert info.value.code == 2
-    assert "missing metrics.json" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "nothing to report: missing" in err and "metrics.json" in err, err
 
     # an interrupted atomic write leaves a temp file; --resume takes over the stale lock and removes it
     leftover = run / ".predictions.parquet.k3j4h5g6.parquet"
