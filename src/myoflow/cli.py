@@ -44,6 +44,37 @@ HELP: dict[str, str] = {
 }
 
 
+class FiniteFloat(click.ParamType):
+    """click's FLOAT, but ``nan``/``inf`` are usage errors: no option of ours means anything with them."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        import math
+
+        x = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(x):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return x
+
+
+def finite_float_options(cmd: click.Command) -> click.Command:
+    """Make every float option of ``cmd`` (and of a lazy group's subcommands) reject NaN/inf at parse time."""
+    for p in cmd.params:
+        if p.type is click.FLOAT:
+            p.type = FiniteFloat()
+    if isinstance(cmd, click.Group) and not getattr(cmd, "_finite_floats", False):
+        inner = cmd.get_command
+
+        def get_command(ctx, name, _inner=inner):
+            sub = _inner(ctx, name)
+            return finite_float_options(sub) if sub is not None else None
+
+        cmd.get_command = get_command  # type: ignore[method-assign]
+        cmd._finite_floats = True  # type: ignore[attr-defined]
+    return cmd
+
+
 class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Static help so that --help imports nothing heavy.
@@ -58,7 +89,7 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
+        return finite_float_options(getattr(importlib.import_module(module), attr))
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,18 +101,44 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _os_error_message(exc: OSError) -> str:
+    """``<file>: <problem>`` for an OSError that escaped the library (permissions, a folder where a file was meant...)."""
+    problem = exc.strerror or str(exc) or type(exc).__name__
+    names = [n for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{': '.join(map(str, names))}: {problem}" if names else problem
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: runs the CLI and maps user errors to exit code 2."""
+    """Console entry point: runs the CLI and maps user errors to one line on stderr and exit code 2.
+
+    The one place where errors become exit codes: :class:`MyoflowError` (bad data,
+    bad config, leakage), an ``OSError`` naming a file (a path that is a folder,
+    permissions, a full disk) and click's usage errors all print exactly one line
+    ``error: <file>: <problem>`` and exit 2; anything else is a bug and keeps its traceback.
+    """
     try:
         cli.main(args=argv, standalone_mode=False)
     except MyoflowError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {_one_line(exc)}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        click.echo(f"error: {_one_line(_os_error_message(exc))}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx is not None else "myoflow"
+        click.echo(f"error: {_one_line(exc.format_message())} (see '{cmd} --help')", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {_one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

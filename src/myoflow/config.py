@@ -18,6 +18,7 @@ passes the pipeline registry).
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ __all__ = [
     "to_dict",
     "deep_merge",
     "load_yaml",
+    "parse_yaml",
     "load_config",
 ]
 
@@ -70,6 +72,10 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.patience < 0:
+            raise ConfigError(f"train.patience must be >= 0, got {self.patience}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
         if self.epochs < 1:
             raise ConfigError(f"train.epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -96,7 +102,16 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _convert(value: Any, tp: Any, key: str) -> Any:
+def _check_number(value: float, key: str, signed: bool) -> None:
+    # Every number in a config is a count, rate, duration, fraction or weight: NaN/inf
+    # or a negative value is always a typo that would otherwise surface deep inside training.
+    if not math.isfinite(value):
+        raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+    if value < 0 and not signed:
+        raise ConfigError(f"{key}: must be >= 0, got {value!r}")
+
+
+def _convert(value: Any, tp: Any, key: str, signed: bool = False) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
@@ -104,12 +119,13 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        for a in args:
-            if a is type(None):
-                continue
+        alternatives = [a for a in args if a is not type(None)]
+        for a in alternatives:
             try:
-                return _convert(value, a, key)
+                return _convert(value, a, key, signed)
             except ConfigError:
+                if len(alternatives) == 1:
+                    raise  # its own message says more than "matches none of"
                 continue
         raise ConfigError(f"{key}: {value!r} matches none of {[_type_name(a) for a in args]}")
     if origin is Literal:
@@ -126,15 +142,15 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
                 raise ConfigError(f"{key}: expected {len(args)} items, got {len(value)}")
-            return tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+            return tuple(_convert(v, a, f"{key}[{i}]", signed) for i, (v, a) in enumerate(zip(value, args)))
         inner = args[0] if args else Any
-        items = [_convert(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+        items = [_convert(v, inner, f"{key}[{i}]", signed) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         vt = args[1] if len(args) == 2 else Any
-        return {str(k): _convert(v, vt, f"{key}.{k}") for k, v in value.items()}
+        return {str(k): _convert(v, vt, f"{key}.{k}", signed) for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true/false, got {value!r}")
@@ -142,10 +158,12 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        _check_number(value, key, signed)
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
+        _check_number(float(value), key, signed)
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -182,7 +200,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
     for name, f in fields.items():
         key = f"{prefix}.{name}" if prefix else name
         if name in data:
-            kwargs[name] = _convert(data[name], hints[name], key)
+            kwargs[name] = _convert(data[name], hints[name], key, bool(f.metadata.get("signed")))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"missing required config key '{key}'")
     try:
@@ -217,18 +235,69 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML lets the last win silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark.line + 1)
+                except TypeError:  # unhashable key: SafeLoader reports it below
+                    continue
+                if first != key_node.start_mark.line + 1:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice (lines {first} and {key_node.start_mark.line + 1})",
+                        key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _UniqueKeyLoader.construct_mapping)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """Parse YAML text safely (no object construction, duplicated keys refused); errors name ``where``."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"{where}: invalid YAML ({detail})") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: invalid YAML (nested too deeply)") from None
+
+
+def read_text_utf8(path: Path, what: str = "file") -> str:
+    """Read ``path`` as UTF-8, naming the file and the offending byte otherwise."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: {what} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8") from None
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with ``yaml.safe_load``; clear errors for missing/invalid files."""
+    """Read a YAML mapping with a ``yaml.SafeLoader``; clear errors for missing, non-UTF-8 or invalid files."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    data = parse_yaml(read_text_utf8(path, "config"), str(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
+
+
+def _normalized(config_class: type, raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` through the config class's ``normalize_config`` hook, if it has one (e.g. muscle-id's
+    one-cohort shorthand ``data: {source: folder, path: ...}``)."""
+    normalize = getattr(config_class, "normalize_config", None)
+    return normalize(raw) if normalize is not None else raw
 
 
 def load_config(source: str | Path | Mapping[str, Any], quick: bool = False,
@@ -254,7 +323,19 @@ def load_config(source: str | Path | Mapping[str, Any], quick: bool = False,
     where = str(source) if not isinstance(source, Mapping) else "config"
     if "pipeline" not in raw:
         raise ConfigError(f"{where}: missing required key 'pipeline'")
-    config_class = resolve(raw["pipeline"])
+    if not isinstance(raw["pipeline"], str):
+        raise ConfigError(f"{where}: pipeline: expected a pipeline name, got {raw['pipeline']!r}")
+    try:
+        config_class = resolve(raw["pipeline"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if quick:
+        # Validate the config as written first, so an error in it is reported even
+        # when the quick section or an override would have replaced the bad value.
+        try:
+            from_dict(config_class, _normalized(config_class, raw))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     if quick:
         q = raw.get("quick") or {}
         if not isinstance(q, Mapping):
@@ -262,9 +343,7 @@ def load_config(source: str | Path | Mapping[str, Any], quick: bool = False,
         raw = deep_merge(raw, q)
     if overrides:
         raw = deep_merge(raw, overrides)
-    normalize = getattr(config_class, "normalize_config", None)
-    if normalize is not None:  # e.g. muscle-id's one-cohort shorthand `data: {source: folder, path: ...}`
-        raw = normalize(raw)
+    raw = _normalized(config_class, raw)
     try:
         return from_dict(config_class, raw)
     except ConfigError as exc:

@@ -9,7 +9,14 @@ __all__ = ["MyoflowError", "DataError", "ConfigError", "LeakageError", "MissingE
 
 
 class MyoflowError(Exception):
-    """Base class for errors whose message is meant for the user."""
+    """Base class for errors whose message is meant for the user.
+
+    The message is always one line: whitespace runs (including newlines from a
+    wrapped library message) are collapsed to single spaces.
+    """
+
+    def __str__(self) -> str:
+        return " ".join(super().__str__().split())
 
 
 class DataError(MyoflowError, ValueError):

@@ -133,5 +133,5 @@ def test_load_dataset_errors(tmp_path):
     with pytest.raises(DataError, match="no dataset.json"):
         load_dataset(tmp_path)
     (tmp_path / "dataset.json").write_text("{not json")
-    with pytest.raises(DataError, match="cannot parse dataset.json"):
+    with pytest.raises(DataError, match="dataset.json is not valid JSON"):
         load_dataset(tmp_path)

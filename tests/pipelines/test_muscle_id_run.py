@@ -59,8 +59,23 @@ def test_run_directory_holds_all_conditions_models_and_cis(tiny_run):
     preds = pd.read_parquet(run / "predictions.parquet")
     assert {"model", "subject", "truth", "prediction", "burst_key", "channel", "fold", "condition"} <= set(preds.columns)
     assert set(preds["condition"]) == {"sim/intra/4class", "sim/loso/4class"}
-    # intra test bursts never appear in that fold's training part: every burst is in at most one intra test set
-    assert preds[preds["condition"] == "sim/intra/4class"].groupby("burst_key")["fold"].nunique().max() == 1
+    # intra folds: no burst (nor split unit) is on both sides, and each fold predicts exactly its test bursts
+    from myoflow.experiments.registry import get_pipeline
+
+    pipe = get_pipeline("muscle-id")
+    data = pipe.prepare(cfg, root / "cache")  # from the cache the run filled
+    intra = [f for f in pipe.folds(cfg, data) if f.payload["scheme"] == "intra"]
+    assert intra
+    for fold in intra:
+        md = data[fold.payload["cohort"]].epochs.metadata
+        tr, te = fold.payload["train"], fold.payload["test"]
+        assert len(tr) and len(te)
+        for col in ("burst_key", "unit"):
+            assert not set(md[col].iloc[tr]) & set(md[col].iloc[te]), (fold.id, col)
+        fold_preds = preds[preds["fold"] == fold.id]
+        if len(fold_preds):
+            assert set(fold_preds["burst_key"]) == set(md["burst_key"].iloc[te]), fold.id
+    assert set(preds.loc[preds["condition"] == "sim/intra/4class", "fold"]) <= {f.id for f in intra}
     labels = [h["label"] for h in metrics["headline"]]
     assert "sim intra 4-class %, pretrained (setup 1)" in labels
     row = next(h for h in metrics["headline"] if h["label"] == "sim intra 4-class %, pretrained (setup 1)")

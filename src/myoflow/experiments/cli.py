@@ -45,7 +45,7 @@ def _common(f):
     f = click.option("--quick", is_flag=True, help="Smaller cohort and fewer epochs (the config's quick section).")(f)
     f = click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                      help="Run folds in a local process pool or as Ray tasks.")(f)
-    f = click.option("--workers", type=int, default=None, help="Folds in parallel (default: min(2, cores)).")(f)
+    f = click.option("--workers", type=click.IntRange(min=1), default=None, help="Folds in parallel (default: min(2, cores)).")(f)
     f = click.option("--resume", is_flag=True, help="Continue an interrupted run; finished folds are kept.")(f)
     f = click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
                      help="Where simulated/converted data are cached (default: $MYOFLOW_CACHE or user cache).")(f)
@@ -147,8 +147,12 @@ def reproduce_cmd(protocol: str, out: Path, sets: tuple[str, ...], quick: bool, 
 @click.option("--fold", default=None, help="Fold id (default: the first finished fold).")
 def export_cmd(run_dir: Path, onnx_out: Path, model: str | None, fold: str | None) -> None:
     """Export a trained model of RUN_DIR to ONNX (checked against PyTorch), with preprocessing beside it."""
+    from ._rundir import read_run_config
     from .export import export_run
 
+    read_run_config(run_dir, command="export")
+    if onnx_out.is_dir():
+        raise ConfigError(f"--onnx: {onnx_out} is a folder; give a file name such as {onnx_out / 'model.onnx'}")
     info = export_run(run_dir, onnx_out, model=model, fold=fold)
     click.echo(f"wrote {onnx_out} ({info['model']}, fold {info['fold']}; max |ONNX − torch| = "
                f"{info['max_abs_diff_vs_torch']:.1e}) and {onnx_out.with_suffix('.json')}")

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from .._atomic import atomic_path, atomic_write_json
 from .registry import load_config
@@ -40,7 +39,7 @@ def load_run_model(run_dir: str | Path, model: str | None = None, fold: str | No
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise DataError("not a run directory (no config.yaml)", str(run_dir))
-    cfg = load_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    cfg = load_config(run_dir / "config.yaml")  # names the file when it is corrupt
     fold_id, model = _pick_fold(run_dir, model, fold)
     fdir = run_dir / "folds" / fold_id
     extras = json.loads((fdir / "extras.json").read_text()) if (fdir / "extras.json").exists() else {}

@@ -36,8 +36,9 @@ import yaml
 
 from .._atomic import atomic_path, atomic_write_json, atomic_write_text
 from ..config import ExperimentConfig, to_dict
-from ..errors import ConfigError, MyoflowError
+from ..errors import ConfigError, DataError, MyoflowError
 from ..train.seeding import derive_seed
+from ._rundir import check_fold_id, lock_run_dir, remove_partial_writes
 from .base import Fold, FoldContext, FoldResult, Pipeline
 from .registry import get_pipeline
 from .quickrun import user_headline
@@ -66,7 +67,10 @@ def _write_config(cfg: ExperimentConfig, run_dir: Path, resume: bool) -> None:
     text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
     path = run_dir / "config.yaml"
     if path.exists():
-        old = path.read_text(encoding="utf-8")
+        try:
+            old = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            old = None
         if old != text:
             raise ConfigError(
                 f"{path} holds a different config; refusing to overwrite it "
@@ -118,10 +122,16 @@ def load_fold_results(run_dir: Path, folds: list[Fold] | None = None) -> list[Fo
         fdir = root / fid
         if not (fdir / "result.json").is_file():
             continue
-        meta = json.loads((fdir / "result.json").read_text())
-        preds = pd.read_parquet(fdir / "predictions.parquet") if (fdir / "predictions.parquet").exists() else pd.DataFrame()
-        curves = json.loads((fdir / "curves.json").read_text()) if (fdir / "curves.json").exists() else {}
-        extras = json.loads((fdir / "extras.json").read_text()) if (fdir / "extras.json").exists() else {}
+        try:
+            meta = json.loads((fdir / "result.json").read_text())
+            preds = pd.read_parquet(fdir / "predictions.parquet") if (fdir / "predictions.parquet").exists() \
+                else pd.DataFrame()
+            curves = json.loads((fdir / "curves.json").read_text()) if (fdir / "curves.json").exists() else {}
+            extras = json.loads((fdir / "extras.json").read_text()) if (fdir / "extras.json").exists() else {}
+            meta["fold_id"], meta["condition"], meta["metrics"]
+        except Exception as exc:  # files are written atomically: damage here is from outside the runner
+            raise DataError(f"finished fold is damaged ({type(exc).__name__}: {exc}); delete the folder and rerun "
+                            "with --resume", str(fdir)) from None
         out.append(FoldResult(fold_id=meta["fold_id"], condition=meta["condition"], metrics=meta["metrics"],
                               predictions=preds, curves=curves, extras=extras))
     return out
@@ -212,8 +222,15 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
         return
     import multiprocessing as mp
 
+    import pickle
+
+    from .._worker import bootstrap
+
+    # A killed run must not leave workers computing its queued folds: the light bootstrap ties each
+    # worker to this process first, and only then unpickles the (heavy) config and data.
+    blob = pickle.dumps((_worker_init, (pipeline.name, cfg, data, threads)), protocol=pickle.HIGHEST_PROTOCOL)
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_worker_init, initargs=(pipeline.name, cfg, data, threads)) as pool:
+                             initializer=bootstrap, initargs=(os.getpid(), blob)) as pool:
         futures = {pool.submit(_run_one, f, ctx_for(f, False), str(run_dir)): f for f in todo}
         for fut in as_completed(futures):
             on_done(fut.result())
@@ -224,12 +241,15 @@ _PROPORTIONS = ("accuracy", "f1", "recall", "precision", "roc_auc", "specificity
 
 
 def _mean_ci(values: list[float], proportion: bool = False) -> dict[str, float | int | None]:
+    """Mean and 95 % CI of the finite values; ``n_nonfinite`` counts the NaN/inf ones left out."""
     arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    dropped = len(values) - int(arr.size)
+    extra = {"n_nonfinite": dropped} if dropped else {}
     if arr.size == 0:
-        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
+        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0, **extra}
     mean = float(arr.mean())
     if arr.size < 2:
-        return {"mean": mean, "ci_low": None, "ci_high": None, "n": int(arr.size)}
+        return {"mean": mean, "ci_low": None, "ci_high": None, "n": int(arr.size), **extra}
     from scipy import stats
 
     half = float(stats.t.ppf(0.975, arr.size - 1) * arr.std(ddof=1) / math.sqrt(arr.size))
@@ -237,7 +257,7 @@ def _mean_ci(values: list[float], proportion: bool = False) -> dict[str, float |
     if proportion and arr.min() >= 0.0 and arr.max() <= 1.0:
         # a proportion (accuracy, recall, F1...): the interval cannot leave [0, 1]
         lo, hi = max(lo, 0.0), min(hi, 1.0)
-    return {"mean": mean, "ci_low": lo, "ci_high": hi, "n": int(arr.size)}
+    return {"mean": mean, "ci_low": lo, "ci_high": hi, "n": int(arr.size), **extra}
 
 
 def aggregate_folds(results: list[FoldResult]) -> dict[str, Any]:
@@ -248,9 +268,16 @@ def aggregate_folds(results: list[FoldResult]) -> dict[str, Any]:
             for k, v in metrics.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     table.setdefault(r.condition, {}).setdefault(model, {}).setdefault(k, []).append(float(v))
-    return {c: {m: {k: _mean_ci(v, any(p in k.lower() for p in _PROPORTIONS)) for k, v in ms.items()}
-                for m, ms in models.items()}
-            for c, models in table.items()}
+    out = {c: {m: {k: _mean_ci(v, any(p in k.lower() for p in _PROPORTIONS)) for k, v in ms.items()}
+               for m, ms in models.items()}
+           for c, models in table.items()}
+    for c, models in out.items():
+        for m, ms in models.items():
+            for k, v in ms.items():
+                if v.get("n_nonfinite"):
+                    log.warning("%s/%s/%s: %d of %d fold value(s) are NaN/inf and left out of the mean",
+                                c, m, k, v["n_nonfinite"], v["n_nonfinite"] + v["n"])
+    return out
 
 
 def _versions() -> dict[str, str]:
@@ -345,9 +372,25 @@ def run_experiment(
         Log params, metrics and artefacts to this MLflow tracking URI.
     """
     run_dir = Path(out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DataError("--out names an existing file, not a folder", str(run_dir))
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DataError("cannot create the run folder: a parent path is a file", str(run_dir)) from None
     pipeline = get_pipeline(cfg.pipeline)
+    with lock_run_dir(run_dir):
+        return _run_locked(cfg, run_dir, pipeline, executor=executor, workers=workers, resume=resume,
+                           cache_dir=cache_dir, progress=progress, mlflow_uri=mlflow_uri)
+
+
+def _run_locked(cfg: ExperimentConfig, run_dir: Path, pipeline: Pipeline, *, executor: str, workers: int | None,
+                resume: bool, cache_dir: str | Path | None, progress: bool, mlflow_uri: str | None) -> RunSummary:
     _write_config(cfg, run_dir, resume)
+    # We hold the lock, so temporary files here are leftovers of a killed run, never a live write.
+    remove_partial_writes(run_dir)
     from ..train.device import get_device
 
     device = get_device(cfg.train.device)
@@ -356,7 +399,7 @@ def run_experiment(
     data = pipeline.prepare(cfg, Path(cache_dir) if cache_dir else default_cache_dir())
     t_prep = time.perf_counter() - t0
     folds = pipeline.folds(cfg, data)
-    ids = [f.id for f in folds]
+    ids = [check_fold_id(f.id, run_dir) for f in folds]
     if len(set(ids)) != len(ids):
         raise MyoflowError(f"pipeline {cfg.pipeline!r} produced duplicate fold ids")
     todo = [f for f in folds if not _is_done(run_dir, f)]

@@ -13,7 +13,8 @@ from ..containers import Recording
 from ..errors import DataError
 
 __all__ = [
-    "check_file", "fs_from_times", "check_fs", "repair_rows", "BAD_ROW_POLICIES", "to_volts", "split_unit", "make_recording", "unique_names",
+    "check_file", "missing_reason", "fs_from_times", "check_fs", "repair_rows", "BAD_ROW_POLICIES", "to_volts",
+    "split_unit", "make_recording", "unique_names",
 ]
 
 log = logging.getLogger(__name__)
@@ -28,12 +29,27 @@ def check_file(path: str | os.PathLike) -> Path:
     """Return ``path`` as a Path if it is an existing, non-empty regular file, else raise DataError."""
     p = Path(path)
     if not p.exists():
-        raise DataError("file not found", str(p))
+        raise DataError(missing_reason(p), str(p))
     if p.is_dir():
         raise DataError("expected a file, got a folder", str(p))
     if p.stat().st_size == 0:
         raise DataError("file is empty (0 bytes)", str(p))
     return p
+
+
+def missing_reason(p: Path) -> str:
+    """Why ``p`` cannot be opened although asked for: not there, a dangling link, or a link loop."""
+    if os.path.lexists(p):
+        try:
+            p.resolve(strict=True)
+        except RuntimeError:
+            return "symbolic link loop"
+        except OSError as exc:
+            if exc.errno == 40:  # ELOOP
+                return "symbolic link loop"
+            return "symbolic link points to a missing file"
+        return "cannot access file"
+    return "file not found"
 
 
 def check_fs(fs: Any, where: str, what: str = "") -> float:
@@ -133,6 +149,20 @@ def unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32_range(data: np.ndarray, ch_names: Sequence[str], where: str) -> None:
+    """Containers hold float32: a finite value beyond its range would silently become inf."""
+    with np.errstate(invalid="ignore"):
+        big = np.isfinite(data) & (np.abs(data) > _F32_MAX)
+    if big.any():
+        ch, i = (int(v[0]) for v in np.nonzero(big))
+        name = ch_names[ch] if ch < len(ch_names) else f"ch{ch + 1}"
+        raise DataError(f"value {data[ch, i]:g} in channel {name!r} at sample {i} is outside the range of "
+                        f"float32 samples (±{_F32_MAX:.3g})", where)
+
+
 def make_recording(data: np.ndarray, fs: float, ch_names: Sequence[str] | None, where: str, **kwargs: Any) -> Recording:
     """Build a Recording from reader output; a bad ``ch_names`` hint or bad data becomes a DataError naming the file."""
     data = np.asarray(data)
@@ -142,6 +172,8 @@ def make_recording(data: np.ndarray, fs: float, ch_names: Sequence[str] | None, 
         ch_names = [f"ch{i + 1}" for i in range(data.shape[0])]
     elif isinstance(ch_names, str):
         ch_names = [ch_names]
+    if data.dtype.kind in "fiu" and data.size:
+        _check_float32_range(data, ch_names, where)
     meta = dict(kwargs.pop("meta", {}) or {})
     meta.setdefault("source", where)
     try:

@@ -55,10 +55,8 @@ def read_c3d(
 
     p = check_file(path)
     where = str(p)
-    try:
-        c = ezc3d.c3d(str(p))
-    except (RuntimeError, ValueError, OSError, IndexError) as exc:
-        raise DataError(f"cannot read as C3D (truncated or corrupt file?): {exc}", where) from None
+    _check_structure(p.read_bytes(), where)
+    c = _parse_isolated(str(p), where)
     params = c["parameters"]
     analogs = np.asarray(c["data"]["analogs"])
     if analogs.size == 0 or analogs.ndim != 3:
@@ -95,6 +93,127 @@ def read_c3d(
     if subjects:
         meta["subjects"] = [str(s) for s in subjects]
     return make_recording(data, rate, labels, where, units=units, events=events, t0=t0, meta=meta)
+
+
+def _parse(path: str) -> dict:
+    """What :func:`read_c3d` uses of ``ezc3d.c3d(path)``, as plain (picklable) Python and NumPy."""
+    import ezc3d
+
+    c = ezc3d.c3d(path)
+    params = {g: {n: {"value": v["value"]} for n, v in grp.items() if isinstance(v, dict) and "value" in v}
+              for g, grp in c["parameters"].items() if isinstance(grp, dict)}
+    header = {k: {"frame_rate": c["header"][k]["frame_rate"], "first_frame": c["header"][k]["first_frame"]}
+              for k in ("points", "analogs")}
+    return {"parameters": params, "header": header,
+            "data": {"analogs": np.asarray(c["data"]["analogs"]), "points": np.asarray(c["data"]["points"])}}
+
+
+def _child(conn, path: str) -> None:  # pragma: no cover - runs in the forked child
+    try:
+        conn.send(("ok", _parse(path)))
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _parse_isolated(path: str, where: str, timeout: float = 60.0) -> dict:
+    """Run ezc3d in a forked child process: on some damaged files it crashes the interpreter
+    (segmentation fault) or never returns, which must become a DataError, not a dead process."""
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():  # pragma: no cover - Windows/macOS spawn: no isolation
+        try:
+            return _parse(path)
+        except Exception as exc:
+            raise DataError(f"cannot read as C3D (truncated or corrupt file?): {exc}", where) from None
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, path), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(timeout):
+            raise DataError(f"C3D parser did not finish within {timeout:g} s (corrupt file?)", where)
+        status, payload = parent.recv()
+    except EOFError:
+        proc.join(5)
+        raise DataError(f"C3D parser crashed on this file (exit code {proc.exitcode}; truncated or corrupt?)",
+                        where) from None
+    finally:
+        parent.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+    if status != "ok":
+        raise DataError(f"cannot read as C3D (truncated or corrupt file?): {' '.join(payload.split())[:200]}", where)
+    return payload
+
+
+def _check_structure(raw: bytes, where: str) -> None:
+    """Walk the C3D header and parameter section in Python before ezc3d sees the file.
+
+    ezc3d (C++) crashes the interpreter or loops forever on some damaged files
+    (measured: a file cut inside its parameter section segfaults). Every offset
+    ezc3d will follow is checked against the file size here, so a damaged file
+    becomes a :class:`DataError` instead.
+    """
+    import struct
+
+    def bad(problem: str) -> DataError:
+        return DataError(f"not a readable C3D file ({problem}; truncated or corrupt?)", where)
+
+    if len(raw) < 512:
+        raise bad(f"{len(raw)} bytes, shorter than the 512-byte header")
+    if raw[1] != 0x50:
+        raise bad("missing the C3D signature byte 0x50")
+    start = (raw[0] - 1) * 512
+    if raw[0] < 2 or start + 4 > len(raw):
+        raise bad(f"parameter section at block {raw[0]} lies outside the file")
+    processor = raw[start + 3] - 83
+    if processor not in (1, 2, 3):  # Intel, DEC, MIPS
+        raise bad(f"unknown processor type {raw[start + 3]}")
+    order = ">" if processor == 3 else "<"
+    n_blocks = raw[start + 2]
+    end = start + n_blocks * 512
+    if n_blocks < 1 or end > len(raw):
+        raise bad(f"parameter section of {n_blocks} block(s) does not fit in the file")
+    pos, n_params = start + 4, 0
+    while True:
+        if pos + 2 > end:
+            raise bad("parameter records run past the parameter section")
+        n_name = abs(struct.unpack("b", raw[pos:pos + 1])[0])
+        if n_name == 0:
+            break
+        group_id = struct.unpack("b", raw[pos + 1:pos + 2])[0]
+        field = pos + 2 + n_name
+        if field + 2 > end:
+            raise bad("a parameter name runs past the parameter section")
+        offset = struct.unpack(order + "h", raw[field:field + 2])[0]
+        body = field + 2
+        if group_id > 0:  # a parameter: element size, dimensions, data, description
+            if body + 2 > end:
+                raise bad("a parameter header runs past the parameter section")
+            size = abs(struct.unpack("b", raw[body:body + 1])[0])
+            n_dims = raw[body + 1]
+            if size not in (1, 2, 4) or body + 2 + n_dims > end:
+                raise bad("a parameter has an invalid element size or dimensions")
+            count = int(np.prod(list(raw[body + 2:body + 2 + n_dims]), dtype=np.int64)) if n_dims else 1
+            data_end = body + 2 + n_dims + size * count
+            if data_end + 1 > end or data_end + 1 + raw[data_end] > end:
+                raise bad("a parameter's data run past the parameter section")
+        n_params += 1
+        if offset == 0:
+            break
+        nxt = field + offset
+        if nxt <= pos or nxt > end:
+            raise bad("a parameter record points outside the parameter section")
+        pos = nxt
+    if n_params == 0:
+        raise bad("no parameters")
+    data_block = struct.unpack(order + "H", raw[16:18])[0]
+    if data_block < 1 or (data_block - 1) * 512 > len(raw):
+        raise bad(f"data section at block {data_block} lies outside the file")
 
 
 def _frames_in_file_header(path, params: dict) -> int | None:

@@ -100,6 +100,10 @@ def _text(d: dict[str, Any], indent: str = "") -> list[str]:
             du = d["duration_s"]
             lines.append(f"{indent}  duration: {du['min']:.3f}–{du['max']:.3f} s per item, {du['total']:.1f} s total")
         lines.append(f"{indent}  subjects: {len(d['subjects'])} {d['subjects'][:12]}{' ...' if len(d['subjects']) > 12 else ''}")
+        if d.get("subjects_without_recordings"):
+            missing = d["subjects_without_recordings"]
+            lines.append(f"{indent}  WARNING: {len(missing)} subject(s) in participants.csv have no recording: "
+                         f"{missing[:12]}{' ...' if len(missing) > 12 else ''}")
         lines.append(f"{indent}  events: {_fmt_events(d['events'])}")
         lines.append(f"{indent}  covariates: {_fmt_cov(d['covariates'])}")
         if "info" in d:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator
 
@@ -50,6 +51,18 @@ def _check_stem(stem: Any) -> str:
     if p.suffix == native.SUFFIX:
         raise DataError(f"dataset item stem {stem!r} must not include the {native.SUFFIX} suffix")
     return stem
+
+
+_UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def _check_ids(values: pd.Series, column: str, where: Path) -> None:
+    """Subject ids end up in folder and file names (fold folders, reports): refuse path-like ones."""
+    for v in values.dropna().unique():
+        text = str(v)
+        if not text.strip() or _UNSAFE_ID.search(text) or text.startswith(".") or len(text) > 200:
+            raise DataError(f"{column} id {text!r} is not allowed: ids must be non-empty, without '/', '\\', "
+                            "control characters or a leading '.'", str(where))
 
 
 def _is_scalar(v: Any) -> bool:
@@ -95,8 +108,14 @@ def _read_table(path: Path, dtypes: dict[str, str] | None) -> pd.DataFrame:
     textual = {c: str for c, t in dtypes.items() if not _numeric_dtype(t)}
     try:
         df = pd.read_csv(path, dtype=textual, keep_default_na=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"cannot parse CSV: {exc}", str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (byte at offset {exc.start}); save it as UTF-8", str(path)) from None
+    except pd.errors.EmptyDataError:
+        raise DataError("file is empty (no header row)", str(path)) from None
+    except (pd.errors.ParserError, ValueError, TypeError) as exc:
+        raise DataError(f"cannot parse CSV: {' '.join(str(exc).split())}", str(path)) from None
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
     for col, dtype in dtypes.items():
         if col in df.columns and _numeric_dtype(dtype):
             try:
@@ -104,6 +123,25 @@ def _read_table(path: Path, dtypes: dict[str, str] | None) -> pd.DataFrame:
             except (TypeError, ValueError):
                 log.debug("column %s of %s kept as %s", col, path, df[col].dtype)
     return df
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """``dataset.json`` as a dict; truncated, non-UTF-8 or non-object content is named as such."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read dataset.json: {exc.strerror or exc}", str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"dataset.json is not UTF-8 text (byte at offset {exc.start})", str(path)) from None
+    if not text.strip():
+        raise DataError("dataset.json is empty", str(path))
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise DataError(f"dataset.json is not valid JSON (truncated?): {exc}", str(path)) from None
+    if not isinstance(doc, dict):
+        raise DataError(f"dataset.json must hold a JSON object, got a {type(doc).__name__}", str(path))
+    return doc
 
 
 def _numeric_dtype(dtype: str) -> bool:
@@ -248,19 +286,57 @@ class Dataset:
             raise DataError("dataset folder not found", str(self.path))
         if not meta_path.is_file():
             raise DataError("not a myoflow dataset folder (no dataset.json)", str(self.path))
-        try:
-            doc = json.loads(meta_path.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot parse dataset.json: {exc}", str(meta_path)) from None
-        if not isinstance(doc, dict) or doc.get("format") != DATASET_FORMAT:
+        doc = _read_json(meta_path)
+        if doc.get("format") != DATASET_FORMAT:
             raise DataError(f"dataset.json does not declare format {DATASET_FORMAT!r}", str(meta_path))
         dtypes = doc.pop("_dtypes", {}) or {}
+        if not isinstance(dtypes, dict) or not all(isinstance(v, dict) or v is None for v in dtypes.values()):
+            raise DataError("dataset.json: '_dtypes' must map table names to column dtypes", str(meta_path))
         self.info: dict[str, Any] = doc
-        self.index: pd.DataFrame = _read_table(self.path / "index.csv", dtypes.get("index"))
-        self.participants: pd.DataFrame = _read_table(self.path / "participants.csv", dtypes.get("participants"))
+        index_path, part_path = self.path / "index.csv", self.path / "participants.csv"
+        self.index: pd.DataFrame = _read_table(index_path, dtypes.get("index"))
+        self.participants: pd.DataFrame = _read_table(part_path, dtypes.get("participants"))
         if "stem" not in self.index.columns:
-            raise DataError("index.csv has no 'stem' column", str(self.path / "index.csv"))
+            raise DataError("index.csv has no 'stem' column", str(index_path))
+        if "subject" not in self.participants.columns:
+            raise DataError("participants.csv has no 'subject' column", str(part_path))
+        if self.index["stem"].isna().any():
+            raise DataError(f"index.csv row {int(np.argmax(self.index['stem'].isna())) + 2} has no stem", str(index_path))
         self._stems = [str(s) for s in self.index["stem"]]
+        root = self.path.resolve()
+        for stem in self._stems:
+            try:
+                _check_stem(stem)
+            except DataError as exc:
+                raise DataError(str(exc), str(index_path)) from None
+            # a symlink inside the folder must not lead the reader out of it either
+            if not (self.path / f"{stem}{native.SUFFIX}").resolve().is_relative_to(root):
+                raise DataError(f"item {stem!r} points outside the dataset folder", str(index_path))
+        if len(set(self._stems)) != len(self._stems):
+            dup = sorted({s for s in self._stems if self._stems.count(s) > 1})
+            raise DataError(f"index.csv lists stem(s) {dup[:5]} more than once", str(index_path))
+        _check_ids(self.participants["subject"], "subject", part_path)
+        if self.participants["subject"].isna().any():
+            raise DataError("participants.csv has a row without a subject id", str(part_path))
+        if self.participants["subject"].astype(str).duplicated().any():
+            dup = self.participants.loc[self.participants["subject"].astype(str).duplicated(), "subject"].tolist()
+            raise DataError(f"participants.csv lists subject(s) {dup[:5]} more than once", str(part_path))
+        if "subject" in self.index.columns:
+            _check_ids(self.index["subject"], "subject", index_path)
+            listed = set(self.participants["subject"].astype(str))
+            used = set(self.index["subject"].dropna().astype(str))
+            unknown = sorted(used - listed)
+            if unknown:
+                raise DataError(f"index.csv has item(s) of subject(s) {unknown[:5]} that participants.csv does not "
+                                "list", str(index_path))
+            # items without a subject (e.g. Epochs pooling several) may hold anyone: then nothing can be said
+            complete = bool(used) and not self.index["subject"].isna().any()
+            self.subjects_without_items = sorted(listed - used) if complete else []
+            if self.subjects_without_items:
+                log.warning("%s: participants.csv lists %d subject(s) without any recording: %s", part_path,
+                            len(self.subjects_without_items), self.subjects_without_items[:10])
+        else:
+            self.subjects_without_items = []
 
     @property
     def stems(self) -> list[str]:

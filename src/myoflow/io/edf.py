@@ -46,15 +46,24 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True) -> Recording | Tr
     where = str(p)
     reader = edfio.read_bdf if p.suffix.lower() == ".bdf" else edfio.read_edf
     kind = p.suffix.upper().lstrip(".")
+    _check_record_duration(p, kind, where)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             edf = reader(p)
             signals = list(edf.signals)
             annotations = list(edf.annotations)
+            for s in signals:
+                _check_calibration(s, where)
             arrays = [np.asarray(s.data, dtype=np.float64) for s in signals]
-    except (ValueError, OSError, EOFError, IndexError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read as {kind} (truncated or corrupt file?): {exc}", where) from None
+            if edf.data_record_duration <= 0 and any(a.size for a in arrays):
+                raise DataError(f"header gives a data record duration of {edf.data_record_duration:g} s "
+                                "(must be > 0)", where)
+    except DataError:
+        raise
+    except Exception as exc:  # edfio raises many types on damaged headers (ValueError, UnboundLocalError, ...)
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise DataError(f"cannot read as {kind} (truncated or corrupt file?): {detail}", where) from None
     for w in caught:
         # edfio warns and silently drops data when the file is shorter than its header says.
         if "truncated" in str(w.message).lower() or "header indicates" in str(w.message).lower():
@@ -98,6 +107,42 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True) -> Recording | Tr
         return next(iter(streams.values()))
     log.info("%s: %d sampling rates, returning a Trial", where, len(streams))
     return Trial(streams=streams, meta={"source": where, "subject": _patient_code(edf)})
+
+
+def _check_record_duration(p: Path, kind: str, where: str) -> None:
+    """Header bytes 244-252 hold the data-record duration; edfio fails obscurely when it is 0."""
+    with open(p, "rb") as fh:
+        head = fh.read(256)
+    if len(head) < 256:
+        raise DataError(f"file is too short for an {kind} header ({len(head)} of 256 bytes; truncated?)", where)
+    try:
+        duration = float(head[244:252].decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        return  # edfio names the broken field
+    if not np.isfinite(duration) or duration < 0 or (duration == 0 and head[236:244].strip() not in (b"0", b"")):
+        raise DataError(f"header gives a data record duration of {head[244:252].decode().strip()!r} s "
+                        "(must be a positive number)", where)
+
+
+def _check_calibration(signal, where: str) -> None:
+    """Refuse a signal whose header cannot turn digital counts into physical units.
+
+    edfio then returns the raw counts with only a warning; they would be labelled
+    with the header's unit (e.g. V) and be wrong by orders of magnitude.
+    """
+    if signal.label.strip() == "EDF Annotations" or signal.label.strip() == "BDF Annotations":
+        return
+    dmin, dmax = float(signal.digital_min), float(signal.digital_max)
+    pmin, pmax = float(signal.physical_min), float(signal.physical_max)
+    name = signal.label.strip() or "?"
+    if dmin == dmax:
+        raise DataError(f"signal {name!r}: digital minimum equals digital maximum ({dmin:g}), so samples cannot "
+                        "be converted to physical units", where)
+    if pmin == pmax:
+        raise DataError(f"signal {name!r}: physical minimum equals physical maximum ({pmin:g}), so samples cannot "
+                        "be converted to physical units", where)
+    if not all(np.isfinite([dmin, dmax, pmin, pmax])):
+        raise DataError(f"signal {name!r}: non-finite digital/physical range in the header", where)
 
 
 def _patient_code(edf) -> str | None:

@@ -268,26 +268,39 @@ def load(path: str | os.PathLike) -> Recording | Trial | Epochs:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot open as HDF5 (truncated or corrupt file?): {exc}", str(path)) from None
-    with f:
-        fmt = f.attrs.get("format")
-        if isinstance(fmt, bytes):
-            fmt = fmt.decode()
-        if fmt != FORMAT:
-            raise DataError("HDF5 file is not a myoflow native file (no format='myoflow-native' attribute)", str(path))
-        version = int(f.attrs.get("format_version", 0))
-        if version > FORMAT_VERSION:
-            raise DataError(
-                f"native format version {version} is newer than this myoflow reads ({FORMAT_VERSION}); upgrade myoflow",
-                str(path),
-            )
-        kind = _attr_str(f, "kind")
-        reader = _READERS.get(kind)
-        if reader is None:
-            raise DataError(f"unknown object kind {kind!r} in native file", str(path))
-        try:
-            obj = reader(f)
-        except DataError as exc:
-            raise DataError(str(exc), str(path)) from None
-        except (KeyError, OSError, ValueError, TypeError, json.JSONDecodeError) as exc:
-            raise DataError(f"corrupt native {kind} file: {exc}", str(path)) from None
+    try:
+        return _load_open(f, path)
+    except DataError:
+        raise
+    except Exception as exc:  # damaged attributes (e.g. an unreadable format_version)
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise DataError(f"corrupt native file: {detail}", str(path)) from None
+    finally:
+        f.close()
+
+
+def _load_open(f, path: Path) -> Recording | Trial | Epochs:
+    """The object in an open native file (errors name ``path``)."""
+    fmt = f.attrs.get("format")
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode()
+    if fmt != FORMAT:
+        raise DataError("HDF5 file is not a myoflow native file (no format='myoflow-native' attribute)", str(path))
+    version = int(f.attrs.get("format_version", 0))
+    if version > FORMAT_VERSION:
+        raise DataError(
+            f"native format version {version} is newer than this myoflow reads ({FORMAT_VERSION}); upgrade myoflow",
+            str(path),
+        )
+    kind = _attr_str(f, "kind")
+    reader = _READERS.get(kind)
+    if reader is None:
+        raise DataError(f"unknown object kind {kind!r} in native file", str(path))
+    try:
+        obj = reader(f)
+    except DataError as exc:
+        raise DataError(str(exc), str(path)) from None
+    except Exception as exc:  # h5py/pyarrow/json on damaged content raise many types
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise DataError(f"corrupt native {kind} file: {detail}", str(path)) from None
     return obj

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..containers import Epochs, Recording, Trial
-from ..errors import DataError
+from ..errors import DataError, MyoflowError
 from . import native
 from .c3d import read_c3d
+from ._common import missing_reason
 from .dataset import is_dataset_folder, load_dataset
 from .edf import read_edf
 from .interop import read_nwb
@@ -110,7 +111,7 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
     """
     p = Path(path)
     if not p.exists():
-        raise DataError("file not found", str(p))
+        raise DataError(missing_reason(p), str(p))
     if p.is_dir():
         if is_dataset_folder(p):
             _no_hints("dataset folder", hints, p)
@@ -118,6 +119,8 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
         from .datasets import DATASETS, detect_dataset
 
         loader = detect_dataset(p)
+        if loader is None and (p / "dataset.json").exists():
+            return load_dataset(p)  # a damaged dataset.json: its own error says what is wrong with it
         if loader is None:
             raise DataError(
                 "folder is not a myoflow dataset (no dataset.json) nor a known public dataset "
@@ -134,7 +137,21 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
         )
     if p.stat().st_size == 0:
         raise DataError("file is empty (0 bytes)", str(p))
-    if reader is _read_hdf5:
-        return reader(p, **hints)
-    return _call(reader, p, hints, f"{suffix} files")
+    try:
+        if reader is _read_hdf5:
+            return reader(p, **hints)
+        return _call(reader, p, hints, f"{suffix} files")
+    except MyoflowError:
+        raise
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except MemoryError:
+        raise DataError("not enough memory to read it (a corrupt header claiming a huge size?)", str(p)) from None
+    except Exception as exc:
+        # The readers wrap the failures they know; a third-party library can still fail in
+        # ways nobody listed on a damaged file. Whatever it is, the user gets the file and the problem.
+        log.debug("reading %s failed", p, exc_info=True)
+        detail = " ".join(str(exc).split())[:300] or "no details"
+        raise DataError(f"cannot read {suffix} file (corrupt or unsupported content?): "
+                        f"{type(exc).__name__}: {detail}", str(p)) from None
 

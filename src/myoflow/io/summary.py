@@ -209,6 +209,8 @@ def describe(obj: Any, *, name: str | None = None) -> dict[str, Any]:
             part = obj.participants.set_index("subject")
             out["covariates"] = _covariate_summary({str(s): row.dropna().to_dict() for s, row in part.iterrows()})
         out["subjects"] = sorted(set(out["subjects"]) | {str(s) for s in obj.subjects})
+        if getattr(obj, "subjects_without_items", None):
+            out["subjects_without_recordings"] = [str(s) for s in obj.subjects_without_items]
         return out
     if isinstance(obj, Mapping):
         return _collection(obj.items(), name)

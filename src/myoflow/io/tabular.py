@@ -164,6 +164,28 @@ def _fs_from_preamble(lines: list[str]) -> float | None:
     return None
 
 
+def _decode(raw: bytes, where: str) -> str:
+    """Text of a table file: UTF-8 (with or without BOM), UTF-16 with a BOM, else Latin-1."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise DataError("file starts with a UTF-16 byte-order mark but is not valid UTF-16 text", where) from None
+    if b"\x00" in raw[:4096]:
+        raise DataError("file contains NUL bytes: binary data or UTF-16 text without a byte-order mark "
+                        "(save it as UTF-8 text)", where)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")  # legacy exports (e.g. 'µV' in Windows-1252) are still tables
+
+
+def _decimal_comma(lines: list[str]) -> bool:
+    """True if the lines form a numeric table once ',' is read as the decimal separator."""
+    sample = [ln.replace(",", ".") for ln in lines[-50:]]
+    return any(_find_table(sample, d) is not None for d in (";", "\t", None))
+
+
 def read_csv(
     path: str | os.PathLike,
     *,
@@ -219,10 +241,7 @@ def read_csv(
         units = [u.strip() for u in units.split(",")]
     repair_rows(np.zeros((0, 1)), bad_rows, where)  # validates the policy before reading
     raw = p.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    text = _decode(raw, where)
     lines = [ln for ln in text.splitlines()]
     while lines and not lines[-1].strip():
         lines.pop()
@@ -231,6 +250,9 @@ def read_csv(
     delim = delimiter if delimiter is not None else _choose_delimiter(lines, p.suffix.lower())
     found = _find_table(lines, delim)
     if found is None:
+        if _decimal_comma(lines):
+            raise DataError("numbers use a decimal comma (e.g. '0,5'): save the table with decimal points "
+                            "(and ',', ';' or tab between columns)", where)
         raise DataError("no table of numbers found (recording is empty or not a delimited numeric table)", where)
     start, n_fields = found
     header_fields: list[str] | None = None
@@ -240,6 +262,16 @@ def read_csv(
         if cand and not _numeric_fields(cand) and not _CHANNEL_LINE.match(lines[start - 1].strip()):
             header_fields, pre_end = cand, start - 1
     preamble = lines[:pre_end]
+    for i, line in enumerate(preamble):
+        f = _trim_empty_tail(_split(line, delim))
+        if not _numeric_fields(f) or len(f) < 2:
+            continue
+        # Rows of numbers above the table found: the file is one table broken by a bad row.
+        if len(f) == n_fields and header_fields is not None:
+            raise DataError(f"non-numeric value in line {pre_end + 1} ({lines[pre_end].strip()[:60]!r}) between rows "
+                            f"of numbers (the table starts at line {i + 1})", where)
+        raise DataError(f"rows have different numbers of values: line {i + 1} has {len(f)}, line {start + 1} has "
+                        f"{n_fields} (ragged or damaged table)", where)
 
     body = "\n".join(lines[start:])
     try:

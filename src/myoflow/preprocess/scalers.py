@@ -28,7 +28,35 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from ..containers import Epochs
 from ..errors import ConfigError, DataError
 
-__all__ = ["ChannelStandardScaler", "RobustChannelScaler", "FeatureStandardScaler", "CovariateEncoder"]
+__all__ = ["ChannelStandardScaler", "RobustChannelScaler", "FeatureStandardScaler", "CovariateEncoder",
+           "check_not_ground_truth", "GROUND_TRUTH_SOURCES"]
+
+#: Columns a label is computed from (the simulator's and the usual clinical ones): never covariates.
+GROUND_TRUTH_SOURCES = frozenset({"asmi", "smi", "asm", "mass_class", "true_mass_class", "truth", "label", "target"})
+
+
+def check_not_ground_truth(covariates: Sequence[str], label: str | None, where: str = "covariates") -> None:
+    """Refuse covariates that are the label, its source (e.g. ``asmi``) or simulator truth (``true_*``).
+
+    Any participants column can be a covariate, so without this check the label
+    itself could be fed to the model and make the task trivial.
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending column(s).
+    """
+    from ..errors import ConfigError
+
+    bad = []
+    for c in covariates:
+        name = str(c).strip().lower()
+        if (label is not None and name == str(label).strip().lower()) or name in GROUND_TRUTH_SOURCES \
+                or name.startswith("true_") or name.startswith("truth"):
+            bad.append(c)
+    if bad:
+        raise ConfigError(f"{where}: {bad} would give the model the ground truth (the label {label!r}, its source "
+                          f"such as 'asmi', or a 'true_*' column); remove them from the covariates")
 
 
 def _epoch_array(X: Any, who: str) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any
 from .._atomic import atomic_path, atomic_write_text
 from ..errors import DataError
 
-__all__ = ["build_report", "build_index"]
+__all__ = ["build_report", "build_index", "missing_parts"]
 
 
 CSS = """
@@ -121,9 +121,44 @@ def _conditions_table(conditions: dict[str, Any]) -> str:
                     row.append(f"{v['mean']:.3f}")
                 else:
                     row.append(f"{v['mean']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]")
+                if v and v.get("n_nonfinite"):  # folds whose metric was NaN/inf are not in the mean: say so
+                    row[-1] = f"{row[-1] or '–'} ({v['n_nonfinite']} NaN fold(s) left out)"
             rows.append(row)
         parts.append(f"<h3>{html.escape(cond)}</h3>" + _table(["model"] + keys, rows))
     return "".join(parts)
+
+
+def missing_parts(run_dir: str | Path) -> list[str]:
+    """What a finished run should hold but ``run_dir`` lacks (empty list: complete).
+
+    Checks the summary files the runner writes last (metrics.json, predictions.parquet,
+    figures.json and the figures it lists), unfinished fold folders, and temporary
+    files of an interrupted write (removed by ``myoflow run ... --resume``).
+    """
+    import re
+
+    run_dir = Path(run_dir)
+    missing = [name for name in ("config.yaml", "metrics.json", "predictions.parquet", "figures.json")
+               if not (run_dir / name).is_file()]
+    folds = run_dir / "folds"
+    if folds.is_dir():
+        unfinished = sorted(p.name for p in folds.iterdir() if p.is_dir() and not (p / "result.json").is_file())
+        if unfinished:
+            missing.append(f"{len(unfinished)} unfinished fold(s) ({', '.join(unfinished[:3])}"
+                           f"{' ...' if len(unfinished) > 3 else ''})")
+    if (run_dir / "figures.json").is_file():
+        try:
+            figs = json.loads((run_dir / "figures.json").read_text("utf-8"))
+            absent = [str(rel) for _, rel in figs if not (run_dir / str(rel)).is_file()]
+        except (ValueError, TypeError, UnicodeDecodeError):
+            absent = ["figures.json is corrupt"]
+        if absent:
+            missing.append(f"figure file(s) {absent[:3]}")
+    temp = re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
+    partial = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob(".*") if p.is_file() and temp.match(p.name))
+    if partial:
+        missing.append(f"interrupted write(s) {partial[:3]}")
+    return missing
 
 
 def build_report(run_dir: str | Path) -> Path:
@@ -133,8 +168,10 @@ def build_report(run_dir: str | Path) -> Path:
     if not mpath.is_file():
         raise DataError("no metrics.json: the run has not finished (run it with --resume)", str(run_dir))
     try:
-        metrics = json.loads(mpath.read_text())
-    except json.JSONDecodeError as exc:
+        metrics = json.loads(mpath.read_text("utf-8"))
+        if not isinstance(metrics, dict):
+            raise ValueError(f"expected a JSON object, got {type(metrics).__name__}")
+    except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"metrics.json is corrupt ({exc})", str(run_dir)) from None
     config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").exists() else ""
     info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").exists() else {}
@@ -144,6 +181,10 @@ def build_report(run_dir: str | Path) -> Path:
     sections = [f"<h1>myoflow report: {html.escape(name)}</h1>",
                 f'<p class="muted">pipeline <b>{html.escape(str(metrics.get("pipeline")))}</b>, seed '
                 f'{metrics.get("seed")}, {len(metrics.get("folds", {}))} folds</p>']
+    incomplete = missing_parts(run_dir)
+    if incomplete:
+        sections.append('<p style="background:#fee;border:1px solid #c00;padding:.5rem"><b>Incomplete run</b>: '
+                        + html.escape("; ".join(incomplete)) + " (rerun with <code>--resume</code>)</p>")
     sections.append("<h2>Headline figures</h2>")
     sections.append(headline_table(metrics.get("headline", [])) if metrics.get("headline")
                     else "<p>No headline figures for this pipeline.</p>")

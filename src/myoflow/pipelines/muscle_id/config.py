@@ -96,6 +96,9 @@ class PreprocessConfig:
         lo, hi = self.band_hz
         if not 0 < lo < hi:
             raise ConfigError(f"preprocess.band_hz must be (low, high) with 0 < low < high, got {self.band_hz}")
+        if self.resample_hz is not None and hi >= 0.5 * self.resample_hz:
+            raise ConfigError(f"preprocess.band_hz upper edge {hi:g} Hz must be below half of preprocess.resample_hz "
+                              f"({self.resample_hz:g} Hz)")
         if self.window_ms <= 0 or not 0 <= self.pre_ms < self.window_ms:
             raise ConfigError("preprocess.window_ms must be > 0 and 0 <= pre_ms < window_ms")
 

@@ -39,12 +39,19 @@ def _who(rec: Recording) -> str:
 
 def filter_recording(rec: Recording, pp: PreprocessConfig) -> Recording:
     """Resample, notch and band-pass a recording as the pipeline does (zero-phase filters)."""
+    lo, hi = pp.band_hz
+    if hi >= 0.5 * rec.fs:
+        # Content above the recording's own Nyquist frequency does not exist (resampling up does not
+        # create it): cutting the band silently would change the method without a word.
+        raise DataError(f"recording has fs={rec.fs:g} Hz; preprocess.band_hz upper edge {hi:g} Hz needs "
+                        f"fs > {2 * hi:g} Hz (lower band_hz for this data)", rec.source)
     if pp.resample_hz is not None and abs(rec.fs - pp.resample_hz) > 1e-6:
         rec = resample(rec, pp.resample_hz)
     if pp.notch_hz is not None:
         rec = notch(rec, pp.notch_hz, zero_phase=False)
-    lo, hi = pp.band_hz
-    hi = min(hi, 0.45 * rec.fs)  # keep the upper edge below Nyquist for low-rate recordings
+    if hi >= 0.5 * rec.fs:  # resampled below the band (the config check covers resample_hz)
+        raise DataError(f"preprocess.band_hz upper edge {hi:g} Hz is above the Nyquist frequency after "
+                        f"resampling to {rec.fs:g} Hz", rec.source)
     return bandpass(rec, lo, hi, order=4)
 
 

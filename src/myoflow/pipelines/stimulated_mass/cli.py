@@ -45,7 +45,19 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str, 
     from ...report.figures.stimulated_mass import plot_attention_single
     from .screening import parse_covariates, screen
 
+    from ...errors import ConfigError
+    from ...experiments._rundir import read_run_config
+
+    cfg = read_run_config(model_dir, "stimulated-mass", "predict")
     cov = parse_covariates(covariates)
+    # height and weight give bmi; anything else must be a covariate the run was trained with
+    known = set(cfg.data.covariates) | {"height", "weight"}
+    unknown = sorted(set(cov) - known - {"bmi"})
+    if unknown:
+        raise ConfigError(f"--covariates: unknown covariate(s) {unknown}; the run {model_dir} uses "
+                          f"{list(cfg.data.covariates)}")
+    if plot_path is not None and plot_path.is_dir():
+        raise ConfigError(f"--plot: {plot_path} is a folder; give a .png file name")
     recs = [_read(p) for p in recordings]
     res = screen(model_dir, recs, cov, model=model)
     if plot_path is None:

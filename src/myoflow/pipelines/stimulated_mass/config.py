@@ -59,6 +59,9 @@ class DataSection:
             raise ConfigError("data.frequencies must list at least one stimulation frequency")
         if len(self.classes) < 2:
             raise ConfigError("data.classes needs at least two classes")
+        from ...preprocess.scalers import check_not_ground_truth
+
+        check_not_ground_truth(self.covariates, self.label, "data.covariates")
 
 
 @dataclass

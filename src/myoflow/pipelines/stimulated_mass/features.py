@@ -218,6 +218,9 @@ def prepare_evoked(
     bad = sorted(set(parts["label"]) - set(classes))
     if bad:
         raise DataError(f"labels {bad} in column {label!r} are not among the classes {list(classes)}")
+    if parts["label"].nunique() < 2:
+        raise DataError(f"every subject has the same label {sorted(set(parts['label']))} in column {label!r}: "
+                        "classification needs at least two classes")
     miss_cov = [c for c in covariates if c not in parts.columns]
     if miss_cov:
         raise DataError(f"participants table lacks covariate column(s) {miss_cov}")

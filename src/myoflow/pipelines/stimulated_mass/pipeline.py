@@ -97,11 +97,16 @@ def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
         recordings = [obj for _, obj in ds]
         info = {"source": "folder", "path": str(d.path)}
     p = cfg.preprocess
-    data = prepare_evoked(
-        recordings, participants, label=d.label, classes=d.classes, covariates=d.covariates,
-        muscles=d.muscles, frequencies=d.frequencies, window_ms=tuple(p.window_ms), blank_ms=tuple(p.blank_ms),
-        highpass_hz=p.highpass_hz, progress=progress,
-    )
+    try:
+        data = prepare_evoked(
+            recordings, participants, label=d.label, classes=d.classes, covariates=d.covariates,
+            muscles=d.muscles, frequencies=d.frequencies, window_ms=tuple(p.window_ms), blank_ms=tuple(p.blank_ms),
+            highpass_hz=p.highpass_hz, progress=progress,
+        )
+    except DataError as exc:
+        if exc.source is None and d.source == "folder":  # say which dataset the problem is in
+            raise DataError(str(exc), str(d.path)) from None
+        raise
     data.info.update(info)
     return data
 

@@ -1,0 +1,70 @@
+"""File and folder builders shared by the bad-input corpus and the reader fuzzers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from myoflow.containers import Recording
+
+
+def write_valid_files(root: Path) -> dict[str, Path]:
+    """One small valid file per supported format: ``{name: path}``."""
+    import h5py
+    import scipy.io
+
+    from myoflow.io import native, write_edf
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    rec = Recording(rng.standard_normal((2, 1000)) * 1e-4, 1000.0, ["a", "b"], units="V",
+                    meta={"subject": "S01", "muscle": "RF", "frequency": 5.0})
+    out = {
+        "edf": write_edf(rec, root / "good.edf"),
+        "bdf": write_edf(rec, root / "good.bdf"),
+        "h5": native.save(rec, root / "good.h5"),
+    }
+    t = np.arange(200) / 1000.0
+    lines = ["time,a,b"] + [f"{ti:.3f},{np.sin(ti * 50):.6f},{np.cos(ti * 50):.6f}" for ti in t]
+    (root / "good.csv").write_text("\n".join(lines) + "\n")
+    out["csv"] = root / "good.csv"
+    scipy.io.savemat(root / "good.mat", {"emg": rng.standard_normal((500, 2)), "fs": 1000.0})
+    out["mat"] = root / "good.mat"
+    sto = ["good", "version=1", "nRows=50", "nColumns=3", "inDegrees=yes", "endheader", "time\tknee\thip"]
+    sto += [f"{i / 100:.2f}\t{np.sin(i / 10):.4f}\t{np.cos(i / 10):.4f}" for i in range(50)]
+    (root / "good.sto").write_text("\n".join(sto) + "\n")
+    out["sto"] = root / "good.sto"
+    try:
+        import ezc3d
+
+        c = ezc3d.c3d()
+        c["parameters"]["POINT"]["RATE"]["value"] = [100]
+        c["parameters"]["POINT"]["LABELS"]["value"] = ("m1",)
+        c["parameters"]["ANALOG"]["RATE"]["value"] = [1000]
+        c["parameters"]["ANALOG"]["LABELS"]["value"] = ("EMG1",)
+        c["data"]["points"] = np.ones((4, 1, 50))
+        c["data"]["analogs"] = rng.standard_normal((1, 1, 500))
+        c.write(str(root / "good.c3d"))
+        out["c3d"] = root / "good.c3d"
+    except ImportError:  # pragma: no cover - ezc3d is a core dependency here
+        pass
+    with h5py.File(root / "other.h5", "w") as f:  # valid HDF5, but neither native nor OpenSignals
+        f.create_dataset("x", data=np.zeros(10))
+    out["other_h5"] = root / "other.h5"
+    return out
+
+
+def fake_run(root: Path, config: Path, quick: bool = True) -> Path:
+    """A run folder holding only the resolved ``config.yaml`` of ``config`` (enough for commands to fail early)."""
+    from myoflow.config import load_config, to_dict
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "config.yaml").write_text(yaml.safe_dump(to_dict(load_config(config, quick=quick)), sort_keys=False))
+    return root
+
+
+def participants_frame(n: int = 6) -> pd.DataFrame:
+    return pd.DataFrame({"subject": [f"S{i:02d}" for i in range(n)], "age": 40 + np.arange(n),
+                         "mass_class": ["low", "normal", "high"] * (n // 3)})
