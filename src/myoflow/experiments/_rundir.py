@@ -171,7 +171,8 @@ def read_run_config(run_dir: Path, pipeline: str | None = None, command: str = "
     ConfigError
         ``config.yaml`` is corrupt (not UTF-8, invalid YAML, invalid values); the message names it.
     """
-    from ..config import load_config, load_yaml
+    from ..config import load_yaml
+    from .registry import load_config
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
