@@ -19,7 +19,7 @@ def _python_blocks(md: Path) -> list[str]:
 
 def test_mne_page_five_lines_run_as_shown():
     pytest.importorskip("mne", reason="mne extra not installed")
-    setup, snippet = _python_blocks(ROOT / "docs" / "tutorials" / "mne.md")[:2]
+    setup, snippet = _python_blocks(ROOT / "docs" / "guides" / "mne.md")[:2]
     lines = [ln for ln in snippet.splitlines() if ln.strip()]
     assert len(lines) == 5, lines
     ns: dict = {}
