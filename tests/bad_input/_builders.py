@@ -58,7 +58,8 @@ def write_valid_files(root: Path) -> dict[str, Path]:
 
 def fake_run(root: Path, config: Path, quick: bool = True) -> Path:
     """A run folder holding only the resolved ``config.yaml`` of ``config`` (enough for commands to fail early)."""
-    from myoflow.config import load_config, to_dict
+    from myoflow.config import to_dict
+    from myoflow.experiments import load_config
 
     root.mkdir(parents=True, exist_ok=True)
     (root / "config.yaml").write_text(yaml.safe_dump(to_dict(load_config(config, quick=quick)), sort_keys=False))

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from myoflow.cli import main
-from myoflow.config import load_config
+from myoflow.experiments import load_config
 from myoflow.errors import DataError
 from myoflow.experiments.runner import run_experiment
 

@@ -222,9 +222,11 @@ def repair_rows(
         return values, 0
     if policy == "error":
         first = int(np.argmax(bad))
+        col = int(np.argmax(~np.isfinite(values[first])))
+        what = "the time column" if time_col is not None and col == time_col else f"column {col + 1}"
         raise DataError(
-            f"{n_bad} row(s) with missing or non-finite sample(s) (NaN/inf; first at data row {first + 1}); "
-            "pass --bad-rows drop or --bad-rows interpolate (Python: bad_rows='drop')", where,
+            f"{n_bad} row(s) with missing or non-finite sample(s) (NaN/inf; first at data row {first + 1}, "
+            f"{what}); pass --bad-rows drop or --bad-rows interpolate (Python: bad_rows='drop')", where,
         )
     if n_bad == len(values):
         raise DataError("every row has missing or non-finite values", where)
