@@ -75,7 +75,9 @@ def test_the_default_config_keeps_its_model_list_and_tune_off():
 
     cfg = load_config("src/myoflow/configs/muscle_id.yaml")
     assert isinstance(cfg, MuscleIdConfig)
-    assert cfg.evaluate.models == ["cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf"] and not cfg.tune.enabled
+    paper = ["cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf"]
+    assert cfg.evaluate.models == paper and not cfg.tune.enabled
+    assert MuscleIdConfig(name="x", pipeline="muscle-id").evaluate.models == paper  # the dataclass default too
 
 
 def test_bad_tune_sections_are_config_errors():

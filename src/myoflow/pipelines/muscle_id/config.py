@@ -10,14 +10,16 @@ from ...errors import ConfigError
 from ...models import check_model_spec
 
 __all__ = ["CohortConfig", "PreprocessConfig", "EvaluateConfig", "TuneConfig", "MuscleIdConfig", "MODEL_NAMES",
-           "DEEP_MODELS", "BASELINES"]
+           "DEFAULT_MODELS", "DEEP_MODELS", "BASELINES"]
 
 #: The new deep models (issue 14): evaluate.models name -> ``arch`` of the ``deep_window`` estimator.
 DEEP_MODELS = {"emg_cnn": "cnn", "hybrid": "hybrid", "recipe_cnn_lstm": "cnn_lstm"}
 #: The classic-feature baselines every deep model is compared against (paired, same folds).
 BASELINES = ("lda", "rf")
+#: The paper's models and the baselines: what runs unless evaluate.models names others.
+DEFAULT_MODELS = ("cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf")
 #: Models the pipeline can run in every fold.
-MODEL_NAMES = ("cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf", *DEEP_MODELS)
+MODEL_NAMES = (*DEFAULT_MODELS, *DEEP_MODELS)
 
 
 @dataclass
@@ -119,7 +121,7 @@ class EvaluateConfig:
     intra_test_size: float = 0.2
     intra_repeats: int = 1
     loso_max_subjects: int | None = None   # hold out only the first N subjects (quick mode)
-    models: list[str] = field(default_factory=lambda: list(MODEL_NAMES))
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     final_model: bool = True               # also train on all subjects (for `myoflow check-placement`)
     n_boot: int = 1000
 
