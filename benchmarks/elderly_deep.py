@@ -81,7 +81,19 @@ def _vote(y: np.ndarray, proba: np.ndarray, classes: list[str], recordings: np.n
 
 def _summary(out: Path, folds_sig: str, n_boot: int) -> dict:
     from myoflow._atomic import atomic_write_json
-    from myoflow.train.tune import paired_subject_bootstrap
+    import pandas as pd
+
+    from myoflow.evaluate.bootstrap import paired_bootstrap_ci
+
+    def paired(a: dict, b: dict) -> dict:
+        """Paired subject bootstrap of mean(a) - mean(b) over per-subject scores (the one bootstrap)."""
+        keys = sorted(a)
+        if sorted(b) != keys:
+            raise SystemExit(f"paired comparison needs the same subjects; only in one: {sorted(set(a) ^ set(b))}")
+        fa = pd.DataFrame({"subject": keys, "score": [a[k] for k in keys]})
+        fb = pd.DataFrame({"subject": keys, "score": [b[k] for k in keys]})
+        ci = paired_bootstrap_ci(fa, fb, lambda d: d["score"].mean(), n_boot=n_boot, seed=0)
+        return {"diff": ci.point, "lo": ci.lo, "hi": ci.hi, "n_subjects": len(keys), "n_boot": int(n_boot)}
 
     models = {}
     for f in sorted(out.glob("*.json")):
@@ -101,9 +113,8 @@ def _summary(out: Path, folds_sig: str, n_boot: int) -> dict:
                 continue
             a, b = models[m]["per_subject_accuracy"], models[base]["per_subject_accuracy"]
             comparisons[f"{m} - {base}"] = {
-                "window": paired_subject_bootstrap(a, b, n_boot=n_boot, seed=0),
-                "vote": paired_subject_bootstrap(models[m]["per_subject_vote"], models[base]["per_subject_vote"],
-                                                 n_boot=n_boot, seed=0),
+                "window": paired(a, b),
+                "vote": paired(models[m]["per_subject_vote"], models[base]["per_subject_vote"]),
             }
     summary = {"folds_signature": folds_sig, "models": table, "paired_subject_bootstrap": comparisons,
                "note": "outer subject-wise k-fold, recipe chosen by inner subject-wise CV inside each outer "

@@ -67,14 +67,14 @@ def test_classifier_learns_on_held_out_subjects_and_is_deterministic(arch):
     est = DeepWindowClassifier(**kw).fit(ep[~test])
     acc = float(np.mean(est.predict(ep[test]) == ep.y[test]))
     assert acc >= 0.8, acc
-    assert est.histories_[0]["val_loss"]          # early stopping on held-out training subjects ran
+    assert est.histories_[0].val_loss          # early stopping on held-out training subjects ran
     p = est.predict_proba(ep[test])
     np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
     again = DeepWindowClassifier(**kw).fit(ep[~test]).predict_proba(ep[test])
     np.testing.assert_array_equal(p, again)
 
 
-def test_ensemble_and_bad_input():
+def test_ensemble_and_bad_input(caplog):
     ep = _cohort(n_subjects=2, per=16)
     est = DeepWindowClassifier(**TINY, epochs=2, n_seeds=2, val_fraction=0).fit(ep)
     assert len(est.members_) == 2
@@ -84,10 +84,11 @@ def test_ensemble_and_bad_input():
         DeepWindowClassifier(arch="transformer").fit(ep)
     with pytest.raises(ConfigError, match="sampling rate"):
         DeepWindowClassifier(**TINY, arch="hybrid", epochs=1, val_fraction=0).fit(ep.X, ep.y)
-    with pytest.raises(ConfigError, match="needs Epochs"):
+    with caplog.at_level("WARNING", logger="myoflow.models.deep_classifier"):
         DeepWindowClassifier(**TINY, epochs=1, val_fraction=0.2).fit(ep.X, ep.y)
+    assert "plain array and no groups" in caplog.text
     est = DeepWindowClassifier(**TINY, epochs=1, val_fraction=0.5).fit(ep.X, ep.y, groups=ep.metadata["subject"])
-    assert len(est.histories_[0]["val_loss"]) == 1
+    assert len(est.histories_[0].val_loss) == 1 and len(est.val_accuracy_[0]) == 1
     bad = ep.X.copy()
     bad[0, 0, 0] = np.nan
     with pytest.raises(DataError, match="non-finite"):

@@ -84,3 +84,28 @@ def test_bad_inputs_are_config_errors():
         fit(_net(), [X, y[:10]], lambda b, s: CE(b[0], b[1]))
     with pytest.raises(ConfigError, match="optimizer"):
         fit_module(_net(), [X], y, CE, optimizer="lbfgs")
+
+
+def test_batch_hook_runs_on_training_batches_only_and_min_batch_skips():
+    """The hook (augmentation) sees every training batch and no validation or prediction input."""
+    X, y = _data(n=65)
+    seen = []
+
+    def hook(batch, state):
+        seen.append(len(batch[0]))
+        assert torch.is_grad_enabled()  # never inside the no-grad validation pass
+        return [batch[0] + 0.01 * torch.randn(batch[0].shape, generator=state.generator), *batch[1:]]
+
+    h = fit_module(_net(), [X], y, CE, val_inputs=[X[:10]], val_target=y[:10], epochs=2, batch_size=16,
+                   batch_hook=hook, min_batch=2, patience=None)
+    assert seen == [16, 16, 16, 16] * 2  # the trailing batch of 1 is skipped (batch norm needs 2)
+    assert len(h.val_loss) == 2
+    seen.clear()
+    fit_module(_net(), [X], y, CE, epochs=1, batch_size=16)
+    assert seen == []
+
+
+def test_onecycle_schedule_peaks_mid_run():
+    X, y = _data()
+    h = fit_module(_net(), [X], y, CE, epochs=6, batch_size=50, lr=0.1, schedule="onecycle")
+    assert h.lr[0] < max(h.lr) and h.lr[-1] < max(h.lr) and max(h.lr) <= 0.1 + 1e-9

@@ -12,7 +12,7 @@ from sklearn.svm import SVC
 
 from myoflow.containers import Epochs
 from myoflow.errors import ConfigError, DataError, LeakageError
-from myoflow.train.tune import nested_cv, paired_subject_bootstrap, select_params, subject_folds
+from myoflow.train.tune import nested_cv, select_params, subject_folds
 
 
 def _toy(n_subjects=8, per=20, seed=0, shift=1.5):
@@ -142,17 +142,3 @@ def test_nested_cv_with_a_tiny_torch_model():
     rec = res.summary()
     assert len(rec["folds"]) == 2 and all(f["chosen"]["max_shift"] in (0, 4) for f in rec["folds"])
     assert res.y_pred.shape == (64,)
-
-
-def test_paired_subject_bootstrap():
-    a = {f"s{i}": 0.9 + 0.01 * i for i in range(10)}
-    b = {f"s{i}": 0.8 + 0.01 * i for i in range(10)}
-    r = paired_subject_bootstrap(a, b, n_boot=500, seed=1)
-    assert r["diff"] == pytest.approx(0.1) and r["lo"] == pytest.approx(0.1) and r["hi"] == pytest.approx(0.1)
-    rng = np.random.default_rng(0)
-    va, vb = rng.normal(0.9, 0.05, 20), rng.normal(0.9, 0.05, 20)
-    r = paired_subject_bootstrap(va, vb, n_boot=2000, seed=0)
-    assert r["lo"] < r["diff"] < r["hi"] and r["lo"] < 0 < r["hi"]
-    assert r == paired_subject_bootstrap(va, vb, n_boot=2000, seed=0)
-    with pytest.raises(DataError, match="same subjects"):
-        paired_subject_bootstrap({"a": 1.0, "b": 1.0}, {"a": 1.0, "c": 1.0})

@@ -26,6 +26,7 @@ __all__ = ["ESTIMATORS", "get_estimator", "make_estimator", "check_params", "che
 ESTIMATORS: dict[str, str] = {
     "attention_bilstm": "myoflow.models.attention_bilstm:MassLevelClassifier",
     "cnn_lstm": "myoflow.models.cnn_lstm:CNNLSTMClassifier",
+    "deep_window": "myoflow.models.deep_classifier:DeepWindowClassifier",
     "feature_classifier": "myoflow.models.feature_classifier:FeatureClassifier",
     "torque_emg_mlp": "myoflow.models.gait_mlp:TorqueBasedEmgRegressor",
     "kinematics_emg_mlp": "myoflow.models.gait_mlp:KinematicsEmgRegressor",

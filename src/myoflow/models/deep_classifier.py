@@ -15,127 +15,34 @@ groups (subjects) held out of the training data, and an ensemble over seeds
 Everything learned — the log-RMS and feature statistics, the weights, the
 early-stopping split — comes from the data given to ``fit`` only.
 
-The small fit loop here (:func:`train_classifier`) is a stand-in until the one
-training engine (``myoflow.train``) offers schedules and a batch hook; it is
-written so its arguments map one-to-one onto that engine's options.
+Training runs on the one engine (:func:`myoflow.train.fit_module`): the
+augmentation is its training-only ``batch_hook``; the ensemble members are one
+``torch.nn.ModuleList`` (``module_``) so the common safetensors + JSON save/load
+of :class:`~myoflow.models.base.MyoflowEstimator` applies.
 """
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import NotFittedError
+from sklearn.base import ClassifierMixin
 
 from ..containers import Epochs
 from ..errors import ConfigError, DataError
+from .base import MyoflowEstimator
 
-__all__ = ["DeepWindowClassifier", "train_classifier", "ARCHS"]
+__all__ = ["DeepWindowClassifier", "ARCHS"]
 
 log = logging.getLogger(__name__)
 
 ARCHS = ("cnn", "hybrid", "cnn_lstm")
 _SCHEDULES = ("cosine", "onecycle", "none")
+_ENGINE_SCHEDULE = {"cosine": "cosine", "onecycle": "onecycle", "none": "constant"}
 
 
-def train_classifier(module, inputs: Sequence[np.ndarray], codes: np.ndarray, *, val_inputs=None, val_codes=None,
-                     epochs: int = 40, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-2,
-                     schedule: str = "cosine", patience: int = 10, class_weight: np.ndarray | None = None,
-                     label_smoothing: float = 0.0, augment=None, seed: int = 0) -> dict[str, list[float]]:
-    """AdamW + schedule + training-only augmentation of ``inputs[0]`` + early stopping.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        Called as ``module(*batch)``, returns logits; trained in place, best
-        weights (lowest validation loss) restored.
-    inputs : sequence of arrays
-        Model inputs with the sample axis first; ``inputs[0]`` (the windows) is
-        the one ``augment`` transforms.
-    codes : int array
-        Class indices.
-    val_inputs, val_codes : optional
-        Validation data (whole held-out training groups); enables early stopping.
-    augment : callable ``(x, generator) -> x``, optional
-        Batch hook applied to training batches only.
-    seed : int
-        Seeds batch order and augmentation (a local generator).
-
-    Returns
-    -------
-    dict with ``train_loss``, ``val_loss``, ``val_accuracy`` per epoch and ``best_epoch``.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    if schedule not in _SCHEDULES:
-        raise ConfigError(f"unknown schedule {schedule!r}; expected one of {list(_SCHEDULES)}")
-    X = [torch.as_tensor(np.asarray(a)) for a in inputs]
-    y = torch.as_tensor(np.asarray(codes, dtype=np.int64))
-    n = len(y)
-    if n == 0:
-        raise DataError("no training windows")
-    has_val = val_inputs is not None and val_codes is not None and len(val_codes) > 0
-    if has_val:
-        Xv = [torch.as_tensor(np.asarray(a)) for a in val_inputs]
-        yv = torch.as_tensor(np.asarray(val_codes, dtype=np.int64))
-    w = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
-    gen = torch.Generator().manual_seed(int(seed))
-    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
-    steps = max(1, -(-n // batch_size))
-    if schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
-    elif schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps)
-    else:
-        sched = None
-    hist: dict[str, Any] = {"train_loss": [], "val_loss": [], "val_accuracy": [], "best_epoch": -1}
-    best, best_loss, bad = None, float("inf"), 0
-    for epoch in range(int(epochs)):
-        module.train()
-        perm = torch.randperm(n, generator=gen)
-        total = 0.0
-        for start in range(0, n, batch_size):
-            idx = perm[start:start + batch_size]
-            if len(idx) < 2:  # batch norm needs two samples
-                continue
-            batch = [x[idx] for x in X]
-            if augment is not None:
-                batch[0] = augment(batch[0], gen)
-            loss = F.cross_entropy(module(*batch), y[idx], weight=w, label_smoothing=label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            total += float(loss.detach()) * len(idx)
-        hist["train_loss"].append(total / n)
-        if has_val:
-            module.eval()
-            with torch.no_grad():
-                out = module(*Xv)
-                vloss = float(F.cross_entropy(out, yv, weight=w))
-            hist["val_loss"].append(vloss)
-            hist["val_accuracy"].append(float((out.argmax(1) == yv).float().mean()))
-            if vloss < best_loss - 1e-6:
-                best_loss, bad, hist["best_epoch"] = vloss, 0, epoch
-                best = copy.deepcopy(module.state_dict())
-            else:
-                bad += 1
-                if bad >= patience:
-                    break
-    if best is not None:
-        module.load_state_dict(best)
-    else:
-        hist["best_epoch"] = len(hist["train_loss"]) - 1
-    module.eval()
-    return hist
-
-
-class DeepWindowClassifier(ClassifierMixin, BaseEstimator):
+class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
     """sEMG window classifier: EMGCNN, hybrid or recipe CNN-LSTM, trained with the improved recipe.
 
     Parameters
@@ -158,13 +65,24 @@ class DeepWindowClassifier(ClassifierMixin, BaseEstimator):
     class_weight : bool
         Balanced class weights in the loss.
     fs : float, optional
-        Sampling rate for bare arrays (the hybrid's features need it).
+        Sampling rate for bare arrays (the hybrid's features need it; after fitting on
+        Epochs their rate is kept in ``fs_``).
     seed : int
+    device : str
+        Torch device (``"cpu"``, ``"cuda"``, ``"auto"``).
 
     Attributes
     ----------
-    classes_, members_ (list of modules), histories_ (list of dicts)
+    classes_ : ndarray of str
+    module_ : torch.nn.ModuleList
+        The ensemble members (``members_`` is the same as a list).
+    histories_ : list of myoflow.train.FitResult
+    val_accuracy_ : list of list of float
+        Validation accuracy per epoch, per member (empty without validation).
     """
+
+    registry_name = "deep_window"
+    _module_attr = "module_"
 
     def __init__(self, arch: str = "cnn", widths: Sequence[int] = (16, 32, 32), kernel: int = 7,
                  pools: Sequence[int] = (4, 2, 2), hidden: int = 64, dropout: float = 0.3, n_bands: int = 0,
@@ -172,7 +90,8 @@ class DeepWindowClassifier(ClassifierMixin, BaseEstimator):
                  weight_decay: float = 1e-2, schedule: str = "cosine", patience: int = 10,
                  label_smoothing: float = 0.0, max_shift: int = 0, max_gain: float = 1.0, noise: float = 0.0,
                  channel_drop: float = 0.0, val_fraction: float = 0.2, val_group: str = "subject",
-                 n_seeds: int = 1, class_weight: bool = True, fs: float | None = None, seed: int = 0):
+                 n_seeds: int = 1, class_weight: bool = True, fs: float | None = None, seed: int = 0,
+                 device: str = "cpu"):
         self.arch = arch
         self.widths = widths
         self.kernel = kernel
@@ -198,6 +117,7 @@ class DeepWindowClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.fs = fs
         self.seed = seed
+        self.device = device
 
     # ----------------------------------------------------------------- inputs
     def _arrays(self, X: Any, who: str) -> tuple[np.ndarray, float | None]:
@@ -217,7 +137,13 @@ class DeepWindowClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError("arch='hybrid' needs the sampling rate: pass Epochs or set fs=")
         return classic_features(X, fs=fs).astype(np.float32)
 
-    def _check_params(self) -> None:
+    @property
+    def members_(self) -> list:
+        """The fitted ensemble members (modules)."""
+        self._check_fitted()
+        return list(self.module_)
+
+    def _validate_params(self) -> None:
         if self.arch not in ARCHS:
             raise ConfigError(f"unknown arch {self.arch!r}; expected one of {list(ARCHS)}")
         if self.schedule not in _SCHEDULES:
@@ -262,10 +188,10 @@ class DeepWindowClassifier(ClassifierMixin, BaseEstimator):
         from ..evaluate.imbalance import class_weights
         from ..evaluate.splitters import inner_validation_split
         from ..preprocess.representation import log_rms
-        from ..train import derive_seed, torch_seed
+        from ..train import derive_seed, fit_module, predict_module, torch_seed
         from ..train.augment import Augment
 
-        self._check_params()
+        self._validate_params()
         arr, fs = self._arrays(X, "DeepWindowClassifier.fit")
         if y is None and isinstance(X, Epochs):
             y = X.y
@@ -292,59 +218,109 @@ class DeepWindowClassifier(ClassifierMixin, BaseEstimator):
             elif isinstance(X, Epochs):
                 meta = X.metadata
             else:
-                raise ConfigError("early stopping on held-out groups needs Epochs with metadata or groups= "
-                                  "(or val_fraction=0)")
+                # Plain arrays without groups (e.g. inside cross_val_score, which routes groups to the
+                # splitter only): each window is its own group, said loudly (as CNNLSTMClassifier does).
+                log.warning("DeepWindowClassifier.fit got a plain array and no groups: early-stopping windows are "
+                            "drawn one by one; pass Epochs or groups= for a group-held-out validation split")
+                meta = pd.DataFrame({self.val_group: np.arange(len(y))})
             fit_idx, val_idx = inner_validation_split(meta, np.arange(len(y)), fraction=float(self.val_fraction),
                                                       seed=derive_seed(self.seed, "validation"),
                                                       group=self.val_group, y=y)
+        self.fs_ = None if fs is None else float(fs)
         amp = log_rms(arr[fit_idx])
         amp_mean, amp_std = amp.mean(0), amp.std(0) + 1e-3
         inputs = [arr.astype(np.float32)] + ([feats] if feats is not None else [])
         weight = None
         if self.class_weight:
             cw = class_weights(codes[fit_idx])
-            weight = np.asarray([cw.get(i, 1.0) for i in range(self.classes_.size)], dtype=np.float32)
-        self.members_, self.histories_ = [], []
+            weight = torch.tensor([cw.get(i, 1.0) for i in range(self.classes_.size)], dtype=torch.float32)
+        smoothing = float(self.label_smoothing)
+
+        def loss_fn(out, target):
+            return torch.nn.functional.cross_entropy(out, target, label_smoothing=smoothing,
+                                                     weight=None if weight is None else weight.to(out.device))
+
+        def hook(batch, state):  # training batches only: the engine never calls it for validation
+            return [aug(batch[0], state.generator), *batch[1:]]
+
+        val_inputs = [a[val_idx] for a in inputs]
+        members, self.histories_, self.val_accuracy_ = [], [], []
         for m in range(int(self.n_seeds)):
             with torch_seed(derive_seed(self.seed, "init", m)):
                 module = self._build(self.classes_.size, arr.shape[1], 0 if feats is None else feats.shape[1])
-            amp_owner = module.deep if self.arch == "hybrid" else module
-            amp_owner.amp_mean.copy_(torch.as_tensor(amp_mean))
-            amp_owner.amp_std.copy_(torch.as_tensor(amp_std))
-            if feats is not None:
-                module.feat_mean.copy_(torch.as_tensor(feats[fit_idx].mean(0)))
-                module.feat_std.copy_(torch.as_tensor(feats[fit_idx].std(0) + 1e-6))
-            with torch_seed(derive_seed(self.seed, "dropout", m)):  # dropout masks reproducible, global RNG kept
-                hist = train_classifier(
-                    module, [a[fit_idx] for a in inputs], codes[fit_idx],
-                    val_inputs=[a[val_idx] for a in inputs] if len(val_idx) else None,
-                    val_codes=codes[val_idx] if len(val_idx) else None,
-                    epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
-                    weight_decay=float(self.weight_decay), schedule=self.schedule, patience=int(self.patience),
-                    class_weight=weight, label_smoothing=float(self.label_smoothing),
-                    augment=aug if aug.active else None, seed=derive_seed(self.seed, "batches", m))
-            self.members_.append(module)
+            self._set_stats(module, amp_mean, amp_std, None if feats is None else feats[fit_idx])
+            acc: list[float] = []
+
+            def on_epoch(epoch, train_loss, val_loss, module=module, acc=acc):
+                if len(val_idx):
+                    pred = predict_module(module, val_inputs, device=self.device).argmax(1)
+                    acc.append(float(np.mean(pred == codes[val_idx])))
+
+            hist = fit_module(
+                module, [a[fit_idx] for a in inputs], codes[fit_idx], loss_fn,
+                val_inputs=val_inputs if len(val_idx) else None,
+                val_target=codes[val_idx] if len(val_idx) else None,
+                epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
+                weight_decay=float(self.weight_decay), optimizer="adamw", schedule=_ENGINE_SCHEDULE[self.schedule],
+                schedule_floor=0.0, patience=int(self.patience), seed=derive_seed(self.seed, "batches", m),
+                torch_seed=derive_seed(self.seed, "dropout", m), device=self.device,
+                batch_hook=hook if aug.active else None, min_batch=2, on_epoch=on_epoch)
+            module.cpu().eval()
+            members.append(module)
             self.histories_.append(hist)
+            self.val_accuracy_.append(acc)
+        self.module_ = torch.nn.ModuleList(members).eval()
         return self
+
+    def _set_stats(self, module, amp_mean, amp_std, feats) -> None:
+        """Copy the training-fold amplitude (and feature) statistics into the module's buffers."""
+        import torch
+
+        amp_owner = module.deep if self.arch == "hybrid" else module
+        amp_owner.amp_mean.copy_(torch.as_tensor(amp_mean))
+        amp_owner.amp_std.copy_(torch.as_tensor(amp_std))
+        if feats is not None:
+            module.feat_mean.copy_(torch.as_tensor(feats.mean(0)))
+            module.feat_std.copy_(torch.as_tensor(feats.std(0) + 1e-6))
+
+    # ------------------------------------------------------------ persistence
+    def _fitted_state(self) -> dict[str, Any]:
+        first = self.module_[0]
+        n_features = int(first.feat_mean.numel()) if self.arch == "hybrid" else 0
+        return {"classes": self.classes_.tolist(), "n_members": len(self.module_), "fs": self.fs_,
+                "in_channels": int(self._in_channels(first)), "n_features": n_features,
+                "best_epochs": [int(h.best_epoch) for h in getattr(self, "histories_", [])]}
+
+    def _in_channels(self, module) -> int:
+        owner = module.deep if self.arch == "hybrid" else module
+        return int(owner.amp_mean.numel())
+
+    def _restore(self, fitted: dict[str, Any]) -> None:
+        import torch
+
+        self.classes_ = np.asarray(fitted["classes"]).astype(str)
+        self.fs_ = fitted.get("fs")
+        self.module_ = torch.nn.ModuleList(
+            [self._build(self.classes_.size, int(fitted["in_channels"]), int(fitted["n_features"]))
+             for _ in range(int(fitted["n_members"]))]).eval()
 
     # ---------------------------------------------------------------- predict
     def predict_proba(self, X: Epochs | np.ndarray) -> np.ndarray:
         """Mean softmax over ensemble members, shape (n, n_classes), columns in ``classes_`` order."""
-        import torch
+        from ..train import predict_module
 
-        if not hasattr(self, "members_"):
-            raise NotFittedError("DeepWindowClassifier is not fitted; call fit() first")
+        self._check_fitted()
         arr, fs = self._arrays(X, "DeepWindowClassifier.predict_proba")
-        inputs = [torch.as_tensor(arr.astype(np.float32))]
+        inputs = [arr.astype(np.float32)]
         if self.arch == "hybrid":
-            inputs.append(torch.as_tensor(self._features(arr, fs)))
+            inputs.append(self._features(arr, fs if fs is not None else self.fs_))
         out = np.zeros((len(arr), self.classes_.size))
-        with torch.no_grad():
-            for module in self.members_:
-                module.eval()
-                for s in range(0, len(arr), 1024):
-                    out[s:s + 1024] += torch.softmax(module(*[t[s:s + 1024] for t in inputs]), 1).numpy()
-        return out / len(self.members_)
+        for module in self.module_:
+            logits = predict_module(module, inputs, device=self.device)
+            logits = logits - logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            out += p / p.sum(axis=1, keepdims=True)
+        return out / len(self.module_)
 
     def predict(self, X: Epochs | np.ndarray) -> np.ndarray:
         """Predicted class per window."""

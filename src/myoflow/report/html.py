@@ -161,6 +161,19 @@ def missing_parts(run_dir: str | Path) -> list[str]:
     return missing
 
 
+def _tuning_table(tuning: dict[str, Any]) -> str:
+    """What a nested ``tune:`` search chose in each fold, and on which (training) subjects."""
+    rows = []
+    for cond in sorted(tuning):
+        for model, folds in sorted(tuning[cond].items()):
+            for f in folds:
+                inner = "; ".join(f"{json.dumps(s['params'])}: {_fmt(s.get('mean'))}" for s in f.get("inner_means", []))
+                rows.append([cond, model, f.get("fold"), json.dumps(f.get("chosen")),
+                             ", ".join(map(str, f.get("on_subjects", []))), inner])
+    return _table(["condition", "model", "fold", "chosen", "chosen on subjects (outer training fold)",
+                   "inner CV mean per configuration"], rows)
+
+
 def build_report(run_dir: str | Path) -> Path:
     """(Re)build ``run_dir/report.html`` from the run's artefacts; returns its path."""
     run_dir = Path(run_dir)
@@ -190,6 +203,11 @@ def build_report(run_dir: str | Path) -> Path:
                     else "<p>No headline figures for this pipeline.</p>")
     sections.append("<h2>Results per condition (mean over folds, 95 % CI)</h2>")
     sections.append(_conditions_table(metrics.get("conditions", {})))
+    tuning = (metrics.get("summary") or {}).get("tuning")
+    if tuning:
+        sections.append("<h2>Nested selection (tune)</h2><p>Chosen by subject-wise inner cross-validation on each "
+                        "outer fold's training subjects only; the fold's test subjects never took part.</p>")
+        sections.append(_tuning_table(tuning))
     if figs:
         sections.append("<h2>Figures</h2>")
         for title, rel in figs:

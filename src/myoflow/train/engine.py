@@ -95,16 +95,20 @@ def make_optimizer(params, name: str, lr: float, weight_decay: float, fused: boo
 
 
 def make_schedule(opt, name: str | None, total_steps: int, floor: float = 0.02):
-    """Per-step LR schedule: ``None``/``"constant"`` or ``"cosine"`` (decay to ``floor`` × lr)."""
+    """Per-step LR schedule: ``None``/``"constant"``, ``"cosine"`` (decay to ``floor`` × lr) or
+    ``"onecycle"`` (torch's one-cycle policy peaking at the optimiser's lr)."""
     import torch
 
     if name in (None, "constant"):
         return None
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in opt.param_groups],
+                                                   total_steps=max(int(total_steps), 1))
     if name == "cosine":
         total = max(int(total_steps), 1)
         return torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    raise ConfigError(f"unknown lr schedule {name!r}; expected constant or cosine")
+    raise ConfigError(f"unknown lr schedule {name!r}; expected constant, cosine or onecycle")
 
 
 def _to_tensor(a, device: str):
@@ -153,6 +157,8 @@ def fit(
     callbacks: Sequence[Any] = (),
     on_epoch: Callable[[int, float, float | None], None] | None = None,
     log_every: int = 0,
+    batch_hook: Callable[[list, EpochState], list] | None = None,
+    min_batch: int = 1,
 ) -> FitResult:
     """Train ``module`` in place on in-memory tensors; restore the best validation weights.
 
@@ -182,6 +188,11 @@ def fit(
     callbacks : objects with optional ``on_epoch_start(state)`` / ``on_epoch_end(state, result)``.
     on_epoch : ``on_epoch(epoch, train_loss, val_score)`` after each epoch.
     log_every : log progress every that many epochs (0: never).
+    batch_hook : callable, optional
+        ``batch_hook(batch, state) -> batch`` applied to every TRAINING mini-batch before the
+        loss (e.g. augmentation drawing from ``state.generator``); never called for validation.
+    min_batch : int
+        Skip a trailing mini-batch with fewer samples (2 for batch norm, which fails on one).
     """
     import torch
 
@@ -217,11 +228,16 @@ def fit(
             module.train()
             perm = torch.randperm(n, generator=gen).to(device)
             hist.lr.append(float(opt.param_groups[0]["lr"]))
-            total = 0.0
+            total, seen = 0.0, 0
             for start in starts:
                 idx = perm[start:start + batch_size]
+                if len(idx) < min_batch:
+                    continue
+                batch = [t[idx] for t in tensors]
+                if batch_hook is not None:
+                    batch = batch_hook(batch, state)
                 with autocast():
-                    value = loss([t[idx] for t in tensors], state)
+                    value = loss(batch, state)
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(value).backward()
@@ -238,7 +254,8 @@ def fit(
                 if sched is not None:
                     sched.step()
                 total += float(value.detach()) * len(idx)
-            hist.train_loss.append(total / n)
+                seen += len(idx)
+            hist.train_loss.append(total / max(seen, 1))
             score = None
             if validate is not None:
                 module.eval()

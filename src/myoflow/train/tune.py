@@ -35,8 +35,7 @@ from .._atomic import atomic_write_json
 from ..containers import Epochs
 from ..errors import ConfigError, DataError, LeakageError
 
-__all__ = ["Selection", "OuterFold", "NestedResult", "select_params", "nested_cv", "subject_folds",
-           "paired_subject_bootstrap"]
+__all__ = ["Selection", "OuterFold", "NestedResult", "select_params", "nested_cv", "subject_folds"]
 
 log = logging.getLogger(__name__)
 
@@ -304,38 +303,3 @@ def nested_cv(estimator, grid, X: Any, y: Any = None, groups: Any = "subject", *
     if out is not None:
         res.to_json(out)
     return res
-
-
-def paired_subject_bootstrap(a: Mapping[str, float] | Sequence[float], b: Mapping[str, float] | Sequence[float],
-                             n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict[str, Any]:
-    """Paired bootstrap over subjects of ``mean(a) - mean(b)`` (two models, the same folds and subjects).
-
-    Parameters
-    ----------
-    a, b : dict subject -> score, or equal-length sequences in the same subject order
-        Per-subject scores of the two models.
-
-    Returns
-    -------
-    dict: ``diff`` (observed mean difference), ``lo``, ``hi`` (percentile CI), ``n_subjects``,
-    ``p_le_0`` (fraction of replicates with difference <= 0).
-
-    Kept here (not in ``evaluate/``) until the evaluation module's paired bootstrap lands.
-    """
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        if set(a) != set(b):
-            raise DataError(f"paired bootstrap needs the same subjects; only in one: {sorted(set(a) ^ set(b))}")
-        keys = sorted(a)
-        va, vb = np.array([a[k] for k in keys], float), np.array([b[k] for k in keys], float)
-    else:
-        va, vb = np.asarray(a, float), np.asarray(b, float)
-        if va.shape != vb.shape:
-            raise DataError(f"paired bootstrap needs equal lengths, got {va.shape} and {vb.shape}")
-    if va.size < 2:
-        raise DataError(f"paired bootstrap needs at least 2 subjects, got {va.size}")
-    d = va - vb
-    rng = np.random.default_rng(seed)
-    reps = d[rng.integers(0, d.size, size=(int(n_boot), d.size))].mean(axis=1)
-    alpha = (1 - level) / 2
-    return {"diff": float(d.mean()), "lo": float(np.quantile(reps, alpha)), "hi": float(np.quantile(reps, 1 - alpha)),
-            "n_subjects": int(d.size), "p_le_0": float(np.mean(reps <= 0)), "level": level, "n_boot": int(n_boot)}

@@ -9,10 +9,17 @@ from ...config import ExperimentConfig, ModelSpec
 from ...errors import ConfigError
 from ...models import check_model_spec
 
-__all__ = ["CohortConfig", "PreprocessConfig", "EvaluateConfig", "MuscleIdConfig", "MODEL_NAMES"]
+__all__ = ["CohortConfig", "PreprocessConfig", "EvaluateConfig", "TuneConfig", "MuscleIdConfig", "MODEL_NAMES",
+           "DEFAULT_MODELS", "DEEP_MODELS", "BASELINES"]
 
+#: The new deep models (issue 14): evaluate.models name -> ``arch`` of the ``deep_window`` estimator.
+DEEP_MODELS = {"emg_cnn": "cnn", "hybrid": "hybrid", "recipe_cnn_lstm": "cnn_lstm"}
+#: The classic-feature baselines every deep model is compared against (paired, same folds).
+BASELINES = ("lda", "rf")
+#: The paper's models and the baselines: what runs unless evaluate.models names others.
+DEFAULT_MODELS = ("cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf")
 #: Models the pipeline can run in every fold.
-MODEL_NAMES = ("cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf")
+MODEL_NAMES = (*DEFAULT_MODELS, *DEEP_MODELS)
 
 
 @dataclass
@@ -117,7 +124,7 @@ class EvaluateConfig:
     intra_test_size: float = 0.2
     intra_repeats: int = 1
     loso_max_subjects: int | None = None   # hold out only the first N subjects (quick mode)
-    models: list[str] = field(default_factory=lambda: list(MODEL_NAMES))
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     final_model: bool = True               # also train on all subjects (for `myoflow check-placement`)
     n_boot: int = 1000
 
@@ -131,6 +138,27 @@ class EvaluateConfig:
             raise ConfigError(f"evaluate.intra_test_size must be in (0, 1), got {self.intra_test_size}")
         if self.intra_repeats < 1:
             raise ConfigError("evaluate.intra_repeats must be >= 1")
+
+
+@dataclass
+class TuneConfig:
+    """Nested selection of the new deep models' parameters (``tune:``), inside each outer TRAINING fold.
+
+    For every fold and every deep model of ``evaluate.models``, :func:`myoflow.train.tune.select_params`
+    runs ``n_inner`` subject-wise folds over the training subjects only and refits the best of ``grid``
+    on the whole training fold; what was chosen, and on which subjects, goes into the fold's results.
+    """
+
+    enabled: bool = False
+    grid: dict[str, list[Any]] = field(default_factory=lambda: {"lr": [1e-3, 3e-3]})
+    n_inner: int = 3
+
+    def __post_init__(self) -> None:
+        if self.n_inner < 2:
+            raise ConfigError(f"tune.n_inner must be >= 2, got {self.n_inner}")
+        if not self.grid or any(not isinstance(v, list) or not v for v in self.grid.values()):
+            raise ConfigError("tune.grid must map each parameter to a non-empty list of values, e.g. "
+                              "{lr: [0.001, 0.003]}")
 
 
 @dataclass
@@ -150,11 +178,24 @@ class MuscleIdConfig(ExperimentConfig):
     #: The classic-feature baselines ``lda``/``rf`` (params of :class:`~myoflow.models.feature_classifier.FeatureClassifier`;
     #: ``kind`` and seed are set by the pipeline).
     baseline: ModelSpec = field(default_factory=lambda: ModelSpec("feature_classifier"))
+    #: The new deep models ``emg_cnn``/``hybrid``/``recipe_cnn_lstm`` of evaluate.models (params of
+    #: :class:`~myoflow.models.deep_classifier.DeepWindowClassifier`; ``arch``, ``val_group``, seed and
+    #: device are set by the pipeline; the ``train`` section is NOT used: they carry their own recipe).
+    deep: ModelSpec = field(default_factory=lambda: ModelSpec("deep_window"))
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     def __post_init__(self) -> None:
         check_model_spec(self.model, "model", allowed=("cnn_lstm",))
         check_model_spec(self.baseline, "baseline", allowed=("feature_classifier",))
+        check_model_spec(self.deep, "deep", allowed=("deep_window",))
+        for key in ("arch", "seed", "device", "val_group"):
+            if key in (self.deep.params or {}):
+                raise ConfigError(f"deep.params.{key}: set by the pipeline (choose the model in evaluate.models)")
+        if self.tune.enabled:
+            from ...models import check_params
+
+            check_params("deep_window", self.tune.grid, "tune.grid")
         if not any(v.enabled for v in self.data.values()):
             raise ConfigError("data: at least one cohort must be enabled")
         for name in self.data:

@@ -48,11 +48,12 @@ from ...errors import ConfigError, DataError
 from ...evaluate.splitters import LeaveOneSubjectOut, WithinSubject, check_no_leakage
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from ...train import derive_seed
-from .config import MODEL_NAMES, CohortConfig, MuscleIdConfig
+from .config import BASELINES, DEEP_MODELS, MODEL_NAMES, CohortConfig, MuscleIdConfig
 from .data import TASK_TITLES, CohortData, load_cohort
 from ...models import build_from_sections, estimator_config, estimator_tensors
 from ...models.cnn_lstm import CNNLSTMClassifier
-from .summary import summarize_results
+from ...models.deep_classifier import DeepWindowClassifier
+from .summary import paired_comparisons, summarize_results
 
 __all__ = ["MuscleIdPipeline", "MuscleIdData", "PAPER"]
 
@@ -174,6 +175,12 @@ class MuscleIdPipeline(Pipeline):
             )
         if model in ("lda", "rf"):
             return build_from_sections(cfg.baseline.name, cfg.baseline.params, kind=model, seed=seed)
+        if model in DEEP_MODELS:
+            # Their own recipe (deep.params), not the train section; early stopping on held-aside
+            # TRAINING subjects (LOSO) or bursts (intra/final), as for the CNN-LSTM.
+            return build_from_sections(cfg.deep.name, cfg.deep.params, arch=DEEP_MODELS[model],
+                                       val_group="subject" if scheme == "loso" else "unit",
+                                       class_weight=t.imbalance in ("class_weight", "both"), seed=seed, device="cpu")
         raise ConfigError(f"unknown model {model!r}; choose from {list(MODEL_NAMES)}")
 
     # ---------------------------------------------------------------- run_fold
@@ -218,6 +225,18 @@ class MuscleIdPipeline(Pipeline):
                     "best_epoch": int(est.history_.best_epoch),
                 }
                 proba = est.predict_proba(ep_test) if ep_test is not None else None
+            elif isinstance(est, DeepWindowClassifier):
+                est.device = ctx.device
+                info: dict[str, Any] = {}
+                if cfg.tune.enabled:
+                    info["tune"] = self._tune(cfg, est, ep_train, fold, model, seed)
+                    est.set_params(**info["tune"]["chosen"])
+                est.fit(ep_train)
+                states[model] = estimator_tensors(est)
+                curves[model] = est.histories_[0].as_curves()
+                extras["models"][model] = {"estimator": estimator_config(est), "classes": est.classes_.tolist(),
+                                           "best_epoch": int(est.histories_[0].best_epoch), **info}
+                proba = est.predict_proba(ep_test) if ep_test is not None else None
             else:
                 est.fit(cohort.features[train], y[train])
                 extras["models"][model] = {"classes": est.classes_.tolist()}
@@ -235,6 +254,23 @@ class MuscleIdPipeline(Pipeline):
         return FoldResult(fold_id=fold.id, condition=fold.condition, metrics=metrics, predictions=preds,
                           curves=curves, state_dicts=states, extras=extras)
 
+    def _tune(self, cfg: MuscleIdConfig, est, ep_train, fold: Fold, model: str, seed: int) -> dict[str, Any]:
+        """Nested selection on the fold's TRAINING subjects only (inner subject-wise folds)."""
+        from ...train.tune import select_params
+
+        cohort, k = fold.payload["cohort"], cfg.tune.n_inner
+        subjects = ep_train.metadata["subject"].astype(str).nunique()
+        # every inner training part must keep 2 subjects when the model early-stops on held-aside subjects
+        need = k + 1 if (est.val_fraction > 0 and est.val_group == "subject") else k
+        if subjects < need:
+            raise DataError(f"cohort {cohort}: fold {fold.id} trains on {subjects} subject(s); tune.n_inner = {k} "
+                            f"subject-wise inner folds need at least {need} (lower tune.n_inner or add subjects)")
+        sel = select_params(est, cfg.tune.grid, ep_train, groups="subject", n_inner=cfg.tune.n_inner,
+                            seed=derive_seed(seed, "tune"), cohort=cohort,
+                            where=f"the training fold of {fold.id} ({model})")
+        return {"chosen": sel.params, "on_subjects": sel.subjects, "inner_test_subjects": sel.inner_test_subjects,
+                "scores": sel.scores, "grid": cfg.tune.grid, "n_inner": cfg.tune.n_inner}
+
     # ---------------------------------------------------------------- summary
     def summarize(self, cfg: MuscleIdConfig, data: MuscleIdData, results: list[FoldResult]) -> dict[str, Any]:
         preds = [r.predictions for r in results if len(r.predictions)]
@@ -249,6 +285,12 @@ class MuscleIdPipeline(Pipeline):
         summary["binary_mode"] = cfg.evaluate.binary
         summary["training"] = _training_summary(results)
         summary["paper"] = PAPER
+        deep = [m for m in cfg.evaluate.models if m not in BASELINES]
+        if any(m in DEEP_MODELS for m in deep):  # off: the summary (and its headline) stay as they were
+            summary["comparisons"] = paired_comparisons(predictions, deep, BASELINES, n_boot=cfg.evaluate.n_boot,
+                                                        seed=derive_seed(cfg.seed, "paired-bootstrap"))
+        if cfg.tune.enabled:
+            summary["tuning"] = _tuning_summary(results)
         return summary
 
     def headline(self, summary: dict[str, Any]) -> list[Headline]:
@@ -296,6 +338,20 @@ class MuscleIdPipeline(Pipeline):
             "time blocks of one sustained contraction")
         add("real LOSO thigh vs shank %, pretrained", "real/loso/segment", "cnn_lstm_pretrained")
         add("real LOSO anterior vs posterior %, pretrained", "real/loso/aspect", "cnn_lstm_pretrained")
+        # The new deep models (issue 14) with the paired difference to LDA and RF, per condition (task).
+        for cond in sorted(res):
+            for model in DEEP_MODELS:
+                if model not in res[cond]:
+                    continue
+                cohort, scheme, task = (cond.split("/") + ["", ""])[:3]
+                add(f"{cohort} {scheme} {task} %, {model}", cond, model)
+                for name, c in summary.get("comparisons", {}).get(cond, {}).items():
+                    if c["model"] != model:
+                        continue
+                    ci = None if c["ci_low"] is None else (100 * c["ci_low"], 100 * c["ci_high"])
+                    rows.append(Headline(label=f"{cohort} {scheme} {task}, {model} − {c['baseline']} (points)",
+                                         ours=100 * c["diff"], ci=ci, paper=None,
+                                         note=f"paired subject bootstrap, same folds, {c['n_subjects']} subjects"))
         # Any other cohort (a user's folder): every scheme x task, first model present; no paper figures.
         titles = summary.get("tasks", {})
         for cond in sorted(res):
@@ -354,6 +410,20 @@ def _fold_metrics(frame: pd.DataFrame) -> dict[str, float]:
         "n_windows": float(len(frame)),
         "n_bursts": float(len(votes)),
     }
+
+
+def _tuning_summary(results: list[FoldResult]) -> dict[str, Any]:
+    """Per condition and deep model: what the nested search chose in each fold, on which subjects."""
+    out: dict[str, Any] = {}
+    for r in results:
+        for model, info in (r.extras or {}).get("models", {}).items():
+            if "tune" in info:
+                t = info["tune"]
+                out.setdefault(r.condition, {}).setdefault(model, []).append(
+                    {"fold": r.fold_id, "chosen": t["chosen"], "on_subjects": t["on_subjects"],
+                     "held_out": (r.extras or {}).get("held_out"),
+                     "inner_means": [{"params": s["params"], "mean": s.get("mean")} for s in t["scores"]]})
+    return out
 
 
 def _training_summary(results: list[FoldResult]) -> dict[str, Any]:

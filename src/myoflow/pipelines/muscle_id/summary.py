@@ -20,7 +20,8 @@ import pandas as pd
 from ...evaluate.bootstrap import cluster_bootstrap, cluster_sums
 from ...evaluate.metrics import classification_metrics
 
-__all__ = ["burst_votes", "cluster_bootstrap_accuracy", "collapse_predictions", "summarize_results", "label_order"]
+__all__ = ["burst_votes", "cluster_bootstrap_accuracy", "collapse_predictions", "summarize_results", "label_order",
+           "paired_comparisons"]
 
 
 _REAL_ORDER = {"BB": -1, "VL": 0, "BF": 1, "TA": 2, "GL": 3}
@@ -181,3 +182,46 @@ def summarize_results(predictions: pd.DataFrame, task_maps: dict[str, dict[str, 
                 "derived_from_4class": "derived_from" in entry,
             })
     return {"results": results, "table": table}
+
+
+def paired_comparisons(predictions: pd.DataFrame, models: list[str], baselines: tuple[str, ...] = ("lda", "rf"),
+                       n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict[str, dict[str, Any]]:
+    """Window-accuracy difference ``model − baseline`` per condition with a PAIRED subject-bootstrap CI.
+
+    Both models were scored on the same folds, hence the same test subjects and windows; each replicate
+    draws one set of subjects for both (:func:`myoflow.evaluate.cluster_bootstrap` with ``other=``), so
+    the between-subject spread common to both cancels in the difference.
+
+    Returns
+    -------
+    dict condition -> ``"model - baseline"`` -> ``{diff, ci_low, ci_high, n_subjects, model, baseline}``
+    (accuracy fractions; bounds None with fewer than 2 subjects).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    if predictions is None or len(predictions) == 0:
+        return out
+    draw_seed = np.random.default_rng(seed)
+    for condition, frame in predictions.groupby("condition", sort=True):
+        present = set(frame["model"])
+        for model in models:
+            for base in baselines:
+                if model not in present or base not in present or model == base:
+                    continue
+                sums = []
+                for name in (model, base):
+                    part = frame[frame["model"] == name]
+                    correct = (part["truth"] == part["prediction"]).to_numpy(dtype=float)
+                    stats, subjects = cluster_sums(np.stack([correct, np.ones_like(correct)], axis=1),
+                                                   part["subject"].astype(str).to_numpy())
+                    sums.append((stats, [str(x) for x in subjects]))
+                (sa, subj_a), (sb, subj_b) = sums
+                if subj_a != subj_b:
+                    raise ValueError(f"{condition}: {model} and {base} were scored on different subjects")
+                point, lo, hi = cluster_bootstrap(sa, lambda t: t[..., 0] / t[..., 1], other=sb, n_boot=n_boot,
+                                                  seed=draw_seed, alpha=alpha)
+                few = len(subj_a) < 2
+                out.setdefault(condition, {})[f"{model} - {base}"] = {
+                    "model": model, "baseline": base, "diff": float(point),
+                    "ci_low": None if few else float(lo), "ci_high": None if few else float(hi),
+                    "n_subjects": len(subj_a)}
+    return out
