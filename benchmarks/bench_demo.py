@@ -112,7 +112,8 @@ def run_demo(out: Path, cache: Path) -> dict:
         p = out / name / "run_info.json"
         if p.is_file():
             info = json.loads(p.read_text(encoding="utf-8"))
-        per[name] = {"wall_s": w_end - w, "cpu_s": c_end - c, "workers": info.get("workers"),
+        used = info.get("workers") if info.get("folds_in_workers", 1) else 1  # older runners: no key
+        per[name] = {"wall_s": w_end - w, "cpu_s": c_end - c, "workers": used,
                      "n_folds": info.get("n_folds"), "phases_s": info.get("seconds")}
     return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": ru.ru_maxrss / 1024.0, "per_protocol": per,
             "load_before": load0, "load_after": _loadavg(), "cores": os.cpu_count(), "command": " ".join(
