@@ -245,7 +245,7 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
     mode = pool_mode()
     if workers <= 1 or len(todo) == 1 or mode == "never":
         _run_in_process(todo)
-        return todo
+        return []
     if mode == "auto":
         # Time the first fold in-process, then start the pool only if it pays (see pool_pays).
         t0 = time.process_time()
