@@ -113,8 +113,13 @@ def run_demo(out: Path, cache: Path) -> dict:
         if p.is_file():
             info = json.loads(p.read_text(encoding="utf-8"))
         used = info.get("workers") if info.get("folds_in_workers", 1) else 1  # older runners: no key
+        headline = []
+        m = out / name / "metrics.json"
+        if m.is_file():  # kept so a config change's effect on the (smoke-test) figures can be compared
+            headline = [{k: h.get(k) for k in ("label", "ours", "paper")}
+                        for h in json.loads(m.read_text(encoding="utf-8")).get("headline", [])]
         per[name] = {"wall_s": w_end - w, "cpu_s": c_end - c, "workers": used,
-                     "n_folds": info.get("n_folds"), "phases_s": info.get("seconds")}
+                     "n_folds": info.get("n_folds"), "phases_s": info.get("seconds"), "headline": headline}
     return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": ru.ru_maxrss / 1024.0, "per_protocol": per,
             "load_before": load0, "load_after": _loadavg(), "cores": os.cpu_count(), "command": " ".join(
                 ["myoflow"] + cmd[3:-1] + ["DIR"])}
