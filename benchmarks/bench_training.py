@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,8 @@ def _child(executor: str, workers: int, out: Path, cache: Path, quick: bool, thr
 
         torch.set_num_threads(threads)  # the in-process (1-worker) path trains in this process
 
+    # this benchmark measures the pool itself: do not let MYOFLOW_POOL=auto decide it does not pay
+    os.environ.setdefault("MYOFLOW_POOL", "always")
     cfg = build_config(quick)
     t0 = time.perf_counter()
     run_experiment(cfg, out, executor=executor, workers=workers, cache_dir=cache)

@@ -58,6 +58,9 @@ BENCHMARKS: dict[str, dict[str, Any]] = {
     "memory": {"script": "bench_memory.py", "title": "7. Peak memory", "results": ["memory"]},
     "engine": {"script": "bench_engine.py", "title": "8. Training engine vs a bare PyTorch loop",
                "results": ["engine"]},
+    # runs `make demo`'s command on a cold cache (minutes; the same size with or without --quick)
+    "demo": {"script": "bench_demo.py", "title": "9. make demo on a cold cache", "results": ["demo"],
+             "timeout": 1800, "quick_timeout": 1800},
 }
 
 BEGIN = "<!-- BEGIN GENERATED: benchmarks/run_all.py rewrites everything between these markers -->"

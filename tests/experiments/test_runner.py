@@ -93,12 +93,36 @@ def test_kill_and_resume_gives_identical_metrics(tmp_path):
     assert _metrics(killed) == _metrics(ref)
 
 
-def test_parallel_local_pool_matches_sequential(tmp_path):
+def test_parallel_local_pool_matches_sequential(tmp_path, monkeypatch):
     cfg = load_config(TOY)
     a = run_experiment(cfg, tmp_path / "a", workers=1, cache_dir=tmp_path / "cache")
+    monkeypatch.setenv("MYOFLOW_POOL", "always")
     b = run_experiment(cfg, tmp_path / "b", workers=2, cache_dir=tmp_path / "cache")
-    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
+    assert json.loads((tmp_path / "b" / "run_info.json").read_text())["folds_in_workers"] == 3
+    # auto: the toy's folds are far too short for a pool to pay, so all run in-process
+    monkeypatch.setenv("MYOFLOW_POOL", "auto")
+    run_experiment(cfg, tmp_path / "c", workers=2, cache_dir=tmp_path / "cache")
+    assert json.loads((tmp_path / "c" / "run_info.json").read_text())["folds_in_workers"] == 0
+    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b") == _metrics(tmp_path / "c")
     assert set(a["conditions"]["all"]["logreg"]["accuracy"]) == {"mean", "ci_low", "ci_high", "n"}
+
+
+def test_pool_heuristic():
+    from myoflow.experiments.runner import POOL_STARTUP_S, pool_pays
+
+    assert not pool_pays(0.5, 10, 2)                 # short folds: start-up dominates
+    assert not pool_pays(600.0, 1, 2)                # one fold left: nothing to share
+    assert pool_pays(60.0, 6, 2)                     # minute-long folds: 180 s saved
+    assert not pool_pays(2 * POOL_STARTUP_S / 3 - 0.1, 2, 2)
+    assert pool_pays(2 * POOL_STARTUP_S + 0.1, 2, 2)
+
+
+def test_pool_mode_is_checked(monkeypatch):
+    from myoflow.experiments.runner import pool_mode
+
+    monkeypatch.setenv("MYOFLOW_POOL", "sometimes")
+    with pytest.raises(ConfigError, match="MYOFLOW_POOL"):
+        pool_mode()
 
 
 def test_ray_executor_matches_local(tmp_path):

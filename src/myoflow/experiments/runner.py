@@ -155,6 +155,36 @@ def fold_threads() -> int:
         raise ConfigError("MYOFLOW_FOLD_THREADS must be a whole number") from None
 
 
+#: CPU seconds a spawned pool costs before its first fold runs: interpreter + torch + myoflow
+#: import and unpickling the prepared data, per worker (measured ~3-5 s each on the 2-core dev
+#: machine; rounded up because the workers start while the machine is busy with the parent).
+POOL_STARTUP_S = 8.0
+
+
+def pool_mode() -> str:
+    """``$MYOFLOW_POOL``: ``auto`` (default), ``always`` or ``never`` use the local process pool."""
+    mode = os.environ.get("MYOFLOW_POOL", "auto").strip().lower() or "auto"
+    if mode not in ("auto", "always", "never"):
+        raise ConfigError(f"MYOFLOW_POOL must be auto, always or never, not {mode!r}")
+    return mode
+
+
+def pool_pays(fold_cpu_s: float, n_left: int, workers: int) -> bool:
+    """Whether a process pool for the ``n_left`` remaining folds is expected to save time.
+
+    The cheap heuristic of ``MYOFLOW_POOL=auto``: the first fold runs in-process and its CPU
+    time stands for each of the others; ``w = min(workers, n_left)`` workers save
+    ``fold_cpu_s * n_left * (1 - 1/w)`` of wall time and cost ``POOL_STARTUP_S`` each on the
+    critical path (they start in parallel, but on 2 shared cores not for free). The pool is
+    used only if the saving is larger than twice that cost, so few, short folds (the quick
+    protocols' small cohorts, the toy pipeline) never pay the start-up.
+    """
+    w = min(workers, n_left)
+    if w <= 1:
+        return False
+    return fold_cpu_s * n_left * (1.0 - 1.0 / w) > 2.0 * POOL_STARTUP_S
+
+
 def _worker_init(pipeline_name: str, cfg: ExperimentConfig, data: Any, threads: int) -> None:
     import torch
 
@@ -176,15 +206,30 @@ def _ray_task(pipeline_name, cfg, data, fold, ctx, run_dir, threads):  # pragma:
 
 
 def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fold], run_dir: Path,
-             executor: str, workers: int, device: str, on_done: Callable[[str], None]) -> None:
+             executor: str, workers: int, device: str, on_done: Callable[[str], None]) -> list[str]:
+    """Run ``todo``; return the ids of the folds that ran in worker processes (empty: all in-process)."""
     def ctx_for(fold: Fold, progress: bool) -> FoldContext:
         wd = _fold_dir(run_dir, fold)
         return FoldContext(seed=derive_seed(cfg.seed, cfg.name, fold.id), device=device, workdir=wd,
                            progress=progress)
 
-    if not todo:
-        return
     threads = fold_threads()
+
+    def _run_in_process(folds: list[Fold]) -> None:
+        import torch
+
+        _WORKER.update(pipeline=pipeline, cfg=cfg, data=data)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            for fold in folds:
+                _run_one(fold, ctx_for(fold, True), str(run_dir))
+                on_done(fold.id)
+        finally:
+            torch.set_num_threads(previous)
+
+    if not todo:
+        return []
     if executor == "ray":
         from ..errors import require
 
@@ -204,22 +249,21 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
                 fold = pending.pop(ref)
                 ray.get(ref)
                 on_done(fold.id)
-        return
+        return [f.id for f in todo]
     if executor != "local":
         raise ConfigError(f"unknown executor {executor!r}; expected 'local' or 'ray'")
-    if workers <= 1 or len(todo) == 1:
-        import torch
-
-        _WORKER.update(pipeline=pipeline, cfg=cfg, data=data)
-        previous = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            for fold in todo:
-                _run_one(fold, ctx_for(fold, True), str(run_dir))
-                on_done(fold.id)
-        finally:
-            torch.set_num_threads(previous)
-        return
+    mode = pool_mode()
+    if workers <= 1 or len(todo) == 1 or mode == "never":
+        _run_in_process(todo)
+        return []
+    if mode == "auto":
+        # Time the first fold in-process, then start the pool only if it pays (see pool_pays).
+        t0 = time.process_time()
+        _run_in_process(todo[:1])
+        todo = todo[1:]
+        if not pool_pays(time.process_time() - t0, len(todo), workers):
+            _run_in_process(todo)
+            return []
     import multiprocessing as mp
 
     import pickle
@@ -229,11 +273,12 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
     # A killed run must not leave workers computing its queued folds: the light bootstrap ties each
     # worker to this process first, and only then unpickles the (heavy) config and data.
     blob = pickle.dumps((_worker_init, (pipeline.name, cfg, data, threads)), protocol=pickle.HIGHEST_PROTOCOL)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn"),
                              initializer=bootstrap, initargs=(os.getpid(), blob)) as pool:
         futures = {pool.submit(_run_one, f, ctx_for(f, False), str(run_dir)): f for f in todo}
         for fut in as_completed(futures):
             on_done(fut.result())
+    return [f.id for f in todo]
 
 
 # ------------------------------------------------------------------ aggregation
@@ -365,7 +410,9 @@ def run_experiment(
     executor : {"local", "ray"}
         Local process pool (default) or Ray tasks on a local or existing cluster.
     workers : int, optional
-        Parallel folds; default ``min(2, cpu_count)``. 1 runs in-process.
+        Parallel folds; default ``min(2, cpu_count)``. 1 runs in-process. With more, the local
+        pool is started only when it pays (``$MYOFLOW_POOL=auto``, see :func:`pool_pays`;
+        ``always``/``never`` force it); results are identical either way.
     resume : bool
         Continue a run: finished folds are kept, unfinished ones redone.
     mlflow_uri : str, optional
@@ -417,7 +464,7 @@ def _run_locked(cfg: ExperimentConfig, run_dir: Path, pipeline: Pipeline, *, exe
 
     t1 = time.perf_counter()
     try:
-        _execute(pipeline, cfg, data, todo, run_dir, executor, workers, device, on_done)
+        pooled = _execute(pipeline, cfg, data, todo, run_dir, executor, workers, device, on_done)
     finally:
         if bar is not None:
             bar.close()
@@ -426,7 +473,8 @@ def _run_locked(cfg: ExperimentConfig, run_dir: Path, pipeline: Pipeline, *, exe
         return RunSummary(run_dir=str(run_dir), complete=False)
     atomic_write_json(run_dir / "run_info.json", {
         "versions": _versions(), "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "executor": executor, "workers": workers, "device": device,
+        "executor": executor, "workers": workers, "device": device, "pool_mode": pool_mode(),
+        "folds_in_workers": len(pooled),
         "seconds": {"prepare": t_prep, "folds": t_folds}, "n_folds": len(folds),
     })
     summary = finalize_run(run_dir, cfg, pipeline, data, folds)
