@@ -25,7 +25,7 @@ import numpy as np
 
 from ...containers import Epochs
 from ...errors import ConfigError, DataError
-from .features import condition_name
+from ...preprocess.evoked import condition_name
 
 __all__ = ["COMBINE_MODES", "pool_frequencies", "combine_frequencies"]
 
