@@ -197,7 +197,7 @@ def test_muscle_id_task_that_cannot_be_formed(grid_raw, tmp_path, capsys):
 
 def test_no_burst_warning_names_subject_and_muscle(caplog):
     from myoflow.pipelines.muscle_id.config import PreprocessConfig
-    from myoflow.pipelines.muscle_id.windows import burst_windows
+    from myoflow.preprocess.windows import burst_windows
 
     rec = Recording(np.zeros((1, 4000)) + 1e-9 * np.sin(np.arange(4000)), 1000.0, ["ch1"],
                     meta={"subject": "S9", "muscle": "VL", "side": "L", "source": "shared.txt"})

@@ -36,7 +36,7 @@ from ...errors import ConfigError, DataError
 from ...experiments.cache import cache_key, cached
 from ...features import classic_features
 from .config import CohortConfig, PreprocessConfig
-from .windows import burst_windows, onset_errors_ms, pick_channels
+from ...preprocess.windows import burst_windows, onset_errors_ms, pick_channels
 
 __all__ = ["CohortData", "TASK_TITLES", "load_cohort", "grid_tasks", "lowerlimb_tasks", "REAL_MUSCLES"]
 
