@@ -418,7 +418,7 @@ def test_muap_templates_from_any_decomposed_recording(tmp_path, capsys, shared_d
     """Real MUAP templates from a converted folder: a grid file + a firings table (here the OTB export re-saved)."""
     from myoflow.io import native
     from myoflow.io.datasets.openhdemg import load_openhdemg_otb
-    from myoflow.pipelines.muap_generator.templates import real_muap_templates
+    from myoflow.preprocess.muap_templates import real_muap_templates
 
     otb = shared_data / "openhdemg-otb"
     trial = load_openhdemg_otb(otb)

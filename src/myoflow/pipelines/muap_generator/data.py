@@ -322,7 +322,7 @@ def load_folder_set(path: Path) -> dict[str, Any]:
     if not xs:
         raise DataError("dataset folder holds no MUAP items", str(path))
     if pos is None:
-        from .templates import grid_positions
+        from ...preprocess.muap_templates import grid_positions
 
         pos = grid_positions(grid[0], grid[1], 5.0)
         log.warning("%s: no positions_mm in the items; assuming a %dx%d grid with 5 mm spacing", path, *grid)

@@ -147,7 +147,7 @@ def _real_templates(cfg: MuapGeneratorConfig) -> dict[str, Any] | None:
         log.warning("real MUAP templates not found (set data.real_templates_path or $MYOFLOW_SHARED_DATA); "
                     "the comparison with real MUAPs is skipped")
         return None
-    from .templates import real_muap_templates
+    from ...preprocess.muap_templates import real_muap_templates
 
     t = real_muap_templates(path)
     return {"muaps": t.muaps, "positions_mm": t.positions_mm, "fs": t.fs, "n_firings": t.n_firings,
@@ -301,7 +301,7 @@ class MuapGeneratorPipeline(Pipeline):
             torch.set_num_threads(threads)
 
     def _run_fold(self, cfg: MuapGeneratorConfig, data: MuapData, fold: Fold, ctx: FoldContext) -> FoldResult:
-        from .templates import compare_shape_statistics, shape_statistics
+        from ...preprocess.muap_templates import compare_shape_statistics, shape_statistics
 
         ev = cfg.evaluate
         tr, va = data.indices("train"), data.indices("val")
