@@ -62,7 +62,7 @@ import pandas as pd
 from ...errors import DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from .baselines import baseline_features, fit_baseline, proba_in_order
-from .combine import combine_frequencies
+from ...preprocess.evoked_combine import combine_frequencies
 from .config import NEURAL_MODELS, StimulatedMassConfig
 from ...experiments.cache import cache_key, cached
 from ...models import estimator_config, estimator_tensors
