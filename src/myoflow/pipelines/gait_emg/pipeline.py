@@ -39,7 +39,7 @@ import pandas as pd
 from ...config import ExperimentConfig, ModelSpec
 from ...errors import ConfigError, DataError, LeakageError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
-from ...experiments.cache import cache_key, cached
+from ...cache import cache_key, cached
 from ...models import check_model_spec, estimator_config, estimator_tensors
 from .._shared import shared_data_dir
 from ...biomech.gait_cycles import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles

@@ -42,7 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..._atomic import atomic_path
-from ...experiments.cache import cache_key, cached
+from ...cache import cache_key, cached
 from ...errors import ConfigError, DataError
 from ...simulate import simulator_digest
 

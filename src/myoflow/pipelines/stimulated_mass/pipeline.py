@@ -64,7 +64,7 @@ from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipelin
 from .baselines import baseline_features, fit_baseline, proba_in_order
 from ...preprocess.evoked_combine import combine_frequencies
 from .config import NEURAL_MODELS, StimulatedMassConfig
-from ...experiments.cache import cache_key, cached
+from ...cache import cache_key, cached
 from ...models import estimator_config, estimator_tensors
 from ...models.attention_bilstm import MassLevelClassifier
 from ...preprocess.evoked import (EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked,
