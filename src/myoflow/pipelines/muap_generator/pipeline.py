@@ -39,7 +39,8 @@ from ...config import ExperimentConfig, ModelSpec
 from ...errors import ConfigError, DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from .._shared import shared_data_dir
-from .data import MuapData, assign_split, load_folder_set, simulate_training_set
+from ...simulate.protocols.muap_training import MuapData, assign_split, simulate_training_set
+from .data import load_folder_set
 from ...evaluate.bootstrap import bootstrap_mean
 from ...evaluate.metrics import nrmse, pearson_r
 from ...models import build_from_sections, check_model_spec, estimator_config, estimator_tensors
@@ -83,7 +84,7 @@ class MuapDataConfig:
 
 @dataclass
 class MuapSplitConfig:
-    """Condition-region split (see :mod:`myoflow.pipelines.muap_generator.data`)."""
+    """Condition-region split (see :mod:`myoflow.simulate.protocols.muap_training`)."""
 
     extrapolation_conditions: list[str] = field(default_factory=lambda: ["depth_mm", "cv_m_s"])
     extrapolation_band: float = 0.1
