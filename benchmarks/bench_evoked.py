@@ -72,7 +72,7 @@ def _cohort(bench: Benchmark, n: int, quick: bool):
 
 
 def _extraction(bench: Benchmark, recs, parts, n: int, quick: bool) -> None:
-    from myoflow.pipelines.stimulated_mass.features import prepare_evoked
+    from myoflow.preprocess.evoked import prepare_evoked
 
     t0 = time.perf_counter()
     prepare_evoked(recs, parts, label="mass_class", classes=["low", "normal", "high"],

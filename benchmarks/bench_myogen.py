@@ -34,7 +34,7 @@ The shared work
 Every thread pool is held at one thread on both sides. Speed ratios come from the
 same run (not interleaved: MyoGen runs in one long subprocess), with wall and CPU time.
 Output comparison: MUAP peak-to-peak, duration and spatial spread
-(:func:`myoflow.pipelines.muap_generator.templates.shape_statistics`) of myoflow,
+(:func:`myoflow.preprocess.muap_templates.shape_statistics`) of myoflow,
 MyoGen and the real spike-triggered templates, and the interference EMG's RMS and
 median frequency, as rows and the figure ``results/myogen.png``.
 
@@ -372,7 +372,7 @@ def real_reference() -> tuple[object | None, dict | None, str]:
     if path is None or not path.exists():
         return None, None, "../shared/data/openhdemg-otb absent"
     from myoflow.io.datasets.openhdemg import load_openhdemg_otb
-    from myoflow.pipelines.muap_generator.templates import real_muap_templates
+    from myoflow.preprocess.muap_templates import real_muap_templates
 
     tpl = real_muap_templates(path)
     trial = load_openhdemg_otb(path)
@@ -434,7 +434,7 @@ def _compare_outputs(bench: Benchmark, fast: np.ndarray, num: np.ndarray | None,
 
     Returns ``(real templates or None, their source)``.
     """
-    from myoflow.pipelines.muap_generator.templates import grid_positions, shape_statistics
+    from myoflow.preprocess.muap_templates import grid_positions, shape_statistics
 
     pos = grid_positions(*GRID, IED_MM)
     stats = {}

@@ -197,7 +197,7 @@ def test_muscle_id_task_that_cannot_be_formed(grid_raw, tmp_path, capsys):
 
 def test_no_burst_warning_names_subject_and_muscle(caplog):
     from myoflow.pipelines.muscle_id.config import PreprocessConfig
-    from myoflow.pipelines.muscle_id.windows import burst_windows
+    from myoflow.preprocess.windows import burst_windows
 
     rec = Recording(np.zeros((1, 4000)) + 1e-9 * np.sin(np.arange(4000)), 1000.0, ["ch1"],
                     meta={"subject": "S9", "muscle": "VL", "side": "L", "source": "shared.txt"})
@@ -312,7 +312,7 @@ def test_gait_heel_strikes_from_events_and_no_validation(tmp_path, capsys):
 
 def test_gait_cycle_folds_keep_a_gap():
     from myoflow.experiments import load_config
-    from myoflow.pipelines.gait_emg.data import GaitCycles
+    from myoflow.biomech.gait_cycles import GaitCycles
     from myoflow.pipelines.gait_emg.pipeline import _within_subject_folds
 
     n = 12
@@ -330,7 +330,7 @@ def test_gait_cycle_folds_keep_a_gap():
 
 
 def test_gait_cycle_rules():
-    from myoflow.pipelines.gait_emg.trials import CycleRules, plausible_cycles
+    from myoflow.biomech.gait_trials import CycleRules, plausible_cycles
 
     hs = np.array([0.0, 1.1, 2.2, 2.87, 4.0, 5.1, 7.8, 8.9])  # 0.67 s spurious cycle, a 2.7 s gap
     keep, counts = plausible_cycles(hs, CycleRules(), valid=(0.5, 9.0))
@@ -366,7 +366,7 @@ def test_binary_requested_without_side_warns(tmp_path, caplog, grid_raw):
 def test_heel_strike_error_says_what_was_tried_and_how_to_supply_events():
     from myoflow.containers import Trial
     from myoflow.errors import DataError
-    from myoflow.pipelines.gait_emg.trials import heel_strike_times
+    from myoflow.biomech.gait_trials import heel_strike_times
 
     flat = Recording(np.zeros((3, 600)), 100.0, ["hip_flexion", "knee_flexion", "ankle_dorsiflexion"], units="deg")
     trial = Trial(streams={"angles": flat}, meta={"subject": "S1"})
@@ -378,7 +378,7 @@ def test_heel_strike_error_says_what_was_tried_and_how_to_supply_events():
 
 def test_implausible_grf_body_mass_warns(caplog):
     from myoflow.containers import Trial
-    from myoflow.pipelines.gait_emg.data import _body_mass
+    from myoflow.biomech.gait_cycles import _body_mass
 
     n, fs = 1000, 100.0
     grf = Recording(np.vstack([np.zeros(n), np.full(n, 26.5), np.zeros(n), np.full(n, 26.5)]), fs,
@@ -393,7 +393,7 @@ def test_implausible_grf_body_mass_warns(caplog):
 
 
 def test_valid_range_crops_unphysiological_ends():
-    from myoflow.pipelines.gait_emg.trials import valid_range
+    from myoflow.biomech.gait_trials import valid_range
 
     x = np.zeros((3, 1000))
     x[1, :50] = -81.0          # knee hyperextension at the start
@@ -418,7 +418,7 @@ def test_muap_templates_from_any_decomposed_recording(tmp_path, capsys, shared_d
     """Real MUAP templates from a converted folder: a grid file + a firings table (here the OTB export re-saved)."""
     from myoflow.io import native
     from myoflow.io.datasets.openhdemg import load_openhdemg_otb
-    from myoflow.pipelines.muap_generator.templates import real_muap_templates
+    from myoflow.preprocess.muap_templates import real_muap_templates
 
     otb = shared_data / "openhdemg-otb"
     trial = load_openhdemg_otb(otb)

@@ -15,7 +15,7 @@ import myoflow
 SRC = Path(myoflow.__file__).parent
 
 #: Layers that may use only the core (and each other, as DESIGN.md allows), never the layers above.
-LOWER = ("simulate", "io", "preprocess", "evaluate", "models", "train", "features")
+LOWER = ("simulate", "io", "preprocess", "evaluate", "models", "train", "features", "biomech", "cache")
 UPPER = ("myoflow.pipelines", "myoflow.experiments")
 #: report/ builds from run directories: no training code, no pipelines.
 REPORT_FORBIDDEN = ("myoflow.pipelines", "myoflow.experiments", "myoflow.models", "myoflow.train")

@@ -26,7 +26,7 @@ def test_participants_without_recordings_are_reported(tmp_path, capsys):
 
 def test_band_above_the_recordings_nyquist_is_an_error():
     from myoflow.pipelines.muscle_id.config import PreprocessConfig
-    from myoflow.pipelines.muscle_id.windows import filter_recording
+    from myoflow.preprocess.windows import filter_recording
 
     rec = Recording(np.random.default_rng(0).standard_normal((2, 2500)).astype(np.float32), 250.0, ["a", "b"])
     with pytest.raises(DataError, match="fs=250 Hz; preprocess.band_hz upper edge 450 Hz needs fs > 900 Hz"):

@@ -9,7 +9,7 @@ from myoflow.experiments import load_config
 from myoflow.errors import ConfigError
 from myoflow.experiments.base import FoldContext
 from myoflow.experiments.registry import get_pipeline
-from myoflow.pipelines.gait_emg.data import MUSCLES, normalise_emg, trial_to_cycles
+from myoflow.biomech.gait_cycles import MUSCLES, normalise_emg, trial_to_cycles
 from myoflow.pipelines.gait_emg.features import from_rows, kinematic_inputs, to_rows
 from myoflow.pipelines.gait_emg.pipeline import GaitData, load_gait_data
 
@@ -132,7 +132,7 @@ def test_real_ceinms_cycles_and_fold(shared_data, tmp_path):
     assert 0.9 < ankle.max() < 2.0 and 35 < ankle.argmax() < 60
     # knee flexion positive (OpenSim's knee_angle is extension-positive): swing peak ≈ 55-70°
     assert 45 < c36.angles[:, 1].mean(0).max() < 80
-    from myoflow.pipelines.gait_emg.data import GaitCycles
+    from myoflow.biomech.gait_cycles import GaitCycles
 
     both = GaitCycles.concatenate([cyc["walk36"], cyc["walk45"]])
     both, scales = normalise_emg(both, reference=(both.metadata["trial"] == "walk36").to_numpy())

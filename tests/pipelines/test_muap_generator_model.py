@@ -19,7 +19,7 @@ from myoflow.models.muap_generator import (  # noqa: E402
     save_generator,
     time_scaling_matrices,
 )
-from myoflow.pipelines.muap_generator.data import assign_split, sample_region_conditions  # noqa: E402
+from myoflow.simulate.protocols.muap_training import assign_split, sample_region_conditions  # noqa: E402
 from myoflow.train.seeding import torch_seed  # noqa: E402
 
 SHAPE = (4, 3, 32)

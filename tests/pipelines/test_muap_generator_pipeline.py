@@ -108,7 +108,7 @@ def test_summarize_headline_figures(tiny_run):
 
 
 def test_real_templates_and_shape_statistics(shared_data):
-    from myoflow.pipelines.muap_generator.templates import real_muap_templates, shape_statistics
+    from myoflow.preprocess.muap_templates import real_muap_templates, shape_statistics
 
     t = real_muap_templates(shared_data / "openhdemg-otb")
     assert t.muaps.shape[0] == 5 and t.muaps.shape[1] == 64 and t.fs == 2048.0
@@ -120,7 +120,7 @@ def test_real_templates_and_shape_statistics(shared_data):
 
 
 def test_shape_statistics_on_a_known_waveform():
-    from myoflow.pipelines.muap_generator.templates import grid_positions, shape_statistics
+    from myoflow.preprocess.muap_templates import grid_positions, shape_statistics
 
     fs = 1000.0
     t = np.arange(100)

@@ -105,7 +105,7 @@ def test_check_placement_flags_a_declared_muscle_the_model_disagrees_with(tiny_r
 
     from myoflow.io.native import save
     from myoflow.pipelines.muscle_id.cli import check_placement_cmd
-    from myoflow.pipelines.muscle_id.placement import check_placement
+    from myoflow.experiments.inference.placement import check_placement
     from myoflow.simulate.protocols.grid import simulate_grid
 
     root, _, _ = tiny_run

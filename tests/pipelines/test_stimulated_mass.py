@@ -230,7 +230,7 @@ def test_export_and_screening_load_the_saved_estimator(setup, results, tmp_path,
     pytest.importorskip("onnxruntime")
     from myoflow.cli import main
     from myoflow.experiments.export import export_run
-    from myoflow.pipelines.stimulated_mass.screening import load_screening_model
+    from myoflow.experiments.inference.screening import load_screening_model
 
     cfg, _, _ = setup
     run = tmp_path / "run"
@@ -239,7 +239,7 @@ def test_export_and_screening_load_the_saved_estimator(setup, results, tmp_path,
     assert info["model"] == "attention_bilstm" and info["max_abs_diff_vs_torch"] < 1e-4
     cv = tmp_path / "cv"
     _write_run_dir(cfg, results, cv, fold="all")
-    with caplog.at_level("WARNING", logger="myoflow.pipelines.stimulated_mass.screening"):
+    with caplog.at_level("WARNING", logger="myoflow.experiments.inference.screening"):
         sm = load_screening_model(cv)
     assert not sm.fold.startswith("final")
     assert "no final attention_bilstm model fits" in caplog.text and sm.fold in caplog.text

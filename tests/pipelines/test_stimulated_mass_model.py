@@ -188,7 +188,7 @@ def test_estimator_ensemble_members_differ_and_round_trip(tmp_path):
 
 
 def test_pool_frequencies_averages_each_muscle_over_frequencies():
-    from myoflow.pipelines.stimulated_mass.combine import combine_frequencies, pool_frequencies
+    from myoflow.preprocess.evoked_combine import combine_frequencies, pool_frequencies
 
     rng = np.random.default_rng(0)
     freqs, muscles = [10.0, 25.0], ["RF", "BF"]

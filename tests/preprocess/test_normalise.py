@@ -78,7 +78,7 @@ def test_reference_must_match_subject_and_channels():
 def test_gait_pipeline_scales_come_from_the_reference_cycles_only():
     import pandas as pd
 
-    from myoflow.pipelines.gait_emg.data import GaitCycles, normalise_emg
+    from myoflow.biomech.gait_cycles import GaitCycles, normalise_emg
 
     rng = np.random.default_rng(0)
     emg = rng.uniform(0.1, 1.0, (6, 7, 20))

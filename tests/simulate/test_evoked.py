@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from myoflow.errors import ConfigError
-from myoflow.pipelines.stimulated_mass.features import prepare_evoked
+from myoflow.preprocess.evoked import prepare_evoked
 from myoflow.simulate.protocols.evoked import potentiation_amplitude, simulate_evoked
 
 CLASSES = ["low", "normal", "high"]

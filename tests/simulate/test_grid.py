@@ -120,7 +120,7 @@ def test_bad_arguments_raise_config_error():
 def test_pipeline_burst_detector_finds_true_onsets_within_50_ms(cohort):
     """The muscle-id pipeline's TKEO detector against the simulator's true EMG onsets."""
     from myoflow.pipelines.muscle_id.config import PreprocessConfig
-    from myoflow.pipelines.muscle_id.windows import filter_recording, find_bursts, onset_errors_ms
+    from myoflow.preprocess.windows import filter_recording, find_bursts, onset_errors_ms
 
     recs, _ = cohort
     pp = PreprocessConfig()

@@ -313,7 +313,7 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
       but neither has a source for VL (Ward et al. 2009: 9.9 cm fibres), so neither is applied.
     """
     from ..io.datasets.openhdemg import load_openhdemg_otb
-    from ..pipelines.muap_generator.templates import real_muap_templates, shape_statistics
+    from ..preprocess.muap_templates import real_muap_templates, shape_statistics
     from ..simulate import ElectrodeArray, generate_subjects
     from ..simulate.emg import MuscleModel
 

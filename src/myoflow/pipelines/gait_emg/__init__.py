@@ -1,5 +1,5 @@
 """Seed 002 (Park & Park): sEMG of 7 lower-limb muscles from gait kinematics via joint torques."""
-from .data import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles
+from ...biomech.gait_cycles import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles
 
 # The estimators live in myoflow.models.gait_mlp (TorqueBasedEmgRegressor, KinematicsEmgRegressor).
 __all__ = ["MUSCLES", "GaitCycles", "normalise_emg", "trial_to_cycles", "GaitEmgPipeline", "GaitEmgConfig"]

@@ -39,10 +39,10 @@ import pandas as pd
 from ...config import ExperimentConfig, ModelSpec
 from ...errors import ConfigError, DataError, LeakageError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
-from ...experiments.cache import cache_key, cached
+from ...cache import cache_key, cached
 from ...models import check_model_spec, estimator_config, estimator_tensors
 from .._shared import shared_data_dir
-from .data import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles
+from ...biomech.gait_cycles import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles
 from .features import kinematic_inputs, to_rows, from_rows
 from ...evaluate.bootstrap import bootstrap_mean, cluster_bootstrap
 from ...evaluate.metrics import pearson_per_cycle, r2_ensemble_average, r2_per_cycle
@@ -151,7 +151,7 @@ class GaitData:
 
 
 def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False) -> GaitCycles:
-    from .trials import CycleRules
+    from ...biomech.gait_trials import CycleRules
 
     pre, d = cfg.preprocess, cfg.data
     items = []

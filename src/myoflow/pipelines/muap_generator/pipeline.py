@@ -39,7 +39,8 @@ from ...config import ExperimentConfig, ModelSpec
 from ...errors import ConfigError, DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from .._shared import shared_data_dir
-from .data import MuapData, assign_split, load_folder_set, simulate_training_set
+from ...simulate.protocols.muap_training import MuapData, assign_split, simulate_training_set
+from .data import load_folder_set
 from ...evaluate.bootstrap import bootstrap_mean
 from ...evaluate.metrics import nrmse, pearson_r
 from ...models import build_from_sections, check_model_spec, estimator_config, estimator_tensors
@@ -83,7 +84,7 @@ class MuapDataConfig:
 
 @dataclass
 class MuapSplitConfig:
-    """Condition-region split (see :mod:`myoflow.pipelines.muap_generator.data`)."""
+    """Condition-region split (see :mod:`myoflow.simulate.protocols.muap_training`)."""
 
     extrapolation_conditions: list[str] = field(default_factory=lambda: ["depth_mm", "cv_m_s"])
     extrapolation_band: float = 0.1
@@ -147,7 +148,7 @@ def _real_templates(cfg: MuapGeneratorConfig) -> dict[str, Any] | None:
         log.warning("real MUAP templates not found (set data.real_templates_path or $MYOFLOW_SHARED_DATA); "
                     "the comparison with real MUAPs is skipped")
         return None
-    from .templates import real_muap_templates
+    from ...preprocess.muap_templates import real_muap_templates
 
     t = real_muap_templates(path)
     return {"muaps": t.muaps, "positions_mm": t.positions_mm, "fs": t.fs, "n_firings": t.n_firings,
@@ -301,7 +302,7 @@ class MuapGeneratorPipeline(Pipeline):
             torch.set_num_threads(threads)
 
     def _run_fold(self, cfg: MuapGeneratorConfig, data: MuapData, fold: Fold, ctx: FoldContext) -> FoldResult:
-        from .templates import compare_shape_statistics, shape_statistics
+        from ...preprocess.muap_templates import compare_shape_statistics, shape_statistics
 
         ev = cfg.evaluate
         tr, va = data.indices("train"), data.indices("val")

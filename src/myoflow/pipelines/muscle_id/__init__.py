@@ -16,7 +16,7 @@ def __getattr__(name):  # lazy: the pipeline pulls in the runner framework
 
         return MuscleIdPipeline
     if name == "check_placement":
-        from .placement import check_placement
+        from ...experiments.inference.placement import check_placement
 
         return check_placement
     raise AttributeError(name)

@@ -27,7 +27,7 @@ def check_placement_cmd(model_dir: Path, recordings: tuple[Path, ...], expected:
     Exit code 1 when at least one channel's predicted muscle differs from the declared one.
     """
     from ...experiments._rundir import read_run_config
-    from .placement import check_placement
+    from ...experiments.inference.placement import check_placement
 
     read_run_config(model_dir, "muscle-id", "check-placement")  # before any loading: a clear error for other runs
     table = check_placement(model_dir, list(recordings), expected, model=model, fold=fold, cohort=cohort)

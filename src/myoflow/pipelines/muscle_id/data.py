@@ -33,10 +33,10 @@ from ..._atomic import atomic_path, atomic_write_json
 from ...config import to_dict
 from ...containers import Epochs, Recording
 from ...errors import ConfigError, DataError
-from ...experiments.cache import cache_key, cached
+from ...cache import cache_key, cached
 from ...features import classic_features
 from .config import CohortConfig, PreprocessConfig
-from .windows import burst_windows, onset_errors_ms, pick_channels
+from ...preprocess.windows import burst_windows, onset_errors_ms, pick_channels
 
 __all__ = ["CohortData", "TASK_TITLES", "load_cohort", "grid_tasks", "lowerlimb_tasks", "REAL_MUSCLES"]
 
@@ -346,7 +346,7 @@ def load_cohort(name: str, cfg: CohortConfig, pp: PreprocessConfig, cache_dir: P
                 progress: Callable | None = None) -> CohortData:
     """Load (simulate / read), window and label one cohort; cached under ``cache_dir``.
 
-    The cache (:func:`myoflow.experiments.cache.cached`) holds only the
+    The cache (:func:`myoflow.cache.cached`) holds only the
     deterministic windowing of the recordings (keyed by the cohort and
     preprocessing settings and the myoflow version), never anything fitted.
     """

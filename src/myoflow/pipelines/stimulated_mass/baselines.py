@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ...errors import DataError
 from ...models.attention_bilstm import encode_covariates
-from .features import EvokedData, descriptor_matrix
+from ...preprocess.evoked import EvokedData, descriptor_matrix
 
 __all__ = ["baseline_features", "fit_baseline", "proba_in_order", "SKLEARN_MODELS"]
 

@@ -43,7 +43,7 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str, 
     the matching condition.
     """
     from ...report.figures.stimulated_mass import plot_attention_single
-    from .screening import parse_covariates, screen
+    from ...experiments.inference.screening import parse_covariates, screen
 
     from ...errors import ConfigError
     from ...experiments._rundir import read_run_config

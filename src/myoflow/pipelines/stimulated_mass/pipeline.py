@@ -62,12 +62,12 @@ import pandas as pd
 from ...errors import DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from .baselines import baseline_features, fit_baseline, proba_in_order
-from .combine import combine_frequencies
+from ...preprocess.evoked_combine import combine_frequencies
 from .config import NEURAL_MODELS, StimulatedMassConfig
-from ...experiments.cache import cache_key, cached
+from ...cache import cache_key, cached
 from ...models import estimator_config, estimator_tensors
 from ...models.attention_bilstm import MassLevelClassifier
-from .features import (EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked,
+from ...preprocess.evoked import (EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked,
                        sequence_epochs)
 
 __all__ = ["StimulatedMassPipeline", "load_cohort", "make_estimator", "flat_metrics"]
@@ -132,7 +132,7 @@ def _cache_key(cfg: StimulatedMassConfig) -> str | None:
 _CACHE_MODULES = (
     "myoflow.simulate.protocols.evoked", "myoflow.simulate.subjects", "myoflow.simulate.motor_units",
     "myoflow.simulate.volume_conductor", "myoflow.simulate.noise", "myoflow.preprocess.stimulation",
-    "myoflow.preprocess.filters", "myoflow.pipelines.stimulated_mass.features",
+    "myoflow.preprocess.filters", "myoflow.preprocess.evoked",
 )
 
 

@@ -4,6 +4,7 @@
 * :mod:`~myoflow.simulate.protocols.grid` — voluntary bursts on 4×4 dry grids (seed 001).
 * :mod:`~myoflow.simulate.protocols.gait` — walking: kinematics, moments, sEMG (seed 002).
 * :mod:`~myoflow.simulate.protocols.muaps` — MUAP table over the six BioMime conditions.
+* :mod:`~myoflow.simulate.protocols.muap_training` — the MUAP generator's numerical training set, split by condition region (seed 003).
 * :mod:`~myoflow.simulate.protocols.dynamic` — dynamic movements with a MUAP generator.
 
 Each exposes a function returning myoflow containers and a click ``cli_command``.

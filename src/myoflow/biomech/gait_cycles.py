@@ -33,9 +33,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ...containers import Recording, Trial
-from ...errors import DataError
-from ...preprocess.normalise import AmplitudeNormaliser
+from ..containers import Recording, Trial
+from ..errors import DataError
+from ..preprocess.normalise import AmplitudeNormaliser
 
 __all__ = [
     "MUSCLES",
@@ -141,7 +141,7 @@ def _angles(trial: Trial, side: str) -> Recording:
 
 def _moments(trial: Trial, side: str, body_mass: float) -> Recording:
     if "moments" not in trial:
-        from ...biomech import moments_from_trial
+        from . import moments_from_trial
 
         log.info("%r has no moments stream: computing sagittal moments by 2-D inverse dynamics", trial)
         return moments_from_trial(trial, body_mass_kg=body_mass, side=side)
@@ -159,8 +159,8 @@ def _moments(trial: Trial, side: str, body_mass: float) -> Recording:
 
 def _emg(trial: Trial, side: str, bandpass: tuple[float, float], envelope_hz: float,
          muscles: list[str] | None = None, emg_map: dict[str, str] | None = None) -> Recording:
-    from ...preprocess import bandpass as bp, envelope
-    from .trials import select_muscles
+    from ..preprocess import bandpass as bp, envelope
+    from .gait_trials import select_muscles
 
     rec = select_muscles(trial["emg"], muscles, emg_map or {}, MUSCLES, OPENSIM_EMG, side)
     is_env = bool(rec.meta.get("envelope")) or rec.fs <= 200.0
@@ -171,7 +171,7 @@ def _emg(trial: Trial, side: str, bandpass: tuple[float, float], envelope_hz: fl
 
 
 def _heel_strikes(trial: Trial, side: str, method: str = "auto") -> tuple[np.ndarray, str]:
-    from .trials import heel_strike_times
+    from .gait_trials import heel_strike_times
 
     return heel_strike_times(trial, side, method)
 
@@ -184,11 +184,11 @@ def _body_mass(trial: Trial, side: str = "r", hs: np.ndarray | None = None) -> t
             if src.get(key) is not None:
                 return float(src[key]), where
     if "grf" in trial:
-        from ...biomech.trial import grf_sagittal
+        from .trial import grf_sagittal
 
         _, _, total = grf_sagittal(trial["grf"], side)
         if total is not None:
-            from ...biomech import estimate_body_mass
+            from . import estimate_body_mass
 
             hs = _heel_strikes(trial, side)[0] if hs is None else hs
             g = trial["grf"]
@@ -217,8 +217,8 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
     (:class:`~.trials.CycleRules`) or outside the valid range of the angles (``crop``) are
     rejected and counted in ``info``.
     """
-    from ...preprocess import segment_cycles
-    from .trials import CycleRules, assign_force_plates, plausible_cycles, valid_range
+    from ..preprocess import segment_cycles
+    from .gait_trials import CycleRules, assign_force_plates, plausible_cycles, valid_range
 
     for s in ("angles", "emg"):
         if s not in trial:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...errors import DataError
+from ..errors import DataError
 
 __all__ = ["STAT_COLUMNS", "MuapTemplates", "real_muap_templates", "shape_statistics", "compare_shape_statistics",
            "grid_positions"]
@@ -75,9 +75,9 @@ def grid_positions(rows: int, cols: int, ied_mm: float) -> np.ndarray:
 
 def _decomposed_recording(path: Path):
     """The grid Recording with ``mu_firing`` events at ``path`` (OTB export, native file or dataset folder)."""
-    from ...containers import Recording, Trial
-    from ...io import native
-    from ...io.dataset import is_dataset_folder, load_dataset
+    from ..containers import Recording, Trial
+    from ..io import native
+    from ..io.dataset import is_dataset_folder, load_dataset
 
     def emg_of(obj):
         if isinstance(obj, Trial):
@@ -90,7 +90,7 @@ def _decomposed_recording(path: Path):
     elif path.suffix.lower() in (".h5", ".hdf5") and path.is_file() and native.is_native(path):
         candidates = [emg_of(native.load(path))]
     else:
-        from ...io.datasets.openhdemg import load_openhdemg_otb
+        from ..io.datasets.openhdemg import load_openhdemg_otb
 
         trial = load_openhdemg_otb(path)
         if isinstance(trial, dict):
@@ -123,7 +123,7 @@ def real_muap_templates(path: str | Path, pre_ms: float = 20.0, post_ms: float =
     -------
     MuapTemplates
     """
-    from ...preprocess import bandpass
+    from . import bandpass
 
     emg = _decomposed_recording(Path(path))
     if emg.layout is None:

@@ -14,20 +14,36 @@ windows). Channels of one burst always share both.
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from ...containers import Epochs, Recording
-from ...errors import DataError
-from ...preprocess.bursts import channels_as_samples, detect_bursts, refine_onsets
-from ...preprocess.epoching import event_locked
-from ...preprocess.filters import bandpass, notch, resample
-from .config import PreprocessConfig
+from ..containers import Epochs, Recording
+from ..errors import DataError
+from .bursts import channels_as_samples, detect_bursts, refine_onsets
+from .epoching import event_locked
+from .filters import bandpass, notch, resample
 
 __all__ = ["filter_recording", "find_bursts", "burst_windows", "pick_channels", "onset_errors_ms"]
 
 log = logging.getLogger(__name__)
+
+
+class BurstWindowSettings(Protocol):
+    """Filter, detector and window settings these functions read (e.g. the muscle-ID ``preprocess`` section)."""
+
+    band_hz: tuple[float, float]
+    resample_hz: float | None
+    notch_hz: float | None
+    detector_k: float
+    detector_refine_k: float | None
+    detector_refine_max_ms: float
+    detector_smooth_ms: float
+    detector_min_burst_ms: float
+    detector_min_gap_ms: float
+    window_ms: float
+    pre_ms: float
 
 
 
@@ -37,7 +53,7 @@ def _who(rec: Recording) -> str:
     side = f"{m['side']}-" if m.get("side") not in (None, "") else ""
     return f"subject {m.get('subject', '?')}, {side}{m.get('muscle', '?')}"
 
-def filter_recording(rec: Recording, pp: PreprocessConfig) -> Recording:
+def filter_recording(rec: Recording, pp: BurstWindowSettings) -> Recording:
     """Resample, notch and band-pass a recording as the pipeline does (zero-phase filters)."""
     lo, hi = pp.band_hz
     if hi >= 0.5 * rec.fs:
@@ -55,7 +71,7 @@ def filter_recording(rec: Recording, pp: PreprocessConfig) -> Recording:
     return bandpass(rec, lo, hi, order=4)
 
 
-def find_bursts(rec: Recording, pp: PreprocessConfig) -> pd.DataFrame:
+def find_bursts(rec: Recording, pp: BurstWindowSettings) -> pd.DataFrame:
     """TKEO single-threshold bursts of an already filtered recording (one decision per grid).
 
     The decision is :func:`myoflow.preprocess.detect_bursts` (threshold ``detector_k``
@@ -97,7 +113,7 @@ def onset_errors_ms(detected: np.ndarray, true: np.ndarray, fs: float) -> np.nda
 
 def burst_windows(
     rec: Recording,
-    pp: PreprocessConfig,
+    pp: BurstWindowSettings,
     *,
     recording_id: str,
     channels: list[int] | None = None,
@@ -112,7 +128,7 @@ def burst_windows(
     ----------
     rec : Recording
         Raw recording (filtered here).
-    pp : PreprocessConfig
+    pp : BurstWindowSettings
         Filter, detector and window settings.
     recording_id : str
         Unique name of the recording (prefixes ``burst_key`` and ``unit``).

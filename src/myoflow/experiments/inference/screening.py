@@ -23,9 +23,9 @@ import yaml
 
 from ...containers import Recording
 from ...errors import ConfigError, DataError
-from .combine import combine_frequencies
+from ...preprocess.evoked_combine import combine_frequencies
 from ...models.attention_bilstm import MassLevelClassifier
-from .features import EvokedData, _decimate, condition_name, extract_responses, sequence_epochs
+from ...preprocess.evoked import EvokedData, _decimate, condition_name, extract_responses, sequence_epochs
 
 __all__ = ["parse_covariates", "load_screening_model", "screen", "ScreeningResult"]
 

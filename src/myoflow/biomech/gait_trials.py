@@ -14,8 +14,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ...containers import Recording, Trial
-from ...errors import DataError
+from ..containers import Recording, Trial
+from ..errors import DataError
 
 __all__ = ["CycleRules", "kinematic_heel_strikes", "assign_force_plates", "heel_strike_times", "plausible_cycles", "valid_range",
            "select_muscles", "PHYSIOLOGICAL_DEG"]
@@ -48,7 +48,7 @@ def _plate_prefixes(rec: Recording) -> list[str]:
 
 
 def _contacts(rec: Recording, ch: str) -> np.ndarray:
-    from ...preprocess import detect_heel_strikes
+    from ..preprocess import detect_heel_strikes
 
     try:
         return detect_heel_strikes(rec, method="grf", force_channel=ch)
@@ -58,7 +58,7 @@ def _contacts(rec: Recording, ch: str) -> np.ndarray:
 
 def kinematic_heel_strikes(angles: Recording, side: str) -> np.ndarray:
     """Heel strikes from hip + knee angles (myoflow or OpenSim names); empty when they cannot be found."""
-    from ...preprocess import detect_heel_strikes
+    from ..preprocess import detect_heel_strikes
 
     kw = {}
     if "hip_flexion" in angles.ch_names and "knee_flexion" in angles.ch_names:
@@ -151,7 +151,7 @@ def assign_force_plates(trial: Trial, side: str, plates: Mapping[str, str] | Non
 
 def heel_strike_times(trial: Trial, side: str, method: str = "auto") -> tuple[np.ndarray, str]:
     """Heel strikes (s) and where they came from: ``events`` (``heel_strike`` on any stream), ``grf``, ``kinematics``."""
-    from ...preprocess import detect_heel_strikes
+    from ..preprocess import detect_heel_strikes
 
     if method in ("auto", "events"):
         for name, rec in trial.streams.items():

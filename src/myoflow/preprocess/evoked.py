@@ -44,8 +44,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ...containers import Epochs, Recording
-from ...errors import ConfigError, DataError
+from ..containers import Epochs, Recording
+from ..errors import ConfigError, DataError
 
 __all__ = [
     "EvokedData",
@@ -116,7 +116,7 @@ def extract_responses(
         (5 ms pre-stimulus baseline): ``ptp_mv``, ``area_mvms``, ``latency_ms``, ``duration_ms``,
         plus ``potentiation`` (median p-p of the last fifth of the train / the first fifth).
     """
-    from ...preprocess import blank_artefact, detect_stimuli, epoch_stimulus_locked, highpass, mwave_descriptors
+    from . import blank_artefact, detect_stimuli, epoch_stimulus_locked, highpass, mwave_descriptors
 
     if rec.fs < 1000:
         raise DataError(f"fs={rec.fs:g} Hz; M-wave analysis needs fs >= 1000 Hz", rec.source)
@@ -418,7 +418,7 @@ def save_evoked(data: EvokedData, folder) -> None:
     import json
     from pathlib import Path
 
-    from ..._atomic import atomic_path, atomic_write_json
+    from .._atomic import atomic_path, atomic_write_json
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

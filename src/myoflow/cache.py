@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import DataError
+from .errors import DataError
 
 __all__ = ["cache_key", "cached"]
 

@@ -23,9 +23,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ...containers import Epochs
-from ...errors import ConfigError, DataError
-from .features import condition_name
+from ..containers import Epochs
+from ..errors import ConfigError, DataError
+from .evoked import condition_name
 
 __all__ = ["COMBINE_MODES", "pool_frequencies", "combine_frequencies"]
 

@@ -23,7 +23,7 @@ import yaml
 
 from ...containers import Recording
 from ...errors import ConfigError, DataError
-from .windows import burst_windows
+from ...preprocess.windows import burst_windows
 
 __all__ = ["check_placement", "load_placement_model", "parse_expected", "normalise_label"]
 
