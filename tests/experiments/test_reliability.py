@@ -60,7 +60,8 @@ def _files(root: Path, skip: Path | None = None) -> dict[str, int]:
 def test_workers_die_when_the_parent_is_killed(tmp_path):
     cfg = tmp_path / "toy.yaml"
     cfg.write_text(yaml.safe_dump(dict(TOY, sleep_s=20.0)))
-    env = dict(os.environ, MYOFLOW_CACHE=str(tmp_path / "cache"))
+    # the pool is forced: with MYOFLOW_POOL=auto the runner would time a fold in-process first
+    env = dict(os.environ, MYOFLOW_CACHE=str(tmp_path / "cache"), MYOFLOW_POOL="always")
     proc = subprocess.Popen(_cli("run", cfg, "--out", tmp_path / "run", "--workers", "2"), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     kids: list[int] = []
