@@ -40,6 +40,7 @@ import torch
 from sklearn.base import RegressorMixin
 from torch import nn
 
+from ..evaluate.metrics import nrmse  # re-exported: BioMime's metric has one home
 from ..errors import ConfigError, DataError
 from .base import MyoflowEstimator
 
@@ -527,26 +528,6 @@ def peak_to_peak(muaps: np.ndarray) -> np.ndarray:
     """Peak-to-peak amplitude over the whole grid and window, per MUAP: (n, ...) → (n,)."""
     flat = np.asarray(muaps).reshape(len(muaps), -1)
     return flat.max(axis=1) - flat.min(axis=1)
-
-
-def nrmse(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Normalised RMSE per MUAP (BioMime's metric): ``‖y − x‖ / √N / (max y − min y)``.
-
-    Parameters
-    ----------
-    pred, target : arrays (n, rows, cols, times)
-        Generated and reference (numerical-model) MUAPs.
-
-    Returns
-    -------
-    array (n,)
-    """
-    pred = np.asarray(pred, dtype=np.float64).reshape(len(pred), -1)
-    target = np.asarray(target, dtype=np.float64).reshape(len(target), -1)
-    if pred.shape != target.shape:
-        raise DataError(f"prediction shape {pred.shape} differs from target shape {target.shape}")
-    rmse = np.sqrt(np.mean((pred - target) ** 2, axis=1))
-    return rmse / (target.max(axis=1) - target.min(axis=1))
 
 
 # ---------------------------------------------------------------- estimator
