@@ -53,7 +53,7 @@ BENCHMARKS: dict[str, dict[str, Any]] = {
     "inference": {"script": "bench_inference.py", "title": "5. Inference latency and throughput",
                   "results": ["inference"]},
     # trains the real protocol four times: the one benchmark allowed well beyond 3 minutes
-    "training": {"script": "bench_training.py", "title": "6. Training cost (seed-000 subject 5-fold CV)",
+    "training": {"script": "bench_training.py", "title": "6. Training cost and scale-out (seed-000 subject CV)",
                  "results": ["training"], "timeout": 2700},
     "memory": {"script": "bench_memory.py", "title": "7. Peak memory", "results": ["memory"]},
     "engine": {"script": "bench_engine.py", "title": "8. Training engine vs a bare PyTorch loop",
