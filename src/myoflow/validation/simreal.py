@@ -87,13 +87,15 @@ def standardise_recordings(epochs):
     return epochs.replace(X=out.astype(np.float32))
 
 
-def _cohorts(cfg: SimRealConfig, cache_dir: Path | None):
+def _cohorts(cfg: SimRealConfig, cache_dir: Path | None, real_path: Path | None = None):
     from ..pipelines.muscle_id.config import CohortConfig, MuscleIdConfig
     from ..pipelines.muscle_id.data import load_cohort
 
     base = MuscleIdConfig(name="simreal", pipeline="muscle-id")
     real_cfg = copy.deepcopy(base.data["real"])
     real_cfg.subjects = cfg.real_subjects
+    if real_path is not None:
+        real_cfg.path = Path(real_path)
     like = dict(segmentation=real_cfg.segmentation, windows_per_burst=real_cfg.windows_per_burst,
                 block_windows=real_cfg.block_windows)
     train_cfg = CohortConfig(source="simulate-lowerlimb", subjects=cfg.n_train, seed=cfg.seed,
@@ -159,9 +161,11 @@ def _scores(y: np.ndarray, proba: np.ndarray, subjects: np.ndarray, recordings: 
     return out
 
 
-def run_simreal(cfg: SimRealConfig | None = None, cache_dir: Path | None = None) -> dict[str, Any]:
+def run_simreal(cfg: SimRealConfig | None = None, cache_dir: Path | None = None,
+                real_path: Path | None = None) -> dict[str, Any]:
     """Train on the simulated cohort, choose on the select cohort, score the real set (module docstring).
 
+    ``real_path``: the ``elderly-lowerlimb-emg`` folder (default: the shared-data one).
     Returns a JSON-able dict: settings, what was chosen on what, cohort sizes, and per
     model the select-cohort accuracy and the real 4-class / 3-class scores.
     """
@@ -172,7 +176,7 @@ def run_simreal(cfg: SimRealConfig | None = None, cache_dir: Path | None = None)
     cfg = cfg or SimRealConfig()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    train, select, real = _cohorts(cfg, cache_dir)
+    train, select, real = _cohorts(cfg, cache_dir, real_path)
     eps = {k: standardise_recordings(c.epochs) for k, c in (("train", train), ("select", select), ("real", real))}
     ys = {k: np.asarray(e.y).astype(str) for k, e in eps.items()}
     result: dict[str, Any] = {
@@ -215,8 +219,21 @@ def run_simreal(cfg: SimRealConfig | None = None, cache_dir: Path | None = None)
             r4 = result["models"][name]["real_4class"]
             log.info("simreal %s: select %.3f, real 4-class window %.3f vote %.3f", name,
                      tried[best]["select_window_accuracy"], r4["window"]["accuracy"], r4["vote"]["accuracy"])
+    result["diagnostics"] = {
+        "note": "per-class medians of label-free window features after standardisation; described here, "
+                "never used for a choice",
+        **{k: _spectral_medians(eps[k], ys[k]) for k in ("train", "real")}}
     result["seconds"] = round(time.perf_counter() - t0, 1)
     return result
+
+
+def _spectral_medians(epochs, y: np.ndarray) -> dict[str, dict[str, float]]:
+    """Median MNF, MDF and 200-450 Hz power share of each class's windows."""
+    from ..features import CLASSIC_FEATURE_NAMES, classic_features
+
+    F = classic_features(epochs)
+    cols = {k: list(CLASSIC_FEATURE_NAMES).index(k) for k in ("mnf", "mdf", "rel_power_200_450")}
+    return {c: {k: float(np.median(F[y == c, i])) for k, i in cols.items()} for c in MUSCLES4 if (y == c).any()}
 
 
 def plot_confusions(result: dict[str, Any], path: Path) -> Path:
