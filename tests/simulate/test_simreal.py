@@ -1,4 +1,4 @@
-"""Sim → real transfer (issue #18 item 5): scoring, standardisation, the simulated lowerlimb cohort, the report section."""
+"""Sim → real transfer (issue #18 item 5): scoring, standardisation, simulated lowerlimb cohort, report section."""
 from __future__ import annotations
 
 import json

@@ -104,7 +104,8 @@ def pcsa_reference(muscle: str) -> float:
         return PCSA_REF_CM2[key]
     if key in EXTRA_PCSA_REF_CM2:
         return EXTRA_PCSA_REF_CM2[key]
-    raise ConfigError(f"no reference PCSA for muscle {muscle!r}; known: {sorted(PCSA_REF_CM2) + sorted(EXTRA_PCSA_REF_CM2)}")
+    known = sorted(PCSA_REF_CM2) + sorted(EXTRA_PCSA_REF_CM2)
+    raise ConfigError(f"no reference PCSA for muscle {muscle!r}; known: {known}")
 
 
 def mass_class_of(asmi: float, sex: str) -> str:

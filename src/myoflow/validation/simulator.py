@@ -674,19 +674,22 @@ def section_simreal(root: Path, out: Path, *, seed: int, quick: bool) -> Section
         r4, r3 = d["real_4class"], d["real_3class"]
         sel = pct(d["select_window_accuracy"])
         acc = r4["window"]["accuracy"]
-        sec.checks.append(Check(f"{name}: 4-class window accuracy", "%", pct(acc), tuple(map(pct, r4["window"]["ci95"])),
-                                sel, None, f"goal: real >= {pct(TRANSFER_GOAL):g} % (chance 25 %); real range = 95 % "
-                                "subject-bootstrap CI; sim = held-out simulated cohort", bool(acc >= TRANSFER_GOAL)))
+        rule = (f"goal: real >= {pct(TRANSFER_GOAL):g} % (chance 25 %); real range = 95 % subject-bootstrap CI; "
+                "sim = held-out simulated cohort")
+        sec.checks.append(Check(f"{name}: 4-class window accuracy", "%", pct(acc),
+                                tuple(map(pct, r4["window"]["ci95"])), sel, None, rule, bool(acc >= TRANSFER_GOAL)))
         for label, r, why in (("4-class per-recording vote", r4["vote"], "soft vote over each recording's windows"),
                               ("3-class VL/BF/TA window", r3["window"], "the real GL channel carries no EMG"),
                               ("3-class VL/BF/TA vote", r3["vote"], "per recording")):
+            chance = 100 / len(r["confusion"]["rows_true_cols_pred"])
             sec.checks.append(Check(f"{name}: {label}", "%", pct(r["accuracy"]), tuple(map(pct, r["ci95"])), None,
-                                    None, "not judged", None, f"{why}; chance {100 / len(r['confusion']['rows_true_cols_pred']):.0f} %"))
+                                    None, "not judged", None, f"{why}; chance {chance:.0f} %"))
     ch = res["chosen"].get("cnn")
     sec.notes.append(
         f"Train: {res['cohorts']['sim_train']['n_subjects']} simulated subjects (lowerlimb protocol, seed {seed}); "
         f"choices on a separate simulated cohort of {res['cohorts']['sim_select']['n_subjects']} (seed {seed + 1}); "
-        f"real: {res['cohorts']['real']['n_subjects']} subjects, {res['cohorts']['real']['n_windows']} windows of 500 ms. "
+        f"real: {res['cohorts']['real']['n_subjects']} subjects, {res['cohorts']['real']['n_windows']} windows "
+        "of 500 ms. "
         "Fixed a priori: window, 20-450 Hz / 1 kHz preprocessing, per-recording RMS standardisation, 22 classic "
         "features, LDA/RF defaults, CNN size." + (f" CNN recipe chosen on the simulated select cohort: {ch['params']}."
                                                    if ch else ""))
