@@ -33,7 +33,7 @@ COMMANDS: dict[str, str] = {
 HELP: dict[str, str] = {
     "inspect": "Describe a recording file or dataset folder.",
     "convert": "Raw files + a manifest or file-name pattern -> a dataset folder.",
-    "simulate": "Simulate a cohort (evoked, grid, gait, muaps, dynamic).",
+    "simulate": "Simulate a cohort (evoked, grid, gait, muaps, dynamic, lowerlimb).",
     "run": "Run an experiment config: all folds, metrics, report.",
     "reproduce": "Simulate and run a paper protocol (or all four).",
     "report": "Rebuild report.html for a run directory.",

@@ -77,6 +77,6 @@ def test_simulate_group_is_lazy():
         "print('LOADED' if any(m.startswith('myoflow.simulate.protocols.') for m in sys.modules) else 'LAZY')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    for name in ("evoked", "grid", "gait", "muaps", "dynamic"):
+    for name in ("evoked", "grid", "gait", "muaps", "dynamic", "lowerlimb"):
         assert name in out
     assert out.strip().endswith("LAZY")

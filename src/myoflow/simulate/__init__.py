@@ -6,7 +6,7 @@ Core (``../shared/simulator-spec.md`` §1): simulated participants
 conductor — a fast vectorised path (:mod:`~myoflow.simulate.volume_conductor`) and a
 slower per-fibre numerical model (:mod:`~myoflow.simulate.numerical`) — measurement
 noise and front end (:mod:`~myoflow.simulate.noise`) and interference EMG
-(:mod:`~myoflow.simulate.emg`). Protocols (evoked, grid, gait, muaps, dynamic) live in
+(:mod:`~myoflow.simulate.emg`). Protocols (evoked, grid, gait, muaps, dynamic, lowerlimb) live in
 :mod:`myoflow.simulate.protocols`; ``myoflow simulate <protocol>`` writes a dataset folder.
 """
 from ._digest import simulator_digest

@@ -22,6 +22,8 @@ PROTOCOLS: dict[str, tuple[str, str]] = {
              "Walking: angles, moments, GRF and sEMG of 7 muscles, seed 002's cohort."),
     "muaps": ("myoflow.simulate.protocols.muaps:cli_command",
               "MUAPs over the six BioMime conditions from the numerical model."),
+    "lowerlimb": ("myoflow.simulate.protocols.lowerlimb:cli_command",
+                  "Elderly lower-limb set: 10 s isometric VL/BF/TA/GL holds, bipolar, 2 kHz."),
     "dynamic": ("myoflow.simulate.protocols.dynamic:cli_command",
                 "Dynamic-movement sEMG with MUAPs from a trained generator."),
 }

@@ -20,7 +20,7 @@ from ..containers import Recording
 from ..errors import ConfigError, DataError
 from .motor_units import MotorUnitPool, MuscleParams, muscle_fibre_count, muscle_params, place_motor_units
 from .noise import add_noise, front_end as _front_end
-from .subjects import PCSA_REF_CM2, SubjectParams
+from .subjects import SubjectParams, pcsa_reference
 from .volume_conductor import ElectrodeArray, MotorUnitGeometry, Tissue, fast_muaps
 
 __all__ = [
@@ -154,7 +154,7 @@ class MuscleModel:
         if tissue is None:
             tissue = Tissue(fat_mm=subject.fat_at(mp.name, side), skin_mm=subject.skin_mm)
         csa = subject.csa_at(mp.name, side)
-        csa_scale = csa / PCSA_REF_CM2[mp.name]
+        csa_scale = csa / pcsa_reference(mp.name)
         pool = MotorUnitPool.for_muscle(mp, rng, n_units=n_units, mu_count_scale=subject.mu_count_scale,
                                         fibres_total=muscle_fibre_count(mp, csa_scale))
         geom = place_motor_units(pool, mp, rng, csa_scale=csa_scale, cv_offset_m_s=subject.cv_offset_m_s,

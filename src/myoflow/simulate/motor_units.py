@@ -39,7 +39,8 @@ from ..errors import ConfigError, DataError
 from .volume_conductor import FIBRE_DIAMETER_M, MotorUnitGeometry
 
 __all__ = ["MotorUnitPool", "MuscleParams", "MUSCLES", "muscle_params", "place_motor_units",
-           "fibres_per_cm2", "muscle_fibre_count", "EFFECTIVE_FIBRE_DENSITY_PER_MM2"]
+           "fibres_per_cm2", "muscle_fibre_count", "EFFECTIVE_FIBRE_DENSITY_PER_MM2", "TYPE_I_FRACTION",
+           "cv_range_for_fibre_types"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class MuscleParams:
 
     Attributes
     ----------
-    name : short code (BB, TA, RF, VL, BF, ST, GM, SOL).
+    name : short code (BB, TA, RF, VL, BF, ST, GM, SOL, GL).
     n_units : simulated motor units (anatomical counts in ``n_units_anatomical``).
     fibre_length_mm : mean fibre length (Ward et al. 2009 [R]; BB 11–15 cm [A]).
     thickness_mm, width_mm : cross-section of the fibre region under the fat [A].
@@ -104,7 +105,33 @@ MUSCLES: dict[str, MuscleParams] = {
     "GM": MuscleParams("GM", 300, 580, 51.0, 18.0, 50.0),
     # Soleus: slow units, PFR 15–25 Hz [A]
     "SOL": MuscleParams("SOL", 300, 300, 44.0, 15.0, 60.0, (3.2, 4.5), 25.0, 10.0, 6.0),
+    # Lateral gastrocnemius: fibre 5.9 cm (Ward et al. 2009 [R]); a thinner, narrower head than
+    # the medial one (thickness ≈15 mm, ultrasound [A]); unit count by analogy with GM [A]
+    "GL": MuscleParams("GL", 250, 250, 58.8, 15.0, 35.0),
 }
+
+#: Fraction of type I fibres near the surface (Johnson, Polgar, Weightman & Appleton 1973,
+#: J Neurol Sci 18:111 [R]: VL 38 %, TA 73 %, lateral gastrocnemius 44 %, medial 51 %, soleus 88 %;
+#: biceps femoris long head ≈ 60 % [R, between Johnson's 67 % and Garrett et al. 1984's ≈ 50 %]).
+TYPE_I_FRACTION: dict[str, float] = {"VL": 0.38, "BF": 0.60, "TA": 0.73, "GL": 0.44, "GM": 0.51, "SOL": 0.88}
+#: Conduction velocity of the slowest (type I) and fastest (type II) units, m/s [A]: surface
+#: fibre CV ≈ 3–4 m/s for type I and 4.5–6 m/s for type II (review Farina & Merletti 2016,
+#: J Electromyogr Kinesiol; Methenitis et al. 2016 relate VL CV to the type II share).
+CV_TYPE_I_M_S, CV_TYPE_II_M_S = 3.5, 5.5
+
+
+def cv_range_for_fibre_types(type_i_fraction: float) -> tuple[float, float]:
+    """(first, last) recruited-unit CV of a pool whose fibres are ``type_i_fraction`` type I.
+
+    Units recruited first are type I; the share of type II units sets how far the
+    CV rises across the pool: last = CV_I + (CV_II − CV_I) · (1 − f_I) [A] (a 38 % type I
+    VL reaches 4.7 m/s, a 73 % type I TA 4.0 m/s).
+    """
+    f = float(type_i_fraction)
+    if not 0.0 <= f <= 1.0:
+        raise ConfigError(f"type I fraction must lie in [0, 1], got {type_i_fraction}")
+    hi = CV_TYPE_I_M_S + (CV_TYPE_II_M_S - CV_TYPE_I_M_S) * (1.0 - f)
+    return CV_TYPE_I_M_S, float(hi)
 
 
 def muscle_fibre_count(muscle: str | "MuscleParams", csa_scale: float = 1.0,

@@ -52,6 +52,8 @@ __all__ = [
     "FAT_SITES",
     "FAT_TABLE",
     "PCSA_REF_CM2",
+    "EXTRA_PCSA_REF_CM2",
+    "pcsa_reference",
     "MASS_CLASSES",
 ]
 
@@ -87,9 +89,23 @@ FAT_TABLE: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
 PCSA_REF_CM2: dict[str, float] = {
     "BB": 4.6, "TA": 10.9, "RF": 13.5, "VL": 35.1, "BF": 11.3, "ST": 4.9, "GM": 21.1, "SOL": 51.8,
 }
+#: Muscles outside the participant draw (adding them to :data:`PCSA_REF_CM2` would change
+#: every existing cohort's random stream): lateral gastrocnemius 9.7 cm² (Ward et al. 2009 [R]).
+EXTRA_PCSA_REF_CM2: dict[str, float] = {"GL": 9.7}
 ASMI_REF_CSA = 7.9  # kg/m², male reference that CSA_ref corresponds to [A]
 HEIGHT_REF_M = 1.75
 SIDES = ("L", "R")
+
+
+def pcsa_reference(muscle: str) -> float:
+    """Reference PCSA (cm²) of a muscle: :data:`PCSA_REF_CM2`, then :data:`EXTRA_PCSA_REF_CM2`."""
+    key = str(muscle).upper()
+    if key in PCSA_REF_CM2:
+        return PCSA_REF_CM2[key]
+    if key in EXTRA_PCSA_REF_CM2:
+        return EXTRA_PCSA_REF_CM2[key]
+    known = sorted(PCSA_REF_CM2) + sorted(EXTRA_PCSA_REF_CM2)
+    raise ConfigError(f"no reference PCSA for muscle {muscle!r}; known: {known}")
 
 
 def mass_class_of(asmi: float, sex: str) -> str:

@@ -17,8 +17,9 @@ __all__ = ["validate_simulator_cmd"]
               help="Folder of the public datasets (default: $MYOFLOW_SHARED_DATA or ../shared/data).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulator seed.")
 @click.option("--quick", is_flag=True, help="Small simulated cohorts and a 3-subject elderly slice (< 30 s).")
-@click.option("--only", multiple=True, type=click.Choice(["bursts", "muaps", "gait", "stim", "elderly"]),
-              help="Run only these sections (repeatable).")
+@click.option("--only", multiple=True, type=click.Choice(["bursts", "muaps", "gait", "stim", "elderly", "simreal"]),
+              help="Run only these sections (repeatable); simreal (sim → real transfer, trains models) runs only "
+                   "when named.")
 def validate_simulator_cmd(out: Path, data: Path | None, seed: int, quick: bool, only: tuple[str, ...]) -> None:
     """Compare the simulator with every real dataset it has a counterpart for (pass/fail vs the real spread)."""
     from .simulator import validate_simulator

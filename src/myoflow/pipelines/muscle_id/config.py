@@ -34,12 +34,16 @@ class CohortConfig:
         Recording per subject × muscle with ``meta`` ``subject``, ``muscle`` and
         ``side``; any channel count; see the module docstring of
         :mod:`myoflow.pipelines.muscle_id.pipeline`).
+      * ``simulate-lowerlimb`` — the ``lowerlimb`` protocol, the simulated counterpart
+        of the real set (:func:`myoflow.simulate.protocols.lowerlimb.simulate_lowerlimb`:
+        10 s isometric VL/BF/TA/GL holds, one bipolar channel each, 2 kHz; set
+        ``duration_s`` to the hold length, e.g. 10).
       * ``elderly-lowerlimb`` — the 30-subject real set (Silva et al. 2024), 4-class
         VL / BF / TA / GL: from each task's recording, the channel on the
         contracting muscle, labelled by that muscle.
     """
 
-    source: Literal["simulate", "folder", "elderly-lowerlimb"] = "simulate"
+    source: Literal["simulate", "folder", "elderly-lowerlimb", "simulate-lowerlimb"] = "simulate"
     enabled: bool = True               # false: skip this cohort
     path: Path | None = None
     subjects: int | None = 9           # simulate: cohort size; otherwise: keep the first N subjects (None = all)
@@ -67,6 +71,9 @@ class CohortConfig:
             raise ConfigError("data.<cohort>.channels_per_burst must be >= 1 or null")
         if self.duration_s <= 0:
             raise ConfigError(f"data.<cohort>.duration_s must be > 0, got {self.duration_s}")
+        if self.source == "simulate-lowerlimb" and self.duration_s > 60:
+            raise ConfigError(f"data.<cohort>.duration_s is the isometric hold of source simulate-lowerlimb "
+                              f"(the real set: 10 s); got {self.duration_s:g} s (> 60)")
         for task, groups in self.tasks.items():
             if task == "4class" or not task.replace("_", "").replace("-", "").isalnum():
                 raise ConfigError(f"data.<cohort>.tasks: bad task name {task!r} (alphanumeric, not '4class')")

@@ -11,7 +11,7 @@ grid cohorts (``simulate``, ``folder``; recordings carry ``muscle`` and ``side``
   ``4class`` = side + muscle (``L-BB``, ``R-BB``, ``L-TA``, ``R-TA``), ``muscle``
   (biceps vs tibialis, the paper's first binary test), ``side`` (left vs right,
   the second).
-the real lower-limb set (one side, four muscles):
+the real lower-limb set and its simulated counterpart ``simulate-lowerlimb`` (one side, four muscles):
   ``4class`` = VL / BF / TA / GL, and two binary analogues on the same 2 × 2
   design: ``segment`` (thigh VL+BF vs shank TA+GL) and ``aspect`` (anterior
   VL+TA vs posterior BF+GL). The set has no left/right pair.
@@ -210,6 +210,16 @@ def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list
     return _subset_subjects(items, cfg.subjects), {"participants": len(ds.participants)}
 
 
+def _lowerlimb_sim_recordings(cfg: CohortConfig, progress: Callable | None
+                              ) -> tuple[list[tuple[str, Recording]], dict]:
+    """The ``lowerlimb`` protocol: one channel per subject and contracting muscle, like the real set."""
+    from ...simulate.protocols.lowerlimb import simulate_lowerlimb
+
+    recs, participants = simulate_lowerlimb(n_subjects=int(cfg.subjects or 30), seed=cfg.seed,
+                                            duration_s=cfg.duration_s, progress=progress)
+    return [(f"{r.meta['subject']}/{r.meta['muscle']}", r) for r in recs], {"participants": len(participants)}
+
+
 def _real_recordings(cfg: CohortConfig, cache_dir: Path | None, progress: Callable | None
                      ) -> tuple[list[tuple[str, Recording]], dict]:
     """The elderly lower-limb set: per subject and task, the channel on the contracting muscle."""
@@ -307,7 +317,7 @@ def _align_columns(parts: list[Epochs]) -> list[Epochs]:
 # ------------------------------------------------------------------ cache
 def _cache_key(name: str, cfg: CohortConfig, pp: PreprocessConfig) -> str:
     params = {"v": _CACHE_VERSION, "myoflow": __version__, "name": name, "cohort": to_dict(cfg), "pp": to_dict(pp)}
-    if cfg.source == "simulate":
+    if cfg.source in ("simulate", "simulate-lowerlimb"):
         from ...simulate import simulator_digest
 
         params["simulator"] = simulator_digest()  # any simulator edit invalidates the simulated cohort
@@ -350,11 +360,13 @@ def load_cohort(name: str, cfg: CohortConfig, pp: PreprocessConfig, cache_dir: P
     deterministic windowing of the recordings (keyed by the cohort and
     preprocessing settings and the myoflow version), never anything fitted.
     """
-    kind = "lowerlimb" if cfg.source == "elderly-lowerlimb" else "grid"
+    kind = "lowerlimb" if cfg.source in ("elderly-lowerlimb", "simulate-lowerlimb") else "grid"
 
     def build() -> CohortData:
         if cfg.source == "elderly-lowerlimb":
             items, extra = _real_recordings(cfg, Path(cache_dir) if cache_dir else None, progress)
+        elif cfg.source == "simulate-lowerlimb":
+            items, extra = _lowerlimb_sim_recordings(cfg, progress)
         elif cfg.source in ("simulate", "folder"):
             items, extra = _grid_recordings(cfg, progress)
         else:  # pragma: no cover - Literal in the config

@@ -1,0 +1,101 @@
+"""The `lowerlimb` protocol (the elderly set's simulated counterpart): form, determinism, per-muscle physiology."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from myoflow.errors import ConfigError
+from myoflow.simulate.emg import median_frequency
+from myoflow.simulate.motor_units import cv_range_for_fibre_types
+from myoflow.simulate.protocols.lowerlimb import (
+    FAT_SITE,
+    FRONT_END,
+    LOWERLIMB_MUSCLES,
+    lowerlimb_muscle,
+    simulate_lowerlimb,
+)
+
+DURATION = 2.0
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return simulate_lowerlimb(n_subjects=5, seed=5, duration_s=DURATION)
+
+
+def test_form_of_the_real_set(cohort):
+    recs, participants = cohort
+    assert len(recs) == 20 and list(participants["subject"]) == [f"S00{i}" for i in range(1, 6)]
+    assert [r.meta["muscle"] for r in recs[:4]] == list(LOWERLIMB_MUSCLES)
+    lsb = 2 * FRONT_END["range_v"] / 2 ** FRONT_END["bits"]
+    assert lsb == pytest.approx(10e-3 / 4096)  # the real files' sample step, 2.442 µV
+    for r in recs:
+        assert r.fs == 2000.0 and r.n_channels == 1 and r.ch_names == (r.meta["muscle"],)
+        assert r.n_samples == int(DURATION * 2000) and tuple(r.units) == ("V",)
+        assert np.allclose(r.data / lsb, np.round(r.data / lsb), atol=1e-6)  # 12-bit ADC
+        assert 64 <= r.meta["covariates"]["age"] <= 82
+        assert r.meta["truth"]["n_units"] > 100 and abs(r.meta["truth"]["iz_distance_mm"]) <= 10.0
+
+
+def _stats(recs):
+    out = {m: {"rms": [], "mdf": [], "fat": [], "cv": []} for m in LOWERLIMB_MUSCLES}
+    for r in recs:
+        d = out[r.meta["muscle"]]
+        d["rms"].append(float(np.sqrt(np.mean(r.data[0] ** 2))))
+        d["mdf"].append(float(median_frequency(r.data[0], r.fs)[0]))
+        d["fat"].append(r.meta["truth"]["fat_mm"])
+        d["cv"].append(r.meta["truth"]["cv_mean_m_s"])
+    return {m: {k: float(np.median(v)) for k, v in d.items()} for m, d in out.items()}
+
+
+def test_muscles_differ_in_the_direction_of_the_spec(cohort):
+    """Spec §1.1/§7.3: fat thickest over BF, thinnest over TA; amplitude and MDF fall with fat, MDF rises with CV."""
+    s = _stats(cohort[0])
+    assert s["BF"]["fat"] > s["VL"]["fat"] > s["TA"]["fat"]
+    # thick fat over BF: the smallest and lowest-frequency signal
+    assert s["BF"]["rms"] < min(s["TA"]["rms"], s["GL"]["rms"])
+    assert s["BF"]["mdf"] < min(s["TA"]["mdf"], s["GL"]["mdf"], s["VL"]["mdf"])
+    # GL: thin fat, short fibres and more type II fibres than TA -> faster units, the highest MDF
+    assert s["GL"]["cv"] > s["TA"]["cv"]
+    assert s["GL"]["mdf"] > s["TA"]["mdf"]
+    # the four muscles are not one spectrum: medians spread over > 15 Hz
+    mdfs = [s[m]["mdf"] for m in LOWERLIMB_MUSCLES]
+    assert max(mdfs) - min(mdfs) > 15.0
+
+
+def test_fibre_types_set_the_cv_range():
+    assert cv_range_for_fibre_types(1.0) == (3.5, 3.5)
+    assert lowerlimb_muscle("VL").cv_range[1] > lowerlimb_muscle("GL").cv_range[1] > lowerlimb_muscle("TA").cv_range[1]
+    assert FAT_SITE["GL"] == "GM"
+    with pytest.raises(ConfigError):
+        cv_range_for_fibre_types(1.5)
+    with pytest.raises(ConfigError):
+        lowerlimb_muscle("BB")
+
+
+def test_same_seed_bit_identical_other_seed_differs():
+    a, pa = simulate_lowerlimb(1, seed=9, duration_s=1.0)
+    b, pb = simulate_lowerlimb(1, seed=9, duration_s=1.0)
+    c, _ = simulate_lowerlimb(1, seed=10, duration_s=1.0)
+    assert all(np.array_equal(x.data, y.data) for x, y in zip(a, b))
+    assert pa.equals(pb)
+    assert not np.array_equal(a[0].data, c[0].data)
+
+
+def test_bad_arguments():
+    for kw in ({"n_subjects": 0}, {"duration_s": 0.5}, {"fs": 500.0}):
+        with pytest.raises(ConfigError):
+            simulate_lowerlimb(**{"n_subjects": 1, "duration_s": 1.0, **kw})
+
+
+def test_cli_writes_a_dataset(tmp_path):
+    from myoflow.cli import cli
+    from myoflow.io.dataset import load_dataset
+
+    res = CliRunner().invoke(cli, ["simulate", "lowerlimb", "--out", str(tmp_path / "ds"), "--subjects", "1",
+                                    "--duration", "1"])
+    assert res.exit_code == 0, res.output
+    ds = load_dataset(tmp_path / "ds")
+    muscles = sorted(obj.meta["muscle"] for _, obj in ds)
+    assert muscles == sorted(LOWERLIMB_MUSCLES)
