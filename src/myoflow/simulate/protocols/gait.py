@@ -137,8 +137,11 @@ class GaitVariability:
     cycle median [IQR]; subject-vs-cohort IQR: off → 0.910 [0.80-0.96]; 0.82-0.94 ·
     (0.35, 0.25) → 0.843; 0.74-0.91 · (0.40, 0.30) → 0.816 [0.60-0.92]; 0.55-0.88 (chosen) ·
     (0.45, 0.30) → 0.817; 0.55-0.90 · (0.50, 0.30) → 0.823; 0.29-0.87 · (0.50, 0.40) → 0.773;
-    0.28-0.82 · (0.70, 0.30) → 0.839; 0.25-0.79. Timing and tonic terms were fixed from the
-    spec, not calibrated. ``GaitVariability.off()`` turns the layer off.
+    0.28-0.82 · (0.70, 0.30) → 0.839; 0.25-0.79 (grid run with ``stride_timing_sd`` 0.01 and
+    the ST template's earlier rise). With the final defaults (timing 0.005, see
+    :mod:`myoflow.simulate.gait.muscles`): cycle median 0.830 [0.60-0.93], subject-vs-cohort
+    IQR 0.45-0.87. Timing and tonic terms were fixed from the spec, not calibrated.
+    ``GaitVariability.off()`` turns the layer off.
     """
 
     subject_shape_sd: float = 0.40
