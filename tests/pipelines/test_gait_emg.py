@@ -52,6 +52,8 @@ def test_config_validation():
         load_config({**TINY, "model": {"name": "torque_emg_mlp", "params": {"torque_hiden": [3]}}})
     with pytest.raises(ConfigError, match="data.path"):
         load_config({**TINY, "data": {"source": "folder"}})
+    with pytest.raises(ConfigError, match=r"data\.calib_strides: must be >= 0"):
+        load_config({**TINY, "data": {**TINY["data"], "calib_strides": -1}})
     with pytest.raises(ConfigError, match="finetune"):
         load_config({**TINY, "model": {"name": "torque_emg_mlp", "params": {"finetune": "sometimes"}}})
 
@@ -126,7 +128,10 @@ def test_run_fold_and_summary(tiny, tmp_path):
     sim = summary["conditions"]["sim"]
     assert sim["torque_based"]["n_groups"] == 4
     rows = pipe.headline(summary)
-    assert len(rows) == 17 and rows[0].paper == 0.737
+    assert len(rows) == 19 and rows[0].paper == 0.737
+    labels = [r.label for r in rows]
+    assert labels.index("sim mean R² of ensemble averages, baseline, per-subject median") \
+        == labels.index("sim mean R² of ensemble averages, baseline, pooled over test subjects") + 1
     assert "per-subject median" in rows[0].note and summary["variability"]["sim"]["cycle"]["n"] == 4 * 3
     for model in ("torque_based", "baseline"):  # pooled and per-subject median side by side
         e = sim[model]

@@ -628,9 +628,13 @@ class GaitEmgPipeline(Pipeline):
             if "r2_ens_pooled_mean_over_channels" not in e:
                 continue
             q = e.get("r2_ens_per_group_quartiles")
-            rows.append(Headline(f"sim mean R² of ensemble averages, {labels[model]}: pooled | per-subject median",
-                                 e["r2_ens_pooled_mean_over_channels"], None, None,
-                                 f"per-subject median (mean over muscles) {e.get('r2_ens_median_mean_over_channels', float('nan')):.3f}"
+            # side by side: the pooled figure averages the test subjects' cycles first (the
+            # cohort pattern), the median scores each subject's own ensemble average
+            rows.append(Headline(f"sim mean R² of ensemble averages, {labels[model]}, pooled over test subjects",
+                                 e["r2_ens_pooled_mean_over_channels"], None, None, "mean over muscles"))
+            rows.append(Headline(f"sim mean R² of ensemble averages, {labels[model]}, per-subject median",
+                                 e.get("r2_ens_median_mean_over_channels"), None, None,
+                                 "median over test subjects, mean over muscles"
                                  + (f"; per-subject R² quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}" if q else "")))
         var = summary.get("variability") or {}
         for key, v in var.items():
