@@ -24,8 +24,12 @@ Protocol
   :class:`~myoflow.models.gait_mlp.KinematicsEmgRegressor` (the baseline MLP).
 * Evaluation: subject-wise K-fold (or leave-one-subject-out) on the simulated
   cohort, validation subjects for early stopping carved from the training
-  subjects; R² of ensemble averages per muscle (the paper's Table 1), per-cycle
-  R² and Pearson r; mean over test subjects with a subject-bootstrap 95 % CI.
+  subjects; R² of ensemble averages per muscle (the paper's Table 1) pooled over
+  the test subjects' cycles (which mostly scores the cohort pattern) beside the
+  median of each test subject's own R², per-cycle R² and Pearson r; mean over test
+  subjects with a subject-bootstrap 95 % CI. ``summary["variability"]`` holds the
+  cycle-to-cycle R² of the cohort and of the real training trial, to set the
+  per-subject spread against.
 
 Conditions in ``metrics.json``: ``sim``, ``real/walk45``, ``real/run81``.
 """
