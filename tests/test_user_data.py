@@ -329,6 +329,27 @@ def test_gait_cycle_folds_keep_a_gap():
     assert all(f.condition == "within-subject/cycles" for f in folds)
 
 
+
+def test_gait_within_subject_folds_normalise_by_training_cycles():
+    """Held-out cycles are scaled by the fold's training cycles, never by themselves."""
+    from myoflow.experiments import load_config
+    from myoflow.biomech.gait_cycles import GaitCycles
+    from myoflow.pipelines.gait_emg.pipeline import GaitData, GaitEmgPipeline, _within_subject_folds
+
+    n = 12
+    emg = np.ones((n, 7, 5))
+    emg[:, :, 2] = np.arange(1, n + 1)[:, None]  # each cycle's peak = its number: blocks differ in scale
+    c = GaitCycles(np.zeros((n, 3, 5)), np.zeros((n, 3, 5)), emg, np.ones(n),
+                   pd.DataFrame({"subject": "S", "trial": "t", "cycle": np.arange(n)}), ("a", "b", "c"))
+    cfg = load_config({"name": "g", "pipeline": "gait-emg", "train": {"val_fraction": 0.0},
+                       "data": {"source": "folder", "path": "x", "cycle_folds": 3, "cycle_gap": 1}})
+    data = GaitData(sim=c, real={})
+    for f in _within_subject_folds(cfg, c, "cycles"):
+        fit, _, test, _ = GaitEmgPipeline()._split(cfg, data, f, 0)
+        tr = np.asarray(f.payload["train"])
+        np.testing.assert_allclose(fit.emg.mean(0).max(-1), 1.0)  # the training cycles define the scale
+        np.testing.assert_allclose(test.emg, emg[f.payload["test"]] / emg[tr].mean(0).max(-1)[None, :, None])
+
 def test_gait_cycle_rules():
     from myoflow.biomech.gait_trials import CycleRules, plausible_cycles
 

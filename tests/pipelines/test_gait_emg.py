@@ -15,7 +15,7 @@ from myoflow.pipelines.gait_emg.pipeline import GaitData, load_gait_data
 
 TINY = {
     "name": "gait-tiny", "pipeline": "gait-emg", "seed": 1,
-    "data": {"subjects": 4, "strides": 3, "fs_sim": 2048.0, "real": False, "cache": True},
+    "data": {"subjects": 4, "strides": 3, "calib_strides": 2, "fs_sim": 2048.0, "real": False, "cache": True},
     "model": {"name": "torque_emg_mlp", "params": {"torque_hidden": [16, 12], "added_hidden": 10, "torque_epochs": 3}},
     "baseline": {"name": "kinematics_emg_mlp", "params": {"hidden": [16, 12]}},
     "train": {"epochs": 3, "batch_size": 128, "patience": 3, "val_fraction": 0.3},
@@ -52,6 +52,8 @@ def test_config_validation():
         load_config({**TINY, "model": {"name": "torque_emg_mlp", "params": {"torque_hiden": [3]}}})
     with pytest.raises(ConfigError, match="data.path"):
         load_config({**TINY, "data": {"source": "folder"}})
+    with pytest.raises(ConfigError, match=r"data\.calib_strides: must be >= 0"):
+        load_config({**TINY, "data": {**TINY["data"], "calib_strides": -1}})
     with pytest.raises(ConfigError, match="finetune"):
         load_config({**TINY, "model": {"name": "torque_emg_mlp", "params": {"finetune": "sometimes"}}})
 
@@ -78,14 +80,28 @@ def test_features_roundtrip():
 
 
 def test_cycles_and_normalisation(tiny):
+    """Scored cycles are normalised by each subject's calibration strides, which are not scored."""
+    from myoflow.pipelines.gait_emg.pipeline import _cycles_from_trials
+    from myoflow.simulate.protocols.gait import simulate_gait
+
     cfg, data = tiny
     c = data.sim
     assert c.emg.shape[1:] == (7, 101) and c.angles.shape[1:] == (3, 101) and c.moments.shape[1] == 9
-    assert len(c) == 4 * 3
-    for s in c.subjects():  # each subject's ensemble-average peak is 1 after normalisation
-        m = (c.metadata["subject"] == s).to_numpy()
-        np.testing.assert_allclose(c.emg[m].mean(0).max(-1), 1.0, rtol=1e-9)
+    assert len(c) == 4 * 3 and data.info["calib_strides"] == 2
     assert 1.0 < c.moments[:, 6].max() < 3.0  # ankle plantarflexor moment in N·m/kg
+    # the same walks cut by hand: 2 calibration + 3 scored cycles per subject
+    trials, _ = simulate_gait(4, cfg.data.sim_seed, 5, fs_sim=cfg.data.fs_sim)
+    raw = _cycles_from_trials([("walk", t) for t in trials], cfg)
+    subj = raw.metadata["subject"].to_numpy()
+    scored = raw.metadata["cycle"].to_numpy() >= 2
+    for s in c.subjects():
+        calib = raw.emg[(subj == s) & ~scored]
+        mine = c.emg[(c.metadata["subject"] == s).to_numpy()]
+        # divisor = peak of the calibration strides' ensemble average, not of the scored cycles'
+        np.testing.assert_allclose(mine, raw.emg[(subj == s) & scored] / calib.mean(0).max(-1)[None, :, None],
+                                   rtol=1e-9)
+        assert not np.allclose(mine.mean(0).max(-1), 1.0, rtol=1e-6)
+    assert not set(zip(c.metadata["subject"], c.metadata["cycle"])) & set(zip(subj[~scored], raw.metadata["cycle"][~scored]))
 
 
 def test_run_fold_and_summary(tiny, tmp_path):
@@ -112,7 +128,15 @@ def test_run_fold_and_summary(tiny, tmp_path):
     sim = summary["conditions"]["sim"]
     assert sim["torque_based"]["n_groups"] == 4
     rows = pipe.headline(summary)
-    assert len(rows) == 14 and rows[0].paper == 0.737
+    assert len(rows) == 19 and rows[0].paper == 0.737
+    labels = [r.label for r in rows]
+    assert labels.index("sim mean R² of ensemble averages, baseline, per-subject median") \
+        == labels.index("sim mean R² of ensemble averages, baseline, pooled over test subjects") + 1
+    assert "per-subject median" in rows[0].note and summary["variability"]["sim"]["cycle"]["n"] == 4 * 3
+    for model in ("torque_based", "baseline"):  # pooled and per-subject median side by side
+        e = sim[model]
+        assert set(e["r2_ens_median"]) == set(e["r2_ens_pooled"]) == set(MUSCLES)
+        assert np.isfinite(e["r2_ens_median_mean_over_channels"])
     figs = pipe.figures(cfg, summary, pd.concat([r.predictions.assign(condition=r.condition) for r in (res, res2)]),
                         tmp_path)
     assert figs and all(p.is_file() and p.stat().st_size > 10_000 for _, p in figs)

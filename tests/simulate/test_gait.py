@@ -113,3 +113,30 @@ def test_simulate_gait_structure_and_determinism():
     assert {"subject", "weight", "height", "true_stride_time_s", "true_emd_ms"} <= set(parts.columns)
     with pytest.raises(ConfigError):
         simulate_gait(1, seed=0, n_strides=1)
+
+
+def test_moment_independent_variability_widens_cycles_and_subjects():
+    """GaitVariability: the same walks (same moments) give less alike cycles and less alike people."""
+    from myoflow.biomech.gait_cycles import GaitCycles, cycle_variability
+    from myoflow.simulate.protocols.gait import GaitVariability
+    import pandas as pd
+
+    subjects = generate_subjects(8, np.random.default_rng([2, 0]))
+    med = {}
+    for name, var in (("off", GaitVariability.off()), ("on", GaitVariability())):
+        emg, md = [], []
+        for i, s in enumerate(subjects):
+            rng = np.random.default_rng([2, 1, i])
+            w = simulate_walking(s.height_m, s.weight_kg, 8, rng, draw_walking_params(rng))
+            u, _ = muscle_excitations(s, w.moments, w.phase, w.fs, rng, var)
+            c = _cycles(u, w.heel_strikes)
+            emg.append(c)
+            md += [(s.subject, "walk", k) for k in range(len(c))]
+        e = np.concatenate(emg)
+        cyc = GaitCycles(angles=np.zeros((len(e), 3, 101)), moments=np.zeros((len(e), 9, 101)), emg=e,
+                         durations=np.ones(len(e)), metadata=pd.DataFrame(md, columns=["subject", "trial", "cycle"]),
+                         moment_names=MOMENT_NAMES)
+        v = cycle_variability(cyc)
+        med[name] = (np.nanmedian(v["cycle"]), np.nanmedian(v["subject"]))
+    assert med["on"][0] < med["off"][0] - 0.03, med  # cycle to cycle
+    assert med["on"][1] < med["off"][1] - 0.03, med  # between subjects

@@ -42,6 +42,9 @@ __all__ = [
     "GaitCycles",
     "trial_to_cycles",
     "normalise_emg",
+    "normalise_by_calibration",
+    "cycle_variability",
+    "summarise_variability",
     "OPENSIM_EMG",
     "OPENSIM_MOMENTS",
 ]
@@ -301,3 +304,73 @@ def normalise_emg(cycles: GaitCycles, reference: np.ndarray | None = None) -> tu
         rows[s] = norm.scale_
     scales = pd.DataFrame.from_dict(rows, orient="index", columns=list(cycles.muscles))
     return replace(cycles, emg=emg), scales
+
+
+def normalise_by_calibration(c: GaitCycles, n_calib: int) -> GaitCycles:
+    """Normalise each subject's EMG by its first ``n_calib`` cycles, then drop those cycles.
+
+    The held-aside cycles play the part of the real route's calibration trial (walk36): the
+    scale of a scored cycle never comes from the scored cycles. ``n_calib = 0`` normalises
+    by all cycles (each subject's scored cycles) and drops nothing.
+    """
+    if n_calib <= 0:
+        return normalise_emg(c)[0]
+    order = c.metadata.assign(_row=np.arange(len(c))).sort_values(["subject", "trial", "cycle"], kind="stable")
+    rank = np.empty(len(c), dtype=np.int64)
+    rank[order["_row"].to_numpy()] = order.groupby("subject", sort=False).cumcount().to_numpy()
+    ref = rank < n_calib
+    few = sorted(set(c.metadata["subject"].astype(str)) - set(c.metadata["subject"].astype(str)[~ref]))
+    if few:
+        raise DataError(f"subjects {few[:5]} have no cycles left after the {n_calib} calibration cycles")
+    return normalise_emg(c, reference=ref)[0].select(~ref)
+
+
+def _r2_curves(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    ss = ((t - t.mean(-1, keepdims=True)) ** 2).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ss > 0, 1 - ((t - p) ** 2).sum(-1) / np.where(ss > 0, ss, 1), np.nan)
+
+
+def cycle_variability(cycles: GaitCycles) -> dict[str, np.ndarray]:
+    """How alike a subject's cycles are, and how alike the subjects are (envelope shapes).
+
+    Returns
+    -------
+    dict with
+        ``cycle`` : (n_cycles, n_muscles) R² of each cycle against the ensemble average of
+        the subject's *other* cycles (cycle-to-cycle variability; amplitude-normalisation free).
+        ``subject`` : (n_subjects, n_muscles) R² of each subject's ensemble average against
+        the average of the other subjects' ensemble averages (empty with < 2 subjects) — the
+        score of a model that predicts the cohort pattern.
+    """
+    subj = cycles.metadata["subject"].astype(str).to_numpy()
+    per, ens = [], {}
+    for s in pd.unique(subj):
+        e = cycles.emg[subj == s]
+        ens[s] = e.mean(0)
+        if len(e) >= 2:
+            tot = e.sum(0)
+            per.append(_r2_curves(e, (tot[None] - e) / (len(e) - 1)))
+    m = len(cycles.muscles)
+    cyc = np.vstack(per) if per else np.empty((0, m))
+    if len(ens) >= 2:
+        stack = np.stack(list(ens.values()))
+        others = (stack.sum(0)[None] - stack) / (len(stack) - 1)
+        between = _r2_curves(stack, others)
+    else:
+        between = np.empty((0, m))
+    return {"cycle": cyc, "subject": between}
+
+
+def summarise_variability(v: dict[str, np.ndarray], muscles) -> dict:
+    """Median and IQR, over all muscles and per muscle, of :func:`cycle_variability`'s arrays."""
+    out = {}
+    for key, x in v.items():
+        if not x.size:
+            continue
+        q = np.nanpercentile(x, [25, 50, 75], axis=0)
+        out[key] = {"median": float(np.nanmedian(x)), "q25": float(np.nanpercentile(x, 25)),
+                    "q75": float(np.nanpercentile(x, 75)), "n": int(x.shape[0]),
+                    "per_muscle": {m: {"median": float(q[1, j]), "q25": float(q[0, j]), "q75": float(q[2, j])}
+                                   for j, m in enumerate(muscles)}}
+    return out

@@ -14,14 +14,22 @@ Protocol
   targets: joint moments / body mass (3 planes × 3 joints in simulation; hip 3
   planes, knee, ankle and subtalar for the OpenSim data) and sEMG linear
   envelopes normalised per subject and muscle to the peak of the subject's
-  ensemble average (real data: to walk36's).
+  ensemble average over reference cycles that are never scored: simulated subjects
+  by their first ``data.calib_strides`` strides (a calibration walk, dropped
+  afterwards), real data by walk36, within-subject folder folds by the fold's
+  training cycles (a folder cohort split by subjects: each subject's own cycles,
+  as no calibration walk is known there).
 * Models: :class:`~myoflow.models.gait_mlp.TorqueBasedEmgRegressor` (torque MLP, then an
   added hidden layer + 7-muscle output fine-tuned with frozen torque layers) and
   :class:`~myoflow.models.gait_mlp.KinematicsEmgRegressor` (the baseline MLP).
 * Evaluation: subject-wise K-fold (or leave-one-subject-out) on the simulated
   cohort, validation subjects for early stopping carved from the training
-  subjects; R² of ensemble averages per muscle (the paper's Table 1), per-cycle
-  R² and Pearson r; mean over test subjects with a subject-bootstrap 95 % CI.
+  subjects; R² of ensemble averages per muscle (the paper's Table 1) pooled over
+  the test subjects' cycles (which mostly scores the cohort pattern) beside the
+  median of each test subject's own R², per-cycle R² and Pearson r; mean over test
+  subjects with a subject-bootstrap 95 % CI. ``summary["variability"]`` holds the
+  cycle-to-cycle R² of the cohort and of the real training trial, to set the
+  per-subject spread against.
 
 Conditions in ``metrics.json``: ``sim``, ``real/walk45``, ``real/run81``.
 """
@@ -42,7 +50,7 @@ from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipelin
 from ...cache import cache_key, cached
 from ...models import check_model_spec, estimator_config, estimator_tensors
 from .._shared import shared_data_dir
-from ...biomech.gait_cycles import MUSCLES, GaitCycles, normalise_emg, trial_to_cycles
+from ...biomech.gait_cycles import MUSCLES, GaitCycles, normalise_by_calibration, normalise_emg, trial_to_cycles
 from .features import kinematic_inputs, to_rows, from_rows
 from ...evaluate.bootstrap import bootstrap_mean, cluster_bootstrap
 from ...evaluate.metrics import pearson_per_cycle, r2_ensemble_average, r2_per_cycle
@@ -69,6 +77,10 @@ class GaitDataConfig:
     path: Path | None = None
     subjects: int = 22
     strides: int = 20
+    #: Extra strides simulated before the scored ones, per subject: the calibration walk whose
+    #: ensemble-average peak normalises that subject's EMG (as walk36 does for the real trials), so
+    #: no subject is normalised by the cycles it is scored on. 0 = normalise by the scored cycles.
+    calib_strides: int = 5
     sim_seed: int = 0
     fs_sim: float = 4096.0
     real: bool = True
@@ -107,6 +119,8 @@ class GaitDataConfig:
             raise ConfigError(f"data.subjects must be >= 3 (train, validation and test subjects), got {self.subjects}")
         if self.strides < 2:
             raise ConfigError(f"data.strides must be >= 2, got {self.strides}")
+        if self.calib_strides < 0:
+            raise ConfigError(f"data.calib_strides must be >= 0, got {self.calib_strides}")
 
 
 @dataclass
@@ -176,6 +190,7 @@ def _sim_cache_key(cfg: GaitEmgConfig) -> str:
     from ...simulate import simulator_digest
 
     return cache_key({"v": __version__, "sim": simulator_digest(), "n": d.subjects, "strides": d.strides,
+                      "calib": d.calib_strides,
                       "seed": d.sim_seed, "fs_sim": d.fs_sim, "pts": p.n_points, "bp": list(p.bandpass),
                       "env": p.envelope_hz})
 
@@ -210,12 +225,14 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         def build() -> GaitCycles:
             from ...simulate.protocols.gait import simulate_gait
 
-            trials, _ = simulate_gait(d.subjects, d.sim_seed, d.strides, fs_sim=d.fs_sim)
-            return normalise_emg(_cycles_from_trials([("walk", t) for t in trials], cfg))[0]
+            trials, _ = simulate_gait(d.subjects, d.sim_seed, d.strides + d.calib_strides, fs_sim=d.fs_sim)
+            return normalise_by_calibration(_cycles_from_trials([("walk", t) for t in trials], cfg), d.calib_strides)
 
         sim = cached(cache, lambda p: _load_cycles(p) if p.is_file() else None, _save_cycles, build,
                      what="simulated gait cycles")
-        info.update(n_subjects=d.subjects, strides=d.strides, sim_seed=d.sim_seed)
+        info.update(n_subjects=d.subjects, strides=d.strides, sim_seed=d.sim_seed, calib_strides=d.calib_strides,
+                    emg_reference=(f"each subject's first {d.calib_strides} strides (a calibration walk, not scored)"
+                                   if d.calib_strides else "each subject's scored cycles (data.calib_strides: 0)"))
     else:
         from ...containers import Trial
         from ...io.dataset import load_dataset
@@ -336,6 +353,19 @@ def _pooled_with_ci(pm: pd.DataFrame, names, group: str, pooled: np.ndarray, n_b
                    "ci_high": ci[name].hi if ci else None} for j, name in enumerate(names)}
 
 
+def _variability_summary(cfg: GaitEmgConfig, data: GaitData) -> dict[str, Any]:
+    """Cycle-to-cycle and between-subject envelope variability of the cohort and of the real training trial."""
+    from ...biomech.gait_cycles import cycle_variability, summarise_variability
+
+    out: dict[str, Any] = {}
+    if data.sim is not None:
+        out["sim"] = summarise_variability(cycle_variability(data.sim), data.sim.muscles)
+    train = data.real.get(cfg.data.real_train)
+    if train is not None:  # the training trial only: the test trials are not looked at
+        out[f"real/{cfg.data.real_train}"] = summarise_variability(cycle_variability(train), train.muscles)
+    return out
+
+
 def _split_kind(cfg: GaitEmgConfig, data: GaitData) -> str:
     """subjects | trials | cycles — how the (simulated or folder) cohort is evaluated."""
     d = cfg.data
@@ -435,6 +465,11 @@ class GaitEmgPipeline(Pipeline):
             n_val = int(round(cfg.train.val_fraction * len(tr)))
             val = tr[len(tr) - n_val:] if n_val else tr[:0]
             fit = tr[: len(tr) - n_val]
+            # re-normalise by this fold's training cycles only, so the held-out cycles' scale
+            # never comes from themselves (normalisation is scale-invariant: exact, not approximate)
+            ref = np.zeros(len(c), dtype=bool)
+            ref[tr] = True
+            c = normalise_emg(c, reference=ref)[0]
             return c.select(fit), c.select(val), c.select(te), "trial"
         if p["kind"] == "sim":
             c = data.sim
@@ -558,12 +593,21 @@ class GaitEmgPipeline(Pipeline):
                 entry["r2_ens_pooled_mean_over_channels"] = _mean([v["mean"] for v in entry["r2_ens_pooled"].values()])
                 entry["r2_ens_median"] = {name: float(scores[f"r2_ens_{name}"].median()) for name in names
                                           if f"r2_ens_{name}" in scores.columns}
+                entry["r2_ens_median_mean_over_channels"] = _mean(list(entry["r2_ens_median"].values()))
+                # spread of the per-subject (per-trial) scores, all channels pooled: compared with
+                # the real subject's cycle-to-cycle spread (summary["variability"])
+                cols = [f"r2_ens_{name}" for name in names if f"r2_ens_{name}" in scores.columns]
+                vals = scores[cols].to_numpy(dtype=float).ravel()
+                vals = vals[np.isfinite(vals)]
+                if vals.size:
+                    entry["r2_ens_per_group_quartiles"] = [float(q) for q in np.percentile(vals, [25, 50, 75])]
                 out[model] = entry
             if "torque_based" in out and "baseline" in out:
                 a = out["torque_based"]["r2_ens_pooled"]
                 b = out["baseline"]["r2_ens_pooled"]
                 out["torque_minus_baseline_r2_ens"] = {m_: a[m_]["mean"] - b[m_]["mean"] for m_ in a if m_ in b}
             summary["conditions"][cond] = out
+        summary["variability"] = _variability_summary(cfg, data)
         return summary
 
     def headline(self, summary: dict[str, Any]) -> list[Headline]:
@@ -578,9 +622,31 @@ class GaitEmgPipeline(Pipeline):
                 if v is None:
                     continue
                 ci = (v["ci_low"], v["ci_high"]) if v.get("ci_low") is not None else None
+                med = sim.get(model, {}).get("r2_ens_median", {}).get(mus)
                 rows.append(Headline(f"sim {mus} R² of ensemble averages, {labels[model]}", v["mean"], ci,
                                      PAPER_TABLE1[model][mus],
-                                     "ensemble average over all test cycles; 95 % subject-bootstrap CI"))
+                                     "pooled: ensemble average over all test cycles; 95 % subject-bootstrap CI"
+                                     + (f"; per-subject median {med:.3f}" if med is not None else "")))
+        for model in MODELS:
+            e = sim.get(model, {})
+            if "r2_ens_pooled_mean_over_channels" not in e:
+                continue
+            q = e.get("r2_ens_per_group_quartiles")
+            # side by side: the pooled figure averages the test subjects' cycles first (the
+            # cohort pattern), the median scores each subject's own ensemble average
+            rows.append(Headline(f"sim mean R² of ensemble averages, {labels[model]}, pooled over test subjects",
+                                 e["r2_ens_pooled_mean_over_channels"], None, None, "mean over muscles"))
+            rows.append(Headline(f"sim mean R² of ensemble averages, {labels[model]}, per-subject median",
+                                 e.get("r2_ens_median_mean_over_channels"), None, None,
+                                 "median over test subjects, mean over muscles"
+                                 + (f"; per-subject R² quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}" if q else "")))
+        var = summary.get("variability") or {}
+        for key, v in var.items():
+            c = v.get("cycle")
+            if c:
+                rows.append(Headline(f"{'sim' if key == 'sim' else key} cycle-to-cycle R² (cycle vs the other cycles' "
+                                     "ensemble average), median", c["median"], None, None,
+                                     f"IQR {c['q25']:.2f}-{c['q75']:.2f} over {c['n']} cycles × muscles"))
         d = summary.get("data", {})
         if "cycles_rejected" in d:
             per = {t: {k: v for k, v in e["cycles"].items() if v and k not in ("candidate",)}
