@@ -146,12 +146,12 @@ def _elderly_rows(bench: Benchmark, elderly: Path, cache: Path, n_cmp: int, n_al
     if not peer_ok:
         bench.note(f"pandas.read_excel peer failed: {peer['error']}")
     labels = {"elderly_cold": ("xlsx → myoflow Trials, cold (parses, fills the cache)",
-                               "myoflow reads one sheet at a time (python-calamine, openpyxl fallback) into a "
-                               "preallocated array, 2048 rows at a time, and writes its HDF5 cache as it goes.",
+                               "myoflow reads one sheet at a time (python-calamine) into a preallocated array, "
+                               "2048 rows at a time, writes its HDF5 cache as it goes, and builds no events "
+                               "table for Recordings that have none (pandas is not touched).",
                                "what remains above the peer is mostly one-off cost the peer does not pay here "
-                               "(importing h5py for the cache, ~11 MB; calamine's per-sheet buffer, ~6 MB); "
-                               "writing the cache in a second pass after all workbooks are read would defer "
-                               "the h5py import but not lower the peak."),
+                               "(importing h5py for the cache, ~11 MB; python-calamine's working memory for a "
+                               "sheet, ~6 MB)."),
               "elderly_warm": ("myoflow Trials from its native HDF5 cache (warm)",
                                "the cache is what every later load uses.",
                                "at this size fixed costs (h5py, per-file HDF5 metadata) likely outweigh the "

@@ -251,15 +251,12 @@ def run(quick: bool, results_dir: Path) -> Path:
                 note = ("NeuroKit2 runs its own chain (100 Hz high-pass + detrend, TKEO, envelope; no notch) "
                         "channel by channel in float64.")
                 if ratio < 3:
-                    note += (" myoflow is not 3× faster: both tools spend almost all their time inside SciPy's "
-                             "sosfiltfilt, and myoflow's chain filters more (band-pass + three notches + "
-                             "low-pass: 9 second-order sections per pass, against NeuroKit2's 100 Hz high-pass "
-                             "and envelope low-pass); what separates them is NeuroKit2's own overhead (float64 copies, "
-                             "per-channel calls, its TKEO pass). "
-                             "myoflow already filters channel blocks on worker threads (SciPy's sosfilt "
-                             "releases the GIL), so the ratio depends on a free second core; on one busy core it "
-                             "stays near 2×. What would reach 3× there: computing the envelope on a decimated "
-                             "signal.")
+                    note += (" myoflow is not 3× faster here: almost all of its time is SciPy's second-order-"
+                             "section kernel itself (forward and backward over every sample for the band-pass, "
+                             "the notch cascade and the envelope: six passes; the copies around them are gone), "
+                             "and that kernel's speed is set by one section's recurrence per sample, so only a "
+                             "second free core shortens it. On a machine whose two cores are shared with other "
+                             "jobs the filter threads get less than that (see the machine load in the notes).")
                 bench.add(Row(item=item, myoflow=t_mf.median, reference="NeuroKit2 emg_clean + emg_amplitude",
                               reference_value=t_nk.median, unit="s", ratio=ratio,
                               ratio_label="NeuroKit2 time / myoflow time", goal="≥ 3× faster",

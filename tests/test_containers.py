@@ -277,3 +277,34 @@ def test_epochs_indexing_returns_epochs():
         e[5]
     with pytest.raises(IndexError):
         e[np.array([True, False])]
+
+
+# ----------------------------------------------------------------------------- lazy default events table
+def test_default_events_table_is_built_on_first_access_and_unchanged():
+    import pickle
+
+    from myoflow.containers import _as_events, _empty_events, events_built
+
+    r = rec(2, 50)
+    assert not events_built(r)
+    # derived Recordings keep it unbuilt (no DataFrame is made along a reader's pipeline)
+    for d in (r.replace(meta={"x": 1}), r.with_data(r.data * 2), r.pick([1]),
+              pickle.loads(pickle.dumps(r))):
+        assert not events_built(d)
+    ev = r.events
+    assert events_built(r) and r.events is ev  # built once, then kept
+    old_default = _as_events(_empty_events(), 50, "recording")  # what the default factory gave before
+    pd.testing.assert_frame_equal(ev, old_default)
+    assert list(ev.columns) == ["sample", "kind"] and len(ev) == 0
+    # explicit tables behave as before, including events=None (kind stays object)
+    explicit = rec(1, 50, events=None)
+    pd.testing.assert_frame_equal(explicit.events, _empty_events())
+    r2 = rec(1, 50).add_events([3, 1], "stim")
+    assert r2.events["sample"].tolist() == [1, 3] and events_built(r2)
+    assert dataclasses_replace_events(r2).events["sample"].tolist() == [1, 3]
+
+
+def dataclasses_replace_events(r):
+    import dataclasses
+
+    return dataclasses.replace(r, t0=1.0)

@@ -128,6 +128,58 @@ def _empty_events() -> pd.DataFrame:
     return pd.DataFrame({"sample": pd.Series([], dtype="int64"), "kind": pd.Series([], dtype="object")})
 
 
+class _NoEvents:
+    """Default of ``Recording.events``: no table given, the empty one is built on first access.
+
+    Building a DataFrame is not free the first time in a process (pandas and Arrow code
+    paths, ~5 MB of resident memory), and most Recordings a reader makes never have
+    their events looked at; the table a user sees is the same as before.
+    """
+
+    _instance: "_NoEvents | None" = None
+
+    def __new__(cls) -> "_NoEvents":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<no events>"
+
+    def __reduce__(self):
+        return (_NoEvents, ())
+
+
+NO_EVENTS = _NoEvents()
+
+
+def _default_events() -> pd.DataFrame:
+    """The table a Recording built without events has (what ``_as_events(_empty_events())`` gives)."""
+    return _as_events(_empty_events(), 1, "recording")
+
+
+class _LazyEvents:
+    """Data descriptor for ``Recording.events``: stores what ``__init__`` was given and
+    builds the default empty table on first access when that was :data:`NO_EVENTS`."""
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return NO_EVENTS  # the dataclass default
+        ev = obj.__dict__.get("_events", NO_EVENTS)
+        if ev is NO_EVENTS:
+            ev = _default_events()
+            obj.__dict__["_events"] = ev
+        return ev
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__["_events"] = value
+
+
+def events_built(rec: "Recording") -> bool:
+    """Whether ``rec`` holds an events table (False: none was given and none was asked for yet)."""
+    return rec.__dict__.get("_events", NO_EVENTS) is not NO_EVENTS
+
+
 def _as_events(events: pd.DataFrame | None, n_samples: int, where: str) -> pd.DataFrame:
     if events is None:
         return _empty_events()
@@ -183,7 +235,7 @@ class Recording:
     units: tuple[str, ...] = ()
     layout: np.ndarray | None = None
     grid_shape: tuple[int, int] | None = None
-    events: pd.DataFrame = field(default_factory=_empty_events)
+    events: pd.DataFrame = NO_EVENTS  # type: ignore[assignment]  # see _LazyEvents
     meta: dict[str, Any] = field(default_factory=dict)
     t0: float = 0.0
 
@@ -236,7 +288,9 @@ class Recording:
             grid_shape = (int(self.grid_shape[0]), int(self.grid_shape[1]))
             if grid_shape[0] * grid_shape[1] != len(names):
                 raise DataError(f"grid_shape {grid_shape} does not hold {len(names)} channels", where)
-        events = _as_events(self.events, data.shape[1], where)
+        events = self.__dict__.get("_events", NO_EVENTS)  # what __init__ got (self.events would build it)
+        if events is not NO_EVENTS:
+            events = _as_events(events, data.shape[1], where)
         object.__setattr__(self, "data", data)
         object.__setattr__(self, "fs", fs)
         object.__setattr__(self, "ch_names", names)
@@ -297,7 +351,8 @@ class Recording:
     def _replace(self, **changes: Any) -> "Recording":
         fields = dict(
             data=self.data, fs=self.fs, ch_names=self.ch_names, units=self.units, layout=self.layout,
-            grid_shape=self.grid_shape, events=self.events, meta=copy.deepcopy(self.meta), t0=self.t0,
+            grid_shape=self.grid_shape, events=self.__dict__.get("_events", NO_EVENTS),  # unbuilt stays unbuilt
+            meta=copy.deepcopy(self.meta), t0=self.t0,
         )
         fields.update(changes)
         return Recording(**fields)
@@ -383,6 +438,11 @@ class Recording:
     def plot(self, **kwargs: Any) -> Any:
         """Quick-look figure (see :func:`myoflow.plotting.plot_recording`)."""
         from .plotting import plot_recording; return plot_recording(self, **kwargs)  # noqa: E702
+
+
+# After @dataclass has read the field (default NO_EVENTS): from here on the attribute is the
+# descriptor, so ``rec.events`` is always a DataFrame.
+Recording.events = _LazyEvents()  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, eq=False)

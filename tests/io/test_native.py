@@ -200,3 +200,26 @@ def test_unsupported_meta_value_is_a_clear_error(tmp_path):
 def test_save_rejects_other_objects(tmp_path):
     with pytest.raises(DataError, match="can only save"):
         native.save(np.zeros(3), tmp_path / "x.h5")
+
+
+def test_unbuilt_default_events_are_saved_as_the_built_table_and_come_back_unbuilt(tmp_path):
+    from myoflow.containers import _default_events, events_built
+    from myoflow.io._encode import frame_to_bytes
+
+    def make():
+        return Recording(np.arange(40, dtype=np.float32).reshape(2, 20), 100.0, ["a", "b"], meta={"source": "x"})
+
+    lazy, built = make(), make()
+    built.events  # noqa: B018 - build the default table the old way
+    assert not events_built(lazy) and events_built(built)
+    a = native.save(Trial(streams={"emg": lazy}), tmp_path / "lazy.h5").read_bytes()
+    assert not events_built(lazy)  # saving did not build it
+    b = native.save(Trial(streams={"emg": built}), tmp_path / "built.h5").read_bytes()
+    assert a == b
+    assert native._default_events_header() == frame_to_bytes(_default_events(), "x")[1]
+    back = native.load(tmp_path / "lazy.h5")["emg"]
+    assert not events_built(back)
+    pd.testing.assert_frame_equal(back.events, built.events)
+    # a stored table with rows, or with extra columns, is read as stored
+    ev = native.load(native.save(make().add_events([2, 5], "stim", amp=[1.0, 2.0]), tmp_path / "ev.h5")).events
+    assert ev["sample"].tolist() == [2, 5] and ev["amp"].tolist() == [1.0, 2.0]

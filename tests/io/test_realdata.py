@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from myoflow.cli import main
-from myoflow.containers import Recording, Trial
+from myoflow.containers import Recording, Trial, events_built
 from myoflow.errors import DataError
 from myoflow.io import (
     DATASETS,
@@ -93,10 +93,13 @@ def test_elderly_two_subjects_and_cache(shared_data, elderly_cache):
     assert s6["TA"]["force"].n_samples == 20001
     cached = sorted(p.name for p in elderly_cache.rglob("*.h5"))
     assert len(cached) == 8 and any(n.startswith("ID6-") for n in cached)
+    # reading, caching and returning the trials never builds an (empty) events table
+    assert not any(events_built(r) for tr in trials for r in tr.streams.values())
     # Second load reads the cache and gives the same trials.
     t = time.perf_counter()
     again = load_elderly_lowerlimb(folder, cache_dir=elderly_cache, progress=False, subjects=["01", "06"])
     second = time.perf_counter() - t
+    assert not any(events_built(r) for tr in again for r in tr.streams.values())
     for a, b in zip(trials, again):
         assert_same(a, b)
     assert second < first

@@ -261,3 +261,80 @@ def test_worker_errors_reach_the_caller(monkeypatch):
     monkeypatch.setattr(_filters, "_filter_rows", boom)
     with pytest.raises(RuntimeError, match="block failed"):
         _filters.apply_sos(design_sos("lowpass", 1000.0, 10.0), _noise(4, 500), threads=2)
+
+
+# ----------------------------------------------------------------------------- in-place kernel fast path
+def _ref_filter(sos, x, zero_phase, rectify_first):
+    fn = signal.sosfiltfilt if zero_phase else signal.sosfilt
+    return fn(sos, np.abs(x) if rectify_first else x, axis=-1).astype(np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("zero_phase", [True, False])
+@pytest.mark.parametrize("rectify_first", [False, True])
+@pytest.mark.parametrize("chunk", [7, 50, 1 << 16])  # boundaries inside the padding, inside the data; one chunk
+def test_kernel_path_is_byte_identical_to_scipy(monkeypatch, dtype, zero_phase, rectify_first, chunk):
+    assert _filters._fast_path_ok()
+    monkeypatch.setattr(_filters, "_CHUNK", chunk)
+    x = np.random.default_rng(21).normal(size=(3, 701)).astype(dtype)
+    x[1, :60] = 0.0    # exact zeros at the start (and in the odd extension): signs of zero must match
+    x[2, -5:] = -0.0
+    cases = [
+        design_sos("bandpass", 1000.0, (20, 450)),
+        design_sos("lowpass", 1000.0, 30.0, order=3),   # a first-order section: shorter sosfiltfilt padding
+        _filters.notch_sos(1000.0, 50.0),
+    ]
+    for sos in cases:
+        plan = _filters._SosPlan(sos, x.dtype, zero_phase, rectify_first)
+        assert plan.fast
+        ref = _ref_filter(sos, x, zero_phase, rectify_first)
+        for threads in (1, 2):
+            out = _filters._apply(sos, x, zero_phase, "test", threads, rectify_first)
+            assert out.dtype == np.float32
+            assert out.tobytes() == ref.tobytes(), (len(sos), threads)
+
+
+def test_kernel_path_handles_1d_nd_and_noncontiguous_input():
+    sos = design_sos("highpass", 1000.0, 20.0)
+    x = np.random.default_rng(22).normal(size=(2, 3, 900)).astype(np.float32)
+    np.testing.assert_array_equal(_filters.apply_sos(sos, x), _ref_filter(sos, x, True, False))
+    one = x[0, 1]
+    assert _filters.apply_sos(sos, one).tobytes() == _ref_filter(sos, one, True, False).tobytes()
+    strided = np.asfortranarray(x[1])  # rows not contiguous
+    assert _filters.apply_sos(sos, strided).tobytes() == _ref_filter(sos, strided, True, False).tobytes()
+
+
+def test_other_dtypes_and_a_failed_self_check_use_sosfiltfilt(monkeypatch, caplog):
+    sos = design_sos("bandpass", 1000.0, (20, 450))
+    ints = np.random.default_rng(23).integers(-2000, 2000, size=(2, 800)).astype(np.int16)
+    assert not _filters._SosPlan(sos, ints.dtype, True, False).fast
+    assert _filters.apply_sos(sos, ints).tobytes() == _ref_filter(sos, ints, True, False).tobytes()
+
+    # a kernel that does not reproduce sosfiltfilt is refused by the self-check
+    real = _filters._sos_kernel
+
+    def off_by_a_bit(sos_, x_, zi_):
+        real(sos_, x_, zi_)
+        x_ *= 1.0 + 1e-15  # invisible in float32; the check compares float64
+
+    monkeypatch.setattr(_filters, "_sos_kernel", off_by_a_bit)
+    with caplog.at_level("WARNING", logger="myoflow.preprocess.filters"):
+        assert _filters._self_check() is False
+    assert "disabled" in caplog.text
+    monkeypatch.setattr(_filters, "_fast_checked", False)
+    x = _noise(3, 900)
+    assert _filters.apply_sos(sos, x).tobytes() == _ref_filter(sos, x, True, False).tobytes()
+
+
+def test_filtered_recordings_keep_the_computed_array_without_copying(monkeypatch):
+    rec = _rec(_noise(3, 2000))
+    made = []
+    real = _filters.apply_sos
+    monkeypatch.setattr(_filters, "apply_sos", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    out = bandpass(rec, 20, 450)
+    assert out.data is made[-1] or np.shares_memory(out.data, made[-1])
+    assert not out.data.flags.writeable
+    assert not np.shares_memory(out.data, rec.data)
+    env = envelope(rec, 6.0)
+    assert not env.data.flags.writeable and not np.shares_memory(env.data, rec.data)
+    np.testing.assert_array_equal(rectify(rec).data, np.abs(rec.data))

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from ..containers import Epochs, Recording, Trial
+from ..containers import NO_EVENTS, Epochs, Recording, Trial, events_built
 from ..errors import DataError
 from .._atomic import atomic_path
 from ._encode import decode_meta, encode_meta, frame_from_bytes, frame_to_bytes
@@ -106,9 +107,37 @@ def _get_frame(group, name: str):
     return frame_from_bytes(group[name][()].tobytes(), header)
 
 
+def _default_events_header() -> dict[str, Any]:
+    """The header :func:`frame_to_bytes` writes for a Recording's default (empty) events table.
+
+    Spelled out so that saving a Recording whose table was never built does not build one
+    (a first DataFrame costs a process ~5 MB); the kind column is whatever ``astype(str)``
+    gives: pandas' ``str`` dtype from pandas 3 on, ``object`` before.
+    """
+    kind = "str" if int(pd.__version__.split(".")[0]) >= 3 else "object"
+    return {"n_rows": 0, "columns": ["sample", "kind"], "json_columns": [], "categoricals": {},
+            "dtypes": {"sample": "int64", "kind": kind}, "empty": True}
+
+
+def _put_events(group, rec: Recording) -> None:
+    if events_built(rec):
+        _put_frame(group, "events", rec.events, f"events of {rec.source}")
+    else:
+        _ds(group, "events", np.frombuffer(b"", dtype=np.uint8))
+        group.attrs["events_header"] = json.dumps(_default_events_header())
+
+
+def _get_events(group):
+    """The stored events table; an empty sample/kind table comes back unbuilt (the Recording
+    turns any such table into its default one, so the result is the same)."""
+    header = _attr_json(group, "events_header")
+    if header.get("empty") and header.get("n_rows") == 0 and header.get("columns") == ["sample", "kind"]:
+        return NO_EVENTS
+    return frame_from_bytes(group["events"][()].tobytes(), header)
+
+
 # ------------------------------------------------------------- per object
 def _write_recording(group, rec: Recording) -> None:
-    where = rec.source
     _ds(group, "data", rec.data)
     group.attrs["fs"] = float(rec.fs)
     group.attrs["t0"] = float(rec.t0)
@@ -117,7 +146,7 @@ def _write_recording(group, rec: Recording) -> None:
     group.attrs["grid_shape"] = json.dumps(None if rec.grid_shape is None else list(rec.grid_shape))
     if rec.layout is not None:
         _ds(group, "layout", rec.layout)
-    _put_frame(group, "events", rec.events, f"events of {where}")
+    _put_events(group, rec)
     _put_meta(group, rec.meta, "meta")
 
 
@@ -130,7 +159,7 @@ def _read_recording(group) -> Recording:
         units=_attr_json(group, "units"),
         layout=group["layout"][()] if "layout" in group else None,
         grid_shape=None if grid is None else tuple(grid),
-        events=_get_frame(group, "events"),
+        events=_get_events(group),
         meta=_get_meta(group),
         t0=float(group.attrs["t0"]),
     )
