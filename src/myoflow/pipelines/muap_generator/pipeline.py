@@ -587,7 +587,8 @@ class MuapGeneratorPipeline(Pipeline):
                 run_dir: Path) -> list[tuple[str, Path]]:
         from ...report.figures.muap_generator import make_figures
 
+        every = predictions
         if "variant" in predictions.columns:  # the figures show the configured (exported) variant
             predictions = predictions[predictions["variant"] == summary.get("primary_variant",
                                                                               _primary_variant(cfg))]
-        return make_figures(summary, predictions, Path(run_dir))
+        return make_figures(summary, predictions, Path(run_dir), all_variants=every)
