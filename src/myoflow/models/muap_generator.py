@@ -765,6 +765,7 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
                 # generated MUAPs and real MUAPs under another unit's conditions -> 0
                 yb, cu, _ = batch
                 n = len(yb)
+                disc.requires_grad_(True)
                 with torch.no_grad():
                     z = torch.randn(n, model.latent_dim, generator=state.generator).to(state.device)
                     z[: n // 2] = 0.0  # half at the prior mean (what generation uses), half sampled
@@ -800,6 +801,8 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
                 back, _ = model.decode_unit(cu, mu2)
                 value = value + cycle_w * torch.mean((back - yb) ** 2)
             if disc is not None and adv_w > 0:
+                # the discriminator is a fixed critic here: no weight gradients (its own step follows)
+                disc.requires_grad_(False)
                 fooled = torch.cat([d_score(out["prior"], cu), d_score(out["recon"], cu)])
                 value = value + adv_w * torch.mean((fooled - 1.0) ** 2)
             return value
