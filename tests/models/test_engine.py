@@ -133,15 +133,16 @@ def test_alternate_step_trains_a_second_player_on_the_same_batches():
     hist = fit(net, [X, y], loss, epochs=3, batch_size=50, lr=1e-2, seed=0,
                alternate=[AlternateStep(critic.parameters(), critic_loss, lr=1e-2, betas=(0.5, 0.999), name="critic")])
     assert seen == [50] * 12  # stepped once on every training batch, before the main loss
-    assert len(hist.alternate_loss["critic"]) == 3 and hist.alternate_loss["critic"][-1] < hist.alternate_loss["critic"][0]
+    curve = hist.alternate_loss["critic"]
+    assert len(curve) == 3 and curve[-1] < curve[0]
     assert any(not torch.equal(a, b) for a, b in zip(before, critic.parameters()))
     # same seed, same weights of both players
     net2 = _net()
     with torch_seed(1):
         critic2 = torch.nn.Linear(2, 1)
+    step2 = AlternateStep(critic2.parameters(), lambda b, s: torch.mean((critic2(net2(b[0]).detach()) - 1.0) ** 2),
+                          lr=1e-2, betas=(0.5, 0.999), name="critic")
     fit(net2, [X, y], lambda b, s: CE(net2(b[0]), b[1]) + 0.1 * torch.mean(critic2(net2(b[0])) ** 2), epochs=3,
-        batch_size=50, lr=1e-2, seed=0,
-        alternate=[AlternateStep(critic2.parameters(), lambda b, s: torch.mean((critic2(net2(b[0]).detach()) - 1.0) ** 2),
-                                 lr=1e-2, betas=(0.5, 0.999), name="critic")])
+        batch_size=50, lr=1e-2, seed=0, alternate=[step2])
     assert all(torch.equal(p, q) for p, q in zip(net.parameters(), net2.parameters()))
     assert all(torch.equal(p, q) for p, q in zip(critic.parameters(), critic2.parameters()))

@@ -29,8 +29,8 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["FitResult", "EpochState", "LogisticWeight", "AlternateStep", "fit", "fit_module", "predict_module", "make_optimizer",
-           "make_schedule"]
+__all__ = ["FitResult", "EpochState", "LogisticWeight", "AlternateStep", "fit", "fit_module", "predict_module",
+           "make_optimizer", "make_schedule"]
 
 log = logging.getLogger(__name__)
 

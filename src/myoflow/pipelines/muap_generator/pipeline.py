@@ -21,8 +21,8 @@ Protocol
 3. ``summarize`` — nRMSE mean, median, percentiles and histogram on the
    interpolation and extrapolation sets, per held-out region and per condition
    band (configured variant); both variants side by side per held-out region
-   (interpolation slab, random held-out units, extrapolation band); speed-up; distance of numerical and generated shape statistics to the
-   real templates.
+   (interpolation slab, random held-out units, extrapolation band); speed-up;
+   distance of numerical and generated shape statistics to the real templates.
 
 Data sources: ``data.source: simulate`` (default) or ``folder`` (a standard dataset
 folder from ``myoflow simulate muaps``: Epochs with ``X`` (n, rows·cols, times) in V
