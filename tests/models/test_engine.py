@@ -109,3 +109,40 @@ def test_onecycle_schedule_peaks_mid_run():
     X, y = _data()
     h = fit_module(_net(), [X], y, CE, epochs=6, batch_size=50, lr=0.1, schedule="onecycle")
     assert h.lr[0] < max(h.lr) and h.lr[-1] < max(h.lr) and max(h.lr) <= 0.1 + 1e-9
+
+
+def test_alternate_step_trains_a_second_player_on_the_same_batches():
+    from myoflow.train import AlternateStep
+
+    X, y = _data()
+    net = _net()
+    with torch_seed(1):
+        critic = torch.nn.Linear(2, 1)  # a second player: regresses the net's (detached) logits sum on 0
+    seen = []
+
+    def critic_loss(batch, state):
+        seen.append(len(batch[0]))
+        with torch.no_grad():
+            logits = net(batch[0])
+        return torch.mean((critic(logits) - 1.0) ** 2)
+
+    def loss(batch, state):
+        return CE(net(batch[0]), batch[1]) + 0.1 * torch.mean(critic(net(batch[0])) ** 2)
+
+    before = [p.detach().clone() for p in critic.parameters()]
+    hist = fit(net, [X, y], loss, epochs=3, batch_size=50, lr=1e-2, seed=0,
+               alternate=[AlternateStep(critic.parameters(), critic_loss, lr=1e-2, betas=(0.5, 0.999), name="critic")])
+    assert seen == [50] * 12  # stepped once on every training batch, before the main loss
+    curve = hist.alternate_loss["critic"]
+    assert len(curve) == 3 and curve[-1] < curve[0]
+    assert any(not torch.equal(a, b) for a, b in zip(before, critic.parameters()))
+    # same seed, same weights of both players
+    net2 = _net()
+    with torch_seed(1):
+        critic2 = torch.nn.Linear(2, 1)
+    step2 = AlternateStep(critic2.parameters(), lambda b, s: torch.mean((critic2(net2(b[0]).detach()) - 1.0) ** 2),
+                          lr=1e-2, betas=(0.5, 0.999), name="critic")
+    fit(net2, [X, y], lambda b, s: CE(net2(b[0]), b[1]) + 0.1 * torch.mean(critic2(net2(b[0])) ** 2), epochs=3,
+        batch_size=50, lr=1e-2, seed=0, alternate=[step2])
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), net2.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(critic.parameters(), critic2.parameters()))

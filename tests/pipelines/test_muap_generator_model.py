@@ -212,3 +212,66 @@ def test_region_split_keeps_test_regions_out_of_training():
         assign_split(c, names, ranges, extrapolation_conditions=["depth"], extrapolation_band=band,
                      interpolation_conditions=[], interpolation_slab=0.1, interpolation_random=0.0,
                      val_fraction=0.1, seed=0)
+
+
+# ------------------------------------------------------- adversarial (VAE+GAN)
+def _adv_fit(seed: int = 0, **kw):
+    c = _conditions(120, seed=12)
+    x = _toy_muaps(c)
+    params = dict(hidden=32, n_hidden_layers=2, cond_dim=16, latent_dim=4, encoder_width=32, output_rank=16,
+                  time_expert_scales=(0.5, 1.0, 2.0), epochs=4, batch_size=32, lr=2e-3, seed=seed,
+                  adversarial=True, adv_weight=0.05, disc_width=32)
+    params.update(kw)
+    return MuapGeneratorEstimator(**params).fit(c[:100], x[:100], validation_data=(c[100:], x[100:]))
+
+
+def test_adversarial_option_trains_the_discriminator_and_changes_the_decoder():
+    gan = _adv_fit()
+    # the discriminator stepped on every batch (its own optimiser) and learnt to tell real from fake
+    d = gan.history_.alternate_loss["discriminator"]
+    assert len(d) == 4 and d[-1] < d[0]
+    # same seed, same discriminator updates and noise draws; only the generator's adversarial term differs
+    no_term = _adv_fit(adv_weight=0.0)
+    dec = {k: v for k, v in gan.generator_.state_dict().items() if not k.startswith("encoder.")}
+    ref = no_term.generator_.state_dict()
+    assert any(not torch.equal(v, ref[k]) for k, v in dec.items())
+    c = _conditions(8, seed=3)
+    assert not np.allclose(gan.predict(c), no_term.predict(c))
+    # the discriminator is training-only: the generator holds exactly the plain VAE's tensors
+    vae = _adv_fit(adversarial=False)
+    assert set(gan.generator_.state_dict()) == set(vae.generator_.state_dict())
+    assert not any("disc" in k for k in gan.generator_.state_dict())
+    assert vae.history_.alternate_loss == {}
+
+
+def test_adversarial_training_is_deterministic_for_a_seed():
+    c = _conditions(6, seed=4)
+    a, b, other = _adv_fit(seed=1), _adv_fit(seed=1), _adv_fit(seed=2)
+    np.testing.assert_array_equal(a.predict(c), b.predict(c))
+    assert a.history_.alternate_loss == b.history_.alternate_loss
+    assert not np.allclose(a.predict(c), other.predict(c))
+
+
+def test_adversarial_generator_save_load_round_trip_and_onnx(tmp_path):
+    from myoflow.models import load_estimator, save_estimator
+
+    gan = _adv_fit()
+    c = _conditions(5, seed=6)
+    save_estimator(gan, tmp_path / "gan.safetensors")
+    again = load_estimator(tmp_path / "gan.safetensors")
+    assert again.get_params()["adversarial"] is True and again.get_params()["adv_weight"] == 0.05
+    np.testing.assert_array_equal(again.predict(c), gan.predict(c))
+    folder = save_generator(gan, tmp_path / "gen")
+    np.testing.assert_array_equal(load_generator(folder).generate(c, seed=3), gan.generator_.generate(c, seed=3))
+    pytest.importorskip("onnxruntime")
+    assert export_generator_onnx(gan.generator_, tmp_path / "gan.onnx") < 1e-4  # decoder only
+
+
+def test_adversarial_parameters_are_validated():
+    from myoflow.errors import ConfigError
+
+    c = _conditions(4)
+    x = _toy_muaps(c)
+    for bad in ({"adversarial": "yes"}, {"adv_weight": -1.0}, {"disc_width": 0}, {"disc_lr": 0.0}):
+        with pytest.raises(ConfigError, match="adv|disc"):
+            MuapGeneratorEstimator(epochs=1, **bad).fit(c, x)

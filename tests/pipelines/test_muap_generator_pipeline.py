@@ -54,9 +54,19 @@ def test_run_fold_scores_held_out_units(tiny_run):
     cfg, pipe, data, folds, res, run_dir, root = tiny_run
     m = res.metrics["muap_generator"]
     n_test = int((data.split == "interpolation").sum() + (data.split == "extrapolation").sum())
-    assert len(res.predictions) == n_test
-    assert set(res.predictions["set"]) == {"interpolation", "extrapolation"}
-    p = res.predictions
+    every = res.predictions
+    # both variants scored on the same held-out units; the configured one (the plain VAE) first
+    assert list(dict.fromkeys(every["variant"])) == ["vae", "vae_gan"]
+    assert (every.groupby("variant").size() == n_test).all()
+    units = {v: sorted(g["unit"]) for v, g in every.groupby("variant")}
+    assert units["vae"] == units["vae_gan"]
+    p = every[every["variant"] == "vae"]
+    assert set(p["set"]) == {"interpolation", "extrapolation"}
+    # the two variants are different models (the adversarial term changed the trained decoder)
+    q = every[every["variant"] == "vae_gan"]
+    assert not np.allclose(q.set_index("unit").loc[p["unit"], "nrmse"].to_numpy(), p["nrmse"].to_numpy())
+    assert np.allclose(q["rel_rmse"], q["nrmse"] / q["nrmse_zero_baseline"])
+    assert m["vae_gan_best_epoch"] >= 0 and len(res.extras["variant_history"]["vae_gan"]["discriminator_loss"]) >= 1
     # nRMSE is the BioMime metric recomputed from its definition on the stored arrays
     assert np.isfinite(p["nrmse"]).all() and (p["nrmse"] > 0).all()
     assert np.allclose(p["rel_rmse"], p["nrmse"] / p["nrmse_zero_baseline"])
@@ -98,11 +108,24 @@ def test_summarize_headline_figures(tiny_run):
         assert set(e["by_condition_band"]) == set(data.condition_names)
         assert "zero_prediction_nrmse_mean" in e["baselines"]
     assert s["speed"]["speedup"] > 1.0
+    # VAE and VAE+GAN side by side per held-out region, recomputed here from the per-unit rows
+    p = res.predictions
+    assert s["primary_variant"] == "vae" and set(s["variants"]) == {"vae", "vae_gan"}
+    for v in ("vae", "vae_gan"):
+        for label, (set_name, region) in (("slab", ("interpolation", "slab")),
+                                          ("random_units", ("interpolation", "random")),
+                                          ("extrapolation_band", ("extrapolation", "band"))):
+            rows = p[(p["variant"] == v) & (p["set"] == set_name) & (p["region"] == region)]
+            e = s["variants"][v][label]
+            assert e["n"] == len(rows) >= 1
+            assert e["nrmse_mean"] == pytest.approx(rows["nrmse"].mean())
+            assert e["rel_rmse_mean"] == pytest.approx(rows["rel_rmse"].mean())
     json.dumps(s)  # JSON-able for metrics.json
     labels = [h.label for h in pipe.headline(s)]
     assert "interpolation nRMSE" in labels and "speed-up vs numerical model (x)" in labels
+    assert {"VAE slab: nRMSE", "VAE+GAN slab: nRMSE", "VAE+GAN random_units: RMSE / RMS(target)"} <= set(labels)
     figs = pipe.figures(cfg, s, res.predictions.assign(fold="seed0"), run_dir)
-    assert len(figs) >= 3
+    assert len(figs) >= 4 and any("VAE+GAN" in title for title, _ in figs)
     for _, path in figs:
         assert Path(path).is_file() and Path(path).stat().st_size > 5000
 

@@ -8,11 +8,18 @@ movements", arXiv 2211.01856; IEEE TNNLS 36:9224, 2025).
 
 Differences from BioMime, and why
 ---------------------------------
-* **Conditional VAE, no discriminator.** The issue accepts a cVAE; we train it
-  with a reconstruction loss on both the posterior sample and the prior mean
-  (``z = 0``), so generation at ``z = 0`` is an accurate deterministic surrogate
-  of the numerical model, while ``z`` still carries the residual (fibre-scatter)
-  variability. Accuracy against the numerical model is reported by the pipeline.
+* **Conditional VAE, discriminator optional.** By default a cVAE trained with a
+  reconstruction loss on both the posterior sample and the prior mean (``z = 0``),
+  so generation at ``z = 0`` is an accurate deterministic surrogate of the
+  numerical model, while ``z`` still carries the residual (fibre-scatter)
+  variability. ``adversarial=True`` adds BioMime's adversarial part: a
+  conditional discriminator (:class:`MUAPDiscriminator`, MUAP shape + conditions
+  -> real/fake, least squares on a sigmoid as in BioMime's training script; real
+  MUAPs under shuffled conditions count as fake too) trained alternately with the
+  generator on the same engine, its term added to the VAE loss with weight
+  ``adv_weight``. The discriminator is training-only: it is not part of the saved
+  generator. Accuracy against the numerical model is reported by the pipeline
+  (for both variants side by side).
 * **Amplitude / shape factorisation.** Peak-to-peak amplitudes span ~3 decades
   over the condition ranges (3 to 870 fibres, 7 to 23 mm depth), so the decoder
   predicts a unit peak-to-peak *shape* and, separately, the log peak-to-peak
@@ -48,6 +55,7 @@ __all__ = [
     "DEFAULT_CONDITIONS",
     "DEFAULT_CONDITION_RANGES",
     "MUAPDecoder",
+    "MUAPDiscriminator",
     "MUAPGenerator",
     "MuapGeneratorEstimator",
     "time_scaling_matrices",
@@ -498,6 +506,41 @@ class MUAPGenerator(nn.Module):
         return int(sum(p.numel() for p in params))
 
 
+class MUAPDiscriminator(nn.Module):
+    """Conditional discriminator D(unit-p-p MUAP shape, unit conditions) -> real/fake logit.
+
+    BioMime's discriminator is a Conv3d stack with the conditions broadcast into its
+    feature maps; like the encoder here, it is an MLP over the flattened MUAP for CPU
+    cost (its input layer dominates: rows·cols·times × ``width``), with the
+    conditions joined after the first layer (as BioMime joins them after its first
+    convolution). LeakyReLU(0.2), no normalisation (the batch mixes real and fake).
+
+    Parameters
+    ----------
+    out_shape : (rows, cols, times)
+    n_conditions : int
+    width : int
+        Width of the hidden layers.
+    """
+
+    def __init__(self, out_shape: Sequence[int], n_conditions: int, width: int = 256):
+        super().__init__()
+        flat = int(np.prod([int(v) for v in out_shape]))
+        self.body = nn.Sequential(nn.Linear(flat, width), nn.LeakyReLU(0.2))
+        self.cond = nn.Sequential(nn.Linear(n_conditions, 64), nn.LeakyReLU(0.2))
+        self.head = nn.Sequential(nn.Linear(width + 64, width), nn.LeakyReLU(0.2), nn.Linear(width, 1))
+
+    def features(self, shape: torch.Tensor) -> torch.Tensor:
+        """The condition-free first layer (the costly part), reusable across conditions."""
+        return self.body(shape.flatten(1))
+
+    def head_logit(self, features: torch.Tensor, cond_unit: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([features, self.cond(cond_unit)], dim=1)).squeeze(1)
+
+    def forward(self, shape: torch.Tensor, cond_unit: torch.Tensor) -> torch.Tensor:
+        return self.head_logit(self.features(shape), cond_unit)
+
+
 def _peak_to_peak(x: torch.Tensor) -> torch.Tensor:
     flat = x.flatten(1)
     return flat.max(dim=1).values - flat.min(dim=1).values
@@ -561,6 +604,21 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
         Weight of the log-amplitude loss (in units of the training-set log-amplitude SD).
     cycle_weight : float
         BioMime's cycle loss (source → target → source conditions), 0 to disable.
+    adversarial : bool
+        Add BioMime's adversarial part: a :class:`MUAPDiscriminator` trained on every
+        mini-batch (engine :class:`~myoflow.train.AlternateStep`) to tell training
+        MUAPs under their conditions (real) from generated ones and from training
+        MUAPs under another unit's conditions (fake); the generator's loss gains
+        ``adv_weight`` × its least-squares adversarial term on both the ``z = 0`` and
+        the posterior-sample outputs. Training-only: the discriminator is dropped
+        after ``fit`` and never saved.
+    adv_weight : float
+        Weight of the generator's adversarial term (the shape MSE it is added to is
+        ~1e-4 once trained, so useful weights are small).
+    disc_width : int
+        Hidden width of the discriminator.
+    disc_lr : float, optional
+        Discriminator learning rate (Adam, betas 0.5/0.999, constant); default ``lr``.
     pca_init : bool
         Initialise the factorised output layer with the PCA basis of the training shapes.
     seed : int
@@ -572,7 +630,8 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
     generator_ : MUAPGenerator
         The trained model (best validation epoch).
     history_ : myoflow.train.FitResult
-        ``train_loss``, ``val_loss`` (validation nRMSE) per epoch, ``best_epoch``, ``seconds``.
+        ``train_loss``, ``val_loss`` (validation nRMSE) per epoch, ``best_epoch``, ``seconds``;
+        with ``adversarial``, ``alternate_loss["discriminator"]`` per epoch.
     """
 
     registry_name = "muap_generator"
@@ -586,7 +645,9 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
                  positions_mm: Sequence[Sequence[float]] | None = None, epochs: int = 300, batch_size: int = 64,
                  lr: float = 1e-3, weight_decay: float = 0.0, patience: int = 60, kl_weight: float = 1e-3,
                  kl_anneal_epochs: int = 50, prior_weight: float = 1.0, amp_weight: float = 0.05,
-                 cycle_weight: float = 0.0, pca_init: bool = True, seed: int = 0, device: str = "cpu"):
+                 cycle_weight: float = 0.0, adversarial: bool = False, adv_weight: float = 1e-4,
+                 disc_width: int = 256, disc_lr: float | None = None, pca_init: bool = True, seed: int = 0,
+                 device: str = "cpu"):
         self.fs = fs
         self.condition_names = condition_names
         self.condition_ranges = condition_ranges
@@ -608,6 +669,10 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
         self.prior_weight = prior_weight
         self.amp_weight = amp_weight
         self.cycle_weight = cycle_weight
+        self.adversarial = adversarial
+        self.adv_weight = adv_weight
+        self.disc_width = disc_width
+        self.disc_lr = disc_lr
         self.pca_init = pca_init
         self.seed = seed
         self.device = device
@@ -618,6 +683,13 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
                               f"got {self.epochs}, {self.batch_size}")
         if float(self.lr) <= 0:
             raise ConfigError(f"generator training lr must be > 0, got {self.lr}")
+        if not isinstance(self.adversarial, (bool, np.bool_)):
+            raise ConfigError(f"adversarial must be true or false, got {self.adversarial!r}")
+        if float(self.adv_weight) < 0 or int(self.disc_width) < 1:
+            raise ConfigError(f"adversarial training needs adv_weight >= 0 and disc_width >= 1, "
+                              f"got {self.adv_weight}, {self.disc_width}")
+        if self.disc_lr is not None and float(self.disc_lr) <= 0:
+            raise ConfigError(f"disc_lr must be > 0 (or null for lr), got {self.disc_lr}")
 
     def _build(self, out_shape: Sequence[int]) -> MUAPGenerator:
         kw = {k: getattr(self, k) for k in _ARCH}
@@ -645,7 +717,7 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
         """
         import time
 
-        from ..train.engine import LogisticWeight, fit
+        from ..train.engine import AlternateStep, LogisticWeight, fit
         from ..train.seeding import torch_seed
 
         t0 = time.perf_counter()
@@ -661,6 +733,9 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
             raise DataError("training MUAPs contain flat or non-finite waveforms")
         with torch_seed(int(self.seed)):
             model = self._build(muaps.shape[1:])
+            # built after the generator, so the generator's initial weights do not depend on the switch
+            disc = (MUAPDiscriminator(muaps.shape[1:], len(model.condition_names), int(self.disc_width))
+                    if self.adversarial else None)
         # validates the ranges (and refuses training data outside them)
         validate_conditions(C, model.condition_names, model.condition_ranges)
         if self.pca_init:
@@ -677,6 +752,37 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
         logpp_t = torch.as_tensor(logpp, dtype=torch.float32, device=dev)
         lstd = float(model.logamp_std)
         prior_w, amp_w, cycle_w = float(self.prior_weight), float(self.amp_weight), float(self.cycle_weight)
+        adv_w = float(self.adv_weight)
+        alternate = []
+        if disc is not None:
+            disc.to(dev)
+
+            def d_score(shape, cu):
+                return torch.sigmoid(disc(shape, cu))
+
+            def disc_loss(batch, state):
+                # BioMime's least-squares objective on sigmoid outputs: real (MUAP, its conditions) -> 1;
+                # generated MUAPs and real MUAPs under another unit's conditions -> 0
+                yb, cu, _ = batch
+                n = len(yb)
+                disc.requires_grad_(True)
+                with torch.no_grad():
+                    z = torch.randn(n, model.latent_dim, generator=state.generator).to(state.device)
+                    z[: n // 2] = 0.0  # half at the prior mean (what generation uses), half sampled
+                    fake, _ = model.decode_unit(cu, z)
+                if n > 1:  # each MUAP under another unit's conditions (a random cyclic shift)
+                    shift = 1 + int(torch.randint(n - 1, (1,), generator=state.generator))
+                    wrong = torch.roll(cu, shifts=shift, dims=0)
+                else:  # a one-sample batch has no other unit: random conditions
+                    wrong = torch.rand(cu.shape, generator=state.generator).to(state.device)
+                h_real = disc.features(yb)  # shared by the matched and the mismatched pairs
+                real = torch.mean((torch.sigmoid(disc.head_logit(h_real, cu)) - 1.0) ** 2)
+                mismatched = torch.mean(torch.sigmoid(disc.head_logit(h_real, wrong)) ** 2)
+                return real + 0.5 * (torch.mean(d_score(fake, cu) ** 2) + mismatched)
+
+            alternate.append(AlternateStep(disc.parameters(), disc_loss, name="discriminator",
+                                           lr=float(self.lr if self.disc_lr is None else self.disc_lr),
+                                           betas=(0.5, 0.999)))
 
         def loss(batch, state):
             yb, cu, la = batch
@@ -694,6 +800,11 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
                 mu2, _ = model.encode_unit(moved, tgt)
                 back, _ = model.decode_unit(cu, mu2)
                 value = value + cycle_w * torch.mean((back - yb) ** 2)
+            if disc is not None and adv_w > 0:
+                # the discriminator is a fixed critic here: no weight gradients (its own step follows)
+                disc.requires_grad_(False)
+                fooled = torch.cat([d_score(out["prior"], cu), d_score(out["recon"], cu)])
+                value = value + adv_w * torch.mean((fooled - 1.0) ** 2)
             return value
 
         validate = None
@@ -709,7 +820,7 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
             batch_size=int(self.batch_size), lr=float(self.lr), weight_decay=float(self.weight_decay),
             optimizer="adam", fused=True, schedule="cosine", schedule_floor=0.02, patience=int(self.patience),
             seed=int(self.seed), device=dev, callbacks=[LogisticWeight("kl", self.kl_weight, self.kl_anneal_epochs)],
-            on_epoch=on_epoch, log_every=10,
+            on_epoch=on_epoch, log_every=10, alternate=alternate,
         )
         self.history_.seconds = time.perf_counter() - t0  # the whole fit, PCA initialisation included
         self.generator_ = model

@@ -8,7 +8,9 @@ by index tensors (no ``DataLoader``, no per-sample Python), early stopping on a
 validation score with best-weights restore, gradient clipping, seeding, device
 choice (``"auto"`` → CUDA when present, with mixed precision there) and the
 per-epoch history. Epoch-dependent loss terms (e.g. KL annealing) are callbacks
-that write into :attr:`EpochState.weights`.
+that write into :attr:`EpochState.weights`. A second player trained on the same
+mini-batches with its own optimiser (a GAN discriminator) is an :class:`AlternateStep`:
+it steps on every batch just before the main loss, inside the same loop.
 
 Seeding: batch order (and anything the loss draws from :attr:`EpochState.generator`)
 comes from a local ``torch.Generator`` seeded with ``seed``; the global torch RNG
@@ -27,8 +29,8 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["FitResult", "EpochState", "LogisticWeight", "fit", "fit_module", "predict_module", "make_optimizer",
-           "make_schedule"]
+__all__ = ["FitResult", "EpochState", "LogisticWeight", "AlternateStep", "fit", "fit_module", "predict_module",
+           "make_optimizer", "make_schedule"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class FitResult:
     best_epoch: int = -1
     stopped_early: bool = False
     seconds: float = 0.0
+    #: per-epoch mean loss of each :class:`AlternateStep` (by its ``name``), when there are any
+    alternate_loss: dict[str, list[float]] = field(default_factory=dict)
 
     def as_curves(self) -> dict[str, list[float]]:
         return {"train_loss": list(self.train_loss), "val_loss": list(self.val_loss)}
@@ -73,6 +77,40 @@ class LogisticWeight:
 
     def on_epoch_start(self, state: EpochState) -> None:
         state.weights[self.name] = self.final / (1 + math.exp(-10 * (state.epoch / self.span - 0.5)))
+
+
+@dataclass
+class AlternateStep:
+    """A second player updated on every training mini-batch before the main loss (e.g. a discriminator).
+
+    ``loss(batch, state)`` is minimised over ``params`` only, with its own optimiser
+    (constant learning rate; the main schedule is not applied). The main loss is
+    computed afterwards on the same batch, so the two alternate step by step, as in
+    GAN training. Gradients the main loss leaves on ``params`` are discarded (they
+    are cleared before this step's backward), and ``params`` must not be among the
+    main optimiser's.
+
+    Parameters
+    ----------
+    params : iterable of tensors
+    loss : callable ``loss(batch, state) -> scalar tensor``
+    lr : float
+    optimizer : str
+        As for :func:`make_optimizer`.
+    betas : (float, float), optional
+        Adam betas (GANs commonly use ``(0.5, 0.999)``); ``None`` keeps torch's default.
+    weight_decay : float
+    name : str
+        Key of its loss curve in :attr:`FitResult.alternate_loss`.
+    """
+
+    params: Iterable
+    loss: Callable[[list, "EpochState"], Any]
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    betas: tuple[float, float] | None = None
+    weight_decay: float = 0.0
+    name: str = "alternate"
 
 
 def make_optimizer(params, name: str, lr: float, weight_decay: float, fused: bool = False):
@@ -159,6 +197,7 @@ def fit(
     log_every: int = 0,
     batch_hook: Callable[[list, EpochState], list] | None = None,
     min_batch: int = 1,
+    alternate: Sequence[AlternateStep] = (),
 ) -> FitResult:
     """Train ``module`` in place on in-memory tensors; restore the best validation weights.
 
@@ -193,6 +232,9 @@ def fit(
         loss (e.g. augmentation drawing from ``state.generator``); never called for validation.
     min_batch : int
         Skip a trailing mini-batch with fewer samples (2 for batch norm, which fails on one).
+    alternate : sequence of :class:`AlternateStep`
+        Players stepped, in order, on every training mini-batch before the main loss
+        (GAN discriminators). Not part of ``module``: not restored at the best epoch.
     """
     import torch
 
@@ -212,10 +254,18 @@ def fit(
     module.to(device)
     opt = make_optimizer(params if params is not None else module.parameters(), optimizer, lr, weight_decay,
                          fused=fused)
+    hist = FitResult()
     sched = make_schedule(opt, schedule, int(epochs) * math.ceil(n / int(batch_size)), schedule_floor)
+    alt_opts = []
+    for a in alternate:
+        a_params = list(a.params)
+        alt_opts.append((a, a_params, make_optimizer(a_params, a.optimizer, a.lr, a.weight_decay, fused=fused)))
+        if a.betas is not None:
+            for g in alt_opts[-1][2].param_groups:
+                g["betas"] = tuple(a.betas)
+        hist.alternate_loss[a.name] = []
     autocast, scaler = _amp_context(device, amp)
     starts = range(0, n, int(batch_size))
-    hist = FitResult()
     best_state, best, bad = None, float("inf"), 0
     t0 = time.perf_counter()
     scope = _torch_seed(int(torch_seed)) if torch_seed is not None else contextlib.nullcontext()
@@ -229,6 +279,7 @@ def fit(
             perm = torch.randperm(n, generator=gen).to(device)
             hist.lr.append(float(opt.param_groups[0]["lr"]))
             total, seen = 0.0, 0
+            alt_total = [0.0] * len(alt_opts)
             for start in starts:
                 idx = perm[start:start + batch_size]
                 if len(idx) < min_batch:
@@ -236,6 +287,17 @@ def fit(
                 batch = [t[idx] for t in tensors]
                 if batch_hook is not None:
                     batch = batch_hook(batch, state)
+                for k, (a, a_params, a_opt) in enumerate(alt_opts):
+                    with autocast():
+                        a_value = a.loss(batch, state)
+                    a_opt.zero_grad(set_to_none=True)
+                    if scaler is not None:
+                        scaler.scale(a_value).backward()
+                        scaler.step(a_opt)
+                    else:
+                        a_value.backward()
+                        a_opt.step()
+                    alt_total[k] += float(a_value.detach()) * len(idx)
                 with autocast():
                     value = loss(batch, state)
                 opt.zero_grad(set_to_none=True)
@@ -256,6 +318,8 @@ def fit(
                 total += float(value.detach()) * len(idx)
                 seen += len(idx)
             hist.train_loss.append(total / max(seen, 1))
+            for k, (a, _, _) in enumerate(alt_opts):
+                hist.alternate_loss[a.name].append(alt_total[k] / max(seen, 1))
             score = None
             if validate is not None:
                 module.eval()

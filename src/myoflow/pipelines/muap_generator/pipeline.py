@@ -10,15 +10,19 @@ Protocol
    (spike-triggered averages of ``openhdemg-otb``) when the shared data are present.
 2. ``run_fold`` (one fold per training seed) — fit :class:`~myoflow.models.muap_generator.MUAPGenerator`
    (conditional VAE) on the training units, early-stopped on the validation units;
-   generate the held-out units at ``z = 0`` and score nRMSE (BioMime's metric) per
-   unit; time the numerical model and the batched generator side by side (MUAPs/s,
+   with ``evaluate.compare_adversarial`` also the other variant (VAE+GAN when the
+   configured model is the plain VAE, and vice versa: ``model.params.adversarial``
+   flipped, all else equal) on the same units; generate the held-out units at
+   ``z = 0`` and score nRMSE (BioMime's metric) and RMSE / RMS(target) per unit and
+   variant; time the numerical model and the batched generator side by side (MUAPs/s,
    ratio); shape statistics (p-p, duration, spatial spread) of numerical and
    generated MUAPs; export the generator (safetensors + JSON + ONNX checked
    against torch) into the fold folder.
 3. ``summarize`` — nRMSE mean, median, percentiles and histogram on the
    interpolation and extrapolation sets, per held-out region and per condition
-   band; speed-up; distance of numerical and generated shape statistics to the
-   real templates.
+   band (configured variant); both variants side by side per held-out region
+   (interpolation slab, random held-out units, extrapolation band); speed-up;
+   distance of numerical and generated shape statistics to the real templates.
 
 Data sources: ``data.source: simulate`` (default) or ``folder`` (a standard dataset
 folder from ``myoflow simulate muaps``: Epochs with ``X`` (n, rows·cols, times) in V
@@ -104,6 +108,9 @@ class MuapEvaluateConfig:
     speed_batch_size: int = 512
     n_figure_examples: int = 2         # held-out units per test set kept for the figure
     export_onnx: bool = True
+    #: also train the other variant (VAE <-> VAE+GAN: model.params.adversarial flipped) on the same
+    #: split and report both side by side; only the configured one is exported / checkpointed
+    compare_adversarial: bool = True
     decomposable_ptp_uv: float = 100.0  # units at least this large are compared with real (decomposed) units
 
 
@@ -155,15 +162,30 @@ def _real_templates(cfg: MuapGeneratorConfig) -> dict[str, Any] | None:
             "source": t.source}
 
 
-def _estimator(cfg: MuapGeneratorConfig, data: MuapData, seed: int, device: str):
-    """The generator estimator: ``model.params`` over the ``train`` section; data-given fields fixed."""
+def _estimator(cfg: MuapGeneratorConfig, data: MuapData, seed: int, device: str, adversarial: bool | None = None):
+    """The generator estimator: ``model.params`` over the ``train`` section; data-given fields fixed
+    (and ``adversarial`` when given: the comparison variant)."""
     from ...config import to_dict
 
+    fixed = {} if adversarial is None else {"adversarial": bool(adversarial)}
     return build_from_sections(
         cfg.model.name, cfg.model.params, defaults={k: v for k, v in to_dict(cfg.train).items() if k != "device"},
         fs=data.fs, condition_names=tuple(data.condition_names),
         condition_ranges={k: tuple(v) for k, v in data.condition_ranges.items()},
-        positions_mm=data.positions_mm.tolist(), seed=seed, device=device)
+        positions_mm=data.positions_mm.tolist(), seed=seed, device=device, **fixed)
+
+
+def _variant(adversarial: bool) -> str:
+    return "vae_gan" if adversarial else "vae"
+
+
+def _primary_variant(cfg: MuapGeneratorConfig) -> str:
+    return _variant(bool(cfg.model.params.get("adversarial", False)))
+
+
+#: held-out regions reported per variant: (set, region) -> label
+REGIONS = {("interpolation", "slab"): "slab", ("interpolation", "random"): "random_units",
+           ("extrapolation", "band"): "extrapolation_band"}
 
 
 def _log_progress():
@@ -238,6 +260,25 @@ def _nrmse_stats(v: np.ndarray) -> dict[str, Any]:
     }
 
 
+def _variant_table(preds: pd.DataFrame, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Per variant and held-out region (:data:`REGIONS`): mean nRMSE (95 % CI over units) and
+    mean RMSE / RMS(target), each unit averaged over folds first (units are the samples)."""
+    out: dict[str, dict[str, Any]] = {}
+    for v, sub in preds.groupby("variant", sort=False):
+        table = {}
+        for (set_name, region), label in REGIONS.items():
+            r = sub[(sub["set"] == set_name) & (sub["region"] == region)]
+            if r.empty:
+                continue
+            per_unit = r.groupby("unit")[["nrmse", "rel_rmse"]].mean()
+            e = per_unit["nrmse"].to_numpy()
+            ci = list(bootstrap_mean(e, n_boot=2000, seed=seed)[1:]) if len(e) >= 2 else [float("nan")] * 2
+            table[label] = {"n": int(len(per_unit)), "nrmse_mean": float(e.mean()), "nrmse_ci95": ci,
+                            "nrmse_median": float(np.median(e)), "rel_rmse_mean": float(per_unit["rel_rmse"].mean())}
+        out[str(v)] = table
+    return out
+
+
 # --------------------------------------------------------------------- pipeline
 class MuapGeneratorPipeline(Pipeline):
     """BioMime-style conditional MUAP generator vs the numerical volume-conductor model."""
@@ -306,17 +347,40 @@ class MuapGeneratorPipeline(Pipeline):
 
         ev = cfg.evaluate
         tr, va = data.indices("train"), data.indices("val")
-        est = _estimator(cfg, data, ctx.seed, ctx.device)
-        est.fit(data.conditions[tr], data.muaps[tr], validation_data=(data.conditions[va], data.muaps[va]))
-        gen = est.generator_.to("cpu")
+        primary = _primary_variant(cfg)
+        variants = [primary] + ([_variant(primary == "vae")] if ev.compare_adversarial else [])
+        fitted = {}
+        for v in variants:  # the same units, seed and settings; only the adversarial switch differs
+            e = _estimator(cfg, data, ctx.seed, ctx.device, adversarial=(v == "vae_gan"))
+            e.fit(data.conditions[tr], data.muaps[tr], validation_data=(data.conditions[va], data.muaps[va]))
+            e.generator_.to("cpu")
+            fitted[v] = e
+        est = fitted[primary]
+        gen = est.generator_
         metrics: dict[str, float] = {"train_units": float(len(tr)), "val_units": float(len(va)),
                                      "best_epoch": float(est.history_.best_epoch),
                                      "train_seconds": float(est.history_.seconds)}
-        rows = []
-        examples: dict[str, np.ndarray] = {}
         lo = np.array([data.condition_ranges[n][0] for n in data.condition_names])
         hi = np.array([data.condition_ranges[n][1] for n in data.condition_names])
         unit_c = (data.conditions - lo) / (hi - lo)
+        rows = []
+        for v, e in fitted.items():
+            if v == primary:
+                continue
+            metrics[f"{v}_best_epoch"] = float(e.history_.best_epoch)
+            metrics[f"{v}_train_seconds"] = float(e.history_.seconds)
+            for set_name in ("interpolation", "extrapolation"):
+                idx = data.indices(set_name)
+                if idx.size == 0:
+                    continue
+                truth = data.muaps[idx]
+                err = nrmse(e.generator_.generate(data.conditions[idx]), truth)
+                err_zero = nrmse(np.zeros_like(truth), truth)
+                rows.append(pd.DataFrame({"model": MODEL_NAME, "variant": v, "subject": [f"MU{i:05d}" for i in idx],
+                                          "unit": idx, "set": set_name, "region": data.region[idx], "nrmse": err,
+                                          "rel_rmse": err / err_zero, "nrmse_zero_baseline": err_zero}))
+        examples: dict[str, np.ndarray] = {}
+        own_rows = []
         for set_name in ("interpolation", "extrapolation"):
             idx = data.indices(set_name)
             if idx.size == 0:
@@ -336,8 +400,8 @@ class MuapGeneratorPipeline(Pipeline):
             metrics[f"{set_name}_nearest_unit_nrmse_mean"] = float(err_nn.mean())
             st_t = shape_statistics(truth, data.positions_mm, data.fs)
             st_p = shape_statistics(pred, data.positions_mm, data.fs)
-            df = pd.DataFrame({"model": MODEL_NAME, "subject": [f"MU{i:05d}" for i in idx], "unit": idx,
-                               "set": set_name, "region": data.region[idx], "nrmse": err, "rel_rmse": rel,
+            df = pd.DataFrame({"model": MODEL_NAME, "variant": primary, "subject": [f"MU{i:05d}" for i in idx],
+                               "unit": idx, "set": set_name, "region": data.region[idx], "nrmse": err, "rel_rmse": rel,
                                "nrmse_zero_baseline": err_zero, "nrmse_nearest_unit": err_nn,
                                "pearson_r": pearson_r(pred, truth)})
             for j, name in enumerate(data.condition_names):
@@ -345,7 +409,7 @@ class MuapGeneratorPipeline(Pipeline):
             for col in st_t.columns:
                 df[f"truth_{col}"] = st_t[col].to_numpy()
                 df[f"pred_{col}"] = st_p[col].to_numpy()
-            rows.append(df)
+            own_rows.append(df)
             # keep a few held-out units for the figure: the median-error one and the largest
             k = min(ev.n_figure_examples, idx.size)
             if k:
@@ -357,12 +421,17 @@ class MuapGeneratorPipeline(Pipeline):
                 examples[f"{set_name}_generated"] = pred[pick]
                 examples[f"{set_name}_conditions"] = data.conditions[idx[pick]]
                 examples[f"{set_name}_nrmse"] = err[pick]
-        preds = pd.concat(rows, ignore_index=True)
+        own = pd.concat(own_rows, ignore_index=True)
+        preds = pd.concat([own, *rows], ignore_index=True)  # the configured variant's rows first
         speed = _speed(data, gen, ev, ctx.seed)
         metrics.update(speed)
         extras: dict[str, Any] = {
             "generator_config": gen.config(), "split": data.info.get("split", {}), "speed": speed,
             "history": {"val_nrmse": est.history_.val_loss},
+            "primary_variant": primary, "variants": list(fitted),
+            "variant_history": {v: {"val_nrmse": e.history_.val_loss, "best_epoch": e.history_.best_epoch,
+                                    "discriminator_loss": e.history_.alternate_loss.get("discriminator", [])}
+                                for v, e in fitted.items()},
             "models": {MODEL_NAME: {"estimator": estimator_config(est)}},
             "n_parameters": gen.n_parameters(), "n_parameters_decoder": gen.n_parameters(decoder_only=True),
             "condition_names": list(data.condition_names),
@@ -371,7 +440,7 @@ class MuapGeneratorPipeline(Pipeline):
         if data.real_templates is not None:
             rt = data.real_templates
             real = shape_statistics(rt["muaps"], rt["positions_mm"], rt["fs"])
-            test = preds
+            test = own
             big = test["truth_ptp_uv"] >= ev.decomposable_ptp_uv
             stats = {"real": real}
             for label, mask in (("all", np.ones(len(test), bool)), ("decomposable", big.to_numpy())):
@@ -400,6 +469,9 @@ class MuapGeneratorPipeline(Pipeline):
             except ImportError as exc:  # onnxruntime is an optional extra
                 log.warning("ONNX export skipped: %s", exc)
         curves = {MODEL_NAME: {"train_loss": est.history_.train_loss, "val_nrmse": est.history_.val_loss}}
+        for v, e in fitted.items():
+            if v != primary:
+                curves[f"{MODEL_NAME}_{v}"] = {"train_loss": e.history_.train_loss, "val_nrmse": e.history_.val_loss}
         return FoldResult(fold.id, fold.condition, {MODEL_NAME: metrics}, preds, curves=curves,
                           state_dicts={MODEL_NAME: estimator_tensors(est)}, extras=extras)
 
@@ -407,9 +479,14 @@ class MuapGeneratorPipeline(Pipeline):
     def summarize(self, cfg: MuapGeneratorConfig, data: MuapData, results: list[FoldResult]) -> dict[str, Any]:
         if not results:
             return {}
-        preds = pd.concat([r.predictions for r in results if len(r.predictions)], ignore_index=True)
+        every = pd.concat([r.predictions for r in results if len(r.predictions)], ignore_index=True)
+        primary = results[0].extras.get("primary_variant") or _primary_variant(cfg)
+        if "variant" not in every.columns:  # runs from before the VAE / VAE+GAN comparison
+            every = every.assign(variant=primary)
+        preds = every[every["variant"] == primary]
         names = list(results[0].extras.get("condition_names") or data.condition_names)
-        out: dict[str, Any] = {"n_folds": len(results), "split": results[0].extras.get("split", {})}
+        out: dict[str, Any] = {"n_folds": len(results), "split": results[0].extras.get("split", {}),
+                               "primary_variant": primary, "variants": _variant_table(every, cfg.seed)}
         for set_name in ("interpolation", "extrapolation"):
             sub = preds[preds["set"] == set_name]
             if sub.empty:
@@ -460,6 +537,18 @@ class MuapGeneratorPipeline(Pipeline):
 
     def headline(self, summary: dict[str, Any]) -> list[Headline]:
         rows = []
+        labels = {"vae": "VAE", "vae_gan": "VAE+GAN"}
+        for v, table in (summary.get("variants") or {}).items():
+            for region, goal in (("slab", "; goals <= 0.05 nRMSE, <= 0.10 RMSE/RMS"), ("random_units", ""),
+                                 ("extrapolation_band", "")):
+                e = table.get(region)
+                if not e or not e.get("n"):
+                    continue
+                ci = tuple(e["nrmse_ci95"]) if np.isfinite(e.get("nrmse_ci95", [np.nan])).all() else None
+                rows.append(Headline(f"{labels.get(v, v)} {region}: nRMSE", e["nrmse_mean"], ci, None,
+                                     f"{e['n']} held-out units{goal}"))
+                rows.append(Headline(f"{labels.get(v, v)} {region}: RMSE / RMS(target)", e["rel_rmse_mean"],
+                                     None, None, "1 = no better than a flat line"))
         for set_name, paper, note in (
             ("interpolation", "high accuracy (qualitative)", "mean nRMSE on held-out units; goal <= 0.10"),
             ("extrapolation", None, "mean nRMSE, band outside the training range"),
@@ -498,4 +587,8 @@ class MuapGeneratorPipeline(Pipeline):
                 run_dir: Path) -> list[tuple[str, Path]]:
         from ...report.figures.muap_generator import make_figures
 
-        return make_figures(summary, predictions, Path(run_dir))
+        every = predictions
+        if "variant" in predictions.columns:  # the figures show the configured (exported) variant
+            predictions = predictions[predictions["variant"] == summary.get("primary_variant",
+                                                                              _primary_variant(cfg))]
+        return make_figures(summary, predictions, Path(run_dir), all_variants=every)

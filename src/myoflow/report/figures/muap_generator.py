@@ -10,8 +10,8 @@ import pandas as pd
 from . import pyplot as _plt
 from . import save_png as _save
 
-__all__ = ["plot_examples", "plot_nrmse_hist", "plot_nrmse_vs_conditions", "plot_shape_statistics", "make_figures",
-           "draw_grid_muap"]
+__all__ = ["plot_examples", "plot_nrmse_hist", "plot_nrmse_vs_conditions", "plot_shape_statistics",
+           "plot_variant_comparison", "make_figures", "draw_grid_muap"]
 
 
 def draw_grid_muap(ax, muap: np.ndarray, scale: float, color: str, label: str | None = None, lw: float = 1.0) -> None:
@@ -115,8 +115,50 @@ def plot_shape_statistics(predictions: pd.DataFrame, real: dict, out: Path) -> P
     return _save(fig, out)
 
 
-def make_figures(summary: dict, predictions: pd.DataFrame, run_dir: Path) -> list[tuple[str, Path]]:
-    """All figures of a generator run directory; returns (title, path) pairs."""
+_REGIONS = (("interpolation", "slab", "held-out slab"), ("interpolation", "random", "random held-out units"),
+            ("extrapolation", "band", "extrapolation band"))
+
+
+def plot_variant_comparison(predictions: pd.DataFrame, out: Path) -> Path:
+    """Per held-out region, the per-unit nRMSE and RMSE / RMS(target) of each variant (VAE, VAE+GAN)."""
+    plt = _plt()
+    labels = {"vae": "VAE", "vae_gan": "VAE+GAN"}
+    variants = list(dict.fromkeys(predictions["variant"]))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, col, goal, title in ((axes[0], "nrmse", 0.05, "nRMSE (RMSE / numerical p-p)"),
+                                 (axes[1], "rel_rmse", 0.10, "RMSE / RMS(target)")):
+        data, pos, ticks, names = [], [], [], []
+        for r, (set_name, region, name) in enumerate(_REGIONS):
+            for k, v in enumerate(variants):
+                sub = predictions[(predictions["variant"] == v) & (predictions["set"] == set_name)
+                                  & (predictions["region"] == region)]
+                if len(sub):
+                    data.append(sub.groupby("unit")[col].mean().to_numpy())
+                    pos.append(r * (len(variants) + 1) + k)
+            ticks.append(r * (len(variants) + 1) + (len(variants) - 1) / 2)
+            names.append(name)
+        if data:
+            parts = ax.boxplot(data, positions=pos, widths=0.8, showfliers=False, patch_artist=True)
+            for i, patch in enumerate(parts["boxes"]):
+                patch.set_facecolor(("tab:blue", "tab:red", "tab:green")[i % len(variants) % 3])
+        ax.axhline(goal, color="k", ls="--", lw=1)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels(names, fontsize=8)
+        ax.set_title(f"{title}; dashed: slab goal {goal:g}", fontsize=9)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=("tab:blue", "tab:red", "tab:green")[i % 3]) for i in
+               range(len(variants))]
+    axes[0].legend(handles, [labels.get(v, v) for v in variants], fontsize=8, frameon=False)
+    fig.suptitle("VAE vs VAE+GAN on the same held-out units (boxes: per-unit values, whiskers 1.5 IQR)", fontsize=9)
+    return _save(fig, out)
+
+
+def make_figures(summary: dict, predictions: pd.DataFrame, run_dir: Path,
+                 all_variants: pd.DataFrame | None = None) -> list[tuple[str, Path]]:
+    """All figures of a generator run directory; returns (title, path) pairs.
+
+    ``predictions`` are the configured variant's rows; ``all_variants`` (with a ``variant``
+    column) adds the VAE vs VAE+GAN comparison when it holds more than one variant.
+    """
     run_dir = Path(run_dir)
     out = []
     ex = sorted((run_dir / "folds").glob("*/examples.npz"))
@@ -132,4 +174,7 @@ def make_figures(summary: dict, predictions: pd.DataFrame, run_dir: Path) -> lis
         if summary.get("real_shape_statistics"):
             out.append(("Shape statistics: real vs numerical vs generated", plot_shape_statistics(
                 predictions, summary["real_shape_statistics"], run_dir / "figures" / "shape_stats.png")))
+    if all_variants is not None and "variant" in all_variants.columns and all_variants["variant"].nunique() > 1:
+        out.append(("VAE vs VAE+GAN per held-out region", plot_variant_comparison(
+            all_variants, run_dir / "figures" / "vae_vs_vae_gan.png")))
     return out
