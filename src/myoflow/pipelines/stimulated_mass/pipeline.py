@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +63,12 @@ import pandas as pd
 from ...errors import DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from .baselines import baseline_features, fit_baseline, proba_in_order
-from ...preprocess.evoked_combine import combine_frequencies
 from .config import NEURAL_MODELS, StimulatedMassConfig
 from ...cache import cache_key, cached
 from ...models import estimator_config, estimator_tensors
 from ...models.attention_bilstm import MassLevelClassifier
-from ...preprocess.evoked import (EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked,
-                       sequence_epochs)
+from ...preprocess.evoked import EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked
+from .tuning import PREPROCESS_KEYS, check_tune_size, cohort_name, recipe_epochs, select_recipe
 
 __all__ = ["StimulatedMassPipeline", "load_cohort", "make_estimator", "flat_metrics"]
 
@@ -190,6 +190,11 @@ class StimulatedMassPipeline(Pipeline):
             splitter = SubjectKFold(n_splits=ev.n_splits, stratify=True, shuffle=True, seed=cfg.seed)
         splits = list(splitter.split(md, y=md["label"].to_numpy()))
         subj = md["subject"].to_numpy()
+        if cfg.tune.enabled:  # fail before any training when the inner folds cannot be formed
+            val_fraction = (cfg.model.params or {}).get("val_fraction", cfg.train.val_fraction)
+            smallest = min(len(tr) for tr, _ in splits)
+            check_tune_size(smallest, cfg.tune.n_inner, val_fraction, cohort_name(cfg),
+                            "the smallest outer training fold")
         out = []
         for cond in ev.conditions:
             for k, (tr, te) in enumerate(splits):
@@ -228,42 +233,50 @@ class StimulatedMassPipeline(Pipeline):
         if fold.condition == FINAL:  # the screening model only: the full attention Bi-LSTM
             neural = [m for m in models if m in NEURAL_MODELS]
             models = ["attention_bilstm"] if "attention_bilstm" in neural else neural[:1]
-        train_ep = test_ep = None
+        base_pre = {k: v for k, v in asdict(pre).items() if k in PREPROCESS_KEYS}
+        aug_seed = derive_seed(ctx.seed, "augment")
+        inputs: dict[tuple, tuple[Any, Any]] = {}  # recipe -> (train, test) epochs, shared by the models using it
         for model in models:
             seed = derive_seed(ctx.seed, model)
             if model in NEURAL_MODELS:
-                if train_ep is None:
-                    train_ep = sequence_epochs(data, train, freqs, representation=pre.representation,
-                                               augment=pre.augment if pre.representation == "waveform" else 0,
-                                               decimate=pre.decimate, seed=derive_seed(ctx.seed, "augment"),
-                                               amplitude=pre.amplitude)
-                    train_ep = combine_frequencies(train_ep, pre.combine, data.muscles, freqs, pre.representation)
-                    if test:
-                        test_ep = sequence_epochs(data, test, freqs, representation=pre.representation,
-                                                  augment=0, decimate=pre.decimate, amplitude=pre.amplitude)
-                        test_ep = combine_frequencies(test_ep, pre.combine, data.muscles, freqs,
-                                                      pre.representation)
-                est = make_estimator(cfg, model, seed, ctx.device).fit(train_ep)
+                est = make_estimator(cfg, model, seed, ctx.device)
+                recipe, info = dict(base_pre), {}
+                if cfg.tune.enabled:  # nested: chosen on this fold's TRAINING subjects only
+                    sel = select_recipe(est, data, train, freqs, base_pre, cfg.tune.grid, n_inner=cfg.tune.n_inner,
+                                        seed=derive_seed(seed, "tune"), aug_seed=aug_seed, cohort=cohort_name(cfg),
+                                        where=f"the training fold of {fold.id} ({model})")
+                    recipe.update({k: v for k, v in sel.params.items() if k in PREPROCESS_KEYS})
+                    est.set_params(**{k: v for k, v in sel.params.items() if k not in PREPROCESS_KEYS})
+                    info["tune"] = {"chosen": sel.params, "on_subjects": sel.subjects,
+                                    "inner_test_subjects": sel.inner_test_subjects, "scores": sel.scores,
+                                    "grid": cfg.tune.grid, "n_inner": cfg.tune.n_inner}
+                key = tuple(sorted(recipe.items()))
+                if key not in inputs:
+                    inputs[key] = (recipe_epochs(data, train, freqs, recipe, train=True, seed=aug_seed),
+                                   recipe_epochs(data, test, freqs, recipe, train=False, seed=0) if test else None)
+                train_ep, test_ep = inputs[key]
+                est.fit(train_ep)
                 states[model] = estimator_tensors(est)
                 curves[model] = est.history_.as_curves()
                 extras["models"][model] = {"estimator": estimator_config(est),
                                            "n_features": est.n_features_, "n_covariates": est.n_covariates_,
                                            "classes": [str(c) for c in est.classes_],
                                            "best_epochs": [int(h.best_epoch) for h in est.histories_],
-                                           "representation": pre.representation,
-                                           "decimate": pre.decimate, "amplitude": pre.amplitude,
-                                           "combine": pre.combine,
+                                           "representation": recipe["representation"],
+                                           "decimate": recipe["decimate"], "amplitude": recipe["amplitude"],
+                                           "combine": recipe["combine"], "augment": recipe["augment"],
                                            "channels": list(train_ep.ch_names),
                                            "n_steps": int(train_ep.n_times), "step_ms": 1e3 / train_ep.fs,
-                                           "t0_ms": train_ep.tmin * 1e3}
+                                           "t0_ms": train_ep.tmin * 1e3, **info}
                 if not test:
                     continue
                 proba = est.predict_proba(test_ep)
                 att = est.attention_
                 subjects = test_ep.metadata["subject"].tolist()
                 att_col = [json.dumps([round(float(a), 5) for a in row]) for row in att]
-                att_axis = (test_ep.tmin * 1e3, 1e3 / test_ep.fs) if pre.representation == "waveform" else (0.0, 1.0)
-                att_unit = "ms" if pre.representation == "waveform" else "response"
+                wave = recipe["representation"] == "waveform"
+                att_axis = (test_ep.tmin * 1e3, 1e3 / test_ep.fs) if wave else (0.0, 1.0)
+                att_unit = "ms" if wave else "response"
             else:
                 if not test:
                     continue
