@@ -155,3 +155,16 @@ def test_select_recipe_names_the_cohort_for_a_single_class_or_too_few_subjects(c
     with pytest.raises(DataError, match=r"cohort C2: fold Y has 2 subject\(s\); tune.n_inner = 2 .* at least 3"):
         select_recipe(est, data, few, [10.0, 25.0], pre, {"n_members": [1, 2]}, n_inner=2, seed=0, aug_seed=0,
                       cohort="C2", where="fold Y")
+
+
+@pytest.mark.parametrize("script", ["select_recipes", "select_muscle_id_lr"])
+def test_selection_scripts_refuse_the_reported_cohort(script, tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_sel_{script}", REPO / "benchmarks" / f"{script}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--seed", "0", "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "seed 0 is the reported cohort" in err[0]
+    assert not (tmp_path / "x.json").exists()
