@@ -105,8 +105,8 @@ def main(argv=None) -> int:
         "what": "muscle-id train.lr, chosen on a separately seeded simulated grid cohort",
         "command": " ".join(["python benchmarks/select_muscle_id_lr.py", *(argv if argv is not None else sys.argv[1:])]),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "cohort": {k: data["sim"].info.get(k) for k in ("source", "subjects", "seed")} | {
-            "duration_s": a.duration, "channels_per_burst": a.channels},
+        "cohort": {"source": "simulate grid", "subjects": a.subjects, "seed": a.seed, "duration_s": a.duration,
+                   "channels_per_burst": a.channels},
         "selection_seed": a.seed, "reported_seed": 0, "epochs_override": a.epochs,
         "protocol": f"pipeline folds {CONDITIONS} (intra 80/20 by burst, LOSO), models {MODELS}; "
                     "score = mean window accuracy over schemes and models",
