@@ -113,11 +113,16 @@ def test_run_fold_predicts_each_test_subject_once_per_model(setup, results):
             w = np.asarray(json.loads(a))
             assert w.shape == (n_steps,) and abs(w.sum() - 1) < 1e-3
         n_ch = r.extras["models"]["attention_bilstm"]["n_features"]
-        # RF, BF, each as shape + log amplitude ("log_split"); "all" pools the frequencies
-        # (combine: pool) so it has the single-frequency width.
-        assert n_ch == 2 * 2
         channels = r.extras["models"]["attention_bilstm"]["channels"]
-        assert channels[:2] == (["RF@all", "BF@all"] if r.condition == "all" else ["RF@25Hz", "BF@25Hz"])
+        # RF, BF, each as shape + log amplitude ("log_split"); "all" stacks the two frequencies
+        # (combine: stack, the default) or pools them to the single-frequency width (pool).
+        pooled = cfg.preprocess.combine == "pool"
+        assert r.extras["models"]["attention_bilstm"]["combine"] == cfg.preprocess.combine
+        if r.condition == "all" and not pooled:
+            assert n_ch == 2 * 2 * 2 and channels[:4] == ["RF@10Hz", "BF@10Hz", "RF@25Hz", "BF@25Hz"]
+        else:
+            assert n_ch == 2 * 2
+            assert channels[:2] == (["RF@all", "BF@all"] if r.condition == "all" else ["RF@25Hz", "BF@25Hz"])
         assert r.extras["models"]["attention_bilstm"]["estimator"]["params"]["n_members"] == 2
         assert any(k.startswith("members.1.") for k in r.state_dicts["attention_bilstm"])
         for m, metrics in r.metrics.items():

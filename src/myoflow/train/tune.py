@@ -35,7 +35,7 @@ from .._atomic import atomic_write_json
 from ..containers import Epochs
 from ..errors import ConfigError, DataError, LeakageError
 
-__all__ = ["Selection", "OuterFold", "NestedResult", "select_params", "nested_cv", "subject_folds"]
+__all__ = ["Selection", "OuterFold", "NestedResult", "select_params", "nested_cv", "subject_folds", "tuning_summary"]
 
 log = logging.getLogger(__name__)
 
@@ -303,3 +303,22 @@ def nested_cv(estimator, grid, X: Any, y: Any = None, groups: Any = "subject", *
     if out is not None:
         res.to_json(out)
     return res
+
+
+def tuning_summary(results: Iterable[Any]) -> dict[str, Any]:
+    """Per condition and model: what a pipeline's nested ``tune:`` chose in each fold, on which subjects.
+
+    ``results`` are fold results (``condition``, ``fold_id``, ``extras``) whose
+    ``extras["models"][model]["tune"]`` holds ``chosen``, ``on_subjects`` and ``scores``
+    (the :class:`Selection` of that fold); this is the shape the HTML report's
+    "Nested selection" table reads from ``summary["tuning"]``.
+    """
+    out: dict[str, Any] = {}
+    for r in results:
+        for model, info in ((getattr(r, "extras", None) or {}).get("models") or {}).items():
+            t = info.get("tune") if isinstance(info, dict) else None
+            if t:
+                out.setdefault(r.condition, {}).setdefault(model, []).append(
+                    {"fold": r.fold_id, "chosen": t["chosen"], "on_subjects": t["on_subjects"],
+                     "inner_means": [{"params": s["params"], "mean": s.get("mean")} for s in t["scores"]]})
+    return out

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ...config import ExperimentConfig, ModelSpec
 from ...errors import ConfigError
 from ...models import check_model_spec
 
-__all__ = ["DataSection", "PreprocessSection", "EvaluateSection", "StimulatedMassConfig",
+__all__ = ["DataSection", "PreprocessSection", "EvaluateSection", "TuneSection", "StimulatedMassConfig",
            "ALL_MODELS", "NEURAL_MODELS"]
 
 #: Neural models (Bi-LSTM variants) and their estimator switches.
@@ -108,6 +108,32 @@ class EvaluateSection:
 
 
 @dataclass
+class TuneSection:
+    """Nested recipe selection (``tune:``), inside each outer TRAINING fold (off by default).
+
+    For every fold and neural model, :func:`.tuning.select_recipe` scores each configuration of
+    ``grid`` by ``n_inner`` subject-wise folds over the fold's training subjects only and the best
+    one is refitted on the whole training fold; the choice, the subjects it was made on and every
+    inner score go into the fold record, ``metrics.json`` and the report. ``grid`` keys are
+    ``preprocess`` fields (``combine``, ``amplitude``, ``augment``, ``representation``, ``decimate``)
+    or MassLevelClassifier parameters (``n_members``, ``lr``, ``dropout``, ...).
+    """
+
+    enabled: bool = False
+    grid: dict[str, list[Any]] = field(default_factory=lambda: {
+        "n_members": [1, 3, 5], "combine": ["pool", "stack"], "lr": [0.001, 0.003]})
+    n_inner: int = 3
+
+    def __post_init__(self) -> None:
+        if self.n_inner < 2:
+            raise ConfigError(f"tune.n_inner must be >= 2, got {self.n_inner}")
+        if not isinstance(self.grid, dict) or not self.grid or any(
+                not isinstance(v, list) or not v for v in self.grid.values()):
+            raise ConfigError("tune.grid must map each parameter to a non-empty list of values, e.g. "
+                              "{n_members: [1, 3, 5], combine: [pool, stack]}")
+
+
+@dataclass
 class StimulatedMassConfig(ExperimentConfig):
     """Seed 000 (Khan et al.): muscle-mass level from electrically stimulated sEMG."""
 
@@ -118,6 +144,24 @@ class StimulatedMassConfig(ExperimentConfig):
     #: are set by the pipeline per model of ``evaluate.models``).
     model: ModelSpec = field(default_factory=lambda: ModelSpec("attention_bilstm"))
     evaluate: EvaluateSection = field(default_factory=EvaluateSection)
+    tune: TuneSection = field(default_factory=TuneSection)
 
     def __post_init__(self) -> None:
         check_model_spec(self.model, "model", allowed=("attention_bilstm",))
+        if self.tune.enabled:
+            from ...models import check_params
+            from .tuning import PREPROCESS_KEYS
+
+            est_grid = {k: v for k, v in self.tune.grid.items() if k not in PREPROCESS_KEYS}
+            for key in ("use_attention", "use_covariates", "covariates", "classes", "seed", "device"):
+                if key in est_grid:
+                    raise ConfigError(f"tune.grid.{key}: set by the pipeline, not a recipe choice")
+            check_params("attention_bilstm", est_grid, "tune.grid")
+            import typing
+
+            from ...config import _convert
+
+            hints = typing.get_type_hints(PreprocessSection)
+            for key in set(self.tune.grid) - set(est_grid):  # same type checks as the preprocess section
+                self.tune.grid[key] = [_convert(v, hints[key], f"tune.grid.{key}[{i}]")
+                                       for i, v in enumerate(self.tune.grid[key])]

@@ -142,6 +142,11 @@ def summarize_results(cfg, data, results: list[FoldResult]) -> dict[str, Any]:
             summary["conditions"][cond][model] = entry
     summary["comparisons"] = _comparisons(preds, classes, n_boot, cfg.seed)
     summary["pattern"] = _pattern(summary)
+    tune = getattr(cfg, "tune", None)
+    if tune is not None and tune.enabled:  # what the nested search chose per fold (the report's table)
+        from ...train.tune import tuning_summary
+
+        summary["tuning"] = tuning_summary(results)
     return summary
 
 
@@ -152,6 +157,7 @@ def _comparisons(preds: pd.DataFrame, classes, n_boot: int, seed: int) -> dict[s
         "attention_gain": ("attention_bilstm", "bilstm_no_attention"),
         "vs_descriptors_gb": ("attention_bilstm", "descriptors_gb"),
         "vs_covariates_only": ("attention_bilstm", "covariates_logreg"),
+        "vs_ptp_logreg": ("attention_bilstm", "ptp_logreg"),
         "gap_to_oracle": ("attention_bilstm", "oracle_truth_logreg"),
     }
     out: dict[str, Any] = {}
