@@ -89,7 +89,7 @@ def _one_openmp_thread():
     than the work (~24x the CPU time on the 2-core machine, 4 s vs 0.17 s per fit, worse
     when the cores are busy or two pool workers each spawn a team). Histograms are built
     per feature, so the trees do not depend on the thread count (probabilities checked
-    bit-identical on the quick protocol's folds and on full-protocol folds).
+    bit-identical on the 6 quick folds and on 4 full-protocol folds).
     """
     from threadpoolctl import threadpool_limits
 
