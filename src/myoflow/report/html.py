@@ -80,6 +80,8 @@ def _training_curves(run_dir: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .figures import drop_finished_layout
+
     models = sorted(curves)[:6]
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.2), squeeze=False)
     for ax, model in zip(axes[0], models):
@@ -95,6 +97,7 @@ def _training_curves(run_dir: Path) -> Path | None:
     fig.tight_layout()
     out = run_dir / "figures" / "training_curves.png"
     out.parent.mkdir(parents=True, exist_ok=True)
+    drop_finished_layout(fig)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)

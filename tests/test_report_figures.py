@@ -1,0 +1,37 @@
+"""save_png: the same PNG with one drawing pass fewer after tight_layout (issue 19, make demo time)."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from myoflow.report.figures import pyplot, save_png  # noqa: E402
+
+
+def _figure():
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(5, 2.5))
+    for ax in axes:
+        ax.plot([0, 1, 2], [1, 3, 2], label="a")
+        ax.set_title("title")
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def test_save_png_draws_a_tight_laid_out_figure_once_and_writes_the_same_image(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    fig = _figure()
+    ref = io.BytesIO()
+    fig.savefig(ref, dpi=80, format="png")  # matplotlib's own path: measuring pass + drawing pass
+
+    draws = []
+    real_draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer: (draws.append(1), real_draw(self, renderer))[1])
+    fig = _figure()
+    path = save_png(fig, tmp_path / "f.png", dpi=80, tight=False)
+    assert len(draws) == 1
+    assert path.read_bytes() == ref.getvalue()
