@@ -137,12 +137,14 @@ def run(quick: bool, results_dir: Path) -> Path:
                       reference="CPU time (user+sys, process tree)", reference_value=p["cpu_s"], unit="s",
                       note=f"phases (s): {json.dumps({k: round(v, 1) for k, v in (p['phases_s'] or {}).items()})}",
                       details=p))
-    bench.add(Row(item="make demo total, wall (measured, shared machine)", myoflow=res["wall_s"],
+    # the goal is judged on the measured wall time; the CPU-time projection stays beside it for
+    # runs on a loaded machine (where the wall time says more about the other jobs than about us)
+    bench.add(Row(item="make demo total, wall (measured)", myoflow=res["wall_s"],
                   reference="CPU time (user+sys, process tree)", reference_value=res["cpu_s"], unit="s",
+                  goal=f"≤ {GOAL_S:.0f} s (wall, cold cache)", goal_op="<=", goal_value=GOAL_S,
                   goal_on="myoflow", note=load, details=res))
     bench.add(Row(item="make demo total, idle 2-core wall PROJECTED = Σ protocol CPU / its workers",
-                  myoflow=projected, unit="s",
-                  goal=f"≤ {GOAL_S:.0f} s", goal_op="<=", goal_value=GOAL_S, goal_on="myoflow",
+                  myoflow=projected, unit="s", goal="",
                   note="a projection from CPU time, not a wall-clock measurement; optimistic for pooled "
                        "protocols (their prepare/report phases are serial); all on one core: "
                        f"{res['cpu_s']:.0f} s"))
