@@ -200,3 +200,22 @@ def test_fold_ci_of_a_proportion_stays_in_unit_interval():
     assert 0.0 <= ci["ci_low"] <= ci["mean"] <= ci["ci_high"] <= 1.0
     raw = _mean_ci([0.2, 1.0, 1.0])
     assert raw["ci_high"] > 1.0  # an unbounded metric keeps the plain t interval
+
+
+def test_pool_workers_limit_blas_and_openmp_threads(monkeypatch):
+    """A pool worker holds NumPy/SciPy/scikit-learn thread pools at the fold's thread count, as Ray's do."""
+    from threadpoolctl import threadpool_info
+
+    from myoflow.experiments import runner
+
+    monkeypatch.setattr(runner, "get_pipeline", lambda name: None)
+    monkeypatch.setattr(runner, "_WORKER", {})
+    try:
+        runner._worker_init("x", None, None, 1)
+        pools = threadpool_info()
+        assert pools, "no BLAS/OpenMP pool found to check"
+        assert all(p["num_threads"] == 1 for p in pools), pools
+    finally:
+        lim = runner._WORKER.get("thread_limits")
+        if lim is not None:
+            lim.restore_original_limits()

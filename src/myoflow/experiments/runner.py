@@ -187,8 +187,13 @@ def pool_pays(fold_cpu_s: float, n_left: int, workers: int) -> bool:
 
 def _worker_init(pipeline_name: str, cfg: ExperimentConfig, data: Any, threads: int) -> None:
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(max(1, threads))
+    # BLAS/OpenMP pools too (NumPy, SciPy, scikit-learn): left at their default (one thread per core),
+    # two pool workers on two cores run four threads, which cost the pool ~10 % against Ray (whose
+    # workers get OMP_NUM_THREADS=1). Kept in _WORKER so the limit lives as long as the worker.
+    _WORKER["thread_limits"] = threadpool_limits(limits=max(1, threads))
     _WORKER.update(pipeline=get_pipeline(pipeline_name), cfg=cfg, data=data)
 
 
@@ -217,14 +222,17 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
 
     def _run_in_process(folds: list[Fold]) -> None:
         import torch
+        from threadpoolctl import threadpool_limits
 
         _WORKER.update(pipeline=pipeline, cfg=cfg, data=data)
         previous = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            for fold in folds:
-                _run_one(fold, ctx_for(fold, True), str(run_dir))
-                on_done(fold.id)
+            # the same BLAS/OpenMP limit as a worker, so a fold runs alike whatever the executor
+            with threadpool_limits(limits=threads):
+                for fold in folds:
+                    _run_one(fold, ctx_for(fold, True), str(run_dir))
+                    on_done(fold.id)
         finally:
             torch.set_num_threads(previous)
 

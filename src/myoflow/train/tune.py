@@ -311,14 +311,18 @@ def tuning_summary(results: Iterable[Any]) -> dict[str, Any]:
     ``results`` are fold results (``condition``, ``fold_id``, ``extras``) whose
     ``extras["models"][model]["tune"]`` holds ``chosen``, ``on_subjects`` and ``scores``
     (the :class:`Selection` of that fold); this is the shape the HTML report's
-    "Nested selection" table reads from ``summary["tuning"]``.
+    "Nested selection" table reads from ``summary["tuning"]``. A fold whose extras name its
+    ``held_out`` subjects (muscle-id's LOSO folds) carries them too.
     """
     out: dict[str, Any] = {}
     for r in results:
-        for model, info in ((getattr(r, "extras", None) or {}).get("models") or {}).items():
+        extras = getattr(r, "extras", None) or {}
+        for model, info in (extras.get("models") or {}).items():
             t = info.get("tune") if isinstance(info, dict) else None
             if t:
-                out.setdefault(r.condition, {}).setdefault(model, []).append(
-                    {"fold": r.fold_id, "chosen": t["chosen"], "on_subjects": t["on_subjects"],
-                     "inner_means": [{"params": s["params"], "mean": s.get("mean")} for s in t["scores"]]})
+                row = {"fold": r.fold_id, "chosen": t["chosen"], "on_subjects": t["on_subjects"]}
+                if "held_out" in extras:
+                    row["held_out"] = extras["held_out"]
+                row["inner_means"] = [{"params": s["params"], "mean": s.get("mean")} for s in t["scores"]]
+                out.setdefault(r.condition, {}).setdefault(model, []).append(row)
     return out

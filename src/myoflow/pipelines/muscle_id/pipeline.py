@@ -290,7 +290,9 @@ class MuscleIdPipeline(Pipeline):
             summary["comparisons"] = paired_comparisons(predictions, deep, BASELINES, n_boot=cfg.evaluate.n_boot,
                                                         seed=derive_seed(cfg.seed, "paired-bootstrap"))
         if cfg.tune.enabled:
-            summary["tuning"] = _tuning_summary(results)
+            from ...train.tune import tuning_summary
+
+            summary["tuning"] = tuning_summary(results)
         return summary
 
     def headline(self, summary: dict[str, Any]) -> list[Headline]:
@@ -410,20 +412,6 @@ def _fold_metrics(frame: pd.DataFrame) -> dict[str, float]:
         "n_windows": float(len(frame)),
         "n_bursts": float(len(votes)),
     }
-
-
-def _tuning_summary(results: list[FoldResult]) -> dict[str, Any]:
-    """Per condition and deep model: what the nested search chose in each fold, on which subjects."""
-    out: dict[str, Any] = {}
-    for r in results:
-        for model, info in (r.extras or {}).get("models", {}).items():
-            if "tune" in info:
-                t = info["tune"]
-                out.setdefault(r.condition, {}).setdefault(model, []).append(
-                    {"fold": r.fold_id, "chosen": t["chosen"], "on_subjects": t["on_subjects"],
-                     "held_out": (r.extras or {}).get("held_out"),
-                     "inner_means": [{"params": s["params"], "mean": s.get("mean")} for s in t["scores"]]})
-    return out
 
 
 def _training_summary(results: list[FoldResult]) -> dict[str, Any]:
