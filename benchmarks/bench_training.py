@@ -104,6 +104,47 @@ def _fold_metrics(metrics: dict, run_dir: Path) -> dict:
     return out or metrics.get("folds", {})
 
 
+def _burn() -> float:
+    """One process's share of the ceiling probe: a 1-thread Bi-LSTM forward/backward loop (seconds)."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    m = torch.nn.LSTM(20, 32, batch_first=True, bidirectional=True)
+    x = torch.randn(32, 35, 20)
+    t = time.perf_counter()
+    for _ in range(1000):
+        y, _ = m(x)
+        y.sum().backward()
+    return time.perf_counter() - t
+
+
+def machine_ceiling(repeats: int = 3) -> dict:
+    """How much faster two independent processes finish two jobs than one process does one, on this machine.
+
+    Two single-threaded training processes on two cores share caches, memory bandwidth and (on a VM) the
+    host, so even with no coordination at all they need not reach 2x; this measures that ceiling in the
+    same run, interleaved (one, two, one, two, ...), so the executors' speed-ups can be read against it.
+    """
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--burn"]
+
+    def wall(n: int) -> float:
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, cwd=str(REPO)) for _ in range(n)]
+        for p in procs:
+            p.wait()
+        return time.perf_counter() - t0
+
+    ones, twos = [], []
+    for _ in range(repeats):
+        ones.append(wall(1))
+        twos.append(wall(2))
+    import statistics
+
+    t1, t2 = statistics.median(ones), statistics.median(twos)
+    return {"one_s": ones, "two_s": twos, "ceiling": 2 * t1 / t2}
+
+
 def run_setting(executor: str, workers: int, threads: int | None, workdir: Path, cache: Path, quick: bool,
                 timeout: float) -> dict:
     out = workdir / f"run-{_key(executor, workers, threads)}"
@@ -153,6 +194,20 @@ def run(quick: bool, results_dir: Path) -> Path:
                 log.exception("%s failed", key)
                 runs[key] = {"error": f"{type(exc).__name__}: {exc}"}
     bench.extra["runs"] = runs
+    try:
+        ceiling = machine_ceiling()
+    except Exception as exc:  # noqa: BLE001
+        log.exception("ceiling probe failed")
+        ceiling = {"error": f"{type(exc).__name__}: {exc}"}
+    bench.extra["ceiling"] = ceiling
+    if "ceiling" in ceiling:
+        bench.add(Row(item="machine ceiling: 2 independent 1-thread Bi-LSTM processes vs 1 (no executor at all)",
+                      myoflow=ceiling["ceiling"], unit="×", goal="",
+                      note=("speed-up two unrelated processes get on this machine (median of "
+                            f"{len(ceiling['one_s'])} interleaved repeats: one {min(ceiling['one_s']):.1f}–"
+                            f"{max(ceiling['one_s']):.1f} s, two {min(ceiling['two_s']):.1f}–"
+                            f"{max(ceiling['two_s']):.1f} s wall); the executors' speed-ups cannot exceed it by much"),
+                      details=ceiling))
     base = runs.get("localx1", {})
     if "error" in base:
         bench.failed(f"{item}, 1 worker", RuntimeError(base["error"]))
@@ -195,6 +250,8 @@ def run(quick: bool, results_dir: Path) -> Path:
                 + (f", {t_seq / t2:.2f}× the 1-thread 1-worker run." if t_seq is not None else "."))
         if key == "rayx2":
             note += " Includes starting the local Ray cluster and shipping the cohort to its object store."
+        if "ceiling" in ceiling:
+            note += f" {speedup / ceiling['ceiling']:.0%} of this machine's 2-process ceiling ({ceiling['ceiling']:.2f}×)."
         if speedup < 1.2:
             note += (" Parallel folds do not pay off here: each fold trains in a few seconds, while each worker "
                      "is a fresh spawned process that imports torch and receives the pickled cohort; 5 folds "
@@ -230,6 +287,9 @@ def run(quick: bool, results_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--burn":
+        print(_burn())
+        return 0
     if argv and argv[0] == "--child":
         executor, workers, out, cache, threads = argv[1], int(argv[2]), Path(argv[3]), Path(argv[4]), int(argv[5])
         logging.basicConfig(level=logging.WARNING)
