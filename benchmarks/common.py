@@ -372,3 +372,33 @@ def bench_main(doc: str, run: Callable[[bool, Path], Path], argv: Sequence[str] 
 
 def fmt_json(obj: Any) -> str:  # pragma: no cover - debugging helper
     return json.dumps(obj, indent=2, default=str)
+
+
+# ------------------------------------------------------------- selection scripts
+#: the simulator seed of the reported cohorts; selection scripts must choose on another one
+REPORTED_SEED = 0
+
+
+def refuse_reported_seed(seed: int) -> bool:
+    """True (and a one-line error on stderr) when ``seed`` is the reported cohort's: never select on it."""
+    if seed == REPORTED_SEED:
+        print(f"error: --seed {REPORTED_SEED} is the reported cohort; select on another seed", file=sys.stderr)
+        return True
+    return False
+
+
+def write_selection_record(path: Path, record: dict[str, Any], *, script: str, argv: Sequence[str] | None,
+                           t0: float, load0: Sequence[float]) -> dict[str, Any]:
+    """Add the command, date, duration and load average to a selection ``record``; write it atomically as JSON."""
+    record = {"command": " ".join([f"python benchmarks/{script}", *(argv if argv is not None else sys.argv[1:])]),
+              "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+              **record,
+              "reported_seed": REPORTED_SEED,
+              "seconds": round(time.perf_counter() - t0, 1),
+              "load_average_start": [round(v, 2) for v in load0],
+              "load_average_end": [round(v, 2) for v in os.getloadavg()]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
+    return record

@@ -16,7 +16,6 @@ cohort is never simulated here::
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
 import sys
@@ -25,9 +24,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "src") not in sys.path:
-    sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, refuse_reported_seed, write_selection_record  # noqa: E402  (puts src/ on the path)
 
 CONFIG = REPO / "src" / "myoflow" / "configs" / "muscle_id.yaml"
 MODELS = ["cnn_lstm_pretrained", "cnn_lstm_random"]
@@ -78,8 +76,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
-    if a.seed == 0:
-        print("error: --seed 0 is the reported cohort; select on another seed", file=sys.stderr)
+    if refuse_reported_seed(a.seed):
         return 2
     from myoflow.experiments.registry import get_pipeline
     from myoflow.experiments.runner import default_cache_dir
@@ -103,22 +100,15 @@ def main(argv=None) -> int:
     best = max(table, key=lambda t: t["score"])  # first of equal scores
     record = {
         "what": "muscle-id train.lr, chosen on a separately seeded simulated grid cohort",
-        "command": " ".join(["python benchmarks/select_muscle_id_lr.py", *(argv if argv is not None else sys.argv[1:])]),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "cohort": {"source": "simulate grid", "subjects": a.subjects, "seed": a.seed, "duration_s": a.duration,
                    "channels_per_burst": a.channels},
-        "selection_seed": a.seed, "reported_seed": 0, "epochs_override": a.epochs,
+        "selection_seed": a.seed, "epochs_override": a.epochs,
         "protocol": f"pipeline folds {CONDITIONS} (intra 80/20 by burst, LOSO), models {MODELS}; "
                     "score = mean window accuracy over schemes and models",
         "chosen": {"lr": best["lr"]}, "chosen_score": best["score"], "table": table,
-        "n_folds_per_lr": len(fold_ids), "seconds": round(time.perf_counter() - t0, 1), "workers": a.workers,
-        "load_average_start": [round(v, 2) for v in load0],
-        "load_average_end": [round(v, 2) for v in os.getloadavg()],
+        "n_folds_per_lr": len(fold_ids), "workers": a.workers,
     }
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = a.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(a.out)
+    record = write_selection_record(a.out, record, script="select_muscle_id_lr.py", argv=argv, t0=t0, load0=load0)
     print(json.dumps({"chosen": record["chosen"], "score": best["score"], "seconds": record["seconds"]}))
     for t in table:
         print(f"  lr {t['lr']}: {t['score']:.4f} {t['accuracy']}")

@@ -21,7 +21,6 @@ processes, one torch thread each (as the fold runner does)::
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import itertools
 import json
 import os
@@ -30,9 +29,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "src") not in sys.path:
-    sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, refuse_reported_seed, write_selection_record  # noqa: E402  (puts src/ on the path)
 
 CONFIG = REPO / "src" / "myoflow" / "configs" / "stimulated_mass.yaml"
 
@@ -95,8 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
-    if a.seed == 0:
-        print("error: --seed 0 is the reported cohort; select on another seed", file=sys.stderr)
+    if refuse_reported_seed(a.seed):
         return 2
     members = [int(v) for v in a.n_members.split(",")]
     combines = a.combine.split(",")
@@ -132,22 +129,15 @@ def main(argv=None) -> int:
     best = max(valid, key=lambda t: t["score"])  # max keeps the first of equal scores (grid order)
     record = {
         "what": "stimulated-mass recipe defaults, chosen on a separately seeded simulated cohort",
-        "command": " ".join(["python benchmarks/select_recipes.py", *(argv if argv is not None else sys.argv[1:])]),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "cohort": done[0]["cohort"], "selection_seed": a.seed, "reported_seed": 0,
+        "cohort": done[0]["cohort"], "selection_seed": a.seed,
         "protocol": f"{a.folds}-fold subject-wise CV over every subject of the selection cohort, attention "
                     f"Bi-LSTM + covariates, accuracy; score = mean over conditions {conds}",
         "split_seed": a.split_seed, "epochs_override": a.epochs, "subjects_override": a.subjects,
         "grid": {"n_members": members, "combine": combines, "lr": lrs},
         "chosen": best["params"], "chosen_score": best["score"], "table": table, "tasks": done,
-        "seconds": round(time.perf_counter() - t0, 1), "workers": a.workers,
-        "load_average_start": [round(v, 2) for v in load0],
-        "load_average_end": [round(v, 2) for v in os.getloadavg()],
+        "workers": a.workers,
     }
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = a.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(a.out)
+    record = write_selection_record(a.out, record, script="select_recipes.py", argv=argv, t0=t0, load0=load0)
     print(json.dumps({"chosen": best["params"], "score": best["score"], "seconds": record["seconds"]}))
     for t in sorted(valid, key=lambda t: -t["score"]):
         print(f"  {t['params']}: {t['score']:.4f} {t['per_condition']}")

@@ -10,4 +10,18 @@
 Each exposes a function returning myoflow containers and a click ``cli_command``.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator
+
+__all__ = ["progress_bar"]
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, desc: str, unit: str = "recording") -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar, and the ``progress(done, total)`` callback the protocols' simulators take to drive it."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=desc, unit=unit) as bar:
+        yield lambda done, _total: bar.update(done - bar.n)

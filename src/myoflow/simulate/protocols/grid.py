@@ -373,20 +373,12 @@ def _make_cli():
     @click.option("--plots", is_flag=True, help="Also save example PNGs under OUT/plots.")
     def grid_cmd(out: Path, n_subjects: int, seed: int, duration_s: float, fs: float, plots: bool) -> None:
         """Seed 001's cohort: L/R biceps brachii and L/R tibialis anterior on a 4×4 dry grid."""
-        from tqdm.auto import tqdm
-
         from ... import __version__
         from ...io.dataset import write_dataset
+        from . import progress_bar
 
-        bar = tqdm(total=4 * n_subjects, desc="grid", unit="recording")
-
-        def step(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-
-        try:
+        with progress_bar(4 * n_subjects, "grid") as step:
             recs, participants = simulate_grid(n_subjects, seed, duration_s, fs, progress=step)
-        finally:
-            bar.close()
         items = [(f"{r.meta['subject']}/{r.meta['subject']}_{r.meta['side']}-{r.meta['muscle']}", r) for r in recs]
         info = {"protocol": PROTOCOL, "seed": seed, "myoflow": __version__,
                 "parameters": {"n_subjects": n_subjects, "duration_s": duration_s, "fs": fs,

@@ -217,20 +217,12 @@ def _make_cli():
     @click.option("--plots", is_flag=True, help="Accepted for symmetry with the other protocols (no plots).")
     def lowerlimb_cmd(out: Path, n_subjects: int, seed: int, duration_s: float, fs: float, plots: bool) -> None:
         """Elderly lower-limb set: 10 s isometric VL, BF, TA, GL holds, one bipolar pair each, 2 kHz."""
-        from tqdm.auto import tqdm
-
         from ... import __version__
         from ...io.dataset import write_dataset
+        from . import progress_bar
 
-        bar = tqdm(total=4 * n_subjects, desc=PROTOCOL, unit="recording")
-
-        def step(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-
-        try:
+        with progress_bar(4 * n_subjects, PROTOCOL) as step:
             recs, participants = simulate_lowerlimb(n_subjects, seed, duration_s, fs, progress=step)
-        finally:
-            bar.close()
         items = [(f"{r.meta['subject']}/{r.meta['subject']}_{r.meta['muscle']}", r) for r in recs]
         info = {"protocol": PROTOCOL, "seed": seed, "myoflow": __version__,
                 "parameters": {"n_subjects": n_subjects, "duration_s": duration_s, "fs": fs,

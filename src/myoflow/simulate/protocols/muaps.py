@@ -171,12 +171,9 @@ def write_muaps_dataset(out_dir: str | os.PathLike, conditions: pd.DataFrame, mu
 @click.option("--plots", is_flag=True, help="Save example MUAP figures under OUT/plots.")
 def cli_command(out_dir: str, n_muaps: int, seed: int, sampler: str, subjects: int | None, plots: bool) -> None:
     """MUAPs over the six BioMime conditions from the numerical model."""
-    from tqdm import tqdm
+    from . import progress_bar
 
-    with tqdm(total=n_muaps, desc="muaps", unit="MUAP") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-
+    with progress_bar(n_muaps, "muaps", unit="MUAP") as progress:
         cond, muaps, fs = simulate_muaps(n_muaps, seed, sampler=sampler, progress=progress)
     out = write_muaps_dataset(out_dir, cond, muaps, fs, seed=seed, sampler=sampler, plots=plots)
     click.echo(f"wrote {n_muaps} MUAPs ({muaps.shape[1]}×{muaps.shape[2]} grid, {muaps.shape[3]} samples "
