@@ -75,6 +75,9 @@ class MuscleParams:
     rr : recruitment range (RTE_n / RTE_1).
     recruit_max : fraction of maximal excitation recruiting the last unit (None: Fuglevand g_e = 1).
     iz_fraction : fraction of the fibre length proximal (−x) of the innervation zone [A].
+    rp : range of twitch forces and hence of fibres per unit, largest / smallest (Fuglevand
+        1993: 100 [S]); fibres per unit ∝ P_i, so a larger ``rp`` concentrates the fibres in
+        fewer, larger late-recruited units.
     """
 
     name: str
@@ -90,6 +93,7 @@ class MuscleParams:
     rr: float = 30.0
     recruit_max: float | None = None
     iz_fraction: float = 0.5
+    rp: float = 100.0
 
 
 MUSCLES: dict[str, MuscleParams] = {
@@ -260,7 +264,7 @@ class MotorUnitPool:
         mp = muscle if isinstance(muscle, MuscleParams) else muscle_params(muscle)
         n = int(round((n_units or mp.n_units) * float(mu_count_scale)))
         kw = dict(rr=mp.rr, mfr=mp.mfr, pfr1=mp.pfr1, pfrd=mp.pfrd, cv_range=mp.cv_range,
-                  recruit_max=mp.recruit_max, fibres_total=fibres_total)
+                  recruit_max=mp.recruit_max, fibres_total=fibres_total, rp=mp.rp)
         kw.update(overrides)
         return cls.create(max(n, 1), rng, **kw)
 

@@ -64,7 +64,7 @@ from ..motor_units import MUSCLES, TYPE_I_FRACTION, MuscleParams, cv_range_for_f
 from ..subjects import SubjectParams, generate_subjects, participants_table, pcsa_reference
 from ..volume_conductor import ElectrodeArray, Tissue
 
-__all__ = ["simulate_lowerlimb", "simulate_lowerlimb_recording", "lowerlimb_muscle", "LOWERLIMB_MUSCLES",
+__all__ = ["LowerLimbPhysiology", "PHYSIOLOGY", "simulate_lowerlimb", "simulate_lowerlimb_recording", "lowerlimb_muscle", "LOWERLIMB_MUSCLES",
            "FAT_SITE", "THICKNESS_MM", "FRONT_END", "cli_command", "PROTOCOL"]
 
 log = logging.getLogger(__name__)
@@ -90,16 +90,60 @@ IZ_DISTANCE_MM = (0.0, 10.0)
 MISALIGN_DEG = 10.0
 LATERAL_SD_MM = 4.0
 GL_CSA_SD = 0.12  # between-subject LogN SD of the GL cross-section (as every muscle's, spec §1.1)
+
+
+@dataclasses.dataclass(frozen=True)
+class LowerLimbPhysiology:
+    """The protocol's assumed ([A]) physiology that the real set can calibrate.
+
+    Attributes
+    ----------
+    level_mvc : (low, high) drive level, fraction of maximal excitation (uniform).
+    steadiness_sd : SD of the 0.5 Hz force-steadiness fluctuation, fraction of the level.
+    mu_size_range : ``rp`` of every pool: largest / smallest twitch force and fibres per unit.
+    fat_scale : muscle → factor on the participant's fat thickness at that muscle's site.
+    iz_distance_mm : (low, high) distance of the pair centre from the innervation-zone band, mm.
+    """
+
+    level_mvc: tuple[float, float] = (0.30, 0.70)
+    steadiness_sd: float = 0.04
+    mu_size_range: float = 100.0
+    fat_scale: tuple[tuple[str, float], ...] = ()
+    iz_distance_mm: tuple[float, float] = (0.0, 10.0)
+
+    def __post_init__(self) -> None:
+        lo, hi = (float(v) for v in self.level_mvc)
+        if not 0.0 < lo <= hi <= 1.0:
+            raise ConfigError(f"level_mvc must satisfy 0 < low <= high <= 1, got {self.level_mvc}")
+        if not 0.0 <= float(self.steadiness_sd) < 0.5:
+            raise ConfigError(f"steadiness_sd must be in [0, 0.5), got {self.steadiness_sd}")
+        if not float(self.mu_size_range) > 1.0:
+            raise ConfigError(f"mu_size_range must be > 1, got {self.mu_size_range}")
+        a, b = (float(v) for v in self.iz_distance_mm)
+        if not 0.0 <= a <= b <= 60.0:
+            raise ConfigError(f"iz_distance_mm must satisfy 0 <= low <= high <= 60, got {self.iz_distance_mm}")
+        for m, f in self.fat_scale:
+            if m not in LOWERLIMB_MUSCLES or not 0.1 <= float(f) <= 3.0:
+                raise ConfigError(f"fat_scale needs (muscle in {LOWERLIMB_MUSCLES}, factor in [0.1, 3]), got {m, f}")
+
+    def fat_factor(self, muscle: str) -> float:
+        return float(dict(self.fat_scale).get(muscle, 1.0))
+
+
+#: The shipped physiology (see :class:`LowerLimbPhysiology`).
+PHYSIOLOGY = LowerLimbPhysiology()
 FRONT_END = {"hp_hz": 20.0, "hp_order": 2, "lp_hz": 500.0, "lp_order": 4, "bits": 12, "range_v": 0.005}
 NOISE = {"electrode": "gel", "powerline_hz": 60.0}
 
 
-def lowerlimb_muscle(muscle: str) -> MuscleParams:
+def lowerlimb_muscle(muscle: str, physiology: LowerLimbPhysiology | None = None) -> MuscleParams:
     """The muscle table's entry with the protocol's older-adult thickness and fibre-type CV range."""
     if muscle not in LOWERLIMB_MUSCLES:
         raise ConfigError(f"lowerlimb protocol muscle must be one of {LOWERLIMB_MUSCLES}, got {muscle!r}")
+    phys = PHYSIOLOGY if physiology is None else physiology
     return dataclasses.replace(MUSCLES[muscle], thickness_mm=THICKNESS_MM[muscle],
-                               cv_range=cv_range_for_fibre_types(TYPE_I_FRACTION[muscle]))
+                               cv_range=cv_range_for_fibre_types(TYPE_I_FRACTION[muscle]),
+                               rp=float(phys.mu_size_range))
 
 
 def _with_gl(subject: SubjectParams, rng: np.random.Generator) -> SubjectParams:
@@ -109,7 +153,8 @@ def _with_gl(subject: SubjectParams, rng: np.random.Generator) -> SubjectParams:
     return dataclasses.replace(subject, csa_cm2=csa)
 
 
-def hold_excitation(duration_s: float, fs: float, level: float, rng: np.random.Generator) -> np.ndarray:
+def hold_excitation(duration_s: float, fs: float, level: float, rng: np.random.Generator,
+                    steadiness_sd: float = STEADINESS_SD) -> np.ndarray:
     """A steady isometric hold: ``level`` with a slow fatigue drift and force-steadiness fluctuation."""
     n = int(round(duration_s * fs))
     t = np.arange(n) / fs
@@ -118,12 +163,13 @@ def hold_excitation(duration_s: float, fs: float, level: float, rng: np.random.G
     sos = signal.butter(2, STEADINESS_HZ, fs=fs, output="sos")
     w = signal.sosfiltfilt(sos, w)
     w /= max(float(np.std(w)), 1e-12)
-    return np.clip(level * drift * (1.0 + STEADINESS_SD * w), 0.0, 1.0)
+    return np.clip(level * drift * (1.0 + steadiness_sd * w), 0.0, 1.0)
 
 
 def simulate_lowerlimb_recording(subject: SubjectParams, muscle: str, rng: np.random.Generator, *,
                                  duration_s: float = DURATION_S, fs: float = FS,
-                                 level: float | None = None) -> Recording:
+                                 level: float | None = None,
+                                 physiology: LowerLimbPhysiology | None = None) -> Recording:
     """One subject × muscle isometric hold on the contracting muscle's bipolar channel.
 
     Parameters
@@ -133,16 +179,18 @@ def simulate_lowerlimb_recording(subject: SubjectParams, muscle: str, rng: np.ra
     muscle : ``"VL"``, ``"BF"``, ``"TA"`` or ``"GL"``.
     rng : numpy.random.Generator — all randomness of this recording.
     duration_s, fs : length (s) and output rate (Hz).
-    level : drive level, fraction of maximal excitation (default U(0.3, 0.7)).
+    level : drive level, fraction of maximal excitation (default uniform over ``physiology.level_mvc``).
+    physiology : :class:`LowerLimbPhysiology` (default :data:`PHYSIOLOGY`).
     """
-    mp = lowerlimb_muscle(muscle)
-    lvl = float(rng.uniform(*LEVEL_MVC)) if level is None else float(level)
-    exc = hold_excitation(duration_s, fs, lvl, rng)
-    iz = float(rng.uniform(*IZ_DISTANCE_MM) * rng.choice([-1.0, 1.0]))
+    phys = PHYSIOLOGY if physiology is None else physiology
+    mp = lowerlimb_muscle(muscle, phys)
+    lvl = float(rng.uniform(*phys.level_mvc)) if level is None else float(level)
+    exc = hold_excitation(duration_s, fs, lvl, rng, float(phys.steadiness_sd))
+    iz = float(rng.uniform(*phys.iz_distance_mm) * rng.choice([-1.0, 1.0]))
     angle = float(rng.uniform(-MISALIGN_DEG, MISALIGN_DEG))
     lateral = float(rng.normal(0.0, LATERAL_SD_MM))
     pair = ElectrodeArray.bipolar(IED_MM, radius_mm=RADIUS_MM, angle_deg=angle)
-    tissue = Tissue(fat_mm=subject.fat_at(FAT_SITE[muscle]), skin_mm=subject.skin_mm)
+    tissue = Tissue(fat_mm=subject.fat_at(FAT_SITE[muscle]) * phys.fat_factor(muscle), skin_mm=subject.skin_mm)
     model = MuscleModel.build(subject, mp, pair, rng, iz_mm=iz, y_offset_mm=lateral, tissue=tissue)
     rec = model.record(exc, rng, fs=fs, session="1", noise=dict(NOISE), front_end=dict(FRONT_END))
     truth = dict(rec.meta.get("truth") or {})
@@ -156,7 +204,8 @@ def simulate_lowerlimb_recording(subject: SubjectParams, muscle: str, rng: np.ra
 
 
 def simulate_lowerlimb(n_subjects: int = 30, seed: int = 0, duration_s: float = DURATION_S, fs: float = FS,
-                       progress: Callable[[int, int], Any] | None = None) -> tuple[list[Recording], pd.DataFrame]:
+                       progress: Callable[[int, int], Any] | None = None,
+                       physiology: LowerLimbPhysiology | None = None) -> tuple[list[Recording], pd.DataFrame]:
     """Simulate the elderly lower-limb cohort: ``4 × n_subjects`` one-channel recordings.
 
     Parameters
@@ -170,6 +219,7 @@ def simulate_lowerlimb(n_subjects: int = 30, seed: int = 0, duration_s: float = 
     fs : float
         Output rate, Hz (the set: 2000).
     progress : callable(done, total), optional
+    physiology : :class:`LowerLimbPhysiology` (default :data:`PHYSIOLOGY`).
 
     Returns
     -------
@@ -192,7 +242,8 @@ def simulate_lowerlimb(n_subjects: int = 30, seed: int = 0, duration_s: float = 
         row: dict[str, Any] = {"subject": subj.subject, "true_csa_GL_cm2": subj.csa_cm2["GL"]}
         for j, m in enumerate(LOWERLIMB_MUSCLES):
             rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2, i, j]))
-            rec = simulate_lowerlimb_recording(subj, m, rng, duration_s=float(duration_s), fs=float(fs))
+            rec = simulate_lowerlimb_recording(subj, m, rng, duration_s=float(duration_s), fs=float(fs),
+                                               physiology=physiology)
             row[f"true_level_{m}"] = rec.meta["truth"]["level_mvc"]
             recs.append(rec)
             if progress is not None:
