@@ -92,3 +92,38 @@ def test_same_seed_same_numbers(tmp_path):
     _, c = validate_simulator(tmp_path / "c", DATA, quick=True, seed=6, only=["muaps"])
     sims = lambda secs: [ch.sim for ch in secs[0].checks]  # noqa: E731
     assert sims(a) == sims(b) and sims(a) != sims(c)
+
+
+def test_elderly_halves_are_disjoint_and_the_report_scores_the_even_ids(tmp_path, monkeypatch):
+    """Calibration (odd ids, benchmarks/calibrate_lowerlimb.py) and scoring (even ids) never share a subject."""
+    import importlib.util
+
+    import myoflow.io.datasets.elderly as elderly
+    from myoflow.errors import MyoflowError
+    from myoflow.validation import simulator as vs
+
+    score, cal = vs.elderly_subjects("score"), vs.elderly_subjects("calibrate")
+    assert all(i % 2 == 0 for i in score) and all(i % 2 == 1 for i in cal)
+    assert not set(score) & set(cal) and sorted(score + cal) == list(range(1, 31))
+    assert vs.elderly_subjects("all") is None and vs.elderly_subjects("score", quick=True) == [2, 4, 6]
+    with pytest.raises(MyoflowError):
+        vs.elderly_subjects("odd")
+    spec = importlib.util.spec_from_file_location(
+        "calibrate_lowerlimb", Path(__file__).resolve().parents[2] / "benchmarks" / "calibrate_lowerlimb.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert tuple(mod.CALIBRATION_SUBJECTS) == tuple(vs.CALIBRATION_SUBJECTS)
+
+    asked = []
+
+    def fake_load(root, progress=False, subjects=None):
+        asked.append(subjects)
+        raise vs.MyoflowError("stop here")
+
+    monkeypatch.setattr(elderly, "load_elderly_lowerlimb", fake_load)
+    (tmp_path / "data" / "elderly-lowerlimb-emg").mkdir(parents=True)
+    for half, want in (("score", list(vs.SCORE_SUBJECTS)), ("calibrate", list(vs.CALIBRATION_SUBJECTS))):
+        vs.validate_simulator(tmp_path / half, tmp_path / "data", only=["elderly"], half=half)
+        assert asked[-1] == want
+    with pytest.raises(MyoflowError):
+        vs.validate_simulator(tmp_path / "x", tmp_path / "data", only=["elderly"], half="nope")

@@ -20,13 +20,18 @@ __all__ = ["validate_simulator_cmd"]
 @click.option("--only", multiple=True, type=click.Choice(["bursts", "muaps", "gait", "stim", "elderly", "simreal"]),
               help="Run only these sections (repeatable); simreal (sim → real transfer, trains models) runs only "
                    "when named.")
-def validate_simulator_cmd(out: Path, data: Path | None, seed: int, quick: bool, only: tuple[str, ...]) -> None:
+@click.option("--half", type=click.Choice(["score", "calibrate", "all"]), default="score", show_default=True,
+              help="Real elderly subjects to score: even ids (score; the simulator was calibrated on the odd ids "
+                   "by benchmarks/calibrate_lowerlimb.py), odd ids (calibrate) or all.")
+def validate_simulator_cmd(out: Path, data: Path | None, seed: int, quick: bool, only: tuple[str, ...],
+                           half: str) -> None:
     """Compare the simulator with every real dataset it has a counterpart for (pass/fail vs the real spread)."""
     from .simulator import validate_simulator
 
     if data is not None and not data.is_dir():
         raise DataError("data folder not found", str(data))
-    report, sections = validate_simulator(out, data, seed=seed, quick=quick, only=only or None)
+    report, sections = validate_simulator(out, data, seed=seed, quick=quick, only=only or None,
+                                          half=half)
     judged = [c.passed for s in sections for c in s.checks if c.passed is not None]
     for s in sections:
         n_ok = sum(c.passed is True for c in s.checks)
