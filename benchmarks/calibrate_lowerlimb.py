@@ -102,6 +102,9 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=6.0, help="seconds per simulated hold")
     ap.add_argument("--data", type=Path, default=None, help="shared data folder (default ../shared/data)")
     ap.add_argument("--out", type=Path, required=True, help="JSON selection record")
+    ap.add_argument("--grid", type=str, default=None,
+                    help='JSON object replacing GRID, e.g. \'{"level_mvc": [[0.3, 0.7], [0.15, 0.45]]}\' '
+                         "(lists become tuples)")
     a = ap.parse_args(argv)
     if refuse_reported_seed(a.seed):
         return 2
@@ -112,10 +115,18 @@ def main(argv=None) -> int:
         return 2
     from myoflow.simulate.protocols.lowerlimb import LowerLimbPhysiology
 
+    grid = GRID
+    if a.grid:
+        import json
+
+        def tup(v):
+            return tuple(tup(x) for x in v) if isinstance(v, list) else v
+
+        grid = {k: [tup(v) for v in vs] for k, vs in json.loads(a.grid).items()}
     real = real_statistics(root)
     rows = []
-    keys = list(GRID)
-    for values in itertools.product(*(GRID[k] for k in keys)):
+    keys = list(grid)
+    for values in itertools.product(*(grid[k] for k in keys)):
         params = dict(zip(keys, values))
         t1 = time.perf_counter()
         sim = simulated_statistics(LowerLimbPhysiology(**params), a.subjects, a.seed, a.duration)
@@ -132,7 +143,7 @@ def main(argv=None) -> int:
               "sim_cohort": {"seed": a.seed, "subjects": a.subjects, "duration_s": a.duration},
               "criterion": "max #(muscle, statistic) with sim median inside the odd-subject range; "
                            "tie: min sum |log(sim median / real median)|",
-              "grid": {k: [list(v) if isinstance(v, tuple) else v for v in vs] for k, vs in GRID.items()},
+              "grid": {k: [list(v) if isinstance(v, tuple) else v for v in vs] for k, vs in grid.items()},
               "candidates": rows, "chosen": rows[best]["params"], "chosen_inside": rows[best]["inside"]}
     write_selection_record(a.out, record, script="calibrate_lowerlimb.py", argv=argv, t0=t0, load0=load0)
     print(f"chosen {rows[best]['params']} ({rows[best]['inside']}/12); record: {a.out}")
