@@ -99,3 +99,30 @@ def test_cli_writes_a_dataset(tmp_path):
     ds = load_dataset(tmp_path / "ds")
     muscles = sorted(obj.meta["muscle"] for _, obj in ds)
     assert muscles == sorted(LOWERLIMB_MUSCLES)
+
+
+def test_physiology_validates_and_each_field_acts():
+    """LowerLimbPhysiology: bad values are one ConfigError; the MU size range reaches the pool (larger
+    ``rp``: fibres concentrated in fewer units, a sparser, more kurtotic signal); fat factor and IZ distance
+    reach the recording's ground truth."""
+    from myoflow.simulate.motor_units import MotorUnitPool
+    from myoflow.simulate.protocols.lowerlimb import PHYSIOLOGY, LowerLimbPhysiology, simulate_lowerlimb_recording
+    from myoflow.simulate.subjects import generate_subjects
+
+    for bad in ({"level_mvc": (0.8, 0.2)}, {"steadiness_sd": 0.9}, {"mu_size_range": 1.0},
+                {"fat_scale": (("BB", 1.0),)}, {"fat_scale": (("VL", 9.0),)}, {"iz_distance_mm": (20.0, 5.0)}):
+        with pytest.raises(ConfigError):
+            LowerLimbPhysiology(**bad)
+    assert lowerlimb_muscle("VL").rp == PHYSIOLOGY.mu_size_range
+    small = MotorUnitPool.for_muscle(lowerlimb_muscle("VL", LowerLimbPhysiology(mu_size_range=10.0)),
+                                     np.random.default_rng(0), fibres_total=1e5)
+    big = MotorUnitPool.for_muscle(lowerlimb_muscle("VL", LowerLimbPhysiology(mu_size_range=1000.0)),
+                                   np.random.default_rng(0), fibres_total=1e5)
+    ratio = lambda p: p.n_fibres.max() / p.n_fibres.min()  # noqa: E731
+    assert 8 < ratio(small) < 12 and 800 < ratio(big) < 1200
+    s = generate_subjects(1, np.random.default_rng(3), age_range=(64, 82))[0]
+    phys = LowerLimbPhysiology(fat_scale=(("TA", 2.0),), iz_distance_mm=(25.0, 25.0))
+    a = simulate_lowerlimb_recording(s, "TA", np.random.default_rng(1), duration_s=1.0)
+    b = simulate_lowerlimb_recording(s, "TA", np.random.default_rng(1), duration_s=1.0, physiology=phys)
+    assert b.meta["truth"]["fat_mm"] == pytest.approx(2.0 * a.meta["truth"]["fat_mm"])
+    assert abs(b.meta["truth"]["iz_distance_mm"]) == 25.0 and abs(a.meta["truth"]["iz_distance_mm"]) <= 10.0
