@@ -103,6 +103,8 @@ class LowerLimbPhysiology:
     mu_size_range : ``rp`` of every pool: largest / smallest twitch force and fibres per unit.
     fat_scale : muscle → factor on the participant's fat thickness at that muscle's site.
     iz_distance_mm : (low, high) distance of the pair centre from the innervation-zone band, mm.
+    type_i_fraction : muscle → type I fibre share replacing :data:`TYPE_I_FRACTION` (young adults' values)
+        for the CV range, e.g. for the selective type II atrophy of old age (Lexell et al. 1988).
     """
 
     level_mvc: tuple[float, float] = (0.30, 0.70)
@@ -110,6 +112,7 @@ class LowerLimbPhysiology:
     mu_size_range: float = 100.0
     fat_scale: tuple[tuple[str, float], ...] = ()
     iz_distance_mm: tuple[float, float] = (0.0, 10.0)
+    type_i_fraction: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         lo, hi = (float(v) for v in self.level_mvc)
@@ -125,6 +128,13 @@ class LowerLimbPhysiology:
         for m, f in self.fat_scale:
             if m not in LOWERLIMB_MUSCLES or not 0.1 <= float(f) <= 3.0:
                 raise ConfigError(f"fat_scale needs (muscle in {LOWERLIMB_MUSCLES}, factor in [0.1, 3]), got {m, f}")
+
+        for m, f in self.type_i_fraction:
+            if m not in LOWERLIMB_MUSCLES or not 0.0 <= float(f) <= 1.0:
+                raise ConfigError(f"type_i_fraction needs (muscle in {LOWERLIMB_MUSCLES}, share in [0, 1]), got {m, f}")
+
+    def type_i(self, muscle: str) -> float:
+        return float(dict(self.type_i_fraction).get(muscle, TYPE_I_FRACTION[muscle]))
 
     def fat_factor(self, muscle: str) -> float:
         return float(dict(self.fat_scale).get(muscle, 1.0))
@@ -147,7 +157,7 @@ def lowerlimb_muscle(muscle: str, physiology: LowerLimbPhysiology | None = None)
         raise ConfigError(f"lowerlimb protocol muscle must be one of {LOWERLIMB_MUSCLES}, got {muscle!r}")
     phys = PHYSIOLOGY if physiology is None else physiology
     return dataclasses.replace(MUSCLES[muscle], thickness_mm=THICKNESS_MM[muscle],
-                               cv_range=cv_range_for_fibre_types(TYPE_I_FRACTION[muscle]),
+                               cv_range=cv_range_for_fibre_types(phys.type_i(muscle)),
                                rp=float(phys.mu_size_range))
 
 
@@ -200,7 +210,7 @@ def simulate_lowerlimb_recording(subject: SubjectParams, muscle: str, rng: np.ra
     rec = model.record(exc, rng, fs=fs, session="1", noise=dict(NOISE), front_end=dict(FRONT_END))
     truth = dict(rec.meta.get("truth") or {})
     truth.update({"level_mvc": lvl, "iz_distance_mm": iz, "angle_deg": angle, "lateral_offset_mm": lateral,
-                  "cv_range_m_s": list(mp.cv_range), "type_i_fraction": TYPE_I_FRACTION[muscle],
+                  "cv_range_m_s": list(mp.cv_range), "type_i_fraction": phys.type_i(muscle),
                   "fibre_length_mm": mp.fibre_length_mm, "thickness_mm": mp.thickness_mm})
     meta = dict(rec.meta)
     meta.update({"muscle": muscle, "task": muscle, "side": "dominant", "muscle_name": _NAMES[muscle],
