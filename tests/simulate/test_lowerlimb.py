@@ -126,3 +126,19 @@ def test_physiology_validates_and_each_field_acts():
     b = simulate_lowerlimb_recording(s, "TA", np.random.default_rng(1), duration_s=1.0, physiology=phys)
     assert b.meta["truth"]["fat_mm"] == pytest.approx(2.0 * a.meta["truth"]["fat_mm"])
     assert abs(b.meta["truth"]["iz_distance_mm"]) == 25.0 and abs(a.meta["truth"]["iz_distance_mm"]) <= 10.0
+
+
+def test_vl_fibre_density_and_rp_reach_the_pool():
+    """VL's fibre density ×1.7 (the same share of PCSA as TA/RF/BF) scales its fibre count and nothing else's;
+    the table's rp (Fuglevand's 100) is what every other protocol's pool gets."""
+    import dataclasses
+
+    from myoflow.simulate.motor_units import MUSCLES, MotorUnitPool, muscle_fibre_count
+
+    vl = MUSCLES["VL"]
+    assert vl.fibre_density_scale == 1.7 and all(m.fibre_density_scale == 1.0 for k, m in MUSCLES.items() if k != "VL")
+    plain = dataclasses.replace(vl, fibre_density_scale=1.0)
+    assert muscle_fibre_count(vl) == pytest.approx(1.7 * muscle_fibre_count(plain))
+    assert all(m.rp == 100.0 for m in MUSCLES.values())
+    pool = MotorUnitPool.for_muscle("TA", np.random.default_rng(0), fibres_total=1e5)
+    assert pool.n_fibres.max() / pool.n_fibres.min() == pytest.approx(100.0, rel=0.1)

@@ -127,3 +127,16 @@ def test_elderly_halves_are_disjoint_and_the_report_scores_the_even_ids(tmp_path
         assert asked[-1] == want
     with pytest.raises(MyoflowError):
         vs.validate_simulator(tmp_path / "x", tmp_path / "data", only=["elderly"], half="nope")
+
+
+def test_single_differential_pairs_of_a_grid():
+    from myoflow.errors import MyoflowError
+    from myoflow.validation.simulator import _sd_pairs
+
+    r, c = np.divmod(np.arange(13 * 5), 5)
+    pos = np.column_stack([r * 8.0, c * 8.0])[1:]  # the OTB 13 × 5 grid with one corner empty
+    a, b = _sd_pairs(pos, 24.0)
+    assert np.allclose(pos[b, 0] - pos[a, 0], 24.0) and np.allclose(pos[b, 1], pos[a, 1])
+    assert a.size == 10 * 5 - 1  # 10 rows have a partner 3 rows on; the empty corner loses one pair
+    with pytest.raises(MyoflowError):
+        _sd_pairs(pos, 7.0)

@@ -151,7 +151,8 @@ class LowerLimbPhysiology:
 #: 3./4. VL fat ×1/×1.5/×2 × VL type I share 0.38/0.55 → ×2 and 0.55, 12/12: the real VL spectra are lower
 #:    (MNF 87 vs 113 Hz simulated) — type II atrophy of old age raises the type I share of VL (Lexell et al.
 #:    1988, J Neurol Sci 84:275 [R]) and older adults carry thicker lateral-thigh fat than the spec's site
-#:    table [A]; ×2 is the edge of the grid searched.
+#:    table [A]; ×2 is the edge of the grid searched;
+#: 5. re-checked after VL's fibre density ×1.7 (motor_units.MUSCLES, set a priori): still 12/12 (``_stage5``).
 #: Everything else is as before [A].
 PHYSIOLOGY = LowerLimbPhysiology(mu_size_range=1000.0, fat_scale=(("VL", 2.0),), type_i_fraction=(("VL", 0.55),))
 FRONT_END = {"hp_hz": 20.0, "hp_order": 2, "lp_hz": 500.0, "lp_order": 4, "bits": 12, "range_v": 0.005}
