@@ -443,6 +443,14 @@ def _fig_muaps(real_m: np.ndarray, sim_m: np.ndarray, pos: np.ndarray, fs: float
 
 
 # ------------------------------------------------------------------ ceinms-gait: envelopes
+#: Reasons written beside gait rows that miss (appended to the row's note).
+GAIT_NOTES: dict[tuple[str, str], str] = {
+    ("SOL", "variability"): "; one real subject whose two trials differ x2.6 (walk36 0.26, walk45 0.10): the "
+                            "simulator's stride variability was set on walk36; no held-out subject to re-set it",
+    ("RF", "shape"): "; real surface RF peaks at loading response (1 % cycle), where fine-wire RF is silent "
+                     "(Nene et al. 1999): vasti crosstalk, which the gait protocol does not add",
+    ("RF", "timing"): "; see the shape row: the simulated RF follows Perry's 55-66 % swing-initiation activity",
+}
 #: real CEINMS channel → simulated gait muscle (semimembranosus ~ semitendinosus, medial gastrocnemius = GM)
 GAIT_MAP = {"tib_ant_r": "TA", "soleus_r": "SOL", "med_gas_r": "GM", "vas_lat_r": "VL", "rect_fem_r": "RF",
             "bifemlh_r": "BF", "semimem_r": "ST"}
@@ -469,9 +477,11 @@ def section_gait(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
     sec = Section("ceinms-gait", "Gait EMG envelopes over the cycle (ceinms-gait, subject 06, walk36 and walk45)")
     trials = load_ceinms_gait(root)
     real: dict[str, list[np.ndarray]] = {m: [] for m in GAIT_MAP.values()}
+    names: list[str] = []
     for name in ("walk36", "walk45"):
         if name not in trials:
             continue
+        names.append(name)
         tr = trials[name]
         hs = detect_heel_strikes(tr)
         c = _cycles(tr["emg"], hs)
@@ -498,7 +508,8 @@ def section_gait(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
         rr = _shape_r(r_means[0], r_means[1]) if len(r_means) > 1 else float("nan")
         sec.checks.append(Check(f"{m}: envelope shape r(sim subject mean, real mean)", "", None, None,
                                 float(np.median(rs)), _span(_finite(rs)), "stated tolerance: r ≥ 0.5",
-                                bool(np.median(rs) >= 0.5), f"real walk36 vs walk45 r = {rr:.2f}"))
+                                bool(np.median(rs) >= 0.5),
+                                f"real walk36 vs walk45 r = {rr:.2f}" + GAIT_NOTES.get((m, "shape"), "")))
         peak_r = float(np.argmax(r_all))
         peaks = np.array([float(np.argmax(s)) for s in s_means])
         d = (peaks - peak_r + 50.0) % 100.0 - 50.0  # circular difference, % cycle
@@ -506,11 +517,17 @@ def section_gait(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
         rp = np.array([peak_r + (float(np.argmax(x)) - peak_r + 50.0) % 100.0 - 50.0 for x in r_means])
         sec.checks.append(Check(f"{m}: envelope peak timing", "% cycle", peak_r, _span(_finite(rp)),
                                 peak_r + float(np.median(d)), _span(peak_r + d),
-                                "stated tolerance: within ±10 % cycle (circular)", bool(abs(np.median(d)) <= 10.0)))
+                                "stated tolerance: within ±10 % cycle (circular)", bool(abs(np.median(d)) <= 10.0),
+                                GAIT_NOTES.get((m, "timing"), "").lstrip("; ")))
+        # the simulator's moment-independent variability was calibrated on walk36 (benchmarks/
+        # gait_variability.py): score it on walk45 alone, the trial it never saw
+        held = [c for n, c in zip(names, real[m]) if n == "walk45"]
+        var_note = ("real: walk45 only (walk36 calibrated the simulator's variability)" if held else
+                    f"real: mean of {n_real} trial(s); walk45 absent, so walk36 (the calibration trial) is used")
         sec.checks.append(tolerance_check(f"{m}: between-cycle variability (SD/mean)", "",
-                                          float(np.mean([_variability(c) for c in real[m]])),
+                                          float(np.mean([_variability(c) for c in (held or real[m])])),
                                           [_variability(c) for c in sim[m]], factor=2.0,
-                                          note=f"real: mean of {n_real} trials of one subject"))
+                                          note=var_note + GAIT_NOTES.get((m, "variability"), "")))
         if len(s_means) > 1:
             sm = np.array([s / s.mean() for s in s_means])
             between = float(sm.std(0).mean())
