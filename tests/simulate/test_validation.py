@@ -78,6 +78,13 @@ def test_quick_report_on_the_real_data(tmp_path):
     assert "<img" in page and not re.search(r'src="(?!data:)', page)  # self-contained: figures inlined
     blob = json.loads((tmp_path / "validation.json").read_text())
     assert len(blob["sections"]) == len(SECTIONS)
+    # held-out halves: the elderly rows score the even ids; gait variability scores walk45 (walk36 calibrated it)
+    if "elderly-lowerlimb-emg" in by and by["elderly-lowerlimb-emg"].status == "compared":
+        assert any("even ids" in n for n in by["elderly-lowerlimb-emg"].notes)
+        assert blob["info"]["half"] == "score"
+    if "ceinms-gait" in by and by["ceinms-gait"].status == "compared":
+        var = [c for c in by["ceinms-gait"].checks if "between-cycle" in c.statistic]
+        assert var and all(c.note.startswith("real: walk45 only") for c in var)
     # each verdict follows from the numbers shown beside it
     for s in sections:
         for c in s.checks:
