@@ -308,10 +308,11 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
       real 241–1026) and interference RMS (132 µV, real 116) pass, and so does the monopolar interference
       RMS (133 µV, real 183, ×1.5 tolerance). Before: 171 µV, 77 µV, 78 µV.
     * Spatial-frequency content: the monopolar / single-differential RMS ratio is 1.59 on the real grid and
-      0.93 simulated; the monopolar MUAP p-p (269 µV, real 287–887) misses by the same factor. A planar
-      half-space makes little far-field: a whole RF 55 mm beside the grid added as crosstalk changes the
-      ratio by < 3 %. The bounded limb (non-propagating far-field components of the fibre extinction,
-      visible in every real channel at ≈ 30 ms) is what would be needed; not a parameter of this model.
+      0.93 simulated; the monopolar MUAP p-p (269 µV, real 287–887) misses by that kind of factor. It is not
+      the common mode (grid-mean share of the channel RMS 0.84 real, 0.76 simulated), nor crosstalk (a whole
+      RF 55 mm beside the grid changes the ratio by < 3 %): the real potentials are longer along the fibres
+      (phases ≈ 5 ms ≈ 23 mm at 4.7 m/s, against ≈ 2 ms), so a 24 mm differential cancels more of them —
+      the same miss as the duration, which stays under a common-average reference (15.6 real vs 10.7 ms).
     * Duration: no spec-sourced parameter reaches 16 ms — VL fibre length ×1.3: 14.4 ms;
       CV −0.5 m/s: 12.7 ms; end-plate SD 3 mm, tendon-end SD 6 mm, territories at 5
       fibres/mm², IZ fraction U(0.365, 0.636) (BioMime's range) or ±15 % CV within a unit:
@@ -349,9 +350,15 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
     real_bp = _bandpass(emg.data[:, on], emg.fs, (20.0, 500.0))
     real_sd_rms = sd_rms(real_bp)
     real_sd_pp = np.ptp(t.muaps[:, pa] - t.muaps[:, pb], axis=-1).max(axis=1) * 1e6
+    # common mode (mean over the grid's channels): what a distant reference and far-field sources add to every
+    # channel alike; a common-average reference removes it from both sides
+    cm_share = lambda x: float(np.sqrt(np.mean(x.mean(0) ** 2)) / np.median(np.sqrt(np.mean(x ** 2, axis=1))))  # noqa: E731
+    real_cm = cm_share(real_bp)
+    car = lambda m: m - m.mean(axis=-2, keepdims=True)  # noqa: E731  (n, channels, times)
+    real_car = shape_statistics(car(t.muaps), pos, t.fs)
     el = ElectrodeArray(pos, radius_mm=0.5, montage="monopolar")  # GR08MM1305: 1 mm electrodes [R]
     subjects = generate_subjects(2 if quick else 6, np.random.default_rng([seed, 20]))
-    sims, examples, sim_rms, sim_sd_rms, sim_sd_pp = [], [], [], [], []
+    sims, examples, sim_rms, sim_sd_rms, sim_sd_pp, sim_cm, sims_car = [], [], [], [], [], [], []
     for i, s in enumerate(subjects):
         rng = np.random.default_rng([seed, 21, i])
         model = MuscleModel.build(s, "VL", el, rng, fs_sim=t.fs, iz_mm=float(rng.normal(0.0, 10.0)),
@@ -361,6 +368,7 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
         sim_bp = _bandpass(rec.data, t.fs, (20.0, 500.0))
         sim_rms.append(float(np.median(np.sqrt(np.mean(np.square(sim_bp), axis=1))) * 1e6))
         sim_sd_rms.append(sd_rms(sim_bp))
+        sim_cm.append(cm_share(sim_bp))
         m = _bandpass(np.pad(model.muaps, ((0, 0), (0, 0), (64, 64))), t.fs, (20.0, 500.0))
         active = np.flatnonzero(model.pool.recruited(level))
         if active.size == 0:
@@ -370,15 +378,17 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
         top = active[np.argsort(pp)[::-1][:5]]
         sims.append(shape_statistics(m[top], pos, t.fs))
         sim_sd_pp += list(np.ptp(m[top][:, pa] - m[top][:, pb], axis=-1).max(axis=1) * 1e6)
+        sims_car.append(shape_statistics(car(m[top]), pos, t.fs))
         examples.append(m[top[0]])
     import pandas as pd
 
     sim = pd.concat(sims, ignore_index=True)
+    sim_car = pd.concat(sims_car, ignore_index=True)
     spread = "real decomposed units"
     sec.checks += [
         range_check("MUAP peak-to-peak (largest channel)", "µV", real["ptp_uv"], sim["ptp_uv"], spread,
-                    "monopolar only: the single-differential p-p below passes; the planar half-space lacks the "
-                    "low-spatial-frequency (far-field) share, ratio row below (see section_muaps)"),
+                    "monopolar only: the single-differential p-p below passes; the real potentials are longer "
+                    "along the fibres (ratio and duration rows; see section_muaps)"),
         range_check("MUAP duration (20 % of peak)", "ms", real["duration_ms"], sim["duration_ms"], spread,
                     "no spec-sourced parameter reaches it (fibre length, CV, IZ/tendon spread, territory, fat "
                     "measured: <= 14.4 ms); real phases ~5 ms wide vs ~2 ms (see section_muaps)"),
@@ -393,8 +403,15 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
                         real_sd_rms, sim_sd_rms, factor=1.5, note="same plateau and band as the monopolar row"),
         tolerance_check("interference RMS ratio monopolar / single differential", "", real_rms / real_sd_rms,
                         np.asarray(sim_rms) / np.asarray(sim_sd_rms), factor=1.5,
-                        note="gain-free: the share of low spatial frequencies. A planar half-space makes little "
-                             "far-field; a whole RF 55 mm beside the grid as crosstalk adds < 3 % (simcal report)"),
+                        note="gain-free: the share of low spatial frequencies; not the common mode (row below) "
+                             "nor RF crosstalk (< 3 %, simcal report): potentials longer along the fibres"),
+        not_judged("common-mode share of the interference RMS (grid mean / median channel)", "", [real_cm], sim_cm,
+                   "diagnostic: the part every channel shares (reference, far field)"),
+        not_judged("MUAP duration, common-average reference", "ms", real_car["duration_ms"], sim_car["duration_ms"],
+                   "diagnostic: with the grid mean removed on both sides, how much of the duration miss is the "
+                   "common (far-field) wave"),
+        not_judged("MUAP peak-to-peak, common-average reference", "µV", real_car["ptp_uv"], sim_car["ptp_uv"],
+                   "diagnostic, as above"),
     ]
     sec.notes.append(f"Real: {len(real)} units (spike-triggered averages, 20-500 Hz). Simulated: the 5 largest "
                      f"units recruited at the recording's force ({level * 100:.0f} % MVC) in each of "
