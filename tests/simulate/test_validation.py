@@ -147,3 +147,19 @@ def test_single_differential_pairs_of_a_grid():
     assert a.size == 10 * 5 - 1  # 10 rows have a partner 3 rows on; the empty corner loses one pair
     with pytest.raises(MyoflowError):
         _sd_pairs(pos, 7.0)
+
+
+@pytest.mark.skipif(not (DATA / "ceinms-gait").is_dir(), reason="ceinms-gait not present")
+def test_real_gait_moment_features_have_the_spec_signs():
+    """ceinms moments (OpenSim coordinates) turned extensor/plantarflexor + per kg: push-off plantarflexor
+    > 1 N·m/kg, hip extensor at loading response and hip flexor in pre-swing; no simulated walkers → not judged."""
+    from myoflow.io.datasets.small import load_ceinms_gait
+    from myoflow.validation.simulator import _moment_checks, _spec_note
+
+    checks = _moment_checks(load_ceinms_gait(DATA / "ceinms-gait"), ["walk36", "walk45"], [])
+    by = {c.statistic.split(" (")[0]: c for c in checks}
+    assert len(by) == 8 and all(c.passed is None for c in checks)
+    assert 1.0 < by["moment: ankle plantarflexor, push-off"].real < 2.0
+    assert by["moment: hip flexor, pre-swing"].real < 0 < by["moment: hip extensor, loading response"].real
+    assert by["moment: knee flexor, late stance"].real < 0
+    assert "inside" in _spec_note(-0.9, (-1.0, -0.8)) and "OUTSIDE" in _spec_note(-1.6, (-1.0, -0.8))

@@ -552,12 +552,96 @@ def section_gait(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
             between = float("nan")
         sec.checks.append(not_judged(f"{m}: between-subject variability (SD/mean of subject means)", "", [],
                                      [between], "not measurable on the real side: ceinms-gait holds one subject"))
+    sec.checks += _moment_checks(trials, names, sim_trials)
     sec.notes.append(f"Real: normalised envelopes (emgFilt.sto) segmented at GRF heel strikes; simulated: "
                      f"{len(sim_trials)} subject(s) of the gait protocol, 20-450 Hz band-pass, rectified, 6 Hz "
                      "low-pass, segmented at the simulated heel strikes. Shape statistics are scale-free.")
     sec.figures.append(("Ensemble-average envelopes (each normalised to its peak): real (black) vs simulated "
                         "subjects (blue)", str(_fig_gait(real, sim, out / "gait.png"))))
     return sec
+
+
+#: Sagittal joint-moment features (spec §4 targets, §7.7 "moment peaks within ±20 %"): name, joint,
+#: window (% cycle), extreme. Signs: internal moments, extensor (hip, knee) / plantarflexor (ankle) +.
+MOMENT_FEATURES = (
+    ("ankle dorsiflexor, loading response", "ankle", (0, 15), "min", (-0.15, -0.15)),
+    ("ankle plantarflexor, push-off", "ankle", (40, 56), "max", (1.4, 1.6)),
+    ("knee extensor, loading response", "knee", (5, 25), "max", (0.5, 0.8)),
+    ("knee flexor, late stance", "knee", (40, 51), "min", (-0.4, -0.2)),
+    ("knee flexor, terminal swing", "knee", (85, 101), "min", (-0.3, -0.3)),
+    ("hip extensor, loading response", "hip", (0, 15), "max", (0.6, 1.0)),
+    ("hip flexor, pre-swing", "hip", (40, 61), "min", (-1.0, -0.8)),
+    ("hip extensor, terminal swing", "hip", (90, 101), "max", (0.4, 0.4)),
+)
+#: ceinms (OpenSim gait2392 coordinates) moment channel and the sign that makes it extensor/plantarflexor +
+_REAL_MOMENTS = {"ankle": ("ankle_angle_r_moment", -1.0), "knee": ("knee_angle_r_moment", 1.0),
+                 "hip": ("hip_flexion_r_moment", -1.0)}
+MOMENT_TOLERANCE = (0.20, 0.10)  # relative (spec §7.7), absolute floor N·m/kg for features near zero
+
+
+def _spec_note(sim: float, target: tuple[float, float], rel: float = 0.20) -> str:
+    """Where the simulated median lies against the spec's (Winter's) target ±20 %: tells a simulator miss
+    (outside the spec too) from a real subject who differs from the normative mean."""
+    lo, hi = min(target) - rel * abs(min(target)), max(target) + rel * abs(max(target))
+    t = f"{target[0]:g}" if target[0] == target[1] else f"{target[0]:g} to {target[1]:g}"
+    where = "inside" if lo <= sim <= hi else "OUTSIDE"
+    return (f"spec §4 target {t} N·m/kg (Winter): sim {where} it ±20 %"
+            + ("" if where == "inside" else " — a miss of the gait module's inverse dynamics"))
+
+
+def _feature(curve: np.ndarray, window: tuple[int, int], kind: str) -> float:
+    seg = curve[window[0]:window[1]]
+    return float(seg.min() if kind == "min" else seg.max())
+
+
+def _moment_checks(trials, names: Sequence[str], sim_trials) -> list[Check]:
+    """Real subject 06's sagittal moment features (per kg; mass from the mean vertical GRF over whole strides)
+    vs the simulated walkers' (per kg of their own mass)."""
+    from ..preprocess.gait import detect_heel_strikes
+
+    real: dict[str, list[float]] = {f[0]: [] for f in MOMENT_FEATURES}
+    masses = []
+    for name in names:
+        tr = trials[name]
+        if "moments" not in tr or "grf" not in tr:
+            continue
+        mo, grf = tr["moments"], tr["grf"]
+        hs = np.asarray(detect_heel_strikes(tr), float)
+        vy = [c for c in ("ground_force_vy", "l_ground_force_vy") if c in grf.ch_names]
+        if len(hs) < 2 or len(vy) < 2 or any(c not in mo.ch_names for c, _ in _REAL_MOMENTS.values()):
+            continue
+        a, b = (np.round(hs[[0, -1]] * grf.fs)).astype(int)
+        total = sum(np.asarray(grf.data[grf.ch_names.index(c)], float) for c in vy)
+        mass = float(np.mean(total[a:b]) / 9.81)
+        masses.append(mass)
+        cyc = _cycles(mo, hs).mean(0)
+        curves = {j: sign * cyc[mo.ch_names.index(ch)] / mass for j, (ch, sign) in _REAL_MOMENTS.items()}
+        for feat, joint, win, kind, _ in MOMENT_FEATURES:
+            real[feat].append(_feature(curves[joint], win, kind))
+    sim: dict[str, list[float]] = {f[0]: [] for f in MOMENT_FEATURES}
+    for tr in sim_trials:
+        mo = tr["moments"]
+        ev = mo.events
+        hs = ev.loc[ev["kind"] == "heel_strike", "sample"].to_numpy() / mo.fs
+        mass = float(tr.meta["covariates"]["weight"])
+        cyc = _cycles(mo, hs).mean(0)
+        curves = {j: cyc[mo.ch_names.index(f"{j}_sagittal")] / mass for j in ("ankle", "knee", "hip")}
+        for feat, joint, win, kind, _ in MOMENT_FEATURES:
+            sim[feat].append(_feature(curves[joint], win, kind))
+    rel, floor = MOMENT_TOLERANCE
+    out = []
+    for feat, joint, win, kind, target in MOMENT_FEATURES:
+        r, sv = _finite(real[feat]), _finite(sim[feat])
+        if not r.size or not sv.size:
+            out.append(not_judged(f"moment: {feat}", "N·m/kg", r, sv, "real or simulated moments missing"))
+            continue
+        rm, sm = float(r.mean()), float(np.median(sv))
+        tol = max(rel * abs(rm), floor)
+        out.append(Check(f"moment: {feat} ({win[0]}-{min(win[1], 100)} % cycle)", "N·m/kg", rm, _span(r), sm,
+                         _span(sv), f"one real subject ({r.size} trials, mass {np.mean(masses):.0f} kg from GRF): "
+                         f"sim median within ±{rel * 100:.0f} % or ±{floor:g} of the trials' mean",
+                         bool(abs(sm - rm) <= tol), _spec_note(sm, target)))
+    return out
 
 
 def _fig_gait(real, sim, path: Path) -> Path:
