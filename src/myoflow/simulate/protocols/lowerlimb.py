@@ -13,7 +13,8 @@ What is simulated, per muscle (sources; [S]/[R]/[A] as in the spec):
   (the set's range): fat, CSA, fewer motor units (−0.3 %/y after 30) and slower CV
   with age (spec §1.1).
 * Fat over the muscle: the spec's site table (VL, BF, TA; thigh sites 5–11 mm base,
-  TA 2.5–4 mm); GL uses the gastrocnemius site (3.5–6 mm) [A].
+  TA 2.5–4 mm); GL uses the gastrocnemius site (3.5–6 mm) [A]; VL ×2 (calibrated, see
+  :data:`PHYSIOLOGY`).
 * Fibre length and PCSA: Ward et al. 2009 (CORR 467:1074) [R] — VL 9.9 cm /
   35.1 cm², BF long head 9.8 / 11.3, TA 6.8 / 10.9, lateral gastrocnemius 5.9 / 9.7.
 * Thickness of the fibre region in older adults [A]: VL 18 mm, BF 20, TA 22, GL 13
@@ -23,9 +24,15 @@ What is simulated, per muscle (sources; [S]/[R]/[A] as in the spec):
 * Fibre-type mix → CV range: type I share VL 38 %, BF 60 %, TA 73 %, GL 44 %
   (Johnson et al. 1973 [R]; :data:`~myoflow.simulate.motor_units.TYPE_I_FRACTION`),
   turned into the first/last unit CV by
-  :func:`~myoflow.simulate.motor_units.cv_range_for_fibre_types`.
+  :func:`~myoflow.simulate.motor_units.cv_range_for_fibre_types`; VL 55 % in these older
+  adults (type II atrophy, Lexell et al. 1988 [R]; calibrated, see :data:`PHYSIOLOGY`).
 * Motor units: the muscle table's simulated counts (VL 300, BF 250, TA 250, GL 250),
-  age-scaled; Fuglevand rate coding with the table's rates.
+  age-scaled; Fuglevand rate coding with the table's rates; twitch-force and fibre-number
+  range ``rp`` 1000 instead of Fuglevand's 100 (calibrated, see :data:`PHYSIOLOGY`).
+
+The [A] values that the real set can test are gathered in :class:`LowerLimbPhysiology`.
+Their shipped values (:data:`PHYSIOLOGY`) were chosen by ``benchmarks/calibrate_lowerlimb.py``
+on the odd subject ids of the real set only; ``myoflow validate-simulator`` scores the even ids.
 * Drive: a steady isometric hold for the whole recording (the set's sheets hold
   the contraction throughout: no rest period to detect); level U(30 %, 70 %) of
   maximal excitation [A: the effort is not stated; "maintain the position"], with a
