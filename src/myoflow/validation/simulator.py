@@ -51,7 +51,8 @@ from scipy.stats import kurtosis
 
 from ..errors import MyoflowError
 
-__all__ = ["Check", "Section", "validate_simulator", "elderly_subjects", "SCORE_SUBJECTS", "CALIBRATION_SUBJECTS", "range_check", "tolerance_check", "spectral_stats",
+__all__ = ["Check", "Section", "validate_simulator", "elderly_subjects", "SCORE_SUBJECTS", "CALIBRATION_SUBJECTS",
+           "range_check", "tolerance_check", "spectral_stats",
            "SECTIONS", "OPT_IN_SECTIONS"]
 
 log = logging.getLogger(__name__)
@@ -359,7 +360,9 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
     real_sd_pp = np.ptp(t.muaps[:, pa] - t.muaps[:, pb], axis=-1).max(axis=1) * 1e6
     # common mode (mean over the grid's channels): what a distant reference and far-field sources add to every
     # channel alike; a common-average reference removes it from both sides
-    cm_share = lambda x: float(np.sqrt(np.mean(x.mean(0) ** 2)) / np.median(np.sqrt(np.mean(x ** 2, axis=1))))  # noqa: E731
+    def cm_share(x: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(x.mean(0) ** 2)) / np.median(np.sqrt(np.mean(x ** 2, axis=1))))
+
     real_cm = cm_share(real_bp)
     car = lambda m: m - m.mean(axis=-2, keepdims=True)  # noqa: E731  (n, channels, times)
     real_car = shape_statistics(car(t.muaps), pos, t.fs)
@@ -988,6 +991,11 @@ def _rng(r: Any) -> str:
     return "–" if not r else f"[{_num(r[0])}, {_num(r[1])}]"
 
 
+_HALF_TEXT = {"score": "even ids; the simulator was calibrated on the odd ids",
+              "calibrate": "odd ids: the calibration half, NOT an independent score",
+              "all": "all ids: includes the calibration half"}
+
+
 def _write_html(path: Path, sections: list[Section], *, seed: int, quick: bool, root: Path,
                 half: str = "score") -> Path:
     import base64
@@ -1001,7 +1009,7 @@ def _write_html(path: Path, sections: list[Section], *, seed: int, quick: bool, 
     parts = ["<h1>myoflow: simulator vs real recordings</h1>",
              f'<p class="muted">seed {seed}{" (quick mode: small cohorts)" if quick else ""}; data: '
              f"{html.escape(str(root))}; {sum(judged)} of {len(judged)} judged statistics pass. Real elderly "
-             f"subjects scored: {html.escape(half)} half ({'even ids; the simulator was calibrated on the odd ids' if half == 'score' else 'NOT an independent score' if half != 'all' else 'includes the calibration half'}).</p>",
+             f"subjects scored: {html.escape(half)} half ({_HALF_TEXT[half]}).</p>",
              "<h2>Summary</h2>"]
     rows = "".join(
         f'<tr><td class="l">{html.escape(s.key)}</td><td class="l">{html.escape(s.status)}</td>'

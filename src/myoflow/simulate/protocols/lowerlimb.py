@@ -71,7 +71,8 @@ from ..motor_units import MUSCLES, TYPE_I_FRACTION, MuscleParams, cv_range_for_f
 from ..subjects import SubjectParams, generate_subjects, participants_table, pcsa_reference
 from ..volume_conductor import ElectrodeArray, Tissue
 
-__all__ = ["LowerLimbPhysiology", "PHYSIOLOGY", "simulate_lowerlimb", "simulate_lowerlimb_recording", "lowerlimb_muscle", "LOWERLIMB_MUSCLES",
+__all__ = ["LowerLimbPhysiology", "PHYSIOLOGY", "simulate_lowerlimb", "simulate_lowerlimb_recording",
+           "lowerlimb_muscle", "LOWERLIMB_MUSCLES",
            "FAT_SITE", "THICKNESS_MM", "FRONT_END", "cli_command", "PROTOCOL"]
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,8 @@ class LowerLimbPhysiology:
 #:    table [A]; ×2 is the edge of the grid searched;
 #: 5. re-checked after VL's fibre density ×1.7 (motor_units.MUSCLES, set a priori): still 12/12 (``_stage5``).
 #: Everything else is as before [A].
-PHYSIOLOGY = LowerLimbPhysiology(mu_size_range=1000.0, fat_scale=(("VL", 2.0),), type_i_fraction=(("VL", 0.55),))
+PHYSIOLOGY = LowerLimbPhysiology(mu_size_range=1000.0, fat_scale=(("VL", 2.0),),
+                                 type_i_fraction=(("VL", 0.55),))
 FRONT_END = {"hp_hz": 20.0, "hp_order": 2, "lp_hz": 500.0, "lp_order": 4, "bits": 12, "range_v": 0.005}
 NOISE = {"electrode": "gel", "powerline_hz": 60.0}
 
