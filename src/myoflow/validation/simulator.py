@@ -327,6 +327,12 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
       ≤ 12.5 ms; half the fat: 11.2 ms (h18b). The real phases are ≈5 ms wide against ≈2 ms
       simulated and end in the same far-field wave; a bounded limb or tissue capacitance
       (Lowery et al. 2004) would be needed.
+    * Not pennation: fibres inclined 18° to the skin (VL, Ward et al. 2009; a per-unit scratch model that
+      reproduces this fast path at 0°) leave the durations at 10.7–12.7 ms and lower the mono/SD ratio.
+      The gain-free statistics (interference MDF 52/64 Hz monopolar/SD real vs ≈ 90 simulated, the ratio,
+      the CAR duration) all say the real potentials are longer and lower in frequency than the planar
+      Rosenfalck source gives at these depths; the recording's tissue thickness is not published, and
+      fitting it on this one subject would fit the report to what it scores.
     * Interval: fibre length ×1.3 (10.5 ms) or CV −0.5 m/s (9.8 ms) reach the real range,
       but neither has a source for VL (Ward et al. 2009: 9.9 cm fibres), so neither is applied.
     """
@@ -403,7 +409,8 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
                     "no spec-sourced parameter reaches it (fibre length, CV, IZ/tendon spread, territory, fat "
                     "measured: <= 14.4 ms); real phases ~5 ms wide vs ~2 ms (see section_muaps)"),
         range_check("MUAP negative-positive peak interval", "ms", real["pp_interval_ms"], sim["pp_interval_ms"],
-                    spread, "VL fibres x1.3 or CV -0.5 m/s would reach it; neither has a source (see section_muaps)"),
+                    spread, "VL fibres x1.3 or CV -0.5 m/s would reach it; neither has a source; pennation does "
+                    "not (see section_muaps)"),
         range_check("MUAP spatial spread (half-max area)^0.5", "mm", real["spread_mm"], sim["spread_mm"], spread),
         tolerance_check("interference RMS at the same force (median channel)", "µV", real_rms, sim_rms, factor=1.5,
                         note="monopolar, force plateau, 20-500 Hz"),
