@@ -327,6 +327,9 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
       ≤ 12.5 ms; half the fat: 11.2 ms (h18b). The real phases are ≈5 ms wide against ≈2 ms
       simulated and end in the same far-field wave; a bounded limb or tissue capacitance
       (Lowery et al. 2004) would be needed.
+    * Not a longer action potential either: Rosenfalck's Vm stretched ×1.5/×2 in space (same scratch model)
+      adds ≤ 0.5 ms — the 20 % duration is the propagation to the fibre ends (≈ 12 ms); the real templates
+      end in an extinction wave as large as the propagating phases, on every channel, that the model lacks.
     * Not pennation: fibres inclined 18° to the skin (VL, Ward et al. 2009; a per-unit scratch model that
       reproduces this fast path at 0°) leave the durations at 10.7–12.7 ms and lower the mono/SD ratio.
       The gain-free statistics (interference MDF 52/64 Hz monopolar/SD real vs ≈ 90 simulated, the ratio,
