@@ -20,6 +20,13 @@ default (:data:`~myoflow.simulate.protocols.lowerlimb.PHYSIOLOGY`) cites it::
 
     PYTHONPATH=src python benchmarks/calibrate_lowerlimb.py --seed 1 \\
         --out benchmarks/results/selection/lowerlimb_physiology_seed1.json
+
+The shipped values came from five runs (records ``lowerlimb_physiology_seed1{,_stage2,..._stage5}.json``;
+each holds its own command and grid): the default grid above (→ rp 1000); ``--grid '{"iz_distance_mm":
+[[0, 10], [15, 30]], "level_mvc": [[0.3, 0.7], [0.15, 0.45]], "mu_size_range": [1000]}'`` (→ unchanged);
+``'{"mu_size_range": [1000], "fat_scale": [[], [["VL", 1.5]], [["VL", 2.0]]]}'``; the same ×
+``"type_i_fraction": [[], [["VL", 0.55]]]`` (→ VL fat ×2, VL type I 0.55, 12/12); and the chosen point
+alone after VL's fibre density ×1.7 (still 12/12).
 """
 from __future__ import annotations
 
