@@ -240,8 +240,8 @@ def section_bursts(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
     sec = Section("biosignalsnotebooks", "Cyclic contractions of biceps brachii (biosignalsnotebooks emg_bursts)")
     real_rec = load_biosignalsnotebooks(root)["emg_bursts"]
     real = _burst_statistics(real_rec)
-    # 8 subjects, not 3: over simulator seeds 1-4 the 3-subject median MDF spread 84-96 Hz (8: 84-96 with a
-    # tighter middle), measured on simulated data only (report simcal.md)
+    # 8 subjects, not 3, to steady the simulated median (sim seeds 1-4, simulated data only: median MDF
+    # 96/88/96/84 Hz with 3 subjects, 92/84/96/92 with 8; simcal report)
     sims = _simulated_bb_bursts(seed, 1 if quick else 8, 16.0 if quick else 31.0)
     per = [_burst_statistics(r) for r in sims]
     sim = {k: np.concatenate([p[k] for p in per]) for k in ("duration_ms", "rise_ms", "rms_uv", "kurtosis", "mnf",
