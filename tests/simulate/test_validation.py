@@ -163,3 +163,17 @@ def test_real_gait_moment_features_have_the_spec_signs():
     assert by["moment: hip flexor, pre-swing"].real < 0 < by["moment: hip extensor, loading response"].real
     assert by["moment: knee flexor, late stance"].real < 0
     assert "inside" in _spec_note(-0.9, (-1.0, -0.8)) and "OUTSIDE" in _spec_note(-1.6, (-1.0, -0.8))
+
+
+def test_calibration_script_refuses_the_report_seed_and_a_missing_folder(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "calibrate_lowerlimb", Path(__file__).resolve().parents[2] / "benchmarks" / "calibrate_lowerlimb.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--seed", "0", "--out", str(tmp_path / "r.json")]) == 2  # the report's seed: never select on it
+    assert mod.main(["--seed", "1", "--data", str(tmp_path), "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "reported cohort" in err and "elderly-lowerlimb-emg folder not found" in err
+    assert not (tmp_path / "r.json").exists()
