@@ -43,7 +43,7 @@ from .base import Fold, FoldContext, FoldResult, Pipeline
 from .registry import get_pipeline
 from .quickrun import user_headline
 
-__all__ = ["run_experiment", "default_cache_dir", "load_fold_results", "finalize_run", "RunSummary"]
+__all__ = ["run_experiment", "default_cache_dir", "load_fold_results", "finalize_run", "RunSummary", "order_folds"]
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +205,27 @@ def _run_one(fold: Fold, ctx: FoldContext, run_dir: str) -> str:
     return fold.id
 
 
-def _ray_task(pipeline_name, cfg, data, fold, ctx, run_dir, threads):  # pragma: no cover - runs inside Ray
-    _worker_init(pipeline_name, cfg, data, threads)
+def _ray_task(pipeline_name, refs, fold, ctx, run_dir, threads):  # pragma: no cover - runs inside Ray
+    # ``refs`` = [config ref, data ref] inside a list, so Ray does NOT resolve them for every task:
+    # a Ray worker process runs many folds, and fetches + unpickles the cohort only for its first
+    # one of this run (keyed by the data ref's id), as a pool worker's initializer does.
+    token = refs[1].hex()
+    if _WORKER.get("token") != token:
+        import ray
+
+        cfg, data = ray.get(list(refs))
+        _worker_init(pipeline_name, cfg, data, threads)
+        _WORKER["token"] = token
     return _run_one(fold, ctx, run_dir)
+
+
+def order_folds(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, folds: list[Fold]) -> list[Fold]:
+    """``folds`` longest first by :meth:`Pipeline.fold_cost` (stable), unchanged if any cost is unknown."""
+    costs = [pipeline.fold_cost(cfg, data, f) for f in folds]
+    if not folds or any(c is None for c in costs):
+        return list(folds)
+    order = sorted(range(len(folds)), key=lambda i: -float(costs[i]))  # sorted() is stable: ties keep order
+    return [folds[i] for i in order]
 
 
 def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fold], run_dir: Path,
@@ -247,9 +265,8 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
             ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                      log_to_driver=False, ignore_reinit_error=True)
         task = ray.remote(num_cpus=1)(_ray_task)
-        data_ref = ray.put(data)
-        cfg_ref = ray.put(cfg)
-        pending = {task.remote(pipeline.name, cfg_ref, data_ref, f, ctx_for(f, False), str(run_dir), threads): f
+        refs = [ray.put(cfg), ray.put(data)]
+        pending = {task.remote(pipeline.name, refs, f, ctx_for(f, False), str(run_dir), threads): f
                    for f in todo}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
@@ -457,7 +474,8 @@ def _run_locked(cfg: ExperimentConfig, run_dir: Path, pipeline: Pipeline, *, exe
     ids = [check_fold_id(f.id, run_dir) for f in folds]
     if len(set(ids)) != len(ids):
         raise MyoflowError(f"pipeline {cfg.pipeline!r} produced duplicate fold ids")
-    todo = [f for f in folds if not _is_done(run_dir, f)]
+    # longest first (when the pipeline can say), so no long fold is left running alone at the end
+    todo = order_folds(pipeline, cfg, data, [f for f in folds if not _is_done(run_dir, f)])
     bar = None
     if progress:
         from tqdm.auto import tqdm

@@ -40,9 +40,38 @@ from ..containers import Epochs
 from ..errors import DataError
 from .base import MyoflowEstimator
 
-__all__ = ["CNNLSTM", "CNNLSTMClassifier"]
+__all__ = ["CNNLSTM", "CNNLSTMClassifier", "MaxPoolReshape", "EVAL_BATCH"]
 
 log = logging.getLogger(__name__)
+
+#: Windows per forward chunk at validation and prediction. Each window's logits do not depend on
+#: the chunk (checked bit for bit in the tests), but the speed does: one 12 000-window forward
+#: runs ~4x slower per window than 256-window chunks (the activations no longer fit in cache).
+EVAL_BATCH = 256
+
+
+class MaxPoolReshape(nn.Module):
+    """Non-overlapping 1-D max pooling as a reshape + ``max`` over the last axis.
+
+    The same values and the same gradients as ``nn.MaxPool1d(k)`` (stride ``k``, trailing
+    samples that do not fill a window dropped; a tie sends the gradient to the first maximum,
+    as ``MaxPool1d`` does — tested), ~15-20 % cheaper on CPU for the CNN-LSTM's sizes because
+    it skips the generic 2-D pooling kernel ``MaxPool1d`` dispatches to.
+
+    Shapes: ``(batch, channels, n_times)`` → ``(batch, channels, n_times // k)``.
+    """
+
+    def __init__(self, kernel_size: int):
+        super().__init__()
+        self.kernel_size = int(kernel_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.kernel_size
+        n = x.shape[-1] // k
+        return x[..., : n * k].reshape(*x.shape[:-1], n, k).max(dim=-1).values
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}"
 
 
 class CNNLSTM(nn.Module):
@@ -102,7 +131,7 @@ class CNNLSTM(nn.Module):
         self.conv1 = nn.Conv1d(in_channels, c1, k1, padding=k1 // 2)
         self.conv2 = nn.Conv1d(c1, c2, k2, padding=k2 // 2)
         self.act = nn.ReLU()
-        self.pool = nn.MaxPool1d(pool) if pool > 1 else nn.Identity()
+        self.pool = MaxPoolReshape(pool) if pool > 1 else nn.Identity()
         self.fc1 = nn.Linear(c2, fc_size)
         self.lstm = nn.LSTM(fc_size, lstm_hidden, num_layers=1, batch_first=True)
         self.fc2 = nn.Linear(lstm_hidden, head_size)
@@ -346,16 +375,17 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         self.val_accuracy_: list[float] = []
         Xv, yv = Xs[val_idx], codes[val_idx]
 
-        def on_epoch(epoch: int, train_loss: float, val_loss: float | None) -> None:
-            if len(val_idx):
-                self.val_accuracy_.append(float((self._logits(Xv).argmax(1) == yv).mean()))
+        def on_validation(logits, target) -> None:
+            # accuracy from the logits of the engine's own validation pass (no second forward)
+            self.val_accuracy_.append(int((logits.argmax(1) == target).sum()) / max(len(target), 1))
 
         self.history_ = fit_module(
             self.module_, [Xs[fit_idx]], codes[fit_idx], loss_fn,
             val_inputs=[Xv] if len(val_idx) else None, val_target=yv if len(val_idx) else None,
             epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
             weight_decay=float(self.weight_decay), optimizer=self.optimizer, patience=int(self.patience),
-            seed=derive_seed(self.seed, "batches"), device=self.device, on_epoch=on_epoch,
+            seed=derive_seed(self.seed, "batches"), device=self.device, on_validation=on_validation,
+            val_batch_size=EVAL_BATCH,
         )
         self.module_.eval()
 
@@ -363,7 +393,7 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
     def _logits(self, Xs: np.ndarray) -> np.ndarray:
         from ..train import predict_module
 
-        return predict_module(self.module_, [Xs], batch_size=2048, device=self.device)
+        return predict_module(self.module_, [Xs], batch_size=EVAL_BATCH, device=self.device)
 
     def predict_proba(self, epochs: Epochs | np.ndarray) -> np.ndarray:
         """Softmax probabilities, shape (n, n_classes), columns in ``classes_`` order."""

@@ -26,6 +26,8 @@ __all__ = ["ConvAutoencoder", "pretrain_conv_layers"]
 
 log = logging.getLogger(__name__)
 
+_ENCODE_CHUNK = 256  # windows per forward when encoding the pretraining set for the next layer
+
 
 class ConvAutoencoder(nn.Module):
     """One-layer conv/deconv autoencoder: ``x → act(conv(x)) → deconv → x̂``.
@@ -140,7 +142,12 @@ def pretrain_conv_layers(
             conv.weight.copy_(ae.encoder.weight)
             if conv.bias is not None:
                 conv.bias.copy_(ae.encoder.bias)
-            h = ae.encode(h)
-            if between is not None:
-                h = between(h)
+            # The frozen representation for the next layer, in chunks: each window's features do not
+            # depend on the chunk, and the whole-set activation (20 000 windows x 16 channels x 500
+            # samples, 640 MB in float32) never has to exist twice.
+            parts = []
+            for s in range(0, h.shape[0], _ENCODE_CHUNK):
+                part = ae.encode(h[s:s + _ENCODE_CHUNK])
+                parts.append(between(part) if between is not None else part)
+            h = torch.cat(parts) if parts else h
     return histories

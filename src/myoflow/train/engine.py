@@ -361,6 +361,8 @@ def fit_module(
     val_inputs: Sequence[np.ndarray] | None = None,
     val_target: np.ndarray | None = None,
     device: str = "cpu",
+    val_batch_size: int | None = None,
+    on_validation: Callable[[Any, Any], None] | None = None,
     **options,
 ) -> FitResult:
     """Supervised shortcut of :func:`fit`: minimise ``loss_fn(module(*inputs), target)``.
@@ -374,9 +376,19 @@ def fit_module(
     val_inputs, val_target : optional
         Validation data (carved from TRAINING groups only); the validation loss drives
         early stopping and best-weights restore.
+    val_batch_size : int, optional
+        Run the validation forward in chunks of this many samples and compute the loss on
+        the concatenated outputs (``None``: one forward over the whole set, as before). The
+        same loss for a model whose outputs are per-sample (eval mode), and much faster for
+        large validation sets whose activations do not fit in cache; peak memory falls too.
+    on_validation : callable, optional
+        ``on_validation(outputs, target)`` after every validation pass, with the outputs of
+        that pass (so a caller's validation metrics need no second forward).
     **options
         Any keyword of :func:`fit` (epochs, batch_size, lr, optimizer, patience, seed, ...).
     """
+    import torch
+
     from .device import get_device
 
     if len(target) == 0:
@@ -387,8 +399,17 @@ def fit_module(
         Xv = [_to_tensor(a, device) for a in val_inputs]
         yv = _to_tensor(val_target, device)
 
+        nv = len(yv)
+        step = nv if not val_batch_size else max(1, int(val_batch_size))
+
         def validate() -> float:
-            return float(loss_fn(module(*Xv), yv))
+            if step >= nv:
+                out = module(*Xv)
+            else:
+                out = torch.cat([module(*[x[s:s + step] for x in Xv]) for s in range(0, nv, step)])
+            if on_validation is not None:
+                on_validation(out, yv)
+            return float(loss_fn(out, yv))
 
     def loss(batch, state):
         return loss_fn(module(*batch[:-1]), batch[-1])
