@@ -111,3 +111,25 @@ def test_chunked_encoding_for_the_next_autoencoder_changes_nothing(monkeypatch):
     w0, h0 = pretrained(10_000)
     w1, h1 = pretrained(7)
     assert h0 == h1 and all(torch.equal(a, b) for a, b in zip(w0, w1))
+
+
+def test_device_reaches_the_autoencoder_pretraining_and_the_training(monkeypatch):
+    """GPU path without a GPU: with torch reporting CUDA, ``device: auto`` must reach both the greedy
+    autoencoder pretraining (it used to stay on the CPU) and the supervised training."""
+    import myoflow.models.conv_autoencoder as ca
+    import myoflow.train as train
+
+    seen = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(ca, "pretrain_conv_layers", lambda *a, **k: seen.setdefault("ae", k["device"]) and [])
+
+    def fake_fit(module, inputs, target, loss_fn, **k):
+        seen["fit"] = k["device"]
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(train, "fit_module", fake_fit)
+    X, y = _toy(60)
+    clf = CNNLSTMClassifier(pretrain=True, epochs=1, val_fraction=0, kernel_sizes=(5, 3), device="auto")
+    with pytest.raises(RuntimeError, match="stop"):
+        clf.fit(X, np.array(["a", "b", "c"])[y])
+    assert seen == {"ae": "cuda", "fit": "auto"}  # fit_module resolves "auto" itself (to cuda here)

@@ -351,6 +351,7 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         from ..evaluate.imbalance import class_weights
         from .conv_autoencoder import pretrain_conv_layers
         from ..train import derive_seed, fit_module
+        from ..train.device import get_device
 
         self.pretrain_history_: list[list[float]] = []
         if self.pretrain:
@@ -359,9 +360,10 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
                 self.module_.conv_layers, Xs, between=self.module_.pool, activation=self.module_.act,
                 epochs=int(self.ae_epochs), batch_size=int(self.batch_size), lr=float(self.ae_lr),
                 seed=derive_seed(self.seed, "autoencoder"), max_samples=self.ae_max_samples,
+                device=get_device(self.device),  # on the GPU too, not left on the CPU
             )
         self.initial_conv_weights_ = {
-            f"conv{i + 1}": c.weight.detach().clone().numpy() for i, c in enumerate(self.module_.conv_layers)
+            f"conv{i + 1}": c.weight.detach().cpu().clone().numpy() for i, c in enumerate(self.module_.conv_layers)
         }
 
         weight = None

@@ -93,6 +93,7 @@ def pretrain_conv_layers(
     lr: float = 1e-3,
     seed: int = 0,
     max_samples: int | None = None,
+    device: str = "cpu",
 ) -> list[list[float]]:
     """Greedy layer-wise pretraining; writes the learned weights INTO ``conv_layers``.
 
@@ -115,6 +116,9 @@ def pretrain_conv_layers(
         global torch RNG state is restored).
     max_samples : int, optional
         Pretrain on a random subset of at most this many windows (speed).
+    device : str
+        Torch device the autoencoders train on (``"cuda"`` on a GPU machine; the learned
+        weights are copied back into ``conv_layers`` wherever they live).
 
     Returns
     -------
@@ -129,6 +133,7 @@ def pretrain_conv_layers(
     gen = torch.Generator().manual_seed(int(seed))
     if max_samples is not None and x.shape[0] > max_samples:
         x = x[torch.randperm(x.shape[0], generator=gen)[:max_samples]]
+    x = x.to(device)  # after the CPU-generator subset, so the subset does not depend on the device
     histories: list[list[float]] = []
     h = x
     for i, conv in enumerate(conv_layers):

@@ -1,0 +1,218 @@
+"""Profile the paper-size muscle-id fold and PROJECT the full protocol's CPU time (issue 19).
+
+What dominates a fold of ``myoflow reproduce muscle-id`` at the paper's size (9 subjects x
+4 muscles x ~120 bursts x 16 grid channels = 69 776 windows of 500 samples; 200 epochs with
+early stopping)? Measured here, with one torch thread (as each fold runs), on synthetic
+windows of the paper's shape (cost does not depend on the values):
+
+* CNN-LSTM training step per window (forward + backward + Adam, batch 64) with the shipped
+  reshape max-pool and, in the same run, with ``nn.MaxPool1d`` (the previous code);
+* the per-epoch validation forward per window: the previous single whole-set forward
+  (plus the second, 2048-chunk forward the classifier used for the validation accuracy),
+  against the shipped 256-window chunks with the accuracy read off the same pass;
+* one autoencoder epoch per window, layer 1 and layer 2 (greedy pretraining);
+* random-forest fit (200 trees, 22 features) on a subset, scaled by n log n;
+
+and the measured per-window costs are combined with the fold inventory of the shipped
+config into a **projection** (not a measurement) of the whole protocol's CPU hours, for
+``binary: separate`` and ``binary: collapsed``, old and new code, under stated epoch counts
+(``--epochs-intra``/``--epochs-loso``: epochs actually run, best epoch + patience; the
+defaults are the mean best epochs of the lr-selection record on the seed-1 cohort plus the
+patience of 15 — a small cohort; the true paper-size values are unknown until the full run).
+
+Costs are process CPU seconds (``time.process_time``, one thread), not wall time: on the shared
+2-core machine wall time is inflated several-fold by other jobs, CPU time much less (caches are
+still shared). The old/new ratios are measured in one run, interleaved.
+
+Run: ``python benchmarks/profile_muscle_id_fold.py`` → ``benchmarks/results/profile_muscle_id_fold.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS_DIR  # noqa: E402  (puts src/ on the path)
+
+# Paper-size inventory (Velásquez et al. 2023: 4361 bursts, 69 776 channel samples; 9 subjects).
+N_SIM = 69_776
+SIM_SUBJECTS = 9
+N_REAL = 30 * 4 * 20   # elderly set: 30 subjects x 4 muscles x one 10 s contraction tiled into 500 ms windows
+REAL_SUBJECTS = 30
+N_TIMES = 500
+
+
+def _best_of(fn, repeats: int) -> float:
+    ts = []
+    for _ in range(repeats):
+        t = time.process_time()
+        fn()
+        ts.append(time.process_time() - t)
+    return min(ts)
+
+
+def measure(n_train: int, n_val: int, repeats: int) -> dict[str, float]:
+    """Seconds per window of each stage (min over ``repeats``), old and new code paths interleaved."""
+    import torch
+
+    from myoflow.models.cnn_lstm import EVAL_BATCH, CNNLSTM
+    from myoflow.models.conv_autoencoder import ConvAutoencoder
+    from myoflow.train.engine import fit
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    X = torch.randn(n_train, 1, N_TIMES)
+    y = torch.randint(0, 4, (n_train,))
+    Xv = torch.randn(n_val, 1, N_TIMES)
+    out: dict[str, float] = {}
+    model = CNNLSTM(4, conv_channels=(16, 32), kernel_sizes=(9, 5), pool=4)
+    reshape_pool, maxpool = model.pool, torch.nn.MaxPool1d(4)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def train_epoch():
+        model.train()
+        for s in range(0, n_train, 64):
+            loss = torch.nn.functional.cross_entropy(model(X[s:s + 64]), y[s:s + 64])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    train_epoch()  # warm-up
+    t_old, t_new = [], []
+    for _ in range(repeats):
+        model.pool = maxpool
+        t_old.append(_best_of(train_epoch, 1))
+        model.pool = reshape_pool
+        t_new.append(_best_of(train_epoch, 1))
+    out["train_old"], out["train_new"] = min(t_old) / n_train, min(t_new) / n_train
+    model.eval()
+    with torch.no_grad():
+        model.pool = maxpool
+        out["val_old"] = _best_of(lambda: model(Xv), repeats) / n_val
+        out["acc_old"] = _best_of(lambda: [model(Xv[s:s + 2048]) for s in range(0, n_val, 2048)], repeats) / n_val
+        model.pool = reshape_pool
+        out["val_new"] = _best_of(lambda: [model(Xv[s:s + EVAL_BATCH]) for s in range(0, n_val, EVAL_BATCH)],
+                                  repeats) / n_val
+    # autoencoder epochs (layer 1 on raw windows, layer 2 on pooled layer-1 features)
+    n_ae = min(n_train, 4096)
+    ae1 = ConvAutoencoder(model.conv1, model.act)
+    t = time.process_time()
+    fit(ae1, [X[:n_ae]], lambda b, s: torch.nn.functional.mse_loss(ae1(b[0]), b[0]), epochs=1, batch_size=64,
+        patience=None)
+    out["ae1"] = (time.process_time() - t) / n_ae
+    with torch.no_grad():
+        h = torch.cat([reshape_pool(ae1.encode(X[s:s + 256])) for s in range(0, n_ae, 256)])
+    ae2 = ConvAutoencoder(model.conv2, model.act)
+    t = time.process_time()
+    fit(ae2, [h], lambda b, s: torch.nn.functional.mse_loss(ae2(b[0]), b[0]), epochs=1, batch_size=64,
+        patience=None)
+    out["ae2"] = (time.process_time() - t) / n_ae
+    # random forest: fit time per (tree x n log2 n) unit on 22 features
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(0)
+    n_rf, trees = 8000, 20
+    F, yr = rng.standard_normal((n_rf, 22)), rng.integers(0, 4, n_rf)
+    t = time.process_time()
+    RandomForestClassifier(n_estimators=trees, n_jobs=1, min_samples_leaf=2, random_state=0).fit(F, yr)
+    out["rf_unit"] = (time.process_time() - t) / (trees * n_rf * math.log2(n_rf))
+    return out
+
+
+def inventory(binary: str, intra_channel: bool = True) -> list[dict]:
+    """Folds of the shipped config at paper size: scheme, cohort, training/test windows, networks trained."""
+    folds = []
+    sim_tasks = ["4class"] + (["side", "muscle"] if binary == "separate" else [])
+    for task in sim_tasks:
+        folds.append(dict(cohort="sim", scheme="intra", task=task, n_train=0.8 * N_SIM, n_test=0.2 * N_SIM))
+        if intra_channel:
+            folds.append(dict(cohort="sim", scheme="intra-channel", task=task, n_train=0.8 * N_SIM,
+                              n_test=0.2 * N_SIM))
+        for _ in range(SIM_SUBJECTS):
+            folds.append(dict(cohort="sim", scheme="loso", task=task, n_train=N_SIM * (1 - 1 / SIM_SUBJECTS),
+                              n_test=N_SIM / SIM_SUBJECTS))
+    folds.append(dict(cohort="sim", scheme="final", task="4class", n_train=N_SIM, n_test=0))
+    folds.append(dict(cohort="real", scheme="intra", task="4class", n_train=0.8 * N_REAL, n_test=0.2 * N_REAL))
+    for _ in range(REAL_SUBJECTS):
+        folds.append(dict(cohort="real", scheme="loso", task="4class", n_train=N_REAL * (1 - 1 / REAL_SUBJECTS),
+                          n_test=N_REAL / REAL_SUBJECTS))
+    folds.append(dict(cohort="real", scheme="final", task="4class", n_train=N_REAL, n_test=0))
+    return folds
+
+
+def project(costs: dict[str, float], binary: str, code: str, epochs_intra: float, epochs_loso: float,
+            ae_epochs: int = 10, ae_max: int = 20000, trees: int = 200, val_fraction: float = 0.2) -> dict:
+    """CPU seconds of the whole protocol from per-window costs (a projection, see the module docstring)."""
+    t_train, t_val = costs[f"train_{code}"], costs[f"val_{code}"] + (costs["acc_old"] if code == "old" else 0.0)
+    t_pred = costs["val_new"] if code == "new" else costs["acc_old"]
+    parts = {"cnn_lstm_train": 0.0, "cnn_lstm_validation": 0.0, "autoencoder": 0.0, "random_forest": 0.0,
+             "predict": 0.0}
+    for f in inventory(binary):
+        nets = ["pretrained"] if f["scheme"] == "final" else ["pretrained", "random"]
+        epochs = epochs_loso if f["scheme"] == "loso" else epochs_intra
+        n_fit, n_val = f["n_train"] * (1 - val_fraction), f["n_train"] * val_fraction
+        for net in nets:
+            parts["cnn_lstm_train"] += epochs * n_fit * t_train
+            parts["cnn_lstm_validation"] += epochs * n_val * t_val
+            if net == "pretrained":
+                parts["autoencoder"] += ae_epochs * min(f["n_train"], ae_max) * (costs["ae1"] + costs["ae2"])
+            parts["predict"] += f["n_test"] * t_pred
+        if f["scheme"] != "final":
+            n = f["n_train"]
+            parts["random_forest"] += trees * n * math.log2(n) * costs["rf_unit"]
+    total = sum(parts.values())
+    return {"cpu_hours": total / 3600, "parts_cpu_hours": {k: v / 3600 for k, v in parts.items()},
+            "n_folds": len(inventory(binary))}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n-train", type=int, default=3072, help="windows per timed training epoch")
+    ap.add_argument("--n-val", type=int, default=12_400, help="validation windows (paper-size LOSO: ~12 400)")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--epochs-intra", type=float, default=47 + 15 + 1)
+    ap.add_argument("--epochs-loso", type=float, default=11 + 15 + 1)
+    ap.add_argument("--out", type=Path, default=RESULTS_DIR / "profile_muscle_id_fold.json")
+    a = ap.parse_args(argv)
+    t0, load0 = time.perf_counter(), os.getloadavg()
+    costs = measure(a.n_train, a.n_val, a.repeats)
+    proj = {}
+    for binary in ("separate", "collapsed"):
+        for code in ("old", "new"):
+            for label, (ei, el) in (("observed_epochs", (a.epochs_intra, a.epochs_loso)), ("200_epochs", (200, 200))):
+                proj[f"{binary}/{code}/{label}"] = project(costs, binary, code, ei, el)
+    record = {
+        "what": "per-window stage costs of the paper-size muscle-id fold (measured) and the full protocol's "
+                "CPU hours (PROJECTED from them)",
+        "command": "python benchmarks/profile_muscle_id_fold.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "per_window_ms": {k: v * 1e3 for k, v in costs.items() if k != "rf_unit"},
+        "rf_seconds_per_tree_nlog2n": costs["rf_unit"],
+        "ratios_same_run": {"train_old_over_new": costs["train_old"] / costs["train_new"],
+                            "validation_old_over_new": (costs["val_old"] + costs["acc_old"]) / costs["val_new"]},
+        "assumed_epochs_run": {"intra": a.epochs_intra, "loso": a.epochs_loso,
+                               "source": "mean best epoch (lr 0.001) of benchmarks/results/selection/"
+                                         "muscle_id_lr_seed1.json (intra 43/50, LOSO 17.5/4.5) + patience 15 + 1"},
+        "projection": proj,
+        "threads": 1, "wall_seconds": round(time.perf_counter() - t0, 1),
+        "load_average_start": list(load0), "load_average_end": list(os.getloadavg()),
+    }
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = a.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(a.out)
+    print(json.dumps({k: record[k] for k in ("per_window_ms", "ratios_same_run")}, indent=1))
+    for k, v in proj.items():
+        print(f"  {k:40s} {v['cpu_hours']:6.2f} CPU-h  " + ", ".join(f"{p} {h:.2f}" for p, h in v["parts_cpu_hours"].items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
