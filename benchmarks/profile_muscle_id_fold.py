@@ -126,6 +126,36 @@ def measure(n_train: int, n_val: int, repeats: int) -> dict[str, float]:
     return out
 
 
+_RSS_CHILD = r"""
+import resource, sys, torch
+torch.set_num_threads(1)
+from myoflow.models.cnn_lstm import CNNLSTM
+n, step = int(sys.argv[1]), int(sys.argv[2])
+m = CNNLSTM(4, pool=4).eval()
+x = torch.randn(n, 1, 500)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with torch.no_grad():
+    out = torch.cat([m(x[s:s + step]) for s in range(0, n, step)])
+print(base / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def validation_peak_rss(n_val: int) -> dict[str, float]:
+    """Peak RSS (MB) added by one validation forward over ``n_val`` windows: whole set vs 256-window chunks.
+
+    Each in a fresh process (ru_maxrss only grows), after the model and the windows exist.
+    """
+    import subprocess
+
+    out = {}
+    for label, step in (("whole_set", n_val), ("chunks_256", 256)):
+        r = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(n_val), str(step)], capture_output=True,
+                           text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        before, peak = (float(v) for v in r.stdout.split())
+        out[label] = peak - before
+    return out
+
+
 def inventory(binary: str, intra_channel: bool = True) -> list[dict]:
     """Folds of the shipped config at paper size: scheme, cohort, training/test windows, networks trained."""
     folds = []
@@ -183,6 +213,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     t0, load0 = time.perf_counter(), os.getloadavg()
     costs = measure(a.n_train, a.n_val, a.repeats)
+    rss = validation_peak_rss(a.n_val)
     proj = {}
     for binary in ("separate", "collapsed"):
         for code in ("old", "new"):
@@ -197,6 +228,7 @@ def main(argv=None) -> int:
         "rf_seconds_per_tree_nlog2n": costs["rf_unit"],
         "ratios_same_run": {"train_old_over_new": costs["train_old"] / costs["train_new"],
                             "validation_old_over_new": (costs["val_old"] + costs["acc_old"]) / costs["val_new"]},
+        "validation_forward_extra_peak_rss_mb": rss,
         "assumed_epochs_run": {"intra": a.epochs_intra, "loso": a.epochs_loso,
                                "source": "mean best epoch (lr 0.001) of benchmarks/results/selection/"
                                          "muscle_id_lr_seed1.json (intra 43/50, LOSO 17.5/4.5) + patience 15 + 1"},
@@ -208,7 +240,8 @@ def main(argv=None) -> int:
     tmp = a.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(a.out)
-    print(json.dumps({k: record[k] for k in ("per_window_ms", "ratios_same_run")}, indent=1))
+    print(json.dumps({k: record[k] for k in ("per_window_ms", "ratios_same_run",
+                                             "validation_forward_extra_peak_rss_mb")}, indent=1))
     for k, v in proj.items():
         print(f"  {k:40s} {v['cpu_hours']:6.2f} CPU-h  " + ", ".join(f"{p} {h:.2f}" for p, h in v["parts_cpu_hours"].items()))
     return 0

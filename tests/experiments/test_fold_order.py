@@ -80,3 +80,31 @@ def test_muscle_id_fold_cost_counts_training_windows_and_networks():
     assert c["a"] == 800 * 500 * 2.2 and c["b"] == 700 * 500 * 2.2
     assert c["c"] == 900 * 500 * 1.0  # the final fold trains one network and no baselines
     assert [f.id for f in order_folds(pipe, cfg, data, [intra, final, loso])] == ["a", "b", "c"]
+
+
+def test_auto_pool_probes_the_cheapest_fold_and_scales_by_cost(tmp_path, monkeypatch):
+    import myoflow.experiments.runner as runner
+
+    ran, asked = [], []
+    original = runner._run_one
+
+    def recording(fold, ctx, run_dir):
+        ran.append(fold.id)
+        return original(fold, ctx, run_dir)
+
+    def pays(per_fold, n_left, workers):
+        asked.append((per_fold, n_left, workers))
+        return False
+
+    ticks = iter([10.0, 12.0])  # the probe fold "costs" 2 s of CPU
+    pipe = _Costed()
+    pipe.costs = {"k0": 1.0, "k1": 2.0, "k2": 3.0}
+    monkeypatch.setenv("MYOFLOW_POOL", "auto")
+    monkeypatch.setattr(runner, "get_pipeline", lambda name: pipe)
+    monkeypatch.setattr(runner, "_run_one", recording)
+    monkeypatch.setattr(runner, "pool_pays", pays)
+    monkeypatch.setattr(runner.time, "process_time", lambda: next(ticks))
+    run_experiment(load_config(TOY), tmp_path / "auto", workers=2)
+    assert ran == ["k0", "k2", "k1"]  # the cheapest probes; the rest longest first, in-process (pays False)
+    # the others' mean cost is 2.5x the probe's: 2 s -> 5 s per fold
+    assert asked == [(5.0, 2, 2)]

@@ -282,11 +282,20 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
         _run_in_process(todo)
         return []
     if mode == "auto":
-        # Time the first fold in-process, then start the pool only if it pays (see pool_pays).
+        # Time one fold in-process, then start the pool only if it pays (see pool_pays). With fold
+        # costs (the pipeline's fold_cost; todo is then longest first) the probe is the CHEAPEST fold,
+        # run last in the order, and the others' time is scaled from it by cost: probing the longest
+        # fold would leave the second core idle for the longest stretch of the run.
+        costs = [pipeline.fold_cost(cfg, data, f) for f in todo]
+        known = all(c is not None and c > 0 for c in costs)
+        probe = len(todo) - 1 if known else 0
         t0 = time.process_time()
-        _run_in_process(todo[:1])
-        todo = todo[1:]
-        if not pool_pays(time.process_time() - t0, len(todo), workers):
+        _run_in_process([todo[probe]])
+        spent = time.process_time() - t0
+        rest = todo[:probe] + todo[probe + 1:]
+        per_fold = spent * (sum(costs[:probe]) / len(rest)) / costs[probe] if known else spent
+        todo = rest
+        if not pool_pays(per_fold, len(todo), workers):
             _run_in_process(todo)
             return []
     import multiprocessing as mp
