@@ -156,6 +156,50 @@ def validation_peak_rss(n_val: int) -> dict[str, float]:
     return out
 
 
+def calibrate(costs: dict[str, float], subjects: int, duration: float, seed: int = 1) -> dict:
+    """Check the projection's arithmetic on one REAL pipeline fold: measured CPU vs predicted CPU.
+
+    Runs one LOSO 4-class fold of the shipped config (both CNN-LSTMs, LDA, RF; all 16 grid channels)
+    on a small simulated cohort of ANOTHER seed than the reported one, times it in process CPU, and
+    predicts its cost from the per-window costs with the fold's own window counts and epochs run.
+    """
+    import torch
+
+    from myoflow.experiments import load_config
+    from myoflow.experiments.base import FoldContext
+    from myoflow.experiments.registry import get_pipeline
+    from myoflow.experiments.runner import default_cache_dir
+    from myoflow.train.seeding import derive_seed
+
+    torch.set_num_threads(1)
+    cfg = load_config(Path(__file__).resolve().parents[1] / "src" / "myoflow" / "configs" / "muscle_id.yaml",
+                      overrides={"data": {"sim": {"seed": seed, "subjects": subjects, "duration_s": duration},
+                                          "real": {"enabled": False}},
+                                 "evaluate": {"schemes": ["loso"], "binary": "collapsed", "final_model": False,
+                                              "loso_max_subjects": 1, "n_boot": 10}})
+    pipe = get_pipeline("muscle-id")
+    data = pipe.prepare(cfg, default_cache_dir())
+    fold = pipe.folds(cfg, data)[0]
+    t = time.process_time()
+    res = pipe.run_fold(cfg, data, fold, FoldContext(seed=derive_seed(cfg.seed, "muscle-id", fold.id), device="cpu",
+                                                     workdir=Path("/tmp")))
+    measured = time.process_time() - t
+    n_train, n_test = res.extras["n_train"], res.extras["n_test"]
+    n_fit, n_val = 0.8 * n_train, 0.2 * n_train
+    predicted, epochs = 0.0, {}
+    for model, c in res.curves.items():
+        e = len(c["train_loss"])
+        epochs[model] = e
+        predicted += e * (n_fit * costs["train_new"] + n_val * costs["val_new"]) + n_test * costs["val_new"]
+        if "ae1_reconstruction_mse" in c:
+            predicted += (len(c["ae1_reconstruction_mse"]) - 1) * min(n_train, 20000) * (costs["ae1"] + costs["ae2"])
+    predicted += 200 * n_train * math.log2(n_train) * costs["rf_unit"]
+    return {"fold": fold.id, "cohort": {"seed": seed, "subjects": subjects, "duration_s": duration,
+                                        "channels_per_burst": "all 16"},
+            "n_train": n_train, "n_test": n_test, "epochs_run": epochs, "measured_cpu_s": measured,
+            "predicted_cpu_s": predicted, "measured_over_predicted": measured / predicted}
+
+
 def inventory(binary: str, intra_channel: bool = True) -> list[dict]:
     """Folds of the shipped config at paper size: scheme, cohort, training/test windows, networks trained."""
     folds = []
@@ -209,11 +253,14 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--epochs-intra", type=float, default=47 + 15 + 1)
     ap.add_argument("--epochs-loso", type=float, default=11 + 15 + 1)
+    ap.add_argument("--calibrate-subjects", type=int, default=3, help="0: skip the one-fold calibration")
+    ap.add_argument("--calibrate-duration", type=float, default=60.0)
     ap.add_argument("--out", type=Path, default=RESULTS_DIR / "profile_muscle_id_fold.json")
     a = ap.parse_args(argv)
     t0, load0 = time.perf_counter(), os.getloadavg()
     costs = measure(a.n_train, a.n_val, a.repeats)
     rss = validation_peak_rss(a.n_val)
+    cal = calibrate(costs, a.calibrate_subjects, a.calibrate_duration) if a.calibrate_subjects else None
     proj = {}
     for binary in ("separate", "collapsed"):
         for code in ("old", "new"):
@@ -229,6 +276,7 @@ def main(argv=None) -> int:
         "ratios_same_run": {"train_old_over_new": costs["train_old"] / costs["train_new"],
                             "validation_old_over_new": (costs["val_old"] + costs["acc_old"]) / costs["val_new"]},
         "validation_forward_extra_peak_rss_mb": rss,
+        "calibration_one_real_fold": cal,
         "assumed_epochs_run": {"intra": a.epochs_intra, "loso": a.epochs_loso,
                                "source": "mean best epoch (lr 0.001) of benchmarks/results/selection/"
                                          "muscle_id_lr_seed1.json (intra 43/50, LOSO 17.5/4.5) + patience 15 + 1"},
@@ -241,7 +289,7 @@ def main(argv=None) -> int:
     tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(a.out)
     print(json.dumps({k: record[k] for k in ("per_window_ms", "ratios_same_run",
-                                             "validation_forward_extra_peak_rss_mb")}, indent=1))
+                                             "validation_forward_extra_peak_rss_mb", "calibration_one_real_fold")}, indent=1))
     for k, v in proj.items():
         print(f"  {k:40s} {v['cpu_hours']:6.2f} CPU-h  " + ", ".join(f"{p} {h:.2f}" for p, h in v["parts_cpu_hours"].items()))
     return 0
