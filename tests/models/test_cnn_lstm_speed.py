@@ -133,3 +133,24 @@ def test_device_reaches_the_autoencoder_pretraining_and_the_training(monkeypatch
     with pytest.raises(RuntimeError, match="stop"):
         clf.fit(X, np.array(["a", "b", "c"])[y])
     assert seen == {"ae": "cuda", "fit": "auto"}  # fit_module resolves "auto" itself (to cuda here)
+
+
+def test_in_place_relu_trains_bit_identically():
+    X, y = _toy(96)
+    x, t = torch.as_tensor(X), torch.as_tensor(y)
+
+    def train(inplace):
+        torch.manual_seed(0)
+        m = CNNLSTM(3, pool=4, kernel_sizes=(5, 3))
+        assert m.act.inplace
+        m.act = torch.nn.ReLU(inplace=inplace)
+        opt = torch.optim.Adam(m.parameters(), 1e-3)
+        for s in range(0, 96, 32):
+            loss = torch.nn.functional.cross_entropy(m(x[s:s + 32]), t[s:s + 32])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return m.state_dict()
+
+    a, b = train(False), train(True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
