@@ -127,16 +127,22 @@ def measure(n_train: int, n_val: int, repeats: int) -> dict[str, float]:
 
 
 _RSS_CHILD = r"""
-import resource, sys, torch
+import sys, torch
 torch.set_num_threads(1)
 from myoflow.models.cnn_lstm import CNNLSTM
+
+def hwm():  # this process's own peak RSS (VmHWM, MB); ru_maxrss would carry the parent's peak over exec
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return float(line.split()[1]) / 1024
+
 n, step = int(sys.argv[1]), int(sys.argv[2])
 m = CNNLSTM(4, pool=4).eval()
 x = torch.randn(n, 1, 500)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm()
 with torch.no_grad():
     out = torch.cat([m(x[s:s + step]) for s in range(0, n, step)])
-print(base / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(base, hwm())
 """
 
 
@@ -180,23 +186,32 @@ def calibrate(costs: dict[str, float], subjects: int, duration: float, seed: int
     pipe = get_pipeline("muscle-id")
     data = pipe.prepare(cfg, default_cache_dir())
     fold = pipe.folds(cfg, data)[0]
+    res_seed = derive_seed(cfg.seed, "muscle-id", fold.id)
     t = time.process_time()
-    res = pipe.run_fold(cfg, data, fold, FoldContext(seed=derive_seed(cfg.seed, "muscle-id", fold.id), device="cpu",
-                                                     workdir=Path("/tmp")))
+    res = pipe.run_fold(cfg, data, fold, FoldContext(seed=res_seed, device="cpu", workdir=Path("/tmp")))
     measured = time.process_time() - t
+    from myoflow.evaluate.splitters import inner_validation_split
+
     n_train, n_test = res.extras["n_train"], res.extras["n_test"]
-    n_fit, n_val = 0.8 * n_train, 0.2 * n_train
-    predicted, epochs = 0.0, {}
+    train = np.asarray(fold.payload["train"])
+    md = data["sim"].epochs.metadata.iloc[train].reset_index(drop=True)
+    labels = data["sim"].labels["4class"][train].astype(str)
+    predicted, epochs, split = 0.0, {}, {}
     for model, c in res.curves.items():
         e = len(c["train_loss"])
         epochs[model] = e
+        # the classifier's own early-stopping split (same call, same seed), for the exact fit/validation sizes
+        fit_idx, val_idx = inner_validation_split(md, np.arange(len(md)), fraction=0.2, group="subject", y=labels,
+                                                  seed=derive_seed(derive_seed(res_seed, model), "validation"))
+        n_fit, n_val = len(fit_idx), len(val_idx)
+        split[model] = [n_fit, n_val]
         predicted += e * (n_fit * costs["train_new"] + n_val * costs["val_new"]) + n_test * costs["val_new"]
         if "ae1_reconstruction_mse" in c:
             predicted += (len(c["ae1_reconstruction_mse"]) - 1) * min(n_train, 20000) * (costs["ae1"] + costs["ae2"])
     predicted += 200 * n_train * math.log2(n_train) * costs["rf_unit"]
     return {"fold": fold.id, "cohort": {"seed": seed, "subjects": subjects, "duration_s": duration,
                                         "channels_per_burst": "all 16"},
-            "n_train": n_train, "n_test": n_test, "epochs_run": epochs, "measured_cpu_s": measured,
+            "n_train": n_train, "n_test": n_test, "fit_val_windows": split, "epochs_run": epochs, "measured_cpu_s": measured,
             "predicted_cpu_s": predicted, "measured_over_predicted": measured / predicted}
 
 
