@@ -261,6 +261,20 @@ def project(costs: dict[str, float], binary: str, code: str, epochs_intra: float
             "n_folds": len(inventory(binary))}
 
 
+def projections(costs: dict[str, float], a) -> dict[str, dict]:
+    """Every projection row: binary mode x code x epoch assumption (incl. the shorter ``--patience-alt``)."""
+    best_i, best_l = a.epochs_intra - 16, a.epochs_loso - 16  # the defaults are best epoch + patience 15 + 1
+    proj = {}
+    for binary in ("separate", "collapsed"):
+        for code in ("old", "new"):
+            for label, (ei, el) in (("observed_epochs", (a.epochs_intra, a.epochs_loso)),
+                                    (f"patience_{a.patience_alt}", (best_i + a.patience_alt + 1,
+                                                                    best_l + a.patience_alt + 1)),
+                                    ("200_epochs", (200, 200))):
+                proj[f"{binary}/{code}/{label}"] = project(costs, binary, code, ei, el)
+    return proj
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-train", type=int, default=3072, help="windows per timed training epoch")
@@ -270,17 +284,27 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs-loso", type=float, default=11 + 15 + 1)
     ap.add_argument("--calibrate-subjects", type=int, default=3, help="0: skip the one-fold calibration")
     ap.add_argument("--calibrate-duration", type=float, default=60.0)
+    ap.add_argument("--patience-alt", type=int, default=5, help="projection row with this patience")
+    ap.add_argument("--reproject", type=Path, default=None,
+                    help="recompute the projection from the costs of an earlier record (no measurement)")
     ap.add_argument("--out", type=Path, default=RESULTS_DIR / "profile_muscle_id_fold.json")
     a = ap.parse_args(argv)
     t0, load0 = time.perf_counter(), os.getloadavg()
+    if a.reproject is not None:
+        old = json.loads(a.reproject.read_text())
+        costs = {k: v / 1e3 for k, v in old["per_window_ms"].items()}
+        costs["rf_unit"] = old["rf_seconds_per_tree_nlog2n"]
+        old["projection"] = projections(costs, a)
+        old["reprojected_with"] = "python benchmarks/profile_muscle_id_fold.py " + " ".join(
+            argv if argv is not None else sys.argv[1:])
+        a.out.write_text(json.dumps(old, indent=1))
+        for k, v in old["projection"].items():
+            print(f"  {k:40s} {v['cpu_hours']:6.2f} CPU-h")
+        return 0
     costs = measure(a.n_train, a.n_val, a.repeats)
     rss = validation_peak_rss(a.n_val)
     cal = calibrate(costs, a.calibrate_subjects, a.calibrate_duration) if a.calibrate_subjects else None
-    proj = {}
-    for binary in ("separate", "collapsed"):
-        for code in ("old", "new"):
-            for label, (ei, el) in (("observed_epochs", (a.epochs_intra, a.epochs_loso)), ("200_epochs", (200, 200))):
-                proj[f"{binary}/{code}/{label}"] = project(costs, binary, code, ei, el)
+    proj = projections(costs, a)
     record = {
         "what": "per-window stage costs of the paper-size muscle-id fold (measured) and the full protocol's "
                 "CPU hours (PROJECTED from them)",
