@@ -154,3 +154,29 @@ def test_in_place_relu_trains_bit_identically():
 
     a, b = train(False), train(True)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_channels_per_epoch_draws_k_windows_per_burst_and_default_is_unchanged():
+    X, y = _toy(240)
+    labels = np.array(["a", "b", "c"])[y]
+    md = pd.DataFrame({"subject": [f"S{i % 5}" for i in range(240)], "burst_key": np.arange(240) // 4})
+    ep = Epochs(X=X, fs=1000.0, ch_names=["emg"], metadata=md, y=labels)
+    clf = CNNLSTMClassifier(epochs=2, kernel_sizes=(5, 3), channels_per_epoch=2, val_fraction=0, seed=0)
+    groups = np.arange(240) // 4
+    gen = torch.Generator().manual_seed(0)
+
+    class _State:
+        generator = gen
+
+    sub = clf._epoch_subset(groups)(_State())
+    counts = np.bincount(groups[sub], minlength=60)
+    assert (counts == 2).all() and len(np.unique(sub)) == len(sub)
+    assert not np.array_equal(sub, clf._epoch_subset(groups)(_State()))  # a fresh draw every epoch
+    # fits, is deterministic, and differs from training on every window
+    a = CNNLSTMClassifier(epochs=2, kernel_sizes=(5, 3), channels_per_epoch=2, val_fraction=0, seed=0).fit(ep)
+    b = CNNLSTMClassifier(epochs=2, kernel_sizes=(5, 3), channels_per_epoch=2, val_fraction=0, seed=0).fit(ep)
+    full = CNNLSTMClassifier(epochs=2, kernel_sizes=(5, 3), val_fraction=0, seed=0).fit(ep)
+    assert np.array_equal(a.predict_proba(ep), b.predict_proba(ep))
+    assert not np.array_equal(a.predict_proba(ep), full.predict_proba(ep))
+    with pytest.raises(Exception, match="burst_key"):
+        CNNLSTMClassifier(epochs=1, channels_per_epoch=2, val_fraction=0).fit(X, labels)

@@ -201,6 +201,12 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         Autoencoder pretraining settings (per layer).
     class_weight : bool
         Weight the loss by balanced class weights of the training labels.
+    channels_per_epoch : int, optional
+        Train each epoch on at most this many windows of every ``channel_group`` (a grid burst's
+        channels are near-copies), drawn afresh every epoch from the seeded batch generator;
+        ``None`` (default): every window every epoch. Needs Epochs with that metadata column.
+    channel_group : str
+        Metadata column naming a window's burst (the unit whose channels are subsampled).
     seed : int
         Seeds weight initialisation, pretraining, batch order, validation split.
     device : str
@@ -246,6 +252,8 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         ae_lr: float = 1e-3,
         ae_max_samples: int | None = 20000,
         class_weight: bool = True,
+        channels_per_epoch: int | None = None,
+        channel_group: str = "burst_key",
         seed: int = 0,
         device: str = "cpu",
     ):
@@ -269,6 +277,8 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         self.ae_lr = ae_lr
         self.ae_max_samples = ae_max_samples
         self.class_weight = class_weight
+        self.channels_per_epoch = channels_per_epoch
+        self.channel_group = channel_group
         self.seed = seed
         self.device = device
 
@@ -342,12 +352,36 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
                 seed=derive_seed(self.seed, "validation"), group=group, y=y,
             )
 
+        subset_groups = None
+        if self.channels_per_epoch is not None:
+            k = int(self.channels_per_epoch)
+            if k < 1:
+                raise DataError(f"channels_per_epoch must be >= 1 or null, got {self.channels_per_epoch!r}")
+            if not isinstance(epochs, Epochs) or self.channel_group not in epochs.metadata.columns:
+                raise DataError(f"channels_per_epoch needs Epochs whose metadata has a {self.channel_group!r} column")
+            subset_groups = pd.factorize(epochs.metadata[self.channel_group].astype(str).to_numpy()[fit_idx])[0]
+
         self.module_ = self._build(self.classes_.size, X.shape[1])
         with torch_seed(derive_seed(self.seed, "training")):  # dropout masks: reproducible, global RNG untouched
-            self._train(Xs, codes, fit_idx, val_idx)
+            self._train(Xs, codes, fit_idx, val_idx, subset_groups)
         return self
 
-    def _train(self, Xs: np.ndarray, codes: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray) -> None:
+    def _epoch_subset(self, groups: np.ndarray):
+        """Per epoch: at most ``channels_per_epoch`` random windows of every group (indices into the fit set)."""
+        k = int(self.channels_per_epoch)
+
+        def subset(state) -> np.ndarray:
+            r = torch.rand(len(groups), generator=state.generator).numpy()
+            order = np.lexsort((r, groups))                      # by group, random within group
+            g = groups[order]
+            first = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+            rank = np.arange(len(g)) - np.repeat(first, np.diff(np.r_[first, len(g)]))
+            return np.sort(order[rank < k])
+
+        return subset
+
+    def _train(self, Xs: np.ndarray, codes: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray,
+               subset_groups: np.ndarray | None = None) -> None:
         import torch
 
         from ..evaluate.imbalance import class_weights
@@ -390,6 +424,7 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
             weight_decay=float(self.weight_decay), optimizer=self.optimizer, patience=int(self.patience),
             seed=derive_seed(self.seed, "batches"), device=self.device, on_validation=on_validation,
             val_batch_size=EVAL_BATCH,
+            epoch_subset=None if subset_groups is None else self._epoch_subset(subset_groups),
         )
         self.module_.eval()
 

@@ -198,6 +198,7 @@ def fit(
     batch_hook: Callable[[list, EpochState], list] | None = None,
     min_batch: int = 1,
     alternate: Sequence[AlternateStep] = (),
+    epoch_subset: Callable[[EpochState], Any] | None = None,
 ) -> FitResult:
     """Train ``module`` in place on in-memory tensors; restore the best validation weights.
 
@@ -235,6 +236,10 @@ def fit(
     alternate : sequence of :class:`AlternateStep`
         Players stepped, in order, on every training mini-batch before the main loss
         (GAN discriminators). Not part of ``module``: not restored at the best epoch.
+    epoch_subset : callable, optional
+        ``epoch_subset(state) -> index array`` at the start of every epoch: train that epoch on
+        these samples only (shuffled), e.g. a few of a grid burst's near-identical channels.
+        Draw from ``state.generator`` to stay seeded. ``None`` (default): every sample every epoch.
     """
     import torch
 
@@ -276,7 +281,12 @@ def fit(
                 if hasattr(cb, "on_epoch_start"):
                     cb.on_epoch_start(state)
             module.train()
-            perm = torch.randperm(n, generator=gen).to(device)
+            if epoch_subset is None:
+                perm = torch.randperm(n, generator=gen).to(device)
+            else:
+                sub = torch.as_tensor(np.asarray(epoch_subset(state), dtype=np.int64))
+                perm = sub[torch.randperm(len(sub), generator=gen)].to(device)
+                starts = range(0, len(sub), int(batch_size))
             hist.lr.append(float(opt.param_groups[0]["lr"]))
             total, seen = 0.0, 0
             alt_total = [0.0] * len(alt_opts)
