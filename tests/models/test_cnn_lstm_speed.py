@@ -159,7 +159,8 @@ def test_in_place_relu_trains_bit_identically():
 def test_channels_per_epoch_draws_k_windows_per_burst_and_default_is_unchanged():
     X, y = _toy(240)
     labels = np.array(["a", "b", "c"])[y]
-    md = pd.DataFrame({"subject": [f"S{i % 5}" for i in range(240)], "burst_key": np.arange(240) // 4})
+    md = pd.DataFrame({"subject": [f"S{i % 5}" for i in range(240)], "burst_key": np.arange(240) // 4,
+                       "window": 0})
     ep = Epochs(X=X, fs=1000.0, ch_names=["emg"], metadata=md, y=labels)
     clf = CNNLSTMClassifier(epochs=2, kernel_sizes=(5, 3), channels_per_epoch=2, val_fraction=0, seed=0)
     groups = np.arange(240) // 4
@@ -180,3 +181,10 @@ def test_channels_per_epoch_draws_k_windows_per_burst_and_default_is_unchanged()
     assert not np.array_equal(a.predict_proba(ep), full.predict_proba(ep))
     with pytest.raises(Exception, match="burst_key"):
         CNNLSTMClassifier(epochs=1, channels_per_epoch=2, val_fraction=0).fit(X, labels)
+    # k at least the group size (e.g. 4 of 4 channels): nothing is thinned, identical to None
+    same = CNNLSTMClassifier(epochs=2, kernel_sizes=(5, 3), channels_per_epoch=4, val_fraction=0, seed=0).fit(ep)
+    assert np.array_equal(same.predict_proba(ep), full.predict_proba(ep))
+    # windows of one tiled recording (same burst, different window positions) are not channels: not thinned
+    tiled = ep.replace(metadata=md.assign(window=np.arange(240) % 4))
+    t = CNNLSTMClassifier(epochs=2, kernel_sizes=(5, 3), channels_per_epoch=2, val_fraction=0, seed=0).fit(tiled)
+    assert np.array_equal(t.predict_proba(ep), full.predict_proba(ep))

@@ -205,8 +205,11 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         Train each epoch on at most this many windows of every ``channel_group`` (a grid burst's
         channels are near-copies), drawn afresh every epoch from the seeded batch generator;
         ``None`` (default): every window every epoch. Needs Epochs with that metadata column.
-    channel_group : str
-        Metadata column naming a window's burst (the unit whose channels are subsampled).
+    channel_group : str or sequence of str
+        Metadata column(s) naming the windows that are channels of one another: the same burst
+        and window position (default), so a whole-recording tiling (one channel, many windows per
+        "burst") is never thinned. When no group has more than ``channels_per_epoch`` windows,
+        nothing is subsampled (the run is then identical to ``None``).
     seed : int
         Seeds weight initialisation, pretraining, batch order, validation split.
     device : str
@@ -253,7 +256,7 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         ae_max_samples: int | None = 20000,
         class_weight: bool = True,
         channels_per_epoch: int | None = None,
-        channel_group: str = "burst_key",
+        channel_group: str | Sequence[str] = ("burst_key", "window"),
         seed: int = 0,
         device: str = "cpu",
     ):
@@ -357,9 +360,13 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
             k = int(self.channels_per_epoch)
             if k < 1:
                 raise DataError(f"channels_per_epoch must be >= 1 or null, got {self.channels_per_epoch!r}")
-            if not isinstance(epochs, Epochs) or self.channel_group not in epochs.metadata.columns:
-                raise DataError(f"channels_per_epoch needs Epochs whose metadata has a {self.channel_group!r} column")
-            subset_groups = pd.factorize(epochs.metadata[self.channel_group].astype(str).to_numpy()[fit_idx])[0]
+            cols = [self.channel_group] if isinstance(self.channel_group, str) else list(self.channel_group)
+            if not isinstance(epochs, Epochs) or any(c not in epochs.metadata.columns for c in cols):
+                raise DataError(f"channels_per_epoch needs Epochs whose metadata has the column(s) {cols}")
+            key = epochs.metadata[cols].astype(str).agg("|".join, axis=1).to_numpy()[fit_idx]
+            subset_groups = pd.factorize(key)[0]
+            if np.bincount(subset_groups).max() <= k:  # every group already within k: nothing to thin
+                subset_groups = None
 
         self.module_ = self._build(self.classes_.size, X.shape[1])
         with torch_seed(derive_seed(self.seed, "training")):  # dropout masks: reproducible, global RNG untouched
