@@ -237,7 +237,8 @@ def inventory(binary: str, intra_channel: bool = True) -> list[dict]:
 
 
 def project(costs: dict[str, float], binary: str, code: str, epochs_intra: float, epochs_loso: float,
-            ae_epochs: int = 10, ae_max: int = 20000, trees: int = 200, val_fraction: float = 0.2) -> dict:
+            ae_epochs: int = 10, ae_max: int = 20000, trees: int = 200, val_fraction: float = 0.2,
+            channel_fraction: float = 1.0) -> dict:
     """CPU seconds of the whole protocol from per-window costs (a projection, see the module docstring)."""
     t_train, t_val = costs[f"train_{code}"], costs[f"val_{code}"] + (costs["acc_old"] if code == "old" else 0.0)
     t_pred = costs["val_new"] if code == "new" else costs["acc_old"]
@@ -248,7 +249,7 @@ def project(costs: dict[str, float], binary: str, code: str, epochs_intra: float
         epochs = epochs_loso if f["scheme"] == "loso" else epochs_intra
         n_fit, n_val = f["n_train"] * (1 - val_fraction), f["n_train"] * val_fraction
         for net in nets:
-            parts["cnn_lstm_train"] += epochs * n_fit * t_train
+            parts["cnn_lstm_train"] += epochs * n_fit * channel_fraction * t_train  # channels_per_epoch / 16
             parts["cnn_lstm_validation"] += epochs * n_val * t_val
             if net == "pretrained":
                 parts["autoencoder"] += ae_epochs * min(f["n_train"], ae_max) * (costs["ae1"] + costs["ae2"])
@@ -272,6 +273,13 @@ def projections(costs: dict[str, float], a) -> dict[str, dict]:
                                                                     best_l + a.patience_alt + 1)),
                                     ("200_epochs", (200, 200))):
                 proj[f"{binary}/{code}/{label}"] = project(costs, binary, code, ei, el)
+    # the shipped recipe: patience 5 and 4 of 16 channels per epoch, whose epochs run were x epoch_factor of
+    # training on all channels on the seed-1 selection cohort (muscle_id_channels_seed1.json: 209 / 106)
+    f = a.channels_epoch_factor
+    for binary in ("separate", "collapsed"):
+        proj[f"{binary}/new/patience_{a.patience_alt}+channels_4of16"] = project(
+            costs, binary, "new", f * (best_i + a.patience_alt + 1), f * (best_l + a.patience_alt + 1),
+            channel_fraction=4 / 16)
     return proj
 
 
@@ -285,6 +293,8 @@ def main(argv=None) -> int:
     ap.add_argument("--calibrate-subjects", type=int, default=3, help="0: skip the one-fold calibration")
     ap.add_argument("--calibrate-duration", type=float, default=60.0)
     ap.add_argument("--patience-alt", type=int, default=5, help="projection row with this patience")
+    ap.add_argument("--channels-epoch-factor", type=float, default=209 / 106,
+                    help="epochs run with 4 of 16 channels per epoch / with all (selection record)")
     ap.add_argument("--reproject", type=Path, default=None,
                     help="recompute the projection from the costs of an earlier record (no measurement)")
     ap.add_argument("--out", type=Path, default=RESULTS_DIR / "profile_muscle_id_fold.json")
