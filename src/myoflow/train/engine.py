@@ -240,6 +240,7 @@ def fit(
         ``epoch_subset(state) -> index array`` at the start of every epoch: train that epoch on
         these samples only (shuffled), e.g. a few of a grid burst's near-identical channels.
         Draw from ``state.generator`` to stay seeded. ``None`` (default): every sample every epoch.
+        A per-step ``schedule`` is still sized for every sample per epoch (so it decays more slowly).
     """
     import torch
 
