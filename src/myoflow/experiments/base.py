@@ -133,6 +133,16 @@ class Pipeline(ABC):
         """Write PNG figures under ``run_dir/figures`` and return (title, path) pairs for the report."""
         return []
 
+    def fold_cost(self, cfg: ExperimentConfig, data: Any, fold: Fold) -> float | None:
+        """Relative cost of ``fold`` (any unit, larger = longer), or ``None`` if unknown (the default).
+
+        The runner starts the folds longest first when every fold has a cost (the classic
+        longest-processing-time order): with 2 workers the last long fold no longer runs alone
+        at the end while the other worker idles. Order never changes results (each fold is
+        seeded from its id).
+        """
+        return None
+
     # ---- export / inference (optional; used by `myoflow export` and `predict`)
     def build_model(self, cfg: ExperimentConfig, model_name: str, extras: dict[str, Any]):
         """Rebuild the untrained ``torch.nn.Module`` for ``model_name`` of a fold.

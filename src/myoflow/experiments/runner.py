@@ -43,7 +43,7 @@ from .base import Fold, FoldContext, FoldResult, Pipeline
 from .registry import get_pipeline
 from .quickrun import user_headline
 
-__all__ = ["run_experiment", "default_cache_dir", "load_fold_results", "finalize_run", "RunSummary"]
+__all__ = ["run_experiment", "default_cache_dir", "load_fold_results", "finalize_run", "RunSummary", "order_folds"]
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +205,27 @@ def _run_one(fold: Fold, ctx: FoldContext, run_dir: str) -> str:
     return fold.id
 
 
-def _ray_task(pipeline_name, cfg, data, fold, ctx, run_dir, threads):  # pragma: no cover - runs inside Ray
-    _worker_init(pipeline_name, cfg, data, threads)
+def _ray_task(pipeline_name, refs, fold, ctx, run_dir, threads):  # pragma: no cover - runs inside Ray
+    # ``refs`` = [config ref, data ref] inside a list, so Ray does NOT resolve them for every task:
+    # a Ray worker process runs many folds, and fetches + unpickles the cohort only for its first
+    # one of this run (keyed by the data ref's id), as a pool worker's initializer does.
+    token = refs[1].hex()
+    if _WORKER.get("token") != token:
+        import ray
+
+        cfg, data = ray.get(list(refs))
+        _worker_init(pipeline_name, cfg, data, threads)
+        _WORKER["token"] = token
     return _run_one(fold, ctx, run_dir)
+
+
+def order_folds(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, folds: list[Fold]) -> list[Fold]:
+    """``folds`` longest first by :meth:`Pipeline.fold_cost` (stable), unchanged if any cost is unknown."""
+    costs = [pipeline.fold_cost(cfg, data, f) for f in folds]
+    if not folds or any(c is None for c in costs):
+        return list(folds)
+    order = sorted(range(len(folds)), key=lambda i: -float(costs[i]))  # sorted() is stable: ties keep order
+    return [folds[i] for i in order]
 
 
 def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fold], run_dir: Path,
@@ -247,9 +265,8 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
             ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                      log_to_driver=False, ignore_reinit_error=True)
         task = ray.remote(num_cpus=1)(_ray_task)
-        data_ref = ray.put(data)
-        cfg_ref = ray.put(cfg)
-        pending = {task.remote(pipeline.name, cfg_ref, data_ref, f, ctx_for(f, False), str(run_dir), threads): f
+        refs = [ray.put(cfg), ray.put(data)]
+        pending = {task.remote(pipeline.name, refs, f, ctx_for(f, False), str(run_dir), threads): f
                    for f in todo}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
@@ -265,11 +282,20 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
         _run_in_process(todo)
         return []
     if mode == "auto":
-        # Time the first fold in-process, then start the pool only if it pays (see pool_pays).
+        # Time one fold in-process, then start the pool only if it pays (see pool_pays). With fold
+        # costs (the pipeline's fold_cost; todo is then longest first) the probe is the CHEAPEST fold,
+        # run last in the order, and the others' time is scaled from it by cost: probing the longest
+        # fold would leave the second core idle for the longest stretch of the run.
+        costs = [pipeline.fold_cost(cfg, data, f) for f in todo]
+        known = all(c is not None and c > 0 for c in costs)
+        probe = len(todo) - 1 if known else 0
         t0 = time.process_time()
-        _run_in_process(todo[:1])
-        todo = todo[1:]
-        if not pool_pays(time.process_time() - t0, len(todo), workers):
+        _run_in_process([todo[probe]])
+        spent = time.process_time() - t0
+        rest = todo[:probe] + todo[probe + 1:]
+        per_fold = spent * (sum(costs[:probe]) / len(rest)) / costs[probe] if known else spent
+        todo = rest
+        if not pool_pays(per_fold, len(todo), workers):
             _run_in_process(todo)
             return []
     import multiprocessing as mp
@@ -457,7 +483,8 @@ def _run_locked(cfg: ExperimentConfig, run_dir: Path, pipeline: Pipeline, *, exe
     ids = [check_fold_id(f.id, run_dir) for f in folds]
     if len(set(ids)) != len(ids):
         raise MyoflowError(f"pipeline {cfg.pipeline!r} produced duplicate fold ids")
-    todo = [f for f in folds if not _is_done(run_dir, f)]
+    # longest first (when the pipeline can say), so no long fold is left running alone at the end
+    todo = order_folds(pipeline, cfg, data, [f for f in folds if not _is_done(run_dir, f)])
     bar = None
     if progress:
         from tqdm.auto import tqdm

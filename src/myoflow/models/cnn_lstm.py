@@ -40,9 +40,38 @@ from ..containers import Epochs
 from ..errors import DataError
 from .base import MyoflowEstimator
 
-__all__ = ["CNNLSTM", "CNNLSTMClassifier"]
+__all__ = ["CNNLSTM", "CNNLSTMClassifier", "MaxPoolReshape", "EVAL_BATCH"]
 
 log = logging.getLogger(__name__)
+
+#: Windows per forward chunk at validation and prediction. Each window's logits do not depend on
+#: the chunk (checked bit for bit in the tests), but the speed does: one 12 000-window forward
+#: runs ~4x slower per window than 256-window chunks (the activations no longer fit in cache).
+EVAL_BATCH = 256
+
+
+class MaxPoolReshape(nn.Module):
+    """Non-overlapping 1-D max pooling as a reshape + ``max`` over the last axis.
+
+    The same values and the same gradients as ``nn.MaxPool1d(k)`` (stride ``k``, trailing
+    samples that do not fill a window dropped; a tie sends the gradient to the first maximum,
+    as ``MaxPool1d`` does — tested), ~15-20 % cheaper on CPU for the CNN-LSTM's sizes because
+    it skips the generic 2-D pooling kernel ``MaxPool1d`` dispatches to.
+
+    Shapes: ``(batch, channels, n_times)`` → ``(batch, channels, n_times // k)``.
+    """
+
+    def __init__(self, kernel_size: int):
+        super().__init__()
+        self.kernel_size = int(kernel_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.kernel_size
+        n = x.shape[-1] // k
+        return x[..., : n * k].reshape(*x.shape[:-1], n, k).max(dim=-1).values
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}"
 
 
 class CNNLSTM(nn.Module):
@@ -101,8 +130,10 @@ class CNNLSTM(nn.Module):
         # greedy autoencoder pretraining can address and overwrite each one.
         self.conv1 = nn.Conv1d(in_channels, c1, k1, padding=k1 // 2)
         self.conv2 = nn.Conv1d(c1, c2, k2, padding=k2 // 2)
-        self.act = nn.ReLU()
-        self.pool = nn.MaxPool1d(pool) if pool > 1 else nn.Identity()
+        # in place: every input it gets is a fresh layer output no backward needs (conv, linear and
+        # batch-norm backward use their inputs); ~3 % of a training step saved, numbers identical (tested)
+        self.act = nn.ReLU(inplace=True)
+        self.pool = MaxPoolReshape(pool) if pool > 1 else nn.Identity()
         self.fc1 = nn.Linear(c2, fc_size)
         self.lstm = nn.LSTM(fc_size, lstm_hidden, num_layers=1, batch_first=True)
         self.fc2 = nn.Linear(lstm_hidden, head_size)
@@ -170,6 +201,15 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         Autoencoder pretraining settings (per layer).
     class_weight : bool
         Weight the loss by balanced class weights of the training labels.
+    channels_per_epoch : int, optional
+        Train each epoch on at most this many windows of every ``channel_group`` (a grid burst's
+        channels are near-copies), drawn afresh every epoch from the seeded batch generator;
+        ``None`` (default): every window every epoch. Needs Epochs with that metadata column.
+    channel_group : str or sequence of str
+        Metadata column(s) naming the windows that are channels of one another: the same burst
+        and window position (default), so a whole-recording tiling (one channel, many windows per
+        "burst") is never thinned. When no group has more than ``channels_per_epoch`` windows,
+        nothing is subsampled (the run is then identical to ``None``).
     seed : int
         Seeds weight initialisation, pretraining, batch order, validation split.
     device : str
@@ -215,6 +255,8 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         ae_lr: float = 1e-3,
         ae_max_samples: int | None = 20000,
         class_weight: bool = True,
+        channels_per_epoch: int | None = None,
+        channel_group: str | Sequence[str] = ("burst_key", "window"),
         seed: int = 0,
         device: str = "cpu",
     ):
@@ -238,6 +280,8 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         self.ae_lr = ae_lr
         self.ae_max_samples = ae_max_samples
         self.class_weight = class_weight
+        self.channels_per_epoch = channels_per_epoch
+        self.channel_group = channel_group
         self.seed = seed
         self.device = device
 
@@ -311,17 +355,46 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
                 seed=derive_seed(self.seed, "validation"), group=group, y=y,
             )
 
+        subset_groups = None
+        if self.channels_per_epoch is not None:
+            k = int(self.channels_per_epoch)
+            if k < 1:
+                raise DataError(f"channels_per_epoch must be >= 1 or null, got {self.channels_per_epoch!r}")
+            cols = [self.channel_group] if isinstance(self.channel_group, str) else list(self.channel_group)
+            if not isinstance(epochs, Epochs) or any(c not in epochs.metadata.columns for c in cols):
+                raise DataError(f"channels_per_epoch needs Epochs whose metadata has the column(s) {cols}")
+            key = epochs.metadata[cols].astype(str).agg("|".join, axis=1).to_numpy()[fit_idx]
+            subset_groups = pd.factorize(key)[0]
+            if np.bincount(subset_groups).max() <= k:  # every group already within k: nothing to thin
+                subset_groups = None
+
         self.module_ = self._build(self.classes_.size, X.shape[1])
         with torch_seed(derive_seed(self.seed, "training")):  # dropout masks: reproducible, global RNG untouched
-            self._train(Xs, codes, fit_idx, val_idx)
+            self._train(Xs, codes, fit_idx, val_idx, subset_groups)
         return self
 
-    def _train(self, Xs: np.ndarray, codes: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray) -> None:
+    def _epoch_subset(self, groups: np.ndarray):
+        """Per epoch: at most ``channels_per_epoch`` random windows of every group (indices into the fit set)."""
+        k = int(self.channels_per_epoch)
+
+        def subset(state) -> np.ndarray:
+            r = torch.rand(len(groups), generator=state.generator).numpy()
+            order = np.lexsort((r, groups))                      # by group, random within group
+            g = groups[order]
+            first = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+            rank = np.arange(len(g)) - np.repeat(first, np.diff(np.r_[first, len(g)]))
+            return np.sort(order[rank < k])
+
+        return subset
+
+    def _train(self, Xs: np.ndarray, codes: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray,
+               subset_groups: np.ndarray | None = None) -> None:
         import torch
 
         from ..evaluate.imbalance import class_weights
         from .conv_autoencoder import pretrain_conv_layers
         from ..train import derive_seed, fit_module
+        from ..train.device import get_device
 
         self.pretrain_history_: list[list[float]] = []
         if self.pretrain:
@@ -330,9 +403,10 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
                 self.module_.conv_layers, Xs, between=self.module_.pool, activation=self.module_.act,
                 epochs=int(self.ae_epochs), batch_size=int(self.batch_size), lr=float(self.ae_lr),
                 seed=derive_seed(self.seed, "autoencoder"), max_samples=self.ae_max_samples,
+                device=get_device(self.device),  # on the GPU too, not left on the CPU
             )
         self.initial_conv_weights_ = {
-            f"conv{i + 1}": c.weight.detach().clone().numpy() for i, c in enumerate(self.module_.conv_layers)
+            f"conv{i + 1}": c.weight.detach().cpu().clone().numpy() for i, c in enumerate(self.module_.conv_layers)
         }
 
         weight = None
@@ -346,16 +420,18 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         self.val_accuracy_: list[float] = []
         Xv, yv = Xs[val_idx], codes[val_idx]
 
-        def on_epoch(epoch: int, train_loss: float, val_loss: float | None) -> None:
-            if len(val_idx):
-                self.val_accuracy_.append(float((self._logits(Xv).argmax(1) == yv).mean()))
+        def on_validation(logits, target) -> None:
+            # accuracy from the logits of the engine's own validation pass (no second forward)
+            self.val_accuracy_.append(int((logits.argmax(1) == target).sum()) / max(len(target), 1))
 
         self.history_ = fit_module(
             self.module_, [Xs[fit_idx]], codes[fit_idx], loss_fn,
             val_inputs=[Xv] if len(val_idx) else None, val_target=yv if len(val_idx) else None,
             epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
             weight_decay=float(self.weight_decay), optimizer=self.optimizer, patience=int(self.patience),
-            seed=derive_seed(self.seed, "batches"), device=self.device, on_epoch=on_epoch,
+            seed=derive_seed(self.seed, "batches"), device=self.device, on_validation=on_validation,
+            val_batch_size=EVAL_BATCH,
+            epoch_subset=None if subset_groups is None else self._epoch_subset(subset_groups),
         )
         self.module_.eval()
 
@@ -363,7 +439,7 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
     def _logits(self, Xs: np.ndarray) -> np.ndarray:
         from ..train import predict_module
 
-        return predict_module(self.module_, [Xs], batch_size=2048, device=self.device)
+        return predict_module(self.module_, [Xs], batch_size=EVAL_BATCH, device=self.device)
 
     def predict_proba(self, epochs: Epochs | np.ndarray) -> np.ndarray:
         """Softmax probabilities, shape (n, n_classes), columns in ``classes_`` order."""

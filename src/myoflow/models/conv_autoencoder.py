@@ -26,6 +26,8 @@ __all__ = ["ConvAutoencoder", "pretrain_conv_layers"]
 
 log = logging.getLogger(__name__)
 
+_ENCODE_CHUNK = 256  # windows per forward when encoding the pretraining set for the next layer
+
 
 class ConvAutoencoder(nn.Module):
     """One-layer conv/deconv autoencoder: ``x → act(conv(x)) → deconv → x̂``.
@@ -91,6 +93,7 @@ def pretrain_conv_layers(
     lr: float = 1e-3,
     seed: int = 0,
     max_samples: int | None = None,
+    device: str = "cpu",
 ) -> list[list[float]]:
     """Greedy layer-wise pretraining; writes the learned weights INTO ``conv_layers``.
 
@@ -113,6 +116,9 @@ def pretrain_conv_layers(
         global torch RNG state is restored).
     max_samples : int, optional
         Pretrain on a random subset of at most this many windows (speed).
+    device : str
+        Torch device the autoencoders train on (``"cuda"`` on a GPU machine; the learned
+        weights are copied back into ``conv_layers`` wherever they live).
 
     Returns
     -------
@@ -127,6 +133,7 @@ def pretrain_conv_layers(
     gen = torch.Generator().manual_seed(int(seed))
     if max_samples is not None and x.shape[0] > max_samples:
         x = x[torch.randperm(x.shape[0], generator=gen)[:max_samples]]
+    x = x.to(device)  # after the CPU-generator subset, so the subset does not depend on the device
     histories: list[list[float]] = []
     h = x
     for i, conv in enumerate(conv_layers):
@@ -140,7 +147,12 @@ def pretrain_conv_layers(
             conv.weight.copy_(ae.encoder.weight)
             if conv.bias is not None:
                 conv.bias.copy_(ae.encoder.bias)
-            h = ae.encode(h)
-            if between is not None:
-                h = between(h)
+            # The frozen representation for the next layer, in chunks: each window's features do not
+            # depend on the chunk, and the whole-set activation (20 000 windows x 16 channels x 500
+            # samples, 640 MB in float32) never has to exist twice.
+            parts = []
+            for s in range(0, h.shape[0], _ENCODE_CHUNK):
+                part = ae.encode(h[s:s + _ENCODE_CHUNK])
+                parts.append(between(part) if between is not None else part)
+            h = torch.cat(parts) if parts else h
     return histories

@@ -198,6 +198,7 @@ def fit(
     batch_hook: Callable[[list, EpochState], list] | None = None,
     min_batch: int = 1,
     alternate: Sequence[AlternateStep] = (),
+    epoch_subset: Callable[[EpochState], Any] | None = None,
 ) -> FitResult:
     """Train ``module`` in place on in-memory tensors; restore the best validation weights.
 
@@ -235,6 +236,11 @@ def fit(
     alternate : sequence of :class:`AlternateStep`
         Players stepped, in order, on every training mini-batch before the main loss
         (GAN discriminators). Not part of ``module``: not restored at the best epoch.
+    epoch_subset : callable, optional
+        ``epoch_subset(state) -> index array`` at the start of every epoch: train that epoch on
+        these samples only (shuffled), e.g. a few of a grid burst's near-identical channels.
+        Draw from ``state.generator`` to stay seeded. ``None`` (default): every sample every epoch.
+        A per-step ``schedule`` is still sized for every sample per epoch (so it decays more slowly).
     """
     import torch
 
@@ -276,7 +282,12 @@ def fit(
                 if hasattr(cb, "on_epoch_start"):
                     cb.on_epoch_start(state)
             module.train()
-            perm = torch.randperm(n, generator=gen).to(device)
+            if epoch_subset is None:
+                perm = torch.randperm(n, generator=gen).to(device)
+            else:
+                sub = torch.as_tensor(np.asarray(epoch_subset(state), dtype=np.int64))
+                perm = sub[torch.randperm(len(sub), generator=gen)].to(device)
+                starts = range(0, len(sub), int(batch_size))
             hist.lr.append(float(opt.param_groups[0]["lr"]))
             total, seen = 0.0, 0
             alt_total = [0.0] * len(alt_opts)
@@ -361,6 +372,8 @@ def fit_module(
     val_inputs: Sequence[np.ndarray] | None = None,
     val_target: np.ndarray | None = None,
     device: str = "cpu",
+    val_batch_size: int | None = None,
+    on_validation: Callable[[Any, Any], None] | None = None,
     **options,
 ) -> FitResult:
     """Supervised shortcut of :func:`fit`: minimise ``loss_fn(module(*inputs), target)``.
@@ -374,9 +387,19 @@ def fit_module(
     val_inputs, val_target : optional
         Validation data (carved from TRAINING groups only); the validation loss drives
         early stopping and best-weights restore.
+    val_batch_size : int, optional
+        Run the validation forward in chunks of this many samples and compute the loss on
+        the concatenated outputs (``None``: one forward over the whole set, as before). The
+        same loss for a model whose outputs are per-sample (eval mode), and much faster for
+        large validation sets whose activations do not fit in cache; peak memory falls too.
+    on_validation : callable, optional
+        ``on_validation(outputs, target)`` after every validation pass, with the outputs of
+        that pass (so a caller's validation metrics need no second forward).
     **options
         Any keyword of :func:`fit` (epochs, batch_size, lr, optimizer, patience, seed, ...).
     """
+    import torch
+
     from .device import get_device
 
     if len(target) == 0:
@@ -387,8 +410,17 @@ def fit_module(
         Xv = [_to_tensor(a, device) for a in val_inputs]
         yv = _to_tensor(val_target, device)
 
+        nv = len(yv)
+        step = nv if not val_batch_size else max(1, int(val_batch_size))
+
         def validate() -> float:
-            return float(loss_fn(module(*Xv), yv))
+            if step >= nv:
+                out = module(*Xv)
+            else:
+                out = torch.cat([module(*[x[s:s + step] for x in Xv]) for s in range(0, nv, step)])
+            if on_validation is not None:
+                on_validation(out, yv)
+            return float(loss_fn(out, yv))
 
     def loss(batch, state):
         return loss_fn(module(*batch[:-1]), batch[-1])

@@ -158,6 +158,16 @@ class MuscleIdPipeline(Pipeline):
                                  "test": np.zeros(0, dtype=np.int64)}))
         return out
 
+    def fold_cost(self, cfg: MuscleIdConfig, data: MuscleIdData, fold: Fold) -> float:
+        """Relative cost: training windows x window length x networks trained (the runner starts the
+        longest folds first). The networks dominate; the baselines count as a tenth of one."""
+        p = fold.payload
+        models = list(cfg.evaluate.models)
+        if p["scheme"] == "final":
+            models = [m for m in models if m.startswith("cnn_lstm")][:1]
+        nets = sum(1.0 if (m.startswith("cnn_lstm") or m in DEEP_MODELS) else 0.1 for m in models)
+        return float(len(p["train"])) * float(data[p["cohort"]].epochs.n_times) * nets
+
     # ---------------------------------------------------------------- models
     def make_model(self, cfg: MuscleIdConfig, model: str, scheme: str, seed: int):
         """A fresh estimator for ``model`` (one of :data:`MODEL_NAMES`)."""
