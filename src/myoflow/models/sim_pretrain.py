@@ -43,7 +43,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 
-__all__ = ["SimPretrainSpec", "PROTOCOLS", "match_classes", "simulated_windows", "Pretrainer"]
+__all__ = ["SimPretrainSpec", "PROTOCOLS", "match_classes", "protocol_classes", "simulated_windows", "Pretrainer"]
 
 log = logging.getLogger(__name__)
 
@@ -297,3 +297,14 @@ def clear_memo() -> None:
 def spec_dict(spec: Any) -> dict[str, Any]:
     """The spec as a plain dict (for configs and records)."""
     return asdict(SimPretrainSpec.coerce(copy.deepcopy(spec)))
+
+
+def protocol_classes(protocol: str) -> tuple[str, ...]:
+    """The class labels a protocol's simulated cohort carries (without simulating it)."""
+    if protocol == "lowerlimb":
+        from ..simulate.protocols.lowerlimb import LOWERLIMB_MUSCLES
+
+        return tuple(LOWERLIMB_MUSCLES)
+    if protocol == "grid":
+        return ("L-BB", "R-BB", "L-TA", "R-TA")
+    raise ConfigError(f"pretrain.protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
