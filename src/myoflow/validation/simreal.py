@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import ConfigError
+
 __all__ = ["SimRealConfig", "run_simreal", "standardise_recordings", "CNN_GRID", "MUSCLES4", "MUSCLES3",
            "plot_confusions"]
 
@@ -85,6 +87,84 @@ def standardise_recordings(epochs):
         m = rec == r
         out[m] = X[m] / max(float(np.sqrt(np.mean(X[m] ** 2))), 1e-12)
     return epochs.replace(X=out.astype(np.float32))
+
+
+#: Amplitude-carrying classic features, dropped by ``features="shape"`` (what is left: spectrum and waveform shape).
+AMPLITUDE_FEATURES = ("log_mav", "log_rms", "log_var", "log_wl", "log_detector", "log_total_power")
+
+
+def normalise(epochs, how: str):
+    """Label-free amplitude normalisation: ``recording`` (RMS of all its windows), ``window`` (each window's own
+    mean and SD), ``none`` (volts as recorded)."""
+    if how == "recording":
+        return standardise_recordings(epochs)
+    if how == "window":
+        X = np.asarray(epochs.X, dtype=np.float64)
+        mu = X.mean(axis=2, keepdims=True)
+        sd = np.maximum(X.std(axis=2, keepdims=True), 1e-12)
+        return epochs.replace(X=((X - mu) / sd).astype(np.float32))
+    if how == "none":
+        return epochs
+    raise ConfigError(f"normalise must be one of recording, window, none; got {how!r}")
+
+
+def feature_matrix(epochs, which: str) -> np.ndarray:
+    """Classic features (22, ``classic``) or the amplitude-free subset (``shape``)."""
+    from ..features import CLASSIC_FEATURE_NAMES, classic_features
+
+    F = classic_features(epochs)
+    if which == "classic":
+        return F
+    if which == "shape":
+        keep = [i for i, n in enumerate(CLASSIC_FEATURE_NAMES) if n not in AMPLITUDE_FEATURES]
+        return F[:, keep]
+    raise ConfigError(f"features must be classic or shape; got {which!r}")
+
+
+def randomise_domain(epochs, copies: int, seed: int, stretch: tuple[float, float] = (0.7, 1.4),
+                     snr_db: tuple[float, float] = (0.0, 30.0)):
+    """Domain randomisation of SIMULATED training windows: ``copies`` extra versions of every recording.
+
+    Per copy and recording (all its windows alike, so recording-level normalisation still sees one recording):
+
+    * a spectral stretch: the window resampled in time by a factor log-uniform in ``stretch`` (all
+      frequencies scale by it), standing in for the spread of conduction velocity, inter-electrode
+      distance and fat filtering the simulator draws from narrower ranges than real subjects show;
+    * additive white noise at a signal-to-noise ratio uniform in ``snr_db`` (electrode and amplifier noise).
+
+    Returns the original windows followed by the copies (metadata ``recording`` suffixed ``~k``, so a copy
+    is its own recording; ``subject`` kept, so subject-wise splits keep copies with their subject).
+    """
+    from scipy import signal
+
+    if copies < 1:
+        return epochs
+    rng = np.random.default_rng(seed)
+    X = np.asarray(epochs.X, dtype=np.float64)
+    n = X.shape[-1]
+    rec = epochs.group("recording").astype(str)
+    parts, metas, ys = [X], [epochs.metadata], [np.asarray(epochs.y)]
+    for k in range(int(copies)):
+        Xk = np.empty_like(X)
+        for r in np.unique(rec):
+            m = np.flatnonzero(rec == r)
+            a = float(np.exp(rng.uniform(np.log(stretch[0]), np.log(stretch[1]))))
+            snr = float(rng.uniform(*snr_db))
+            L = max(8, int(round(n * a)))
+            w = signal.resample(X[m], L, axis=-1)          # a > 1: slower waveform, lower frequencies
+            if L >= n:
+                w = w[..., (L - n) // 2:(L - n) // 2 + n]
+            else:                                          # shorter: tile (EMG is stationary in a hold)
+                w = np.concatenate([w] * int(np.ceil(n / L)), axis=-1)[..., :n]
+            p = float(np.mean(w ** 2))
+            Xk[m] = w + rng.standard_normal(w.shape) * np.sqrt(p / 10 ** (snr / 10))
+        parts.append(Xk)
+        metas.append(epochs.metadata.assign(recording=epochs.metadata["recording"].astype(str) + f"~{k}"))
+        ys.append(np.asarray(epochs.y))
+    from ..containers import Epochs
+
+    return Epochs(X=np.concatenate(parts).astype(np.float32), fs=epochs.fs, ch_names=list(epochs.ch_names),
+                  metadata=pd.concat(metas, ignore_index=True), y=np.concatenate(ys))
 
 
 def _cohorts(cfg: SimRealConfig, cache_dir: Path | None, real_path: Path | None = None):
