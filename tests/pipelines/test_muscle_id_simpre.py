@@ -85,3 +85,26 @@ def test_no_matching_cohort_is_a_config_error(tmp_path):
 def test_unknown_sim_pretrain_key_is_a_config_error():
     with pytest.raises(ConfigError, match="sim_pretrain"):
         load_config({**TINY, "sim_pretrain": {"subject": 3}})
+
+
+def test_low_data_loso_draws_the_training_subjects_per_fold(tmp_path):
+    from myoflow.pipelines.muscle_id.pipeline import MuscleIdPipeline
+
+    cfg = load_config({**TINY, "data": {"ll": {**TINY["data"]["ll"], "subjects": 6, "duration_s": 1.0}},
+                       "evaluate": {**TINY["evaluate"], "binary": "none", "loso_max_subjects": None,
+                                    "loso_train_subjects": 3}})
+    pipe = MuscleIdPipeline()
+    data = pipe.prepare(cfg, tmp_path)
+    md = data["ll"].epochs.metadata
+    folds = pipe.folds(cfg, data)
+    assert len(folds) == 6
+    draws = set()
+    for f in folds:
+        train_subj = set(md["subject"].astype(str).to_numpy()[f.payload["train"]])
+        assert len(train_subj) == 3 and f.payload["held_out"] not in train_subj
+        draws.add(frozenset(train_subj))
+    assert len(draws) > 1  # drawn per fold, not one fixed set
+    again = pipe.folds(cfg, data)
+    assert all((a.payload["train"] == b.payload["train"]).all() for a, b in zip(folds, again))  # seeded
+    with pytest.raises(ConfigError, match="loso_train_subjects"):
+        load_config({**TINY, "evaluate": {**TINY["evaluate"], "loso_train_subjects": 2}})

@@ -135,6 +135,9 @@ class EvaluateConfig:
     intra_test_size: float = 0.2
     intra_repeats: int = 1
     loso_max_subjects: int | None = None   # hold out only the first N subjects (quick mode)
+    # LOSO with only N training subjects per fold (drawn per fold from the others, seeded): the low-data
+    # regime where simulator pretraining (the _simpre models) is meant to help. None: all the others.
+    loso_train_subjects: int | None = None
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     final_model: bool = True               # also train on all subjects (for `myoflow check-placement`)
     n_boot: int = 1000
@@ -149,6 +152,9 @@ class EvaluateConfig:
             raise ConfigError(f"evaluate.intra_test_size must be in (0, 1), got {self.intra_test_size}")
         if self.intra_repeats < 1:
             raise ConfigError("evaluate.intra_repeats must be >= 1")
+        if self.loso_train_subjects is not None and self.loso_train_subjects < 3:
+            raise ConfigError(f"evaluate.loso_train_subjects must be >= 3 (2 to train, 1 to early-stop) or null, "
+                              f"got {self.loso_train_subjects}")
 
 
 @dataclass

@@ -177,6 +177,12 @@ class MuscleIdPipeline(Pipeline):
                         s = subj[te[0]]
                         if s not in held:
                             continue
+                        if ev.loso_train_subjects is not None:  # low-data LOSO: a seeded draw of training subjects
+                            others = sorted(set(subj[tr]))
+                            k = min(int(ev.loso_train_subjects), len(others))
+                            rng = np.random.default_rng(derive_seed(cfg.seed, name, task, "loso-train", s))
+                            keep = set(rng.choice(others, size=k, replace=False).tolist())
+                            tr = tr[np.isin(subj[tr], list(keep))]
                         out.append(Fold(f"{name}-loso-{task}-{s}", f"{name}/loso/{task}",
                                         {"cohort": name, "task": task, "scheme": "loso", "train": tr, "test": te,
                                          "held_out": s}))
