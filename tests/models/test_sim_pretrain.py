@@ -102,3 +102,22 @@ def test_window_shape_mismatch_names_the_fix(spec):
     real = _real(t=250)
     with pytest.raises(DataError, match="pretrain.preprocess"):
         DeepWindowClassifier(**TINY, pretrain=spec).fit(real)
+
+
+@pytest.mark.parametrize("arch", ["hybrid", "cnn_lstm"])
+def test_every_arch_takes_pretraining(spec, arch):
+    real = _real(("VL", "TA"))
+    est = DeepWindowClassifier(arch=arch, **TINY, seed=0, pretrain=spec).fit(real)
+    assert est.pretrain_info_["members"][0]["epochs_run"] >= 1
+    p = est.predict_proba(real)
+    assert p.shape == (len(real), 2) and np.allclose(p.sum(1), 1.0)
+
+
+def test_a_pretrained_model_saves_and_loads_without_pretraining_again(spec, tmp_path, monkeypatch):
+    real = _real()
+    est = DeepWindowClassifier(**TINY, seed=0, pretrain=spec).fit(real)
+    path = est.save(tmp_path / "m")
+    monkeypatch.setattr(sim_pretrain, "simulated_windows", lambda *a, **k: pytest.fail("simulated on load"))
+    back = DeepWindowClassifier.load(path)
+    assert back.get_params()["pretrain"] == spec
+    np.testing.assert_allclose(back.predict_proba(real), est.predict_proba(real), atol=1e-6)
