@@ -32,7 +32,6 @@ Design
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from dataclasses import asdict, dataclass, field, fields
@@ -226,6 +225,7 @@ class Pretrainer:
         ``features``: callable(windows) -> classic features, for ``arch="hybrid"``.
         Returns this member's record (best epoch, simulated validation accuracy).
         """
+        import pandas as pd
         import torch
 
         from ..evaluate.imbalance import class_weights
@@ -240,8 +240,6 @@ class Pretrainer:
             module.load_state_dict(state)
             return {**record, "memo": True}
         seed = int(self.spec.seed)
-        import pandas as pd
-
         fit_idx, val_idx = inner_validation_split(pd.DataFrame({"subject": self.groups}), np.arange(len(self.codes)),
                                                   fraction=0.2, seed=derive_seed(seed, "pretrain-validation"),
                                                   group="subject", y=self.codes)
@@ -292,11 +290,6 @@ class Pretrainer:
 def clear_memo() -> None:
     """Forget the in-process pretrained weights (tests)."""
     _MEMO.clear()
-
-
-def spec_dict(spec: Any) -> dict[str, Any]:
-    """The spec as a plain dict (for configs and records)."""
-    return asdict(SimPretrainSpec.coerce(copy.deepcopy(spec)))
 
 
 def protocol_classes(protocol: str) -> tuple[str, ...]:

@@ -313,8 +313,6 @@ def run_simreal(cfg: SimRealConfig | None = None, cache_dir: Path | None = None,
 
     from threadpoolctl import threadpool_limits
 
-    from ..containers import Epochs  # noqa: F401 - Epochs slicing below
-
     cfg = cfg or SimRealConfig()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
