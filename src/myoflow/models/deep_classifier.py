@@ -70,6 +70,10 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
     seed : int
     device : str
         Torch device (``"cpu"``, ``"cuda"``, ``"auto"``).
+    pretrain : dict or SimPretrainSpec, optional
+        Simulator pretraining before fitting (:mod:`myoflow.models.sim_pretrain`): every
+        member is first trained on a simulated cohort whose muscles match the class
+        names, then fine-tuned on the given data. None (default): random initialisation.
 
     Attributes
     ----------
@@ -79,6 +83,8 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
     histories_ : list of myoflow.train.FitResult
     val_accuracy_ : list of list of float
         Validation accuracy per epoch, per member (empty without validation).
+    pretrain_info_ : dict or None
+        With ``pretrain``: matched classes, simulated windows used, per-member pretraining record.
     """
 
     registry_name = "deep_window"
@@ -91,7 +97,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
                  label_smoothing: float = 0.0, max_shift: int = 0, max_gain: float = 1.0, noise: float = 0.0,
                  channel_drop: float = 0.0, val_fraction: float = 0.2, val_group: str = "subject",
                  n_seeds: int = 1, class_weight: bool = True, fs: float | None = None, seed: int = 0,
-                 device: str = "cpu"):
+                 device: str = "cpu", pretrain: Any = None):
         self.arch = arch
         self.widths = widths
         self.kernel = kernel
@@ -118,6 +124,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         self.fs = fs
         self.seed = seed
         self.device = device
+        self.pretrain = pretrain
 
     # ----------------------------------------------------------------- inputs
     def _arrays(self, X: Any, who: str) -> tuple[np.ndarray, float | None]:
@@ -244,10 +251,20 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
             return [aug(batch[0], state.generator), *batch[1:]]
 
         val_inputs = [a[val_idx] for a in inputs]
+        pre, self.pretrain_info_ = None, None
+        if self.pretrain is not None and self.pretrain is not False:  # simulator pretraining (sim_pretrain.py)
+            from .sim_pretrain import Pretrainer
+
+            pre = Pretrainer.prepare(self.pretrain, self.classes_, arr.shape[2], fs, arr.shape[1])
+            self.pretrain_info_ = None if pre is None else {**pre.info, "members": []}
         members, self.histories_, self.val_accuracy_ = [], [], []
         for m in range(int(self.n_seeds)):
             with torch_seed(derive_seed(self.seed, "init", m)):
                 module = self._build(self.classes_.size, arr.shape[1], 0 if feats is None else feats.shape[1])
+            if pre is not None:  # weights from the simulated cohort; the amplitude statistics are reset below
+                self.pretrain_info_["members"].append(pre.pretrain(
+                    self, module, m, features=(lambda w: self._features(w, pre.info["fs"]))
+                    if self.arch == "hybrid" else None))
             self._set_stats(module, amp_mean, amp_std, None if feats is None else feats[fit_idx])
             acc: list[float] = []
 

@@ -8,9 +8,10 @@ from typing import Any, Literal
 from ...config import ExperimentConfig, ModelSpec
 from ...errors import ConfigError
 from ...models import check_model_spec
+from ...models.sim_pretrain import SimPretrainSpec
 
 __all__ = ["CohortConfig", "PreprocessConfig", "EvaluateConfig", "TuneConfig", "MuscleIdConfig", "MODEL_NAMES",
-           "DEFAULT_MODELS", "DEEP_MODELS", "BASELINES"]
+           "DEFAULT_MODELS", "DEEP_MODELS", "SIMPRE_MODELS", "BASELINES"]
 
 #: The new deep models (issue 14): evaluate.models name -> ``arch`` of the ``deep_window`` estimator.
 DEEP_MODELS = {"emg_cnn": "cnn", "hybrid": "hybrid", "recipe_cnn_lstm": "cnn_lstm"}
@@ -18,8 +19,11 @@ DEEP_MODELS = {"emg_cnn": "cnn", "hybrid": "hybrid", "recipe_cnn_lstm": "cnn_lst
 BASELINES = ("lda", "rf")
 #: The paper's models and the baselines: what runs unless evaluate.models names others.
 DEFAULT_MODELS = ("cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf")
+#: Simulator-pretrained twins of the new deep models (issue 14 item 3b): name -> the random-init twin.
+#: Same recipe and folds as the twin; every member first learns on the ``sim_pretrain:`` cohort.
+SIMPRE_MODELS = {f"{m}_simpre": m for m in DEEP_MODELS}
 #: Models the pipeline can run in every fold.
-MODEL_NAMES = (*DEFAULT_MODELS, *DEEP_MODELS)
+MODEL_NAMES = (*DEFAULT_MODELS, *DEEP_MODELS, *SIMPRE_MODELS)
 
 
 @dataclass
@@ -131,6 +135,9 @@ class EvaluateConfig:
     intra_test_size: float = 0.2
     intra_repeats: int = 1
     loso_max_subjects: int | None = None   # hold out only the first N subjects (quick mode)
+    # LOSO with only N training subjects per fold (drawn per fold from the others, seeded): the low-data
+    # regime where simulator pretraining (the _simpre models) is meant to help. None: all the others.
+    loso_train_subjects: int | None = None
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     final_model: bool = True               # also train on all subjects (for `myoflow check-placement`)
     n_boot: int = 1000
@@ -145,6 +152,9 @@ class EvaluateConfig:
             raise ConfigError(f"evaluate.intra_test_size must be in (0, 1), got {self.intra_test_size}")
         if self.intra_repeats < 1:
             raise ConfigError("evaluate.intra_repeats must be >= 1")
+        if self.loso_train_subjects is not None and self.loso_train_subjects < 3:
+            raise ConfigError(f"evaluate.loso_train_subjects must be >= 3 (2 to train, 1 to early-stop) or null, "
+                              f"got {self.loso_train_subjects}")
 
 
 @dataclass
@@ -191,6 +201,11 @@ class MuscleIdConfig(ExperimentConfig):
     deep: ModelSpec = field(default_factory=lambda: ModelSpec("deep_window"))
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    #: Simulator pretraining of the ``<deep>_simpre`` models (:class:`~myoflow.models.sim_pretrain.SimPretrainSpec`;
+    #: its ``preprocess`` is set from this config's ``preprocess``). Classes are matched to the simulated muscles by
+    #: name; a cohort (task) with no match skips the ``_simpre`` models, logged. Unused unless evaluate.models
+    #: names a ``_simpre`` model.
+    sim_pretrain: SimPretrainSpec = field(default_factory=SimPretrainSpec)
 
     def __post_init__(self) -> None:
         check_model_spec(self.model, "model", allowed=("cnn_lstm",))

@@ -44,11 +44,12 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from ...config import to_dict
 from ...errors import ConfigError, DataError
 from ...evaluate.splitters import LeaveOneSubjectOut, WithinSubject, check_no_leakage
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from ...train import derive_seed
-from .config import BASELINES, DEEP_MODELS, MODEL_NAMES, CohortConfig, MuscleIdConfig
+from .config import BASELINES, DEEP_MODELS, MODEL_NAMES, SIMPRE_MODELS, CohortConfig, MuscleIdConfig
 from .data import TASK_TITLES, CohortData, load_cohort
 from ...models import build_from_sections, estimator_config, estimator_tensors
 from ...models.cnn_lstm import CNNLSTMClassifier
@@ -70,7 +71,19 @@ PAPER = {
 
 
 class MuscleIdData(dict):
-    """Cohort name -> :class:`CohortData` (a dict, so it pickles to worker processes)."""
+    """Cohort name -> :class:`CohortData` (a dict, so it pickles to worker processes).
+
+    ``cache_dir`` (attribute): the run's cache folder (the ``_simpre`` models' simulated cohort goes there).
+    """
+
+    cache_dir: str | None = None
+
+
+def _simpre_match(cfg: MuscleIdConfig, classes) -> dict[str, str]:
+    """Simulated label -> class of ``classes`` for the ``sim_pretrain`` protocol (empty: no match)."""
+    from ...models.sim_pretrain import match_classes, protocol_classes
+
+    return match_classes([str(c) for c in classes], protocol_classes(cfg.sim_pretrain.protocol))
 
 
 def _binary_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
@@ -105,6 +118,22 @@ class MuscleIdPipeline(Pipeline):
                 continue
             data[name] = load_cohort(name, cohort_cfg, cfg.preprocess, cache_dir)
             log.info("cohort %s: %s", name, data[name].info)
+        data.cache_dir = None if cache_dir is None else str(cache_dir)
+        simpre = [m for m in cfg.evaluate.models if m in SIMPRE_MODELS]
+        if simpre:
+            # demanded explicitly: at least one cohort's main task must share muscle names with the simulator
+            matched = {n: _simpre_match(cfg, np.unique(c.labels["4class"])) for n, c in data.items()}
+            if not any(matched.values()):
+                from ...models.sim_pretrain import protocol_classes
+
+                raise ConfigError(
+                    f"evaluate.models {simpre}: no cohort's classes "
+                    f"({ {n: sorted(map(str, np.unique(c.labels['4class']))) for n, c in data.items()} }) match a "
+                    f"muscle of sim_pretrain.protocol {cfg.sim_pretrain.protocol!r} "
+                    f"({list(protocol_classes(cfg.sim_pretrain.protocol))})")
+            for n, mp in matched.items():
+                if not mp:
+                    log.warning("cohort %s: no class matches a simulated muscle; %s skipped there", n, simpre)
             if cfg.evaluate.binary != "none" and not _binary_tasks(cfg, data[name]):
                 log.warning(
                     "cohort %s: evaluate.binary is %r but no binary task can be formed (recordings carry no "
@@ -148,6 +177,12 @@ class MuscleIdPipeline(Pipeline):
                         s = subj[te[0]]
                         if s not in held:
                             continue
+                        if ev.loso_train_subjects is not None:  # low-data LOSO: a seeded draw of training subjects
+                            others = sorted(set(subj[tr]))
+                            k = min(int(ev.loso_train_subjects), len(others))
+                            rng = np.random.default_rng(derive_seed(cfg.seed, name, task, "loso-train", s))
+                            keep = set(rng.choice(others, size=k, replace=False).tolist())
+                            tr = tr[np.isin(subj[tr], list(keep))]
                         out.append(Fold(f"{name}-loso-{task}-{s}", f"{name}/loso/{task}",
                                         {"cohort": name, "task": task, "scheme": "loso", "train": tr, "test": te,
                                          "held_out": s}))
@@ -185,12 +220,19 @@ class MuscleIdPipeline(Pipeline):
             )
         if model in ("lda", "rf"):
             return build_from_sections(cfg.baseline.name, cfg.baseline.params, kind=model, seed=seed)
-        if model in DEEP_MODELS:
+        if model in DEEP_MODELS or model in SIMPRE_MODELS:
             # Their own recipe (deep.params), not the train section; early stopping on held-aside
             # TRAINING subjects (LOSO) or bursts (intra/final), as for the CNN-LSTM.
-            return build_from_sections(cfg.deep.name, cfg.deep.params, arch=DEEP_MODELS[model],
+            # A _simpre model is its twin plus simulator pretraining (the simulated windows made with
+            # this config's preprocessing, so they have the real windows' rate and length).
+            pre = {}
+            if model in SIMPRE_MODELS:
+                pre = {"pretrain": {**to_dict(cfg.sim_pretrain), "preprocess": to_dict(cfg.preprocess)}}
+            arch = DEEP_MODELS[SIMPRE_MODELS.get(model, model)]
+            return build_from_sections(cfg.deep.name, cfg.deep.params, arch=arch,
                                        val_group="subject" if scheme == "loso" else "unit",
-                                       class_weight=t.imbalance in ("class_weight", "both"), seed=seed, device="cpu")
+                                       class_weight=t.imbalance in ("class_weight", "both"), seed=seed, device="cpu",
+                                       **pre)
         raise ConfigError(f"unknown model {model!r}; choose from {list(MODEL_NAMES)}")
 
     # ---------------------------------------------------------------- run_fold
@@ -222,8 +264,15 @@ class MuscleIdPipeline(Pipeline):
         if scheme == "final":  # only a deployable network is needed (check-placement), no baselines
             models = [m for m in models if m.startswith("cnn_lstm")][:1]
         for model in models:
-            seed = derive_seed(ctx.seed, model)
+            if model in SIMPRE_MODELS and not _simpre_match(cfg, np.unique(y[train])):
+                extras["models"][model] = {"skipped": f"no class of task {task!r} matches a muscle of "
+                                                      f"sim_pretrain.protocol {cfg.sim_pretrain.protocol!r}"}
+                continue
+            # a _simpre model shares its twin's seed: the two differ only by the pretraining
+            seed = derive_seed(ctx.seed, SIMPRE_MODELS.get(model, model))
             est = self.make_model(cfg, model, scheme, seed)
+            if model in SIMPRE_MODELS and getattr(data, "cache_dir", None):
+                est.set_params(pretrain={**est.pretrain, "cache_dir": data.cache_dir})
             if isinstance(est, CNNLSTMClassifier):
                 est.device = ctx.device
                 est.fit(ep_train)
@@ -244,6 +293,8 @@ class MuscleIdPipeline(Pipeline):
                 est.fit(ep_train)
                 states[model] = estimator_tensors(est)
                 curves[model] = est.histories_[0].as_curves()
+                if est.pretrain_info_ is not None:
+                    info["pretrain"] = est.pretrain_info_
                 extras["models"][model] = {"estimator": estimator_config(est), "classes": est.classes_.tolist(),
                                            "best_epoch": int(est.histories_[0].best_epoch), **info}
                 proba = est.predict_proba(ep_test) if ep_test is not None else None
@@ -296,9 +347,12 @@ class MuscleIdPipeline(Pipeline):
         summary["training"] = _training_summary(results)
         summary["paper"] = PAPER
         deep = [m for m in cfg.evaluate.models if m not in BASELINES]
-        if any(m in DEEP_MODELS for m in deep):  # off: the summary (and its headline) stay as they were
+        if any(m in DEEP_MODELS or m in SIMPRE_MODELS for m in deep):  # off: the summary stays as it was
             summary["comparisons"] = paired_comparisons(predictions, deep, BASELINES, n_boot=cfg.evaluate.n_boot,
                                                         seed=derive_seed(cfg.seed, "paired-bootstrap"))
+        simpre = [m for m in deep if m in SIMPRE_MODELS]
+        if simpre:
+            summary["simulator_pretraining"] = _simpre_summary(cfg, predictions, results, simpre)
         if cfg.tune.enabled:
             from ...train.tune import tuning_summary
 
@@ -364,6 +418,16 @@ class MuscleIdPipeline(Pipeline):
                     rows.append(Headline(label=f"{cohort} {scheme} {task}, {model} − {c['baseline']} (points)",
                                          ours=100 * c["diff"], ci=ci, paper=None,
                                          note=f"paired subject bootstrap, same folds, {c['n_subjects']} subjects"))
+        # The simulator-pretrained twins (issue 14 item 3b): their accuracy and the paired gain over the twin.
+        for cond, entry in sorted((summary.get("simulator_pretraining") or {}).get("comparisons", {}).items()):
+            cohort, scheme, task = (cond.split("/") + ["", ""])[:3]
+            for c in entry.values():
+                add(f"{cohort} {scheme} {task} %, {c['model']}", cond, c["model"])
+                ci = None if c["ci_low"] is None else (100 * c["ci_low"], 100 * c["ci_high"])
+                rows.append(Headline(label=f"{cohort} {scheme} {task}, {c['model']} − {c['baseline']} (points)",
+                                     ours=100 * c["diff"], ci=ci, paper=None,
+                                     note=f"simulator pretraining vs random init, paired subject bootstrap, "
+                                          f"same folds, {c['n_subjects']} subjects"))
         # Any other cohort (a user's folder): every scheme x task, first model present; no paper figures.
         titles = summary.get("tasks", {})
         for cond in sorted(res):
@@ -422,6 +486,35 @@ def _fold_metrics(frame: pd.DataFrame) -> dict[str, float]:
         "n_windows": float(len(frame)),
         "n_bursts": float(len(votes)),
     }
+
+
+def _simpre_summary(cfg: MuscleIdConfig, predictions: pd.DataFrame, results: list[FoldResult],
+                    models: list[str]) -> dict[str, Any]:
+    """The pretraining ablation: each ``_simpre`` model vs its random-init twin (paired, same folds),
+    what the simulated cohort held and matched, and where the models were skipped."""
+    comps: dict[str, dict[str, Any]] = {}
+    for m in models:
+        twin = SIMPRE_MODELS[m]
+        for cond, c in paired_comparisons(predictions, [m], (twin,), n_boot=cfg.evaluate.n_boot,
+                                          seed=derive_seed(cfg.seed, "simpre-bootstrap", m)).items():
+            comps.setdefault(cond, {}).update(c)
+    matched, skipped, sim_val = {}, {}, {}
+    for r in results:
+        for m in models:
+            info = (r.extras or {}).get("models", {}).get(m)
+            if not info:
+                continue
+            if "skipped" in info:
+                skipped.setdefault(r.condition, info["skipped"])
+            elif "pretrain" in info:
+                p = info["pretrain"]
+                matched.setdefault(r.condition, {"matched": p["matched"], "unmatched_classes": p["unmatched_classes"],
+                                                 "n_sim_windows": p["n_windows"]})
+                sim_val.setdefault(r.condition, {}).setdefault(m, []).extend(
+                    [x["sim_val_accuracy"] for x in p["members"]])
+    return {"spec": {k: v for k, v in to_dict(cfg.sim_pretrain).items() if k != "cache_dir"},
+            "comparisons": comps, "matched": matched, "skipped": skipped,
+            "sim_val_accuracy": {c: {m: float(np.mean(v)) for m, v in d.items()} for c, d in sim_val.items()}}
 
 
 def _training_summary(results: list[FoldResult]) -> dict[str, Any]:
