@@ -100,6 +100,9 @@ class GaitDataConfig:
     cycle_min_s: float = 0.6
     cycle_max_s: float = 2.0
     cycle_max_dev: float = 0.3
+    #: The same relative-duration rule for the real trials (data.real); stride time varies by a CV of
+    #: ~2-3 % in steady walking, so a cycle 10 % off the median is a heel-strike detection error.
+    real_cycle_max_dev: float = 0.3
     crop: bool = True                  # reject cycles outside each trial's finite, physiological angle range
     #: How a folder cohort is evaluated: by subjects (needs >= 3), within-subject by trials
     #: (leave one trial out) or by cycles (contiguous blocks, ``cycle_gap`` cycles dropped
@@ -111,8 +114,9 @@ class GaitDataConfig:
     def __post_init__(self) -> None:
         if self.source == "folder" and self.path is None:
             raise ConfigError("data.path is required when data.source is 'folder'")
-        if not 0 < self.cycle_min_s < self.cycle_max_s or not 0 < self.cycle_max_dev:
-            raise ConfigError("data.cycle_min_s < data.cycle_max_s and data.cycle_max_dev > 0 are required")
+        if not 0 < self.cycle_min_s < self.cycle_max_s or not 0 < self.cycle_max_dev or not 0 < self.real_cycle_max_dev:
+            raise ConfigError("data.cycle_min_s < data.cycle_max_s and data.cycle_max_dev, data.real_cycle_max_dev > 0 "
+                              "are required")
         if self.cycle_folds < 2 or self.cycle_gap < 0:
             raise ConfigError("data.cycle_folds must be >= 2 and data.cycle_gap >= 0")
         if self.source == "simulate" and self.subjects < 3:
@@ -129,6 +133,8 @@ class GaitPreprocessConfig:
     bandpass: tuple[float, float] = (20.0, 450.0)
     envelope_hz: float = 6.0
     inputs: list[str] = field(default_factory=lambda: ["angles", "velocity"])
+    #: extra copies of the kinematic inputs read this many ms later (negative: earlier) in the cycle
+    shifts_ms: list[float] = field(default_factory=list, metadata={"signed": True})
 
 
 @dataclass
@@ -137,6 +143,12 @@ class GaitEvaluateConfig:
     n_splits: int = 11
     n_boot: int = 1000
     real_val_fraction: float = 0.2
+    #: models per route (torque-based and baseline alike), trained with different seeds; predictions averaged
+    ensemble: int = 1
+
+    def __post_init__(self) -> None:
+        if self.ensemble < 1:
+            raise ConfigError(f"evaluate.ensemble must be >= 1, got {self.ensemble}")
 
 
 @dataclass
@@ -164,13 +176,15 @@ class GaitData:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False) -> GaitCycles:
+def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False,
+                        real: bool = False) -> GaitCycles:
     from ...biomech.gait_trials import CycleRules
 
     pre, d = cfg.preprocess, cfg.data
     items = []
+    rules = CycleRules(d.cycle_min_s, d.cycle_max_s, d.real_cycle_max_dev if real else d.cycle_max_dev)
     extra = dict(muscles=d.muscles, emg_map=d.emg_map, force_plates=d.force_plates, heel_strikes=d.heel_strikes,
-                 rules=CycleRules(d.cycle_min_s, d.cycle_max_s, d.cycle_max_dev), crop=d.crop) if user else {}
+                 rules=rules, crop=d.crop) if user else ({"rules": rules} if real else {})
     for name, trial in trials:
         mass = None if masses is None else masses.get(str(trial.subject))
         items.append(trial_to_cycles(trial, trial_name=name, side=cfg.data.side, n_points=pre.n_points,
@@ -275,7 +289,7 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
             missing = [w for w in wanted if w not in trials]
             if missing:
                 raise DataError(f"real trials {missing} not found; available: {sorted(trials)}", str(root))
-            cyc = _cycles_from_trials([(w, trials[w]) for w in wanted], cfg, user=generic)
+            cyc = _cycles_from_trials([(w, trials[w]) for w in wanted], cfg, user=generic, real=True)
             ref = (cyc.metadata["trial"] == d.real_train).to_numpy()
             cyc, scales = normalise_emg(cyc, reference=ref)
             for w in wanted:
@@ -294,9 +308,31 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
 
 
 # ------------------------------------------------------------------ helpers
-def _rows(c: GaitCycles, kinds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    X = to_rows(kinematic_inputs(c.angles, c.durations, kinds))
+def _rows(c: GaitCycles, kinds, shifts_ms=()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X = to_rows(kinematic_inputs(c.angles, c.durations, kinds, shifts_ms))
     return X, to_rows(c.moments), to_rows(c.emg)
+
+
+def predict_ensemble(cfg: GaitEmgConfig, section: str, train: dict, X: np.ndarray, y: np.ndarray,
+                     validation_data: tuple, X_test: np.ndarray, seed: int, device: str = "cpu",
+                     **fixed: Any) -> tuple[np.ndarray, list]:
+    """Fit ``cfg.evaluate.ensemble`` estimators of ``cfg.<section>`` (seeds derived from ``seed``); mean prediction.
+
+    Returns the mean prediction on ``X_test`` (rows, outputs) and the fitted estimators. With
+    ``ensemble: 1`` the single estimator gets ``seed`` itself (the behaviour before ensembles).
+    """
+    from ...models import build_from_sections
+    from ...train import derive_seed
+
+    spec = getattr(cfg, section)
+    ests, preds = [], []
+    for i in range(cfg.evaluate.ensemble):
+        est = build_from_sections(spec.name, spec.params, defaults=train, seed=seed if i == 0 else
+                                  derive_seed(seed, f"ensemble-{i}"), device=device, **fixed)
+        est.fit(X, y, validation_data=validation_data)
+        ests.append(est)
+        preds.append(est.predict(X_test))
+    return np.mean(preds, axis=0), ests
 
 
 def _mean(x) -> float:
@@ -494,25 +530,24 @@ class GaitEmgPipeline(Pipeline):
     def run_fold(self, cfg: GaitEmgConfig, data: GaitData, fold: Fold, ctx: FoldContext) -> FoldResult:
         from ...train import derive_seed
         from ...config import to_dict
-        from ...models import build_from_sections
 
         train_seed = derive_seed(cfg.seed, fold.id if fold.payload["kind"] in ("sim", "within") else "real-train")
         fit_c, val_c, test_c, group = self._split(cfg, data, fold, train_seed)
-        kinds = tuple(cfg.preprocess.inputs)
-        Xf, Tf, Ef = _rows(fit_c, kinds)
-        Xv, Tv, Ev = _rows(val_c, kinds)
-        Xt, _, _ = _rows(test_c, kinds)
+        kinds, shifts = tuple(cfg.preprocess.inputs), tuple(cfg.preprocess.shifts_ms)
+        Xf, Tf, Ef = _rows(fit_c, kinds, shifts)
+        Xv, Tv, Ev = _rows(val_c, kinds, shifts)
+        Xt, _, _ = _rows(test_c, kinds, shifts)
         train = {k: v for k, v in to_dict(cfg.train).items() if k != "device"}
         # validation rows are the pipeline's (held-out training subjects, or the last training cycles)
-        tb = build_from_sections(cfg.model.name, cfg.model.params, defaults=train, n_emg=Ef.shape[1],
-                                 seed=derive_seed(train_seed, "torque_based"), device=ctx.device)
-        tb.fit(Xf, np.hstack([Ef, Tf]), validation_data=(Xv, np.hstack([Ev, Tv])))
-        bl = build_from_sections(cfg.baseline.name, cfg.baseline.params, defaults=train,
-                                 seed=derive_seed(train_seed, "baseline"), device=ctx.device)
-        bl.fit(Xf, Ef, validation_data=(Xv, Ev))
+        tb_pred, tbs = predict_ensemble(cfg, "model", train, Xf, np.hstack([Ef, Tf]), (Xv, np.hstack([Ev, Tv])),
+                                        Xt, seed=derive_seed(train_seed, "torque_based"), device=ctx.device,
+                                        n_emg=Ef.shape[1])
+        bl_pred, bls = predict_ensemble(cfg, "baseline", train, Xf, Ef, (Xv, Ev), Xt,
+                                        seed=derive_seed(train_seed, "baseline"), device=ctx.device)
+        tb, bl = tbs[0], bls[0]  # the first member is saved (checkpoint, ONNX); predictions are the ensemble's
         n, P = len(test_c), test_c.n_points
-        preds = {"torque_based": from_rows(tb.predict(Xt), n, P), "baseline": from_rows(bl.predict(Xt), n, P)}
-        torque_pred = from_rows(tb.predict_torques(Xt), n, P)
+        preds = {"torque_based": from_rows(tb_pred, n, P), "baseline": from_rows(bl_pred, n, P)}
+        torque_pred = from_rows(np.mean([e.predict_torques(Xt) for e in tbs], axis=0), n, P)
         muscles = tuple(test_c.muscles)
         metrics = {k: _fold_metrics(test_c.emg, v, test_c.metadata, muscles, group) for k, v in preds.items()}
         tm = _fold_metrics(test_c.moments, torque_pred, test_c.metadata, test_c.moment_names, group)
@@ -529,7 +564,8 @@ class GaitEmgPipeline(Pipeline):
             "train_subjects": sorted(map(str, pd.unique(fit_c.metadata["subject"]))),
             "val_subjects": sorted(map(str, pd.unique(val_c.metadata["subject"]))),
             "test_groups": sorted(map(str, pd.unique(test_c.metadata[group]))),
-            "moment_names": list(test_c.moment_names), "inputs": list(kinds),
+            "moment_names": list(test_c.moment_names), "inputs": list(kinds), "shifts_ms": list(shifts),
+            "ensemble": len(tbs),
         }
         curves = {"torque_mlp": tb.torque_history_.as_curves(), "torque_based": tb.history_.as_curves(),
                   "baseline": bl.history_.as_curves()}
