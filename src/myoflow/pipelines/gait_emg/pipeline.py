@@ -103,6 +103,10 @@ class GaitDataConfig:
     #: The same relative-duration rule for the real trials (data.real); stride time varies by a CV of
     #: ~2-3 % in steady walking, so a cycle 10 % off the median is a heel-strike detection error.
     real_cycle_max_dev: float = 0.3
+    #: Drop cycles of the real TRAINING trial whose sEMG floor has drifted up (running median over 5
+    #: cycles > this × the trial's median floor, :func:`~myoflow.biomech.gait_cycles.baseline_drift_cycles`);
+    #: null = keep every cycle. The test trials are never cleaned (every plausible cycle is scored).
+    real_train_drift_ratio: float | None = None
     crop: bool = True                  # reject cycles outside each trial's finite, physiological angle range
     #: How a folder cohort is evaluated: by subjects (needs >= 3), within-subject by trials
     #: (leave one trial out) or by cycles (contiguous blocks, ``cycle_gap`` cycles dropped
@@ -229,6 +233,19 @@ def _load_cycles(path: Path) -> GaitCycles:
                           info=json.loads(str(z["info"])))
 
 
+def drop_drifting_training_cycles(cyc: GaitCycles, train: str, ratio: float) -> tuple[GaitCycles, int]:
+    """Remove the training trial's cycles flagged by :func:`baseline_drift_cycles`; other trials untouched."""
+    from ...biomech.gait_cycles import baseline_drift_cycles
+
+    is_train = (cyc.metadata["trial"].astype(str) == str(train)).to_numpy()
+    flagged = np.zeros(len(cyc), dtype=bool)
+    flagged[is_train] = baseline_drift_cycles(cyc.select(is_train), ratio=ratio)
+    if flagged.sum() >= is_train.sum() - 1:
+        raise DataError(f"data.real_train_drift_ratio {ratio}: {int(flagged.sum())} of {int(is_train.sum())} "
+                        f"{train} cycles flagged; raise the ratio")
+    return cyc.select(~flagged), int(flagged.sum())
+
+
 def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitData:
     """Simulate / read the cohort and the real trials, cut cycles, normalise sEMG."""
     d = cfg.data
@@ -290,12 +307,16 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
             if missing:
                 raise DataError(f"real trials {missing} not found; available: {sorted(trials)}", str(root))
             cyc = _cycles_from_trials([(w, trials[w]) for w in wanted], cfg, user=generic, real=True)
+            n_drift = 0
+            if d.real_train_drift_ratio is not None:
+                cyc, n_drift = drop_drifting_training_cycles(cyc, d.real_train, d.real_train_drift_ratio)
             ref = (cyc.metadata["trial"] == d.real_train).to_numpy()
             cyc, scales = normalise_emg(cyc, reference=ref)
             for w in wanted:
                 real[w] = cyc.select((cyc.metadata["trial"] == w).to_numpy())
             info["real"] = {"path": str(root), "train": d.real_train, "test": list(d.real_test),
                             "cycles": {w: len(real[w]) for w in wanted},
+                            "train_cycles_dropped_baseline_drift": n_drift,
                             "body_mass_kg": cyc.info.get("body_mass_kg"),
                             "muscles": {"ST": "semimem_r (semimembranosus)", "BF": "bifemlh_r", "GM": "med_gas_r",
                                         "TA": "tib_ant_r", "VL": "vas_lat_r", "RF": "rect_fem_r", "SOL": "soleus_r"},
