@@ -108,3 +108,25 @@ def test_ensemble_averages_members_and_first_member_is_the_single_model():
     assert not np.allclose(members[1].predict(X[350:]), one)       # members differ by seed
     with pytest.raises(ConfigError):
         load_config({**base, "evaluate": {"ensemble": 0}})
+
+
+def test_paired_block_bootstrap_of_one_trial():
+    from myoflow.evaluate.metrics import r2_ensemble_average
+    from myoflow.pipelines.gait_emg.pipeline import _paired_block_bootstrap
+    from myoflow.pipelines.gait_emg.scoring import prediction_frame
+
+    rng = np.random.default_rng(3)
+    c = _cycles(n=23)
+    names = tuple(f"M{i}" for i in range(7))
+    good = c.emg + rng.normal(0, 0.05, c.emg.shape)
+    bad = 0.7 * c.emg + 0.1 + rng.normal(0, 0.05, c.emg.shape)
+    part = pd.concat([prediction_frame("torque_based", c.metadata, c.emg, good, names),
+                      prediction_frame("baseline", c.metadata, c.emg, bad, names)], ignore_index=True)
+    out = _paired_block_bootstrap(part, names, 300, 0)
+    direct = r2_ensemble_average(c.emg, good).mean() - r2_ensemble_average(c.emg, bad).mean()
+    assert out["mean"] == pytest.approx(direct, rel=1e-5)
+    assert out["ci_low"] <= out["mean"] <= out["ci_high"] and out["ci_low"] > 0
+    assert out["n_blocks"] == 5                                    # 23 cycles in blocks of 5
+    same = pd.concat([prediction_frame(m, c.metadata, c.emg, good, names) for m in ("torque_based", "baseline")])
+    z = _paired_block_bootstrap(same, names, 100, 0)
+    assert z["mean"] == pytest.approx(0, abs=1e-7) and z["ci_high"] - z["ci_low"] == pytest.approx(0, abs=1e-7)

@@ -410,6 +410,37 @@ def _pooled_with_ci(pm: pd.DataFrame, names, group: str, pooled: np.ndarray, n_b
                    "ci_high": ci[name].hi if ci else None} for j, name in enumerate(names)}
 
 
+#: consecutive test cycles per bootstrap block (one trial: neighbouring cycles are correlated)
+BOOT_BLOCK_CYCLES = 5
+
+
+def _paired_block_bootstrap(part: pd.DataFrame, names: tuple, n_boot: int, seed: int) -> dict[str, Any]:
+    """Mean-over-muscles R² of ensemble averages, torque-based − baseline, on ONE test trial.
+
+    With one subject there is no subject bootstrap; the test cycles are resampled in blocks of
+    :data:`BOOT_BLOCK_CYCLES` consecutive cycles (paired: the same draws for both models), which keeps
+    the slow drifts within a trial together. It measures test-set sampling only, not training seeds.
+    """
+    stats = {}
+    for model in ("torque_based", "baseline"):
+        t, p = cycles_from_frame(part[part["model"] == model], names)     # sorted by cycle: same order
+        blocks = np.arange(len(t)) // BOOT_BLOCK_CYCLES
+        n = np.bincount(blocks).astype(float)
+        st = np.stack([t[blocks == b].sum(0) for b in range(len(n))])
+        sp = np.stack([p[blocks == b].sum(0) for b in range(len(n))])
+        stats[model] = (n, st, sp)
+
+    def stat(n_, st_, sp_):
+        mt, mp = st_ / n_[..., None, None], sp_ / n_[..., None, None]
+        ss = ((mt - mt.mean(-1, keepdims=True)) ** 2).sum(-1)
+        r2 = 1 - ((mt - mp) ** 2).sum(-1) / np.where(ss > 0, ss, np.nan)
+        return np.nanmean(r2, axis=-1)
+
+    diff = cluster_bootstrap(stats["torque_based"], stat, other=stats["baseline"], n_boot=n_boot, seed=seed)
+    return {"mean": float(diff.point), "ci_low": float(diff.lo), "ci_high": float(diff.hi),
+            "block_cycles": BOOT_BLOCK_CYCLES, "n_blocks": int(len(stats["baseline"][0]))}
+
+
 def _variability_summary(cfg: GaitEmgConfig, data: GaitData) -> dict[str, Any]:
     """Cycle-to-cycle and between-subject envelope variability of the cohort and of the real training trial."""
     from ...biomech.gait_cycles import cycle_variability, summarise_variability
@@ -663,6 +694,9 @@ class GaitEmgPipeline(Pipeline):
                 a = out["torque_based"]["r2_ens_pooled"]
                 b = out["baseline"]["r2_ens_pooled"]
                 out["torque_minus_baseline_r2_ens"] = {m_: a[m_]["mean"] - b[m_]["mean"] for m_ in a if m_ in b}
+                if group == "trial" and out["torque_based"]["n_groups"] == 1 and cfg.evaluate.n_boot > 0:
+                    out["torque_minus_baseline_block_bootstrap"] = _paired_block_bootstrap(
+                        part, tuple(a), cfg.evaluate.n_boot, cfg.seed)
             summary["conditions"][cond] = out
         summary["variability"] = _variability_summary(cfg, data)
         return summary
@@ -733,6 +767,12 @@ class GaitEmgPipeline(Pipeline):
                                      e.get("r2_ens_pooled_mean_over_channels"), None,
                                      None, f"real trials, trained on {real_train}"
                                      + ("; running = out of distribution" if "run" in cond else "")))
+            d_ = conds[cond].get("torque_minus_baseline_block_bootstrap")
+            if d_:
+                rows.append(Headline(f"{cond} torque-based − baseline, mean R² of ensemble averages", d_["mean"],
+                                     (d_["ci_low"], d_["ci_high"]), None,
+                                     f"paired bootstrap 95 % CI over blocks of {d_['block_cycles']} consecutive "
+                                     f"test cycles ({d_['n_blocks']} blocks; test-set sampling only)"))
         return rows
 
     def figures(self, cfg: GaitEmgConfig, summary: dict[str, Any], predictions: pd.DataFrame,
