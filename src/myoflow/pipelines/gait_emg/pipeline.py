@@ -19,15 +19,24 @@ Protocol
   afterwards), real data by walk36, within-subject folder folds by the fold's
   training cycles (a folder cohort split by subjects: each subject's own cycles,
   as no calibration walk is known there).
+* Real trials: heel-strike-to-heel-strike intervals more than ``data.real_cycle_max_dev``
+  (shipped 10 %) off the trial's median are rejected (a heel strike detected in swing makes a
+  short + long pair), and cycles of the TRAINING trial whose sEMG floor has drifted up
+  (``data.real_train_drift_ratio``, :func:`~myoflow.biomech.gait_cycles.baseline_drift_cycles`)
+  are dropped before normalising; the test trials are never cleaned.
 * Models: :class:`~myoflow.models.gait_mlp.TorqueBasedEmgRegressor` (torque MLP, then an
-  added hidden layer + 7-muscle output fine-tuned with frozen torque layers) and
-  :class:`~myoflow.models.gait_mlp.KinematicsEmgRegressor` (the baseline MLP).
+  added hidden layer + 7-muscle output fine-tuned; shipped ``finetune: full``) and
+  :class:`~myoflow.models.gait_mlp.KinematicsEmgRegressor` (the baseline MLP); each route
+  is an average of ``evaluate.ensemble`` models of different seeds (shipped 3; both chosen
+  inside walk36 by ``benchmarks/select_gait_recipe.py``). Optional inputs: the gait phase
+  (``preprocess.inputs: [..., phase]``) and time-shifted kinematics (``preprocess.shifts_ms``).
 * Evaluation: subject-wise K-fold (or leave-one-subject-out) on the simulated
   cohort, validation subjects for early stopping carved from the training
   subjects; R² of ensemble averages per muscle (the paper's Table 1) pooled over
   the test subjects' cycles (which mostly scores the cohort pattern) beside the
   median of each test subject's own R², per-cycle R² and Pearson r; mean over test
-  subjects with a subject-bootstrap 95 % CI. ``summary["variability"]`` holds the
+  subjects with a subject-bootstrap 95 % CI. One real test trial: torque − baseline with a
+  paired bootstrap over blocks of 5 consecutive test cycles. ``summary["variability"]`` holds the
   cycle-to-cycle R² of the cohort and of the real training trial, to set the
   per-subject spread against.
 
