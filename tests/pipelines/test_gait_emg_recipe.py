@@ -130,3 +130,23 @@ def test_paired_block_bootstrap_of_one_trial():
     same = pd.concat([prediction_frame(m, c.metadata, c.emg, good, names) for m in ("torque_based", "baseline")])
     z = _paired_block_bootstrap(same, names, 100, 0)
     assert z["mean"] == pytest.approx(0, abs=1e-7) and z["ci_high"] - z["ci_low"] == pytest.approx(0, abs=1e-7)
+
+
+@pytest.mark.realdata
+def test_walk36_rules_remove_the_missegmented_cycles_and_the_vl_drift(shared_data):
+    from myoflow.io.datasets.small import load_ceinms_gait
+    from myoflow.pipelines.gait_emg.pipeline import _cycles_from_trials
+
+    trials = {"walk36": load_ceinms_gait(shared_data / "ceinms-gait")["walk36"]}
+    loose = load_config({"name": "g", "pipeline": "gait-emg"})
+    tight = load_config({"name": "g", "pipeline": "gait-emg", "data": {"real_cycle_max_dev": 0.1}})
+    c_loose = _cycles_from_trials(list(trials.items()), loose, real=True)
+    c = _cycles_from_trials(list(trials.items()), tight, real=True)
+    assert len(c_loose) - len(c) == 6                                # 3 short + long pairs
+    assert np.abs(c.durations / np.median(c.durations) - 1).max() <= 0.1
+    assert np.abs(c_loose.durations / np.median(c_loose.durations) - 1).max() > 0.1
+    flagged = baseline_drift_cycles(c)
+    assert flagged.sum() == 6 and flagged[-6:].all()                 # VL's floor climbs in the last cycles
+    vl = list(c.muscles).index("VL")
+    floor = np.percentile(c.emg[:, vl], 20, axis=1)
+    assert np.median(floor[flagged]) > 2 * np.median(floor[~flagged])   # (the rule smooths over 5 cycles)
