@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -78,9 +79,18 @@ def _real_walk36(cfg):
     from myoflow.pipelines._shared import shared_data_dir
     from myoflow.pipelines.gait_emg.pipeline import _cycles_from_trials
 
+    from myoflow.experiments import load_config
+    from myoflow.pipelines.gait_emg.pipeline import drop_drifting_training_cycles
+
     root = shared_data_dir() / "ceinms-gait"
     trials = load_ceinms_gait(root)
-    return normalise_emg(_cycles_from_trials([("walk36", trials["walk36"])], cfg))[0]
+    # the pipeline's real-trial rules (shipped config): mis-segmented cycles and VL baseline drift are
+    # not cycle-to-cycle variability, so the calibration target excludes them as training does
+    shipped = load_config(Path(__file__).resolve().parents[1] / "src" / "myoflow" / "configs" / "gait_emg.yaml")
+    cyc = _cycles_from_trials([("walk36", trials["walk36"])], shipped, real=True)
+    if shipped.data.real_train_drift_ratio is not None:
+        cyc, _ = drop_drifting_training_cycles(cyc, "walk36", shipped.data.real_train_drift_ratio)
+    return normalise_emg(cyc)[0]
 
 
 if __name__ == "__main__":

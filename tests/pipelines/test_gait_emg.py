@@ -64,7 +64,10 @@ def test_shipped_config_loads():
     path = Path(__file__).resolve().parents[2] / "src" / "myoflow" / "configs" / "gait_emg.yaml"
     full, quick = load_config(path), load_config(path, quick=True)
     assert full.data.subjects == 22 and quick.data.subjects < full.data.subjects
-    assert full.model.params["added_hidden"] == 152 and full.model.params["finetune"] == "frozen"
+    # finetune full + 3-model ensembles: chosen inside walk36 (benchmarks/results/selection/gait_emg_walk36.json)
+    assert full.model.params["added_hidden"] == 152 and full.model.params["finetune"] == "full"
+    assert full.evaluate.ensemble == 3 and quick.evaluate.ensemble == 1
+    assert full.data.real_cycle_max_dev == 0.1 and full.data.real_train_drift_ratio == 2.0
     assert quick.model.params["torque_epochs"] < full.model.params["torque_epochs"]
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "trial_to_cycles",
     "normalise_emg",
     "normalise_by_calibration",
+    "baseline_drift_cycles",
     "cycle_variability",
     "summarise_variability",
     "OPENSIM_EMG",
@@ -304,6 +305,48 @@ def normalise_emg(cycles: GaitCycles, reference: np.ndarray | None = None) -> tu
         rows[s] = norm.scale_
     scales = pd.DataFrame.from_dict(rows, orient="index", columns=list(cycles.muscles))
     return replace(cycles, emg=emg), scales
+
+
+def baseline_drift_cycles(cycles: GaitCycles, ratio: float = 2.0, window: int = 5, quantile: float = 20.0
+                          ) -> np.ndarray:
+    """Cycles whose sEMG envelope floor has drifted up (electrode/baseline artefact), per trial.
+
+    A muscle's *floor* in a cycle is the ``quantile`` (%) of its envelope over the cycle (the
+    between-burst level). It is smoothed over ``window`` consecutive cycles (running median, so one
+    cycle of genuine co-contraction does not count) and a cycle is flagged when, for any muscle,
+    the smoothed floor exceeds ``ratio`` × that muscle's median floor over the trial: a sustained
+    rise of the noise floor that no joint moment explains (e.g. the VL channel in the last cycles of
+    CEINMS walk36, whose floor climbs from ~0.1 to 1.6 of the ensemble peak).
+
+    Parameters
+    ----------
+    cycles : GaitCycles
+        Envelopes (any units; the rule is scale-invariant), cycles in recording order per trial.
+    ratio : float
+        Flag when the smoothed floor exceeds ``ratio`` × the trial median floor.
+    window : int
+        Cycles in the running median (odd).
+    quantile : float
+        Percentile of the envelope taken as the floor, %.
+
+    Returns
+    -------
+    flagged : bool array (n_cycles,)
+    """
+    from scipy.ndimage import median_filter
+
+    if ratio <= 1 or window < 1:
+        raise DataError(f"baseline drift rule needs ratio > 1 and window >= 1, got {ratio}, {window}")
+    flagged = np.zeros(len(cycles), dtype=bool)
+    keys = cycles.metadata["subject"].astype(str) + "/" + cycles.metadata["trial"].astype(str)
+    for key in pd.unique(keys):
+        idx = np.flatnonzero((keys == key).to_numpy())
+        idx = idx[np.argsort(cycles.metadata["cycle"].to_numpy()[idx], kind="stable")]
+        floor = np.percentile(cycles.emg[idx], quantile, axis=2)            # (n, muscles)
+        smooth = median_filter(floor, size=(int(window), 1), mode="nearest")
+        ref = np.median(floor, axis=0)
+        flagged[idx] = (smooth > ratio * np.where(ref > 0, ref, np.inf)).any(axis=1)
+    return flagged
 
 
 def normalise_by_calibration(c: GaitCycles, n_calib: int) -> GaitCycles:

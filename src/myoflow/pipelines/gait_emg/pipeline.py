@@ -19,15 +19,24 @@ Protocol
   afterwards), real data by walk36, within-subject folder folds by the fold's
   training cycles (a folder cohort split by subjects: each subject's own cycles,
   as no calibration walk is known there).
+* Real trials: heel-strike-to-heel-strike intervals more than ``data.real_cycle_max_dev``
+  (shipped 10 %) off the trial's median are rejected (a heel strike detected in swing makes a
+  short + long pair), and cycles of the TRAINING trial whose sEMG floor has drifted up
+  (``data.real_train_drift_ratio``, :func:`~myoflow.biomech.gait_cycles.baseline_drift_cycles`)
+  are dropped before normalising; the test trials are never cleaned.
 * Models: :class:`~myoflow.models.gait_mlp.TorqueBasedEmgRegressor` (torque MLP, then an
-  added hidden layer + 7-muscle output fine-tuned with frozen torque layers) and
-  :class:`~myoflow.models.gait_mlp.KinematicsEmgRegressor` (the baseline MLP).
+  added hidden layer + 7-muscle output fine-tuned; shipped ``finetune: full``) and
+  :class:`~myoflow.models.gait_mlp.KinematicsEmgRegressor` (the baseline MLP); each route
+  is an average of ``evaluate.ensemble`` models of different seeds (shipped 3; both chosen
+  inside walk36 by ``benchmarks/select_gait_recipe.py``). Optional inputs: the gait phase
+  (``preprocess.inputs: [..., phase]``) and time-shifted kinematics (``preprocess.shifts_ms``).
 * Evaluation: subject-wise K-fold (or leave-one-subject-out) on the simulated
   cohort, validation subjects for early stopping carved from the training
   subjects; R² of ensemble averages per muscle (the paper's Table 1) pooled over
   the test subjects' cycles (which mostly scores the cohort pattern) beside the
   median of each test subject's own R², per-cycle R² and Pearson r; mean over test
-  subjects with a subject-bootstrap 95 % CI. ``summary["variability"]`` holds the
+  subjects with a subject-bootstrap 95 % CI. One real test trial: torque − baseline with a
+  paired bootstrap over blocks of 5 consecutive test cycles. ``summary["variability"]`` holds the
   cycle-to-cycle R² of the cohort and of the real training trial, to set the
   per-subject spread against.
 
@@ -100,6 +109,13 @@ class GaitDataConfig:
     cycle_min_s: float = 0.6
     cycle_max_s: float = 2.0
     cycle_max_dev: float = 0.3
+    #: The same relative-duration rule for the real trials (data.real); stride time varies by a CV of
+    #: ~2-3 % in steady walking, so a cycle 10 % off the median is a heel-strike detection error.
+    real_cycle_max_dev: float = 0.3
+    #: Drop cycles of the real TRAINING trial whose sEMG floor has drifted up (running median over 5
+    #: cycles > this × the trial's median floor, :func:`~myoflow.biomech.gait_cycles.baseline_drift_cycles`);
+    #: null = keep every cycle. The test trials are never cleaned (every plausible cycle is scored).
+    real_train_drift_ratio: float | None = None
     crop: bool = True                  # reject cycles outside each trial's finite, physiological angle range
     #: How a folder cohort is evaluated: by subjects (needs >= 3), within-subject by trials
     #: (leave one trial out) or by cycles (contiguous blocks, ``cycle_gap`` cycles dropped
@@ -111,8 +127,9 @@ class GaitDataConfig:
     def __post_init__(self) -> None:
         if self.source == "folder" and self.path is None:
             raise ConfigError("data.path is required when data.source is 'folder'")
-        if not 0 < self.cycle_min_s < self.cycle_max_s or not 0 < self.cycle_max_dev:
-            raise ConfigError("data.cycle_min_s < data.cycle_max_s and data.cycle_max_dev > 0 are required")
+        if not 0 < self.cycle_min_s < self.cycle_max_s or not 0 < self.cycle_max_dev or not 0 < self.real_cycle_max_dev:
+            raise ConfigError("data.cycle_min_s < data.cycle_max_s and data.cycle_max_dev, data.real_cycle_max_dev > 0 "
+                              "are required")
         if self.cycle_folds < 2 or self.cycle_gap < 0:
             raise ConfigError("data.cycle_folds must be >= 2 and data.cycle_gap >= 0")
         if self.source == "simulate" and self.subjects < 3:
@@ -129,6 +146,8 @@ class GaitPreprocessConfig:
     bandpass: tuple[float, float] = (20.0, 450.0)
     envelope_hz: float = 6.0
     inputs: list[str] = field(default_factory=lambda: ["angles", "velocity"])
+    #: extra copies of the kinematic inputs read this many ms later (negative: earlier) in the cycle
+    shifts_ms: list[float] = field(default_factory=list, metadata={"signed": True})
 
 
 @dataclass
@@ -137,6 +156,12 @@ class GaitEvaluateConfig:
     n_splits: int = 11
     n_boot: int = 1000
     real_val_fraction: float = 0.2
+    #: models per route (torque-based and baseline alike), trained with different seeds; predictions averaged
+    ensemble: int = 1
+
+    def __post_init__(self) -> None:
+        if self.ensemble < 1:
+            raise ConfigError(f"evaluate.ensemble must be >= 1, got {self.ensemble}")
 
 
 @dataclass
@@ -164,13 +189,15 @@ class GaitData:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False) -> GaitCycles:
+def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False,
+                        real: bool = False) -> GaitCycles:
     from ...biomech.gait_trials import CycleRules
 
     pre, d = cfg.preprocess, cfg.data
     items = []
+    rules = CycleRules(d.cycle_min_s, d.cycle_max_s, d.real_cycle_max_dev if real else d.cycle_max_dev)
     extra = dict(muscles=d.muscles, emg_map=d.emg_map, force_plates=d.force_plates, heel_strikes=d.heel_strikes,
-                 rules=CycleRules(d.cycle_min_s, d.cycle_max_s, d.cycle_max_dev), crop=d.crop) if user else {}
+                 rules=rules, crop=d.crop) if user else ({"rules": rules} if real else {})
     for name, trial in trials:
         mass = None if masses is None else masses.get(str(trial.subject))
         items.append(trial_to_cycles(trial, trial_name=name, side=cfg.data.side, n_points=pre.n_points,
@@ -213,6 +240,19 @@ def _load_cycles(path: Path) -> GaitCycles:
         return GaitCycles(angles=z["angles"], moments=z["moments"], emg=z["emg"], durations=z["durations"],
                           metadata=md, moment_names=tuple(str(s) for s in z["moment_names"]),
                           info=json.loads(str(z["info"])))
+
+
+def drop_drifting_training_cycles(cyc: GaitCycles, train: str, ratio: float) -> tuple[GaitCycles, int]:
+    """Remove the training trial's cycles flagged by :func:`baseline_drift_cycles`; other trials untouched."""
+    from ...biomech.gait_cycles import baseline_drift_cycles
+
+    is_train = (cyc.metadata["trial"].astype(str) == str(train)).to_numpy()
+    flagged = np.zeros(len(cyc), dtype=bool)
+    flagged[is_train] = baseline_drift_cycles(cyc.select(is_train), ratio=ratio)
+    if flagged.sum() >= is_train.sum() - 1:
+        raise DataError(f"data.real_train_drift_ratio {ratio}: {int(flagged.sum())} of {int(is_train.sum())} "
+                        f"{train} cycles flagged; raise the ratio")
+    return cyc.select(~flagged), int(flagged.sum())
 
 
 def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitData:
@@ -275,13 +315,17 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
             missing = [w for w in wanted if w not in trials]
             if missing:
                 raise DataError(f"real trials {missing} not found; available: {sorted(trials)}", str(root))
-            cyc = _cycles_from_trials([(w, trials[w]) for w in wanted], cfg, user=generic)
+            cyc = _cycles_from_trials([(w, trials[w]) for w in wanted], cfg, user=generic, real=True)
+            n_drift = 0
+            if d.real_train_drift_ratio is not None:
+                cyc, n_drift = drop_drifting_training_cycles(cyc, d.real_train, d.real_train_drift_ratio)
             ref = (cyc.metadata["trial"] == d.real_train).to_numpy()
             cyc, scales = normalise_emg(cyc, reference=ref)
             for w in wanted:
                 real[w] = cyc.select((cyc.metadata["trial"] == w).to_numpy())
             info["real"] = {"path": str(root), "train": d.real_train, "test": list(d.real_test),
                             "cycles": {w: len(real[w]) for w in wanted},
+                            "train_cycles_dropped_baseline_drift": n_drift,
                             "body_mass_kg": cyc.info.get("body_mass_kg"),
                             "muscles": {"ST": "semimem_r (semimembranosus)", "BF": "bifemlh_r", "GM": "med_gas_r",
                                         "TA": "tib_ant_r", "VL": "vas_lat_r", "RF": "rect_fem_r", "SOL": "soleus_r"},
@@ -294,9 +338,31 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
 
 
 # ------------------------------------------------------------------ helpers
-def _rows(c: GaitCycles, kinds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    X = to_rows(kinematic_inputs(c.angles, c.durations, kinds))
+def _rows(c: GaitCycles, kinds, shifts_ms=()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X = to_rows(kinematic_inputs(c.angles, c.durations, kinds, shifts_ms))
     return X, to_rows(c.moments), to_rows(c.emg)
+
+
+def predict_ensemble(cfg: GaitEmgConfig, section: str, train: dict, X: np.ndarray, y: np.ndarray,
+                     validation_data: tuple, X_test: np.ndarray, seed: int, device: str = "cpu",
+                     **fixed: Any) -> tuple[np.ndarray, list]:
+    """Fit ``cfg.evaluate.ensemble`` estimators of ``cfg.<section>`` (seeds derived from ``seed``); mean prediction.
+
+    Returns the mean prediction on ``X_test`` (rows, outputs) and the fitted estimators. With
+    ``ensemble: 1`` the single estimator gets ``seed`` itself (the behaviour before ensembles).
+    """
+    from ...models import build_from_sections
+    from ...train import derive_seed
+
+    spec = getattr(cfg, section)
+    ests, preds = [], []
+    for i in range(cfg.evaluate.ensemble):
+        est = build_from_sections(spec.name, spec.params, defaults=train, seed=seed if i == 0 else
+                                  derive_seed(seed, f"ensemble-{i}"), device=device, **fixed)
+        est.fit(X, y, validation_data=validation_data)
+        ests.append(est)
+        preds.append(est.predict(X_test))
+    return np.mean(preds, axis=0), ests
 
 
 def _mean(x) -> float:
@@ -351,6 +417,37 @@ def _pooled_with_ci(pm: pd.DataFrame, names, group: str, pooled: np.ndarray, n_b
         ci = cluster_bootstrap((np.asarray(n, float), np.stack(st), np.stack(sp)), stat, n_boot=n_boot, seed=seed)
     return {name: {"mean": float(pooled[j]), "ci_low": ci[name].lo if ci else None,
                    "ci_high": ci[name].hi if ci else None} for j, name in enumerate(names)}
+
+
+#: consecutive test cycles per bootstrap block (one trial: neighbouring cycles are correlated)
+BOOT_BLOCK_CYCLES = 5
+
+
+def _paired_block_bootstrap(part: pd.DataFrame, names: tuple, n_boot: int, seed: int) -> dict[str, Any]:
+    """Mean-over-muscles R² of ensemble averages, torque-based − baseline, on ONE test trial.
+
+    With one subject there is no subject bootstrap; the test cycles are resampled in blocks of
+    :data:`BOOT_BLOCK_CYCLES` consecutive cycles (paired: the same draws for both models), which keeps
+    the slow drifts within a trial together. It measures test-set sampling only, not training seeds.
+    """
+    stats = {}
+    for model in ("torque_based", "baseline"):
+        t, p = cycles_from_frame(part[part["model"] == model], names)     # sorted by cycle: same order
+        blocks = np.arange(len(t)) // BOOT_BLOCK_CYCLES
+        n = np.bincount(blocks).astype(float)
+        st = np.stack([t[blocks == b].sum(0) for b in range(len(n))])
+        sp = np.stack([p[blocks == b].sum(0) for b in range(len(n))])
+        stats[model] = (n, st, sp)
+
+    def stat(n_, st_, sp_):
+        mt, mp = st_ / n_[..., None, None], sp_ / n_[..., None, None]
+        ss = ((mt - mt.mean(-1, keepdims=True)) ** 2).sum(-1)
+        r2 = 1 - ((mt - mp) ** 2).sum(-1) / np.where(ss > 0, ss, np.nan)
+        return np.nanmean(r2, axis=-1)
+
+    diff = cluster_bootstrap(stats["torque_based"], stat, other=stats["baseline"], n_boot=n_boot, seed=seed)
+    return {"mean": float(diff.point), "ci_low": float(diff.lo), "ci_high": float(diff.hi),
+            "block_cycles": BOOT_BLOCK_CYCLES, "n_blocks": int(len(stats["baseline"][0]))}
 
 
 def _variability_summary(cfg: GaitEmgConfig, data: GaitData) -> dict[str, Any]:
@@ -494,25 +591,24 @@ class GaitEmgPipeline(Pipeline):
     def run_fold(self, cfg: GaitEmgConfig, data: GaitData, fold: Fold, ctx: FoldContext) -> FoldResult:
         from ...train import derive_seed
         from ...config import to_dict
-        from ...models import build_from_sections
 
         train_seed = derive_seed(cfg.seed, fold.id if fold.payload["kind"] in ("sim", "within") else "real-train")
         fit_c, val_c, test_c, group = self._split(cfg, data, fold, train_seed)
-        kinds = tuple(cfg.preprocess.inputs)
-        Xf, Tf, Ef = _rows(fit_c, kinds)
-        Xv, Tv, Ev = _rows(val_c, kinds)
-        Xt, _, _ = _rows(test_c, kinds)
+        kinds, shifts = tuple(cfg.preprocess.inputs), tuple(cfg.preprocess.shifts_ms)
+        Xf, Tf, Ef = _rows(fit_c, kinds, shifts)
+        Xv, Tv, Ev = _rows(val_c, kinds, shifts)
+        Xt, _, _ = _rows(test_c, kinds, shifts)
         train = {k: v for k, v in to_dict(cfg.train).items() if k != "device"}
         # validation rows are the pipeline's (held-out training subjects, or the last training cycles)
-        tb = build_from_sections(cfg.model.name, cfg.model.params, defaults=train, n_emg=Ef.shape[1],
-                                 seed=derive_seed(train_seed, "torque_based"), device=ctx.device)
-        tb.fit(Xf, np.hstack([Ef, Tf]), validation_data=(Xv, np.hstack([Ev, Tv])))
-        bl = build_from_sections(cfg.baseline.name, cfg.baseline.params, defaults=train,
-                                 seed=derive_seed(train_seed, "baseline"), device=ctx.device)
-        bl.fit(Xf, Ef, validation_data=(Xv, Ev))
+        tb_pred, tbs = predict_ensemble(cfg, "model", train, Xf, np.hstack([Ef, Tf]), (Xv, np.hstack([Ev, Tv])),
+                                        Xt, seed=derive_seed(train_seed, "torque_based"), device=ctx.device,
+                                        n_emg=Ef.shape[1])
+        bl_pred, bls = predict_ensemble(cfg, "baseline", train, Xf, Ef, (Xv, Ev), Xt,
+                                        seed=derive_seed(train_seed, "baseline"), device=ctx.device)
+        tb, bl = tbs[0], bls[0]  # the first member is saved (checkpoint, ONNX); predictions are the ensemble's
         n, P = len(test_c), test_c.n_points
-        preds = {"torque_based": from_rows(tb.predict(Xt), n, P), "baseline": from_rows(bl.predict(Xt), n, P)}
-        torque_pred = from_rows(tb.predict_torques(Xt), n, P)
+        preds = {"torque_based": from_rows(tb_pred, n, P), "baseline": from_rows(bl_pred, n, P)}
+        torque_pred = from_rows(np.mean([e.predict_torques(Xt) for e in tbs], axis=0), n, P)
         muscles = tuple(test_c.muscles)
         metrics = {k: _fold_metrics(test_c.emg, v, test_c.metadata, muscles, group) for k, v in preds.items()}
         tm = _fold_metrics(test_c.moments, torque_pred, test_c.metadata, test_c.moment_names, group)
@@ -529,7 +625,8 @@ class GaitEmgPipeline(Pipeline):
             "train_subjects": sorted(map(str, pd.unique(fit_c.metadata["subject"]))),
             "val_subjects": sorted(map(str, pd.unique(val_c.metadata["subject"]))),
             "test_groups": sorted(map(str, pd.unique(test_c.metadata[group]))),
-            "moment_names": list(test_c.moment_names), "inputs": list(kinds),
+            "moment_names": list(test_c.moment_names), "inputs": list(kinds), "shifts_ms": list(shifts),
+            "ensemble": len(tbs),
         }
         curves = {"torque_mlp": tb.torque_history_.as_curves(), "torque_based": tb.history_.as_curves(),
                   "baseline": bl.history_.as_curves()}
@@ -606,6 +703,9 @@ class GaitEmgPipeline(Pipeline):
                 a = out["torque_based"]["r2_ens_pooled"]
                 b = out["baseline"]["r2_ens_pooled"]
                 out["torque_minus_baseline_r2_ens"] = {m_: a[m_]["mean"] - b[m_]["mean"] for m_ in a if m_ in b}
+                if group == "trial" and out["torque_based"]["n_groups"] == 1 and cfg.evaluate.n_boot > 0:
+                    out["torque_minus_baseline_block_bootstrap"] = _paired_block_bootstrap(
+                        part, tuple(a), cfg.evaluate.n_boot, cfg.seed)
             summary["conditions"][cond] = out
         summary["variability"] = _variability_summary(cfg, data)
         return summary
@@ -676,6 +776,12 @@ class GaitEmgPipeline(Pipeline):
                                      e.get("r2_ens_pooled_mean_over_channels"), None,
                                      None, f"real trials, trained on {real_train}"
                                      + ("; running = out of distribution" if "run" in cond else "")))
+            d_ = conds[cond].get("torque_minus_baseline_block_bootstrap")
+            if d_:
+                rows.append(Headline(f"{cond} torque-based − baseline, mean R² of ensemble averages", d_["mean"],
+                                     (d_["ci_low"], d_["ci_high"]), None,
+                                     f"paired bootstrap 95 % CI over blocks of {d_['block_cycles']} consecutive "
+                                     f"test cycles ({d_['n_blocks']} blocks; test-set sampling only)"))
         return rows
 
     def figures(self, cfg: GaitEmgConfig, summary: dict[str, Any], predictions: pd.DataFrame,
