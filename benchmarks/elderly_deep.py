@@ -90,7 +90,7 @@ RECIPE_GRID = [
 def _estimator(name: str, epochs: int, seed: int, recipe: dict | None = None):
     """(estimator, grid) of ``name``; with ``recipe`` (dev protocol) the fixed chosen recipe and no grid."""
     from myoflow.models.deep_classifier import DeepWindowClassifier
-    from myoflow.pipelines.muscle_id.estimator import FeatureClassifier
+    from myoflow.models.feature_classifier import FeatureClassifier
 
     if name in BASELINES:
         return FeatureClassifier(kind=name, n_estimators=200, seed=seed), None
@@ -245,8 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.protocol == "dev":
             note = (f"outer subject-wise {a.outer}-fold over the {len(set(groups))} non-development subjects; "
                     f"development subjects {dev} (rule: dev_subjects, seed {DEV_SEED}) never scored; deep recipes "
-                    f"fixed from {a.recipe} (chosen on the development subjects only); CI = 95 % percentile "
-                    "paired bootstrap over subjects of the accuracy difference")
+                    "fixed from each model's recipe_record (chosen on the development subjects only); CI = 95 % "
+                    "percentile paired bootstrap over subjects of the accuracy difference")
         summary = _summary(a.out, sig, a.n_boot, note)
     except MyoflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
