@@ -24,6 +24,15 @@ subjects, the command) is written atomically::
 
 Separate processes per model can write separate records (``--out``) that
 ``--merge`` joins into one.
+
+``--refine RECORD`` runs a third stage on the same development folds: the recipe
+chosen in ``RECORD`` (listed first, so it is kept on a tie) against the one-change
+variants of :data:`STAGE3` (amplitude augmentation, longer shifts, longer
+training, other lr / dropout / weight decay), with that recipe's seeds and TTA::
+
+    PYTHONPATH=src python benchmarks/select_deep_recipe.py --models cnn_lstm \
+        --refine benchmarks/results/selection/parts/deep_recipe_dev_cnn_lstm.json \
+        --out benchmarks/results/selection/parts/deep_recipe_dev_cnn_lstm_refined.json
 """
 from __future__ import annotations
 
@@ -57,6 +66,17 @@ STAGE1: list[tuple[str, dict[str, Any]]] = [
     ("fixed30+mixup+spec64", {"val_fraction": 0.0, "epochs": 30, "mixup": 0.4, "n_bands": 64}),
     ("fixed30+mixup+spec64+ls", {"val_fraction": 0.0, "epochs": 30, "mixup": 0.4, "n_bands": 64,
                                  "label_smoothing": 0.1}),
+]
+
+#: Stage 3 (``--refine``): one-change variants of an already chosen recipe; "as chosen" first (wins ties).
+STAGE3: list[tuple[str, dict[str, Any]]] = [
+    ("as chosen", {}),
+    ("gain2", {"max_gain": 2.0}),                  # amplitude ×/÷ 2: skin/fat/placement differ between people
+    ("shift100", {"max_shift": 100}),
+    ("epochs60", {"epochs": 60}),
+    ("lr5e-3", {"lr": 5e-3}),
+    ("dropout0.5", {"dropout": 0.5}),
+    ("wd0.05", {"weight_decay": 0.05}),
 ]
 
 #: Stage 2 (applied to the stage-1 winner), cheapest first.
@@ -123,12 +143,33 @@ def select(ep, arch: str, folds, seed: int) -> dict[str, Any]:
             "chosen": chosen}
 
 
+def refine(ep, arch: str, folds, seed: int, chosen: dict[str, Any]) -> dict[str, Any]:
+    """Stage 3 for one deep model: ``chosen`` vs its one-change variants; returns the record part of ``arch``."""
+    y = np.asarray(ep.y).astype(str)
+    recordings = ep.group("recording").astype(str)
+    rows = []
+    for name, over in STAGE3:
+        params = {**chosen, **over, "arch": arch}
+        t0 = time.perf_counter()
+        out, classes = _cv_proba(ep, folds, params, seed, [int(params.get("n_seeds", 1))],
+                                 [int(params.get("tta", 0))])
+        sc = _scores(y, out[int(params.get("tta", 0))][int(params.get("n_seeds", 1))], classes, recordings)
+        rows.append({"candidate": name, "params": params, **sc, "seconds": round(time.perf_counter() - t0, 1)})
+        log.info("%s stage 3 %-12s window %.4f vote %.4f (%.0f s)", arch, name, sc["window_accuracy"],
+                 sc["recording_vote_accuracy"], rows[-1]["seconds"])
+    best = max(range(len(rows)), key=lambda i: (rows[i]["window_accuracy"] - 1e-9 * i))
+    return {"stage3": rows, "stage3_winner": rows[best]["candidate"],
+            "chosen": {k: v for k, v in rows[best]["params"].items() if k != "arch"}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(DEEP))
     ap.add_argument("--folds", type=int, default=3, help="subject-wise folds over the development subjects")
     ap.add_argument("--seed", type=int, default=0, help="training / fold seed (the dev subjects are fixed by rule)")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--refine", type=Path, default=None,
+                    help="stage 3 only, around the recipes chosen in this record (same development folds)")
     ap.add_argument("--merge", type=Path, nargs="*", default=None,
                     help="join these per-model records into --out instead of selecting")
     a = ap.parse_args(argv)
@@ -174,8 +215,19 @@ def main(argv: list[str] | None = None) -> int:
         groups = ep.group("subject").astype(str)
         folds = subject_folds(groups, np.asarray(ep.y).astype(str), a.folds, a.seed, "elderly-lowerlimb (dev)")
         models = {}
+        prior = json.loads(a.refine.read_text()) if a.refine else None
+        if prior is not None and prior["development_subjects"] != dev:
+            print(f"error: {a.refine}: its development subjects differ from the rule's {dev}", file=sys.stderr)
+            return 2
         for arch in names:
-            models[arch] = select(ep, arch, folds, a.seed)
+            if prior is not None:
+                if arch not in prior["chosen"]:
+                    print(f"error: {a.refine}: no chosen recipe for {arch!r}", file=sys.stderr)
+                    return 2
+                models[arch] = {**refine(ep, arch, folds, a.seed, prior["chosen"][arch]),
+                                "refined_from": str(a.refine), "earlier_stages": prior["models"][arch]}
+            else:
+                models[arch] = select(ep, arch, folds, a.seed)
     except MyoflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
