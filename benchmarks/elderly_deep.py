@@ -55,7 +55,7 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 log = logging.getLogger("elderly_deep")
 
-DEEP = ("cnn", "hybrid", "cnn_lstm")
+DEEP = ("cnn", "hybrid", "cnn_lstm", "hybrid_cnn_lstm")
 BASELINES = ("lda", "rf")
 
 #: Development-subject rule of ``--protocol dev``: DEV_N subjects drawn with this seed (the issue's number)

@@ -33,6 +33,11 @@ training, other lr / dropout / weight decay), with that recipe's seeds and TTA::
     PYTHONPATH=src python benchmarks/select_deep_recipe.py --models cnn_lstm \
         --refine benchmarks/results/selection/parts/deep_recipe_dev_cnn_lstm.json \
         --out benchmarks/results/selection/parts/deep_recipe_dev_cnn_lstm_refined.json
+
+``--transfer REC [REC ...]`` scores, for a model not yet selected (``hybrid_cnn_lstm``:
+the CNN-LSTM with the classic-feature branch), the recipes already chosen for
+the other models in those records (in the order given; ties: the first) on the
+same development folds, and keeps the best.
 """
 from __future__ import annotations
 
@@ -162,6 +167,25 @@ def refine(ep, arch: str, folds, seed: int, chosen: dict[str, Any]) -> dict[str,
             "chosen": {k: v for k, v in rows[best]["params"].items() if k != "arch"}}
 
 
+def transfer(ep, arch: str, folds, seed: int, candidates: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Score already chosen recipes (``(name, params)``) for ``arch``; the best (ties: first) is chosen."""
+    y = np.asarray(ep.y).astype(str)
+    recordings = ep.group("recording").astype(str)
+    rows = []
+    for name, chosen in candidates:
+        params = {**chosen, "arch": arch}
+        n_seeds, tta = int(params.get("n_seeds", 1)), int(params.get("tta", 0))
+        t0 = time.perf_counter()
+        out, classes = _cv_proba(ep, folds, params, seed, [n_seeds], [tta])
+        sc = _scores(y, out[tta][n_seeds], classes, recordings)
+        rows.append({"candidate": name, "params": params, **sc, "seconds": round(time.perf_counter() - t0, 1)})
+        log.info("%s transfer %-30s window %.4f vote %.4f (%.0f s)", arch, name, sc["window_accuracy"],
+                 sc["recording_vote_accuracy"], rows[-1]["seconds"])
+    best = max(range(len(rows)), key=lambda i: (rows[i]["window_accuracy"] - 1e-9 * i))
+    return {"transfer": rows, "transfer_winner": rows[best]["candidate"],
+            "chosen": {k: v for k, v in rows[best]["params"].items() if k != "arch"}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(DEEP))
@@ -170,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--refine", type=Path, default=None,
                     help="stage 3 only, around the recipes chosen in this record (same development folds)")
+    ap.add_argument("--transfer", type=Path, nargs="*", default=None,
+                    help="score the recipes chosen in these records (for other models) for --models")
     ap.add_argument("--merge", type=Path, nargs="*", default=None,
                     help="join these per-model records into --out instead of selecting")
     a = ap.parse_args(argv)
@@ -219,8 +245,17 @@ def main(argv: list[str] | None = None) -> int:
         if prior is not None and prior["development_subjects"] != dev:
             print(f"error: {a.refine}: its development subjects differ from the rule's {dev}", file=sys.stderr)
             return 2
+        candidates = []
+        for p in a.transfer or []:
+            d = json.loads(p.read_text())
+            if d["development_subjects"] != dev:
+                print(f"error: {p}: its development subjects differ from the rule's {dev}", file=sys.stderr)
+                return 2
+            candidates += [(f"chosen for {m} ({p.name})", dict(r)) for m, r in d["chosen"].items()]
         for arch in names:
-            if prior is not None:
+            if candidates:
+                models[arch] = transfer(ep, arch, folds, a.seed, candidates)
+            elif prior is not None:
                 if arch not in prior["chosen"]:
                     print(f"error: {a.refine}: no chosen recipe for {arch!r}", file=sys.stderr)
                     return 2

@@ -59,7 +59,7 @@ def test_with_amplitude_input_a_gain_changes_the_output():
     assert not torch.allclose(net(x), net(10 * x), atol=1e-3)
 
 
-@pytest.mark.parametrize("arch", ["cnn", "hybrid", "cnn_lstm"])
+@pytest.mark.parametrize("arch", ["cnn", "hybrid", "cnn_lstm", "hybrid_cnn_lstm"])
 def test_classifier_learns_on_held_out_subjects_and_is_deterministic(arch):
     ep = _cohort()
     test = ep.metadata["subject"].isin(["s3"]).to_numpy()
@@ -168,7 +168,7 @@ def test_mixup_changes_training_batches_only(monkeypatch):
     np.testing.assert_array_equal(p_mix, DeepWindowClassifier(**kw, mixup=0.4).fit(ep).predict_proba(ep))
 
 
-@pytest.mark.parametrize("arch", ["cnn", "cnn_lstm", "hybrid"])
+@pytest.mark.parametrize("arch", ["cnn", "cnn_lstm", "hybrid", "hybrid_cnn_lstm"])
 def test_tta_is_a_shape_preserving_deterministic_average_of_shifted_views(arch):
     ep = _cohort(n_subjects=2, per=16)
     est = DeepWindowClassifier(**TINY, arch=arch, epochs=2, val_fraction=0, max_shift=10).fit(ep)
@@ -180,7 +180,7 @@ def test_tta_is_a_shape_preserving_deterministic_average_of_shifted_views(arch):
     np.testing.assert_array_equal(p3, est.predict_proba(ep))
     est.set_params(tta=0)
     views = [np.roll(ep.X, s, axis=2) for s in (-10, 0, 10)]
-    if arch == "hybrid":  # its features are computed on the unshifted window: compare with the module directly
+    if arch.startswith("hybrid"):  # its features are computed on the unshifted window: compare with the module directly
         from myoflow.train import predict_module
 
         f = est._features(ep.X, ep.fs)
@@ -214,7 +214,7 @@ def test_log_band_power_puts_a_tone_in_its_band():
         assert band == int(f0 / (fs / 2) * 10), (f0, band)   # 10 bands of 50 Hz up to Nyquist
 
 
-@pytest.mark.parametrize("arch", ["cnn", "cnn_lstm", "hybrid"])
+@pytest.mark.parametrize("arch", ["cnn", "cnn_lstm", "hybrid", "hybrid_cnn_lstm"])
 def test_spectral_branch_every_arch_any_rate_and_round_trip(arch, tmp_path):
     from myoflow.models import load_estimator, save_estimator
 
@@ -225,7 +225,7 @@ def test_spectral_branch_every_arch_any_rate_and_round_trip(arch, tmp_path):
     est = DeepWindowClassifier(**TINY, arch=arch, epochs=2, val_fraction=0, n_bands=16, mixup=0.4, tta=3,
                                fs=2000.0).fit(X, y)
     module = est.module_[0]
-    spec = module.deep.spec if arch == "hybrid" else module.spec
+    spec = module.deep.spec if arch.startswith("hybrid") else module.spec
     assert spec[0].in_features == 3 * 16
     p = est.predict_proba(X)
     path = save_estimator(est, tmp_path / "m.safetensors")
@@ -240,3 +240,15 @@ def test_recipe_cnn_lstm_default_is_unchanged_by_the_spectral_option():
     x = torch.randn(3, 2, 128)
     torch.testing.assert_close(a.eval()(x), b.eval()(x))
     assert not hasattr(a, "spec") and RecipeCNNLSTM(4, n_bands=8).fc2.in_features == 32 + 1 + 32
+
+
+def test_hybrid_cnn_lstm_uses_the_recipe_cnn_lstm_embedding():
+    torch.manual_seed(0)
+    net = HybridNet(3, n_features=5, in_channels=2, widths=(4, 8), pools=(2, 2), trunk="cnn_lstm", n_bands=4).eval()
+    assert isinstance(net.deep, RecipeCNNLSTM) and net.config["trunk"] == "cnn_lstm"
+    x, f = torch.randn(6, 2, 128), torch.randn(6, 5)
+    assert net.deep.embed(x).shape == (6, net.deep.embed_dim) == (6, 32 + 2 + 32) and net(x, f).shape == (6, 3)
+    rec = RecipeCNNLSTM(3, in_channels=2).eval()                 # forward == head over embed (refactor kept it)
+    torch.testing.assert_close(rec(x), rec.out(rec.act(rec.fc2(rec.embed(x)))))
+    with pytest.raises(ValueError, match="trunk"):
+        HybridNet(3, n_features=5, trunk="transformer")

@@ -56,14 +56,16 @@ class RecipeCNNLSTM(CNNLSTM):
             side += 32
         if side:  # the head also sees the amplitude (and the spectrum)
             self.fc2 = nn.Linear(lstm_hidden + side, head_size)
+        #: width of :meth:`embed` (what :class:`~myoflow.models.hybrid.HybridNet` fuses with its feature branch)
+        self.embed_dim = int(lstm_hidden) + side
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Conv → BN → ReLU → pool, twice; input already standardised."""
         h = self.pool(self.act(self.bn1(self.conv1(x))))
         return self.pool(self.act(self.bn2(self.conv2(h))))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (batch, n_classes) for raw windows (batch, in_channels, n_times)."""
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Last LSTM state (after dropout) ⊕ log-RMS (⊕ band powers): (batch, embed_dim), the input of fc2."""
         z, amp = standardize_batch(x)
         h = self.features(z).transpose(1, 2)
         h = self.act(self.fc1(h))
@@ -74,6 +76,9 @@ class RecipeCNNLSTM(CNNLSTM):
             parts.append((amp - self.amp_mean) / self.amp_std)
         if self.n_bands:
             parts.append(self.spec(log_band_power(z, self.n_bands)))
-        h = torch.cat(parts, dim=1) if len(parts) > 1 else h
-        h = self.act(self.fc2(h))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, n_classes) for raw windows (batch, in_channels, n_times)."""
+        h = self.act(self.fc2(self.embed(x)))
         return self.out(self.drop(h))

@@ -6,6 +6,8 @@
 * ``arch="hybrid"`` — :class:`~myoflow.models.hybrid.HybridNet` (classic features
   computed here from the raw windows),
 * ``arch="cnn_lstm"`` — :class:`~myoflow.models.cnn_lstm_recipe.RecipeCNNLSTM`,
+* ``arch="hybrid_cnn_lstm"`` — :class:`~myoflow.models.hybrid.HybridNet` with the
+  recipe CNN-LSTM as its deep branch (``trunk="cnn_lstm"``),
 
 with the recipe: AdamW, cosine or one-cycle schedule, training-only batch
 augmentation (:class:`~myoflow.train.augment.Augment`, optionally followed by
@@ -39,7 +41,8 @@ __all__ = ["DeepWindowClassifier", "ARCHS"]
 
 log = logging.getLogger(__name__)
 
-ARCHS = ("cnn", "hybrid", "cnn_lstm")
+ARCHS = ("cnn", "hybrid", "cnn_lstm", "hybrid_cnn_lstm")
+_FEATURE_ARCHS = ("hybrid", "hybrid_cnn_lstm")   # archs with the classic-feature branch
 _SCHEDULES = ("cosine", "onecycle", "none")
 _ENGINE_SCHEDULE = {"cosine": "cosine", "onecycle": "onecycle", "none": "constant"}
 
@@ -49,7 +52,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
 
     Parameters
     ----------
-    arch : {"cnn", "hybrid", "cnn_lstm"}
+    arch : {"cnn", "hybrid", "cnn_lstm", "hybrid_cnn_lstm"}
     widths, kernel, pools, hidden, dropout, n_bands, use_amp
         Sizes of the CNN trunk (``cnn``/``hybrid``); ``cnn_lstm`` uses
         ``widths[:2]`` as conv channels, ``(kernel, kernel // 2 | 1)`` as kernels
@@ -174,11 +177,12 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
 
             return EMGCNN(n_classes, in_channels, self.widths, self.kernel, self.pools, self.hidden,
                           self.dropout, self.use_amp, self.n_bands)
-        if self.arch == "hybrid":
+        if self.arch in _FEATURE_ARCHS:
             from .hybrid import HybridNet
 
             return HybridNet(n_classes, n_features, in_channels, self.widths, self.kernel, self.pools,
-                             hidden=self.hidden, dropout=self.dropout, use_amp=self.use_amp, n_bands=self.n_bands)
+                             hidden=self.hidden, dropout=self.dropout, use_amp=self.use_amp, n_bands=self.n_bands,
+                             trunk="cnn" if self.arch == "hybrid" else "cnn_lstm")
         from .cnn_lstm_recipe import RecipeCNNLSTM
 
         k2 = max(3, (int(self.kernel) // 2) | 1)
@@ -220,7 +224,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         if self.classes_.size < 2:
             raise DataError(f"training data hold a single class {self.classes_.tolist()}; need at least 2")
         codes = np.searchsorted(self.classes_, y).astype(np.int64)
-        feats = self._features(arr, fs) if self.arch == "hybrid" else None
+        feats = self._features(arr, fs) if self.arch in _FEATURE_ARCHS else None
         aug = Augment(max_shift=int(self.max_shift), max_gain=float(self.max_gain), noise=float(self.noise),
                       channel_drop=float(self.channel_drop))
 
@@ -298,7 +302,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         """Copy the training-fold amplitude (and feature) statistics into the module's buffers."""
         import torch
 
-        amp_owner = module.deep if self.arch == "hybrid" else module
+        amp_owner = module.deep if self.arch in _FEATURE_ARCHS else module
         amp_owner.amp_mean.copy_(torch.as_tensor(amp_mean))
         amp_owner.amp_std.copy_(torch.as_tensor(amp_std))
         if feats is not None:
@@ -308,13 +312,13 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
     # ------------------------------------------------------------ persistence
     def _fitted_state(self) -> dict[str, Any]:
         first = self.module_[0]
-        n_features = int(first.feat_mean.numel()) if self.arch == "hybrid" else 0
+        n_features = int(first.feat_mean.numel()) if self.arch in _FEATURE_ARCHS else 0
         return {"classes": self.classes_.tolist(), "n_members": len(self.module_), "fs": self.fs_,
                 "in_channels": int(self._in_channels(first)), "n_features": n_features,
                 "best_epochs": [int(h.best_epoch) for h in getattr(self, "histories_", [])]}
 
     def _in_channels(self, module) -> int:
-        owner = module.deep if self.arch == "hybrid" else module
+        owner = module.deep if self.arch in _FEATURE_ARCHS else module
         return int(owner.amp_mean.numel())
 
     def _restore(self, fitted: dict[str, Any]) -> None:
@@ -343,7 +347,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         arr, fs = self._arrays(X, "DeepWindowClassifier.predict_proba")
         arr = arr.astype(np.float32)
         # the classic features barely change under a circular shift: computed once, on the window as is
-        feats = [self._features(arr, fs if fs is not None else self.fs_)] if self.arch == "hybrid" else []
+        feats = [self._features(arr, fs if fs is not None else self.fs_)] if self.arch in _FEATURE_ARCHS else []
         shifts = self.tta_shifts(arr.shape[2])
         out = np.zeros((len(arr), self.classes_.size))
         for shift in shifts:
