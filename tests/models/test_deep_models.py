@@ -252,3 +252,39 @@ def test_hybrid_cnn_lstm_uses_the_recipe_cnn_lstm_embedding():
     torch.testing.assert_close(rec(x), rec.out(rec.act(rec.fc2(rec.embed(x)))))
     with pytest.raises(ValueError, match="trunk"):
         HybridNet(3, n_features=5, trunk="transformer")
+
+
+def _elderly_deep():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "elderly_deep.py"
+    spec = importlib.util.spec_from_file_location("elderly_deep_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, path.parent / "results"
+
+
+def test_development_subjects_are_fixed_by_rule_and_never_scored(tmp_path):
+    import json
+
+    mod, results = _elderly_deep()
+    subjects = [f"{i:02d}" for i in range(1, 31)]
+    dev = mod.dev_subjects(subjects[::-1])                       # order of the input does not matter
+    assert dev == mod.dev_subjects(subjects) == sorted(dev) and len(dev) == 6 and set(dev) <= set(subjects)
+    assert mod.dev_subjects(subjects, seed=15) != dev
+    with pytest.raises(SystemExit):
+        mod.dev_subjects(subjects[:6])
+    with pytest.raises(SystemExit, match="no chosen recipe"):
+        mod.load_recipe(tmp_path / "missing.json", "cnn")
+    # the shipped dev-protocol results and the selection record agree on the development subjects, none scored
+    record = results / "selection" / "deep_recipe_dev.json"
+    if not record.exists():
+        pytest.skip("no selection record in this checkout")
+    assert json.loads(record.read_text())["development_subjects"] == dev
+    for f in sorted((results / "elderly_deep_dev").glob("*.json")):
+        d = json.loads(f.read_text())
+        if f.name == "summary.json":
+            continue
+        assert d["development_subjects"] == dev and not set(d["per_subject_accuracy"]) & set(dev), f.name
+        assert len(d["per_subject_accuracy"]) == 24
