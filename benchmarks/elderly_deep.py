@@ -24,6 +24,17 @@ folds, so models can be run in separate processes (``--models ,`` only rebuilds 
 
     PYTHONPATH=src python benchmarks/elderly_deep.py --models lda,rf,cnn --out benchmarks/results/elderly_deep
     PYTHONPATH=src python benchmarks/elderly_deep.py --models hybrid,cnn_lstm --out benchmarks/results/elderly_deep
+
+``--protocol dev`` (issue 14's cheaper honest route): :func:`dev_subjects` fixes, by
+a seeded rule, 6 of the 30 subjects as DEVELOPMENT subjects. The recipe of every
+deep model was chosen by subject-wise CV on those 6 only
+(``benchmarks/select_deep_recipe.py``, record under ``results/selection/``), and
+is read from that record (``--recipe``); here the development subjects are
+dropped and every model (LDA and RF too) is scored on the same outer subject-wise
+folds over the other 24 subjects, development subjects never scored::
+
+    PYTHONPATH=src python benchmarks/elderly_deep.py --protocol dev --outer 6 --models lda,rf,cnn_lstm \
+        --recipe benchmarks/results/selection/deep_recipe_dev.json --out benchmarks/results/elderly_deep_dev
 """
 from __future__ import annotations
 
@@ -44,8 +55,30 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 log = logging.getLogger("elderly_deep")
 
-DEEP = ("cnn", "hybrid", "cnn_lstm")
+DEEP = ("cnn", "hybrid", "cnn_lstm", "hybrid_cnn_lstm")
 BASELINES = ("lda", "rf")
+
+#: Development-subject rule of ``--protocol dev``: DEV_N subjects drawn with this seed (the issue's number)
+#: from the sorted subject list; the recipe is chosen on them, they are never scored.
+DEV_SEED, DEV_N = 14, 6
+
+
+def dev_subjects(subjects, n: int = DEV_N, seed: int = DEV_SEED) -> list[str]:
+    """The development subjects: ``n`` of the sorted ``subjects`` drawn without replacement by ``seed``."""
+    pool = sorted({str(s) for s in subjects})
+    if len(pool) <= n:
+        raise SystemExit(f"error: {len(pool)} subject(s); the development rule needs more than {n}")
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(pool, size=n, replace=False).tolist())
+
+
+def load_recipe(path: Path, name: str) -> dict:
+    """The recipe chosen for deep model ``name`` in a selection record of ``select_deep_recipe.py``."""
+    try:
+        rec = json.loads(Path(path).read_text())
+        return dict(rec["chosen"][name])
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"error: {path}: no chosen recipe for {name!r} ({type(exc).__name__}: {exc})") from None
 
 #: Recipe grid searched inside every outer training fold (same for every deep model).
 RECIPE_GRID = [
@@ -54,12 +87,15 @@ RECIPE_GRID = [
 ]
 
 
-def _estimator(name: str, epochs: int, seed: int):
+def _estimator(name: str, epochs: int, seed: int, recipe: dict | None = None):
+    """(estimator, grid) of ``name``; with ``recipe`` (dev protocol) the fixed chosen recipe and no grid."""
     from myoflow.models.deep_classifier import DeepWindowClassifier
-    from myoflow.pipelines.muscle_id.estimator import FeatureClassifier
+    from myoflow.models.feature_classifier import FeatureClassifier
 
     if name in BASELINES:
         return FeatureClassifier(kind=name, n_estimators=200, seed=seed), None
+    if recipe is not None:
+        return DeepWindowClassifier(arch=name, seed=seed, **recipe), None
     est = DeepWindowClassifier(arch=name, epochs=epochs, lr=2e-3, weight_decay=1e-2, schedule="cosine",
                                patience=10, val_fraction=0.2, seed=seed)
     return est, RECIPE_GRID
@@ -79,7 +115,7 @@ def _vote(y: np.ndarray, proba: np.ndarray, classes: list[str], recordings: np.n
     return float(np.mean(list(rec_ok.values()))), {g: float(np.mean(v)) for g, v in subj.items()}
 
 
-def _summary(out: Path, folds_sig: str, n_boot: int) -> dict:
+def _summary(out: Path, folds_sig: str, n_boot: int, note: str | None = None) -> dict:
     from myoflow._atomic import atomic_write_json
     import pandas as pd
 
@@ -117,8 +153,9 @@ def _summary(out: Path, folds_sig: str, n_boot: int) -> dict:
                 "vote": paired(models[m]["per_subject_vote"], models[base]["per_subject_vote"]),
             }
     summary = {"folds_signature": folds_sig, "models": table, "paired_subject_bootstrap": comparisons,
-               "note": "outer subject-wise k-fold, recipe chosen by inner subject-wise CV inside each outer "
-                       "training fold; CI = 95 % percentile paired bootstrap over subjects of the accuracy difference"}
+               "note": note or ("outer subject-wise k-fold, recipe chosen by inner subject-wise CV inside each outer "
+                                "training fold; CI = 95 % percentile paired bootstrap over subjects of the accuracy "
+                                "difference")}
     atomic_write_json(out / "summary.json", summary)
     return summary
 
@@ -133,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-boot", type=int, default=2000)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "elderly_deep")
+    p.add_argument("--protocol", choices=("nested", "dev"), default="nested",
+                   help="nested: recipe chosen inside every outer training fold; dev: the development subjects' "
+                        "recipe (--recipe), scored on the other subjects only")
+    p.add_argument("--recipe", type=Path, default=None, help="selection record of select_deep_recipe.py (dev)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -156,7 +197,17 @@ def main(argv: list[str] | None = None) -> int:
         cohort_cfg.subjects = a.subjects
         cache = os.environ.get("MYOFLOW_CACHE")
         data = load_cohort("real", cohort_cfg, cfg.preprocess, cache_dir=Path(cache) if cache else None)
-        ep = data.epochs
+        ep, feats = data.epochs, data.features
+        dev: list[str] = []
+        if a.protocol == "dev":
+            if a.recipe is None and any(n in DEEP for n in names):
+                print("error: --protocol dev needs --recipe (a select_deep_recipe.py record)", file=sys.stderr)
+                return 2
+            dev = dev_subjects(ep.group("subject").astype(str))
+            keep = ~np.isin(ep.group("subject").astype(str), dev)
+            ep, feats = ep[keep], np.asarray(feats)[keep]
+            log.info("dev protocol: development subjects %s dropped; %d windows of %d subjects scored", dev,
+                     int(keep.sum()), len(set(ep.group("subject"))))
         y = np.asarray(ep.y).astype(str)
         groups = ep.group("subject").astype(str)
         recordings = ep.group("recording").astype(str)
@@ -164,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         sig = hashlib.sha256(json.dumps([sorted(set(groups[te])) for _, te in folds]).encode()).hexdigest()[:12]
         a.out.mkdir(parents=True, exist_ok=True)
         for name in names:
-            est, grid = _estimator(name, a.epochs, a.seed)
-            X = data.features if name in BASELINES else ep
+            recipe = load_recipe(a.recipe, name) if a.protocol == "dev" and name in DEEP else None
+            est, grid = _estimator(name, a.epochs, a.seed, recipe)
+            X = feats if name in BASELINES else ep
             t0 = time.perf_counter()
             res = nested_cv(est, grid, X, y, groups, outer_folds=folds, n_inner=a.inner, seed=a.seed,
                             cohort="elderly-lowerlimb", proba=True)
@@ -183,11 +235,19 @@ def main(argv: list[str] | None = None) -> int:
                 "window_accuracy": float(np.mean(pred == y)), "recording_vote_accuracy": vote,
                 "per_subject_accuracy": _per_subject(y, pred, groups), "per_subject_vote": vote_subj,
                 "chosen": [f.selection.params for f in res.folds], "seconds": round(secs, 1),
+                "protocol": a.protocol, "development_subjects": dev, "recipe": recipe,
+                "recipe_record": None if recipe is None else str(a.recipe),
                 "nested": res.summary(), "y_pred": pred.tolist(),
             }
             atomic_write_json(a.out / f"{name}.json", record)
             log.info("%s: window %.4f, vote %.4f (%.0f s)", name, record["window_accuracy"], vote, secs)
-        summary = _summary(a.out, sig, a.n_boot)
+        note = None
+        if a.protocol == "dev":
+            note = (f"outer subject-wise {a.outer}-fold over the {len(set(groups))} non-development subjects; "
+                    f"development subjects {dev} (rule: dev_subjects, seed {DEV_SEED}) never scored; deep recipes "
+                    "fixed from each model's recipe_record (chosen on the development subjects only); CI = 95 % "
+                    "percentile paired bootstrap over subjects of the accuracy difference")
+        summary = _summary(a.out, sig, a.n_boot, note)
     except MyoflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

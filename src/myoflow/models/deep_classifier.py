@@ -6,11 +6,15 @@
 * ``arch="hybrid"`` — :class:`~myoflow.models.hybrid.HybridNet` (classic features
   computed here from the raw windows),
 * ``arch="cnn_lstm"`` — :class:`~myoflow.models.cnn_lstm_recipe.RecipeCNNLSTM`,
+* ``arch="hybrid_cnn_lstm"`` — :class:`~myoflow.models.hybrid.HybridNet` with the
+  recipe CNN-LSTM as its deep branch (``trunk="cnn_lstm"``),
 
 with the recipe: AdamW, cosine or one-cycle schedule, training-only batch
-augmentation (:class:`~myoflow.train.augment.Augment`), early stopping on whole
-groups (subjects) held out of the training data, and an ensemble over seeds
-(softmax probabilities averaged).
+augmentation (:class:`~myoflow.train.augment.Augment`, optionally followed by
+:func:`~myoflow.train.augment.mixup`), early stopping on whole groups (subjects)
+held out of the training data, an ensemble over seeds (softmax probabilities
+averaged) and optional test-time augmentation (``tta`` circularly shifted views
+of every window, probabilities averaged).
 
 Everything learned — the log-RMS and feature statistics, the weights, the
 early-stopping split — comes from the data given to ``fit`` only.
@@ -37,7 +41,8 @@ __all__ = ["DeepWindowClassifier", "ARCHS"]
 
 log = logging.getLogger(__name__)
 
-ARCHS = ("cnn", "hybrid", "cnn_lstm")
+ARCHS = ("cnn", "hybrid", "cnn_lstm", "hybrid_cnn_lstm")
+_FEATURE_ARCHS = ("hybrid", "hybrid_cnn_lstm")   # archs with the classic-feature branch
 _SCHEDULES = ("cosine", "onecycle", "none")
 _ENGINE_SCHEDULE = {"cosine": "cosine", "onecycle": "onecycle", "none": "constant"}
 
@@ -47,15 +52,24 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
 
     Parameters
     ----------
-    arch : {"cnn", "hybrid", "cnn_lstm"}
+    arch : {"cnn", "hybrid", "cnn_lstm", "hybrid_cnn_lstm"}
     widths, kernel, pools, hidden, dropout, n_bands, use_amp
         Sizes of the CNN trunk (``cnn``/``hybrid``); ``cnn_lstm`` uses
         ``widths[:2]`` as conv channels, ``(kernel, kernel // 2 | 1)`` as kernels
-        and ``pools[0]`` as pool.
+        and ``pools[0]`` as pool. ``n_bands`` > 0 adds the spectral side branch
+        (log power in that many equal-width bands up to Nyquist, every arch).
     epochs, batch_size, lr, weight_decay, schedule, patience, label_smoothing
         Training recipe (AdamW).
     max_shift, max_gain, noise, channel_drop
         Training-only augmentation (see :class:`myoflow.train.augment.Augment`).
+    mixup : float
+        Beta(``mixup``, ``mixup``) mixup of training batches after the augmentation
+        (:func:`myoflow.train.augment.mixup`; 0 = off). Validation batches are never mixed.
+    tta : int
+        Test-time augmentation: ``predict_proba`` averages the probabilities of ``tta``
+        circularly shifted copies of each window, shifts evenly spaced in
+        ``[-s, s]`` with ``s = max_shift`` (or a tenth of the window when ``max_shift`` is 0);
+        0 or 1 = the window as is.
     val_fraction : float
         Fraction of training groups held out for early stopping (0: train all epochs).
     val_group : str
@@ -97,7 +111,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
                  label_smoothing: float = 0.0, max_shift: int = 0, max_gain: float = 1.0, noise: float = 0.0,
                  channel_drop: float = 0.0, val_fraction: float = 0.2, val_group: str = "subject",
                  n_seeds: int = 1, class_weight: bool = True, fs: float | None = None, seed: int = 0,
-                 device: str = "cpu", pretrain: Any = None):
+                 device: str = "cpu", mixup: float = 0.0, tta: int = 0, pretrain: Any = None):
         self.arch = arch
         self.widths = widths
         self.kernel = kernel
@@ -124,6 +138,8 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         self.fs = fs
         self.seed = seed
         self.device = device
+        self.mixup = mixup
+        self.tta = tta
         self.pretrain = pretrain
 
     # ----------------------------------------------------------------- inputs
@@ -159,6 +175,8 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
             raise ConfigError("n_seeds and epochs must be >= 1 and batch_size >= 2")
         if not 0 <= float(self.val_fraction) < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if float(self.mixup) < 0 or int(self.tta) < 0:
+            raise ConfigError(f"mixup and tta must be >= 0, got mixup={self.mixup}, tta={self.tta}")
 
     def _build(self, n_classes: int, in_channels: int, n_features: int):
         if self.arch == "cnn":
@@ -166,16 +184,18 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
 
             return EMGCNN(n_classes, in_channels, self.widths, self.kernel, self.pools, self.hidden,
                           self.dropout, self.use_amp, self.n_bands)
-        if self.arch == "hybrid":
+        if self.arch in _FEATURE_ARCHS:
             from .hybrid import HybridNet
 
             return HybridNet(n_classes, n_features, in_channels, self.widths, self.kernel, self.pools,
-                             hidden=self.hidden, dropout=self.dropout, use_amp=self.use_amp, n_bands=self.n_bands)
+                             hidden=self.hidden, dropout=self.dropout, use_amp=self.use_amp, n_bands=self.n_bands,
+                             trunk="cnn" if self.arch == "hybrid" else "cnn_lstm")
         from .cnn_lstm_recipe import RecipeCNNLSTM
 
         k2 = max(3, (int(self.kernel) // 2) | 1)
         return RecipeCNNLSTM(n_classes, in_channels, tuple(self.widths[:2]), (int(self.kernel), k2),
-                             int(self.pools[0]), dropout=self.dropout, use_amp=self.use_amp)
+                             int(self.pools[0]), dropout=self.dropout, use_amp=self.use_amp,
+                             n_bands=int(self.n_bands))
 
     # -------------------------------------------------------------------- fit
     def fit(self, X: Epochs | np.ndarray, y: Any = None, groups: Any = None) -> "DeepWindowClassifier":
@@ -196,7 +216,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         from ..evaluate.splitters import inner_validation_split
         from ..preprocess.representation import log_rms
         from ..train import derive_seed, fit_module, predict_module, torch_seed
-        from ..train.augment import Augment
+        from ..train.augment import Augment, mixup
 
         self._validate_params()
         arr, fs = self._arrays(X, "DeepWindowClassifier.fit")
@@ -211,7 +231,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         if self.classes_.size < 2:
             raise DataError(f"training data hold a single class {self.classes_.tolist()}; need at least 2")
         codes = np.searchsorted(self.classes_, y).astype(np.int64)
-        feats = self._features(arr, fs) if self.arch == "hybrid" else None
+        feats = self._features(arr, fs) if self.arch in _FEATURE_ARCHS else None
         aug = Augment(max_shift=int(self.max_shift), max_gain=float(self.max_gain), noise=float(self.noise),
                       channel_drop=float(self.channel_drop))
 
@@ -247,8 +267,14 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
             return torch.nn.functional.cross_entropy(out, target, label_smoothing=smoothing,
                                                      weight=None if weight is None else weight.to(out.device))
 
+        alpha, n_classes = float(self.mixup), int(self.classes_.size)
+
         def hook(batch, state):  # training batches only: the engine never calls it for validation
-            return [aug(batch[0], state.generator), *batch[1:]]
+            inputs, target = [aug(batch[0], state.generator), *batch[1:-1]], batch[-1]
+            if alpha > 0:  # soft targets: cross_entropy takes class probabilities as well as indices
+                onehot = torch.nn.functional.one_hot(target, n_classes).to(inputs[0].dtype)
+                inputs, target = mixup(inputs, onehot, state.generator, alpha)
+            return [*inputs, target]
 
         val_inputs = [a[val_idx] for a in inputs]
         pre, self.pretrain_info_ = None, None
@@ -264,7 +290,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
             if pre is not None:  # weights from the simulated cohort; the amplitude statistics are reset below
                 self.pretrain_info_["members"].append(pre.pretrain(
                     self, module, m, features=(lambda w: self._features(w, pre.info["fs"]))
-                    if self.arch == "hybrid" else None))
+                    if self.arch in _FEATURE_ARCHS else None))
             self._set_stats(module, amp_mean, amp_std, None if feats is None else feats[fit_idx])
             acc: list[float] = []
 
@@ -281,7 +307,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
                 weight_decay=float(self.weight_decay), optimizer="adamw", schedule=_ENGINE_SCHEDULE[self.schedule],
                 schedule_floor=0.0, patience=int(self.patience), seed=derive_seed(self.seed, "batches", m),
                 torch_seed=derive_seed(self.seed, "dropout", m), device=self.device,
-                batch_hook=hook if aug.active else None, min_batch=2, on_epoch=on_epoch)
+                batch_hook=hook if aug.active or alpha > 0 else None, min_batch=2, on_epoch=on_epoch)
             module.cpu().eval()
             members.append(module)
             self.histories_.append(hist)
@@ -293,7 +319,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         """Copy the training-fold amplitude (and feature) statistics into the module's buffers."""
         import torch
 
-        amp_owner = module.deep if self.arch == "hybrid" else module
+        amp_owner = module.deep if self.arch in _FEATURE_ARCHS else module
         amp_owner.amp_mean.copy_(torch.as_tensor(amp_mean))
         amp_owner.amp_std.copy_(torch.as_tensor(amp_std))
         if feats is not None:
@@ -303,13 +329,13 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
     # ------------------------------------------------------------ persistence
     def _fitted_state(self) -> dict[str, Any]:
         first = self.module_[0]
-        n_features = int(first.feat_mean.numel()) if self.arch == "hybrid" else 0
+        n_features = int(first.feat_mean.numel()) if self.arch in _FEATURE_ARCHS else 0
         return {"classes": self.classes_.tolist(), "n_members": len(self.module_), "fs": self.fs_,
                 "in_channels": int(self._in_channels(first)), "n_features": n_features,
                 "best_epochs": [int(h.best_epoch) for h in getattr(self, "histories_", [])]}
 
     def _in_channels(self, module) -> int:
-        owner = module.deep if self.arch == "hybrid" else module
+        owner = module.deep if self.arch in _FEATURE_ARCHS else module
         return int(owner.amp_mean.numel())
 
     def _restore(self, fitted: dict[str, Any]) -> None:
@@ -322,22 +348,33 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
              for _ in range(int(fitted["n_members"]))]).eval()
 
     # ---------------------------------------------------------------- predict
+    def tta_shifts(self, n_times: int) -> list[int]:
+        """Circular shifts (samples) of the test-time views of a window of ``n_times`` samples."""
+        n = int(self.tta)
+        if n <= 1:
+            return [0]
+        s = int(self.max_shift) if int(self.max_shift) > 0 else max(1, int(n_times) // 10)
+        return [int(v) for v in np.round(np.linspace(-s, s, n))]
+
     def predict_proba(self, X: Epochs | np.ndarray) -> np.ndarray:
-        """Mean softmax over ensemble members, shape (n, n_classes), columns in ``classes_`` order."""
+        """Mean softmax over ensemble members (and ``tta`` views), shape (n, n_classes), columns in ``classes_`` order."""
         from ..train import predict_module
 
         self._check_fitted()
         arr, fs = self._arrays(X, "DeepWindowClassifier.predict_proba")
-        inputs = [arr.astype(np.float32)]
-        if self.arch == "hybrid":
-            inputs.append(self._features(arr, fs if fs is not None else self.fs_))
+        arr = arr.astype(np.float32)
+        # the classic features barely change under a circular shift: computed once, on the window as is
+        feats = [self._features(arr, fs if fs is not None else self.fs_)] if self.arch in _FEATURE_ARCHS else []
+        shifts = self.tta_shifts(arr.shape[2])
         out = np.zeros((len(arr), self.classes_.size))
-        for module in self.module_:
-            logits = predict_module(module, inputs, device=self.device)
-            logits = logits - logits.max(axis=1, keepdims=True)
-            p = np.exp(logits)
-            out += p / p.sum(axis=1, keepdims=True)
-        return out / len(self.module_)
+        for shift in shifts:
+            inputs = [np.roll(arr, shift, axis=2) if shift else arr, *feats]
+            for module in self.module_:
+                logits = predict_module(module, inputs, device=self.device)
+                logits = logits - logits.max(axis=1, keepdims=True)
+                p = np.exp(logits)
+                out += p / p.sum(axis=1, keepdims=True)
+        return out / (len(self.module_) * len(shifts))
 
     def predict(self, X: Epochs | np.ndarray) -> np.ndarray:
         """Predicted class per window."""

@@ -21,7 +21,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-__all__ = ["EMGCNN", "standardize_batch"]
+__all__ = ["EMGCNN", "standardize_batch", "log_band_power"]
 
 
 def standardize_batch(x: torch.Tensor, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,6 +35,22 @@ def standardize_batch(x: torch.Tensor, eps: float = 1e-8) -> tuple[torch.Tensor,
     z = (x - mu) / (sd + floor)
     amp = torch.log(torch.clamp(x.pow(2).mean(dim=2).sqrt(), min=1e-12))
     return z, amp
+
+
+def log_band_power(z: torch.Tensor, n_bands: int) -> torch.Tensor:
+    """Log power of ``z`` (batch, channels, times) in ``n_bands`` equal-width bands from DC to Nyquist.
+
+    The bands are fractions of the Nyquist frequency, so any sampling rate and
+    window length work (at 1 kHz and 64 bands each band is ~7.8 Hz wide); the DC bin
+    is dropped (zero after per-window standardisation). Returns (batch, channels * n_bands).
+    """
+    p = torch.fft.rfft(z, dim=2).abs().pow(2)[..., 1:]
+    n_bins = p.shape[2]
+    edges = torch.linspace(0, n_bins, int(n_bands) + 1).round().long().tolist()
+    # a band narrower than one bin (more bands than bins) takes the bin it starts in
+    bands = torch.stack([p[..., min(a, n_bins - 1):max(b, min(a, n_bins - 1) + 1)].mean(dim=2)
+                         for a, b in zip(edges[:-1], edges[1:])], dim=2)
+    return torch.log(bands + 1e-6).flatten(1)
 
 
 class EMGCNN(nn.Module):
@@ -98,10 +114,7 @@ class EMGCNN(nn.Module):
                                   nn.Dropout(dropout), nn.Linear(hidden, n_classes))
 
     def _bands(self, z: torch.Tensor) -> torch.Tensor:
-        p = torch.fft.rfft(z, dim=2).abs().pow(2)[..., 1:]                 # drop DC (zero after standardising)
-        edges = torch.linspace(0, p.shape[2], self.n_bands + 1).round().long().tolist()
-        bands = torch.stack([p[..., a:max(b, a + 1)].mean(dim=2) for a, b in zip(edges[:-1], edges[1:])], dim=2)
-        return torch.log(bands + 1e-6).flatten(1)
+        return log_band_power(z, self.n_bands)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Fused embedding (batch, embed_dim) of raw windows (batch, in_channels, n_times)."""

@@ -1,7 +1,9 @@
 """Hybrid classifier: a deep branch and a classic-feature branch fused before the head.
 
 The deep branch is the :class:`~myoflow.models.emg_cnn.EMGCNN` trunk (standardised
-window shape + log-RMS); the feature branch is a small MLP on the window's
+window shape + log-RMS) or, with ``trunk="cnn_lstm"``, the recipe CNN-LSTM
+(:class:`~myoflow.models.cnn_lstm_recipe.RecipeCNNLSTM`, up to its last LSTM
+state ⊕ log-RMS); the feature branch is a small MLP on the window's
 classic features (Hudgins time-domain set, AR, spectral; standardised with
 training-fold statistics held as buffers). Their embeddings are concatenated
 and one head classifies. The classic features carry what decades of sEMG work
@@ -30,6 +32,9 @@ class HybridNet(nn.Module):
         Classic features per sample.
     feature_hidden : int
         Width of the feature branch.
+    trunk : {"cnn", "cnn_lstm"}
+        Deep branch. ``"cnn_lstm"``: :class:`RecipeCNNLSTM` with ``widths[:2]`` conv
+        channels, kernels ``(kernel, kernel // 2 | 1)``, pool ``pools[0]``.
     hidden : int
         Width of the head's hidden layer.
 
@@ -41,13 +46,24 @@ class HybridNet(nn.Module):
     def __init__(self, n_classes: int, n_features: int, in_channels: int = 1,
                  widths: Sequence[int] = (16, 32, 32), kernel: int = 7, pools: Sequence[int] = (4, 2, 2),
                  feature_hidden: int = 64, hidden: int = 64, dropout: float = 0.3, use_amp: bool = True,
-                 n_bands: int = 0):
+                 n_bands: int = 0, trunk: str = "cnn"):
         super().__init__()
         if n_features < 1:
             raise ValueError(f"HybridNet needs n_features >= 1, got {n_features}")
-        self.deep = EMGCNN(n_classes, in_channels, widths, kernel, pools, hidden, dropout, use_amp, n_bands)
-        self.deep.head = nn.Identity()  # only its embedding is used
-        self.config = dict(self.deep.config, n_features=int(n_features), feature_hidden=int(feature_hidden))
+        if trunk == "cnn":
+            self.deep = EMGCNN(n_classes, in_channels, widths, kernel, pools, hidden, dropout, use_amp, n_bands)
+            self.deep.head = nn.Identity()  # only its embedding is used
+        elif trunk == "cnn_lstm":
+            from .cnn_lstm_recipe import RecipeCNNLSTM
+
+            k2 = max(3, (int(kernel) // 2) | 1)
+            self.deep = RecipeCNNLSTM(n_classes, in_channels, tuple(int(w) for w in widths[:2]), (int(kernel), k2),
+                                      int(pools[0]), dropout=dropout, use_amp=use_amp, n_bands=n_bands)
+            self.deep.fc2 = self.deep.out = nn.Identity()  # only its embedding is used
+        else:
+            raise ValueError(f"HybridNet: unknown trunk {trunk!r}; expected 'cnn' or 'cnn_lstm'")
+        self.config = dict(self.deep.config, n_features=int(n_features), feature_hidden=int(feature_hidden),
+                           trunk=trunk)
         self.register_buffer("feat_mean", torch.zeros(int(n_features)))
         self.register_buffer("feat_std", torch.ones(int(n_features)))
         self.features = nn.Sequential(nn.Linear(int(n_features), feature_hidden), nn.BatchNorm1d(feature_hidden),

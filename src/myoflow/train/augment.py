@@ -20,17 +20,24 @@ the data it is judged on.
   measured at rest);
 * :func:`channel_dropout` — zero whole channels with probability ``p`` (grids:
   a lifted or dry electrode), keeping at least one channel.
+
+:func:`mixup` (Zhang et al. 2018) is different in kind: it mixes pairs of windows
+of one batch AND their (one-hot) targets, so it takes the targets too; the
+classifier applies it after :class:`Augment`. For sEMG it mixes each window's
+*shape* and *log amplitude* separately (a plain sum of raw windows is dominated
+by the louder one, whose amplitude can be ten times the other's).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 from ..errors import ConfigError
 
-__all__ = ["time_shift", "amplitude_scale", "additive_noise", "channel_dropout", "Augment", "BatchHook"]
+__all__ = ["time_shift", "amplitude_scale", "additive_noise", "channel_dropout", "mixup", "Augment", "BatchHook"]
 
 #: A batch hook: (batch, generator) -> augmented batch.
 BatchHook = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -106,6 +113,57 @@ def channel_dropout(x: torch.Tensor, generator: torch.Generator, p: float) -> to
         pick = torch.randint(0, c, (b,), generator=generator).to(x.device)
         keep[none, pick[none]] = True
     return x * keep[:, :, None].to(x.dtype)
+
+
+def mixup(inputs: Sequence[torch.Tensor], target: torch.Tensor, generator: torch.Generator,
+          alpha: float) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Mix every sample of a batch with a random partner of the same batch.
+
+    Parameters
+    ----------
+    inputs : sequence of tensors
+        ``inputs[0]`` the windows (batch, channels, times) in raw units; any further
+        inputs (e.g. classic features, (batch, n_features)) are mixed linearly.
+    target : tensor (batch, n_classes)
+        Class probabilities (one-hot for hard labels).
+    generator : torch.Generator
+        Source of every random number (partners and mixing weights).
+    alpha : float
+        Mixing weights ``lam ~ Beta(alpha, alpha)`` per sample, folded to
+        ``max(lam, 1 - lam)`` so each mixed sample stays closest to its own window.
+
+    Returns
+    -------
+    (mixed inputs, mixed target)
+        Windows: ``lam * z_i + (1 - lam) * z_j`` of the RMS-normalised windows,
+        renormalised and scaled to the RMS ``rms_i**lam * rms_j**(1-lam)`` (shape and
+        log amplitude both mixed with weight ``lam``, per channel); target
+        ``lam * t_i + (1 - lam) * t_j``. ``alpha == 0`` returns the inputs unchanged.
+    """
+    x = inputs[0]
+    _check(x, "mixup")
+    if alpha < 0:
+        raise ConfigError(f"mixup needs alpha >= 0, got {alpha}")
+    if alpha == 0:
+        return list(inputs), target
+    b = x.shape[0]
+    partner = torch.randperm(b, generator=generator).to(x.device)
+    # torch's Beta sampler takes no generator: draw a NumPy seed from the generator (still deterministic)
+    rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
+    lam_np = rng.beta(float(alpha), float(alpha), size=b)
+    lam = torch.as_tensor(np.maximum(lam_np, 1 - lam_np), dtype=x.dtype, device=x.device)
+    rms = x.pow(2).mean(dim=2, keepdim=True).sqrt().clamp_min(1e-12)          # (b, c, 1)
+    z = x / rms
+    l3 = lam[:, None, None]
+    zm = l3 * z + (1 - l3) * z[partner]
+    zm = zm / zm.pow(2).mean(dim=2, keepdim=True).sqrt().clamp_min(1e-12)
+    log_rms = l3 * torch.log(rms) + (1 - l3) * torch.log(rms[partner])
+    out = [zm * torch.exp(log_rms)]
+    for extra in inputs[1:]:
+        lx = lam.reshape((b,) + (1,) * (extra.ndim - 1)).to(extra.dtype)
+        out.append(lx * extra + (1 - lx) * extra[partner])
+    lt = lam[:, None].to(target.dtype)
+    return out, lt * target + (1 - lt) * target[partner]
 
 
 @dataclass(frozen=True)

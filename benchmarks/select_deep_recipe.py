@@ -1,0 +1,280 @@
+"""Choose the deep models' recipe on the elderly set's DEVELOPMENT subjects only (issue 14).
+
+The development subjects are fixed by a seeded rule in code
+(:func:`elderly_deep.dev_subjects`: 6 of the 30, seed 14); every other subject is
+never loaded into a fit or a score here, and those 6 are never scored by
+``elderly_deep.py --protocol dev``. On the 6, a subject-wise ``--folds``-fold CV
+(2 test subjects per fold by default) scores, per deep model (``cnn``,
+``hybrid``, ``cnn_lstm``), in two stages:
+
+1. every candidate training recipe of :data:`STAGE1` (single seed, no
+   test-time augmentation);
+2. the stage-1 winner with ``n_seeds`` 1 or 3 and ``tta`` 0 or 5 (one fit with 3
+   seeds; the single-seed figure is its first member, which is the same network
+   a 1-seed fit trains).
+
+Score = window accuracy pooled over the development folds' test windows; the
+highest wins, ties (within 1e-9) go to the cheaper, earlier-listed candidate.
+Stage 2 prefers the cheaper option unless the larger one is strictly better.
+The record (every score, the chosen recipe per model, the development
+subjects, the command) is written atomically::
+
+    PYTHONPATH=src python benchmarks/select_deep_recipe.py --models cnn,hybrid,cnn_lstm \\
+        --out benchmarks/results/selection/deep_recipe_dev.json
+
+Separate processes per model can write separate records (``--out``) that
+``--merge`` joins into one.
+
+``--refine RECORD`` runs a third stage on the same development folds: the recipe
+chosen in ``RECORD`` (listed first, so it is kept on a tie) against the one-change
+variants of :data:`STAGE3` (amplitude augmentation, longer shifts, longer
+training, other lr / dropout / weight decay), with that recipe's seeds and TTA::
+
+    PYTHONPATH=src python benchmarks/select_deep_recipe.py --models cnn_lstm \
+        --refine benchmarks/results/selection/parts/deep_recipe_dev_cnn_lstm.json \
+        --out benchmarks/results/selection/parts/deep_recipe_dev_cnn_lstm_refined.json
+
+``--transfer REC [REC ...]`` scores, for a model not yet selected (``hybrid_cnn_lstm``:
+the CNN-LSTM with the classic-feature branch), the recipes already chosen for
+the other models in those records (in the order given; ties: the first) on the
+same development folds, and keeps the best.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_selection_record  # noqa: E402  (puts src/ on the path)
+from elderly_deep import DEEP, DEV_N, DEV_SEED, dev_subjects  # noqa: E402
+
+log = logging.getLogger("select_deep_recipe")
+
+#: What every candidate shares (the shipped ``deep:`` section of muscle_id.yaml, issue 14's first recipe).
+BASE: dict[str, Any] = {"epochs": 40, "lr": 2e-3, "weight_decay": 1e-2, "schedule": "cosine", "patience": 10,
+                        "val_fraction": 0.2, "max_shift": 25, "noise": 0.05}
+
+#: Stage-1 candidates (overrides of BASE), cheapest / closest to the shipped recipe first.
+STAGE1: list[tuple[str, dict[str, Any]]] = [
+    ("base", {}),
+    ("fixed30", {"val_fraction": 0.0, "epochs": 30}),                      # no early stopping: all subjects train
+    ("fixed30+mixup", {"val_fraction": 0.0, "epochs": 30, "mixup": 0.4}),
+    ("fixed30+spec64", {"val_fraction": 0.0, "epochs": 30, "n_bands": 64}),
+    ("fixed30+mixup+spec64", {"val_fraction": 0.0, "epochs": 30, "mixup": 0.4, "n_bands": 64}),
+    ("fixed30+mixup+spec64+ls", {"val_fraction": 0.0, "epochs": 30, "mixup": 0.4, "n_bands": 64,
+                                 "label_smoothing": 0.1}),
+]
+
+#: Stage 3 (``--refine``): one-change variants of an already chosen recipe; "as chosen" first (wins ties).
+STAGE3: list[tuple[str, dict[str, Any]]] = [
+    ("as chosen", {}),
+    ("gain2", {"max_gain": 2.0}),                  # amplitude ×/÷ 2: skin/fat/placement differ between people
+    ("shift100", {"max_shift": 100}),
+    ("epochs60", {"epochs": 60}),
+    ("lr5e-3", {"lr": 5e-3}),
+    ("dropout0.5", {"dropout": 0.5}),
+    ("wd0.05", {"weight_decay": 0.05}),
+]
+
+#: Stage 2 (applied to the stage-1 winner), cheapest first.
+STAGE2 = [("1 seed", 1, 0), ("1 seed + tta5", 1, 5), ("3 seeds", 3, 0), ("3 seeds + tta5", 3, 5)]
+
+
+def _scores(y: np.ndarray, proba: np.ndarray, classes: np.ndarray, recordings: np.ndarray) -> dict[str, float]:
+    pred = classes[np.argmax(proba, axis=1)]
+    votes = [classes[int(np.argmax(proba[recordings == r].mean(0)))] == y[recordings == r][0]
+             for r in sorted(set(recordings))]
+    return {"window_accuracy": float(np.mean(pred == y)), "recording_vote_accuracy": float(np.mean(votes))}
+
+
+def _cv_proba(ep, folds, params: dict[str, Any], seed: int, members: list[int] | None, tta: list[int]):
+    """Out-of-fold probabilities on the development windows: {tta: {n_members: proba}} of one fit per fold."""
+    import torch
+
+    from myoflow.models.deep_classifier import DeepWindowClassifier
+
+    n_max = max(members) if members else 1
+    out = {t: {m: np.zeros((len(ep), 4)) for m in (members or [1])} for t in tta}
+    classes = None
+    for tr, te in folds:
+        est = DeepWindowClassifier(seed=seed, **{**params, "n_seeds": n_max}).fit(ep[tr])
+        classes = est.classes_
+        all_members = list(est.module_)
+        for t in tta:
+            for m in (members or [1]):
+                sub = est.set_params(tta=t)
+                sub.module_ = torch.nn.ModuleList(all_members[:m])
+                out[t][m][te] = sub.predict_proba(ep[te])
+        est.module_ = torch.nn.ModuleList(all_members)
+    return out, classes
+
+
+def select(ep, arch: str, folds, seed: int) -> dict[str, Any]:
+    """Both stages for one deep model; returns the record part of ``arch``."""
+    y = np.asarray(ep.y).astype(str)
+    recordings = ep.group("recording").astype(str)
+    stage1 = []
+    for name, over in STAGE1:
+        params = {**BASE, **over, "arch": arch}
+        t0 = time.perf_counter()
+        out, classes = _cv_proba(ep, folds, params, seed, None, [0])
+        sc = _scores(y, out[0][1], classes, recordings)
+        stage1.append({"candidate": name, "params": params, **sc, "seconds": round(time.perf_counter() - t0, 1)})
+        log.info("%s stage 1 %-26s window %.4f vote %.4f (%.0f s)", arch, name, sc["window_accuracy"],
+                 sc["recording_vote_accuracy"], stage1[-1]["seconds"])
+    best1 = max(range(len(stage1)), key=lambda i: (stage1[i]["window_accuracy"] - 1e-9 * i))
+    winner = stage1[best1]
+    t0 = time.perf_counter()
+    out, classes = _cv_proba(ep, folds, winner["params"], seed, [1, 3], [0, 5])
+    stage2 = []
+    for name, n_seeds, tta in STAGE2:
+        sc = _scores(y, out[tta][n_seeds], classes, recordings)
+        stage2.append({"candidate": name, "n_seeds": n_seeds, "tta": tta, **sc})
+        log.info("%s stage 2 %-16s window %.4f vote %.4f", arch, name, sc["window_accuracy"],
+                 sc["recording_vote_accuracy"])
+    best2 = max(range(len(stage2)), key=lambda i: (stage2[i]["window_accuracy"] - 1e-9 * i))
+    chosen = {k: v for k, v in winner["params"].items() if k != "arch"}
+    chosen.update(n_seeds=stage2[best2]["n_seeds"], tta=stage2[best2]["tta"])
+    return {"stage1": stage1, "stage1_winner": winner["candidate"], "stage2": stage2,
+            "stage2_winner": stage2[best2]["candidate"], "stage2_seconds": round(time.perf_counter() - t0, 1),
+            "chosen": chosen}
+
+
+def refine(ep, arch: str, folds, seed: int, chosen: dict[str, Any]) -> dict[str, Any]:
+    """Stage 3 for one deep model: ``chosen`` vs its one-change variants; returns the record part of ``arch``."""
+    y = np.asarray(ep.y).astype(str)
+    recordings = ep.group("recording").astype(str)
+    rows = []
+    for name, over in STAGE3:
+        params = {**chosen, **over, "arch": arch}
+        t0 = time.perf_counter()
+        out, classes = _cv_proba(ep, folds, params, seed, [int(params.get("n_seeds", 1))],
+                                 [int(params.get("tta", 0))])
+        sc = _scores(y, out[int(params.get("tta", 0))][int(params.get("n_seeds", 1))], classes, recordings)
+        rows.append({"candidate": name, "params": params, **sc, "seconds": round(time.perf_counter() - t0, 1)})
+        log.info("%s stage 3 %-12s window %.4f vote %.4f (%.0f s)", arch, name, sc["window_accuracy"],
+                 sc["recording_vote_accuracy"], rows[-1]["seconds"])
+    best = max(range(len(rows)), key=lambda i: (rows[i]["window_accuracy"] - 1e-9 * i))
+    return {"stage3": rows, "stage3_winner": rows[best]["candidate"],
+            "chosen": {k: v for k, v in rows[best]["params"].items() if k != "arch"}}
+
+
+def transfer(ep, arch: str, folds, seed: int, candidates: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Score already chosen recipes (``(name, params)``) for ``arch``; the best (ties: first) is chosen."""
+    y = np.asarray(ep.y).astype(str)
+    recordings = ep.group("recording").astype(str)
+    rows = []
+    for name, chosen in candidates:
+        params = {**chosen, "arch": arch}
+        n_seeds, tta = int(params.get("n_seeds", 1)), int(params.get("tta", 0))
+        t0 = time.perf_counter()
+        out, classes = _cv_proba(ep, folds, params, seed, [n_seeds], [tta])
+        sc = _scores(y, out[tta][n_seeds], classes, recordings)
+        rows.append({"candidate": name, "params": params, **sc, "seconds": round(time.perf_counter() - t0, 1)})
+        log.info("%s transfer %-30s window %.4f vote %.4f (%.0f s)", arch, name, sc["window_accuracy"],
+                 sc["recording_vote_accuracy"], rows[-1]["seconds"])
+    best = max(range(len(rows)), key=lambda i: (rows[i]["window_accuracy"] - 1e-9 * i))
+    return {"transfer": rows, "transfer_winner": rows[best]["candidate"],
+            "chosen": {k: v for k, v in rows[best]["params"].items() if k != "arch"}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=",".join(DEEP))
+    ap.add_argument("--folds", type=int, default=3, help="subject-wise folds over the development subjects")
+    ap.add_argument("--seed", type=int, default=0, help="training / fold seed (the dev subjects are fixed by rule)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--refine", type=Path, default=None,
+                    help="stage 3 only, around the recipes chosen in this record (same development folds)")
+    ap.add_argument("--transfer", type=Path, nargs="*", default=None,
+                    help="score the recipes chosen in these records (for other models) for --models")
+    ap.add_argument("--merge", type=Path, nargs="*", default=None,
+                    help="join these per-model records into --out instead of selecting")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    t0, load0 = time.perf_counter(), os.getloadavg()
+    if a.merge:
+        rec: dict[str, Any] = {"models": {}, "chosen": {}}
+        for p in a.merge:
+            d = json.loads(p.read_text())
+            for k in ("development_subjects", "dev_rule", "folds", "score"):
+                rec.setdefault(k, d[k])
+                if rec[k] != d[k]:
+                    print(f"error: {p}: {k} differs from the other records", file=sys.stderr)
+                    return 2
+            rec["models"].update(d["models"])
+            rec["chosen"].update(d["chosen"])
+            rec.setdefault("parts", []).append({"file": str(p), "command": d["command"], "seconds": d["seconds"]})
+        write_selection_record(a.out, rec, script="select_deep_recipe.py", argv=argv, t0=t0, load0=load0)
+        print(json.dumps(rec["chosen"], indent=1))
+        return 0
+
+    import torch
+
+    torch.set_num_threads(1)
+    from myoflow.errors import MyoflowError
+    from myoflow.pipelines.muscle_id.config import MuscleIdConfig
+    from myoflow.pipelines.muscle_id.data import load_cohort
+    from myoflow.train.tune import subject_folds
+
+    names = [m.strip() for m in a.models.split(",") if m.strip()]
+    if any(m not in DEEP for m in names):
+        print(f"error: unknown model(s) {[m for m in names if m not in DEEP]}; choose from {list(DEEP)}",
+              file=sys.stderr)
+        return 2
+    try:
+        cfg = MuscleIdConfig(name="select-deep-recipe", pipeline="muscle-id")
+        cache = os.environ.get("MYOFLOW_CACHE")
+        data = load_cohort("real", cfg.data["real"], cfg.preprocess, cache_dir=Path(cache) if cache else None)
+        ep = data.epochs
+        subjects = ep.group("subject").astype(str)
+        dev = dev_subjects(subjects)
+        ep = ep[np.isin(subjects, dev)]          # nothing of the reported subjects is used from here on
+        groups = ep.group("subject").astype(str)
+        folds = subject_folds(groups, np.asarray(ep.y).astype(str), a.folds, a.seed, "elderly-lowerlimb (dev)")
+        models = {}
+        prior = json.loads(a.refine.read_text()) if a.refine else None
+        if prior is not None and prior["development_subjects"] != dev:
+            print(f"error: {a.refine}: its development subjects differ from the rule's {dev}", file=sys.stderr)
+            return 2
+        candidates = []
+        for p in a.transfer or []:
+            d = json.loads(p.read_text())
+            if d["development_subjects"] != dev:
+                print(f"error: {p}: its development subjects differ from the rule's {dev}", file=sys.stderr)
+                return 2
+            candidates += [(f"chosen for {m} ({p.name})", dict(r)) for m, r in d["chosen"].items()]
+        for arch in names:
+            if candidates:
+                models[arch] = transfer(ep, arch, folds, a.seed, candidates)
+            elif prior is not None:
+                if arch not in prior["chosen"]:
+                    print(f"error: {a.refine}: no chosen recipe for {arch!r}", file=sys.stderr)
+                    return 2
+                models[arch] = {**refine(ep, arch, folds, a.seed, prior["chosen"][arch]),
+                                "refined_from": str(a.refine), "earlier_stages": prior["models"][arch]}
+            else:
+                models[arch] = select(ep, arch, folds, a.seed)
+    except MyoflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rec = {"development_subjects": dev, "dev_rule": f"elderly_deep.dev_subjects(n={DEV_N}, seed={DEV_SEED})",
+           "folds": [sorted(set(groups[te])) for _, te in folds],
+           "score": "window accuracy pooled over the development folds' test windows (ties: earlier candidate)",
+           "n_windows": int(len(ep)), "base": BASE, "models": models,
+           "chosen": {m: models[m]["chosen"] for m in models}}
+    write_selection_record(a.out, rec, script="select_deep_recipe.py", argv=argv, t0=t0, load0=load0)
+    print(json.dumps(rec["chosen"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
