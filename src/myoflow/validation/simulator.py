@@ -886,15 +886,12 @@ def section_simreal(root: Path, out: Path, *, seed: int, quick: bool) -> Section
             chance = 100 / len(r["confusion"]["rows_true_cols_pred"])
             sec.checks.append(Check(f"{name}: {label}", "%", pct(r["accuracy"]), tuple(map(pct, r["ci95"])), None,
                                     None, "not judged", None, f"{why}; chance {chance:.0f} %"))
-    ch = res["chosen"].get("cnn")
+    chosen = "; ".join(f"{m}: {c['recipe']} (on {c['on']})" for m, c in res["chosen"].items())
     sec.notes.append(
         f"Train: {res['cohorts']['sim_train']['n_subjects']} simulated subjects (lowerlimb protocol, seed {seed}); "
-        f"choices on a separate simulated cohort of {res['cohorts']['sim_select']['n_subjects']} (seed {seed + 1}); "
-        f"real: {res['cohorts']['real']['n_subjects']} subjects, {res['cohorts']['real']['n_windows']} windows "
-        "of 500 ms. "
-        "Fixed a priori: window, 20-450 Hz / 1 kHz preprocessing, per-recording RMS standardisation, 22 classic "
-        "features, LDA/RF defaults, CNN size." + (f" CNN recipe chosen on the simulated select cohort: {ch['params']}."
-                                                   if ch else ""))
+        f"real scored: {res['cohorts']['real']['n_subjects']} subjects, {res['cohorts']['real']['n_windows']} "
+        "windows of 500 ms. Fixed a priori: window, 20-450 Hz / 1 kHz preprocessing, LDA/RF defaults, CNN size. "
+        f"Transfer recipe per model: {res['settings']['selection']}. Chosen: {chosen}.")
     sec.figures.append(("Real 4-class window confusion matrices (row-normalised) of models trained only on "
                         "simulated subjects", str(plot_confusions(res, out / "simreal_confusion.png"))))
     return sec
