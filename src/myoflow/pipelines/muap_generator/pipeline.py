@@ -391,14 +391,25 @@ def layout_floor(data: MuapData, n_units: int, seed: int, n_jobs: int = 1,
     return out
 
 
-def _floor_table(floor: dict[str, Any] | None) -> dict[str, Any]:
-    """Mean floor figures per reported region label (:data:`REGIONS`)."""
+def _floor_table(floor: dict[str, Any] | None, conditions: np.ndarray | None = None,
+                 names: Sequence[str] = ()) -> dict[str, Any]:
+    """Mean floor figures per reported region label (:data:`REGIONS`); with ``conditions`` also per
+    fibre-count band (the floor is largest for small units)."""
     if not floor:
         return {}
     labels = {"slab": "slab", "random": "random_units"}
     out = {}
     for region, e in floor.items():
         ol, ct = e["other_layout"], e["count_twin"]
+        bands = []
+        if conditions is not None and "fibre_number_log" in names:
+            n_f = np.round(np.exp(conditions[np.asarray(e["units"], int), list(names).index("fibre_number_log")]))
+            for lo_n, hi_n in ((1, 10), (10, 50), (50, 200), (200, 10 ** 6)):
+                m = (n_f >= lo_n) & (n_f < hi_n)
+                if m.any():
+                    bands.append({"fibres_from": lo_n, "fibres_below": hi_n, "n": int(m.sum()),
+                                  "other_layout_rel_rmse_mean": float(np.mean(np.asarray(ol["rel_rmse"])[m])),
+                                  "count_twin_rel_rmse_mean": float(np.mean(np.asarray(ct["rel_rmse"])[m]))})
         out[labels.get(region, region)] = {
             "n": len(e["units"]),
             "other_layout_nrmse_mean": float(np.mean(ol["nrmse"])),
@@ -410,6 +421,7 @@ def _floor_table(floor: dict[str, Any] | None) -> dict[str, Any]:
             # units like the reported means
             "deterministic_floor_rel_rmse": float(np.mean(ol["rel_rmse"]) / np.sqrt(2.0)),
             "deterministic_floor_nrmse": float(np.mean(ol["nrmse"]) / np.sqrt(2.0)),
+            "by_fibre_count": bands,
         }
     return out
 
@@ -623,7 +635,8 @@ class MuapGeneratorPipeline(Pipeline):
         names = list(results[0].extras.get("condition_names") or data.condition_names)
         out: dict[str, Any] = {"n_folds": len(results), "split": results[0].extras.get("split", {}),
                                "primary_variant": primary, "variants": _variant_table(every, cfg.seed)}
-        floor = _floor_table(data.info.get("floor") if data is not None else None)
+        floor = (_floor_table(data.info.get("floor"), data.conditions, data.condition_names)
+                 if data is not None else {})
         if floor:
             out["numerical_floor"] = floor
         for set_name in ("interpolation", "extrapolation"):
