@@ -155,6 +155,12 @@ def test_run_fold_never_shows_held_out_units_to_the_generator(tiny, monkeypatch)
     np.testing.assert_array_equal(X, data.conditions[data.indices("train")])
     # the scored rows are exactly the held-out units
     assert set(res.predictions["unit"]) == set(held.tolist())
+    # the summary reports the numerical floor beside the generator, per region
+    summary = pipe.summarize(cfg, data, [res])
+    assert set(summary["numerical_floor"]) <= {"slab", "random_units"} and summary["numerical_floor"]
+    names = [h.label for h in pipe.headline(summary)]
+    assert any(n.startswith("numerical floor") and "best deterministic" in n for n in names)
+    assert "VAE slab: RMSE / RMS(target)" in names
 
 
 def test_count_twin_changes_the_fibre_count_by_one():
@@ -195,9 +201,10 @@ def test_numerical_floor_is_measured_cached_and_reported(tiny):
     again = layout_floor(data, 3, cfg.data.seed, 1, root / "cache")
     assert again == floor
     assert list((root / "cache" / "muap_generator").glob("floor-*.npz"))
-    table = _floor_table(floor)
+    table = _floor_table(floor, data.conditions, data.condition_names)
     for e in table.values():
         assert e["deterministic_floor_rel_rmse"] == pytest.approx(e["other_layout_rel_rmse_mean"] / np.sqrt(2))
+        assert sum(b["n"] for b in e["by_fibre_count"]) == e["n"]
     assert layout_floor(data, 0, 0) is None
 
 
