@@ -24,6 +24,10 @@ Differences from BioMime, and why
   over the condition ranges (3 to 870 fibres, 7 to 23 mm depth), so the decoder
   predicts a unit peak-to-peak *shape* and, separately, the log peak-to-peak
   amplitude. The shape loss is thereby exactly the paper's NRMSE metric.
+* **Fourier features of the conditions** (``cond_fourier``, 4 in the pipeline config,
+  chosen on a separately seeded cohort): ``sin``/``cos`` of ``2^k π u`` beside the unit
+  conditions ``u``; lower interpolation error, higher extrapolation error (outside the
+  training box the features oscillate).
 * **Fully connected decoder with time-scaling experts.** The decoder is an MLP
   (fast on CPU: a few MFLOP per MUAP) followed by BioMime's mixture of
   time-scaling experts (fixed resampling of the time axis by factors 0.5–2,
