@@ -48,7 +48,13 @@ def _generator(path: str | None, out_shape: tuple[int, int, int] | None = None):
     from myoflow.models.muap_generator import MUAPGenerator, MuapGeneratorEstimator
     from myoflow.simulate.numerical import DEFAULT_SETUP, MUAP_CONDITION_RANGES, MUAP_CONDITIONS
 
-    m = MuapGeneratorEstimator()  # the estimator's default architecture
+    import yaml
+
+    # the shipped pipeline's architecture (configs/muap_generator.yaml model.params) over the estimator's defaults
+    cfg_path = Path(__file__).resolve().parents[1] / "src" / "myoflow" / "configs" / "muap_generator.yaml"
+    params = (yaml.safe_load(cfg_path.read_text(encoding="utf-8")).get("model") or {}).get("params") or {}
+    m = MuapGeneratorEstimator().set_params(**{k: v for k, v in params.items()
+                                                if k in MuapGeneratorEstimator().get_params()})
     with torch.random.fork_rng():
         torch.manual_seed(0)
         gen = MUAPGenerator(out_shape or (DEFAULT_SETUP.rows, DEFAULT_SETUP.cols, DEFAULT_SETUP.n_samples),
@@ -56,8 +62,9 @@ def _generator(path: str | None, out_shape: tuple[int, int, int] | None = None):
                             condition_names=MUAP_CONDITIONS, condition_ranges=MUAP_CONDITION_RANGES,
                             latent_dim=m.latent_dim, hidden=m.hidden, n_hidden_layers=m.n_hidden_layers,
                             cond_dim=m.cond_dim, time_expert_scales=m.time_expert_scales,
-                            encoder_width=m.encoder_width)
-    return gen.eval(), "untrained, default architecture"
+                            encoder_width=m.encoder_width, output_rank=m.output_rank,
+                            cond_fourier=m.cond_fourier)
+    return gen.eval(), "untrained, the pipeline's architecture (configs/muap_generator.yaml)"
 
 
 def run(quick: bool, results_dir: Path, generator_path: str | None = None) -> Path:

@@ -24,6 +24,10 @@ Differences from BioMime, and why
   over the condition ranges (3 to 870 fibres, 7 to 23 mm depth), so the decoder
   predicts a unit peak-to-peak *shape* and, separately, the log peak-to-peak
   amplitude. The shape loss is thereby exactly the paper's NRMSE metric.
+* **Fourier features of the conditions** (``cond_fourier``, 4 in the pipeline config,
+  chosen on a separately seeded cohort): ``sin``/``cos`` of ``2^k π u`` beside the unit
+  conditions ``u``; lower interpolation error, higher extrapolation error (outside the
+  training box the features oscillate).
 * **Fully connected decoder with time-scaling experts.** The decoder is an MLP
   (fast on CPU: a few MFLOP per MUAP) followed by BioMime's mixture of
   time-scaling experts (fixed resampling of the time axis by factors 0.5–2,
@@ -218,6 +222,9 @@ class MUAPGenerator(nn.Module):
         with that PCA basis.
     positions_mm : array (rows*cols, 2), optional
         Electrode positions of the output grid (metadata for users of the MUAPs).
+    cond_fourier : int
+        Fourier features of the unit-range conditions fed to the condition embedding:
+        ``sin``/``cos`` of ``2^k π u`` for ``k < cond_fourier`` beside ``u`` (0: ``u`` only).
 
     Notes
     -----
@@ -233,7 +240,7 @@ class MUAPGenerator(nn.Module):
                  latent_dim: int = 16, hidden: int = 512, n_hidden_layers: int = 3, cond_dim: int = 64,
                  time_expert_scales: Sequence[float] = (0.5, 0.63, 0.79, 1.0, 1.26, 1.59, 2.0),
                  encoder_width: int = 256, output_rank: int = 256,
-                 positions_mm: Sequence[Sequence[float]] | None = None):
+                 positions_mm: Sequence[Sequence[float]] | None = None, cond_fourier: int = 0):
         super().__init__()
         if len(out_shape) != 3 or min(int(s) for s in out_shape) < 1:
             raise DataError(f"out_shape must be (rows, cols, times) with positive sizes, got {tuple(out_shape)}")
@@ -253,8 +260,12 @@ class MUAPGenerator(nn.Module):
         self.encoder_width = int(encoder_width)
         self.output_rank = int(output_rank)
         self.positions_mm = None if positions_mm is None else [[float(v) for v in p] for p in positions_mm]
+        self.cond_fourier = int(cond_fourier)
+        if self.cond_fourier < 0:
+            raise ConfigError(f"cond_fourier must be >= 0 (0: raw conditions only), got {cond_fourier}")
         rows, cols, times = self.out_shape
         n_cond = len(self.condition_names)
+        n_feat = n_cond * (1 + 2 * self.cond_fourier)
 
         lo = torch.tensor([self.condition_ranges[n][0] for n in self.condition_names], dtype=torch.float32)
         hi = torch.tensor([self.condition_ranges[n][1] for n in self.condition_names], dtype=torch.float32)
@@ -263,7 +274,7 @@ class MUAPGenerator(nn.Module):
         self.register_buffer("logamp_mean", torch.zeros(()))
         self.register_buffer("logamp_std", torch.ones(()))
 
-        self.cond_embed = nn.Sequential(nn.Linear(n_cond, cond_dim), nn.GELU(), nn.Linear(cond_dim, cond_dim), nn.GELU())
+        self.cond_embed = nn.Sequential(nn.Linear(n_feat, cond_dim), nn.GELU(), nn.Linear(cond_dim, cond_dim), nn.GELU())
         layers: list[nn.Module] = []
         width = cond_dim + latent_dim
         for _ in range(self.n_hidden_layers):
@@ -307,6 +318,7 @@ class MUAPGenerator(nn.Module):
             "encoder_width": self.encoder_width,
             "output_rank": self.output_rank,
             "positions_mm": self.positions_mm,
+            "cond_fourier": self.cond_fourier,
         }
 
     @classmethod
@@ -320,10 +332,28 @@ class MUAPGenerator(nn.Module):
         """Physical conditions → [0, 1] per declared range."""
         return (cond - self.cond_lo) / (self.cond_hi - self.cond_lo)
 
+    def condition_features(self, cond_unit: torch.Tensor) -> torch.Tensor:
+        """Input of the condition embedding: unit conditions (n, c), plus with ``cond_fourier = K``
+        ``sin`` and ``cos`` of ``2^k π u`` for k < K, (n, c (1 + 2K)).
+
+        Why: MUAP shapes change quickly with some conditions (depth, IZ position move
+        the peaks across the grid); Fourier features let a small MLP represent that
+        without a long training (spectral bias of MLPs on raw coordinates).
+        """
+        if self.cond_fourier == 0:
+            return cond_unit
+        freqs = (2.0 ** torch.arange(self.cond_fourier, dtype=cond_unit.dtype, device=cond_unit.device)) * np.pi
+        ang = cond_unit[:, :, None] * freqs  # (n, c, K)
+        return torch.cat([cond_unit, torch.sin(ang).flatten(1), torch.cos(ang).flatten(1)], dim=1)
+
+    def embed(self, cond_unit: torch.Tensor) -> torch.Tensor:
+        """Condition embedding (n, cond_dim) of unit-range conditions."""
+        return self.cond_embed(self.condition_features(cond_unit))
+
     def decode_unit(self, cond_unit: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode unit-range conditions and z into (unit-p-p shape (n, rows, cols, times), log p-p amplitude (n,))."""
         rows, cols, times = self.out_shape
-        emb = self.cond_embed(cond_unit)
+        emb = self.embed(cond_unit)
         h = self.trunk(torch.cat([emb, z], dim=1))
         shape = self.to_shape(h).view(-1, rows * cols, times)
         if self.gate is not None:
@@ -336,7 +366,7 @@ class MUAPGenerator(nn.Module):
 
     def encode_unit(self, shape: torch.Tensor, cond_unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior q(z | unit-p-p shape, conditions): (mu, logvar)."""
-        return self.encoder(shape, self.cond_embed(cond_unit))
+        return self.encoder(shape, self.embed(cond_unit))
 
     def forward(self, shape: torch.Tensor, cond_unit: torch.Tensor,
                 noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -575,7 +605,7 @@ def peak_to_peak(muaps: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- estimator
 _ARCH = ("fs", "condition_names", "condition_ranges", "latent_dim", "hidden", "n_hidden_layers", "cond_dim",
-         "time_expert_scales", "encoder_width", "output_rank", "positions_mm")
+         "time_expert_scales", "encoder_width", "output_rank", "positions_mm", "cond_fourier")
 
 
 class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
@@ -621,6 +651,19 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
         Discriminator learning rate (Adam, betas 0.5/0.999, constant); default ``lr``.
     pca_init : bool
         Initialise the factorised output layer with the PCA basis of the training shapes.
+    cond_fourier : int
+        :class:`MUAPGenerator` Fourier features of the conditions (0: none).
+    rel_weight : float
+        Weight of a scale-free (normalised) loss, per unit
+        ``||ŷ − y||² / ||y||²``: on the generated MUAP at ``z = 0`` with its predicted
+        amplitude (``ŷ = shape · exp(log p-p − true log p-p)``, in units of the true
+        p-p) and on the posterior-sample shape. That is the square of the reported
+        RMSE / RMS(target), so small, sparse or low-amplitude units count as much as
+        large ones; the plain MSE on unit-p-p shapes under-weights units whose energy
+        is concentrated on few electrodes. 0: off (MSE only).
+    val_metric : {"nrmse", "rel_rmse"}
+        Early-stopping score on the validation units: mean nRMSE (BioMime's metric)
+        or mean RMSE / RMS(target).
     seed : int
         Seeds weight initialisation, batch order and the VAE noise (local generators).
     device : str
@@ -646,7 +689,8 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
                  lr: float = 1e-3, weight_decay: float = 0.0, patience: int = 60, kl_weight: float = 1e-3,
                  kl_anneal_epochs: int = 50, prior_weight: float = 1.0, amp_weight: float = 0.05,
                  cycle_weight: float = 0.0, adversarial: bool = False, adv_weight: float = 1e-4,
-                 disc_width: int = 256, disc_lr: float | None = None, pca_init: bool = True, seed: int = 0,
+                 disc_width: int = 256, disc_lr: float | None = None, pca_init: bool = True,
+                 cond_fourier: int = 0, rel_weight: float = 0.0, val_metric: str = "nrmse", seed: int = 0,
                  device: str = "cpu"):
         self.fs = fs
         self.condition_names = condition_names
@@ -674,6 +718,9 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
         self.disc_width = disc_width
         self.disc_lr = disc_lr
         self.pca_init = pca_init
+        self.cond_fourier = cond_fourier
+        self.rel_weight = rel_weight
+        self.val_metric = val_metric
         self.seed = seed
         self.device = device
 
@@ -690,6 +737,10 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
                               f"got {self.adv_weight}, {self.disc_width}")
         if self.disc_lr is not None and float(self.disc_lr) <= 0:
             raise ConfigError(f"disc_lr must be > 0 (or null for lr), got {self.disc_lr}")
+        if int(self.cond_fourier) < 0 or float(self.rel_weight) < 0:
+            raise ConfigError(f"cond_fourier and rel_weight must be >= 0, got {self.cond_fourier}, {self.rel_weight}")
+        if self.val_metric not in ("nrmse", "rel_rmse"):
+            raise ConfigError(f"val_metric must be 'nrmse' or 'rel_rmse', got {self.val_metric!r}")
 
     def _build(self, out_shape: Sequence[int]) -> MUAPGenerator:
         kw = {k: getattr(self, k) for k in _ARCH}
@@ -752,7 +803,7 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
         logpp_t = torch.as_tensor(logpp, dtype=torch.float32, device=dev)
         lstd = float(model.logamp_std)
         prior_w, amp_w, cycle_w = float(self.prior_weight), float(self.amp_weight), float(self.cycle_weight)
-        adv_w = float(self.adv_weight)
+        adv_w, rel_w = float(self.adv_weight), float(self.rel_weight)
         alternate = []
         if disc is not None:
             disc.to(dev)
@@ -791,6 +842,14 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
             value = torch.mean((out["recon"] - yb) ** 2)
             value = value + prior_w * torch.mean((out["prior"] - yb) ** 2)
             value = value + amp_w * torch.mean(((out["logamp"] - la) / lstd) ** 2)
+            if rel_w > 0:
+                energy = yb.flatten(1).pow(2).sum(1).clamp_min(1e-12)
+                # generated MUAP in units of the true p-p: the amplitude error counts as in the metric
+                # (clamped: a wild early amplitude must not blow the loss up)
+                gain = torch.exp((out["logamp"] - la).clamp(-3.0, 3.0))[:, None, None, None]
+                rel_prior = (out["prior"] * gain - yb).flatten(1).pow(2).sum(1) / energy
+                rel_recon = (out["recon"] - yb).flatten(1).pow(2).sum(1) / energy
+                value = value + rel_w * (torch.mean(rel_prior) + torch.mean(rel_recon))
             kl = -0.5 * torch.mean(torch.sum(1 + out["logvar"] - out["mu"] ** 2 - out["logvar"].exp(), dim=1))
             value = value + state.weights["kl"] * kl
             if cycle_w > 0:
@@ -812,8 +871,10 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
             Vc = np.asarray(validation_data[0], dtype=np.float32)
             Vx = np.asarray(validation_data[1], dtype=np.float32)
 
+            Vzero = nrmse(np.zeros_like(Vx), Vx) if self.val_metric == "rel_rmse" else 1.0
+
             def validate() -> float:
-                return float(np.mean(nrmse(model.generate(Vc), Vx)))
+                return float(np.mean(nrmse(model.generate(Vc), Vx) / Vzero))
 
         self.history_ = fit(
             model, [shapes, cond_u, logpp_t], loss, validate=validate, epochs=int(self.epochs),

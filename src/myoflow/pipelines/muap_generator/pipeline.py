@@ -34,7 +34,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -112,6 +112,10 @@ class MuapEvaluateConfig:
     #: split and report both side by side; only the configured one is exported / checkpointed
     compare_adversarial: bool = True
     decomposable_ptp_uv: float = 100.0  # units at least this large are compared with real (decomposed) units
+    #: error floor of the numerical model itself, measured on up to this many held-out units per
+    #: interpolation region (slab, random): a second numerical MUAP at the SAME conditions with another
+    #: fibre layout, and one at the nearest other fibre count (see :func:`layout_floor`); 0: skip
+    floor_units: int = 128
 
 
 @dataclass
@@ -279,6 +283,149 @@ def _variant_table(preds: pd.DataFrame, seed: int = 0) -> dict[str, dict[str, An
     return out
 
 
+def _twin_chunk(args: tuple[np.ndarray, int]) -> np.ndarray:
+    """Numerical MUAPs of ``cond`` rows, each unit's fibres placed by ``default_rng(layout_seed)``
+    (the model's own layout is ``default_rng(0)``; a process-pool worker)."""
+    from ...simulate.numerical import numerical_muaps
+
+    cond, layout_seed = args
+    return np.concatenate([numerical_muaps(c[None, :], rng=np.random.default_rng(layout_seed)) for c in cond])
+
+
+def count_twin_conditions(conditions: np.ndarray, names: Sequence[str],
+                          ranges: dict[str, tuple[float, float]]) -> np.ndarray:
+    """The nearest conditions that change the numerical model's (integer) fibre count.
+
+    The model places ``round(exp(fibre_number_log))`` fibres with a fixed random-number
+    stream whose later draws (angles, end-plate and tendon scatter) shift with the
+    count, so one fibre more re-draws the whole layout. Returns the conditions with
+    ``fibre_number_log = log(n + 1)`` (``log(n − 1)`` at the top of its range), all
+    else equal: (n, 6) in physical units.
+    """
+    c = np.array(conditions, dtype=float)
+    j = list(names).index("fibre_number_log")
+    lo, hi = ranges["fibre_number_log"]
+    n = np.maximum(np.round(np.exp(c[:, j])), 1.0)
+    up = np.log(n + 1.0)
+    down = np.log(np.maximum(n - 1.0, 1.0))
+    c[:, j] = np.where(up <= hi, up, down)
+    c[:, j] = np.clip(c[:, j], lo, hi)
+    return c
+
+
+def layout_floor(data: MuapData, n_units: int, seed: int, n_jobs: int = 1,
+                 cache_dir: Path | None = None) -> dict[str, Any] | None:
+    """The numerical model's own error floor on held-out interpolation units.
+
+    For up to ``n_units`` units per interpolation region (random, seeded subset), two
+    more numerical MUAPs: (a) ``other_layout`` — the same conditions, fibres placed
+    with another random stream; (b) ``count_twin`` — :func:`count_twin_conditions`
+    (nearly identical conditions: ``fibre_number_log`` moved by ``log((n+1)/n)``).
+    Each is scored against the held-out MUAP with the reported metrics (nRMSE,
+    RMSE / RMS(target)). A deterministic generator sees only the conditions, so where
+    the layout is unseen (the slab's fibre counts never occur in training) the best it
+    can do is the mean over layouts, whose expected squared error is half that of two
+    independent layouts: ``other_layout / √2`` estimates that floor.
+
+    Returns
+    -------
+    dict or None
+        Per region: unit indices and per-unit errors of both twins; None when the
+        data are not from the numerical model.
+    """
+    if n_units <= 0 or data.info.get("source") != "simulate":
+        return None
+    rng = np.random.default_rng(seed + 7919)
+    picks = {}
+    for region in ("slab", "random"):
+        idx = np.flatnonzero((data.split == "interpolation") & (data.region == region))
+        if idx.size:
+            picks[region] = np.sort(rng.choice(idx, size=min(n_units, idx.size), replace=False))
+    if not picks:
+        return None
+    every = np.concatenate(list(picks.values()))
+    path = None
+    if cache_dir is not None and data.info.get("cache_key"):
+        from ...cache import cache_key
+
+        key = cache_key({"muaps": data.info["cache_key"], "units": every.tolist(), "layout_seed": 1, "version": 1})
+        path = Path(cache_dir) / "muap_generator" / f"floor-{key}.npz"
+    twins = None
+    if path is not None and path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            twins = {"other_layout": z["other_layout"], "count_twin": z["count_twin"]}
+    if twins is None:
+        cond = data.conditions[every]
+        jobs = [(cond, 1), (count_twin_conditions(cond, data.condition_names, data.condition_ranges), 0)]
+        chunks = [(c[k], s) for c, s in jobs for k in np.array_split(np.arange(len(c)), max(1, 4 * n_jobs))]
+        if n_jobs > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn")) as pool:
+                parts = list(pool.map(_twin_chunk, chunks))
+        else:
+            parts = [_twin_chunk(c) for c in chunks]
+        half = len(parts) // 2
+        shape = (len(every),) + data.muaps.shape[1:]
+        twins = {"other_layout": np.concatenate(parts[:half]).reshape(shape),
+                 "count_twin": np.concatenate(parts[half:]).reshape(shape)}
+        if path is not None:
+            from ..._atomic import atomic_path
+
+            with atomic_path(path, suffix=".npz") as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **twins)
+    truth = data.muaps[every]
+    zero = nrmse(np.zeros_like(truth), truth)
+    out: dict[str, Any] = {}
+    start = 0
+    for region, idx in picks.items():
+        sl = slice(start, start + len(idx))
+        start += len(idx)
+        entry: dict[str, Any] = {"units": idx.tolist()}
+        for name, tw in twins.items():
+            e = nrmse(tw[sl], truth[sl])
+            entry[name] = {"nrmse": e.tolist(), "rel_rmse": (e / zero[sl]).tolist()}
+        out[region] = entry
+    return out
+
+
+def _floor_table(floor: dict[str, Any] | None, conditions: np.ndarray | None = None,
+                 names: Sequence[str] = ()) -> dict[str, Any]:
+    """Mean floor figures per reported region label (:data:`REGIONS`); with ``conditions`` also per
+    fibre-count band (the floor is largest for small units)."""
+    if not floor:
+        return {}
+    labels = {"slab": "slab", "random": "random_units"}
+    out = {}
+    for region, e in floor.items():
+        ol, ct = e["other_layout"], e["count_twin"]
+        bands = []
+        if conditions is not None and "fibre_number_log" in names:
+            n_f = np.round(np.exp(conditions[np.asarray(e["units"], int), list(names).index("fibre_number_log")]))
+            for lo_n, hi_n in ((1, 10), (10, 50), (50, 200), (200, 10 ** 6)):
+                m = (n_f >= lo_n) & (n_f < hi_n)
+                if m.any():
+                    bands.append({"fibres_from": lo_n, "fibres_below": hi_n, "n": int(m.sum()),
+                                  "other_layout_rel_rmse_mean": float(np.mean(np.asarray(ol["rel_rmse"])[m])),
+                                  "count_twin_rel_rmse_mean": float(np.mean(np.asarray(ct["rel_rmse"])[m]))})
+        out[labels.get(region, region)] = {
+            "n": len(e["units"]),
+            "other_layout_nrmse_mean": float(np.mean(ol["nrmse"])),
+            "other_layout_rel_rmse_mean": float(np.mean(ol["rel_rmse"])),
+            "count_twin_nrmse_mean": float(np.mean(ct["nrmse"])),
+            "count_twin_rel_rmse_mean": float(np.mean(ct["rel_rmse"])),
+            # the mean over layouts as the best deterministic prediction: per unit, half the squared
+            # error of two independent layouts, so each unit's pair error / sqrt(2), averaged over
+            # units like the reported means
+            "deterministic_floor_rel_rmse": float(np.mean(ol["rel_rmse"]) / np.sqrt(2.0)),
+            "deterministic_floor_nrmse": float(np.mean(ol["nrmse"]) / np.sqrt(2.0)),
+            "by_fibre_count": bands,
+        }
+    return out
+
+
 # --------------------------------------------------------------------- pipeline
 class MuapGeneratorPipeline(Pipeline):
     """BioMime-style conditional MUAP generator vs the numerical volume-conductor model."""
@@ -316,6 +463,7 @@ class MuapGeneratorPipeline(Pipeline):
         if (data.split == "interpolation").sum() == 0:
             raise ConfigError("the split left no interpolation units; widen split.interpolation_slab or "
                               "split.interpolation_random")
+        data.info["floor"] = layout_floor(data, cfg.evaluate.floor_units, d.seed, d.n_jobs, cache_dir)
         return data
 
     def folds(self, cfg: MuapGeneratorConfig, data: MuapData) -> list[Fold]:
@@ -487,6 +635,10 @@ class MuapGeneratorPipeline(Pipeline):
         names = list(results[0].extras.get("condition_names") or data.condition_names)
         out: dict[str, Any] = {"n_folds": len(results), "split": results[0].extras.get("split", {}),
                                "primary_variant": primary, "variants": _variant_table(every, cfg.seed)}
+        floor = (_floor_table(data.info.get("floor"), data.conditions, data.condition_names)
+                 if data is not None else {})
+        if floor:
+            out["numerical_floor"] = floor
         for set_name in ("interpolation", "extrapolation"):
             sub = preds[preds["set"] == set_name]
             if sub.empty:
@@ -568,6 +720,13 @@ class MuapGeneratorPipeline(Pipeline):
                                          "look-up of the closest simulated unit in condition space"))
                     rows.append(Headline(f"{set_name} RMSE / RMS(target)", e["rel_rmse_mean"], None, None,
                                          "stricter: 1 = no better than a flat line"))
+        for region, f in (summary.get("numerical_floor") or {}).items():
+            rows.append(Headline(f"numerical floor {region}: RMSE / RMS, other fibre layout", f["other_layout_rel_rmse_mean"],
+                                 None, None, f"{f['n']} held-out units: a 2nd numerical MUAP at the same conditions"))
+            rows.append(Headline(f"numerical floor {region}: RMSE / RMS, fibre count +-1", f["count_twin_rel_rmse_mean"],
+                                 None, None, "nearly identical conditions (fibre_number_log moved by log((n+1)/n))"))
+            rows.append(Headline(f"numerical floor {region}: best deterministic RMSE / RMS", f["deterministic_floor_rel_rmse"],
+                                 None, None, "mean other-layout error / sqrt(2) (mean over layouts); goal 0.10"))
         sp = summary.get("speed")
         if sp:
             rows.append(Headline("speed-up vs numerical model (x)", sp["speedup"], None, "large cost cut",
