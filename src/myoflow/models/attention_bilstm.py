@@ -67,7 +67,7 @@ from ..errors import ConfigError, DataError
 from .base import MyoflowEstimator
 
 __all__ = ["AttentionBiLSTM", "AdditiveAttention", "AttentionBiLSTMEnsemble", "MassLevelClassifier",
-           "encode_covariates", "DEFAULT_COVARIATES"]
+           "encode_covariates", "DEFAULT_COVARIATES", "DESCRIPTOR_PREFIX"]
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,10 @@ class AttentionBiLSTM(nn.Module):
         False → masked mean pooling instead of attention (ablation).
     bidirectional : bool
         False → a unidirectional LSTM (ablation; the paper's model is bidirectional).
+    skip : bool
+        True → a linear path from the covariate vector straight to the logits, added to the
+        head's output (a hybrid: the network can fall back on a logistic regression of the
+        covariates/descriptors, which the small head with dropout fits poorly on ~70 subjects).
 
     Shapes
     ------
@@ -149,6 +153,7 @@ class AttentionBiLSTM(nn.Module):
         dropout: float = 0.2,
         use_attention: bool = True,
         bidirectional: bool = True,
+        skip: bool = False,
     ):
         super().__init__()
         if n_features < 1 or n_classes < 2:
@@ -173,6 +178,9 @@ class AttentionBiLSTM(nn.Module):
             nn.Dropout(dropout), nn.Linear(fused, head_size), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(head_size, n_classes),
         )
+        if skip and self.n_covariates < 1:
+            raise ValueError("skip needs covariates (n_covariates >= 1)")
+        self.skip = nn.Linear(self.n_covariates, n_classes) if skip else None
 
     def forward(
         self, x: torch.Tensor, covariates: torch.Tensor | None = None, mask: torch.Tensor | None = None
@@ -193,7 +201,10 @@ class AttentionBiLSTM(nn.Module):
                 got = None if covariates is None else tuple(covariates.shape)
                 raise ValueError(f"model expects covariates (batch, {self.n_covariates}), got {got}")
             context = torch.cat([context, self.covariate_branch(covariates)], dim=-1)
-        return self.head(context), weights
+        logits = self.head(context)
+        if self.skip is not None:
+            logits = logits + self.skip(covariates)
+        return logits, weights
 
 
 class AttentionBiLSTMEnsemble(nn.Module):
@@ -246,6 +257,10 @@ class AttentionBiLSTMEnsemble(nn.Module):
 
 
 DEFAULT_COVARIATES = ("age", "sex", "height", "weight", "bmi")
+#: Metadata columns with this prefix are per-sample hand-crafted descriptors (e.g. the log
+#: M-wave peak-to-peak, area, latency, duration per muscle × frequency) that
+#: ``MassLevelClassifier(descriptors=True)`` appends to the covariate vector.
+DESCRIPTOR_PREFIX = "desc:"
 _SEX_CODES = {"m": 0.0, "male": 0.0, "man": 0.0, "f": 1.0, "female": 1.0, "woman": 1.0}
 
 
@@ -311,6 +326,13 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         False → no covariate branch (ablation "Bi-LSTM without covariates").
     use_attention : bool
         False → mean pooling instead of attention (ablation).
+    descriptors : bool
+        True → every metadata column named ``desc:*`` (:data:`DESCRIPTOR_PREFIX`; hand-crafted
+        M-wave descriptors, one value per sample) joins the covariate vector (scaled with it).
+    skip : bool
+        True → a linear path from the covariate vector (covariates + descriptors) to the logits
+        (see :class:`AttentionBiLSTM`); with ``descriptors`` this makes a hybrid that contains a
+        logistic regression on the classic descriptors.
     hidden_size, num_layers, attention_size, covariate_size, head_size, dropout
         Model sizes (see :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`).
     n_members : int
@@ -336,6 +358,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
     model_ : AttentionBiLSTM or AttentionBiLSTMEnsemble (``n_members > 1``)
     histories_ : list of FitResult, one per member (``history_`` is member 0's)
     channel_scaler_, covariate_scaler_ : fitted scalers (covariate one is None without covariates)
+    side_columns_ : list of str
+        Metadata columns of the covariate vector, in order (covariates, then descriptors).
     history_ : FitResult
     attention_ : ndarray (n_samples, n_steps)
         Attention weights of the last :meth:`predict_proba` / :meth:`predict` call.
@@ -349,6 +373,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         covariates: Sequence[str] = DEFAULT_COVARIATES,
         use_covariates: bool = True,
         use_attention: bool = True,
+        descriptors: bool = False,
+        skip: bool = False,
         hidden_size: int = 32,
         num_layers: int = 1,
         attention_size: int = 32,
@@ -371,6 +397,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         self.covariates = covariates
         self.use_covariates = use_covariates
         self.use_attention = use_attention
+        self.descriptors = descriptors
+        self.skip = skip
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.attention_size = attention_size
@@ -408,8 +436,9 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 3:
             raise DataError(f"MassLevelClassifier expects Epochs or an array (n, features, steps), got {X.shape}")
-        if self.use_covariates:
-            raise DataError("a plain array carries no covariates; pass Epochs or set use_covariates=False")
+        if self.use_covariates or self.descriptors:
+            raise DataError("a plain array carries no covariates or descriptors; pass Epochs or set "
+                            "use_covariates=False and descriptors=False")
         subj = np.asarray(groups) if groups is not None else np.arange(len(X))
         return Epochs(X, 1.0, [f"f{i}" for i in range(X.shape[1])], pd.DataFrame({"subject": subj}))
 
@@ -429,12 +458,23 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         n = epochs.metadata["n_steps"].to_numpy(dtype=np.int64)
         return np.arange(epochs.n_times)[None, :] < n[:, None]
 
+    def _side_columns(self, metadata: pd.DataFrame) -> list[str]:
+        """Columns of the covariate vector: the covariates, then (``descriptors``) the ``desc:*`` columns."""
+        cols = list(self.covariates) if self.use_covariates else []
+        if self.descriptors:
+            desc = [c for c in metadata.columns if str(c).startswith(DESCRIPTOR_PREFIX)]
+            if not desc:
+                raise DataError(f"descriptors=True but the metadata has no '{DESCRIPTOR_PREFIX}*' column",
+                                "MassLevelClassifier")
+            cols += desc
+        return cols
+
     def _inputs(self, epochs: Epochs) -> list[np.ndarray]:
-        """Scaled model inputs: [x (n, steps, features)] + [covariates] + [mask]."""
+        """Scaled model inputs: [x (n, steps, features)] + [covariate vector] + [mask]."""
         x = self.channel_scaler_.transform(epochs.X)
         inputs = [np.ascontiguousarray(np.transpose(x, (0, 2, 1)), dtype=np.float32)]
-        if self.use_covariates:
-            cov = encode_covariates(epochs.metadata, list(self.covariates), "MassLevelClassifier")
+        if self.side_columns_:
+            cov = encode_covariates(epochs.metadata, list(self.side_columns_), "MassLevelClassifier")
             inputs.append(self.covariate_scaler_.transform(cov).astype(np.float32))
         mask = self._mask(epochs)
         if mask is not None:
@@ -446,7 +486,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             n_features=n_features, n_classes=len(self.classes_), n_covariates=n_covariates,
             hidden_size=self.hidden_size, num_layers=self.num_layers, attention_size=self.attention_size,
             covariate_size=self.covariate_size, head_size=self.head_size, dropout=self.dropout,
-            use_attention=self.use_attention,
+            use_attention=self.use_attention, skip=bool(self.skip) and n_covariates > 0,
         )
 
     def _build(self, n_features: int, n_covariates: int):
@@ -500,11 +540,15 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         # shared by every member, whose validation subjects differ).
         self.channel_scaler_ = ChannelStandardScaler().fit(epochs.X)
         self.covariate_scaler_ = None
-        if self.use_covariates:
-            cov = encode_covariates(epochs.metadata, list(self.covariates), "MassLevelClassifier")
+        self.side_columns_ = self._side_columns(epochs.metadata)
+        if self.skip and not self.side_columns_:
+            raise ConfigError("skip needs covariates or descriptors (use_covariates or descriptors)")
+        if self.side_columns_:
+            cov = encode_covariates(epochs.metadata, list(self.side_columns_), "MassLevelClassifier")
             self.covariate_scaler_ = FeatureStandardScaler().fit(cov)
         inputs = self._inputs(epochs)
-        n_cov = inputs[1].shape[1] if self.use_covariates else 0
+        has_side = bool(self.side_columns_)
+        n_cov = inputs[1].shape[1] if has_side else 0
         has_mask = self._mask(epochs) is not None
         all_idx = np.arange(len(epochs))
         n_subj = epochs.metadata["subject"].nunique()
@@ -540,7 +584,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             # function of (data, seed) whatever ran before in this process.
             with torch_seed(seed):
                 member = self._build_member(inputs[0].shape[2], n_cov)
-                module = _Adapter.wrap(member, self.use_covariates, has_mask)
+                module = _Adapter.wrap(member, has_side, has_mask)
                 histories.append(fit_module(
                     module, [a[train_rows] for a in inputs], target[train_rows], loss_fn,
                     val_inputs=[a[val_idx] for a in inputs] if has_val else None,
@@ -571,7 +615,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         if epochs.n_channels != self.n_features_:
             raise DataError(f"model was fitted on {self.n_features_} feature channel(s), got {epochs.n_channels}")
         inputs = [torch.as_tensor(a) for a in self._inputs(epochs)]
-        cov = inputs[1] if self.use_covariates else None
+        cov = inputs[1] if self.side_columns_ else None
         mask = inputs[-1] if self._mask(epochs) is not None else None
         self.model_.eval()
         with torch.no_grad():
@@ -603,6 +647,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             "channel_scale": np.asarray(self.channel_scaler_.scale_).tolist(),
             "covariate_mean": None if self.covariate_scaler_ is None else self.covariate_scaler_.mean_.tolist(),
             "covariate_scale": None if self.covariate_scaler_ is None else self.covariate_scaler_.scale_.tolist(),
+            "side_columns": list(self.side_columns_),
             "best_epochs": [int(h.best_epoch) for h in getattr(self, "histories_", [])],
         }
 
@@ -612,6 +657,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         self.classes_ = np.asarray(fitted["classes"])
         self.n_features_ = int(fitted["n_features"])
         self.n_covariates_ = int(fitted["n_covariates"])
+        # records written before descriptors existed: the covariate vector was the covariates
+        self.side_columns_ = list(fitted.get("side_columns", list(self.covariates) if self.n_covariates_ else []))
         cs = ChannelStandardScaler()
         cs.mean_ = cs.center_ = np.asarray(fitted["channel_mean"], dtype=np.float64)
         cs.scale_ = np.asarray(fitted["channel_scale"], dtype=np.float64)
