@@ -26,7 +26,7 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,8 +37,7 @@ CONFIG = REPO / "src" / "myoflow" / "configs" / "stimulated_mass.yaml"
 #: Candidates, first = the shipped recipe before this selection (ties keep it).
 CANDIDATES = {
     "shipped": {},
-    "descriptor_skip": {"descriptors": True, "skip": True},
-    "descriptors_fused": {"descriptors": True},
+    "logreg_skip": {"descriptors": True, "skip": True, "skip_fit": "logreg"},
 }
 
 
@@ -135,8 +134,16 @@ def main(argv=None) -> int:
              for k in range(a.folds)]
     t0 = time.perf_counter()
     load0 = os.getloadavg()
+    done = []
     with ProcessPoolExecutor(max_workers=a.workers) as pool:
-        done = list(pool.map(_task, tasks))
+        futures = [pool.submit(_task, t) for t in tasks]
+        for fut in as_completed(futures):  # progress as tasks finish (long runs on a shared machine)
+            d = fut.result()
+            done.append(d)
+            acc = sum(t == p for t, p in zip(d["truth"], d["prediction"])) / len(d["truth"])
+            print(f"[{len(done)}/{len(tasks)}] {d['candidate']} {d['condition']} r{d['repeat']} k{d['fold']}: "
+                  f"acc {acc:.3f} best epochs {d['best_epochs']} {d['seconds']} s", flush=True)
+    done.sort(key=lambda d: (d["candidate"], d["condition"], d["repeat"], d["fold"]))
     table = []
     for name, params in cands.items():
         per: dict = {}

@@ -96,3 +96,50 @@ def test_attach_descriptors_gives_every_row_its_own_subjects_log_descriptors():
         assert out.loc[i, "desc:log_latency_ms_BF_25Hz"] == pytest.approx(
             np.log(want.loc[(s, "BF", 25.0), "latency_ms"]))
     assert out.loc[0, cols].tolist() == out.loc[2, cols].tolist()
+
+
+def test_logreg_skip_is_the_frozen_logistic_regression_of_the_members_training_subjects():
+    from sklearn.linear_model import LogisticRegression
+
+    ep = _desc_epochs(n=40, seed=3)
+    # every subject twice (an augmented copy): the regression must see one row per subject
+    ep2 = Epochs(X=np.concatenate([ep.X, ep.X]), fs=ep.fs, ch_names=ep.ch_names,
+                 metadata=pd.concat([ep.metadata, ep.metadata], ignore_index=True), y=np.concatenate([ep.y, ep.y]))
+    kw = dict(covariates=("age", "sex"), descriptors=True, skip=True, skip_fit="logreg", skip_c=0.5, epochs=4,
+              hidden_size=4, attention_size=4, val_fraction=0.0, seed=0, classes=("low", "normal", "high"))
+    est = MassLevelClassifier(**kw).fit(ep2)
+    side = est.covariate_scaler_.transform(
+        np.column_stack([ep.metadata["age"], (ep.metadata["sex"] == "F").astype(float),
+                         ep.metadata[f"{DESCRIPTOR_PREFIX}log_ptp_RF"], ep.metadata[f"{DESCRIPTOR_PREFIX}noise"]]))
+    target = np.array([["low", "normal", "high"].index(v) for v in ep.y])
+    ref = LogisticRegression(C=0.5, class_weight="balanced", max_iter=5000).fit(side, target)
+    assert np.allclose(est.model_.skip.weight.detach().numpy(), ref.coef_, atol=1e-4)   # trained 4 epochs: frozen
+    assert np.allclose(est.model_.skip.bias.detach().numpy(), ref.intercept_, atol=1e-4)
+    assert not est.model_.skip.weight.requires_grad
+    joint = MassLevelClassifier(**{**kw, "skip_fit": "joint"}).fit(ep2)
+    assert not np.allclose(joint.model_.skip.weight.detach().numpy(), ref.coef_, atol=1e-2)
+    with pytest.raises(ConfigError, match="skip_fit"):
+        MassLevelClassifier(**{**kw, "skip_fit": "ridge"}).fit(ep2)
+
+
+def test_descriptors_logreg_baseline_is_the_hybrids_linear_path():
+    from myoflow.pipelines.stimulated_mass.baselines import baseline_features
+    from myoflow.pipelines.stimulated_mass.tuning import SKIP_DESCRIPTORS, attach_descriptors
+    from myoflow.preprocess.evoked import EvokedData
+
+    rng = np.random.default_rng(1)
+    subjects, muscles, freqs = ["a", "b", "c", "d"], ("RF", "BF"), (10.0, 25.0)
+    desc = pd.DataFrame([{"subject": s, "muscle": m, "frequency": f,
+                          **{c: float(rng.uniform(0.5, 9)) for c in SKIP_DESCRIPTORS}, "potentiation": 1.0}
+                         for s in subjects for m in muscles for f in freqs])
+    parts = pd.DataFrame({"subject": subjects, "label": ["low", "normal", "high", "normal"],
+                          "age": [30.0, 40, 50, 35], "sex": ["M", "F", "F", "M"]})
+    data = EvokedData(parts, {}, desc, 2000.0, 0.0, muscles, freqs, ("low", "normal", "high"), ("age", "sex"))
+    X, names = baseline_features("descriptors_logreg", data, ["c", "a"], freqs)
+    ep = Epochs(X=np.zeros((2, 1, 3), np.float32), fs=1000.0, ch_names=["x"],
+                metadata=pd.DataFrame({"subject": ["c", "a"]}))
+    md = attach_descriptors(ep, data, freqs).metadata
+    cols = [c for c in md.columns if c.startswith(DESCRIPTOR_PREFIX)]
+    assert names[:len(cols)] == [c[len(DESCRIPTOR_PREFIX):] for c in cols] and names[len(cols):] == ["age", "sex"]
+    assert np.allclose(X[:, :len(cols)], md[cols].to_numpy())
+    assert np.allclose(X[:, len(cols):], [[50.0, 1.0], [30.0, 0.0]])

@@ -333,6 +333,17 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         True → a linear path from the covariate vector (covariates + descriptors) to the logits
         (see :class:`AttentionBiLSTM`); with ``descriptors`` this makes a hybrid that contains a
         logistic regression on the classic descriptors.
+    skip_fit : {"joint", "logreg"}
+        How the skip is fitted. ``"joint"``: trained with the network. ``"logreg"``: first fitted,
+        per member on that member's training subjects (one row per subject, the member's class
+        weighting), as an L2 multinomial logistic regression of the scaled covariate vector
+        (inverse strength ``skip_c``), then frozen; the head's last layer starts at zero, so the
+        network starts AT that regression and early stopping keeps only what its sequence branch
+        adds on the validation subjects (stagewise fitting). Why: trained jointly, the network
+        overfits its ~60 training subjects within one epoch (validation loss rises from epoch 1),
+        before a joint skip converges.
+    skip_c : float
+        Inverse L2 strength of the ``"logreg"`` skip (scikit-learn's ``C``).
     hidden_size, num_layers, attention_size, covariate_size, head_size, dropout
         Model sizes (see :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`).
     n_members : int
@@ -375,6 +386,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         use_attention: bool = True,
         descriptors: bool = False,
         skip: bool = False,
+        skip_fit: str = "joint",
+        skip_c: float = 1.0,
         hidden_size: int = 32,
         num_layers: int = 1,
         attention_size: int = 32,
@@ -399,6 +412,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         self.use_attention = use_attention
         self.descriptors = descriptors
         self.skip = skip
+        self.skip_fit = skip_fit
+        self.skip_c = skip_c
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.attention_size = attention_size
@@ -423,6 +438,10 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             raise ConfigError(f"imbalance must be none, class_weight, oversample or both, got {self.imbalance!r}")
         if int(self.n_members) < 1:
             raise ConfigError(f"n_members must be >= 1, got {self.n_members}")
+        if self.skip_fit not in ("joint", "logreg"):
+            raise ConfigError(f"skip_fit must be joint or logreg, got {self.skip_fit!r}")
+        if not float(self.skip_c) > 0:
+            raise ConfigError(f"skip_c must be > 0, got {self.skip_c}")
 
     # ------------------------------------------------------------ inputs
     def _as_epochs(self, X: Epochs | np.ndarray, groups: Any) -> Epochs:
@@ -584,6 +603,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             # function of (data, seed) whatever ran before in this process.
             with torch_seed(seed):
                 member = self._build_member(inputs[0].shape[2], n_cov)
+                if member.skip is not None and self.skip_fit == "logreg":
+                    self._fit_skip(member, inputs[1], target, fit_idx, epochs.metadata["subject"].to_numpy())
                 module = _Adapter.wrap(member, has_side, has_mask)
                 histories.append(fit_module(
                     module, [a[train_rows] for a in inputs], target[train_rows], loss_fn,
@@ -603,6 +624,28 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         self.n_features_ = int(inputs[0].shape[2])
         self.n_covariates_ = int(n_cov)
         return self
+
+    def _fit_skip(self, member: AttentionBiLSTM, side: np.ndarray, target: np.ndarray, rows: np.ndarray,
+                  subjects: np.ndarray) -> None:
+        """``skip_fit="logreg"``: the skip := a logistic regression of the side vector, frozen; head output 0."""
+        from sklearn.linear_model import LogisticRegression
+
+        # One row per subject: the side vector is per subject, augmented copies only repeat it.
+        _, first = np.unique(subjects[rows], return_index=True)
+        r = rows[np.sort(first)]
+        n_classes = len(self.classes_)
+        if np.unique(target[r]).size < n_classes:
+            log.warning("logreg skip: a class is missing from the member's training subjects; trained jointly")
+            return
+        weight = "balanced" if self.imbalance in ("class_weight", "both") else None
+        lr = LogisticRegression(C=float(self.skip_c), class_weight=weight, max_iter=5000).fit(side[r], target[r])
+        with torch.no_grad():
+            member.skip.weight.copy_(torch.as_tensor(lr.coef_, dtype=torch.float32))
+            member.skip.bias.copy_(torch.as_tensor(lr.intercept_, dtype=torch.float32))
+            member.head[-1].weight.zero_()
+            member.head[-1].bias.zero_()
+        member.skip.weight.requires_grad_(False)
+        member.skip.bias.requires_grad_(False)
 
     # ----------------------------------------------------------- predict
     def predict_proba(self, epochs: Epochs) -> np.ndarray:
