@@ -38,6 +38,8 @@ CONFIG = REPO / "src" / "myoflow" / "configs" / "stimulated_mass.yaml"
 CANDIDATES = {
     "shipped": {},
     "logreg_skip": {"descriptors": True, "skip": True, "skip_fit": "logreg"},
+    "logreg_skip_lr001": {"descriptors": True, "skip": True, "skip_fit": "logreg", "lr": 0.001},
+    "logreg_skip_gated": {"descriptors": True, "skip": True, "skip_fit": "logreg", "skip_gate": True},
 }
 
 
@@ -57,6 +59,8 @@ def _load(seed: int, epochs: int | None, subjects: int | None):
 
 
 _CACHE: dict = {}
+#: sklearn baselines scored in the same folds for reference (never chosen from).
+REFERENCES = ("descriptors_logreg", "descriptors_gb", "oracle_truth_logreg")
 
 
 def _task(args: tuple) -> dict:
@@ -95,10 +99,22 @@ def _task(args: tuple) -> dict:
     est.fit(ep_tr)
     proba = est.predict_proba(ep_te)
     pred = np.asarray(est.classes_)[np.argmax(proba, 1)]
+    test = ep_te.metadata["subject"].astype(str).tolist()
+    # Reference (not a candidate): the sklearn baselines in the same fold, e.g. descriptors_logreg = the
+    # hybrid's linear path alone, so the record shows what the network adds.
+    from myoflow.pipelines.stimulated_mass.baselines import baseline_features, fit_baseline, proba_in_order
+
+    refs = {}
+    for b in REFERENCES:
+        Xtr, _ = baseline_features(b, data, subj[tr].tolist(), freqs, cfg.data.oracle_features)
+        Xte, _ = baseline_features(b, data, test, freqs, cfg.data.oracle_features)
+        clf = fit_baseline(b, Xtr, y[tr], classes=list(cfg.data.classes), imbalance=cfg.train.imbalance,
+                           seed=derive_seed(seed, b, rep, k))
+        refs[b] = np.asarray(cfg.data.classes)[np.argmax(proba_in_order(clf, Xte, cfg.data.classes), 1)].tolist()
     return {"candidate": name, "condition": cond, "repeat": rep, "fold": k,
-            "subjects": ep_te.metadata["subject"].astype(str).tolist(), "truth": ep_te.y.tolist(),
+            "subjects": test, "truth": ep_te.y.tolist(),
             "prediction": pred.tolist(), "best_epochs": [int(h.best_epoch) for h in est.histories_],
-            "seconds": round(time.perf_counter() - t0, 1), "cohort": cohort_name(cfg)}
+            "references": refs, "seconds": round(time.perf_counter() - t0, 1), "cohort": cohort_name(cfg)}
 
 
 def _metrics(truth, pred) -> dict:
@@ -122,6 +138,10 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="override train.epochs (smoke tests only)")
     ap.add_argument("--subjects", type=int, default=None, help="override data.subjects (smoke tests only)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--reuse", type=Path, default=None,
+                    help="an earlier record of this script: its tasks with identical candidate parameters, "
+                         "condition, repeat, fold, cohort and overrides are reused instead of refitted "
+                         "(fits are deterministic)")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
     if refuse_reported_seed(a.seed):
@@ -135,13 +155,32 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     load0 = os.getloadavg()
     done = []
+    if a.reuse is not None:
+        old = json.loads(a.reuse.read_text())
+        same = (old.get("selection_seed"), old.get("epochs_override"), old.get("subjects_override"),
+                old.get("protocol", "").split(" x ")[0]) == (a.seed, a.epochs, a.subjects,
+                                                            f"{a.folds}-fold stratified subject-wise CV")
+        have = {}
+        for d in old.get("tasks", []) if same else []:
+            params = old["candidates"].get(d["candidate"])
+            have[(json.dumps(params, sort_keys=True), d["condition"], d["repeat"], d["fold"])] = d
+        keep = []
+        for t in tasks:
+            d = have.get((json.dumps(t[4], sort_keys=True), t[5], t[6], t[7]))
+            if d is not None and all(b in d.get("references", {}) for b in REFERENCES):
+                done.append({**d, "candidate": t[3], "reused_from": str(a.reuse)})
+            else:
+                keep.append(t)
+        print(f"reused {len(done)} of {len(tasks)} tasks from {a.reuse}", flush=True)
+        tasks = keep
+    n_reused = len(done)
     with ProcessPoolExecutor(max_workers=a.workers) as pool:
         futures = [pool.submit(_task, t) for t in tasks]
         for fut in as_completed(futures):  # progress as tasks finish (long runs on a shared machine)
             d = fut.result()
             done.append(d)
             acc = sum(t == p for t, p in zip(d["truth"], d["prediction"])) / len(d["truth"])
-            print(f"[{len(done)}/{len(tasks)}] {d['candidate']} {d['condition']} r{d['repeat']} k{d['fold']}: "
+            print(f"[{len(done)}/{len(tasks) + n_reused}] {d['candidate']} {d['condition']} r{d['repeat']} k{d['fold']}: "
                   f"acc {acc:.3f} best epochs {d['best_epochs']} {d['seconds']} s", flush=True)
     done.sort(key=lambda d: (d["candidate"], d["condition"], d["repeat"], d["fold"]))
     table = []
@@ -156,6 +195,18 @@ def main(argv=None) -> int:
         score = sum(per[c]["accuracy"] for c in conds) / len(conds)
         table.append({"candidate": name, "params": params, "per_condition": per, "score": score})
     best = max(table, key=lambda t: t["score"])  # max keeps the first of equal scores
+    first = next(iter(cands))
+    references = {}
+    for b in REFERENCES:
+        per = {}
+        for cond in conds:
+            reps = []
+            for rep in range(a.repeats):
+                rows = [d for d in done if (d["candidate"], d["condition"], d["repeat"]) == (first, cond, rep)]
+                reps.append(_metrics(sum((r["truth"] for r in rows), []),
+                                     sum((r["references"][b] for r in rows), [])))
+            per[cond] = {m: sum(r[m] for r in reps) / len(reps) for m in reps[0]}
+        references[b] = per
     record = {
         "what": "stimulated-mass fusion recipe, chosen on a separately seeded simulated cohort",
         "cohort": done[0]["cohort"], "selection_seed": a.seed,
@@ -164,7 +215,8 @@ def main(argv=None) -> int:
                     f"out-of-fold accuracy, mean over conditions {conds} and repeats",
         "epochs_override": a.epochs, "subjects_override": a.subjects,
         "candidates": cands, "chosen": best["candidate"], "chosen_params": best["params"],
-        "chosen_score": best["score"], "table": table, "tasks": done, "workers": a.workers,
+        "chosen_score": best["score"], "table": table, "references_same_folds": references, "tasks": done,
+        "workers": a.workers,
     }
     record = write_selection_record(a.out, record, script="select_fusion.py", argv=argv, t0=t0, load0=load0)
     print(json.dumps({"chosen": best["candidate"], "score": best["score"], "seconds": record["seconds"]}))
@@ -172,6 +224,10 @@ def main(argv=None) -> int:
         print(f"  {t['candidate']:24s} {t['score']:.4f} " + " ".join(
             f"{c}: acc {t['per_condition'][c]['accuracy']:.3f} bacc {t['per_condition'][c]['balanced_accuracy']:.3f}"
             f" f1 {t['per_condition'][c]['f1_macro']:.3f}" for c in conds))
+    for b, per in references.items():
+        print(f"  (reference) {b:24s} " + " ".join(
+            f"{c}: acc {per[c]['accuracy']:.3f} bacc {per[c]['balanced_accuracy']:.3f} f1 {per[c]['f1_macro']:.3f}"
+            for c in conds))
     return 0
 
 

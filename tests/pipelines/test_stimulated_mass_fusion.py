@@ -143,3 +143,23 @@ def test_descriptors_logreg_baseline_is_the_hybrids_linear_path():
     assert names[:len(cols)] == [c[len(DESCRIPTOR_PREFIX):] for c in cols] and names[len(cols):] == ["age", "sex"]
     assert np.allclose(X[:, :len(cols)], md[cols].to_numpy())
     assert np.allclose(X[:, len(cols):], [[50.0, 1.0], [30.0, 0.0]])
+
+
+def test_skip_gate_falls_back_to_the_regression_when_the_network_does_not_help_validation():
+    ep = _desc_epochs(n=60, seed=4)
+    kw = dict(covariates=("age", "sex"), descriptors=True, skip=True, skip_fit="logreg", epochs=3,
+              dropout=0.0, hidden_size=8, attention_size=8, val_fraction=0.3, patience=10, seed=0, n_members=3,
+              classes=("low", "normal", "high"))
+    # lr 0: training cannot lower the validation loss below the regression's -> every member gated off
+    gated = MassLevelClassifier(skip_gate=True, lr=0.0, **kw).fit(ep)
+    assert [h.best_epoch for h in gated.histories_] == [-1, -1, -1]
+    x, side = (torch.as_tensor(a) for a in gated._inputs(ep)[:2])
+    for member in gated.model_.members:
+        with torch.no_grad():
+            assert torch.allclose(member(x, side)[0], member.skip(side), atol=1e-6)  # exactly the regression
+    # a network that learns keeps its branch where it lowers the validation loss
+    free = MassLevelClassifier(skip_gate=True, lr=0.01, **kw).fit(ep)
+    for h in free.histories_:
+        assert h.best_epoch == -1 or h.best_epoch >= 0 and min(h.val_loss) == h.val_loss[h.best_epoch]
+    ungated = MassLevelClassifier(lr=0.0, **kw).fit(ep)
+    assert all(h.best_epoch >= 0 for h in ungated.histories_)

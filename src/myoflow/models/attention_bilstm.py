@@ -344,6 +344,11 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         before a joint skip converges.
     skip_c : float
         Inverse L2 strength of the ``"logreg"`` skip (scikit-learn's ``C``).
+    skip_gate : bool
+        ``"logreg"`` skip only: after training, a member whose best validation loss is not
+        below that of its regression alone gets its sequence branch switched off (head output
+        zeroed): the member is then exactly the logistic regression. Early stopping, extended by
+        the untrained state (epoch −1).
     hidden_size, num_layers, attention_size, covariate_size, head_size, dropout
         Model sizes (see :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`).
     n_members : int
@@ -388,6 +393,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         skip: bool = False,
         skip_fit: str = "joint",
         skip_c: float = 1.0,
+        skip_gate: bool = False,
         hidden_size: int = 32,
         num_layers: int = 1,
         attention_size: int = 32,
@@ -414,6 +420,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         self.skip = skip
         self.skip_fit = skip_fit
         self.skip_c = skip_c
+        self.skip_gate = skip_gate
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.attention_size = attention_size
@@ -603,9 +610,17 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             # function of (data, seed) whatever ran before in this process.
             with torch_seed(seed):
                 member = self._build_member(inputs[0].shape[2], n_cov)
-                if member.skip is not None and self.skip_fit == "logreg":
-                    self._fit_skip(member, inputs[1], target, fit_idx, epochs.metadata["subject"].to_numpy())
+                stagewise = member.skip is not None and self.skip_fit == "logreg"
+                if stagewise:
+                    stagewise = self._fit_skip(member, inputs[1], target, fit_idx,
+                                               epochs.metadata["subject"].to_numpy())
                 module = _Adapter.wrap(member, has_side, has_mask)
+                gate = stagewise and bool(self.skip_gate) and has_val
+                if gate:  # validation loss of the regression alone (the head outputs 0 at this point)
+                    module.eval()
+                    with torch.no_grad():
+                        v_in = [torch.as_tensor(a[val_idx]) for a in inputs]
+                        v0 = float(loss_fn(module(*v_in), torch.as_tensor(target[val_idx])))
                 histories.append(fit_module(
                     module, [a[train_rows] for a in inputs], target[train_rows], loss_fn,
                     val_inputs=[a[val_idx] for a in inputs] if has_val else None,
@@ -613,6 +628,11 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
                     epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
                     optimizer=self.optimizer, patience=self.patience, seed=seed, device=self.device,
                 ))
+                if gate and not (min(histories[-1].val_loss, default=np.inf) < v0):
+                    with torch.no_grad():  # the sequence branch did not help on validation: regression only
+                        member.head[-1].weight.zero_()
+                        member.head[-1].bias.zero_()
+                    histories[-1].best_epoch = -1
             members.append(member.to("cpu").eval())
         if len(members) == 1:
             self.model_ = members[0]
@@ -626,7 +646,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         return self
 
     def _fit_skip(self, member: AttentionBiLSTM, side: np.ndarray, target: np.ndarray, rows: np.ndarray,
-                  subjects: np.ndarray) -> None:
+                  subjects: np.ndarray) -> bool:
         """``skip_fit="logreg"``: the skip := a logistic regression of the side vector, frozen; head output 0."""
         from sklearn.linear_model import LogisticRegression
 
@@ -636,7 +656,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         n_classes = len(self.classes_)
         if np.unique(target[r]).size < n_classes:
             log.warning("logreg skip: a class is missing from the member's training subjects; trained jointly")
-            return
+            return False
         weight = "balanced" if self.imbalance in ("class_weight", "both") else None
         lr = LogisticRegression(C=float(self.skip_c), class_weight=weight, max_iter=5000).fit(side[r], target[r])
         with torch.no_grad():
@@ -646,6 +666,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             member.head[-1].bias.zero_()
         member.skip.weight.requires_grad_(False)
         member.skip.bias.requires_grad_(False)
+        return True
 
     # ----------------------------------------------------------- predict
     def predict_proba(self, epochs: Epochs) -> np.ndarray:
