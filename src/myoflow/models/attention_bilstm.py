@@ -18,6 +18,11 @@ Architecture::
                                           ▼
                                    classifier head ─▶ logits (batch, n_classes)
 
+Hybrid (``skip=True``): ``logits = head([c, z]) + W·covariates + b``, a linear path from the
+covariate vector (with ``MassLevelClassifier(descriptors=True)`` the covariates plus hand-crafted
+M-wave descriptors) straight to the logits; with ``skip_fit="logreg"`` it is a frozen logistic
+regression and the head starts at zero (stagewise fitting, see :class:`MassLevelClassifier`).
+
 ``use_attention=False`` replaces the attention by a (masked) mean over time, so the
 contribution of attention can be measured; its returned weights are then uniform.
 ``n_covariates=0`` drops the covariate branch.
