@@ -18,6 +18,11 @@ Architecture::
                                           ▼
                                    classifier head ─▶ logits (batch, n_classes)
 
+Hybrid (``skip=True``): ``logits = head([c, z]) + W·covariates + b``, a linear path from the
+covariate vector (with ``MassLevelClassifier(descriptors=True)`` the covariates plus hand-crafted
+M-wave descriptors) straight to the logits; with ``skip_fit="logreg"`` it is a frozen logistic
+regression and the head starts at zero (stagewise fitting, see :class:`MassLevelClassifier`).
+
 ``use_attention=False`` replaces the attention by a (masked) mean over time, so the
 contribution of attention can be measured; its returned weights are then uniform.
 ``n_covariates=0`` drops the covariate branch.
@@ -67,7 +72,7 @@ from ..errors import ConfigError, DataError
 from .base import MyoflowEstimator
 
 __all__ = ["AttentionBiLSTM", "AdditiveAttention", "AttentionBiLSTMEnsemble", "MassLevelClassifier",
-           "encode_covariates", "DEFAULT_COVARIATES"]
+           "encode_covariates", "DEFAULT_COVARIATES", "DESCRIPTOR_PREFIX"]
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +133,10 @@ class AttentionBiLSTM(nn.Module):
         False → masked mean pooling instead of attention (ablation).
     bidirectional : bool
         False → a unidirectional LSTM (ablation; the paper's model is bidirectional).
+    skip : bool
+        True → a linear path from the covariate vector straight to the logits, added to the
+        head's output (a hybrid: the network can fall back on a logistic regression of the
+        covariates/descriptors, which the small head with dropout fits poorly on ~70 subjects).
 
     Shapes
     ------
@@ -149,6 +158,7 @@ class AttentionBiLSTM(nn.Module):
         dropout: float = 0.2,
         use_attention: bool = True,
         bidirectional: bool = True,
+        skip: bool = False,
     ):
         super().__init__()
         if n_features < 1 or n_classes < 2:
@@ -173,6 +183,9 @@ class AttentionBiLSTM(nn.Module):
             nn.Dropout(dropout), nn.Linear(fused, head_size), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(head_size, n_classes),
         )
+        if skip and self.n_covariates < 1:
+            raise ValueError("skip needs covariates (n_covariates >= 1)")
+        self.skip = nn.Linear(self.n_covariates, n_classes) if skip else None
 
     def forward(
         self, x: torch.Tensor, covariates: torch.Tensor | None = None, mask: torch.Tensor | None = None
@@ -193,7 +206,10 @@ class AttentionBiLSTM(nn.Module):
                 got = None if covariates is None else tuple(covariates.shape)
                 raise ValueError(f"model expects covariates (batch, {self.n_covariates}), got {got}")
             context = torch.cat([context, self.covariate_branch(covariates)], dim=-1)
-        return self.head(context), weights
+        logits = self.head(context)
+        if self.skip is not None:
+            logits = logits + self.skip(covariates)
+        return logits, weights
 
 
 class AttentionBiLSTMEnsemble(nn.Module):
@@ -246,6 +262,10 @@ class AttentionBiLSTMEnsemble(nn.Module):
 
 
 DEFAULT_COVARIATES = ("age", "sex", "height", "weight", "bmi")
+#: Metadata columns with this prefix are per-sample hand-crafted descriptors (e.g. the log
+#: M-wave peak-to-peak, area, latency, duration per muscle × frequency) that
+#: ``MassLevelClassifier(descriptors=True)`` appends to the covariate vector.
+DESCRIPTOR_PREFIX = "desc:"
 _SEX_CODES = {"m": 0.0, "male": 0.0, "man": 0.0, "f": 1.0, "female": 1.0, "woman": 1.0}
 
 
@@ -311,6 +331,29 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         False → no covariate branch (ablation "Bi-LSTM without covariates").
     use_attention : bool
         False → mean pooling instead of attention (ablation).
+    descriptors : bool
+        True → every metadata column named ``desc:*`` (:data:`DESCRIPTOR_PREFIX`; hand-crafted
+        M-wave descriptors, one value per sample) joins the covariate vector (scaled with it).
+    skip : bool
+        True → a linear path from the covariate vector (covariates + descriptors) to the logits
+        (see :class:`AttentionBiLSTM`); with ``descriptors`` this makes a hybrid that contains a
+        logistic regression on the classic descriptors.
+    skip_fit : {"joint", "logreg"}
+        How the skip is fitted. ``"joint"``: trained with the network. ``"logreg"``: first fitted,
+        per member on that member's training subjects (one row per subject, the member's class
+        weighting), as an L2 multinomial logistic regression of the scaled covariate vector
+        (inverse strength ``skip_c``), then frozen; the head's last layer starts at zero, so the
+        network starts AT that regression and early stopping keeps only what its sequence branch
+        adds on the validation subjects (stagewise fitting). Why: trained jointly, the network
+        overfits its ~60 training subjects within one epoch (validation loss rises from epoch 1),
+        before a joint skip converges.
+    skip_c : float
+        Inverse L2 strength of the ``"logreg"`` skip (scikit-learn's ``C``).
+    skip_gate : bool
+        ``"logreg"`` skip only: after training, a member whose best validation loss is not
+        below that of its regression alone gets its sequence branch switched off (head output
+        zeroed): the member is then exactly the logistic regression. Early stopping, extended by
+        the untrained state (epoch −1).
     hidden_size, num_layers, attention_size, covariate_size, head_size, dropout
         Model sizes (see :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`).
     n_members : int
@@ -336,6 +379,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
     model_ : AttentionBiLSTM or AttentionBiLSTMEnsemble (``n_members > 1``)
     histories_ : list of FitResult, one per member (``history_`` is member 0's)
     channel_scaler_, covariate_scaler_ : fitted scalers (covariate one is None without covariates)
+    side_columns_ : list of str
+        Metadata columns of the covariate vector, in order (covariates, then descriptors).
     history_ : FitResult
     attention_ : ndarray (n_samples, n_steps)
         Attention weights of the last :meth:`predict_proba` / :meth:`predict` call.
@@ -349,6 +394,11 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         covariates: Sequence[str] = DEFAULT_COVARIATES,
         use_covariates: bool = True,
         use_attention: bool = True,
+        descriptors: bool = False,
+        skip: bool = False,
+        skip_fit: str = "joint",
+        skip_c: float = 1.0,
+        skip_gate: bool = False,
         hidden_size: int = 32,
         num_layers: int = 1,
         attention_size: int = 32,
@@ -371,6 +421,11 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         self.covariates = covariates
         self.use_covariates = use_covariates
         self.use_attention = use_attention
+        self.descriptors = descriptors
+        self.skip = skip
+        self.skip_fit = skip_fit
+        self.skip_c = skip_c
+        self.skip_gate = skip_gate
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.attention_size = attention_size
@@ -395,6 +450,10 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             raise ConfigError(f"imbalance must be none, class_weight, oversample or both, got {self.imbalance!r}")
         if int(self.n_members) < 1:
             raise ConfigError(f"n_members must be >= 1, got {self.n_members}")
+        if self.skip_fit not in ("joint", "logreg"):
+            raise ConfigError(f"skip_fit must be joint or logreg, got {self.skip_fit!r}")
+        if not float(self.skip_c) > 0:
+            raise ConfigError(f"skip_c must be > 0, got {self.skip_c}")
 
     # ------------------------------------------------------------ inputs
     def _as_epochs(self, X: Epochs | np.ndarray, groups: Any) -> Epochs:
@@ -408,8 +467,9 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 3:
             raise DataError(f"MassLevelClassifier expects Epochs or an array (n, features, steps), got {X.shape}")
-        if self.use_covariates:
-            raise DataError("a plain array carries no covariates; pass Epochs or set use_covariates=False")
+        if self.use_covariates or self.descriptors:
+            raise DataError("a plain array carries no covariates or descriptors; pass Epochs or set "
+                            "use_covariates=False and descriptors=False")
         subj = np.asarray(groups) if groups is not None else np.arange(len(X))
         return Epochs(X, 1.0, [f"f{i}" for i in range(X.shape[1])], pd.DataFrame({"subject": subj}))
 
@@ -429,12 +489,23 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         n = epochs.metadata["n_steps"].to_numpy(dtype=np.int64)
         return np.arange(epochs.n_times)[None, :] < n[:, None]
 
+    def _side_columns(self, metadata: pd.DataFrame) -> list[str]:
+        """Columns of the covariate vector: the covariates, then (``descriptors``) the ``desc:*`` columns."""
+        cols = list(self.covariates) if self.use_covariates else []
+        if self.descriptors:
+            desc = [c for c in metadata.columns if str(c).startswith(DESCRIPTOR_PREFIX)]
+            if not desc:
+                raise DataError(f"descriptors=True but the metadata has no '{DESCRIPTOR_PREFIX}*' column",
+                                "MassLevelClassifier")
+            cols += desc
+        return cols
+
     def _inputs(self, epochs: Epochs) -> list[np.ndarray]:
-        """Scaled model inputs: [x (n, steps, features)] + [covariates] + [mask]."""
+        """Scaled model inputs: [x (n, steps, features)] + [covariate vector] + [mask]."""
         x = self.channel_scaler_.transform(epochs.X)
         inputs = [np.ascontiguousarray(np.transpose(x, (0, 2, 1)), dtype=np.float32)]
-        if self.use_covariates:
-            cov = encode_covariates(epochs.metadata, list(self.covariates), "MassLevelClassifier")
+        if self.side_columns_:
+            cov = encode_covariates(epochs.metadata, list(self.side_columns_), "MassLevelClassifier")
             inputs.append(self.covariate_scaler_.transform(cov).astype(np.float32))
         mask = self._mask(epochs)
         if mask is not None:
@@ -446,7 +517,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             n_features=n_features, n_classes=len(self.classes_), n_covariates=n_covariates,
             hidden_size=self.hidden_size, num_layers=self.num_layers, attention_size=self.attention_size,
             covariate_size=self.covariate_size, head_size=self.head_size, dropout=self.dropout,
-            use_attention=self.use_attention,
+            use_attention=self.use_attention, skip=bool(self.skip) and n_covariates > 0,
         )
 
     def _build(self, n_features: int, n_covariates: int):
@@ -500,11 +571,15 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         # shared by every member, whose validation subjects differ).
         self.channel_scaler_ = ChannelStandardScaler().fit(epochs.X)
         self.covariate_scaler_ = None
-        if self.use_covariates:
-            cov = encode_covariates(epochs.metadata, list(self.covariates), "MassLevelClassifier")
+        self.side_columns_ = self._side_columns(epochs.metadata)
+        if self.skip and not self.side_columns_:
+            raise ConfigError("skip needs covariates or descriptors (use_covariates or descriptors)")
+        if self.side_columns_:
+            cov = encode_covariates(epochs.metadata, list(self.side_columns_), "MassLevelClassifier")
             self.covariate_scaler_ = FeatureStandardScaler().fit(cov)
         inputs = self._inputs(epochs)
-        n_cov = inputs[1].shape[1] if self.use_covariates else 0
+        has_side = bool(self.side_columns_)
+        n_cov = inputs[1].shape[1] if has_side else 0
         has_mask = self._mask(epochs) is not None
         all_idx = np.arange(len(epochs))
         n_subj = epochs.metadata["subject"].nunique()
@@ -540,7 +615,17 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             # function of (data, seed) whatever ran before in this process.
             with torch_seed(seed):
                 member = self._build_member(inputs[0].shape[2], n_cov)
-                module = _Adapter.wrap(member, self.use_covariates, has_mask)
+                stagewise = member.skip is not None and self.skip_fit == "logreg"
+                if stagewise:
+                    stagewise = self._fit_skip(member, inputs[1], target, fit_idx,
+                                               epochs.metadata["subject"].to_numpy())
+                module = _Adapter.wrap(member, has_side, has_mask)
+                gate = stagewise and bool(self.skip_gate) and has_val
+                if gate:  # validation loss of the regression alone (the head outputs 0 at this point)
+                    module.eval()
+                    with torch.no_grad():
+                        v_in = [torch.as_tensor(a[val_idx]) for a in inputs]
+                        v0 = float(loss_fn(module(*v_in), torch.as_tensor(target[val_idx])))
                 histories.append(fit_module(
                     module, [a[train_rows] for a in inputs], target[train_rows], loss_fn,
                     val_inputs=[a[val_idx] for a in inputs] if has_val else None,
@@ -548,6 +633,11 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
                     epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
                     optimizer=self.optimizer, patience=self.patience, seed=seed, device=self.device,
                 ))
+                if gate and not (min(histories[-1].val_loss, default=np.inf) < v0):
+                    with torch.no_grad():  # the sequence branch did not help on validation: regression only
+                        member.head[-1].weight.zero_()
+                        member.head[-1].bias.zero_()
+                    histories[-1].best_epoch = -1
             members.append(member.to("cpu").eval())
         if len(members) == 1:
             self.model_ = members[0]
@@ -560,6 +650,29 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         self.n_covariates_ = int(n_cov)
         return self
 
+    def _fit_skip(self, member: AttentionBiLSTM, side: np.ndarray, target: np.ndarray, rows: np.ndarray,
+                  subjects: np.ndarray) -> bool:
+        """``skip_fit="logreg"``: the skip := a logistic regression of the side vector, frozen; head output 0."""
+        from sklearn.linear_model import LogisticRegression
+
+        # One row per subject: the side vector is per subject, augmented copies only repeat it.
+        _, first = np.unique(subjects[rows], return_index=True)
+        r = rows[np.sort(first)]
+        n_classes = len(self.classes_)
+        if np.unique(target[r]).size < n_classes:
+            log.warning("logreg skip: a class is missing from the member's training subjects; trained jointly")
+            return False
+        weight = "balanced" if self.imbalance in ("class_weight", "both") else None
+        lr = LogisticRegression(C=float(self.skip_c), class_weight=weight, max_iter=5000).fit(side[r], target[r])
+        with torch.no_grad():
+            member.skip.weight.copy_(torch.as_tensor(lr.coef_, dtype=torch.float32))
+            member.skip.bias.copy_(torch.as_tensor(lr.intercept_, dtype=torch.float32))
+            member.head[-1].weight.zero_()
+            member.head[-1].bias.zero_()
+        member.skip.weight.requires_grad_(False)
+        member.skip.bias.requires_grad_(False)
+        return True
+
     # ----------------------------------------------------------- predict
     def predict_proba(self, epochs: Epochs) -> np.ndarray:
         """Class probabilities (n_samples, n_classes), columns in ``classes_`` order; sets ``attention_``."""
@@ -571,7 +684,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         if epochs.n_channels != self.n_features_:
             raise DataError(f"model was fitted on {self.n_features_} feature channel(s), got {epochs.n_channels}")
         inputs = [torch.as_tensor(a) for a in self._inputs(epochs)]
-        cov = inputs[1] if self.use_covariates else None
+        cov = inputs[1] if self.side_columns_ else None
         mask = inputs[-1] if self._mask(epochs) is not None else None
         self.model_.eval()
         with torch.no_grad():
@@ -603,6 +716,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             "channel_scale": np.asarray(self.channel_scaler_.scale_).tolist(),
             "covariate_mean": None if self.covariate_scaler_ is None else self.covariate_scaler_.mean_.tolist(),
             "covariate_scale": None if self.covariate_scaler_ is None else self.covariate_scaler_.scale_.tolist(),
+            "side_columns": list(self.side_columns_),
             "best_epochs": [int(h.best_epoch) for h in getattr(self, "histories_", [])],
         }
 
@@ -612,6 +726,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         self.classes_ = np.asarray(fitted["classes"])
         self.n_features_ = int(fitted["n_features"])
         self.n_covariates_ = int(fitted["n_covariates"])
+        # records written before descriptors existed: the covariate vector was the covariates
+        self.side_columns_ = list(fitted.get("side_columns", list(self.covariates) if self.n_covariates_ else []))
         cs = ChannelStandardScaler()
         cs.mean_ = cs.center_ = np.asarray(fitted["channel_mean"], dtype=np.float64)
         cs.scale_ = np.asarray(fitted["channel_scale"], dtype=np.float64)

@@ -204,18 +204,19 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     sm = load_screening_model(run_dir, complete, model)
     pre = sm.cfg.preprocess
     subject = "new"
-    responses = {}
+    responses, desc_rows = {}, []
     for f in sm.frequencies:
         for m in muscles:
-            r, _ = extract_responses(keyed[(m, f)], window_ms=tuple(pre.window_ms), blank_ms=tuple(pre.blank_ms),
-                                     highpass_hz=pre.highpass_hz)
+            r, desc = extract_responses(keyed[(m, f)], window_ms=tuple(pre.window_ms), blank_ms=tuple(pre.blank_ms),
+                                        highpass_hz=pre.highpass_hz)
             responses[(subject, m, f)] = r
+            desc_rows.append({"subject": subject, "muscle": m, "frequency": float(f), **desc})
     fs = keyed[(muscles[0], sm.frequencies[0])].fs
     expected_fs = sm.cfg.data.fs
     if abs(fs - expected_fs) > 1e-6:
         raise DataError(f"recordings are at {fs:g} Hz; this model was trained at {expected_fs:g} Hz — resample first")
     part = pd.DataFrame([{"subject": subject, "label": sm.cfg.data.classes[0], **covariates}])
-    data = EvokedData(part, responses, pd.DataFrame(), fs, pre.window_ms[0] * 1e-3, muscles, sm.frequencies,
+    data = EvokedData(part, responses, pd.DataFrame(desc_rows), fs, pre.window_ms[0] * 1e-3, muscles, sm.frequencies,
                       tuple(sm.cfg.data.classes), tuple(sm.cfg.data.covariates))
     ep = sequence_epochs(data, [subject], sm.frequencies, representation=sm.spec.get("representation", "waveform"),
                          decimate=int(sm.spec.get("decimate", pre.decimate)), with_labels=False,
@@ -223,6 +224,9 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     # The same frequency combination as in training (runs before it existed stacked).
     ep = combine_frequencies(ep, sm.spec.get("combine", "stack"), muscles, sm.frequencies,
                              sm.spec.get("representation", "waveform"))
+    from ...pipelines.stimulated_mass.tuning import attach_descriptors
+
+    ep = attach_descriptors(ep, data, sm.frequencies)  # the desc:* columns of descriptors=True models
     if ep.n_times != int(sm.spec["n_steps"]):
         raise DataError(f"sequence has {ep.n_times} steps; the model was trained on {sm.spec['n_steps']}")
     proba = sm.estimator.predict_proba(ep)[0]

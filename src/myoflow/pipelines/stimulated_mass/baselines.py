@@ -4,6 +4,10 @@
   height, weight, BMI): what the anthropometry buys without any EMG.
 * ``descriptors_gb`` — gradient boosting on classic M-wave descriptors (peak-to-peak
   amplitude, area, latency, duration per muscle × frequency) plus the covariates.
+* ``descriptors_logreg`` — logistic regression on the LOG descriptors (peak-to-peak, area,
+  latency, duration per muscle × frequency) plus the covariates: exactly the linear path of the
+  hybrid network (``descriptors: true, skip: true, skip_fit: logreg``), so the report shows
+  what the hybrid's sequence branch adds beyond it.
 * ``ptp_logreg`` — logistic regression on the log peak-to-peak amplitudes alone (RF, BF):
   the single-cue reference of the simulator's difficulty target (issue 4).
 * ``oracle_truth_logreg`` — logistic regression on the simulator's latent truth
@@ -28,7 +32,7 @@ from ...preprocess.evoked import EvokedData, descriptor_matrix
 
 __all__ = ["baseline_features", "fit_baseline", "proba_in_order", "SKLEARN_MODELS"]
 
-SKLEARN_MODELS = ("covariates_logreg", "descriptors_gb", "ptp_logreg", "oracle_truth_logreg")
+SKLEARN_MODELS = ("covariates_logreg", "descriptors_gb", "descriptors_logreg", "ptp_logreg", "oracle_truth_logreg")
 
 
 def baseline_features(name: str, data: EvokedData, subjects: Sequence[str], frequencies: Sequence[float],
@@ -42,6 +46,11 @@ def baseline_features(name: str, data: EvokedData, subjects: Sequence[str], freq
     if name == "descriptors_gb":
         d, dn = descriptor_matrix(data, subjects, frequencies)
         return np.hstack([d, cov]), dn + cov_names
+    if name == "descriptors_logreg":
+        from .tuning import SKIP_DESCRIPTORS
+
+        d, dn = descriptor_matrix(data, subjects, frequencies, columns=SKIP_DESCRIPTORS)
+        return np.hstack([np.log(np.maximum(np.abs(d), 1e-6)), cov]), [f"log_{n}" for n in dn] + cov_names
     if name == "ptp_logreg":
         d, dn = descriptor_matrix(data, subjects, frequencies, columns=("ptp_mv",))
         # One amplitude per muscle: the median over the condition's frequencies.

@@ -20,7 +20,7 @@ NEURAL_MODELS = {
 }
 #: Every model the pipeline knows, neural and scikit-learn.
 ALL_MODELS = tuple(NEURAL_MODELS) + (
-    "covariates_logreg", "descriptors_gb", "ptp_logreg", "oracle_truth_logreg",
+    "covariates_logreg", "descriptors_gb", "descriptors_logreg", "ptp_logreg", "oracle_truth_logreg",
 )
 
 

@@ -48,6 +48,20 @@ inside every outer training fold.
 * ``combine`` — ``stack`` feeds every muscle × frequency waveform as its own channel;
   ``pool`` averages each muscle's features over the frequencies (:mod:`.combine`).
 
+Hybrid (issue 14): ``model.params.descriptors: true, skip: true, skip_fit: logreg`` — the log
+M-wave descriptors (peak-to-peak, area, latency, duration per muscle × frequency,
+:func:`.tuning.attach_descriptors`) join the covariate vector, and a linear skip from that vector
+to the logits is first fitted as a class-balanced logistic regression on each member's training
+subjects and frozen; the network trains on top of it. CHOSEN ON SEED 1 by
+``benchmarks/select_fusion.py`` (5-fold stratified subject-wise CV, five members, mean accuracy
+of 25 Hz and all): 0.672 vs 0.561 for the previous network (record:
+``benchmarks/results/selection/stimulated_mass_fusion_seed1.json``). What it rests on: the plain
+network overfits its ~58 fitting subjects within one epoch (validation loss rises from epoch 1;
+best epochs 0-3), and most of the EMG information the classifier can use sits in latency and
+duration, which a linear model of the descriptors reads directly. ``descriptors_logreg`` (that
+linear path alone) is evaluated in the same folds, so the report shows what the sequence branch
+adds — on seed 1, nothing (hybrid 0.678 vs 0.700 on "all").
+
 History: the earlier defaults (five members, pool) had been picked by comparing
 accuracy on the reported seed-0 folds (issue 14); those comparisons are no longer
 what the defaults rest on.

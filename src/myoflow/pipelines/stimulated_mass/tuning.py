@@ -24,7 +24,7 @@ from ...preprocess.evoked import EvokedData, sequence_epochs
 from ...preprocess.evoked_combine import combine_frequencies
 
 __all__ = ["PREPROCESS_KEYS", "EvokedRecipe", "recipe_epochs", "select_recipe", "split_grid", "cohort_name",
-           "check_tune_size"]
+           "check_tune_size", "attach_descriptors", "SKIP_DESCRIPTORS"]
 
 #: ``tune.grid`` keys that are ``preprocess`` fields (every other key is an estimator parameter).
 PREPROCESS_KEYS = ("representation", "decimate", "augment", "amplitude", "combine")
@@ -64,13 +64,50 @@ class _Shared:
         return self
 
 
+#: Per-train M-wave descriptors (:data:`myoflow.preprocess.evoked.DESCRIPTOR_COLUMNS`) that
+#: :func:`attach_descriptors` hands to the network as ``desc:*`` metadata columns.
+SKIP_DESCRIPTORS = ("ptp_mv", "area_mvms", "latency_ms", "duration_ms")
+
+
+def attach_descriptors(epochs, data: EvokedData, freqs: Sequence[float]):
+    """Add ``desc:log_<descriptor>_<muscle>_<f>Hz`` metadata columns (one value per row's subject).
+
+    The log of each per-train median descriptor (peak-to-peak, area, latency, duration per
+    muscle × frequency of the condition; :func:`~myoflow.preprocess.evoked.descriptor_matrix`):
+    amplitude and area act multiplicatively (fat attenuates exponentially), so logs make them
+    additive for the linear skip of :class:`~myoflow.models.attention_bilstm.MassLevelClassifier`.
+    A fixed per-subject transform (nothing fitted), so it cannot leak across subjects. Used by the
+    network only with ``descriptors: true``.
+    """
+    from ...models.attention_bilstm import DESCRIPTOR_PREFIX
+    from ...preprocess.evoked import descriptor_matrix
+
+    subjects = epochs.metadata["subject"].astype(str).tolist()
+    uniq = list(dict.fromkeys(subjects))
+    D, names = descriptor_matrix(data, uniq, freqs, columns=SKIP_DESCRIPTORS)
+    D = np.log(np.maximum(np.abs(D), 1e-6))  # NaN (undefined latency) stays NaN: the estimator names it
+    row = {s: i for i, s in enumerate(uniq)}
+    idx = [row[s] for s in subjects]
+    md = epochs.metadata.copy()
+    for j, n in enumerate(names):
+        md[f"{DESCRIPTOR_PREFIX}log_{n}"] = D[idx, j]
+    return epochs.replace(metadata=md)
+
+
 def recipe_epochs(data: EvokedData, subjects: Sequence[str], freqs: Sequence[float], pre: dict[str, Any],
                   train: bool, seed: int):
-    """The network input of ``subjects`` under preprocessing ``pre`` (training: with bootstrap augmentation)."""
+    """The network input of ``subjects`` under preprocessing ``pre`` (training: with bootstrap augmentation).
+
+    Metadata also carries the ``desc:*`` descriptor columns (:func:`attach_descriptors`) when the
+    cohort has descriptors.
+    """
     augment = int(pre["augment"]) if (train and pre["representation"] == "waveform") else 0
     ep = sequence_epochs(data, list(subjects), freqs, representation=pre["representation"], augment=augment,
                          decimate=int(pre["decimate"]), seed=seed, amplitude=pre["amplitude"])
-    return combine_frequencies(ep, pre["combine"], data.muscles, freqs, pre["representation"])
+    ep = combine_frequencies(ep, pre["combine"], data.muscles, freqs, pre["representation"])
+    if len(data.descriptors):
+        ep = attach_descriptors(ep, data, freqs)
+    return ep
 
 
 class EvokedRecipe:

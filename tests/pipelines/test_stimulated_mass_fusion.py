@@ -1,0 +1,165 @@
+"""Stimulated-mass hybrid: M-wave descriptors in the covariate vector and a linear skip into the logits."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from myoflow.containers import Epochs  # noqa: E402
+from myoflow.errors import ConfigError, DataError  # noqa: E402
+from myoflow.models.attention_bilstm import DESCRIPTOR_PREFIX, AttentionBiLSTM, MassLevelClassifier  # noqa: E402
+
+
+def test_skip_adds_a_linear_map_of_the_covariates_to_the_head_logits():
+    torch.manual_seed(0)
+    m = AttentionBiLSTM(n_features=3, n_classes=3, n_covariates=4, skip=True).eval()
+    x, c = torch.randn(5, 9, 3), torch.randn(5, 4)
+    with torch.no_grad():
+        logits, _ = m(x, c)
+        plain = m.head(torch.cat([m.attention(m.lstm(x)[0])[0], m.covariate_branch(c)], -1))
+        assert torch.allclose(logits, plain + m.skip(c), atol=1e-6)
+        m.head[-1].weight.zero_()
+        m.head[-1].bias.zero_()
+        assert torch.allclose(m(x, c)[0], m.skip(c), atol=1e-6)  # the head silenced: a logistic regression
+    assert AttentionBiLSTM(3, 3, n_covariates=4).skip is None
+    with pytest.raises(ValueError, match="skip needs covariates"):
+        AttentionBiLSTM(3, 3, n_covariates=0, skip=True)
+
+
+def _desc_epochs(n: int = 60, seed: int = 0, steps: int = 16) -> Epochs:
+    """Waveforms are pure noise; the class is a threshold on one ``desc:`` column (and nothing else)."""
+    rng = np.random.default_rng(seed)
+    d = rng.standard_normal(n)
+    labels = np.where(d < -0.5, "low", np.where(d > 0.5, "high", "normal"))
+    X = rng.standard_normal((n, 2, steps)).astype(np.float32)
+    md = pd.DataFrame({"subject": [f"S{i:02d}" for i in range(n)], "age": rng.uniform(20, 60, n),
+                       "sex": rng.choice(["M", "F"], n), f"{DESCRIPTOR_PREFIX}log_ptp_RF": d,
+                       f"{DESCRIPTOR_PREFIX}noise": rng.standard_normal(n)})
+    return Epochs(X=X, fs=1000.0, ch_names=["RF@25Hz", "BF@25Hz"], metadata=md, y=labels)
+
+
+def test_descriptors_join_the_covariate_vector_and_carry_the_label():
+    tr, te = _desc_epochs(seed=0), _desc_epochs(seed=1)
+    kw = dict(covariates=("age", "sex"), epochs=80, lr=1e-2, val_fraction=0.0, patience=1000, seed=0,
+              hidden_size=6, attention_size=6, dropout=0.0, classes=("low", "normal", "high"))
+    hybrid = MassLevelClassifier(descriptors=True, skip=True, **kw).fit(tr)
+    assert hybrid.side_columns_ == ["age", "sex", f"{DESCRIPTOR_PREFIX}log_ptp_RF", f"{DESCRIPTOR_PREFIX}noise"]
+    assert hybrid.n_covariates_ == 4
+    blind = MassLevelClassifier(**kw).fit(tr)  # same network without the descriptors
+    assert blind.side_columns_ == ["age", "sex"] and blind.n_covariates_ == 2
+    assert hybrid.score(te) >= 0.85          # the threshold is learnable from the descriptor ...
+    assert blind.score(te) <= 0.7            # ... and not from noise waveforms + random covariates
+    # The descriptor column is really read at prediction time.
+    md = te.metadata.copy()
+    md[f"{DESCRIPTOR_PREFIX}log_ptp_RF"] = -md[f"{DESCRIPTOR_PREFIX}log_ptp_RF"]
+    assert hybrid.score(te.replace(metadata=md)) < 0.5
+
+
+def test_descriptor_model_round_trips_and_errors_are_clear(tmp_path):
+    ep = _desc_epochs(n=24, seed=2)
+    est = MassLevelClassifier(covariates=("age", "sex"), descriptors=True, skip=True, epochs=3, hidden_size=4,
+                              seed=1, n_members=2).fit(ep)
+    again = MassLevelClassifier.load(est.save(tmp_path / "h.safetensors"))
+    assert again.side_columns_ == est.side_columns_
+    assert np.allclose(again.predict_proba(ep), est.predict_proba(ep), atol=1e-6)
+    no_desc = ep.replace(metadata=ep.metadata.drop(columns=[f"{DESCRIPTOR_PREFIX}noise"]))
+    with pytest.raises(DataError, match="noise"):
+        est.predict_proba(no_desc)
+    with pytest.raises(DataError, match="no 'desc:\\*' column"):
+        MassLevelClassifier(covariates=("age",), descriptors=True, epochs=1).fit(
+            ep.replace(metadata=ep.metadata[["subject", "age"]]))
+    with pytest.raises(ConfigError, match="skip needs"):
+        MassLevelClassifier(use_covariates=False, skip=True, epochs=1).fit(ep)
+
+
+def test_attach_descriptors_gives_every_row_its_own_subjects_log_descriptors():
+    from myoflow.pipelines.stimulated_mass.tuning import SKIP_DESCRIPTORS, attach_descriptors
+    from myoflow.preprocess.evoked import EvokedData
+
+    rng = np.random.default_rng(0)
+    subjects, muscles, freqs = ["a", "b", "c"], ("RF", "BF"), (10.0, 25.0)
+    rows = [{"subject": s, "muscle": m, "frequency": f, **{c: float(rng.uniform(0.5, 9)) for c in SKIP_DESCRIPTORS},
+             "potentiation": 1.0} for s in subjects for m in muscles for f in freqs]
+    desc = pd.DataFrame(rows)
+    data = EvokedData(pd.DataFrame({"subject": subjects, "label": ["low", "normal", "high"]}), {}, desc, 2000.0,
+                      0.0, muscles, freqs, ("low", "normal", "high"), ())
+    md = pd.DataFrame({"subject": ["b", "a", "b", "c"], "sample": [0, 0, 1, 0]})  # b twice: an augmented copy
+    ep = Epochs(X=np.zeros((4, 1, 3), np.float32), fs=1000.0, ch_names=["x"], metadata=md)
+    out = attach_descriptors(ep, data, [25.0]).metadata
+    cols = [c for c in out.columns if c.startswith(DESCRIPTOR_PREFIX)]
+    assert len(cols) == len(SKIP_DESCRIPTORS) * len(muscles)          # only the condition's frequency
+    want = desc.set_index(["subject", "muscle", "frequency"])
+    for i, s in enumerate(md["subject"]):
+        assert out.loc[i, "desc:log_ptp_mv_RF_25Hz"] == pytest.approx(np.log(want.loc[(s, "RF", 25.0), "ptp_mv"]))
+        assert out.loc[i, "desc:log_latency_ms_BF_25Hz"] == pytest.approx(
+            np.log(want.loc[(s, "BF", 25.0), "latency_ms"]))
+    assert out.loc[0, cols].tolist() == out.loc[2, cols].tolist()
+
+
+def test_logreg_skip_is_the_frozen_logistic_regression_of_the_members_training_subjects():
+    from sklearn.linear_model import LogisticRegression
+
+    ep = _desc_epochs(n=40, seed=3)
+    # every subject twice (an augmented copy): the regression must see one row per subject
+    ep2 = Epochs(X=np.concatenate([ep.X, ep.X]), fs=ep.fs, ch_names=ep.ch_names,
+                 metadata=pd.concat([ep.metadata, ep.metadata], ignore_index=True), y=np.concatenate([ep.y, ep.y]))
+    kw = dict(covariates=("age", "sex"), descriptors=True, skip=True, skip_fit="logreg", skip_c=0.5, epochs=4,
+              hidden_size=4, attention_size=4, val_fraction=0.0, seed=0, classes=("low", "normal", "high"))
+    est = MassLevelClassifier(**kw).fit(ep2)
+    side = est.covariate_scaler_.transform(
+        np.column_stack([ep.metadata["age"], (ep.metadata["sex"] == "F").astype(float),
+                         ep.metadata[f"{DESCRIPTOR_PREFIX}log_ptp_RF"], ep.metadata[f"{DESCRIPTOR_PREFIX}noise"]]))
+    target = np.array([["low", "normal", "high"].index(v) for v in ep.y])
+    ref = LogisticRegression(C=0.5, class_weight="balanced", max_iter=5000).fit(side, target)
+    assert np.allclose(est.model_.skip.weight.detach().numpy(), ref.coef_, atol=1e-4)   # trained 4 epochs: frozen
+    assert np.allclose(est.model_.skip.bias.detach().numpy(), ref.intercept_, atol=1e-4)
+    assert not est.model_.skip.weight.requires_grad
+    joint = MassLevelClassifier(**{**kw, "skip_fit": "joint"}).fit(ep2)
+    assert not np.allclose(joint.model_.skip.weight.detach().numpy(), ref.coef_, atol=1e-2)
+    with pytest.raises(ConfigError, match="skip_fit"):
+        MassLevelClassifier(**{**kw, "skip_fit": "ridge"}).fit(ep2)
+
+
+def test_descriptors_logreg_baseline_is_the_hybrids_linear_path():
+    from myoflow.pipelines.stimulated_mass.baselines import baseline_features
+    from myoflow.pipelines.stimulated_mass.tuning import SKIP_DESCRIPTORS, attach_descriptors
+    from myoflow.preprocess.evoked import EvokedData
+
+    rng = np.random.default_rng(1)
+    subjects, muscles, freqs = ["a", "b", "c", "d"], ("RF", "BF"), (10.0, 25.0)
+    desc = pd.DataFrame([{"subject": s, "muscle": m, "frequency": f,
+                          **{c: float(rng.uniform(0.5, 9)) for c in SKIP_DESCRIPTORS}, "potentiation": 1.0}
+                         for s in subjects for m in muscles for f in freqs])
+    parts = pd.DataFrame({"subject": subjects, "label": ["low", "normal", "high", "normal"],
+                          "age": [30.0, 40, 50, 35], "sex": ["M", "F", "F", "M"]})
+    data = EvokedData(parts, {}, desc, 2000.0, 0.0, muscles, freqs, ("low", "normal", "high"), ("age", "sex"))
+    X, names = baseline_features("descriptors_logreg", data, ["c", "a"], freqs)
+    ep = Epochs(X=np.zeros((2, 1, 3), np.float32), fs=1000.0, ch_names=["x"],
+                metadata=pd.DataFrame({"subject": ["c", "a"]}))
+    md = attach_descriptors(ep, data, freqs).metadata
+    cols = [c for c in md.columns if c.startswith(DESCRIPTOR_PREFIX)]
+    assert names[:len(cols)] == [c[len(DESCRIPTOR_PREFIX):] for c in cols] and names[len(cols):] == ["age", "sex"]
+    assert np.allclose(X[:, :len(cols)], md[cols].to_numpy())
+    assert np.allclose(X[:, len(cols):], [[50.0, 1.0], [30.0, 0.0]])
+
+
+def test_skip_gate_falls_back_to_the_regression_when_the_network_does_not_help_validation():
+    ep = _desc_epochs(n=60, seed=4)
+    kw = dict(covariates=("age", "sex"), descriptors=True, skip=True, skip_fit="logreg", epochs=3,
+              dropout=0.0, hidden_size=8, attention_size=8, val_fraction=0.3, patience=10, seed=0, n_members=3,
+              classes=("low", "normal", "high"))
+    # lr 0: training cannot lower the validation loss below the regression's -> every member gated off
+    gated = MassLevelClassifier(skip_gate=True, lr=0.0, **kw).fit(ep)
+    assert [h.best_epoch for h in gated.histories_] == [-1, -1, -1]
+    x, side = (torch.as_tensor(a) for a in gated._inputs(ep)[:2])
+    for member in gated.model_.members:
+        with torch.no_grad():
+            assert torch.allclose(member(x, side)[0], member.skip(side), atol=1e-6)  # exactly the regression
+    # a network that learns keeps its branch where it lowers the validation loss
+    free = MassLevelClassifier(skip_gate=True, lr=0.01, **kw).fit(ep)
+    for h in free.histories_:
+        assert h.best_epoch == -1 or h.best_epoch >= 0 and min(h.val_loss) == h.val_loss[h.best_epoch]
+    ungated = MassLevelClassifier(lr=0.0, **kw).fit(ep)
+    assert all(h.best_epoch >= 0 for h in ungated.histories_)
