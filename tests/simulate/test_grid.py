@@ -317,3 +317,25 @@ def test_grid_gap_benchmark_smoke(tmp_path, monkeypatch):
     assert data["extra"]["cohort"]["n_subjects"] == 3 and data["extra"]["subjects"] == 3
     assert set(data["extra"]["feature_variance"]["median_share_over_features"]) == {"subject", "recording",
                                                                                      "channel", "burst"}
+
+
+def test_add_noise_default_is_unchanged_and_harmonics_option_acts():
+    """The grid-only mains option leaves every other protocol's noise bit-identical (digests of the
+    code before the option was added, commit 77141d9) and, when on, adds the 7th harmonic."""
+    import hashlib
+
+    from myoflow.simulate.noise import add_noise
+
+    x = np.random.default_rng(1).standard_normal((4, 3000)) * 1e-4
+    for el, digest in (("gel", "5cc043538aa6d713"), ("dry", "45a7030656520760")):
+        y = add_noise(x, 1000.0, np.random.default_rng(7), electrode=el)
+        assert hashlib.sha256(y.tobytes()).hexdigest()[:16] == digest
+    z = np.zeros((1, 10000))
+    kw = dict(electrode="dry", thermal_uv=0.0, wander_uv=0.0, motion_rate_hz=0.0, faulty_channels=[],
+              powerline_uv=20.0)
+    base = add_noise(z, 1000.0, np.random.default_rng(3), **kw)[0]
+    more = add_noise(z, 1000.0, np.random.default_rng(3), powerline_harmonics=(1.0, 0.3, 0.1, 0.05), **kw)[0]
+    f = np.fft.rfftfreq(z.shape[1], 1e-3)
+    at = lambda s, hz: np.abs(np.fft.rfft(s))[np.argmin(np.abs(f - hz))]  # noqa: E731
+    assert at(more, 350.0) > 20 * at(base, 350.0)
+    assert at(more, 50.0) == pytest.approx(at(base, 50.0), rel=1e-6)
