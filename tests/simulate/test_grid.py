@@ -38,6 +38,7 @@ def test_structure_and_metadata(cohort):
     recs, participants = cohort
     assert len(recs) == 8
     assert list(participants["subject"]) == ["S001", "S002"]
+    snr = []
     assert [(r.meta["muscle"], r.meta["side"]) for r in recs[:4]] == list(GRID_MUSCLES)
     for r in recs:
         assert r.fs == 1000.0 and r.n_channels == 16 and r.grid_shape == (4, 4)
@@ -56,7 +57,10 @@ def test_structure_and_metadata(cohort):
         rest = clean.data[:, 500: on[0] - 200]
         # medians over channels: dry grids have occasional faulty contacts (10x noise) by design
         plateau_rms = np.median(np.sqrt((_plateaus(clean) ** 2).mean(axis=1)))
-        assert plateau_rms > 2.5 * np.median(np.sqrt((rest ** 2).mean(axis=1)))
+        snr.append(plateau_rms / np.median(np.sqrt((rest ** 2).mean(axis=1))))
+    # a weak session (effort LogN(0, 0.15) below the subject's level) under thick fat with a
+    # high-impedance application can come down to ~2x; typical recordings are well above
+    assert min(snr) > 2.0 and np.median(snr) > 3.0
 
 
 def test_left_and_right_differ_only_as_bodies_do(cohort):
@@ -68,7 +72,8 @@ def test_left_and_right_differ_only_as_bodies_do(cohort):
             tl, tr = left.meta["truth"], right.meta["truth"]
             assert 0.8 < tl["fat_mm"] / tr["fat_mm"] < 1.25          # LogN(0, 0.05) asymmetry
             assert 0.85 < tl["csa_cm2"] / tr["csa_cm2"] < 1.18        # LogN(0, 0.04)
-            assert 0.8 < tl["level_mvc"] / tr["level_mvc"] < 1.25     # ±10 % drive
+            # ±10 % side x the effort of each session, LogN(0, 0.15) (no force feedback): within ~3.5 SD
+            assert 0.45 < tl["level_mvc"] / tr["level_mvc"] < 2.2
             assert abs(tl["cv_mean_m_s"] - tr["cv_mean_m_s"]) < 0.3
             mdf_l = np.median(median_frequency(_plateaus(_filtered(left)), 1000.0))
             mdf_r = np.median(median_frequency(_plateaus(_filtered(right)), 1000.0))
@@ -204,3 +209,137 @@ def test_noisier_contact_gives_a_noisier_channel():
         add_noise(clean, 1000.0, rng, channel_noise_gain=[1.0, 2.0])
     with pytest.raises(ConfigError):
         add_noise(clean, 1000.0, rng, faulty_channels=[7])
+
+
+# ------------------------------------------------------------------ issue 18: session signature, determinism, benchmark
+def _rest_rms(rec: Recording, which: slice) -> np.ndarray:
+    """Per-channel RMS (µV) of the rest between contractions, 20-450 Hz + notch, over bursts ``which``."""
+    clean = _filtered(rec)
+    on, off = rec.events_of("burst_onset"), rec.events_of("burst_offset")
+    segs = [clean.data[:, b + 1000:a - 300] for b, a in list(zip(off[:-1], on[1:]))[which] if a - b > 1500]
+    return np.sqrt((np.concatenate(segs, axis=1) ** 2).mean(axis=1)) * 1e6
+
+
+def test_session_signature_is_constant_within_a_recording_and_differs_between_recordings():
+    """The contact signature (per-electrode noise floor) of one application holds for the whole
+    recording — early and late rests agree — while two applications on the same subject differ."""
+    subj = generate_subjects(1, np.random.default_rng(5), age_range=(25, 71))[0]
+    a = simulate_grid_recording(subj, "BB", "L", 27.0, 1000.0, 0.3, np.random.default_rng(21))
+    b = simulate_grid_recording(subj, "BB", "R", 27.0, 1000.0, 0.3, np.random.default_rng(22))
+    a_early, a_late = np.log(_rest_rms(a, slice(0, 2))), np.log(_rest_rms(a, slice(2, None)))
+    b_early = np.log(_rest_rms(b, slice(0, 2)))
+    within = np.median(np.abs(a_early - a_late))
+    between = np.median(np.abs(a_early - b_early))
+    assert within < 0.2 and between > 2 * within
+    # the channel pattern (which electrodes are noisy) repeats within the recording
+    assert np.corrcoef(a_early, a_late)[0, 1] > 0.8
+    # ... and is the recorded contact impedance: noise ∝ √Z
+    z = np.asarray(a.meta["truth"]["contact_impedance_rel"])
+    assert np.corrcoef(np.log(z), a_early)[0, 1] > 0.7
+
+
+def test_recording_pace_is_its_own_and_repeats(monkeypatch):
+    """With a per-recording pace, every repetition's ramps stay near that recording's pace."""
+    from myoflow.simulate.protocols import grid
+
+    exc, bursts = grid_excitation(60.0, 1000.0, 0.4, np.random.default_rng(0), repetition_cv=0.0,
+                                  pace=(0.12, 0.7, 0.18), pace_cv=0.05)
+    d = np.array([b[1] - b[0] for b in bursts])
+    assert abs(np.median(d) - 1.0) < 0.05 and d.std() < 0.06
+    # ramp up: time from onset to the plateau level (level fixed: repetition_cv 0)
+    t = np.arange(exc.size) / 1000.0
+    ups = [t[(t >= on) & (exc >= 0.4 - 1e-9)][0] - on for on, _ in bursts]
+    assert abs(np.median(ups) - 0.12) < 0.015
+    monkeypatch.setattr(grid, "PACE_REPETITION_CV", 0.05)
+    subj = generate_subjects(1, np.random.default_rng(3), age_range=(25, 71))[0]
+    rec = simulate_grid_recording(subj, "TA", "L", 9.0, 1000.0, 0.3, np.random.default_rng(4))
+    up, plateau, down = rec.meta["truth"]["pace_s"]
+    assert 0.1 <= up <= 0.2 and 0.6 <= plateau <= 0.8 and 0.1 <= down <= 0.2
+
+
+def test_same_seed_bit_identical_other_seed_differs():
+    subj = generate_subjects(1, np.random.default_rng(3), age_range=(25, 71))[0]
+    one = simulate_grid_recording(subj, "TA", "R", 9.0, 1000.0, 0.3, np.random.default_rng(8))
+    two = simulate_grid_recording(subj, "TA", "R", 9.0, 1000.0, 0.3, np.random.default_rng(8))
+    other = simulate_grid_recording(subj, "TA", "R", 9.0, 1000.0, 0.3, np.random.default_rng(9))
+    assert np.array_equal(one.data, two.data) and one.events.equals(two.events)
+    assert one.meta["truth"] == two.meta["truth"]
+    assert not np.array_equal(one.data, other.data)
+
+
+def _bench(name: str):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[2] / "benchmarks"
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", bench / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    sys.path.insert(0, str(bench))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(bench))
+    return mod
+
+
+def test_grid_gap_variance_decomposition_recovers_known_levels():
+    import pandas as pd
+
+    gg = _bench("grid_gap")
+    rng = np.random.default_rng(0)
+    rows = [(s, f"{s}/{r}", c) for s in "ABCD" for r in "wxyz" for c in range(4) for _ in range(10)]
+    md = pd.DataFrame(rows, columns=["subject", "recording", "channel"])
+    rec_offset = {k: rng.normal(0, 3.0) for k in md["recording"].unique()}
+    # feature 0: a recording offset plus small burst noise; feature 1: burst noise only
+    f0 = md["recording"].map(rec_offset).to_numpy() + 0.1 * rng.standard_normal(len(md))
+    f1 = rng.standard_normal(len(md))
+    out = gg.variance_decomposition(np.c_[f0, f0, f1], md)["median_share_over_features"]
+    assert abs(sum(out.values()) - 1.0) < 1e-9
+    assert out["subject"] + out["recording"] > 0.9 and out["burst"] < 0.05  # median over (f0, f0, f1)
+    only_noise = gg.variance_decomposition(np.c_[f1], md)["median_share_over_features"]
+    assert only_noise["burst"] > 0.85
+
+
+def test_grid_gap_benchmark_smoke(tmp_path, monkeypatch):
+    """The benchmark runs the pipeline's folds end to end and writes figures beside the goals."""
+    import json
+
+    monkeypatch.setenv("MYOFLOW_CACHE", str(tmp_path / "cache"))
+    gg = _bench("grid_gap")
+    path = gg.run(seed=5, subjects=3, duration=12.0, models=["lda"], results_dir=tmp_path, n_boot=20)
+    data = json.loads(path.read_text())
+    assert path.name == "seed5_3x12s.json"
+    rows = {r["item"]: r for r in data["rows"]}
+    gap = rows["lda: intra − LOSO 4-class, points"]
+    intra, loso = rows["lda: intra 4-class %"]["myoflow"], rows["lda: sim/loso/4class %"]["myoflow"]
+    assert gap["myoflow"] == pytest.approx(intra - loso)
+    assert gap["goal_met"] == (gap["myoflow"] >= 20.0)
+    side = rows["lda: sim/loso/side %"]
+    assert side["ratio"] == pytest.approx(abs(side["myoflow"] - 50.0))
+    assert data["extra"]["cohort"]["n_subjects"] == 3 and data["extra"]["subjects"] == 3
+    assert set(data["extra"]["feature_variance"]["median_share_over_features"]) == {"subject", "recording",
+                                                                                     "channel", "burst"}
+
+
+def test_add_noise_default_is_unchanged_and_harmonics_option_acts():
+    """The grid-only mains option leaves every other protocol's noise bit-identical (digests of the
+    code before the option was added, commit 77141d9) and, when on, adds the 7th harmonic."""
+    import hashlib
+
+    from myoflow.simulate.noise import add_noise
+
+    x = np.random.default_rng(1).standard_normal((4, 3000)) * 1e-4
+    for el, digest in (("gel", "5cc043538aa6d713"), ("dry", "45a7030656520760")):
+        y = add_noise(x, 1000.0, np.random.default_rng(7), electrode=el)
+        assert hashlib.sha256(y.tobytes()).hexdigest()[:16] == digest
+    z = np.zeros((1, 10000))
+    kw = dict(electrode="dry", thermal_uv=0.0, wander_uv=0.0, motion_rate_hz=0.0, faulty_channels=[],
+              powerline_uv=20.0)
+    base = add_noise(z, 1000.0, np.random.default_rng(3), **kw)[0]
+    more = add_noise(z, 1000.0, np.random.default_rng(3), powerline_harmonics=(1.0, 0.3, 0.1, 0.05), **kw)[0]
+    f = np.fft.rfftfreq(z.shape[1], 1e-3)
+    at = lambda s, hz: np.abs(np.fft.rfft(s))[np.argmin(np.abs(f - hz))]  # noqa: E731
+    assert at(more, 350.0) > 20 * at(base, 350.0)
+    assert at(more, 50.0) == pytest.approx(at(base, 50.0), rel=1e-6)

@@ -101,6 +101,7 @@ def add_noise(
     channel_noise_gain: Sequence[float] | np.ndarray | None = None,
     channel_powerline_gain: Sequence[float] | np.ndarray | None = None,
     faulty_channels: Sequence[int] | None = None,
+    powerline_harmonics: Sequence[float] | None = None,
     return_info: bool = False,
 ):
     """Add realistic measurement noise to clean EMG (volts).
@@ -124,6 +125,8 @@ def add_noise(
         e.g. ∝ each electrode's contact impedance; default 1.
     faulty_channels : indices of channels with a contact fault, instead of drawing them
         with ``fault_fraction``.
+    powerline_harmonics : relative amplitudes of the 1st, 3rd, 5th, ... mains harmonics
+        (default ``(1.0, 0.3, 0.1)``; see :func:`powerline`).
     return_info : also return a dict describing what was added.
 
     Returns
@@ -158,7 +161,8 @@ def add_noise(
     out = x.copy()
     out += th * 1e-6 * ch_gain * boost * pink_noise(n_ch, n, fs, rng)
     if powerline_hz:
-        out += powerline(n_ch, n, fs, rng, pl * 1e-6, powerline_hz) * boost * pl_gain
+        harm = (1.0, 0.3, 0.1) if powerline_harmonics is None else tuple(float(h) for h in powerline_harmonics)
+        out += powerline(n_ch, n, fs, rng, pl * 1e-6, powerline_hz, harmonics=harm) * boost * pl_gain
     # Baseline wander: shared + individual slow sinusoids.
     t = np.arange(n) / fs
     wander = np.zeros((n_ch, n))

@@ -51,12 +51,30 @@ Protocol parameters (``../shared/simulator-spec.md`` §3 unless marked):
     dorsiflexion [A]) and is seen through the same volume conductor, so its share
     falls with distance and fat (spec §1.4: crosstalk 5–15 %; truth records it).
 
+* Session signature (issue 18): what else is fixed for one 10-minute recording and differs
+  between recordings, beyond the placement and contact above —
+
+  - pace: a person repeating one contraction 120 times settles into their own ramps and
+    hold; each recording draws its pace from the protocol's ranges (ramps 100–200 ms,
+    plateau 0.6–0.8 s) and each repetition varies around it with CV
+    :data:`PACE_REPETITION_CV` = 10 % [A] (kept inside the ranges);
+  - effort: the paper gives no force feedback, and a level chosen by feel is not
+    reproduced between sessions (no-feedback torque at 25/50 % of perceived maximum missed
+    the target by SD 13–14 % MVC, Int J Exerc Sci Conf Proc 16(3):55 [S]); each recording's
+    level is the subject × muscle level × (1 ± 10 % side) × LogN(0, :data:`SESSION_LEVEL_SD`
+    = 0.15) [A]; the repetition CV (10–20 %) then acts around it;
+  - mains: the pickup also carries the 7th and 9th harmonics, 0.05 and 0.03 of the
+    fundamental (:data:`MAINS_HARMONICS`; IEC 61000-2-2 compatibility levels of the supply
+    voltage are 5 % and 1.5 % for the 7th and 9th, and capacitive pickup grows with
+    frequency [R]); they survive the pipeline's 50/150/250 Hz notch, ∝ each electrode's
+    contact impedance, so they mark the application.
+
 * Left vs right: a subject's two sides share everything (demographics, muscle
   table, CV offset) except what differs in real bodies — fat (LogN(0, 0.05)) and
   cross-section (LogN(0, 0.04)) from :func:`~myoflow.simulate.subjects.generate_subjects`,
   the contraction level (±10 %) — and what differs between two sensor
   placements and sessions: grid position and angle, skin contact (noise level,
-  powerline pickup). Each recording draws its own motor-unit pool and territory
+  powerline pickup), pace and effort. Each recording draws its own motor-unit pool and territory
   layout (two muscles never have identical units).
 
 Events: ``drive_onset`` at the start of each ramp (neural drive onset),
@@ -112,6 +130,15 @@ BAD_CONTACT_Z = 5.0
 DRY_NOISE_UV = 8.5
 SKIN_STRAIN_SD = 0.03
 CROSSTALK_DRIVE = (0.5, 1.0)
+#: Session signature (issue 18; module docstring). Values set from the sources cited there, then
+#: checked on seed 1 and confirmed on seed 0 with benchmarks/grid_gap.py (record:
+#: benchmarks/results/grid_gap/selection_seed1.json). None / 0 restores the earlier protocol.
+#: repetition-to-repetition CV of ramps/plateau around the recording's own pace (None: independent draws)
+PACE_REPETITION_CV: float | None = 0.10
+#: per-recording (per-session) effort deviation without force feedback, log-normal SD (0: only the L/R ±10 %)
+SESSION_LEVEL_SD = 0.15
+#: relative amplitudes of the mains' odd harmonics 1, 3, 5, 7, 9 (None: noise.add_noise's default 1, 0.3, 0.1)
+MAINS_HARMONICS: tuple[float, ...] | None = (1.0, 0.3, 0.1, 0.05, 0.03)
 #: the synergist beside each recorded muscle (cross-section under the fat [A])
 NEIGHBOURS: dict[str, MuscleParams] = {
     "BB": MuscleParams("BRA", 120, 250, 90.0, 15.0, 30.0),   # brachialis
@@ -124,7 +151,8 @@ FRONT_END = {"hp_hz": 20.0, "hp_order": 2, "lp_hz": 450.0, "lp_order": 8, "bits"
 
 
 def grid_excitation(duration_s: float, fs: float, level: float, rng: np.random.Generator,
-                    repetition_cv: float = 0.15) -> tuple[np.ndarray, list[tuple[float, float]]]:
+                    repetition_cv: float = 0.15, pace: tuple[float, float, float] | None = None,
+                    pace_cv: float = 0.0) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Trapezoidal contractions every 5 s: excitation (0–1) sampled at ``fs`` and (onset, offset) times.
 
     Parameters
@@ -138,6 +166,12 @@ def grid_excitation(duration_s: float, fs: float, level: float, rng: np.random.G
     rng : numpy.random.Generator
     repetition_cv : float
         Coefficient of variation of the plateau level across repetitions.
+    pace : (ramp_up_s, plateau_s, ramp_down_s), optional
+        The recording's own contraction pace; each repetition varies around it by
+        ``pace_cv`` (kept inside the protocol's ranges). Default: every repetition draws
+        its ramps and plateau afresh from the protocol's ranges.
+    pace_cv : float
+        Repetition-to-repetition coefficient of variation of the ramps and plateau around ``pace``.
 
     Returns
     -------
@@ -151,8 +185,13 @@ def grid_excitation(duration_s: float, fs: float, level: float, rng: np.random.G
     t0 = FIRST_ONSET_S
     while True:
         onset = t0 + rng.normal(0.0, ONSET_JITTER_S)
-        up, down = rng.uniform(*RAMP_S), rng.uniform(*RAMP_S)
-        plateau = rng.uniform(*PLATEAU_S)
+        if pace is None:
+            up, down = rng.uniform(*RAMP_S), rng.uniform(*RAMP_S)
+            plateau = rng.uniform(*PLATEAU_S)
+        else:
+            jit = 1.0 + pace_cv * rng.standard_normal(3)
+            up, down = (float(np.clip(pace[k] * jit[k], *RAMP_S)) for k in (0, 2))
+            plateau = float(np.clip(pace[1] * jit[1], *PLATEAU_S))
         amp = float(np.clip(level * (1.0 + repetition_cv * rng.standard_normal()), 0.05, 1.0))
         offset = onset + up + plateau + down
         if offset + 0.3 > duration_s:
@@ -180,7 +219,14 @@ def simulate_grid_recording(subject, muscle: str, side: str, duration_s: float, 
         the fibres, grid-centre distance from the innervation zone along the fibres,
         medio-lateral offset) instead of drawing it; for validation.
     """
-    exc, bursts = grid_excitation(duration_s, fs, level, rng, repetition_cv=rng.uniform(*REPETITION_CV))
+    rep_cv = rng.uniform(*REPETITION_CV)
+    pace = None
+    if PACE_REPETITION_CV is not None:  # the recording's own pace (module docstring)
+        pace = (float(rng.uniform(*RAMP_S)), float(rng.uniform(*PLATEAU_S)), float(rng.uniform(*RAMP_S)))
+    if SESSION_LEVEL_SD:
+        level = float(np.clip(level * rng.lognormal(0.0, SESSION_LEVEL_SD), 0.05, 1.0))
+    exc, bursts = grid_excitation(duration_s, fs, level, rng, repetition_cv=rep_cv, pace=pace,
+                                  pace_cv=PACE_REPETITION_CV or 0.0)
     angle = float(rng.uniform(-MISALIGN_DEG, MISALIGN_DEG))
     iz = float(rng.uniform(*IZ_DISTANCE_MM) * rng.choice([-1.0, 1.0]))
     lateral = float(rng.normal(0.0, LATERAL_SD_MM))
@@ -197,6 +243,8 @@ def simulate_grid_recording(subject, muscle: str, side: str, duration_s: float, 
     noise = {"electrode": "dry", "powerline_hz": 50.0, "thermal_uv": DRY_NOISE_UV,
              "channel_noise_gain": np.sqrt(z), "channel_powerline_gain": z,
              "faulty_channels": np.flatnonzero(z > BAD_CONTACT_Z)}
+    if MAINS_HARMONICS is not None:
+        noise["powerline_harmonics"] = MAINS_HARMONICS
     rec, vt = model.record(exc, rng, fs=fs, session="1", noise=noise, front_end=dict(FRONT_END), return_truth=True,
                            crosstalk=[(neighbour, ratio)])
     n = rec.n_samples
@@ -216,7 +264,8 @@ def simulate_grid_recording(subject, muscle: str, side: str, duration_s: float, 
     truth.update({"level_mvc": level, "grid_angle_deg": angle, "grid_iz_distance_mm": iz,
                   "grid_lateral_offset_mm": lateral, "n_bursts": len(bursts), "ied_mm": ied,
                   "electrode_radius_mm": RADIUS_MM, "contact_impedance_rel": z.tolist(),
-                  "crosstalk_muscle": neighbour.muscle.name, "crosstalk_side": nb_side, "crosstalk_drive": ratio})
+                  "crosstalk_muscle": neighbour.muscle.name, "crosstalk_side": nb_side, "crosstalk_drive": ratio,
+                  **({"pace_s": list(pace)} if pace is not None else {})})
     meta = dict(rec.meta)
     meta.update({"muscle": muscle, "side": side, "muscle_name": _MUSCLE_NAMES[muscle], "truth": truth,
                  "protocol": PROTOCOL, "source": f"simulated grid {subject.subject}/{side}-{muscle}"})
@@ -292,9 +341,10 @@ def simulate_grid(
         row: dict[str, Any] = {"subject": subj.subject}
         for j, (muscle, side) in enumerate(GRID_MUSCLES):
             level = float(np.clip(base[muscle] * (1.0 + srng.uniform(-SIDE_LEVEL, SIDE_LEVEL)), 0.05, 1.0))
-            row[f"true_level_{side}_{muscle}"] = level
             rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2, i, j]))
             recordings.append(simulate_grid_recording(subj, muscle, side, float(duration_s), float(fs), level, rng))
+            # the level the subject actually held in that session (side ±10 % and session effort)
+            row[f"true_level_{side}_{muscle}"] = recordings[-1].meta["truth"]["level_mvc"]
             if progress is not None:
                 progress(len(recordings), total)
         levels.append(row)
