@@ -20,11 +20,23 @@ from typing import Any, TypeVar
 
 from .errors import DataError
 
-__all__ = ["cache_key", "cached"]
+__all__ = ["cache_key", "cached", "default_cache_dir"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def default_cache_dir() -> Path:
+    """``$MYOFLOW_CACHE`` or the user's cache dir (platformdirs)."""
+    import os
+
+    env = os.environ.get("MYOFLOW_CACHE")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("myoflow"))
 
 
 def cache_key(params: Any, modules: Sequence[str] = (), length: int = 16) -> str:

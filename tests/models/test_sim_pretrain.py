@@ -14,6 +14,7 @@ from myoflow.errors import ConfigError, DataError  # noqa: E402
 from myoflow.models import sim_pretrain  # noqa: E402
 from myoflow.models.deep_classifier import DeepWindowClassifier  # noqa: E402
 from myoflow.models.sim_pretrain import SimPretrainSpec, match_classes  # noqa: E402
+import myoflow.pipelines.muscle_id.data  # noqa: E402,F401  (registers the simulated-cohort builder)
 
 TINY = dict(widths=(4, 8), pools=(4, 2), hidden=8, batch_size=16, epochs=1, patience=1, val_fraction=0.0)
 
@@ -121,3 +122,10 @@ def test_a_pretrained_model_saves_and_loads_without_pretraining_again(spec, tmp_
     back = DeepWindowClassifier.load(path)
     assert back.get_params()["pretrain"] == spec
     np.testing.assert_allclose(back.predict_proba(real), est.predict_proba(real), atol=1e-6)
+
+
+def test_without_a_registered_cohort_builder_pretraining_is_a_config_error(monkeypatch):
+    # the model layer never imports a pipeline: the muscle-id data module registers the builder
+    monkeypatch.setattr(sim_pretrain, "_COHORT_BUILDER", [])
+    with pytest.raises(ConfigError, match="cohort builder"):
+        sim_pretrain.simulated_windows(SimPretrainSpec())

@@ -37,6 +37,7 @@ import yaml
 from .._atomic import atomic_path, atomic_write_json, atomic_write_text
 from ..config import ExperimentConfig, to_dict
 from ..errors import ConfigError, DataError, MyoflowError
+from ..cache import default_cache_dir
 from ..train.seeding import derive_seed
 from ._rundir import check_fold_id, lock_run_dir, remove_partial_writes
 from .base import Fold, FoldContext, FoldResult, Pipeline
@@ -46,16 +47,6 @@ from .quickrun import user_headline
 __all__ = ["run_experiment", "default_cache_dir", "load_fold_results", "finalize_run", "RunSummary", "order_folds"]
 
 log = logging.getLogger(__name__)
-
-
-def default_cache_dir() -> Path:
-    """``$MYOFLOW_CACHE`` or the user's cache dir (platformdirs)."""
-    env = os.environ.get("MYOFLOW_CACHE")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("myoflow"))
 
 
 class RunSummary(dict):

@@ -18,7 +18,8 @@ Design
   demanded pretraining (``required=True``, the default) is a
   :class:`~myoflow.errors.ConfigError` (one line, exit 2 on the CLI); with
   ``required=False`` it is skipped with a warning.
-* The simulated cohort is made by :func:`myoflow.pipelines.muscle_id.data.load_cohort`
+* The simulated cohort is made by :func:`myoflow.pipelines.muscle_id.data.load_cohort` (registered
+  by that module with :func:`register_cohort_builder`)
   and cached under its digest (settings + simulator source), so every fold and
   every run reuses it.
 * Pretraining sees simulated data only — never a real window, so never test data.
@@ -140,25 +141,28 @@ def match_classes(train_classes: Any, sim_classes: Any) -> dict[str, str]:
 def _cache_dir(spec: SimPretrainSpec) -> Path:
     if spec.cache_dir:
         return Path(spec.cache_dir)
-    from ..experiments.runner import default_cache_dir
+    from ..cache import default_cache_dir
 
     return default_cache_dir()
 
 
+#: Builder of the simulated pretraining cohort: ``fn(spec, cache_dir) -> Epochs``. Windowing a simulated
+#: cohort exactly as the real one is the muscle-id pipeline's job (its ``data`` module registers the builder
+#: when imported), so this model layer never imports a pipeline (imports flow one way, DESIGN.md).
+_COHORT_BUILDER: list = []
+
+
+def register_cohort_builder(fn) -> None:
+    """Register ``fn(spec, cache_dir) -> Epochs`` as the simulated-cohort builder (the last one wins)."""
+    _COHORT_BUILDER[:] = [fn]
+
+
 def simulated_windows(spec: SimPretrainSpec):
     """The simulated cohort's windows (Epochs, labels = muscle / side-muscle), cached by digest."""
-    from ..pipelines.muscle_id.config import CohortConfig, PreprocessConfig
-    from ..pipelines.muscle_id.data import load_cohort
-
-    source, segmentation, per_burst = PROTOCOLS[spec.protocol]
-    try:
-        pp = PreprocessConfig(**spec.preprocess)
-    except TypeError as exc:
-        raise ConfigError(f"pretrain.preprocess: {exc}") from None
-    cfg = CohortConfig(source=source, subjects=int(spec.subjects), seed=int(spec.seed),
-                       duration_s=float(spec.duration_s), segmentation=segmentation,
-                       windows_per_burst=per_burst, block_windows=1)
-    return load_cohort(f"simpretrain-{spec.protocol}", cfg, pp, cache_dir=_cache_dir(spec)).epochs
+    if not _COHORT_BUILDER:
+        raise ConfigError("simulator pretraining needs the cohort builder of the muscle-id pipeline: "
+                          "`import myoflow.pipelines.muscle_id` before fitting with pretrain=...")
+    return _COHORT_BUILDER[0](spec, _cache_dir(spec))
 
 
 #: In-process memo of pretrained weights: key -> (state_dict, info). Small: one entry per member/arch/spec.

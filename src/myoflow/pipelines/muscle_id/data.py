@@ -379,3 +379,28 @@ def load_cohort(name: str, cfg: CohortConfig, pp: PreprocessConfig, cache_dir: P
 
     stem = None if cache_dir is None else Path(cache_dir) / "muscle_id" / f"{name}-{_cache_key(name, cfg, pp)}"
     return cached(stem, lambda p: _load_cached(p, name, kind, cfg.tasks), _save_cached, build, what=f"cohort {name}")
+
+
+def _simpretrain_windows(spec, cache_dir: Path):
+    """Windows of the simulator-pretraining cohort (:mod:`myoflow.models.sim_pretrain`), windowed as here."""
+    from ...errors import ConfigError
+    from ...models.sim_pretrain import PROTOCOLS
+
+    source, segmentation, per_burst = PROTOCOLS[spec.protocol]
+    try:
+        pp = PreprocessConfig(**spec.preprocess)
+    except TypeError as exc:
+        raise ConfigError(f"pretrain.preprocess: {exc}") from None
+    cfg = CohortConfig(source=source, subjects=int(spec.subjects), seed=int(spec.seed),
+                       duration_s=float(spec.duration_s), segmentation=segmentation,
+                       windows_per_burst=per_burst, block_windows=1)
+    return load_cohort(f"simpretrain-{spec.protocol}", cfg, pp, cache_dir=cache_dir).epochs
+
+
+def _register() -> None:
+    from ...models.sim_pretrain import register_cohort_builder
+
+    register_cohort_builder(_simpretrain_windows)
+
+
+_register()

@@ -118,6 +118,12 @@ class MuscleIdPipeline(Pipeline):
                 continue
             data[name] = load_cohort(name, cohort_cfg, cfg.preprocess, cache_dir)
             log.info("cohort %s: %s", name, data[name].info)
+            if cfg.evaluate.binary != "none" and not _binary_tasks(cfg, data[name]):
+                log.warning(
+                    "cohort %s: evaluate.binary is %r but no binary task can be formed (recordings carry no "
+                    "'side' meta and the cohort defines no grouped tasks); define one with "
+                    "data.%s.tasks, e.g. {thigh_vs_shank: {thigh: [RF, BF], shank: [TA, GL]}}",
+                    name, cfg.evaluate.binary, name)
         data.cache_dir = None if cache_dir is None else str(cache_dir)
         simpre = [m for m in cfg.evaluate.models if m in SIMPRE_MODELS]
         if simpre:
@@ -134,12 +140,6 @@ class MuscleIdPipeline(Pipeline):
             for n, mp in matched.items():
                 if not mp:
                     log.warning("cohort %s: no class matches a simulated muscle; %s skipped there", n, simpre)
-            if cfg.evaluate.binary != "none" and not _binary_tasks(cfg, data[name]):
-                log.warning(
-                    "cohort %s: evaluate.binary is %r but no binary task can be formed (recordings carry no "
-                    "'side' meta and the cohort defines no grouped tasks); define one with "
-                    "data.%s.tasks, e.g. {thigh_vs_shank: {thigh: [RF, BF], shank: [TA, GL]}}",
-                    name, cfg.evaluate.binary, name)
         return data
 
     # ---------------------------------------------------------------- folds
