@@ -236,3 +236,27 @@ def test_myogen_bench_degrades_cleanly_without_python312(tmp_path):
                                      for r in skipped)
     assert not (tmp_path / "cache" / "bench" / "myogen-venv").exists()  # nothing built without a Python
     assert any("could not be compared" in n for n in data["notes"])
+
+
+def test_muscle_id_selection_script_runs_every_candidate_in_the_same_folds(tmp_path):
+    # the shared runner of select_muscle_id_{lr,patience,channels}.py on a tiny seed-1 cohort
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(BENCH.parent / "src"), "MYOFLOW_CACHE": str(tmp_path / "cache"),
+           "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "rec.json"
+    proc = subprocess.run([sys.executable, str(BENCH / "select_muscle_id_patience.py"), "--seed", "1",
+                           "--subjects", "3", "--duration", "30", "--channels", "1", "--epochs", "2",
+                           "--patience", "5,1", "--workers", "1", "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rec = json.loads(out.read_text())
+    assert [t["patience"] for t in rec["table"]] == [5, 1]
+    assert rec["n_folds_per_patience"] > 0 and rec["cohort"]["seed"] == 1
+    for t in rec["table"]:
+        assert len(t["accuracy"]) == 4 and 0.0 <= t["score"] <= 1.0
+        assert t["total_epochs_run"] > 0
+    # the rule: the smallest patience within the tolerance of the best score
+    top = max(t["score"] for t in rec["table"])
+    assert rec["chosen"]["patience"] == min(t["patience"] for t in rec["table"] if t["score"] >= top - 0.01)

@@ -175,6 +175,15 @@ def test_inner_validation_uses_training_subjects_only(md, seed, with_y):
         assert not set(md["subject"].iloc[val]) & set(md["subject"].iloc[te])
 
 
+def test_inner_validation_falls_back_when_classes_are_too_small_to_stratify(caplog):
+    # one window per class and subject: StratifiedGroupKFold cannot split (sklearn raises); a group split still can
+    md = pd.DataFrame({"subject": ["a", "b", "c", "d"], "label": ["x", "y", "z", "w"]})
+    with caplog.at_level("WARNING"):
+        fit, val = inner_validation_split(md, np.arange(4), fraction=0.25, seed=0, y=md["label"].to_numpy())
+    assert len(fit) and len(val) and not set(fit) & set(val) and set(fit) | set(val) == set(range(4))
+    assert "unstratified group split" in caplog.text
+
+
 def test_inner_validation_needs_two_groups():
     md = pd.DataFrame({"subject": ["a"] * 3 + ["b"] * 3})
     with pytest.raises(DataError, match="only 1 group"):

@@ -157,7 +157,8 @@ def test_select_recipe_names_the_cohort_for_a_single_class_or_too_few_subjects(c
                       cohort="C2", where="fold Y")
 
 
-@pytest.mark.parametrize("script", ["select_recipes", "select_muscle_id_lr", "select_fusion"])
+@pytest.mark.parametrize("script", ["select_recipes", "select_muscle_id_lr", "select_muscle_id_patience",
+                                    "select_muscle_id_channels", "select_fusion"])
 def test_selection_scripts_refuse_the_reported_cohort(script, tmp_path, capsys):
     import importlib.util
 

@@ -566,9 +566,12 @@ def inner_validation_split(
     if _is_classification(sub_y):
         n_splits = int(min(n_groups, max(2, round(1.0 / float(fraction)))))
         labels = pd.factorize(pd.Series(sub_y))[0]
-        fit, val = _stratified_group_folds(n_splits, True, seed, labels, codes)[0]
+        try:
+            fit, val = _stratified_group_folds(n_splits, True, seed, labels, codes)[0]
+        except ValueError:  # every class has fewer windows than n_splits: stratifying is impossible
+            fit = val = np.empty(0, dtype=np.int64)
         if len(val) == 0 or len(fit) == 0:
-            logger.warning("inner_validation_split: stratified validation split left a side empty (%d groups); "
+            logger.warning("inner_validation_split: a stratified validation split is impossible or left a side empty (%d groups); "
                            "using an unstratified group split", n_groups)
             fit = val = None
     if fit is None:
