@@ -117,22 +117,41 @@ def _cv_proba(ep, folds, params: dict[str, Any], seed: int, members: list[int] |
     return out, classes
 
 
-def select(ep, arch: str, folds, seed: int) -> dict[str, Any]:
-    """Both stages for one deep model; returns the record part of ``arch``."""
+def _first_best(rows: list[dict[str, Any]]) -> int:
+    """Index of the highest window accuracy; ties (within 1e-9) go to the earlier-listed candidate."""
+    return max(range(len(rows)), key=lambda i: rows[i]["window_accuracy"] - 1e-9 * i)
+
+
+def _score_recipes(ep, arch: str, folds, seed: int, stage: str,
+                   candidates: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Out-of-fold scores of each ``(name, params)`` recipe for ``arch``, with its own ``n_seeds`` / ``tta``."""
     y = np.asarray(ep.y).astype(str)
     recordings = ep.group("recording").astype(str)
-    stage1 = []
-    for name, over in STAGE1:
-        params = {**BASE, **over, "arch": arch}
+    rows = []
+    for name, recipe in candidates:
+        params = {**recipe, "arch": arch}
+        n_seeds, tta = int(params.get("n_seeds", 1)), int(params.get("tta", 0))
         t0 = time.perf_counter()
-        out, classes = _cv_proba(ep, folds, params, seed, None, [0])
-        sc = _scores(y, out[0][1], classes, recordings)
-        stage1.append({"candidate": name, "params": params, **sc, "seconds": round(time.perf_counter() - t0, 1)})
-        log.info("%s stage 1 %-26s window %.4f vote %.4f (%.0f s)", arch, name, sc["window_accuracy"],
-                 sc["recording_vote_accuracy"], stage1[-1]["seconds"])
-    best1 = max(range(len(stage1)), key=lambda i: (stage1[i]["window_accuracy"] - 1e-9 * i))
-    winner = stage1[best1]
+        out, classes = _cv_proba(ep, folds, params, seed, [n_seeds], [tta])
+        sc = _scores(y, out[tta][n_seeds], classes, recordings)
+        rows.append({"candidate": name, "params": params, **sc, "seconds": round(time.perf_counter() - t0, 1)})
+        log.info("%s %s %-30s window %.4f vote %.4f (%.0f s)", arch, stage, name, sc["window_accuracy"],
+                 sc["recording_vote_accuracy"], rows[-1]["seconds"])
+    return rows
+
+
+def _recipe(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row["params"].items() if k != "arch"}
+
+
+def select(ep, arch: str, folds, seed: int) -> dict[str, Any]:
+    """Both stages for one deep model; returns the record part of ``arch``."""
+    stage1 = _score_recipes(ep, arch, folds, seed, "stage 1", [(name, {**BASE, **over}) for name, over in STAGE1])
+    winner = stage1[_first_best(stage1)]
+    y = np.asarray(ep.y).astype(str)
+    recordings = ep.group("recording").astype(str)
     t0 = time.perf_counter()
+    # one fit with 3 members serves all four stage-2 candidates (members and TTA are read off it)
     out, classes = _cv_proba(ep, folds, winner["params"], seed, [1, 3], [0, 5])
     stage2 = []
     for name, n_seeds, tta in STAGE2:
@@ -140,8 +159,8 @@ def select(ep, arch: str, folds, seed: int) -> dict[str, Any]:
         stage2.append({"candidate": name, "n_seeds": n_seeds, "tta": tta, **sc})
         log.info("%s stage 2 %-16s window %.4f vote %.4f", arch, name, sc["window_accuracy"],
                  sc["recording_vote_accuracy"])
-    best2 = max(range(len(stage2)), key=lambda i: (stage2[i]["window_accuracy"] - 1e-9 * i))
-    chosen = {k: v for k, v in winner["params"].items() if k != "arch"}
+    best2 = _first_best(stage2)
+    chosen = _recipe(winner)
     chosen.update(n_seeds=stage2[best2]["n_seeds"], tta=stage2[best2]["tta"])
     return {"stage1": stage1, "stage1_winner": winner["candidate"], "stage2": stage2,
             "stage2_winner": stage2[best2]["candidate"], "stage2_seconds": round(time.perf_counter() - t0, 1),
@@ -150,40 +169,16 @@ def select(ep, arch: str, folds, seed: int) -> dict[str, Any]:
 
 def refine(ep, arch: str, folds, seed: int, chosen: dict[str, Any]) -> dict[str, Any]:
     """Stage 3 for one deep model: ``chosen`` vs its one-change variants; returns the record part of ``arch``."""
-    y = np.asarray(ep.y).astype(str)
-    recordings = ep.group("recording").astype(str)
-    rows = []
-    for name, over in STAGE3:
-        params = {**chosen, **over, "arch": arch}
-        t0 = time.perf_counter()
-        out, classes = _cv_proba(ep, folds, params, seed, [int(params.get("n_seeds", 1))],
-                                 [int(params.get("tta", 0))])
-        sc = _scores(y, out[int(params.get("tta", 0))][int(params.get("n_seeds", 1))], classes, recordings)
-        rows.append({"candidate": name, "params": params, **sc, "seconds": round(time.perf_counter() - t0, 1)})
-        log.info("%s stage 3 %-12s window %.4f vote %.4f (%.0f s)", arch, name, sc["window_accuracy"],
-                 sc["recording_vote_accuracy"], rows[-1]["seconds"])
-    best = max(range(len(rows)), key=lambda i: (rows[i]["window_accuracy"] - 1e-9 * i))
-    return {"stage3": rows, "stage3_winner": rows[best]["candidate"],
-            "chosen": {k: v for k, v in rows[best]["params"].items() if k != "arch"}}
+    rows = _score_recipes(ep, arch, folds, seed, "stage 3", [(name, {**chosen, **over}) for name, over in STAGE3])
+    best = rows[_first_best(rows)]
+    return {"stage3": rows, "stage3_winner": best["candidate"], "chosen": _recipe(best)}
 
 
 def transfer(ep, arch: str, folds, seed: int, candidates: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Score already chosen recipes (``(name, params)``) for ``arch``; the best (ties: first) is chosen."""
-    y = np.asarray(ep.y).astype(str)
-    recordings = ep.group("recording").astype(str)
-    rows = []
-    for name, chosen in candidates:
-        params = {**chosen, "arch": arch}
-        n_seeds, tta = int(params.get("n_seeds", 1)), int(params.get("tta", 0))
-        t0 = time.perf_counter()
-        out, classes = _cv_proba(ep, folds, params, seed, [n_seeds], [tta])
-        sc = _scores(y, out[tta][n_seeds], classes, recordings)
-        rows.append({"candidate": name, "params": params, **sc, "seconds": round(time.perf_counter() - t0, 1)})
-        log.info("%s transfer %-30s window %.4f vote %.4f (%.0f s)", arch, name, sc["window_accuracy"],
-                 sc["recording_vote_accuracy"], rows[-1]["seconds"])
-    best = max(range(len(rows)), key=lambda i: (rows[i]["window_accuracy"] - 1e-9 * i))
-    return {"transfer": rows, "transfer_winner": rows[best]["candidate"],
-            "chosen": {k: v for k, v in rows[best]["params"].items() if k != "arch"}}
+    rows = _score_recipes(ep, arch, folds, seed, "transfer", candidates)
+    best = rows[_first_best(rows)]
+    return {"transfer": rows, "transfer_winner": best["candidate"], "chosen": _recipe(best)}
 
 
 def main(argv: list[str] | None = None) -> int:

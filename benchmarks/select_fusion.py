@@ -30,9 +30,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, refuse_reported_seed, write_selection_record  # noqa: E402  (puts src/ on the path)
+from common import refuse_reported_seed, write_selection_record  # noqa: E402  (puts src/ on the path)
+from select_recipes import load_cohort  # noqa: E402  (the same cohort the recipe selection uses)
 
-CONFIG = REPO / "src" / "myoflow" / "configs" / "stimulated_mass.yaml"
 
 #: Candidates, first = the shipped recipe before this selection (ties keep it).
 CANDIDATES = {
@@ -41,21 +41,6 @@ CANDIDATES = {
     "logreg_skip_lr001": {"descriptors": True, "skip": True, "skip_fit": "logreg", "lr": 0.001},
     "logreg_skip_gated": {"descriptors": True, "skip": True, "skip_fit": "logreg", "skip_gate": True},
 }
-
-
-def _load(seed: int, epochs: int | None, subjects: int | None):
-    from myoflow.experiments import load_config
-    from myoflow.experiments.registry import get_pipeline
-    from myoflow.experiments.runner import default_cache_dir
-
-    over: dict = {"data": {"seed": seed}}
-    if subjects:
-        over["data"]["subjects"] = subjects
-    if epochs:
-        over["train"] = {"epochs": epochs}
-    cfg = load_config(CONFIG, overrides=over)
-    data = get_pipeline("stimulated-mass").prepare(cfg, default_cache_dir())
-    return cfg, data
 
 
 _CACHE: dict = {}
@@ -80,7 +65,7 @@ def _task(args: tuple) -> dict:
 
     key = (seed, epochs, subjects)
     if key not in _CACHE:
-        _CACHE[key] = _load(seed, epochs, subjects)
+        _CACHE[key] = load_cohort(seed, epochs, subjects)
     cfg, data = _CACHE[key]
     freqs = condition_frequencies(cond, data.frequencies)
     subj = data.participants["subject"].astype(str).to_numpy()
@@ -148,7 +133,7 @@ def main(argv=None) -> int:
         return 2
     cands = json.loads(a.candidates) if a.candidates else CANDIDATES
     conds = a.conditions.split(",")
-    _load(a.seed, a.epochs, a.subjects)  # prepare (and cache) the cohort once, before the workers start
+    load_cohort(a.seed, a.epochs, a.subjects)  # prepare (and cache) the cohort once, before the workers start
     tasks = [(a.seed, a.epochs, a.subjects, name, params, cond, rep, k, a.folds)
              for rep in range(a.repeats) for cond in conds for name, params in cands.items()
              for k in range(a.folds)]

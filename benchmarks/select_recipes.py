@@ -35,7 +35,8 @@ from common import REPO, refuse_reported_seed, write_selection_record  # noqa: E
 CONFIG = REPO / "src" / "myoflow" / "configs" / "stimulated_mass.yaml"
 
 
-def _load(seed: int, epochs: int | None, subjects: int | None):
+def load_cohort(seed: int, epochs: int | None, subjects: int | None):
+    """The stimulated-mass config and prepared cohort of simulator ``seed`` (shared with select_fusion.py)."""
     from myoflow.experiments import load_config
     from myoflow.experiments.registry import get_pipeline
     from myoflow.experiments.runner import default_cache_dir
@@ -63,7 +64,7 @@ def _task(args: tuple) -> dict:
     from myoflow.preprocess.evoked import condition_frequencies
     from myoflow.train.seeding import derive_seed
 
-    cfg, data = _load(seed, epochs, subjects)
+    cfg, data = load_cohort(seed, epochs, subjects)
     freqs = condition_frequencies(cond, data.frequencies)
     pre = {k: v for k, v in asdict(cfg.preprocess).items() if k in PREPROCESS_KEYS}
     pre.update({k: v for k, v in fixed.items() if k in PREPROCESS_KEYS})

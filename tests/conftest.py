@@ -37,3 +37,26 @@ def _single_thread_torch():
     except ImportError:  # pragma: no cover
         pass
     yield
+
+
+def _load_benchmark(name: str):
+    """Import ``benchmarks/NAME.py`` as a module (benchmarks/ is not a package; its scripts import ``common``)."""
+    import importlib.util
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", bench / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
+    sys.path.insert(0, str(bench))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(bench))
+    return mod
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """``load_benchmark(name)`` imports ``benchmarks/<name>.py`` for a test."""
+    return _load_benchmark

@@ -6,7 +6,6 @@ regenerate only the generated block of BENCHMARKS.md.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -17,26 +16,14 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(BENCH))
-    return mod
+@pytest.fixture(scope="module")
+def common(load_benchmark):
+    return load_benchmark("common")
 
 
 @pytest.fixture(scope="module")
-def common():
-    return _load("common")
-
-
-@pytest.fixture(scope="module")
-def run_all():
-    return _load("run_all")
+def run_all(load_benchmark):
+    return load_benchmark("run_all")
 
 
 def test_goal_met_operators(common):
@@ -159,8 +146,8 @@ def test_foreign_result_layout_is_rendered(run_all, tmp_path):
     assert "| 1/1 |" in text
 
 
-def test_synthetic_emg_and_rest_finder():
-    bp = _load("bench_preprocess")
+def test_synthetic_emg_and_rest_finder(load_benchmark):
+    bp = load_benchmark("bench_preprocess")
     x = bp.make_emg(2, 20.0, 1000.0, seed=3)
     assert x.shape == (2, 20000) and x.dtype == np.float32
     assert np.array_equal(x, bp.make_emg(2, 20.0, 1000.0, seed=3))
@@ -174,8 +161,8 @@ def test_synthetic_emg_and_rest_finder():
 # --------------------------------------------------------------------------- bench_myogen (issue 20)
 
 @pytest.fixture(scope="module")
-def bench_myogen():
-    return _load("bench_myogen")
+def bench_myogen(load_benchmark):
+    return load_benchmark("bench_myogen")
 
 
 def test_myogen_python_search_rejects_wrong_or_missing_interpreters(bench_myogen, tmp_path, monkeypatch):

@@ -267,27 +267,10 @@ def test_same_seed_bit_identical_other_seed_differs():
     assert not np.array_equal(one.data, other.data)
 
 
-def _bench(name: str):
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    bench = Path(__file__).resolve().parents[2] / "benchmarks"
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", bench / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    sys.path.insert(0, str(bench))
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(bench))
-    return mod
-
-
-def test_grid_gap_variance_decomposition_recovers_known_levels():
+def test_grid_gap_variance_decomposition_recovers_known_levels(load_benchmark):
     import pandas as pd
 
-    gg = _bench("grid_gap")
+    gg = load_benchmark("grid_gap")
     rng = np.random.default_rng(0)
     rows = [(s, f"{s}/{r}", c) for s in "ABCD" for r in "wxyz" for c in range(4) for _ in range(10)]
     md = pd.DataFrame(rows, columns=["subject", "recording", "channel"])
@@ -302,12 +285,12 @@ def test_grid_gap_variance_decomposition_recovers_known_levels():
     assert only_noise["burst"] > 0.85
 
 
-def test_grid_gap_benchmark_smoke(tmp_path, monkeypatch):
+def test_grid_gap_benchmark_smoke(tmp_path, monkeypatch, load_benchmark):
     """The benchmark runs the pipeline's folds end to end and writes figures beside the goals."""
     import json
 
     monkeypatch.setenv("MYOFLOW_CACHE", str(tmp_path / "cache"))
-    gg = _bench("grid_gap")
+    gg = load_benchmark("grid_gap")
     path = gg.run(seed=5, subjects=3, duration=12.0, models=["lda"], results_dir=tmp_path, n_boot=20)
     data = json.loads(path.read_text())
     assert path.name == "seed5_3x12s.json"
