@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import platform
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -188,12 +189,17 @@ def _worker_init(pipeline_name: str, cfg: ExperimentConfig, data: Any, threads: 
     _WORKER.update(pipeline=get_pipeline(pipeline_name), cfg=cfg, data=data)
 
 
-def _run_one(fold: Fold, ctx: FoldContext, run_dir: str) -> str:
+def _run_one(fold: Fold, ctx: FoldContext, run_dir: str) -> tuple[str, dict[str, float]]:
+    """Run and save one fold; return its id and its cost (wall and CPU seconds of this thread)."""
+    # thread_time: the fold trains in the calling thread (one torch/BLAS thread per fold), and the
+    # driver may run a fold in a side thread while a Ray cluster starts (see _execute)
+    w0, c0 = time.perf_counter(), time.thread_time()
     pipe: Pipeline = _WORKER["pipeline"]
     cfg = _WORKER["cfg"]
     res = pipe.run_fold(cfg, _WORKER["data"], fold, ctx)
     _save_fold(Path(run_dir), res, cfg)
-    return fold.id
+    return fold.id, {"wall_s": round(time.perf_counter() - w0, 3), "cpu_s": round(time.thread_time() - c0, 3),
+                     "pid": os.getpid()}
 
 
 def _ray_task(pipeline_name, refs, fold, ctx, run_dir, threads):  # pragma: no cover - runs inside Ray
@@ -219,58 +225,160 @@ def order_folds(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, folds: lis
     return [folds[i] for i in order]
 
 
-def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fold], run_dir: Path,
-             executor: str, workers: int, device: str, on_done: Callable[[str], None]) -> list[str]:
-    """Run ``todo``; return the ids of the folds that ran in worker processes (empty: all in-process)."""
-    def ctx_for(fold: Fold, progress: bool) -> FoldContext:
-        wd = _fold_dir(run_dir, fold)
-        return FoldContext(seed=derive_seed(cfg.seed, cfg.name, fold.id), device=device, workdir=wd,
-                           progress=progress)
+def _ctx_for(cfg: ExperimentConfig, run_dir: Path, fold: Fold, device: str, progress: bool) -> FoldContext:
+    return FoldContext(seed=derive_seed(cfg.seed, cfg.name, fold.id), device=device,
+                       workdir=_fold_dir(run_dir, fold), progress=progress)
+
+
+def _run_in_process(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, folds: list[Fold], run_dir: Path,
+                    device: str, on_done: Callable[[str], None], timings: dict[str, dict]) -> None:
+    """Run ``folds`` in this process, one after another, with the fold thread count of every executor."""
+    import torch
+    from threadpoolctl import threadpool_limits
 
     threads = fold_threads()
+    _WORKER.update(pipeline=pipeline, cfg=cfg, data=data)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        # the same BLAS/OpenMP limit as a worker, so a fold runs alike whatever the executor
+        with threadpool_limits(limits=threads):
+            for fold in folds:
+                fid, cost = _run_one(fold, _ctx_for(cfg, run_dir, fold, device, True), str(run_dir))
+                timings[fid] = {**cost, "where": "driver"}
+                on_done(fid)
+    finally:
+        torch.set_num_threads(previous)
 
-    def _run_in_process(folds: list[Fold]) -> None:
-        import torch
-        from threadpoolctl import threadpool_limits
 
-        _WORKER.update(pipeline=pipeline, cfg=cfg, data=data)
-        previous = torch.get_num_threads()
-        torch.set_num_threads(threads)
+def _starts_local_ray(executor: str) -> bool:
+    """Whether this run will start a local Ray cluster itself (Ray installed, not initialised, no RAY_ADDRESS)."""
+    if executor != "ray" or os.environ.get("RAY_ADDRESS"):
+        return False
+    try:
+        import ray
+    except ImportError:
+        return False  # _execute raises the error naming the extra
+    return not ray.is_initialized()
+
+
+def _init_ray(workers: int):
+    from ..errors import require
+
+    ray = require("ray", "ray", "--executor ray")
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                 log_to_driver=False, ignore_reinit_error=True)
+    return ray
+
+
+class _DriverHeadStart:
+    """Work the driver does in a side thread while its main thread starts a local Ray cluster.
+
+    Starting Ray (GCS, raylet, worker processes) takes seconds (4-15 s measured on the 2-core
+    machine) during which the driver would only wait. Ray must be started from the main thread
+    (its processes die with the thread that spawned them), so the side thread takes the work:
+    first ``plan`` (the pipeline's prepare, folds and longest-first order: a cold cohort cache
+    then costs no extra wall time), then the CHEAPEST remaining folds, one at a time, from the end
+    of the longest-first queue, in-process with the fold thread count every executor uses, until
+    :meth:`take_rest` hands the rest to Ray. Where a fold runs never changes its result (seeded by
+    its id, same threads).
+    """
+
+    def __init__(self, plan: Callable[[], tuple[Any, list[Fold], list[Fold]]],
+                 run: Callable[[Any, Fold], None]):
+        self._plan, self._run = plan, run
+        self._lock = threading.Lock()
+        self._planned = threading.Event()
+        self._stop = False
+        self._queue: list[Fold] = []
+        self.result: tuple[Any, list[Fold], list[Fold]] | None = None
+        self.ran: list[str] = []
+        self.error: BaseException | None = None
+        # daemon: an interrupted run must not wait for a side-thread fold before exiting
+        self._thread = threading.Thread(target=self._main, name="myoflow-driver-folds", daemon=True)
+
+    def start(self) -> "_DriverHeadStart":
+        self._thread.start()
+        return self
+
+    def _main(self) -> None:
         try:
-            # the same BLAS/OpenMP limit as a worker, so a fold runs alike whatever the executor
-            with threadpool_limits(limits=threads):
-                for fold in folds:
-                    _run_one(fold, ctx_for(fold, True), str(run_dir))
-                    on_done(fold.id)
+            self.result = self._plan()
+            with self._lock:
+                self._queue = list(self.result[2])
+            self._planned.set()
+            while True:
+                with self._lock:
+                    if self._stop or not self._queue:
+                        return
+                    fold = self._queue.pop()  # the cheapest left: a short tail if Ray is up mid-fold
+                self._run(self.result[0], fold)
+                self.ran.append(fold.id)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread by join()
+            self.error = exc
         finally:
-            torch.set_num_threads(previous)
+            self._planned.set()
 
+    def take_rest(self) -> list[Fold]:
+        """Stop taking folds (after the current one) and return those not taken, in queue order.
+
+        Waits for ``plan`` to finish; re-raises its error.
+        """
+        self._planned.wait()
+        with self._lock:
+            self._stop = True
+            rest, self._queue = self._queue, []
+        if self.result is None:
+            self.join()
+        return rest
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop = True
+
+    def join(self) -> None:
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fold], run_dir: Path,
+             executor: str, workers: int, device: str, on_done: Callable[[str], None],
+             timings: dict[str, dict] | None = None) -> list[str]:
+    """Run ``todo``; return the ids of the folds that ran in worker processes (empty: all in-process).
+
+    ``timings`` (filled if given): fold id -> wall and CPU seconds of the fold and where it ran.
+    """
+    timings = {} if timings is None else timings
+
+    def in_process(folds: list[Fold]) -> None:
+        _run_in_process(pipeline, cfg, data, folds, run_dir, device, on_done, timings)
+
+    threads = fold_threads()
     if not todo:
         return []
     if executor == "ray":
-        from ..errors import require
-
-        ray = require("ray", "ray", "--executor ray")
-        if not ray.is_initialized():
-            address = os.environ.get("RAY_ADDRESS")
-            ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
-                     log_to_driver=False, ignore_reinit_error=True)
+        ray = _init_ray(workers)
         task = ray.remote(num_cpus=1)(_ray_task)
-        refs = [ray.put(cfg), ray.put(data)]
-        pending = {task.remote(pipeline.name, refs, f, ctx_for(f, False), str(run_dir), threads): f
+        refs = [ray.put(cfg), ray.put(data)]  # once per run; each worker fetches them for its first fold only
+        pending = {task.remote(pipeline.name, refs, f, _ctx_for(cfg, run_dir, f, device, False), str(run_dir),
+                               threads): f
                    for f in todo}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                fold = pending.pop(ref)
-                ray.get(ref)
-                on_done(fold.id)
+                pending.pop(ref)
+                fid, cost = ray.get(ref)
+                timings[fid] = {**cost, "where": "ray"}
+                on_done(fid)
         return [f.id for f in todo]
     if executor != "local":
         raise ConfigError(f"unknown executor {executor!r}; expected 'local' or 'ray'")
     mode = pool_mode()
     if workers <= 1 or len(todo) == 1 or mode == "never":
-        _run_in_process(todo)
+        in_process(todo)
         return []
     if mode == "auto":
         # Time one fold in-process, then start the pool only if it pays (see pool_pays). With fold
@@ -281,13 +389,13 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
         known = all(c is not None and c > 0 for c in costs)
         probe = len(todo) - 1 if known else 0
         t0 = time.process_time()
-        _run_in_process([todo[probe]])
+        in_process([todo[probe]])
         spent = time.process_time() - t0
         rest = todo[:probe] + todo[probe + 1:]
         per_fold = spent * (sum(costs[:probe]) / len(rest)) / costs[probe] if known else spent
         todo = rest
         if not pool_pays(per_fold, len(todo), workers):
-            _run_in_process(todo)
+            in_process(todo)
             return []
     import multiprocessing as mp
 
@@ -300,9 +408,11 @@ def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fo
     blob = pickle.dumps((_worker_init, (pipeline.name, cfg, data, threads)), protocol=pickle.HIGHEST_PROTOCOL)
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn"),
                              initializer=bootstrap, initargs=(os.getpid(), blob)) as pool:
-        futures = {pool.submit(_run_one, f, ctx_for(f, False), str(run_dir)): f for f in todo}
+        futures = {pool.submit(_run_one, f, _ctx_for(cfg, run_dir, f, device, False), str(run_dir)): f for f in todo}
         for fut in as_completed(futures):
-            on_done(fut.result())
+            fid, cost = fut.result()
+            timings[fid] = {**cost, "where": "pool"}
+            on_done(fid)
     return [f.id for f in todo]
 
 
@@ -468,40 +578,73 @@ def _run_locked(cfg: ExperimentConfig, run_dir: Path, pipeline: Pipeline, *, exe
     device = get_device(cfg.train.device)
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     t0 = time.perf_counter()
-    data = pipeline.prepare(cfg, Path(cache_dir) if cache_dir else default_cache_dir())
-    t_prep = time.perf_counter() - t0
-    folds = pipeline.folds(cfg, data)
-    ids = [check_fold_id(f.id, run_dir) for f in folds]
-    if len(set(ids)) != len(ids):
-        raise MyoflowError(f"pipeline {cfg.pipeline!r} produced duplicate fold ids")
-    # longest first (when the pipeline can say), so no long fold is left running alone at the end
-    todo = order_folds(pipeline, cfg, data, [f for f in folds if not _is_done(run_dir, f)])
-    bar = None
+    marks: dict[str, float] = {}
+
+    def plan() -> tuple[Any, list[Fold], list[Fold]]:
+        data = pipeline.prepare(cfg, Path(cache_dir) if cache_dir else default_cache_dir())
+        marks["prepared"] = time.perf_counter()
+        folds = pipeline.folds(cfg, data)
+        ids = [check_fold_id(f.id, run_dir) for f in folds]
+        if len(set(ids)) != len(ids):
+            raise MyoflowError(f"pipeline {cfg.pipeline!r} produced duplicate fold ids")
+        # longest first (when the pipeline can say), so no long fold is left running alone at the end
+        return data, folds, order_folds(pipeline, cfg, data, [f for f in folds if not _is_done(run_dir, f)])
+
+    lock = threading.Lock()  # on_done is also called from the head-start thread
+    state: dict[str, Any] = {"bar": None, "done": 0}
+
+    def on_done(fold_id: str) -> None:
+        with lock:
+            state["done"] += 1
+            if state["bar"] is not None:
+                state["bar"].set_postfix_str(fold_id)
+                state["bar"].update(1)
+
+    timings: dict[str, dict] = {}
+    head, ray_start_s = None, None
+    if _starts_local_ray(executor):
+        # prepare (and the cheapest folds) in a side thread while this thread starts the cluster
+        head = _DriverHeadStart(plan, lambda data, fold: _run_in_process(pipeline, cfg, data, [fold], run_dir,
+                                                                         device, on_done, timings)).start()
+        t_ray = time.perf_counter()
+        try:
+            _init_ray(workers)
+        except BaseException:
+            head.stop()
+            raise
+        ray_start_s = time.perf_counter() - t_ray
+        todo = head.take_rest()
+        data, folds, planned = head.result  # type: ignore[misc]
+    else:
+        data, folds, planned = plan()
+        todo = planned
+    t_prep = marks["prepared"] - t0
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(folds), initial=len(folds) - len(todo),
-                   desc=cfg.name, unit="fold", leave=True)
-
-    def on_done(fold_id: str) -> None:
-        if bar is not None:
-            bar.set_postfix_str(fold_id)
-            bar.update(1)
-
-    t1 = time.perf_counter()
+        with lock:
+            state["bar"] = tqdm(total=len(folds), initial=len(folds) - len(planned) + state["done"],
+                                desc=cfg.name, unit="fold", leave=True)
     try:
-        pooled = _execute(pipeline, cfg, data, todo, run_dir, executor, workers, device, on_done)
+        pooled = _execute(pipeline, cfg, data, todo, run_dir, executor, workers, device, on_done, timings)
+        if head is not None:
+            head.join()  # its last in-process fold; re-raises its error
     finally:
-        if bar is not None:
-            bar.close()
-    t_folds = time.perf_counter() - t1
+        if state["bar"] is not None:
+            state["bar"].close()
+    t_folds = time.perf_counter() - marks["prepared"]
     if any(not _is_done(run_dir, f) for f in folds):
         return RunSummary(run_dir=str(run_dir), complete=False)
+    seconds = {"prepare": t_prep, "folds": t_folds}
+    if ray_start_s is not None:
+        seconds["ray_start"] = ray_start_s  # overlapped with prepare and the driver's own folds
     atomic_write_json(run_dir / "run_info.json", {
         "versions": _versions(), "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "executor": executor, "workers": workers, "device": device, "pool_mode": pool_mode(),
-        "folds_in_workers": len(pooled),
-        "seconds": {"prepare": t_prep, "folds": t_folds}, "n_folds": len(folds),
+        "folds_in_workers": len(pooled), "folds_in_driver_while_ray_started": list(head.ran) if head else [],
+        "seconds": seconds, "n_folds": len(folds),
+        # per fold run this time: wall/CPU seconds and where (driver, pool, ray); CPU = the fold's thread
+        "fold_seconds": {f.id: timings[f.id] for f in folds if f.id in timings},
     })
     summary = finalize_run(run_dir, cfg, pipeline, data, folds)
     if mlflow_uri:
