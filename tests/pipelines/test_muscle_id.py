@@ -230,3 +230,38 @@ def test_intra_split_never_separates_channels_of_a_burst_and_loso_separates_subj
         assert f.payload["held_out"] not in set(md["subject"].iloc[tr])
     final = [f for f in folds if f.payload["scheme"] == "final"]
     assert len(final) == 1 and len(final[0].payload["test"]) == 0
+
+
+def test_binary_skip_models_and_schemes_trim_only_the_binary_task_folds(fake_cohort):
+    """Issue 19: evaluate.binary_skip_models / binary_skip_schemes trim the dedicated binary-task folds (cost),
+    never the 4-class ones; fold_cost follows the models a fold trains; nonsense is refused."""
+    from myoflow.pipelines.muscle_id.pipeline import MuscleIdPipeline, _fold_models
+
+    base = {"name": "t", "pipeline": "muscle-id", "data": {"sim": {"subjects": 3}, "real": {"enabled": False}}}
+    ev = {"binary": "separate", "schemes": ["intra", "loso", "intra-channel"],
+          "models": ["cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf"],
+          "binary_skip_models": [], "binary_skip_schemes": []}
+    full = from_dict(MuscleIdConfig, {**base, "evaluate": ev})
+    lean = from_dict(MuscleIdConfig, {**base, "evaluate": {**ev, "binary_skip_models": ["cnn_lstm_random"],
+                                                           "binary_skip_schemes": ["intra-channel"]}})
+    pipe = MuscleIdPipeline()
+    f_full, f_lean = pipe.folds(full, fake_cohort), pipe.folds(lean, fake_cohort)
+    kinds = lambda folds: sorted((f.payload["task"], f.payload["scheme"]) for f in folds)  # noqa: E731
+    assert [k for k in kinds(f_full) if k[0] == "4class"] == [k for k in kinds(f_lean) if k[0] == "4class"]
+    assert ("muscle", "intra-channel") in kinds(f_full) and ("muscle", "intra-channel") not in kinds(f_lean)
+    assert ("side", "loso") in kinds(f_lean) and ("side", "intra") in kinds(f_lean)
+    assert _fold_models(lean, "muscle", "loso") == ["cnn_lstm_pretrained", "lda", "rf"]
+    assert _fold_models(full, "muscle", "loso") == ev["models"]
+    assert _fold_models(lean, "4class", "loso") == ev["models"]
+    assert _fold_models(lean, "4class", "final") == ["cnn_lstm_pretrained"]
+    side = next(f for f in f_lean if f.payload["task"] == "side" and f.payload["scheme"] == "loso")
+    four = next(f for f in f_lean if f.payload["task"] == "4class" and f.id.endswith(side.payload["held_out"]))
+    assert pipe.fold_cost(lean, fake_cohort, side) == pytest.approx(pipe.fold_cost(lean, fake_cohort, four) * 1.2 / 2.2)
+    with pytest.raises(ConfigError, match="binary_skip_models: unknown"):
+        from_dict(MuscleIdConfig, {**base, "evaluate": {**ev, "binary_skip_models": ["svm"]}})
+    with pytest.raises(ConfigError, match="no model"):
+        from_dict(MuscleIdConfig, {**base, "evaluate": {**ev, "models": ["lda"], "binary_skip_models": ["lda"]}})
+    with pytest.raises(ConfigError, match="no scheme"):
+        from_dict(MuscleIdConfig, {**base, "evaluate": {**ev, "schemes": ["loso"], "binary_skip_schemes": ["loso"]}})
+    # a narrower scheme list than the shipped skip list is fine (e.g. LOSO-only selection runs)
+    from_dict(MuscleIdConfig, {**base, "evaluate": {**ev, "schemes": ["loso"], "binary_skip_schemes": ["intra-channel"]}})

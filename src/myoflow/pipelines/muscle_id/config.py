@@ -139,6 +139,11 @@ class EvaluateConfig:
     # regime where simulator pretraining (the _simpre models) is meant to help. None: all the others.
     loso_train_subjects: int | None = None
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    # binary: separate only — models of ``models`` and schemes of ``schemes`` the dedicated binary-task
+    # folds leave out (the binary tasks would repeat the 4-class task's comparisons, pretrained vs random
+    # init and leaky vs burst split, at the price of a full set of networks each). Empty: run everything.
+    binary_skip_models: list[str] = field(default_factory=list)
+    binary_skip_schemes: list[Literal["intra", "loso", "intra-channel"]] = field(default_factory=list)
     final_model: bool = True               # also train on all subjects (for `myoflow check-placement`)
     n_boot: int = 1000
 
@@ -148,6 +153,16 @@ class EvaluateConfig:
             raise ConfigError(f"evaluate.models: unknown model(s) {unknown}; choose from {list(MODEL_NAMES)}")
         if not self.models:
             raise ConfigError("evaluate.models must name at least one model")
+        unknown = [m for m in self.binary_skip_models if m not in MODEL_NAMES]
+        if unknown:
+            raise ConfigError(f"evaluate.binary_skip_models: unknown model(s) {unknown}; choose from {list(MODEL_NAMES)}")
+        if self.binary == "separate":
+            if not [m for m in self.models if m not in self.binary_skip_models]:
+                raise ConfigError("evaluate.binary_skip_models leaves the binary tasks no model; "
+                                  "use evaluate.binary: collapsed or none instead")
+            if not [s for s in self.schemes if s not in self.binary_skip_schemes]:
+                raise ConfigError("evaluate.binary_skip_schemes leaves the binary tasks no scheme; "
+                                  "use evaluate.binary: collapsed or none instead")
         if not 0 < self.intra_test_size < 1:
             raise ConfigError(f"evaluate.intra_test_size must be in (0, 1), got {self.intra_test_size}")
         if self.intra_repeats < 1:

@@ -103,6 +103,22 @@ def _trained_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
     return tasks
 
 
+def _task_schemes(cfg: MuscleIdConfig, task: str) -> list[str]:
+    """Schemes run for ``task``: evaluate.schemes, less evaluate.binary_skip_schemes on a binary task."""
+    ev = cfg.evaluate
+    return [s for s in ev.schemes if task == "4class" or s not in ev.binary_skip_schemes]
+
+
+def _fold_models(cfg: MuscleIdConfig, task: str, scheme: str) -> list[str]:
+    """Models a fold trains: evaluate.models, less evaluate.binary_skip_models on a binary task; the final
+    fold only the first CNN-LSTM (a deployable network for check-placement, no baselines)."""
+    ev = cfg.evaluate
+    models = [m for m in ev.models if task == "4class" or m not in ev.binary_skip_models]
+    if scheme == "final":
+        models = [m for m in models if m.startswith("cnn_lstm")][:1]
+    return models
+
+
 class MuscleIdPipeline(Pipeline):
     """The seed-001 protocol as a runner plug-in (see module docstring)."""
 
@@ -152,13 +168,14 @@ class MuscleIdPipeline(Pipeline):
             multi_channel = bool(md.groupby("burst_key")["channel"].nunique().max() > 1)
             for task in _trained_tasks(cfg, cohort):
                 y = cohort.labels[task]
-                if "intra" in ev.schemes:
+                schemes = _task_schemes(cfg, task)
+                if "intra" in schemes:
                     splitter = WithinSubject(test_size=ev.intra_test_size, unit="unit",
                                              seed=derive_seed(cfg.seed, name, task, "intra"), n_repeats=ev.intra_repeats)
                     for r, (tr, te) in enumerate(splitter.split(md, y=y)):
                         out.append(Fold(f"{name}-intra-{task}-r{r}", f"{name}/intra/{task}",
                                         {"cohort": name, "task": task, "scheme": "intra", "train": tr, "test": te}))
-                if "intra-channel" in ev.schemes and multi_channel:
+                if "intra-channel" in schemes and multi_channel:
                     # Deliberately leaky comparison: each channel-sample is its own unit.
                     splitter = WithinSubject(test_size=ev.intra_test_size, unit=("unit", "channel"),
                                              seed=derive_seed(cfg.seed, name, task, "intra-channel"),
@@ -167,7 +184,7 @@ class MuscleIdPipeline(Pipeline):
                         out.append(Fold(f"{name}-intra-channel-{task}-r{r}", f"{name}/intra-channel/{task}",
                                         {"cohort": name, "task": task, "scheme": "intra-channel",
                                          "train": tr, "test": te}))
-                if "loso" in ev.schemes:
+                if "loso" in schemes:
                     if len(subjects) < 3:
                         raise DataError(f"cohort {name!r} has {len(subjects)} subject(s); "
                                         "leave-one-subject-out needs at least 3 (2 to train and validate)")
@@ -197,9 +214,7 @@ class MuscleIdPipeline(Pipeline):
         """Relative cost: training windows x window length x networks trained (the runner starts the
         longest folds first). The networks dominate; the baselines count as a tenth of one."""
         p = fold.payload
-        models = list(cfg.evaluate.models)
-        if p["scheme"] == "final":
-            models = [m for m in models if m.startswith("cnn_lstm")][:1]
+        models = _fold_models(cfg, p.get("task", "4class"), p["scheme"])
         nets = sum(1.0 if (m.startswith("cnn_lstm") or m in DEEP_MODELS) else 0.1 for m in models)
         return float(len(p["train"])) * float(data[p["cohort"]].epochs.n_times) * nets
 
@@ -260,9 +275,7 @@ class MuscleIdPipeline(Pipeline):
             "n_train": int(train.size), "n_test": int(test.size), "fs": float(cohort.epochs.fs),
             "window_samples": int(cohort.epochs.n_times), "input_names": ["emg"], "models": {},
         }
-        models = list(cfg.evaluate.models)
-        if scheme == "final":  # only a deployable network is needed (check-placement), no baselines
-            models = [m for m in models if m.startswith("cnn_lstm")][:1]
+        models = _fold_models(cfg, task, scheme)
         for model in models:
             if model in SIMPRE_MODELS and not _simpre_match(cfg, np.unique(y[train])):
                 extras["models"][model] = {"skipped": f"no class of task {task!r} matches a muscle of "
