@@ -215,18 +215,24 @@ def calibrate(costs: dict[str, float], subjects: int, duration: float, seed: int
             "predicted_cpu_s": predicted, "measured_over_predicted": measured / predicted}
 
 
-def inventory(binary: str, intra_channel: bool = True) -> list[dict]:
-    """Folds of the shipped config at paper size: scheme, cohort, training/test windows, networks trained."""
+def inventory(binary: str, intra_channel: bool = True, lean_binary: bool = False) -> list[dict]:
+    """Folds of the shipped config at paper size: scheme, cohort, training/test windows, networks trained.
+
+    ``lean_binary``: the binary-task folds skip the random-init CNN-LSTM and the intra-channel scheme
+    (``evaluate.binary_skip_models: [cnn_lstm_random]``, ``binary_skip_schemes: [intra-channel]``).
+    """
     folds = []
     sim_tasks = ["4class"] + (["side", "muscle"] if binary == "separate" else [])
     for task in sim_tasks:
-        folds.append(dict(cohort="sim", scheme="intra", task=task, n_train=0.8 * N_SIM, n_test=0.2 * N_SIM))
-        if intra_channel:
+        lean = lean_binary and task != "4class"
+        nets = ["pretrained"] if lean else ["pretrained", "random"]
+        folds.append(dict(cohort="sim", scheme="intra", task=task, n_train=0.8 * N_SIM, n_test=0.2 * N_SIM, nets=nets))
+        if intra_channel and not lean:
             folds.append(dict(cohort="sim", scheme="intra-channel", task=task, n_train=0.8 * N_SIM,
-                              n_test=0.2 * N_SIM))
+                              n_test=0.2 * N_SIM, nets=nets))
         for _ in range(SIM_SUBJECTS):
             folds.append(dict(cohort="sim", scheme="loso", task=task, n_train=N_SIM * (1 - 1 / SIM_SUBJECTS),
-                              n_test=N_SIM / SIM_SUBJECTS))
+                              n_test=N_SIM / SIM_SUBJECTS, nets=nets))
     folds.append(dict(cohort="sim", scheme="final", task="4class", n_train=N_SIM, n_test=0))
     folds.append(dict(cohort="real", scheme="intra", task="4class", n_train=0.8 * N_REAL, n_test=0.2 * N_REAL))
     for _ in range(REAL_SUBJECTS):
@@ -238,14 +244,14 @@ def inventory(binary: str, intra_channel: bool = True) -> list[dict]:
 
 def project(costs: dict[str, float], binary: str, code: str, epochs_intra: float, epochs_loso: float,
             ae_epochs: int = 10, ae_max: int = 20000, trees: int = 200, val_fraction: float = 0.2,
-            channel_fraction: float = 1.0) -> dict:
+            channel_fraction: float = 1.0, lean_binary: bool = False) -> dict:
     """CPU seconds of the whole protocol from per-window costs (a projection, see the module docstring)."""
     t_train, t_val = costs[f"train_{code}"], costs[f"val_{code}"] + (costs["acc_old"] if code == "old" else 0.0)
     t_pred = costs["val_new"] if code == "new" else costs["acc_old"]
     parts = {"cnn_lstm_train": 0.0, "cnn_lstm_validation": 0.0, "autoencoder": 0.0, "random_forest": 0.0,
              "predict": 0.0}
-    for f in inventory(binary):
-        nets = ["pretrained"] if f["scheme"] == "final" else ["pretrained", "random"]
+    for f in inventory(binary, lean_binary=lean_binary):
+        nets = ["pretrained"] if f["scheme"] == "final" else f.get("nets", ["pretrained", "random"])
         epochs = epochs_loso if f["scheme"] == "loso" else epochs_intra
         n_fit, n_val = f["n_train"] * (1 - val_fraction), f["n_train"] * val_fraction
         for net in nets:
@@ -259,7 +265,7 @@ def project(costs: dict[str, float], binary: str, code: str, epochs_intra: float
             parts["random_forest"] += trees * n * math.log2(n) * costs["rf_unit"]
     total = sum(parts.values())
     return {"cpu_hours": total / 3600, "parts_cpu_hours": {k: v / 3600 for k, v in parts.items()},
-            "n_folds": len(inventory(binary))}
+            "n_folds": len(inventory(binary, lean_binary=lean_binary))}
 
 
 def projections(costs: dict[str, float], a) -> dict[str, dict]:
@@ -280,6 +286,10 @@ def projections(costs: dict[str, float], a) -> dict[str, dict]:
         proj[f"{binary}/new/patience_{a.patience_alt}+channels_4of16"] = project(
             costs, binary, "new", f * (best_i + a.patience_alt + 1), f * (best_l + a.patience_alt + 1),
             channel_fraction=4 / 16)
+    # + the binary-task folds without the random-init twin and the intra-channel split (the shipped scope)
+    proj[f"separate/new/patience_{a.patience_alt}+channels_4of16+lean_binary"] = project(
+        costs, "separate", "new", f * (best_i + a.patience_alt + 1), f * (best_l + a.patience_alt + 1),
+        channel_fraction=4 / 16, lean_binary=True)
     return proj
 
 

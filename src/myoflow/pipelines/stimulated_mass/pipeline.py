@@ -224,6 +224,22 @@ class StimulatedMassPipeline(Pipeline):
                             {"train": subj.tolist(), "test": [], "split": -1, "features": final_cond}))
         return out
 
+    def fold_cost(self, cfg: StimulatedMassConfig, data: EvokedData, fold: Fold) -> float:
+        """Relative cost, so the runner starts the longest folds first: training subjects x networks x
+        LSTM input width. Every network runs the same number of sequence steps per sample; a step's cost
+        grows with hidden size + inputs, and ``combine: stack`` gives the ``all`` condition one input per
+        muscle x frequency. The baselines count as a tenth of one network; the final fold trains one model."""
+        cond = fold.payload.get("features", fold.condition)
+        n_freqs = len(condition_frequencies(cond, data.frequencies))
+        n_inputs = len(cfg.data.muscles) * (n_freqs if cfg.preprocess.combine == "stack" else 1)
+        params = cfg.model.params or {}
+        members = float(params.get("n_members", 1))
+        models = list(cfg.evaluate.models)
+        if fold.condition == FINAL:
+            models = [m for m in models if m in NEURAL_MODELS][:1]
+        nets = sum(members if m in NEURAL_MODELS else 0.1 for m in models)
+        return float(len(fold.payload["train"])) * nets * (float(params.get("hidden_size", 16)) + n_inputs)
+
     # ---------------------------------------------------------------- fold
     def run_fold(self, cfg: StimulatedMassConfig, data: EvokedData, fold: Fold, ctx: FoldContext) -> FoldResult:
         from ...train.seeding import derive_seed
