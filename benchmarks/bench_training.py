@@ -88,8 +88,12 @@ def _child(executor: str, workers: int, out: Path, cache: Path, quick: bool, thr
     wall = time.perf_counter() - t0
     info = json.loads((out / "run_info.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())
+    fold_s = info.get("fold_seconds", {})
     print(json.dumps({"wall_s": wall, "seconds": info.get("seconds", {}), "n_folds": info.get("n_folds"),
                       "subjects": getattr(cfg.data, "subjects", None), "epochs": cfg.train.epochs,
+                      "fold_cpu_total_s": round(sum(v.get("cpu_s", 0.0) for v in fold_s.values()), 2),
+                      "folds_in_driver": info.get("folds_in_driver_while_ray_started", []),
+                      "fold_seconds": fold_s, "load_average": list(os.getloadavg()),
                       "fold_metrics": _fold_metrics(metrics, out)}))
 
 
@@ -249,7 +253,15 @@ def run(quick: bool, results_dir: Path) -> Path:
         note = (f"whole run {r['wall_s']:.1f} s; {t1 / t2:.2f}× the runner-default 1-worker run"
                 + (f", {t_seq / t2:.2f}× the 1-thread 1-worker run." if t_seq is not None else "."))
         if key == "rayx2":
-            note += " Includes starting the local Ray cluster and shipping the cohort to its object store."
+            note += " Includes starting the local Ray cluster and shipping the cohort to its object store"
+            if r.get("seconds", {}).get("ray_start") is not None:
+                note += (f" (cluster start {r['seconds']['ray_start']:.1f} s, overlapped with the cohort preparation"
+                         f" and {len(r.get('folds_in_driver', []))} fold(s) the driver ran itself meanwhile)")
+            note += "."
+        if r.get("fold_cpu_total_s"):
+            # how busy the workers were: sum of the folds' CPU over (workers x fold wall time)
+            note += (f" Folds' CPU {r['fold_cpu_total_s']:.0f} s in all ({r['fold_cpu_total_s'] / (2 * t2):.0%} of "
+                     f"2 cores x the fold time; 1 worker: {base.get('fold_cpu_total_s', float('nan')):.0f} s).")
         if "ceiling" in ceiling:
             note += f" {speedup / ceiling['ceiling']:.0%} of this machine's 2-process ceiling ({ceiling['ceiling']:.2f}×)."
         if speedup < 1.2:
