@@ -244,7 +244,7 @@ def inventory(binary: str, intra_channel: bool = True, lean_binary: bool = False
 
 def project(costs: dict[str, float], binary: str, code: str, epochs_intra: float, epochs_loso: float,
             ae_epochs: int = 10, ae_max: int = 20000, trees: int = 200, val_fraction: float = 0.2,
-            channel_fraction: float = 1.0, lean_binary: bool = False) -> dict:
+            channel_fraction: float = 1.0, lean_binary: bool = False, shared_pretraining: bool = False) -> dict:
     """CPU seconds of the whole protocol from per-window costs (a projection, see the module docstring)."""
     t_train, t_val = costs[f"train_{code}"], costs[f"val_{code}"] + (costs["acc_old"] if code == "old" else 0.0)
     t_pred = costs["val_new"] if code == "new" else costs["acc_old"]
@@ -257,7 +257,10 @@ def project(costs: dict[str, float], binary: str, code: str, epochs_intra: float
         for net in nets:
             parts["cnn_lstm_train"] += epochs * n_fit * channel_fraction * t_train  # channels_per_epoch / 16
             parts["cnn_lstm_validation"] += epochs * n_val * t_val
-            if net == "pretrained":
+            # shared_pretraining: a LOSO split's binary tasks reuse its 4-class fold's pretraining (same windows,
+            # one pretrain_seed per split, memoised), so only the 4-class LOSO folds pay for it
+            reused = shared_pretraining and f["scheme"] == "loso" and f["task"] != "4class"
+            if net == "pretrained" and not reused:
                 parts["autoencoder"] += ae_epochs * min(f["n_train"], ae_max) * (costs["ae1"] + costs["ae2"])
             parts["predict"] += f["n_test"] * t_pred
         if f["scheme"] != "final":
@@ -290,6 +293,10 @@ def projections(costs: dict[str, float], a) -> dict[str, dict]:
     proj[f"separate/new/patience_{a.patience_alt}+channels_4of16+lean_binary"] = project(
         costs, "separate", "new", f * (best_i + a.patience_alt + 1), f * (best_l + a.patience_alt + 1),
         channel_fraction=4 / 16, lean_binary=True)
+    # + one autoencoder pretraining per LOSO split shared by its tasks (the shipped code)
+    proj[f"separate/new/patience_{a.patience_alt}+channels_4of16+lean_binary+shared_pretraining"] = project(
+        costs, "separate", "new", f * (best_i + a.patience_alt + 1), f * (best_l + a.patience_alt + 1),
+        channel_fraction=4 / 16, lean_binary=True, shared_pretraining=True)
     return proj
 
 

@@ -265,3 +265,40 @@ def test_binary_skip_models_and_schemes_trim_only_the_binary_task_folds(fake_coh
         from_dict(MuscleIdConfig, {**base, "evaluate": {**ev, "schemes": ["loso"], "binary_skip_schemes": ["loso"]}})
     # a narrower scheme list than the shipped skip list is fine (e.g. LOSO-only selection runs)
     from_dict(MuscleIdConfig, {**base, "evaluate": {**ev, "schemes": ["loso"], "binary_skip_schemes": ["intra-channel"]}})
+
+
+def test_pretrain_seed_shares_one_pretraining_and_the_cache_returns_exactly_it(tmp_path, monkeypatch):
+    """Issue 19: models of different tasks on the same training windows and one pretrain_seed pretrain
+    identically; pretrain_cache memoises that pretraining, and a cache hit gives bit-identical models."""
+    import myoflow.models.conv_autoencoder as cae
+
+    ep = _epochs(16)
+    common = dict(pretrain=True, epochs=1, ae_epochs=1, batch_size=32, val_fraction=0.25, val_group="subject",
+                  conv_channels=(4, 8), fc_size=8, lstm_hidden=8, head_size=8)
+    plain = CNNLSTMClassifier(seed=5, pretrain_seed=11, **common).fit(ep)
+    other = CNNLSTMClassifier(seed=6, pretrain_seed=11, **common).fit(ep.replace(y=np.where(ep.y == "A", "x", "y")))
+    for k in plain.initial_conv_weights_:  # another seed and other labels, the same pretraining
+        assert np.array_equal(plain.initial_conv_weights_[k], other.initial_conv_weights_[k])
+    unshared = CNNLSTMClassifier(seed=5, **common).fit(ep)
+    assert not np.array_equal(unshared.initial_conv_weights_["conv1"], plain.initial_conv_weights_["conv1"])
+
+    first = CNNLSTMClassifier(seed=5, pretrain_seed=11, pretrain_cache=str(tmp_path), **common).fit(ep)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    calls = []
+    original = cae.pretrain_conv_layers
+    monkeypatch.setattr(cae, "pretrain_conv_layers", lambda *a, **k: calls.append(1) or original(*a, **k))
+    hit = CNNLSTMClassifier(seed=5, pretrain_seed=11, pretrain_cache=str(tmp_path), **common).fit(ep)
+    assert calls == []  # served from the cache
+    for est in (first, hit):
+        assert est.pretrain_history_ == plain.pretrain_history_
+        for k, v in plain.module_.state_dict().items():
+            assert torch.equal(v, est.module_.state_dict()[k]), k
+        assert np.array_equal(est.predict_proba(ep), plain.predict_proba(ep))
+    # other windows: another key, pretrained afresh
+    CNNLSTMClassifier(seed=5, pretrain_seed=11, pretrain_cache=str(tmp_path), **common).fit(ep[:24])
+    assert calls == [1] and len(list(tmp_path.glob("*.npz"))) == 2
+    # a damaged entry is recomputed, not trusted
+    for f in tmp_path.glob("*.npz"):
+        f.write_bytes(b"junk")
+    again = CNNLSTMClassifier(seed=5, pretrain_seed=11, pretrain_cache=str(tmp_path), **common).fit(ep)
+    assert np.array_equal(again.predict_proba(ep), plain.predict_proba(ep))

@@ -252,8 +252,15 @@ def _run_in_process(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, folds:
 
 
 def _starts_local_ray(executor: str) -> bool:
-    """Whether this run will start a local Ray cluster itself (Ray installed, not initialised, no RAY_ADDRESS)."""
+    """Whether this run starts a local Ray cluster itself (Ray installed, not initialised, no RAY_ADDRESS)
+    with the driver's head start (:class:`_DriverHeadStart`; ``MYOFLOW_RAY_HEAD_START=0`` turns it off,
+    for A/B timing: the cluster then starts after the preparation, as before)."""
     if executor != "ray" or os.environ.get("RAY_ADDRESS"):
+        return False
+    flag = os.environ.get("MYOFLOW_RAY_HEAD_START", "1").strip().lower()
+    if flag not in ("0", "1", "", "true", "false", "yes", "no"):
+        raise ConfigError(f"MYOFLOW_RAY_HEAD_START must be 0 or 1, not {flag!r}")
+    if flag in ("0", "false", "no"):
         return False
     try:
         import ray

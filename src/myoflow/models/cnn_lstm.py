@@ -28,6 +28,7 @@ of a fold.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -212,6 +213,15 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         nothing is subsampled (the run is then identical to ``None``).
     seed : int
         Seeds weight initialisation, pretraining, batch order, validation split.
+    pretrain_seed : int, optional
+        Setup 1 only: seeds the convolution layers' initial weights and their autoencoder
+        pretraining instead of ``seed``. Models of different tasks trained on the same windows with
+        one ``pretrain_seed`` then pretrain identically, so one pretraining can serve them all
+        (``pretrain_cache``). ``None`` (default): everything from ``seed``.
+    pretrain_cache : str, optional
+        Folder memoising the pretrained convolution weights, keyed by a hash of everything they
+        depend on (training windows, initial weights, autoencoder settings, torch version, threads,
+        device): a hit gives exactly the weights pretraining would compute. ``None``: no cache.
     device : str
         Torch device.
 
@@ -258,6 +268,8 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         channels_per_epoch: int | None = None,
         channel_group: str | Sequence[str] = ("burst_key", "window"),
         seed: int = 0,
+        pretrain_seed: int | None = None,
+        pretrain_cache: str | None = None,
         device: str = "cpu",
     ):
         self.pretrain = pretrain
@@ -283,6 +295,8 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         self.channels_per_epoch = channels_per_epoch
         self.channel_group = channel_group
         self.seed = seed
+        self.pretrain_seed = pretrain_seed
+        self.pretrain_cache = pretrain_cache
         self.device = device
 
     # ------------------------------------------------------------------ model
@@ -373,6 +387,26 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
             self._train(Xs, codes, fit_idx, val_idx, subset_groups)
         return self
 
+    def _pretrain_cache_file(self, Xs: np.ndarray, ae_seed: int, device) -> Path:
+        """Cache file of this pretraining: a hash of every input it depends on."""
+        import hashlib
+        import json
+
+        import torch
+
+        settings = {k: v for k, v in self.module_config(0, Xs.shape[1]).items() if k != "n_classes"}
+        settings.update(ae_epochs=int(self.ae_epochs), batch_size=int(self.batch_size), ae_lr=float(self.ae_lr),
+                        ae_max_samples=self.ae_max_samples, ae_seed=int(ae_seed), shape=list(Xs.shape),
+                        dtype=str(Xs.dtype), torch=torch.__version__, threads=torch.get_num_threads(),
+                        device=str(device), format=1)
+        h = hashlib.blake2b(json.dumps(settings, sort_keys=True).encode(), digest_size=20)
+        h.update(np.ascontiguousarray(Xs).view(np.uint8).reshape(-1))
+        for conv in self.module_.conv_layers:
+            for t in (conv.weight, conv.bias):
+                if t is not None:
+                    h.update(t.detach().cpu().numpy().tobytes())
+        return Path(self.pretrain_cache) / f"cnn_lstm-pretrain-{h.hexdigest()}.npz"
+
     def _epoch_subset(self, groups: np.ndarray):
         """Per epoch: at most ``channels_per_epoch`` random windows of every group (indices into the fit set)."""
         k = int(self.channels_per_epoch)
@@ -398,13 +432,30 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
 
         self.pretrain_history_: list[list[float]] = []
         if self.pretrain:
-            # Unsupervised, so every training window may be used (never test windows).
-            self.pretrain_history_ = pretrain_conv_layers(
-                self.module_.conv_layers, Xs, between=self.module_.pool, activation=self.module_.act,
-                epochs=int(self.ae_epochs), batch_size=int(self.batch_size), lr=float(self.ae_lr),
-                seed=derive_seed(self.seed, "autoencoder"), max_samples=self.ae_max_samples,
-                device=get_device(self.device),  # on the GPU too, not left on the CPU
-            )
+            ae_seed = derive_seed(self.seed, "autoencoder")
+            if self.pretrain_seed is not None:
+                from ..train import torch_seed
+
+                # the conv layers start from weights of pretrain_seed (the global RNG is left untouched)
+                with torch_seed(int(self.pretrain_seed)):
+                    for conv in self.module_.conv_layers:
+                        conv.reset_parameters()
+                ae_seed = derive_seed(int(self.pretrain_seed), "autoencoder")
+            device = get_device(self.device)
+            cache = self._pretrain_cache_file(Xs, ae_seed, device) if self.pretrain_cache else None
+            hit = _load_pretrained(cache, self.module_.conv_layers) if cache is not None else None
+            if hit is not None:
+                self.pretrain_history_ = hit
+            else:
+                # Unsupervised, so every training window may be used (never test windows).
+                self.pretrain_history_ = pretrain_conv_layers(
+                    self.module_.conv_layers, Xs, between=self.module_.pool, activation=self.module_.act,
+                    epochs=int(self.ae_epochs), batch_size=int(self.batch_size), lr=float(self.ae_lr),
+                    seed=ae_seed, max_samples=self.ae_max_samples,
+                    device=device,  # on the GPU too, not left on the CPU
+                )
+                if cache is not None:
+                    _save_pretrained(cache, self.module_.conv_layers, self.pretrain_history_)
         self.initial_conv_weights_ = {
             f"conv{i + 1}": c.weight.detach().cpu().clone().numpy() for i, c in enumerate(self.module_.conv_layers)
         }
@@ -481,3 +532,49 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         self.classes_ = np.asarray(fitted["classes"]).astype(str)
         self.scale_ = float(fitted["scale"])
         self.module_ = self._build(self.classes_.size, int(fitted.get("in_channels", 1))).eval()
+
+
+def _load_pretrained(path: Path, conv_layers) -> list[list[float]] | None:
+    """Pretrained conv weights from ``path`` into ``conv_layers``; their histories, or None (absent/unreadable)."""
+    import torch
+
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+        tensors = []
+        for i, conv in enumerate(conv_layers):
+            w = torch.as_tensor(arrays[f"conv{i}_weight"])
+            if tuple(w.shape) != tuple(conv.weight.shape):
+                raise ValueError(f"conv{i} weight shape {tuple(w.shape)}")
+            b = torch.as_tensor(arrays[f"conv{i}_bias"]) if conv.bias is not None else None
+            tensors.append((w, b))
+        history = [arrays[f"history{i}"].astype(float).tolist() for i in range(len(conv_layers))]
+    except Exception as exc:  # noqa: BLE001 - a damaged cache entry is recomputed, never trusted
+        log.warning("pretraining cache %s unreadable (%s); pretraining again", path, exc)
+        return None
+    with torch.no_grad():
+        for conv, (w, b) in zip(conv_layers, tensors):
+            conv.weight.copy_(w.to(conv.weight.device))
+            if b is not None:
+                conv.bias.copy_(b.to(conv.bias.device))
+    log.debug("pretrained conv weights from %s", path)
+    return history
+
+
+def _save_pretrained(path: Path, conv_layers, history: list[list[float]]) -> None:
+    from .._atomic import atomic_path
+
+    arrays = {}
+    for i, conv in enumerate(conv_layers):
+        arrays[f"conv{i}_weight"] = conv.weight.detach().cpu().numpy()
+        if conv.bias is not None:
+            arrays[f"conv{i}_bias"] = conv.bias.detach().cpu().numpy()
+        arrays[f"history{i}"] = np.asarray(history[i], dtype=np.float64)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    except OSError as exc:  # a read-only or full cache only costs the next model its pretraining
+        log.warning("could not write the pretraining cache %s (%s)", path, exc)

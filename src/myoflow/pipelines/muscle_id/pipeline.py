@@ -288,6 +288,14 @@ class MuscleIdPipeline(Pipeline):
                 est.set_params(pretrain={**est.pretrain, "cache_dir": data.cache_dir})
             if isinstance(est, CNNLSTMClassifier):
                 est.device = ctx.device
+                if est.pretrain and scheme == "loso":
+                    # Every task of one LOSO split trains on the same windows: one pretraining seed per
+                    # split (not per task) makes their unsupervised pretraining identical, so it is computed
+                    # once and memoised (keyed by a hash of the training windows and settings; issue 19).
+                    est.set_params(pretrain_seed=derive_seed(cfg.seed, p["cohort"], "loso", str(p["held_out"]),
+                                                             "pretrain"))
+                    if getattr(data, "cache_dir", None):
+                        est.set_params(pretrain_cache=str(Path(data.cache_dir) / "muscle_id" / "pretrain"))
                 est.fit(ep_train)
                 states[model] = estimator_tensors(est)
                 curves[model] = est.curves()
