@@ -110,15 +110,15 @@ def test_auto_pool_probes_the_cheapest_fold_and_scales_by_cost(tmp_path, monkeyp
     assert asked == [(5.0, 2, 2)]
 
 
-def test_stimulated_mass_fold_cost_puts_final_and_stacked_all_folds_first():
+def test_stimulated_mass_fold_cost_counts_subjects_and_networks():
     from myoflow.config import from_dict
     from myoflow.pipelines.stimulated_mass.config import StimulatedMassConfig
     from myoflow.pipelines.stimulated_mass.pipeline import StimulatedMassPipeline
 
     cfg = from_dict(StimulatedMassConfig, {"name": "s", "pipeline": "stimulated-mass",
-                                           "evaluate": {"models": ["attention_bilstm", "ptp_logreg"]},
-                                           "model": {"name": "attention_bilstm", "params": {"n_members": 5, "hidden_size": 16}},
-                                           "preprocess": {"combine": "stack"}})
+                                           "evaluate": {"models": ["attention_bilstm", "bilstm_no_attention",
+                                                                   "ptp_logreg"]},
+                                           "model": {"name": "attention_bilstm", "params": {"n_members": 5}}})
 
     class _Data:
         frequencies = [5.0, 10.0, 15.0, 20.0, 25.0]
@@ -129,6 +129,6 @@ def test_stimulated_mass_fold_cost_puts_final_and_stacked_all_folds_first():
     allf = Fold("all-k0", "all", {"train": tr, "test": ["T"]})
     final = Fold("final-all", "final", {"train": tr + [f"T{i}" for i in range(18)], "test": [], "features": "all"})
     c = {f.id: pipe.fold_cost(cfg, _Data(), f) for f in (one, allf, final)}
-    assert c["5Hz-k0"] == 72 * 5.1 * (16 + 2) and c["all-k0"] == 72 * 5.1 * (16 + 10)
-    assert c["final-all"] == 90 * 5 * (16 + 10)  # one network, no baselines
-    assert [f.id for f in order_folds(pipe, cfg, _Data(), [one, allf, final])] == ["final-all", "all-k0", "5Hz-k0"]
+    assert c["5Hz-k0"] == c["all-k0"] == 72 * 10.1  # two neural models x 5 members + one baseline
+    assert c["final-all"] == 90 * 5  # one network, no baselines
+    assert [f.id for f in order_folds(pipe, cfg, _Data(), [final, one, allf])] == ["5Hz-k0", "all-k0", "final-all"]
