@@ -219,3 +219,41 @@ def test_pool_workers_limit_blas_and_openmp_threads(monkeypatch):
         lim = runner._WORKER.get("thread_limits")
         if lim is not None:
             lim.restore_original_limits()
+
+
+def test_ray_head_start_runs_folds_only_until_the_cluster_is_up():
+    """The driver's side thread plans, then takes the cheapest folds until take_rest(); a plan that finishes
+    after the cluster is up starts none; errors of the plan reach the main thread."""
+    import threading
+
+    from myoflow.experiments.base import Fold
+    from myoflow.experiments.runner import _DriverHeadStart
+
+    folds = [Fold(f"f{i}", "c") for i in range(4)]
+    gate, ran = threading.Event(), []
+
+    def run(data, fold):
+        ran.append(fold.id)
+        gate.wait(5)
+
+    head = _DriverHeadStart(lambda: ("data", folds, folds), run).start()
+    while not ran:
+        time.sleep(0.01)
+    rest = head.take_rest()  # the cluster is "up" while the first fold runs
+    gate.set()
+    head.join()
+    assert ran == ["f3"] and [f.id for f in rest] == ["f0", "f1", "f2"] and head.ran == ["f3"]
+
+    slow = threading.Event()
+    late = _DriverHeadStart(lambda: (slow.wait(5), folds, folds), lambda d, f: ran.append(f.id)).start()
+    threading.Timer(0.2, slow.set).start()
+    assert [f.id for f in late.take_rest()] == [f.id for f in folds]  # planned after take_rest: no fold taken
+    late.join()
+    assert late.ran == []
+
+    def broken():
+        raise DataError("bad cohort", "x.csv")
+
+    bad = _DriverHeadStart(broken, lambda d, f: None).start()
+    with pytest.raises(DataError, match="bad cohort"):
+        bad.take_rest()

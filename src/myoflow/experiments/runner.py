@@ -333,9 +333,10 @@ class _DriverHeadStart:
 
         Waits for ``plan`` to finish; re-raises its error.
         """
+        with self._lock:  # first: a plan finishing after the cluster is up must not start a fold
+            self._stop = True
         self._planned.wait()
         with self._lock:
-            self._stop = True
             rest, self._queue = self._queue, []
         if self.result is None:
             self.join()
