@@ -225,6 +225,7 @@ def write_dataset(
         if not isinstance(obj, (Recording, Trial, Epochs)):
             raise DataError(f"item {stem!r} is a {type(obj).__name__}, expected Recording, Trial or Epochs", str(out))
         seen.add(stem)
+        _check_ids(pd.Series([_subject_of(obj)], dtype=object), "subject", out / f"{stem}{native.SUFFIX}")
         native.save(obj, out / f"{stem}{native.SUFFIX}")
         rows.append(_index_row(stem, obj))
     if not rows:

@@ -77,7 +77,7 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True) -> Recording | Tr
     by_rate: dict[float, list[int]] = {}
     for i, s in enumerate(signals):
         by_rate.setdefault(float(s.sampling_frequency), []).append(i)
-    names = unique_names([s.label.strip() or f"ch{i + 1}" for i, s in enumerate(signals)])
+    names = unique_names([s.label.strip() or f"ch{i + 1}" for i, s in enumerate(signals)], where)
 
     streams: dict[str, Recording] = {}
     for fs, idx in by_rate.items():
