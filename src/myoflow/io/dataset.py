@@ -116,6 +116,7 @@ def _read_table(path: Path, dtypes: dict[str, str] | None) -> pd.DataFrame:
         raise DataError(f"cannot parse CSV: {' '.join(str(exc).split())}", str(path)) from None
     except OSError as exc:
         raise DataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+    df.attrs["source"] = str(path)  # checks further on (covariates, labels) name the file
     for col, dtype in dtypes.items():
         if col in df.columns and _numeric_dtype(dtype):
             try:
