@@ -144,3 +144,46 @@ def test_whole_segmentation_error_through_set(tmp_path, capsys):
                       "--set", "data.mine.segmentation=whole"], capsys)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code == 2 and len(lines) == 1 and "windows_per_burst=null" in lines[0], err
+
+
+# ------------------------------------------------------------------ gait-emg joint angles
+@pytest.fixture(scope="module")
+def gait_trial():
+    from myoflow.simulate.protocols.gait import simulate_gait
+
+    return simulate_gait(1, 0, 5, fs_sim=1024.0)[0][0]
+
+
+def _with_angles(trial, data, units, source="lab/W01_ik.csv"):
+    a = trial["angles"]
+    ang = Recording(data, a.fs, a.ch_names, units=units, t0=a.t0, meta={"source": source})
+    return trial.replace(streams={**trial.streams, "angles": ang}, meta={**trial.meta, "source": source})
+
+
+@pytest.mark.parametrize("units", ["a.u.", "V"])
+def test_gait_angles_that_look_like_radians_are_refused(gait_trial, units):
+    # before: radians were read as degrees (a 1-degree knee), cycles kept, models trained on them
+    from myoflow.biomech.gait_cycles import trial_to_cycles
+
+    t = _with_angles(gait_trial, np.deg2rad(gait_trial["angles"].data), units)
+    with pytest.raises(DataError, match=r"^lab/W01_ik.csv: joint angles never exceed .* look like radians"):
+        trial_to_cycles(t)
+
+
+def test_gait_angles_declared_in_radians_are_converted(gait_trial):
+    from myoflow.biomech.gait_cycles import trial_to_cycles
+
+    a = gait_trial["angles"]
+    ref = trial_to_cycles(gait_trial)
+    rad = trial_to_cycles(_with_angles(gait_trial, np.deg2rad(a.data), "rad"))
+    assert len(rad) == len(ref) > 0
+    np.testing.assert_allclose(rad.angles, ref.angles, rtol=1e-4, atol=1e-3)
+
+
+def test_trial_errors_name_the_files_not_a_repr(gait_trial):
+    from myoflow.biomech.gait_cycles import trial_to_cycles
+
+    t = gait_trial.replace(streams={k: v for k, v in gait_trial.streams.items() if k != "emg"},
+                           meta={**gait_trial.meta, "source": "lab/W01_ik.csv;lab/W01_grf.csv"})
+    with pytest.raises(DataError, match=r"^lab/W01_ik.csv;lab/W01_grf.csv: trial has no 'emg' stream"):
+        trial_to_cycles(t)
