@@ -187,3 +187,20 @@ def test_trial_errors_name_the_files_not_a_repr(gait_trial):
                            meta={**gait_trial.meta, "source": "lab/W01_ik.csv;lab/W01_grf.csv"})
     with pytest.raises(DataError, match=r"^lab/W01_ik.csv;lab/W01_grf.csv: trial has no 'emg' stream"):
         trial_to_cycles(t)
+
+
+# ------------------------------------------------------------------ stimulated-mass side-by-side table
+def test_stimulated_mass_headline_has_the_paired_differences_to_the_baselines():
+    # before: the paired subject-bootstrap differences were only in metrics.json, not in the headline/report
+    from myoflow.pipelines.stimulated_mass.summary import headline_rows
+
+    acc = {"accuracy": 0.6, "accuracy_ci": [0.4, 0.8], "balanced_accuracy": 0.5, "balanced_accuracy_ci": [0.3, 0.7]}
+    summary = {"conditions": {"40Hz": {m: dict(acc) for m in ("attention_bilstm", "descriptors_gb", "ptp_logreg")}},
+               "comparisons": {"40Hz": {
+                   "vs_descriptors_gb": {"accuracy": {"value": 0.1, "ci_low": -0.05, "ci_high": 0.2}},
+                   "vs_ptp_logreg": {"accuracy": {"value": -0.2, "ci_low": float("nan"), "ci_high": 0.1}}}}}
+    rows = {r.label: r for r in headline_rows(summary)}
+    gb = rows["attention Bi-LSTM − M-wave descriptors + covariates, GB (accuracy, paired)"]
+    assert gb.ours == pytest.approx(0.1) and gb.ci == (-0.05, 0.2) and gb.paper is None
+    ptp = rows["attention Bi-LSTM − M-wave p-p only, logistic regression (accuracy, paired)"]
+    assert ptp.ours == pytest.approx(-0.2) and ptp.ci is None  # a non-finite bound is not printed as a CI
