@@ -204,3 +204,17 @@ def test_stimulated_mass_headline_has_the_paired_differences_to_the_baselines():
     assert gb.ours == pytest.approx(0.1) and gb.ci == (-0.05, 0.2) and gb.paper is None
     ptp = rows["attention Bi-LSTM − M-wave p-p only, logistic regression (accuracy, paired)"]
     assert ptp.ours == pytest.approx(-0.2) and ptp.ci is None  # a non-finite bound is not printed as a CI
+
+
+@pytest.mark.parametrize("name", ["../../evil", "/tmp/x", "..", "a b"])
+@pytest.mark.parametrize("pipeline", ["stimulated-mass", "gait-emg"])
+def test_run_name_must_be_a_plain_word(pipeline, name, tmp_path, capsys):
+    # before: accepted by every pipeline but muscle-id and printed into conditions and reports
+    from myoflow.io import write_dataset
+
+    rec = Recording(np.zeros((1, 2000)), 1000.0, ["c"], meta={"subject": "01", "muscle": "RF", "frequency": 25.0})
+    write_dataset(tmp_path / "mine", [("01_RF", rec)], None, {"protocol": "qa"})
+    code, err = _run(["run", pipeline, "--data", tmp_path / "mine", "--out", tmp_path / "run", "--name", name], capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: --name {name!r}"), err
+    assert not (tmp_path / "run").exists()
