@@ -193,7 +193,8 @@ def test_header_rate_contradicting_the_time_column(tmp_path, capsys):
     # before: the time column's 1000 Hz was taken silently over the header's 2000 Hz
     f = _csv(tmp_path / "rec.csv", names=("a",), rate_line="Sampling rate: 2000 Hz\n", time_fs=1000.0)
     code, err = _run(["inspect", f], capsys)
-    _one_error(code, err, str(f), "header states a sampling rate of 2000 Hz but the time column 'time' steps at 1000 Hz")
+    _one_error(code, err, str(f), "header states a sampling rate of 2000 Hz",
+               "but the time column 'time' steps at 1000 Hz")
     code, err = _run(["inspect", f, "--fs", "1000"], capsys)  # the user settles it
     assert code == 0, err
     g = _csv(tmp_path / "agree.csv", names=("a",), rate_line="Sampling rate: 1000 Hz\n", time_fs=1000.0)

@@ -171,7 +171,8 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
 @click.option("--participants", type=click.Path(path_type=Path), default=None,
               help="CSV with 'subject' + covariates (age, sex, height, weight, labels...).")
 @click.option("--events", type=click.Path(path_type=Path), default=None,
-              help="CSV of events: subject, [session, trial, muscle, side, stream], kind (e.g. heel_strike), time_s; an empty id cell matches any item.")
+              help="CSV of events: subject, [session, trial, muscle, side, stream], kind (e.g. heel_strike), "
+                   "time_s; an empty id cell matches any item.")
 @click.option("--fs", type=float, default=None, help="Sampling rate in Hz (tables without a time column).")
 @click.option("--hint", "hints", multiple=True, metavar="KEY=VALUE",
               help="Reader hint, e.g. --hint delimiter=tab --hint ch_names=RF,BF,VM (repeatable).")
