@@ -210,3 +210,12 @@ def test_repeated_channel_names(tmp_path, capsys, caplog):
     # with --split-channels the name is the class: 'RF' and 'RF_2' would become two muscles
     code, err = _run(["convert", f, "--pattern", "S{subject}_*", "--split-channels", "--out", tmp_path / "ds"], capsys)
     _one_error(code, err, str(f), "repeats channel name 'RF'")
+
+
+def test_converting_again_into_a_folder_inside_the_inputs(raw, capsys):
+    # before: the second run took the first run's index.csv, participants.csv and .h5 files as inputs
+    out = raw / "ds"
+    for _ in range(2):
+        code, err = _run(["convert", raw, "--pattern", "S{subject}_{muscle}", "--out", out], capsys)
+        assert code == 0, err
+    assert sorted(read(out).stems) == ["01_GM", "01_VL", "02_GM", "02_VL"]

@@ -196,7 +196,8 @@ def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, patt
     kw = dict(_parse_hint(h) for h in hints)
     if fs is not None:
         kw["fs"] = fs
-    items = plan_from_manifest(manifest) if manifest is not None else plan_from_pattern(inputs, pattern)
+    items = (plan_from_manifest(manifest) if manifest is not None
+             else plan_from_pattern(inputs, pattern, exclude=out))
     fixed = parse_mapping(meta, "--meta")
     streams = parse_mapping(stream_map, "--streams")
     for it in items:

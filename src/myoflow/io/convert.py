@@ -90,10 +90,13 @@ def _pattern_regex(pattern: str) -> tuple[re.Pattern, list[str]]:
     return re.compile(f"^{rx}$"), names
 
 
-def _files_under(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]]:
-    """``(file, base folder)`` for every readable file under the inputs (folders searched recursively)."""
+def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None
+                 ) -> list[tuple[Path, Path]]:
+    """``(file, base folder)`` for every readable file under the inputs (folders searched recursively),
+    except those under ``exclude`` (the output folder: a dataset written inside its inputs is not an input)."""
     from .reader import READERS
 
+    skip = Path(exclude).resolve() if exclude is not None else None
     out: list[tuple[Path, Path]] = []
     for inp in inputs:
         p = Path(inp)
@@ -101,7 +104,8 @@ def _files_under(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]]
             raise DataError("input not found", str(p))
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in READERS and not f.is_symlink():
+                if f.is_file() and f.suffix.lower() in READERS and not f.is_symlink() \
+                        and not (skip is not None and f.resolve().is_relative_to(skip)):
                     out.append((f, p))
         else:
             out.append((p, p.parent))
@@ -110,11 +114,13 @@ def _files_under(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]]
     return out
 
 
-def plan_from_pattern(inputs: Iterable[str | os.PathLike], pattern: str) -> list[ConvertItem]:
-    """Match each input file's name (relative to its folder, without suffix) against ``pattern``."""
+def plan_from_pattern(inputs: Iterable[str | os.PathLike], pattern: str,
+                      exclude: str | os.PathLike | None = None) -> list[ConvertItem]:
+    """Match each input file's name (relative to its folder, without suffix) against ``pattern``;
+    files under ``exclude`` (the output folder) are not inputs."""
     rx, names = _pattern_regex(pattern)
     items, unmatched = [], []
-    for f, base in _files_under(inputs):
+    for f, base in _files_under(inputs, exclude):
         rel = f.relative_to(base).with_suffix("").as_posix() if f.is_relative_to(base) else f.stem
         m = rx.match(rel) or rx.match(f.stem)
         if not m:
