@@ -48,3 +48,40 @@ def test_damaged_xdf_through_the_cli_prints_one_line(tmp_path):
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert len(lines) == 1 and lines[0].startswith(f"error: {f}: cannot read as XDF"), lines
+
+
+def _two_rate_edf(path: Path) -> Path:
+    edfio = pytest.importorskip("edfio", reason="edf extra not installed")
+    rng = np.random.default_rng(0)
+    sigs = [edfio.EdfSignal(rng.normal(size=4000) * 100, 2000, label="EMG", physical_dimension="uV",
+                            physical_range=(-5000, 5000)),
+            edfio.EdfSignal(rng.normal(size=200), 100, label="ACC", physical_dimension="g", physical_range=(-10, 10))]
+    edfio.Edf(sigs).write(path)
+    return path
+
+
+def test_edf_channels_hint_keeps_the_emg_of_a_two_rate_file(tmp_path):
+    from myoflow.containers import Recording, Trial
+
+    f = _two_rate_edf(tmp_path / "S01_FDS.edf")
+    assert isinstance(read(f), Trial)
+    rec = read(f, channels="EMG")
+    assert isinstance(rec, Recording) and rec.ch_names == ("EMG",) and rec.fs == 2000.0
+    with pytest.raises(DataError, match=r"no signal\(s\) \['XYZ'\]; the file has \['EMG', 'ACC'\]"):
+        read(f, channels=["XYZ"])
+
+
+def test_muscle_id_on_trials_says_how_to_get_recordings(tmp_path, capsys):
+    # before: "dataset folder holds no Recordings" (and Trials mixed with Recordings were dropped silently)
+    from myoflow.cli import main
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for s in ("01", "02", "03"):
+        _two_rate_edf(raw / f"S{s}_FDS.edf")
+    main(["convert", str(raw), "--pattern", "S{subject}_{muscle}", "--out", str(tmp_path / "ds")])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(["run", "muscle-id", "--data", str(tmp_path / "ds"), "--out", str(tmp_path / "run")])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert info.value.code == 2 and len(err) == 1 and "--hint channels=" in err[0] and "multi-rate Trials" in err[0]
