@@ -500,6 +500,15 @@ class Trial:
     def stop(self) -> float:
         return max(r.t0 + r.duration for r in self.streams.values())
 
+    @property
+    def source(self) -> str:
+        """The file(s) the trial came from (``meta['source']``; ``myoflow convert`` joins its streams' files
+        with ``;``), else its subject/session/trial — what an error message should name."""
+        if self.meta.get("source"):
+            return str(self.meta["source"])
+        bits = [str(self.meta[k]) for k in ("subject", "session", "trial") if self.meta.get(k) is not None]
+        return "trial " + "/".join(bits) if bits else repr(self)
+
     def __repr__(self) -> str:
         parts = ", ".join(f"{k}: {r.n_channels} ch @ {r.fs:g} Hz" for k, r in self.streams.items())
         return f"<Trial {self.meta.get('subject')!r}/{self.meta.get('session')!r} [{parts}] {self.stop - self.start:.2f} s>"

@@ -135,12 +135,27 @@ def _pick(rec: Recording, names: list[str], signs: list[float] | None = None) ->
 def _angles(trial: Trial, side: str) -> Recording:
     rec = trial["angles"]
     if all(n in rec.ch_names for n in ANGLES_MYOFLOW):
-        return _pick(rec, list(ANGLES_MYOFLOW))
+        return _in_degrees(_pick(rec, list(ANGLES_MYOFLOW)))
     names = [f"hip_flexion_{side}", f"knee_angle_{side}", f"ankle_angle_{side}"]
     if all(n in rec.ch_names for n in names):
         out = _pick(rec, names, [1.0, -1.0, 1.0])
-        return out.replace(ch_names=list(ANGLES_MYOFLOW))
+        return _in_degrees(out.replace(ch_names=list(ANGLES_MYOFLOW)))
     raise DataError(f"angles stream needs {list(ANGLES_MYOFLOW)} or {names}; it has {list(rec.ch_names)}", rec.source)
+
+
+def _in_degrees(rec: Recording) -> Recording:
+    """Joint angles in degrees: declared radians (OpenSim ``inDegrees=no``) are converted; undeclared values
+    that never leave (-pi, pi) are refused, since walking flexes the knee by ~60 degrees (~1 rad)."""
+    units = {str(u).strip().lower() for u in rec.units}
+    if units <= {"rad", "radian", "radians"}:
+        log.info("%s: joint angles in radians converted to degrees", rec.source)
+        return rec.with_data(np.degrees(rec.data.astype(np.float64))).replace(units=("deg",) * rec.n_channels)
+    finite = rec.data[np.isfinite(rec.data)]
+    if finite.size and units.isdisjoint({"deg", "degree", "degrees", "°"}) and float(np.abs(finite).max()) < np.pi:
+        raise DataError(f"joint angles never exceed {float(np.abs(finite).max()):.2f} in magnitude: they look like "
+                        "radians, and myoflow reads angles in degrees (convert them, or state the unit, e.g. a "
+                        "'knee_flexion [rad]' header or OpenSim inDegrees=no)", rec.source)
+    return rec
 
 
 def _moments(trial: Trial, side: str, body_mass: float) -> Recording:
@@ -205,7 +220,7 @@ def _body_mass(trial: Trial, side: str = "r", hs: np.ndarray | None = None) -> t
                 log.info("%r: body mass estimated from the GRF as %.1f kg", trial, mass)
             return mass, "estimated from the GRF"
     raise DataError("body mass unknown: add a 'weight' column (kg) to participants.csv or a GRF stream with both feet",
-                    str(trial))
+                    trial.source)
 
 
 def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = "r", n_points: int = 101,
@@ -226,7 +241,7 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
 
     for s in ("angles", "emg"):
         if s not in trial:
-            raise DataError(f"trial has no {s!r} stream (streams: {trial.names})", str(trial))
+            raise DataError(f"trial has no {s!r} stream (streams: {trial.names})", trial.source)
     rules = rules or CycleRules()
     trial, plates = assign_force_plates(trial, side, force_plates)
     hs, hs_source = _heel_strikes(trial, side, heel_strikes)
@@ -239,7 +254,7 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
     keep, counts = plausible_cycles(hs, rules, window)
     if not keep.size:
         raise DataError(f"no plausible gait cycle among {counts['candidate']} (heel strikes from {hs_source}; "
-                        f"rejected: {counts}); check data.side and data.cycle_* limits", str(trial))
+                        f"rejected: {counts}); check data.side and data.cycle_* limits", trial.source)
     mom = _moments(trial, side, mass)
     emg = _emg(trial, side, bandpass, envelope_hz, muscles, emg_map)
     parts = {}
@@ -250,7 +265,7 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
     for ep in parts.values():
         common &= set(ep.metadata["cycle"])
     if not common:
-        raise DataError("no gait cycle is complete in all of angles, moments and emg", str(trial))
+        raise DataError("no gait cycle is complete in all of angles, moments and emg", trial.source)
     sel = {k: ep.metadata["cycle"].isin(common).to_numpy() for k, ep in parts.items()}
     a = parts["angles"][sel["angles"]]
     md = pd.DataFrame({

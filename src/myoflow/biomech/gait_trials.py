@@ -160,7 +160,7 @@ def heel_strike_times(trial: Trial, side: str, method: str = "auto") -> tuple[np
                 return rec.t0 + np.asarray(hs, float) / rec.fs, f"events ({name} stream)"
         if method == "events":
             raise DataError("no 'heel_strike' events (need >= 2 on one stream); give them with "
-                            "`myoflow convert --events` or set data.heel_strikes: auto", str(trial))
+                            "`myoflow convert --events` or set data.heel_strikes: auto", trial.source)
     tried = []
     for m in (("grf", "kinematics") if method == "auto" else (method,)):
         if m == "kinematics" and "angles" in trial:
@@ -176,7 +176,7 @@ def heel_strike_times(trial: Trial, side: str, method: str = "auto") -> tuple[np
         tried.append(f"{m}: {hs.size} strike(s)")
     raise DataError(
         f"fewer than 2 heel strikes for side {side!r} (tried {'; '.join(tried)}); supply 'heel_strike' events "
-        "(myoflow convert --events), assign the force plates (data.force_plates) or set data.side", str(trial))
+        "(myoflow convert --events), assign the force plates (data.force_plates) or set data.side", trial.source)
 
 
 def plausible_cycles(hs: np.ndarray, rules: CycleRules, valid: tuple[float, float] | None = None

@@ -145,7 +145,7 @@ def moments_from_trial(trial: Trial, *, body_mass_kg: float | None = None, heigh
         elif total_vertical is not None:
             body_mass_kg, provenance["body_mass"] = estimate_body_mass(total_vertical), "mean total vertical GRF"
         else:
-            raise DataError("body mass unknown: give body_mass_kg or a 'weight' covariate", str(trial))
+            raise DataError("body mass unknown: give body_mass_kg or a 'weight' covariate", trial.source)
     else:
         provenance["body_mass"] = "argument"
     hip_xy = None
@@ -172,7 +172,7 @@ def moments_from_trial(trial: Trial, *, body_mass_kg: float | None = None, heigh
             pty + np.sin(tr) * off[0] + np.cos(tr) * off[1],
         ])
     if height_m is None:
-        raise DataError("height unknown: give height_m or a 'height' covariate", str(trial))
+        raise DataError("height unknown: give height_m or a 'height' covariate", trial.source)
     res = sagittal_inverse_dynamics(
         angles, ang_rec.fs, fgrid[:, :2], fgrid[:, 2:4], body_mass_kg, height_m,
         hip_xy=hip_xy, pelvis_tilt_deg=tilt, lowpass_hz=lowpass_hz,

@@ -26,13 +26,14 @@ from typing import Iterator
 from .._worker import die_with_parent  # re-exported; lives in a light module for spawned workers
 from ..errors import DataError
 
-__all__ = ["lock_run_dir", "remove_partial_writes", "check_fold_id", "die_with_parent", "LOCK_NAME"]
+__all__ = ["lock_run_dir", "remove_partial_writes", "check_fold_id", "check_run_dir", "die_with_parent", "LOCK_NAME"]
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".myoflow.lock"
-# tempfile.mkstemp names: prefix + 8 characters from [a-z0-9_] + suffix
-_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
+# myoflow._atomic's temporary names: mkstemp(prefix=".<name>.", suffix=<name's suffix>), i.e.
+# ".metrics.json.k3j4h5g6.json". The suffix must repeat, so a user's ".env.template" is never taken for one.
+_TEMP = re.compile(r"^\..+(\.[A-Za-z0-9]+)\.[a-z0-9_]{8}\1$")
 _UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
@@ -48,6 +49,24 @@ def check_fold_id(fold_id: object, run_dir: Path) -> str:
             f"fold id {fold_id!r} is not a safe folder name (it usually holds a subject id from the data: "
             "use ids without '/', '\\', control characters or a leading '.')", str(run_dir))
     return fold_id
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse an ``--out`` that is a non-empty folder but not a myoflow run (no ``config.yaml``).
+
+    A run writes config, folds, figures and reports into its folder and, on start, removes the
+    temporary files of interrupted writes anywhere under it: pointed at a project folder, a home
+    folder or a dataset folder it would mix its files into the user's and could delete theirs.
+    A folder holding only a lock and temporary files is a run killed before it wrote its config.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or (run_dir / "config.yaml").is_file():
+        return
+    other = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_NAME and not _TEMP.match(p.name))
+    if other:
+        shown = ", ".join(other[:3]) + (" ..." if len(other) > 3 else "")
+        raise DataError(f"--out is a non-empty folder that is not a myoflow run (no config.yaml; holds {shown}); "
+                        "give a new or empty folder", str(run_dir))
 
 
 def _pid_alive(pid: int) -> bool:

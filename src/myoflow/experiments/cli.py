@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -81,6 +82,10 @@ def run_cmd(config: str, out: Path, data_dir: Path | None, name: str | None, set
         if config not in PROTOCOLS:
             raise click.UsageError(f"with --data, give a pipeline name ({', '.join(sorted(PROTOCOLS))}), "
                                    f"not {config!r}")
+        if name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
+            # the name labels conditions, figures and reports of every pipeline: keep it a plain word
+            raise ConfigError(f"--name {name!r}: use letters, digits, '-' and '_' (it names the cohort in "
+                              "conditions and reports)")
         source = data_config(config, data_dir, name=name)
     else:
         if config in PROTOCOLS and not Path(config).exists():

@@ -40,7 +40,7 @@ from ..config import ExperimentConfig, to_dict
 from ..errors import ConfigError, DataError, MyoflowError
 from ..cache import default_cache_dir
 from ..train.seeding import derive_seed
-from ._rundir import check_fold_id, lock_run_dir, remove_partial_writes
+from ._rundir import check_fold_id, check_run_dir, lock_run_dir, remove_partial_writes
 from .base import Fold, FoldContext, FoldResult, Pipeline
 from .registry import get_pipeline
 from .quickrun import user_headline
@@ -566,6 +566,7 @@ def run_experiment(
         raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
     if run_dir.exists() and not run_dir.is_dir():
         raise DataError("--out names an existing file, not a folder", str(run_dir))
+    check_run_dir(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):

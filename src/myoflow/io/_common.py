@@ -134,8 +134,12 @@ def to_volts(data: np.ndarray, units: Sequence[str]) -> tuple[np.ndarray, list[s
     return scaled, out_units
 
 
-def unique_names(names: Sequence[str]) -> list[str]:
-    """Make channel names unique by suffixing repeats with ``_2``, ``_3``, ..."""
+def unique_names(names: Sequence[str], where: str | None = None) -> list[str]:
+    """Make channel names unique by suffixing repeats with ``_2``, ``_3``, ...
+
+    Files that repeat a label (two sensors both called ``EMG``) are still readable, but the rename is
+    logged: a repeated name is as likely a labelling mistake (``RF`` typed for ``BF``) as two sensors.
+    """
     seen: dict[str, int] = {}
     out = []
     for n in names:
@@ -146,6 +150,10 @@ def unique_names(names: Sequence[str]) -> list[str]:
         else:
             seen[n] = 1
             out.append(n)
+    renamed = [o for n, o in zip(names, out) if str(n) != o]
+    if renamed:
+        log.warning("%s: channel name(s) %s repeated; the repeats are read as %s", where or "recording",
+                    ", ".join(repr(n) for n, k in seen.items() if k > 1), ", ".join(map(repr, renamed)))
     return out
 
 

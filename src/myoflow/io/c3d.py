@@ -71,7 +71,7 @@ def read_c3d(
     labels = [str(s).strip() for s in _param(params, "ANALOG", "LABELS", [])]
     if len(labels) != data.shape[0]:
         labels = [f"analog{i + 1}" for i in range(data.shape[0])]
-    labels = unique_names(labels)
+    labels = unique_names(labels, where)
     units = [str(u).strip() or "a.u." for u in _param(params, "ANALOG", "UNITS", [])]
     if len(units) != data.shape[0]:
         units = ["a.u."] * data.shape[0]

@@ -171,7 +171,8 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
 @click.option("--participants", type=click.Path(path_type=Path), default=None,
               help="CSV with 'subject' + covariates (age, sex, height, weight, labels...).")
 @click.option("--events", type=click.Path(path_type=Path), default=None,
-              help="CSV of events: subject, [session, trial, stream], kind (e.g. heel_strike), time_s.")
+              help="CSV of events: subject, [session, trial, muscle, side, stream], kind (e.g. heel_strike), "
+                   "time_s; an empty id cell matches any item.")
 @click.option("--fs", type=float, default=None, help="Sampling rate in Hz (tables without a time column).")
 @click.option("--hint", "hints", multiple=True, metavar="KEY=VALUE",
               help="Reader hint, e.g. --hint delimiter=tab --hint ch_names=RF,BF,VM (repeatable).")
@@ -195,7 +196,8 @@ def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, patt
     kw = dict(_parse_hint(h) for h in hints)
     if fs is not None:
         kw["fs"] = fs
-    items = plan_from_manifest(manifest) if manifest is not None else plan_from_pattern(inputs, pattern)
+    items = (plan_from_manifest(manifest) if manifest is not None
+             else plan_from_pattern(inputs, pattern, exclude=out))
     fixed = parse_mapping(meta, "--meta")
     streams = parse_mapping(stream_map, "--streams")
     for it in items:

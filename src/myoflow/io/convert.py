@@ -20,6 +20,7 @@ missing values are handled by ``bad_rows`` (text and OpenSim tables).
 """
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import re
@@ -89,10 +90,13 @@ def _pattern_regex(pattern: str) -> tuple[re.Pattern, list[str]]:
     return re.compile(f"^{rx}$"), names
 
 
-def _files_under(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]]:
-    """``(file, base folder)`` for every readable file under the inputs (folders searched recursively)."""
+def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None
+                 ) -> list[tuple[Path, Path]]:
+    """``(file, base folder)`` for every readable file under the inputs (folders searched recursively),
+    except those under ``exclude`` (the output folder: a dataset written inside its inputs is not an input)."""
     from .reader import READERS
 
+    skip = Path(exclude).resolve() if exclude is not None else None
     out: list[tuple[Path, Path]] = []
     for inp in inputs:
         p = Path(inp)
@@ -100,7 +104,8 @@ def _files_under(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]]
             raise DataError("input not found", str(p))
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in READERS and not f.is_symlink():
+                if f.is_file() and f.suffix.lower() in READERS and not f.is_symlink() \
+                        and not (skip is not None and f.resolve().is_relative_to(skip)):
                     out.append((f, p))
         else:
             out.append((p, p.parent))
@@ -109,11 +114,13 @@ def _files_under(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]]
     return out
 
 
-def plan_from_pattern(inputs: Iterable[str | os.PathLike], pattern: str) -> list[ConvertItem]:
-    """Match each input file's name (relative to its folder, without suffix) against ``pattern``."""
+def plan_from_pattern(inputs: Iterable[str | os.PathLike], pattern: str,
+                      exclude: str | os.PathLike | None = None) -> list[ConvertItem]:
+    """Match each input file's name (relative to its folder, without suffix) against ``pattern``;
+    files under ``exclude`` (the output folder) are not inputs."""
     rx, names = _pattern_regex(pattern)
     items, unmatched = [], []
-    for f, base in _files_under(inputs):
+    for f, base in _files_under(inputs, exclude):
         rel = f.relative_to(base).with_suffix("").as_posix() if f.is_relative_to(base) else f.stem
         m = rx.match(rel) or rx.match(f.stem)
         if not m:
@@ -131,15 +138,18 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     mpath = Path(manifest)
     if not mpath.is_file():
         raise DataError("manifest not found", str(mpath))
+    if mpath.stat().st_size == 0:
+        raise DataError("manifest is empty (0 bytes)", str(mpath))
     try:
-        table = pd.read_csv(mpath, dtype=str, keep_default_na=False, sep=None, engine="python")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        table = pd.read_csv(mpath, dtype=str, keep_default_na=False, sep=_delimiter(mpath))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise DataError(f"cannot parse manifest: {exc}", str(mpath)) from None
     table.columns = [str(c).strip() for c in table.columns]
     if "file" not in table.columns:
         raise DataError(f"manifest needs a 'file' column; columns are {list(table.columns)}", str(mpath))
     root = mpath.parent.resolve()
     items = []
+    first_row: dict[Path, int] = {}
     for i, row in table.iterrows():
         name = row["file"].strip()
         f = (root / name).resolve()
@@ -147,12 +157,34 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
             raise DataError(f"row {i + 2}: file {name!r} must be a path inside the manifest's folder", str(mpath))
         if not f.is_file():
             raise DataError(f"row {i + 2}: file {name!r} not found", str(mpath))
+        if f in first_row:  # two rows for one file: which of their labels is right cannot be guessed
+            raise DataError(f"row {i + 2}: file {name!r} is listed again (first on row {first_row[f]})", str(mpath))
+        first_row[f] = i + 2
         meta = {k: (str(v).strip() if k in FIELDS else _scalar(v))
                 for k, v in row.items() if k != "file" and str(v).strip() != ""}
         items.append(ConvertItem(f, meta))
     if not items:
         raise DataError("manifest lists no files", str(mpath))
     return items
+
+
+_UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def _check_item_ids(item: ConvertItem) -> None:
+    """Ids become parts of stems, fold folders and report labels: refuse path-like ones up front.
+
+    The same rule as :class:`~myoflow.io.dataset.Dataset` applies when it reads the folder back; checking
+    here names the raw file the id came from and writes nothing.
+    """
+    for k in FIELDS:
+        v = item.meta.get(k)
+        if v is None:
+            continue
+        text = str(v)
+        if not text.strip() or _UNSAFE_ID.search(text) or text.startswith(".") or len(text) > 200:
+            raise DataError(f"{k} {text!r} is not allowed: ids must be non-empty, without '/', '\\', "
+                            "control characters or a leading '.'", str(item.path))
 
 
 def _scalar(v: str) -> Any:
@@ -177,6 +209,18 @@ def _rename(rec: Recording, mapping: Mapping[str, str], where: str) -> Recording
     if len(set(names)) != len(names):
         raise DataError(f"--channel-map gives duplicate channel names {names}", where)
     return rec.replace(ch_names=tuple(names))
+
+
+def _no_repeated_names(names: Sequence[str], where: str) -> None:
+    """With ``--split-channels`` a channel's name is its class label: a name the file repeats (read back as
+    ``RF``, ``RF_2``) would silently become two muscles, so it must be resolved by the user."""
+    present = set(names)
+    for n in names:
+        m = re.fullmatch(r"(.+)_([2-9]|[1-9][0-9]+)", n)
+        if m and m.group(1) in present:
+            raise DataError(f"the file repeats channel name {m.group(1)!r} (read as {m.group(1)!r}, {n!r}); with "
+                            "--split-channels each channel's name is its muscle: rename them with --channel-map "
+                            "or --hint ch_names=...", where)
 
 
 def _apply_meta(rec: Recording, meta: Mapping[str, Any]) -> Recording:
@@ -234,8 +278,9 @@ def convert(
     participants : DataFrame, optional
         ``subject`` + covariates; default one row per subject seen.
     events : DataFrame, optional
-        Extra events: columns ``subject``, ``kind``, ``time_s`` and optionally
-        ``session``, ``trial``, ``stream`` (default: the item's first stream).
+        Extra events: columns ``kind``, ``time_s`` and any of ``subject``, ``session``, ``trial``,
+        ``muscle``, ``side`` (an event goes on every item whose ids equal the row's filled cells; a row
+        that matches no item is an error) and ``stream`` (default: the item's first stream).
 
     Returns
     -------
@@ -252,6 +297,8 @@ def convert(
     cmap = dict(channel_map or {})
     if not items:
         raise DataError("nothing to convert")
+    for it in items:
+        _check_item_ids(it)
     # Group files that are streams of one trial.
     groups: dict[tuple, list[ConvertItem]] = {}
     for it in items:
@@ -307,6 +354,7 @@ def convert(
                 if "muscle" in it.meta:
                     raise DataError("--split-channels names each recording's muscle from its channel; "
                                     "the manifest/pattern must not also give 'muscle'", str(it.path))
+                _no_repeated_names(obj.ch_names, str(it.path))
                 outs = [(obj.pick([ch]).replace(meta={**obj.meta, "muscle": ch}), {**it.meta, "muscle": ch})
                         for ch in obj.ch_names]
             else:
@@ -317,17 +365,26 @@ def convert(
             rows.append(_summary_row(stem, o, [it], changed))
 
     if events is not None:
-        written = [(s, _with_events(o, events)) for s, o in written]
+        written = _attach_events(written, events)
     subjects = [r["subject"] for r in rows]
     if any(s in (None, "") for s in subjects):
         missing = [r["files"] for r in rows if r["subject"] in (None, "")][:3]
         raise DataError(f"no subject for {missing}: give a 'subject' column in the manifest or {{subject}} in --pattern")
     if participants is not None:
         participants = participants.copy()
-        participants["subject"] = participants["subject"].astype(str)
+        if participants["subject"].isna().any():
+            row = int(np.flatnonzero(participants["subject"].isna().to_numpy())[0])
+            raise DataError(f"row {row + 2} has no subject id", participants.attrs.get("source"))
+        participants["subject"] = participants["subject"].astype(str).str.strip()
+        dup = participants["subject"][participants["subject"].duplicated()].tolist()
+        if dup:
+            raise DataError(f"participants table lists subject(s) {dup[:5]} more than once",
+                            participants.attrs.get("source"))
+        for sid in participants["subject"]:
+            _check_item_ids(ConvertItem(Path(participants.attrs.get("source") or "participants"), {"subject": sid}))
         unknown = sorted(set(map(str, subjects)) - set(participants["subject"]))
         if unknown:
-            raise DataError(f"participants table lacks subject(s) {unknown[:5]}")
+            raise DataError(f"participants table lacks subject(s) {unknown[:5]}", participants.attrs.get("source"))
     ds = write_dataset(out_dir, written, participants,
                        {"protocol": "converted", "converted_from": len(items), "bad_rows": bad_rows,
                         "hints": {k: v for k, v in hints.items()}}, overwrite=overwrite)
@@ -336,28 +393,77 @@ def convert(
     return ds, summary
 
 
-def _add(rec: Recording, g: pd.DataFrame, kind: str) -> Recording:
+#: Columns of an events table that say which item an event belongs to (``stream`` picks a Trial's stream).
+_EVENT_KEYS = ("subject", "session", "trial", "muscle", "side")
+
+
+def _add(rec: Recording, g: pd.DataFrame, kind: str, where: str) -> Recording:
     """Events of one kind on one Recording; columns other than the ids and time (e.g. ``unit``) are kept."""
     s = np.round((g["time_s"].to_numpy(float) - rec.t0) * rec.fs).astype(int)
     inside = (s >= 0) & (s < rec.n_samples)
+    if not inside.any():  # all of them: seconds from another clock, or milliseconds
+        raise DataError(f"none of the {len(s)} {kind!r} event(s) for this recording fall inside it "
+                        f"({rec.t0:g}-{rec.t0 + rec.duration:g} s; first event at {g['time_s'].iloc[0]:g} s): "
+                        "time_s must be in seconds on the recording's clock", where)
+    if not inside.all():
+        log.warning("%s: %d %r event(s) fall outside the recording (%.3f-%.3f s) and are dropped", where,
+                    int((~inside).sum()), kind, rec.t0, rec.t0 + rec.duration)
     extra = {c: g[c].to_numpy()[inside] for c in g.columns
-             if c not in ("subject", "session", "trial", "stream", "kind", "time_s")}
+             if c not in (*_EVENT_KEYS, "stream", "kind", "time_s")}
     return rec.add_events(s[inside], kind, **extra)
 
 
-def _with_events(obj: Any, events: pd.DataFrame) -> Any:
+def check_events_table(events: pd.DataFrame) -> pd.DataFrame:
+    """Validate an events table (``kind`` + finite ``time_s``); ids become stripped strings, empty = any."""
+    where = events.attrs.get("source")
     if "kind" not in events.columns or "time_s" not in events.columns:
-        raise DataError(f"events table needs 'kind' and 'time_s' columns; it has {list(events.columns)}")
-    keys = [k for k in ("subject", "session", "trial") if k in events.columns]
+        raise DataError(f"events table needs 'kind' and 'time_s' columns; it has {list(events.columns)}", where)
+    ev = events.copy()
+    times = pd.to_numeric(ev["time_s"], errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(times)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"row {row + 2}: time_s '{events['time_s'].iloc[row]}' is not a finite number of seconds "
+                        f"({int(bad.sum())} such row(s))", where)
+    ev["time_s"] = times
+    kinds = ev["kind"].astype("string").str.strip()
+    empty = (kinds.isna() | (kinds == "")).to_numpy(bool)
+    if empty.any():
+        raise DataError(f"row {int(np.flatnonzero(empty)[0]) + 2}: empty event kind", where)
+    ev["kind"] = kinds.astype(str)
+    for k in (*_EVENT_KEYS, "stream"):
+        if k in ev.columns:
+            ev[k] = ev[k].astype("string").str.strip().fillna("").astype(str)
+    return ev
+
+
+def _event_rows(obj: Any, events: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``events`` belong to ``obj``: every id column the table fills must equal the item's.
+
+    An empty cell matches any item, so a table may key on subject alone; a ``muscle`` or ``side`` column
+    keeps one muscle's pulses off the other recordings of the same subject.
+    """
+    meta = dict(obj.meta)
+    if isinstance(obj, Trial):  # a Trial's muscle/side live on its streams, if anywhere
+        for rec in obj.streams.values():
+            for k in ("muscle", "side"):
+                if meta.get(k) is None and rec.meta.get(k) is not None:
+                    meta[k] = rec.meta[k]
     sel = np.ones(len(events), bool)
-    for k in keys:
-        sel &= events[k].astype(str).to_numpy() == str(obj.meta.get(k, ""))
-    ev = events[sel]
+    for k in _EVENT_KEYS:
+        if k in events.columns:
+            cells = events[k].to_numpy(str)
+            have = meta.get(k)
+            sel &= (cells == "") | (cells == ("" if have is None else str(have)))
+    return sel
+
+
+def _with_events(obj: Any, ev: pd.DataFrame, where: str) -> Any:
     if ev.empty:
         return obj
     if isinstance(obj, Recording):
         for kind, g in ev.groupby("kind"):
-            obj = _add(obj, g, str(kind))
+            obj = _add(obj, g, str(kind), where)
         return obj
     streams = dict(obj.streams)
     first = next(iter(streams))
@@ -365,9 +471,26 @@ def _with_events(obj: Any, events: pd.DataFrame) -> Any:
                                          "kind"]):
         stream = stream or first
         if stream not in streams:
-            raise DataError(f"events name stream {stream!r}; the trial has {list(streams)}")
-        streams[stream] = _add(streams[stream], g, str(kind))
+            raise DataError(f"events name stream {stream!r}; the trial has {list(streams)}", where)
+        streams[stream] = _add(streams[stream], g, str(kind), where)
     return obj.replace(streams=streams)
+
+
+def _attach_events(written: list[tuple[str, Any]], events: pd.DataFrame) -> list[tuple[str, Any]]:
+    """Put each event row on the items it names; a row that names no item is a typo, not something to drop."""
+    where = events.attrs.get("source")
+    ev = check_events_table(events)
+    used = np.zeros(len(ev), bool)
+    out = []
+    for stem, obj in written:
+        sel = _event_rows(obj, ev)
+        used |= sel
+        out.append((stem, _with_events(obj, ev[sel], where or stem)))
+    if not used.all():
+        row = int(np.flatnonzero(~used)[0])
+        ids = {k: ev[k].iloc[row] for k in _EVENT_KEYS if k in ev.columns and ev[k].iloc[row] != ""}
+        raise DataError(f"{int((~used).sum())} event row(s) match no converted item, e.g. row {row + 2} {ids}", where)
+    return out
 
 
 def _summary_row(stem: str, obj: Any, group: Sequence[ConvertItem], changed: int) -> dict[str, Any]:
@@ -386,16 +509,35 @@ def _summary_row(stem: str, obj: Any, group: Sequence[ConvertItem], changed: int
     return row
 
 
+def _delimiter(path: Path) -> str:
+    """The delimiter of a user's small table, from its header line: ``,``, ``;``, tab or ``|``.
+
+    pandas' sniffer (``sep=None``) picks a letter when the header has one column (``subject`` split at
+    ``u``), so only the separators people use are considered; none in the header means one column.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.readline().decode("utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+    counts = {d: head.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
 def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
     """A CSV the user named (participants, events), with ids kept as strings."""
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{what} table not found", str(p))
+    if p.stat().st_size == 0:
+        raise DataError(f"{what} table is empty (0 bytes)", str(p))
     try:
-        df = pd.read_csv(p, sep=None, engine="python", dtype={"subject": str, "session": str, "trial": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        df = pd.read_csv(p, sep=_delimiter(p), dtype={"subject": str, "session": str, "trial": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise DataError(f"cannot parse {what} table: {exc}", str(p)) from None
     df.columns = [str(c).strip() for c in df.columns]
     if "subject" not in df.columns:
         raise DataError(f"{what} table needs a 'subject' column; columns are {list(df.columns)}", str(p))
+    df.attrs["source"] = str(p)  # later checks name the file
     return df

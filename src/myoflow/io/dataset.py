@@ -116,6 +116,7 @@ def _read_table(path: Path, dtypes: dict[str, str] | None) -> pd.DataFrame:
         raise DataError(f"cannot parse CSV: {' '.join(str(exc).split())}", str(path)) from None
     except OSError as exc:
         raise DataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+    df.attrs["source"] = str(path)  # checks further on (covariates, labels) name the file
     for col, dtype in dtypes.items():
         if col in df.columns and _numeric_dtype(dtype):
             try:
@@ -225,6 +226,7 @@ def write_dataset(
         if not isinstance(obj, (Recording, Trial, Epochs)):
             raise DataError(f"item {stem!r} is a {type(obj).__name__}, expected Recording, Trial or Epochs", str(out))
         seen.add(stem)
+        _check_ids(pd.Series([_subject_of(obj)], dtype=object), "subject", out / f"{stem}{native.SUFFIX}")
         native.save(obj, out / f"{stem}{native.SUFFIX}")
         rows.append(_index_row(stem, obj))
     if not rows:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from typing import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ __all__ = ["read_edf", "write_edf"]
 log = logging.getLogger(__name__)
 
 
-def read_edf(path: str | os.PathLike, *, to_volt: bool = True) -> Recording | Trial:
+def read_edf(path: str | os.PathLike, *, to_volt: bool = True,
+             channels: Sequence[str] | str | None = None) -> Recording | Trial:
     """Read an EDF, EDF+ or BDF file.
 
     Parameters
@@ -34,6 +36,9 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True) -> Recording | Tr
         ``.edf`` or ``.bdf`` file.
     to_volt : bool
         Scale channels whose physical dimension is mV/µV/nV to V.
+    channels : sequence of str, optional
+        Keep only the signals with these labels (``--hint channels=EMG1,EMG2``), e.g. the EMG of a file that
+        also holds an accelerometer at another rate, so that it reads as one Recording.
 
     Returns
     -------
@@ -71,13 +76,21 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True) -> Recording | Tr
         log.warning("%s: %s", where, w.message)
     if not signals:
         raise DataError("file has no data signals", where)
+    if channels is not None:
+        wanted = [channels] if isinstance(channels, str) else [str(c) for c in channels]
+        labels = [s.label.strip() for s in signals]
+        missing = [c for c in wanted if c not in labels]
+        if missing:
+            raise DataError(f"no signal(s) {missing}; the file has {labels}", where)
+        keep = [labels.index(c) for c in wanted]
+        signals, arrays = [signals[i] for i in keep], [arrays[i] for i in keep]
     if not edf.is_continuous:
         raise DataError("EDF+D (discontinuous) recordings are not supported: samples would be joined across gaps", where)
 
     by_rate: dict[float, list[int]] = {}
     for i, s in enumerate(signals):
         by_rate.setdefault(float(s.sampling_frequency), []).append(i)
-    names = unique_names([s.label.strip() or f"ch{i + 1}" for i, s in enumerate(signals)])
+    names = unique_names([s.label.strip() or f"ch{i + 1}" for i, s in enumerate(signals)], where)
 
     streams: dict[str, Recording] = {}
     for fs, idx in by_rate.items():

@@ -64,5 +64,5 @@ def read_rhd(path: str | os.PathLike, stream: str = _AMPLIFIER) -> Recording:
         if k in g:
             v = g[k]
             meta[k] = v.item() if isinstance(v, np.generic) else v
-    return make_recording(data, float(r.get_signal_sampling_rate(stream_index=si)), unique_names(chans["name"]),
+    return make_recording(data, float(r.get_signal_sampling_rate(stream_index=si)), unique_names(chans["name"], where),
                           where, units=units, meta=meta)

@@ -124,7 +124,7 @@ def read_opensim(path: str | os.PathLike, *, bad_rows: str = "error") -> Recordi
     units = [guess_opensim_unit(c, in_degrees, title) for c in channels]
     data = table[channels].to_numpy(dtype=np.float64).T
     return make_recording(
-        data, fs, unique_names(channels), where, units=units, t0=t0,
+        data, fs, unique_names(channels, where), where, units=units, t0=t0,
         meta={"source": where, "title": title, "header": header,
               **({"bad_rows_changed": n_changed} if n_changed else {})},
     )

@@ -313,7 +313,7 @@ def read_csv(
             )
     table = table.apply(pd.to_numeric, errors="coerce")
 
-    names = unique_names([split_unit(h)[0] or f"ch{i + 1}" for i, h in enumerate(header_fields)])
+    names = unique_names([split_unit(h)[0] or f"ch{i + 1}" for i, h in enumerate(header_fields)], where)
     header_units = [split_unit(h)[1] for h in header_fields]
 
     # Which columns are time columns?
@@ -366,6 +366,13 @@ def read_csv(
             seg_fs, t0 = fs_from_times(t, where, column=header_fields[t_col])
             if fs is not None:
                 seg_fs = fs
+            elif fs_header is not None and len(time_idx) == 1 and abs(seg_fs - fs_header) > 0.01 * fs_header:
+                # Two statements of the rate that disagree: one of them is wrong, and guessing which
+                # would silently stretch every time axis (multi-rate exports state several, so skip those).
+                raise DataError(
+                    f"the header states a sampling rate of {fs_header:g} Hz but the time column "
+                    f"{header_fields[t_col]!r} steps at {seg_fs:g} Hz; correct the file or give the rate "
+                    "explicitly, e.g. --fs 2000 (Python: fs=2000)", where)
         else:
             seg_fs = fs if fs is not None else fs_header
             if seg_fs is None:

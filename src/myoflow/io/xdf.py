@@ -27,6 +27,21 @@ log = logging.getLogger(__name__)
 _LSL_UNITS = {"microvolts": "uV", "millivolts": "mV", "volts": "V"}
 
 
+class _Collect(logging.Handler):
+    """Keeps the one-line text of pyxdf's warnings and errors (without their tracebacks)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = " ".join(record.getMessage().split())
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({' '.join(str(record.exc_info[1]).split())})"
+        if text not in self.messages:
+            self.messages.append(text)
+
+
 def _first(d: Any, key: str, default: Any = None) -> Any:
     """pyxdf wraps every XML field in a one-element list."""
     v = d.get(key, default) if isinstance(d, dict) else default
@@ -62,10 +77,24 @@ def read_xdf(path: str | os.PathLike, streams: list[str] | None = None) -> Recor
     pyxdf = require("pyxdf", "vendor", "reading .xdf files")
     p = check_file(path)
     where = str(p)
+    # pyxdf logs a full traceback for every damaged chunk and then carries on: keep those records off
+    # the user's terminal and say what they were, once, in our own words.
+    problems = _Collect()
+    xdf_log = logging.getLogger("pyxdf")
+    old_propagate = xdf_log.propagate
+    xdf_log.addHandler(problems)
+    xdf_log.propagate = False
     try:
         data, _header = pyxdf.load_xdf(str(p))
     except Exception as exc:  # pyxdf raises struct/XML/IO errors of many types on corrupt files
         raise DataError(f"cannot read as XDF (truncated or corrupt file?): {exc}".splitlines()[0], where) from None
+    finally:
+        xdf_log.removeHandler(problems)
+        xdf_log.propagate = old_propagate
+    if problems.messages and not data:
+        raise DataError(f"cannot read as XDF (truncated or corrupt file?): {problems.messages[0]}", where)
+    if problems.messages:
+        log.warning("%s: pyxdf skipped damaged part(s) of the file: %s", where, "; ".join(problems.messages[:3]))
     regular, markers = [], []
     for s in data:
         info = s["info"]

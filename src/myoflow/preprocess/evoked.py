@@ -188,6 +188,32 @@ class EvokedData:
         return p.loc[list(subjects), "label"].to_numpy()
 
 
+#: Covariate values a person can have (age in years, height in m, weight in kg); outside them a value is
+#: a typo or in another unit (height in cm). ``myoflow predict`` refuses the same ranges.
+PLAUSIBLE_COVARIATES = {"age": (10.0, 110.0), "height": (1.0, 2.5), "weight": (25.0, 300.0), "bmi": (10.0, 70.0)}
+_SEX = {"m", "male", "f", "female", "man", "woman"}
+
+
+def _check_covariates(parts: pd.DataFrame, covariates: Sequence[str], where: str | None) -> None:
+    """Every covariate of every subject present, numeric and finite (sex: M/F), and plausible."""
+    for name in covariates:
+        for subject, v in zip(parts["subject"], parts[name]):
+            if name == "sex":
+                if not isinstance(v, str) or v.strip().lower() not in _SEX:
+                    raise DataError(f"subject {subject}: sex must be M or F, got {v!r}", where)
+                continue
+            try:
+                x = float(v)
+            except (TypeError, ValueError):
+                raise DataError(f"subject {subject}: covariate {name!r} must be a number, got {v!r}", where) from None
+            if not np.isfinite(x):
+                raise DataError(f"subject {subject}: covariate {name!r} is missing or not finite ({v!r})", where)
+            lo, hi = PLAUSIBLE_COVARIATES.get(name, (-np.inf, np.inf))
+            if not lo <= x <= hi:
+                raise DataError(f"subject {subject}: {name}={x:g} is outside the plausible range [{lo:g}, {hi:g}] "
+                                "(a typo or another unit?)", where)
+
+
 def prepare_evoked(
     recordings: Sequence[Recording],
     participants: pd.DataFrame,
@@ -208,22 +234,26 @@ def prepare_evoked(
     Subjects lacking any muscle × frequency recording, a label or a covariate raise
     :class:`DataError` naming the subject and what is missing.
     """
+    src = participants.attrs.get("source")  # participants.csv of a dataset folder, when it came from one
     if "subject" not in participants.columns:
-        raise DataError("participants table needs a 'subject' column")
+        raise DataError("participants table needs a 'subject' column", src)
     if label not in participants.columns:
-        raise DataError(f"participants table has no label column {label!r}; columns: {list(participants.columns)}")
+        raise DataError(f"participants table has no label column {label!r}; columns: {list(participants.columns)}", src)
     parts = participants.copy()
     parts["subject"] = parts["subject"].astype(str)
     parts["label"] = parts[label].astype(str)
     bad = sorted(set(parts["label"]) - set(classes))
     if bad:
-        raise DataError(f"labels {bad} in column {label!r} are not among the classes {list(classes)}")
+        raise DataError(f"labels {bad} in column {label!r} are not among the classes {list(classes)}", src)
     if parts["label"].nunique() < 2:
         raise DataError(f"every subject has the same label {sorted(set(parts['label']))} in column {label!r}: "
-                        "classification needs at least two classes")
+                        "classification needs at least two classes", src)
     miss_cov = [c for c in covariates if c not in parts.columns]
     if miss_cov:
-        raise DataError(f"participants table lacks covariate column(s) {miss_cov}")
+        raise DataError(f"participants table lacks covariate column(s) {miss_cov}", src)
+    # Checked here, before any response is extracted, so a bad cell is named with its file rather than
+    # turning up inside a model's fit (or, for a plausible-looking typo, never).
+    _check_covariates(parts, covariates, src)
     freqs = tuple(float(f) for f in frequencies)
     responses: dict[tuple[str, str, float], np.ndarray] = {}
     rows = []

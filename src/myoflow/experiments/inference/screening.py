@@ -25,14 +25,16 @@ from ...containers import Recording
 from ...errors import ConfigError, DataError
 from ...preprocess.evoked_combine import combine_frequencies
 from ...models.attention_bilstm import MassLevelClassifier
-from ...preprocess.evoked import EvokedData, _decimate, condition_name, extract_responses, sequence_epochs
+from ...preprocess.evoked import (
+    PLAUSIBLE_COVARIATES, EvokedData, _decimate, condition_name, extract_responses, sequence_epochs,
+)
 
 __all__ = ["parse_covariates", "load_screening_model", "screen", "ScreeningResult"]
 
 log = logging.getLogger(__name__)
 
 _REQUIRED = ("age", "sex", "height", "weight")
-_RANGES = {"age": (10.0, 110.0), "height": (1.0, 2.5), "weight": (25.0, 300.0), "bmi": (10.0, 70.0)}
+_RANGES = PLAUSIBLE_COVARIATES  # the ranges training data are held to
 
 
 def parse_covariates(text: str) -> dict[str, Any]:

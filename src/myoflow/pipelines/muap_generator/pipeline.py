@@ -276,7 +276,8 @@ def _variant_table(preds: pd.DataFrame, seed: int = 0) -> dict[str, dict[str, An
                 continue
             per_unit = r.groupby("unit")[["nrmse", "rel_rmse"]].mean()
             e = per_unit["nrmse"].to_numpy()
-            ci = list(bootstrap_mean(e, n_boot=2000, seed=seed)[1:]) if len(e) >= 2 else [float("nan")] * 2
+            # one unit has no spread to bootstrap: null, not NaN (NaN is not JSON and read as a number)
+            ci = list(bootstrap_mean(e, n_boot=2000, seed=seed)[1:]) if len(e) >= 2 else None
             table[label] = {"n": int(len(per_unit)), "nrmse_mean": float(e.mean()), "nrmse_ci95": ci,
                             "nrmse_median": float(np.median(e)), "rel_rmse_mean": float(per_unit["rel_rmse"].mean())}
         out[str(v)] = table
@@ -696,7 +697,8 @@ class MuapGeneratorPipeline(Pipeline):
                 e = table.get(region)
                 if not e or not e.get("n"):
                     continue
-                ci = tuple(e["nrmse_ci95"]) if np.isfinite(e.get("nrmse_ci95", [np.nan])).all() else None
+                ci = e.get("nrmse_ci95")
+                ci = tuple(ci) if ci is not None and np.isfinite(ci).all() else None
                 rows.append(Headline(f"{labels.get(v, v)} {region}: nRMSE", e["nrmse_mean"], ci, None,
                                      f"{e['n']} held-out units{goal}"))
                 rows.append(Headline(f"{labels.get(v, v)} {region}: RMSE / RMS(target)", e["rel_rmse_mean"],

@@ -71,6 +71,14 @@ class CohortConfig:
             raise ConfigError(f"data.<cohort>.subjects must be >= 2 (or null), got {self.subjects}")
         if (self.windows_per_burst is not None and self.windows_per_burst < 1) or self.block_windows < 1:
             raise ConfigError("data.<cohort>.windows_per_burst and block_windows must be >= 1")
+        if self.segmentation == "whole" and self.windows_per_burst == 1:
+            # windows_per_burst counts windows from each segment's start: with whole recordings the bursts
+            # default (1) would keep only the first 500 ms of every recording, and intra folds then find
+            # one unit per subject and class. Say so rather than score a fraction of the data.
+            raise ConfigError("data.<cohort>.segmentation 'whole' tiles each recording into windows, but "
+                              "windows_per_burst=1 keeps only its first window: also set "
+                              "data.<cohort>.windows_per_burst=null (all windows) and block_windows (windows per "
+                              "split unit, e.g. 4)")
         if self.channels_per_burst is not None and self.channels_per_burst < 1:
             raise ConfigError("data.<cohort>.channels_per_burst must be >= 1 or null")
         if self.duration_s <= 0:

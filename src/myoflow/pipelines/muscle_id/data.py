@@ -196,17 +196,24 @@ def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list
     from ...io.dataset import load_dataset
 
     ds = load_dataset(cfg.path)
-    items = []
+    items, skipped = [], []
     for stem, obj in ds:
         if not isinstance(obj, Recording):
+            skipped.append(stem)  # e.g. an EDF with EMG and an accelerometer at two rates reads as a Trial
             continue
         missing = [k for k in ("subject", "muscle") if obj.meta.get(k) is None]
         if missing:
             raise DataError(f"recording lacks meta {missing}; the muscle-id pipeline needs subject and muscle",
                             f"{cfg.path}/{stem}")
         items.append((stem, obj))
+    hint = ("; keep the EMG signals when converting, e.g. myoflow convert ... --hint channels=EMG1,EMG2 "
+            "(EDF/BDF), so each file reads as one Recording")
     if not items:
-        raise DataError("dataset folder holds no Recordings", str(cfg.path))
+        raise DataError(f"dataset folder holds no single Recording: its {len(skipped)} item(s) are multi-rate "
+                        f"Trials (e.g. {skipped[:2]}){hint}", str(cfg.path))
+    if skipped:
+        log.warning("%s: %d item(s) are not single Recordings and are left out: %s%s", cfg.path, len(skipped),
+                    skipped[:5], hint)
     return _subset_subjects(items, cfg.subjects), {"participants": len(ds.participants)}
 
 

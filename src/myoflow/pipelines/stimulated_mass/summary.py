@@ -245,4 +245,17 @@ def headline_rows(summary: dict[str, Any]) -> list[Headline]:
                 if metric == "balanced_accuracy":
                     note += f"; chance {summary.get('chance', {}).get('balanced_accuracy', float('nan')):.3f}"
                 rows.append(Headline(f"{text} ({m})", v, ci, None, note))
+        # The deep model beside each classic baseline on the same folds, as a paired subject-bootstrap
+        # difference (issue 14: every cohort, a user's folder included, gets this table, not only metrics.json).
+        comp = summary.get("comparisons", {}).get(ref, {})
+        for key, text in (("vs_descriptors_gb", "M-wave descriptors + covariates, GB"),
+                          ("vs_descriptors_logreg", "log M-wave descriptors + covariates, logistic regression"),
+                          ("vs_covariates_only", "covariates only, logistic regression"),
+                          ("vs_ptp_logreg", "M-wave p-p only, logistic regression")):
+            d = comp.get(key, {}).get("accuracy")
+            if d is None or not np.isfinite(d["value"]):
+                continue
+            ci = (d["ci_low"], d["ci_high"]) if np.isfinite([d["ci_low"], d["ci_high"]]).all() else None
+            rows.append(Headline(f"attention Bi-LSTM − {text} (accuracy, paired)", d["value"], ci, None,
+                                 f"condition {ref}; same folds, paired subject bootstrap"))
     return rows
