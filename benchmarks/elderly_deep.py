@@ -35,6 +35,15 @@ folds over the other 24 subjects, development subjects never scored::
 
     PYTHONPATH=src python benchmarks/elderly_deep.py --protocol dev --outer 6 --models lda,rf,cnn_lstm \
         --recipe benchmarks/results/selection/deep_recipe_dev.json --out benchmarks/results/elderly_deep_dev
+
+``cnn_lstm_nested`` (:data:`NESTED`): the paper's CNN-LSTM whose recipe is chosen, inside each outer training
+fold, by ``--inner`` subject-wise folds over that fold's training subjects among candidates built from the
+``--recipe`` record (the dev-chosen recipes, 1 or 3 seeds). ``--outer-folds`` splits the outer folds over
+processes (each writes ``OUT/parts/MODEL.foldK.json``; the last one assembles ``OUT/MODEL.json``)::
+
+    for F in 0,1 2,3; do PYTHONPATH=src python benchmarks/elderly_deep.py --protocol dev --outer 4 --inner 2 \
+        --models cnn_lstm_nested --recipe benchmarks/results/selection/deep_recipe_dev.json --outer-folds $F \
+        --out benchmarks/results/elderly_deep_dev & done
 """
 from __future__ import annotations
 

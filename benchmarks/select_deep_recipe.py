@@ -34,6 +34,9 @@ training, other lr / dropout / weight decay), with that recipe's seeds and TTA::
         --refine benchmarks/results/selection/parts/deep_recipe_dev_cnn_lstm.json \
         --out benchmarks/results/selection/parts/deep_recipe_dev_cnn_lstm_refined.json
 
+``--variants readout`` (with ``--refine``) scores :data:`READOUT` instead of :data:`STAGE3`: the chosen
+recipe with the LSTM's last state (the paper's) vs its outputs averaged over time (``lstm_pool="mean"``).
+
 ``--transfer REC [REC ...]`` scores, for a model not yet selected (``hybrid_cnn_lstm``:
 the CNN-LSTM with the classic-feature branch), the recipes already chosen for
 the other models in those records (in the order given; ties: the first) on the
