@@ -325,8 +325,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.protocol == "dev":
             note = (f"outer subject-wise {a.outer}-fold over the {len(set(groups))} non-development subjects; "
                     f"development subjects {dev} (rule: dev_subjects, seed {DEV_SEED}) never scored; deep recipes "
-                    "fixed from each model's recipe_record (chosen on the development subjects only); CI = 95 % "
-                    "percentile paired bootstrap over subjects of the accuracy difference")
+                    "fixed from each model's recipe_record (chosen on the development subjects only), except "
+                    f"{', '.join(NESTED)}: chosen in each outer training fold by inner subject-wise CV among "
+                    "candidates built from that record; CI = 95 % percentile paired bootstrap over subjects of the "
+                    "accuracy difference")
         summary = _summary(a.out, sig, a.n_boot, note)
     except MyoflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
