@@ -180,7 +180,8 @@ def _summary(out: Path, folds_sig: str, n_boot: int, note: str | None = None) ->
     for m in models:
         if m not in DEEP and m not in NESTED:
             continue
-        for base in BASELINES:
+        # a nested model is also compared with the same architecture on its fixed dev recipe (same folds)
+        for base in BASELINES + ((NESTED[m][0],) if m in NESTED else ()):
             if base not in models:
                 continue
             a, b = models[m]["per_subject_accuracy"], models[base]["per_subject_accuracy"]
