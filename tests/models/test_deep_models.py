@@ -288,3 +288,43 @@ def test_development_subjects_are_fixed_by_rule_and_never_scored(tmp_path):
             continue
         assert d["development_subjects"] == dev and not set(d["per_subject_accuracy"]) & set(dev), f.name
         assert len(d["per_subject_accuracy"]) == 24
+
+
+def test_lstm_mean_readout_averages_the_lstm_outputs_and_keeps_the_weights():
+    torch.manual_seed(0)
+    last = RecipeCNNLSTM(4, in_channels=2).eval()
+    mean = RecipeCNNLSTM(4, in_channels=2, lstm_pool="mean").eval()
+    mean.load_state_dict(last.state_dict())                      # same weights: the readout is the only change
+    x = torch.randn(3, 2, 128)
+    with torch.no_grad():
+        z, amp = __import__("myoflow.models.emg_cnn", fromlist=["x"]).standardize_batch(x)
+        seq, (h_last, _) = last.lstm(last.act(last.fc1(last.features(z).transpose(1, 2))))
+        torch.testing.assert_close(last.embed(x)[:, :32], h_last[-1])
+        torch.testing.assert_close(mean.embed(x)[:, :32], seq.mean(dim=1))
+        assert not torch.allclose(last(x), mean(x))
+    with pytest.raises(ValueError, match="lstm_pool"):
+        RecipeCNNLSTM(4, lstm_pool="max")
+    net = HybridNet(3, n_features=5, trunk="cnn_lstm", lstm_pool="mean")
+    assert net.deep.lstm_pool == "mean" and net.config["lstm_pool"] == "mean"
+
+
+def test_nested_cnn_lstm_candidates_come_from_the_dev_record_and_are_chosen_on_training_subjects(tmp_path):
+    import json
+
+    mod, results = _elderly_deep()
+    record = results / "selection" / "deep_recipe_dev.json"
+    if not record.exists():
+        pytest.skip("no selection record in this checkout")
+    grid = mod.nested_grid(record, "cnn_lstm_nested")
+    chosen = json.loads(record.read_text())["chosen"]
+    assert grid[0] == chosen["cnn_lstm"] and grid[1] == chosen["hybrid"]          # the standing recipe wins ties
+    assert [g["n_seeds"] for g in grid] == [1, 1, 3, 3]
+    with pytest.raises(SystemExit, match="needs --recipe"):
+        mod._estimator("cnn_lstm_nested", 30, 0, None)
+    out = results / "elderly_deep_dev" / "cnn_lstm_nested.json"
+    if out.exists():  # the scored record: per outer fold, chosen among the grid on that fold's training subjects
+        d = json.loads(out.read_text())
+        for fold in d["nested"]["folds"]:
+            assert fold["chosen"] in grid
+            assert not set(fold["chosen_on_subjects"]) & set(fold["test_subjects"])
+            assert len(fold["inner_scores"]) == len(grid)

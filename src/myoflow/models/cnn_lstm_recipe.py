@@ -11,7 +11,11 @@ allows:
 * optionally (``n_bands > 0``) a spectral side branch: the log power of the
   standardised window in ``n_bands`` equal-width bands
   (:func:`~myoflow.models.emg_cnn.log_band_power`) through a small dense layer,
-  joined with the log-RMS after the LSTM.
+  joined with the log-RMS after the LSTM;
+* optionally (``lstm_pool="mean"``) the LSTM's outputs averaged over the window's
+  time steps instead of its last state (the paper reads the last state): the
+  summary then weighs every part of the window alike, the way the plain CNN's
+  global average pooling does. No extra weights.
 
 Training recipe (AdamW, cosine schedule, augmentation, group-held-out early
 stopping) lives in the estimator, not here.
@@ -26,12 +30,15 @@ from .emg_cnn import log_band_power, standardize_batch
 
 __all__ = ["RecipeCNNLSTM"]
 
+_POOLS = ("last", "mean")
+
 
 class RecipeCNNLSTM(CNNLSTM):
     """:class:`CNNLSTM` + per-window standardisation, batch norm and a log-RMS side input.
 
-    Parameters are those of :class:`CNNLSTM` plus ``use_amp`` (join log-RMS) and
-    ``n_bands`` (spectral side branch with that many log band powers per channel; 0 = off).
+    Parameters are those of :class:`CNNLSTM` plus ``use_amp`` (join log-RMS),
+    ``n_bands`` (spectral side branch with that many log band powers per channel; 0 = off) and
+    ``lstm_pool`` (``"last"``: the LSTM's last state, as in the paper; ``"mean"``: its outputs averaged over time).
 
     Shapes
     ------
@@ -40,10 +47,13 @@ class RecipeCNNLSTM(CNNLSTM):
 
     def __init__(self, n_classes: int, in_channels: int = 1, conv_channels=(16, 32), kernel_sizes=(9, 5),
                  pool: int = 4, fc_size: int = 32, lstm_hidden: int = 32, head_size: int = 32,
-                 dropout: float = 0.2, use_amp: bool = True, n_bands: int = 0):
+                 dropout: float = 0.2, use_amp: bool = True, n_bands: int = 0, lstm_pool: str = "last"):
         super().__init__(n_classes, in_channels, conv_channels, kernel_sizes, pool, fc_size, lstm_hidden,
                          head_size, dropout)
+        if lstm_pool not in _POOLS:
+            raise ValueError(f"RecipeCNNLSTM: unknown lstm_pool {lstm_pool!r}; expected one of {list(_POOLS)}")
         self.config["use_amp"] = bool(use_amp)
+        self.config["lstm_pool"] = self.lstm_pool = str(lstm_pool)
         self.use_amp = bool(use_amp)
         c1, c2 = self.config["conv_channels"]
         self.bn1, self.bn2 = nn.BatchNorm1d(c1), nn.BatchNorm1d(c2)
@@ -65,12 +75,12 @@ class RecipeCNNLSTM(CNNLSTM):
         return self.pool(self.act(self.bn2(self.conv2(h))))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Last LSTM state (after dropout) ⊕ log-RMS (⊕ band powers): (batch, embed_dim), the input of fc2."""
+        """LSTM summary (last state or mean output; after dropout) ⊕ log-RMS (⊕ band powers): (batch, embed_dim)."""
         z, amp = standardize_batch(x)
         h = self.features(z).transpose(1, 2)
         h = self.act(self.fc1(h))
-        _, (h_last, _) = self.lstm(h)
-        h = self.drop(h_last[-1])
+        seq, (h_last, _) = self.lstm(h)
+        h = self.drop(seq.mean(dim=1) if self.lstm_pool == "mean" else h_last[-1])
         parts = [h]
         if self.use_amp:
             parts.append((amp - self.amp_mean) / self.amp_std)

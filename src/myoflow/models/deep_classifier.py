@@ -53,11 +53,12 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
     Parameters
     ----------
     arch : {"cnn", "hybrid", "cnn_lstm", "hybrid_cnn_lstm"}
-    widths, kernel, pools, hidden, dropout, n_bands, use_amp
+    widths, kernel, pools, hidden, dropout, n_bands, use_amp, lstm_pool
         Sizes of the CNN trunk (``cnn``/``hybrid``); ``cnn_lstm`` uses
         ``widths[:2]`` as conv channels, ``(kernel, kernel // 2 | 1)`` as kernels
         and ``pools[0]`` as pool. ``n_bands`` > 0 adds the spectral side branch
-        (log power in that many equal-width bands up to Nyquist, every arch).
+        (log power in that many equal-width bands up to Nyquist, every arch). ``lstm_pool``
+        (``cnn_lstm``/``hybrid_cnn_lstm``): ``"last"`` LSTM state (the paper) or ``"mean"`` output over time.
     epochs, batch_size, lr, weight_decay, schedule, patience, label_smoothing
         Training recipe (AdamW).
     max_shift, max_gain, noise, channel_drop
@@ -111,7 +112,8 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
                  label_smoothing: float = 0.0, max_shift: int = 0, max_gain: float = 1.0, noise: float = 0.0,
                  channel_drop: float = 0.0, val_fraction: float = 0.2, val_group: str = "subject",
                  n_seeds: int = 1, class_weight: bool = True, fs: float | None = None, seed: int = 0,
-                 device: str = "cpu", mixup: float = 0.0, tta: int = 0, pretrain: Any = None):
+                 device: str = "cpu", mixup: float = 0.0, tta: int = 0, pretrain: Any = None,
+                 lstm_pool: str = "last"):
         self.arch = arch
         self.widths = widths
         self.kernel = kernel
@@ -141,6 +143,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         self.mixup = mixup
         self.tta = tta
         self.pretrain = pretrain
+        self.lstm_pool = lstm_pool
 
     # ----------------------------------------------------------------- inputs
     def _arrays(self, X: Any, who: str) -> tuple[np.ndarray, float | None]:
@@ -175,6 +178,8 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
             raise ConfigError("n_seeds and epochs must be >= 1 and batch_size >= 2")
         if not 0 <= float(self.val_fraction) < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.lstm_pool not in ("last", "mean"):
+            raise ConfigError(f"unknown lstm_pool {self.lstm_pool!r}; expected 'last' or 'mean'")
         if float(self.mixup) < 0 or int(self.tta) < 0:
             raise ConfigError(f"mixup and tta must be >= 0, got mixup={self.mixup}, tta={self.tta}")
 
@@ -189,13 +194,13 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
 
             return HybridNet(n_classes, n_features, in_channels, self.widths, self.kernel, self.pools,
                              hidden=self.hidden, dropout=self.dropout, use_amp=self.use_amp, n_bands=self.n_bands,
-                             trunk="cnn" if self.arch == "hybrid" else "cnn_lstm")
+                             trunk="cnn" if self.arch == "hybrid" else "cnn_lstm", lstm_pool=self.lstm_pool)
         from .cnn_lstm_recipe import RecipeCNNLSTM
 
         k2 = max(3, (int(self.kernel) // 2) | 1)
         return RecipeCNNLSTM(n_classes, in_channels, tuple(self.widths[:2]), (int(self.kernel), k2),
                              int(self.pools[0]), dropout=self.dropout, use_amp=self.use_amp,
-                             n_bands=int(self.n_bands))
+                             n_bands=int(self.n_bands), lstm_pool=self.lstm_pool)
 
     # -------------------------------------------------------------------- fit
     def fit(self, X: Epochs | np.ndarray, y: Any = None, groups: Any = None) -> "DeepWindowClassifier":

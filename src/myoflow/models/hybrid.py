@@ -34,7 +34,7 @@ class HybridNet(nn.Module):
         Width of the feature branch.
     trunk : {"cnn", "cnn_lstm"}
         Deep branch. ``"cnn_lstm"``: :class:`RecipeCNNLSTM` with ``widths[:2]`` conv
-        channels, kernels ``(kernel, kernel // 2 | 1)``, pool ``pools[0]``.
+        channels, kernels ``(kernel, kernel // 2 | 1)``, pool ``pools[0]``, readout ``lstm_pool``.
     hidden : int
         Width of the head's hidden layer.
 
@@ -46,7 +46,7 @@ class HybridNet(nn.Module):
     def __init__(self, n_classes: int, n_features: int, in_channels: int = 1,
                  widths: Sequence[int] = (16, 32, 32), kernel: int = 7, pools: Sequence[int] = (4, 2, 2),
                  feature_hidden: int = 64, hidden: int = 64, dropout: float = 0.3, use_amp: bool = True,
-                 n_bands: int = 0, trunk: str = "cnn"):
+                 n_bands: int = 0, trunk: str = "cnn", lstm_pool: str = "last"):
         super().__init__()
         if n_features < 1:
             raise ValueError(f"HybridNet needs n_features >= 1, got {n_features}")
@@ -58,7 +58,8 @@ class HybridNet(nn.Module):
 
             k2 = max(3, (int(kernel) // 2) | 1)
             self.deep = RecipeCNNLSTM(n_classes, in_channels, tuple(int(w) for w in widths[:2]), (int(kernel), k2),
-                                      int(pools[0]), dropout=dropout, use_amp=use_amp, n_bands=n_bands)
+                                      int(pools[0]), dropout=dropout, use_amp=use_amp, n_bands=n_bands,
+                                      lstm_pool=lstm_pool)
             self.deep.fc2 = self.deep.out = nn.Identity()  # only its embedding is used
         else:
             raise ValueError(f"HybridNet: unknown trunk {trunk!r}; expected 'cnn' or 'cnn_lstm'")

@@ -10,8 +10,9 @@ from ...errors import ConfigError
 from ...models import check_model_spec
 from ...models.sim_pretrain import SimPretrainSpec
 
-__all__ = ["CohortConfig", "PreprocessConfig", "EvaluateConfig", "TuneConfig", "MuscleIdConfig", "MODEL_NAMES",
-           "DEFAULT_MODELS", "DEEP_MODELS", "SIMPRE_MODELS", "BASELINES"]
+__all__ = ["CohortConfig", "PreprocessConfig", "EvaluateConfig", "TuneConfig", "DeepSpec", "MuscleIdConfig",
+           "MODEL_NAMES", "DEFAULT_MODELS", "DEEP_MODELS", "SIMPRE_MODELS", "BASELINES", "DEEP_RECIPE_PARAMS",
+           "DEEP_RECIPE_PER_MODEL"]
 
 #: The new deep models (issue 14): evaluate.models name -> ``arch`` of the ``deep_window`` estimator.
 DEEP_MODELS = {"emg_cnn": "cnn", "hybrid": "hybrid", "recipe_cnn_lstm": "cnn_lstm"}
@@ -201,6 +202,64 @@ class TuneConfig:
                               "{lr: [0.001, 0.003]}")
 
 
+#: Recipe shared by the three deep models (``deep.params`` default): what the recipes chosen on the elderly set's
+#: 6 DEVELOPMENT subjects 03, 04, 11, 18, 22, 30 have in common (``benchmarks/select_deep_recipe.py``, record
+#: ``benchmarks/results/selection/deep_recipe_dev.json``): AdamW, cosine schedule, 30 epochs with no early
+#: stopping, ±25 ms shifts and noise on training batches.
+DEEP_RECIPE_PARAMS: dict[str, Any] = {"epochs": 30, "lr": 0.002, "weight_decay": 0.01, "patience": 10,
+                                      "val_fraction": 0.0, "max_shift": 25, "noise": 0.05}
+#: What each model's dev-chosen recipe adds (``deep.per_model`` default; same record). ``n_seeds`` is 1 for all.
+DEEP_RECIPE_PER_MODEL: dict[str, dict[str, Any]] = {
+    "emg_cnn": {"n_bands": 64},
+    "hybrid": {"tta": 5},
+    "recipe_cnn_lstm": {"mixup": 0.4, "n_bands": 64, "label_smoothing": 0.1, "weight_decay": 0.05, "tta": 5},
+}
+#: Parameters of the deep models that the pipeline sets (per model / scheme / fold), never the config.
+_DEEP_FIXED = ("arch", "seed", "device", "val_group")
+
+
+@dataclass
+class DeepSpec(ModelSpec):
+    """The ``deep:`` section: the new deep models' :class:`~myoflow.models.deep_classifier.DeepWindowClassifier`
+    parameters.
+
+    ``params`` apply to every deep model; ``per_model`` maps a model of :data:`DEEP_MODELS` (or a ``_simpre``
+    twin) to parameters that override ``params`` for that model only (a ``_simpre`` model takes its twin's
+    entry, then its own). Defaults: the recipes chosen on the elderly set's development subjects
+    (:data:`DEEP_RECIPE_PARAMS`, :data:`DEEP_RECIPE_PER_MODEL`).
+    """
+
+    name: str = "deep_window"
+    params: dict[str, Any] = field(default_factory=lambda: dict(DEEP_RECIPE_PARAMS))
+    per_model: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {m: dict(p) for m, p in DEEP_RECIPE_PER_MODEL.items()})
+
+    def params_for(self, model: str) -> dict[str, Any]:
+        """The parameters of deep model ``model``: ``params``, then its twin's and its own ``per_model`` entry."""
+        out = dict(self.params or {})
+        twin = SIMPRE_MODELS.get(model)
+        if twin is not None:
+            out.update(self.per_model.get(twin) or {})
+        out.update(self.per_model.get(model) or {})
+        return out
+
+    def check(self) -> None:
+        """Validate names and parameters (one-line :class:`ConfigError` naming the key)."""
+        check_model_spec(self, "deep", allowed=("deep_window",))
+        for key in _DEEP_FIXED:
+            if key in (self.params or {}):
+                raise ConfigError(f"deep.params.{key}: set by the pipeline (choose the model in evaluate.models)")
+        for model, over in (self.per_model or {}).items():
+            if model not in DEEP_MODELS and model not in SIMPRE_MODELS:
+                raise ConfigError(f"deep.per_model.{model}: not a deep model of this pipeline; expected one of "
+                                  f"{[*DEEP_MODELS, *SIMPRE_MODELS]}")
+            for key in _DEEP_FIXED:
+                if key in (over or {}):
+                    raise ConfigError(f"deep.per_model.{model}.{key}: set by the pipeline")
+            check_model_spec(ModelSpec(self.name, self.params_for(model)), f"deep.per_model.{model}",
+                             allowed=("deep_window",))
+
+
 @dataclass
 class MuscleIdConfig(ExperimentConfig):
     """``pipeline: muscle-id``. ``data`` maps a cohort prefix (``sim``, ``real``) to its source;
@@ -221,7 +280,8 @@ class MuscleIdConfig(ExperimentConfig):
     #: The new deep models ``emg_cnn``/``hybrid``/``recipe_cnn_lstm`` of evaluate.models (params of
     #: :class:`~myoflow.models.deep_classifier.DeepWindowClassifier`; ``arch``, ``val_group``, seed and
     #: device are set by the pipeline; the ``train`` section is NOT used: they carry their own recipe).
-    deep: ModelSpec = field(default_factory=lambda: ModelSpec("deep_window"))
+    #: ``per_model`` overrides ``params`` for one model (:class:`DeepSpec`; default: the dev-chosen recipes).
+    deep: DeepSpec = field(default_factory=DeepSpec)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     #: Simulator pretraining of the ``<deep>_simpre`` models (:class:`~myoflow.models.sim_pretrain.SimPretrainSpec`;
@@ -233,10 +293,7 @@ class MuscleIdConfig(ExperimentConfig):
     def __post_init__(self) -> None:
         check_model_spec(self.model, "model", allowed=("cnn_lstm",))
         check_model_spec(self.baseline, "baseline", allowed=("feature_classifier",))
-        check_model_spec(self.deep, "deep", allowed=("deep_window",))
-        for key in ("arch", "seed", "device", "val_group"):
-            if key in (self.deep.params or {}):
-                raise ConfigError(f"deep.params.{key}: set by the pipeline (choose the model in evaluate.models)")
+        self.deep.check()
         if self.tune.enabled:
             from ...models import check_params
 

@@ -236,15 +236,15 @@ class MuscleIdPipeline(Pipeline):
         if model in ("lda", "rf"):
             return build_from_sections(cfg.baseline.name, cfg.baseline.params, kind=model, seed=seed)
         if model in DEEP_MODELS or model in SIMPRE_MODELS:
-            # Their own recipe (deep.params), not the train section; early stopping on held-aside
-            # TRAINING subjects (LOSO) or bursts (intra/final), as for the CNN-LSTM.
+            # Their own recipe (deep.params + deep.per_model[model]), not the train section; early stopping on
+            # held-aside TRAINING subjects (LOSO) or bursts (intra/final), as for the CNN-LSTM.
             # A _simpre model is its twin plus simulator pretraining (the simulated windows made with
             # this config's preprocessing, so they have the real windows' rate and length).
             pre = {}
             if model in SIMPRE_MODELS:
                 pre = {"pretrain": {**to_dict(cfg.sim_pretrain), "preprocess": to_dict(cfg.preprocess)}}
             arch = DEEP_MODELS[SIMPRE_MODELS.get(model, model)]
-            return build_from_sections(cfg.deep.name, cfg.deep.params, arch=arch,
+            return build_from_sections(cfg.deep.name, cfg.deep.params_for(model), arch=arch,
                                        val_group="subject" if scheme == "loso" else "unit",
                                        class_weight=t.imbalance in ("class_weight", "both"), seed=seed, device="cpu",
                                        **pre)
