@@ -59,7 +59,8 @@ from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipelin
 from ...cache import cache_key, cached
 from ...models import check_model_spec, estimator_config, estimator_tensors
 from .._shared import shared_data_dir
-from ...biomech.gait_cycles import MUSCLES, GaitCycles, normalise_by_calibration, normalise_emg, trial_to_cycles
+from ...biomech.gait_cycles import (MUSCLES, GaitCycles, normalise_by_calibration, normalise_emg, subtract_emg_floor,
+                                    trial_to_cycles)
 from .features import kinematic_inputs, to_rows, from_rows
 from ...evaluate.bootstrap import bootstrap_mean, cluster_bootstrap
 from ...evaluate.metrics import pearson_per_cycle, r2_ensemble_average, r2_per_cycle
@@ -116,6 +117,11 @@ class GaitDataConfig:
     #: cycles > this × the trial's median floor, :func:`~myoflow.biomech.gait_cycles.baseline_drift_cycles`);
     #: null = keep every cycle. The test trials are never cleaned (every plausible cycle is scored).
     real_train_drift_ratio: float | None = None
+    #: Subtract each real / folder trial's per-muscle envelope floor (this percentile, %, of the trial's
+    #: envelope samples) before normalising (:func:`~myoflow.biomech.gait_cycles.subtract_emg_floor`): every
+    #: gait muscle has a silent phase, so a trial's lowest level is its recording's offset, not activity.
+    #: null = keep the floor. Simulated cohorts are never changed (their floor is modelled noise).
+    emg_floor_percentile: float | None = None
     crop: bool = True                  # reject cycles outside each trial's finite, physiological angle range
     #: How a folder cohort is evaluated: by subjects (needs >= 3), within-subject by trials
     #: (leave one trial out) or by cycles (contiguous blocks, ``cycle_gap`` cycles dropped
@@ -130,6 +136,8 @@ class GaitDataConfig:
         if not 0 < self.cycle_min_s < self.cycle_max_s or not 0 < self.cycle_max_dev or not 0 < self.real_cycle_max_dev:
             raise ConfigError("data.cycle_min_s < data.cycle_max_s and data.cycle_max_dev, data.real_cycle_max_dev > 0 "
                               "are required")
+        if self.emg_floor_percentile is not None and not 0 <= self.emg_floor_percentile < 50:
+            raise ConfigError(f"data.emg_floor_percentile must be in [0, 50) or null, got {self.emg_floor_percentile}")
         if self.cycle_folds < 2 or self.cycle_gap < 0:
             raise ConfigError("data.cycle_folds must be >= 2 and data.cycle_gap >= 0")
         if self.source == "simulate" and self.subjects < 3:
@@ -287,6 +295,8 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         if not trials:
             raise DataError("dataset folder holds no Trials (walking sessions)", str(d.path))
         sim = _cycles_from_trials(trials, cfg, masses, user=True)
+        if d.emg_floor_percentile is not None:
+            sim, _ = subtract_emg_floor(sim, d.emg_floor_percentile)
         sim, _ = normalise_emg(sim)
         info.update(path=str(d.path), n_subjects=len(sim.subjects()), muscles=list(sim.muscles),
                     body_mass_kg=sim.info.get("body_mass_kg"), body_mass_source=sim.info.get("body_mass_source"),
@@ -319,6 +329,9 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
             n_drift = 0
             if d.real_train_drift_ratio is not None:
                 cyc, n_drift = drop_drifting_training_cycles(cyc, d.real_train, d.real_train_drift_ratio)
+            floors = None
+            if d.emg_floor_percentile is not None:  # after the drift rule, which was chosen on raw floors
+                cyc, floors = subtract_emg_floor(cyc, d.emg_floor_percentile)
             ref = (cyc.metadata["trial"] == d.real_train).to_numpy()
             cyc, scales = normalise_emg(cyc, reference=ref)
             for w in wanted:
@@ -326,6 +339,10 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
             info["real"] = {"path": str(root), "train": d.real_train, "test": list(d.real_test),
                             "cycles": {w: len(real[w]) for w in wanted},
                             "train_cycles_dropped_baseline_drift": n_drift,
+                            "emg_floor_percentile": d.emg_floor_percentile,
+                            "emg_floor_subtracted": (None if floors is None else
+                                                     {k: {m: float(v) for m, v in row.items()}
+                                                      for k, row in floors.iterrows()}),
                             "body_mass_kg": cyc.info.get("body_mass_kg"),
                             "muscles": {"ST": "semimem_r (semimembranosus)", "BF": "bifemlh_r", "GM": "med_gas_r",
                                         "TA": "tib_ant_r", "VL": "vas_lat_r", "RF": "rect_fem_r", "SOL": "soleus_r"},
