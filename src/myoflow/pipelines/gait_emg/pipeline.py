@@ -83,7 +83,8 @@ MODELS = ("torque_based", "baseline")
 class GaitDataConfig:
     """Where the cycles come from (see the module docstring)."""
 
-    source: Literal["simulate", "folder"] = "simulate"
+    #: simulate | folder | real (no cohort: only the real trials of ``data.real``, e.g. to score walk45 alone)
+    source: Literal["simulate", "folder", "real"] = "simulate"
     path: Path | None = None
     subjects: int = 22
     strides: int = 20
@@ -267,7 +268,11 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
     """Simulate / read the cohort and the real trials, cut cycles, normalise sEMG."""
     d = cfg.data
     info: dict[str, Any] = {"source": d.source}
-    if d.source == "simulate":
+    sim: GaitCycles | None = None
+    if d.source == "real":
+        if not d.real:
+            raise ConfigError("data.source: real needs data.real: true (the real trials are the only data)")
+    elif d.source == "simulate":
         cache = None if (cache_dir is None or not d.cache) else Path(cache_dir) / "gait_emg" / f"sim-{_sim_cache_key(cfg)}.npz"
 
         def build() -> GaitCycles:
