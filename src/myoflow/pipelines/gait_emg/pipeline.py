@@ -167,10 +167,18 @@ class GaitEvaluateConfig:
     real_val_fraction: float = 0.2
     #: models per route (torque-based and baseline alike), trained with different seeds; predictions averaged
     ensemble: int = 1
+    #: Simulated/folder cohorts split by subjects: how many training subjects carry sEMG (null = all).
+    #: The torque MLP is pretrained on the moments of EVERY training subject; sEMG fine-tuning and the
+    #: direct baseline see only these subjects (the same ones for both routes), drawn per fold from the
+    #: fold's fit and validation subjects (round(train.val_fraction × n), at least 1, for early stopping):
+    #: joint moments of many people, sEMG of a few.
+    emg_subjects: int | None = None
 
     def __post_init__(self) -> None:
         if self.ensemble < 1:
             raise ConfigError(f"evaluate.ensemble must be >= 1, got {self.ensemble}")
+        if self.emg_subjects is not None and self.emg_subjects < 1:
+            raise ConfigError(f"evaluate.emg_subjects must be >= 1 or null, got {self.emg_subjects}")
 
 
 @dataclass
@@ -387,6 +395,19 @@ def predict_ensemble(cfg: GaitEmgConfig, section: str, train: dict, X: np.ndarra
     return np.mean(preds, axis=0), ests
 
 
+def _emg_subjects(fit_c: GaitCycles, val_c: GaitCycles, n: int, val_fraction: float, seed: int) -> list[str]:
+    """The ``n`` training subjects whose sEMG is used (drawn from the fold's fit and validation subjects)."""
+    fit_s = sorted(map(str, pd.unique(fit_c.metadata["subject"])))
+    val_s = sorted(map(str, pd.unique(val_c.metadata["subject"])))
+    n_val = min(len(val_s), max(1, int(round(val_fraction * n)))) if (n >= 2 and val_s) else 0
+    n_fit = n - n_val
+    if n_fit < 1 or n_fit > len(fit_s):
+        raise ConfigError(f"evaluate.emg_subjects {n}: the fold has {len(fit_s)} fit and {len(val_s)} validation "
+                          f"subjects; need {n_fit} >= 1 fit subject(s) with sEMG")
+    rng = np.random.default_rng(seed)
+    return sorted([*rng.choice(fit_s, n_fit, replace=False).tolist(), *rng.choice(val_s, n_val, replace=False).tolist()])
+
+
 def _mean(x) -> float:
     x = np.asarray(x, dtype=float)
     return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
@@ -470,6 +491,42 @@ def _paired_block_bootstrap(part: pd.DataFrame, names: tuple, n_boot: int, seed:
     diff = cluster_bootstrap(stats["torque_based"], stat, other=stats["baseline"], n_boot=n_boot, seed=seed)
     return {"mean": float(diff.point), "ci_low": float(diff.lo), "ci_high": float(diff.hi),
             "block_cycles": BOOT_BLOCK_CYCLES, "n_blocks": int(len(stats["baseline"][0]))}
+
+
+def _paired_subject_bootstrap(part: pd.DataFrame, names: tuple, n_boot: int, seed: int) -> dict[str, Any]:
+    """Torque-based − baseline on a cohort, paired subject bootstrap (the same subject draws for both models).
+
+    Two statistics, side by side: ``pooled`` — mean over muscles of the R² of the ensemble average over
+    all test subjects' cycles (vectorised on per-subject sums); ``per_subject`` — the mean over test
+    subjects of each subject's own mean-over-muscles R² of ensemble averages.
+    """
+    stats, per = {}, {}
+    for model in ("torque_based", "baseline"):
+        pm = part[part["model"] == model]
+        n, st, sp, own = [], [], [], {}
+        for g, sub in pm.groupby("subject", sort=True):
+            t, p = cycles_from_frame(sub, names)
+            n.append(t.shape[0])
+            st.append(t.sum(0))
+            sp.append(p.sum(0))
+            own[str(g)] = float(np.nanmean(r2_ensemble_average(t, p)))
+        stats[model] = (np.asarray(n, float), np.stack(st), np.stack(sp))
+        per[model] = own
+
+    def stat(n_, st_, sp_):
+        mt, mp = st_ / n_[..., None, None], sp_ / n_[..., None, None]
+        ss = ((mt - mt.mean(-1, keepdims=True)) ** 2).sum(-1)
+        r2 = 1 - ((mt - mp) ** 2).sum(-1) / np.where(ss > 0, ss, np.nan)
+        return np.nanmean(r2, axis=-1)
+
+    pooled = cluster_bootstrap(stats["torque_based"], stat, other=stats["baseline"], n_boot=n_boot, seed=seed)
+    subj = sorted(per["torque_based"])
+    diff = pd.Series([per["torque_based"][k] - per["baseline"][k] for k in subj], index=subj)
+    m, lo, hi = bootstrap_mean(diff.to_numpy(), clusters=np.asarray(subj), n_boot=n_boot, seed=seed)
+    return {"pooled": {"mean": float(pooled.point), "ci_low": float(pooled.lo), "ci_high": float(pooled.hi)},
+            "per_subject": {"mean": float(m), "ci_low": float(lo), "ci_high": float(hi),
+                            "median": float(diff.median()), "n_torque_better": int((diff > 0).sum())},
+            "n_subjects": len(subj)}
 
 
 def _variability_summary(cfg: GaitEmgConfig, data: GaitData) -> dict[str, Any]:
@@ -620,12 +677,23 @@ class GaitEmgPipeline(Pipeline):
         Xf, Tf, Ef = _rows(fit_c, kinds, shifts)
         Xv, Tv, Ev = _rows(val_c, kinds, shifts)
         Xt, _, _ = _rows(test_c, kinds, shifts)
+        emg_subj = None
+        if cfg.evaluate.emg_subjects is not None and group == "subject":
+            emg_subj = _emg_subjects(fit_c, val_c, cfg.evaluate.emg_subjects, cfg.train.val_fraction,
+                                     derive_seed(train_seed, "emg-subjects"))
+            ef = fit_c.metadata["subject"].astype(str).isin(emg_subj).to_numpy().repeat(fit_c.n_points)
+            ev = val_c.metadata["subject"].astype(str).isin(emg_subj).to_numpy().repeat(val_c.n_points)
+            # moments of every training subject, sEMG only of the chosen few (NaN = no sEMG target)
+            Ef_t, Ev_t = np.where(ef[:, None], Ef, np.nan), np.where(ev[:, None], Ev, np.nan)
+            Xf_b, Ef_b, Xv_b, Ev_b = Xf[ef], Ef[ef], Xv[ev], Ev[ev]
+        else:
+            Ef_t, Ev_t, Xf_b, Ef_b, Xv_b, Ev_b = Ef, Ev, Xf, Ef, Xv, Ev
         train = {k: v for k, v in to_dict(cfg.train).items() if k != "device"}
         # validation rows are the pipeline's (held-out training subjects, or the last training cycles)
-        tb_pred, tbs = predict_ensemble(cfg, "model", train, Xf, np.hstack([Ef, Tf]), (Xv, np.hstack([Ev, Tv])),
+        tb_pred, tbs = predict_ensemble(cfg, "model", train, Xf, np.hstack([Ef_t, Tf]), (Xv, np.hstack([Ev_t, Tv])),
                                         Xt, seed=derive_seed(train_seed, "torque_based"), device=ctx.device,
                                         n_emg=Ef.shape[1])
-        bl_pred, bls = predict_ensemble(cfg, "baseline", train, Xf, Ef, (Xv, Ev), Xt,
+        bl_pred, bls = predict_ensemble(cfg, "baseline", train, Xf_b, Ef_b, (Xv_b, Ev_b), Xt,
                                         seed=derive_seed(train_seed, "baseline"), device=ctx.device)
         tb, bl = tbs[0], bls[0]  # the first member is saved (checkpoint, ONNX); predictions are the ensemble's
         n, P = len(test_c), test_c.n_points
@@ -648,7 +716,7 @@ class GaitEmgPipeline(Pipeline):
             "val_subjects": sorted(map(str, pd.unique(val_c.metadata["subject"]))),
             "test_groups": sorted(map(str, pd.unique(test_c.metadata[group]))),
             "moment_names": list(test_c.moment_names), "inputs": list(kinds), "shifts_ms": list(shifts),
-            "ensemble": len(tbs),
+            "ensemble": len(tbs), "emg_subjects": emg_subj,
         }
         curves = {"torque_mlp": tb.torque_history_.as_curves(), "torque_based": tb.history_.as_curves(),
                   "baseline": bl.history_.as_curves()}
@@ -728,6 +796,9 @@ class GaitEmgPipeline(Pipeline):
                 if group == "trial" and out["torque_based"]["n_groups"] == 1 and cfg.evaluate.n_boot > 0:
                     out["torque_minus_baseline_block_bootstrap"] = _paired_block_bootstrap(
                         part, tuple(a), cfg.evaluate.n_boot, cfg.seed)
+                if group == "subject" and out["torque_based"]["n_groups"] >= 3 and cfg.evaluate.n_boot > 0:
+                    out["torque_minus_baseline_subject_bootstrap"] = _paired_subject_bootstrap(
+                        part, tuple(a), cfg.evaluate.n_boot, cfg.seed)
             summary["conditions"][cond] = out
         summary["variability"] = _variability_summary(cfg, data)
         return summary
@@ -762,6 +833,13 @@ class GaitEmgPipeline(Pipeline):
                                  e.get("r2_ens_median_mean_over_channels"), None, None,
                                  "median over test subjects, mean over muscles"
                                  + (f"; per-subject R² quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}" if q else "")))
+        d_ = sim.get("torque_minus_baseline_subject_bootstrap")
+        if d_:
+            for key, label in (("pooled", "pooled over test subjects"), ("per_subject", "mean of per-subject")):
+                v = d_[key]
+                rows.append(Headline(f"sim torque-based − baseline, mean R² of ensemble averages, {label}", v["mean"],
+                                     (v["ci_low"], v["ci_high"]), None,
+                                     f"paired subject bootstrap 95 % CI ({d_['n_subjects']} test subjects)"))
         var = summary.get("variability") or {}
         for key, v in var.items():
             c = v.get("cycle")
