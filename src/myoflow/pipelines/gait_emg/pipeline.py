@@ -23,19 +23,25 @@ Protocol
   (shipped 10 %) off the trial's median are rejected (a heel strike detected in swing makes a
   short + long pair), and cycles of the TRAINING trial whose sEMG floor has drifted up
   (``data.real_train_drift_ratio``, :func:`~myoflow.biomech.gait_cycles.baseline_drift_cycles`)
-  are dropped before normalising; the test trials are never cleaned.
+  are dropped before normalising; the test trials are never cleaned. Every real (and folder) trial's
+  per-muscle envelope floor (``data.emg_floor_percentile``, shipped 1 %) is subtracted before
+  normalising: each gait muscle has a silent phase, so a trial's floor is its recording's offset
+  (walk45's soleus channel sits on one of 0.7 × walk36's peak).
 * Models: :class:`~myoflow.models.gait_mlp.TorqueBasedEmgRegressor` (torque MLP, then an
   added hidden layer + 7-muscle output fine-tuned; shipped ``finetune: full``) and
   :class:`~myoflow.models.gait_mlp.KinematicsEmgRegressor` (the baseline MLP); each route
   is an average of ``evaluate.ensemble`` models of different seeds (shipped 3; both chosen
   inside walk36 by ``benchmarks/select_gait_recipe.py``). Optional inputs: the gait phase
   (``preprocess.inputs: [..., phase]``) and time-shifted kinematics (``preprocess.shifts_ms``).
+* Data situation (``evaluate.emg_subjects``): the torque MLP may be pretrained on the moments of every
+  training subject while sEMG fine-tuning and the direct baseline see only a few of them.
 * Evaluation: subject-wise K-fold (or leave-one-subject-out) on the simulated
   cohort, validation subjects for early stopping carved from the training
   subjects; R² of ensemble averages per muscle (the paper's Table 1) pooled over
   the test subjects' cycles (which mostly scores the cohort pattern) beside the
   median of each test subject's own R², per-cycle R² and Pearson r; mean over test
-  subjects with a subject-bootstrap 95 % CI. One real test trial: torque − baseline with a
+  subjects with a subject-bootstrap 95 % CI; torque − baseline with a paired subject bootstrap
+  (pooled and per-subject). One real test trial: torque − baseline with a
   paired bootstrap over blocks of 5 consecutive test cycles. ``summary["variability"]`` holds the
   cycle-to-cycle R² of the cohort and of the real training trial, to set the
   per-subject spread against.
