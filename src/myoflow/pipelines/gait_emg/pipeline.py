@@ -173,7 +173,7 @@ class GaitEvaluateConfig:
     real_val_fraction: float = 0.2
     #: models per route (torque-based and baseline alike), trained with different seeds; predictions averaged
     ensemble: int = 1
-    #: Simulated/folder cohorts split by subjects: how many training subjects carry sEMG (null = all).
+    #: Simulated cohorts: how many training subjects carry sEMG (null = all; a folder cohort always uses all).
     #: The torque MLP is pretrained on the moments of EVERY training subject; sEMG fine-tuning and the
     #: direct baseline see only these subjects (the same ones for both routes), drawn per fold from the
     #: fold's fit and validation subjects (round(train.val_fraction × n), at least 1, for early stopping):
@@ -684,7 +684,7 @@ class GaitEmgPipeline(Pipeline):
         Xv, Tv, Ev = _rows(val_c, kinds, shifts)
         Xt, _, _ = _rows(test_c, kinds, shifts)
         emg_subj = None
-        if cfg.evaluate.emg_subjects is not None and group == "subject":
+        if cfg.evaluate.emg_subjects is not None and group == "subject" and cfg.data.source == "simulate":
             emg_subj = _emg_subjects(fit_c, val_c, cfg.evaluate.emg_subjects, cfg.train.val_fraction,
                                      derive_seed(train_seed, "emg-subjects"))
             ef = fit_c.metadata["subject"].astype(str).isin(emg_subj).to_numpy().repeat(fit_c.n_points)
