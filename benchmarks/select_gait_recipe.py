@@ -71,6 +71,11 @@ def _walk36(cfg) -> Any:
     if cfg.data.real_train_drift_ratio is not None:  # the pipeline's cleaning of the training trial
         cyc, n = drop_drifting_training_cycles(cyc, cfg.data.real_train, cfg.data.real_train_drift_ratio)
         cyc.info["dropped_baseline_drift"] = n
+    if cfg.data.emg_floor_percentile is not None:  # the pipeline's floor rule, after the drift rule
+        from myoflow.biomech.gait_cycles import subtract_emg_floor
+
+        cyc, _ = subtract_emg_floor(cyc, cfg.data.emg_floor_percentile)
+        cyc.info["emg_floor_percentile"] = cfg.data.emg_floor_percentile
     return cyc
 
 
@@ -134,6 +139,8 @@ def main(argv=None) -> int:
     ap.add_argument("--candidates-json", default=None, help="extra candidates {name: overrides} (JSON file)")
     ap.add_argument("--cycle-max-dev", type=float, default=None, help="data.real_cycle_max_dev (default: config's)")
     ap.add_argument("--drift-ratio", type=float, default=None, help="data.real_train_drift_ratio (default: config's)")
+    ap.add_argument("--floor-percentile", type=float, default=None,
+                    help="data.emg_floor_percentile (default: config's; negative = null, keep the floor)")
     ap.add_argument("--out", default=None, help="write the selection record here (JSON)")
     a = ap.parse_args(argv)
     from myoflow.experiments import load_config
@@ -149,7 +156,10 @@ def main(argv=None) -> int:
         return 2
     seeds = [int(s) for s in a.seeds.split(",")]
     data_over = {k: v for k, v in (("real_cycle_max_dev", a.cycle_max_dev),
-                                   ("real_train_drift_ratio", a.drift_ratio)) if v is not None}
+                                   ("real_train_drift_ratio", a.drift_ratio),
+                                   ("emg_floor_percentile", a.floor_percentile)) if v is not None}
+    if data_over.get("emg_floor_percentile", 0) < 0:
+        data_over["emg_floor_percentile"] = None
     cyc = _walk36(load_config(CONFIG, overrides={"data": data_over}))
     print(f"walk36: {len(cyc)} cycles kept ({cyc.info})")
     results = {}

@@ -68,6 +68,8 @@ def test_shipped_config_loads():
     assert full.model.params["added_hidden"] == 152 and full.model.params["finetune"] == "full"
     assert full.evaluate.ensemble == 3 and quick.evaluate.ensemble == 1
     assert full.data.real_cycle_max_dev == 0.1 and full.data.real_train_drift_ratio == 2.0
+    assert full.data.emg_floor_percentile == 1.0  # a priori: results/selection/gait_emg_floor_apriori.json
+    assert full.evaluate.emg_subjects == 4  # chosen on sim seed 1: results/selection/gait_sim_protocol_seed1.json
     assert quick.model.params["torque_epochs"] < full.model.params["torque_epochs"]
 
 
@@ -131,7 +133,7 @@ def test_run_fold_and_summary(tiny, tmp_path):
     sim = summary["conditions"]["sim"]
     assert sim["torque_based"]["n_groups"] == 4
     rows = pipe.headline(summary)
-    assert len(rows) == 19 and rows[0].paper == 0.737
+    assert len(rows) == 21 and rows[0].paper == 0.737  # + the paired subject-bootstrap differences (2)
     labels = [r.label for r in rows]
     assert labels.index("sim mean R² of ensemble averages, baseline, per-subject median") \
         == labels.index("sim mean R² of ensemble averages, baseline, pooled over test subjects") + 1

@@ -44,6 +44,7 @@ __all__ = [
     "normalise_emg",
     "normalise_by_calibration",
     "baseline_drift_cycles",
+    "subtract_emg_floor",
     "cycle_variability",
     "summarise_variability",
     "OPENSIM_EMG",
@@ -362,6 +363,45 @@ def baseline_drift_cycles(cycles: GaitCycles, ratio: float = 2.0, window: int = 
         ref = np.median(floor, axis=0)
         flagged[idx] = (smooth > ratio * np.where(ref > 0, ref, np.inf)).any(axis=1)
     return flagged
+
+
+def subtract_emg_floor(cycles: GaitCycles, percentile: float = 1.0) -> tuple[GaitCycles, pd.DataFrame]:
+    """Remove each recording's envelope floor (baseline offset), per subject, trial and muscle.
+
+    Every one of the seven muscles is silent for part of the gait cycle (e.g. soleus and
+    gastrocnemius in swing, the hamstrings in mid-stance; Winter 2009, Perry & Burnfield 2010),
+    so the lowest level a channel reaches over a whole trial is not muscle activity but the
+    recording's floor (amplifier/offset and noise passed through the envelope). A floor that
+    differs between trials is a constant offset no kinematic model can predict, and R² of an
+    ensemble average is not offset-invariant. The floor is the ``percentile`` (%) of all of
+    the trial's envelope samples (robust to single-sample dips); it is subtracted and the
+    result clipped at 0 (an envelope is non-negative). The rule uses the channel's own
+    recording only, like the band-pass and envelope filters before it, and never a score.
+
+    Parameters
+    ----------
+    cycles : GaitCycles
+    percentile : float
+        Percentile of the trial's envelope samples taken as its floor, in [0, 50).
+
+    Returns
+    -------
+    cycles : GaitCycles with the floor removed from ``emg``
+    floors : DataFrame (subject/trial × muscle) of the subtracted floors.
+    """
+    if not 0.0 <= percentile < 50.0:
+        raise DataError(f"EMG floor percentile must be in [0, 50), got {percentile}")
+    emg = cycles.emg.copy()
+    keys = (cycles.metadata["subject"].astype(str) + "/" + cycles.metadata["trial"].astype(str)).to_numpy()
+    rows = {}
+    for key in pd.unique(keys):
+        m = keys == key
+        # (muscles,) floor over every sample of every kept cycle of this recording
+        floor = np.percentile(np.moveaxis(cycles.emg[m], 1, 0).reshape(cycles.emg.shape[1], -1), percentile, axis=1)
+        emg[m] = np.maximum(cycles.emg[m] - floor[None, :, None], 0.0)
+        rows[key] = floor
+    floors = pd.DataFrame.from_dict(rows, orient="index", columns=list(cycles.muscles))
+    return replace(cycles, emg=emg.astype(cycles.emg.dtype, copy=False)), floors
 
 
 def normalise_by_calibration(c: GaitCycles, n_calib: int) -> GaitCycles:

@@ -235,6 +235,17 @@ def _rows(X: Any, who: str) -> np.ndarray:
     return X
 
 
+def _labelled(y: np.ndarray, what: str) -> np.ndarray:
+    """Rows of ``y`` that carry targets: all finite; all-NaN rows are unlabelled, anything else is an error."""
+    fin = np.isfinite(y)
+    ok = fin.all(axis=1)
+    bad = ~ok & ~np.isnan(y).all(axis=1)
+    if bad.any():
+        raise DataError(f"{int(bad.sum())} row(s) of {what} targets are partly NaN/inf; a row is either "
+                        "fully labelled or all NaN (no target for that stage)")
+    return ok
+
+
 class _GaitRegressor(RegressorMixin, MyoflowEstimator):
     """Shared fit machinery of the two seed-002 regressors (rows = instants of gait cycles).
 
@@ -397,7 +408,9 @@ class TorqueBasedEmgRegressor(_GaitRegressor):
         X : array (n_rows, n_features)
             Kinematics per instant.
         y : array (n_rows, n_emg + n_torques)
-            sEMG envelopes, then joint moments.
+            sEMG envelopes, then joint moments. A row whose sEMG (or moments) are all NaN takes
+            part in stage 1 (or stage 2) only: moments of many people, sEMG of a few (the
+            paper's data situation). The same holds for ``validation_data``.
         groups : array (n_rows,), optional
             Subject (or cycle) of each row, for the early-stopping split.
         validation_data : (X_val, y_val), optional
@@ -413,20 +426,26 @@ class TorqueBasedEmgRegressor(_GaitRegressor):
         self._targets(y)
         X, y, Xv, yv = self._split(X, y, groups, validation_data)
         emg, torques = self._targets(y)
+        has_t, has_e = _labelled(torques, "moments"), _labelled(emg, "sEMG")
+        if not has_t.any() or not has_e.any():
+            raise DataError(f"TorqueBasedEmgRegressor: {int(has_t.sum())} row(s) with moments and "
+                            f"{int(has_e.sum())} with sEMG; both stages need rows")
         self.x_scaler_ = StandardScaler().fit(X)
-        self.torque_scaler_ = StandardScaler().fit(torques)
+        self.torque_scaler_ = StandardScaler().fit(torques[has_t])
         Xs = self.x_scaler_.transform(X)
-        Ts = self.torque_scaler_.transform(torques)
-        Xvs = Tv = Ev = None
+        Ts = self.torque_scaler_.transform(torques[has_t])
+        Xvs = Tv = Ev = XvT = XvE = None
         if Xv is not None:
             Ev, Tv_raw = self._targets(yv)
+            vt, ve = _labelled(Tv_raw, "moments"), _labelled(Ev, "sEMG")
             Xvs = self.x_scaler_.transform(Xv)
-            Tv = self.torque_scaler_.transform(Tv_raw)
+            XvT, Tv = (Xvs[vt], self.torque_scaler_.transform(Tv_raw[vt])) if vt.any() else (None, None)
+            XvE, Ev = (Xvs[ve], Ev[ve]) if ve.any() else (None, None)
         with torch_seed(derive_seed(self.seed, "torque_init")):
             self.torque_model_ = TorqueMLP(X.shape[1], torques.shape[1], tuple(self.torque_hidden), self.activation,
                                            self.dropout)
-        self.torque_history_ = self._train(self.torque_model_, Xs, Ts, Xvs, Tv, derive_seed(self.seed, "torque_fit"),
-                                           epochs=self.torque_epochs)
+        self.torque_history_ = self._train(self.torque_model_, Xs[has_t], Ts, XvT, Tv,
+                                           derive_seed(self.seed, "torque_fit"), epochs=self.torque_epochs)
         self.torque_state_after_stage1_ = {k: v.detach().clone() for k, v in self.torque_model_.state_dict().items()}
         with torch_seed(derive_seed(self.seed, "emg_init")):
             self.model_ = TorqueBasedEmgMLP(self.torque_model_, self.added_hidden, emg.shape[1], self.head_input,
@@ -439,7 +458,8 @@ class TorqueBasedEmgRegressor(_GaitRegressor):
                       {"params": self.model_.torque_parameters(), "lr": self.lr * self.finetune_lr_ratio}]
         else:
             params = None
-        self.history_ = self._train(self.model_, Xs, emg, Xvs, Ev, derive_seed(self.seed, "emg_fit"), params=params)
+        self.history_ = self._train(self.model_, Xs[has_e], emg[has_e], XvE, Ev, derive_seed(self.seed, "emg_fit"),
+                                    params=params)
         self.model_.freeze_torque_layers(False)
         return self
 

@@ -23,19 +23,25 @@ Protocol
   (shipped 10 %) off the trial's median are rejected (a heel strike detected in swing makes a
   short + long pair), and cycles of the TRAINING trial whose sEMG floor has drifted up
   (``data.real_train_drift_ratio``, :func:`~myoflow.biomech.gait_cycles.baseline_drift_cycles`)
-  are dropped before normalising; the test trials are never cleaned.
+  are dropped before normalising; the test trials are never cleaned. Every real (and folder) trial's
+  per-muscle envelope floor (``data.emg_floor_percentile``, shipped 1 %) is subtracted before
+  normalising: each gait muscle has a silent phase, so a trial's floor is its recording's offset
+  (walk45's soleus channel sits on one of 0.7 × walk36's peak).
 * Models: :class:`~myoflow.models.gait_mlp.TorqueBasedEmgRegressor` (torque MLP, then an
   added hidden layer + 7-muscle output fine-tuned; shipped ``finetune: full``) and
   :class:`~myoflow.models.gait_mlp.KinematicsEmgRegressor` (the baseline MLP); each route
   is an average of ``evaluate.ensemble`` models of different seeds (shipped 3; both chosen
   inside walk36 by ``benchmarks/select_gait_recipe.py``). Optional inputs: the gait phase
   (``preprocess.inputs: [..., phase]``) and time-shifted kinematics (``preprocess.shifts_ms``).
+* Data situation (``evaluate.emg_subjects``): the torque MLP may be pretrained on the moments of every
+  training subject while sEMG fine-tuning and the direct baseline see only a few of them.
 * Evaluation: subject-wise K-fold (or leave-one-subject-out) on the simulated
   cohort, validation subjects for early stopping carved from the training
   subjects; R² of ensemble averages per muscle (the paper's Table 1) pooled over
   the test subjects' cycles (which mostly scores the cohort pattern) beside the
   median of each test subject's own R², per-cycle R² and Pearson r; mean over test
-  subjects with a subject-bootstrap 95 % CI. One real test trial: torque − baseline with a
+  subjects with a subject-bootstrap 95 % CI; torque − baseline with a paired subject bootstrap
+  (pooled and per-subject). One real test trial: torque − baseline with a
   paired bootstrap over blocks of 5 consecutive test cycles. ``summary["variability"]`` holds the
   cycle-to-cycle R² of the cohort and of the real training trial, to set the
   per-subject spread against.
@@ -59,7 +65,8 @@ from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipelin
 from ...cache import cache_key, cached
 from ...models import check_model_spec, estimator_config, estimator_tensors
 from .._shared import shared_data_dir
-from ...biomech.gait_cycles import MUSCLES, GaitCycles, normalise_by_calibration, normalise_emg, trial_to_cycles
+from ...biomech.gait_cycles import (MUSCLES, GaitCycles, normalise_by_calibration, normalise_emg, subtract_emg_floor,
+                                    trial_to_cycles)
 from .features import kinematic_inputs, to_rows, from_rows
 from ...evaluate.bootstrap import bootstrap_mean, cluster_bootstrap
 from ...evaluate.metrics import pearson_per_cycle, r2_ensemble_average, r2_per_cycle
@@ -82,7 +89,8 @@ MODELS = ("torque_based", "baseline")
 class GaitDataConfig:
     """Where the cycles come from (see the module docstring)."""
 
-    source: Literal["simulate", "folder"] = "simulate"
+    #: simulate | folder | real (no cohort: only the real trials of ``data.real``, e.g. to score walk45 alone)
+    source: Literal["simulate", "folder", "real"] = "simulate"
     path: Path | None = None
     subjects: int = 22
     strides: int = 20
@@ -116,6 +124,11 @@ class GaitDataConfig:
     #: cycles > this × the trial's median floor, :func:`~myoflow.biomech.gait_cycles.baseline_drift_cycles`);
     #: null = keep every cycle. The test trials are never cleaned (every plausible cycle is scored).
     real_train_drift_ratio: float | None = None
+    #: Subtract each real / folder trial's per-muscle envelope floor (this percentile, %, of the trial's
+    #: envelope samples) before normalising (:func:`~myoflow.biomech.gait_cycles.subtract_emg_floor`): every
+    #: gait muscle has a silent phase, so a trial's lowest level is its recording's offset, not activity.
+    #: null = keep the floor. Simulated cohorts are never changed (their floor is modelled noise).
+    emg_floor_percentile: float | None = None
     crop: bool = True                  # reject cycles outside each trial's finite, physiological angle range
     #: How a folder cohort is evaluated: by subjects (needs >= 3), within-subject by trials
     #: (leave one trial out) or by cycles (contiguous blocks, ``cycle_gap`` cycles dropped
@@ -130,6 +143,8 @@ class GaitDataConfig:
         if not 0 < self.cycle_min_s < self.cycle_max_s or not 0 < self.cycle_max_dev or not 0 < self.real_cycle_max_dev:
             raise ConfigError("data.cycle_min_s < data.cycle_max_s and data.cycle_max_dev, data.real_cycle_max_dev > 0 "
                               "are required")
+        if self.emg_floor_percentile is not None and not 0 <= self.emg_floor_percentile < 50:
+            raise ConfigError(f"data.emg_floor_percentile must be in [0, 50) or null, got {self.emg_floor_percentile}")
         if self.cycle_folds < 2 or self.cycle_gap < 0:
             raise ConfigError("data.cycle_folds must be >= 2 and data.cycle_gap >= 0")
         if self.source == "simulate" and self.subjects < 3:
@@ -158,10 +173,18 @@ class GaitEvaluateConfig:
     real_val_fraction: float = 0.2
     #: models per route (torque-based and baseline alike), trained with different seeds; predictions averaged
     ensemble: int = 1
+    #: Simulated cohorts: how many training subjects carry sEMG (null = all; a folder cohort always uses all).
+    #: The torque MLP is pretrained on the moments of EVERY training subject; sEMG fine-tuning and the
+    #: direct baseline see only these subjects (the same ones for both routes), drawn per fold from the
+    #: fold's fit and validation subjects (round(train.val_fraction × n), at least 1, for early stopping):
+    #: joint moments of many people, sEMG of a few.
+    emg_subjects: int | None = None
 
     def __post_init__(self) -> None:
         if self.ensemble < 1:
             raise ConfigError(f"evaluate.ensemble must be >= 1, got {self.ensemble}")
+        if self.emg_subjects is not None and self.emg_subjects < 1:
+            raise ConfigError(f"evaluate.emg_subjects must be >= 1 or null, got {self.emg_subjects}")
 
 
 @dataclass
@@ -259,7 +282,11 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
     """Simulate / read the cohort and the real trials, cut cycles, normalise sEMG."""
     d = cfg.data
     info: dict[str, Any] = {"source": d.source}
-    if d.source == "simulate":
+    sim: GaitCycles | None = None
+    if d.source == "real":
+        if not d.real:
+            raise ConfigError("data.source: real needs data.real: true (the real trials are the only data)")
+    elif d.source == "simulate":
         cache = None if (cache_dir is None or not d.cache) else Path(cache_dir) / "gait_emg" / f"sim-{_sim_cache_key(cfg)}.npz"
 
         def build() -> GaitCycles:
@@ -287,6 +314,8 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         if not trials:
             raise DataError("dataset folder holds no Trials (walking sessions)", str(d.path))
         sim = _cycles_from_trials(trials, cfg, masses, user=True)
+        if d.emg_floor_percentile is not None:
+            sim, _ = subtract_emg_floor(sim, d.emg_floor_percentile)
         sim, _ = normalise_emg(sim)
         info.update(path=str(d.path), n_subjects=len(sim.subjects()), muscles=list(sim.muscles),
                     body_mass_kg=sim.info.get("body_mass_kg"), body_mass_source=sim.info.get("body_mass_source"),
@@ -319,6 +348,9 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
             n_drift = 0
             if d.real_train_drift_ratio is not None:
                 cyc, n_drift = drop_drifting_training_cycles(cyc, d.real_train, d.real_train_drift_ratio)
+            floors = None
+            if d.emg_floor_percentile is not None:  # after the drift rule, which was chosen on raw floors
+                cyc, floors = subtract_emg_floor(cyc, d.emg_floor_percentile)
             ref = (cyc.metadata["trial"] == d.real_train).to_numpy()
             cyc, scales = normalise_emg(cyc, reference=ref)
             for w in wanted:
@@ -326,6 +358,10 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
             info["real"] = {"path": str(root), "train": d.real_train, "test": list(d.real_test),
                             "cycles": {w: len(real[w]) for w in wanted},
                             "train_cycles_dropped_baseline_drift": n_drift,
+                            "emg_floor_percentile": d.emg_floor_percentile,
+                            "emg_floor_subtracted": (None if floors is None else
+                                                     {k: {m: float(v) for m, v in row.items()}
+                                                      for k, row in floors.iterrows()}),
                             "body_mass_kg": cyc.info.get("body_mass_kg"),
                             "muscles": {"ST": "semimem_r (semimembranosus)", "BF": "bifemlh_r", "GM": "med_gas_r",
                                         "TA": "tib_ant_r", "VL": "vas_lat_r", "RF": "rect_fem_r", "SOL": "soleus_r"},
@@ -363,6 +399,19 @@ def predict_ensemble(cfg: GaitEmgConfig, section: str, train: dict, X: np.ndarra
         ests.append(est)
         preds.append(est.predict(X_test))
     return np.mean(preds, axis=0), ests
+
+
+def _emg_subjects(fit_c: GaitCycles, val_c: GaitCycles, n: int, val_fraction: float, seed: int) -> list[str]:
+    """The ``n`` training subjects whose sEMG is used (drawn from the fold's fit and validation subjects)."""
+    fit_s = sorted(map(str, pd.unique(fit_c.metadata["subject"])))
+    val_s = sorted(map(str, pd.unique(val_c.metadata["subject"])))
+    n_val = min(len(val_s), max(1, int(round(val_fraction * n)))) if (n >= 2 and val_s) else 0
+    n_fit = n - n_val
+    if n_fit < 1 or n_fit > len(fit_s):
+        raise ConfigError(f"evaluate.emg_subjects {n}: the fold has {len(fit_s)} fit and {len(val_s)} validation "
+                          f"subjects; need {n_fit} >= 1 fit subject(s) with sEMG")
+    rng = np.random.default_rng(seed)
+    return sorted([*rng.choice(fit_s, n_fit, replace=False).tolist(), *rng.choice(val_s, n_val, replace=False).tolist()])
 
 
 def _mean(x) -> float:
@@ -448,6 +497,42 @@ def _paired_block_bootstrap(part: pd.DataFrame, names: tuple, n_boot: int, seed:
     diff = cluster_bootstrap(stats["torque_based"], stat, other=stats["baseline"], n_boot=n_boot, seed=seed)
     return {"mean": float(diff.point), "ci_low": float(diff.lo), "ci_high": float(diff.hi),
             "block_cycles": BOOT_BLOCK_CYCLES, "n_blocks": int(len(stats["baseline"][0]))}
+
+
+def _paired_subject_bootstrap(part: pd.DataFrame, names: tuple, n_boot: int, seed: int) -> dict[str, Any]:
+    """Torque-based − baseline on a cohort, paired subject bootstrap (the same subject draws for both models).
+
+    Two statistics, side by side: ``pooled`` — mean over muscles of the R² of the ensemble average over
+    all test subjects' cycles (vectorised on per-subject sums); ``per_subject`` — the mean over test
+    subjects of each subject's own mean-over-muscles R² of ensemble averages.
+    """
+    stats, per = {}, {}
+    for model in ("torque_based", "baseline"):
+        pm = part[part["model"] == model]
+        n, st, sp, own = [], [], [], {}
+        for g, sub in pm.groupby("subject", sort=True):
+            t, p = cycles_from_frame(sub, names)
+            n.append(t.shape[0])
+            st.append(t.sum(0))
+            sp.append(p.sum(0))
+            own[str(g)] = float(np.nanmean(r2_ensemble_average(t, p)))
+        stats[model] = (np.asarray(n, float), np.stack(st), np.stack(sp))
+        per[model] = own
+
+    def stat(n_, st_, sp_):
+        mt, mp = st_ / n_[..., None, None], sp_ / n_[..., None, None]
+        ss = ((mt - mt.mean(-1, keepdims=True)) ** 2).sum(-1)
+        r2 = 1 - ((mt - mp) ** 2).sum(-1) / np.where(ss > 0, ss, np.nan)
+        return np.nanmean(r2, axis=-1)
+
+    pooled = cluster_bootstrap(stats["torque_based"], stat, other=stats["baseline"], n_boot=n_boot, seed=seed)
+    subj = sorted(per["torque_based"])
+    diff = pd.Series([per["torque_based"][k] - per["baseline"][k] for k in subj], index=subj)
+    m, lo, hi = bootstrap_mean(diff.to_numpy(), clusters=np.asarray(subj), n_boot=n_boot, seed=seed)
+    return {"pooled": {"mean": float(pooled.point), "ci_low": float(pooled.lo), "ci_high": float(pooled.hi)},
+            "per_subject": {"mean": float(m), "ci_low": float(lo), "ci_high": float(hi),
+                            "median": float(diff.median()), "n_torque_better": int((diff > 0).sum())},
+            "n_subjects": len(subj)}
 
 
 def _variability_summary(cfg: GaitEmgConfig, data: GaitData) -> dict[str, Any]:
@@ -598,12 +683,23 @@ class GaitEmgPipeline(Pipeline):
         Xf, Tf, Ef = _rows(fit_c, kinds, shifts)
         Xv, Tv, Ev = _rows(val_c, kinds, shifts)
         Xt, _, _ = _rows(test_c, kinds, shifts)
+        emg_subj = None
+        if cfg.evaluate.emg_subjects is not None and group == "subject" and cfg.data.source == "simulate":
+            emg_subj = _emg_subjects(fit_c, val_c, cfg.evaluate.emg_subjects, cfg.train.val_fraction,
+                                     derive_seed(train_seed, "emg-subjects"))
+            ef = fit_c.metadata["subject"].astype(str).isin(emg_subj).to_numpy().repeat(fit_c.n_points)
+            ev = val_c.metadata["subject"].astype(str).isin(emg_subj).to_numpy().repeat(val_c.n_points)
+            # moments of every training subject, sEMG only of the chosen few (NaN = no sEMG target)
+            Ef_t, Ev_t = np.where(ef[:, None], Ef, np.nan), np.where(ev[:, None], Ev, np.nan)
+            Xf_b, Ef_b, Xv_b, Ev_b = Xf[ef], Ef[ef], Xv[ev], Ev[ev]
+        else:
+            Ef_t, Ev_t, Xf_b, Ef_b, Xv_b, Ev_b = Ef, Ev, Xf, Ef, Xv, Ev
         train = {k: v for k, v in to_dict(cfg.train).items() if k != "device"}
         # validation rows are the pipeline's (held-out training subjects, or the last training cycles)
-        tb_pred, tbs = predict_ensemble(cfg, "model", train, Xf, np.hstack([Ef, Tf]), (Xv, np.hstack([Ev, Tv])),
+        tb_pred, tbs = predict_ensemble(cfg, "model", train, Xf, np.hstack([Ef_t, Tf]), (Xv, np.hstack([Ev_t, Tv])),
                                         Xt, seed=derive_seed(train_seed, "torque_based"), device=ctx.device,
                                         n_emg=Ef.shape[1])
-        bl_pred, bls = predict_ensemble(cfg, "baseline", train, Xf, Ef, (Xv, Ev), Xt,
+        bl_pred, bls = predict_ensemble(cfg, "baseline", train, Xf_b, Ef_b, (Xv_b, Ev_b), Xt,
                                         seed=derive_seed(train_seed, "baseline"), device=ctx.device)
         tb, bl = tbs[0], bls[0]  # the first member is saved (checkpoint, ONNX); predictions are the ensemble's
         n, P = len(test_c), test_c.n_points
@@ -626,7 +722,7 @@ class GaitEmgPipeline(Pipeline):
             "val_subjects": sorted(map(str, pd.unique(val_c.metadata["subject"]))),
             "test_groups": sorted(map(str, pd.unique(test_c.metadata[group]))),
             "moment_names": list(test_c.moment_names), "inputs": list(kinds), "shifts_ms": list(shifts),
-            "ensemble": len(tbs),
+            "ensemble": len(tbs), "emg_subjects": emg_subj,
         }
         curves = {"torque_mlp": tb.torque_history_.as_curves(), "torque_based": tb.history_.as_curves(),
                   "baseline": bl.history_.as_curves()}
@@ -706,6 +802,9 @@ class GaitEmgPipeline(Pipeline):
                 if group == "trial" and out["torque_based"]["n_groups"] == 1 and cfg.evaluate.n_boot > 0:
                     out["torque_minus_baseline_block_bootstrap"] = _paired_block_bootstrap(
                         part, tuple(a), cfg.evaluate.n_boot, cfg.seed)
+                if group == "subject" and out["torque_based"]["n_groups"] >= 3 and cfg.evaluate.n_boot > 0:
+                    out["torque_minus_baseline_subject_bootstrap"] = _paired_subject_bootstrap(
+                        part, tuple(a), cfg.evaluate.n_boot, cfg.seed)
             summary["conditions"][cond] = out
         summary["variability"] = _variability_summary(cfg, data)
         return summary
@@ -740,6 +839,13 @@ class GaitEmgPipeline(Pipeline):
                                  e.get("r2_ens_median_mean_over_channels"), None, None,
                                  "median over test subjects, mean over muscles"
                                  + (f"; per-subject R² quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}" if q else "")))
+        d_ = sim.get("torque_minus_baseline_subject_bootstrap")
+        if d_:
+            for key, label in (("pooled", "pooled over test subjects"), ("per_subject", "mean of per-subject")):
+                v = d_[key]
+                rows.append(Headline(f"sim torque-based − baseline, mean R² of ensemble averages, {label}", v["mean"],
+                                     (v["ci_low"], v["ci_high"]), None,
+                                     f"paired subject bootstrap 95 % CI ({d_['n_subjects']} test subjects)"))
         var = summary.get("variability") or {}
         for key, v in var.items():
             c = v.get("cycle")

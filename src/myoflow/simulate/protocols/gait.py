@@ -48,7 +48,9 @@ How it is made
 4. sEMG: each muscle's excitation drives its Fuglevand motor-unit pool through
    :func:`myoflow.simulate.emg.simulate_voluntary` (planar volume conductor with
    the subject's fat and skin, SENIAM bipolar pair 20 mm, gel noise), with
-   heel-strike motion artefacts of 50–300 µV (spec §4).
+   heel-strike motion artefacts of 50–300 µV (spec §4). Each channel then also records its
+   neighbours' raw sEMG at per-subject crosstalk shares (:data:`CROSSTALK`: triceps surae,
+   quadriceps and hamstring pairs up to 20–30 %, TA from the triceps surae up to 10 %).
 
 Bringing your own data
 ----------------------
@@ -86,7 +88,7 @@ from ..subjects import PCSA_REF_CM2, SubjectParams, generate_subjects, participa
 from ..volume_conductor import ElectrodeArray
 
 __all__ = ["simulate_gait", "simulate_gait_subject", "GAIT_MUSCLES", "cli_command", "plot_gait_cycle",
-           "CO_CONTRACTION", "GaitVariability"]
+           "CO_CONTRACTION", "GaitVariability", "CROSSTALK", "crosstalk_matrix"]
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +176,31 @@ def _moment_independent_variability(u: np.ndarray, phase: np.ndarray, k: np.ndar
     out = np.column_stack([np.interp(idx - shift[:, j] * per_cycle, idx, out[:, j]) for j in range(m)])
     tonic = rng.uniform(0.0, var.tonic_max, m) * np.percentile(u, 95, axis=0)
     return np.clip(out + tonic[None, :], 0.0, 1.0)
+
+
+#: Crosstalk [A]: (recording channel, source muscle, largest share). Each subject draws every share
+#: U(0, max) once (its electrode placement and limb geometry) and the channel records the source
+#: muscle's raw sEMG at that share beside its own. Neighbours in one compartment pick up most
+#: (triceps surae, quadriceps, hamstrings: up to ~20-30 % of the signal; De Luca et al. 2011,
+#: J Electromyogr Kinesiol 21:757; Talib et al. 2019, J Electromyogr Kinesiol 49:102351), the tibialis
+#: anterior picks up the triceps surae across the interosseous membrane (up to ~10 %).
+CROSSTALK: tuple[tuple[str, str, float], ...] = (
+    ("GM", "SOL", 0.25), ("SOL", "GM", 0.25),
+    ("VL", "RF", 0.2), ("RF", "VL", 0.3),
+    ("BF", "ST", 0.25), ("ST", "BF", 0.25),
+    ("TA", "SOL", 0.1), ("TA", "GM", 0.05),
+)
+
+
+def crosstalk_matrix(rng: np.random.Generator, muscles=RECORDED_MUSCLES,
+                     pairs: tuple[tuple[str, str, float], ...] = CROSSTALK) -> np.ndarray:
+    """Mixing matrix W (channels × muscles): identity plus each subject's crosstalk shares (see :data:`CROSSTALK`)."""
+    idx = {m: i for i, m in enumerate(muscles)}
+    W = np.eye(len(muscles))
+    for dst, src, hi in pairs:
+        if dst in idx and src in idx:
+            W[idx[dst], idx[src]] = float(rng.uniform(0.0, hi))
+    return W
 
 
 GRF_CHANNELS = ("grf_ap", "grf_vertical", "grf_ml", "cop_ap", "cop_vertical", "cop_ml", "grf_vertical_total")
@@ -265,8 +292,13 @@ def muscle_excitations(subject: SubjectParams, moments: np.ndarray, phase: np.nd
 
 def simulate_gait_subject(subject: SubjectParams, rng: np.random.Generator, n_strides: int = 20, *,
                           kin_fs: float = 200.0, emg_fs: float = 1000.0, fs_sim: float = 4096.0,
-                          noise: bool = True, variability: GaitVariability | None = None) -> tuple[Trial, dict]:
-    """One subject's walking Trial and a dict of scalar ground truth (``variability``: see :func:`muscle_excitations`)."""
+                          noise: bool = True, variability: GaitVariability | None = None,
+                          crosstalk: bool = True) -> tuple[Trial, dict]:
+    """One subject's walking Trial and a dict of scalar ground truth (``variability``: see :func:`muscle_excitations`).
+
+    ``crosstalk``: each channel also records its neighbours' sEMG (:data:`CROSSTALK`, per subject), so a
+    channel's envelope is not one muscle's moment-driven excitation.
+    """
     params = draw_walking_params(rng)
     walk = simulate_walking(subject.height_m, subject.weight_kg, n_strides, rng, params, fs=kin_fs)
     u, truth = muscle_excitations(subject, walk.moments, walk.phase, kin_fs, rng, variability)
@@ -287,6 +319,11 @@ def simulate_gait_subject(subject: SubjectParams, rng: np.random.Generator, n_st
         emg_rows.append(rec.data[0])
     n_emg = min(len(r) for r in emg_rows)
     emg = np.vstack([r[:n_emg] for r in emg_rows])
+    if crosstalk:  # its own spawned stream: the draws above keep their values
+        W = crosstalk_matrix(rng.spawn(1)[0])
+        emg = W @ emg
+        truth.update({f"crosstalk_{GAIT_MUSCLES[i]}_from_{GAIT_MUSCLES[j]}": float(W[i, j])
+                      for i in range(len(W)) for j in range(len(W)) if i != j and W[i, j] > 0})
     ev_emg = _events({"heel_strike": walk.heel_strikes, "toe_off": walk.toe_offs}, kin_fs, emg_fs, n_emg)
     g, cop = walk.grf, walk.cop
     streams = {
@@ -317,7 +354,8 @@ def simulate_gait_subject(subject: SubjectParams, rng: np.random.Generator, n_st
 def simulate_gait(n_subjects: int = 22, seed: int = 0, n_strides: int = 20, *, kin_fs: float = 200.0,
                   emg_fs: float = 1000.0, fs_sim: float = 4096.0, noise: bool = True,
                   progress: Callable[[int], object] | None = None,
-                  variability: GaitVariability | None = None) -> tuple[list[Trial], pd.DataFrame]:
+                  variability: GaitVariability | None = None,
+                  crosstalk: bool = True) -> tuple[list[Trial], pd.DataFrame]:
     """Simulate seed 002's walking cohort.
 
     Parameters
@@ -336,6 +374,8 @@ def simulate_gait(n_subjects: int = 22, seed: int = 0, n_strides: int = 20, *, k
         Called with 1 after each subject (e.g. ``tqdm.update``).
     variability : GaitVariability, optional
         Moment-independent excitation variability (default :class:`GaitVariability`(); ``.off()`` for none).
+    crosstalk : bool
+        Each channel also records its neighbours' sEMG at per-subject shares (:data:`CROSSTALK`).
 
     Returns
     -------
@@ -353,7 +393,8 @@ def simulate_gait(n_subjects: int = 22, seed: int = 0, n_strides: int = 20, *, k
     for i, subject in enumerate(subjects):
         rng = np.random.default_rng([seed, 1, i])
         trial, truth = simulate_gait_subject(subject, rng, n_strides, kin_fs=kin_fs, emg_fs=emg_fs,
-                                             fs_sim=fs_sim, noise=noise, variability=variability)
+                                             fs_sim=fs_sim, noise=noise, variability=variability,
+                                             crosstalk=crosstalk)
         trials.append(trial)
         truths.append(truth)
         log.debug("gait subject %s done", subject.subject)
