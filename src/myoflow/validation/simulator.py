@@ -375,16 +375,36 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
     real_cm = cm_share(real_bp)
     car = lambda m: m - m.mean(axis=-2, keepdims=True)  # noqa: E731  (n, channels, times)
     real_car = shape_statistics(car(t.muaps), pos, t.fs)
+    # The real templates are spike-triggered averages: they keep the background EMG the average did not cancel
+    # (a few % of the peak per channel, lower in frequency than the MUAPs). So the simulated side is measured
+    # the same way: STAs of the simulated interference (same band, window and discharge count as the median
+    # real unit), not the noise-free templates (kept as a diagnostic row).
+    n_trig = int(np.median(t.n_firings))
+    pre, post = (int(round(v * 1e-3 * t.fs)) for v in (STA_PRE_MS, STA_POST_MS))
+    events = emg.events[emg.events["kind"] == "mu_firing"] if emg.events is not None else None
+    from ..preprocess import bandpass
+
+    real_full = bandpass(emg, 20.0, 500.0).data.astype(np.float64)  # what real_muap_templates averaged
+    real_rel = [_sta_reliability(real_full, g["sample"].to_numpy(), pre, post, np.random.default_rng([seed, 23, j]),
+                                 pos, t.fs) for j, (_, g) in enumerate(events.groupby("unit", sort=True))
+                if g["sample"].size >= 10]
     el = ElectrodeArray(pos, radius_mm=0.5, montage="monopolar")  # GR08MM1305: 1 mm electrodes [R]
     subjects = generate_subjects(2 if quick else 6, np.random.default_rng([seed, 20]))
     sims, examples, sim_rms, sim_sd_rms, sim_sd_pp, sim_cm, sims_car = [], [], [], [], [], [], []
+    clean, sim_rel, n_used = [], [], []
     for i, s in enumerate(subjects):
         rng = np.random.default_rng([seed, 21, i])
         model = MuscleModel.build(s, "VL", el, rng, fs_sim=t.fs, iz_mm=float(rng.normal(0.0, 10.0)),
                                   n_units=100 if quick else None)
-        rec = model.record(np.full(int((1.0 if quick else 2.0) * t.fs), level), np.random.default_rng([seed, 22, i]),
-                           fs=t.fs, noise={"electrode": "gel", "powerline_hz": 50.0}, front_end=False)
-        sim_bp = _bandpass(rec.data, t.fs, (20.0, 500.0))
+        # long enough for the median real unit's discharge count at the lowest firing rates (8 Hz, 197 → 25 s),
+        # after a lead-in that is cut: a step drive makes every recruited unit discharge at t = 0 together, a
+        # synchronous volley (~3x the plateau RMS over 0.5 s) that a force plateau does not have (as in
+        # simulate/protocols/dynamic.py). Before the cut the 2 s interference rows were inflated ~2x.
+        lead = int(round(STA_LEAD_S * t.fs))
+        rec, vt = model.record(np.full(lead + int((3.0 if quick else STA_SECONDS) * t.fs), level),
+                               np.random.default_rng([seed, 22, i]), fs=t.fs,
+                               noise={"electrode": "gel", "powerline_hz": 50.0}, front_end=False, return_truth=True)
+        sim_bp = _bandpass(rec.data, t.fs, (20.0, 500.0))[:, lead:]
         sim_rms.append(float(np.median(np.sqrt(np.mean(np.square(sim_bp), axis=1))) * 1e6))
         sim_sd_rms.append(sd_rms(sim_bp))
         sim_cm.append(cm_share(sim_bp))
@@ -395,14 +415,28 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
         pp = np.ptp(m[active], axis=-1).max(axis=1)
         # decomposition finds the units with the largest surface potentials: compare the 5 largest recruited
         top = active[np.argsort(pp)[::-1][:5]]
-        sims.append(shape_statistics(m[top], pos, t.fs))
-        sim_sd_pp += list(np.ptp(m[top][:, pa] - m[top][:, pb], axis=-1).max(axis=1) * 1e6)
-        sims_car.append(shape_statistics(car(m[top]), pos, t.fs))
-        examples.append(m[top[0]])
+        clean.append(shape_statistics(m[top], pos, t.fs))
+        stas = []
+        for u in top:
+            # trigger on the MUAP's main peak, as a decomposed discharge marks it (muaps[:, :, 0] = discharge)
+            k = int(np.argmax(np.ptp(m[u], axis=1)))
+            trig = (np.round(vt.spike_times_s[u] * t.fs).astype(int) + int(np.argmax(np.abs(m[u, k]))) - 64
+                    - lead)
+            trig = trig[(trig >= pre) & (trig + post <= sim_bp.shape[1])][:n_trig]
+            n_used.append(int(trig.size))
+            stas.append(_sta(sim_bp, trig, pre, post))
+            sim_rel.append(_sta_reliability(sim_bp, trig, pre, post, np.random.default_rng([seed, 24, i, int(u)]),
+                                            pos, t.fs))
+        sta = np.stack(stas)
+        sims.append(shape_statistics(sta, pos, t.fs))
+        sim_sd_pp += list(np.ptp(sta[:, pa] - sta[:, pb], axis=-1).max(axis=1) * 1e6)
+        sims_car.append(shape_statistics(car(sta), pos, t.fs))
+        examples.append(sta[0])
     import pandas as pd
 
     sim = pd.concat(sims, ignore_index=True)
     sim_car = pd.concat(sims_car, ignore_index=True)
+    sim_clean = pd.concat(clean, ignore_index=True)
     spread = "real decomposed units"
     sec.checks += [
         range_check("MUAP peak-to-peak (largest channel)", "µV", real["ptp_uv"], sim["ptp_uv"], spread,
@@ -432,10 +466,22 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
                    "common (far-field) wave"),
         not_judged("MUAP peak-to-peak, common-average reference", "µV", real_car["ptp_uv"], sim_car["ptp_uv"],
                    "diagnostic, as above"),
+        not_judged("MUAP duration, noise-free simulated templates", "ms", real["duration_ms"],
+                   sim_clean["duration_ms"], "diagnostic: the simulated templates themselves, not averaged out of "
+                   "the interference (the judged rows use STAs on both sides)"),
+        not_judged("STA background / 20 % duration threshold (largest channel)", "",
+                   [r["floor_ratio"] for r in real_rel], [r["floor_ratio"] for r in sim_rel],
+                   "diagnostic: largest deviation of an average over the same triggers moved 100-300 ms, over the "
+                   "duration threshold; >= 1: the background alone crosses it"),
+        not_judged("STA duration, even vs odd discharges |difference|", "ms",
+                   [r["half_gap_ms"] for r in real_rel], [r["half_gap_ms"] for r in sim_rel],
+                   "diagnostic: repeatability of the duration statistic on one unit"),
     ]
-    sec.notes.append(f"Real: {len(real)} units (spike-triggered averages, 20-500 Hz). Simulated: the 5 largest "
-                     f"units recruited at the recording's force ({level * 100:.0f} % MVC) in each of "
-                     f"{len(sims)} simulated VL pools under the same electrode layout, same band-pass.")
+    sec.notes.append(f"Real: {len(real)} units (spike-triggered averages, 20-500 Hz, {min(t.n_firings)}-"
+                     f"{max(t.n_firings)} discharges). Simulated: the 5 largest units recruited at the recording's "
+                     f"force ({level * 100:.0f} % MVC) in each of {len(sims)} simulated VL pools under the same "
+                     f"electrode layout, spike-triggered averages of the simulated interference (same band-pass and "
+                     f"window, {min(n_used)}-{max(n_used)} discharges per unit; the real median is {n_trig}).")
     sec.figures.append(("MUAP on the grid column with the largest p-p: real (left) vs simulated (right)",
                         str(_fig_muaps(t.muaps[int(np.argmax(real['ptp_uv']))], examples[0], pos, t.fs,
                                        out / "muaps.png"))))
@@ -444,6 +490,44 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
 
 #: Inter-electrode distance of the single-differential rows of the MUAP section, mm.
 SD_IED_MM = 24.0
+
+
+#: Window of the spike-triggered averages, ms before/after the discharge (``real_muap_templates``' defaults).
+STA_PRE_MS, STA_POST_MS = 20.0, 30.0
+#: Simulated plateau whose interference the simulated STAs average, s; and the lead-in cut before it, s.
+STA_SECONDS, STA_LEAD_S = 25.0, 1.0
+
+
+def _sta(x: np.ndarray, triggers: np.ndarray, pre: int, post: int) -> np.ndarray:
+    """Spike-triggered average (channels, pre + post) of ``x`` (channels, samples) around ``triggers``."""
+    return x[:, np.asarray(triggers)[:, None] + np.arange(-pre, post)[None, :]].mean(axis=1)
+
+
+def _sta_reliability(x: np.ndarray, triggers: np.ndarray, pre: int, post: int, rng: np.random.Generator,
+                     pos: np.ndarray, fs: float) -> dict[str, float]:
+    """How much of a STA's 20 %-of-peak duration is the background the average left behind.
+
+    * ``floor_ratio`` — on the unit's largest channel, the largest deviation of an average over the same
+      number of triggers each moved by a random 100–300 ms (background only, same firing context) divided by
+      the 20 % threshold of the duration statistic: ≥ 1 means the background alone crosses the threshold;
+    * ``half_gap_ms`` — |duration(even discharges) − duration(odd discharges)|: the statistic's own
+      repeatability on that unit.
+    """
+    from ..preprocess.muap_templates import shape_statistics
+
+    trig = np.asarray(triggers)
+    trig = trig[(trig >= pre) & (trig + post <= x.shape[1])]
+    sta = _sta(x, trig, pre, post)
+    k = int(np.argmax(np.ptp(sta, axis=1)))
+    edge = max(1, sta.shape[1] // 10)
+    base = np.median(np.concatenate([sta[k, :edge], sta[k, -edge:]]))
+    thr = 0.2 * np.abs(sta[k] - base).max()
+    moved = trig + rng.integers(int(0.1 * fs), int(0.3 * fs), trig.size)
+    moved = moved[moved + post <= x.shape[1]]
+    floor = _sta(x[k:k + 1], moved, pre, post)[0]
+    halves = shape_statistics(np.stack([_sta(x, trig[0::2], pre, post), _sta(x, trig[1::2], pre, post)]), pos, fs)
+    return {"floor_ratio": float(np.abs(floor - np.median(floor)).max() / thr) if thr > 0 else float("nan"),
+            "half_gap_ms": float(abs(halves["duration_ms"].iloc[0] - halves["duration_ms"].iloc[1]))}
 
 
 def _sd_pairs(pos: np.ndarray, ied_mm: float) -> tuple[np.ndarray, np.ndarray]:
