@@ -402,7 +402,7 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
     el = ElectrodeArray(pos, radius_mm=0.5, montage="monopolar")  # GR08MM1305: 1 mm electrodes [R]
     subjects = generate_subjects(2 if quick else 6, np.random.default_rng([seed, 20]))
     sims, examples, sim_rms, sim_sd_rms, sim_sd_pp, sim_cm, sims_car = [], [], [], [], [], [], []
-    clean, sim_rel, n_used = [], [], []
+    clean, sim_rel, n_used, scaled = [], [], [], []
     for i, s in enumerate(subjects):
         rng = np.random.default_rng([seed, 21, i])
         model = MuscleModel.build(s, "VL", el, rng, fs_sim=t.fs, iz_mm=float(rng.normal(0.0, 10.0)),
@@ -436,6 +436,13 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
             trig = trig[(trig >= pre) & (trig + post <= sim_bp.shape[1])][:n_trig]
             n_used.append(int(trig.size))
             stas.append(_sta(sim_bp, trig, pre, post))
+            # what-if (not judged): the same STA with the background (STA minus the unit's own aligned template)
+            # scaled to the real plateau's interference RMS, to see how much of the duration miss is the gain one
+            lo = int(np.argmax(np.abs(m[u, k]))) - pre
+            own = np.zeros_like(stas[-1])
+            src = m[u][:, max(lo, 0):lo + pre + post]
+            own[:, max(-lo, 0):max(-lo, 0) + src.shape[1]] = src
+            scaled.append(own + (real_rms / sim_rms[-1]) * (stas[-1] - own))
             sim_rel.append(_sta_reliability(sim_bp, trig, pre, post, np.random.default_rng([seed, 24, i, int(u)]),
                                             pos, t.fs))
         sta = np.stack(stas)
@@ -486,6 +493,10 @@ def section_muaps(root: Path, out: Path, *, seed: int, quick: bool) -> Section:
         not_judged("MUAP duration, noise-free simulated templates", "ms", real["duration_ms"],
                    sim_clean["duration_ms"], "diagnostic: the simulated templates themselves, not averaged out of "
                    "the interference (the judged rows use STAs on both sides)"),
+        not_judged("STA duration, simulated background scaled to the real interference RMS", "ms",
+                   real["duration_ms"], shape_statistics(np.stack(scaled), pos, t.fs)["duration_ms"],
+                   "what-if, not judged: each simulated STA's background (STA minus the unit's own template) "
+                   "multiplied by real / simulated plateau RMS; the duration miss follows the interference one"),
         not_judged("STA background / 20 % duration threshold (largest channel)", "",
                    [r["floor_ratio"] for r in real_rel], [r["floor_ratio"] for r in sim_rel],
                    "diagnostic: largest deviation of an average over the same triggers moved 100-300 ms, over the "
