@@ -22,7 +22,8 @@ dataset                statistics                                           simu
 biosignalsnotebooks    burst RMS, kurtosis, MNF, MDF, PSD shape, burst      BB, SENIAM bipolar, gel; the ``grid``
                        duration, onset rise time (10-90 %)                  protocol's trapezoid drive
 openhdemg-otb          MUAP p-p, duration, spatial spread (5 real units)    VL pool under the same 64-electrode
-                                                                            layout (fast MUAP path)
+                                                                            layout (fast MUAP path); STAs of its
+                                                                            interference, as on the real side
 ceinms-gait            per-muscle envelope shape (r), peak timing,          the ``gait`` protocol
                        between-cycle and between-subject variability
 stim-artefact-tscs     artefact decay time; response latency/duration       the ``evoked`` protocol at 30 Hz
