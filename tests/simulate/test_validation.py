@@ -149,6 +149,28 @@ def test_single_differential_pairs_of_a_grid():
         _sd_pairs(pos, 7.0)
 
 
+def test_sta_recovers_a_template_and_reports_its_background():
+    """The STA helpers: a clean train gives back its template (no background, halves agree); noise shows."""
+    from myoflow.validation.simulator import _sta, _sta_reliability
+
+    fs, pre, post = 2048.0, 41, 61
+    pos = np.column_stack([np.arange(4) * 8.0, np.zeros(4)])
+    tmpl = np.outer([1.0, 0.6, 0.3, 0.1], np.sin(np.linspace(0, 2 * np.pi, 30))) * 1e-4
+    trig = np.arange(200, 150_000, 1500)  # sparse: a trigger moved 100-300 ms lands between potentials
+    x = np.zeros((4, 152_000))
+    for t0 in trig:
+        x[:, t0:t0 + 30] += tmpl
+    sta = _sta(x, trig, pre, post)
+    assert sta.shape == (4, pre + post) and np.allclose(sta[:, pre:pre + 30], tmpl)
+    clean = _sta_reliability(x, trig, pre, post, np.random.default_rng(0), pos, fs)
+    assert clean["floor_ratio"] == 0.0 and clean["half_gap_ms"] == 0.0
+    # ~100 triggers divide the background SD by 10: twice the template's peak per sample leaves 0.2 of it,
+    # i.e. at the 20 % threshold, and its largest deviation over the window above it; a tenth of that below
+    ratios = [_sta_reliability(x + np.random.default_rng(1).normal(0.0, sd, x.shape), trig, pre, post,
+                               np.random.default_rng(0), pos, fs)["floor_ratio"] for sd in (2e-4, 2e-5)]
+    assert ratios[0] > 1.0 > 0.5 > ratios[1] > 0.05
+
+
 @pytest.mark.skipif(not (DATA / "ceinms-gait").is_dir(), reason="ceinms-gait not present")
 def test_real_gait_moment_features_have_the_spec_signs():
     """ceinms moments (OpenSim coordinates) turned extensor/plantarflexor + per kg: push-off plantarflexor

@@ -163,28 +163,46 @@ class MuscleModel:
         return cls(subject, mp, side, electrodes, tissue, csa, pool, geom, muaps, float(fs_sim), float(iz_mm))
 
     def clean_emg(self, excitation: np.ndarray, rng: np.random.Generator, *, fs_excitation: float,
-                  common_noise_sd: float = 0.03) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+                  common_noise_sd: float = 0.03, lead_in_s: float = 0.0,
+                  ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         """Noise-free EMG at ``fs_sim`` for an excitation (0–1) sampled at ``fs_excitation``.
+
+        ``lead_in_s`` > 0 runs the pool that long at the first excitation value before t = 0 and cuts it:
+        a drive that starts above threshold otherwise makes every recruited unit discharge at t = 0
+        together (a synchronous volley, several times the plateau RMS), which a held contraction, reached
+        by a ramp before the recording, does not have. The potentials of discharges in the lead-in that
+        reach past t = 0 are kept.
 
         Returns ``(emg (n_channels, n_sim), spikes (sample indices at fs_sim), excitation at fs_sim)``.
         """
         exc = np.asarray(excitation, dtype=float)
         if exc.ndim != 1 or exc.size < 2:
             raise DataError(f"excitation must be a 1-D time course, got shape {exc.shape}")
+        if not np.isfinite(lead_in_s) or lead_in_s < 0:
+            raise ConfigError(f"lead_in_s must be >= 0, got {lead_in_s}")
         n_sim = int(round(exc.size / float(fs_excitation) * self.fs_sim))
         t_sim = np.arange(n_sim) / self.fs_sim
         exc_sim = np.interp(t_sim, np.arange(exc.size) / float(fs_excitation), exc)
-        spikes = self.pool.spike_trains(exc_sim, self.fs_sim, rng, common_noise_sd=common_noise_sd)
-        return synthesize_emg(spikes, self.muaps, n_sim), spikes, exc_sim
+        lead = int(round(float(lead_in_s) * self.fs_sim))
+        if lead == 0:
+            spikes = self.pool.spike_trains(exc_sim, self.fs_sim, rng, common_noise_sd=common_noise_sd)
+            return synthesize_emg(spikes, self.muaps, n_sim), spikes, exc_sim
+        full = self.pool.spike_trains(np.concatenate([np.full(lead, exc_sim[0]), exc_sim]), self.fs_sim, rng,
+                                      common_noise_sd=common_noise_sd)
+        emg = synthesize_emg(full, self.muaps, lead + n_sim)[:, lead:]
+        spikes = [s[s >= lead] - lead for s in full]
+        return np.ascontiguousarray(emg), spikes, exc_sim
 
     def record(
         self, excitation: np.ndarray, rng: np.random.Generator, *, fs: float = 1000.0,
         fs_excitation: float | None = None, session: str | None = None, noise: dict | bool | None = True,
         front_end: dict | bool | None = True, onsets_s: Sequence[tuple[float, float]] | None = None,
         with_force: bool = False, return_truth: bool = False,
-        crosstalk: Sequence[tuple["MuscleModel", float]] = (),
+        crosstalk: Sequence[tuple["MuscleModel", float]] = (), lead_in_s: float = 0.0,
     ) -> Recording | tuple[Recording, VoluntaryTruth]:
         """One recording of a contraction (see :func:`simulate_voluntary` for the parameters).
+
+        ``lead_in_s``: see :meth:`clean_emg` (the recording of a hold that was reached before it starts).
 
         ``crosstalk``: (neighbouring muscle model under the same electrodes, drive ratio)
         pairs; each neighbour contracts with ``ratio × excitation`` and its EMG, seen
@@ -196,7 +214,7 @@ class MuscleModel:
         fs_exc = float(fs_excitation or fs)
         exc = np.asarray(excitation, dtype=float)
         duration = exc.size / fs_exc
-        clean, spikes, exc_sim = self.clean_emg(exc, rng, fs_excitation=fs_exc)
+        clean, spikes, exc_sim = self.clean_emg(exc, rng, fs_excitation=fs_exc, lead_in_s=lead_in_s)
         n_sim = clean.shape[1]
         xt_ratio = 0.0
         if crosstalk:
@@ -205,7 +223,8 @@ class MuscleModel:
             for nb, ratio in crosstalk:
                 if nb.fs_sim != self.fs_sim or nb.electrodes.n_channels != self.electrodes.n_channels:
                     raise ConfigError("a crosstalk muscle must share the electrodes and fs_sim of the recorded one")
-                extra += nb.clean_emg(exc * float(ratio), rng, fs_excitation=fs_exc)[0][:, :n_sim]
+                extra += nb.clean_emg(exc * float(ratio), rng, fs_excitation=fs_exc,
+                                      lead_in_s=lead_in_s)[0][:, :n_sim]
             xt_ratio = float(np.sqrt(np.mean(extra ** 2)) / own_rms) if own_rms > 0 else float("inf")
             clean = clean + extra
         n_out = int(round(duration * fs))
