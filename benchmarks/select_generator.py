@@ -34,7 +34,9 @@ CONFIG = REPO / "src" / "myoflow" / "configs" / "muap_generator.yaml"
 
 #: name -> model.params overrides (over configs/muap_generator.yaml)
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "base": {},
+    # explicit: the shipped config has cond_fourier 4 since the first selection, so {} would repeat "fourier4"
+    # (it did in muap_generator_seed1_nested.json, where "base" and "fourier4" are the same recipe)
+    "base": {"cond_fourier": 0},
     "fourier4": {"cond_fourier": 4},
     "rel1": {"rel_weight": 1.0},
     "fourier4_rel1": {"cond_fourier": 4, "rel_weight": 1.0},

@@ -203,8 +203,15 @@ def test_numerical_floor_is_measured_cached_and_reported(tiny):
     assert list((root / "cache" / "muap_generator").glob("floor-*.npz"))
     table = _floor_table(floor, data.conditions, data.condition_names)
     for e in table.values():
-        assert e["deterministic_floor_rel_rmse"] == pytest.approx(e["other_layout_rel_rmse_mean"] / np.sqrt(2))
+        # the nested layout (default): a smooth generator's saw-tooth on the fibre-count staircase
+        assert e["layout"] == "nested"
+        assert e["deterministic_floor_rel_rmse"] == pytest.approx(e["count_twin_rel_rmse_mean"] / np.sqrt(12))
         assert sum(b["n"] for b in e["by_fibre_count"]) == e["n"]
+    # entries without a layout are from the older re-drawn layout: the mean over layouts (/ sqrt 2)
+    old = {r: {k: v for k, v in e.items() if k != "layout"} for r, e in floor.items()}
+    for e in _floor_table(old, data.conditions, data.condition_names).values():
+        assert e["layout"] == "redraw"
+        assert e["deterministic_floor_rel_rmse"] == pytest.approx(e["other_layout_rel_rmse_mean"] / np.sqrt(2))
     assert layout_floor(data, 0, 0) is None
 
 

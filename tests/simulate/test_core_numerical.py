@@ -79,3 +79,60 @@ def test_numerical_physiology():
     distal = np.flatnonzero(rows_x > g.iz_mm[0] + 8)[:-1]
     peaks = np.argmax(np.abs(dd[distal]), axis=1)
     assert np.all(np.diff(peaks) >= 0) and peaks[-1] > peaks[0]
+
+
+def _unit_fibres(layout: str, n: int, radius_mm: float | None = None, seed: int = 0):
+    from dataclasses import replace
+
+    from myoflow.simulate.numerical import _fibres
+
+    g = conditions_to_geometry(_cond())
+    g = replace(g, n_fibres=np.array([float(n)]),
+                territory_radius_mm=None if radius_mm is None else np.array([radius_mm]))
+    return g, _fibres(g, 0, np.random.default_rng(seed), DEFAULT_SETUP.max_fibres, layout)
+
+
+def test_nested_layout_adds_one_fibre_and_scales_the_territory_continuously():
+    # one fibre more: the same fibres (positions, end plates, tendon ends) plus one
+    for n in (3, 40):
+        g, small = _unit_fibres("nested", n)
+        _, big = _unit_fibres("nested", n + 1)
+        _, big_same_r = _unit_fibres("nested", n + 1, radius_mm=float(g.territory_radius_mm[0]))
+        for a, b in zip(small[2:5], big[2:5]):  # IZ, left and right lengths do not depend on the radius
+            np.testing.assert_array_equal(a, b[:n])
+        for a, b in zip(small[:2], big_same_r[:2]):  # at an equal radius, equal positions
+            np.testing.assert_array_equal(a, b[:n])
+    # a larger territory moves the same fibres radially (by the radius ratio), it does not re-draw them
+    g1, f1 = _unit_fibres("nested", 40, radius_mm=1.0)
+    g2, f2 = _unit_fibres("nested", 40, radius_mm=1.5)
+    y0, d0 = g1.y_mm[0], g1.depth_mm[0]
+    assert d0 > 1.5  # no reflection at the muscle surface here
+    np.testing.assert_allclose(f2[1] - y0, 1.5 * (f1[1] - y0), atol=1e-12)
+    np.testing.assert_allclose(f2[0] - d0, 1.5 * (f1[0] - d0), atol=1e-12)
+    # the older layout re-draws: one fibre more changes the first fibres' end plates
+    _, r40 = _unit_fibres("redraw", 40)
+    _, r41 = _unit_fibres("redraw", 41)
+    assert not np.array_equal(r40[2], r41[2][:40])
+
+
+def test_redraw_layout_is_the_older_draw_order():
+    # "redraw" keeps the model's older layout (all radii, then all angles, then IZ, left, right ends)
+    g, (depth, y, iz, ll, lr, w) = _unit_fibres("redraw", 25)
+    rng = np.random.default_rng(0)
+    r = g.territory_radius_mm[0] * np.sqrt(rng.random(25))
+    th = rng.uniform(0, 2 * np.pi, 25)
+    np.testing.assert_array_equal(depth, np.abs(g.depth_mm[0] + r * np.sin(th)))
+    np.testing.assert_array_equal(y, g.y_mm[0] + r * np.cos(th))
+    np.testing.assert_array_equal(iz, g.iz_mm[0] + g.iz_spread_mm[0] * rng.standard_normal(25))
+    np.testing.assert_array_equal(ll, np.maximum(g.l_left_mm[0] + g.end_spread_mm[0] * rng.standard_normal(25), 1.0))
+    np.testing.assert_array_equal(lr, np.maximum(g.l_right_mm[0] + g.end_spread_mm[0] * rng.standard_normal(25), 1.0))
+    assert w == 1.0
+
+
+def test_fibre_layout_setting_is_checked():
+    from myoflow.errors import ConfigError
+    from myoflow.simulate.numerical import NumericalSetup
+
+    with pytest.raises(ConfigError, match="fibre_layout"):
+        NumericalSetup(fibre_layout="shuffled")
+    assert DEFAULT_SETUP.fibre_layout == "nested"

@@ -8,6 +8,17 @@ expensive way:
 * every fibre of the motor unit is placed individually (uniformly in the territory, up
   to a few hundred per unit), each with its own end-plate position (SD 1.5 mm) and
   tendon ends (SD 2 mm) [A]; the fast path uses 12 weighted clusters and smooth windows;
+* the fibre layout is *nested* (``NumericalSetup.fibre_layout = "nested"``, the default):
+  fibre k's random draws (radial and angular position in the unit disc, end-plate and
+  tendon scatter) are row k of one fixed-length block of the layout stream, so a unit
+  with one fibre more has the same fibres plus one, and a change of territory radius,
+  depth or angle moves the same fibres continuously. The MUAP is then a deterministic
+  function of the conditions that changes only by one fibre's potential (≈ 1/n of it)
+  where the integer fibre count steps. ``"redraw"`` is the model before: the per-fibre
+  quantities were drawn one after the other (all radii, then all angles, ...), so the
+  count shifted every later draw and one fibre more re-drew the whole layout — a
+  discontinuity in condition space no smooth generator can follow (kept to reproduce
+  older caches and figures);
 * the conductor's impulse response is tabulated finely: 0.25 mm in depth, lateral
   offset and along the fibre (fast path: 0.5–2 mm), with windows cut exactly at each
   fibre's ends (fractional end samples);
@@ -35,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .volume_conductor import (
     FIBRE_DIAMETER_M,
     MU_FIBRE_DENSITY_PER_MM2,
@@ -53,6 +64,7 @@ from .volume_conductor import (
 __all__ = [
     "MUAP_CONDITIONS",
     "MUAP_CONDITION_RANGES",
+    "FIBRE_LAYOUTS",
     "NumericalSetup",
     "DEFAULT_SETUP",
     "validate_conditions",
@@ -79,6 +91,9 @@ MUAP_CONDITION_RANGES: dict[str, tuple[float, float]] = {
     "fibre_length_scale": (0.85, 1.15),
 }
 
+#: fibre-layout schemes of :class:`NumericalSetup` (see the module docstring)
+FIBRE_LAYOUTS: tuple[str, ...] = ("nested", "redraw")
+
 
 @dataclass(frozen=True)
 class NumericalSetup:
@@ -99,6 +114,16 @@ class NumericalSetup:
     iz_spread_mm: float = 1.5
     end_spread_mm: float = 2.0
     max_fibres: int = 1000
+    #: ``"nested"``: fibre k's draws are row k of a fixed block (one fibre more adds one fibre);
+    #: ``"redraw"``: the older layout, re-drawn whenever the integer fibre count changes
+    fibre_layout: str = "nested"
+
+    def __post_init__(self) -> None:
+        if self.fibre_layout not in FIBRE_LAYOUTS:
+            raise ConfigError(f"NumericalSetup.fibre_layout must be one of {FIBRE_LAYOUTS}, "
+                              f"got {self.fibre_layout!r}")
+        if self.max_fibres < 1:
+            raise ConfigError(f"NumericalSetup.max_fibres must be >= 1, got {self.max_fibres}")
 
     def electrodes(self) -> ElectrodeArray:
         return ElectrodeArray.grid(self.rows, self.cols, self.ied_mm, radius_mm=self.radius_mm)
@@ -212,25 +237,40 @@ def _fine_table(setup: NumericalSetup, radius_mm: float, max_depth: float, max_l
     return _TABLES.get(key, build)
 
 
-def _fibres(geom: MotorUnitGeometry, i: int, rng: np.random.Generator, max_fibres: int):
-    """Per-fibre depth, lateral position, IZ, left/right lengths and weight of unit i."""
+def _fibres(geom: MotorUnitGeometry, i: int, rng: np.random.Generator, max_fibres: int,
+            layout: str = "nested"):
+    """Per-fibre depth, lateral position, IZ, left/right lengths and weight of unit i.
+
+    ``layout="nested"``: fibre k uses row k of a (max_fibres, 5) block of draws, whatever
+    the unit's fibre count, so the layout of n fibres is that of n − 1 plus one fibre;
+    ``"redraw"``: the older scheme (one draw per quantity for the n fibres in turn).
+    """
     n_true = int(geom.n_fibres[i])
     n = min(n_true, max_fibres)
     w = n_true / n
-    r = geom.territory_radius_mm[i] * np.sqrt(rng.random(n))
-    th = rng.uniform(0, 2 * np.pi, n)
+    if layout == "nested":
+        # Draw the full block even for small units: the block's row k must not depend on n.
+        u = rng.random((max_fibres, 2))[:n]
+        z = rng.standard_normal((max_fibres, 3))[:n]
+        u_r, th = u[:, 0], 2 * np.pi * u[:, 1]
+        z_iz, z_l, z_r = z[:, 0], z[:, 1], z[:, 2]
+    else:
+        u_r = rng.random(n)
+        th = rng.uniform(0, 2 * np.pi, n)
+        z_iz, z_l, z_r = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal(n)
+    r = geom.territory_radius_mm[i] * np.sqrt(u_r)
     depth = np.abs(geom.depth_mm[i] + r * np.sin(th))  # reflect at the muscle surface
     y = geom.y_mm[i] + r * np.cos(th)
-    iz = geom.iz_mm[i] + geom.iz_spread_mm[i] * rng.standard_normal(n)
-    ll = np.maximum(geom.l_left_mm[i] + geom.end_spread_mm[i] * rng.standard_normal(n), 1.0)
-    lr = np.maximum(geom.l_right_mm[i] + geom.end_spread_mm[i] * rng.standard_normal(n), 1.0)
+    iz = geom.iz_mm[i] + geom.iz_spread_mm[i] * z_iz
+    ll = np.maximum(geom.l_left_mm[i] + geom.end_spread_mm[i] * z_l, 1.0)
+    lr = np.maximum(geom.l_right_mm[i] + geom.end_spread_mm[i] * z_r, 1.0)
     return depth, y, iz, ll, lr, w
 
 
 def _unit_potential(geom: MotorUnitGeometry, i: int, electrodes: ElectrodeArray, setup: NumericalSetup,
                     rng: np.random.Generator, fs: float, n_samples: int, pre_ms: float) -> np.ndarray:
     dx = setup.dx_mm
-    depth, y, iz, ll, lr, w = _fibres(geom, i, rng, setup.max_fibres)
+    depth, y, iz, ll, lr, w = _fibres(geom, i, rng, setup.max_fibres, setup.fibre_layout)
     pos = electrodes.positions_mm
     y_cols, e_col = np.unique(np.round(pos[:, 1], 6), return_inverse=True)
     rel = pos[None, :, 0] - iz[:, None]  # (F, E) electrode minus fibre IZ, along the fibres
@@ -334,8 +374,10 @@ def numerical_muap(
     electrodes : defaults to the setup's 10 × 8 monopolar grid (rows along the fibres).
     fs : output rate (default 2048 Hz); the window has ``setup.n_samples`` samples with
         ``setup.pre_ms`` before the discharge.
-    rng : places the fibres; ``None`` uses a fixed layout (``default_rng(0)``) so that
-        the MUAP is a smooth, deterministic function of the conditions.
+    rng : places the fibres; ``None`` uses a fixed layout stream (``default_rng(0)`` for
+        every unit) so that the MUAP is a deterministic function of the conditions; with
+        the default ``setup.fibre_layout = "nested"`` it is also continuous in them except
+        for one fibre's potential where the integer fibre count steps.
 
     Returns
     -------
