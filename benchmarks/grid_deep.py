@@ -111,25 +111,50 @@ def _cfg(seed: int, subjects: int, duration: float, entry: dict[str, Any], n_boo
 _STATE: dict[str, Any] = {}
 
 
+def _task_path(label: str, fold_id: str) -> Path | None:
+    """Where one (entry, fold)'s predictions are kept between runs (None: no task cache)."""
+    import hashlib
+
+    root = _STATE.get("task_cache")
+    if root is None:
+        return None
+    spec = {**_STATE["spec"], "entry": {k: v for k, v in _STATE["entries"][label].items() if k != "family"},
+            "fold": fold_id}
+    h = hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return Path(root) / f"{h}.pkl"
+
+
 def _run_task(task: tuple[str, int]):
+    import pickle
+
     from myoflow.experiments.base import FoldContext
     from myoflow.train.seeding import derive_seed
 
     label, i = task
     pipe, data, cfgs, folds = _STATE["pipe"], _STATE["data"], _STATE["cfgs"], _STATE["folds"]
     cfg, fold = cfgs[label], folds[i]
+    kept = _task_path(label, fold.id)
+    if kept is not None and kept.exists():  # the same entry in the same fold of the same cohort: reuse
+        pred, t = pickle.loads(kept.read_bytes())
+        pred["model"] = label
+        return label, fold.id, pred, t
     t0, c0 = time.perf_counter(), time.process_time()
     res = pipe.run_fold(cfg, data, fold, FoldContext(seed=derive_seed(cfg.seed, "muscle-id", fold.id), device="cpu",
                                                      workdir=Path("/tmp")))
     pred = res.predictions
     pred["model"] = label
     best = {m: v.get("best_epoch") for m, v in (res.extras or {}).get("models", {}).items()}
-    return label, fold.id, pred, {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
-                                  "best_epoch": best}
+    t = {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "best_epoch": best}
+    if kept is not None:
+        from myoflow._atomic import atomic_write_bytes
+
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(kept, pickle.dumps((pred, t)))
+    return label, fold.id, pred, t
 
 
 def run_entries(seed: int, subjects: int, duration: float, entries: dict[str, dict[str, Any]], n_boot: int,
-                workers: int = 1, quick: bool = False):
+                workers: int = 1, quick: bool = False, task_cache: Path | None = None):
     """Every entry in the SAME folds of one cohort. Returns (predictions, per-entry timing, cohort info, seconds)."""
     import pandas as pd
 
@@ -147,7 +172,8 @@ def run_entries(seed: int, subjects: int, duration: float, entries: dict[str, di
         ids = [f.id for f in pipe.folds(cfg, data)]
         if ids != [f.id for f in folds]:
             raise RuntimeError(f"entry {label}: folds differ from the first entry's")
-    _STATE.update(pipe=pipe, data=data, cfgs=cfgs, folds=folds)
+    _STATE.update(pipe=pipe, data=data, cfgs=cfgs, folds=folds, entries=entries, task_cache=task_cache,
+                  spec={"seed": seed, "subjects": subjects, "duration": duration, "quick": bool(quick)})
     # expensive entries first so the pool's tail is short
     tasks = [(label, i) for label in entries for i in range(len(folds))]
     out, timing = [], {label: {"wall_s": 0.0, "cpu_s": 0.0, "best_epoch": {}} for label in entries}
@@ -225,7 +251,8 @@ def select(a) -> int:
         return 2
     t0, load0 = time.perf_counter(), os.getloadavg()
     entries = {b: {"model": b} for b in BASELINES} | CANDIDATES
-    preds, timing, info, secs = run_entries(a.seed, a.subjects, a.duration, entries, a.n_boot, a.workers, a.quick)
+    preds, timing, info, secs = run_entries(a.seed, a.subjects, a.duration, entries, a.n_boot, a.workers, a.quick,
+                                            _task_cache(a))
     sc = scores(preds, list(entries), a.n_boot, a.seed)
     pick = choose(sc["accuracy"], CANDIDATES)
     compact = {c: {m: {"window": r["window"]["point"], "burst_vote": r["burst_vote"]["point"]} for m, r in d.items()}
@@ -248,6 +275,20 @@ def select(a) -> int:
     return 0
 
 
+def _task_cache(a) -> Path | None:
+    from myoflow.experiments.runner import default_cache_dir
+
+    return None if a.no_task_cache else Path(default_cache_dir()) / "grid_deep" / "tasks"
+
+
+def warm(a) -> int:
+    """Run the entries that do not depend on the selection (baselines, shipped models) into the task cache."""
+    entries = {b: {"model": b} for b in BASELINES} | {m: {"model": m} for m in SHIPPED}
+    run_entries(a.seed, a.subjects, a.duration, entries, a.n_boot, a.workers, a.quick, _task_cache(a))
+    print("warmed", list(entries))  # no scores are computed or printed: nothing to look at before selection
+    return 0
+
+
 def score(a) -> int:
     path = a.record or SELECTION_DIR / "grid_deep_seed1.json"
     if not Path(path).exists():
@@ -262,7 +303,8 @@ def score(a) -> int:
     for fam, c in rec["chosen"].items():
         entries[c["label"]] = {k: c[k] for k in ("model", "deep", "model_params", "train") if k in c}
     t0 = time.perf_counter()
-    preds, timing, info, secs = run_entries(a.seed, a.subjects, a.duration, entries, a.n_boot, a.workers, a.quick)
+    preds, timing, info, secs = run_entries(a.seed, a.subjects, a.duration, entries, a.n_boot, a.workers, a.quick,
+                                            _task_cache(a))
     sc = scores(preds, list(entries), a.n_boot, a.seed)
     name = f"seed{a.seed}_{a.subjects}x{a.duration:g}s"
     b = Benchmark(name, f"Grid cohort: deep vs LDA/RF in the same folds, seed {a.seed}, {a.subjects} subjects × "
@@ -312,7 +354,9 @@ def score(a) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["select", "score"])
+    ap.add_argument("mode", choices=["select", "warm", "score"],
+                    help="select: choose on a non-reported seed; warm: run baselines + shipped models into the task "
+                         "cache (no scores); score: chosen + shipped + baselines once, written to results")
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--subjects", type=int, default=9)
     ap.add_argument("--duration", type=float, default=120.0, help="seconds per muscle (paper 600)")
@@ -321,6 +365,7 @@ def main(argv=None) -> int:
     ap.add_argument("--record", type=Path, default=None, help="selection record (default selection/grid_deep_seed1.json)")
     ap.add_argument("--results-dir", type=Path, default=RESULTS_DIR / "grid_deep")
     ap.add_argument("--cache-preds", type=Path, default=None, help="where score writes the predictions table")
+    ap.add_argument("--no-task-cache", action="store_true", help="recompute every (entry, fold)")
     ap.add_argument("--quick", action="store_true", help="3 subjects x 30 s, 4 channels, 2 epochs (smoke)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args(argv)
@@ -328,7 +373,7 @@ def main(argv=None) -> int:
     setup_logging(a.verbose)
     if a.quick:
         a.subjects, a.duration, a.n_boot = 3, 30.0, 50
-    return select(a) if a.mode == "select" else score(a)
+    return {"select": select, "warm": warm, "score": score}[a.mode](a)
 
 
 if __name__ == "__main__":
