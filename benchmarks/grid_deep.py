@@ -346,7 +346,8 @@ def score(a) -> int:
                           goal="≥ 0 (issue 14)" if fam == "cnn_lstm" else "", goal_op=">=" if fam == "cnn_lstm" else None,
                           goal_value=0.0 if fam == "cnn_lstm" else None,
                           details={"ci95": None if c["ci_low"] is None else [100 * c["ci_low"], 100 * c["ci_high"]],
-                                   "n_subjects": c["n_subjects"], "chosen_family": fam}))
+                                   "n_subjects": c["n_subjects"], "n_folds": c.get("n_folds"),
+                                   "chosen_family": fam}))
     b.extra.update({"seed": a.seed, "subjects": a.subjects, "duration_s": a.duration, "entries": entries,
                     "selection_record": str(Path(path).relative_to(RESULTS_DIR.parent.parent))
                     if Path(path).is_relative_to(RESULTS_DIR.parent.parent) else str(path),
