@@ -27,6 +27,8 @@ ESTIMATORS: dict[str, str] = {
     "attention_bilstm": "myoflow.models.attention_bilstm:MassLevelClassifier",
     "cnn_lstm": "myoflow.models.cnn_lstm:CNNLSTMClassifier",
     "deep_window": "myoflow.models.deep_classifier:DeepWindowClassifier",
+    "deep_burst": "myoflow.models.grid_burst:BurstDeepClassifier",
+    "cnn_lstm_burst": "myoflow.models.grid_burst:BurstCNNLSTMClassifier",
     "feature_classifier": "myoflow.models.feature_classifier:FeatureClassifier",
     "torque_emg_mlp": "myoflow.models.gait_mlp:TorqueBasedEmgRegressor",
     "kinematics_emg_mlp": "myoflow.models.gait_mlp:KinematicsEmgRegressor",

@@ -11,8 +11,8 @@ from ...models import check_model_spec
 from ...models.sim_pretrain import SimPretrainSpec
 
 __all__ = ["CohortConfig", "PreprocessConfig", "EvaluateConfig", "TuneConfig", "DeepSpec", "MuscleIdConfig",
-           "MODEL_NAMES", "DEFAULT_MODELS", "DEEP_MODELS", "SIMPRE_MODELS", "BASELINES", "DEEP_RECIPE_PARAMS",
-           "DEEP_RECIPE_PER_MODEL"]
+           "MODEL_NAMES", "DEFAULT_MODELS", "DEEP_MODELS", "SIMPRE_MODELS", "BURST_MODELS", "BASELINES",
+           "DEEP_RECIPE_PARAMS", "DEEP_RECIPE_PER_MODEL"]
 
 #: The new deep models (issue 14): evaluate.models name -> ``arch`` of the ``deep_window`` estimator.
 DEEP_MODELS = {"emg_cnn": "cnn", "hybrid": "hybrid", "recipe_cnn_lstm": "cnn_lstm"}
@@ -23,8 +23,15 @@ DEFAULT_MODELS = ("cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf")
 #: Simulator-pretrained twins of the new deep models (issue 14 item 3b): name -> the random-init twin.
 #: Same recipe and folds as the twin; every member first learns on the ``sim_pretrain:`` cohort.
 SIMPRE_MODELS = {f"{m}_simpre": m for m in DEEP_MODELS}
+#: The burst representation (issue 14, grids): the channels of a burst window as ONE multichannel sample
+#: (:mod:`myoflow.models.grid_burst`), beside the paper's channels-as-samples. Name -> (registry name, variant):
+#: the ``deep_burst`` models take the ``deep`` section and an ``arch``; ``cnn_lstm_burst`` the ``model`` + ``train``
+#: sections and ``pretrain`` (the paper's CNN-LSTM, setup 1 / 2). Every row of a burst gets the burst's prediction.
+BURST_MODELS = {"emg_cnn_burst": ("deep_burst", "cnn"), "hybrid_burst": ("deep_burst", "hybrid"),
+                "recipe_cnn_lstm_burst": ("deep_burst", "cnn_lstm"),
+                "burst_cnn_lstm_pretrained": ("cnn_lstm_burst", True), "burst_cnn_lstm_random": ("cnn_lstm_burst", False)}
 #: Models the pipeline can run in every fold.
-MODEL_NAMES = (*DEFAULT_MODELS, *DEEP_MODELS, *SIMPRE_MODELS)
+MODEL_NAMES = (*DEFAULT_MODELS, *DEEP_MODELS, *SIMPRE_MODELS, *BURST_MODELS)
 
 
 @dataclass

@@ -49,7 +49,7 @@ from ...errors import ConfigError, DataError
 from ...evaluate.splitters import LeaveOneSubjectOut, WithinSubject, check_no_leakage
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from ...train import derive_seed
-from .config import BASELINES, DEEP_MODELS, MODEL_NAMES, SIMPRE_MODELS, CohortConfig, MuscleIdConfig
+from .config import BASELINES, BURST_MODELS, DEEP_MODELS, MODEL_NAMES, SIMPRE_MODELS, CohortConfig, MuscleIdConfig
 from .data import TASK_TITLES, CohortData, load_cohort
 from ...models import build_from_sections, estimator_config, estimator_tensors
 from ...models.cnn_lstm import CNNLSTMClassifier
@@ -215,7 +215,7 @@ class MuscleIdPipeline(Pipeline):
         longest folds first). The networks dominate; the baselines count as a tenth of one."""
         p = fold.payload
         models = _fold_models(cfg, p.get("task", "4class"), p["scheme"])
-        nets = sum(1.0 if (m.startswith("cnn_lstm") or m in DEEP_MODELS) else 0.1 for m in models)
+        nets = sum(1.0 if (m.startswith("cnn_lstm") or m in DEEP_MODELS or m in BURST_MODELS) else 0.1 for m in models)
         return float(len(p["train"])) * float(data[p["cohort"]].epochs.n_times) * nets
 
     # ---------------------------------------------------------------- models
@@ -233,6 +233,17 @@ class MuscleIdPipeline(Pipeline):
                 val_group="subject" if scheme == "loso" else "unit",
                 class_weight=t.imbalance in ("class_weight", "both"), seed=seed, device="cpu",
             )
+        if model in BURST_MODELS:  # a burst's grid channels as one sample (models/grid_burst.py)
+            name, variant = BURST_MODELS[model]
+            val_group = "subject" if scheme == "loso" else "unit"
+            cw = t.imbalance in ("class_weight", "both")
+            if name == "cnn_lstm_burst":
+                return build_from_sections(name, cfg.model.params,
+                                           defaults={k: v for k, v in to_dict(t).items() if k != "device"},
+                                           pretrain=variant, val_group=val_group, class_weight=cw, seed=seed,
+                                           device="cpu")
+            return build_from_sections(name, cfg.deep.params, arch=variant, val_group=val_group, class_weight=cw,
+                                       seed=seed, device="cpu")
         if model in ("lda", "rf"):
             return build_from_sections(cfg.baseline.name, cfg.baseline.params, kind=model, seed=seed)
         if model in DEEP_MODELS or model in SIMPRE_MODELS:
@@ -368,7 +379,7 @@ class MuscleIdPipeline(Pipeline):
         summary["training"] = _training_summary(results)
         summary["paper"] = PAPER
         deep = [m for m in cfg.evaluate.models if m not in BASELINES]
-        if any(m in DEEP_MODELS or m in SIMPRE_MODELS for m in deep):  # off: the summary stays as it was
+        if any(m in DEEP_MODELS or m in SIMPRE_MODELS or m in BURST_MODELS for m in deep):  # off: as it was
             summary["comparisons"] = paired_comparisons(predictions, deep, BASELINES, n_boot=cfg.evaluate.n_boot,
                                                         seed=derive_seed(cfg.seed, "paired-bootstrap"))
         simpre = [m for m in deep if m in SIMPRE_MODELS]
@@ -427,7 +438,7 @@ class MuscleIdPipeline(Pipeline):
         add("real LOSO anterior vs posterior %, pretrained", "real/loso/aspect", "cnn_lstm_pretrained")
         # The new deep models (issue 14) with the paired difference to LDA and RF, per condition (task).
         for cond in sorted(res):
-            for model in DEEP_MODELS:
+            for model in (*DEEP_MODELS, *BURST_MODELS):
                 if model not in res[cond]:
                     continue
                 cohort, scheme, task = (cond.split("/") + ["", ""])[:3]
