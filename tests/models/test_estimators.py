@@ -81,6 +81,24 @@ def _muaps():
     return c, x.astype(np.float32)
 
 
+def _bursts():
+    """Grid bursts as channels-as-samples rows (4 channels x 4 bursts per subject, subjects contiguous)."""
+    from myoflow.preprocess import channels_as_samples
+
+    n_ch, per_subj = 4, 4
+    n = N_SUBJ * per_subj
+    y = np.tile(["a", "b"], n // 2)
+    ramp = np.linspace(0.3, 2.0, n_ch)
+    gains = np.where((y == "a")[:, None], ramp[None, :], ramp[::-1][None, :])
+    X = (gains[:, :, None] * RNG.standard_normal((n, n_ch, 32))).astype(np.float32)
+    md = pd.DataFrame({"subject": np.repeat(np.arange(N_SUBJ), per_subj), "burst_key": [f"b{i}" for i in range(n)],
+                       "window": 0})
+    flat = channels_as_samples(Epochs(X=X, fs=1000.0, ch_names=[f"ch{c}" for c in range(n_ch)], metadata=md, y=y))
+    order = np.argsort(flat.metadata["subject"].to_numpy(), kind="stable")  # _groups() wants subjects contiguous
+    flat = flat[order]
+    return flat, np.asarray(flat.y)
+
+
 # name -> (tiny parameters, data factory returning (X, y)); groups = subjects (gait: rows of subjects)
 CASES = {
     "attention_bilstm": (dict(use_covariates=False, hidden_size=4, attention_size=4, head_size=4, epochs=3,
@@ -89,6 +107,10 @@ CASES = {
                       val_fraction=0.25, pretrain=True, ae_epochs=1), _windows),
     "deep_window": (dict(arch="hybrid", widths=(4, 4), pools=(2, 2), hidden=8, epochs=2, batch_size=16,
                          val_fraction=0.25, n_seeds=2, max_shift=4, noise=0.1, fs=1000.0), _windows),
+    "deep_burst": (dict(arch="cnn", widths=(4, 4), pools=(2, 2), hidden=8, epochs=2, batch_size=16,
+                        val_fraction=0.25, n_seeds=1, n_bands=0, fs=1000.0), _bursts),
+    "cnn_lstm_burst": (dict(conv_channels=(2, 4), kernel_sizes=(5, 3), fc_size=4, lstm_hidden=4, head_size=4,
+                            epochs=2, val_fraction=0.25, pretrain=True, ae_epochs=1), _bursts),
     "feature_classifier": (dict(kind="lda"), _features),
     "torque_emg_mlp": (dict(torque_hidden=(8,), added_hidden=6, epochs=3, torque_epochs=3, batch_size=32),
                        lambda: _gait(True)),

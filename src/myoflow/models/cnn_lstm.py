@@ -511,7 +511,7 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         if y is None:
             raise DataError("score needs labels")
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        return float(np.average(self.predict(X) == np.asarray(y).astype(str), weights=w))
+        return float(np.average(self.predict(epochs) == np.asarray(y).astype(str), weights=w))
 
     def curves(self) -> dict[str, list[float]]:
         """Training curves: train/val loss, val accuracy, autoencoder losses."""
