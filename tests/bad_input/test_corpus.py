@@ -1000,6 +1000,9 @@ def run_out_holds_other_config(t):
     run = t / "run"
     run.mkdir()
     (run / "config.yaml").write_text("name: other\n")
+    # a finished fold: replacing the config would orphan it (a run with none is re-used, see test_runner)
+    (run / "folds" / "f0").mkdir(parents=True)
+    (run / "folds" / "f0" / "result.json").write_text("{}")
     return ["run", _toy(t), "--out", run], "holds a different config", run / "config.yaml"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from myoflow.config import ExperimentConfig, TrainConfig, from_dict
+from myoflow.config import ExperimentConfig, TrainConfig, from_dict, to_dict
 from myoflow.experiments import load_config
 from myoflow.errors import ConfigError, DataError
 from myoflow.experiments.runner import run_experiment
@@ -66,6 +66,17 @@ def test_refuses_to_overwrite_different_config(tmp_path):
     other = load_config(dict(TOY, seed=4))
     with pytest.raises(ConfigError, match="different config"):
         run_experiment(other, tmp_path, workers=1, cache_dir=tmp_path / "cache")
+
+
+def test_a_run_that_finished_no_fold_takes_the_corrected_config(tmp_path):
+    # the first attempt stopped before any fold finished (say, a bad data path): only its config is there
+    failed = load_config(dict(TOY, seed=4))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(to_dict(failed), sort_keys=False))
+    (tmp_path / "folds" / "f_unfinished").mkdir(parents=True)
+    cfg = load_config(TOY)
+    summary = run_experiment(cfg, tmp_path, workers=1, cache_dir=tmp_path / "cache")
+    assert summary.get("complete", True) and (tmp_path / "metrics.json").is_file()
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["seed"] == cfg.seed
 
 
 def test_kill_and_resume_gives_identical_metrics(tmp_path):

@@ -63,6 +63,13 @@ def _write_config(cfg: ExperimentConfig, run_dir: Path, resume: bool) -> None:
             old = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             old = None
+        finished = sorted((run_dir / "folds").glob("*/result.json"))
+        if old != text and not finished:
+            # A run that stopped before any fold finished (bad data path, a typo in the config) holds
+            # nothing to lose: let the user fix the config and re-run into the same --out.
+            log.warning("%s: replacing the config of a run that finished no fold", path)
+            atomic_write_text(path, text)
+            return
         if old != text:
             raise ConfigError(
                 f"{path} holds a different config; refusing to overwrite it "
