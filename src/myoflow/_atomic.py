@@ -61,6 +61,32 @@ def _json_default(obj: Any):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> None:
-    """Write ``obj`` as JSON atomically (NumPy scalars/arrays converted)."""
-    atomic_write_text(path, json.dumps(obj, indent=indent, default=_json_default, allow_nan=True) + "\n")
+def _nan_to_null(obj: Any) -> Any:
+    """``obj`` with every non-finite float (Python or NumPy, in arrays too) replaced by ``None``."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {k: _nan_to_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nan_to_null(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _nan_to_null(obj.tolist())
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 2, strict: bool = False) -> None:
+    """Write ``obj`` as JSON atomically (NumPy scalars/arrays converted).
+
+    ``strict=True`` writes standard JSON: NaN and infinities become ``null`` (for files users read
+    with other tools: jq, JavaScript, R). The default keeps ``NaN`` so that internal files round-trip
+    through Python unchanged (a resumed run aggregates the same floats as a fresh one).
+    """
+    if strict:
+        text = json.dumps(_nan_to_null(obj), indent=indent, default=_json_default, allow_nan=False)
+    else:
+        text = json.dumps(obj, indent=indent, default=_json_default, allow_nan=True)
+    atomic_write_text(path, text + "\n")

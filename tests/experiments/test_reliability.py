@@ -200,3 +200,25 @@ def test_hostile_dataset_reads_nothing_outside_its_folder(tmp_path, monkeypatch)
     seen = [p for p in opened if Path(p).is_absolute() and Path(p).resolve().is_relative_to(tmp_path)]
     assert seen and all(Path(p).resolve().is_relative_to(ds.resolve()) for p in seen), seen
     assert not any("secret" in p for p in opened)
+
+
+def _strict_json(path: Path):
+    def refuse(token):
+        raise ValueError(f"{path.name} holds {token}: not standard JSON")
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_metrics_json_is_standard_json_when_a_metric_is_undefined(tmp_path, monkeypatch):
+    # an undefined metric (one class in a fold, a constant target) must not make metrics.json unreadable
+    # for jq, JavaScript or R: NaN and infinities are written as null, and the report still builds from it
+    from myoflow.experiments.toy import ToyPipeline
+    from myoflow.report.html import build_report
+
+    monkeypatch.setattr(ToyPipeline, "summarize",
+                        lambda self, cfg, data, results: {"accuracy": float("nan"), "r2": np.array([np.inf, 0.5]),
+                                                          "n": np.int64(3)})
+    run_experiment(load_config(TOY), tmp_path / "run", workers=1, cache_dir=tmp_path / "cache")
+    metrics = _strict_json(tmp_path / "run" / "metrics.json")
+    assert metrics["summary"] == {"accuracy": None, "r2": [None, 0.5], "n": 3}
+    assert metrics["headline"][0]["ours"] is None
+    assert build_report(tmp_path / "run").is_file()

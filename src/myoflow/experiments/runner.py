@@ -518,7 +518,7 @@ def finalize_run(run_dir: Path, cfg: ExperimentConfig, pipeline: Pipeline, data:
         "folds": {r.fold_id: {"condition": r.condition, "metrics": r.metrics} for r in results},
         "headline": headline,
     }
-    atomic_write_json(run_dir / "metrics.json", metrics)
+    atomic_write_json(run_dir / "metrics.json", metrics, strict=True)  # standard JSON: NaN -> null
     preds = [r.predictions for r in results if len(r.predictions)]
     predictions = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame()
     with atomic_path(run_dir / "predictions.parquet") as tmp:
