@@ -218,3 +218,18 @@ def test_run_name_must_be_a_plain_word(pipeline, name, tmp_path, capsys):
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: --name {name!r}"), err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_data_path_written_relative_to_the_config_folder_gets_a_hint(tmp_path, capsys, monkeypatch):
+    # relative data paths are read from the working directory; a path that only exists beside the YAML
+    # used to end in a bare "dataset folder not found"
+    lab = tmp_path / "lab"
+    (lab / "recordings").mkdir(parents=True)
+    cfg = lab / "muscle_id.yaml"
+    cfg.write_text(yaml.safe_dump({"pipeline": "muscle-id", "name": "lab",
+                                   "data": {"source": "folder", "path": "recordings"}}))
+    monkeypatch.chdir(tmp_path)
+    code, err = _run(["run", "lab/muscle_id.yaml", "--out", tmp_path / "run"], capsys)
+    assert code == 2
+    assert "lab/muscle_id.yaml" in err and "working directory" in err and "lab/recordings" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -300,6 +301,28 @@ def _normalized(config_class: type, raw: dict[str, Any]) -> dict[str, Any]:
     return normalize(raw) if normalize is not None else raw
 
 
+def _check_relative_data_paths(section: Any, config_path: Path, where: str, key: str = "data") -> None:
+    """Stop with a clear error when a relative ``path`` in the data section is missing from the working
+    directory but present next to the config file.
+
+    Relative data paths are read from the working directory (as the shipped configs' ``../shared/data``
+    are); a user who wrote them relative to the YAML file's folder would otherwise get a bare
+    "folder not found".
+    """
+    if isinstance(section, Mapping):
+        for k, v in section.items():
+            if k == "path" and isinstance(v, (str, os.PathLike)):
+                p = Path(v)
+                beside = config_path.parent / p
+                if not p.is_absolute() and not p.exists() and beside.exists() and config_path.parent != Path("."):
+                    raise ConfigError(
+                        f"{where}: {key}.path: {str(v)!r} is not found from the working directory "
+                        f"({Path.cwd()}); relative paths are read from the working directory, not the "
+                        f"config's folder: write {str(beside)!r} or an absolute path")
+            else:
+                _check_relative_data_paths(v, config_path, where, f"{key}.{k}")
+
+
 def load_config(source: str | Path | Mapping[str, Any], quick: bool = False,
                 overrides: Mapping[str, Any] | None = None, *,
                 resolve: Callable[[str], type] | None = None) -> ExperimentConfig:
@@ -344,6 +367,8 @@ def load_config(source: str | Path | Mapping[str, Any], quick: bool = False,
     if overrides:
         raw = deep_merge(raw, overrides)
     raw = _normalized(config_class, raw)
+    if not isinstance(source, Mapping):
+        _check_relative_data_paths(raw.get("data"), Path(source), where)
     try:
         return from_dict(config_class, raw)
     except ConfigError as exc:
