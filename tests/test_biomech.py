@@ -148,3 +148,21 @@ def test_agrees_with_opensim_on_ceinms(shared_data):
     rmse = np.sqrt(((ref - e) ** 2).mean(0)) / est.meta["body_mass_kg"]
     assert r[2] > 0.98 and r[1] > 0.8 and r[0] > 0.8, r
     assert rmse[2] < 0.1 and rmse[1] < 0.2 and rmse[0] < 0.3, rmse
+
+
+def test_combining_trials_with_other_muscles_names_the_trial():
+    import pandas as pd
+
+    from myoflow.biomech.gait_cycles import GaitCycles
+    from myoflow.errors import DataError
+
+    def cycles(trial, muscles):
+        n, p = 2, 11
+        return GaitCycles(angles=np.zeros((n, 3, p)), moments=np.zeros((n, 1, p)), emg=np.zeros((n, len(muscles), p)),
+                          durations=np.ones(n), moment_names=("knee_sagittal",), muscles=tuple(muscles),
+                          metadata=pd.DataFrame({"subject": "S1", "trial": trial, "cycle": range(n)}))
+
+    ok = GaitCycles.concatenate([cycles("walk01", ["TA", "GM"]), cycles("walk02", ["TA", "GM"])])
+    assert len(ok) == 4
+    with pytest.raises(DataError, match=r"^walk02: muscles \['TA', 'SOL'\] differ from \['TA', 'GM'\] of walk01"):
+        GaitCycles.concatenate([cycles("walk01", ["TA", "GM"]), cycles("walk02", ["TA", "SOL"])])

@@ -112,12 +112,20 @@ class GaitCycles:
         if not items:
             raise DataError("no gait cycles to concatenate")
         first = items[0]
+
+        def trial(c: "GaitCycles") -> str | None:  # the trial's name (a folder dataset's file stem)
+            names = c.metadata["trial"].astype(str).unique() if "trial" in c.metadata else []
+            return ", ".join(names) if len(names) else None
+
         for it in items[1:]:
             if it.moment_names != first.moment_names or it.n_points != first.n_points:
-                raise DataError(f"cannot combine trials with moments {first.moment_names} and {it.moment_names}")
+                raise DataError(f"moments {list(it.moment_names)} differ from {list(first.moment_names)} of "
+                                f"{trial(first) or 'the first trial'}; every trial needs the same joint moments",
+                                trial(it))
             if it.muscles != first.muscles:
-                raise DataError(f"cannot combine trials with muscles {first.muscles} and {it.muscles}; "
-                                "list the shared ones in data.muscles")
+                raise DataError(f"muscles {list(it.muscles)} differ from {list(first.muscles)} of "
+                                f"{trial(first) or 'the first trial'}; list the shared ones in data.muscles",
+                                trial(it))
         return GaitCycles(
             angles=np.concatenate([i.angles for i in items]), moments=np.concatenate([i.moments for i in items]),
             emg=np.concatenate([i.emg for i in items]), durations=np.concatenate([i.durations for i in items]),
