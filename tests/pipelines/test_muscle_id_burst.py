@@ -41,3 +41,20 @@ def test_burst_models_run_in_the_same_folds_one_prediction_per_burst(tmp_path):
     assert n["hybrid_burst"] == n["lda"] == n["burst_cnn_lstm_pretrained"]  # the very rows the baselines are scored on
     # the deployable final model is still the paper's channels-as-samples network
     assert any((tmp_path / "run").rglob("sim-final-4class*/cnn_lstm_random*"))
+
+
+def test_subjects_with_one_class_only_are_named_in_a_warning(caplog):
+    import logging
+
+    import pandas as pd
+
+    from myoflow.pipelines.muscle_id.pipeline import _warn_one_class_subjects
+
+    md = pd.DataFrame({"subject": ["S1", "S1", "S2", "S2", "S3", "S3"]})
+    with caplog.at_level(logging.WARNING):
+        assert _warn_one_class_subjects("lab", "4class", md, np.array(["VL", "TA", "VL", "VL", "TA", "BF"])) == ["S2"]
+    assert "1 of 3 subject(s) hold one class only (S2)" in caplog.text and "cohort lab" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert _warn_one_class_subjects("lab", "4class", md, np.array(["VL", "TA"] * 3)) == []
+    assert caplog.text == ""

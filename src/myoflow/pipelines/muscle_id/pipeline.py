@@ -70,6 +70,19 @@ PAPER = {
 }
 
 
+
+def _warn_one_class_subjects(cohort: str, task: str, md, y) -> list[str]:
+    """Warn about subjects with one class only in ``task``: their intra-subject test bursts can be
+    labelled by recognising the subject rather than the muscle, so the intra score flatters the model.
+    Returns those subjects (sorted)."""
+    per = pd.Series(np.asarray(y)).groupby(md["subject"].astype(str).to_numpy()).nunique()
+    lone = sorted(per.index[per < 2])
+    if lone:
+        log.warning("cohort %s, task %s: %d of %d subject(s) hold one class only (%s); their intra-subject "
+                    "score rewards recognising the subject, not the muscle (LOSO is not affected)",
+                    cohort, task, len(lone), len(per), ", ".join(lone[:5]) + (" ..." if len(lone) > 5 else ""))
+    return lone
+
 class MuscleIdData(dict):
     """Cohort name -> :class:`CohortData` (a dict, so it pickles to worker processes).
 
@@ -170,6 +183,7 @@ class MuscleIdPipeline(Pipeline):
                 y = cohort.labels[task]
                 schemes = _task_schemes(cfg, task)
                 if "intra" in schemes:
+                    _warn_one_class_subjects(name, task, md, y)
                     splitter = WithinSubject(test_size=ev.intra_test_size, unit="unit",
                                              seed=derive_seed(cfg.seed, name, task, "intra"), n_repeats=ev.intra_repeats)
                     for r, (tr, te) in enumerate(splitter.split(md, y=y)):
