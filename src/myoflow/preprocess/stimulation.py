@@ -12,7 +12,11 @@ Detection methods
     are artefact, one pulse per ``min_interval_ms``. On the real tSCS recording
     in ``stim-artefact-tscs`` pulses reach 72-1400 robust SDs, voluntary
     contractions without stimulation at most 15, so the default ``k = 30``
-    separates them with a wide margin.
+    separates them with a wide margin. Below 4 kHz the anti-aliased artefact keeps
+    little power above fs/4: the same recording resampled (``resample_poly``) loses
+    10 % of its pulses at 2 kHz, 15 % at 1.5 kHz and 77 % at 1 kHz — a contiguous
+    stretch of the weakest pulses, which no timing check can tell from a pause. At
+    such rates prefer ``"trigger"`` or ``"events"``, or check the count.
 ``"trigger"``
     Rising edges of a trigger channel through half its range (or ``threshold``).
 ``"events"``
