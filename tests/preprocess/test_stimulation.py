@@ -163,3 +163,26 @@ def test_simulated_evoked_trains():
         assert d["ptp_amplitude"].median() * 1e3 == pytest.approx(truth["mwave_ptp_mv"], rel=0.15)
         # onset at the electrode follows the neural latency by the fibre conduction time
         assert truth["neural_latency_ms"] < d["latency_ms"].median() < truth["neural_latency_ms"] + 4.0
+
+
+def test_missed_pulses_inside_a_train_are_reported_and_a_wrong_frequency_refused(stim_on, caplog):
+    # The real 30 Hz tSCS train: at 4 kHz every pulse is found; resampled to 1.5 kHz the artefact detector
+    # loses a stretch of the weakest ones. Evoked responses must then say so, naming the recording.
+    import logging
+
+    from scipy import signal as sps
+
+    from myoflow.errors import DataError
+    from myoflow.preprocess.evoked import extract_responses
+
+    with caplog.at_level(logging.WARNING, logger="myoflow.preprocess.evoked"):
+        r_full, _ = extract_responses(stim_on, frequency_hz=30.0)
+    assert "not detected" not in caplog.text
+    low = stim_on.with_data(sps.resample_poly(stim_on.data, 3, 8, axis=-1).astype(np.float32), fs=1500.0)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="myoflow.preprocess.evoked"):
+        r_low, _ = extract_responses(low, frequency_hz=30.0)
+    assert "stimulus pulses were not detected" in caplog.text and str(low.source) in caplog.text
+    assert len(r_low) < 0.9 * len(r_full)
+    with pytest.raises(DataError, match="frequency is 15 Hz"):
+        extract_responses(stim_on, frequency_hz=15.0)

@@ -83,6 +83,26 @@ def condition_frequencies(condition: str, frequencies: Sequence[float]) -> tuple
 BASELINE_MS = 5.0
 
 
+def _check_train(stim: np.ndarray, fs: float, frequency_hz: float, src: str | None) -> int:
+    """Check detected pulses against the train's stated frequency; return how many pulses look missed.
+
+    One recording holds one train, so a gap of k periods inside it means k - 1 pulses were not found.
+    """
+    period = fs / frequency_hz
+    gaps = np.diff(np.sort(stim)).astype(np.float64)
+    median = float(np.median(gaps))
+    if abs(median / period - 1.0) > 0.10:
+        raise DataError(f"detected stimulus pulses every {1e3 * median / fs:.1f} ms (median), but the recording's "
+                        f"frequency is {frequency_hz:g} Hz ({1e3 / frequency_hz:.1f} ms); check its 'frequency' "
+                        "meta, or give 'stimulus' events", src)
+    missed = int(np.sum(np.maximum(np.round(gaps / period) - 1, 0)))
+    if missed > 0.05 * (stim.size + missed):
+        log.warning("%s: %d of ~%d stimulus pulses were not detected (gaps inside the %g Hz train; artefact "
+                    "detection weakens below 4 kHz, here %g Hz); responses use the %d found — give 'stimulus' "
+                    "events for every pulse", src, missed, stim.size + missed, frequency_hz, fs, stim.size)
+    return missed
+
+
 def extract_responses(
     rec: Recording,
     *,
@@ -90,6 +110,7 @@ def extract_responses(
     blank_ms: tuple[float, float] = (0.5, 3.0),
     highpass_hz: float | None = 10.0,
     channel: int | str = 0,
+    frequency_hz: float | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Stimulus-locked responses of one evoked recording, and the train's M-wave descriptors.
 
@@ -106,6 +127,11 @@ def extract_responses(
         Zero-phase high-pass applied after blanking (removes baseline wander).
     channel : int or str
         Channel holding the EMG.
+    frequency_hz : float, optional
+        The train's stated stimulation frequency (the recording's ``frequency`` meta). When pulses are
+        detected from the artefact, their median interval must match it within 10 % (else
+        :class:`DataError`), and a warning names the recording when gaps inside the train show more
+        than 5 % of its pulses missed (artefact detection weakens below 4 kHz).
 
     Returns
     -------
@@ -126,10 +152,13 @@ def extract_responses(
     # A bare one-channel Recording (no events/meta): the containers re-validate events and
     # deep-copy meta on every operation, which dominated the cost for ~1000 recordings.
     rec = Recording(data=rec.data[ci:ci + 1], fs=rec.fs, ch_names=[rec.ch_names[ci]], meta={"source": src})
-    if stim.size == 0:
+    detected = stim.size == 0
+    if detected:
         stim = np.asarray(detect_stimuli(rec, method="artefact"))
     if stim.size < 2:
         raise DataError(f"found {stim.size} stimulus pulse(s); need a train of at least 2", src)
+    if detected and frequency_hz:
+        _check_train(stim, rec.fs, float(frequency_hz), src)
     rec = blank_artefact(rec, stim, pre_ms=blank_ms[0], post_ms=blank_ms[1], method="interp")
     if highpass_hz:
         rec = highpass(rec, highpass_hz)
@@ -271,7 +300,8 @@ def prepare_evoked(
             fs = rec.fs
         elif rec.fs != fs:
             raise DataError(f"fs={rec.fs:g} Hz differs from the cohort's {fs:g} Hz; resample first", where)
-        r, desc = extract_responses(rec, window_ms=window_ms, blank_ms=blank_ms, highpass_hz=highpass_hz)
+        r, desc = extract_responses(rec, window_ms=window_ms, blank_ms=blank_ms, highpass_hz=highpass_hz,
+                                    frequency_hz=key[2])
         responses[key] = r
         rows.append({"subject": key[0], "muscle": key[1], "frequency": key[2], **desc})
         if progress is not None:

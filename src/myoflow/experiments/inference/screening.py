@@ -210,7 +210,7 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     for f in sm.frequencies:
         for m in muscles:
             r, desc = extract_responses(keyed[(m, f)], window_ms=tuple(pre.window_ms), blank_ms=tuple(pre.blank_ms),
-                                        highpass_hz=pre.highpass_hz)
+                                        highpass_hz=pre.highpass_hz, frequency_hz=f)
             responses[(subject, m, f)] = r
             desc_rows.append({"subject": subject, "muscle": m, "frequency": float(f), **desc})
     fs = keyed[(muscles[0], sm.frequencies[0])].fs
