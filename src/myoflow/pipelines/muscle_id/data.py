@@ -56,7 +56,7 @@ REAL_MUSCLES = {"VL": ("thigh", "anterior"), "BF": ("thigh", "posterior"),
                 "TA": ("shank", "anterior"), "GL": ("shank", "posterior")}
 
 # Bump when windowing/feature code changes so cached cohorts are rebuilt.
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4  # 4: one side for everybody -> the classes are the muscles
 
 
 @dataclass
@@ -121,7 +121,8 @@ def grid_tasks(md: pd.DataFrame) -> dict[str, np.ndarray]:
     """Labels of the grid cohort's tasks from window metadata (``muscle``, ``side``)."""
     muscle = md["muscle"].map(_muscle_code).to_numpy(dtype=object)
     tasks: dict[str, np.ndarray] = {}
-    if "side" in md.columns and md["side"].notna().all():
+    # one side for everybody (e.g. "dominant"): the side adds nothing, the task is the muscle alone
+    if "side" in md.columns and md["side"].notna().all() and md["side"].nunique() >= 2:
         side = md["side"].map(_side_name).to_numpy(dtype=object)
         tasks["4class"] = np.asarray([f"{s}-{m}" for s, m in zip(side, muscle)], dtype=str)
         tasks["muscle"] = muscle.astype(str)
@@ -266,13 +267,14 @@ def _default_real_path() -> Path:
 # ------------------------------------------------------------------ windowing
 def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg: CohortConfig,
                    pp: PreprocessConfig) -> CohortData:
-    parts, errors, n_true, n_det = [], [], 0, 0
+    parts, errors, n_true, n_det, n_lone = [], [], 0, 0, 0
     for rid, rec in items:
         chans = pick_channels(rec.n_channels, cfg.channels_per_burst)
         ep, bursts = burst_windows(rec, pp, recording_id=rid, channels=chans,
                                    windows_per_burst=cfg.windows_per_burst, block_windows=cfg.block_windows,
                                    whole=cfg.segmentation == "whole")
         n_det += len(bursts)
+        n_lone += len(bursts) <= 1
         true = rec.events_of("burst_onset") if len(rec.events) else np.zeros(0, dtype=np.int64)
         if true.size:
             # true onsets are in the recording's own sample clock; rescale to the filtered rate
@@ -282,8 +284,17 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
                                           np.round(true * scale).astype(np.int64), pp.resample_hz or rec.fs))
         if ep is not None:
             parts.append(ep)
+    if cfg.segmentation == "bursts" and items and n_lone >= 0.5 * len(items):
+        # Sustained holds (no rest between contractions) give the TKEO detector nothing to separate:
+        # at most one "burst" per recording, so the cohort shrinks to a handful of windows.
+        log.warning("cohort %s: %d of %d recordings have at most one detected burst; if they are sustained "
+                    "contractions, tile them into windows: --set data.%s.segmentation=whole "
+                    "--set data.%s.windows_per_burst=null --set data.%s.block_windows=4",
+                    name, n_lone, len(items), name, name, name)
     if not parts:
-        raise DataError(f"cohort {name!r}: no burst windows in any recording (check preprocess.detector_k)")
+        hint = (f" or, for sustained contractions, data.{name}.segmentation: whole"
+                if cfg.segmentation == "bursts" else "")
+        raise DataError(f"cohort {name!r}: no burst windows in any recording (check preprocess.detector_k{hint})")
     epochs = Epochs.concatenate([p.replace(meta={}) for p in _align_columns(parts)])
     md = epochs.metadata
     labels = lowerlimb_tasks(md) if kind == "lowerlimb" else grid_tasks(md)

@@ -106,6 +106,10 @@ def _binary_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
 def _task_title(task: str, cohort: CohortData) -> str:
     if task == "4class":  # the main task: however many classes the cohort has
         return f"{len(np.unique(cohort.labels['4class']))}-class"
+    classes = sorted(map(str, np.unique(cohort.labels[task]))) if task in cohort.labels else []
+    paper = {"muscle": ["BB", "TA"], "side": ["L", "R"]}
+    if task in paper and classes != paper[task]:  # a user's muscles or sides: name what is there
+        return f"{task} ({' vs '.join(classes)})"
     return TASK_TITLES.get(task, task.replace("_", " "))
 
 
