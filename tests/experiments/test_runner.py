@@ -268,3 +268,23 @@ def test_ray_head_start_runs_folds_only_until_the_cluster_is_up():
     bad = _DriverHeadStart(broken, lambda d, f: None).start()
     with pytest.raises(DataError, match="bad cohort"):
         bad.take_rest()
+
+
+def test_nan_fold_metrics_give_one_warning_per_metric(caplog):
+    # a class absent from most test folds: its recall is NaN for every model and condition at once
+    import logging
+
+    import pandas as pd
+
+    from myoflow.experiments.base import FoldResult
+    from myoflow.experiments.runner import aggregate_folds
+
+    results = [FoldResult(f"{c}-k{k}", c, {m: {"accuracy": 0.5, "recall_low": float("nan") if k else 1.0}
+                                           for m in ("net", "rf")}, pd.DataFrame())
+               for c in ("10Hz", "20Hz") for k in range(3)]
+    with caplog.at_level(logging.WARNING, logger="myoflow.experiments.runner"):
+        out = aggregate_folds(results)
+    records = [r for r in caplog.records if "left out of the mean" in r.getMessage()]
+    assert len(records) == 1
+    assert records[0].getMessage().startswith("recall_low: NaN/inf fold values left out of the mean in 4 ")
+    assert out["10Hz"]["net"]["recall_low"]["n"] == 1 and out["10Hz"]["net"]["accuracy"]["n"] == 3

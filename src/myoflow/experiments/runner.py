@@ -466,12 +466,17 @@ def aggregate_folds(results: list[FoldResult]) -> dict[str, Any]:
     out = {c: {m: {k: _mean_ci(v, any(p in k.lower() for p in _PROPORTIONS)) for k, v in ms.items()}
                for m, ms in models.items()}
            for c, models in table.items()}
+    # One warning per metric, not per condition x model x metric: a class missing from some test folds
+    # (a small cohort) makes its recall NaN for every model at once, which used to print dozens of lines.
+    nonfinite: dict[str, list[str]] = {}
     for c, models in out.items():
         for m, ms in models.items():
             for k, v in ms.items():
                 if v.get("n_nonfinite"):
-                    log.warning("%s/%s/%s: %d of %d fold value(s) are NaN/inf and left out of the mean",
-                                c, m, k, v["n_nonfinite"], v["n_nonfinite"] + v["n"])
+                    nonfinite.setdefault(k, []).append(f"{c}/{m} ({v['n_nonfinite']} of {v['n_nonfinite'] + v['n']})")
+    for k, where in nonfinite.items():
+        log.warning("%s: NaN/inf fold values left out of the mean in %d condition/model pair(s): %s%s", k, len(where),
+                    "; ".join(where[:3]), " ..." if len(where) > 3 else "")
     return out
 
 
