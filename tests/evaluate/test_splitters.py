@@ -188,3 +188,15 @@ def test_inner_validation_needs_two_groups():
     md = pd.DataFrame({"subject": ["a"] * 3 + ["b"] * 3})
     with pytest.raises(DataError, match="only 1 group"):
         inner_validation_split(md, np.arange(3))
+
+
+def test_subject_kfold_falls_back_when_every_class_is_smaller_than_the_fold_count(caplog):
+    # 12 subjects, 4 per class, 5 folds: scikit-learn's StratifiedGroupKFold raises a ValueError here
+    import logging
+
+    md = pd.DataFrame({"subject": [f"S{i:02d}" for i in range(12)]})
+    y = np.array(["low", "normal", "high"] * 4)
+    with caplog.at_level(logging.WARNING):
+        folds = list(SubjectKFold(n_splits=5, seed=0).split(md, y=y))
+    assert len(folds) == 5 and sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(12))
+    assert "impossible" in caplog.text

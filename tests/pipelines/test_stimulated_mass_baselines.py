@@ -59,3 +59,27 @@ def test_one_thread_gives_the_same_probabilities_as_the_default():
         class_weight="balanced", random_state=5).fit(X, y)
     order = [list(default.classes_).index(c) for c in CLASSES]
     np.testing.assert_array_equal(limited, default.predict_proba(X)[:, order])
+
+
+def test_a_class_with_fewer_subjects_than_folds_is_warned_about(caplog):
+    import logging
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from myoflow.experiments import load_config
+    from myoflow.experiments.registry import get_pipeline
+
+    cfg = load_config("configs/stimulated_mass.yaml", overrides={"evaluate": {"splitter": "kfold", "n_splits": 5}})
+    labels = ["low"] + ["normal"] * 6 + ["high"] * 5
+    data = SimpleNamespace(participants=pd.DataFrame({"subject": [f"S{i:02d}" for i in range(12)], "label": labels}),
+                           frequencies=(5.0, 10.0, 15.0, 20.0, 25.0))
+    with caplog.at_level(logging.WARNING, logger="myoflow.pipelines.stimulated_mass.pipeline"):
+        get_pipeline("stimulated-mass").folds(cfg, data)
+    assert "class(es) {'low': 1} have fewer subjects than the 5 test folds" in caplog.text
+    caplog.clear()
+    data.participants = pd.DataFrame({"subject": [f"S{i:02d}" for i in range(15)],
+                                      "label": ["low", "normal", "high"] * 5})
+    with caplog.at_level(logging.WARNING, logger="myoflow.pipelines.stimulated_mass.pipeline"):
+        get_pipeline("stimulated-mass").folds(cfg, data)
+    assert "fewer subjects" not in caplog.text

@@ -350,13 +350,18 @@ class SubjectKFold(_Splitter):
         rs = self.seed if self.shuffle else None
         if self.stratify and _is_classification(y):
             labels = pd.factorize(pd.Series(y))[0]
-            folds = _stratified_group_folds(self.n_splits, self.shuffle, rs, labels, codes)
-            if all(len(te) for _, te in folds):
+            try:
+                folds = _stratified_group_folds(self.n_splits, self.shuffle, rs, labels, codes)
+            except ValueError:  # scikit-learn: every class has fewer members than n_splits
+                folds = None
+            if folds is not None and all(len(te) for _, te in folds):
                 yield from folds
                 return
-            # The greedy stratifier can leave a fold empty on tiny cohorts; fall back, visibly.
-            logger.warning("SubjectKFold: stratified group folds left a fold empty (%d groups, %d folds); "
-                           "using unstratified GroupKFold", n_groups, self.n_splits)
+            # The greedy stratifier can leave a fold empty on tiny cohorts, or cannot stratify at all when
+            # every class is smaller than the fold count; fall back, visibly.
+            why = "left a fold empty" if folds is not None else "are impossible (every class has fewer groups than folds)"
+            logger.warning("SubjectKFold: stratified group folds %s (%d groups, %d folds); "
+                           "using unstratified GroupKFold", why, n_groups, self.n_splits)
         yield from GroupKFold(self.n_splits, shuffle=self.shuffle, random_state=rs).split(
             np.zeros(len(md)), groups=codes
         )

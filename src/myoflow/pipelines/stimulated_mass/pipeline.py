@@ -207,6 +207,14 @@ class StimulatedMassPipeline(Pipeline):
             splitter = SubjectKFold(n_splits=ev.n_splits, stratify=True, shuffle=True, seed=cfg.seed)
         splits = list(splitter.split(md, y=md["label"].to_numpy()))
         subj = md["subject"].to_numpy()
+        counts = md["label"].value_counts()
+        rare = {str(c): int(n) for c, n in counts.items() if n < len(splits)}
+        if rare:
+            # a class with fewer subjects than folds is absent from some test folds: its recall is undefined
+            # there and every fold-level score of it rests on one or two people
+            log.warning("%s: class(es) %s have fewer subjects than the %d test folds; their per-fold recall is "
+                        "undefined where they are absent, and pooled figures for them rest on those subjects only",
+                        cohort_name(cfg), rare, len(splits))
         if cfg.tune.enabled:  # fail before any training when the inner folds cannot be formed
             val_fraction = (cfg.model.params or {}).get("val_fraction", cfg.train.val_fraction)
             smallest = min(len(tr) for tr, _ in splits)
