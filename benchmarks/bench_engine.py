@@ -11,8 +11,9 @@ the shared machine do not inflate as they do wall time (reported beside it).
 
 Models: the seed-001 CNN-LSTM on 500-sample windows (the muscle-id estimator's
 default sizes), a small MLP on 6-feature rows (the seed-002 baseline's shape),
-where per-batch overhead weighs most, and seed 000's attention Bi-LSTM on
-100-step stimulus-locked sequences; each on 1 torch thread (judged on CPU time)
+where per-batch overhead weighs most, seed 000's attention Bi-LSTM on
+100-step stimulus-locked sequences, and seed 003's MUAP generator decoder
+(conditions + latent → grid MUAP, mean squared error); each on 1 torch thread (judged on CPU time)
 and on 2 (judged on wall time), with samples per second in the note. No validation set: what is measured is the
 loop, not the validation pass (which both would run alike).
 
@@ -81,11 +82,38 @@ def _bilstm(n: int):
     return model, X, y, f"attention Bi-LSTM, {n} sequences × 100 steps × 10 features, batch 32", 32
 
 
+def _generator(n: int):
+    import torch
+    from myoflow.models.muap_generator import DEFAULT_CONDITION_RANGES, MUAPDecoder
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = MUAPDecoder((10, 4, 96), cond_fourier=4)  # the pipeline's decoder on a 10 x 4 grid, 96 samples
+    rng = np.random.default_rng(3)
+    lo, hi = np.array(list(DEFAULT_CONDITION_RANGES.values())).T
+    cond = (lo + (hi - lo) * rng.random((n, lo.size))).astype(np.float32)
+    z = rng.standard_normal((n, 16)).astype(np.float32)
+    y = rng.standard_normal((n, 10, 4, 96)).astype(np.float32)
+    return model, [cond, z], y, f"MUAP generator decoder (6 conditions + 16 latent → 10×4×96), {n} MUAPs, batch 64", 64
+
+
+def _loss_for(y):
+    import torch
+
+    # integer targets: the classifiers' cross-entropy; float targets: the generator's mean squared error
+    return torch.nn.functional.cross_entropy if y.dtype.kind in "iu" else torch.nn.functional.mse_loss
+
+
+def _inputs(X) -> list:
+    return list(X) if isinstance(X, (list, tuple)) else [X]
+
+
 def _bare(model, X, y, epochs: int, batch_size: int, seed: int = 0):
     """The reference: a plain PyTorch loop on in-memory tensors."""
     import torch
 
-    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    Xt, yt = [torch.as_tensor(x) for x in _inputs(X)], torch.as_tensor(y)
+    loss_fn = _loss_for(y)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
     n = len(yt)
@@ -96,7 +124,7 @@ def _bare(model, X, y, epochs: int, batch_size: int, seed: int = 0):
         for start in range(0, n, batch_size):
             idx = perm[start:start + batch_size]
             opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.cross_entropy(model(Xt[idx]), yt[idx])
+            loss = loss_fn(model(*[x[idx] for x in Xt]), yt[idx])
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
@@ -104,10 +132,9 @@ def _bare(model, X, y, epochs: int, batch_size: int, seed: int = 0):
 
 
 def _engine(model, X, y, epochs: int, batch_size: int, seed: int = 0):
-    import torch
     from myoflow.train import fit_module
 
-    return fit_module(model, [X], y, torch.nn.functional.cross_entropy, epochs=epochs, batch_size=batch_size,
+    return fit_module(model, _inputs(X), y, _loss_for(y), epochs=epochs, batch_size=batch_size,
                       lr=1e-3, patience=None, seed=seed, device="cpu")
 
 
@@ -143,7 +170,7 @@ def run(quick: bool, results_dir: Path) -> Path:
     try:
         epochs, repeats = (2, 3) if quick else (2, 9)
         sizes = ((_cnn_lstm, 256 if quick else 1024), (_mlp, 4096 if quick else 32768),
-                 (_bilstm, 128 if quick else 512))
+                 (_bilstm, 128 if quick else 512), (_generator, 256 if quick else 2048))
         for n_threads in (1, 2):
             torch.set_num_threads(n_threads)
             for build, n in sizes:

@@ -247,3 +247,20 @@ def test_muscle_id_selection_script_runs_every_candidate_in_the_same_folds(tmp_p
     # the rule: the smallest patience within the tolerance of the best score
     top = max(t["score"] for t in rec["table"])
     assert rec["chosen"]["patience"] == min(t["patience"] for t in rec["table"] if t["score"] >= top - 0.01)
+
+
+@pytest.mark.parametrize("builder", ["_mlp", "_generator"])
+def test_engine_benchmark_loops_train_the_same_model_alike(load_benchmark, builder):
+    # the engine/bare-loop ratio means something only if both loops do the same work: same start,
+    # same batches, same loss (cross-entropy for classifiers, MSE for the generator) -> same first epoch.
+    # (Models with dropout draw their masks from differently seeded streams, so only these two match exactly.)
+    import copy
+
+    import torch
+
+    bench = load_benchmark("bench_engine")
+    torch.set_num_threads(1)
+    model, X, y, _, bs = getattr(bench, builder)(64)
+    hist = bench._engine(copy.deepcopy(model), X, y, 1, bs)
+    bare = bench._bare(copy.deepcopy(model), X, y, 1, bs)
+    assert hist.train_loss[0] == pytest.approx(bare, rel=1e-4)
