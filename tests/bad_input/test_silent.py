@@ -46,7 +46,7 @@ def test_non_finite_fold_metrics_are_counted_and_logged(caplog):
         agg = aggregate_folds(folds)
     r2 = agg["all"]["m"]["r2"]
     assert r2["n"] == 2 and r2["n_nonfinite"] == 1 and r2["mean"] == pytest.approx(0.6)
-    assert "1 of 3 fold value(s) are NaN/inf" in caplog.text
+    assert "r2: NaN/inf fold values left out of the mean" in caplog.text and "all/m (1 of 3)" in caplog.text
     assert "n_nonfinite" not in aggregate_folds(folds[:1])["all"]["m"]["r2"]
 
 
