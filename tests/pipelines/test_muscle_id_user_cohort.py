@@ -21,7 +21,9 @@ def holds(tmp_path_factory):
 
 def test_sustained_holds_cut_into_bursts_are_flagged_with_the_settings_to_use(holds, caplog):
     with caplog.at_level(logging.WARNING, logger="myoflow.pipelines.muscle_id.data"):
-        load_cohort("lab", CohortConfig(source="folder", path=str(holds)), PreprocessConfig())
+        bursts = load_cohort("lab", CohortConfig(source="folder", path=str(holds), segmentation="bursts"),
+                             PreprocessConfig())
+    assert bursts.info["segmentation"] == "bursts" and bursts.info["n_windows"] < 12
     assert "recordings have at most one detected burst" in caplog.text
     assert "--set data.lab.segmentation=whole" in caplog.text and "windows_per_burst=null" in caplog.text
     caplog.clear()
@@ -46,3 +48,15 @@ def test_binary_task_titles_name_the_cohorts_own_classes():
                                    "side": np.array(["L", "R"])})
     assert _task_title("muscle", user) == "muscle (GL vs VL)"
     assert _task_title("4class", user) == "3-class"
+
+
+def test_auto_segmentation_takes_sustained_holds_whole(holds, caplog):
+    # the default for a user's folder: the recordings' look (at most one burst each), not any score, decides
+    assert CohortConfig(source="folder", path=str(holds)).segmentation == "auto"
+    with caplog.at_level(logging.WARNING, logger="myoflow.pipelines.muscle_id.data"):
+        auto = load_cohort("lab", CohortConfig(source="folder", path=str(holds)), PreprocessConfig())
+    whole = load_cohort("lab", CohortConfig(source="folder", path=str(holds), segmentation="whole",
+                                            windows_per_burst=None, block_windows=4), PreprocessConfig())
+    assert "segmentation auto -> whole" in caplog.text
+    assert auto.info["segmentation"] == "whole" and auto.info["n_windows"] == whole.info["n_windows"] > 12
+    assert np.array_equal(auto.epochs.X, whole.epochs.X) and np.array_equal(auto.labels["4class"], whole.labels["4class"])

@@ -63,8 +63,9 @@ class CohortConfig:
     duration_s: float = 600.0          # simulate: seconds per muscle (paper: 10 min, ~120 contractions)
     channels_per_burst: int | None = None  # keep N evenly spread grid channels per burst (None = all)
     # bursts: TKEO-detected contractions, each a vote unit; whole: each recording is one sustained contraction
-    # tiled into windows (its vote is per recording). Every source takes either.
-    segmentation: Literal["bursts", "whole"] = "bursts"
+    # tiled into windows (its vote is per recording); auto: bursts, unless half the recordings or more have at
+    # most one detected burst (sustained holds), then whole. Every source takes each.
+    segmentation: Literal["bursts", "whole", "auto"] = "auto"
     windows_per_burst: int | None = 1  # consecutive windows from each onset (1 = the paper's onset window; null = all)
     block_windows: int = 1             # windows grouped into one split unit (never split by intra folds)
     #: Extra tasks made by grouping the classes: task name -> {group name: [classes]}, e.g.

@@ -56,7 +56,7 @@ REAL_MUSCLES = {"VL": ("thigh", "anterior"), "BF": ("thigh", "posterior"),
                 "TA": ("shank", "anterior"), "GL": ("shank", "posterior")}
 
 # Bump when windowing/feature code changes so cached cohorts are rebuilt.
-_CACHE_VERSION = 4  # 4: one side for everybody -> the classes are the muscles
+_CACHE_VERSION = 5  # 4: one side for everybody -> the classes are the muscles; 5: resolved segmentation in info
 
 
 @dataclass
@@ -267,33 +267,50 @@ def _default_real_path() -> Path:
 # ------------------------------------------------------------------ windowing
 def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg: CohortConfig,
                    pp: PreprocessConfig) -> CohortData:
-    parts, errors, n_true, n_det, n_lone = [], [], 0, 0, 0
-    for rid, rec in items:
-        chans = pick_channels(rec.n_channels, cfg.channels_per_burst)
-        ep, bursts = burst_windows(rec, pp, recording_id=rid, channels=chans,
-                                   windows_per_burst=cfg.windows_per_burst, block_windows=cfg.block_windows,
-                                   whole=cfg.segmentation == "whole")
-        n_det += len(bursts)
-        n_lone += len(bursts) <= 1
-        true = rec.events_of("burst_onset") if len(rec.events) else np.zeros(0, dtype=np.int64)
-        if true.size:
-            # true onsets are in the recording's own sample clock; rescale to the filtered rate
-            scale = (pp.resample_hz or rec.fs) / rec.fs
-            n_true += true.size
-            errors.append(onset_errors_ms(np.asarray(bursts["onset"]) if len(bursts) else np.zeros(0),
-                                          np.round(true * scale).astype(np.int64), pp.resample_hz or rec.fs))
-        if ep is not None:
-            parts.append(ep)
-    if cfg.segmentation == "bursts" and items and n_lone >= 0.5 * len(items):
-        # Sustained holds (no rest between contractions) give the TKEO detector nothing to separate:
-        # at most one "burst" per recording, so the cohort shrinks to a handful of windows.
+    def segment(whole: bool, windows_per_burst: int | None, block_windows: int):
+        parts, errors, n_true, n_det, n_lone = [], [], 0, 0, 0
+        for rid, rec in items:
+            chans = pick_channels(rec.n_channels, cfg.channels_per_burst)
+            ep, bursts = burst_windows(rec, pp, recording_id=rid, channels=chans,
+                                       windows_per_burst=windows_per_burst, block_windows=block_windows,
+                                       whole=whole)
+            n_det += len(bursts)
+            n_lone += len(bursts) <= 1
+            true = rec.events_of("burst_onset") if len(rec.events) else np.zeros(0, dtype=np.int64)
+            if true.size:
+                # true onsets are in the recording's own sample clock; rescale to the filtered rate
+                scale = (pp.resample_hz or rec.fs) / rec.fs
+                n_true += true.size
+                errors.append(onset_errors_ms(np.asarray(bursts["onset"]) if len(bursts) else np.zeros(0),
+                                              np.round(true * scale).astype(np.int64), pp.resample_hz or rec.fs))
+            if ep is not None:
+                parts.append(ep)
+        return parts, errors, n_true, n_det, n_lone
+
+    segmentation = cfg.segmentation
+    parts, errors, n_true, n_det, n_lone = segment(segmentation == "whole", cfg.windows_per_burst, cfg.block_windows)
+    # Sustained holds (no rest between contractions) give the TKEO detector nothing to separate: at most
+    # one "burst" per recording, so the cohort would shrink to a handful of windows.
+    sustained = bool(items) and segmentation != "whole" and n_lone >= 0.5 * len(items)
+    if sustained and segmentation == "auto":
+        # Label-free and the same for every subject: decided from how the recordings look, never from scores.
+        block = cfg.block_windows if cfg.block_windows > 1 else 4
+        log.warning("cohort %s: %d of %d recordings have at most one detected burst, so they are taken as "
+                    "sustained contractions (segmentation auto -> whole: every 500 ms window, %d per split unit; "
+                    "set data.%s.segmentation: bursts to keep the detector's bursts)",
+                    name, n_lone, len(items), block, name)
+        segmentation = "whole"
+        parts, errors, n_true, n_det, n_lone = segment(True, None, block)
+    elif sustained:
         log.warning("cohort %s: %d of %d recordings have at most one detected burst; if they are sustained "
                     "contractions, tile them into windows: --set data.%s.segmentation=whole "
                     "--set data.%s.windows_per_burst=null --set data.%s.block_windows=4",
                     name, n_lone, len(items), name, name, name)
+    elif segmentation == "auto":
+        segmentation = "bursts"
     if not parts:
         hint = (f" or, for sustained contractions, data.{name}.segmentation: whole"
-                if cfg.segmentation == "bursts" else "")
+                if segmentation == "bursts" else "")
         raise DataError(f"cohort {name!r}: no burst windows in any recording (check preprocess.detector_k{hint})")
     epochs = Epochs.concatenate([p.replace(meta={}) for p in _align_columns(parts)])
     md = epochs.metadata
@@ -306,6 +323,7 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
         "n_subjects": int(md["subject"].nunique()), "n_recordings": len(items),
         "n_bursts_detected": int(n_det), "n_bursts_windowed": int(md["burst_key"].nunique()),
         "n_windows": int(len(epochs)), "window_samples": int(epochs.n_times), "fs": float(epochs.fs),
+        "segmentation": segmentation,
         "class_counts": {k: int(v) for k, v in pd.Series(labels["4class"]).value_counts().sort_index().items()},
     }
     if errors:
@@ -392,7 +410,7 @@ def load_cohort(name: str, cfg: CohortConfig, pp: PreprocessConfig, cache_dir: P
         data = _window_cohort(name, kind, items, cfg, pp)
         data.info.update(extra)
         data.info["source"] = cfg.source
-        data.info["segmentation"] = cfg.segmentation
+        data.info.setdefault("segmentation", cfg.segmentation)  # "auto" resolved by _window_cohort
         return data
 
     stem = None if cache_dir is None else Path(cache_dir) / "muscle_id" / f"{name}-{_cache_key(name, cfg, pp)}"
