@@ -47,12 +47,11 @@ def _run(argv, capsys) -> tuple[int, str]:
     return 0, capsys.readouterr().err
 
 
-def _one_error(code: int, err: str, *expected: str) -> str:
+def _one_error(code: int, err: str) -> str:
+    """The single ``error: ...`` line of a run that must exit 2 without a traceback (checked here)."""
     lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("WARNING")]
     assert code == 2 and "Traceback" not in err, err
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    for text in expected:
-        assert text in lines[0], (text, lines[0])
     return lines[0]
 
 
@@ -105,7 +104,8 @@ def test_bad_events_table_is_one_line_naming_it(case, raw, tmp_path, capsys):
     ev = _events(tmp_path, rows)
     code, err = _run(["convert", raw, "--pattern", "S{subject}_{muscle}", "--events", ev,
                       "--out", tmp_path / "ds"], capsys)
-    _one_error(code, err, str(ev), expected)
+    line = _one_error(code, err)
+    assert str(ev) in line and expected in line, line
 
 
 def test_events_partly_outside_are_dropped_with_a_warning(raw, tmp_path, capsys, caplog):
@@ -143,7 +143,8 @@ def test_bad_side_table_is_one_line_naming_it(case, raw, tmp_path, capsys):
     p = _table(tmp_path, name, text)
     out = tmp_path / "ds"
     code, err = _run(["convert", raw, "--pattern", "S{subject}_{muscle}", option, p, "--out", out], capsys)
-    _one_error(code, err, str(p), expected)
+    line = _one_error(code, err)
+    assert str(p) in line and expected in line, line
 
 
 @pytest.mark.parametrize("text", ["subject\n01\n02\n", "subject;age\n01;30\n02;40\n", "subject\tage\n01\t30\n02\t40\n"],
@@ -159,16 +160,19 @@ def test_participants_delimiter_from_the_header(text, raw, tmp_path, capsys):
 
 def test_empty_manifest_and_one_column_manifest(raw, tmp_path, capsys):
     p = _table(raw, "m.csv", "")
-    _one_error(*_run(["convert", "--manifest", p, "--out", tmp_path / "ds"], capsys), str(p), "manifest is empty")
+    line = _one_error(*_run(["convert", "--manifest", p, "--out", tmp_path / "ds"], capsys))
+    assert str(p) in line and "manifest is empty" in line, line
     p = _table(raw, "m.csv", "file\nS01_VL.csv\n")  # read as one 'file' column, then: no subject
-    _one_error(*_run(["convert", "--manifest", p, "--out", tmp_path / "ds"], capsys), "no subject for")
+    line = _one_error(*_run(["convert", "--manifest", p, "--out", tmp_path / "ds"], capsys))
+    assert "no subject for" in line, line
 
 
 def test_manifest_listing_a_file_twice(raw, tmp_path, capsys):
     # before: merged silently into one item, the second row's labels lost
     p = _table(raw, "m.csv", "file,subject,muscle\nS01_VL.csv,01,VL\nS01_VL.csv,01,GM\n")
     code, err = _run(["convert", "--manifest", p, "--out", tmp_path / "ds"], capsys)
-    _one_error(code, err, str(p), "row 3: file 'S01_VL.csv' is listed again (first on row 2)")
+    line = _one_error(code, err)
+    assert str(p) in line and "row 3: file 'S01_VL.csv' is listed again (first on row 2)" in line, line
 
 
 @pytest.mark.parametrize("how", ["pattern", "manifest_muscle", "meta"])
@@ -185,7 +189,8 @@ def test_path_like_ids_refused_before_writing(how, tmp_path, capsys):
         f = _csv(tmp_path / "raw" / "S01.csv")
         argv, named, expected = ["convert", f, "--pattern", "S{trial}", "--meta", "subject=../up"], f, "subject '../up'"
     code, err = _run([*argv, "--out", out], capsys)
-    _one_error(code, err, str(named), expected, "is not allowed")
+    line = _one_error(code, err)
+    assert str(named) in line and expected in line and "is not allowed" in line, line
     assert not out.exists()  # before: the folder was written, then refused on reading it back
 
 
@@ -193,8 +198,9 @@ def test_header_rate_contradicting_the_time_column(tmp_path, capsys):
     # before: the time column's 1000 Hz was taken silently over the header's 2000 Hz
     f = _csv(tmp_path / "rec.csv", names=("a",), rate_line="Sampling rate: 2000 Hz\n", time_fs=1000.0)
     code, err = _run(["inspect", f], capsys)
-    _one_error(code, err, str(f), "header states a sampling rate of 2000 Hz",
-               "but the time column 'time' steps at 1000 Hz")
+    line = _one_error(code, err)
+    assert str(f) in line and "header states a sampling rate of 2000 Hz" in line, line
+    assert "but the time column 'time' steps at 1000 Hz" in line, line
     code, err = _run(["inspect", f, "--fs", "1000"], capsys)  # the user settles it
     assert code == 0, err
     g = _csv(tmp_path / "agree.csv", names=("a",), rate_line="Sampling rate: 1000 Hz\n", time_fs=1000.0)
@@ -209,7 +215,8 @@ def test_repeated_channel_names(tmp_path, capsys, caplog):
     assert any("'RF' repeated" in r.getMessage() and str(f) in r.getMessage() for r in caplog.records)
     # with --split-channels the name is the class: 'RF' and 'RF_2' would become two muscles
     code, err = _run(["convert", f, "--pattern", "S{subject}_*", "--split-channels", "--out", tmp_path / "ds"], capsys)
-    _one_error(code, err, str(f), "repeats channel name 'RF'")
+    line = _one_error(code, err)
+    assert str(f) in line and "repeats channel name 'RF'" in line, line
 
 
 def test_converting_again_into_a_folder_inside_the_inputs(raw, capsys):
