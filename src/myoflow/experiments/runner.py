@@ -63,8 +63,7 @@ def _write_config(cfg: ExperimentConfig, run_dir: Path, resume: bool) -> None:
             old = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             old = None
-        finished = sorted((run_dir / "folds").glob("*/result.json"))
-        if old != text and not finished:
+        if old != text and next((run_dir / "folds").glob("*/result.json"), None) is None:
             # A run that stopped before any fold finished (bad data path, a typo in the config) holds
             # nothing to lose: let the user fix the config and re-run into the same --out.
             log.warning("%s: replacing the config of a run that finished no fold", path)

@@ -83,13 +83,13 @@ def condition_frequencies(condition: str, frequencies: Sequence[float]) -> tuple
 BASELINE_MS = 5.0
 
 
-def _check_train(stim: np.ndarray, fs: float, frequency_hz: float, src: str | None) -> int:
-    """Check detected pulses against the train's stated frequency; return how many pulses look missed.
+def _check_train(stim: np.ndarray, fs: float, frequency_hz: float, src: str | None) -> None:
+    """Check detected pulses (sorted samples) against the train's stated frequency.
 
     One recording holds one train, so a gap of k periods inside it means k - 1 pulses were not found.
     """
     period = fs / frequency_hz
-    gaps = np.diff(np.sort(stim)).astype(np.float64)
+    gaps = np.diff(stim).astype(np.float64)
     median = float(np.median(gaps))
     if abs(median / period - 1.0) > 0.10:
         raise DataError(f"detected stimulus pulses every {1e3 * median / fs:.1f} ms (median), but the recording's "
@@ -100,7 +100,6 @@ def _check_train(stim: np.ndarray, fs: float, frequency_hz: float, src: str | No
         log.warning("%s: %d of ~%d stimulus pulses were not detected (gaps inside the %g Hz train; artefact "
                     "detection weakens below 4 kHz, here %g Hz); responses use the %d found — give 'stimulus' "
                     "events for every pulse", src, missed, stim.size + missed, frequency_hz, fs, stim.size)
-    return missed
 
 
 def extract_responses(

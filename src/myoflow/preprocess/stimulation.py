@@ -15,8 +15,9 @@ Detection methods
     separates them with a wide margin. Below 4 kHz the anti-aliased artefact keeps
     little power above fs/4: the same recording resampled (``resample_poly``) loses
     10 % of its pulses at 2 kHz, 15 % at 1.5 kHz and 77 % at 1 kHz — a contiguous
-    stretch of the weakest pulses, which no timing check can tell from a pause. At
-    such rates prefer ``"trigger"`` or ``"events"``, or check the count.
+    stretch of the weakest pulses, which the pulse times alone cannot tell from a
+    pause (``preprocess.evoked.extract_responses`` checks them against the train's
+    stated frequency). At such rates prefer ``"trigger"`` or ``"events"``.
 ``"trigger"``
     Rising edges of a trigger channel through half its range (or ``threshold``).
 ``"events"``

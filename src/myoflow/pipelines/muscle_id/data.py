@@ -410,7 +410,6 @@ def load_cohort(name: str, cfg: CohortConfig, pp: PreprocessConfig, cache_dir: P
         data = _window_cohort(name, kind, items, cfg, pp)
         data.info.update(extra)
         data.info["source"] = cfg.source
-        data.info.setdefault("segmentation", cfg.segmentation)  # "auto" resolved by _window_cohort
         return data
 
     stem = None if cache_dir is None else Path(cache_dir) / "muscle_id" / f"{name}-{_cache_key(name, cfg, pp)}"

@@ -70,7 +70,6 @@ PAPER = {
 }
 
 
-
 def _warn_one_class_subjects(cohort: str, task: str, md, y) -> list[str]:
     """Warn about subjects with one class only in ``task``: their intra-subject test bursts can be
     labelled by recognising the subject rather than the muscle, so the intra score flatters the model.
@@ -82,6 +81,7 @@ def _warn_one_class_subjects(cohort: str, task: str, md, y) -> list[str]:
                     "score rewards recognising the subject, not the muscle (LOSO is not affected)",
                     cohort, task, len(lone), len(per), ", ".join(lone[:5]) + (" ..." if len(lone) > 5 else ""))
     return lone
+
 
 class MuscleIdData(dict):
     """Cohort name -> :class:`CohortData` (a dict, so it pickles to worker processes).
