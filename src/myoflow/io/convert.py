@@ -103,8 +103,12 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
         if not p.exists():
             raise DataError("input not found", str(p))
         if p.is_dir():
+            root = p.resolve()
             for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in READERS and not f.is_symlink() \
+                if f.is_symlink():
+                    _check_link(f, root, READERS)
+                    continue
+                if f.is_file() and f.suffix.lower() in READERS \
                         and not (skip is not None and f.resolve().is_relative_to(skip)):
                     out.append((f, p))
         else:
@@ -112,6 +116,22 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
     if not out:
         raise DataError("no recording files found in the inputs", ", ".join(map(str, inputs)))
     return out
+
+
+def _check_link(f: Path, root: Path, readers) -> None:
+    """A symlink met while searching an input folder is not followed (its target, when inside, is found on its
+    own); one that leads out of the folder to a recording or a folder would silently drop data, so it is an error."""
+    try:
+        target = f.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        raise DataError("symlink cannot be resolved (a loop)", str(f)) from None
+    if target.is_relative_to(root):
+        if f.suffix.lower() in readers or target.is_dir():
+            log.warning("%s: symlink not followed (its target %s is inside the input folder)", f, target)
+        return
+    if target.is_dir() or f.suffix.lower() in readers or target.suffix.lower() in readers:
+        raise DataError(f"symlink leads outside the input folder (to {target}); files are only read from the "
+                        "folders named: give its target as an input instead", str(f))
 
 
 def plan_from_pattern(inputs: Iterable[str | os.PathLike], pattern: str,

@@ -15,6 +15,7 @@ give byte-identical files. Column dtypes of the two CSV tables are recorded in
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -51,6 +52,19 @@ def _check_stem(stem: Any) -> str:
     if p.suffix == native.SUFFIX:
         raise DataError(f"dataset item stem {stem!r} must not include the {native.SUFFIX} suffix")
     return stem
+
+
+def _safe_stem(stem: Any) -> bool:
+    try:
+        _check_stem(stem)
+    except DataError:
+        return False
+    return True
+
+
+def _inside(root: Path, stem: str) -> bool:
+    """Whether ``root/<stem>.h5``'s folder, symlinks resolved, is ``root`` or below it."""
+    return (root / stem).parent.resolve().is_relative_to(root.resolve())
 
 
 _UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
@@ -223,6 +237,9 @@ def write_dataset(
         stem = _check_stem(stem)
         if stem in seen:
             raise DataError(f"duplicate dataset item stem {stem!r}", str(out))
+        if not _inside(out, stem):  # a symlinked subfolder of out must not take the write elsewhere
+            raise DataError(f"item {stem!r} would be written outside the dataset folder (a symlink in it leads out)",
+                            str(out))
         if not isinstance(obj, (Recording, Trial, Epochs)):
             raise DataError(f"item {stem!r} is a {type(obj).__name__}, expected Recording, Trial or Epochs", str(out))
         seen.add(stem)
@@ -232,8 +249,13 @@ def write_dataset(
     if not rows:
         raise DataError("no items to write: a dataset needs at least one recording", str(out))
     for stale in sorted(old_stems - seen):
+        # the old index.csv is the folder's own file, not ours: a stem in it that is path-like or leads out
+        # through a symlink is never followed, so replacing a dataset deletes nothing outside it
+        if not _safe_stem(stale) or not _inside(out, stale):
+            log.warning("%s: not deleting stale item %r of the old index.csv (outside the folder)", out, stale)
+            continue
         stale_path = out / f"{stale}{native.SUFFIX}"
-        if stale_path.is_file():
+        if stale_path.is_file() or stale_path.is_symlink():
             stale_path.unlink()
 
     columns = list(_SUMMARY_COLUMNS)
@@ -375,6 +397,28 @@ class Dataset:
             f"<Dataset {self.path} protocol={self.info.get('protocol')!r}: {len(self)} item(s), "
             f"{len(self.participants)} subject(s)>"
         )
+
+
+def folder_fingerprint(path: str | os.PathLike) -> str:
+    """What a cache of data read from a dataset folder must be keyed on: the folder's resolved location, the bytes
+    of its tables (``dataset.json``, ``index.csv``, ``participants.csv``) and each item file's size and
+    modification time.
+
+    ``dataset.json`` alone says the same for two conversions of as many files, so re-converting corrected files
+    (or another cohort into the same folder name) would silently reuse the first one's windows.
+    """
+    root = Path(path).resolve()
+    h = hashlib.sha256(str(root).encode())
+    for name in ("dataset.json", "index.csv", "participants.csv"):
+        f = root / name
+        h.update(name.encode() + (f.read_bytes() if f.is_file() else b"<missing>"))
+    for f in sorted(root.rglob(f"*{native.SUFFIX}")):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        h.update(f"{f.relative_to(root).as_posix()}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:

@@ -166,6 +166,29 @@ def _patient_code(edf) -> str | None:
     return None if code in ("", "X") else code
 
 
+def _record_duration(n: int, fs: float, path: Path, bdf: bool) -> float:
+    """A data-record duration (s) that tiles ``n`` samples exactly and fits the header's 8 characters.
+
+    EDF/BDF store only whole records, and the rate is read back as samples per record / duration, so the
+    duration must be exact: records as close to 1 s as possible (1 s when they tile the signal).
+    """
+    from fractions import Fraction
+
+    def exact(d: int) -> float | None:  # d samples' duration, when 8 characters write it exactly
+        text = f"{d / fs:.8g}"
+        return float(text) if len(text) <= 8 and Fraction(text) == Fraction(d) / Fraction(fs) else None
+
+    divisors = {d for k in range(1, int(np.sqrt(n)) + 1) if n % k == 0 for d in (k, n // k)}
+    for d in sorted(divisors, key=lambda d: (abs(d - fs), -d)):
+        if exact(d) is not None:
+            return exact(d)
+    unit = next((m for m in range(1, 100001) if exact(m) is not None), None)
+    crop = f"crop it to {n - n % unit} samples (a multiple of {unit}) or " if unit and n >= unit else ""
+    raise DataError(f"cannot write {'BDF' if bdf else 'EDF'}: it stores whole data records of an 8-character "
+                    f"duration, and {n} samples at {fs:g} Hz cannot be tiled so; {crop}save it as .h5 instead",
+                    str(path))
+
+
 def write_edf(rec: Recording, path: str | os.PathLike) -> Path:
     """Write a Recording to EDF+ (``.edf``, 16-bit) or BDF+ (``.bdf``, 24-bit), atomically.
 
@@ -181,10 +204,7 @@ def write_edf(rec: Recording, path: str | os.PathLike) -> Path:
     path = Path(path)
     bdf = path.suffix.lower() == ".bdf"
     Signal, File = (edfio.BdfSignal, edfio.Bdf) if bdf else (edfio.EdfSignal, edfio.Edf)
-    n = rec.n_samples
-    duration = n / rec.fs
-    # One-second records when they tile the signal exactly, else one record holding everything.
-    record = 1.0 if float(rec.fs).is_integer() and n % int(rec.fs) == 0 else duration
+    record = _record_duration(rec.n_samples, rec.fs, path, bdf)
     try:
         signals = []
         for i, name in enumerate(rec.ch_names):

@@ -53,6 +53,11 @@ def _who(rec: Recording) -> str:
     side = f"{m['side']}-" if m.get("side") not in (None, "") else ""
     return f"subject {m.get('subject', '?')}, {side}{m.get('muscle', '?')}"
 
+def _below_nyquist(fs: float) -> float:
+    """A round band edge under 0.45 fs, for the hint in an error message."""
+    return float(np.floor(0.45 * fs / 5.0) * 5.0)
+
+
 def filter_recording(rec: Recording, pp: BurstWindowSettings) -> Recording:
     """Resample, notch and band-pass a recording as the pipeline does (zero-phase filters)."""
     lo, hi = pp.band_hz
@@ -60,7 +65,8 @@ def filter_recording(rec: Recording, pp: BurstWindowSettings) -> Recording:
         # Content above the recording's own Nyquist frequency does not exist (resampling up does not
         # create it): cutting the band silently would change the method without a word.
         raise DataError(f"recording has fs={rec.fs:g} Hz; preprocess.band_hz upper edge {hi:g} Hz needs "
-                        f"fs > {2 * hi:g} Hz (lower band_hz for this data)", rec.source)
+                        f"fs > {2 * hi:g} Hz (lower it for this data, e.g. --set 'preprocess.band_hz=[{lo:g},{_below_nyquist(rec.fs):g}]')",
+                        rec.source)
     if pp.resample_hz is not None and abs(rec.fs - pp.resample_hz) > 1e-6:
         rec = resample(rec, pp.resample_hz)
     if pp.notch_hz is not None:

@@ -156,6 +156,8 @@ def _read_recording(item: Recording | str | Path) -> tuple[str, Recording]:
             obj = streams["emg"]
         else:
             raise DataError(f"expected an EMG recording, got {type(obj).__name__}", str(path))
+    if not obj.meta.get("source"):
+        obj = obj.replace(meta={**obj.meta, "source": str(path)})
     return path.stem, obj
 
 
@@ -215,11 +217,9 @@ def check_placement(
         per_channel = [None] if rec.grid_shape is not None and rec.n_channels > 1 else list(range(rec.n_channels))
         for sel in per_channel:
             chans = None if sel is None else [sel]
-            try:
-                ep, _ = burst_windows(rec, pp, recording_id=stem, channels=chans)
-            except DataError as exc:
-                log.warning("%s: %s", stem, exc)
-                ep = None
+            # a recording the model's preprocessing cannot take (rate below the band, too short to estimate
+            # rest) is bad input, not a channel without bursts: its error names the file
+            ep, _ = burst_windows(rec, pp, recording_id=stem, channels=chans)
             names = list(rec.ch_names) if sel is None else [rec.ch_names[sel]]
             if ep is None:
                 for ch in names:

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from ...errors import DataError
+
 __all__ = ["check_placement_cmd"]
 
 
@@ -48,6 +50,12 @@ def check_placement_cmd(model_dir: Path, recordings: tuple[Path, ...], expected:
             click.echo(f"{str(r['recording'])[:24]:<24} {str(r['channel'])[:10]:<10} {r['n_windows']:>7}  "
                        f"{str(r['expected'] or '-'):<8} {str(r['predicted'] or '-'):<9} {p_pred:>7} {p_exp:>7}  {flag}")
         n = int(flagged.sum())
-        click.echo(f"\n{n} channel(s) flagged" + (": check the electrode placement" if n else ""))
+        unchecked = int((table["n_windows"] == 0).sum())
+        click.echo(f"\n{n} channel(s) flagged" + (": check the electrode placement" if n else "")
+                   + (f"; {unchecked} of {len(table)} not checked (no contraction detected)" if unchecked else ""))
+    if (table["n_windows"] == 0).all():
+        # "0 flagged" would read as a confirmed placement
+        raise DataError("no contraction detected in any channel, so no placement could be checked (record "
+                        "contractions separated by rest)", ", ".join(map(str, recordings)))
     if flagged.any():
         raise SystemExit(1)

@@ -18,7 +18,6 @@ the real lower-limb set and its simulated counterpart ``simulate-lowerlimb`` (on
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -206,6 +205,8 @@ def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list
         if missing:
             raise DataError(f"recording lacks meta {missing}; the muscle-id pipeline needs subject and muscle",
                             f"{cfg.path}/{stem}")
+        if not obj.meta.get("source"):  # written from Python without one: errors about it then name its file
+            obj = obj.replace(meta={**obj.meta, "source": str(ds.file(stem))})
         items.append((stem, obj))
     hint = ("; keep the EMG signals when converting, e.g. myoflow convert ... --hint channels=EMG1,EMG2 "
             "(EDF/BDF), so each file reads as one Recording")
@@ -357,10 +358,10 @@ def _cache_key(name: str, cfg: CohortConfig, pp: PreprocessConfig) -> str:
         from ...simulate import simulator_digest
 
         params["simulator"] = simulator_digest()  # any simulator edit invalidates the simulated cohort
-    if cfg.source == "folder" and cfg.path is not None:
-        p = Path(cfg.path) / "dataset.json"
-        if p.is_file():
-            params["dataset_json"] = hashlib.sha256(p.read_bytes()).hexdigest()
+    if cfg.source == "folder" and cfg.path is not None and Path(cfg.path).is_dir():
+        from ...io.dataset import folder_fingerprint
+
+        params["folder"] = folder_fingerprint(cfg.path)  # the contents, not just dataset.json (same for re-converts)
     return cache_key(params)
 
 

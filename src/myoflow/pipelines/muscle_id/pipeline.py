@@ -70,6 +70,12 @@ PAPER = {
 }
 
 
+def _cohort_path(cfg: MuscleIdConfig, name: str) -> str | None:
+    """The folder a cohort was read from, for errors about its contents (None for simulated cohorts)."""
+    c = cfg.data.get(name)
+    return None if c is None or c.path is None else str(c.path)
+
+
 def _warn_one_class_subjects(cohort: str, task: str, md, y) -> list[str]:
     """Warn about subjects with one class only in ``task``: their intra-subject test bursts can be
     labelled by recognising the subject rather than the muscle, so the intra score flatters the model.
@@ -205,7 +211,9 @@ class MuscleIdPipeline(Pipeline):
                 if "loso" in schemes:
                     if len(subjects) < 3:
                         raise DataError(f"cohort {name!r} has {len(subjects)} subject(s); "
-                                        "leave-one-subject-out needs at least 3 (2 to train and validate)")
+                                        "leave-one-subject-out needs at least 3 (2 to train and validate); "
+                                        "--set evaluate.schemes=[intra] runs the within-subject folds alone",
+                                        _cohort_path(cfg, name))
                     held = subjects if ev.loso_max_subjects is None else subjects[: ev.loso_max_subjects]
                     subj = md["subject"].astype(str).to_numpy()
                     for tr, te in LeaveOneSubjectOut().split(md.assign(subject=subj)):

@@ -1,0 +1,210 @@
+"""A new lab's own recordings and hostile folders: what `myoflow convert` / `run` found wrong (helper E, issues 14/18).
+
+Each test is the smallest input that showed the problem; each fails without its fix.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from myoflow.cli import main
+from myoflow.containers import Recording
+from myoflow.io import write_dataset
+
+
+def _cli(argv: list, capsys) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in argv])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_error_line(code: int, err: str) -> str:
+    assert code == 2, err
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def _csv(path: Path, fs: float = 1000.0, n: int = 2000, seed: int = 0) -> Path:
+    x = np.random.default_rng(seed).normal(size=(n, 1)) * 0.1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(f"Sampling rate: {fs:g} Hz\nch1 [mV]\n")
+        np.savetxt(fh, x, fmt="%.5f")
+    return path
+
+
+# ------------------------------------------------------------------ convert: symlinks under an input folder
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_symlink_out_of_the_input_folder_is_an_error_not_a_silent_skip(kind, tmp_path, capsys):
+    raw, outside = tmp_path / "raw", tmp_path / "outside"
+    _csv(raw / "S01_BB_L.csv")
+    _csv(outside / "S02_BB_L.csv", seed=1)
+    link = raw / ("S02_BB_L.csv" if kind == "file" else "more")
+    os.symlink(outside / "S02_BB_L.csv" if kind == "file" else outside, link)
+    code, _, err = _cli(["convert", raw, "--pattern", "S{subject}_{muscle}_{side}", "--out", tmp_path / "ds"],
+                        capsys)
+    line = _one_error_line(code, err)
+    assert str(link) in line and "outside the input folder" in line
+    assert not (tmp_path / "ds").exists()
+
+
+def test_symlink_inside_the_input_folder_is_not_read_twice(tmp_path, capsys, caplog):
+    raw = tmp_path / "raw"
+    _csv(raw / "S01_BB_L.csv")
+    os.symlink("S01_BB_L.csv", raw / "S02_BB_L.csv")  # the same recording under a second subject's name
+    loop = raw / "loop.csv"
+    code, out, _ = _cli(["convert", raw, "--pattern", "S{subject}_{muscle}_{side}", "--out", tmp_path / "ds"],
+                        capsys)
+    assert code == 0 and "wrote 1 item(s)" in out
+    assert "symlink not followed" in caplog.text
+    os.symlink("loop.csv", loop)  # a link to itself
+    code, _, err = _cli(["convert", raw, "--pattern", "S{subject}_{muscle}_{side}", "--out", tmp_path / "ds2"],
+                        capsys)
+    assert str(loop) in _one_error_line(code, err)
+
+
+# ------------------------------------------------------------------ write_dataset: replacing a folder
+def _ds(path: Path) -> Path:
+    rec = Recording(np.zeros((1, 100)), 100.0, ["a"], meta={"subject": "S1"})
+    write_dataset(path, [("S1_a", rec)], None, {"protocol": "t"})
+    return path
+
+
+def test_replacing_a_dataset_deletes_nothing_outside_it(tmp_path, capsys):
+    ds = _ds(tmp_path / "ds")
+    victim = tmp_path / "victim.h5"
+    victim.write_text("precious")
+    index = pd.read_csv(ds / "index.csv", dtype=str)
+    pd.concat([index, pd.DataFrame({"stem": ["../victim"]})]).to_csv(ds / "index.csv", index=False)
+    _csv(tmp_path / "raw" / "S01_BB_L.csv")
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "S{subject}_{muscle}_{side}", "--out", ds],
+                        capsys)
+    assert code == 0, err
+    assert victim.read_text() == "precious"
+    assert not (ds / "S1_a.h5").exists()  # the dataset's own stale item still goes
+
+
+def test_write_through_a_symlinked_subfolder_is_refused(tmp_path):
+    from myoflow.errors import DataError
+
+    ds, elsewhere = _ds(tmp_path / "ds"), tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, ds / "S1")
+    rec = Recording(np.zeros((1, 100)), 100.0, ["a"], meta={"subject": "S1"})
+    with pytest.raises(DataError, match="outside the dataset folder"):
+        write_dataset(ds, [("S1/a", rec)], None, {"protocol": "t"})
+    assert not any(elsewhere.iterdir())
+
+
+# ------------------------------------------------------------------ muscle-id: a two-subject lab
+def test_two_subject_cohort_names_the_folder_and_the_way_out(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    fs, n = 1000.0, 8000
+    on = np.zeros(n)
+    for t0 in (1.0, 4.0):
+        on[int(t0 * fs):int((t0 + 1.5) * fs)] = 1
+    items = [(f"{s}_{m}", Recording(1e-6 * rng.normal(size=(1, n)) + 1e-4 * rng.normal(size=(1, n)) * on, fs,
+                                    ["ch1"], meta={"subject": s, "muscle": m}))
+             for s in ("01", "02") for m in ("BB", "TA")]
+    ds = write_dataset(tmp_path / "lab", items, None, {"protocol": "t"}).path
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run",
+                         "--set", "evaluate.models=[lda]", "--set", "evaluate.binary=none"], capsys)
+    line = _one_error_line(code, err)
+    assert str(ds) in line and "2 subject(s)" in line and "evaluate.schemes=[intra]" in line
+
+
+# ------------------------------------------------------------------ muscle-id: the cohort cache of a folder
+def _burst_items(seed: int, bands: dict[str, tuple[float, float]], fs: float = 1000.0, n: int = 8000) -> list:
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(seed)
+    on = np.zeros(n)
+    for t0 in (1.0, 4.0):
+        on[int(t0 * fs):int((t0 + 1.5) * fs)] = 1
+    out = []
+    for s in ("01", "02", "03"):
+        for m, band in bands.items():
+            b = sosfiltfilt(butter(4, band, "bandpass", fs=fs, output="sos"), rng.normal(size=(1, n)))
+            out.append((f"{s}_{m}", Recording(1e-6 * rng.normal(size=(1, n)) + 1e-4 * b * on, fs, ["ch1"],
+                                              meta={"subject": s, "muscle": m})))
+    return out
+
+
+def test_reconverted_folder_is_not_served_from_the_cohort_cache(tmp_path):
+    from myoflow.experiments import load_config
+    from myoflow.pipelines.muscle_id.data import load_cohort
+
+    folder, cache = tmp_path / "mydata", tmp_path / "cache"
+    cfg = load_config({"name": "m", "pipeline": "muscle-id", "data": {"source": "folder", "path": str(folder)}})
+    (name, cohort), = cfg.data.items()
+    write_dataset(folder, _burst_items(0, {"BB": (30, 120), "TA": (150, 300)}), None, {"protocol": "lab"})
+    first = load_cohort(name, cohort, cfg.preprocess, cache)
+    # the same number of files converted again, other recordings: dataset.json is byte for byte the same
+    write_dataset(folder, _burst_items(1, {"BB": (30, 120), "TA": (30, 120)}), None, {"protocol": "lab"})
+    second = load_cohort(name, cohort, cfg.preprocess, cache)
+    assert len(list((cache / "muscle_id").glob("*.json"))) == 2
+    assert not np.array_equal(first.features, second.features)
+    again = load_cohort(name, cohort, cfg.preprocess, cache)  # unchanged folder: the cache is used
+    np.testing.assert_array_equal(again.features, second.features)
+    assert len(list((cache / "muscle_id").glob("*.json"))) == 2
+
+
+def test_low_rate_lab_error_names_the_file_and_the_setting(tmp_path, capsys):
+    items = [(f"{s}_{m}", Recording(np.random.default_rng(0).normal(size=(1, 2000)) * 1e-5, 500.0, ["ch1"],
+                                    meta={"subject": s, "muscle": m})) for s in ("01", "02", "03") for m in ("BB", "TA")]
+    ds = write_dataset(tmp_path / "lab500", items, None, {"protocol": "t"}).path
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--set", "evaluate.models=[lda]"],
+                        capsys)
+    line = _one_error_line(code, err)
+    assert str(ds / "01_BB.h5") in line and "fs=500 Hz" in line and "preprocess.band_hz=[20,225]" in line
+    # and the hint works: the rate is then accepted
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--set", "evaluate.models=[lda]",
+                         "--set", "preprocess.band_hz=[20,225]", "--set", "evaluate.schemes=[loso]", "--set",
+                         "evaluate.final_model=false", "--set", "evaluate.n_boot=10"], capsys)
+    assert "fs=500 Hz" not in err
+
+
+# ------------------------------------------------------------------ check-placement on recordings it cannot check
+TINY_CNN = ["--set", "evaluate.models=[cnn_lstm_pretrained]", "--set", "evaluate.schemes=[loso]",
+            "--set", "evaluate.loso_max_subjects=1", "--set", "evaluate.binary=none", "--set", "evaluate.n_boot=10",
+            "--set", "train.epochs=1", "--set", "model.params.ae_epochs=0", "--set", "model.params.conv_channels=[4,4]",
+            "--set", "model.params.fc_size=4", "--set", "model.params.lstm_hidden=4", "--set", "model.params.head_size=4"]
+
+
+@pytest.fixture(scope="module")
+def placement_run(tmp_path_factory):
+    import contextlib
+    import io
+
+    root = tmp_path_factory.mktemp("placement")
+    ds = write_dataset(root / "lab", _burst_items(0, {"BB": (30, 120), "TA": (150, 300)}), None, {"protocol": "t"})
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            main(["run", "muscle-id", "--data", str(ds.path), "--out", str(root / "run"), "--workers", "1",
+                  "--cache-dir", str(root / "cache"), *TINY_CNN])
+        except SystemExit as exc:
+            assert not exc.code
+    return root
+
+
+@pytest.mark.parametrize("case", ["low_rate", "too_short", "rest_only"])
+def test_check_placement_refuses_what_it_cannot_check(case, placement_run, tmp_path, capsys):
+    from myoflow.io import native
+
+    rng = np.random.default_rng(0)
+    fs, n = {"low_rate": (500.0, 8000), "too_short": (1000.0, 300), "rest_only": (1000.0, 8000)}[case]
+    path = native.save(Recording(1e-5 * rng.normal(size=(1, n)), fs, ["ch1"]), tmp_path / f"{case}.h5")
+    code, out, err = _cli(["check-placement", placement_run / "run", path, "--expected", "*=BB"], capsys)
+    line = _one_error_line(code, err)
+    assert str(path) in line
+    assert {"low_rate": "fs=500 Hz", "too_short": "0.30 s long",
+            "rest_only": "no contraction detected in any channel"}[case] in line
