@@ -208,3 +208,23 @@ def test_check_placement_refuses_what_it_cannot_check(case, placement_run, tmp_p
     assert str(path) in line
     assert {"low_rate": "fs=500 Hz", "too_short": "0.30 s long",
             "rest_only": "no contraction detected in any channel"}[case] in line
+
+
+# ------------------------------------------------------------------ write_edf at rates whose seconds do not tile
+@pytest.mark.parametrize("n, fs", [(1456, 2000.0), (3333, 1111.0), (204832, 2048.0), (2000, 4000.0)])  # 100.015625 s
+def test_edf_round_trip_at_unusual_rates_and_lengths(n, fs, tmp_path):
+    from myoflow.io import read, write_edf
+
+    rec = Recording(np.random.default_rng(0).normal(size=(2, n)), fs, ["a", "b"])
+    back = read(write_edf(rec, tmp_path / "x.edf"))
+    assert back.fs == fs and back.n_samples == n
+    assert np.abs(back.data - rec.data).max() < 1e-3 * np.ptp(rec.data)
+
+
+def test_edf_that_cannot_tile_says_how_to_crop(tmp_path):
+    from myoflow.errors import DataError
+    from myoflow.io import write_edf
+
+    rec = Recording(np.zeros((1, 1456)), 1111.0, ["a"])  # 1.3105... s: no exact 8-character record duration
+    with pytest.raises(DataError, match=r"x\.edf: .*1456 samples at 1111 Hz .*crop it to 1111 samples"):
+        write_edf(rec, tmp_path / "x.edf")
