@@ -228,3 +228,18 @@ def test_edf_that_cannot_tile_says_how_to_crop(tmp_path):
     rec = Recording(np.zeros((1, 1456)), 1111.0, ["a"])  # 1.3105... s: no exact 8-character record duration
     with pytest.raises(DataError, match=r"x\.edf: .*1456 samples at 1111 Hz .*crop it to 1111 samples"):
         write_edf(rec, tmp_path / "x.edf")
+
+
+# ------------------------------------------------------------------ stimulated-mass: a three-subject clinic
+def test_stimulated_mass_fold_with_one_training_class_is_a_one_line_error(tmp_path, capsys):
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(3, 0, frequencies=(25.0,), train_s=1.0, n_units=20)
+    part = part[["subject", "age", "sex", "height", "weight", "bmi"]].assign(mass_class=["low", "normal", "normal"])
+    ds = write_dataset(tmp_path / "clinic", [(f"{r.meta['subject']}_{r.meta['muscle']}", r) for r in recs], part,
+                       {"protocol": "evoked"}).path
+    for split in ("evaluate.n_splits=3", "evaluate.splitter=loso"):
+        code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run", "--set", split,
+                             "--set", "evaluate.models=[ptp_logreg]"], capsys)
+        line = _one_error_line(code, err)  # was a scikit-learn traceback from the first fold's fit
+        assert str(ds) in line and "all of class 'normal'" in line and "two classes" in line

@@ -215,6 +215,15 @@ class StimulatedMassPipeline(Pipeline):
             log.warning("%s: class(es) %s have fewer subjects than the %d test folds; their per-fold recall is "
                         "undefined where they are absent, and pooled figures for them rest on those subjects only",
                         cohort_name(cfg), rare, len(splits))
+        for k, (tr, _) in enumerate(splits):
+            present = sorted(map(str, md["label"].iloc[tr].unique()))
+            if len(present) < 2:  # every classifier needs two classes to train on: fail before any training
+                raise DataError(
+                    f"cohort too small for {len(splits)} subject-wise folds: fold {k} trains on subject(s) "
+                    f"{subj[tr].tolist()[:6]}, all of class {present[0]!r} (subjects per class: "
+                    f"{ {str(c): int(n) for c, n in counts.items()} }); every training fold needs two classes, so "
+                    "add subjects of the rarer class(es) or change evaluate.n_splits / evaluate.splitter",
+                    None if cfg.data.source == "simulate" else str(cfg.data.path))
         if cfg.tune.enabled:  # fail before any training when the inner folds cannot be formed
             val_fraction = (cfg.model.params or {}).get("val_fraction", cfg.train.val_fraction)
             smallest = min(len(tr) for tr, _ in splits)
