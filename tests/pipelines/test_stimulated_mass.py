@@ -229,6 +229,30 @@ def test_predict_screens_a_new_person_and_rejects_bad_covariates(setup, results,
     assert "every muscle" in capsys.readouterr().err
 
 
+def test_predict_names_the_recording_at_another_rate(setup, results, tmp_path, capsys):
+    """A new lab's recordings at 4000 Hz for a model trained at 2000 Hz: one line naming the file (was a numpy
+    traceback when the first muscle was the odd one, a line naming no file otherwise)."""
+    from myoflow.cli import main
+    from myoflow.io.native import save
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    cfg, _, _ = setup
+    run = tmp_path / "run"
+    _write_run_dir(cfg, results, run)
+    files = {}
+    for fs in (2000.0, 4000.0):
+        for r in simulate_evoked(1, seed=99, frequencies=(10.0, 25.0), train_s=1.0, fs=fs)[0]:
+            files[(r.meta["muscle"], r.meta["frequency"], fs)] = save(r, tmp_path / f"{r.meta['muscle']}_"
+                                                                             f"{r.meta['frequency']:g}_{fs:g}.h5")
+    for odd in cfg.data.muscles:
+        argv = [files[(m, f, 4000.0 if m == odd else 2000.0)] for m in cfg.data.muscles for f in (10.0, 25.0)]
+        with pytest.raises(SystemExit) as exc:
+            main(["predict", str(run), *map(str, argv), "--covariates", "age=45,sex=F,height=1.6,weight=60"])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and len(err.strip().splitlines()) == 1, err
+        assert f"{odd}_10_4000.h5" in err and "at 4000 Hz" in err and "trained at 2000 Hz" in err
+
+
 def test_export_and_screening_load_the_saved_estimator(setup, results, tmp_path, caplog):
     """``myoflow export`` and the screening loader go through the one estimator save/load; without a
     final model the screening says loudly that it uses a cross-validation fold's model."""

@@ -205,6 +205,13 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
                         f"got {sorted(keyed)}")
     sm = load_screening_model(run_dir, complete, model)
     pre = sm.cfg.preprocess
+    expected_fs = sm.cfg.data.fs
+    for f in sm.frequencies:  # every recording used, before any is read: response windows are counted in samples
+        for m in muscles:
+            rec = keyed[(m, f)]
+            if abs(rec.fs - expected_fs) > 1e-6:
+                raise DataError(f"recording is at {rec.fs:g} Hz; this model was trained at {expected_fs:g} Hz — "
+                                f"resample it to {expected_fs:g} Hz first (myoflow.preprocess.resample)", rec.source)
     subject = "new"
     responses, desc_rows = {}, []
     for f in sm.frequencies:
@@ -214,9 +221,6 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
             responses[(subject, m, f)] = r
             desc_rows.append({"subject": subject, "muscle": m, "frequency": float(f), **desc})
     fs = keyed[(muscles[0], sm.frequencies[0])].fs
-    expected_fs = sm.cfg.data.fs
-    if abs(fs - expected_fs) > 1e-6:
-        raise DataError(f"recordings are at {fs:g} Hz; this model was trained at {expected_fs:g} Hz — resample first")
     part = pd.DataFrame([{"subject": subject, "label": sm.cfg.data.classes[0], **covariates}])
     data = EvokedData(part, responses, pd.DataFrame(desc_rows), fs, pre.window_ms[0] * 1e-3, muscles, sm.frequencies,
                       tuple(sm.cfg.data.classes), tuple(sm.cfg.data.covariates))

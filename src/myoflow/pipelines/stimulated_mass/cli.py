@@ -20,6 +20,8 @@ def _read(path: Path):
     obj = read(path)
     if not isinstance(obj, Recording):
         raise DataError(f"expected a recording, got a {type(obj).__name__}", str(path))
+    if not obj.meta.get("source"):  # a native file written without one: errors about it name the file
+        obj = obj.replace(meta={**obj.meta, "source": str(path)})
     return obj
 
 
