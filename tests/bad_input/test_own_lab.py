@@ -243,3 +243,19 @@ def test_stimulated_mass_fold_with_one_training_class_is_a_one_line_error(tmp_pa
                              "--set", "evaluate.models=[ptp_logreg]"], capsys)
         line = _one_error_line(code, err)  # was a scikit-learn traceback from the first fold's fit
         assert str(ds) in line and "all of class 'normal'" in line and "two classes" in line
+
+
+# ------------------------------------------------------------------ convert: a messy lab export
+def test_constant_channel_is_reported_when_converting(tmp_path, capsys, caplog):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    x = np.random.default_rng(0).normal(size=(500, 3)) * 0.1
+    x[:, 1] = 0.0  # ch2: a disconnected electrode exported as zeros
+    with open(raw / "S01_BB_L.csv", "w") as fh:
+        fh.write("# LabX export\n# Sampling rate: 1000 Hz\nch1 [mV];ch2 [mV];ch3 [mV]\n")
+        np.savetxt(fh, x, delimiter=";", fmt="%.5f")
+    code, out, err = _cli(["convert", raw, "--pattern", "S{subject}_{muscle}_{side}", "--out", tmp_path / "ds"],
+                          capsys)
+    assert code == 0, err
+    assert "ch1,ch2,ch3" in out  # header comment skipped, semicolons read, all three channels kept
+    assert "['ch2'] hold one constant value" in caplog.text and "S01_BB_L.csv" in caplog.text

@@ -516,6 +516,11 @@ def _attach_events(written: list[tuple[str, Any]], events: pd.DataFrame) -> list
 def _summary_row(stem: str, obj: Any, group: Sequence[ConvertItem], changed: int) -> dict[str, Any]:
     meta = obj.meta
     recs = [obj] if isinstance(obj, Recording) else list(obj.streams.values())
+    for r in recs:
+        flat = [c for c, x in zip(r.ch_names, r.data) if x.size and np.ptp(x) == 0]
+        if flat:  # a disconnected electrode or an unused export column: its windows would train as signal
+            log.warning("%s: channel(s) %s hold one constant value (a disconnected electrode?); pipelines "
+                        "take it as a signal like any other, so remove it from the file if it is not one", ";".join(str(i.path) for i in group), flat)
     row: dict[str, Any] = {"stem": stem, "files": ";".join(i.path.name for i in group), "kind": type(obj).__name__}
     for k in ("subject", "session", "trial", "muscle", "side"):
         if meta.get(k) not in (None, ""):
