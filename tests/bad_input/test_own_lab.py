@@ -259,3 +259,27 @@ def test_constant_channel_is_reported_when_converting(tmp_path, capsys, caplog):
     assert code == 0, err
     assert "ch1,ch2,ch3" in out  # header comment skipped, semicolons read, all three channels kept
     assert "['ch2'] hold one constant value" in caplog.text and "S01_BB_L.csv" in caplog.text
+
+
+# ------------------------------------------------------------------ CSV time columns in other units
+@pytest.mark.parametrize("header, scale", [("Time (us)", 1e6), ("time_us", 1e6), ("Time [min]", 1 / 60),
+                                           ("Time (ms)", 1e3), ("time [s]", 1.0)])
+def test_time_column_units(header, scale, tmp_path, capsys):
+    from myoflow.io import read
+
+    t = np.arange(400) / 2000.0
+    x = np.random.default_rng(0).normal(size=(400, 2))
+    with open(tmp_path / "x.csv", "w") as fh:
+        fh.write(f"{header},EMG1,EMG2\n")
+        np.savetxt(fh, np.column_stack([t * scale, x]), delimiter=",", fmt="%.10g")
+    rec = read(tmp_path / "x.csv")  # a microsecond column was read as seconds: 0.002 Hz
+    assert rec.fs == pytest.approx(2000.0) and rec.ch_names == ("EMG1", "EMG2")
+
+
+def test_time_column_in_an_unknown_unit_is_refused(tmp_path, capsys):
+    with open(tmp_path / "x.csv", "w") as fh:
+        fh.write("Time (h),EMG1\n")
+        np.savetxt(fh, np.column_stack([np.arange(400) / 2000.0 / 3600, np.zeros(400)]), delimiter=",", fmt="%.12g")
+    code, _, err = _cli(["inspect", tmp_path / "x.csv"], capsys)
+    line = _one_error_line(code, err)
+    assert "x.csv" in line and "'Time (h)' states unit 'h'" in line

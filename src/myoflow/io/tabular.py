@@ -34,8 +34,10 @@ __all__ = ["read_csv"]
 
 log = logging.getLogger(__name__)
 
-_TIME_NAMES = {"time", "t", "x", "times", "timestamp", "time_s", "sec", "seconds", "time_ms"}
-_TIME_UNITS = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3}
+_TIME_NAMES = {"time", "t", "x", "times", "timestamp", "time_s", "sec", "seconds", "time_ms", "time_us"}
+_TIME_UNITS = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3, "msec": 1e-3, "milliseconds": 1e-3,
+               "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "usec": 1e-6, "microseconds": 1e-6, "min": 60.0}
+_NAME_SCALES = {"time_ms": 1e-3, "time_us": 1e-6}
 _FS_PATTERN = re.compile(
     r"(sampling\s*(?:frequency|rate)|sample\s*rate|\bfs\b|\bfsamp\b|\brate\b)[^0-9\-+.]{0,8}([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)",
     re.IGNORECASE,
@@ -115,11 +117,22 @@ def _is_time_like_first(table: pd.DataFrame) -> bool:
     return d.size > 2 and bool((d > 0).all()) and float(np.ptp(d)) <= 0.01 * float(np.median(d))
 
 
-def _is_time(name: str) -> tuple[bool, float]:
+def _is_time(name: str, where: str | None = None) -> tuple[bool, float]:
+    """Whether a header names a time column, and the factor from its unit to seconds.
+
+    A time column whose stated unit is not one of :data:`_TIME_UNITS` is an error: read as seconds, a
+    ``Time (us)`` column would give a rate a million times too low without a word.
+    """
     base, unit = split_unit(name)
     b = base.strip().lower()
     if b in _TIME_NAMES or (unit is not None and unit.lower() in _TIME_UNITS and b in {"x", "t", "time", "elapsed time"}):
-        scale = _TIME_UNITS.get((unit or "").lower(), 1e-3 if b == "time_ms" else 1.0)
+        if unit is not None and unit.strip().lower() not in _TIME_UNITS:
+            if b == "x":  # a coordinate such as 'X [mm]', not the x axis of a time plot
+                return False, 1.0
+            raise DataError(f"time column {name!r} states unit {unit!r}, which is not one of {sorted(_TIME_UNITS)}; "
+                            "give the column in s, ms or us, or rename it and pass the rate (--fs RATE)",
+                            where)
+        scale = _TIME_UNITS.get((unit or "").strip().lower(), _NAME_SCALES.get(b, 1.0))
         return True, scale
     return False, 1.0
 
@@ -325,9 +338,9 @@ def read_csv(
         if not matches:
             raise DataError(f"no column named {time_column!r}; columns are {header_fields}", where)
         time_idx = matches[:1]
-        scales = {time_idx[0]: _is_time(header_fields[time_idx[0]])[1]}
+        scales = {time_idx[0]: _is_time(header_fields[time_idx[0]], where)[1]}
     else:
-        flags = [_is_time(h) for h in header_fields]
+        flags = [_is_time(h, where) for h in header_fields]
         time_idx = [i for i, (is_t, _) in enumerate(flags) if is_t]
         scales = {i: flags[i][1] for i in time_idx}
     channel_idx = [i for i in range(len(header_fields)) if i not in time_idx]
