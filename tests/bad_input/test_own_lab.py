@@ -283,3 +283,22 @@ def test_time_column_in_an_unknown_unit_is_refused(tmp_path, capsys):
     code, _, err = _cli(["inspect", tmp_path / "x.csv"], capsys)
     line = _one_error_line(code, err)
     assert "x.csv" in line and "'Time (h)' states unit 'h'" in line
+
+
+# ------------------------------------------------------------------ MAT exports with a per-channel rate vector
+def test_mat_with_per_channel_rates_and_a_time_vector(tmp_path, capsys):
+    import scipy.io
+
+    from myoflow.io import read
+
+    n, fs = 1000, 1925.925
+    data = np.random.default_rng(0).normal(size=(4, n))
+    scipy.io.savemat(tmp_path / "delsys.mat", {"Data": data, "Fs": np.full((4, 1), fs),
+                                               "Time": np.tile(np.arange(n) / fs, (4, 1))})
+    rec = read(tmp_path / "delsys.mat")  # was "no sampling-rate variable found"
+    assert rec.fs == pytest.approx(fs) and rec.n_channels == 4
+    np.testing.assert_allclose(rec.data, data)
+    scipy.io.savemat(tmp_path / "mixed.mat", {"Data": data, "Fs": np.array([[2000.0], [2000.0], [148.0], [148.0]])})
+    code, _, err = _cli(["inspect", tmp_path / "mixed.mat"], capsys)
+    line = _one_error_line(code, err)
+    assert "mixed.mat" in line and "2 different per-channel rates" in line

@@ -28,6 +28,9 @@ _FS_NAMES = ("fs", "fsamp", "samplingfrequency", "sampling_frequency", "sampling
              "srate", "samplerate", "sample_rate", "sf", "freq")
 
 
+_TIME_VARS = ("time", "times", "t", "timestamps", "time_s")
+
+
 def _is_v73(path: Path) -> bool:
     with open(path, "rb") as fh:
         head = fh.read(128)
@@ -88,6 +91,14 @@ def _find_fs(variables: dict[str, Any], where: str) -> tuple[str, float] | None:
             arr = np.asarray(value)
             if arr.dtype.kind in "biuf" and arr.size == 1:
                 return name, check_fs(arr, where, f"variable {name!r}")
+            if arr.dtype.kind in "biuf" and arr.size > 1 and arr.ndim <= 2 and min(arr.shape) == 1:
+                # one rate per channel (Delsys EMGworks' Fs): one rate for all, or say which differ
+                rates = np.unique(arr.ravel())
+                if rates.size == 1:
+                    return name, check_fs(rates[0], where, f"variable {name!r}")
+                raise DataError(f"variable {name!r} gives {rates.size} different per-channel rates "
+                                f"{rates[:4].tolist()}; read one rate's channels with --hint data_var=NAME --fs RATE",
+                                where)
     return None
 
 
@@ -149,8 +160,11 @@ def read_mat(
         ]
         if not candidates:
             raise DataError(f"no numeric signal array found; variables are {sorted(variables)}", where)
+        if len(candidates) > 1:  # a time vector beside the data (Delsys' Time) is not a candidate
+            candidates = [k for k in candidates if k.lower() not in _TIME_VARS] or candidates
         if len(candidates) > 1:
-            raise DataError(f"several arrays could be the data {sorted(candidates)}; pass data_var=", where)
+            raise DataError(f"several arrays could be the data {sorted(candidates)}; pass --hint data_var=NAME "
+                            "(Python: data_var=)", where)
         data_var = candidates[0]
     elif data_var not in variables:
         raise DataError(f"no variable {data_var!r}; variables are {sorted(variables)}", where)
