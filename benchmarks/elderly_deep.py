@@ -117,11 +117,23 @@ RECIPE_GRID = [
 ]
 
 
+def deep_estimator(arch: str, **params):
+    """The deep estimator of ``arch``: :class:`~myoflow.models.cnn_lstm_recipe.RecipeCNNLSTMClassifier` for
+    ``cnn_lstm`` (takes the LSTM options ``lstm_hidden``, ``bidirectional``, ``lstm_pool="meanmax"``; with their
+    defaults the same network and numbers as ``DeepWindowClassifier``), else ``DeepWindowClassifier``."""
+    if arch == "cnn_lstm":
+        from myoflow.models.cnn_lstm_recipe import RecipeCNNLSTMClassifier
+
+        return RecipeCNNLSTMClassifier(arch=arch, **params)
+    from myoflow.models.deep_classifier import DeepWindowClassifier
+
+    return DeepWindowClassifier(arch=arch, **params)
+
+
 def _estimator(name: str, epochs: int, seed: int, recipe=None):
     """(estimator, grid) of ``name``; with ``recipe`` (dev protocol) the fixed chosen recipe and no grid.
 
     For a :data:`NESTED` model ``recipe`` is its list of candidates (the nested grid)."""
-    from myoflow.models.deep_classifier import DeepWindowClassifier
     from myoflow.models.feature_classifier import FeatureClassifier
 
     if name in BASELINES:
@@ -129,11 +141,11 @@ def _estimator(name: str, epochs: int, seed: int, recipe=None):
     if name in NESTED:
         if recipe is None:
             raise SystemExit(f"error: {name} needs --recipe (its candidates come from a development record)")
-        return DeepWindowClassifier(arch=NESTED[name][0], seed=seed), recipe
+        return deep_estimator(NESTED[name][0], seed=seed), recipe
     if recipe is not None:
-        return DeepWindowClassifier(arch=name, seed=seed, **recipe), None
-    est = DeepWindowClassifier(arch=name, epochs=epochs, lr=2e-3, weight_decay=1e-2, schedule="cosine",
-                               patience=10, val_fraction=0.2, seed=seed)
+        return deep_estimator(name, seed=seed, **recipe), None
+    est = deep_estimator(name, epochs=epochs, lr=2e-3, weight_decay=1e-2, schedule="cosine",
+                         patience=10, val_fraction=0.2, seed=seed)
     return est, RECIPE_GRID
 
 
