@@ -36,6 +36,15 @@ folds over the other 24 subjects, development subjects never scored::
     PYTHONPATH=src python benchmarks/elderly_deep.py --protocol dev --outer 6 --models lda,rf,cnn_lstm \
         --recipe benchmarks/results/selection/deep_recipe_dev.json --out benchmarks/results/elderly_deep_dev
 
+The CNN-LSTM's current dev-chosen recipe (issue 14's second look: ``lstm_hidden`` 64, chosen by
+``select_deep_recipe.py --variants gap`` / ``seeds`` over 4 repeats on the development subjects) is in
+``results/selection/deep_recipe_dev_gap.json`` (the other models' recipes there are those of
+``deep_recipe_dev.json``); ``cnn_lstm`` is built by :func:`deep_estimator`, which takes the LSTM options::
+
+    for F in 0,1 2,3; do PYTHONPATH=src python benchmarks/elderly_deep.py --protocol dev --outer 4 --models cnn_lstm \
+        --recipe benchmarks/results/selection/deep_recipe_dev_gap.json --outer-folds $F \
+        --out benchmarks/results/elderly_deep_dev & done
+
 ``cnn_lstm_nested`` (:data:`NESTED`): the paper's CNN-LSTM whose recipe is chosen, inside each outer training
 fold, by ``--inner`` subject-wise folds over that fold's training subjects among candidates built from the
 ``--recipe`` record (the dev-chosen recipes, 1 or 3 seeds). ``--outer-folds`` splits the outer folds over
