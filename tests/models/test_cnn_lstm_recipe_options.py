@@ -17,6 +17,21 @@ from myoflow.models.emg_cnn import standardize_batch  # noqa: E402
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
+#: ``RecipeCNNLSTM(4, in_channels=1, n_bands=8)`` before the LSTM options: its state (name, shape) and, seeded 0,
+#: its logits on the input of :func:`test_defaults_train_exactly_the_deep_window_cnn_lstm`.
+BEFORE_SHAPES = [
+    ("amp_mean", (1,)), ("amp_std", (1,)), ("conv1.weight", (16, 1, 9)), ("conv1.bias", (16,)),
+    ("conv2.weight", (32, 16, 5)), ("conv2.bias", (32,)), ("fc1.weight", (32, 32)), ("fc1.bias", (32,)),
+    ("lstm.weight_ih_l0", (128, 32)), ("lstm.weight_hh_l0", (128, 32)), ("lstm.bias_ih_l0", (128,)),
+    ("lstm.bias_hh_l0", (128,)), ("fc2.weight", (32, 65)), ("fc2.bias", (32,)), ("out.weight", (4, 32)),
+    ("out.bias", (4,)), ("bn1.weight", (16,)), ("bn1.bias", (16,)), ("bn1.running_mean", (16,)),
+    ("bn1.running_var", (16,)), ("bn1.num_batches_tracked", ()), ("bn2.weight", (32,)), ("bn2.bias", (32,)),
+    ("bn2.running_mean", (32,)), ("bn2.running_var", (32,)), ("bn2.num_batches_tracked", ()),
+    ("spec.0.weight", (32, 8)), ("spec.0.bias", (32,)),
+]
+BEFORE_LOGITS = [[0.13108855485916138, -0.4065532982349396, -0.246193990111351, 0.36930638551712036],
+                 [0.27789250016212463, -0.439443439245224, -0.42844152450561523, 0.5050858855247498]]
+
 
 def _data(n=48, t=128, seed=0):
     rng = np.random.default_rng(seed)
@@ -39,13 +54,15 @@ def test_defaults_train_exactly_the_deep_window_cnn_lstm():
     a = DeepWindowClassifier(**kw).fit(X, y).predict_proba(X)
     b = RecipeCNNLSTMClassifier(**kw).fit(X, y)
     np.testing.assert_array_equal(b.predict_proba(X), a)        # bit for bit: the paper-config figures do not move
+    # the network itself: the same layers, shapes and seeded weights as before the options (logits of the code
+    # before them, same seed and input)
     torch.manual_seed(0)
-    old = RecipeCNNLSTM(4, in_channels=1, n_bands=8)
-    torch.manual_seed(0)
-    new = RecipeCNNLSTM(4, in_channels=1, n_bands=8, lstm_pool="last", bidirectional=False, lstm_hidden=32)
-    assert [k for k in old.state_dict()] == [k for k in new.state_dict()]
-    for k, v in old.state_dict().items():
-        assert torch.equal(v, new.state_dict()[k]), k
+    net = RecipeCNNLSTM(4, in_channels=1, n_bands=8).eval()
+    assert [(k, tuple(v.shape)) for k, v in net.state_dict().items()] == BEFORE_SHAPES
+    t = torch.arange(128, dtype=torch.float32)
+    x = torch.stack([torch.sin(0.3 * t) + 0.1 * torch.cos(1.7 * t), torch.sin(0.05 * t * t / 128)]).unsqueeze(1)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), torch.tensor(BEFORE_LOGITS), rtol=0, atol=1e-5)
 
 
 def test_meanmax_readout_joins_mean_and_max_of_the_lstm_outputs():
