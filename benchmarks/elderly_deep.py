@@ -36,6 +36,15 @@ folds over the other 24 subjects, development subjects never scored::
     PYTHONPATH=src python benchmarks/elderly_deep.py --protocol dev --outer 6 --models lda,rf,cnn_lstm \
         --recipe benchmarks/results/selection/deep_recipe_dev.json --out benchmarks/results/elderly_deep_dev
 
+The CNN-LSTM's current dev-chosen recipe (issue 14's second look: ``lstm_hidden`` 64, chosen by
+``select_deep_recipe.py --variants gap`` / ``seeds`` over 4 repeats on the development subjects) is in
+``results/selection/deep_recipe_dev_gap.json`` (the other models' recipes there are those of
+``deep_recipe_dev.json``); ``cnn_lstm`` is built by :func:`deep_estimator`, which takes the LSTM options::
+
+    for F in 0,1 2,3; do PYTHONPATH=src python benchmarks/elderly_deep.py --protocol dev --outer 4 --models cnn_lstm \
+        --recipe benchmarks/results/selection/deep_recipe_dev_gap.json --outer-folds $F \
+        --out benchmarks/results/elderly_deep_dev & done
+
 ``cnn_lstm_nested`` (:data:`NESTED`): the paper's CNN-LSTM whose recipe is chosen, inside each outer training
 fold, by ``--inner`` subject-wise folds over that fold's training subjects among candidates built from the
 ``--recipe`` record (the dev-chosen recipes, 1 or 3 seeds). ``--outer-folds`` splits the outer folds over
@@ -117,11 +126,23 @@ RECIPE_GRID = [
 ]
 
 
+def deep_estimator(arch: str, **params):
+    """The deep estimator of ``arch``: :class:`~myoflow.models.cnn_lstm_recipe.RecipeCNNLSTMClassifier` for
+    ``cnn_lstm`` (takes the LSTM options ``lstm_hidden``, ``bidirectional``, ``lstm_pool="meanmax"``; with their
+    defaults the same network and numbers as ``DeepWindowClassifier``), else ``DeepWindowClassifier``."""
+    if arch == "cnn_lstm":
+        from myoflow.models.cnn_lstm_recipe import RecipeCNNLSTMClassifier
+
+        return RecipeCNNLSTMClassifier(arch=arch, **params)
+    from myoflow.models.deep_classifier import DeepWindowClassifier
+
+    return DeepWindowClassifier(arch=arch, **params)
+
+
 def _estimator(name: str, epochs: int, seed: int, recipe=None):
     """(estimator, grid) of ``name``; with ``recipe`` (dev protocol) the fixed chosen recipe and no grid.
 
     For a :data:`NESTED` model ``recipe`` is its list of candidates (the nested grid)."""
-    from myoflow.models.deep_classifier import DeepWindowClassifier
     from myoflow.models.feature_classifier import FeatureClassifier
 
     if name in BASELINES:
@@ -129,11 +150,11 @@ def _estimator(name: str, epochs: int, seed: int, recipe=None):
     if name in NESTED:
         if recipe is None:
             raise SystemExit(f"error: {name} needs --recipe (its candidates come from a development record)")
-        return DeepWindowClassifier(arch=NESTED[name][0], seed=seed), recipe
+        return deep_estimator(NESTED[name][0], seed=seed), recipe
     if recipe is not None:
-        return DeepWindowClassifier(arch=name, seed=seed, **recipe), None
-    est = DeepWindowClassifier(arch=name, epochs=epochs, lr=2e-3, weight_decay=1e-2, schedule="cosine",
-                               patience=10, val_fraction=0.2, seed=seed)
+        return deep_estimator(name, seed=seed, **recipe), None
+    est = deep_estimator(name, epochs=epochs, lr=2e-3, weight_decay=1e-2, schedule="cosine",
+                         patience=10, val_fraction=0.2, seed=seed)
     return est, RECIPE_GRID
 
 
