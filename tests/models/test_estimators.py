@@ -111,6 +111,8 @@ CASES = {
                         val_fraction=0.25, n_seeds=1, n_bands=0, fs=1000.0), _bursts),
     "cnn_lstm_burst": (dict(conv_channels=(2, 4), kernel_sizes=(5, 3), fc_size=4, lstm_hidden=4, head_size=4,
                             epochs=2, val_fraction=0.25, pretrain=True, ae_epochs=1), _bursts),
+    "recipe_cnn_lstm": (dict(widths=(4, 4), pools=(2, 2), hidden=8, epochs=2, batch_size=16, val_fraction=0.25,
+                             lstm_hidden=4, lstm_pool="meanmax", bidirectional=True, fs=1000.0), _windows),
     "feature_classifier": (dict(kind="lda"), _features),
     "torque_emg_mlp": (dict(torque_hidden=(8,), added_hidden=6, epochs=3, torque_epochs=3, batch_size=32),
                        lambda: _gait(True)),

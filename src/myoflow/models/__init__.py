@@ -29,6 +29,7 @@ ESTIMATORS: dict[str, str] = {
     "deep_window": "myoflow.models.deep_classifier:DeepWindowClassifier",
     "deep_burst": "myoflow.models.grid_burst:BurstDeepClassifier",
     "cnn_lstm_burst": "myoflow.models.grid_burst:BurstCNNLSTMClassifier",
+    "recipe_cnn_lstm": "myoflow.models.cnn_lstm_recipe:RecipeCNNLSTMClassifier",
     "feature_classifier": "myoflow.models.feature_classifier:FeatureClassifier",
     "torque_emg_mlp": "myoflow.models.gait_mlp:TorqueBasedEmgRegressor",
     "kinematics_emg_mlp": "myoflow.models.gait_mlp:KinematicsEmgRegressor",

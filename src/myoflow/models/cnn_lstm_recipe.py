@@ -147,8 +147,8 @@ class RecipeCNNLSTMClassifier(DeepWindowClassifier):
 
     Notes
     -----
-    A benchmark estimator (``benchmarks/elderly_deep.py``, ``select_deep_recipe.py``): it is not in the
-    :mod:`myoflow.models` registry, so :meth:`save` writes a checkpoint that ``load`` does not know yet.
+    Used by ``benchmarks/elderly_deep.py`` and ``select_deep_recipe.py``; registered as ``recipe_cnn_lstm``,
+    so its checkpoints load with :func:`myoflow.models.load_estimator`.
     """
 
     registry_name = "recipe_cnn_lstm"
