@@ -302,3 +302,40 @@ def test_mat_with_per_channel_rates_and_a_time_vector(tmp_path, capsys):
     code, _, err = _cli(["inspect", tmp_path / "mixed.mat"], capsys)
     line = _one_error_line(code, err)
     assert "mixed.mat" in line and "2 different per-channel rates" in line
+
+
+# ------------------------------------------------------------------ OpenSignals text exports
+def _opensignals_txt(path: Path, n: int = 500, seq_gap: bool = False, extra_col: bool = False) -> np.ndarray:
+    import json
+
+    adc = (32768 + np.random.default_rng(0).normal(size=(n, 2)) * 500).astype(int)
+    dev = {"position": 0, "device": "biosignalsplux", "sampling rate": 1000, "resolution": [16, 16],
+           "channels": [1, 2], "sensor": ["EMG", "EMG"], "label": ["A1", "A2"], "column": ["nSeq", "DI", "A1", "A2"]}
+    seq = np.arange(n) % 16
+    if seq_gap:
+        seq[n // 2:] = (seq[n // 2:] + 3) % 16  # three samples lost
+    with open(path, "w") as fh:
+        fh.write("# OpenSignals Text File Format. Version 1\n# " + json.dumps({"00:07:80:3B:46:61": dev}) +
+                 "\n# EndOfHeader\n")
+        for i in range(n):
+            fh.write(f"{seq[i]}\t0\t{adc[i, 0]}\t{adc[i, 1]}" + ("\t7" if extra_col else "") + "\n")
+    return adc
+
+
+def test_opensignals_text_export_is_read(tmp_path, capsys, caplog):
+    from myoflow.io import read
+    from myoflow.io.opensignals import plux_emg_to_volts
+
+    adc = _opensignals_txt(tmp_path / "plux.txt")
+    rec = read(tmp_path / "plux.txt")  # was: "header has 1 column name(s) but the data rows have 4 value(s)"
+    assert rec.fs == 1000.0 and rec.ch_names == ("A1", "A2") and rec.units == ("adc", "adc")
+    np.testing.assert_array_equal(rec.data, adc.T)
+    volts = read(tmp_path / "plux.txt", sensor="EMG")
+    np.testing.assert_allclose(volts.data, plux_emg_to_volts(adc.T, 16))
+    _opensignals_txt(tmp_path / "gap.txt", seq_gap=True)
+    read(tmp_path / "gap.txt")
+    assert "nSeq counter jumps 1 time(s)" in caplog.text and "gap.txt" in caplog.text
+    _opensignals_txt(tmp_path / "wide.txt", extra_col=True)
+    code, _, err = _cli(["inspect", tmp_path / "wide.txt"], capsys)
+    line = _one_error_line(code, err)
+    assert "wide.txt" in line and "lists 4 column(s) but the rows have 5" in line
