@@ -339,3 +339,14 @@ def test_opensignals_text_export_is_read(tmp_path, capsys, caplog):
     code, _, err = _cli(["inspect", tmp_path / "wide.txt"], capsys)
     line = _one_error_line(code, err)
     assert "wide.txt" in line and "lists 4 column(s) but the rows have 5" in line
+
+
+def test_muscle_names_differing_only_in_case_are_refused(tmp_path, capsys):
+    items = _burst_items(0, {"VL": (30, 120), "TA": (150, 300)})
+    items = [(stem.replace("02_VL", "02_vl"), rec.replace(meta={**rec.meta, "muscle": "vl"}))
+             if stem == "02_VL" else (stem, rec) for stem, rec in items]
+    ds = write_dataset(tmp_path / "lab", items, None, {"protocol": "t"}).path
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--set", "evaluate.models=[lda]",
+                         "--set", "evaluate.final_model=false", "--set", "evaluate.n_boot=10"], capsys)
+    line = _one_error_line(code, err)  # was: 'vl' a third class, subject 02 scored on a class never trained
+    assert str(ds) in line and "'VL' (01_VL), 'vl' (02_vl)" in line

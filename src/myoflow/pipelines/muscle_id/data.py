@@ -216,7 +216,27 @@ def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list
     if skipped:
         log.warning("%s: %d item(s) are not single Recordings and are left out: %s%s", cfg.path, len(skipped),
                     skipped[:5], hint)
+    _one_spelling(items, str(cfg.path))
     return _subset_subjects(items, cfg.subjects), {"participants": len(ds.participants)}
+
+
+def _one_spelling(items: list[tuple[str, Recording]], where: str) -> None:
+    """Refuse class names that differ only in case or spacing ('VL' in one file, 'vl' in another): each
+    would be a class of its own, and a subject holding only one spelling would be scored on a class its
+    training folds never saw."""
+    for key, code in (("muscle", _muscle_code), ("side", _side_name)):
+        seen: dict[str, dict[str, str]] = {}
+        for stem, rec in items:
+            v = rec.meta.get(key)
+            if v is None:
+                continue
+            name = str(code(v))
+            seen.setdefault(" ".join(name.lower().split()), {}).setdefault(name, stem)
+        for spellings in seen.values():
+            if len(spellings) > 1:
+                shown = ", ".join(f"{n!r} ({stem})" for n, stem in list(spellings.items())[:3])
+                raise DataError(f"{key} names {shown} differ only in case or spacing and would be separate "
+                                f"classes; give each {key} one spelling (manifest, --pattern or --meta)", where)
 
 
 def _lowerlimb_sim_recordings(cfg: CohortConfig, progress: Callable | None
