@@ -350,3 +350,25 @@ def test_muscle_names_differing_only_in_case_are_refused(tmp_path, capsys):
                          "--set", "evaluate.final_model=false", "--set", "evaluate.n_boot=10"], capsys)
     line = _one_error_line(code, err)  # was: 'vl' a third class, subject 02 scored on a class never trained
     assert str(ds) in line and "'VL' (01_VL), 'vl' (02_vl)" in line
+
+
+def test_stimulated_response_is_read_from_the_muscles_channel(tmp_path):
+    from myoflow.errors import DataError
+    from myoflow.preprocess.evoked import prepare_evoked
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(3, 0, frequencies=(25.0,), train_s=1.0, n_units=20)
+    part = part.assign(mass_class=["low", "normal", "high"])
+    kw = dict(label="mass_class", classes=["low", "normal", "high"], covariates=["age"], muscles=["RF", "BF"],
+              frequencies=[25.0])
+    noise = np.random.default_rng(0).normal(size=recs[0].n_samples) * 1e-3
+
+    def with_accelerometer(r, names):
+        return Recording(np.vstack([noise, r.data[0]]), r.fs, names, events=r.events, meta=r.meta)
+
+    clean = prepare_evoked(recs, part, **kw)
+    named = prepare_evoked([with_accelerometer(r, ["ACC", f"{r.meta['muscle']} EMG"]) for r in recs], part, **kw)
+    for key, resp in clean.responses.items():  # was: channel 0, the accelerometer, taken as the muscle
+        np.testing.assert_array_equal(named.responses[key], resp)
+    with pytest.raises(DataError, match=r"2 channels \['ch1', 'ch2'\] and none of them named 'RF'"):
+        prepare_evoked([with_accelerometer(r, ["ch1", "ch2"]) for r in recs], part, **kw)
