@@ -372,3 +372,14 @@ def test_stimulated_response_is_read_from_the_muscles_channel(tmp_path):
         np.testing.assert_array_equal(named.responses[key], resp)
     with pytest.raises(DataError, match=r"2 channels \['ch1', 'ch2'\] and none of them named 'RF'"):
         prepare_evoked([with_accelerometer(r, ["ch1", "ch2"]) for r in recs], part, **kw)
+
+
+def test_muscle_id_on_a_folder_of_epochs_says_so(tmp_path, capsys):
+    from myoflow.containers import Epochs
+
+    ep = Epochs(np.zeros((4, 2, 50)), 1000.0, ["a", "b"], pd.DataFrame({"subject": ["S1"] * 4}))
+    ds = write_dataset(tmp_path / "templates", [("muaps/part000", ep)], pd.DataFrame({"subject": ["S1"]}),
+                       {"protocol": "t"}).path
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run"], capsys)
+    line = _one_error_line(code, err)  # was: "its 1 item(s) are multi-rate Trials"
+    assert str(ds) in line and "holds Epochs" in line and "Trials" not in line

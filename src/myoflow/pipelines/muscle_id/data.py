@@ -196,8 +196,11 @@ def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list
     from ...io.dataset import load_dataset
 
     ds = load_dataset(cfg.path)
-    items, skipped = [], []
+    items, skipped, epochs = [], [], []
     for stem, obj in ds:
+        if isinstance(obj, Epochs):  # cut windows (e.g. MUAP templates): no recording to detect bursts in
+            epochs.append(stem)
+            continue
         if not isinstance(obj, Recording):
             skipped.append(stem)  # e.g. an EDF with EMG and an accelerometer at two rates reads as a Trial
             continue
@@ -210,6 +213,12 @@ def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list
         items.append((stem, obj))
     hint = ("; keep the EMG signals when converting, e.g. myoflow convert ... --hint channels=EMG1,EMG2 "
             "(EDF/BDF), so each file reads as one Recording")
+    if not items and not skipped:
+        raise DataError(f"dataset folder holds Epochs (e.g. {epochs[:2]}), not recordings: muscle-id needs one "
+                        "continuous Recording per subject x muscle", str(cfg.path))
+    if epochs:
+        log.warning("%s: %d item(s) are Epochs, not recordings, and are left out: %s", cfg.path, len(epochs),
+                    epochs[:5])
     if not items:
         raise DataError(f"dataset folder holds no single Recording: its {len(skipped)} item(s) are multi-rate "
                         f"Trials (e.g. {skipped[:2]}){hint}", str(cfg.path))
