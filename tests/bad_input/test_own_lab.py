@@ -302,3 +302,84 @@ def test_mat_with_per_channel_rates_and_a_time_vector(tmp_path, capsys):
     code, _, err = _cli(["inspect", tmp_path / "mixed.mat"], capsys)
     line = _one_error_line(code, err)
     assert "mixed.mat" in line and "2 different per-channel rates" in line
+
+
+# ------------------------------------------------------------------ OpenSignals text exports
+def _opensignals_txt(path: Path, n: int = 500, seq_gap: bool = False, extra_col: bool = False) -> np.ndarray:
+    import json
+
+    adc = (32768 + np.random.default_rng(0).normal(size=(n, 2)) * 500).astype(int)
+    dev = {"position": 0, "device": "biosignalsplux", "sampling rate": 1000, "resolution": [16, 16],
+           "channels": [1, 2], "sensor": ["EMG", "EMG"], "label": ["A1", "A2"], "column": ["nSeq", "DI", "A1", "A2"]}
+    seq = np.arange(n) % 16
+    if seq_gap:
+        seq[n // 2:] = (seq[n // 2:] + 3) % 16  # three samples lost
+    with open(path, "w") as fh:
+        fh.write("# OpenSignals Text File Format. Version 1\n# " + json.dumps({"00:07:80:3B:46:61": dev}) +
+                 "\n# EndOfHeader\n")
+        for i in range(n):
+            fh.write(f"{seq[i]}\t0\t{adc[i, 0]}\t{adc[i, 1]}" + ("\t7" if extra_col else "") + "\n")
+    return adc
+
+
+def test_opensignals_text_export_is_read(tmp_path, capsys, caplog):
+    from myoflow.io import read
+    from myoflow.io.opensignals import plux_emg_to_volts
+
+    adc = _opensignals_txt(tmp_path / "plux.txt")
+    rec = read(tmp_path / "plux.txt")  # was: "header has 1 column name(s) but the data rows have 4 value(s)"
+    assert rec.fs == 1000.0 and rec.ch_names == ("A1", "A2") and rec.units == ("adc", "adc")
+    np.testing.assert_array_equal(rec.data, adc.T)
+    volts = read(tmp_path / "plux.txt", sensor="EMG")
+    np.testing.assert_allclose(volts.data, plux_emg_to_volts(adc.T, 16))
+    _opensignals_txt(tmp_path / "gap.txt", seq_gap=True)
+    read(tmp_path / "gap.txt")
+    assert "nSeq counter jumps 1 time(s)" in caplog.text and "gap.txt" in caplog.text
+    _opensignals_txt(tmp_path / "wide.txt", extra_col=True)
+    code, _, err = _cli(["inspect", tmp_path / "wide.txt"], capsys)
+    line = _one_error_line(code, err)
+    assert "wide.txt" in line and "lists 4 column(s) but the rows have 5" in line
+
+
+def test_muscle_names_differing_only_in_case_are_refused(tmp_path, capsys):
+    items = _burst_items(0, {"VL": (30, 120), "TA": (150, 300)})
+    items = [(stem.replace("02_VL", "02_vl"), rec.replace(meta={**rec.meta, "muscle": "vl"}))
+             if stem == "02_VL" else (stem, rec) for stem, rec in items]
+    ds = write_dataset(tmp_path / "lab", items, None, {"protocol": "t"}).path
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--set", "evaluate.models=[lda]",
+                         "--set", "evaluate.final_model=false", "--set", "evaluate.n_boot=10"], capsys)
+    line = _one_error_line(code, err)  # was: 'vl' a third class, subject 02 scored on a class never trained
+    assert str(ds) in line and "'VL' (01_VL), 'vl' (02_vl)" in line
+
+
+def test_stimulated_response_is_read_from_the_muscles_channel(tmp_path):
+    from myoflow.errors import DataError
+    from myoflow.preprocess.evoked import prepare_evoked
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(3, 0, frequencies=(25.0,), train_s=1.0, n_units=20)
+    part = part.assign(mass_class=["low", "normal", "high"])
+    kw = dict(label="mass_class", classes=["low", "normal", "high"], covariates=["age"], muscles=["RF", "BF"],
+              frequencies=[25.0])
+    noise = np.random.default_rng(0).normal(size=recs[0].n_samples) * 1e-3
+
+    def with_accelerometer(r, names):
+        return Recording(np.vstack([noise, r.data[0]]), r.fs, names, events=r.events, meta=r.meta)
+
+    clean = prepare_evoked(recs, part, **kw)
+    named = prepare_evoked([with_accelerometer(r, ["ACC", f"{r.meta['muscle']} EMG"]) for r in recs], part, **kw)
+    for key, resp in clean.responses.items():  # was: channel 0, the accelerometer, taken as the muscle
+        np.testing.assert_array_equal(named.responses[key], resp)
+    with pytest.raises(DataError, match=r"2 channels \['ch1', 'ch2'\] and none of them named 'RF'"):
+        prepare_evoked([with_accelerometer(r, ["ch1", "ch2"]) for r in recs], part, **kw)
+
+
+def test_muscle_id_on_a_folder_of_epochs_says_so(tmp_path, capsys):
+    from myoflow.containers import Epochs
+
+    ep = Epochs(np.zeros((4, 2, 50)), 1000.0, ["a", "b"], pd.DataFrame({"subject": ["S1"] * 4}))
+    ds = write_dataset(tmp_path / "templates", [("muaps/part000", ep)], pd.DataFrame({"subject": ["S1"]}),
+                       {"protocol": "t"}).path
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run"], capsys)
+    line = _one_error_line(code, err)  # was: "its 1 item(s) are multi-rate Trials"
+    assert str(ds) in line and "holds Epochs" in line and "Trials" not in line

@@ -84,7 +84,7 @@ def run_cmd(config: str, out: Path, data_dir: Path | None, name: str | None, set
                                    f"not {config!r}")
         if name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
             # the name labels conditions, figures and reports of every pipeline: keep it a plain word
-            raise ConfigError(f"--name {name!r}: use letters, digits, '-' and '_' (it names the cohort in "
+            raise ConfigError(f"--name {name!r}: use ASCII letters, digits, '-' and '_' (it names the cohort in "
                               "conditions and reports)")
         source = data_config(config, data_dir, name=name)
     else:

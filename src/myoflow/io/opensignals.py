@@ -18,7 +18,7 @@ from ..containers import Recording, Trial
 from ..errors import DataError
 from ._common import check_file, check_fs, make_recording
 
-__all__ = ["read_opensignals", "is_opensignals", "plux_emg_to_volts"]
+__all__ = ["read_opensignals", "is_opensignals", "plux_emg_to_volts", "read_opensignals_text", "is_opensignals_text"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,102 @@ def read_opensignals(path: str | os.PathLike, *, sensor: str | None = None) -> R
             streams[mac] = make_recording(
                 data, fs, [f"CH{k.split('_')[1]}" for k in names], where, units=units, meta=meta,
             )
+    if len(streams) == 1:
+        return next(iter(streams.values()))
+    return Trial(streams=streams, meta={"source": where})
+
+
+_TEXT_MAGIC = "# OpenSignals Text File Format"
+
+
+def is_opensignals_text(path: str | os.PathLike) -> bool:
+    """True if ``path`` is an OpenSignals text export (first line ``# OpenSignals Text File Format``)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.readline(200)
+    except OSError:
+        return False
+    return head.decode("utf-8-sig", errors="replace").startswith(_TEXT_MAGIC)
+
+
+def _text_header(path, where: str) -> tuple[dict, int]:
+    """The JSON device header of an OpenSignals text file and the number of header lines."""
+    import json
+
+    lines = []
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        for line in fh:
+            lines.append(line)
+            if line.strip().lower().startswith("# endofheader"):
+                break
+            if len(lines) > 20:
+                break
+    if not lines or not lines[-1].strip().lower().startswith("# endofheader"):
+        raise DataError("OpenSignals text header has no '# EndOfHeader' line (truncated header?)", where)
+    for line in lines[1:-1]:
+        text = line.lstrip("#").strip()
+        if text.startswith("{"):
+            try:
+                header = json.loads(text)
+            except ValueError as exc:
+                raise DataError(f"OpenSignals text header is not valid JSON: {exc}", where) from None
+            if not isinstance(header, dict) or not header or not all(isinstance(v, dict) for v in header.values()):
+                raise DataError("OpenSignals text header holds no device description", where)
+            return header, len(lines)
+    raise DataError("OpenSignals text header has no JSON device line", where)
+
+
+def read_opensignals_text(path: str | os.PathLike, *, sensor: str | None = None) -> Recording | Trial:
+    """Read an OpenSignals (PLUX) text export: a JSON device header, then one row per sample.
+
+    Columns follow each device's ``column`` list (``nSeq``, ``DI``, then its channels, e.g. ``A1``); the
+    channels keep their labels. ``sensor="EMG"`` converts the ADC codes to volts with each channel's
+    resolution, as :func:`read_opensignals` does; ``None`` keeps the codes (``units="adc"``). Samples lost
+    in transmission show as jumps of the 4-bit ``nSeq`` counter and are reported, not filled.
+    """
+    p = check_file(path)
+    where = str(p)
+    if sensor is not None and str(sensor).upper() != "EMG":
+        raise DataError(f"unit conversion is implemented for sensor='EMG' only, got {sensor!r}", where)
+    header, skip = _text_header(p, where)
+    devices = sorted(header.items(), key=lambda kv: kv[1].get("position", 0))
+    try:
+        table = np.loadtxt(p, skiprows=skip, ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise DataError(f"OpenSignals text rows are not all numbers (truncated or edited file?): {exc}", where) \
+            from None
+    if table.shape[0] == 0:
+        raise DataError("OpenSignals text file has a header but no samples", where)
+    n_cols = sum(len(d.get("column", [])) for _, d in devices)
+    if table.shape[1] != n_cols:
+        raise DataError(f"the header lists {n_cols} column(s) but the rows have {table.shape[1]}", where)
+    streams: dict[str, Recording] = {}
+    start = 0
+    for mac, d in devices:
+        cols = [str(c) for c in d.get("column", [])]
+        block = table[:, start:start + len(cols)]
+        start += len(cols)
+        fs = check_fs(d.get("sampling rate"), where, f"device {mac}")
+        labels = [str(x) for x in d.get("label", [])]
+        idx = [cols.index(lab) for lab in labels if lab in cols]
+        if not idx:
+            raise DataError(f"device {mac} lists no channel columns (label {labels})", where)
+        if "nSeq" in cols:
+            seq = block[:, cols.index("nSeq")]
+            lost = int(np.sum((np.diff(seq) % 16) - 1 != 0))
+            if lost:
+                log.warning("%s: device %s: the nSeq counter jumps %d time(s): samples were lost in transmission, "
+                            "so times after each jump are early", where, mac, lost)
+        data = block[:, idx].T
+        res = d.get("resolution", 16)
+        res = list(res) if isinstance(res, (list, tuple)) else [res] * len(idx)
+        units = "adc"
+        if sensor is not None:
+            data = np.vstack([plux_emg_to_volts(row, int(res[min(k, len(res) - 1)])) for k, row in enumerate(data)])
+            units = "V"
+        meta = {"source": where, "device": d.get("device"), "mac": mac, "resolution_bits": res[0],
+                "date": d.get("date"), "time": d.get("time")}
+        streams[mac] = make_recording(data, fs, [cols[i] for i in idx], where, units=units, meta=meta)
     if len(streams) == 1:
         return next(iter(streams.values()))
     return Trial(streams=streams, meta={"source": where})

@@ -17,7 +17,7 @@ from .edf import read_edf
 from .interop import read_nwb
 from .intan import read_rhd
 from .matlab import read_mat
-from .opensignals import is_opensignals, read_opensignals
+from .opensignals import is_opensignals, is_opensignals_text, read_opensignals, read_opensignals_text
 from .opensim import read_opensim
 from .tabular import read_csv
 from .xdf import read_xdf
@@ -140,6 +140,8 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
     try:
         if reader is _read_hdf5:
             return reader(p, **hints)
+        if reader is read_csv and is_opensignals_text(p):  # PLUX's text export: a JSON header, ADC codes
+            return _call(read_opensignals_text, p, hints, "OpenSignals text files")
         return _call(reader, p, hints, f"{suffix} files")
     except MyoflowError:
         raise

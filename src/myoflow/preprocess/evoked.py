@@ -222,6 +222,26 @@ PLAUSIBLE_COVARIATES = {"age": (10.0, 110.0), "height": (1.0, 2.5), "weight": (2
 _SEX = {"m", "male", "f", "female", "man", "woman"}
 
 
+def response_channel(rec: Recording, muscle: str) -> int:
+    """Which channel of a stimulated recording holds the muscle's response.
+
+    The only one, else the one named like the muscle (``RF``, ``RF EMG``); a recording with several channels
+    and none of them so named (an accelerometer or trigger beside the EMG) is an error, never a guess.
+    """
+    if rec.n_channels == 1:
+        return 0
+    m = str(muscle).strip().lower()
+    exact = [i for i, c in enumerate(rec.ch_names) if str(c).strip().lower() == m]
+    loose = [i for i, c in enumerate(rec.ch_names) if m in str(c).lower().replace("_", " ").split()]
+    hits = exact or loose
+    if len(hits) == 1:
+        return hits[0]
+    raise DataError(f"recording has {rec.n_channels} channels {list(rec.ch_names)[:6]} and "
+                    f"{'several' if hits else 'none'} of them named {muscle!r}: which one holds the {muscle} response "
+                    f"cannot be told; rename it (myoflow convert --channel-map NAME={muscle}) or keep only that channel",
+                    rec.source)
+
+
 def _check_covariates(parts: pd.DataFrame, covariates: Sequence[str], where: str | None) -> None:
     """Every covariate of every subject present, numeric and finite (sex: M/F), and plausible."""
     for name in covariates:
@@ -300,7 +320,7 @@ def prepare_evoked(
         elif rec.fs != fs:
             raise DataError(f"fs={rec.fs:g} Hz differs from the cohort's {fs:g} Hz; resample first", where)
         r, desc = extract_responses(rec, window_ms=window_ms, blank_ms=blank_ms, highpass_hz=highpass_hz,
-                                    frequency_hz=key[2])
+                                    frequency_hz=key[2], channel=response_channel(rec, key[1]))
         responses[key] = r
         rows.append({"subject": key[0], "muscle": key[1], "frequency": key[2], **desc})
         if progress is not None:

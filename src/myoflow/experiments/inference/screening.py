@@ -26,7 +26,7 @@ from ...errors import ConfigError, DataError
 from ...preprocess.evoked_combine import combine_frequencies
 from ...models.attention_bilstm import MassLevelClassifier
 from ...preprocess.evoked import (
-    PLAUSIBLE_COVARIATES, EvokedData, _decimate, condition_name, extract_responses, sequence_epochs,
+    PLAUSIBLE_COVARIATES, EvokedData, _decimate, condition_name, extract_responses, response_channel, sequence_epochs,
 )
 
 __all__ = ["parse_covariates", "load_screening_model", "screen", "ScreeningResult"]
@@ -217,7 +217,8 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     for f in sm.frequencies:
         for m in muscles:
             r, desc = extract_responses(keyed[(m, f)], window_ms=tuple(pre.window_ms), blank_ms=tuple(pre.blank_ms),
-                                        highpass_hz=pre.highpass_hz, frequency_hz=f)
+                                        highpass_hz=pre.highpass_hz, frequency_hz=f,
+                                        channel=response_channel(keyed[(m, f)], m))
             responses[(subject, m, f)] = r
             desc_rows.append({"subject": subject, "muscle": m, "frequency": float(f), **desc})
     fs = keyed[(muscles[0], sm.frequencies[0])].fs

@@ -196,8 +196,11 @@ def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list
     from ...io.dataset import load_dataset
 
     ds = load_dataset(cfg.path)
-    items, skipped = [], []
+    items, skipped, epochs = [], [], []
     for stem, obj in ds:
+        if isinstance(obj, Epochs):  # cut windows (e.g. MUAP templates): no recording to detect bursts in
+            epochs.append(stem)
+            continue
         if not isinstance(obj, Recording):
             skipped.append(stem)  # e.g. an EDF with EMG and an accelerometer at two rates reads as a Trial
             continue
@@ -210,13 +213,39 @@ def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list
         items.append((stem, obj))
     hint = ("; keep the EMG signals when converting, e.g. myoflow convert ... --hint channels=EMG1,EMG2 "
             "(EDF/BDF), so each file reads as one Recording")
+    if not items and not skipped:
+        raise DataError(f"dataset folder holds Epochs (e.g. {epochs[:2]}), not recordings: muscle-id needs one "
+                        "continuous Recording per subject x muscle", str(cfg.path))
+    if epochs:
+        log.warning("%s: %d item(s) are Epochs, not recordings, and are left out: %s", cfg.path, len(epochs),
+                    epochs[:5])
     if not items:
         raise DataError(f"dataset folder holds no single Recording: its {len(skipped)} item(s) are multi-rate "
                         f"Trials (e.g. {skipped[:2]}){hint}", str(cfg.path))
     if skipped:
         log.warning("%s: %d item(s) are not single Recordings and are left out: %s%s", cfg.path, len(skipped),
                     skipped[:5], hint)
+    _one_spelling(items, str(cfg.path))
     return _subset_subjects(items, cfg.subjects), {"participants": len(ds.participants)}
+
+
+def _one_spelling(items: list[tuple[str, Recording]], where: str) -> None:
+    """Refuse class names that differ only in case or spacing ('VL' in one file, 'vl' in another): each
+    would be a class of its own, and a subject holding only one spelling would be scored on a class its
+    training folds never saw."""
+    for key, code in (("muscle", _muscle_code), ("side", _side_name)):
+        seen: dict[str, dict[str, str]] = {}
+        for stem, rec in items:
+            v = rec.meta.get(key)
+            if v is None:
+                continue
+            name = str(code(v))
+            seen.setdefault(" ".join(name.lower().split()), {}).setdefault(name, stem)
+        for spellings in seen.values():
+            if len(spellings) > 1:
+                shown = ", ".join(f"{n!r} ({stem})" for n, stem in list(spellings.items())[:3])
+                raise DataError(f"{key} names {shown} differ only in case or spacing and would be separate "
+                                f"classes; give each {key} one spelling (manifest, --pattern or --meta)", where)
 
 
 def _lowerlimb_sim_recordings(cfg: CohortConfig, progress: Callable | None
