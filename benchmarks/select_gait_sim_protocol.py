@@ -12,6 +12,9 @@ ties / none: the first listed. Usage::
 
     python benchmarks/select_gait_sim_protocol.py --candidates all,4,2 \\
         --out benchmarks/results/selection/gait_sim_protocol_seed1.json
+    # after the variability re-calibration (issue 18):
+    python benchmarks/select_gait_sim_protocol.py --candidates 4,6,3,all \\
+        --out benchmarks/results/selection/gait_sim_protocol_seed1_v2.json
 """
 from __future__ import annotations
 
@@ -49,7 +52,10 @@ def run_candidate(value: str, sim_seed: int, out_root: Path, extra: list[str]) -
                for k in ("torque_based", "baseline")},
             **{f"{k}_per_subject_quartiles": sim[k].get("r2_ens_per_group_quartiles")
                for k in ("torque_based", "baseline")},
-            "variability": m["summary"].get("variability", {}).get("sim", {}).get("cycle")}
+            "variability": m["summary"].get("variability", {}).get("sim", {}).get("cycle"),
+            # the score of a model that predicts the cohort pattern (no kinematics): the ceiling of the spread
+            "subject_vs_cohort": {k: v for k, v in (m["summary"].get("variability", {}).get("sim", {})
+                                                    .get("subject") or {}).items() if k != "per_muscle"}}
 
 
 def main(argv=None) -> int:

@@ -121,3 +121,23 @@ def test_crosstalk_matrix_and_switch():
     for dst, src, _ in CROSSTALK:
         w[idx[dst], idx[src]] = parts[f"true_crosstalk_{dst}_from_{src}"].iloc[0]
     np.testing.assert_allclose(e_on, w @ e_off, rtol=1e-5, atol=1e-9)
+
+
+def test_sim_variability_reaches_the_simulator_and_the_cache_key(tmp_path):
+    """data.sim_variability overrides GaitVariability for the cohort, keys the cache, and is validated."""
+    from myoflow.pipelines.gait_emg.pipeline import _sim_cache_key, load_gait_data
+
+    small = {**TINY, "data": {**TINY["data"], "subjects": 3, "strides": 2, "calib_strides": 0}}
+    off = {"subject_shape_sd": 0.0, "stride_shape_sd": 0.0, "stride_timing_sd": 0.0, "tonic_max": 0.0}
+    cfg_def = load_config(small)
+    cfg_off = load_config({**small, "data": {**small["data"], "sim_variability": off}})
+    assert _sim_cache_key(cfg_def) != _sim_cache_key(cfg_off)
+    a = load_gait_data(cfg_def, tmp_path).sim
+    b = load_gait_data(cfg_off, tmp_path).sim
+    np.testing.assert_array_equal(a.angles, b.angles)  # the walks are the same draws
+    assert not np.allclose(a.emg, b.emg)                # the excitation layer is not
+    assert len(list((tmp_path / "gait_emg").glob("sim-*.npz"))) == 2
+    with pytest.raises(ConfigError, match="unknown keys"):
+        load_config({**small, "data": {**small["data"], "sim_variability": {"subject_sd": 0.1}}})
+    with pytest.raises(ConfigError, match=">= 0"):
+        load_config({**small, "data": {**small["data"], "sim_variability": {"tonic_max": -1}}})

@@ -100,6 +100,10 @@ class GaitDataConfig:
     calib_strides: int = 5
     sim_seed: int = 0
     fs_sim: float = 4096.0
+    #: Overrides of :class:`~myoflow.simulate.protocols.gait.GaitVariability` for the simulated cohort
+    #: (e.g. ``{subject_shape_sd: 0.2}``); {} = the simulator's calibrated defaults. For selection runs
+    #: on another sim seed (``benchmarks/gait_variability.py``, ``benchmarks/select_gait_sim_protocol.py``).
+    sim_variability: dict[str, float] = field(default_factory=dict)
     real: bool = True
     real_path: Path | None = None
     real_train: str = "walk36"
@@ -153,6 +157,18 @@ class GaitDataConfig:
             raise ConfigError(f"data.strides must be >= 2, got {self.strides}")
         if self.calib_strides < 0:
             raise ConfigError(f"data.calib_strides must be >= 0, got {self.calib_strides}")
+        if self.sim_variability:
+            from dataclasses import fields
+
+            from ...simulate.protocols.gait import GaitVariability
+
+            known = {f.name for f in fields(GaitVariability)}
+            bad = sorted(set(self.sim_variability) - known)
+            if bad:
+                raise ConfigError(f"data.sim_variability: unknown keys {bad}; known: {sorted(known)}")
+            for k, v in self.sim_variability.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+                    raise ConfigError(f"data.sim_variability.{k} must be a number >= 0, got {v!r}")
 
 
 @dataclass
@@ -240,7 +256,8 @@ def _sim_cache_key(cfg: GaitEmgConfig) -> str:
     from ...simulate import simulator_digest
 
     return cache_key({"v": __version__, "sim": simulator_digest(), "n": d.subjects, "strides": d.strides,
-                      "calib": d.calib_strides,
+                      "calib": d.calib_strides, **({"var": dict(sorted(d.sim_variability.items()))}
+                                                   if d.sim_variability else {}),
                       "seed": d.sim_seed, "fs_sim": d.fs_sim, "pts": p.n_points, "bp": list(p.bandpass),
                       "env": p.envelope_hz})
 
@@ -290,14 +307,19 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         cache = None if (cache_dir is None or not d.cache) else Path(cache_dir) / "gait_emg" / f"sim-{_sim_cache_key(cfg)}.npz"
 
         def build() -> GaitCycles:
-            from ...simulate.protocols.gait import simulate_gait
+            from dataclasses import replace
 
-            trials, _ = simulate_gait(d.subjects, d.sim_seed, d.strides + d.calib_strides, fs_sim=d.fs_sim)
+            from ...simulate.protocols.gait import GaitVariability, simulate_gait
+
+            var = replace(GaitVariability(), **d.sim_variability) if d.sim_variability else None
+            trials, _ = simulate_gait(d.subjects, d.sim_seed, d.strides + d.calib_strides, fs_sim=d.fs_sim,
+                                      variability=var)
             return normalise_by_calibration(_cycles_from_trials([("walk", t) for t in trials], cfg), d.calib_strides)
 
         sim = cached(cache, lambda p: _load_cycles(p) if p.is_file() else None, _save_cycles, build,
                      what="simulated gait cycles")
         info.update(n_subjects=d.subjects, strides=d.strides, sim_seed=d.sim_seed, calib_strides=d.calib_strides,
+                    sim_variability=dict(d.sim_variability),
                     emg_reference=(f"each subject's first {d.calib_strides} strides (a calibration walk, not scored)"
                                    if d.calib_strides else "each subject's scored cycles (data.calib_strides: 0)"))
     else:
