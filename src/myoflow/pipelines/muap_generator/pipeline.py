@@ -9,7 +9,8 @@ Protocol
    region into train / val / interpolation / extrapolation; real MUAP templates
    (spike-triggered averages of ``openhdemg-otb``) when the shared data are present.
 2. ``run_fold`` (one fold per training seed) — fit :class:`~myoflow.models.muap_generator.MUAPGenerator`
-   (conditional VAE) on the training units, early-stopped on the validation units;
+   (conditional VAE; with ``model.params.members`` K, the mean of K of them trained with
+   different seeds) on the training units, early-stopped on the validation units;
    with ``evaluate.compare_adversarial`` also the other variant (VAE+GAN when the
    configured model is the plain VAE, and vice versa: ``model.params.adversarial``
    flipped, all else equal) on the same units; generate the held-out units at
@@ -102,7 +103,9 @@ class MuapSplitConfig:
 class MuapEvaluateConfig:
     """Evaluation settings."""
 
-    n_seeds: int = 1                   # folds = independent training seeds on the same split
+    #: folds = independent training seeds on the same split, each scored on its own (errors averaged per
+    #: unit over folds); a generator averaging several trained decoders is ``model.params.members``
+    n_seeds: int = 1
     speed_numerical_n: int = 8         # numerical MUAPs timed per fold
     speed_generator_n: int = 2048      # generated MUAPs timed per fold (batched)
     speed_batch_size: int = 512
@@ -597,7 +600,10 @@ class MuapGeneratorPipeline(Pipeline):
             "history": {"val_nrmse": est.history_.val_loss},
             "primary_variant": primary, "variants": list(fitted),
             "variant_history": {v: {"val_nrmse": e.history_.val_loss, "best_epoch": e.history_.best_epoch,
-                                    "discriminator_loss": e.history_.alternate_loss.get("discriminator", [])}
+                                    "discriminator_loss": e.history_.alternate_loss.get("discriminator", []),
+                                    # ensembles (model.params.members > 1): every member's, member 0 above
+                                    "member_best_epochs": [h.best_epoch for h in e.member_histories_],
+                                    "member_train_seconds": [h.seconds for h in e.member_histories_]}
                                 for v, e in fitted.items()},
             "models": {MODEL_NAME: {"estimator": estimator_config(est)}},
             "n_parameters": gen.n_parameters(), "n_parameters_decoder": gen.n_parameters(decoder_only=True),
