@@ -128,21 +128,38 @@ def test_config_members_bad_value_is_a_config_error_and_cli_exit_2(tmp_path):
     assert "Traceback" not in r.stderr and len(lines) == 1 and "members must be an integer >= 1" in lines[0]
 
 
-def test_pipeline_fold_with_members_exports_the_ensemble(tmp_path):
+def _tiny_members(n_jobs: int):
     from myoflow.experiments import load_config
-    from myoflow.experiments.base import FoldContext
-    from myoflow.experiments.registry import get_pipeline
 
     from .test_muap_generator_pipeline import TINY
 
-    over = {**TINY, "model": {"params": {**TINY["model"]["params"], "members": 2}},
-            "train": {"epochs": 2, "batch_size": 16},
-            "evaluate": {**TINY["evaluate"], "compare_adversarial": False, "floor_units": 0}}
-    cfg = load_config(CONFIG, quick=True, overrides=over)
+    return load_config(CONFIG, quick=True, overrides={
+        **TINY, "model": {"params": {**TINY["model"]["params"], "members": 2}}, "train": {"epochs": 2, "batch_size": 16},
+        "evaluate": {**TINY["evaluate"], "compare_adversarial": False, "floor_units": 0}, "compute": {"n_jobs": n_jobs}})
+
+
+def test_pipeline_fold_with_members_exports_the_ensemble(tmp_path):
+    from myoflow.experiments.base import FoldContext
+    from myoflow.experiments.registry import get_pipeline
+
+    cfg = _tiny_members(2)
     pipe = get_pipeline(cfg.pipeline)
     data = pipe.prepare(cfg, tmp_path / "cache")
     fold = pipe.folds(cfg, data)[0]
     res = pipe.run_fold(cfg, data, fold, FoldContext(seed=11, device="cpu", workdir=tmp_path / "fold"))
+    # the members trained in two processes give the numbers of training them one after another here
+    cfg1 = _tiny_members(1)
+    res1 = pipe.run_fold(cfg1, data, fold, FoldContext(seed=11, device="cpu", workdir=tmp_path / "fold1"))
+    np.testing.assert_array_equal(res1.predictions["nrmse"].to_numpy(), res.predictions["nrmse"].to_numpy())
+    # and the estimator's own members fit (one process) gives them too
+    from myoflow.pipelines.muap_generator.pipeline import _estimator
+
+    whole = _estimator(cfg1, data, 11, "cpu")
+    tr, va = data.indices("train"), data.indices("val")
+    whole.fit(data.conditions[tr], data.muaps[tr], validation_data=(data.conditions[va], data.muaps[va]))
+    idx0 = data.indices("interpolation")
+    np.testing.assert_array_equal(whole.predict(data.conditions[idx0]),
+                                  load_generator(tmp_path / "fold1" / "generator").generate(data.conditions[idx0]))
     hist = res.extras["variant_history"]["vae"]
     assert len(hist["member_best_epochs"]) == 2 and res.extras["generator_config"]["members"] == 2
     gen = load_generator(tmp_path / "fold" / "generator")
@@ -153,3 +170,9 @@ def test_pipeline_fold_with_members_exports_the_ensemble(tmp_path):
     own = res.predictions[(res.predictions["set"] == "interpolation")].sort_values("unit")
     np.testing.assert_allclose(own["nrmse"].to_numpy(), nrmse(gen.generate(data.conditions[np.sort(idx)]),
                                                              data.muaps[np.sort(idx)]), rtol=1e-5)
+
+
+def test_compute_n_jobs_bad_values_are_config_errors():
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ConfigError, match=r"compute\.n_jobs"):
+            _tiny_members(bad)

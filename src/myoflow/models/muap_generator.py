@@ -1016,15 +1016,28 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
 
     def _fit_members(self, X: np.ndarray, y: np.ndarray, *, validation_data, on_epoch) -> "MuapGeneratorEstimator":
         """``members`` single fits with the seeds :func:`member_seed`, averaged (:class:`MUAPEnsemble`)."""
-        import copy
-
         from sklearn.base import clone
 
         fitted = []
         for k in range(int(self.members)):
             one = clone(self).set_params(members=1, seed=member_seed(int(self.seed), k))
             fitted.append(one.fit(X, y, validation_data=validation_data, on_epoch=on_epoch))
-        self.generator_ = MUAPEnsemble([e.generator_ for e in fitted])
+        return self.set_members(fitted)
+
+    def set_members(self, fitted: Sequence["MuapGeneratorEstimator"]) -> "MuapGeneratorEstimator":
+        """Become the ensemble of ``members`` fitted single generators (member k trained with seed
+        ``member_seed(seed, k)``; e.g. in parallel processes by the pipeline): their :class:`MUAPEnsemble`
+        (the generator itself when ``members = 1``), member 0's curves, all members' seconds."""
+        import copy
+
+        fitted = list(fitted)
+        if len(fitted) != int(self.members):
+            raise ConfigError(f"{len(fitted)} fitted generator(s) for members={self.members}")
+        for k, e in enumerate(fitted):
+            e._check_fitted()
+            if int(e.seed) != member_seed(int(self.seed), k) or int(e.members) != 1:
+                raise ConfigError(f"member {k} was not trained as member {k} of seed {self.seed}")
+        self.generator_ = fitted[0].generator_ if len(fitted) == 1 else MUAPEnsemble([e.generator_ for e in fitted])
         self.member_histories_ = [e.history_ for e in fitted]
         self.history_ = copy.copy(fitted[0].history_)  # a copy: member 0's own entry keeps its seconds
         self.history_.seconds = float(sum(h.seconds for h in self.member_histories_))
