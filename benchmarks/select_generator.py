@@ -1,4 +1,4 @@
-"""Choose the MUAP generator's recipe (Fourier condition features, normalised shape loss) on a SEPARATELY SEEDED cohort.
+"""Choose the MUAP generator's recipe (condition features, losses, ensemble size, sizes) on a SEPARATELY SEEDED cohort.
 
 The reported ``muap-generator`` protocol samples its conditions and its region split with
 ``data.seed: 0``. Here every candidate recipe runs the pipeline's own fold (train on the
@@ -7,7 +7,8 @@ units and extrapolation band) on the cohort of another seed (default 1): other
 conditions, other held-out units, other split. Everything else is as in
 ``configs/muap_generator.yaml`` (the configured VAE only: ``compare_adversarial`` off),
 except the cohort size and the epochs (``--pool``, ``--extrapolation``, ``--epochs``: the
-full size takes hours on the shared 2-core machine); the sizes used are in the record.
+full size takes hours on the shared 2-core machine) and a candidate's own ``data`` / ``train``
+overrides; the sizes used are in the record.
 
 Score of a candidate = mean of its slab and random-unit RMSE / RMS(target) (the
 issue's interpolation goals; the extrapolation band is recorded, not scored). The lowest

@@ -28,6 +28,10 @@ Differences from BioMime, and why
   chosen on a separately seeded cohort): ``sin``/``cos`` of ``2^k π u`` beside the unit
   conditions ``u``; lower interpolation error, higher extrapolation error (outside the
   training box the features oscillate).
+* **Ensembles** (``members``, 2 in the pipeline config, chosen on a separately seeded
+  cohort): the mean of several generators trained with different seeds
+  (:class:`MUAPEnsemble`); their errors are partly independent, so the mean is a closer
+  deterministic surrogate, at one decoder pass per member.
 * **Fully connected decoder with time-scaling experts.** The decoder is an MLP
   (fast on CPU: a few MFLOP per MUAP) followed by BioMime's mixture of
   time-scaling experts (fixed resampling of the time axis by factors 0.5–2,
