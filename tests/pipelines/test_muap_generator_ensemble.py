@@ -134,8 +134,10 @@ def _tiny_members(n_jobs: int):
     from .test_muap_generator_pipeline import TINY
 
     return load_config(CONFIG, quick=True, overrides={
-        **TINY, "model": {"params": {**TINY["model"]["params"], "members": 2}}, "train": {"epochs": 2, "batch_size": 16},
-        "evaluate": {**TINY["evaluate"], "compare_adversarial": False, "floor_units": 0}, "compute": {"n_jobs": n_jobs}})
+        **TINY, "model": {"params": {**TINY["model"]["params"], "members": 2}},
+        "train": {"epochs": 2, "batch_size": 16},
+        "evaluate": {**TINY["evaluate"], "compare_adversarial": False, "floor_units": 0},
+        "compute": {"n_jobs": n_jobs}})
 
 
 def test_pipeline_fold_with_members_exports_the_ensemble(tmp_path):

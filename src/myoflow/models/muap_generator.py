@@ -1137,8 +1137,8 @@ def _as_generator(est: Any, where: Path) -> "MUAPGenerator | MUAPEnsemble":
     return est.generator_.eval()
 
 
-def export_generator_onnx(generator: "MUAPGenerator | MUAPEnsemble", path: str | Path, batch: int = 4, rtol: float = 1e-4,
-                          seed: int = 0) -> float:
+def export_generator_onnx(generator: "MUAPGenerator | MUAPEnsemble", path: str | Path, batch: int = 4,
+                          rtol: float = 1e-4, seed: int = 0) -> float:
     """Export the generation path to ONNX and check it against PyTorch.
 
     The ONNX graph maps ``conditions`` (n, 6; physical units — range checks are the

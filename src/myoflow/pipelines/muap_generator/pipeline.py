@@ -126,9 +126,9 @@ class MuapComputeConfig:
     """CPU use of a fold.
 
     ``torch_threads``: threads for training and generation inside ``run_fold`` (0 keeps
-    torch's setting); ``n_jobs``: processes training a fold's generators. One thread is fastest on a shared 2-core machine: the small
-    matrix products here gain little from a second thread and suffer badly when the
-    cores are oversubscribed.
+    torch's setting); ``n_jobs``: processes training a fold's generators. One thread is
+    fastest on a shared 2-core machine: the small matrix products here gain little from a
+    second thread and suffer badly when the cores are oversubscribed.
     """
 
     torch_threads: int = 1
