@@ -28,6 +28,10 @@ Differences from BioMime, and why
   chosen on a separately seeded cohort): ``sin``/``cos`` of ``2^k π u`` beside the unit
   conditions ``u``; lower interpolation error, higher extrapolation error (outside the
   training box the features oscillate).
+* **Ensembles** (``members``, 2 in the pipeline config, chosen on a separately seeded
+  cohort): the mean of several generators trained with different seeds
+  (:class:`MUAPEnsemble`); their errors are partly independent, so the mean is a closer
+  deterministic surrogate, at one decoder pass per member.
 * **Fully connected decoder with time-scaling experts.** The decoder is an MLP
   (fast on CPU: a few MFLOP per MUAP) followed by BioMime's mixture of
   time-scaling experts (fixed resampling of the time axis by factors 0.5–2,
@@ -60,8 +64,10 @@ __all__ = [
     "DEFAULT_CONDITION_RANGES",
     "MUAPDecoder",
     "MUAPDiscriminator",
+    "MUAPEnsemble",
     "MUAPGenerator",
     "MuapGeneratorEstimator",
+    "member_seed",
     "time_scaling_matrices",
     "validate_conditions",
     "nrmse",
@@ -415,16 +421,7 @@ class MUAPGenerator(nn.Module):
         """
         cond = self._as_tensor(conditions)
         n = cond.shape[0]
-        if z is None:
-            if seed is None:
-                zt = torch.zeros(n, self.latent_dim, device=cond.device)
-            else:
-                gen = torch.Generator().manual_seed(int(seed))
-                zt = (torch.randn(n, self.latent_dim, generator=gen) * float(temperature)).to(cond.device)
-        else:
-            zt = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=cond.device)
-            if zt.shape != (n, self.latent_dim):
-                raise DataError(f"z must have shape ({n}, {self.latent_dim}), got {tuple(zt.shape)}")
+        zt = _latents(n, self.latent_dim, z, seed, temperature, cond.device)
         was_training = self.training
         self.eval()
         out = []
@@ -536,6 +533,103 @@ class MUAPGenerator(nn.Module):
         return int(sum(p.numel() for p in params))
 
 
+def _latents(n: int, latent_dim: int, z: Any, seed: int | None, temperature: float,
+             device: torch.device) -> torch.Tensor:
+    """The (n, latent_dim) codes of :meth:`MUAPGenerator.generate`: ``z`` checked, else ``z = 0``, else
+    ``N(0, temperature²)`` from a local generator seeded with ``seed``."""
+    if z is None:
+        if seed is None:
+            return torch.zeros(n, latent_dim, device=device)
+        gen = torch.Generator().manual_seed(int(seed))
+        return (torch.randn(n, latent_dim, generator=gen) * float(temperature)).to(device)
+    zt = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=device)
+    if zt.shape != (n, latent_dim):
+        raise DataError(f"z must have shape ({n}, {latent_dim}), got {tuple(zt.shape)}")
+    return zt
+
+
+def member_seed(seed: int, k: int) -> int:
+    """Training seed of ensemble member ``k``: member 0 keeps ``seed``, so an ensemble of one is the
+    single generator (same numbers); the others are derived from it (stable, SHA-256)."""
+    from ..train.seeding import derive_seed
+
+    return int(seed) if int(k) == 0 else derive_seed(int(seed), "member", int(k))
+
+
+class MUAPEnsemble(nn.Module):
+    """The mean of several :class:`MUAPGenerator` trained with different seeds, behind the same interface.
+
+    Why: the members' errors against the numerical model are partly independent
+    (initialisation, batch order, VAE noise), so their mean output at ``z = 0`` is a
+    better deterministic surrogate than any one of them; the cost is one decoder pass
+    per member.
+
+    Parameters
+    ----------
+    members : sequence of MUAPGenerator
+        Same architecture (:meth:`MUAPGenerator.config`); at least one.
+
+    Notes
+    -----
+    :meth:`generate` and :meth:`morph` average the members' outputs (one set of
+    latent codes for all members); there is no shared latent space, so
+    :meth:`encode` is refused.
+    """
+
+    def __init__(self, members: Sequence[MUAPGenerator]):
+        super().__init__()
+        members = list(members)
+        if not members:
+            raise ConfigError("an ensemble needs at least one member generator")
+        cfg = members[0].config()
+        if any(m.config() != cfg for m in members[1:]):
+            raise ConfigError("ensemble members must share one architecture (MUAPGenerator.config())")
+        self.members = nn.ModuleList(members)
+
+    # the attributes users of a generator read (dynamic simulation, export, figures)
+    def __getattr__(self, name: str) -> Any:
+        if name in ("out_shape", "fs", "condition_names", "condition_ranges", "latent_dim", "positions_mm",
+                    "cond_lo", "cond_hi"):
+            return getattr(self._modules["members"][0], name)
+        return super().__getattr__(name)
+
+    def config(self) -> dict[str, Any]:
+        """The members' :meth:`MUAPGenerator.config` plus ``members`` (their number)."""
+        return {**self.members[0].config(), "members": len(self.members)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "MUAPEnsemble":
+        cfg = dict(config)
+        k = int(cfg.pop("members"))
+        return cls([MUAPGenerator.from_config(cfg) for _ in range(k)])
+
+    @torch.no_grad()
+    def generate(self, conditions: Any, z: np.ndarray | torch.Tensor | None = None, *, seed: int | None = None,
+                 temperature: float = 1.0, batch_size: int = 4096) -> np.ndarray:
+        """Mean of the members' :meth:`MUAPGenerator.generate` (same arguments, same latent codes)."""
+        n = len(validate_conditions(conditions, self.condition_names, self.condition_ranges))
+        zt = _latents(n, self.latent_dim, z, seed, temperature, torch.device("cpu")).cpu().numpy()
+        out = self.members[0].generate(conditions, zt, batch_size=batch_size)
+        for m in self.members[1:]:
+            out += m.generate(conditions, zt, batch_size=batch_size)
+        return out / np.float32(len(self.members))
+
+    @torch.no_grad()
+    def morph(self, muaps: np.ndarray, source_conditions: Any, target_conditions: Any) -> np.ndarray:
+        """Mean of the members' :meth:`MUAPGenerator.morph` (each encodes with its own encoder)."""
+        out = self.members[0].morph(muaps, source_conditions, target_conditions)
+        for m in self.members[1:]:
+            out += m.morph(muaps, source_conditions, target_conditions)
+        return out / np.float32(len(self.members))
+
+    def encode(self, muaps: np.ndarray, conditions: Any) -> np.ndarray:
+        raise DataError(f"an ensemble of {len(self.members)} generators has no shared latent space; "
+                        f"encode with one member (.members[k].encode)")
+
+    def n_parameters(self, decoder_only: bool = False) -> int:
+        return int(sum(m.n_parameters(decoder_only) for m in self.members))
+
+
 class MUAPDiscriminator(nn.Module):
     """Conditional discriminator D(unit-p-p MUAP shape, unit conditions) -> real/fake logit.
 
@@ -594,6 +688,27 @@ class MUAPDecoder(MUAPGenerator):
     def forward(self, conditions: torch.Tensor, z: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         shape, logamp = self.decode_unit(self.unit_conditions(conditions), z)
         return shape * torch.exp(logamp)[:, None, None, None]
+
+
+class MUAPEnsembleDecoder(nn.Module):
+    """ONNX generation path of a :class:`MUAPEnsemble`: the mean of its members' :class:`MUAPDecoder`."""
+
+    def __init__(self, ensemble: MUAPEnsemble):
+        super().__init__()
+        self.members = nn.ModuleList(MUAPDecoder.from_generator(m) for m in ensemble.members)
+        self.condition_names = ensemble.condition_names
+        self.condition_ranges = ensemble.condition_ranges
+        self.latent_dim = ensemble.latent_dim
+
+    def forward(self, conditions: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(conditions, z) for m in self.members]).mean(dim=0)
+
+
+def _decoder(generator: "MUAPGenerator | MUAPEnsemble") -> nn.Module:
+    """The generation-only module of a generator or an ensemble (for ONNX), in eval mode."""
+    if isinstance(generator, MUAPEnsemble):
+        return MUAPEnsembleDecoder(generator).eval()
+    return MUAPDecoder.from_generator(generator)
 
 
 # ------------------------------------------------------------------ metrics
@@ -664,17 +779,23 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
     val_metric : {"nrmse", "rel_rmse"}
         Early-stopping score on the validation units: mean nRMSE (BioMime's metric)
         or mean RMSE / RMS(target).
+    members : int
+        Generators trained (each as with ``members=1``, seeds :func:`member_seed`) and
+        averaged: ``generator_`` is then a :class:`MUAPEnsemble`. 1: one generator.
     seed : int
         Seeds weight initialisation, batch order and the VAE noise (local generators).
     device : str
 
     Attributes
     ----------
-    generator_ : MUAPGenerator
-        The trained model (best validation epoch).
+    generator_ : MUAPGenerator or MUAPEnsemble
+        The trained model (best validation epoch; with ``members > 1`` each member's).
     history_ : myoflow.train.FitResult
         ``train_loss``, ``val_loss`` (validation nRMSE) per epoch, ``best_epoch``, ``seconds``;
-        with ``adversarial``, ``alternate_loss["discriminator"]`` per epoch.
+        with ``adversarial``, ``alternate_loss["discriminator"]`` per epoch. With ``members > 1``:
+        member 0's curves, ``seconds`` of all members.
+    member_histories_ : list of myoflow.train.FitResult
+        Every member's history (one entry when ``members = 1``).
     """
 
     registry_name = "muap_generator"
@@ -690,8 +811,8 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
                  kl_anneal_epochs: int = 50, prior_weight: float = 1.0, amp_weight: float = 0.05,
                  cycle_weight: float = 0.0, adversarial: bool = False, adv_weight: float = 1e-4,
                  disc_width: int = 256, disc_lr: float | None = None, pca_init: bool = True,
-                 cond_fourier: int = 0, rel_weight: float = 0.0, val_metric: str = "nrmse", seed: int = 0,
-                 device: str = "cpu"):
+                 cond_fourier: int = 0, rel_weight: float = 0.0, val_metric: str = "nrmse", members: int = 1,
+                 seed: int = 0, device: str = "cpu"):
         self.fs = fs
         self.condition_names = condition_names
         self.condition_ranges = condition_ranges
@@ -721,6 +842,7 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
         self.cond_fourier = cond_fourier
         self.rel_weight = rel_weight
         self.val_metric = val_metric
+        self.members = members
         self.seed = seed
         self.device = device
 
@@ -741,6 +863,9 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
             raise ConfigError(f"cond_fourier and rel_weight must be >= 0, got {self.cond_fourier}, {self.rel_weight}")
         if self.val_metric not in ("nrmse", "rel_rmse"):
             raise ConfigError(f"val_metric must be 'nrmse' or 'rel_rmse', got {self.val_metric!r}")
+        if isinstance(self.members, (bool, np.bool_)) or not isinstance(self.members, (int, np.integer)) \
+                or self.members < 1:
+            raise ConfigError(f"members must be an integer >= 1 (generators averaged), got {self.members!r}")
 
     def _build(self, out_shape: Sequence[int]) -> MUAPGenerator:
         kw = {k: getattr(self, k) for k in _ARCH}
@@ -749,9 +874,12 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
         return MUAPGenerator(out_shape=tuple(int(s) for s in out_shape), **kw)
 
     @classmethod
-    def from_generator(cls, generator: MUAPGenerator, **params: Any) -> "MuapGeneratorEstimator":
-        """Wrap an already trained :class:`MUAPGenerator` as a fitted estimator (e.g. to save it)."""
+    def from_generator(cls, generator: "MUAPGenerator | MUAPEnsemble", **params: Any) -> "MuapGeneratorEstimator":
+        """Wrap an already trained :class:`MUAPGenerator` (or :class:`MUAPEnsemble`) as a fitted estimator
+        (e.g. to save it)."""
         cfg = generator.config()
+        if isinstance(generator, MUAPEnsemble):
+            params = {**params, "members": len(generator.members)}
         est = cls(**{k: cfg[k] for k in _ARCH}, **params)
         est.generator_ = generator.eval()
         return est
@@ -773,6 +901,8 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
 
         t0 = time.perf_counter()
         self._validate_params()
+        if int(self.members) > 1:
+            return self._fit_members(X, y, validation_data=validation_data, on_epoch=on_epoch)
         muaps = np.asarray(y, dtype=np.float32)
         if muaps.ndim != 4 or len(muaps) == 0:
             raise DataError(f"training MUAPs must have shape (n, rows, cols, times) with n >= 1, got {muaps.shape}")
@@ -885,6 +1015,36 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
         )
         self.history_.seconds = time.perf_counter() - t0  # the whole fit, PCA initialisation included
         self.generator_ = model
+        self.member_histories_ = [self.history_]
+        return self
+
+    def _fit_members(self, X: np.ndarray, y: np.ndarray, *, validation_data, on_epoch) -> "MuapGeneratorEstimator":
+        """``members`` single fits with the seeds :func:`member_seed`, averaged (:class:`MUAPEnsemble`)."""
+        from sklearn.base import clone
+
+        fitted = []
+        for k in range(int(self.members)):
+            one = clone(self).set_params(members=1, seed=member_seed(int(self.seed), k))
+            fitted.append(one.fit(X, y, validation_data=validation_data, on_epoch=on_epoch))
+        return self.set_members(fitted)
+
+    def set_members(self, fitted: Sequence["MuapGeneratorEstimator"]) -> "MuapGeneratorEstimator":
+        """Become the ensemble of ``members`` fitted single generators (member k trained with seed
+        ``member_seed(seed, k)``; e.g. in parallel processes by the pipeline): their :class:`MUAPEnsemble`
+        (the generator itself when ``members = 1``), member 0's curves, all members' seconds."""
+        import copy
+
+        fitted = list(fitted)
+        if len(fitted) != int(self.members):
+            raise ConfigError(f"{len(fitted)} fitted generator(s) for members={self.members}")
+        for k, e in enumerate(fitted):
+            e._check_fitted()
+            if int(e.seed) != member_seed(int(self.seed), k) or int(e.members) != 1:
+                raise ConfigError(f"member {k} was not trained as member {k} of seed {self.seed}")
+        self.generator_ = fitted[0].generator_ if len(fitted) == 1 else MUAPEnsemble([e.generator_ for e in fitted])
+        self.member_histories_ = [e.history_ for e in fitted]
+        self.history_ = copy.copy(fitted[0].history_)  # a copy: member 0's own entry keeps its seconds
+        self.history_.seconds = float(sum(h.seconds for h in self.member_histories_))
         return self
 
     # --------------------------------------------------------------- predict
@@ -901,20 +1061,23 @@ class MuapGeneratorEstimator(RegressorMixin, MyoflowEstimator):
     def export_module(self):
         """The generation path ``(conditions, z) -> MUAPs`` for ONNX (:class:`MUAPDecoder`)."""
         self._check_fitted()
-        return MUAPDecoder.from_generator(self.generator_)
+        return _decoder(self.generator_)
 
     def _fitted_state(self) -> dict[str, Any]:
         return {"out_shape": list(self.generator_.out_shape), "generator_config": self.generator_.config()}
 
     def _restore(self, fitted: dict[str, Any]) -> None:
-        self.generator_ = self._build(fitted["out_shape"]).eval()
+        self._validate_params()
+        k = int(self.members)
+        gens = [self._build(fitted["out_shape"]) for _ in range(k)]
+        self.generator_ = (gens[0] if k == 1 else MUAPEnsemble(gens)).eval()
 
 
 # ------------------------------------------------------- files for users
 GENERATOR_FILES = {"weights": "generator.safetensors", "config": "generator.json", "onnx": "generator.onnx"}
 
 
-def save_generator(generator: "MuapGeneratorEstimator | MUAPGenerator", out_dir: str | Path,
+def save_generator(generator: "MuapGeneratorEstimator | MUAPGenerator | MUAPEnsemble", out_dir: str | Path,
                    onnx: bool = False) -> Path:
     """Write an exported generator folder: ``generator.safetensors`` (the estimator save) and
     ``generator.json`` (its config: output shape, fs, units, condition names and ranges), plus
@@ -933,8 +1096,8 @@ def save_generator(generator: "MuapGeneratorEstimator | MUAPGenerator", out_dir:
     return out
 
 
-def load_generator(path: str | Path) -> MUAPGenerator:
-    """Rebuild a trained :class:`MUAPGenerator` (eval mode) with the one estimator loader.
+def load_generator(path: str | Path) -> "MUAPGenerator | MUAPEnsemble":
+    """Rebuild a trained :class:`MUAPGenerator` or :class:`MUAPEnsemble` (eval mode) with the one estimator loader.
 
     Parameters
     ----------
@@ -968,14 +1131,14 @@ def load_generator(path: str | Path) -> MUAPGenerator:
     raise DataError(f"no {GENERATOR_FILES['weights']} and no finished muap-generator fold with a checkpoint", str(p))
 
 
-def _as_generator(est: Any, where: Path) -> MUAPGenerator:
+def _as_generator(est: Any, where: Path) -> "MUAPGenerator | MUAPEnsemble":
     if not isinstance(est, MuapGeneratorEstimator):
         raise DataError(f"checkpoint holds a {type(est).__name__}, not a MUAP generator", str(where))
     return est.generator_.eval()
 
 
-def export_generator_onnx(generator: MUAPGenerator, path: str | Path, batch: int = 4, rtol: float = 1e-4,
-                          seed: int = 0) -> float:
+def export_generator_onnx(generator: "MUAPGenerator | MUAPEnsemble", path: str | Path, batch: int = 4,
+                          rtol: float = 1e-4, seed: int = 0) -> float:
     """Export the generation path to ONNX and check it against PyTorch.
 
     The ONNX graph maps ``conditions`` (n, 6; physical units — range checks are the
@@ -994,7 +1157,7 @@ def export_generator_onnx(generator: MUAPGenerator, path: str | Path, batch: int
     from ..errors import require
 
     ort = require("onnxruntime", "onnx", "ONNX export of the MUAP generator")
-    dec = MUAPDecoder.from_generator(generator)
+    dec = _decoder(generator)
     rng = np.random.default_rng(seed)
     lo = np.array([generator.condition_ranges[n][0] for n in generator.condition_names])
     hi = np.array([generator.condition_ranges[n][1] for n in generator.condition_names])

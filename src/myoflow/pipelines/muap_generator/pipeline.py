@@ -9,7 +9,8 @@ Protocol
    region into train / val / interpolation / extrapolation; real MUAP templates
    (spike-triggered averages of ``openhdemg-otb``) when the shared data are present.
 2. ``run_fold`` (one fold per training seed) — fit :class:`~myoflow.models.muap_generator.MUAPGenerator`
-   (conditional VAE) on the training units, early-stopped on the validation units;
+   (conditional VAE; with ``model.params.members`` K, the mean of K of them trained with
+   different seeds) on the training units, early-stopped on the validation units;
    with ``evaluate.compare_adversarial`` also the other variant (VAE+GAN when the
    configured model is the plain VAE, and vice versa: ``model.params.adversarial``
    flipped, all else equal) on the same units; generate the held-out units at
@@ -102,7 +103,9 @@ class MuapSplitConfig:
 class MuapEvaluateConfig:
     """Evaluation settings."""
 
-    n_seeds: int = 1                   # folds = independent training seeds on the same split
+    #: folds = independent training seeds on the same split, each scored on its own (errors averaged per
+    #: unit over folds); a generator averaging several trained decoders is ``model.params.members``
+    n_seeds: int = 1
     speed_numerical_n: int = 8         # numerical MUAPs timed per fold
     speed_generator_n: int = 2048      # generated MUAPs timed per fold (batched)
     speed_batch_size: int = 512
@@ -123,12 +126,20 @@ class MuapComputeConfig:
     """CPU use of a fold.
 
     ``torch_threads``: threads for training and generation inside ``run_fold`` (0 keeps
-    torch's setting). One thread is fastest on a shared 2-core machine: the small
-    matrix products here gain little from a second thread and suffer badly when the
-    cores are oversubscribed.
+    torch's setting); ``n_jobs``: processes training a fold's generators. One thread is
+    fastest on a shared 2-core machine: the small matrix products here gain little from a
+    second thread and suffer badly when the cores are oversubscribed.
     """
 
     torch_threads: int = 1
+    #: processes that train a fold's generators (the two variants with ``evaluate.compare_adversarial``,
+    #: times ``model.params.members``) side by side; 1: one after another in the fold's process. The
+    #: numbers do not depend on it (each generator trains on its own seed and ``torch_threads``).
+    n_jobs: int = 2
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int) or self.n_jobs < 1:
+            raise ConfigError(f"compute.n_jobs must be an integer >= 1, got {self.n_jobs!r}")
 
 
 @dataclass
@@ -177,6 +188,46 @@ def _estimator(cfg: MuapGeneratorConfig, data: MuapData, seed: int, device: str,
         fs=data.fs, condition_names=tuple(data.condition_names),
         condition_ranges={k: tuple(v) for k, v in data.condition_ranges.items()},
         positions_mm=data.positions_mm.tolist(), seed=seed, device=device, **fixed)
+
+
+def _worker_threads(threads: int) -> None:
+    """Initializer of a training process: the fold's torch thread count (spawned children start with
+    torch's default, and a different count could change the summation order of the results)."""
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def _fit_one(args: tuple) -> Any:
+    """Fit one single generator (a variant's member) on the training units, validated on the val units."""
+    est, C, X, Vc, Vx = args
+    est.fit(C, X, validation_data=(Vc, Vx))
+    est.generator_.to("cpu")
+    return est
+
+
+def _fit_generators(jobs: list, data: MuapData, n_jobs: int, device: str) -> list:
+    """Fit the single generators ``jobs`` (unfitted estimators) on the training units: in a spawn
+    process pool of up to ``n_jobs`` workers on the CPU, else one after another in this process."""
+    import torch
+
+    tr, va = data.indices("train"), data.indices("val")
+    payload = (data.conditions[tr], data.muaps[tr], data.conditions[va], data.muaps[va])
+    workers = min(int(n_jobs), len(jobs))
+    if workers <= 1 or str(device) != "cpu":
+        return [_fit_one((e, *payload)) for e in jobs]
+    import multiprocessing as mp
+    import os
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..._worker import bootstrap
+
+    # the workers die with this process (a killed run leaves no training behind)
+    blob = pickle.dumps((_worker_threads, (torch.get_num_threads(),)), protocol=pickle.HIGHEST_PROTOCOL)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=bootstrap, initargs=(os.getpid(), blob)) as pool:
+        return list(pool.map(_fit_one, [(e, *payload) for e in jobs]))
 
 
 def _variant(adversarial: bool) -> str:
@@ -516,12 +567,18 @@ class MuapGeneratorPipeline(Pipeline):
         tr, va = data.indices("train"), data.indices("val")
         primary = _primary_variant(cfg)
         variants = [primary] + ([_variant(primary == "vae")] if ev.compare_adversarial else [])
-        fitted = {}
-        for v in variants:  # the same units, seed and settings; only the adversarial switch differs
-            e = _estimator(cfg, data, ctx.seed, ctx.device, adversarial=(v == "vae_gan"))
-            e.fit(data.conditions[tr], data.muaps[tr], validation_data=(data.conditions[va], data.muaps[va]))
-            e.generator_.to("cpu")
-            fitted[v] = e
+        from sklearn.base import clone
+
+        from ...models.muap_generator import member_seed
+
+        # the same units, seed and settings; only the adversarial switch differs. Each variant is
+        # model.params.members single generators (member k: seed member_seed(fold seed, k), as the
+        # estimator's own members fit), trained side by side and averaged
+        wholes = {v: _estimator(cfg, data, ctx.seed, ctx.device, adversarial=(v == "vae_gan")) for v in variants}
+        jobs = [(v, clone(e).set_params(members=1, seed=member_seed(ctx.seed, k)))
+                for v, e in wholes.items() for k in range(int(e.members))]
+        singles = _fit_generators([e for _, e in jobs], data, cfg.compute.n_jobs, ctx.device)
+        fitted = {v: e.set_members([s for (w, _), s in zip(jobs, singles) if w == v]) for v, e in wholes.items()}
         est = fitted[primary]
         gen = est.generator_
         metrics: dict[str, float] = {"train_units": float(len(tr)), "val_units": float(len(va)),
@@ -597,7 +654,10 @@ class MuapGeneratorPipeline(Pipeline):
             "history": {"val_nrmse": est.history_.val_loss},
             "primary_variant": primary, "variants": list(fitted),
             "variant_history": {v: {"val_nrmse": e.history_.val_loss, "best_epoch": e.history_.best_epoch,
-                                    "discriminator_loss": e.history_.alternate_loss.get("discriminator", [])}
+                                    "discriminator_loss": e.history_.alternate_loss.get("discriminator", []),
+                                    # ensembles (model.params.members > 1): every member's, member 0 above
+                                    "member_best_epochs": [h.best_epoch for h in e.member_histories_],
+                                    "member_train_seconds": [h.seconds for h in e.member_histories_]}
                                 for v, e in fitted.items()},
             "models": {MODEL_NAME: {"estimator": estimator_config(est)}},
             "n_parameters": gen.n_parameters(), "n_parameters_decoder": gen.n_parameters(decoder_only=True),
