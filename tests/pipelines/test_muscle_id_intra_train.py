@@ -111,3 +111,6 @@ def test_shipped_intra_train_is_the_seed1_selection():
     assert (REPO / "configs/muscle_id.yaml").read_text() == (REPO / "src/myoflow/configs/muscle_id.yaml").read_text()
     cfg = load_config(REPO / "src/myoflow/configs/muscle_id.yaml")
     assert cfg.evaluate.intra_train == record["chosen"]["train"] == {"val_fraction": 0.0, "epochs": 60}
+    # --quick keeps the quick epoch budget in the intra folds too (make demo stays fast)
+    quick = load_config(REPO / "src/myoflow/configs/muscle_id.yaml", quick=True)
+    assert quick.evaluate.intra_train == {"val_fraction": 0.0, "epochs": quick.train.epochs}
