@@ -17,9 +17,11 @@ training windows, so each recording's amplitude reaches the network; checked in 
 
 ``select`` (never seed 0) trains every candidate in the intra-subject 4-class fold of the given cohort
 (plus the random forest in that fold, for reference) and applies :func:`choose`; record
-``benchmarks/results/selection/cnn_lstm_gap_seed<S>.json``. ``confirm`` runs the shipped CNN-LSTM, the
-chosen candidate and LDA/RF once in the intra + LOSO 4-class folds of the reported seed and writes
-``benchmarks/results/grid_gap/cnn_lstm_confirm_seed<S>_<N>x<D>s.json`` (gaps with paired CIs)::
+``benchmarks/results/selection/cnn_lstm_gap_seed<S>.json``. The winner ships as ``evaluate.intra_train`` (the
+intra-subject folds only). ``confirm`` runs the CNN-LSTM before (``train`` everywhere) and after (the shipped
+config; intra folds only, since its LOSO folds are before's) and LDA/RF once in the intra + LOSO 4-class folds
+of the reported seed and writes ``benchmarks/results/grid_gap/cnn_lstm_confirm_seed<S>_<N>x<D>s.json`` (gaps and
+differences with paired subject-bootstrap CIs)::
 
     PYTHONPATH=src python benchmarks/select_cnn_lstm_gap.py select --seed 1 --subjects 6 --duration 120 --workers 2
     PYTHONPATH=src python benchmarks/select_cnn_lstm_gap.py confirm --seed 0 --subjects 9 --duration 120 --workers 2
