@@ -163,6 +163,10 @@ class EvaluateConfig:
     binary_skip_schemes: list[Literal["intra", "loso", "intra-channel"]] = field(default_factory=list)
     final_model: bool = True               # also train on all subjects (for `myoflow check-placement`)
     n_boot: int = 1000
+    # Overrides of the ``train`` section for the paper's CNN-LSTM (cnn_lstm_pretrained / cnn_lstm_random) in the
+    # intra-subject schemes (intra, intra-channel) only, e.g. {val_fraction: 0.0, epochs: 60}; LOSO and the final
+    # model keep ``train``. Empty: ``train`` everywhere.
+    intra_train: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.models if m not in MODEL_NAMES]
@@ -187,6 +191,20 @@ class EvaluateConfig:
         if self.loso_train_subjects is not None and self.loso_train_subjects < 3:
             raise ConfigError(f"evaluate.loso_train_subjects must be >= 3 (2 to train, 1 to early-stop) or null, "
                               f"got {self.loso_train_subjects}")
+        if self.intra_train:
+            from ...config import TrainConfig
+
+            if not isinstance(self.intra_train, dict):
+                raise ConfigError(f"evaluate.intra_train must be a mapping of train settings, got {self.intra_train!r}")
+            fields = set(TrainConfig.__dataclass_fields__) - {"device"}
+            unknown = sorted(set(self.intra_train) - fields)
+            if unknown:
+                raise ConfigError(f"evaluate.intra_train: unknown train setting(s) {unknown}; choose from "
+                                  f"{sorted(fields)}")
+            try:  # the same range checks as the train section itself
+                TrainConfig(**self.intra_train)
+            except TypeError as exc:
+                raise ConfigError(f"evaluate.intra_train: {exc}") from None
 
 
 @dataclass

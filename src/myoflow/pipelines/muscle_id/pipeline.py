@@ -251,9 +251,14 @@ class MuscleIdPipeline(Pipeline):
 
         t = cfg.train
         if model in ("cnn_lstm_pretrained", "cnn_lstm_random"):
+            train = {k: v for k, v in to_dict(t).items() if k != "device"}
+            if scheme in ("intra", "intra-channel"):
+                # the intra-subject recipe (evaluate.intra_train): chosen on the intra split of a seed-1 cohort;
+                # LOSO keeps early stopping on held-aside training subjects
+                train.update(cfg.evaluate.intra_train)
             return build_from_sections(
                 cfg.model.name, cfg.model.params,
-                defaults={k: v for k, v in to_dict(t).items() if k != "device"},
+                defaults=train,
                 pretrain=model == "cnn_lstm_pretrained",
                 # LOSO: validate on held-aside TRAINING subjects; intra/final: on held-aside bursts.
                 val_group="subject" if scheme == "loso" else "unit",
