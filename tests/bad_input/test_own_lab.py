@@ -383,3 +383,12 @@ def test_muscle_id_on_a_folder_of_epochs_says_so(tmp_path, capsys):
     code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run"], capsys)
     line = _one_error_line(code, err)  # was: "its 1 item(s) are multi-rate Trials"
     assert str(ds) in line and "holds Epochs" in line and "Trials" not in line
+
+
+def test_participant_ids_without_leading_zeros_get_a_hint(tmp_path, capsys):
+    _csv(tmp_path / "raw" / "S01_BB_L.csv")
+    (tmp_path / "p.csv").write_text("subject,age\n1,30\n")  # a spreadsheet dropped the zero
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "S{subject}_{muscle}_{side}", "--participants",
+                         tmp_path / "p.csv", "--out", tmp_path / "ds"], capsys)
+    line = _one_error_line(code, err)
+    assert "p.csv" in line and "lacks subject(s) ['01']" in line and "'01' is not '1'" in line

@@ -404,7 +404,12 @@ def convert(
             _check_item_ids(ConvertItem(Path(participants.attrs.get("source") or "participants"), {"subject": sid}))
         unknown = sorted(set(map(str, subjects)) - set(participants["subject"]))
         if unknown:
-            raise DataError(f"participants table lacks subject(s) {unknown[:5]}", participants.attrs.get("source"))
+            # '01' from a file name and 1 in a spreadsheet column: say why they differ
+            near = {u: t for u in unknown for t in participants["subject"] if u.lstrip("0") == t.lstrip("0")}
+            hint = (f" (it has {sorted(set(near.values()))[:5]}: ids are compared as text, so "
+                    f"{next(iter(near))!r} is not {near[next(iter(near))]!r})") if near else ""
+            raise DataError(f"participants table lacks subject(s) {unknown[:5]}{hint}",
+                            participants.attrs.get("source"))
     ds = write_dataset(out_dir, written, participants,
                        {"protocol": "converted", "converted_from": len(items), "bad_rows": bad_rows,
                         "hints": {k: v for k, v in hints.items()}}, overwrite=overwrite)
