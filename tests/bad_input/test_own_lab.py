@@ -392,3 +392,13 @@ def test_participant_ids_without_leading_zeros_get_a_hint(tmp_path, capsys):
                          tmp_path / "p.csv", "--out", tmp_path / "ds"], capsys)
     line = _one_error_line(code, err)
     assert "p.csv" in line and "lacks subject(s) ['01']" in line and "'01' is not '1'" in line
+
+
+def test_an_earlier_conversion_inside_the_inputs_is_not_an_input(tmp_path, capsys, caplog):
+    raw = tmp_path / "raw"
+    _csv(raw / "01_BB_L.csv")
+    argv = ["convert", raw, "--pattern", "{subject}_{muscle}_{side}"]
+    assert _cli([*argv, "--out", raw / "ds"], capsys)[0] == 0  # the first conversion, written beside the files
+    code, out, err = _cli([*argv, "--out", tmp_path / "again"], capsys)
+    assert code == 0, err  # was: its index.csv etc. did not match the pattern (and its .h5 copies would have)
+    assert "wrote 1 item(s)" in out and "skipping the myoflow dataset folder" in caplog.text

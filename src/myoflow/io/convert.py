@@ -94,6 +94,7 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
                  ) -> list[tuple[Path, Path]]:
     """``(file, base folder)`` for every readable file under the inputs (folders searched recursively),
     except those under ``exclude`` (the output folder: a dataset written inside its inputs is not an input)."""
+    from .dataset import is_dataset_folder
     from .reader import READERS
 
     skip = Path(exclude).resolve() if exclude is not None else None
@@ -104,12 +105,19 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
             raise DataError("input not found", str(p))
         if p.is_dir():
             root = p.resolve()
+            # a dataset folder under the inputs (an earlier conversion) holds converted copies, not inputs
+            done = [d.parent.resolve() for d in p.rglob("dataset.json")
+                    if not d.is_symlink() and is_dataset_folder(d.parent)
+                    and not (skip is not None and d.parent.resolve().is_relative_to(skip))]
+            for d in done:
+                log.warning("%s: skipping the myoflow dataset folder inside the inputs (an earlier conversion?)", d)
             for f in sorted(p.rglob("*")):
                 if f.is_symlink():
                     _check_link(f, root, READERS)
                     continue
                 if f.is_file() and f.suffix.lower() in READERS \
-                        and not (skip is not None and f.resolve().is_relative_to(skip)):
+                        and not (skip is not None and f.resolve().is_relative_to(skip)) \
+                        and not any(f.resolve().is_relative_to(d) for d in done):
                     out.append((f, p))
         else:
             out.append((p, p.parent))
