@@ -402,3 +402,15 @@ def test_an_earlier_conversion_inside_the_inputs_is_not_an_input(tmp_path, capsy
     code, out, err = _cli([*argv, "--out", tmp_path / "again"], capsys)
     assert code == 0, err  # was: its index.csv etc. did not match the pattern (and its .h5 copies would have)
     assert "wrote 1 item(s)" in out and "skipping the myoflow dataset folder" in caplog.text
+
+
+@pytest.mark.parametrize("table", ["participants.csv", "index.csv", "dataset.json"])
+def test_dataset_tables_symlinked_from_outside_are_refused(table, tmp_path, capsys):
+    ds = _ds(tmp_path / "ds")
+    outside = tmp_path / f"outside_{table}"
+    outside.write_bytes((ds / table).read_bytes())
+    (ds / table).unlink()
+    os.symlink(outside, ds / table)
+    code, _, err = _cli(["inspect", ds], capsys)
+    line = _one_error_line(code, err)  # was: read from outside the folder without a word
+    assert str(ds / table) in line and "symlink leading outside the dataset folder" in line
