@@ -414,3 +414,27 @@ def test_dataset_tables_symlinked_from_outside_are_refused(table, tmp_path, caps
     code, _, err = _cli(["inspect", ds], capsys)
     line = _one_error_line(code, err)  # was: read from outside the folder without a word
     assert str(ds / table) in line and "symlink leading outside the dataset folder" in line
+
+
+def test_stimulated_mass_takes_the_muscles_stream_of_a_two_rate_file(tmp_path, capsys):
+    from myoflow.containers import Trial
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(3, 0, frequencies=(25.0,), train_s=1.0, n_units=20)
+    part = part[["subject", "age", "sex", "height", "weight", "bmi"]].assign(mass_class=["low", "normal", "high"])
+
+    def two_rate(r, emg_name):  # an EDF with an accelerometer at 100 Hz reads as a Trial of two streams
+        acc = Recording(np.zeros((1, int(r.duration * 100))), 100.0, ["ACC"], meta=r.meta)
+        return Trial(streams={"2000Hz": r.replace(ch_names=(emg_name,)), "100Hz": acc}, meta=r.meta)
+
+    argv = ["--set", "evaluate.models=[ptp_logreg]", "--set", "evaluate.splitter=loso", "--set", "evaluate.n_boot=10"]
+    good = write_dataset(tmp_path / "good", [(f"{r.meta['subject']}_{r.meta['muscle']}", two_rate(r, r.meta["muscle"]))
+                                             for r in recs], part, {"protocol": "evoked"}).path
+    code, out, err = _cli(["run", "stimulated-mass", "--data", good, "--out", tmp_path / "run1", *argv], capsys)
+    assert code == 0, err  # was: AttributeError: 'Trial' object has no attribute 'fs'
+    assert "M-wave p-p only" in out
+    bad = write_dataset(tmp_path / "bad", [(f"{r.meta['subject']}_{r.meta['muscle']}", two_rate(r, "EMG1"))
+                                           for r in recs], part, {"protocol": "evoked"}).path
+    code, _, err = _cli(["run", "stimulated-mass", "--data", bad, "--out", tmp_path / "run2", *argv], capsys)
+    line = _one_error_line(code, err)
+    assert "bad/S001_" in line and "is a Trial of streams" in line and "--hint channels=NAME" in line
