@@ -161,7 +161,9 @@ def _recording_key(rec: Recording, muscles: Sequence[str]) -> tuple[str, float]:
         hits = [m for m in muscles if any(m.lower() in c.lower() for c in rec.ch_names)]
         muscle = hits[0] if len(hits) == 1 else None
     if muscle is None:
-        raise DataError(f"cannot tell the muscle; set meta 'muscle' to one of {list(muscles)}", rec.source)
+        raise DataError(f"cannot tell the muscle (channels {list(rec.ch_names)[:4]}): name its channel after one "
+                        f"of {list(muscles)}, or convert the file with its muscle (myoflow convert FILE --meta "
+                        f"muscle={muscles[0]} ...) and pass the .h5", rec.source)
     freq = rec.meta.get("frequency", rec.meta.get("train_frequency"))
     if freq is None:
         stim = rec.events_of("stimulus")
