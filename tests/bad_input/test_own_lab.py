@@ -438,3 +438,25 @@ def test_stimulated_mass_takes_the_muscles_stream_of_a_two_rate_file(tmp_path, c
     code, _, err = _cli(["run", "stimulated-mass", "--data", bad, "--out", tmp_path / "run2", *argv], capsys)
     line = _one_error_line(code, err)
     assert "bad/S001_" in line and "is a Trial of streams" in line and "--hint channels=NAME" in line
+
+
+def test_export_of_a_baselines_only_run_says_there_is_no_network(tmp_path, capsys):
+    import json
+
+    from ._builders import fake_run
+
+    run = fake_run(tmp_path / "run", Path(__file__).resolve().parents[2] / "src" / "myoflow" / "configs"
+                   / "stimulated_mass.yaml")
+    for fold in ("25Hz-k0", "25Hz-k1"):
+        (run / "folds" / fold).mkdir(parents=True)
+        (run / "folds" / fold / "result.json").write_text(json.dumps({"models": []}))
+    code, _, err = _cli(["export", run, "--onnx", tmp_path / "m.onnx"], capsys)
+    line = _one_error_line(code, err)  # was: "no checkpoint for model=None fold=None"
+    assert str(run) in line and "trained no network" in line
+    (run / "folds" / "25Hz-k1" / "result.json").write_text(json.dumps({"models": ["attention_bilstm"]}))
+    code, _, err = _cli(["export", run, "--onnx", tmp_path / "m.onnx", "--model", "transformer"], capsys)
+    assert "no checkpoint for model='transformer'; the run's networks are ['attention_bilstm']" in \
+        _one_error_line(code, err)
+    (run / "folds" / "25Hz-k0" / "result.json").write_text("{trunc")
+    code, _, err = _cli(["export", run, "--onnx", tmp_path / "m.onnx"], capsys)
+    assert "25Hz-k0/result.json: cannot read the fold's result" in _one_error_line(code, err)
