@@ -460,3 +460,28 @@ def test_export_of_a_baselines_only_run_says_there_is_no_network(tmp_path, capsy
     (run / "folds" / "25Hz-k0" / "result.json").write_text("{trunc")
     code, _, err = _cli(["export", run, "--onnx", tmp_path / "m.onnx"], capsys)
     assert "25Hz-k0/result.json: cannot read the fold's result" in _one_error_line(code, err)
+
+
+@pytest.mark.parametrize("command", ["check-placement", "export"])
+def test_damaged_extras_json_of_a_fold_is_named(command, tmp_path, capsys):
+    import json
+
+    from ._builders import fake_run
+
+    run = fake_run(tmp_path / "run", Path(__file__).resolve().parents[2] / "src" / "myoflow" / "configs"
+                   / "muscle_id.yaml")
+    fold = run / "folds" / "sim-final-4class"
+    fold.mkdir(parents=True)
+    (fold / "result.json").write_text(json.dumps({"models": ["cnn_lstm_pretrained"]}))
+    (fold / "extras.json").write_text('{"models": {"cnn_lstm_pre')  # cut off
+    rec = native_recording(tmp_path)
+    argv = [command, run, rec] if command == "check-placement" else [command, run, "--onnx", tmp_path / "m.onnx"]
+    code, _, err = _cli(argv, capsys)
+    line = _one_error_line(code, err)  # was: a JSONDecodeError traceback
+    assert str(fold / "extras.json") in line and "damaged fold file" in line
+
+
+def native_recording(tmp_path: Path) -> Path:
+    from myoflow.io import native
+
+    return native.save(Recording(np.zeros((1, 3000)), 1000.0, ["ch1"]), tmp_path / "rec.h5")

@@ -11,6 +11,7 @@ import numpy as np
 from .._atomic import atomic_path, atomic_write_json
 from .registry import load_config
 from ..errors import DataError, require
+from ._rundir import read_fold_json
 from .registry import get_pipeline
 
 __all__ = ["export_onnx", "export_run", "load_run_model"]
@@ -57,7 +58,7 @@ def load_run_model(run_dir: str | Path, model: str | None = None, fold: str | No
     cfg = load_config(run_dir / "config.yaml")  # names the file when it is corrupt
     fold_id, model = _pick_fold(run_dir, model, fold)
     fdir = run_dir / "folds" / fold_id
-    extras = json.loads((fdir / "extras.json").read_text()) if (fdir / "extras.json").exists() else {}
+    extras = read_fold_json(fdir / "extras.json", {})
     info = (extras.get("models") or {}).get(model)
     if isinstance(info, dict) and "estimator" in info:
         # the one estimator save/load: JSON config in extras, weights in the fold's safetensors

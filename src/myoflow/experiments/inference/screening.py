@@ -11,7 +11,6 @@ checkpoint (never pickle).
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import yaml
 
 from ...containers import Recording
 from ...errors import ConfigError, DataError
+from .._rundir import read_fold_json
 from ...preprocess.evoked_combine import combine_frequencies
 from ...models.attention_bilstm import MassLevelClassifier
 from ...preprocess.evoked import (
@@ -108,7 +108,7 @@ def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | Non
     have = None if frequencies is None else sorted(float(f) for f in frequencies)
     candidates = []
     for p in folds:
-        extras = json.loads((p / "extras.json").read_text()) if (p / "extras.json").is_file() else {}
+        extras = read_fold_json(p / "extras.json", {})
         spec = (extras.get("models") or {}).get(model)
         if spec is None or not (p / f"{model}.safetensors").is_file():
             continue
