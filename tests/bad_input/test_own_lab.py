@@ -485,3 +485,21 @@ def native_recording(tmp_path: Path) -> Path:
     from myoflow.io import native
 
     return native.save(Recording(np.zeros((1, 3000)), 1000.0, ["ch1"]), tmp_path / "rec.h5")
+
+
+def test_truncated_stream_of_a_trial_and_constant_coordinates(tmp_path, capsys, caplog):
+    from myoflow.io.opensim_write import write_opensim
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    t = np.arange(1000) / 100.0
+    angles = Recording(np.vstack([30 * np.sin(t), np.zeros_like(t)]), 100.0, ["knee_angle_r", "mtp_angle_r"],
+                       units="deg")  # mtp locked: constant by design, no warning
+    write_opensim(angles, raw / "S01_walk_ik.mot")
+    emg = Recording(np.random.default_rng(0).normal(size=(1, 300)) * 1e-4, 100.0, ["TA"], units="V")
+    write_opensim(emg, raw / "S01_walk_emg.sto")  # 3 s of a 10 s trial: cut off
+    code, _, err = _cli(["convert", raw, "--pattern", "{subject}_{trial}_{stream}", "--streams", "ik=angles",
+                         "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    assert "streams cover different spans" in caplog.text and "['emg'] shorter" in caplog.text
+    assert "constant value" not in caplog.text

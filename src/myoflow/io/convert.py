@@ -251,6 +251,19 @@ def _no_repeated_names(names: Sequence[str], where: str) -> None:
                             "or --hint ch_names=...", where)
 
 
+def _warn_uneven_spans(trial: Trial) -> None:
+    """Streams of one trial recorded together cover about the same time; one much shorter than the others is
+    usually a truncated or cropped export, and would later look like cycles outside the valid range."""
+    spans = {k: (r.t0, r.t0 + r.duration) for k, r in trial.streams.items()}
+    lengths = {k: b - a for k, (a, b) in spans.items()}
+    longest = max(lengths.values())
+    short = {k: v for k, v in lengths.items() if longest - v > max(1.0, 0.1 * longest)}
+    if short:
+        shown = ", ".join(f"{k} {a:.2f}-{b:.2f} s" for k, (a, b) in spans.items())
+        log.warning("%s: the trial's streams cover different spans (%s): %s shorter than the rest (a truncated "
+                    "or cropped file?)", trial.source, shown, sorted(short))
+
+
 def _apply_meta(rec: Recording, meta: Mapping[str, Any]) -> Recording:
     m = dict(rec.meta)
     m.update({k: v for k, v in meta.items() if k != "stream"})
@@ -366,6 +379,7 @@ def convert(
             for name, rec in streams.items():
                 streams[name] = _apply_meta(rec, base_meta)
             obj = Trial(streams=streams, meta={**base_meta, "source": ";".join(str(i.path) for i in group)})
+            _warn_uneven_spans(obj)
             stem = unique(_stem(base_meta, group[0].path.stem))
             written.append((stem, obj))
             rows.append(_summary_row(stem, obj, group, changed))
@@ -526,11 +540,17 @@ def _attach_events(written: list[tuple[str, Any]], events: pd.DataFrame) -> list
     return out
 
 
+#: Units of electrode signals (after scaling to volts) or of unlabelled ones, where a constant channel is a fault.
+_SIGNAL_UNITS = {"V", "mV", "uV", "µV", "a.u.", "adc"}
+
+
 def _summary_row(stem: str, obj: Any, group: Sequence[ConvertItem], changed: int) -> dict[str, Any]:
     meta = obj.meta
     recs = [obj] if isinstance(obj, Recording) else list(obj.streams.values())
     for r in recs:
-        flat = [c for c, x in zip(r.ch_names, r.data) if x.size and np.ptp(x) == 0]
+        # signals only: a locked joint or an unused force plate of a motion file is constant by design
+        flat = [c for c, u, x in zip(r.ch_names, r.units, r.data)
+                if str(u) in _SIGNAL_UNITS and x.size and np.ptp(x) == 0]
         if flat:  # a disconnected electrode or an unused export column: its windows would train as signal
             log.warning("%s: channel(s) %s hold one constant value (a disconnected electrode?); pipelines "
                         "take it as a signal like any other, so remove it from the file if it is not one", ";".join(str(i.path) for i in group), flat)
