@@ -503,3 +503,19 @@ def test_truncated_stream_of_a_trial_and_constant_coordinates(tmp_path, capsys, 
     assert code == 0, err
     assert "streams cover different spans" in caplog.text and "['emg'] shorter" in caplog.text
     assert "constant value" not in caplog.text
+
+
+def test_stimulated_mass_without_covariates(tmp_path, capsys, caplog):
+    from myoflow.experiments.quickrun import data_config
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(3, 0, frequencies=(25.0,), train_s=1.0, n_units=20)
+    ds = write_dataset(tmp_path / "clinic", [(f"{r.meta['subject']}_{r.meta['muscle']}", r) for r in recs],
+                       part[["subject", "mass_class"]], {"protocol": "evoked"}).path  # labels, no anthropometry
+    raw = data_config("stimulated-mass", ds)
+    assert raw["data"]["covariates"] == [] and "covariates_logreg" not in raw["evaluate"]["models"]
+    assert "covariates_logreg is left out" in caplog.text
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run",
+                         "--set", "evaluate.models=[covariates_logreg]"], capsys)
+    line = _one_error_line(code, err)  # was: a scikit-learn "0 feature(s)" traceback in the first fold
+    assert "covariates_logreg needs covariates" in line
