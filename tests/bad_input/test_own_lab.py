@@ -519,3 +519,17 @@ def test_stimulated_mass_without_covariates(tmp_path, capsys, caplog):
                          "--set", "evaluate.models=[covariates_logreg]"], capsys)
     line = _one_error_line(code, err)  # was: a scikit-learn "0 feature(s)" traceback in the first fold
     assert "covariates_logreg needs covariates" in line
+
+
+def test_unicode_names_keep_their_ids_and_get_readable_stems(tmp_path, capsys):
+    from myoflow.io import load_dataset
+
+    raw = tmp_path / "raw"
+    _csv(raw / "Élodie bras gauche.csv")
+    _csv(raw / "Jürgen jambe.csv", seed=1)
+    (raw / "manifest.csv").write_bytes("\ufefffile;subject;muscle\nÉlodie bras gauche.csv;Élodie;BB\n"
+                                       "Jürgen jambe.csv;Jürgen;TA\n".encode("utf-8"))
+    code, _, err = _cli(["convert", "--manifest", raw / "manifest.csv", "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    ds = load_dataset(tmp_path / "ds")
+    assert ds.stems == ["Elodie_BB", "Jurgen_TA"] and ds.subjects == ["Élodie", "Jürgen"]  # was 'lodie_BB'

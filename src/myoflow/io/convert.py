@@ -24,6 +24,7 @@ import csv
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -226,6 +227,8 @@ def _scalar(v: str) -> Any:
 def _stem(meta: Mapping[str, Any], fallback: str) -> str:
     parts = [str(meta[k]) for k in ("subject", "session", "trial", "muscle", "side") if meta.get(k) not in (None, "")]
     stem = "_".join(parts) if parts else fallback
+    # file names stay ASCII: accents are dropped (Jürgen -> Jurgen), anything else becomes '-'
+    stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
     stem = _SAFE.sub("-", stem).strip("-.") or "item"
     return stem
 
