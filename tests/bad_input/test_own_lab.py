@@ -533,3 +533,18 @@ def test_unicode_names_keep_their_ids_and_get_readable_stems(tmp_path, capsys):
     assert code == 0, err
     ds = load_dataset(tmp_path / "ds")
     assert ds.stems == ["Elodie_BB", "Jurgen_TA"] and ds.subjects == ["Élodie", "Jürgen"]  # was 'lodie_BB'
+
+
+def test_fs_for_the_tables_of_a_folder_that_also_holds_edf(tmp_path, capsys):
+    from myoflow.io import load_dataset, write_edf
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_edf(Recording(np.random.default_rng(0).normal(size=(1, 2000)) * 1e-4, 2000.0, ["ch1"]), raw / "S01_BB_L.edf")
+    (raw / "S02_TA_L.csv").write_text("ch1 [mV]\n" + "\n".join(f"{v:.4f}" for v in np.sin(np.arange(1111))) + "\n")
+    argv = ["convert", raw, "--pattern", "S{subject}_{muscle}_{side}", "--out", tmp_path / "ds"]
+    code, _, err = _cli([*argv, "--fs", "1111"], capsys)
+    assert code == 0, err  # was: "S01_BB_L.edf: unknown hint(s) ['fs'] for .edf files" - no way to convert both
+    assert sorted(load_dataset(tmp_path / "ds").index["fs"]) == [1111.0, 2000.0]  # the EDF keeps its own rate
+    code, _, err = _cli([*argv, "--hint", "data_var=emg"], capsys)
+    assert "hint(s) ['data_var'] are taken by none of the inputs' readers" in _one_error_line(code, err)

@@ -273,6 +273,21 @@ def _apply_meta(rec: Recording, meta: Mapping[str, Any]) -> Recording:
     return rec.replace(meta=m)
 
 
+def _hints_for(items: Sequence[ConvertItem], hints: Mapping[str, Any]) -> dict[Path, dict[str, Any]]:
+    """Each file's share of the hints: the ones its reader takes (``--fs`` is for the tables without a rate in a
+    folder that also holds EDF files, which state their own). A hint no input's reader takes is a typo."""
+    from .reader import hint_names
+
+    per = {it.path: {k: v for k, v in hints.items() if k in hint_names(it.path)} for it in items}
+    unused = sorted(set(hints) - {k for h in per.values() for k in h})
+    if unused:
+        kinds = sorted({it.path.suffix.lower() for it in items})
+        taken = sorted({k for it in items for k in hint_names(it.path)})
+        raise DataError(f"hint(s) {unused} are taken by none of the inputs' readers ({', '.join(kinds)} files "
+                        f"take {taken})")
+    return per
+
+
 def _read_one(item: ConvertItem, hints: Mapping[str, Any], bad_rows: str) -> tuple[Any, int]:
     from .reader import READERS, read
 
@@ -343,6 +358,7 @@ def convert(
         raise DataError("nothing to convert")
     for it in items:
         _check_item_ids(it)
+    file_hints = _hints_for(items, hints)
     # Group files that are streams of one trial.
     groups: dict[tuple, list[ConvertItem]] = {}
     for it in items:
@@ -369,7 +385,7 @@ def convert(
             streams: dict[str, Recording] = {}
             changed = 0
             for it in group:
-                obj, n = _read_one(it, hints, bad_rows)
+                obj, n = _read_one(it, file_hints[it.path], bad_rows)
                 changed += n
                 name = str(it.meta["stream"])
                 if name in streams:
@@ -388,7 +404,7 @@ def convert(
             rows.append(_summary_row(stem, obj, group, changed))
             continue
         it = group[0]
-        obj, changed = _read_one(it, hints, bad_rows)
+        obj, changed = _read_one(it, file_hints[it.path], bad_rows)
         if isinstance(obj, Trial):
             obj = Trial(streams={k: _apply_meta(_rename(r, cmap, str(it.path)), it.meta) for k, r in obj.streams.items()},
                         meta={**dict(obj.meta), **it.meta})
