@@ -548,3 +548,14 @@ def test_fs_for_the_tables_of_a_folder_that_also_holds_edf(tmp_path, capsys):
     assert sorted(load_dataset(tmp_path / "ds").index["fs"]) == [1111.0, 2000.0]  # the EDF keeps its own rate
     code, _, err = _cli([*argv, "--hint", "data_var=emg"], capsys)
     assert "hint(s) ['data_var'] are taken by none of the inputs' readers" in _one_error_line(code, err)
+
+
+def test_bad_rows_policy_with_an_opensignals_text_file_among_the_inputs(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _opensignals_txt(raw / "S01_BB_L.txt")
+    _csv(raw / "S02_TA_L.csv")
+    code, out, err = _cli(["convert", raw, "--pattern", "S{subject}_{muscle}_{side}", "--bad-rows", "drop",
+                           "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err  # was: "unknown hint(s) ['bad_rows'] for OpenSignals text files"
+    assert "wrote 2 item(s)" in out

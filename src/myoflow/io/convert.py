@@ -291,9 +291,11 @@ def _hints_for(items: Sequence[ConvertItem], hints: Mapping[str, Any]) -> dict[P
 def _read_one(item: ConvertItem, hints: Mapping[str, Any], bad_rows: str) -> tuple[Any, int]:
     from .reader import READERS, read
 
+    from .reader import hint_names
+
     kw = dict(hints)
     suffix = item.path.suffix.lower()
-    if bad_rows != "error" and suffix in (".csv", ".tsv", ".txt", ".sto", ".mot"):
+    if bad_rows != "error" and "bad_rows" in hint_names(item.path):  # text and OpenSim tables
         kw["bad_rows"] = bad_rows
     if suffix not in READERS:
         raise DataError(f"unknown file type {suffix!r}", str(item.path))
