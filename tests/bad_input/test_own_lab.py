@@ -383,3 +383,179 @@ def test_muscle_id_on_a_folder_of_epochs_says_so(tmp_path, capsys):
     code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run"], capsys)
     line = _one_error_line(code, err)  # was: "its 1 item(s) are multi-rate Trials"
     assert str(ds) in line and "holds Epochs" in line and "Trials" not in line
+
+
+def test_participant_ids_without_leading_zeros_get_a_hint(tmp_path, capsys):
+    _csv(tmp_path / "raw" / "S01_BB_L.csv")
+    (tmp_path / "p.csv").write_text("subject,age\n1,30\n")  # a spreadsheet dropped the zero
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "S{subject}_{muscle}_{side}", "--participants",
+                         tmp_path / "p.csv", "--out", tmp_path / "ds"], capsys)
+    line = _one_error_line(code, err)
+    assert "p.csv" in line and "lacks subject(s) ['01']" in line and "'01' is not '1'" in line
+
+
+def test_an_earlier_conversion_inside_the_inputs_is_not_an_input(tmp_path, capsys, caplog):
+    raw = tmp_path / "raw"
+    _csv(raw / "01_BB_L.csv")
+    argv = ["convert", raw, "--pattern", "{subject}_{muscle}_{side}"]
+    assert _cli([*argv, "--out", raw / "ds"], capsys)[0] == 0  # the first conversion, written beside the files
+    code, out, err = _cli([*argv, "--out", tmp_path / "again"], capsys)
+    assert code == 0, err  # was: its index.csv etc. did not match the pattern (and its .h5 copies would have)
+    assert "wrote 1 item(s)" in out and "skipping the myoflow dataset folder" in caplog.text
+
+
+@pytest.mark.parametrize("table", ["participants.csv", "index.csv", "dataset.json"])
+def test_dataset_tables_symlinked_from_outside_are_refused(table, tmp_path, capsys):
+    ds = _ds(tmp_path / "ds")
+    outside = tmp_path / f"outside_{table}"
+    outside.write_bytes((ds / table).read_bytes())
+    (ds / table).unlink()
+    os.symlink(outside, ds / table)
+    code, _, err = _cli(["inspect", ds], capsys)
+    line = _one_error_line(code, err)  # was: read from outside the folder without a word
+    assert str(ds / table) in line and "symlink leading outside the dataset folder" in line
+
+
+def test_stimulated_mass_takes_the_muscles_stream_of_a_two_rate_file(tmp_path, capsys):
+    from myoflow.containers import Trial
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(3, 0, frequencies=(25.0,), train_s=1.0, n_units=20)
+    part = part[["subject", "age", "sex", "height", "weight", "bmi"]].assign(mass_class=["low", "normal", "high"])
+
+    def two_rate(r, emg_name):  # an EDF with an accelerometer at 100 Hz reads as a Trial of two streams
+        acc = Recording(np.zeros((1, int(r.duration * 100))), 100.0, ["ACC"], meta=r.meta)
+        return Trial(streams={"2000Hz": r.replace(ch_names=(emg_name,)), "100Hz": acc}, meta=r.meta)
+
+    argv = ["--set", "evaluate.models=[ptp_logreg]", "--set", "evaluate.splitter=loso", "--set", "evaluate.n_boot=10"]
+    good = write_dataset(tmp_path / "good", [(f"{r.meta['subject']}_{r.meta['muscle']}", two_rate(r, r.meta["muscle"]))
+                                             for r in recs], part, {"protocol": "evoked"}).path
+    code, out, err = _cli(["run", "stimulated-mass", "--data", good, "--out", tmp_path / "run1", *argv], capsys)
+    assert code == 0, err  # was: AttributeError: 'Trial' object has no attribute 'fs'
+    assert "M-wave p-p only" in out
+    bad = write_dataset(tmp_path / "bad", [(f"{r.meta['subject']}_{r.meta['muscle']}", two_rate(r, "EMG1"))
+                                           for r in recs], part, {"protocol": "evoked"}).path
+    code, _, err = _cli(["run", "stimulated-mass", "--data", bad, "--out", tmp_path / "run2", *argv], capsys)
+    line = _one_error_line(code, err)
+    assert "bad/S001_" in line and "is a Trial of streams" in line and "--hint channels=NAME" in line
+
+
+def test_export_of_a_baselines_only_run_says_there_is_no_network(tmp_path, capsys):
+    import json
+
+    from ._builders import fake_run
+
+    run = fake_run(tmp_path / "run", Path(__file__).resolve().parents[2] / "src" / "myoflow" / "configs"
+                   / "stimulated_mass.yaml")
+    for fold in ("25Hz-k0", "25Hz-k1"):
+        (run / "folds" / fold).mkdir(parents=True)
+        (run / "folds" / fold / "result.json").write_text(json.dumps({"models": []}))
+    code, _, err = _cli(["export", run, "--onnx", tmp_path / "m.onnx"], capsys)
+    line = _one_error_line(code, err)  # was: "no checkpoint for model=None fold=None"
+    assert str(run) in line and "trained no network" in line
+    (run / "folds" / "25Hz-k1" / "result.json").write_text(json.dumps({"models": ["attention_bilstm"]}))
+    code, _, err = _cli(["export", run, "--onnx", tmp_path / "m.onnx", "--model", "transformer"], capsys)
+    assert "no checkpoint for model='transformer'; the run's networks are ['attention_bilstm']" in \
+        _one_error_line(code, err)
+    (run / "folds" / "25Hz-k0" / "result.json").write_text("{trunc")
+    code, _, err = _cli(["export", run, "--onnx", tmp_path / "m.onnx"], capsys)
+    assert "25Hz-k0/result.json: cannot read the fold's result" in _one_error_line(code, err)
+
+
+@pytest.mark.parametrize("command", ["check-placement", "export"])
+def test_damaged_extras_json_of_a_fold_is_named(command, tmp_path, capsys):
+    import json
+
+    from ._builders import fake_run
+
+    run = fake_run(tmp_path / "run", Path(__file__).resolve().parents[2] / "src" / "myoflow" / "configs"
+                   / "muscle_id.yaml")
+    fold = run / "folds" / "sim-final-4class"
+    fold.mkdir(parents=True)
+    (fold / "result.json").write_text(json.dumps({"models": ["cnn_lstm_pretrained"]}))
+    (fold / "extras.json").write_text('{"models": {"cnn_lstm_pre')  # cut off
+    rec = native_recording(tmp_path)
+    argv = [command, run, rec] if command == "check-placement" else [command, run, "--onnx", tmp_path / "m.onnx"]
+    code, _, err = _cli(argv, capsys)
+    line = _one_error_line(code, err)  # was: a JSONDecodeError traceback
+    assert str(fold / "extras.json") in line and "damaged fold file" in line
+
+
+def native_recording(tmp_path: Path) -> Path:
+    from myoflow.io import native
+
+    return native.save(Recording(np.zeros((1, 3000)), 1000.0, ["ch1"]), tmp_path / "rec.h5")
+
+
+def test_truncated_stream_of_a_trial_and_constant_coordinates(tmp_path, capsys, caplog):
+    from myoflow.io.opensim_write import write_opensim
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    t = np.arange(1000) / 100.0
+    angles = Recording(np.vstack([30 * np.sin(t), np.zeros_like(t)]), 100.0, ["knee_angle_r", "mtp_angle_r"],
+                       units="deg")  # mtp locked: constant by design, no warning
+    write_opensim(angles, raw / "S01_walk_ik.mot")
+    emg = Recording(np.random.default_rng(0).normal(size=(1, 300)) * 1e-4, 100.0, ["TA"], units="V")
+    write_opensim(emg, raw / "S01_walk_emg.sto")  # 3 s of a 10 s trial: cut off
+    code, _, err = _cli(["convert", raw, "--pattern", "{subject}_{trial}_{stream}", "--streams", "ik=angles",
+                         "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    assert "streams cover different spans" in caplog.text and "['emg'] shorter" in caplog.text
+    assert "constant value" not in caplog.text
+
+
+def test_stimulated_mass_without_covariates(tmp_path, capsys, caplog):
+    from myoflow.experiments.quickrun import data_config
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(3, 0, frequencies=(25.0,), train_s=1.0, n_units=20)
+    ds = write_dataset(tmp_path / "clinic", [(f"{r.meta['subject']}_{r.meta['muscle']}", r) for r in recs],
+                       part[["subject", "mass_class"]], {"protocol": "evoked"}).path  # labels, no anthropometry
+    raw = data_config("stimulated-mass", ds)
+    assert raw["data"]["covariates"] == [] and "covariates_logreg" not in raw["evaluate"]["models"]
+    assert "covariates_logreg is left out" in caplog.text
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run",
+                         "--set", "evaluate.models=[covariates_logreg]"], capsys)
+    line = _one_error_line(code, err)  # was: a scikit-learn "0 feature(s)" traceback in the first fold
+    assert "covariates_logreg needs covariates" in line
+
+
+def test_unicode_names_keep_their_ids_and_get_readable_stems(tmp_path, capsys):
+    from myoflow.io import load_dataset
+
+    raw = tmp_path / "raw"
+    _csv(raw / "Élodie bras gauche.csv")
+    _csv(raw / "Jürgen jambe.csv", seed=1)
+    (raw / "manifest.csv").write_bytes("\ufefffile;subject;muscle\nÉlodie bras gauche.csv;Élodie;BB\n"
+                                       "Jürgen jambe.csv;Jürgen;TA\n".encode("utf-8"))
+    code, _, err = _cli(["convert", "--manifest", raw / "manifest.csv", "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    ds = load_dataset(tmp_path / "ds")
+    assert ds.stems == ["Elodie_BB", "Jurgen_TA"] and ds.subjects == ["Élodie", "Jürgen"]  # was 'lodie_BB'
+
+
+def test_fs_for_the_tables_of_a_folder_that_also_holds_edf(tmp_path, capsys):
+    from myoflow.io import load_dataset, write_edf
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_edf(Recording(np.random.default_rng(0).normal(size=(1, 2000)) * 1e-4, 2000.0, ["ch1"]), raw / "S01_BB_L.edf")
+    (raw / "S02_TA_L.csv").write_text("ch1 [mV]\n" + "\n".join(f"{v:.4f}" for v in np.sin(np.arange(1111))) + "\n")
+    argv = ["convert", raw, "--pattern", "S{subject}_{muscle}_{side}", "--out", tmp_path / "ds"]
+    code, _, err = _cli([*argv, "--fs", "1111"], capsys)
+    assert code == 0, err  # was: "S01_BB_L.edf: unknown hint(s) ['fs'] for .edf files" - no way to convert both
+    assert sorted(load_dataset(tmp_path / "ds").index["fs"]) == [1111.0, 2000.0]  # the EDF keeps its own rate
+    code, _, err = _cli([*argv, "--hint", "data_var=emg"], capsys)
+    assert "hint(s) ['data_var'] are taken by none of the inputs' readers" in _one_error_line(code, err)
+
+
+def test_bad_rows_policy_with_an_opensignals_text_file_among_the_inputs(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _opensignals_txt(raw / "S01_BB_L.txt")
+    _csv(raw / "S02_TA_L.csv")
+    code, out, err = _cli(["convert", raw, "--pattern", "S{subject}_{muscle}_{side}", "--bad-rows", "drop",
+                           "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err  # was: "unknown hint(s) ['bad_rows'] for OpenSignals text files"
+    assert "wrote 2 item(s)" in out

@@ -146,3 +146,30 @@ def test_intan_rhd_amplifier_channels_in_volts(tmp_path):
     junk.write_bytes(b"\x00" * 300)
     with pytest.raises(DataError, match="junk.rhd"):
         read(junk)
+
+
+def _gapped_xdf(path, fs: float, keep: np.ndarray, markers) -> object:
+    emg = np.random.default_rng(0).normal(size=(keep.size, 2)).astype(np.float32)
+    t = 100.0 + keep / fs
+    parts = [b"XDF:", _chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>'),
+             _stream_header(1, "EMG", "EMG", 2, fs, "float32", [("BB", "microvolts"), ("TB", "microvolts")]),
+             _stream_header(2, "Markers", "Markers", 1, 0, "string"),
+             _samples_numeric(1, t, emg), _samples_string(2, [m[0] for m in markers], [m[1] for m in markers])]
+    path.write_bytes(b"".join(parts))
+    return path
+
+
+def test_xdf_samples_lost_in_transmission_are_reported_and_markers_stay_on_their_data(tmp_path, caplog):
+    pytest.importorskip("pyxdf", reason="vendor extra not installed")
+    fs = 1000.0
+    # 2 s lost after the first 2 s (longer than pyxdf's 1 s dejitter break): a jump in the time stamps
+    keep = np.concatenate([np.arange(2000), np.arange(4000, 6000)])
+    rec = read(_gapped_xdf(tmp_path / "gap.xdf", fs, keep, [(101.0, "before"), (105.0, "after")]))
+    assert rec.n_samples == 4000 and "1 gap(s) in its time stamps (2.000 s in all" in caplog.text
+    # the marker at 105 s belongs to the 1001st sample after the gap, not to t0 + 5 s of a continuous stream
+    assert dict(zip(rec.events["kind"], rec.events["sample"])) == {"before": 1000, "after": 3000}
+    caplog.clear()
+    # 0.1 s lost (dejittered away by pyxdf): only the rate over the stamps tells
+    keep = np.concatenate([np.arange(1500), np.arange(1600, 3000)])
+    read(_gapped_xdf(tmp_path / "short.xdf", fs, keep, [(101.0, "x")]))
+    assert "2900 samples over" in caplog.text and "nominal 1000 Hz" in caplog.text

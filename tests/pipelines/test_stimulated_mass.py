@@ -293,3 +293,22 @@ def test_folder_source_reads_what_the_simulator_wrote(setup, tmp_path):
     assert list(fdata.subjects) == list(data.subjects[:4])
     key = (data.subjects[0], "RF", 25.0)
     assert np.allclose(fdata.responses[key], data.responses[key], atol=1e-7)
+
+
+def test_predict_on_a_channel_named_otherwise_says_how_to_name_the_muscle(setup, results, tmp_path, capsys):
+    from myoflow.cli import main
+    from myoflow.io.native import save
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    cfg, _, _ = setup
+    run = tmp_path / "run"
+    _write_run_dir(cfg, results, run)
+    files = []
+    for r in simulate_evoked(1, seed=99, frequencies=(10.0, 25.0), train_s=1.0)[0]:
+        meta = {k: v for k, v in r.meta.items() if k != "muscle"}  # a raw export: no muscle in the metadata
+        name = "rectus femoris" if r.meta["muscle"] == "RF" else "BF"
+        files.append(str(save(r.replace(ch_names=(name,), meta=meta), tmp_path / f"{name}_{r.meta['frequency']:g}.h5")))
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", str(run), *files, "--covariates", "age=45,sex=F,height=1.6,weight=60"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "rectus femoris_10.h5" in err and "--meta muscle=" in err

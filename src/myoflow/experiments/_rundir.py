@@ -205,3 +205,21 @@ def read_run_config(run_dir: Path, pipeline: str | None = None, command: str = "
         what = f"{command} needs" if command else "expected"
         raise DataError(f"this is a {raw.get('pipeline')!r} run; {what} a {pipeline!r} run", str(run_dir))
     return load_config(path)
+
+
+def read_fold_json(path: Path, default: dict | None = None) -> dict:
+    """A fold's ``extras.json`` / ``result.json`` as a dict (``default`` when absent); damage is a one-line
+    error naming the file (the runner writes them atomically, so it came from outside)."""
+    path = Path(path)
+    if not path.is_file():
+        if default is None:
+            raise DataError("file not found", str(path))
+        return default
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"damaged fold file ({exc}); delete the fold folder and rerun with --resume", str(path)) \
+            from None
+    if not isinstance(doc, dict):
+        raise DataError(f"damaged fold file: expected a JSON object, got {type(doc).__name__}", str(path))
+    return doc

@@ -11,10 +11,20 @@ import numpy as np
 from .._atomic import atomic_path, atomic_write_json
 from .registry import load_config
 from ..errors import DataError, require
+from ._rundir import read_fold_json
 from .registry import get_pipeline
 
 __all__ = ["export_onnx", "export_run", "load_run_model"]
 
+
+
+def _fold_models(result: Path) -> list[str]:
+    """The model names a finished fold's ``result.json`` lists (a damaged file is named)."""
+    try:
+        models = json.loads(result.read_text(encoding="utf-8")).get("models", [])
+    except (OSError, ValueError, AttributeError) as exc:
+        raise DataError(f"cannot read the fold's result: {exc}", str(result)) from None
+    return [str(m) for m in models] if isinstance(models, list) else []
 
 
 def _pick_fold(run_dir: Path, model: str | None, fold: str | None) -> tuple[str, str]:
@@ -24,12 +34,18 @@ def _pick_fold(run_dir: Path, model: str | None, fold: str | None) -> tuple[str,
     for p in folds:
         if fold is not None and p.name != fold:
             continue
-        models = json.loads((p / "result.json").read_text()).get("models", [])
+        models = _fold_models(p / "result.json")
         if model is None and models:
             return p.name, models[0]
         if model in models:
             return p.name, model
-    raise DataError(f"no checkpoint for model={model!r} fold={fold!r}", str(run_dir))
+    trained = sorted({m for p in folds for m in _fold_models(p / "result.json")})
+    if not trained:  # e.g. a run of the feature baselines alone: nothing with a network to export
+        raise DataError("the run trained no network (its models were baselines without a torch module); rerun "
+                        "with a neural model in evaluate.models to export one", str(run_dir))
+    wanted = ", ".join(f"{k}={v!r}" for k, v in (("model", model), ("fold", fold)) if v is not None)
+    raise DataError(f"no checkpoint for {wanted}; the run's networks are {trained}"
+                    + ("" if fold is None else f" (folds: {[p.name for p in folds][:5]})"), str(run_dir))
 
 
 def load_run_model(run_dir: str | Path, model: str | None = None, fold: str | None = None):
@@ -42,7 +58,7 @@ def load_run_model(run_dir: str | Path, model: str | None = None, fold: str | No
     cfg = load_config(run_dir / "config.yaml")  # names the file when it is corrupt
     fold_id, model = _pick_fold(run_dir, model, fold)
     fdir = run_dir / "folds" / fold_id
-    extras = json.loads((fdir / "extras.json").read_text()) if (fdir / "extras.json").exists() else {}
+    extras = read_fold_json(fdir / "extras.json", {})
     info = (extras.get("models") or {}).get(model)
     if isinstance(info, dict) and "estimator" in info:
         # the one estimator save/load: JSON config in extras, weights in the fold's safetensors

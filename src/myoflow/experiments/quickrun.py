@@ -118,6 +118,10 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None) ->
         d["oracle_features"] = []
         # The oracle reads simulator ground truth, which a user's recordings do not have.
         models = [m for m in raw.get("evaluate", {}).get("models", []) if m != "oracle_truth_logreg"]
+        if not d["covariates"] and "covariates_logreg" in models:  # nothing for it to learn from
+            log.warning("%s: participants.csv has no covariates (%s); covariates_logreg is left out", path,
+                        ", ".join(raw["data"].get("covariates", [])))
+            models.remove("covariates_logreg")
         raw.setdefault("evaluate", {})["models"] = models
         raw["data"] = {**raw.get("data", {}), **d}
         quick = {"evaluate": {"n_splits": 3}, "train": {"epochs": 10, "patience": 5}}

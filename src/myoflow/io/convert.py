@@ -24,6 +24,7 @@ import csv
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -94,6 +95,7 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
                  ) -> list[tuple[Path, Path]]:
     """``(file, base folder)`` for every readable file under the inputs (folders searched recursively),
     except those under ``exclude`` (the output folder: a dataset written inside its inputs is not an input)."""
+    from .dataset import is_dataset_folder
     from .reader import READERS
 
     skip = Path(exclude).resolve() if exclude is not None else None
@@ -104,12 +106,19 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
             raise DataError("input not found", str(p))
         if p.is_dir():
             root = p.resolve()
+            # a dataset folder under the inputs (an earlier conversion) holds converted copies, not inputs
+            done = [d.parent.resolve() for d in p.rglob("dataset.json")
+                    if not d.is_symlink() and is_dataset_folder(d.parent)
+                    and not (skip is not None and d.parent.resolve().is_relative_to(skip))]
+            for d in done:
+                log.warning("%s: skipping the myoflow dataset folder inside the inputs (an earlier conversion?)", d)
             for f in sorted(p.rglob("*")):
                 if f.is_symlink():
                     _check_link(f, root, READERS)
                     continue
                 if f.is_file() and f.suffix.lower() in READERS \
-                        and not (skip is not None and f.resolve().is_relative_to(skip)):
+                        and not (skip is not None and f.resolve().is_relative_to(skip)) \
+                        and not any(f.resolve().is_relative_to(d) for d in done):
                     out.append((f, p))
         else:
             out.append((p, p.parent))
@@ -218,6 +227,8 @@ def _scalar(v: str) -> Any:
 def _stem(meta: Mapping[str, Any], fallback: str) -> str:
     parts = [str(meta[k]) for k in ("subject", "session", "trial", "muscle", "side") if meta.get(k) not in (None, "")]
     stem = "_".join(parts) if parts else fallback
+    # file names stay ASCII: accents are dropped (Jürgen -> Jurgen), anything else becomes '-'
+    stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
     stem = _SAFE.sub("-", stem).strip("-.") or "item"
     return stem
 
@@ -243,18 +254,48 @@ def _no_repeated_names(names: Sequence[str], where: str) -> None:
                             "or --hint ch_names=...", where)
 
 
+def _warn_uneven_spans(trial: Trial) -> None:
+    """Streams of one trial recorded together cover about the same time; one much shorter than the others is
+    usually a truncated or cropped export, and would later look like cycles outside the valid range."""
+    spans = {k: (r.t0, r.t0 + r.duration) for k, r in trial.streams.items()}
+    lengths = {k: b - a for k, (a, b) in spans.items()}
+    longest = max(lengths.values())
+    short = {k: v for k, v in lengths.items() if longest - v > max(1.0, 0.1 * longest)}
+    if short:
+        shown = ", ".join(f"{k} {a:.2f}-{b:.2f} s" for k, (a, b) in spans.items())
+        log.warning("%s: the trial's streams cover different spans (%s): %s shorter than the rest (a truncated "
+                    "or cropped file?)", trial.source, shown, sorted(short))
+
+
 def _apply_meta(rec: Recording, meta: Mapping[str, Any]) -> Recording:
     m = dict(rec.meta)
     m.update({k: v for k, v in meta.items() if k != "stream"})
     return rec.replace(meta=m)
 
 
+def _hints_for(items: Sequence[ConvertItem], hints: Mapping[str, Any]) -> dict[Path, dict[str, Any]]:
+    """Each file's share of the hints: the ones its reader takes (``--fs`` is for the tables without a rate in a
+    folder that also holds EDF files, which state their own). A hint no input's reader takes is a typo."""
+    from .reader import hint_names
+
+    per = {it.path: {k: v for k, v in hints.items() if k in hint_names(it.path)} for it in items}
+    unused = sorted(set(hints) - {k for h in per.values() for k in h})
+    if unused:
+        kinds = sorted({it.path.suffix.lower() for it in items})
+        taken = sorted({k for it in items for k in hint_names(it.path)})
+        raise DataError(f"hint(s) {unused} are taken by none of the inputs' readers ({', '.join(kinds)} files "
+                        f"take {taken})")
+    return per
+
+
 def _read_one(item: ConvertItem, hints: Mapping[str, Any], bad_rows: str) -> tuple[Any, int]:
     from .reader import READERS, read
 
+    from .reader import hint_names
+
     kw = dict(hints)
     suffix = item.path.suffix.lower()
-    if bad_rows != "error" and suffix in (".csv", ".tsv", ".txt", ".sto", ".mot"):
+    if bad_rows != "error" and "bad_rows" in hint_names(item.path):  # text and OpenSim tables
         kw["bad_rows"] = bad_rows
     if suffix not in READERS:
         raise DataError(f"unknown file type {suffix!r}", str(item.path))
@@ -319,6 +360,7 @@ def convert(
         raise DataError("nothing to convert")
     for it in items:
         _check_item_ids(it)
+    file_hints = _hints_for(items, hints)
     # Group files that are streams of one trial.
     groups: dict[tuple, list[ConvertItem]] = {}
     for it in items:
@@ -345,7 +387,7 @@ def convert(
             streams: dict[str, Recording] = {}
             changed = 0
             for it in group:
-                obj, n = _read_one(it, hints, bad_rows)
+                obj, n = _read_one(it, file_hints[it.path], bad_rows)
                 changed += n
                 name = str(it.meta["stream"])
                 if name in streams:
@@ -358,12 +400,13 @@ def convert(
             for name, rec in streams.items():
                 streams[name] = _apply_meta(rec, base_meta)
             obj = Trial(streams=streams, meta={**base_meta, "source": ";".join(str(i.path) for i in group)})
+            _warn_uneven_spans(obj)
             stem = unique(_stem(base_meta, group[0].path.stem))
             written.append((stem, obj))
             rows.append(_summary_row(stem, obj, group, changed))
             continue
         it = group[0]
-        obj, changed = _read_one(it, hints, bad_rows)
+        obj, changed = _read_one(it, file_hints[it.path], bad_rows)
         if isinstance(obj, Trial):
             obj = Trial(streams={k: _apply_meta(_rename(r, cmap, str(it.path)), it.meta) for k, r in obj.streams.items()},
                         meta={**dict(obj.meta), **it.meta})
@@ -404,7 +447,12 @@ def convert(
             _check_item_ids(ConvertItem(Path(participants.attrs.get("source") or "participants"), {"subject": sid}))
         unknown = sorted(set(map(str, subjects)) - set(participants["subject"]))
         if unknown:
-            raise DataError(f"participants table lacks subject(s) {unknown[:5]}", participants.attrs.get("source"))
+            # '01' from a file name and 1 in a spreadsheet column: say why they differ
+            near = {u: t for u in unknown for t in participants["subject"] if u.lstrip("0") == t.lstrip("0")}
+            hint = (f" (it has {sorted(set(near.values()))[:5]}: ids are compared as text, so "
+                    f"{next(iter(near))!r} is not {near[next(iter(near))]!r})") if near else ""
+            raise DataError(f"participants table lacks subject(s) {unknown[:5]}{hint}",
+                            participants.attrs.get("source"))
     ds = write_dataset(out_dir, written, participants,
                        {"protocol": "converted", "converted_from": len(items), "bad_rows": bad_rows,
                         "hints": {k: v for k, v in hints.items()}}, overwrite=overwrite)
@@ -513,11 +561,17 @@ def _attach_events(written: list[tuple[str, Any]], events: pd.DataFrame) -> list
     return out
 
 
+#: Units of electrode signals (after scaling to volts) or of unlabelled ones, where a constant channel is a fault.
+_SIGNAL_UNITS = {"V", "mV", "uV", "µV", "a.u.", "adc"}
+
+
 def _summary_row(stem: str, obj: Any, group: Sequence[ConvertItem], changed: int) -> dict[str, Any]:
     meta = obj.meta
     recs = [obj] if isinstance(obj, Recording) else list(obj.streams.values())
     for r in recs:
-        flat = [c for c, x in zip(r.ch_names, r.data) if x.size and np.ptp(x) == 0]
+        # signals only: a locked joint or an unused force plate of a motion file is constant by design
+        flat = [c for c, u, x in zip(r.ch_names, r.units, r.data)
+                if str(u) in _SIGNAL_UNITS and x.size and np.ptp(x) == 0]
         if flat:  # a disconnected electrode or an unused export column: its windows would train as signal
             log.warning("%s: channel(s) %s hold one constant value (a disconnected electrode?); pipelines "
                         "take it as a signal like any other, so remove it from the file if it is not one", ";".join(str(i.path) for i in group), flat)

@@ -310,6 +310,12 @@ class Dataset:
             raise DataError("dataset folder not found", str(self.path))
         if not meta_path.is_file():
             raise DataError("not a myoflow dataset folder (no dataset.json)", str(self.path))
+        root = self.path.resolve()
+        for name in ("dataset.json", "index.csv", "participants.csv"):
+            # the folder's own tables, like its items, are never read from outside it through a symlink
+            if (self.path / name).is_symlink() and not (self.path / name).resolve().is_relative_to(root):
+                raise DataError(f"{name} is a symlink leading outside the dataset folder "
+                                f"(to {(self.path / name).resolve()})", str(self.path / name))
         doc = _read_json(meta_path)
         if doc.get("format") != DATASET_FORMAT:
             raise DataError(f"dataset.json does not declare format {DATASET_FORMAT!r}", str(meta_path))
@@ -327,7 +333,6 @@ class Dataset:
         if self.index["stem"].isna().any():
             raise DataError(f"index.csv row {int(np.argmax(self.index['stem'].isna())) + 2} has no stem", str(index_path))
         self._stems = [str(s) for s in self.index["stem"]]
-        root = self.path.resolve()
         for stem in self._stems:
             try:
                 _check_stem(stem)

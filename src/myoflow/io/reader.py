@@ -22,7 +22,7 @@ from .opensim import read_opensim
 from .tabular import read_csv
 from .xdf import read_xdf
 
-__all__ = ["read", "READERS", "supported_suffixes"]
+__all__ = ["read", "READERS", "supported_suffixes", "hint_names"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,27 @@ READERS: dict[str, Callable[..., Any]] = {
     ".xdf": read_xdf,
     ".rhd": read_rhd,
 }
+
+
+def hint_names(path: str | os.PathLike) -> list[str]:
+    """The reading hints the reader of ``path`` takes (what :func:`read` would call for it)."""
+    p = Path(path)
+    reader = READERS.get(p.suffix.lower())
+    if reader is None:
+        return []
+    if reader is _read_hdf5:
+        try:
+            if native.is_native(p):
+                return []
+            reader = read_opensignals if is_opensignals(p) else None
+        except Exception:  # unreadable: read() names the problem
+            return []
+        if reader is None:
+            return []
+    elif reader is read_csv and is_opensignals_text(p):
+        reader = read_opensignals_text
+    params = inspect.signature(reader).parameters
+    return [k for k, v in params.items() if k != "path" and v.kind in (v.KEYWORD_ONLY, v.POSITIONAL_OR_KEYWORD)]
 
 
 def supported_suffixes() -> list[str]:

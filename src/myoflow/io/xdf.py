@@ -61,6 +61,44 @@ def _channels(info: dict, n: int) -> tuple[list[str], list[str]]:
     return unique_names(names), units
 
 
+def _check_gaps(ts: np.ndarray, fs: float, name: str, where: str) -> None:
+    """Warn about samples lost in transmission: steps of the time stamps longer than 5 sample periods."""
+    if ts.size < 2:
+        return
+    step = np.diff(ts)
+    gaps = np.flatnonzero(step > max(5.0 / fs, 0.005))
+    if gaps.size:
+        lost = float(np.sum(step[gaps] - 1.0 / fs))
+        log.warning("%s: stream %r has %d gap(s) in its time stamps (%.3f s in all, the first %.3f s after its "
+                    "start): samples were lost, the data run on across them and markers are placed by time stamp",
+                    where, name, gaps.size, lost, float(ts[gaps[0]] - ts[0]))
+        return
+    # pyxdf's dejittering fits one line through gaps shorter than its break thresholds (1 s, 500 samples), so
+    # a short dropout shows only as a rate that disagrees with the nominal one (device clocks drift ~1e-4)
+    span = float(ts[-1] - ts[0])
+    effective = (ts.size - 1) / span if span > 0 else fs
+    if abs(effective / fs - 1.0) > 0.01:
+        log.warning("%s: stream %r holds %d samples over %.3f s of time stamps (%.1f Hz, nominal %g Hz): samples "
+                    "were lost or the nominal rate is wrong; markers are placed by time stamp", where, name,
+                    ts.size, span, effective, fs)
+
+
+def _nearest_samples(ts: np.ndarray, times: np.ndarray, fs: float) -> np.ndarray:
+    """The sample whose time stamp is nearest each marker time (-1 outside the stream's span).
+
+    Placing markers by the stamps, not by ``t0 + k / fs``, keeps them on their data across gaps and when the
+    device clock drifts from the nominal rate.
+    """
+    if times.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    i = np.clip(np.searchsorted(ts, times), 1, max(ts.size - 1, 1))
+    left = np.clip(i - 1, 0, ts.size - 1)
+    right = np.clip(i, 0, ts.size - 1)
+    idx = np.where(np.abs(times - ts[left]) <= np.abs(ts[right] - times), left, right)
+    outside = (times < ts[0] - 0.5 / fs) | (times > ts[-1] + 0.5 / fs)
+    return np.where(outside, -1, idx).astype(np.int64)
+
+
 def read_xdf(path: str | os.PathLike, streams: list[str] | None = None) -> Recording | Trial:
     """Read an XDF file.
 
@@ -127,7 +165,8 @@ def read_xdf(path: str | os.PathLike, streams: list[str] | None = None) -> Recor
         names, units = _channels(info, x.shape[1])
         arr, units = to_volts(x.T, units)
         t0 = float(ts[0])
-        samples = np.array([int(round((t - t0) * fs)) for t, _ in events], dtype=np.int64)
+        _check_gaps(ts, fs, name, where)
+        samples = _nearest_samples(ts, np.array([t for t, _ in events], dtype=float), fs)
         inside = (samples >= 0) & (samples < arr.shape[1]) if len(events) else np.zeros(0, bool)
         ev = pd.DataFrame({"sample": samples[inside], "kind": [k for (_, k), ok in zip(events, inside) if ok]})
         rec = make_recording(arr, fs, names, where, units=units, t0=t0, events=ev,

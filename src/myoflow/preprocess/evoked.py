@@ -222,6 +222,13 @@ PLAUSIBLE_COVARIATES = {"age": (10.0, 110.0), "height": (1.0, 2.5), "weight": (2
 _SEX = {"m", "male", "f", "female", "man", "woman"}
 
 
+def muscle_channels(names: Sequence[str], muscle: str) -> list[int]:
+    """Indices of the channels named like ``muscle``: exactly (any case), else as a word (``RF EMG``)."""
+    m = str(muscle).strip().lower()
+    exact = [i for i, c in enumerate(names) if str(c).strip().lower() == m]
+    return exact or [i for i, c in enumerate(names) if m in str(c).lower().replace("_", " ").split()]
+
+
 def response_channel(rec: Recording, muscle: str) -> int:
     """Which channel of a stimulated recording holds the muscle's response.
 
@@ -230,10 +237,7 @@ def response_channel(rec: Recording, muscle: str) -> int:
     """
     if rec.n_channels == 1:
         return 0
-    m = str(muscle).strip().lower()
-    exact = [i for i, c in enumerate(rec.ch_names) if str(c).strip().lower() == m]
-    loose = [i for i, c in enumerate(rec.ch_names) if m in str(c).lower().replace("_", " ").split()]
-    hits = exact or loose
+    hits = muscle_channels(rec.ch_names, muscle)
     if len(hits) == 1:
         return hits[0]
     raise DataError(f"recording has {rec.n_channels} channels {list(rec.ch_names)[:6]} and "

@@ -11,7 +11,6 @@ muscle differs from the declared one.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -23,6 +22,7 @@ import yaml
 
 from ...containers import Recording
 from ...errors import ConfigError, DataError
+from .._rundir import read_fold_json
 from ...preprocess.windows import burst_windows
 
 __all__ = ["check_placement", "load_placement_model", "parse_expected", "normalise_label"]
@@ -130,7 +130,7 @@ def load_placement_model(model_dir: str | Path, model: str | None = None, fold: 
             ordered += [p for p in mine if "-loso-4class-" in p.name]
         folds = ordered or folds
     for p in folds:
-        extras = json.loads((p / "extras.json").read_text()) if (p / "extras.json").is_file() else {}
+        extras = read_fold_json(p / "extras.json", {})
         models = extras.get("models") or {}
         names = [model] if model else [m for m in ("cnn_lstm_pretrained", "cnn_lstm_random") if m in models]
         for name in names:

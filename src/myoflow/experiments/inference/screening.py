@@ -11,7 +11,6 @@ checkpoint (never pickle).
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import yaml
 
 from ...containers import Recording
 from ...errors import ConfigError, DataError
+from .._rundir import read_fold_json
 from ...preprocess.evoked_combine import combine_frequencies
 from ...models.attention_bilstm import MassLevelClassifier
 from ...preprocess.evoked import (
@@ -108,7 +108,7 @@ def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | Non
     have = None if frequencies is None else sorted(float(f) for f in frequencies)
     candidates = []
     for p in folds:
-        extras = json.loads((p / "extras.json").read_text()) if (p / "extras.json").is_file() else {}
+        extras = read_fold_json(p / "extras.json", {})
         spec = (extras.get("models") or {}).get(model)
         if spec is None or not (p / f"{model}.safetensors").is_file():
             continue
@@ -161,7 +161,9 @@ def _recording_key(rec: Recording, muscles: Sequence[str]) -> tuple[str, float]:
         hits = [m for m in muscles if any(m.lower() in c.lower() for c in rec.ch_names)]
         muscle = hits[0] if len(hits) == 1 else None
     if muscle is None:
-        raise DataError(f"cannot tell the muscle; set meta 'muscle' to one of {list(muscles)}", rec.source)
+        raise DataError(f"cannot tell the muscle (channels {list(rec.ch_names)[:4]}): name its channel after one "
+                        f"of {list(muscles)}, or convert the file with its muscle (myoflow convert FILE --meta "
+                        f"muscle={muscles[0]} ...) and pass the .h5", rec.source)
     freq = rec.meta.get("frequency", rec.meta.get("train_frequency"))
     if freq is None:
         stim = rec.events_of("stimulus")

@@ -148,6 +148,10 @@ class StimulatedMassConfig(ExperimentConfig):
 
     def __post_init__(self) -> None:
         check_model_spec(self.model, "model", allowed=("attention_bilstm",))
+        if not self.data.covariates and "covariates_logreg" in self.evaluate.models:
+            # a logistic regression on nothing: refuse it here, not as a scikit-learn error inside the first fold
+            raise ConfigError("evaluate.models: covariates_logreg needs covariates, and data.covariates is empty "
+                              "(the participants table has none of age, sex, height, weight, bmi); leave it out")
         if self.tune.enabled:
             from ...models import check_params
             from .tuning import PREPROCESS_KEYS

@@ -77,6 +77,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...containers import Recording, Trial
 from ...errors import DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from .baselines import baseline_features, fit_baseline, proba_in_order
@@ -96,6 +97,20 @@ FINAL = "final"
 
 
 # ------------------------------------------------------------------ helpers
+def _muscle_stream(trial: Trial) -> Recording | None:
+    """The one stream of a multi-rate recording holding a channel named like its muscle (else None)."""
+    from ...preprocess.evoked import muscle_channels
+
+    muscle = trial.meta.get("muscle")
+    if muscle is None:
+        return None
+    hits = [rec for rec in trial.streams.values() if len(muscle_channels(rec.ch_names, str(muscle))) == 1]
+    if len(hits) != 1:
+        return None
+    rec = hits[0]
+    return rec.replace(meta={**dict(trial.meta), **dict(rec.meta)})
+
+
 def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
     """Simulate (or read) the evoked cohort of ``cfg.data`` and extract responses."""
     d = cfg.data
@@ -111,7 +126,20 @@ def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
 
         ds = load_dataset(d.path)
         participants = ds.participants
-        recordings = [obj for _, obj in ds]
+        recordings = []
+        for stem, obj in ds:
+            if isinstance(obj, Trial):  # e.g. an EDF with an accelerometer at another rate: the muscle's stream
+                obj = _muscle_stream(obj) or obj
+            if not isinstance(obj, Recording):
+                what = (f"a Trial of streams {list(obj.streams)} at different rates" if isinstance(obj, Trial)
+                        else f"{type(obj).__name__}")
+                raise DataError(f"item {stem!r} is {what}; stimulated-mass needs one Recording per subject x muscle "
+                                "x frequency, and none of its streams has one channel named like the muscle: keep "
+                                "the EMG channel when converting (myoflow convert ... --hint channels=NAME) or name "
+                                "it after the muscle (--channel-map)", str(ds.file(stem)))
+            if not obj.meta.get("source"):  # errors about it then name its file
+                obj = obj.replace(meta={**obj.meta, "source": str(ds.file(stem))})
+            recordings.append(obj)
         info = {"source": "folder", "path": str(d.path)}
     p = cfg.preprocess
     try:
