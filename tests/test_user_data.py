@@ -273,12 +273,13 @@ GAIT_SMALL = ["--workers", "1", "--set", "train.epochs=2", "--set", "model.param
               "--set", "data.cycle_folds=2"]
 
 
-def test_gait_one_subject_left_plate_four_muscles(tmp_path, capsys):
+def test_gait_one_subject_left_plate_four_muscles(tmp_path, capsys, caplog):
     root = _gait_raw(tmp_path, grf=True)
     run_cli(["convert", "--manifest", root / "manifest.csv", "--participants", root / "participants.csv",
              "--out", tmp_path / "ds"], capsys)
     run = tmp_path / "run"
     run_cli(["run", "gait-emg", "--data", tmp_path / "ds", "--out", run, *GAIT_SMALL], capsys)
+    assert "1 subject(s), fewer than the 3 a subject-wise split needs" in caplog.text  # said, not silent
     m = json.loads((run / "metrics.json").read_text())
     d = m["summary"]["data"]
     trial = d["trials"]["S01_walk"]

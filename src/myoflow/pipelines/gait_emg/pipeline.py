@@ -633,6 +633,13 @@ class GaitEmgPipeline(Pipeline):
         out: list[Fold] = []
         split = _split_kind(cfg, data)
         if split in ("trials", "cycles"):
+            if cfg.data.split == "auto":
+                # say it: within-subject figures answer a different question than new-subject ones
+                n_subj = data.sim.metadata["subject"].nunique()
+                log.warning("gait-emg: %s: %d subject(s), fewer than the 3 a subject-wise split needs, so the "
+                            "folds are within-subject by %s (data.split: %s); the scores say how well new %s of "
+                            "the same person are predicted, not a new person", cfg.data.path, n_subj, split,
+                            split, split)
             out += _within_subject_folds(cfg, data.sim, split)
         elif data.sim is not None:
             md = pd.DataFrame({"subject": data.sim.subjects()})
