@@ -115,29 +115,40 @@ def test_simulate_gait_structure_and_determinism():
         simulate_gait(1, seed=0, n_strides=1)
 
 
-def test_moment_independent_variability_widens_cycles_and_subjects():
-    """GaitVariability: the same walks (same moments) give less alike cycles and less alike people."""
+def _cohort_variability(subjects, var, seed: int):
+    """Median cycle-to-cycle and between-subject R² of 8-stride walks of ``subjects`` under ``var``.
+
+    Returns ``((cycle_median, subject_median), excitations of the first subject)``; the walks (and so the
+    moments) depend on ``seed`` only, never on ``var``.
+    """
     from myoflow.biomech.gait_cycles import GaitCycles, cycle_variability
-    from myoflow.simulate.protocols.gait import GaitVariability
     import pandas as pd
 
+    emg, md, first = [], [], None
+    for i, s in enumerate(subjects):
+        rng = np.random.default_rng([seed, 1, i])
+        w = simulate_walking(s.height_m, s.weight_kg, 8, rng, draw_walking_params(rng))
+        u, _ = muscle_excitations(s, w.moments, w.phase, w.fs, rng, var)
+        if first is None:
+            first = u
+        c = _cycles(u, w.heel_strikes)
+        emg.append(c)
+        md += [(s.subject, "walk", k) for k in range(len(c))]
+    e = np.concatenate(emg)
+    cyc = GaitCycles(angles=np.zeros((len(e), 3, 101)), moments=np.zeros((len(e), 9, 101)), emg=e,
+                     durations=np.ones(len(e)), metadata=pd.DataFrame(md, columns=["subject", "trial", "cycle"]),
+                     moment_names=MOMENT_NAMES)
+    v = cycle_variability(cyc)
+    return (np.nanmedian(v["cycle"]), np.nanmedian(v["subject"])), first
+
+
+def test_moment_independent_variability_widens_cycles_and_subjects():
+    """GaitVariability: the same walks (same moments) give less alike cycles and less alike people."""
+    from myoflow.simulate.protocols.gait import GaitVariability
+
     subjects = generate_subjects(8, np.random.default_rng([2, 0]))
-    med = {}
-    for name, var in (("off", GaitVariability.off()), ("on", GaitVariability())):
-        emg, md = [], []
-        for i, s in enumerate(subjects):
-            rng = np.random.default_rng([2, 1, i])
-            w = simulate_walking(s.height_m, s.weight_kg, 8, rng, draw_walking_params(rng))
-            u, _ = muscle_excitations(s, w.moments, w.phase, w.fs, rng, var)
-            c = _cycles(u, w.heel_strikes)
-            emg.append(c)
-            md += [(s.subject, "walk", k) for k in range(len(c))]
-        e = np.concatenate(emg)
-        cyc = GaitCycles(angles=np.zeros((len(e), 3, 101)), moments=np.zeros((len(e), 9, 101)), emg=e,
-                         durations=np.ones(len(e)), metadata=pd.DataFrame(md, columns=["subject", "trial", "cycle"]),
-                         moment_names=MOMENT_NAMES)
-        v = cycle_variability(cyc)
-        med[name] = (np.nanmedian(v["cycle"]), np.nanmedian(v["subject"]))
+    med = {name: _cohort_variability(subjects, var, 2)[0]
+           for name, var in (("off", GaitVariability.off()), ("on", GaitVariability()))}
     assert med["on"][0] < med["off"][0] - 0.03, med  # cycle to cycle
     assert med["on"][1] < med["off"][1] - 0.03, med  # between subjects
 
@@ -150,9 +161,7 @@ def test_recalibrated_variability_defaults_narrow_the_spread():
     """
     from dataclasses import replace
 
-    from myoflow.biomech.gait_cycles import GaitCycles, cycle_variability
     from myoflow.simulate.protocols.gait import GaitVariability
-    import pandas as pd
 
     new = GaitVariability()
     assert (new.subject_shape_sd, new.stride_shape_sd) == (0.30, 0.20)
@@ -160,22 +169,7 @@ def test_recalibrated_variability_defaults_narrow_the_spread():
     subjects = generate_subjects(8, np.random.default_rng([4, 0]))
     med, first = {}, {}
     for name, var in (("old", old), ("new", new), ("none", None), ("again", None)):
-        emg, md = [], []
-        for i, s in enumerate(subjects):
-            rng = np.random.default_rng([4, 1, i])
-            w = simulate_walking(s.height_m, s.weight_kg, 8, rng, draw_walking_params(rng))
-            u, _ = muscle_excitations(s, w.moments, w.phase, w.fs, rng, var)
-            if i == 0:
-                first[name] = u
-            c = _cycles(u, w.heel_strikes)
-            emg.append(c)
-            md += [(s.subject, "walk", k) for k in range(len(c))]
-        e = np.concatenate(emg)
-        cyc = GaitCycles(angles=np.zeros((len(e), 3, 101)), moments=np.zeros((len(e), 9, 101)), emg=e,
-                         durations=np.ones(len(e)), metadata=pd.DataFrame(md, columns=["subject", "trial", "cycle"]),
-                         moment_names=MOMENT_NAMES)
-        v = cycle_variability(cyc)
-        med[name] = (np.nanmedian(v["cycle"]), np.nanmedian(v["subject"]))
+        med[name], first[name] = _cohort_variability(subjects, var, 4)
     np.testing.assert_array_equal(first["new"], first["none"])
     np.testing.assert_array_equal(first["none"], first["again"])
     assert med["new"][0] > med["old"][0] + 0.01, med  # cycle to cycle
