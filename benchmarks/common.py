@@ -387,6 +387,23 @@ def refuse_reported_seed(seed: int) -> bool:
     return False
 
 
+def read_selection_record(path: Path, seed: int, select_hint: str) -> dict[str, Any] | None:
+    """The selection record at ``path`` for scoring on ``seed``, or None after a one-line error on stderr.
+
+    Refused when it does not exist (``select_hint`` says how to make it) or was chosen on ``seed`` itself:
+    a choice is never scored on the cohort it was made on.
+    """
+    path = Path(path)
+    if not path.exists():
+        print(f"error: {path}: no selection record; {select_hint}", file=sys.stderr)
+        return None
+    rec = json.loads(path.read_text())
+    if int(rec["chosen_on"]["simulator_seed"]) == seed:
+        print(f"error: {path}: chosen on seed {seed}, the seed asked to be scored", file=sys.stderr)
+        return None
+    return rec
+
+
 def write_selection_record(path: Path, record: dict[str, Any], *, script: str, argv: Sequence[str] | None,
                            t0: float, load0: Sequence[float]) -> dict[str, Any]:
     """Add the command, date, duration and load average to a selection ``record``; write it atomically as JSON."""

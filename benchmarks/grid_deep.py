@@ -39,7 +39,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, Benchmark, Row, refuse_reported_seed, setup_logging, write_selection_record  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS_DIR, read_selection_record, Benchmark, Row, refuse_reported_seed, setup_logging, write_selection_record,
+)
 from grid_gap import CONFIG  # noqa: E402  (the grid cohort's config; grid_gap also puts src/ on the path)
 
 SELECTION_DIR = RESULTS_DIR / "selection"
@@ -305,12 +307,8 @@ def warm(a) -> int:
 
 def score(a) -> int:
     path = a.record or SELECTION_DIR / "grid_deep_seed1.json"
-    if not Path(path).exists():
-        print(f"error: {path}: no selection record; run `grid_deep.py select` on another seed first", file=sys.stderr)
-        return 2
-    rec = json.loads(Path(path).read_text())
-    if int(rec["chosen_on"]["simulator_seed"]) == a.seed:
-        print(f"error: {path}: chosen on seed {a.seed}, the seed asked to be scored", file=sys.stderr)
+    rec = read_selection_record(path, a.seed, "run `grid_deep.py select` on another seed first")
+    if rec is None:
         return 2
     entries: dict[str, dict[str, Any]] = {b: {"model": b} for b in BASELINES}
     entries |= {m: {"model": m} for m in SHIPPED}

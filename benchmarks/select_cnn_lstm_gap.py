@@ -39,7 +39,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, refuse_reported_seed, setup_logging, write_selection_record  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS_DIR, read_selection_record, refuse_reported_seed, setup_logging, write_selection_record,
+)
 from grid_gap import CONFIG  # noqa: E402  (puts src/ on the path)
 
 SELECTION_DIR = RESULTS_DIR / "selection"
@@ -197,12 +199,8 @@ def confirm(a) -> int:
     from myoflow.train.seeding import derive_seed
 
     path = a.record or SELECTION_DIR / "cnn_lstm_gap_seed1.json"
-    if not Path(path).exists():
-        print(f"error: {path}: no selection record; run `select` on another seed first", file=sys.stderr)
-        return 2
-    rec = json.loads(Path(path).read_text())
-    if int(rec["chosen_on"]["simulator_seed"]) == a.seed:
-        print(f"error: {path}: chosen on seed {a.seed}, the seed asked to be confirmed on", file=sys.stderr)
+    rec = read_selection_record(path, a.seed, "run `select` on another seed first")
+    if rec is None:
         return 2
     t0, load0 = time.perf_counter(), os.getloadavg()
     from myoflow.experiments import load_config
