@@ -200,11 +200,12 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
 _UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
-def _check_item_ids(item: ConvertItem) -> None:
+def _check_item_ids(item: ConvertItem, muscle_from: str | None = None) -> None:
     """Ids become parts of stems, fold folders and report labels: refuse path-like ones up front.
 
     The same rule as :class:`~myoflow.io.dataset.Dataset` applies when it reads the folder back; checking
-    here names the raw file the id came from and writes nothing.
+    here names the raw file the id came from and writes nothing. ``muscle_from`` says where the muscle id
+    came from when it is not the manifest or pattern (``--split-channels``: a channel's name).
     """
     for k in FIELDS:
         v = item.meta.get(k)
@@ -212,7 +213,8 @@ def _check_item_ids(item: ConvertItem) -> None:
             continue
         text = str(v)
         if not text.strip() or _UNSAFE_ID.search(text) or text.startswith(".") or len(text) > 200:
-            raise DataError(f"{k} {text!r} is not allowed: ids must be non-empty, without '/', '\\', "
+            what = f"{muscle_from} {text!r}" if (k == "muscle" and muscle_from) else f"{k} {text!r}"
+            raise DataError(f"{what} is not allowed: ids must be non-empty, without '/', '\\', "
                             "control characters or a leading '.'", str(item.path))
 
 
@@ -420,6 +422,8 @@ def convert(
                 _no_repeated_names(obj.ch_names, str(it.path))
                 outs = [(obj.pick([ch]).replace(meta={**obj.meta, "muscle": ch}), {**it.meta, "muscle": ch})
                         for ch in obj.ch_names]
+                for _, meta in outs:  # a channel's name is now a muscle id: the same rule as every other id
+                    _check_item_ids(ConvertItem(it.path, meta), "channel name (--split-channels: the muscle)")
             else:
                 outs = [(obj, it.meta)]
         for o, meta in outs:

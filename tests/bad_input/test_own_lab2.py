@@ -1,0 +1,53 @@
+"""Three more new labs through every pipeline (second sweep, issues 14/18): what `myoflow convert` / `run` /
+`predict` got wrong on their recordings and hostile inputs.
+
+Each test is the smallest input that showed the problem; each fails without its fix.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from myoflow.cli import main
+from myoflow.containers import Recording
+from myoflow.io import write_dataset
+
+
+def _cli(argv: list, capsys) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in argv])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_error_line(code: int, err: str) -> str:
+    assert code == 2, err
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def _csv(path: Path, fs: float = 1000.0, n: int = 2000, seed: int = 0, unit: str = "mV", name: str = "ch1") -> Path:
+    x = np.random.default_rng(seed).normal(size=(n, 1)) * 0.1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(f"Sampling rate: {fs:g} Hz\n{name} [{unit}]\n")
+        np.savetxt(fh, x, fmt="%.5f")
+    return path
+
+
+# ------------------------------------------------------------------ convert --split-channels: channel names as ids
+@pytest.mark.parametrize("name", ["../../x", "/tmp/abs", ".hidden"])
+def test_split_channels_refuses_path_like_channel_names(name, tmp_path, capsys):
+    raw = tmp_path / "raw"
+    _csv(raw / "S01.csv")
+    code, _, err = _cli(["convert", raw, "--pattern", "S{subject}", "--split-channels", "--channel-map",
+                         f"ch1={name}", "--out", tmp_path / "ds"], capsys)
+    line = _one_error_line(code, err)  # was: exit 0, muscle id '../../x' written into index.csv and the reports
+    assert "S01.csv" in line and f"'{name}' is not allowed" in line and "--split-channels" in line
+    assert not (tmp_path / "ds").exists()
