@@ -51,3 +51,30 @@ def test_split_channels_refuses_path_like_channel_names(name, tmp_path, capsys):
     line = _one_error_line(code, err)  # was: exit 0, muscle id '../../x' written into index.csv and the reports
     assert "S01.csv" in line and f"'{name}' is not allowed" in line and "--split-channels" in line
     assert not (tmp_path / "ds").exists()
+
+
+# ------------------------------------------------------------------ stimulated-mass: a clinic's own label column
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory):
+    """Six subjects, two classes in a column named 'status', muscles VL/TA, at 4 kHz (not the paper's 2 kHz)."""
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    root = tmp_path_factory.mktemp("clinic")
+    recs, part = simulate_evoked(6, 1, frequencies=(25.0,), train_s=1.0, n_units=20, fs=4000.0,
+                                 muscles=("VL", "TA"))
+    part = part[["subject", "age", "sex", "height", "weight", "bmi"]].assign(
+        status=["sarcopenic", "healthy"] * 3)
+    ds = write_dataset(root / "clinic", [(f"{r.meta['subject']}_{r.meta['muscle']}", r) for r in recs], part,
+                       {"protocol": "evoked"}).path
+    return ds, recs
+
+
+def test_label_column_named_with_set_gives_the_classes(clinic, tmp_path, capsys):
+    ds, _ = clinic
+    argv = ["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run", "--set", "evaluate.models=[ptp_logreg]",
+            "--set", "evaluate.n_boot=10", "--set", "evaluate.final_model=false", "--set", "evaluate.n_splits=3"]
+    code, _, err = _cli(argv, capsys)
+    assert "--set data.label=COLUMN" in _one_error_line(code, err)
+    code, out, err = _cli([*argv, "--set", "data.label=status"], capsys)
+    assert code == 0, err  # was: "labels ['healthy', 'sarcopenic'] ... are not among the classes ['low', 'normal', 'high']"
+    assert "M-wave p-p only" in out

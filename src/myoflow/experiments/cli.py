@@ -86,7 +86,7 @@ def run_cmd(config: str, out: Path, data_dir: Path | None, name: str | None, set
             # the name labels conditions, figures and reports of every pipeline: keep it a plain word
             raise ConfigError(f"--name {name!r}: use ASCII letters, digits, '-' and '_' (it names the cohort in "
                               "conditions and reports)")
-        source = data_config(config, data_dir, name=name)
+        source = data_config(config, data_dir, name=name, overrides=overrides)
     else:
         if config in PROTOCOLS and not Path(config).exists():
             raise click.UsageError(f"{config!r} is a pipeline name: add --data DIR, or give a YAML config")

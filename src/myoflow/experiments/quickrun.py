@@ -76,8 +76,21 @@ def _column(ds, name: str) -> list:
     return sorted(vals, key=lambda v: (isinstance(v, str), v))
 
 
-def data_config(pipeline: str, data_dir: str | Path, name: str | None = None) -> dict[str, Any]:
+def data_config(pipeline: str, data_dir: str | Path, name: str | None = None,
+                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The raw config mapping for running ``pipeline`` on the dataset folder ``data_dir``.
+
+    Parameters
+    ----------
+    pipeline : str
+        A pipeline name (``muscle-id``, ``stimulated-mass``, ``gait-emg``, ``muap-generator``).
+    data_dir : path-like
+        The dataset folder.
+    name : str, optional
+        The cohort's name (default: the folder's name).
+    overrides : mapping, optional
+        The ``--set`` overrides (merged later by the caller); the defaults read off the folder follow the
+        settings they depend on (stimulated-mass: ``data.label`` names the column the classes are read from).
 
     Returns
     -------
@@ -109,7 +122,10 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None) ->
         if muscles:
             d["muscles"] = muscles
         part = ds.participants
-        label = raw.get("data", {}).get("label", "mass_class")
+        # the classes are read from the column the run will use: a user's --set data.label=status, not the default
+        set_data = (overrides or {}).get("data")
+        label = set_data["label"] if isinstance(set_data, Mapping) and isinstance(set_data.get("label"), str) \
+            else raw.get("data", {}).get("label", "mass_class")
         if label in part.columns:
             present = [str(c) for c in part[label].dropna().unique()]
             shipped = [c for c in raw["data"].get("classes", []) if c in present]

@@ -290,7 +290,8 @@ def prepare_evoked(
     if "subject" not in participants.columns:
         raise DataError("participants table needs a 'subject' column", src)
     if label not in participants.columns:
-        raise DataError(f"participants table has no label column {label!r}; columns: {list(participants.columns)}", src)
+        raise DataError(f"participants table has no label column {label!r}; columns: {list(participants.columns)} "
+                        "(name the label column with --set data.label=COLUMN, in YAML data.label)", src)
     parts = participants.copy()
     parts["subject"] = parts["subject"].astype(str)
     parts["label"] = parts[label].astype(str)
