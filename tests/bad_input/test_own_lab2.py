@@ -78,3 +78,25 @@ def test_label_column_named_with_set_gives_the_classes(clinic, tmp_path, capsys)
     code, out, err = _cli([*argv, "--set", "data.label=status"], capsys)
     assert code == 0, err  # was: "labels ['healthy', 'sarcopenic'] ... are not among the classes ['low', 'normal', 'high']"
     assert "M-wave p-p only" in out
+
+
+def test_predict_takes_recordings_at_the_rate_the_clinic_trained_on(clinic, tmp_path, capsys):
+    from myoflow.io import native
+
+    ds, recs = clinic
+    run = tmp_path / "run"
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", run, "--set", "data.label=status",
+                         "--set", "evaluate.models=[attention_bilstm]", "--set", "train.epochs=1",
+                         "--set", "model.params.n_members=1", "--set", "evaluate.n_boot=10",
+                         "--set", "evaluate.n_splits=3"], capsys)
+    assert code == 0, err
+    files = [native.save(r, tmp_path / f"new_{r.meta['muscle']}.h5") for r in recs if r.meta["subject"] == "S001"]
+    code, out, err = _cli(["predict", run, *files, "--covariates", "age=54,sex=F,height=1.62,weight=70",
+                           "--plot", tmp_path / "att.png"], capsys)
+    assert code == 0, err  # was: "recording is at 4000 Hz; this model was trained at 2000 Hz" (data.fs, not the folder's)
+    assert "predicted muscle-mass level" in out
+    vl = next(r for r in recs if r.meta["subject"] == "S001" and r.meta["muscle"] == "VL")
+    slow = Recording(vl.data[:, ::2], 2000.0, vl.ch_names, meta={k: v for k, v in vl.meta.items() if k != "source"})
+    code, _, err = _cli(["predict", run, native.save(slow, tmp_path / "slow_VL.h5"), files[1],
+                         "--covariates", "age=54,sex=F,height=1.62,weight=70"], capsys)
+    assert "slow_VL.h5" in (line := _one_error_line(code, err)) and "trained at 4000 Hz" in line

@@ -121,6 +121,9 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None,
         muscles = [str(m) for m in _column(ds, "muscle")]
         if muscles:
             d["muscles"] = muscles
+        rates = [float(f) for f in _column(ds, "fs")]
+        if len(rates) == 1:  # the folder's rate, so config.yaml says what the models were trained at
+            d["fs"] = rates[0]
         part = ds.participants
         # the classes are read from the column the run will use: a user's --set data.label=status, not the default
         set_data = (overrides or {}).get("data")

@@ -85,6 +85,8 @@ class ScreeningModel:
     muscles: tuple[str, ...]
     fold: str
     cfg: Any
+    #: Sampling rate of the recordings the model was trained on (None: a run from before it was recorded).
+    fs: float | None = None
 
 
 def _fold_dirs(run_dir: Path) -> list[Path]:
@@ -120,12 +122,12 @@ def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | Non
             continue
         # Prefer: the final model, then the condition using the most frequencies.
         rank = (0 if p.name.startswith("final") else 1, -len(freqs), p.name)
-        candidates.append((rank, p, spec, freqs))
+        candidates.append((rank, p, spec, freqs, extras.get("fs")))
     if not candidates:
         raise DataError(
             f"no {model!r} model in this run fits recordings at {have} Hz "
             f"(each model needs every frequency it was trained on)", str(run_dir))
-    _, p, spec, freqs = min(candidates, key=lambda c: c[0])
+    _, p, spec, freqs, fs = min(candidates, key=lambda c: c[0])
     if not p.name.startswith("final"):
         # Not silent: a cross-validation fold's model saw only part of the subjects.
         has_final = any(d.name.startswith("final") for d in folds)
@@ -134,7 +136,8 @@ def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | Non
         log.warning("no final %s model fits: %s; using cross-validation fold %s's model instead", model, why,
                     p.name)
     est = MassLevelClassifier.load(p / f"{model}.safetensors", config=spec.get("estimator"))
-    return ScreeningModel(est, spec, tuple(freqs), tuple(cfg.data.muscles), p.name, cfg)
+    return ScreeningModel(est, spec, tuple(freqs), tuple(cfg.data.muscles), p.name, cfg,
+                          None if fs is None else float(fs))
 
 
 @dataclass
@@ -207,7 +210,8 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
                         f"got {sorted(keyed)}")
     sm = load_screening_model(run_dir, complete, model)
     pre = sm.cfg.preprocess
-    expected_fs = sm.cfg.data.fs
+    # The rate the model saw: a folder's recordings keep their own rate, which data.fs (the simulator's) is not.
+    expected_fs = sm.fs if sm.fs is not None else sm.cfg.data.fs
     for f in sm.frequencies:  # every recording used, before any is read: response windows are counted in samples
         for m in muscles:
             rec = keyed[(m, f)]

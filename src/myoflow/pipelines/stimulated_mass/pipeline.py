@@ -304,7 +304,8 @@ class StimulatedMassPipeline(Pipeline):
         metrics: dict[str, dict[str, float]] = {}
         curves: dict[str, dict[str, list[float]]] = {}
         states: dict[str, dict[str, Any]] = {}
-        extras: dict[str, Any] = {"condition_frequencies": list(freqs), "classes": classes,
+        # fs: the rate of the recordings the models saw (a folder's own rate, not data.fs), which predict requires
+        extras: dict[str, Any] = {"condition_frequencies": list(freqs), "classes": classes, "fs": float(data.fs),
                                   "n_train": len(train), "n_test": len(test), "models": {}, "confusion": {}}
         rows: list[pd.DataFrame] = []
         models = list(cfg.evaluate.models)
