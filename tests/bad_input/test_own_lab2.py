@@ -100,3 +100,24 @@ def test_predict_takes_recordings_at_the_rate_the_clinic_trained_on(clinic, tmp_
     code, _, err = _cli(["predict", run, native.save(slow, tmp_path / "slow_VL.h5"), files[1],
                          "--covariates", "age=54,sex=F,height=1.62,weight=70"], capsys)
     assert "slow_VL.h5" in (line := _one_error_line(code, err)) and "trained at 4000 Hz" in line
+
+
+# ------------------------------------------------------------------ convert: one lab's µV in EDF/CSV and in MAT
+def test_folder_mixing_volts_and_unscaled_mat_is_refused(tmp_path, capsys):
+    import scipy.io
+
+    from myoflow.io import load_dataset
+
+    raw = tmp_path / "raw"
+    _csv(raw / "S01_BB.csv", unit="uV")  # read in volts
+    scipy.io.savemat(raw / "S02_BB.mat", {"emg": np.random.default_rng(1).normal(size=(2000, 1)) * 0.1,
+                                          "fs": 1000.0})  # the same lab's µV numbers, no unit: a.u.
+    argv = ["convert", raw, "--pattern", "S{subject}_{muscle}", "--out", tmp_path / "ds"]
+    code, _, err = _cli(argv, capsys)
+    line = _one_error_line(code, err)  # was: exit 0, S02 a million times larger than S01 in one cohort
+    assert str(raw / "S02_BB.mat") in line and "mix volts" in line and "--hint units=uV" in line
+    code, _, err = _cli([*argv, "--hint", "units=uV"], capsys)
+    assert code == 0, err
+    ds = load_dataset(tmp_path / "ds")
+    ratio = ds.load("02_BB").data.std() / ds.load("01_BB").data.std()
+    assert 0.5 < ratio < 2  # both in volts (a MAT file's uV were kept as uV numbers)

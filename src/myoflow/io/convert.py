@@ -431,6 +431,7 @@ def convert(
             written.append((stem, o))
             rows.append(_summary_row(stem, o, [it], changed))
 
+    _check_units_agree(written, rows)
     if events is not None:
         written = _attach_events(written, events)
     subjects = [r["subject"] for r in rows]
@@ -463,6 +464,36 @@ def convert(
     summary = pd.DataFrame(rows)
     atomic_write_text(Path(out_dir) / "convert_summary.csv", summary.to_csv(index=False, lineterminator="\n"))
     return ds, summary
+
+
+def _check_units_agree(written: Sequence[tuple[str, Any]], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a folder whose recordings of one kind mix volts with unscaled numbers.
+
+    EDF and CSV files that state mV or µV are read in volts; a MAT file of the same lab's µV samples reads as
+    ``a.u.``. Written side by side, one recording would be a million times larger than the next and every
+    amplitude feature (and the classes it separates) would follow the file format, not the muscle. Items are
+    compared per stream (Recordings among themselves, each Trial stream name among its namesakes); an item
+    whose channels mix units itself (EMG in V beside an unlabelled accelerometer) is not judged. Raw ADC
+    counts (OpenSignals without ``--hint sensor=EMG``) beside volts are only warned about: such a folder was
+    accepted before, and its fix is another hint.
+    """
+    kinds: dict[str, dict[str, str]] = {}  # stream -> {"V" | "a.u." | "adc": first file}
+    for (stem, obj), row in zip(written, rows):
+        streams = {"": obj} if isinstance(obj, Recording) else dict(obj.streams)
+        for name, rec in streams.items():
+            units = {str(u) for u in rec.units}
+            if len(units) == 1 and units <= {"V", "a.u.", "adc"}:
+                kinds.setdefault(name, {}).setdefault(units.pop(), str(obj.meta.get("source") or row.get("files", stem)))
+    for name, seen in kinds.items():
+        what = f"stream {name!r} of the trials" if name else "the recordings"
+        if "V" in seen and "a.u." in seen:
+            raise DataError(f"{what} mix volts (e.g. {seen['V']}) with unscaled values (a.u., e.g. "
+                            f"{seen['a.u.']}), so amplitudes would differ by the unit between files: give the "
+                            "unscaled files' unit, e.g. --hint units=uV (or convert them separately)", seen["a.u."])
+        if "V" in seen and "adc" in seen:
+            log.warning("%s: %s mix volts (e.g. %s) with raw ADC counts (e.g. %s): amplitudes differ by the unit "
+                        "between files; pass --hint sensor=EMG for OpenSignals files", seen["adc"], what, seen["V"],
+                        seen["adc"])
 
 
 #: Columns of an events table that say which item an event belongs to (``stream`` picks a Trial's stream).

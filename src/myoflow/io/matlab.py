@@ -18,7 +18,7 @@ import numpy as np
 
 from ..containers import Recording, Trial
 from ..errors import DataError
-from ._common import check_file, check_fs, make_recording
+from ._common import check_file, check_fs, make_recording, to_volts
 
 __all__ = ["read_mat", "load_mat_variables"]
 
@@ -183,7 +183,15 @@ def read_mat(
     data = arr if channels_axis == 0 else arr.T
     if ch_names is None:
         ch_names = [data_var] if data.shape[0] == 1 else [f"{data_var}{i + 1}" for i in range(data.shape[0])]
+    data = data.astype(np.float64)
+    n_ch = data.shape[0]
+    unit_list = [units] * n_ch if isinstance(units, str) else list(units)
+    if len(unit_list) != n_ch:
+        raise DataError(f"{len(unit_list)} unit(s) given for {n_ch} channel(s)", where)
+    # mV/µV stated by the user are scaled to V, as every other reader does (containers store EMG in volts):
+    # kept as 'uV' the samples would sit beside an EDF's volts a million times too large.
+    data, unit_list = to_volts(data, unit_list)
     return make_recording(
-        data.astype(np.float64), fs_value, ch_names, where, units=units,
+        data, fs_value, ch_names, where, units=unit_list,
         meta={"source": where, "mat_variable": data_var},
     )
