@@ -121,3 +121,25 @@ def test_folder_mixing_volts_and_unscaled_mat_is_refused(tmp_path, capsys):
     ds = load_dataset(tmp_path / "ds")
     ratio = ds.load("02_BB").data.std() / ds.load("01_BB").data.std()
     assert 0.5 < ratio < 2  # both in volts (a MAT file's uV were kept as uV numbers)
+
+
+# ------------------------------------------------------------------ gait-emg: a lab without inverse dynamics
+def test_gait_trial_without_moments_takes_height_from_participants(tmp_path, capsys):
+    import pandas as pd
+
+    from myoflow.containers import Trial
+    from myoflow.simulate.protocols.gait import simulate_gait
+
+    trial = simulate_gait(1, 0, 8, fs_sim=2048.0, noise=False)[0][0]
+    emg = trial["emg"].pick(["TA", "GM"])
+    walk = Trial(streams={"angles": trial["angles"], "grf": trial["grf"], "emg": emg},
+                 meta={"subject": "S01", "trial": "walk"})  # no moments stream: inverse dynamics needs the height
+    cov = trial.meta["covariates"]
+    ds = write_dataset(tmp_path / "walker", [("S01_walk", walk)],
+                       pd.DataFrame({"subject": ["S01"], "weight": [cov["weight"]], "height": [cov["height"]]}),
+                       {"protocol": "converted"}).path
+    code, out, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run", "--set", "train.epochs=1",
+                           "--set", "model.params.torque_epochs=1", "--set", "evaluate.n_boot=10",
+                           "--set", "data.cycle_folds=2"], capsys)
+    assert code == 0, err  # was: "height unknown: give height_m or a 'height' covariate" with the height in the table
+    assert "TA R²" in out

@@ -228,6 +228,26 @@ class GaitData:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def _with_participant(trial, parts: pd.DataFrame | None):
+    """The trial with its subject's anthropometry from participants.csv in ``meta["covariates"]``.
+
+    A trial without a moments stream gets them by inverse dynamics, which reads height (and weight) from
+    there: without this a height in the participants table was ignored ("height unknown"). Values the trial
+    already carries are kept.
+    """
+    if parts is None or "subject" not in parts.columns:
+        return trial
+    rows = parts[parts["subject"].astype(str) == str(trial.subject)]
+    if rows.empty:
+        return trial
+    cov = dict(trial.meta.get("covariates") or {})
+    for k in ("height", "weight"):
+        v = pd.to_numeric(rows[k], errors="coerce").iloc[0] if k in rows.columns else np.nan
+        if np.isfinite(v) and k not in cov:
+            cov[k] = float(v)
+    return trial.replace(meta={**dict(trial.meta), "covariates": cov}) if cov else trial
+
+
 def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False,
                         real: bool = False) -> GaitCycles:
     from ...biomech.gait_trials import CycleRules
@@ -332,7 +352,7 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         if parts is not None and "weight" in parts.columns:
             w = pd.to_numeric(parts["weight"], errors="coerce")
             masses = {s: float(v) for s, v in zip(parts["subject"].astype(str), w) if np.isfinite(v)}
-        trials = [(stem, obj) for stem, obj in ds if isinstance(obj, Trial)]
+        trials = [(stem, _with_participant(obj, parts)) for stem, obj in ds if isinstance(obj, Trial)]
         if not trials:
             raise DataError("dataset folder holds no Trials (walking sessions)", str(d.path))
         sim = _cycles_from_trials(trials, cfg, masses, user=True)
