@@ -143,3 +143,25 @@ def test_gait_trial_without_moments_takes_height_from_participants(tmp_path, cap
                            "--set", "data.cycle_folds=2"], capsys)
     assert code == 0, err  # was: "height unknown: give height_m or a 'height' covariate" with the height in the table
     assert "TA R²" in out
+
+
+# ------------------------------------------------------------------ --resume after the folder was converted again
+def test_resume_refuses_a_dataset_folder_that_changed(clinic, tmp_path, capsys):
+    import shutil
+
+    from myoflow.io import load_dataset
+
+    src, _ = clinic
+    ds = tmp_path / "clinic"
+    shutil.copytree(src, ds)
+    argv = ["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run", "--set", "data.label=status",
+            "--set", "evaluate.models=[ptp_logreg]", "--set", "evaluate.n_boot=10", "--set", "evaluate.n_splits=3",
+            "--set", "evaluate.final_model=false"]
+    assert _cli(argv, capsys)[0] == 0
+    assert _cli([*argv, "--resume"], capsys)[0] == 0  # the same folder: nothing to redo, no complaint
+    old = load_dataset(ds)
+    items = [(stem, rec.replace(data=rec.data[:, ::-1].copy())) for stem, rec in old]  # other recordings
+    write_dataset(ds, items, old.participants, {"protocol": "evoked"})
+    code, _, err = _cli([*argv, "--resume"], capsys)
+    line = _one_error_line(code, err)  # was: exit 0, the old folds kept beside any new ones without a word
+    assert str(tmp_path / "run") in line and f"dataset folder {ds}" in line and "changed" in line

@@ -5,6 +5,7 @@ Run directory layout::
     RUN_DIR/
       config.yaml              resolved config (a different one is never overwritten)
       run_info.json            versions, machine, timings (not part of the metrics)
+      data_fingerprint.json    the dataset folders read and their contents' fingerprints (checked by --resume)
       folds/<fold_id>/         one folder per finished fold:
           predictions.parquet, curves.json, extras.json, <model>.safetensors,
           result.json          written LAST: its presence marks the fold finished
@@ -588,9 +589,49 @@ def run_experiment(
                            cache_dir=cache_dir, progress=progress, mlflow_uri=mlflow_uri)
 
 
+def _data_folders(cfg: ExperimentConfig) -> list[Path]:
+    """The dataset folders a config reads (``source: folder`` sections; muscle-id may name several)."""
+    from collections.abc import Mapping
+
+    data = getattr(cfg, "data", None)
+    sections = list(data.values()) if isinstance(data, Mapping) else [data]
+    return [Path(sec.path) for sec in sections
+            if getattr(sec, "source", None) == "folder" and getattr(sec, "path", None) is not None
+            and getattr(sec, "enabled", True)]
+
+
+def _check_data_unchanged(cfg: ExperimentConfig, run_dir: Path) -> None:
+    """Record the dataset folders' fingerprints with the run; refuse to add folds computed on other data.
+
+    config.yaml names a folder by its path, so a folder re-converted (or edited) between a killed run and
+    ``--resume`` gave a run whose finished folds came from the old recordings and the rest from the new ones.
+    """
+    from ..io.dataset import folder_fingerprint, is_dataset_folder
+
+    now = {str(p): folder_fingerprint(p) for p in _data_folders(cfg) if is_dataset_folder(p)}
+    path = run_dir / "data_fingerprint.json"
+    finished = next((run_dir / "folds").glob("*/result.json"), None) is not None
+    if finished and path.is_file():
+        try:
+            before = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError, OSError):
+            before = None
+        if not isinstance(before, dict):
+            raise DataError("damaged run file (not a JSON object); delete it to resume without the check", str(path))
+        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        if changed:
+            raise DataError(f"dataset folder {changed[0]} changed since this run's finished folds were computed "
+                            "(re-converted or edited): resuming would mix folds of the old and the new recordings; "
+                            "run into a new --out", str(run_dir))
+        return
+    if now or path.exists():
+        atomic_write_json(path, now)
+
+
 def _run_locked(cfg: ExperimentConfig, run_dir: Path, pipeline: Pipeline, *, executor: str, workers: int | None,
                 resume: bool, cache_dir: str | Path | None, progress: bool, mlflow_uri: str | None) -> RunSummary:
     _write_config(cfg, run_dir, resume)
+    _check_data_unchanged(cfg, run_dir)
     # We hold the lock, so temporary files here are leftovers of a killed run, never a live write.
     remove_partial_writes(run_dir)
     from ..train.device import get_device
