@@ -165,3 +165,45 @@ def test_resume_refuses_a_dataset_folder_that_changed(clinic, tmp_path, capsys):
     code, _, err = _cli([*argv, "--resume"], capsys)
     line = _one_error_line(code, err)  # was: exit 0, the old folds kept beside any new ones without a word
     assert str(tmp_path / "run") in line and f"dataset folder {ds}" in line and "changed" in line
+
+
+# ------------------------------------------------------------------ muap-generator: a lab's own template folder
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory):
+    from myoflow.io import load_dataset
+
+    root = tmp_path_factory.mktemp("muaps")
+    try:
+        main(["simulate", "muaps", "--out", str(root / "templates"), "--n", "12"])
+    except SystemExit as exc:
+        assert not exc.code
+    ds = load_dataset(root / "templates")
+    (stem, ep), = list(ds)
+    info = {k: v for k, v in ds.info.items() if k not in ("format", "format_version", "myoflow", "myoflow_version")}
+    return root, stem, ep, info
+
+
+@pytest.mark.parametrize("case", ["text_condition", "positions_for_other_channels", "deeper_than_the_model",
+                                  "flat_muap"])
+def test_muap_template_folder_errors_name_the_folder_and_the_problem(case, templates, tmp_path, capsys):
+    root, stem, ep, info = templates
+    md, x = ep.metadata.copy(), np.asarray(ep.X)
+    if case == "text_condition":
+        md["cv_m_s"] = md["cv_m_s"].astype(str)
+        md.loc[2, "cv_m_s"] = "fast"
+        item, expected = ep.replace(metadata=md), "condition 'cv_m_s' of MUAP 2 is 'fast'"  # was: ValueError traceback
+    elif case == "positions_for_other_channels":
+        item = ep.replace(X=x[:, :16], ch_names=ep.ch_names[:16], meta={**ep.meta, "grid_shape": [2, 8]})
+        expected = "meta['positions_mm'] must be 16 finite (x, y) pairs"  # was: no file named
+    elif case == "deeper_than_the_model":
+        md["depth_mm"] = md["depth_mm"] * 3
+        item, expected = ep.replace(metadata=md), "condition 'depth_mm' of"  # was: "increase data.n_train_pool"
+    else:
+        x = x.copy()
+        x[4] = 0.0
+        item, expected = ep.replace(X=x), "MUAP 4 is flat"  # was: no file named
+    ds = write_dataset(tmp_path / case, [(stem, item)], None, info).path
+    code, _, err = _cli(["run", "muap-generator", "--data", ds, "--out", tmp_path / "run", "--set", "train.epochs=1",
+                         "--set", "data.real_templates=false", "--set", "evaluate.export_onnx=false"], capsys)
+    line = _one_error_line(code, err)
+    assert line.startswith(f"error: {ds}: ") and expected in line

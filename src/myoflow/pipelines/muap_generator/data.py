@@ -24,6 +24,45 @@ __all__ = ["load_folder_set"]
 log = logging.getLogger(__name__)
 
 
+def _conditions(md, names: tuple[str, ...], stem: str, path: Path) -> np.ndarray:
+    """The condition columns as floats; a text or missing cell is named (it was a ValueError traceback)."""
+    import pandas as pd
+
+    out = np.empty((len(md), len(names)))
+    for j, c in enumerate(names):
+        col = pd.to_numeric(md[c], errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(col)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"item {stem!r}: condition {c!r} of MUAP {i} is {md[c].iloc[i]!r}, not a finite number "
+                            f"({int(bad.sum())} such MUAP(s))", str(path))
+        out[:, j] = col
+    return out
+
+
+def _condition_ranges(conditions: np.ndarray, names: tuple[str, ...], default: dict,
+                      path: Path) -> dict[str, tuple[float, float]]:
+    """The simulator's condition ranges, over which the held-out slab and extrapolation band are placed, after
+    checking the folder's MUAPs lie inside them.
+
+    The numerical model is the generator's reference and speed baseline and is only valid inside these
+    ranges; a lab's templates beyond them (deeper than 23 mm, say) all fell into the extrapolation band and
+    the run stopped with "only 0 training MUAPs left ... increase data.n_train_pool", a setting of simulated
+    sets only.
+    """
+    for j, k in enumerate(names):
+        lo, hi = (float(v) for v in default[k])
+        col = conditions[:, j]
+        tol = 1e-9 * (hi - lo)
+        out = (col < lo - tol) | (col > hi + tol)
+        if out.any():
+            i = int(np.flatnonzero(out)[0])
+            raise DataError(f"condition {k!r} of {int(out.sum())} of {len(col)} MUAP(s) lies outside [{lo:g}, {hi:g}], "
+                            f"the range the numerical model (the generator's reference) covers, e.g. MUAP {i}: "
+                            f"{col[i]:g}; keep the MUAPs inside it (or rescale the condition)", str(path))
+    return {k: tuple(map(float, v)) for k, v in default.items()}
+
+
 def load_folder_set(path: Path) -> dict[str, Any]:
     """MUAPs and conditions from a standard dataset folder (see module docstring)."""
     from ...containers import Epochs
@@ -47,8 +86,14 @@ def load_folder_set(path: Path) -> dict[str, Any]:
             raise DataError(f"item {stem!r} differs from the first in fs, grid or window length", str(path))
         fs, grid = obj.fs, tuple(int(v) for v in g)
         if pos is None and obj.meta.get("positions_mm") is not None:
-            pos = np.asarray(obj.meta["positions_mm"], float)
-        conds.append(obj.metadata[list(names)].to_numpy(float))
+            try:
+                pos = np.asarray(obj.meta["positions_mm"], float)
+            except (TypeError, ValueError):
+                pos = None
+            if pos is None or pos.shape != (obj.n_channels, 2) or not np.isfinite(pos).all():
+                raise DataError(f"item {stem!r}: meta['positions_mm'] must be {obj.n_channels} finite (x, y) pairs "
+                                f"in mm, one per channel, got shape {getattr(pos, 'shape', None)}", str(path))
+        conds.append(_conditions(obj.metadata, names, stem, path))
         xs.append(obj.X.reshape(len(obj), grid[0], grid[1], obj.n_times))
     if not xs:
         raise DataError("dataset folder holds no MUAP items", str(path))
@@ -57,7 +102,8 @@ def load_folder_set(path: Path) -> dict[str, Any]:
 
         pos = grid_positions(grid[0], grid[1], 5.0)
         log.warning("%s: no positions_mm in the items; assuming a %dx%d grid with 5 mm spacing", path, *grid)
-    return {"conditions": np.concatenate(conds), "muaps": np.concatenate(xs).astype(np.float32), "fs": float(fs),
+    conditions = np.concatenate(conds)
+    return {"conditions": conditions, "muaps": np.concatenate(xs).astype(np.float32), "fs": float(fs),
             "positions_mm": pos, "names": names,
-            "ranges": {k: tuple(map(float, v)) for k, v in MUAP_CONDITION_RANGES.items()},
+            "ranges": _condition_ranges(conditions, names, MUAP_CONDITION_RANGES, path),
             "ms_per_muap": None, "cache_key": None, "cache_path": None}

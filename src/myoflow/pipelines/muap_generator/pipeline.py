@@ -522,7 +522,8 @@ class MuapGeneratorPipeline(Pipeline):
         pp = peak_to_peak(raw["muaps"])
         if (pp <= 0).any():
             bad = int(np.argmax(pp <= 0))
-            raise DataError(f"MUAP {bad} is flat (peak-to-peak 0); the generator cannot learn its shape")
+            raise DataError(f"MUAP {bad} is flat (peak-to-peak 0); the generator cannot learn its shape",
+                            str(d.path) if d.source == "folder" else None)
         data = MuapData(conditions=np.asarray(raw["conditions"], float), muaps=raw["muaps"], split=split,
                         region=region, fs=raw["fs"], positions_mm=np.asarray(raw["positions_mm"], float),
                         condition_names=tuple(raw["names"]), condition_ranges=dict(raw["ranges"]),
