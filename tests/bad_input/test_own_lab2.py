@@ -207,3 +207,19 @@ def test_muap_template_folder_errors_name_the_folder_and_the_problem(case, templ
                          "--set", "data.real_templates=false", "--set", "evaluate.export_onnx=false"], capsys)
     line = _one_error_line(code, err)
     assert line.startswith(f"error: {ds}: ") and expected in line
+
+
+def test_stimulated_mass_refuses_two_recordings_of_one_muscle_and_frequency(clinic, tmp_path, capsys):
+    from myoflow.io import load_dataset
+
+    src, _ = clinic
+    old = load_dataset(src)
+    items = list(old)
+    stem, rec = items[0]
+    items.append((stem + "_again", rec.replace(data=rec.data * 0.5)))  # the same subject, muscle and frequency
+    ds = write_dataset(tmp_path / "clinic", items, old.participants, {"protocol": "evoked"}).path
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run", "--set", "data.label=status",
+                         "--set", "evaluate.models=[ptp_logreg]", "--set", "evaluate.n_boot=10",
+                         "--set", "evaluate.n_splits=3", "--set", "evaluate.final_model=false"], capsys)
+    line = _one_error_line(code, err)  # was: exit 0, the second recording silently replaced the first
+    assert f"a second recording of subject {rec.meta['subject']}, muscle {rec.meta['muscle']}" in line

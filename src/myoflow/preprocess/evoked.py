@@ -311,6 +311,7 @@ def prepare_evoked(
     responses: dict[tuple[str, str, float], np.ndarray] = {}
     rows = []
     fs = None
+    sources: dict[tuple[str, str, float], str | None] = {}
     for rec in recordings:
         m = rec.meta
         where = rec.source
@@ -320,6 +321,10 @@ def prepare_evoked(
             raise DataError("recording meta needs subject, muscle and frequency (Hz)", where) from None
         if key[1] not in muscles or key[2] not in freqs:
             continue
+        if key in sources:  # the second would silently replace the first
+            raise DataError(f"a second recording of subject {key[0]}, muscle {key[1]} at {key[2]:g} Hz (the first: "
+                            f"{sources[key]}); keep one, or tell them apart (e.g. another frequency or subject)", where)
+        sources[key] = where
         if fs is None:
             fs = rec.fs
         elif rec.fs != fs:
