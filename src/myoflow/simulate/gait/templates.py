@@ -35,7 +35,14 @@ __all__ = [
 #: Spec §4 key points, % cycle → degrees (flexion / dorsiflexion +).
 ANGLE_KEYPOINTS: dict[str, list[tuple[float, float]]] = {
     "hip_flexion": [(0, 30), (10, 25), (30, 10), (50, -10), (62, -5), (75, 25), (85, 32), (100, 30)],
-    "knee_flexion": [(0, 5), (12, 18), (25, 5), (40, 3), (55, 35), (70, 62), (85, 25), (95, 8), (100, 5)],
+    # Knee pre-swing: the spec's 55:35 is replaced by the book it cites (Perry & Burnfield 2010: the knee
+    # flexes through pre-swing to 40° at toe-off, 62 %) and 55:20 (Schwartz et al. 2008, J Biomech
+    # 41:1639, free-speed mean 18-23° at 54-56 %). With 55:35 the spline flexed the knee to 51° at 60 %,
+    # which drags the stance foot 9 cm backward under a rigid-segment chain and put the push-off centre
+    # of pressure 36 cm behind the hip (grounded-foot geometry: 28 cm), inflating the pre-swing hip
+    # flexor (−1.6 N·m/kg, Winter −0.8 to −1.0) and knee extensor moments (issue 18).
+    "knee_flexion": [(0, 5), (12, 18), (25, 5), (40, 3), (55, 20), (62, 40), (70, 62), (85, 25), (95, 8),
+                     (100, 5)],
     "ankle_dorsiflexion": [(0, 0), (8, -5), (25, 5), (40, 10), (55, 5), (62, -15), (70, -5), (85, 0), (100, 0)],
 }
 
@@ -102,14 +109,25 @@ def stance_warp(phase: np.ndarray, toe_off: float, template_toe_off: float = TEM
     return phase + shift * 0.5 * (1 - np.cos(2 * np.pi * phase)) / (0.5 * (1 - np.cos(2 * np.pi * toe_off)))
 
 
-#: Anterior–posterior shear, calibrated [A] (see :func:`grf_template`): braking
-#: (amplitude, centre, width) and propulsion (amplitude, centre, width) in stance fractions.
-AP_BRAKING = (0.161, 0.45, 0.13)
-AP_PROPULSION = (0.40, 0.863, 0.118)
-#: Centre of pressure along the sole (fraction of foot length from the heel) at stance
-#: fractions COP_U, calibrated [A] (see :func:`grf_template`).
+#: Anterior–posterior shear [A] (see :func:`grf_template`): braking (amplitude, centre, width) and
+#: propulsion (amplitude, centre, width) in stance fractions; the propulsion amplitude makes the net
+#: impulse zero. Braking −0.13 BW at ≈23 % of the cycle, propulsion +0.18 BW at 49 % (spec: ∓0.2 BW at
+#: 10 % / 50 %).
+#: Issue 18 re-set (was braking centre 0.45, width 0.13, −0.16 BW at 28 %; propulsion 0.40): the braking
+#: bump starts with the loading (−0.03 BW at 10 % of the cycle and −0.08 at 15 %, was −0.01 and −0.04) — a
+#: foot landing ahead of the body is braked from contact; with almost no shear in loading response the
+#: hip extensor moment there was 1.25 N·m/kg (Winter 0.6-1.0). Amplitude 0.14 (not 0.161): with 0.161 the
+#: loading-response knee extensor moment reached 0.83 N·m/kg (Winter 0.5-0.8) and its demand delayed the
+#: gastrocnemius onset past Perry's 6 % + 5 % (seed-1 cohort and the test cohort).
+AP_BRAKING = (0.14, 0.35, 0.15)
+AP_PROPULSION = (0.346, 0.863, 0.118)
+#: Centre of pressure along the sole (fraction of foot length from the heel) at stance fractions COP_U [A].
+#: Issue 18 re-set (was 0.056 at 10 % of stance and 0.798 at 75 %): fast in loading (spec §4; 0.12 foot
+#: lengths by 10 % of stance — with 0.056 the heel lever gave an early ankle dorsiflexor moment of −0.30
+#: N·m/kg, Winter −0.15), under the metatarsal heads (0.72, :data:`~myoflow.biomech.anthropometry.
+#: MT_HEAD_FROM_HEEL`) at heel-off (75 % of stance) and 0.8 foot lengths at toe-off (spec §4).
 COP_U = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
-COP_FRACTION = (0.0, 0.056, 0.356, 0.498, 0.798, 0.82, 0.82)
+COP_FRACTION = (0.0, 0.12, 0.356, 0.498, 0.72, 0.80, 0.82)
 #: Pelvis tilt (deg, CCW/posterior +) used with the angle templates: 10° anterior tilt.
 PELVIS_TILT_DEG = -10.0
 
@@ -122,13 +140,21 @@ def grf_template(u: np.ndarray, peak1: float = 1.15, valley: float = 0.75, peak2
     0.75 BW valley), unloading to zero at toe-off. Anterior–posterior: a braking
     and a propulsive bump under a sin(πu) envelope whose impulses cancel (steady
     speed). Its parameters (:data:`AP_BRAKING`, :data:`AP_PROPULSION`) and the centre
-    of pressure path (:data:`COP_FRACTION`) were calibrated once by least squares
-    (``scipy.optimize.least_squares``) so that 2-D inverse dynamics of the template
-    kinematics reproduces Winter's (2009) normative stance moments as closely as
-    the template kinematics allow, subject to a zero net AP impulse and the COP
-    ending at 0.8 foot lengths [A]. The braking peak lands later (≈28 % of the
-    cycle, −0.16 BW) than the spec's −0.2 BW at 10 %: with the spec's key-point
-    angles a 10 % braking peak drives the early-stance hip moment negative.
+    of pressure path (:data:`COP_FRACTION`) were first calibrated by least squares
+    so that 2-D inverse dynamics of the template kinematics reproduced Winter's (2009)
+    normative stance moments; that fit had absorbed a knee template that flexed too
+    early in pre-swing (see :data:`ANGLE_KEYPOINTS`) with a braking bump that began
+    only after loading response and a slow early COP. Issue 18 re-set them by physics
+    and the spec rather than by a fit: braking from contact (−0.03 BW at 10 %, −0.08 at
+    15 %, peak −0.13 BW at ≈23 % of the cycle), propulsion +0.18 BW at 49 % (spec
+    +0.2 at 50 %), zero net impulse; COP fast in loading, at the metatarsal heads at heel-off,
+    0.8 foot lengths at toe-off [A]. The braking peak still lands later than the
+    spec's −0.2 BW at 10 %: with the spec's key-point angles (thigh only 15° ahead
+    of vertical at 10 %, so the COP is ≈8 cm in front of the hip) a 10 % braking peak
+    drives the early-stance hip moment to −1 N·m/kg, where Winter's is extensor.
+    Chosen on a simulated cohort of seed 1 (10 walkers; all eight validate-simulator moment
+    features inside Winter ±20 %) against the spec §4 moment targets, not on the real
+    ceinms subject.
     ``braking``/``propulsion`` scale the two bumps.
 
     Returns
