@@ -5,13 +5,16 @@ strike). Sources (see ``../shared/simulator-spec.md`` §4):
 
 * Joint angles: key points of Perry & Burnfield (2010) / Winter (2009) normative
   curves as digitised in a public normative-data module [S], interpolated with
-  a periodic cubic spline and smoothed to 6 harmonics.
+  a periodic cubic spline and smoothed to 6 harmonics; the knee's pre-swing key
+  point checked against the book (see :data:`ANGLE_KEYPOINTS`).
 * Ground reaction force: vertical double hump with peaks of 1.1–1.2 body
   weights (BW) at 13 % and 48 % of the cycle and a 0.75 BW valley;
-  anterior–posterior −0.2/+0.2 BW at 10 %/50 % [A, after Winter 2009 Fig. 5.x];
+  anterior–posterior: the spec's −0.2/+0.2 BW at 10 %/50 % [A, after Winter 2009 Fig. 5.x] as a
+  force tilted back toward the body from contact, a braking bump and a propulsive one (−0.08 BW
+  at 10 %, −0.11 at 23 %, +0.20 at 49 %; see :func:`grf_template` for why braking stays smaller);
   medio-lateral a brief lateral then a sustained ≈0.05 BW medial shear [A].
 * Centre of pressure: heel → 0.8 foot length at toe-off, fast in loading, slow
-  through mid-stance [A].
+  through mid-stance, under the metatarsal heads at heel-off [A].
 """
 from __future__ import annotations
 
