@@ -11,7 +11,9 @@ Selection rule (``--select``, fixed before the grid is run): (1) ``stride_shape_
 whose cycle-to-cycle median R², averaged over the ``subject_shape_sd`` values, is closest to walk36's
 cycle-to-cycle median; (2) at that value, ``subject_shape_sd``: the grid value whose subject-vs-cohort
 R² quartiles (the score of a model that predicts the cohort pattern) are closest to walk36's
-cycle-to-cycle quartiles (sum of |Δq25| + |Δq50| + |Δq75|); ties: the first listed.
+cycle-to-cycle quartiles (sum of |Δq25| + |Δq50| + |Δq75|); ties: the first listed. With several
+``--sim-seed`` values (e.g. ``1,3``) every grid point is simulated on each seed and its statistics
+(median and quartiles) are averaged over the seeds before the rule is applied.
 
 Usage::
 
@@ -20,6 +22,9 @@ Usage::
     python benchmarks/gait_variability.py --off                   # the layer switched off
     python benchmarks/gait_variability.py --subjects 12 --grid 0.4,0.3,0.2,0.1 --stride-grid 0.3,0.25,0.2,0.15 \\
         --select --json benchmarks/results/selection/gait_variability_walk36_seed1_v2.json
+    # after the issue-18 moment / crosstalk changes, averaged over two selection seeds:
+    python benchmarks/gait_variability.py --sim-seed 1,3 --subjects 8 --grid 0.4,0.3,0.2 \\
+        --stride-grid 0.3,0.2,0.15 --select --json benchmarks/results/selection/gait_variability_walk36_seed13_v3.json
 """
 from __future__ import annotations
 
@@ -37,22 +42,28 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", type=int, default=6)
     ap.add_argument("--strides", type=int, default=12)
-    ap.add_argument("--sim-seed", type=int, default=1, help="never the reported seed (0)")
+    ap.add_argument("--sim-seed", default="1", help="seed or comma-separated seeds (statistics averaged); "
+                                                      "never a reported seed (0, 2)")
     ap.add_argument("--grid", default=None, help="comma-separated subject_shape_sd values")
     ap.add_argument("--stride-grid", default=None, help="comma-separated stride_shape_sd values")
     ap.add_argument("--off", action="store_true", help="GaitVariability.off()")
     ap.add_argument("--select", action="store_true", help="apply the selection rule (module docstring)")
     ap.add_argument("--json", default=None, help="write the results here")
     a = ap.parse_args(argv)
-    if a.sim_seed == 0:
-        print("gait_variability: --sim-seed 0 is the reported cohort; calibrate on another seed", file=sys.stderr)
+    try:
+        seeds = [int(x) for x in str(a.sim_seed).split(",")]
+    except ValueError:
+        print(f"gait_variability: --sim-seed {a.sim_seed!r} is not a seed or a comma-separated list", file=sys.stderr)
+        return 2
+    if set(seeds) & {0, 2}:
+        print("gait_variability: --sim-seed 0 and 2 are reported cohorts; calibrate on other seeds", file=sys.stderr)
         return 2
     from myoflow.biomech.gait_cycles import cycle_variability, normalise_emg, summarise_variability
     from myoflow.pipelines.gait_emg.pipeline import GaitDataConfig, GaitEmgConfig, _cycles_from_trials
     from myoflow.simulate.protocols.gait import GaitVariability, simulate_gait
 
     cfg = GaitEmgConfig(name="gait-variability", pipeline="gait-emg",
-                        data=GaitDataConfig(subjects=3, strides=a.strides, sim_seed=a.sim_seed, cache=False))
+                        data=GaitDataConfig(subjects=3, strides=a.strides, sim_seed=seeds[0], cache=False))
     # the real route's cycles (normalised to walk36, which does not change an R²); only walk36 is used
 
     walk36 = _real_walk36(cfg)
@@ -67,15 +78,20 @@ def main(argv=None) -> int:
         for st in stride_vals:
             var = replace(base, subject_shape_sd=sv, stride_shape_sd=st)
             t0 = time.perf_counter()
-            trials, _ = simulate_gait(a.subjects, a.sim_seed, a.strides, variability=var)
-            cyc = normalise_emg(_cycles_from_trials([("walk", t) for t in trials], cfg))[0]
-            s = summarise_variability(cycle_variability(cyc), muscles)
+            per_seed = {}
+            for seed in seeds:
+                trials, _ = simulate_gait(a.subjects, seed, a.strides, variability=var)
+                cyc = normalise_emg(_cycles_from_trials([("walk", t) for t in trials], cfg))[0]
+                per_seed[str(seed)] = summarise_variability(cycle_variability(cyc), muscles)
+            s = per_seed[str(seeds[0])] if len(seeds) == 1 else {
+                **{k: {q: float(np.mean([ps[k][q] for ps in per_seed.values()])) for q in ("q25", "median", "q75")}
+                   for k in ("cycle", "subject")}, "per_seed": per_seed}
             c, b = s["cycle"], s["subject"]
             print(f"subject_shape_sd {sv:.2f} stride_shape_sd {st:.2f}: cycle R² median {c['median']:.3f} "
                   f"IQR {c['q25']:.3f}-{c['q75']:.3f}; subject-vs-cohort R² median {b['median']:.3f} "
                   f"IQR {b['q25']:.3f}-{b['q75']:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
             out["sim"].append({"variability": asdict(var), **s})
-    out["setup"] = {"subjects": a.subjects, "strides": a.strides, "sim_seed": a.sim_seed}
+    out["setup"] = {"subjects": a.subjects, "strides": a.strides, "sim_seed": seeds if len(seeds) > 1 else seeds[0]}
     if a.select:
         out["rule"] = __doc__.split("Selection rule")[1].split("Usage::")[0].strip()
         out["chosen"] = choose(out["sim"], r, stride_vals, subj_vals)

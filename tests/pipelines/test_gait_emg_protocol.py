@@ -110,15 +110,15 @@ def test_crosstalk_matrix_and_switch():
     W = crosstalk_matrix(np.random.default_rng(3))
     np.testing.assert_array_equal(np.diag(W), 1.0)
     idx = {m: i for i, m in enumerate(GAIT_MUSCLES)}
-    for dst, src, hi in CROSSTALK:
-        assert 0 <= W[idx[dst], idx[src]] <= hi
+    for dst, src, lo, hi in CROSSTALK:
+        assert lo <= W[idx[dst], idx[src]] <= hi
     assert (W > 0).sum() == len(GAIT_MUSCLES) + len(CROSSTALK)
     on, parts = simulate_gait(1, 0, 2, fs_sim=2048.0)
     off, _ = simulate_gait(1, 0, 2, fs_sim=2048.0, crosstalk=False)
     e_on, e_off = on[0]["emg"].data, off[0]["emg"].data
     np.testing.assert_array_equal(on[0]["excitation"].data, off[0]["excitation"].data)  # drawn before
     w = np.eye(len(GAIT_MUSCLES))
-    for dst, src, _ in CROSSTALK:
+    for dst, src, *_ in CROSSTALK:
         w[idx[dst], idx[src]] = parts[f"true_crosstalk_{dst}_from_{src}"].iloc[0]
     np.testing.assert_allclose(e_on, w @ e_off, rtol=1e-5, atol=1e-9)
 

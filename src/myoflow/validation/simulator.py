@@ -598,8 +598,11 @@ GAIT_NOTES: dict[tuple[str, str], str] = {
     ("SOL", "variability"): "; one real subject whose two trials differ x2.6 (walk36 0.26, walk45 0.10): the "
                             "simulator's stride variability was set on walk36; no held-out subject to re-set it",
     ("RF", "shape"): "; real surface RF peaks at loading response (1 % cycle), where fine-wire RF is silent "
-                     "(Nene et al. 1999): vasti crosstalk, which the gait protocol does not add",
-    ("RF", "timing"): "; see the shape row: the simulated RF follows Perry's 55-66 % swing-initiation activity",
+                     "(Nene et al. 1999; Barr et al. 2010): vasti crosstalk. The gait protocol adds it (RF records "
+                     "15-45 % of the VL signal, 3 x the spec's 5-15 % per neighbouring vastus), but in part of "
+                     "the simulated subjects RF's own pre-swing burst (Perry 55-66 %) still outweighs it",
+    ("RF", "timing"): "; see the shape row: subjects whose own 55-66 % swing-initiation burst outweighs the vasti "
+                      "crosstalk peak in pre-swing",
 }
 #: real CEINMS channel → simulated gait muscle (semimembranosus ~ semitendinosus, medial gastrocnemius = GM)
 GAIT_MAP = {"tib_ant_r": "TA", "soleus_r": "SOL", "med_gas_r": "GM", "vas_lat_r": "VL", "rect_fem_r": "RF",

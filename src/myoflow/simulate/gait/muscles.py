@@ -109,7 +109,10 @@ LEG_MUSCLES: tuple[MuscleModel, ...] = (
 _BUMPS: dict[str, list[tuple[float, float, float, float]]] = {
     "TA": [(0.30, 2.0, 4.0, 3.5), (0.25, 66.0, 8.0, 14.0), (0.30, 98.0, 9.0, 4.0)],
     "SOL": [(0.50, 42.0, 20.0, 7.0)],
-    "GM": [(0.50, 40.0, 15.0, 6.5)],
+    # GM's small early bump [A] (issue 18): with the re-set GRF/COP templates the loading-response knee
+    # extensor demand (GM flexes the knee) kept the excitation below its on threshold until 13 %;
+    # Perry's GM is on from 6 %.
+    "GM": [(0.06, 13.0, 4.0, 8.0), (0.50, 40.0, 15.0, 6.5)],
     "VL": [(0.25, 6.0, 5.0, 5.0), (0.10, 97.0, 4.0, 4.0)],
     "RF": [(0.12, 5.0, 4.0, 4.0), (0.12, 60.0, 2.5, 6.0)],
     "BF": [(0.25, 92.0, 5.5, 6.0)],
