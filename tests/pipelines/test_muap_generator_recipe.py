@@ -225,3 +225,63 @@ def test_select_generator_refuses_the_reported_seed(tmp_path, capsys):
     assert "reported cohort" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
     assert select_generator.main(["--seed", "1", "--candidates", "nope", "--out", str(tmp_path / "r.json")]) == 2
+
+
+def _select_generator():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import select_generator
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    return select_generator
+
+
+def test_select_generator_candidates_take_the_config_members_and_ties_go_to_the_cheaper():
+    sg = _select_generator()
+    import yaml
+
+    shipped = yaml.safe_load(sg.CONFIG.read_text())["model"]["params"]["members"]
+    # "shipped" (no members of its own) is the config as is, not one generator
+    assert sg._recipe("shipped") == ({"params": {}, "data": {}, "train": {}}, shipped)
+    assert sg._recipe("ens3")[1] == 3
+    assert sg._recipe("ens2_e250") == ({"params": {}, "data": {}, "train": {"epochs": 250}}, 2)
+
+    class A:
+        pool, epochs = 2048, 150
+
+    assert sg._cost(A, sg._recipe("ens2_e250")[0], 2) == 2 * 2048 * 250
+    table = [{"candidate": "a", "score": 0.1050, "cost_unit_epochs": 300},
+             {"candidate": "b", "score": 0.1040, "cost_unit_epochs": 450},
+             {"candidate": "c", "score": 0.1000, "cost_unit_epochs": 500}]
+    assert sg._choose(table, 0.0)["candidate"] == "c"
+    assert sg._choose(table, 0.002)["candidate"] == "c"  # a and b are more than 0.002 above c
+    table[2]["score"] = 0.1035
+    assert sg._choose(table, 0.002)["candidate"] == "a"  # all three within 0.002 of the lowest: the cheapest
+    assert sg._choose(table, 0.001)["candidate"] == "b"
+
+
+def test_select_generator_member_job_trains_one_generator(monkeypatch, tmp_path):
+    """A member job is one generator even though the config's ``members`` is 2: an ensemble per job would
+    be seeded from the member's seed and would not be the pipeline's member k."""
+    sg = _select_generator()
+    import argparse
+
+    from myoflow.models.muap_generator import MUAPGenerator
+    from myoflow.pipelines.muap_generator import pipeline as gp
+
+    monkeypatch.setenv("MYOFLOW_CACHE", str(tmp_path))
+    made = []
+    real = gp._estimator
+
+    def spy(*args, **kw):
+        made.append(real(*args, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(gp, "_estimator", spy)
+    a = argparse.Namespace(seed=3, pool=48, extrapolation=8, epochs=1)
+    recipe, _ = sg._recipe("shipped")
+    recipe["params"] = {"hidden": 32, "n_hidden_layers": 1, "output_rank": 8, "encoder_width": 16}
+    key, k, out = sg._member((a, sg.json.dumps(recipe, sort_keys=True), 1))
+    assert k == 1 and len(made) == 1
+    assert made[0].members == 1 and type(made[0].generator_) is MUAPGenerator
+    assert out["pred"].shape[0] == out["units"].size
