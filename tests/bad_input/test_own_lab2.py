@@ -247,3 +247,18 @@ def test_one_subject_fold_with_a_window_per_class_is_a_one_line_error(tmp_path, 
     code, out, err = _cli([*argv, "--set", "data.solo.windows_per_burst=null"], capsys)  # the way out it names
     assert code == 0, err
     assert "solo intra 6-class %, lda" in out
+
+
+# ------------------------------------------------------------------ convert: a saturated amplifier
+def test_clipped_channel_is_reported_when_converting(tmp_path, capsys, caplog):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    x = np.random.default_rng(0).normal(size=(4000, 2)) * 0.1
+    x[:, 1] = np.clip(x[:, 1] * 20, -1.0, 1.0)  # ch2's tops cut flat at +-1 mV
+    with open(raw / "S01_BB.csv", "w") as fh:
+        fh.write("Sampling rate: 2000 Hz\nch1 [mV],ch2 [mV]\n")
+        np.savetxt(fh, x, delimiter=",", fmt="%.5f")
+    code, _, err = _cli(["convert", raw, "--pattern", "S{subject}_{muscle}", "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    assert "['ch2'] sit at their extreme value" in caplog.text and "S01_BB.csv" in caplog.text  # was: no word
+    assert "['ch1']" not in caplog.text
