@@ -223,3 +223,42 @@ def test_stimulated_mass_refuses_two_recordings_of_one_muscle_and_frequency(clin
                          "--set", "evaluate.n_splits=3", "--set", "evaluate.final_model=false"], capsys)
     line = _one_error_line(code, err)  # was: exit 0, the second recording silently replaced the first
     assert f"a second recording of subject {rec.meta['subject']}, muscle {rec.meta['muscle']}" in line
+
+
+# ------------------------------------------------------------------ muscle-id: one subject, six muscles
+def test_one_subject_fold_with_a_window_per_class_is_a_one_line_error(tmp_path, capsys):
+    from scipy.signal import butter, sosfiltfilt
+
+    rng, fs, n = np.random.default_rng(0), 1000.0, 8000
+    on = np.zeros(n)
+    for t0 in (1.0, 4.0):
+        on[int(t0 * fs):int((t0 + 1.5) * fs)] = 1
+    items = []
+    for k, m in enumerate(["VL", "VM", "RF", "BF", "ST", "GM"]):
+        b = sosfiltfilt(butter(4, (20 + 25 * k, 80 + 25 * k), "bandpass", fs=fs, output="sos"), rng.normal(size=(1, n)))
+        items.append((f"01_{m}", Recording(1e-6 * rng.normal(size=(1, n)) + 1e-4 * b * on, fs, ["ch1"],
+                                           meta={"subject": "01", "muscle": m})))
+    ds = write_dataset(tmp_path / "solo", items, None, {"protocol": "t"}).path
+    argv = ["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--set", "evaluate.models=[lda]",
+            "--set", "evaluate.schemes=[intra]", "--set", "evaluate.n_boot=10", "--workers", "1"]
+    code, _, err = _cli(argv, capsys)
+    line = _one_error_line(code, err)  # was: scikit-learn "number of samples must be more than the number of classes"
+    assert line.startswith(f"error: {ds}: ") and "6 window(s) of 6 class(es)" in line
+    code, out, err = _cli([*argv, "--set", "data.solo.windows_per_burst=null"], capsys)  # the way out it names
+    assert code == 0, err
+    assert "solo intra 6-class %, lda" in out
+
+
+# ------------------------------------------------------------------ convert: a saturated amplifier
+def test_clipped_channel_is_reported_when_converting(tmp_path, capsys, caplog):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    x = np.random.default_rng(0).normal(size=(4000, 2)) * 0.1
+    x[:, 1] = np.clip(x[:, 1] * 20, -1.0, 1.0)  # ch2's tops cut flat at +-1 mV
+    with open(raw / "S01_BB.csv", "w") as fh:
+        fh.write("Sampling rate: 2000 Hz\nch1 [mV],ch2 [mV]\n")
+        np.savetxt(fh, x, delimiter=",", fmt="%.5f")
+    code, _, err = _cli(["convert", raw, "--pattern", "S{subject}_{muscle}", "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    assert "['ch2'] sit at their extreme value" in caplog.text and "S01_BB.csv" in caplog.text  # was: no word
+    assert "['ch1']" not in caplog.text

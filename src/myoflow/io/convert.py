@@ -600,6 +600,17 @@ def _attach_events(written: list[tuple[str, Any]], events: pd.DataFrame) -> list
 _SIGNAL_UNITS = {"V", "mV", "uV", "µV", "a.u.", "adc"}
 
 
+def _clipped(x: np.ndarray) -> bool:
+    """Whether a signal sits at its maximum or minimum in over 1 % of its samples (at least 10), while taking
+    many other values: the flat tops of a clipped recording, not a digital or few-level channel."""
+    x = np.asarray(x)
+    if x.size < 100 or not np.isfinite(x).all() or np.ptp(x) == 0:
+        return False
+    lo, hi = x.min(), x.max()
+    at = max(int((x == lo).sum()), int((x == hi).sum()))
+    return at >= max(10, 0.01 * x.size) and np.unique(x[:5000]).size > 20
+
+
 def _summary_row(stem: str, obj: Any, group: Sequence[ConvertItem], changed: int) -> dict[str, Any]:
     meta = obj.meta
     recs = [obj] if isinstance(obj, Recording) else list(obj.streams.values())
@@ -610,6 +621,11 @@ def _summary_row(stem: str, obj: Any, group: Sequence[ConvertItem], changed: int
         if flat:  # a disconnected electrode or an unused export column: its windows would train as signal
             log.warning("%s: channel(s) %s hold one constant value (a disconnected electrode?); pipelines "
                         "take it as a signal like any other, so remove it from the file if it is not one", ";".join(str(i.path) for i in group), flat)
+        clipped = [c for c, u, x in zip(r.ch_names, r.units, r.data) if str(u) in _SIGNAL_UNITS and _clipped(x)]
+        if clipped:  # a saturated amplifier: the signal's tops are cut flat, amplitude features read a ceiling
+            log.warning("%s: channel(s) %s sit at their extreme value in over 1 %% of the samples (clipped: a "
+                        "saturated amplifier or an export range too small?)", ";".join(str(i.path) for i in group),
+                        clipped)
     row: dict[str, Any] = {"stem": stem, "files": ";".join(i.path.name for i in group), "kind": type(obj).__name__}
     for k in ("subject", "session", "trial", "muscle", "side"):
         if meta.get(k) not in (None, ""):

@@ -89,6 +89,20 @@ def _warn_one_class_subjects(cohort: str, task: str, md, y) -> list[str]:
     return lone
 
 
+def _check_fold_sizes(cfg: MuscleIdConfig, name: str, cohort, folds: list[Fold]) -> None:
+    """A fold whose training set holds no more windows than classes cannot be fitted (LDA refuses it with a
+    scikit-learn traceback from inside the fold); say so before any training, naming the cohort's folder."""
+    for f in folds:
+        y = np.asarray(cohort.labels[f.payload["task"]])[f.payload["train"]]
+        k = len(np.unique(y))
+        if len(y) <= k:
+            sec = cfg.data.get(name) if isinstance(cfg.data, dict) else None
+            where = str(sec.path) if getattr(sec, "path", None) is not None else None
+            raise DataError(f"cohort {name!r}: fold {f.id} trains on {len(y)} window(s) of {k} class(es), too few "
+                            f"to fit a classifier; take every window of each burst (--set data.{name}."
+                            "windows_per_burst=null) or record more contractions", where)
+
+
 class MuscleIdData(dict):
     """Cohort name -> :class:`CohortData` (a dict, so it pickles to worker processes).
 
@@ -229,6 +243,7 @@ class MuscleIdPipeline(Pipeline):
                         out.append(Fold(f"{name}-loso-{task}-{s}", f"{name}/loso/{task}",
                                         {"cohort": name, "task": task, "scheme": "loso", "train": tr, "test": te,
                                          "held_out": s}))
+            _check_fold_sizes(cfg, name, cohort, [f for f in out if f.payload["cohort"] == name])
             if ev.final_model and any(m.startswith("cnn_lstm") for m in ev.models):
                 all_idx = np.arange(len(cohort.epochs))
                 out.append(Fold(f"{name}-final-4class", f"{name}/final/4class",
