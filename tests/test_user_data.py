@@ -175,7 +175,7 @@ def test_muscle_id_from_raw_files(grid_raw, tmp_path, capsys):
     out, _ = run_cli(["convert", grid_raw / "raw", "--pattern", "S{subject}_{muscle}_{side}", "--out", ds], capsys)
     assert "wrote 12 item(s), 3 subject(s)" in out
     run_cli(["run", "muscle-id", "--data", ds, "--out", run, "--workers", "1",
-             "--set", "evaluate.models=[lda]", "--set", "evaluate.schemes=[loso]",
+             "--set", "evaluate.models=[lda, rf]", "--set", "evaluate.schemes=[loso]",
              "--set", "evaluate.final_model=false", "--set", "evaluate.n_boot=20",
              "--set", "data.Arm-Leg.tasks={arm_vs_leg: {arm: [BB], leg: [TA]}}"], capsys)
     rows = headline(run)
@@ -184,6 +184,8 @@ def test_muscle_id_from_raw_files(grid_raw, tmp_path, capsys):
     assert all(r["paper"] is None for r in rows)  # never beside the paper's figures
     assert any("arm_vs_leg" in lab or "arm vs leg" in lab for lab in labels)
     assert any("burst vote" in lab for lab in labels)  # segmentation: bursts → a vote per burst
+    # every model run in the same folds is in the headline, not only the first one found
+    assert any(lab.endswith("%, lda") for lab in labels) and any(lab.endswith("%, rf") for lab in labels)
     assert (run / "report.html").is_file()
 
 
