@@ -69,7 +69,7 @@ def test_shipped_config_loads():
     assert full.evaluate.ensemble == 3 and quick.evaluate.ensemble == 1
     assert full.data.real_cycle_max_dev == 0.1 and full.data.real_train_drift_ratio == 2.0
     assert full.data.emg_floor_percentile == 1.0  # a priori: results/selection/gait_emg_floor_apriori.json
-    assert full.evaluate.emg_subjects == 3  # chosen on sim seed 1: results/selection/gait_sim_protocol_seed1_v2.json
+    assert full.evaluate.emg_subjects == 6  # chosen on sim seeds 1 and 3: results/selection/gait_sim_protocol_seed13_v3.json
     assert quick.model.params["torque_epochs"] < full.model.params["torque_epochs"]
 
 
