@@ -69,3 +69,35 @@ def fake_run(root: Path, config: Path, quick: bool = True) -> Path:
 def participants_frame(n: int = 6) -> pd.DataFrame:
     return pd.DataFrame({"subject": [f"S{i:02d}" for i in range(n)], "age": 40 + np.arange(n),
                          "mass_class": ["low", "normal", "high"] * (n // 3)})
+
+
+def cli(argv: list, capsys) -> tuple[int, str, str]:
+    """Run ``myoflow ARGV`` in-process: (exit code, stdout, stderr)."""
+    from myoflow.cli import main
+
+    try:
+        main([str(a) for a in argv])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(code: int, err: str) -> str:
+    """Assert exit 2 with exactly one ``error:`` line and no traceback; return that line."""
+    assert code == 2, err
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def write_csv(path: Path, fs: float = 1000.0, n: int = 2000, seed: int = 0, unit: str = "mV",
+              name: str = "ch1") -> Path:
+    """A one-channel CSV export with a rate line and a ``name [unit]`` header (n samples of noise)."""
+    x = np.random.default_rng(seed).normal(size=(n, 1)) * 0.1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(f"Sampling rate: {fs:g} Hz\n{name} [{unit}]\n")
+        np.savetxt(fh, x, fmt="%.5f")
+    return path

@@ -14,31 +14,7 @@ from myoflow.cli import main
 from myoflow.containers import Recording
 from myoflow.io import write_dataset
 
-
-def _cli(argv: list, capsys) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
-def _csv(path: Path, fs: float = 1000.0, n: int = 2000, seed: int = 0, unit: str = "mV", name: str = "ch1") -> Path:
-    x = np.random.default_rng(seed).normal(size=(n, 1)) * 0.1
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fh.write(f"Sampling rate: {fs:g} Hz\n{name} [{unit}]\n")
-        np.savetxt(fh, x, fmt="%.5f")
-    return path
+from ._builders import cli as _cli, one_error_line as _one_error_line, write_csv as _csv
 
 
 # ------------------------------------------------------------------ convert --split-channels: channel names as ids
