@@ -270,6 +270,68 @@ def test_ray_head_start_runs_folds_only_until_the_cluster_is_up():
         bad.take_rest()
 
 
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_ray_head_start_holds_blas_to_one_thread_while_its_thread_runs():
+    from myoflow.experiments.base import Fold
+    from myoflow.experiments.runner import _DriverHeadStart
+
+    before = _blas_threads()
+    if not before or max(before) < 2:
+        pytest.skip("BLAS runs one thread here anyway")
+    folds = [Fold("f0", "c")]
+    seen: dict[str, list[int]] = {}
+
+    def plan():
+        seen["plan"] = _blas_threads()
+        return "data", folds, folds
+
+    head = _DriverHeadStart(plan, lambda d, f: seen.setdefault("fold", _blas_threads())).start()
+    while "fold" not in seen:
+        time.sleep(0.01)
+    head.take_rest()
+    head.join()
+    assert set(seen["plan"]) == {1} and set(seen["fold"]) == {1}
+    assert _blas_threads() == before  # given back when the side thread ends
+
+
+#: Ray's start forks from the main thread (a preexec_fn rules out vfork) while the head-start thread
+#: computes; OpenBLAS's fork handler then stops the pool under a threaded matrix product, which never returns.
+_FORK_RACE = """
+import subprocess, sys, numpy as np
+from myoflow.experiments.base import Fold
+from myoflow.experiments.runner import _DriverHeadStart
+a, b = np.random.rand(300, 300), np.random.rand(300, 64)
+def plan():
+    for _ in range(3000):
+        a @ b
+    return "data", [], []
+head = _DriverHeadStart(plan, lambda d, f: None).start()
+for _ in range(30):
+    subprocess.Popen([sys.executable, "-c", "pass"], preexec_fn=lambda: None).wait()
+head.take_rest()
+head.join()
+print("done")
+"""
+
+
+def test_ray_head_start_survives_forks_during_its_blas_work():
+    import subprocess
+    import sys
+
+    if max(_blas_threads() or [1]) < 2:
+        pytest.skip("BLAS runs one thread here anyway")
+    try:
+        out = subprocess.run([sys.executable, "-c", _FORK_RACE], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the head-start thread's BLAS call hung after a fork")
+    assert out.returncode == 0 and "done" in out.stdout, out.stderr[-2000:]
+
+
 def test_nan_fold_metrics_give_one_warning_per_metric(caplog):
     # a class absent from most test folds: its recall is NaN for every model and condition at once
     import logging

@@ -258,11 +258,28 @@ def _run_in_process(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, folds:
         torch.set_num_threads(previous)
 
 
+def _blas_single_threaded():
+    """Limit BLAS to one thread in this process until ``.restore_original_limits()`` is called.
+
+    Needed while the Ray head-start thread computes and the main thread starts the cluster: OpenBLAS
+    shuts its thread pool down in a ``pthread_atfork`` handler, and Ray's start forks (its
+    ``preexec_fn`` rules out vfork), so a multi-threaded BLAS call running in the side thread at
+    that moment waits forever for pool threads that are gone (seen as a run stuck at full CPU in
+    ``kernel_table``'s matrix product while Ray started). With one thread OpenBLAS computes in the
+    calling thread and never touches its pool.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _starts_local_ray(executor: str) -> bool:
     """Whether this run starts a local Ray cluster itself (Ray installed, not initialised, no RAY_ADDRESS)
     with the driver's head start (:class:`_DriverHeadStart`; ``MYOFLOW_RAY_HEAD_START=0`` turns it off,
-    for A/B timing: the cluster then starts after the preparation, as before)."""
-    if executor != "ray" or os.environ.get("RAY_ADDRESS"):
+    for A/B timing: the cluster then starts after the preparation, as before). Off when folds use
+    more than one thread (``MYOFLOW_FOLD_THREADS``): the side thread's BLAS could then not be kept to
+    one thread while Ray forks (see :func:`_blas_single_threaded`)."""
+    if executor != "ray" or os.environ.get("RAY_ADDRESS") or fold_threads() > 1:
         return False
     flag = os.environ.get("MYOFLOW_RAY_HEAD_START", "1").strip().lower()
     if flag not in ("0", "1", "", "true", "false", "yes", "no"):
@@ -298,6 +315,10 @@ class _DriverHeadStart:
     of the longest-first queue, in-process with the fold thread count every executor uses, until
     :meth:`take_rest` hands the rest to Ray. Where a fold runs never changes its result (seeded by
     its id, same threads).
+
+    While the side thread works, BLAS is held to one thread in this process (from :meth:`start`
+    to :meth:`join` or :meth:`stop`, all called by the main thread: OpenBLAS ignores a thread count
+    set from another thread once its pool runs), see :func:`_blas_single_threaded`.
     """
 
     def __init__(self, plan: Callable[[], tuple[Any, list[Fold], list[Fold]]],
@@ -312,8 +333,10 @@ class _DriverHeadStart:
         self.error: BaseException | None = None
         # daemon: an interrupted run must not wait for a side-thread fold before exiting
         self._thread = threading.Thread(target=self._main, name="myoflow-driver-folds", daemon=True)
+        self._blas: Any = None
 
     def start(self) -> "_DriverHeadStart":
+        self._blas = _blas_single_threaded()  # here, before the side thread's first BLAS call
         self._thread.start()
         return self
 
@@ -350,13 +373,21 @@ class _DriverHeadStart:
         return rest
 
     def stop(self) -> None:
+        """Take no further fold (the cluster failed to start); BLAS threads are given back at once."""
         with self._lock:
             self._stop = True
+        self._release_blas()
 
     def join(self) -> None:
         self._thread.join()
+        self._release_blas()
         if self.error is not None:
             raise self.error
+
+    def _release_blas(self) -> None:
+        if self._blas is not None:
+            self._blas.restore_original_limits()
+            self._blas = None
 
 
 def _execute(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, todo: list[Fold], run_dir: Path,
