@@ -387,6 +387,25 @@ def refuse_reported_seed(seed: int) -> bool:
     return False
 
 
+def parse_selection_seeds(text: str, script: str, reported: Iterable[int] = (0, 2)) -> list[int] | None:
+    """Seeds of a ``--sim-seed`` value (``"1"`` or ``"1,3"``) to select on, or None after a one-line error.
+
+    ``reported`` are the cohorts whose figures are published (gait: sim seeds 0 and 2): never
+    selected on. ``script`` names the caller in the error.
+    """
+    try:
+        seeds = [int(x) for x in str(text).split(",")]
+    except ValueError:
+        print(f"{script}: --sim-seed {text!r} is not a seed or a comma-separated list", file=sys.stderr)
+        return None
+    hit = sorted(set(seeds) & set(reported))
+    if hit:
+        print(f"{script}: --sim-seed {text}: {', '.join(map(str, hit))} is a reported cohort (reported: "
+              f"{', '.join(map(str, sorted(set(reported))))}); choose on other seeds", file=sys.stderr)
+        return None
+    return seeds
+
+
 def read_selection_record(path: Path, seed: int, select_hint: str) -> dict[str, Any] | None:
     """The selection record at ``path`` for scoring on ``seed``, or None after a one-line error on stderr.
 

@@ -37,6 +37,8 @@ from dataclasses import asdict, replace
 
 import numpy as np
 
+from common import parse_selection_seeds  # noqa: E402  (benchmarks/ is the script's directory)
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,13 +52,8 @@ def main(argv=None) -> int:
     ap.add_argument("--select", action="store_true", help="apply the selection rule (module docstring)")
     ap.add_argument("--json", default=None, help="write the results here")
     a = ap.parse_args(argv)
-    try:
-        seeds = [int(x) for x in str(a.sim_seed).split(",")]
-    except ValueError:
-        print(f"gait_variability: --sim-seed {a.sim_seed!r} is not a seed or a comma-separated list", file=sys.stderr)
-        return 2
-    if set(seeds) & {0, 2}:
-        print("gait_variability: --sim-seed 0 and 2 are reported cohorts; calibrate on other seeds", file=sys.stderr)
+    seeds = parse_selection_seeds(a.sim_seed, "gait_variability")
+    if seeds is None:
         return 2
     from myoflow.biomech.gait_cycles import cycle_variability, normalise_emg, summarise_variability
     from myoflow.pipelines.gait_emg.pipeline import GaitDataConfig, GaitEmgConfig, _cycles_from_trials

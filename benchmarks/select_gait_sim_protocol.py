@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, write_selection_record  # noqa: E402  (puts src/ on the path)
+from common import REPO, parse_selection_seeds, write_selection_record  # noqa: E402  (puts src/ on the path)
 
 CONFIG = REPO / "src" / "myoflow" / "configs" / "gait_emg.yaml"
 
@@ -71,15 +71,8 @@ def main(argv=None) -> int:
     ap.add_argument("--set", dest="extra", action="append", default=[], help="extra --set for every run")
     ap.add_argument("--out", default=None, help="write the selection record here (JSON)")
     a = ap.parse_args(argv)
-    try:
-        seeds = [int(x) for x in str(a.sim_seed).split(",")]
-    except ValueError:
-        print(f"select_gait_sim_protocol: --sim-seed {a.sim_seed!r} is not a seed or a comma-separated list",
-              file=sys.stderr)
-        return 2
-    if set(seeds) & {0, 2}:
-        print("select_gait_sim_protocol: --sim-seed 0 and 2 are the reported cohorts; choose on other seeds",
-              file=sys.stderr)
+    seeds = parse_selection_seeds(a.sim_seed, "select_gait_sim_protocol")
+    if seeds is None:
         return 2
     t0, load0 = time.perf_counter(), os.getloadavg()
     work = Path(a.work or Path(os.environ.get("MYOFLOW_CACHE", REPO / ".cache")) / "select_gait_sim")

@@ -264,3 +264,17 @@ def test_engine_benchmark_loops_train_the_same_model_alike(load_benchmark, build
     hist = bench._engine(copy.deepcopy(model), X, y, 1, bs)
     bare = bench._bare(copy.deepcopy(model), X, y, 1, bs)
     assert hist.train_loss[0] == pytest.approx(bare, rel=1e-4)
+
+
+def test_selection_seed_parser_refuses_reported_cohorts(common, load_benchmark, capsys):
+    assert common.parse_selection_seeds("1,3", "s") == [1, 3]
+    assert common.parse_selection_seeds("1,2", "s") is None
+    assert "2 is a reported cohort" in capsys.readouterr().err
+    assert common.parse_selection_seeds("one", "s") is None
+    assert common.parse_selection_seeds("0", "s", reported=(0,)) is None
+    capsys.readouterr()
+    # both gait selection scripts refuse before simulating anything
+    for name in ("gait_variability", "select_gait_sim_protocol"):
+        assert load_benchmark(name).main(["--sim-seed", "3,0"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"{name}: --sim-seed"), err
