@@ -159,9 +159,12 @@ class ScreeningResult:
 def _recording_key(rec: Recording, muscles: Sequence[str]) -> tuple[str, float]:
     from ...preprocess.stimulation import group_trains
 
+    from ...preprocess.evoked import muscle_channels
+
     muscle = rec.meta.get("muscle")
     if muscle is None:
-        hits = [m for m in muscles if any(m.lower() in c.lower() for c in rec.ch_names)]
+        # whole words only, as the pipeline picks a response channel: "Surface EMG" is not RF
+        hits = [m for m in muscles if muscle_channels(rec.ch_names, m)]
         muscle = hits[0] if len(hits) == 1 else None
     if muscle is None:
         raise DataError(f"cannot tell the muscle (channels {list(rec.ch_names)[:4]}): name its channel after one "
