@@ -238,3 +238,23 @@ def test_clipped_channel_is_reported_when_converting(tmp_path, capsys, caplog):
     assert code == 0, err
     assert "['ch2'] sit at their extreme value" in caplog.text and "S01_BB.csv" in caplog.text  # was: no word
     assert "['ch1']" not in caplog.text
+
+
+def test_interpolate_fills_dropouts_but_refuses_a_missing_stretch(tmp_path, capsys):
+    from myoflow.io import read
+
+    lines = _csv(tmp_path / "src.csv").read_text().splitlines()
+    short, long = list(lines), list(lines)
+    for i in range(500, 505):  # a 5-sample dropout (a lost packet)
+        short[2 + i] = "nan"
+    for i in range(500, 900):  # 400 ms of signal missing
+        long[2 + i] = "nan"
+    (tmp_path / "short.csv").write_text("\n".join(short) + "\n")
+    (tmp_path / "long.csv").write_text("\n".join(long) + "\n")
+    rec = read(tmp_path / "short.csv", bad_rows="interpolate")
+    assert rec.n_samples == 2000 and np.isfinite(rec.data).all()
+    code, _, err = _cli(["convert", tmp_path / "long.csv", "--out", tmp_path / "ds", "--pattern", "{subject}",
+                         "--bad-rows", "interpolate"],
+                       capsys)
+    line = _one_error_line(code, err)
+    assert "long.csv" in line and "400 consecutive samples" in line and "data rows 501-900" in line, line

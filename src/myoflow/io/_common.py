@@ -196,6 +196,22 @@ def make_recording(data: np.ndarray, fs: float, ch_names: Sequence[str] | None, 
 BAD_ROW_POLICIES = ("error", "drop", "interpolate")
 
 
+def _longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """Length and start index of the longest run of True in a 1-D boolean array (0, 0 if none)."""
+    if not mask.any():
+        return 0, 0
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    k = int(np.argmax(stops - starts))
+    return int(stops[k] - starts[k]), int(starts[k])
+
+
+#: Longest run of consecutive missing samples in one column that ``interpolate`` fills: a dropped
+#: packet of a wireless sensor (tens of samples). A longer run is a missing stretch of signal, and a
+#: straight line across it would be invented data.
+MAX_INTERPOLATED_RUN = 32
+
+
 def repair_rows(
     values: np.ndarray, policy: str, where: str, *, time_col: int | None = None,
 ) -> tuple[np.ndarray, int]:
@@ -208,7 +224,8 @@ def repair_rows(
     policy : {"error", "drop", "interpolate"}
         ``error`` raises naming the first bad row; ``drop`` removes the rows
         (the signal gets shorter); ``interpolate`` fills each bad cell linearly
-        from its column's neighbours (timing is kept).
+        from its column's neighbours (timing is kept), and refuses a run of more
+        than :data:`MAX_INTERPOLATED_RUN` consecutive bad cells in one column.
     where : str
         File name for messages.
     time_col : int, optional
@@ -240,6 +257,14 @@ def repair_rows(
         raise DataError("every row has missing or non-finite values", where)
     if policy == "drop":
         return values[~bad], n_bad
+    for j in range(values.shape[1]):
+        run, start = _longest_run(~np.isfinite(values[:, j]))
+        if run > MAX_INTERPOLATED_RUN:
+            what = "the time column" if time_col is not None and j == time_col else f"column {j + 1}"
+            raise DataError(
+                f"{what} misses {run} consecutive samples (data rows {start + 1}-{start + run}); interpolation "
+                f"fills gaps of up to {MAX_INTERPOLATED_RUN} rows, a longer one would be invented signal: cut the "
+                "file there or pass --bad-rows drop", where)
     out = values.copy()
     x = np.arange(len(out), dtype=np.float64)
     if time_col is not None:

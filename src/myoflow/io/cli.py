@@ -177,7 +177,8 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
 @click.option("--hint", "hints", multiple=True, metavar="KEY=VALUE",
               help="Reader hint, e.g. --hint delimiter=tab --hint ch_names=RF,BF,VM (repeatable).")
 @click.option("--bad-rows", type=click.Choice(["error", "drop", "interpolate"]), default="error", show_default=True,
-              help="Rows with missing/non-numeric values in text or OpenSim tables.")
+              help="Rows with missing/non-numeric values in text or OpenSim tables: stop, drop them, or "
+                   "fill gaps of up to 32 rows per column linearly.")
 def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, pattern: str | None,
                 channel_map: tuple[str, ...], stream_map: tuple[str, ...], meta: tuple[str, ...], split_channels: bool, participants: Path | None, events: Path | None,
                 fs: float | None, hints: tuple[str, ...], bad_rows: str) -> None:
