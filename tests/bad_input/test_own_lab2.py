@@ -258,3 +258,22 @@ def test_interpolate_fills_dropouts_but_refuses_a_missing_stretch(tmp_path, caps
                        capsys)
     line = _one_error_line(code, err)
     assert "long.csv" in line and "400 consecutive samples" in line and "data rows 501-900" in line, line
+
+
+def test_decimal_comma_tables_are_read_when_asked(tmp_path, capsys):
+    from myoflow.io import read
+
+    rows = "\n".join(f"{i / 1000:.3f};{np.sin(i / 7):.4f};{np.cos(i / 5):.4f}".replace(".", ",") for i in range(400))
+    f = tmp_path / "S01_VL_L.csv"
+    f.write_text("Time [s];VL, links [mV];RF [mV]\n" + rows + "\n")
+    code, _, err = _cli(["convert", f, "--out", tmp_path / "no", "--pattern", "S{subject}_{muscle}_{side}"], capsys)
+    assert "--hint decimal=," in _one_error_line(code, err)
+    rec = read(f, decimal=",")
+    assert rec.fs == 1000.0 and rec.n_channels == 2 and rec.ch_names[0] == "VL, links"
+    assert np.allclose(rec.data[1, :3], np.cos(np.arange(3) / 5) * 1e-3, atol=1e-7)  # mV -> V, commas read as points
+    code, _, err = _cli(["convert", f, "--out", tmp_path / "ds", "--pattern", "S{subject}_{muscle}_{side}",
+                         "--hint", "decimal=,"], capsys)
+    assert code == 0, err
+    code, _, err = _cli(["convert", f, "--out", tmp_path / "x", "--pattern", "S{subject}_{muscle}_{side}",
+                         "--hint", "decimal=,", "--hint", "delimiter=comma"], capsys)
+    assert "another column separator" in _one_error_line(code, err)

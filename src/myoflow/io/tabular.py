@@ -209,6 +209,7 @@ def read_csv(
     units: str | Sequence[str] | None = None,
     to_volt: bool = True,
     bad_rows: str = "error",
+    decimal: str = ".",
 ) -> Recording | Trial:
     """Read a delimited text table of samples.
 
@@ -237,6 +238,9 @@ def read_csv(
         Rows with empty, non-numeric or non-finite cells: stop (default), drop
         them, or interpolate each bad cell linearly; the number of rows changed
         is kept in ``meta["bad_rows_changed"]``.
+    decimal : {".", ","}
+        Decimal separator of the numbers. ``","`` reads exports of locales that
+        write ``0,5`` (columns then separated by ``;``, tab or spaces).
 
     Returns
     -------
@@ -253,6 +257,10 @@ def read_csv(
     if isinstance(units, str) and "," in units:
         units = [u.strip() for u in units.split(",")]
     repair_rows(np.zeros((0, 1)), bad_rows, where)  # validates the policy before reading
+    if decimal not in (".", ","):
+        raise DataError(f"decimal must be '.' or ',', got {decimal!r}", where)
+    if decimal == "," and delimiter == ",":
+        raise DataError("a decimal comma needs another column separator (';', tab or spaces), not ','", where)
     raw = p.read_bytes()
     text = _decode(raw, where)
     lines = [ln for ln in text.splitlines()]
@@ -260,12 +268,16 @@ def read_csv(
         lines.pop()
     if not lines:
         raise DataError("file has no lines of data", where)
-    delim = delimiter if delimiter is not None else _choose_delimiter(lines, p.suffix.lower())
-    found = _find_table(lines, delim)
+    # Table detection reads numbers with decimal points; names and units keep their commas (header from `lines`).
+    scan = [ln.replace(",", ".") for ln in lines] if decimal == "," else lines
+    delim = delimiter if delimiter is not None else _choose_delimiter(scan, p.suffix.lower())
+    if decimal == "," and delim == ",":
+        delim = None  # one column: no separator to choose; whitespace splitting keeps "0,5" whole
+    found = _find_table(scan, delim)
     if found is None:
-        if _decimal_comma(lines):
-            raise DataError("numbers use a decimal comma (e.g. '0,5'): save the table with decimal points "
-                            "(and ',', ';' or tab between columns)", where)
+        if decimal == "." and _decimal_comma(lines):
+            raise DataError("numbers use a decimal comma (e.g. '0,5'): pass --hint decimal=, (Python: "
+                            "decimal=',') or save the table with decimal points", where)
         raise DataError("no table of numbers found (recording is empty or not a delimited numeric table)", where)
     start, n_fields = found
     header_fields: list[str] | None = None
@@ -275,7 +287,7 @@ def read_csv(
         if cand and not _numeric_fields(cand) and not _CHANNEL_LINE.match(lines[start - 1].strip()):
             header_fields, pre_end = cand, start - 1
     preamble = lines[:pre_end]
-    for i, line in enumerate(preamble):
+    for i, line in enumerate(scan[:pre_end]):
         f = _trim_empty_tail(_split(line, delim))
         if not _numeric_fields(f) or len(f) < 2:
             continue
@@ -290,7 +302,7 @@ def read_csv(
     try:
         table = pd.read_csv(
             io.StringIO(body), sep=delim if delim is not None else r"\s+", header=None,
-            engine="c", skip_blank_lines=True, quotechar='"',
+            engine="c", skip_blank_lines=True, quotechar='"', decimal=decimal,
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"malformed table: {exc} (line numbers counted from the first data row)", where) from None
