@@ -277,3 +277,12 @@ def test_decimal_comma_tables_are_read_when_asked(tmp_path, capsys):
     code, _, err = _cli(["convert", f, "--out", tmp_path / "x", "--pattern", "S{subject}_{muscle}_{side}",
                          "--hint", "decimal=,", "--hint", "delimiter=comma"], capsys)
     assert "another column separator" in _one_error_line(code, err)
+
+
+def test_convert_into_its_own_input_folder_says_so(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    _csv(raw / "S01_VL_L.csv")
+    code, _, err = _cli(["convert", raw, "--out", raw, "--pattern", "S{subject}_{muscle}_{side}"], capsys)
+    line = _one_error_line(code, err)
+    assert "raw" in line and "output folder" in line and "--out raw_myoflow" in line, line  # was: no files found
+    assert sorted(p.name for p in raw.iterdir()) == ["S01_VL_L.csv"]  # nothing written beside the inputs

@@ -104,6 +104,10 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
         p = Path(inp)
         if not p.exists():
             raise DataError("input not found", str(p))
+        if skip is not None and p.resolve().is_relative_to(skip):
+            # every file of it would be skipped as output: say so, not "no recording files found"
+            raise DataError(f"the input lies in the output folder {Path(exclude)}: write the dataset to a new "
+                            f"folder (e.g. --out {p.name}_myoflow)", str(p))
         if p.is_dir():
             root = p.resolve()
             # a dataset folder under the inputs (an earlier conversion) holds converted copies, not inputs
