@@ -219,6 +219,11 @@ def test_predict_screens_a_new_person_and_rejects_bad_covariates(setup, results,
     assert out["level"] in cfg.data.classes
     assert sum(out["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
     assert out["model_fold"].startswith("final") and plot.stat().st_size > 5000
+    before = sorted(p.name for p in tmp_path.iterdir())
+    main(["predict", str(run), *files, "--covariates", "age=45,sex=F,height=162,weight=60"])
+    assert "attention plot: " + str(run / "predict") in capsys.readouterr().out
+    assert (run / "predict" / f"attention_{Path(files[0]).stem}.png").stat().st_size > 5000
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing new beside the recordings
     with pytest.raises(SystemExit) as exc:
         main(["predict", str(run), *files, "--covariates", "age=45,sex=X,height=1.6,weight=60"])
     assert exc.value.code == 2

@@ -32,7 +32,8 @@ def _read(path: Path):
               help="age=…,sex=M|F,height=…(m),weight=…(kg)[,bmi=…]; e.g. age=45,sex=F,height=1.62,weight=60")
 @click.option("--model", default="attention_bilstm", show_default=True, help="Neural model of the run to use.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
-              help="Attention plot PNG (default: attention_<first recording>.png beside the first recording).")
+              help="Attention plot PNG (default: MODEL_DIR/predict/attention_<first recording>.png; "
+                   "never beside the recordings).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str, model: str,
                 plot_path: Path | None, as_json: bool) -> None:
@@ -47,7 +48,7 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str, 
     from ...report.figures.stimulated_mass import plot_attention_single
     from ...experiments.inference.screening import parse_covariates, screen
 
-    from ...errors import ConfigError
+    from ...errors import ConfigError, DataError
     from ...experiments._rundir import read_run_config
 
     cfg = read_run_config(model_dir, "stimulated-mass", "predict")
@@ -63,11 +64,17 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str, 
     recs = [_read(p) for p in recordings]
     res = screen(model_dir, recs, cov, model=model)
     if plot_path is None:
-        plot_path = recordings[0].parent / f"attention_{recordings[0].stem}.png"
+        # into the run (a folder of myoflow's that the user named), not into the folder of their recordings
+        plot_path = model_dir / "predict" / f"attention_{recordings[0].stem}.png"
     probs = ", ".join(f"{k} {v:.2f}" for k, v in res.probabilities.items())
     title = f"predicted: {res.level} ({probs})"
-    plot_attention_single(res.attention, res.attention_axis, res.waveforms, res.waveform_t_ms, res.channels,
-                          title, plot_path, axis_label=res.attention_axis_label)
+    try:
+        plot_path.parent.mkdir(parents=True, exist_ok=True)
+        plot_attention_single(res.attention, res.attention_axis, res.waveforms, res.waveform_t_ms, res.channels,
+                              title, plot_path, axis_label=res.attention_axis_label)
+    except OSError as exc:
+        raise DataError(f"cannot write the attention plot ({exc.strerror or exc}); pass --plot FILE.png",
+                        str(plot_path)) from None
     if as_json:
         click.echo(json.dumps({
             "level": res.level, "probabilities": res.probabilities, "model_fold": res.fold,
