@@ -482,20 +482,30 @@ class MuscleIdPipeline(Pipeline):
             "time blocks of one sustained contraction")
         add("real LOSO thigh vs shank %, pretrained", "real/loso/segment", "cnn_lstm_pretrained")
         add("real LOSO anterior vs posterior %, pretrained", "real/loso/aspect", "cnn_lstm_pretrained")
-        # The new deep models (issue 14) with the paired difference to LDA and RF, per condition (task).
-        for cond in sorted(res):
+        titles = summary.get("tasks", {})
+
+        def deep_rows(cond: str, vote: tuple[str, str] | None = None) -> None:
+            """The new deep models (issue 14) of ``cond`` with their paired difference to LDA and RF."""
+            cohort, scheme, task = (cond.split("/") + ["", ""])[:3]
+            title = task if cohort in ("sim", "real") else titles.get(cohort, {}).get(task, task)
             for model in (*DEEP_MODELS, *BURST_MODELS):
                 if model not in res[cond]:
                     continue
-                cohort, scheme, task = (cond.split("/") + ["", ""])[:3]
-                add(f"{cohort} {scheme} {task} %, {model}", cond, model)
+                add(f"{cohort} {scheme} {title} %, {model}", cond, model)
+                if vote is not None:
+                    add(f"{cohort} {scheme} {title} %, {model}, {vote[0]}", cond, model, note=vote[1],
+                        key="burst_vote_accuracy")
                 for name, c in summary.get("comparisons", {}).get(cond, {}).items():
                     if c["model"] != model:
                         continue
                     ci = None if c["ci_low"] is None else (100 * c["ci_low"], 100 * c["ci_high"])
-                    rows.append(Headline(label=f"{cohort} {scheme} {task}, {model} − {c['baseline']} (points)",
+                    rows.append(Headline(label=f"{cohort} {scheme} {title}, {model} − {c['baseline']} (points)",
                                          ours=100 * c["diff"], ci=ci, paper=None,
                                          note=f"paired subject bootstrap, same folds, {c['n_subjects']} subjects"))
+
+        for cond in sorted(res):
+            if cond.split("/")[0] in ("sim", "real"):  # a user's cohort: below, beside its baselines
+                deep_rows(cond)
         # The simulator-pretrained twins (issue 14 item 3b): their accuracy and the paired gain over the twin.
         for cond, entry in sorted((summary.get("simulator_pretraining") or {}).get("comparisons", {}).items()):
             cohort, scheme, task = (cond.split("/") + ["", ""])[:3]
@@ -508,7 +518,6 @@ class MuscleIdPipeline(Pipeline):
                                           f"same folds, {c['n_subjects']} subjects"))
         # Any other cohort (a user's folder): every scheme x task, the paper's models beside the classic
         # baselines run in the same folds (a user must see when RF beats the CNN-LSTM); no paper figures.
-        titles = summary.get("tasks", {})
         for cond in sorted(res):
             cohort, scheme, task = (cond.split("/") + ["", ""])[:3]
             if cohort in ("sim", "real") or scheme == "final":
@@ -522,6 +531,7 @@ class MuscleIdPipeline(Pipeline):
                     add(f"{cohort} {scheme} {title} %, {model}", cond, model)
                     add(f"{cohort} {scheme} {title} %, {model}, {vote[0]}", cond, model, note=vote[1],
                         key="burst_vote_accuracy")
+            deep_rows(cond, vote)
         return rows
 
     def figures(self, cfg: MuscleIdConfig, summary: dict[str, Any], predictions: pd.DataFrame,
