@@ -492,3 +492,15 @@ def test_muscle_id_headline_of_a_folder_names_its_classes_for_every_model():
     assert "lab loso 3-class %, hybrid, per-recording vote" in labels
     assert "lab loso 3-class, hybrid − lda (points)" in labels
     assert not any("4class" in lab for lab in labels), labels
+
+
+def test_muscle_id_on_a_folder_runs_the_hybrid_beside_the_paper_models(tmp_path):
+    from myoflow.experiments.quickrun import data_config
+    from myoflow.io import write_dataset
+    from myoflow.simulate.protocols.grid import simulate_grid
+
+    recs = simulate_grid(3, seed=7, duration_s=8.0)[0]
+    ds = write_dataset(tmp_path / "lab", [(f"{r.meta['subject']}_{r.meta['muscle']}_{r.meta['side']}", r)
+                                          for r in recs], None, {}).path
+    models = data_config("muscle-id", ds)["evaluate"]["models"]
+    assert models[:4] == ["cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf"] and models[4:] == ["hybrid"]

@@ -109,6 +109,11 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None,
     quick: dict[str, Any] = {}
     if pipeline == "muscle-id":
         raw["data"] = {cname: {"source": "folder", "path": str(path), "subjects": None}}
+        # + the hybrid (deep + classic-feature branch), the best model on the real elderly set (recipe chosen on
+        # its development subjects): a lab sees a deep model that can earn its place beside the paper's CNN-LSTM
+        # and the baselines, with the paired CI against each; --set evaluate.models=[...] replaces the list.
+        models = list(raw.get("evaluate", {}).get("models") or [])
+        raw.setdefault("evaluate", {})["models"] = models + [m for m in ("hybrid",) if m not in models]
         quick = {"train": {"epochs": 10, "patience": 5}, "model": {"params": {"ae_epochs": 2, "ae_max_samples": 2000}},
                  "evaluate": {"binary": "collapsed", "n_boot": 200}}
     elif pipeline == "stimulated-mass":
