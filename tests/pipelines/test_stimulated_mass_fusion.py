@@ -228,3 +228,23 @@ def test_combine_refuses_the_reported_seed_and_records_without_margins(tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "old.json" in err[0] and "no margins" in err[0]
     assert not (tmp_path / "x.json").exists()
+
+
+def test_skip_rows_all_fits_the_skip_on_every_training_subject_not_only_the_members_fitting_ones():
+    from sklearn.linear_model import LogisticRegression
+
+    ep = _desc_epochs(n=40, seed=3)
+    kw = dict(covariates=("age", "sex"), descriptors=True, skip=True, skip_fit="logreg", epochs=2, hidden_size=4,
+              attention_size=4, val_fraction=0.25, seed=0, classes=("low", "normal", "high"), imbalance="none")
+    side = MassLevelClassifier(**kw).fit(ep)
+    X = side.covariate_scaler_.transform(
+        np.column_stack([ep.metadata["age"], (ep.metadata["sex"] == "F").astype(float),
+                         ep.metadata[f"{DESCRIPTOR_PREFIX}log_ptp_RF"], ep.metadata[f"{DESCRIPTOR_PREFIX}noise"]]))
+    target = np.array([["low", "normal", "high"].index(v) for v in ep.y])
+    ref = LogisticRegression(C=1.0, max_iter=5000).fit(X, target)  # the whole training fold, unweighted
+    est = MassLevelClassifier(**kw, skip_rows="all").fit(ep)
+    assert np.allclose(est.model_.skip.weight.detach().numpy(), ref.coef_, atol=1e-4)
+    # default: the member's fitting subjects only (its validation quarter held out) -> another regression
+    assert not np.allclose(side.model_.skip.weight.detach().numpy(), ref.coef_, atol=1e-2)
+    with pytest.raises(ConfigError, match="skip_rows"):
+        MassLevelClassifier(**kw, skip_rows="val").fit(ep)
