@@ -248,3 +248,17 @@ def test_skip_rows_all_fits_the_skip_on_every_training_subject_not_only_the_memb
     assert not np.allclose(side.model_.skip.weight.detach().numpy(), ref.coef_, atol=1e-2)
     with pytest.raises(ConfigError, match="skip_rows"):
         MassLevelClassifier(**kw, skip_rows="val").fit(ep)
+
+
+def test_shipped_config_is_the_robustness_choice_and_reaches_the_estimator():
+    # Chosen on sim seeds 1 and 3 (records stimulated_mass_robust{,2}_combined.json): unweighted classes for the
+    # network and the baselines, the skip fitted on every training subject of the fold.
+    from pathlib import Path
+
+    from myoflow.experiments import load_config
+    from myoflow.pipelines.stimulated_mass.pipeline import make_estimator
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "src" / "myoflow" / "configs" / "stimulated_mass.yaml")
+    assert cfg.train.imbalance == "none"
+    est = make_estimator(cfg, "attention_bilstm", seed=0)
+    assert (est.skip_rows, est.imbalance, est.skip_fit, est.descriptors) == ("all", "none", "logreg", True)
