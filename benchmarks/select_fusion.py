@@ -10,7 +10,7 @@ split seeds), pooled out-of-fold accuracy per condition (the paper's 25 Hz and a
 frequencies), score = mean over conditions and repeats. The winner maximises the score (ties:
 first listed candidate, i.e. the shipped recipe). Balanced accuracy and macro F1 are recorded
 beside it (the cohort is ~77 % ``normal``, so accuracy alone would reward predicting the
-majority class; the class weighting stays fixed at the shipped ``train.imbalance``).
+majority class; a candidate may set ``imbalance``, otherwise the shipped ``train.imbalance`` applies).
 
 Tasks (candidate × condition × repeat × fold) run in ``--workers`` processes, one torch thread
 each. Every fold's score, the choice, the command, the date and the machine load go to
