@@ -10,7 +10,7 @@ split seeds), pooled out-of-fold accuracy per condition (the paper's 25 Hz and a
 frequencies), score = mean over conditions and repeats. The winner maximises the score (ties:
 first listed candidate, i.e. the shipped recipe). Balanced accuracy and macro F1 are recorded
 beside it (the cohort is ~77 % ``normal``, so accuracy alone would reward predicting the
-majority class; the class weighting stays fixed at the shipped ``train.imbalance``).
+majority class; a candidate may set ``imbalance``, otherwise the shipped ``train.imbalance`` applies).
 
 Tasks (candidate × condition × repeat × fold) run in ``--workers`` processes, one torch thread
 each. Every fold's score, the choice, the command, the date and the machine load go to
@@ -18,6 +18,15 @@ each. Every fold's score, the choice, the command, the date and the machine load
 
     PYTHONPATH=src python benchmarks/select_fusion.py --seed 1 \\
         --out benchmarks/results/selection/stimulated_mass_fusion_seed1.json
+
+Every record also scores the pipeline's sklearn baselines in the same folds, each fitted
+class-weighted AND unweighted (``references_same_folds``, ``margin`` per candidate and condition =
+candidate accuracy − the best of them), so a change of class weighting cannot win by
+handicapping the baselines. ``--combine REC ...`` applies the robustness rule of
+``results/selection/stimulated_mass_robust_rule.txt`` over several seeds' records (score = the
+minimum margin over seeds × conditions; a candidate replaces the first one only if it beats it
+by ``--min-gain``, default one subject in 90). ``--diagnose`` writes the sklearn-only diagnosis
+(why ``descriptors_gb`` beats the class-balanced model in accuracy) without fitting a network.
 """
 from __future__ import annotations
 
@@ -46,6 +55,62 @@ CANDIDATES = {
 _CACHE: dict = {}
 #: sklearn baselines scored in the same folds for reference (never chosen from).
 REFERENCES = ("descriptors_logreg", "descriptors_gb", "oracle_truth_logreg")
+#: The pipeline's baselines (the oracle is a ceiling, not a baseline): "best baseline" of the margin.
+BASELINES = ("covariates_logreg", "descriptors_gb", "descriptors_logreg", "ptp_logreg")
+#: Class weightings every reference is fitted with (``fit_baseline``'s ``imbalance``).
+WEIGHTINGS = ("class_weight", "none")
+
+
+def _folds(cfg, data, seed: int, rep: int, n_folds: int):
+    """The subject-wise folds of repeat ``rep`` (the same for every candidate and reference)."""
+    from myoflow.pipelines.stimulated_mass.tuning import cohort_name
+    from myoflow.train.seeding import derive_seed
+    from myoflow.train.tune import subject_folds
+
+    subj = data.participants["subject"].astype(str).to_numpy()
+    y = data.labels(subj)
+    return subj, y, subject_folds(subj, y, n_folds, derive_seed(seed, "fusion-split", rep), cohort_name(cfg),
+                                  "selection cohort")
+
+
+def reference_predictions(cfg, data, seed: int, cond: str, rep: int, n_folds: int) -> dict:
+    """Out-of-fold predictions of every baseline × weighting (``name@weighting``), the oracle, the majority class.
+
+    Returns ``{"subjects": [...], "truth": [...], name: [...]}`` in subject order of the cohort.
+    """
+    import numpy as np
+
+    from myoflow.pipelines.stimulated_mass.baselines import baseline_features, fit_baseline, proba_in_order
+    from myoflow.preprocess.evoked import condition_frequencies
+    from myoflow.train.seeding import derive_seed
+
+    freqs = condition_frequencies(cond, data.frequencies)
+    subj, y, folds = _folds(cfg, data, seed, rep, n_folds)
+    classes = list(cfg.data.classes)
+    out: dict = {"subjects": subj.tolist(), "truth": y.tolist()}
+    for b in BASELINES + ("oracle_truth_logreg",):
+        X, _ = baseline_features(b, data, subj.tolist(), freqs, cfg.data.oracle_features)
+        for w in WEIGHTINGS:
+            pred = np.empty(len(y), dtype=object)
+            for k, (tr, te) in enumerate(folds):
+                clf = fit_baseline(b, X[tr], y[tr], classes=classes, imbalance=w, seed=derive_seed(seed, b, rep, k))
+                pred[te] = np.asarray(classes)[np.argmax(proba_in_order(clf, X[te], classes), 1)]
+            out[f"{b}@{w}"] = pred.tolist()
+    pred = np.empty(len(y), dtype=object)
+    for tr, te in folds:  # the most frequent training class, for everyone: what accuracy gives for free
+        vals, counts = np.unique(y[tr], return_counts=True)
+        pred[te] = vals[np.argmax(counts)]
+    out["majority_class"] = pred.tolist()
+    return out
+
+
+def best_baseline(refs: dict, truth_by_subject: dict) -> tuple[str, float]:
+    """(name, accuracy) of the most accurate ``BASELINES`` × ``WEIGHTINGS`` reference."""
+    subj = refs["subjects"]
+    accs = {f"{b}@{w}": sum(truth_by_subject[s] == p for s, p in zip(subj, refs[f"{b}@{w}"])) / len(subj)
+            for b in BASELINES for w in WEIGHTINGS}
+    name = max(accs, key=accs.get)
+    return name, accs[name]
 
 
 def _task(args: tuple) -> dict:
@@ -61,17 +126,13 @@ def _task(args: tuple) -> dict:
     from myoflow.pipelines.stimulated_mass.tuning import PREPROCESS_KEYS, cohort_name, recipe_epochs
     from myoflow.preprocess.evoked import condition_frequencies
     from myoflow.train.seeding import derive_seed
-    from myoflow.train.tune import subject_folds
 
     key = (seed, epochs, subjects)
     if key not in _CACHE:
         _CACHE[key] = load_cohort(seed, epochs, subjects)
     cfg, data = _CACHE[key]
     freqs = condition_frequencies(cond, data.frequencies)
-    subj = data.participants["subject"].astype(str).to_numpy()
-    y = data.labels(subj)
-    folds = subject_folds(subj, y, n_folds, derive_seed(seed, "fusion-split", rep), cohort_name(cfg),
-                          "selection cohort")
+    subj, y, folds = _folds(cfg, data, seed, rep, n_folds)
     tr, te = folds[k]
     pre = {kk: v for kk, v in asdict(cfg.preprocess).items() if kk in PREPROCESS_KEYS}
     pre.update({kk: v for kk, v in params.items() if kk in PREPROCESS_KEYS})
@@ -112,6 +173,116 @@ def _metrics(truth, pred) -> dict:
             "f1_macro": float(f1_score(truth, pred, average="macro"))}
 
 
+def diagnose(seed: int, repeats: int, n_folds: int, conds: list[str]) -> dict:
+    """sklearn-only diagnosis on cohort ``seed``: which features and which class prior make a baseline accurate.
+
+    Each row is one scikit-learn model on one feature set, scored by pooled out-of-fold accuracy and balanced
+    accuracy in the folds of the fusion selection (``repeats`` split seeds), with how many subjects it predicts
+    per class: GB vs logistic regression, class-weighted vs not, descriptors alone / covariates alone, and
+    pairwise products (descriptor × covariate interactions) in a logistic regression.
+    """
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    from myoflow.pipelines.stimulated_mass.baselines import _one_openmp_thread, baseline_features
+    from myoflow.preprocess.evoked import condition_frequencies
+
+    cfg, data = load_cohort(seed, None, None)
+    classes = list(cfg.data.classes)
+    n_cov = len(cfg.data.covariates)
+
+    def gb(w):  # the descriptors_gb baseline's settings
+        return HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05, max_depth=3, min_samples_leaf=5,
+                                              l2_regularization=1.0, class_weight=w, random_state=0)
+
+    def lr(w, poly=False):
+        steps = [StandardScaler()] + ([PolynomialFeatures(2, include_bias=False), StandardScaler()] if poly else [])
+        return make_pipeline(*steps, LogisticRegression(C=0.1 if poly else 1.0, class_weight=w, max_iter=5000))
+
+    rows = []
+    for cond in conds:
+        freqs = condition_frequencies(cond, data.frequencies)
+        subj0, y0, _ = _folds(cfg, data, seed, 0, n_folds)
+        Xl, _ = baseline_features("descriptors_logreg", data, subj0.tolist(), freqs)
+        Xg, _ = baseline_features("descriptors_gb", data, subj0.tolist(), freqs)
+        models = {
+            "logreg balanced, log descriptors + covariates (= descriptors_logreg)": (Xl, lambda: lr("balanced")),
+            "logreg unweighted, log descriptors + covariates": (Xl, lambda: lr(None)),
+            "GB balanced, descriptors + covariates (= descriptors_gb)": (Xg, lambda: gb("balanced")),
+            "GB unweighted, descriptors + covariates": (Xg, lambda: gb(None)),
+            "GB balanced, descriptors only": (Xg[:, :-n_cov], lambda: gb("balanced")),
+            "GB balanced, covariates only": (Xg[:, -n_cov:], lambda: gb("balanced")),
+            "logreg balanced, log descriptors only": (Xl[:, :-n_cov], lambda: lr("balanced")),
+            "logreg balanced, covariates only": (Xl[:, -n_cov:], lambda: lr("balanced")),
+            "logreg balanced, pairwise products (C 0.1)": (Xl, lambda: lr("balanced", poly=True)),
+        }
+        for name, (X, make) in models.items():
+            accs, baccs, dist = [], [], np.zeros(len(classes))
+            for rep in range(repeats):
+                subj, y, folds = _folds(cfg, data, seed, rep, n_folds)
+                assert (subj == subj0).all()
+                pred = np.empty(len(y), dtype=object)
+                for tr, te in folds:
+                    with _one_openmp_thread():
+                        pred[te] = make().fit(X[tr], y[tr]).predict(X[te])
+                pred = pred.astype(str)
+                accs.append(float((pred == y).mean()))
+                baccs.append(float(balanced_accuracy_score(y, pred)))
+                dist += [(pred == c).sum() for c in classes]
+            rows.append({"condition": cond, "model": name, "accuracy": float(np.mean(accs)), "per_repeat": accs,
+                         "balanced_accuracy": float(np.mean(baccs)),
+                         "predicted_per_class": dict(zip(classes, (dist / repeats).round(1).tolist()))})
+    return {"what": "stimulated-mass diagnosis (sklearn only): why descriptors_gb out-scores the class-balanced "
+                    "model in accuracy", "cohort_seed": seed, "repeats": repeats, "folds": n_folds,
+            "class_counts": {c: int((y0 == c).sum()) for c in classes},
+            "majority_class_accuracy": float(max((y0 == c).mean() for c in classes)), "rows": rows}
+
+
+def combine(paths: list[Path], min_gain: float) -> dict | None:
+    """The robustness rule over several seeds' records: score = min margin over seeds × conditions.
+
+    The first candidate (the shipped recipe) is replaced only by one whose score beats its score by at least
+    ``min_gain``. Returns the summary, or None after a one-line error (missing margins, reported seed).
+    """
+    recs = []
+    for p in paths:
+        try:
+            r = json.loads(Path(p).read_text())
+        except (OSError, ValueError) as exc:
+            print(f"error: {p}: cannot read record ({exc})", file=sys.stderr)
+            return None
+        if refuse_reported_seed(int(r.get("selection_seed", 0))):
+            return None
+        if any("margin" not in t["per_condition"][c] for t in r.get("table", []) for c in t["per_condition"]):
+            print(f"error: {p}: record has no margins (written before --combine existed)", file=sys.stderr)
+            return None
+        recs.append(r)
+    names = list(recs[0]["candidates"])
+    cells = {n: {} for n in names}
+    for r in recs:
+        for t in r["table"]:
+            if t["candidate"] in cells:
+                for c, per in t["per_condition"].items():
+                    cells[t["candidate"]][f"seed {r['selection_seed']} {c}"] = {
+                        "accuracy": per["accuracy"], "balanced_accuracy": per["balanced_accuracy"],
+                        "margin": per["margin"], "best_baseline": per["best_baseline"]}
+    n_cells = max(len(v) for v in cells.values())
+    scores = {n: min(v["margin"] for v in cells[n].values()) for n in names if len(cells[n]) == n_cells}
+    first = names[0]
+    best = max(scores, key=scores.get)
+    chosen = best if scores[best] >= scores[first] + min_gain - 1e-12 else first
+    return {"what": "stimulated-mass robustness rule over several selection seeds", "records": [str(p) for p in paths],
+            "rule": "score = min over seeds x conditions of (candidate accuracy - best baseline accuracy, every "
+                    "baseline class-weighted and unweighted); the first candidate is replaced only by a score "
+                    f"at least {min_gain:.4f} higher",
+            "min_gain": min_gain, "scores": scores, "cells": cells, "chosen": chosen,
+            "chosen_params": recs[0]["candidates"][chosen], "all_margins_nonnegative": scores[chosen] >= 0}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1, help="simulator seed of the selection cohort (not 0: reported)")
@@ -127,10 +298,33 @@ def main(argv=None) -> int:
                     help="an earlier record of this script: its tasks with identical candidate parameters, "
                          "condition, repeat, fold, cohort and overrides are reused instead of refitted "
                          "(fits are deterministic)")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="write the sklearn-only diagnosis of --seed (--repeats split seeds) to --out and stop")
+    ap.add_argument("--combine", type=Path, nargs="+", default=None,
+                    help="records of this script on other seeds: apply the robustness rule, write --out, stop")
+    ap.add_argument("--min-gain", type=float, default=1 / 90,
+                    help="--combine: score gain needed to replace the first candidate (default one subject in 90)")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
+    if a.combine:
+        t0, load0 = time.perf_counter(), os.getloadavg()
+        summary = combine(a.combine, a.min_gain)
+        if summary is None:
+            return 2
+        write_selection_record(a.out, summary, script="select_fusion.py", argv=argv, t0=t0, load0=load0)
+        print(json.dumps({k: summary[k] for k in ("scores", "chosen", "all_margins_nonnegative")}))
+        return 0
     if refuse_reported_seed(a.seed):
         return 2
+    if a.diagnose:
+        t0, load0 = time.perf_counter(), os.getloadavg()
+        rec = diagnose(a.seed, a.repeats, a.folds, a.conditions.split(","))
+        write_selection_record(a.out, rec, script="select_fusion.py", argv=argv, t0=t0, load0=load0)
+        for r in rec["rows"]:
+            print(f"  {r['condition']:5s} {r['model']:70s} acc {r['accuracy']:.3f} bacc {r['balanced_accuracy']:.3f} "
+                  f"predicted {r['predicted_per_class']}")
+        print(f"  majority class {rec['majority_class_accuracy']:.3f} {rec['class_counts']}")
+        return 0
     cands = json.loads(a.candidates) if a.candidates else CANDIDATES
     conds = a.conditions.split(",")
     load_cohort(a.seed, a.epochs, a.subjects)  # prepare (and cache) the cohort once, before the workers start
@@ -180,18 +374,29 @@ def main(argv=None) -> int:
         score = sum(per[c]["accuracy"] for c in conds) / len(conds)
         table.append({"candidate": name, "params": params, "per_condition": per, "score": score})
     best = max(table, key=lambda t: t["score"])  # max keeps the first of equal scores
-    first = next(iter(cands))
+    # References in the main process, same folds, every baseline class-weighted AND unweighted: the margin of
+    # a candidate is against the most accurate of them (rule: results/selection/stimulated_mass_robust_rule.txt).
+    cfg, data = load_cohort(a.seed, a.epochs, a.subjects)
+    ref_preds = {(cond, rep): reference_predictions(cfg, data, a.seed, cond, rep, a.folds)
+                 for cond in conds for rep in range(a.repeats)}
     references = {}
-    for b in REFERENCES:
-        per = {}
+    for b in [k for k in ref_preds[(conds[0], 0)] if k not in ("subjects", "truth")]:
+        references[b] = {cond: {m: sum(v[m] for v in reps) / len(reps) for m in reps[0]}
+                         for cond in conds
+                         for reps in [[_metrics(ref_preds[(cond, rep)]["truth"], ref_preds[(cond, rep)][b])
+                                       for rep in range(a.repeats)]]}
+    for t in table:
         for cond in conds:
-            reps = []
+            margins, bests = [], []
             for rep in range(a.repeats):
-                rows = [d for d in done if (d["candidate"], d["condition"], d["repeat"]) == (first, cond, rep)]
-                reps.append(_metrics(sum((r["truth"] for r in rows), []),
-                                     sum((r["references"][b] for r in rows), [])))
-            per[cond] = {m: sum(r[m] for r in reps) / len(reps) for m in reps[0]}
-        references[b] = per
+                rows = [d for d in done if (d["candidate"], d["condition"], d["repeat"]) == (t["candidate"], cond, rep)]
+                truth = {s: v for r in rows for s, v in zip(r["subjects"], r["truth"])}
+                name, acc = best_baseline(ref_preds[(cond, rep)], truth)
+                margins.append(t["per_condition"][cond]["per_repeat"][rep]["accuracy"] - acc)
+                bests.append({"baseline": name, "accuracy": acc})
+            t["per_condition"][cond]["margin"] = sum(margins) / len(margins)
+            t["per_condition"][cond]["best_baseline"] = bests
+        t["min_margin"] = min(t["per_condition"][c]["margin"] for c in conds)
     record = {
         "what": "stimulated-mass fusion recipe, chosen on a separately seeded simulated cohort",
         "cohort": done[0]["cohort"], "selection_seed": a.seed,
@@ -200,7 +405,8 @@ def main(argv=None) -> int:
                     f"out-of-fold accuracy, mean over conditions {conds} and repeats",
         "epochs_override": a.epochs, "subjects_override": a.subjects,
         "candidates": cands, "chosen": best["candidate"], "chosen_params": best["params"],
-        "chosen_score": best["score"], "table": table, "references_same_folds": references, "tasks": done,
+        "chosen_score": best["score"], "table": table, "references_same_folds": references,
+        "reference_predictions": {f"{c}|r{r}": v for (c, r), v in ref_preds.items()}, "tasks": done,
         "workers": a.workers,
     }
     record = write_selection_record(a.out, record, script="select_fusion.py", argv=argv, t0=t0, load0=load0)
@@ -208,7 +414,8 @@ def main(argv=None) -> int:
     for t in sorted(table, key=lambda t: -t["score"]):
         print(f"  {t['candidate']:24s} {t['score']:.4f} " + " ".join(
             f"{c}: acc {t['per_condition'][c]['accuracy']:.3f} bacc {t['per_condition'][c]['balanced_accuracy']:.3f}"
-            f" f1 {t['per_condition'][c]['f1_macro']:.3f}" for c in conds))
+            f" f1 {t['per_condition'][c]['f1_macro']:.3f} margin {t['per_condition'][c]['margin']:+.3f}"
+            for c in conds))
     for b, per in references.items():
         print(f"  (reference) {b:24s} " + " ".join(
             f"{c}: acc {per[c]['accuracy']:.3f} bacc {per[c]['balanced_accuracy']:.3f} f1 {per[c]['f1_macro']:.3f}"

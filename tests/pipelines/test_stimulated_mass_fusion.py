@@ -163,3 +163,102 @@ def test_skip_gate_falls_back_to_the_regression_when_the_network_does_not_help_v
         assert h.best_epoch == -1 or h.best_epoch >= 0 and min(h.val_loss) == h.val_loss[h.best_epoch]
     ungated = MassLevelClassifier(lr=0.0, **kw).fit(ep)
     assert all(h.best_epoch >= 0 for h in ungated.histories_)
+
+
+# ------------------------------------------------------------------ select_fusion.py robustness rule (issue 14)
+def _select_fusion():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "select_fusion.py"
+    spec = importlib.util.spec_from_file_location("_sel_fusion_rule", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_best_baseline_includes_the_unweighted_fits():
+    # A class-weighting candidate must not win by handicapping the baselines: the margin is against the most
+    # accurate baseline whether it was fitted class-weighted or not (here the unweighted logreg).
+    mod = _select_fusion()
+    subj = ["a", "b", "c", "d"]
+    truth = dict(zip(subj, ["normal", "normal", "normal", "low"]))
+    refs = {"subjects": subj, "truth": list(truth.values())}
+    for b in mod.BASELINES:
+        refs[f"{b}@class_weight"] = ["low", "low", "normal", "low"]  # 2 / 4
+        refs[f"{b}@none"] = ["low", "low", "low", "low"]  # 1 / 4
+    refs["descriptors_logreg@none"] = ["normal", "normal", "normal", "normal"]  # 3 / 4
+    assert mod.best_baseline(refs, truth) == ("descriptors_logreg@none", 0.75)
+
+
+def _record(tmp_path, seed, margins):
+    import json
+
+    table = [{"candidate": n, "params": {}, "per_condition": {
+        c: {"accuracy": 0.7, "balanced_accuracy": 0.5, "margin": m, "best_baseline": []} for c, m in zip(("25Hz", "all"), ms)}}
+        for n, ms in margins.items()]
+    p = tmp_path / f"rec{seed}.json"
+    p.write_text(json.dumps({"selection_seed": seed, "candidates": {n: {"k": n} for n in margins}, "table": table}))
+    return p
+
+
+def test_combine_takes_the_minimum_margin_over_seeds_and_keeps_shipped_on_a_small_gain(tmp_path):
+    mod = _select_fusion()
+    r1 = _record(tmp_path, 1, {"shipped": (-0.05, 0.02), "b": (0.01, 0.10), "c": (0.30, -0.20)})
+    r3 = _record(tmp_path, 3, {"shipped": (0.00, 0.01), "b": (0.00, 0.03), "c": (0.30, 0.30)})
+    out = mod.combine([r1, r3], 1 / 90)
+    assert out["scores"] == pytest.approx({"shipped": -0.05, "b": 0.0, "c": -0.20})  # min over the 4 cells
+    assert out["chosen"] == "b" and out["chosen_params"] == {"k": "b"} and out["all_margins_nonnegative"]
+    # A gain under min_gain keeps the first (shipped) candidate.
+    assert mod.combine([r1, r3], 0.06)["chosen"] == "shipped"
+
+
+def test_combine_refuses_the_reported_seed_and_records_without_margins(tmp_path, capsys):
+    import json
+
+    mod = _select_fusion()
+    r0 = _record(tmp_path, 0, {"shipped": (0.0, 0.0)})
+    assert mod.main(["--combine", str(r0), "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "seed 0 is the reported cohort" in err[0]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"selection_seed": 1, "candidates": {"s": {}},
+                               "table": [{"candidate": "s", "per_condition": {"all": {"accuracy": 0.7}}}]}))
+    assert mod.main(["--combine", str(old), "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "old.json" in err[0] and "no margins" in err[0]
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_skip_rows_all_fits_the_skip_on_every_training_subject_not_only_the_members_fitting_ones():
+    from sklearn.linear_model import LogisticRegression
+
+    ep = _desc_epochs(n=40, seed=3)
+    kw = dict(covariates=("age", "sex"), descriptors=True, skip=True, skip_fit="logreg", epochs=2, hidden_size=4,
+              attention_size=4, val_fraction=0.25, seed=0, classes=("low", "normal", "high"), imbalance="none")
+    side = MassLevelClassifier(**kw).fit(ep)
+    X = side.covariate_scaler_.transform(
+        np.column_stack([ep.metadata["age"], (ep.metadata["sex"] == "F").astype(float),
+                         ep.metadata[f"{DESCRIPTOR_PREFIX}log_ptp_RF"], ep.metadata[f"{DESCRIPTOR_PREFIX}noise"]]))
+    target = np.array([["low", "normal", "high"].index(v) for v in ep.y])
+    ref = LogisticRegression(C=1.0, max_iter=5000).fit(X, target)  # the whole training fold, unweighted
+    est = MassLevelClassifier(**kw, skip_rows="all").fit(ep)
+    assert np.allclose(est.model_.skip.weight.detach().numpy(), ref.coef_, atol=1e-4)
+    # default: the member's fitting subjects only (its validation quarter held out) -> another regression
+    assert not np.allclose(side.model_.skip.weight.detach().numpy(), ref.coef_, atol=1e-2)
+    with pytest.raises(ConfigError, match="skip_rows"):
+        MassLevelClassifier(**kw, skip_rows="val").fit(ep)
+
+
+def test_shipped_config_is_the_robustness_choice_and_reaches_the_estimator():
+    # Chosen on sim seeds 1 and 3 (records stimulated_mass_robust{,2}_combined.json): unweighted classes for the
+    # network and the baselines, the skip fitted on every training subject of the fold.
+    from pathlib import Path
+
+    from myoflow.experiments import load_config
+    from myoflow.pipelines.stimulated_mass.pipeline import make_estimator
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "src" / "myoflow" / "configs" / "stimulated_mass.yaml")
+    assert cfg.train.imbalance == "none"
+    est = make_estimator(cfg, "attention_bilstm", seed=0)
+    assert (est.skip_rows, est.imbalance, est.skip_fit, est.descriptors) == ("all", "none", "logreg", True)

@@ -349,6 +349,13 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         before a joint skip converges.
     skip_c : float
         Inverse L2 strength of the ``"logreg"`` skip (scikit-learn's ``C``).
+    skip_rows : {"fit", "all"}
+        Subjects the ``"logreg"`` skip is fitted on: ``"fit"`` the member's fitting subjects (its
+        validation subjects held out); ``"all"`` every training subject given to :meth:`fit`, so the
+        skip is exactly the logistic regression of the whole training fold (the ``descriptors_logreg``
+        baseline) and the network can only add to it. The head is still trained on the fitting subjects
+        and stopped on the validation subjects (whose loss then starts optimistic for the skip: the
+        head stops early rather than late).
     skip_gate : bool
         ``"logreg"`` skip only: after training, a member whose best validation loss is not
         below that of its regression alone gets its sequence branch switched off (head output
@@ -398,6 +405,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         skip: bool = False,
         skip_fit: str = "joint",
         skip_c: float = 1.0,
+        skip_rows: str = "fit",
         skip_gate: bool = False,
         hidden_size: int = 32,
         num_layers: int = 1,
@@ -425,6 +433,7 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         self.skip = skip
         self.skip_fit = skip_fit
         self.skip_c = skip_c
+        self.skip_rows = skip_rows
         self.skip_gate = skip_gate
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -452,6 +461,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             raise ConfigError(f"n_members must be >= 1, got {self.n_members}")
         if self.skip_fit not in ("joint", "logreg"):
             raise ConfigError(f"skip_fit must be joint or logreg, got {self.skip_fit!r}")
+        if self.skip_rows not in ("fit", "all"):
+            raise ConfigError(f"skip_rows must be fit or all, got {self.skip_rows!r}")
         if not float(self.skip_c) > 0:
             raise ConfigError(f"skip_c must be > 0, got {self.skip_c}")
 
@@ -617,7 +628,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
                 member = self._build_member(inputs[0].shape[2], n_cov)
                 stagewise = member.skip is not None and self.skip_fit == "logreg"
                 if stagewise:
-                    stagewise = self._fit_skip(member, inputs[1], target, fit_idx,
+                    stagewise = self._fit_skip(member, inputs[1], target,
+                                               all_idx if self.skip_rows == "all" else fit_idx,
                                                epochs.metadata["subject"].to_numpy())
                 module = _Adapter.wrap(member, has_side, has_mask)
                 gate = stagewise and bool(self.skip_gate) and has_val
