@@ -499,7 +499,7 @@ def test_muscle_id_on_a_folder_runs_the_hybrid_beside_the_paper_models(tmp_path)
     from myoflow.io import write_dataset
     from myoflow.simulate.protocols.grid import simulate_grid
 
-    recs = simulate_grid(3, seed=7, duration_s=8.0)[0]
+    recs = simulate_grid(1, seed=7, duration_s=8.0)[0]  # the folder is only read for its defaults
     ds = write_dataset(tmp_path / "lab", [(f"{r.meta['subject']}_{r.meta['muscle']}_{r.meta['side']}", r)
                                           for r in recs], None, {}).path
     models = data_config("muscle-id", ds)["evaluate"]["models"]
