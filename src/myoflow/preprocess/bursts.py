@@ -165,15 +165,34 @@ def detect_bursts(
     sd = np.where(sd > 0, sd, np.finfo(float).tiny)
     z = (stat - mu[:, None]) / sd[:, None]
     active = (z > k).any(axis=0) if channels == "any" else z.mean(axis=0) > k
+    table = burst_table(rec, active, min_burst_ms, min_gap_ms)
+    logger.debug("%s: %d burst(s) at k=%g", rec.source, len(table), k)
+    return table
+
+
+def burst_table(rec: Recording, active: np.ndarray, min_burst_ms: float, min_gap_ms: float) -> pd.DataFrame:
+    """Bursts of a per-sample activity mask: runs closer than ``min_gap_ms`` merged, shorter than ``min_burst_ms``
+    dropped (every detector here ends in this).
+
+    Parameters
+    ----------
+    rec : Recording
+        Gives the rate and start time.
+    active : bool array, shape (n_samples,)
+    min_burst_ms, min_gap_ms : float
+
+    Returns
+    -------
+    DataFrame
+        ``burst_id``, ``onset``, ``offset`` (samples, offset exclusive), ``onset_s``, ``offset_s``, ``duration_ms``.
+    """
     on, off = _runs(active)
     gap = ms_to_samples(min_gap_ms, rec.fs, "min_gap_ms")
     if on.size > 1:
         keep = np.concatenate([[True], (on[1:] - off[:-1]) >= gap])
         on, off = on[keep], off[np.concatenate([keep[1:], [True]])]
-    min_len = ms_to_samples(min_burst_ms, rec.fs, "min_burst_ms")
-    long_enough = (off - on) >= max(min_len, 1)
+    long_enough = (off - on) >= max(ms_to_samples(min_burst_ms, rec.fs, "min_burst_ms"), 1)
     on, off = on[long_enough], off[long_enough]
-    logger.debug("%s: %d burst(s) at k=%g", rec.source, on.size, k)
     return pd.DataFrame({
         "burst_id": np.arange(on.size, dtype=np.int64),
         "onset": on.astype(np.int64),

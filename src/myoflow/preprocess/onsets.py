@@ -52,7 +52,7 @@ from scipy import ndimage, signal
 from ..containers import Recording
 from ..errors import ConfigError
 from ._common import check_recording, ms_to_samples
-from .bursts import _rest_stats, _runs, detect_bursts
+from .bursts import _rest_stats, burst_table, detect_bursts
 from .filters import design_sos
 
 __all__ = ["detect_onsets", "ONSET_METHODS"]
@@ -105,24 +105,6 @@ def _hodges_bui_active(rec: Recording, rest: Any, h: float, lowpass_hz: float, w
         x = ndimage.uniform_filter1d(x, w, axis=-1, mode="nearest")
     mu, sd = _rest_stats(x, rec.fs, rest, rec.source)
     return (x > (mu + float(h) * sd)[:, None]).any(axis=0)
-
-
-def _table(rec: Recording, active: np.ndarray, min_burst_ms: float, min_gap_ms: float) -> pd.DataFrame:
-    on, off = _runs(active)
-    gap = ms_to_samples(min_gap_ms, rec.fs, "min_gap_ms")
-    if on.size > 1:
-        keep = np.concatenate([[True], (on[1:] - off[:-1]) >= gap])
-        on, off = on[keep], off[np.concatenate([keep[1:], [True]])]
-    long_enough = (off - on) >= max(ms_to_samples(min_burst_ms, rec.fs, "min_burst_ms"), 1)
-    on, off = on[long_enough], off[long_enough]
-    return pd.DataFrame({
-        "burst_id": np.arange(on.size, dtype=np.int64),
-        "onset": on.astype(np.int64),
-        "offset": off.astype(np.int64),
-        "onset_s": rec.t0 + on / rec.fs,
-        "offset_s": rec.t0 + off / rec.fs,
-        "duration_ms": (off - on) * 1000.0 / rec.fs,
-    })
 
 
 def detect_onsets(
@@ -182,6 +164,6 @@ def detect_onsets(
         active = _bonato_active(rec, rest, p_fa, m_, r0_, highpass_hz)
     else:
         active = _hodges_bui_active(rec, rest, h, lowpass_hz, window_ms, highpass_hz)
-    out = _table(rec, active, min_burst_ms, min_gap_ms)
+    out = burst_table(rec, active, min_burst_ms, min_gap_ms)
     logger.debug("%s: %d burst(s) by %s", rec.source, len(out), method)
     return out
