@@ -57,6 +57,7 @@ from torch import nn
 
 from ..evaluate.metrics import nrmse  # re-exported: BioMime's metric has one home
 from ..errors import ConfigError, DataError
+from ..simulate.numerical import MUAP_CONDITION_RANGES, MUAP_CONDITIONS
 from .base import MyoflowEstimator
 
 __all__ = [
@@ -78,26 +79,13 @@ __all__ = [
     "GENERATOR_FILES",
 ]
 
-#: The six BioMime conditions (spec §5, ``BioMime/utils/params.py`` [S]).
-#: Names match :data:`myoflow.simulate.numerical.MUAP_CONDITIONS`.
-DEFAULT_CONDITIONS: tuple[str, ...] = (
-    "fibre_number_log",   # ln(number of fibres), 1.10–6.77 (≈3–870 fibres)
-    "depth_mm",           # depth of the MU territory centre below the skin, 7–23.1 mm
-    "angle",              # medio-lateral position (BioMime: angle around the limb), 0–1
-    "iz_position",        # innervation zone as a fraction of fibre length, 0.365–0.636
-    "cv_m_s",             # conduction velocity, 3–4.5 m/s
-    "fibre_length_scale", # fibre length relative to rest, 0.85–1.15
-)
-
-#: Declared ranges (spec §5 [S]); the generator refuses conditions outside them.
-DEFAULT_CONDITION_RANGES: dict[str, tuple[float, float]] = {
-    "fibre_number_log": (1.10, 6.77),
-    "depth_mm": (7.0, 23.1),
-    "angle": (0.0, 1.0),
-    "iz_position": (0.365, 0.636),
-    "cv_m_s": (3.0, 4.5),
-    "fibre_length_scale": (0.85, 1.15),
-}
+#: The six BioMime conditions and their declared ranges (spec §5, ``BioMime/utils/params.py`` [S]): one
+#: definition, the numerical model's; the generator refuses conditions outside the ranges it was given.
+#: fibre_number_log = ln(number of fibres) (≈3–870 fibres); depth_mm = MU territory centre below the skin;
+#: angle = medio-lateral position (BioMime: angle around the limb); iz_position = innervation zone as a
+#: fraction of fibre length; cv_m_s = conduction velocity; fibre_length_scale = fibre length relative to rest.
+DEFAULT_CONDITIONS: tuple[str, ...] = MUAP_CONDITIONS
+DEFAULT_CONDITION_RANGES: dict[str, tuple[float, float]] = dict(MUAP_CONDITION_RANGES)
 
 
 def validate_conditions(conditions: Any, names: Sequence[str], ranges: dict[str, tuple[float, float]],
