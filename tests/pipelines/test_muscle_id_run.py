@@ -141,6 +141,8 @@ def test_check_placement_flags_a_declared_muscle_the_model_disagrees_with(tiny_r
     assert len(json.loads(ok.output)["channels"]) == 16
     unknown = runner.invoke(check_placement_cmd, [str(root / "run"), str(path), "--expected", "*=deltoid"])
     assert unknown.exit_code != 0 and "unknown muscle" in str(unknown.exception)
+    malformed = runner.invoke(check_placement_cmd, [str(root / "run"), str(path), "--expected", "ch1"])
+    assert malformed.exit_code != 0 and "CHANNEL=MUSCLE" in str(malformed.exception)
 
 
 @pytest.mark.realdata

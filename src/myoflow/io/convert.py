@@ -54,8 +54,12 @@ class ConvertItem:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_mapping(text: str | Mapping[str, str] | Sequence[str] | None, what: str = "--channel-map") -> dict[str, str]:
-    """``"ch1=RF,ch2=BF"`` (or several such strings, or a dict) → ``{"ch1": "RF", "ch2": "BF"}``."""
+def parse_mapping(text: str | Mapping[str, str] | Sequence[str] | None, what: str = "--channel-map",
+                  pair: str = "NAME=NEW") -> dict[str, str]:
+    """``"ch1=RF,ch2=BF"`` (or several such strings, or a dict) → ``{"ch1": "RF", "ch2": "BF"}``.
+
+    ``what`` (the option) and ``pair`` (the expected form) name the input in errors.
+    """
     if text is None:
         return {}
     if isinstance(text, Mapping):
@@ -66,7 +70,7 @@ def parse_mapping(text: str | Mapping[str, str] | Sequence[str] | None, what: st
     out: dict[str, str] = {}
     for p in parts:
         if "=" not in p:
-            raise DataError(f"{what}: expected NAME=NEW pairs separated by commas, got {p!r}")
+            raise DataError(f"{what}: expected {pair} pairs separated by commas, got {p!r}")
         k, v = (s.strip() for s in p.split("=", 1))
         if not k or not v:
             raise DataError(f"{what}: empty name in {p!r}")

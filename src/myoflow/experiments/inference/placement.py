@@ -71,22 +71,9 @@ def parse_expected(spec: str | Mapping[str, str] | None) -> dict[str, str]:
     Keys are channel names, ``<recording stem>:<channel>`` for one file, or ``*``
     for every channel not named otherwise.
     """
-    if spec is None:
-        return {}
-    if isinstance(spec, Mapping):
-        return {str(k): str(v) for k, v in spec.items()}
-    out: dict[str, str] = {}
-    for part in str(spec).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "=" not in part:
-            raise ConfigError(f"--expected entries must look like CHANNEL=MUSCLE, got {part!r}")
-        k, v = (s.strip() for s in part.split("=", 1))
-        if not k or not v:
-            raise ConfigError(f"--expected entry {part!r} has an empty channel or muscle")
-        out[k] = v
-    return out
+    from ...io.convert import parse_mapping
+
+    return parse_mapping(spec, "--expected", pair="CHANNEL=MUSCLE")
 
 
 def load_placement_model(model_dir: str | Path, model: str | None = None, fold: str | None = None,
