@@ -148,6 +148,103 @@ _TEMPLATE_MEAN = {name: float(np.mean(angle_template(name, np.linspace(0, 1, 400
                   for name in ANGLE_NAMES}
 
 
+#: Stance contact phases, fractions of stance [A] (Perry & Burnfield 2010's three rockers): the foot
+#: rolls about the heel from initial contact to foot flat (reached over FOOT_FLAT_U: 5-12 % of the
+#: cycle), lies flat, rolls about the metatarsal heads from heel rise (HEEL_RISE_U; Perry: heel rise
+#: at ≈31 % of the cycle, u ≈ 0.5) and about the toe tip in pre-swing (TOE_ROCKER_U) until toe-off.
+#: Each pair is the start and end of a smoothstep hand-over between two contacts.
+FOOT_FLAT_U = (0.08, 0.2)
+HEEL_RISE_U = (0.45, 0.6)
+TOE_ROCKER_U = (0.85, 1.0)
+#: Cost of a deviation from the person's own angles and path in :func:`_ground_contact`, per degree
+#: (hip, knee, ankle, pelvis tilt) and per cm (hip centre x, y) [A]: the pelvis tilts least in walking
+#: (range ≈3-4° against 40-60° at the hip and knee), so it costs four times a joint angle.
+IK_WEIGHTS = (1.0, 1.0, 1.0, 4.0, 1.0, 1.0)
+
+
+def _ground_contact(angles: np.ndarray, tilt: np.ndarray, hip_xy: np.ndarray, u: np.ndarray, k: np.ndarray,
+                    body_mass_kg: float, height_m: float, iters: int = 8,
+                    penalty: float = 1e6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the stance foot on the ground: the smallest change of the angles and hip path that does.
+
+    The normative angle templates, the person's offsets and shape changes and the constant-speed hip
+    path are each plausible, but together they do not put a foot on the floor: with them alone the
+    stance foot of a typical walker slid forward 10-20 cm through loading response and mid-stance
+    (at up to walking speed), back again in terminal stance, and was rotated 8-20° toe-down into the
+    floor at 12 % of the cycle. Inverse dynamics of such a chain gives the shank a forward lean and
+    accelerations it cannot have on a planted foot, which inflated the loading-response knee extensor
+    moment and made it depend on how a person's offsets happened to combine (issue 18).
+
+    Here, sample by sample in stance, the hip, knee and ankle angles, the pelvis tilt and the hip
+    centre are moved by the least weighted amount (:data:`IK_WEIGHTS`) that holds the contact point
+    still on a level floor: the heel (placed where the person's own swing puts it at initial contact),
+    the whole sole flat, then the metatarsal heads and finally the toe tip (:data:`FOOT_FLAT_U`,
+    :data:`HEEL_RISE_U`, :data:`TOE_ROCKER_U`) — a constrained inverse kinematics, solved by
+    Gauss–Newton with the contact as a stiff penalty. In swing the toe-off correction fades out over
+    the first 40 % of swing. Returns the corrected angles (n, 3), pelvis tilt (n,) and hip path (n, 2).
+    """
+    n = angles.shape[0]
+    q0 = np.column_stack([angles, tilt, np.zeros((n, 2))])
+    pos0 = joint_positions(segment_angles(angles, tilt), hip_xy, body_mass_kg, height_m)
+    stance = (u >= 0) & (u <= 1)
+    x_heel = np.zeros(n)
+    y_ic = []
+    for kk in np.unique(k):
+        sel = np.flatnonzero(k == kk)
+        x_heel[sel] = pos0["heel"][sel[0], 0]
+        y_ic.append(pos0["heel"][sel[0], 1])
+    floor = float(np.mean(y_ic))  # one level floor per walk, where the heels land on average
+    foot = foot_geometry(height_m)
+    x_mt = x_heel + (foot.mt_head[0] - foot.heel[0])
+    x_toe = x_heel + (foot.toe[0] - foot.heel[0])
+
+    def ramp(lo_hi):
+        return _smoothstep(np.clip((np.clip(u, 0, 1) - lo_hi[0]) / (lo_hi[1] - lo_hi[0]), 0, 1))
+
+    s_ff, s_hr, s_toe = ramp(FOOT_FLAT_U), ramp(HEEL_RISE_U), ramp(TOE_ROCKER_U)
+    on = stance.astype(float)
+    w_heel = np.sqrt(penalty * on * (1 - s_hr))
+    w_flat = np.sqrt(penalty * on * s_ff * (1 - s_hr))
+    w_mt = np.sqrt(penalty * on * s_hr * (1 - s_toe))
+    w_toe = np.sqrt(penalty * on * s_toe)
+    wq = np.sqrt(np.asarray(IK_WEIGHTS, dtype=float))
+
+    def resid(q):
+        seg = segment_angles(q[:, :3], q[:, 3])
+        pos = joint_positions(seg, hip_xy + 0.01 * q[:, 4:6], body_mass_kg, height_m)
+        r = [wq[j] * (q[:, j] - q0[:, j]) for j in range(6)]
+        r += [w_heel * (pos["heel"][:, 0] - x_heel), w_heel * (pos["heel"][:, 1] - floor),
+              w_flat * 0.1 * np.degrees(seg[:, 2]),  # 1° of sole tilt costs like 1 mm of slip
+              w_mt * (pos["mt_head"][:, 0] - x_mt), w_mt * (pos["mt_head"][:, 1] - floor),
+              w_toe * (pos["toe"][:, 0] - x_toe), w_toe * (pos["toe"][:, 1] - floor)]
+        return np.stack(r, 1)
+
+    q = q0.copy()
+    idx = np.flatnonzero(stance)
+    for _ in range(iters):
+        r = resid(q)
+        J = np.empty((n, r.shape[1], 6))
+        for j in range(6):
+            qq = q.copy()
+            qq[:, j] += 1e-3
+            J[:, :, j] = (resid(qq) - r) / 1e-3
+        JTJ = np.einsum("nij,nik->njk", J[idx], J[idx])
+        JTr = np.einsum("nij,ni->nj", J[idx], r[idx])
+        q[idx] += np.linalg.solve(JTJ, -JTr[..., None])[..., 0]
+    dq = q - q0
+    # swing: the toe-off correction fades out over the first 40 % of swing; the next contact needs
+    # none (its heel is placed where the swing puts it)
+    for kk in np.unique(k):
+        sel = np.flatnonzero(k == kk)
+        st, sw = sel[stance[sel]], sel[~stance[sel]]
+        if st.size == 0 or sw.size == 0:
+            continue
+        v = (u[sw] - 1.0) / max(float(u[sw].max()) - 1.0, 1e-9)
+        dq[sw] = dq[st[-1]] * (1 - _smoothstep(np.clip(v / 0.4, 0, 1)))[:, None]
+    q = q0 + dq
+    return q[:, :3], q[:, 3], hip_xy + 0.01 * q[:, 4:6]
+
+
 def simulate_walking(height_m: float, body_mass_kg: float, n_strides: int, rng: np.random.Generator,
                      params: WalkingParams | None = None, fs: float = 200.0) -> WalkingResult:
     """Simulate ``n_strides`` right-leg strides of steady walking.
@@ -198,6 +295,10 @@ def simulate_walking(height_m: float, body_mass_kg: float, n_strides: int, rng: 
     leg = segs["thigh"].length_m + segs["shank"].length_m + foot.ankle_height_m
     speed = 0.8 * height_m / p.stride_time_s
     hip_xy = np.column_stack([speed * t, 0.97 * leg - 0.02 * np.cos(4 * np.pi * (phase - 0.05))])
+
+    # the stance foot stays on the floor (see _ground_contact)
+    angles, tilt, hip_xy = _ground_contact(angles, tilt, hip_xy, frac / p.stance_fraction, k, body_mass_kg,
+                                           height_m)
 
     # --- ground reaction force and centre of pressure (right foot)
     bw = body_mass_kg * GRAVITY
