@@ -1,6 +1,7 @@
-"""Choose the ground-contact gait simulator's loading tilt, early COP and heel-rise timing on sim seeds 1 and 3.
+"""Choose the ground-contact gait simulator's loading tilt, early COP, heel-rise timing (and, v2, hip-path cost).
 
-Rule: gait_ground_contact_seed13_rule.txt (written before this ran). Moments only (no sEMG), the
+Sim seeds 1 and 3 only. Rules: gait_ground_contact_seed13_rule.txt (v1) and ..._v2_rule.txt (v2), each
+written before its grid ran. Moments only (no sEMG), the
 feature definitions of ``myoflow validate-simulator``. Usage::
 
     PYTHONPATH=src python benchmarks/results/selection/gait_ground_contact_seed13.py --out OUT.json
@@ -22,7 +23,12 @@ from myoflow.simulate.subjects import generate_subjects
 from myoflow.validation.simulator import MOMENT_FEATURES, _cycles, _feature
 
 SEEDS, N_WALKERS, N_STRIDES = (1, 3), 16, 12
-TILTS, COPS, HEEL_RISES = (0.12, 0.16, 0.20), (0.356, 0.30, 0.25), (0.40, 0.45, 0.50)
+GRIDS = {  # (loading tilt, COP at 25 % of stance, heel-rise start, hip-path weight per cm)
+    "v1": ((0.12, 0.16, 0.20), (0.356, 0.30, 0.25), (0.40, 0.45, 0.50), (1.0,)),
+    "v2": ((0.12, 0.16), (0.30, 0.25, 0.20), (0.45, 0.50), (1.0, 0.5)),
+}
+STANCE = ("ankle dorsiflexor, loading response", "ankle plantarflexor, push-off", "knee extensor, loading response",
+          "knee flexor, late stance", "hip extensor, loading response", "hip flexor, pre-swing")
 
 
 def balance_propulsion() -> float:
@@ -56,23 +62,23 @@ def cohort(seed: int):
     return {f: float(np.median(v)) for f, v in feats.items()}, float(worst_angle)
 
 
-def score(medians: dict[str, float]) -> tuple[int, float, list[str]]:
+def score(medians: dict[str, float], only=None) -> tuple[int, float, list[str]]:
     misses, dist, where = 0, 0.0, []
     for feat, _, _, _, (lo, hi) in MOMENT_FEATURES:
         low, high = min(lo, hi) - 0.2 * abs(min(lo, hi)), max(lo, hi) + 0.2 * abs(max(lo, hi))
         m = medians[feat]
         if not low <= m <= high:
-            misses += 1
+            misses += only is None or feat in only
             where.append(feat)
         dist += abs(m - 0.5 * (lo + hi)) / (0.5 * (high - low))
     return misses, dist, where
 
 
-def evaluate() -> dict:
+def evaluate(only=None) -> dict:
     out = {"seeds": {}, "misses": 0, "distance": 0.0, "worst_angle_deg": 0.0}
     for seed in SEEDS:
         med, worst = cohort(seed)
-        m, d, where = score(med)
+        m, d, where = score(med, only)
         out["seeds"][str(seed)] = {"medians": med, "misses": where, "worst_angle_keypoint_deg": worst}
         out["misses"] += m
         out["distance"] += d
@@ -83,20 +89,24 @@ def evaluate() -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
+    ap.add_argument("--grid", choices=sorted(GRIDS), default="v1")
     args = ap.parse_args()
-    base = (T.LOADING_TILT, T.COP_FRACTION, W.HEEL_RISE_U, T.AP_PROPULSION)
+    base = (T.LOADING_TILT, T.COP_FRACTION, W.HEEL_RISE_U, T.AP_PROPULSION, W.IK_WEIGHTS)
+    only = STANCE if args.grid == "v2" else None
     rows = []
-    for tilt, cop, hr in itertools.product(TILTS, COPS, HEEL_RISES):
+    for tilt, cop, hr, wh in itertools.product(*GRIDS[args.grid]):
         T.LOADING_TILT = tilt
         T.COP_FRACTION = base[1][:2] + (cop,) + base[1][3:]
         W.HEEL_RISE_U = (hr, hr + 0.15)
+        W.IK_WEIGHTS = base[4][:4] + (wh, wh)
         T.AP_PROPULSION = base[3]
         p = balance_propulsion()
-        r = {"loading_tilt": tilt, "cop_at_25pct_stance": cop, "heel_rise_u": hr, "propulsion": p, **evaluate()}
+        r = {"loading_tilt": tilt, "cop_at_25pct_stance": cop, "heel_rise_u": hr, "hip_path_weight": wh,
+             "propulsion": p, **evaluate(only)}
         rows.append(r)
-        print(tilt, cop, hr, r["misses"], round(r["distance"], 3), round(r["worst_angle_deg"], 2),
+        print(tilt, cop, hr, wh, r["misses"], round(r["distance"], 3), round(r["worst_angle_deg"], 2),
               [r["seeds"][s]["misses"] for s in r["seeds"]], flush=True)
-    T.LOADING_TILT, T.COP_FRACTION, W.HEEL_RISE_U, T.AP_PROPULSION = base
+    T.LOADING_TILT, T.COP_FRACTION, W.HEEL_RISE_U, T.AP_PROPULSION, W.IK_WEIGHTS = base
     fewest = min(r["misses"] for r in rows)
     pool = [r for r in rows if r["misses"] == fewest]
     ok = [r for r in pool if r["worst_angle_deg"] <= 6.0] or pool
@@ -106,7 +116,9 @@ def main() -> None:
            "command": "PYTHONPATH=src python " + " ".join(sys.argv),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "cohorts": {"seeds": list(SEEDS), "walkers": N_WALKERS, "strides": N_STRIDES},
-           "chosen": {k: chosen[k] for k in ("loading_tilt", "cop_at_25pct_stance", "heel_rise_u", "propulsion",
+           "grid": args.grid, "misses_count": "stance rows only (rule v2)" if only else "all eight rows",
+           "chosen": {k: chosen[k] for k in ("loading_tilt", "cop_at_25pct_stance", "heel_rise_u", "hip_path_weight",
+                                             "propulsion",
                                              "misses", "distance", "worst_angle_deg")},
            "candidates": rows}
     with open(args.out, "w") as f:
