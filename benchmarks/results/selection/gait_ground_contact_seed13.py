@@ -1,5 +1,7 @@
 """Choose the ground-contact gait simulator's loading tilt, early COP, heel-rise timing (and, v2, hip-path cost).
 
+Runs on commit b7be9d6 (the ground-contact model; it was evaluated on seeds 0 and 2 once and reverted,
+gait_ground_contact_confirm_seed0_seed2.json: walking.HEEL_RISE_U / IK_WEIGHTS exist only there).
 Sim seeds 1 and 3 only. Rules: gait_ground_contact_seed13_rule.txt (v1) and ..._v2_rule.txt (v2), each
 written before its grid ran. Moments only (no sEMG), the
 feature definitions of ``myoflow validate-simulator``. Usage::

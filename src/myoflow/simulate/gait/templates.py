@@ -130,12 +130,8 @@ AP_PROPULSION = (0.396, 0.863, 0.118)
 #: lengths by 10 % of stance — with 0.056 the heel lever gave an early ankle dorsiflexor moment of −0.30
 #: N·m/kg, Winter −0.15), under the metatarsal heads (0.72, :data:`~myoflow.biomech.anthropometry.
 #: MT_HEAD_FROM_HEEL`) at heel-off (75 % of stance) and 0.8 foot lengths at toe-off (spec §4).
-#: At 25 % of stance (foot flat) the COP is 0.20 foot lengths from the heel, just ahead of the ankle
-#: (0.19): re-chosen (was 0.356) with the planted stance foot of :func:`~myoflow.simulate.gait.walking.
-#: _ground_contact`, on sim seeds 1 and 3 against the spec §4 (Winter) moment targets (grid 0.30/0.25/
-#: 0.20; benchmarks/results/selection/gait_ground_contact_seed13_v2.json, rule written first).
 COP_U = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
-COP_FRACTION = (0.0, 0.15, 0.20, 0.498, 0.72, 0.80, 0.82)
+COP_FRACTION = (0.0, 0.15, 0.356, 0.498, 0.72, 0.80, 0.82)
 #: Pelvis tilt (deg, CCW/posterior +) used with the angle templates: 10° anterior tilt.
 PELVIS_TILT_DEG = -10.0
 

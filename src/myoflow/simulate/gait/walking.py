@@ -11,9 +11,6 @@ One right limb is simulated over consecutive strides. The recipe (spec §4):
    (SD ≈ 1–2°) [A: spec].
 3. Hip trajectory: constant mean speed (stride length 0.8 H per stride [A]) with
    a ±2 cm vertical oscillation twice per stride (lowest in double support) [A].
-   The stance foot is then held on the floor (heel, flat foot, metatarsal heads, toe tip) by the
-   smallest weighted change of the angles, pelvis tilt and hip path that does
-   (:func:`_ground_contact`, a constrained inverse kinematics).
 4. Ground reaction force and centre of pressure from the stance templates,
    scaled by body weight and, per stride, by N(1, 3 %) (vertical peaks rise with
    cadence: × (T_mean/T_k)^0.5 [A]). Frontal-plane geometry: hip centre 9 cm,
@@ -151,134 +148,6 @@ _TEMPLATE_MEAN = {name: float(np.mean(angle_template(name, np.linspace(0, 1, 400
                   for name in ANGLE_NAMES}
 
 
-#: Stance contact phases, fractions of stance [A] (Perry & Burnfield 2010's three rockers): the foot
-#: rolls about the heel from initial contact to foot flat (reached over FOOT_FLAT_U: 5-12 % of the
-#: cycle), lies flat, rolls about the metatarsal heads from heel rise (HEEL_RISE_U) and about the toe
-#: tip in pre-swing (TOE_ROCKER_U) until toe-off. Each pair is the start and end of a smoothstep
-#: hand-over between two contacts. The heel-rise start 0.50 of stance (Perry: heel rise at ≈31 % of
-#: the cycle) was chosen from 0.40/0.45/0.50 on sim seeds 1 and 3 against the spec §4 (Winter) moment
-#: targets (benchmarks/results/selection/gait_ground_contact_seed13_v2.json, rule written first).
-FOOT_FLAT_U = (0.08, 0.2)
-HEEL_RISE_U = (0.5, 0.65)
-TOE_ROCKER_U = (0.85, 1.0)
-#: The contact takes the load over the first 5 % of stance and gives it up over the last 10 % (the
-#: loading heel, the unloading toe) [A]: the correction fades in and out smoothly (C¹) there and is
-#: zero in swing. (Faded over early swing instead, it left a velocity jump at toe-off that the 6 Hz
-#: low-pass of the inverse dynamics spread into a spurious pre-swing hip moment.)
-CONTACT_TAPER_U = (0.05, 0.1)
-#: Cost of a deviation from the person's own angles and path in :func:`_ground_contact`, per degree
-#: (hip, knee, ankle, pelvis tilt) and per cm (hip centre x, y) [A]: the pelvis tilts least in walking
-#: (range ≈3-4° against 40-60° at the hip and knee), so it costs four times a joint angle; 1 cm of the
-#: hip centre costs half a degree — the pelvis's forward speed and height vary by a few cm around the
-#: constant-speed path in real walking. Chosen (0.5 from 1.0/0.5) with the COP and heel-rise timing on
-#: sim seeds 1 and 3 (gait_ground_contact_seed13_v2.json).
-IK_WEIGHTS = (1.0, 1.0, 1.0, 4.0, 0.5, 0.5)
-
-
-def _ground_contact(angles: np.ndarray, tilt: np.ndarray, hip_xy: np.ndarray, u: np.ndarray, k: np.ndarray,
-                    body_mass_kg: float, height_m: float, iters: int = 8,
-                    penalty: float = 1e6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keep the stance foot on the ground: the smallest change of the angles and hip path that does.
-
-    The normative angle templates, the person's offsets and shape changes and the constant-speed hip
-    path are each plausible, but together they do not put a foot on the floor: with them alone the
-    stance foot of a typical walker slid forward 10-20 cm through loading response and mid-stance
-    (at up to walking speed), back again in terminal stance, and was rotated 8-20° toe-down into the
-    floor at 12 % of the cycle. Inverse dynamics of such a chain gives the shank a forward lean and
-    accelerations it cannot have on a planted foot, which inflated the loading-response knee extensor
-    moment and made it depend on how a person's offsets happened to combine (issue 18).
-
-    Here, sample by sample in stance, the hip, knee and ankle angles, the pelvis tilt and the hip
-    centre are moved by the least weighted amount (:data:`IK_WEIGHTS`) that holds the contact point
-    still on a level floor: the heel (placed where the person's own swing puts it at initial contact),
-    the whole sole flat, then the metatarsal heads and finally the toe tip (:data:`FOOT_FLAT_U`,
-    :data:`HEEL_RISE_U`, :data:`TOE_ROCKER_U`) — a constrained inverse kinematics, solved by
-    Gauss–Newton with the contact as a stiff penalty, faded in and out at contact and toe-off
-    (:data:`CONTACT_TAPER_U`).
-
-    Parameters
-    ----------
-    angles : array (n, 3)
-        The person's hip, knee, ankle angles (deg) before the correction.
-    tilt : array (n,)
-        Pelvis tilt (deg).
-    hip_xy : array (n, 2)
-        Constant-speed hip-centre path (m).
-    u : array (n,)
-        Fraction of stance of each sample (> 1 in swing).
-    k : array (n,)
-        Stride index of each sample.
-    body_mass_kg, height_m : float
-        Scale Winter's segments.
-    iters : int
-        Gauss–Newton iterations.
-    penalty : float
-        Weight of the contact constraints against a 1° / 1 cm deviation.
-
-    Returns
-    -------
-    angles : array (n, 3), tilt : array (n,), hip_xy : array (n, 2)
-        The corrected kinematics (unchanged in swing).
-    """
-    n = angles.shape[0]
-    q0 = np.column_stack([angles, tilt, np.zeros((n, 2))])
-    pos0 = joint_positions(segment_angles(angles, tilt), hip_xy, body_mass_kg, height_m)
-    stance = (u >= 0) & (u <= 1)
-    x_heel = np.zeros(n)
-    y_ic = []
-    for kk in np.unique(k):
-        sel = np.flatnonzero(k == kk)
-        x_heel[sel] = pos0["heel"][sel[0], 0]
-        y_ic.append(pos0["heel"][sel[0], 1])
-    floor = float(np.mean(y_ic))  # one level floor per walk, where the heels land on average
-    foot = foot_geometry(height_m)
-    x_mt = x_heel + (foot.mt_head[0] - foot.heel[0])
-    x_toe = x_heel + (foot.toe[0] - foot.heel[0])
-
-    def ramp(lo_hi):
-        return _smoothstep(np.clip((np.clip(u, 0, 1) - lo_hi[0]) / (lo_hi[1] - lo_hi[0]), 0, 1))
-
-    s_ff, s_hr, s_toe = ramp(FOOT_FLAT_U), ramp(HEEL_RISE_U), ramp(TOE_ROCKER_U)
-    on = stance.astype(float)
-    w_heel = np.sqrt(penalty * on * (1 - s_hr))
-    w_flat = np.sqrt(penalty * on * s_ff * (1 - s_hr))
-    w_mt = np.sqrt(penalty * on * s_hr * (1 - s_toe))
-    w_toe = np.sqrt(penalty * on * s_toe)
-    wq = np.sqrt(np.asarray(IK_WEIGHTS, dtype=float))
-
-    def resid(q):
-        seg = segment_angles(q[:, :3], q[:, 3])
-        pos = joint_positions(seg, hip_xy + 0.01 * q[:, 4:6], body_mass_kg, height_m)
-        r = [wq[j] * (q[:, j] - q0[:, j]) for j in range(6)]
-        r += [w_heel * (pos["heel"][:, 0] - x_heel), w_heel * (pos["heel"][:, 1] - floor),
-              w_flat * 0.1 * np.degrees(seg[:, 2]),  # 1° of sole tilt costs like 1 mm of slip
-              w_mt * (pos["mt_head"][:, 0] - x_mt), w_mt * (pos["mt_head"][:, 1] - floor),
-              w_toe * (pos["toe"][:, 0] - x_toe), w_toe * (pos["toe"][:, 1] - floor)]
-        return np.stack(r, 1)
-
-    q = q0.copy()
-    idx = np.flatnonzero(stance)
-    for _ in range(iters):
-        r = resid(q)
-        J = np.empty((n, r.shape[1], 6))
-        for j in range(6):
-            qq = q.copy()
-            qq[:, j] += 1e-3
-            J[:, :, j] = (resid(qq) - r) / 1e-3
-        JTJ = np.einsum("nij,nik->njk", J[idx], J[idx])
-        JTr = np.einsum("nij,ni->nj", J[idx], r[idx])
-        q[idx] += np.linalg.solve(JTJ, -JTr[..., None])[..., 0]
-    # the contact takes the load in over CONTACT_TAPER_U[0] of stance after initial contact and gives it
-    # up over the last CONTACT_TAPER_U[1] before toe-off (the unloading toe): the correction fades in
-    # and out smoothly there (C¹), and is zero in swing
-    uc = np.clip(u, 0, 1)
-    taper = (_smoothstep(np.clip(uc / CONTACT_TAPER_U[0], 0, 1))
-             * _smoothstep(np.clip((1 - uc) / CONTACT_TAPER_U[1], 0, 1)) * stance)
-    dq = (q - q0) * taper[:, None]
-    q = q0 + dq
-    return q[:, :3], q[:, 3], hip_xy + 0.01 * q[:, 4:6]
-
-
 def simulate_walking(height_m: float, body_mass_kg: float, n_strides: int, rng: np.random.Generator,
                      params: WalkingParams | None = None, fs: float = 200.0) -> WalkingResult:
     """Simulate ``n_strides`` right-leg strides of steady walking.
@@ -329,10 +198,6 @@ def simulate_walking(height_m: float, body_mass_kg: float, n_strides: int, rng: 
     leg = segs["thigh"].length_m + segs["shank"].length_m + foot.ankle_height_m
     speed = 0.8 * height_m / p.stride_time_s
     hip_xy = np.column_stack([speed * t, 0.97 * leg - 0.02 * np.cos(4 * np.pi * (phase - 0.05))])
-
-    # the stance foot stays on the floor (see _ground_contact)
-    angles, tilt, hip_xy = _ground_contact(angles, tilt, hip_xy, frac / p.stance_fraction, k, body_mass_kg,
-                                           height_m)
 
     # --- ground reaction force and centre of pressure (right foot)
     bw = body_mass_kg * GRAVITY
