@@ -600,7 +600,11 @@ GAIT_NOTES: dict[tuple[str, str], str] = {
     ("RF", "shape"): "; real surface RF peaks at loading response (1 % cycle), where fine-wire RF is silent "
                      "(Nene et al. 1999; Barr et al. 2010): vasti crosstalk. The gait protocol adds it (RF records "
                      "15-45 % of the VL signal, 3 x the spec's 5-15 % per neighbouring vastus), but in part of "
-                     "the simulated subjects RF's own pre-swing burst (Perry 55-66 %) still outweighs it",
+                     "the simulated subjects RF's own pre-swing burst (Perry 55-66 %) still outweighs it: the static "
+                     "optimisation gives RF (hip flexor and knee extensor) part of the pre-swing hip flexor moment, "
+                     "which in walking is largely passive (the extended hip's ligaments and stretched flexors; J Appl "
+                     "Biomech 2012, 28:542-550; Whittington et al. 2008, Gait Posture 27:628-634) — the simulator has "
+                     "no passive joint moments",
     ("RF", "timing"): "; see the shape row: subjects whose own 55-66 % swing-initiation burst outweighs the vasti "
                       "crosstalk peak in pre-swing",
 }
