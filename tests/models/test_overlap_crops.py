@@ -83,3 +83,53 @@ def test_overlap_needs_recording_and_window_metadata_and_a_count():
     for bad in (-1, 1.5, True):
         with pytest.raises(ConfigError, match="overlap_crops must be an integer >= 0"):
             DeepWindowClassifier(arch="cnn", overlap_crops=bad, epochs=1).fit(ep)
+
+
+def _load(name):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[2] / "benchmarks"
+    sys.path.insert(0, str(bench))
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test_overlap", bench / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_third_look_candidates_reach_the_estimator():
+    sel, ed = _load("select_deep_recipe"), _load("elderly_deep")
+    assert sel.THIRD[0] == ("as chosen", {}) and sel.VARIANTS["third"] is sel.THIRD
+    for _, over in sel.THIRD:
+        est = ed.deep_estimator("cnn_lstm", **{"overlap_crops": 0, **over})
+        assert isinstance(est, RecipeCNNLSTMClassifier) and est.overlap_crops == over.get("overlap_crops", 0)
+    assert sel.main(["--diagnose", "--out", "x.json"]) == 2      # --diagnose needs --refine
+
+
+def test_paired_records_is_the_summary_bootstrap_and_refuses_bad_records(tmp_path, capsys):
+    import json
+
+    ed = _load("elderly_deep")
+    subj = [f"{i:02d}" for i in range(8)]
+    rng = np.random.default_rng(0)
+
+    def rec(path, acc, sig="s1"):
+        d = {"model": path.stem, "folds_signature": sig, "window_accuracy": float(np.mean(acc)),
+             "recording_vote_accuracy": 1.0, "per_subject_accuracy": dict(zip(subj, acc)),
+             "per_subject_vote": dict(zip(subj, [1.0] * 8))}
+        path.write_text(json.dumps(d))
+        return path
+
+    a = rec(tmp_path / "a.json", list(0.9 + 0.05 * rng.random(8)))
+    b = rec(tmp_path / "b.json", list(0.8 + 0.05 * rng.random(8)))
+    assert ed.main(["--paired", str(a), str(b)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    want = ed._paired(json.loads(a.read_text())["per_subject_accuracy"],
+                      json.loads(b.read_text())["per_subject_accuracy"], 2000)
+    assert out["window"] == want and out["window"]["lo"] > 0 and out["vote"]["diff"] == 0
+    c = rec(tmp_path / "c.json", [0.5] * 8, sig="other")
+    for bad, what in ((c, "different folds"), (tmp_path / "missing.json", "unreadable")):
+        assert ed.main(["--paired", str(a), str(bad)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and what in err and "\n" not in err
