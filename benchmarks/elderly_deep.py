@@ -45,6 +45,12 @@ The CNN-LSTM's current dev-chosen recipe (issue 14's second look: ``lstm_hidden`
         --recipe benchmarks/results/selection/deep_recipe_dev_gap.json --outer-folds $F \
         --out benchmarks/results/elderly_deep_dev & done
 
+Third look (issue 14, after the second-look recipe scored 86.6 % on the 24): the CNN-LSTM recipe of
+``results/selection/deep_recipe_dev_third.json`` (chosen by ``select_deep_recipe.py --variants third``,
+leave-one-dev-subject-out with 5 training seeds, rule in ``deep_recipe_dev_third_rule.txt``), the same command
+with that ``--recipe``. ``--paired A B`` prints the paired subject-bootstrap CIs of one model record minus another
+of the same folds (e.g. the new ``cnn_lstm.json`` minus the earlier one kept under ``superseded/``).
+
 ``cnn_lstm_nested`` (:data:`NESTED`): the paper's CNN-LSTM whose recipe is chosen, inside each outer training
 fold, by ``--inner`` subject-wise folds over that fold's training subjects among candidates built from the
 ``--recipe`` record (the dev-chosen recipes, 1 or 3 seeds). ``--outer-folds`` splits the outer folds over
@@ -172,21 +178,48 @@ def _vote(y: np.ndarray, proba: np.ndarray, classes: list[str], recordings: np.n
     return float(np.mean(list(rec_ok.values()))), {g: float(np.mean(v)) for g, v in subj.items()}
 
 
-def _summary(out: Path, folds_sig: str, n_boot: int, note: str | None = None) -> dict:
-    from myoflow._atomic import atomic_write_json
+def _paired(a: dict, b: dict, n_boot: int) -> dict:
+    """Paired subject bootstrap of mean(a) - mean(b) over per-subject scores (the one bootstrap)."""
     import pandas as pd
 
     from myoflow.evaluate.bootstrap import paired_bootstrap_ci
 
+    keys = sorted(a)
+    if sorted(b) != keys:
+        raise SystemExit(f"error: paired comparison needs the same subjects; only in one: {sorted(set(a) ^ set(b))}")
+    fa = pd.DataFrame({"subject": keys, "score": [a[k] for k in keys]})
+    fb = pd.DataFrame({"subject": keys, "score": [b[k] for k in keys]})
+    ci = paired_bootstrap_ci(fa, fb, lambda d: d["score"].mean(), n_boot=n_boot, seed=0)
+    return {"diff": ci.point, "lo": ci.lo, "hi": ci.hi, "n_subjects": len(keys), "n_boot": int(n_boot)}
+
+
+def paired_records(a_path: Path, b_path: Path, n_boot: int) -> dict:
+    """Window and vote paired subject-bootstrap CIs of record ``a`` minus record ``b`` (two model records of
+    this script, e.g. a model and its earlier recipe kept under ``superseded/``); both must hold the same folds."""
+    recs = []
+    for p in (a_path, b_path):
+        try:
+            recs.append(json.loads(Path(p).read_text()))
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"error: {p}: unreadable model record ({type(exc).__name__}: {exc})") from None
+        if not {"folds_signature", "per_subject_accuracy", "per_subject_vote"} <= set(recs[-1]):
+            raise SystemExit(f"error: {p}: not a model record of elderly_deep.py (no per-subject scores)")
+    a, b = recs
+    if a["folds_signature"] != b["folds_signature"]:
+        raise SystemExit(f"error: {a_path} and {b_path} hold different folds "
+                         f"({a['folds_signature']} vs {b['folds_signature']})")
+    return {"a": str(a_path), "b": str(b_path), "folds_signature": a["folds_signature"],
+            "window_accuracy": [a["window_accuracy"], b["window_accuracy"]],
+            "recording_vote_accuracy": [a["recording_vote_accuracy"], b["recording_vote_accuracy"]],
+            "window": _paired(a["per_subject_accuracy"], b["per_subject_accuracy"], n_boot),
+            "vote": _paired(a["per_subject_vote"], b["per_subject_vote"], n_boot)}
+
+
+def _summary(out: Path, folds_sig: str, n_boot: int, note: str | None = None) -> dict:
+    from myoflow._atomic import atomic_write_json
+
     def paired(a: dict, b: dict) -> dict:
-        """Paired subject bootstrap of mean(a) - mean(b) over per-subject scores (the one bootstrap)."""
-        keys = sorted(a)
-        if sorted(b) != keys:
-            raise SystemExit(f"paired comparison needs the same subjects; only in one: {sorted(set(a) ^ set(b))}")
-        fa = pd.DataFrame({"subject": keys, "score": [a[k] for k in keys]})
-        fb = pd.DataFrame({"subject": keys, "score": [b[k] for k in keys]})
-        ci = paired_bootstrap_ci(fa, fb, lambda d: d["score"].mean(), n_boot=n_boot, seed=0)
-        return {"diff": ci.point, "lo": ci.lo, "hi": ci.hi, "n_subjects": len(keys), "n_boot": int(n_boot)}
+        return _paired(a, b, n_boot)
 
     models = {}
     for f in sorted(out.glob("*.json")):
@@ -235,8 +268,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--outer-folds", default=None,
                    help="run only these outer folds (e.g. 0,1; separate processes): each writes "
                         "OUT/parts/MODEL.foldK.json and the model's record is assembled once all folds are there")
+    p.add_argument("--paired", type=Path, nargs=2, default=None, metavar=("A", "B"),
+                   help="only print the paired subject-bootstrap CIs (window, vote) of model record A minus B")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if a.paired:
+        try:
+            print(json.dumps(paired_records(*a.paired, a.n_boot), indent=1))
+        except SystemExit as exc:  # bad input: its one-line message, exit 2
+            print(exc, file=sys.stderr)
+            return 2
+        return 0
 
     import torch
 

@@ -54,6 +54,22 @@ then the same with ``--refine .../parts/deep_recipe_dev_cnn_lstm_gap.json --vari
 earlier parts with that one into ``deep_recipe_dev_gap.json`` (``deep_recipe_dev.json`` stays as it was: the
 earlier results were read from it).
 
+``--diagnose`` (with ``--refine``; no choice) writes, per model of ``--models`` with that record's recipe and for
+RF, the out-of-fold per-class recall and confusion, the training-window and held-out accuracy after every epoch
+and the held-out accuracy with each part of the head's input replaced by its mean (:func:`diagnose`).
+``--variants third`` (issue 14's third look, after that diagnosis) scores :data:`THIRD` leave-one-dev-subject-out
+(``--folds 6``) with 5 training seeds::
+
+    PYTHONPATH=src python benchmarks/select_deep_recipe.py --models cnn_lstm,cnn --diagnose --folds 6 \
+        --refine benchmarks/results/selection/deep_recipe_dev_gap.json \
+        --out benchmarks/results/selection/deep_recipe_dev_third_diagnosis.json
+    for S in 0 1 2 3 4; do PYTHONPATH=src python benchmarks/select_deep_recipe.py --models cnn_lstm --folds 6 \
+        --refine benchmarks/results/selection/deep_recipe_dev_gap.json --variants third --seed $S \
+        --out benchmarks/results/selection/parts/deep_recipe_dev_cnn_lstm_third_seed$S.json; done  # 2 at a time
+    PYTHONPATH=src python benchmarks/select_deep_recipe.py \
+        --combine benchmarks/results/selection/parts/deep_recipe_dev_cnn_lstm_third_seed{0,1,2,3,4}.json \
+        --out benchmarks/results/selection/deep_recipe_dev_third.json
+
 ``--transfer REC [REC ...]`` scores, for a model not yet selected (``hybrid_cnn_lstm``:
 the CNN-LSTM with the classic-feature branch), the recipes already chosen for
 the other models in those records (in the order given; ties: the first) on the
@@ -140,7 +156,26 @@ SEEDS: list[tuple[str, dict[str, Any]]] = [
     ("as chosen", {}),
     ("3 seeds", {"n_seeds": 3}),
 ]
-VARIANTS = {"stage3": STAGE3, "readout": READOUT, "gap": GAP, "seeds": SEEDS}
+#: ``--refine --variants third`` (issue 14, THIRD look at the CNN-LSTM recipe, after the second-look recipe scored
+#: 86.6 % on the 24 reported subjects; counted as such in the report). From the diagnosis on the development
+#: subjects (``--diagnose``, record ``deep_recipe_dev_third_diagnosis.json``; leave-one-dev-subject-out): the
+#: CNN-LSTM loses to the CNN and RF on BF (recall 79 vs 89 / 93 %) and TA; it under-fits (training-window accuracy
+#: 94.7 % after 30 epochs vs the CNN's 98.3 %, still rising; held-out flat from epoch ~15); its head leans on the
+#: band powers (held-out 88 → 78 % without them) more than on the LSTM summary; the log-RMS input is unused.
+#: So: more real training windows (overlapping crops across consecutive windows, 250 / 125 ms apart), less
+#: regularisation (no mixup, no label smoothing), longer training, and overlap + less regularisation together.
+#: Rule fixed before the run (``deep_recipe_dev_third_rule.txt``): score = window accuracy pooled over the 6
+#: development subjects held out one at a time (``--folds 6``), averaged over ``--seed`` 0..4 (training seeds;
+#: the same folds) by ``--combine``; the first-best wins (ties: the earlier candidate, "as chosen" first).
+THIRD: list[tuple[str, dict[str, Any]]] = [
+    ("as chosen", {}),
+    ("overlap1", {"overlap_crops": 1}),                           # 2x training windows (crops 250 ms in)
+    ("overlap3", {"overlap_crops": 3}),                           # 4x (125, 250, 375 ms in)
+    ("no mixup/ls", {"mixup": 0.0, "label_smoothing": 0.0}),
+    ("epochs60", {"epochs": 60}),
+    ("overlap3 + no mixup/ls", {"overlap_crops": 3, "mixup": 0.0, "label_smoothing": 0.0}),
+]
+VARIANTS = {"stage3": STAGE3, "readout": READOUT, "gap": GAP, "seeds": SEEDS, "third": THIRD}
 
 #: Stage 2 (applied to the stage-1 winner), cheapest first.
 STAGE2 = [("1 seed", 1, 0), ("1 seed + tta5", 1, 5), ("3 seeds", 3, 0), ("3 seeds + tta5", 3, 5)]
@@ -277,6 +312,98 @@ def combine(records: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
             "chosen": {m: models[m]["chosen"] for m in models}}
 
 
+def diagnose(ep, feats, folds, seed: int, recipes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Where the CNN-LSTM loses on the development folds (issue 14, third look): no choice is made here.
+
+    Per model (``recipes``: name -> (arch, recipe); RF on the classic features beside them): out-of-fold
+    per-class recall and confusion; for the deep models the accuracy on the fold's own training windows and on
+    its held-out development subjects after every epoch (eval mode, no test-time augmentation; read only, the
+    training is the recipe's), and what the head uses: the held-out accuracy when one part of the fused
+    embedding (LSTM / conv summary, log-RMS, band powers) is replaced by its mean over the held-out windows.
+    """
+    import torch
+
+    import myoflow.train as mtrain
+    from myoflow.models.feature_classifier import FeatureClassifier
+    from myoflow.train import predict_module
+
+    y = np.asarray(ep.y).astype(str)
+    classes = np.unique(y)
+    out: dict[str, Any] = {}
+
+    def per_class(pred):
+        cm = {t: {p: int(np.sum((y == t) & (pred == p))) for p in classes} for t in classes}
+        rec = {t: float(np.mean(pred[y == t] == t)) for t in classes}
+        return {"window_accuracy": float(np.mean(pred == y)), "recall": rec, "confusion_true_by_pred": cm}
+
+    pred = np.empty(len(y), dtype=object)
+    for tr, te in folds:
+        rf = FeatureClassifier(kind="rf", n_estimators=200, seed=seed).fit(feats[tr], y[tr])
+        pred[te] = rf.predict(feats[te])
+    out["rf"] = per_class(pred.astype(str))
+    log.info("diagnose rf window %.4f recall %s", out["rf"]["window_accuracy"], out["rf"]["recall"])
+
+    real_fit = mtrain.fit_module
+    for name, (arch, recipe) in recipes.items():
+        pred = np.empty(len(y), dtype=object)
+        curves, ablation = [], []
+        for tr, te in folds:
+            Xtr, Xte = ep.X[tr].astype(np.float32), ep.X[te].astype(np.float32)
+            curve = {"train": [], "heldout": []}
+
+            def fit_traced(module, *args, _c=curve, **kw):
+                ytr_codes = np.searchsorted(classes, y[tr])
+                yte_codes = np.searchsorted(classes, y[te])
+                inner = kw.get("on_epoch")
+
+                def on_epoch(epoch, loss, score):
+                    if inner is not None:
+                        inner(epoch, loss, score)
+                    _c["train"].append(float(np.mean(predict_module(module, [Xtr]).argmax(1) == ytr_codes)))
+                    _c["heldout"].append(float(np.mean(predict_module(module, [Xte]).argmax(1) == yte_codes)))
+                    module.train()
+                return real_fit(module, *args, **{**kw, "on_epoch": on_epoch})
+
+            mtrain.fit_module = fit_traced
+            try:
+                est = deep_estimator(seed=seed, **{**recipe, "arch": arch}).fit(ep[tr])
+            finally:
+                mtrain.fit_module = real_fit
+            pred[te] = est.predict(ep[te])
+            curves.append(curve)
+            module = est.module_[0]
+            with torch.no_grad():
+                emb = module.embed(torch.as_tensor(Xte))
+            width = emb.shape[1] - (1 if module.use_amp else 0) - (32 if module.n_bands else 0)
+            parts = {"sequence/conv summary": (0, width)}
+            if module.use_amp:
+                parts["log-RMS"] = (width, width + 1)
+            if module.n_bands:
+                parts["band powers"] = (emb.shape[1] - 32, emb.shape[1])
+            head = (lambda e: module.out(module.act(module.fc2(e)))) if arch == "cnn_lstm" else module.head
+            row = {}
+            with torch.no_grad():
+                row["none"] = float(np.mean(classes[head(emb).argmax(1).numpy()] == y[te]))
+                for part, (a, b) in parts.items():
+                    e = emb.clone()
+                    e[:, a:b] = emb[:, a:b].mean(0, keepdim=True)
+                    row[part] = float(np.mean(classes[head(e).argmax(1).numpy()] == y[te]))
+            ablation.append(row)
+        res = per_class(pred.astype(str))
+        n_ep = min(len(c["train"]) for c in curves)
+        w = np.array([len(te) for _, te in folds], float)
+        res["curve_train"] = [round(float(np.mean([c["train"][e] for c in curves])), 4) for e in range(n_ep)]
+        res["curve_heldout"] = [round(float(np.average([c["heldout"][e] for c in curves], weights=w)), 4)
+                                for e in range(n_ep)]
+        res["ablation_heldout_accuracy"] = {k: round(float(np.average([r[k] for r in ablation], weights=w)), 4)
+                                            for k in ablation[0]}
+        out[name] = res
+        log.info("diagnose %s window %.4f recall %s\n train %s\n heldout %s\n ablation %s", name,
+                 res["window_accuracy"], res["recall"], res["curve_train"], res["curve_heldout"],
+                 res["ablation_heldout_accuracy"])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(DEEP))
@@ -293,7 +420,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="join these per-model records into --out instead of selecting")
     ap.add_argument("--combine", type=Path, nargs="*", default=None,
                     help="average the scores of these repeated --refine records (other --seed) into --out")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="with --refine: no selection; per-class recall, train / held-out curves and head ablations "
+                         "of the models in --models (recipes of that record) and RF on the development folds")
     a = ap.parse_args(argv)
+    if a.diagnose and a.refine is None:
+        print("error: --diagnose needs --refine RECORD (the recipes to diagnose)", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     t0, load0 = time.perf_counter(), os.getloadavg()
     if a.combine:
@@ -351,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         ep = data.epochs
         subjects = ep.group("subject").astype(str)
         dev = dev_subjects(subjects)
+        feats = np.asarray(data.features)[np.isin(subjects, dev)]
         ep = ep[np.isin(subjects, dev)]          # nothing of the reported subjects is used from here on
         groups = ep.group("subject").astype(str)
         folds = subject_folds(groups, np.asarray(ep.y).astype(str), a.folds, a.seed, "elderly-lowerlimb (dev)")
@@ -359,6 +493,17 @@ def main(argv: list[str] | None = None) -> int:
         if prior is not None and prior["development_subjects"] != dev:
             print(f"error: {a.refine}: its development subjects differ from the rule's {dev}", file=sys.stderr)
             return 2
+        if a.diagnose:
+            missing = [m for m in names if m not in prior["chosen"]]
+            if missing:
+                print(f"error: {a.refine}: no chosen recipe for {missing}", file=sys.stderr)
+                return 2
+            diag = diagnose(ep, feats, folds, a.seed, {m: (m, prior["chosen"][m]) for m in names})
+            rec = {"development_subjects": dev, "dev_rule": f"elderly_deep.dev_subjects(n={DEV_N}, seed={DEV_SEED})",
+                   "folds": [sorted(set(groups[te])) for _, te in folds], "recipes": str(a.refine),
+                   "purpose": "diagnosis only (issue 14, third look): nothing is chosen from it", "diagnosis": diag}
+            write_selection_record(a.out, rec, script="select_deep_recipe.py", argv=argv, t0=t0, load0=load0)
+            return 0
         candidates = []
         for p in a.transfer or []:
             d = json.loads(p.read_text())

@@ -54,6 +54,19 @@ def _windows():
     return X, y
 
 
+def _window_epochs():
+    """:func:`_windows` as Epochs with ``recording`` / ``window`` metadata (what ``overlap_crops`` reads): per
+    subject and class one recording of consecutive windows."""
+    X, y = _windows()
+    subj = _groups(X)
+    rec = np.char.add(np.char.add(subj.astype(str), "/"), y)
+    win = np.zeros(len(y), int)
+    for r in np.unique(rec):
+        win[rec == r] = np.arange(int(np.sum(rec == r)))
+    md = pd.DataFrame({"subject": subj, "recording": rec, "window": win})
+    return Epochs(X=X, fs=1000.0, ch_names=["c0"], metadata=md, y=y), y
+
+
 def _features():
     y = _labels()
     code = np.searchsorted(["a", "b", "c"], y)
@@ -112,7 +125,8 @@ CASES = {
     "cnn_lstm_burst": (dict(conv_channels=(2, 4), kernel_sizes=(5, 3), fc_size=4, lstm_hidden=4, head_size=4,
                             epochs=2, val_fraction=0.25, pretrain=True, ae_epochs=1), _bursts),
     "recipe_cnn_lstm": (dict(widths=(4, 4), pools=(2, 2), hidden=8, epochs=2, batch_size=16, val_fraction=0.25,
-                             lstm_hidden=4, lstm_pool="meanmax", bidirectional=True, fs=1000.0), _windows),
+                             lstm_hidden=4, lstm_pool="meanmax", bidirectional=True, fs=1000.0, overlap_crops=1),
+                        _window_epochs),
     "feature_classifier": (dict(kind="lda"), _features),
     "torque_emg_mlp": (dict(torque_hidden=(8,), added_hidden=6, epochs=3, torque_epochs=3, batch_size=32),
                        lambda: _gait(True)),

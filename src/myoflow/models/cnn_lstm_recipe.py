@@ -143,7 +143,7 @@ class RecipeCNNLSTMClassifier(DeepWindowClassifier):
     lstm_pool : {"last", "mean", "meanmax"}
         Readout of the LSTM (see :class:`RecipeCNNLSTM`).
     **others
-        Those of :class:`DeepWindowClassifier` (``arch`` must be ``"cnn_lstm"``).
+        Those of :class:`DeepWindowClassifier` (``arch`` must be ``"cnn_lstm"``), ``overlap_crops`` among them.
 
     Notes
     -----
@@ -160,14 +160,15 @@ class RecipeCNNLSTMClassifier(DeepWindowClassifier):
                  noise: float = 0.0, channel_drop: float = 0.0, val_fraction: float = 0.2,
                  val_group: str = "subject", n_seeds: int = 1, class_weight: bool = True, fs: float | None = None,
                  seed: int = 0, device: str = "cpu", mixup: float = 0.0, tta: int = 0, pretrain=None,
-                 lstm_pool: str = "last", lstm_hidden: int = 32, bidirectional: bool = False):
+                 lstm_pool: str = "last", lstm_hidden: int = 32, bidirectional: bool = False,
+                 overlap_crops: int = 0):
         super().__init__(arch=arch, widths=widths, kernel=kernel, pools=pools, hidden=hidden, dropout=dropout,
                          n_bands=n_bands, use_amp=use_amp, epochs=epochs, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, schedule=schedule, patience=patience,
                          label_smoothing=label_smoothing, max_shift=max_shift, max_gain=max_gain, noise=noise,
                          channel_drop=channel_drop, val_fraction=val_fraction, val_group=val_group,
                          n_seeds=n_seeds, class_weight=class_weight, fs=fs, seed=seed, device=device, mixup=mixup,
-                         tta=tta, pretrain=pretrain, lstm_pool=lstm_pool)
+                         tta=tta, pretrain=pretrain, lstm_pool=lstm_pool, overlap_crops=overlap_crops)
         self.lstm_hidden = lstm_hidden
         self.bidirectional = bidirectional
 

@@ -63,6 +63,14 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         Training recipe (AdamW).
     max_shift, max_gain, noise, channel_drop
         Training-only augmentation (see :class:`myoflow.train.augment.Augment`).
+    overlap_crops : int
+        Extra TRAINING windows cut across every pair of consecutive windows of one recording: ``k`` crops
+        starting ``n_times * j / (k + 1)`` samples into the first window (j = 1..k), i.e. overlapping windows
+        of the same signal (0 = off, the default). Needs :class:`~myoflow.containers.Epochs` whose metadata
+        has ``recording`` and ``window`` (window numbers one apart = contiguous signal, as the ``whole``
+        segmentation cuts them); both windows must be in the fit part of the data (never the early-stopping
+        subjects) and carry the same label. The amplitude statistics and class weights stay those of the
+        windows given.
     mixup : float
         Beta(``mixup``, ``mixup``) mixup of training batches after the augmentation
         (:func:`myoflow.train.augment.mixup`; 0 = off). Validation batches are never mixed.
@@ -113,7 +121,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
                  channel_drop: float = 0.0, val_fraction: float = 0.2, val_group: str = "subject",
                  n_seeds: int = 1, class_weight: bool = True, fs: float | None = None, seed: int = 0,
                  device: str = "cpu", mixup: float = 0.0, tta: int = 0, pretrain: Any = None,
-                 lstm_pool: str = "last"):
+                 lstm_pool: str = "last", overlap_crops: int = 0):
         self.arch = arch
         self.widths = widths
         self.kernel = kernel
@@ -144,6 +152,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         self.tta = tta
         self.pretrain = pretrain
         self.lstm_pool = lstm_pool
+        self.overlap_crops = overlap_crops
 
     # ----------------------------------------------------------------- inputs
     def _arrays(self, X: Any, who: str) -> tuple[np.ndarray, float | None]:
@@ -180,8 +189,43 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.lstm_pool not in ("last", "mean"):
             raise ConfigError(f"unknown lstm_pool {self.lstm_pool!r}; expected 'last' or 'mean'")
+        if isinstance(self.overlap_crops, bool) or not isinstance(self.overlap_crops, (int, np.integer)) \
+                or int(self.overlap_crops) < 0:
+            raise ConfigError(f"overlap_crops must be an integer >= 0, got {self.overlap_crops!r}")
         if float(self.mixup) < 0 or int(self.tta) < 0:
             raise ConfigError(f"mixup and tta must be >= 0, got mixup={self.mixup}, tta={self.tta}")
+
+    def overlap_windows(self, X: Any, y: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``overlap_crops`` extra windows of the windows ``idx`` of ``X`` (see the class docstring).
+
+        Returns ``(crops, source)``: crops (n_crops, channels, times) as float32 and, per crop, the index (into
+        ``X``) of the window it starts in (its label and group). Both empty when ``overlap_crops`` is 0.
+        """
+        k = int(self.overlap_crops)
+        if k == 0:
+            return np.zeros((0,) + tuple(np.shape(X)[1:]), np.float32), np.zeros(0, np.int64)
+        md = getattr(X, "metadata", None)
+        if not isinstance(X, Epochs) or md is None or not {"recording", "window"} <= set(md.columns):
+            raise ConfigError("overlap_crops needs Epochs whose metadata has 'recording' and 'window' columns "
+                              "(consecutive window numbers of one recording = contiguous signal); got "
+                              f"{type(X).__name__}" + ("" if md is None else f" with columns {list(md.columns)}"))
+        arr, n_t = X.X, X.X.shape[2]
+        rec = md["recording"].astype(str).to_numpy()
+        win = md["window"].to_numpy()
+        where = {(rec[i], int(win[i])): int(i) for i in idx}
+        offsets = [int(round(n_t * j / (k + 1))) for j in range(1, k + 1)]
+        crops, source = [], []
+        for i in idx:  # in the order given, so the same data give the same crops
+            j = where.get((rec[i], int(win[i]) + 1))
+            if j is None or y[j] != y[i]:
+                continue
+            pair = np.concatenate([arr[i], arr[j]], axis=1)
+            for o in offsets:
+                crops.append(pair[:, o:o + n_t])
+                source.append(int(i))
+        if not crops:
+            return np.zeros((0,) + arr.shape[1:], np.float32), np.zeros(0, np.int64)
+        return np.stack(crops).astype(np.float32), np.asarray(source, np.int64)
 
     def _build(self, n_classes: int, in_channels: int, n_features: int):
         if self.arch == "cnn":
@@ -262,6 +306,14 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         amp = log_rms(arr[fit_idx])
         amp_mean, amp_std = amp.mean(0), amp.std(0) + 1e-3
         inputs = [arr.astype(np.float32)] + ([feats] if feats is not None else [])
+        # training inputs: the fit windows, then (overlap_crops) windows cut across consecutive fit windows
+        crops, source = self.overlap_windows(X, y, fit_idx)
+        train_inputs, train_codes = [a[fit_idx] for a in inputs], codes[fit_idx]
+        if len(source):
+            extra = [crops] + ([self._features(crops, fs)] if feats is not None else [])
+            train_inputs = [np.concatenate([a, e]) for a, e in zip(train_inputs, extra)]
+            train_codes = np.concatenate([train_codes, codes[source]])
+        self.n_train_windows_ = int(len(train_codes))
         weight = None
         if self.class_weight:
             cw = class_weights(codes[fit_idx])
@@ -305,7 +357,7 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
                     acc.append(float(np.mean(pred == codes[val_idx])))
 
             hist = fit_module(
-                module, [a[fit_idx] for a in inputs], codes[fit_idx], loss_fn,
+                module, train_inputs, train_codes, loss_fn,
                 val_inputs=val_inputs if len(val_idx) else None,
                 val_target=codes[val_idx] if len(val_idx) else None,
                 epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
