@@ -1,9 +1,7 @@
 """Recipe CNN-LSTM's LSTM options (issue 14): mean ⊕ max readout, bidirectional, width; defaults unchanged."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +13,6 @@ from myoflow.models.cnn_lstm_recipe import RecipeCNNLSTM, RecipeCNNLSTMClassifie
 from myoflow.models.deep_classifier import DeepWindowClassifier  # noqa: E402
 from myoflow.models.emg_cnn import standardize_batch  # noqa: E402
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 #: ``RecipeCNNLSTM(4, in_channels=1, n_bands=8)`` before the LSTM options: its state (name, shape) and, seeded 0,
 #: its logits on the input of :func:`test_defaults_train_exactly_the_deep_window_cnn_lstm`.
@@ -121,18 +118,8 @@ def test_bad_values_are_config_errors(bad, match):
         RecipeCNNLSTM(4, lstm_hidden=0)
 
 
-def _load(name):
-    import sys
-
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"{name}_under_test", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_benchmarks_build_the_option_estimator_for_cnn_lstm_only():
-    mod = _load("elderly_deep")
+def test_benchmarks_build_the_option_estimator_for_cnn_lstm_only(load_benchmark):
+    mod = load_benchmark("elderly_deep")
     est = mod.deep_estimator("cnn_lstm", lstm_pool="meanmax", seed=1)
     assert isinstance(est, RecipeCNNLSTMClassifier) and est.lstm_pool == "meanmax" and est.seed == 1
     assert type(mod.deep_estimator("cnn")) is DeepWindowClassifier
@@ -140,8 +127,7 @@ def test_benchmarks_build_the_option_estimator_for_cnn_lstm_only():
     assert isinstance(est, RecipeCNNLSTMClassifier) and est.bidirectional and grid is None
 
 
-def _gap_record(scores, seed, dev=("03", "04")):
-    sel = _load("select_deep_recipe")
+def _gap_record(sel, scores, seed, dev=("03", "04")):
     rows = [{"candidate": name, "params": {"epochs": 30, **over, "arch": "cnn_lstm"}, "window_accuracy": s,
              "recording_vote_accuracy": 1.0, "seconds": 1.0} for (name, over), s in zip(sel.GAP, scores)]
     return {"command": f"--seed {seed}", "development_subjects": list(dev), "dev_rule": "r", "folds": [[str(seed)]],
@@ -149,16 +135,16 @@ def _gap_record(scores, seed, dev=("03", "04")):
                 "gap": rows, "gap_winner": "x", "chosen": {}, "refined_from": "R", "earlier_stages": {}}}}
 
 
-def test_combine_averages_the_repeats_and_keeps_the_first_best(tmp_path, capsys):
-    sel = _load("select_deep_recipe")
+def test_combine_averages_the_repeats_and_keeps_the_first_best(tmp_path, capsys, load_benchmark):
+    sel = load_benchmark("select_deep_recipe")
     n = len(sel.GAP)
     assert sel.GAP[0] == ("as chosen", {}) and n >= 2
     # candidate 1 wins repeat 0, candidate 2 wins on average; a tie with "as chosen" goes to "as chosen"
     r0 = [0.90, 0.95, 0.93] + [0.80] * (n - 3)
     r1 = [0.90, 0.85, 0.93] + [0.80] * (n - 3)
     p0, p1 = tmp_path / "s0.json", tmp_path / "s1.json"
-    p0.write_text(json.dumps(_gap_record(r0, 0)))
-    p1.write_text(json.dumps(_gap_record(r1, 1)))
+    p0.write_text(json.dumps(_gap_record(sel, r0, 0)))
+    p1.write_text(json.dumps(_gap_record(sel, r1, 1)))
     out = tmp_path / "gap.json"
     assert sel.main(["--combine", str(p0), str(p1), "--out", str(out)]) == 0
     rec = json.loads(out.read_text())
@@ -168,13 +154,13 @@ def test_combine_averages_the_repeats_and_keeps_the_first_best(tmp_path, capsys)
     assert part["gap_mean"][1]["per_repeat_window_accuracy"] == [0.95, 0.85]
     assert [r["folds"] for r in part["repeats"]] == [[["0"]], [["1"]]]
     tie = tmp_path / "tie.json"
-    tie.write_text(json.dumps(_gap_record([0.9] * n, 1)))
+    tie.write_text(json.dumps(_gap_record(sel, [0.9] * n, 1)))
     assert sel.main(["--combine", str(tie), str(tie), "--out", str(out)]) == 0
     assert json.loads(out.read_text())["models"]["cnn_lstm"]["gap_winner"] == "as chosen"
     capsys.readouterr()
     # repeats that do not match: one-line error naming the file, exit 2
     other = tmp_path / "other.json"
-    other.write_text(json.dumps(_gap_record(r1, 1, dev=("05", "06"))))
+    other.write_text(json.dumps(_gap_record(sel, r1, 1, dev=("05", "06"))))
     assert sel.main(["--combine", str(p0), str(other), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "other.json" in err and "development subjects" in err and "\n" not in err

@@ -85,21 +85,8 @@ def test_overlap_needs_recording_and_window_metadata_and_a_count():
             DeepWindowClassifier(arch="cnn", overlap_crops=bad, epochs=1).fit(ep)
 
 
-def _load(name):
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    bench = Path(__file__).resolve().parents[2] / "benchmarks"
-    sys.path.insert(0, str(bench))
-    spec = importlib.util.spec_from_file_location(f"{name}_under_test_overlap", bench / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_third_look_candidates_reach_the_estimator():
-    sel, ed = _load("select_deep_recipe"), _load("elderly_deep")
+def test_third_look_candidates_reach_the_estimator(load_benchmark):
+    sel, ed = load_benchmark("select_deep_recipe"), load_benchmark("elderly_deep")
     assert sel.THIRD[0] == ("as chosen", {}) and sel.VARIANTS["third"] is sel.THIRD
     for _, over in sel.THIRD:
         est = ed.deep_estimator("cnn_lstm", **{"overlap_crops": 0, **over})
@@ -107,10 +94,10 @@ def test_third_look_candidates_reach_the_estimator():
     assert sel.main(["--diagnose", "--out", "x.json"]) == 2      # --diagnose needs --refine
 
 
-def test_paired_records_is_the_summary_bootstrap_and_refuses_bad_records(tmp_path, capsys):
+def test_paired_records_is_the_summary_bootstrap_and_refuses_bad_records(tmp_path, capsys, load_benchmark):
     import json
 
-    ed = _load("elderly_deep")
+    ed = load_benchmark("elderly_deep")
     subj = [f"{i:02d}" for i in range(8)]
     rng = np.random.default_rng(0)
 
