@@ -29,3 +29,15 @@ def test_edf_rate_is_read_back_exactly_when_records_are_not_one_second(suffix, t
     assert code == 0, err
     # was: the stimulated-mass run on this folder stopped with "fs=4000 Hz differs from the cohort's 4000 Hz"
     assert set(read(tmp_path / "ds").index["fs"]) == {4000.0}
+
+
+# ------------------------------------------------------------------ hostile --set values
+def test_seed_outside_numpys_range_is_a_config_error(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    items = [(f"S{i}_{m}", Recording(rng.normal(size=(1, 4000)) * 1e-4, 2000.0, ["ch1"], units="V",
+                                     meta={"subject": f"S{i}", "muscle": m})) for i in range(3) for m in ("VL", "TA")]
+    ds = write_dataset(tmp_path / "lab", items, None, {"protocol": "t"}).path
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--set", "evaluate.models=[lda]",
+                         "--set", "seed=99999999999999999999999"], capsys)
+    line = _one_error_line(code, err)  # was: numpy's "Seed must be between 0 and 2**32 - 1" traceback mid-plan
+    assert "seed" in line and "4294967295" in line

@@ -605,6 +605,10 @@ def run_experiment(
         Log params, metrics and artefacts to this MLflow tracking URI.
     """
     run_dir = Path(out_dir)
+    seed = getattr(cfg, "seed", 0)
+    if isinstance(seed, int) and not 0 <= seed < 2**32:
+        # the splitters and samplers hand it to NumPy, which takes 0 .. 2**32 - 1 (else a traceback mid-plan)
+        raise ConfigError(f"config: seed: must be between 0 and {2**32 - 1}, got {seed}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
     if run_dir.exists() and not run_dir.is_dir():
