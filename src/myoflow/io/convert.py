@@ -436,6 +436,7 @@ def convert(
             rows.append(_summary_row(stem, o, [it], changed))
 
     _check_units_agree(written, rows)
+    _check_no_copies(written)
     if events is not None:
         written = _attach_events(written, events)
     subjects = [r["subject"] for r in rows]
@@ -502,6 +503,39 @@ def _check_units_agree(written: Sequence[tuple[str, Any]], rows: Sequence[Mappin
 
 #: Columns of an events table that say which item an event belongs to (``stream`` picks a Trial's stream).
 _EVENT_KEYS = ("subject", "session", "trial", "muscle", "side")
+
+
+def _check_no_copies(written: Sequence[tuple[str, Any]]) -> None:
+    """Refuse one recording converted under two subjects; warn when one subject holds it twice.
+
+    A file copied under another subject's name (``S001_VL.csv`` copied to ``S004_VL.csv``) would put the same
+    samples on both sides of every subject-wise split, so leave-one-subject-out scores are inflated without
+    any sign; within one subject a copy inflates the within-subject folds the same way. Constant signals are
+    left out (two unused channels of zeros are not a copy).
+    """
+    import hashlib
+
+    seen: dict[str, tuple[str, Any]] = {}
+    for stem, obj in written:
+        recs = [obj] if isinstance(obj, Recording) else list(obj.streams.values())
+        for r in recs:
+            x = np.ascontiguousarray(r.data)
+            if x.size < 100 or not np.isfinite(x).all() or np.ptp(x) == 0:
+                continue
+            key = hashlib.sha256(f"{x.dtype}{x.shape}".encode() + x.tobytes()).hexdigest()
+            if key not in seen:
+                seen[key] = (r.source, obj)
+                continue
+            first, other = seen[key]
+            if other is obj:
+                continue
+            s1, s2 = other.meta.get("subject"), obj.meta.get("subject")
+            if str(s1) != str(s2):
+                raise DataError(f"holds the same samples as {first} (subject {s1}), here as subject {s2}: a copied "
+                                "file? The copy would sit on both sides of a subject-wise split; remove one",
+                                r.source)
+            log.warning("%s: holds the same samples as %s (both subject %s): a copied file? Within-subject folds "
+                        "would test on their own training data", r.source, first, s2)
 
 
 def _add(rec: Recording, g: pd.DataFrame, kind: str, where: str) -> Recording:
