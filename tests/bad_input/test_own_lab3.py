@@ -41,3 +41,36 @@ def test_seed_outside_numpys_range_is_a_config_error(tmp_path, capsys):
                          "--set", "seed=99999999999999999999999"], capsys)
     line = _one_error_line(code, err)  # was: numpy's "Seed must be between 0 and 2**32 - 1" traceback mid-plan
     assert "seed" in line and "4294967295" in line
+
+
+# ------------------------------------------------------------------ convert: one recording under two subjects
+def test_a_file_copied_under_another_subject_is_refused(tmp_path, capsys, caplog):
+    from ._builders import write_csv
+
+    raw = tmp_path / "raw"
+    for s, seed in (("S01", 0), ("S02", 1), ("S03", 2)):
+        write_csv(raw / f"{s}_VL_1.csv", seed=seed)
+    (raw / "S04_VL_1.csv").write_bytes((raw / "S01_VL_1.csv").read_bytes())  # the copy a busy lab makes
+    argv = ["convert", raw, "--pattern", "{subject}_{muscle}_{session}", "--out", tmp_path / "ds"]
+    code, _, err = _cli(argv, capsys)
+    line = _one_error_line(code, err)  # was: exit 0; LOSO then tested S01 on a model trained on its copy
+    assert "S04_VL_1.csv" in line and "S01_VL_1.csv" in line and "same samples" in line
+    assert not (tmp_path / "ds").exists()
+    (raw / "S04_VL_1.csv").rename(raw / "S01_VL_2.csv")  # one subject's session copied: converted, with a warning
+    code, _, err = _cli(argv, capsys)
+    assert code == 0, err
+    assert any("same samples" in r.getMessage() and "S01_VL_2.csv" in r.getMessage() for r in caplog.records)
+
+
+# ------------------------------------------------------------------ stimulated-mass: more folds than subjects
+@pytest.mark.parametrize("n_splits", [1, 7])
+def test_more_folds_than_subjects_names_the_setting(n_splits, tmp_path, capsys):
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(6, 1, frequencies=(15.0,), train_s=0.5, n_units=10, fs=2000.0, muscles=("RF",))
+    ds = write_dataset(tmp_path / "lab", [(f"{r.meta['subject']}_RF", r) for r in recs],
+                       part[["subject", "age", "sex", "height", "weight", "mass_class"]], {"protocol": "evoked"}).path
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run", "--set",
+                         "evaluate.models=[ptp_logreg]", "--set", f"evaluate.n_splits={n_splits}"], capsys)
+    line = _one_error_line(code, err)  # was: "SubjectKFold(n_splits=7) needs at least 7 values of subject, got 6"
+    assert f"evaluate.n_splits={n_splits}" in line and "6 subjects" in line
