@@ -74,3 +74,36 @@ def test_more_folds_than_subjects_names_the_setting(n_splits, tmp_path, capsys):
                          "evaluate.models=[ptp_logreg]", "--set", f"evaluate.n_splits={n_splits}"], capsys)
     line = _one_error_line(code, err)  # was: "SubjectKFold(n_splits=7) needs at least 7 values of subject, got 6"
     assert f"evaluate.n_splits={n_splits}" in line and "6 subjects" in line
+
+
+# ------------------------------------------------------------------ gait-emg: one walker with a short trial
+def test_one_subject_with_too_few_cycles_names_the_folder_and_the_way_out(tmp_path, capsys):
+    import pandas as pd
+
+    from myoflow.containers import Trial
+    from myoflow.simulate.protocols.gait import simulate_gait
+
+    trial = simulate_gait(1, 0, 6, fs_sim=2048.0, noise=False)[0][0]
+    walk = Trial(streams={k: trial[k] for k in ("angles", "moments", "grf")} | {"emg": trial["emg"].pick(["TA"])},
+                 meta={"subject": "S01", "trial": "walk"})
+    cov = trial.meta["covariates"]
+    ds = write_dataset(tmp_path / "walker", [("S01_walk", walk)],
+                       pd.DataFrame({"subject": ["S01"], "weight": [cov["weight"]], "height": [cov["height"]]}),
+                       {"protocol": "converted"}).path
+    code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run", "--set", "train.epochs=1"], capsys)
+    line = _one_error_line(code, err)  # was: "error: 5 gait cycle(s): too few ..." naming no folder
+    assert line.startswith(f"error: {ds}: ") and "too few for within-subject folds" in line and "more strides" in line
+
+
+# ------------------------------------------------------------------ convert: the subjects it wrote
+def test_convert_counts_the_subjects_with_recordings(tmp_path, capsys):
+    from ._builders import write_csv
+
+    raw = tmp_path / "raw"
+    write_csv(raw / "S01_VL.csv")
+    (tmp_path / "p.csv").write_text("subject,age\nS01,40\nS02,50\n")
+    code, out, err = _cli(["convert", raw, "--pattern", "{subject}_{muscle}", "--participants", tmp_path / "p.csv",
+                           "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    # was: "wrote 1 item(s), 2 subject(s)": the participants table's rows, not the subjects converted
+    assert "wrote 1 item(s), 1 subject(s) (participants.csv lists 1 more without recordings)" in out
