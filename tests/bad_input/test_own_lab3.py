@@ -107,3 +107,15 @@ def test_convert_counts_the_subjects_with_recordings(tmp_path, capsys):
     assert code == 0, err
     # was: "wrote 1 item(s), 2 subject(s)": the participants table's rows, not the subjects converted
     assert "wrote 1 item(s), 1 subject(s) (participants.csv lists 1 more without recordings)" in out
+
+
+# ------------------------------------------------------------------ stimulated-mass: a one-class clinic
+def test_label_column_with_one_class_names_the_table(tmp_path, capsys):
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(3, 1, frequencies=(15.0,), train_s=0.5, n_units=10, fs=2000.0, muscles=("RF",))
+    ds = write_dataset(tmp_path / "lab", [(f"{r.meta['subject']}_RF", r) for r in recs],
+                       part[["subject", "age"]].assign(mass_class="low"), {"protocol": "evoked"}).path
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run"], capsys)
+    line = _one_error_line(code, err)  # was: "error: config: data.classes needs at least two classes"
+    assert "participants.csv" in line and "'mass_class' holds 1 class(es) ['low']" in line

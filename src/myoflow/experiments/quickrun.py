@@ -136,6 +136,10 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None,
             else raw.get("data", {}).get("label", "mass_class")
         if label in part.columns:
             present = [str(c) for c in part[label].dropna().unique()]
+            if len(present) < 2:  # else the config check's "data.classes needs at least two classes", naming no file
+                raise DataError(f"label column {label!r} holds {len(present)} class(es) {present}: classification "
+                                "needs at least two (another column: --set data.label=COLUMN)",
+                                str(Path(path) / "participants.csv"))
             shipped = [c for c in raw["data"].get("classes", []) if c in present]
             d["classes"] = shipped + sorted(c for c in present if c not in shipped)
         d["covariates"] = [c for c in raw["data"].get("covariates", []) if c in part.columns]
