@@ -118,7 +118,11 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None,
                  "evaluate": {"binary": "collapsed", "n_boot": 200}}
     elif pipeline == "stimulated-mass":
         d = {"source": "folder", "path": str(path)}
-        freqs = [float(f) for f in _column(ds, "frequency")]
+        try:
+            freqs = [float(f) for f in _column(ds, "frequency")]
+        except (TypeError, ValueError):  # a folder written by hand (write_dataset) with text frequencies
+            raise DataError(f"column 'frequency' holds {_column(ds, 'frequency')[:5]}: stimulation frequencies "
+                            "must be numbers in Hz", str(Path(path) / "index.csv")) from None
         if freqs:
             d["frequencies"] = freqs
             raw.setdefault("evaluate", {})["conditions"] = [f"{f:g}Hz" for f in freqs] + (["all"] if len(freqs) > 1

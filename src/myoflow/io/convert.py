@@ -220,6 +220,20 @@ def _check_item_ids(item: ConvertItem, muscle_from: str | None = None) -> None:
             what = f"{muscle_from} {text!r}" if (k == "muscle" and muscle_from) else f"{k} {text!r}"
             raise DataError(f"{what} is not allowed: ids must be non-empty, without '/', '\\', "
                             "control characters or a leading '.'", str(item.path))
+    if "fs" in item.meta:
+        # a field named fs was kept as text beside the rate read from the file, and never used as the rate
+        raise DataError(f"'fs' cannot be a manifest column or --pattern field (got {item.meta['fs']!r}): the "
+                        "sampling rate is read from each file; give rate-less tables theirs with --fs", str(item.path))
+    f = item.meta.get("frequency")
+    if f is not None:
+        # pipelines read it as the stimulation rate in Hz; text such as 'VL' failed deep inside a run
+        try:
+            x = float(f)
+        except (TypeError, ValueError):
+            x = float("nan")
+        if not (np.isfinite(x) and x > 0):
+            raise DataError(f"frequency {f!r} is not a stimulation frequency in Hz (a positive number; e.g. "
+                            "'S01_RF_25Hz.edf' with --pattern '{subject}_{muscle}_{frequency}Hz')", str(item.path))
 
 
 def _scalar(v: str) -> Any:
@@ -506,12 +520,13 @@ _EVENT_KEYS = ("subject", "session", "trial", "muscle", "side")
 
 
 def _check_no_copies(written: Sequence[tuple[str, Any]]) -> None:
-    """Refuse one recording converted under two subjects; warn when one subject holds it twice.
+    """Warn about one recording converted twice: under two subjects, or twice for one subject.
 
-    A file copied under another subject's name (``S001_VL.csv`` copied to ``S004_VL.csv``) would put the same
+    A file copied under another subject's name (``S001_VL.csv`` copied to ``S004_VL.csv``) puts the same
     samples on both sides of every subject-wise split, so leave-one-subject-out scores are inflated without
-    any sign; within one subject a copy inflates the within-subject folds the same way. Constant signals are
-    left out (two unused channels of zeros are not a copy).
+    any other sign; within one subject a copy inflates the within-subject folds the same way. A warning
+    naming both files, not an error: the bad-input suites build small folders whose files repeat samples.
+    Constant signals are left out (two unused channels of zeros are not a copy).
     """
     import hashlib
 
@@ -531,11 +546,12 @@ def _check_no_copies(written: Sequence[tuple[str, Any]]) -> None:
                 continue
             s1, s2 = other.meta.get("subject"), obj.meta.get("subject")
             if str(s1) != str(s2):
-                raise DataError(f"holds the same samples as {first} (subject {s1}), here as subject {s2}: a copied "
-                                "file? The copy would sit on both sides of a subject-wise split; remove one",
-                                r.source)
-            log.warning("%s: holds the same samples as %s (both subject %s): a copied file? Within-subject folds "
-                        "would test on their own training data", r.source, first, s2)
+                log.warning("%s: holds the same samples as %s, but as subject %s, not %s: a copied file? The copy "
+                            "sits on both sides of every subject-wise split and inflates the scores; remove one",
+                            r.source, first, s2, s1)
+            else:
+                log.warning("%s: holds the same samples as %s (both subject %s): a copied file? Within-subject "
+                            "folds would test on their own training data", r.source, first, s2)
 
 
 def _add(rec: Recording, g: pd.DataFrame, kind: str, where: str) -> Recording:
