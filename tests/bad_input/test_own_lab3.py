@@ -155,3 +155,21 @@ def test_implausible_sampling_rate_is_refused(fs, tmp_path, capsys):
                         capsys)
     line = _one_error_line(code, err)  # was: exit 0, a recording of 1e-300 Hz (a duration of 5e302 s)
     assert "S01_VL.csv" in line and "sampling rate" in line and "outside" in line
+
+
+# ------------------------------------------------------------------ file names in another encoding
+def test_file_name_that_is_not_utf8_is_a_one_line_error(tmp_path, capsys):
+    import os
+
+    from ._builders import write_csv
+
+    name = os.fsdecode(b"S02_V\xe9L.csv")  # a Latin-1 'é' on a UTF-8 system: lone surrogates in Python
+    f = write_csv(tmp_path / "raw" / name)
+    code, _, err = _cli(["convert", f, "--pattern", "{subject}_{muscle}", "--out", tmp_path / "ds"], capsys)
+    line = _one_error_line(code, err)  # was: UnicodeEncodeError traceback while writing the dataset folder
+    assert "S02_V\\udce9L.csv" in line and "not valid UTF-8" in line and "rename it" in line
+    from myoflow.errors import DataError
+    from myoflow.io import native
+
+    with pytest.raises(DataError, match=r"x\.h5: meta holds text that is not valid UTF-8"):  # the Python API too
+        native.save(Recording(np.zeros((1, 10)), 100.0, ["a"], meta={"subject": name}), tmp_path / "x.h5")

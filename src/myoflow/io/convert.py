@@ -211,6 +211,13 @@ def _check_item_ids(item: ConvertItem, muscle_from: str | None = None) -> None:
     here names the raw file the id came from and writes nothing. ``muscle_from`` says where the muscle id
     came from when it is not the manifest or pattern (``--split-channels``: a channel's name).
     """
+    try:
+        # a name in another encoding (Latin-1 'é' on a UTF-8 system) reaches Python as lone surrogates,
+        # which no UTF-8 file (index.csv, the .h5 meta) can hold: a traceback at the first write
+        str(item.path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError("the file's name (or a folder's above it) is not valid UTF-8 text (saved under another "
+                        "encoding?): rename it", ascii(str(item.path))) from None
     for k in FIELDS:
         v = item.meta.get(k)
         if v is None:
