@@ -173,3 +173,33 @@ def test_file_name_that_is_not_utf8_is_a_one_line_error(tmp_path, capsys):
 
     with pytest.raises(DataError, match=r"x\.h5: meta holds text that is not valid UTF-8"):  # the Python API too
         native.save(Recording(np.zeros((1, 10)), 100.0, ["a"], meta={"subject": name}), tmp_path / "x.h5")
+
+
+# ------------------------------------------------------------------ a conversion killed mid-write, run again
+def test_convert_killed_mid_write_can_be_run_again(tmp_path, capsys):
+    from ._builders import write_csv
+
+    raw = tmp_path / "raw"
+    for s in ("S01", "S02", "S03"):
+        write_csv(raw / f"{s}_VL.csv", seed=int(s[1:]))
+    out = tmp_path / "ds"
+
+    def killed():  # what kill -9 leaves: two items written, no dataset.json
+        rng = np.random.default_rng(0)
+        for stem in ("S01_VL", "old_item"):
+            yield stem, Recording(rng.normal(size=(1, 500)), 1000.0, ["ch1"], meta={"subject": "S01"})
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_dataset(out, killed(), None, {"protocol": "t"})
+    (out / ".old_item.h5.abc123.h5").write_bytes(b"half a file")  # its save cut short (atomic_path's temp name)
+    (out / "mine.txt").write_text("a file of the user's")  # listed by no write: never deleted
+    assert not (out / "dataset.json").exists()
+    code, out_text, err = _cli(["convert", raw, "--pattern", "{subject}_{muscle}", "--out", out], capsys)
+    # was: "refusing to write a dataset into a non-empty folder that is not a myoflow dataset"
+    assert code == 0, err
+    ds = read(out)
+    assert sorted(ds.stems) == ["S01_VL", "S02_VL", "S03_VL"]
+    assert not (out / "old_item.h5").exists() and not (out / ".myoflow-writing").exists()
+    assert not (out / ".old_item.h5.abc123.h5").exists()
+    assert (out / "mine.txt").read_text() == "a file of the user's"
