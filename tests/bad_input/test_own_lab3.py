@@ -203,3 +203,16 @@ def test_convert_killed_mid_write_can_be_run_again(tmp_path, capsys):
     assert not (out / "old_item.h5").exists() and not (out / ".myoflow-writing").exists()
     assert not (out / ".old_item.h5.abc123.h5").exists()
     assert (out / "mine.txt").read_text() == "a file of the user's"
+
+
+# ------------------------------------------------------------------ ids a file carries in its own metadata
+def test_path_like_ids_inside_a_files_metadata_are_refused_naming_the_file(tmp_path, capsys):
+    from myoflow.io import native
+
+    rng = np.random.default_rng(0)
+    f = native.save(Recording(rng.normal(size=(1, 3000)) * 1e-4, 1000.0, ["a"], units="V",
+                              meta={"subject": "S02", "muscle": "../x", "side": "/abs"}), tmp_path / "raw" / "B_1.h5")
+    code, _, err = _cli(["convert", f, "--pattern", "{session}_{trial}", "--out", tmp_path / "ds"], capsys)
+    line = _one_error_line(code, err)  # was: exit 0, muscle '../x' and side '/abs' written into index.csv
+    assert "B_1.h5" in line and "'../x' is not allowed" in line
+    assert not (tmp_path / "ds").exists()

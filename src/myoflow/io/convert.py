@@ -243,6 +243,17 @@ def _check_item_ids(item: ConvertItem, muscle_from: str | None = None) -> None:
                             "'S01_RF_25Hz.edf' with --pattern '{subject}_{muscle}_{frequency}Hz')", str(item.path))
 
 
+def _check_file_ids(path: Path, meta: Mapping[str, Any]) -> None:
+    """The id rule for ids a file carries itself (a native .h5's or an NWB file's meta), named after the file.
+
+    The manifest's and the pattern's ids are checked before reading; these come out of the file, and a
+    muscle '../x' or side '/abs' reached index.csv and the reports.
+    """
+    ids = {k: meta[k] for k in FIELDS if k != "stream" and meta.get(k) is not None}
+    if ids:
+        _check_item_ids(ConvertItem(path, ids), None)
+
+
 def _scalar(v: str) -> Any:
     """Manifest cell → number when it is one, else the stripped string (ids such as '01' stay strings)."""
     s = str(v).strip()
@@ -428,6 +439,8 @@ def convert(
                 streams[name] = _apply_meta(rec, base_meta)
             obj = Trial(streams=streams, meta={**base_meta, "source": ";".join(str(i.path) for i in group)})
             _warn_uneven_spans(obj)
+            for it, rec in zip(group, streams.values()):
+                _check_file_ids(it.path, rec.meta)
             stem = unique(_stem(base_meta, group[0].path.stem))
             written.append((stem, obj))
             rows.append(_summary_row(stem, obj, group, changed))
@@ -452,6 +465,10 @@ def convert(
             else:
                 outs = [(obj, it.meta)]
         for o, meta in outs:
+            _check_file_ids(it.path, o.meta)
+            if isinstance(o, Trial):
+                for rec in o.streams.values():
+                    _check_file_ids(it.path, rec.meta)
             stem = unique(_stem(meta, it.path.stem))
             written.append((stem, o))
             rows.append(_summary_row(stem, o, [it], changed))
