@@ -216,3 +216,15 @@ def test_path_like_ids_inside_a_files_metadata_are_refused_naming_the_file(tmp_p
     line = _one_error_line(code, err)  # was: exit 0, muscle '../x' and side '/abs' written into index.csv
     assert "B_1.h5" in line and "'../x' is not allowed" in line
     assert not (tmp_path / "ds").exists()
+
+
+def test_huge_n_boot_is_refused_before_any_fold_runs(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    items = [(f"S{i}_{m}", Recording(rng.normal(size=(1, 4000)) * 1e-4, 2000.0, ["ch1"], units="V",
+                                     meta={"subject": f"S{i}", "muscle": m})) for i in range(3) for m in ("VL", "TA")]
+    ds = write_dataset(tmp_path / "lab", items, None, {"protocol": "t"}).path
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--set", "evaluate.models=[lda]",
+                         "--set", "evaluate.n_boot=1000000000"], capsys)
+    line = _one_error_line(code, err)  # was: every fold ran, then a 45 GiB ArrayMemoryError traceback
+    assert "evaluate.n_boot" in line and "100000" in line
+    assert not (tmp_path / "run" / "folds").exists()
