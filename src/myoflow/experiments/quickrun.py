@@ -118,7 +118,11 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None,
                  "evaluate": {"binary": "collapsed", "n_boot": 200}}
     elif pipeline == "stimulated-mass":
         d = {"source": "folder", "path": str(path)}
-        freqs = [float(f) for f in _column(ds, "frequency")]
+        try:
+            freqs = [float(f) for f in _column(ds, "frequency")]
+        except (TypeError, ValueError):  # a folder written by hand (write_dataset) with text frequencies
+            raise DataError(f"column 'frequency' holds {_column(ds, 'frequency')[:5]}: stimulation frequencies "
+                            "must be numbers in Hz", str(Path(path) / "index.csv")) from None
         if freqs:
             d["frequencies"] = freqs
             raw.setdefault("evaluate", {})["conditions"] = [f"{f:g}Hz" for f in freqs] + (["all"] if len(freqs) > 1
@@ -136,6 +140,10 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None,
             else raw.get("data", {}).get("label", "mass_class")
         if label in part.columns:
             present = [str(c) for c in part[label].dropna().unique()]
+            if len(present) < 2:  # else the config check's "data.classes needs at least two classes", naming no file
+                raise DataError(f"label column {label!r} holds {len(present)} class(es) {present}: classification "
+                                "needs at least two (another column: --set data.label=COLUMN)",
+                                str(Path(path) / "participants.csv"))
             shipped = [c for c in raw["data"].get("classes", []) if c in present]
             d["classes"] = shipped + sorted(c for c in present if c not in shipped)
         d["covariates"] = [c for c in raw["data"].get("covariates", []) if c in part.columns]

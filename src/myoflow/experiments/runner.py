@@ -605,6 +605,15 @@ def run_experiment(
         Log params, metrics and artefacts to this MLflow tracking URI.
     """
     run_dir = Path(out_dir)
+    seed = getattr(cfg, "seed", 0)
+    if isinstance(seed, int) and not 0 <= seed < 2**32:
+        # the splitters and samplers hand it to NumPy, which takes 0 .. 2**32 - 1 (else a traceback mid-plan)
+        raise ConfigError(f"config: seed: must be between 0 and {2**32 - 1}, got {seed}")
+    n_boot = getattr(getattr(cfg, "evaluate", None), "n_boot", None)
+    if isinstance(n_boot, int) and n_boot > MAX_BOOT:
+        # the bootstrap's index array is n_boot x n_subjects: 1e9 asked for 45 GiB, after every fold had run
+        raise ConfigError(f"config: evaluate.n_boot: at most {MAX_BOOT} resamples, got {n_boot} (the CI bounds "
+                          "stop moving long before; the paper protocols use 1000)")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
     if run_dir.exists() and not run_dir.is_dir():
@@ -618,6 +627,10 @@ def run_experiment(
     with lock_run_dir(run_dir):
         return _run_locked(cfg, run_dir, pipeline, executor=executor, workers=workers, resume=resume,
                            cache_dir=cache_dir, progress=progress, mlflow_uri=mlflow_uri)
+
+
+#: Most bootstrap resamples a run may ask for (``evaluate.n_boot``), checked before any fold runs.
+MAX_BOOT = 100_000
 
 
 def _data_folders(cfg: ExperimentConfig) -> list[Path]:

@@ -61,7 +61,15 @@ def check_fs(fs: Any, where: str, what: str = "") -> float:
         raise DataError(f"{prefix}sampling rate must be a number in Hz, got {fs!r}", where) from None
     if not np.isfinite(value) or value <= 0:
         raise DataError(f"{prefix}sampling rate must be > 0 Hz, got {value:g}", where)
+    if not FS_RANGE[0] <= value <= FS_RANGE[1]:
+        # 1e-300 Hz or 1e308 Hz converted without a word, into durations of 1e303 s or of nothing
+        raise DataError(f"{prefix}sampling rate {value:g} Hz is outside {FS_RANGE[0]:g} Hz - {FS_RANGE[1]:g} Hz, "
+                        "beyond any biosignal's (a period given as the rate, or a rate in the wrong unit?)", where)
     return value
+
+
+#: Sampling rates a recording can have (Hz): far beyond sEMG, motion capture and slow covariate streams alike.
+FS_RANGE = (1e-3, 1e6)
 
 
 def fs_from_times(t: np.ndarray, where: str, column: str = "time") -> tuple[float, float]:

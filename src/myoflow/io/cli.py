@@ -214,7 +214,11 @@ def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, patt
     )
     with_changes = summary[summary["rows_changed"] > 0]
     click.echo(summary.to_string(index=False, max_colwidth=40))
-    click.echo(f"\nwrote {len(ds)} item(s), {len(ds.participants)} subject(s) to {out} "
+    # subjects with recordings: the participants table may list more (they are warned about on loading)
+    n_subj = int(summary["subject"].astype(str).nunique()) if len(summary) else 0
+    extra = len(ds.participants) - n_subj
+    more = f" (participants.csv lists {extra} more without recordings)" if extra > 0 else ""
+    click.echo(f"\nwrote {len(ds)} item(s), {n_subj} subject(s){more} to {out} "
                f"(summary: {out / 'convert_summary.csv'})")
     if len(with_changes):
         verb = "dropped" if bad_rows == "drop" else "interpolated"

@@ -215,6 +215,13 @@ def _check_item_ids(item: ConvertItem, muscle_from: str | None = None) -> None:
     here names the raw file the id came from and writes nothing. ``muscle_from`` says where the muscle id
     came from when it is not the manifest or pattern (``--split-channels``: a channel's name).
     """
+    try:
+        # a name in another encoding (Latin-1 'é' on a UTF-8 system) reaches Python as lone surrogates,
+        # which no UTF-8 file (index.csv, the .h5 meta) can hold: a traceback at the first write
+        str(item.path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError("the file's name (or a folder's above it) is not valid UTF-8 text (saved under another "
+                        "encoding?): rename it", ascii(str(item.path))) from None
     for k in FIELDS:
         v = item.meta.get(k)
         if v is None:
@@ -224,6 +231,31 @@ def _check_item_ids(item: ConvertItem, muscle_from: str | None = None) -> None:
             what = f"{muscle_from} {text!r}" if (k == "muscle" and muscle_from) else f"{k} {text!r}"
             raise DataError(f"{what} is not allowed: ids must be non-empty, without '/', '\\', "
                             "control characters or a leading '.'", str(item.path))
+    if "fs" in item.meta:
+        # a field named fs was kept as text beside the rate read from the file, and never used as the rate
+        raise DataError(f"'fs' cannot be a manifest column or --pattern field (got {item.meta['fs']!r}): the "
+                        "sampling rate is read from each file; give rate-less tables theirs with --fs", str(item.path))
+    f = item.meta.get("frequency")
+    if f is not None:
+        # pipelines read it as the stimulation rate in Hz; text such as 'VL' failed deep inside a run
+        try:
+            x = float(f)
+        except (TypeError, ValueError):
+            x = float("nan")
+        if not (np.isfinite(x) and x > 0):
+            raise DataError(f"frequency {f!r} is not a stimulation frequency in Hz (a positive number; e.g. "
+                            "'S01_RF_25Hz.edf' with --pattern '{subject}_{muscle}_{frequency}Hz')", str(item.path))
+
+
+def _check_file_ids(path: Path, meta: Mapping[str, Any]) -> None:
+    """The id rule for ids a file carries itself (a native .h5's or an NWB file's meta), named after the file.
+
+    The manifest's and the pattern's ids are checked before reading; these come out of the file, and a
+    muscle '../x' or side '/abs' reached index.csv and the reports.
+    """
+    ids = {k: meta[k] for k in FIELDS if k != "stream" and meta.get(k) is not None}
+    if ids:
+        _check_item_ids(ConvertItem(path, ids), None)
 
 
 def _scalar(v: str) -> Any:
@@ -411,6 +443,8 @@ def convert(
                 streams[name] = _apply_meta(rec, base_meta)
             obj = Trial(streams=streams, meta={**base_meta, "source": ";".join(str(i.path) for i in group)})
             _warn_uneven_spans(obj)
+            for it, rec in zip(group, streams.values()):
+                _check_file_ids(it.path, rec.meta)
             stem = unique(_stem(base_meta, group[0].path.stem))
             written.append((stem, obj))
             rows.append(_summary_row(stem, obj, group, changed))
@@ -435,11 +469,16 @@ def convert(
             else:
                 outs = [(obj, it.meta)]
         for o, meta in outs:
+            _check_file_ids(it.path, o.meta)
+            if isinstance(o, Trial):
+                for rec in o.streams.values():
+                    _check_file_ids(it.path, rec.meta)
             stem = unique(_stem(meta, it.path.stem))
             written.append((stem, o))
             rows.append(_summary_row(stem, o, [it], changed))
 
     _check_units_agree(written, rows)
+    _check_no_copies(written)
     if events is not None:
         written = _attach_events(written, events)
     subjects = [r["subject"] for r in rows]
@@ -506,6 +545,41 @@ def _check_units_agree(written: Sequence[tuple[str, Any]], rows: Sequence[Mappin
 
 #: Columns of an events table that say which item an event belongs to (``stream`` picks a Trial's stream).
 _EVENT_KEYS = ("subject", "session", "trial", "muscle", "side")
+
+
+def _check_no_copies(written: Sequence[tuple[str, Any]]) -> None:
+    """Warn about one recording converted twice: under two subjects, or twice for one subject.
+
+    A file copied under another subject's name (``S001_VL.csv`` copied to ``S004_VL.csv``) puts the same
+    samples on both sides of every subject-wise split, so leave-one-subject-out scores are inflated without
+    any other sign; within one subject a copy inflates the within-subject folds the same way. A warning
+    naming both files, not an error: the bad-input suites build small folders whose files repeat samples.
+    Constant signals are left out (two unused channels of zeros are not a copy).
+    """
+    import hashlib
+
+    seen: dict[str, tuple[str, Any]] = {}
+    for stem, obj in written:
+        recs = [obj] if isinstance(obj, Recording) else list(obj.streams.values())
+        for r in recs:
+            x = np.ascontiguousarray(r.data)
+            if x.size < 100 or not np.isfinite(x).all() or np.ptp(x) == 0:
+                continue
+            key = hashlib.sha256(f"{x.dtype}{x.shape}".encode() + x.tobytes()).hexdigest()
+            if key not in seen:
+                seen[key] = (r.source, obj)
+                continue
+            first, other = seen[key]
+            if other is obj:
+                continue
+            s1, s2 = other.meta.get("subject"), obj.meta.get("subject")
+            if str(s1) != str(s2):
+                log.warning("%s: holds the same samples as %s, but as subject %s, not %s: a copied file? The copy "
+                            "sits on both sides of every subject-wise split and inflates the scores; remove one",
+                            r.source, first, s2, s1)
+            else:
+                log.warning("%s: holds the same samples as %s (both subject %s): a copied file? Within-subject "
+                            "folds would test on their own training data", r.source, first, s2)
 
 
 def _add(rec: Recording, g: pd.DataFrame, kind: str, where: str) -> Recording:

@@ -177,6 +177,10 @@ def is_dataset_folder(path: str | os.PathLike) -> bool:
         return False
 
 
+#: Left in a dataset folder while :func:`write_dataset` writes it (the stems so far, one a line).
+PARTIAL_MARKER = ".myoflow-writing"
+
+
 def write_dataset(
     out_dir: str | os.PathLike,
     items: Iterable[tuple[str, Recording | Trial | Epochs]],
@@ -213,8 +217,12 @@ def write_dataset(
     if out.exists() and not out.is_dir():
         raise DataError("dataset destination exists and is not a folder", str(out))
     old_stems: set[str] = set()
+    marker = out / PARTIAL_MARKER
     if out.is_dir() and any(out.iterdir()):
-        if not is_dataset_folder(out):
+        # a write of ours that was killed (kill -9, a full disk) left the marker and no dataset.json: it is
+        # replaced like a finished dataset, so the same command run again goes through
+        partial = marker.is_file() and not marker.is_symlink()
+        if not is_dataset_folder(out) and not partial:
             raise DataError("refusing to write a dataset into a non-empty folder that is not a myoflow dataset", str(out))
         if not overwrite:
             raise DataError("a myoflow dataset already exists here (pass overwrite=True to replace it)", str(out))
@@ -222,10 +230,28 @@ def write_dataset(
             old_stems = set(pd.read_csv(out / "index.csv", dtype={"stem": str})["stem"])
         except (OSError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError):
             old_stems = set()
-        (out / "dataset.json").unlink()  # the folder is incomplete until the new dataset.json lands
+        if partial:
+            try:
+                killed = {ln.strip() for ln in marker.read_text("utf-8").splitlines() if ln.strip()}
+            except (OSError, UnicodeDecodeError):
+                killed = set()
+            old_stems |= killed
+            for stem in killed:  # the temporary file of the save that was cut short (_atomic.atomic_path's name)
+                if _safe_stem(stem) and _inside(out, stem):
+                    target = out / f"{stem}{native.SUFFIX}"
+                    for tmp in target.parent.glob(f".{target.name}.*{native.SUFFIX}"):
+                        if tmp.is_file() and not tmp.is_symlink():
+                            tmp.unlink()
+        if (out / "dataset.json").exists():
+            (out / "dataset.json").unlink()  # the folder is incomplete until the new dataset.json lands
     out.mkdir(parents=True, exist_ok=True)
     if not isinstance(info, dict):
         raise DataError(f"dataset info must be a dict, got {type(info).__name__}", str(out))
+    if marker.is_symlink():
+        raise DataError(f"{PARTIAL_MARKER} in the dataset folder is a symbolic link; remove it", str(out))
+    # the stems of this write, one per line before each file lands: a killed write's files are known
+    with open(marker, "a", encoding="utf-8") as fh:
+        fh.write("")
 
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -244,6 +270,8 @@ def write_dataset(
             raise DataError(f"item {stem!r} is a {type(obj).__name__}, expected Recording, Trial or Epochs", str(out))
         seen.add(stem)
         _check_ids(pd.Series([_subject_of(obj)], dtype=object), "subject", out / f"{stem}{native.SUFFIX}")
+        with open(marker, "a", encoding="utf-8") as fh:
+            fh.write(stem + "\n")
         native.save(obj, out / f"{stem}{native.SUFFIX}")
         rows.append(_index_row(stem, obj))
     if not rows:
@@ -285,6 +313,7 @@ def write_dataset(
     doc["n_items"] = len(rows)
     doc["_dtypes"] = {"index": index_dtypes, "participants": part_dtypes}
     atomic_write_json(out / "dataset.json", doc)
+    marker.unlink()
     log.info("wrote dataset of %d item(s) to %s", len(rows), out)
     return load_dataset(out)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from fractions import Fraction
 from typing import Sequence
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True,
     where = str(p)
     reader = edfio.read_bdf if p.suffix.lower() == ".bdf" else edfio.read_edf
     kind = p.suffix.upper().lstrip(".")
-    _check_record_duration(p, kind, where)
+    duration_text = _check_record_duration(p, kind, where)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -89,7 +90,7 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True,
 
     by_rate: dict[float, list[int]] = {}
     for i, s in enumerate(signals):
-        by_rate.setdefault(float(s.sampling_frequency), []).append(i)
+        by_rate.setdefault(_exact_rate(s, duration_text), []).append(i)
     names = unique_names([s.label.strip() or f"ch{i + 1}" for i, s in enumerate(signals)], where)
 
     streams: dict[str, Recording] = {}
@@ -122,8 +123,26 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True,
     return Trial(streams=streams, meta={"source": where, "subject": _patient_code(edf)})
 
 
-def _check_record_duration(p: Path, kind: str, where: str) -> None:
-    """Header bytes 244-252 hold the data-record duration; edfio fails obscurely when it is 0."""
+def _exact_rate(signal, duration_text: str | None) -> float:
+    """Samples per record / record duration, divided exactly (as fractions of the header's decimal text).
+
+    edfio divides the floats, so 5267 samples in a 1.31675 s record read as 3999.9999999999995 Hz, and a
+    folder mixing that file with a 4000 Hz one was refused for "4000 Hz differs from 4000 Hz".
+    """
+    try:
+        d = Fraction(duration_text) if duration_text else Fraction(0)
+    except (ValueError, ZeroDivisionError):
+        d = Fraction(0)
+    if d <= 0:
+        return float(signal.sampling_frequency)
+    return float(Fraction(int(signal.samples_per_data_record)) / d)
+
+
+def _check_record_duration(p: Path, kind: str, where: str) -> str | None:
+    """Header bytes 244-252 hold the data-record duration; edfio fails obscurely when it is 0.
+
+    Returns the duration's header text (for :func:`_exact_rate`), or None when it is not a number.
+    """
     with open(p, "rb") as fh:
         head = fh.read(256)
     if len(head) < 256:
@@ -131,10 +150,11 @@ def _check_record_duration(p: Path, kind: str, where: str) -> None:
     try:
         duration = float(head[244:252].decode("ascii").strip())
     except (UnicodeDecodeError, ValueError):
-        return  # edfio names the broken field
+        return None  # edfio names the broken field
     if not np.isfinite(duration) or duration < 0 or (duration == 0 and head[236:244].strip() not in (b"0", b"")):
         raise DataError(f"header gives a data record duration of {head[244:252].decode().strip()!r} s "
                         "(must be a positive number)", where)
+    return head[244:252].decode("ascii").strip()
 
 
 def _check_calibration(signal, where: str) -> None:

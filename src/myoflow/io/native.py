@@ -78,9 +78,19 @@ def _get_meta(group) -> dict[str, Any]:
     return decode_meta(_get_text(group, "meta"), arrays)
 
 
+class _NotUtf8(ValueError):
+    """Text that UTF-8 cannot encode (lone surrogates), raised while writing; :func:`save` names the file."""
+
+
 def _put_text(group, name: str, text: str) -> None:
     # UTF-8 bytes in a dataset, not an attribute: no 64 kB attribute limit, NULs allowed.
-    _ds(group, name, np.frombuffer(text.encode("utf-8"), dtype=np.uint8))
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates: a name decoded from non-UTF-8 bytes
+        bad = ascii(exc.object[max(0, exc.start - 20):exc.end + 20])
+        raise _NotUtf8(f"{name} holds text that is not valid UTF-8 (near {bad}; from a file name in another "
+                       "encoding?)") from None
+    _ds(group, name, np.frombuffer(raw, dtype=np.uint8))
 
 
 def _get_text(group, name: str) -> str:
@@ -263,7 +273,10 @@ def save(obj: Recording | Trial | Epochs, path: str | os.PathLike) -> Path:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["kind"] = type(obj).__name__
-            writer(f, obj)
+            try:
+                writer(f, obj)
+            except _NotUtf8 as exc:  # named after the destination, not the temporary file
+                raise DataError(str(exc), str(path)) from None
     log.debug("saved %s to %s", type(obj).__name__, path)
     return path
 

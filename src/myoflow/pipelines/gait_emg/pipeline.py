@@ -624,8 +624,9 @@ def _within_subject_folds(cfg: GaitEmgConfig, c: GaitCycles, split: str) -> list
     order = np.lexsort((md["cycle"].to_numpy(), md["trial"].astype(str).to_numpy(), md["subject"].astype(str).to_numpy()))
     k = min(d.cycle_folds, len(order) // 4)
     if k < 2:
-        raise DataError(f"{len(order)} gait cycle(s): too few for within-subject folds by cycles "
-                        f"(need >= 8, at least 4 per fold)")
+        raise DataError(f"{len(order)} plausible gait cycle(s) in all: too few for within-subject folds by cycles "
+                        f"(need >= 8, at least 4 per fold); record more strides or more subjects (3 or more give "
+                        f"subject-wise folds)", str(d.path) if d.source == "folder" and d.path else None)
     for i, block in enumerate(np.array_split(order, k)):
         lo, hi = int(np.flatnonzero(order == block[0])[0]), int(np.flatnonzero(order == block[-1])[0])
         # cycles next to the test block share strides' tails with it: drop `gap` on either side

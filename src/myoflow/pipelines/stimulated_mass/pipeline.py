@@ -78,7 +78,7 @@ import numpy as np
 import pandas as pd
 
 from ...containers import Recording, Trial
-from ...errors import DataError
+from ...errors import ConfigError, DataError
 from ...experiments.base import Fold, FoldContext, FoldResult, Headline, Pipeline
 from .baselines import baseline_features, fit_baseline, proba_in_order
 from .config import NEURAL_MODELS, StimulatedMassConfig
@@ -232,6 +232,12 @@ class StimulatedMassPipeline(Pipeline):
         if ev.splitter == "loso":
             splitter = LeaveOneSubjectOut()
         else:
+            n_subj = int(md["subject"].nunique())
+            if not 2 <= ev.n_splits <= n_subj:
+                # the splitter's own error names neither the setting nor the way out
+                raise ConfigError(f"config: evaluate.n_splits={ev.n_splits}: subject-wise k-fold needs 2 to "
+                                  f"{n_subj} folds (the cohort has {n_subj} subjects); set e.g. --set "
+                                  f"evaluate.n_splits={min(max(n_subj, 2), 5)}, or evaluate.splitter=loso")
             splitter = SubjectKFold(n_splits=ev.n_splits, stratify=True, shuffle=True, seed=cfg.seed)
         splits = list(splitter.split(md, y=md["label"].to_numpy()))
         subj = md["subject"].to_numpy()
