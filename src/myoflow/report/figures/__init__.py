@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from ..._atomic import atomic_path
 
 __all__ = ["pyplot", "save_png", "drop_finished_layout"]
@@ -41,6 +43,17 @@ def drop_finished_layout(fig) -> None:
             and not matplotlib.rcParams["figure.autolayout"]
             and not matplotlib.rcParams["figure.constrained_layout.use"]):
         fig.set_layout_engine(None)  # with those rcParams off: no engine at all
+
+
+def error_bar(point, low, high) -> list[list[float]]:
+    """``yerr`` for matplotlib from a point and its interval: ``[[point - low], [high - point]]``, clipped at 0.
+
+    A percentile bootstrap interval need not contain its point estimate (few subjects, a skewed metric);
+    matplotlib refuses negative error bars, which left the whole figure out of the report.
+    """
+    lo, hi = np.atleast_1d(np.asarray(point, float) - np.asarray(low, float)), \
+        np.atleast_1d(np.asarray(high, float) - np.asarray(point, float))
+    return [np.clip(np.nan_to_num(lo), 0, None).tolist(), np.clip(np.nan_to_num(hi), 0, None).tolist()]
 
 
 def save_png(fig, path: str | os.PathLike, dpi: int = 110, tight: bool = True) -> Path:

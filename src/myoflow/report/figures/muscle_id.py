@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import pyplot as _plt
+from . import error_bar as _error_bar
 from . import save_png as _save
 
 __all__ = ["make_figures"]
@@ -47,7 +48,7 @@ def _accuracy_overview(summary: dict[str, Any], out: Path) -> Path | None:
                 x = i + (j - (len(models) - 1) / 2) * width
                 err = None
                 if pd.notna(r["ci_low"]) and pd.notna(r["ci_high"]):
-                    err = [[100 * (r["accuracy"] - r["ci_low"])], [100 * (r["ci_high"] - r["accuracy"])]]
+                    err = _error_bar(100 * r["accuracy"], 100 * r["ci_low"], 100 * r["ci_high"])
                 ax.bar(x, 100 * r["accuracy"], width, yerr=err, capsize=2, color=f"C{j}",
                        label=_MODEL_TITLES[model] if i == 0 else None)
                 paper = _PAPER_MARKS.get((scheme, task, model)) if cohort == "sim" else None
@@ -120,7 +121,7 @@ def _per_subject(summary: dict[str, Any], out: Path) -> list[tuple[str, Path]]:
                     continue
                 err = None
                 if r["ci_low"] is not None:
-                    err = [[100 * (r["accuracy"] - r["ci_low"])], [100 * (r["ci_high"] - r["accuracy"])]]
+                    err = _error_bar(100 * r["accuracy"], 100 * r["ci_low"], 100 * r["ci_high"])
                 ax.bar(i + (j - (len(models) - 1) / 2) * width, 100 * r["accuracy"], width, yerr=err, capsize=1.5,
                        color=f"C{j}", label=_MODEL_TITLES[m] if i == 0 else None)
         ax.set_xticks(range(len(subjects)))

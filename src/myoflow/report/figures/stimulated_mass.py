@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import pyplot as _plt
+from . import error_bar as _error_bar
 from . import save_png as _save
 
 __all__ = ["make_figures", "plot_confusions", "plot_attention", "plot_model_comparison", "plot_attention_single"]
@@ -157,9 +158,10 @@ def plot_model_comparison(summary: dict[str, Any], path: Path) -> Path | None:
                 v = e[metric] if e else np.nan
                 ci = e.get(f"{metric}_ci", [np.nan, np.nan]) if e else [np.nan, np.nan]
                 vals.append(v)
-                lo.append(v - ci[0] if np.isfinite(ci[0]) else 0)
-                hi.append(ci[1] - v if np.isfinite(ci[1]) else 0)
-            ax.bar(x + (i - (len(models) - 1) / 2) * width, vals, width, yerr=[lo, hi], capsize=2, label=m)
+                lo.append(ci[0] if np.isfinite(ci[0]) else v)
+                hi.append(ci[1] if np.isfinite(ci[1]) else v)
+            ax.bar(x + (i - (len(models) - 1) / 2) * width, vals, width, yerr=_error_bar(vals, lo, hi), capsize=2,
+                   label=m)
         ax.set_ylabel(lab)
         ax.set_ylim(0, 1.05)
         ax.axhline(summary.get("chance", {}).get("balanced_accuracy", np.nan), color="grey", ls=":", lw=0.8)
