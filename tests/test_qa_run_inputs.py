@@ -233,3 +233,15 @@ def test_a_data_path_written_relative_to_the_config_folder_gets_a_hint(tmp_path,
     assert code == 2
     assert "lab/muscle_id.yaml" in err and "working directory" in err and "lab/recordings" in err
     assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("config", ["muscle_id.yaml", "stimulated_mass.yaml"])
+def test_a_model_named_twice_is_a_config_error(config):
+    from myoflow.errors import ConfigError
+    from myoflow.experiments import load_config
+
+    path = Path(__file__).resolve().parents[1] / "src" / "myoflow" / "configs" / config
+    with pytest.raises(ConfigError, match=r"evaluate.models: \['lda'\] named more than once|"
+                                          r"evaluate.models: \['ptp_logreg'\] named more than once"):
+        model = "lda" if config.startswith("muscle") else "ptp_logreg"
+        load_config(path, overrides={"evaluate": {"models": [model, model]}})

@@ -24,7 +24,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, TypeVar
+from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar
 
 import yaml
 
@@ -175,6 +175,20 @@ def _convert(value: Any, tp: Any, key: str, signed: bool = False) -> Any:
             raise ConfigError(f"{key}: expected a path, got {value!r}")
         return Path(value).expanduser()
     return value
+
+
+def check_names(values: Sequence[str], known: Sequence[str], key: str, what: str = "name") -> None:
+    """A list setting of names (``evaluate.models``): every name known, none twice (ConfigError naming ``key``).
+
+    A model named twice would run twice in the same folds under one name, its second results replacing the
+    first's.
+    """
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ConfigError(f"{key}: unknown {what}(s) {unknown}; choose from {list(known)}")
+    twice = sorted({v for v in values if list(values).count(v) > 1})
+    if twice:
+        raise ConfigError(f"{key}: {twice} named more than once")
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ...config import ExperimentConfig, ModelSpec
+from ...config import ExperimentConfig, ModelSpec, check_names
 from ...errors import ConfigError
 from ...models import check_model_spec
 from ...models.sim_pretrain import SimPretrainSpec
@@ -169,9 +169,7 @@ class EvaluateConfig:
     intra_train: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = [m for m in self.models if m not in MODEL_NAMES]
-        if unknown:
-            raise ConfigError(f"evaluate.models: unknown model(s) {unknown}; choose from {list(MODEL_NAMES)}")
+        check_names(self.models, MODEL_NAMES, "evaluate.models", "model")
         if not self.models:
             raise ConfigError("evaluate.models must name at least one model")
         unknown = [m for m in self.binary_skip_models if m not in MODEL_NAMES]

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ...config import ExperimentConfig, ModelSpec
+from ...config import ExperimentConfig, ModelSpec, check_names
 from ...errors import ConfigError
 from ...models import check_model_spec
 
@@ -100,9 +100,7 @@ class EvaluateSection:
     final_model: bool = True
 
     def __post_init__(self) -> None:
-        unknown = [m for m in self.models if m not in ALL_MODELS]
-        if unknown:
-            raise ConfigError(f"evaluate.models: unknown model(s) {unknown}; known: {list(ALL_MODELS)}")
+        check_names(self.models, ALL_MODELS, "evaluate.models", "model")
         if not self.conditions:
             raise ConfigError("evaluate.conditions must not be empty")
 
