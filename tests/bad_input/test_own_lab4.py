@@ -70,3 +70,32 @@ def test_unknown_unit_hint_is_refused_listing_the_accepted_ones(cmd, tmp_path, c
     assert "S01_VL_1.csv" in line and "furlong" in line and "mV" in line and "uV" in line
     code, _, err = _cli([*argv, "--hint", "units=uV"], capsys)
     assert code == 0, err
+
+
+# ------------------------------------------------------------------ run muscle-id --data: --set data.KEY
+def _muscle_folder(root: Path, fs: float = 2000.0, n_subjects: int = 3) -> Path:
+    from myoflow.containers import Recording
+
+    rng = np.random.default_rng(0)
+    items = [(f"S{i}_{m}", Recording(rng.normal(size=(1, int(4 * fs))) * 1e-4 * (1 + k), fs, ["ch1"], units="V",
+                                     meta={"subject": f"S{i}", "muscle": m}))
+             for i in range(n_subjects) for k, m in enumerate(("VL", "TA"))]
+    return write_dataset(root, items, None, {"protocol": "t"}).path
+
+
+def test_set_data_key_applies_to_the_folders_cohort_and_a_typo_is_named(tmp_path, capsys):
+    import yaml
+
+    ds = _muscle_folder(tmp_path / "lab")
+    base = ["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--set", "evaluate.models=[lda]"]
+    code, _, err = _cli([*base, "--set", "data.bandpas=[20,450]"], capsys)
+    line = _one_error_line(code, err)  # was: "data.bandpas: expected a mapping for section CohortConfig, got list"
+    assert "data.bandpas" in line and "segmentation" in line and "data.lab.KEY" in line
+    code, _, err = _cli([*base, "--set", "data.emg_map.VL=ch1"], capsys)
+    assert "data.emg_map" in _one_error_line(code, err) and "data.lab.KEY" in err
+    # was: "data.segmentation: expected a mapping for section CohortConfig, got str" (read as a cohort's name)
+    code, _, err = _cli([*base, "--set", "data.segmentation=whole", "--set", "data.windows_per_burst=null",
+                         "--set", "data.block_windows=4", "--set", "evaluate.n_boot=50"], capsys)
+    assert code == 0, err
+    cohort = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]
+    assert list(cohort) == ["lab"] and cohort["lab"]["segmentation"] == "whole"
