@@ -99,3 +99,14 @@ def test_set_data_key_applies_to_the_folders_cohort_and_a_typo_is_named(tmp_path
     assert code == 0, err
     cohort = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]
     assert list(cohort) == ["lab"] and cohort["lab"]["segmentation"] == "whole"
+
+
+# ------------------------------------------------------------------ convert: very long file names
+def test_an_id_too_long_for_a_file_name_says_so(tmp_path, capsys):
+    for s in ("S01", "S02", "S03"):
+        write_csv(tmp_path / "raw" / f"{s}_VL_{'x' * 240}.csv")
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{muscle}_{session}",
+                         "--out", tmp_path / "ds"], capsys)
+    line = _one_error_line(code, err)
+    # was: "ids must be non-empty, without '/', '\', control characters or a leading '.'" (none of which it had)
+    assert "S01_VL_" in line and "at most 200 characters" in line and "240" in line

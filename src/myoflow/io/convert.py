@@ -36,6 +36,7 @@ from .._atomic import atomic_write_text
 from ..containers import Recording, Trial
 from ..errors import DataError
 from ._common import BAD_ROW_POLICIES
+from .dataset import id_problem
 
 __all__ = ["ConvertItem", "convert", "plan_from_manifest", "plan_from_pattern", "parse_mapping", "FIELDS"]
 
@@ -205,7 +206,6 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     return items
 
 
-_UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
 def _check_item_ids(item: ConvertItem, muscle_from: str | None = None) -> None:
@@ -227,10 +227,10 @@ def _check_item_ids(item: ConvertItem, muscle_from: str | None = None) -> None:
         if v is None:
             continue
         text = str(v)
-        if not text.strip() or _UNSAFE_ID.search(text) or text.startswith(".") or len(text) > 200:
+        why = id_problem(text)
+        if why:
             what = f"{muscle_from} {text!r}" if (k == "muscle" and muscle_from) else f"{k} {text!r}"
-            raise DataError(f"{what} is not allowed: ids must be non-empty, without '/', '\\', "
-                            "control characters or a leading '.'", str(item.path))
+            raise DataError(f"{what} is not allowed: {why}", str(item.path))
     if "fs" in item.meta:
         # a field named fs was kept as text beside the rate read from the file, and never used as the rate
         raise DataError(f"'fs' cannot be a manifest column or --pattern field (got {item.meta['fs']!r}): the "
