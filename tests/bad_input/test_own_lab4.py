@@ -110,3 +110,24 @@ def test_an_id_too_long_for_a_file_name_says_so(tmp_path, capsys):
     line = _one_error_line(code, err)
     # was: "ids must be non-empty, without '/', '\', control characters or a leading '.'" (none of which it had)
     assert "S01_VL_" in line and "at most 200 characters" in line and "240" in line
+
+
+# ------------------------------------------------------------------ check-placement on a sustained-contraction run
+def test_check_placement_windows_like_the_run_did_for_sustained_contractions(tmp_path, capsys):
+    from myoflow.containers import Recording
+    from myoflow.io import write_edf
+
+    ds = _muscle_folder(tmp_path / "lab", fs=1000.0)  # no rest between contractions: the run tiles them (auto -> whole)
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--quick", "--set",
+                         "evaluate.models=[cnn_lstm_random]", "--set", "train.epochs=1", "--set", "evaluate.n_boot=20"],
+                        capsys)
+    assert code == 0, err
+    f = write_edf(Recording(np.random.default_rng(1).normal(size=(1, 4000)) * 1e-4, 1000.0, ["ch1"], units="V"),
+                  tmp_path / "new.edf")
+    code, out, err = _cli(["check-placement", tmp_path / "run", f, "--expected", "*=VL", "--json"], capsys)
+    # was: exit 2 "no contraction detected in any channel": the burst detector, whatever the run trained on
+    assert code in (0, 1), err
+    import json
+
+    rows = json.loads(out)["channels"]
+    assert rows[0]["n_windows"] == 8  # every 500 ms window of 4 s, as the run windowed its recordings
