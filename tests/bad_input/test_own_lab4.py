@@ -131,3 +131,14 @@ def test_check_placement_windows_like_the_run_did_for_sustained_contractions(tmp
 
     rows = json.loads(out)["channels"]
     assert rows[0]["n_windows"] == 8  # every 500 ms window of 4 s, as the run windowed its recordings
+
+
+# ------------------------------------------------------------------ convert: participants ids of another case
+def test_participants_id_of_another_case_is_named(tmp_path, capsys):
+    for i, s in enumerate(("S01", "S02", "S03")):
+        write_csv(tmp_path / "raw" / f"{s}_VL_1.csv", seed=i)
+    (tmp_path / "p.csv").write_text("subject,age\ns01,40\nS02,50\nS03,60\n")
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{muscle}_{session}", "--participants",
+                         tmp_path / "p.csv", "--out", tmp_path / "ds"], capsys)
+    line = _one_error_line(code, err)  # was: "participants table lacks subject(s) ['S01']" with s01 on its first row
+    assert "p.csv" in line and "'S01' is not 's01'" in line

@@ -500,7 +500,9 @@ def convert(
         unknown = sorted(set(map(str, subjects)) - set(participants["subject"]))
         if unknown:
             # '01' from a file name and 1 in a spreadsheet column: say why they differ
-            near = {u: t for u in unknown for t in participants["subject"] if u.lstrip("0") == t.lstrip("0")}
+            # ... and 's01' typed in a spreadsheet for the file names' 'S01' (case matters in ids and file names)
+            near = {u: t for u in unknown for t in participants["subject"]
+                    if u.lstrip("0").casefold() == t.lstrip("0").casefold()}
             hint = (f" (it has {sorted(set(near.values()))[:5]}: ids are compared as text, so "
                     f"{next(iter(near))!r} is not {near[next(iter(near))]!r})") if near else ""
             raise DataError(f"participants table lacks subject(s) {unknown[:5]}{hint}",
