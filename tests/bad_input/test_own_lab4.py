@@ -165,3 +165,16 @@ def test_a_short_sustained_recording_is_tiled_with_the_others(tmp_path, capsys):
                          "--set", "data.segmentation=bursts"], capsys)
     line = _one_error_line(code, err)  # bursts asked for: the short one cannot be detected, said in CLI terms
     assert "S0_VL.h5" in line and "remove it" in line and "--set data.lab.segmentation=whole" in line
+
+
+# ------------------------------------------------------------------ run --out: another tool's config.yaml
+def test_out_folder_with_a_foreign_config_yaml_is_refused_and_left_alone(tmp_path, capsys):
+    ds = _muscle_folder(tmp_path / "lab", fs=1000.0)
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "config.yaml").write_text("latex: true\n")
+    (out / "report.html").write_text("<p>my report</p>")
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", out, "--set", "evaluate.models=[lda]"], capsys)
+    line = _one_error_line(code, err)  # was: exit 0, the user's config.yaml and report.html overwritten
+    assert str(out) in line and "config.yaml" in line and "not a myoflow run" in line
+    assert (out / "config.yaml").read_text() == "latex: true\n" and "my report" in (out / "report.html").read_text()
