@@ -64,12 +64,13 @@ def check_run_dir(run_dir: Path) -> None:
         return
     cfg = run_dir / "config.yaml"
     if cfg.is_file():
-        if _is_run_config(cfg):
+        # a run's own folds or run_info.json beside it: an earlier run (its config is compared later)
+        if _is_run_config(cfg) or (run_dir / "folds").is_dir() or (run_dir / "run_info.json").is_file():
             return
         # another tool's config.yaml (or the user's own) is not a run's: the run would overwrite it and its
         # neighbours (report.html, metrics.json) without a word
         raise DataError("--out holds a config.yaml that is not a myoflow run's (no 'pipeline' key naming a myoflow "
-                        "pipeline); give a new or empty folder", str(run_dir))
+                        "pipeline, no folds/); give a new or empty folder", str(cfg))
     other = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_NAME and not _TEMP.match(p.name))
     if other:
         shown = ", ".join(other[:3]) + (" ..." if len(other) > 3 else "")
