@@ -144,12 +144,43 @@ def _pick(rec: Recording, names: list[str], signs: list[float] | None = None) ->
 def _angles(trial: Trial, side: str) -> Recording:
     rec = trial["angles"]
     if all(n in rec.ch_names for n in ANGLES_MYOFLOW):
-        return _in_degrees(_pick(rec, list(ANGLES_MYOFLOW)))
+        return _check_sign(_in_degrees(_pick(rec, list(ANGLES_MYOFLOW))), {}, trial.source)
     names = [f"hip_flexion_{side}", f"knee_angle_{side}", f"ankle_angle_{side}"]
     if all(n in rec.ch_names for n in names):
         out = _pick(rec, names, [1.0, -1.0, 1.0])
-        return _in_degrees(out.replace(ch_names=list(ANGLES_MYOFLOW)))
+        return _check_sign(_in_degrees(out.replace(ch_names=list(ANGLES_MYOFLOW))), dict(zip(ANGLES_MYOFLOW, names)),
+                           trial.source)
     raise DataError(f"angles stream needs {list(ANGLES_MYOFLOW)} or {names}; it has {list(rec.ch_names)}", rec.source)
+
+
+def _check_sign(rec: Recording, origin: dict[str, str], where: str | None) -> Recording:
+    """Refuse a joint angle of the opposite sign convention, naming the joint and the convention expected.
+
+    A knee read with the other sign (OpenSim models differ: ``knee_angle_r`` is flexion-negative in
+    gait2392, which myoflow negates, flexion-positive in some others) lies outside its physiological
+    range for most of the trial while its negation lies inside; without this check every cycle was
+    rejected as ``outside_valid_range`` (or, with ``data.crop: false``, the model learnt a mirrored knee).
+    """
+    from .gait_trials import PHYSIOLOGICAL_DEG
+
+    for j, name in enumerate(rec.ch_names):
+        if name not in PHYSIOLOGICAL_DEG:
+            continue
+        x = rec.data[j][np.isfinite(rec.data[j])]
+        if x.size < 2:
+            continue
+        lo, hi = PHYSIOLOGICAL_DEG[name]
+        inside, flipped = float(np.mean((x >= lo) & (x <= hi))), float(np.mean((-x >= lo) & (-x <= hi)))
+        # a tenth of the samples out and all but 1 % of the negation in: a sign convention, not marker dropout
+        # (dropout leaves the negation out too); walking knees reach ~60 deg, ~40 % of samples beyond -15
+        if inside < 0.9 and flipped >= 0.99:
+            col = origin.get(name, name)
+            conv = (f"OpenSim '{col}' is read as flexion-negative (gait2392) and negated to {name}"
+                    if col != name else f"'{name}' is read flexion/dorsiflexion-positive")
+            raise DataError(f"joint angle '{col}' has the opposite sign convention: only {inside:.0%} of its samples "
+                            f"lie in {name}'s range [{lo:g}, {hi:g}] deg, {flipped:.0%} once negated; {conv} "
+                            "(negate that column in the file)", where or rec.source)
+    return rec
 
 
 def _in_degrees(rec: Recording) -> Recording:
@@ -170,6 +201,12 @@ def _in_degrees(rec: Recording) -> Recording:
 def _moments(trial: Trial, side: str, body_mass: float) -> Recording:
     if "moments" not in trial:
         from . import moments_from_trial
+
+        if "grf" not in trial:
+            # the torque route predicts joint moments: recorded ones, or ones computed from the GRF
+            raise DataError(f"trial has neither a 'moments' nor a 'grf' stream (streams: {trial.names}): gait-emg "
+                            "predicts joint moments, so it needs them (an OpenSim inverse-dynamics .sto) or the "
+                            "ground reaction forces to compute them by inverse dynamics", trial.source)
 
         log.info("%r has no moments stream: computing sagittal moments by 2-D inverse dynamics", trial)
         return moments_from_trial(trial, body_mass_kg=body_mass, side=side)

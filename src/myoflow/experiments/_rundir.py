@@ -60,13 +60,35 @@ def check_run_dir(run_dir: Path) -> None:
     A folder holding only a lock and temporary files is a run killed before it wrote its config.
     """
     run_dir = Path(run_dir)
-    if not run_dir.is_dir() or (run_dir / "config.yaml").is_file():
+    if not run_dir.is_dir():
         return
+    cfg = run_dir / "config.yaml"
+    if cfg.is_file():
+        # a run's own folds or run_info.json beside it: an earlier run (its config is compared later)
+        if _is_run_config(cfg) or (run_dir / "folds").is_dir() or (run_dir / "run_info.json").is_file():
+            return
+        # another tool's config.yaml (or the user's own) is not a run's: the run would overwrite it and its
+        # neighbours (report.html, metrics.json) without a word
+        raise DataError("--out holds a config.yaml that is not a myoflow run's (no 'pipeline' key naming a myoflow "
+                        "pipeline, no folds/); give a new or empty folder", str(cfg))
     other = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_NAME and not _TEMP.match(p.name))
     if other:
         shown = ", ".join(other[:3]) + (" ..." if len(other) > 3 else "")
         raise DataError(f"--out is a non-empty folder that is not a myoflow run (no config.yaml; holds {shown}); "
                         "give a new or empty folder", str(run_dir))
+
+
+def _is_run_config(path: Path) -> bool:
+    """Whether ``path`` is the resolved config a run writes: a YAML mapping whose ``pipeline`` is a myoflow one."""
+    import yaml
+
+    from .registry import PIPELINES
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(doc, dict) and doc.get("pipeline") in PIPELINES
 
 
 def _pid_alive(pid: int) -> bool:

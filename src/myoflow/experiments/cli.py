@@ -74,7 +74,7 @@ def run_cmd(config: str, out: Path, data_dir: Path | None, name: str | None, set
     """Run the experiment in CONFIG (a YAML file) — or PIPELINE on --data DIR with default settings:
     every fold, metrics, predictions, checkpoints, report."""
     from .registry import load_config
-    from .quickrun import data_config, parse_sets
+    from .quickrun import data_config, folder_overrides, parse_sets
     from .runner import run_experiment
 
     overrides = parse_sets(sets)
@@ -87,6 +87,7 @@ def run_cmd(config: str, out: Path, data_dir: Path | None, name: str | None, set
             raise ConfigError(f"--name {name!r}: use ASCII letters, digits, '-' and '_' (it names the cohort in "
                               "conditions and reports)")
         source = data_config(config, data_dir, name=name, overrides=overrides)
+        overrides = folder_overrides(config, source, overrides)
     else:
         if config in PROTOCOLS and not Path(config).exists():
             raise click.UsageError(f"{config!r} is a pipeline name: add --data DIR, or give a YAML config")

@@ -23,7 +23,7 @@ import yaml
 from ..config import deep_merge, load_yaml
 from ..errors import ConfigError, DataError
 
-__all__ = ["parse_sets", "data_config", "cohort_name", "user_headline", "user_cohorts"]
+__all__ = ["parse_sets", "folder_overrides", "data_config", "cohort_name", "user_headline", "user_cohorts"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,38 @@ def parse_sets(items: Iterable[str]) -> dict[str, Any]:
             node = nxt
         node[parts[-1]] = value
     return out
+
+
+def folder_overrides(pipeline: str, raw: Mapping[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``--set data.KEY=V`` of ``run muscle-id --data DIR`` applied to the folder's cohort (``data.<name>.KEY``).
+
+    muscle-id's ``data`` maps cohort names to cohorts, and ``--data`` makes one cohort named after the folder;
+    ``data.segmentation=whole`` was read as a cohort named ``segmentation`` ("expected a mapping for section
+    CohortConfig"), and a typo (``data.bandpas``) as another cohort, naming neither the key nor the way to set it.
+    """
+    data = overrides.get("data")
+    if pipeline != "muscle-id" or not isinstance(data, dict):
+        return overrides
+    from ..pipelines.muscle_id.config import CohortConfig
+
+    (cname,) = raw["data"]
+    fields = sorted(CohortConfig.__dataclass_fields__)
+    moved = {k: v for k, v in data.items() if k in fields}
+    # a mapping is another cohort beside the folder's (data.sim.enabled=true): left to the config check
+    unknown = [k for k in data if k not in fields and k != cname
+               and not (isinstance(data[k], dict) and set(data[k]) <= set(fields))]
+    if unknown:
+        raise ConfigError(f"--set data.{unknown[0]}: unknown key for the folder's cohort {cname!r}; allowed keys: "
+                          f"{fields} (data.KEY or data.{cname}.KEY)")
+    if not moved:
+        return overrides
+    cohort = dict(data.get(cname) or {})
+    for k, v in moved.items():
+        if k in cohort:
+            raise ConfigError(f"--set: data.{k} and data.{cname}.{k} both given")
+        cohort[k] = v
+    rest = {k: v for k, v in data.items() if k not in moved and k != cname}
+    return {**overrides, "data": {**rest, cname: cohort}}
 
 
 def cohort_name(path: str | Path) -> str:

@@ -21,6 +21,24 @@ log = logging.getLogger(__name__)
 
 # Multipliers to volts: the containers store EMG in V (see myoflow.containers).
 _VOLT_SCALE = {"v": 1.0, "volt": 1.0, "volts": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
+#: Units a reading hint may declare: the voltages scaled to V, then those kept as given (unscaled signals,
+#: angles, forces, moments, lengths, normalised values); anything else (a typo, a furlong) would be kept
+#: silently and the EMG read unscaled.
+HINT_UNITS = ("V", "mV", "uV", "µV", "nV", "a.u.", "adc", "counts", "1", "%", "%MVC", "deg", "rad", "N", "N·m",
+              "Nm", "N*m", "m", "mm", "cm", "kg", "kgf", "g", "s")
+_HINT_UNIT_KEYS = {u.lower().replace(" ", "") for u in HINT_UNITS} | set(_VOLT_SCALE) | {"degree", "degrees",
+                                                                                         "radian", "radians"}
+
+
+def check_hint_units(units: Any, where: str) -> None:
+    """Raise DataError if a ``units`` hint (one unit, a comma list, or a list) names a unit myoflow does not know."""
+    items = [units] if not isinstance(units, (list, tuple)) else list(units)
+    items = [u.strip() for x in items for u in (str(x).split(",") if isinstance(x, str) else [str(x)])]
+    bad = [u for u in items if u.lower().replace(" ", "") not in _HINT_UNIT_KEYS]
+    if bad:
+        raise DataError(f"unknown unit(s) {bad} in the 'units' hint; accepted: {', '.join(HINT_UNITS)}", where)
+
+
 # A sampling interval this far (relative) from the median means dropped samples or spliced files.
 _MAX_JITTER = 0.25
 

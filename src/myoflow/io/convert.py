@@ -36,6 +36,7 @@ from .._atomic import atomic_write_text
 from ..containers import Recording, Trial
 from ..errors import DataError
 from ._common import BAD_ROW_POLICIES
+from .dataset import id_problem
 
 __all__ = ["ConvertItem", "convert", "plan_from_manifest", "plan_from_pattern", "parse_mapping", "FIELDS"]
 
@@ -205,7 +206,6 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     return items
 
 
-_UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
 def _check_item_ids(item: ConvertItem, muscle_from: str | None = None) -> None:
@@ -227,10 +227,10 @@ def _check_item_ids(item: ConvertItem, muscle_from: str | None = None) -> None:
         if v is None:
             continue
         text = str(v)
-        if not text.strip() or _UNSAFE_ID.search(text) or text.startswith(".") or len(text) > 200:
+        why = id_problem(text)
+        if why:
             what = f"{muscle_from} {text!r}" if (k == "muscle" and muscle_from) else f"{k} {text!r}"
-            raise DataError(f"{what} is not allowed: ids must be non-empty, without '/', '\\', "
-                            "control characters or a leading '.'", str(item.path))
+            raise DataError(f"{what} is not allowed: {why}", str(item.path))
     if "fs" in item.meta:
         # a field named fs was kept as text beside the rate read from the file, and never used as the rate
         raise DataError(f"'fs' cannot be a manifest column or --pattern field (got {item.meta['fs']!r}): the "
@@ -500,7 +500,9 @@ def convert(
         unknown = sorted(set(map(str, subjects)) - set(participants["subject"]))
         if unknown:
             # '01' from a file name and 1 in a spreadsheet column: say why they differ
-            near = {u: t for u in unknown for t in participants["subject"] if u.lstrip("0") == t.lstrip("0")}
+            # ... and 's01' typed in a spreadsheet for the file names' 'S01' (case matters in ids and file names)
+            near = {u: t for u in unknown for t in participants["subject"]
+                    if u.lstrip("0").casefold() == t.lstrip("0").casefold()}
             hint = (f" (it has {sorted(set(near.values()))[:5]}: ids are compared as text, so "
                     f"{next(iter(near))!r} is not {near[next(iter(near))]!r})") if near else ""
             raise DataError(f"participants table lacks subject(s) {unknown[:5]}{hint}",

@@ -70,13 +70,34 @@ def _inside(root: Path, stem: str) -> bool:
 _UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
+#: Ids become parts of file names (fold folders, item files); 255 bytes is a file name's limit on most systems.
+MAX_ID_CHARS = 200
+
+
+def id_problem(text: str) -> str | None:
+    """Why ``text`` cannot be an id (subject, session, muscle, ...), or None if it can.
+
+    The reason names the rule broken: a 240-character session from a long file name was refused with
+    "without '/', '\\', control characters or a leading '.'", none of which it had.
+    """
+    if not text.strip():
+        return "ids must be non-empty"
+    if _UNSAFE_ID.search(text):
+        return "ids must be without '/', '\\' or control characters"
+    if text.startswith("."):
+        return "ids must not start with '.'"
+    if len(text) > MAX_ID_CHARS:
+        return f"ids must be at most {MAX_ID_CHARS} characters (this one has {len(text)}; they become file names)"
+    return None
+
+
 def _check_ids(values: pd.Series, column: str, where: Path) -> None:
     """Subject ids end up in folder and file names (fold folders, reports): refuse path-like ones."""
     for v in values.dropna().unique():
         text = str(v)
-        if not text.strip() or _UNSAFE_ID.search(text) or text.startswith(".") or len(text) > 200:
-            raise DataError(f"{column} id {text!r} is not allowed: ids must be non-empty, without '/', '\\', "
-                            "control characters or a leading '.'", str(where))
+        why = id_problem(text)
+        if why:
+            raise DataError(f"{column} id {text!r} is not allowed: {why}", str(where))
 
 
 def _is_scalar(v: Any) -> bool:

@@ -11,7 +11,7 @@ from ..containers import Epochs, Recording, Trial
 from ..errors import DataError, MyoflowError
 from . import native
 from .c3d import read_c3d
-from ._common import missing_reason
+from ._common import check_hint_units, missing_reason
 from .dataset import is_dataset_folder, load_dataset
 from .edf import read_edf
 from .interop import read_nwb
@@ -102,6 +102,8 @@ def _call(func: Callable[..., Any], path: Path, hints: dict[str, Any], kind: str
     unknown = sorted(k for k in hints if k not in accepted)
     if unknown:
         raise DataError(f"unknown hint(s) {unknown} for {kind}; accepted: {accepted}", str(path))
+    if hints.get("units") is not None:
+        check_hint_units(hints["units"], str(path))
     return func(path, **hints)
 
 

@@ -11,10 +11,11 @@ muscle differs from the declared one.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -125,9 +126,28 @@ def load_placement_model(model_dir: str | Path, model: str | None = None, fold: 
                 module = CNNLSTMClassifier.load(p / f"{name}.safetensors", config=models[name]["estimator"])
                 info = {"classes": list(models[name]["classes"]), "scale": float(models[name]["scale"]),
                         "fold": p.name, "model": name, "fs": extras.get("fs"),
-                        "window_samples": extras.get("window_samples"), "task": extras.get("task")}
+                        "window_samples": extras.get("window_samples"), "task": extras.get("task"),
+                        "cohort": extras.get("cohort")}
                 return module, info, cfg
     raise DataError(f"no trained CNN-LSTM checkpoint{' ' + repr(model) if model else ''} found", str(run))
+
+
+def _segmentation(run: Path, cfg: Any, cohort: str | None) -> str:
+    """How the run cut ``cohort``'s recordings into windows (``bursts`` or ``whole``).
+
+    ``auto`` is resolved by the run (sustained contractions -> whole) and recorded in ``metrics.json``;
+    check-placement detected bursts whatever the run did, so a lab whose recordings are sustained
+    contractions trained a model it could never check a placement with ("no contraction detected").
+    """
+    cc = (getattr(cfg, "data", None) or {}).get(cohort) if cohort else None
+    seg = getattr(cc, "segmentation", "bursts") if cc is not None else "bursts"
+    if seg == "auto":
+        try:
+            m = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+            seg = m["summary"]["cohorts"][cohort]["segmentation"]
+        except (OSError, ValueError, KeyError, TypeError):
+            seg = "bursts"  # an unfinished run: the detector, as before (its message says what it found)
+    return str(seg)
 
 
 def _read_recording(item: Recording | str | Path) -> tuple[str, Recording]:
@@ -198,6 +218,7 @@ def check_placement(
     classes = info["classes"]
     declared = {k: normalise_label(v, classes) for k, v in raw.items()}
     pp = cfg.preprocess
+    whole = _segmentation(Path(model_dir), cfg, info.get("cohort")) == "whole"
     rows = []
     for item in recordings:
         stem, rec = _read_recording(item)
@@ -206,7 +227,9 @@ def check_placement(
             chans = None if sel is None else [sel]
             # a recording the model's preprocessing cannot take (rate below the band, too short to estimate
             # rest) is bad input, not a channel without bursts: its error names the file
-            ep, _ = burst_windows(rec, pp, recording_id=stem, channels=chans)
+            # a model trained on sustained contractions (segmentation whole) sees every window of them, as in training
+            ep, _ = burst_windows(rec, pp, recording_id=stem, channels=chans,
+                                  **({"whole": True, "windows_per_burst": None} if whole else {}))
             names = list(rec.ch_names) if sel is None else [rec.ch_names[sel]]
             if ep is None:
                 for ch in names:

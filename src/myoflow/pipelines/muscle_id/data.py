@@ -297,13 +297,24 @@ def _default_real_path() -> Path:
 # ------------------------------------------------------------------ windowing
 def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg: CohortConfig,
                    pp: PreprocessConfig) -> CohortData:
+    too_short: list[DataError] = []
+
     def segment(whole: bool, windows_per_burst: int | None, block_windows: int):
         parts, errors, n_true, n_det, n_lone = [], [], 0, 0, 0
         for rid, rec in items:
             chans = pick_channels(rec.n_channels, cfg.channels_per_burst)
-            ep, bursts = burst_windows(rec, pp, recording_id=rid, channels=chans,
-                                       windows_per_burst=windows_per_burst, block_windows=block_windows,
-                                       whole=whole)
+            try:
+                ep, bursts = burst_windows(rec, pp, recording_id=rid, channels=chans,
+                                           windows_per_burst=windows_per_burst, block_windows=block_windows,
+                                           whole=whole)
+            except DataError as exc:
+                # auto: a recording too short to estimate rest from is no reason to stop before the cohort is
+                # seen to be sustained contractions (then it is tiled like the rest); raised below if it is not
+                if whole or "rest estimation" not in str(exc):
+                    raise
+                too_short.append(exc)
+                n_lone += 1
+                continue
             n_det += len(bursts)
             n_lone += len(bursts) <= 1
             true = rec.events_of("burst_onset") if len(rec.events) else np.zeros(0, dtype=np.int64)
@@ -338,6 +349,11 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
                     name, n_lone, len(items), name, name, name)
     elif segmentation == "auto":
         segmentation = "bursts"
+    if too_short and segmentation != "whole":
+        # the reader's hint (rest=(t0, t1)) is Python's; say what a `myoflow run` user can do
+        exc = too_short[0]
+        raise DataError(f"{str(exc).removeprefix(f'{exc.source}: ')}: too short for burst detection; remove it "
+                        f"(or, for sustained contractions, --set data.{name}.segmentation=whole)", exc.source)
     if not parts:
         hint = (f" or, for sustained contractions, data.{name}.segmentation: whole"
                 if segmentation == "bursts" else "")
