@@ -66,6 +66,31 @@ def test_missing_data_folder_exit_2(tmp_path, capsys):
     assert e.value.code == 2 and "data folder not found" in capsys.readouterr().err
 
 
+def test_a_data_folder_with_none_of_the_datasets_is_exit_2(tmp_path, capsys):
+    # was exit 0 with "0/0 judged statistics pass": a wrong --data looked like a clean validation
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "S01.csv").write_text("t,emg\n0,1\n")
+    with pytest.raises(SystemExit) as e:
+        main(["validate-simulator", "--out", str(tmp_path / "o"), "--data", str(tmp_path / "mine"), "--quick"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and "holds none of the datasets" in err[0] and "mine" in err[0]
+
+
+def test_out_inside_the_data_or_a_foreign_folder_is_refused(tmp_path, capsys):
+    data = tmp_path / "data"
+    (data / "stim-artefact-tscs").mkdir(parents=True)
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "report.html").write_text("my own report")
+    for out in (data / "stim-artefact-tscs", mine):
+        with pytest.raises(SystemExit) as e:
+            main(["validate-simulator", "--out", str(out), "--data", str(data), "--only", "stim"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and "--out" in err[0]
+    assert (mine / "report.html").read_text() == "my own report"
+    assert not (data / "stim-artefact-tscs" / "figures").exists()
+
+
 @pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data (public recordings) not present")
 def test_quick_report_on_the_real_data(tmp_path):
     report, sections = validate_simulator(tmp_path, DATA, quick=True, seed=3)

@@ -30,6 +30,7 @@ def validate_simulator_cmd(out: Path, data: Path | None, seed: int, quick: bool,
 
     if data is not None and not data.is_dir():
         raise DataError("data folder not found", str(data))
+    _check_out(out, data)
     report, sections = validate_simulator(out, data, seed=seed, quick=quick, only=only or None,
                                           half=half)
     judged = [c.passed for s in sections for c in s.checks if c.passed is not None]
@@ -38,6 +39,29 @@ def validate_simulator_cmd(out: Path, data: Path | None, seed: int, quick: bool,
         n_bad = sum(c.passed is False for c in s.checks)
         click.echo(f"{s.key:24s} {s.status:9s} pass {n_ok:3d}  fail {n_bad:3d}  {s.seconds:6.1f} s  {s.message}")
     click.echo(f"{sum(judged)}/{len(judged)} judged statistics pass; report: {report}")
+    if data is not None and all(s.status == "absent" for s in sections):
+        from .simulator import OPT_IN_SECTIONS, SECTIONS
+
+        wanted = sorted({SECTIONS.get(k, OPT_IN_SECTIONS.get(k, ("?",)))[0] for k in (only or SECTIONS)})
+        raise DataError(f"holds none of the datasets validate-simulator compares with (expected a subfolder "
+                        f"{', '.join(wanted)}; see ../shared/data/README.md)", str(data))
     errors = [s for s in sections if s.status == "error"]
     if errors:
         raise DataError("; ".join(s.message for s in errors) + f" (report written to {report})")
+
+
+def _check_out(out: Path, data: Path | None) -> None:
+    """Refuse an ``--out`` that would mix the report into the user's files or into the real datasets.
+
+    The report rewrites ``report.html``, ``validation.json`` and ``figures/`` in ``out``: a non-empty
+    folder is taken only when it is an earlier validate-simulator report (it holds ``validation.json``).
+    """
+    from ..pipelines._shared import shared_data_dir
+
+    root = (data if data is not None else shared_data_dir()).resolve()
+    dest = out.resolve()
+    if dest == root or root in dest.parents:
+        raise DataError(f"--out lies inside the data folder {root}; write the report elsewhere", str(out))
+    if out.is_dir() and any(out.iterdir()) and not (out / "validation.json").is_file():
+        raise DataError("--out is a non-empty folder that is not an earlier validate-simulator report (no "
+                        "validation.json); give a new or empty folder", str(out))
