@@ -88,10 +88,7 @@ def predict_trial(cfg, fold_dir: Path, model: str, path: Path, min_cycles: int =
 
     ests, extras = load_fold_models(fold_dir, model)
     trial = read_trial(path)
-    for name in ("angles",):
-        rec = trial[name] if name in trial else None
-        if rec is not None and not np.isfinite(rec.data).all():
-            raise DataError(f"{name} stream holds NaN/inf samples; fill or crop them first", str(path))
+    # NaN/inf samples never get here: a Recording refuses them when the file is read
     try:
         c = _cycles_from_trials([(Path(path).stem, trial)], cfg, user=True)
     except DataError as exc:
