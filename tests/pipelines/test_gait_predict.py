@@ -109,3 +109,9 @@ def test_predict_stimulated_mass_still_requires_covariates(tmp_path, capsys):
     (tmp_path / "config.yaml").write_text("pipeline: stimulated-mass\nname: x\n")
     _, err = cli(["predict", tmp_path, tmp_path / "r.h5"], capsys, code=2)
     assert "Missing option '--covariates'" in err
+
+
+def test_predict_refuses_a_pipeline_without_a_route(tmp_path, capsys):
+    (tmp_path / "config.yaml").write_text("pipeline: muap-generator\nname: x\n")
+    _, err = cli(["predict", tmp_path, tmp_path / "r.h5"], capsys, code=2)
+    assert "'muap-generator' run" in err and str(tmp_path) in err
