@@ -113,5 +113,5 @@ def test_predict_stimulated_mass_still_requires_covariates(tmp_path, capsys):
 
 def test_predict_refuses_a_pipeline_without_a_route(tmp_path, capsys):
     (tmp_path / "config.yaml").write_text("pipeline: muap-generator\nname: x\n")
-    _, err = cli(["predict", tmp_path, tmp_path / "r.h5"], capsys, code=2)
-    assert "'muap-generator' run" in err and str(tmp_path) in err
+    _, err = cli(["predict", tmp_path, tmp_path / "r.h5", "--covariates", "age=40"], capsys, code=2)
+    assert "this is a 'muap-generator' run; predict needs a 'stimulated-mass' run" in err and str(tmp_path) in err

@@ -51,13 +51,8 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
     """
     from ...errors import ConfigError as _ConfigError
 
-    from ...errors import DataError as _DataError
-
-    pipeline = _run_pipeline(model_dir)
-    if pipeline not in (None, "stimulated-mass", "gait-emg"):
-        raise _DataError(f"this is a {pipeline!r} run; predict handles 'stimulated-mass' and 'gait-emg' runs"
-                         + (" (muscle-id: use check-placement)" if pipeline == "muscle-id" else ""), str(model_dir))
-    if pipeline == "gait-emg":
+    # any run but gait-emg takes the stimulated-mass route unchanged (its checks and messages as before)
+    if _run_pipeline(model_dir) == "gait-emg":
         if covariates is not None:
             raise _ConfigError(f"--covariates: a gait-emg run ({model_dir}) takes no covariates")
         return _predict_gait(model_dir, recordings, model, fold, out_dir, as_json)
