@@ -48,6 +48,9 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
     sampling rate. The run's 'final' model (trained on every subject) is used when
     the recordings cover its frequencies, else a cross-validation fold's model of
     the matching condition.
+
+    A gait-emg MODEL_DIR instead takes walking Trial files and writes their predicted
+    sEMG envelopes (torque-based model; --model direct for the baseline; --fold, --out).
     """
     from ...errors import ConfigError as _ConfigError
 
