@@ -38,7 +38,7 @@ HELP: dict[str, str] = {
     "reproduce": "Simulate and run a paper protocol (or all four).",
     "report": "Rebuild report.html for a run directory.",
     "export": "Export a trained model to ONNX.",
-    "predict": "Screen a new person's stimulated recordings for muscle-mass level.",
+    "predict": "Apply a run to a new person: muscle-mass level (stimulated-mass) or sEMG from gait (gait-emg).",
     "check-placement": "Flag grid/sensor channels whose muscle disagrees with the declared one.",
     "validate-simulator": "Compare simulated with real recordings (HTML report, pass/fail).",
 }

@@ -779,6 +779,13 @@ class GaitEmgPipeline(Pipeline):
         states = {"torque_based": estimator_tensors(tb), "baseline": estimator_tensors(bl)}
         extras["models"] = {"torque_based": {"estimator": estimator_config(tb)},
                             "baseline": {"estimator": estimator_config(bl)}}
+        # every ensemble member, so `myoflow predict` averages the same models the fold scored
+        # (member 0 keeps its historical file name; members 1.. are "<model>.m<i>")
+        for name, members in (("torque_based", tbs), ("baseline", bls)):
+            for i, e in enumerate(members[1:], start=1):
+                states[f"{name}.m{i}"] = estimator_tensors(e)
+            extras["models"][name]["members"] = [estimator_config(e) for e in members]
+        extras["predict"] = {"muscles": list(muscles), "n_points": int(P)}
         return FoldResult(fold.id, fold.condition, metrics, predictions, curves, states, extras)
 
     # .............................................................. summary

@@ -28,15 +28,19 @@ def _read(path: Path):
 @click.command("predict")
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--covariates", required=True,
-              help="age=…,sex=M|F,height=…(m),weight=…(kg)[,bmi=…]; e.g. age=45,sex=F,height=1.62,weight=60")
+@click.option("--covariates", default=None,
+              help="age=…,sex=M|F,height=…(m),weight=…(kg)[,bmi=…]; e.g. age=45,sex=F,height=1.62,weight=60 "
+                   "(required for stimulated-mass runs; refused for gait-emg runs)")
 @click.option("--model", default="attention_bilstm", show_default=True, help="Neural model of the run to use.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
               help="Attention plot PNG (default: MODEL_DIR/predict/attention_<first recording>.png; "
                    "never beside the recordings).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str, model: str,
-                plot_path: Path | None, as_json: bool) -> None:
+@click.option("--fold", default=None, help="gait-emg runs: the fold whose saved models are used (default: the first).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="gait-emg runs: output folder (default MODEL_DIR/predict; never beside the recordings).")
+def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str | None, model: str,
+                plot_path: Path | None, as_json: bool, fold: str | None, out_dir: Path | None) -> None:
     """Predict the muscle-mass level from stimulated RF/BF RECORDINGS with a trained run MODEL_DIR.
 
     Each recording is one muscle at one stimulation frequency (meta 'muscle' and
@@ -44,7 +48,20 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str, 
     sampling rate. The run's 'final' model (trained on every subject) is used when
     the recordings cover its frequencies, else a cross-validation fold's model of
     the matching condition.
+
+    A gait-emg MODEL_DIR instead takes walking Trial files and writes their predicted
+    sEMG envelopes (torque-based model; --model direct for the baseline; --fold, --out).
     """
+    from ...errors import ConfigError as _ConfigError
+
+    # any run but gait-emg takes the stimulated-mass route unchanged (its checks and messages as before)
+    if _run_pipeline(model_dir) == "gait-emg":
+        if covariates is not None:
+            raise _ConfigError(f"--covariates: a gait-emg run ({model_dir}) takes no covariates")
+        return _predict_gait(model_dir, recordings, model, fold, out_dir, as_json)
+    if covariates is None:  # click's own message, as when the option was required
+        raise click.MissingParameter(ctx=click.get_current_context(), param_hint="'--covariates'",
+                                     param_type="option")
     from ...report.figures.stimulated_mass import plot_attention_single
     from ...experiments.inference.screening import parse_covariates, screen
 
@@ -86,3 +103,34 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str, 
         click.echo(f"  P({k}) = {v:.3f}")
     click.echo(f"model: {model_dir} fold {res.fold} ({', '.join(f'{f:g}' for f in res.frequencies)} Hz)")
     click.echo(f"attention plot: {plot_path}")
+
+
+def _run_pipeline(run_dir: Path) -> str | None:
+    """The ``pipeline`` recorded in RUN_DIR/config.yaml (None when unreadable: the usual checks then report it)."""
+    try:
+        from ...config import load_yaml
+
+        return (load_yaml(run_dir / "config.yaml") or {}).get("pipeline") if (run_dir / "config.yaml").is_file() \
+            else None
+    except Exception:
+        return None
+
+
+def _predict_gait(run_dir: Path, trials: tuple[Path, ...], model: str, fold: str | None, out: Path | None,
+                  as_json: bool) -> None:
+    """gait-emg route: predicted sEMG envelopes per trial (see :mod:`myoflow.pipelines.gait_emg.predict`)."""
+    from ..gait_emg.predict import run_predict
+
+    name = {"attention_bilstm": "torque_based", "torque": "torque_based", "direct": "baseline"}.get(model, model)
+    res = run_predict(run_dir, trials, name, fold, out)
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+        return
+    click.echo(f"model: {run_dir} fold {res['fold']} ({res['model']})")
+    for t, r in res["trials"].items():
+        click.echo(f"{t}: {r['n_cycles']} cycles")
+        for m in r["muscles"]:
+            r2 = r["r2_ens"]
+            extra = f"  R² of ensemble average {r2[m]:.3f}" if r2 else ""
+            click.echo(f"  {m:<6} peak of mean {r['peak_of_mean'][m]:.3f}{extra}")
+        click.echo(f"  {r['mean_csv']}\n  {r['cycles_csv']}\n  {r['plot']}")
