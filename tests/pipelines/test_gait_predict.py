@@ -115,3 +115,23 @@ def test_predict_refuses_a_pipeline_without_a_route(tmp_path, capsys):
     (tmp_path / "config.yaml").write_text("pipeline: muap-generator\nname: x\n")
     _, err = cli(["predict", tmp_path, tmp_path / "r.h5", "--covariates", "age=40"], capsys, code=2)
     assert "this is a 'muap-generator' run; predict needs a 'stimulated-mass' run" in err and str(tmp_path) in err
+
+
+def test_predict_takes_a_kinematics_only_trial(gait_run, tmp_path, capsys):
+    # a new person's walking has angles only: no EMG to score, no moments, no GRF for a body mass
+    from myoflow.io import read, save
+
+    run = gait_run / "run"
+    fold = _test_fold(run, "S002")
+    full = read(gait_run / "ds" / "S002" / "walk.h5")
+    kin = full.replace(streams={"angles": full["angles"]})
+    save(kin, tmp_path / "kin.h5")
+    args = ["predict", run, "--fold", fold, "--json"]
+    a = json.loads(cli([*args[:2], gait_run / "ds" / "S002" / "walk.h5", *args[2:], "--out", tmp_path / "a"],
+                       capsys)[0])
+    b = json.loads(cli([*args[:2], tmp_path / "kin.h5", *args[2:], "--out", tmp_path / "b"], capsys)[0])
+    ta, tb = next(iter(a["trials"].values())), next(iter(b["trials"].values()))
+    assert tb["r2_ens"] is None and tb["n_cycles"] == ta["n_cycles"]
+    ga, gb = pd.read_csv(ta["cycles_csv"]), pd.read_csv(tb["cycles_csv"])
+    for m in ta["muscles"]:
+        np.testing.assert_allclose(gb[m].to_numpy(), ga[m].to_numpy(), rtol=1e-6)

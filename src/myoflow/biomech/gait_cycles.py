@@ -273,25 +273,31 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
                     bandpass: tuple[float, float] = (20.0, 450.0), envelope_hz: float = 6.0,
                     body_mass: float | None = None, muscles: list[str] | None = None,
                     emg_map: dict[str, str] | None = None, force_plates: dict[str, str] | None = None,
-                    heel_strikes: str = "auto", rules=None, crop: bool = True) -> GaitCycles:
+                    heel_strikes: str = "auto", rules=None, crop: bool = True,
+                    kinematics_only: bool = False) -> GaitCycles:
     """Cut one Trial into time-normalised cycles (module docstring lists what it needs).
 
     ``muscles`` / ``emg_map`` choose and name the EMG channels to predict; ``force_plates``
     assigns plates to feet (default: from names, checked against kinematics); heel strikes
     come from events, GRF or kinematics (``heel_strikes``); cycles outside ``rules``
     (:class:`~.trials.CycleRules`) or outside the valid range of the angles (``crop``) are
-    rejected and counted in ``info``.
+    rejected and counted in ``info``. With ``kinematics_only`` (applying a trained model to a
+    new person's walking) only the angles are needed: no moments and no body mass are computed
+    (``moments`` has 0 channels), and the EMG is cut when the trial has it and it reads, else
+    ``emg`` has 0 channels.
     """
     from ..preprocess import segment_cycles
     from .gait_trials import CycleRules, assign_force_plates, plausible_cycles, valid_range
 
-    for s in ("angles", "emg"):
+    for s in ("angles",) if kinematics_only else ("angles", "emg"):
         if s not in trial:
             raise DataError(f"trial has no {s!r} stream (streams: {trial.names})", trial.source)
     rules = rules or CycleRules()
     trial, plates = assign_force_plates(trial, side, force_plates)
     hs, hs_source = _heel_strikes(trial, side, heel_strikes)
-    if body_mass is not None:
+    if kinematics_only:
+        mass, mass_source = float("nan"), "not needed"
+    elif body_mass is not None:
         mass, mass_source = float(body_mass), "participants"
     else:
         mass, mass_source = _body_mass(trial, side, hs)
@@ -301,11 +307,18 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
     if not keep.size:
         raise DataError(f"no plausible gait cycle among {counts['candidate']} (heel strikes from {hs_source}; "
                         f"rejected: {counts}); check data.side and data.cycle_* limits", trial.source)
-    mom = _moments(trial, side, mass)
-    emg = _emg(trial, side, bandpass, envelope_hz, muscles, emg_map)
-    parts = {}
-    for name, rec in (("angles", ang), ("moments", mom), ("emg", emg)):
-        parts[name] = segment_cycles(rec, hs, n_points=n_points, max_duration_ratio=None)
+    streams = {"angles": ang}
+    if not kinematics_only:
+        streams["moments"] = _moments(trial, side, mass)
+    if not kinematics_only or "emg" in trial:
+        try:
+            streams["emg"] = _emg(trial, side, bandpass, envelope_hz, muscles, emg_map)
+        except DataError as exc:
+            if not kinematics_only:
+                raise
+            log.warning("%s: EMG not used (%s)", trial.source, exc)
+    parts = {name: segment_cycles(rec, hs, n_points=n_points, max_duration_ratio=None)
+             for name, rec in streams.items()}
     # keep plausible cycles present in all three streams (same heel strikes → same 'cycle' numbers)
     common = set(keep.tolist())
     for ep in parts.values():
@@ -321,14 +334,23 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
     })
     subject = md["subject"].iloc[0]
     counts["kept"] = len(md)
+    n, P = a.X.shape[0], a.X.shape[2]
+
+    def cut(name: str, scale: float = 1.0) -> tuple[np.ndarray, tuple[str, ...]]:
+        if name not in parts:  # kinematics only: the stream is not needed (0 channels)
+            return np.zeros((n, 0, P)), ()
+        return parts[name][sel[name]].X.astype(np.float64) / scale, tuple(streams[name].ch_names)
+
+    moments, moment_names = cut("moments", mass)
+    emg, emg_names = cut("emg")
     return GaitCycles(
         angles=a.X.astype(np.float64),
-        moments=parts["moments"][sel["moments"]].X.astype(np.float64) / mass,
-        emg=parts["emg"][sel["emg"]].X.astype(np.float64),
+        moments=moments,
+        emg=emg,
         durations=a.metadata["duration_s"].to_numpy(dtype=float),
         metadata=md,
-        moment_names=tuple(mom.ch_names),
-        muscles=tuple(emg.ch_names),
+        moment_names=moment_names,
+        muscles=emg_names,
         info={"body_mass_kg": {subject: mass}, "body_mass_source": {subject: mass_source},
               "trials": {md["trial"].iloc[0]: {"heel_strikes": hs_source, "force_plates": plates,
                                                "valid_range_s": None if window is None else

@@ -249,7 +249,7 @@ def _with_participant(trial, parts: pd.DataFrame | None):
 
 
 def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False,
-                        real: bool = False) -> GaitCycles:
+                        real: bool = False, kinematics_only: bool = False) -> GaitCycles:
     from ...biomech.gait_trials import CycleRules
 
     pre, d = cfg.preprocess, cfg.data
@@ -261,7 +261,7 @@ def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, 
         mass = None if masses is None else masses.get(str(trial.subject))
         items.append(trial_to_cycles(trial, trial_name=name, side=cfg.data.side, n_points=pre.n_points,
                                      bandpass=tuple(pre.bandpass), envelope_hz=pre.envelope_hz, body_mass=mass,
-                                     **extra))
+                                     kinematics_only=kinematics_only, **extra))
     out = GaitCycles.concatenate(items)
     out.info = {key: {k: v for it in items for k, v in it.info.get(key, {}).items()}
                 for key in ("body_mass_kg", "body_mass_source", "trials")}

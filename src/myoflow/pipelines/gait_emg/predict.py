@@ -75,7 +75,7 @@ def read_trial(path: Path):
         raise DataError("trial file not found", str(path))
     obj = read(path)
     if not isinstance(obj, Trial):
-        raise DataError(f"expected a walking Trial (angles + emg streams), got a {type(obj).__name__}", str(path))
+        raise DataError(f"expected a walking Trial (an angles stream), got a {type(obj).__name__}", str(path))
     return obj
 
 
@@ -90,7 +90,7 @@ def predict_trial(cfg, fold_dir: Path, model: str, path: Path, min_cycles: int =
     trial = read_trial(path)
     # NaN/inf samples never get here: a Recording refuses them when the file is read
     try:
-        c = _cycles_from_trials([(Path(path).stem, trial)], cfg, user=True)
+        c = _cycles_from_trials([(Path(path).stem, trial)], cfg, user=True, kinematics_only=True)
     except DataError as exc:
         raise DataError(str(exc).split(": ", 1)[-1] if str(exc).startswith(str(path)) else str(exc),
                         str(path)) from None
