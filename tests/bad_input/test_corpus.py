@@ -1203,7 +1203,7 @@ def predict_covariate_without_value(t):
 def predict_on_muscle_id_run(t):
     run = _muscle_run(t)
     return ["predict", run, _good_recording(t), "--covariates", "age=40,sex=F,height=1.7,weight=70"], \
-        "this is a 'muscle-id' run; predict needs a 'stimulated-mass' run", run
+        "this is a 'muscle-id' run; predict needs a 'stimulated-mass' or 'gait-emg' run", run
 
 
 @bad_command

@@ -113,8 +113,10 @@ def test_predict_stimulated_mass_still_requires_covariates(tmp_path, capsys):
 
 def test_predict_refuses_a_pipeline_without_a_route(tmp_path, capsys):
     (tmp_path / "config.yaml").write_text("pipeline: muap-generator\nname: x\n")
-    _, err = cli(["predict", tmp_path, tmp_path / "r.h5", "--covariates", "age=40"], capsys, code=2)
-    assert "this is a 'muap-generator' run; predict needs a 'stimulated-mass' run" in err and str(tmp_path) in err
+    for extra in (["--covariates", "age=40"], []):  # without --covariates: the route, not "Missing option"
+        _, err = cli(["predict", tmp_path, tmp_path / "r.h5", *extra], capsys, code=2)
+        assert "this is a 'muap-generator' run; predict needs a 'stimulated-mass' or 'gait-emg' run" in err
+        assert str(tmp_path) in err and err.count("\n") == 1
 
 
 def test_predict_takes_a_kinematics_only_trial(gait_run, tmp_path, capsys):

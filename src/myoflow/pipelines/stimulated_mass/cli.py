@@ -55,10 +55,17 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
     from ...errors import ConfigError as _ConfigError
 
     # any run but gait-emg takes the stimulated-mass route unchanged (its checks and messages as before)
-    if _run_pipeline(model_dir) == "gait-emg":
+    pipeline = _run_pipeline(model_dir)
+    if pipeline == "gait-emg":
         if covariates is not None:
             raise _ConfigError(f"--covariates: a gait-emg run ({model_dir}) takes no covariates")
         return _predict_gait(model_dir, recordings, model, fold, out_dir, as_json)
+    if pipeline is not None and pipeline != "stimulated-mass":
+        from ...errors import DataError as _DataError
+
+        hint = " (muscle-id runs: myoflow check-placement)" if pipeline == "muscle-id" else ""
+        raise _DataError(f"this is a {pipeline!r} run; predict needs a 'stimulated-mass' or 'gait-emg' run{hint}",
+                         str(model_dir))
     if covariates is None:  # click's own message, as when the option was required
         raise click.MissingParameter(ctx=click.get_current_context(), param_hint="'--covariates'",
                                      param_type="option")
