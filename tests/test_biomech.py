@@ -166,3 +166,21 @@ def test_combining_trials_with_other_muscles_names_the_trial():
     assert len(ok) == 4
     with pytest.raises(DataError, match=r"^walk02: muscles \['TA', 'SOL'\] differ from \['TA', 'GM'\] of walk01"):
         GaitCycles.concatenate([cycles("walk01", ["TA", "GM"]), cycles("walk02", ["TA", "SOL"])])
+
+
+def test_gait_emg_below_1khz_says_the_band_top_was_lowered(caplog):
+    # a 500 Hz lab: the 450 Hz band top cannot be kept; it is lowered, and the log says so once per rate
+    import logging
+
+    from myoflow.biomech import gait_cycles as gc
+    from myoflow.containers import Recording, Trial
+
+    rng = np.random.default_rng(0)
+    emg = Recording(rng.standard_normal((7, 2000)), 500.0, tuple(gc.MUSCLES))
+    trial = Trial({"emg": emg}, meta={"source": "lab500/S01.h5"})
+    gc._WARNED_BAND.discard((500.0, 450.0))
+    with caplog.at_level(logging.WARNING, logger="myoflow.biomech.gait_cycles"):
+        gc._emg(trial, "r", (20.0, 450.0), 6.0)
+        gc._emg(trial, "r", (20.0, 450.0), 6.0)
+    msgs = [r.getMessage() for r in caplog.records if "band-pass top" in r.getMessage()]
+    assert len(msgs) == 1 and "500 Hz" in msgs[0] and "225" in msgs[0] and "S01.h5" in msgs[0]

@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_WARNED_BAND: set[tuple[float, float]] = set()  # (rate, requested top) already reported
 
 MUSCLES = ("TA", "GM", "VL", "RF", "BF", "ST", "SOL")
 ANGLES_MYOFLOW = ("hip_flexion", "knee_flexion", "ankle_dorsiflexion")
@@ -232,6 +233,11 @@ def _emg(trial: Trial, side: str, bandpass: tuple[float, float], envelope_hz: fl
     if is_env:
         return rec
     hi = min(bandpass[1], 0.45 * rec.fs)
+    if hi < bandpass[1] and (rec.fs, bandpass[1]) not in _WARNED_BAND:
+        # a 500 Hz-1 kHz lab: the band must end below Nyquist; say so once per rate, not per trial
+        _WARNED_BAND.add((rec.fs, bandpass[1]))
+        log.warning("EMG at %g Hz (%s): band-pass top lowered from %g to %g Hz (below 0.45 x rate)", rec.fs,
+                    trial.source, bandpass[1], hi)
     return envelope(bp(rec, bandpass[0], hi), cutoff=envelope_hz)
 
 

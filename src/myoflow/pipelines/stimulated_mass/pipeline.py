@@ -235,8 +235,9 @@ class StimulatedMassPipeline(Pipeline):
             n_subj = int(md["subject"].nunique())
             if not 2 <= ev.n_splits <= n_subj:
                 # the splitter's own error names neither the setting nor the way out
-                raise ConfigError(f"config: evaluate.n_splits={ev.n_splits}: subject-wise k-fold needs 2 to "
-                                  f"{n_subj} folds (the cohort has {n_subj} subjects); set e.g. --set "
+                allowed = "exactly 2 folds" if n_subj == 2 else f"2 to {n_subj} folds"
+                raise ConfigError(f"config: evaluate.n_splits={ev.n_splits}: subject-wise k-fold needs {allowed} "
+                                  f"(the cohort has {n_subj} subjects); set e.g. --set "
                                   f"evaluate.n_splits={min(max(n_subj, 2), 5)}, or evaluate.splitter=loso")
             splitter = SubjectKFold(n_splits=ev.n_splits, stratify=True, shuffle=True, seed=cfg.seed)
         splits = list(splitter.split(md, y=md["label"].to_numpy()))
