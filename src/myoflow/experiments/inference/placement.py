@@ -127,7 +127,7 @@ def load_placement_model(model_dir: str | Path, model: str | None = None, fold: 
                 info = {"classes": list(models[name]["classes"]), "scale": float(models[name]["scale"]),
                         "fold": p.name, "model": name, "fs": extras.get("fs"),
                         "window_samples": extras.get("window_samples"), "task": extras.get("task"),
-                        "cohort": extras.get("cohort")}
+                        "cohort": extras.get("cohort"), "segmentation": extras.get("segmentation")}
                 return module, info, cfg
     raise DataError(f"no trained CNN-LSTM checkpoint{' ' + repr(model) if model else ''} found", str(run))
 
@@ -218,7 +218,8 @@ def check_placement(
     classes = info["classes"]
     declared = {k: normalise_label(v, classes) for k, v in raw.items()}
     pp = cfg.preprocess
-    whole = _segmentation(Path(model_dir), cfg, info.get("cohort")) == "whole"
+    # the fold's own record first (runs since 2026-12-07), else the config / metrics.json
+    whole = (info.get("segmentation") or _segmentation(Path(model_dir), cfg, info.get("cohort"))) == "whole"
     rows = []
     for item in recordings:
         stem, rec = _read_recording(item)

@@ -331,6 +331,9 @@ class MuscleIdPipeline(Pipeline):
             "cohort": p["cohort"], "task": task, "scheme": scheme, "held_out": p.get("held_out"),
             "n_train": int(train.size), "n_test": int(test.size), "fs": float(cohort.epochs.fs),
             "window_samples": int(cohort.epochs.n_times), "input_names": ["emg"], "models": {},
+            # how the recordings were cut (auto resolved): check-placement cuts new ones the same way, also
+            # from a killed run that has no metrics.json yet
+            "segmentation": cohort.info.get("segmentation"),
         }
         models = _fold_models(cfg, task, scheme)
         for model in models:
