@@ -14,21 +14,14 @@ import pytest
 
 from myoflow.cli import main
 
+from ..test_user_data import run_cli as cli
+
 SMALL = ["--workers", "1", "--set", "train.epochs=2", "--set", "model.params.torque_epochs=2",
          "--set", "evaluate.n_boot=20", "--set", "model.params.torque_hidden=[16, 12]",
          "--set", "model.params.added_hidden=8", "--set", "baseline.params.hidden=[16, 12]",
          "--set", "evaluate.ensemble=2"]
 
 
-def cli(args, capsys, code=0):
-    try:
-        main([str(a) for a in args])
-        rc = 0
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    assert rc == code, f"exit {rc} != {code}\n{out}\n{err}"
-    return out, err
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,8 @@ from typing import Iterator
 from .._worker import die_with_parent  # re-exported; lives in a light module for spawned workers
 from ..errors import DataError
 
-__all__ = ["lock_run_dir", "remove_partial_writes", "check_fold_id", "check_run_dir", "die_with_parent", "LOCK_NAME"]
+__all__ = ["lock_run_dir", "remove_partial_writes", "check_fold_id", "check_run_dir", "config_pipeline",
+           "die_with_parent", "LOCK_NAME"]
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +81,23 @@ def check_run_dir(run_dir: Path) -> None:
 
 def _is_run_config(path: Path) -> bool:
     """Whether ``path`` is the resolved config a run writes: a YAML mapping whose ``pipeline`` is a myoflow one."""
-    import yaml
-
     from .registry import PIPELINES
 
+    return config_pipeline(path) in PIPELINES
+
+
+def config_pipeline(path: Path) -> str | None:
+    """The ``pipeline`` named by the YAML file ``path``; None when it is missing, unreadable or names none.
+
+    For choosing a route before the config is validated (the validating read then reports damage).
+    """
+    import yaml
+
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False
-    return isinstance(doc, dict) and doc.get("pipeline") in PIPELINES
+        return None
+    return doc.get("pipeline") if isinstance(doc, dict) else None
 
 
 def _pid_alive(pid: int) -> bool:

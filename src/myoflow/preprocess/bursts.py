@@ -22,7 +22,12 @@ from ..containers import Epochs, Recording
 from ..errors import ConfigError, DataError
 from ._common import check_recording, keep_inside, metadata_frame, ms_to_samples, take_windows
 
-__all__ = ["tkeo", "detect_bursts", "burst_statistic", "refine_onsets", "onset_windows", "channels_as_samples"]
+__all__ = ["tkeo", "detect_bursts", "burst_statistic", "refine_onsets", "onset_windows", "channels_as_samples",
+           "RestTooShortError"]
+
+
+class RestTooShortError(DataError):
+    """A recording too short (< 1 s) to estimate its rest level from: a caller may tile it instead."""
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +76,7 @@ def _rest_stats(stat: np.ndarray, fs: float, rest: Any, source: str) -> tuple[np
     seg_len = max(2, int(round(0.25 * fs)))
     n_seg = n // seg_len
     if n_seg < 4:
-        raise DataError(
+        raise RestTooShortError(
             f"recording is {n / fs:.2f} s long; automatic rest estimation needs >= 1 s (give rest=(t0, t1))", source
         )
     blocks = stat[:, : n_seg * seg_len].reshape(stat.shape[0], n_seg, seg_len)

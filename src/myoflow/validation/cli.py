@@ -42,7 +42,8 @@ def validate_simulator_cmd(out: Path, data: Path | None, seed: int, quick: bool,
     if data is not None and all(s.status == "absent" for s in sections):
         from .simulator import OPT_IN_SECTIONS, SECTIONS
 
-        wanted = sorted({SECTIONS.get(k, OPT_IN_SECTIONS.get(k, ("?",)))[0] for k in (only or SECTIONS)})
+        folders = {k: folder for k, (folder, _) in {**SECTIONS, **OPT_IN_SECTIONS}.items()}
+        wanted = sorted({folders[k] for k in (only or SECTIONS)})
         raise DataError(f"holds none of the datasets validate-simulator compares with (expected a subfolder "
                         f"{', '.join(wanted)}; see ../shared/data/README.md)", str(data))
     errors = [s for s in sections if s.status == "error"]

@@ -14,7 +14,6 @@ ensemble-average peak (a new person has no calibration walk) and scored with the
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -79,14 +78,16 @@ def read_trial(path: Path):
     return obj
 
 
-def predict_trial(cfg, fold_dir: Path, model: str, path: Path, min_cycles: int = 2) -> dict[str, Any]:
-    """Predicted envelopes of one trial: {"cycles": GaitCycles, "pred": (n, M, P), "muscles", "r2": dict|None}."""
+def predict_trial(cfg, ests: list, extras: dict[str, Any], path: Path, min_cycles: int = 2) -> dict[str, Any]:
+    """Predicted envelopes of one trial by the ensemble ``ests`` (:func:`load_fold_models`).
+
+    Returns {"cycles": GaitCycles, "pred": (n, M, P), "muscles", "r2": dict|None}.
+    """
     from ...biomech.gait_cycles import normalise_emg, subtract_emg_floor
     from ...evaluate.metrics import r2_ensemble_average
     from .features import kinematic_inputs, to_rows, from_rows
     from .pipeline import _cycles_from_trials
 
-    ests, extras = load_fold_models(fold_dir, model)
     trial = read_trial(path)
     # NaN/inf samples never get here: a Recording refuses them when the file is read
     try:
@@ -131,20 +132,20 @@ def write_outputs(res: dict[str, Any], out_dir: Path, stem: str, model: str) -> 
                          "percent_cycle": np.tile(np.linspace(0, 100, P), n)})
     for j, m in enumerate(muscles):
         rows[m] = pred[:, j, :].reshape(-1)
-    mean = pd.DataFrame({"percent_cycle": np.linspace(0, 100, P)})
+    x = np.linspace(0, 100, P)
+    mu, sd = pred.mean(axis=0), pred.std(axis=0)  # (M, P) over cycles: the CSV and the plot
+    mean = pd.DataFrame({"percent_cycle": x})
     for j, m in enumerate(muscles):
-        mean[f"{m}_mean"], mean[f"{m}_sd"] = pred[:, j].mean(0), pred[:, j].std(0)
+        mean[f"{m}_mean"], mean[f"{m}_sd"] = mu[j], sd[j]
     p_cyc, p_mean, p_png = (out_dir / f"{stem}_{model}_cycles.csv", out_dir / f"{stem}_{model}_mean.csv",
                             out_dir / f"{stem}_{model}.png")
     atomic_write_text(p_cyc, rows.to_csv(index=False, float_format="%.6g"))
     atomic_write_text(p_mean, mean.to_csv(index=False, float_format="%.6g"))
     fig, axes = plt.subplots(1, M, figsize=(2.2 * M, 2.4), squeeze=False)
-    x = np.linspace(0, 100, P)
     for j, m in enumerate(muscles):
         ax = axes[0, j]
-        mu, sd = pred[:, j].mean(0), pred[:, j].std(0)
-        ax.plot(x, mu, color="C0")
-        ax.fill_between(x, mu - sd, mu + sd, color="C0", alpha=0.3)
+        ax.plot(x, mu[j], color="C0")
+        ax.fill_between(x, mu[j] - sd[j], mu[j] + sd[j], color="C0", alpha=0.3)
         ax.set_title(m)
         ax.set_xlabel("% gait cycle")
     axes[0, 0].set_ylabel("predicted envelope (× ref. peak)")
@@ -170,8 +171,9 @@ def run_predict(run_dir: Path, trials, model: str, fold: str | None, out: Path |
             raise DataError("--out is the folder of the recordings; predictions are never written beside them",
                             str(out_dir))
     result: dict[str, Any] = {"run": str(run_dir), "fold": fold_dir.name, "model": model, "trials": {}}
+    ests, extras = load_fold_models(fold_dir, model)  # once: every trial is predicted by the same members
     for t in trials:
-        res = predict_trial(cfg, fold_dir, model, Path(t))
+        res = predict_trial(cfg, ests, extras, Path(t))
         try:
             # parent folder + stem: a dataset folder names every subject's trial file alike (S001/walk.h5)
             files = write_outputs(res, out_dir, f"{Path(t).resolve().parent.name}_{Path(t).stem}", model)

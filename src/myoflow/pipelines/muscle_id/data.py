@@ -35,6 +35,7 @@ from ...errors import ConfigError, DataError
 from ...cache import cache_key, cached
 from ...features import classic_features
 from .config import CohortConfig, PreprocessConfig
+from ...preprocess.bursts import RestTooShortError
 from ...preprocess.windows import burst_windows, onset_errors_ms, pick_channels
 
 __all__ = ["CohortData", "TASK_TITLES", "load_cohort", "grid_tasks", "lowerlimb_tasks", "REAL_MUSCLES"]
@@ -307,10 +308,10 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
                 ep, bursts = burst_windows(rec, pp, recording_id=rid, channels=chans,
                                            windows_per_burst=windows_per_burst, block_windows=block_windows,
                                            whole=whole)
-            except DataError as exc:
+            except RestTooShortError as exc:
                 # auto: a recording too short to estimate rest from is no reason to stop before the cohort is
                 # seen to be sustained contractions (then it is tiled like the rest); raised below if it is not
-                if whole or "rest estimation" not in str(exc):
+                if whole:
                     raise
                 too_short.append(exc)
                 n_lone += 1

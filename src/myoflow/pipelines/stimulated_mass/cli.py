@@ -55,7 +55,9 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
     from ...errors import ConfigError as _ConfigError
 
     # any run but gait-emg takes the stimulated-mass route unchanged (its checks and messages as before)
-    pipeline = _run_pipeline(model_dir)
+    from ...experiments._rundir import config_pipeline
+
+    pipeline = config_pipeline(Path(model_dir) / "config.yaml")
     if pipeline == "gait-emg":
         if covariates is not None:
             raise _ConfigError(f"--covariates: a gait-emg run ({model_dir}) takes no covariates")
@@ -110,17 +112,6 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
         click.echo(f"  P({k}) = {v:.3f}")
     click.echo(f"model: {model_dir} fold {res.fold} ({', '.join(f'{f:g}' for f in res.frequencies)} Hz)")
     click.echo(f"attention plot: {plot_path}")
-
-
-def _run_pipeline(run_dir: Path) -> str | None:
-    """The ``pipeline`` recorded in RUN_DIR/config.yaml (None when unreadable: the usual checks then report it)."""
-    try:
-        from ...config import load_yaml
-
-        return (load_yaml(run_dir / "config.yaml") or {}).get("pipeline") if (run_dir / "config.yaml").is_file() \
-            else None
-    except Exception:
-        return None
 
 
 def _predict_gait(run_dir: Path, trials: tuple[Path, ...], model: str, fold: str | None, out: Path | None,
