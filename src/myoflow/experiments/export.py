@@ -14,7 +14,7 @@ from ..errors import DataError, require
 from ._rundir import read_fold_json
 from .registry import get_pipeline
 
-__all__ = ["export_onnx", "export_run", "load_run_model"]
+__all__ = ["export_onnx", "export_run", "load_run_model", "check_export_paths"]
 
 
 
@@ -112,8 +112,44 @@ def export_onnx(module, example_inputs: tuple, path: str | Path, input_names: li
     return worst
 
 
+def check_export_paths(out: str | Path) -> Path:
+    """Refuse an ``--onnx`` path whose writes would replace a file that is not an earlier export's.
+
+    The model goes to ``OUT`` and its preprocessing to ``OUT.json`` (``with_suffix``): ``--onnx RUN/metrics.json``
+    wrote the ONNX graph over the run's metrics and then the export's JSON over that, and ``--onnx model.json``
+    lost the graph under its own JSON, both with exit 0. Hence a name ending in ``.onnx`` (so the two files
+    differ), and an existing ``OUT.json`` is overwritten only when an earlier export wrote it.
+
+    Returns the JSON sidecar path.
+    """
+    from ..errors import ConfigError
+
+    out = Path(out)
+    if out.suffix.lower() != ".onnx":
+        raise ConfigError(f"--onnx: {out} does not end in .onnx; give a file name such as "
+                          f"{out.with_suffix('.onnx').name} (the preprocessing is written beside it as NAME.json)")
+    side = out.with_suffix(".json")
+    if side.is_dir() or (side.exists() and not _is_export_info(side)):
+        raise DataError(f"--onnx {out.name}: exporting writes its preprocessing to {side.name}, which exists and "
+                        "was not written by an earlier export; choose another --onnx name", str(side))
+    return side
+
+
+def _is_export_info(path: Path) -> bool:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "max_abs_diff_vs_torch" in doc and "preprocessing" in doc
+
+
 def export_run(run_dir: str | Path, out: str | Path, model: str | None = None, fold: str | None = None) -> dict[str, Any]:
-    """Export one trained model of a run to ONNX, with preprocessing parameters beside it (``OUT.json``)."""
+    """Export one trained model of a run to ONNX, with preprocessing parameters beside it (``OUT.json``).
+
+    ``out`` must end in ``.onnx``; an existing ``OUT.json`` that an earlier export did not write is never
+    replaced (:func:`check_export_paths`).
+    """
+    side = check_export_paths(out)
     module, cfg, extras, model, fold_id = load_run_model(run_dir, model, fold)
     pipeline = get_pipeline(cfg.pipeline)
     try:
@@ -124,5 +160,5 @@ def export_run(run_dir: str | Path, out: str | Path, model: str | None = None, f
     diff = export_onnx(module, example, out, input_names=names)
     info = {"pipeline": cfg.pipeline, "model": model, "fold": fold_id, "max_abs_diff_vs_torch": diff,
             "inputs": [list(np.asarray(a).shape) for a in example], "preprocessing": extras}
-    atomic_write_json(Path(out).with_suffix(".json"), info)
+    atomic_write_json(side, info)
     return info

@@ -1,0 +1,91 @@
+"""A sixth sweep of new labs (stimulated-mass on own data, predict, check-placement, export, report, the
+runner): what went wrong on their recordings and hostile inputs.
+
+Each test is the smallest input that showed the problem; each fails without its fix.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from myoflow.io import native, write_dataset
+
+from ._builders import cli as _cli, one_error_line as _one_error_line
+
+COV = "age=54,sex=F,height=1.62,weight=70"
+
+
+def _clinic(root: Path, frequencies=(10.0, 25.0), n: int = 6, columns=None, rec_fn=None, fs: float = 2000.0):
+    """``n`` simulated subjects at ``frequencies`` as a lab's dataset folder (one file per muscle x frequency)."""
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(n, 0, frequencies=frequencies, train_s=1.0, n_units=20, fs=fs)
+    part = part[columns or ["subject", "age", "sex", "height", "weight", "bmi", "mass_class"]]
+    items = [(f"{r.meta['subject']}_{r.meta['muscle']}_{r.meta['frequency']:g}", rec_fn(r) if rec_fn else r)
+             for r in recs]
+    return write_dataset(root, items, part, {"protocol": "evoked"}).path, recs
+
+
+def _train(ds: Path, out: Path, capsys, *sets: str) -> Path:
+    argv = ["run", "stimulated-mass", "--data", ds, "--out", out, "--set", "evaluate.models=[attention_bilstm]",
+            "--set", "train.epochs=1", "--set", "model.params.n_members=1", "--set", "evaluate.n_boot=10",
+            "--set", "evaluate.n_splits=2"]
+    for s in sets:
+        argv += ["--set", s]
+    code, _, err = _cli(argv, capsys)
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture(scope="module")
+def stim(tmp_path_factory):
+    """A finished stimulated-mass run (10 and 25 Hz, attention Bi-LSTM) and one new person's four recordings."""
+
+    root = tmp_path_factory.mktemp("stim")
+    ds, recs = _clinic(root / "clinic")
+    from myoflow.cli import main
+
+    try:
+        main([str(a) for a in ["run", "stimulated-mass", "--data", ds, "--out", root / "run",
+                               "--set", "evaluate.models=[attention_bilstm]", "--set", "train.epochs=1",
+                               "--set", "model.params.n_members=1", "--set", "evaluate.n_boot=10",
+                               "--set", "evaluate.n_splits=2"]])
+    except SystemExit as exc:
+        assert not exc.code
+    new = root / "new"
+    new.mkdir()
+    files = [native.save(r, new / f"{r.meta['muscle']}_{r.meta['frequency']:g}.h5") for r in recs
+             if r.meta["subject"] == "S001"]
+    return root / "run", files
+
+
+def _copy_run(run: Path, to: Path) -> Path:
+    import shutil
+
+    shutil.copytree(run, to)
+    return to
+
+
+# ------------------------------------------------------------------ export: --onnx must not replace run files
+@pytest.mark.parametrize("name", ["metrics.json", "config.yaml", "model.json"])
+def test_export_never_writes_over_a_file_it_did_not_write(name, stim, tmp_path, capsys):
+    run = _copy_run(stim[0], tmp_path / "run")
+    target = run / name if name != "model.json" else tmp_path / name
+    before = target.read_bytes() if target.exists() else None
+    code, _, err = _cli(["export", run, "--onnx", target], capsys)
+    line = _one_error_line(code, err)  # was: exit 0, the ONNX graph and then its JSON written over the run's file
+    assert "does not end in .onnx" in line
+    assert (target.read_bytes() if target.exists() else None) == before
+    # the sidecar NAME.json of a .onnx name: refused when it is not an earlier export's
+    code, _, err = _cli(["export", run, "--onnx", run / "metrics.onnx"], capsys)
+    line = _one_error_line(code, err)  # was: run/metrics.json replaced by the export's preprocessing JSON
+    assert "metrics.json" in line and "not written by an earlier export" in line
+    assert json.loads((run / "metrics.json").read_text())["pipeline"] == "stimulated-mass"
+    assert not (run / "metrics.onnx").exists()
+    code, _, err = _cli(["export", run, "--onnx", tmp_path / "m.onnx"], capsys)
+    assert code == 0, err
+    code, _, err = _cli(["export", run, "--onnx", tmp_path / "m.onnx"], capsys)
+    assert code == 0, err  # an earlier export's files are replaced
