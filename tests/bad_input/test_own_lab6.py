@@ -89,3 +89,47 @@ def test_export_never_writes_over_a_file_it_did_not_write(name, stim, tmp_path, 
     assert code == 0, err
     code, _, err = _cli(["export", run, "--onnx", tmp_path / "m.onnx"], capsys)
     assert code == 0, err  # an earlier export's files are replaced
+
+
+# ------------------------------------------------------------------ report: reads only the run's own files
+@pytest.mark.parametrize("entry", ["abs", "dotdot", "symlink"])
+def test_report_embeds_no_file_from_outside_the_run(entry, stim, tmp_path, capsys):
+    run = _copy_run(stim[0], tmp_path / "run")
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG private bytes of the user")
+    figs = json.loads((run / "figures.json").read_text())
+    rel = {"abs": str(secret), "dotdot": "../secret.png", "symlink": "figures/link.png"}[entry]
+    if entry == "symlink":
+        (run / "figures" / "link.png").symlink_to(secret)
+    (run / "figures.json").write_text(json.dumps(figs + [["stolen", rel]]))
+    code, _, err = _cli(["report", run], capsys)
+    line = _one_error_line(code, err)  # was: exit 0, the file base64-embedded in report.html
+    assert "figures.json" in line and "outside the run folder" in line
+    import base64
+
+    assert base64.b64encode(secret.read_bytes()).decode()[:20] not in (run / "report.html").read_text()
+
+
+@pytest.mark.parametrize("name, text, problem", [
+    ("run_info.json", "{", "damaged run file"),
+    ("figures.json", '[["a", "figures/a.png"]', "damaged run file"),
+    ("figures.json", '{"a": 1}', "expected a list of [title, file] pairs"),
+    ("metrics.json", '{"pipeline": "stimulated-mass", "conditions": {"25Hz": {"ptp_logreg": {"accuracy": 0.5}}}}',
+     "layout this myoflow cannot read"),
+    ("metrics.json", '{"pipeline": "stimulated-mass", "headline": [{"ours": 0.5}]}', "layout this myoflow cannot read"),
+])
+def test_report_names_a_damaged_or_foreign_run_file(name, text, problem, stim, tmp_path, capsys):
+    run = _copy_run(stim[0], tmp_path / "run")
+    (run / name).write_text(text)
+    code, _, err = _cli(["report", run], capsys)
+    line = _one_error_line(code, err)  # was: a JSONDecodeError / AttributeError / KeyError traceback
+    assert name in line and problem in line
+
+
+def test_report_of_an_older_run_without_summary_keys(stim, tmp_path, capsys):
+    run = _copy_run(stim[0], tmp_path / "run")
+    m = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({k: m[k] for k in ("pipeline", "conditions")}))
+    code, out, err = _cli(["report", run], capsys)
+    assert code == 0, err  # missing keys of an older myoflow are no error
+    assert "report.html" in out

@@ -62,15 +62,51 @@ def headline_table(headline: list[dict[str, Any]]) -> str:
     return _table(["figure", "myoflow", "95 % CI", "paper", "note"], rows, "headline")
 
 
+def _read_run_json(path: Path, default: Any) -> Any:
+    """A JSON file the runner wrote (``default`` when absent); damage is a one-line error naming it."""
+    if not path.is_file():
+        return default
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"damaged run file ({exc}); 'myoflow run ... --resume' on the run rewrites it", str(path)) \
+            from None
+
+
+def _figure_list(run_dir: Path) -> list[tuple[str, Path]]:
+    """``figures.json`` as (title, file) pairs, every file inside the run folder.
+
+    The report embeds each listed file: an entry ``/home/me/.ssh/id_rsa`` or ``../../secret.png`` (a run
+    folder received from someone else, or edited) put a file from outside the run into report.html.
+    """
+    path = run_dir / "figures.json"
+    figs = _read_run_json(path, [])
+    root = run_dir.resolve()
+    out = []
+    if not isinstance(figs, list):
+        raise DataError(f"damaged run file: expected a list of [title, file] pairs, got {type(figs).__name__}",
+                        str(path))
+    for item in figs:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(v, str) for v in item)):
+            raise DataError(f"damaged run file: entry {item!r} is not a [title, file] pair", str(path))
+        title, rel = item
+        target = (run_dir / rel).resolve()
+        if Path(rel).is_absolute() or not target.is_relative_to(root):
+            raise DataError(f"figure {rel!r} lies outside the run folder; the report embeds only the run's own "
+                            "files (rerun with --resume to rewrite figures.json)", str(path))
+        out.append((title, run_dir / rel))
+    return out
+
+
 def _training_curves(run_dir: Path) -> Path | None:
     """One plot per model: train/val loss of every fold (rebuilt from folds/*/curves.json)."""
     curves: dict[str, list[tuple[str, dict[str, list[float]]]]] = {}
     for f in sorted((run_dir / "folds").glob("*/curves.json")):
         try:
             data = json.loads(f.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             continue
-        for model, c in data.items():
+        for model, c in (data.items() if isinstance(data, dict) else ()):
             if isinstance(c, dict) and c.get("train_loss"):
                 curves.setdefault(model, []).append((f.parent.name, c))
     if not curves:
@@ -151,9 +187,8 @@ def missing_parts(run_dir: str | Path) -> list[str]:
                            f"{' ...' if len(unfinished) > 3 else ''})")
     if (run_dir / "figures.json").is_file():
         try:
-            figs = json.loads((run_dir / "figures.json").read_text("utf-8"))
-            absent = [str(rel) for _, rel in figs if not (run_dir / str(rel)).is_file()]
-        except (ValueError, TypeError, UnicodeDecodeError):
+            absent = [str(p.relative_to(run_dir)) for _, p in _figure_list(run_dir) if not p.is_file()]
+        except DataError:
             absent = ["figures.json is corrupt"]
         if absent:
             missing.append(f"figure file(s) {absent[:3]}")
@@ -198,23 +233,8 @@ def _simpre_section(simpre: dict[str, Any]) -> str:
             + (f"<p>Skipped (no class matches a simulated muscle):</p><ul>{skipped}</ul>" if skipped else ""))
 
 
-def build_report(run_dir: str | Path) -> Path:
-    """(Re)build ``run_dir/report.html`` from the run's artefacts; returns its path."""
-    run_dir = Path(run_dir)
-    mpath = run_dir / "metrics.json"
-    if not mpath.is_file():
-        raise DataError("no metrics.json: the run has not finished (run it with --resume)", str(run_dir))
-    try:
-        metrics = json.loads(mpath.read_text("utf-8"))
-        if not isinstance(metrics, dict):
-            raise ValueError(f"expected a JSON object, got {type(metrics).__name__}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"metrics.json is corrupt ({exc})", str(run_dir)) from None
-    config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").exists() else ""
-    info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").exists() else {}
-    figs = json.loads((run_dir / "figures.json").read_text()) if (run_dir / "figures.json").exists() else []
-    curves_png = _training_curves(run_dir)
-    name = metrics.get("name", run_dir.name)
+def _metrics_sections(run_dir: Path, metrics: dict[str, Any], name: str) -> list[str]:
+    """Title, completeness note, headline, per-condition, tuning and ablation sections from ``metrics``."""
     sections = [f"<h1>myoflow report: {html.escape(name)}</h1>",
                 f'<p class="muted">pipeline <b>{html.escape(str(metrics.get("pipeline")))}</b>, seed '
                 f'{metrics.get("seed")}, {len(metrics.get("folds", {}))} folds</p>']
@@ -235,10 +255,36 @@ def build_report(run_dir: str | Path) -> Path:
     simpre = (metrics.get("summary") or {}).get("simulator_pretraining")
     if simpre:
         sections.append(_simpre_section(simpre))
+    return sections
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """(Re)build ``run_dir/report.html`` from the run's artefacts; returns its path."""
+    run_dir = Path(run_dir)
+    mpath = run_dir / "metrics.json"
+    if not mpath.is_file():
+        raise DataError("no metrics.json: the run has not finished (run it with --resume)", str(run_dir))
+    try:
+        metrics = json.loads(mpath.read_text("utf-8"))
+        if not isinstance(metrics, dict):
+            raise ValueError(f"expected a JSON object, got {type(metrics).__name__}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"metrics.json is corrupt ({exc})", str(run_dir)) from None
+    config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").exists() else ""
+    info = _read_run_json(run_dir / "run_info.json", {})
+    figs = _figure_list(run_dir)
+    curves_png = _training_curves(run_dir)
+    name = str(metrics.get("name", run_dir.name))
+    try:
+        sections = _metrics_sections(run_dir, metrics, name)
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
+        # missing keys are tolerated above (an older run); values of another shape are not readable
+        raise DataError(f"metrics.json has a layout this myoflow cannot read ({type(exc).__name__}: {exc}); "
+                        "written by another myoflow version? 'myoflow run ... --resume' on the run rewrites it",
+                        str(mpath)) from None
     if figs:
         sections.append("<h2>Figures</h2>")
-        for title, rel in figs:
-            p = run_dir / rel
+        for title, p in figs:
             if p.is_file():
                 sections.append(_img(p, title))
     if curves_png is not None:
