@@ -125,11 +125,3 @@ def test_report_names_a_damaged_or_foreign_run_file(name, text, problem, stim, t
     line = _one_error_line(code, err)  # was: a JSONDecodeError / AttributeError / KeyError traceback
     assert name in line and problem in line
 
-
-def test_report_of_an_older_run_without_summary_keys(stim, tmp_path, capsys):
-    run = _copy_run(stim[0], tmp_path / "run")
-    m = json.loads((run / "metrics.json").read_text())
-    (run / "metrics.json").write_text(json.dumps({k: m[k] for k in ("pipeline", "conditions")}))
-    code, out, err = _cli(["report", run], capsys)
-    assert code == 0, err  # missing keys of an older myoflow are no error
-    assert "report.html" in out
