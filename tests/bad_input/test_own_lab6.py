@@ -125,3 +125,16 @@ def test_report_names_a_damaged_or_foreign_run_file(name, text, problem, stim, t
     line = _one_error_line(code, err)  # was: a JSONDecodeError / AttributeError / KeyError traceback
     assert name in line and problem in line
 
+
+
+# ------------------------------------------------------------------ stimulated mass: window vs pulse period
+def test_response_window_longer_than_the_pulse_period_is_refused(tmp_path, capsys):
+    """40 Hz pulses are 25 ms apart: the default 0-35 ms window held the next M-wave (duration 29-32 ms, exit 0)."""
+    ds, _ = _clinic(tmp_path / "clinic", frequencies=(10.0, 40.0))
+    argv = ["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run", "--set", "data.frequencies=[10,40]",
+            "--set", "evaluate.models=[ptp_logreg]", "--set", "evaluate.n_boot=10", "--set", "evaluate.n_splits=2"]
+    code, _, err = _cli(argv, capsys)
+    line = _one_error_line(code, err)
+    assert "_40" in line and "25 ms between pulses at 40 Hz" in line and "preprocess.window_ms=[0,25]" in line
+    code, _, err = _cli(argv[:5] + [tmp_path / "run2"] + argv[6:] + ["--set", "preprocess.window_ms=[0,25]"], capsys)
+    assert code == 0, err  # the suggested window runs

@@ -176,12 +176,12 @@ def test_missed_pulses_inside_a_train_are_reported_and_a_wrong_frequency_refused
     from myoflow.preprocess.evoked import extract_responses
 
     with caplog.at_level(logging.WARNING, logger="myoflow.preprocess.evoked"):
-        r_full, _ = extract_responses(stim_on, frequency_hz=30.0)
+        r_full, _ = extract_responses(stim_on, frequency_hz=30.0, window_ms=(0.0, 33.0))  # 33.3 ms between pulses
     assert "not detected" not in caplog.text
     low = stim_on.with_data(sps.resample_poly(stim_on.data, 3, 8, axis=-1).astype(np.float32), fs=1500.0)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="myoflow.preprocess.evoked"):
-        r_low, _ = extract_responses(low, frequency_hz=30.0)
+        r_low, _ = extract_responses(low, frequency_hz=30.0, window_ms=(0.0, 33.0))
     assert "stimulus pulses were not detected" in caplog.text and str(low.source) in caplog.text
     assert len(r_low) < 0.9 * len(r_full)
     with pytest.raises(DataError, match="frequency is 15 Hz"):

@@ -38,6 +38,7 @@ one-hot in the combined condition) is available for comparison.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -119,7 +120,8 @@ def extract_responses(
         One muscle, one stimulation train; ``stimulus`` events if available (else the
         pulses are detected from the artefact).
     window_ms : (float, float)
-        Response window relative to each stimulus, ms (end exclusive).
+        Response window relative to each stimulus, ms (end exclusive). With ``frequency_hz`` given, an end
+        past the pulse period (1000 / frequency_hz ms) is a :class:`DataError`.
     blank_ms : (float, float)
         Artefact blanking before/after each stimulus, ms (linear interpolation).
     highpass_hz : float or None
@@ -145,6 +147,14 @@ def extract_responses(
 
     if rec.fs < 1000:
         raise DataError(f"fs={rec.fs:g} Hz; M-wave analysis needs fs >= 1000 Hz", rec.source)
+    if frequency_hz and window_ms[1] > 1000.0 / float(frequency_hz) + 1e-9:
+        # A window longer than the pulse period holds the next pulse's M-wave too: descriptors such as the
+        # duration and area came out silently wrong (40 Hz with the default 0-35 ms: duration 29-32 ms, not ~12).
+        period = 1000.0 / float(frequency_hz)
+        raise DataError(f"response window ends at {window_ms[1]:g} ms, past the {period:.4g} ms between pulses at "
+                        f"{float(frequency_hz):g} Hz (it would hold the next pulse's M-wave); shorten it, e.g. "
+                        f"--set 'preprocess.window_ms=[{window_ms[0]:g},{math.floor(period * 10) / 10:g}]'",
+                        rec.source)
     src = rec.source
     stim = rec.events_of("stimulus")
     ci = rec.channel_index(channel)[0]
