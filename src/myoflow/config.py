@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -112,6 +113,10 @@ def _check_number(value: float, key: str, signed: bool) -> None:
         raise ConfigError(f"{key}: must be >= 0, got {value!r}")
 
 
+#: A number in exponent form without a dot (``1e-3``), which PyYAML leaves a string.
+_YAML11_EXPONENT = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+
+
 def _convert(value: Any, tp: Any, key: str, signed: bool = False) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -162,6 +167,9 @@ def _convert(value: Any, tp: Any, key: str, signed: bool = False) -> Any:
         _check_number(value, key, signed)
         return value
     if tp is float:
+        if isinstance(value, str) and _YAML11_EXPONENT.fullmatch(value.strip()):
+            # YAML 1.1 (PyYAML) reads 1e-3 without a dot as a string; YAML 1.2 and every user read it as 0.001
+            value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         _check_number(float(value), key, signed)

@@ -138,3 +138,23 @@ def test_response_window_longer_than_the_pulse_period_is_refused(tmp_path, capsy
     assert "_40" in line and "25 ms between pulses at 40 Hz" in line and "preprocess.window_ms=[0,25]" in line
     code, _, err = _cli(argv[:5] + [tmp_path / "run2"] + argv[6:] + ["--set", "preprocess.window_ms=[0,25]"], capsys)
     assert code == 0, err  # the suggested window runs
+
+
+# ------------------------------------------------------------------ config: 1e-3 is a number
+@pytest.mark.parametrize("text", ["1e-3", "5E-4", "+2e-2"])
+def test_exponent_without_a_dot_is_a_number(text, tmp_path):
+    """PyYAML (YAML 1.1) reads ``1e-3`` as a string: ``--set train.lr=1e-3`` and ``lr: 1e-3`` were refused."""
+    from myoflow.experiments import load_config
+    from myoflow.experiments.quickrun import parse_sets
+    from myoflow.experiments.cli import CONFIG_DIR
+
+    shipped = CONFIG_DIR / "stimulated_mass.yaml"
+    cfg = load_config(shipped, overrides=parse_sets([f"train.lr={text}"]))
+    assert cfg.train.lr == pytest.approx(float(text))
+    path = tmp_path / "c.yaml"
+    text_yaml = shipped.read_text()
+    assert "  lr: 0.003 " in text_yaml
+    path.write_text(text_yaml.replace("  lr: 0.003 ", f"  lr: {text} ", 1))
+    assert load_config(path).train.lr == pytest.approx(float(text))
+    with pytest.raises(Exception, match="expected a number"):
+        load_config(shipped, overrides=parse_sets(["train.lr=1e-3x"]))
