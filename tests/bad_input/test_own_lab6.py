@@ -158,3 +158,21 @@ def test_exponent_without_a_dot_is_a_number(text, tmp_path):
     assert load_config(path).train.lr == pytest.approx(float(text))
     with pytest.raises(Exception, match="expected a number"):
         load_config(shipped, overrides=parse_sets(["train.lr=1e-3x"]))
+
+
+# ------------------------------------------------------------------ stimulated mass: a subject without a label
+def test_a_subject_without_a_label_is_named(tmp_path, capsys):
+    """Was: "labels ['nan'] in column 'mass_class' are not among the classes", naming no subject."""
+    ds, _ = _clinic(tmp_path / "clinic")
+    part = ds / "participants.csv"
+    lines = part.read_text().splitlines()
+    head = lines[0].split(",")
+    col = head.index("mass_class")
+    row = lines[2].split(",")
+    who, row[col] = row[head.index("subject")], ""
+    lines[2] = ",".join(row)
+    part.write_text("\n".join(lines) + "\n")
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run",
+                         "--set", "evaluate.models=[ptp_logreg]", "--set", "evaluate.n_splits=2"], capsys)
+    line = _one_error_line(code, err)
+    assert "participants.csv" in line and "no label" in line and who in line

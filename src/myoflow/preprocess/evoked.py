@@ -304,10 +304,16 @@ def prepare_evoked(
                         "(name the label column with --set data.label=COLUMN, in YAML data.label)", src)
     parts = participants.copy()
     parts["subject"] = parts["subject"].astype(str)
+    missing = parts.loc[parts[label].isna(), "subject"].tolist()
+    if missing:
+        raise DataError(f"no label in column {label!r} for subject(s) {missing[:5]}"
+                        f"{' ...' if len(missing) > 5 else ''}; give every subject one of {list(classes)}", src)
     parts["label"] = parts[label].astype(str)
     bad = sorted(set(parts["label"]) - set(classes))
     if bad:
-        raise DataError(f"labels {bad} in column {label!r} are not among the classes {list(classes)}", src)
+        who = parts.loc[parts["label"].isin(bad), "subject"].tolist()
+        raise DataError(f"labels {bad} in column {label!r} (subject(s) {who[:5]}{' ...' if len(who) > 5 else ''}) "
+                        f"are not among the classes {list(classes)}", src)
     if parts["label"].nunique() < 2:
         raise DataError(f"every subject has the same label {sorted(set(parts['label']))} in column {label!r}: "
                         "classification needs at least two classes", src)
