@@ -176,3 +176,20 @@ def test_a_subject_without_a_label_is_named(tmp_path, capsys):
                          "--set", "evaluate.models=[ptp_logreg]", "--set", "evaluate.n_splits=2"], capsys)
     line = _one_error_line(code, err)
     assert "participants.csv" in line and "no label" in line and who in line
+
+
+# ------------------------------------------------------------------ predict: the run's own covariates
+def test_predict_asks_for_the_covariates_the_run_was_trained_with(stim, tmp_path, capsys):
+    """Was: age, sex, height and weight always required, so a run trained on age and sex (or on none) could not
+    be applied to a new person."""
+    ds, recs = _clinic(tmp_path / "clinic")
+    run = _train(ds, tmp_path / "run", capsys, "data.covariates=[age,sex]")
+    files = stim[1]
+    code, out, err = _cli(["predict", run, *files, "--covariates", "age=54,sex=F"], capsys)
+    assert code == 0, err
+    code, _, err = _cli(["predict", run, *files, "--covariates", "age=54"], capsys)
+    line = _one_error_line(code, err)
+    assert "missing covariate(s) ['sex']" in line and "['age', 'sex']" in line
+    # the shipped full set still needs height and weight (for bmi)
+    code, _, err = _cli(["predict", stim[0], *files, "--covariates", "age=54,sex=F"], capsys)
+    assert "missing covariate(s) ['height', 'weight']" in _one_error_line(code, err)

@@ -37,11 +37,13 @@ _REQUIRED = ("age", "sex", "height", "weight")
 _RANGES = PLAUSIBLE_COVARIATES  # the ranges training data are held to
 
 
-def parse_covariates(text: str) -> dict[str, Any]:
+def parse_covariates(text: str, required: Sequence[str] = _REQUIRED) -> dict[str, Any]:
     """Parse ``age=45,sex=F,height=1.62,weight=60[,bmi=…]`` into a checked dict.
 
     Height in metres (values above 3 are taken as centimetres). BMI is computed from
-    height and weight when not given. Raises :class:`ConfigError` naming the bad item.
+    height and weight when not given. ``required``: the covariates the run was trained with
+    (``bmi`` may be given or come from height and weight). Raises :class:`ConfigError` naming
+    the bad item.
     """
     out: dict[str, Any] = {}
     for item in [p.strip() for p in str(text).split(",") if p.strip()]:
@@ -66,10 +68,14 @@ def parse_covariates(text: str) -> dict[str, Any]:
         if k == "height" and x > 3.0:
             x = x / 100.0
         out[k] = x
-    missing = [k for k in _REQUIRED if k not in out]
+    need = [k for k in required if k != "bmi"]
+    if "bmi" in required and "bmi" not in out:
+        need += ["height", "weight"]
+    missing = [k for k in dict.fromkeys(need) if k not in out]
     if missing:
-        raise ConfigError(f"missing covariate(s) {missing}; give --covariates age=…,sex=M|F,height=…(m),weight=…(kg)")
-    if "bmi" not in out:
+        raise ConfigError(f"missing covariate(s) {missing}; the run uses {list(required)}: give --covariates "
+                          + ",".join(f"{k}=…" for k in required))
+    if "bmi" not in out and "height" in out and "weight" in out:
         out["bmi"] = out["weight"] / out["height"] ** 2
     for k, (lo, hi) in _RANGES.items():
         if k in out and not lo <= out[k] <= hi:

@@ -68,9 +68,6 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
         hint = " (muscle-id runs: myoflow check-placement)" if pipeline == "muscle-id" else ""
         raise _DataError(f"this is a {pipeline!r} run; predict needs a 'stimulated-mass' or 'gait-emg' run{hint}",
                          str(model_dir))
-    if covariates is None:  # click's own message, as when the option was required
-        raise click.MissingParameter(ctx=click.get_current_context(), param_hint="'--covariates'",
-                                     param_type="option")
     from ...report.figures.stimulated_mass import plot_attention_single
     from ...experiments.inference.screening import parse_covariates, screen
 
@@ -78,7 +75,11 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
     from ...experiments._rundir import read_run_config
 
     cfg = read_run_config(model_dir, "stimulated-mass", "predict")
-    cov = parse_covariates(covariates)
+    if covariates is None and cfg.data.covariates:  # click's own message, as when the option was required
+        raise click.MissingParameter(ctx=click.get_current_context(), param_hint="'--covariates'",
+                                     param_type="option")
+    # the covariates this run was trained with (was: always age, sex, height, weight)
+    cov = parse_covariates(covariates or "", required=tuple(cfg.data.covariates))
     # height and weight give bmi; anything else must be a covariate the run was trained with
     known = set(cfg.data.covariates) | {"height", "weight"}
     unknown = sorted(set(cov) - known - {"bmi"})
