@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_json"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_run_json"]
 
 
 @contextmanager
@@ -90,3 +90,20 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 2, strict
     else:
         text = json.dumps(obj, indent=indent, default=_json_default, allow_nan=True)
     atomic_write_text(path, text + "\n")
+
+
+def read_run_json(path: Path, default=None, what: str = "run file",
+                  hint: str = "'myoflow run ... --resume' on the run rewrites it"):
+    """A JSON file the runner wrote (``default`` when absent, or an error if ``default`` is None); damage is a
+    one-line error naming the file (the runner writes them atomically, so it came from outside)."""
+    from .errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        if default is None:
+            raise DataError("file not found", str(path))
+        return default
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise DataError(f"damaged {what} ({exc}); {hint}", str(path)) from None

@@ -240,17 +240,10 @@ def read_run_config(run_dir: Path, pipeline: str | None = None, command: str = "
 
 def read_fold_json(path: Path, default: dict | None = None) -> dict:
     """A fold's ``extras.json`` / ``result.json`` as a dict (``default`` when absent); damage is a one-line
-    error naming the file (the runner writes them atomically, so it came from outside)."""
-    path = Path(path)
-    if not path.is_file():
-        if default is None:
-            raise DataError("file not found", str(path))
-        return default
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"damaged fold file ({exc}); delete the fold folder and rerun with --resume", str(path)) \
-            from None
+    error naming the file."""
+    from .._atomic import read_run_json
+
+    doc = read_run_json(path, default, "fold file", "delete the fold folder and rerun with --resume")
     if not isinstance(doc, dict):
         raise DataError(f"damaged fold file: expected a JSON object, got {type(doc).__name__}", str(path))
     return doc

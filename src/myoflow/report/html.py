@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_path, atomic_write_text
+from .._atomic import atomic_path, atomic_write_text, read_run_json
 from ..errors import DataError
 
 __all__ = ["build_report", "build_index", "missing_parts"]
@@ -62,17 +62,6 @@ def headline_table(headline: list[dict[str, Any]]) -> str:
     return _table(["figure", "myoflow", "95 % CI", "paper", "note"], rows, "headline")
 
 
-def _read_run_json(path: Path, default: Any) -> Any:
-    """A JSON file the runner wrote (``default`` when absent); damage is a one-line error naming it."""
-    if not path.is_file():
-        return default
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"damaged run file ({exc}); 'myoflow run ... --resume' on the run rewrites it", str(path)) \
-            from None
-
-
 def _figure_list(run_dir: Path) -> list[tuple[str, Path]]:
     """``figures.json`` as (title, file) pairs, every file inside the run folder.
 
@@ -80,7 +69,7 @@ def _figure_list(run_dir: Path) -> list[tuple[str, Path]]:
     folder received from someone else, or edited) put a file from outside the run into report.html.
     """
     path = run_dir / "figures.json"
-    figs = _read_run_json(path, [])
+    figs = read_run_json(path, [])
     root = run_dir.resolve()
     out = []
     if not isinstance(figs, list):
@@ -271,7 +260,7 @@ def build_report(run_dir: str | Path) -> Path:
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"metrics.json is corrupt ({exc})", str(run_dir)) from None
     config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").exists() else ""
-    info = _read_run_json(run_dir / "run_info.json", {})
+    info = read_run_json(run_dir / "run_info.json", {})
     figs = _figure_list(run_dir)
     curves_png = _training_curves(run_dir)
     name = str(metrics.get("name", run_dir.name))
