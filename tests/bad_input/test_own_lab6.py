@@ -193,3 +193,68 @@ def test_predict_asks_for_the_covariates_the_run_was_trained_with(stim, tmp_path
     # the shipped full set still needs height and weight (for bmi)
     code, _, err = _cli(["predict", stim[0], *files, "--covariates", "age=54,sex=F"], capsys)
     assert "missing covariate(s) ['height', 'weight']" in _one_error_line(code, err)
+
+
+# ------------------------------------------------------------------ predict: left by the sixth sweep (session 12)
+def test_predict_fold_picks_that_folds_model_and_names_the_folds(stim, tmp_path, capsys):
+    """Was: --fold was accepted and silently ignored on a stimulated-mass run (the final model was used)."""
+    run, files = stim
+    code, out, err = _cli(["predict", run, *files, "--covariates", COV, "--fold", "10Hz-k1", "--json",
+                           "--out", tmp_path / "o"], capsys)
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["model_fold"] == "10Hz-k1" and res["frequencies"] == [10.0]
+    code, _, err = _cli(["predict", run, *files, "--covariates", COV, "--fold", "nope"], capsys)
+    line = _one_error_line(code, err)
+    assert "--fold 'nope'" in line and "final-all" in line and "10Hz-k0" in line
+    ten = [f for f in files if f.stem.endswith("_10")]
+    code, _, err = _cli(["predict", run, *ten, "--covariates", COV, "--fold", "25Hz-k0"], capsys)
+    line = _one_error_line(code, err)
+    assert "trained on 25 Hz" in line and "cover 10 Hz" in line
+
+
+def test_predict_out_holds_the_result_and_the_plot(stim, tmp_path, capsys):
+    """Was: --out was ignored on a stimulated-mass run (the plot went to RUN/predict, no result file)."""
+    run, files = stim
+    before = set((run / "predict").glob("*")) if (run / "predict").is_dir() else set()
+    code, out, err = _cli(["predict", run, *files, "--covariates", COV, "--out", tmp_path / "o"], capsys)
+    assert code == 0, err
+    res = json.loads((tmp_path / "o" / f"prediction_{files[0].stem}.json").read_text())
+    assert res["level"] in ("low", "normal", "high") and res["model_fold"] == "final-all"
+    assert abs(sum(res["probabilities"].values()) - 1.0) < 1e-6
+    assert (tmp_path / "o" / f"attention_{files[0].stem}.png").is_file()
+    after = set((run / "predict").glob("*")) if (run / "predict").is_dir() else set()
+    assert after == before  # nothing written into the run when --out is given
+    code, _, err = _cli(["predict", run, *files, "--covariates", COV, "--out", files[0].parent], capsys)
+    assert "folder of the recordings" in _one_error_line(code, err)
+
+
+def test_predict_names_what_the_run_has(stim, tmp_path, capsys):
+    """Was: '--model ptp_logreg' said 'no model fits recordings at None Hz'; a frequency the run never saw did not
+    say which frequencies it has."""
+    run, files = stim
+    code, _, err = _cli(["predict", run, *files, "--covariates", COV, "--model", "ptp_logreg"], capsys)
+    line = _one_error_line(code, err)
+    assert "None" not in line and "saved no 'ptp_logreg' model" in line and "attention_bilstm" in line
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, _ = simulate_evoked(6, 0, frequencies=(15.0,), train_s=1.0, n_units=20, fs=2000.0)
+    new = [native.save(r, tmp_path / f"{r.meta['muscle']}_15.h5") for r in recs if r.meta["subject"] == "S001"]
+    code, _, err = _cli(["predict", run, *new, "--covariates", COV], capsys)
+    line = _one_error_line(code, err)
+    assert "at 15 Hz" in line and "10 Hz" in line and "10+25 Hz" in line
+
+
+def test_given_stimulus_events_are_checked_against_the_stated_frequency(stim, tmp_path, capsys):
+    """Was: only detected pulses were checked, so a 10 Hz train's triggers in a file stated as 25 Hz gave 25 Hz
+    features from it, exit 0."""
+    run, files = stim
+    wrong = []
+    for f in files:
+        if f.stem.endswith("_10"):
+            r = native.load(f)
+            assert r.events_of("stimulus").size > 2  # the file carries its stimulator's triggers
+            wrong.append(native.save(r.replace(meta={**r.meta, "frequency": 25.0}), tmp_path / f.name))
+    code, _, err = _cli(["predict", run, *wrong, "--covariates", COV], capsys)
+    line = _one_error_line(code, err)
+    assert "'stimulus' events are 100.0 ms apart" in line and "25 Hz" in line and wrong[0].parent.name in line

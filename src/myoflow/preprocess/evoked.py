@@ -84,18 +84,23 @@ def condition_frequencies(condition: str, frequencies: Sequence[float]) -> tuple
 BASELINE_MS = 5.0
 
 
-def _check_train(stim: np.ndarray, fs: float, frequency_hz: float, src: str | None) -> None:
-    """Check detected pulses (sorted samples) against the train's stated frequency.
+def _check_train(stim: np.ndarray, fs: float, frequency_hz: float, src: str | None, given: bool = False) -> None:
+    """Check the pulses (sorted samples) against the train's stated frequency.
 
     One recording holds one train, so a gap of k periods inside it means k - 1 pulses were not found.
+    ``given``: the pulses are the recording's own 'stimulus' events (not detected from the artefact).
     """
     period = fs / frequency_hz
     gaps = np.diff(stim).astype(np.float64)
     median = float(np.median(gaps))
     if abs(median / period - 1.0) > 0.10:
-        raise DataError(f"detected stimulus pulses every {1e3 * median / fs:.1f} ms (median), but the recording's "
-                        f"frequency is {frequency_hz:g} Hz ({1e3 / frequency_hz:.1f} ms); check its 'frequency' "
-                        "meta, or give 'stimulus' events", src)
+        what = "its 'stimulus' events are" if given else "detected stimulus pulses are"
+        fix = "check its 'frequency' meta and its 'stimulus' events" if given else \
+            "check its 'frequency' meta, or give 'stimulus' events"
+        raise DataError(f"{what} {1e3 * median / fs:.1f} ms apart (median), but the recording's frequency is "
+                        f"{frequency_hz:g} Hz ({1e3 / frequency_hz:.1f} ms); {fix}", src)
+    if given:
+        return  # the stimulator's own triggers: a gap is a pause, not a pulse the detector missed
     missed = int(np.sum(np.maximum(np.round(gaps / period) - 1, 0)))
     if missed > 0.05 * (stim.size + missed):
         log.warning("%s: %d of ~%d stimulus pulses were not detected (gaps inside the %g Hz train; artefact "
@@ -129,9 +134,9 @@ def extract_responses(
     channel : int or str
         Channel holding the EMG.
     frequency_hz : float, optional
-        The train's stated stimulation frequency (the recording's ``frequency`` meta). When pulses are
-        detected from the artefact, their median interval must match it within 10 % (else
-        :class:`DataError`), and a warning names the recording when gaps inside the train show more
+        The train's stated stimulation frequency (the recording's ``frequency`` meta). The pulses'
+        median interval (given events or detected) must match it within 10 % (else
+        :class:`DataError`); for detected pulses a warning names the recording when gaps inside the train show more
         than 5 % of its pulses missed (artefact detection weakens below 4 kHz).
 
     Returns
@@ -156,7 +161,7 @@ def extract_responses(
                         f"--set 'preprocess.window_ms=[{window_ms[0]:g},{math.floor(period * 10) / 10:g}]'",
                         rec.source)
     src = rec.source
-    stim = rec.events_of("stimulus")
+    stim = np.unique(rec.events_of("stimulus"))  # sorted, each pulse once: files list events in any order
     ci = rec.channel_index(channel)[0]
     # A bare one-channel Recording (no events/meta): the containers re-validate events and
     # deep-copy meta on every operation, which dominated the cost for ~1000 recordings.
@@ -166,8 +171,9 @@ def extract_responses(
         stim = np.asarray(detect_stimuli(rec, method="artefact"))
     if stim.size < 2:
         raise DataError(f"found {stim.size} stimulus pulse(s); need a train of at least 2", src)
-    if detected and frequency_hz:
-        _check_train(stim, rec.fs, float(frequency_hz), src)
+    if frequency_hz:
+        # given events too: triggers of another train, or a wrong 'frequency' meta, gave wrong features silently
+        _check_train(stim, rec.fs, float(frequency_hz), src, given=not detected)
     rec = blank_artefact(rec, stim, pre_ms=blank_ms[0], post_ms=blank_ms[1], method="interp")
     if highpass_hz:
         rec = highpass(rec, highpass_hz)

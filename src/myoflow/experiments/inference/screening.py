@@ -100,8 +100,12 @@ def _fold_dirs(run_dir: Path) -> list[Path]:
 
 
 def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | None = None,
-                         model: str = "attention_bilstm") -> ScreeningModel:
-    """Load the model of ``run_dir`` that matches the available stimulation ``frequencies``."""
+                         model: str = "attention_bilstm", fold: str | None = None) -> ScreeningModel:
+    """Load the model of ``run_dir`` that matches the available stimulation ``frequencies``.
+
+    ``fold``: the fold folder whose model is used (default: the final model, else the
+    cross-validation fold of the condition using the most of ``frequencies``).
+    """
     from ...experiments.registry import load_config
 
     run_dir = Path(run_dir)
@@ -114,7 +118,7 @@ def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | Non
     if not folds:
         raise DataError("run has no finished folds", str(run_dir))
     have = None if frequencies is None else sorted(float(f) for f in frequencies)
-    candidates = []
+    candidates, saved = [], {}
     for p in folds:
         extras = read_fold_json(p / "extras.json", {})
         spec = (extras.get("models") or {}).get(model)
@@ -124,26 +128,50 @@ def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | Non
             log.warning("%s: %s was saved by an older myoflow (no estimator config); skipped", p.name, model)
             continue
         freqs = [float(f) for f in extras.get("condition_frequencies", [])]
+        saved[p.name] = freqs
+        if fold is not None and p.name != fold:
+            continue
         if have is not None and not set(freqs) <= set(have):
             continue
         # Prefer: the final model, then the condition using the most frequencies.
         rank = (0 if p.name.startswith("final") else 1, -len(freqs), p.name)
         candidates.append((rank, p, spec, freqs, extras.get("fs")))
     if not candidates:
-        raise DataError(
-            f"no {model!r} model in this run fits recordings at {have} Hz "
-            f"(each model needs every frequency it was trained on)", str(run_dir))
+        raise DataError(_no_model_message(run_dir, model, have, fold, saved), str(run_dir))
     _, p, spec, freqs, fs = min(candidates, key=lambda c: c[0])
-    if not p.name.startswith("final"):
+    if not p.name.startswith("final") and fold is None:
         # Not silent: a cross-validation fold's model saw only part of the subjects.
         has_final = any(d.name.startswith("final") for d in folds)
-        why = (f"the final model needs frequencies the recordings lack (have {have} Hz)" if has_final
+        why = (f"the final model needs frequencies the recordings lack (have {_hz(have or [])})" if has_final
                else "the run has no final model (evaluate.final_model: false)")
         log.warning("no final %s model fits: %s; using cross-validation fold %s's model instead", model, why,
                     p.name)
     est = MassLevelClassifier.load(p / f"{model}.safetensors", config=spec.get("estimator"))
     return ScreeningModel(est, spec, tuple(freqs), tuple(cfg.data.muscles), p.name, cfg,
                           None if fs is None else float(fs))
+
+
+def _hz(freqs: Sequence[float]) -> str:
+    return "+".join(f"{f:g}" for f in freqs) + " Hz"
+
+
+def _no_model_message(run_dir: Path, model: str, have: list[float] | None, fold: str | None,
+                      saved: dict[str, list[float]]) -> str:
+    """Why no saved model fits, naming what the run does have."""
+    if not saved:
+        names = sorted({k for p in _fold_dirs(run_dir)
+                        for k in (read_fold_json(p / "extras.json", {}).get("models") or {})
+                        if (p / f"{k}.safetensors").is_file()})
+        return (f"this run saved no {model!r} model for predict (baselines are not saved); "
+                f"--model takes one of {names or ['attention_bilstm']}")
+    if fold is not None and fold not in saved:
+        return f"--fold {fold!r}: no such fold with a saved {model!r} model; folds: {sorted(saved)}"
+    sets = sorted({_hz(f) for f in saved.values()})
+    if fold is not None:
+        return (f"--fold {fold}: its model was trained on {_hz(saved[fold])}, but the recordings cover "
+                f"{_hz(have or [])} (each model needs every frequency it was trained on)")
+    return (f"no {model!r} model in this run fits recordings at {_hz(have or [])}: its models were trained on "
+            f"{', '.join(sets)} (each needs every frequency it was trained on)")
 
 
 @dataclass
@@ -189,7 +217,7 @@ def _recording_key(rec: Recording, muscles: Sequence[str]) -> tuple[str, float]:
 
 
 def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dict[str, Any],
-           model: str = "attention_bilstm") -> ScreeningResult:
+           model: str = "attention_bilstm", fold: str | None = None) -> ScreeningResult:
     """Predict the muscle-mass level of one person from their stimulated recordings.
 
     Parameters
@@ -201,10 +229,13 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
         inferable from channel names and the pulse rate).
     covariates : dict
         From :func:`parse_covariates`.
+    model, fold : str
+        The run's saved model, and the fold folder it is taken from (default: see
+        :func:`load_screening_model`).
     """
     if not recordings:
         raise DataError("no recordings given")
-    probe = load_screening_model(run_dir, None, model)  # for the muscle list
+    probe = load_screening_model(run_dir, None, model, fold)  # for the muscle list
     muscles = probe.muscles
     keyed: dict[tuple[str, float], Recording] = {}
     for rec in recordings:
@@ -217,7 +248,7 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     if not complete:
         raise DataError(f"need recordings of every muscle {list(muscles)} at one frequency at least; "
                         f"got {sorted(keyed)}")
-    sm = load_screening_model(run_dir, complete, model)
+    sm = load_screening_model(run_dir, complete, model, fold)
     pre = sm.cfg.preprocess
     # The rate the model saw: a folder's recordings keep their own rate, which data.fs (the simulator's) is not.
     expected_fs = sm.fs if sm.fs is not None else sm.cfg.data.fs

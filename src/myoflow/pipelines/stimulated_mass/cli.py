@@ -36,9 +36,11 @@ def _read(path: Path):
               help="Attention plot PNG (default: MODEL_DIR/predict/attention_<first recording>.png; "
                    "never beside the recordings).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--fold", default=None, help="gait-emg runs: the fold whose saved models are used (default: the first).")
+@click.option("--fold", default=None,
+              help="The fold folder (MODEL_DIR/folds/ID) whose saved model is used (default: stimulated-mass the "
+                   "final model, gait-emg the first fold).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="gait-emg runs: output folder (default MODEL_DIR/predict; never beside the recordings).")
+              help="Output folder (default MODEL_DIR/predict; never the recordings' folder).")
 def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str | None, model: str,
                 plot_path: Path | None, as_json: bool, fold: str | None, out_dir: Path | None) -> None:
     """Predict the muscle-mass level from stimulated RF/BF RECORDINGS with a trained run MODEL_DIR.
@@ -47,7 +49,8 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
     'frequency', or inferable from channel names and the pulse rate), at the run's
     sampling rate. The run's 'final' model (trained on every subject) is used when
     the recordings cover its frequencies, else a cross-validation fold's model of
-    the matching condition.
+    the matching condition (--fold picks one). The result (JSON) and the attention
+    plot go to --out (default MODEL_DIR/predict/).
 
     A gait-emg MODEL_DIR instead takes walking Trial files and writes their predicted
     sEMG envelopes (torque-based model; --model direct for the baseline; --fold, --out).
@@ -88,11 +91,16 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
                           f"{list(cfg.data.covariates)}")
     if plot_path is not None and plot_path.is_dir():
         raise ConfigError(f"--plot: {plot_path} is a folder; give a .png file name")
-    recs = [_read(p) for p in recordings]
-    res = screen(model_dir, recs, cov, model=model)
+    recs = [_read(p) for p in recordings]  # first: a file that cannot be read is named before anything else
+    # into the run (a folder of myoflow's that the user named) or --out, never into the folder of their recordings
+    out = Path(out_dir) if out_dir is not None else Path(model_dir) / "predict"
+    if out.exists() and not out.is_dir():
+        raise DataError("--out names an existing file, not a folder", str(out))
+    if any(Path(r).resolve().parent == out.resolve() for r in recordings):
+        raise DataError("--out is the folder of the recordings; predictions are never written beside them", str(out))
+    res = screen(model_dir, recs, cov, model=model, fold=fold)
     if plot_path is None:
-        # into the run (a folder of myoflow's that the user named), not into the folder of their recordings
-        plot_path = model_dir / "predict" / f"attention_{recordings[0].stem}.png"
+        plot_path = out / f"attention_{recordings[0].stem}.png"
     probs = ", ".join(f"{k} {v:.2f}" for k, v in res.probabilities.items())
     title = f"predicted: {res.level} ({probs})"
     try:
@@ -102,17 +110,27 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
     except OSError as exc:
         raise DataError(f"cannot write the attention plot ({exc.strerror or exc}); pass --plot FILE.png",
                         str(plot_path)) from None
+    from ..._atomic import atomic_write_json
+
+    summary = {"level": res.level, "probabilities": res.probabilities, "model": model, "model_fold": res.fold,
+               "frequencies": list(res.frequencies), "recordings": [str(r) for r in recordings],
+               "covariates": cov, "attention_plot": str(plot_path)}
+    result_path = out / f"prediction_{recordings[0].stem}.json"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(result_path, summary, strict=True)
+    except OSError as exc:
+        raise DataError(f"cannot write the prediction ({exc.strerror or exc}); pass --out DIR",
+                        str(result_path)) from None
     if as_json:
-        click.echo(json.dumps({
-            "level": res.level, "probabilities": res.probabilities, "model_fold": res.fold,
-            "frequencies": list(res.frequencies), "attention_plot": str(plot_path),
-        }, indent=2))
+        click.echo(json.dumps({**summary, "result": str(result_path)}, indent=2))
         return
     click.echo(f"predicted muscle-mass level: {res.level}")
     for k, v in sorted(res.probabilities.items(), key=lambda kv: -kv[1]):
         click.echo(f"  P({k}) = {v:.3f}")
     click.echo(f"model: {model_dir} fold {res.fold} ({', '.join(f'{f:g}' for f in res.frequencies)} Hz)")
     click.echo(f"attention plot: {plot_path}")
+    click.echo(f"result: {result_path}")
 
 
 def _predict_gait(run_dir: Path, trials: tuple[Path, ...], model: str, fold: str | None, out: Path | None,
