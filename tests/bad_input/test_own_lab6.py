@@ -258,3 +258,28 @@ def test_given_stimulus_events_are_checked_against_the_stated_frequency(stim, tm
     code, _, err = _cli(["predict", run, *wrong, "--covariates", COV], capsys)
     line = _one_error_line(code, err)
     assert "'stimulus' events are 100.0 ms apart" in line and "25 Hz" in line and wrong[0].parent.name in line
+
+
+# ------------------------------------------------------------------ check-placement: left untried by the sixth sweep
+def test_check_placement_refuses_a_channel_declared_twice_and_names_the_saved_models(tmp_path, capsys):
+    """Was: 'ch1=VL,ch1=TA' checked ch1 against TA (the later pair silently won; convert --channel-map alike), and
+    '--model lda' said only 'no trained CNN-LSTM checkpoint' (classic baselines are not saved)."""
+    from myoflow.containers import Recording
+    from myoflow.io import write_edf
+
+    from .test_own_lab4 import _muscle_folder
+
+    ds = _muscle_folder(tmp_path / "lab", fs=1000.0)
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--quick", "--set",
+                         "evaluate.models=[cnn_lstm_random]", "--set", "train.epochs=1", "--set", "evaluate.n_boot=20"],
+                        capsys)
+    assert code == 0, err
+    f = write_edf(Recording(np.random.default_rng(1).normal(size=(1, 4000)) * 1e-4, 1000.0, ["ch1"], units="V"),
+                  tmp_path / "new.edf")
+    code, _, err = _cli(["check-placement", tmp_path / "run", f, "--expected", "ch1=VL,ch1=TA"], capsys)
+    assert "'ch1' is given twice" in _one_error_line(code, err)
+    code, _, err = _cli(["check-placement", tmp_path / "run", f, "--expected", "ch1=VL,ch1=VL"], capsys)
+    assert code in (0, 1), err  # the same pair twice says one thing
+    code, _, err = _cli(["check-placement", tmp_path / "run", f, "--expected", "*=VL", "--model", "lda"], capsys)
+    line = _one_error_line(code, err)
+    assert "baselines are not saved" in line and "['cnn_lstm_random']" in line

@@ -75,6 +75,8 @@ def parse_mapping(text: str | Mapping[str, str] | Sequence[str] | None, what: st
         k, v = (s.strip() for s in p.split("=", 1))
         if not k or not v:
             raise DataError(f"{what}: empty name in {p!r}")
+        if k in out and out[k] != v:  # the later one silently won
+            raise DataError(f"{what}: {k!r} is given twice ({out[k]!r} and {v!r})")
         out[k] = v
     return out
 

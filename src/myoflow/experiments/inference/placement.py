@@ -129,7 +129,10 @@ def load_placement_model(model_dir: str | Path, model: str | None = None, fold: 
                         "window_samples": extras.get("window_samples"), "task": extras.get("task"),
                         "cohort": extras.get("cohort"), "segmentation": extras.get("segmentation")}
                 return module, info, cfg
-    raise DataError(f"no trained CNN-LSTM checkpoint{' ' + repr(model) if model else ''} found", str(run))
+    saved = sorted({p.stem.split(".")[0] for d in folds for p in d.glob("*.safetensors")})
+    raise DataError(f"no trained CNN-LSTM checkpoint{' ' + repr(model) if model else ''} found (baselines are "
+                    f"not saved); --model takes one of {saved or ['cnn_lstm_pretrained', 'cnn_lstm_random']}",
+                    str(run))
 
 
 def _segmentation(run: Path, cfg: Any, cohort: str | None) -> str:
