@@ -224,3 +224,34 @@ def test_calibration_script_refuses_the_report_seed_and_a_missing_folder(tmp_pat
     err = capsys.readouterr().err
     assert "reported cohort" in err and "elderly-lowerlimb-emg folder not found" in err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_corrupt_workbook_is_named_once(shared_data, tmp_path, capsys):
+    """Was: 'DIR: DIR/ID 2.xlsx: cannot read workbook ...' (the dataset folder prefixed to an error naming its file)."""
+    real = shared_data / "elderly-lowerlimb-emg"
+    d = tmp_path / "data" / "elderly-lowerlimb-emg"
+    d.mkdir(parents=True)
+    for f in real.iterdir():
+        if f.name == "ID 2.xlsx":
+            (d / f.name).write_bytes(f.read_bytes()[:2000])  # cut mid-archive
+        else:
+            (d / f.name).symlink_to(f)
+    with pytest.raises(SystemExit) as e:
+        main(["validate-simulator", "--out", str(tmp_path / "out"), "--data", str(tmp_path / "data"),
+              "--only", "elderly", "--quick", "--half", "all"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1
+    assert "ID 2.xlsx" in err[0] and "truncated or corrupt" in err[0] and err[0].count(str(d)) == 1
+
+
+def test_a_missing_workbook_is_named_without_a_misleading_range(tmp_path):
+    """Was: 'no workbook for subject(s) [4]; have 1..30' (a range that seemed to include the missing one)."""
+    from myoflow.errors import DataError
+    from myoflow.io.datasets.elderly import _subject_files
+
+    for i in (1, 2, 3, 5):
+        (tmp_path / f"ID {i}.xlsx").write_bytes(b"")
+    with pytest.raises(DataError) as e:
+        _subject_files(tmp_path, ["S01", "S04"])
+    assert "[4]" in str(e.value) and "1, 2, 3, 5" in str(e.value) and "1..5" not in str(e.value)
+    assert [s for s, _ in _subject_files(tmp_path, ["S05"])] == ["05"]

@@ -1095,8 +1095,9 @@ def validate_simulator(out_dir: str | Path, data_dir: str | Path | None = None, 
                 with threadpool_limits(limits=1, user_api="blas"):
                     extra = {"half": half} if fn is section_elderly else {}
                     sec = fn(path, figs, seed=seed, quick=quick, **extra)
-            except MyoflowError as exc:
-                sec = Section(folder, folder, status="error", message=f"{path}: {exc}")
+            except MyoflowError as exc:  # a DataError with a source names its file already
+                sec = Section(folder, folder, status="error",
+                              message=str(exc) if getattr(exc, "source", None) else f"{path}: {exc}")
             except Exception as exc:  # a reader's own failure on a corrupt file (e.g. scipy's MatReadError)
                 log.debug("validate-simulator %s failed", key, exc_info=True)
                 sec = Section(folder, folder, status="error", message=f"{path}: {type(exc).__name__}: {exc}")

@@ -272,7 +272,10 @@ def _subject_files(folder: Path, subjects: Iterable[int | str] | None) -> list[t
         wanted = [int(str(s).lstrip("S").lstrip("0") or 0) for s in subjects]
         missing = [s for s in wanted if s not in found]
         if missing:
-            raise DataError(f"no workbook for subject(s) {missing}; have {ids[0]}..{ids[-1]}", str(folder))
+            # a range would hide the gap ("have 1..30" with ID 4 missing): name what is there when it is short
+            have = ", ".join(map(str, ids)) if len(ids) <= 12 else f"{len(ids)} workbooks of ids {ids[0]}..{ids[-1]}"
+            raise DataError(f"no 'ID <n>.xlsx' workbook for subject(s) {missing} (asked for {len(wanted)}; "
+                            f"the folder has {have})", str(folder))
         ids = wanted
     return [(f"{i:02d}", found[i]) for i in ids]
 
