@@ -113,10 +113,17 @@ def test_run_fold_and_summary(tiny, tmp_path):
     cfg, data = tiny
     pipe = get_pipeline("gait-emg")
     folds = pipe.folds(cfg, data)
-    assert [f.condition for f in folds] == ["sim", "sim"]
+    assert [f.condition for f in folds] == ["sim", "sim", "final"]
     for f in folds:
         assert not set(f.payload["train"]) & set(f.payload["test"])
     ctx = FoldContext(seed=7, device="cpu", workdir=tmp_path)
+    # the final fold: both routes trained on every subject (fit + early-stopping subjects), nothing scored
+    fin = pipe.run_fold(cfg, data, folds[-1], ctx)
+    assert fin.metrics == {} and len(fin.predictions) == 0 and fin.extras["test_groups"] == []
+    assert sorted(fin.extras["train_subjects"] + fin.extras["val_subjects"]) == sorted(map(str, data.sim.subjects()))
+    assert {"torque_based", "baseline"} <= set(fin.state_dicts)
+    no_final = load_config({**TINY, "evaluate": {**TINY.get("evaluate", {}), "final_model": False}})
+    assert [f.condition for f in pipe.folds(no_final, data)] == ["sim", "sim"]
     res = pipe.run_fold(cfg, data, folds[0], ctx)
     again = pipe.run_fold(cfg, data, folds[0], ctx)
     assert res.metrics == again.metrics  # deterministic given the fold seed

@@ -69,6 +69,20 @@ def test_predict_is_deterministic_and_default_out_is_in_the_run(gait_run, capsys
     assert Path(next(iter(a["trials"].values()))["plot"]).parent == run / "predict"
 
 
+def test_predict_uses_the_model_trained_on_every_subject(gait_run, tmp_path, capsys):
+    """Was: the first fold's models (trained on part of the cohort); now the final fold's, unless --fold."""
+    run = gait_run / "run"
+    extras = json.loads((run / "folds" / "final-all" / "extras.json").read_text())
+    assert sorted(extras["train_subjects"] + extras["val_subjects"]) == ["S001", "S002", "S003"]
+    assert not (run / "folds" / "final-all" / "predictions.parquet").is_file() or \
+        len(pd.read_parquet(run / "folds" / "final-all" / "predictions.parquet")) == 0
+    res = json.loads(cli(["predict", run, gait_run / "ds" / "S001" / "walk.h5", "--json", "--out", tmp_path],
+                         capsys)[0])
+    assert res["fold"] == "final-all"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "final" not in metrics["summary"]["conditions"]  # it scores nothing: no figure comes from it
+
+
 def test_predict_gait_bad_inputs(gait_run, tmp_path, capsys):
     run, trial = gait_run / "run", gait_run / "ds" / "S001" / "walk.h5"
     _, err = cli(["predict", run, trial, "--covariates", "age=40"], capsys, code=2)

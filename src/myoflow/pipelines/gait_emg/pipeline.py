@@ -46,7 +46,10 @@ Protocol
   cycle-to-cycle R² of the cohort and of the real training trial, to set the
   per-subject spread against.
 
-Conditions in ``metrics.json``: ``sim``, ``real/walk45``, ``real/run81``.
+Conditions in ``metrics.json``: ``sim``, ``real/walk45``, ``real/run81``. With
+``evaluate.final_model`` (default on) one more fold, ``final-all`` (condition ``final``), trains both
+routes on every subject (or every cycle of a within-subject cohort) and scores nothing: it is the model
+``myoflow predict`` applies to a new person's walking.
 """
 from __future__ import annotations
 
@@ -82,6 +85,8 @@ PAPER_TABLE1 = {
     "baseline": {"TA": -1.14, "GM": -0.0516, "VL": -26.9, "RF": -73.8, "BF": -2.02, "ST": -4.24, "SOL": 0.00343},
 }
 MODELS = ("torque_based", "baseline")
+#: Condition (and fold-id prefix) of the fold trained on every subject (evaluate.final_model).
+FINAL = "final"
 
 
 # ------------------------------------------------------------------ config
@@ -195,6 +200,9 @@ class GaitEvaluateConfig:
     #: fold's fit and validation subjects (round(train.val_fraction × n), at least 1, for early stopping):
     #: joint moments of many people, sEMG of a few.
     emg_subjects: int | None = None
+    #: One more fold trained on every subject of the cohort (every cycle when within-subject), scoring nothing:
+    #: the model ``myoflow predict`` uses by default (a cross-validation fold's saw only part of the subjects).
+    final_model: bool = True
 
     def __post_init__(self) -> None:
         if self.ensemble < 1:
@@ -426,7 +434,8 @@ def predict_ensemble(cfg: GaitEmgConfig, section: str, train: dict, X: np.ndarra
                      **fixed: Any) -> tuple[np.ndarray, list]:
     """Fit ``cfg.evaluate.ensemble`` estimators of ``cfg.<section>`` (seeds derived from ``seed``); mean prediction.
 
-    Returns the mean prediction on ``X_test`` (rows, outputs) and the fitted estimators. With
+    Returns the mean prediction on ``X_test`` (rows, outputs; empty when ``X_test`` has no rows) and the
+    fitted estimators. With
     ``ensemble: 1`` the single estimator gets ``seed`` itself (the behaviour before ensembles).
     """
     from ...models import build_from_sections
@@ -439,8 +448,9 @@ def predict_ensemble(cfg: GaitEmgConfig, section: str, train: dict, X: np.ndarra
                                   derive_seed(seed, f"ensemble-{i}"), device=device, **fixed)
         est.fit(X, y, validation_data=validation_data)
         ests.append(est)
-        preds.append(est.predict(X_test))
-    return np.mean(preds, axis=0), ests
+        if len(X_test):  # none for the final fold (trained on every subject, scores nothing)
+            preds.append(est.predict(X_test))
+    return (np.mean(preds, axis=0) if preds else np.empty((0, 0))), ests
 
 
 def _emg_subjects(fit_c: GaitCycles, val_c: GaitCycles, n: int, val_fraction: float, seed: int) -> list[str]:
@@ -662,6 +672,9 @@ class GaitEmgPipeline(Pipeline):
                             "the same person are predicted, not a new person", cfg.data.path, n_subj, split,
                             split, split)
             out += _within_subject_folds(cfg, data.sim, split)
+            if cfg.evaluate.final_model:
+                out.append(Fold(f"{FINAL}-all", FINAL, {"kind": "within", "train": list(range(len(data.sim))),
+                                                        "test": []}))
         elif data.sim is not None:
             md = pd.DataFrame({"subject": data.sim.subjects()})
             n = len(md)
@@ -677,6 +690,8 @@ class GaitEmgPipeline(Pipeline):
                 subj = md["subject"].to_numpy()
                 fid = f"sim-loso-{subj[te[0]]}" if cfg.evaluate.splitter == "loso" else f"sim-k{i}"
                 out.append(Fold(fid, "sim", {"kind": "sim", "train": subj[tr].tolist(), "test": subj[te].tolist()}))
+            if cfg.evaluate.final_model:
+                out.append(Fold(f"{FINAL}-all", FINAL, {"kind": "sim", "train": md["subject"].tolist(), "test": []}))
         for name in cfg.data.real_test:
             if name in data.real:
                 out.append(Fold(f"real-{name}", f"real/{name}",
@@ -702,7 +717,7 @@ class GaitEmgPipeline(Pipeline):
             ref = np.zeros(len(c), dtype=bool)
             ref[tr] = True
             c = normalise_emg(c, reference=ref)[0]
-            return c.select(fit), c.select(val), c.select(te), "trial"
+            return c.select(fit), c.select(val), (c.select(te) if te.size else None), "trial"
         if p["kind"] == "sim":
             c = data.sim
             if set(p["train"]) & set(p["test"]):
@@ -714,7 +729,7 @@ class GaitEmgPipeline(Pipeline):
                 fit, val = inner_validation_split(c.metadata, tr, fraction=cfg.train.val_fraction, seed=seed)
             else:  # train.val_fraction: 0 — no early stopping, every training subject is fitted
                 fit, val = tr, tr[:0]
-            return c.select(fit), c.select(val), c.select(te), "subject"
+            return c.select(fit), c.select(val), (c.select(te) if te.size else None), "subject"
         train = data.real[p["train"][0]]
         test = data.real[p["test"][0]]
         # one subject: validation = the last block of training cycles (never the test trial)
@@ -732,7 +747,8 @@ class GaitEmgPipeline(Pipeline):
         kinds, shifts = tuple(cfg.preprocess.inputs), tuple(cfg.preprocess.shifts_ms)
         Xf, Tf, Ef = _rows(fit_c, kinds, shifts)
         Xv, Tv, Ev = _rows(val_c, kinds, shifts)
-        Xt, _, _ = _rows(test_c, kinds, shifts)
+        final = test_c is None  # the final fold: every subject trains, nothing is scored
+        Xt = Xf[:0] if final else _rows(test_c, kinds, shifts)[0]
         emg_subj = None
         if cfg.evaluate.emg_subjects is not None and group == "subject" and cfg.data.source == "simulate":
             emg_subj = _emg_subjects(fit_c, val_c, cfg.evaluate.emg_subjects, cfg.train.val_fraction,
@@ -752,16 +768,21 @@ class GaitEmgPipeline(Pipeline):
         bl_pred, bls = predict_ensemble(cfg, "baseline", train, Xf_b, Ef_b, (Xv_b, Ev_b), Xt,
                                         seed=derive_seed(train_seed, "baseline"), device=ctx.device)
         tb, bl = tbs[0], bls[0]  # the first member is saved (checkpoint, ONNX); predictions are the ensemble's
-        n, P = len(test_c), test_c.n_points
-        preds = {"torque_based": from_rows(tb_pred, n, P), "baseline": from_rows(bl_pred, n, P)}
-        torque_pred = from_rows(np.mean([e.predict_torques(Xt) for e in tbs], axis=0), n, P)
-        muscles = tuple(test_c.muscles)
-        metrics = {k: _fold_metrics(test_c.emg, v, test_c.metadata, muscles, group) for k, v in preds.items()}
-        tm = _fold_metrics(test_c.moments, torque_pred, test_c.metadata, test_c.moment_names, group)
-        metrics["torque_mlp"] = {k: v for k, v in tm.items() if not k.startswith("r_cycle")}
-        frames = [prediction_frame(k, test_c.metadata, test_c.emg, v, muscles) for k, v in preds.items()]
-        frames.append(prediction_frame("torque_mlp", test_c.metadata, test_c.moments, torque_pred, test_c.moment_names))
-        predictions = pd.concat(frames, ignore_index=True)
+        if final:
+            n, P, muscles = 0, fit_c.n_points, tuple(fit_c.muscles)
+            metrics, predictions = {}, pd.DataFrame()
+        else:
+            n, P = len(test_c), test_c.n_points
+            preds = {"torque_based": from_rows(tb_pred, n, P), "baseline": from_rows(bl_pred, n, P)}
+            torque_pred = from_rows(np.mean([e.predict_torques(Xt) for e in tbs], axis=0), n, P)
+            muscles = tuple(test_c.muscles)
+            metrics = {k: _fold_metrics(test_c.emg, v, test_c.metadata, muscles, group) for k, v in preds.items()}
+            tm = _fold_metrics(test_c.moments, torque_pred, test_c.metadata, test_c.moment_names, group)
+            metrics["torque_mlp"] = {k: v for k, v in tm.items() if not k.startswith("r_cycle")}
+            frames = [prediction_frame(k, test_c.metadata, test_c.emg, v, muscles) for k, v in preds.items()]
+            frames.append(prediction_frame("torque_mlp", test_c.metadata, test_c.moments, torque_pred,
+                                           test_c.moment_names))
+            predictions = pd.concat(frames, ignore_index=True)
         # freezing check: torque weights before vs after fine-tuning
         drift = max(float((tb.torque_state_after_stage1_[k] - v).abs().max())
                     for k, v in tb.torque_model_.state_dict().items())
@@ -770,8 +791,8 @@ class GaitEmgPipeline(Pipeline):
             "n_fit_cycles": len(fit_c), "n_val_cycles": len(val_c), "n_test_cycles": n,
             "train_subjects": sorted(map(str, pd.unique(fit_c.metadata["subject"]))),
             "val_subjects": sorted(map(str, pd.unique(val_c.metadata["subject"]))),
-            "test_groups": sorted(map(str, pd.unique(test_c.metadata[group]))),
-            "moment_names": list(test_c.moment_names), "inputs": list(kinds), "shifts_ms": list(shifts),
+            "test_groups": [] if final else sorted(map(str, pd.unique(test_c.metadata[group]))),
+            "moment_names": list(fit_c.moment_names), "inputs": list(kinds), "shifts_ms": list(shifts),
             "ensemble": len(tbs), "emg_subjects": emg_subj,
         }
         curves = {"torque_mlp": tb.torque_history_.as_curves(), "torque_based": tb.history_.as_curves(),

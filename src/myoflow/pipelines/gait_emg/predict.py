@@ -14,6 +14,7 @@ ensemble-average peak (a new person has no calibration walk) and scored with the
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from ...errors import DataError
 
 __all__ = ["load_fold_models", "predict_trial", "choose_fold"]
 
+log = logging.getLogger(__name__)
+
 
 def _fold_dirs(run_dir: Path) -> list[Path]:
     root = Path(run_dir) / "folds"
@@ -31,7 +34,8 @@ def _fold_dirs(run_dir: Path) -> list[Path]:
 
 
 def choose_fold(run_dir: Path, fold: str | None) -> Path:
-    """The fold folder whose models are used: ``fold`` if given, else the first cohort fold with a saved model."""
+    """The fold folder whose models are used: ``fold`` if given, else the one trained on every subject
+    (``final-all``, :attr:`GaitEvaluateConfig.final_model`), else the first fold with a saved model."""
     dirs = [d for d in _fold_dirs(run_dir) if (d / "torque_based.safetensors").is_file()]
     if not dirs:
         raise DataError("the run has no saved gait model (folds/*/torque_based.safetensors); rerun it with "
@@ -42,6 +46,13 @@ def choose_fold(run_dir: Path, fold: str | None) -> Path:
             raise DataError(f"--fold {fold!r}: no such fold with a saved model; folds: {[d.name for d in dirs]}",
                             str(run_dir))
         return hit[0]
+    final = [d for d in dirs if d.name.startswith("final")]
+    if final:
+        return final[0]
+    if any(d.name.startswith(("sim-", "within-")) for d in dirs):
+        # not silent: a cross-validation fold's model saw only part of the cohort
+        log.warning("%s has no model trained on every subject (evaluate.final_model: false, or an older run); "
+                    "using fold %s's (--fold to choose)", run_dir, dirs[0].name)
     return dirs[0]
 
 

@@ -37,8 +37,8 @@ def _read(path: Path):
                    "never beside the recordings).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--fold", default=None,
-              help="The fold folder (MODEL_DIR/folds/ID) whose saved model is used (default: stimulated-mass the "
-                   "final model, gait-emg the first fold).")
+              help="The fold folder (MODEL_DIR/folds/ID) whose saved model is used (default: the one trained on "
+                   "every subject, folds/final-*).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Output folder (default MODEL_DIR/predict; never the recordings' folder).")
 def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str | None, model: str,
