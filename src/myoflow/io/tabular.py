@@ -27,7 +27,7 @@ import pandas as pd
 from ..containers import Recording, Trial
 from ..errors import DataError
 from ._common import (
-    check_file, check_fs, fs_from_times, make_recording, repair_rows, split_unit, to_volts, unique_names,
+    _HINT_UNIT_KEYS, check_file, check_fs, fs_from_times, make_recording, repair_rows, split_unit, to_volts, unique_names,
 )
 
 __all__ = ["read_csv"]
@@ -51,6 +51,22 @@ _CHANNEL_LINE = re.compile(
     r"^\W*(?:channel|chan|ch)\s*#?\s*(\d+)\s*[:=\-]?\s*(?:['\"]([^'\"]+)['\"]|([A-Za-z][\w\-.]*))", re.IGNORECASE
 )
 _UNIT_IN_LINE = re.compile(r"\b(?:engineering\s+)?units?\s*[:=]\s*['\"]?([A-Za-zµμ]+)", re.IGNORECASE)
+
+
+# Columns of sample or frame numbers that acquisition software writes beside the time (Noraxon ``Sample #``,
+# OpenSignals ``nSeq``, Vicon ``Frame``): counters, not signals, so they are not read as channels.
+_INDEX_NAMES = {"sample", "samples", "sample #", "sample#", "sample no", "sample number", "nseq", "index", "idx",
+                "frame", "frame #", "frames", "sub frame", "subframe"}
+# A time column without a unit whose step gives less than this many Hz is more likely in ms than in s
+# (EMG, kinematics and force plates all sample at >= 10 Hz); the user states the unit to go on.
+_SLOW_UNITLESS_TIME_HZ = 10.0
+
+
+def _is_units_row(fields: list[str]) -> bool:
+    """True for a row such as ``s,mV,mV`` or ``,uV,uV`` (units under the header, as Noraxon exports write)."""
+    cells = [f.strip().lower().replace(" ", "") for f in fields]
+    known = _HINT_UNIT_KEYS | {u.lower() for u in _TIME_UNITS} | {"sec", "hz", "n.m", "nm", "mv", "uv"}
+    return any(cells) and all(c == "" or c.strip("[]()") in known for c in cells)
 
 
 def _split(line: str, delim: str | None) -> list[str]:
@@ -115,6 +131,15 @@ def _is_time_like_first(table: pd.DataFrame) -> bool:
     t = pd.to_numeric(table.iloc[:50, 0], errors="coerce").to_numpy(dtype=float)
     d = np.diff(t[np.isfinite(t)])
     return d.size > 2 and bool((d > 0).all()) and float(np.ptp(d)) <= 0.01 * float(np.median(d))
+
+
+def _is_counter(col: pd.Series) -> bool:
+    """True when a column holds whole numbers increasing by one constant step (a sample or frame counter)."""
+    v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    if v.size < 2 or not np.isfinite(v).all() or not np.all(v == np.round(v)):
+        return False
+    d = np.diff(v)
+    return bool(d[0] > 0 and np.all(d == d[0]))
 
 
 def _is_time(name: str, where: str | None = None) -> tuple[bool, float]:
@@ -210,6 +235,7 @@ def read_csv(
     to_volt: bool = True,
     bad_rows: str = "error",
     decimal: str = ".",
+    time_unit: str | None = None,
 ) -> Recording | Trial:
     """Read a delimited text table of samples.
 
@@ -241,6 +267,10 @@ def read_csv(
     decimal : {".", ","}
         Decimal separator of the numbers. ``","`` reads exports of locales that
         write ``0,5`` (columns then separated by ``;``, tab or spaces).
+    time_unit : {"s", "ms", "us"}, optional
+        Unit of a time column whose header states none (``--hint time_unit=ms``). Without it such a
+        column is read in seconds, and refused when that gives under 10 Hz (times in ms, read as s,
+        would give a rate 1000 times too low).
 
     Returns
     -------
@@ -257,6 +287,8 @@ def read_csv(
     if isinstance(units, str) and "," in units:
         units = [u.strip() for u in units.split(",")]
     repair_rows(np.zeros((0, 1)), bad_rows, where)  # validates the policy before reading
+    if time_unit is not None and str(time_unit).strip().lower() not in _TIME_UNITS:
+        raise DataError(f"time_unit must be one of s, ms, us, got {time_unit!r}", where)
     if decimal not in (".", ","):
         raise DataError(f"decimal must be '.' or ',', got {decimal!r}", where)
     if decimal == "," and delimiter == ",":
@@ -286,6 +318,14 @@ def read_csv(
         cand = _trim_empty_tail(_split(lines[start - 1], delim))
         if cand and not _numeric_fields(cand) and not _CHANNEL_LINE.match(lines[start - 1].strip()):
             header_fields, pre_end = cand, start - 1
+            # A units row under the header (``time,VL,RF`` then ``s,mV,mV``): names from the row above,
+            # units from this one (read alone, the units became the channel names and the mV were kept).
+            if pre_end > 0 and _is_units_row(cand):
+                above = _trim_empty_tail(_split(lines[pre_end - 1], delim))
+                if above and not _numeric_fields(above) and len(above) == len(cand):
+                    header_fields = [f"{n} [{u}]" if u and split_unit(n)[1] is None else n
+                                     for n, u in zip(above, cand)]
+                    pre_end -= 1
     preamble = lines[:pre_end]
     for i, line in enumerate(scan[:pre_end]):
         f = _trim_empty_tail(_split(line, delim))
@@ -355,7 +395,16 @@ def read_csv(
         flags = [_is_time(h, where) for h in header_fields]
         time_idx = [i for i, (is_t, _) in enumerate(flags) if is_t]
         scales = {i: flags[i][1] for i in time_idx}
-    channel_idx = [i for i in range(len(header_fields)) if i not in time_idx]
+    if time_unit is not None:
+        for i in time_idx:
+            if split_unit(header_fields[i])[1] is None and names[i].strip().lower() not in _NAME_SCALES:
+                scales[i] = _TIME_UNITS[str(time_unit).strip().lower()]
+    index_idx = [i for i in range(len(header_fields)) if i not in time_idx
+                 and names[i].strip().lower() in _INDEX_NAMES and _is_counter(table.iloc[:, i])]
+    if index_idx:
+        log.info("%s: column(s) %s hold sample/frame numbers and are not read as channels", where,
+                 [names[i] for i in index_idx])
+    channel_idx = [i for i in range(len(header_fields)) if i not in time_idx and i not in index_idx]
     if not channel_idx:
         raise DataError("table has a time column but no channel columns", where)
 
@@ -389,6 +438,12 @@ def read_csv(
                 fixed, n = repair_rows(np.column_stack([t, block]), bad_rows, where, time_col=0)
                 t, block, n_changed = fixed[:, 0], fixed[:, 1:], n_changed + n
             seg_fs, t0 = fs_from_times(t, where, column=header_fields[t_col])
+            if (fs is None and time_unit is None and seg_fs < _SLOW_UNITLESS_TIME_HZ
+                    and split_unit(header_fields[t_col])[1] is None and names[t_col].strip().lower() not in _NAME_SCALES):
+                raise DataError(
+                    f"time column {header_fields[t_col]!r} states no unit and steps by {1.0 / seg_fs:g}, "
+                    f"{seg_fs:g} Hz if in seconds; if the times are in ms (then {seg_fs * 1000:g} Hz) pass "
+                    "--hint time_unit=ms, if they are seconds pass --hint time_unit=s", where)
             if fs is not None:
                 seg_fs = fs
             elif fs_header is not None and len(time_idx) == 1 and abs(seg_fs - fs_header) > 0.01 * fs_header:

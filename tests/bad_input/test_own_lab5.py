@@ -1,0 +1,80 @@
+"""Three more new labs (fifth sweep): files as acquisition software writes them (units rows, sample counters,
+time in ms), MATLAB structs of channels, and the folders and trials of labs unlike the shared sets.
+
+Each test is the smallest input that showed the problem; each fails without its fix.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ._builders import cli as _cli, one_error_line as _one_error_line
+
+
+def _rows(t, x, fmt="{:.5f}", sep=","):
+    return "\n".join(sep.join([f"{ti:.4f}"] + [fmt.format(v) for v in row]) for ti, row in zip(t, x)) + "\n"
+
+
+_T = np.arange(400) / 2000.0
+_X = np.random.default_rng(0).normal(size=(400, 2)) * 0.1
+
+
+# ------------------------------------------------------------------ CSV: a units row under the header
+@pytest.mark.parametrize("head", ["time,VL,RF\ns,mV,mV\n", "Rate: 2000 Hz\ntime,VL,RF\n,mV,mV\n"])
+def test_units_row_under_the_header_gives_names_and_units(head, tmp_path):
+    from myoflow.io import read
+
+    (tmp_path / "x.csv").write_text(head + _rows(_T, _X))
+    rec = read(tmp_path / "x.csv")  # was: channels named 'mV', 'mV_2', kept in mV (or: no sampling rate)
+    assert rec.ch_names == ("VL", "RF") and rec.fs == pytest.approx(2000.0)
+    assert list(rec.units) == ["V", "V"]
+    np.testing.assert_allclose(rec.data * 1e3, _X.T, atol=1e-5)  # mV scaled to V
+
+
+# ------------------------------------------------------------------ CSV: a sample counter beside the time
+def test_sample_counter_column_is_not_a_channel(tmp_path):
+    from myoflow.io import read
+
+    body = "\n".join(f"{i},{t:.4f},{a:.5f},{b:.5f}" for i, (t, (a, b)) in enumerate(zip(_T, _X)))
+    (tmp_path / "x.csv").write_text("Sample #,Time,VL,RF\n" + body + "\n")
+    rec = read(tmp_path / "x.csv")  # was: a third channel 'Sample #' holding 0, 1, 2, ...
+    assert rec.ch_names == ("VL", "RF")
+
+
+# ------------------------------------------------------------------ CSV: a time column in ms without a unit
+def test_unitless_time_column_in_ms_is_refused_with_the_hint(tmp_path, capsys):
+    from myoflow.io import read
+
+    (tmp_path / "x.csv").write_text("time,VL,RF\n" + _rows(_T * 1000.0, _X))
+    code, _, err = _cli(["inspect", tmp_path / "x.csv"], capsys)  # was: exit 0, a 2 Hz recording of 200 s
+    line = _one_error_line(code, err)
+    assert "x.csv" in line and "time_unit=ms" in line and "2000 Hz" in line
+    rec = read(tmp_path / "x.csv", time_unit="ms")
+    assert rec.fs == pytest.approx(2000.0)
+    slow = tmp_path / "slow.csv"  # a genuinely slow stream goes on once the user says the unit is seconds
+    slow.write_text("time,temp\n" + "\n".join(f"{i * 0.5},{i}" for i in range(20)) + "\n")
+    assert read(slow, time_unit="s").fs == pytest.approx(2.0)
+
+
+# ------------------------------------------------------------------ MATLAB: a struct of channels, one vector each
+def test_mat_struct_of_channels_and_one_vector_per_channel(tmp_path, capsys):
+    import h5py
+    import scipy.io
+
+    from myoflow.io import read
+
+    rng = np.random.default_rng(1)
+    vl, rf = rng.normal(size=1000), rng.normal(size=1000)
+    scipy.io.savemat(tmp_path / "s.mat", {"data": {"VL": vl, "RF": rf, "fs": 2000.0}})
+    scipy.io.savemat(tmp_path / "v.mat", {"VL": vl, "RF": rf, "fs": 2000.0})
+    with h5py.File(tmp_path / "h.mat", "w") as f:  # MATLAB v7.3: a struct is an HDF5 group
+        g = f.create_group("data")
+        g.attrs["MATLAB_class"] = np.bytes_("struct")
+        for k, v in (("VL", vl), ("RF", rf), ("fs", np.array(1500.0))):
+            g.create_dataset(k, data=np.atleast_2d(v)).attrs["MATLAB_class"] = np.bytes_("double")
+    for name, fs in (("s", 2000.0), ("v", 2000.0), ("h", 1500.0)):
+        # was: 'no sampling-rate variable found' (structs) / 'several arrays could be the data' (vectors),
+        # and data_var takes one variable, so no hint could read both channels
+        rec = read(tmp_path / f"{name}.mat")
+        assert rec.fs == fs and sorted(rec.ch_names) == ["RF", "VL"], name
+        np.testing.assert_allclose(rec.data[list(rec.ch_names).index("VL")], vl)
