@@ -78,3 +78,26 @@ def test_mat_struct_of_channels_and_one_vector_per_channel(tmp_path, capsys):
         rec = read(tmp_path / f"{name}.mat")
         assert rec.fs == fs and sorted(rec.ch_names) == ["RF", "VL"], name
         np.testing.assert_allclose(rec.data[list(rec.ch_names).index("VL")], vl)
+
+
+# ------------------------------------------------------------------ gait-emg: radians under a degree label
+def test_gait_angles_in_radians_labelled_degrees_are_refused(tmp_path, capsys):
+    import pandas as pd
+
+    from myoflow.containers import Trial
+    from myoflow.io import write_dataset
+    from myoflow.simulate.protocols.gait import simulate_gait
+
+    walk = simulate_gait(1, 0, 8, fs_sim=2048.0, noise=False)[0][0]
+    a = walk["angles"]
+    assert set(a.units) == {"deg"}
+    rad = a.with_data(np.radians(a.data)).replace(meta={**dict(a.meta), "source": "raw/S01_walk_angles.csv"})
+    t = Trial(streams={"angles": rad, "moments": walk["moments"], "grf": walk["grf"], "emg": walk["emg"]},
+              meta={"subject": "S01", "trial": "walk"})
+    cov = walk.meta["covariates"]
+    ds = write_dataset(tmp_path / "lab", [("S01_walk", t)],
+                       pd.DataFrame({"subject": ["S01"], "weight": [cov["weight"]], "height": [cov["height"]]}),
+                       {"protocol": "converted"}).path
+    code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run", "--set", "train.epochs=1"], capsys)
+    line = _one_error_line(code, err)  # was: exit 0, trained and scored on angles 57 times too small
+    assert "S01_walk_angles.csv" in line and "look like radians labelled degrees" in line

@@ -248,6 +248,29 @@ def _with_participant(trial, parts: pd.DataFrame | None):
     return trial.replace(meta={**dict(trial.meta), "covariates": cov}) if cov else trial
 
 
+_DEGREE_UNITS = {"deg", "degree", "degrees", "°"}
+
+
+def _check_degrees_stated(trial) -> None:
+    """Refuse joint angles stated in degrees whose values never reach pi: radians under a degree label.
+
+    Walking flexes the knee by ~60 degrees, so a whole trial whose angles all stay within +-3.14 "deg" is
+    radians (an export that wrote ``[deg]`` over radians); read as stated it trained and scored on angles
+    57 times too small with exit 0. Undeclared units are checked the same way when the cycles are cut.
+    """
+    if "angles" not in trial:
+        return
+    rec = trial["angles"]
+    units = {str(u).strip().lower() for u in rec.units}
+    finite = np.asarray(rec.data, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if units and units <= _DEGREE_UNITS and finite.size and float(np.abs(finite).max()) < np.pi:
+        raise DataError(f"joint angles are stated in degrees but never exceed {float(np.abs(finite).max()):.2f} "
+                        "in magnitude, while walking flexes the knee by ~60 degrees: they look like radians "
+                        "labelled degrees; state the unit as rad in the file (e.g. a 'knee_flexion [rad]' "
+                        "header, or OpenSim inDegrees=no) or convert the values to degrees", rec.source)
+
+
 def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False,
                         real: bool = False, kinematics_only: bool = False) -> GaitCycles:
     from ...biomech.gait_trials import CycleRules
@@ -258,6 +281,8 @@ def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, 
     extra = dict(muscles=d.muscles, emg_map=d.emg_map, force_plates=d.force_plates, heel_strikes=d.heel_strikes,
                  rules=rules, crop=d.crop) if user else ({"rules": rules} if real else {})
     for name, trial in trials:
+        if user:
+            _check_degrees_stated(trial)
         mass = None if masses is None else masses.get(str(trial.subject))
         items.append(trial_to_cycles(trial, trial_name=name, side=cfg.data.side, n_points=pre.n_points,
                                      bandpass=tuple(pre.bandpass), envelope_hz=pre.envelope_hz, body_mass=mass,
