@@ -101,3 +101,45 @@ def test_gait_angles_in_radians_labelled_degrees_are_refused(tmp_path, capsys):
     code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run", "--set", "train.epochs=1"], capsys)
     line = _one_error_line(code, err)  # was: exit 0, trained and scored on angles 57 times too small
     assert "S01_walk_angles.csv" in line and "look like radians labelled degrees" in line
+
+
+# ------------------------------------------------------------------ muscle-id: a grid with a dead electrode
+def test_flat_grid_channel_gives_no_windows_and_a_flat_recording_is_named(tmp_path, caplog):
+    from scipy.signal import butter, sosfiltfilt
+
+    from myoflow.containers import Recording
+    from myoflow.errors import DataError
+    from myoflow.experiments import load_config
+    from myoflow.io import write_dataset
+    from myoflow.pipelines.muscle_id.data import load_cohort
+
+    rng, fs, n = np.random.default_rng(0), 1000.0, 8000
+    on = np.zeros(n)
+    for t0 in (1.0, 4.0):
+        on[int(t0 * fs):int((t0 + 1.5) * fs)] = 1
+
+    def folder(root, flat):
+        items = []
+        for s in ("01", "02", "03"):
+            for k, m in enumerate(("VL", "TA")):
+                b = sosfiltfilt(butter(4, (30 + 120 * k, 120 + 180 * k), "bandpass", fs=fs, output="sos"),
+                                rng.normal(size=(4, n)))
+                x = 1e-6 * rng.normal(size=(4, n)) + 1e-4 * b * on
+                if s == "02" and m == "VL":
+                    x[flat] = 0.0
+                items.append((f"{s}_{m}", Recording(x, fs, ["e1", "e2", "e3", "e4"], grid_shape=(2, 2),
+                                                    meta={"subject": s, "muscle": m})))
+        return write_dataset(root, items, None, {"protocol": "t"}).path
+
+    def cohort(path):
+        cfg = load_config({"name": "m", "pipeline": "muscle-id", "data": {"source": "folder", "path": str(path)}})
+        (name, c), = cfg.data.items()
+        return load_cohort(name, c, cfg.preprocess, None)
+
+    md = cohort(folder(tmp_path / "one", [1])).epochs.metadata
+    rec02 = md[(md["subject"] == "02") & (md["muscle"] == "VL")]
+    # was: the dead electrode's windows trained and scored as VL without a word
+    assert len(rec02) and "e2" not in set(rec02["channel"]) and {"e1", "e3", "e4"} <= set(rec02["channel"])
+    assert "02_VL" in caplog.text and "'e2'" in caplog.text and "flat" in caplog.text
+    with pytest.raises(DataError, match=r"02_VL.*every channel used is flat"):
+        cohort(folder(tmp_path / "all", [0, 1, 2, 3]))
