@@ -143,3 +143,17 @@ def test_flat_grid_channel_gives_no_windows_and_a_flat_recording_is_named(tmp_pa
     assert "02_VL" in caplog.text and "'e2'" in caplog.text and "flat" in caplog.text
     with pytest.raises(DataError, match=r"02_VL.*every channel used is flat"):
         cohort(folder(tmp_path / "all", [0, 1, 2, 3]))
+
+
+# ------------------------------------------------------------------ CSV: Delsys' repeated X[s] columns
+def test_repeated_time_columns_are_not_reported_as_repeated_channel_names(tmp_path, caplog):
+    from myoflow.io import read
+
+    body = "\n".join(f"{t:.4f},{a:.5f},{t:.4f},{b:.5f}," for t, (a, b) in zip(_T, _X))
+    (tmp_path / "x.csv").write_text("Label: Trigno 1\n\nX[s],VL EMG 1 [mV],X[s],RF EMG 2 [mV],\n" + body + "\n")
+    rec = read(tmp_path / "x.csv")
+    assert rec.ch_names == ("VL EMG 1", "RF EMG 2") and rec.fs == pytest.approx(2000.0)
+    assert "repeated" not in caplog.text  # was: "channel name(s) 'X' repeated" on every Delsys export
+    (tmp_path / "y.csv").write_text("time,EMG,EMG\n" + _rows(_T, _X))
+    read(tmp_path / "y.csv")  # two channels of one name are still reported
+    assert "'EMG' repeated" in caplog.text

@@ -162,6 +162,13 @@ def _is_time(name: str, where: str | None = None) -> tuple[bool, float]:
     return False, 1.0
 
 
+def _is_time_quiet(name: str) -> bool:
+    try:
+        return _is_time(name)[0]
+    except DataError:  # an unknown unit: raised, naming the column, where the time columns are chosen
+        return False
+
+
 def _preamble(lines: list[str]) -> dict[str, str]:
     header: dict[str, str] = {}
     for line in lines:
@@ -378,7 +385,18 @@ def read_csv(
             )
     table = table.apply(pd.to_numeric, errors="coerce")
 
-    names = unique_names([split_unit(h)[0] or f"ch{i + 1}" for i, h in enumerate(header_fields)], where)
+    base = [split_unit(h)[0] or f"ch{i + 1}" for i, h in enumerate(header_fields)]
+    # Delsys exports repeat 'X[s]' before every sensor: repeated time columns are numbered without the
+    # warning meant for repeated channel names (which it would give once per file, about no channel).
+    timeish = set() if time_column is False else {i for i, h in enumerate(header_fields) if _is_time_quiet(h)}
+    chan_names = iter(unique_names([b for i, b in enumerate(base) if i not in timeish], where))
+    seen: dict[str, int] = {}
+    numbered = []
+    for i in sorted(timeish):
+        seen[base[i]] = seen.get(base[i], 0) + 1
+        numbered.append(base[i] if seen[base[i]] == 1 else f"{base[i]}_{seen[base[i]]}")
+    time_names = iter(numbered)
+    names = [next(time_names) if i in timeish else next(chan_names) for i in range(len(base))]
     header_units = [split_unit(h)[1] for h in header_fields]
 
     # Which columns are time columns?
