@@ -157,3 +157,19 @@ def test_repeated_time_columns_are_not_reported_as_repeated_channel_names(tmp_pa
     (tmp_path / "y.csv").write_text("time,EMG,EMG\n" + _rows(_T, _X))
     read(tmp_path / "y.csv")  # two channels of one name are still reported
     assert "'EMG' repeated" in caplog.text
+
+
+# ------------------------------------------------------------------ CSV: EMGworks states units in the preamble
+@pytest.mark.parametrize("unit, scale", [("Volts", 1.0), ("mV", 1e-3)])
+def test_emgworks_preamble_units_are_read(unit, scale, tmp_path):
+    from myoflow.io import read
+
+    fs = 1925.925
+    t = np.arange(400) / fs
+    pre = "".join(f"Label: EMG {k} Sampling frequency: {fs} Number of points: 400 start: 0 Unit: {unit} "
+                  "Domain Unit: s\n" for k in (1, 2))
+    body = "\n".join(f"{a:.7f},{b:.8f},{a:.7f},{c:.8f}," for a, (b, c) in zip(t, _X))
+    (tmp_path / "x.csv").write_text(pre + "\nX[s],EMG 1,X[s],EMG 2,\n" + body + "\n")
+    rec = read(tmp_path / "x.csv")  # was: units 'a.u.' (refused beside EDF volts), mV kept unscaled
+    assert rec.units == ("V", "V") and rec.fs == pytest.approx(fs, rel=1e-6)
+    np.testing.assert_allclose(rec.data, _X.T * scale, atol=1e-8 * scale)

@@ -196,6 +196,20 @@ def _channels_from_preamble(lines: list[str]) -> dict[int, tuple[str, str | None
     return found
 
 
+_LABEL_UNIT_LINE = re.compile(r"^\W*label\s*:\s*(.+?)\s+(?:sampling\s+frequency|number\s+of\s+points|start|unit)\s*:"
+                              r".*?(?<!domain )\bunit\s*:\s*([A-Za-zµμ]+)", re.IGNORECASE)
+
+
+def _label_units(lines: list[str]) -> dict[str, str]:
+    """``{label: unit}`` from EMGworks preamble lines ``Label: EMG 1 ... Unit: Volts Domain Unit: s``."""
+    out: dict[str, str] = {}
+    for line in lines:
+        m = _LABEL_UNIT_LINE.match(line.strip())
+        if m:
+            out.setdefault(m.group(1).strip(), m.group(2))
+    return out
+
+
 def _fs_from_preamble(lines: list[str]) -> float | None:
     for line in lines:
         m = _FS_PATTERN.search(line)
@@ -398,6 +412,12 @@ def read_csv(
     time_names = iter(numbered)
     names = [next(time_names) if i in timeish else next(chan_names) for i in range(len(base))]
     header_units = [split_unit(h)[1] for h in header_fields]
+    # Delsys EMGworks states each sensor's unit in its preamble line, not in the header:
+    # ``Label: EMG 1 Sampling frequency: 1925.93 Number of points: ... Unit: Volts Domain Unit: s``.
+    stated_units = _label_units(lines[:pre_end])
+    for i, b in enumerate(base):
+        if header_units[i] is None and b in stated_units:
+            header_units[i] = stated_units[b]
 
     # Which columns are time columns?
     if time_column is False:
