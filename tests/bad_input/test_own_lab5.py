@@ -173,3 +173,24 @@ def test_emgworks_preamble_units_are_read(unit, scale, tmp_path):
     rec = read(tmp_path / "x.csv")  # was: units 'a.u.' (refused beside EDF volts), mV kept unscaled
     assert rec.units == ("V", "V") and rec.fs == pytest.approx(fs, rel=1e-6)
     np.testing.assert_allclose(rec.data, _X.T * scale, atol=1e-8 * scale)
+
+
+# ------------------------------------------------------------------ BDF: BioSemi's Status channel
+def test_biosemi_status_channel_becomes_events_not_a_signal(tmp_path):
+    import edfio
+
+    from myoflow.io import read
+
+    fs, rng = 2048, np.random.default_rng(0)
+    sig = [edfio.BdfSignal(rng.normal(size=fs * 2) * 100, sampling_frequency=fs, label=f"EXG{k}",
+                           physical_dimension="uV", physical_range=(-262144, 262143)) for k in (1, 2)]
+    status = np.zeros(fs * 2)
+    status[1000:1010], status[3000:3010] = 1, 2
+    sig.append(edfio.BdfSignal(status, sampling_frequency=fs, label="Status", physical_dimension="Boolean",
+                               physical_range=(-8388608, 8388607)))
+    edfio.Bdf(sig).write(tmp_path / "s.bdf")
+    rec = read(tmp_path / "s.bdf")  # was: 'Status' a third channel (a grid electrode, or a muscle class)
+    assert rec.ch_names == ("EXG1", "EXG2") and rec.units == ("V", "V")
+    ev = rec.events[rec.events["kind"] == "trigger"]
+    assert ev["sample"].tolist() == [1000, 3000] and ev["code"].tolist() == [1, 2]
+    assert read(tmp_path / "s.bdf", channels=["EXG1", "Status"]).ch_names == ("EXG1", "Status")  # asked for
