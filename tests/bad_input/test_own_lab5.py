@@ -194,3 +194,33 @@ def test_biosemi_status_channel_becomes_events_not_a_signal(tmp_path):
     ev = rec.events[rec.events["kind"] == "trigger"]
     assert ev["sample"].tolist() == [1000, 3000] and ev["code"].tolist() == [1, 2]
     assert read(tmp_path / "s.bdf", channels=["EXG1", "Status"]).ch_names == ("EXG1", "Status")  # asked for
+
+
+# ------------------------------------------------------------------ CSV: date-time stamps, Shimmer's time column
+def test_iso_datetime_and_shimmer_timestamp_columns_give_the_rate(tmp_path):
+    import datetime as dt
+
+    from myoflow.io import read
+
+    t0 = dt.datetime(2026, 12, 7, 10, 0, 0)
+    stamps = [(t0 + dt.timedelta(milliseconds=i)).isoformat(sep=" ", timespec="milliseconds") for i in range(400)]
+    (tmp_path / "iso.csv").write_text("Timestamp,VL,RF\n" + "".join(
+        f"{s},{a:.5f},{b:.5f}\n" for s, (a, b) in zip(stamps, _X)))
+    rec = read(tmp_path / "iso.csv")  # was: "no table of numbers found"
+    assert rec.fs == pytest.approx(1000.0) and rec.ch_names == ("VL", "RF")
+    np.testing.assert_allclose(rec.data, _X.T, atol=1e-5)
+    (tmp_path / "shimmer.csv").write_text('"sep=,"\nShimmer_A_Timestamp_Unix_CAL,Shimmer_A_EMG_CH1_24BIT_CAL,\n'
+                                          "ms,mV,\n" + "".join(f"{1765101600000 + i:.3f},{a:.5f},\n"
+                                                              for i, a in enumerate(_X[:, 0])))
+    rec = read(tmp_path / "shimmer.csv")  # was: "no time column and no sampling rate"
+    assert rec.fs == pytest.approx(1000.0) and rec.ch_names == ("Shimmer_A_EMG_CH1_24BIT_CAL",)
+    assert rec.units == ("V",)
+
+
+# ------------------------------------------------------------------ inspect on a folder of raw exports
+def test_inspect_on_a_raw_folder_says_how_to_convert_it(tmp_path, capsys):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "S01_VL.csv").write_text("time,VL\n" + _rows(_T, _X[:, :1]))
+    code, _, err = _cli(["inspect", tmp_path / "raw"], capsys)
+    line = _one_error_line(code, err)  # was: "not a myoflow dataset ... nor a known public dataset" alone
+    assert "S01_VL.csv" in line and "myoflow convert" in line

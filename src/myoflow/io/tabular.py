@@ -34,7 +34,12 @@ __all__ = ["read_csv"]
 
 log = logging.getLogger(__name__)
 
-_TIME_NAMES = {"time", "t", "x", "times", "timestamp", "time_s", "sec", "seconds", "time_ms", "time_us"}
+_TIME_NAMES = {"time", "t", "x", "times", "timestamp", "time_s", "sec", "seconds", "time_ms", "time_us",
+               "datetime", "date_time", "date time", "date/time"}
+# A header naming time as one word of several, with a time unit: Shimmer's 'Shimmer_ABCD_Timestamp_Unix_CAL [ms]'.
+_TIME_WORD = re.compile(r"(?:^|[_\s.])(?:time|timestamp)s?(?:$|[_\s.])")
+# ISO date-times as a cell (OpenBCI, Shimmer, phone apps): read as seconds since 1970 so the column is a time.
+_ISO_DATETIME = re.compile(r"(?:(?<=^)|(?<=[,;\t\"]))(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)(?:Z|[+-]\d{2}:?\d{2})?(?=$|[,;\t\" ])")
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3, "msec": 1e-3, "milliseconds": 1e-3,
                "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "usec": 1e-6, "microseconds": 1e-6, "min": 60.0}
 _NAME_SCALES = {"time_ms": 1e-3, "time_us": 1e-6}
@@ -150,7 +155,8 @@ def _is_time(name: str, where: str | None = None) -> tuple[bool, float]:
     """
     base, unit = split_unit(name)
     b = base.strip().lower()
-    if b in _TIME_NAMES or (unit is not None and unit.lower() in _TIME_UNITS and b in {"x", "t", "time", "elapsed time"}):
+    if b in _TIME_NAMES or (unit is not None and unit.lower() in _TIME_UNITS
+                            and (b in {"x", "t", "time", "elapsed time"} or _TIME_WORD.search(b))):
         if unit is not None and unit.strip().lower() not in _TIME_UNITS:
             if b == "x":  # a coordinate such as 'X [mm]', not the x axis of a time plot
                 return False, 1.0
@@ -221,6 +227,25 @@ def _fs_from_preamble(lines: list[str]) -> float | None:
             if value > 0:
                 return value
     return None
+
+
+def _datetimes_to_seconds(lines: list[str]) -> list[str]:
+    """Lines with ISO date-time cells (``2026-12-07 10:00:00.001``) written as seconds since 1970 (UTC offset ignored)."""
+    import datetime as _dt
+
+    epoch = _dt.date(1970, 1, 1).toordinal()
+
+    def sub(m: re.Match) -> str:
+        try:
+            day = _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).toordinal() - epoch
+        except ValueError:
+            return m.group(0)
+        sec = day * 86400 + int(m.group(4)) * 3600 + int(m.group(5)) * 60
+        frac = m.group(6)
+        whole, _, dec = frac.partition(".")
+        return f"{sec + int(whole)}.{dec or '0'}"
+
+    return [_ISO_DATETIME.sub(sub, ln) if "-" in ln and ":" in ln else ln for ln in lines]
 
 
 def _decode(raw: bytes, where: str) -> str:
@@ -316,7 +341,7 @@ def read_csv(
         raise DataError("a decimal comma needs another column separator (';', tab or spaces), not ','", where)
     raw = p.read_bytes()
     text = _decode(raw, where)
-    lines = [ln for ln in text.splitlines()]
+    lines = _datetimes_to_seconds(text.splitlines())
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
