@@ -224,3 +224,38 @@ def test_inspect_on_a_raw_folder_says_how_to_convert_it(tmp_path, capsys):
     code, _, err = _cli(["inspect", tmp_path / "raw"], capsys)
     line = _one_error_line(code, err)  # was: "not a myoflow dataset ... nor a known public dataset" alone
     assert "S01_VL.csv" in line and "myoflow convert" in line
+
+
+# ------------------------------------------------------------------ convert: a manifest made in a spreadsheet
+def test_capitalised_manifest_and_participants_columns_are_read(tmp_path, capsys):
+    from myoflow.io import load_dataset
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.csv").write_text("time,EMG\n" + _rows(_T, _X[:, :1]))
+    (raw / "list.csv").write_text("File,Subject,Muscle\na.csv,01,VL\n")
+    (tmp_path / "p.csv").write_text("Subject,Age,Weight,Height\n01,30,60,1.7\n")
+    code, _, err = _cli(["convert", "--manifest", raw / "list.csv", "--participants", tmp_path / "p.csv",
+                         "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err  # was: "manifest needs a 'file' column"; with 'file' alone: "no subject for ['a.csv']"
+    ds = load_dataset(tmp_path / "ds")
+    (stem, rec), = list(ds)
+    assert rec.meta["subject"] == "01" and rec.meta["muscle"] == "VL"
+    assert ds.participants.set_index("subject").loc["01", "weight"] == 60
+    (raw / "two.csv").write_text("file,subject,Subject\na.csv,01,02\n")
+    code, _, err = _cli(["convert", "--manifest", raw / "two.csv", "--out", tmp_path / "ds2"], capsys)
+    line = _one_error_line(code, err)
+    assert "two.csv" in line and "['subject', 'Subject']" in line
+
+
+# ------------------------------------------------------------------ C3D of markers only
+def test_c3d_of_markers_only_says_what_it_holds(tmp_path, capsys):
+    ezc3d = pytest.importorskip("ezc3d")
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [100]
+    c["parameters"]["POINT"]["LABELS"]["value"] = ("LASI", "RASI")
+    c["data"]["points"] = np.ones((4, 2, 50))
+    c.write(str(tmp_path / "markers.c3d"))
+    code, _, err = _cli(["inspect", tmp_path / "markers.c3d"], capsys)
+    line = _one_error_line(code, err)  # was: "C3D file has no analog channels" alone
+    assert "markers.c3d" in line and "2 marker trajectories" in line and ".mot" in line

@@ -171,6 +171,27 @@ def plan_from_pattern(inputs: Iterable[str | os.PathLike], pattern: str,
     return items
 
 
+# Column names myoflow looks up by name: a table made in a spreadsheet often writes them capitalised
+# ('File', 'Subject', 'Weight'), which read as extra metadata ('no subject for ...', 'height unknown').
+_KNOWN_COLUMNS = ("file", *FIELDS, "kind", "time_s", "age", "sex", "height", "weight", "bmi")
+
+
+def _known_column_case(columns: Sequence[str], where: str) -> list[str]:
+    """Column names with the known ones in myoflow's spelling (lower case), refusing two spellings of one."""
+    out = []
+    for c in columns:
+        low = c.lower()
+        out.append(low if low in _KNOWN_COLUMNS and c != low else c)
+    for name in set(out):
+        same = [c for c, o in zip(columns, out) if o == name]
+        if len(same) > 1 and name in _KNOWN_COLUMNS:
+            raise DataError(f"columns {same} are one column in two spellings; keep one", where)
+    renamed = [c for c, o in zip(columns, out) if c != o]
+    if renamed:
+        log.info("%s: column(s) %s read as %s", where, renamed, [c.lower() for c in renamed])
+    return out
+
+
 def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     """Read a manifest CSV: a ``file`` column (relative to the manifest's folder) + metadata columns."""
     mpath = Path(manifest)
@@ -182,7 +203,7 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
         table = pd.read_csv(mpath, dtype=str, keep_default_na=False, sep=_delimiter(mpath))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise DataError(f"cannot parse manifest: {exc}", str(mpath)) from None
-    table.columns = [str(c).strip() for c in table.columns]
+    table.columns = _known_column_case([str(c).strip() for c in table.columns], str(mpath))
     if "file" not in table.columns:
         raise DataError(f"manifest needs a 'file' column; columns are {list(table.columns)}", str(mpath))
     root = mpath.parent.resolve()
@@ -747,10 +768,13 @@ def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
     if p.stat().st_size == 0:
         raise DataError(f"{what} table is empty (0 bytes)", str(p))
     try:
-        df = pd.read_csv(p, sep=_delimiter(p), dtype={"subject": str, "session": str, "trial": str})
+        sep = _delimiter(p)
+        head = pd.read_csv(p, sep=sep, nrows=0).columns  # ids stay text whatever the case of their column
+        ids = {c: str for c in head if str(c).strip().lower() in ("subject", "session", "trial")}
+        df = pd.read_csv(p, sep=sep, dtype=ids)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise DataError(f"cannot parse {what} table: {exc}", str(p)) from None
-    df.columns = [str(c).strip() for c in df.columns]
+    df.columns = _known_column_case([str(c).strip() for c in df.columns], str(p))
     if "subject" not in df.columns:
         raise DataError(f"{what} table needs a 'subject' column; columns are {list(df.columns)}", str(p))
     df.attrs["source"] = str(p)  # later checks name the file
