@@ -259,3 +259,18 @@ def test_c3d_of_markers_only_says_what_it_holds(tmp_path, capsys):
     code, _, err = _cli(["inspect", tmp_path / "markers.c3d"], capsys)
     line = _one_error_line(code, err)  # was: "C3D file has no analog channels" alone
     assert "markers.c3d" in line and "2 marker trajectories" in line and ".mot" in line
+
+
+# ------------------------------------------------------------------ CSV: dropped samples, a repeated time stamp
+def test_gap_and_repeat_in_the_time_column_say_what_to_do(tmp_path, capsys):
+    keep = np.r_[0:150, 200:400]
+    (tmp_path / "gap.csv").write_text("time,VL,RF\n" + _rows(_T[keep], _X[keep]))
+    code, _, err = _cli(["inspect", tmp_path / "gap.csv", "--fs", "2000"], capsys)
+    line = _one_error_line(code, err)  # was: "... resample first or pass --fs RATE", and --fs changed nothing
+    assert "gap.csv" in line and "50 sample(s) missing" in line and "--fs" not in line
+    t = _T.copy()
+    t[100] = t[99]
+    (tmp_path / "rep.csv").write_text("time,VL,RF\n" + _rows(t, _X))
+    code, _, err = _cli(["inspect", tmp_path / "rep.csv"], capsys)
+    line = _one_error_line(code, err)
+    assert "rep.csv" in line and "repeated time stamp" in line
