@@ -101,6 +101,14 @@ def test_gait_angles_in_radians_labelled_degrees_are_refused(tmp_path, capsys):
     code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run", "--set", "train.epochs=1"], capsys)
     line = _one_error_line(code, err)  # was: exit 0, trained and scored on angles 57 times too small
     assert "S01_walk_angles.csv" in line and "look like radians labelled degrees" in line
+    # degrees under a radian label: was "no sample has all joint angles in their physiological range", no unit named
+    deg = a.replace(units=("rad",) * a.n_channels, meta={**dict(a.meta), "source": "raw/S01_walk_angles.csv"})
+    t = Trial(streams={"angles": deg, "moments": walk["moments"], "grf": walk["grf"], "emg": walk["emg"]},
+              meta={"subject": "S01", "trial": "walk"})
+    ds = write_dataset(tmp_path / "lab2", [("S01_walk", t)], None, {"protocol": "converted"}).path
+    code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run2", "--set", "train.epochs=1"], capsys)
+    line = _one_error_line(code, err)
+    assert "S01_walk_angles.csv" in line and "look like degrees labelled radians" in line
 
 
 # ------------------------------------------------------------------ muscle-id: a grid with a dead electrode
@@ -274,3 +282,17 @@ def test_gap_and_repeat_in_the_time_column_say_what_to_do(tmp_path, capsys):
     code, _, err = _cli(["inspect", tmp_path / "rep.csv"], capsys)
     line = _one_error_line(code, err)
     assert "rep.csv" in line and "repeated time stamp" in line
+
+
+# ------------------------------------------------------------------ CSV: an export with a header and no samples
+def test_header_only_and_one_row_tables(tmp_path, capsys):
+    from myoflow.io import read
+
+    (tmp_path / "h.csv").write_text("time,VL,RF\n")
+    code, _, err = _cli(["inspect", tmp_path / "h.csv"], capsys)
+    line = _one_error_line(code, err)  # was: "no table of numbers found (... not a delimited numeric table)"
+    assert "h.csv" in line and "no rows of samples" in line and "'time,VL,RF'" in line
+    (tmp_path / "one.csv").write_text("time,VL\n0,1\n")
+    code, _, err = _cli(["inspect", tmp_path / "one.csv"], capsys)
+    assert "pass --fs RATE" in _one_error_line(code, err)
+    assert read(tmp_path / "one.csv", fs=1000).n_samples == 1  # the advice it gives works (was the same error)

@@ -356,6 +356,14 @@ def read_csv(
         if decimal == "." and _decimal_comma(lines):
             raise DataError("numbers use a decimal comma (e.g. '0,5'): pass --hint decimal=, (Python: "
                             "decimal=',') or save the table with decimal points", where)
+        text_lines = [ln.strip() for ln in lines if ln.strip()]
+        header_like = bool(text_lines) and any(
+            len([f for f in _split(text_lines[-1], d) if f]) >= 2 for d in (",", ";", "\t"))
+        if header_like and len(text_lines) <= 3 and not any(
+                _numeric_fields(_split(ln, d)) for ln in scan for d in (",", ";", "\t")):
+            # an export stopped before its first sample: say so, not "not a table"
+            raise DataError(f"recording is empty: {len(text_lines)} line(s) of text ({text_lines[-1][:60]!r}) and no "
+                            "rows of samples (an export stopped before recording?)", where)
         raise DataError("no table of numbers found (recording is empty or not a delimited numeric table)", where)
     start, n_fields = found
     header_fields: list[str] | None = None
@@ -500,7 +508,10 @@ def read_csv(
             if bad_rows != "error" or not np.isfinite(t).all():
                 fixed, n = repair_rows(np.column_stack([t, block]), bad_rows, where, time_col=0)
                 t, block, n_changed = fixed[:, 0], fixed[:, 1:], n_changed + n
-            seg_fs, t0 = fs_from_times(t, where, column=header_fields[t_col])
+            if fs is not None and t.size < 2:  # one row: the rate the user gave is the only one there is
+                seg_fs, t0 = fs, float(t[0]) if t.size else 0.0
+            else:
+                seg_fs, t0 = fs_from_times(t, where, column=header_fields[t_col])
             if (fs is None and time_unit is None and seg_fs < _SLOW_UNITLESS_TIME_HZ
                     and split_unit(header_fields[t_col])[1] is None and names[t_col].strip().lower() not in _NAME_SCALES):
                 raise DataError(

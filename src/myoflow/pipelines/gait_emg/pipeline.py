@@ -252,7 +252,8 @@ _DEGREE_UNITS = {"deg", "degree", "degrees", "°"}
 
 
 def _check_degrees_stated(trial) -> None:
-    """Refuse joint angles stated in degrees whose values never reach pi: radians under a degree label.
+    """Refuse joint angles stated in degrees whose values never reach pi (radians under a degree label), and
+    angles stated in radians beyond a full turn (degrees under a radian label).
 
     Walking flexes the knee by ~60 degrees, so a whole trial whose angles all stay within +-3.14 "deg" is
     radians (an export that wrote ``[deg]`` over radians); read as stated it trained and scored on angles
@@ -261,14 +262,30 @@ def _check_degrees_stated(trial) -> None:
     if "angles" not in trial:
         return
     rec = trial["angles"]
-    units = {str(u).strip().lower() for u in rec.units}
-    finite = np.asarray(rec.data, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    if units and units <= _DEGREE_UNITS and finite.size and float(np.abs(finite).max()) < np.pi:
+    unit_of = [str(u).strip().lower() for u in rec.units]
+    data = np.asarray(rec.data, dtype=np.float64)
+
+    def values(kinds: set[str]) -> np.ndarray:
+        # the joints stated in these units: OpenSim adds pelvis_tx (m), and a pelvis turning with the walker
+        # on an overground course may pass a full turn
+        rows = [i for i, u in enumerate(unit_of) if u in kinds and "pelvis" not in str(rec.ch_names[i]).lower()]
+        x = data[rows]
+        return x[np.isfinite(x)]
+
+    finite = values(_DEGREE_UNITS)
+    if finite.size and float(np.abs(finite).max()) < np.pi:
         raise DataError(f"joint angles are stated in degrees but never exceed {float(np.abs(finite).max()):.2f} "
                         "in magnitude, while walking flexes the knee by ~60 degrees: they look like radians "
                         "labelled degrees; state the unit as rad in the file (e.g. a 'knee_flexion [rad]' "
                         "header, or OpenSim inDegrees=no) or convert the values to degrees", rec.source)
+    finite = values({"rad", "radian", "radians"})
+    if finite.size and float(np.abs(finite).max()) > 2 * np.pi:
+        # the other way round: read as radians, 60 "rad" became 3438 degrees and every sample fell outside
+        # the joints' ranges, a message that named the ranges but not the unit
+        raise DataError(f"joint angles are stated in radians but reach {float(np.abs(finite).max()):.1f}, more than "
+                        "a full turn: they look like degrees labelled radians; state the unit as deg in the file "
+                        "(e.g. a 'knee_flexion [deg]' header, or OpenSim inDegrees=yes) or convert the values",
+                        rec.source)
 
 
 def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False,
