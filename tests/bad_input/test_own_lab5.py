@@ -296,3 +296,26 @@ def test_header_only_and_one_row_tables(tmp_path, capsys):
     code, _, err = _cli(["inspect", tmp_path / "one.csv"], capsys)
     assert "pass --fs RATE" in _one_error_line(code, err)
     assert read(tmp_path / "one.csv", fs=1000).n_samples == 1  # the advice it gives works (was the same error)
+
+
+# ------------------------------------------------------------------ convert: the streams of a multi-rate EDF
+def test_streams_of_a_multi_rate_file_are_named_with_streams(tmp_path, capsys):
+    import edfio
+
+    from myoflow.io import load_dataset
+
+    rng = np.random.default_rng(0)
+    sig = [edfio.EdfSignal(rng.normal(size=4000) * 100, sampling_frequency=1000, label="VL",
+                           physical_dimension="uV", physical_range=(-1000, 1000)),
+           edfio.EdfSignal(rng.normal(size=400) * 10, sampling_frequency=100, label="knee_flexion",
+                           physical_dimension="deg", physical_range=(-180, 180))]
+    (tmp_path / "raw").mkdir()
+    edfio.Edf(sig).write(tmp_path / "raw" / "S01_walk.edf")
+    argv = ["convert", tmp_path / "raw", "--pattern", "{subject}_{trial}", "--out", tmp_path / "ds"]
+    code, _, err = _cli([*argv, "--streams", "1000Hz=emg,100Hz=angles"], capsys)
+    assert code == 0, err
+    (stem, trial), = list(load_dataset(tmp_path / "ds"))
+    # was: streams '1000Hz' and '100Hz' whatever --streams said, so gait-emg found no 'angles' stream
+    assert sorted(trial.streams) == ["angles", "emg"] and trial["emg"].ch_names == ("VL",)
+    code, _, err = _cli([*argv, "--streams", "1000Hz=../emg"], capsys)
+    assert "'../emg' is not allowed" in _one_error_line(code, err)

@@ -382,6 +382,7 @@ def convert(
     participants: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
     overwrite: bool = True,
+    stream_names: Mapping[str, str] | None = None,
 ) -> tuple[Any, pd.DataFrame]:
     """Read every item and write one dataset folder.
 
@@ -405,6 +406,9 @@ def convert(
         Extra events: columns ``kind``, ``time_s`` and any of ``subject``, ``session``, ``trial``,
         ``muscle``, ``side`` (an event goes on every item whose ids equal the row's filled cells; a row
         that matches no item is an error) and ``stream`` (default: the item's first stream).
+    stream_names : mapping, optional
+        Renames of the streams of a file that reads as several (a multi-rate EDF's ``"1000Hz"`` and
+        ``"100Hz"``): ``{"1000Hz": "emg", "100Hz": "angles"}`` (``myoflow convert --streams``).
 
     Returns
     -------
@@ -419,6 +423,11 @@ def convert(
         raise DataError(f"--bad-rows must be one of {list(BAD_ROW_POLICIES)}, got {bad_rows!r}")
     hints = dict(hints or {})
     cmap = dict(channel_map or {})
+    snames = {str(k): str(v) for k, v in (stream_names or {}).items()}
+    for v in snames.values():
+        why = id_problem(v)
+        if why:
+            raise DataError(f"--streams: stream name {v!r} is not allowed: {why}")
     if not items:
         raise DataError("nothing to convert")
     for it in items:
@@ -457,7 +466,10 @@ def convert(
                     raise DataError(f"two files give stream {name!r} of the same trial", str(it.path))
                 if isinstance(obj, Trial):
                     for sub, rec in obj.streams.items():
-                        streams[f"{name}_{sub}"] = _rename(rec, cmap, str(it.path))
+                        key = snames.get(sub) or f"{name}_{sub}"
+                        if key in streams:
+                            raise DataError(f"two files give stream {key!r} of the same trial", str(it.path))
+                        streams[key] = _rename(rec, cmap, str(it.path))
                 else:
                     streams[name] = _rename(obj, cmap, str(it.path))
             for name, rec in streams.items():
@@ -473,7 +485,8 @@ def convert(
         it = group[0]
         obj, changed = _read_one(it, file_hints[it.path], bad_rows)
         if isinstance(obj, Trial):
-            obj = Trial(streams={k: _apply_meta(_rename(r, cmap, str(it.path)), it.meta) for k, r in obj.streams.items()},
+            obj = Trial(streams={snames.get(k, k): _apply_meta(_rename(r, cmap, str(it.path)), it.meta)
+                                 for k, r in obj.streams.items()},
                         meta={**dict(obj.meta), **it.meta})
             outs = [(obj, it.meta)]
         else:
