@@ -319,3 +319,21 @@ def test_streams_of_a_multi_rate_file_are_named_with_streams(tmp_path, capsys):
     assert sorted(trial.streams) == ["angles", "emg"] and trial["emg"].ch_names == ("VL",)
     code, _, err = _cli([*argv, "--streams", "1000Hz=../emg"], capsys)
     assert "'../emg' is not allowed" in _one_error_line(code, err)
+
+
+# ------------------------------------------------------------------ MATLAB: channel names stored beside the data
+def test_mat_channel_names_are_read_from_the_file(tmp_path):
+    import scipy.io
+
+    from myoflow.io import read
+
+    n, fs = 1000, 1925.925
+    data = np.random.default_rng(0).normal(size=(2, n))
+    scipy.io.savemat(tmp_path / "delsys.mat", {"Data": data, "Fs": np.full((2, 1), fs),
+                                               "Channels": np.array(["VL EMG 1", "RF EMG 2"])})
+    scipy.io.savemat(tmp_path / "cell.mat", {"emg": data.T, "fs": 2000.0,
+                                             "labels": np.array(["VL", "RF"], dtype=object)})
+    # was: 'Data1', 'Data2' / 'emg1', 'emg2' (with --split-channels, the muscle classes)
+    assert read(tmp_path / "delsys.mat").ch_names == ("VL EMG 1", "RF EMG 2")
+    assert read(tmp_path / "cell.mat").ch_names == ("VL", "RF")
+    assert read(tmp_path / "cell.mat", ch_names=["a", "b"]).ch_names == ("a", "b")  # the hint still wins

@@ -114,6 +114,37 @@ def _struct_fields(value: Any) -> dict[str, Any] | None:
     return None
 
 
+# Variables that name the channels (Delsys EMGworks' 'Channels', lab scripts' 'labels', EEGLAB's 'chanlabels').
+_NAME_VARS = ("channels", "channel_names", "channelnames", "ch_names", "chnames", "labels", "channel_labels",
+              "chanlabels", "names", "label")
+
+
+def _strings(value: Any) -> list[str] | None:
+    """The strings of a char matrix or cell array of strings as scipy.io gives them, else None."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "U":
+        return [str(x).strip() for x in arr.ravel()]
+    if arr.dtype == object:
+        out = []
+        for x in arr.ravel():
+            a = np.asarray(x)
+            if a.dtype.kind != "U" or a.size != 1:
+                return None
+            out.append(str(a.ravel()[0]).strip())
+        return out
+    return None
+
+
+def _names_from_variables(variables: dict[str, Any], n: int) -> tuple[str, list[str]] | None:
+    """(variable, names) of a variable holding exactly ``n`` distinct non-empty channel names, if one does."""
+    for key, value in variables.items():
+        if key.lower() in _NAME_VARS:
+            names = _strings(value)
+            if names and len(names) == n and all(names) and len(set(names)) == n:
+                return key, names
+    return None
+
+
 def _is_signal(v: Any) -> bool:
     return isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.size > 1 and v.ndim <= 2
 
@@ -237,7 +268,12 @@ def read_mat(
         raise DataError(f"channels_axis must be 0 or 1, got {channels_axis!r}", where)
     data = arr if channels_axis == 0 else arr.T
     if ch_names is None:
-        ch_names = [data_var] if data.shape[0] == 1 else [f"{data_var}{i + 1}" for i in range(data.shape[0])]
+        named = _names_from_variables(variables, data.shape[0])
+        if named is not None:
+            log.info("%s: channel names from variable %r", where, named[0])
+            ch_names = named[1]
+        else:
+            ch_names = [data_var] if data.shape[0] == 1 else [f"{data_var}{i + 1}" for i in range(data.shape[0])]
     return _finish(data.astype(np.float64), fs_value, ch_names, units, where, data_var)
 
 
