@@ -337,3 +337,23 @@ def test_mat_channel_names_are_read_from_the_file(tmp_path):
     assert read(tmp_path / "delsys.mat").ch_names == ("VL EMG 1", "RF EMG 2")
     assert read(tmp_path / "cell.mat").ch_names == ("VL", "RF")
     assert read(tmp_path / "cell.mat", ch_names=["a", "b"]).ch_names == ("a", "b")  # the hint still wins
+
+
+def test_mat_with_several_structs_or_a_struct_array_says_which_hint(tmp_path, capsys):
+    import scipy.io
+
+    from myoflow.io import read
+
+    rng = np.random.default_rng(2)
+    scipy.io.savemat(tmp_path / "two.mat", {"a": {"VL": rng.normal(size=100), "fs": 1000.0},
+                                            "b": {"VL": rng.normal(size=100), "fs": 500.0}})
+    code, _, err = _cli(["inspect", tmp_path / "two.mat"], capsys)
+    line = _one_error_line(code, err)  # was: "no sampling-rate variable found", the rates inside the structs
+    assert "two.mat" in line and "['a', 'b']" in line and "data_var" in line
+    assert read(tmp_path / "two.mat", data_var="b").fs == 500.0
+    arr = np.zeros((1, 2), dtype=[("VL", "O"), ("fs", "O")])
+    arr[0, 0], arr[0, 1] = (rng.normal(size=100), 1000.0), (rng.normal(size=100), 1000.0)
+    scipy.io.savemat(tmp_path / "trials.mat", {"trials": arr})
+    code, _, err = _cli(["inspect", tmp_path / "trials.mat"], capsys)
+    line = _one_error_line(code, err)
+    assert "trials.mat" in line and "array of 2 structs" in line

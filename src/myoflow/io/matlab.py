@@ -217,6 +217,14 @@ def read_mat(
             log.info("%s: reading the fields of struct %r", where, pick)
         else:
             variables = plain
+            if data_var is None and not any(_is_signal(v) for v in plain.values()):
+                raise DataError(f"the signals are inside the structs {sorted(structs)}: name one with "
+                                "--hint data_var=NAME (Python: data_var=)", where)
+    arrays = sorted(k for k, v in variables.items() if isinstance(v, np.ndarray) and v.dtype.names and v.size > 1)
+    if arrays and data_var is None and not any(_is_signal(v) for v in variables.values()):
+        # one struct per trial (trials(1).VL, trials(2).VL ...): which element is the recording is the user's call
+        raise DataError(f"{arrays[0]!r} is an array of {variables[arrays[0]].size} structs (one per trial?); save "
+                        "each element as its own file (or one struct of channels) to read it", where)
 
     if fs is not None:
         fs_value = check_fs(fs, where)
