@@ -357,3 +357,16 @@ def test_mat_with_several_structs_or_a_struct_array_says_which_hint(tmp_path, ca
     code, _, err = _cli(["inspect", tmp_path / "trials.mat"], capsys)
     line = _one_error_line(code, err)
     assert "trials.mat" in line and "array of 2 structs" in line
+
+
+# ------------------------------------------------------------------ convert: a folder of many small files
+def test_convert_shows_progress_when_asked(tmp_path, capsys):
+    from myoflow.io.convert import convert, plan_from_pattern
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for s in range(3):
+        (raw / f"S{s}_VL.csv").write_text("time,EMG\n" + _rows(_T[:50], _X[:50, :1] + s))
+    items = plan_from_pattern([raw], "{subject}_{muscle}")
+    convert(items, tmp_path / "ds", progress=True)  # was: no sign of life while thousands of files are read
+    assert "convert" in capsys.readouterr().err

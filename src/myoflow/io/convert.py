@@ -383,6 +383,7 @@ def convert(
     events: pd.DataFrame | None = None,
     overwrite: bool = True,
     stream_names: Mapping[str, str] | None = None,
+    progress: bool | None = None,
 ) -> tuple[Any, pd.DataFrame]:
     """Read every item and write one dataset folder.
 
@@ -409,6 +410,9 @@ def convert(
     stream_names : mapping, optional
         Renames of the streams of a file that reads as several (a multi-rate EDF's ``"1000Hz"`` and
         ``"100Hz"``): ``{"1000Hz": "emg", "100Hz": "angles"}`` (``myoflow convert --streams``).
+    progress : bool, optional
+        A progress bar on stderr while reading; default: when there are 50 items or more and stderr is a
+        terminal (a folder of thousands of small files otherwise gives no sign of life for minutes).
 
     Returns
     -------
@@ -453,7 +457,12 @@ def convert(
         used.add(s)
         return s
 
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(groups), desc="convert", unit="item", leave=False,
+               disable=(None if len(groups) >= 50 else True) if progress is None else not progress)
     for key, group in groups.items():
+        bar.update(1)
         base_meta = {k: v for k, v in group[0].meta.items() if k not in ("stream", "muscle", "side")}
         if key[0] == "trial":
             streams: dict[str, Recording] = {}
@@ -511,6 +520,7 @@ def convert(
             written.append((stem, o))
             rows.append(_summary_row(stem, o, [it], changed))
 
+    bar.close()
     _check_units_agree(written, rows)
     _check_no_copies(written)
     if events is not None:
