@@ -370,3 +370,22 @@ def test_convert_shows_progress_when_asked(tmp_path, capsys):
     items = plan_from_pattern([raw], "{subject}_{muscle}")
     convert(items, tmp_path / "ds", progress=True)  # was: no sign of life while thousands of files are read
     assert "convert" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ gait-emg: heel strikes under another name
+def test_heel_strike_events_of_another_name_are_warned_about(caplog):
+    import pandas as pd
+
+    from myoflow.containers import Recording, Trial
+    from myoflow.pipelines.gait_emg.pipeline import _warn_heel_strike_names
+
+    ev = pd.DataFrame({"sample": [10, 120], "kind": ["Right Foot Strike", "Left Foot Off"]})
+    ang = Recording(np.zeros((1, 300)), 100.0, ["knee_flexion"], units="deg", events=ev,
+                    meta={"source": "raw/S01_walk.c3d"})
+    _warn_heel_strike_names(Trial(streams={"angles": ang}, meta={"subject": "S01"}))
+    # was: passed over without a word, the strikes detected from the GRF instead
+    assert "Right Foot Strike" in caplog.text and "heel_strike" in caplog.text and "Left Foot Off" not in caplog.text
+    caplog.clear()
+    named = ang.replace(events=pd.DataFrame({"sample": [10, 120], "kind": ["heel_strike", "Right Foot Strike"]}))
+    _warn_heel_strike_names(Trial(streams={"angles": named}, meta={"subject": "S01"}))
+    assert "look like heel strikes" not in caplog.text

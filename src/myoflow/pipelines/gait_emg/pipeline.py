@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -288,6 +289,27 @@ def _check_degrees_stated(trial) -> None:
                         rec.source)
 
 
+# Heel-strike events under another name: Vicon/C3D 'Right Foot Strike', 'HS', 'Heel Strike', 'initial contact'.
+_HEEL_STRIKE_LIKE = re.compile(r"(heel|foot)[\s_-]*strike|^\s*(r|l|right|left)?[\s_-]*hs\s*$|initial[\s_-]*contact",
+                               re.IGNORECASE)
+
+
+def _warn_heel_strike_names(trial) -> None:
+    """Warn when a trial's events look like heel strikes but none is of kind ``heel_strike``.
+
+    Only ``heel_strike`` events are read as heel strikes; a C3D's ``Right Foot Strike`` or an events table's
+    ``HS`` was passed over without a word and the strikes were detected from the GRF or the kinematics.
+    """
+    kinds = {str(k) for rec in trial.streams.values() if len(rec.events) for k in rec.events["kind"].unique()}
+    if "heel_strike" in kinds:
+        return
+    odd = sorted(k for k in kinds if _HEEL_STRIKE_LIKE.search(k))
+    if odd:
+        log.warning("%s: events %s look like heel strikes, but only events of kind 'heel_strike' are read as "
+                    "heel strikes (these are detected from the GRF or the kinematics instead); give them as "
+                    "'heel_strike' for data.side with myoflow convert --events", trial.source, odd)
+
+
 def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False,
                         real: bool = False, kinematics_only: bool = False) -> GaitCycles:
     from ...biomech.gait_trials import CycleRules
@@ -300,6 +322,7 @@ def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, 
     for name, trial in trials:
         if user:
             _check_degrees_stated(trial)
+            _warn_heel_strike_names(trial)
         mass = None if masses is None else masses.get(str(trial.subject))
         items.append(trial_to_cycles(trial, trial_name=name, side=cfg.data.side, n_points=pre.n_points,
                                      bandpass=tuple(pre.bandpass), envelope_hz=pre.envelope_hz, body_mass=mass,
