@@ -389,3 +389,21 @@ def test_heel_strike_events_of_another_name_are_warned_about(caplog):
     named = ang.replace(events=pd.DataFrame({"sample": [10, 120], "kind": ["heel_strike", "Right Foot Strike"]}))
     _warn_heel_strike_names(Trial(streams={"angles": named}, meta={"subject": "S01"}))
     assert "look like heel strikes" not in caplog.text
+
+
+# ------------------------------------------------------------------ muscle-id: a side on some recordings only
+def test_side_on_some_recordings_only_is_warned_about(caplog):
+    import pandas as pd
+
+    from myoflow.pipelines.muscle_id.data import grid_tasks
+
+    md = pd.DataFrame({"recording": ["01_L_VL", "01_R_VL", "02_L_TA", "03_VL", "03_TA"],
+                       "subject": ["01", "01", "02", "03", "03"], "muscle": ["VL", "VL", "TA", "VL", "TA"],
+                       "side": ["L", "R", "L", None, None]})
+    tasks = grid_tasks(md)
+    assert sorted(set(tasks["4class"])) == ["TA", "VL"]  # the sides are pooled ...
+    # ... and now it is said (was: without a word, L-VL and R-VL became one class)
+    assert "03_VL" in caplog.text and "carry no 'side'" in caplog.text
+    caplog.clear()
+    grid_tasks(md.assign(side=["R", "R", "R", None, None]))  # one side where given: nothing pooled, no warning
+    assert "carry no 'side'" not in caplog.text

@@ -128,6 +128,14 @@ def grid_tasks(md: pd.DataFrame) -> dict[str, np.ndarray]:
         tasks["muscle"] = muscle.astype(str)
         tasks["side"] = side.astype(str)
     else:
+        if "side" in md.columns and md["side"].isna().any() and md["side"].dropna().nunique() >= 2:
+            # a side on some recordings only: the task silently became the muscle alone for everybody
+            rec = md["recording"] if "recording" in md.columns else md["subject"]
+            lacking = sorted(map(str, rec[md["side"].isna()].unique()))
+            log.warning("recordings %s%s carry no 'side' while the others do, so the classes are the muscles "
+                        "alone (sides pooled) for every recording; give every recording a side (--meta side=R, "
+                        "the manifest or --pattern) to classify side-muscle", lacking[:5],
+                        f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
         tasks["4class"] = muscle.astype(str)
     return {k: v for k, v in tasks.items() if np.unique(v).size >= 2}
 
