@@ -407,3 +407,18 @@ def test_side_on_some_recordings_only_is_warned_about(caplog):
     caplog.clear()
     grid_tasks(md.assign(side=["R", "R", "R", None, None]))  # one side where given: nothing pooled, no warning
     assert "carry no 'side'" not in caplog.text
+
+
+# ------------------------------------------------------------------ convert --events: times in ms
+def test_events_table_with_times_in_ms(tmp_path, capsys):
+    from myoflow.io import load_dataset
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "S01_VL.csv").write_text("time,EMG\n" + _rows(_T, _X[:, :1]))
+    (tmp_path / "ev.csv").write_text("subject,kind,time_ms\nS01,heel_strike,50\nS01,heel_strike,150.5\n")
+    code, _, err = _cli(["convert", raw, "--pattern", "{subject}_{muscle}", "--events", tmp_path / "ev.csv",
+                         "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err  # was: "events table needs 'kind' and 'time_s' columns"
+    (_, rec), = list(load_dataset(tmp_path / "ds"))
+    assert rec.events_of("heel_strike").tolist() == [100, 301]

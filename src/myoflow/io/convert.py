@@ -647,6 +647,14 @@ def _add(rec: Recording, g: pd.DataFrame, kind: str, where: str) -> Recording:
 def check_events_table(events: pd.DataFrame) -> pd.DataFrame:
     """Validate an events table (``kind`` + finite ``time_s``); ids become stripped strings, empty = any."""
     where = events.attrs.get("source")
+    if "time_s" not in events.columns and "time_ms" in events.columns:
+        # a table of times in ms (what most acquisition software exports), said by its column name
+        raw = events["time_ms"]
+        ms = pd.to_numeric(raw, errors="coerce")
+        # a cell that is not a number keeps its text, so the check below quotes it
+        events = events.drop(columns=["time_ms"]).assign(
+            time_s=[v / 1000.0 if np.isfinite(v) else r for v, r in zip(ms.to_numpy(float), raw)])
+        events.attrs["source"] = where
     if "kind" not in events.columns or "time_s" not in events.columns:
         raise DataError(f"events table needs 'kind' and 'time_s' columns; it has {list(events.columns)}", where)
     ev = events.copy()
