@@ -117,18 +117,27 @@ def fs_from_times(t: np.ndarray, where: str, column: str = "time") -> tuple[floa
         i = int(np.argmax(bad))
         raise DataError(f"{column!r} column has a missing or non-finite value at row {i}", where)
     dt = np.diff(t)
+    # No rate hint gets past these: the samples would be placed on an even clock that is not theirs (a gap
+    # joined, a repeat kept), so the message says how to fix the file instead.
     if (dt <= 0).any():
         i = int(np.argmax(dt <= 0))
+        what = ("a repeated time stamp (a sample written twice? remove the repeated row)" if dt[i] == 0 else
+                "time goes back (files spliced, or a clock reset? split the file there)")
         raise DataError(
-            f"{column!r} column is not strictly increasing: row {i + 1} has t={t[i + 1]:g} s after t={t[i]:g} s", where
+            f"{column!r} column is not strictly increasing: row {i + 1} has t={t[i + 1]:g} s after t={t[i]:g} s: "
+            f"{what}", where
         )
     step = float(np.median(dt))
     worst = float(np.max(np.abs(dt - step)) / step)
     if worst > _MAX_JITTER:
         i = int(np.argmax(np.abs(dt - step)))
+        lost = int(round(dt[i] / step)) - 1
+        what = (f"about {lost} sample(s) missing (dropped by the acquisition?)" if lost >= 1 else
+                "irregular sampling")
         raise DataError(
-            f"{column!r} column is not evenly sampled: step {dt[i]:g} s at row {i + 1} vs median {step:g} s "
-            "(gap or spliced data; resample first or pass --fs RATE)",
+            f"{column!r} column is not evenly sampled: step {dt[i]:g} s at row {i + 1} vs median {step:g} s, "
+            f"{what}; myoflow does not join samples across a gap: split the file there, or resample it onto "
+            "an even time grid first",
             where,
         )
     fs = (t.size - 1) / (t[-1] - t[0])

@@ -60,7 +60,11 @@ def read_c3d(
     params = c["parameters"]
     analogs = np.asarray(c["data"]["analogs"])
     if analogs.size == 0 or analogs.ndim != 3:
-        raise DataError("C3D file has no analog channels", where)
+        points = np.asarray(c["data"]["points"])
+        n_points = int(points.shape[1]) if points.ndim == 3 and points.size else 0
+        held = (f" (it holds {n_points} marker trajectories, which myoflow does not read: export joint angles from "
+                "your modelling software, e.g. OpenSim .mot, and the EMG as analog channels)" if n_points else "")
+        raise DataError(f"C3D file has no analog channels{held}", where)
     data = analogs[0]  # (n_channels, n_frames)
     rate = float(np.ravel(_param(params, "ANALOG", "RATE", [c["header"]["analogs"]["frame_rate"]]))[0])
     promised = _frames_in_file_header(p, params)

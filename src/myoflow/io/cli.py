@@ -163,7 +163,8 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
 @click.option("--channel-map", "channel_map", multiple=True, metavar="CH=NAME,...",
               help="Rename channels, e.g. --channel-map ch1=RF,ch2=BF (repeatable).")
 @click.option("--streams", "stream_map", multiple=True, metavar="NAME=STREAM,...",
-              help="Rename the stream field, e.g. --streams ik=angles,id=moments,emgFilt=emg,XLD=grf.")
+              help="Rename the stream field, e.g. --streams ik=angles,id=moments,emgFilt=emg,XLD=grf; also the "
+                   "streams of a multi-rate file, e.g. --streams 1000Hz=emg,100Hz=angles.")
 @click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE",
               help="Metadata for every file, e.g. --meta subject=06 (numbers stay text for subject/session/trial).")
 @click.option("--split-channels", is_flag=True,
@@ -210,7 +211,7 @@ def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, patt
         items, out, hints=kw, channel_map=parse_mapping(channel_map), split_channels=split_channels,
         bad_rows=bad_rows,
         participants=read_table_arg(participants, "participants") if participants else None,
-        events=read_table_arg(events, "events") if events else None,
+        events=read_table_arg(events, "events") if events else None, stream_names=streams,
     )
     with_changes = summary[summary["rows_changed"] > 0]
     click.echo(summary.to_string(index=False, max_colwidth=40))

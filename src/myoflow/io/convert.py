@@ -173,6 +173,27 @@ def plan_from_pattern(inputs: Iterable[str | os.PathLike], pattern: str,
     return items
 
 
+# Column names myoflow looks up by name: a table made in a spreadsheet often writes them capitalised
+# ('File', 'Subject', 'Weight'), which read as extra metadata ('no subject for ...', 'height unknown').
+_KNOWN_COLUMNS = ("file", *FIELDS, "kind", "time_s", "age", "sex", "height", "weight", "bmi")
+
+
+def _known_column_case(columns: Sequence[str], where: str) -> list[str]:
+    """Column names with the known ones in myoflow's spelling (lower case), refusing two spellings of one."""
+    out = []
+    for c in columns:
+        low = c.lower()
+        out.append(low if low in _KNOWN_COLUMNS and c != low else c)
+    for name in set(out):
+        same = [c for c, o in zip(columns, out) if o == name]
+        if len(same) > 1 and name in _KNOWN_COLUMNS:
+            raise DataError(f"columns {same} are one column in two spellings; keep one", where)
+    renamed = [c for c, o in zip(columns, out) if c != o]
+    if renamed:
+        log.info("%s: column(s) %s read as %s", where, renamed, [c.lower() for c in renamed])
+    return out
+
+
 def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     """Read a manifest CSV: a ``file`` column (relative to the manifest's folder) + metadata columns."""
     mpath = Path(manifest)
@@ -184,7 +205,7 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
         table = pd.read_csv(mpath, dtype=str, keep_default_na=False, sep=_delimiter(mpath))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise DataError(f"cannot parse manifest: {exc}", str(mpath)) from None
-    table.columns = [str(c).strip() for c in table.columns]
+    table.columns = _known_column_case([str(c).strip() for c in table.columns], str(mpath))
     if "file" not in table.columns:
         raise DataError(f"manifest needs a 'file' column; columns are {list(table.columns)}", str(mpath))
     root = mpath.parent.resolve()
@@ -363,6 +384,8 @@ def convert(
     participants: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
     overwrite: bool = True,
+    stream_names: Mapping[str, str] | None = None,
+    progress: bool | None = None,
 ) -> tuple[Any, pd.DataFrame]:
     """Read every item and write one dataset folder.
 
@@ -386,6 +409,12 @@ def convert(
         Extra events: columns ``kind``, ``time_s`` and any of ``subject``, ``session``, ``trial``,
         ``muscle``, ``side`` (an event goes on every item whose ids equal the row's filled cells; a row
         that matches no item is an error) and ``stream`` (default: the item's first stream).
+    stream_names : mapping, optional
+        Renames of the streams of a file that reads as several (a multi-rate EDF's ``"1000Hz"`` and
+        ``"100Hz"``): ``{"1000Hz": "emg", "100Hz": "angles"}`` (``myoflow convert --streams``).
+    progress : bool, optional
+        A progress bar on stderr while reading; default: when there are 50 items or more and stderr is a
+        terminal (a folder of thousands of small files otherwise gives no sign of life for minutes).
 
     Returns
     -------
@@ -400,6 +429,11 @@ def convert(
         raise DataError(f"--bad-rows must be one of {list(BAD_ROW_POLICIES)}, got {bad_rows!r}")
     hints = dict(hints or {})
     cmap = dict(channel_map or {})
+    snames = {str(k): str(v) for k, v in (stream_names or {}).items()}
+    for v in snames.values():
+        why = id_problem(v)
+        if why:
+            raise DataError(f"--streams: stream name {v!r} is not allowed: {why}")
     if not items:
         raise DataError("nothing to convert")
     for it in items:
@@ -425,7 +459,12 @@ def convert(
         used.add(s)
         return s
 
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(groups), desc="convert", unit="item", leave=False,
+               disable=(None if len(groups) >= 50 else True) if progress is None else not progress)
     for key, group in groups.items():
+        bar.update(1)
         base_meta = {k: v for k, v in group[0].meta.items() if k not in ("stream", "muscle", "side")}
         if key[0] == "trial":
             streams: dict[str, Recording] = {}
@@ -438,7 +477,10 @@ def convert(
                     raise DataError(f"two files give stream {name!r} of the same trial", str(it.path))
                 if isinstance(obj, Trial):
                     for sub, rec in obj.streams.items():
-                        streams[f"{name}_{sub}"] = _rename(rec, cmap, str(it.path))
+                        key = snames.get(sub) or f"{name}_{sub}"
+                        if key in streams:
+                            raise DataError(f"two files give stream {key!r} of the same trial", str(it.path))
+                        streams[key] = _rename(rec, cmap, str(it.path))
                 else:
                     streams[name] = _rename(obj, cmap, str(it.path))
             for name, rec in streams.items():
@@ -454,7 +496,8 @@ def convert(
         it = group[0]
         obj, changed = _read_one(it, file_hints[it.path], bad_rows)
         if isinstance(obj, Trial):
-            obj = Trial(streams={k: _apply_meta(_rename(r, cmap, str(it.path)), it.meta) for k, r in obj.streams.items()},
+            obj = Trial(streams={snames.get(k, k): _apply_meta(_rename(r, cmap, str(it.path)), it.meta)
+                                 for k, r in obj.streams.items()},
                         meta={**dict(obj.meta), **it.meta})
             outs = [(obj, it.meta)]
         else:
@@ -479,6 +522,7 @@ def convert(
             written.append((stem, o))
             rows.append(_summary_row(stem, o, [it], changed))
 
+    bar.close()
     _check_units_agree(written, rows)
     _check_no_copies(written)
     if events is not None:
@@ -605,6 +649,14 @@ def _add(rec: Recording, g: pd.DataFrame, kind: str, where: str) -> Recording:
 def check_events_table(events: pd.DataFrame) -> pd.DataFrame:
     """Validate an events table (``kind`` + finite ``time_s``); ids become stripped strings, empty = any."""
     where = events.attrs.get("source")
+    if "time_s" not in events.columns and "time_ms" in events.columns:
+        # a table of times in ms (what most acquisition software exports), said by its column name
+        raw = events["time_ms"]
+        ms = pd.to_numeric(raw, errors="coerce")
+        # a cell that is not a number keeps its text, so the check below quotes it
+        events = events.drop(columns=["time_ms"]).assign(
+            time_s=[v / 1000.0 if np.isfinite(v) else r for v, r in zip(ms.to_numpy(float), raw)])
+        events.attrs["source"] = where
     if "kind" not in events.columns or "time_s" not in events.columns:
         raise DataError(f"events table needs 'kind' and 'time_s' columns; it has {list(events.columns)}", where)
     ev = events.copy()
@@ -749,10 +801,13 @@ def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
     if p.stat().st_size == 0:
         raise DataError(f"{what} table is empty (0 bytes)", str(p))
     try:
-        df = pd.read_csv(p, sep=_delimiter(p), dtype={"subject": str, "session": str, "trial": str})
+        sep = _delimiter(p)
+        head = pd.read_csv(p, sep=sep, nrows=0).columns  # ids stay text whatever the case of their column
+        ids = {c: str for c in head if str(c).strip().lower() in ("subject", "session", "trial")}
+        df = pd.read_csv(p, sep=sep, dtype=ids)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise DataError(f"cannot parse {what} table: {exc}", str(p)) from None
-    df.columns = [str(c).strip() for c in df.columns]
+    df.columns = _known_column_case([str(c).strip() for c in df.columns], str(p))
     if "subject" not in df.columns:
         raise DataError(f"{what} table needs a 'subject' column; columns are {list(df.columns)}", str(p))
     df.attrs["source"] = str(p)  # later checks name the file

@@ -87,6 +87,19 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True,
         signals, arrays = [signals[i] for i in keep], [arrays[i] for i in keep]
     if not edf.is_continuous:
         raise DataError("EDF+D (discontinuous) recordings are not supported: samples would be joined across gaps", where)
+    # BioSemi's 'Status' (and other trigger) channels hold event codes, not a signal: read as a channel they
+    # became an EMG channel of a grid (or, with --split-channels, a muscle class). Their codes become events.
+    trig_events: list[tuple[float, int]] = []
+    if channels is None:
+        trig = [i for i, s in enumerate(signals) if _is_trigger(s)]
+        if trig and len(trig) < len(signals):
+            for i in trig:
+                fs_t = _exact_rate(signals[i], duration_text)
+                trig_events += [(k / fs_t, c) for k, c in _trigger_onsets(arrays[i])]
+            log.info("%s: trigger channel(s) %s read as events, not as signals", where,
+                     [signals[i].label.strip() for i in trig])
+            signals = [sg for i, sg in enumerate(signals) if i not in trig]
+            arrays = [a for i, a in enumerate(arrays) if i not in trig]
 
     by_rate: dict[float, list[int]] = {}
     for i, s in enumerate(signals):
@@ -113,6 +126,12 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True,
                 "duration": [np.nan if annotations[i].duration is None else float(annotations[i].duration)
                              for i in np.flatnonzero(keep)],
             })
+        if trig_events:
+            tr = pd.DataFrame({"sample": [int(round(t * fs)) for t, _ in trig_events], "kind": "trigger",
+                               "code": [int(c) for _, c in trig_events]})
+            tr = tr[tr["sample"] < max(n, 1)]
+            events = tr if events is None else pd.concat([events, tr], ignore_index=True).sort_values(
+                "sample", kind="stable", ignore_index=True)
         streams[f"{fs:g}Hz"] = make_recording(
             data, fs, [names[i] for i in idx], where, units=units, events=events,
             meta={"source": where, "subject": _patient_code(edf)},
@@ -121,6 +140,25 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True,
         return next(iter(streams.values()))
     log.info("%s: %d sampling rates, returning a Trial", where, len(streams))
     return Trial(streams=streams, meta={"source": where, "subject": _patient_code(edf)})
+
+
+_TRIGGER_LABELS = {"status", "trigger", "triggers", "trig"}
+
+
+def _is_trigger(signal) -> bool:
+    """A trigger/status channel: BioSemi's ``Status`` (dimension ``Boolean``) or a channel labelled as one."""
+    return (signal.label.strip().lower() in _TRIGGER_LABELS
+            or signal.physical_dimension.strip().lower() == "boolean")
+
+
+def _trigger_onsets(x: np.ndarray) -> list[tuple[int, int]]:
+    """(sample, code) where the trigger code (BioSemi: the low 16 bits) changes to a non-zero value."""
+    code = np.round(np.nan_to_num(np.asarray(x, dtype=np.float64))).astype(np.int64) & 0xFFFF
+    if code.size == 0:
+        return []
+    change = np.flatnonzero(np.diff(code) != 0) + 1
+    starts = ([0] if code[0] != 0 else []) + [int(k) for k in change if code[k] != 0]
+    return [(k, int(code[k])) for k in starts]
 
 
 def _exact_rate(signal, duration_text: str | None) -> float:

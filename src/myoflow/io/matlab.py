@@ -37,29 +37,30 @@ def _is_v73(path: Path) -> bool:
     return b"MATLAB 7.3" in head or head[:8] == b"\x89HDF\r\n\x1a\n"
 
 
-def load_mat_variables(path: str | os.PathLike) -> dict[str, Any]:
+def load_mat_variables(path: str | os.PathLike, structs: bool = False) -> dict[str, Any]:
     """All top-level numeric/char variables of a .mat file (any version) as NumPy arrays.
 
     v7.3 arrays are transposed back to MATLAB's (rows, cols) orientation; cell
-    arrays and structs of v7.3 files are skipped (v5 ones are returned as
-    scipy.io gives them).
+    arrays of v7.3 files are skipped, and so are their structs unless ``structs``
+    (then each is a ``{field: array}`` dict of its numeric fields); v5 structs are
+    returned as scipy.io gives them.
     """
     p = check_file(path)
     where = str(p)
     if _is_v73(p):
-        return _load_v73(p)
+        return _load_v73(p, structs)
     import scipy.io
 
     try:
         out = scipy.io.loadmat(p, squeeze_me=False, mat_dtype=False)
     except NotImplementedError:
-        return _load_v73(p)
+        return _load_v73(p, structs)
     except (ValueError, TypeError, OSError, EOFError, AssertionError, IndexError, KeyError) as exc:
         raise DataError(f"cannot read as a MATLAB file (truncated or corrupt?): {exc}", where) from None
     return {k: v for k, v in out.items() if not k.startswith("__")}
 
 
-def _load_v73(p: Path) -> dict[str, Any]:
+def _load_v73(p: Path, structs: bool = False) -> dict[str, Any]:
     import h5py
 
     try:
@@ -69,10 +70,28 @@ def _load_v73(p: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with f:
         for name, obj in f.items():
-            if name.startswith("#") or not isinstance(obj, h5py.Dataset):
-                continue
             cls = obj.attrs.get("MATLAB_class", b"")
             cls = cls.decode() if isinstance(cls, bytes) else str(cls)
+            if structs and isinstance(obj, h5py.Group) and cls == "struct" and not name.startswith("#"):
+                fields = {}
+                order = list(obj.keys())
+                try:  # MATLAB keeps the fields' order in an attribute (HDF5 lists them alphabetically)
+                    named = ["".join(c.decode() if isinstance(c, bytes) else str(c) for c in np.ravel(x))
+                             for x in obj.attrs["MATLAB_fields"]]
+                    order = [k for k in named if k in obj] + [k for k in order if k not in named]
+                except (KeyError, TypeError, ValueError, UnicodeDecodeError):
+                    pass
+                for k in order:
+                    ds = obj[k]
+                    if isinstance(ds, h5py.Dataset) and ds.dtype.kind in "biuf":
+                        try:
+                            fields[k] = np.asarray(ds[()]).T
+                        except OSError as exc:
+                            raise DataError(f"cannot read field {name}.{k} (truncated file?): {exc}", str(p)) from None
+                out[name] = fields
+                continue
+            if name.startswith("#") or not isinstance(obj, h5py.Dataset):
+                continue
             if obj.dtype.kind not in "biuf" or cls in ("cell", "struct"):
                 if cls == "char":
                     out[name] = np.array("".join(map(chr, obj[()].ravel())))
@@ -83,6 +102,51 @@ def _load_v73(p: Path) -> dict[str, Any]:
                 raise DataError(f"cannot read variable {name!r} (truncated file?): {exc}", str(p)) from None
             out[name] = np.asarray(value).T  # HDF5 stores MATLAB arrays transposed
     return out
+
+
+def _struct_fields(value: Any) -> dict[str, Any] | None:
+    """The fields of a MATLAB struct (scipy's 1x1 record array, or a v7.3 struct read as a dict), else None."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.names and value.size == 1:
+        item = value.reshape(-1)[0]
+        return {n: np.asarray(item[n]) for n in value.dtype.names}
+    return None
+
+
+# Variables that name the channels (Delsys EMGworks' 'Channels', lab scripts' 'labels', EEGLAB's 'chanlabels').
+_NAME_VARS = ("channels", "channel_names", "channelnames", "ch_names", "chnames", "labels", "channel_labels",
+              "chanlabels", "names", "label")
+
+
+def _strings(value: Any) -> list[str] | None:
+    """The strings of a char matrix or cell array of strings as scipy.io gives them, else None."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "U":
+        return [str(x).strip() for x in arr.ravel()]
+    if arr.dtype == object:
+        out = []
+        for x in arr.ravel():
+            a = np.asarray(x)
+            if a.dtype.kind != "U" or a.size != 1:
+                return None
+            out.append(str(a.ravel()[0]).strip())
+        return out
+    return None
+
+
+def _names_from_variables(variables: dict[str, Any], n: int) -> tuple[str, list[str]] | None:
+    """(variable, names) of a variable holding exactly ``n`` distinct non-empty channel names, if one does."""
+    for key, value in variables.items():
+        if key.lower() in _NAME_VARS:
+            names = _strings(value)
+            if names and len(names) == n and all(names) and len(set(names)) == n:
+                return key, names
+    return None
+
+
+def _is_signal(v: Any) -> bool:
+    return isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.size > 1 and v.ndim <= 2
 
 
 def _find_fs(variables: dict[str, Any], where: str) -> tuple[str, float] | None:
@@ -133,11 +197,34 @@ def read_mat(
     """
     p = check_file(path)
     where = str(p)
-    variables = load_mat_variables(p)
+    variables = load_mat_variables(p, structs=True)
     if data_var is None and {"Data", "Description", "SamplingFrequency"} <= set(variables):
         from .datasets.openhdemg import read_otb_mat
 
         return read_otb_mat(p)
+    # A struct of channels (``data.VL``, ``data.RF``, ``data.fs``), as lab scripts save recordings: its fields
+    # are read as the variables when the hint names it, or when it is the only place signals can be.
+    structs = {k: f for k, v in variables.items() if (f := _struct_fields(v)) is not None}
+    if structs:
+        plain = {k: v for k, v in variables.items() if k not in structs}
+        pick = None
+        if data_var in structs:
+            pick, data_var = data_var, None
+        elif data_var is None and len(structs) == 1 and not any(_is_signal(v) for v in plain.values()):
+            pick = next(iter(structs))
+        if pick is not None:
+            variables = {**plain, **structs[pick]}
+            log.info("%s: reading the fields of struct %r", where, pick)
+        else:
+            variables = plain
+            if data_var is None and not any(_is_signal(v) for v in plain.values()):
+                raise DataError(f"the signals are inside the structs {sorted(structs)}: name one with "
+                                "--hint data_var=NAME (Python: data_var=)", where)
+    arrays = sorted(k for k, v in variables.items() if isinstance(v, np.ndarray) and v.dtype.names and v.size > 1)
+    if arrays and data_var is None and not any(_is_signal(v) for v in variables.values()):
+        # one struct per trial (trials(1).VL, trials(2).VL ...): which element is the recording is the user's call
+        raise DataError(f"{arrays[0]!r} is an array of {variables[arrays[0]].size} structs (one per trial?); save "
+                        "each element as its own file (or one struct of channels) to read it", where)
 
     if fs is not None:
         fs_value = check_fs(fs, where)
@@ -162,6 +249,13 @@ def read_mat(
             raise DataError(f"no numeric signal array found; variables are {sorted(variables)}", where)
         if len(candidates) > 1:  # a time vector beside the data (Delsys' Time) is not a candidate
             candidates = [k for k in candidates if k.lower() not in _TIME_VARS] or candidates
+        vectors = [k for k in candidates if min(np.shape(variables[k])) == 1]
+        if len(candidates) > 1 and len(vectors) == len(candidates) \
+                and len({np.size(variables[k]) for k in vectors}) == 1:
+            # One vector per channel (``VL = ...; RF = ...; save(f, 'VL', 'RF', 'fs')``): the channels, by name.
+            data = np.vstack([np.asarray(variables[k], dtype=np.float64).ravel() for k in candidates])
+            names = ch_names if ch_names is not None else candidates
+            return _finish(data, fs_value, names, units, where, ",".join(candidates))
         if len(candidates) > 1:
             raise DataError(f"several arrays could be the data {sorted(candidates)}; pass --hint data_var=NAME "
                             "(Python: data_var=)", where)
@@ -182,8 +276,17 @@ def read_mat(
         raise DataError(f"channels_axis must be 0 or 1, got {channels_axis!r}", where)
     data = arr if channels_axis == 0 else arr.T
     if ch_names is None:
-        ch_names = [data_var] if data.shape[0] == 1 else [f"{data_var}{i + 1}" for i in range(data.shape[0])]
-    data = data.astype(np.float64)
+        named = _names_from_variables(variables, data.shape[0])
+        if named is not None:
+            log.info("%s: channel names from variable %r", where, named[0])
+            ch_names = named[1]
+        else:
+            ch_names = [data_var] if data.shape[0] == 1 else [f"{data_var}{i + 1}" for i in range(data.shape[0])]
+    return _finish(data.astype(np.float64), fs_value, ch_names, units, where, data_var)
+
+
+def _finish(data: np.ndarray, fs_value: float, ch_names: Sequence[str], units: str | Sequence[str], where: str,
+            data_var: str) -> Recording:
     n_ch = data.shape[0]
     unit_list = [units] * n_ch if isinstance(units, str) else list(units)
     if len(unit_list) != n_ch:

@@ -145,9 +145,20 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
         if loader is None and (p / "dataset.json").exists():
             return load_dataset(p)  # a damaged dataset.json: its own error says what is wrong with it
         if loader is None:
+            # A lab's first try is often `inspect` on its folder of raw exports: say how to make it a dataset.
+            try:
+                from itertools import islice
+
+                raw = next((f for f in islice(p.rglob("*"), 10000) if f.suffix.lower() in READERS and f.is_file()),
+                           None)  # the first 10000 entries: a name only, and no wait on a huge tree
+            except OSError:
+                raw = None
+            hint = (f"; it holds recording files (e.g. {raw.relative_to(p)}): inspect one file, or make the folder "
+                    "a dataset with myoflow convert FOLDER --pattern '{subject}_{muscle}' --out DIR"
+                    if raw is not None else "")
             raise DataError(
                 "folder is not a myoflow dataset (no dataset.json) nor a known public dataset "
-                f"({', '.join(DATASETS)})",
+                f"({', '.join(DATASETS)}){hint}",
                 str(p),
             )
         log.info("%s: recognised as %s", p, loader.name)

@@ -27,14 +27,19 @@ import pandas as pd
 from ..containers import Recording, Trial
 from ..errors import DataError
 from ._common import (
-    check_file, check_fs, fs_from_times, make_recording, repair_rows, split_unit, to_volts, unique_names,
+    _HINT_UNIT_KEYS, check_file, check_fs, fs_from_times, make_recording, repair_rows, split_unit, to_volts, unique_names,
 )
 
 __all__ = ["read_csv"]
 
 log = logging.getLogger(__name__)
 
-_TIME_NAMES = {"time", "t", "x", "times", "timestamp", "time_s", "sec", "seconds", "time_ms", "time_us"}
+_TIME_NAMES = {"time", "t", "x", "times", "timestamp", "time_s", "sec", "seconds", "time_ms", "time_us",
+               "datetime", "date_time", "date time", "date/time"}
+# A header naming time as one word of several, with a time unit: Shimmer's 'Shimmer_ABCD_Timestamp_Unix_CAL [ms]'.
+_TIME_WORD = re.compile(r"(?:^|[_\s.])(?:time|timestamp)s?(?:$|[_\s.])")
+# ISO date-times as a cell (OpenBCI, Shimmer, phone apps): read as seconds since 1970 so the column is a time.
+_ISO_DATETIME = re.compile(r"(?:(?<=^)|(?<=[,;\t\"]))(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)(?:Z|[+-]\d{2}:?\d{2})?(?=$|[,;\t\" ])")
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3, "msec": 1e-3, "milliseconds": 1e-3,
                "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "usec": 1e-6, "microseconds": 1e-6, "min": 60.0}
 _NAME_SCALES = {"time_ms": 1e-3, "time_us": 1e-6}
@@ -51,6 +56,22 @@ _CHANNEL_LINE = re.compile(
     r"^\W*(?:channel|chan|ch)\s*#?\s*(\d+)\s*[:=\-]?\s*(?:['\"]([^'\"]+)['\"]|([A-Za-z][\w\-.]*))", re.IGNORECASE
 )
 _UNIT_IN_LINE = re.compile(r"\b(?:engineering\s+)?units?\s*[:=]\s*['\"]?([A-Za-zµμ]+)", re.IGNORECASE)
+
+
+# Columns of sample or frame numbers that acquisition software writes beside the time (Noraxon ``Sample #``,
+# OpenSignals ``nSeq``, Vicon ``Frame``): counters, not signals, so they are not read as channels.
+_INDEX_NAMES = {"sample", "samples", "sample #", "sample#", "sample no", "sample number", "nseq", "index", "idx",
+                "frame", "frame #", "frames", "sub frame", "subframe"}
+# A time column without a unit whose step gives less than this many Hz is more likely in ms than in s
+# (EMG, kinematics and force plates all sample at >= 10 Hz); the user states the unit to go on.
+_SLOW_UNITLESS_TIME_HZ = 10.0
+
+
+def _is_units_row(fields: list[str]) -> bool:
+    """True for a row such as ``s,mV,mV`` or ``,uV,uV`` (units under the header, as Noraxon exports write)."""
+    cells = [f.strip().lower().replace(" ", "") for f in fields]
+    known = _HINT_UNIT_KEYS | {u.lower() for u in _TIME_UNITS} | {"sec", "hz", "n.m", "nm", "mv", "uv"}
+    return any(cells) and all(c == "" or c.strip("[]()") in known for c in cells)
 
 
 def _split(line: str, delim: str | None) -> list[str]:
@@ -117,6 +138,15 @@ def _is_time_like_first(table: pd.DataFrame) -> bool:
     return d.size > 2 and bool((d > 0).all()) and float(np.ptp(d)) <= 0.01 * float(np.median(d))
 
 
+def _is_counter(col: pd.Series) -> bool:
+    """True when a column holds whole numbers increasing by one constant step (a sample or frame counter)."""
+    v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    if v.size < 2 or not np.isfinite(v).all() or not np.all(v == np.round(v)):
+        return False
+    d = np.diff(v)
+    return bool(d[0] > 0 and np.all(d == d[0]))
+
+
 def _is_time(name: str, where: str | None = None) -> tuple[bool, float]:
     """Whether a header names a time column, and the factor from its unit to seconds.
 
@@ -125,7 +155,8 @@ def _is_time(name: str, where: str | None = None) -> tuple[bool, float]:
     """
     base, unit = split_unit(name)
     b = base.strip().lower()
-    if b in _TIME_NAMES or (unit is not None and unit.lower() in _TIME_UNITS and b in {"x", "t", "time", "elapsed time"}):
+    if b in _TIME_NAMES or (unit is not None and unit.lower() in _TIME_UNITS
+                            and (b in {"x", "t", "time", "elapsed time"} or _TIME_WORD.search(b))):
         if unit is not None and unit.strip().lower() not in _TIME_UNITS:
             if b == "x":  # a coordinate such as 'X [mm]', not the x axis of a time plot
                 return False, 1.0
@@ -135,6 +166,13 @@ def _is_time(name: str, where: str | None = None) -> tuple[bool, float]:
         scale = _TIME_UNITS.get((unit or "").strip().lower(), _NAME_SCALES.get(b, 1.0))
         return True, scale
     return False, 1.0
+
+
+def _is_time_quiet(name: str) -> bool:
+    try:
+        return _is_time(name)[0]
+    except DataError:  # an unknown unit: raised, naming the column, where the time columns are chosen
+        return False
 
 
 def _preamble(lines: list[str]) -> dict[str, str]:
@@ -164,6 +202,20 @@ def _channels_from_preamble(lines: list[str]) -> dict[int, tuple[str, str | None
     return found
 
 
+_LABEL_UNIT_LINE = re.compile(r"^\W*label\s*:\s*(.+?)\s+(?:sampling\s+frequency|number\s+of\s+points|start|unit)\s*:"
+                              r".*?(?<!domain )\bunit\s*:\s*([A-Za-zµμ]+)", re.IGNORECASE)
+
+
+def _label_units(lines: list[str]) -> dict[str, str]:
+    """``{label: unit}`` from EMGworks preamble lines ``Label: EMG 1 ... Unit: Volts Domain Unit: s``."""
+    out: dict[str, str] = {}
+    for line in lines:
+        m = _LABEL_UNIT_LINE.match(line.strip())
+        if m:
+            out.setdefault(m.group(1).strip(), m.group(2))
+    return out
+
+
 def _fs_from_preamble(lines: list[str]) -> float | None:
     for line in lines:
         m = _FS_PATTERN.search(line)
@@ -175,6 +227,25 @@ def _fs_from_preamble(lines: list[str]) -> float | None:
             if value > 0:
                 return value
     return None
+
+
+def _datetimes_to_seconds(lines: list[str]) -> list[str]:
+    """Lines with ISO date-time cells (``2026-12-07 10:00:00.001``) written as seconds since 1970 (UTC offset ignored)."""
+    import datetime as _dt
+
+    epoch = _dt.date(1970, 1, 1).toordinal()
+
+    def sub(m: re.Match) -> str:
+        try:
+            day = _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).toordinal() - epoch
+        except ValueError:
+            return m.group(0)
+        sec = day * 86400 + int(m.group(4)) * 3600 + int(m.group(5)) * 60
+        frac = m.group(6)
+        whole, _, dec = frac.partition(".")
+        return f"{sec + int(whole)}.{dec or '0'}"
+
+    return [_ISO_DATETIME.sub(sub, ln) if "-" in ln and ":" in ln else ln for ln in lines]
 
 
 def _decode(raw: bytes, where: str) -> str:
@@ -210,6 +281,7 @@ def read_csv(
     to_volt: bool = True,
     bad_rows: str = "error",
     decimal: str = ".",
+    time_unit: str | None = None,
 ) -> Recording | Trial:
     """Read a delimited text table of samples.
 
@@ -241,6 +313,10 @@ def read_csv(
     decimal : {".", ","}
         Decimal separator of the numbers. ``","`` reads exports of locales that
         write ``0,5`` (columns then separated by ``;``, tab or spaces).
+    time_unit : {"s", "ms", "us"}, optional
+        Unit of a time column whose header states none (``--hint time_unit=ms``). Without it such a
+        column is read in seconds, and refused when that gives under 10 Hz (times in ms, read as s,
+        would give a rate 1000 times too low).
 
     Returns
     -------
@@ -257,13 +333,15 @@ def read_csv(
     if isinstance(units, str) and "," in units:
         units = [u.strip() for u in units.split(",")]
     repair_rows(np.zeros((0, 1)), bad_rows, where)  # validates the policy before reading
+    if time_unit is not None and str(time_unit).strip().lower() not in _TIME_UNITS:
+        raise DataError(f"time_unit must be one of s, ms, us, got {time_unit!r}", where)
     if decimal not in (".", ","):
         raise DataError(f"decimal must be '.' or ',', got {decimal!r}", where)
     if decimal == "," and delimiter == ",":
         raise DataError("a decimal comma needs another column separator (';', tab or spaces), not ','", where)
     raw = p.read_bytes()
     text = _decode(raw, where)
-    lines = [ln for ln in text.splitlines()]
+    lines = _datetimes_to_seconds(text.splitlines())
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
@@ -278,6 +356,14 @@ def read_csv(
         if decimal == "." and _decimal_comma(lines):
             raise DataError("numbers use a decimal comma (e.g. '0,5'): pass --hint decimal=, (Python: "
                             "decimal=',') or save the table with decimal points", where)
+        text_lines = [ln.strip() for ln in lines if ln.strip()]
+        header_like = bool(text_lines) and any(
+            len([f for f in _split(text_lines[-1], d) if f]) >= 2 for d in (",", ";", "\t"))
+        if header_like and len(text_lines) <= 3 and not any(
+                _numeric_fields(_split(ln, d)) for ln in scan for d in (",", ";", "\t")):
+            # an export stopped before its first sample: say so, not "not a table"
+            raise DataError(f"recording is empty: {len(text_lines)} line(s) of text ({text_lines[-1][:60]!r}) and no "
+                            "rows of samples (an export stopped before recording?)", where)
         raise DataError("no table of numbers found (recording is empty or not a delimited numeric table)", where)
     start, n_fields = found
     header_fields: list[str] | None = None
@@ -286,6 +372,14 @@ def read_csv(
         cand = _trim_empty_tail(_split(lines[start - 1], delim))
         if cand and not _numeric_fields(cand) and not _CHANNEL_LINE.match(lines[start - 1].strip()):
             header_fields, pre_end = cand, start - 1
+            # A units row under the header (``time,VL,RF`` then ``s,mV,mV``): names from the row above,
+            # units from this one (read alone, the units became the channel names and the mV were kept).
+            if pre_end > 0 and _is_units_row(cand):
+                above = _trim_empty_tail(_split(lines[pre_end - 1], delim))
+                if above and not _numeric_fields(above) and len(above) == len(cand):
+                    header_fields = [f"{n} [{u}]" if u and split_unit(n)[1] is None else n
+                                     for n, u in zip(above, cand)]
+                    pre_end -= 1
     preamble = lines[:pre_end]
     for i, line in enumerate(scan[:pre_end]):
         f = _trim_empty_tail(_split(line, delim))
@@ -338,8 +432,25 @@ def read_csv(
             )
     table = table.apply(pd.to_numeric, errors="coerce")
 
-    names = unique_names([split_unit(h)[0] or f"ch{i + 1}" for i, h in enumerate(header_fields)], where)
+    base = [split_unit(h)[0] or f"ch{i + 1}" for i, h in enumerate(header_fields)]
+    # Delsys exports repeat 'X[s]' before every sensor: repeated time columns are numbered without the
+    # warning meant for repeated channel names (which it would give once per file, about no channel).
+    timeish = set() if time_column is False else {i for i, h in enumerate(header_fields) if _is_time_quiet(h)}
+    chan_names = iter(unique_names([b for i, b in enumerate(base) if i not in timeish], where))
+    seen: dict[str, int] = {}
+    numbered = []
+    for i in sorted(timeish):
+        seen[base[i]] = seen.get(base[i], 0) + 1
+        numbered.append(base[i] if seen[base[i]] == 1 else f"{base[i]}_{seen[base[i]]}")
+    time_names = iter(numbered)
+    names = [next(time_names) if i in timeish else next(chan_names) for i in range(len(base))]
     header_units = [split_unit(h)[1] for h in header_fields]
+    # Delsys EMGworks states each sensor's unit in its preamble line, not in the header:
+    # ``Label: EMG 1 Sampling frequency: 1925.93 Number of points: ... Unit: Volts Domain Unit: s``.
+    stated_units = _label_units(lines[:pre_end])
+    for i, b in enumerate(base):
+        if header_units[i] is None and b in stated_units:
+            header_units[i] = stated_units[b]
 
     # Which columns are time columns?
     if time_column is False:
@@ -355,7 +466,16 @@ def read_csv(
         flags = [_is_time(h, where) for h in header_fields]
         time_idx = [i for i, (is_t, _) in enumerate(flags) if is_t]
         scales = {i: flags[i][1] for i in time_idx}
-    channel_idx = [i for i in range(len(header_fields)) if i not in time_idx]
+    if time_unit is not None:
+        for i in time_idx:
+            if split_unit(header_fields[i])[1] is None and names[i].strip().lower() not in _NAME_SCALES:
+                scales[i] = _TIME_UNITS[str(time_unit).strip().lower()]
+    index_idx = [i for i in range(len(header_fields)) if i not in time_idx
+                 and names[i].strip().lower() in _INDEX_NAMES and _is_counter(table.iloc[:, i])]
+    if index_idx:
+        log.info("%s: column(s) %s hold sample/frame numbers and are not read as channels", where,
+                 [names[i] for i in index_idx])
+    channel_idx = [i for i in range(len(header_fields)) if i not in time_idx and i not in index_idx]
     if not channel_idx:
         raise DataError("table has a time column but no channel columns", where)
 
@@ -388,7 +508,16 @@ def read_csv(
             if bad_rows != "error" or not np.isfinite(t).all():
                 fixed, n = repair_rows(np.column_stack([t, block]), bad_rows, where, time_col=0)
                 t, block, n_changed = fixed[:, 0], fixed[:, 1:], n_changed + n
-            seg_fs, t0 = fs_from_times(t, where, column=header_fields[t_col])
+            if fs is not None and t.size < 2:  # one row: the rate the user gave is the only one there is
+                seg_fs, t0 = fs, float(t[0]) if t.size else 0.0
+            else:
+                seg_fs, t0 = fs_from_times(t, where, column=header_fields[t_col])
+            if (fs is None and time_unit is None and seg_fs < _SLOW_UNITLESS_TIME_HZ
+                    and split_unit(header_fields[t_col])[1] is None and names[t_col].strip().lower() not in _NAME_SCALES):
+                raise DataError(
+                    f"time column {header_fields[t_col]!r} states no unit and steps by {1.0 / seg_fs:g}, "
+                    f"{seg_fs:g} Hz if in seconds; if the times are in ms (then {seg_fs * 1000:g} Hz) pass "
+                    "--hint time_unit=ms, if they are seconds pass --hint time_unit=s", where)
             if fs is not None:
                 seg_fs = fs
             elif fs_header is not None and len(time_idx) == 1 and abs(seg_fs - fs_header) > 0.01 * fs_header:

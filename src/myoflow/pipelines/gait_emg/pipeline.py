@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -256,6 +257,67 @@ def _with_participant(trial, parts: pd.DataFrame | None):
     return trial.replace(meta={**dict(trial.meta), "covariates": cov}) if cov else trial
 
 
+_DEGREE_UNITS = {"deg", "degree", "degrees", "°"}
+
+
+def _check_degrees_stated(trial) -> None:
+    """Refuse joint angles stated in degrees whose values never reach pi (radians under a degree label), and
+    angles stated in radians beyond a full turn (degrees under a radian label).
+
+    Walking flexes the knee by ~60 degrees, so a whole trial whose angles all stay within +-3.14 "deg" is
+    radians (an export that wrote ``[deg]`` over radians); read as stated it trained and scored on angles
+    57 times too small with exit 0. Undeclared units are checked the same way when the cycles are cut.
+    """
+    if "angles" not in trial:
+        return
+    rec = trial["angles"]
+    unit_of = [str(u).strip().lower() for u in rec.units]
+    data = np.asarray(rec.data, dtype=np.float64)
+
+    def values(kinds: set[str]) -> np.ndarray:
+        # the joints stated in these units: OpenSim adds pelvis_tx (m), and a pelvis turning with the walker
+        # on an overground course may pass a full turn
+        rows = [i for i, u in enumerate(unit_of) if u in kinds and "pelvis" not in str(rec.ch_names[i]).lower()]
+        x = data[rows]
+        return x[np.isfinite(x)]
+
+    finite = values(_DEGREE_UNITS)
+    if finite.size and float(np.abs(finite).max()) < np.pi:
+        raise DataError(f"joint angles are stated in degrees but never exceed {float(np.abs(finite).max()):.2f} "
+                        "in magnitude, while walking flexes the knee by ~60 degrees: they look like radians "
+                        "labelled degrees; state the unit as rad in the file (e.g. a 'knee_flexion [rad]' "
+                        "header, or OpenSim inDegrees=no) or convert the values to degrees", rec.source)
+    finite = values({"rad", "radian", "radians"})
+    if finite.size and float(np.abs(finite).max()) > 2 * np.pi:
+        # the other way round: read as radians, 60 "rad" became 3438 degrees and every sample fell outside
+        # the joints' ranges, a message that named the ranges but not the unit
+        raise DataError(f"joint angles are stated in radians but reach {float(np.abs(finite).max()):.1f}, more than "
+                        "a full turn: they look like degrees labelled radians; state the unit as deg in the file "
+                        "(e.g. a 'knee_flexion [deg]' header, or OpenSim inDegrees=yes) or convert the values",
+                        rec.source)
+
+
+# Heel-strike events under another name: Vicon/C3D 'Right Foot Strike', 'HS', 'Heel Strike', 'initial contact'.
+_HEEL_STRIKE_LIKE = re.compile(r"(heel|foot)[\s_-]*strike|^\s*(r|l|right|left)?[\s_-]*hs\s*$|initial[\s_-]*contact",
+                               re.IGNORECASE)
+
+
+def _warn_heel_strike_names(trial) -> None:
+    """Warn when a trial's events look like heel strikes but none is of kind ``heel_strike``.
+
+    Only ``heel_strike`` events are read as heel strikes; a C3D's ``Right Foot Strike`` or an events table's
+    ``HS`` was passed over without a word and the strikes were detected from the GRF or the kinematics.
+    """
+    kinds = {str(k) for rec in trial.streams.values() if len(rec.events) for k in rec.events["kind"].unique()}
+    if "heel_strike" in kinds:
+        return
+    odd = sorted(k for k in kinds if _HEEL_STRIKE_LIKE.search(k))
+    if odd:
+        log.warning("%s: events %s look like heel strikes, but only events of kind 'heel_strike' are read as "
+                    "heel strikes (these are detected from the GRF or the kinematics instead); give them as "
+                    "'heel_strike' for data.side with myoflow convert --events", trial.source, odd)
+
+
 def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False,
                         real: bool = False, kinematics_only: bool = False) -> GaitCycles:
     from ...biomech.gait_trials import CycleRules
@@ -266,6 +328,9 @@ def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, 
     extra = dict(muscles=d.muscles, emg_map=d.emg_map, force_plates=d.force_plates, heel_strikes=d.heel_strikes,
                  rules=rules, crop=d.crop) if user else ({"rules": rules} if real else {})
     for name, trial in trials:
+        if user:
+            _check_degrees_stated(trial)
+            _warn_heel_strike_names(trial)
         mass = None if masses is None else masses.get(str(trial.subject))
         items.append(trial_to_cycles(trial, trial_name=name, side=cfg.data.side, n_points=pre.n_points,
                                      bandpass=tuple(pre.bandpass), envelope_hz=pre.envelope_hz, body_mass=mass,

@@ -128,6 +128,14 @@ def grid_tasks(md: pd.DataFrame) -> dict[str, np.ndarray]:
         tasks["muscle"] = muscle.astype(str)
         tasks["side"] = side.astype(str)
     else:
+        if "side" in md.columns and md["side"].isna().any() and md["side"].dropna().nunique() >= 2:
+            # a side on some recordings only: the task silently became the muscle alone for everybody
+            rec = md["recording"] if "recording" in md.columns else md["subject"]
+            lacking = sorted(map(str, rec[md["side"].isna()].unique()))
+            log.warning("recordings %s%s carry no 'side' while the others do, so the classes are the muscles "
+                        "alone (sides pooled) for every recording; give every recording a side (--meta side=R, "
+                        "the manifest or --pattern) to classify side-muscle", lacking[:5],
+                        f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
         tasks["4class"] = muscle.astype(str)
     return {k: v for k, v in tasks.items() if np.unique(v).size >= 2}
 
@@ -299,11 +307,25 @@ def _default_real_path() -> Path:
 def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg: CohortConfig,
                    pp: PreprocessConfig) -> CohortData:
     too_short: list[DataError] = []
+    # A flat channel (a dead or unplugged grid electrode) holds no muscle: its windows would enter training
+    # and scoring labelled with the recording's muscle. Left out, naming the recording; a flat recording stops.
+    picked: dict[str, list[int]] = {}
+    for rid, rec in items:
+        chans = pick_channels(rec.n_channels, cfg.channels_per_burst)
+        data = np.asarray(rec.data)
+        dead = [c for c in chans if not np.ptp(data[c]) > 0]
+        if dead and len(dead) == len(chans):
+            raise DataError(f"recording {rid}: every channel used is flat (constant: a dead or unplugged "
+                            "electrode?); remove the recording", rec.source)
+        if dead:
+            log.warning("%s: recording %s: channel(s) %s are flat (constant: a dead or unplugged electrode?) and "
+                        "give no windows", rec.source, rid, [rec.ch_names[c] for c in dead])
+        picked[rid] = [c for c in chans if c not in dead]
 
     def segment(whole: bool, windows_per_burst: int | None, block_windows: int):
         parts, errors, n_true, n_det, n_lone = [], [], 0, 0, 0
         for rid, rec in items:
-            chans = pick_channels(rec.n_channels, cfg.channels_per_burst)
+            chans = picked[rid]
             try:
                 ep, bursts = burst_windows(rec, pp, recording_id=rid, channels=chans,
                                            windows_per_burst=windows_per_burst, block_windows=block_windows,
