@@ -56,7 +56,8 @@ REAL_MUSCLES = {"VL": ("thigh", "anterior"), "BF": ("thigh", "posterior"),
                 "TA": ("shank", "anterior"), "GL": ("shank", "posterior")}
 
 # Bump when windowing/feature code changes so cached cohorts are rebuilt.
-_CACHE_VERSION = 5  # 4: one side for everybody -> the classes are the muscles; 5: resolved segmentation in info
+_CACHE_VERSION = 6  # 4: one side for everybody -> the classes are the muscles; 5: resolved segmentation in info;
+#                    6: flat (dead) channels give no windows
 
 
 @dataclass
