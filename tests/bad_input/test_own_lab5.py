@@ -379,12 +379,13 @@ def test_heel_strike_events_of_another_name_are_warned_about(caplog):
     from myoflow.containers import Recording, Trial
     from myoflow.pipelines.gait_emg.pipeline import _warn_heel_strike_names
 
-    ev = pd.DataFrame({"sample": [10, 120], "kind": ["Right Foot Strike", "Left Foot Off"]})
+    ev = pd.DataFrame({"sample": [10, 120, 130], "kind": ["Foot Strike", "Left Foot Off", "Right Foot Strike"]})
     ang = Recording(np.zeros((1, 300)), 100.0, ["knee_flexion"], units="deg", events=ev,
                     meta={"source": "raw/S01_walk.c3d"})
     _warn_heel_strike_names(Trial(streams={"angles": ang}, meta={"subject": "S01"}))
-    # was: passed over without a word, the strikes detected from the GRF instead
-    assert "Right Foot Strike" in caplog.text and "heel_strike" in caplog.text and "Left Foot Off" not in caplog.text
+    # was: passed over without a word, the strikes detected from the GRF instead (a side's own strikes are read)
+    assert "Foot Strike" in caplog.text and "heel_strike" in caplog.text and "Left Foot Off" not in caplog.text
+    assert "Right Foot Strike" not in caplog.text
     caplog.clear()
     named = ang.replace(events=pd.DataFrame({"sample": [10, 120], "kind": ["heel_strike", "Right Foot Strike"]}))
     _warn_heel_strike_names(Trial(streams={"angles": named}, meta={"subject": "S01"}))
@@ -422,3 +423,24 @@ def test_events_table_with_times_in_ms(tmp_path, capsys):
     assert code == 0, err  # was: "events table needs 'kind' and 'time_s' columns"
     (_, rec), = list(load_dataset(tmp_path / "ds"))
     assert rec.events_of("heel_strike").tolist() == [100, 301]
+
+
+def test_a_c3d_sides_foot_strikes_are_its_heel_strikes():
+    """Was: 'Right Foot Strike' / 'Left Foot Strike' (Vicon C3D events) never used; strikes came from the GRF or the
+    kinematics (or no cycles at all) even when the lab had marked them."""
+    import pandas as pd
+
+    from myoflow.biomech.gait_trials import heel_strike_times
+    from myoflow.containers import Recording, Trial
+
+    ev = pd.DataFrame({"sample": [100, 210, 50, 160, 270, 320],
+                       "kind": ["Right Foot Strike", "Right Foot Strike", "Left Foot Strike", "Left Foot Strike",
+                                "right foot strike", "Right Foot Off"]})
+    ang = Recording(np.zeros((1, 400)), 100.0, ["knee_flexion"], units="deg", events=ev,
+                    meta={"source": "raw/S01_walk.c3d"})
+    trial = Trial(streams={"angles": ang}, meta={"subject": "S01"})
+    hs, where = heel_strike_times(trial, "r", method="events")
+    np.testing.assert_allclose(hs, [1.0, 2.1, 2.7])
+    assert "Right Foot Strike" in where
+    hs, _ = heel_strike_times(trial, "l", method="auto")
+    np.testing.assert_allclose(hs, [0.5, 1.6])

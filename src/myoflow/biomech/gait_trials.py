@@ -149,8 +149,15 @@ def assign_force_plates(trial: Trial, side: str, plates: Mapping[str, str] | Non
     return trial.with_stream("grf", g.replace(ch_names=tuple(names))), how
 
 
+def _side_strike_pattern(side: str) -> str:
+    """Event kinds that are heel strikes of ``side`` ('r'/'l'): 'Right Foot Strike', 'left heel strike', 'R_HS'."""
+    word = {"r": "right|r", "l": "left|l"}.get(str(side).lower()[:1], "$^")
+    return rf"\s*({word})[\s_-]*((foot|heel)[\s_-]*strike|hs|initial[\s_-]*contact)\s*"
+
+
 def heel_strike_times(trial: Trial, side: str, method: str = "auto") -> tuple[np.ndarray, str]:
-    """Heel strikes (s) and where they came from: ``events`` (``heel_strike`` on any stream), ``grf``, ``kinematics``."""
+    """Heel strikes (s) and where they came from: ``events`` (``heel_strike`` on any stream, else a C3D's
+    ``Right/Left Foot Strike`` of ``side``), ``grf``, ``kinematics``."""
     from ..preprocess import detect_heel_strikes
 
     if method in ("auto", "events"):
@@ -158,6 +165,15 @@ def heel_strike_times(trial: Trial, side: str, method: str = "auto") -> tuple[np
             hs = rec.events_of("heel_strike") if len(rec.events) else np.zeros(0)
             if hs.size >= 2:
                 return rec.t0 + np.asarray(hs, float) / rec.fs, f"events ({name} stream)"
+        # a C3D's own gait events (Vicon/Nexus: context + label, "Right Foot Strike"), of data.side only
+        for name, rec in trial.streams.items():
+            if not len(rec.events):
+                continue
+            kinds = rec.events["kind"].astype(str)
+            mine = kinds.str.fullmatch(_side_strike_pattern(side), case=False).to_numpy()
+            if mine.sum() >= 2:
+                hs = np.sort(rec.events["sample"].to_numpy()[mine])
+                return rec.t0 + hs.astype(float) / rec.fs, f"events ({sorted(set(kinds[mine]))[0]}, {name} stream)"
         if method == "events":
             raise DataError("no 'heel_strike' events (need >= 2 on one stream); give them with "
                             "`myoflow convert --events` or set data.heel_strikes: auto", trial.source)

@@ -305,13 +305,18 @@ _HEEL_STRIKE_LIKE = re.compile(r"(heel|foot)[\s_-]*strike|^\s*(r|l|right|left)?[
 def _warn_heel_strike_names(trial) -> None:
     """Warn when a trial's events look like heel strikes but none is of kind ``heel_strike``.
 
-    Only ``heel_strike`` events are read as heel strikes; a C3D's ``Right Foot Strike`` or an events table's
-    ``HS`` was passed over without a word and the strikes were detected from the GRF or the kinematics.
+    ``heel_strike`` events are read as heel strikes, and so are a side's own (a C3D's ``Right Foot Strike``,
+    ``L_HS``: :func:`~myoflow.biomech.gait_trials.heel_strike_times`); an events table's ``HS`` or a
+    ``Foot Strike`` without its side was passed over without a word and the strikes were detected from the
+    GRF or the kinematics.
     """
+    from ...biomech.gait_trials import _side_strike_pattern
+
     kinds = {str(k) for rec in trial.streams.values() if len(rec.events) for k in rec.events["kind"].unique()}
     if "heel_strike" in kinds:
         return
-    odd = sorted(k for k in kinds if _HEEL_STRIKE_LIKE.search(k))
+    sided = re.compile(f"{_side_strike_pattern('r')}|{_side_strike_pattern('l')}", re.IGNORECASE)
+    odd = sorted(k for k in kinds if _HEEL_STRIKE_LIKE.search(k) and not sided.fullmatch(k))
     if odd:
         log.warning("%s: events %s look like heel strikes, but only events of kind 'heel_strike' are read as "
                     "heel strikes (these are detected from the GRF or the kinematics instead); give them as "
