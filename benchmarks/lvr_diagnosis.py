@@ -184,6 +184,7 @@ def run(a) -> int:
             for f, (p, sec) in zip(folds, pool.map(_fold, [(a, pipe_models, f.id) for f in folds])):
                 frames.append(p)
                 fold_seconds[f.id] = round(sec, 1)
+                print(f"fold {f.id} done in {sec:.0f} s", flush=True)  # progress of a long run
     preds = pd.concat(frames, ignore_index=True)
     counts = fold_counts(cohort, folds)
     record = {
