@@ -20,7 +20,7 @@ from ..containers import Recording, Trial
 from ..errors import DataError
 from ._common import check_file, check_fs, make_recording, to_volts
 
-__all__ = ["read_mat", "load_mat_variables"]
+__all__ = ["read_mat", "load_mat_variables", "read_variables"]
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,25 @@ def read_mat(
         from .datasets.openhdemg import read_otb_mat
 
         return read_otb_mat(p)
+    return read_variables(variables, where, data_var=data_var, fs=fs, fs_var=fs_var, ch_names=ch_names,
+                          channels_axis=channels_axis, units=units)
+
+
+def read_variables(
+    variables: dict[str, Any],
+    where: str,
+    *,
+    data_var: str | None = None,
+    fs: float | None = None,
+    fs_var: str | None = None,
+    ch_names: Sequence[str] | None = None,
+    channels_axis: int | None = None,
+    units: str | Sequence[str] = "a.u.",
+) -> Recording:
+    """A Recording from named arrays (a .mat file's variables, an .npz file's arrays): the rules of :func:`read_mat`.
+
+    ``where`` names the file in errors; the other parameters are :func:`read_mat`'s hints.
+    """
     # A struct of channels (``data.VL``, ``data.RF``, ``data.fs``), as lab scripts save recordings: its fields
     # are read as the variables when the hint names it, or when it is the only place signals can be.
     structs = {k: f for k, v in variables.items() if (f := _struct_fields(v)) is not None}
@@ -249,7 +268,7 @@ def read_mat(
             raise DataError(f"no numeric signal array found; variables are {sorted(variables)}", where)
         if len(candidates) > 1:  # a time vector beside the data (Delsys' Time) is not a candidate
             candidates = [k for k in candidates if k.lower() not in _TIME_VARS] or candidates
-        vectors = [k for k in candidates if min(np.shape(variables[k])) == 1]
+        vectors = [k for k in candidates if np.ndim(variables[k]) == 1 or min(np.shape(variables[k])) == 1]
         if len(candidates) > 1 and len(vectors) == len(candidates) \
                 and len({np.size(variables[k]) for k in vectors}) == 1:
             # One vector per channel (``VL = ...; RF = ...; save(f, 'VL', 'RF', 'fs')``): the channels, by name.

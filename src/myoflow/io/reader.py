@@ -17,6 +17,7 @@ from .edf import read_edf
 from .interop import read_nwb
 from .intan import read_rhd
 from .matlab import read_mat
+from .npz import read_npz
 from .opensignals import is_opensignals, is_opensignals_text, read_opensignals, read_opensignals_text
 from .opensim import read_opensim
 from .tabular import read_csv
@@ -56,6 +57,7 @@ READERS: dict[str, Callable[..., Any]] = {
     ".edf": read_edf, ".bdf": read_edf,
     ".csv": read_csv, ".tsv": read_csv, ".txt": read_csv,
     ".mat": read_mat,
+    ".npz": read_npz,
     ".c3d": read_c3d,
     ".sto": read_opensim, ".mot": read_opensim,
     ".h5": _read_hdf5, ".hdf5": _read_hdf5,
@@ -113,7 +115,7 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
     Parameters
     ----------
     path : path-like
-        A file (``.edf .bdf .csv .tsv .txt .mat .c3d .sto .mot .h5 .hdf5 .xlsx .nwb .xdf .rhd``) or a
+        A file (``.edf .bdf .csv .tsv .txt .mat .npz .c3d .sto .mot .h5 .hdf5 .xlsx .nwb .xdf .rhd``) or a
         folder: a standard dataset folder (``dataset.json``) or one of the
         registered public datasets (:data:`myoflow.io.datasets.DATASETS`).
     **hints
