@@ -32,6 +32,8 @@ def write_valid_files(root: Path) -> dict[str, Path]:
     out["csv"] = root / "good.csv"
     scipy.io.savemat(root / "good.mat", {"emg": rng.standard_normal((500, 2)), "fs": 1000.0})
     out["mat"] = root / "good.mat"
+    np.savez(root / "good.npz", emg=rng.standard_normal((500, 2)), fs=1000.0)
+    out["npz"] = root / "good.npz"
     sto = ["good", "version=1", "nRows=50", "nColumns=3", "inDegrees=yes", "endheader", "time\tknee\thip"]
     sto += [f"{i / 100:.2f}\t{np.sin(i / 10):.4f}\t{np.cos(i / 10):.4f}" for i in range(50)]
     (root / "good.sto").write_text("\n".join(sto) + "\n")

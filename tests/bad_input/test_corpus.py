@@ -367,6 +367,46 @@ def mat_text_content(t, v):
 
 
 @bad_file
+def npz_truncated(t, v):
+    return _truncate(_copy(v, "npz", t), 0.4), "corrupt"
+
+
+@bad_file
+def npz_random_bytes(t, v):
+    p = t / "noise.npz"
+    p.write_bytes(np.random.default_rng(3).bytes(4000))
+    return p, "npz"
+
+
+@bad_file
+def npz_negative_rate(t, v):
+    np.savez(t / "neg.npz", emg=np.zeros((100, 1)), fs=-2000)
+    return t / "neg.npz", "sampling rate must be > 0"
+
+
+@bad_file
+def npz_nan_samples(t, v):
+    x = np.zeros((100, 2))
+    x[5, 1] = np.nan
+    np.savez(t / "nan.npz", emg=x, fs=1000)
+    return t / "nan.npz", "non-finite"
+
+
+@bad_file
+def npz_empty_array(t, v):
+    np.savez(t / "empty.npz", emg=np.zeros((0, 2)), fs=1000)
+    return t / "empty.npz", "npz"
+
+
+@bad_file
+def npz_object_array(t, v):
+    a = np.empty(2, dtype=object)
+    a[:] = [{"x": 1}, None]
+    np.savez(t / "obj.npz", emg=a, fs=1000)
+    return t / "obj.npz", "never loaded"
+
+
+@bad_file
 def h5_truncated(t, v):
     return _truncate(_copy(v, "h5", t), 0.3), "truncated or corrupt"
 
