@@ -33,7 +33,7 @@ def _read(path: Path):
                    "(required for stimulated-mass runs; refused for gait-emg runs)")
 @click.option("--model", default="attention_bilstm", show_default=True, help="Neural model of the run to use.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
-              help="Attention plot PNG (default: MODEL_DIR/predict/attention_<first recording>.png; "
+              help="Attention plot PNG (default: the --out folder's attention_<first recording>.png; "
                    "never beside the recordings).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--fold", default=None,
