@@ -144,3 +144,10 @@ def test_predict_takes_a_kinematics_only_trial(gait_run, tmp_path, capsys):
     ga, gb = pd.read_csv(ta["cycles_csv"]), pd.read_csv(tb["cycles_csv"])
     for m in ta["muscles"]:
         np.testing.assert_allclose(gb[m].to_numpy(), ga[m].to_numpy(), rtol=1e-6)
+
+
+def test_export_takes_the_torque_based_model_by_default(gait_run, tmp_path, capsys):
+    """Was: the baseline (the fold's models are listed alphabetically, so 'baseline' came first)."""
+    cli(["export", gait_run / "run", "--onnx", tmp_path / "g.onnx"], capsys)
+    info = json.loads((tmp_path / "g.json").read_text())
+    assert info["model"] == "torque_based" and info["fold"] == "final-all"

@@ -107,6 +107,8 @@ class Pipeline(ABC):
     name: ClassVar[str]
     config_class: ClassVar[type[ExperimentConfig]]
     description: ClassVar[str] = ""
+    #: Models ``myoflow export`` takes, in this order, when none is named (the paper's model first).
+    export_models: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def prepare(self, cfg: ExperimentConfig, cache_dir: Path) -> Any:

@@ -27,7 +27,17 @@ def _fold_models(result: Path) -> list[str]:
     return [str(m) for m in models] if isinstance(models, list) else []
 
 
-def _pick_fold(run_dir: Path, model: str | None, fold: str | None) -> tuple[str, str]:
+def _default_model(models: list[str], preferred: tuple[str, ...]) -> str:
+    """The model exported when none is named: the pipeline's first preference present, else the first
+    that is not an extra ensemble member (``<model>.m1``), else the first."""
+    for m in preferred:
+        if m in models:
+            return m
+    return next((m for m in models if "." not in m), models[0])
+
+
+def _pick_fold(run_dir: Path, model: str | None, fold: str | None,
+               preferred: tuple[str, ...] = ()) -> tuple[str, str]:
     folds = sorted(p for p in (run_dir / "folds").glob("*") if (p / "result.json").is_file())
     if not folds:
         raise DataError("no finished folds with checkpoints", str(run_dir))
@@ -36,7 +46,7 @@ def _pick_fold(run_dir: Path, model: str | None, fold: str | None) -> tuple[str,
             continue
         models = _fold_models(p / "result.json")
         if model is None and models:
-            return p.name, models[0]
+            return p.name, _default_model(models, preferred)
         if model in models:
             return p.name, model
     trained = sorted({m for p in folds for m in _fold_models(p / "result.json")})
@@ -56,7 +66,7 @@ def load_run_model(run_dir: str | Path, model: str | None = None, fold: str | No
     if not (run_dir / "config.yaml").is_file():
         raise DataError("not a run directory (no config.yaml)", str(run_dir))
     cfg = load_config(run_dir / "config.yaml")  # names the file when it is corrupt
-    fold_id, model = _pick_fold(run_dir, model, fold)
+    fold_id, model = _pick_fold(run_dir, model, fold, get_pipeline(cfg.pipeline).export_models)
     fdir = run_dir / "folds" / fold_id
     extras = read_fold_json(fdir / "extras.json", {})
     info = (extras.get("models") or {}).get(model)

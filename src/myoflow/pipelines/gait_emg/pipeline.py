@@ -724,6 +724,7 @@ class GaitEmgPipeline(Pipeline):
     name = "gait-emg"
     config_class = GaitEmgConfig
     description = "Seed 002: torque-based MLP vs baseline MLP predicting 7-muscle sEMG from gait kinematics"
+    export_models = ("torque_based", "baseline")
 
     def prepare(self, cfg: GaitEmgConfig, cache_dir: Path) -> GaitData:
         return load_gait_data(cfg, cache_dir)
