@@ -283,3 +283,26 @@ def test_check_placement_refuses_a_channel_declared_twice_and_names_the_saved_mo
     code, _, err = _cli(["check-placement", tmp_path / "run", f, "--expected", "*=VL", "--model", "lda"], capsys)
     line = _one_error_line(code, err)
     assert "baselines are not saved" in line and "['cnn_lstm_random']" in line
+
+
+# ------------------------------------------------------------------ stimulated mass: one missing recording
+def test_a_subject_missing_one_recording_stays_in_the_conditions_it_has(tmp_path, capsys):
+    """Was: a subject without one muscle x frequency file was dropped from every condition (S002 without its 25 Hz
+    BF lost its 10 Hz recordings too)."""
+    import pandas as pd
+
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(6, 0, frequencies=(10.0, 25.0), train_s=1.0, n_units=20, fs=2000.0)
+    part = part[["subject", "age", "sex", "height", "weight", "bmi", "mass_class"]]
+    recs = [r for r in recs if not (r.meta["subject"] == "S002" and r.meta["muscle"] == "BF"
+                                    and r.meta["frequency"] == 25.0)]
+    items = [(f"{r.meta['subject']}_{r.meta['muscle']}_{r.meta['frequency']:g}", r) for r in recs]
+    ds = write_dataset(tmp_path / "clinic", items, part, {"protocol": "evoked"}).path
+    run = _train(ds, tmp_path / "run", capsys, "evaluate.models=[attention_bilstm,descriptors_logreg]")
+    preds = pd.read_parquet(run / "predictions.parquet")
+    by_cond = {c: set(d["subject"]) for c, d in preds.groupby("condition")}
+    assert "S002" in by_cond["10Hz"] and len(by_cond["10Hz"]) == 6
+    assert "S002" not in by_cond["25Hz"] and "S002" not in by_cond["all"] and len(by_cond["all"]) == 5
+    final = json.loads((run / "folds" / "final-all" / "extras.json").read_text())
+    assert final["n_train"] == 5

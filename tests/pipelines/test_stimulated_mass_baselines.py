@@ -73,7 +73,7 @@ def test_a_class_with_fewer_subjects_than_folds_is_warned_about(caplog):
     cfg = load_config("configs/stimulated_mass.yaml", overrides={"evaluate": {"splitter": "kfold", "n_splits": 5}})
     labels = ["low"] + ["normal"] * 6 + ["high"] * 5
     data = SimpleNamespace(participants=pd.DataFrame({"subject": [f"S{i:02d}" for i in range(12)], "label": labels}),
-                           frequencies=(5.0, 10.0, 15.0, 20.0, 25.0))
+                           frequencies=(5.0, 10.0, 15.0, 20.0, 25.0), has_frequencies=lambda s, f: True)
     with caplog.at_level(logging.WARNING, logger="myoflow.pipelines.stimulated_mass.pipeline"):
         get_pipeline("stimulated-mass").folds(cfg, data)
     assert "class(es) {'low': 1} have fewer subjects than the 5 test folds" in caplog.text

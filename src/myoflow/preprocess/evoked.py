@@ -231,6 +231,10 @@ class EvokedData:
         p = self.participants.set_index("subject")
         return p.loc[list(subjects), "label"].to_numpy()
 
+    def has_frequencies(self, subject: str, frequencies: Sequence[float]) -> bool:
+        """Whether ``subject`` has a response of every muscle at every one of ``frequencies``."""
+        return all((str(subject), m, float(f)) in self.responses for m in self.muscles for f in frequencies)
+
 
 #: Covariate values a person can have (age in years, height in m, weight in kg); outside them a value is
 #: a typo or in another unit (height in cm). ``myoflow predict`` refuses the same ranges.
@@ -363,12 +367,17 @@ def prepare_evoked(
     keep = []
     for s in parts["subject"]:
         missing = [(mu, f) for mu in muscles for f in freqs if (s, mu, f) not in have]
+        complete = [f for f in freqs if all((s, mu, f) in have for mu in muscles)]
+        if not complete:
+            log.warning("subject %s has no frequency with every muscle %s (lacks %s); dropped", s, list(muscles),
+                        missing[:3])
+            continue
         if missing:
-            log.warning("subject %s lacks recordings %s; dropped", s, missing[:3])
-        else:
-            keep.append(s)
+            # kept for the frequencies it has: dropping it everywhere lost a person to one missing file
+            log.warning("subject %s lacks recordings %s; left out of the conditions that need them", s, missing[:3])
+        keep.append(s)
     if not keep:
-        raise DataError("no subject has every muscle × frequency recording")
+        raise DataError("no subject has every muscle's recording at any one frequency")
     parts = parts[parts["subject"].isin(keep)].reset_index(drop=True)
     desc = pd.DataFrame(rows)
     desc = desc[desc["subject"].isin(keep)].sort_values(["subject", "muscle", "frequency"]).reset_index(drop=True)

@@ -265,15 +265,29 @@ class StimulatedMassPipeline(Pipeline):
             check_tune_size(smallest, cfg.tune.n_inner, val_fraction, cohort_name(cfg),
                             "the smallest outer training fold")
         out = []
+        labels = md.set_index("subject")["label"]
         for cond in ev.conditions:
+            freqs = condition_frequencies(cond, data.frequencies)
+            # a subject missing a recording this condition needs sits out its folds (same splits otherwise)
+            ok = np.array([data.has_frequencies(s, freqs) for s in subj])
             for k, (tr, te) in enumerate(splits):
                 check_no_leakage(md, tr, te, ["subject"])
+                tr_c, te_c = tr[ok[tr]], te[ok[te]]
+                if te_c.size == 0:
+                    continue
+                present = sorted(map(str, labels.iloc[tr_c].unique()))
+                if len(present) < 2:
+                    raise DataError(f"condition {cond}: fold {k} trains on subject(s) {subj[tr_c].tolist()[:6]} "
+                                    f"with recordings at {'+'.join(f'{f:g}' for f in freqs)} Hz, all of class {present[:1]}; record the "
+                                    "missing recordings or leave the condition out (evaluate.conditions)",
+                                    None if cfg.data.source == "simulate" else str(cfg.data.path))
                 fid = f"{cond}-loso-{subj[te[0]]}" if ev.splitter == "loso" else f"{cond}-k{k}"
-                out.append(Fold(fid, cond, {"train": subj[tr].tolist(), "test": subj[te].tolist(), "split": k}))
+                out.append(Fold(fid, cond, {"train": subj[tr_c].tolist(), "test": subj[te_c].tolist(), "split": k}))
         if ev.final_model and any(m in NEURAL_MODELS for m in ev.models):
             final_cond = "all" if "all" in ev.conditions else ev.conditions[-1]
+            ok = [s for s in subj if data.has_frequencies(s, condition_frequencies(final_cond, data.frequencies))]
             out.append(Fold(f"{FINAL}-{final_cond}", FINAL,
-                            {"train": subj.tolist(), "test": [], "split": -1, "features": final_cond}))
+                            {"train": ok, "test": [], "split": -1, "features": final_cond}))
         return out
 
     def fold_cost(self, cfg: StimulatedMassConfig, data: EvokedData, fold: Fold) -> float:
