@@ -9,6 +9,7 @@ these and says what it did.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -153,6 +154,21 @@ def _side_strike_pattern(side: str) -> str:
     """Event kinds that are heel strikes of ``side`` ('r'/'l'): 'Right Foot Strike', 'left heel strike', 'R_HS'."""
     word = {"r": "right|r", "l": "left|l"}.get(str(side).lower()[:1], "$^")
     return rf"\s*({word})[\s_-]*((foot|heel)[\s_-]*strike|hs|initial[\s_-]*contact)\s*"
+
+
+# Event kinds that look like heel strikes: Vicon/C3D 'Right Foot Strike', 'HS', 'Heel Strike', 'initial contact'.
+_HEEL_STRIKE_LIKE = re.compile(r"(heel|foot)[\s_-]*strike|^\s*(r|l|right|left)?[\s_-]*hs\s*$|initial[\s_-]*contact",
+                               re.IGNORECASE)
+_SIDED_STRIKE = re.compile(f"{_side_strike_pattern('r')}|{_side_strike_pattern('l')}", re.IGNORECASE)
+
+
+def unread_strike_kinds(trial: Trial) -> list[str]:
+    """Event kinds of ``trial`` that look like heel strikes but that :func:`heel_strike_times` does not read
+    (no side: ``HS``, ``Foot Strike``); empty when the trial has ``heel_strike`` events."""
+    kinds = {str(k) for rec in trial.streams.values() if len(rec.events) for k in rec.events["kind"].unique()}
+    if "heel_strike" in kinds:
+        return []
+    return sorted(k for k in kinds if _HEEL_STRIKE_LIKE.search(k) and not _SIDED_STRIKE.fullmatch(k))
 
 
 def heel_strike_times(trial: Trial, side: str, method: str = "auto") -> tuple[np.ndarray, str]:

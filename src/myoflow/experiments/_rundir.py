@@ -52,6 +52,19 @@ def check_fold_id(fold_id: object, run_dir: Path) -> str:
     return fold_id
 
 
+def prediction_out_dir(out: Path | None, run_dir: Path, inputs) -> Path:
+    """The folder ``myoflow predict`` writes into: ``out``, else ``run_dir/predict``; never the folder of
+    one of the user's ``inputs`` (predictions are not written beside the recordings) nor an existing file."""
+    out_dir = Path(out) if out is not None else Path(run_dir) / "predict"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError("--out names an existing file, not a folder", str(out_dir))
+    here = os.path.realpath(out_dir)  # realpath: a symlink loop among the inputs is not an error here
+    if any(os.path.dirname(os.path.realpath(f)) == here for f in inputs):
+        raise DataError("--out is the folder of the recordings; predictions are never written beside them",
+                        str(out_dir))
+    return out_dir
+
+
 def check_run_dir(run_dir: Path) -> None:
     """Refuse an ``--out`` that is a non-empty folder but not a myoflow run (no ``config.yaml``).
 

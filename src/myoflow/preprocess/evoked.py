@@ -68,6 +68,11 @@ def condition_name(freq: float) -> str:
     return f"{float(freq):g}Hz"
 
 
+def frequencies_label(freqs: Sequence[float]) -> str:
+    """``(10.0, 25.0)`` → ``"10+25 Hz"`` (for messages)."""
+    return "+".join(f"{float(f):g}" for f in freqs) + " Hz"
+
+
 def condition_frequencies(condition: str, frequencies: Sequence[float]) -> tuple[float, ...]:
     """Stimulation frequencies of a condition: ``"all"`` → every frequency, ``"25Hz"`` → (25.0,)."""
     if condition == "all":

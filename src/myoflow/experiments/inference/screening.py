@@ -26,7 +26,8 @@ from .._rundir import read_fold_json
 from ...preprocess.evoked_combine import combine_frequencies
 from ...models.attention_bilstm import MassLevelClassifier
 from ...preprocess.evoked import (
-    PLAUSIBLE_COVARIATES, EvokedData, _decimate, condition_name, extract_responses, response_channel, sequence_epochs,
+    PLAUSIBLE_COVARIATES, EvokedData, _decimate, condition_name, extract_responses, frequencies_label, response_channel,
+    sequence_epochs,
 )
 
 __all__ = ["parse_covariates", "load_screening_model", "screen", "ScreeningResult"]
@@ -142,17 +143,13 @@ def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | Non
     if not p.name.startswith("final") and fold is None:
         # Not silent: a cross-validation fold's model saw only part of the subjects.
         has_final = any(d.name.startswith("final") for d in folds)
-        why = (f"the final model needs frequencies the recordings lack (have {_hz(have or [])})" if has_final
-               else "the run has no final model (evaluate.final_model: false)")
+        why = (f"the final model needs frequencies the recordings lack (have {frequencies_label(have or [])})"
+               if has_final else "the run has no final model (evaluate.final_model: false)")
         log.warning("no final %s model fits: %s; using cross-validation fold %s's model instead", model, why,
                     p.name)
     est = MassLevelClassifier.load(p / f"{model}.safetensors", config=spec.get("estimator"))
     return ScreeningModel(est, spec, tuple(freqs), tuple(cfg.data.muscles), p.name, cfg,
                           None if fs is None else float(fs))
-
-
-def _hz(freqs: Sequence[float]) -> str:
-    return "+".join(f"{f:g}" for f in freqs) + " Hz"
 
 
 def _no_model_message(run_dir: Path, model: str, have: list[float] | None, fold: str | None,
@@ -166,12 +163,12 @@ def _no_model_message(run_dir: Path, model: str, have: list[float] | None, fold:
                 f"--model takes one of {names or ['attention_bilstm']}")
     if fold is not None and fold not in saved:
         return f"--fold {fold!r}: no such fold with a saved {model!r} model; folds: {sorted(saved)}"
-    sets = sorted({_hz(f) for f in saved.values()})
+    sets = sorted({frequencies_label(f) for f in saved.values()})
     if fold is not None:
-        return (f"--fold {fold}: its model was trained on {_hz(saved[fold])}, but the recordings cover "
-                f"{_hz(have or [])} (each model needs every frequency it was trained on)")
-    return (f"no {model!r} model in this run fits recordings at {_hz(have or [])}: its models were trained on "
-            f"{', '.join(sets)} (each needs every frequency it was trained on)")
+        return (f"--fold {fold}: its model was trained on {frequencies_label(saved[fold])}, but the recordings "
+                f"cover {frequencies_label(have or [])} (each model needs every frequency it was trained on)")
+    return (f"no {model!r} model in this run fits recordings at {frequencies_label(have or [])}: its models were "
+            f"trained on {', '.join(sets)} (each needs every frequency it was trained on)")
 
 
 @dataclass

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -297,26 +296,17 @@ def _check_degrees_stated(trial) -> None:
                         rec.source)
 
 
-# Heel-strike events under another name: Vicon/C3D 'Right Foot Strike', 'HS', 'Heel Strike', 'initial contact'.
-_HEEL_STRIKE_LIKE = re.compile(r"(heel|foot)[\s_-]*strike|^\s*(r|l|right|left)?[\s_-]*hs\s*$|initial[\s_-]*contact",
-                               re.IGNORECASE)
-
-
 def _warn_heel_strike_names(trial) -> None:
-    """Warn when a trial's events look like heel strikes but none is of kind ``heel_strike``.
+    """Warn when a trial's events look like heel strikes but are not read as such.
 
     ``heel_strike`` events are read as heel strikes, and so are a side's own (a C3D's ``Right Foot Strike``,
     ``L_HS``: :func:`~myoflow.biomech.gait_trials.heel_strike_times`); an events table's ``HS`` or a
     ``Foot Strike`` without its side was passed over without a word and the strikes were detected from the
     GRF or the kinematics.
     """
-    from ...biomech.gait_trials import _side_strike_pattern
+    from ...biomech.gait_trials import unread_strike_kinds
 
-    kinds = {str(k) for rec in trial.streams.values() if len(rec.events) for k in rec.events["kind"].unique()}
-    if "heel_strike" in kinds:
-        return
-    sided = re.compile(f"{_side_strike_pattern('r')}|{_side_strike_pattern('l')}", re.IGNORECASE)
-    odd = sorted(k for k in kinds if _HEEL_STRIKE_LIKE.search(k) and not sided.fullmatch(k))
+    odd = unread_strike_kinds(trial)
     if odd:
         log.warning("%s: events %s look like heel strikes, but only events of kind 'heel_strike' are read as "
                     "heel strikes (these are detected from the GRF or the kinematics instead); give them as "

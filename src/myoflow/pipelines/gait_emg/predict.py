@@ -167,20 +167,14 @@ def write_outputs(res: dict[str, Any], out_dir: Path, stem: str, model: str) -> 
 
 def run_predict(run_dir: Path, trials, model: str, fold: str | None, out: Path | None) -> dict[str, Any]:
     """Everything ``myoflow predict`` does for a gait-emg run; returns the JSON-able result."""
-    from ...experiments._rundir import read_run_config
+    from ...experiments._rundir import prediction_out_dir, read_run_config
 
     cfg = read_run_config(run_dir, "gait-emg", "predict")
     if model not in ("torque_based", "baseline"):
         raise DataError(f"--model {model!r}: a gait-emg run has 'torque_based' (default) and 'baseline' (direct)",
                         str(run_dir))
     fold_dir = choose_fold(run_dir, fold)
-    out_dir = Path(out) if out is not None else Path(run_dir) / "predict"
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DataError("--out names an existing file, not a folder", str(out_dir))
-    for t in trials:
-        if Path(t).resolve().parent == out_dir.resolve():
-            raise DataError("--out is the folder of the recordings; predictions are never written beside them",
-                            str(out_dir))
+    out_dir = prediction_out_dir(out, run_dir, trials)
     result: dict[str, Any] = {"run": str(run_dir), "fold": fold_dir.name, "model": model, "trials": {}}
     ests, extras = load_fold_models(fold_dir, model)  # once: every trial is predicted by the same members
     for t in trials:

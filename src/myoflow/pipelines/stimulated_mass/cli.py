@@ -75,7 +75,7 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
     from ...experiments.inference.screening import parse_covariates, screen
 
     from ...errors import ConfigError, DataError
-    from ...experiments._rundir import read_run_config
+    from ...experiments._rundir import prediction_out_dir, read_run_config
 
     cfg = read_run_config(model_dir, "stimulated-mass", "predict")
     if covariates is None and cfg.data.covariates:  # click's own message, as when the option was required
@@ -93,11 +93,7 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
         raise ConfigError(f"--plot: {plot_path} is a folder; give a .png file name")
     recs = [_read(p) for p in recordings]  # first: a file that cannot be read is named before anything else
     # into the run (a folder of myoflow's that the user named) or --out, never into the folder of their recordings
-    out = Path(out_dir) if out_dir is not None else Path(model_dir) / "predict"
-    if out.exists() and not out.is_dir():
-        raise DataError("--out names an existing file, not a folder", str(out))
-    if any(Path(r).resolve().parent == out.resolve() for r in recordings):
-        raise DataError("--out is the folder of the recordings; predictions are never written beside them", str(out))
+    out = prediction_out_dir(out_dir, model_dir, recordings)
     res = screen(model_dir, recs, cov, model=model, fold=fold)
     if plot_path is None:
         plot_path = out / f"attention_{recordings[0].stem}.png"

@@ -85,7 +85,9 @@ from .config import NEURAL_MODELS, StimulatedMassConfig
 from ...cache import cache_key, cached
 from ...models import estimator_config, estimator_tensors
 from ...models.attention_bilstm import MassLevelClassifier
-from ...preprocess.evoked import EvokedData, condition_frequencies, load_evoked, prepare_evoked, save_evoked
+from ...preprocess.evoked import (
+    EvokedData, condition_frequencies, frequencies_label, load_evoked, prepare_evoked, save_evoked,
+)
 from .tuning import PREPROCESS_KEYS, check_tune_size, cohort_name, recipe_epochs, select_recipe
 
 __all__ = ["StimulatedMassPipeline", "load_cohort", "make_estimator", "flat_metrics"]
@@ -265,7 +267,6 @@ class StimulatedMassPipeline(Pipeline):
             check_tune_size(smallest, cfg.tune.n_inner, val_fraction, cohort_name(cfg),
                             "the smallest outer training fold")
         out = []
-        labels = md.set_index("subject")["label"]
         for cond in ev.conditions:
             freqs = condition_frequencies(cond, data.frequencies)
             # a subject missing a recording this condition needs sits out its folds (same splits otherwise)
@@ -275,11 +276,11 @@ class StimulatedMassPipeline(Pipeline):
                 tr_c, te_c = tr[ok[tr]], te[ok[te]]
                 if te_c.size == 0:
                     continue
-                present = sorted(map(str, labels.iloc[tr_c].unique()))
-                if len(present) < 2:
+                present = sorted(map(str, md["label"].iloc[tr_c].unique()))
+                if len(present) < 2:  # only once subjects sit out: every full training fold was checked above
                     raise DataError(f"condition {cond}: fold {k} trains on subject(s) {subj[tr_c].tolist()[:6]} "
-                                    f"with recordings at {'+'.join(f'{f:g}' for f in freqs)} Hz, all of class {present[:1]}; record the "
-                                    "missing recordings or leave the condition out (evaluate.conditions)",
+                                    f"with recordings at {frequencies_label(freqs)}, all of class {present[:1]}; "
+                                    "record the missing recordings or leave the condition out (evaluate.conditions)",
                                     None if cfg.data.source == "simulate" else str(cfg.data.path))
                 fid = f"{cond}-loso-{subj[te[0]]}" if ev.splitter == "loso" else f"{cond}-k{k}"
                 out.append(Fold(fid, cond, {"train": subj[tr_c].tolist(), "test": subj[te_c].tolist(), "split": k}))
