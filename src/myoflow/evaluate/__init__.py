@@ -7,6 +7,7 @@ from .bootstrap import (
     cluster_draws,
     cluster_sums,
     paired_bootstrap_ci,
+    percentile_coverage,
     percentile_interval,
 )
 from .imbalance import class_weights, random_oversample, smote
@@ -54,6 +55,7 @@ __all__ = [
     "Interval",
     "bootstrap_ci",
     "paired_bootstrap_ci",
+    "percentile_coverage",
     "cluster_bootstrap",
     "bootstrap_mean",
     "cluster_draws",

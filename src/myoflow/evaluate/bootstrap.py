@@ -38,6 +38,7 @@ __all__ = [
     "bootstrap_mean",
     "bootstrap_ci",
     "paired_bootstrap_ci",
+    "percentile_coverage",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,24 @@ def percentile_interval(replicates: np.ndarray, alpha: float = 0.05, what: str =
         logger.warning("bootstrap: %s undefined in %d of %d replicates (dropped)", what, int((~ok).sum()), reps.size)
     lo, hi = np.percentile(reps[ok], [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(lo), float(hi)
+
+
+def percentile_coverage(n_clusters: int, alpha: float = 0.05) -> float:
+    """Approximate true coverage of a nominal ``1 − alpha`` percentile cluster bootstrap of a mean.
+
+    With ``n`` clusters the bootstrap distribution of a mean has variance ``(n − 1)/n · s²/n`` and
+    normal quantiles, where the exact interval for normal cluster scores uses Student's ``t`` with
+    ``n − 1`` degrees of freedom; the percentile interval therefore covers about
+    ``2 F_t(z · sqrt((n − 1)/n); n − 1) − 1`` (normal scores; Hesterberg 2015, Am Stat 69:371, "expanded
+    percentile"): 0.90 at 9 clusters, 0.85 at 5, 0.93 at 20 for nominal 0.95. NaN below 2 clusters.
+    """
+    from scipy import stats
+
+    n = int(n_clusters)
+    if n < 2:
+        return float("nan")
+    z = stats.norm.ppf(1 - float(alpha) / 2)
+    return float(2 * stats.t.cdf(z * np.sqrt((n - 1) / n), n - 1) - 1)
 
 
 def cluster_sums(values: np.ndarray, clusters: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -40,6 +40,11 @@ def _echo_headline(name: str, metrics: dict) -> None:
         paper = r.get("paper")
         paper = "–" if paper is None else (f"{paper:.3f}" if isinstance(paper, float) else str(paper))
         click.echo(f"  {r['label']:<{w}}  {ours:>9}  {ci:>17}  {paper:>9}")
+    from ..report.html import small_cohort_caveat
+
+    caveat = small_cohort_caveat(metrics)
+    if caveat:
+        click.echo(f"  note: {caveat}")
 
 
 def _common(f):

@@ -53,6 +53,45 @@ def _img(path: Path, title: str) -> str:
             f"<figcaption>{html.escape(title)}</figcaption></figure>")
 
 
+#: Below this many subjects an interval of the report is flagged (percentile coverage < ~0.93 at nominal 0.95).
+SMALL_COHORT = 20
+
+
+def _ci_subject_counts(obj: Any) -> list[int]:
+    """``n_subjects`` of every summary entry that carries a bootstrap interval (``*_ci`` or ``{ci_low, ...}``)."""
+    out: list[int] = []
+    if isinstance(obj, dict):
+        n = obj.get("n_subjects")
+        has_ci = any(str(k).endswith("_ci") or (isinstance(v, dict) and "ci_low" in v) for k, v in obj.items())
+        if isinstance(n, int) and not isinstance(n, bool) and has_ci:
+            out.append(n)
+        for v in obj.values():
+            out += _ci_subject_counts(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            out += _ci_subject_counts(v)
+    return out
+
+
+def small_cohort_caveat(metrics: dict[str, Any]) -> str | None:
+    """One sentence when the run's subject-bootstrap intervals rest on fewer than :data:`SMALL_COHORT` subjects.
+
+    A percentile bootstrap over ``n`` subjects is too narrow for small ``n`` (it ignores the ``t``
+    correction): its real coverage (:func:`myoflow.evaluate.percentile_coverage`, normal subject scores)
+    is written beside the smallest ``n`` of the run, so a 9-subject "95 %" interval reads as ≈ 90 %.
+    """
+    from ..evaluate.bootstrap import percentile_coverage
+
+    counts = [n for n in _ci_subject_counts(metrics.get("summary")) if n >= 2]
+    if not counts or min(counts) >= SMALL_COHORT:
+        return None
+    n = min(counts)
+    return (f"small cohort: the 95 % subject-bootstrap intervals rest on as few as {n} subjects; a percentile "
+            f"bootstrap over {n} subjects covers only about {100 * percentile_coverage(n):.0f} % (normal subject "
+            "scores, Hesterberg 2015): read them as that, and differences whose interval barely excludes 0 as "
+            "unproven")
+
+
 def headline_table(headline: list[dict[str, Any]]) -> str:
     rows = []
     for h in headline:
@@ -232,6 +271,10 @@ def _metrics_sections(run_dir: Path, metrics: dict[str, Any], name: str) -> list
         sections.append('<p style="background:#fee;border:1px solid #c00;padding:.5rem"><b>Incomplete run</b>: '
                         + html.escape("; ".join(incomplete)) + " (rerun with <code>--resume</code>)</p>")
     sections.append("<h2>Headline figures</h2>")
+    caveat = small_cohort_caveat(metrics)
+    if caveat:
+        sections.append('<p style="background:#ffd;border:1px solid #cc0;padding:.5rem"><b>Note</b>: '
+                        + html.escape(caveat) + "</p>")
     sections.append(headline_table(metrics.get("headline", [])) if metrics.get("headline")
                     else "<p>No headline figures for this pipeline.</p>")
     sections.append("<h2>Results per condition (mean over folds, 95 % CI)</h2>")
