@@ -159,9 +159,11 @@ class _BidsFile:
 def _parse_name(path: Path) -> _BidsFile | None:
     """``sub-01_task-walk_run-1_emg.edf`` → entities, suffix ``emg``, extension ``.edf``; None if not a BIDS name."""
     name = path.name
-    stem, dot, ext = name.partition(".")
-    if not dot:
+    n_ext = 2 if name.lower().endswith(".gz") else 1  # events.tsv.gz and the like
+    pieces = name.split(".")
+    if len(pieces) <= n_ext:
         return None
+    stem, ext = ".".join(pieces[:-n_ext]), ".".join(pieces[-n_ext:])
     parts = stem.split("_")
     if len(parts) < 2 or "-" in parts[-1]:
         return None
@@ -181,7 +183,7 @@ def _check_labels(f: _BidsFile, root: Path) -> None:
     where = str(f.path)
     for k, v in f.entities.items():
         if not _LABEL.fullmatch(v):
-            raise DataError(f"entity {k}-{v!r} is not a BIDS label (letters and digits only)", where)
+            raise DataError(f"entity '{k}-{v}' is not a BIDS label (letters and digits only)", where)
     rel = f.path.relative_to(root).parts[:-1]
     sub_dir = next((p for p in rel if p.startswith("sub-")), None)
     ses_dir = next((p for p in rel if p.startswith("ses-")), None)
@@ -302,6 +304,9 @@ def plan_from_bids(root: str | os.PathLike, *, exclude: str | os.PathLike | None
             continue
         parsed = _parse_name(f)
         if parsed is None:
+            if datatype == "emg" and f.suffix.lower() in DATA_EXTENSIONS:  # a recording would be lost
+                raise DataError("not a BIDS-EMG file name (sub-<label>[_ses-<label>]_task-<label>[_acq-<label>]"
+                                "[_run-<index>]_emg.edf)", str(f))
             continue
         key = f"{parsed.suffix}{parsed.ext}"
         if datatype == "emg" and parsed.suffix == "emg" and parsed.ext in DATA_EXTENSIONS:
