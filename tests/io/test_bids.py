@@ -164,6 +164,38 @@ def test_split_channels_gives_one_recording_per_target_muscle(tmp_path, capsys):
     assert rec.ch_names == ("ECR",) and rec.meta["muscle"] == "ECR" and (rec.events["kind"] == "grip").sum() == 1
 
 
+def test_multi_rate_file_keeps_the_emg_stream_and_status_triggers(tmp_path, capsys):
+    """EMG at 1000 Hz beside a 100 Hz accelerometer and BioSemi-style Status line: one Recording at the EMG rate."""
+    edfio = pytest.importorskip("edfio")
+    root = build(tmp_path / "bids", subjects=("01",))
+    rng = np.random.default_rng(0)
+    status = np.r_[np.zeros(100), np.ones(5), np.zeros(295)]
+    edfio.Edf([edfio.EdfSignal(rng.normal(size=4000) * 50, 1000, label="EMG1", physical_dimension="uV",
+                               physical_range=(-300, 300)),
+               edfio.EdfSignal(rng.normal(size=400), 100, label="ACC", physical_dimension="g", physical_range=(-5, 5)),
+               edfio.EdfSignal(status, 100, label="Status", physical_dimension="Boolean", physical_range=(0, 1))]
+              ).write(sidecar(root, "emg.edf"))
+    tsv(sidecar(root, "channels.tsv"), ["name", "type", "units", "target_muscle"],
+        [["EMG1", "EMG", "uV", "VL"], ["ACC", "MISC", "g", "n/a"], ["Status", "TRIG", "n/a", "n/a"]])
+    run_cli(["convert", root, "--bids", "--out", tmp_path / "ds"], capsys)
+    ds = load_dataset(tmp_path / "ds")
+    rec = ds.load(ds.stems[0])
+    assert rec.fs == 1000 and rec.ch_names == ("EMG1",) and rec.meta["muscle"] == "VL"
+    assert rec.events[rec.events["kind"] == "trigger"]["sample"].tolist() == [1000]
+
+
+def test_sidecars_inherited_from_the_subject_folder(tmp_path, capsys):
+    """BIDS' inheritance: one _channels.tsv / _emg.json for every run of a subject, the nearest one wins."""
+    root = build(tmp_path / "bids", subjects=("01",))
+    for suffix in ("channels.tsv", "emg.json"):
+        sidecar(root, suffix).rename(root / "sub-01" / f"sub-01_task-grip_{suffix}")
+    (root / "task-grip_emg.json").write_text(json.dumps({"SamplingFrequency": 2000, "EMGGround": "wrist"}))
+    run_cli(["convert", root, "--bids", "--out", tmp_path / "ds"], capsys)  # 2000 Hz at the root is overridden
+    ds = load_dataset(tmp_path / "ds")
+    rec = ds.load(ds.stems[0])
+    assert rec.ch_names == ("FDI", "ECR") and rec.meta["emg_ground"] == "wrist" and rec.meta["emg_reference"] == "bipolar"
+
+
 # ------------------------------------------------------------------ bad input
 def _expect_error(root: Path, tmp_path: Path, capsys, *needles: str) -> str:
     out = tmp_path / "ds"

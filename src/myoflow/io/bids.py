@@ -597,7 +597,11 @@ class _Apply:
     def _check_rows(self, streams: Sequence[Recording]) -> None:
         have = [c for r in streams for c in r.ch_names]
         taken = any(len(r.events) and (r.events["kind"] == "trigger").any() for r in streams)
-        missing = [n for n in self.rows if n not in have and not (n in self.trig and taken)]
+        from .edf import _TRIGGER_LABELS
+
+        # a trigger channel the EDF reader already turned into 'trigger' events (BioSemi's Status) is not missing
+        missing = [n for n in self.rows if n not in have
+                   and not (taken and (n in self.trig or n.lower() in _TRIGGER_LABELS))]
         extra = [c for c in have if c not in self.rows]
         if missing or extra:
             raise DataError(f"rows do not match the channels of {self.data} ({len(self.rows)} row(s), "
