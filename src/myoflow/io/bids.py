@@ -237,15 +237,17 @@ def _resolve_link(f: Path, real_root: Path) -> Path:
     return target
 
 
-def _applies(side: _BidsFile, data: _BidsFile, root: Path) -> bool:
-    """BIDS inheritance: a sidecar applies to a data file in its folder or below whose entities include its own."""
-    return (data.path.parent.is_relative_to(side.path.parent)
-            and all(data.entities.get(k) == v for k, v in side.entities.items()))
+def _nearest(by_folder: Mapping[Path, list[_BidsFile]], data: _BidsFile, root: Path) -> list[_BidsFile]:
+    """The sidecars that apply to ``data`` by BIDS' inheritance principle, least specific first.
 
-
-def _nearest(cands: list[_BidsFile], data: _BidsFile, root: Path) -> list[_BidsFile]:
-    """The sidecars that apply to ``data``, least specific first (deeper folder, then more entities)."""
-    ok = [c for c in cands if _applies(c, data, root)]
+    A sidecar applies when it lies in the data file's folder or one above it (up to the root) and its entities
+    are among the file's; the nearer folder, then the one naming more entities, is the more specific. Only the
+    file's own folders are looked in, so a dataset of thousands of runs is not a product of two long lists.
+    """
+    folders = [data.path.parent, *data.path.parent.parents]
+    folders = folders[:folders.index(root) + 1] if root in folders else folders[:1]
+    ok = [c for f in folders for c in by_folder.get(f, ())
+          if all(data.entities.get(k) == v for k, v in c.entities.items())]
     return sorted(ok, key=lambda c: (len(c.path.parent.parts), len(c.entities)))
 
 
@@ -326,17 +328,24 @@ def plan_from_bids(root: str | os.PathLike, *, exclude: str | os.PathLike | None
     if not data:
         raise DataError("no EMG data files (sub-*/[ses-*/]emg/*_emg.edf or .bdf) in the BIDS dataset", str(root))
 
+    by_folder: dict[str, dict[Path, list[_BidsFile]]] = {k: {} for k in sidecars}
+    for k, files in sidecars.items():
+        for f in files:
+            by_folder[k].setdefault(f.path.parent, []).append(f)
+    jsons: dict[Path, dict[str, Any]] = {}  # a root-level sidecar is read once, not once per run
     used: set[Path] = set()
     items: list[ConvertItem] = []
     dropped_notes: dict[tuple[str, ...], int] = {}
     for d in data:
         emg_json: dict[str, Any] = {}
-        json_files = _nearest(sidecars["emg.json"], d, root)
+        json_files = _nearest(by_folder["emg.json"], d, root)
         for j in json_files:  # inherited fields, the most specific file last (it wins)
-            emg_json.update(_read_json(j.path))
+            if j.path not in jsons:
+                jsons[j.path] = _read_json(j.path)
+            emg_json.update(jsons[j.path])
             used.add(j.path)
-        chans = _nearest(sidecars["channels.tsv"], d, root)
-        evs = _nearest(sidecars["events.tsv"], d, root)
+        chans = _nearest(by_folder["channels.tsv"], d, root)
+        evs = _nearest(by_folder["events.tsv"], d, root)
         for c in chans[-1:] + evs[-1:]:
             used.add(c.path)
         plan = _plan_channels(chans[-1].path if chans else None, d.path, split_channels)
