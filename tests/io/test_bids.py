@@ -190,10 +190,12 @@ def test_sidecars_inherited_from_the_subject_folder(tmp_path, capsys):
     for suffix in ("channels.tsv", "emg.json"):
         sidecar(root, suffix).rename(root / "sub-01" / f"sub-01_task-grip_{suffix}")
     (root / "task-grip_emg.json").write_text(json.dumps({"SamplingFrequency": 2000, "EMGGround": "wrist"}))
+    tsv(root / "task-grip_events.tsv", ["onset", "duration"], [[9.0, 1.0]])  # overridden by the run's own
     run_cli(["convert", root, "--bids", "--out", tmp_path / "ds"], capsys)  # 2000 Hz at the root is overridden
     ds = load_dataset(tmp_path / "ds")
     rec = ds.load(ds.stems[0])
-    assert rec.ch_names == ("FDI", "ECR") and rec.meta["emg_ground"] == "wrist" and rec.meta["emg_reference"] == "bipolar"
+    assert rec.ch_names == ("FDI", "ECR") and rec.meta["emg_ground"] == "wrist"
+    assert rec.meta["emg_reference"] == "bipolar" and sorted(set(rec.events["kind"])) == ["grip", "rest", "trigger"]
 
 
 # ------------------------------------------------------------------ bad input

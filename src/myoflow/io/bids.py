@@ -45,7 +45,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -69,7 +69,6 @@ _LABEL = re.compile(r"[A-Za-z0-9]+")
 _TRIGGER_TYPES = {"TRIG"}
 _KEPT_TYPES = {"EMG"}
 _UNIT_KEYS = {u.lower().replace(" ", "").replace("µ", "u").replace("μ", "u") for u in HINT_UNITS}
-_VOLTS = {k.replace("µ", "u").replace("μ", "u") for k in _VOLT_SCALE}
 
 
 @dataclass
@@ -336,6 +335,7 @@ def plan_from_bids(root: str | os.PathLike, *, exclude: str | os.PathLike | None
     used: set[Path] = set()
     items: list[ConvertItem] = []
     dropped_notes: dict[tuple[str, ...], int] = {}
+    no_json: list[str] = []
     for d in data:
         emg_json: dict[str, Any] = {}
         json_files = _nearest(by_folder["emg.json"], d, root)
@@ -346,7 +346,7 @@ def plan_from_bids(root: str | os.PathLike, *, exclude: str | os.PathLike | None
             used.add(j.path)
         chans = _nearest(by_folder["channels.tsv"], d, root)
         evs = _nearest(by_folder["events.tsv"], d, root)
-        for c in chans[-1:] + evs[-1:]:
+        for c in chans + evs:  # an inherited table overridden by a nearer one still has its data file
             used.add(c.path)
         plan = _plan_channels(chans[-1].path if chans else None, d.path, split_channels)
         dropped = plan.pop("dropped_types")
@@ -358,7 +358,7 @@ def plan_from_bids(root: str | os.PathLike, *, exclude: str | os.PathLike | None
         meta.update(_json_meta(emg_json))
         rate = _json_rate(emg_json, json_files[-1].path if json_files else None)
         if not json_files:
-            log.warning("%s: no _emg.json sidecar; the sampling rate is the file's own", d.path)
+            no_json.append(d.path.name)
         items.append(ConvertItem(d.path, meta, transform=_Apply(
             data=d.path, json=json_files[-1].path if json_files else None, rate=rate,
             channels=chans[-1].path if chans else None, events_file=evs[-1].path if evs else None,
@@ -370,6 +370,9 @@ def plan_from_bids(root: str | os.PathLike, *, exclude: str | os.PathLike | None
                 hint = f" (the folder has {near})" if near else ""
                 raise DataError(f"no EMG data file for this sidecar: no _emg.edf/.bdf with its entities{hint}",
                                 str(s.path))
+    if no_json:
+        log.warning("%s: %d data file(s) have no _emg.json (e.g. %s); their sampling rate is the file's own",
+                    root, len(no_json), no_json[0])
     for types, n in dropped_notes.items():
         log.warning("%s: channel(s) of type %s dropped in %d file(s) (myoflow reads EMG; TRIG become events)",
                     root, list(types), n)
