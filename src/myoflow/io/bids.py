@@ -65,6 +65,8 @@ DATA_EXTENSIONS = (".edf", ".bdf")
 ENTITIES = ("sub", "ses", "task", "acq", "run", "recording")
 #: Folders of a BIDS root that hold no raw data of the dataset.
 SKIP_TOP = {"derivatives", "sourcedata", "code", "stimuli"}
+#: Files of the root read by name.
+ROOT_FILES = ("participants.tsv", "participants.json", "dataset_description.json")
 _LABEL = re.compile(r"[A-Za-z0-9]+")
 _TRIGGER_TYPES = {"TRIG"}
 _KEPT_TYPES = {"EMG"}
@@ -215,8 +217,9 @@ def _walk(root: Path, exclude: Path | None) -> list[Path]:
         dirnames[:] = keep
         for name in sorted(filenames):
             f = d / name
-            if name.startswith("."):
-                continue
+            if name.startswith(".") or (_parse_name(f) is None and not (top and name in ROOT_FILES)
+                                        and f.suffix.lower() not in DATA_EXTENSIONS):
+                continue  # never read (a README, notes): not checked either
             if f.is_symlink():
                 target = _resolve_link(f, real_root)
                 if not target.is_file():
