@@ -1,12 +1,14 @@
 """Reading and writing recordings.
 
 * :func:`read` — any supported file or dataset folder → containers.
+* :func:`plan_from_bids` — a BIDS-EMG dataset → items for ``myoflow convert --bids``.
 * :mod:`~myoflow.io.native` — :func:`save` / :func:`load`, the exact HDF5 format.
 * :func:`write_dataset` / :func:`load_dataset` — the standard dataset folder.
 * :func:`write_edf` — EDF+/BDF+ export; :func:`to_nwb` — NWB export.
 * :mod:`~myoflow.io.interop` — MNE (:func:`to_mne` / :func:`from_mne`) and :func:`from_dataframe`.
 * :mod:`~myoflow.io.datasets` — loaders for the public datasets in ``../shared/data``.
 """
+from .bids import is_bids_root, plan_from_bids
 from .c3d import read_c3d
 from .dataset import Dataset, is_dataset_folder, load_dataset, write_dataset
 from .datasets import (
@@ -32,7 +34,7 @@ from .tabular import read_csv
 from .xdf import read_xdf
 
 __all__ = [
-    "read", "supported_suffixes", "describe",
+    "read", "supported_suffixes", "describe", "plan_from_bids", "is_bids_root",
     "save", "load",
     "Dataset", "write_dataset", "load_dataset", "is_dataset_folder",
     "read_edf", "write_edf", "read_csv", "read_mat", "read_c3d", "read_opensim", "read_opensignals",

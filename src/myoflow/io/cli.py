@@ -180,26 +180,53 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
 @click.option("--bad-rows", type=click.Choice(["error", "drop", "interpolate"]), default="error", show_default=True,
               help="Rows with missing/non-numeric values in text or OpenSim tables: stop, drop them, or "
                    "fill gaps of up to 32 rows per column linearly.")
+@click.option("--bids", "bids", is_flag=True,
+              help="INPUTS is one BIDS-EMG dataset (participants.tsv, sub-*/[ses-*/]emg/*_emg.edf|bdf with "
+                   "_channels.tsv, _emg.json, _events.tsv); also chosen when a folder with dataset_description.json "
+                   "and sub-* folders is given without --manifest/--pattern.")
 def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, pattern: str | None,
                 channel_map: tuple[str, ...], stream_map: tuple[str, ...], meta: tuple[str, ...], split_channels: bool, participants: Path | None, events: Path | None,
-                fs: float | None, hints: tuple[str, ...], bad_rows: str) -> None:
+                fs: float | None, hints: tuple[str, ...], bad_rows: str, bids: bool) -> None:
     """Convert raw recording files (EDF/BDF, CSV/TSV/TXT, MAT, C3D, OpenSim .sto/.mot, OpenSignals)
-    into a myoflow dataset folder, print a summary table and write it to OUT/convert_summary.csv.
+    or a BIDS-EMG dataset into a myoflow dataset folder, print a summary table and write it to
+    OUT/convert_summary.csv.
 
-    Name the files either with --manifest or with --pattern over INPUTS (files or folders)."""
+    Name the files either with --manifest or with --pattern over INPUTS (files or folders), or give one
+    BIDS-EMG dataset folder (--bids, or detected from its dataset_description.json and sub-* folders)."""
+    from .bids import is_bids_root, plan_from_bids
     from .convert import convert, parse_mapping, plan_from_manifest, plan_from_pattern, read_table_arg
 
-    if (manifest is None) == (pattern is None):
-        raise click.UsageError("give exactly one of --manifest CSV or --pattern PATTERN")
-    if manifest is not None and inputs:
-        raise click.UsageError("with --manifest the files are listed in it; give no INPUTS")
-    if pattern is not None and not inputs:
-        raise click.UsageError("--pattern needs INPUTS (files or folders)")
+    if not bids and manifest is None and pattern is None and len(inputs) == 1 and is_bids_root(inputs[0]):
+        bids = True  # a BIDS root says what each file is: no manifest or pattern to write
+        click.echo(f"{inputs[0]}: read as a BIDS dataset (dataset_description.json, sub-* folders)", err=True)
     kw = dict(_parse_hint(h) for h in hints)
     if fs is not None:
         kw["fs"] = fs
-    items = (plan_from_manifest(manifest) if manifest is not None
-             else plan_from_pattern(inputs, pattern, exclude=out))
+    bids_participants = None
+    if bids:
+        if manifest is not None or pattern is not None:
+            raise click.UsageError("--bids reads the file names of the dataset; give no --manifest or --pattern")
+        if len(inputs) != 1:
+            raise click.UsageError("--bids takes one INPUT: the BIDS dataset's root folder")
+        if participants is not None or events is not None:
+            raise click.UsageError("--bids reads participants.tsv and the *_events.tsv files; give no "
+                                   "--participants or --events")
+        if "to_volt" in kw:
+            raise click.UsageError("--bids takes the units from the files and _channels.tsv; give no "
+                                   "--hint to_volt")
+        plan = plan_from_bids(inputs[0], exclude=out, split_channels=split_channels)
+        items, bids_participants = plan.items, plan.participants
+        kw.update(plan.hints)
+    elif (manifest is None) == (pattern is None):
+        raise click.UsageError("give exactly one of --manifest CSV or --pattern PATTERN (or --bids for a BIDS "
+                               "dataset)")
+    elif manifest is not None and inputs:
+        raise click.UsageError("with --manifest the files are listed in it; give no INPUTS")
+    elif pattern is not None and not inputs:
+        raise click.UsageError("--pattern needs INPUTS (files or folders)")
+    else:
+        items = (plan_from_manifest(manifest) if manifest is not None
+                 else plan_from_pattern(inputs, pattern, exclude=out))
     fixed = parse_mapping(meta, "--meta")
     streams = parse_mapping(stream_map, "--streams")
     for it in items:
@@ -210,7 +237,7 @@ def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, patt
     ds, summary = convert(
         items, out, hints=kw, channel_map=parse_mapping(channel_map), split_channels=split_channels,
         bad_rows=bad_rows,
-        participants=read_table_arg(participants, "participants") if participants else None,
+        participants=(read_table_arg(participants, "participants") if participants else bids_participants),
         events=read_table_arg(events, "events") if events else None, stream_names=streams,
     )
     with_changes = summary[summary["rows_changed"] > 0]

@@ -27,7 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -49,10 +49,16 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 @dataclass
 class ConvertItem:
-    """One raw file and what it is."""
+    """One raw file and what it is.
+
+    ``transform``, when given, is applied to what the file reads as, before channel maps and splitting:
+    a format whose sidecars describe the file (BIDS' ``_channels.tsv``, :mod:`myoflow.io.bids`) checks and
+    applies them there, so the one reader and the one writer stay those of every other input.
+    """
 
     path: Path
     meta: dict[str, Any] = field(default_factory=dict)
+    transform: Callable[[Any], Any] | None = None
 
 
 def parse_mapping(text: str | Mapping[str, str] | Sequence[str] | None, what: str = "--channel-map",
@@ -369,6 +375,8 @@ def _read_one(item: ConvertItem, hints: Mapping[str, Any], bad_rows: str) -> tup
         obj = obj[0]
     if not isinstance(obj, (Recording, Trial)):
         raise DataError(f"convert takes recording files; this reads as {type(obj).__name__}", str(item.path))
+    if item.transform is not None:
+        obj = item.transform(obj)
     recs = [obj] if isinstance(obj, Recording) else list(obj.streams.values())
     return obj, int(sum(r.meta.get("bad_rows_changed", 0) for r in recs))
 
