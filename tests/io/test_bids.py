@@ -395,3 +395,10 @@ def test_bids_tree_to_a_muscle_id_run(tmp_path, capsys):
     labels = [r["label"] for r in rows]
     assert any("arm_vs_leg" in lab or "arm vs leg" in lab for lab in labels), labels
     assert (run / "report.html").is_file()
+
+
+def test_inspect_on_a_bids_root_says_convert_detects_it(tmp_path, capsys):
+    # a BIDS user's first try: `inspect` on the tree must point to convert without a pattern
+    root = build(tmp_path / "bids")
+    _, err = run_cli(["inspect", root], capsys, code=2)
+    assert "BIDS dataset" in err and "--pattern" not in err and str(root) in err

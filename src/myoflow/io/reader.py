@@ -147,6 +147,12 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
         if loader is None and (p / "dataset.json").exists():
             return load_dataset(p)  # a damaged dataset.json: its own error says what is wrong with it
         if loader is None:
+            from .bids import is_bids_root
+
+            if is_bids_root(p):  # a BIDS-EMG tree converts without a manifest or a pattern
+                raise DataError("folder is a BIDS dataset (dataset_description.json, sub-* folders), not a myoflow "
+                                "dataset: make it one with myoflow convert FOLDER --out DIR (BIDS is detected)",
+                                str(p))
             # A lab's first try is often `inspect` on its folder of raw exports: say how to make it a dataset.
             try:
                 from itertools import islice
