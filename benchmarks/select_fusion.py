@@ -113,9 +113,33 @@ def best_baseline(refs: dict, truth_by_subject: dict) -> tuple[str, float]:
     return name, accs[name]
 
 
-def _task(args: tuple) -> dict:
-    """One candidate × condition × repeat × fold: fit on the fold's training subjects, predict its test subjects."""
-    seed, epochs, subjects, name, params, cond, rep, k, n_folds = args
+def split_prior_adjust(cands: dict) -> dict:
+    """Group candidates by what must be FITTED: ``{json(params without prior_adjust): [(name, tau), ...]}``.
+
+    ``prior_adjust`` only changes the decision of a fitted model (its probabilities times the training prior to
+    the power tau), so candidates that differ only in it are scored from the same fits (identical to fitting
+    each: the fit never reads ``prior_adjust``). Insertion order follows ``cands``.
+    """
+    groups: dict = {}
+    for name, params in cands.items():
+        base = {k: v for k, v in params.items() if k != "prior_adjust"}
+        groups.setdefault(json.dumps(base, sort_keys=True), []).append((name, float(params.get("prior_adjust", 0.0))))
+    return groups
+
+
+def adjusted_prediction(proba, prior, tau: float, classes) -> list:
+    """argmax of ``log proba + tau · log prior`` (``MassLevelClassifier(prior_adjust=tau)``'s decision)."""
+    import numpy as np
+
+    logp = np.log(np.clip(np.asarray(proba, dtype=float), 1e-12, None))
+    logp = logp + float(tau) * np.log(np.clip(np.asarray(prior, dtype=float), 1e-12, None))
+    return np.asarray(classes)[np.argmax(logp, 1)].tolist()
+
+
+def _task(args: tuple) -> list[dict]:
+    """One fitted recipe × condition × repeat × fold: fit on the fold's training subjects, predict its test
+    subjects; one result per candidate of the fit group (``variants`` = [(name, prior_adjust tau), ...])."""
+    seed, epochs, subjects, variants, params, cond, rep, k, n_folds = args
     import numpy as np
     import torch
 
@@ -143,8 +167,9 @@ def _task(args: tuple) -> dict:
     ep_tr = recipe_epochs(data, subj[tr].tolist(), freqs, pre, train=True, seed=aug)
     ep_te = recipe_epochs(data, subj[te].tolist(), freqs, pre, train=False, seed=0)
     est.fit(ep_tr)
+    est.set_params(prior_adjust=0.0)
     proba = est.predict_proba(ep_te)
-    pred = np.asarray(est.classes_)[np.argmax(proba, 1)]
+    prior = np.asarray(est.class_prior_, dtype=float)
     test = ep_te.metadata["subject"].astype(str).tolist()
     # Reference (not a candidate): the sklearn baselines in the same fold, e.g. descriptors_logreg = the
     # hybrid's linear path alone, so the record shows what the network adds.
@@ -157,10 +182,14 @@ def _task(args: tuple) -> dict:
         clf = fit_baseline(b, Xtr, y[tr], classes=list(cfg.data.classes), imbalance=cfg.train.imbalance,
                            seed=derive_seed(seed, b, rep, k))
         refs[b] = np.asarray(cfg.data.classes)[np.argmax(proba_in_order(clf, Xte, cfg.data.classes), 1)].tolist()
-    return {"candidate": name, "condition": cond, "repeat": rep, "fold": k,
-            "subjects": test, "truth": ep_te.y.tolist(),
-            "prediction": pred.tolist(), "best_epochs": [int(h.best_epoch) for h in est.histories_],
-            "references": refs, "seconds": round(time.perf_counter() - t0, 1), "cohort": cohort_name(cfg)}
+    common = {"condition": cond, "repeat": rep, "fold": k, "subjects": test, "truth": ep_te.y.tolist(),
+              "best_epochs": [int(h.best_epoch) for h in est.histories_],
+              # per member: epochs run and validation loss per epoch (the early-stopping diagnosis)
+              "val_loss_curves": [[round(float(v), 4) for v in h.val_loss] for h in est.histories_],
+              "proba": np.round(proba, 6).tolist(), "class_prior": prior.tolist(),
+              "references": refs, "seconds": round(time.perf_counter() - t0, 1), "cohort": cohort_name(cfg)}
+    return [{"candidate": name, "prior_adjust": tau, **common,
+             "prediction": adjusted_prediction(proba, prior, tau, est.classes_)} for name, tau in variants]
 
 
 def _metrics(truth, pred) -> dict:
@@ -242,11 +271,13 @@ def diagnose(seed: int, repeats: int, n_folds: int, conds: list[str]) -> dict:
             "majority_class_accuracy": float(max((y0 == c).mean() for c in classes)), "rows": rows}
 
 
-def combine(paths: list[Path], min_gain: float) -> dict | None:
+def combine(paths: list[Path], min_gain: float, bacc_tolerance: float | None = None) -> dict | None:
     """The robustness rule over several seeds' records: score = min margin over seeds × conditions.
 
     The first candidate (the shipped recipe) is replaced only by one whose score beats its score by at least
-    ``min_gain``. Returns the summary, or None after a one-line error (missing margins, reported seed).
+    ``min_gain``. With ``bacc_tolerance`` (rule 3, ``results/selection/stimulated_mass_robust_rule3.txt``) only
+    candidates whose balanced accuracy is >= the first candidate's - ``bacc_tolerance`` in EVERY cell are
+    eligible. Returns the summary, or None after a one-line error (missing margins, reported seed).
     """
     recs = []
     for p in paths:
@@ -273,13 +304,22 @@ def combine(paths: list[Path], min_gain: float) -> dict | None:
     n_cells = max(len(v) for v in cells.values())
     scores = {n: min(v["margin"] for v in cells[n].values()) for n in names if len(cells[n]) == n_cells}
     first = names[0]
-    best = max(scores, key=scores.get)
-    chosen = best if scores[best] >= scores[first] + min_gain - 1e-12 else first
+    eligible = {n: True for n in scores}
+    if bacc_tolerance is not None:
+        eligible = {n: all(cells[n][c]["balanced_accuracy"] >= cells[first][c]["balanced_accuracy"] - bacc_tolerance
+                           - 1e-12 for c in cells[first]) for n in scores}
+    pool = {n: v for n, v in scores.items() if eligible[n]}
+    best = max(pool, key=pool.get)  # max keeps the first of equal scores
+    chosen = best if pool[best] >= scores[first] + min_gain - 1e-12 else first
+    rule = ("score = min over seeds x conditions of (candidate accuracy - best baseline accuracy, every "
+            "baseline class-weighted and unweighted); the first candidate is replaced only by a score "
+            f"at least {min_gain:.4f} higher")
+    if bacc_tolerance is not None:
+        rule += (f"; eligible only with balanced accuracy >= the first candidate's - {bacc_tolerance:.4f} in every "
+                 "cell")
     return {"what": "stimulated-mass robustness rule over several selection seeds", "records": [str(p) for p in paths],
-            "rule": "score = min over seeds x conditions of (candidate accuracy - best baseline accuracy, every "
-                    "baseline class-weighted and unweighted); the first candidate is replaced only by a score "
-                    f"at least {min_gain:.4f} higher",
-            "min_gain": min_gain, "scores": scores, "cells": cells, "chosen": chosen,
+            "rule": rule, "min_gain": min_gain, "bacc_tolerance": bacc_tolerance, "scores": scores,
+            "eligible": eligible, "cells": cells, "chosen": chosen,
             "chosen_params": recs[0]["candidates"][chosen], "all_margins_nonnegative": scores[chosen] >= 0}
 
 
@@ -304,15 +344,18 @@ def main(argv=None) -> int:
                     help="records of this script on other seeds: apply the robustness rule, write --out, stop")
     ap.add_argument("--min-gain", type=float, default=1 / 90,
                     help="--combine: score gain needed to replace the first candidate (default one subject in 90)")
+    ap.add_argument("--bacc-tolerance", type=float, default=None,
+                    help="--combine: a candidate is eligible only if its balanced accuracy is >= the first "
+                         "candidate's minus this in every cell (rule 3; default: no floor, rules 1-2)")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
     if a.combine:
         t0, load0 = time.perf_counter(), os.getloadavg()
-        summary = combine(a.combine, a.min_gain)
+        summary = combine(a.combine, a.min_gain, a.bacc_tolerance)
         if summary is None:
             return 2
         write_selection_record(a.out, summary, script="select_fusion.py", argv=argv, t0=t0, load0=load0)
-        print(json.dumps({k: summary[k] for k in ("scores", "chosen", "all_margins_nonnegative")}))
+        print(json.dumps({k: summary[k] for k in ("scores", "eligible", "chosen", "all_margins_nonnegative")}))
         return 0
     if refuse_reported_seed(a.seed):
         return 2
@@ -327,10 +370,13 @@ def main(argv=None) -> int:
         return 0
     cands = json.loads(a.candidates) if a.candidates else CANDIDATES
     conds = a.conditions.split(",")
-    load_cohort(a.seed, a.epochs, a.subjects)  # prepare (and cache) the cohort once, before the workers start
-    tasks = [(a.seed, a.epochs, a.subjects, name, params, cond, rep, k, a.folds)
-             for rep in range(a.repeats) for cond in conds for name, params in cands.items()
+    # prepare (and cache) the cohort once, before the workers start
+    classes = list(load_cohort(a.seed, a.epochs, a.subjects)[0].data.classes)
+    groups = split_prior_adjust(cands)
+    tasks = [(a.seed, a.epochs, a.subjects, variants, json.loads(base), cond, rep, k, a.folds)
+             for rep in range(a.repeats) for cond in conds for base, variants in groups.items()
              for k in range(a.folds)]
+    n_results = len(cands) * len(conds) * a.repeats * a.folds
     t0 = time.perf_counter()
     load0 = os.getloadavg()
     done = []
@@ -341,26 +387,32 @@ def main(argv=None) -> int:
                                                             f"{a.folds}-fold stratified subject-wise CV")
         have = {}
         for d in old.get("tasks", []) if same else []:
-            params = old["candidates"].get(d["candidate"])
+            params = {kk: v for kk, v in (old["candidates"].get(d["candidate"]) or {}).items() if kk != "prior_adjust"}
             have[(json.dumps(params, sort_keys=True), d["condition"], d["repeat"], d["fold"])] = d
         keep = []
         for t in tasks:
             d = have.get((json.dumps(t[4], sort_keys=True), t[5], t[6], t[7]))
-            if d is not None and all(b in d.get("references", {}) for b in REFERENCES):
-                done.append({**d, "candidate": t[3], "reused_from": str(a.reuse)})
-            else:
+            # a prior-adjusted variant needs the old fit's probabilities (records before it have none)
+            ok = (d is not None and all(b in d.get("references", {}) for b in REFERENCES)
+                  and ("proba" in d or all(tau == 0 for _, tau in t[3])))
+            if not ok:
                 keep.append(t)
-        print(f"reused {len(done)} of {len(tasks)} tasks from {a.reuse}", flush=True)
+                continue
+            for name, tau in t[3]:
+                pred = (adjusted_prediction(d["proba"], d["class_prior"], tau, classes) if "proba" in d
+                        else d["prediction"])
+                done.append({**d, "candidate": name, "prior_adjust": tau, "prediction": pred,
+                             "reused_from": str(a.reuse)})
+        print(f"reused {len(done)} of {n_results} results from {a.reuse}", flush=True)
         tasks = keep
-    n_reused = len(done)
     with ProcessPoolExecutor(max_workers=a.workers) as pool:
         futures = [pool.submit(_task, t) for t in tasks]
         for fut in as_completed(futures):  # progress as tasks finish (long runs on a shared machine)
-            d = fut.result()
-            done.append(d)
-            acc = sum(t == p for t, p in zip(d["truth"], d["prediction"])) / len(d["truth"])
-            print(f"[{len(done)}/{len(tasks) + n_reused}] {d['candidate']} {d['condition']} r{d['repeat']} k{d['fold']}: "
-                  f"acc {acc:.3f} best epochs {d['best_epochs']} {d['seconds']} s", flush=True)
+            for d in fut.result():
+                done.append(d)
+                acc = sum(t == p for t, p in zip(d["truth"], d["prediction"])) / len(d["truth"])
+                print(f"[{len(done)}/{n_results}] {d['candidate']} {d['condition']} r{d['repeat']} "
+                      f"k{d['fold']}: acc {acc:.3f} best epochs {d['best_epochs']} {d['seconds']} s", flush=True)
     done.sort(key=lambda d: (d["candidate"], d["condition"], d["repeat"], d["fold"]))
     table = []
     for name, params in cands.items():
