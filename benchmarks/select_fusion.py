@@ -25,7 +25,9 @@ candidate accuracy − the best of them), so a change of class weighting cannot 
 handicapping the baselines. ``--combine REC ...`` applies the robustness rule of
 ``results/selection/stimulated_mass_robust_rule.txt`` over several seeds' records (score = the
 minimum margin over seeds × conditions; a candidate replaces the first one only if it beats it
-by ``--min-gain``, default one subject in 90). ``--diagnose`` writes the sklearn-only diagnosis
+by ``--min-gain``, default one subject in 90). ``--combine ... --bacc-tolerance 0.02`` adds round 3's balanced-accuracy floor
+(``results/selection/stimulated_mass_robust_rule3.txt``); ``--stopping REC ...`` reports how many ensemble members
+stop after their first epoch. ``--diagnose`` writes the sklearn-only diagnosis
 (why ``descriptors_gb`` beats the class-balanced model in accuracy) without fitting a network.
 """
 from __future__ import annotations
@@ -271,6 +273,48 @@ def diagnose(seed: int, repeats: int, n_folds: int, conds: list[str]) -> dict:
             "majority_class_accuracy": float(max((y0 == c).mean() for c in classes)), "rows": rows}
 
 
+def stopping_report(paths: list[Path]) -> dict | None:
+    """Early-stopping diagnosis of records with member validation curves (``val_loss_curves``, round 3 on).
+
+    Per seed × candidate × condition: members, how many have their best validation loss after the FIRST
+    epoch (``best_epoch == 0``: the branch never improved on one epoch of training), median and max best
+    epoch, epochs run, out-of-fold predictions per class, agreement with ``descriptors_logreg`` (the skip's
+    baseline fitted on the whole fold, same weighting), accuracy and balanced accuracy. None after a one-line
+    error (unreadable record, reported seed, no curves).
+    """
+    import numpy as np
+
+    rows = []
+    for p in paths:
+        try:
+            r = json.loads(Path(p).read_text())
+        except (OSError, ValueError) as exc:
+            print(f"error: {p}: cannot read record ({exc})", file=sys.stderr)
+            return None
+        if refuse_reported_seed(int(r.get("selection_seed", 0))):
+            return None
+        if not any("val_loss_curves" in t for t in r.get("tasks", [])):
+            print(f"error: {p}: record has no member validation curves (written before round 3)", file=sys.stderr)
+            return None
+        per = {(t["candidate"], t["condition"]): [] for t in r["tasks"]}
+        for t in r["tasks"]:
+            per[(t["candidate"], t["condition"])].append(t)
+        for (cand, cond), ts in per.items():
+            be = np.array([b for t in ts for b in t["best_epochs"]])
+            n_run = [len(c) for t in ts for c in t["val_loss_curves"]]
+            truth = [v for t in ts for v in t["truth"]]
+            pred = [v for t in ts for v in t["prediction"]]
+            ref = [v for t in ts for v in t["references"]["descriptors_logreg"]]
+            rows.append({"seed": r["selection_seed"], "candidate": cand, "condition": cond, "members": int(be.size),
+                         "best_after_first_epoch": int((be == 0).sum()), "median_best_epoch": float(np.median(be)),
+                         "max_best_epoch": int(be.max()), "median_epochs_run": float(np.median(n_run)),
+                         "predicted_per_class": {c: pred.count(c) for c in sorted(set(truth) | set(pred))},
+                         "agreement_with_descriptors_logreg": float(np.mean([a == b for a, b in zip(pred, ref)])),
+                         **_metrics(truth, pred)})
+    return {"what": "stimulated-mass early-stopping diagnosis of select_fusion records (members' validation curves)",
+            "records": [str(p) for p in paths], "rows": rows}
+
+
 def combine(paths: list[Path], min_gain: float, bacc_tolerance: float | None = None) -> dict | None:
     """The robustness rule over several seeds' records: score = min margin over seeds × conditions.
 
@@ -347,8 +391,23 @@ def main(argv=None) -> int:
     ap.add_argument("--bacc-tolerance", type=float, default=None,
                     help="--combine: a candidate is eligible only if its balanced accuracy is >= the first "
                          "candidate's minus this in every cell (rule 3; default: no floor, rules 1-2)")
+    ap.add_argument("--stopping", type=Path, nargs="+", default=None,
+                    help="records of this script with member validation curves: write the early-stopping "
+                         "diagnosis (members whose best epoch is the first, predictions per class) to --out, stop")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
+    if a.stopping:
+        t0, load0 = time.perf_counter(), os.getloadavg()
+        rep = stopping_report(a.stopping)
+        if rep is None:
+            return 2
+        write_selection_record(a.out, rep, script="select_fusion.py", argv=argv, t0=t0, load0=load0)
+        for r in rep["rows"]:
+            print(f"  seed {r['seed']} {r['candidate']:17s} {r['condition']:4s} best after epoch 1: "
+                  f"{r['best_after_first_epoch']}/{r['members']} (median best {r['median_best_epoch']:.0f}, max "
+                  f"{r['max_best_epoch']}) acc {r['accuracy']:.3f} bacc {r['balanced_accuracy']:.3f} "
+                  f"agree {r['agreement_with_descriptors_logreg']:.2f} {r['predicted_per_class']}")
+        return 0
     if a.combine:
         t0, load0 = time.perf_counter(), os.getloadavg()
         summary = combine(a.combine, a.min_gain, a.bacc_tolerance)
