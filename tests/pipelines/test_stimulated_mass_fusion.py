@@ -370,3 +370,22 @@ def test_prior_adjust_multiplies_probabilities_by_the_training_subjects_class_pr
     assert np.allclose(again.predict_proba(ep), want, atol=1e-6)
     with pytest.raises(ConfigError, match="prior_adjust"):
         MassLevelClassifier(**kw, prior_adjust=-1).fit(ep)
+
+
+def test_stopping_report_counts_members_whose_best_epoch_is_the_first(tmp_path, capsys):
+    import json
+
+    mod = _select_fusion()
+    task = {"candidate": "shipped", "condition": "all", "truth": ["normal", "low"], "prediction": ["normal", "normal"],
+            "best_epochs": [0, 3, 0], "val_loss_curves": [[1.0] * 16, [1.0, 0.9, 0.8, 0.7] + [0.8] * 15, [2.0] * 16],
+            "references": {"descriptors_logreg": ["normal", "low"]}}
+    p = tmp_path / "r1.json"
+    p.write_text(json.dumps({"selection_seed": 1, "tasks": [task]}))
+    (row,) = mod.stopping_report([p])["rows"]
+    assert (row["best_after_first_epoch"], row["members"], row["max_best_epoch"], row["median_epochs_run"]) == (2, 3, 3, 16)
+    assert row["agreement_with_descriptors_logreg"] == 0.5 and row["predicted_per_class"] == {"low": 0, "normal": 2}
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"selection_seed": 1, "tasks": [{k: v for k, v in task.items() if k != "val_loss_curves"}]}))
+    assert mod.main(["--stopping", str(old), "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "old.json" in err[0] and "validation curves" in err[0]
