@@ -368,6 +368,11 @@ def test_prior_adjust_multiplies_probabilities_by_the_training_subjects_class_pr
     assert (adj.predict(ep) == np.asarray(adj.classes_)[want.argmax(1)]).all()
     again = MassLevelClassifier.load(adj.save(tmp_path / "p.safetensors"))
     assert np.allclose(again.predict_proba(ep), want, atol=1e-6)
+    # the exported module (ONNX) gives the same probabilities
+    inputs = [torch.as_tensor(a) for a in again._inputs(ep)]
+    with torch.no_grad():
+        exported = torch.softmax(again.export_module()(inputs[0], inputs[1])[0], -1).numpy()
+    assert np.allclose(exported, want, atol=1e-5)
     with pytest.raises(ConfigError, match="prior_adjust"):
         MassLevelClassifier(**kw, prior_adjust=-1).fit(ep)
 

@@ -328,6 +328,19 @@ class _Adapter:
         return Wrapped(model)
 
 
+class _PriorShift(nn.Module):
+    """``(logits + shift, attention)`` of a wrapped model: the exported form of ``prior_adjust``."""
+
+    def __init__(self, inner: nn.Module, shift: torch.Tensor):
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("shift", shift)
+
+    def forward(self, x: torch.Tensor, covariates: torch.Tensor | None = None, mask: torch.Tensor | None = None):
+        logits, weights = self.inner(x, covariates, mask)
+        return logits + self.shift, weights
+
+
 class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
     """Muscle-mass level from stimulus-locked sequences (+ covariates) with an attention Bi-LSTM.
 
@@ -781,6 +794,16 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             proba = proba * np.power(np.clip(np.asarray(self.class_prior_, dtype=np.float64), 1e-12, None), tau)
             proba /= proba.sum(axis=1, keepdims=True)
         return proba
+
+    def export_module(self):
+        """The fitted module for ONNX export; with ``prior_adjust`` its logits carry ``tau · log prior``, so the
+        exported softmax is :meth:`predict_proba`'s (softmax(logits + tau log prior) ∝ p · prior^tau)."""
+        module = super().export_module()
+        tau = float(getattr(self, "prior_adjust", 0.0) or 0.0)
+        if tau <= 0:
+            return module
+        shift = tau * np.log(np.clip(np.asarray(self.class_prior_, dtype=np.float64), 1e-12, None))
+        return _PriorShift(module, torch.as_tensor(shift, dtype=torch.float32)).eval()
 
     def predict(self, epochs: Epochs) -> np.ndarray:
         """Most probable class per sample (labels from ``classes_``)."""
