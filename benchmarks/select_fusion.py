@@ -25,9 +25,10 @@ candidate accuracy − the best of them), so a change of class weighting cannot 
 handicapping the baselines. ``--combine REC ...`` applies the robustness rule of
 ``results/selection/stimulated_mass_robust_rule.txt`` over several seeds' records (score = the
 minimum margin over seeds × conditions; a candidate replaces the first one only if it beats it
-by ``--min-gain``, default one subject in 90). ``--combine ... --bacc-tolerance 0.02`` adds round 3's balanced-accuracy floor
-(``results/selection/stimulated_mass_robust_rule3.txt``); ``--stopping REC ...`` reports how many ensemble members
-stop after their first epoch. ``--diagnose`` writes the sklearn-only diagnosis
+by ``--min-gain``, default one subject in 90). ``--combine ... --bacc-tolerance 0.02`` adds round
+3's balanced-accuracy floor (``results/selection/stimulated_mass_robust_rule3.txt``); ``--stopping
+REC ...`` reports how many ensemble members stop after their first epoch. Candidates that differ only
+in ``prior_adjust`` are scored from the same fits. ``--diagnose`` writes the sklearn-only diagnosis
 (why ``descriptors_gb`` beats the class-balanced model in accuracy) without fitting a network.
 """
 from __future__ import annotations

@@ -387,10 +387,12 @@ def test_stopping_report_counts_members_whose_best_epoch_is_the_first(tmp_path, 
     p = tmp_path / "r1.json"
     p.write_text(json.dumps({"selection_seed": 1, "tasks": [task]}))
     (row,) = mod.stopping_report([p])["rows"]
-    assert (row["best_after_first_epoch"], row["members"], row["max_best_epoch"], row["median_epochs_run"]) == (2, 3, 3, 16)
+    got = (row["best_after_first_epoch"], row["members"], row["max_best_epoch"], row["median_epochs_run"])
+    assert got == (2, 3, 3, 16)
     assert row["agreement_with_descriptors_logreg"] == 0.5 and row["predicted_per_class"] == {"low": 0, "normal": 2}
     old = tmp_path / "old.json"
-    old.write_text(json.dumps({"selection_seed": 1, "tasks": [{k: v for k, v in task.items() if k != "val_loss_curves"}]}))
+    no_curves = {k: v for k, v in task.items() if k != "val_loss_curves"}
+    old.write_text(json.dumps({"selection_seed": 1, "tasks": [no_curves]}))
     assert mod.main(["--stopping", str(old), "--out", str(tmp_path / "x.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "old.json" in err[0] and "validation curves" in err[0]
