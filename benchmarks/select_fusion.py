@@ -316,6 +316,76 @@ def stopping_report(paths: list[Path]) -> dict | None:
             "records": [str(p) for p in paths], "rows": rows}
 
 
+def skip_saturation(seed: int, n_folds: int, conds: list[str]) -> dict:
+    """How far the shipped frozen skip saturates the rows its network head is trained on (no network trained).
+
+    For every outer fold of the selection folds (repeat 0) and every member of the shipped recipe: the member's
+    loss (its class-weighted cross-entropy) and accuracy of the skip ALONE (the head outputs 0 before training)
+    on its training rows and on its validation rows, and its validation subjects per class. Each member is run
+    with one epoch only, and read before that epoch.
+    """
+    import numpy as np
+    import torch
+
+    import myoflow.train as mt
+    from dataclasses import asdict
+
+    from myoflow.pipelines.stimulated_mass.pipeline import make_estimator
+    from myoflow.pipelines.stimulated_mass.tuning import PREPROCESS_KEYS, recipe_epochs
+    from myoflow.preprocess.evoked import condition_frequencies
+    from myoflow.train.seeding import derive_seed
+
+    cfg, data = load_cohort(seed, None, None)
+    classes = list(cfg.data.classes)
+    rows, real = [], mt.fit_module
+
+    def spy(module, inputs, target, loss_fn, val_inputs=None, val_target=None, **kw):
+        module.eval()
+        with torch.no_grad():
+            for part, xs, t in (("train", inputs, target), ("validation", val_inputs, val_target)):
+                out = module(*[torch.as_tensor(a) for a in xs])
+                rows[-1][f"skip_{part}_loss"] = float(loss_fn(out, torch.as_tensor(t)))
+                rows[-1][f"skip_{part}_accuracy"] = float((out[0].argmax(1).numpy() == t).mean())
+        rows[-1]["validation_rows_per_class"] = dict(zip(classes, np.bincount(val_target, minlength=len(classes))
+                                                           .tolist()))
+        return real(module, inputs, target, loss_fn, val_inputs=val_inputs, val_target=val_target, **kw)
+
+    from myoflow.models.attention_bilstm import MassLevelClassifier
+
+    where = {}
+    orig_fit_skip = MassLevelClassifier._fit_skip
+
+    def fit_skip(self, member, side, target, rows_, subjects):  # a member's row starts where its skip is fitted
+        n = sum(1 for r in rows if (r["condition"], r["fold"]) == (where["cond"], where["fold"]))
+        rows.append({"condition": where["cond"], "fold": where["fold"], "member": n, "side_features": side.shape[1]})
+        return orig_fit_skip(self, member, side, target, rows_, subjects)
+
+    mt.fit_module, MassLevelClassifier._fit_skip = spy, fit_skip
+    try:
+        for cond in conds:
+            freqs = condition_frequencies(cond, data.frequencies)
+            subj, y, folds = _folds(cfg, data, seed, 0, n_folds)
+            pre = {kk: v for kk, v in asdict(cfg.preprocess).items() if kk in PREPROCESS_KEYS}
+            for k, (tr, _) in enumerate(folds):
+                where.update(cond=cond, fold=k)
+                est = make_estimator(cfg, "attention_bilstm", derive_seed(seed, "fusion", 0, k))
+                est.set_params(epochs=1)
+                est.fit(recipe_epochs(data, subj[tr].tolist(), freqs, pre, train=True,
+                                      seed=derive_seed(seed, "augment", 0, k)))
+    finally:
+        mt.fit_module, MassLevelClassifier._fit_skip = real, orig_fit_skip
+
+    def span(key):
+        v = [r[key] for r in rows if key in r]
+        return [round(float(min(v)), 3), round(float(np.median(v)), 3), round(float(max(v)), 3)]
+
+    return {"what": "stimulated-mass: the frozen logreg skip alone on its members' training vs validation rows "
+                    "(shipped recipe, before any network epoch)", "cohort_seed": seed, "folds": n_folds,
+            "summary_min_median_max": {k: span(k) for k in ("skip_train_loss", "skip_validation_loss",
+                                                            "skip_train_accuracy", "skip_validation_accuracy")},
+            "rows": rows}
+
+
 def combine(paths: list[Path], min_gain: float, bacc_tolerance: float | None = None) -> dict | None:
     """The robustness rule over several seeds' records: score = min margin over seeds × conditions.
 
@@ -395,6 +465,9 @@ def main(argv=None) -> int:
     ap.add_argument("--stopping", type=Path, nargs="+", default=None,
                     help="records of this script with member validation curves: write the early-stopping "
                          "diagnosis (members whose best epoch is the first, predictions per class) to --out, stop")
+    ap.add_argument("--skip-saturation", action="store_true",
+                    help="write how far the shipped frozen skip fits its members' training vs validation rows "
+                         "(--seed, repeat-0 folds; no network trained beyond one epoch) to --out and stop")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
     if a.stopping:
@@ -419,6 +492,12 @@ def main(argv=None) -> int:
         return 0
     if refuse_reported_seed(a.seed):
         return 2
+    if a.skip_saturation:
+        t0, load0 = time.perf_counter(), os.getloadavg()
+        rec = skip_saturation(a.seed, a.folds, a.conditions.split(","))
+        write_selection_record(a.out, rec, script="select_fusion.py", argv=argv, t0=t0, load0=load0)
+        print(json.dumps(rec["summary_min_median_max"]))
+        return 0
     if a.diagnose:
         t0, load0 = time.perf_counter(), os.getloadavg()
         rec = diagnose(a.seed, a.repeats, a.folds, a.conditions.split(","))
