@@ -25,7 +25,10 @@ candidate accuracy − the best of them), so a change of class weighting cannot 
 handicapping the baselines. ``--combine REC ...`` applies the robustness rule of
 ``results/selection/stimulated_mass_robust_rule.txt`` over several seeds' records (score = the
 minimum margin over seeds × conditions; a candidate replaces the first one only if it beats it
-by ``--min-gain``, default one subject in 90). ``--diagnose`` writes the sklearn-only diagnosis
+by ``--min-gain``, default one subject in 90). ``--combine ... --bacc-tolerance 0.02`` adds round
+3's balanced-accuracy floor (``results/selection/stimulated_mass_robust_rule3.txt``); ``--stopping
+REC ...`` reports how many ensemble members stop after their first epoch. Candidates that differ only
+in ``prior_adjust`` are scored from the same fits. ``--diagnose`` writes the sklearn-only diagnosis
 (why ``descriptors_gb`` beats the class-balanced model in accuracy) without fitting a network.
 """
 from __future__ import annotations
@@ -113,9 +116,33 @@ def best_baseline(refs: dict, truth_by_subject: dict) -> tuple[str, float]:
     return name, accs[name]
 
 
-def _task(args: tuple) -> dict:
-    """One candidate × condition × repeat × fold: fit on the fold's training subjects, predict its test subjects."""
-    seed, epochs, subjects, name, params, cond, rep, k, n_folds = args
+def split_prior_adjust(cands: dict) -> dict:
+    """Group candidates by what must be FITTED: ``{json(params without prior_adjust): [(name, tau), ...]}``.
+
+    ``prior_adjust`` only changes the decision of a fitted model (its probabilities times the training prior to
+    the power tau), so candidates that differ only in it are scored from the same fits (identical to fitting
+    each: the fit never reads ``prior_adjust``). Insertion order follows ``cands``.
+    """
+    groups: dict = {}
+    for name, params in cands.items():
+        base = {k: v for k, v in params.items() if k != "prior_adjust"}
+        groups.setdefault(json.dumps(base, sort_keys=True), []).append((name, float(params.get("prior_adjust", 0.0))))
+    return groups
+
+
+def adjusted_prediction(proba, prior, tau: float, classes) -> list:
+    """argmax of ``log proba + tau · log prior`` (``MassLevelClassifier(prior_adjust=tau)``'s decision)."""
+    import numpy as np
+
+    logp = np.log(np.clip(np.asarray(proba, dtype=float), 1e-12, None))
+    logp = logp + float(tau) * np.log(np.clip(np.asarray(prior, dtype=float), 1e-12, None))
+    return np.asarray(classes)[np.argmax(logp, 1)].tolist()
+
+
+def _task(args: tuple) -> list[dict]:
+    """One fitted recipe × condition × repeat × fold: fit on the fold's training subjects, predict its test
+    subjects; one result per candidate of the fit group (``variants`` = [(name, prior_adjust tau), ...])."""
+    seed, epochs, subjects, variants, params, cond, rep, k, n_folds = args
     import numpy as np
     import torch
 
@@ -143,8 +170,9 @@ def _task(args: tuple) -> dict:
     ep_tr = recipe_epochs(data, subj[tr].tolist(), freqs, pre, train=True, seed=aug)
     ep_te = recipe_epochs(data, subj[te].tolist(), freqs, pre, train=False, seed=0)
     est.fit(ep_tr)
+    est.set_params(prior_adjust=0.0)
     proba = est.predict_proba(ep_te)
-    pred = np.asarray(est.classes_)[np.argmax(proba, 1)]
+    prior = np.asarray(est.class_prior_, dtype=float)
     test = ep_te.metadata["subject"].astype(str).tolist()
     # Reference (not a candidate): the sklearn baselines in the same fold, e.g. descriptors_logreg = the
     # hybrid's linear path alone, so the record shows what the network adds.
@@ -157,10 +185,14 @@ def _task(args: tuple) -> dict:
         clf = fit_baseline(b, Xtr, y[tr], classes=list(cfg.data.classes), imbalance=cfg.train.imbalance,
                            seed=derive_seed(seed, b, rep, k))
         refs[b] = np.asarray(cfg.data.classes)[np.argmax(proba_in_order(clf, Xte, cfg.data.classes), 1)].tolist()
-    return {"candidate": name, "condition": cond, "repeat": rep, "fold": k,
-            "subjects": test, "truth": ep_te.y.tolist(),
-            "prediction": pred.tolist(), "best_epochs": [int(h.best_epoch) for h in est.histories_],
-            "references": refs, "seconds": round(time.perf_counter() - t0, 1), "cohort": cohort_name(cfg)}
+    common = {"condition": cond, "repeat": rep, "fold": k, "subjects": test, "truth": ep_te.y.tolist(),
+              "best_epochs": [int(h.best_epoch) for h in est.histories_],
+              # per member: epochs run and validation loss per epoch (the early-stopping diagnosis)
+              "val_loss_curves": [[round(float(v), 4) for v in h.val_loss] for h in est.histories_],
+              "proba": np.round(proba, 6).tolist(), "class_prior": prior.tolist(),
+              "references": refs, "seconds": round(time.perf_counter() - t0, 1), "cohort": cohort_name(cfg)}
+    return [{"candidate": name, "prior_adjust": tau, **common,
+             "prediction": adjusted_prediction(proba, prior, tau, est.classes_)} for name, tau in variants]
 
 
 def _metrics(truth, pred) -> dict:
@@ -242,11 +274,125 @@ def diagnose(seed: int, repeats: int, n_folds: int, conds: list[str]) -> dict:
             "majority_class_accuracy": float(max((y0 == c).mean() for c in classes)), "rows": rows}
 
 
-def combine(paths: list[Path], min_gain: float) -> dict | None:
+def stopping_report(paths: list[Path]) -> dict | None:
+    """Early-stopping diagnosis of records with member validation curves (``val_loss_curves``, round 3 on).
+
+    Per seed × candidate × condition: members, how many have their best validation loss after the FIRST
+    epoch (``best_epoch == 0``: the branch never improved on one epoch of training), median and max best
+    epoch, epochs run, out-of-fold predictions per class, agreement with ``descriptors_logreg`` (the skip's
+    baseline fitted on the whole fold, same weighting), accuracy and balanced accuracy. None after a one-line
+    error (unreadable record, reported seed, no curves).
+    """
+    import numpy as np
+
+    rows = []
+    for p in paths:
+        try:
+            r = json.loads(Path(p).read_text())
+        except (OSError, ValueError) as exc:
+            print(f"error: {p}: cannot read record ({exc})", file=sys.stderr)
+            return None
+        if refuse_reported_seed(int(r.get("selection_seed", 0))):
+            return None
+        if not any("val_loss_curves" in t for t in r.get("tasks", [])):
+            print(f"error: {p}: record has no member validation curves (written before round 3)", file=sys.stderr)
+            return None
+        per = {(t["candidate"], t["condition"]): [] for t in r["tasks"]}
+        for t in r["tasks"]:
+            per[(t["candidate"], t["condition"])].append(t)
+        for (cand, cond), ts in per.items():
+            be = np.array([b for t in ts for b in t["best_epochs"]])
+            n_run = [len(c) for t in ts for c in t["val_loss_curves"]]
+            truth = [v for t in ts for v in t["truth"]]
+            pred = [v for t in ts for v in t["prediction"]]
+            ref = [v for t in ts for v in t["references"]["descriptors_logreg"]]
+            rows.append({"seed": r["selection_seed"], "candidate": cand, "condition": cond, "members": int(be.size),
+                         "best_after_first_epoch": int((be == 0).sum()), "median_best_epoch": float(np.median(be)),
+                         "max_best_epoch": int(be.max()), "median_epochs_run": float(np.median(n_run)),
+                         "predicted_per_class": {c: pred.count(c) for c in sorted(set(truth) | set(pred))},
+                         "agreement_with_descriptors_logreg": float(np.mean([a == b for a, b in zip(pred, ref)])),
+                         **_metrics(truth, pred)})
+    return {"what": "stimulated-mass early-stopping diagnosis of select_fusion records (members' validation curves)",
+            "records": [str(p) for p in paths], "rows": rows}
+
+
+def skip_saturation(seed: int, n_folds: int, conds: list[str]) -> dict:
+    """How far the shipped frozen skip saturates the rows its network head is trained on (no network trained).
+
+    For every outer fold of the selection folds (repeat 0) and every member of the shipped recipe: the member's
+    loss (its class-weighted cross-entropy) and accuracy of the skip ALONE (the head outputs 0 before training)
+    on its training rows and on its validation rows, and its validation subjects per class. Each member is run
+    with one epoch only, and read before that epoch.
+    """
+    import numpy as np
+    import torch
+
+    import myoflow.train as mt
+    from dataclasses import asdict
+
+    from myoflow.pipelines.stimulated_mass.pipeline import make_estimator
+    from myoflow.pipelines.stimulated_mass.tuning import PREPROCESS_KEYS, recipe_epochs
+    from myoflow.preprocess.evoked import condition_frequencies
+    from myoflow.train.seeding import derive_seed
+
+    cfg, data = load_cohort(seed, None, None)
+    classes = list(cfg.data.classes)
+    rows, real = [], mt.fit_module
+
+    def spy(module, inputs, target, loss_fn, val_inputs=None, val_target=None, **kw):
+        module.eval()
+        with torch.no_grad():
+            for part, xs, t in (("train", inputs, target), ("validation", val_inputs, val_target)):
+                out = module(*[torch.as_tensor(a) for a in xs])
+                rows[-1][f"skip_{part}_loss"] = float(loss_fn(out, torch.as_tensor(t)))
+                rows[-1][f"skip_{part}_accuracy"] = float((out[0].argmax(1).numpy() == t).mean())
+        rows[-1]["validation_rows_per_class"] = dict(zip(classes, np.bincount(val_target, minlength=len(classes))
+                                                           .tolist()))
+        return real(module, inputs, target, loss_fn, val_inputs=val_inputs, val_target=val_target, **kw)
+
+    from myoflow.models.attention_bilstm import MassLevelClassifier
+
+    where = {}
+    orig_fit_skip = MassLevelClassifier._fit_skip
+
+    def fit_skip(self, member, side, target, rows_, subjects):  # a member's row starts where its skip is fitted
+        n = sum(1 for r in rows if (r["condition"], r["fold"]) == (where["cond"], where["fold"]))
+        rows.append({"condition": where["cond"], "fold": where["fold"], "member": n, "side_features": side.shape[1]})
+        return orig_fit_skip(self, member, side, target, rows_, subjects)
+
+    mt.fit_module, MassLevelClassifier._fit_skip = spy, fit_skip
+    try:
+        for cond in conds:
+            freqs = condition_frequencies(cond, data.frequencies)
+            subj, y, folds = _folds(cfg, data, seed, 0, n_folds)
+            pre = {kk: v for kk, v in asdict(cfg.preprocess).items() if kk in PREPROCESS_KEYS}
+            for k, (tr, _) in enumerate(folds):
+                where.update(cond=cond, fold=k)
+                est = make_estimator(cfg, "attention_bilstm", derive_seed(seed, "fusion", 0, k))
+                est.set_params(epochs=1)
+                est.fit(recipe_epochs(data, subj[tr].tolist(), freqs, pre, train=True,
+                                      seed=derive_seed(seed, "augment", 0, k)))
+    finally:
+        mt.fit_module, MassLevelClassifier._fit_skip = real, orig_fit_skip
+
+    def span(key):
+        v = [r[key] for r in rows if key in r]
+        return [round(float(min(v)), 3), round(float(np.median(v)), 3), round(float(max(v)), 3)]
+
+    return {"what": "stimulated-mass: the frozen logreg skip alone on its members' training vs validation rows "
+                    "(shipped recipe, before any network epoch)", "cohort_seed": seed, "folds": n_folds,
+            "summary_min_median_max": {k: span(k) for k in ("skip_train_loss", "skip_validation_loss",
+                                                            "skip_train_accuracy", "skip_validation_accuracy")},
+            "rows": rows}
+
+
+def combine(paths: list[Path], min_gain: float, bacc_tolerance: float | None = None) -> dict | None:
     """The robustness rule over several seeds' records: score = min margin over seeds × conditions.
 
     The first candidate (the shipped recipe) is replaced only by one whose score beats its score by at least
-    ``min_gain``. Returns the summary, or None after a one-line error (missing margins, reported seed).
+    ``min_gain``. With ``bacc_tolerance`` (rule 3, ``results/selection/stimulated_mass_robust_rule3.txt``) only
+    candidates whose balanced accuracy is >= the first candidate's - ``bacc_tolerance`` in EVERY cell are
+    eligible. Returns the summary, or None after a one-line error (missing margins, reported seed).
     """
     recs = []
     for p in paths:
@@ -273,13 +419,22 @@ def combine(paths: list[Path], min_gain: float) -> dict | None:
     n_cells = max(len(v) for v in cells.values())
     scores = {n: min(v["margin"] for v in cells[n].values()) for n in names if len(cells[n]) == n_cells}
     first = names[0]
-    best = max(scores, key=scores.get)
-    chosen = best if scores[best] >= scores[first] + min_gain - 1e-12 else first
+    eligible = {n: True for n in scores}
+    if bacc_tolerance is not None:
+        eligible = {n: all(cells[n][c]["balanced_accuracy"] >= cells[first][c]["balanced_accuracy"] - bacc_tolerance
+                           - 1e-12 for c in cells[first]) for n in scores}
+    pool = {n: v for n, v in scores.items() if eligible[n]}
+    best = max(pool, key=pool.get)  # max keeps the first of equal scores
+    chosen = best if pool[best] >= scores[first] + min_gain - 1e-12 else first
+    rule = ("score = min over seeds x conditions of (candidate accuracy - best baseline accuracy, every "
+            "baseline class-weighted and unweighted); the first candidate is replaced only by a score "
+            f"at least {min_gain:.4f} higher")
+    if bacc_tolerance is not None:
+        rule += (f"; eligible only with balanced accuracy >= the first candidate's - {bacc_tolerance:.4f} in every "
+                 "cell")
     return {"what": "stimulated-mass robustness rule over several selection seeds", "records": [str(p) for p in paths],
-            "rule": "score = min over seeds x conditions of (candidate accuracy - best baseline accuracy, every "
-                    "baseline class-weighted and unweighted); the first candidate is replaced only by a score "
-                    f"at least {min_gain:.4f} higher",
-            "min_gain": min_gain, "scores": scores, "cells": cells, "chosen": chosen,
+            "rule": rule, "min_gain": min_gain, "bacc_tolerance": bacc_tolerance, "scores": scores,
+            "eligible": eligible, "cells": cells, "chosen": chosen,
             "chosen_params": recs[0]["candidates"][chosen], "all_margins_nonnegative": scores[chosen] >= 0}
 
 
@@ -304,18 +459,45 @@ def main(argv=None) -> int:
                     help="records of this script on other seeds: apply the robustness rule, write --out, stop")
     ap.add_argument("--min-gain", type=float, default=1 / 90,
                     help="--combine: score gain needed to replace the first candidate (default one subject in 90)")
+    ap.add_argument("--bacc-tolerance", type=float, default=None,
+                    help="--combine: a candidate is eligible only if its balanced accuracy is >= the first "
+                         "candidate's minus this in every cell (rule 3; default: no floor, rules 1-2)")
+    ap.add_argument("--stopping", type=Path, nargs="+", default=None,
+                    help="records of this script with member validation curves: write the early-stopping "
+                         "diagnosis (members whose best epoch is the first, predictions per class) to --out, stop")
+    ap.add_argument("--skip-saturation", action="store_true",
+                    help="write how far the shipped frozen skip fits its members' training vs validation rows "
+                         "(--seed, repeat-0 folds; no network trained beyond one epoch) to --out and stop")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
+    if a.stopping:
+        t0, load0 = time.perf_counter(), os.getloadavg()
+        rep = stopping_report(a.stopping)
+        if rep is None:
+            return 2
+        write_selection_record(a.out, rep, script="select_fusion.py", argv=argv, t0=t0, load0=load0)
+        for r in rep["rows"]:
+            print(f"  seed {r['seed']} {r['candidate']:17s} {r['condition']:4s} best after epoch 1: "
+                  f"{r['best_after_first_epoch']}/{r['members']} (median best {r['median_best_epoch']:.0f}, max "
+                  f"{r['max_best_epoch']}) acc {r['accuracy']:.3f} bacc {r['balanced_accuracy']:.3f} "
+                  f"agree {r['agreement_with_descriptors_logreg']:.2f} {r['predicted_per_class']}")
+        return 0
     if a.combine:
         t0, load0 = time.perf_counter(), os.getloadavg()
-        summary = combine(a.combine, a.min_gain)
+        summary = combine(a.combine, a.min_gain, a.bacc_tolerance)
         if summary is None:
             return 2
         write_selection_record(a.out, summary, script="select_fusion.py", argv=argv, t0=t0, load0=load0)
-        print(json.dumps({k: summary[k] for k in ("scores", "chosen", "all_margins_nonnegative")}))
+        print(json.dumps({k: summary[k] for k in ("scores", "eligible", "chosen", "all_margins_nonnegative")}))
         return 0
     if refuse_reported_seed(a.seed):
         return 2
+    if a.skip_saturation:
+        t0, load0 = time.perf_counter(), os.getloadavg()
+        rec = skip_saturation(a.seed, a.folds, a.conditions.split(","))
+        write_selection_record(a.out, rec, script="select_fusion.py", argv=argv, t0=t0, load0=load0)
+        print(json.dumps(rec["summary_min_median_max"]))
+        return 0
     if a.diagnose:
         t0, load0 = time.perf_counter(), os.getloadavg()
         rec = diagnose(a.seed, a.repeats, a.folds, a.conditions.split(","))
@@ -327,10 +509,13 @@ def main(argv=None) -> int:
         return 0
     cands = json.loads(a.candidates) if a.candidates else CANDIDATES
     conds = a.conditions.split(",")
-    load_cohort(a.seed, a.epochs, a.subjects)  # prepare (and cache) the cohort once, before the workers start
-    tasks = [(a.seed, a.epochs, a.subjects, name, params, cond, rep, k, a.folds)
-             for rep in range(a.repeats) for cond in conds for name, params in cands.items()
+    # prepare (and cache) the cohort once, before the workers start
+    classes = list(load_cohort(a.seed, a.epochs, a.subjects)[0].data.classes)
+    groups = split_prior_adjust(cands)
+    tasks = [(a.seed, a.epochs, a.subjects, variants, json.loads(base), cond, rep, k, a.folds)
+             for rep in range(a.repeats) for cond in conds for base, variants in groups.items()
              for k in range(a.folds)]
+    n_results = len(cands) * len(conds) * a.repeats * a.folds
     t0 = time.perf_counter()
     load0 = os.getloadavg()
     done = []
@@ -341,26 +526,32 @@ def main(argv=None) -> int:
                                                             f"{a.folds}-fold stratified subject-wise CV")
         have = {}
         for d in old.get("tasks", []) if same else []:
-            params = old["candidates"].get(d["candidate"])
+            params = {kk: v for kk, v in (old["candidates"].get(d["candidate"]) or {}).items() if kk != "prior_adjust"}
             have[(json.dumps(params, sort_keys=True), d["condition"], d["repeat"], d["fold"])] = d
         keep = []
         for t in tasks:
             d = have.get((json.dumps(t[4], sort_keys=True), t[5], t[6], t[7]))
-            if d is not None and all(b in d.get("references", {}) for b in REFERENCES):
-                done.append({**d, "candidate": t[3], "reused_from": str(a.reuse)})
-            else:
+            # a prior-adjusted variant needs the old fit's probabilities (records before it have none)
+            ok = (d is not None and all(b in d.get("references", {}) for b in REFERENCES)
+                  and ("proba" in d or all(tau == 0 for _, tau in t[3])))
+            if not ok:
                 keep.append(t)
-        print(f"reused {len(done)} of {len(tasks)} tasks from {a.reuse}", flush=True)
+                continue
+            for name, tau in t[3]:
+                pred = (adjusted_prediction(d["proba"], d["class_prior"], tau, classes) if "proba" in d
+                        else d["prediction"])
+                done.append({**d, "candidate": name, "prior_adjust": tau, "prediction": pred,
+                             "reused_from": str(a.reuse)})
+        print(f"reused {len(done)} of {n_results} results from {a.reuse}", flush=True)
         tasks = keep
-    n_reused = len(done)
     with ProcessPoolExecutor(max_workers=a.workers) as pool:
         futures = [pool.submit(_task, t) for t in tasks]
         for fut in as_completed(futures):  # progress as tasks finish (long runs on a shared machine)
-            d = fut.result()
-            done.append(d)
-            acc = sum(t == p for t, p in zip(d["truth"], d["prediction"])) / len(d["truth"])
-            print(f"[{len(done)}/{len(tasks) + n_reused}] {d['candidate']} {d['condition']} r{d['repeat']} k{d['fold']}: "
-                  f"acc {acc:.3f} best epochs {d['best_epochs']} {d['seconds']} s", flush=True)
+            for d in fut.result():
+                done.append(d)
+                acc = sum(t == p for t, p in zip(d["truth"], d["prediction"])) / len(d["truth"])
+                print(f"[{len(done)}/{n_results}] {d['candidate']} {d['condition']} r{d['repeat']} "
+                      f"k{d['fold']}: acc {acc:.3f} best epochs {d['best_epochs']} {d['seconds']} s", flush=True)
     done.sort(key=lambda d: (d["candidate"], d["condition"], d["repeat"], d["fold"]))
     table = []
     for name, params in cands.items():

@@ -191,11 +191,13 @@ def test_best_baseline_includes_the_unweighted_fits():
     assert mod.best_baseline(refs, truth) == ("descriptors_logreg@none", 0.75)
 
 
-def _record(tmp_path, seed, margins):
+def _record(tmp_path, seed, margins, bacc=None):
     import json
 
+    bacc = bacc or {}
     table = [{"candidate": n, "params": {}, "per_condition": {
-        c: {"accuracy": 0.7, "balanced_accuracy": 0.5, "margin": m, "best_baseline": []} for c, m in zip(("25Hz", "all"), ms)}}
+        c: {"accuracy": 0.7, "balanced_accuracy": bacc.get(n, (0.5, 0.5))[i], "margin": m, "best_baseline": []}
+        for i, (c, m) in enumerate(zip(("25Hz", "all"), ms))}}
         for n, ms in margins.items()]
     p = tmp_path / f"rec{seed}.json"
     p.write_text(json.dumps({"selection_seed": seed, "candidates": {n: {"k": n} for n in margins}, "table": table}))
@@ -211,6 +213,29 @@ def test_combine_takes_the_minimum_margin_over_seeds_and_keeps_shipped_on_a_smal
     assert out["chosen"] == "b" and out["chosen_params"] == {"k": "b"} and out["all_margins_nonnegative"]
     # A gain under min_gain keeps the first (shipped) candidate.
     assert mod.combine([r1, r3], 0.06)["chosen"] == "shipped"
+
+
+def test_combine_with_a_balanced_accuracy_floor_skips_candidates_that_buy_accuracy_with_the_minority(tmp_path):
+    # Rule 3: a candidate is eligible only if its balanced accuracy is >= shipped's - tolerance in EVERY cell.
+    mod = _select_fusion()
+    margins = {"shipped": (-0.10, -0.10), "majority": (0.05, 0.05), "b": (-0.05, -0.02)}
+    r1 = _record(tmp_path, 1, margins, {"shipped": (0.60, 0.60), "majority": (0.40, 0.60), "b": (0.59, 0.70)})
+    r3 = _record(tmp_path, 3, margins, {"shipped": (0.60, 0.60), "majority": (0.60, 0.60), "b": (0.585, 0.60)})
+    assert mod.combine([r1, r3], 1 / 90)["chosen"] == "majority"  # no floor (rules 1-2)
+    out = mod.combine([r1, r3], 1 / 90, bacc_tolerance=0.02)
+    assert out["eligible"] == {"shipped": True, "majority": False, "b": True}
+    assert out["chosen"] == "b" and out["bacc_tolerance"] == 0.02
+    assert mod.combine([r1, r3], 1 / 90, bacc_tolerance=0.01)["chosen"] == "shipped"  # b is 0.015 below once
+
+
+def test_prior_adjust_variants_share_one_fit_and_reproduce_the_estimators_decision():
+    mod = _select_fusion()
+    groups = mod.split_prior_adjust({"s": {"a": 1}, "s05": {"a": 1, "prior_adjust": 0.5}, "c": {"a": 2}})
+    assert list(groups.values()) == [[("s", 0.0), ("s05", 0.5)], [("c", 0.0)]]
+    proba = np.array([[0.4, 0.35, 0.25], [0.2, 0.5, 0.3]])
+    prior = np.array([0.1, 0.8, 0.1])
+    assert mod.adjusted_prediction(proba, prior, 0.0, ["low", "normal", "high"]) == ["low", "normal"]
+    assert mod.adjusted_prediction(proba, prior, 1.0, ["low", "normal", "high"]) == ["normal", "normal"]
 
 
 def test_combine_refuses_the_reported_seed_and_records_without_margins(tmp_path, capsys):
@@ -266,3 +291,108 @@ def test_shipped_config_reaches_the_estimator():
                         overrides={"train": {"imbalance": "none"}, "model": {"params": {"skip_rows": "all"}}})
     est = make_estimator(other, "attention_bilstm", seed=0)
     assert (est.skip_rows, est.imbalance) == ("all", "none")
+
+
+def _spy_fit_module(monkeypatch):
+    """Record the (training inputs, validation inputs) every member hands to fit_module."""
+    import myoflow.train as mt
+
+    seen, real = [], mt.fit_module
+
+    def spy(module, inputs, target, loss_fn, val_inputs=None, val_target=None, **kw):
+        seen.append(([np.asarray(a) for a in inputs], [np.asarray(a) for a in val_inputs]))
+        return real(module, inputs, target, loss_fn, val_inputs=val_inputs, val_target=val_target, **kw)
+
+    monkeypatch.setattr(mt, "fit_module", spy)
+    return seen
+
+
+def test_skip_crossfit_trains_the_head_on_out_of_fold_skip_logits_and_validates_on_the_frozen_skip(monkeypatch):
+    # Issue 14 round 3: fitted on the same subjects, the skip's in-sample logits leave the head only noise to
+    # learn. With skip_crossfit the head's training rows carry each subject's logits from a regression fitted
+    # WITHOUT it (k stratified folds), the validation rows the deployed (frozen) skip's logits.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    seen = _spy_fit_module(monkeypatch)
+    ep = _desc_epochs(n=40, seed=3)
+    kw = dict(covariates=("age", "sex"), descriptors=True, skip=True, skip_fit="logreg", epochs=2, hidden_size=4,
+              attention_size=4, val_fraction=0.25, seed=0, classes=("low", "normal", "high"))
+    est = MassLevelClassifier(**kw, skip_crossfit=4).fit(ep)
+    (tr, va), = seen
+    assert len(tr) == 3 and len(va) == 3  # x, side vector, skip offset (no mask)
+    side_tr, off_tr, side_va, off_va = tr[1], tr[2], va[1], va[2]
+    skip = est.model_.skip
+    with torch.no_grad():
+        frozen_tr = skip(torch.as_tensor(side_tr)).numpy()
+        frozen_va = skip(torch.as_tensor(side_va)).numpy()
+    assert np.allclose(off_va, frozen_va, atol=1e-5)
+    assert not np.allclose(off_tr, frozen_tr, atol=1e-2)
+    # the out-of-fold logits, recomputed: the same stratified folds over the fitting subjects, balanced weights
+    target = np.array([["low", "normal", "high"].index(v) for v in ep.y])
+    Xall = est.covariate_scaler_.transform(
+        np.column_stack([ep.metadata["age"], (ep.metadata["sex"] == "F").astype(float),
+                         ep.metadata[f"{DESCRIPTOR_PREFIX}log_ptp_RF"], ep.metadata[f"{DESCRIPTOR_PREFIX}noise"]]))
+    # the member's fitting subjects (one row each here), found by their side vectors
+    fit_rows = np.array([np.flatnonzero(np.all(np.isclose(Xall, s, atol=1e-6), axis=1))[0] for s in side_tr])
+    ref = np.empty_like(off_tr)
+    for a, b in StratifiedKFold(4, shuffle=True, random_state=0).split(fit_rows, target[fit_rows]):
+        lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000).fit(Xall[fit_rows[a]],
+                                                                                   target[fit_rows[a]])
+        ref[b] = lr.decision_function(Xall[fit_rows[b]])
+    assert np.allclose(off_tr, ref, atol=1e-3)
+    # default (0): no offset input, the in-sample frozen skip (shipped behaviour)
+    seen.clear()
+    MassLevelClassifier(**kw).fit(ep)
+    assert len(seen[0][0]) == 2
+    with pytest.raises(ConfigError, match="skip_crossfit"):
+        MassLevelClassifier(**kw, skip_crossfit=1).fit(ep)
+
+
+def test_prior_adjust_multiplies_probabilities_by_the_training_subjects_class_prior(tmp_path):
+    ep = _desc_epochs(n=30, seed=4)
+    # subject S00 repeated 5 times: the prior counts SUBJECTS, not rows
+    rep = np.r_[np.zeros(5, dtype=int), np.arange(30)]
+    ep5 = Epochs(X=ep.X[rep], fs=ep.fs, ch_names=ep.ch_names, metadata=ep.metadata.iloc[rep].reset_index(drop=True),
+                 y=np.asarray(ep.y)[rep])
+    kw = dict(covariates=("age", "sex"), descriptors=True, skip=True, skip_fit="logreg", epochs=2, hidden_size=4,
+              attention_size=4, seed=0, classes=("low", "normal", "high"))
+    base = MassLevelClassifier(**kw).fit(ep5)
+    adj = MassLevelClassifier(**kw, prior_adjust=0.5).fit(ep5)
+    prior = np.array([(np.asarray(ep.y) == c).mean() for c in ("low", "normal", "high")])
+    assert np.allclose(adj.class_prior_, prior)
+    p0 = base.predict_proba(ep)
+    want = p0 * prior ** 0.5
+    want /= want.sum(1, keepdims=True)
+    assert np.allclose(adj.predict_proba(ep), want, atol=1e-6)
+    assert (adj.predict(ep) == np.asarray(adj.classes_)[want.argmax(1)]).all()
+    again = MassLevelClassifier.load(adj.save(tmp_path / "p.safetensors"))
+    assert np.allclose(again.predict_proba(ep), want, atol=1e-6)
+    # the exported module (ONNX) gives the same probabilities
+    inputs = [torch.as_tensor(a) for a in again._inputs(ep)]
+    with torch.no_grad():
+        exported = torch.softmax(again.export_module()(inputs[0], inputs[1])[0], -1).numpy()
+    assert np.allclose(exported, want, atol=1e-5)
+    with pytest.raises(ConfigError, match="prior_adjust"):
+        MassLevelClassifier(**kw, prior_adjust=-1).fit(ep)
+
+
+def test_stopping_report_counts_members_whose_best_epoch_is_the_first(tmp_path, capsys):
+    import json
+
+    mod = _select_fusion()
+    task = {"candidate": "shipped", "condition": "all", "truth": ["normal", "low"], "prediction": ["normal", "normal"],
+            "best_epochs": [0, 3, 0], "val_loss_curves": [[1.0] * 16, [1.0, 0.9, 0.8, 0.7] + [0.8] * 15, [2.0] * 16],
+            "references": {"descriptors_logreg": ["normal", "low"]}}
+    p = tmp_path / "r1.json"
+    p.write_text(json.dumps({"selection_seed": 1, "tasks": [task]}))
+    (row,) = mod.stopping_report([p])["rows"]
+    got = (row["best_after_first_epoch"], row["members"], row["max_best_epoch"], row["median_epochs_run"])
+    assert got == (2, 3, 3, 16)
+    assert row["agreement_with_descriptors_logreg"] == 0.5 and row["predicted_per_class"] == {"low": 0, "normal": 2}
+    old = tmp_path / "old.json"
+    no_curves = {k: v for k, v in task.items() if k != "val_loss_curves"}
+    old.write_text(json.dumps({"selection_seed": 1, "tasks": [no_curves]}))
+    assert mod.main(["--stopping", str(old), "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "old.json" in err[0] and "validation curves" in err[0]

@@ -59,6 +59,7 @@ Saved and loaded like every estimator (:func:`myoflow.models.save_estimator`).
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -188,8 +189,11 @@ class AttentionBiLSTM(nn.Module):
         self.skip = nn.Linear(self.n_covariates, n_classes) if skip else None
 
     def forward(
-        self, x: torch.Tensor, covariates: torch.Tensor | None = None, mask: torch.Tensor | None = None
+        self, x: torch.Tensor, covariates: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+        skip_offset: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``skip_offset`` (batch, n_classes), optional: used INSTEAD of ``skip(covariates)`` (training on
+        out-of-fold skip logits, ``MassLevelClassifier(skip_crossfit=k)``); None = the skip layer itself."""
         if x.dim() != 3 or x.shape[-1] != self.n_features:
             raise ValueError(f"x must be (batch, seq, {self.n_features}), got {tuple(x.shape)}")
         h, _ = self.lstm(x)
@@ -207,7 +211,9 @@ class AttentionBiLSTM(nn.Module):
                 raise ValueError(f"model expects covariates (batch, {self.n_covariates}), got {got}")
             context = torch.cat([context, self.covariate_branch(covariates)], dim=-1)
         logits = self.head(context)
-        if self.skip is not None:
+        if skip_offset is not None:
+            logits = logits + skip_offset
+        elif self.skip is not None:
             logits = logits + self.skip(covariates)
         return logits, weights
 
@@ -304,7 +310,8 @@ class _Adapter:
     """Builds the positional call ``module(x, [covariates], [mask])`` that :func:`fit_module` expects."""
 
     @staticmethod
-    def wrap(model, has_cov: bool, has_mask: bool):
+    def wrap(model, has_cov: bool, has_mask: bool, has_offset: bool = False):
+        """``has_offset``: the input after the covariates is a per-row skip offset (see ``skip_crossfit``)."""
         import torch
 
         class Wrapped(torch.nn.Module):
@@ -314,10 +321,24 @@ class _Adapter:
 
             def forward(self, x, *rest):
                 cov = rest[0] if has_cov else None
+                offset = rest[1] if has_offset else None
                 mask = rest[-1] if has_mask else None
-                return self.inner(x, cov, mask)
+                return self.inner(x, cov, mask, offset)
 
         return Wrapped(model)
+
+
+class _PriorShift(nn.Module):
+    """``(logits + shift, attention)`` of a wrapped model: the exported form of ``prior_adjust``."""
+
+    def __init__(self, inner: nn.Module, shift: torch.Tensor):
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("shift", shift)
+
+    def forward(self, x: torch.Tensor, covariates: torch.Tensor | None = None, mask: torch.Tensor | None = None):
+        logits, weights = self.inner(x, covariates, mask)
+        return logits + self.shift, weights
 
 
 class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
@@ -361,6 +382,19 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         below that of its regression alone gets its sequence branch switched off (head output
         zeroed): the member is then exactly the logistic regression. Early stopping, extended by
         the untrained state (epoch −1).
+    skip_crossfit : int
+        ``"logreg"`` skip only; 0 (default) = off. k >= 2: the network is trained on top of OUT-OF-FOLD
+        skip logits — the member's fitting subjects in k stratified folds, each subject's logits from a
+        regression fitted without it — instead of the frozen skip's in-sample logits; validation and
+        prediction use the skip fitted on all of ``skip_rows`` (unchanged). Why: fitted on the same subjects,
+        the skip nearly saturates their loss (in-sample 0.1-0.4 vs 0.3-2.3 on validation subjects), so the head
+        learned in-sample residuals that are noise out of sample and validation loss rose from epoch 1
+        (stacking with cross-fitted first-stage predictions, Wolpert 1992, "Stacked generalization").
+    prior_adjust : float
+        tau >= 0 (default 0 = off): probabilities ``p_c · prior_c^tau`` renormalised, ``prior`` = the class
+        frequencies of the training SUBJECTS given to :meth:`fit` (logit adjustment, Menon et al. 2021,
+        "Long-tail learning via logit adjustment", ICLR). With ``imbalance="class_weight"`` the model is
+        trained as if the classes were balanced; tau = 1 puts the training prior back in full, 0.5 half.
     hidden_size, num_layers, attention_size, covariate_size, head_size, dropout
         Model sizes (see :class:`~myoflow.models.attention_bilstm.AttentionBiLSTM`).
     n_members : int
@@ -407,6 +441,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         skip_c: float = 1.0,
         skip_rows: str = "fit",
         skip_gate: bool = False,
+        skip_crossfit: int = 0,
+        prior_adjust: float = 0.0,
         hidden_size: int = 32,
         num_layers: int = 1,
         attention_size: int = 32,
@@ -435,6 +471,8 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         self.skip_c = skip_c
         self.skip_rows = skip_rows
         self.skip_gate = skip_gate
+        self.skip_crossfit = skip_crossfit
+        self.prior_adjust = prior_adjust
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.attention_size = attention_size
@@ -465,6 +503,10 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             raise ConfigError(f"skip_rows must be fit or all, got {self.skip_rows!r}")
         if not float(self.skip_c) > 0:
             raise ConfigError(f"skip_c must be > 0, got {self.skip_c}")
+        if int(self.skip_crossfit) < 0 or int(self.skip_crossfit) == 1:
+            raise ConfigError(f"skip_crossfit must be 0 (off) or >= 2 folds, got {self.skip_crossfit}")
+        if not float(self.prior_adjust) >= 0:
+            raise ConfigError(f"prior_adjust must be >= 0, got {self.prior_adjust}")
 
     # ------------------------------------------------------------ inputs
     def _as_epochs(self, X: Epochs | np.ndarray, groups: Any) -> Epochs:
@@ -594,6 +636,10 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         has_mask = self._mask(epochs) is not None
         all_idx = np.arange(len(epochs))
         n_subj = epochs.metadata["subject"].nunique()
+        # Class prior of the training SUBJECTS (augmented copies only repeat a subject): for prior_adjust.
+        per_subject = pd.Series(target, index=epochs.metadata["subject"].to_numpy()).groupby(level=0).first()
+        counts = np.bincount(per_subject.to_numpy(), minlength=len(self.classes_)).astype(np.float64)
+        self.class_prior_ = counts / counts.sum()
 
         members, histories = [], []
         for k in range(int(self.n_members)):
@@ -627,20 +673,28 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             with torch_seed(seed):
                 member = self._build_member(inputs[0].shape[2], n_cov)
                 stagewise = member.skip is not None and self.skip_fit == "logreg"
+                skip_rows = all_idx if self.skip_rows == "all" else fit_idx
+                subjects = epochs.metadata["subject"].to_numpy()
                 if stagewise:
-                    stagewise = self._fit_skip(member, inputs[1], target,
-                                               all_idx if self.skip_rows == "all" else fit_idx,
-                                               epochs.metadata["subject"].to_numpy())
-                module = _Adapter.wrap(member, has_side, has_mask)
+                    stagewise = self._fit_skip(member, inputs[1], target, skip_rows, subjects)
+                fit_inputs = inputs
+                offset = None
+                if stagewise and int(self.skip_crossfit) >= 2:
+                    offset = self._crossfit_offsets(member, inputs[1], target, skip_rows, subjects, seed)
+                if offset is not None:
+                    # [x, side, offset, (mask)]: training rows get out-of-fold skip logits, every other row
+                    # (validation) the frozen skip's own logits, so validation scores the deployed model.
+                    fit_inputs = [inputs[0], inputs[1], offset] + inputs[2:]
+                module = _Adapter.wrap(member, has_side, has_mask, has_offset=offset is not None)
                 gate = stagewise and bool(self.skip_gate) and has_val
                 if gate:  # validation loss of the regression alone (the head outputs 0 at this point)
                     module.eval()
                     with torch.no_grad():
-                        v_in = [torch.as_tensor(a[val_idx]) for a in inputs]
+                        v_in = [torch.as_tensor(a[val_idx]) for a in fit_inputs]
                         v0 = float(loss_fn(module(*v_in), torch.as_tensor(target[val_idx])))
                 histories.append(fit_module(
-                    module, [a[train_rows] for a in inputs], target[train_rows], loss_fn,
-                    val_inputs=[a[val_idx] for a in inputs] if has_val else None,
+                    module, [a[train_rows] for a in fit_inputs], target[train_rows], loss_fn,
+                    val_inputs=[a[val_idx] for a in fit_inputs] if has_val else None,
                     val_target=target[val_idx] if has_val else None,
                     epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
                     optimizer=self.optimizer, patience=self.patience, seed=seed, device=self.device,
@@ -685,6 +739,38 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         member.skip.bias.requires_grad_(False)
         return True
 
+    def _crossfit_offsets(self, member: AttentionBiLSTM, side: np.ndarray, target: np.ndarray, rows: np.ndarray,
+                          subjects: np.ndarray, seed: int) -> np.ndarray | None:
+        """Skip logits per row (n_rows, n_classes) float32: out-of-fold for the subjects of ``rows``, the frozen
+        skip's own for every other row. None (with a warning) when some fold would miss a class."""
+        import torch
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold
+
+        with torch.no_grad():
+            offset = member.skip(torch.as_tensor(side)).numpy().astype(np.float32)
+        uniq, first = np.unique(subjects[rows], return_index=True)
+        r = rows[first]  # one row per subject, subject order of uniq
+        y = target[r]
+        k = int(self.skip_crossfit)
+        n_classes = len(self.classes_)
+        if np.bincount(y, minlength=n_classes).min() < 2:
+            log.warning("skip_crossfit: a class has fewer than 2 fitting subjects; in-sample skip logits used")
+            return None
+        weight = "balanced" if self.imbalance in ("class_weight", "both") else None
+        with warnings.catch_warnings():  # a class with fewer than k subjects: some folds hold none of it out
+            warnings.simplefilter("ignore", UserWarning)
+            folds = list(StratifiedKFold(n_splits=min(k, len(r)), shuffle=True,
+                                         random_state=int(seed) % (2**32)).split(r, y))
+        for tr, te in folds:
+            if np.unique(y[tr]).size < n_classes:  # stratified with >= 2 per class: never; kept for safety
+                log.warning("skip_crossfit: a fold misses a class; in-sample skip logits used")
+                return None
+            lr = LogisticRegression(C=float(self.skip_c), class_weight=weight, max_iter=5000).fit(side[r[tr]], y[tr])
+            held = np.isin(subjects, uniq[te])
+            offset[held] = lr.decision_function(side[held]).astype(np.float32)
+        return offset
+
     # ----------------------------------------------------------- predict
     def predict_proba(self, epochs: Epochs) -> np.ndarray:
         """Class probabilities (n_samples, n_classes), columns in ``classes_`` order; sets ``attention_``."""
@@ -702,7 +788,22 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
         with torch.no_grad():
             logits, att = self.model_(inputs[0], cov, mask)
         self.attention_ = att.numpy().astype(np.float64)
-        return torch.softmax(logits, dim=-1).numpy().astype(np.float64)
+        proba = torch.softmax(logits, dim=-1).numpy().astype(np.float64)
+        tau = float(getattr(self, "prior_adjust", 0.0) or 0.0)
+        if tau > 0:
+            proba = proba * np.power(np.clip(np.asarray(self.class_prior_, dtype=np.float64), 1e-12, None), tau)
+            proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+    def export_module(self):
+        """The fitted module for ONNX export; with ``prior_adjust`` its logits carry ``tau · log prior``, so the
+        exported softmax is :meth:`predict_proba`'s (softmax(logits + tau log prior) ∝ p · prior^tau)."""
+        module = super().export_module()
+        tau = float(getattr(self, "prior_adjust", 0.0) or 0.0)
+        if tau <= 0:
+            return module
+        shift = tau * np.log(np.clip(np.asarray(self.class_prior_, dtype=np.float64), 1e-12, None))
+        return _PriorShift(module, torch.as_tensor(shift, dtype=torch.float32)).eval()
 
     def predict(self, epochs: Epochs) -> np.ndarray:
         """Most probable class per sample (labels from ``classes_``)."""
@@ -730,12 +831,16 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             "covariate_scale": None if self.covariate_scaler_ is None else self.covariate_scaler_.scale_.tolist(),
             "side_columns": list(self.side_columns_),
             "best_epochs": [int(h.best_epoch) for h in getattr(self, "histories_", [])],
+            "class_prior": np.asarray(getattr(self, "class_prior_", []), dtype=np.float64).tolist(),
         }
 
     def _restore(self, fitted: dict[str, Any]) -> None:
         from ..preprocess.scalers import ChannelStandardScaler, FeatureStandardScaler
 
         self.classes_ = np.asarray(fitted["classes"])
+        # records written before prior_adjust existed: no prior (prior_adjust must then stay 0)
+        if fitted.get("class_prior"):
+            self.class_prior_ = np.asarray(fitted["class_prior"], dtype=np.float64)
         self.n_features_ = int(fitted["n_features"])
         self.n_covariates_ = int(fitted["n_covariates"])
         # records written before descriptors existed: the covariate vector was the covariates
