@@ -24,6 +24,7 @@ import yaml
 from ...containers import Recording
 from ...errors import ConfigError, DataError
 from .._rundir import read_fold_json
+from ...pipelines.muscle_id.tasks import MAIN_TASK_PATTERN
 from ...preprocess.windows import burst_windows
 
 __all__ = ["check_placement", "load_placement_model", "parse_expected", "normalise_label"]
@@ -105,7 +106,7 @@ def load_placement_model(model_dir: str | Path, model: str | None = None, fold: 
         folds = [p for p in folds if p.name == fold]
         if not folds:
             raise DataError(f"no finished fold {fold!r}", str(run))
-    else:  # the deployable model: trained on all subjects; otherwise any LOSO 4-class fold
+    else:  # the deployable model: trained on all subjects; otherwise any LOSO main-task fold
         names = [c for c, cc in cfg.data.items() if cc.enabled]
         if cohort is not None:
             if cohort not in names:
@@ -114,8 +115,9 @@ def load_placement_model(model_dir: str | Path, model: str | None = None, fold: 
         ordered = []
         for c in names:
             mine = [p for p in folds if p.name.startswith(f"{c}-")]
-            ordered += [p for p in mine if p.name.endswith("-final-4class")]
-            ordered += [p for p in mine if "-loso-4class-" in p.name]
+            # the main task is {K}class (4class in runs before that naming, whatever K)
+            ordered += [p for p in mine if re.fullmatch(rf"{re.escape(c)}-final-{MAIN_TASK_PATTERN}", p.name)]
+            ordered += [p for p in mine if re.match(rf"{re.escape(c)}-loso-{MAIN_TASK_PATTERN}-", p.name)]
         folds = ordered or folds
     for p in folds:
         extras = read_fold_json(p / "extras.json", {})

@@ -9,6 +9,7 @@ from ...config import ExperimentConfig, ModelSpec, check_names
 from ...errors import ConfigError
 from ...models import check_model_spec
 from ...models.sim_pretrain import SimPretrainSpec
+from .tasks import is_main_task
 
 __all__ = ["CohortConfig", "PreprocessConfig", "EvaluateConfig", "TuneConfig", "DeepSpec", "MuscleIdConfig",
            "MODEL_NAMES", "DEFAULT_MODELS", "DEEP_MODELS", "SIMPRE_MODELS", "BURST_MODELS", "BASELINES",
@@ -96,8 +97,10 @@ class CohortConfig:
             raise ConfigError(f"data.<cohort>.duration_s is the isometric hold of source simulate-lowerlimb "
                               f"(the real set: 10 s); got {self.duration_s:g} s (> 60)")
         for task, groups in self.tasks.items():
-            if task == "4class" or not task.replace("_", "").replace("-", "").isalnum():
-                raise ConfigError(f"data.<cohort>.tasks: bad task name {task!r} (alphanumeric, not '4class')")
+            # <digits>class names the main task ({K}class, K = the cohort's class count; tasks.py)
+            if is_main_task(task) or not task.replace("_", "").replace("-", "").isalnum():
+                raise ConfigError(f"data.<cohort>.tasks: bad task name {task!r} (alphanumeric, not '<K>class', "
+                                  "the name of the main task)")
             if len(groups) < 2:
                 raise ConfigError(f"data.<cohort>.tasks.{task}: needs at least 2 groups, got {list(groups)}")
             seen: dict[str, str] = {}

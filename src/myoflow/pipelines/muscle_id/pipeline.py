@@ -33,11 +33,14 @@ used only to report detection accuracy. ``participants.csv`` needs a
 
 Fold conditions: ``<cohort>/<scheme>/<task>``, e.g. ``sim/intra/4class``,
 ``sim/loso/muscle``, ``real/loso/4class``; ``<cohort>/final/4class`` trains on
-every subject (no test) for ``myoflow check-placement``.
+every subject (no test) for ``myoflow check-placement``. The main task is named
+``{K}class`` by its cohort's class count (``lab/loso/3class`` for a lab's three
+muscles; :mod:`.tasks`); fold payloads and seeds keep the internal key ``4class``.
 """
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,6 +58,7 @@ from ...models import build_from_sections, estimator_config, estimator_tensors
 from ...models.cnn_lstm import CNNLSTMClassifier
 from ...models.deep_classifier import DeepWindowClassifier
 from .summary import paired_comparisons, summarize_results
+from .tasks import MAIN, is_main_task, main_task_name, task_name
 
 __all__ = ["MuscleIdPipeline", "MuscleIdData", "PAPER"]
 
@@ -120,12 +124,12 @@ def _simpre_match(cfg: MuscleIdConfig, classes) -> dict[str, str]:
 
 
 def _binary_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
-    return [t for t in cohort.tasks if t != "4class"] if cfg.evaluate.binary != "none" else []
+    return [t for t in cohort.tasks if t != MAIN] if cfg.evaluate.binary != "none" else []
 
 
 def _task_title(task: str, cohort: CohortData) -> str:
-    if task == "4class":  # the main task: however many classes the cohort has
-        return f"{len(np.unique(cohort.labels['4class']))}-class"
+    if task == MAIN:  # the main task: however many classes the cohort has
+        return f"{len(np.unique(cohort.labels[MAIN]))}-class"
     classes = sorted(map(str, np.unique(cohort.labels[task]))) if task in cohort.labels else []
     paper = {"muscle": ["BB", "TA"], "side": ["L", "R"]}
     if task in paper and classes != paper[task]:  # a user's muscles or sides: name what is there
@@ -134,7 +138,7 @@ def _task_title(task: str, cohort: CohortData) -> str:
 
 
 def _trained_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
-    tasks = ["4class"]
+    tasks = [MAIN]
     if cfg.evaluate.binary == "separate":
         tasks += _binary_tasks(cfg, cohort)
     return tasks
@@ -143,14 +147,14 @@ def _trained_tasks(cfg: MuscleIdConfig, cohort: CohortData) -> list[str]:
 def _task_schemes(cfg: MuscleIdConfig, task: str) -> list[str]:
     """Schemes run for ``task``: evaluate.schemes, less evaluate.binary_skip_schemes on a binary task."""
     ev = cfg.evaluate
-    return [s for s in ev.schemes if task == "4class" or s not in ev.binary_skip_schemes]
+    return [s for s in ev.schemes if task == MAIN or s not in ev.binary_skip_schemes]
 
 
 def _fold_models(cfg: MuscleIdConfig, task: str, scheme: str) -> list[str]:
     """Models a fold trains: evaluate.models, less evaluate.binary_skip_models on a binary task; the final
     fold only the first CNN-LSTM (a deployable network for check-placement, no baselines)."""
     ev = cfg.evaluate
-    models = [m for m in ev.models if task == "4class" or m not in ev.binary_skip_models]
+    models = [m for m in ev.models if task == MAIN or m not in ev.binary_skip_models]
     if scheme == "final":
         models = [m for m in models if m.startswith("cnn_lstm")][:1]
     return models
@@ -181,13 +185,13 @@ class MuscleIdPipeline(Pipeline):
         simpre = [m for m in cfg.evaluate.models if m in SIMPRE_MODELS]
         if simpre:
             # demanded explicitly: at least one cohort's main task must share muscle names with the simulator
-            matched = {n: _simpre_match(cfg, np.unique(c.labels["4class"])) for n, c in data.items()}
+            matched = {n: _simpre_match(cfg, np.unique(c.labels[MAIN])) for n, c in data.items()}
             if not any(matched.values()):
                 from ...models.sim_pretrain import protocol_classes
 
                 raise ConfigError(
                     f"evaluate.models {simpre}: no cohort's classes "
-                    f"({ {n: sorted(map(str, np.unique(c.labels['4class']))) for n, c in data.items()} }) match a "
+                    f"({ {n: sorted(map(str, np.unique(c.labels[MAIN]))) for n, c in data.items()} }) match a "
                     f"muscle of sim_pretrain.protocol {cfg.sim_pretrain.protocol!r} "
                     f"({list(protocol_classes(cfg.sim_pretrain.protocol))})")
             for n, mp in matched.items():
@@ -205,23 +209,27 @@ class MuscleIdPipeline(Pipeline):
             multi_channel = bool(md.groupby("burst_key")["channel"].nunique().max() > 1)
             for task in _trained_tasks(cfg, cohort):
                 y = cohort.labels[task]
+                # shown: the name in fold ids and conditions ({K}class for the main task); `task` (the
+                # internal key) stays in the payload and in every seed, so no split moves with the name
+                shown = task_name(task, cohort)
                 schemes = _task_schemes(cfg, task)
                 if "intra" in schemes:
                     _warn_one_class_subjects(name, task, md, y)
                     splitter = WithinSubject(test_size=ev.intra_test_size, unit="unit",
                                              seed=derive_seed(cfg.seed, name, task, "intra"), n_repeats=ev.intra_repeats)
                     for r, (tr, te) in enumerate(splitter.split(md, y=y)):
-                        out.append(Fold(f"{name}-intra-{task}-r{r}", f"{name}/intra/{task}",
-                                        {"cohort": name, "task": task, "scheme": "intra", "train": tr, "test": te}))
+                        out.append(Fold(f"{name}-intra-{shown}-r{r}", f"{name}/intra/{shown}",
+                                        {"cohort": name, "task": task, "scheme": "intra", "train": tr, "test": te,
+                                         "seed_id": f"{name}-intra-{task}-r{r}"}))
                 if "intra-channel" in schemes and multi_channel:
                     # Deliberately leaky comparison: each channel-sample is its own unit.
                     splitter = WithinSubject(test_size=ev.intra_test_size, unit=("unit", "channel"),
                                              seed=derive_seed(cfg.seed, name, task, "intra-channel"),
                                              n_repeats=ev.intra_repeats)
                     for r, (tr, te) in enumerate(splitter.split(md, y=y)):
-                        out.append(Fold(f"{name}-intra-channel-{task}-r{r}", f"{name}/intra-channel/{task}",
+                        out.append(Fold(f"{name}-intra-channel-{shown}-r{r}", f"{name}/intra-channel/{shown}",
                                         {"cohort": name, "task": task, "scheme": "intra-channel",
-                                         "train": tr, "test": te}))
+                                         "train": tr, "test": te, "seed_id": f"{name}-intra-channel-{task}-r{r}"}))
                 if "loso" in schemes:
                     if len(subjects) < 3:
                         raise DataError(f"cohort {name!r} has {len(subjects)} subject(s); "
@@ -240,22 +248,23 @@ class MuscleIdPipeline(Pipeline):
                             rng = np.random.default_rng(derive_seed(cfg.seed, name, task, "loso-train", s))
                             keep = set(rng.choice(others, size=k, replace=False).tolist())
                             tr = tr[np.isin(subj[tr], list(keep))]
-                        out.append(Fold(f"{name}-loso-{task}-{s}", f"{name}/loso/{task}",
+                        out.append(Fold(f"{name}-loso-{shown}-{s}", f"{name}/loso/{shown}",
                                         {"cohort": name, "task": task, "scheme": "loso", "train": tr, "test": te,
-                                         "held_out": s}))
+                                         "held_out": s, "seed_id": f"{name}-loso-{task}-{s}"}))
             _check_fold_sizes(cfg, name, cohort, [f for f in out if f.payload["cohort"] == name])
             if ev.final_model and any(m.startswith("cnn_lstm") for m in ev.models):
                 all_idx = np.arange(len(cohort.epochs))
-                out.append(Fold(f"{name}-final-4class", f"{name}/final/4class",
-                                {"cohort": name, "task": "4class", "scheme": "final", "train": all_idx,
-                                 "test": np.zeros(0, dtype=np.int64)}))
+                main = main_task_name(cohort)
+                out.append(Fold(f"{name}-final-{main}", f"{name}/final/{main}",
+                                {"cohort": name, "task": MAIN, "scheme": "final", "train": all_idx,
+                                 "test": np.zeros(0, dtype=np.int64), "seed_id": f"{name}-final-{MAIN}"}))
         return out
 
     def fold_cost(self, cfg: MuscleIdConfig, data: MuscleIdData, fold: Fold) -> float:
         """Relative cost: training windows x window length x networks trained (the runner starts the
         longest folds first). The networks dominate; the baselines count as a tenth of one."""
         p = fold.payload
-        models = _fold_models(cfg, p.get("task", "4class"), p["scheme"])
+        models = _fold_models(cfg, p.get("task", MAIN), p["scheme"])
         nets = sum(1.0 if (m.startswith("cnn_lstm") or m in DEEP_MODELS or m in BURST_MODELS) else 0.1 for m in models)
         return float(len(p["train"])) * float(data[p["cohort"]].epochs.n_times) * nets
 
@@ -312,6 +321,13 @@ class MuscleIdPipeline(Pipeline):
         p = fold.payload
         cohort: CohortData = data[p["cohort"]]
         task, scheme = p["task"], p["scheme"]
+        seed_id = p.get("seed_id", fold.id)
+        if seed_id != fold.id:  # the main task named {K}class, K != 4
+            _refuse_old_naming(ctx.workdir, p["cohort"], task_name(task, cohort))
+            # seeded as when the fold was named with the internal key (the runner seeds by fold id), so
+            # renaming the task moved no number of any cohort
+            ctx = FoldContext(seed=derive_seed(cfg.seed, cfg.name, seed_id), device=ctx.device,
+                              workdir=ctx.workdir, progress=ctx.progress)
         train, test = np.asarray(p["train"], dtype=np.int64), np.asarray(p["test"], dtype=np.int64)
         md = cohort.epochs.metadata
         if scheme == "loso":
@@ -328,7 +344,7 @@ class MuscleIdPipeline(Pipeline):
         states: dict[str, dict[str, Any]] = {}
         frames = []
         extras: dict[str, Any] = {
-            "cohort": p["cohort"], "task": task, "scheme": scheme, "held_out": p.get("held_out"),
+            "cohort": p["cohort"], "task": task_name(task, cohort), "scheme": scheme, "held_out": p.get("held_out"),
             "n_train": int(train.size), "n_test": int(test.size), "fs": float(cohort.epochs.fs),
             "window_samples": int(cohort.epochs.n_times), "input_names": ["emg"], "models": {},
             # how the recordings were cut (auto resolved): check-placement cuts new ones the same way, also
@@ -423,7 +439,7 @@ class MuscleIdPipeline(Pipeline):
         summary = summarize_results(predictions, task_maps, n_boot=cfg.evaluate.n_boot,
                                     seed=derive_seed(cfg.seed, "bootstrap"))
         summary["cohorts"] = {name: c.info for name, c in data.items()}
-        summary["tasks"] = {name: {t: _task_title(t, c) for t in c.tasks} for name, c in data.items()}
+        summary["tasks"] = {name: {task_name(t, c): _task_title(t, c) for t in c.tasks} for name, c in data.items()}
         summary["binary_mode"] = cfg.evaluate.binary
         summary["training"] = _training_summary(results)
         summary["paper"] = PAPER
@@ -457,35 +473,38 @@ class MuscleIdPipeline(Pipeline):
             if ours is not None:
                 rows.append(Headline(label=label, ours=ours, ci=ci, paper=paper, note=note))
 
-        binary_note = " (read off the 4-class model)" if summary.get("binary_mode") == "collapsed" else ""
-        add("sim intra 4-class %, pretrained (setup 1)", "sim/intra/4class", "cnn_lstm_pretrained",
+        titles = summary.get("tasks", {})
+        # the main task of sim/real as named in this summary (4class unless a folder "sim" cohort has K != 4)
+        sm, rm = (next((t for t in titles.get(c, {}) if is_main_task(t)), MAIN) for c in ("sim", "real"))
+        sk, rk = f"{sm[:-len('class')]}-class", f"{rm[:-len('class')]}-class"
+        binary_note = f" (read off the {sk} model)" if summary.get("binary_mode") == "collapsed" else ""
+        add(f"sim intra {sk} %, pretrained (setup 1)", f"sim/intra/{sm}", "cnn_lstm_pretrained",
             PAPER["intra_4class_pretrained"], "new bursts of seen subjects")
-        add("sim intra 4-class %, random init (setup 2)", "sim/intra/4class", "cnn_lstm_random",
+        add(f"sim intra {sk} %, random init (setup 2)", f"sim/intra/{sm}", "cnn_lstm_random",
             PAPER["intra_4class_random"])
-        add("sim intra 4-class %, pretrained, split by CHANNEL (leaky)", "sim/intra-channel/4class",
+        add(f"sim intra {sk} %, pretrained, split by CHANNEL (leaky)", f"sim/intra-channel/{sm}",
             "cnn_lstm_pretrained", PAPER["intra_4class_pretrained"],
             "channels of one burst on both sides, as the paper's 80/20 of samples suggests")
-        add("sim LOSO 4-class %, pretrained", "sim/loso/4class", "cnn_lstm_pretrained", PAPER["loso_4class"])
-        add("sim LOSO 4-class %, random init", "sim/loso/4class", "cnn_lstm_random", PAPER["loso_4class"])
+        add(f"sim LOSO {sk} %, pretrained", f"sim/loso/{sm}", "cnn_lstm_pretrained", PAPER["loso_4class"])
+        add(f"sim LOSO {sk} %, random init", f"sim/loso/{sm}", "cnn_lstm_random", PAPER["loso_4class"])
         add("sim LOSO biceps vs tibialis %, pretrained", "sim/loso/muscle", "cnn_lstm_pretrained",
             PAPER["loso_muscle"], binary_note.strip())
         add("sim LOSO left vs right %, pretrained", "sim/loso/side", "cnn_lstm_pretrained", PAPER["loso_side"],
             binary_note.strip())
-        add("sim intra 4-class %, burst vote (pretrained)", "sim/intra/4class", "cnn_lstm_pretrained", None,
+        add(f"sim intra {sk} %, burst vote (pretrained)", f"sim/intra/{sm}", "cnn_lstm_pretrained", None,
             "majority vote over a burst's grid channels", key="burst_vote_accuracy")
-        add("sim LOSO 4-class %, burst vote (pretrained)", "sim/loso/4class", "cnn_lstm_pretrained", None,
+        add(f"sim LOSO {sk} %, burst vote (pretrained)", f"sim/loso/{sm}", "cnn_lstm_pretrained", None,
             "majority vote over a burst's grid channels", key="burst_vote_accuracy")
         for model, title in (("lda", "LDA"), ("rf", "random forest")):
-            add(f"sim intra 4-class %, {title} baseline", "sim/intra/4class", model)
-            add(f"sim LOSO 4-class %, {title} baseline", "sim/loso/4class", model)
+            add(f"sim intra {sk} %, {title} baseline", f"sim/intra/{sm}", model)
+            add(f"sim LOSO {sk} %, {title} baseline", f"sim/loso/{sm}", model)
         for model, title in (("cnn_lstm_pretrained", "pretrained"), ("cnn_lstm_random", "random init"),
                              ("lda", "LDA"), ("rf", "random forest")):
-            add(f"real LOSO 4-class %, {title}", "real/loso/4class", model, None, "30 elderly adults, VL/BF/TA/GL")
-        add("real intra 4-class %, pretrained", "real/intra/4class", "cnn_lstm_pretrained", None,
+            add(f"real LOSO {rk} %, {title}", f"real/loso/{rm}", model, None, "30 elderly adults, VL/BF/TA/GL")
+        add(f"real intra {rk} %, pretrained", f"real/intra/{rm}", "cnn_lstm_pretrained", None,
             "time blocks of one sustained contraction")
         add("real LOSO thigh vs shank %, pretrained", "real/loso/segment", "cnn_lstm_pretrained")
         add("real LOSO anterior vs posterior %, pretrained", "real/loso/aspect", "cnn_lstm_pretrained")
-        titles = summary.get("tasks", {})
 
         def deep_rows(cond: str, vote: tuple[str, str] | None = None) -> None:
             """The new deep models (issue 14) of ``cond`` with their paired difference to LDA and RF."""
@@ -550,6 +569,21 @@ class MuscleIdPipeline(Pipeline):
 
 
 # ---------------------------------------------------------------------- helpers
+def _refuse_old_naming(workdir: Path | None, cohort: str, name: str) -> None:
+    """Refuse to add ``{K}class`` folds (K != 4) to a run whose finished folds a myoflow before that
+    naming wrote as ``4class`` (``--resume`` of such a run): the run would hold two names for one task
+    and its metrics only the new folds. Every fold checks before it trains, so none is added."""
+    if workdir is None:
+        return
+    root = Path(workdir).parent
+    old = re.compile(rf"{re.escape(cohort)}-(intra|intra-channel|loso|final)-{MAIN}(-.*)?")
+    found = sorted(d.name for d in root.glob(f"{cohort}-*") if old.fullmatch(d.name) and (d / "result.json").is_file())
+    if found:
+        raise DataError(f"this run was written by an older myoflow that named cohort {cohort!r}'s main task "
+                        f"'{MAIN}' (fold {found[0]}); this version names it {name!r} and does not resume it: run "
+                        "into a new --out (check-placement, export and report still read this run)", str(root.parent))
+
+
 _KEEP_COLUMNS = ("subject", "recording", "muscle", "side", "burst_id", "burst_key", "unit", "window", "channel", "onset")
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ...evaluate.bootstrap import cluster_bootstrap, cluster_sums
 from ...evaluate.metrics import classification_metrics
+from .tasks import MAIN_TASK_PATTERN
 
 __all__ = ["burst_votes", "cluster_bootstrap_accuracy", "collapse_predictions", "summarize_results", "label_order",
            "paired_comparisons"]
@@ -80,7 +81,7 @@ def cluster_bootstrap_accuracy(correct: np.ndarray, clusters: np.ndarray, n_boot
 
 
 def collapse_predictions(df: pd.DataFrame, mapping: dict[str, str], task: str) -> pd.DataFrame:
-    """Binary-task predictions read off 4-class ones: sum the probabilities of each group's classes."""
+    """Binary-task predictions read off main-task ({K}class) ones: sum the probabilities of each group's classes."""
     out = df.copy()
     pcols = _prob_columns(df)
     targets = sorted(set(mapping.values()))
@@ -96,7 +97,7 @@ def collapse_predictions(df: pd.DataFrame, mapping: dict[str, str], task: str) -
     out["truth"] = df["truth"].map(mapping).to_numpy()
     out["prediction"] = np.asarray(targets)[np.argmax(stacked, axis=1)]
     if "condition" in out.columns:
-        out["condition"] = out["condition"].str.replace(r"/4class$", f"/{task}", regex=True)
+        out["condition"] = out["condition"].str.replace(rf"/{MAIN_TASK_PATTERN}$", f"/{task}", regex=True)
     return out
 
 
@@ -142,8 +143,8 @@ def summarize_results(predictions: pd.DataFrame, task_maps: dict[str, dict[str, 
     ----------
     predictions : DataFrame
         All folds' predictions (see module docstring).
-    task_maps : dict cohort -> task -> {4-class label: task label}, optional
-        Binary tasks to derive from the 4-class predictions (``binary: collapsed``).
+    task_maps : dict cohort -> task -> {main-task label: task label}, optional
+        Binary tasks to derive from the main task's (``{K}class``) predictions (``binary: collapsed``).
     n_boot, seed
         Bootstrap replicates and seed.
 
@@ -160,16 +161,18 @@ def summarize_results(predictions: pd.DataFrame, task_maps: dict[str, dict[str, 
         return {"results": results, "table": table}
     frames = [predictions]
     for cohort, tasks in (task_maps or {}).items():
-        base = predictions[predictions["condition"].str.match(rf"^{cohort}/[^/]+/4class$")]
+        # the main task: {K}class (4class in runs written before that naming, whatever K)
+        base = predictions[predictions["condition"].str.match(rf"^{cohort}/[^/]+/{MAIN_TASK_PATTERN}$")]
         for task, mapping in tasks.items():
             if len(base):
-                frames.append(collapse_predictions(base, mapping, task).assign(derived_from="4class"))
+                main = base["condition"].str.rsplit("/", n=1).str[-1].to_numpy()
+                frames.append(collapse_predictions(base, mapping, task).assign(derived_from=main))
     for frame in frames:
         for (condition, model), df in frame.groupby(["condition", "model"], sort=True):
             df = df.dropna(axis=1, how="all").reset_index(drop=True)
             entry = _model_summary(df, n_boot, rng)
             if "derived_from" in df.columns:
-                entry["derived_from"] = "4class"
+                entry["derived_from"] = str(df["derived_from"].iloc[0])
             results.setdefault(condition, {})[model] = entry
             cohort, scheme, task = (condition.split("/") + ["", "", ""])[:3]
             table.append({
@@ -179,7 +182,7 @@ def summarize_results(predictions: pd.DataFrame, task_maps: dict[str, dict[str, 
                 "burst_vote_accuracy": entry["burst_vote_accuracy"]["point"],
                 "balanced_accuracy": entry["balanced_accuracy"], "n_subjects": entry["n_subjects"],
                 "n_bursts": entry["n_bursts"], "n_windows": entry["n_windows"],
-                "derived_from_4class": "derived_from" in entry,
+                "derived_from_4class": "derived_from" in entry,  # (key name kept: read off the main task)
             })
     return {"results": results, "table": table}
 

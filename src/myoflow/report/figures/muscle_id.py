@@ -11,6 +11,7 @@ import pandas as pd
 from . import pyplot as _plt
 from . import error_bar as _error_bar
 from . import save_png as _save
+from ...pipelines.muscle_id.tasks import MAIN, is_main_task
 
 __all__ = ["make_figures"]
 
@@ -19,11 +20,24 @@ log = logging.getLogger(__name__)
 _MODEL_TITLES = {"cnn_lstm_pretrained": "CNN-LSTM pretrained", "cnn_lstm_random": "CNN-LSTM random init",
                  "lda": "LDA", "rf": "random forest"}
 _SCHEME_ORDER = {"intra": 0, "intra-channel": 1, "loso": 2}
+# the paper's 4-class figures: drawn on the sim cohort's main task only when it has 4 classes
 _PAPER_MARKS = {("intra", "4class", "cnn_lstm_pretrained"): 95.0, ("intra", "4class", "cnn_lstm_random"): 92.56,
                 ("intra-channel", "4class", "cnn_lstm_pretrained"): 95.0,
                 ("intra-channel", "4class", "cnn_lstm_random"): 92.56,
                 ("loso", "4class", "cnn_lstm_pretrained"): 48.0, ("loso", "4class", "cnn_lstm_random"): 48.0,
                 ("loso", "muscle", "cnn_lstm_pretrained"): 89.0, ("loso", "side", "cnn_lstm_pretrained"): 50.0}
+
+
+def _main_task(res: dict[str, Any], cohort: str) -> str:
+    """``cohort``'s main task as named in the run: ``{K}class`` (``4class`` in runs before that naming)."""
+    names = sorted({c.split("/")[-1] for c in res if c.split("/")[0] == cohort and is_main_task(c.split("/")[-1])})
+    return names[0] if names else MAIN
+
+
+def _is_main_condition(cond: str) -> bool:
+    """``<cohort>/intra/<main>`` or ``<cohort>/loso/<main>`` (the per-subject figures)."""
+    parts = cond.split("/")
+    return len(parts) == 3 and parts[1] in ("intra", "loso") and is_main_task(parts[2])
 
 
 def _accuracy_overview(summary: dict[str, Any], out: Path) -> Path | None:
@@ -37,7 +51,7 @@ def _accuracy_overview(summary: dict[str, Any], out: Path) -> Path | None:
     for ax, cohort in zip(axes[:, 0], cohorts):
         part = table[table["cohort"] == cohort]
         groups = sorted({(r.scheme, r.task) for r in part.itertuples()},
-                        key=lambda g: (_SCHEME_ORDER.get(g[0], 9), g[1] != "4class", g[1]))
+                        key=lambda g: (_SCHEME_ORDER.get(g[0], 9), not is_main_task(g[1]), g[1]))
         width = 0.8 / max(len(models), 1)
         for j, model in enumerate(models):
             for i, (scheme, task) in enumerate(groups):
@@ -74,7 +88,8 @@ def _confusions(summary: dict[str, Any], out: Path) -> list[tuple[str, Path]]:
     res = summary.get("results", {})
     figs = []
     for cohort in sorted({c.split("/")[0] for c in res}):
-        conds = [c for c in (f"{cohort}/intra/4class", f"{cohort}/loso/4class") if c in res]
+        main = _main_task(res, cohort)
+        conds = [c for c in (f"{cohort}/intra/{main}", f"{cohort}/loso/{main}") if c in res]
         model = "cnn_lstm_pretrained"
         conds = [c for c in conds if model in res[c]] or conds
         if not conds:
@@ -98,7 +113,8 @@ def _confusions(summary: dict[str, Any], out: Path) -> list[tuple[str, Path]]:
             ax.set_xlabel("predicted")
             ax.set_ylabel("true")
             ax.set_title(f"{cond} ({_MODEL_TITLES.get(m, m)})", fontsize=9)
-        figs.append((f"{cohort}: 4-class confusion matrices (row %)", _save(fig, out / f"confusion_{cohort}.png")))
+        k = (summary.get("tasks", {}).get(cohort, {}).get(main) or f"{main[:-len('class')]}-class")
+        figs.append((f"{cohort}: {k} confusion matrices (row %)", _save(fig, out / f"confusion_{cohort}.png")))
     return figs
 
 
@@ -106,7 +122,7 @@ def _per_subject(summary: dict[str, Any], out: Path) -> list[tuple[str, Path]]:
     plt = _plt()
     res = summary.get("results", {})
     figs = []
-    for cond in sorted(c for c in res if c.endswith("/loso/4class") or c.endswith("/intra/4class")):
+    for cond in sorted(c for c in res if _is_main_condition(c)):
         models = [m for m in _MODEL_TITLES if m in res[cond]]
         if not models:
             continue
