@@ -214,7 +214,7 @@ class MuscleIdPipeline(Pipeline):
                 shown = task_name(task, cohort)
                 schemes = _task_schemes(cfg, task)
                 if "intra" in schemes:
-                    _warn_one_class_subjects(name, task, md, y)
+                    _warn_one_class_subjects(name, shown, md, y)
                     splitter = WithinSubject(test_size=ev.intra_test_size, unit="unit",
                                              seed=derive_seed(cfg.seed, name, task, "intra"), n_repeats=ev.intra_repeats)
                     for r, (tr, te) in enumerate(splitter.split(md, y=y)):
@@ -354,7 +354,7 @@ class MuscleIdPipeline(Pipeline):
         models = _fold_models(cfg, task, scheme)
         for model in models:
             if model in SIMPRE_MODELS and not _simpre_match(cfg, np.unique(y[train])):
-                extras["models"][model] = {"skipped": f"no class of task {task!r} matches a muscle of "
+                extras["models"][model] = {"skipped": f"no class of task {task_name(task, cohort)!r} matches a muscle of "
                                                       f"sim_pretrain.protocol {cfg.sim_pretrain.protocol!r}"}
                 continue
             # a _simpre model shares its twin's seed: the two differ only by the pretraining
