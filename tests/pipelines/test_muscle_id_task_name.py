@@ -67,10 +67,6 @@ def three_run(tmp_path_factory):
     return root / "run", ds
 
 
-def _cli(argv, capsys):
-    return cli(argv, capsys)
-
-
 def test_a_three_muscle_folder_names_everything_3class(three_run, tmp_path, capsys):
     run, ds = three_run
     folds = sorted(p.name for p in (run / "folds").iterdir())
@@ -88,14 +84,14 @@ def test_a_three_muscle_folder_names_everything_3class(three_run, tmp_path, caps
     assert set(preds["condition"]) == {"lab/intra/3class", "lab/loso/3class"}
     assert "4class" not in json.dumps(json.loads((run / "figures.json").read_text()))
     # check-placement finds the deployable model under its new name
-    code, out, err = _cli(["check-placement", run, ds / "S0_VL.h5", "--expected", "*=VL"], capsys)
+    code, out, err = cli(["check-placement", run, ds / "S0_VL.h5", "--expected", "*=VL"], capsys)
     assert code in (0, 1) and "Traceback" not in err, err
     assert "lab-final-3class" in out + err
     # without a final model: a LOSO fold of the main task (was: the first fold by name, an intra one)
     nofinal = tmp_path / "nofinal"
     shutil.copytree(run, nofinal)
     shutil.rmtree(nofinal / "folds" / "lab-final-3class")
-    code, out, err = _cli(["check-placement", nofinal, ds / "S0_VL.h5", "--expected", "*=VL"], capsys)
+    code, out, err = cli(["check-placement", nofinal, ds / "S0_VL.h5", "--expected", "*=VL"], capsys)
     assert code in (0, 1) and "Traceback" not in err, err
     assert "lab-loso-3class-S0" in out + err
 
@@ -149,9 +145,10 @@ def _to_old_naming(run: Path, dst: Path) -> Path:
             df.to_parquet(p, index=False)
         d.rename(d.with_name(d.name.replace("3class", "4class")))
     m = dst / "metrics.json"
-    m.write_text(m.read_text().replace("lab/intra/3class", "lab/intra/4class").replace("lab/loso/3class", "lab/loso/4class")
-                 .replace("lab/final/3class", "lab/final/4class").replace('"3class"', '"4class"')
-                 .replace("-3class-", "-4class-").replace("-final-3class", "-final-4class"))
+    text = m.read_text()
+    for new, old in (("/3class", "/4class"), ('"3class"', '"4class"'), ("-3class", "-4class")):
+        text = text.replace(new, old)
+    m.write_text(text)
     df = pd.read_parquet(dst / "predictions.parquet")
     df["condition"] = df["condition"].str.replace("3class", "4class")
     df["fold"] = df["fold"].str.replace("3class", "4class")
@@ -165,19 +162,19 @@ def test_a_run_written_before_the_naming_still_reads_and_refuses_a_resume(three_
 
     run, ds = three_run
     old = _to_old_naming(run, tmp_path / "old")
-    code, out, err = _cli(["check-placement", old, ds / "S0_VL.h5", "--expected", "*=VL"], capsys)
+    code, out, err = cli(["check-placement", old, ds / "S0_VL.h5", "--expected", "*=VL"], capsys)
     assert code in (0, 1) and "Traceback" not in err, err
     assert "lab-final-4class" in out + err  # the deployable model, not any fold
-    code, out, err = _cli(["export", old, "--onnx", tmp_path / "m.onnx"], capsys)
+    code, out, err = cli(["export", old, "--onnx", tmp_path / "m.onnx"], capsys)
     assert code == 0 and "Traceback" not in err, err
-    code, out, err = _cli(["report", old], capsys)
+    code, out, err = cli(["report", old], capsys)
     assert code == 0, err
     summary = json.loads((old / "metrics.json").read_text())["summary"]
     titles = [t for t, _ in make_figures(summary, pd.read_parquet(old / "predictions.parquet"), tmp_path / "figs")]
     assert "lab: 3-class confusion matrices (row %)" in titles  # K from the run, not the old key
     assert "lab/loso/4class: per-subject accuracy" in titles
     # --resume would add 3class folds beside the 4class ones: one line, exit 2, nothing added
-    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", old, *_RUN_ARGS, "--resume"], capsys)
+    code, _, err = cli(["run", "muscle-id", "--data", ds, "--out", old, *_RUN_ARGS, "--resume"], capsys)
     line = one_error_line(code, err)
     assert "older myoflow" in line and "'3class'" in line and "new --out" in line and str(old) in line
     assert not list((old / "folds").glob("*3class*"))

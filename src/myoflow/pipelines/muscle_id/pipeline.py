@@ -354,8 +354,8 @@ class MuscleIdPipeline(Pipeline):
         models = _fold_models(cfg, task, scheme)
         for model in models:
             if model in SIMPRE_MODELS and not _simpre_match(cfg, np.unique(y[train])):
-                extras["models"][model] = {"skipped": f"no class of task {task_name(task, cohort)!r} matches a muscle of "
-                                                      f"sim_pretrain.protocol {cfg.sim_pretrain.protocol!r}"}
+                extras["models"][model] = {"skipped": f"no class of task {task_name(task, cohort)!r} matches a "
+                                                      f"muscle of sim_pretrain.protocol {cfg.sim_pretrain.protocol!r}"}
                 continue
             # a _simpre model shares its twin's seed: the two differ only by the pretraining
             seed = derive_seed(ctx.seed, SIMPRE_MODELS.get(model, model))
