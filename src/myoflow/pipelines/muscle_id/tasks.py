@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAIN", "MAIN_TASK_PATTERN", "is_main_task", "main_task_name", "task_name", "legacy_name"]
+__all__ = ["MAIN", "MAIN_TASK_PATTERN", "is_main_task", "main_task_name", "task_name"]
 
 #: Internal key of the main task in ``CohortData.labels``, fold payloads and seeds (never renamed:
 #: the seeds of every cohort depend on it).
@@ -49,11 +49,6 @@ def main_task_name(cohort: Any) -> str:
 def task_name(task: str, cohort: Any) -> str:
     """The user-visible name of ``task`` (an internal key): the main task's ``{K}class``, others unchanged."""
     return main_task_name(cohort) if task == MAIN else task
-
-
-def legacy_name(name: str) -> str:
-    """The name myoflow gave ``name`` (a visible task name) before the ``{K}class`` naming (``4class``)."""
-    return MAIN if is_main_task(name) else name
 
 
 def is_main_task(name: str) -> bool:
