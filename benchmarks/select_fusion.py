@@ -55,6 +55,18 @@ CANDIDATES = {
 }
 
 
+def _read_selection_record(p) -> dict | None:
+    """A selection record of a separately seeded cohort, or None after a one-line error (unreadable, seed 0)."""
+    try:
+        r = json.loads(Path(p).read_text())
+    except (OSError, ValueError) as exc:
+        print(f"error: {p}: cannot read record ({exc})", file=sys.stderr)
+        return None
+    if refuse_reported_seed(int(r.get("selection_seed", 0))):
+        return None
+    return r
+
+
 _CACHE: dict = {}
 #: sklearn baselines scored in the same folds for reference (never chosen from).
 REFERENCES = ("descriptors_logreg", "descriptors_gb", "oracle_truth_logreg")
@@ -287,12 +299,8 @@ def stopping_report(paths: list[Path]) -> dict | None:
 
     rows = []
     for p in paths:
-        try:
-            r = json.loads(Path(p).read_text())
-        except (OSError, ValueError) as exc:
-            print(f"error: {p}: cannot read record ({exc})", file=sys.stderr)
-            return None
-        if refuse_reported_seed(int(r.get("selection_seed", 0))):
+        r = _read_selection_record(p)
+        if r is None:
             return None
         if not any("val_loss_curves" in t for t in r.get("tasks", [])):
             print(f"error: {p}: record has no member validation curves (written before round 3)", file=sys.stderr)
@@ -396,12 +404,8 @@ def combine(paths: list[Path], min_gain: float, bacc_tolerance: float | None = N
     """
     recs = []
     for p in paths:
-        try:
-            r = json.loads(Path(p).read_text())
-        except (OSError, ValueError) as exc:
-            print(f"error: {p}: cannot read record ({exc})", file=sys.stderr)
-            return None
-        if refuse_reported_seed(int(r.get("selection_seed", 0))):
+        r = _read_selection_record(p)
+        if r is None:
             return None
         if any("margin" not in t["per_condition"][c] for t in r.get("table", []) for c in t["per_condition"]):
             print(f"error: {p}: record has no margins (written before --combine existed)", file=sys.stderr)

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from myoflow.cli import main
 from myoflow.containers import Recording
 from myoflow.io import load_dataset, write_edf
+
+from ..test_user_data import run_cli
 
 N, FS = 4000, 1000.0
 CHANNELS = [  # name, type, units, status, target_muscle
@@ -26,15 +27,6 @@ CHANNELS = [  # name, type, units, status, target_muscle
 ]
 
 
-def run_cli(args, capsys, code=0):
-    try:
-        main([str(a) for a in args])
-        rc = 0
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    assert rc == code, f"exit {rc} != {code}\nstdout:\n{out}\nstderr:\n{err}"
-    return out, err
 
 
 def tsv(path: Path, header, rows) -> Path:
