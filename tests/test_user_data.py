@@ -385,6 +385,8 @@ def test_binary_requested_without_side_warns(tmp_path, caplog, grid_raw):
         data = get_pipeline("muscle-id").prepare(cfg, None)
     assert list(data["noside"].tasks) == ["4class"]
     assert "no binary task can be formed" in caplog.text and "data.noside.tasks" in caplog.text
+    example = caplog.text.split("e.g.")[1]  # the example groups the cohort's own classes, not the paper's
+    assert all(c in example for c in set(map(str, data["noside"].labels["4class"]))) and "RF" not in example
 
 
 def test_heel_strike_error_says_what_was_tried_and_how_to_supply_events():

@@ -176,11 +176,14 @@ class MuscleIdPipeline(Pipeline):
             data[name] = load_cohort(name, cohort_cfg, cfg.preprocess, cache_dir)
             log.info("cohort %s: %s", name, data[name].info)
             if cfg.evaluate.binary != "none" and not _binary_tasks(cfg, data[name]):
+                # the example groups THIS cohort's classes (a lab's VL/BF/TA/GL, not the paper's muscles)
+                classes = sorted(map(str, np.unique(data[name].labels[MAIN])))
+                half = max(1, len(classes) // 2)
                 log.warning(
                     "cohort %s: evaluate.binary is %r but no binary task can be formed (recordings carry no "
                     "'side' meta and the cohort defines no grouped tasks); define one with "
-                    "data.%s.tasks, e.g. {thigh_vs_shank: {thigh: [RF, BF], shank: [TA, GL]}}",
-                    name, cfg.evaluate.binary, name)
+                    "data.%s.tasks, e.g. {a_vs_b: {a: [%s], b: [%s]}}",
+                    name, cfg.evaluate.binary, name, ", ".join(classes[:half]), ", ".join(classes[half:]))
         data.cache_dir = None if cache_dir is None else str(cache_dir)
         simpre = [m for m in cfg.evaluate.models if m in SIMPRE_MODELS]
         if simpre:
