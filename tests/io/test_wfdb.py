@@ -167,10 +167,11 @@ def test_defaults_rate_gain_units_and_length_from_the_file(tmp_path):
     d = digital_signals(2, 30, -500, 500, seed=5)
     (tmp_path / "r.dat").write_bytes(d.T.reshape(-1).astype("<i2").tobytes())
     # header(5): no rate → 250 Hz, gain 0 → 200 adu per unit, no units → mV, no length → the file's
-    (tmp_path / "r.hea").write_text(f"r 2\nr.dat 16 0 12 0 {d[0, 0]} {checksum(d[0])} 0 a\nr.dat 16\n")
+    # and no baseline → the ADC zero (7 here)
+    (tmp_path / "r.hea").write_text(f"r 2\nr.dat 16 0 12 7 {d[0, 0]} {checksum(d[0])} 0 a\nr.dat 16\n")
     rec = read_wfdb(tmp_path / "r.hea")
     assert rec.fs == 250.0 and rec.n_samples == 30 and list(rec.ch_names) == ["a", "ch2"]
-    np.testing.assert_allclose(rec.data, d / 200.0 * 1e-3, rtol=1e-6)
+    np.testing.assert_allclose(rec.data, (d - np.array([[7], [0]])) / 200.0 * 1e-3, rtol=1e-6)
 
 
 def test_unknown_unit_is_kept_unscaled(tmp_path):
@@ -236,6 +237,10 @@ def test_multi_segment_record_with_a_gap_and_a_layout(tmp_path):
     (tmp_path / "f.hea").write_text(f"f/2 2 {FS:g} 60\nf_1 40\nf_2 20\n")
     rec = read(tmp_path / "f.hea")
     np.testing.assert_allclose(rec.data, np.hstack([a, a[:, :20]]) / 200.0 * 1e-3, rtol=1e-6)
+    # a fixed layout whose second segment swaps a signal is refused, not joined into the wrong channel
+    write_record(tmp_path, "f_2", a[:, :20], names=["BB", "RF"])
+    with pytest.raises(DataError, match=r"f_2\.hea: segment signals \['BB', 'RF'\] differ"):
+        read(tmp_path / "f.hea")
 
 
 # ------------------------------------------------------------------ bad input: one line naming the file
