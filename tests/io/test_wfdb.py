@@ -13,7 +13,7 @@ import pytest
 
 from myoflow.cli import main
 from myoflow.errors import DataError
-from myoflow.io import read, read_wfdb
+from myoflow.io import load_dataset, read, read_wfdb
 
 FS = 1000.0
 
@@ -334,9 +334,16 @@ def test_convert_pairs_hea_with_dat_and_skips_segment_headers(tmp_path, capsys):
     write_record(tmp_path / "raw", "S03_BB_1", d)
     write_record(tmp_path / "raw", "S03_BB_2", d)
     (tmp_path / "raw" / "S03_BB.hea").write_text(f"S03_BB/2 2 {FS:g} 8000\nS03_BB_1 4000\nS03_BB_2 4000\n")
+    words = [(1 << 10) | 100, (63 << 10) | 5] + list(np.frombuffer(b"onset\x00", dtype="<u2")) + [0]
+    (tmp_path / "raw" / "S01_BB.atr").write_bytes(np.asarray(words, dtype="<u2").tobytes())
     out, _ = run_cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{muscle}", "--out", tmp_path / "ds"],
                      capsys)
     assert "wrote 3 item(s), 3 subject(s)" in out
+    folder = load_dataset(tmp_path / "ds")
+    rec = folder.load(next(k for k in folder.stems if "S01" in k))
+    assert rec.events["kind"].tolist() == ["onset"] and rec.events["sample"].tolist() == [100]
+    s03 = folder.load(next(k for k in folder.stems if "S03" in k))
+    np.testing.assert_allclose(s03.data, np.hstack([d, d]) / 200.0 * 1e-3, rtol=1e-6)
 
 
 def _bursts(muscle: str, rng: np.random.Generator, seconds: float = 14.0) -> np.ndarray:
