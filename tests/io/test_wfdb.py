@@ -237,6 +237,11 @@ def test_multi_segment_record_with_a_gap_and_a_layout(tmp_path):
     (tmp_path / "f.hea").write_text(f"f/2 2 {FS:g} 60\nf_1 40\nf_2 20\n")
     rec = read(tmp_path / "f.hea")
     np.testing.assert_allclose(rec.data, np.hstack([a, a[:, :20]]) / 200.0 * 1e-3, rtol=1e-6)
+    # a segment whose header disagrees with the record's about its length is refused
+    (tmp_path / "f.hea").write_text(f"f/2 2 {FS:g} 61\nf_1 40\nf_2 21\n")
+    with pytest.raises(DataError, match=r"f_2\.hea: segment header gives 20 samples, the record's header 21"):
+        read(tmp_path / "f.hea")
+    (tmp_path / "f.hea").write_text(f"f/2 2 {FS:g} 60\nf_1 40\nf_2 20\n")
     # a fixed layout whose second segment swaps a signal is refused, not joined into the wrong channel
     write_record(tmp_path, "f_2", a[:, :20], names=["BB", "RF"])
     with pytest.raises(DataError, match=r"f_2\.hea: segment signals \['BB', 'RF'\] differ"):
@@ -285,6 +290,7 @@ BAD = {
                       "is an absolute path"),
     "zero_rate": (lambda p: _edit(p, "r 2 1000", "r 2 0"), "sampling rate must be > 0"),
     "negative_rate": (lambda p: _edit(p, "r 2 1000", "r 2 -1000"), "sampling rate must be > 0"),
+    "huge_nsamp": (lambda p: _edit(p, "r 2 1000 40", "r 2 1000 4000000000000"), r"r\.dat: signal file is truncated"),
     "nsamp_zero": (lambda p: _edit(p, "r 2 1000 40", "r 2 1000 0"), "declares 0 samples"),
     "initial_value": (lambda p: _poke(p.parent / "r.dat", 0, b"\x01\x00") or p,
                       r"r\.dat: signal 'EMG1': first sample 1 differs from the header's initial value"),

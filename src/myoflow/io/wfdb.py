@@ -309,18 +309,21 @@ def _read_digital(hea: Path, h: _Header, nsamp: int | None) -> tuple[np.ndarray,
         nsamp = min(counts)
         if nsamp <= 0 and not (layout and nsamp == 0):
             raise DataError("signal file(s) hold no complete sample frame", where)
-    data = np.empty((len(h.signals), nsamp * spf), dtype=np.int64)
-    for fname, idx in groups.items():
+    for fname, idx in groups.items():  # sizes first: a corrupt length must not allocate terabytes
         f, raw = per_file[fname]
         fmt, off = h.signals[idx[0]].fmt, h.signals[idx[0]].offset
-        frame = len(idx) * spf
-        n = nsamp * frame
-        need = _bytes_for(fmt, n)
+        need = _bytes_for(fmt, nsamp * len(idx) * spf)
         have = len(raw) - off
         if have < need:
             raise DataError(f"signal file is truncated: the header's {nsamp} samples of {len(idx)} signal(s) in "
                             f"format {fmt} need {need} bytes after the byte offset {off}, it holds {max(have, 0)}",
                             str(f))
+    data = np.empty((len(h.signals), nsamp * spf), dtype=np.int64)
+    for fname, idx in groups.items():
+        f, raw = per_file[fname]
+        fmt, off = h.signals[idx[0]].fmt, h.signals[idx[0]].offset
+        n = nsamp * len(idx) * spf
+        need = _bytes_for(fmt, n)
         stream = _decode(raw[off:off + need], fmt, n).reshape(nsamp, len(idx), spf)
         for k, i in enumerate(idx):
             col = stream[:, k, :].reshape(-1)
@@ -411,6 +414,8 @@ def _multi_segment(hea: Path, h: _Header, to_volt: bool) -> tuple[np.ndarray, li
             raise DataError(f"segment rate {sh.fs:g} Hz differs from the record's {h.fs:g} Hz", str(f))
         if sh.nsamp is None:
             sh.nsamp = n
+        elif sh.nsamp != n:
+            raise DataError(f"segment header gives {sh.nsamp} samples, the record's header {n} for it", str(f))
         parts.append((seg, n, (f, sh)))
     first = layout if layout is not None else next((p[2][1] for p in parts if p[2] is not None), None)
     if first is None:
