@@ -217,6 +217,11 @@ def test_annotations_become_events(tmp_path):
     (tmp_path / "r.atr").rename(tmp_path / "r.qrs")
     assert read_wfdb(hea).events.empty
     assert read(hea, annotator="qrs").events["sample"].tolist() == [100, 3100, 3150]
+    with pytest.raises(DataError, match=r"r\.abc: annotation file r\.abc \(annotator=abc\) is missing"):
+        read(hea, annotator="abc")
+    (tmp_path / "r.atr").write_bytes(np.asarray([(55 << 10) | 3, 0], dtype="<u2").tobytes())
+    with pytest.raises(DataError, match=r"r\.atr: annotation file has an unknown code 55"):
+        read(hea)
 
 
 def test_multi_segment_record_with_a_gap_and_a_layout(tmp_path):
