@@ -4,6 +4,7 @@
 * :func:`plan_from_bids` — a BIDS-EMG dataset → items for ``myoflow convert --bids``.
 * :mod:`~myoflow.io.native` — :func:`save` / :func:`load`, the exact HDF5 format.
 * :func:`write_dataset` / :func:`load_dataset` — the standard dataset folder.
+* :func:`read_wfdb` — PhysioNet WFDB records (``.hea`` + ``.dat``).
 * :func:`write_edf` — EDF+/BDF+ export; :func:`to_nwb` — NWB export.
 * :mod:`~myoflow.io.interop` — MNE (:func:`to_mne` / :func:`from_mne`) and :func:`from_dataframe`.
 * :mod:`~myoflow.io.datasets` — loaders for the public datasets in ``../shared/data``.
@@ -31,6 +32,7 @@ from .opensim import read_opensim
 from .reader import read, supported_suffixes
 from .summary import describe
 from .tabular import read_csv
+from .wfdb import read_wfdb
 from .xdf import read_xdf
 
 __all__ = [
@@ -38,7 +40,7 @@ __all__ = [
     "save", "load",
     "Dataset", "write_dataset", "load_dataset", "is_dataset_folder",
     "read_edf", "write_edf", "read_csv", "read_mat", "read_c3d", "read_opensim", "read_opensignals",
-    "read_xdf", "read_rhd", "read_nwb", "to_nwb", "to_mne", "from_mne", "from_dataframe",
+    "read_xdf", "read_rhd", "read_wfdb", "read_nwb", "to_nwb", "to_mne", "from_mne", "from_dataframe",
     "DATASETS", "detect_dataset",
     "load_elderly_lowerlimb", "load_ceinms_gait", "load_pyomeca", "load_openhdemg_otb",
     "load_stim_artefact_tscs", "load_biosignalsnotebooks",

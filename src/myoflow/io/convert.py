@@ -139,6 +139,14 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
                     out.append((f, p))
         else:
             out.append((p, p.parent))
+    # A WFDB record's .dat files are not listed (no reader of their own), and the segment headers of a
+    # multi-segment record are parts of its master header, not records.
+    heas = [f for f, _ in out if f.suffix.lower() == ".hea"]
+    if heas:
+        from .wfdb import wfdb_companions
+
+        parts = set().union(*(wfdb_companions(f) for f in heas))
+        out = [(f, b) for f, b in out if f.suffix.lower() != ".hea" or f.resolve() not in parts]
     if not out:
         raise DataError("no recording files found in the inputs", ", ".join(map(str, inputs)))
     return out

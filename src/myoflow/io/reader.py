@@ -21,6 +21,7 @@ from .npz import read_npz
 from .opensignals import is_opensignals, is_opensignals_text, read_opensignals, read_opensignals_text
 from .opensim import read_opensim
 from .tabular import read_csv
+from .wfdb import read_wfdb
 from .xdf import read_xdf
 
 __all__ = ["read", "READERS", "supported_suffixes", "hint_names"]
@@ -65,6 +66,7 @@ READERS: dict[str, Callable[..., Any]] = {
     ".nwb": read_nwb,
     ".xdf": read_xdf,
     ".rhd": read_rhd,
+    ".hea": read_wfdb,
 }
 
 
@@ -115,7 +117,7 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
     Parameters
     ----------
     path : path-like
-        A file (``.edf .bdf .csv .tsv .txt .mat .npz .c3d .sto .mot .h5 .hdf5 .xlsx .nwb .xdf .rhd``) or a
+        A file (``.edf .bdf .csv .tsv .txt .mat .npz .c3d .sto .mot .h5 .hdf5 .xlsx .nwb .xdf .rhd .hea``) or a
         folder: a standard dataset folder (``dataset.json``) or one of the
         registered public datasets (:data:`myoflow.io.datasets.DATASETS`).
     **hints
@@ -173,6 +175,12 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
         return _call(loader.load, p, hints, f"dataset {loader.name!r}")
     suffix = p.suffix.lower()
     reader = READERS.get(suffix)
+    if reader is None and suffix == ".dat" and p.with_suffix(".hea").is_file():
+        # a WFDB signal file alone cannot be read: its format, gains and names are in the header
+        raise DataError(f"a WFDB signal file: pass its header {p.with_suffix('.hea').name} instead", str(p))
+    if reader is None and suffix == ".dat":
+        raise DataError("unknown file type '.dat'; a PhysioNet WFDB signal file is read through its header "
+                        "NAME.hea (none found beside it)", str(p))
     if reader is None:
         raise DataError(
             f"unknown file type {suffix or '(no extension)'!r}; supported: {' '.join(supported_suffixes())}", str(p)
