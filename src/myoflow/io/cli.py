@@ -187,8 +187,8 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
 def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, pattern: str | None,
                 channel_map: tuple[str, ...], stream_map: tuple[str, ...], meta: tuple[str, ...], split_channels: bool, participants: Path | None, events: Path | None,
                 fs: float | None, hints: tuple[str, ...], bad_rows: str, bids: bool) -> None:
-    """Convert raw recording files (EDF/BDF, CSV/TSV/TXT, MAT, C3D, OpenSim .sto/.mot, OpenSignals)
-    or a BIDS-EMG dataset into a myoflow dataset folder, print a summary table and write it to
+    """Convert raw recording files (EDF/BDF, CSV/TSV/TXT, MAT, NPZ, C3D, OpenSim .sto/.mot, OpenSignals, XDF, Intan,
+    NWB, PhysioNet WFDB .hea) or a BIDS-EMG dataset into a myoflow dataset folder, print a summary table and write it to
     OUT/convert_summary.csv.
 
     Name the files either with --manifest or with --pattern over INPUTS (files or folders), or give one
