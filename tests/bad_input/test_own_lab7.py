@@ -56,3 +56,36 @@ def test_export_of_a_deep_window_ensemble_names_the_network_to_export(tmp_path, 
     assert not (tmp_path / "m.onnx").exists()
     code, out, err = _cli(["export", tmp_path / "run", "--onnx", tmp_path / "m.onnx"], capsys)
     assert code == 0 and "cnn_lstm_random" in out, err  # the default is the network that has one graph
+
+
+# ------------------------------------------------------------------ a clinic's covariate columns with units
+def test_covariate_columns_with_units_are_read_and_predict_takes_their_names(tmp_path, capsys, caplog):
+    """Was: a clinic's ``Age (y)`` / ``Height (cm)`` / ``Weight (kg)`` columns were left out of the covariates
+    without a word (the model trained on sex and BMI alone), and naming one with ``--set data.covariates`` gave a
+    run whose ``myoflow predict`` called it missing however it was typed (keys were lower-cased)."""
+    import yaml
+
+    from myoflow.io import native
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(6, 0, frequencies=(10.0, 20.0), train_s=1.0, n_units=20, fs=2000.0)
+    part = part[["subject", "age", "sex", "height", "weight", "bmi", "mass_class"]].rename(
+        columns={"age": "Age (y)", "height": "Height (cm)", "weight": "Weight (kg)"})
+    part["Height (cm)"] = 100 * part["Height (cm)"]
+    items = [(f"{r.meta['subject']}_{r.meta['muscle']}_{r.meta['frequency']:g}", r) for r in recs]
+    ds = write_dataset(tmp_path / "clinic", items, part, {"protocol": "evoked"}).path
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run",
+                         "--set", "evaluate.models=[attention_bilstm]", "--set", "train.epochs=1",
+                         "--set", "model.params.n_members=1", "--set", "evaluate.n_boot=10",
+                         "--set", "evaluate.n_splits=2"], capsys)
+    assert code == 0, err
+    cfg = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert cfg["data"]["covariates"] == ["Age (y)", "sex", "Height (cm)", "Weight (kg)", "bmi"]
+    assert "'Age (y)' as age" in caplog.text
+    files = [native.save(r, tmp_path / f"{r.meta['muscle']}_{r.meta['frequency']:g}.h5") for r in recs
+             if r.meta["subject"] == "S001"]
+    code, out, err = _cli(["predict", tmp_path / "run", *files, "--covariates",
+                           "AGE (Y)=54,sex=F,height (cm)=162,Weight (kg)=70,bmi=26.7", "--json"], capsys)
+    assert code == 0, err
+    code, _, err = _cli(["predict", tmp_path / "run", *files, "--covariates", "sex=F,bmi=26.7"], capsys)
+    assert "missing covariate(s) ['Age (y)', 'Height (cm)', 'Weight (kg)']" in _one_error_line(code, err)
