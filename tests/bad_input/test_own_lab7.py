@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from myoflow.containers import Recording
@@ -89,3 +90,27 @@ def test_covariate_columns_with_units_are_read_and_predict_takes_their_names(tmp
     assert code == 0, err
     code, _, err = _cli(["predict", tmp_path / "run", *files, "--covariates", "sex=F,bmi=26.7"], capsys)
     assert "missing covariate(s) ['Age (y)', 'Height (cm)', 'Weight (kg)']" in _one_error_line(code, err)
+
+
+# ------------------------------------------------------------------ a left-leg treadmill set (Camargo-style)
+def test_left_leg_angles_name_the_side_setting(tmp_path, capsys):
+    """Was: "angles stream needs [...] or ['hip_flexion_r', 'knee_angle_r', 'ankle_angle_r']; it has [...'_l']",
+    which did not say that the side is a setting (``data.side``)."""
+    from myoflow.containers import Trial
+
+    t = np.arange(0, 6, 1 / 200)
+    ph = 2 * np.pi * t / 1.1
+    ang = np.stack([25 * np.cos(ph), -30 * (1 - np.cos(2 * ph)), 10 * np.sin(ph)])
+    items = []
+    for s in ("AB06", "AB07", "AB08"):
+        strikes = pd.DataFrame({"sample": np.arange(0, t.size, 220), "kind": "heel_strike"})
+        rec = Recording(ang, 200.0, ["hip_flexion_l", "knee_angle_l", "ankle_angle_l"], units="deg",
+                        events=strikes, meta={"source": f"{s}/treadmill_01_ik.mot"})
+        emg = Recording(1e-4 * np.random.default_rng(0).normal(size=(2, 6000)), 1000.0, ["TA", "SOL"], units="V")
+        items.append((f"{s}_treadmill_01", Trial(streams={"angles": rec, "emg": emg},
+                                                 meta={"subject": s, "trial": "treadmill_01"})))
+    part = pd.DataFrame({"subject": ["AB06", "AB07", "AB08"], "height": 1.7, "weight": 70.0})
+    ds = write_dataset(tmp_path / "camargo", items, part, {"protocol": "gait"}).path
+    code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run"], capsys)
+    line = _one_error_line(code, err)
+    assert "treadmill_01_ik.mot" in line and "left leg" in line and "--set data.side=l" in line

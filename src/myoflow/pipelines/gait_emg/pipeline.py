@@ -296,6 +296,28 @@ def _check_degrees_stated(trial) -> None:
                         rec.source)
 
 
+def _check_side(trial, side: str) -> None:
+    """Name ``data.side`` when the trial's OpenSim angles are the other leg's only.
+
+    A left-leg set (Camargo et al. 2021 records the left side) stopped on "angles stream needs
+    [...] or ['hip_flexion_r', ...]", which did not say that the side is a setting.
+    """
+    from ...biomech.gait_cycles import ANGLES_MYOFLOW
+
+    if "angles" not in trial:
+        return
+    have = set(trial["angles"].ch_names)
+    if set(ANGLES_MYOFLOW) <= have:
+        return
+    joints = ("hip_flexion", "knee_angle", "ankle_angle")
+    other = {"r": "l", "l": "r"}.get(str(side).lower())
+    if other and not all(f"{j}_{side}" in have for j in joints) and all(f"{j}_{other}" in have for j in joints):
+        raise DataError(f"the angles are the {'left' if other == 'l' else 'right'} leg's "
+                        f"({', '.join(f'{j}_{other}' for j in joints)}) while data.side is {side!r}: set "
+                        f"data.side: {other} (myoflow run ... --set data.side={other})",
+                        trial["angles"].source or trial.source)
+
+
 def _warn_heel_strike_names(trial) -> None:
     """Warn when a trial's events look like heel strikes but are not read as such.
 
@@ -324,6 +346,7 @@ def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, 
                  rules=rules, crop=d.crop) if user else ({"rules": rules} if real else {})
     for name, trial in trials:
         if user:
+            _check_side(trial, cfg.data.side)
             _check_degrees_stated(trial)
             _warn_heel_strike_names(trial)
         mass = None if masses is None else masses.get(str(trial.subject))
