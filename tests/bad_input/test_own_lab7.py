@@ -114,3 +114,29 @@ def test_left_leg_angles_name_the_side_setting(tmp_path, capsys):
     code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run"], capsys)
     line = _one_error_line(code, err)
     assert "treadmill_01_ik.mot" in line and "left leg" in line and "--set data.side=l" in line
+
+
+# ------------------------------------------------------------------ report on a killed --data run
+def test_report_of_an_unfinished_data_run_gives_the_command_that_finishes_it(tmp_path, capsys, monkeypatch):
+    """Was: "finish it with 'myoflow run CONFIG --out RUN_DIR --resume'": a run started as ``run PIPELINE --data
+    DIR --set ...`` has no YAML of the user's, and resuming with the --set flags retyped other than exactly is
+    refused as another config. The run's own config.yaml resumes it."""
+    import shlex
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    write_dataset(Path("armband"), _gesture_items(), None, {"protocol": "t"})
+    code, _, err = _cli(["run", "muscle-id", "--data", "armband", "--out", "run", "--workers", "1",
+                         "--cache-dir", "cache", "--set", "evaluate.models=[lda]", "--set", "evaluate.n_boot=10",
+                         "--set", "evaluate.schemes=[intra,loso]", "--set", "evaluate.final_model=false"], capsys)
+    assert code == 0, err
+    for name in ("metrics.json", "predictions.parquet", "figures.json", "report.html"):  # as a killed run leaves it
+        Path("run", name).unlink()
+    shutil.rmtree(next(Path("run/folds").glob("*loso*")))
+    code, _, err = _cli(["report", "run"], capsys)
+    line = _one_error_line(code, err)
+    finish = line.split("finish it with '")[1].rstrip("'")
+    assert finish == "myoflow run run/config.yaml --out run --resume"
+    code, _, err = _cli([*shlex.split(finish)[1:], "--workers", "1", "--cache-dir", "cache"], capsys)
+    assert code == 0, err
+    assert _cli(["report", "run"], capsys)[0] == 0
