@@ -140,3 +140,19 @@ def test_report_of_an_unfinished_data_run_gives_the_command_that_finishes_it(tmp
     code, _, err = _cli([*shlex.split(finish)[1:], "--workers", "1", "--cache-dir", "cache"], capsys)
     assert code == 0, err
     assert _cli(["report", "run"], capsys)[0] == 0
+
+
+def test_resuming_with_another_set_names_the_setting_and_the_runs_own_config(tmp_path, capsys, monkeypatch):
+    """Was: "holds a different config; refusing to overwrite it (choose another --out directory or delete that
+    run)": a --data run resumed with one --set forgotten did not learn which setting differed, nor that the
+    run's config.yaml continues it."""
+    monkeypatch.chdir(tmp_path)
+    write_dataset(Path("armband"), _gesture_items(), None, {"protocol": "t"})
+    argv = ["run", "muscle-id", "--data", "armband", "--out", "run", "--workers", "1", "--cache-dir", "cache",
+            "--set", "evaluate.models=[lda]", "--set", "evaluate.n_boot=10", "--set", "evaluate.schemes=[intra]",
+            "--set", "evaluate.final_model=false"]
+    assert _cli(argv, capsys)[0] == 0
+    code, _, err = _cli([*argv[:-2], "--resume"], capsys)
+    line = _one_error_line(code, err)
+    assert "(evaluate.final_model: false in the run, true here)" in line
+    assert "myoflow run run/config.yaml --out run --resume" in line
