@@ -156,3 +156,30 @@ def test_resuming_with_another_set_names_the_setting_and_the_runs_own_config(tmp
     line = _one_error_line(code, err)
     assert "(evaluate.final_model: false in the run, true here)" in line
     assert "myoflow run run/config.yaml --out run --resume" in line
+
+
+# ------------------------------------------------------------------ one file in another unit
+@pytest.mark.parametrize("pipeline", ["muscle-id", "stimulated-mass"])
+def test_a_recording_a_unit_prefix_off_the_others_is_named(pipeline, tmp_path, capsys, caplog):
+    """Was: silence. One file of a folder in uV under a volts header (or mV read as V) is 1000x its
+    neighbours; amplitude features then follow the file's unit, not the muscle, and the run ends with exit 0."""
+    if pipeline == "muscle-id":
+        items = _gesture_items()
+        argv = ["--set", "evaluate.models=[lda]", "--set", "evaluate.schemes=[intra]", "--cache-dir", tmp_path / "c"]
+    else:
+        from myoflow.simulate.protocols.evoked import simulate_evoked
+
+        recs, part = simulate_evoked(6, 0, frequencies=(20.0,), train_s=1.0, n_units=20, fs=2000.0)
+        items = [(f"{r.meta['subject']}_{r.meta['muscle']}_20", r) for r in recs]
+        argv = ["--set", "evaluate.models=[ptp_logreg]", "--set", "evaluate.splitter=loso"]
+    good = write_dataset(tmp_path / "good", items, None if pipeline == "muscle-id" else part, {"protocol": "t"}).path
+    stem, rec = items[2]
+    items[2] = (stem, rec.with_data(rec.data * 1e3).replace(meta={**rec.meta, "source": "lab/S03_mV_as_V.csv"}))
+    bad = write_dataset(tmp_path / "bad", items, None if pipeline == "muscle-id" else part, {"protocol": "t"}).path
+    common = ["--workers", "1", "--set", "evaluate.n_boot=10", "--set", "evaluate.final_model=false", *argv]
+    code, _, err = _cli(["run", pipeline, "--data", good, "--out", tmp_path / "r1", *common], capsys)
+    assert code == 0, err
+    assert "unit slip" not in caplog.text
+    code, _, err = _cli(["run", pipeline, "--data", bad, "--out", tmp_path / "r2", *common], capsys)
+    assert code == 0, err
+    assert "lab/S03_mV_as_V.csv" in caplog.text and "unit slip" in caplog.text

@@ -56,8 +56,8 @@ REAL_MUSCLES = {"VL": ("thigh", "anterior"), "BF": ("thigh", "posterior"),
                 "TA": ("shank", "anterior"), "GL": ("shank", "posterior")}
 
 # Bump when windowing/feature code changes so cached cohorts are rebuilt.
-_CACHE_VERSION = 6  # 4: one side for everybody -> the classes are the muscles; 5: resolved segmentation in info;
-#                    6: flat (dead) channels give no windows
+_CACHE_VERSION = 7  # 4: one side for everybody -> the classes are the muscles; 5: resolved segmentation in info;
+#                    6: flat (dead) channels give no windows; 7: amplitude outliers in info
 
 
 @dataclass
@@ -236,7 +236,11 @@ def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list
         log.warning("%s: %d item(s) are not single Recordings and are left out: %s%s", cfg.path, len(skipped),
                     skipped[:5], hint)
     _one_spelling(items, str(cfg.path))
-    return _subset_subjects(items, cfg.subjects), {"participants": len(ds.participants)}
+    from .._shared import amplitude_outliers
+
+    # kept in the cohort's info, so a run served from the cache says it too (load_cohort)
+    return _subset_subjects(items, cfg.subjects), {"participants": len(ds.participants),
+                                                   "amplitude_outliers": amplitude_outliers([r for _, r in items])}
 
 
 def _one_spelling(items: list[tuple[str, Recording]], where: str) -> None:
@@ -483,7 +487,11 @@ def load_cohort(name: str, cfg: CohortConfig, pp: PreprocessConfig, cache_dir: P
         return data
 
     stem = None if cache_dir is None else Path(cache_dir) / "muscle_id" / f"{name}-{_cache_key(name, cfg, pp)}"
-    return cached(stem, lambda p: _load_cached(p, name, kind, cfg.tasks), _save_cached, build, what=f"cohort {name}")
+    data = cached(stem, lambda p: _load_cached(p, name, kind, cfg.tasks), _save_cached, build, what=f"cohort {name}")
+    from .._shared import warn_amplitude_outliers
+
+    warn_amplitude_outliers(data.info.get("amplitude_outliers") or [], str(cfg.path))
+    return data
 
 
 def _simpretrain_windows(spec, cache_dir: Path):

@@ -142,6 +142,9 @@ def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
             if not obj.meta.get("source"):  # errors about it then name its file
                 obj = obj.replace(meta={**obj.meta, "source": str(ds.file(stem))})
             recordings.append(obj)
+        from .._shared import amplitude_outliers, warn_amplitude_outliers
+
+        warn_amplitude_outliers(amplitude_outliers(recordings), str(d.path))
         info = {"source": "folder", "path": str(d.path)}
     p = cfg.preprocess
     try:
