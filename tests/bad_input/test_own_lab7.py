@@ -183,3 +183,22 @@ def test_a_recording_a_unit_prefix_off_the_others_is_named(pipeline, tmp_path, c
     code, _, err = _cli(["run", pipeline, "--data", bad, "--out", tmp_path / "r2", *common], capsys)
     assert code == 0, err
     assert "lab/S03_mV_as_V.csv" in caplog.text and "unit slip" in caplog.text
+
+
+# ------------------------------------------------------------------ a gesture set's rest class
+def test_a_class_without_bursts_is_named_not_dropped_in_silence(tmp_path, capsys, caplog):
+    """Was: a gesture set's ``rest`` recordings (no contraction for the burst detector) vanished from every
+    task without a word: the run scored the other gestures as if rest had never been recorded, exit 0."""
+    items = _gesture_items()
+    rng = np.random.default_rng(5)
+    items += [(f"{s}_rest", Recording(1e-6 * rng.normal(size=(2, 8000)), 1000.0, ["emg1", "emg2"],
+                                      meta={"subject": s, "muscle": "rest"})) for s in ("01", "02", "03")]
+    ds = write_dataset(tmp_path / "armband", items, None, {"protocol": "t"}).path
+    argv = ["run", "muscle-id", "--data", ds, "--workers", "1", "--cache-dir", tmp_path / "cache",
+            "--set", "evaluate.models=[lda]", "--set", "evaluate.schemes=[intra]", "--set", "evaluate.n_boot=10",
+            "--set", "evaluate.final_model=false"]
+    for out in ("r1", "r2"):  # the second is served from the cohort cache and says it too
+        caplog.clear()
+        code, _, err = _cli([*argv, "--out", tmp_path / out], capsys)
+        assert code == 0, err
+        assert "class(es) ['rest'] gave no windows" in caplog.text and "segmentation=whole" in caplog.text
