@@ -202,3 +202,33 @@ def test_a_class_without_bursts_is_named_not_dropped_in_silence(tmp_path, capsys
         code, _, err = _cli([*argv, "--out", tmp_path / out], capsys)
         assert code == 0, err
         assert "class(es) ['rest'] gave no windows" in caplog.text and "segmentation=whole" in caplog.text
+
+
+def test_an_emg_map_key_naming_no_channel_is_refused(tmp_path, capsys):
+    """Was: a typo in data.emg_map (``tibialisanterior`` for a ``tibialis anterior`` channel) left the channel
+    unmapped, and the run went on without TA (a trial carrying some muscles is scored on those), exit 0."""
+    from myoflow.containers import Trial
+
+    t = np.arange(0, 6, 1 / 200)
+    ph = 2 * np.pi * t / 1.1
+    ang = np.stack([25 * np.cos(ph), 30 * (1 - np.cos(2 * ph)), 10 * np.sin(ph)])
+    items = []
+    for s in ("AB06", "AB07", "AB08"):
+        rec = Recording(ang, 200.0, ["hip_flexion", "knee_flexion", "ankle_dorsiflexion"], units="deg")
+        strikes = pd.DataFrame({"sample": np.arange(0, t.size, 220), "kind": "heel_strike"})
+        rec = rec.replace(events=strikes)
+        mom = Recording(np.stack([np.sin(ph), np.cos(ph), np.sin(2 * ph)]) * 50, 200.0,
+                        ["hip_sagittal", "knee_sagittal", "ankle_sagittal"], units="N·m")
+        burst = (np.sin(2 * np.pi * np.arange(6000) / 1100) > 0.5).astype(float)
+        emg = Recording(1e-4 * np.random.default_rng(0).normal(size=(2, 6000)) * (0.1 + burst), 1000.0,
+                        ["tibialis anterior", "soleus"], units="V")
+        items.append((f"{s}_treadmill_01", Trial(streams={"angles": rec, "moments": mom, "emg": emg},
+                                                 meta={"subject": s, "trial": "treadmill_01"})))
+    part = pd.DataFrame({"subject": ["AB06", "AB07", "AB08"], "height": 1.7, "weight": 70.0})
+    ds = write_dataset(tmp_path / "camargo", items, part, {"protocol": "gait"}).path
+    code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run", "--workers", "1",
+                         "--set", "data.emg_map={tibialisanterior: TA, soleus: SOL}", "--set", "evaluate.ensemble=1",
+                         "--set", "train.epochs=1", "--set", "model.params.torque_epochs=1",
+                         "--set", "evaluate.n_boot=10", "--set", "evaluate.final_model=false"], capsys)
+    line = _one_error_line(code, err)
+    assert str(ds) in line and "['tibialisanterior']" in line and "did you mean 'tibialis anterior'" in line

@@ -318,6 +318,28 @@ def _check_side(trial, side: str) -> None:
                         trial["angles"].source or trial.source)
 
 
+def _check_emg_map(emg_map: dict[str, str], trials, where: str) -> None:
+    """Refuse a ``data.emg_map`` key that names no EMG channel of any trial of the folder.
+
+    A typo (``tibialisanterior`` for a ``tibialis anterior`` channel) left that channel unmapped, and since a
+    trial carrying some of the muscles is scored on those, the muscle dropped out of the run without a word.
+    Checked over the whole folder (a trial may lack a muscle); ``myoflow predict`` is not checked (a new
+    person's trial may carry fewer muscles than the run).
+    """
+    if not emg_map:
+        return
+    channels = sorted({str(c) for _, t in trials if "emg" in t for c in t["emg"].ch_names})
+    unknown = [k for k in emg_map if str(k) not in channels]
+    if unknown:
+        import difflib
+
+        near = {k: difflib.get_close_matches(str(k), channels, n=1) for k in unknown}
+        hint = ", ".join(f"{v[0]!r} for {k!r}" for k, v in near.items() if v)
+        raise DataError(f"data.emg_map key(s) {unknown} name no EMG channel of any trial, and an unmatched key "
+                        f"leaves its muscle out of the run; the channels are {channels[:12]}"
+                        f"{' ...' if len(channels) > 12 else ''}{f' (did you mean {hint}?)' if hint else ''}", where)
+
+
 def _warn_heel_strike_names(trial) -> None:
     """Warn when a trial's events look like heel strikes but are not read as such.
 
@@ -446,6 +468,7 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         trials = [(stem, _with_participant(obj, parts)) for stem, obj in ds if isinstance(obj, Trial)]
         if not trials:
             raise DataError("dataset folder holds no Trials (walking sessions)", str(d.path))
+        _check_emg_map(d.emg_map, trials, str(d.path))
         sim = _cycles_from_trials(trials, cfg, masses, user=True)
         if d.emg_floor_percentile is not None:
             sim, _ = subtract_emg_floor(sim, d.emg_floor_percentile)
