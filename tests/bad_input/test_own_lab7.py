@@ -232,3 +232,20 @@ def test_an_emg_map_key_naming_no_channel_is_refused(tmp_path, capsys):
                          "--set", "evaluate.n_boot=10", "--set", "evaluate.final_model=false"], capsys)
     line = _one_error_line(code, err)
     assert str(ds) in line and "['tibialisanterior']" in line and "did you mean 'tibialis anterior'" in line
+
+
+def test_label_values_differing_only_in_case_are_refused(tmp_path, capsys):
+    """Was: ``sarcopenia`` / ``Sarcopenia`` (a table typed by two people) were two classes each: a two-class
+    clinic ran as four classes, exit 0."""
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(6, 0, frequencies=(20.0,), train_s=1.0, n_units=20, fs=2000.0)
+    part = part[["subject", "age", "sex", "height", "weight"]].assign(
+        sarcopenia=["sarcopenia", "no", "Sarcopenia", "no", "sarcopenia", "No "])
+    items = [(f"{r.meta['subject']}_{r.meta['muscle']}_20", r) for r in recs]
+    ds = write_dataset(tmp_path / "clinic", items, part, {"protocol": "evoked"}).path
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run", "--workers", "1",
+                         "--set", "data.label=sarcopenia", "--set", "evaluate.models=[ptp_logreg]",
+                         "--set", "evaluate.n_boot=10", "--set", "evaluate.splitter=loso"], capsys)
+    line = _one_error_line(code, err)
+    assert "participants.csv" in line and "'Sarcopenia' (S003)" in line and "differ only in case" in line
