@@ -249,3 +249,21 @@ def test_label_values_differing_only_in_case_are_refused(tmp_path, capsys):
                          "--set", "evaluate.n_boot=10", "--set", "evaluate.splitter=loso"], capsys)
     line = _one_error_line(code, err)
     assert "participants.csv" in line and "'Sarcopenia' (S003)" in line and "differ only in case" in line
+
+
+# ------------------------------------------------------------------ --seed on a folder run
+def test_run_takes_seed_and_the_same_seed_gives_the_same_metrics(tmp_path, capsys):
+    """Was: "No such option '--seed'. Did you mean '--set'?"; the seed is now an option of its own."""
+    ds = write_dataset(tmp_path / "armband", _gesture_items(), None, {"protocol": "t"}).path
+    argv = ["run", "muscle-id", "--data", ds, "--workers", "2", "--cache-dir", tmp_path / "cache",
+            "--set", "evaluate.models=[lda,rf]", "--set", "evaluate.n_boot=20", "--set", "evaluate.final_model=false",
+            "--set", "baseline.params.n_estimators=10"]
+    texts = {}
+    for out, seed in (("a", 3), ("b", 3), ("c", 4)):
+        code, _, err = _cli([*argv, "--seed", seed, "--out", tmp_path / out], capsys)
+        assert code == 0, err
+        texts[out] = (tmp_path / out / "metrics.json").read_text()
+    assert texts["a"] == texts["b"] and texts["a"] != texts["c"]
+    assert '"seed": 3' in texts["a"]
+    code, _, err = _cli([*argv, "--seed", "3", "--set", "seed=4", "--out", tmp_path / "d"], capsys)
+    assert "disagree" in _one_error_line(code, err)
