@@ -71,7 +71,7 @@ def test_covariate_columns_with_units_are_read_and_predict_takes_their_names(tmp
 
     recs, part = simulate_evoked(6, 0, frequencies=(10.0, 20.0), train_s=1.0, n_units=20, fs=2000.0)
     part = part[["subject", "age", "sex", "height", "weight", "bmi", "mass_class"]].rename(
-        columns={"age": "Age (y)", "height": "Height (cm)", "weight": "Weight (kg)"})
+        columns={"age": "Age (y)", "height": "Height (cm)", "weight": "Weight (kg)", "sex": "Sex (M/F)"})
     part["Height (cm)"] = 100 * part["Height (cm)"]
     items = [(f"{r.meta['subject']}_{r.meta['muscle']}_{r.meta['frequency']:g}", r) for r in recs]
     ds = write_dataset(tmp_path / "clinic", items, part, {"protocol": "evoked"}).path
@@ -81,14 +81,15 @@ def test_covariate_columns_with_units_are_read_and_predict_takes_their_names(tmp
                          "--set", "evaluate.n_splits=2"], capsys)
     assert code == 0, err
     cfg = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
-    assert cfg["data"]["covariates"] == ["Age (y)", "sex", "Height (cm)", "Weight (kg)", "bmi"]
+    # "Sex (M/F)" is a legend, not a unit: a text column, read as a covariate it stopped the run
+    assert cfg["data"]["covariates"] == ["Age (y)", "Height (cm)", "Weight (kg)", "bmi"]
     assert "'Age (y)' as age" in caplog.text
     files = [native.save(r, tmp_path / f"{r.meta['muscle']}_{r.meta['frequency']:g}.h5") for r in recs
              if r.meta["subject"] == "S001"]
     code, out, err = _cli(["predict", tmp_path / "run", *files, "--covariates",
-                           "AGE (Y)=54,sex=F,height (cm)=162,Weight (kg)=70,bmi=26.7", "--json"], capsys)
+                           "AGE (Y)=54,height (cm)=162,Weight (kg)=70,bmi=26.7", "--json"], capsys)
     assert code == 0, err
-    code, _, err = _cli(["predict", tmp_path / "run", *files, "--covariates", "sex=F,bmi=26.7"], capsys)
+    code, _, err = _cli(["predict", tmp_path / "run", *files, "--covariates", "bmi=26.7"], capsys)
     assert "missing covariate(s) ['Age (y)', 'Height (cm)', 'Weight (kg)']" in _one_error_line(code, err)
 
 

@@ -111,8 +111,8 @@ def _column(ds, name: str) -> list:
 def _covariate_columns(names: list[str], columns: list[str], path: Path) -> list[str]:
     """The participants.csv columns that give the shipped covariates ``names``, in their order.
 
-    A column named like one with its unit beside it (``Age (y)``, ``Height [cm]``, ``BMI (kg/m2)``, as clinic
-    spreadsheets write them) gives that covariate when the plain name is absent: they were left out without a
+    A column named like a numeric one with its unit beside it (``Age (y)``, ``Height [cm]``, ``BMI (kg/m2)``, as
+    clinic spreadsheets write them) gives that covariate when the plain name is absent: they were left out without a
     word, and the model trained without the person's age. Said in a warning, since ``myoflow predict`` then
     asks for the column's own name.
     """
@@ -124,7 +124,9 @@ def _covariate_columns(names: list[str], columns: list[str], path: Path) -> list
         if name in columns:
             out.append(name)
             continue
-        like = [c for c in columns if stem(c) == name.lower() and c not in out]
+        # numeric ones only: sex is read as M/F under its own name alone ("Sex (M/F)" is a legend, not a unit,
+        # and read as a covariate it stopped a run that had gone without it)
+        like = [c for c in columns if stem(c) == name.lower() and c not in out] if name.lower() != "sex" else []
         if len(like) == 1:
             out.append(like[0])
             read.append(f"{like[0]!r} as {name}")
