@@ -108,7 +108,7 @@ def _column(ds, name: str) -> list:
     return sorted(vals, key=lambda v: (isinstance(v, str), v))
 
 
-def _covariate_columns(names: list[str], columns: list[str], path: Path) -> list[str]:
+def _covariate_columns(names: list[str], part: Any, path: Path) -> list[str]:
     """The participants.csv columns that give the shipped covariates ``names``, in their order.
 
     A column named like a numeric one with its unit beside it (``Age (y)``, ``Height [cm]``, ``BMI (kg/m2)``, as
@@ -119,6 +119,14 @@ def _covariate_columns(names: list[str], columns: list[str], path: Path) -> list
     def stem(col: str) -> str:
         return re.sub(r"\s*[(\[].*$", "", str(col)).strip().lower()
 
+    import pandas as pd
+
+    columns = list(part.columns)
+
+    def numeric(col: str) -> bool:  # a text column ("54 y") stays out, as it did before
+        vals = part[col].dropna()
+        return bool(len(vals)) and bool(pd.to_numeric(vals, errors="coerce").notna().all())
+
     out, read = [], []
     for name in names:
         if name in columns:
@@ -126,7 +134,8 @@ def _covariate_columns(names: list[str], columns: list[str], path: Path) -> list
             continue
         # numeric ones only: sex is read as M/F under its own name alone ("Sex (M/F)" is a legend, not a unit,
         # and read as a covariate it stopped a run that had gone without it)
-        like = [c for c in columns if stem(c) == name.lower() and c not in out] if name.lower() != "sex" else []
+        like = [c for c in columns if stem(c) == name.lower() and c not in out and numeric(c)] \
+            if name.lower() != "sex" else []
         if len(like) == 1:
             out.append(like[0])
             read.append(f"{like[0]!r} as {name}")
@@ -207,7 +216,7 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None,
                                 str(Path(path) / "participants.csv"))
             shipped = [c for c in raw["data"].get("classes", []) if c in present]
             d["classes"] = shipped + sorted(c for c in present if c not in shipped)
-        d["covariates"] = _covariate_columns(raw["data"].get("covariates", []), list(part.columns), path)
+        d["covariates"] = _covariate_columns(raw["data"].get("covariates", []), part, path)
         d["oracle_features"] = []
         # The oracle reads simulator ground truth, which a user's recordings do not have.
         models = [m for m in raw.get("evaluate", {}).get("models", []) if m != "oracle_truth_logreg"]
