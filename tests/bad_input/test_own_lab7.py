@@ -205,34 +205,60 @@ def test_a_class_without_bursts_is_named_not_dropped_in_silence(tmp_path, capsys
         assert "class(es) ['rest'] gave no windows" in caplog.text and "segmentation=whole" in caplog.text
 
 
-def test_an_emg_map_key_naming_no_channel_is_refused(tmp_path, capsys):
-    """Was: a typo in data.emg_map (``tibialisanterior`` for a ``tibialis anterior`` channel) left the channel
-    unmapped, and the run went on without TA (a trial carrying some muscles is scored on those), exit 0."""
+def _treadmill(root: Path, emg_names=("TA", "SOL"), per_kg: bool = False, masses=(55.0, 70.0, 90.0)) -> Path:
+    """Three subjects' treadmill trials (myoflow-named angles, moments, heel strikes, 2 EMG channels)."""
     from myoflow.containers import Trial
 
     t = np.arange(0, 6, 1 / 200)
     ph = 2 * np.pi * t / 1.1
     ang = np.stack([25 * np.cos(ph), 30 * (1 - np.cos(2 * ph)), 10 * np.sin(ph)])
     items = []
-    for s in ("AB06", "AB07", "AB08"):
-        rec = Recording(ang, 200.0, ["hip_flexion", "knee_flexion", "ankle_dorsiflexion"], units="deg")
+    for k, (s, mass) in enumerate(zip(("AB06", "AB07", "AB08"), masses)):
         strikes = pd.DataFrame({"sample": np.arange(0, t.size, 220), "kind": "heel_strike"})
-        rec = rec.replace(events=strikes)
-        mom = Recording(np.stack([np.sin(ph), np.cos(ph), np.sin(2 * ph)]) * 50, 200.0,
-                        ["hip_sagittal", "knee_sagittal", "ankle_sagittal"], units="N·m")
-        burst = (np.sin(2 * np.pi * np.arange(6000) / 1100) > 0.5).astype(float)
-        emg = Recording(1e-4 * np.random.default_rng(0).normal(size=(2, 6000)) * (0.1 + burst), 1000.0,
-                        ["tibialis anterior", "soleus"], units="V")
+        rec = Recording(ang * (1 + 0.05 * k), 200.0, ["hip_flexion", "knee_flexion", "ankle_dorsiflexion"],
+                        units="deg", events=strikes)
+        per = np.stack([np.sin(ph), 0.5 * np.cos(ph), 1.5 * np.sin(2 * ph + 0.1 * k)])  # N·m/kg
+        mom = Recording(per if per_kg else per * mass, 200.0, ["hip_sagittal", "knee_sagittal", "ankle_sagittal"],
+                        units="N·m", meta={"source": f"{s}/treadmill_01_id.sto"})
+        burst = (np.sin(2 * np.pi * np.arange(6000) / 1100 + k) > 0.5).astype(float)
+        emg = Recording(1e-4 * np.random.default_rng(k).normal(size=(2, 6000)) * (0.1 + burst), 1000.0,
+                        list(emg_names), units="V")
         items.append((f"{s}_treadmill_01", Trial(streams={"angles": rec, "moments": mom, "emg": emg},
                                                  meta={"subject": s, "trial": "treadmill_01"})))
-    part = pd.DataFrame({"subject": ["AB06", "AB07", "AB08"], "height": 1.7, "weight": 70.0})
-    ds = write_dataset(tmp_path / "camargo", items, part, {"protocol": "gait"}).path
-    code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run", "--workers", "1",
-                         "--set", "data.emg_map={tibialisanterior: TA, soleus: SOL}", "--set", "evaluate.ensemble=1",
-                         "--set", "train.epochs=1", "--set", "model.params.torque_epochs=1",
-                         "--set", "evaluate.n_boot=10", "--set", "evaluate.final_model=false"], capsys)
+    part = pd.DataFrame({"subject": ["AB06", "AB07", "AB08"], "height": 1.7, "weight": list(masses)})
+    return write_dataset(root, items, part, {"protocol": "gait"}).path
+
+
+GAIT_QUICK = ["--workers", "1", "--set", "evaluate.ensemble=1", "--set", "train.epochs=2",
+              "--set", "model.params.torque_epochs=2", "--set", "evaluate.n_boot=10", "--set", "evaluate.final_model=false"]
+
+
+def test_an_emg_map_key_naming_no_channel_is_refused(tmp_path, capsys):
+    """Was: a typo in data.emg_map (``tibialisanterior`` for a ``tibialis anterior`` channel) left the channel
+    unmapped, and the run went on without TA (a trial carrying some muscles is scored on those), exit 0."""
+    ds = _treadmill(tmp_path / "camargo", emg_names=("tibialis anterior", "soleus"))
+    code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run", *GAIT_QUICK,
+                         "--set", "data.emg_map={tibialisanterior: TA, soleus: SOL}"], capsys)
     line = _one_error_line(code, err)
     assert str(ds) in line and "['tibialisanterior']" in line and "did you mean 'tibialis anterior'" in line
+
+
+def test_moments_already_per_kg_are_not_divided_by_the_mass_again(tmp_path, capsys, caplog):
+    """Was: moments shipped in N·m/kg (as many public gait sets do) were divided by the body mass again: every
+    subject's torque targets scaled by 1/mass, the torque MLP fitted worse (on a Camargo-style set its moment R²
+    fell from 0.562 to 0.469), exit 0 and no word."""
+    import json
+
+    r2 = {}
+    for kind in ("nm", "per_kg"):
+        ds = _treadmill(tmp_path / kind, per_kg=kind == "per_kg")
+        code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / f"run_{kind}", *GAIT_QUICK],
+                            capsys)
+        assert code == 0, err
+        m = json.loads((tmp_path / f"run_{kind}" / "metrics.json").read_text())
+        r2[kind] = m["summary"]["conditions"]["sim"]["torque_mlp"]["r2_ens_mean_over_channels"]
+    assert "AB06/treadmill_01_id.sto" in caplog.text and "read as N·m/kg" in caplog.text
+    assert r2["per_kg"] == pytest.approx(r2["nm"], abs=1e-4)
 
 
 def test_label_values_differing_only_in_case_are_refused(tmp_path, capsys):
