@@ -72,10 +72,13 @@ def _set_option(f):
               help="Dataset folder (from `myoflow convert`); CONFIG is then a pipeline name and needs no YAML.")
 @click.option("--name", default=None, help="With --data: the cohort's name in conditions and reports "
                                            "(default: the folder's name).")
+@click.option("--seed", type=int, default=None, help="The run's master seed (folds, initialisation, bootstrap; "
+                                                     "same seed, same metrics.json): short for --set seed=N.")
 @_set_option
 @_common
-def run_cmd(config: str, out: Path, data_dir: Path | None, name: str | None, sets: tuple[str, ...], quick: bool,
-            executor: str, workers: int | None, resume: bool, cache_dir: Path | None, mlflow_uri: str | None) -> None:
+def run_cmd(config: str, out: Path, data_dir: Path | None, name: str | None, seed: int | None, sets: tuple[str, ...],
+            quick: bool, executor: str, workers: int | None, resume: bool, cache_dir: Path | None,
+            mlflow_uri: str | None) -> None:
     """Run the experiment in CONFIG (a YAML file) — or PIPELINE on --data DIR with default settings:
     every fold, metrics, predictions, checkpoints, report."""
     from .registry import load_config
@@ -83,6 +86,11 @@ def run_cmd(config: str, out: Path, data_dir: Path | None, name: str | None, set
     from .runner import run_experiment
 
     overrides = parse_sets(sets)
+    if seed is not None:
+        # `--seed` is what a user types first (simulate has one); "Did you mean '--set'?" was click's answer
+        if "seed" in overrides and overrides["seed"] != seed:
+            raise click.UsageError(f"--seed {seed} and --set seed={overrides['seed']} disagree; give one")
+        overrides["seed"] = seed
     if data_dir is not None:
         if config not in PROTOCOLS:
             raise click.UsageError(f"with --data, give a pipeline name ({', '.join(sorted(PROTOCOLS))}), "

@@ -153,6 +153,40 @@ def _is_export_info(path: Path) -> bool:
     return isinstance(doc, dict) and "max_abs_diff_vs_torch" in doc and "preprocessing" in doc
 
 
+def _one_graph(module) -> bool:
+    """True when ``module`` computes the model's output itself (it has a ``forward``)."""
+    import torch
+
+    return type(module).forward is not torch.nn.Module.forward
+
+
+def _refuse_ensemble(run_dir: Path, module, model: str, fold_id: str) -> None:
+    """Say which network of the fold can be exported instead of ``model``.
+
+    The deep window classifiers (``emg_cnn``, ``hybrid``, ``recipe_cnn_lstm``) keep their ensemble members in a
+    ``ModuleList``: their prediction is the members' mean softmax (over test-time shifts, with classic features
+    computed beside the network for ``hybrid``), made in ``predict_proba``, not in one module. Tracing the
+    list ended in torch's "missing the required forward function" traceback.
+    """
+    others = []
+    for name in _fold_models(run_dir / "folds" / fold_id / "result.json"):
+        if name == model:
+            continue
+        try:
+            other = load_run_model(run_dir, name, fold_id)[0]
+        except DataError:
+            continue
+        if _one_graph(other):
+            others.append(name)
+    way = (f"export one of the fold's single networks instead: --model {others[0]}"
+           + (f" (or {others[1:]})" if len(others) > 1 else "")) if others else \
+        "the fold has no single network to export (add e.g. cnn_lstm_pretrained to evaluate.models)"
+    n = len(module) if hasattr(module, "__len__") else "several"
+    raise DataError(f"model {model!r} of fold {fold_id} makes its prediction outside one torch module (the mean "
+                    f"softmax of its {n} member network(s), with test-time shifts or classic features where set), "
+                    f"so it has no single ONNX graph; {way}", str(run_dir))
+
+
 def export_run(run_dir: str | Path, out: str | Path, model: str | None = None, fold: str | None = None) -> dict[str, Any]:
     """Export one trained model of a run to ONNX, with preprocessing parameters beside it (``OUT.json``).
 
@@ -161,6 +195,8 @@ def export_run(run_dir: str | Path, out: str | Path, model: str | None = None, f
     """
     side = check_export_paths(out)
     module, cfg, extras, model, fold_id = load_run_model(run_dir, model, fold)
+    if not _one_graph(module):
+        _refuse_ensemble(Path(run_dir), module, model, fold_id)
     pipeline = get_pipeline(cfg.pipeline)
     try:
         example = pipeline.example_inputs(cfg, model, extras)

@@ -108,6 +108,44 @@ def _column(ds, name: str) -> list:
     return sorted(vals, key=lambda v: (isinstance(v, str), v))
 
 
+def _covariate_columns(names: list[str], part: Any, path: Path) -> list[str]:
+    """The participants.csv columns that give the shipped covariates ``names``, in their order.
+
+    A column named like a numeric one with its unit beside it (``Age (y)``, ``Height [cm]``, ``BMI (kg/m2)``, as
+    clinic spreadsheets write them) gives that covariate when the plain name is absent: they were left out without a
+    word, and the model trained without the person's age. Said in a warning, since ``myoflow predict`` then
+    asks for the column's own name.
+    """
+    def stem(col: str) -> str:
+        return re.sub(r"\s*[(\[].*$", "", str(col)).strip().lower()
+
+    import pandas as pd
+
+    columns = list(part.columns)
+
+    def numeric(col: str) -> bool:  # a text column ("54 y") stays out, as it did before
+        vals = part[col].dropna()
+        return bool(len(vals)) and bool(pd.to_numeric(vals, errors="coerce").notna().all())
+
+    out, read = [], []
+    for name in names:
+        if name in columns:
+            out.append(name)
+            continue
+        # numeric ones only: sex is read as M/F under its own name alone ("Sex (M/F)" is a legend, not a unit,
+        # and read as a covariate it stopped a run that had gone without it)
+        like = [c for c in columns if stem(c) == name.lower() and c not in out and numeric(c)] \
+            if name.lower() != "sex" else []
+        if len(like) == 1:
+            out.append(like[0])
+            read.append(f"{like[0]!r} as {name}")
+    if read:
+        log.warning("%s: participants.csv column(s) %s are read as covariates (in their own units; myoflow predict "
+                    "takes them by these names, e.g. --covariates '%s=...'); --set 'data.covariates=[...]' to "
+                    "choose others", path, ", ".join(read), read[0].split("'")[1])
+    return out
+
+
 def data_config(pipeline: str, data_dir: str | Path, name: str | None = None,
                 overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The raw config mapping for running ``pipeline`` on the dataset folder ``data_dir``.
@@ -178,7 +216,7 @@ def data_config(pipeline: str, data_dir: str | Path, name: str | None = None,
                                 str(Path(path) / "participants.csv"))
             shipped = [c for c in raw["data"].get("classes", []) if c in present]
             d["classes"] = shipped + sorted(c for c in present if c not in shipped)
-        d["covariates"] = [c for c in raw["data"].get("covariates", []) if c in part.columns]
+        d["covariates"] = _covariate_columns(raw["data"].get("covariates", []), part, path)
         d["oracle_features"] = []
         # The oracle reads simulator ground truth, which a user's recordings do not have.
         models = [m for m in raw.get("evaluate", {}).get("models", []) if m != "oracle_truth_logreg"]

@@ -30,7 +30,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -71,14 +71,45 @@ def _write_config(cfg: ExperimentConfig, run_dir: Path, resume: bool) -> None:
             atomic_write_text(path, text)
             return
         if old != text:
+            # Say where they differ and how that run continues: a `run PIPELINE --data DIR --set ...` run resumed
+            # with one --set forgotten (or retyped) is "a different config", and the run's own config.yaml is
+            # what resumes it.
             raise ConfigError(
-                f"{path} holds a different config; refusing to overwrite it "
-                "(choose another --out directory or delete that run)"
+                f"{path} holds a different config{_first_difference(old, to_dict(cfg))}; refusing to overwrite it "
+                f"(to continue that run: myoflow run {path} --out {run_dir} --resume; else choose another --out "
+                "directory or delete that run)"
             )
         if not resume and (run_dir / "folds").exists() and any((run_dir / "folds").iterdir()):
             raise ConfigError(f"{run_dir} already holds this run; pass --resume to continue it")
         return
     atomic_write_text(path, text)
+
+
+def _first_difference(old_text: str | None, new: Mapping[str, Any]) -> str:
+    """`` (train.epochs: 5 in the run, 10 here)`` for the first setting two configs differ in ('' if unknown)."""
+    try:
+        old = yaml.safe_load(old_text or "")
+    except yaml.YAMLError:
+        return ""
+    if not isinstance(old, Mapping):
+        return ""
+
+    def walk(a: Any, b: Any, key: str) -> str | None:
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            for k in list(a) + [k for k in b if k not in a]:
+                found = walk(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))
+                if found:
+                    return found
+            return None
+        if a != b:
+            return f" ({key}: {short(a)} in the run, {short(b)} here)"
+        return None
+
+    def short(v: Any) -> str:
+        text = json.dumps(v, default=str)
+        return text if len(text) <= 40 else text[:39] + "…"
+
+    return walk(old, new, "") or ""
 
 
 # ------------------------------------------------------------------ fold I/O

@@ -23,12 +23,15 @@ def report_cmd(run_dir: Path) -> None:
         raise DataError("run directory not found" if not run_dir.exists() else "expected a run directory, got a file",
                         str(run_dir))
     missing = missing_parts(run_dir)
+    # The run's own config.yaml resumes it: a `myoflow run PIPELINE --data DIR --set ...` run has no YAML of the
+    # user's, and "CONFIG" left them to retype every --set exactly (any difference is refused as another config).
+    finish = f"myoflow run {run_dir / 'config.yaml'} --out {run_dir} --resume"
     if "metrics.json" in missing:
         raise DataError(f"incomplete run, nothing to report: missing {'; '.join(missing)}; finish it with "
-                        "'myoflow run CONFIG --out RUN_DIR --resume'", str(run_dir))
+                        f"'{finish}'", str(run_dir))
     out = build_report(run_dir)
     click.echo(f"wrote {out}")
     if missing:
         click.echo(f"warning: {run_dir}: incomplete run, the report lacks: {'; '.join(missing)} "
-                   "(finish it with 'myoflow run CONFIG --out RUN_DIR --resume')", err=True)
+                   f"(finish it with '{finish}')", err=True)
         raise SystemExit(1)

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _REQUIRED = ("age", "sex", "height", "weight")
 _RANGES = PLAUSIBLE_COVARIATES  # the ranges training data are held to
+_KNOWN = {"age", "sex", "height", "weight", "bmi"}  # read in any case, as convert reads the columns
 
 
 def parse_covariates(text: str, required: Sequence[str] = _REQUIRED) -> dict[str, Any]:
@@ -47,11 +48,15 @@ def parse_covariates(text: str, required: Sequence[str] = _REQUIRED) -> dict[str
     the bad item.
     """
     out: dict[str, Any] = {}
+    # A run's covariates are its participants.csv columns, which keep their own spelling when they are not one
+    # of the names myoflow knows ("Age (y)"): a given name is the run's when it matches one but for case, so
+    # "Age (y)=54" gives the run's "Age (y)" (lower-casing every key left it "missing" whatever was typed).
+    spelled = {str(r).lower(): str(r) for r in required if str(r).lower() not in _KNOWN}
     for item in [p.strip() for p in str(text).split(",") if p.strip()]:
         if "=" not in item:
             raise ConfigError(f"covariate {item!r} must look like name=value (e.g. age=45)")
         k, v = (s.strip() for s in item.split("=", 1))
-        k = k.lower()
+        k = spelled.get(k.lower(), k.lower())
         if k in out:
             raise ConfigError(f"covariate {k!r} given twice")
         if k == "sex":

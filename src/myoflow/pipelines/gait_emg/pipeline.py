@@ -296,6 +296,97 @@ def _check_degrees_stated(trial) -> None:
                         rec.source)
 
 
+def _check_side(trial, side: str) -> None:
+    """Name ``data.side`` when the trial's OpenSim angles are the other leg's only.
+
+    A left-leg set (Camargo et al. 2021 records the left side) stopped on "angles stream needs
+    [...] or ['hip_flexion_r', ...]", which did not say that the side is a setting.
+    """
+    from ...biomech.gait_cycles import ANGLES_MYOFLOW
+
+    if "angles" not in trial:
+        return
+    have = set(trial["angles"].ch_names)
+    if set(ANGLES_MYOFLOW) <= have:
+        return
+    joints = ("hip_flexion", "knee_angle", "ankle_angle")
+    other = {"r": "l", "l": "r"}.get(str(side).lower())
+    if other and not all(f"{j}_{side}" in have for j in joints) and all(f"{j}_{other}" in have for j in joints):
+        raise DataError(f"the angles are the {'left' if other == 'l' else 'right'} leg's "
+                        f"({', '.join(f'{j}_{other}' for j in joints)}) while data.side is {side!r}: set "
+                        f"data.side: {other} (myoflow run ... --set data.side={other})",
+                        trial["angles"].source or trial.source)
+
+
+def _check_emg_map(emg_map: dict[str, str], trials, where: str) -> None:
+    """Refuse a ``data.emg_map`` key that names no EMG channel of any trial of the folder.
+
+    A typo (``tibialisanterior`` for a ``tibialis anterior`` channel) left that channel unmapped, and since a
+    trial carrying some of the muscles is scored on those, the muscle dropped out of the run without a word.
+    Checked over the whole folder (a trial may lack a muscle); ``myoflow predict`` is not checked (a new
+    person's trial may carry fewer muscles than the run).
+    """
+    if not emg_map:
+        return
+    channels = sorted({str(c) for _, t in trials if "emg" in t for c in t["emg"].ch_names})
+    unknown = [k for k in emg_map if str(k) not in channels]
+    if unknown:
+        import difflib
+
+        near = {k: difflib.get_close_matches(str(k), channels, n=1) for k in unknown}
+        hint = ", ".join(f"{v[0]!r} for {k!r}" for k, v in near.items() if v)
+        raise DataError(f"data.emg_map key(s) {unknown} name no EMG channel of any trial, and an unmatched key "
+                        f"leaves its muscle out of the run; the channels are {channels[:12]}"
+                        f"{' ...' if len(channels) > 12 else ''}{f' (did you mean {hint}?)' if hint else ''}", where)
+
+
+#: Below this peak |sagittal moment| (N·m) over a walking trial the moments are per kg already: an adult's
+#: ankle peaks at ~1.5 N·m/kg, i.e. 30 N·m for a 20 kg child and over 70 N·m for most adults.
+_PER_KG_PEAK = 10.0
+
+
+def _undo_per_kg(trial, side: str, masses: dict | None):
+    """Moments already divided by body mass (N·m/kg), as many public gait sets ship them, times the mass.
+
+    The pipeline divides a trial's moments by the subject's body mass; moments that were per kg already became
+    N·m/kg² and every subject's torque targets were scaled by 1/mass, with exit 0. Read as per kg when their
+    unit says so (``N·m/kg``) or when the sagittal moments never reach ``_PER_KG_PEAK`` N·m; said in a warning.
+    """
+    from ...biomech.gait_cycles import OPENSIM_MOMENTS
+
+    if "moments" not in trial:
+        return trial
+    rec = trial["moments"]
+    names = {n for n in ("hip_sagittal", "knee_sagittal", "ankle_sagittal")} | {
+        OPENSIM_MOMENTS[k][0].format(s=side) for k in ("hip_sagittal", "knee_sagittal", "ankle_sagittal")}
+    rows = [i for i, c in enumerate(rec.ch_names) if c in names]
+    if not rows:
+        return trial
+    units = {str(rec.units[i]).replace(" ", "").lower() for i in rows}
+    x = np.asarray(rec.data, dtype=np.float64)[rows]
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return trial
+    peak = float(np.abs(x).max())
+    stated = any("/kg" in u for u in units)
+    if not stated and not 0 < peak < _PER_KG_PEAK:
+        return trial
+    mass = (masses or {}).get(str(trial.subject))
+    if mass is None:
+        cov = trial.meta.get("covariates") or {}
+        mass = cov.get("weight")
+    if mass is None or not np.isfinite(float(mass)):
+        raise DataError(f"the joint moments {'are stated in N·m/kg' if stated else f'peak at {peak:.2f} N·m'} "
+                        "(per kg already) and the subject's body mass is unknown: add a 'weight' column (kg) to "
+                        "participants.csv", rec.source or trial.source)
+    if not stated:
+        log.warning("%s: the sagittal joint moments peak at %.2f N·m, which walking exceeds many times over: read "
+                    "as N·m/kg (already divided by body mass; state N·m/kg in the file to say so)",
+                    rec.source or trial.source, peak)
+    return trial.with_stream("moments", rec.with_data(np.asarray(rec.data) * float(mass)).replace(
+        units=tuple("N·m" if "/kg" in str(u).replace(" ", "").lower() else u for u in rec.units)))
+
+
 def _warn_heel_strike_names(trial) -> None:
     """Warn when a trial's events look like heel strikes but are not read as such.
 
@@ -324,8 +415,11 @@ def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, 
                  rules=rules, crop=d.crop) if user else ({"rules": rules} if real else {})
     for name, trial in trials:
         if user:
+            _check_side(trial, cfg.data.side)
             _check_degrees_stated(trial)
             _warn_heel_strike_names(trial)
+            if not kinematics_only:
+                trial = _undo_per_kg(trial, cfg.data.side, masses)
         mass = None if masses is None else masses.get(str(trial.subject))
         items.append(trial_to_cycles(trial, trial_name=name, side=cfg.data.side, n_points=pre.n_points,
                                      bandpass=tuple(pre.bandpass), envelope_hz=pre.envelope_hz, body_mass=mass,
@@ -423,6 +517,7 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         trials = [(stem, _with_participant(obj, parts)) for stem, obj in ds if isinstance(obj, Trial)]
         if not trials:
             raise DataError("dataset folder holds no Trials (walking sessions)", str(d.path))
+        _check_emg_map(d.emg_map, trials, str(d.path))
         sim = _cycles_from_trials(trials, cfg, masses, user=True)
         if d.emg_floor_percentile is not None:
             sim, _ = subtract_emg_floor(sim, d.emg_floor_percentile)

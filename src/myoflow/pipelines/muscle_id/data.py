@@ -56,8 +56,9 @@ REAL_MUSCLES = {"VL": ("thigh", "anterior"), "BF": ("thigh", "posterior"),
                 "TA": ("shank", "anterior"), "GL": ("shank", "posterior")}
 
 # Bump when windowing/feature code changes so cached cohorts are rebuilt.
-_CACHE_VERSION = 6  # 4: one side for everybody -> the classes are the muscles; 5: resolved segmentation in info;
-#                    6: flat (dead) channels give no windows
+_CACHE_VERSION = 8  # 4: one side for everybody -> the classes are the muscles; 5: resolved segmentation in info;
+#                    6: flat (dead) channels give no windows; 7: amplitude outliers in info;
+#                    8: recordings without windows in info
 
 
 @dataclass
@@ -236,7 +237,11 @@ def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list
         log.warning("%s: %d item(s) are not single Recordings and are left out: %s%s", cfg.path, len(skipped),
                     skipped[:5], hint)
     _one_spelling(items, str(cfg.path))
-    return _subset_subjects(items, cfg.subjects), {"participants": len(ds.participants)}
+    from .._shared import amplitude_outliers
+
+    # kept in the cohort's info, so a run served from the cache says it too (load_cohort)
+    return _subset_subjects(items, cfg.subjects), {"participants": len(ds.participants),
+                                                   "amplitude_outliers": amplitude_outliers([r for _, r in items])}
 
 
 def _one_spelling(items: list[tuple[str, Recording]], where: str) -> None:
@@ -384,6 +389,7 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
         raise DataError(f"cohort {name!r}: no burst windows in any recording (check preprocess.detector_k{hint})")
     epochs = Epochs.concatenate([p.replace(meta={}) for p in _align_columns(parts)])
     md = epochs.metadata
+    lost = _recordings_without_windows(items, md, segmentation)
     labels = lowerlimb_tasks(md) if kind == "lowerlimb" else grid_tasks(md)
     if "4class" not in labels:
         raise DataError(f"cohort {name!r}: fewer than 2 muscle classes; nothing to classify")
@@ -396,6 +402,8 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
         "segmentation": segmentation,
         "class_counts": {k: int(v) for k, v in pd.Series(labels["4class"]).value_counts().sort_index().items()},
     }
+    if lost:
+        info["without_windows"] = lost  # warned about by load_cohort, also when served from the cache
     if errors:
         err = np.concatenate(errors)
         found = np.isfinite(err) & (np.abs(err) <= 50.0)
@@ -407,6 +415,42 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
         }
     feats = classic_features(epochs)
     return CohortData(name=name, kind=kind, epochs=epochs, features=feats, labels=labels, info=info)
+
+
+def _recordings_without_windows(items: list[tuple[str, Recording]], md: pd.DataFrame, segmentation: str
+                                ) -> dict[str, Any] | None:
+    """The recordings, and whole classes, that gave no window (for :func:`_warn_without_windows`).
+
+    A gesture set's ``rest`` recordings hold no contraction for the burst detector to find: the class
+    vanished from every task without a word (a 4-gesture + rest set ran as "4-class", scored as if rest had
+    never been recorded). A recording of a class that others do give windows for is only named.
+    """
+    have = set(map(str, md["recording"].unique())) if "recording" in md.columns else set()
+    empty = [(str(rid), str(_muscle_code(rec.meta.get("muscle")))) for rid, rec in items if str(rid) not in have]
+    if not empty:
+        return None
+    present = set(map(str, md["muscle"].map(_muscle_code).unique())) if "muscle" in md.columns else set()
+    gone = sorted({m for _, m in empty if m not in present})
+    return {"classes": gone, "n_class_recordings": sum(m in gone for _, m in empty),
+            "recordings": [rid for rid, m in empty if m not in gone], "segmentation": segmentation}
+
+
+def _warn_without_windows(name: str, lost: dict[str, Any] | None) -> None:
+    """Say what :func:`_recordings_without_windows` found (also when the cohort comes from the cache)."""
+    if not lost:
+        return
+    bursts = lost.get("segmentation") == "bursts"
+    what = "no burst detected" if bursts else "too short for one window"
+    if lost.get("classes"):
+        hint = (f"; a class without contractions (rest) has no bursts: tile the recordings instead (--set "
+                f"data.{name}.segmentation=whole --set data.{name}.windows_per_burst=null --set "
+                f"data.{name}.block_windows=4) or lower preprocess.detector_k") if bursts else ""
+        log.warning("cohort %s: class(es) %s gave no windows (%s in any of their %d recording(s)) and are left out "
+                    "of every task%s", name, lost["classes"], what, lost.get("n_class_recordings", 0), hint)
+    rest = list(lost.get("recordings") or [])
+    if rest:
+        log.warning("cohort %s: recording(s) %s%s gave no windows (%s) and are left out", name, rest[:5],
+                    f" and {len(rest) - 5} more" if len(rest) > 5 else "", what)
 
 
 def _align_columns(parts: list[Epochs]) -> list[Epochs]:
@@ -483,7 +527,12 @@ def load_cohort(name: str, cfg: CohortConfig, pp: PreprocessConfig, cache_dir: P
         return data
 
     stem = None if cache_dir is None else Path(cache_dir) / "muscle_id" / f"{name}-{_cache_key(name, cfg, pp)}"
-    return cached(stem, lambda p: _load_cached(p, name, kind, cfg.tasks), _save_cached, build, what=f"cohort {name}")
+    data = cached(stem, lambda p: _load_cached(p, name, kind, cfg.tasks), _save_cached, build, what=f"cohort {name}")
+    from .._shared import warn_amplitude_outliers
+
+    warn_amplitude_outliers(data.info.get("amplitude_outliers") or [], str(cfg.path))
+    _warn_without_windows(name, data.info.get("without_windows"))
+    return data
 
 
 def _simpretrain_windows(spec, cache_dir: Path):

@@ -113,6 +113,27 @@ def _muscle_stream(trial: Trial) -> Recording | None:
     return rec.replace(meta={**dict(trial.meta), **dict(rec.meta)})
 
 
+def _one_label_spelling(participants: pd.DataFrame | None, label: str, where: str) -> None:
+    """Refuse label values that differ only in case or spacing (``sarcopenia`` / ``Sarcopenia``, ``no `` / ``no``).
+
+    Each was a class of its own: a two-class clinic table typed by two people ran as four classes with exit 0
+    (muscle-id refuses such muscle names the same way).
+    """
+    if participants is None or label not in participants.columns:
+        return
+    seen: dict[str, dict[str, str]] = {}
+    for subj, v in zip(participants["subject"].astype(str), participants[label]):
+        if pd.isna(v):
+            continue
+        name = str(v)
+        seen.setdefault(" ".join(name.lower().split()), {}).setdefault(name, subj)
+    for spellings in seen.values():
+        if len(spellings) > 1:
+            shown = ", ".join(f"{n!r} ({s})" for n, s in list(spellings.items())[:3])
+            raise DataError(f"label column {label!r}: values {shown} differ only in case or spacing and would be "
+                            "separate classes; give each class one spelling", where)
+
+
 def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
     """Simulate (or read) the evoked cohort of ``cfg.data`` and extract responses."""
     d = cfg.data
@@ -128,6 +149,7 @@ def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
 
         ds = load_dataset(d.path)
         participants = ds.participants
+        _one_label_spelling(participants, d.label, str(Path(d.path) / "participants.csv"))
         recordings = []
         for stem, obj in ds:
             if isinstance(obj, Trial):  # e.g. an EDF with an accelerometer at another rate: the muscle's stream
@@ -142,6 +164,9 @@ def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
             if not obj.meta.get("source"):  # errors about it then name its file
                 obj = obj.replace(meta={**obj.meta, "source": str(ds.file(stem))})
             recordings.append(obj)
+        from .._shared import amplitude_outliers, warn_amplitude_outliers
+
+        warn_amplitude_outliers(amplitude_outliers(recordings), str(d.path))
         info = {"source": "folder", "path": str(d.path)}
     p = cfg.preprocess
     try:
