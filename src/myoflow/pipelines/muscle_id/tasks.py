@@ -15,20 +15,17 @@ name as the main task (:func:`is_main_task`), so such runs still read. Grouped t
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
+
+from ..._runnames import MAIN_TASK_PATTERN, MUSCLE_ID_LEGACY_MAIN, is_main_task
 
 __all__ = ["MAIN", "MAIN_TASK_PATTERN", "is_main_task", "main_task_name", "task_name"]
 
 #: Internal key of the main task in ``CohortData.labels``, fold payloads and seeds (never renamed:
 #: the seeds of every cohort depend on it).
-MAIN = "4class"
-
-#: A main-task name in a run directory: ``4class`` (any run before the naming, or K = 4) or ``{K}class``.
-MAIN_TASK_PATTERN = r"\d+class"
-_MAIN_RE = re.compile(MAIN_TASK_PATTERN)
+MAIN = MUSCLE_ID_LEGACY_MAIN
 
 
 def main_task_name(cohort: Any) -> str:
@@ -49,8 +46,3 @@ def main_task_name(cohort: Any) -> str:
 def task_name(task: str, cohort: Any) -> str:
     """The user-visible name of ``task`` (an internal key): the main task's ``{K}class``, others unchanged."""
     return main_task_name(cohort) if task == MAIN else task
-
-
-def is_main_task(name: str) -> bool:
-    """Whether ``name`` (a task in a fold id or condition of a run) is the main task: ``<digits>class``."""
-    return bool(_MAIN_RE.fullmatch(str(name)))

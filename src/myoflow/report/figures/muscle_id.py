@@ -11,7 +11,7 @@ import pandas as pd
 from . import pyplot as _plt
 from . import error_bar as _error_bar
 from . import save_png as _save
-from ...pipelines.muscle_id.tasks import MAIN, is_main_task
+from ..._runnames import MUSCLE_ID_LEGACY_MAIN as MAIN, is_main_task
 
 __all__ = ["make_figures"]
 
