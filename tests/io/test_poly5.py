@@ -294,3 +294,27 @@ def test_poly5_folder_to_a_muscle_id_run(tmp_path, capsys):
     rows = json.loads((run / "metrics.json").read_text())["headline"]
     labels = [r["label"] for r in rows]
     assert any("arm_vs_leg" in lab or "arm vs leg" in lab for lab in labels), labels
+
+
+def test_damaged_files_read_or_raise_a_data_error(tmp_path):
+    """Random truncations and byte flips (mostly in the header and descriptions) of a valid file: the reader
+    itself (not :func:`read`, which would wrap a stray exception) gives a Recording or a one-line DataError."""
+    data, names, units = saga(2000, 700)
+    src = write_poly5(tmp_path / "ok.Poly5", data[[0, 1, 64, 65]], 2000, [names[i] for i in (0, 1, 64, 65)],
+                      [units[i] for i in (0, 1, 64, 65)], per_block=64)
+    good = src.read_bytes()
+    rng = np.random.default_rng(7)
+    f = tmp_path / "bad.Poly5"
+    for case in range(300):
+        raw = bytearray(good)
+        if case % 3 == 0:
+            raw = raw[:int(rng.integers(1, len(good)))]
+        else:
+            for _ in range(int(rng.integers(1, 6))):
+                at = int(rng.integers(0, 217 + 8 * 136 + 200 if rng.random() < 0.8 else len(raw)))
+                raw[at] = int(rng.integers(0, 256))
+        f.write_bytes(bytes(raw))
+        try:
+            read_poly5(f)
+        except DataError as exc:
+            assert str(f) in str(exc) and "\n" not in str(exc), (case, str(exc))

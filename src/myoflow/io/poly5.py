@@ -112,7 +112,8 @@ def _start_time(t: Sequence[int]) -> str | None:
 
 def _trigger_onsets(x: np.ndarray) -> list[tuple[int, int]]:
     """(sample, code) where the integer code changes to a non-zero value (a non-zero first sample counts)."""
-    code = np.round(np.nan_to_num(np.asarray(x, dtype=np.float64))).astype(np.int64)
+    # a damaged sample (inf, 1e30) must not wrap around in the cast to int64
+    code = np.round(np.clip(np.nan_to_num(np.asarray(x, dtype=np.float64)), -2.0**53, 2.0**53)).astype(np.int64)
     if code.size == 0:
         return []
     change = np.flatnonzero(np.diff(code) != 0) + 1
