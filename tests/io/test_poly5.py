@@ -47,7 +47,7 @@ def write_poly5(path: Path, data: np.ndarray, fs: int, names, units, *, per_bloc
             + struct.pack("<H", per_block)
             + struct.pack("<H", (n_ch * per_block * 4 if block_bytes is None else block_bytes) & 0xFFFF)
             + struct.pack("<H", 0) + b"\x00" * 64)
-    assert len(head) == 217
+    assert len(head) == 186 + len(magic)  # 217 with the 31-byte magic of 2.03
     desc = b""
     for k in range(n_ch):
         ul, uh, al, ah = cal[k] if cal else (0.0, 1000.0, 0.0, 1000.0)
@@ -182,8 +182,10 @@ BAD = {
     "wrong_magic": (lambda t: _good(t, magic=b"NOT A POLY FILE AT ALL, SORRY!!"), "not a Poly5 file"),
     "edf_file": (lambda t: _raw(t, b"0       " + b" " * 300), "not a Poly5 file"),
     "short_non_poly5": (lambda t: _raw(t, b"hello"), "not a Poly5 file"),
-    "other_version_magic": (lambda t: _good(t, magic=b"POLY SAMPLE FILEversion 2.04\r\n\x1a"),
-                            r"unsupported Poly5 version '2\.04'"),
+    "version_2_04": (lambda t: _good(t, magic=b"POLY SAMPLE FILE version 2.04\r\n\x1a"),
+                     r"unsupported Poly5 version '2\.04'"),
+    "version_16_bit": (lambda t: _good(t, magic=b"SAMPLE FILE ver 1.00\r\n\x1a" + b"\x00" * 8),
+                       r"unsupported Poly5 version '1\.00'"),
     "version_field": (lambda t: _good(t, version=204), "unsupported Poly5 version 204"),
     "magic_tail": (lambda t: _good(t, magic=b"POLY SAMPLE FILEversion 2.03\n\n\n"), "not followed by CR LF"),
     "cut_in_magic": (lambda t: _cut(_good(t), 20), r"truncated in its header \(20 of 217 bytes\)"),

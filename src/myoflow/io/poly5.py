@@ -1,8 +1,9 @@
 """TMSi Poly5 files (``.Poly5``): SAGA 32+/64+, Refa, Porti and Mobita recordings.
 
 Layout (little-endian), as documented by TMSi's own readers and writers (the TMSi Python and MATLAB
-interfaces' ``Poly5`` reader/writer, Apache-2.0) and FieldTrip's ``read_tmsi_poly5.m`` (based on TMSi's
-``tms_read``); learnt from them, no code taken:
+interfaces' ``Poly5`` reader/writer, Apache-2.0), FieldTrip's ``read_tmsi_poly5.m`` (based on TMSi's
+``tms_read``) and the Polybench manual's "Poly5 32 File Format provider" page (versions 2.03 and 2.04, a 16-bit
+variant, events in a separate ``.CSV``); learnt from them, no code taken:
 
 * **Header, 217 bytes**: magic ``"POLY SAMPLE FILEversion 2.03\\r\\n\\x1a"`` (31 bytes), version ``uint16``
   (203), measurement name (a Pascal string: 1 length byte + 80), sample rate ``uint16`` (Hz), storage rate
@@ -34,6 +35,10 @@ What is read:
   its name in ``meta["dropped_channels"]``.
 * ``meta``: ``measurement`` (the header's name), ``start_time`` (ISO 8601, when the header has a valid one).
 
+Not read: version 2.04 (``"POLY SAMPLE FILE version 2.04"``, one byte longer), 16-bit Poly5 (descriptions
+without ``(Lo)``/``(Hi)`` halves), delta-compressed data, all refused with a one-line error; and the ``.CSV``
+of event markers Polybench writes beside a Poly5 file (its columns are not documented where we looked).
+
 Every size is checked against the file's size before anything is allocated: a file cut in the header or in the
 descriptions is a one-line error naming it, and one cut in a block says how many complete samples it holds.
 
@@ -46,6 +51,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import re
 import struct
 from typing import Sequence
 
@@ -151,17 +157,20 @@ def read_poly5(path: str | os.PathLike, *, to_volt: bool = True,
     size = p.stat().st_size
     with open(p, "rb") as fh:
         head = fh.read(HEADER_SIZE)
-        if len(head) >= 24 and not head.startswith(MAGIC[:24]):
-            raise DataError("not a Poly5 file (no 'POLY SAMPLE FILEversion' magic at its start)", where)
         if len(head) >= 31 and head[:31] != MAGIC:
-            found = head[24:28].decode("latin-1")
-            if found == "2.03":  # the version is right, the bytes after it are not
+            # Polybench also reads "POLY SAMPLE FILE version 2.04" (a 32-byte magic) and 16-bit
+            # "SAMPLE FILE ver 1.00" files: say which version it is rather than "not a Poly5 file".
+            other = re.match(rb"(?:POLY )?SAMPLE FILE ?ver(?:sion)? ?(\d+\.\d+)", head)
+            if other and other.group(1) != b"2.03":
+                raise DataError(f"unsupported Poly5 version {other.group(1).decode()!r} (this reader reads version "
+                                "2.03)", where)
+            if other:  # the version is right, the bytes after it are not
                 raise DataError("not a Poly5 file (its magic 'POLY SAMPLE FILEversion 2.03' is not followed by "
                                 "CR LF ^Z)", where)
-            raise DataError(f"unsupported Poly5 version {found!r} (this reader reads version 2.03)", where)
+            raise DataError("not a Poly5 file (no 'POLY SAMPLE FILEversion 2.03' magic at its start)", where)
         if len(head) < HEADER_SIZE:
-            if head and not MAGIC.startswith(head[:len(MAGIC)]):
-                raise DataError("not a Poly5 file (no 'POLY SAMPLE FILEversion' magic at its start)", where)
+            if not MAGIC.startswith(head[:len(MAGIC)]):
+                raise DataError("not a Poly5 file (no 'POLY SAMPLE FILEversion 2.03' magic at its start)", where)
             raise DataError(f"Poly5 file is truncated in its header ({len(head)} of {HEADER_SIZE} bytes)", where)
         (_, version, name_raw, fs_raw, storage_rate, _storage_type, n_desc, n_samples, *rest) = _HEADER.unpack(head)
         start, (n_blocks, per_block, block_bytes, compression) = rest[:7], rest[7:]
