@@ -20,6 +20,7 @@ from .matlab import read_mat
 from .npz import read_npz
 from .opensignals import is_opensignals, is_opensignals_text, read_opensignals, read_opensignals_text
 from .opensim import read_opensim
+from .poly5 import read_poly5
 from .tabular import read_csv
 from .wfdb import read_wfdb
 from .xdf import read_xdf
@@ -67,6 +68,7 @@ READERS: dict[str, Callable[..., Any]] = {
     ".xdf": read_xdf,
     ".rhd": read_rhd,
     ".hea": read_wfdb,
+    ".poly5": read_poly5,
 }
 
 
@@ -117,7 +119,7 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
     Parameters
     ----------
     path : path-like
-        A file (``.edf .bdf .csv .tsv .txt .mat .npz .c3d .sto .mot .h5 .hdf5 .xlsx .nwb .xdf .rhd .hea``) or a
+        A file (``.edf .bdf .csv .tsv .txt .mat .npz .c3d .sto .mot .h5 .hdf5 .xlsx .nwb .xdf .rhd .hea .Poly5``) or a
         folder: a standard dataset folder (``dataset.json``) or one of the
         registered public datasets (:data:`myoflow.io.datasets.DATASETS`).
     **hints
