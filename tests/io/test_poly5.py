@@ -1,4 +1,4 @@
-"""TMSi Poly5 files: a SAGA-like grid with STATUS + COUNTER, a bipolar file, calibration, bad input, the stack.
+"""TMSi Poly5 files: a SAGA-like grid with TRIGGERS, STATUS and COUNTER, a bipolar file, calibration, bad input, the stack.
 
 The files are written here by a small writer of the documented layout (a 217-byte header, 136-byte (Lo)/(Hi)
 signal descriptions, data blocks of an 86-byte block header + float32 samples, signal fastest), packed field by
@@ -71,16 +71,18 @@ def write_poly5(path: Path, data: np.ndarray, fs: int, names, units, *, per_bloc
 
 
 def saga(fs: int, n: int, seed: int = 0):
-    """64 UNI channels (µV) + STATUS (trigger codes) + COUNTER, as a SAGA 64+ stores them."""
+    """64 UNI channels (µV) + TRIGGERS (trigger codes) + STATUS (device bits) + COUNTER, as a SAGA 64+ stores them."""
     rng = np.random.default_rng(seed)
     uni = rng.normal(scale=50.0, size=(64, n))
     status = np.zeros(n)
     status[n // 4:n // 4 + 10] = 2
     status[n // 2:] = 5
     counter = np.arange(n) % (1 << 24)
-    names = [f"UNI {i}" for i in range(1, 65)] + ["STATUS", "COUNTER"]
-    units = ["µVolt"] * 64 + ["-", "-"]
-    return np.vstack([uni, status, counter]), names, units
+    device = np.full(n, 3.0)  # device status bits, set from the first sample: never the lab's events
+    device[n // 3:] = 7
+    names = [f"UNI {i}" for i in range(1, 65)] + ["TRIGGERS", "STATUS", "COUNTER"]
+    units = ["µVolt"] * 64 + ["-", "-", "-"]
+    return np.vstack([uni, status, device, counter]), names, units
 
 
 def run_cli(args, capsys, code=0):
@@ -107,8 +109,8 @@ def test_saga_grid_with_status_and_counter(tmp_path, fs, pad_last):
     np.testing.assert_allclose(rec.data, data[:64].astype(np.float32) * 1e-6, rtol=1e-6)
     ev = rec.events
     assert ev["sample"].tolist() == [n // 4, n // 2] and ev["code"].tolist() == [2, 5]
-    assert set(ev["kind"]) == {"trigger"} and set(ev["channel"]) == {"STATUS"}
-    assert rec.meta["dropped_channels"] == ["COUNTER"]
+    assert set(ev["kind"]) == {"trigger"} and set(ev["channel"]) == {"TRIGGERS"}
+    assert rec.meta["dropped_channels"] == ["STATUS", "COUNTER"]
     assert rec.meta["start_time"] == "2025-03-14T09:26:53" and rec.meta["measurement"] == "measurement"
 
 
@@ -146,8 +148,8 @@ def test_suffix_in_any_case(tmp_path, suffix):
 def test_channels_hint_keeps_them_in_order_without_events(tmp_path):
     data, names, units = saga(2000, 700)
     f = write_poly5(tmp_path / "g.Poly5", data, 2000, names, units)
-    rec = read(f, channels=["UNI 3", "STATUS"])
-    assert list(rec.ch_names) == ["UNI 3", "STATUS"] and len(rec.events) == 0
+    rec = read(f, channels=["UNI 3", "TRIGGERS"])
+    assert list(rec.ch_names) == ["UNI 3", "TRIGGERS"] and len(rec.events) == 0
     np.testing.assert_allclose(rec.data[1], data[64], rtol=0)
     with pytest.raises(DataError, match=r"no channel\(s\) \['UNI 99'\]"):
         read(f, channels="UNI 99")

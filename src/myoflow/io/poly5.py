@@ -28,11 +28,13 @@ What is read:
   become V; other units (an AUX sensor's ``g``, ``-``) are kept as given, and so are those channels (AUX,
   accelerometer, BIP): they are not EMG of a grid, but dropping them would hide a sensor the lab recorded.
 * Grid channels keep their names (a SAGA's ``UNI 1`` .. ``UNI 64``).
-* A ``STATUS``/``TRIGGERS``/``TRIGGER``/``DIGI`` channel holds codes, not a signal: where its (integer) code
+* A ``TRIGGERS``/``TRIGGER``/``TRIG``/``DIGI`` channel holds codes, not a signal: where its (integer) code
   changes to a non-zero value it becomes an event (``kind`` ``"trigger"``, ``code``, ``channel``), like
   BioSemi's Status in the EDF reader, and the channel is not read as a signal.
-* A ``COUNTER`` channel (the SAGA's sample counter, stored modulo 2**24) is dropped, with a logged note and
-  its name in ``meta["dropped_channels"]``.
+* A ``COUNTER`` channel (the SAGA's sample counter, stored modulo 2**24) and a SAGA's ``STATUS`` channel
+  (device status bits -- battery, synchronisation -- not the lab's triggers, which the SAGA keeps in
+  ``TRIGGERS``: read as events it would give spurious ones) are dropped, with a logged note and their names
+  in ``meta["dropped_channels"]``.
 * ``meta``: ``measurement`` (the header's name), ``start_time`` (ISO 8601, when the header has a valid one).
 
 Not read: version 2.04 (``"POLY SAMPLE FILE version 2.04"``, one byte longer), 16-bit Poly5 (descriptions
@@ -76,10 +78,10 @@ _HEADER = struct.Struct("<31sH81sHHBHI4x7HIHHH64x")
 _DESCRIPTION = struct.Struct("<41s4x11sffffHH60x")
 assert _HEADER.size == HEADER_SIZE and _DESCRIPTION.size == DESCRIPTION_SIZE
 
-#: Channel names whose values are event codes (SAGA: TRIGGERS, STATUS; Porti/Refa: DIGI).
-TRIGGER_NAMES = frozenset({"STATUS", "TRIGGERS", "TRIGGER", "TRIG", "DIGI"})
-#: Channel names of a sample counter (no signal, no event): dropped.
-COUNTER_NAMES = frozenset({"COUNTER"})
+#: Channel names whose values are event codes (SAGA: TRIGGERS; Porti/Refa: DIGI).
+TRIGGER_NAMES = frozenset({"TRIGGERS", "TRIGGER", "TRIG", "DIGI"})
+#: Channel names of a sample counter or of device status bits (no signal, no event of the lab's): dropped.
+COUNTER_NAMES = frozenset({"COUNTER", "STATUS"})
 
 _VOLT_PREFIX = {"": "V", "m": "mV", "µ": "µV", "μ": "µV", "u": "µV", "n": "nV"}
 
@@ -283,7 +285,7 @@ def read_poly5(path: str | os.PathLike, *, to_volt: bool = True,
         counters = [k for k in keep if upper[k] in COUNTER_NAMES]
         if counters:
             meta["dropped_channels"] = [names[k] for k in counters]
-            log.info("%s: counter channel(s) %s dropped (a sample count, not a signal)", where,
+            log.info("%s: counter/status channel(s) %s dropped (a sample count or device status, not a signal)", where,
                      meta["dropped_channels"])
         keep = [k for k in keep if k not in counters]
         trig = [k for k in keep if upper[k] in TRIGGER_NAMES]
@@ -293,7 +295,7 @@ def read_poly5(path: str | os.PathLike, *, to_volt: bool = True,
             events = pd.DataFrame({"sample": np.array([r[0] for r in rows], dtype="int64"), "kind": "trigger",
                                    "code": np.array([r[1] for r in rows], dtype="int64"),
                                    "channel": [r[2] for r in rows]})
-            log.info("%s: trigger/status channel(s) %s read as events, not as signals", where,
+            log.info("%s: trigger channel(s) %s read as events, not as signals", where,
                      [names[k] for k in trig])
             keep = [k for k in keep if k not in trig]
         if not keep:
