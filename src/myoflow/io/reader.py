@@ -20,6 +20,7 @@ from .matlab import read_mat
 from .npz import read_npz
 from .opensignals import is_opensignals, is_opensignals_text, read_opensignals, read_opensignals_text
 from .opensim import read_opensim
+from .otb import read_otb
 from .tabular import read_csv
 from .wfdb import read_wfdb
 from .xdf import read_xdf
@@ -67,6 +68,7 @@ READERS: dict[str, Callable[..., Any]] = {
     ".xdf": read_xdf,
     ".rhd": read_rhd,
     ".hea": read_wfdb,
+    ".otb+": read_otb, ".otb4": read_otb,
 }
 
 
