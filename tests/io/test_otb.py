@@ -245,3 +245,17 @@ def test_simulated_grids_as_otb_to_a_muscle_id_run(tmp_path, capsys):
     rows = json.loads((run / "metrics.json").read_text())["headline"]
     four = [r for r in rows if r["label"].startswith("Grid-OTB loso 4-class")]
     assert four and all(np.isfinite(r["ours"]) for r in four), rows  # the run used the .otb+ grids end to end
+
+
+def test_convert_keeps_one_grid_per_item_with_the_streams_hint(tmp_path, capsys):
+    total = 81
+    for s in ("S01", "S02"):
+        write_otb(tmp_path / "raw" / f"{s}_VL.otb+", codes_for(2048, total, seed=int(s[-1])),
+                  device_xml([grid64(), grid16(), aux()], total))
+    out, _ = run_cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{muscle}", "--out", tmp_path / "ds",
+                      "--hint", "streams=emg2"], capsys)
+    assert "wrote 2 item(s), 2 subject(s)" in out
+    folder = load_dataset(tmp_path / "ds")
+    rec = folder.load(folder.stems[0])
+    assert isinstance(rec, Recording) and rec.grid_shape == (4, 4) and rec.meta["muscle"] == "VL"
+    assert rec.meta["adapter"] == "AD1x16" and rec.meta["grid"] == "GR10MM0404"

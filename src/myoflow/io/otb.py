@@ -307,7 +307,8 @@ def read_otb(path: str | os.PathLike, *, streams: Sequence[str] | str | None = N
     for k, g in enumerate(grids):
         order = np.argsort(g["index"], kind="stable")
         cols = np.asarray(g["cols"])[order]
-        volts = codes[:, cols].T.astype(np.float64) * (scale / np.asarray(g["gains"], dtype=float)[order, None])
+        # float32, the containers' type: a float64 copy of a long 64-channel grid would double the peak memory
+        volts = codes[:, cols].T.astype(np.float32) * (scale / np.asarray(g["gains"], dtype=np.float32)[order, None])
         index = np.asarray(g["index"])[order]
         layout, shape, electrode = _grid(g["code"], g["description"], len(cols))
         if layout is not None and not np.array_equal(index, np.arange(len(cols))):
@@ -323,7 +324,7 @@ def read_otb(path: str | os.PathLike, *, streams: Sequence[str] | str | None = N
         out[key] = make_recording(volts, fs, [f"ch{i + 1:02d}" for i in index], where, units="V", layout=layout,
                                   grid_shape=shape, meta=meta)
     if aux_cols:
-        volts = codes[:, aux_cols].T.astype(np.float64) * (scale / np.asarray(aux_gain)[:, None])
+        volts = codes[:, aux_cols].T.astype(np.float32) * (scale / np.asarray(aux_gain, dtype=np.float32)[:, None])
         out["aux"] = make_recording(volts, fs, unique_names(aux_names, where), where, units="V",
                                     meta={**base, "note": "voltage at the amplifier input; calibrate to N/%MVC"})
 
