@@ -259,3 +259,13 @@ def test_convert_keeps_one_grid_per_item_with_the_streams_hint(tmp_path, capsys)
     rec = folder.load(folder.stems[0])
     assert isinstance(rec, Recording) and rec.grid_shape == (4, 4) and rec.meta["muscle"] == "VL"
     assert rec.meta["adapter"] == "AD1x16" and rec.meta["grid"] == "GR10MM0404"
+
+
+def test_emg_adapter_with_unit_gain_is_read_with_a_warning(tmp_path, caplog):
+    total = 16
+    xml = device_xml([adapter_xml("AD1x16", 0, 1, [(i, "GR10MM0404", "", "") for i in range(16)])], total)
+    c = codes_for(30, total, seed=5)
+    with caplog.at_level("WARNING", logger="myoflow.io.otb"):
+        rec = read(write_otb(tmp_path / "g.otb+", c, xml))
+    np.testing.assert_allclose(rec.data, c.T * LSB, rtol=1e-6)
+    assert "likely the amplifier output" in caplog.text

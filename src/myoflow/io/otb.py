@@ -58,8 +58,11 @@ the MNE authors found unreliable) is refused with a message to export to ``.mat`
 layout could not be established with confidence from public sources.
 
 Checked against: only the documented layout above (archives built by the tests). No published ``.otb+``
-file with known numbers (rate, channel count, first values) was found to compare with; the shared
-``openhdemg-otb`` set is a MATLAB export, not the native file.
+file with known numbers (rate, channel count, first values) was found to compare with (the MNE-Python pull
+request that added its reader, #13303, lacked source-of-truth values too); the shared ``openhdemg-otb`` set is
+a MATLAB export, not the native file. The gain used is the XML's (adapter ``Gain`` × channel ``Gain``), as
+openhdemg and OT's Python code use it; MNE-Python takes the adapter gain from OT's table instead and warns
+when the XML disagrees, so an EMG adapter whose XML gain is ≤ 1 is read but logged as a warning.
 """
 from __future__ import annotations
 
@@ -291,6 +294,11 @@ def read_otb(path: str | os.PathLike, *, streams: Sequence[str] | str | None = N
             codes_seen.append(ch_id)
             muscles.append((ch.get("Muscle") or "").strip())
             descr = descr or ch_descr
+        if emg_cols and min(gains) <= 1.0:
+            # MNE-Python's reader warns that an XML adapter Gain can be 1 where OT's table has the amplifier
+            # gain (150 for a Quattrocento EMG input): such values would be ~150x too large to be electrode volts
+            log.warning("%s: EMG adapter %r has gain %g in the XML: the values are likely the amplifier output, "
+                        "not the electrode voltage (check against OTBioLab+)", where, ad_id, min(gains))
         if emg_cols:
             grids.append({"adapter": ad_id, "start": start, "cols": emg_cols, "index": emg_idx, "gains": gains,
                           "code": next((c for c in codes_seen if _GRID_RE.search(c)), codes_seen[0] or None),
