@@ -71,7 +71,7 @@ import os
 import re
 import tarfile
 import xml.etree.ElementTree as ET
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, Sequence
 
 import numpy as np
