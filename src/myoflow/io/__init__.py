@@ -6,6 +6,7 @@
 * :func:`write_dataset` / :func:`load_dataset` — the standard dataset folder.
 * :func:`read_wfdb` — PhysioNet WFDB records (``.hea`` + ``.dat``).
 * :func:`read_poly5` — TMSi Poly5 files (SAGA, Refa, Porti).
+* :func:`read_otb` — OT Bioelettronica ``.otb+`` (OTBioLab+) HD-sEMG files.
 * :func:`write_edf` — EDF+/BDF+ export; :func:`to_nwb` — NWB export.
 * :mod:`~myoflow.io.interop` — MNE (:func:`to_mne` / :func:`from_mne`) and :func:`from_dataframe`.
 * :mod:`~myoflow.io.datasets` — loaders for the public datasets in ``../shared/data``.
@@ -31,6 +32,7 @@ from .native import load, save
 from .opensignals import read_opensignals
 from .opensim import read_opensim
 from .poly5 import read_poly5
+from .otb import read_otb
 from .reader import read, supported_suffixes
 from .summary import describe
 from .tabular import read_csv
@@ -42,7 +44,7 @@ __all__ = [
     "save", "load",
     "Dataset", "write_dataset", "load_dataset", "is_dataset_folder",
     "read_edf", "write_edf", "read_csv", "read_mat", "read_c3d", "read_opensim", "read_opensignals",
-    "read_xdf", "read_rhd", "read_wfdb", "read_poly5", "read_nwb", "to_nwb", "to_mne", "from_mne", "from_dataframe",
+    "read_xdf", "read_rhd", "read_wfdb", "read_poly5", "read_otb", "read_nwb", "to_nwb", "to_mne", "from_mne", "from_dataframe",
     "DATASETS", "detect_dataset",
     "load_elderly_lowerlimb", "load_ceinms_gait", "load_pyomeca", "load_openhdemg_otb",
     "load_stim_artefact_tscs", "load_biosignalsnotebooks",

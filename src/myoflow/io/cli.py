@@ -188,8 +188,8 @@ def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, patt
                 channel_map: tuple[str, ...], stream_map: tuple[str, ...], meta: tuple[str, ...], split_channels: bool, participants: Path | None, events: Path | None,
                 fs: float | None, hints: tuple[str, ...], bad_rows: str, bids: bool) -> None:
     """Convert raw recording files (EDF/BDF, CSV/TSV/TXT, MAT, NPZ, C3D, OpenSim .sto/.mot, OpenSignals, XDF, Intan,
-    NWB, PhysioNet WFDB .hea, TMSi Poly5) or a BIDS-EMG dataset into a myoflow dataset folder, print a summary table and
-    write it to OUT/convert_summary.csv.
+    NWB, PhysioNet WFDB .hea, TMSi Poly5, OT Bioelettronica .otb+) or a BIDS-EMG dataset into a myoflow dataset
+    folder, print a summary table and write it to OUT/convert_summary.csv.
 
     Name the files either with --manifest or with --pattern over INPUTS (files or folders), or give one
     BIDS-EMG dataset folder (--bids, or detected from its dataset_description.json and sub-* folders)."""

@@ -21,6 +21,7 @@ from .npz import read_npz
 from .opensignals import is_opensignals, is_opensignals_text, read_opensignals, read_opensignals_text
 from .opensim import read_opensim
 from .poly5 import read_poly5
+from .otb import read_otb
 from .tabular import read_csv
 from .wfdb import read_wfdb
 from .xdf import read_xdf
@@ -69,6 +70,7 @@ READERS: dict[str, Callable[..., Any]] = {
     ".rhd": read_rhd,
     ".hea": read_wfdb,
     ".poly5": read_poly5,
+    ".otb+": read_otb, ".otb4": read_otb,
 }
 
 
