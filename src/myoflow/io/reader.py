@@ -121,7 +121,8 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
     Parameters
     ----------
     path : path-like
-        A file (``.edf .bdf .csv .tsv .txt .mat .npz .c3d .sto .mot .h5 .hdf5 .xlsx .nwb .xdf .rhd .hea .Poly5``) or a
+        A file (``.edf .bdf .csv .tsv .txt .mat .npz .c3d .sto .mot .h5 .hdf5 .xlsx .nwb .xdf .rhd .hea .Poly5
+        .otb+``; ``.otb4`` is refused with the way out) or a
         folder: a standard dataset folder (``dataset.json``) or one of the
         registered public datasets (:data:`myoflow.io.datasets.DATASETS`).
     **hints
