@@ -1,0 +1,204 @@
+"""gait-emg names a folder cohort by its folder (``lab-k0``, condition ``lab``), not ``sim``, everywhere visible.
+
+A lab's 3-subject walking folder gets ``lab-k0`` folds, ``conditions.lab``, ``lab ...`` headline rows and
+figure titles; a within-subject folder (2 subjects) names its headline rows the same; the simulated cohort
+keeps ``sim``; seeds never move with the name (a folder fold is seeded by its old ``sim-`` id); a run written
+before the naming (``sim-k0`` folds of a folder) still predicts, exports and reports, and ``--resume`` of it
+refuses in one line. Tiny cohorts and 2-epoch MLPs: smoke-sized, the numbers are not results.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ..bad_input._builders import cli, one_error_line
+
+SMALL = ["--workers", "1", "--set", "train.epochs=2", "--set", "model.params.torque_epochs=2",
+         "--set", "evaluate.n_boot=20", "--set", "model.params.torque_hidden=[16, 12]",
+         "--set", "model.params.added_hidden=8", "--set", "baseline.params.hidden=[16, 12]",
+         "--set", "evaluate.ensemble=2"]
+SIM_WORD = re.compile(r"\bsim\b")
+
+
+def _main(args) -> None:
+    from myoflow.cli import main
+
+    try:  # capsys is per test: run in-process and read the exit code
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        assert exc.code in (0, None), exc.code
+
+
+@pytest.fixture(scope="module")
+def lab_run(tmp_path_factory):
+    """A finished run of a 3-subject walking folder named ``lab`` (subject-wise folds, final model on)."""
+    root = tmp_path_factory.mktemp("gaitname")
+    _main(["simulate", "gait", "--out", root / "lab", "--subjects", 3, "--strides", 6, "--seed", 1])
+    _main(["run", "gait-emg", "--data", root / "lab", "--out", root / "run", *SMALL])
+    return root / "run", root / "lab"
+
+
+def _html_text(path: Path) -> str:
+    """Headings, captions and figure alt texts of a report (the prose a reader sees as titles)."""
+    html = path.read_text()
+    return " ".join(re.findall(r"<(?:h\d|figcaption|caption|title)[^>]*>(.*?)</", html, flags=re.S)
+                    + re.findall(r'alt="([^"]*)"', html))
+
+
+def test_a_folder_cohort_is_named_by_its_folder_everywhere(lab_run):
+    run, _ = lab_run
+    assert sorted(p.name for p in (run / "folds").iterdir()) == ["final-all", "lab-k0", "lab-k1", "lab-k2"]
+    m = json.loads((run / "metrics.json").read_text())
+    assert set(m["summary"]["conditions"]) == {"lab"}
+    assert set(m["summary"]["variability"]) == {"lab"}
+    assert m["summary"]["data"]["cohort"] == "lab"
+    assert {v["condition"] for k, v in m["folds"].items() if k != "final-all"} == {"lab"}
+    labels = [h["label"] for h in m["headline"]]
+    assert labels and all(lab.startswith("lab ") for lab in labels), labels
+    assert not any(SIM_WORD.search(lab) for lab in labels), labels
+    assert not any(lab.startswith("lab: lab") for lab in labels)  # not named twice by the runner
+    preds = pd.read_parquet(run / "predictions.parquet")
+    assert set(preds["condition"]) == {"lab"} and set(preds["fold"]) == {"lab-k0", "lab-k1", "lab-k2"}
+    for name in ("result.json",):
+        assert json.loads((run / "folds" / "lab-k0" / name).read_text())["condition"] == "lab"
+    figs = json.loads((run / "figures.json").read_text())
+    assert not SIM_WORD.search(json.dumps(figs)), figs
+    assert (run / "figures" / "ensemble_lab.png").is_file()
+    text = _html_text(run / "report.html")
+    assert "lab" in text and not SIM_WORD.search(text), SIM_WORD.findall(text)
+    assert not SIM_WORD.search((run / "report.html").read_text())
+
+
+def test_a_folder_fold_is_seeded_by_its_old_id(lab_run, tmp_path, monkeypatch):
+    """The name moves no number: each subject-wise folder fold derives its seeds from its ``sim-`` id."""
+    from myoflow.experiments import load_config
+    from myoflow.experiments.base import FoldContext
+    from myoflow.experiments.registry import get_pipeline
+    from myoflow.pipelines.gait_emg.pipeline import cohort_name
+
+    _, ds = lab_run
+    cfg = load_config({"name": "gait-emg", "pipeline": "gait-emg", "data": {"source": "folder", "path": str(ds)},
+                       "evaluate": {"splitter": "loso"}})
+    pipe = get_pipeline("gait-emg")
+    data = pipe.prepare(cfg, None)
+    folds = pipe.folds(cfg, data)
+    assert cohort_name(cfg) == "lab"
+    cv = [f for f in folds if f.payload["kind"] == "sim" and f.id != "final-all"]
+    assert sorted(f.id for f in cv) == ["lab-loso-S001", "lab-loso-S002", "lab-loso-S003"]
+    assert all(f.payload["seed_id"] == f.id.replace("lab-", "sim-", 1) and f.condition == "lab" for f in cv)
+
+    # and the fold trains with it: the first seed run_fold derives is the one of the old id
+    import myoflow.train as train
+
+    class Seeded(Exception):
+        pass
+
+    def first_seed(*parts):
+        raise Seeded(parts)
+
+    monkeypatch.setattr(train, "derive_seed", first_seed)
+    with pytest.raises(Seeded) as exc:
+        pipe.run_fold(cfg, data, cv[0], FoldContext(seed=0, device="cpu", workdir=tmp_path / "folds" / cv[0].id))
+    assert exc.value.args[0] == (cfg.seed, "sim-loso-S001")
+
+
+def test_the_cohort_name_rule():
+    from myoflow.experiments import load_config
+    from myoflow.pipelines.gait_emg.pipeline import cohort_name
+
+    def name(run_name, path="/x/My Knees", source="folder"):
+        return cohort_name(load_config({"name": run_name, "pipeline": "gait-emg",
+                                        "data": {"source": source, "path": path}}))
+
+    assert name("gait-emg") == "My-Knees"  # the config keeps the pipeline's name: the folder's
+    assert name("knee study") == "knee-study"
+    assert name("final") == "final-data" and name("real") == "real-data" and name("sim") == "sim-data"
+    assert name("gait-emg", "/x/sim") == "sim-data"
+    assert name("anything", None, "simulate") == "sim"
+
+
+def test_the_simulated_cohort_keeps_sim(tmp_path, capsys):
+    args = ["reproduce", "gait-emg", "--quick", "--out", tmp_path / "r", "--cache-dir", tmp_path / "cache",
+            "--set", "data.subjects=4", "--set", "evaluate.emg_subjects=null", "--set", "evaluate.n_splits=2",
+            "--set", "data.real=false", *SMALL]
+    code, _, err = cli(args, capsys)
+    assert code == 0, err
+    run = tmp_path / "r" / "gait-emg"
+    assert sorted(p.name for p in (run / "folds").iterdir()) == ["final-all", "sim-k0", "sim-k1"]
+    m = json.loads((run / "metrics.json").read_text())
+    assert set(m["summary"]["conditions"]) == {"sim"} and set(m["summary"]["variability"]) == {"sim"}
+    assert "cohort" not in m["summary"]["data"]
+    assert all(h["label"].startswith("sim ") for h in m["headline"])
+
+
+def test_a_within_subject_folder_names_its_rows_by_the_folder(tmp_path, capsys):
+    """Two subjects: within-subject folds (``within-cycles-k0``); the headline rows said ``sim`` too."""
+    _main(["simulate", "gait", "--out", tmp_path / "duo", "--subjects", 2, "--strides", 8, "--seed", 1])
+    code, _, err = cli(["run", "gait-emg", "--data", tmp_path / "duo", "--out", tmp_path / "run", *SMALL,
+                        "--set", "evaluate.final_model=false"], capsys)
+    assert code == 0, err
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert all(k.startswith("within-") for k in m["folds"])
+    assert set(m["summary"]["variability"]) == {"duo"}
+    labels = [h["label"] for h in m["headline"]]
+    assert any(", within-subject/" in lab for lab in labels)
+    assert all(lab.startswith("duo ") for lab in labels) and not any(SIM_WORD.search(lab) for lab in labels), labels
+    assert not SIM_WORD.search((tmp_path / "run" / "report.html").read_text())
+
+
+def _to_old_naming(run: Path, dst: Path) -> Path:
+    """``run`` as the previous myoflow wrote it: the folder cohort's folds, conditions and keys named ``sim``."""
+    shutil.copytree(run, dst)
+    for d in sorted((dst / "folds").iterdir()):
+        for name in ("result.json", "extras.json"):
+            p = d / name
+            if p.exists():
+                p.write_text(p.read_text().replace('"lab-k', '"sim-k').replace('"condition": "lab"',
+                                                                              '"condition": "sim"'))
+        p = d / "predictions.parquet"
+        if p.exists():
+            df = pd.read_parquet(p)
+            if len(df):
+                df["condition"] = df["condition"].str.replace("lab", "sim")
+                df["fold"] = df["fold"].str.replace("lab-", "sim-")
+            df.to_parquet(p, index=False)
+        d.rename(d.with_name(d.name.replace("lab-", "sim-")))
+    m = json.loads((dst / "metrics.json").read_text())
+    s = m["summary"]
+    s["conditions"] = {"sim": s["conditions"].pop("lab")}
+    s["variability"] = {"sim": s["variability"].pop("lab")}
+    s["data"].pop("cohort")
+    m["folds"] = {k.replace("lab-", "sim-"): {**v, "condition": v["condition"].replace("lab", "sim")}
+                  for k, v in m["folds"].items()}
+    (dst / "metrics.json").write_text(json.dumps(m))
+    df = pd.read_parquet(dst / "predictions.parquet")
+    df["condition"] = df["condition"].str.replace("lab", "sim")
+    df["fold"] = df["fold"].str.replace("lab-", "sim-")
+    df.to_parquet(dst / "predictions.parquet", index=False)
+    assert not list((dst / "folds").glob("lab-*"))
+    return dst
+
+
+def test_a_run_written_before_the_naming_still_reads_and_refuses_a_resume(lab_run, tmp_path, capsys):
+    run, ds = lab_run
+    old = _to_old_naming(run, tmp_path / "old")
+    trial = ds / "S001" / "walk.h5"
+    code, out, err = cli(["predict", old, trial, "--json", "--out", tmp_path / "p"], capsys)
+    assert code == 0 and "Traceback" not in err, err
+    assert json.loads(out)["fold"] == "final-all"
+    code, out, err = cli(["predict", old, trial, "--fold", "sim-k1", "--json", "--out", tmp_path / "p1"], capsys)
+    assert code == 0 and json.loads(out)["fold"] == "sim-k1", err
+    code, _, err = cli(["export", old, "--onnx", tmp_path / "g.onnx"], capsys)
+    assert code == 0 and "Traceback" not in err, err
+    code, _, err = cli(["report", old], capsys)
+    assert code == 0 and "Traceback" not in err, err
+    # --resume would add lab-k0 folds beside the sim-k0 ones: one line, exit 2, nothing added
+    code, _, err = cli(["run", "gait-emg", "--data", ds, "--out", old, *SMALL, "--resume"], capsys)
+    line = one_error_line(code, err)
+    assert "older myoflow" in line and "'lab'" in line and "new --out" in line and str(old) in line, line
+    assert not list((old / "folds").glob("lab-*"))
