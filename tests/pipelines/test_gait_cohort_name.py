@@ -1,6 +1,6 @@
-"""gait-emg names a folder cohort by its folder (``lab-k0``, condition ``lab``), not ``sim``, everywhere visible.
+"""gait-emg names a folder cohort by its folder (``clinic-k0``, condition ``clinic``), not ``sim``, wherever seen.
 
-A lab's 3-subject walking folder gets ``lab-k0`` folds, ``conditions.lab``, ``lab ...`` headline rows and
+A clinic's 3-subject walking folder gets ``clinic-k0`` folds, ``conditions.clinic``, ``clinic ...`` headline rows and
 figure titles; a within-subject folder (2 subjects) names its headline rows the same; the simulated cohort
 keeps ``sim``; seeds never move with the name (a folder fold is seeded by its old ``sim-`` id); a run written
 before the naming (``sim-k0`` folds of a folder) still predicts, exports and reports, and ``--resume`` of it
@@ -36,11 +36,13 @@ def _main(args) -> None:
 
 @pytest.fixture(scope="module")
 def lab_run(tmp_path_factory):
-    """A finished run of a 3-subject walking folder named ``lab`` (subject-wise folds, final model on)."""
+    """A finished run of a 3-subject walking folder ``clinic`` (subject-wise folds, final model on).
+
+    Its folds sort before ``final-all`` by name, as ``sim-k0`` did not."""
     root = tmp_path_factory.mktemp("gaitname")
-    _main(["simulate", "gait", "--out", root / "lab", "--subjects", 3, "--strides", 6, "--seed", 1])
-    _main(["run", "gait-emg", "--data", root / "lab", "--out", root / "run", *SMALL])
-    return root / "run", root / "lab"
+    _main(["simulate", "gait", "--out", root / "clinic", "--subjects", 3, "--strides", 6, "--seed", 1])
+    _main(["run", "gait-emg", "--data", root / "clinic", "--out", root / "run", *SMALL])
+    return root / "run", root / "clinic"
 
 
 def _html_text(path: Path) -> str:
@@ -52,26 +54,36 @@ def _html_text(path: Path) -> str:
 
 def test_a_folder_cohort_is_named_by_its_folder_everywhere(lab_run):
     run, _ = lab_run
-    assert sorted(p.name for p in (run / "folds").iterdir()) == ["final-all", "lab-k0", "lab-k1", "lab-k2"]
+    assert sorted(p.name for p in (run / "folds").iterdir()) == ["clinic-k0", "clinic-k1", "clinic-k2", "final-all"]
     m = json.loads((run / "metrics.json").read_text())
-    assert set(m["summary"]["conditions"]) == {"lab"}
-    assert set(m["summary"]["variability"]) == {"lab"}
-    assert m["summary"]["data"]["cohort"] == "lab"
-    assert {v["condition"] for k, v in m["folds"].items() if k != "final-all"} == {"lab"}
+    assert set(m["summary"]["conditions"]) == {"clinic"}
+    assert set(m["summary"]["variability"]) == {"clinic"}
+    assert m["summary"]["data"]["cohort"] == "clinic"
+    assert {v["condition"] for k, v in m["folds"].items() if k != "final-all"} == {"clinic"}
     labels = [h["label"] for h in m["headline"]]
-    assert labels and all(lab.startswith("lab ") for lab in labels), labels
+    assert labels and all(lab.startswith("clinic ") for lab in labels), labels
     assert not any(SIM_WORD.search(lab) for lab in labels), labels
-    assert not any(lab.startswith("lab: lab") for lab in labels)  # not named twice by the runner
+    assert not any(lab.startswith("clinic: clinic") for lab in labels)  # not named twice by the runner
     preds = pd.read_parquet(run / "predictions.parquet")
-    assert set(preds["condition"]) == {"lab"} and set(preds["fold"]) == {"lab-k0", "lab-k1", "lab-k2"}
+    assert set(preds["condition"]) == {"clinic"} and set(preds["fold"]) == {"clinic-k0", "clinic-k1", "clinic-k2"}
     for name in ("result.json",):
-        assert json.loads((run / "folds" / "lab-k0" / name).read_text())["condition"] == "lab"
+        assert json.loads((run / "folds" / "clinic-k0" / name).read_text())["condition"] == "clinic"
     figs = json.loads((run / "figures.json").read_text())
     assert not SIM_WORD.search(json.dumps(figs)), figs
-    assert (run / "figures" / "ensemble_lab.png").is_file()
+    assert (run / "figures" / "ensemble_clinic.png").is_file()
     text = _html_text(run / "report.html")
-    assert "lab" in text and not SIM_WORD.search(text), SIM_WORD.findall(text)
+    assert "clinic" in text and not SIM_WORD.search(text), SIM_WORD.findall(text)
     assert not SIM_WORD.search((run / "report.html").read_text())
+
+
+def test_export_and_predict_take_the_final_fold_whatever_the_cohort_sorts_as(lab_run, tmp_path, capsys):
+    """``clinic-k0`` sorts before ``final-all`` (``sim-k0`` sorted after it): export still takes final-all."""
+    run, ds = lab_run
+    code, _, err = cli(["export", run, "--onnx", tmp_path / "g.onnx"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "g.json").read_text())["fold"] == "final-all"
+    code, out, err = cli(["predict", run, ds / "S001" / "walk.h5", "--json", "--out", tmp_path / "p"], capsys)
+    assert code == 0 and json.loads(out)["fold"] == "final-all", err
 
 
 def test_a_folder_fold_is_seeded_by_its_old_id(lab_run, tmp_path, monkeypatch):
@@ -87,10 +99,10 @@ def test_a_folder_fold_is_seeded_by_its_old_id(lab_run, tmp_path, monkeypatch):
     pipe = get_pipeline("gait-emg")
     data = pipe.prepare(cfg, None)
     folds = pipe.folds(cfg, data)
-    assert cohort_name(cfg) == "lab"
+    assert cohort_name(cfg) == "clinic"
     cv = [f for f in folds if f.payload["kind"] == "sim" and f.id != "final-all"]
-    assert sorted(f.id for f in cv) == ["lab-loso-S001", "lab-loso-S002", "lab-loso-S003"]
-    assert all(f.payload["seed_id"] == f.id.replace("lab-", "sim-", 1) and f.condition == "lab" for f in cv)
+    assert sorted(f.id for f in cv) == ["clinic-loso-S001", "clinic-loso-S002", "clinic-loso-S003"]
+    assert all(f.payload["seed_id"] == f.id.replace("clinic-", "sim-", 1) and f.condition == "clinic" for f in cv)
 
     # and the fold trains with it: the first seed run_fold derives is the one of the old id
     import myoflow.train as train
@@ -158,29 +170,29 @@ def _to_old_naming(run: Path, dst: Path) -> Path:
         for name in ("result.json", "extras.json"):
             p = d / name
             if p.exists():
-                p.write_text(p.read_text().replace('"lab-k', '"sim-k').replace('"condition": "lab"',
+                p.write_text(p.read_text().replace('"clinic-k', '"sim-k').replace('"condition": "clinic"',
                                                                               '"condition": "sim"'))
         p = d / "predictions.parquet"
         if p.exists():
             df = pd.read_parquet(p)
             if len(df):
-                df["condition"] = df["condition"].str.replace("lab", "sim")
-                df["fold"] = df["fold"].str.replace("lab-", "sim-")
+                df["condition"] = df["condition"].str.replace("clinic", "sim")
+                df["fold"] = df["fold"].str.replace("clinic-", "sim-")
             df.to_parquet(p, index=False)
-        d.rename(d.with_name(d.name.replace("lab-", "sim-")))
+        d.rename(d.with_name(d.name.replace("clinic-", "sim-")))
     m = json.loads((dst / "metrics.json").read_text())
     s = m["summary"]
-    s["conditions"] = {"sim": s["conditions"].pop("lab")}
-    s["variability"] = {"sim": s["variability"].pop("lab")}
+    s["conditions"] = {"sim": s["conditions"].pop("clinic")}
+    s["variability"] = {"sim": s["variability"].pop("clinic")}
     s["data"].pop("cohort")
-    m["folds"] = {k.replace("lab-", "sim-"): {**v, "condition": v["condition"].replace("lab", "sim")}
+    m["folds"] = {k.replace("clinic-", "sim-"): {**v, "condition": v["condition"].replace("clinic", "sim")}
                   for k, v in m["folds"].items()}
     (dst / "metrics.json").write_text(json.dumps(m))
     df = pd.read_parquet(dst / "predictions.parquet")
-    df["condition"] = df["condition"].str.replace("lab", "sim")
-    df["fold"] = df["fold"].str.replace("lab-", "sim-")
+    df["condition"] = df["condition"].str.replace("clinic", "sim")
+    df["fold"] = df["fold"].str.replace("clinic-", "sim-")
     df.to_parquet(dst / "predictions.parquet", index=False)
-    assert not list((dst / "folds").glob("lab-*"))
+    assert not list((dst / "folds").glob("clinic-*"))
     return dst
 
 
@@ -197,8 +209,8 @@ def test_a_run_written_before_the_naming_still_reads_and_refuses_a_resume(lab_ru
     assert code == 0 and "Traceback" not in err, err
     code, _, err = cli(["report", old], capsys)
     assert code == 0 and "Traceback" not in err, err
-    # --resume would add lab-k0 folds beside the sim-k0 ones: one line, exit 2, nothing added
+    # --resume would add clinic-k0 folds beside the sim-k0 ones: one line, exit 2, nothing added
     code, _, err = cli(["run", "gait-emg", "--data", ds, "--out", old, *SMALL, "--resume"], capsys)
     line = one_error_line(code, err)
-    assert "older myoflow" in line and "'lab'" in line and "new --out" in line and str(old) in line, line
-    assert not list((old / "folds").glob("lab-*"))
+    assert "older myoflow" in line and "'clinic'" in line and "new --out" in line and str(old) in line, line
+    assert not list((old / "folds").glob("clinic-*"))

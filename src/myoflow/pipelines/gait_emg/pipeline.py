@@ -859,6 +859,8 @@ class GaitEmgPipeline(Pipeline):
     config_class = GaitEmgConfig
     description = "Seed 002: torque-based MLP vs baseline MLP predicting 7-muscle sEMG from gait kinematics"
     export_models = ("torque_based", "baseline")
+    #: ``myoflow export`` takes the fold trained on every subject when the run has one
+    export_folds = (f"{FINAL}-all",)
 
     def prepare(self, cfg: GaitEmgConfig, cache_dir: Path) -> GaitData:
         return load_gait_data(cfg, cache_dir)
