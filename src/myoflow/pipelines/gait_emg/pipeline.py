@@ -556,7 +556,8 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         if d.emg_floor_percentile is not None:
             sim, _ = subtract_emg_floor(sim, d.emg_floor_percentile)
         sim, _ = normalise_emg(sim)
-        info.update(path=str(d.path), cohort=cohort_name(cfg), n_subjects=len(sim.subjects()), muscles=list(sim.muscles),
+        info.update(path=str(d.path), cohort=cohort_name(cfg), n_subjects=len(sim.subjects()),
+                    muscles=list(sim.muscles),
                     body_mass_kg=sim.info.get("body_mass_kg"), body_mass_source=sim.info.get("body_mass_source"),
                     trials=sim.info.get("trials"),
                     cycles_rejected=int(sum(sum(v for k, v in t["cycles"].items() if k not in ("candidate", "kept"))
@@ -1140,7 +1141,8 @@ class GaitEmgPipeline(Pipeline):
         if d_:
             for key, label in (("pooled", "pooled over test subjects"), ("per_subject", "mean of per-subject")):
                 v = d_[key]
-                rows.append(Headline(f"{name} torque-based − baseline, mean R² of ensemble averages, {label}", v["mean"],
+                rows.append(Headline(f"{name} torque-based − baseline, mean R² of ensemble averages, {label}",
+                                     v["mean"],
                                      (v["ci_low"], v["ci_high"]), None,
                                      f"paired subject bootstrap 95 % CI ({d_['n_subjects']} test subjects)"))
         var = summary.get("variability") or {}
