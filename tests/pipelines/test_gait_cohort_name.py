@@ -56,7 +56,7 @@ def test_a_folder_cohort_is_named_by_its_folder_everywhere(lab_run):
     run, _ = lab_run
     assert sorted(p.name for p in (run / "folds").iterdir()) == ["clinic-k0", "clinic-k1", "clinic-k2", "final-all"]
     m = json.loads((run / "metrics.json").read_text())
-    assert set(m["summary"]["conditions"]) == {"clinic"}
+    assert set(m["summary"]["conditions"]) == set(m["conditions"]) == {"clinic"}
     assert set(m["summary"]["variability"]) == {"clinic"}
     assert m["summary"]["data"]["cohort"] == "clinic"
     assert {v["condition"] for k, v in m["folds"].items() if k != "final-all"} == {"clinic"}
@@ -185,6 +185,7 @@ def _to_old_naming(run: Path, dst: Path) -> Path:
     s["conditions"] = {"sim": s["conditions"].pop("clinic")}
     s["variability"] = {"sim": s["variability"].pop("clinic")}
     s["data"].pop("cohort")
+    m["conditions"] = {"sim": m["conditions"].pop("clinic")}
     m["folds"] = {k.replace("clinic-", "sim-"): {**v, "condition": v["condition"].replace("clinic", "sim")}
                   for k, v in m["folds"].items()}
     (dst / "metrics.json").write_text(json.dumps(m))
@@ -192,6 +193,12 @@ def _to_old_naming(run: Path, dst: Path) -> Path:
     df["condition"] = df["condition"].str.replace("clinic", "sim")
     df["fold"] = df["fold"].str.replace("clinic-", "sim-")
     df.to_parquet(dst / "predictions.parquet", index=False)
+    for f in sorted((dst / "figures").glob("*clinic*")):
+        f.rename(f.with_name(f.name.replace("clinic", "sim")))
+    for name in ("figures.json", "run_info.json"):
+        p = dst / name
+        p.write_text(p.read_text().replace("clinic-k", "sim-k").replace("_clinic.png", "_sim.png")
+                     .replace(", clinic:", ", sim:").replace(", clinic (", ", sim ("))
     assert not list((dst / "folds").glob("clinic-*"))
     return dst
 
