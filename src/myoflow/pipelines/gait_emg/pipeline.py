@@ -100,7 +100,7 @@ def cohort_name(cfg: Any) -> str:
     A folder cohort is named as its headline rows always were: the run's ``name`` (``myoflow run
     gait-emg --data DIR`` names the run after the folder), or the folder's own name when the config
     keeps the pipeline's name. The name goes into fold ids (``lab-k0``, ``lab-loso-S01``), the
-    condition and summary keys, headline labels, figure titles and log lines, so it is made
+    condition and summary keys, headline labels, figure titles and the progress bar, so it is made
     condition-safe (letters, digits, ``_`` and ``-``); a name that is a condition of its own
     (``sim``, ``real``, ``final``) gets ``-data`` appended.
 
