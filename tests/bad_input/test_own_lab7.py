@@ -256,7 +256,8 @@ def test_moments_already_per_kg_are_not_divided_by_the_mass_again(tmp_path, caps
                             capsys)
         assert code == 0, err
         m = json.loads((tmp_path / f"run_{kind}" / "metrics.json").read_text())
-        r2[kind] = m["summary"]["conditions"]["sim"]["torque_mlp"]["r2_ens_mean_over_channels"]
+        cohort = m["summary"]["data"]["cohort"]  # the folder cohort's name (was: "sim")
+        r2[kind] = m["summary"]["conditions"][cohort]["torque_mlp"]["r2_ens_mean_over_channels"]
     assert "AB06/treadmill_01_id.sto" in caplog.text and "read as N·m/kg" in caplog.text
     assert r2["per_kg"] == pytest.approx(r2["nm"], abs=1e-4)
 

@@ -37,8 +37,11 @@ def _default_model(models: list[str], preferred: tuple[str, ...]) -> str:
 
 
 def _pick_fold(run_dir: Path, model: str | None, fold: str | None,
-               preferred: tuple[str, ...] = ()) -> tuple[str, str]:
-    folds = sorted(p for p in (run_dir / "folds").glob("*") if (p / "result.json").is_file())
+               preferred: tuple[str, ...] = (), first: tuple[str, ...] = ()) -> tuple[str, str]:
+    # the pipeline's deployable fold(s) first (gait-emg's final-all, trained on every subject: it sorted
+    # first by name only while the cohort's folds were sim-k0), then by name
+    folds = sorted((p for p in (run_dir / "folds").glob("*") if (p / "result.json").is_file()),
+                   key=lambda p: (p.name not in first, p.name))
     if not folds:
         raise DataError("no finished folds with checkpoints", str(run_dir))
     for p in folds:
@@ -66,7 +69,8 @@ def load_run_model(run_dir: str | Path, model: str | None = None, fold: str | No
     if not (run_dir / "config.yaml").is_file():
         raise DataError("not a run directory (no config.yaml)", str(run_dir))
     cfg = load_config(run_dir / "config.yaml")  # names the file when it is corrupt
-    fold_id, model = _pick_fold(run_dir, model, fold, get_pipeline(cfg.pipeline).export_models)
+    pipe = get_pipeline(cfg.pipeline)
+    fold_id, model = _pick_fold(run_dir, model, fold, pipe.export_models, getattr(pipe, "export_folds", ()))
     fdir = run_dir / "folds" / fold_id
     extras = read_fold_json(fdir / "extras.json", {})
     info = (extras.get("models") or {}).get(model)

@@ -249,7 +249,12 @@ def user_cohorts(cfg: Any) -> dict[str, str]:
             if getattr(sec, "source", None) == "folder" and getattr(sec, "enabled", True):
                 out[key] = key
     elif getattr(data, "source", None) == "folder" and getattr(data, "path", None) is not None:
-        out["sim"] = cohort_name(data.path) if cfg.name in (None, "", cfg.pipeline) else cfg.name
+        if cfg.pipeline == "gait-emg":  # its rows already carry the cohort's name (one home: gait's cohort_name)
+            from ..pipelines.gait_emg.pipeline import cohort_name as gait_cohort
+
+            out[gait_cohort(cfg)] = gait_cohort(cfg)
+        else:
+            out["sim"] = cohort_name(data.path) if cfg.name in (None, "", cfg.pipeline) else cfg.name
     return out
 
 

@@ -46,7 +46,8 @@ Protocol
   cycle-to-cycle R² of the cohort and of the real training trial, to set the
   per-subject spread against.
 
-Conditions in ``metrics.json``: ``sim``, ``real/walk45``, ``real/run81``. With
+Conditions in ``metrics.json``: ``sim`` (a folder cohort: its name, :func:`cohort_name`), ``real/walk45``,
+``real/run81``. With
 ``evaluate.final_model`` (default on) one more fold, ``final-all`` (condition ``final``), trains both
 routes on every subject (or every cycle of a within-subject cohort) and scores nothing: it is the model
 ``myoflow predict`` applies to a new person's walking.
@@ -55,6 +56,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -75,7 +77,7 @@ from ...evaluate.bootstrap import bootstrap_mean, cluster_bootstrap
 from ...evaluate.metrics import pearson_per_cycle, r2_ensemble_average, r2_per_cycle
 from .scoring import cycles_from_frame, prediction_frame, subject_scores
 
-__all__ = ["GaitEmgPipeline", "GaitEmgConfig", "GaitData", "PAPER_TABLE1", "load_gait_data"]
+__all__ = ["GaitEmgPipeline", "GaitEmgConfig", "GaitData", "PAPER_TABLE1", "SIM", "cohort_name", "load_gait_data"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,38 @@ PAPER_TABLE1 = {
 MODELS = ("torque_based", "baseline")
 #: Condition (and fold-id prefix) of the fold trained on every subject (evaluate.final_model).
 FINAL = "final"
+#: Name of the simulated cohort (condition, fold-id prefix ``sim-k0``, summary keys), and the internal
+#: name every seed input keeps for a folder cohort too (its folds are seeded by their ``sim-`` ids).
+SIM = "sim"
+
+
+def cohort_name(cfg: Any) -> str:
+    """The visible name of the cohort of ``cfg``: ``sim`` unless ``data.source: folder``.
+
+    A folder cohort is named as its headline rows always were: the run's ``name`` (``myoflow run
+    gait-emg --data DIR`` names the run after the folder), or the folder's own name when the config
+    keeps the pipeline's name. The name goes into fold ids (``lab-k0``, ``lab-loso-S01``), the
+    condition and summary keys, headline labels, figure titles and the progress bar, so it is made
+    condition-safe (letters, digits, ``_`` and ``-``); a name that is a condition of its own
+    (``sim``, ``real``, ``final``) gets ``-data`` appended.
+
+    Parameters
+    ----------
+    cfg : GaitEmgConfig
+
+    Returns
+    -------
+    str
+    """
+    from ...experiments.quickrun import cohort_name as folder_name
+
+    d = cfg.data
+    if getattr(d, "source", None) != "folder" or getattr(d, "path", None) is None:
+        return SIM
+    if cfg.name in (None, "", cfg.pipeline):
+        return folder_name(d.path)
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", str(cfg.name)).strip("-_") or folder_name(d.path)
+    return f"{name}-data" if name in (SIM, "real", FINAL) else name
 
 
 # ------------------------------------------------------------------ config
@@ -522,7 +556,8 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         if d.emg_floor_percentile is not None:
             sim, _ = subtract_emg_floor(sim, d.emg_floor_percentile)
         sim, _ = normalise_emg(sim)
-        info.update(path=str(d.path), n_subjects=len(sim.subjects()), muscles=list(sim.muscles),
+        info.update(path=str(d.path), cohort=cohort_name(cfg), n_subjects=len(sim.subjects()),
+                    muscles=list(sim.muscles),
                     body_mass_kg=sim.info.get("body_mass_kg"), body_mass_source=sim.info.get("body_mass_source"),
                     trials=sim.info.get("trials"),
                     cycles_rejected=int(sum(sum(v for k, v in t["cycles"].items() if k not in ("candidate", "kept"))
@@ -748,7 +783,7 @@ def _variability_summary(cfg: GaitEmgConfig, data: GaitData) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     if data.sim is not None:
-        out["sim"] = summarise_variability(cycle_variability(data.sim), data.sim.muscles)
+        out[cohort_name(cfg)] = summarise_variability(cycle_variability(data.sim), data.sim.muscles)
     train = data.real.get(cfg.data.real_train)
     if train is not None:  # the training trial only: the test trials are not looked at
         out[f"real/{cfg.data.real_train}"] = summarise_variability(cycle_variability(train), train.muscles)
@@ -771,6 +806,21 @@ def _split_kind(cfg: GaitEmgConfig, data: GaitData) -> str:
     if split == "trials" and n_trials < 2:
         raise ConfigError("data.split: trials needs >= 2 trials per subject; use data.split: cycles")
     return split
+
+
+def _refuse_old_naming(workdir: Path | None, name: str) -> None:
+    """Refuse to add ``<name>-k0`` folds to a run whose finished folds a myoflow before the folder cohort's
+    naming wrote as ``sim-k0`` / ``sim-loso-S01`` (``--resume`` of such a run): the run would hold two
+    names for one cohort. Every subject-wise fold checks before it trains, so none is added."""
+    if workdir is None:
+        return
+    root = Path(workdir).parent
+    found = sorted(d.name for d in root.glob(f"{SIM}-*") if re.fullmatch(rf"{SIM}-(k\d+|loso-.+)", d.name)
+                   and (d / "result.json").is_file())
+    if found:
+        raise DataError(f"this run was written by an older myoflow that named the folder cohort {SIM!r} (fold "
+                        f"{found[0]}); this version names it {name!r} and does not resume it: run into a new --out "
+                        "(predict, export and report still read this run)", str(root.parent))
 
 
 def _within_subject_folds(cfg: GaitEmgConfig, c: GaitCycles, split: str) -> list[Fold]:
@@ -810,6 +860,8 @@ class GaitEmgPipeline(Pipeline):
     config_class = GaitEmgConfig
     description = "Seed 002: torque-based MLP vs baseline MLP predicting 7-muscle sEMG from gait kinematics"
     export_models = ("torque_based", "baseline")
+    #: ``myoflow export`` takes the fold trained on every subject when the run has one
+    export_folds = (f"{FINAL}-all",)
 
     def prepare(self, cfg: GaitEmgConfig, cache_dir: Path) -> GaitData:
         return load_gait_data(cfg, cache_dir)
@@ -841,11 +893,14 @@ class GaitEmgPipeline(Pipeline):
                 if k < 2:
                     raise ConfigError(f"need >= 2 subjects for subject-wise folds, got {n}")
                 splitter = SubjectKFold(n_splits=k, stratify=False, shuffle=True, seed=cfg.seed)
+            name = cohort_name(cfg)
             for i, (tr, te) in enumerate(splitter.split(md)):
                 check_no_leakage(md, tr, te, ["subject"])
                 subj = md["subject"].to_numpy()
-                fid = f"sim-loso-{subj[te[0]]}" if cfg.evaluate.splitter == "loso" else f"sim-k{i}"
-                out.append(Fold(fid, "sim", {"kind": "sim", "train": subj[tr].tolist(), "test": subj[te].tolist()}))
+                tail = f"loso-{subj[te[0]]}" if cfg.evaluate.splitter == "loso" else f"k{i}"
+                # seed_id: the id the fold had before folder cohorts were named (its seeds derive from it)
+                out.append(Fold(f"{name}-{tail}", name, {"kind": "sim", "train": subj[tr].tolist(),
+                                                         "test": subj[te].tolist(), "seed_id": f"{SIM}-{tail}"}))
             if cfg.evaluate.final_model:
                 out.append(Fold(f"{FINAL}-all", FINAL, {"kind": "sim", "train": md["subject"].tolist(), "test": []}))
         for name in cfg.data.real_test:
@@ -898,7 +953,12 @@ class GaitEmgPipeline(Pipeline):
         from ...train import derive_seed
         from ...config import to_dict
 
-        train_seed = derive_seed(cfg.seed, fold.id if fold.payload["kind"] in ("sim", "within") else "real-train")
+        p = fold.payload
+        seed_id = p.get("seed_id", fold.id)
+        if p["kind"] == "sim" and cohort_name(cfg) != SIM:
+            _refuse_old_naming(ctx.workdir, cohort_name(cfg))
+        # a folder cohort's fold is seeded by its id as it was before the cohort was named (sim-k0): no number moves
+        train_seed = derive_seed(cfg.seed, seed_id if p["kind"] in ("sim", "within") else "real-train")
         fit_c, val_c, test_c, group = self._split(cfg, data, fold, train_seed)
         kinds, shifts = tuple(cfg.preprocess.inputs), tuple(cfg.preprocess.shifts_ms)
         Xf, Tf, Ef = _rows(fit_c, kinds, shifts)
@@ -988,7 +1048,9 @@ class GaitEmgPipeline(Pipeline):
             return summary
         preds = pd.concat(frames, ignore_index=True)
         for cond, part in preds.groupby("condition", sort=True):
-            group = "subject" if cond == "sim" else "trial"
+            # the cohort's condition (sim, a folder cohort's name, or "sim" in a run of an older myoflow)
+            # is scored per subject; real trials and within-subject folds per trial
+            group = "trial" if cond.startswith(("real/", "within-subject/")) else "subject"
             out: dict[str, Any] = {}
             for model in ("torque_based", "baseline", "torque_mlp"):
                 pm = part[part["model"] == model]
@@ -1046,7 +1108,9 @@ class GaitEmgPipeline(Pipeline):
     def headline(self, summary: dict[str, Any]) -> list[Headline]:
         rows: list[Headline] = []
         conds = summary.get("conditions", {})
-        sim = conds.get("sim", {})
+        # the cohort's name: a folder cohort's (data.cohort), else sim (also a folder run of an older myoflow)
+        name = (summary.get("data") or {}).get("cohort") or SIM
+        sim = conds.get(name, {})
         labels = {"torque_based": "torque-based", "baseline": "baseline"}
         for model in MODELS:
             ens = sim.get(model, {}).get("r2_ens_pooled", {})
@@ -1056,7 +1120,7 @@ class GaitEmgPipeline(Pipeline):
                     continue
                 ci = (v["ci_low"], v["ci_high"]) if v.get("ci_low") is not None else None
                 med = sim.get(model, {}).get("r2_ens_median", {}).get(mus)
-                rows.append(Headline(f"sim {mus} R² of ensemble averages, {labels[model]}", v["mean"], ci,
+                rows.append(Headline(f"{name} {mus} R² of ensemble averages, {labels[model]}", v["mean"], ci,
                                      PAPER_TABLE1[model][mus],
                                      "pooled: ensemble average over all test cycles; 95 % subject-bootstrap CI"
                                      + (f"; per-subject median {med:.3f}" if med is not None else "")))
@@ -1067,9 +1131,9 @@ class GaitEmgPipeline(Pipeline):
             q = e.get("r2_ens_per_group_quartiles")
             # side by side: the pooled figure averages the test subjects' cycles first (the
             # cohort pattern), the median scores each subject's own ensemble average
-            rows.append(Headline(f"sim mean R² of ensemble averages, {labels[model]}, pooled over test subjects",
+            rows.append(Headline(f"{name} mean R² of ensemble averages, {labels[model]}, pooled over test subjects",
                                  e["r2_ens_pooled_mean_over_channels"], None, None, "mean over muscles"))
-            rows.append(Headline(f"sim mean R² of ensemble averages, {labels[model]}, per-subject median",
+            rows.append(Headline(f"{name} mean R² of ensemble averages, {labels[model]}, per-subject median",
                                  e.get("r2_ens_median_mean_over_channels"), None, None,
                                  "median over test subjects, mean over muscles"
                                  + (f"; per-subject R² quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}" if q else "")))
@@ -1077,21 +1141,22 @@ class GaitEmgPipeline(Pipeline):
         if d_:
             for key, label in (("pooled", "pooled over test subjects"), ("per_subject", "mean of per-subject")):
                 v = d_[key]
-                rows.append(Headline(f"sim torque-based − baseline, mean R² of ensemble averages, {label}", v["mean"],
+                rows.append(Headline(f"{name} torque-based − baseline, mean R² of ensemble averages, {label}",
+                                     v["mean"],
                                      (v["ci_low"], v["ci_high"]), None,
                                      f"paired subject bootstrap 95 % CI ({d_['n_subjects']} test subjects)"))
         var = summary.get("variability") or {}
         for key, v in var.items():
             c = v.get("cycle")
             if c:
-                rows.append(Headline(f"{'sim' if key == 'sim' else key} cycle-to-cycle R² (cycle vs the other cycles' "
+                rows.append(Headline(f"{key} cycle-to-cycle R² (cycle vs the other cycles' "
                                      "ensemble average), median", c["median"], None, None,
                                      f"IQR {c['q25']:.2f}-{c['q75']:.2f} over {c['n']} cycles × muscles"))
         d = summary.get("data", {})
         if "cycles_rejected" in d:
             per = {t: {k: v for k, v in e["cycles"].items() if v and k not in ("candidate",)}
                    for t, e in (d.get("trials") or {}).items()}
-            rows.append(Headline("sim gait cycles rejected (implausible duration or outside the valid angle range)",
+            rows.append(Headline(f"{name} gait cycles rejected (implausible duration or outside the valid angle range)",
                                  float(d["cycles_rejected"]), None, None,
                                  "; ".join(f"{t}: {c} (heel strikes from {d['trials'][t]['heel_strikes']})"
                                            for t, c in per.items())[:400]))
@@ -1101,7 +1166,7 @@ class GaitEmgPipeline(Pipeline):
                 if e is None:
                     continue
                 for mus, v in e.get("r2_ens_pooled", {}).items():
-                    rows.append(Headline(f"sim {mus} R² of ensemble averages, {labels[model]}, {cond}", v["mean"],
+                    rows.append(Headline(f"{name} {mus} R² of ensemble averages, {labels[model]}, {cond}", v["mean"],
                                          None, None, "one subject: test cycles from held-out "
                                          + ("trials" if cond.endswith("trials") else "blocks of cycles")))
         real_info = (summary.get("data") or {}).get("real")

@@ -46,10 +46,12 @@ def choose_fold(run_dir: Path, fold: str | None) -> Path:
             raise DataError(f"--fold {fold!r}: no such fold with a saved model; folds: {[d.name for d in dirs]}",
                             str(run_dir))
         return hit[0]
-    final = [d for d in dirs if d.name.startswith("final")]
+    # the final fold is always named final-all (a folder cohort may be named "finalists": its folds are not)
+    final = [d for d in dirs if d.name == "final-all"]
     if final:
         return final[0]
-    if any(d.name.startswith(("sim-", "within-")) for d in dirs):
+    # a cohort's fold (sim-k0, a folder cohort's lab-k0, within-cycles-k0; not a real trial's real-walk45)
+    if any(not d.name.startswith("real-") for d in dirs):
         # not silent: a cross-validation fold's model saw only part of the cohort
         log.warning("%s has no model trained on every subject (evaluate.final_model: false, or an older run); "
                     "using fold %s's (--fold to choose)", run_dir, dirs[0].name)
