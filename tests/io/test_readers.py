@@ -131,6 +131,18 @@ def test_mat_v5_auto_and_hints(tmp_path):
     assert rec.fs == 100 and rec.ch_names == ("biceps",)
 
 
+def test_mat_without_a_rate_variable_names_its_scalars(tmp_path):
+    # a Ninapro-style file: the rate is `frequency` beside `subject` and `exercise` scalars; the error lists them
+    # so that --hint fs_var=frequency is one step away (never guessed: a stimulation frequency is no rate)
+    x = np.random.default_rng(0).standard_normal((4000, 12))
+    scipy.io.savemat(tmp_path / "S1_E1_A1.mat", {"emg": x, "restimulus": np.zeros((4000, 1)), "frequency": 2000,
+                                                 "subject": 1, "exercise": 1})
+    with pytest.raises(DataError, match="frequency=2000") as exc:
+        read(tmp_path / "S1_E1_A1.mat")
+    assert "subject=1" in str(exc.value) and "fs_var" in str(exc.value)
+    assert read(tmp_path / "S1_E1_A1.mat", fs_var="frequency", data_var="emg").fs == 2000
+
+
 def _write_v73(path, variables):
     with h5py.File(path, "w", userblock_size=512) as f:
         for name, value in variables.items():
