@@ -279,3 +279,17 @@ def test_describe_is_json_serialisable(tmp_path):
     assert d["fs"] == 2000 and d["events"] == {"stim": 1, "onset": 1} and d["covariates"] == {"age": 70}
     col = describe([rec, rec.replace(meta={"subject": "S2", "covariates": {"age": 80}})])
     assert col["subjects"] == ["S1", "S2"] and col["covariates"]["age"]["mean"] == 75
+
+
+def test_csv_without_time_or_rate_names_a_steady_first_column(tmp_path):
+    # Camargo et al.'s exports call the time column `Header`: the error says which --hint makes it time
+    t = np.arange(500) / 1000.0
+    rows = "\n".join(f"{a:.3f},{b:.5f},{c:.5f}" for a, b, c in zip(t, np.sin(t), np.cos(t)))
+    (tmp_path / "emg.csv").write_text("Header,tibialis anterior,soleus\n" + rows + "\n")
+    with pytest.raises(DataError, match=r"--hint time_column='Header'"):
+        read(tmp_path / "emg.csv")
+    assert read(tmp_path / "emg.csv", time_column="Header").fs == pytest.approx(1000.0)
+    (tmp_path / "noise.csv").write_text("a,b\n" + "\n".join(f"{x:.4f},{x:.4f}" for x in np.sin(t)) + "\n")
+    with pytest.raises(DataError) as exc:  # a signal in the first column is not called a time axis
+        read(tmp_path / "noise.csv")
+    assert "time_column" not in str(exc.value)
