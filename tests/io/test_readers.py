@@ -293,3 +293,15 @@ def test_csv_without_time_or_rate_names_a_steady_first_column(tmp_path):
     with pytest.raises(DataError) as exc:  # a signal in the first column is not called a time axis
         read(tmp_path / "noise.csv")
     assert "time_column" not in str(exc.value)
+
+
+def test_participants_table_with_an_id_column_of_another_name_says_rename_it(tmp_path):
+    from myoflow.io.convert import read_table_arg
+
+    (tmp_path / "p.csv").write_text("ID,age,sex\nS01,70,F\nS02,71,M\n")
+    with pytest.raises(DataError, match=r"column 'ID' looks like the subject id: rename it to 'subject'"):
+        read_table_arg(tmp_path / "p.csv", "participants")
+    (tmp_path / "q.csv").write_text("age,sex\n70,F\n")
+    with pytest.raises(DataError) as exc:
+        read_table_arg(tmp_path / "q.csv", "participants")
+    assert "looks like" not in str(exc.value)

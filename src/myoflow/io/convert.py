@@ -809,6 +809,11 @@ def _delimiter(path: Path) -> str:
     return best if counts[best] else ","
 
 
+#: Column names a participants/events table may give its subject ids under (named in the error, never renamed).
+_ID_ALIASES = {"id", "subject_id", "subjectid", "participant", "participant_id", "participantid", "subj", "sub",
+               "patient", "patient_id", "pid", "proband"}
+
+
 def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
     """A CSV the user named (participants, events), with ids kept as strings."""
     p = Path(path)
@@ -825,6 +830,9 @@ def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
         raise DataError(f"cannot parse {what} table: {exc}", str(p)) from None
     df.columns = _known_column_case([str(c).strip() for c in df.columns], str(p))
     if "subject" not in df.columns:
-        raise DataError(f"{what} table needs a 'subject' column; columns are {list(df.columns)}", str(p))
+        # name an id column of another name (a clinic's 'ID', BIDS' 'participant_id'); renaming is the user's call
+        alias = [c for c in df.columns if str(c).strip().lower().replace(" ", "_") in _ID_ALIASES]
+        hint = f"; column {alias[0]!r} looks like the subject id: rename it to 'subject'" if alias else ""
+        raise DataError(f"{what} table needs a 'subject' column; columns are {list(df.columns)}{hint}", str(p))
     df.attrs["source"] = str(p)  # later checks name the file
     return df
