@@ -89,6 +89,10 @@ def test_events_keyed_on_subject_alone_still_go_on_every_recording(raw, tmp_path
 BAD_EVENTS = {
     "unknown_subject": ([{"subject": "01", "kind": "k", "time_s": 0.1}, {"subject": "09", "kind": "k", "time_s": 0.1}],
                         "1 event row(s) match no converted item, e.g. row 3 {'subject': '09'}"),
+    "side_on_items_without_sides": ([{"subject": "01", "side": "L", "kind": "k", "time_s": 0.1}],
+                                    "no converted item has side 'L' (the items carry no side"),
+    "muscle_typo": ([{"subject": "01", "muscle": "VLL", "kind": "k", "time_s": 0.1}],
+                    "no converted item has muscle 'VLL' (items' muscle: ['GM', 'VL'])"),
     "word_time": ([{"subject": "01", "kind": "k", "time_s": "abc"}], "row 2: time_s 'abc' is not a finite number"),
     "nan_time": ([{"subject": "01", "kind": "k", "time_s": float("nan")}], "row 2: time_s 'nan' is not a finite"),
     "empty_kind": ([{"subject": "01", "kind": "", "time_s": 0.1}], "row 2: empty event kind"),

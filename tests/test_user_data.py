@@ -509,3 +509,14 @@ def test_muscle_id_on_a_folder_runs_the_hybrid_beside_the_paper_models(tmp_path)
                                           for r in recs], None, {}).path
     models = data_config("muscle-id", ds)["evaluate"]["models"]
     assert models[:4] == ["cnn_lstm_pretrained", "cnn_lstm_random", "lda", "rf"] and models[4:] == ["hybrid"]
+
+
+def test_numeric_class_names_in_tasks_say_to_quote_them(tmp_path):
+    # a gesture set's classes 1..6: YAML reads `[1, 2]` as numbers; the error says how to keep them names
+    from myoflow.errors import ConfigError
+    from myoflow.experiments import load_config
+
+    with pytest.raises(ConfigError, match=r"tasks\.g\.a\[0\]: expected a string, got 1 \(YAML read it as a "
+                                          r"number: quote it, '1'\)"):
+        load_config({"name": "x", "pipeline": "muscle-id",
+                     "data": {"lab": {"source": "folder", "path": str(tmp_path), "tasks": {"g": {"a": [1], "b": [2]}}}}})

@@ -176,7 +176,10 @@ def _convert(value: Any, tp: Any, key: str, signed: bool = False) -> Any:
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            # YAML reads a class named 1 as a number; say how to keep it a name (never converted silently)
+            quote = (f" (YAML read it as a number: quote it, '{value}')"
+                     if isinstance(value, (int, float)) and not isinstance(value, bool) else "")
+            raise ConfigError(f"{key}: expected a string, got {value!r}{quote}")
         return value
     if tp is Path:
         if not isinstance(value, (str, Path)):

@@ -169,3 +169,14 @@ def test_per_subject():
     assert multi.columns.tolist() == ["subject", "n", "acc", "rows"]
     with pytest.raises(DataError, match="participant"):
         per_subject(df, lambda d: 0.0, group="participant")
+
+
+def test_one_subject_fold_of_a_single_class_scores_without_a_warning():
+    # a LOSO subject whose windows are all one class, all predicted right: sklearn warns "single label";
+    # the run's log must not carry that warning once per fold, and the score must stay right
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = classification_metrics(["VL"] * 5, ["VL"] * 5, labels=["BF", "VL"])
+    assert m["balanced_accuracy"] == 1.0 and m["accuracy"] == 1.0

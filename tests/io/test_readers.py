@@ -131,6 +131,18 @@ def test_mat_v5_auto_and_hints(tmp_path):
     assert rec.fs == 100 and rec.ch_names == ("biceps",)
 
 
+def test_mat_without_a_rate_variable_names_its_scalars(tmp_path):
+    # a Ninapro-style file: the rate is `frequency` beside `subject` and `exercise` scalars; the error lists them
+    # so that --hint fs_var=frequency is one step away (never guessed: a stimulation frequency is no rate)
+    x = np.random.default_rng(0).standard_normal((4000, 12))
+    scipy.io.savemat(tmp_path / "S1_E1_A1.mat", {"emg": x, "restimulus": np.zeros((4000, 1)), "frequency": 2000,
+                                                 "subject": 1, "exercise": 1})
+    with pytest.raises(DataError, match="frequency=2000") as exc:
+        read(tmp_path / "S1_E1_A1.mat")
+    assert "subject=1" in str(exc.value) and "fs_var" in str(exc.value)
+    assert read(tmp_path / "S1_E1_A1.mat", fs_var="frequency", data_var="emg").fs == 2000
+
+
 def _write_v73(path, variables):
     with h5py.File(path, "w", userblock_size=512) as f:
         for name, value in variables.items():
@@ -267,3 +279,29 @@ def test_describe_is_json_serialisable(tmp_path):
     assert d["fs"] == 2000 and d["events"] == {"stim": 1, "onset": 1} and d["covariates"] == {"age": 70}
     col = describe([rec, rec.replace(meta={"subject": "S2", "covariates": {"age": 80}})])
     assert col["subjects"] == ["S1", "S2"] and col["covariates"]["age"]["mean"] == 75
+
+
+def test_csv_without_time_or_rate_names_a_steady_first_column(tmp_path):
+    # Camargo et al.'s exports call the time column `Header`: the error says which --hint makes it time
+    t = np.arange(500) / 1000.0
+    rows = "\n".join(f"{a:.3f},{b:.5f},{c:.5f}" for a, b, c in zip(t, np.sin(t), np.cos(t)))
+    (tmp_path / "emg.csv").write_text("Header,tibialis anterior,soleus\n" + rows + "\n")
+    with pytest.raises(DataError, match=r"--hint time_column='Header'"):
+        read(tmp_path / "emg.csv")
+    assert read(tmp_path / "emg.csv", time_column="Header").fs == pytest.approx(1000.0)
+    (tmp_path / "noise.csv").write_text("a,b\n" + "\n".join(f"{x:.4f},{x:.4f}" for x in np.sin(t)) + "\n")
+    with pytest.raises(DataError) as exc:  # a signal in the first column is not called a time axis
+        read(tmp_path / "noise.csv")
+    assert "time_column" not in str(exc.value)
+
+
+def test_participants_table_with_an_id_column_of_another_name_says_rename_it(tmp_path):
+    from myoflow.io.convert import read_table_arg
+
+    (tmp_path / "p.csv").write_text("ID,age,sex\nS01,70,F\nS02,71,M\n")
+    with pytest.raises(DataError, match=r"column 'ID' looks like the subject id: rename it to 'subject'"):
+        read_table_arg(tmp_path / "p.csv", "participants")
+    (tmp_path / "q.csv").write_text("age,sex\n70,F\n")
+    with pytest.raises(DataError) as exc:
+        read_table_arg(tmp_path / "q.csv", "participants")
+    assert "looks like" not in str(exc.value)

@@ -173,6 +173,8 @@ def test_a_run_written_before_the_naming_still_reads_and_refuses_a_resume(three_
     titles = [t for t, _ in make_figures(summary, pd.read_parquet(old / "predictions.parquet"), tmp_path / "figs")]
     assert "lab: 3-class confusion matrices (row %)" in titles  # K from the run, not the old key
     assert "lab/loso/4class: per-subject accuracy" in titles
+    # a lab's folder has no paper marks: its caption does not promise them
+    assert "Accuracy per cohort, scheme and task (models side by side)" in titles
     # --resume would add 3class folds beside the 4class ones: one line, exit 2, nothing added
     code, _, err = cli(["run", "muscle-id", "--data", ds, "--out", old, *_RUN_ARGS, "--resume"], capsys)
     line = one_error_line(code, err)

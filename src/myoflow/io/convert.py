@@ -694,18 +694,24 @@ def check_events_table(events: pd.DataFrame) -> pd.DataFrame:
     return ev
 
 
+def _ids_of(obj: Any) -> dict[str, Any]:
+    """An item's metadata with a Trial's muscle/side taken from its streams (where they live, if anywhere)."""
+    meta = dict(obj.meta)
+    if isinstance(obj, Trial):
+        for rec in obj.streams.values():
+            for k in ("muscle", "side"):
+                if meta.get(k) is None and rec.meta.get(k) is not None:
+                    meta[k] = rec.meta[k]
+    return meta
+
+
 def _event_rows(obj: Any, events: pd.DataFrame) -> np.ndarray:
     """Which rows of ``events`` belong to ``obj``: every id column the table fills must equal the item's.
 
     An empty cell matches any item, so a table may key on subject alone; a ``muscle`` or ``side`` column
     keeps one muscle's pulses off the other recordings of the same subject.
     """
-    meta = dict(obj.meta)
-    if isinstance(obj, Trial):  # a Trial's muscle/side live on its streams, if anywhere
-        for rec in obj.streams.values():
-            for k in ("muscle", "side"):
-                if meta.get(k) is None and rec.meta.get(k) is not None:
-                    meta[k] = rec.meta[k]
+    meta = _ids_of(obj)
     sel = np.ones(len(events), bool)
     for k in _EVENT_KEYS:
         if k in events.columns:
@@ -746,7 +752,15 @@ def _attach_events(written: list[tuple[str, Any]], events: pd.DataFrame) -> list
     if not used.all():
         row = int(np.flatnonzero(~used)[0])
         ids = {k: ev[k].iloc[row] for k in _EVENT_KEYS if k in ev.columns and ev[k].iloc[row] != ""}
-        raise DataError(f"{int((~used).sum())} event row(s) match no converted item, e.g. row {row + 2} {ids}", where)
+        # say which id no item carries (a 'side' column on items converted without sides, a muscle typo)
+        why = []
+        for k, v in ids.items():
+            have = sorted({str(m[k]) for m in (_ids_of(obj) for _, obj in written) if m.get(k) is not None})
+            if str(v) not in have:
+                why.append(f"no converted item has {k} {v!r} (" + (f"items' {k}: {have[:6]}" if have else
+                           f"the items carry no {k}: leave the column empty or give the items a {k}") + ")")
+        raise DataError(f"{int((~used).sum())} event row(s) match no converted item, e.g. row {row + 2} {ids}"
+                        + (f": {'; '.join(why)}" if why else ""), where)
     return out
 
 
@@ -809,6 +823,11 @@ def _delimiter(path: Path) -> str:
     return best if counts[best] else ","
 
 
+#: Column names a participants/events table may give its subject ids under (named in the error, never renamed).
+_ID_ALIASES = {"id", "subject_id", "subjectid", "participant", "participant_id", "participantid", "subj", "sub",
+               "patient", "patient_id", "pid", "proband"}
+
+
 def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
     """A CSV the user named (participants, events), with ids kept as strings."""
     p = Path(path)
@@ -825,6 +844,9 @@ def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
         raise DataError(f"cannot parse {what} table: {exc}", str(p)) from None
     df.columns = _known_column_case([str(c).strip() for c in df.columns], str(p))
     if "subject" not in df.columns:
-        raise DataError(f"{what} table needs a 'subject' column; columns are {list(df.columns)}", str(p))
+        # name an id column of another name (a clinic's 'ID', BIDS' 'participant_id'); renaming is the user's call
+        alias = [c for c in df.columns if str(c).strip().lower().replace(" ", "_") in _ID_ALIASES]
+        hint = f"; column {alias[0]!r} looks like the subject id: rename it to 'subject'" if alias else ""
+        raise DataError(f"{what} table needs a 'subject' column; columns are {list(df.columns)}{hint}", str(p))
     df.attrs["source"] = str(p)  # later checks name the file
     return df

@@ -254,8 +254,14 @@ def read_variables(
     else:
         found = _find_fs(variables, where)
         if found is None:
+            # Name the file's numeric scalars: a rate under another name (Ninapro's ``frequency``) is then one
+            # hint away, and the user, not a guess, says which scalar it is (a stimulation frequency is not).
+            scalars = [f"{k}={np.asarray(v).ravel()[0]:g}" for k, v in variables.items()
+                       if isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.size == 1]
+            seen = f"; its numeric scalars: {', '.join(scalars[:8])}" if scalars else ""
             raise DataError(
-                f"no sampling-rate variable found (looked for {', '.join(_FS_NAMES[:6])} ...); pass --fs 2000 or --hint fs_var=NAME (Python: fs=, fs_var=)", where
+                f"no sampling-rate variable found (looked for {', '.join(_FS_NAMES[:6])} ...){seen}; pass --fs 2000 "
+                "or --hint fs_var=NAME (Python: fs=, fs_var=)", where
             )
         fs_var, fs_value = found
 

@@ -270,6 +270,21 @@ def _decimal_comma(lines: list[str]) -> bool:
     return any(_find_table(sample, d) is not None for d in (";", "\t", None))
 
 
+def _steady_column_hint(block: np.ndarray, headers: Sequence[str]) -> str:
+    """``"; column 'Header' steps steadily ..."`` when the first column looks like a time axis of another name.
+
+    Camargo et al.'s exports call their time column ``Header``: a first column that rises by one constant
+    step is named, with the hint that makes it the time axis (never taken as time without the user's word).
+    """
+    if block.shape[0] < 3 or block.shape[1] < 2:
+        return ""
+    d = np.diff(block[:, 0])
+    if not (np.all(np.isfinite(d)) and d.min() > 0 and np.ptp(d) <= 0.01 * float(np.median(d))):
+        return ""
+    return (f"; column {headers[0]!r} rises by a constant {float(np.median(d)):g} per row: if it is the time in "
+            f"seconds, pass --hint time_column={headers[0]!r}")
+
+
 def read_csv(
     path: str | os.PathLike,
     *,
@@ -532,7 +547,7 @@ def read_csv(
             if seg_fs is None:
                 raise DataError(
                     "no time column and no sampling rate in the file header; pass the rate, e.g. --fs 2000 "
-                    "(Python: fs=2000)", where
+                    f"(Python: fs=2000){_steady_column_hint(block, [header_fields[c] for c in chans])}", where
                 )
             seg_fs, t0 = check_fs(seg_fs, where), 0.0
         block, n = repair_rows(block, bad_rows, where)

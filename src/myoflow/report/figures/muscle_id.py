@@ -74,7 +74,7 @@ def _accuracy_overview(summary: dict[str, Any], out: Path) -> Path | None:
         ax.set_xticklabels([f"{s}\n{titles.get(t, t)}".replace(" vs ", "\nvs ") for s, t in groups], fontsize=8)
         ax.set_ylim(0, 100)
         ax.set_ylabel("accuracy % (95% CI over subjects)")
-        ax.set_title(f"{cohort}: per-window accuracy (black bars: paper)")
+        ax.set_title(f"{cohort}: per-window accuracy" + (" (black bars: paper)" if cohort == "sim" else ""))
         ax.grid(axis="y", alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
         uniq = dict(zip(labels, handles))
@@ -159,8 +159,9 @@ def make_figures(summary: dict[str, Any], predictions: pd.DataFrame, out: Path) 
     out.mkdir(parents=True, exist_ok=True)
     figs: list[tuple[str, Path]] = []
     p = _accuracy_overview(summary, out)
-    if p is not None:
-        figs.append(("Accuracy per cohort, scheme and task (models side by side; paper in black)", p))
+    if p is not None:  # the paper's marks sit on the simulated paper cohort only, never on a lab's folder
+        paper = "; paper in black" if "sim" in {r.get("cohort") for r in summary.get("table") or []} else ""
+        figs.append((f"Accuracy per cohort, scheme and task (models side by side{paper})", p))
     figs += _confusions(summary, out)
     figs += _per_subject(summary, out)
     return figs
