@@ -8,24 +8,17 @@ import tarfile
 import numpy as np
 import pytest
 
-from myoflow.cli import main
 from myoflow.containers import Recording, Trial
 from myoflow.errors import DataError
 from myoflow.io import load_dataset, read
 from myoflow.io.datasets.openhdemg import otb_grid_layout
 
+from ..test_user_data import run_cli
+
 FS = 2048.0
 LSB = 5.0 / 2 ** 16  # Quattrocento: 5 V ADC range, 16 bits
 
 
-def run_cli(args, capsys, code=0):
-    try:
-        rc = main([str(a) for a in args])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    assert (rc or 0) == code, (rc, out, err)
-    return out, err
 
 
 def adapter_xml(ad_id, start, gain, channels, description="", extra=""):

@@ -6,16 +6,17 @@ field, independent of the reader.
 """
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from myoflow.cli import main
 from myoflow.errors import DataError
 from myoflow.io import load_dataset, read, read_poly5
+
+from ..test_user_data import run_cli
+from ._e2e import bursts, run_arm_leg
 
 MAGIC = b"POLY SAMPLE FILEversion 2.03\r\n\x1a"
 START = (2025, 3, 14, 5, 9, 26, 53)  # year, month, day, day of week, hour, minute, second
@@ -85,14 +86,6 @@ def saga(fs: int, n: int, seed: int = 0):
     return np.vstack([uni, status, device, counter]), names, units
 
 
-def run_cli(args, capsys, code=0):
-    try:
-        rc = main([str(a) for a in args])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    assert (rc or 0) == code, (rc, out, err)
-    return out, err
 
 
 # ------------------------------------------------------------------ values, names, units, events
@@ -268,36 +261,17 @@ def test_convert_a_folder_keeps_events(tmp_path, capsys):
 FS = 1000
 
 
-def _bursts(muscle: str, rng: np.random.Generator, seconds: float = 14.0) -> np.ndarray:
-    """Two channels of rest + 1.5 s contractions every 3.5 s (µV); the spectrum depends on the muscle."""
-    from scipy.signal import butter, sosfiltfilt
-
-    n = int(seconds * FS)
-    band = {"BB": (30, 120), "TA": (80, 300)}[muscle]
-    burst = sosfiltfilt(butter(4, band, "bandpass", fs=FS, output="sos"), rng.normal(size=(2, n)), axis=1)
-    on = np.zeros(n)
-    for t0 in np.arange(1.0, seconds - 2.0, 3.5):
-        on[int(t0 * FS):int((t0 + 1.5) * FS)] = 1.0
-    return 2.0 * rng.normal(size=(2, n)) + 200.0 * burst * on
-
-
 def test_poly5_folder_to_a_muscle_id_run(tmp_path, capsys):
     rng = np.random.default_rng(3)
     raw = tmp_path / "raw"
     for i in (1, 2, 3):
         for muscle in ("BB", "TA"):
-            write_poly5(raw / f"S0{i}_{muscle}.Poly5", _bursts(muscle, rng), FS, ["BIP 1", "BIP 2"],
+            write_poly5(raw / f"S0{i}_{muscle}.Poly5", bursts(muscle, rng, FS), FS, ["BIP 1", "BIP 2"],
                         ["µVolt", "µVolt"])
     ds, run = tmp_path / "Arm-Leg", tmp_path / "run"
     out, _ = run_cli(["convert", raw, "--pattern", "{subject}_{muscle}", "--out", ds], capsys)
     assert "wrote 6 item(s), 3 subject(s)" in out
-    run_cli(["run", "muscle-id", "--data", ds, "--out", run, "--workers", "1",
-             "--set", "evaluate.models=[lda]", "--set", "evaluate.schemes=[loso]",
-             "--set", "evaluate.final_model=false", "--set", "evaluate.n_boot=20",
-             "--set", "data.Arm-Leg.tasks={arm_vs_leg: {arm: [BB], leg: [TA]}}"], capsys)
-    rows = json.loads((run / "metrics.json").read_text())["headline"]
-    labels = [r["label"] for r in rows]
-    assert any("arm_vs_leg" in lab or "arm vs leg" in lab for lab in labels), labels
+    run_arm_leg(ds, run, capsys)
 
 
 def test_damaged_files_read_or_raise_a_data_error(tmp_path):

@@ -5,15 +5,16 @@ independent of the reader: samples are packed by hand, so a reader that unpacks 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from myoflow.cli import main
 from myoflow.errors import DataError
 from myoflow.io import load_dataset, read, read_wfdb
+
+from ..test_user_data import run_cli
+from ._e2e import bursts, run_arm_leg
 
 FS = 1000.0
 
@@ -107,14 +108,6 @@ def digital_signals(nsig: int, n: int, lo: int, hi: int, seed: int = 0) -> np.nd
     return d
 
 
-def run_cli(args, capsys, code=0):
-    try:
-        rc = main([str(a) for a in args])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    assert (rc or 0) == code, (rc, out, err)
-    return out, err
 
 
 # ------------------------------------------------------------------ every format, values after gain/baseline
@@ -357,25 +350,12 @@ def test_convert_pairs_hea_with_dat_and_skips_segment_headers(tmp_path, capsys):
     np.testing.assert_allclose(s03.data, np.hstack([d, d]) / 200.0 * 1e-3, rtol=1e-6)
 
 
-def _bursts(muscle: str, rng: np.random.Generator, seconds: float = 14.0) -> np.ndarray:
-    """Two channels of rest + 1.5 s contractions every 3.5 s (µV); the spectrum depends on the muscle."""
-    from scipy.signal import butter, sosfiltfilt
-
-    n = int(seconds * FS)
-    band = {"BB": (30, 120), "TA": (80, 300)}[muscle]
-    burst = sosfiltfilt(butter(4, band, "bandpass", fs=FS, output="sos"), rng.normal(size=(2, n)), axis=1)
-    on = np.zeros(n)
-    for t0 in np.arange(1.0, seconds - 2.0, 3.5):
-        on[int(t0 * FS):int((t0 + 1.5) * FS)] = 1.0
-    return 2.0 * rng.normal(size=(2, n)) + 200.0 * burst * on
-
-
 def test_wfdb_folder_to_a_muscle_id_run(tmp_path, capsys):
     rng = np.random.default_rng(3)
     raw = tmp_path / "raw"
     for i in (1, 2, 3):
         for muscle in ("BB", "TA"):
-            uv = _bursts(muscle, rng)
+            uv = bursts(muscle, rng, FS)
             digital = np.round(uv * 10).astype(np.int64)  # 10 adu/µV, format 212 holds ±204 µV
             digital = np.clip(digital, -2047, 2047)
             write_record(raw, f"S0{i}_{muscle}", digital, 212, gains=[10.0, 10.0], units=["uV", "uV"],
@@ -383,10 +363,4 @@ def test_wfdb_folder_to_a_muscle_id_run(tmp_path, capsys):
     ds, run = tmp_path / "Arm-Leg", tmp_path / "run"
     out, _ = run_cli(["convert", raw, "--pattern", "{subject}_{muscle}", "--out", ds], capsys)
     assert "wrote 6 item(s), 3 subject(s)" in out
-    run_cli(["run", "muscle-id", "--data", ds, "--out", run, "--workers", "1",
-             "--set", "evaluate.models=[lda]", "--set", "evaluate.schemes=[loso]",
-             "--set", "evaluate.final_model=false", "--set", "evaluate.n_boot=20",
-             "--set", "data.Arm-Leg.tasks={arm_vs_leg: {arm: [BB], leg: [TA]}}"], capsys)
-    rows = json.loads((run / "metrics.json").read_text())["headline"]
-    labels = [r["label"] for r in rows]
-    assert any("arm_vs_leg" in lab or "arm vs leg" in lab for lab in labels), labels
+    run_arm_leg(ds, run, capsys)
