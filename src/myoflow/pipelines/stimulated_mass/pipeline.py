@@ -134,6 +134,30 @@ def _one_label_spelling(participants: pd.DataFrame | None, label: str, where: st
                             "separate classes; give each class one spelling", where)
 
 
+def _warn_unread_event_kinds(recordings: list[Recording], where: str) -> None:
+    """Warn when recordings without ``stimulus`` events carry events of other kinds.
+
+    The pulses are then detected from the artefact and those events go unused: a TMSi/BIDS/BioSemi
+    stimulator trigger reads as ``trigger`` events, and was ignored without a word (only a debug-level note).
+    """
+    kinds: dict[str, int] = {}
+    n = 0
+    for rec in recordings:
+        if not len(rec.events):
+            continue
+        ks = set(rec.events["kind"].astype(str))
+        if "stimulus" in ks:
+            continue
+        n += 1
+        for k in ks:
+            kinds[k] = kinds.get(k, 0) + 1
+    if n:
+        first = max(kinds, key=kinds.get)
+        log.warning("%s: %d recording(s) have events of kind(s) %s but no 'stimulus' events: their pulses are "
+                    "detected from the artefact and those events are not used; if they mark the stimulator's "
+                    "pulses, convert with --event-map %s=stimulus", where, n, sorted(kinds), first)
+
+
 def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
     """Simulate (or read) the evoked cohort of ``cfg.data`` and extract responses."""
     d = cfg.data
@@ -167,6 +191,7 @@ def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
         from .._shared import amplitude_outliers, warn_amplitude_outliers
 
         warn_amplitude_outliers(amplitude_outliers(recordings), str(d.path))
+        _warn_unread_event_kinds(recordings, str(d.path))
         info = {"source": "folder", "path": str(d.path)}
     p = cfg.preprocess
     try:
