@@ -135,3 +135,35 @@ def test_no_frequency_and_no_pulses_says_how_to_give_it(tmp_path, capsys):
                          tmp_path / "cache", "--set", "evaluate.models=[ptp_logreg]"], capsys)
     line = _one_error_line(code, err)
     assert "no 'frequency' meta and 0 stimulus pulse(s)" in line and "{frequency}" in line
+
+
+# ------------------------------------------------------------------ a BIDS gait tree: EMG and motion/
+def test_bids_gait_tree_says_motion_is_not_read(tmp_path, capsys, caplog):
+    import json
+
+    from myoflow.containers import Recording
+    from myoflow.io import write_edf
+
+    root = tmp_path / "bids"
+    root.mkdir()
+    (root / "dataset_description.json").write_text(json.dumps({"Name": "gait", "BIDSVersion": "1.11.0"}))
+    rng = np.random.default_rng(0)
+    for s in ("01", "02"):
+        d, m = root / f"sub-{s}" / "emg", root / f"sub-{s}" / "motion"
+        d.mkdir(parents=True)
+        m.mkdir()
+        write_edf(Recording(rng.normal(size=(2, 4000)) * 50, 1000.0, ["TA", "GM"], units=["uV", "uV"]),
+                  d / f"sub-{s}_task-walk_emg.edf")
+        _tsv(d / f"sub-{s}_task-walk_events.tsv", ["onset", "duration", "trial_type"],
+             [[t, 0, "heel_strike"] for t in (0.5, 1.6, 2.7)])
+        _tsv(m / f"sub-{s}_task-walk_tracksys-imu_motion.tsv", ["knee", "ankle"], [[0.1, 0.2]] * 50)
+    with caplog.at_level(logging.WARNING):
+        code, _, err = _cli(["convert", root, "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    # was: an INFO-level note only, never shown
+    assert "motion/ (BIDS motion) is not read" in caplog.text and "'angles' stream" in caplog.text
+    code, _, err = _cli(["run", "gait-emg", "--data", tmp_path / "ds", "--out", tmp_path / "run",
+                         "--cache-dir", tmp_path / "cache"], capsys)
+    line = _one_error_line(code, err)
+    # was: "dataset folder holds no Trials (walking sessions)": nothing about angles or BIDS motion
+    assert "holds 2 EMG-only Recording(s)" in line and "joint angles" in line and "motion/ files are not read" in line

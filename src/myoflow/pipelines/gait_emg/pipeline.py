@@ -550,7 +550,13 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
             masses = {s: float(v) for s, v in zip(parts["subject"].astype(str), w) if np.isfinite(v)}
         trials = [(stem, _with_participant(obj, parts)) for stem, obj in ds if isinstance(obj, Trial)]
         if not trials:
-            raise DataError("dataset folder holds no Trials (walking sessions)", str(d.path))
+            # a BIDS tree's EMG alone (motion/ is not read) or an EMG-only folder: say what is missing
+            n_rec = sum(1 for _, obj in ds if not isinstance(obj, Trial))
+            held = f"holds {n_rec} EMG-only Recording(s) and " if n_rec else ""
+            raise DataError(f"dataset folder {held}no Trials (walking sessions with an 'angles' stream beside the "
+                            "EMG): gait-emg needs joint angles; convert them (OpenSim .mot/.sto, C3D or CSV) with the "
+                            "EMG as streams of one trial (--pattern '{subject}/{trial}_{stream}'); a BIDS tree's "
+                            "motion/ files are not read", str(d.path))
         _check_emg_map(d.emg_map, trials, str(d.path))
         sim = _cycles_from_trials(trials, cfg, masses, user=True)
         if d.emg_floor_percentile is not None:
