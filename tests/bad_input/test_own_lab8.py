@@ -55,6 +55,28 @@ def test_convert_event_map_makes_a_trigger_channel_the_stimulus_pulses(tmp_path,
     assert not (tmp_path / "ds2").exists()
 
 
+
+def test_event_map_by_code_takes_the_stimulators_code_of_a_line_idling_high(tmp_path, capsys):
+    recs, _ = _stimulated(2)
+    for r in recs:  # a trigger line idling at 255 that drops to 254 for each pulse: every return to 255 is an event
+        trig = np.full(r.n_samples, 255.0)
+        for p in r.events_of("stimulus"):
+            trig[p:p + 3] = 254
+        write_poly5(tmp_path / "raw" / f"{r.meta['subject']}_{r.meta['muscle']}_25.Poly5",
+                    np.vstack([r.data * 1e6, trig]), int(r.fs), [r.ch_names[0], "TRIGGERS"], ["µVolt", "-"])
+    base = ["convert", tmp_path / "raw", "--pattern", "{subject}_{muscle}_{frequency}"]
+    code, _, err = _cli(base + ["--out", tmp_path / "ds", "--event-map", "trigger:254=stimulus"], capsys)
+    assert code == 0, err
+    ds = load_dataset(tmp_path / "ds")
+    for stem in ds.stems:
+        rec = ds.load(stem)
+        src = next(r for r in recs if stem.startswith(f"{r.meta['subject']}_{r.meta['muscle']}"))
+        np.testing.assert_array_equal(rec.events_of("stimulus"), src.events_of("stimulus"))
+        assert (rec.events["kind"] == "trigger").sum() == len(src.events_of("stimulus")) + 1  # the 255s stay
+    code, _, err = _cli(base + ["--out", tmp_path / "ds2", "--event-map", "trigger:1=stimulus"], capsys)
+    line = _one_error_line(code, err)
+    assert "no 'trigger' event has code 1" in line and "['254', '255']" in line
+
 def test_stimulated_mass_says_when_trigger_events_go_unused(tmp_path, capsys, caplog):
     recs, part = _stimulated(4)
     items = []

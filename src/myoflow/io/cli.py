@@ -176,7 +176,8 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
                    "time_s; an empty id cell matches any item.")
 @click.option("--event-map", "event_map", multiple=True, metavar="KIND=NEW,...",
               help="Rename event kinds, e.g. --event-map trigger=stimulus (a stimulator's trigger channel for "
-                   "stimulated-mass) or --event-map HS=heel_strike (gait-emg); also with --bids.")
+                   "stimulated-mass), trigger:254=stimulus (one code only) or HS=heel_strike (gait-emg); also "
+                   "with --bids.")
 @click.option("--fs", type=float, default=None, help="Sampling rate in Hz (tables without a time column).")
 @click.option("--hint", "hints", multiple=True, metavar="KEY=VALUE",
               help="Reader hint, e.g. --hint delimiter=tab --hint ch_names=RF,BF,VM (repeatable).")

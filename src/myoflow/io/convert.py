@@ -588,19 +588,45 @@ def convert(
 def _map_event_kinds(written: list[tuple[str, Any]], emap: Mapping[str, str]) -> list[tuple[str, Any]]:
     """Rename event kinds (``--event-map trigger=stimulus``) on every Recording and Trial stream.
 
-    A kind no item has is an error: a typo (``triger``) would otherwise leave the pipeline detecting pulses
-    from the artefact, or finding no heel strikes, without a word.
+    A key ``KIND:CODE`` (``trigger:1=stimulus``) renames only the events of that ``code``: a trigger channel
+    carrying the stimulator's code beside a marker's (or a line idling at a non-zero code, whose every
+    return to idle is an event too). A key no event matches is an error: a typo (``triger``) would otherwise
+    leave the pipeline detecting pulses from the artefact, or finding no heel strikes, without a word.
     """
-    seen: set[str] = set()
+    rules: list[tuple[str, str, str | None, str]] = []  # (key, kind, code or None, new kind)
+    for key, new in emap.items():
+        kind, sep, code = key.partition(":")
+        if sep and (not kind or not code):
+            raise DataError(f"--event-map: {key!r} is not KIND or KIND:CODE")
+        rules.append((key, kind, code if sep else None, new))
+    matched: set[str] = set()
+    seen: dict[str, set[str]] = {}
+
+    def code_text(v: Any) -> str:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return str(v)
+        return f"{f:g}" if np.isfinite(f) else str(v)
 
     def one(rec: Recording) -> Recording:
         if not len(rec.events):
             return rec
-        kinds = rec.events["kind"].astype(str)
-        seen.update(kinds.unique())
-        if not kinds.isin(list(emap)).any():
+        ev = rec.events
+        kinds = ev["kind"].astype(str).to_numpy()
+        codes = (np.array([code_text(c) for c in ev["code"]], dtype=object) if "code" in ev.columns
+                 else np.full(len(ev), "", dtype=object))
+        for k, c in zip(kinds, codes):
+            seen.setdefault(k, set()).add(c)
+        out = kinds.copy()
+        for key, kind, code, new in rules:  # every rule looks at the file's own kinds: no chains
+            hit = (kinds == kind) & ((codes == code_text(code)) if code is not None else True)
+            if hit.any():
+                matched.add(key)
+                out = np.where(hit, new, out)
+        if (out == kinds).all():
             return rec
-        return rec.replace(events=rec.events.assign(kind=kinds.map(lambda k: emap.get(k, k))))
+        return rec.replace(events=ev.assign(kind=out))
 
     out = []
     for stem, obj in written:
@@ -609,9 +635,14 @@ def _map_event_kinds(written: list[tuple[str, Any]], emap: Mapping[str, str]) ->
         else:
             obj = one(obj)
         out.append((stem, obj))
-    absent = [k for k in emap if k not in seen]
-    if absent:
-        raise DataError(f"--event-map: no recording has events of kind {absent[0]!r}; the kinds the files have "
+    for key, kind, code, _ in rules:
+        if key in matched:
+            continue
+        if code is not None and kind in seen:
+            codes = sorted(c for c in seen[kind] if c)
+            raise DataError(f"--event-map: no {kind!r} event has code {code}; the codes of {kind!r} events are "
+                            f"{codes[:10] or 'none'}")
+        raise DataError(f"--event-map: no recording has events of kind {kind!r}; the kinds the files have "
                         f"are {sorted(seen) or 'none'}")
     return out
 
