@@ -189,3 +189,25 @@ def test_bids_gait_tree_says_motion_is_not_read(tmp_path, capsys, caplog):
     line = _one_error_line(code, err)
     # was: "dataset folder holds no Trials (walking sessions)": nothing about angles or BIDS motion
     assert "holds 2 EMG-only Recording(s)" in line and "joint angles" in line and "motion/ files are not read" in line
+
+
+
+def test_predict_says_when_a_raw_files_trigger_events_go_unused(tmp_path, capsys, caplog):
+    recs, part = _stimulated(4)
+    ds = write_dataset(tmp_path / "clinic", [(f"{r.meta['subject']}_{r.meta['muscle']}", r) for r in recs], part,
+                       {"protocol": "evoked"}).path
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run", "--cache-dir",
+                         tmp_path / "cache", "--set", "evaluate.models=[attention_bilstm]", "--set", "train.epochs=1",
+                         "--set", "model.params.n_members=1", "--set", "evaluate.n_boot=10",
+                         "--set", "evaluate.n_splits=2", "--set", "data.frequencies=[25]",
+                         "--set", "evaluate.conditions=[25Hz]"], capsys)
+    assert code == 0, err
+    new = [r for r in recs if r.meta["subject"] == recs[0].meta["subject"]]
+    _poly5_with_trigger(tmp_path / "new", new)
+    with caplog.at_level(logging.WARNING):
+        code, _, err = _cli(["predict", tmp_path / "run", *sorted((tmp_path / "new").iterdir()), "--covariates",
+                             "age=54,sex=F,height=1.62,weight=70", "--out", tmp_path / "pred"], capsys)
+    assert code == 0, err
+    # was: silence (the TRIGGERS channel's pulses read as 'trigger' events, never looked at)
+    assert "predict: 2 recording(s) have events of kind(s) ['trigger'] but no 'stimulus' events" in caplog.text
+    assert "--event-map trigger=stimulus and pass the converted .h5 files" in caplog.text

@@ -134,11 +134,12 @@ def _one_label_spelling(participants: pd.DataFrame | None, label: str, where: st
                             "separate classes; give each class one spelling", where)
 
 
-def _warn_unread_event_kinds(recordings: list[Recording], where: str) -> None:
+def _warn_unread_event_kinds(recordings: list[Recording], where: str, then: str = "") -> None:
     """Warn when recordings without ``stimulus`` events carry events of other kinds.
 
     The pulses are then detected from the artefact and those events go unused: a TMSi/BIDS/BioSemi
     stimulator trigger reads as ``trigger`` events, and was ignored without a word (only a debug-level note).
+    ``where`` names the data in the message, ``then`` ends its advice (predict: pass the converted files).
     """
     kinds: dict[str, int] = {}
     n = 0
@@ -155,7 +156,7 @@ def _warn_unread_event_kinds(recordings: list[Recording], where: str) -> None:
         first = max(kinds, key=kinds.get)
         log.warning("%s: %d recording(s) have events of kind(s) %s but no 'stimulus' events: their pulses are "
                     "detected from the artefact and those events are not used; if they mark the stimulator's "
-                    "pulses, convert with --event-map %s=stimulus", where, n, sorted(kinds), first)
+                    "pulses, convert with --event-map %s=stimulus%s", where, n, sorted(kinds), first, then)
 
 
 def _frequency_from_pulses(rec: Recording, stem: str, inferred: dict[str, float]) -> Recording:
