@@ -211,3 +211,18 @@ def test_predict_says_when_a_raw_files_trigger_events_go_unused(tmp_path, capsys
     # was: silence (the TRIGGERS channel's pulses read as 'trigger' events, never looked at)
     assert "predict: 2 recording(s) have events of kind(s) ['trigger'] but no 'stimulus' events" in caplog.text
     assert "--event-map trigger=stimulus and pass the converted .h5 files" in caplog.text
+
+
+
+# ------------------------------------------------------------------ gait-emg: heel strikes under a reader's name
+def test_heel_strike_warning_names_the_event_map_that_renames_them(caplog):
+    import pandas as pd
+
+    from myoflow.containers import Recording, Trial
+    from myoflow.pipelines.gait_emg.pipeline import _warn_heel_strike_names
+
+    ev = pd.DataFrame({"sample": [10, 120], "kind": ["HS", "HS"]})  # a BIDS trial_type / WFDB aux of that name
+    ang = Recording(np.zeros((1, 300)), 100.0, ["knee_flexion"], units="deg", events=ev, meta={"source": "x.edf"})
+    _warn_heel_strike_names(Trial(streams={"angles": ang}, meta={"subject": "S01"}))
+    # was: "give them as 'heel_strike' ... with myoflow convert --events" only, which --bids refuses
+    assert "--event-map 'HS=heel_strike'" in caplog.text

@@ -434,8 +434,9 @@ def _warn_heel_strike_names(trial) -> None:
     odd = unread_strike_kinds(trial)
     if odd:
         log.warning("%s: events %s look like heel strikes, but only events of kind 'heel_strike' are read as "
-                    "heel strikes (these are detected from the GRF or the kinematics instead); give them as "
-                    "'heel_strike' for data.side with myoflow convert --events", trial.source, odd)
+                    "heel strikes (these are detected from the GRF or the kinematics instead); rename those of "
+                    "data.side when converting (myoflow convert --event-map '%s=heel_strike') or give them with "
+                    "--events", trial.source, odd, odd[0])
 
 
 def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False,
