@@ -226,3 +226,16 @@ def test_heel_strike_warning_names_the_event_map_that_renames_them(caplog):
     _warn_heel_strike_names(Trial(streams={"angles": ang}, meta={"subject": "S01"}))
     # was: "give them as 'heel_strike' ... with myoflow convert --events" only, which --bids refuses
     assert "--event-map 'HS=heel_strike'" in caplog.text
+
+
+def test_event_map_renames_a_kind_that_has_a_colon_of_its_own():
+    import pandas as pd
+
+    from myoflow.containers import Recording
+    from myoflow.io.convert import _map_event_kinds
+
+    ev = pd.DataFrame({"sample": [1, 2, 3], "kind": ["stim:on", "trigger", "trigger"], "code": [np.nan, 1, 2]})
+    rec = Recording(np.zeros((1, 100)), 100.0, ["a"], events=ev)
+    out = _map_event_kinds([("x", rec)], {"stim:on": "stimulus", "trigger:2": "heel_strike"})[0][1]
+    # without the whole-kind match 'stim:on' read as kind 'stim' code 'on' and was an error
+    assert out.events["kind"].tolist() == ["stimulus", "trigger", "heel_strike"]

@@ -621,6 +621,8 @@ def _map_event_kinds(written: list[tuple[str, Any]], emap: Mapping[str, str]) ->
         out = kinds.copy()
         for key, kind, code, new in rules:  # every rule looks at the file's own kinds: no chains
             hit = (kinds == kind) & ((codes == code_text(code)) if code is not None else True)
+            if code is not None:
+                hit |= kinds == key  # a kind that has a ':' of its own (a WFDB aux string) is renamed whole
             if hit.any():
                 matched.add(key)
                 out = np.where(hit, new, out)
