@@ -553,7 +553,7 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         if not trials:
             # a BIDS tree's EMG alone (motion/ is not read) or an EMG-only folder: say what is missing
             n_rec = sum(1 for _, obj in ds if not isinstance(obj, Trial))
-            held = f"holds {n_rec} EMG-only Recording(s) and " if n_rec else ""
+            held = f"holds {n_rec} single-stream Recording(s) and " if n_rec else ""
             raise DataError(f"dataset folder {held}no Trials (walking sessions with an 'angles' stream beside the "
                             "EMG): gait-emg needs joint angles; convert them (OpenSim .mot/.sto, C3D or CSV) with the "
                             "EMG as streams of one trial (--pattern '{subject}/{trial}_{stream}'); a BIDS tree's "
