@@ -103,3 +103,36 @@ def write_csv(path: Path, fs: float = 1000.0, n: int = 2000, seed: int = 0, unit
         fh.write(f"Sampling rate: {fs:g} Hz\n{name} [{unit}]\n")
         np.savetxt(fh, x, fmt="%.5f")
     return path
+
+
+def write_poly5(path: Path, data: np.ndarray, fs: int, names, units) -> Path:
+    """A minimal TMSi Poly5 2.03 file (``data`` signals × samples in the units given; 150 ms per block).
+
+    The layout of tests/io/test_poly5.py's writer, without its ways to spoil fields.
+    """
+    import struct
+
+    def pascal(text: bytes, width: int) -> bytes:
+        return bytes([len(text)]) + text + b"\x00" * (width - len(text))
+
+    start = (2025, 3, 14, 5, 9, 26, 53)
+    data = np.asarray(data, dtype=np.float32)
+    n_ch, n = data.shape
+    per_block = max(1, int(fs * 0.15))
+    blocks = -(-n // per_block)
+    head = (b"POLY SAMPLE FILEversion 2.03\r\n\x1a" + struct.pack("<H", 203) + pascal(b"measurement", 80)
+            + struct.pack("<HHB", fs, fs, 0) + struct.pack("<H", 2 * n_ch) + struct.pack("<I", n) + b"\x00" * 4
+            + struct.pack("<7H", *start) + struct.pack("<I", blocks) + struct.pack("<H", per_block)
+            + struct.pack("<H", (n_ch * per_block * 4) & 0xFFFF) + struct.pack("<H", 0) + b"\x00" * 64)
+    desc = b""
+    for k in range(n_ch):
+        for half in ("(Lo) ", "(Hi) "):
+            desc += (pascal(half.encode() + names[k].encode(), 40) + b"\x00" * 4 + pascal(units[k].encode(), 10)
+                     + struct.pack("<4f", 0.0, 1000.0, 0.0, 1000.0) + struct.pack("<HH", k, 0) + b"\x00" * 60)
+    body = b""
+    for b in range(blocks):
+        body += (struct.pack("<I", b * per_block) + b"\x00" * 4 + struct.pack("<7H", *start) + b"\x00" * 64
+                 + data[:, b * per_block:(b + 1) * per_block].T.astype("<f4").tobytes())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(head + desc + body)
+    return path

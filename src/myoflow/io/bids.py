@@ -325,8 +325,12 @@ def plan_from_bids(root: str | os.PathLike, *, exclude: str | os.PathLike | None
         elif key in sidecars:
             _check_labels(parsed, root)
             sidecars[key].append(parsed)
-    if other_types:
-        log.info("%s: datatype folder(s) %s are not EMG and are not read", root, sorted(other_types))
+    if "motion" in other_types:  # what gait-emg needs beside the EMG: say it is not read, not just log it
+        log.warning("%s: motion/ (BIDS motion) is not read: myoflow has no reader for it, so no joint angles come "
+                    "from this dataset; gait-emg needs an 'angles' stream (convert the angles from OpenSim "
+                    ".mot/.sto, C3D or CSV with --pattern '...{stream}')", root)
+    if other_types - {"motion"}:
+        log.info("%s: datatype folder(s) %s are not EMG and are not read", root, sorted(other_types - {"motion"}))
     if not data:
         raise DataError("no EMG data files (sub-*/[ses-*/]emg/*_emg.edf or .bdf) in the BIDS dataset", str(root))
 

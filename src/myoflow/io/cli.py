@@ -174,6 +174,10 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
 @click.option("--events", type=click.Path(path_type=Path), default=None,
               help="CSV of events: subject, [session, trial, muscle, side, stream], kind (e.g. heel_strike), "
                    "time_s; an empty id cell matches any item.")
+@click.option("--event-map", "event_map", multiple=True, metavar="KIND=NEW,...",
+              help="Rename event kinds, e.g. --event-map trigger=stimulus (a stimulator's trigger channel for "
+                   "stimulated-mass), trigger:254=stimulus (one code only) or HS=heel_strike (gait-emg); also "
+                   "with --bids.")
 @click.option("--fs", type=float, default=None, help="Sampling rate in Hz (tables without a time column).")
 @click.option("--hint", "hints", multiple=True, metavar="KEY=VALUE",
               help="Reader hint, e.g. --hint delimiter=tab --hint ch_names=RF,BF,VM (repeatable).")
@@ -186,7 +190,7 @@ def inspect_cmd(path: Path, as_json: bool, fs: float | None, hints: tuple[str, .
                    "and sub-* folders is given without --manifest/--pattern.")
 def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, pattern: str | None,
                 channel_map: tuple[str, ...], stream_map: tuple[str, ...], meta: tuple[str, ...], split_channels: bool, participants: Path | None, events: Path | None,
-                fs: float | None, hints: tuple[str, ...], bad_rows: str, bids: bool) -> None:
+                event_map: tuple[str, ...], fs: float | None, hints: tuple[str, ...], bad_rows: str, bids: bool) -> None:
     """Convert raw recording files (EDF/BDF, CSV/TSV/TXT, MAT, NPZ, C3D, OpenSim .sto/.mot, OpenSignals, XDF, Intan,
     NWB, PhysioNet WFDB .hea, TMSi Poly5, OT Bioelettronica .otb+) or a BIDS-EMG dataset into a myoflow dataset
     folder, print a summary table and write it to OUT/convert_summary.csv.
@@ -239,6 +243,7 @@ def convert_cmd(inputs: tuple[Path, ...], out: Path, manifest: Path | None, patt
         bad_rows=bad_rows,
         participants=(read_table_arg(participants, "participants") if participants else bids_participants),
         events=read_table_arg(events, "events") if events else None, stream_names=streams,
+        event_map=parse_mapping(event_map, "--event-map", "KIND=NEW"),
     )
     with_changes = summary[summary["rows_changed"] > 0]
     click.echo(summary.to_string(index=False, max_colwidth=40))

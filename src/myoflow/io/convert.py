@@ -402,6 +402,7 @@ def convert(
     overwrite: bool = True,
     stream_names: Mapping[str, str] | None = None,
     progress: bool | None = None,
+    event_map: Mapping[str, str] | None = None,
 ) -> tuple[Any, pd.DataFrame]:
     """Read every item and write one dataset folder.
 
@@ -428,6 +429,11 @@ def convert(
     stream_names : mapping, optional
         Renames of the streams of a file that reads as several (a multi-rate EDF's ``"1000Hz"`` and
         ``"100Hz"``): ``{"1000Hz": "emg", "100Hz": "angles"}`` (``myoflow convert --streams``).
+    event_map : mapping, optional
+        Event kind renames for every item, ``{"trigger": "stimulus"}`` (``myoflow convert --event-map``):
+        the readers name events after the file (``trigger`` from a trigger channel, a BIDS ``trial_type``,
+        a WFDB mnemonic), the pipelines read ``stimulus``, ``heel_strike``, ``burst_onset``. Applied to the
+        files' events and to ``events``; a kind no item has is an error listing the kinds seen.
     progress : bool, optional
         A progress bar on stderr while reading; default: when there are 50 items or more and stderr is a
         terminal (a folder of thousands of small files otherwise gives no sign of life for minutes).
@@ -543,6 +549,8 @@ def convert(
     _check_no_copies(written)
     if events is not None:
         written = _attach_events(written, events)
+    if event_map:
+        written = _map_event_kinds(written, {str(k): str(v) for k, v in event_map.items()})
     subjects = [r["subject"] for r in rows]
     if any(s in (None, "") for s in subjects):
         missing = [r["files"] for r in rows if r["subject"] in (None, "")][:3]
@@ -575,6 +583,70 @@ def convert(
     summary = pd.DataFrame(rows)
     atomic_write_text(Path(out_dir) / "convert_summary.csv", summary.to_csv(index=False, lineterminator="\n"))
     return ds, summary
+
+
+def _map_event_kinds(written: list[tuple[str, Any]], emap: Mapping[str, str]) -> list[tuple[str, Any]]:
+    """Rename event kinds (``--event-map trigger=stimulus``) on every Recording and Trial stream.
+
+    A key ``KIND:CODE`` (``trigger:1=stimulus``) renames only the events of that ``code``: a trigger channel
+    carrying the stimulator's code beside a marker's (or a line idling at a non-zero code, whose every
+    return to idle is an event too). A key no event matches is an error: a typo (``triger``) would otherwise
+    leave the pipeline detecting pulses from the artefact, or finding no heel strikes, without a word.
+    """
+    rules: list[tuple[str, str, str | None, str]] = []  # (key, kind, code or None, new kind)
+    for key, new in emap.items():
+        kind, sep, code = key.partition(":")
+        if sep and (not kind or not code):
+            raise DataError(f"--event-map: {key!r} is not KIND or KIND:CODE")
+        rules.append((key, kind, code if sep else None, new))
+    matched: set[str] = set()
+    seen: dict[str, set[str]] = {}
+
+    def code_text(v: Any) -> str:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return str(v)
+        return f"{f:g}" if np.isfinite(f) else str(v)
+
+    def one(rec: Recording) -> Recording:
+        if not len(rec.events):
+            return rec
+        ev = rec.events
+        kinds = ev["kind"].astype(str).to_numpy()
+        codes = (np.array([code_text(c) for c in ev["code"]], dtype=object) if "code" in ev.columns
+                 else np.full(len(ev), "", dtype=object))
+        for k, c in zip(kinds, codes):
+            seen.setdefault(k, set()).add(c)
+        out = kinds.copy()
+        for key, kind, code, new in rules:  # every rule looks at the file's own kinds: no chains
+            hit = (kinds == kind) & ((codes == code_text(code)) if code is not None else True)
+            if code is not None:
+                hit |= kinds == key  # a kind that has a ':' of its own (a WFDB aux string) is renamed whole
+            if hit.any():
+                matched.add(key)
+                out = np.where(hit, new, out)
+        if (out == kinds).all():
+            return rec
+        return rec.replace(events=ev.assign(kind=out))
+
+    out = []
+    for stem, obj in written:
+        if isinstance(obj, Trial):
+            obj = Trial(streams={k: one(r) for k, r in obj.streams.items()}, meta=dict(obj.meta))
+        else:
+            obj = one(obj)
+        out.append((stem, obj))
+    for key, kind, code, _ in rules:
+        if key in matched:
+            continue
+        if code is not None and kind in seen:
+            codes = sorted(c for c in seen[kind] if c)
+            raise DataError(f"--event-map: no {kind!r} event has code {code}; the codes of {kind!r} events are "
+                            f"{codes[:10] or 'none'}")
+        raise DataError(f"--event-map: no recording has events of kind {kind!r}; the kinds the files have "
+                        f"are {sorted(seen) or 'none'}")
+    return out
 
 
 def _check_units_agree(written: Sequence[tuple[str, Any]], rows: Sequence[Mapping[str, Any]]) -> None:

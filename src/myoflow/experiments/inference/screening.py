@@ -245,6 +245,10 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
         if k in keyed:
             raise DataError(f"two recordings of {k[0]} at {k[1]:g} Hz", rec.source)
         keyed[k] = rec
+    from ...pipelines.stimulated_mass.pipeline import _warn_unread_event_kinds
+
+    # a raw TMSi/BIDS/BDF file's stimulator trigger reads as 'trigger' events, which were ignored without a word
+    _warn_unread_event_kinds(list(keyed.values()), "predict", " and pass the converted .h5 files")
     freqs_all = sorted({f for (_, f) in keyed})
     complete = [f for f in freqs_all if all((m, f) in keyed for m in muscles)]
     if not complete:

@@ -434,8 +434,9 @@ def _warn_heel_strike_names(trial) -> None:
     odd = unread_strike_kinds(trial)
     if odd:
         log.warning("%s: events %s look like heel strikes, but only events of kind 'heel_strike' are read as "
-                    "heel strikes (these are detected from the GRF or the kinematics instead); give them as "
-                    "'heel_strike' for data.side with myoflow convert --events", trial.source, odd)
+                    "heel strikes (these are detected from the GRF or the kinematics instead); rename those of "
+                    "data.side when converting (myoflow convert --event-map '%s=heel_strike') or give them with "
+                    "--events", trial.source, odd, odd[0])
 
 
 def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, user: bool = False,
@@ -550,7 +551,13 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
             masses = {s: float(v) for s, v in zip(parts["subject"].astype(str), w) if np.isfinite(v)}
         trials = [(stem, _with_participant(obj, parts)) for stem, obj in ds if isinstance(obj, Trial)]
         if not trials:
-            raise DataError("dataset folder holds no Trials (walking sessions)", str(d.path))
+            # a BIDS tree's EMG alone (motion/ is not read) or an EMG-only folder: say what is missing
+            n_rec = sum(1 for _, obj in ds if not isinstance(obj, Trial))
+            held = f"holds {n_rec} single-stream Recording(s) and " if n_rec else ""
+            raise DataError(f"dataset folder {held}no Trials (walking sessions with an 'angles' stream beside the "
+                            "EMG): gait-emg needs joint angles; convert them (OpenSim .mot/.sto, C3D or CSV) with the "
+                            "EMG as streams of one trial (--pattern '{subject}/{trial}_{stream}'); a BIDS tree's "
+                            "motion/ files are not read", str(d.path))
         _check_emg_map(d.emg_map, trials, str(d.path))
         sim = _cycles_from_trials(trials, cfg, masses, user=True)
         if d.emg_floor_percentile is not None:

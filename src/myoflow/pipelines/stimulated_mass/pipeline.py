@@ -134,6 +134,56 @@ def _one_label_spelling(participants: pd.DataFrame | None, label: str, where: st
                             "separate classes; give each class one spelling", where)
 
 
+def _warn_unread_event_kinds(recordings: list[Recording], where: str, then: str = "") -> None:
+    """Warn when recordings without ``stimulus`` events carry events of other kinds.
+
+    The pulses are then detected from the artefact and those events go unused: a TMSi/BIDS/BioSemi
+    stimulator trigger reads as ``trigger`` events, and was ignored without a word (only a debug-level note).
+    ``where`` names the data in the message, ``then`` ends its advice (predict: pass the converted files).
+    """
+    kinds: dict[str, int] = {}
+    n = 0
+    for rec in recordings:
+        if not len(rec.events):
+            continue
+        ks = set(rec.events["kind"].astype(str))
+        if "stimulus" in ks:
+            continue
+        n += 1
+        for k in ks:
+            kinds[k] = kinds.get(k, 0) + 1
+    if n:
+        first = max(kinds, key=kinds.get)
+        log.warning("%s: %d recording(s) have events of kind(s) %s but no 'stimulus' events: their pulses are "
+                    "detected from the artefact and those events are not used; if they mark the stimulator's "
+                    "pulses, convert with --event-map %s=stimulus%s", where, n, sorted(kinds), first, then)
+
+
+def _frequency_from_pulses(rec: Recording, stem: str, inferred: dict[str, float]) -> Recording:
+    """``rec`` with its ``frequency`` meta taken from the pulse rate (rounded to 1 Hz), as ``myoflow predict`` does.
+
+    A recording without that meta was refused ("recording meta needs subject, muscle and frequency") although
+    its pulses say it, and a BIDS tree has no place for it (convert's --pattern/--meta do not apply with --bids).
+    """
+    from ...preprocess import detect_stimuli
+    from ...preprocess.stimulation import group_trains
+
+    freq = rec.meta.get("train_frequency")
+    if freq in (None, ""):
+        stim = rec.events_of("stimulus")
+        if stim.size < 2:
+            stim = np.asarray(detect_stimuli(rec, method="artefact"))
+        _, _, est = group_trains(np.sort(stim), rec.fs)
+        if not np.isfinite(est):
+            raise DataError(f"no 'frequency' meta and {stim.size} stimulus pulse(s) to tell it from: give each "
+                            "recording its stimulation frequency (myoflow convert --pattern "
+                            "'{subject}_{muscle}_{frequency}', a manifest 'frequency' column, or --meta frequency=HZ "
+                            "per folder) or its 'stimulus' events", rec.source)
+        freq = float(np.round(est))
+        inferred[stem] = freq
+    return rec.replace(meta={**rec.meta, "frequency": float(freq)})
+
+
 def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
     """Simulate (or read) the evoked cohort of ``cfg.data`` and extract responses."""
     d = cfg.data
@@ -151,6 +201,7 @@ def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
         participants = ds.participants
         _one_label_spelling(participants, d.label, str(Path(d.path) / "participants.csv"))
         recordings = []
+        inferred: dict[str, float] = {}
         for stem, obj in ds:
             if isinstance(obj, Trial):  # e.g. an EDF with an accelerometer at another rate: the muscle's stream
                 obj = _muscle_stream(obj) or obj
@@ -163,10 +214,17 @@ def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
                                 "it after the muscle (--channel-map)", str(ds.file(stem)))
             if not obj.meta.get("source"):  # errors about it then name its file
                 obj = obj.replace(meta={**obj.meta, "source": str(ds.file(stem))})
+            if obj.meta.get("frequency") in (None, ""):
+                obj = _frequency_from_pulses(obj, stem, inferred)
             recordings.append(obj)
+        if inferred:
+            log.warning("%s: %d recording(s) have no 'frequency' meta; taken from their pulse rate (%s Hz): give it "
+                        "when converting if that is not the train's frequency", d.path, len(inferred),
+                        ", ".join(f"{f:g}" for f in sorted(set(inferred.values()))))
         from .._shared import amplitude_outliers, warn_amplitude_outliers
 
         warn_amplitude_outliers(amplitude_outliers(recordings), str(d.path))
+        _warn_unread_event_kinds(recordings, str(d.path))
         info = {"source": "folder", "path": str(d.path)}
     p = cfg.preprocess
     try:
