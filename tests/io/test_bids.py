@@ -192,13 +192,12 @@ def test_sidecars_inherited_from_the_subject_folder(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ bad input
-def _expect_error(root: Path, tmp_path: Path, capsys, *needles: str) -> str:
+def _convert_error(root: Path, tmp_path: Path, capsys) -> str:
+    """The one error line of `convert --bids` on ``root`` (exit 2, no traceback, nothing written)."""
     out = tmp_path / "ds"
     _, err = run_cli(["convert", root, "--bids", "--out", out], capsys, code=2)
     lines = err.strip().splitlines()
     assert lines[-1].startswith("error: ") and "Traceback" not in err, err
-    for n in needles:
-        assert n in lines[-1], (n, lines[-1])
     assert not out.exists()  # nothing written
     return lines[-1]
 
@@ -209,14 +208,16 @@ def test_symlink_out_of_the_root(tmp_path, capsys):
     write_edf(Recording(signals(5), FS, [c[0] for c in CHANNELS]), outside)
     link = emg_dir(root, "02") / "sub-02_ses-1_task-grip_run-2_emg.edf"
     link.symlink_to(outside)
-    _expect_error(root, tmp_path, capsys, str(link), "outside the BIDS root")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (str(link), "outside the BIDS root")), line
 
 
 def test_symlinked_folder_out_of_the_root(tmp_path, capsys):
     root = build(tmp_path / "bids")
     (tmp_path / "other").mkdir()
     (root / "sub-03").symlink_to(tmp_path / "other", target_is_directory=True)
-    _expect_error(root, tmp_path, capsys, str(root / "sub-03"), "outside the BIDS root")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (str(root / "sub-03"), "outside the BIDS root")), line
 
 
 def test_symlink_inside_the_root_is_read_through(tmp_path, capsys):
@@ -235,18 +236,21 @@ def test_symlink_inside_the_root_is_read_through(tmp_path, capsys):
 def test_participant_id_not_a_label(tmp_path, capsys, participant):
     root = build(tmp_path / "bids")
     tsv(root / "participants.tsv", ["participant_id", "age"], [[participant, 30], ["sub-02", 31]])
-    _expect_error(root, tmp_path, capsys, "participants.tsv", "row 2", repr(participant))
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in ("participants.tsv", "row 2", repr(participant))), line
 
 
 def test_file_name_label_not_bids(tmp_path, capsys):
     root = build(tmp_path / "bids")
     p = sidecar(root, "emg.edf")
     bad = p.rename(p.with_name(p.name.replace("task-grip", "task-gr.ip")))
-    _expect_error(root, tmp_path, capsys, bad.name, "'task-gr.ip'", "not a BIDS label")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (bad.name, "'task-gr.ip'", "not a BIDS label")), line
     bad.rename(p)
     p = sidecar(root, "emg.edf", "02")
     p.rename(p.with_name("sub-02_grip_emg.edf"))  # no entity for 'grip': not skipped silently
-    _expect_error(root, tmp_path, capsys, "sub-02_grip_emg.edf", "not a BIDS-EMG file name")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in ("sub-02_grip_emg.edf", "not a BIDS-EMG file name")), line
 
 
 def test_subject_of_name_and_folder_differ(tmp_path, capsys):
@@ -254,7 +258,8 @@ def test_subject_of_name_and_folder_differ(tmp_path, capsys):
     for suffix in ("emg.edf", "emg.json", "channels.tsv", "events.tsv"):
         p = sidecar(root, suffix, "02")
         p.rename(p.with_name(p.name.replace("sub-02", "sub-05")))
-    _expect_error(root, tmp_path, capsys, "sub-05", "folder sub-02")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in ("sub-05", "folder sub-02")), line
 
 
 @pytest.mark.parametrize("case", ["renamed", "missing_row", "extra_row"])
@@ -268,8 +273,9 @@ def test_channels_tsv_rows_do_not_match_the_file(tmp_path, capsys, case):
     else:
         rows.append(("EMG9", "EMG", "uV", "good", "BB"))
     tsv(sidecar(root, "channels.tsv"), ["name", "type", "units", "status", "target_muscle"], rows)
-    line = _expect_error(root, tmp_path, capsys, str(sidecar(root, "channels.tsv")), "do not match",
-                         sidecar(root, "emg.edf").name)
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (
+        str(sidecar(root, "channels.tsv")), "do not match", sidecar(root, "emg.edf").name)), line
     expect = {"renamed": ["'EMGX'", "'EMG2'"], "missing_row": ["not in the table: ['ACC']"],
               "extra_row": ["not in the file: ['EMG9']"]}[case]
     assert all(e in line for e in expect), line
@@ -279,7 +285,8 @@ def test_sidecar_rate_mismatch_names_both_files(tmp_path, capsys):
     root = build(tmp_path / "bids")
     js = sidecar(root, "emg.json")
     js.write_text(json.dumps({"SamplingFrequency": 2000}))
-    _expect_error(root, tmp_path, capsys, str(js), "2000 Hz", str(sidecar(root, "emg.edf")), "1000 Hz")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (str(js), "2000 Hz", str(sidecar(root, "emg.edf")), "1000 Hz")), line
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -291,49 +298,57 @@ def test_sidecar_rate_mismatch_names_both_files(tmp_path, capsys):
 def test_malformed_channels_tsv(tmp_path, capsys, text, needle):
     root = build(tmp_path / "bids")
     sidecar(root, "channels.tsv").write_text(text)
-    _expect_error(root, tmp_path, capsys, str(sidecar(root, "channels.tsv")), needle)
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (str(sidecar(root, "channels.tsv")), needle)), line
 
 
 def test_malformed_events_tsv_and_json(tmp_path, capsys):
     root = build(tmp_path / "bids")
     tsv(sidecar(root, "events.tsv"), ["onset", "duration", "trial_type"], [["soon", 0.5, "grip"]])
-    _expect_error(root, tmp_path, capsys, str(sidecar(root, "events.tsv")), "row 2", "'soon'")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (str(sidecar(root, "events.tsv")), "row 2", "'soon'")), line
     tsv(sidecar(root, "events.tsv"), ["onset", "duration", "trial_type"], [[1.0, 0.5, "grip"]])
     sidecar(root, "emg.json").write_text("{SamplingFrequency: 1000")
-    _expect_error(root, tmp_path, capsys, str(sidecar(root, "emg.json")), "not valid JSON")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (str(sidecar(root, "emg.json")), "not valid JSON")), line
 
 
 def test_data_file_missing_for_a_sidecar(tmp_path, capsys):
     root = build(tmp_path / "bids")
     sidecar(root, "emg.edf", "02").unlink()
-    _expect_error(root, tmp_path, capsys, "sub-02_ses-1_task-grip_run-1_", "no EMG data file for this sidecar")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in ("sub-02_ses-1_task-grip_run-1_", "no EMG data file for this sidecar")), line
 
 
 def test_events_past_the_end_of_the_recording(tmp_path, capsys):
     root = build(tmp_path / "bids")
     tsv(sidecar(root, "events.tsv"), ["onset", "duration", "trial_type"], [[1.0, 0.5, "grip"], [4.5, 0.1, "late"]])
-    _expect_error(root, tmp_path, capsys, str(sidecar(root, "events.tsv")), "row 3", "onset 4.5 s", "0-4 s")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (str(sidecar(root, "events.tsv")), "row 3", "onset 4.5 s", "0-4 s")), line
 
 
 def test_unknown_units(tmp_path, capsys):
     root = build(tmp_path / "bids")
     rows = [("EMG1", "EMG", "furlong", "good", "FDI")] + CHANNELS[1:]
     tsv(sidecar(root, "channels.tsv"), ["name", "type", "units", "status", "target_muscle"], rows)
-    _expect_error(root, tmp_path, capsys, str(sidecar(root, "channels.tsv")), "'EMG1'", "unknown unit 'furlong'")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (str(sidecar(root, "channels.tsv")), "'EMG1'", "unknown unit 'furlong'")), line
 
 
 def test_units_that_disagree_with_the_file(tmp_path, capsys):
     root = build(tmp_path / "bids")
     rows = [("EMG1", "EMG", "mV", "good", "FDI")] + CHANNELS[1:]
     tsv(sidecar(root, "channels.tsv"), ["name", "type", "units", "status", "target_muscle"], rows)
-    _expect_error(root, tmp_path, capsys, str(sidecar(root, "channels.tsv")), "'mV'", "'uV'")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (str(sidecar(root, "channels.tsv")), "'mV'", "'uV'")), line
 
 
 def test_brainvision_data_is_refused_not_skipped(tmp_path, capsys):
     root = build(tmp_path / "bids")
     f = emg_dir(root) / "sub-01_ses-1_task-grip_run-2_emg.vhdr"
     f.write_text("Brain Vision Data Exchange Header File Version 1.0\n")
-    _expect_error(root, tmp_path, capsys, str(f), "EDF or BDF")
+    line = _convert_error(root, tmp_path, capsys)
+    assert all(n in line for n in (str(f), "EDF or BDF")), line
 
 
 def test_output_inside_the_root_is_not_an_input(tmp_path, capsys):
