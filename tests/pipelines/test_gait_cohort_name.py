@@ -102,7 +102,7 @@ def test_a_folder_fold_is_seeded_by_its_old_id(lab_run, tmp_path, monkeypatch):
     assert cohort_name(cfg) == "clinic"
     cv = [f for f in folds if f.payload["kind"] == "sim" and f.id != "final-all"]
     assert sorted(f.id for f in cv) == ["clinic-loso-S001", "clinic-loso-S002", "clinic-loso-S003"]
-    assert all(f.payload["seed_id"] == f.id.replace("clinic-", "sim-", 1) and f.condition == "clinic" for f in cv)
+    assert all(f.seed_key == f.id.replace("clinic-", "sim-", 1) and f.condition == "clinic" for f in cv)
 
     # and the fold trains with it: the first seed run_fold derives is the one of the old id
     import myoflow.train as train

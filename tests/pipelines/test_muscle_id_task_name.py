@@ -108,7 +108,7 @@ def test_the_main_task_is_named_by_its_class_count_and_keeps_its_splits_and_seed
     assert {f.condition for f in folds} == {f"lab/{s}/{name}" for s in ("intra", "loso", "final")}
     for f in folds:
         # the seed the fold trains with is the one of its pre-naming id (the 4-class layout: its own id)
-        assert f.payload["seed_id"] == f.id.replace(f"-{name}", "-4class")
+        assert f.seed_key == f.id.replace(f"-{name}", "-4class")
         assert f.payload["task"] == "4class"  # the internal key
     # the split is the one the internal key seeds, as before the naming
     md, y = data["lab"].epochs.metadata, data["lab"].labels["4class"]

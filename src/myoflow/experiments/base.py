@@ -42,11 +42,15 @@ class Fold:
         Grouping for the summary (e.g. ``"25Hz"``, ``"all"``, ``"intra/4class"``, ``"walk45"``).
     payload : dict
         Pipeline-specific, picklable (e.g. train/test index arrays, subject lists).
+    seed_key : str, optional
+        What the fold's seed derives from; default its ``id``. A fold renamed for display keeps its old id
+        here, so renaming moves no number.
     """
 
     id: str
     condition: str
     payload: dict[str, Any] = field(default_factory=dict)
+    seed_key: str | None = None
 
 
 @dataclass(frozen=True)

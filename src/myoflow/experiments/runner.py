@@ -264,7 +264,7 @@ def order_folds(pipeline: Pipeline, cfg: ExperimentConfig, data: Any, folds: lis
 
 
 def _ctx_for(cfg: ExperimentConfig, run_dir: Path, fold: Fold, device: str, progress: bool) -> FoldContext:
-    return FoldContext(seed=derive_seed(cfg.seed, cfg.name, fold.id), device=device,
+    return FoldContext(seed=derive_seed(cfg.seed, cfg.name, fold.seed_key or fold.id), device=device,
                        workdir=_fold_dir(run_dir, fold), progress=progress)
 
 

@@ -905,9 +905,9 @@ class GaitEmgPipeline(Pipeline):
                 check_no_leakage(md, tr, te, ["subject"])
                 subj = md["subject"].to_numpy()
                 tail = f"loso-{subj[te[0]]}" if cfg.evaluate.splitter == "loso" else f"k{i}"
-                # seed_id: the id the fold had before folder cohorts were named (its seeds derive from it)
+                # seed_key: the id the fold had before folder cohorts were named (its seeds derive from it)
                 out.append(Fold(f"{name}-{tail}", name, {"kind": "sim", "train": subj[tr].tolist(),
-                                                         "test": subj[te].tolist(), "seed_id": f"{SIM}-{tail}"}))
+                                                         "test": subj[te].tolist()}, seed_key=f"{SIM}-{tail}"))
             if cfg.evaluate.final_model:
                 out.append(Fold(f"{FINAL}-all", FINAL, {"kind": "sim", "train": md["subject"].tolist(), "test": []}))
         for name in cfg.data.real_test:
@@ -961,11 +961,11 @@ class GaitEmgPipeline(Pipeline):
         from ...config import to_dict
 
         p = fold.payload
-        seed_id = p.get("seed_id", fold.id)
         if p["kind"] == "sim" and cohort_name(cfg) != SIM:
             _refuse_old_naming(ctx.workdir, cohort_name(cfg))
         # a folder cohort's fold is seeded by its id as it was before the cohort was named (sim-k0): no number moves
-        train_seed = derive_seed(cfg.seed, seed_id if p["kind"] in ("sim", "within") else "real-train")
+        seed_key = fold.seed_key or fold.id
+        train_seed = derive_seed(cfg.seed, seed_key if p["kind"] in ("sim", "within") else "real-train")
         fit_c, val_c, test_c, group = self._split(cfg, data, fold, train_seed)
         kinds, shifts = tuple(cfg.preprocess.inputs), tuple(cfg.preprocess.shifts_ms)
         Xf, Tf, Ef = _rows(fit_c, kinds, shifts)

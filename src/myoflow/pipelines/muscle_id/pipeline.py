@@ -222,8 +222,8 @@ class MuscleIdPipeline(Pipeline):
                                              seed=derive_seed(cfg.seed, name, task, "intra"), n_repeats=ev.intra_repeats)
                     for r, (tr, te) in enumerate(splitter.split(md, y=y)):
                         out.append(Fold(f"{name}-intra-{shown}-r{r}", f"{name}/intra/{shown}",
-                                        {"cohort": name, "task": task, "scheme": "intra", "train": tr, "test": te,
-                                         "seed_id": f"{name}-intra-{task}-r{r}"}))
+                                        {"cohort": name, "task": task, "scheme": "intra", "train": tr, "test": te},
+                                        seed_key=f"{name}-intra-{task}-r{r}"))
                 if "intra-channel" in schemes and multi_channel:
                     # Deliberately leaky comparison: each channel-sample is its own unit.
                     splitter = WithinSubject(test_size=ev.intra_test_size, unit=("unit", "channel"),
@@ -232,7 +232,7 @@ class MuscleIdPipeline(Pipeline):
                     for r, (tr, te) in enumerate(splitter.split(md, y=y)):
                         out.append(Fold(f"{name}-intra-channel-{shown}-r{r}", f"{name}/intra-channel/{shown}",
                                         {"cohort": name, "task": task, "scheme": "intra-channel",
-                                         "train": tr, "test": te, "seed_id": f"{name}-intra-channel-{task}-r{r}"}))
+                                         "train": tr, "test": te}, seed_key=f"{name}-intra-channel-{task}-r{r}"))
                 if "loso" in schemes:
                     if len(subjects) < 3:
                         raise DataError(f"cohort {name!r} has {len(subjects)} subject(s); "
@@ -253,14 +253,14 @@ class MuscleIdPipeline(Pipeline):
                             tr = tr[np.isin(subj[tr], list(keep))]
                         out.append(Fold(f"{name}-loso-{shown}-{s}", f"{name}/loso/{shown}",
                                         {"cohort": name, "task": task, "scheme": "loso", "train": tr, "test": te,
-                                         "held_out": s, "seed_id": f"{name}-loso-{task}-{s}"}))
+                                         "held_out": s}, seed_key=f"{name}-loso-{task}-{s}"))
             _check_fold_sizes(cfg, name, cohort, [f for f in out if f.payload["cohort"] == name])
             if ev.final_model and any(m.startswith("cnn_lstm") for m in ev.models):
                 all_idx = np.arange(len(cohort.epochs))
                 main = main_task_name(cohort)
                 out.append(Fold(f"{name}-final-{main}", f"{name}/final/{main}",
                                 {"cohort": name, "task": MAIN, "scheme": "final", "train": all_idx,
-                                 "test": np.zeros(0, dtype=np.int64), "seed_id": f"{name}-final-{MAIN}"}))
+                                 "test": np.zeros(0, dtype=np.int64)}, seed_key=f"{name}-final-{MAIN}"))
         return out
 
     def fold_cost(self, cfg: MuscleIdConfig, data: MuscleIdData, fold: Fold) -> float:
@@ -324,13 +324,8 @@ class MuscleIdPipeline(Pipeline):
         p = fold.payload
         cohort: CohortData = data[p["cohort"]]
         task, scheme = p["task"], p["scheme"]
-        seed_id = p.get("seed_id", fold.id)
-        if seed_id != fold.id:  # the main task named {K}class, K != 4
+        if fold.seed_key not in (None, fold.id):  # the main task named {K}class, K != 4 (seeded by its old id)
             _refuse_old_naming(ctx.workdir, p["cohort"], task_name(task, cohort))
-            # seeded as when the fold was named with the internal key (the runner seeds by fold id), so
-            # renaming the task moved no number of any cohort
-            ctx = FoldContext(seed=derive_seed(cfg.seed, cfg.name, seed_id), device=ctx.device,
-                              workdir=ctx.workdir, progress=ctx.progress)
         train, test = np.asarray(p["train"], dtype=np.int64), np.asarray(p["test"], dtype=np.int64)
         md = cohort.epochs.metadata
         if scheme == "loso":
