@@ -24,14 +24,15 @@ from .gait import detect_heel_strikes, ensemble_average, segment_cycles
 from .normalise import AmplitudeNormaliser, normalise_amplitude
 from .onsets import detect_onsets
 from .scalers import ChannelStandardScaler, CovariateEncoder, FeatureStandardScaler, RobustChannelScaler
-from .stimulation import blank_artefact, detect_stimuli, epoch_stimulus_locked, group_trains, mwave_descriptors
+from .stimulation import (blank_artefact, detect_stimuli, epoch_stimulus_locked, group_trains, mwave_descriptors,
+                          pulse_rate)
 
 __all__ = [
     # filters
     "bandpass", "highpass", "lowpass", "notch", "rectify", "envelope", "resample", "remove_dc",
     "design_sos", "notch_sos", "apply_sos", "StreamingFilter",
     # stimulation
-    "detect_stimuli", "blank_artefact", "epoch_stimulus_locked", "mwave_descriptors", "group_trains",
+    "detect_stimuli", "blank_artefact", "epoch_stimulus_locked", "mwave_descriptors", "group_trains", "pulse_rate",
     # bursts
     "tkeo", "burst_statistic", "detect_bursts", "refine_onsets", "onset_windows", "channels_as_samples",
     # gait

@@ -40,7 +40,8 @@ from ..containers import Epochs, Recording
 from ..errors import ConfigError, DataError
 from ._common import check_recording, keep_inside, metadata_frame, ms_to_samples, take_windows
 
-__all__ = ["detect_stimuli", "blank_artefact", "epoch_stimulus_locked", "mwave_descriptors", "group_trains"]
+__all__ = ["detect_stimuli", "blank_artefact", "epoch_stimulus_locked", "mwave_descriptors", "group_trains",
+           "pulse_rate"]
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +227,20 @@ def group_trains(stimuli: np.ndarray, fs: float, gap_factor: float = 2.5) -> tup
     train = np.cumsum(new) - 1
     first = s[new][train]
     return train.astype(np.int64), (s - first) / fs, fs / med
+
+
+def pulse_rate(rec: Recording) -> tuple[float, int]:
+    """A recording's stimulation rate read off its pulses, rounded to 1 Hz, and the number of pulses it rests on.
+
+    The pulses are its ``stimulus`` events, else those detected from the artefact; the rate is
+    :func:`group_trains`' within-train rate (NaN with fewer than 2 pulses). What a recording whose
+    ``frequency`` nobody stated is taken to be stimulated at (a folder cohort, a new person in ``predict``).
+    """
+    stim = rec.events_of("stimulus")
+    if stim.size < 2:
+        stim = np.asarray(detect_stimuli(rec, method="artefact"))
+    _, _, est = group_trains(np.sort(stim), rec.fs)
+    return float(np.round(est)), int(stim.size)
 
 
 def _blank_spec(blank: Any) -> dict[str, Any] | None:

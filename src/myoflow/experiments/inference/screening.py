@@ -193,9 +193,8 @@ class ScreeningResult:
 
 
 def _recording_key(rec: Recording, muscles: Sequence[str]) -> tuple[str, float]:
-    from ...preprocess.stimulation import group_trains
-
     from ...preprocess.evoked import muscle_channels
+    from ...preprocess.stimulation import pulse_rate
 
     muscle = rec.meta.get("muscle")
     if muscle is None:
@@ -208,13 +207,7 @@ def _recording_key(rec: Recording, muscles: Sequence[str]) -> tuple[str, float]:
                         f"muscle={muscles[0]} ...) and pass the .h5", rec.source)
     freq = rec.meta.get("frequency", rec.meta.get("train_frequency"))
     if freq is None:
-        stim = rec.events_of("stimulus")
-        if stim.size < 2:
-            from ...preprocess import detect_stimuli
-
-            stim = np.asarray(detect_stimuli(rec, method="artefact"))
-        _, _, freq = group_trains(stim, rec.fs)
-        freq = float(np.round(freq))
+        freq = pulse_rate(rec)[0]
     return str(muscle), float(freq)
 
 

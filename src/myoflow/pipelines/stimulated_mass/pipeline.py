@@ -165,21 +165,17 @@ def _frequency_from_pulses(rec: Recording, stem: str, inferred: dict[str, float]
     A recording without that meta was refused ("recording meta needs subject, muscle and frequency") although
     its pulses say it, and a BIDS tree has no place for it (convert's --pattern/--meta do not apply with --bids).
     """
-    from ...preprocess import detect_stimuli
-    from ...preprocess.stimulation import group_trains
+    from ...preprocess import pulse_rate
 
     freq = rec.meta.get("train_frequency")
     if freq in (None, ""):
-        stim = rec.events_of("stimulus")
-        if stim.size < 2:
-            stim = np.asarray(detect_stimuli(rec, method="artefact"))
-        _, _, est = group_trains(np.sort(stim), rec.fs)
+        est, n_pulses = pulse_rate(rec)
         if not np.isfinite(est):
-            raise DataError(f"no 'frequency' meta and {stim.size} stimulus pulse(s) to tell it from: give each "
+            raise DataError(f"no 'frequency' meta and {n_pulses} stimulus pulse(s) to tell it from: give each "
                             "recording its stimulation frequency (myoflow convert --pattern "
                             "'{subject}_{muscle}_{frequency}', a manifest 'frequency' column, or --meta frequency=HZ "
                             "per folder) or its 'stimulus' events", rec.source)
-        freq = float(np.round(est))
+        freq = est
         inferred[stem] = freq
     return rec.replace(meta={**rec.meta, "frequency": float(freq)})
 
