@@ -633,7 +633,7 @@ def _map_event_kinds(written: list[tuple[str, Any]], emap: Mapping[str, str]) ->
     out = []
     for stem, obj in written:
         if isinstance(obj, Trial):
-            obj = Trial(streams={k: one(r) for k, r in obj.streams.items()}, meta=dict(obj.meta))
+            obj = obj.replace(streams={k: one(r) for k, r in obj.streams.items()})
         else:
             obj = one(obj)
         out.append((stem, obj))
