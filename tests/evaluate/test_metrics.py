@@ -17,6 +17,7 @@ from myoflow.evaluate import (
     metric_from_columns,
     per_subject,
     r2_ensemble_average,
+    r2_ensemble_average_from_sums,
     regression_metrics,
 )
 
@@ -118,6 +119,20 @@ def test_r2_ensemble_average_golden():
     assert r2_ensemble_average(true, -curve[None, None, :])[0] < -2.5
     with pytest.raises(DataError):
         r2_ensemble_average(np.zeros((2, 101)), np.zeros((2, 101)))
+
+
+def test_r2_ensemble_average_from_sums_is_the_same_number_batched():
+    """The bootstrap form (counts and summed cycles, any leading batch) gives r2_ensemble_average's bits."""
+    rng = np.random.default_rng(3)
+    curves = [rng.normal(size=(n, 3, 21)) for n in (4, 9, 6)]
+    preds = [c * 0.7 + rng.normal(scale=0.2, size=c.shape) for c in curves]
+    curves[2][:, 1] = 5.0  # a constant true channel: NaN in both forms
+    n = np.array([len(c) for c in curves], dtype=float)
+    got = r2_ensemble_average_from_sums(n, np.stack([c.sum(0) for c in curves]), np.stack([p.sum(0) for p in preds]))
+    assert got.shape == (3, 3)
+    for b in range(3):
+        np.testing.assert_array_equal(got[b], r2_ensemble_average(curves[b], preds[b]))
+    assert np.isnan(got[2, 1]) and not np.isnan(got[:2]).any()
 
 
 def _predictions(acc_by_subject, n_rows, seed=0):

@@ -19,6 +19,7 @@ from .metrics import (
     pearson_r,
     per_subject,
     r2_ensemble_average,
+    r2_ensemble_average_from_sums,
     r2_per_cycle,
     regression_metrics,
 )

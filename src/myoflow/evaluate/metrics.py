@@ -36,6 +36,7 @@ __all__ = [
     "classification_metrics",
     "regression_metrics",
     "r2_ensemble_average",
+    "r2_ensemble_average_from_sums",
     "r2_per_cycle",
     "pearson_per_cycle",
     "pearson_r",
@@ -213,7 +214,31 @@ def r2_ensemble_average(true_cycles: Any, pred_cycles: Any) -> np.ndarray:
         )
     if a.shape[1:] != b.shape[1:]:
         raise DataError(f"channels/points differ between true {a.shape[1:]} and predicted {b.shape[1:]} cycles")
-    mt, mp = a.astype(float).mean(0), b.astype(float).mean(0)
+    return _r2_of_curves(a.astype(float).mean(0), b.astype(float).mean(0))
+
+
+def r2_ensemble_average_from_sums(n_cycles: Any, sum_true: Any, sum_pred: Any) -> np.ndarray:
+    """:func:`r2_ensemble_average` from cycle counts and summed cycles (additive, so a bootstrap can resample them).
+
+    Parameters
+    ----------
+    n_cycles : array (...)
+        Number of cycles behind each sum (the same cycles for true and predicted); any leading batch shape,
+        e.g. one row per bootstrap replicate.
+    sum_true, sum_pred : array (..., n_channels, n_points)
+        Point-by-point sums of the true and predicted time-normalised cycles.
+
+    Returns
+    -------
+    r2 : ndarray, shape (..., n_channels)
+        NaN for a channel whose true ensemble average is constant.
+    """
+    n = np.asarray(n_cycles, dtype=float)[..., None, None]
+    return _r2_of_curves(np.asarray(sum_true, dtype=float) / n, np.asarray(sum_pred, dtype=float) / n)
+
+
+def _r2_of_curves(mt: np.ndarray, mp: np.ndarray) -> np.ndarray:
+    """R² of predicted ensemble-average curves ``mp`` against true ``mt`` (..., n_channels, n_points), per channel."""
     ss_res = ((mt - mp) ** 2).sum(-1)
     ss_tot = ((mt - mt.mean(-1, keepdims=True)) ** 2).sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -74,7 +74,7 @@ from ...biomech.gait_cycles import (MUSCLES, GaitCycles, normalise_by_calibratio
                                     trial_to_cycles)
 from .features import kinematic_inputs, to_rows, from_rows
 from ...evaluate.bootstrap import bootstrap_mean, cluster_bootstrap
-from ...evaluate.metrics import pearson_per_cycle, r2_ensemble_average, r2_per_cycle
+from ...evaluate.metrics import pearson_per_cycle, r2_ensemble_average, r2_ensemble_average_from_sums, r2_per_cycle
 from .scoring import cycles_from_frame, prediction_frame, subject_scores
 
 __all__ = ["GaitEmgPipeline", "GaitEmgConfig", "GaitData", "PAPER_TABLE1", "SIM", "cohort_name", "load_gait_data"]
@@ -707,9 +707,7 @@ def _pooled_with_ci(pm: pd.DataFrame, names, group: str, pooled: np.ndarray, n_b
     ci: dict[str, Any] = {}
     if len(n) >= 3 and n_boot > 0:
         def stat(n_, st_, sp_):
-            mt, mp = st_ / n_[..., None, None], sp_ / n_[..., None, None]
-            ss = ((mt - mt.mean(-1, keepdims=True)) ** 2).sum(-1)
-            r2 = np.where(ss > 0, 1 - ((mt - mp) ** 2).sum(-1) / np.where(ss > 0, ss, 1), np.nan)
+            r2 = r2_ensemble_average_from_sums(n_, st_, sp_)
             return {name: r2[..., j] for j, name in enumerate(names)}
 
         ci = cluster_bootstrap((np.asarray(n, float), np.stack(st), np.stack(sp)), stat, n_boot=n_boot, seed=seed)
@@ -719,6 +717,11 @@ def _pooled_with_ci(pm: pd.DataFrame, names, group: str, pooled: np.ndarray, n_b
 
 #: consecutive test cycles per bootstrap block (one trial: neighbouring cycles are correlated)
 BOOT_BLOCK_CYCLES = 5
+
+
+def _mean_r2_of_sums(n_: np.ndarray, st_: np.ndarray, sp_: np.ndarray) -> np.ndarray:
+    """Mean over muscles of the ensemble-average R² from summed cycles (the paired bootstraps' statistic)."""
+    return np.nanmean(r2_ensemble_average_from_sums(n_, st_, sp_), axis=-1)
 
 
 def _paired_block_bootstrap(part: pd.DataFrame, names: tuple, n_boot: int, seed: int) -> dict[str, Any]:
@@ -737,13 +740,8 @@ def _paired_block_bootstrap(part: pd.DataFrame, names: tuple, n_boot: int, seed:
         sp = np.stack([p[blocks == b].sum(0) for b in range(len(n))])
         stats[model] = (n, st, sp)
 
-    def stat(n_, st_, sp_):
-        mt, mp = st_ / n_[..., None, None], sp_ / n_[..., None, None]
-        ss = ((mt - mt.mean(-1, keepdims=True)) ** 2).sum(-1)
-        r2 = 1 - ((mt - mp) ** 2).sum(-1) / np.where(ss > 0, ss, np.nan)
-        return np.nanmean(r2, axis=-1)
-
-    diff = cluster_bootstrap(stats["torque_based"], stat, other=stats["baseline"], n_boot=n_boot, seed=seed)
+    diff = cluster_bootstrap(stats["torque_based"], _mean_r2_of_sums, other=stats["baseline"], n_boot=n_boot,
+                             seed=seed)
     return {"mean": float(diff.point), "ci_low": float(diff.lo), "ci_high": float(diff.hi),
             "block_cycles": BOOT_BLOCK_CYCLES, "n_blocks": int(len(stats["baseline"][0]))}
 
@@ -768,13 +766,8 @@ def _paired_subject_bootstrap(part: pd.DataFrame, names: tuple, n_boot: int, see
         stats[model] = (np.asarray(n, float), np.stack(st), np.stack(sp))
         per[model] = own
 
-    def stat(n_, st_, sp_):
-        mt, mp = st_ / n_[..., None, None], sp_ / n_[..., None, None]
-        ss = ((mt - mt.mean(-1, keepdims=True)) ** 2).sum(-1)
-        r2 = 1 - ((mt - mp) ** 2).sum(-1) / np.where(ss > 0, ss, np.nan)
-        return np.nanmean(r2, axis=-1)
-
-    pooled = cluster_bootstrap(stats["torque_based"], stat, other=stats["baseline"], n_boot=n_boot, seed=seed)
+    pooled = cluster_bootstrap(stats["torque_based"], _mean_r2_of_sums, other=stats["baseline"], n_boot=n_boot,
+                               seed=seed)
     subj = sorted(per["torque_based"])
     diff = pd.Series([per["torque_based"][k] - per["baseline"][k] for k in subj], index=subj)
     m, lo, hi = bootstrap_mean(diff.to_numpy(), clusters=np.asarray(subj), n_boot=n_boot, seed=seed)
