@@ -70,6 +70,20 @@ def test_spectra_peak_at_the_tone():
         log_power_spectrum(x[..., :4], fs)
 
 
+@pytest.mark.parametrize("func, who, what", [(log_power_spectrum, "log_power_spectrum", "a spectrum"),
+                                             (log_stft, "log_stft", "an STFT")])
+def test_spectral_views_refuse_bad_input_in_their_own_name(func, who, what):
+    x = np.random.default_rng(0).normal(size=(2, 1, 64))
+    with pytest.raises(DataError, match=rf"^{who} needs fs > 0 Hz, got 0$"):
+        func(x, 0)
+    with pytest.raises(DataError, match=rf"^windows of 4 samples are too short for {what} \(need >= 8\)$"):
+        func(x[..., :4], 1000.0)
+    with pytest.raises(DataError, match=rf"^{who}: 2 non-finite"):
+        func(np.where(np.arange(64) == 3, np.nan, x), 1000.0)
+    # nperseg longer than the window is capped at the window (one segment), not an error
+    assert func(x[..., :16], 1000.0, nperseg=128)[0].shape[:2] == (2, 1)
+
+
 def test_window_representation_outputs():
     X, _ = _windows(t=200)
     rep = WindowRepresentation(spectrum="welch", nperseg=64)

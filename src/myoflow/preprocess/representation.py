@@ -92,6 +92,20 @@ def standardize_windows(X: np.ndarray, eps: float = 1e-8) -> tuple[np.ndarray, n
     return Z.astype(np.float32), log_rms(X)
 
 
+def _spectral_input(X: np.ndarray, fs: float, nperseg: int, who: str, what: str) -> tuple[np.ndarray, int]:
+    """Checked windows (float64) and the segment length for a spectral view: ``nperseg`` capped at the window.
+
+    ``what`` names the view in the too-short error ("a spectrum", "an STFT").
+    """
+    X = _check(X, who)
+    if not fs or fs <= 0:
+        raise DataError(f"{who} needs fs > 0 Hz, got {fs}")
+    nper = int(min(nperseg, X.shape[2]))
+    if nper < 8:
+        raise DataError(f"windows of {X.shape[2]} samples are too short for {what} (need >= 8)")
+    return X.astype(np.float64, copy=False), nper
+
+
 def log_power_spectrum(X: np.ndarray, fs: float, nperseg: int = 128,
                        fmax: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Log10 Welch power spectral density of every window and channel.
@@ -113,13 +127,8 @@ def log_power_spectrum(X: np.ndarray, fs: float, nperseg: int = 128,
     f : ndarray (n_freqs,)
         Frequencies, Hz.
     """
-    X = _check(X, "log_power_spectrum")
-    if not fs or fs <= 0:
-        raise DataError(f"log_power_spectrum needs fs > 0 Hz, got {fs}")
-    nper = int(min(nperseg, X.shape[2]))
-    if nper < 8:
-        raise DataError(f"windows of {X.shape[2]} samples are too short for a spectrum (need >= 8)")
-    f, p = signal.welch(X.astype(np.float64, copy=False), fs=float(fs), nperseg=nper, axis=-1)
+    X, nper = _spectral_input(X, fs, nperseg, "log_power_spectrum", "a spectrum")
+    f, p = signal.welch(X, fs=float(fs), nperseg=nper, axis=-1)
     if fmax is not None:
         keep = f <= fmax
         f, p = f[keep], p[..., keep]
@@ -136,14 +145,8 @@ def log_stft(X: np.ndarray, fs: float, nperseg: int = 64, noverlap: int | None =
     f : ndarray (n_freqs,), Hz
     t : ndarray (n_frames,), s from the window start
     """
-    X = _check(X, "log_stft")
-    if not fs or fs <= 0:
-        raise DataError(f"log_stft needs fs > 0 Hz, got {fs}")
-    nper = int(min(nperseg, X.shape[2]))
-    if nper < 8:
-        raise DataError(f"windows of {X.shape[2]} samples are too short for an STFT (need >= 8)")
-    f, t, Z = signal.stft(X.astype(np.float64, copy=False), fs=float(fs), nperseg=nper,
-                          noverlap=noverlap, axis=-1, boundary=None, padded=False)
+    X, nper = _spectral_input(X, fs, nperseg, "log_stft", "an STFT")
+    f, t, Z = signal.stft(X, fs=float(fs), nperseg=nper, noverlap=noverlap, axis=-1, boundary=None, padded=False)
     mag = np.abs(Z)
     if fmax is not None:
         keep = f <= fmax
