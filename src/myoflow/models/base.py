@@ -26,7 +26,7 @@ from sklearn.exceptions import NotFittedError
 from ..errors import DataError
 
 __all__ = ["MyoflowEstimator", "estimator_config", "estimator_tensors", "estimator_from_parts", "save_estimator",
-           "load_estimator", "FORMAT"]
+           "load_estimator", "scaler_state", "scaler_from_state", "FORMAT"]
 
 FORMAT = "myoflow-estimator"
 
@@ -54,6 +54,27 @@ def _typed_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
         if k in sig and isinstance(sig[k].default, tuple) and isinstance(v, list):
             out[k] = tuple(v)
     return out
+
+
+def scaler_state(scaler) -> dict[str, list[float]]:
+    """A fitted :class:`~sklearn.preprocessing.StandardScaler` as JSON-able fitted state: per-feature mean and scale."""
+    return {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
+
+
+def scaler_from_state(state: dict[str, Any]):
+    """The fitted StandardScaler back from :func:`scaler_state` output (reads the ``mean`` and ``scale`` keys only).
+
+    ``transform`` uses only ``mean_`` and ``scale_``, so the restored scaler transforms exactly as the fitted
+    one; ``var_`` is set to ``scale_**2`` for code that reads it.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    s = StandardScaler()
+    s.mean_ = np.asarray(state["mean"], dtype=float)
+    s.scale_ = np.asarray(state["scale"], dtype=float)
+    s.var_ = s.scale_ ** 2
+    s.n_features_in_ = len(s.mean_)
+    return s
 
 
 class MyoflowEstimator(BaseEstimator):

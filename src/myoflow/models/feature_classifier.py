@@ -13,7 +13,7 @@ from sklearn.base import ClassifierMixin
 
 from ..containers import Epochs
 from ..errors import ConfigError, DataError
-from .base import MyoflowEstimator
+from .base import MyoflowEstimator, scaler_from_state, scaler_state
 
 __all__ = ["FeatureClassifier"]
 
@@ -103,19 +103,14 @@ class FeatureClassifier(ClassifierMixin, MyoflowEstimator):
         if self.kind != "lda":
             raise ConfigError("only the LDA baseline can be saved (a random forest's trees are not stored)")
         scaler, lda = self.model_[0], self.model_[-1]
-        return {"classes": self.classes_.tolist(), "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
+        return {"classes": self.classes_.tolist(), **scaler_state(scaler),
                 "coef": lda.coef_.tolist(), "intercept": lda.intercept_.tolist()}
 
     def _restore(self, fitted: dict[str, Any]) -> None:
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
 
-        scaler, lda = StandardScaler(), LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
-        scaler.mean_ = np.asarray(fitted["mean"], dtype=float)
-        scaler.scale_ = np.asarray(fitted["scale"], dtype=float)
-        scaler.var_ = scaler.scale_ ** 2
-        scaler.n_features_in_ = len(scaler.mean_)
+        scaler, lda = scaler_from_state(fitted), LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
         lda.coef_ = np.asarray(fitted["coef"], dtype=float)
         lda.intercept_ = np.asarray(fitted["intercept"], dtype=float)
         lda.classes_ = np.asarray(fitted["classes"])

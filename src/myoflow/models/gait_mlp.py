@@ -38,7 +38,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from ..errors import ConfigError, DataError
-from .base import MyoflowEstimator
+from .base import MyoflowEstimator, scaler_from_state, scaler_state
 
 __all__ = [
     "TorqueMLP",
@@ -303,19 +303,6 @@ class _GaitRegressor(RegressorMixin, MyoflowEstimator):
         Xs = self.x_scaler_.transform(_rows(X, type(self).__name__))
         return predict_module(module, [Xs.astype(np.float32)], device=self.device).astype(float)
 
-    def _scaler_state(self, scaler) -> dict[str, Any]:
-        return {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
-
-    @staticmethod
-    def _scaler(state: dict[str, Any]):
-        from sklearn.preprocessing import StandardScaler
-
-        s = StandardScaler()
-        s.mean_ = np.asarray(state["mean"], dtype=float)
-        s.scale_ = np.asarray(state["scale"], dtype=float)
-        s.var_ = s.scale_ ** 2
-        s.n_features_in_ = len(s.mean_)
-        return s
 
 
 class TorqueBasedEmgRegressor(_GaitRegressor):
@@ -493,12 +480,12 @@ class TorqueBasedEmgRegressor(_GaitRegressor):
 
     def _fitted_state(self) -> dict[str, Any]:
         return {"sizes": list(self.torque_model_.sizes), "n_emg_out": int(self.model_.n_muscles),
-                "x_scaler": self._scaler_state(self.x_scaler_), "torque_scaler": self._scaler_state(self.torque_scaler_)}
+                "x_scaler": scaler_state(self.x_scaler_), "torque_scaler": scaler_state(self.torque_scaler_)}
 
     def _restore(self, fitted: dict[str, Any]) -> None:
         sizes = fitted["sizes"]
-        self.x_scaler_ = self._scaler(fitted["x_scaler"])
-        self.torque_scaler_ = self._scaler(fitted["torque_scaler"])
+        self.x_scaler_ = scaler_from_state(fitted["x_scaler"])
+        self.torque_scaler_ = scaler_from_state(fitted["torque_scaler"])
         self.torque_model_ = TorqueMLP(sizes[0], sizes[-1], tuple(sizes[1:-1]), self.activation, self.dropout)
         self.model_ = TorqueBasedEmgMLP(self.torque_model_, self.added_hidden, int(fitted["n_emg_out"]),
                                         self.head_input, self.activation, self.dropout)
@@ -566,9 +553,9 @@ class KinematicsEmgRegressor(_GaitRegressor):
                 "best_epoch": self.history_.best_epoch}
 
     def _fitted_state(self) -> dict[str, Any]:
-        return {"sizes": list(self.model_.sizes), "x_scaler": self._scaler_state(self.x_scaler_)}
+        return {"sizes": list(self.model_.sizes), "x_scaler": scaler_state(self.x_scaler_)}
 
     def _restore(self, fitted: dict[str, Any]) -> None:
         sizes = fitted["sizes"]
-        self.x_scaler_ = self._scaler(fitted["x_scaler"])
+        self.x_scaler_ = scaler_from_state(fitted["x_scaler"])
         self.model_ = KinematicsEmgMLP(sizes[0], sizes[-1], tuple(sizes[1:-1]), self.activation, self.dropout)
