@@ -65,12 +65,11 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import ClassifierMixin
 from torch import nn
 
 from ..containers import Epochs
 from ..errors import ConfigError, DataError
-from .base import MyoflowEstimator
+from .base import MyoflowClassifier
 
 __all__ = ["AttentionBiLSTM", "AdditiveAttention", "AttentionBiLSTMEnsemble", "MassLevelClassifier",
            "encode_covariates", "DEFAULT_COVARIATES", "DESCRIPTOR_PREFIX"]
@@ -341,7 +340,7 @@ class _PriorShift(nn.Module):
         return logits + self.shift, weights
 
 
-class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
+class MassLevelClassifier(MyoflowClassifier):
     """Muscle-mass level from stimulus-locked sequences (+ covariates) with an attention Bi-LSTM.
 
     Parameters
@@ -804,10 +803,6 @@ class MassLevelClassifier(ClassifierMixin, MyoflowEstimator):
             return module
         shift = tau * np.log(np.clip(np.asarray(self.class_prior_, dtype=np.float64), 1e-12, None))
         return _PriorShift(module, torch.as_tensor(shift, dtype=torch.float32)).eval()
-
-    def predict(self, epochs: Epochs) -> np.ndarray:
-        """Most probable class per sample (labels from ``classes_``)."""
-        return self.classes_[np.argmax(self.predict_proba(epochs), axis=1)]
 
     def score(self, epochs: Epochs, y: Any = None, sample_weight: Any = None) -> float:
         """Accuracy on ``epochs`` (labels ``y`` or ``epochs.y``)."""

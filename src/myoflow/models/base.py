@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 
 from ..errors import DataError
 
-__all__ = ["MyoflowEstimator", "estimator_config", "estimator_tensors", "estimator_from_parts", "save_estimator",
-           "load_estimator", "scaler_state", "scaler_from_state", "FORMAT"]
+__all__ = ["MyoflowEstimator", "MyoflowClassifier", "softmax_rows", "estimator_config", "estimator_tensors",
+           "estimator_from_parts", "save_estimator", "load_estimator", "scaler_state", "scaler_from_state", "FORMAT"]
 
 FORMAT = "myoflow-estimator"
 
@@ -125,6 +125,25 @@ class MyoflowEstimator(BaseEstimator):
         if not isinstance(est, cls):
             raise DataError(f"checkpoint holds a {type(est).__name__}, not a {cls.__name__}", str(path))
         return est
+
+
+class MyoflowClassifier(ClassifierMixin, MyoflowEstimator):
+    """Base of the myoflow classifiers: ``predict`` is the most probable class of ``predict_proba``.
+
+    Subclasses implement ``predict_proba(X)`` → (n_samples, n_classes), columns in ``classes_`` order.
+    """
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class per sample, shape (n_samples,): labels from ``classes_`` (a tie: the first)."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def softmax_rows(logits: np.ndarray) -> np.ndarray:
+    """Softmax of each row of ``logits`` (n_samples, n_classes); the row maximum is subtracted first so that
+    ``exp`` cannot overflow."""
+    logits = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
 
 
 # -------------------------------------------------------------- save / load

@@ -34,12 +34,11 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import ClassifierMixin
 from torch import nn
 
 from ..containers import Epochs
 from ..errors import DataError
-from .base import MyoflowEstimator
+from .base import MyoflowClassifier, softmax_rows
 
 __all__ = ["CNNLSTM", "CNNLSTMClassifier", "MaxPoolReshape", "EVAL_BATCH"]
 
@@ -177,7 +176,7 @@ def _xy(epochs: Epochs | np.ndarray, y: Any, who: str) -> tuple[np.ndarray, np.n
     return X, (None if y is None else np.asarray(y))
 
 
-class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
+class CNNLSTMClassifier(MyoflowClassifier):
     """Hybrid CNN-LSTM muscle classifier with optional autoencoder pretraining.
 
     Parameters
@@ -496,14 +495,7 @@ class CNNLSTMClassifier(ClassifierMixin, MyoflowEstimator):
         """Softmax probabilities, shape (n, n_classes), columns in ``classes_`` order."""
         self._check_fitted()
         X, _ = _xy(epochs, None, "CNNLSTMClassifier.predict_proba")
-        logits = self._logits((X / np.float32(self.scale_)).astype(np.float32))
-        logits = logits - logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
-
-    def predict(self, epochs: Epochs | np.ndarray) -> np.ndarray:
-        """Predicted muscle per window."""
-        return self.classes_[np.argmax(self.predict_proba(epochs), axis=1)]
+        return softmax_rows(self._logits((X / np.float32(self.scale_)).astype(np.float32)))
 
     def score(self, epochs: Epochs | np.ndarray, y: Any = None, sample_weight: Any = None) -> float:
         """Accuracy on the given windows."""

@@ -31,11 +31,10 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import ClassifierMixin
 
 from ..containers import Epochs
 from ..errors import ConfigError, DataError
-from .base import MyoflowEstimator
+from .base import MyoflowClassifier, softmax_rows
 
 __all__ = ["DeepWindowClassifier", "ARCHS"]
 
@@ -47,7 +46,7 @@ _SCHEDULES = ("cosine", "onecycle", "none")
 _ENGINE_SCHEDULE = {"cosine": "cosine", "onecycle": "onecycle", "none": "constant"}
 
 
-class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
+class DeepWindowClassifier(MyoflowClassifier):
     """sEMG window classifier: EMGCNN, hybrid or recipe CNN-LSTM, trained with the improved recipe.
 
     Parameters
@@ -427,12 +426,5 @@ class DeepWindowClassifier(ClassifierMixin, MyoflowEstimator):
         for shift in shifts:
             inputs = [np.roll(arr, shift, axis=2) if shift else arr, *feats]
             for module in self.module_:
-                logits = predict_module(module, inputs, device=self.device)
-                logits = logits - logits.max(axis=1, keepdims=True)
-                p = np.exp(logits)
-                out += p / p.sum(axis=1, keepdims=True)
+                out += softmax_rows(predict_module(module, inputs, device=self.device))
         return out / (len(self.module_) * len(shifts))
-
-    def predict(self, X: Epochs | np.ndarray) -> np.ndarray:
-        """Predicted class per window."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

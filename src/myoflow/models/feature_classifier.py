@@ -9,18 +9,17 @@ import logging
 from typing import Any
 
 import numpy as np
-from sklearn.base import ClassifierMixin
 
 from ..containers import Epochs
 from ..errors import ConfigError, DataError
-from .base import MyoflowEstimator, scaler_from_state, scaler_state
+from .base import MyoflowClassifier, scaler_from_state, scaler_state
 
 __all__ = ["FeatureClassifier"]
 
 log = logging.getLogger(__name__)
 
 
-class FeatureClassifier(ClassifierMixin, MyoflowEstimator):
+class FeatureClassifier(MyoflowClassifier):
     """LDA or random forest on classic sEMG features (the paper-independent baselines).
 
     Parameters
@@ -87,9 +86,6 @@ class FeatureClassifier(ClassifierMixin, MyoflowEstimator):
     def predict_proba(self, X: Epochs | np.ndarray) -> np.ndarray:
         self._check_fitted()
         return self.model_.predict_proba(self._features(X))
-
-    def predict(self, X: Epochs | np.ndarray) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def score(self, X: Epochs | np.ndarray, y: Any = None, sample_weight: Any = None) -> float:
         if y is None and isinstance(X, Epochs):

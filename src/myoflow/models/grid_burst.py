@@ -117,10 +117,6 @@ class _BurstSamples:
         samples, rows = burst_samples(X, layout=self.channel_layout_)
         return super().predict_proba(samples)[rows]
 
-    def predict(self, X: Epochs) -> np.ndarray:
-        """Predicted class per row (the burst's)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
     def _fitted_state(self) -> dict[str, Any]:
         return {**super()._fitted_state(), "channel_layout": list(self.channel_layout_)}
 
