@@ -12,6 +12,8 @@ pytest.importorskip("torch")
 from myoflow.errors import ConfigError  # noqa: E402
 from myoflow.experiments import load_config  # noqa: E402
 
+from ..bad_input._builders import cli, one_error_line  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 TINY = {
@@ -99,13 +101,7 @@ def test_bad_tune_sections_are_config_errors():
      "cohort sim: no valid configuration among 2"),
 ])
 def test_bad_tune_input_exits_2_with_one_line(tmp_path, capsys, cache, change, message):
-    from myoflow.cli import main
-
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({**TINY, **change}))
-    with pytest.raises(SystemExit) as exc:
-        main(["run", str(cfg), "--out", str(tmp_path / "out"), "--workers", "1", "--cache-dir", str(cache)])
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert exc.value.code == 2 and len(errors) == 1 and "Traceback" not in err, err
-    assert re.search(message, errors[0]), err
+    code, _, err = cli(["run", cfg, "--out", tmp_path / "out", "--workers", "1", "--cache-dir", cache], capsys)
+    assert re.search(message, one_error_line(code, err)), err
