@@ -90,6 +90,8 @@ class FeatureClassifier(MyoflowClassifier):
     def score(self, X: Epochs | np.ndarray, y: Any = None, sample_weight: Any = None) -> float:
         if y is None and isinstance(X, Epochs):
             y = X.y
+        if y is None:  # np.asarray(None).astype(str) is "None": an accuracy of 0, silently
+            raise DataError("score needs labels")
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         return float(np.average(self.predict(X) == np.asarray(y).astype(str), weights=w))
 
