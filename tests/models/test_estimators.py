@@ -278,11 +278,12 @@ def test_unstratifiable_validation_split_logs_a_warning(caplog, monkeypatch):
     assert len(est.history_.val_loss) == 1  # it did validate (on unstratified subjects)
 
 
-def test_score_without_labels_is_an_error_not_an_accuracy(fitted):
+@pytest.mark.parametrize("name", ["feature_classifier", "attention_bilstm", "cnn_lstm"])
+def test_score_without_labels_is_an_error_not_an_accuracy(name):
     """``score(array)`` has no labels to compare with: FeatureClassifier returned 0.0 ("None" != every label)."""
-    name, _, X, y, _, est, _ = fitted
-    if name not in ("feature_classifier", "attention_bilstm", "cnn_lstm") or isinstance(X, Epochs):
-        pytest.skip("takes labels positionally (scikit-learn's score) or from Epochs")
+    params, data = CASES[name]
+    X, y = data()
+    est = make_estimator(name, seed=1, **params).fit(X, y, groups=_groups(X))
     with pytest.raises(DataError, match="score needs labels"):
         est.score(X)
     assert 0.0 <= est.score(X, y) <= 1.0
