@@ -66,6 +66,10 @@ def test_run_fold_scores_held_out_units(tiny_run):
     q = every[every["variant"] == "vae_gan"]
     assert not np.allclose(q.set_index("unit").loc[p["unit"], "nrmse"].to_numpy(), p["nrmse"].to_numpy())
     assert np.allclose(q["rel_rmse"], q["nrmse"] / q["nrmse_zero_baseline"])
+    # one row layout for both variants (the configured one adds its baselines and correlation after it)
+    assert list(every.columns[:11]) == ["model", "variant", "subject", "unit", "set", "region", "nrmse", "rel_rmse",
+                                        "nrmse_zero_baseline", "nrmse_nearest_unit", "pearson_r"]
+    assert q["nrmse_nearest_unit"].isna().all() and p["nrmse_nearest_unit"].notna().all()
     assert m["vae_gan_best_epoch"] >= 0 and len(res.extras["variant_history"]["vae_gan"]["discriminator_loss"]) >= 1
     # nRMSE is the BioMime metric recomputed from its definition on the stored arrays
     assert np.isfinite(p["nrmse"]).all() and (p["nrmse"] > 0).all()

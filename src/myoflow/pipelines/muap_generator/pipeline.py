@@ -293,6 +293,27 @@ def _speed(data: MuapData, gen, ev: MuapEvaluateConfig, seed: int) -> dict[str, 
             "torch_threads": 1.0}
 
 
+def _unit_scores(data: MuapData, variant: str, set_name: str, idx: np.ndarray,
+                 pred: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Score generated MUAPs ``pred`` (n, rows, cols, times) of the held-out units ``idx`` against the numerical ones.
+
+    Returns
+    -------
+    rows : DataFrame
+        One row per unit: model, variant, subject (``MU#####``), unit, set, region, nrmse, rel_rmse (nRMSE over
+        that of a flat prediction) and nrmse_zero_baseline (the flat prediction's).
+    err, err_zero : ndarray (n,)
+        The nRMSE of ``pred`` and of the flat prediction.
+    """
+    truth = data.muaps[idx]
+    err = nrmse(pred, truth)
+    err_zero = nrmse(np.zeros_like(truth), truth)
+    rows = pd.DataFrame({"model": MODEL_NAME, "variant": variant, "subject": [f"MU{i:05d}" for i in idx], "unit": idx,
+                         "set": set_name, "region": data.region[idx], "nrmse": err, "rel_rmse": err / err_zero,
+                         "nrmse_zero_baseline": err_zero})
+    return rows, err, err_zero
+
+
 def _describe_split(data: MuapData) -> dict[str, int]:
     out = {s: int((data.split == s).sum()) for s in ("train", "val", "interpolation", "extrapolation")}
     out["interpolation_slab"] = int(((data.split == "interpolation") & (data.region == "slab")).sum())
@@ -598,12 +619,7 @@ class MuapGeneratorPipeline(Pipeline):
                 idx = data.indices(set_name)
                 if idx.size == 0:
                     continue
-                truth = data.muaps[idx]
-                err = nrmse(e.generator_.generate(data.conditions[idx]), truth)
-                err_zero = nrmse(np.zeros_like(truth), truth)
-                rows.append(pd.DataFrame({"model": MODEL_NAME, "variant": v, "subject": [f"MU{i:05d}" for i in idx],
-                                          "unit": idx, "set": set_name, "region": data.region[idx], "nrmse": err,
-                                          "rel_rmse": err / err_zero, "nrmse_zero_baseline": err_zero}))
+                rows.append(_unit_scores(data, v, set_name, idx, e.generator_.generate(data.conditions[idx]))[0])
         examples: dict[str, np.ndarray] = {}
         own_rows = []
         for set_name in ("interpolation", "extrapolation"):
@@ -612,10 +628,9 @@ class MuapGeneratorPipeline(Pipeline):
                 continue
             pred = gen.generate(data.conditions[idx])
             truth = data.muaps[idx]
-            err = nrmse(pred, truth)
             # baselines: a flat prediction (nRMSE = RMS/p-p of the target: MUAPs are sparse on the
             # grid, so this is already small) and the nearest training unit in condition space
-            err_zero = nrmse(np.zeros_like(truth), truth)
+            df, err, err_zero = _unit_scores(data, primary, set_name, idx, pred)
             err_nn = nrmse(data.muaps[tr[_nearest(unit_c[idx], unit_c[tr])]], truth)
             rel = err / err_zero  # RMSE / RMS(target): 1 = no better than a flat line
             metrics[f"{set_name}_nrmse_mean"] = float(err.mean())
@@ -625,10 +640,8 @@ class MuapGeneratorPipeline(Pipeline):
             metrics[f"{set_name}_nearest_unit_nrmse_mean"] = float(err_nn.mean())
             st_t = shape_statistics(truth, data.positions_mm, data.fs)
             st_p = shape_statistics(pred, data.positions_mm, data.fs)
-            df = pd.DataFrame({"model": MODEL_NAME, "variant": primary, "subject": [f"MU{i:05d}" for i in idx],
-                               "unit": idx, "set": set_name, "region": data.region[idx], "nrmse": err, "rel_rmse": rel,
-                               "nrmse_zero_baseline": err_zero, "nrmse_nearest_unit": err_nn,
-                               "pearson_r": pearson_r(pred, truth)})
+            df["nrmse_nearest_unit"] = err_nn
+            df["pearson_r"] = pearson_r(pred, truth)
             for j, name in enumerate(data.condition_names):
                 df[name] = data.conditions[idx, j]
             for col in st_t.columns:
