@@ -93,7 +93,9 @@ def test_caveat_names_the_smallest_cohort_behind_an_interval():
                                                                        "n_subjects": 6}}}})
     assert "6 subjects" in text and f"{100 * percentile_coverage(6):.0f} %" in text  # an old run: percentile
     new = small_cohort_caveat({"ci_method": "expanded", "summary": _summary(6)})
-    assert "expanded percentile" in new and "covers only" not in new and "6 subjects" in new and f"cover about {100 * expanded_coverage(6):.0f} %" in new
+    tiny = small_cohort_caveat({"ci_method": "expanded", "summary": _summary(3)})
+    assert "is the range of the resampled subjects' scores" in tiny and "75 %" in tiny
+    assert "expanded percentile" in new and "covers only" not in new and "6 subjects" in new and f"cover ≈ {100 * expanded_coverage(6):.0f} %" in new
     assert small_cohort_caveat({"summary": {"data": {"n_subjects": 3}}}) is None
 
 

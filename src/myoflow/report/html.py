@@ -93,11 +93,13 @@ def small_cohort_caveat(metrics: dict[str, Any]) -> str | None:
     head = f"small cohort: the 95 % subject-bootstrap intervals rest on as few as {n} subjects; "
     tail = "; differences whose interval barely excludes 0 are unproven"
     if metrics.get("ci_method", "percentile") == "expanded":
+        cover = f"cover ≈ {100 * expanded_coverage(n):.0f} % for roughly normal subject scores"
+        if expanded_alpha(n) * 1000 < 2:  # the tail is under one replicate of 1000: the interval is their range
+            return (head + f"at {n} subjects an expanded percentile interval (Hesterberg 2015) is the range of the "
+                    f"resampled subjects' scores: they {cover}" + tail)
         widened = norm.isf(expanded_alpha(n) / 2) / norm.isf(0.025)  # half-width ratio for normal replicates
-        return (head + f"they are expanded percentile intervals (Hesterberg 2015), ×{widened:.2f} as wide as plain "
-                f"percentile ones at {n} subjects, and cover about {100 * expanded_coverage(n):.0f} % if subject "
-                "scores are roughly normal (resampled subjects never leave the range of their scores): one "
-                "unusual subject moves them" + tail)
+        return (head + f"they are expanded percentile intervals (Hesterberg 2015; ×{widened:.2f} the plain percentile "
+                f"width at {n} subjects) and {cover}: one unusual subject moves them" + tail)
     return (head + f"a percentile bootstrap over {n} subjects covers only about {100 * percentile_coverage(n):.0f} % "
             "(normal subject scores, Hesterberg 2015): read them as that" + tail)
 
