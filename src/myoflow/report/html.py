@@ -53,7 +53,7 @@ def _img(path: Path, title: str) -> str:
             f"<figcaption>{html.escape(title)}</figcaption></figure>")
 
 
-#: Below this many subjects an interval of the report is flagged (percentile coverage < ~0.93 at nominal 0.95).
+#: Below this many subjects an interval of the report is flagged (coverage < ~0.94 at nominal 0.95, expanded or not).
 SMALL_COHORT = 20
 
 
