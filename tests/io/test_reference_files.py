@@ -1,0 +1,179 @@
+"""Files written by independent reference implementations, read by myoflow, against what THEY read back.
+
+The fixtures in ``tests/data/reference`` were written by ``make_reference_files.py`` (there) with wfdb, pyEDFlib
+and mne-bids, and each ``*.expected.npz`` holds what that library reads back: samples in physical units, rate,
+channel names, units, annotations. myoflow must read the same samples in volts (within one quantisation step),
+the same rate, names and events. The reference libraries are not imported here.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from myoflow.containers import Trial
+from myoflow.errors import DataError
+from myoflow.io import load_dataset, read
+
+from ..test_user_data import run_cli
+
+REF = Path(__file__).resolve().parents[1] / "data" / "reference"
+#: The reference's unit → volts (kept here so that a wrong scale in myoflow's table cannot hide).
+TO_VOLTS = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6}
+WFDB_FORMATS = [8, 16, 24, 32, 61, 80, 160, 212, 310, 311]
+
+
+def expected(stem: str) -> tuple[list[np.ndarray], dict]:
+    z = np.load(REF / f"{stem}.expected.npz", allow_pickle=False)
+    meta = json.loads(str(z["meta"]))
+    return [z[f"ch{i}"] for i in range(len(meta["names"]))], meta
+
+
+def assert_same_channels(rec, chans, meta, idx=None) -> None:
+    """Names, rate, units (voltages as V) and samples within one quantisation step of the reference's."""
+    idx = list(range(len(chans))) if idx is None else idx
+    assert list(rec.ch_names) == [meta["names"][i] for i in idx]
+    assert {meta["fs"][i] for i in idx} == {rec.fs}
+    for row, i in enumerate(idx):
+        unit = meta["units"][i]
+        scale = TO_VOLTS.get(unit)
+        assert rec.units[row] == ("V" if scale else unit), (meta["names"][i], rec.units[row], unit)
+        want = chans[i] * (scale or 1.0)
+        step = meta["step"][i] * (scale or 1.0)
+        assert rec.data.shape[1] == want.size
+        ok = np.isfinite(want)
+        err = np.max(np.abs(rec.data[row][ok] - want[ok]))
+        # containers hold float32: a 32-bit format's step is finer than float32's spacing at the peak
+        tol = step * 1.001 + float(np.spacing(np.float32(np.max(np.abs(want[ok])))))
+        assert err <= tol, f"{meta['names'][i]}: off by {err / step:.3g} steps"
+
+
+# ------------------------------------------------------------------------------------------------ WFDB
+@pytest.mark.parametrize("fmt", WFDB_FORMATS)
+def test_wfdb_formats_read_as_wfdb_reads_them(fmt):
+    chans, meta = expected(f"wfdb/fmt{fmt}")
+    rec = read(REF / "wfdb" / f"fmt{fmt}.hea")
+    assert_same_channels(rec, chans, meta)
+    assert rec.meta["base_time"] == "10:30:00" and rec.meta["base_date"] == "02/01/2024"
+    assert rec.meta["comments"].splitlines() == meta["comments"]
+    assert (rec.meta["age"], rec.meta["sex"]) == (54, "F")
+
+
+def test_wfdb_invalid_sample_is_the_gap_wfdb_reads():
+    chans, meta = expected("wfdb/gap16")
+    gap = np.flatnonzero(~np.isfinite(chans[1]))
+    assert gap.tolist() == [37]  # the reference reads the invalid code as NaN
+    with pytest.raises(DataError, match=r"1 missing sample.*first in signal 'EMG2' at sample 37"):
+        read(REF / "wfdb" / "gap16.hea")
+    rec = read(REF / "wfdb" / "gap16.hea", bad_rows="interpolate")
+    assert_same_channels(rec, chans, meta)  # every other sample as wfdb reads it
+    assert np.isfinite(rec.data).all() and rec.meta["bad_rows_changed"] == 1
+
+
+def test_wfdb_samples_per_frame_read_at_the_frame_rate_times_spf():
+    chans, meta = expected("wfdb/spf2")
+    rec = read(REF / "wfdb" / "spf2.hea")
+    assert rec.fs == 1000.0 == meta["fs"][0]
+    assert_same_channels(rec, chans, meta)
+
+
+def test_wfdb_signals_of_different_samples_per_frame_are_refused(capsys):
+    _, err = run_cli(["inspect", REF / "wfdb" / "spf21.hea"], capsys, code=2)
+    assert err.strip().startswith("error: ") and "spf21.hea" in err
+    assert "different samples per frame [1, 2]" in err and len(err.strip().splitlines()) == 1
+
+
+def test_wfdb_flac_format_is_refused_by_name(capsys):
+    _, err = run_cli(["inspect", REF / "wfdb" / "flac516.hea"], capsys, code=2)
+    assert "format 516 is not supported" in err and len(err.strip().splitlines()) == 1
+
+
+def test_wfdb_annotations_are_the_events_wfdb_reads():
+    chans, meta = expected("wfdb/annot")
+    rec = read(REF / "wfdb" / "annot.hea")
+    assert_same_channels(rec, chans, meta)
+    ev, want = rec.events, meta["events"]
+    assert ev["sample"].tolist() == want["sample"]  # 250 -> 1800 is a SKIP (> 1023 samples)
+    # myoflow's kind: the aux text when there is one, else the code's mnemonic
+    assert ev["kind"].tolist() == [a or s for a, s in zip(want["aux"], want["symbol"])]
+    assert ev["aux"].tolist() == want["aux"]
+
+
+def test_wfdb_multi_segment_record_joins_as_wfdb_does():
+    chans, meta = expected("wfdb/multi")
+    rec = read(REF / "wfdb" / "multi.hea")
+    assert_same_channels(rec, chans, meta)
+
+
+def test_wfdb_through_convert_keeps_the_samples(tmp_path, capsys):
+    chans, meta = expected("wfdb/fmt212")
+    run_cli(["convert", REF / "wfdb" / "fmt212.hea", "--pattern", "{trial}", "--meta", "subject=01",
+             "--out", tmp_path / "ds"], capsys)
+    ds = load_dataset(tmp_path / "ds")
+    (stem,) = ds.stems
+    assert_same_channels(ds.load(stem), chans, meta)
+
+
+# ------------------------------------------------------------------------------------------ EDF / BDF
+def assert_same_annotations(rec, meta) -> None:
+    want = meta["events"]
+    ev = rec.events
+    ann = ev[ev["kind"] != "trigger"] if "kind" in ev else ev
+    assert ann["kind"].tolist() == want["text"]
+    assert ann["sample"].tolist() == [int(round(o * rec.fs)) for o in want["onset"]]
+    got = [None if np.isnan(d) else d for d in ann["duration"]]
+    assert got == pytest.approx(want["duration"]) if any(want["duration"]) else got == want["duration"]
+
+
+@pytest.mark.parametrize("name", ["edfplus.edf", "plain.edf", "bdfplus.bdf"])
+def test_edf_bdf_read_as_pyedflib_reads_them(name):
+    chans, meta = expected(f"edf/{Path(name).stem}")
+    rec = read(REF / "edf" / name)
+    assert_same_channels(rec, chans, meta)
+    if meta["events"]["text"]:
+        assert_same_annotations(rec, meta)
+    else:
+        assert len(rec.events) == 0
+    # pyEDFlib reads a patient code only from EDF+/BDF+; its plain EDF holds the same subfields, kept as such
+    assert rec.meta["subject"] == "P007" and meta["patient_code"] in ("P007", "")
+
+
+def test_plain_edf_free_text_patient_field_is_no_subject(tmp_path, capsys):
+    """A plain EDF's patient field is free text: its first word ("Subject") is not a subject id."""
+    raw = bytearray((REF / "edf" / "plain.edf").read_bytes())
+    for k, text in enumerate(("Subject 3 left leg", "Subject 4 right leg")):
+        raw[8:88] = text.encode().ljust(80)
+        (tmp_path / f"s{k}.edf").write_bytes(bytes(raw))
+    assert read(tmp_path / "s0.edf").meta.get("subject") is None
+    raw[8:88] = b"P007 M 02-JAN-1980 Jane_Doe".ljust(80)  # the subfields' shape: a code
+    (tmp_path / "p.edf").write_bytes(bytes(raw))
+    assert read(tmp_path / "p.edf").meta["subject"] == "P007"
+
+
+def test_edf_with_two_rates_is_a_trial_of_one_stream_per_rate(capsys):
+    chans, meta = expected("edf/tworates")
+    trial = read(REF / "edf" / "tworates.edf")
+    assert isinstance(trial, Trial) and sorted(trial.streams) == ["1000Hz", "100Hz"]
+    assert_same_channels(trial.streams["1000Hz"], chans, meta, idx=[0])
+    assert_same_channels(trial.streams["100Hz"], chans, meta, idx=[1])
+    assert_same_annotations(trial.streams["1000Hz"], meta)
+    assert_same_annotations(trial.streams["100Hz"], meta)
+    out, _ = run_cli(["inspect", REF / "edf" / "tworates.edf", "--json"], capsys)
+    assert "ACC" in out and "EMG1" in out
+
+
+# ------------------------------------------------------------------------------------------------ BIDS
+def test_bids_dataset_written_by_mne_bids_converts_to_what_mne_bids_reads(tmp_path, capsys):
+    chans, meta = expected("bids_expected")
+    assert set(meta["types"]) == {"emg"}
+    out, _ = run_cli(["convert", REF / "bids", "--bids", "--out", tmp_path / "ds"], capsys)
+    ds = load_dataset(tmp_path / "ds")
+    (stem,) = ds.stems
+    rec = ds.load(stem)
+    assert_same_channels(rec, chans, meta)
+    m = rec.meta
+    assert (m["subject"], m["session"], m["task"], str(m["run"])) == ("01", "a", "walk", "1")
+    assert m["power_line_frequency"] == 50
+    assert_same_annotations(rec, meta)
