@@ -107,6 +107,16 @@ def test_wfdb_multi_segment_record_joins_as_wfdb_does():
     assert_same_channels(rec, chans, meta)
 
 
+def test_wfdb_variable_layout_record_maps_signals_by_name_and_a_null_segment_is_a_gap():
+    chans, meta = expected("wfdb/var")
+    gap = [np.flatnonzero(~np.isfinite(c)).tolist() for c in chans]
+    assert gap == [[100, 101, 102, 103]] * 3  # wfdb reads the '~' segment as missing samples
+    with pytest.raises(DataError, match=r"12 missing sample.*first in signal 'TA' at sample 100"):
+        read(REF / "wfdb" / "var.hea")
+    rec = read(REF / "wfdb" / "var.hea", bad_rows="interpolate")
+    assert_same_channels(rec, chans, meta)  # the second segment's SOL, TA, GL order is undone by name
+
+
 def test_wfdb_through_convert_keeps_the_samples(tmp_path, capsys):
     chans, meta = expected("wfdb/fmt212")
     run_cli(["convert", REF / "wfdb" / "fmt212.hea", "--pattern", "{trial}", "--meta", "subject=01",

@@ -145,6 +145,27 @@ def wfdb_fixtures() -> None:
     multi.wrsamp(write_dir=str(d))
     _expect_wfdb(d, "multi", wfdb)
 
+    # a variable-layout multi-segment record: a layout header (written by hand: wfdb refuses the '~' file
+    # names a layout's signals have), segments that list the signals in another order (the second with a
+    # gain of its own), and a null segment '~' of 4 samples between them (a gap wfdb reads as NaN)
+    (d / "var_layout.hea").write_text("var_layout 3 1000 0\n~ 0 2000/mV 16 0 0 0 0 TA\n"
+                                      "~ 0 2000/mV 16 0 0 0 0 GL\n~ 0 2000/mV 16 0 0 0 0 SOL\n")
+    segs = [None] * 2
+    for k, (names, m, g) in enumerate(((["TA", "GL", "SOL"], 100, 2000.0), (["SOL", "TA", "GL"], 150, 4000.0))):
+        p = np.stack([signal(m, 80 + 10 * k + j, 1.0) for j in range(3)], axis=1)
+        segs[k] = wfdb.Record(record_name=f"var_{k}", n_sig=3, fs=fs, sig_len=m, file_name=[f"var_{k}.dat"] * 3,
+                              fmt=["16"] * 3, adc_gain=[g] * 3, baseline=[0] * 3, units=["mV"] * 3, sig_name=names,
+                              p_signal=p)
+        segs[k].set_d_features(do_adc=True)
+        segs[k].set_defaults()
+        segs[k].wrsamp(write_dir=str(d))
+    lay = wfdb.rdheader(str(d / "var_layout"))
+    var = wfdb.MultiRecord(segments=[lay, segs[0], None, segs[1]], record_name="var", n_sig=3, fs=fs,
+                           sig_len=254, seg_name=["var_layout", "var_0", "~", "var_1"], seg_len=[0, 100, 4, 150],
+                           layout="variable", sig_name=["TA", "GL", "SOL"])
+    var.wrheader(write_dir=str(d))
+    _expect_wfdb(d, "var", wfdb)
+
 
 #: The formats wfdb 4.3's writer supports (FLAC 508/516/524 aside).
 WFDB_WRITES = {16, 24, 32, 80}
@@ -181,8 +202,12 @@ def _expect_wfdb(d: Path, stem: str, wfdb, frames: bool = False, annotator: str 
         sig = rec.p_signal
         chans = [sig[:, i] for i in range(sig.shape[1])]
         fs = [float(rec.fs)] * len(chans)
-    gains = rec.adc_gain if getattr(rec, "adc_gain", None) is not None else [
-        s.adc_gain[0] for s in rec.segments if s is not None]
+    head = wfdb.rdheader(str(d / stem))
+    if isinstance(head, wfdb.MultiRecord):  # the coarsest step of the signal in any of its segments
+        segs = [wfdb.rdheader(str(d / n)) for n, m in zip(head.seg_name, head.seg_len) if n != "~" and m > 0]
+        gains = [min(s.adc_gain[s.sig_name.index(nm)] for s in segs if nm in s.sig_name) for nm in rec.sig_name]
+    else:
+        gains = rec.adc_gain
     meta = dict(fs=fs, names=list(rec.sig_name), units=list(rec.units), step=[1.0 / g for g in gains],
                 comments=list(rec.comments or []))
     if getattr(rec, "base_time", None) is not None:
@@ -209,6 +234,10 @@ def edf_fixtures() -> None:
             w.setStartdatetime(start)
             w.setPatientCode("P007")
             w.setDatarecordDuration(record)
+            # EDFlib keeps one annotation per data record and annotation signal, silently dropping the rest
+            if annotations:
+                n_records = int(len(data[0]) / chans[0]["sample_frequency"] / record)
+                w.set_number_of_annotation_signals(-(-len(annotations) // n_records))
             for i, c in enumerate(chans):
                 w.setSignalHeader(i, c)
             for onset, duration, text in annotations:
@@ -227,7 +256,7 @@ def edf_fixtures() -> None:
              header("EMG BF", "mV", -2.5, 2.5, -2048, 2047, fs),
              header("FORCE", "V", -1.0, 9.0, 0, 30000, fs)]
     data = [signal(n, 1, 2500.0), signal(n, 2, 2.0), 4.0 + signal(n, 3, 3.0)]
-    ann = [(0.25, 0.5, "rest"), (0.8, -1, "burst onset"), (1.2345, 0.1, "stim")]
+    ann = [(0.25, 0.5, "rest"), (0.8, -1, "burst onset"), (1.2345, 0.1, "stim"), (1.4, -1, "Müdigkeit µV")]
     write(d / "edfplus.edf", pyedflib.FILETYPE_EDFPLUS, chans, data, 0.5, ann)
     _expect_edf(d / "edfplus.edf", pyedflib)
 
