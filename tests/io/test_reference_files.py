@@ -157,6 +157,12 @@ def test_plain_edf_free_text_patient_field_is_no_subject(tmp_path, capsys):
         raw[8:88] = text.encode().ljust(80)
         (tmp_path / f"s{k}.edf").write_bytes(bytes(raw))
     assert read(tmp_path / "s0.edf").meta.get("subject") is None
+    # two people's files were converted as one subject "Subject"; now the missing id is asked for
+    (tmp_path / "in").mkdir()
+    for k in range(2):
+        (tmp_path / f"s{k}.edf").rename(tmp_path / "in" / f"s{k}.edf")
+    _, err = run_cli(["convert", tmp_path / "in", "--pattern", "{trial}", "--out", tmp_path / "ds"], capsys, code=2)
+    assert "no subject for ['s0.edf', 's1.edf']" in err
     raw[8:88] = b"P007 M 02-JAN-1980 Jane_Doe".ljust(80)  # the subfields' shape: a code
     (tmp_path / "p.edf").write_bytes(bytes(raw))
     assert read(tmp_path / "p.edf").meta["subject"] == "P007"
