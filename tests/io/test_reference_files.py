@@ -8,9 +8,11 @@ the same rate, names and events. The reference libraries are not imported here.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from myoflow.containers import Trial
@@ -181,15 +183,39 @@ def test_edf_with_two_rates_is_a_trial_of_one_stream_per_rate(capsys):
 
 
 # ------------------------------------------------------------------------------------------------ BIDS
+def test_bids_bdf_whose_table_contradicts_its_header_is_refused_with_the_way_out(tmp_path, capsys):
+    """mne-bids 0.20 writes units 'V' in the _channels.tsv of a BDF it exports in µV (its EDF tables say µV)."""
+    _, err = run_cli(["convert", REF / "bids", "--bids", "--out", tmp_path / "ds"], capsys, code=2)
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    assert "sub-02_ses-a_task-walk_run-1_channels.tsv: channel 'EMG_TA': the table gives unit 'V'" in err
+    assert "states 'uV'" in err and "write 'uV' in the table's units column" in err
+
+
 def test_bids_dataset_written_by_mne_bids_converts_to_what_mne_bids_reads(tmp_path, capsys):
-    chans, meta = expected("bids_expected")
-    assert set(meta["types"]) == {"emg"}
-    out, _ = run_cli(["convert", REF / "bids", "--bids", "--out", tmp_path / "ds"], capsys)
+    root = tmp_path / "bids"
+    shutil.copytree(REF / "bids", root)
+    # the way out the refusal above names: the table says what the BDF's header says (mne-bids reads that)
+    table = root / "sub-02" / "ses-a" / "emg" / "sub-02_ses-a_task-walk_run-1_channels.tsv"
+    table.write_text(table.read_text(encoding="utf-8").replace("\tV\t", "\tµV\t"), encoding="utf-8")
+    out, _ = run_cli(["convert", root, "--bids", "--out", tmp_path / "ds"], capsys)
     ds = load_dataset(tmp_path / "ds")
-    (stem,) = ds.stems
-    rec = ds.load(stem)
-    assert_same_channels(rec, chans, meta)
-    m = rec.meta
-    assert (m["subject"], m["session"], m["task"], str(m["run"])) == ("01", "a", "walk", "1")
-    assert m["power_line_frequency"] == 50
-    assert_same_annotations(rec, meta)
+    assert len(ds.stems) == 2
+    for sub, kind in (("01", "edf"), ("02", "bdf")):
+        chans, meta = expected(f"bids_sub-{sub}")
+        assert set(meta["types"]) == {"emg"} and meta["data_file"].endswith(f"_emg.{kind}")
+        (stem,) = [s for s in ds.stems if s.startswith(sub)]
+        rec = ds.load(stem)
+        assert_same_channels(rec, chans, meta)  # sub-01's EMG_SOL is 'bad' in _channels.tsv: dropped by both
+        m = rec.meta
+        assert (m["subject"], m["session"], m["task"], str(m["run"])) == (sub, "a", "walk", "1")
+        assert m["power_line_frequency"] == 50 and m["emg_placement_scheme"] == "Measured"
+        assert_same_annotations(rec, meta)  # each event once, though mne-bids stores it twice
+    assert json.loads(str(np.load(REF / "bids_sub-01.expected.npz")["meta"]))["bads"] == ["EMG_SOL"]
+    want = json.loads((REF / "bids_participants.expected.json").read_text())
+    parts = ds.participants.set_index("subject")
+    for row in want:
+        got = parts.loc[row["participant_id"][4:]]
+        assert got["sex"] == row["sex"] and got["age"] == float(row["age"])
+        assert got["height"] == pytest.approx(float(row["height"])) and got["weight"] == pytest.approx(
+            float(row["weight"]))
+        assert row["hand"] == "n/a" and pd.isna(got["hand"])

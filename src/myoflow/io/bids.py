@@ -673,8 +673,11 @@ class _Apply:
             if fk in ("", "a.u.") or fk == tk:
                 units.append(table_u)
             else:
+                # refused, not guessed: the two differ by 10**3 or more. mne-bids 0.20 writes 'V' in the
+                # table of every BDF it exports in µV, and its reader then takes the file's unit.
                 raise DataError(f"channel {n!r}: the table gives unit {table_u!r}, {self.data} states "
-                                f"{file_u!r}", str(self.channels))
+                                f"{file_u!r} (EDF/BDF readers scale samples by the file's header: if it is right, "
+                                f"write {file_u!r} in the table's units column)", str(self.channels))
         out = rec.pick(self.keep)
         data, vunits = to_volts(out.data, units)
         out = out.replace(data=data, units=vunits)

@@ -303,42 +303,58 @@ def _expect_edf(path: Path, pyedflib) -> None:
 
 # ------------------------------------------------------------------------------------------------ BIDS
 def bids_fixtures() -> None:
+    """Two subjects: an EDF with a channel marked bad, a BDF; sex, birthday, height, weight in participants."""
     import mne
     import mne_bids
+    import pyedflib
 
     root = OUT / "bids"
     if root.exists():
         shutil.rmtree(root)
-    fs, n = 1000.0, 2000
+    for old in OUT.glob("bids*.expected.npz"):
+        old.unlink()
+    fs, n = 1000.0, 800
     names = ["EMG_TA", "EMG_GL", "EMG_SOL"]
-    data = np.stack([signal(n, 70 + k, 400e-6) for k in range(3)])  # volts, as MNE holds EMG
-    info = mne.create_info(names, fs, ch_types="emg")
-    info["line_freq"] = 50.0
-    raw = mne.io.RawArray(data, info, verbose="error")
-    raw.set_meas_date(dt.datetime(2024, 1, 2, 10, 30, tzinfo=dt.timezone.utc))
-    raw.set_annotations(mne.Annotations(onset=[0.5, 1.25], duration=[0.25, 0.0], description=["burst", "stim"]))
-    bp = mne_bids.BIDSPath(subject="01", session="a", task="walk", run=1, datatype="emg", root=root)
-    mne_bids.write_raw_bids(raw, bp, format="EDF", allow_preload=True, overwrite=True, verbose="error",
-                            emg_placement="Measured")
-    back = mne_bids.read_raw_bids(bp, verbose="error")
-    x = back.get_data()
-    # the quantisation step of each channel as the EDF's header gives it (read with pyedflib, not MNE)
-    import pyedflib
-
-    r = pyedflib.EdfReader(str(bp.fpath))
-    try:
-        scale = {"uV": 1e-6, "mV": 1e-3, "V": 1.0}
-        step = [scale[r.getPhysicalDimension(i)] * (r.getPhysicalMaximum(i) - r.getPhysicalMinimum(i))
-                / (r.getDigitalMaximum(i) - r.getDigitalMinimum(i)) for i in range(r.signals_in_file)]
-    finally:
-        r.close()
-    meta = dict(fs=[float(back.info["sfreq"])] * len(names), names=list(back.ch_names),
-                units=["V"] * len(names), types=back.get_channel_types(),
-                events=dict(onset=[float(a["onset"]) for a in back.annotations],
-                            duration=[float(a["duration"]) for a in back.annotations],
-                            text=[str(a["description"]) for a in back.annotations]),
-                step=step, data_file=str(bp.fpath.relative_to(root)))
-    save_expected("bids_expected", [x[i] for i in range(x.shape[0])], **meta)
+    people = {"01": dict(fmt="EDF", bads=["EMG_SOL"], info=dict(sex=2, birthday=dt.date(1961, 5, 1), height=1.64,
+                                                                   weight=58.0)),
+              "02": dict(fmt="BDF", bads=[], info=dict(sex=1, birthday=dt.date(1955, 11, 20), height=1.80,
+                                                       weight=81.5))}
+    for k, (sub, how) in enumerate(people.items()):
+        data = np.stack([signal(n, 70 + 10 * k + j, 400e-6) for j in range(3)])  # volts, as MNE holds EMG
+        info = mne.create_info(names, fs, ch_types="emg")
+        info["line_freq"] = 50.0
+        raw = mne.io.RawArray(data, info, verbose="error")
+        raw.set_meas_date(dt.datetime(2024, 1, 2, 10, 30, tzinfo=dt.timezone.utc))
+        raw.info["bads"] = list(how["bads"])
+        with raw.info._unlock():
+            raw.info["subject_info"] = dict(his_id=f"sub-{sub}", **how["info"])
+        raw.set_annotations(mne.Annotations(onset=[0.5, 0.75], duration=[0.25, 0.0], description=["burst", "stim"]))
+        bp = mne_bids.BIDSPath(subject=sub, session="a", task="walk", run=1, datatype="emg", root=root)
+        mne_bids.write_raw_bids(raw, bp, format=how["fmt"], allow_preload=True, overwrite=True, verbose="error",
+                                emg_placement="Measured")
+        back = mne_bids.read_raw_bids(bp, verbose="error")
+        good = [c for c in back.ch_names if c not in back.info["bads"]]
+        x = back.get_data(picks=good)
+        # each channel's quantisation step as the data file's header gives it (read with pyedflib, not MNE)
+        r = pyedflib.EdfReader(str(bp.fpath))
+        try:
+            scale = {"uV": 1e-6, "mV": 1e-3, "V": 1.0}
+            labels = [r.getLabel(i) for i in range(r.signals_in_file)]
+            step = [scale[r.getPhysicalDimension(i)] * (r.getPhysicalMaximum(i) - r.getPhysicalMinimum(i))
+                    / (r.getDigitalMaximum(i) - r.getDigitalMinimum(i)) for i in map(labels.index, good)]
+        finally:
+            r.close()
+        meta = dict(fs=[float(back.info["sfreq"])] * len(good), names=good, units=["V"] * len(good),
+                    bads=list(back.info["bads"]), types=back.get_channel_types(picks=good),
+                    events=dict(onset=[float(a["onset"]) for a in back.annotations],
+                                duration=[float(a["duration"]) for a in back.annotations],
+                                text=[str(a["description"]) for a in back.annotations]),
+                    step=step, data_file=str(bp.fpath.relative_to(root)))
+        save_expected(f"bids_sub-{sub}", [x[i] for i in range(x.shape[0])], **meta)
+    # participants as mne-bids wrote them (its read-back is the table itself)
+    tab = (root / "participants.tsv").read_text().splitlines()
+    rows = [dict(zip(tab[0].split("\t"), ln.split("\t"))) for ln in tab[1:]]
+    (OUT / "bids_participants.expected.json").write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
 
 
 def main() -> None:
