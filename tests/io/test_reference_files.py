@@ -219,3 +219,26 @@ def test_bids_dataset_written_by_mne_bids_converts_to_what_mne_bids_reads(tmp_pa
         assert got["height"] == pytest.approx(float(row["height"])) and got["weight"] == pytest.approx(
             float(row["weight"]))
         assert row["hand"] == "n/a" and pd.isna(got["hand"])
+
+
+# ------------------------------------------------------------------------------------------------- C3D
+def test_c3d_analogs_written_by_py_c3d_read_as_py_c3d_reads_them(caplog):
+    chans, meta = expected("c3d/offsets")
+    assert meta["offsets"] == [10, 3, 0]
+    with caplog.at_level("WARNING"):
+        rec = read(REF / "c3d" / "offsets.c3d")
+    assert_same_channels(rec, chans, meta)  # (stored - OFFSET) * SCALE * GEN_SCALE, mV/uV to V, N kept
+    assert "OFFSET" not in caplog.text
+
+
+def test_c3d_negative_offset_is_read_as_ezc3d_does_and_warned(caplog):
+    """ezc3d subtracts |OFFSET|; py-c3d (and the C3D manual) subtract OFFSET: a constant shift, named."""
+    chans, meta = expected("c3d/negoffset")
+    assert meta["offsets"] == [10, -3, 0]
+    with caplog.at_level("WARNING"):
+        rec = read(REF / "c3d" / "negoffset.c3d")
+    shift = rec.data[1] - chans[1] * 1e-6
+    # 2 |OFFSET| SCALE GEN_SCALE µV, within float32's spacing at the channel's peak (800 µV)
+    assert np.allclose(shift, -2 * 3 * 0.5 * 0.5 * 1e-6, rtol=0, atol=1e-10)
+    assert np.allclose(rec.data[[0, 2]], [chans[0] * 1e-3, chans[2]], rtol=0, atol=1e-6)
+    assert "negative ANALOG:OFFSET on EMG_GL (OFFSET -3: 1.5 in its unit)" in caplog.text

@@ -8,11 +8,12 @@ myoflow and compares. Nothing here is imported by the tests (which need only num
 Run it from a scratch environment that holds the reference libraries, never the project's::
 
     python3 -m venv /work/refvenv
-    /work/refvenv/bin/pip install numpy wfdb pyedflib mne mne-bids edfio
+    /work/refvenv/bin/pip install numpy wfdb pyedflib mne mne-bids edfio c3d
     /work/refvenv/bin/python tests/data/reference/make_reference_files.py
 
 Versions used for the committed fixtures (also stored in ``versions.json``): wfdb 4.3.1, pyEDFlib 0.1.42,
-mne 1.13.2, mne-bids 0.20.0, edfio 0.4.18 (the EDF writer mne uses for BIDS), numpy 2.4.6.
+mne 1.13.2, mne-bids 0.20.0, edfio 0.4.18 (the EDF writer mne uses for BIDS), c3d 0.6.0 (py-c3d),
+numpy 2.4.6.
 
 Each fixture ``NAME.<ext>`` has ``NAME.expected.npz`` beside it:
 
@@ -357,13 +358,50 @@ def bids_fixtures() -> None:
     (OUT / "bids_participants.expected.json").write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
 
 
+# ------------------------------------------------------------------------------------------------- C3D
+def c3d_fixtures() -> None:
+    """Analog channels written by py-c3d (EmbodiedCognition's ``c3d``, independent of ezc3d, which myoflow uses).
+
+    py-c3d stores ``value / (SCALE * GEN_SCALE) + OFFSET`` and reads back ``(stored - OFFSET) * SCALE *
+    GEN_SCALE``, the C3D manual's rule. ``offsets.c3d`` holds positive offsets; ``negoffset.c3d`` a negative one.
+    """
+    import c3d
+
+    d = OUT / "c3d"
+    d.mkdir(exist_ok=True)
+    n_frames, per_frame = 40, 10
+    names, units = ["EMG_TA", "EMG_GL", "FORCE"], ["mV", "uV", "N"]
+    x = np.stack([signal(n_frames * per_frame, 90 + k, pk) for k, pk in enumerate((1.5, 800.0, 40.0))])
+    for stem, offsets in (("offsets", [10, 3, 0]), ("negoffset", [10, -3, 0])):
+        w = c3d.Writer(point_rate=100.0, analog_rate=100.0 * per_frame, point_scale=-1.0, gen_scale=0.5)
+        w.add_frames([(np.zeros((1, 5), np.float32), x[:, f * per_frame:(f + 1) * per_frame].astype(np.float32))
+                      for f in range(n_frames)])
+        w.set_point_labels(["M1"])
+        w.set_analog_labels(names)
+        w.set_analog_scales([0.002, 0.5, 1.0])
+        w.set_analog_offsets(offsets)
+        w.analog_group.add_str("UNITS", "analog units", "".join(u.ljust(4) for u in units), 4, len(units))
+        with open(d / f"{stem}.c3d", "wb") as fh:
+            w.write(fh)
+        with open(d / f"{stem}.c3d", "rb") as fh:
+            r = c3d.Reader(fh)
+            back = np.concatenate([a for _, _, a in r.read_frames()], axis=1)
+            meta = dict(fs=[float(r.analog_rate)] * len(names), names=[s.strip() for s in r.analog_labels],
+                        units=[s.strip() for s in r.get("ANALOG:UNITS").string_array],
+                        offsets=[int(v) for v in r.get("ANALOG:OFFSET").int16_array],
+                        # float32 samples: the step is float32's spacing at the peak, in the channel's unit
+                        step=[float(np.spacing(np.float32(np.max(np.abs(b))))) for b in back])
+        save_expected(f"c3d/{stem}", list(back), **meta)
+
+
 def main() -> None:
     import importlib.metadata as md
 
     wfdb_fixtures()
     edf_fixtures()
     bids_fixtures()
-    versions = {p: md.version(p) for p in ("wfdb", "pyEDFlib", "mne", "mne-bids", "edfio", "numpy")}
+    c3d_fixtures()
+    versions = {p: md.version(p) for p in ("wfdb", "pyEDFlib", "mne", "mne-bids", "edfio", "c3d", "numpy")}
     (OUT / "versions.json").write_text(json.dumps(versions, indent=1, sort_keys=True) + "\n")
     total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
     print(f"wrote {OUT} ({total / 1024:.0f} KB); versions {versions}")
