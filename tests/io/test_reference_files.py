@@ -242,3 +242,12 @@ def test_c3d_negative_offset_is_read_as_ezc3d_does_and_warned(caplog):
     assert np.allclose(shift, -2 * 3 * 0.5 * 0.5 * 1e-6, rtol=0, atol=1e-10)
     assert np.allclose(rec.data[[0, 2]], [chans[0] * 1e-3, chans[2]], rtol=0, atol=1e-6)
     assert "negative ANALOG:OFFSET on EMG_GL (OFFSET -3: 1.5 in its unit)" in caplog.text
+
+
+# ------------------------------------------------------------------------------------------------- NWB
+def test_nwb_electrical_series_written_by_pynwb_reads_in_volts_as_pynwb_does():
+    """int16 counts × channel_conversion × conversion + offset (NWB's rule), electrodes named by location."""
+    chans, meta = expected("nwb/electrical")
+    rec = read(REF / "nwb" / "electrical.nwb")
+    assert_same_channels(rec, chans, meta)
+    assert rec.t0 == meta["t0"] == 0.25 and rec.meta["subject"] == meta["subject"] == "S07"

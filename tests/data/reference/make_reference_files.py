@@ -8,12 +8,12 @@ myoflow and compares. Nothing here is imported by the tests (which need only num
 Run it from a scratch environment that holds the reference libraries, never the project's::
 
     python3 -m venv /work/refvenv
-    /work/refvenv/bin/pip install numpy wfdb pyedflib mne mne-bids edfio c3d
+    /work/refvenv/bin/pip install numpy wfdb pyedflib mne mne-bids edfio c3d pynwb
     /work/refvenv/bin/python tests/data/reference/make_reference_files.py
 
 Versions used for the committed fixtures (also stored in ``versions.json``): wfdb 4.3.1, pyEDFlib 0.1.42,
 mne 1.13.2, mne-bids 0.20.0, edfio 0.4.18 (the EDF writer mne uses for BIDS), c3d 0.6.0 (py-c3d),
-numpy 2.4.6.
+pynwb 4.2.0, numpy 2.4.6.
 
 Each fixture ``NAME.<ext>`` has ``NAME.expected.npz`` beside it:
 
@@ -56,7 +56,7 @@ def wfdb_fixtures() -> None:
 
     d = OUT / "wfdb"
     d.mkdir(exist_ok=True)
-    n, fs = 300, 1000
+    n, fs = 200, 1000
     # bits of each format: the gains put the peak at about 40 % of the range
     bits = {8: 8, 16: 16, 24: 24, 32: 32, 61: 16, 80: 8, 160: 16, 212: 12, 310: 10, 311: 10}
     units = ["mV", "uV", "V"]
@@ -123,11 +123,11 @@ def wfdb_fixtures() -> None:
         print("no FLAC fixture:", exc)
 
     # an annotation file, with gaps > 1023 samples (SKIP), aux strings, and NUM/SUB/CHN fields
-    n2 = 4000
+    n2 = 2600
     p = signal(n2, 41, 2.0)[:, None]
     wfdb.wrsamp("annot", fs=fs, units=["mV"], sig_name=["EMG"], p_signal=p, fmt=["16"], adc_gain=[5000.0],
                 baseline=[0], write_dir=str(d))
-    wfdb.wrann("annot", "atr", sample=np.array([3, 250, 1800, 1801, 3999]),
+    wfdb.wrann("annot", "atr", sample=np.array([3, 250, 1800, 1801, 2599]),
                symbol=["+", "N", '"', "V", "~"], subtype=np.array([0, 1, 0, 2, 0]), chan=np.array([0, 0, 1, 0, 0]),
                num=np.array([0, 0, 0, 3, 0]), aux_note=["(N", "", "burst onset", "", ""], write_dir=str(d))
     _expect_wfdb(d, "annot", wfdb, annotator="atr")
@@ -394,6 +394,39 @@ def c3d_fixtures() -> None:
         save_expected(f"c3d/{stem}", list(back), **meta)
 
 
+# ------------------------------------------------------------------------------------------------- NWB
+def nwb_fixtures() -> None:
+    """An ElectricalSeries as a lab's own pynwb script writes it: int16 counts with ``conversion``,
+    ``offset`` and ``channel_conversion``, electrodes named by their ``location``, a non-zero start time."""
+    import pynwb
+    from pynwb.ecephys import ElectricalSeries
+
+    d = OUT / "nwb"
+    d.mkdir(exist_ok=True)
+    nwb = pynwb.NWBFile(session_description="reference fixture", identifier="myoflow-reference-1",
+                        session_start_time=dt.datetime(2024, 1, 2, 10, 30, tzinfo=dt.timezone.utc),
+                        subject=pynwb.file.Subject(subject_id="S07"))
+    grp = nwb.create_electrode_group("bipolar", description="bipolar sEMG", location="leg",
+                                     device=nwb.create_device("amplifier"))
+    for loc in ("TA", "GL", "SOL"):
+        nwb.add_electrode(location=loc, group=grp)
+    counts = np.stack([np.round(signal(200, 100 + k, 12000.0)) for k in range(3)], axis=1).astype(np.int16)
+    es = ElectricalSeries(name="EMG", data=counts, electrodes=nwb.create_electrode_table_region([0, 1, 2], "all"),
+                          rate=2000.0, starting_time=0.25, conversion=0.5e-6, offset=1e-5,
+                          channel_conversion=[1.0, 2.0, 0.5])
+    nwb.add_acquisition(es)
+    with pynwb.NWBHDF5IO(str(d / "electrical.nwb"), "w") as io:
+        io.write(nwb, cache_spec=False)
+    with pynwb.NWBHDF5IO(str(d / "electrical.nwb"), "r") as io:
+        back = io.read()
+        ts = back.acquisition["EMG"]
+        x = ts.get_data_in_units()  # data * channel_conversion * conversion + offset, in volts
+        meta = dict(fs=[float(ts.rate)] * 3, names=list(ts.electrodes.table["location"][:]), units=["V"] * 3,
+                    step=[float(ts.conversion * c) for c in ts.channel_conversion[:]],
+                    t0=float(ts.starting_time), subject=back.subject.subject_id)
+    save_expected("nwb/electrical", [x[:, k] for k in range(3)], **meta)
+
+
 def main() -> None:
     import importlib.metadata as md
 
@@ -401,7 +434,8 @@ def main() -> None:
     edf_fixtures()
     bids_fixtures()
     c3d_fixtures()
-    versions = {p: md.version(p) for p in ("wfdb", "pyEDFlib", "mne", "mne-bids", "edfio", "c3d", "numpy")}
+    nwb_fixtures()
+    versions = {p: md.version(p) for p in ("wfdb", "pyEDFlib", "mne", "mne-bids", "edfio", "c3d", "pynwb", "numpy")}
     (OUT / "versions.json").write_text(json.dumps(versions, indent=1, sort_keys=True) + "\n")
     total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
     print(f"wrote {OUT} ({total / 1024:.0f} KB); versions {versions}")
