@@ -251,3 +251,14 @@ def test_nwb_electrical_series_written_by_pynwb_reads_in_volts_as_pynwb_does():
     rec = read(REF / "nwb" / "electrical.nwb")
     assert_same_channels(rec, chans, meta)
     assert rec.t0 == meta["t0"] == 0.25 and rec.meta["subject"] == meta["subject"] == "S07"
+
+
+def test_biosemi_status_channel_gives_the_trigger_onsets_mne_finds():
+    """'Status' (dimension Boolean) with device bits above the 16 trigger bits: events where MNE finds them."""
+    chans, meta = expected("edf/status")
+    rec = read(REF / "edf" / "status.bdf")
+    assert list(rec.ch_names) == ["EXG1"]  # the Status channel is events, not a signal
+    assert_same_channels(rec, chans, meta, idx=[0])
+    trig = rec.events[rec.events["kind"] == "trigger"]
+    assert trig["sample"].tolist() == meta["triggers"]["sample"] == [50, 150, 153, 350]
+    assert trig["code"].tolist() == meta["triggers"]["code"] == [3, 255, 7, 3]

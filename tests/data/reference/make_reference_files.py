@@ -252,7 +252,7 @@ def edf_fixtures() -> None:
                     digital_min=dmin, digital_max=dmax, transducer="AgAgCl", prefilter="HP:10Hz")
 
     # EDF+: per-channel physical and digital ranges (asymmetric), uV/mV/V, 0.5 s records, annotations
-    fs, n = 1000, 1500
+    fs, n = 500, 750
     chans = [header("EMG VL", "uV", -3000.0, 5000.0, -32768, 32767, fs),
              header("EMG BF", "mV", -2.5, 2.5, -2048, 2047, fs),
              header("FORCE", "V", -1.0, 9.0, 0, 30000, fs)]
@@ -281,6 +281,26 @@ def edf_fixtures() -> None:
     write(d / "tworates.edf", pyedflib.FILETYPE_EDFPLUS, chans, [signal(2000, 8, 1500.0), signal(200, 9, 2.0)],
           1.0, [(1.0, -1, "go")])
     _expect_edf(d / "tworates.edf", pyedflib)
+
+    # a BioSemi-style BDF: 'Status' (dimension 'Boolean', digital = physical) holds trigger codes in its low 16
+    # bits and device status bits above them (bit 20, CMS in range, always set); MNE says where the codes start
+    fs, n = 256, 512
+    status = np.full(n, float(1 << 20))
+    for on, off, code in ((50, 70, 3), (150, 153, 255), (153, 170, 7), (350, 380, 3)):
+        status[on:off] += code
+    chans = [header("EXG1", "uV", -262144.0, 262143.0, -8388608, 8388607, fs),
+             header("Status", "Boolean", -8388608.0, 8388607.0, -8388608, 8388607, fs)]
+    write(d / "status.bdf", pyedflib.FILETYPE_BDF, chans, [signal(n, 11, 2000.0), status], 1.0)
+    _expect_edf(d / "status.bdf", pyedflib)
+    import mne
+
+    raw = mne.io.read_raw_bdf(d / "status.bdf", verbose="error")
+    ev = mne.find_events(raw, stim_channel="Status", mask=0xFFFF, mask_type="and", initial_event=True,
+                         consecutive=True, verbose="error")
+    z = dict(np.load(d / "status.expected.npz"))
+    meta = json.loads(str(z.pop("meta")))
+    meta["triggers"] = dict(sample=[int(v) for v in ev[:, 0]], code=[int(v) for v in ev[:, 2]])
+    save_expected("edf/status", [z["ch0"], z["ch1"]], **meta)
 
 
 def _expect_edf(path: Path, pyedflib) -> None:
@@ -398,13 +418,21 @@ def c3d_fixtures() -> None:
 def nwb_fixtures() -> None:
     """An ElectricalSeries as a lab's own pynwb script writes it: int16 counts with ``conversion``,
     ``offset`` and ``channel_conversion``, electrodes named by their ``location``, a non-zero start time."""
+    import random
+    import uuid
+
+    import hdmf.container
     import pynwb
     from pynwb.ecephys import ElectricalSeries
 
+    # every NWB container gets a random uuid4 object id: draw them from a seeded generator (same bytes each run)
+    ids = random.Random(0)
+    hdmf.container.uuid4 = lambda: uuid.UUID(int=ids.getrandbits(128), version=4)
     d = OUT / "nwb"
     d.mkdir(exist_ok=True)
+    when = dt.datetime(2024, 1, 2, 10, 30, tzinfo=dt.timezone.utc)
     nwb = pynwb.NWBFile(session_description="reference fixture", identifier="myoflow-reference-1",
-                        session_start_time=dt.datetime(2024, 1, 2, 10, 30, tzinfo=dt.timezone.utc),
+                        session_start_time=when, file_create_date=[when],
                         subject=pynwb.file.Subject(subject_id="S07"))
     grp = nwb.create_electrode_group("bipolar", description="bipolar sEMG", location="leg",
                                      device=nwb.create_device("amplifier"))
