@@ -3,7 +3,11 @@
 myoflow's readers were first tested against files written by the project's own test writers from the documented
 layouts, so a shared misreading of a format would pass both sides. Here each file is written by the format's
 reference library and read back by the same library; ``tests/io/test_reference_files.py`` reads the file with
-myoflow and compares. Nothing here is imported by the tests (which need only numpy).
+myoflow and compares. Nothing here is imported by the tests (they need no reference library).
+
+Where the reference library cannot write a variant (wfdb 4.3 writes WFDB formats 16, 24, 32, 80 only, and no
+layout header of a variable-layout record), the bytes or that header are written here and only the READING is
+the reference's: the expectation is still what wfdb reads from them, so a misread of the layout by myoflow fails.
 
 Run it from a scratch environment that holds the reference libraries, never the project's::
 
@@ -46,6 +50,7 @@ def signal(n: int, seed: int, amp: float) -> np.ndarray:
 
 
 def save_expected(stem: str, chans: list[np.ndarray], **meta) -> None:
+    """Store ``NAME.expected.npz``: ``ch<i>`` (1-D float64 samples per channel) and ``meta`` (a JSON string)."""
     arrays = {f"ch{i}": np.asarray(c, dtype=np.float64) for i, c in enumerate(chans)}
     np.savez_compressed(OUT / f"{stem}.expected.npz", meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
 
