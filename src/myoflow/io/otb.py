@@ -65,7 +65,11 @@ file with known numbers (rate, channel count, first values) was found to compare
 request that added its reader, #13303, lacked source-of-truth values too); the shared ``openhdemg-otb`` set is
 a MATLAB export, not the native file. The gain used is the XML's (adapter ``Gain`` × channel ``Gain``), as
 openhdemg and OT's Python code use it; MNE-Python takes the adapter gain from OT's table instead and warns
-when the XML disagrees, so an EMG adapter whose XML gain is ≤ 1 is read but logged as a warning.
+when the XML disagrees, so an EMG adapter whose XML gain is ≤ 1 is read but logged as a warning. Readers
+disagree on the rest too: OT Bioelettronica's own Python/MATLAB ``openOTBplus`` scripts use a 3.3 V range for
+every device and the adapter ``Gain`` alone (no channel ``Gain``), where MNE and OT's ``OpenOTBfilesConvFact.m``
+give 5 V to Quattrocento/Quattro/Due; this reader follows the latter, and a file whose channels carry a
+``Gain`` of their own other than 1 reads smaller than in those scripts by that factor.
 """
 from __future__ import annotations
 
