@@ -115,6 +115,7 @@ def read_c3d(
     if len(labels) != data.shape[0]:
         labels = [f"analog{i + 1}" for i in range(data.shape[0])]
     labels = unique_names(labels, where)
+    _warn_negative_offsets(params, labels, where)
     units = [str(u).strip() or "a.u." for u in _param(params, "ANALOG", "UNITS", [])]
     if len(units) != data.shape[0]:
         units = ["a.u."] * data.shape[0]
@@ -230,6 +231,29 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
         out[stream] = make_recording(x, point_rate, names, where, units=[units] * len(names),
                                      t0=t0 + first / point_rate, meta={"source": where, "model": "Plug-in Gait"})
     return out
+
+
+def _warn_negative_offsets(params: dict, labels: Sequence[str], where: str) -> None:
+    """Warn about channels whose ``ANALOG:OFFSET`` is negative: readers disagree on them.
+
+    The C3D manual (and py-c3d, BTK) read ``(stored - OFFSET) * SCALE * GEN_SCALE``; ezc3d, which reads C3D
+    here, subtracts ``|OFFSET|`` instead, so such a channel comes out shifted by ``2 |OFFSET| SCALE GEN_SCALE``
+    from what the file's writer meant (measured on a py-c3d file, ezc3d 1.7.2). Offsets are 0 or positive in the
+    files we know of; the values are kept as ezc3d gives them, with this warning naming the shift.
+    """
+    offsets = np.ravel(np.asarray(_param(params, "ANALOG", "OFFSET", []), dtype=float))
+    if offsets.size != len(labels) or not (offsets < 0).any():
+        return
+    scales = np.ravel(np.asarray(_param(params, "ANALOG", "SCALE", np.ones(len(labels))), dtype=float))
+    gen = float(np.ravel(np.asarray(_param(params, "ANALOG", "GEN_SCALE", [1.0]), dtype=float))[0])
+    if scales.size != len(labels):
+        scales = np.ones(len(labels))
+    neg = np.flatnonzero(offsets < 0)
+    shifts = ", ".join(f"{labels[i]} (OFFSET {offsets[i]:g}: {2 * abs(offsets[i] * scales[i] * gen):g} in its unit)"
+                       for i in neg)
+    log.warning("%s: negative ANALOG:OFFSET on %s; ezc3d subtracts |OFFSET| where the C3D manual subtracts OFFSET, "
+                "so these channels may be shifted by that constant (a high-pass filter removes it; check the "
+                "vendor's export if the absolute level matters)", where, shifts)
 
 
 def _parse(path: str) -> dict:
