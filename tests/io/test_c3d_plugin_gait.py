@@ -192,3 +192,16 @@ def test_kinematics_without_emg_is_a_trial_of_angles(tmp_path):
     trial = read(tmp_path / "kin.c3d")
     assert isinstance(trial, Trial) and set(trial.names) == {"angles", "moments"}
     assert trial.meta["covariates"]["weight"] == pytest.approx(t.meta["covariates"]["weight"])
+
+
+def test_for_side_leaves_opensim_names_alone():
+    # OpenSim's hip is 'hip_flexion_r' as a Plug-in Gait right hip is: only a side's three myoflow angles are renamed
+    from myoflow.biomech.gait_cycles import for_side
+    from myoflow.containers import Recording
+
+    x = np.zeros((3, 10))
+    osim = Trial({"angles": Recording(x, 100.0, ["hip_flexion_r", "knee_angle_r", "ankle_angle_r"])})
+    assert for_side(osim, "r")["angles"].ch_names == ("hip_flexion_r", "knee_angle_r", "ankle_angle_r")
+    pig = Trial({"angles": Recording(np.zeros((6, 10)), 100.0, [f"{j}_{s}" for s in "lr" for j in
+                                                                ("hip_flexion", "knee_flexion", "ankle_dorsiflexion")])})
+    assert for_side(pig, "r")["angles"].ch_names == ("hip_flexion", "knee_flexion", "ankle_dorsiflexion")

@@ -155,7 +155,9 @@ def for_side(trial: Trial, side: str) -> Trial:
             continue
         rec = trial[name]
         sided = [f"{stem}_{side}" for stem in stems if f"{stem}_{side}" in rec.ch_names]
-        if sided and not any(stem in rec.ch_names for stem in stems):
+        # all three angles: OpenSim's hip is 'hip_flexion_r' too, beside its 'knee_angle_r'
+        complete = len(sided) == len(stems) if name == "angles" else bool(sided)
+        if complete and not any(stem in rec.ch_names for stem in stems):
             streams[name] = rec.pick(sided).replace(ch_names=[c[: -len(side) - 1] for c in sided])
     if not streams:
         return trial
