@@ -186,18 +186,29 @@ def test_edf_with_two_rates_is_a_trial_of_one_stream_per_rate(capsys):
 
 
 # ------------------------------------------------------------------------------------------------ BIDS
-def test_bids_bdf_whose_table_contradicts_its_header_is_refused_with_the_way_out(tmp_path, capsys):
-    """mne-bids 0.20 writes units 'V' in the _channels.tsv of a BDF it exports in µV (its EDF tables say µV)."""
-    _, err = run_cli(["convert", REF / "bids", "--bids", "--out", tmp_path / "ds"], capsys, code=2)
+def test_bids_bdf_whose_table_says_v_over_a_microvolt_header_reads_the_file_unit(tmp_path, capsys, caplog):
+    """mne-bids 0.20 writes units 'V' in the _channels.tsv of a BDF it exports in µV (its EDF tables say µV) and
+    reads the file's unit: so does myoflow, with a warning; two different prefixed units stay refused."""
+    run_cli(["convert", REF / "bids", "--bids", "--out", tmp_path / "ds"], capsys)
+    assert "the table gives unit 'V'" in caplog.text and "states 'uV'" in caplog.text
+    ds = load_dataset(tmp_path / "ds")
+    (stem,) = [s for s in ds.stems if s.startswith("02")]
+    chans, meta = expected("bids_sub-02")
+    assert_same_channels(ds.load(stem), chans, meta)  # the samples mne-bids reads, not 10**6 times them
+    root = tmp_path / "bids"
+    shutil.copytree(REF / "bids", root)
+    table = root / "sub-02" / "ses-a" / "emg" / "sub-02_ses-a_task-walk_run-1_channels.tsv"
+    table.write_text(table.read_text(encoding="utf-8").replace("\tV\t", "\tmV\t"), encoding="utf-8")
+    _, err = run_cli(["convert", root, "--bids", "--out", tmp_path / "ds2"], capsys, code=2)
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
-    assert "sub-02_ses-a_task-walk_run-1_channels.tsv: channel 'EMG_TA': the table gives unit 'V'" in err
+    assert "sub-02_ses-a_task-walk_run-1_channels.tsv: channel 'EMG_TA': the table gives unit 'mV'" in err
     assert "states 'uV'" in err and "write 'uV' in the table's units column" in err
 
 
 def test_bids_dataset_written_by_mne_bids_converts_to_what_mne_bids_reads(tmp_path, capsys):
     root = tmp_path / "bids"
     shutil.copytree(REF / "bids", root)
-    # the way out the refusal above names: the table says what the BDF's header says (mne-bids reads that)
+    # the table saying what the BDF's header says (µV) reads the same as its 'V' above
     table = root / "sub-02" / "ses-a" / "emg" / "sub-02_ses-a_task-walk_run-1_channels.tsv"
     table.write_text(table.read_text(encoding="utf-8").replace("\tV\t", "\tµV\t"), encoding="utf-8")
     out, _ = run_cli(["convert", root, "--bids", "--out", tmp_path / "ds"], capsys)
