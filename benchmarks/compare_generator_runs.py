@@ -1,7 +1,7 @@
 """Two ``muap-generator`` runs on the same cohort, side by side per held-out region, with a paired unit-bootstrap CI.
 
 Units are the independent samples (each held-out unit is scored by both runs); the CI is
-the 95 % percentile interval of the mean per-unit difference B − A
+the 95 % expanded percentile interval of the mean per-unit difference B − A
 (:func:`myoflow.evaluate.bootstrap.bootstrap_mean`, 2000 resamples of units). The
 nearest-training-unit baseline of run A is listed beside them (same units)::
 

@@ -245,7 +245,7 @@ def _summary(out: Path, folds_sig: str, n_boot: int, note: str | None = None) ->
             }
     summary = {"folds_signature": folds_sig, "models": table, "paired_subject_bootstrap": comparisons,
                "note": note or ("outer subject-wise k-fold, recipe chosen by inner subject-wise CV inside each outer "
-                                "training fold; CI = 95 % percentile paired bootstrap over subjects of the accuracy "
+                                "training fold; CI = 95 % expanded percentile paired bootstrap over subjects of the accuracy "
                                 "difference")}
     atomic_write_json(out / "summary.json", summary)
     return summary
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"development subjects {dev} (rule: dev_subjects, seed {DEV_SEED}) never scored; deep recipes "
                     "fixed from each model's recipe_record (chosen on the development subjects only), except "
                     f"{', '.join(NESTED)}: chosen in each outer training fold by inner subject-wise CV among "
-                    "candidates built from that record; CI = 95 % percentile paired bootstrap over subjects of the "
+                    "candidates built from that record; CI = 95 % expanded percentile paired bootstrap over subjects of the "
                     "accuracy difference")
         summary = _summary(a.out, sig, a.n_boot, note)
     except MyoflowError as exc:

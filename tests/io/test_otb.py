@@ -262,3 +262,37 @@ def test_emg_adapter_with_unit_gain_is_read_with_a_warning(tmp_path, caplog):
         rec = read(write_otb(tmp_path / "g.otb+", c, xml))
     np.testing.assert_allclose(rec.data, c.T * LSB, rtol=1e-6)
     assert "likely the amplifier output" in caplog.text
+
+
+def _markers_xml(*rows) -> bytes:
+    body = "".join(f"<Marker><Milliseconds>{ms}</Milliseconds><Description>{d}</Description></Marker>"
+                   for ms, d in rows)
+    return f"<Markers>{body}</Markers>".encode()
+
+
+def test_markers_become_events_of_every_stream(tmp_path, caplog):
+    """marker*.xml <Marker> elements (as MNE-Python's OTB reader reads them): sync pulses are triggers."""
+    total = 88
+    c = codes_for(1024, total)  # 0.5 s at 2048 Hz
+    m0 = _markers_xml((100, "Sync Pulse with code: 3"), (250.5, "start  walking"), (9999, "after the end"))
+    m1 = _markers_xml((100, "Sync Pulse with code: 3"), (400, "Sync Pulse with code: 12"))  # the first repeated
+    f = write_otb(tmp_path / "m.otb+", c, device_xml([grid64(), aux()], total),
+                  extra=[("marker_0.xml", m0), ("marker_1.xml", m1)])
+    with caplog.at_level("WARNING"):
+        t = read(f)
+    assert "1 marker(s) fall outside the recording" in caplog.text
+    for rec in t.streams.values():
+        ev = rec.events.sort_values("sample", kind="stable")
+        assert ev["sample"].tolist() == [round(0.1 * FS), round(0.2505 * FS), round(0.4 * FS)]
+        assert ev["kind"].tolist() == ["trigger", "start walking", "trigger"]
+        assert ev["code"].tolist() == [3, -1, 12]
+    assert t["emg"].meta["unread_members"] == ["patient.xml"]
+
+
+def test_marker_without_a_time_is_a_one_line_error(tmp_path, capsys):
+    total = 88
+    bad = b"<Markers><Marker><Description>x</Description></Marker></Markers>"
+    f = write_otb(tmp_path / "b.otb+", codes_for(100, total), device_xml([grid64(), aux()], total),
+                  extra=[("marker_0.xml", bad)])
+    _, err = run_cli(["inspect", f], capsys, code=2)
+    assert "member 'marker_0.xml': marker 1 has no <Milliseconds> time" in err and len(err.strip().splitlines()) == 1

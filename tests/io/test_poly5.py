@@ -296,3 +296,14 @@ def test_damaged_files_read_or_raise_a_data_error(tmp_path):
             read_poly5(f)
         except DataError as exc:
             assert str(f) in str(exc) and "\n" not in str(exc), (case, str(exc))
+
+
+def test_matlab_writers_uint32_calibration_fields_read_as_the_identity(tmp_path):
+    """TMSi's MATLAB Poly5 writer stores unit low/high and ADC low/high as uint32 0/1000/0/1000 where the Python
+    writer stores float32: read as float32 they are tiny denormals, still the identity pair, not a scale."""
+    as_f32 = tuple(float(v) for v in np.array([0, 1000, 0, 1000], dtype="<u4").view("<f4"))
+    assert 0 < as_f32[1] < 1e-40
+    x = np.random.default_rng(3).normal(scale=200.0, size=(2, 300))
+    f = write_poly5(tmp_path / "m.Poly5", x, 2048, ["BIP 1", "BIP 2"], ["µVolt", "µVolt"], cal=[as_f32] * 2)
+    rec = read(f)
+    np.testing.assert_allclose(rec.data, x.astype(np.float32) * 1e-6, rtol=1e-6)

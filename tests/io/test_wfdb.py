@@ -293,6 +293,10 @@ BAD = {
     "initial_value": (lambda p: _poke(p.parent / "r.dat", 0, b"\x01\x00") or p,
                       r"r\.dat: signal 'EMG1': first sample 1 differs from the header's initial value"),
     "skew": (lambda p: _rewrite(p, " 16 ", " 16:2 "), "skew"),
+    # no length on the record line and less than one frame in the file (was a NameError, quoted as "corrupt")
+    "no_length_under_a_frame": (lambda p: _edit(p, "r 2 1000 40", "r 2 1000")
+                                if (p.parent / "r.dat").write_bytes(b"\x00\x00\x00") else p,
+                                r"r\.hea: signal file\(s\) hold no complete sample frame"),
 }
 
 

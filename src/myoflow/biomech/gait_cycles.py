@@ -142,6 +142,31 @@ def _pick(rec: Recording, names: list[str], signs: list[float] | None = None) ->
     return out
 
 
+def for_side(trial: Trial, side: str) -> Trial:
+    """The trial with one side's ``angles``/``moments`` under myoflow's unsided names.
+
+    A C3D of a gait lab (Plug-in Gait, :mod:`myoflow.io.c3d`) carries both legs as ``knee_flexion_l``,
+    ``knee_flexion_r``, ``hip_sagittal_r`` ...: the ``side`` ones become ``knee_flexion``, ``hip_sagittal``
+    (the other side's are dropped). Streams without such names are returned as they are.
+    """
+    streams = {}
+    for name, stems in (("angles", ANGLES_MYOFLOW), ("moments", MOMENTS_MYOFLOW)):
+        if name not in trial:
+            continue
+        rec = trial[name]
+        sided = [f"{stem}_{side}" for stem in stems if f"{stem}_{side}" in rec.ch_names]
+        # all three angles: OpenSim's hip is 'hip_flexion_r' too, beside its 'knee_angle_r'
+        complete = len(sided) == len(stems) if name == "angles" else bool(sided)
+        if complete and not any(stem in rec.ch_names for stem in stems):
+            streams[name] = rec.pick(sided).replace(ch_names=[c[: -len(side) - 1] for c in sided])
+    if not streams:
+        return trial
+    out = trial
+    for name, rec in streams.items():
+        out = out.with_stream(name, rec)
+    return out
+
+
 def _angles(trial: Trial, side: str) -> Recording:
     rec = trial["angles"]
     if all(n in rec.ch_names for n in ANGLES_MYOFLOW):
@@ -299,6 +324,7 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
         if s not in trial:
             raise DataError(f"trial has no {s!r} stream (streams: {trial.names})", trial.source)
     rules = rules or CycleRules()
+    trial = for_side(trial, side)
     trial, plates = assign_force_plates(trial, side, force_plates)
     hs, hs_source = _heel_strikes(trial, side, heel_strikes)
     if kinematics_only:

@@ -1,11 +1,16 @@
 """Leakage-proof evaluation: subject-wise splitters, imbalance tools inside the fold, metrics and CIs."""
 from .bootstrap import (
+    CI_METHODS,
+    DEFAULT_CI_METHOD,
     Interval,
     bootstrap_ci,
     bootstrap_mean,
     cluster_bootstrap,
     cluster_draws,
     cluster_sums,
+    expanded_alpha,
+    expanded_coverage,
+    interval_alpha,
     paired_bootstrap_ci,
     percentile_coverage,
     percentile_interval,

@@ -4,8 +4,19 @@ One implementation for every pipeline. Windows, cycles or bursts of one subject
 are correlated, so the resampling unit is the cluster (subject; or burst within a
 subject, unit within a generator run), never the row: each replicate draws as many
 clusters as there are, with replacement, and recomputes the statistic on all rows
-of the drawn clusters. The interval is the percentile interval of the replicates
-(Efron & Tibshirani 1993, ch. 13; Field & Welsh 2007, JRSS-B 69:369).
+of the drawn clusters (Field & Welsh 2007, JRSS-B 69:369).
+
+The interval (``method=``) is by default the **expanded percentile** interval
+(Hesterberg 2015, Am Stat 69:371): the replicates' percentiles taken at
+``α'/2 = Φ(−√(n/(n−1)) · t_{α/2, n−1})`` instead of ``α/2``, ``n`` the number of
+clusters (:func:`expanded_alpha`). The plain percentile interval
+(``method="percentile"``; Efron & Tibshirani 1993, ch. 13) ignores that a bootstrap
+over ``n`` clusters has ``(n−1)/n`` of the sample's variance and normal instead of
+``t`` tails: its 95 % interval covers only ≈ 90 % at 9 subjects and ≈ 85 % at 5
+(:func:`percentile_coverage`), where the expanded one covers ≈ 95 % for roughly
+normal subject scores. The expanded interval is ≈ 25 % wider at 9 subjects, ≈ 10 %
+at 20, ≈ 2 % at 90. Below about 4 clusters ``α'/2`` falls under one replicate in
+``n_boot`` and the interval is the range of the replicates.
 
 Two entry points share one draw matrix (:func:`cluster_draws`), so the same seed
 gives the same resampled subjects whichever is used:
@@ -20,6 +31,7 @@ gives the same resampled subjects whichever is used:
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Union
@@ -34,6 +46,11 @@ __all__ = [
     "cluster_draws",
     "cluster_sums",
     "percentile_interval",
+    "expanded_alpha",
+    "expanded_coverage",
+    "interval_alpha",
+    "CI_METHODS",
+    "DEFAULT_CI_METHOD",
     "cluster_bootstrap",
     "bootstrap_mean",
     "bootstrap_ci",
@@ -47,8 +64,13 @@ Seed = Union[int, np.random.Generator]
 Stats = Union[np.ndarray, tuple]
 
 
+#: Interval methods of every function here: ``"expanded"`` (default) or ``"percentile"`` (module docstring).
+CI_METHODS = ("expanded", "percentile")
+DEFAULT_CI_METHOD = "expanded"
+
+
 class Interval(NamedTuple):
-    """A point estimate and its percentile bootstrap interval (NaN bounds: no spread to resample)."""
+    """A point estimate and its bootstrap interval (NaN bounds: no spread to resample)."""
 
     point: float
     lo: float
@@ -59,11 +81,62 @@ def _rng(seed: Seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def _check(n_boot: int, alpha: float) -> None:
+def _check(n_boot: int, alpha: float, method: str = DEFAULT_CI_METHOD) -> None:
     if int(n_boot) < 1:
         raise ConfigError(f"n_boot must be >= 1, got {n_boot}")
     if not 0.0 < float(alpha) < 1.0:
         raise ConfigError(f"alpha must be in (0, 1), got {alpha}")
+    if method not in CI_METHODS:
+        raise ConfigError(f"unknown bootstrap interval method {method!r}; known: {', '.join(CI_METHODS)}")
+
+
+def expanded_alpha(n_clusters: int, alpha: float = 0.05) -> float:
+    """Tail level ``α'`` of Hesterberg's expanded percentile interval for ``n_clusters`` clusters.
+
+    ``α'/2 = Φ(−√(n/(n−1)) · t_{α/2, n−1})``: the percentiles at which a bootstrap of a mean over
+    ``n`` clusters reproduces the ``t`` interval's width. 0.0145 at 9 clusters, 0.0019 at 5, 0.0375
+    at 30 for ``alpha = 0.05``; tends to ``alpha`` as ``n`` grows. ``alpha`` itself below 2 clusters.
+    """
+    from scipy import stats
+
+    n = int(n_clusters)
+    if n < 2:
+        return float(alpha)
+    q = np.sqrt(n / (n - 1)) * stats.t.ppf(1 - float(alpha) / 2, n - 1)
+    return float(2 * stats.norm.sf(q))
+
+
+@functools.lru_cache(maxsize=64)
+def expanded_coverage(n_clusters: int, alpha: float = 0.05) -> float:
+    """Coverage of the expanded interval of a mean of ``n`` normal cluster scores (a Monte Carlo, cached).
+
+    The expansion makes the interval as wide as Student's, but resampled clusters never leave the
+    range of their scores, which holds the mean with probability ``1 − 2^(1−n)`` only, and the
+    replicates' extreme percentiles are coarse: 0.87 at 4 clusters, 0.91 at 5, 0.94 at 7 to 12, 0.95 at 19
+    for nominal 0.95 (4000 normal samples, 1000 replicates each, fixed seed: the same number every call).
+    NaN below 2 clusters.
+    """
+    n = int(n_clusters)
+    if n < 2:
+        return float("nan")
+    rng = np.random.default_rng([n, 2015])
+    tail = 100 * expanded_alpha(n, alpha) / 2
+    hits = 0
+    for _ in range(20):  # 20 batches of 200 samples, each with its own 1000 draws
+        scores = rng.normal(size=(200, n))
+        counts = np.zeros((1000, n))
+        np.add.at(counts, (np.arange(1000)[:, None], cluster_draws(n, 1000, rng)), 1.0)
+        reps = scores @ counts.T / n  # (samples, replicates): each sample's bootstrap means
+        lo, hi = np.percentile(reps, [tail, 100 - tail], axis=1)
+        hits += int(np.sum((lo <= 0.0) & (hi >= 0.0)))
+    return hits / 4000
+
+
+def interval_alpha(n_clusters: int, alpha: float = 0.05, method: str = DEFAULT_CI_METHOD) -> float:
+    """The tail level at which the replicates' percentiles are read: ``alpha`` or :func:`expanded_alpha`."""
+    if method not in CI_METHODS:
+        raise ConfigError(f"unknown bootstrap interval method {method!r}; known: {', '.join(CI_METHODS)}")
+    return expanded_alpha(n_clusters, alpha) if method == "expanded" else float(alpha)
 
 
 def cluster_draws(n_clusters: int, n_boot: int, seed: Seed = 0) -> np.ndarray:
@@ -76,7 +149,11 @@ def cluster_draws(n_clusters: int, n_boot: int, seed: Seed = 0) -> np.ndarray:
 
 
 def percentile_interval(replicates: np.ndarray, alpha: float = 0.05, what: str = "statistic") -> tuple[float, float]:
-    """Percentile interval of the finite replicates (NaN, NaN when none is finite; a warning when some are not)."""
+    """Percentiles ``alpha/2`` and ``1 − alpha/2`` of the finite replicates.
+
+    (NaN, NaN when none is finite; a warning when some are not.) The expanded interval is this at
+    ``alpha = interval_alpha(n_clusters, alpha)``.
+    """
     reps = np.asarray(replicates, dtype=float)
     ok = np.isfinite(reps)
     if not ok.any():
@@ -95,6 +172,7 @@ def percentile_coverage(n_clusters: int, alpha: float = 0.05) -> float:
     ``n − 1`` degrees of freedom; the percentile interval therefore covers about
     ``2 F_t(z · sqrt((n − 1)/n); n − 1) − 1`` (normal scores; Hesterberg 2015, Am Stat 69:371, "expanded
     percentile"): 0.90 at 9 clusters, 0.85 at 5, 0.93 at 20 for nominal 0.95. NaN below 2 clusters.
+    This is the plain ``method="percentile"`` interval; the default expanded one corrects for it.
     """
     from scipy import stats
 
@@ -140,8 +218,9 @@ def cluster_bootstrap(
     n_boot: int = 1000,
     seed: Seed = 0,
     alpha: float = 0.05,
+    method: str = DEFAULT_CI_METHOD,
 ) -> Interval | dict[str, Interval]:
-    """Percentile cluster-bootstrap interval of a statistic of per-cluster sums (vectorised).
+    """Cluster-bootstrap interval of a statistic of per-cluster sums (vectorised).
 
     Parameters
     ----------
@@ -159,13 +238,15 @@ def cluster_bootstrap(
     n_boot, seed, alpha
         Replicates, randomness (an int or a Generator whose stream is consumed) and
         1 − confidence level.
+    method : {"expanded", "percentile"}
+        Interval from the replicates (module docstring).
 
     Returns
     -------
     Interval, or dict name -> Interval when ``statistic`` returns a dict.
         With fewer than 2 clusters the bounds are NaN and no random numbers are drawn.
     """
-    _check(n_boot, alpha)
+    _check(n_boot, alpha, method)
     a = _as_tuple(stats)
     b = None if other is None else _as_tuple(other)
     n = a[0].shape[0]
@@ -188,12 +269,13 @@ def cluster_bootstrap(
         if b is not None:
             r2 = _apply(statistic, tuple(y[draws].sum(1) for y in b))
             reps = {k: reps[k] - r2[k] for k in reps}
-        out = {k: Interval(float(point[k]), *percentile_interval(reps[k], alpha, k or "statistic")) for k in point}
+        tail = interval_alpha(n, alpha, method)
+        out = {k: Interval(float(point[k]), *percentile_interval(reps[k], tail, k or "statistic")) for k in point}
     return out[""] if list(out) == [""] else out
 
 
 def bootstrap_mean(values: Any, clusters: Any = None, *, n_boot: int = 1000, seed: Seed = 0,
-                   alpha: float = 0.05) -> Interval:
+                   alpha: float = 0.05, method: str = DEFAULT_CI_METHOD) -> Interval:
     """Mean of ``values`` with a cluster-bootstrap interval (each value its own cluster by default).
 
     Parameters
@@ -210,7 +292,8 @@ def bootstrap_mean(values: Any, clusters: Any = None, *, n_boot: int = 1000, see
         stats = np.stack([v, np.ones_like(v)], axis=1)
     else:
         stats = cluster_sums(np.stack([v, np.ones_like(v)], axis=1), clusters)[0]
-    return cluster_bootstrap(stats, lambda s: s[..., 0] / s[..., 1], n_boot=n_boot, seed=seed, alpha=alpha)
+    return cluster_bootstrap(stats, lambda s: s[..., 0] / s[..., 1], n_boot=n_boot, seed=seed, alpha=alpha,
+                             method=method)
 
 
 # ------------------------------------------------- any metric of a predictions table
@@ -257,6 +340,7 @@ def bootstrap_ci(
     n_boot: int = 1000,
     seed: Seed = 0,
     alpha: float = 0.05,
+    method: str = DEFAULT_CI_METHOD,
 ) -> Interval:
     """Cluster-bootstrap interval of any metric of a predictions table, resampling ``group``.
 
@@ -271,18 +355,21 @@ def bootstrap_ci(
         as distinct clusters in ``group``.
     n_boot, seed, alpha
         Replicates, randomness, 1 − confidence level.
+    method : {"expanded", "percentile"}
+        Interval from the replicates (module docstring).
 
     Returns
     -------
     Interval (point, lo, hi)
-        Metric on the full table and the percentile bounds; replicates where the
+        Metric on the full table and the interval's bounds; replicates where the
         metric is undefined (NaN) are dropped with a warning; all-NaN gives NaN bounds.
     """
-    _check(n_boot, alpha)
+    _check(n_boot, alpha, method)
     _, rows = _group_rows(df, group)
     point = _float(metric_fn(df))
     reps = _replicates(df, rows, metric_fn, group, cluster_draws(len(rows), n_boot, seed))
-    return Interval(point, *percentile_interval(reps, alpha, getattr(metric_fn, "__name__", "metric")))
+    return Interval(point, *percentile_interval(reps, interval_alpha(len(rows), alpha, method),
+                                                getattr(metric_fn, "__name__", "metric")))
 
 
 def paired_bootstrap_ci(
@@ -293,6 +380,7 @@ def paired_bootstrap_ci(
     n_boot: int = 1000,
     seed: Seed = 0,
     alpha: float = 0.05,
+    method: str = DEFAULT_CI_METHOD,
 ) -> Interval:
     """Paired cluster-bootstrap interval of ``metric(df_a) − metric(df_b)``: two models, the same subjects.
 
@@ -300,7 +388,7 @@ def paired_bootstrap_ci(
     replicate draws one set of clusters and scores both models on it, so the
     between-subject variation common to both cancels in the difference.
     """
-    _check(n_boot, alpha)
+    _check(n_boot, alpha, method)
     names_a, rows_a = _group_rows(df_a, group)
     names_b, rows_b = _group_rows(df_b, group)
     if [str(x) for x in names_a] != [str(x) for x in names_b]:
@@ -311,4 +399,4 @@ def paired_bootstrap_ci(
     point = _float(metric_fn(df_a)) - _float(metric_fn(df_b))
     reps = (_replicates(df_a, rows_a, metric_fn, group, draws)
             - _replicates(df_b, rows_b, metric_fn, group, draws))
-    return Interval(point, *percentile_interval(reps, alpha, "difference"))
+    return Interval(point, *percentile_interval(reps, interval_alpha(len(rows_a), alpha, method), "difference"))

@@ -39,6 +39,7 @@ import yaml
 from .._atomic import atomic_path, atomic_write_json, atomic_write_text
 from ..config import ExperimentConfig, to_dict
 from ..errors import ConfigError, DataError, MyoflowError
+from ..evaluate.bootstrap import DEFAULT_CI_METHOD
 from ..cache import default_cache_dir
 from ..train.seeding import derive_seed
 from ._rundir import check_fold_id, check_run_dir, lock_run_dir, remove_partial_writes
@@ -580,6 +581,8 @@ def finalize_run(run_dir: Path, cfg: ExperimentConfig, pipeline: Pipeline, data:
         "name": cfg.name,
         "pipeline": cfg.pipeline,
         "seed": cfg.seed,
+        # how the summary's subject-bootstrap intervals were read (the report's small-cohort line says it)
+        "ci_method": DEFAULT_CI_METHOD,
         "summary": summary,
         "conditions": aggregate_folds(results),
         "folds": {r.fold_id: {"condition": r.condition, "metrics": r.metrics} for r in results},

@@ -17,7 +17,8 @@ read it inside :func:`~myoflow.io.convert.convert` (the one writer). What become
   entities the file has (``walk``, ``walk_run-2``); ``task``, ``run``, ``acq`` also as metadata.
 * ``_channels.tsv``: rows must name exactly the data file's channels (a trigger channel the EDF reader already
   turned into events may be listed). ``EMG`` channels are kept with the table's units (a file that states no
-  unit takes the table's; two different voltages are an error) and scaled to volts; ``status = bad`` channels
+  unit takes the table's; an EDF/BDF header's µV/mV under a table's bare 'V', as mne-bids writes it, is read
+  in the header's unit with a warning; two different prefixed voltages are an error) and scaled to volts; ``status = bad`` channels
   are dropped with a warning naming them; ``TRIG`` channels become ``trigger`` events with their ``code``
   (as the EDF reader does with BioSemi's ``Status``); every other type (``MISC``, ``ECG``, ...) is dropped
   with a note. ``target_muscle`` (or ``muscle``): one muscle for every EMG channel → ``meta["muscle"]``
@@ -27,7 +28,8 @@ read it inside :func:`~myoflow.io.convert.convert` (the one writer). What become
 * ``_emg.json``: ``SamplingFrequency`` must equal the data file's rate; ``PowerLineFrequency``,
   ``EMGReference``, ``EMGPlacementScheme`` are kept as metadata.
 * ``_events.tsv`` → events (``kind`` = ``trial_type``, else ``value``, else ``event``; ``duration`` kept),
-  through the events-table checks of :func:`~myoflow.io.convert.check_events_table`.
+  through the events-table checks of :func:`~myoflow.io.convert.check_events_table`. A row that repeats an
+  EDF+ annotation of the data file (same kind and sample: mne-bids writes every event to both) is read once.
 * ``participants.tsv`` → the participants table (``participant_id`` without ``sub-`` → ``subject``; ``sex``
   ``male``/``female`` → ``M``/``F``; ``height``/``weight`` scaled to m/kg when ``participants.json`` gives their
   ``Units``; ``n/a`` → missing). No ``participants.tsv`` is fine: one row per subject seen, as for any folder.
@@ -610,8 +612,26 @@ class _Apply:
             rec = rec.replace(data=data, units=units)
         if self.events is not None and len(self.events):
             self._check_events(rec)
-            rec = _with_events(rec, self.events, str(self.events_file))
+            rec = _with_events(rec, self._new_events(rec), str(self.events_file))
         return rec
+
+    def _new_events(self, rec: Recording) -> pd.DataFrame:
+        """The ``_events.tsv`` rows the data file does not already hold as annotations.
+
+        mne-bids (the usual BIDS writer) stores each event twice: as an EDF+ annotation in the data file and as
+        a row of ``_events.tsv``. Both were read, so every event came out twice. A row whose kind and sample
+        (at the recording's rate) equal an annotation's is the same event; rows the file lacks are added.
+        """
+        ev = self.events
+        if not len(rec.events):
+            return ev
+        have = set(zip(rec.events["kind"].astype(str), rec.events["sample"].astype("int64")))
+        samples = np.round((ev["time_s"].to_numpy(float) - rec.t0) * rec.fs).astype("int64")
+        dup = np.array([(str(k), int(s)) in have for k, s in zip(ev["kind"], samples)], dtype=bool)
+        if dup.any():
+            log.info("%s: %d event(s) of %s are also annotations of %s; read once", self.data, int(dup.sum()),
+                     self.events_file.name, self.data.name)
+        return ev[~dup]
 
     def _check_rows(self, streams: Sequence[Recording]) -> None:
         have = [c for r in streams for c in r.ch_names]
@@ -646,16 +666,30 @@ class _Apply:
     def _channels(self, rec: Recording, streams: Sequence[Recording]) -> Recording:
         from .edf import _trigger_onsets
 
-        units = []
+        units, took_file = [], []
         for n in self.keep:
             file_u = rec.units[rec.ch_names.index(n)]
             table_u = self.units[n]
             fk, tk = _unit_key(file_u), _unit_key(table_u)
             if fk in ("", "a.u.") or fk == tk:
                 units.append(table_u)
+            elif tk == "v" and fk in ("mv", "uv") and Path(self.data).suffix.lower() in (".edf", ".bdf"):
+                # the table names the quantity's SI unit, the header the scale of the stored numbers: mne-bids
+                # (0.20) writes 'V' in the table of every BDF it exports in µV and reads the file's unit, and
+                # an EDF/BDF header's physical dimension is what its samples are scaled to
+                units.append(file_u)
+                took_file.append(n)
             else:
+                # refused, not guessed: two different prefixed units stated for the same samples differ by
+                # 10**3 or more
                 raise DataError(f"channel {n!r}: the table gives unit {table_u!r}, {self.data} states "
-                                f"{file_u!r}", str(self.channels))
+                                f"{file_u!r} (EDF/BDF readers scale samples by the file's header: if it is right, "
+                                f"write {file_u!r} in the table's units column)", str(self.channels))
+        if took_file:
+            log.warning("%s: channel(s) %s: the table gives unit 'V', %s states %r; read in the file's unit (an "
+                        "EDF/BDF header scales its samples; mne-bids writes 'V' for the quantity)", self.channels,
+                        took_file[:4] + (["..."] if len(took_file) > 4 else []), Path(self.data).name,
+                        rec.units[rec.ch_names.index(took_file[0])])
         out = rec.pick(self.keep)
         data, vunits = to_volts(out.data, units)
         out = out.replace(data=data, units=vunits)

@@ -1,9 +1,28 @@
-"""C3D analog channels (via ezc3d), with C3D events.
+"""C3D analog channels (via ezc3d), with C3D events, and Plug-in Gait joint angles and moments.
 
 ezc3d returns analog values already scaled to physical units (``ANALOG:SCALE``,
 ``GEN_SCALE``, ``OFFSET`` applied). Channels in mV/µV are scaled to V.
 Events (``EVENT:TIMES/LABELS/CONTEXTS``) become events of kind
 ``"<context> <label>"`` (e.g. ``"Left Foot Strike"``) at the nearest analog sample.
+
+A gait lab's C3D (Vicon Nexus Plug-in Gait, or any model writing the same output
+names) also holds the model's joint angles and moments as points (``LKneeAngles``,
+``RAnkleMoment``, optionally prefixed ``Subject:``). When it has the sagittal angles
+of a side, :func:`read_c3d` returns a :class:`~myoflow.containers.Trial`:
+
+* ``emg``: the analog channels (as above);
+* ``angles`` (point rate, deg): ``hip_flexion_l``, ``knee_flexion_l``,
+  ``ankle_dorsiflexion_l`` (and ``_r``), the X component of ``{L,R}{Hip,Knee,Ankle}Angles``
+  — Plug-in Gait's flexion / dorsiflexion-positive convention, the one myoflow uses;
+* ``moments`` (when present, N·m/kg): ``hip_sagittal_l`` … from the X component of
+  ``{L,R}{Hip,Knee,Ankle}Moment``. Plug-in Gait writes them per kg of body mass in
+  ``POINT:MOMENT_UNITS`` (``Nmm``: N·mm/kg, scaled to N·m/kg) with the external-moment
+  description, whose positive X (external flexing / dorsiflexing) is the internal
+  extensor (hip, knee) / plantarflexor (ankle) moment: myoflow's signs
+  (:data:`myoflow.biomech.inverse_dynamics.MOMENT_SIGNS`).
+
+``PROCESSING:Bodymass`` (kg) and ``PROCESSING:Height`` (mm) become the trial's
+``weight``/``height`` covariates. Frames the model marks invalid (residual < 0) are NaN.
 """
 from __future__ import annotations
 
@@ -14,9 +33,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..containers import Recording
+import re
+
+from ..containers import Recording, Trial
 from ..errors import DataError, require
-from ._common import check_file, make_recording, to_volts, unique_names
+from ._common import check_file, make_recording, repair_rows, to_volts, unique_names
 
 __all__ = ["read_c3d"]
 
@@ -35,8 +56,9 @@ def read_c3d(
     *,
     channels: Sequence[str] | None = None,
     to_volt: bool = True,
-) -> Recording:
-    """Read the analog channels of a C3D file.
+    bad_rows: str = "error",
+) -> Recording | Trial:
+    """Read the analog channels of a C3D file (and its Plug-in Gait angles and moments: module docstring).
 
     Parameters
     ----------
@@ -45,11 +67,18 @@ def read_c3d(
         Analog labels to keep (in this order); default all.
     to_volt : bool
         Scale mV/µV channels to V.
+    bad_rows : {"error", "interpolate"}
+        Frames inside the trial that the model could not compute (residual < 0, NaN): an error naming
+        them, or linear interpolation (at most 32 frames in a row). Invalid frames at the start and end
+        of the trial are cut from the model's streams whatever this says.
 
     Returns
     -------
     Recording
         ``meta`` holds ``point_rate`` (marker frame rate, Hz) and ``subjects`` when present.
+    Trial
+        When the file holds Plug-in Gait sagittal joint angles: streams ``emg``, ``angles`` and, when
+        present, ``moments`` (module docstring).
     """
     ezc3d = require("ezc3d", "c3d", "reading .c3d files")
 
@@ -58,12 +87,22 @@ def read_c3d(
     _check_structure(p.read_bytes(), where)
     c = _parse_isolated(str(p), where)
     params = c["parameters"]
+    if bad_rows not in ("error", "interpolate"):
+        raise DataError(f"bad_rows for a C3D file is 'error' or 'interpolate' (dropping frames would break the "
+                        f"point clock), got {bad_rows!r}", where)
+    point_rate = float(np.ravel(_param(params, "POINT", "RATE", [c["header"]["points"]["frame_rate"]]))[0])
+    first_frame = int(c["header"]["points"]["first_frame"])
+    t0 = first_frame / point_rate if point_rate > 0 else 0.0
+    model = _model_outputs(c, params, point_rate, t0, where, bad_rows)
     analogs = np.asarray(c["data"]["analogs"])
     if analogs.size == 0 or analogs.ndim != 3:
+        if model is not None:  # a model's output without EMG: the kinematics of a walk (myoflow predict)
+            return Trial(model, meta=_trial_meta(params, where, point_rate))
         points = np.asarray(c["data"]["points"])
         n_points = int(points.shape[1]) if points.ndim == 3 and points.size else 0
-        held = (f" (it holds {n_points} marker trajectories, which myoflow does not read: export joint angles from "
-                "your modelling software, e.g. OpenSim .mot, and the EMG as analog channels)" if n_points else "")
+        held = (f" (it holds {n_points} marker trajectories and no Plug-in Gait angles (LKneeAngles ...), which "
+                "is what myoflow reads of points: export joint angles from your modelling software, e.g. Nexus "
+                "Plug-in Gait or OpenSim .mot, and the EMG as analog channels)" if n_points else "")
         raise DataError(f"C3D file has no analog channels{held}", where)
     data = analogs[0]  # (n_channels, n_frames)
     rate = float(np.ravel(_param(params, "ANALOG", "RATE", [c["header"]["analogs"]["frame_rate"]]))[0])
@@ -76,6 +115,7 @@ def read_c3d(
     if len(labels) != data.shape[0]:
         labels = [f"analog{i + 1}" for i in range(data.shape[0])]
     labels = unique_names(labels, where)
+    _warn_negative_offsets(params, labels, where)
     units = [str(u).strip() or "a.u." for u in _param(params, "ANALOG", "UNITS", [])]
     if len(units) != data.shape[0]:
         units = ["a.u."] * data.shape[0]
@@ -88,15 +128,132 @@ def read_c3d(
     if to_volt:
         data, units = to_volts(data, units)
 
-    point_rate = float(np.ravel(_param(params, "POINT", "RATE", [c["header"]["points"]["frame_rate"]]))[0])
-    first_frame = int(c["header"]["points"]["first_frame"])
-    t0 = first_frame / point_rate if point_rate > 0 else 0.0
     events = _events(params, rate, t0, data.shape[1])
     meta = {"source": where, "point_rate": point_rate}
     subjects = [s for s in _param(params, "SUBJECTS", "NAMES", []) if str(s).strip()]
     if subjects:
         meta["subjects"] = [str(s) for s in subjects]
-    return make_recording(data, rate, labels, where, units=units, events=events, t0=t0, meta=meta)
+    rec = make_recording(data, rate, labels, where, units=units, events=events, t0=t0, meta=meta)
+    if model is None:
+        return rec
+    return Trial({"emg": rec, **model}, meta=_trial_meta(params, where, point_rate))
+
+
+def _trial_meta(params: dict, where: str, point_rate: float) -> dict:
+    """A gait trial's metadata: the body mass (kg) and height (mm → m) the model was given, as covariates."""
+    cov = {}
+    for key, name, scale in (("Bodymass", "weight", 1.0), ("Height", "height", 1e-3)):
+        try:
+            v = np.ravel(np.asarray(_param(params, "PROCESSING", key, []), dtype=float))
+        except (TypeError, ValueError):  # a text value: not a number the model used
+            continue
+        if v.size and np.isfinite(v[0]) and v[0] > 0:
+            cov[name] = float(v[0]) * scale
+    meta = {"source": where, "point_rate": point_rate, **({"covariates": cov} if cov else {})}
+    subjects = [str(s) for s in _param(params, "SUBJECTS", "NAMES", []) if str(s).strip()]
+    if subjects:
+        meta["subjects"] = subjects
+    return meta
+
+
+#: Plug-in Gait output point → (stream, myoflow channel stem); the X component is the sagittal one.
+_PIG = {"HipAngles": ("angles", "hip_flexion"), "KneeAngles": ("angles", "knee_flexion"),
+        "AnkleAngles": ("angles", "ankle_dorsiflexion"), "HipMoment": ("moments", "hip_sagittal"),
+        "KneeMoment": ("moments", "knee_sagittal"), "AnkleMoment": ("moments", "ankle_sagittal")}
+_PIG_LABEL = re.compile(r"^(?:.*:)?([LR])(HipAngles|KneeAngles|AnkleAngles|HipMoment|KneeMoment|AnkleMoment)$")
+#: POINT:MOMENT_UNITS → factor to N·m (Plug-in Gait's moments are per kg of body mass whatever the label says).
+_MOMENT_SCALE = {"nmm": 1e-3, "n.mm": 1e-3, "n*mm": 1e-3, "nm": 1.0, "n.m": 1.0, "n*m": 1.0}
+
+
+def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: str,
+                   bad_rows: str = "error") -> dict[str, Recording] | None:
+    """``angles`` and ``moments`` Recordings from Plug-in Gait output points (None when a file has no side's
+    three sagittal angles)."""
+    labels = [str(s).strip() for s in _param(params, "POINT", "LABELS", [])]
+    points = np.asarray(c["data"]["points"], dtype=float)
+    if not labels or points.ndim != 3 or points.shape[1] != len(labels) or point_rate <= 0:
+        return None
+    found: dict[tuple[str, str], int] = {}
+    for i, lab in enumerate(labels):
+        m = _PIG_LABEL.match(lab)
+        if m and (m.group(1), m.group(2)) not in found:
+            found[(m.group(1), m.group(2))] = i
+    sides = [s for s in "LR" if all((s, k) in found for k in ("HipAngles", "KneeAngles", "AnkleAngles"))]
+    if not sides:
+        return None
+    resid = c["data"].get("residuals")
+    streams: dict[str, tuple[np.ndarray, list[str], str]] = {}
+    for stream in ("angles", "moments"):
+        rows, names = [], []
+        for side in sides:
+            for key, (st, stem) in _PIG.items():
+                if st == stream and (side, key) in found:
+                    rows.append(found[(side, key)])
+                    names.append(f"{stem}_{side.lower()}")
+        if not rows:
+            continue
+        x = points[0, rows, :].copy()  # X: flexion/extension (sagittal)
+        if resid is not None and np.shape(resid)[-2:] == points.shape[1:]:
+            x[np.asarray(resid)[0, rows, :] < 0] = np.nan  # frames the model could not compute
+        if stream == "angles":
+            unit = str(np.ravel(_param(params, "POINT", "ANGLE_UNITS", ["deg"]) or ["deg"])[0]).strip().lower()
+            if unit.startswith("rad"):
+                x = np.degrees(x)
+            elif unit and not unit.startswith("deg"):
+                raise DataError(f"POINT:ANGLE_UNITS is {unit!r}: Plug-in Gait angles are read in deg or rad", where)
+            units = "deg"
+        else:
+            unit = str(np.ravel(_param(params, "POINT", "MOMENT_UNITS", ["Nmm"]) or ["Nmm"])[0]).strip()
+            key = unit.lower().replace(" ", "").replace("·", ".").replace("/kg", "")
+            if key not in _MOMENT_SCALE:
+                raise DataError(f"POINT:MOMENT_UNITS is {unit!r}: Plug-in Gait moments are read in Nmm/kg or "
+                                "Nm/kg", where)
+            x = x * _MOMENT_SCALE[key]
+            units = "N·m/kg"
+        streams[stream] = (x, names, units)
+    # the model's outputs begin and end where every marker it needs is seen: cut the invalid frames around
+    # them (common: a few at both ends); a gap inside the trial is an error unless interpolated
+    ok = np.all(np.concatenate([np.isfinite(x) for x, _, _ in streams.values()]), axis=0)
+    if not ok.any():
+        raise DataError("the Plug-in Gait angles hold no frame the model could compute", where)
+    first, last = int(np.argmax(ok)), int(len(ok) - np.argmax(ok[::-1]))
+    out: dict[str, Recording] = {}
+    for stream, (x, names, units) in streams.items():
+        x = x[:, first:last]
+        if not np.isfinite(x).all():
+            ch, i = (int(v[0]) for v in np.nonzero(~np.isfinite(x)))
+            if bad_rows == "error":
+                n_bad = int((~np.isfinite(x).all(axis=0)).sum())
+                raise DataError(f"{n_bad} frame(s) of the Plug-in Gait {stream} inside the trial are invalid "
+                                f"(first '{names[ch]}' at {t0 + (first + i) / point_rate:.3f} s): pass --bad-rows "
+                                "interpolate (Python: bad_rows='interpolate')", where)
+            x = repair_rows(x.T, "interpolate", where)[0].T
+        out[stream] = make_recording(x, point_rate, names, where, units=[units] * len(names),
+                                     t0=t0 + first / point_rate, meta={"source": where, "model": "Plug-in Gait"})
+    return out
+
+
+def _warn_negative_offsets(params: dict, labels: Sequence[str], where: str) -> None:
+    """Warn about channels whose ``ANALOG:OFFSET`` is negative: readers disagree on them.
+
+    The C3D manual (and py-c3d, BTK) read ``(stored - OFFSET) * SCALE * GEN_SCALE``; ezc3d, which reads C3D
+    here, subtracts ``|OFFSET|`` instead, so such a channel comes out shifted by ``2 |OFFSET| SCALE GEN_SCALE``
+    from what the file's writer meant (measured on a py-c3d file, ezc3d 1.7.2). Offsets are 0 or positive in the
+    files we know of; the values are kept as ezc3d gives them, with this warning naming the shift.
+    """
+    offsets = np.ravel(np.asarray(_param(params, "ANALOG", "OFFSET", []), dtype=float))
+    if offsets.size != len(labels) or not (offsets < 0).any():
+        return
+    scales = np.ravel(np.asarray(_param(params, "ANALOG", "SCALE", np.ones(len(labels))), dtype=float))
+    gen = float(np.ravel(np.asarray(_param(params, "ANALOG", "GEN_SCALE", [1.0]), dtype=float))[0])
+    if scales.size != len(labels):
+        scales = np.ones(len(labels))
+    neg = np.flatnonzero(offsets < 0)
+    shifts = ", ".join(f"{labels[i]} (OFFSET {offsets[i]:g}: {2 * abs(offsets[i] * scales[i] * gen):g} in its unit)"
+                       for i in neg)
+    log.warning("%s: negative ANALOG:OFFSET on %s; ezc3d subtracts |OFFSET| where the C3D manual subtracts OFFSET, "
+                "so these channels may be shifted by that constant (a high-pass filter removes it; check the "
+                "vendor's export if the absolute level matters)", where, shifts)
 
 
 def _parse(path: str) -> dict:
@@ -108,8 +265,13 @@ def _parse(path: str) -> dict:
               for g, grp in c["parameters"].items() if isinstance(grp, dict)}
     header = {k: {"frame_rate": c["header"][k]["frame_rate"], "first_frame": c["header"][k]["first_frame"]}
               for k in ("points", "analogs")}
+    try:  # per point and frame; < 0 marks a frame the model (or the tracker) could not compute
+        residuals = c["data"]["meta_points"]["residuals"]
+    except (KeyError, TypeError):
+        residuals = None
     return {"parameters": params, "header": header,
-            "data": {"analogs": np.asarray(c["data"]["analogs"]), "points": np.asarray(c["data"]["points"])}}
+            "data": {"analogs": np.asarray(c["data"]["analogs"]), "points": np.asarray(c["data"]["points"]),
+                     "residuals": None if residuals is None else np.asarray(residuals)}}
 
 
 def _child(conn, path: str) -> None:  # pragma: no cover - runs in the forked child

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from fractions import Fraction
 from typing import Sequence
@@ -106,6 +107,7 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True,
         by_rate.setdefault(_exact_rate(s, duration_text), []).append(i)
     names = unique_names([s.label.strip() or f"ch{i + 1}" for i, s in enumerate(signals)], where)
 
+    subject = _patient_code(edf, p)
     streams: dict[str, Recording] = {}
     for fs, idx in by_rate.items():
         lengths = {arrays[i].size for i in idx}
@@ -134,12 +136,12 @@ def read_edf(path: str | os.PathLike, *, to_volt: bool = True,
                 "sample", kind="stable", ignore_index=True)
         streams[f"{fs:g}Hz"] = make_recording(
             data, fs, [names[i] for i in idx], where, units=units, events=events,
-            meta={"source": where, "subject": _patient_code(edf)},
+            meta={"source": where, "subject": subject},
         )
     if len(streams) == 1:
         return next(iter(streams.values()))
     log.info("%s: %d sampling rates, returning a Trial", where, len(streams))
-    return Trial(streams=streams, meta={"source": where, "subject": _patient_code(edf)})
+    return Trial(streams=streams, meta={"source": where, "subject": subject})
 
 
 _TRIGGER_LABELS = {"status", "trigger", "triggers", "trig"}
@@ -216,12 +218,33 @@ def _check_calibration(signal, where: str) -> None:
         raise DataError(f"signal {name!r}: non-finite digital/physical range in the header", where)
 
 
-def _patient_code(edf) -> str | None:
+_EDF_PLUS = (b"EDF+C", b"EDF+D", b"BDF+C", b"BDF+D")
+_BIRTHDATE = re.compile(r"\d{2}-[A-Z]{3}-\d{4}")
+
+
+def _patient_code(edf, path: Path) -> str | None:
+    """The patient code (``meta["subject"]``) of the header's patient field, when the field has one.
+
+    Only EDF+/BDF+ split that field into ``code sex birthdate name`` subfields; in a plain EDF/BDF it is free
+    text ("Subject 3 left leg", "Jane Doe"), whose first word edfio still returned as the code, so recordings
+    of different people could all read as subject "Subject". A plain file's field counts as subfields only
+    when it has their shape (what pyEDFlib and EDFbrowser write there); otherwise there is no code.
+    """
     try:
         code = edf.patient.code
     except Exception:  # non-standard patient field: nothing usable
         return None
-    return None if code in ("", "X") else code
+    if code in ("", "X"):
+        return None
+    with open(path, "rb") as fh:
+        head = fh.read(236)
+    if head[192:197] not in _EDF_PLUS:
+        tok = head[8:88].decode("latin-1").split()
+        if not (len(tok) >= 4 and tok[1] in ("M", "F", "X") and (tok[2] == "X" or _BIRTHDATE.fullmatch(tok[2]))):
+            log.info("%s: the patient field %r of this plain EDF/BDF is free text, not a patient code; no "
+                     "subject is taken from it", path, " ".join(tok))
+            return None
+    return code
 
 
 def _record_duration(n: int, fs: float, path: Path, bdf: bool) -> float:

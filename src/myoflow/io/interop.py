@@ -359,7 +359,12 @@ def to_nwb(obj: Recording | Epochs, path: str | os.PathLike, *, session_descript
 
 def read_nwb(path: str | os.PathLike) -> Recording | Epochs:
     """Read an NWB file written by :func:`to_nwb` (or any NWB file whose first
-    acquisition is a regularly sampled ``TimeSeries``) back into a container."""
+    acquisition is a regularly sampled ``TimeSeries``) back into a container.
+
+    Values are NWB's ``data × channel_conversion × conversion + offset`` (volts for an ``ElectricalSeries``);
+    a series not written by myoflow names its channels by its electrodes' ``label`` or ``location`` when those
+    are unique, else ``<series name><i>``.
+    """
     pynwb = _pynwb()
     p = Path(path)
     try:
@@ -399,7 +404,7 @@ def read_nwb(path: str | os.PathLike) -> Recording | Epochs:
         try:
             names = json.loads(ts.comments)["ch_names"]
         except (json.JSONDecodeError, KeyError, TypeError):
-            names = [f"{ts.name}{i}" for i in range(data.shape[1])]
+            names = _electrode_names(ts, data.shape[1])
         unit = "V" if ts.unit in ("V", "volts") else ts.unit
         t0 = float(ts.starting_time or 0.0)
         events = None
@@ -407,6 +412,39 @@ def read_nwb(path: str | os.PathLike) -> Recording | Epochs:
             ev = nwb.intervals["events"].to_dataframe()
             events = pd.DataFrame({"sample": np.round((ev["start_time"].to_numpy() - t0) * ts.rate).astype(np.int64),
                                    "kind": ev["kind"].astype(str).to_numpy()})
-        return Recording(data.T * float(ts.conversion), ts.rate, names, units=unit, events=events, meta=meta, t0=t0)
+        return Recording(_in_units(ts, data, str(p)).T, ts.rate, names, units=unit, events=events, meta=meta, t0=t0)
     finally:
         io.close()
+
+
+def _in_units(ts, data: np.ndarray, where: str) -> np.ndarray:
+    """A TimeSeries' stored values (samples × channels) in its unit: NWB's ``data × channel_conversion ×
+    conversion + offset``. Only ``conversion`` was applied, so a pynwb-written ElectricalSeries of int16 counts
+    with per-channel gains (``channel_conversion``) or an ``offset`` read wrong by those factors."""
+    x = data.astype(np.float64) * float(ts.conversion)
+    per_channel = getattr(ts, "channel_conversion", None)
+    if per_channel is not None:
+        factors = np.asarray(per_channel[:], dtype=np.float64)
+        if factors.shape != (x.shape[1],):
+            raise DataError(f"ElectricalSeries {ts.name!r} gives {factors.size} channel_conversion factor(s) for "
+                            f"{x.shape[1]} channel(s)", where)
+        x = x * factors
+    return x + float(getattr(ts, "offset", 0.0) or 0.0)
+
+
+def _electrode_names(ts, n: int) -> list[str]:
+    """Channel names of a series not written by myoflow: its electrodes' ``label`` (or else ``location``)
+    when they name each channel once, else ``<series name><i>``."""
+    region = getattr(ts, "electrodes", None)
+    if region is not None:
+        try:
+            table = region.table.to_dataframe().iloc[list(region.data[:])]
+        except Exception:  # a malformed region: the default names
+            table = None
+        if table is not None:
+            for col in ("label", "location"):
+                if col in table.columns:
+                    names = [str(v).strip() for v in table[col]]
+                    if len(names) == n and all(names) and len(set(names)) == n:
+                        return names
+    return [f"{ts.name}{i}" for i in range(n)]

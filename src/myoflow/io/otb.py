@@ -42,8 +42,11 @@ What is returned
   cell's N or %MVC needs the lab's calibration), named by their ``ID``.
 * One stream in all → that Recording; several → a :class:`~myoflow.containers.Trial`. ``streams=`` keeps
   some of them (``--hint streams=emg1``) so that a two-grid file can give one Recording per grid.
-* ``.sip``/``.pro`` processed signals, ``patient.xml`` and markers are not read; their member names are kept
-  in ``meta["unread_members"]``.
+* ``marker*.xml`` members: each ``<Marker>`` (``<Milliseconds>``, ``<Description>``, as MNE-Python's OTB
+  reader reads them) becomes an event of every stream; ``Sync Pulse with code: N`` is kind ``trigger`` with
+  ``code`` N, another description is its own kind.
+* ``.sip``/``.pro`` processed signals and ``patient.xml`` are not read; their member names are kept in
+  ``meta["unread_members"]``.
 
 Safety and errors
 -----------------
@@ -62,7 +65,11 @@ file with known numbers (rate, channel count, first values) was found to compare
 request that added its reader, #13303, lacked source-of-truth values too); the shared ``openhdemg-otb`` set is
 a MATLAB export, not the native file. The gain used is the XML's (adapter ``Gain`` × channel ``Gain``), as
 openhdemg and OT's Python code use it; MNE-Python takes the adapter gain from OT's table instead and warns
-when the XML disagrees, so an EMG adapter whose XML gain is ≤ 1 is read but logged as a warning.
+when the XML disagrees, so an EMG adapter whose XML gain is ≤ 1 is read but logged as a warning. Readers
+disagree on the rest too: OT Bioelettronica's own Python/MATLAB ``openOTBplus`` scripts use a 3.3 V range for
+every device and the adapter ``Gain`` alone (no channel ``Gain``), where MNE and OT's ``OpenOTBfilesConvFact.m``
+give 5 V to Quattrocento/Quattro/Due; this reader follows the latter, and a file whose channels carry a
+``Gain`` of their own other than 1 reads smaller than in those scripts by that factor.
 """
 from __future__ import annotations
 
@@ -119,6 +126,52 @@ def _read_member(tar: tarfile.TarFile, m: tarfile.TarInfo, where: str) -> bytes:
         raise DataError(f"member {m.name!r}: {len(data)} of its {m.size} bytes in the archive (truncated file?)",
                         where)
     return data
+
+
+_SYNC_RE = re.compile(r"Sync Pulse with code:\s*(-?\d+)")
+
+
+def _is_marker(member: str) -> bool:
+    name = PurePosixPath(member).name.lower()
+    return name.startswith("marker") and name.endswith(".xml")
+
+
+def _markers(tar: tarfile.TarFile, members: dict, names: Sequence[str], where: str) -> list[tuple[float, str, int]]:
+    """``(time s, kind, code)`` of the ``<Marker>`` elements of the ``marker*.xml`` members.
+
+    Each holds ``<Milliseconds>`` (from the recording's start) and ``<Description>``, as MNE-Python's OTB reader
+    (``_parse_annots``) reads them; ``Sync Pulse with code: N`` becomes kind ``trigger`` with code ``N`` (like a
+    trigger channel's pulses), any other description is the kind (code -1). A marker repeated across members
+    (OTBioLab+ may store one per file) is kept once.
+    """
+    found: set[tuple[float, str, int]] = set()
+    for name in names:
+        root = _parse_xml(_read_member(tar, members[name], where), name, where)
+        for k, m in enumerate(root.iter("Marker")):
+            ms_el, desc_el = m.find("Milliseconds"), m.find("Description")
+            try:
+                ms = float((ms_el.text or "").strip())  # type: ignore[union-attr]
+            except (AttributeError, ValueError):
+                ms = float("nan")
+            if not np.isfinite(ms):
+                raise DataError(f"member {name!r}: marker {k + 1} has no <Milliseconds> time", where)
+            desc = " ".join((desc_el.text or "").split()) if desc_el is not None else ""
+            sync = _SYNC_RE.fullmatch(desc)
+            found.add((ms / 1000.0, "trigger", int(sync.group(1))) if sync else (ms / 1000.0, desc or "marker", -1))
+    return sorted(found)
+
+
+def _with_markers(rec: Recording, markers: Sequence[tuple[float, str, int]]) -> Recording:
+    """The markers inside ``rec`` as events at its rate (``code`` -1 for a marker that carries none)."""
+    kept = [(int(round(t * rec.fs)), kind, code) for t, kind, code in markers]
+    kept = [e for e in kept if 0 <= e[0] < rec.n_samples]
+    if len(kept) < len(markers):
+        log.warning("%s: %d marker(s) fall outside the recording and are dropped", rec.meta.get("source"),
+                    len(markers) - len(kept))
+    for kind in dict.fromkeys(k for _, k, _ in kept):
+        rows = [e for e in kept if e[1] == kind]
+        rec = rec.add_events([e[0] for e in rows], kind, code=[e[2] for e in rows])
+    return rec
 
 
 def _parse_xml(raw: bytes, member: str, where: str) -> ET.Element:
@@ -236,7 +289,9 @@ def read_otb(path: str | os.PathLike, *, streams: Sequence[str] | str | None = N
             raise DataError(f"member {sig!r}: {size} bytes is not a whole number of frames of {n_total} channels × "
                             f"{bits // 8} bytes (truncated file, or DeviceTotalChannels/ad_bits wrong?)", where)
         raw = _read_member(tar, members[sig], where)
-        unread = sorted(n for n in members if n not in (sig, xml_member))
+        marker_members = sorted(n for n in members if _is_marker(n))
+        markers = _markers(tar, members, marker_members, where)
+        unread = sorted(n for n in members if n not in (sig, xml_member, *marker_members))
 
     name = (device.get("Name") or "").split(";")[0].strip()
     if power_supply is None:
@@ -336,6 +391,8 @@ def read_otb(path: str | os.PathLike, *, streams: Sequence[str] | str | None = N
         out["aux"] = make_recording(volts, fs, unique_names(aux_names, where), where, units="V",
                                     meta={**base, "note": "voltage at the amplifier input; calibrate to N/%MVC"})
 
+    if markers:
+        out = {k: _with_markers(r, markers) for k, r in out.items()}
     if streams is not None:
         wanted = [streams] if isinstance(streams, str) else [str(s) for s in streams]
         missing = [s for s in wanted if s not in out]

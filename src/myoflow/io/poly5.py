@@ -44,9 +44,14 @@ of event markers Polybench writes beside a Poly5 file (its columns are not docum
 Every size is checked against the file's size before anything is allocated: a file cut in the header or in the
 descriptions is a one-line error naming it, and one cut in a block says how many complete samples it holds.
 
-Checked only against the documented layout (files written by the test-side writer in
-``tests/io/test_poly5.py``): no published dump of a real Poly5 file (header bytes, rates and names) was found
-to compare with.
+Checked against the documented layout (files written by the test-side writer in ``tests/io/test_poly5.py``)
+and, rule by rule, against TMSi's own Python reader and MATLAB reader/writer (read, not copied): the same
+header and description offsets, ``(Lo) `` names, signal-fastest float32 blocks, a cut last block, and no
+scaling beyond the unit (their writers store the identity 0/1000/0/1000 -- the MATLAB writer as uint32, which
+read as float32 are tiny denormals forming the same identity pair). They differ from this reader in what it
+adds: TMSi's Python reader re-sorts textile-grid channels named ``R<r>C<c>`` by row and column (the names stay
+with their data, only the order differs) and keeps the ``CYCL_*`` live-impedance channels as channels, as this
+reader does with every non-trigger, non-counter channel. No published dump of a real Poly5 file was found.
 """
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def _img(path: Path, title: str) -> str:
             f"<figcaption>{html.escape(title)}</figcaption></figure>")
 
 
-#: Below this many subjects an interval of the report is flagged (percentile coverage < ~0.93 at nominal 0.95).
+#: Below this many subjects an interval of the report is flagged (coverage < ~0.94 at nominal 0.95, expanded or not).
 SMALL_COHORT = 20
 
 
@@ -76,20 +76,32 @@ def _ci_subject_counts(obj: Any) -> list[int]:
 def small_cohort_caveat(metrics: dict[str, Any]) -> str | None:
     """One sentence when the run's subject-bootstrap intervals rest on fewer than :data:`SMALL_COHORT` subjects.
 
-    A percentile bootstrap over ``n`` subjects is too narrow for small ``n`` (it ignores the ``t``
-    correction): its real coverage (:func:`myoflow.evaluate.percentile_coverage`, normal subject scores)
+    Runs record how their intervals were read (``metrics["ci_method"]``; runs before it used the plain
+    percentile interval). An expanded percentile interval (the default) is widened for ``n`` subjects
+    and still rests on roughly normal subject scores; a plain percentile interval over ``n`` subjects is
+    too narrow: its real coverage (:func:`myoflow.evaluate.percentile_coverage`, normal subject scores)
     is written beside the smallest ``n`` of the run, so a 9-subject "95 %" interval reads as ≈ 90 %.
     """
-    from ..evaluate.bootstrap import percentile_coverage
+    from scipy.stats import norm
+
+    from ..evaluate.bootstrap import expanded_alpha, expanded_coverage, percentile_coverage
 
     counts = [n for n in _ci_subject_counts(metrics.get("summary")) if n >= 2]
     if not counts or min(counts) >= SMALL_COHORT:
         return None
     n = min(counts)
-    return (f"small cohort: the 95 % subject-bootstrap intervals rest on as few as {n} subjects; a percentile "
-            f"bootstrap over {n} subjects covers only about {100 * percentile_coverage(n):.0f} % (normal subject "
-            "scores, Hesterberg 2015): read them as that, and differences whose interval barely excludes 0 as "
-            "unproven")
+    head = f"small cohort: the 95 % subject-bootstrap intervals rest on as few as {n} subjects; "
+    tail = "; differences whose interval barely excludes 0 are unproven"
+    if metrics.get("ci_method", "percentile") == "expanded":
+        cover = f"cover ≈ {100 * expanded_coverage(n):.0f} % for roughly normal subject scores"
+        if expanded_alpha(n) * 1000 < 2:  # the tail is under one replicate of 1000: the interval is their range
+            return (head + f"at {n} subjects an expanded percentile interval (Hesterberg 2015) is the range of the "
+                    f"resampled subjects' scores: they {cover}" + tail)
+        widened = norm.isf(expanded_alpha(n) / 2) / norm.isf(0.025)  # half-width ratio for normal replicates
+        return (head + f"they are expanded percentile intervals (Hesterberg 2015; ×{widened:.2f} the plain percentile "
+                f"width at {n} subjects) and {cover}: one unusual subject moves them" + tail)
+    return (head + f"a percentile bootstrap over {n} subjects covers only about {100 * percentile_coverage(n):.0f} % "
+            "(normal subject scores, Hesterberg 2015): read them as that" + tail)
 
 
 def headline_table(headline: list[dict[str, Any]]) -> str:

@@ -343,9 +343,12 @@ def _check_side(trial, side: str) -> None:
     have = set(trial["angles"].ch_names)
     if set(ANGLES_MYOFLOW) <= have:
         return
-    joints = ("hip_flexion", "knee_angle", "ankle_angle")
     other = {"r": "l", "l": "r"}.get(str(side).lower())
-    if other and not all(f"{j}_{side}" in have for j in joints) and all(f"{j}_{other}" in have for j in joints):
+    # OpenSim's names, or myoflow's per side (a Plug-in Gait C3D holding one leg)
+    for joints in (("hip_flexion", "knee_angle", "ankle_angle"), ANGLES_MYOFLOW):
+        if not (other and not all(f"{j}_{side}" in have for j in joints)
+                and all(f"{j}_{other}" in have for j in joints)):
+            continue
         raise DataError(f"the angles are the {'left' if other == 'l' else 'right'} leg's "
                         f"({', '.join(f'{j}_{other}' for j in joints)}) while data.side is {side!r}: set "
                         f"data.side: {other} (myoflow run ... --set data.side={other})",
@@ -391,7 +394,7 @@ def _undo_per_kg(trial, side: str, masses: dict | None):
     if "moments" not in trial:
         return trial
     rec = trial["moments"]
-    names = {n for n in ("hip_sagittal", "knee_sagittal", "ankle_sagittal")} | {
+    names = {m for n in ("hip_sagittal", "knee_sagittal", "ankle_sagittal") for m in (n, f"{n}_{side}")} | {
         OPENSIM_MOMENTS[k][0].format(s=side) for k in ("hip_sagittal", "knee_sagittal", "ankle_sagittal")}
     rows = [i for i, c in enumerate(rec.ch_names) if c in names]
     if not rows:

@@ -4,7 +4,7 @@ Everything here reads the predictions table (one row per evaluated window with
 ``model``, ``subject``, ``burst_key``, ``truth``, ``prediction``, ``prob_<class>``,
 ``condition`` and ``fold``), so the summary can be rebuilt from a run directory.
 
-Confidence intervals are cluster-bootstrap percentile intervals: over SUBJECTS
+Confidence intervals are cluster-bootstrap (expanded percentile) intervals: over SUBJECTS
 for a condition's accuracy (windows and bursts of one subject are correlated),
 over BURSTS for one subject's accuracy (channels of one burst are near-copies).
 Intervals come from :func:`myoflow.evaluate.cluster_bootstrap` on per-cluster
@@ -70,7 +70,7 @@ def burst_votes(frame: pd.DataFrame) -> pd.DataFrame:
 def cluster_bootstrap_accuracy(correct: np.ndarray, clusters: np.ndarray, n_boot: int = 1000,
                                seed: int | np.random.Generator = 0, alpha: float = 0.05
                                ) -> tuple[float, float | None, float | None]:
-    """Accuracy with a percentile cluster-bootstrap interval (:func:`myoflow.evaluate.cluster_bootstrap`).
+    """Accuracy with a cluster-bootstrap interval (:func:`myoflow.evaluate.cluster_bootstrap`).
 
     Returns ``(point, lo, hi)``; ``lo``/``hi`` are None with a single cluster (no spread to resample).
     """

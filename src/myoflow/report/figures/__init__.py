@@ -48,7 +48,7 @@ def drop_finished_layout(fig) -> None:
 def error_bar(point, low, high) -> list[list[float]]:
     """``yerr`` for matplotlib from a point and its interval: ``[[point - low], [high - point]]``, clipped at 0.
 
-    A percentile bootstrap interval need not contain its point estimate (few subjects, a skewed metric);
+    A bootstrap percentile interval need not contain its point estimate (few subjects, a skewed metric);
     matplotlib refuses negative error bars, which left the whole figure out of the report.
     """
     lo, hi = np.atleast_1d(np.asarray(point, float) - np.asarray(low, float)), \
