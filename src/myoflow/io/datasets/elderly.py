@@ -35,6 +35,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from ...cache import default_cache_dir
 from ...containers import Trial
 from ...errors import DataError, require
 from .. import native
@@ -48,16 +49,6 @@ FS = 2000.0  # Hz (SAS1000 V8; upstream README)
 TASKS = ("VL", "BF", "TA", "GL")  # order of the columns and of the DNM columns
 _SHEET_TASK = {"EMG_VL": "VL", "EMG_BF": "BF", "EMG_TA": "TA", "EMB_TA": "TA", "EMG_LG": "GL", "EMG_GL": "GL"}
 _CACHE_VERSION = "v1"
-
-
-def default_cache_dir() -> Path:
-    """``$MYOFLOW_CACHE`` if set, else the platform's user cache dir for myoflow."""
-    env = os.environ.get("MYOFLOW_CACHE")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("myoflow"))
 
 
 def detect_elderly_lowerlimb(path: Path) -> bool:
