@@ -205,3 +205,25 @@ def test_for_side_leaves_opensim_names_alone():
     pig = Trial({"angles": Recording(np.zeros((6, 10)), 100.0, [f"{j}_{s}" for s in "lr" for j in
                                                                 ("hip_flexion", "knee_flexion", "ankle_dorsiflexion")])})
     assert for_side(pig, "r")["angles"].ch_names == ("hip_flexion", "knee_flexion", "ankle_dorsiflexion")
+
+
+def test_labels_past_255_are_read_from_labels2(tmp_path):
+    # a Nexus trial with many markers keeps its model outputs in POINT:LABELS2; 300 analog channels (an HD grid)
+    # keep theirs in ANALOG:LABELS2: both were lost (model outputs not found, analogs named analog1..300)
+    t = _walk(strides=3)
+    src = ezc3d.c3d(str(write_pig_c3d(tmp_path / "w.c3d", t, prefix="")))
+    labels = list(src["parameters"]["POINT"]["LABELS"]["value"])
+    pts, emg = src["data"]["points"], src["data"]["analogs"]
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [200.0]
+    c["parameters"]["POINT"]["LABELS"]["value"] = tuple([f"M{i}" for i in range(260)] + labels)
+    c.add_parameter("POINT", "MOMENT_UNITS", "Nmm")
+    c["parameters"]["ANALOG"]["RATE"]["value"] = [1000.0]
+    c["parameters"]["ANALOG"]["LABELS"]["value"] = tuple(f"EMG{i}" for i in range(300))
+    c["data"]["points"] = np.concatenate([np.ones((4, 260, pts.shape[-1])), pts], axis=1)
+    c["data"]["analogs"] = np.repeat(emg[:, :1], 300, axis=1)
+    c.write(str(tmp_path / "many.c3d"))
+    assert "LABELS2" in ezc3d.c3d(str(tmp_path / "many.c3d"))["parameters"]["POINT"]
+    trial = read(tmp_path / "many.c3d")
+    assert isinstance(trial, Trial) and trial["angles"].ch_names[1] == "knee_flexion_l"
+    assert trial["emg"].ch_names[-1] == "EMG299"

@@ -51,6 +51,17 @@ def _param(params: dict, group: str, name: str, default=None):
         return default
 
 
+def _list_param(params: dict, group: str, name: str) -> list[str]:
+    """A C3D string list, continued past 255 entries in ``NAME2``, ``NAME3`` ... (how C3D writers and ezc3d
+    store the 256th label on: a Nexus trial with many markers keeps its model outputs there)."""
+    out = [str(v).strip() for v in (_param(params, group, name, []) or [])]
+    k = 2
+    while _param(params, group, f"{name}{k}") is not None:
+        out += [str(v).strip() for v in _param(params, group, f"{name}{k}")]
+        k += 1
+    return out
+
+
 def read_c3d(
     path: str | os.PathLike,
     *,
@@ -111,12 +122,12 @@ def read_c3d(
     if promised is not None and n_frames is not None and n_frames < promised:
         # ezc3d reads a cut-off file without complaint (and rewrites its header copy to match).
         raise DataError(f"C3D file is truncated: its header promises {promised} frames, the file holds {n_frames}", where)
-    labels = [str(s).strip() for s in _param(params, "ANALOG", "LABELS", [])]
+    labels = _list_param(params, "ANALOG", "LABELS")
     if len(labels) != data.shape[0]:
         labels = [f"analog{i + 1}" for i in range(data.shape[0])]
     labels = unique_names(labels, where)
     _warn_negative_offsets(params, labels, where)
-    units = [str(u).strip() or "a.u." for u in _param(params, "ANALOG", "UNITS", [])]
+    units = [u or "a.u." for u in _list_param(params, "ANALOG", "UNITS")]
     if len(units) != data.shape[0]:
         units = ["a.u."] * data.shape[0]
     if channels is not None:
@@ -169,7 +180,7 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
                    bad_rows: str = "error") -> dict[str, Recording] | None:
     """``angles`` and ``moments`` Recordings from Plug-in Gait output points (None when a file has no side's
     three sagittal angles)."""
-    labels = [str(s).strip() for s in _param(params, "POINT", "LABELS", [])]
+    labels = _list_param(params, "POINT", "LABELS")
     points = np.asarray(c["data"]["points"], dtype=float)
     if not labels or points.ndim != 3 or points.shape[1] != len(labels) or point_rate <= 0:
         return None
