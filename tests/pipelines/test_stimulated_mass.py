@@ -157,7 +157,8 @@ def test_summary_headline_and_figures(setup, results, tmp_path):
     preds = pd.concat([r.predictions.assign(condition=r.condition, fold=r.fold_id)
                        for r in results if len(r.predictions)], ignore_index=True)
     figs = pipe.figures(cfg, summary, preds, tmp_path)
-    assert [t for t, _ in figs] == ["Confusion matrices (attention Bi-LSTM)", "Attention maps", "Model comparison"]
+    assert [t for t, _ in figs][:3] == ["Confusion matrices (attention Bi-LSTM)", "Attention maps", "Model comparison"]
+    assert len(figs) == 4 and figs[3][0].startswith("Paired differences")  # the summary has comparisons
     for _, p in figs:
         assert Path(p).stat().st_size > 5000
 

@@ -1194,6 +1194,7 @@ class GaitEmgPipeline(Pipeline):
 
     def figures(self, cfg: GaitEmgConfig, summary: dict[str, Any], predictions: pd.DataFrame,
                 run_dir: Path) -> list[tuple[str, Path]]:
+        from ...report.figures import paired_differences
         from ...report.figures.gait_emg import ensemble_figure, torque_figure
 
         out = []
@@ -1212,4 +1213,19 @@ class GaitEmgPipeline(Pipeline):
                 p = torque_figure(names, *cycles_from_frame(tq, names), cond,
                                   Path(run_dir) / "figures" / f"torques_{safe}.png")
                 out.append((f"Joint moments, {cond}: truth vs torque MLP (mean ± SD)", p))
+        rows = []
+        for cond, e in sorted((summary.get("conditions") or {}).items()):
+            d = e.get("torque_minus_baseline_subject_bootstrap")
+            for key, label in (("pooled", "pooled over test subjects"), ("per_subject", "mean of per-subject")):
+                if d and d.get(key):
+                    rows.append((f"{cond}: {label}", d[key]["mean"], d[key]["ci_low"], d[key]["ci_high"]))
+            b = e.get("torque_minus_baseline_block_bootstrap")
+            if b:
+                rows.append((f"{cond}: blocks of test cycles", b["mean"], b["ci_low"], b["ci_high"]))
+        p = paired_differences(rows, Path(run_dir) / "figures" / "paired_differences.png",
+                               xlabel="mean R² of ensemble averages, torque-based − baseline",
+                               title="Torque-based − direct baseline, same folds (paired bootstrap 95 % CI)")
+        if p is not None:
+            out.append(("Paired differences: torque-based − direct baseline (green: above 0, red: below, "
+                        "grey: holds 0)", p))
         return out

@@ -170,7 +170,7 @@ def _comparisons(preds: pd.DataFrame, classes, n_boot: int, seed: int) -> dict[s
                     d = subject_bootstrap(models[a], classes, n_boot, seed, other=models[b])
                 except ValueError:
                     continue
-                out.setdefault(cond, {})[name] = {k: d[k] for k in ("accuracy", "f1_macro")}
+                out.setdefault(cond, {})[name] = {"model": a, "baseline": b, **{k: d[k] for k in ("accuracy", "f1_macro")}}
     return out
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..._atomic import atomic_path
 
-__all__ = ["pyplot", "save_png", "drop_finished_layout"]
+__all__ = ["pyplot", "save_png", "drop_finished_layout", "paired_differences"]
 
 
 def pyplot():
@@ -67,3 +67,39 @@ def save_png(fig, path: str | os.PathLike, dpi: int = 110, tight: bool = True) -
             fig.savefig(tmp, dpi=dpi, format="png")
     pyplot().close(fig)
     return path
+
+
+def paired_differences(rows, path: str | os.PathLike, *, title: str, xlabel: str) -> Path | None:
+    """Forest plot of paired differences (model − baseline in the same folds) with their intervals.
+
+    Parameters
+    ----------
+    rows : sequence of (label, difference, ci_low, ci_high)
+        One comparison each; bounds may be None (fewer than 2 subjects: drawn as a point).
+    path : where the PNG goes.
+    title, xlabel : str
+
+    Returns
+    -------
+    Path, or None when there is no finite difference to draw. An interval wholly above 0 is drawn
+    green, wholly below red, one that holds 0 grey: the reader sees at once which differences the
+    cohort supports.
+    """
+    rows = [(str(lab), float(d), lo, hi) for lab, d, lo, hi in rows if d is not None and np.isfinite(float(d))]
+    if not rows:
+        return None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.32 * len(rows)))
+    for y, (_, d, lo, hi) in enumerate(reversed(rows)):
+        has_ci = lo is not None and hi is not None and np.isfinite([lo, hi]).all()
+        colour = "grey" if not has_ci or lo <= 0 <= hi else ("tab:green" if lo > 0 else "tab:red")
+        if has_ci:
+            ax.plot([lo, hi], [y, y], color=colour, lw=2, solid_capstyle="butt")
+        ax.plot([d], [y], "o", color=colour, ms=5)
+    ax.axvline(0.0, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([lab for lab, *_ in reversed(rows)], fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return save_png(fig, path)

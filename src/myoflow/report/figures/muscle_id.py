@@ -10,6 +10,7 @@ import pandas as pd
 
 from . import pyplot as _plt
 from . import error_bar as _error_bar
+from . import paired_differences
 from . import save_png as _save
 from ..._runnames import MUSCLE_ID_LEGACY_MAIN as MAIN, is_main_task
 
@@ -164,4 +165,12 @@ def make_figures(summary: dict[str, Any], predictions: pd.DataFrame, out: Path) 
         figs.append((f"Accuracy per cohort, scheme and task (models side by side{paper})", p))
     figs += _confusions(summary, out)
     figs += _per_subject(summary, out)
+    rows = [(f"{cond}: {c['model']} − {c['baseline']}", 100 * c["diff"],
+             None if c.get("ci_low") is None else 100 * c["ci_low"],
+             None if c.get("ci_high") is None else 100 * c["ci_high"])
+            for cond, comps in sorted((summary.get("comparisons") or {}).items()) for c in comps.values()]
+    p = paired_differences(rows, out / "paired_differences.png", xlabel="window accuracy difference (points)",
+                           title="Deep models − classic baselines, same folds (paired subject-bootstrap 95 % CI)")
+    if p is not None:
+        figs.append(("Paired differences: deep models − baselines (green: above 0, red: below, grey: holds 0)", p))
     return figs

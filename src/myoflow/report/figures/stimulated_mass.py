@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import pyplot as _plt
 from . import error_bar as _error_bar
+from . import paired_differences
 from . import save_png as _save
 
 __all__ = ["make_figures", "plot_confusions", "plot_attention", "plot_model_comparison", "plot_attention_single"]
@@ -189,4 +190,13 @@ def make_figures(classes: list[str], summary: dict[str, Any], predictions: pd.Da
     p = plot_model_comparison(summary, fdir / "model_comparison.png")
     if p:
         out.append(("Model comparison", p))
+    rows = [(f"{freq}: {c['model']} − {c['baseline']}" if "model" in c else f"{freq}: {name}", c["accuracy"]["value"],
+             c["accuracy"].get("ci_low"), c["accuracy"].get("ci_high"))
+            for freq, comps in (summary.get("comparisons") or {}).items() for name, c in comps.items()
+            if isinstance(c, dict) and isinstance(c.get("accuracy"), dict)]
+    p = paired_differences(rows, fdir / "paired_differences.png", xlabel="accuracy difference",
+                           title="Paired differences in the same folds (subject-bootstrap 95 % CI)")
+    if p:
+        out.append(("Paired differences: the attention Bi-LSTM's gains and its margin over each baseline "
+                    "(green: above 0, red: below, grey: holds 0)", p))
     return out
