@@ -230,6 +230,14 @@ def _moments(trial: Trial, side: str, body_mass: float) -> Recording:
 
         if "grf" not in trial:
             # the torque route predicts joint moments: recorded ones, or ones computed from the GRF
+            if str(trial.source or "").lower().endswith(".c3d"):
+                # the generic way out (GRF) is closed for a C3D: its force plates are not read as a 'grf' stream
+                side_l = "L" if side == "l" else "R"
+                raise DataError(f"the C3D holds no Plug-in Gait moments ({side_l}HipMoment, {side_l}KneeMoment, "
+                                f"{side_l}AnkleMoment; streams: {trial.names}) and myoflow does not read a C3D's force "
+                                "plates: gait-emg predicts joint moments, so run the model's kinetics and export "
+                                "the C3D again (or give an OpenSim inverse-dynamics .sto as the 'moments' stream)",
+                                trial.source)
             raise DataError(f"trial has neither a 'moments' nor a 'grf' stream (streams: {trial.names}): gait-emg "
                             "predicts joint moments, so it needs them (an OpenSim inverse-dynamics .sto) or the "
                             "ground reaction forces to compute them by inverse dynamics", trial.source)

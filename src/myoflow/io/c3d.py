@@ -97,6 +97,12 @@ def read_c3d(
     analogs = np.asarray(c["data"]["analogs"])
     if analogs.size == 0 or analogs.ndim != 3:
         if model is not None:  # a model's output without EMG: the kinematics of a walk (myoflow predict)
+            # the file's gait events go on the angles (no analog clock to put them on): without them the heel
+            # strikes were re-detected from the kinematics, which finds fewer cycles
+            a = model["angles"]
+            events = _events(params, a.fs, a.t0, a.n_samples, "the Plug-in Gait angles")
+            if events is not None:
+                model["angles"] = a.replace(events=events)
             return Trial(model, meta=_trial_meta(params, where, point_rate))
         points = np.asarray(c["data"]["points"])
         n_points = int(points.shape[1]) if points.ndim == 3 and points.size else 0
@@ -174,11 +180,29 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
     if not labels or points.ndim != 3 or points.shape[1] != len(labels) or point_rate <= 0:
         return None
     found: dict[tuple[str, str], int] = {}
+    owners: dict[str, str] = {}  # 'Subject:' prefix → its first output label
     for i, lab in enumerate(labels):
         m = _PIG_LABEL.match(lab)
         if m and (m.group(1), m.group(2)) not in found:
             found[(m.group(1), m.group(2))] = i
-    sides = [s for s in "LR" if all((s, k) in found for k in ("HipAngles", "KneeAngles", "AnkleAngles"))]
+        if m and ":" in lab:
+            owners.setdefault(lab.rsplit(":", 1)[0].strip(), lab)
+    if len(owners) > 1:
+        # two subjects walked in one capture: taking the first one's outputs beside EMG that belongs to one of
+        # them (or to both) would pair the wrong legs silently
+        raise DataError(f"the Plug-in Gait outputs of {len(owners)} subjects are in this file "
+                        f"({', '.join(repr(k) for k in owners)}): myoflow reads one subject per trial; export "
+                        "each subject's trial to its own C3D", where)
+    angle_keys = ("HipAngles", "KneeAngles", "AnkleAngles")
+    sides = [s for s in "LR" if all((s, k) in found for k in angle_keys)]
+    for s in "LR":
+        missing = [f"{s}{k}" for k in angle_keys if (s, k) not in found]
+        if s not in sides and len(missing) < len(angle_keys):
+            # one leg exported incompletely: say why its outputs are not read (they would vanish silently)
+            log.warning("%s: the %s leg's Plug-in Gait outputs lack %s, so none of them (%s) is read: gait-emg "
+                        "needs the hip, knee and ankle angles of a side (export them all from the model)", where,
+                        {"L": "left", "R": "right"}[s], ", ".join(missing),
+                        ", ".join(labels[i] for (side, _), i in found.items() if side == s))
     if not sides:
         return None
     resid = c["data"].get("residuals")
@@ -408,7 +432,8 @@ def _frames_in_file_header(path, params: dict) -> int | None:
     return n if n > 0 else None
 
 
-def _events(params: dict, rate: float, t0: float, n: int) -> pd.DataFrame | None:
+def _events(params: dict, rate: float, t0: float, n: int, on: str = "the analog data") -> pd.DataFrame | None:
+    """The C3D events at the nearest sample of a stream of ``n`` samples at ``rate`` Hz starting at ``t0`` s."""
     times = _param(params, "EVENT", "TIMES")
     labels = _param(params, "EVENT", "LABELS", [])
     if times is None or not len(labels):
@@ -422,6 +447,6 @@ def _events(params: dict, rate: float, t0: float, n: int) -> pd.DataFrame | None
     sample = np.round((seconds - t0) * rate).astype("int64")
     keep = (sample >= 0) & (sample < n)
     if not keep.all():
-        log.warning("dropping %d C3D event(s) outside the analog data", int((~keep).sum()))
+        log.warning("dropping %d C3D event(s) outside %s", int((~keep).sum()), on)
     kinds = [f"{str(contexts[i]).strip()} {str(labels[i]).strip()}".strip() for i in np.flatnonzero(keep)]
     return pd.DataFrame({"sample": sample[keep], "kind": kinds, "time_s": seconds[keep]})

@@ -1,0 +1,117 @@
+"""A tenth sweep of new labs: Vicon Plug-in Gait C3D variants (and the vendor readers) through the pipelines.
+
+Each test is the smallest input that showed the problem; each fails without its fix.
+
+Tried and already fine (no test added here): both legs in one file (``side=l`` and ``r`` each get their own
+angles, moments and ``Left/Right Foot Strike`` events); angles at 100 Hz beside EMG at 1000 or 2000 Hz; EMG
+analogs in mV and µV (scaled to V); a ``Subject:`` prefix on some output labels only; an invalid model frame
+inside the trial (one line naming its time and ``--bad-rows interpolate``); events of context ``General``
+(warned as side-less, heel strikes detected instead, with the ``--event-map`` way out); ``predict`` of a trained
+gait run on a PiG C3D without moments (the moments are not needed to predict).
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from myoflow.io import read
+
+from ._builders import cli as _cli, one_error_line as _one_error_line, write_pig_c3d
+
+ezc3d = pytest.importorskip("ezc3d")
+
+
+def _walk(strides: int = 4):
+    from myoflow.simulate.protocols.gait import simulate_gait
+
+    return simulate_gait(1, 0, strides, fs_sim=2048.0, noise=False)[0][0]
+
+
+def _pig(path, **kw):
+    return write_pig_c3d(path, _walk(), **kw)
+
+
+def _rewrite(path, labels=None, drop_analogs=False, drop_points=()):
+    """Edit a written C3D in place: new POINT:LABELS, no analog channels, or some points removed."""
+    c = ezc3d.c3d(str(path))
+    if drop_points:
+        keep = [i for i, lab in enumerate(c["parameters"]["POINT"]["LABELS"]["value"]) if lab not in drop_points]
+        labels = [c["parameters"]["POINT"]["LABELS"]["value"][i] for i in keep]
+        pts = c["data"]["points"][:, keep]
+        c["data"]["points"] = pts
+        c["data"]["meta_points"]["residuals"] = np.zeros((1, len(keep), pts.shape[-1]))
+        c["data"]["meta_points"]["camera_masks"] = np.zeros((7, len(keep), pts.shape[-1]), dtype=bool)
+    if labels is not None:
+        c["parameters"]["POINT"]["LABELS"]["value"] = tuple(labels)
+    if drop_analogs:
+        c["parameters"]["ANALOG"]["LABELS"]["value"] = ()
+        c["parameters"]["ANALOG"]["UNITS"]["value"] = ()
+        c["data"]["analogs"] = np.zeros((1, 0, c["data"]["points"].shape[-1] * 5))
+    c.write(str(path))
+    return path
+
+
+# ------------------------------------------------------------------ kinematics-only PiG C3D: its events are kept
+def test_kinematics_only_c3d_keeps_its_foot_strike_events(tmp_path):
+    # was: without analogs the events had no stream to go on and were dropped; predict re-detected the heel
+    # strikes from the kinematics and found 2 of the 4 cycles of the walk
+    from myoflow.biomech.gait_trials import heel_strike_times
+
+    p = _rewrite(_pig(tmp_path / "kin.c3d", prefix=""), drop_analogs=True)
+    trial = read(p)
+    a = trial["angles"]
+    assert set(a.events["kind"]) == {"Left Foot Strike"}
+    src = _walk()["angles"]
+    np.testing.assert_array_equal(np.sort(a.events["sample"].to_numpy()), src.events_of("heel_strike"))
+    hs, how = heel_strike_times(trial, "l")
+    assert how.startswith("events") and hs.size == src.events_of("heel_strike").size
+
+
+# ------------------------------------------------------------------ two subjects' outputs in one capture
+def test_two_subjects_plug_in_gait_outputs_are_refused(tmp_path, capsys):
+    # was: read as one trial with the first subject's angles and moments, the second's silently ignored
+    p = _pig(tmp_path / "two.c3d")
+    c = ezc3d.c3d(str(p))
+    labels = list(c["parameters"]["POINT"]["LABELS"]["value"])
+    labels[3:6] = [lab.replace("Pat01:", "Pat02:").replace("Moment", "Angles") for lab in labels[3:6]]
+    _rewrite(p, labels=labels)
+    code, _, err = _cli(["inspect", p], capsys)
+    line = _one_error_line(code, err)
+    assert str(p) in line and "'Pat01'" in line and "'Pat02'" in line and "own C3D" in line
+
+
+def test_a_subject_prefix_on_some_labels_only_is_one_subject(tmp_path):
+    p = _pig(tmp_path / "some.c3d")
+    labels = list(ezc3d.c3d(str(p))["parameters"]["POINT"]["LABELS"]["value"])
+    _rewrite(p, labels=[lab.replace("Pat01:", "") if "Knee" in lab else lab for lab in labels])
+    assert read(p)["angles"].ch_names == ("hip_flexion_l", "knee_flexion_l", "ankle_dorsiflexion_l")
+
+
+# ------------------------------------------------------------------ one leg exported incompletely
+def test_a_leg_missing_one_angle_is_warned_about_naming_it(tmp_path, caplog):
+    # was: LKneeAngles/LAnkleAngles without LHipAngles read as a plain Recording with no word, and gait-emg
+    # then asked for joint angles 'in OpenSim .mot/.sto, C3D or CSV' of a C3D that holds them
+    p = _rewrite(_pig(tmp_path / "nohip.c3d"), drop_points=("Pat01:LHipAngles",))
+    with caplog.at_level(logging.WARNING, logger="myoflow.io.c3d"):
+        rec = read(p)
+    assert not hasattr(rec, "names")  # still the EMG (muscle-id, inspect read it)
+    msg = " ".join(r.getMessage() for r in caplog.records)
+    assert str(p) in msg and "left leg" in msg and "lack LHipAngles" in msg and "Pat01:LKneeAngles" in msg
+
+
+# ------------------------------------------------------------------ no moments: the GRF way out is closed for a C3D
+def test_c3d_without_moments_tells_to_export_the_kinetics(tmp_path):
+    from myoflow.biomech.gait_cycles import trial_to_cycles
+    from myoflow.errors import DataError
+
+    p = _rewrite(_pig(tmp_path / "nomom.c3d", prefix=""), drop_points=("LHipMoment", "LKneeMoment", "LAnkleMoment"))
+    trial = read(p)
+    assert "moments" not in trial.names
+    with pytest.raises(DataError) as exc:
+        trial_to_cycles(trial, side="l", emg_map={f"L_{m}": m for m in _walk()["emg"].ch_names})
+    msg = str(exc.value)
+    # was: "needs them (an OpenSim inverse-dynamics .sto) or the ground reaction forces", which a C3D's force
+    # plates cannot give (myoflow does not read them)
+    assert str(p) in msg and "LHipMoment" in msg and "force plates" in msg and "\n" not in msg
