@@ -115,3 +115,35 @@ def test_c3d_without_moments_tells_to_export_the_kinetics(tmp_path):
     # was: "needs them (an OpenSim inverse-dynamics .sto) or the ground reaction forces", which a C3D's force
     # plates cannot give (myoflow does not read them)
     assert str(p) in msg and "LHipMoment" in msg and "force plates" in msg and "\n" not in msg
+
+
+def test_kinematics_only_c3d_missing_an_angle_says_which(tmp_path, capsys):
+    # was: "no analog channels (it holds 7 marker trajectories and no Plug-in Gait angles (LKneeAngles ...)",
+    # of a file that holds LKneeAngles
+    p = _rewrite(_pig(tmp_path / "kin.c3d"), drop_analogs=True)
+    p = _rewrite(p, drop_points=("Pat01:LHipAngles",))
+    code, _, err = _cli(["inspect", p], capsys)
+    line = _one_error_line(code, err)
+    assert str(p) in line and "lack LHipAngles" in line and "Pat01:LKneeAngles" in line
+    assert "no Plug-in Gait angles" not in line
+
+
+# ------------------------------------------------------------------ predict of the other leg than the run's
+def test_predict_of_the_other_leg_does_not_tell_to_set_data_side(tmp_path):
+    # was: "set data.side: r (myoflow run ... --set data.side=r)": predict takes the trained run's side, so
+    # that way out did not exist; the message now says the run's side is the trained one
+    from myoflow.errors import DataError
+    from myoflow.experiments import load_config
+    from myoflow.pipelines.gait_emg.pipeline import _cycles_from_trials
+
+    p = _rewrite(_pig(tmp_path / "right.c3d", side="R", prefix=""), drop_analogs=True)
+    cfg = load_config({"name": "g", "pipeline": "gait-emg", "data": {"source": "folder", "path": str(tmp_path),
+                                                                      "side": "l"}})
+    with pytest.raises(DataError) as exc:
+        _cycles_from_trials([("right", read(p))], cfg, user=True, kinematics_only=True)
+    msg = str(exc.value)
+    assert "right leg" in msg and "trained on data.side 'l'" in msg and "--set data.side=r" in msg
+    assert "set data.side: r" not in msg
+    with pytest.raises(DataError) as exc:  # training on it still names the setting
+        _cycles_from_trials([("right", read(p))], cfg, user=True)
+    assert "set data.side: r" in str(exc.value)

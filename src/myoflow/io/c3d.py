@@ -106,7 +106,11 @@ def read_c3d(
             return Trial(model, meta=_trial_meta(params, where, point_rate))
         points = np.asarray(c["data"]["points"])
         n_points = int(points.shape[1]) if points.ndim == 3 and points.size else 0
-        held = (f" (it holds {n_points} marker trajectories and no Plug-in Gait angles (LKneeAngles ...), which "
+        point_labels = [str(lab).strip() for lab in _param(params, "POINT", "LABELS", [])]
+        partial = "; ".join(_incomplete_legs(point_labels, _pig_outputs(point_labels, where)))
+        held = (f" and {partial} (a side's three angles are what myoflow reads: export them all from the model)"
+                if partial else
+                f" (it holds {n_points} marker trajectories and no Plug-in Gait angles (LKneeAngles ...), which "
                 "is what myoflow reads of points: export joint angles from your modelling software, e.g. Nexus "
                 "Plug-in Gait or OpenSim .mot, and the EMG as analog channels)" if n_points else "")
         raise DataError(f"C3D file has no analog channels{held}", where)
@@ -171,14 +175,12 @@ _PIG_LABEL = re.compile(r"^(?:.*:)?([LR])(HipAngles|KneeAngles|AnkleAngles|HipMo
 _MOMENT_SCALE = {"nmm": 1e-3, "n.mm": 1e-3, "n*mm": 1e-3, "nm": 1.0, "n.m": 1.0, "n*m": 1.0}
 
 
-def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: str,
-                   bad_rows: str = "error") -> dict[str, Recording] | None:
-    """``angles`` and ``moments`` Recordings from Plug-in Gait output points (None when a file has no side's
-    three sagittal angles)."""
-    labels = [str(s).strip() for s in _param(params, "POINT", "LABELS", [])]
-    points = np.asarray(c["data"]["points"], dtype=float)
-    if not labels or points.ndim != 3 or points.shape[1] != len(labels) or point_rate <= 0:
-        return None
+_ANGLE_KEYS = ("HipAngles", "KneeAngles", "AnkleAngles")
+
+
+def _pig_outputs(labels: Sequence[str], where: str) -> dict[tuple[str, str], int]:
+    """``{(side, output): index into labels}`` of the Plug-in Gait outputs among point ``labels``; an error when
+    they belong to two subjects (their ``Subject:`` prefixes differ)."""
     found: dict[tuple[str, str], int] = {}
     owners: dict[str, str] = {}  # 'Subject:' prefix → its first output label
     for i, lab in enumerate(labels):
@@ -193,16 +195,35 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
         raise DataError(f"the Plug-in Gait outputs of {len(owners)} subjects are in this file "
                         f"({', '.join(repr(k) for k in owners)}): myoflow reads one subject per trial; export "
                         "each subject's trial to its own C3D", where)
-    angle_keys = ("HipAngles", "KneeAngles", "AnkleAngles")
-    sides = [s for s in "LR" if all((s, k) in found for k in angle_keys)]
+    return found
+
+
+def _incomplete_legs(labels: Sequence[str], found: dict[tuple[str, str], int]) -> list[str]:
+    """A phrase per leg that has some Plug-in Gait outputs but not its three sagittal angles."""
+    out = []
     for s in "LR":
-        missing = [f"{s}{k}" for k in angle_keys if (s, k) not in found]
-        if s not in sides and len(missing) < len(angle_keys):
-            # one leg exported incompletely: say why its outputs are not read (they would vanish silently)
-            log.warning("%s: the %s leg's Plug-in Gait outputs lack %s, so none of them (%s) is read: gait-emg "
-                        "needs the hip, knee and ankle angles of a side (export them all from the model)", where,
-                        {"L": "left", "R": "right"}[s], ", ".join(missing),
-                        ", ".join(labels[i] for (side, _), i in found.items() if side == s))
+        missing = [f"{s}{k}" for k in _ANGLE_KEYS if (s, k) not in found]
+        if missing and any(side == s for side, _ in found):
+            have = ", ".join(labels[i] for (side, _), i in found.items() if side == s)
+            out.append(f"the {'left' if s == 'L' else 'right'} leg's Plug-in Gait outputs ({have}) lack "
+                       f"{', '.join(missing)}")
+    return out
+
+
+def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: str,
+                   bad_rows: str = "error") -> dict[str, Recording] | None:
+    """``angles`` and ``moments`` Recordings from Plug-in Gait output points (None when a file has no side's
+    three sagittal angles)."""
+    labels = [str(s).strip() for s in _param(params, "POINT", "LABELS", [])]
+    points = np.asarray(c["data"]["points"], dtype=float)
+    if not labels or points.ndim != 3 or points.shape[1] != len(labels) or point_rate <= 0:
+        return None
+    found = _pig_outputs(labels, where)
+    sides = [s for s in "LR" if all((s, k) in found for k in _ANGLE_KEYS)]
+    for leg in _incomplete_legs(labels, found):
+        # one leg exported incompletely: say why its outputs are not read (they would vanish silently)
+        log.warning("%s: %s, so none of them is read: gait-emg needs the hip, knee and ankle angles of a side "
+                    "(export them all from the model)", where, leg)
     if not sides:
         return None
     resid = c["data"].get("residuals")
