@@ -147,3 +147,18 @@ def test_predict_of_the_other_leg_does_not_tell_to_set_data_side(tmp_path):
     with pytest.raises(DataError) as exc:  # training on it still names the setting
         _cycles_from_trials([("right", read(p))], cfg, user=True)
     assert "set data.side: r" in str(exc.value)
+
+
+# ------------------------------------------------------------------ the way out of an invalid frame exists
+@pytest.mark.parametrize("kind", ["c3d", "csv"])
+def test_bad_rows_message_names_the_command_that_has_the_option(tmp_path, capsys, kind):
+    # was: "pass --bad-rows interpolate" from `myoflow inspect` / `myoflow predict`, which have no such option
+    # (only `myoflow convert` has; predict then takes the converted .h5)
+    if kind == "c3d":
+        p = _pig(tmp_path / "gap.c3d", invalid_frame=300)
+    else:
+        p = tmp_path / "gap.csv"
+        p.write_text("time,a\n" + "".join(f"{i / 1000:.3f},{'nan' if i == 5 else i}\n" for i in range(20)))
+    code, _, err = _cli(["inspect", p], capsys)
+    line = _one_error_line(code, err)
+    assert str(p) in line and "myoflow convert --bad-rows" in line

@@ -270,8 +270,8 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
             if bad_rows == "error":
                 n_bad = int((~np.isfinite(x).all(axis=0)).sum())
                 raise DataError(f"{n_bad} frame(s) of the Plug-in Gait {stream} inside the trial are invalid "
-                                f"(first '{names[ch]}' at {t0 + (first + i) / point_rate:.3f} s): pass --bad-rows "
-                                "interpolate (Python: bad_rows='interpolate')", where)
+                                f"(first '{names[ch]}' at {t0 + (first + i) / point_rate:.3f} s): bridge it with myoflow "
+                                "convert --bad-rows interpolate (Python: bad_rows='interpolate')", where)
             x = repair_rows(x.T, "interpolate", where)[0].T
         out[stream] = make_recording(x, point_rate, names, where, units=[units] * len(names),
                                      t0=t0 + first / point_rate, meta={"source": where, "model": "Plug-in Gait"})
