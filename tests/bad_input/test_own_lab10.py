@@ -162,3 +162,47 @@ def test_bad_rows_message_names_the_command_that_has_the_option(tmp_path, capsys
     code, _, err = _cli(["inspect", p], capsys)
     line = _one_error_line(code, err)
     assert str(p) in line and "myoflow convert --bad-rows" in line
+
+
+# ------------------------------------------------------------------ kinetics only while the foot is on a plate
+@pytest.mark.parametrize("valid", [(300, 420), None])
+def test_moments_valid_on_a_few_frames_do_not_cut_the_angles(tmp_path, caplog, valid):
+    # was: the trial was cut to the frames where every output is valid, so moments valid on one stance
+    # (frames 300-420) cut the angles and EMG-side outputs to 0.6 s with exit 0; moments never valid refused
+    # the file with "the Plug-in Gait angles hold no frame the model could compute"
+    p = _pig(tmp_path / "plate.c3d", prefix="")
+    c = ezc3d.c3d(str(p))
+    res = np.zeros_like(c["data"]["meta_points"]["residuals"])
+    res[0, 3:6] = -1.0  # the three moments
+    if valid:
+        res[0, 3:6, valid[0]:valid[1]] = 0.0
+    c["data"]["meta_points"]["residuals"] = res
+    c.write(str(p))
+    with caplog.at_level(logging.WARNING, logger="myoflow.io.c3d"):
+        trial = read(p)
+    assert trial["angles"].n_samples == _walk()["angles"].n_samples and "moments" not in trial.names
+    msg = " ".join(r.getMessage() for r in caplog.records)
+    assert str(p) in msg and "'ankle_sagittal_l'" in msg and "force plate" in msg
+
+
+def test_a_legs_missing_moments_leave_the_other_leg_whole_and_gait_emg_says_so(tmp_path):
+    from myoflow.biomech.gait_cycles import for_side, trial_to_cycles
+    from myoflow.errors import DataError
+
+    p = _pig(tmp_path / "both.c3d", prefix="")
+    c = ezc3d.c3d(str(p))  # the right leg: same outputs, its moments never valid (no plate assigned)
+    labels = list(c["parameters"]["POINT"]["LABELS"]["value"])
+    pts = c["data"]["points"]
+    c["parameters"]["POINT"]["LABELS"]["value"] = tuple(labels + [lab.replace("L", "R", 1) for lab in labels[:6]])
+    c["data"]["points"] = np.concatenate([pts, pts[:, :6]], axis=1)
+    res = np.zeros((1, len(labels) + 6, pts.shape[-1]))
+    res[0, -3:] = -1.0
+    c["data"]["meta_points"]["residuals"] = res
+    c["data"]["meta_points"]["camera_masks"] = np.zeros((7, len(labels) + 6, pts.shape[-1]), dtype=bool)
+    c.write(str(p))
+    trial = read(p)
+    assert trial["moments"].ch_names == ("hip_sagittal_l", "knee_sagittal_l", "ankle_sagittal_l")
+    assert for_side(trial, "l")["moments"].n_channels == 3 and "moments" not in for_side(trial, "r").names
+    with pytest.raises(DataError) as exc:  # was: "moments stream has none of the expected channels"
+        trial_to_cycles(trial, side="r", emg_map={f"L_{m}": m for m in _walk()["emg"].ch_names})
+    assert "RHipMoment" in str(exc.value) and "force plates" in str(exc.value)

@@ -22,7 +22,10 @@ of a side, :func:`read_c3d` returns a :class:`~myoflow.containers.Trial`:
   (:data:`myoflow.biomech.inverse_dynamics.MOMENT_SIGNS`).
 
 ``PROCESSING:Bodymass`` (kg) and ``PROCESSING:Height`` (mm) become the trial's
-``weight``/``height`` covariates. Frames the model marks invalid (residual < 0) are NaN.
+``weight``/``height`` covariates. Frames the model marks invalid (residual < 0) are cut at the trial's
+ends; a moment valid on under half of what its leg's angles cover (kinetics only while the foot is on a
+force plate), or a leg whose angles are, is left out with a warning rather than cutting the whole trial
+to it. Without analog channels, the file's events go on the ``angles`` stream.
 """
 from __future__ import annotations
 
@@ -256,6 +259,7 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
             x = x * _MOMENT_SCALE[key]
             units = "N·m/kg"
         streams[stream] = (x, names, units)
+    streams = _drop_short_outputs(streams, point_rate, t0, where)
     # the model's outputs begin and end where every marker it needs is seen: cut the invalid frames around
     # them (common: a few at both ends); a gap inside the trial is an error unless interpolated
     ok = np.all(np.concatenate([np.isfinite(x) for x, _, _ in streams.values()]), axis=0)
@@ -275,6 +279,61 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
             x = repair_rows(x.T, "interpolate", where)[0].T
         out[stream] = make_recording(x, point_rate, names, where, units=[units] * len(names),
                                      t0=t0 + first / point_rate, meta={"source": where, "model": "Plug-in Gait"})
+    return out
+
+
+def _valid_span(ok: np.ndarray) -> tuple[int, int] | None:
+    """First and one-past-last True frame of ``ok`` (None when there is none)."""
+    if not ok.any():
+        return None
+    return int(np.argmax(ok)), int(len(ok) - np.argmax(ok[::-1]))
+
+
+def _drop_short_outputs(streams: dict, point_rate: float, t0: float, where: str) -> dict:
+    """Leave out the outputs valid on under half of what their leg's angles cover, with a warning.
+
+    The trial is cut to the frames where every output read is valid. A leg whose moments exist only while
+    its foot is on a force plate (or never: no plate assigned), or whose markers were lost for most of the
+    walk, would otherwise cut the other leg's angles and moments to those few frames (or refuse the file),
+    without a word. ``streams``: ``{stream: (x (n_channels, n_frames) with NaN for invalid frames, names
+    '<stem>_<side>', unit)}``; returns it without those channels (a stream left empty is dropped).
+    """
+    def span(x):
+        return _valid_span(np.all(np.isfinite(x), axis=0))
+
+    def seconds(sp):
+        return f"{t0 + sp[0] / point_rate:.2f}-{t0 + sp[1] / point_rate:.2f} s" if sp else "no frame"
+
+    x_a, names_a, _ = streams["angles"]
+    legs = {side: span(x_a[[i for i, n in enumerate(names_a) if n.endswith("_" + side)]]) for side in "lr"
+            if any(n.endswith("_" + side) for n in names_a)}
+    longest = max((b - a for a, b in filter(None, legs.values())), default=0)
+    drop = set()
+    for side, sp in legs.items():
+        if longest and (sp is None or sp[1] - sp[0] < 0.5 * longest):
+            log.warning("%s: the %s leg's Plug-in Gait angles are valid on %s only, under half of the other "
+                        "leg's: that leg is not read", where, "left" if side == "l" else "right", seconds(sp))
+            drop |= {n for x, names, _ in streams.values() for n in names if n.endswith("_" + side)}
+    if "moments" in streams:
+        x_m, names_m, _ = streams["moments"]
+        short: dict[str, list[str]] = {}
+        for i, name in enumerate(names_m):
+            ref = legs.get(name[-1])
+            if name in drop or not ref:
+                continue
+            sp = _valid_span(np.isfinite(x_m[i]))
+            if sp is None or sp[1] - sp[0] < 0.5 * (ref[1] - ref[0]):
+                short.setdefault(name[-1], []).append(f"'{name}' ({seconds(sp)})")
+                drop.add(name)
+        for side, which in short.items():
+            log.warning("%s: the Plug-in Gait moments %s are valid on under half of the %s the %s leg's angles "
+                        "cover (kinetics only while the foot is on a force plate?): they are not read", where,
+                        ", ".join(which), seconds(legs[side]), "left" if side == "l" else "right")
+    out = {}
+    for stream, (x, names, unit) in streams.items():
+        keep = [i for i, n in enumerate(names) if n not in drop]
+        if keep:
+            out[stream] = (x[keep], [names[i] for i in keep], unit)
     return out
 
 
