@@ -185,22 +185,39 @@ def test_moments_valid_on_a_few_frames_do_not_cut_the_angles(tmp_path, caplog, v
     assert str(p) in msg and "'ankle_sagittal_l'" in msg and "force plate" in msg
 
 
-def test_a_legs_missing_moments_leave_the_other_leg_whole_and_gait_emg_says_so(tmp_path):
-    from myoflow.biomech.gait_cycles import for_side, trial_to_cycles
-    from myoflow.errors import DataError
-
-    p = _pig(tmp_path / "both.c3d", prefix="")
-    c = ezc3d.c3d(str(p))  # the right leg: same outputs, its moments never valid (no plate assigned)
+def _both_legs(path, right_invalid):
+    """Both legs' outputs (the right a copy of the left), with the right leg's rows ``right_invalid`` (a slice
+    of its 6 outputs, then of frames) marked invalid."""
+    p = _pig(path, prefix="")
+    c = ezc3d.c3d(str(p))
     labels = list(c["parameters"]["POINT"]["LABELS"]["value"])
     pts = c["data"]["points"]
     c["parameters"]["POINT"]["LABELS"]["value"] = tuple(labels + [lab.replace("L", "R", 1) for lab in labels[:6]])
     c["data"]["points"] = np.concatenate([pts, pts[:, :6]], axis=1)
     res = np.zeros((1, len(labels) + 6, pts.shape[-1]))
-    res[0, -3:] = -1.0
+    res[0, len(labels):][right_invalid] = -1.0
     c["data"]["meta_points"]["residuals"] = res
     c["data"]["meta_points"]["camera_masks"] = np.zeros((7, len(labels) + 6, pts.shape[-1]), dtype=bool)
     c.write(str(p))
-    trial = read(p)
+    return p
+
+
+def test_a_leg_seen_on_a_few_frames_leaves_the_other_leg_whole(tmp_path, caplog):
+    # was: the right leg's markers lost after 1 s cut the left leg's angles and moments to that second
+    p = _both_legs(tmp_path / "lost.c3d", (slice(0, 6), slice(200, None)))
+    with caplog.at_level(logging.WARNING, logger="myoflow.io.c3d"):
+        trial = read(p)
+    assert trial["angles"].ch_names == ("hip_flexion_l", "knee_flexion_l", "ankle_dorsiflexion_l")
+    assert trial["angles"].n_samples == trial["moments"].n_samples == _walk()["angles"].n_samples
+    assert "right leg's Plug-in Gait angles are valid on 0.00-1.00 s only" in caplog.text
+
+
+def test_a_legs_missing_moments_leave_the_other_leg_whole_and_gait_emg_says_so(tmp_path):
+    from myoflow.biomech.gait_cycles import for_side, trial_to_cycles
+    from myoflow.errors import DataError
+
+    # the right leg's moments never valid (no force plate assigned to it)
+    trial = read(_both_legs(tmp_path / "both.c3d", (slice(3, 6), slice(None))))
     assert trial["moments"].ch_names == ("hip_sagittal_l", "knee_sagittal_l", "ankle_sagittal_l")
     assert for_side(trial, "l")["moments"].n_channels == 3 and "moments" not in for_side(trial, "r").names
     with pytest.raises(DataError) as exc:  # was: "moments stream has none of the expected channels"
