@@ -223,3 +223,13 @@ def test_a_legs_missing_moments_leave_the_other_leg_whole_and_gait_emg_says_so(t
     with pytest.raises(DataError) as exc:  # was: "moments stream has none of the expected channels"
         trial_to_cycles(trial, side="r", emg_map={f"L_{m}": m for m in _walk()["emg"].ch_names})
     assert "RHipMoment" in str(exc.value) and "force plates" in str(exc.value)
+
+
+def test_a_long_cut_by_one_legs_outputs_is_warned_about(tmp_path, caplog):
+    # was: silent; the right leg's markers lost for the last third of the walk cut the left leg's too
+    n = _walk()["angles"].n_samples
+    p = _both_legs(tmp_path / "third.c3d", (slice(0, 6), slice(2 * n // 3, None)))
+    with caplog.at_level(logging.WARNING, logger="myoflow.io.c3d"):
+        trial = read(p)
+    assert trial["angles"].n_samples == 2 * n // 3 and trial["angles"].n_channels == 6
+    assert str(p) in caplog.text and "limited by hip_flexion_r" in caplog.text and "left" not in caplog.text

@@ -265,7 +265,17 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
     ok = np.all(np.concatenate([np.isfinite(x) for x, _, _ in streams.values()]), axis=0)
     if not ok.any():
         raise DataError("the Plug-in Gait angles hold no frame the model could compute", where)
-    first, last = int(np.argmax(ok)), int(len(ok) - np.argmax(ok[::-1]))
+    first, last = _valid_span(ok)
+    finite = np.concatenate([np.isfinite(x) for x, _, _ in streams.values()])
+    cut = np.ones(len(ok), bool)
+    cut[first:last] = False
+    cut &= finite.any(axis=0)  # frames cut although some output was valid there: the cut is one output's
+    if cut.sum() > 0.1 * len(ok):
+        names = [n for _, ns, _ in streams.values() for n in ns]
+        short = [names[i] for i in np.flatnonzero((~finite[:, cut]).any(axis=1))]
+        log.warning("%s: the Plug-in Gait outputs are read on %.2f-%.2f s, where all of them are valid; %d frame(s) "
+                    "where only some of them are valid are cut (limited by %s)", where, t0 + first / point_rate,
+                    t0 + last / point_rate, int(cut.sum()), ", ".join(short))
     out: dict[str, Recording] = {}
     for stream, (x, names, units) in streams.items():
         x = x[:, first:last]
