@@ -7,7 +7,11 @@ angles, moments and ``Left/Right Foot Strike`` events); angles at 100 Hz beside 
 analogs in mV and µV (scaled to V); a ``Subject:`` prefix on some output labels only; an invalid model frame
 inside the trial (one line naming its time and ``--bad-rows interpolate``); events of context ``General``
 (warned as side-less, heel strikes detected instead, with the ``--event-map`` way out); ``predict`` of a trained
-gait run on a PiG C3D without moments (the moments are not needed to predict).
+gait run on a PiG C3D without moments (the moments are not needed to predict) and on a both-legs file;
+gait-emg end to end on 100 Hz angles with 2000 Hz EMG in mV; a both-legs folder without data.emg_map (one line
+naming the channels and data.emg_map); analog force plates ``Force.Fx1`` (kept as analog channels in N);
+``myoflow report`` of a gait run; the mne-bids reference tree through ``convert`` (its recordings last 1 s,
+too short to run). Poly5 / .otb+ / WFDB through muscle-id were not swept again here (own8 covered them).
 """
 from __future__ import annotations
 
