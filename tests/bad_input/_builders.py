@@ -136,3 +136,57 @@ def write_poly5(path: Path, data: np.ndarray, fs: int, names, units) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(head + desc + body)
     return path
+
+
+#: Plug-in Gait joint → (myoflow angle, myoflow moment) of the C3D written by :func:`write_pig_c3d`.
+JOINTS = (("Hip", "hip_flexion", "hip_sagittal"), ("Knee", "knee_flexion", "knee_sagittal"),
+          ("Ankle", "ankle_dorsiflexion", "ankle_sagittal"))
+
+
+def write_pig_c3d(path: Path, trial, *, side: str = "L", prefix: str = "Pat01:", moment_units: str = "Nmm",
+                  invalid_frame: int | None = None) -> Path:
+    """A Vicon Nexus Plug-in Gait C3D of a simulated walk ``trial``, written with ezc3d. What Nexus writes: EMG analogs (5 per frame), the model's angles and per-kg moments as points (X =
+    sagittal), foot-strike events of ``side``, body mass and height under PROCESSING."""
+    import ezc3d
+
+    a, m, emg = trial["angles"], trial["moments"], trial["emg"]
+    mass = trial.meta["covariates"]["weight"]
+    labels, pts = [], []
+    for joint, ang, mom in JOINTS:
+        x = np.zeros((3, a.n_samples))
+        x[0] = a.data[a.ch_names.index(ang)]
+        x[1] = 3.0  # ab/adduction: not read
+        labels.append(f"{prefix}{side}{joint}Angles")
+        pts.append(x)
+    for joint, ang, mom in JOINTS:
+        x = np.zeros((3, m.n_samples))
+        x[0] = m.data[m.ch_names.index(mom)] / mass * (1000.0 if moment_units == "Nmm" else 1.0)
+        labels.append(f"{prefix}{side}{joint}Moment")
+        pts.append(x)
+    labels.append(f"{prefix}LASI")  # a marker: not a model output
+    pts.append(np.ones((3, a.n_samples)))
+    points = np.ones((4, len(labels), a.n_samples))
+    points[:3] = np.stack(pts, axis=1)
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [a.fs]
+    c["parameters"]["POINT"]["LABELS"]["value"] = tuple(labels)
+    c.add_parameter("POINT", "ANGLE_UNITS", "deg")
+    c.add_parameter("POINT", "MOMENT_UNITS", moment_units)
+    c.add_parameter("PROCESSING", "Bodymass", [float(mass)])
+    c.add_parameter("PROCESSING", "Height", [float(trial.meta["covariates"]["height"]) * 1000.0])
+    c["parameters"]["ANALOG"]["RATE"]["value"] = [emg.fs]
+    c["parameters"]["ANALOG"]["LABELS"]["value"] = tuple(f"{side}_{n}" for n in emg.ch_names)
+    c["parameters"]["ANALOG"]["UNITS"]["value"] = tuple("V" for _ in emg.ch_names)
+    hs = a.t0 + a.events_of("heel_strike") / a.fs
+    context = {"L": "Left", "R": "Right"}[side]
+    c.add_parameter("EVENT", "USED", [len(hs)])
+    c.add_parameter("EVENT", "LABELS", tuple("Foot Strike" for _ in hs))
+    c.add_parameter("EVENT", "CONTEXTS", tuple(context for _ in hs))
+    c.add_parameter("EVENT", "TIMES", np.stack([np.zeros(len(hs)), hs]).tolist())
+    c["data"]["points"] = points
+    c["data"]["analogs"] = emg.data.astype(np.float64)[None]
+    if invalid_frame is not None:
+        c["data"]["meta_points"]["residuals"] = np.zeros((1, len(labels), a.n_samples))
+        c["data"]["meta_points"]["residuals"][0, 1, invalid_frame] = -1.0  # knee angle: gap in the model
+    c.write(str(path))
+    return path

@@ -147,21 +147,28 @@ def for_side(trial: Trial, side: str) -> Trial:
 
     A C3D of a gait lab (Plug-in Gait, :mod:`myoflow.io.c3d`) carries both legs as ``knee_flexion_l``,
     ``knee_flexion_r``, ``hip_sagittal_r`` ...: the ``side`` ones become ``knee_flexion``, ``hip_sagittal``
-    (the other side's are dropped). Streams without such names are returned as they are.
+    (the other side's are dropped; a moments stream holding the other side's only is dropped too, so that
+    the trial reads as one without moments). Streams without such names are returned as they are.
     """
-    streams = {}
+    streams, dropped = {}, []
+    other = {"l": "r", "r": "l"}.get(side)
     for name, stems in (("angles", ANGLES_MYOFLOW), ("moments", MOMENTS_MYOFLOW)):
         if name not in trial:
             continue
         rec = trial[name]
         sided = [f"{stem}_{side}" for stem in stems if f"{stem}_{side}" in rec.ch_names]
+        if (name == "moments" and not sided and any(f"{stem}_{other}" in rec.ch_names for stem in stems)
+                and not any(stem in rec.ch_names for stem in stems)):
+            # the other leg's moments only (this leg's were invalid, io.c3d): none of this side's, as if absent
+            dropped.append(name)
+            continue
         # all three angles: OpenSim's hip is 'hip_flexion_r' too, beside its 'knee_angle_r'
         complete = len(sided) == len(stems) if name == "angles" else bool(sided)
         if complete and not any(stem in rec.ch_names for stem in stems):
             streams[name] = rec.pick(sided).replace(ch_names=[c[: -len(side) - 1] for c in sided])
-    if not streams:
+    if not streams and not dropped:
         return trial
-    out = trial
+    out = trial.replace(streams={k: v for k, v in trial.streams.items() if k not in dropped})
     for name, rec in streams.items():
         out = out.with_stream(name, rec)
     return out
@@ -230,6 +237,14 @@ def _moments(trial: Trial, side: str, body_mass: float) -> Recording:
 
         if "grf" not in trial:
             # the torque route predicts joint moments: recorded ones, or ones computed from the GRF
+            if str(trial.source or "").lower().endswith(".c3d"):
+                # the generic way out (GRF) is closed for a C3D: its force plates are not read as a 'grf' stream
+                side_l = "L" if side == "l" else "R"
+                raise DataError(f"the C3D holds no valid Plug-in Gait moments ({side_l}HipMoment, {side_l}KneeMoment, "
+                                f"{side_l}AnkleMoment; streams: {trial.names}) and myoflow does not read a C3D's force "
+                                "plates: gait-emg predicts joint moments, so run the model's kinetics and export "
+                                "the C3D again (or give an OpenSim inverse-dynamics .sto as the 'moments' stream)",
+                                trial.source)
             raise DataError(f"trial has neither a 'moments' nor a 'grf' stream (streams: {trial.names}): gait-emg "
                             "predicts joint moments, so it needs them (an OpenSim inverse-dynamics .sto) or the "
                             "ground reaction forces to compute them by inverse dynamics", trial.source)

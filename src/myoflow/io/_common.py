@@ -286,7 +286,8 @@ def repair_rows(
         what = "the time column" if time_col is not None and col == time_col else f"column {col + 1}"
         raise DataError(
             f"{n_bad} row(s) with missing or non-finite sample(s) (NaN/inf; first at data row {first + 1}, "
-            f"{what}); pass --bad-rows drop or --bad-rows interpolate (Python: bad_rows='drop')", where,
+            f"{what}); repair them with myoflow convert --bad-rows drop or --bad-rows interpolate (Python: "
+            "bad_rows='drop')", where,
         )
     if n_bad == len(values):
         raise DataError("every row has missing or non-finite values", where)
@@ -299,7 +300,7 @@ def repair_rows(
             raise DataError(
                 f"{what} misses {run} consecutive samples (data rows {start + 1}-{start + run}); interpolation "
                 f"fills gaps of up to {MAX_INTERPOLATED_RUN} rows, a longer one would be invented signal: cut the "
-                "file there or pass --bad-rows drop", where)
+                "file there or convert it with --bad-rows drop", where)
     out = values.copy()
     x = np.arange(len(out), dtype=np.float64)
     if time_col is not None:

@@ -22,7 +22,10 @@ of a side, :func:`read_c3d` returns a :class:`~myoflow.containers.Trial`:
   (:data:`myoflow.biomech.inverse_dynamics.MOMENT_SIGNS`).
 
 ``PROCESSING:Bodymass`` (kg) and ``PROCESSING:Height`` (mm) become the trial's
-``weight``/``height`` covariates. Frames the model marks invalid (residual < 0) are NaN.
+``weight``/``height`` covariates. Frames the model marks invalid (residual < 0) are cut at the trial's
+ends; a moment valid on under half of what its leg's angles cover (kinetics only while the foot is on a
+force plate), or a leg whose angles are, is left out with a warning rather than cutting the whole trial
+to it. Without analog channels, the file's events go on the ``angles`` stream.
 """
 from __future__ import annotations
 
@@ -108,10 +111,20 @@ def read_c3d(
     analogs = np.asarray(c["data"]["analogs"])
     if analogs.size == 0 or analogs.ndim != 3:
         if model is not None:  # a model's output without EMG: the kinematics of a walk (myoflow predict)
+            # the file's gait events go on the angles (no analog clock to put them on): without them the heel
+            # strikes were re-detected from the kinematics, which finds fewer cycles
+            a = model["angles"]
+            events = _events(params, a.fs, a.t0, a.n_samples, "the Plug-in Gait angles")
+            if events is not None:
+                model["angles"] = a.replace(events=events)
             return Trial(model, meta=_trial_meta(params, where, point_rate))
         points = np.asarray(c["data"]["points"])
         n_points = int(points.shape[1]) if points.ndim == 3 and points.size else 0
-        held = (f" (it holds {n_points} marker trajectories and no Plug-in Gait angles (LKneeAngles ...), which "
+        point_labels = [str(lab).strip() for lab in _param(params, "POINT", "LABELS", [])]
+        partial = "; ".join(_incomplete_legs(point_labels, _pig_outputs(point_labels, where)))
+        held = (f" and {partial} (a side's three angles are what myoflow reads: export them all from the model)"
+                if partial else
+                f" (it holds {n_points} marker trajectories and no Plug-in Gait angles (LKneeAngles ...), which "
                 "is what myoflow reads of points: export joint angles from your modelling software, e.g. Nexus "
                 "Plug-in Gait or OpenSim .mot, and the EMG as analog channels)" if n_points else "")
         raise DataError(f"C3D file has no analog channels{held}", where)
@@ -176,6 +189,41 @@ _PIG_LABEL = re.compile(r"^(?:.*:)?([LR])(HipAngles|KneeAngles|AnkleAngles|HipMo
 _MOMENT_SCALE = {"nmm": 1e-3, "n.mm": 1e-3, "n*mm": 1e-3, "nm": 1.0, "n.m": 1.0, "n*m": 1.0}
 
 
+_ANGLE_KEYS = ("HipAngles", "KneeAngles", "AnkleAngles")
+
+
+def _pig_outputs(labels: Sequence[str], where: str) -> dict[tuple[str, str], int]:
+    """``{(side, output): index into labels}`` of the Plug-in Gait outputs among point ``labels``; an error when
+    they belong to two subjects (their ``Subject:`` prefixes differ)."""
+    found: dict[tuple[str, str], int] = {}
+    owners: dict[str, str] = {}  # 'Subject:' prefix → its first output label
+    for i, lab in enumerate(labels):
+        m = _PIG_LABEL.match(lab)
+        if m and (m.group(1), m.group(2)) not in found:
+            found[(m.group(1), m.group(2))] = i
+        if m and ":" in lab:
+            owners.setdefault(lab.rsplit(":", 1)[0].strip(), lab)
+    if len(owners) > 1:
+        # two subjects walked in one capture: taking the first one's outputs beside EMG that belongs to one of
+        # them (or to both) would pair the wrong legs silently
+        raise DataError(f"the Plug-in Gait outputs of {len(owners)} subjects are in this file "
+                        f"({', '.join(repr(k) for k in owners)}): myoflow reads one subject per trial; export "
+                        "each subject's trial to its own C3D", where)
+    return found
+
+
+def _incomplete_legs(labels: Sequence[str], found: dict[tuple[str, str], int]) -> list[str]:
+    """A phrase per leg that has some Plug-in Gait outputs but not its three sagittal angles."""
+    out = []
+    for s in "LR":
+        missing = [f"{s}{k}" for k in _ANGLE_KEYS if (s, k) not in found]
+        if missing and any(side == s for side, _ in found):
+            have = ", ".join(labels[i] for (side, _), i in found.items() if side == s)
+            out.append(f"the {'left' if s == 'L' else 'right'} leg's Plug-in Gait outputs ({have}) lack "
+                       f"{', '.join(missing)}")
+    return out
+
+
 def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: str,
                    bad_rows: str = "error") -> dict[str, Recording] | None:
     """``angles`` and ``moments`` Recordings from Plug-in Gait output points (None when a file has no side's
@@ -184,12 +232,12 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
     points = np.asarray(c["data"]["points"], dtype=float)
     if not labels or points.ndim != 3 or points.shape[1] != len(labels) or point_rate <= 0:
         return None
-    found: dict[tuple[str, str], int] = {}
-    for i, lab in enumerate(labels):
-        m = _PIG_LABEL.match(lab)
-        if m and (m.group(1), m.group(2)) not in found:
-            found[(m.group(1), m.group(2))] = i
-    sides = [s for s in "LR" if all((s, k) in found for k in ("HipAngles", "KneeAngles", "AnkleAngles"))]
+    found = _pig_outputs(labels, where)
+    sides = [s for s in "LR" if all((s, k) in found for k in _ANGLE_KEYS)]
+    for leg in _incomplete_legs(labels, found):
+        # one leg exported incompletely: say why its outputs are not read (they would vanish silently)
+        log.warning("%s: %s, so none of them is read: gait-emg needs the hip, knee and ankle angles of a side "
+                    "(export them all from the model)", where, leg)
     if not sides:
         return None
     resid = c["data"].get("residuals")
@@ -222,12 +270,23 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
             x = x * _MOMENT_SCALE[key]
             units = "N·m/kg"
         streams[stream] = (x, names, units)
+    streams = _drop_short_outputs(streams, point_rate, t0, where)
     # the model's outputs begin and end where every marker it needs is seen: cut the invalid frames around
     # them (common: a few at both ends); a gap inside the trial is an error unless interpolated
     ok = np.all(np.concatenate([np.isfinite(x) for x, _, _ in streams.values()]), axis=0)
     if not ok.any():
         raise DataError("the Plug-in Gait angles hold no frame the model could compute", where)
-    first, last = int(np.argmax(ok)), int(len(ok) - np.argmax(ok[::-1]))
+    first, last = _valid_span(ok)
+    finite = np.concatenate([np.isfinite(x) for x, _, _ in streams.values()])
+    cut = np.ones(len(ok), bool)
+    cut[first:last] = False
+    cut &= finite.any(axis=0)  # frames cut although some output was valid there: the cut is one output's
+    if cut.sum() > 0.1 * len(ok):
+        names = [n for _, ns, _ in streams.values() for n in ns]
+        short = [names[i] for i in np.flatnonzero((~finite[:, cut]).any(axis=1))]
+        log.warning("%s: the Plug-in Gait outputs are read on %.2f-%.2f s, where all of them are valid; %d frame(s) "
+                    "where only some of them are valid are cut (limited by %s)", where, t0 + first / point_rate,
+                    t0 + last / point_rate, int(cut.sum()), ", ".join(short))
     out: dict[str, Recording] = {}
     for stream, (x, names, units) in streams.items():
         x = x[:, first:last]
@@ -236,11 +295,66 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
             if bad_rows == "error":
                 n_bad = int((~np.isfinite(x).all(axis=0)).sum())
                 raise DataError(f"{n_bad} frame(s) of the Plug-in Gait {stream} inside the trial are invalid "
-                                f"(first '{names[ch]}' at {t0 + (first + i) / point_rate:.3f} s): pass --bad-rows "
-                                "interpolate (Python: bad_rows='interpolate')", where)
+                                f"(first '{names[ch]}' at {t0 + (first + i) / point_rate:.3f} s): bridge it with myoflow "
+                                "convert --bad-rows interpolate (Python: bad_rows='interpolate')", where)
             x = repair_rows(x.T, "interpolate", where)[0].T
         out[stream] = make_recording(x, point_rate, names, where, units=[units] * len(names),
                                      t0=t0 + first / point_rate, meta={"source": where, "model": "Plug-in Gait"})
+    return out
+
+
+def _valid_span(ok: np.ndarray) -> tuple[int, int] | None:
+    """First and one-past-last True frame of ``ok`` (None when there is none)."""
+    if not ok.any():
+        return None
+    return int(np.argmax(ok)), int(len(ok) - np.argmax(ok[::-1]))
+
+
+def _drop_short_outputs(streams: dict, point_rate: float, t0: float, where: str) -> dict:
+    """Leave out the outputs valid on under half of what their leg's angles cover, with a warning.
+
+    The trial is cut to the frames where every output read is valid. A leg whose moments exist only while
+    its foot is on a force plate (or never: no plate assigned), or whose markers were lost for most of the
+    walk, would otherwise cut the other leg's angles and moments to those few frames (or refuse the file),
+    without a word. ``streams``: ``{stream: (x (n_channels, n_frames) with NaN for invalid frames, names
+    '<stem>_<side>', unit)}``; returns it without those channels (a stream left empty is dropped).
+    """
+    def span(x):
+        return _valid_span(np.all(np.isfinite(x), axis=0))
+
+    def seconds(sp):
+        return f"{t0 + sp[0] / point_rate:.2f}-{t0 + sp[1] / point_rate:.2f} s" if sp else "no frame"
+
+    x_a, names_a, _ = streams["angles"]
+    legs = {side: span(x_a[[i for i, n in enumerate(names_a) if n.endswith("_" + side)]]) for side in "lr"
+            if any(n.endswith("_" + side) for n in names_a)}
+    longest = max((b - a for a, b in filter(None, legs.values())), default=0)
+    drop = set()
+    for side, sp in legs.items():
+        if longest and (sp is None or sp[1] - sp[0] < 0.5 * longest):
+            log.warning("%s: the %s leg's Plug-in Gait angles are valid on %s only, under half of the other "
+                        "leg's: that leg is not read", where, "left" if side == "l" else "right", seconds(sp))
+            drop |= {n for x, names, _ in streams.values() for n in names if n.endswith("_" + side)}
+    if "moments" in streams:
+        x_m, names_m, _ = streams["moments"]
+        short: dict[str, list[str]] = {}
+        for i, name in enumerate(names_m):
+            ref = legs.get(name[-1])
+            if name in drop or not ref:
+                continue
+            sp = _valid_span(np.isfinite(x_m[i]))
+            if sp is None or sp[1] - sp[0] < 0.5 * (ref[1] - ref[0]):
+                short.setdefault(name[-1], []).append(f"'{name}' ({seconds(sp)})")
+                drop.add(name)
+        for side, which in short.items():
+            log.warning("%s: the Plug-in Gait moments %s are valid on under half of the %s the %s leg's angles "
+                        "cover (kinetics only while the foot is on a force plate?): they are not read", where,
+                        ", ".join(which), seconds(legs[side]), "left" if side == "l" else "right")
+    out = {}
+    for stream, (x, names, unit) in streams.items():
+        keep = [i for i, n in enumerate(names) if n not in drop]
+        if keep:
+            out[stream] = (x[keep], [names[i] for i in keep], unit)
     return out
 
 
@@ -419,7 +533,8 @@ def _frames_in_file_header(path, params: dict) -> int | None:
     return n if n > 0 else None
 
 
-def _events(params: dict, rate: float, t0: float, n: int) -> pd.DataFrame | None:
+def _events(params: dict, rate: float, t0: float, n: int, on: str = "the analog data") -> pd.DataFrame | None:
+    """The C3D events at the nearest sample of a stream of ``n`` samples at ``rate`` Hz starting at ``t0`` s."""
     times = _param(params, "EVENT", "TIMES")
     labels = _param(params, "EVENT", "LABELS", [])
     if times is None or not len(labels):
@@ -433,6 +548,6 @@ def _events(params: dict, rate: float, t0: float, n: int) -> pd.DataFrame | None
     sample = np.round((seconds - t0) * rate).astype("int64")
     keep = (sample >= 0) & (sample < n)
     if not keep.all():
-        log.warning("dropping %d C3D event(s) outside the analog data", int((~keep).sum()))
+        log.warning("dropping %d C3D event(s) outside %s", int((~keep).sum()), on)
     kinds = [f"{str(contexts[i]).strip()} {str(labels[i]).strip()}".strip() for i in np.flatnonzero(keep)]
     return pd.DataFrame({"sample": sample[keep], "kind": kinds, "time_s": seconds[keep]})

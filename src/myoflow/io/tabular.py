@@ -443,7 +443,7 @@ def read_csv(
             bad = int(np.flatnonzero(values.isna() & col.notna())[0])
             raise DataError(
                 f"non-numeric value {col.iloc[bad]!r} in column {header_fields[j]!r} at data row {bad + 1} "
-                "(pass --bad-rows drop or --bad-rows interpolate to repair such rows)", where
+                "(myoflow convert --bad-rows drop or --bad-rows interpolate repairs such rows)", where
             )
     table = table.apply(pd.to_numeric, errors="coerce")
 

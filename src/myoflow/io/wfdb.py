@@ -555,8 +555,8 @@ def read_wfdb(path: str | os.PathLike, *, to_volt: bool = True, bad_rows: str = 
         if bad_rows == "error":
             ch, i = (int(v[0]) for v in np.nonzero(~np.isfinite(data)))
             raise DataError(f"{n_bad} missing sample(s) (the format's invalid-value code, or a gap between "
-                            f"segments; first in signal {names[ch]!r} at sample {i}); pass --bad-rows drop or "
-                            "--bad-rows interpolate (Python: bad_rows='drop')", where)
+                            f"segments; first in signal {names[ch]!r} at sample {i}); repair them with myoflow convert "
+                            "--bad-rows drop or --bad-rows interpolate (Python: bad_rows='drop')", where)
         fixed, changed = repair_rows(data.T, bad_rows, where)
         data = fixed.T
     events = None

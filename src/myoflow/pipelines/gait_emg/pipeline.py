@@ -330,11 +330,12 @@ def _check_degrees_stated(trial) -> None:
                         rec.source)
 
 
-def _check_side(trial, side: str) -> None:
+def _check_side(trial, side: str, predicting: bool = False) -> None:
     """Name ``data.side`` when the trial's OpenSim angles are the other leg's only.
 
     A left-leg set (Camargo et al. 2021 records the left side) stopped on "angles stream needs
-    [...] or ['hip_flexion_r', ...]", which did not say that the side is a setting.
+    [...] or ['hip_flexion_r', ...]", which did not say that the side is a setting. When ``predicting``
+    (``myoflow predict``), the side is the trained run's and cannot be set: the message says so.
     """
     from ...biomech.gait_cycles import ANGLES_MYOFLOW
 
@@ -349,9 +350,11 @@ def _check_side(trial, side: str) -> None:
         if not (other and not all(f"{j}_{side}" in have for j in joints)
                 and all(f"{j}_{other}" in have for j in joints)):
             continue
-        raise DataError(f"the angles are the {'left' if other == 'l' else 'right'} leg's "
-                        f"({', '.join(f'{j}_{other}' for j in joints)}) while data.side is {side!r}: set "
-                        f"data.side: {other} (myoflow run ... --set data.side={other})",
+        leg = "left" if other == "l" else "right"
+        but = (f"the run was trained on data.side {side!r}: predict this leg with a run trained with "
+               f"--set data.side={other}" if predicting else
+               f"data.side is {side!r}: set data.side: {other} (myoflow run ... --set data.side={other})")
+        raise DataError(f"the angles are the {leg} leg's ({', '.join(f'{j}_{other}' for j in joints)}) while {but}",
                         trial["angles"].source or trial.source)
 
 
@@ -453,7 +456,7 @@ def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, 
                  rules=rules, crop=d.crop) if user else ({"rules": rules} if real else {})
     for name, trial in trials:
         if user:
-            _check_side(trial, cfg.data.side)
+            _check_side(trial, cfg.data.side, predicting=kinematics_only)
             _check_degrees_stated(trial)
             _warn_heel_strike_names(trial)
             if not kinematics_only:
