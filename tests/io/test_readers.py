@@ -305,3 +305,13 @@ def test_participants_table_with_an_id_column_of_another_name_says_rename_it(tmp
     with pytest.raises(DataError) as exc:
         read_table_arg(tmp_path / "q.csv", "participants")
     assert "looks like" not in str(exc.value)
+
+
+@pytest.mark.parametrize("unit,scale", [("microvolts", 1e-6), ("Millivolts", 1e-3), ("uVolt", 1e-6)])
+def test_spelled_out_volt_units_are_scaled(tmp_path, unit, scale):
+    # an export writing 'microvolts' was kept unscaled: its EMG read 10**6 times too big
+    t = np.arange(200) / 1000.0
+    pd.DataFrame({"time": t, f"VL [{unit}]": np.sin(t)}).to_csv(tmp_path / "a.csv", index=False)
+    rec = read(tmp_path / "a.csv")
+    assert rec.units == ("V",)
+    np.testing.assert_allclose(rec.data[0], np.sin(t) * scale, rtol=1e-6)

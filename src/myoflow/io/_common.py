@@ -20,7 +20,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Multipliers to volts: the containers store EMG in V (see myoflow.containers).
-_VOLT_SCALE = {"v": 1.0, "volt": 1.0, "volts": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
+_VOLT_SCALE = {"v": 1.0, "volt": 1.0, "volts": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9,
+               # spelled out, as some exports write them (the prefixed volt kept unscaled read the EMG 10**6 too big)
+               "millivolt": 1e-3, "millivolts": 1e-3, "microvolt": 1e-6, "microvolts": 1e-6, "nanovolt": 1e-9,
+               "nanovolts": 1e-9, "mvolt": 1e-3, "uvolt": 1e-6, "µvolt": 1e-6, "μvolt": 1e-6}
 #: Units a reading hint may declare: the voltages scaled to V, then those kept as given (unscaled signals,
 #: angles, forces, moments, lengths, normalised values); anything else (a typo, a furlong) would be kept
 #: silently and the EMG read unscaled.
