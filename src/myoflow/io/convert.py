@@ -104,15 +104,25 @@ def _pattern_regex(pattern: str) -> tuple[re.Pattern, list[str]]:
     return re.compile(f"^{rx}$"), names
 
 
+def _not_data(rel: Path) -> bool:
+    """True for what an operating system, an editor or a person leaves in a data folder and is not a recording:
+    hidden files and folders (``.DS_Store``, macOS' AppleDouble ``._S01_VL.csv`` beside every file copied to a
+    USB stick, ``.ipynb_checkpoints/``, ``.git/``) and ``README``/``readme`` notes (``README.txt`` has a table's
+    suffix). ``rel`` is the path under the input folder the user named."""
+    return any(part.startswith(".") for part in rel.parts) or rel.name.lower().startswith("readme")
+
+
 def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None
                  ) -> list[tuple[Path, Path]]:
     """``(file, base folder)`` for every readable file under the inputs (folders searched recursively),
-    except those under ``exclude`` (the output folder: a dataset written inside its inputs is not an input)."""
+    except those under ``exclude`` (the output folder: a dataset written inside its inputs is not an input)
+    and those :func:`_not_data` names (hidden files and folders, README notes)."""
     from .dataset import is_dataset_folder
     from .reader import READERS
 
     skip = Path(exclude).resolve() if exclude is not None else None
     out: list[tuple[Path, Path]] = []
+    clutter: list[Path] = []
     for inp in inputs:
         p = Path(inp)
         if not p.exists():
@@ -130,6 +140,10 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
             for d in done:
                 log.warning("%s: skipping the myoflow dataset folder inside the inputs (an earlier conversion?)", d)
             for f in sorted(p.rglob("*")):
+                if _not_data(f.relative_to(p)):
+                    if f.suffix.lower() in READERS and not f.is_dir():
+                        clutter.append(f)
+                    continue
                 if f.is_symlink():
                     _check_link(f, root, READERS)
                     continue
@@ -139,6 +153,9 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
                     out.append((f, p))
         else:
             out.append((p, p.parent))
+    if clutter:  # named, as they look like recordings (README.txt, ._S01_VL.csv): the user knows they were left out
+        log.warning("%s%s: %d hidden or README file(s) skipped, not recordings", clutter[0],
+                    " ..." if len(clutter) > 1 else "", len(clutter))
     # A WFDB record's .dat files are not listed (no reader of their own), and the segment headers of a
     # multi-segment record are parts of its master header, not records.
     heas = [f for f, _ in out if f.suffix.lower() == ".hea"]

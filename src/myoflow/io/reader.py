@@ -164,7 +164,10 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
             try:
                 from itertools import islice
 
-                raw = next((f for f in islice(p.rglob("*"), 10000) if f.suffix.lower() in READERS and f.is_file()),
+                from .convert import _not_data
+
+                raw = next((f for f in islice(p.rglob("*"), 10000) if f.suffix.lower() in READERS and f.is_file()
+                            and not _not_data(f.relative_to(p))),
                            None)  # the first 10000 entries: a name only, and no wait on a huge tree
             except OSError:
                 raw = None

