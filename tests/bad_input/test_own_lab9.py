@@ -82,3 +82,28 @@ def test_run_data_naming_a_file_says_it_wants_the_folder(tmp_path, capsys):
     line = _one_error_line(code, err)
     assert f"--data {tmp_path / 'ds'}" in line
     assert not (tmp_path / "r").exists()
+
+
+# ------------------------------------------------------------------ thousands separators from a spreadsheet
+def test_numbers_with_thousands_separators_are_refused_not_repaired(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    counts = rng.normal(500.0, 50.0, 400)
+    counts[200:203] = [1204.5, 1512.0, 1100.25]  # a few ADC counts reach 1000: Excel wrote them '1,204.5'
+    rows = ["time;VL"] + [f"{i / 1000:.3f};{v:,.2f}" for i, v in enumerate(counts)]
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "S01_VL.csv").write_text("\n".join(rows) + "\n")
+    # was: the three rows were 'bad rows' that --bad-rows interpolate filled in silence (the burst was gone)
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "S{subject}_{muscle}", "--bad-rows",
+                         "interpolate", "--out", tmp_path / "ds"], capsys)
+    line = _one_error_line(code, err)
+    assert "S01_VL.csv" in line and "'1,204.50'" in line and "data row 201" in line and "thousands" in line
+    assert not (tmp_path / "ds").exists()
+    # every value grouped (German Excel: '1.204,5'; Swiss: "1'204.5"): was 'no table of numbers found'
+    for sep, dec in ((".", ","), ("'", ".")):
+        text = "\n".join(["time;VL"] + [f"{i / 1000:.3f};{v + 1000:,.1f}".replace(",", "#").replace(".", dec)
+                                        .replace("#", sep) for i, v in enumerate(counts)]) + "\n"
+        (tmp_path / "g.csv").write_text(text)
+        code, _, err = _cli(["inspect", tmp_path / "g.csv"] + (["--hint", "decimal=,"] if dec == "," else []),
+                            capsys)
+        line = _one_error_line(code, err)
+        assert "numbers have thousands separators" in line and "Use 1000 Separator" in line, line

@@ -270,6 +270,37 @@ def _decimal_comma(lines: list[str]) -> bool:
     return any(_find_table(sample, d) is not None for d in (";", "\t", None))
 
 
+# A number written with a thousands separator, as a spreadsheet formats large values (ADC counts, forces):
+# '2,841.5', '2.841,5', Swiss "2'841.5", '2 841,5'. Read as text it was "no table of numbers", or, where only
+# some rows reach 1000, a "bad row" that --bad-rows drop|interpolate would silently remove.
+_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:([,.'’ \u00a0\u202f])\d{3})(?:\1\d{3})*(?:[.,]\d+)?$")
+_THOUSANDS_WAY_OUT = ("save the table without thousands separators (Excel: Format Cells > Number, untick "
+                      "'Use 1000 Separator')")
+
+
+def _thousands_cell(cell: object) -> bool:
+    """True for a cell holding a number with a thousands separator (``'2,841.5'``), which no reader here takes."""
+    if not isinstance(cell, str) or _THOUSANDS.match(cell.strip()) is None:
+        return False
+    try:  # '0.450' and '1,234' are numbers with a decimal point or comma, not grouped ones
+        float(cell.replace(",", "."))
+        return False
+    except ValueError:
+        return True
+
+
+def _thousands_example(lines: list[str]) -> tuple[int, str] | None:
+    """(line number, cell) of the first number with a thousands separator in the last 50 lines, if any."""
+    first = max(0, len(lines) - 50)
+    for i, line in enumerate(lines[first:], start=first + 1):
+        for d in (";", "\t", ","):
+            cell = next((f for f in _split(line, d) if _thousands_cell(f)), None)
+            # a bare ',' both separates and groups ('1,234' is two cells): only a quoted cell is one number
+            if cell is not None and (d != "," or f'"{cell}"' in line):
+                return i, cell
+    return None
+
+
 def _steady_column_hint(block: np.ndarray, headers: Sequence[str]) -> str:
     """``"; column 'Header' steps steadily ..."`` when the first column looks like a time axis of another name.
 
@@ -368,6 +399,10 @@ def read_csv(
         delim = None  # one column: no separator to choose; whitespace splitting keeps "0,5" whole
     found = _find_table(scan, delim)
     if found is None:
+        grouped = _thousands_example(lines)
+        if grouped is not None:
+            raise DataError(f"numbers have thousands separators (e.g. {grouped[1]!r} in line {grouped[0]}): "
+                            + _THOUSANDS_WAY_OUT, where)
         if decimal == "." and _decimal_comma(lines):
             raise DataError("numbers use a decimal comma (e.g. '0,5'): pass --hint decimal=, (Python: "
                             "decimal=',') or save the table with decimal points", where)
@@ -438,6 +473,10 @@ def read_csv(
         col = table.iloc[:, j]
         if not pd.api.types.is_numeric_dtype(col):
             values = pd.to_numeric(col, errors="coerce")
+            grouped = np.flatnonzero([_thousands_cell(c) for c in col])
+            if len(grouped):  # not a bad row to drop or fill: a large value written as text
+                raise DataError(f"number {col.iloc[grouped[0]]!r} in column {header_fields[j]!r} at data row "
+                                f"{grouped[0] + 1} has a thousands separator: " + _THOUSANDS_WAY_OUT, where)
             if bad_rows != "error":
                 continue  # coerced to NaN below and repaired with the other bad rows
             bad = int(np.flatnonzero(values.isna() & col.notna())[0])
