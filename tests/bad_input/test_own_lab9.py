@@ -107,3 +107,27 @@ def test_numbers_with_thousands_separators_are_refused_not_repaired(tmp_path, ca
                             capsys)
         line = _one_error_line(code, err)
         assert "numbers have thousands separators" in line and "Use 1000 Separator" in line, line
+
+
+# ------------------------------------------------------------------ a cable pulled half-way through a recording
+def test_channel_that_goes_dead_partway_is_named_with_its_stretch(tmp_path, capsys, caplog):
+    from myoflow.containers import Recording
+    from myoflow.io import write_edf
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 6000)) * 1e-4
+    x[1, 3500:] = 0.0  # ch2's cable pulled at 3.5 s: the amplifier exported zeros from then on
+    trig = np.zeros(6000)
+    trig[::1500] = 1.0  # a trigger line idles between its pulses: not a signal that went dead
+    for s in ("01", "02"):
+        write_edf(Recording(np.vstack([x, trig]), 1000.0, ["ch1", "ch2", "ch3", "ch4", "sync"], units="V"),
+                  tmp_path / "raw" / f"S{s}_VL.EDF")
+        x = rng.standard_normal((4, 6000)) * 1e-4
+    with caplog.at_level(logging.WARNING):
+        code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "S{subject}_{muscle}", "--out",
+                             tmp_path / "ds"], capsys)
+    assert code == 0, err
+    said = [r.getMessage() for r in caplog.records if "for a stretch" in r.getMessage()]
+    # was: nothing said; muscle-id trained on 2.5 s of zeros labelled VL
+    assert len(said) == 1 and "S01_VL.EDF" in said[0] and "['ch2']" in said[0] and "3.50-6.00 s" in said[0], said
+    assert "cut the recording" in said[0]
