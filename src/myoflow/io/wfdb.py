@@ -307,7 +307,7 @@ def _read_digital(hea: Path, h: _Header, nsamp: int | None) -> tuple[np.ndarray,
             fmt, off = h.signals[idx[0]].fmt, h.signals[idx[0]].offset
             counts.append(int((len(raw) - off) / _BYTES_PER_SAMPLE[fmt]) // (len(idx) * spf))
         nsamp = min(counts)
-        if nsamp <= 0:
+        if nsamp <= 0 and not (layout and nsamp == 0):
             raise DataError("signal file(s) hold no complete sample frame", where)
     for fname, idx in groups.items():  # sizes first: a corrupt length must not allocate terabytes
         f, raw = per_file[fname]
