@@ -131,3 +131,58 @@ def test_channel_that_goes_dead_partway_is_named_with_its_stretch(tmp_path, caps
     # was: nothing said; muscle-id trained on 2.5 s of zeros labelled VL
     assert len(said) == 1 and "S01_VL.EDF" in said[0] and "['ch2']" in said[0] and "3.50-6.00 s" in said[0], said
     assert "cut the recording" in said[0]
+
+
+# ------------------------------------------------------------------ a stimulation clinic's Excel table and MAT files
+def test_participants_table_with_decimal_commas_and_windows_1252_is_read(tmp_path, capsys):
+    from myoflow.containers import Recording
+    from myoflow.io import load_dataset, write_edf
+
+    for s in ("P01", "P02"):
+        write_edf(Recording(np.random.default_rng(0).normal(size=(1, 2000)) * 1e-4, 1000.0, ["RF"], units="V"),
+                  tmp_path / "raw" / f"{s}_RF.edf")
+    # Excel's "CSV (semicolon)" of a German Windows: ';', decimal commas, Windows-1252 ('Größe')
+    (tmp_path / "Probanden.csv").write_bytes("subject;age;sex;weight;Größe (cm);group\r\nP01;63,5;F;70,25;162;a\r\n"
+                                             "P02;71;M;82,5;178,5;b\r\n".encode("cp1252"))
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{muscle}", "--participants",
+                         tmp_path / "Probanden.csv", "--out", tmp_path / "ds"], capsys)
+    # was: "cannot parse participants table: 'utf-8' codec can't decode byte 0xf6"; saved as UTF-8, every
+    # covariate was then text ('63,5'), and stimulated-mass stopped: "covariate 'age' must be a number"
+    assert code == 0, err
+    part = load_dataset(tmp_path / "ds").participants
+    assert part["age"].tolist() == [63.5, 71.0] and part["weight"].tolist() == [70.25, 82.5]
+    assert part["Größe (cm)"].tolist() == [162.0, 178.5] and part["group"].tolist() == ["a", "b"]
+    assert part["subject"].tolist() == ["P01", "P02"]
+
+
+def test_predict_refuses_a_recording_in_another_unit_than_the_run(tmp_path, capsys):
+    import scipy.io
+
+    from myoflow.io import native, write_dataset
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(5, 0, frequencies=(25.0,), train_s=1.0, n_units=20, fs=2000.0)
+    part = part[["subject", "age", "sex", "height", "weight"]].assign(
+        mass_class=["low", "normal", "low", "normal", "low"])
+    train = [r for r in recs if r.meta["subject"] != "S005"]
+    ds = write_dataset(tmp_path / "clinic", [(f"{r.meta['subject']}_{r.meta['muscle']}", r) for r in train],
+                       part[part["subject"] != "S005"], {"protocol": "evoked"}).path
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run", "--cache-dir",
+                         tmp_path / "cache", "--set", "evaluate.models=[attention_bilstm]", "--set",
+                         "train.epochs=1", "--set", "model.params.n_members=1", "--set", "evaluate.n_boot=10",
+                         "--set", "evaluate.n_splits=2"], capsys)
+    assert code == 0, err
+    new = [r for r in recs if r.meta["subject"] == "S005"]
+    mats = []
+    for r in new:  # the lab's own MAT export of the new person: µV, no unit stated (reads as a.u.)
+        mats.append(tmp_path / f"new_{r.meta['muscle']}.mat")
+        scipy.io.savemat(mats[-1], {r.meta["muscle"]: r.data[0] * 1e6, "fs": r.fs})
+    cov = "age=54,sex=F,height=1.62,weight=70"
+    # was: a prediction from M-waves a million times the model's, without a word
+    code, _, err = _cli(["predict", tmp_path / "run", *mats, "--covariates", cov, "--out", tmp_path / "o"], capsys)
+    line = _one_error_line(code, err)
+    assert "new_BF.mat" in line and "in a.u." in line and "trained on recordings in V" in line
+    assert "--hint units=uV" in line
+    h5 = [native.save(r, tmp_path / f"new_{r.meta['muscle']}.h5") for r in new]
+    code, _, err = _cli(["predict", tmp_path / "run", *h5, "--covariates", cov, "--out", tmp_path / "o"], capsys)
+    assert code == 0, err

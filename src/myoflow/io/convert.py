@@ -941,6 +941,25 @@ _ID_ALIASES = {"id", "subject_id", "subjectid", "participant", "participant_id",
                "patient", "patient_id", "pid", "proband"}
 
 
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d*,\d+\s*$")
+_PLAIN_NUMBER = re.compile(r"^\s*[-+]?\d+\s*$")
+
+
+def _decimal_comma_columns(df: pd.DataFrame, ids: Mapping[str, Any]) -> pd.DataFrame:
+    """Columns of a ``;``- or tab-separated table whose cells are numbers written with a decimal comma (``63,5``,
+    as a German or French spreadsheet saves them) as numbers: read as text, every covariate was "not a number".
+    With ``,`` as the separator a comma cannot be a decimal mark, so such tables are never given here."""
+    out = df.copy()
+    for c in df.columns:
+        if c in ids or pd.api.types.is_numeric_dtype(df[c]):
+            continue
+        cells = df[c].dropna().astype(str)
+        if len(cells) and cells.str.match(_DECIMAL_COMMA).any() \
+                and (cells.str.match(_DECIMAL_COMMA) | cells.str.match(_PLAIN_NUMBER)).all():
+            out[c] = pd.to_numeric(df[c].str.replace(",", ".", regex=False))
+    return out
+
+
 def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
     """A CSV the user named (participants, events), with ids kept as strings."""
     p = Path(path)
@@ -950,11 +969,18 @@ def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
         raise DataError(f"{what} table is empty (0 bytes)", str(p))
     try:
         sep = _delimiter(p)
-        head = pd.read_csv(p, sep=sep, nrows=0).columns  # ids stay text whatever the case of their column
+        try:
+            p.read_bytes().decode("utf-8")
+            enc = "utf-8-sig"
+        except UnicodeDecodeError:  # Excel's "CSV (semicolon)" on Windows writes Windows-1252 ('Größe', 'µ')
+            enc = "cp1252"
+        head = pd.read_csv(p, sep=sep, nrows=0, encoding=enc).columns  # ids stay text whatever their column's case
         ids = {c: str for c in head if str(c).strip().lower() in ("subject", "session", "trial")}
-        df = pd.read_csv(p, sep=sep, dtype=ids)
+        df = pd.read_csv(p, sep=sep, dtype=ids, encoding=enc)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise DataError(f"cannot parse {what} table: {exc}", str(p)) from None
+    if sep != ",":
+        df = _decimal_comma_columns(df, ids)
     df.columns = _known_column_case([str(c).strip() for c in df.columns], str(p))
     if "subject" not in df.columns:
         # name an id column of another name (a clinic's 'ID', BIDS' 'participant_id'); renaming is the user's call

@@ -343,6 +343,7 @@ def prepare_evoked(
     rows = []
     fs = None
     sources: dict[tuple[str, str, float], str | None] = {}
+    units: set[str] = set()  # of the response channels: predict refuses a new person's recording in another
     for rec in recordings:
         m = rec.meta
         where = rec.source
@@ -360,9 +361,11 @@ def prepare_evoked(
             fs = rec.fs
         elif rec.fs != fs:
             raise DataError(f"fs={rec.fs:g} Hz differs from the cohort's {fs:g} Hz; resample first", where)
+        ch = response_channel(rec, key[1])
         r, desc = extract_responses(rec, window_ms=window_ms, blank_ms=blank_ms, highpass_hz=highpass_hz,
-                                    frequency_hz=key[2], channel=response_channel(rec, key[1]))
+                                    frequency_hz=key[2], channel=ch)
         responses[key] = r
+        units.add(str(rec.units[ch]))
         rows.append({"subject": key[0], "muscle": key[1], "frequency": key[2], **desc})
         if progress is not None:
             progress(1)
@@ -389,7 +392,7 @@ def prepare_evoked(
     return EvokedData(
         participants=parts, responses={k: v for k, v in responses.items() if k[0] in set(keep)},
         descriptors=desc, fs=float(fs), tmin=window_ms[0] * 1e-3, muscles=tuple(muscles),
-        frequencies=freqs, classes=tuple(classes), covariates=tuple(covariates),
+        frequencies=freqs, classes=tuple(classes), covariates=tuple(covariates), info={"units": sorted(units)},
     )
 
 

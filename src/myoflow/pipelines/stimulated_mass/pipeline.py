@@ -406,7 +406,9 @@ class StimulatedMassPipeline(Pipeline):
         curves: dict[str, dict[str, list[float]]] = {}
         states: dict[str, dict[str, Any]] = {}
         # fs: the rate of the recordings the models saw (a folder's own rate, not data.fs), which predict requires
+        # units: of the response channels, as fs (a new person's file in a.u. or in µV read as V is refused)
         extras: dict[str, Any] = {"condition_frequencies": list(freqs), "classes": classes, "fs": float(data.fs),
+                                  "units": list(data.info.get("units") or []),
                                   "n_train": len(train), "n_test": len(test), "models": {}, "confusion": {}}
         rows: list[pd.DataFrame] = []
         models = list(cfg.evaluate.models)
