@@ -186,3 +186,19 @@ def test_predict_refuses_a_recording_in_another_unit_than_the_run(tmp_path, caps
     h5 = [native.save(r, tmp_path / f"new_{r.meta['muscle']}.h5") for r in new]
     code, _, err = _cli(["predict", tmp_path / "run", *h5, "--covariates", cov, "--out", tmp_path / "o"], capsys)
     assert code == 0, err
+
+
+def test_manifest_typed_on_windows_is_read(tmp_path, capsys):
+    from myoflow.io import load_dataset
+
+    for s in ("01", "02"):
+        _excel_csv(tmp_path / "Rohdaten" / f"S{s}_VL.csv", seed=int(s))
+    # Excel on Windows: ';', Windows-1252 ('Müller'), and the paths as Explorer shows them
+    (tmp_path / "liste.csv").write_bytes("file;subject;muscle;Untersucher\r\nRohdaten\\S01_VL.csv;01;VL;Müller\r\n"
+                                         "Rohdaten\\S02_VL.csv;02;VL;Müller\r\n".encode("cp1252"))
+    code, _, err = _cli(["convert", "--manifest", tmp_path / "liste.csv", "--hint", "decimal=,", "--out",
+                         tmp_path / "ds"], capsys)
+    # was: "cannot parse manifest: 'utf-8' codec can't decode byte 0xfc", then "file 'Rohdaten\\S01_VL.csv' not found"
+    assert code == 0, err
+    ds = load_dataset(tmp_path / "ds")
+    assert ds.stems == ["01_VL", "02_VL"] and ds.index["Untersucher"].tolist() == ["Müller", "Müller"]

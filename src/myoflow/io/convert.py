@@ -225,6 +225,18 @@ def _known_column_case(columns: Sequence[str], where: str) -> list[str]:
     return out
 
 
+def _encoding(path: Path) -> str:
+    """The text encoding of a user's small table: UTF-8 (with or without a BOM), else Windows-1252, which Excel's
+    "CSV (semicolon)" writes on Windows ('Größe', 'Müller', 'µV' were "'utf-8' codec can't decode byte 0xf6")."""
+    try:
+        path.read_bytes().decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        return "cp1252"
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+
+
 def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     """Read a manifest CSV: a ``file`` column (relative to the manifest's folder) + metadata columns."""
     mpath = Path(manifest)
@@ -233,7 +245,7 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     if mpath.stat().st_size == 0:
         raise DataError("manifest is empty (0 bytes)", str(mpath))
     try:
-        table = pd.read_csv(mpath, dtype=str, keep_default_na=False, sep=_delimiter(mpath))
+        table = pd.read_csv(mpath, dtype=str, keep_default_na=False, sep=_delimiter(mpath), encoding=_encoding(mpath))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise DataError(f"cannot parse manifest: {exc}", str(mpath)) from None
     table.columns = _known_column_case([str(c).strip() for c in table.columns], str(mpath))
@@ -244,6 +256,8 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     first_row: dict[Path, int] = {}
     for i, row in table.iterrows():
         name = row["file"].strip()
+        if "\\" in name and not (root / name).is_file():
+            name = name.replace("\\", "/")  # typed on Windows (raw\S01_VL.csv): the same file on this system
         f = (root / name).resolve()
         if not name or not f.is_relative_to(root):
             raise DataError(f"row {i + 2}: file {name!r} must be a path inside the manifest's folder", str(mpath))
@@ -880,7 +894,8 @@ def _dead_stretch(x: np.ndarray, fs: float) -> tuple[int, int] | None:
     starts = np.concatenate([[0], change])
     lengths = np.diff(np.concatenate([starts, [x.size]]))
     k = int(np.argmax(lengths))
-    if lengths[k] >= max(fs, 0.05 * x.size) and np.unique(np.delete(x, np.s_[starts[k]:starts[k] + lengths[k]])[:5000]).size > 20:
+    rest = np.delete(x, np.s_[starts[k]:starts[k] + lengths[k]])
+    if lengths[k] >= max(fs, 0.05 * x.size) and np.unique(rest[:5000]).size > 20:
         return int(starts[k]), int(lengths[k])
     return None
 
@@ -901,7 +916,8 @@ def _summary_row(stem: str, obj: Any, group: Sequence[ConvertItem], changed: int
             log.warning("%s: channel(s) %s hold one value for a stretch (%s: an electrode off or a cable pulled?); "
                         "pipelines take it as signal: cut the recording before it or remove the channel",
                         ";".join(str(i.path) for i in group), list(dead), ", ".join(
-                            f"{c} {(r.t0 + a / r.fs):.2f}-{(r.t0 + (a + n) / r.fs):.2f} s" for c, (a, n) in dead.items()))
+                            f"{c} {(r.t0 + a / r.fs):.2f}-{(r.t0 + (a + n) / r.fs):.2f} s"
+                            for c, (a, n) in dead.items()))
         clipped = [c for c, u, x in zip(r.ch_names, r.units, r.data) if str(u) in _SIGNAL_UNITS and _clipped(x)]
         if clipped:  # a saturated amplifier: the signal's tops are cut flat, amplitude features read a ceiling
             log.warning("%s: channel(s) %s sit at their extreme value in over 1 %% of the samples (clipped: a "
@@ -969,11 +985,7 @@ def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
         raise DataError(f"{what} table is empty (0 bytes)", str(p))
     try:
         sep = _delimiter(p)
-        try:
-            p.read_bytes().decode("utf-8")
-            enc = "utf-8-sig"
-        except UnicodeDecodeError:  # Excel's "CSV (semicolon)" on Windows writes Windows-1252 ('Größe', 'µ')
-            enc = "cp1252"
+        enc = _encoding(p)
         head = pd.read_csv(p, sep=sep, nrows=0, encoding=enc).columns  # ids stay text whatever their column's case
         ids = {c: str for c in head if str(c).strip().lower() in ("subject", "session", "trial")}
         df = pd.read_csv(p, sep=sep, dtype=ids, encoding=enc)
