@@ -202,3 +202,25 @@ def test_manifest_typed_on_windows_is_read(tmp_path, capsys):
     assert code == 0, err
     ds = load_dataset(tmp_path / "ds")
     assert ds.stems == ["01_VL", "02_VL"] and ds.index["Untersucher"].tolist() == ["Müller", "Müller"]
+
+
+# ------------------------------------------------------------------ a unit the lab's script saved beside the data
+def test_units_variable_of_a_mat_or_npz_file_is_read(tmp_path, capsys):
+    import scipy.io
+
+    from myoflow.io import read
+
+    x = np.random.default_rng(0).normal(size=(2, 3000)) * 100.0  # µV
+    np.savez(tmp_path / "S01_VL.npz", data=x, fs=2000.0, units="uV")
+    scipy.io.savemat(tmp_path / "S01_RF.mat", {"emg": x.T, "fs": 2000.0, "units": np.array(["uV", "mV"])})
+    # was: both read as 'a.u.' (×1e6 beside an EDF's volts; the folder refused as mixing units)
+    rec = read(tmp_path / "S01_VL.npz")
+    assert rec.units == ("V", "V")
+    np.testing.assert_allclose(rec.data, x * 1e-6, rtol=1e-6)
+    rec = read(tmp_path / "S01_RF.mat")
+    np.testing.assert_allclose(rec.data, x * np.array([[1e-6], [1e-3]]), rtol=1e-6)
+    np.testing.assert_allclose(read(tmp_path / "S01_RF.mat", units="V").data, x, rtol=1e-6)  # a hint still rules
+    np.savez(tmp_path / "bad.npz", data=x, fs=2000.0, units="microvolt")
+    code, _, err = _cli(["inspect", tmp_path / "bad.npz"], capsys)
+    line = _one_error_line(code, err)
+    assert "bad.npz" in line and "variable 'units'" in line and "'microvolt'" in line and "--hint units=" in line
