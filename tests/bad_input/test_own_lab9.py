@@ -224,3 +224,45 @@ def test_units_variable_of_a_mat_or_npz_file_is_read(tmp_path, capsys):
     code, _, err = _cli(["inspect", tmp_path / "bad.npz"], capsys)
     line = _one_error_line(code, err)
     assert "bad.npz" in line and "variable 'units'" in line and "'microvolt'" in line and "--hint units=" in line
+
+
+# ------------------------------------------------------------------ a gait lab: German EMG export, angles of other software
+def test_gait_lab_with_german_emg_export_and_muscles_named_in_full(tmp_path, capsys):
+    import pandas as pd
+
+    from myoflow.simulate.protocols.gait import simulate_gait
+
+    trials, part = simulate_gait(1, 0, 12, fs_sim=1000.0)
+    tr = trials[0]
+    names = {"TA": "M. tibialis ant.", "GM": "gastroc_med", "VL": "vast_lat", "BF": "M. biceps fem.", "SOL": "soleus"}
+    e, a, m = tr["emg"], tr["angles"], tr["moments"]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    pd.DataFrame({"Zeit [s]": np.arange(e.n_samples) / e.fs,  # German software: 'Zeit', ';' and decimal commas
+                  **{f"{names[c]} [mV]": e.data[e.ch_names.index(c)] * 1e3 for c in names}}
+                 ).to_csv(raw / "P1_gang1_emg.csv", index=False, sep=";", decimal=",")
+    for stream, rec, unit in (("angles", a, "deg"), ("moments", m, "N·m")):  # the motion software: ',' and '.'
+        pd.DataFrame({"time": np.arange(rec.n_samples) / rec.fs,
+                      **{f"{c} [{unit}]": rec.data[i] for i, c in enumerate(rec.ch_names)}}
+                     ).to_csv(raw / f"P1_gang1_{stream}.csv", index=False)
+    pd.DataFrame({"subject": ["P1"], "weight": [tr.meta["covariates"]["weight"]],
+                  "height": [tr.meta["covariates"]["height"]]}).to_csv(tmp_path / "part.csv", index=False)
+    # was: 'no table of numbers found' for the angles (decimal=, reached them too), and without a time column
+    # named in English the EMG needed --hint time_column='Zeit [s]'
+    code, _, err = _cli(["convert", raw, "--pattern", "{subject}_{trial}_{stream}", "--hint", "decimal=,",
+                         "--participants", tmp_path / "part.csv", "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    from myoflow.io import load_dataset
+
+    trial = load_dataset(tmp_path / "ds").load("P1_gang1")
+    assert trial["emg"].fs == 1000.0 and trial["emg"].ch_names == tuple(names.values())
+    np.testing.assert_allclose(trial["angles"].data, a.data, atol=1e-5)
+    base = ["run", "gait-emg", "--data", tmp_path / "ds", "--cache-dir", tmp_path / "cache", "--set",
+            "train.epochs=1", "--set", "model.params.torque_epochs=1", "--set", "evaluate.n_boot=10"]
+    code, _, err = _cli(base + ["--out", tmp_path / "run"], capsys)
+    line = _one_error_line(code, err)
+    # was: '... map its channels with data.emg_map (e.g. {EMG1: TA})'
+    suggested = "data.emg_map={M. tibialis ant.: TA, gastroc_med: GM, vast_lat: VL, M. biceps fem.: BF, soleus: SOL}"
+    assert suggested in line, line
+    code, _, err = _cli(base + ["--out", tmp_path / "run", "--set", suggested], capsys)  # the suggestion runs
+    assert code == 0, err

@@ -35,7 +35,9 @@ __all__ = ["read_csv"]
 log = logging.getLogger(__name__)
 
 _TIME_NAMES = {"time", "t", "x", "times", "timestamp", "time_s", "sec", "seconds", "time_ms", "time_us",
-               "datetime", "date_time", "date time", "date/time"}
+               "datetime", "date_time", "date time", "date/time",
+               # as exports in other languages name it (German, French, Spanish, Italian/Portuguese, Dutch)
+               "zeit", "temps", "tiempo", "tempo", "tijd"}
 # A header naming time as one word of several, with a time unit: Shimmer's 'Shimmer_ABCD_Timestamp_Unix_CAL [ms]'.
 _TIME_WORD = re.compile(r"(?:^|[_\s.])(?:time|timestamp)s?(?:$|[_\s.])")
 # ISO date-times as a cell (OpenBCI, Shimmer, phone apps): read as seconds since 1970 so the column is a time.
@@ -398,6 +400,14 @@ def read_csv(
     if decimal == "," and delim == ",":
         delim = None  # one column: no separator to choose; whitespace splitting keeps "0,5" whole
     found = _find_table(scan, delim)
+    if found is None and decimal == "," and delimiter is None:
+        # `--hint decimal=,` reaches every table of a folder; a ','-separated table of decimal points (the angles
+        # of other software beside a German EMG export) cannot hold decimal commas: read it as it is written
+        point_delim = _choose_delimiter(lines, p.suffix.lower())
+        point = _find_table(lines, point_delim) if point_delim == "," else None
+        if point is not None:
+            log.info("%s: numbers have decimal points between ',' separators: read with decimal '.'", where)
+            decimal, scan, delim, found = ".", lines, point_delim, point
     if found is None:
         grouped = _thousands_example(lines)
         if grouped is not None:
