@@ -266,3 +266,24 @@ def test_gait_lab_with_german_emg_export_and_muscles_named_in_full(tmp_path, cap
     assert suggested in line, line
     code, _, err = _cli(base + ["--out", tmp_path / "run", "--set", suggested], capsys)  # the suggestion runs
     assert code == 0, err
+
+
+# ------------------------------------------------------------------ a recording saved from Excel
+def test_a_recording_saved_as_a_spreadsheet_says_to_save_it_as_csv(tmp_path, capsys, caplog):
+    for name in ("S01_VL.xlsx", "S01_VL.xls", "S01_VL.ods"):
+        (tmp_path / name).write_bytes(b"PK\x03\x04 not read further")
+        code, _, err = _cli(["inspect", tmp_path / name], capsys)
+        line = _one_error_line(code, err)
+        # was: "not a recognised workbook (expected 'ID <n>.xlsx' of elderly-lowerlimb-emg)" and, for .xls/.ods,
+        # "unknown file type" with the list of suffixes
+        assert name in line and "save" in line and "CSV UTF-8" in line, line
+    (tmp_path / "raw").mkdir()
+    _excel_csv(tmp_path / "raw" / "S01_VL.csv")
+    (tmp_path / "raw" / "S02_VL.xls").write_bytes(b"\xd0\xcf\x11\xe0 Excel 97-2003")
+    with caplog.at_level(logging.WARNING):
+        code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "S{subject}_{muscle}", "--hint", "decimal=,",
+                             "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    # was: S02's recording left out without a word
+    said = [r.getMessage() for r in caplog.records if "spreadsheet" in r.getMessage()]
+    assert len(said) == 1 and "S02_VL.xls" in said[0] and "CSV UTF-8" in said[0], said

@@ -118,11 +118,12 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
     except those under ``exclude`` (the output folder: a dataset written inside its inputs is not an input)
     and those :func:`_not_data` names (hidden files and folders, README notes)."""
     from .dataset import is_dataset_folder
-    from .reader import READERS
+    from .reader import _SPREADSHEETS, READERS
 
     skip = Path(exclude).resolve() if exclude is not None else None
     out: list[tuple[Path, Path]] = []
     clutter: list[Path] = []
+    sheets: list[Path] = []  # .xls/.ods: never recordings here, but a lab's own may be among them
     for inp in inputs:
         p = Path(inp)
         if not p.exists():
@@ -144,6 +145,9 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
                     if f.suffix.lower() in READERS and not f.is_dir():
                         clutter.append(f)
                     continue
+                if f.suffix.lower() in _SPREADSHEETS and f.is_file():
+                    sheets.append(f)
+                    continue
                 if f.is_symlink():
                     _check_link(f, root, READERS)
                     continue
@@ -164,6 +168,9 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
 
         parts = set().union(*(wfdb_companions(f) for f in heas))
         out = [(f, b) for f, b in out if f.suffix.lower() != ".hea" or f.resolve() not in parts]
+    if sheets:
+        log.warning("%s%s: %d spreadsheet file(s) not read: save a recording's sheet as CSV (File > Save As > 'CSV "
+                    "UTF-8') to convert it", sheets[0], " ..." if len(sheets) > 1 else "", len(sheets))
     if not out:
         raise DataError("no recording files found in the inputs", ", ".join(map(str, inputs)))
     return out
