@@ -287,3 +287,21 @@ def test_a_recording_saved_as_a_spreadsheet_says_to_save_it_as_csv(tmp_path, cap
     # was: S02's recording left out without a word
     said = [r.getMessage() for r in caplog.records if "spreadsheet" in r.getMessage()]
     assert len(said) == 1 and "S02_VL.xls" in said[0] and "CSV UTF-8" in said[0], said
+
+
+# ------------------------------------------------------------------ one recording in two formats
+def test_one_name_in_two_formats_is_not_two_recordings(tmp_path, capsys):
+    from myoflow.containers import Recording
+    from myoflow.io import write_edf
+
+    x = np.random.default_rng(0).normal(size=(2, 3000)) * 1e-4
+    write_edf(Recording(x, 1000.0, ["EMG1", "EMG2"], units="V"), tmp_path / "raw" / "S01_VL.edf")
+    write_edf(Recording(x[::-1], 1000.0, ["EMG1", "EMG2"], units="V"), tmp_path / "raw" / "S02_VL.edf")
+    rows = ["time,EMG1 [V],EMG2 [V]"] + [f"{i / 1000:.3f},{x[0, i]:.6e},{x[1, i]:.6e}" for i in range(3000)]
+    (tmp_path / "raw" / "S01_VL.csv").write_text("\n".join(rows) + "\n")  # the software's CSV export beside it
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "S{subject}_{muscle}", "--out", tmp_path / "ds"],
+                        capsys)
+    # was: stems 01_VL and 01_VL-2, S01's recording twice (the EDF's 16-bit samples are no exact copy to warn about)
+    line = _one_error_line(code, err)
+    assert "S01_VL.csv and S01_VL.edf are one name in two formats" in line and "move one out" in line
+    assert not (tmp_path / "ds").exists()

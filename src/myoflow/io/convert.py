@@ -208,6 +208,17 @@ def plan_from_pattern(inputs: Iterable[str | os.PathLike], pattern: str,
     if unmatched:
         shown = ", ".join(unmatched[:3]) + (" ..." if len(unmatched) > 3 else "")
         raise DataError(f"{len(unmatched)} file name(s) do not match --pattern {pattern!r}: {shown}")
+    # One name in two formats (S01_VL.edf beside its S01_VL.csv export) gives the same ids twice: the recording
+    # entered the folder twice (stems 01_VL, 01_VL-2), on both sides of every within-subject split.
+    seen: dict[tuple[Path, tuple], Path] = {}
+    for it in items:
+        key = (it.path.with_suffix(""), tuple(sorted(it.meta.items())))
+        if key in seen:
+            raise DataError(f"{seen[key].name} and {it.path.name} are one name in two formats (the same recording "
+                            "exported twice?) and would be two recordings: move one out of the folder, or, if they "
+                            "hold different streams of a trial, list them in a --manifest with a 'stream' column",
+                            str(it.path.parent))
+        seen[key] = it.path
     return items
 
 
