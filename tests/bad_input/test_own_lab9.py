@@ -305,3 +305,25 @@ def test_one_name_in_two_formats_is_not_two_recordings(tmp_path, capsys):
     line = _one_error_line(code, err)
     assert "S01_VL.csv and S01_VL.edf are one name in two formats" in line and "move one out" in line
     assert not (tmp_path / "ds").exists()
+
+
+# ------------------------------------------------------------------ an event column in the export
+def test_a_column_of_event_labels_becomes_events(tmp_path, capsys):
+    from myoflow.io import load_dataset
+
+    rng = np.random.default_rng(0)
+    rows = ["time;VL [mV];RF [mV];Marker"]
+    for i in range(3000):  # the acquisition software writes a label on the rows where the operator pressed a key
+        label = "start" if i == 0 else ("HS" if i % 1000 == 500 else "")
+        rows.append(f"{i / 1000:.3f};{rng.normal():.4f};{rng.normal():.4f};{label}")
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "S01_walk.csv").write_text("\n".join(rows) + "\n")
+    # was: "non-numeric value 'HS' in column 'Marker' ... (pass --bad-rows drop ...)", and with --bad-rows drop
+    # "every row has missing or non-finite values"; the 'start' on the first row made that row the header
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "S{subject}_{trial}", "--event-map",
+                         "HS=heel_strike", "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    rec = load_dataset(tmp_path / "ds").load("01_walk")
+    assert rec.ch_names == ("VL", "RF") and rec.n_samples == 3000
+    assert rec.events["kind"].tolist() == ["start", "heel_strike", "heel_strike", "heel_strike"]
+    assert rec.events["sample"].tolist() == [0, 500, 1500, 2500]

@@ -303,6 +303,43 @@ def _thousands_example(lines: list[str]) -> tuple[int, str] | None:
     return None
 
 
+def _labelled_row(fields: list[str], below: list[list[str]]) -> bool:
+    """True for a row of numbers whose only text cells lie in columns that the rows ``below`` leave empty."""
+    if not below or any(len(b) != len(fields) for b in below):
+        return False
+    text = [j for j, f in enumerate(fields) if f != "" and not _numeric_fields([f])]
+    numbers = [j for j, f in enumerate(fields) if f != "" and j not in text]
+    return bool(text) and len(numbers) >= 1 and all(b[j] == "" for j in text for b in below)
+
+
+def _is_marker_column(col: pd.Series) -> bool:
+    """True for a column of text labels on at most half of the rows and empty on the others (an event column)."""
+    if pd.api.types.is_numeric_dtype(col):
+        return False
+    text = col.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    return (0 < len(text) <= 0.5 * len(col) and bool(pd.to_numeric(text, errors="coerce").isna().all())
+            and not any(_thousands_cell(v) for v in text))
+
+
+def _with_markers(rec: Recording, markers: list[tuple[str, np.ndarray, list[str]]], times: np.ndarray | None,
+                  where: str) -> Recording:
+    """``rec`` with the marker columns' labels as events (``kind`` = the label, ``column`` = its column)."""
+    rows = []
+    for name, idx, labels in markers:
+        t = times[idx] if times is not None else idx / rec.fs + rec.t0
+        for ti, label in zip(t, labels):
+            if not np.isfinite(ti):
+                raise DataError(f"label {label!r} of column {name!r} is on a row without a time", where)
+            sample = int(round((ti - rec.t0) * rec.fs))
+            if 0 <= sample < rec.n_samples:
+                rows.append({"sample": sample, "kind": label, "column": split_unit(name)[0] or name})
+    if not rows:
+        return rec
+    ev = pd.DataFrame(rows)
+    return rec.replace(events=pd.concat([rec.events, ev], ignore_index=True) if len(rec.events) else ev)
+
+
 def _steady_column_hint(block: np.ndarray, headers: Sequence[str]) -> str:
     """``"; column 'Header' steps steadily ..."`` when the first column looks like a time axis of another name.
 
@@ -426,6 +463,10 @@ def read_csv(
                             "rows of samples (an export stopped before recording?)", where)
         raise DataError("no table of numbers found (recording is empty or not a delimited numeric table)", where)
     start, n_fields = found
+    # a first row carrying a marker label ('0.000,0.01,0.02,start') is data, not the header: its text sits in a
+    # column the rows below leave empty
+    while start > 0 and _labelled_row(_split(scan[start - 1], delim), [_split(x, delim) for x in scan[start:start + 5]]):
+        start -= 1
     header_fields: list[str] | None = None
     pre_end = start
     if start > 0:
@@ -479,6 +520,20 @@ def read_csv(
         raise DataError(
             f"header has {len(header_fields)} column name(s) but the data rows have {table.shape[1]} value(s)", where
         )
+    # A column of text labels on a few rows, empty elsewhere (an 'Event'/'Marker' column: 'HS', 'TO', 'start')
+    # marks moments, not samples: read as events. It was a "non-numeric value" whose --bad-rows way out failed.
+    marker_cols = [j for j in range(table.shape[1]) if _is_marker_column(table.iloc[:, j])]
+    markers: list[tuple[str, np.ndarray, list[str]]] = []
+    if marker_cols and len(marker_cols) < table.shape[1]:
+        for j in marker_cols:
+            col = table.iloc[:, j]
+            rows = np.flatnonzero((col.notna() & (col.astype(str).str.strip() != "")).to_numpy())
+            markers.append((header_fields[j], rows, [str(v).strip() for v in col.iloc[rows]]))
+        keep = [j for j in range(table.shape[1]) if j not in marker_cols]
+        table = table.iloc[:, keep].copy()
+        table.columns = range(len(keep))
+        header_fields = [header_fields[j] for j in keep]
+        log.info("%s: column(s) %s hold text labels on some rows: read as events", where, [m[0] for m in markers])
     for j in range(table.shape[1]):
         col = table.iloc[:, j]
         if not pd.api.types.is_numeric_dtype(col):
@@ -560,6 +615,8 @@ def read_csv(
                 segments.append((t, chans))
 
     values = table.to_numpy(dtype=np.float64)
+    # the markers' times, from the first time column (rows keep them whatever --bad-rows drops), else row / fs
+    marker_t = (values[:, time_idx[0]] * scales.get(time_idx[0], 1.0)) if time_idx and markers else None
     pieces: list[tuple[float, float, list[int], np.ndarray]] = []
     n_changed = 0
     for t_col, chans in segments:
@@ -643,7 +700,8 @@ def read_csv(
         u = [unit_of[c] for c in chans]
         if to_volt:
             data, u = to_volts(data, u)
-        recs.append(make_recording(data, seg_fs, [rename[c] for c in chans], where, units=u, t0=t0, meta=dict(meta)))
+        rec = make_recording(data, seg_fs, [rename[c] for c in chans], where, units=u, t0=t0, meta=dict(meta))
+        recs.append(_with_markers(rec, markers, marker_t, where) if markers else rec)
     if len(recs) == 1:
         return recs[0]
     streams: dict[str, Recording] = {}
