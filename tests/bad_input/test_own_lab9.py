@@ -327,3 +327,19 @@ def test_a_column_of_event_labels_becomes_events(tmp_path, capsys):
     assert rec.ch_names == ("VL", "RF") and rec.n_samples == 3000
     assert rec.events["kind"].tolist() == ["start", "heel_strike", "heel_strike", "heel_strike"]
     assert rec.events["sample"].tolist() == [0, 500, 1500, 2500]
+
+
+def test_nul_bytes_after_the_last_line_are_ignored_and_errors_stay_one_short_line(tmp_path, capsys, caplog):
+    from myoflow.io import read
+
+    rows = ["time,VL [mV]"] + [f"{i / 1000:.3f},{np.sin(i / 7):.4f}" for i in range(2000)]
+    # a logger that reserved its file, or a laptop that lost power: the table, then zeros to the end of the block
+    (tmp_path / "cut.csv").write_bytes(("\n".join(rows) + "\n").encode() + b"\x00" * 4096)
+    with caplog.at_level(logging.WARNING):
+        rec = read(tmp_path / "cut.csv")  # was: "non-numeric value '\x00\x00...' (4096 of them) in column 'time'"
+    assert rec.n_samples == 2000
+    assert any("4096 NUL byte(s) after the last line ignored" in r.getMessage() for r in caplog.records)
+    (tmp_path / "long.csv").write_text("\n".join(rows[:100] + ["0.099," + "x" * 5000] + rows[100:]) + "\n")
+    code, _, err = _cli(["inspect", tmp_path / "long.csv"], capsys)
+    line = _one_error_line(code, err)
+    assert "non-numeric value" in line and len(line) < 400, len(line)

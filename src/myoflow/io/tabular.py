@@ -425,6 +425,12 @@ def read_csv(
     if decimal == "," and delimiter == ",":
         raise DataError("a decimal comma needs another column separator (';', tab or spaces), not ','", where)
     raw = p.read_bytes()
+    if raw.endswith(b"\x00"):
+        # zeros after the last line: space the logger had reserved, or a file cut short by a crash or power loss
+        pad = len(raw) - len(raw.rstrip(b"\x00"))
+        log.warning("%s: %d NUL byte(s) after the last line ignored (the recording was cut short by a crash or "
+                    "power loss?)", where, pad)
+        raw = raw.rstrip(b"\x00")
     text = _decode(raw, where)
     lines = _datetimes_to_seconds(text.splitlines())
     while lines and not lines[-1].strip():
@@ -465,7 +471,8 @@ def read_csv(
     start, n_fields = found
     # a first row carrying a marker label ('0.000,0.01,0.02,start') is data, not the header: its text sits in a
     # column the rows below leave empty
-    while start > 0 and _labelled_row(_split(scan[start - 1], delim), [_split(x, delim) for x in scan[start:start + 5]]):
+    while start > 0 and _labelled_row(_split(scan[start - 1], delim),
+                                      [_split(x, delim) for x in scan[start:start + 5]]):
         start -= 1
     header_fields: list[str] | None = None
     pre_end = start
@@ -546,7 +553,7 @@ def read_csv(
                 continue  # coerced to NaN below and repaired with the other bad rows
             bad = int(np.flatnonzero(values.isna() & col.notna())[0])
             raise DataError(
-                f"non-numeric value {col.iloc[bad]!r} in column {header_fields[j]!r} at data row {bad + 1} "
+                f"non-numeric value {str(col.iloc[bad])[:40]!r} in column {header_fields[j]!r} at data row {bad + 1} "
                 "(pass --bad-rows drop or --bad-rows interpolate to repair such rows)", where
             )
     table = table.apply(pd.to_numeric, errors="coerce")
