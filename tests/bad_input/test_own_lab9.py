@@ -343,3 +343,37 @@ def test_nul_bytes_after_the_last_line_are_ignored_and_errors_stay_one_short_lin
     code, _, err = _cli(["inspect", tmp_path / "long.csv"], capsys)
     line = _one_error_line(code, err)
     assert "non-numeric value" in line and len(line) < 400, len(line)
+
+
+# ------------------------------------------------------------------ RF and BF recorded together in one file
+def test_one_file_holding_both_muscles_channels_is_one_recording_per_muscle(tmp_path, capsys):
+    from myoflow.containers import Recording
+    from myoflow.io import native, write_dataset
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(5, 0, frequencies=(25.0,), train_s=1.0, n_units=20, fs=2000.0)
+    part = part[["subject", "age", "sex", "height", "weight"]].assign(
+        mass_class=["low", "normal", "low", "normal", "low"])
+
+    def together(subject):  # the lab's amplifier records both muscles at once: one file, channels RF and BF
+        rf, bf = (next(r for r in recs if r.meta["subject"] == subject and r.meta["muscle"] == m) for m in ("RF", "BF"))
+        meta = {k: v for k, v in rf.meta.items() if k != "muscle"}
+        return Recording(np.vstack([rf.data, bf.data]), rf.fs, ["RF", "BF"], units="V", events=rf.events, meta=meta)
+
+    train = [f"S00{i}" for i in range(1, 5)]
+    ds = write_dataset(tmp_path / "clinic", [(f"{s}_25", together(s)) for s in train],
+                       part[part["subject"].isin(train)], {"protocol": "evoked"}).path
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run", "--cache-dir",
+                         tmp_path / "cache", "--set", "evaluate.models=[attention_bilstm]", "--set",
+                         "train.epochs=1", "--set", "model.params.n_members=1", "--set", "evaluate.n_boot=10",
+                         "--set", "evaluate.n_splits=2"], capsys)
+    # was: "recording meta needs subject, muscle and frequency (Hz)"
+    assert code == 0, err
+    new = native.save(together("S005"), tmp_path / "new_25.h5")
+    code, out, err = _cli(["predict", tmp_path / "run", new, "--covariates", "age=54,sex=F,height=1.62,weight=70",
+                           "--out", tmp_path / "o", "--json"], capsys)
+    # was: "cannot tell the muscle (channels ['RF', 'BF'])"
+    assert code == 0, err
+    import json
+
+    assert json.loads(out)["frequencies"] == [25.0]

@@ -56,6 +56,7 @@ __all__ = [
     "sequence_epochs",
     "descriptor_matrix",
     "prepare_evoked",
+    "per_muscle",
     "save_evoked",
     "load_evoked",
 ]
@@ -252,6 +253,23 @@ def muscle_channels(names: Sequence[str], muscle: str) -> list[int]:
     m = str(muscle).strip().lower()
     exact = [i for i, c in enumerate(names) if str(c).strip().lower() == m]
     return exact or [i for i, c in enumerate(names) if m in str(c).lower().replace("_", " ").split()]
+
+
+def per_muscle(recordings: Sequence[Recording], muscles: Sequence[str]) -> list[Recording]:
+    """Each recording, or, for one without a ``muscle`` that has a channel named after each of several of
+    ``muscles`` (RF and BF recorded together in one file), one recording per muscle holding that muscle's channel.
+
+    Such a file was "cannot tell the muscle" (predict) or "recording meta needs ... muscle" (a folder's cohort)
+    although its channels named them.
+    """
+    out = []
+    for rec in recordings:
+        hits = {m: idx for m in muscles if len(idx := muscle_channels(rec.ch_names, m)) == 1}
+        if rec.meta.get("muscle") not in (None, "") or len(hits) < 2:
+            out.append(rec)
+            continue
+        out.extend(rec.pick(idx).replace(meta={**rec.meta, "muscle": m}) for m, idx in hits.items())
+    return out
 
 
 def response_channel(rec: Recording, muscle: str) -> int:

@@ -26,8 +26,8 @@ from .._rundir import read_fold_json
 from ...preprocess.evoked_combine import combine_frequencies
 from ...models.attention_bilstm import MassLevelClassifier
 from ...preprocess.evoked import (
-    PLAUSIBLE_COVARIATES, EvokedData, _decimate, condition_name, extract_responses, frequencies_label, response_channel,
-    sequence_epochs,
+    PLAUSIBLE_COVARIATES, EvokedData, _decimate, condition_name, extract_responses, frequencies_label, per_muscle,
+    response_channel, sequence_epochs,
 )
 
 __all__ = ["parse_covariates", "load_screening_model", "screen", "ScreeningResult"]
@@ -235,7 +235,7 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     probe = load_screening_model(run_dir, None, model, fold)  # for the muscle list
     muscles = probe.muscles
     keyed: dict[tuple[str, float], Recording] = {}
-    for rec in recordings:
+    for rec in per_muscle(recordings, muscles):
         k = _recording_key(rec, muscles)
         if k in keyed:
             raise DataError(f"two recordings of {k[0]} at {k[1]:g} Hz", rec.source)

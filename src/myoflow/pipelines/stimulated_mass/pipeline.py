@@ -86,7 +86,7 @@ from ...cache import cache_key, cached
 from ...models import estimator_config, estimator_tensors
 from ...models.attention_bilstm import MassLevelClassifier
 from ...preprocess.evoked import (
-    EvokedData, condition_frequencies, frequencies_label, load_evoked, prepare_evoked, save_evoked,
+    EvokedData, condition_frequencies, frequencies_label, load_evoked, per_muscle, prepare_evoked, save_evoked,
 )
 from .tuning import PREPROCESS_KEYS, check_tune_size, cohort_name, recipe_epochs, select_recipe
 
@@ -212,7 +212,7 @@ def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
                 obj = obj.replace(meta={**obj.meta, "source": str(ds.file(stem))})
             if obj.meta.get("frequency") in (None, ""):
                 obj = _frequency_from_pulses(obj, stem, inferred)
-            recordings.append(obj)
+            recordings.extend(per_muscle([obj], d.muscles))  # RF and BF of one file: one recording each
         if inferred:
             log.warning("%s: %d recording(s) have no 'frequency' meta; taken from their pulse rate (%s Hz): give it "
                         "when converting if that is not the train's frequency", d.path, len(inferred),
