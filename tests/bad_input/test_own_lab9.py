@@ -377,3 +377,19 @@ def test_one_file_holding_both_muscles_channels_is_one_recording_per_muscle(tmp_
     import json
 
     assert json.loads(out)["frequencies"] == [25.0]
+
+
+def test_clock_time_column_gives_the_rate(tmp_path):
+    from myoflow.io import read
+
+    def hms(t):
+        return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
+
+    start = 3599.0  # the clock passes an hour during the recording
+    rows = ["Time;VL [mV]"] + [f"{hms(start + i / 1000)};{np.sin(i / 7):.4f}" for i in range(3000)]
+    (tmp_path / "clock.csv").write_text("\n".join(rows) + "\n")
+    rec = read(tmp_path / "clock.csv")  # was: "no table of numbers found"
+    assert rec.fs == 1000.0 and rec.n_samples == 3000 and abs(rec.t0 - start) < 1e-6
+    mmss = [f"{hms(59.0 + i / 1000)[3:]};{np.sin(i / 7):.4f}" for i in range(3000)]  # 00:59.000 ... 01:01.999
+    (tmp_path / "mmss.csv").write_text("\n".join(["Time;VL [mV]"] + mmss) + "\n")
+    assert read(tmp_path / "mmss.csv").fs == 1000.0  # mm:ss.fff, as a spreadsheet's time format shows it

@@ -42,6 +42,10 @@ _TIME_NAMES = {"time", "t", "x", "times", "timestamp", "time_s", "sec", "seconds
 _TIME_WORD = re.compile(r"(?:^|[_\s.])(?:time|timestamp)s?(?:$|[_\s.])")
 # ISO date-times as a cell (OpenBCI, Shimmer, phone apps): read as seconds since 1970 so the column is a time.
 _ISO_DATETIME = re.compile(r"(?:(?<=^)|(?<=[,;\t\"]))(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)(?:Z|[+-]\d{2}:?\d{2})?(?=$|[,;\t\" ])")
+# Clock times as a cell, hh:mm:ss[.fff] or mm:ss.fff (a time column some software and spreadsheets write).
+_CLOCK_TIME = re.compile(r"(?:(?<=^)|(?<=[,;\t\"]))"
+                         r"(?:(\d{1,3}):([0-5]\d):([0-5]\d(?:\.\d+)?)|(?:(\d{1,3}):([0-5]\d\.\d+)))"
+                         r"(?=$|[,;\t\" ])")
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3, "msec": 1e-3, "milliseconds": 1e-3,
                "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "usec": 1e-6, "microseconds": 1e-6, "min": 60.0}
 _NAME_SCALES = {"time_ms": 1e-3, "time_us": 1e-6}
@@ -247,7 +251,14 @@ def _datetimes_to_seconds(lines: list[str]) -> list[str]:
         whole, _, dec = frac.partition(".")
         return f"{sec + int(whole)}.{dec or '0'}"
 
-    return [_ISO_DATETIME.sub(sub, ln) if "-" in ln and ":" in ln else ln for ln in lines]
+    def clock(m: re.Match) -> str:
+        h, mi, sec = m.group(1, 2, 3) if m.group(1) is not None else ("0", *m.group(4, 5))
+        whole, _, dec = sec.partition(".")
+        return f"{int(h) * 3600 + int(mi) * 60 + int(whole)}.{dec or '0'}"
+
+    out = [_ISO_DATETIME.sub(sub, ln) if "-" in ln and ":" in ln else ln for ln in lines]
+    # clock times as a cell (hh:mm:ss.fff, mm:ss.fff: a time column some software and spreadsheets write) as seconds
+    return [_CLOCK_TIME.sub(clock, ln) if ":" in ln else ln for ln in out]
 
 
 def _decode(raw: bytes, where: str) -> str:
