@@ -226,7 +226,7 @@ def test_units_variable_of_a_mat_or_npz_file_is_read(tmp_path, capsys):
     assert "bad.npz" in line and "variable 'units'" in line and "'microvolt'" in line and "--hint units=" in line
 
 
-# ------------------------------------------------------------------ a gait lab: German EMG export, angles of other software
+# ------------------------------------------------------------------ a gait lab: German EMG, other software's angles
 def test_gait_lab_with_german_emg_export_and_muscles_named_in_full(tmp_path, capsys):
     import pandas as pd
 
@@ -393,3 +393,22 @@ def test_clock_time_column_gives_the_rate(tmp_path):
     mmss = [f"{hms(59.0 + i / 1000)[3:]};{np.sin(i / 7):.4f}" for i in range(3000)]  # 00:59.000 ... 01:01.999
     (tmp_path / "mmss.csv").write_text("\n".join(["Time;VL [mV]"] + mmss) + "\n")
     assert read(tmp_path / "mmss.csv").fs == 1000.0  # mm:ss.fff, as a spreadsheet's time format shows it
+
+
+def test_stimulated_cohort_of_two_amplifier_rates_names_the_rates_and_the_way_to_match_them(tmp_path, capsys):
+    from myoflow.io import write_dataset
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    a, part = simulate_evoked(4, 0, frequencies=(25.0,), train_s=1.0, n_units=20, fs=2000.0)
+    b, _ = simulate_evoked(4, 0, frequencies=(25.0,), train_s=1.0, n_units=20, fs=2048.0)
+    recs = ([r for r in a if r.meta["subject"] in ("S001", "S002")]  # two amplifiers: 2000 and 2048 Hz
+            + [r for r in b if r.meta["subject"] in ("S003", "S004")])
+    part = part[["subject", "age", "sex", "height", "weight"]].assign(mass_class=["low", "normal"] * 2)
+    ds = write_dataset(tmp_path / "clinic", [(f"{r.meta['subject']}_{r.meta['muscle']}", r) for r in recs], part,
+                       {"protocol": "evoked"}).path
+    code, _, err = _cli(["run", "stimulated-mass", "--data", ds, "--out", tmp_path / "run", "--cache-dir",
+                         tmp_path / "cache", "--set", "evaluate.models=[ptp_logreg]"], capsys)
+    line = _one_error_line(code, err)
+    # was: "fs=2048 Hz differs from the cohort's 2000 Hz; resample first" (which file set 2000, and how?)
+    assert "S003_" in line and "recorded at 2048 Hz, the cohort at 2000 Hz (e.g." in line and "S001_" in line
+    assert "myoflow.preprocess.resample(rec, 2000)" in line

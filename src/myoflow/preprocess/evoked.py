@@ -376,9 +376,12 @@ def prepare_evoked(
                             f"{sources[key]}); keep one, or tell them apart (e.g. another frequency or subject)", where)
         sources[key] = where
         if fs is None:
-            fs = rec.fs
+            fs, first = rec.fs, where
         elif rec.fs != fs:
-            raise DataError(f"fs={rec.fs:g} Hz differs from the cohort's {fs:g} Hz; resample first", where)
+            # response windows are counted in samples: say which file set the rate and how to match it
+            raise DataError(f"recorded at {rec.fs:g} Hz, the cohort at {fs:g} Hz (e.g. {first}): resample it to "
+                            f"{fs:g} Hz first (Python: myoflow.preprocess.resample(rec, {fs:g}), then "
+                            "myoflow.io.write_dataset)", where)
         ch = response_channel(rec, key[1])
         r, desc = extract_responses(rec, window_ms=window_ms, blank_ms=blank_ms, highpass_hz=highpass_hz,
                                     frequency_hz=key[2], channel=ch)
