@@ -186,6 +186,11 @@ def test_predict_refuses_a_recording_in_another_unit_than_the_run(tmp_path, caps
     h5 = [native.save(r, tmp_path / f"new_{r.meta['muscle']}.h5") for r in new]
     code, _, err = _cli(["predict", tmp_path / "run", *h5, "--covariates", cov, "--out", tmp_path / "o"], capsys)
     assert code == 0, err
+    # --plot naming a recording by mistake: was a PNG written over the person's recording
+    before = h5[0].read_bytes()
+    code, _, err = _cli(["predict", tmp_path / "run", *h5, "--covariates", cov, "--plot", h5[0]], capsys)
+    line = _one_error_line(code, err)
+    assert "--plot" in line and "does not end in .png, .pdf or .svg" in line and h5[0].read_bytes() == before
 
 
 def test_manifest_typed_on_windows_is_read(tmp_path, capsys):

@@ -91,6 +91,10 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
                           f"{list(cfg.data.covariates)}")
     if plot_path is not None and plot_path.is_dir():
         raise ConfigError(f"--plot: {plot_path} is a folder; give a .png file name")
+    if plot_path is not None and plot_path.suffix.lower() not in (".png", ".pdf", ".svg"):
+        # a PNG was written over whatever the name held (a recording named by mistake: RF_25.h5)
+        raise ConfigError(f"--plot: {plot_path} does not end in .png, .pdf or .svg; give an image file name such as "
+                          f"{plot_path.with_suffix('.png').name}")
     recs = [_read(p) for p in recordings]  # first: a file that cannot be read is named before anything else
     # into the run (a folder of myoflow's that the user named) or --out, never into the folder of their recordings
     out = prediction_out_dir(out_dir, model_dir, recordings)
