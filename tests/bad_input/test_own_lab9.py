@@ -183,6 +183,10 @@ def test_predict_refuses_a_recording_in_another_unit_than_the_run(tmp_path, caps
     line = _one_error_line(code, err)
     assert "new_BF.mat" in line and "in a.u." in line and "trained on recordings in V" in line
     assert "--hint units=uV" in line
+    # the way out it names: the raw MAT files with their unit (was: predict took no reader hints)
+    code, _, err = _cli(["predict", tmp_path / "run", *mats, "--covariates", cov, "--out", tmp_path / "o", "--hint",
+                         "units=uV"], capsys)
+    assert code == 0, err
     h5 = [native.save(r, tmp_path / f"new_{r.meta['muscle']}.h5") for r in new]
     code, _, err = _cli(["predict", tmp_path / "run", *h5, "--covariates", cov, "--out", tmp_path / "o"], capsys)
     assert code == 0, err
@@ -417,3 +421,29 @@ def test_stimulated_cohort_of_two_amplifier_rates_names_the_rates_and_the_way_to
     # was: "fs=2048 Hz differs from the cohort's 2000 Hz; resample first" (which file set 2000, and how?)
     assert "S003_" in line and "recorded at 2048 Hz, the cohort at 2000 Hz (e.g." in line and "S001_" in line
     assert "myoflow.preprocess.resample(rec, 2000)" in line
+
+
+# ------------------------------------------------------------------ check-placement on the lab's raw export
+def test_check_placement_takes_the_hints_the_raw_files_reader_asks_for(tmp_path, capsys):
+    from myoflow.containers import Recording
+    from myoflow.io import write_dataset
+
+    rng = np.random.default_rng(0)
+    items = [(f"S{i}_{m}", Recording(rng.normal(size=(1, 4000)) * 1e-4 * (1 + k), 1000.0, ["ch1"], units="V",
+                                     meta={"subject": f"S{i}", "muscle": m}))
+             for i in range(3) for k, m in enumerate(("VL", "TA"))]
+    ds = write_dataset(tmp_path / "lab", items, None, {"protocol": "t"}).path
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--quick", "--set",
+                         "evaluate.models=[cnn_lstm_random]", "--set", "train.epochs=1", "--set", "evaluate.n_boot=20"],
+                        capsys)
+    assert code == 0, err
+    _excel_csv(tmp_path / "new.csv", n=4000)
+    base = ["check-placement", tmp_path / "run", tmp_path / "new.csv", "--expected", "*=VL", "--json"]
+    code, _, err = _cli(base, capsys)
+    assert "--hint decimal=," in _one_error_line(code, err)
+    # was: "no such option: --hint", so the way out the reader named could not be taken
+    code, out, err = _cli(base + ["--hint", "decimal=,"], capsys)
+    assert code in (0, 1), err
+    import json
+
+    assert [r["channel"] for r in json.loads(out)["channels"]] == ["EMG1", "EMG2"]

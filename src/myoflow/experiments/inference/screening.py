@@ -263,8 +263,8 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
             if sm.units and unit not in sm.units:
                 # a MAT file (no unit: a.u.) of µV beside a model trained in volts: M-wave amplitudes 1e6 off
                 raise DataError(f"the {m} channel is in {unit}; this model was trained on recordings in "
-                                f"{', '.join(sm.units)}: state the file's unit (myoflow convert FILE --hint "
-                                f"units=uV ... and pass the .h5)", rec.source)
+                                f"{', '.join(sm.units)}: state the file's unit (myoflow predict ... --hint "
+                                f"units=uV)", rec.source)
     subject = "new"
     responses, desc_rows = {}, []
     for f in sm.frequencies:
