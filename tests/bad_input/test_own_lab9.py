@@ -447,3 +447,31 @@ def test_check_placement_takes_the_hints_the_raw_files_reader_asks_for(tmp_path,
     import json
 
     assert [r["channel"] for r in json.loads(out)["channels"]] == ["EMG1", "EMG2"]
+
+
+# ------------------------------------------------------------------ a sync line recorded beside the EMG
+def test_a_trigger_line_among_the_channels_gives_no_windows(tmp_path, capsys, caplog):
+    import pandas as pd
+
+    from myoflow.containers import Recording
+    from myoflow.io import write_dataset
+
+    rng = np.random.default_rng(0)
+    t = np.arange(6000) / 1000.0
+    env = (np.sin(2 * np.pi * 0.5 * t) > 0) + 0.05
+    items = []
+    for s in ("01", "02", "03"):
+        for k, m in enumerate(("VL", "TA")):
+            x, names = rng.standard_normal((2, t.size)) * env * 1e-4 * (1 + k), ["EMG1", "EMG2"]
+            if s == "02":  # this session also recorded the camera's sync pulses, 0 or 3.3 V
+                x, names = np.vstack([x, ((t % 1.0) < 0.05) * 3.3]), names + ["Sync"]
+            items.append((f"{s}_{m}", Recording(x, 1000.0, names, units="V", meta={"subject": s, "muscle": m})))
+    ds = write_dataset(tmp_path / "lab", items, None, {"protocol": "t"}).path
+    with caplog.at_level(logging.WARNING):
+        code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--quick", "--cache-dir",
+                             tmp_path / "cache", "--set", "evaluate.models=[lda]"], capsys)
+    assert code == 0, err
+    # was: the sync line's windows trained and were scored as VL and TA
+    assert set(pd.read_parquet(tmp_path / "run" / "predictions.parquet")["channel"]) == {"EMG1", "EMG2"}
+    said = [r.getMessage() for r in caplog.records if "take at most 3 values" in r.getMessage()]
+    assert len(said) == 2 and all("['Sync']" in m for m in said), said
