@@ -475,3 +475,23 @@ def test_a_trigger_line_among_the_channels_gives_no_windows(tmp_path, capsys, ca
     assert set(pd.read_parquet(tmp_path / "run" / "predictions.parquet")["channel"]) == {"EMG1", "EMG2"}
     said = [r.getMessage() for r in caplog.records if "take at most 3 values" in r.getMessage()]
     assert len(said) == 2 and all("['Sync']" in m for m in said), said
+
+
+def test_empty_rows_and_columns_excel_leaves_in_a_table_are_ignored(tmp_path, capsys):
+    from myoflow.containers import Recording
+    from myoflow.io import load_dataset, write_edf
+
+    for i, s in enumerate(("P01", "P02")):
+        write_edf(Recording(np.random.default_rng(i).normal(size=(1, 2000)) * 1e-4, 1000.0, ["RF"], units="V"),
+                  tmp_path / "raw" / f"{s}_RF.edf")
+    # the rows and columns the sheet ever formatted come out as ';;' cells
+    (tmp_path / "p.csv").write_text("subject;age;group;;\r\nP01;63,5;a;;\r\nP02;71;b;;\r\n;;;;\r\n;;;;\r\n")
+    (tmp_path / "raw" / "list.csv").write_text("file;subject;muscle;;\r\nP01_RF.edf;P01;RF;;\r\nP02_RF.edf;P02;RF;;\r\n"
+                                               ";;;;\r\n")
+    code, _, err = _cli(["convert", "--manifest", tmp_path / "raw" / "list.csv", "--participants", tmp_path / "p.csv",
+                         "--out", tmp_path / "ds"], capsys)
+    # was: "row 4 has no subject id" (participants), "row 4: file '' must be a path inside ..." (manifest)
+    assert code == 0, err
+    ds = load_dataset(tmp_path / "ds")
+    assert ds.stems == ["P01_RF", "P02_RF"] and list(ds.participants.columns) == ["subject", "age", "group"]
+    assert ds.participants["age"].tolist() == [63.5, 71.0]

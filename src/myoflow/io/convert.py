@@ -273,6 +273,8 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     items = []
     first_row: dict[Path, int] = {}
     for i, row in table.iterrows():
+        if all(str(v).strip() == "" for v in row.values):
+            continue  # an empty line Excel left below the table
         name = row["file"].strip()
         if "\\" in name and not (root / name).is_file():
             name = name.replace("\\", "/")  # typed on Windows (raw\S01_VL.csv): the same file on this system
@@ -1009,6 +1011,10 @@ def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
         df = pd.read_csv(p, sep=sep, dtype=ids, encoding=enc)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise DataError(f"cannot parse {what} table: {exc}", str(p)) from None
+    # Excel saves the rows and columns a sheet ever formatted: ';;;;' lines and unnamed empty columns hold nothing
+    # (they were "row 4 has no subject id")
+    df = df.dropna(how="all")
+    df = df.drop(columns=[c for c in df.columns if str(c).startswith("Unnamed: ") and df[c].isna().all()])
     if sep != ",":
         df = _decimal_comma_columns(df, ids)
     df.columns = _known_column_case([str(c).strip() for c in df.columns], str(p))
