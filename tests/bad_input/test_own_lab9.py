@@ -450,7 +450,7 @@ def test_check_placement_takes_the_hints_the_raw_files_reader_asks_for(tmp_path,
 
 
 # ------------------------------------------------------------------ a sync line recorded beside the EMG
-def test_a_trigger_line_among_the_channels_gives_no_windows(tmp_path, capsys, caplog):
+def test_a_trigger_line_gives_no_windows_and_a_pulled_cable_is_named(tmp_path, capsys, caplog):
     import pandas as pd
 
     from myoflow.containers import Recording
@@ -465,6 +465,8 @@ def test_a_trigger_line_among_the_channels_gives_no_windows(tmp_path, capsys, ca
             x, names = rng.standard_normal((2, t.size)) * env * 1e-4 * (1 + k), ["EMG1", "EMG2"]
             if s == "02":  # this session also recorded the camera's sync pulses, 0 or 3.3 V
                 x, names = np.vstack([x, ((t % 1.0) < 0.05) * 3.3]), names + ["Sync"]
+            if s == "03" and m == "VL":  # and here EMG2's cable came off at 3.5 s (written from Python: no convert)
+                x[1, 3500:] = 0.0
             items.append((f"{s}_{m}", Recording(x, 1000.0, names, units="V", meta={"subject": s, "muscle": m})))
     ds = write_dataset(tmp_path / "lab", items, None, {"protocol": "t"}).path
     with caplog.at_level(logging.WARNING):
@@ -475,6 +477,8 @@ def test_a_trigger_line_among_the_channels_gives_no_windows(tmp_path, capsys, ca
     assert set(pd.read_parquet(tmp_path / "run" / "predictions.parquet")["channel"]) == {"EMG1", "EMG2"}
     said = [r.getMessage() for r in caplog.records if "take at most 3 values" in r.getMessage()]
     assert len(said) == 2 and all("['Sync']" in m for m in said), said
+    said = [r.getMessage() for r in caplog.records if "for a stretch" in r.getMessage()]
+    assert len(said) == 1 and "03_VL" in said[0] and "EMG2 3.50-6.00 s" in said[0] and "train as VL" in said[0], said
 
 
 def test_empty_rows_and_columns_excel_leaves_in_a_table_are_ignored(tmp_path, capsys):

@@ -35,7 +35,7 @@ import pandas as pd
 from .._atomic import atomic_write_text
 from ..containers import Recording, Trial
 from ..errors import DataError
-from ._common import BAD_ROW_POLICIES
+from ._common import BAD_ROW_POLICIES, dead_stretch
 from .dataset import id_problem
 
 __all__ = ["ConvertItem", "convert", "plan_from_manifest", "plan_from_pattern", "parse_mapping", "FIELDS"]
@@ -902,24 +902,6 @@ def _clipped(x: np.ndarray) -> bool:
     return at >= max(10, 0.01 * x.size) and np.unique(x[:5000]).size > 20
 
 
-def _dead_stretch(x: np.ndarray, fs: float) -> tuple[int, int] | None:
-    """``(first sample, length)`` of the longest stretch over which a varying signal holds one value, when it
-    lasts at least 1 s and 5 % of the recording (an electrode that came off or a cable pulled mid-recording,
-    exported as zeros or as the last value); None otherwise. A whole constant channel is the flat check's, and a
-    channel of a few levels (a trigger or switch line idling between pulses) is no signal that went dead."""
-    x = np.asarray(x)
-    if x.size < 2 or not np.isfinite(x).all() or np.ptp(x) == 0:
-        return None
-    change = np.flatnonzero(np.diff(x) != 0) + 1
-    starts = np.concatenate([[0], change])
-    lengths = np.diff(np.concatenate([starts, [x.size]]))
-    k = int(np.argmax(lengths))
-    rest = np.delete(x, np.s_[starts[k]:starts[k] + lengths[k]])
-    if lengths[k] >= max(fs, 0.05 * x.size) and np.unique(rest[:5000]).size > 20:
-        return int(starts[k]), int(lengths[k])
-    return None
-
-
 def _summary_row(stem: str, obj: Any, group: Sequence[ConvertItem], changed: int) -> dict[str, Any]:
     meta = obj.meta
     recs = [obj] if isinstance(obj, Recording) else list(obj.streams.values())
@@ -931,7 +913,7 @@ def _summary_row(stem: str, obj: Any, group: Sequence[ConvertItem], changed: int
             log.warning("%s: channel(s) %s hold one constant value (a disconnected electrode?); pipelines "
                         "take it as a signal like any other, so remove it from the file if it is not one", ";".join(str(i.path) for i in group), flat)
         dead = {c: st for c, u, x in zip(r.ch_names, r.units, r.data)
-                if str(u) in _SIGNAL_UNITS and (st := _dead_stretch(x, r.fs)) is not None}
+                if str(u) in _SIGNAL_UNITS and (st := dead_stretch(x, r.fs)) is not None}
         if dead:  # a cable pulled mid-recording: the constant stretch's windows would train as that muscle
             log.warning("%s: channel(s) %s hold one value for a stretch (%s: an electrode off or a cable pulled?); "
                         "pipelines take it as signal: cut the recording before it or remove the channel",

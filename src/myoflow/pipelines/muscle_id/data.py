@@ -34,6 +34,7 @@ from ...containers import Epochs, Recording
 from ...errors import ConfigError, DataError
 from ...cache import cache_key, cached
 from ...features import classic_features
+from ...io._common import dead_stretch
 from .config import CohortConfig, PreprocessConfig
 from ...preprocess.bursts import RestTooShortError
 from ...preprocess.windows import burst_windows, onset_errors_ms, pick_channels
@@ -336,6 +337,13 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
             log.warning("%s: recording %s: channel(s) %s take at most 3 values (a trigger or digital line, not EMG) "
                         "and give no windows", rec.source, rid, [rec.ch_names[c] for c in digital])
         picked[rid] = [c for c in chans if c not in dead and c not in digital]
+        # a cable pulled mid-recording (convert says so too; a folder written from Python was not told)
+        stretch = {rec.ch_names[c]: st for c in picked[rid] if (st := dead_stretch(data[c], rec.fs)) is not None}
+        if stretch:
+            log.warning("%s: recording %s: channel(s) %s hold one value for a stretch (%s: an electrode off or a "
+                        "cable pulled?); its windows there train as %s: cut the recording before it", rec.source,
+                        rid, list(stretch), ", ".join(f"{k} {rec.t0 + a / rec.fs:.2f}-{rec.t0 + (a + n) / rec.fs:.2f} s"
+                                                      for k, (a, n) in stretch.items()), rec.meta.get("muscle"))
 
     def segment(whole: bool, windows_per_burst: int | None, block_windows: int):
         parts, errors, n_true, n_det, n_lone = [], [], 0, 0, 0
