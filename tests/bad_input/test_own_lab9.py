@@ -499,3 +499,30 @@ def test_empty_rows_and_columns_excel_leaves_in_a_table_are_ignored(tmp_path, ca
     ds = load_dataset(tmp_path / "ds")
     assert ds.stems == ["P01_RF", "P02_RF"] and list(ds.participants.columns) == ["subject", "age", "group"]
     assert ds.participants["age"].tolist() == [63.5, 71.0]
+
+
+# ------------------------------------------------------------------ ADInstruments LabChart's text export
+def _labchart(path, n: int = 3000, time: bool = True, blocks: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 2)) * 0.1  # mV
+    head = ["Interval=\t0.5 ms", "ExcelDateTime=\t4.6363416666667e+04\t07/12/2026 10:00:00.000000",
+            "TimeFormat=\tStartOfBlock", "DateFormat=\t", "ChannelTitle=\tVL\tRF", "Range=\t10.000 mV\t10.000 mV",
+            "UnitName=\tmV\tmV", "TopValue=\t10.000\t10.000", "BottomValue=\t-10.000\t-10.000"]
+    rows = [("%g\t" % (i / 2000) if time else "") + f"{x[i, 0]:.5f}\t{x[i, 1]:.5f}" for i in range(n)]
+    path.write_text("\n".join((head + rows) * blocks) + "\n")
+    return x
+
+
+def test_labchart_text_export_gives_names_units_and_rate(tmp_path, capsys):
+    from myoflow.io import read
+
+    x = _labchart(tmp_path / "S01_VL.txt")
+    # was: 'BottomValue=' read as the header: channels '-10.000', '-10.000_2' and "no sampling rate"
+    rec = read(tmp_path / "S01_VL.txt")
+    assert rec.ch_names == ("VL", "RF") and rec.fs == 2000.0 and rec.units == ("V", "V")
+    np.testing.assert_allclose(rec.data, x.T * 1e-3, atol=1e-8)
+    _labchart(tmp_path / "notime.txt", time=False)  # exported without the time column: the interval gives the rate
+    assert read(tmp_path / "notime.txt").fs == 2000.0
+    _labchart(tmp_path / "blocks.txt", blocks=2)
+    code, _, err = _cli(["inspect", tmp_path / "blocks.txt"], capsys)
+    assert "several blocks" in _one_error_line(code, err)

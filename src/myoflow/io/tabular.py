@@ -314,6 +314,45 @@ def _thousands_example(lines: list[str]) -> tuple[int, str] | None:
     return None
 
 
+def _labchart_lines(lines: list[str], where: str) -> list[str]:
+    """ADInstruments LabChart's text export as a plain table: its ``Interval=``, ``ChannelTitle=``, ``UnitName=``
+    lines become a rate line and a ``Time [s]  VL [mV] ...`` header (read as a table, ``BottomValue=`` was the
+    header and the channels were named '-10.000'). Other files are returned as they are."""
+    if not lines or not lines[0].startswith("Interval="):
+        return lines
+    head: dict[str, list[str]] = {}
+    start = 0
+    for i, line in enumerate(lines):
+        key, sep, rest = line.partition("=")
+        if not sep or "\t" in key or not key.strip() or _numeric_fields(line.split("\t")[:1]):
+            start = i
+            break
+        head[key.strip()] = [f.strip() for f in rest.split("\t")[1:]] if rest.startswith("\t") else [rest.strip()]
+    else:
+        raise DataError("LabChart text export with a header and no samples", where)
+    if any(ln.startswith("Interval=") for ln in lines[start:]):
+        raise DataError("LabChart text export holds several blocks (an 'Interval=' line inside the data): export "
+                        "one block per file", where)
+    interval = (head.get("Interval") or [""])[0].split()
+    try:
+        step = float(interval[0]) * {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}[interval[1] if len(interval) > 1
+                                                                                  else "s"]
+    except (ValueError, KeyError, IndexError):
+        raise DataError(f"LabChart 'Interval=' line {lines[0]!r} gives no sampling interval", where) from None
+    names = [n for n in head.get("ChannelTitle", []) if n] or None
+    units = head.get("UnitName", [])
+    n_data = len(lines[start].split("\t"))
+    if names is None:
+        return [f"Sampling rate: {1.0 / step!r} Hz"] + lines[start:]
+    cols = [f"{n} [{u}]" if u else n for n, u in zip(names, units + [""] * len(names))]
+    if n_data == len(cols) + 1:  # the time column (TimeFormat StartOfBlock/StartOfFile: s; TimeOfDay: a clock)
+        cols = ["Time [s]"] + cols
+    elif n_data != len(cols):
+        raise DataError(f"LabChart export names {len(cols)} channel(s) (ChannelTitle=) but its rows have {n_data} "
+                        "value(s)", where)
+    return [f"Sampling rate: {1.0 / step!r} Hz", "\t".join(cols)] + lines[start:]
+
+
 def _labelled_row(fields: list[str], below: list[list[str]]) -> bool:
     """True for a row of numbers whose only text cells lie in columns that the rows ``below`` leave empty."""
     if not below or any(len(b) != len(fields) for b in below):
@@ -448,6 +487,7 @@ def read_csv(
         lines.pop()
     if not lines:
         raise DataError("file has no lines of data", where)
+    lines = _labchart_lines(lines, where)
     # Table detection reads numbers with decimal points; names and units keep their commas (header from `lines`).
     scan = [ln.replace(",", ".") for ln in lines] if decimal == "," else lines
     delim = delimiter if delimiter is not None else _choose_delimiter(scan, p.suffix.lower())
