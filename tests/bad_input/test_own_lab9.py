@@ -526,3 +526,17 @@ def test_labchart_text_export_gives_names_units_and_rate(tmp_path, capsys):
     _labchart(tmp_path / "blocks.txt", blocks=2)
     code, _, err = _cli(["inspect", tmp_path / "blocks.txt"], capsys)
     assert "several blocks" in _one_error_line(code, err)
+
+
+def test_biopac_acqknowledge_text_export_gives_names_units_and_rate(tmp_path):
+    from myoflow.io import read
+
+    x = np.random.default_rng(0).normal(size=(3000, 2)) * 0.1  # mV
+    head = ["S01_VL.acq", "0.5 msec/sample", "2 channels", "VL - EMG100C", "mV", "RF - EMG100C", "mV"]
+    rows = [f"{i / 2000:.4f}\t{x[i, 0]:.5f}\t{x[i, 1]:.5f}" for i in range(3000)]
+    (tmp_path / "a.txt").write_text("\n".join(head + ["sec\tCH1\tCH2"] + rows) + "\n")
+    (tmp_path / "b.txt").write_text("\n".join(head + [r.split("\t", 1)[1] for r in rows]) + "\n")  # no time axis
+    for name in ("a.txt", "b.txt"):
+        rec = read(tmp_path / name)  # was: channels CH1, CH2 in a.u.; without the axis "no sampling rate"
+        assert rec.ch_names == ("VL", "RF") and rec.fs == 2000.0 and rec.units == ("V", "V"), rec
+        np.testing.assert_allclose(rec.data, x.T * 1e-3, atol=1e-8)

@@ -353,6 +353,38 @@ def _labchart_lines(lines: list[str], where: str) -> list[str]:
     return [f"Sampling rate: {1.0 / step!r} Hz", "\t".join(cols)] + lines[start:]
 
 
+_ACQ_RATE = re.compile(r"^\s*([0-9.]+(?:[eE][-+]?\d+)?)\s*(msec|sec|usec|µsec|min)/sample\s*$", re.IGNORECASE)
+_ACQ_STEP = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6, "µsec": 1e-6, "min": 60.0}
+_ACQ_AXIS = {"sec": "Time [s]", "msec": "Time [ms]", "min": "Time [min]"}
+
+
+def _acqknowledge_lines(lines: list[str], where: str) -> list[str]:
+    """BIOPAC AcqKnowledge's text export as a plain table: its ``0.5 msec/sample``, ``2 channels`` and
+    name/unit line pairs become a rate line and a ``Time [s]  VL [mV] ...`` header (read as a table, the
+    channels were ``CH1``, ``CH2`` in a.u. and, without the time column, the rate was unknown)."""
+    k = next((i for i, ln in enumerate(lines[:3]) if _ACQ_RATE.match(ln)), None)
+    m = re.match(r"^\s*(\d+)\s+channels?\s*$", lines[k + 1], re.IGNORECASE) if k is not None and len(lines) > k + 1 \
+        else None
+    if m is None:
+        return lines
+    rate = _ACQ_RATE.match(lines[k])
+    fs = 1.0 / (float(rate.group(1)) * _ACQ_STEP[rate.group(2).lower()])
+    n = int(m.group(1))
+    pairs = lines[k + 2:k + 2 + 2 * n]
+    if len(pairs) < 2 * n:
+        raise DataError(f"AcqKnowledge text export states {n} channel(s) but its header ends early", where)
+    names = [pairs[2 * j].split(" - ")[0].strip() or f"CH{j + 1}" for j in range(n)]
+    cols = [f"{nm} [{pairs[2 * j + 1].strip()}]" if pairs[2 * j + 1].strip() else nm for j, nm in enumerate(names)]
+    rest = lines[k + 2 + 2 * n:]
+    if rest and not _numeric_fields(rest[0].split("\t")):  # the axis header: 'sec CH1 CH2' or 'CH1 CH2'
+        fields = [f.strip() for f in rest[0].split("\t")]
+        axis = [_ACQ_AXIS.get(fields[0].lower(), fields[0])] if len(fields) == n + 1 else []
+        rest = rest[1:]
+    else:
+        axis = ["Time [s]"] if rest and len(rest[0].split("\t")) == n + 1 else []
+    return [f"Sampling rate: {fs!r} Hz", "\t".join(axis + cols)] + rest
+
+
 def _labelled_row(fields: list[str], below: list[list[str]]) -> bool:
     """True for a row of numbers whose only text cells lie in columns that the rows ``below`` leave empty."""
     if not below or any(len(b) != len(fields) for b in below):
@@ -487,7 +519,7 @@ def read_csv(
         lines.pop()
     if not lines:
         raise DataError("file has no lines of data", where)
-    lines = _labchart_lines(lines, where)
+    lines = _acqknowledge_lines(_labchart_lines(lines, where), where)
     # Table detection reads numbers with decimal points; names and units keep their commas (header from `lines`).
     scan = [ln.replace(",", ".") for ln in lines] if decimal == "," else lines
     delim = delimiter if delimiter is not None else _choose_delimiter(scan, p.suffix.lower())
