@@ -540,3 +540,24 @@ def test_biopac_acqknowledge_text_export_gives_names_units_and_rate(tmp_path):
         rec = read(tmp_path / name)  # was: channels CH1, CH2 in a.u.; without the axis "no sampling rate"
         assert rec.ch_names == ("VL", "RF") and rec.fs == 2000.0 and rec.units == ("V", "V"), rec
         np.testing.assert_allclose(rec.data, x.T * 1e-3, atol=1e-8)
+
+
+def test_openbci_gui_raw_text_export_gives_the_exg_channels_at_its_rate(tmp_path):
+    from myoflow.io import read
+
+    x = np.random.default_rng(0).normal(size=(2500, 2)) * 50.0  # µV
+    cols = ("Sample Index, EXG Channel 0, EXG Channel 1, Accel Channel 0, Other, Analog Channel 0, Timestamp, "
+            "Marker Channel, Timestamp (Formatted)")
+    rows = []
+    for i in range(2500):
+        ts = 1733565600.0 + i / 250 + (0.003 if i % 7 == 0 else 0.0)  # host time stamps jitter
+        clock = f"2024-12-07 10:{i // 15000:02d}:{(i / 250) % 60:06.3f}"
+        rows.append(f"{i % 256:.1f}, {x[i, 0]:.6f}, {x[i, 1]:.6f}, 0.000, 192.000, 0.000, {ts:.6f}, "
+                    f"{3.0 if i == 1000 else 0.0:.3f}, {clock}")
+    head = ["%OpenBCI Raw EXG Data", "%Number of channels = 2", "%Sample Rate = 250 Hz", "%Board = Cyton", cols]
+    (tmp_path / "OpenBCI-RAW-2024-12-07.txt").write_text("\n".join(head + rows) + "\n")
+    # was: "time column 'Timestamp (Formatted)' states unit 'Formatted'" (and before that: no table of numbers)
+    rec = read(tmp_path / "OpenBCI-RAW-2024-12-07.txt")
+    assert rec.ch_names == ("EXG Channel 0", "EXG Channel 1") and rec.fs == 250.0 and rec.units == ("V", "V")
+    np.testing.assert_allclose(rec.data, x.T * 1e-6, atol=1e-11)
+    assert rec.events["kind"].tolist() == ["marker_3"] and rec.events["sample"].tolist() == [1000]

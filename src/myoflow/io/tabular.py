@@ -41,9 +41,9 @@ _TIME_NAMES = {"time", "t", "x", "times", "timestamp", "time_s", "sec", "seconds
 # A header naming time as one word of several, with a time unit: Shimmer's 'Shimmer_ABCD_Timestamp_Unix_CAL [ms]'.
 _TIME_WORD = re.compile(r"(?:^|[_\s.])(?:time|timestamp)s?(?:$|[_\s.])")
 # ISO date-times as a cell (OpenBCI, Shimmer, phone apps): read as seconds since 1970 so the column is a time.
-_ISO_DATETIME = re.compile(r"(?:(?<=^)|(?<=[,;\t\"]))(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)(?:Z|[+-]\d{2}:?\d{2})?(?=$|[,;\t\" ])")
+_ISO_DATETIME = re.compile(r"(?:(?<=^)|(?<=[,;\t\"])|(?<=[,;] ))(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)(?:Z|[+-]\d{2}:?\d{2})?(?=$|[,;\t\" ])")
 # Clock times as a cell, hh:mm:ss[.fff] or mm:ss.fff (a time column some software and spreadsheets write).
-_CLOCK_TIME = re.compile(r"(?:(?<=^)|(?<=[,;\t\"]))"
+_CLOCK_TIME = re.compile(r"(?:(?<=^)|(?<=[,;\t\"])|(?<=[,;] ))"
                          r"(?:(\d{1,3}):([0-5]\d):([0-5]\d(?:\.\d+)?)|(?:(\d{1,3}):([0-5]\d\.\d+)))"
                          r"(?=$|[,;\t\" ])")
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3, "msec": 1e-3, "milliseconds": 1e-3,
@@ -385,6 +385,38 @@ def _acqknowledge_lines(lines: list[str], where: str) -> list[str]:
     return [f"Sampling rate: {fs!r} Hz", "\t".join(axis + cols)] + rest
 
 
+def _openbci_lines(lines: list[str], where: str) -> list[str]:
+    """The OpenBCI GUI's raw text export as a plain table: the rate of its ``%Sample Rate = 250 Hz`` line and its
+    ``EXG Channel N`` columns in µV, with the non-zero cells of ``Marker Channel`` as event labels; the sample
+    index (which wraps at 256), accelerometer, analog and host time-stamp columns (jittered) are not read.
+    Read as a table, its formatted time stamps were a time column of unit 'Formatted'."""
+    if not lines or not lines[0].startswith("%OpenBCI"):
+        return lines
+    rate = next((re.search(r"([0-9.]+)\s*Hz", ln) for ln in lines[:10] if ln.lower().startswith("%sample rate")), None)
+    start = next((i for i, ln in enumerate(lines) if not ln.startswith("%")), None)
+    if rate is None or start is None or start + 1 >= len(lines):
+        raise DataError("OpenBCI text export without a '%Sample Rate = ... Hz' line or without samples", where)
+    cols = [c.strip() for c in lines[start].split(",")]
+    exg = [j for j, c in enumerate(cols) if c.lower().startswith("exg channel")]
+    marker = next((j for j, c in enumerate(cols) if c.lower() == "marker channel"), None)
+    if not exg:
+        raise DataError(f"OpenBCI text export has no 'EXG Channel' columns (columns: {cols[:6]} ...)", where)
+    rows, labels = [], []
+    for ln in lines[start + 1:]:
+        f = [c.strip() for c in ln.split(",")]
+        if len(f) != len(cols):
+            raise DataError(f"OpenBCI row of {len(f)} values under a header of {len(cols)}: {ln[:60]!r}", where)
+        rows.append([f[j] for j in exg])
+        try:
+            labels.append(f"marker_{float(f[marker]):g}" if marker is not None and float(f[marker]) != 0 else "")
+        except ValueError:
+            labels.append(f[marker])
+    head = [f"{cols[j]} [uV]" for j in exg]
+    if any(labels):  # the marker column's labels become events (an all-empty column would be no column)
+        head, rows = head + ["Marker"], [r + [m] for r, m in zip(rows, labels)]
+    return [f"Sampling rate: {rate.group(1)} Hz", ",".join(head)] + [",".join(r) for r in rows]
+
+
 def _labelled_row(fields: list[str], below: list[list[str]]) -> bool:
     """True for a row of numbers whose only text cells lie in columns that the rows ``below`` leave empty."""
     if not below or any(len(b) != len(fields) for b in below):
@@ -519,7 +551,7 @@ def read_csv(
         lines.pop()
     if not lines:
         raise DataError("file has no lines of data", where)
-    lines = _acqknowledge_lines(_labchart_lines(lines, where), where)
+    lines = _openbci_lines(_acqknowledge_lines(_labchart_lines(lines, where), where), where)
     # Table detection reads numbers with decimal points; names and units keep their commas (header from `lines`).
     scan = [ln.replace(",", ".") for ln in lines] if decimal == "," else lines
     delim = delimiter if delimiter is not None else _choose_delimiter(scan, p.suffix.lower())
