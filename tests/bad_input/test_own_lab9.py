@@ -561,3 +561,19 @@ def test_openbci_gui_raw_text_export_gives_the_exg_channels_at_its_rate(tmp_path
     assert rec.ch_names == ("EXG Channel 0", "EXG Channel 1") and rec.fs == 250.0 and rec.units == ("V", "V")
     np.testing.assert_allclose(rec.data, x.T * 1e-6, atol=1e-11)
     assert rec.events["kind"].tolist() == ["marker_3"] and rec.events["sample"].tolist() == [1000]
+
+
+def test_adc_counts_under_a_stated_gain_are_said_to_be_unscaled(tmp_path, caplog):
+    from myoflow.io import read
+
+    counts = np.random.default_rng(0).integers(-1000, 1000, size=(500, 2))
+    body = "\n".join(f"{a},{b}" for a, b in counts)
+    (tmp_path / "counts.csv").write_text(f"Device: lab amplifier\nSampling rate: 1000 Hz\nGain: 1000\n"
+                                         f"ADC resolution: 16 bit\nVL,RF\n{body}\n")
+    (tmp_path / "mv.csv").write_text(f"Sampling rate: 1000 Hz\nGain: 1000\nVL [mV],RF [mV]\n{body}\n")
+    with caplog.at_level(logging.WARNING):
+        rec = read(tmp_path / "counts.csv")  # was: read as a.u. without a word about the gain above the table
+        read(tmp_path / "mv.csv")  # a stated unit: the gain was applied by the software that wrote it
+    assert rec.units == ("a.u.", "a.u.")
+    said = [r.getMessage() for r in caplog.records if "read as they are stored" in r.getMessage()]
+    assert len(said) == 1 and "counts.csv" in said[0] and "Gain: 1000" in said[0], said

@@ -816,6 +816,14 @@ def read_csv(
                     "dropped" if bad_rows == "drop" else "interpolated", n_changed)
     if header_meta:
         meta["header"] = header_meta
+        scaling = [k for k in header_meta if re.search(r"\b(gain|resolution|scale|scaling|conversion|lsb|adc)\b",
+                                                       k, re.IGNORECASE)]
+        if scaling and any(unit_of[c] == "a.u." for c in channel_idx):
+            # ADC counts with the gain to convert them stated above the table: read as they are, never scaled
+            log.warning("%s: the header states %s but the samples are read as they are stored (a.u.): convert the "
+                        "counts to volts yourself (value x range / 2^bits / gain), or give their unit (--hint "
+                        "units=uV) if they already are in one", where,
+                        ", ".join(f"{k}: {header_meta[k]}" for k in scaling[:3]))
     recs = []
     for seg_fs, t0, chans, block in groups:
         data = block.T
