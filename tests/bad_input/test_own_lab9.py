@@ -1,12 +1,17 @@
-"""A ninth sweep of new labs: files as Windows/Excel and macOS leave them, OS clutter in the data folder, signal
-faults a lab meets (a pulled cable, a DC offset, ADC counts), cohorts of other shapes, and the CLI given a file
-where it wants a folder.
+"""A ninth sweep of new labs: files as Windows/Excel, macOS and lab software leave them (LabChart, AcqKnowledge,
+OpenBCI), OS clutter in the data folder, signal faults (a pulled cable, a sync line, ADC counts), cohorts of other
+shapes (two amplifiers, two muscles per file, German gait exports), and the CLI given a file where it wants a folder.
 
-Tried and already fine (no test here): a UTF-8 BOM, CRLF line ends, ``;`` columns with decimal commas and a
-trailing empty column, a units row under the header, upper-case ``.CSV`` suffixes, folder names with spaces,
-``ü`` and parentheses (convert, inspect, run muscle-id); ``Thumbs.db``, ``desktop.ini``, ``rec.csv~``, a zip
-archive, an empty sub-folder and a symlink loop inside the input folder; ``convert --out`` naming a file;
-``run --out`` naming a file.
+Tried and already fine (no test here): a UTF-8 BOM, CRLF and CR-only line ends, ``;`` columns with decimal commas
+and a trailing empty column, a units row under the header, quoted numbers, UTF-16 and Latin-1 tables, an Excel
+``sep=;`` line, upper-case ``.CSV``/``.EDF``/``.MAT`` suffixes, folder names with spaces, ``ü`` and parentheses
+(convert, inspect, run, report, export); ``Thumbs.db``, ``desktop.ini``, ``rec.csv~``, a zip archive, an empty
+sub-folder and a symlink loop in the input folder; ``convert --out`` and ``run --out``/``predict --out`` naming a
+file; a time column that jumps (refused with the way out); 1111 Hz and 2222.22 Hz tables; a 0.5 V DC offset;
+muscle-id with 6 muscles x 3 subjects and two sessions at 1000/2048 Hz; stimulated-mass with 2 frequencies and
+left-side muscles only (after the existing window hint); gait with 1-2 subjects, NaN gaps in the angles
+(--bad-rows interpolate); check-placement and gait predict with channels in another order or one extra channel;
+a trigger channel of an EDF (read as events); an export cut mid-line (refused with --bad-rows).
 
 Each test is the smallest input that showed the problem; each fails without its fix.
 """
