@@ -250,6 +250,26 @@ def valid_range(angles: Recording) -> tuple[float, float]:
     return angles.t0 + starts[k] / angles.fs, angles.t0 + (stops[k] - 1) / angles.fs
 
 
+# The paper's muscles in words, to suggest a data.emg_map for channels named in full or abbreviated
+# ('vast_lat', 'M. tibialis ant.', 'gastroc_med'); a suggestion in the error only, never applied unasked.
+_MUSCLE_WORDS = {"TA": ("tibialis", "anterior"), "GM": ("gastrocnemius", "medialis"), "VL": ("vastus", "lateralis"),
+                 "RF": ("rectus", "femoris"), "BF": ("biceps", "femoris"), "ST": ("semitendinosus",),
+                 "SOL": ("soleus",)}
+_NOT_WORDS = {"m", "musc", "musculus", "muscle", "r", "l", "right", "left", "re", "li", "rechts", "links", "emg"}
+
+
+def _suggested_map(names: Sequence[str], paper: Sequence[str]) -> dict[str, str]:
+    """``{channel: muscle}`` for channels whose words abbreviate one muscle's words in order (``vast_lat`` → VL)."""
+    out: dict[str, str] = {}
+    for name in names:
+        words = [w for w in re.split(r"[^a-z]+", str(name).lower()) if w and w not in _NOT_WORDS]
+        hits = [m for m in paper if m in _MUSCLE_WORDS and len(words) == len(_MUSCLE_WORDS[m])
+                and all(len(w) >= 3 and full.startswith(w) for w, full in zip(words, _MUSCLE_WORDS[m]))]
+        if len(hits) == 1 and hits[0] not in out.values():
+            out[str(name)] = hits[0]
+    return out
+
+
 def select_muscles(rec: Recording, wanted: Sequence[str] | None, emg_map: Mapping[str, str],
                    paper: Sequence[str], opensim: Mapping[str, str], side: str) -> Recording:
     """Rename EMG channels (``emg_map``, then CEINMS names) and keep the muscles to predict.
@@ -265,8 +285,11 @@ def select_muscles(rec: Recording, wanted: Sequence[str] | None, emg_map: Mappin
     if wanted is None:
         wanted = [m for m in paper if m in names]
         if not wanted:
+            guess = _suggested_map(names, paper)
+            example = ("--set 'data.emg_map={" + ", ".join(f"{k}: {v}" for k, v in guess.items()) + "}'"
+                       " (check each)" if guess else "data.emg_map (e.g. {EMG1: TA})")
             raise DataError(f"emg stream has none of the muscles {list(paper)} (channels {names}); map its "
-                            "channels with data.emg_map (e.g. {EMG1: TA}) or list them in data.muscles", rec.source)
+                            f"channels with {example} or list them in data.muscles", rec.source)
     missing = [m for m in wanted if m not in names]
     if missing:
         raise DataError(f"emg stream lacks muscle(s) {missing} of data.muscles; it has {names}", rec.source)

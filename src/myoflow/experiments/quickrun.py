@@ -93,6 +93,12 @@ def cohort_name(path: str | Path) -> str:
 def _folder(path: Path):
     from ..io.dataset import is_dataset_folder, load_dataset
 
+    if path.is_file() and is_dataset_folder(path.parent):  # DIR/dataset.json or DIR/index.csv
+        raise DataError(f"--data takes the dataset folder, not a file in it: --data {path.parent}", str(path))
+    if path.is_file():  # one recording: "folder not found" sent the user looking for a typo
+        raise DataError("--data names a file, not a dataset folder: put the recordings in a folder and convert it "
+                        "with myoflow convert FOLDER --pattern '{subject}_{muscle}' --out DIR, then --data DIR",
+                        str(path))
     if not path.is_dir():
         raise DataError("--data: folder not found", str(path))
     if not is_dataset_folder(path):

@@ -319,3 +319,21 @@ def repair_rows(
         if not ok.all():
             out[:, j] = np.interp(x, x[ok], col[ok])
     return out, n_bad
+
+
+def dead_stretch(x: np.ndarray, fs: float) -> tuple[int, int] | None:
+    """``(first sample, length)`` of the longest stretch over which a varying signal holds one value, when it
+    lasts at least 1 s and 5 % of the recording (an electrode that came off or a cable pulled mid-recording,
+    exported as zeros or as the last value); None otherwise. A whole constant channel is the flat check's, and a
+    channel of a few levels (a trigger or switch line idling between pulses) is no signal that went dead."""
+    x = np.asarray(x)
+    if x.size < 2 or not np.isfinite(x).all() or np.ptp(x) == 0:
+        return None
+    change = np.flatnonzero(np.diff(x) != 0) + 1
+    starts = np.concatenate([[0], change])
+    lengths = np.diff(np.concatenate([starts, [x.size]]))
+    k = int(np.argmax(lengths))
+    rest = np.delete(x, np.s_[starts[k]:starts[k] + lengths[k]])
+    if lengths[k] >= max(fs, 0.05 * x.size) and np.unique(rest[:5000]).size > 20:
+        return int(starts[k]), int(lengths[k])
+    return None

@@ -35,7 +35,7 @@ import pandas as pd
 from .._atomic import atomic_write_text
 from ..containers import Recording, Trial
 from ..errors import DataError
-from ._common import BAD_ROW_POLICIES
+from ._common import BAD_ROW_POLICIES, dead_stretch
 from .dataset import id_problem
 
 __all__ = ["ConvertItem", "convert", "plan_from_manifest", "plan_from_pattern", "parse_mapping", "FIELDS"]
@@ -104,15 +104,26 @@ def _pattern_regex(pattern: str) -> tuple[re.Pattern, list[str]]:
     return re.compile(f"^{rx}$"), names
 
 
+def _not_data(rel: Path) -> bool:
+    """True for what an operating system, an editor or a person leaves in a data folder and is not a recording:
+    hidden files and folders (``.DS_Store``, macOS' AppleDouble ``._S01_VL.csv`` beside every file copied to a
+    USB stick, ``.ipynb_checkpoints/``, ``.git/``) and ``README``/``readme`` notes (``README.txt`` has a table's
+    suffix). ``rel`` is the path under the input folder the user named."""
+    return any(part.startswith(".") for part in rel.parts) or rel.name.lower().startswith("readme")
+
+
 def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None
                  ) -> list[tuple[Path, Path]]:
     """``(file, base folder)`` for every readable file under the inputs (folders searched recursively),
-    except those under ``exclude`` (the output folder: a dataset written inside its inputs is not an input)."""
+    except those under ``exclude`` (the output folder: a dataset written inside its inputs is not an input)
+    and those :func:`_not_data` names (hidden files and folders, README notes)."""
     from .dataset import is_dataset_folder
-    from .reader import READERS
+    from .reader import _SPREADSHEETS, READERS
 
     skip = Path(exclude).resolve() if exclude is not None else None
     out: list[tuple[Path, Path]] = []
+    clutter: list[Path] = []
+    sheets: list[Path] = []  # .xls/.ods: never recordings here, but a lab's own may be among them
     for inp in inputs:
         p = Path(inp)
         if not p.exists():
@@ -130,6 +141,13 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
             for d in done:
                 log.warning("%s: skipping the myoflow dataset folder inside the inputs (an earlier conversion?)", d)
             for f in sorted(p.rglob("*")):
+                if _not_data(f.relative_to(p)):
+                    if f.suffix.lower() in READERS and not f.is_dir():
+                        clutter.append(f)
+                    continue
+                if f.suffix.lower() in _SPREADSHEETS and f.is_file():
+                    sheets.append(f)
+                    continue
                 if f.is_symlink():
                     _check_link(f, root, READERS)
                     continue
@@ -139,6 +157,9 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
                     out.append((f, p))
         else:
             out.append((p, p.parent))
+    if clutter:  # named, as they look like recordings (README.txt, ._S01_VL.csv): the user knows they were left out
+        log.warning("%s%s: %d hidden or README file(s) skipped, not recordings", clutter[0],
+                    " ..." if len(clutter) > 1 else "", len(clutter))
     # A WFDB record's .dat files are not listed (no reader of their own), and the segment headers of a
     # multi-segment record are parts of its master header, not records.
     heas = [f for f, _ in out if f.suffix.lower() == ".hea"]
@@ -147,6 +168,9 @@ def _files_under(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike
 
         parts = set().union(*(wfdb_companions(f) for f in heas))
         out = [(f, b) for f, b in out if f.suffix.lower() != ".hea" or f.resolve() not in parts]
+    if sheets:
+        log.warning("%s%s: %d spreadsheet file(s) not read: save a recording's sheet as CSV (File > Save As > 'CSV "
+                    "UTF-8') to convert it", sheets[0], " ..." if len(sheets) > 1 else "", len(sheets))
     if not out:
         raise DataError("no recording files found in the inputs", ", ".join(map(str, inputs)))
     return out
@@ -184,6 +208,17 @@ def plan_from_pattern(inputs: Iterable[str | os.PathLike], pattern: str,
     if unmatched:
         shown = ", ".join(unmatched[:3]) + (" ..." if len(unmatched) > 3 else "")
         raise DataError(f"{len(unmatched)} file name(s) do not match --pattern {pattern!r}: {shown}")
+    # One name in two formats (S01_VL.edf beside its S01_VL.csv export) gives the same ids twice: the recording
+    # entered the folder twice (stems 01_VL, 01_VL-2), on both sides of every within-subject split.
+    seen: dict[tuple[Path, tuple], Path] = {}
+    for it in items:
+        key = (it.path.with_suffix(""), tuple(sorted(it.meta.items())))
+        if key in seen:
+            raise DataError(f"{seen[key].name} and {it.path.name} are one name in two formats (the same recording "
+                            "exported twice?) and would be two recordings: move one out of the folder, or, if they "
+                            "hold different streams of a trial, list them in a --manifest with a 'stream' column",
+                            str(it.path.parent))
+        seen[key] = it.path
     return items
 
 
@@ -208,6 +243,18 @@ def _known_column_case(columns: Sequence[str], where: str) -> list[str]:
     return out
 
 
+def _encoding(path: Path) -> str:
+    """The text encoding of a user's small table: UTF-8 (with or without a BOM), else Windows-1252, which Excel's
+    "CSV (semicolon)" writes on Windows ('Größe', 'Müller', 'µV' were "'utf-8' codec can't decode byte 0xf6")."""
+    try:
+        path.read_bytes().decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        return "cp1252"
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+
+
 def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     """Read a manifest CSV: a ``file`` column (relative to the manifest's folder) + metadata columns."""
     mpath = Path(manifest)
@@ -216,7 +263,7 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     if mpath.stat().st_size == 0:
         raise DataError("manifest is empty (0 bytes)", str(mpath))
     try:
-        table = pd.read_csv(mpath, dtype=str, keep_default_na=False, sep=_delimiter(mpath))
+        table = pd.read_csv(mpath, dtype=str, keep_default_na=False, sep=_delimiter(mpath), encoding=_encoding(mpath))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise DataError(f"cannot parse manifest: {exc}", str(mpath)) from None
     table.columns = _known_column_case([str(c).strip() for c in table.columns], str(mpath))
@@ -226,7 +273,11 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
     items = []
     first_row: dict[Path, int] = {}
     for i, row in table.iterrows():
+        if all(str(v).strip() == "" for v in row.values):
+            continue  # an empty line Excel left below the table
         name = row["file"].strip()
+        if "\\" in name and not (root / name).is_file():
+            name = name.replace("\\", "/")  # typed on Windows (raw\S01_VL.csv): the same file on this system
         f = (root / name).resolve()
         if not name or not f.is_relative_to(root):
             raise DataError(f"row {i + 2}: file {name!r} must be a path inside the manifest's folder", str(mpath))
@@ -861,6 +912,14 @@ def _summary_row(stem: str, obj: Any, group: Sequence[ConvertItem], changed: int
         if flat:  # a disconnected electrode or an unused export column: its windows would train as signal
             log.warning("%s: channel(s) %s hold one constant value (a disconnected electrode?); pipelines "
                         "take it as a signal like any other, so remove it from the file if it is not one", ";".join(str(i.path) for i in group), flat)
+        dead = {c: st for c, u, x in zip(r.ch_names, r.units, r.data)
+                if str(u) in _SIGNAL_UNITS and (st := dead_stretch(x, r.fs)) is not None}
+        if dead:  # a cable pulled mid-recording: the constant stretch's windows would train as that muscle
+            log.warning("%s: channel(s) %s hold one value for a stretch (%s: an electrode off or a cable pulled?); "
+                        "pipelines take it as signal: cut the recording before it or remove the channel",
+                        ";".join(str(i.path) for i in group), list(dead), ", ".join(
+                            f"{c} {(r.t0 + a / r.fs):.2f}-{(r.t0 + (a + n) / r.fs):.2f} s"
+                            for c, (a, n) in dead.items()))
         clipped = [c for c, u, x in zip(r.ch_names, r.units, r.data) if str(u) in _SIGNAL_UNITS and _clipped(x)]
         if clipped:  # a saturated amplifier: the signal's tops are cut flat, amplitude features read a ceiling
             log.warning("%s: channel(s) %s sit at their extreme value in over 1 %% of the samples (clipped: a "
@@ -900,6 +959,25 @@ _ID_ALIASES = {"id", "subject_id", "subjectid", "participant", "participant_id",
                "patient", "patient_id", "pid", "proband"}
 
 
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d*,\d+\s*$")
+_PLAIN_NUMBER = re.compile(r"^\s*[-+]?\d+\s*$")
+
+
+def _decimal_comma_columns(df: pd.DataFrame, ids: Mapping[str, Any]) -> pd.DataFrame:
+    """Columns of a ``;``- or tab-separated table whose cells are numbers written with a decimal comma (``63,5``,
+    as a German or French spreadsheet saves them) as numbers: read as text, every covariate was "not a number".
+    With ``,`` as the separator a comma cannot be a decimal mark, so such tables are never given here."""
+    out = df.copy()
+    for c in df.columns:
+        if c in ids or pd.api.types.is_numeric_dtype(df[c]):
+            continue
+        cells = df[c].dropna().astype(str)
+        if len(cells) and cells.str.match(_DECIMAL_COMMA).any() \
+                and (cells.str.match(_DECIMAL_COMMA) | cells.str.match(_PLAIN_NUMBER)).all():
+            out[c] = pd.to_numeric(df[c].str.replace(",", ".", regex=False))
+    return out
+
+
 def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
     """A CSV the user named (participants, events), with ids kept as strings."""
     p = Path(path)
@@ -909,11 +987,18 @@ def read_table_arg(path: str | os.PathLike, what: str) -> pd.DataFrame:
         raise DataError(f"{what} table is empty (0 bytes)", str(p))
     try:
         sep = _delimiter(p)
-        head = pd.read_csv(p, sep=sep, nrows=0).columns  # ids stay text whatever the case of their column
+        enc = _encoding(p)
+        head = pd.read_csv(p, sep=sep, nrows=0, encoding=enc).columns  # ids stay text whatever their column's case
         ids = {c: str for c in head if str(c).strip().lower() in ("subject", "session", "trial")}
-        df = pd.read_csv(p, sep=sep, dtype=ids)
+        df = pd.read_csv(p, sep=sep, dtype=ids, encoding=enc)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise DataError(f"cannot parse {what} table: {exc}", str(p)) from None
+    # Excel saves the rows and columns a sheet ever formatted: ';;;;' lines and unnamed empty columns hold nothing
+    # (they were "row 4 has no subject id")
+    df = df.dropna(how="all")
+    df = df.drop(columns=[c for c in df.columns if str(c).startswith("Unnamed: ") and df[c].isna().all()])
+    if sep != ",":
+        df = _decimal_comma_columns(df, ids)
     df.columns = _known_column_case([str(c).strip() for c in df.columns], str(p))
     if "subject" not in df.columns:
         # name an id column of another name (a clinic's 'ID', BIDS' 'participant_id'); renaming is the user's call

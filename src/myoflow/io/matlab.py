@@ -18,7 +18,7 @@ import numpy as np
 
 from ..containers import Recording, Trial
 from ..errors import DataError
-from ._common import check_file, check_fs, make_recording, to_volts
+from ._common import check_file, check_fs, check_hint_units, make_recording, to_volts
 
 __all__ = ["read_mat", "load_mat_variables", "read_variables"]
 
@@ -145,6 +145,33 @@ def _names_from_variables(variables: dict[str, Any], n: int) -> tuple[str, list[
     return None
 
 
+# Variables stating the signals' unit (a lab script's ``units = 'uV'``, ``np.savez(..., units="V")``).
+_UNIT_VARS = ("units", "unit", "channel_units", "ch_units")
+
+
+def _units_from_variables(variables: dict[str, Any], n: int, where: str) -> list[str] | None:
+    """The unit of each of ``n`` channels a file states in a units variable (one for all or one per channel).
+
+    Ignored, the samples read as ``a.u.`` although the file said ``uV``: a folder of them beside volts was
+    refused as mixed, and a new person's file beside a run trained in volts was 1e6 off.
+    """
+    for key, value in variables.items():
+        if key.lower() in _UNIT_VARS:
+            found = _strings(value)
+            if not found:
+                continue
+            if len(found) not in (1, n):
+                raise DataError(f"variable {key!r} gives {len(found)} units for {n} channel(s); give one, or one "
+                                "per channel (or the right one with --hint units=UNIT)", where)
+            try:
+                check_hint_units(found, where)
+            except DataError as exc:
+                raise DataError(f"variable {key!r}: {str(exc).removeprefix(where + ': ')}; state it with --hint "
+                                "units=UNIT", where) from None
+            return found * n if len(found) == 1 else found
+    return None
+
+
 def _is_signal(v: Any) -> bool:
     return isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.size > 1 and v.ndim <= 2
 
@@ -174,7 +201,7 @@ def read_mat(
     fs_var: str | None = None,
     ch_names: Sequence[str] | None = None,
     channels_axis: int | None = None,
-    units: str | Sequence[str] = "a.u.",
+    units: str | Sequence[str] | None = None,
 ) -> Recording | Trial:
     """Read signals from a MATLAB file.
 
@@ -193,7 +220,8 @@ def read_mat(
     channels_axis : {0, 1}, optional
         Which axis of ``data_var`` holds channels. Default: the shorter one.
     units : str or sequence of str
-        Units of the channels (MAT files seldom say); default ``"a.u."``.
+        Units of the channels; default: a units variable of the file (``units = 'uV'``, one or one per
+        channel), else ``"a.u."`` (MAT files seldom say).
     """
     p = check_file(path)
     where = str(p)
@@ -215,7 +243,7 @@ def read_variables(
     fs_var: str | None = None,
     ch_names: Sequence[str] | None = None,
     channels_axis: int | None = None,
-    units: str | Sequence[str] = "a.u.",
+    units: str | Sequence[str] | None = None,
 ) -> Recording:
     """A Recording from named arrays (a .mat file's variables, an .npz file's arrays): the rules of :func:`read_mat`.
 
@@ -280,7 +308,7 @@ def read_variables(
             # One vector per channel (``VL = ...; RF = ...; save(f, 'VL', 'RF', 'fs')``): the channels, by name.
             data = np.vstack([np.asarray(variables[k], dtype=np.float64).ravel() for k in candidates])
             names = ch_names if ch_names is not None else candidates
-            return _finish(data, fs_value, names, units, where, ",".join(candidates))
+            return _finish(data, fs_value, names, units, where, ",".join(candidates), variables)
         if len(candidates) > 1:
             raise DataError(f"several arrays could be the data {sorted(candidates)}; pass --hint data_var=NAME "
                             "(Python: data_var=)", where)
@@ -307,12 +335,14 @@ def read_variables(
             ch_names = named[1]
         else:
             ch_names = [data_var] if data.shape[0] == 1 else [f"{data_var}{i + 1}" for i in range(data.shape[0])]
-    return _finish(data.astype(np.float64), fs_value, ch_names, units, where, data_var)
+    return _finish(data.astype(np.float64), fs_value, ch_names, units, where, data_var, variables)
 
 
-def _finish(data: np.ndarray, fs_value: float, ch_names: Sequence[str], units: str | Sequence[str], where: str,
-            data_var: str) -> Recording:
+def _finish(data: np.ndarray, fs_value: float, ch_names: Sequence[str], units: str | Sequence[str] | None,
+            where: str, data_var: str, variables: dict[str, Any]) -> Recording:
     n_ch = data.shape[0]
+    if units is None:  # no hint: the unit the file states, else unscaled numbers
+        units = _units_from_variables(variables, n_ch, where) or "a.u."
     unit_list = [units] * n_ch if isinstance(units, str) else list(units)
     if len(unit_list) != n_ch:
         raise DataError(f"{len(unit_list)} unit(s) given for {n_ch} channel(s)", where)

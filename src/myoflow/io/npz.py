@@ -3,7 +3,8 @@
 Without hints the one large numeric array is the data and a scalar named like a sampling rate
 (``fs``, ``srate``, ``sampling_rate`` ...) is ``fs``; a string array named ``ch_names``/``labels``/
 ``channels`` with one name per channel names them; several equal-length vectors are one channel each.
-Hints as for ``.mat``: ``data_var=``, ``fs_var=`` or ``fs=``, ``ch_names=``, ``channels_axis=``, ``units=``.
+Hints as for ``.mat``: ``data_var=``, ``fs_var=`` or ``fs=``, ``ch_names=``, ``channels_axis=``, ``units=`` (else a
+``units`` string array of the archive, else ``a.u.``).
 Archives holding Python objects (pickles) are refused, never loaded.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ def read_npz(
     fs_var: str | None = None,
     ch_names: Sequence[str] | None = None,
     channels_axis: int | None = None,
-    units: str | Sequence[str] = "a.u.",
+    units: str | Sequence[str] | None = None,
 ) -> Recording:
     """Read signals from a NumPy ``.npz`` archive (see the module docstring for the rules and hints)."""
     p = check_file(path)

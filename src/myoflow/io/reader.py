@@ -74,6 +74,10 @@ READERS: dict[str, Callable[..., Any]] = {
 }
 
 
+#: Spreadsheet files a lab may save a recording as (Excel 97-2003, macros, LibreOffice, Apple Numbers).
+_SPREADSHEETS = {".xls", ".xlsm", ".xlsb", ".ods", ".numbers"}
+
+
 def hint_names(path: str | os.PathLike) -> list[str]:
     """The reading hints the reader of ``path`` takes (what :func:`read` would call for it)."""
     p = Path(path)
@@ -164,7 +168,10 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
             try:
                 from itertools import islice
 
-                raw = next((f for f in islice(p.rglob("*"), 10000) if f.suffix.lower() in READERS and f.is_file()),
+                from .convert import _not_data
+
+                raw = next((f for f in islice(p.rglob("*"), 10000) if f.suffix.lower() in READERS and f.is_file()
+                            and not _not_data(f.relative_to(p))),
                            None)  # the first 10000 entries: a name only, and no wait on a huge tree
             except OSError:
                 raw = None
@@ -186,6 +193,9 @@ def read(path: str | os.PathLike, **hints: Any) -> Any:
     if reader is None and suffix == ".dat":
         raise DataError("unknown file type '.dat'; a PhysioNet WFDB signal file is read through its header "
                         "NAME.hea (none found beside it)", str(p))
+    if reader is None and suffix in _SPREADSHEETS:
+        raise DataError(f"a spreadsheet ({suffix}) is not read as a recording: save its sheet as CSV (File > Save As "
+                        "> 'CSV UTF-8') and read that", str(p))
     if reader is None:
         raise DataError(
             f"unknown file type {suffix or '(no extension)'!r}; supported: {' '.join(supported_suffixes())}", str(p)

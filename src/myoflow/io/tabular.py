@@ -35,11 +35,17 @@ __all__ = ["read_csv"]
 log = logging.getLogger(__name__)
 
 _TIME_NAMES = {"time", "t", "x", "times", "timestamp", "time_s", "sec", "seconds", "time_ms", "time_us",
-               "datetime", "date_time", "date time", "date/time"}
+               "datetime", "date_time", "date time", "date/time",
+               # as exports in other languages name it (German, French, Spanish, Italian/Portuguese, Dutch)
+               "zeit", "temps", "tiempo", "tempo", "tijd"}
 # A header naming time as one word of several, with a time unit: Shimmer's 'Shimmer_ABCD_Timestamp_Unix_CAL [ms]'.
 _TIME_WORD = re.compile(r"(?:^|[_\s.])(?:time|timestamp)s?(?:$|[_\s.])")
 # ISO date-times as a cell (OpenBCI, Shimmer, phone apps): read as seconds since 1970 so the column is a time.
-_ISO_DATETIME = re.compile(r"(?:(?<=^)|(?<=[,;\t\"]))(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)(?:Z|[+-]\d{2}:?\d{2})?(?=$|[,;\t\" ])")
+_ISO_DATETIME = re.compile(r"(?:(?<=^)|(?<=[,;\t\"])|(?<=[,;] ))(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)(?:Z|[+-]\d{2}:?\d{2})?(?=$|[,;\t\" ])")
+# Clock times as a cell, hh:mm:ss[.fff] or mm:ss.fff (a time column some software and spreadsheets write).
+_CLOCK_TIME = re.compile(r"(?:(?<=^)|(?<=[,;\t\"])|(?<=[,;] ))"
+                         r"(?:(\d{1,3}):([0-5]\d):([0-5]\d(?:\.\d+)?)|(?:(\d{1,3}):([0-5]\d\.\d+)))"
+                         r"(?=$|[,;\t\" ])")
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3, "msec": 1e-3, "milliseconds": 1e-3,
                "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "usec": 1e-6, "microseconds": 1e-6, "min": 60.0}
 _NAME_SCALES = {"time_ms": 1e-3, "time_us": 1e-6}
@@ -245,7 +251,14 @@ def _datetimes_to_seconds(lines: list[str]) -> list[str]:
         whole, _, dec = frac.partition(".")
         return f"{sec + int(whole)}.{dec or '0'}"
 
-    return [_ISO_DATETIME.sub(sub, ln) if "-" in ln and ":" in ln else ln for ln in lines]
+    def clock(m: re.Match) -> str:
+        h, mi, sec = m.group(1, 2, 3) if m.group(1) is not None else ("0", *m.group(4, 5))
+        whole, _, dec = sec.partition(".")
+        return f"{int(h) * 3600 + int(mi) * 60 + int(whole)}.{dec or '0'}"
+
+    out = [_ISO_DATETIME.sub(sub, ln) if "-" in ln and ":" in ln else ln for ln in lines]
+    # clock times as a cell (hh:mm:ss.fff, mm:ss.fff: a time column some software and spreadsheets write) as seconds
+    return [_CLOCK_TIME.sub(clock, ln) if ":" in ln else ln for ln in out]
 
 
 def _decode(raw: bytes, where: str) -> str:
@@ -268,6 +281,177 @@ def _decimal_comma(lines: list[str]) -> bool:
     """True if the lines form a numeric table once ',' is read as the decimal separator."""
     sample = [ln.replace(",", ".") for ln in lines[-50:]]
     return any(_find_table(sample, d) is not None for d in (";", "\t", None))
+
+
+# A number written with a thousands separator, as a spreadsheet formats large values (ADC counts, forces):
+# '2,841.5', '2.841,5', Swiss "2'841.5", '2 841,5'. Read as text it was "no table of numbers", or, where only
+# some rows reach 1000, a "bad row" that --bad-rows drop|interpolate would silently remove.
+_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:([,.'’ \u00a0\u202f])\d{3})(?:\1\d{3})*(?:[.,]\d+)?$")
+_THOUSANDS_WAY_OUT = ("save the table without thousands separators (Excel: Format Cells > Number, untick "
+                      "'Use 1000 Separator')")
+
+
+def _thousands_cell(cell: object) -> bool:
+    """True for a cell holding a number with a thousands separator (``'2,841.5'``), which no reader here takes."""
+    if not isinstance(cell, str) or _THOUSANDS.match(cell.strip()) is None:
+        return False
+    try:  # '0.450' and '1,234' are numbers with a decimal point or comma, not grouped ones
+        float(cell.replace(",", "."))
+        return False
+    except ValueError:
+        return True
+
+
+def _thousands_example(lines: list[str]) -> tuple[int, str] | None:
+    """(line number, cell) of the first number with a thousands separator in the last 50 lines, if any."""
+    first = max(0, len(lines) - 50)
+    for i, line in enumerate(lines[first:], start=first + 1):
+        for d in (";", "\t", ","):
+            cell = next((f for f in _split(line, d) if _thousands_cell(f)), None)
+            # a bare ',' both separates and groups ('1,234' is two cells): only a quoted cell is one number
+            if cell is not None and (d != "," or f'"{cell}"' in line):
+                return i, cell
+    return None
+
+
+def _labchart_lines(lines: list[str], where: str) -> list[str]:
+    """ADInstruments LabChart's text export as a plain table: its ``Interval=``, ``ChannelTitle=``, ``UnitName=``
+    lines become a rate line and a ``Time [s]  VL [mV] ...`` header (read as a table, ``BottomValue=`` was the
+    header and the channels were named '-10.000'). Other files are returned as they are."""
+    if not lines or not lines[0].startswith("Interval="):
+        return lines
+    head: dict[str, list[str]] = {}
+    start = 0
+    for i, line in enumerate(lines):
+        key, sep, rest = line.partition("=")
+        if not sep or "\t" in key or not key.strip() or _numeric_fields(line.split("\t")[:1]):
+            start = i
+            break
+        head[key.strip()] = [f.strip() for f in rest.split("\t")[1:]] if rest.startswith("\t") else [rest.strip()]
+    else:
+        raise DataError("LabChart text export with a header and no samples", where)
+    if any(ln.startswith("Interval=") for ln in lines[start:]):
+        raise DataError("LabChart text export holds several blocks (an 'Interval=' line inside the data): export "
+                        "one block per file", where)
+    interval = (head.get("Interval") or [""])[0].split()
+    try:
+        step = float(interval[0]) * {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}[interval[1] if len(interval) > 1
+                                                                                  else "s"]
+    except (ValueError, KeyError, IndexError):
+        raise DataError(f"LabChart 'Interval=' line {lines[0]!r} gives no sampling interval", where) from None
+    names = [n for n in head.get("ChannelTitle", []) if n] or None
+    units = head.get("UnitName", [])
+    n_data = len(lines[start].split("\t"))
+    if names is None:
+        return [f"Sampling rate: {1.0 / step!r} Hz"] + lines[start:]
+    cols = [f"{n} [{u}]" if u else n for n, u in zip(names, units + [""] * len(names))]
+    if n_data == len(cols) + 1:  # the time column (TimeFormat StartOfBlock/StartOfFile: s; TimeOfDay: a clock)
+        cols = ["Time [s]"] + cols
+    elif n_data != len(cols):
+        raise DataError(f"LabChart export names {len(cols)} channel(s) (ChannelTitle=) but its rows have {n_data} "
+                        "value(s)", where)
+    return [f"Sampling rate: {1.0 / step!r} Hz", "\t".join(cols)] + lines[start:]
+
+
+_ACQ_RATE = re.compile(r"^\s*([0-9.]+(?:[eE][-+]?\d+)?)\s*(msec|sec|usec|µsec|min)/sample\s*$", re.IGNORECASE)
+_ACQ_STEP = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6, "µsec": 1e-6, "min": 60.0}
+_ACQ_AXIS = {"sec": "Time [s]", "msec": "Time [ms]", "min": "Time [min]"}
+
+
+def _acqknowledge_lines(lines: list[str], where: str) -> list[str]:
+    """BIOPAC AcqKnowledge's text export as a plain table: its ``0.5 msec/sample``, ``2 channels`` and
+    name/unit line pairs become a rate line and a ``Time [s]  VL [mV] ...`` header (read as a table, the
+    channels were ``CH1``, ``CH2`` in a.u. and, without the time column, the rate was unknown)."""
+    k = next((i for i, ln in enumerate(lines[:3]) if _ACQ_RATE.match(ln)), None)
+    m = re.match(r"^\s*(\d+)\s+channels?\s*$", lines[k + 1], re.IGNORECASE) if k is not None and len(lines) > k + 1 \
+        else None
+    if m is None:
+        return lines
+    rate = _ACQ_RATE.match(lines[k])
+    fs = 1.0 / (float(rate.group(1)) * _ACQ_STEP[rate.group(2).lower()])
+    n = int(m.group(1))
+    pairs = lines[k + 2:k + 2 + 2 * n]
+    if len(pairs) < 2 * n:
+        raise DataError(f"AcqKnowledge text export states {n} channel(s) but its header ends early", where)
+    names = [pairs[2 * j].split(" - ")[0].strip() or f"CH{j + 1}" for j in range(n)]
+    cols = [f"{nm} [{pairs[2 * j + 1].strip()}]" if pairs[2 * j + 1].strip() else nm for j, nm in enumerate(names)]
+    rest = lines[k + 2 + 2 * n:]
+    if rest and not _numeric_fields(rest[0].split("\t")):  # the axis header: 'sec CH1 CH2' or 'CH1 CH2'
+        fields = [f.strip() for f in rest[0].split("\t")]
+        axis = [_ACQ_AXIS.get(fields[0].lower(), fields[0])] if len(fields) == n + 1 else []
+        rest = rest[1:]
+    else:
+        axis = ["Time [s]"] if rest and len(rest[0].split("\t")) == n + 1 else []
+    return [f"Sampling rate: {fs!r} Hz", "\t".join(axis + cols)] + rest
+
+
+def _openbci_lines(lines: list[str], where: str) -> list[str]:
+    """The OpenBCI GUI's raw text export as a plain table: the rate of its ``%Sample Rate = 250 Hz`` line and its
+    ``EXG Channel N`` columns in µV, with the non-zero cells of ``Marker Channel`` as event labels; the sample
+    index (which wraps at 256), accelerometer, analog and host time-stamp columns (jittered) are not read.
+    Read as a table, its formatted time stamps were a time column of unit 'Formatted'."""
+    if not lines or not lines[0].startswith("%OpenBCI"):
+        return lines
+    rate = next((re.search(r"([0-9.]+)\s*Hz", ln) for ln in lines[:10] if ln.lower().startswith("%sample rate")), None)
+    start = next((i for i, ln in enumerate(lines) if not ln.startswith("%")), None)
+    if rate is None or start is None or start + 1 >= len(lines):
+        raise DataError("OpenBCI text export without a '%Sample Rate = ... Hz' line or without samples", where)
+    cols = [c.strip() for c in lines[start].split(",")]
+    exg = [j for j, c in enumerate(cols) if c.lower().startswith("exg channel")]
+    marker = next((j for j, c in enumerate(cols) if c.lower() == "marker channel"), None)
+    if not exg:
+        raise DataError(f"OpenBCI text export has no 'EXG Channel' columns (columns: {cols[:6]} ...)", where)
+    rows, labels = [], []
+    for ln in lines[start + 1:]:
+        f = [c.strip() for c in ln.split(",")]
+        if len(f) != len(cols):
+            raise DataError(f"OpenBCI row of {len(f)} values under a header of {len(cols)}: {ln[:60]!r}", where)
+        rows.append([f[j] for j in exg])
+        try:
+            labels.append(f"marker_{float(f[marker]):g}" if marker is not None and float(f[marker]) != 0 else "")
+        except ValueError:
+            labels.append(f[marker])
+    head = [f"{cols[j]} [uV]" for j in exg]
+    if any(labels):  # the marker column's labels become events (an all-empty column would be no column)
+        head, rows = head + ["Marker"], [r + [m] for r, m in zip(rows, labels)]
+    return [f"Sampling rate: {rate.group(1)} Hz", ",".join(head)] + [",".join(r) for r in rows]
+
+
+def _labelled_row(fields: list[str], below: list[list[str]]) -> bool:
+    """True for a row of numbers whose only text cells lie in columns that the rows ``below`` leave empty."""
+    if not below or any(len(b) != len(fields) for b in below):
+        return False
+    text = [j for j, f in enumerate(fields) if f != "" and not _numeric_fields([f])]
+    numbers = [j for j, f in enumerate(fields) if f != "" and j not in text]
+    return bool(text) and len(numbers) >= 1 and all(b[j] == "" for j in text for b in below)
+
+
+def _is_marker_column(col: pd.Series) -> bool:
+    """True for a column of text labels on at most half of the rows and empty on the others (an event column)."""
+    if pd.api.types.is_numeric_dtype(col):
+        return False
+    text = col.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    return (0 < len(text) <= 0.5 * len(col) and bool(pd.to_numeric(text, errors="coerce").isna().all())
+            and not any(_thousands_cell(v) for v in text))
+
+
+def _with_markers(rec: Recording, markers: list[tuple[str, np.ndarray, list[str]]], times: np.ndarray | None,
+                  where: str) -> Recording:
+    """``rec`` with the marker columns' labels as events (``kind`` = the label, ``column`` = its column)."""
+    rows = []
+    for name, idx, labels in markers:
+        t = times[idx] if times is not None else idx / rec.fs + rec.t0
+        for ti, label in zip(t, labels):
+            if not np.isfinite(ti):
+                raise DataError(f"label {label!r} of column {name!r} is on a row without a time", where)
+            sample = int(round((ti - rec.t0) * rec.fs))
+            if 0 <= sample < rec.n_samples:
+                rows.append({"sample": sample, "kind": label, "column": split_unit(name)[0] or name})
+    if not rows:
+        return rec
+    ev = pd.DataFrame(rows)
+    return rec.replace(events=pd.concat([rec.events, ev], ignore_index=True) if len(rec.events) else ev)
 
 
 def _steady_column_hint(block: np.ndarray, headers: Sequence[str]) -> str:
@@ -355,19 +539,38 @@ def read_csv(
     if decimal == "," and delimiter == ",":
         raise DataError("a decimal comma needs another column separator (';', tab or spaces), not ','", where)
     raw = p.read_bytes()
+    if raw.endswith(b"\x00"):
+        # zeros after the last line: space the logger had reserved, or a file cut short by a crash or power loss
+        pad = len(raw) - len(raw.rstrip(b"\x00"))
+        log.warning("%s: %d NUL byte(s) after the last line ignored (the recording was cut short by a crash or "
+                    "power loss?)", where, pad)
+        raw = raw.rstrip(b"\x00")
     text = _decode(raw, where)
     lines = _datetimes_to_seconds(text.splitlines())
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
         raise DataError("file has no lines of data", where)
+    lines = _openbci_lines(_acqknowledge_lines(_labchart_lines(lines, where), where), where)
     # Table detection reads numbers with decimal points; names and units keep their commas (header from `lines`).
     scan = [ln.replace(",", ".") for ln in lines] if decimal == "," else lines
     delim = delimiter if delimiter is not None else _choose_delimiter(scan, p.suffix.lower())
     if decimal == "," and delim == ",":
         delim = None  # one column: no separator to choose; whitespace splitting keeps "0,5" whole
     found = _find_table(scan, delim)
+    if found is None and decimal == "," and delimiter is None:
+        # `--hint decimal=,` reaches every table of a folder; a ','-separated table of decimal points (the angles
+        # of other software beside a German EMG export) cannot hold decimal commas: read it as it is written
+        point_delim = _choose_delimiter(lines, p.suffix.lower())
+        point = _find_table(lines, point_delim) if point_delim == "," else None
+        if point is not None:
+            log.info("%s: numbers have decimal points between ',' separators: read with decimal '.'", where)
+            decimal, scan, delim, found = ".", lines, point_delim, point
     if found is None:
+        grouped = _thousands_example(lines)
+        if grouped is not None:
+            raise DataError(f"numbers have thousands separators (e.g. {grouped[1]!r} in line {grouped[0]}): "
+                            + _THOUSANDS_WAY_OUT, where)
         if decimal == "." and _decimal_comma(lines):
             raise DataError("numbers use a decimal comma (e.g. '0,5'): pass --hint decimal=, (Python: "
                             "decimal=',') or save the table with decimal points", where)
@@ -381,6 +584,11 @@ def read_csv(
                             "rows of samples (an export stopped before recording?)", where)
         raise DataError("no table of numbers found (recording is empty or not a delimited numeric table)", where)
     start, n_fields = found
+    # a first row carrying a marker label ('0.000,0.01,0.02,start') is data, not the header: its text sits in a
+    # column the rows below leave empty
+    while start > 0 and _labelled_row(_split(scan[start - 1], delim),
+                                      [_split(x, delim) for x in scan[start:start + 5]]):
+        start -= 1
     header_fields: list[str] | None = None
     pre_end = start
     if start > 0:
@@ -434,15 +642,33 @@ def read_csv(
         raise DataError(
             f"header has {len(header_fields)} column name(s) but the data rows have {table.shape[1]} value(s)", where
         )
+    # A column of text labels on a few rows, empty elsewhere (an 'Event'/'Marker' column: 'HS', 'TO', 'start')
+    # marks moments, not samples: read as events. It was a "non-numeric value" whose --bad-rows way out failed.
+    marker_cols = [j for j in range(table.shape[1]) if _is_marker_column(table.iloc[:, j])]
+    markers: list[tuple[str, np.ndarray, list[str]]] = []
+    if marker_cols and len(marker_cols) < table.shape[1]:
+        for j in marker_cols:
+            col = table.iloc[:, j]
+            rows = np.flatnonzero((col.notna() & (col.astype(str).str.strip() != "")).to_numpy())
+            markers.append((header_fields[j], rows, [str(v).strip() for v in col.iloc[rows]]))
+        keep = [j for j in range(table.shape[1]) if j not in marker_cols]
+        table = table.iloc[:, keep].copy()
+        table.columns = range(len(keep))
+        header_fields = [header_fields[j] for j in keep]
+        log.info("%s: column(s) %s hold text labels on some rows: read as events", where, [m[0] for m in markers])
     for j in range(table.shape[1]):
         col = table.iloc[:, j]
         if not pd.api.types.is_numeric_dtype(col):
             values = pd.to_numeric(col, errors="coerce")
+            grouped = np.flatnonzero([_thousands_cell(c) for c in col])
+            if len(grouped):  # not a bad row to drop or fill: a large value written as text
+                raise DataError(f"number {col.iloc[grouped[0]]!r} in column {header_fields[j]!r} at data row "
+                                f"{grouped[0] + 1} has a thousands separator: " + _THOUSANDS_WAY_OUT, where)
             if bad_rows != "error":
                 continue  # coerced to NaN below and repaired with the other bad rows
             bad = int(np.flatnonzero(values.isna() & col.notna())[0])
             raise DataError(
-                f"non-numeric value {col.iloc[bad]!r} in column {header_fields[j]!r} at data row {bad + 1} "
+                f"non-numeric value {str(col.iloc[bad])[:40]!r} in column {header_fields[j]!r} at data row {bad + 1} "
                 "(myoflow convert --bad-rows drop or --bad-rows interpolate repairs such rows)", where
             )
     table = table.apply(pd.to_numeric, errors="coerce")
@@ -511,6 +737,8 @@ def read_csv(
                 segments.append((t, chans))
 
     values = table.to_numpy(dtype=np.float64)
+    # the markers' times, from the first time column (rows keep them whatever --bad-rows drops), else row / fs
+    marker_t = (values[:, time_idx[0]] * scales.get(time_idx[0], 1.0)) if time_idx and markers else None
     pieces: list[tuple[float, float, list[int], np.ndarray]] = []
     n_changed = 0
     for t_col, chans in segments:
@@ -588,13 +816,22 @@ def read_csv(
                     "dropped" if bad_rows == "drop" else "interpolated", n_changed)
     if header_meta:
         meta["header"] = header_meta
+        scaling = [k for k in header_meta if re.search(r"\b(gain|resolution|scale|scaling|conversion|lsb|adc)\b",
+                                                       k, re.IGNORECASE)]
+        if scaling and any(unit_of[c] == "a.u." for c in channel_idx):
+            # ADC counts with the gain to convert them stated above the table: read as they are, never scaled
+            log.warning("%s: the header states %s but the samples are read as they are stored (a.u.): convert the "
+                        "counts to volts yourself (value x range / 2^bits / gain), or give their unit (--hint "
+                        "units=uV) if they already are in one", where,
+                        ", ".join(f"{k}: {header_meta[k]}" for k in scaling[:3]))
     recs = []
     for seg_fs, t0, chans, block in groups:
         data = block.T
         u = [unit_of[c] for c in chans]
         if to_volt:
             data, u = to_volts(data, u)
-        recs.append(make_recording(data, seg_fs, [rename[c] for c in chans], where, units=u, t0=t0, meta=dict(meta)))
+        rec = make_recording(data, seg_fs, [rename[c] for c in chans], where, units=u, t0=t0, meta=dict(meta))
+        recs.append(_with_markers(rec, markers, marker_t, where) if markers else rec)
     if len(recs) == 1:
         return recs[0]
     streams: dict[str, Recording] = {}

@@ -56,6 +56,7 @@ __all__ = [
     "sequence_epochs",
     "descriptor_matrix",
     "prepare_evoked",
+    "per_muscle",
     "save_evoked",
     "load_evoked",
 ]
@@ -254,6 +255,23 @@ def muscle_channels(names: Sequence[str], muscle: str) -> list[int]:
     return exact or [i for i, c in enumerate(names) if m in str(c).lower().replace("_", " ").split()]
 
 
+def per_muscle(recordings: Sequence[Recording], muscles: Sequence[str]) -> list[Recording]:
+    """Each recording, or, for one without a ``muscle`` that has a channel named after each of several of
+    ``muscles`` (RF and BF recorded together in one file), one recording per muscle holding that muscle's channel.
+
+    Such a file was "cannot tell the muscle" (predict) or "recording meta needs ... muscle" (a folder's cohort)
+    although its channels named them.
+    """
+    out = []
+    for rec in recordings:
+        hits = {m: idx for m in muscles if len(idx := muscle_channels(rec.ch_names, m)) == 1}
+        if rec.meta.get("muscle") not in (None, "") or len(hits) < 2:
+            out.append(rec)
+            continue
+        out.extend(rec.pick(idx).replace(meta={**rec.meta, "muscle": m}) for m, idx in hits.items())
+    return out
+
+
 def response_channel(rec: Recording, muscle: str) -> int:
     """Which channel of a stimulated recording holds the muscle's response.
 
@@ -343,6 +361,7 @@ def prepare_evoked(
     rows = []
     fs = None
     sources: dict[tuple[str, str, float], str | None] = {}
+    units: set[str] = set()  # of the response channels: predict refuses a new person's recording in another
     for rec in recordings:
         m = rec.meta
         where = rec.source
@@ -357,12 +376,17 @@ def prepare_evoked(
                             f"{sources[key]}); keep one, or tell them apart (e.g. another frequency or subject)", where)
         sources[key] = where
         if fs is None:
-            fs = rec.fs
+            fs, first = rec.fs, where
         elif rec.fs != fs:
-            raise DataError(f"fs={rec.fs:g} Hz differs from the cohort's {fs:g} Hz; resample first", where)
+            # response windows are counted in samples: say which file set the rate and how to match it
+            raise DataError(f"recorded at {rec.fs:g} Hz, the cohort at {fs:g} Hz (e.g. {first}): resample it to "
+                            f"{fs:g} Hz first (Python: myoflow.preprocess.resample(rec, {fs:g}), then "
+                            "myoflow.io.write_dataset)", where)
+        ch = response_channel(rec, key[1])
         r, desc = extract_responses(rec, window_ms=window_ms, blank_ms=blank_ms, highpass_hz=highpass_hz,
-                                    frequency_hz=key[2], channel=response_channel(rec, key[1]))
+                                    frequency_hz=key[2], channel=ch)
         responses[key] = r
+        units.add(str(rec.units[ch]))
         rows.append({"subject": key[0], "muscle": key[1], "frequency": key[2], **desc})
         if progress is not None:
             progress(1)
@@ -389,7 +413,7 @@ def prepare_evoked(
     return EvokedData(
         participants=parts, responses={k: v for k, v in responses.items() if k[0] in set(keep)},
         descriptors=desc, fs=float(fs), tmin=window_ms[0] * 1e-3, muscles=tuple(muscles),
-        frequencies=freqs, classes=tuple(classes), covariates=tuple(covariates),
+        frequencies=freqs, classes=tuple(classes), covariates=tuple(covariates), info={"units": sorted(units)},
     )
 
 

@@ -155,13 +155,13 @@ def _segmentation(run: Path, cfg: Any, cohort: str | None) -> str:
     return str(seg)
 
 
-def _read_recording(item: Recording | str | Path) -> tuple[str, Recording]:
+def _read_recording(item: Recording | str | Path, hints: Mapping[str, Any] | None = None) -> tuple[str, Recording]:
     if isinstance(item, Recording):
         return str(item.meta.get("source") or item.meta.get("subject") or "recording"), item
     from ...io import read
 
     path = Path(item)
-    obj = read(path)
+    obj = read(path, **dict(hints or {}))
     if not isinstance(obj, Recording):
         streams = getattr(obj, "streams", None)
         if streams and "emg" in streams:
@@ -181,6 +181,7 @@ def check_placement(
     model: str | None = None,
     fold: str | None = None,
     cohort: str | None = None,
+    hints: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Predict the muscle under every channel and compare with the declared muscle.
 
@@ -196,6 +197,8 @@ def check_placement(
     model, fold, cohort : optional
         Which checkpoint (default: the ``final`` fold's pretrained CNN-LSTM of the first
         cohort whose classes include the declared muscles, else of the first cohort).
+    hints : mapping, optional
+        Reader hints for the recording files (``decimal=","``, ``fs=2000``), as ``myoflow inspect --hint``.
 
     Returns
     -------
@@ -227,7 +230,7 @@ def check_placement(
     whole = (info.get("segmentation") or _segmentation(Path(model_dir), cfg, info.get("cohort"))) == "whole"
     rows = []
     for item in recordings:
-        stem, rec = _read_recording(item)
+        stem, rec = _read_recording(item, hints)
         per_channel = [None] if rec.grid_shape is not None and rec.n_channels > 1 else list(range(rec.n_channels))
         for sel in per_channel:
             chans = None if sel is None else [sel]

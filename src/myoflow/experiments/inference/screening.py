@@ -26,8 +26,8 @@ from .._rundir import read_fold_json
 from ...preprocess.evoked_combine import combine_frequencies
 from ...models.attention_bilstm import MassLevelClassifier
 from ...preprocess.evoked import (
-    PLAUSIBLE_COVARIATES, EvokedData, _decimate, condition_name, extract_responses, frequencies_label, response_channel,
-    sequence_epochs,
+    PLAUSIBLE_COVARIATES, EvokedData, _decimate, condition_name, extract_responses, frequencies_label, per_muscle,
+    response_channel, sequence_epochs,
 )
 
 __all__ = ["parse_covariates", "load_screening_model", "screen", "ScreeningResult"]
@@ -99,6 +99,8 @@ class ScreeningModel:
     cfg: Any
     #: Sampling rate of the recordings the model was trained on (None: a run from before it was recorded).
     fs: float | None = None
+    #: Units of the response channels it was trained on (empty: a run from before they were recorded).
+    units: tuple[str, ...] = ()
 
 
 def _fold_dirs(run_dir: Path) -> list[Path]:
@@ -141,10 +143,10 @@ def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | Non
             continue
         # Prefer: the final model, then the condition using the most frequencies.
         rank = (0 if p.name.startswith("final") else 1, -len(freqs), p.name)
-        candidates.append((rank, p, spec, freqs, extras.get("fs")))
+        candidates.append((rank, p, spec, freqs, extras.get("fs"), tuple(extras.get("units") or ())))
     if not candidates:
         raise DataError(_no_model_message(run_dir, model, have, fold, saved), str(run_dir))
-    _, p, spec, freqs, fs = min(candidates, key=lambda c: c[0])
+    _, p, spec, freqs, fs, units = min(candidates, key=lambda c: c[0])
     if not p.name.startswith("final") and fold is None:
         # Not silent: a cross-validation fold's model saw only part of the subjects.
         has_final = any(d.name.startswith("final") for d in folds)
@@ -154,7 +156,7 @@ def load_screening_model(run_dir: str | Path, frequencies: Sequence[float] | Non
                     p.name)
     est = MassLevelClassifier.load(p / f"{model}.safetensors", config=spec.get("estimator"))
     return ScreeningModel(est, spec, tuple(freqs), tuple(cfg.data.muscles), p.name, cfg,
-                          None if fs is None else float(fs))
+                          None if fs is None else float(fs), units)
 
 
 def _no_model_message(run_dir: Path, model: str, have: list[float] | None, fold: str | None,
@@ -233,7 +235,7 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     probe = load_screening_model(run_dir, None, model, fold)  # for the muscle list
     muscles = probe.muscles
     keyed: dict[tuple[str, float], Recording] = {}
-    for rec in recordings:
+    for rec in per_muscle(recordings, muscles):
         k = _recording_key(rec, muscles)
         if k in keyed:
             raise DataError(f"two recordings of {k[0]} at {k[1]:g} Hz", rec.source)
@@ -257,6 +259,12 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
             if abs(rec.fs - expected_fs) > 1e-6:
                 raise DataError(f"recording is at {rec.fs:g} Hz; this model was trained at {expected_fs:g} Hz — "
                                 f"resample it to {expected_fs:g} Hz first (myoflow.preprocess.resample)", rec.source)
+            unit = str(rec.units[response_channel(rec, m)])
+            if sm.units and unit not in sm.units:
+                # a MAT file (no unit: a.u.) of µV beside a model trained in volts: M-wave amplitudes 1e6 off
+                raise DataError(f"the {m} channel is in {unit}; this model was trained on recordings in "
+                                f"{', '.join(sm.units)}: state the file's unit (myoflow predict ... --hint "
+                                f"units=uV)", rec.source)
     subject = "new"
     responses, desc_rows = {}, []
     for f in sm.frequencies:

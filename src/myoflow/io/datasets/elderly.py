@@ -370,7 +370,10 @@ def read_elderly_workbook(path: str | os.PathLike) -> list[Trial]:
         raise DataError("this is the covariate table of the elderly-lowerlimb-emg dataset, not a recording; "
                         "read the folder instead", str(p))
     if m is None:
-        raise DataError("not a recognised workbook (expected 'ID <n>.xlsx' of elderly-lowerlimb-emg)", str(p))
+        # a lab's own recording saved from Excel: the way out, not only what myoflow expected
+        raise DataError("an Excel workbook is read only as an 'ID <n>.xlsx' workbook of elderly-lowerlimb-emg; "
+                        "save a recording's sheet as CSV (Excel: File > Save As > 'CSV UTF-8') and read that",
+                        str(p))
     subject = f"{int(m.group(1)):02d}"
     trials = _convert_workbook(p, subject)
     cov = {}

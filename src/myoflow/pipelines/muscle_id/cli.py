@@ -22,8 +22,10 @@ __all__ = ["check_placement_cmd"]
 @click.option("--cohort", default=None, help="Cohort whose model to use (sim, real; default: the one whose "
               "muscles --expected names, else the first).")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@click.option("--hint", "hints", multiple=True, metavar="KEY=VALUE",
+              help="Reader hint for the recording files, as for myoflow inspect (e.g. --hint decimal=,).")
 def check_placement_cmd(model_dir: Path, recordings: tuple[Path, ...], expected: str | None, model: str | None,
-                        fold: str | None, cohort: str | None, as_json: bool) -> None:
+                        fold: str | None, cohort: str | None, as_json: bool, hints: tuple[str, ...]) -> None:
     """Predict which muscle each channel of RECORDING... is on, using the muscle-id run in MODEL_DIR.
 
     Exit code 1 when at least one channel's predicted muscle differs from the declared one.
@@ -32,7 +34,11 @@ def check_placement_cmd(model_dir: Path, recordings: tuple[Path, ...], expected:
     from ...experiments.inference.placement import check_placement
 
     read_run_config(model_dir, "muscle-id", "check-placement")  # before any loading: a clear error for other runs
-    table = check_placement(model_dir, list(recordings), expected, model=model, fold=fold, cohort=cohort)
+    from ...io.cli import _parse_hint
+
+    # a raw file's reader may need what inspect and convert take (its error says --hint decimal=, ...)
+    table = check_placement(model_dir, list(recordings), expected, model=model, fold=fold, cohort=cohort,
+                            hints=dict(_parse_hint(h) for h in hints))
     flagged = table["mismatch"].fillna(False).astype(bool)
     if as_json:
         click.echo(json.dumps({"model": table.attrs.get("model"), "fold": table.attrs.get("fold"),

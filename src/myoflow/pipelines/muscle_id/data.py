@@ -34,6 +34,7 @@ from ...containers import Epochs, Recording
 from ...errors import ConfigError, DataError
 from ...cache import cache_key, cached
 from ...features import classic_features
+from ...io._common import dead_stretch
 from .config import CohortConfig, PreprocessConfig
 from ...preprocess.bursts import RestTooShortError
 from ...preprocess.windows import burst_windows, onset_errors_ms, pick_channels
@@ -56,9 +57,9 @@ REAL_MUSCLES = {"VL": ("thigh", "anterior"), "BF": ("thigh", "posterior"),
                 "TA": ("shank", "anterior"), "GL": ("shank", "posterior")}
 
 # Bump when windowing/feature code changes so cached cohorts are rebuilt.
-_CACHE_VERSION = 8  # 4: one side for everybody -> the classes are the muscles; 5: resolved segmentation in info;
+_CACHE_VERSION = 9  # 4: one side for everybody -> the classes are the muscles; 5: resolved segmentation in info;
 #                    6: flat (dead) channels give no windows; 7: amplitude outliers in info;
-#                    8: recordings without windows in info
+#                    8: recordings without windows in info; 9: trigger/digital channels give no windows
 
 
 @dataclass
@@ -326,7 +327,23 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
         if dead:
             log.warning("%s: recording %s: channel(s) %s are flat (constant: a dead or unplugged electrode?) and "
                         "give no windows", rec.source, rid, [rec.ch_names[c] for c in dead])
-        picked[rid] = [c for c in chans if c not in dead]
+        # A line of two or three levels (a trigger, sync or foot switch recorded beside the grid) is no EMG either:
+        # its windows trained as the recording's muscle. Quiet 12-bit EMG takes 7 or more (elderly-lowerlimb-emg).
+        digital = [c for c in chans if c not in dead and data.shape[1] >= 1000 and np.unique(data[c]).size <= 3]
+        if digital and len(digital) + len(dead) == len(chans):
+            raise DataError(f"recording {rid}: every channel used takes at most 3 values (trigger or digital lines, "
+                            "not EMG); remove the recording", rec.source)
+        if digital:
+            log.warning("%s: recording %s: channel(s) %s take at most 3 values (a trigger or digital line, not EMG) "
+                        "and give no windows", rec.source, rid, [rec.ch_names[c] for c in digital])
+        picked[rid] = [c for c in chans if c not in dead and c not in digital]
+        # a cable pulled mid-recording (convert says so too; a folder written from Python was not told)
+        stretch = {rec.ch_names[c]: st for c in picked[rid] if (st := dead_stretch(data[c], rec.fs)) is not None}
+        if stretch:
+            log.warning("%s: recording %s: channel(s) %s hold one value for a stretch (%s: an electrode off or a "
+                        "cable pulled?); its windows there train as %s: cut the recording before it", rec.source,
+                        rid, list(stretch), ", ".join(f"{k} {rec.t0 + a / rec.fs:.2f}-{rec.t0 + (a + n) / rec.fs:.2f} s"
+                                                      for k, (a, n) in stretch.items()), rec.meta.get("muscle"))
 
     def segment(whole: bool, windows_per_burst: int | None, block_windows: int):
         parts, errors, n_true, n_det, n_lone = [], [], 0, 0, 0

@@ -9,7 +9,7 @@ import click
 __all__ = ["predict_cmd"]
 
 
-def _read(path: Path):
+def _read(path: Path, hints: dict | None = None):
     try:
         from ...io import read
     except ImportError:  # pragma: no cover - the generic reader is optional here
@@ -17,7 +17,7 @@ def _read(path: Path):
     from ...containers import Recording
     from ...errors import DataError
 
-    obj = read(path)
+    obj = read(path, **(hints or {}))
     if not isinstance(obj, Recording):
         raise DataError(f"expected a recording, got a {type(obj).__name__}", str(path))
     if not obj.meta.get("source"):  # a native file written without one: errors about it name the file
@@ -41,8 +41,12 @@ def _read(path: Path):
                    "every subject, folds/final-*).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Output folder (default MODEL_DIR/predict; never the recordings' folder).")
+@click.option("--hint", "hints", multiple=True, metavar="KEY=VALUE",
+              help="Reader hint for raw recording files of a stimulated-mass run, as for myoflow inspect "
+                   "(e.g. --hint units=uV).")
 def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str | None, model: str,
-                plot_path: Path | None, as_json: bool, fold: str | None, out_dir: Path | None) -> None:
+                plot_path: Path | None, as_json: bool, fold: str | None, out_dir: Path | None,
+                hints: tuple[str, ...]) -> None:
     """Predict the muscle-mass level from stimulated RF/BF RECORDINGS with a trained run MODEL_DIR.
 
     Each recording is one muscle at one stimulation frequency (meta 'muscle' and
@@ -64,6 +68,9 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
     if pipeline == "gait-emg":
         if covariates is not None:
             raise _ConfigError(f"--covariates: a gait-emg run ({model_dir}) takes no covariates")
+        if hints:  # its trials are converted Trial files; a raw file's hints belong to myoflow convert
+            raise _ConfigError(f"--hint: a gait-emg run ({model_dir}) takes converted trial files; give the hints "
+                               "to myoflow convert")
         return _predict_gait(model_dir, recordings, model, fold, out_dir, as_json)
     if pipeline is not None and pipeline != "stimulated-mass":
         from ...errors import DataError as _DataError
@@ -91,7 +98,14 @@ def predict_cmd(model_dir: Path, recordings: tuple[Path, ...], covariates: str |
                           f"{list(cfg.data.covariates)}")
     if plot_path is not None and plot_path.is_dir():
         raise ConfigError(f"--plot: {plot_path} is a folder; give a .png file name")
-    recs = [_read(p) for p in recordings]  # first: a file that cannot be read is named before anything else
+    if plot_path is not None and plot_path.suffix.lower() not in (".png", ".pdf", ".svg"):
+        # a PNG was written over whatever the name held (a recording named by mistake: RF_25.h5)
+        raise ConfigError(f"--plot: {plot_path} does not end in .png, .pdf or .svg; give an image file name such as "
+                          f"{plot_path.with_suffix('.png').name}")
+    from ...io.cli import _parse_hint
+
+    # first: a file that cannot be read is named before anything else
+    recs = [_read(p, dict(_parse_hint(h) for h in hints)) for p in recordings]
     # into the run (a folder of myoflow's that the user named) or --out, never into the folder of their recordings
     out = prediction_out_dir(out_dir, model_dir, recordings)
     res = screen(model_dir, recs, cov, model=model, fold=fold)

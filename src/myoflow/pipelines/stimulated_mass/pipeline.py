@@ -86,7 +86,7 @@ from ...cache import cache_key, cached
 from ...models import estimator_config, estimator_tensors
 from ...models.attention_bilstm import MassLevelClassifier
 from ...preprocess.evoked import (
-    EvokedData, condition_frequencies, frequencies_label, load_evoked, prepare_evoked, save_evoked,
+    EvokedData, condition_frequencies, frequencies_label, load_evoked, per_muscle, prepare_evoked, save_evoked,
 )
 from .tuning import PREPROCESS_KEYS, check_tune_size, cohort_name, recipe_epochs, select_recipe
 
@@ -212,7 +212,7 @@ def load_cohort(cfg: StimulatedMassConfig, progress=None) -> EvokedData:
                 obj = obj.replace(meta={**obj.meta, "source": str(ds.file(stem))})
             if obj.meta.get("frequency") in (None, ""):
                 obj = _frequency_from_pulses(obj, stem, inferred)
-            recordings.append(obj)
+            recordings.extend(per_muscle([obj], d.muscles))  # RF and BF of one file: one recording each
         if inferred:
             log.warning("%s: %d recording(s) have no 'frequency' meta; taken from their pulse rate (%s Hz): give it "
                         "when converting if that is not the train's frequency", d.path, len(inferred),
@@ -406,7 +406,9 @@ class StimulatedMassPipeline(Pipeline):
         curves: dict[str, dict[str, list[float]]] = {}
         states: dict[str, dict[str, Any]] = {}
         # fs: the rate of the recordings the models saw (a folder's own rate, not data.fs), which predict requires
+        # units: of the response channels, as fs (a new person's file in a.u. or in µV read as V is refused)
         extras: dict[str, Any] = {"condition_frequencies": list(freqs), "classes": classes, "fs": float(data.fs),
+                                  "units": list(data.info.get("units") or []),
                                   "n_train": len(train), "n_test": len(test), "models": {}, "confusion": {}}
         rows: list[pd.DataFrame] = []
         models = list(cfg.evaluate.models)
