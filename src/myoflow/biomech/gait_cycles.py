@@ -237,7 +237,7 @@ def _moments(trial: Trial, side: str, body_mass: float) -> Recording:
 
         if "grf" not in trial:
             # the torque route predicts joint moments: recorded ones, or ones computed from the GRF
-            if str(trial.source or "").lower().endswith(".c3d"):
+            if "angles" in trial and trial["angles"].meta.get("model") == "Plug-in Gait":
                 # the generic way out (GRF) is closed for a C3D: its force plates are not read as a 'grf' stream
                 side_l = "L" if side == "l" else "R"
                 raise DataError(f"the C3D holds no valid Plug-in Gait moments ({side_l}HipMoment, {side_l}KneeMoment, "
