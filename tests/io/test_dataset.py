@@ -135,3 +135,23 @@ def test_load_dataset_errors(tmp_path):
     (tmp_path / "dataset.json").write_text("{not json")
     with pytest.raises(DataError, match="dataset.json is not valid JSON"):
         load_dataset(tmp_path)
+
+
+def test_folder_fingerprint_ignores_hidden_copies_but_not_items(tmp_path):
+    # a dataset copied via a Mac gains '._S01.h5' AppleDouble files: --resume said the data had changed
+    import numpy as np
+
+    from myoflow.containers import Recording
+    from myoflow.io import native
+    from myoflow.io.dataset import folder_fingerprint
+
+    root = tmp_path / "ds"
+    root.mkdir()
+    native.save(Recording(np.zeros((1, 100)), 1000.0, ["a"]), root / "S01.h5")
+    before = folder_fingerprint(root)
+    (root / "._S01.h5").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (root / ".Trashes").mkdir()
+    (root / ".Trashes" / "old.h5").write_bytes(b"x")
+    assert folder_fingerprint(root) == before
+    native.save(Recording(np.ones((1, 100)), 1000.0, ["a"]), root / "S02.h5")
+    assert folder_fingerprint(root) != before

@@ -468,6 +468,8 @@ def folder_fingerprint(path: str | os.PathLike) -> str:
         f = root / name
         h.update(name.encode() + (f.read_bytes() if f.is_file() else b"<missing>"))
     for f in sorted(root.rglob(f"*{native.SUFFIX}")):
+        if any(part.startswith(".") for part in f.relative_to(root).parts):
+            continue  # macOS '._S01.h5' AppleDouble files and hidden folders come and go with copies: not items
         try:
             st = f.stat()
         except OSError:
