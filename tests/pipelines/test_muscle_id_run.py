@@ -165,3 +165,30 @@ def test_real_lowerlimb_set_as_a_four_class_task(shared_data, tmp_path):
     # second call comes from the cache, identical
     again = load_cohort("real", cfg, PreprocessConfig(), cache_dir=tmp_path)
     assert np.array_equal(again.epochs.X, c.epochs.X) and np.allclose(again.features, c.features)
+
+
+def test_check_placement_names_a_trigger_line_instead_of_predicting_a_muscle(tiny_run, tmp_path):
+    # a sync line recorded beside the EMG got a muscle predicted for it (training leaves such channels out)
+    from click.testing import CliRunner
+
+    from myoflow.containers import Recording
+    from myoflow.io.native import save
+    from myoflow.pipelines.muscle_id.cli import check_placement_cmd
+    from myoflow.experiments.inference.placement import check_placement
+    from myoflow.simulate.protocols.grid import simulate_grid
+
+    root, _, _ = tiny_run
+    rec = simulate_grid(1, seed=99, duration_s=12.0)[0][0]
+    t = np.arange(rec.n_samples) / rec.fs
+    sync = ((t % 1.0) < 0.05) * 3.3
+    flat = np.zeros(rec.n_samples)
+    new = Recording(np.vstack([rec.data[:4], sync, flat]), rec.fs, list(rec.ch_names[:4]) + ["Sync", "Dead"],
+                    units="V")  # four channels of the grid, no grid layout: checked channel by channel
+    path = tmp_path / "with_sync.h5"
+    save(new, path)
+    table = check_placement(root / "run", [path], "*=left biceps").set_index("channel")
+    assert table.loc["Sync", "n_windows"] == 0 and pd.isna(table.loc["Sync", "predicted"])
+    assert "trigger" in table.loc["Sync", "note"] and "flat" in table.loc["Dead", "note"]
+    assert (table.drop(index=["Sync", "Dead"])["n_windows"] > 0).all()
+    out = CliRunner().invoke(check_placement_cmd, [str(root / "run"), str(path)])
+    assert "a trigger or digital line, not EMG" in out.output

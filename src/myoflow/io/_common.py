@@ -321,6 +321,18 @@ def repair_rows(
     return out, n_bad
 
 
+def non_emg(x: np.ndarray) -> str | None:
+    """Why channel ``x`` (1-D samples) holds no EMG, or None: ``"flat"`` (constant: a dead or unplugged
+    electrode) or ``"digital"`` (at most 3 values over 1000+ samples: a trigger, sync or foot-switch line recorded
+    beside the EMG; quiet 12-bit EMG takes 7 or more values, elderly-lowerlimb-emg)."""
+    x = np.asarray(x)
+    if not np.ptp(x) > 0:
+        return "flat"
+    if x.size >= 1000 and np.unique(x).size <= 3:
+        return "digital"
+    return None
+
+
 def dead_stretch(x: np.ndarray, fs: float) -> tuple[int, int] | None:
     """``(first sample, length)`` of the longest stretch over which a varying signal holds one value, when it
     lasts at least 1 s and 5 % of the recording (an electrode that came off or a cable pulled mid-recording,

@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from ...containers import Recording
+from ...io._common import non_emg
 from ...errors import ConfigError, DataError
 from .._rundir import read_fold_json
 from ...pipelines.muscle_id.tasks import MAIN_TASK_PATTERN
@@ -233,6 +234,14 @@ def check_placement(
         stem, rec = _read_recording(item, hints)
         per_channel = [None] if rec.grid_shape is not None and rec.n_channels > 1 else list(range(rec.n_channels))
         for sel in per_channel:
+            why = None if sel is None else non_emg(rec.data[sel])
+            if why is not None:
+                # a dead electrode or a trigger/sync line beside the EMG: no muscle to name (training leaves such
+                # channels out as well); said in the table instead of a prediction
+                rows.append({"recording": stem, "channel": rec.ch_names[sel], "n_windows": 0,
+                             "note": "flat channel (dead electrode?)" if why == "flat" else
+                             "at most 3 values: a trigger or digital line, not EMG"})
+                continue
             chans = None if sel is None else [sel]
             # a recording the model's preprocessing cannot take (rate below the band, too short to estimate
             # rest) is bad input, not a channel without bursts: its error names the file
@@ -296,4 +305,7 @@ def check_placement(
                           f"{sorted(set(out['channel']))}")
     out.attrs.update({"model": info["model"], "fold": info["fold"], "classes": classes})
     front = ["recording", "channel", "n_windows", "expected", "predicted", "p_predicted", "p_expected", "mismatch"]
+    if "note" in out.columns:  # channels that are no EMG say why instead of a prediction
+        out["note"] = out["note"].fillna("")
+        front.append("note")
     return out[front + pcols]

@@ -52,7 +52,8 @@ def check_placement_cmd(model_dir: Path, recordings: tuple[Path, ...], expected:
             p_pred = "" if r["n_windows"] == 0 else f"{r['p_predicted']:.2f}"
             p_exp = "" if r["expected"] is None or r["n_windows"] == 0 else f"{r['p_expected']:.2f}"
             mism = r["mismatch"]
-            flag = "MISMATCH" if (mism is not pd.NA and mism is not None and bool(mism)) else ("no bursts" if r["n_windows"] == 0 else "")
+            flag = "MISMATCH" if (mism is not pd.NA and mism is not None and bool(mism)) else (
+                (r.get("note") or "no bursts") if r["n_windows"] == 0 else "")
             click.echo(f"{str(r['recording'])[:24]:<24} {str(r['channel'])[:10]:<10} {r['n_windows']:>7}  "
                        f"{str(r['expected'] or '-'):<8} {str(r['predicted'] or '-'):<9} {p_pred:>7} {p_exp:>7}  {flag}")
         n = int(flagged.sum())

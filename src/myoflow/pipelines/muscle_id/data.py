@@ -34,7 +34,7 @@ from ...containers import Epochs, Recording
 from ...errors import ConfigError, DataError
 from ...cache import cache_key, cached
 from ...features import classic_features
-from ...io._common import dead_stretch
+from ...io._common import dead_stretch, non_emg
 from .config import CohortConfig, PreprocessConfig
 from ...preprocess.bursts import RestTooShortError
 from ...preprocess.windows import burst_windows, onset_errors_ms, pick_channels
@@ -320,7 +320,8 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
     for rid, rec in items:
         chans = pick_channels(rec.n_channels, cfg.channels_per_burst)
         data = np.asarray(rec.data)
-        dead = [c for c in chans if not np.ptp(data[c]) > 0]
+        why = {c: non_emg(data[c]) for c in chans}
+        dead = [c for c in chans if why[c] == "flat"]
         if dead and len(dead) == len(chans):
             raise DataError(f"recording {rid}: every channel used is flat (constant: a dead or unplugged "
                             "electrode?); remove the recording", rec.source)
@@ -329,7 +330,7 @@ def _window_cohort(name: str, kind: str, items: list[tuple[str, Recording]], cfg
                         "give no windows", rec.source, rid, [rec.ch_names[c] for c in dead])
         # A line of two or three levels (a trigger, sync or foot switch recorded beside the grid) is no EMG either:
         # its windows trained as the recording's muscle. Quiet 12-bit EMG takes 7 or more (elderly-lowerlimb-emg).
-        digital = [c for c in chans if c not in dead and data.shape[1] >= 1000 and np.unique(data[c]).size <= 3]
+        digital = [c for c in chans if why[c] == "digital"]
         if digital and len(digital) + len(dead) == len(chans):
             raise DataError(f"recording {rid}: every channel used takes at most 3 values (trigger or digital lines, "
                             "not EMG); remove the recording", rec.source)
