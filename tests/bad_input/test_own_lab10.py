@@ -237,3 +237,23 @@ def test_a_long_cut_by_one_legs_outputs_is_warned_about(tmp_path, caplog):
         trial = read(p)
     assert trial["angles"].n_samples == 2 * n // 3 and trial["angles"].n_channels == 6
     assert str(p) in caplog.text and "limited by hip_flexion_r" in caplog.text and "left" not in caplog.text
+
+
+def test_a_gap_in_one_legs_outputs_leaves_the_other_leg_readable(tmp_path, caplog, capsys):
+    # was: markers lost for a moment on the right leg refused the whole file, whose left leg is whole
+    with caplog.at_level(logging.WARNING, logger="myoflow.io.c3d"):
+        trial = read(_both_legs(tmp_path / "gap.c3d", (slice(1, 2), slice(300, 303))))  # right knee angle
+    assert trial["angles"].ch_names == ("hip_flexion_l", "knee_flexion_l", "ankle_dorsiflexion_l")
+    assert trial["moments"].ch_names == ("hip_sagittal_l", "knee_sagittal_l", "ankle_sagittal_l")
+    assert "right leg's Plug-in Gait output 'knee_flexion_r' has invalid frames" in caplog.text
+    trial = read(_both_legs(tmp_path / "mgap.c3d", (slice(4, 5), slice(300, 303))))  # right knee moment only
+    assert trial["angles"].n_channels == 6 and "knee_sagittal_r" not in trial["moments"].ch_names
+    p = _both_legs(tmp_path / "two.c3d", (slice(1, 2), slice(300, 303)))
+    c = ezc3d.c3d(str(p))
+    res = c["data"]["meta_points"]["residuals"]
+    res[0, 1, 500] = -1.0  # the left knee too: no whole leg, so the file is refused naming the gap
+    c["data"]["meta_points"]["residuals"] = res
+    c.write(str(p))
+    code, _, err = _cli(["inspect", p], capsys)
+    line = _one_error_line(code, err)
+    assert "inside the trial are invalid" in line and "--bad-rows interpolate" in line

@@ -287,6 +287,8 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
         log.warning("%s: the Plug-in Gait outputs are read on %.2f-%.2f s, where all of them are valid; %d frame(s) "
                     "where only some of them are valid are cut (limited by %s)", where, t0 + first / point_rate,
                     t0 + last / point_rate, int(cut.sum()), ", ".join(short))
+    if bad_rows == "error":
+        streams = _drop_gapped_leg(streams, first, last, point_rate, t0, where)
     out: dict[str, Recording] = {}
     for stream, (x, names, units) in streams.items():
         x = x[:, first:last]
@@ -300,6 +302,43 @@ def _model_outputs(c: dict, params: dict, point_rate: float, t0: float, where: s
             x = repair_rows(x.T, "interpolate", where)[0].T
         out[stream] = make_recording(x, point_rate, names, where, units=[units] * len(names),
                                      t0=t0 + first / point_rate, meta={"source": where, "model": "Plug-in Gait"})
+    return out
+
+
+def _drop_gapped_leg(streams: dict, first: int, last: int, point_rate: float, t0: float, where: str) -> dict:
+    """Leave out one leg's outputs that have invalid frames inside the trial when the other leg's have none.
+
+    A gap inside the trial is refused unless interpolated (``bad_rows``), but markers lost for a moment on one
+    leg refused a file whose other leg is whole, and the reader does not know which leg the run analyses. The
+    gapped leg's outputs are dropped with a warning (all of them when an angle has the gap: a side needs its three
+    angles; its moments only when only they have one); with gaps on both legs nothing is dropped (the caller
+    refuses the file, naming the first gap).
+    """
+    gaps: dict[str, int] = {}
+    for x, names, _ in streams.values():
+        for i, name in enumerate(names):
+            bad = ~np.isfinite(x[i, first:last])
+            if bad.any():
+                gaps[name] = int(np.argmax(bad))
+    legs = {n[-1] for x, names, _ in streams.values() for n in names}
+    gapped = {n[-1] for n in gaps}
+    if not gaps or len(gapped) >= len(legs):
+        return streams
+    drop = set(gaps)
+    for leg in gapped:
+        if any(n[:-2] in ("hip_flexion", "knee_flexion", "ankle_dorsiflexion") for n in gaps if n[-1] == leg):
+            drop |= {n for _, names, _ in streams.values() for n in names if n[-1] == leg}
+        first_gap = min((f, n) for n, f in gaps.items() if n[-1] == leg)
+        log.warning("%s: the %s leg's Plug-in Gait output '%s' has invalid frames inside the trial (first at %.3f s): "
+                    "%s not read (bridge the gap with myoflow convert --bad-rows interpolate)", where,
+                    "left" if leg == "l" else "right", first_gap[1], t0 + (first + first_gap[0]) / point_rate,
+                    "that leg is" if any(n[-1] == leg and n[:-2] in ("hip_flexion", "knee_flexion", "ankle_dorsiflexion")
+                                         for n in drop) else "its moments are")
+    out = {}
+    for stream, (x, names, unit) in streams.items():
+        keep = [i for i, n in enumerate(names) if n not in drop]
+        if keep:
+            out[stream] = (x[keep], [names[i] for i in keep], unit)
     return out
 
 
