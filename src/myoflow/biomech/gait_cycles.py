@@ -156,15 +156,16 @@ def for_side(trial: Trial, side: str) -> Trial:
         if name not in trial:
             continue
         rec = trial[name]
+        if any(stem in rec.ch_names for stem in stems):
+            continue  # already unsided (myoflow's own names)
         sided = [f"{stem}_{side}" for stem in stems if f"{stem}_{side}" in rec.ch_names]
-        if (name == "moments" and not sided and any(f"{stem}_{other}" in rec.ch_names for stem in stems)
-                and not any(stem in rec.ch_names for stem in stems)):
+        if name == "moments" and not sided and any(f"{stem}_{other}" in rec.ch_names for stem in stems):
             # the other leg's moments only (this leg's were invalid, io.c3d): none of this side's, as if absent
             dropped.append(name)
             continue
         # all three angles: OpenSim's hip is 'hip_flexion_r' too, beside its 'knee_angle_r'
         complete = len(sided) == len(stems) if name == "angles" else bool(sided)
-        if complete and not any(stem in rec.ch_names for stem in stems):
+        if complete:
             streams[name] = rec.pick(sided).replace(ch_names=[c[: -len(side) - 1] for c in sided])
     if not streams and not dropped:
         return trial

@@ -321,6 +321,10 @@ def repair_rows(
     return out, n_bad
 
 
+#: What :func:`non_emg`'s reasons mean, for a table or a message.
+NON_EMG_NOTE = {"flat": "flat channel (dead electrode?)", "digital": "at most 3 values: a trigger or digital line, not EMG"}
+
+
 def non_emg(x: np.ndarray) -> str | None:
     """Why channel ``x`` (1-D samples) holds no EMG, or None: ``"flat"`` (constant: a dead or unplugged
     electrode) or ``"digital"`` (at most 3 values over 1000+ samples: a trigger, sync or foot-switch line recorded

@@ -190,6 +190,8 @@ _MOMENT_SCALE = {"nmm": 1e-3, "n.mm": 1e-3, "n*mm": 1e-3, "nm": 1.0, "n.m": 1.0,
 
 
 _ANGLE_KEYS = ("HipAngles", "KneeAngles", "AnkleAngles")
+#: the myoflow channel stems those angles are read as (a side needs all three)
+_ANGLE_STEMS = tuple(_PIG[k][1] for k in _ANGLE_KEYS)
 
 
 def _pig_outputs(labels: Sequence[str], where: str) -> dict[tuple[str, str], int]:
@@ -326,14 +328,20 @@ def _drop_gapped_leg(streams: dict, first: int, last: int, point_rate: float, t0
         return streams
     drop = set(gaps)
     for leg in gapped:
-        if any(n[:-2] in ("hip_flexion", "knee_flexion", "ankle_dorsiflexion") for n in gaps if n[-1] == leg):
+        leg_gaps = {n: f for n, f in gaps.items() if n[-1] == leg}
+        whole_leg = any(n[:-2] in _ANGLE_STEMS for n in leg_gaps)
+        if whole_leg:
             drop |= {n for _, names, _ in streams.values() for n in names if n[-1] == leg}
-        first_gap = min((f, n) for n, f in gaps.items() if n[-1] == leg)
+        frame, name = min((f, n) for n, f in leg_gaps.items())
         log.warning("%s: the %s leg's Plug-in Gait output '%s' has invalid frames inside the trial (first at %.3f s): "
                     "%s not read (bridge the gap with myoflow convert --bad-rows interpolate)", where,
-                    "left" if leg == "l" else "right", first_gap[1], t0 + (first + first_gap[0]) / point_rate,
-                    "that leg is" if any(n[-1] == leg and n[:-2] in ("hip_flexion", "knee_flexion", "ankle_dorsiflexion")
-                                         for n in drop) else "its moments are")
+                    "left" if leg == "l" else "right", name, t0 + (first + frame) / point_rate,
+                    "that leg is" if whole_leg else "its moments are")
+    return _without(streams, drop)
+
+
+def _without(streams: dict, drop: set[str]) -> dict:
+    """``streams`` without the channels named in ``drop`` (a stream left empty is dropped)."""
     out = {}
     for stream, (x, names, unit) in streams.items():
         keep = [i for i, n in enumerate(names) if n not in drop]
@@ -389,12 +397,7 @@ def _drop_short_outputs(streams: dict, point_rate: float, t0: float, where: str)
             log.warning("%s: the Plug-in Gait moments %s are valid on under half of the %s the %s leg's angles "
                         "cover (kinetics only while the foot is on a force plate?): they are not read", where,
                         ", ".join(which), seconds(legs[side]), "left" if side == "l" else "right")
-    out = {}
-    for stream, (x, names, unit) in streams.items():
-        keep = [i for i, n in enumerate(names) if n not in drop]
-        if keep:
-            out[stream] = (x[keep], [names[i] for i in keep], unit)
-    return out
+    return _without(streams, drop)
 
 
 def _warn_negative_offsets(params: dict, labels: Sequence[str], where: str) -> None:

@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from ...containers import Recording
-from ...io._common import non_emg
+from ...io._common import NON_EMG_NOTE, non_emg
 from ...errors import ConfigError, DataError
 from .._rundir import read_fold_json
 from ...pipelines.muscle_id.tasks import MAIN_TASK_PATTERN
@@ -239,8 +239,7 @@ def check_placement(
                 # a dead electrode or a trigger/sync line beside the EMG: no muscle to name (training leaves such
                 # channels out as well); said in the table instead of a prediction
                 rows.append({"recording": stem, "channel": rec.ch_names[sel], "n_windows": 0,
-                             "note": "flat channel (dead electrode?)" if why == "flat" else
-                             "at most 3 values: a trigger or digital line, not EMG"})
+                             "note": NON_EMG_NOTE[why]})
                 continue
             chans = None if sel is None else [sel]
             # a recording the model's preprocessing cannot take (rate below the band, too short to estimate
