@@ -279,7 +279,52 @@ def _emg(trial: Trial, side: str, bandpass: tuple[float, float], envelope_hz: fl
         _WARNED_BAND.add((rec.fs, bandpass[1]))
         log.warning("EMG at %g Hz (%s): band-pass top lowered from %g to %g Hz (below 0.45 x rate)", rec.fs,
                     trial.source, bandpass[1], hi)
-    return envelope(bp(rec, bandpass[0], hi), cutoff=envelope_hz)
+    passed = bp(rec, bandpass[0], hi)
+    enveloped = _enveloped_channels(rec, passed)
+    where = trial.source or rec.source
+    if enveloped and len(enveloped) == rec.n_channels:
+        # a lab's processed EMG (rectified and low-passed) exported at the amplifier's rate: band-passing it
+        # left filter noise whose ensemble averages had nothing of the muscles' patterns (r 0.0-0.5)
+        log.warning("%s: the EMG channels %s look like envelopes already (positive mean, under %.0f %% of their "
+                    "variance in the %g-%g Hz sEMG band): used as envelopes, not band-passed and enveloped again "
+                    "(export the raw sEMG to have myoflow's own filtering)", where, enveloped,
+                    100 * _ENVELOPE_BAND_FRACTION, bandpass[0], hi)
+        return rec
+    if enveloped:
+        log.warning("%s: the EMG channels %s look like envelopes (positive mean, under %.0f %% of their variance in "
+                    "the %g-%g Hz sEMG band) while the others are raw sEMG: they are filtered as raw sEMG, which "
+                    "leaves noise; export every muscle raw (or every one enveloped)", where, enveloped,
+                    100 * _ENVELOPE_BAND_FRACTION, bandpass[0], hi)
+    return envelope(passed, cutoff=envelope_hz)
+
+
+#: Below this fraction of a channel's variance in the sEMG band (with a positive mean) it is an envelope.
+_ENVELOPE_BAND_FRACTION = 0.1
+
+
+def _enveloped_channels(raw: Recording, passed: Recording) -> list[str]:
+    """Channels of an EMG stream that are envelopes rather than raw sEMG.
+
+    Parameters
+    ----------
+    raw : Recording
+        The EMG as read (any unit).
+    passed : Recording
+        ``raw`` band-passed to the sEMG band.
+
+    Returns
+    -------
+    list of str
+        Names of the channels whose mean exceeds a fifth of their standard deviation (raw sEMG is bipolar, zero
+        mean up to an offset) *and* whose variance lies under :data:`_ENVELOPE_BAND_FRACTION` in the band
+        (raw sEMG has most of it there, an offset leaves it there): a rectified and low-passed signal.
+    """
+    x = np.asarray(raw.data, dtype=np.float64)
+    var = x.var(axis=1)
+    band = np.asarray(passed.data, dtype=np.float64).var(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = (var > 0) & (band < _ENVELOPE_BAND_FRACTION * var) & (x.mean(axis=1) > 0.2 * np.sqrt(var))
+    return [str(raw.ch_names[i]) for i in np.flatnonzero(low)]
 
 
 def _heel_strikes(trial: Trial, side: str, method: str = "auto") -> tuple[np.ndarray, str]:
