@@ -53,3 +53,39 @@ def test_emg_enveloped_at_the_amplifiers_rate_is_used_as_an_envelope_and_said_so
             c = _cycles(walk, x).emg.mean(axis=0)
             assert min(np.corrcoef(ref[j], c[j])[0, 1] for j in range(ref.shape[0])) > 0.99
     assert "envelope" not in " ".join(rec.getMessage() for rec in caplog.records)
+
+
+# ------------------------------------------------------------------ muap-generator: a handful of templates
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory):
+    from myoflow.cli import main
+    from myoflow.io import load_dataset
+
+    root = tmp_path_factory.mktemp("muaps")
+    try:
+        main(["simulate", "muaps", "--out", str(root / "templates"), "--n", "12"])
+    except SystemExit as exc:
+        assert not exc.code
+    ds = load_dataset(root / "templates")
+    (stem, ep), = list(ds)
+    info = {k: v for k, v in ds.info.items() if k not in ("format", "format_version", "myoflow", "myoflow_version")}
+    return stem, ep, info
+
+
+@pytest.mark.parametrize("n, expected", [(2, "leave fewer than 2 for training"),
+                                         (3, "leave none in the interpolation region")])
+def test_a_handful_of_muap_templates_names_the_folder_not_a_simulation_setting(n, expected, templates, tmp_path,
+                                                                               capsys):
+    from myoflow.io import write_dataset
+
+    stem, ep, info = templates
+    item = ep.replace(X=np.asarray(ep.X)[:n], y=None if ep.y is None else np.asarray(ep.y)[:n],
+                      metadata=ep.metadata.iloc[:n].reset_index(drop=True))
+    ds = write_dataset(tmp_path / "few", [(stem, item)], None, info).path
+    code, _, err = _cli(["run", "muap-generator", "--data", ds, "--out", tmp_path / "run", "--set", "train.epochs=1",
+                         "--set", "data.real_templates=false", "--set", "evaluate.export_onnx=false"], capsys)
+    line = _one_error_line(code, err)
+    # was: "error: only 1 training MUAPs left after the split; increase data.n_train_pool ..." (a setting of
+    # simulated sets) and "error: the split left no interpolation units ...", neither naming the folder
+    assert line.startswith(f"error: {ds}: ") and f"{n} MUAP template(s) {expected}" in line
+    assert "more templates" in line and "n_train_pool" not in line

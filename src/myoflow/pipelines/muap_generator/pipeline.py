@@ -517,6 +517,18 @@ def _floor_table(floor: dict[str, Any] | None, conditions: np.ndarray | None = N
     return out
 
 
+def _too_few_templates(path, n: int, what: str, way: str, counts: dict | None = None) -> DataError:
+    """The error for a template folder the condition-region split cannot use, naming the folder and the way out.
+
+    ``way`` names the split settings that would help; ``counts`` (train/val/interpolation/extrapolation units)
+    is added when the split was made.
+    """
+    got = "" if counts is None else " (" + ", ".join(f"{v} {k}" for k, v in counts.items()
+                                                   if k in ("train", "val", "interpolation", "extrapolation")) + ")"
+    return DataError(f"the folder's {n} MUAP template(s) {what} after the condition-region split{got}: bring "
+                     f"more templates (tens, spread over the conditions), or {way}", str(path))
+
+
 # --------------------------------------------------------------------- pipeline
 class MuapGeneratorPipeline(Pipeline):
     """BioMime-style conditional MUAP generator vs the numerical volume-conductor model."""
@@ -535,11 +547,19 @@ class MuapGeneratorPipeline(Pipeline):
                                         cache_dir=cache_dir, n_jobs=d.n_jobs, progress=_log_progress())
         else:
             raw = load_folder_set(Path(d.path))
-        split, region = assign_split(
-            raw["conditions"], raw["names"], raw["ranges"],
-            extrapolation_conditions=s.extrapolation_conditions, extrapolation_band=s.extrapolation_band,
-            interpolation_conditions=s.interpolation_conditions, interpolation_slab=s.interpolation_slab,
-            interpolation_random=s.interpolation_random, val_fraction=s.val_fraction, seed=d.seed)
+        try:
+            split, region = assign_split(
+                raw["conditions"], raw["names"], raw["ranges"],
+                extrapolation_conditions=s.extrapolation_conditions, extrapolation_band=s.extrapolation_band,
+                interpolation_conditions=s.interpolation_conditions, interpolation_slab=s.interpolation_slab,
+                interpolation_random=s.interpolation_random, val_fraction=s.val_fraction, seed=d.seed)
+        except ConfigError as exc:
+            if d.source != "folder" or "training MUAPs" not in str(exc):
+                raise
+            # a lab's handful of templates: data.n_train_pool (the advice) sizes simulated sets only
+            raise _too_few_templates(d.path, len(raw["conditions"]), "leave fewer than 2 for training",
+                                     "narrow split.extrapolation_band, split.interpolation_slab, "
+                                     "split.interpolation_random and split.val_fraction") from None
         pp = peak_to_peak(raw["muaps"])
         if (pp <= 0).any():
             bad = int(np.argmax(pp <= 0))
@@ -553,6 +573,10 @@ class MuapGeneratorPipeline(Pipeline):
                               "cache_path": raw.get("cache_path")})
         data.info["split"] = _describe_split(data)
         if (data.split == "interpolation").sum() == 0:
+            if d.source == "folder":
+                raise _too_few_templates(d.path, len(data.split), "leave none in the interpolation region",
+                                         "widen split.interpolation_slab or split.interpolation_random",
+                                         data.info["split"])
             raise ConfigError("the split left no interpolation units; widen split.interpolation_slab or "
                               "split.interpolation_random")
         data.info["floor"] = layout_floor(data, cfg.evaluate.floor_units, d.seed, d.n_jobs, cache_dir)
