@@ -8,6 +8,7 @@ Tried and already fine (no test added here):
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pytest
@@ -89,3 +90,34 @@ def test_a_handful_of_muap_templates_names_the_folder_not_a_simulation_setting(n
     # simulated sets) and "error: the split left no interpolation units ...", neither naming the folder
     assert line.startswith(f"error: {ds}: ") and f"{n} MUAP template(s) {expected}" in line
     assert "more templates" in line and "n_train_pool" not in line
+
+
+# ------------------------------------------------------------------ gait-emg: a locked coordinate's moment column
+def test_a_moment_that_is_zero_throughout_is_left_out_of_the_torque_targets(tmp_path, capsys, caplog):
+    import json
+
+    import pandas as pd
+
+    from myoflow.io import write_dataset
+    from myoflow.simulate.protocols.gait import simulate_gait
+
+    walk = simulate_gait(1, 0, 12, fs_sim=2048.0, noise=False)[0][0]  # 10+ cycles: within-subject folds
+    m = walk["moments"]
+    data = np.asarray(m.data).copy()
+    data[list(m.ch_names).index("ankle_frontal")] = 0.0  # OpenSim's subtalar_angle_r_moment of a locked subtalar
+    t = Trial(streams={"angles": walk["angles"], "moments": m.with_data(data), "grf": walk["grf"],
+                       "emg": walk["emg"]}, meta={"subject": "S01", "trial": "walk", "source": "raw/S01_walk_id.sto"})
+    ds = write_dataset(tmp_path / "lab", [("S01_walk", t)], pd.DataFrame({"subject": ["S01"], "weight": [60.0],
+                                                                          "height": [1.7]}), {"protocol": "converted"})
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        code, _, err = _cli(["run", "gait-emg", "--data", ds.path, "--out", tmp_path / "run", "--set",
+                             "train.epochs=1", "--set", "evaluate.final_model=false", "--workers", "1"], capsys)
+    assert code == 0, err
+    log = " ".join(r.getMessage() for r in caplog.records)
+    assert "S01_walk" in log and "['ankle_frontal'] are constant over every gait cycle" in log
+    assert not [w for w in seen if "Mean of empty slice" in str(w.message)]
+    text = (tmp_path / "run" / "metrics.json").read_text()
+    # was: every fold's ankle_frontal R² NaN, null in metrics.json, and "NaN/inf fold values left out" warnings
+    assert "ankle_frontal" not in text and "NaN/inf fold values" not in log
+    assert "hip_frontal" in json.dumps(json.loads(text))  # the moments that vary are still targets

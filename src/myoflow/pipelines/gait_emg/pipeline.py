@@ -57,7 +57,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -468,7 +468,32 @@ def _cycles_from_trials(trials, cfg: GaitEmgConfig, masses: dict | None = None, 
     out = GaitCycles.concatenate(items)
     out.info = {key: {k: v for it in items for k, v in it.info.get(key, {}).items()}
                 for key in ("body_mass_kg", "body_mass_source", "trials")}
-    return out
+    return _without_constant_moments(out, [name for name, _ in trials]) if user and not kinematics_only else out
+
+
+def _without_constant_moments(c: GaitCycles, trials: list[str]) -> GaitCycles:
+    """The cycles without joint moments that are constant over every cycle of every trial.
+
+    An inverse-dynamics file of a model with a locked coordinate (OpenSim's ``subtalar_angle_r_moment`` of a
+    gait2392 or Rajagopal model, written as zeros) gave a torque target the network cannot be scored on: its
+    R² was NaN in every fold and metrics.json held NaN beside numpy's "Mean of empty slice" warnings. Which
+    columns are dropped depends on the moments alone (no EMG, no score).
+    """
+    m = c.moments
+    if not m.shape[1]:
+        return c
+    flat = [j for j in range(m.shape[1]) if np.nanmax(m[:, j]) == np.nanmin(m[:, j])]
+    if not flat:
+        return c
+    names = [c.moment_names[j] for j in flat]
+    if len(flat) == m.shape[1]:
+        raise DataError(f"every joint moment {names} is constant over every gait cycle: the torque route has "
+                        "nothing to learn; check the inverse-dynamics output of the trials", ", ".join(trials))
+    log.warning("%s: joint moments %s are constant over every gait cycle (a locked coordinate's column of the "
+                "inverse-dynamics file): left out of the torque route's targets", ", ".join(trials[:3]) +
+                (", ..." if len(trials) > 3 else ""), names)
+    keep = [j for j in range(m.shape[1]) if j not in flat]
+    return replace(c, moments=m[:, keep], moment_names=tuple(c.moment_names[j] for j in keep))
 
 
 def _sim_cache_key(cfg: GaitEmgConfig) -> str:
@@ -530,8 +555,6 @@ def load_gait_data(cfg: GaitEmgConfig, cache_dir: Path | None = None) -> GaitDat
         cache = None if (cache_dir is None or not d.cache) else Path(cache_dir) / "gait_emg" / f"sim-{_sim_cache_key(cfg)}.npz"
 
         def build() -> GaitCycles:
-            from dataclasses import replace
-
             from ...simulate.protocols.gait import GaitVariability, simulate_gait
 
             var = replace(GaitVariability(), **d.sim_variability) if d.sim_variability else None
