@@ -121,3 +121,30 @@ def test_a_moment_that_is_zero_throughout_is_left_out_of_the_torque_targets(tmp_
     # was: every fold's ankle_frontal R² NaN, null in metrics.json, and "NaN/inf fold values left out" warnings
     assert "ankle_frontal" not in text and "NaN/inf fold values" not in log
     assert "hip_frontal" in json.dumps(json.loads(text))  # the moments that vary are still targets
+
+
+# ------------------------------------------------------------------ convert: EMG and kinematics on two clocks
+def _mot(path, t, cols):
+    head = ["Coordinates", "version=1", f"nRows={len(t)}", f"nColumns={len(cols) + 1}", "inDegrees=yes", "endheader",
+            "\t".join(["time", *cols])]
+    rows = ["\t".join(f"{v:.5f}" for v in (ti, *(np.sin(ti + k) * 30 for k in range(len(cols))))) for ti in t]
+    path.write_text("\n".join(head + rows) + "\n")
+
+
+@pytest.mark.parametrize("emg_t0, warned", [(0.0, True), (3.2, False)])
+def test_streams_as_long_as_each_other_but_shifted_are_warned_about(emg_t0, warned, tmp_path, capsys, caplog):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _mot(raw / "S01_walk_ik.mot", 3.2 + np.arange(600) / 100.0, ["hip_flexion_r", "knee_angle_r", "ankle_angle_r"])
+    t = emg_t0 + np.arange(6000) / 1000.0
+    x = np.random.default_rng(0).normal(size=(6000, 2)) * 1e-4
+    np.savetxt(raw / "S01_walk_emg.csv", np.column_stack([t, x]), delimiter=",", header="time,TA,GM", comments="",
+               fmt="%.6f")
+    with caplog.at_level(logging.WARNING):
+        code, _, err = _cli(["convert", raw, "--pattern", "{subject}_{trial}_{stream}", "--streams",
+                             "ik=angles,emg=emg", "--out", tmp_path / "mydata"], capsys)
+    assert code == 0, err
+    log = " ".join(r.getMessage() for r in caplog.records)
+    # was: no word: the IK on the motion-capture clock (from 3.2 s) and the EMG export from 0 s were aligned by
+    # time, so each cycle's EMG came from 3.2 s earlier in the walk than its angles
+    assert ("start at different times" in log and "S01_walk_ik.mot" in log and "emg 0.00-6.00 s" in log) == warned

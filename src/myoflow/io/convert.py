@@ -391,10 +391,19 @@ def _warn_uneven_spans(trial: Trial) -> None:
     lengths = {k: b - a for k, (a, b) in spans.items()}
     longest = max(lengths.values())
     short = {k: v for k, v in lengths.items() if longest - v > max(1.0, 0.1 * longest)}
+    shown = ", ".join(f"{k} {a:.2f}-{b:.2f} s" for k, (a, b) in spans.items())
     if short:
-        shown = ", ".join(f"{k} {a:.2f}-{b:.2f} s" for k, (a, b) in spans.items())
         log.warning("%s: the trial's streams cover different spans (%s): %s shorter than the rest (a truncated "
                     "or cropped file?)", trial.source, shown, sorted(short))
+        return
+    starts = [a for a, _ in spans.values()]
+    if max(starts) - min(starts) > max(0.5, 0.05 * longest):
+        # as long as each other but shifted: one recording on two clocks (an EMG export whose time starts at 0
+        # beside an IK .mot on the motion-capture clock); streams are aligned by their times, so every cycle's
+        # EMG would come from another moment of the walk than its angles
+        log.warning("%s: the trial's streams last as long as each other but start at different times (%s): are "
+                    "their time columns on one clock? Streams are aligned by time; if the files were cut to the "
+                    "same stretch, make their time columns start together", trial.source, shown)
 
 
 def _apply_meta(rec: Recording, meta: Mapping[str, Any]) -> Recording:
