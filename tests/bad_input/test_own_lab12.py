@@ -148,3 +148,30 @@ def test_streams_as_long_as_each_other_but_shifted_are_warned_about(emg_t0, warn
     # was: no word: the IK on the motion-capture clock (from 3.2 s) and the EMG export from 0 s were aligned by
     # time, so each cycle's EMG came from 3.2 s earlier in the walk than its angles
     assert ("start at different times" in log and "S01_walk_ik.mot" in log and "emg 0.00-6.00 s" in log) == warned
+
+
+# ------------------------------------------------------------------ gait-emg: an IK .mot of both legs without one angle
+@pytest.mark.parametrize("predicting", [True, False])
+def test_both_legs_ik_missing_this_legs_ankle_names_the_angle_not_the_other_leg(predicting, walk):
+    from myoflow.errors import DataError
+    from myoflow.experiments import load_config
+    from myoflow.pipelines.gait_emg.pipeline import _cycles_from_trials
+
+    a = walk["angles"]
+    x = np.asarray(a.data)
+    names = {"hip_flexion": ["hip_flexion_r", "hip_flexion_l"], "knee_flexion": ["knee_angle_r", "knee_angle_l"],
+             "ankle_dorsiflexion": ["ankle_angle_l"]}  # the right ankle left out of the export
+    rows, cols = [], []
+    for j, n in enumerate(a.ch_names):
+        for c in names.get(n, [n]):
+            rows.append(-x[j] if c.startswith("knee") else x[j])
+            cols.append(c)
+    ik = a.replace(data=np.stack(rows), ch_names=cols, units=("deg",) * len(cols),
+                   meta={**a.meta, "source": "raw/S01_walk_ik.mot"})
+    t = Trial(streams={"angles": ik, "moments": walk["moments"], "emg": walk["emg"]}, meta={"subject": "S01"})
+    cfg = load_config({"name": "g", "pipeline": "gait-emg", "data": {"source": "folder", "path": "x", "side": "r"}})
+    with pytest.raises(DataError) as exc:
+        _cycles_from_trials([("S01_walk", t)], cfg, user=True, kinematics_only=predicting)
+    msg = str(exc.value)
+    # was: "the angles are the left leg's (hip_flexion_l, knee_angle_l, ankle_angle_l) while ... data.side=l"
+    assert "S01_walk_ik.mot" in msg and "lack ankle_angle_r" in msg and "left leg" not in msg

@@ -331,7 +331,8 @@ def _check_degrees_stated(trial) -> None:
 
 
 def _check_side(trial, side: str, predicting: bool = False) -> None:
-    """Name ``data.side`` when the trial's OpenSim angles are the other leg's only.
+    """Name ``data.side`` when the trial's OpenSim angles are the other leg's only, and the missing angle when
+    this leg's are incomplete.
 
     A left-leg set (Camargo et al. 2021 records the left side) stopped on "angles stream needs
     [...] or ['hip_flexion_r', ...]", which did not say that the side is a setting. When ``predicting``
@@ -346,7 +347,16 @@ def _check_side(trial, side: str, predicting: bool = False) -> None:
         return
     other = {"r": "l", "l": "r"}.get(str(side).lower())
     # OpenSim's names, or myoflow's per side (a Plug-in Gait C3D holding one leg)
-    for joints in (("hip_flexion", "knee_angle", "ankle_angle"), ANGLES_MYOFLOW):
+    schemes = (("hip_flexion", "knee_angle", "ankle_angle"), ANGLES_MYOFLOW)
+    mine = max(([f"{j}_{side}" for j in joints] for joints in schemes), key=lambda m: sum(c in have for c in m))
+    if 0 < sum(c in have for c in mine) < len(mine):
+        # this leg's angles with one left out of the export: not the other leg's trial, whatever that leg
+        # carries (an IK .mot of both legs without ankle_angle_r read "the angles are the left leg's")
+        raise DataError(f"the angles of data.side {side!r} lack {', '.join(c for c in mine if c not in have)} (the "
+                        f"trial has {', '.join(c for c in mine if c in have)}): gait-emg needs the hip, knee and "
+                        "ankle angles of one leg; export the missing coordinate",
+                        trial["angles"].source or trial.source)
+    for joints in schemes:
         if not (other and not all(f"{j}_{side}" in have for j in joints)
                 and all(f"{j}_{other}" in have for j in joints)):
             continue
