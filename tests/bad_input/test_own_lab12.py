@@ -8,6 +8,7 @@ Tried and already fine (no test added here):
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 
 import numpy as np
@@ -175,3 +176,28 @@ def test_both_legs_ik_missing_this_legs_ankle_names_the_angle_not_the_other_leg(
     msg = str(exc.value)
     # was: "the angles are the left leg's (hip_flexion_l, knee_angle_l, ankle_angle_l) while ... data.side=l"
     assert "S01_walk_ik.mot" in msg and "lack ankle_angle_r" in msg and "left leg" not in msg
+
+
+# ------------------------------------------------------------------ gait-emg: heel strikes of both feet
+def test_heel_strike_events_of_both_feet_say_so_not_record_more_strides(walk, tmp_path, capsys, caplog):
+    import pandas as pd
+
+    from myoflow.io import write_dataset
+
+    a = walk["angles"]
+    hs = a.events_of("heel_strike")
+    both = np.sort(np.r_[hs, hs[:-1] + np.diff(hs) // 2])  # every foot contact, as a lab's event table lists them
+    ev = pd.DataFrame({"sample": both.astype(int), "kind": "heel_strike"})
+    streams = {k: walk[k].replace(events=ev if k == "angles" else walk[k].events.iloc[:0]) for k in
+               ("angles", "moments", "emg")}
+    t = Trial(streams=streams, meta={"subject": "S01", "trial": "walk", "source": "raw/S01_walk_ik.mot"})
+    ds = write_dataset(tmp_path / "lab", [("S01_walk", t)], pd.DataFrame({"subject": ["S01"], "weight": [60.0]}),
+                       {"protocol": "converted"}).path
+    with caplog.at_level(logging.WARNING):
+        code, _, err = _cli(["run", "gait-emg", "--data", ds, "--out", tmp_path / "run", "--set", "train.epochs=1"],
+                            capsys)
+    line = _one_error_line(code, err)
+    # was: "1 plausible gait cycle(s) in all: too few ...; record more strides" of a trial of 8 strides
+    assert re.search(r"1[0-9] of 16 candidate cycles were rejected", line) and "check the heel strikes" in line
+    log = " ".join(r.getMessage() for r in caplog.records)
+    assert "S01_walk_ik.mot" in log and "strikes of both feet" in log and "data.cycle_min_s" in log

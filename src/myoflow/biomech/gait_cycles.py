@@ -397,6 +397,7 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
     ang = _angles(trial, side)
     window = valid_range(ang) if crop else None
     keep, counts = plausible_cycles(hs, rules, window)
+    _warn_strike_intervals(hs, counts, rules, hs_source, trial.source)
     if not keep.size:
         raise DataError(f"no plausible gait cycle among {counts['candidate']} (heel strikes from {hs_source}; "
                         f"rejected: {counts}); check data.side and data.cycle_* limits", trial.source)
@@ -450,6 +451,28 @@ def trial_to_cycles(trial: Trial, *, trial_name: str | None = None, side: str = 
                                                [round(window[0], 3), round(window[1], 3)],
                                                "cycles": counts}}},
     )
+
+
+def _warn_strike_intervals(hs: np.ndarray, counts: dict, rules, source: str, where: str) -> None:
+    """Say why, when most candidate cycles last too short or too long a time to be strides.
+
+    A table of every foot contact given as ``heel_strike`` events (both feet: 0.55-0.6 s apart) made
+    half-strides that the duration rule rejected, and the run stopped on "2 plausible gait cycle(s) in all:
+    ... record more strides" of a trial of 13 strides.
+    """
+    if counts["duration_out_of_bounds"] * 2 <= counts["candidate"] or hs.size < 3:
+        return
+    med = float(np.median(np.diff(np.sort(hs))))
+    if med < rules.min_s:
+        why = (f"under the shortest stride (data.cycle_min_s {rules.min_s:g} s): are they the strikes of both "
+               "feet, or of every step? Give data.side's heel strikes only")
+    elif med > rules.max_s:
+        why = (f"over the longest stride (data.cycle_max_s {rules.max_s:g} s): are strikes missing, or are the "
+               "times in ms? (a slow walker: raise data.cycle_max_s)")
+    else:
+        return
+    log.warning("%s: %d of %d candidate gait cycles rejected for their duration: heel strikes (from %s) lie a median "
+                "%.2f s apart, %s", where, counts["duration_out_of_bounds"], counts["candidate"], source, med, why)
 
 
 def normalise_emg(cycles: GaitCycles, reference: np.ndarray | None = None) -> tuple[GaitCycles, pd.DataFrame]:

@@ -878,8 +878,13 @@ def _within_subject_folds(cfg: GaitEmgConfig, c: GaitCycles, split: str) -> list
     order = np.lexsort((md["cycle"].to_numpy(), md["trial"].astype(str).to_numpy(), md["subject"].astype(str).to_numpy()))
     k = min(d.cycle_folds, len(order) // 4)
     if k < 2:
+        counts = [t.get("cycles", {}) for t in (c.info.get("trials") or {}).values()]
+        cand = sum(int(n.get("candidate", 0)) for n in counts)
+        # most cycles rejected: the strides are there but were cut wrongly (both feet's strikes, a bad side)
+        way = (f"{cand - len(order)} of {cand} candidate cycles were rejected (see the warnings): check the heel "
+               "strikes and data.cycle_* limits, or record" if cand > 2 * len(order) else "record")
         raise DataError(f"{len(order)} plausible gait cycle(s) in all: too few for within-subject folds by cycles "
-                        f"(need >= 8, at least 4 per fold); record more strides or more subjects (3 or more give "
+                        f"(need >= 8, at least 4 per fold); {way} more strides or more subjects (3 or more give "
                         f"subject-wise folds)", str(d.path) if d.source == "folder" and d.path else None)
     for i, block in enumerate(np.array_split(order, k)):
         lo, hi = int(np.flatnonzero(order == block[0])[0]), int(np.flatnonzero(order == block[-1])[0])
