@@ -201,3 +201,20 @@ def test_heel_strike_events_of_both_feet_say_so_not_record_more_strides(walk, tm
     assert re.search(r"1[0-9] of 16 candidate cycles were rejected", line) and "check the heel strikes" in line
     log = " ".join(r.getMessage() for r in caplog.records)
     assert "S01_walk_ik.mot" in log and "strikes of both feet" in log and "data.cycle_min_s" in log
+
+
+# ------------------------------------------------------------------ gait-emg: a Rajagopal model's knee
+def test_a_flexion_positive_opensim_knee_says_to_negate_its_moment_too(walk):
+    from myoflow.biomech.gait_cycles import trial_to_cycles
+    from myoflow.errors import DataError
+
+    a = walk["angles"]
+    opensim = {"hip_flexion": "hip_flexion_r", "knee_flexion": "knee_angle_r", "ankle_dorsiflexion": "ankle_angle_r"}
+    ang = a.replace(ch_names=[opensim.get(n, n) for n in a.ch_names])  # Rajagopal 2016: knee_angle_r flexion +
+    t = Trial(streams={"angles": ang, "moments": walk["moments"], "emg": walk["emg"]},
+              meta={"subject": "S01", "source": "raw/S01_walk_ik.mot"})
+    with pytest.raises(DataError) as exc:
+        trial_to_cycles(t, body_mass=70.0)
+    # was: "(negate that column in the file)" only: negating the angle left the model's flexor-positive
+    # knee_angle_r_moment read as an extensor moment, a mirrored torque target without a word
+    assert "knee_angle_r_moment" in str(exc.value) and "inverse-dynamics" in str(exc.value)

@@ -211,9 +211,13 @@ def _check_sign(rec: Recording, origin: dict[str, str], where: str | None) -> Re
             col = origin.get(name, name)
             conv = (f"OpenSim '{col}' is read as flexion-negative (gait2392) and negated to {name}"
                     if col != name else f"'{name}' is read flexion/dorsiflexion-positive")
+            # an OpenSim generalized force follows its coordinate's sign: a model whose knee is flexion-positive
+            # (Rajagopal 2016) also has a flexor-positive knee_angle_r_moment, which is read extensor-positive
+            also = (f", and '{col}_moment' of its inverse-dynamics .sto with it (OpenSim's moments follow their "
+                    "coordinate's sign)" if col != name else "")
             raise DataError(f"joint angle '{col}' has the opposite sign convention: only {inside:.0%} of its samples "
                             f"lie in {name}'s range [{lo:g}, {hi:g}] deg, {flipped:.0%} once negated; {conv} "
-                            "(negate that column in the file)", where or rec.source)
+                            f"(negate that column in the file{also})", where or rec.source)
     return rec
 
 
