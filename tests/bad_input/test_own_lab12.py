@@ -93,23 +93,33 @@ def test_a_handful_of_muap_templates_names_the_folder_not_a_simulation_setting(n
     assert "more templates" in line and "n_train_pool" not in line
 
 
-# ------------------------------------------------------------------ gait-emg: a locked coordinate's moment column
-def test_a_moment_that_is_zero_throughout_is_left_out_of_the_torque_targets(tmp_path, capsys, caplog):
-    import json
+@pytest.fixture(scope="module")
+def walk12():
+    from myoflow.simulate.protocols.gait import simulate_gait
 
+    return simulate_gait(1, 0, 12, fs_sim=2048.0, noise=False)[0][0]  # 10+ cycles: within-subject folds
+
+
+def _one_trial_folder(root, trial):
     import pandas as pd
 
     from myoflow.io import write_dataset
-    from myoflow.simulate.protocols.gait import simulate_gait
 
-    walk = simulate_gait(1, 0, 12, fs_sim=2048.0, noise=False)[0][0]  # 10+ cycles: within-subject folds
+    return write_dataset(root, [("S01_walk", trial)], pd.DataFrame({"subject": ["S01"], "weight": [60.0],
+                                                                    "height": [1.7]}), {"protocol": "converted"})
+
+
+# ------------------------------------------------------------------ gait-emg: a locked coordinate's moment column
+def test_a_moment_that_is_zero_throughout_is_left_out_of_the_torque_targets(walk12, tmp_path, capsys, caplog):
+    import json
+
+    walk = walk12
     m = walk["moments"]
     data = np.asarray(m.data).copy()
     data[list(m.ch_names).index("ankle_frontal")] = 0.0  # OpenSim's subtalar_angle_r_moment of a locked subtalar
     t = Trial(streams={"angles": walk["angles"], "moments": m.with_data(data), "grf": walk["grf"],
                        "emg": walk["emg"]}, meta={"subject": "S01", "trial": "walk", "source": "raw/S01_walk_id.sto"})
-    ds = write_dataset(tmp_path / "lab", [("S01_walk", t)], pd.DataFrame({"subject": ["S01"], "weight": [60.0],
-                                                                          "height": [1.7]}), {"protocol": "converted"})
+    ds = _one_trial_folder(tmp_path / "lab", t)
     with caplog.at_level(logging.WARNING), warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         code, _, err = _cli(["run", "gait-emg", "--data", ds.path, "--out", tmp_path / "run", "--set",
@@ -218,3 +228,26 @@ def test_a_flexion_positive_opensim_knee_says_to_negate_its_moment_too(walk):
     # was: "(negate that column in the file)" only: negating the angle left the model's flexor-positive
     # knee_angle_r_moment read as an extensor moment, a mirrored torque target without a word
     assert "knee_angle_r_moment" in str(exc.value) and "inverse-dynamics" in str(exc.value)
+
+
+# ------------------------------------------------------------------ predict: a new trial with 6 of the run's 7 muscles
+def test_predict_scores_the_runs_muscles_the_trial_has_and_names_the_missing_one(walk12, tmp_path, capsys, caplog):
+    streams = {k: walk12[k] for k in ("angles", "moments", "emg")}
+    ds = _one_trial_folder(tmp_path / "lab", Trial(streams=streams, meta={"subject": "S01", "trial": "walk"}))
+    code, _, err = _cli(["run", "gait-emg", "--data", ds.path, "--out", tmp_path / "run", "--set", "train.epochs=1",
+                         "--workers", "1"], capsys)
+    assert code == 0, err
+    emg = walk12["emg"]
+    six = emg.pick([m for m in emg.ch_names if m != "VL"])  # the new person's VL electrode failed
+    new = _one_trial_folder(tmp_path / "new", Trial(streams={"angles": walk12["angles"], "emg": six},
+                                                    meta={"subject": "S01", "trial": "walk"}))
+    trial = next(iter(sorted(new.path.glob("*.h5"))))
+    with caplog.at_level(logging.WARNING):
+        code, out, err = _cli(["predict", tmp_path / "run", trial, "--out", tmp_path / "pred"], capsys)
+    assert code == 0, err
+    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("  ") and "peak of mean" in ln}
+    # was: no R² for any muscle, and no word why, for a trial carrying 6 of the run's 7 muscles
+    assert "R² of ensemble average" in lines["TA"] and "R² of ensemble average" in lines["SOL"]
+    assert "not in the trial's EMG" in lines["VL"]
+    log = " ".join(r.getMessage() for r in caplog.records)
+    assert str(trial) in log and "['VL']" in log

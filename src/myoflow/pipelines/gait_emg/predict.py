@@ -118,13 +118,19 @@ def predict_trial(cfg, ests: list, extras: dict[str, Any], path: Path, min_cycle
     pred = from_rows(np.mean([e.predict(X) for e in ests], axis=0), len(c), P)
     muscles = list(extras["predict"]["muscles"])
     r2 = None
-    if set(muscles) <= set(c.muscles):
+    covered = [m for m in muscles if m in c.muscles]
+    if covered:
+        # scored on the run's muscles the trial has, as a training trial carrying 4 of the 7 is: a trial
+        # lacking one of them printed no R² at all, without a word
+        if len(covered) < len(muscles):
+            log.warning("%s: the trial's EMG has %s but not %s of the run's muscles: R² for those it has only",
+                        path, covered, [m for m in muscles if m not in covered])
         if cfg.data.emg_floor_percentile is not None:
             c, _ = subtract_emg_floor(c, cfg.data.emg_floor_percentile)
         c, _ = normalise_emg(c)
-        idx = [list(c.muscles).index(m) for m in muscles]
-        vals = r2_ensemble_average(c.emg[:, idx, :], pred)
-        r2 = {m: float(v) for m, v in zip(muscles, vals)}
+        idx = [list(c.muscles).index(m) for m in covered]
+        vals = r2_ensemble_average(c.emg[:, idx, :], pred[:, [muscles.index(m) for m in covered], :])
+        r2 = {m: float(v) for m, v in zip(covered, vals)}
     return {"cycles": c, "pred": pred, "muscles": muscles, "r2": r2}
 
 

@@ -158,6 +158,6 @@ def _predict_gait(run_dir: Path, trials: tuple[Path, ...], model: str, fold: str
         click.echo(f"{t}: {r['n_cycles']} cycles")
         for m in r["muscles"]:
             r2 = r["r2_ens"]
-            extra = f"  R² of ensemble average {r2[m]:.3f}" if r2 else ""
+            extra = (f"  R² of ensemble average {r2[m]:.3f}" if m in r2 else "  (not in the trial's EMG)") if r2 else ""
             click.echo(f"  {m:<6} peak of mean {r['peak_of_mean'][m]:.3f}{extra}")
         click.echo(f"  {r['mean_csv']}\n  {r['cycles_csv']}\n  {r['plot']}")
