@@ -251,3 +251,19 @@ def test_predict_scores_the_runs_muscles_the_trial_has_and_names_the_missing_one
     assert "not in the trial's EMG" in lines["VL"]
     log = " ".join(r.getMessage() for r in caplog.records)
     assert str(trial) in log and "['VL']" in log
+
+
+# ------------------------------------------------------------------ gait-emg: EMG named after a Rajagopal model's muscles
+def test_rajagopal_muscle_names_are_read_and_channels_left_out_are_named(walk, caplog):
+    emg = walk["emg"]
+    raj = {"TA": "tibant_r", "GM": "gasmed_r", "VL": "vaslat_r", "RF": "recfem_r", "BF": "bflh_r", "ST": "semiten_r",
+           "SOL": "soleus_r"}
+    c = _cycles(walk, emg.replace(ch_names=[raj[m] for m in emg.ch_names]))
+    # was: only soleus_r (a gait2392 name too) was read: the run predicted SOL alone, without a word
+    assert c.muscles == ("TA", "GM", "VL", "RF", "BF", "ST", "SOL")
+    own = {"TA": "tibialis", "GM": "GL", "VL": "VM"}  # a lab's own names for three of them
+    with caplog.at_level(logging.WARNING):
+        c = _cycles(walk, emg.replace(ch_names=[own.get(m, m) for m in emg.ch_names]))
+    assert c.muscles == ("RF", "BF", "ST", "SOL")
+    msg = " ".join(r.getMessage() for r in caplog.records)
+    assert "['tibialis', 'GL', 'VM'] are none of" in msg and "left out" in msg and "data.emg_map" in msg

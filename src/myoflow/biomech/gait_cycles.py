@@ -48,6 +48,7 @@ __all__ = [
     "cycle_variability",
     "summarise_variability",
     "OPENSIM_EMG",
+    "RAJAGOPAL_EMG",
     "OPENSIM_MOMENTS",
 ]
 
@@ -57,9 +58,12 @@ _WARNED_BAND: set[tuple[float, float]] = set()  # (rate, requested top) already 
 MUSCLES = ("TA", "GM", "VL", "RF", "BF", "ST", "SOL")
 ANGLES_MYOFLOW = ("hip_flexion", "knee_flexion", "ankle_dorsiflexion")
 MOMENTS_MYOFLOW = tuple(f"{j}_{p}" for j in ("hip", "knee", "ankle") for p in ("sagittal", "frontal", "transverse"))
-#: CEINMS/OpenSim EMG channel → paper muscle.
+#: CEINMS/OpenSim EMG channel → paper muscle (gait2392's names), and the Rajagopal et al. (2016) model's
+#: names a lab labels its EMG with (they were left out without a word, and only SOL was predicted).
 OPENSIM_EMG = {"TA": "tib_ant_{s}", "GM": "med_gas_{s}", "VL": "vas_lat_{s}", "RF": "rect_fem_{s}",
                "BF": "bifemlh_{s}", "ST": "semimem_{s}", "SOL": "soleus_{s}"}
+RAJAGOPAL_EMG = {"TA": "tibant_{s}", "GM": "gasmed_{s}", "VL": "vaslat_{s}", "RF": "recfem_{s}",
+                 "BF": "bflh_{s}", "ST": "semiten_{s}"}
 #: OpenSim ID column → (myoflow moment name, sign to make extensor/abductor/evertor/internal-rotator +).
 OPENSIM_MOMENTS = {
     "hip_sagittal": ("hip_flexion_{s}_moment", -1.0),
@@ -273,7 +277,7 @@ def _emg(trial: Trial, side: str, bandpass: tuple[float, float], envelope_hz: fl
     from ..preprocess import bandpass as bp, envelope
     from .gait_trials import select_muscles
 
-    rec = select_muscles(trial["emg"], muscles, emg_map or {}, MUSCLES, OPENSIM_EMG, side)
+    rec = select_muscles(trial["emg"], muscles, emg_map or {}, MUSCLES, (OPENSIM_EMG, RAJAGOPAL_EMG), side)
     is_env = bool(rec.meta.get("envelope")) or rec.fs <= 200.0
     if is_env:
         return rec

@@ -270,14 +270,20 @@ def _suggested_map(names: Sequence[str], paper: Sequence[str]) -> dict[str, str]
     return out
 
 
-def select_muscles(rec: Recording, wanted: Sequence[str] | None, emg_map: Mapping[str, str],
-                   paper: Sequence[str], opensim: Mapping[str, str], side: str) -> Recording:
-    """Rename EMG channels (``emg_map``, then CEINMS names) and keep the muscles to predict.
+_WARNED_UNUSED: set[tuple[str, ...]] = set()  # EMG channel sets already reported as left out
 
+
+def select_muscles(rec: Recording, wanted: Sequence[str] | None, emg_map: Mapping[str, str],
+                   paper: Sequence[str], opensim: Mapping[str, str] | Sequence[Mapping[str, str]],
+                   side: str) -> Recording:
+    """Rename EMG channels (``emg_map``, then OpenSim models' names) and keep the muscles to predict.
+
+    ``opensim``: one ``{muscle: "name_{s}"}`` mapping or several (gait2392's, Rajagopal's).
     ``wanted`` None: the paper's muscles that are present (at least one), in the paper's order.
     """
     names = [emg_map.get(c, c) for c in rec.ch_names]
-    back = {v.format(s=side): k for k, v in opensim.items()}
+    back = {v.format(s=side): k for table in ([opensim] if isinstance(opensim, Mapping) else opensim)
+            for k, v in table.items()}
     names = [back.get(n, n) if n not in paper else n for n in names]
     if len(set(names)) != len(names):
         raise DataError(f"EMG channel names {names} repeat after mapping; fix data.emg_map", rec.source)
@@ -290,6 +296,14 @@ def select_muscles(rec: Recording, wanted: Sequence[str] | None, emg_map: Mappin
                        " (check each)" if guess else "data.emg_map (e.g. {EMG1: TA})")
             raise DataError(f"emg stream has none of the muscles {list(paper)} (channels {names}); map its "
                             f"channels with {example} or list them in data.muscles", rec.source)
+        unused = tuple(n for n in names if n not in wanted)
+        if unused and len(wanted) < len(paper) and unused not in _WARNED_UNUSED:
+            # some of the paper's muscles found, other channels passed over: a lab's own names for the rest
+            # (Rajagopal's 'tibant_r' before it was mapped) left the run on SOL alone without a word
+            _WARNED_UNUSED.add(unused)
+            log.warning("%s: EMG channels %s are none of %s and are left out (the run predicts %s): map them "
+                        "with data.emg_map, or list the muscles to predict in data.muscles", rec.source,
+                        list(unused), list(paper), list(wanted))
     missing = [m for m in wanted if m not in names]
     if missing:
         raise DataError(f"emg stream lacks muscle(s) {missing} of data.muscles; it has {names}", rec.source)
