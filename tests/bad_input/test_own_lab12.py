@@ -253,6 +253,22 @@ def test_predict_scores_the_runs_muscles_the_trial_has_and_names_the_missing_one
     assert str(trial) in log and "['VL']" in log
 
 
+# ------------------------------------------------------------------ io: a both-legs EMG export labelled 'TA (L)', 'TA (R)'
+def test_a_side_in_brackets_is_part_of_the_channel_name_not_its_unit(tmp_path, caplog):
+    from myoflow.io import read
+
+    p = tmp_path / "S01_walk_emg.csv"
+    rows = "\n".join(f"{i / 1000:.3f},{i % 3},{-(i % 5)},{i % 7},{i % 2}" for i in range(50))
+    p.write_text("time,TA (L),TA (R),Vastus Lateralis [Right],GM (mV)\n" + rows + "\n")
+    with caplog.at_level(logging.WARNING):
+        rec = read(p)
+    # was: ('TA', 'TA_2', 'Vastus Lateralis') in units 'L', 'R', 'Right' (a "repeated name" warning), and
+    # gait-emg took the left leg's TA for data.side r
+    assert rec.ch_names == ("TA (L)", "TA (R)", "Vastus Lateralis [Right]", "GM")
+    assert rec.units[:3] == ("a.u.",) * 3 and rec.units[3] == "V"
+    assert "repeated" not in " ".join(r.getMessage() for r in caplog.records)
+
+
 # ------------------------------------------------------------------ gait-emg: EMG named after a Rajagopal model's muscles
 def test_rajagopal_muscle_names_are_read_and_channels_left_out_are_named(walk, caplog):
     emg = walk["emg"]

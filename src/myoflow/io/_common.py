@@ -149,10 +149,18 @@ def fs_from_times(t: np.ndarray, where: str, column: str = "time") -> tuple[floa
     return float(fs), float(t[0])
 
 
+#: Bracketed label suffixes that name a side, not a unit (``'TA (L)'``, ``'Vastus Lateralis [R]'``).
+_SIDE_SUFFIXES = {"l", "r", "lt", "rt", "left", "right"}
+
+
 def split_unit(label: str) -> tuple[str, str | None]:
-    """Split ``'Biceps EMG [mV]'`` or ``'force (N)'`` into ``('Biceps EMG', 'mV')``."""
+    """Split ``'Biceps EMG [mV]'`` or ``'force (N)'`` into ``('Biceps EMG', 'mV')``.
+
+    A side in brackets (``'TA (L)'``, ``'TA (R)'``) stays in the name: read as units L and R, a both-legs
+    export's two TA channels became ``TA`` and ``TA_2``, and gait-emg took the left leg's for the right.
+    """
     m = re.match(r"^(.*?)\s*[\[(]\s*([^\])]+?)\s*[\])]\s*$", str(label))
-    if m and m.group(1):
+    if m and m.group(1) and m.group(2).strip().lower() not in _SIDE_SUFFIXES:
         return m.group(1), m.group(2)
     return str(label).strip(), None
 
