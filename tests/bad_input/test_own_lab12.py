@@ -231,19 +231,30 @@ def test_a_flexion_positive_opensim_knee_says_to_negate_its_moment_too(walk):
 
 
 # ------------------------------------------------------------------ predict: a new trial with 6 of the run's 7 muscles
-def test_predict_scores_the_runs_muscles_the_trial_has_and_names_the_missing_one(walk12, tmp_path, capsys, caplog):
+@pytest.fixture(scope="module")
+def gait_run(walk12, tmp_path_factory):
+    from myoflow.cli import main
+
+    root = tmp_path_factory.mktemp("gait_run")
     streams = {k: walk12[k] for k in ("angles", "moments", "emg")}
-    ds = _one_trial_folder(tmp_path / "lab", Trial(streams=streams, meta={"subject": "S01", "trial": "walk"}))
-    code, _, err = _cli(["run", "gait-emg", "--data", ds.path, "--out", tmp_path / "run", "--set", "train.epochs=1",
-                         "--workers", "1"], capsys)
-    assert code == 0, err
+    ds = _one_trial_folder(root / "lab", Trial(streams=streams, meta={"subject": "S01", "trial": "walk"}))
+    try:
+        main(["run", "gait-emg", "--data", str(ds.path), "--out", str(root / "run"), "--set", "train.epochs=1",
+              "--workers", "1"])
+    except SystemExit as exc:
+        assert not exc.code
+    return root / "run"
+
+
+def test_predict_scores_the_runs_muscles_the_trial_has_and_names_the_missing_one(walk12, gait_run, tmp_path, capsys,
+                                                                               caplog):
     emg = walk12["emg"]
     six = emg.pick([m for m in emg.ch_names if m != "VL"])  # the new person's VL electrode failed
     new = _one_trial_folder(tmp_path / "new", Trial(streams={"angles": walk12["angles"], "emg": six},
                                                     meta={"subject": "S01", "trial": "walk"}))
     trial = next(iter(sorted(new.path.glob("*.h5"))))
     with caplog.at_level(logging.WARNING):
-        code, out, err = _cli(["predict", tmp_path / "run", trial, "--out", tmp_path / "pred"], capsys)
+        code, out, err = _cli(["predict", gait_run, trial, "--out", tmp_path / "pred"], capsys)
     assert code == 0, err
     lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("  ") and "peak of mean" in ln}
     # was: no R² for any muscle, and no word why, for a trial carrying 6 of the run's 7 muscles
@@ -283,3 +294,25 @@ def test_rajagopal_muscle_names_are_read_and_channels_left_out_are_named(walk, c
     assert c.muscles == ("RF", "BF", "ST", "SOL")
     msg = " ".join(r.getMessage() for r in caplog.records)
     assert "['tibialis', 'GL', 'VM'] are none of" in msg and "left out" in msg and "data.emg_map" in msg
+
+
+# ------------------------------------------------------------------ predict: the IK .mot itself
+def test_predict_takes_an_ik_mot_and_says_what_to_pass_for_an_emg_table(walk12, gait_run, tmp_path, capsys):
+    a = walk12["angles"]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    cols = {"hip_flexion_r": a.data[0], "knee_angle_r": -a.data[1], "ankle_angle_r": a.data[2]}
+    t = np.arange(a.n_samples) / a.fs
+    head = ["Coordinates", "version=1", f"nRows={t.size}", "nColumns=4", "inDegrees=yes", "endheader",
+            "\t".join(["time", *cols])]
+    rows = ["\t".join(f"{v:.5f}" for v in vals) for vals in zip(t, *cols.values())]
+    (raw / "S07_walk_ik.mot").write_text("\n".join(head + rows) + "\n")
+    code, out, err = _cli(["predict", gait_run, raw / "S07_walk_ik.mot", "--out", tmp_path / "pred"], capsys)
+    # was: "expected a walking Trial (an angles stream), got a Recording" of the file of angles itself
+    assert code == 0, err
+    assert "cycles" in out and (tmp_path / "pred" / "raw_S07_walk_ik_torque_based_mean.csv").is_file()
+    np.savetxt(raw / "S07_walk_emg.csv", np.column_stack([t, a.data[:2].T]), delimiter=",", header="time,TA,GM",
+               comments="")
+    code, _, err = _cli(["predict", gait_run, raw / "S07_walk_emg.csv", "--out", tmp_path / "pred2"], capsys)
+    line = _one_error_line(code, err)
+    assert "S07_walk_emg.csv" in line and "without joint angles" in line and "myoflow convert" in line

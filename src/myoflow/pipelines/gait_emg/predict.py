@@ -79,15 +79,32 @@ def load_fold_models(fold_dir: Path, model: str) -> tuple[list, dict[str, Any]]:
 
 
 def read_trial(path: Path):
-    """A walking Trial from ``path`` (one-line error naming the file otherwise)."""
-    from ...containers import Trial
+    """A walking Trial from ``path`` (one-line error naming the file otherwise).
+
+    A file of joint angles alone (an OpenSim IK ``.mot``, a CSV of ``hip_flexion``...) is the ``angles``
+    stream of a trial without EMG: predict needs no more (heel strikes then come from the kinematics).
+    """
+    from ...biomech.gait_cycles import ANGLES_MYOFLOW
+    from ...containers import Recording, Trial
     from ...io import read
 
     if not Path(path).is_file():
         raise DataError("trial file not found", str(path))
     obj = read(path)
+    if isinstance(obj, Recording):
+        names = set(obj.ch_names)
+        stems = ("hip_flexion", "knee_angle", "ankle_angle", *ANGLES_MYOFLOW)
+        if any(f"{j}{s}" in names for j in stems for s in ("", "_r", "_l")):
+            # the IK .mot itself: it was "expected a walking Trial (an angles stream), got a Recording"
+            return Trial(streams={"angles": obj}, meta={**{k: v for k, v in obj.meta.items()
+                                                          if k in ("subject", "session", "trial")},
+                                                       "source": str(path)})
     if not isinstance(obj, Trial):
-        raise DataError(f"expected a walking Trial (an angles stream), got a {type(obj).__name__}", str(path))
+        raise DataError(f"expected a walking trial, got a {type(obj).__name__} without joint angles "
+                        f"({', '.join(map(str, obj.ch_names[:4]))}{', ...' if obj.n_channels > 4 else ''}): pass "
+                        "the IK .mot (or a CSV of joint angles), or convert the session's files into one trial "
+                        "(myoflow convert RAW --pattern '{subject}_{trial}_{stream}' --streams ik=angles,emg=emg "
+                        "--out DIR) and pass its .h5", str(path))
     return obj
 
 
