@@ -17,6 +17,7 @@ import pytest
 from myoflow.containers import Trial
 
 from ._builders import cli as _cli, one_error_line as _one_error_line
+from .test_own_lab2 import templates  # noqa: F401 (the simulated MUAP template folder)
 
 
 @pytest.fixture(scope="module")
@@ -58,29 +59,13 @@ def test_emg_enveloped_at_the_amplifiers_rate_is_used_as_an_envelope_and_said_so
 
 
 # ------------------------------------------------------------------ muap-generator: a handful of templates
-@pytest.fixture(scope="module")
-def templates(tmp_path_factory):
-    from myoflow.cli import main
-    from myoflow.io import load_dataset
-
-    root = tmp_path_factory.mktemp("muaps")
-    try:
-        main(["simulate", "muaps", "--out", str(root / "templates"), "--n", "12"])
-    except SystemExit as exc:
-        assert not exc.code
-    ds = load_dataset(root / "templates")
-    (stem, ep), = list(ds)
-    info = {k: v for k, v in ds.info.items() if k not in ("format", "format_version", "myoflow", "myoflow_version")}
-    return stem, ep, info
-
-
 @pytest.mark.parametrize("n, expected", [(2, "leave fewer than 2 for training"),
                                          (3, "leave none in the interpolation region")])
 def test_a_handful_of_muap_templates_names_the_folder_not_a_simulation_setting(n, expected, templates, tmp_path,
                                                                                capsys):
     from myoflow.io import write_dataset
 
-    stem, ep, info = templates
+    _, stem, ep, info = templates
     item = ep.replace(X=np.asarray(ep.X)[:n], y=None if ep.y is None else np.asarray(ep.y)[:n],
                       metadata=ep.metadata.iloc[:n].reset_index(drop=True))
     ds = write_dataset(tmp_path / "few", [(stem, item)], None, info).path
