@@ -3,7 +3,20 @@ EMG table at the amplifier's rate) and MUAP template folders, through convert, r
 
 Each test is the smallest input that showed the problem; each fails without its fix.
 
-Tried and already fine (no test added here):
+Tried and already fine (no test added here): a session converted with ``--pattern '{subject}_{trial}_{stream}'
+--streams ik=angles,id=moments,grf=grf,emg=emg`` (IK ``inDegrees=yes`` with pelvis, lumbar, ``subtalar_angle_r``,
+``mtp_angle_r`` and the other leg's columns; ID ``.sto`` with ``_moment`` and ``pelvis_tx_force`` columns; GRF
+``ground_force_*`` or ``ground_force_r_*``, moments then by inverse dynamics); kinematics at 60/100/120/200 Hz
+beside EMG at 1000/1111/1500 Hz; time columns starting at 0, 3.2 or 12.34 s (aligned by time); a repeated time
+stamp in a ``.mot`` (refused naming the row); trailing tabs and space-separated ``.mot`` files; rectified (not
+low-passed) EMG and EMG on a DC offset (filtered as raw, the patterns kept); treadmill trials without GRF or events
+(heel strikes from the kinematics, 60 Hz too) and a standing trial (one line naming the ways out);
+``data.muscles=[VM,GL,RF]`` with a lab's own names; 2 subjects (within-subject folds, warned) and 3 subjects at
+three rates (subject-wise, small-cohort note); two trials of one subject (leave one trial out); ``predict`` at a
+rate the run never saw (120 Hz), of a trial lacking the run's muscles named in ``data.muscles`` (warned, EMG not
+used); ``report`` and ``export`` of a gait run. muap-generator folders: an 8x8 grid without ``positions_mm``
+(assumed 5 mm, warned), 4096 Hz templates, 100-sample windows, 5 templates (runs, scores on 1 unit each), NaN
+written into a template file (one line naming the file).
 """
 from __future__ import annotations
 
