@@ -314,3 +314,25 @@ def test_predict_takes_an_ik_mot_and_says_what_to_pass_for_an_emg_table(walk12, 
     code, _, err = _cli(["predict", gait_run, raw / "S07_walk_emg.csv", "--out", tmp_path / "pred2"], capsys)
     line = _one_error_line(code, err)
     assert "S07_walk_emg.csv" in line and "without joint angles" in line and "myoflow convert" in line
+
+
+# ------------------------------------------------------------------ gait-emg: an IK .mot in radians, no GRF, no events
+def test_heel_strikes_from_kinematics_stated_in_radians(walk):
+    a = walk["angles"]
+    x = np.asarray(a.data, dtype=np.float64)
+    names = {"hip_flexion": "hip_flexion_r", "knee_flexion": "knee_angle_r", "ankle_dorsiflexion": "ankle_angle_r"}
+    sign = np.array([-1.0 if n == "knee_flexion" else 1.0 for n in a.ch_names])[:, None]
+    ik = a.replace(data=np.radians(x * sign), ch_names=[names.get(n, n) for n in a.ch_names],
+                   units=("rad",) * a.n_channels)  # OpenSim inDegrees=no, a treadmill trial without plates
+    deg = _cycles_from_angles(walk, a)
+    # was: "fewer than 2 heel strikes for side 'r' (... kinematics: 0 strike(s))": radians read as degrees
+    rad = _cycles_from_angles(walk, ik)
+    assert len(rad) == len(deg) >= 5 and np.allclose(rad.angles, deg.angles, atol=1e-3)
+
+
+def _cycles_from_angles(walk, angles):
+    from myoflow.biomech.gait_cycles import trial_to_cycles
+
+    t = Trial(streams={"angles": angles.replace(events=angles.events.iloc[:0]), "moments": walk["moments"],
+                       "emg": walk["emg"]}, meta={"subject": "S01", "source": "raw/S01_walk_ik.mot"})
+    return trial_to_cycles(t, body_mass=70.0, heel_strikes="kinematics")

@@ -86,10 +86,17 @@ def _from_grf(rec: Recording, ch: str, threshold: float | None, min_interval_s: 
     return np.asarray(kept, dtype=np.int64)
 
 
+def _radians(rec: Recording, name: str) -> np.ndarray:
+    """One angle channel in radians: stated in rad (OpenSim ``inDegrees=no``) it is taken as it is, otherwise
+    read as degrees (an IK ``.mot`` in radians was converted again and gave no heel strike at all)."""
+    i = rec.channel_index(name)[0]
+    x = rec.data[i].astype(np.float64)
+    return x if str(rec.units[i]).strip().lower() in ("rad", "radian", "radians") else np.deg2rad(x)
+
+
 def _from_kinematics(rec: Recording, hip: str, knee: str, min_interval_s: float, prominence: float,
                      knee_flexion_negative: bool | None) -> np.ndarray:
-    h = np.deg2rad(rec.data[rec.channel_index(hip)[0]].astype(np.float64))
-    k = np.deg2rad(rec.data[rec.channel_index(knee)[0]].astype(np.float64))
+    h, k = (_radians(rec, name) for name in (hip, knee))
     if knee_flexion_negative is None:
         # The knee is flexed for most of a gait cycle, so the sign of its median reveals the convention.
         knee_flexion_negative = bool(np.median(k) < 0)
@@ -133,8 +140,8 @@ def detect_heel_strikes(
         Force level marking contact, N (default ``max(20 N, 5 %`` of the 95th
         percentile of the force)). A stance must also exceed 20 % of that percentile.
     hip_channel, knee_channel : str, optional
-        Sagittal hip flexion and knee angles in degrees (default: guessed,
-        e.g. ``hip_flexion_r``, ``knee_angle_r``).
+        Sagittal hip flexion and knee angles in degrees, or in radians when their unit says ``rad``
+        (default: guessed, e.g. ``hip_flexion_r``, ``knee_angle_r``).
     min_interval_s : float
         Minimum time between heel strikes of one leg.
     min_stance_ms : float
