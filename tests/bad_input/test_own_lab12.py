@@ -336,3 +336,33 @@ def _cycles_from_angles(walk, angles):
     t = Trial(streams={"angles": angles.replace(events=angles.events.iloc[:0]), "moments": walk["moments"],
                        "emg": walk["emg"]}, meta={"subject": "S01", "source": "raw/S01_walk_ik.mot"})
     return trial_to_cycles(t, body_mass=70.0, heel_strikes="kinematics")
+
+
+# ------------------------------------------------------------------ io: a Vicon Nexus CSV export of the EMG
+def _nexus_csv(path, events: bool, trajectories: bool):
+    x = np.random.default_rng(0).normal(0, 0.05, (3000, 3))
+    lines = ["Events", "Subject,Context,Name,Time (s),Description", "Pat01,Right,Foot Strike,1.23,", ""] if events \
+        else []
+    lines += ["Devices", "1000", ",,Delsys Trigno - EMG,,", "Frame,Sub Frame,TA,GM,VL", ",,mV,mV,mV"]
+    lines += [f"{i // 10 + 1},{i % 10}," + ",".join(f"{v:.5f}" for v in row) for i, row in enumerate(x)]
+    if trajectories:
+        lines += ["", "Trajectories", "100", ",,Pat01:LASI,,,Pat01:RASI,,", "Frame,Sub Frame,X,Y,Z,X,Y,Z",
+                  ",,mm,mm,mm,mm,mm,mm"] + [f"{i + 1},0,1,2,3,4,5,6" for i in range(300)]
+    path.write_text("\n".join(lines) + "\n")
+    return x
+
+
+@pytest.mark.parametrize("events, trajectories", [(False, False), (True, True)])
+def test_vicon_nexus_csv_export_gives_the_devices_rate_channels_and_units(events, trajectories, tmp_path, caplog):
+    from myoflow.io import read
+
+    p = tmp_path / "S01_walk_emg.csv"
+    x = _nexus_csv(p, events, trajectories)
+    with caplog.at_level(logging.WARNING):
+        rec = read(p)
+    # was: "no time column and no sampling rate in the file header; pass the rate, e.g. --fs 2000", and with --fs
+    # the Frame and Sub Frame counters were channels (classes with --split-channels)
+    assert rec.fs == 1000.0 and rec.ch_names == ("TA", "GM", "VL") and set(rec.units) == {"V"}
+    assert np.allclose(rec.data, x.T * 1e-3, atol=1e-8)
+    msg = " ".join(r.getMessage() for r in caplog.records)
+    assert ("'Trajectories' not" in msg and "'Events' block is not read" in msg and "--events" in msg) == trajectories

@@ -417,6 +417,62 @@ def _openbci_lines(lines: list[str], where: str) -> list[str]:
     return [f"Sampling rate: {rate.group(1)} Hz", ",".join(head)] + [",".join(r) for r in rows]
 
 
+#: The block titles of a Vicon Nexus CSV export ("Export Data to ASCII File"), each followed by its rate line.
+_NEXUS_BLOCKS = ("devices", "trajectories", "model outputs", "joints", "segments")
+
+
+def _nexus_lines(lines: list[str], where: str) -> list[str]:
+    """Vicon Nexus's CSV export as a plain table: the first block (``Devices``: the analog EMG) with the rate of
+    the line under its title, its ``Frame``/``Sub Frame`` counters dropped and its units row attached to the
+    column names; later blocks (``Trajectories``, ``Model Outputs``...) are named in a warning and not read.
+
+    Read as a table, the rate line was lost (the file "had no sampling rate") and with ``--fs`` the two counters
+    became channels (classes, with ``--split-channels``).
+    """
+    first = next((i for i, ln in enumerate(lines) if ln.strip(" ,;\t")), None)
+    skipped = ""
+    if first is not None and lines[first].strip(" ,;\t").lower() == "events":
+        # an 'Events' block (Subject, Context, Name, Time (s)) before the data: its foot strikes are not read
+        blank = next((i for i in range(first, len(lines)) if not lines[i].strip(" ,;\t")), len(lines))
+        nxt = next((i for i in range(blank, len(lines)) if lines[i].strip(" ,;\t")), None)
+        if nxt is None or lines[nxt].strip(" ,;\t").lower() not in _NEXUS_BLOCKS:
+            return lines
+        first, skipped = nxt, "its 'Events' block is not read: give the heel strikes with --events (kind, time_s); "
+    if first is None or lines[first].strip(" ,;\t").lower() not in _NEXUS_BLOCKS or len(lines) < first + 5:
+        return lines
+    title = lines[first].strip(" ,;\t")
+    delim = ";" if lines[first + 3].count(";") > lines[first + 3].count(",") else ","
+    head = [c.strip() for c in lines[first + 3].split(delim)]
+    if [c.lower() for c in head[:2]] != ["frame", "sub frame"]:
+        return lines
+    try:
+        fs = float(lines[first + 1].strip(" ,;\t"))
+    except ValueError:
+        raise DataError(f"Vicon Nexus export: the line under {title!r} should be its rate in Hz, got "
+                        f"{lines[first + 1].strip()!r}", where) from None
+    spans, last = [], ""
+    for c in lines[first + 2].split(delim) + [""] * len(head):  # a device or subject:segment name over its columns
+        last = c.strip() or last
+        spans.append(last)
+    units = [c.strip() for c in lines[first + 4].split(delim)] + [""] * len(head)
+    names = head[2:]
+    if len(set(names)) < len(names):  # X, Y, Z under each marker or model output: keep its name
+        names = [f"{spans[j]} {head[j]}".strip() for j in range(2, len(head))]
+    cols = [f"{n} [{u}]" if u else n for n, u in zip(names, units[2:])]
+    rows, end = [], len(lines)
+    for i in range(first + 5, len(lines)):
+        if not lines[i].strip(" ,;\t"):
+            end = i
+            break
+        rows.append(delim.join(lines[i].split(delim)[2:]))
+    later = [ln.strip(" ,;\t") for ln in lines[end:] if ln.strip(" ,;\t").lower() in _NEXUS_BLOCKS]
+    if later or skipped:
+        log.warning("%s: Vicon Nexus export: the %r block (%g Hz) is read; %s%s", where, title, fs, skipped,
+                    f"{', '.join(repr(b) for b in later)} not (export one block per file, or read the C3D)"
+                    if later else "")
+    return [f"Sampling rate: {fs!r} Hz", delim.join(cols)] + rows
+
+
 def _labelled_row(fields: list[str], below: list[list[str]]) -> bool:
     """True for a row of numbers whose only text cells lie in columns that the rows ``below`` leave empty."""
     if not below or any(len(b) != len(fields) for b in below):
@@ -551,7 +607,7 @@ def read_csv(
         lines.pop()
     if not lines:
         raise DataError("file has no lines of data", where)
-    lines = _openbci_lines(_acqknowledge_lines(_labchart_lines(lines, where), where), where)
+    lines = _nexus_lines(_openbci_lines(_acqknowledge_lines(_labchart_lines(lines, where), where), where), where)
     # Table detection reads numbers with decimal points; names and units keep their commas (header from `lines`).
     scan = [ln.replace(",", ".") for ln in lines] if decimal == "," else lines
     delim = delimiter if delimiter is not None else _choose_delimiter(scan, p.suffix.lower())
