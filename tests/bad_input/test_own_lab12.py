@@ -14,7 +14,8 @@ low-passed) EMG and EMG on a DC offset (filtered as raw, the patterns kept); tre
 ``data.muscles=[VM,GL,RF]`` with a lab's own names; 2 subjects (within-subject folds, warned) and 3 subjects at
 three rates (subject-wise, small-cohort note); two trials of one subject (leave one trial out); ``predict`` at a
 rate the run never saw (120 Hz), of a trial lacking the run's muscles named in ``data.muscles`` (warned, EMG not
-used); ``report`` and ``export`` of a gait run. muap-generator folders: an 8x8 grid without ``positions_mm``
+used); ``report`` and ``export`` of a gait run; a participants height in cm for inverse dynamics (read as cm).
+muap-generator folders (``report``, ``export`` of their runs too): an 8x8 grid without ``positions_mm``
 (assumed 5 mm, warned), 4096 Hz templates, 100-sample windows, 5 templates (runs, scores on 1 unit each), NaN
 written into a template file (one line naming the file).
 """
