@@ -93,6 +93,36 @@ def _warn_one_class_subjects(cohort: str, task: str, md, y) -> list[str]:
     return lone
 
 
+def _initials(name: str) -> str:
+    """``'Vastus Lateralis'`` -> ``'VL'``: the abbreviation a lab writes for a muscle named in full."""
+    words = re.findall(r"[A-Za-z]+", name)
+    return "".join(w[0] for w in words).upper() if len(words) > 1 else ""
+
+
+def _warn_unseen_loso_classes(cohort: str, task: str, md, y) -> list[str]:
+    """Warn about classes recorded in one subject only: leave-one-subject-out never trains on them when
+    that subject is held out, so its windows of that class are scored wrong whatever the model does.
+
+    Often a naming slip ('Vastus Lateralis' in one subject, 'VL' in the others): the warning names the class
+    whose initials it matches. Returns those classes (sorted).
+    """
+    subj = md["subject"].astype(str).to_numpy()
+    labels = np.asarray(y).astype(str)
+    per = pd.Series(subj).groupby(labels).unique()
+    lone = sorted(c for c, s in per.items() if len(s) == 1)
+    if lone and len(per) > 1:
+        abbrev = {c.upper(): c for c in per.index}
+        said = []
+        for c in lone:
+            like = abbrev.get(_initials(c))
+            said.append(f"{c!r} (only {per[c][0]}" + (f"; {like!r} in the others?)" if like and like != c else ")"))
+        log.warning("cohort %s, task %s: %s recorded in one subject only: leave-one-subject-out never trains on "
+                    "such a class when testing that subject, so those windows are never classified right; if it "
+                    "is another name of a muscle, give its recordings that name when converting (the manifest's "
+                    "or pattern's muscle)", cohort, task, ", ".join(said))
+    return lone
+
+
 def _check_fold_sizes(cfg: MuscleIdConfig, name: str, cohort, folds: list[Fold]) -> None:
     """A fold whose training set holds no more windows than classes cannot be fitted (LDA refuses it with a
     scikit-learn traceback from inside the fold); say so before any training, naming the cohort's folder."""
@@ -234,6 +264,7 @@ class MuscleIdPipeline(Pipeline):
                                         {"cohort": name, "task": task, "scheme": "intra-channel",
                                          "train": tr, "test": te}, seed_key=f"{name}-intra-channel-{task}-r{r}"))
                 if "loso" in schemes:
+                    _warn_unseen_loso_classes(name, shown, md, y)
                     if len(subjects) < 3:
                         raise DataError(f"cohort {name!r} has {len(subjects)} subject(s); "
                                         "leave-one-subject-out needs at least 3 (2 to train and validate); "
