@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ._builders import cli as _cli
 
@@ -52,3 +53,63 @@ def test_a_class_recorded_in_one_subject_only_is_named_with_the_class_it_abbrevi
     said = [r.getMessage() for r in caplog.records if "recorded in one subject only" in r.getMessage()]
     assert len(said) == 1, said
     assert "'Vastus Lateralis' (only S03; 'VL' in the others?)" in said[0] and "task 4class" in said[0], said
+
+
+# ------------------------------------------------------------------ a clinic's own classes and covariate headers
+_CLASSES = {"low": "sarcopenic", "normal": "healthy", "high": "athletic"}
+
+
+def _clinic(root: Path, n: int = 9, frequencies=(10.0, 25.0), part_fn=None) -> Path:
+    """``n`` simulated subjects as a clinic's folder: its own class names under ``mass group``, covariates
+    named with their units (``height (cm)``, ``weight [kg]``)."""
+    from myoflow.io import write_dataset
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, part = simulate_evoked(n, 0, frequencies=frequencies, train_s=1.0, n_units=20, fs=2000.0)
+    part = part.assign(**{"mass group": part["mass_class"].map(_CLASSES), "height (cm)": part["height"] * 100,
+                          "weight [kg]": part["weight"]})[["subject", "age", "sex", "height (cm)", "weight [kg]",
+                                                           "mass group"]]
+    if part_fn is not None:
+        part = part_fn(part)
+    items = [(f"{r.meta['subject']}_{r.meta['muscle']}_{r.meta['frequency']:g}", r) for r in recs]
+    return write_dataset(root, items, part, {"protocol": "evoked"}).path
+
+
+def _stim_run(ds: Path, out: Path, capsys, *sets: str) -> tuple[int, str, str]:
+    argv = ["run", "stimulated-mass", "--data", ds, "--out", out, "--workers", "1", "--set", "data.label=mass group",
+            "--set", "evaluate.models=[ptp_logreg,covariates_logreg]", "--set", "evaluate.n_boot=50",
+            "--set", "evaluate.n_splits=3"]
+    for s in sets:
+        argv += ["--set", s]
+    return _cli(argv, capsys)
+
+
+@pytest.fixture(scope="module")
+def clinic_run(tmp_path_factory):
+    from myoflow.cli import main
+
+    root = tmp_path_factory.mktemp("clinic")
+    ds = _clinic(root / "clinic")
+    try:
+        main([str(a) for a in ["run", "stimulated-mass", "--data", ds, "--out", root / "run", "--workers", "1",
+                               "--set", "data.label=mass group", "--set",
+                               "evaluate.models=[ptp_logreg,covariates_logreg]", "--set", "evaluate.n_boot=50",
+                               "--set", "evaluate.n_splits=3"]])
+    except SystemExit as exc:
+        assert not exc.code
+    return root / "run"
+
+
+def _report_tables(html_text: str) -> list[list[str]]:
+    """The header cells of every table of a report."""
+    import re
+
+    return [re.findall(r"<th[^>]*>([^<]*)</th>", t) for t in re.findall(r"<thead>(.*?)</thead>", html_text)]
+
+
+def test_the_per_condition_table_gives_the_recall_of_every_class(clinic_run):
+    heads = [h for h in _report_tables((clinic_run / "report.html").read_text("utf-8")) if "accuracy" in h]
+    assert heads
+    for h in heads:
+        # was: recall_athletic and recall_healthy, but no column for the clinic's sarcopenic class (cut at 6)
+        assert {"recall_athletic", "recall_healthy", "recall_sarcopenic"} <= set(h), h
