@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ._builders import cli as _cli
+from ._builders import cli as _cli, one_error_line as _one_error_line
 
 
 def _burst_table(path: Path, k: int, seed: int, fs: float = 1000.0, dur: float = 12.0) -> Path:
@@ -113,3 +113,26 @@ def test_the_per_condition_table_gives_the_recall_of_every_class(clinic_run):
     for h in heads:
         # was: recall_athletic and recall_healthy, but no column for the clinic's sarcopenic class (cut at 6)
         assert {"recall_athletic", "recall_healthy", "recall_sarcopenic"} <= set(h), h
+
+
+# ------------------------------------------------------------------ cohorts too small for any split
+@pytest.mark.parametrize("n_splits", ["2", "3", "5"])
+def test_two_subjects_are_told_no_split_can_work_not_sent_from_one_setting_to_another(tmp_path, capsys, n_splits):
+    ds = _clinic(tmp_path / "two", n=2, part_fn=lambda p: p.assign(**{"mass group": ["sarcopenic", "healthy"]}))
+    code, _, err = _stim_run(ds, tmp_path / "run", capsys, f"evaluate.n_splits={n_splits}")
+    line = _one_error_line(code, err)
+    # was: n_splits=3 -> "set e.g. --set evaluate.n_splits=2"; n_splits=2 -> "change evaluate.n_splits /
+    # evaluate.splitter" (and loso failed the same way): the way out led back to the error
+    assert line.startswith(f"error: {ds}: cohort of 2 subject(s)") and "no subject-wise split" in line, line
+    assert "add subjects" in line and "evaluate.n_splits=" not in line
+
+
+def test_a_kfold_that_leaves_one_class_to_train_on_names_loso(tmp_path, capsys):
+    ds = _clinic(tmp_path / "three", n=3,
+                 part_fn=lambda p: p.assign(**{"mass group": ["sarcopenic", "healthy", "athletic"]}))
+    code, _, err = _stim_run(ds, tmp_path / "run", capsys, "evaluate.n_splits=2")
+    line = _one_error_line(code, err)
+    # was: "... or change evaluate.n_splits / evaluate.splitter" without the value that works
+    assert "all of class" in line and "--set evaluate.splitter=loso" in line, line
+    code, _, err = _stim_run(ds, tmp_path / "run", capsys, "evaluate.splitter=loso")
+    assert code == 0, err
