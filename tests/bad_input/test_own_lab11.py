@@ -59,7 +59,7 @@ def test_a_class_recorded_in_one_subject_only_is_named_with_the_class_it_abbrevi
 _CLASSES = {"low": "sarcopenic", "normal": "healthy", "high": "athletic"}
 
 
-def _clinic(root: Path, n: int = 9, frequencies=(10.0, 25.0), part_fn=None) -> Path:
+def _clinic(root: Path, n: int = 9, frequencies=(10.0, 25.0), part_fn=None, rec_fn=None) -> Path:
     """``n`` simulated subjects as a clinic's folder: its own class names under ``mass group``, covariates
     named with their units (``height (cm)``, ``weight [kg]``)."""
     from myoflow.io import write_dataset
@@ -71,12 +71,14 @@ def _clinic(root: Path, n: int = 9, frequencies=(10.0, 25.0), part_fn=None) -> P
                                                            "mass group"]]
     if part_fn is not None:
         part = part_fn(part)
-    items = [(f"{r.meta['subject']}_{r.meta['muscle']}_{r.meta['frequency']:g}", r) for r in recs]
+    items = [(f"{r.meta['subject']}_{r.meta['muscle']}_{r.meta['frequency']:g}", rec_fn(r) if rec_fn else r)
+             for r in recs]
     return write_dataset(root, items, part, {"protocol": "evoked"}).path
 
 
 def _stim_run(ds: Path, out: Path, capsys, *sets: str) -> tuple[int, str, str]:
-    argv = ["run", "stimulated-mass", "--data", ds, "--out", out, "--workers", "1", "--set", "data.label=mass group",
+    argv = ["run", "stimulated-mass", "--data", ds, "--out", out, "--workers", "1", "--cache-dir", out.parent / "cache",
+            "--set", "data.label=mass group",
             "--set", "evaluate.models=[ptp_logreg,covariates_logreg]", "--set", "evaluate.n_boot=50",
             "--set", "evaluate.n_splits=3"]
     for s in sets:
@@ -92,7 +94,7 @@ def clinic_run(tmp_path_factory):
     ds = _clinic(root / "clinic")
     try:
         main([str(a) for a in ["run", "stimulated-mass", "--data", ds, "--out", root / "run", "--workers", "1",
-                               "--set", "data.label=mass group", "--set",
+                               "--cache-dir", root / "cache", "--set", "data.label=mass group", "--set",
                                "evaluate.models=[ptp_logreg,covariates_logreg]", "--set", "evaluate.n_boot=50",
                                "--set", "evaluate.n_splits=3"]])
     except SystemExit as exc:
@@ -136,3 +138,22 @@ def test_a_kfold_that_leaves_one_class_to_train_on_names_loso(tmp_path, capsys):
     assert "all of class" in line and "--set evaluate.splitter=loso" in line, line
     code, _, err = _stim_run(ds, tmp_path / "run", capsys, "evaluate.splitter=loso")
     assert code == 0, err
+
+
+# ------------------------------------------------------------------ stimulus events on another clock
+def test_stimulus_events_that_drift_off_the_artefact_are_named(tmp_path, capsys, caplog):
+    def drift(rec):
+        if (rec.meta["subject"], rec.meta["muscle"], rec.meta["frequency"]) != ("S002", "RF", 25.0):
+            return rec
+        ev = rec.events.copy()  # the stimulator's log runs 1 % slow against the amplifier's clock
+        ev["sample"] = np.round(ev["sample"] * 1.01).astype(int)
+        return rec.replace(events=ev)
+
+    ds = _clinic(tmp_path / "clinic", rec_fn=drift)
+    with caplog.at_level(logging.WARNING):
+        code, _, err = _stim_run(ds, tmp_path / "run", capsys, "data.frequencies=[25]", "evaluate.conditions=[25Hz]")
+    assert code == 0, err
+    said = [r.getMessage() for r in caplog.records if "off the stimulation artefacts" in r.getMessage()]
+    # was: nothing said; S002's RF p-p read 32 mV (the unblanked artefact) instead of 1.9 mV
+    assert len(said) == 1 and "S002" in said[0] and "RF" in said[0], said
+    assert "-2.0 ms from the event at the train's start, -11.5 ms at its end" in said[0], said

@@ -114,6 +114,42 @@ def _check_train(stim: np.ndarray, fs: float, frequency_hz: float, src: str | No
                     "events for every pulse", src, missed, stim.size + missed, frequency_hz, fs, stim.size)
 
 
+def _check_events_on_artefact(stim: np.ndarray, rec: Recording, blank_ms: tuple[float, float], src: str | None
+                              ) -> None:
+    """Warn when a recording's own 'stimulus' events miss its stimulation artefacts.
+
+    Blanking and the response window follow the events: events a few ms off the pulses (another clock's
+    times, an offset or a drift in an events table) leave the artefact unblanked inside the window, and its
+    peak became the M-wave's p-p (1.9 mV read as 32 mV for a 1 % drift). Each event is compared with the
+    nearest artefact-detected pulse within half a period; the artefacts must lie inside the blanked
+    ``[-blank_ms[0], +blank_ms[1]]`` ms around their events. Silent where artefacts cannot be detected
+    (under 2 pulses found, or a rate too low for the detector).
+    """
+    from .stimulation import detect_stimuli
+
+    try:
+        found = np.asarray(detect_stimuli(rec, method="artefact"))
+    except DataError:
+        return
+    if found.size < 2 or stim.size < 2:
+        return
+    half = 0.5 * float(np.median(np.diff(stim)))
+    j = np.clip(np.searchsorted(found, stim), 1, found.size - 1)
+    near = np.where(np.abs(found[j - 1] - stim) <= np.abs(found[j] - stim), found[j - 1], found[j])
+    off_ms = 1e3 * (near - stim) / rec.fs
+    matched = np.abs(off_ms) <= 1e3 * half / rec.fs
+    if matched.sum() < max(2, stim.size // 2):
+        return  # the detector found another train (or noise): nothing to compare with
+    off = off_ms[matched]
+    outside = (off < -blank_ms[0] - 1e3 / rec.fs) | (off > blank_ms[1])
+    if outside.mean() > 0.1:
+        log.warning("%s: its 'stimulus' events are off the stimulation artefacts (artefact %+.1f ms from the event "
+                    "at the train's start, %+.1f ms at its end; %d of %d outside the blanked %g..%+g ms): blanking and "
+                    "the response window follow the events, so the M-wave features are measured off the pulses; fix "
+                    "the events' times, or leave the events out to detect the pulses from the artefact",
+                    src, off[0], off[-1], int(outside.sum()), off.size, -blank_ms[0], blank_ms[1])
+
+
 def extract_responses(
     rec: Recording,
     *,
@@ -180,6 +216,8 @@ def extract_responses(
     if frequency_hz:
         # given events too: triggers of another train, or a wrong 'frequency' meta, gave wrong features silently
         _check_train(stim, rec.fs, float(frequency_hz), src, given=not detected)
+    if not detected:
+        _check_events_on_artefact(stim, rec, blank_ms, src)
     rec = blank_artefact(rec, stim, pre_ms=blank_ms[0], post_ms=blank_ms[1], method="interp")
     if highpass_hz:
         rec = highpass(rec, highpass_hz)
