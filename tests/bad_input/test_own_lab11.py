@@ -157,3 +157,22 @@ def test_stimulus_events_that_drift_off_the_artefact_are_named(tmp_path, capsys,
     # was: nothing said; S002's RF p-p read 32 mV (the unblanked artefact) instead of 1.9 mV
     assert len(said) == 1 and "S002" in said[0] and "RF" in said[0], said
     assert "-2.0 ms from the event at the train's start, -11.5 ms at its end" in said[0], said
+
+
+# ------------------------------------------------------------------ a muscle recorded on one side only
+def test_a_muscle_recorded_on_one_side_only_is_said_to_confound_the_side_task(tmp_path, capsys, caplog):
+    for s in ("01", "02", "03"):
+        for k, m in enumerate(("VL", "BF", "TA")):
+            for side in ("L", "R") if m != "VL" else ("L",):  # the lab's VL sensor sits on the left leg only
+                _burst_table(tmp_path / "raw" / f"S{s}_{side}_{m}.csv", k, 100 * int(s) + 10 * k + (side == "R"))
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{side}_{muscle}", "--out",
+                         tmp_path / "ds"], capsys)
+    assert code == 0, err
+    with caplog.at_level(logging.WARNING):
+        code, _, err = _cli(["run", "muscle-id", "--data", tmp_path / "ds", "--out", tmp_path / "run", "--quick",
+                             "--workers", "1", "--cache-dir", tmp_path / "cache", "--set", "evaluate.models=[lda]"],
+                            capsys)
+    assert code == 0, err
+    # was: nothing said; a left-vs-right figure whose VL windows were all 'L' (the muscle gave the side away)
+    said = [r.getMessage() for r in caplog.records if "recorded on one side only" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("muscle(s) VL (L) recorded"), said
