@@ -176,3 +176,21 @@ def test_a_muscle_recorded_on_one_side_only_is_said_to_confound_the_side_task(tm
     # was: nothing said; a left-vs-right figure whose VL windows were all 'L' (the muscle gave the side away)
     said = [r.getMessage() for r in caplog.records if "recorded on one side only" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("muscle(s) VL (L) recorded"), said
+
+
+# ------------------------------------------------------------------ int16 ADC counts with the gain in the manifest
+def test_a_gain_column_of_the_manifest_is_said_to_scale_nothing(tmp_path, capsys, caplog):
+    rng = np.random.default_rng(0)
+    rows = ["file,subject,muscle,gain"]
+    for s, gain in (("01", 1000), ("02", 500)):  # the amplifier's gain set per session, counts as the ADC wrote them
+        counts = np.clip(np.round(rng.standard_normal(3000) * 400 * gain / 1000), -32768, 32767).astype(np.int16)
+        (tmp_path / f"S{s}_VL.csv").write_text("EMG\n" + "\n".join(map(str, counts)) + "\n")
+        rows.append(f"S{s}_VL.csv,S{s},VL,{gain}")
+    (tmp_path / "list.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING):
+        code, _, err = _cli(["convert", "--manifest", tmp_path / "list.csv", "--fs", "1000", "--out", tmp_path / "ds"],
+                            capsys)
+    assert code == 0, err
+    # was: nothing said; 'gain' became metadata and the two sessions' counts (a factor 2 apart) were trained as is
+    said = [r.getMessage() for r in caplog.records if "kept as metadata only" in r.getMessage()]
+    assert len(said) == 1 and "list.csv" in said[0] and "['gain']" in said[0] and "value x range" in said[0], said

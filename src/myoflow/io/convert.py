@@ -35,7 +35,7 @@ import pandas as pd
 from .._atomic import atomic_write_text
 from ..containers import Recording, Trial
 from ..errors import DataError
-from ._common import BAD_ROW_POLICIES, dead_stretch
+from ._common import BAD_ROW_POLICIES, SCALING_KEY, dead_stretch
 from .dataset import id_problem
 
 __all__ = ["ConvertItem", "convert", "plan_from_manifest", "plan_from_pattern", "parse_mapping", "FIELDS"]
@@ -291,6 +291,12 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
         items.append(ConvertItem(f, meta))
     if not items:
         raise DataError("manifest lists no files", str(mpath))
+    scaling = [c for c in table.columns if c != "file" and SCALING_KEY.search(c)]
+    if scaling:
+        # a lab's per-file amplifier gain: kept as metadata like any column, so counts stayed counts in silence
+        log.warning("%s: column(s) %s are kept as metadata only: no sample is scaled by them (files read as a.u. "
+                    "stay ADC counts); convert the counts to volts yourself (value x range / 2^bits / gain), or "
+                    "give their unit (--hint units=uV) if they already are in one", mpath, scaling)
     return items
 
 
