@@ -19,14 +19,15 @@ import pytest
 from ._builders import cli as _cli, one_error_line as _one_error_line
 
 
-def _burst_table(path: Path, k: int, seed: int, fs: float = 1000.0, dur: float = 12.0) -> Path:
-    """A single-channel table in mV of 2 s contractions every 4 s; muscle ``k`` sets the band (distinct spectra)."""
+def _burst_table(path: Path, k: int, seed: int, fs: float = 1000.0, dur: float = 12.0, step: float = 25.0) -> Path:
+    """A single-channel table in mV of 2 s contractions every 4 s; muscle ``k`` sets the band (``step`` Hz apart:
+    25 tells the muscles apart, 6 leaves them hard to)."""
     from scipy.signal import butter, sosfilt
 
     rng = np.random.default_rng(seed)
     t = np.arange(int(dur * fs)) / fs
     env = ((t % 4.0) > 1.5) & ((t % 4.0) < 3.5)
-    sos = butter(4, [30 + 25 * k, 150 + 25 * k], btype="band", fs=fs, output="sos")
+    sos = butter(4, [30 + step * k, 150 + step * k], btype="band", fs=fs, output="sos")
     x = sosfilt(sos, rng.standard_normal(t.size)) * (env + 0.03) * 0.1
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("time,EMG (mV)\n" + "".join(f"{a:.4f},{b:.6f}\n" for a, b in zip(t, x)))
@@ -194,3 +195,29 @@ def test_a_gain_column_of_the_manifest_is_said_to_scale_nothing(tmp_path, capsys
     # was: nothing said; 'gain' became metadata and the two sessions' counts (a factor 2 apart) were trained as is
     said = [r.getMessage() for r in caplog.records if "kept as metadata only" in r.getMessage()]
     assert len(said) == 1 and "list.csv" in said[0] and "['gain']" in said[0] and "value x range" in said[0], said
+
+
+# ------------------------------------------------------------------ one number, one interval
+def test_burst_vote_and_window_intervals_agree_and_do_not_move_with_another_model(tmp_path, capsys):
+    import json
+
+    for s in ("01", "02", "03", "04"):
+        for k, m in enumerate(("VL", "BF", "TA", "GL")):
+            _burst_table(tmp_path / "raw" / f"S{s}_{m}.csv", k, 100 * int(s) + k, dur=20.0, step=6.0)
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{muscle}", "--out", tmp_path / "ds"],
+                        capsys)
+    assert code == 0, err
+    runs = {}
+    for models in ("[lda]", "[lda,rf]"):
+        out = tmp_path / f"run{models.count(',')}"
+        code, _, err = _cli(["run", "muscle-id", "--data", tmp_path / "ds", "--out", out, "--quick", "--workers", "1",
+                             "--cache-dir", tmp_path / "cache", "--set", f"evaluate.models={models}"], capsys)
+        assert code == 0, err
+        runs[models] = json.loads((out / "metrics.json").read_text())["summary"]["results"]
+    for cond, entry in runs["[lda,rf]"].items():
+        for model, e in entry.items():
+            # one window per single-channel burst: the vote is the window (same point), so the same interval
+            # (was: [25.000, 73.333] beside [25.148, 74.961] for one 53.333 %)
+            assert e["accuracy"] == e["burst_vote_accuracy"], (cond, model)
+        # was: adding rf moved lda's LOSO interval (one random stream through every condition and model)
+        assert entry["lda"]["accuracy"] == runs["[lda]"][cond]["lda"]["accuracy"], cond
