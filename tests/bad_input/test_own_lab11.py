@@ -221,3 +221,28 @@ def test_burst_vote_and_window_intervals_agree_and_do_not_move_with_another_mode
             assert e["accuracy"] == e["burst_vote_accuracy"], (cond, model)
         # was: adding rf moved lda's LOSO interval (one random stream through every condition and model)
         assert entry["lda"]["accuracy"] == runs["[lda]"][cond]["lda"]["accuracy"], cond
+
+
+# ------------------------------------------------------------------ a protocol at 2.5 and 12.5 Hz
+def test_predict_reads_a_half_hertz_protocol_off_the_pulses_of_raw_tables(tmp_path, capsys):
+    from myoflow.io import native
+
+    ds = _clinic(tmp_path / "clinic", frequencies=(2.5, 12.5))
+    code, _, err = _stim_run(ds, tmp_path / "run", capsys, "evaluate.models=[attention_bilstm]", "train.epochs=1",
+                             "model.params.n_members=1", "evaluate.final_model=true")
+    assert code == 0, err
+    files = []
+    for m in ("RF", "BF"):
+        for f in ("2.5", "12.5"):  # the new person's tables as the amplifier exported them: no frequency anywhere
+            rec = native.load(ds / f"S001_{m}_{f}.h5")
+            t = np.arange(rec.n_samples) / rec.fs
+            files.append(tmp_path / f"new_{m}_{f.replace('.', 'p')}Hz.csv")
+            rows = "".join(f"{a:.5f},{b:.6f}\n" for a, b in zip(t, rec.data[0] * 1e3))
+            files[-1].write_text(f"time,{m} (mV)\n" + rows)
+    code, out, err = _cli(["predict", tmp_path / "run", *files, "--covariates",
+                           "age=54,sex=F,height (cm)=162,weight [kg]=70", "--out", tmp_path / "pred", "--json"], capsys)
+    # was: "no 'attention_bilstm' model in this run fits recordings at 2+12 Hz" (the pulse rate rounded to 1 Hz)
+    assert code == 0, err
+    import json
+
+    assert json.loads(out)["frequencies"] == [2.5, 12.5]

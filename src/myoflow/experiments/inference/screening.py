@@ -194,7 +194,9 @@ class ScreeningResult:
     frequencies: tuple[float, ...]
 
 
-def _recording_key(rec: Recording, muscles: Sequence[str]) -> tuple[str, float]:
+def _recording_key(rec: Recording, muscles: Sequence[str], frequencies: Sequence[float] = ()) -> tuple[str, float]:
+    """(muscle, frequency) of a new person's recording; a frequency read off the pulses is the one of the run's
+    ``frequencies`` it matches (:func:`~myoflow.preprocess.stimulation.pulse_rate`)."""
     from ...preprocess.evoked import muscle_channels
     from ...preprocess.stimulation import pulse_rate
 
@@ -209,7 +211,7 @@ def _recording_key(rec: Recording, muscles: Sequence[str]) -> tuple[str, float]:
                         f"muscle={muscles[0]} ...) and pass the .h5", rec.source)
     freq = rec.meta.get("frequency", rec.meta.get("train_frequency"))
     if freq is None:
-        freq = pulse_rate(rec)[0]
+        freq = pulse_rate(rec, frequencies or None)[0]
     return str(muscle), float(freq)
 
 
@@ -236,7 +238,7 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     muscles = probe.muscles
     keyed: dict[tuple[str, float], Recording] = {}
     for rec in per_muscle(recordings, muscles):
-        k = _recording_key(rec, muscles)
+        k = _recording_key(rec, muscles, probe.frequencies)
         if k in keyed:
             raise DataError(f"two recordings of {k[0]} at {k[1]:g} Hz", rec.source)
         keyed[k] = rec
