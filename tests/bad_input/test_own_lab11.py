@@ -246,3 +246,18 @@ def test_predict_reads_a_half_hertz_protocol_off_the_pulses_of_raw_tables(tmp_pa
     import json
 
     assert json.loads(out)["frequencies"] == [2.5, 12.5]
+
+
+# ------------------------------------------------------------------ export the model predict uses
+def test_export_of_a_stimulated_run_takes_the_model_trained_on_every_subject(tmp_path, capsys):
+    import json
+
+    ds = _clinic(tmp_path / "clinic")
+    code, _, err = _stim_run(ds, tmp_path / "run", capsys, "evaluate.models=[attention_bilstm]", "train.epochs=1",
+                             "model.params.n_members=1")
+    assert code == 0, err
+    code, out, err = _cli(["export", tmp_path / "run", "--onnx", tmp_path / "mass.onnx"], capsys)
+    assert code == 0, err
+    # was: fold 10Hz-k0 (the first by name): one frequency, two thirds of the subjects, not what predict uses
+    assert "fold final-all" in out, out
+    assert json.loads((tmp_path / "mass.json").read_text())["fold"] == "final-all"

@@ -295,6 +295,9 @@ class StimulatedMassPipeline(Pipeline):
     name = "stimulated-mass"
     config_class = StimulatedMassConfig
     description = "Seed 000: attention Bi-LSTM + covariates on electrically evoked sEMG (Khan et al.)"
+    # the model trained on every subject (final-all, or final-<condition>), as `myoflow predict` uses: the first
+    # fold by name was 10Hz-k0, one frequency and two thirds of the subjects
+    export_folds = (FINAL,)
 
     # ---------------------------------------------------------------- data
     def prepare(self, cfg: StimulatedMassConfig, cache_dir: Path) -> EvokedData:
