@@ -261,3 +261,23 @@ def test_export_of_a_stimulated_run_takes_the_model_trained_on_every_subject(tmp
     # was: fold 10Hz-k0 (the first by name): one frequency, two thirds of the subjects, not what predict uses
     assert "fold final-all" in out, out
     assert json.loads((tmp_path / "mass.json").read_text())["fold"] == "final-all"
+
+
+# ------------------------------------------------------------------ what a folder holds, before a run
+def test_inspect_of_a_dataset_folder_gives_its_units_and_muscles(tmp_path, capsys):
+    rows = ["file,subject,muscle"]
+    (tmp_path / "raw").mkdir()
+    for s in ("01", "02"):
+        for k, m in enumerate(("VL", "TA")):  # ADC counts, as the lab's amplifier software exports them
+            counts = np.random.default_rng(10 * int(s) + k).integers(-900, 900, 2000)
+            (tmp_path / "raw" / f"S{s}_{m}.csv").write_text("EMG\n" + "\n".join(map(str, counts)) + "\n")
+            rows.append(f"S{s}_{m}.csv,S{s},{'Vastus Lateralis' if (s, m) == ('02', 'VL') else m}")
+    (tmp_path / "raw" / "list.csv").write_text("\n".join(rows) + "\n")
+    code, _, err = _cli(["convert", "--manifest", tmp_path / "raw" / "list.csv", "--fs", "1000", "--out",
+                         tmp_path / "ds"], capsys)
+    assert code == 0, err
+    code, out, err = _cli(["inspect", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    # was: rates, channels and subjects only: the counts read as a.u. and the one 'Vastus Lateralis' unseen
+    assert "units (items): a.u. (4)" in out, out
+    assert "muscles (items): TA (2), VL (1), Vastus Lateralis (1)" in out, out

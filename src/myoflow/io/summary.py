@@ -130,13 +130,20 @@ def _collection(items: Iterable[tuple[str, Any]], name: str | None) -> dict[str,
     subjects: set[str] = set()
     covariates: dict[str, dict] = {}
     kinds: Counter = Counter()
+    # items per unit and per muscle: ADC counts (a.u.) beside volts, or a class of few recordings, at a glance
+    units: Counter = Counter()
+    muscles: Counter = Counter()
     for key, obj in items:
         d = _one(obj)
         kinds[d["type"]] += 1
         recs = d["streams"] if d["type"] == "Trial" else {"": d}
+        if d.get("muscle") is not None:
+            muscles[str(d["muscle"])] += 1
         for sname, r in recs.items():
             if "fs" in r:
                 rates.add(r["fs"])
+            if "units" in r:
+                units.update(set(r["units"] if isinstance(r["units"], list) else [r["units"]]))
             if "channels" in r:
                 # Trials: union per stream name; single objects: per item, merged below when equal.
                 group = channels.setdefault(sname or str(key), [])
@@ -171,6 +178,8 @@ def _collection(items: Iterable[tuple[str, Any]], name: str | None) -> dict[str,
         "n_items": len(brief),
         "item_types": dict(kinds),
         "sampling_rates": sorted(rates),
+        "units": dict(sorted(units.items())),
+        "muscles": dict(sorted(muscles.items())),
         "channels": channels,
         "subjects": sorted(subjects),
         "events": dict(events),
