@@ -281,3 +281,30 @@ def test_inspect_of_a_dataset_folder_gives_its_units_and_muscles(tmp_path, capsy
     # was: rates, channels and subjects only: the counts read as a.u. and the one 'Vastus Lateralis' unseen
     assert "units (items): a.u. (4)" in out, out
     assert "muscles (items): TA (2), VL (1), Vastus Lateralis (1)" in out, out
+
+
+# ------------------------------------------------------------------ muscles of unequal numbers of recordings
+def test_unequal_classes_get_their_balanced_accuracy_in_the_report(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+    from sklearn.metrics import balanced_accuracy_score
+
+    for s in ("01", "02", "03"):
+        for k, (m, sessions) in enumerate((("VL", 3), ("BF", 1), ("TA", 1))):  # VL in three sessions, the others one
+            for sess in range(1, sessions + 1):
+                _burst_table(tmp_path / "raw" / f"S{s}_{m}_{sess}.csv", k, 100 * int(s) + 10 * k + sess, step=6.0)
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{muscle}_{session}", "--out",
+                         tmp_path / "ds"], capsys)
+    assert code == 0, err
+    code, _, err = _cli(["run", "muscle-id", "--data", tmp_path / "ds", "--out", tmp_path / "run", "--quick",
+                         "--workers", "1", "--cache-dir", tmp_path / "cache", "--set", "evaluate.models=[lda]"], capsys)
+    assert code == 0, err
+    # was: accuracy only (VL's windows count three times); the per-condition table had no balanced accuracy
+    heads = [h for h in _report_tables((tmp_path / "run" / "report.html").read_text("utf-8")) if "accuracy" in h]
+    assert heads and all("balanced_accuracy" in h for h in heads), heads
+    conds = json.loads((tmp_path / "run" / "metrics.json").read_text())["conditions"]
+    pred = pd.read_parquet(tmp_path / "run" / "predictions.parquet")
+    intra = pred[(pred["condition"] == "ds/intra/3class") & (pred["model"] == "lda")]  # one fold: its own score
+    assert conds["ds/intra/3class"]["lda"]["balanced_accuracy"]["mean"] == pytest.approx(
+        balanced_accuracy_score(intra["truth"], intra["prediction"]))

@@ -632,10 +632,16 @@ def _prediction_frame(md: pd.DataFrame, truth: np.ndarray, pred: np.ndarray, pro
 def _fold_metrics(frame: pd.DataFrame) -> dict[str, float]:
     from .summary import burst_votes
 
+    from ...evaluate.metrics import classification_metrics
+
     correct = frame["truth"] == frame["prediction"]
     votes = burst_votes(frame)
     return {
         "accuracy": float(correct.mean()),
+        # classes of unequal size (a muscle recorded in three sessions, another in one): accuracy weights each
+        # by its windows, this weights them equally; the report's table shows both
+        "balanced_accuracy": classification_metrics(frame["truth"].to_numpy(),
+                                                    frame["prediction"].to_numpy())["balanced_accuracy"],
         "burst_vote_accuracy": float((votes["truth"] == votes["prediction"]).mean()),
         "n_windows": float(len(frame)),
         "n_bursts": float(len(votes)),
