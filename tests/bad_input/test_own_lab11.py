@@ -249,14 +249,28 @@ def test_predict_reads_a_half_hertz_protocol_off_the_pulses_of_raw_tables(tmp_pa
 
 
 # ------------------------------------------------------------------ export the model predict uses
-def test_export_of_a_stimulated_run_takes_the_model_trained_on_every_subject(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def bilstm_run(tmp_path_factory):
+    """A finished stimulated-mass run of the clinic (10 and 25 Hz, the attention Bi-LSTM, a final model)."""
+    from myoflow.cli import main
+
+    root = tmp_path_factory.mktemp("bilstm")
+    ds = _clinic(root / "clinic")
+    try:
+        main([str(a) for a in ["run", "stimulated-mass", "--data", ds, "--out", root / "run", "--workers", "1",
+                               "--cache-dir", root / "cache", "--set", "data.label=mass group", "--set",
+                               "evaluate.models=[attention_bilstm]", "--set", "train.epochs=1", "--set",
+                               "model.params.n_members=1", "--set", "evaluate.n_boot=10", "--set",
+                               "evaluate.n_splits=3"]])
+    except SystemExit as exc:
+        assert not exc.code
+    return root / "run", ds
+
+
+def test_export_of_a_stimulated_run_takes_the_model_trained_on_every_subject(bilstm_run, tmp_path, capsys):
     import json
 
-    ds = _clinic(tmp_path / "clinic")
-    code, _, err = _stim_run(ds, tmp_path / "run", capsys, "evaluate.models=[attention_bilstm]", "train.epochs=1",
-                             "model.params.n_members=1")
-    assert code == 0, err
-    code, out, err = _cli(["export", tmp_path / "run", "--onnx", tmp_path / "mass.onnx"], capsys)
+    code, out, err = _cli(["export", bilstm_run[0], "--onnx", tmp_path / "mass.onnx"], capsys)
     assert code == 0, err
     # was: fold 10Hz-k0 (the first by name): one frequency, two thirds of the subjects, not what predict uses
     assert "fold final-all" in out, out
@@ -308,3 +322,30 @@ def test_unequal_classes_get_their_balanced_accuracy_in_the_report(tmp_path, cap
     intra = pred[(pred["condition"] == "ds/intra/3class") & (pred["model"] == "lda")]  # one fold: its own score
     assert conds["ds/intra/3class"]["lda"]["balanced_accuracy"]["mean"] == pytest.approx(
         balanced_accuracy_score(intra["truth"], intra["prediction"]))
+
+
+# ------------------------------------------------------------------ covariates named with their unit, in another
+@pytest.mark.parametrize("given", ["height (cm)=1.62,weight [kg]=70", "height (cm)=162,weight [kg]=70000"])
+def test_predict_holds_a_covariate_named_with_its_unit_to_the_range_in_that_unit(bilstm_run, tmp_path, capsys,
+                                                                                 given):
+    run, ds = bilstm_run
+    files = [ds / f"S001_{m}_{f}.h5" for m in ("RF", "BF") for f in ("10", "25")]
+    code, _, err = _cli(["predict", run, *files, "--covariates", f"age=54,sex=F,{given}", "--out",
+                         tmp_path / "pred"], capsys)
+    line = _one_error_line(code, err)
+    # was: accepted; a height in m (or a weight in g) went into a model trained on cm and kg
+    assert "outside the plausible range" in line and ("[100, 250]" in line or "[25, 300]" in line), line
+
+
+def test_a_clinic_column_with_its_unit_is_held_to_the_range_in_that_unit(tmp_path, capsys):
+    def typo(p):
+        p = p.copy()
+        p.loc[p["subject"] == "S004", "height (cm)"] = 1.83  # typed in m in the cm column
+        return p
+
+    ds = _clinic(tmp_path / "clinic", part_fn=typo)
+    code, _, err = _stim_run(ds, tmp_path / "run", capsys)
+    line = _one_error_line(code, err)
+    # was: trained, S004 1.83 cm tall beside the others' 160-190
+    assert "participants.csv" in line and "subject S004: height (cm)=1.83 is outside the plausible range [100, 250]" \
+        in line, line

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -284,6 +285,31 @@ class EvokedData:
 #: a typo or in another unit (height in cm). ``myoflow predict`` refuses the same ranges.
 PLAUSIBLE_COVARIATES = {"age": (10.0, 110.0), "height": (1.0, 2.5), "weight": (25.0, 300.0), "bmi": (10.0, 70.0)}
 _SEX = {"m", "male", "f", "female", "man", "woman"}
+#: A covariate column named with its unit (``Height (cm)``, ``weight [kg]``): the factor from the units of
+#: :data:`PLAUSIBLE_COVARIATES` to that unit, so the column is held to the same range in its own unit.
+_UNIT_FACTORS = {"age": {"y": 1.0, "yr": 1.0, "yrs": 1.0, "year": 1.0, "years": 1.0},
+                 "height": {"m": 1.0, "cm": 100.0, "mm": 1000.0, "in": 1 / 0.0254},
+                 "weight": {"kg": 1.0, "g": 1000.0, "lb": 1 / 0.45359237, "lbs": 1 / 0.45359237},
+                 "bmi": {"kg/m2": 1.0, "kg/m²": 1.0, "kg/m^2": 1.0}}
+
+
+def plausible_range(name: str) -> tuple[float, float] | None:
+    """The values a person's covariate ``name`` can take, in its own unit; None for one myoflow has no range for.
+
+    ``height`` is in m; ``Height (cm)`` or ``height [mm]`` (a clinic's column, read in its own unit) gets the
+    same range in cm or mm: unchecked, one subject's height typed in m in a cm column trained in silence.
+    """
+    if name in PLAUSIBLE_COVARIATES:
+        return PLAUSIBLE_COVARIATES[name]
+    m = re.fullmatch(r"\s*([A-Za-z]+)\s*[(\[]\s*([^)\]]*?)\s*[)\]]\s*", str(name))
+    if m is None:
+        return None
+    stem, unit = m.group(1).lower(), m.group(2).lower().replace(" ", "")
+    k = _UNIT_FACTORS.get(stem, {}).get(unit)
+    if k is None:
+        return None
+    lo, hi = PLAUSIBLE_COVARIATES[stem]
+    return lo * k, hi * k
 
 
 def muscle_channels(names: Sequence[str], muscle: str) -> list[int]:
@@ -341,7 +367,7 @@ def _check_covariates(parts: pd.DataFrame, covariates: Sequence[str], where: str
                 raise DataError(f"subject {subject}: covariate {name!r} must be a number, got {v!r}", where) from None
             if not np.isfinite(x):
                 raise DataError(f"subject {subject}: covariate {name!r} is missing or not finite ({v!r})", where)
-            lo, hi = PLAUSIBLE_COVARIATES.get(name, (-np.inf, np.inf))
+            lo, hi = plausible_range(name) or (-np.inf, np.inf)
             if not lo <= x <= hi:
                 raise DataError(f"subject {subject}: {name}={x:g} is outside the plausible range [{lo:g}, {hi:g}] "
                                 "(a typo or another unit?)", where)

@@ -26,7 +26,7 @@ from .._rundir import read_fold_json
 from ...preprocess.evoked_combine import combine_frequencies
 from ...models.attention_bilstm import MassLevelClassifier
 from ...preprocess.evoked import (
-    PLAUSIBLE_COVARIATES, EvokedData, _decimate, condition_name, extract_responses, frequencies_label, per_muscle,
+    EvokedData, _decimate, condition_name, extract_responses, frequencies_label, per_muscle, plausible_range,
     response_channel, sequence_epochs,
 )
 
@@ -35,7 +35,6 @@ __all__ = ["parse_covariates", "load_screening_model", "screen", "ScreeningResul
 log = logging.getLogger(__name__)
 
 _REQUIRED = ("age", "sex", "height", "weight")
-_RANGES = PLAUSIBLE_COVARIATES  # the ranges training data are held to
 _KNOWN = {"age", "sex", "height", "weight", "bmi"}  # read in any case, as convert reads the columns
 
 
@@ -83,9 +82,10 @@ def parse_covariates(text: str, required: Sequence[str] = _REQUIRED) -> dict[str
                           + ",".join(f"{k}=…" for k in required))
     if "bmi" not in out and "height" in out and "weight" in out:
         out["bmi"] = out["weight"] / out["height"] ** 2
-    for k, (lo, hi) in _RANGES.items():
-        if k in out and not lo <= out[k] <= hi:
-            raise ConfigError(f"covariate {k}={out[k]:g} is outside the plausible range [{lo:g}, {hi:g}]")
+    for k, x in out.items():
+        rng = plausible_range(k) if k != "sex" else None  # 'height (cm)' is held to the range in cm
+        if rng is not None and not rng[0] <= x <= rng[1]:
+            raise ConfigError(f"covariate {k}={x:g} is outside the plausible range [{rng[0]:g}, {rng[1]:g}]")
     return out
 
 
