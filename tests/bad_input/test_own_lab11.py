@@ -349,3 +349,26 @@ def test_a_clinic_column_with_its_unit_is_held_to_the_range_in_that_unit(tmp_pat
     # was: trained, S004 1.83 cm tall beside the others' 160-190
     assert "participants.csv" in line and "subject S004: height (cm)=1.83 is outside the plausible range [100, 250]" \
         in line, line
+
+
+# ------------------------------------------------------------------ one session recorded with two channels
+def test_burst_models_on_recordings_of_other_channels_name_the_layouts_before_training(tmp_path, capsys):
+    from myoflow.containers import Recording
+    from myoflow.io import write_dataset
+
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / 1000.0
+    env = ((t % 4.0) > 1.5) & ((t % 4.0) < 3.5)
+    items = []
+    for s in ("01", "02", "03"):
+        for k, m in enumerate(("VL", "TA")):
+            names = ["EMG1", "EMG2"] if s == "02" else ["EMG"]  # S02's session used the two-channel amplifier
+            x = rng.standard_normal((len(names), t.size)) * (env + 0.03) * 1e-4 * (1 + k)
+            items.append((f"S{s}_{m}", Recording(x, 1000.0, names, units="V", meta={"subject": s, "muscle": m})))
+    ds = write_dataset(tmp_path / "lab", items, None, {"protocol": "t"}).path
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--quick", "--workers", "1",
+                         "--cache-dir", tmp_path / "cache", "--set", "evaluate.models=[lda,emg_cnn_burst]"], capsys)
+    line = _one_error_line(code, err)
+    # was: "bursts_as_samples: 8 burst(s) lack some of the channels ['EMG', 'EMG1', 'EMG2']", inside a fold
+    assert line.startswith(f"error: {ds}: cohort 'lab'") and "['EMG'] (S01_TA and 3 more)" in line, line
+    assert "['EMG1', 'EMG2'] (S02_TA and 1 more)" in line and "--channel-map" in line, line

@@ -137,6 +137,25 @@ def _check_fold_sizes(cfg: MuscleIdConfig, name: str, cohort, folds: list[Fold])
                             "windows_per_burst=null) or record more contractions", where)
 
 
+def _check_burst_layout(cfg: MuscleIdConfig, name: str, md) -> None:
+    """The ``_burst`` models see a burst's channels together, so every recording needs the same channels:
+    a lab whose sessions differ (one channel ``EMG``, a two-channel ``EMG1``/``EMG2`` session) was stopped
+    inside the first fold by "bursts_as_samples: 38 burst(s) lack some of the channels", naming no file."""
+    burst = [m for m in cfg.evaluate.models if m in BURST_MODELS]
+    if not burst or "recording" not in md.columns or "burst_key" not in md.columns:
+        return
+    per_burst = md.groupby(md["burst_key"].astype(str)).agg(
+        layout=("channel", lambda c: tuple(sorted(set(map(str, c))))), recording=("recording", "first"))
+    layouts = {lay: sorted(set(map(str, g["recording"]))) for lay, g in per_burst.groupby("layout")}
+    if len(layouts) > 1:
+        shown = "; ".join(f"{list(lay)} ({recs[0]}" + (f" and {len(recs) - 1} more)" if len(recs) > 1 else ")")
+                          for lay, recs in sorted(layouts.items(), key=lambda kv: -len(kv[1]))[:3])
+        raise DataError(f"cohort {name!r}: evaluate.models {burst} see each burst's channels together and need one "
+                        f"channel layout, but the recordings have {len(layouts)}: {shown}; give every recording the "
+                        "same channels (myoflow convert --channel-map OLD=NEW, or keep one channel), or leave the "
+                        "_burst models out", _cohort_path(cfg, name))
+
+
 class MuscleIdData(dict):
     """Cohort name -> :class:`CohortData` (a dict, so it pickles to worker processes).
 
@@ -286,6 +305,7 @@ class MuscleIdPipeline(Pipeline):
                                         {"cohort": name, "task": task, "scheme": "loso", "train": tr, "test": te,
                                          "held_out": s}, seed_key=f"{name}-loso-{task}-{s}"))
             _check_fold_sizes(cfg, name, cohort, [f for f in out if f.payload["cohort"] == name])
+            _check_burst_layout(cfg, name, md)
             if ev.final_model and any(m.startswith("cnn_lstm") for m in ev.models):
                 all_idx = np.arange(len(cohort.epochs))
                 main = main_task_name(cohort)
