@@ -372,3 +372,17 @@ def test_burst_models_on_recordings_of_other_channels_name_the_layouts_before_tr
     # was: "bursts_as_samples: 8 burst(s) lack some of the channels ['EMG', 'EMG1', 'EMG2']", inside a fold
     assert line.startswith(f"error: {ds}: cohort 'lab'") and "['EMG'] (S01_TA and 3 more)" in line, line
     assert "['EMG1', 'EMG2'] (S02_TA and 1 more)" in line and "--channel-map" in line, line
+
+
+# ------------------------------------------------------------------ a clinic stimulating at one frequency
+def test_a_one_frequency_cohort_headlines_its_frequency_not_a_best_of_one(tmp_path, capsys):
+    import json
+
+    ds = _clinic(tmp_path / "clinic", frequencies=(20.0,))
+    code, out, err = _stim_run(ds, tmp_path / "run", capsys, "evaluate.models=[attention_bilstm,ptp_logreg]",
+                               "train.epochs=1", "model.params.n_members=1")
+    assert code == 0, err
+    labels = [h["label"] for h in json.loads((tmp_path / "run" / "metrics.json").read_text())["headline"]]
+    # was: the attention Bi-LSTM's only row "best single frequency accuracy" (of one), no macro F1
+    assert "clinic: 20 Hz accuracy" in labels and "clinic: 20 Hz macro F1" in labels, labels
+    assert "clinic: best single frequency accuracy" not in labels and "clinic: 20 Hz accuracy" in out, labels
