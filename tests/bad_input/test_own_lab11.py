@@ -386,3 +386,27 @@ def test_a_one_frequency_cohort_headlines_its_frequency_not_a_best_of_one(tmp_pa
     # was: the attention Bi-LSTM's only row "best single frequency accuracy" (of one), no macro F1
     assert "clinic: 20 Hz accuracy" in labels and "clinic: 20 Hz macro F1" in labels, labels
     assert "clinic: best single frequency accuracy" not in labels and "clinic: 20 Hz accuracy" in out, labels
+
+
+# ------------------------------------------------------------------ the stimulator's log of both trains
+def test_an_events_table_keyed_on_frequency_puts_each_trains_pulses_on_its_recording(tmp_path, capsys):
+    from myoflow.io import native
+    from myoflow.simulate.protocols.evoked import simulate_evoked
+
+    recs, _ = simulate_evoked(1, 0, frequencies=(10.0, 25.0), train_s=1.0, n_units=20, fs=2000.0, muscles=("RF",))
+    rows = ["kind,time_s,subject,muscle,frequency"]
+    (tmp_path / "raw").mkdir()
+    for r in recs:
+        f = r.meta["frequency"]
+        t = np.arange(r.n_samples) / r.fs
+        (tmp_path / "raw" / f"S001_RF_{f:g}.csv").write_text(
+            "time,RF (mV)\n" + "".join(f"{a:.5f},{b:.6f}\n" for a, b in zip(t, r.data[0] * 1e3)))
+        rows += [f"stimulus,{s / r.fs:.5f},S001,RF,{f:g}" for s in r.events_of("stimulus")]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{muscle}_{frequency}", "--events",
+                         tmp_path / "log.csv", "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    got = {float(r.meta["frequency"]): r.events_of("stimulus").size
+           for r in (native.load(p) for p in sorted((tmp_path / "ds").glob("*.h5")))}
+    # was: {10.0: 35, 25.0: 35}: the frequency column was kept as an event column, every pulse on both trains
+    assert got == {10.0: 10, 25.0: 25}, got
