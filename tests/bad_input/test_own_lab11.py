@@ -2,13 +2,19 @@
 
 Each test is the smallest input that showed the problem; each fails without its fix.
 
-Tried and already fine (no test added here): muscle-id with 3 subjects (LOSO runs, the small-cohort note, headline,
-report.html and metrics.json agree) and with 4 subjects one of whom lacks a muscle; one subject's muscle recorded
-in two sessions (``{subject}_{muscle}_{session}``); one folder of 1000, 4000 and 10000 Hz single-channel tables
-(resampled to the run's rate); 300 ms bursts (shorter than the 500 ms window); a manifest's ``"VL "`` (the
-trailing space is stripped).
-"""
-from __future__ import annotations
+Tried and already fine (no test added here): muscle-id with 3 subjects (LOSO runs; headline, small-cohort
+note, report.html and metrics.json agree), with 2 (the 3-subject error, then ``evaluate.schemes=[intra]``
+with check-placement on its final model) and with 4 of whom one lacks a muscle; one subject's muscle
+recorded in two sessions (``{subject}_{muscle}_{session}``); one folder of 1000, 4000 and 10000 Hz
+single-channel tables (resampled; check-placement of a 10 kHz file on a 1 kHz run); 300 ms bursts (shorter
+than the 500 ms window); a manifest's ``"VL "`` (stripped) and ``"vl "`` beside ``VL`` (refused at run);
+a recording of 0.4 s (one line naming it); export --onnx of a 3-subject run. Stimulated-mass with its
+own class names under ``mass group``, numeric labels 0/1, ``height (cm)`` and ``weight [kg]`` covariates
+(read in their units, and predict takes them by name), muscles VL/TA instead of RF/BF, 3 and 40 Hz trains
+(the 40 Hz window error names the fitting window), a subject without one frequency, a class with fewer
+subjects than folds (warned, NaN folds named in the report), 9 subjects with 2.5/12.5 Hz (named
+conditions, predict of its .h5 files).
+"""from __future__ import annotations
 
 import logging
 from pathlib import Path
@@ -34,6 +40,18 @@ def _burst_table(path: Path, k: int, seed: int, fs: float = 1000.0, dur: float =
     return path
 
 
+def _muscle_id(tmp_path: Path, capsys, convert: list, models: str = "[lda]", out: str = "run") -> Path:
+    """``myoflow convert CONVERT... --out tmp/ds`` (once), then a quick muscle-id run of ``models`` on it."""
+    if not (tmp_path / "ds").exists():
+        code, _, err = _cli(["convert", *convert, "--out", tmp_path / "ds"], capsys)
+        assert code == 0, err
+    code, _, err = _cli(["run", "muscle-id", "--data", tmp_path / "ds", "--out", tmp_path / out, "--quick",
+                         "--workers", "1", "--cache-dir", tmp_path / "cache", "--set", f"evaluate.models={models}"],
+                        capsys)
+    assert code == 0, err
+    return tmp_path / out
+
+
 # ------------------------------------------------------------------ one subject's muscle named in full
 def test_a_class_recorded_in_one_subject_only_is_named_with_the_class_it_abbreviates(tmp_path, capsys, caplog):
     rows = ["file,subject,muscle"]
@@ -43,13 +61,8 @@ def test_a_class_recorded_in_one_subject_only_is_named_with_the_class_it_abbrevi
             _burst_table(tmp_path / "raw" / f"S{s}_{m}.csv", k, 10 * int(s) + k)
             rows.append(f"S{s}_{m}.csv,S{s},{name}")
     (tmp_path / "raw" / "list.csv").write_text("\n".join(rows) + "\n")
-    code, _, err = _cli(["convert", "--manifest", tmp_path / "raw" / "list.csv", "--out", tmp_path / "ds"], capsys)
-    assert code == 0, err
     with caplog.at_level(logging.WARNING):
-        code, _, err = _cli(["run", "muscle-id", "--data", tmp_path / "ds", "--out", tmp_path / "run", "--quick",
-                             "--workers", "1", "--cache-dir", tmp_path / "cache", "--set", "evaluate.models=[lda]"],
-                            capsys)
-    assert code == 0, err
+        _muscle_id(tmp_path, capsys, ["--manifest", tmp_path / "raw" / "list.csv"])
     # was: nothing said; a 4-class task whose 'Vastus Lateralis' S03's LOSO fold could never predict
     said = [r.getMessage() for r in caplog.records if "recorded in one subject only" in r.getMessage()]
     assert len(said) == 1, said
@@ -77,30 +90,36 @@ def _clinic(root: Path, n: int = 9, frequencies=(10.0, 25.0), part_fn=None, rec_
     return write_dataset(root, items, part, {"protocol": "evoked"}).path
 
 
-def _stim_run(ds: Path, out: Path, capsys, *sets: str) -> tuple[int, str, str]:
+def _stim_argv(ds: Path, out: Path, *sets: str) -> list[str]:
+    """``myoflow run stimulated-mass`` on the clinic's folder, small; ``sets`` are more ``--set`` values."""
     argv = ["run", "stimulated-mass", "--data", ds, "--out", out, "--workers", "1", "--cache-dir", out.parent / "cache",
             "--set", "data.label=mass group",
             "--set", "evaluate.models=[ptp_logreg,covariates_logreg]", "--set", "evaluate.n_boot=50",
             "--set", "evaluate.n_splits=3"]
     for s in sets:
         argv += ["--set", s]
-    return _cli(argv, capsys)
+    return argv
+
+
+def _stim_run(ds: Path, out: Path, capsys, *sets: str) -> tuple[int, str, str]:
+    return _cli(_stim_argv(ds, out, *sets), capsys)
+
+
+def _finished_run(root: Path, *sets: str) -> tuple[Path, Path]:
+    """A finished run of the clinic (for module fixtures, which have no capsys): (run folder, dataset folder)."""
+    from myoflow.cli import main
+
+    ds = _clinic(root / "clinic")
+    try:
+        main([str(a) for a in _stim_argv(ds, root / "run", *sets)])
+    except SystemExit as exc:
+        assert not exc.code
+    return root / "run", ds
 
 
 @pytest.fixture(scope="module")
 def clinic_run(tmp_path_factory):
-    from myoflow.cli import main
-
-    root = tmp_path_factory.mktemp("clinic")
-    ds = _clinic(root / "clinic")
-    try:
-        main([str(a) for a in ["run", "stimulated-mass", "--data", ds, "--out", root / "run", "--workers", "1",
-                               "--cache-dir", root / "cache", "--set", "data.label=mass group", "--set",
-                               "evaluate.models=[ptp_logreg,covariates_logreg]", "--set", "evaluate.n_boot=50",
-                               "--set", "evaluate.n_splits=3"]])
-    except SystemExit as exc:
-        assert not exc.code
-    return root / "run"
+    return _finished_run(tmp_path_factory.mktemp("clinic"))[0]
 
 
 def _report_tables(html_text: str) -> list[list[str]]:
@@ -166,14 +185,8 @@ def test_a_muscle_recorded_on_one_side_only_is_said_to_confound_the_side_task(tm
         for k, m in enumerate(("VL", "BF", "TA")):
             for side in ("L", "R") if m != "VL" else ("L",):  # the lab's VL sensor sits on the left leg only
                 _burst_table(tmp_path / "raw" / f"S{s}_{side}_{m}.csv", k, 100 * int(s) + 10 * k + (side == "R"))
-    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{side}_{muscle}", "--out",
-                         tmp_path / "ds"], capsys)
-    assert code == 0, err
     with caplog.at_level(logging.WARNING):
-        code, _, err = _cli(["run", "muscle-id", "--data", tmp_path / "ds", "--out", tmp_path / "run", "--quick",
-                             "--workers", "1", "--cache-dir", tmp_path / "cache", "--set", "evaluate.models=[lda]"],
-                            capsys)
-    assert code == 0, err
+        _muscle_id(tmp_path, capsys, [tmp_path / "raw", "--pattern", "{subject}_{side}_{muscle}"])
     # was: nothing said; a left-vs-right figure whose VL windows were all 'L' (the muscle gave the side away)
     said = [r.getMessage() for r in caplog.records if "recorded on one side only" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("muscle(s) VL (L) recorded"), said
@@ -204,15 +217,10 @@ def test_burst_vote_and_window_intervals_agree_and_do_not_move_with_another_mode
     for s in ("01", "02", "03", "04"):
         for k, m in enumerate(("VL", "BF", "TA", "GL")):
             _burst_table(tmp_path / "raw" / f"S{s}_{m}.csv", k, 100 * int(s) + k, dur=20.0, step=6.0)
-    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{muscle}", "--out", tmp_path / "ds"],
-                        capsys)
-    assert code == 0, err
     runs = {}
     for models in ("[lda]", "[lda,rf]"):
-        out = tmp_path / f"run{models.count(',')}"
-        code, _, err = _cli(["run", "muscle-id", "--data", tmp_path / "ds", "--out", out, "--quick", "--workers", "1",
-                             "--cache-dir", tmp_path / "cache", "--set", f"evaluate.models={models}"], capsys)
-        assert code == 0, err
+        out = _muscle_id(tmp_path, capsys, [tmp_path / "raw", "--pattern", "{subject}_{muscle}"], models,
+                         f"run{models.count(',')}")
         runs[models] = json.loads((out / "metrics.json").read_text())["summary"]["results"]
     for cond, entry in runs["[lda,rf]"].items():
         for model, e in entry.items():
@@ -252,19 +260,8 @@ def test_predict_reads_a_half_hertz_protocol_off_the_pulses_of_raw_tables(tmp_pa
 @pytest.fixture(scope="module")
 def bilstm_run(tmp_path_factory):
     """A finished stimulated-mass run of the clinic (10 and 25 Hz, the attention Bi-LSTM, a final model)."""
-    from myoflow.cli import main
-
-    root = tmp_path_factory.mktemp("bilstm")
-    ds = _clinic(root / "clinic")
-    try:
-        main([str(a) for a in ["run", "stimulated-mass", "--data", ds, "--out", root / "run", "--workers", "1",
-                               "--cache-dir", root / "cache", "--set", "data.label=mass group", "--set",
-                               "evaluate.models=[attention_bilstm]", "--set", "train.epochs=1", "--set",
-                               "model.params.n_members=1", "--set", "evaluate.n_boot=10", "--set",
-                               "evaluate.n_splits=3"]])
-    except SystemExit as exc:
-        assert not exc.code
-    return root / "run", ds
+    return _finished_run(tmp_path_factory.mktemp("bilstm"), "evaluate.models=[attention_bilstm]", "train.epochs=1",
+                         "model.params.n_members=1")
 
 
 def test_export_of_a_stimulated_run_takes_the_model_trained_on_every_subject(bilstm_run, tmp_path, capsys):
@@ -308,12 +305,7 @@ def test_unequal_classes_get_their_balanced_accuracy_in_the_report(tmp_path, cap
         for k, (m, sessions) in enumerate((("VL", 3), ("BF", 1), ("TA", 1))):  # VL in three sessions, the others one
             for sess in range(1, sessions + 1):
                 _burst_table(tmp_path / "raw" / f"S{s}_{m}_{sess}.csv", k, 100 * int(s) + 10 * k + sess, step=6.0)
-    code, _, err = _cli(["convert", tmp_path / "raw", "--pattern", "{subject}_{muscle}_{session}", "--out",
-                         tmp_path / "ds"], capsys)
-    assert code == 0, err
-    code, _, err = _cli(["run", "muscle-id", "--data", tmp_path / "ds", "--out", tmp_path / "run", "--quick",
-                         "--workers", "1", "--cache-dir", tmp_path / "cache", "--set", "evaluate.models=[lda]"], capsys)
-    assert code == 0, err
+    _muscle_id(tmp_path, capsys, [tmp_path / "raw", "--pattern", "{subject}_{muscle}_{session}"])
     # was: accuracy only (VL's windows count three times); the per-condition table had no balanced accuracy
     heads = [h for h in _report_tables((tmp_path / "run" / "report.html").read_text("utf-8")) if "accuracy" in h]
     assert heads and all("balanced_accuracy" in h for h in heads), heads
