@@ -27,8 +27,8 @@ import pandas as pd
 from ..containers import Recording, Trial
 from ..errors import DataError
 from ._common import (
-    _HINT_UNIT_KEYS, SCALING_KEY, check_file, check_fs, fs_from_times, make_recording, repair_rows, split_unit, to_volts,
-    unique_names,
+    _HINT_UNIT_KEYS, SCALING_KEY, check_file, check_fs, fs_from_times, make_recording, repair_rows, split_unit,
+    to_volts, unique_names,
 )
 
 __all__ = ["read_csv"]
