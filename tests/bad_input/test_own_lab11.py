@@ -14,7 +14,8 @@ own class names under ``mass group``, numeric labels 0/1, ``height (cm)`` and ``
 (the 40 Hz window error names the fitting window), a subject without one frequency, a class with fewer
 subjects than folds (warned, NaN folds named in the report), 9 subjects with 2.5/12.5 Hz (named
 conditions, predict of its .h5 files).
-"""from __future__ import annotations
+"""
+from __future__ import annotations
 
 import logging
 from pathlib import Path
