@@ -403,3 +403,16 @@ def test_an_events_table_keyed_on_frequency_puts_each_trains_pulses_on_its_recor
            for r in (native.load(p) for p in sorted((tmp_path / "ds").glob("*.h5")))}
     # was: {10.0: 35, 25.0: 35}: the frequency column was kept as an event column, every pulse on both trains
     assert got == {10.0: 10, 25.0: 25}, got
+
+
+def test_inspect_of_a_stimulated_folder_gives_its_frequencies(tmp_path, capsys):
+    ds = _clinic(tmp_path / "clinic", n=3, frequencies=(2.5, 10.0))
+    (ds / "S002_RF_10.h5").unlink()  # one train lost
+    import pandas as pd
+
+    idx = pd.read_csv(ds / "index.csv")
+    idx[idx["stem"] != "S002_RF_10"].to_csv(ds / "index.csv", index=False)
+    code, out, err = _cli(["inspect", ds], capsys)
+    assert code == 0, err
+    # was: no word of the trains: the missing 10 Hz recording showed only as 11 items instead of 12
+    assert "frequencies (items): 2.5 Hz (6), 10 Hz (5)" in out, out
