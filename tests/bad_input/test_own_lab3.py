@@ -65,8 +65,9 @@ def test_a_file_copied_under_another_subject_is_named(tmp_path, capsys, caplog):
 
 
 # ------------------------------------------------------------------ stimulated-mass: more folds than subjects
+# (two subjects: no n_splits can work, test_own_lab11.test_two_subjects_are_told_no_split_can_work_...)
 @pytest.mark.parametrize("n_splits,n_subjects,allowed", [(1, 6, "2 to 6 folds"), (7, 6, "2 to 6 folds"),
-                                                       (5, 2, "exactly 2 folds")])  # was "needs 2 to 2 folds"
+                                                       (5, 4, "2 to 4 folds")])
 def test_more_folds_than_subjects_names_the_setting(n_splits, n_subjects, allowed, tmp_path, capsys):
     from myoflow.simulate.protocols.evoked import simulate_evoked
 

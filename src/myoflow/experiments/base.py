@@ -113,6 +113,9 @@ class Pipeline(ABC):
     description: ClassVar[str] = ""
     #: Models ``myoflow export`` takes, in this order, when none is named (the paper's model first).
     export_models: ClassVar[tuple[str, ...]] = ()
+    #: Folds ``myoflow export`` takes first when none is named: a name, or its prefix before ``-`` (``final``
+    #: takes ``final-all`` and ``final-25Hz``), e.g. the fold trained on every subject.
+    export_folds: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def prepare(self, cfg: ExperimentConfig, cache_dir: Path) -> Any:

@@ -40,8 +40,11 @@ def _pick_fold(run_dir: Path, model: str | None, fold: str | None,
                preferred: tuple[str, ...] = (), first: tuple[str, ...] = ()) -> tuple[str, str]:
     # the pipeline's deployable fold(s) first (gait-emg's final-all, trained on every subject: it sorted
     # first by name only while the cohort's folds were sim-k0), then by name
+    def deployable(name: str) -> bool:
+        return any(name == f or name.startswith(f + "-") for f in first)
+
     folds = sorted((p for p in (run_dir / "folds").glob("*") if (p / "result.json").is_file()),
-                   key=lambda p: (p.name not in first, p.name))
+                   key=lambda p: (not deployable(p.name), p.name))
     if not folds:
         raise DataError("no finished folds with checkpoints", str(run_dir))
     for p in folds:

@@ -239,6 +239,9 @@ def make_recording(data: np.ndarray, fs: float, ch_names: Sequence[str] | None, 
 
 
 #: What a reader does with rows holding missing, non-numeric or non-finite values.
+#: A header field or manifest column naming how ADC counts convert to volts (never applied: counts stay a.u.).
+SCALING_KEY = re.compile(r"\b(gain|resolution|scale|scaling|conversion|lsb|adc)\b", re.IGNORECASE)
+
 BAD_ROW_POLICIES = ("error", "drop", "interpolate")
 
 

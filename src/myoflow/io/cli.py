@@ -94,6 +94,13 @@ def _text(d: dict[str, Any], indent: str = "") -> list[str]:
         title = d.get("dataset") or t
         lines.append(f"{indent}{title}: {d['n_items']} item(s) {d['item_types']}")
         lines.append(f"{indent}  sampling rates: {', '.join(map(_fmt_rate, d['sampling_rates'])) or 'n/a'}")
+        if d.get("units"):
+            lines.append(f"{indent}  units (items): {', '.join(f'{u} ({n})' for u, n in d['units'].items())}")
+        if d.get("muscles"):
+            lines.append(f"{indent}  muscles (items): {', '.join(f'{m} ({n})' for m, n in d['muscles'].items())}")
+        if d.get("frequencies"):
+            lines.append(f"{indent}  frequencies (items): "
+                         f"{', '.join(f'{f} ({n})' for f, n in d['frequencies'].items())}")
         for stream, chs in d["channels"].items():
             lines.append(f"{indent}  channels [{stream}]: {_fmt_channels(chs)}")
         if "duration_s" in d:

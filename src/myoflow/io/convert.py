@@ -35,7 +35,7 @@ import pandas as pd
 from .._atomic import atomic_write_text
 from ..containers import Recording, Trial
 from ..errors import DataError
-from ._common import BAD_ROW_POLICIES, dead_stretch
+from ._common import BAD_ROW_POLICIES, SCALING_KEY, dead_stretch
 from .dataset import id_problem
 
 __all__ = ["ConvertItem", "convert", "plan_from_manifest", "plan_from_pattern", "parse_mapping", "FIELDS"]
@@ -291,6 +291,12 @@ def plan_from_manifest(manifest: str | os.PathLike) -> list[ConvertItem]:
         items.append(ConvertItem(f, meta))
     if not items:
         raise DataError("manifest lists no files", str(mpath))
+    scaling = [c for c in table.columns if c != "file" and SCALING_KEY.search(c)]
+    if scaling:
+        # a lab's per-file amplifier gain: kept as metadata like any column, so counts stayed counts in silence
+        log.warning("%s: column(s) %s are kept as metadata only: no sample is scaled by them (files read as a.u. "
+                    "stay ADC counts); convert the counts to volts yourself (value x range / 2^bits / gain), or "
+                    "give their unit (--hint units=uV) if they already are in one", mpath, scaling)
     return items
 
 
@@ -740,7 +746,23 @@ def _check_units_agree(written: Sequence[tuple[str, Any]], rows: Sequence[Mappin
 
 
 #: Columns of an events table that say which item an event belongs to (``stream`` picks a Trial's stream).
-_EVENT_KEYS = ("subject", "session", "trial", "muscle", "side")
+#: ``frequency`` (a stimulated train's, ``--pattern '{subject}_{muscle}_{frequency}'``) is matched as a number:
+#: without it the pulses of a muscle's 10 and 25 Hz trains all went on both recordings.
+_EVENT_KEYS = ("subject", "session", "trial", "muscle", "side", "frequency")
+
+
+def _same_id(cells: np.ndarray, have: Any, key: str) -> np.ndarray:
+    """Which of an events table's ``key`` cells name the item's ``have`` (``10`` names a frequency of 10.0)."""
+    text = "" if have is None else str(have)
+    same = cells == text
+    if key == "frequency" and have is not None:
+        try:
+            target = float(have)
+        except (TypeError, ValueError):
+            return same
+        nums = pd.to_numeric(pd.Series(cells), errors="coerce").to_numpy(float)
+        same |= np.isclose(nums, target)
+    return same
 
 
 def _check_no_copies(written: Sequence[tuple[str, Any]]) -> None:
@@ -848,8 +870,7 @@ def _event_rows(obj: Any, events: pd.DataFrame) -> np.ndarray:
     for k in _EVENT_KEYS:
         if k in events.columns:
             cells = events[k].to_numpy(str)
-            have = meta.get(k)
-            sel &= (cells == "") | (cells == ("" if have is None else str(have)))
+            sel &= (cells == "") | _same_id(cells, meta.get(k), k)
     return sel
 
 
@@ -888,7 +909,7 @@ def _attach_events(written: list[tuple[str, Any]], events: pd.DataFrame) -> list
         why = []
         for k, v in ids.items():
             have = sorted({str(m[k]) for m in (_ids_of(obj) for _, obj in written) if m.get(k) is not None})
-            if str(v) not in have:
+            if not any(_same_id(np.asarray([str(v)]), h, k)[0] for h in have):
                 why.append(f"no converted item has {k} {v!r} (" + (f"items' {k}: {have[:6]}" if have else
                            f"the items carry no {k}: leave the column empty or give the items a {k}") + ")")
         raise DataError(f"{int((~used).sum())} event row(s) match no converted item, e.g. row {row + 2} {ids}"

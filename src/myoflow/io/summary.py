@@ -16,7 +16,7 @@ from .dataset import Dataset
 
 __all__ = ["describe"]
 
-_META_KEYS = ("subject", "session", "muscle", "side", "task", "trial", "condition", "source")
+_META_KEYS = ("subject", "session", "muscle", "side", "task", "trial", "condition", "frequency", "source")
 
 
 def _scalar_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,6 +121,14 @@ def _covariate_summary(per_subject: dict[str, dict]) -> dict[str, Any]:
     return out
 
 
+def _number_first(label: str) -> tuple[float, str]:
+    """Sort key of ``'2.5 Hz'`` by its number (2.5 before 10), labels without one last."""
+    try:
+        return float(label.split()[0]), label
+    except (ValueError, IndexError):
+        return float("inf"), label
+
+
 def _collection(items: Iterable[tuple[str, Any]], name: str | None) -> dict[str, Any]:
     brief: dict[str, Any] = {}
     rates: set[float] = set()
@@ -130,13 +138,24 @@ def _collection(items: Iterable[tuple[str, Any]], name: str | None) -> dict[str,
     subjects: set[str] = set()
     covariates: dict[str, dict] = {}
     kinds: Counter = Counter()
+    # items per unit and per muscle: ADC counts (a.u.) beside volts, or a class of few recordings, at a glance
+    units: Counter = Counter()
+    muscles: Counter = Counter()
+    frequencies: Counter = Counter()  # a stimulated cohort's trains: each recording has its frequency?
     for key, obj in items:
         d = _one(obj)
         kinds[d["type"]] += 1
         recs = d["streams"] if d["type"] == "Trial" else {"": d}
+        if d.get("muscle") is not None:
+            muscles[str(d["muscle"])] += 1
+        if d.get("frequency") is not None:
+            frequencies[f"{d['frequency']:g} Hz" if isinstance(d["frequency"], (int, float)) else
+                        str(d["frequency"])] += 1
         for sname, r in recs.items():
             if "fs" in r:
                 rates.add(r["fs"])
+            if "units" in r:
+                units.update(set(r["units"] if isinstance(r["units"], list) else [r["units"]]))
             if "channels" in r:
                 # Trials: union per stream name; single objects: per item, merged below when equal.
                 group = channels.setdefault(sname or str(key), [])
@@ -171,6 +190,9 @@ def _collection(items: Iterable[tuple[str, Any]], name: str | None) -> dict[str,
         "n_items": len(brief),
         "item_types": dict(kinds),
         "sampling_rates": sorted(rates),
+        "units": dict(sorted(units.items())),
+        "muscles": dict(sorted(muscles.items())),
+        "frequencies": dict(sorted(frequencies.items(), key=lambda kv: _number_first(kv[0]))),
         "channels": channels,
         "subjects": sorted(subjects),
         "events": dict(events),

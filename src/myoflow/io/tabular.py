@@ -27,7 +27,8 @@ import pandas as pd
 from ..containers import Recording, Trial
 from ..errors import DataError
 from ._common import (
-    _HINT_UNIT_KEYS, check_file, check_fs, fs_from_times, make_recording, repair_rows, split_unit, to_volts, unique_names,
+    _HINT_UNIT_KEYS, SCALING_KEY, check_file, check_fs, fs_from_times, make_recording, repair_rows, split_unit,
+    to_volts, unique_names,
 )
 
 __all__ = ["read_csv"]
@@ -872,8 +873,7 @@ def read_csv(
                     "dropped" if bad_rows == "drop" else "interpolated", n_changed)
     if header_meta:
         meta["header"] = header_meta
-        scaling = [k for k in header_meta if re.search(r"\b(gain|resolution|scale|scaling|conversion|lsb|adc)\b",
-                                                       k, re.IGNORECASE)]
+        scaling = [k for k in header_meta if SCALING_KEY.search(k)]
         if scaling and any(unit_of[c] == "a.u." for c in channel_idx):
             # ADC counts with the gain to convert them stated above the table: read as they are, never scaled
             log.warning("%s: the header states %s but the samples are read as they are stored (a.u.): convert the "

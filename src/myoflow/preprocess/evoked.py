@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -114,6 +115,42 @@ def _check_train(stim: np.ndarray, fs: float, frequency_hz: float, src: str | No
                     "events for every pulse", src, missed, stim.size + missed, frequency_hz, fs, stim.size)
 
 
+def _check_events_on_artefact(stim: np.ndarray, rec: Recording, blank_ms: tuple[float, float], src: str | None
+                              ) -> None:
+    """Warn when a recording's own 'stimulus' events miss its stimulation artefacts.
+
+    Blanking and the response window follow the events: events a few ms off the pulses (another clock's
+    times, an offset or a drift in an events table) leave the artefact unblanked inside the window, and its
+    peak became the M-wave's p-p (1.9 mV read as 32 mV for a 1 % drift). Each event is compared with the
+    nearest artefact-detected pulse within half a period; the artefacts must lie inside the blanked
+    ``[-blank_ms[0], +blank_ms[1]]`` ms around their events. Silent where artefacts cannot be detected
+    (under 2 pulses found, or a rate too low for the detector).
+    """
+    from .stimulation import detect_stimuli
+
+    try:
+        found = np.asarray(detect_stimuli(rec, method="artefact"))
+    except DataError:
+        return
+    if found.size < 2 or stim.size < 2:
+        return
+    half = 0.5 * float(np.median(np.diff(stim)))
+    j = np.clip(np.searchsorted(found, stim), 1, found.size - 1)
+    near = np.where(np.abs(found[j - 1] - stim) <= np.abs(found[j] - stim), found[j - 1], found[j])
+    off_ms = 1e3 * (near - stim) / rec.fs
+    matched = np.abs(off_ms) <= 1e3 * half / rec.fs
+    if matched.sum() < max(2, stim.size // 2):
+        return  # the detector found another train (or noise): nothing to compare with
+    off = off_ms[matched]
+    outside = (off < -blank_ms[0] - 1e3 / rec.fs) | (off > blank_ms[1])
+    if outside.mean() > 0.1:
+        log.warning("%s: its 'stimulus' events are off the stimulation artefacts (artefact %+.1f ms from the event "
+                    "at the train's start, %+.1f ms at its end; %d of %d outside the blanked %g..%+g ms): blanking and "
+                    "the response window follow the events, so the M-wave features are measured off the pulses; fix "
+                    "the events' times, or leave the events out to detect the pulses from the artefact",
+                    src, off[0], off[-1], int(outside.sum()), off.size, -blank_ms[0], blank_ms[1])
+
+
 def extract_responses(
     rec: Recording,
     *,
@@ -180,6 +217,8 @@ def extract_responses(
     if frequency_hz:
         # given events too: triggers of another train, or a wrong 'frequency' meta, gave wrong features silently
         _check_train(stim, rec.fs, float(frequency_hz), src, given=not detected)
+    if not detected:
+        _check_events_on_artefact(stim, rec, blank_ms, src)
     rec = blank_artefact(rec, stim, pre_ms=blank_ms[0], post_ms=blank_ms[1], method="interp")
     if highpass_hz:
         rec = highpass(rec, highpass_hz)
@@ -246,6 +285,31 @@ class EvokedData:
 #: a typo or in another unit (height in cm). ``myoflow predict`` refuses the same ranges.
 PLAUSIBLE_COVARIATES = {"age": (10.0, 110.0), "height": (1.0, 2.5), "weight": (25.0, 300.0), "bmi": (10.0, 70.0)}
 _SEX = {"m", "male", "f", "female", "man", "woman"}
+#: A covariate column named with its unit (``Height (cm)``, ``weight [kg]``): the factor from the units of
+#: :data:`PLAUSIBLE_COVARIATES` to that unit, so the column is held to the same range in its own unit.
+_UNIT_FACTORS = {"age": {"y": 1.0, "yr": 1.0, "yrs": 1.0, "year": 1.0, "years": 1.0},
+                 "height": {"m": 1.0, "cm": 100.0, "mm": 1000.0, "in": 1 / 0.0254},
+                 "weight": {"kg": 1.0, "g": 1000.0, "lb": 1 / 0.45359237, "lbs": 1 / 0.45359237},
+                 "bmi": {"kg/m2": 1.0, "kg/m²": 1.0, "kg/m^2": 1.0}}
+
+
+def plausible_range(name: str) -> tuple[float, float] | None:
+    """The values a person's covariate ``name`` can take, in its own unit; None for one myoflow has no range for.
+
+    ``height`` is in m; ``Height (cm)`` or ``height [mm]`` (a clinic's column, read in its own unit) gets the
+    same range in cm or mm: unchecked, one subject's height typed in m in a cm column trained in silence.
+    """
+    if name in PLAUSIBLE_COVARIATES:
+        return PLAUSIBLE_COVARIATES[name]
+    m = re.fullmatch(r"\s*([A-Za-z]+)\s*[(\[]\s*([^)\]]*?)\s*[)\]]\s*", str(name))
+    if m is None:
+        return None
+    stem, unit = m.group(1).lower(), m.group(2).lower().replace(" ", "")
+    k = _UNIT_FACTORS.get(stem, {}).get(unit)
+    if k is None:
+        return None
+    lo, hi = PLAUSIBLE_COVARIATES[stem]
+    return lo * k, hi * k
 
 
 def muscle_channels(names: Sequence[str], muscle: str) -> list[int]:
@@ -303,7 +367,7 @@ def _check_covariates(parts: pd.DataFrame, covariates: Sequence[str], where: str
                 raise DataError(f"subject {subject}: covariate {name!r} must be a number, got {v!r}", where) from None
             if not np.isfinite(x):
                 raise DataError(f"subject {subject}: covariate {name!r} is missing or not finite ({v!r})", where)
-            lo, hi = PLAUSIBLE_COVARIATES.get(name, (-np.inf, np.inf))
+            lo, hi = plausible_range(name) or (-np.inf, np.inf)
             if not lo <= x <= hi:
                 raise DataError(f"subject {subject}: {name}={x:g} is outside the plausible range [{lo:g}, {hi:g}] "
                                 "(a typo or another unit?)", where)

@@ -30,7 +30,7 @@ epochs are aligned to the stimulus rather than to the artefact's peak.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -229,17 +229,24 @@ def group_trains(stimuli: np.ndarray, fs: float, gap_factor: float = 2.5) -> tup
     return train.astype(np.int64), (s - first) / fs, fs / med
 
 
-def pulse_rate(rec: Recording) -> tuple[float, int]:
+def pulse_rate(rec: Recording, choices: Sequence[float] | None = None) -> tuple[float, int]:
     """A recording's stimulation rate read off its pulses, rounded to 1 Hz, and the number of pulses it rests on.
 
     The pulses are its ``stimulus`` events, else those detected from the artefact; the rate is
     :func:`group_trains`' within-train rate (NaN with fewer than 2 pulses). What a recording whose
     ``frequency`` nobody stated is taken to be stimulated at (a folder cohort, a new person in ``predict``).
+    ``choices`` (Hz, e.g. the frequencies a run was trained on): the rate is the one of them within 10 % of
+    the pulses' rate (the tolerance the pipeline checks a stated frequency with), so a 2.5 or 12.5 Hz protocol
+    is not read as 2 or 12 Hz; rounded to 1 Hz when none is.
     """
     stim = rec.events_of("stimulus")
     if stim.size < 2:
         stim = np.asarray(detect_stimuli(rec, method="artefact"))
     _, _, est = group_trains(np.sort(stim), rec.fs)
+    if choices is not None and np.isfinite(est):
+        near = [float(c) for c in choices if abs(est / float(c) - 1.0) <= 0.10]
+        if near:
+            return min(near, key=lambda c: abs(est - c)), int(stim.size)
     return float(np.round(est)), int(stim.size)
 
 

@@ -188,7 +188,12 @@ def _conditions_table(conditions: dict[str, Any]) -> str:
         # counts (n, n_*) are bookkeeping, not metrics with a spread
         keys = sorted({k for ms in models.values() for k in ms if k != "n" and not k.startswith("n_")})
         keys = [k for k in preferred if k in keys] + [k for k in keys if k not in preferred]
-        keys = keys[:6]
+        # at most 6 columns, but a per-class family (recall_<class>) is shown whole or not at all: cut after
+        # its first classes, the table gave the recall of two of three classes and hid the third
+        shown = keys[:6]
+        for fam in {k.split("_", 1)[0] + "_" for k in shown if k.startswith("recall_")}:
+            shown += [k for k in keys[6:] if k.startswith(fam)]
+        keys = shown
         rows = []
         for model in sorted(models):
             row = [model]

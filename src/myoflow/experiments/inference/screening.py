@@ -26,7 +26,7 @@ from .._rundir import read_fold_json
 from ...preprocess.evoked_combine import combine_frequencies
 from ...models.attention_bilstm import MassLevelClassifier
 from ...preprocess.evoked import (
-    PLAUSIBLE_COVARIATES, EvokedData, _decimate, condition_name, extract_responses, frequencies_label, per_muscle,
+    EvokedData, _decimate, condition_name, extract_responses, frequencies_label, per_muscle, plausible_range,
     response_channel, sequence_epochs,
 )
 
@@ -35,7 +35,6 @@ __all__ = ["parse_covariates", "load_screening_model", "screen", "ScreeningResul
 log = logging.getLogger(__name__)
 
 _REQUIRED = ("age", "sex", "height", "weight")
-_RANGES = PLAUSIBLE_COVARIATES  # the ranges training data are held to
 _KNOWN = {"age", "sex", "height", "weight", "bmi"}  # read in any case, as convert reads the columns
 
 
@@ -83,9 +82,10 @@ def parse_covariates(text: str, required: Sequence[str] = _REQUIRED) -> dict[str
                           + ",".join(f"{k}=…" for k in required))
     if "bmi" not in out and "height" in out and "weight" in out:
         out["bmi"] = out["weight"] / out["height"] ** 2
-    for k, (lo, hi) in _RANGES.items():
-        if k in out and not lo <= out[k] <= hi:
-            raise ConfigError(f"covariate {k}={out[k]:g} is outside the plausible range [{lo:g}, {hi:g}]")
+    for k, x in out.items():
+        rng = plausible_range(k) if k != "sex" else None  # 'height (cm)' is held to the range in cm
+        if rng is not None and not rng[0] <= x <= rng[1]:
+            raise ConfigError(f"covariate {k}={x:g} is outside the plausible range [{rng[0]:g}, {rng[1]:g}]")
     return out
 
 
@@ -194,7 +194,9 @@ class ScreeningResult:
     frequencies: tuple[float, ...]
 
 
-def _recording_key(rec: Recording, muscles: Sequence[str]) -> tuple[str, float]:
+def _recording_key(rec: Recording, muscles: Sequence[str], frequencies: Sequence[float] = ()) -> tuple[str, float]:
+    """(muscle, frequency) of a new person's recording; a frequency read off the pulses is the one of the run's
+    ``frequencies`` it matches (:func:`~myoflow.preprocess.stimulation.pulse_rate`)."""
     from ...preprocess.evoked import muscle_channels
     from ...preprocess.stimulation import pulse_rate
 
@@ -209,7 +211,7 @@ def _recording_key(rec: Recording, muscles: Sequence[str]) -> tuple[str, float]:
                         f"muscle={muscles[0]} ...) and pass the .h5", rec.source)
     freq = rec.meta.get("frequency", rec.meta.get("train_frequency"))
     if freq is None:
-        freq = pulse_rate(rec)[0]
+        freq = pulse_rate(rec, frequencies or None)[0]
     return str(muscle), float(freq)
 
 
@@ -236,7 +238,7 @@ def screen(run_dir: str | Path, recordings: Sequence[Recording], covariates: dic
     muscles = probe.muscles
     keyed: dict[tuple[str, float], Recording] = {}
     for rec in per_muscle(recordings, muscles):
-        k = _recording_key(rec, muscles)
+        k = _recording_key(rec, muscles, probe.frequencies)
         if k in keyed:
             raise DataError(f"two recordings of {k[0]} at {k[1]:g} Hz", rec.source)
         keyed[k] = rec

@@ -130,6 +130,14 @@ def grid_tasks(md: pd.DataFrame) -> dict[str, np.ndarray]:
         tasks["4class"] = np.asarray([f"{s}-{m}" for s, m in zip(side, muscle)], dtype=str)
         tasks["muscle"] = muscle.astype(str)
         tasks["side"] = side.astype(str)
+        sides = pd.Series(side).groupby(muscle).unique()
+        one = {str(m): str(v[0]) for m, v in sides.items() if len(v) == 1}
+        if one and len(one) < len(sides):
+            # the side task then rewards recognising that muscle: its windows are all of one side
+            log.warning("muscle(s) %s recorded on one side only (the others on both): their windows tell the side "
+                        "by the muscle, so the left-vs-right figure partly scores recognising the muscle; for a "
+                        "clean side figure leave them out of the folder", ", ".join(f"{m} ({v})"
+                                                                           for m, v in sorted(one.items())))
     else:
         if "side" in md.columns and md["side"].isna().any() and md["side"].dropna().nunique() >= 2:
             # a side on some recordings only: the task silently became the muscle alone for everybody

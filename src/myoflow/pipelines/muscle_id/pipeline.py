@@ -93,6 +93,36 @@ def _warn_one_class_subjects(cohort: str, task: str, md, y) -> list[str]:
     return lone
 
 
+def _initials(name: str) -> str:
+    """``'Vastus Lateralis'`` -> ``'VL'``: the abbreviation a lab writes for a muscle named in full."""
+    words = re.findall(r"[A-Za-z]+", name)
+    return "".join(w[0] for w in words).upper() if len(words) > 1 else ""
+
+
+def _warn_unseen_loso_classes(cohort: str, task: str, md, y) -> list[str]:
+    """Warn about classes recorded in one subject only: leave-one-subject-out never trains on them when
+    that subject is held out, so its windows of that class are scored wrong whatever the model does.
+
+    Often a naming slip ('Vastus Lateralis' in one subject, 'VL' in the others): the warning names the class
+    whose initials it matches. Returns those classes (sorted).
+    """
+    subj = md["subject"].astype(str).to_numpy()
+    labels = np.asarray(y).astype(str)
+    per = pd.Series(subj).groupby(labels).unique()
+    lone = sorted(c for c, s in per.items() if len(s) == 1)
+    if lone and len(per) > 1:
+        abbrev = {c.upper(): c for c in per.index}
+        said = []
+        for c in lone:
+            like = abbrev.get(_initials(c))
+            said.append(f"{c!r} (only {per[c][0]}" + (f"; {like!r} in the others?)" if like and like != c else ")"))
+        log.warning("cohort %s, task %s: %s recorded in one subject only: leave-one-subject-out never trains on "
+                    "such a class when testing that subject, so those windows are never classified right; if it "
+                    "is another name of a muscle, give its recordings that name when converting (the manifest's "
+                    "or pattern's muscle)", cohort, task, ", ".join(said))
+    return lone
+
+
 def _check_fold_sizes(cfg: MuscleIdConfig, name: str, cohort, folds: list[Fold]) -> None:
     """A fold whose training set holds no more windows than classes cannot be fitted (LDA refuses it with a
     scikit-learn traceback from inside the fold); say so before any training, naming the cohort's folder."""
@@ -105,6 +135,25 @@ def _check_fold_sizes(cfg: MuscleIdConfig, name: str, cohort, folds: list[Fold])
             raise DataError(f"cohort {name!r}: fold {f.id} trains on {len(y)} window(s) of {k} class(es), too few "
                             f"to fit a classifier; take every window of each burst (--set data.{name}."
                             "windows_per_burst=null) or record more contractions", where)
+
+
+def _check_burst_layout(cfg: MuscleIdConfig, name: str, md) -> None:
+    """The ``_burst`` models see a burst's channels together, so every recording needs the same channels:
+    a lab whose sessions differ (one channel ``EMG``, a two-channel ``EMG1``/``EMG2`` session) was stopped
+    inside the first fold by "bursts_as_samples: 38 burst(s) lack some of the channels", naming no file."""
+    burst = [m for m in cfg.evaluate.models if m in BURST_MODELS]
+    if not burst or "recording" not in md.columns or "burst_key" not in md.columns:
+        return
+    per_burst = md.groupby(md["burst_key"].astype(str)).agg(
+        layout=("channel", lambda c: tuple(sorted(set(map(str, c))))), recording=("recording", "first"))
+    layouts = {lay: sorted(set(map(str, g["recording"]))) for lay, g in per_burst.groupby("layout")}
+    if len(layouts) > 1:
+        shown = "; ".join(f"{list(lay)} ({recs[0]}" + (f" and {len(recs) - 1} more)" if len(recs) > 1 else ")")
+                          for lay, recs in sorted(layouts.items(), key=lambda kv: -len(kv[1]))[:3])
+        raise DataError(f"cohort {name!r}: evaluate.models {burst} see each burst's channels together and need one "
+                        f"channel layout, but the recordings have {len(layouts)}: {shown}; give every recording the "
+                        "same channels (myoflow convert --channel-map OLD=NEW, or keep one channel), or leave the "
+                        "_burst models out", _cohort_path(cfg, name))
 
 
 class MuscleIdData(dict):
@@ -234,6 +283,7 @@ class MuscleIdPipeline(Pipeline):
                                         {"cohort": name, "task": task, "scheme": "intra-channel",
                                          "train": tr, "test": te}, seed_key=f"{name}-intra-channel-{task}-r{r}"))
                 if "loso" in schemes:
+                    _warn_unseen_loso_classes(name, shown, md, y)
                     if len(subjects) < 3:
                         raise DataError(f"cohort {name!r} has {len(subjects)} subject(s); "
                                         "leave-one-subject-out needs at least 3 (2 to train and validate); "
@@ -255,6 +305,7 @@ class MuscleIdPipeline(Pipeline):
                                         {"cohort": name, "task": task, "scheme": "loso", "train": tr, "test": te,
                                          "held_out": s}, seed_key=f"{name}-loso-{task}-{s}"))
             _check_fold_sizes(cfg, name, cohort, [f for f in out if f.payload["cohort"] == name])
+            _check_burst_layout(cfg, name, md)
             if ev.final_model and any(m.startswith("cnn_lstm") for m in ev.models):
                 all_idx = np.arange(len(cohort.epochs))
                 main = main_task_name(cohort)
@@ -601,10 +652,16 @@ def _prediction_frame(md: pd.DataFrame, truth: np.ndarray, pred: np.ndarray, pro
 def _fold_metrics(frame: pd.DataFrame) -> dict[str, float]:
     from .summary import burst_votes
 
+    from ...evaluate.metrics import classification_metrics
+
     correct = frame["truth"] == frame["prediction"]
     votes = burst_votes(frame)
     return {
         "accuracy": float(correct.mean()),
+        # classes of unequal size (a muscle recorded in three sessions, another in one): accuracy weights each
+        # by its windows, this weights them equally; the report's table shows both
+        "balanced_accuracy": classification_metrics(frame["truth"].to_numpy(),
+                                                    frame["prediction"].to_numpy())["balanced_accuracy"],
         "burst_vote_accuracy": float((votes["truth"] == votes["prediction"]).mean()),
         "n_windows": float(len(frame)),
         "n_bursts": float(len(votes)),

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ...evaluate.bootstrap import cluster_bootstrap, cluster_sums
 from ...evaluate.metrics import classification_metrics
+from ...train.seeding import derive_seed
 from .tasks import MAIN_TASK_PATTERN
 
 __all__ = ["burst_votes", "cluster_bootstrap_accuracy", "collapse_predictions", "summarize_results", "label_order",
@@ -114,12 +115,15 @@ def _per_subject(df: pd.DataFrame, votes: pd.DataFrame, n_boot: int, rng: np.ran
     return rows
 
 
-def _model_summary(df: pd.DataFrame, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+def _model_summary(df: pd.DataFrame, n_boot: int, seed: int) -> dict[str, Any]:
+    # The window and burst-vote intervals draw the same subjects (one seed, same subjects): with one window
+    # per burst they are one number and must show one interval (a shared stream gave two).
     correct = (df["truth"] == df["prediction"]).to_numpy()
-    point, lo, hi = cluster_bootstrap_accuracy(correct, df["subject"].to_numpy(), n_boot, rng)
+    point, lo, hi = cluster_bootstrap_accuracy(correct, df["subject"].to_numpy(), n_boot, seed)
     votes = burst_votes(df)
     vcorrect = (votes["truth"] == votes["prediction"]).to_numpy()
-    vpoint, vlo, vhi = cluster_bootstrap_accuracy(vcorrect, votes["subject"].to_numpy(), n_boot, rng)
+    vpoint, vlo, vhi = cluster_bootstrap_accuracy(vcorrect, votes["subject"].to_numpy(), n_boot, seed)
+    rng = np.random.default_rng(seed)
     labels = label_order(set(df["truth"]) | set(df["prediction"]))
     cm = classification_metrics(df["truth"].to_numpy(), df["prediction"].to_numpy(), labels=labels)
     vcm = classification_metrics(votes["truth"].to_numpy(), votes["prediction"].to_numpy(), labels=labels)
@@ -154,7 +158,6 @@ def summarize_results(predictions: pd.DataFrame, task_maps: dict[str, dict[str, 
         ``results[condition][model]`` (see :func:`_model_summary`) and ``table``
         (flat rows: cohort, scheme, task, model, accuracy with CI, burst vote, ...).
     """
-    rng = np.random.default_rng(seed)
     results: dict[str, dict[str, Any]] = {}
     table: list[dict[str, Any]] = []
     if predictions is None or len(predictions) == 0:
@@ -170,7 +173,9 @@ def summarize_results(predictions: pd.DataFrame, task_maps: dict[str, dict[str, 
     for frame in frames:
         for (condition, model), df in frame.groupby(["condition", "model"], sort=True):
             df = df.dropna(axis=1, how="all").reset_index(drop=True)
-            entry = _model_summary(df, n_boot, rng)
+            # a seed per condition and model: one model's intervals do not move when another model or
+            # condition is added to the run
+            entry = _model_summary(df, n_boot, derive_seed(seed, condition, model))
             if "derived_from" in df.columns:
                 entry["derived_from"] = str(df["derived_from"].iloc[0])
             results.setdefault(condition, {})[model] = entry

@@ -295,6 +295,9 @@ class StimulatedMassPipeline(Pipeline):
     name = "stimulated-mass"
     config_class = StimulatedMassConfig
     description = "Seed 000: attention Bi-LSTM + covariates on electrically evoked sEMG (Khan et al.)"
+    # the model trained on every subject (final-all, or final-<condition>), as `myoflow predict` uses: the first
+    # fold by name was 10Hz-k0, one frequency and two thirds of the subjects
+    export_folds = (FINAL,)
 
     # ---------------------------------------------------------------- data
     def prepare(self, cfg: StimulatedMassConfig, cache_dir: Path) -> EvokedData:
@@ -310,20 +313,34 @@ class StimulatedMassPipeline(Pipeline):
         for c in ev.conditions:
             condition_frequencies(c, data.frequencies)  # validates the names
         md = data.participants[["subject", "label"]].reset_index(drop=True)
+        where = None if cfg.data.source == "simulate" else str(cfg.data.path)
+        counts = md["label"].value_counts()
+        per_class = {str(c): int(n) for c, n in counts.items()}
+        # Every subject-wise fold trains on a subset of some leave-one-subject-out training set, so when
+        # holding out one subject leaves one class (2 subjects; a class of one subject beside one other
+        # class), no n_splits or splitter gives every fold two classes: say so before the settings' errors
+        # send the user from one to the other.
+        lone = [str(s) for s in md["subject"] if md["label"][md["subject"] != s].nunique() < 2]
+        if lone:
+            rest = md["label"][md["subject"] != lone[0]]
+            rest = f"all of class {str(rest.iloc[0])!r}" if len(rest) else "none"
+            raise DataError(f"cohort of {md['subject'].nunique()} subject(s) (subjects per class: {per_class}): "
+                            f"without subject {lone[0]} the others are {rest}, so no subject-wise split "
+                            "(any evaluate.n_splits or evaluate.splitter) trains on two classes; add subjects, "
+                            "at least two of each class", where)
         if ev.splitter == "loso":
             splitter = LeaveOneSubjectOut()
         else:
             n_subj = int(md["subject"].nunique())
             if not 2 <= ev.n_splits <= n_subj:
-                # the splitter's own error names neither the setting nor the way out
-                allowed = "exactly 2 folds" if n_subj == 2 else f"2 to {n_subj} folds"
-                raise ConfigError(f"config: evaluate.n_splits={ev.n_splits}: subject-wise k-fold needs {allowed} "
-                                  f"(the cohort has {n_subj} subjects); set e.g. --set "
+                # the splitter's own error names neither the setting nor the way out (n_subj >= 3 here: two
+                # subjects were refused above)
+                raise ConfigError(f"config: evaluate.n_splits={ev.n_splits}: subject-wise k-fold needs 2 to {n_subj} "
+                                  f"folds (the cohort has {n_subj} subjects); set e.g. --set "
                                   f"evaluate.n_splits={min(max(n_subj, 2), 5)}, or evaluate.splitter=loso")
             splitter = SubjectKFold(n_splits=ev.n_splits, stratify=True, shuffle=True, seed=cfg.seed)
         splits = list(splitter.split(md, y=md["label"].to_numpy()))
         subj = md["subject"].to_numpy()
-        counts = md["label"].value_counts()
         rare = {str(c): int(n) for c, n in counts.items() if n < len(splits)}
         if rare:
             # a class with fewer subjects than folds is absent from some test folds: its recall is undefined
@@ -336,10 +353,9 @@ class StimulatedMassPipeline(Pipeline):
             if len(present) < 2:  # every classifier needs two classes to train on: fail before any training
                 raise DataError(
                     f"cohort too small for {len(splits)} subject-wise folds: fold {k} trains on subject(s) "
-                    f"{subj[tr].tolist()[:6]}, all of class {present[0]!r} (subjects per class: "
-                    f"{ {str(c): int(n) for c, n in counts.items()} }); every training fold needs two classes, so "
-                    "add subjects of the rarer class(es) or change evaluate.n_splits / evaluate.splitter",
-                    None if cfg.data.source == "simulate" else str(cfg.data.path))
+                    f"{subj[tr].tolist()[:6]}, all of class {present[0]!r} (subjects per class: {per_class}); "
+                    "every training fold needs two classes: --set evaluate.splitter=loso (each fold trains on all "
+                    "subjects but one), or add subjects of the rarer class(es)", where)
         if cfg.tune.enabled:  # fail before any training when the inner folds cannot be formed
             val_fraction = (cfg.model.params or {}).get("val_fraction", cfg.train.val_fraction)
             smallest = min(len(tr) for tr, _ in splits)
