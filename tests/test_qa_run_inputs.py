@@ -115,10 +115,12 @@ def test_participants_covariates_checked_and_file_named(case, evoked, tmp_path):
 
 
 def test_predict_and_training_share_the_plausible_ranges():
-    from myoflow.experiments.inference.screening import _RANGES
-    from myoflow.preprocess.evoked import PLAUSIBLE_COVARIATES
+    # one home for the ranges: predict's covariate check reads training's plausible_range, not a copy
+    from myoflow.experiments.inference import screening
+    from myoflow.preprocess import evoked
 
-    assert _RANGES is PLAUSIBLE_COVARIATES
+    assert screening.plausible_range is evoked.plausible_range
+    assert evoked.plausible_range("height") == evoked.PLAUSIBLE_COVARIATES["height"]
 
 
 # ------------------------------------------------------------------ muscle-id whole recordings

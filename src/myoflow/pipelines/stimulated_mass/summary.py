@@ -204,7 +204,7 @@ def headline_rows(summary: dict[str, Any]) -> list[Headline]:
 
     def get(cond, model, metric):
         e = conds.get(cond, {}).get(model)
-        if not e:
+        if not e or metric not in e:  # an older or partial summary without that metric: no row, no KeyError
             return None, None
         ci = e.get(f"{metric}_ci")
         return e[metric], (tuple(ci) if ci and all(np.isfinite(ci)) else None)
