@@ -245,3 +245,11 @@ def test_readme_gait_predict_line_runs_on_a_converted_folder(tmp_path, monkeypat
     guide = (ROOT / "docs" / "guides" / "own-data.md").read_text()
     assert f"myoflow predict RUN_DIR {trial.as_posix()}" in guide
     assert f"`{cohort}_{stem}_torque_based_cycles.csv`" in guide and f"{cohort}_{stem}_torque_based_cycles.csv" in written
+
+
+def test_readme_layout_names_every_package():
+    """The README's Layout block lists every subpackage of src/myoflow (biomech/ and validation/ were missing)."""
+    (layout,) = [b for b in fenced(ROOT / "README.md", "") if b.startswith("src/myoflow/")]
+    named = set(re.findall(r"^  (\w+)/", layout, flags=re.M))
+    packages = {p.parent.name for p in (ROOT / "src" / "myoflow").glob("*/__init__.py")}
+    assert packages <= named, sorted(packages - named)
