@@ -253,3 +253,21 @@ def test_readme_layout_names_every_package():
     named = set(re.findall(r"^  (\w+)/", layout, flags=re.M))
     packages = {p.parent.name for p in (ROOT / "src" / "myoflow").glob("*/__init__.py")}
     assert packages <= named, sorted(packages - named)
+
+
+def test_docs_home_links_every_page_of_the_site():
+    """docs/index.md is where a new user starts: every page of the mkdocs nav is one link away (the pipeline
+    tutorials and the grids guide were not)."""
+    def pages(node):
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, list):
+            for x in node:
+                yield from pages(x)
+        elif isinstance(node, dict):
+            for x in node.values():
+                yield from pages(x)
+
+    nav = set(pages(yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"])) - {"index.md"}
+    linked = set(re.findall(r"\]\(([^)#]+\.md)\)", (ROOT / "docs" / "index.md").read_text()))
+    assert nav <= linked, sorted(nav - linked)
