@@ -271,3 +271,8 @@ def test_docs_home_links_every_page_of_the_site():
     nav = set(pages(yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"])) - {"index.md"}
     linked = set(re.findall(r"\]\(([^)#]+\.md)\)", (ROOT / "docs" / "index.md").read_text()))
     assert nav <= linked, sorted(nav - linked)
+
+
+def test_readme_links_resolve():
+    links = re.findall(r"\]\(([^)#:]+)\)", (ROOT / "README.md").read_text())
+    assert links and all((ROOT / link).exists() for link in links), [k for k in links if not (ROOT / k).exists()]
