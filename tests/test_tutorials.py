@@ -81,6 +81,9 @@ def test_tutorial_runs(page, tmp_path, monkeypatch, shared_data_dir_or_none, cap
     promised = [p for p in re.findall(r"`([^`\s<>*]+\.\w+)`", _BLOCK.sub("", page.read_text("utf-8")))
                 if any(p.startswith(o.rstrip("/") + "/") for o in outs)]
     missing = [p for p in promised if not (tmp_path / p).is_file()]
+    # ... and every fold folder it names (`folds/arms-legs-loso-4class-01`) is in one of its runs
+    folds = re.findall(r"`(folds/[^`\s<>*]+)`", _BLOCK.sub("", page.read_text("utf-8")))
+    missing += [f for f in folds if not any((tmp_path / run / f).is_dir() for run, _ in runs)]
     assert not missing, f"{page.name} names files its commands did not write: {missing}"
     for run, cohort in runs:
         assert (run / "report.html").is_file()
