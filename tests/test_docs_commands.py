@@ -94,6 +94,7 @@ def _bursts(rng, names, fs=1000.0, n=8000, meta=None):
 def _own_data(tmp: Path) -> dict:
     """The files and objects the own-data guide names: S01_biceps.edf, export.csv (4 ch, 60 s at 2 kHz, a time
     column), a table ``df``, two recordings ``rec1``/``rec2`` and a BIDS tree ``BIDS_ROOT``."""
+    pytest.importorskip("edfio", reason="edf extra not installed")
     from myoflow.containers import Recording
     from myoflow.io.edf import write_edf
 
