@@ -277,3 +277,13 @@ def test_docs_home_links_every_page_of_the_site():
 def test_readme_links_resolve():
     links = re.findall(r"\]\(([^)#:]+)\)", (ROOT / "README.md").read_text())
     assert links and all((ROOT / link).exists() for link in links), [k for k in links if not (ROOT / k).exists()]
+
+
+def test_install_page_names_every_format_read():
+    """docs/install.md says what the core reads and which extra adds which format: every suffix ``read`` takes is
+    on it (.npz, WFDB .hea, .Poly5 and .otb+, read by the core, were not)."""
+    from myoflow.io.reader import READERS
+
+    text = (ROOT / "docs" / "install.md").read_text().lower()
+    absent = [s for s in READERS if s != ".otb4" and not re.search(rf"(?<!\w)\.?{re.escape(s[1:])}(?![\w+])", text)]
+    assert not absent, absent
