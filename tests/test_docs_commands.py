@@ -287,3 +287,9 @@ def test_install_page_names_every_format_read():
     text = (ROOT / "docs" / "install.md").read_text().lower()
     absent = [s for s in READERS if s != ".otb4" and not re.search(rf"(?<!\w)\.?{re.escape(s[1:])}(?![\w+])", text)]
     assert not absent, absent
+
+
+def test_documented_environment_variables_are_read():
+    code = "".join(p.read_text() for p in [*(ROOT / "src").rglob("*.py"), *(ROOT / "docs" / "hooks").glob("*.py")])
+    named = {v for page in PAGES for v in re.findall(r"\bMYOFLOW_[A-Z_]+\b", page.read_text())}
+    assert named and all(f'"{v}"' in code for v in named), sorted(v for v in named if f'"{v}"' not in code)
