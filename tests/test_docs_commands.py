@@ -6,8 +6,11 @@ The commands and code are parsed from the pages, so the pages cannot drift from 
 - the Python blocks of the guides (docs/guides/*.md) run, against small files and recordings made here, and
   what their comments say they print or return holds;
 - the YAML of the grids guide validates as a muscle-id config;
-- the extras table of docs/install.md is pyproject.toml's;
-- the README's gait-emg ``myoflow predict`` line runs on a folder written by ``myoflow convert``.
+- the extras table of docs/install.md is pyproject.toml's, the page names every format ``read`` takes, and the
+  README says which extras ``make demo``/``make test`` leave out as the Makefile does;
+- the README's gait-emg ``myoflow predict`` line runs on a folder written by ``myoflow convert``;
+- the README's links resolve, its layout lists every subpackage, the docs home links every page of the site,
+  and every ``MYOFLOW_*`` variable the pages name is read by the code.
 
 The tutorials (tests/test_tutorials.py), the README's bash block (tests/api/test_readme_commands.py) and the
 MNE page (tests/test_docs.py) are run where they are.
@@ -76,7 +79,7 @@ def test_every_documented_option_exists():
                 if opt.startswith("--") and opt not in options:
                     wrong.append(f"{page.relative_to(ROOT)}: myoflow {' '.join(argv[:n])} has no {opt}: {line}")
                 checked += 1
-    assert checked > 100, checked  # the parser found the commands (about 60 lines of them)
+    assert checked > 100, checked  # the parser found the commands (words of about 60 command lines)
     assert not wrong, "\n".join(wrong)
 
 
