@@ -156,6 +156,10 @@ def test_guide_python_blocks_run_as_shown(name, tmp_path, monkeypatch, capsys):
         cols = re.search(r"same burst table\s*\(([^)]*)\)", page.read_text("utf-8")).group(1)
         assert list(ns["bursts"].columns) == [c.strip(" `\n") for c in cols.split(",")]
         assert set(ns["task_rel"].units) == {"1"}  # "fraction of MVC, units "1""
+        from myoflow.errors import DataError
+
+        with pytest.raises(DataError, match="S02"):  # "Transforming another subject's recording is an error."
+            ns["norm"].transform(ns["task"].replace(meta={"subject": "S02"}))
     if name == "plotting.md":
         assert (tmp_path / "bursts.png").stat().st_size > 2000
 
