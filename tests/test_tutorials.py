@@ -55,7 +55,7 @@ def test_every_pipeline_has_a_tutorial():
 def test_tutorial_runs(page, tmp_path, monkeypatch, shared_data_dir_or_none, capsys):
     monkeypatch.chdir(tmp_path)
     text_blocks = blocks(page)
-    runs = []
+    runs, outs = [], set()
     for kind, text in text_blocks:
         if kind == "python":
             exec(compile(text, f"{page.name}:python", "exec"), {"__name__": "__tutorial__"})
@@ -67,6 +67,8 @@ def test_tutorial_runs(page, tmp_path, monkeypatch, shared_data_dir_or_none, cap
                 argv = [a.replace("../shared/data", str(shared_data_dir_or_none)) for a in argv]
             if argv[0] == "run":
                 argv += ["--workers", "1"]
+            if "--out" in argv:
+                outs.add(argv[argv.index("--out") + 1])
             try:
                 main(argv)
             except SystemExit as exc:
@@ -75,6 +77,14 @@ def test_tutorial_runs(page, tmp_path, monkeypatch, shared_data_dir_or_none, cap
             if argv[0] == "run":
                 runs.append((Path(argv[argv.index("--out") + 1]), Path(argv[argv.index("--data") + 1]).name))
     assert runs, f"{page.name} ran no pipeline"
+    # every file the text says a command wrote (`runs/x/report.html`, `screening/prediction_S010_RF.json`) is there
+    promised = [p for p in re.findall(r"`([^`\s<>*]+\.\w+)`", _BLOCK.sub("", page.read_text("utf-8")))
+                if any(p.startswith(o.rstrip("/") + "/") for o in outs)]
+    missing = [p for p in promised if not (tmp_path / p).is_file()]
+    # ... and every fold folder it names (`folds/arms-legs-loso-4class-01`) is in one of its runs
+    folds = re.findall(r"`(folds/[^`\s<>*]+)`", _BLOCK.sub("", page.read_text("utf-8")))
+    missing += [f for f in folds if not any((tmp_path / run / f).is_dir() for run, _ in runs)]
+    assert not missing, f"{page.name} names files its commands did not write: {missing}"
     for run, cohort in runs:
         assert (run / "report.html").is_file()
         rows = json.loads((run / "metrics.json").read_text())["headline"]

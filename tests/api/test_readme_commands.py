@@ -154,8 +154,10 @@ class Quick:
             muscle = re.search(r"_(RF|BF)\.", f).group(1)
             save(next(r for r in recs if r.meta["muscle"] == muscle), self.path(f))
         a = [self.path(a) if a in files or a == args[0] else a for a in args]
-        a += ["--plot", self.path("attention.png")]
         assert self.run(["predict", *a]) == 0
+        # the README's comment: "result + plot: runs/mass/predict/"
+        written = sorted(p.suffix for p in (Path(self.path(args[0])) / "predict").iterdir())
+        assert written == [".json", ".png"], written
 
     def check_placement(self, args):
         from myoflow.io.edf import write_edf
