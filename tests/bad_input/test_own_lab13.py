@@ -17,6 +17,9 @@ import pytest
 from myoflow.containers import Trial
 from myoflow.errors import DataError
 
+from ._builders import cli as _cli
+from .test_own_lab2 import templates  # noqa: F401 (the simulated MUAP template folder)
+
 
 @pytest.fixture(scope="module")
 def walk():
@@ -80,3 +83,70 @@ def test_a_name_that_is_not_a_muscle_with_a_side_is_not_guessed(walk):
     names[0] = "EMG R"  # TA's channel: no muscle in it, must stay unread (left out, never put on a muscle)
     c = _cycles(walk, names)
     assert "TA" not in c.muscles and c.muscles == tuple(names[1:])
+
+
+# ------------------------------------------------------------------ muap-generator: 5 templates, scored on 1 unit
+def test_muap_figures_on_one_held_out_unit_say_so_on_the_console_and_in_the_report(templates, tmp_path, capsys):
+    import json
+
+    from myoflow.io import write_dataset
+
+
+    _, stem, ep, info = templates
+    item = ep.replace(X=np.asarray(ep.X)[:5], y=None if ep.y is None else np.asarray(ep.y)[:5],
+                      metadata=ep.metadata.iloc[:5].reset_index(drop=True))
+    ds = write_dataset(tmp_path / "five", [(stem, item)], None, info).path
+    code, out, err = _cli(["run", "muap-generator", "--data", ds, "--out", tmp_path / "run", "--set", "train.epochs=1",
+                           "--set", "data.real_templates=false", "--set", "evaluate.export_onnx=false"], capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    row = next(r for r in metrics["headline"] if r["label"].endswith(": interpolation nRMSE"))
+    assert row["n"] == metrics["summary"]["interpolation"]["n"] == 1 and row["n_of"] == "held-out units"
+    # was: the console printed "five: interpolation nRMSE  0.547  –" and report.html "mean nRMSE on held-out
+    # units": the n was in metrics.json only
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith(row["label"] + " "))
+    assert f"{row['ours']:.3f}" in line and line.rstrip().endswith("1 held-out unit")
+    assert "note: small sample:" in out and "as few as 1 held-out unit" in out
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert f"<td>{row['ours']:.3f}</td>" in html and "<td>1 held-out unit</td>" in html
+    assert "small sample:" in html and "as few as 1 held-out unit" in html
+
+
+# ------------------------------------------------------------------ gait-emg: one subject, or three
+def _gait_summary(n_groups, group, n_cycles, cond="lab"):
+    per = {m: {"mean": 0.5, "ci_low": None, "ci_high": None} for m in ("TA", "SOL")}
+    e = {"n_groups": n_groups, "group": group, "n_cycles": n_cycles, "r2_ens_pooled": per,
+         "r2_ens_pooled_mean_over_channels": 0.5, "r2_ens_median_mean_over_channels": 0.4}
+    return {"conditions": {cond: {"torque_based": e, "baseline": e}}, "data": {"cohort": "lab"}}
+
+
+def test_gait_headline_figures_carry_the_test_subjects_or_trials_they_rest_on():
+    from myoflow.pipelines.gait_emg.pipeline import GaitEmgPipeline
+
+    rows = GaitEmgPipeline().headline(_gait_summary(3, "subject", 24))
+    scored = [r for r in rows if "R² of ensemble averages" in r.label]
+    assert scored and all((r.n, r.n_of) == (3, "test subjects, 24 cycles") for r in scored)
+    rows = GaitEmgPipeline().headline(_gait_summary(1, "trial", 12, cond="within-subject/cycles"))
+    scored = [r for r in rows if "within-subject/cycles" in r.label]
+    # was: "one subject: test cycles from held-out blocks of cycles", no count of what was held out
+    assert scored and all((r.n, r.n_of) == (1, "test trials, 12 cycles") for r in scored)
+
+
+def test_a_one_subject_gait_run_prints_what_its_figures_rest_on_as_its_report_does(tmp_path, capsys):
+    import json
+
+    code, _, err = _cli(["simulate", "gait", "--out", tmp_path / "lab", "--subjects", "1", "--strides", "12"], capsys)
+    assert code == 0, err
+    code, out, err = _cli(["run", "gait-emg", "--data", tmp_path / "lab", "--out", tmp_path / "run", "--set",
+                           "train.epochs=1", "--workers", "1"], capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    row = next(r for r in metrics["headline"] if "TA R² of ensemble averages, torque-based" in r["label"])
+    assert row["n"] == 1 and row["n_of"].startswith("test trials, ")
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith(row["label"] + " "))
+    shown = f"1 test trial, {row['n_of'].split(', ')[1]}"
+    # was: no n on the console, none in report.html, and no small-sample note (no subject bootstrap to flag)
+    assert f"{row['ours']:.3f}" in line and line.rstrip().endswith(shown)
+    assert "note: small sample:" in out
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert f"<td>{shown}</td>" in html and "small sample:" in html
