@@ -272,6 +272,28 @@ def _suggested_map(names: Sequence[str], paper: Sequence[str]) -> dict[str, str]
 
 _WARNED_UNUSED: set[tuple[str, ...]] = set()  # EMG channel sets already reported as left out
 
+# A side marker in a lab's EMG channel name: 'VL_R', 'GM Rt', 'TA-L', 'TA (L)', 'R_TA', 'Right TA', 'LTA'.
+_SIDE_WORD = {"l": "l", "lt": "l", "left": "l", "r": "r", "rt": "r", "right": "r"}
+_SIDE_RE = "|".join(sorted(_SIDE_WORD, key=len, reverse=True))
+_SIDED_NAME = (re.compile(rf"^(?P<m>.+?)\s*[\[(]\s*(?P<s>{_SIDE_RE})\s*[\])]$", re.IGNORECASE),  # TA (L)
+               re.compile(rf"^(?P<m>.+?)[\s_.\-]+(?P<s>{_SIDE_RE})$", re.IGNORECASE),            # VL_R, GM Rt
+               re.compile(rf"^(?P<s>{_SIDE_RE})[\s_.\-]+(?P<m>.+)$", re.IGNORECASE),            # R_TA, Right TA
+               re.compile(r"^(?P<s>[LR])(?P<m>[A-Z]{2,})$"))                                     # LTA (capitals)
+
+
+def _sided_muscle(name: str, paper: Sequence[str]) -> tuple[str, str] | None:
+    """``(muscle, side)`` for a channel named as one of the ``paper`` muscles with a side marker, else None.
+
+    The muscle part must be one of ``paper`` exactly (case aside): ``'TA_R'`` → ``('TA', 'r')``, while
+    ``'TA_2'`` or ``'EMG R'`` stay unread (a guess there would put a channel on the wrong muscle).
+    """
+    by_upper = {m.upper(): m for m in paper}
+    for pattern in _SIDED_NAME:
+        hit = pattern.match(str(name).strip())
+        if hit and hit.group("m").strip().upper() in by_upper:
+            return by_upper[hit.group("m").strip().upper()], _SIDE_WORD[hit.group("s").lower()]
+    return None
+
 
 def select_muscles(rec: Recording, wanted: Sequence[str] | None, emg_map: Mapping[str, str],
                    paper: Sequence[str], opensim: Mapping[str, str] | Sequence[Mapping[str, str]],
@@ -285,8 +307,19 @@ def select_muscles(rec: Recording, wanted: Sequence[str] | None, emg_map: Mappin
     back = {v.format(s=side): k for table in ([opensim] if isinstance(opensim, Mapping) else opensim)
             for k, v in table.items()}
     names = [back.get(n, n) if n not in paper else n for n in names]
+    # A side marker in the name ('VL_R', 'GM Rt', 'R_TA', 'LTA', 'TA (L)'): this side's channel is read as
+    # the muscle, the other leg's keeps its name (left out). These needed a data.emg_map for every channel.
+    known = list(paper) + [m for m in (wanted or ()) if m not in paper]
+    sided = {c: _sided_muscle(n, known) for c, n in zip(rec.ch_names, names)
+             if n not in known and c not in emg_map}
+    other_leg = [c for c, hit in sided.items() if hit and hit[1] != side]
+    names = [sided[c][0] if sided.get(c) and sided[c][1] == side else n for c, n in zip(rec.ch_names, names)]
     if len(set(names)) != len(names):
-        raise DataError(f"EMG channel names {names} repeat after mapping; fix data.emg_map", rec.source)
+        clash = {n: [c for c, m in zip(rec.ch_names, names) if m == n] for n in names if names.count(n) > 1}
+        raise DataError("EMG channels " + "; ".join(f"{cs} all read as {n!r}" for n, cs in clash.items())
+                        + f" (data.side {side!r}): which one is the muscle is ambiguous; name each in "
+                        "data.emg_map (e.g. {" + f"{clash[next(iter(clash))][0]}: {next(iter(clash))}" + "}) "
+                        "or drop the others when converting", rec.source)
     rec = rec.replace(ch_names=tuple(names))
     if wanted is None:
         wanted = [m for m in paper if m in names]
@@ -294,9 +327,11 @@ def select_muscles(rec: Recording, wanted: Sequence[str] | None, emg_map: Mappin
             guess = _suggested_map(names, paper)
             example = ("--set 'data.emg_map={" + ", ".join(f"{k}: {v}" for k, v in guess.items()) + "}'"
                        " (check each)" if guess else "data.emg_map (e.g. {EMG1: TA})")
-            raise DataError(f"emg stream has none of the muscles {list(paper)} (channels {names}); map its "
+            leg = (f"; {other_leg} are named as the other leg's (data.side is {side!r}: is the EMG the other "
+                   "leg's?)" if other_leg else "")
+            raise DataError(f"emg stream has none of the muscles {list(paper)} (channels {names}{leg}); map its "
                             f"channels with {example} or list them in data.muscles", rec.source)
-        unused = tuple(n for n in names if n not in wanted)
+        unused = tuple(n for n in names if n not in wanted and n not in other_leg)  # the other leg's: expected
         if unused and len(wanted) < len(paper) and unused not in _WARNED_UNUSED:
             # some of the paper's muscles found, other channels passed over: a lab's own names for the rest
             # (Rajagopal's 'tibant_r' before it was mapped) left the run on SOL alone without a word

@@ -103,6 +103,10 @@ class Headline:
     ci: tuple[float, float] | None = None
     paper: float | str | None = None
     note: str = ""
+    #: How many independent items the figure rests on (held-out units, test subjects ...), and what they are
+    #: (a plural noun: "held-out units"); printed beside the figure on the console and in report.html.
+    n: int | None = None
+    n_of: str = ""
 
 
 class Pipeline(ABC):

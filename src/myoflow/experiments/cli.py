@@ -32,18 +32,19 @@ def _echo_headline(name: str, metrics: dict) -> None:
     if not rows:
         click.echo("  (no headline figures)")
         return
+    from ..report.html import cohort_notes, headline_n
+
     w = max(len(r["label"]) for r in rows)
-    click.echo(f"  {'figure':<{w}}  {'myoflow':>9}  {'95% CI':>17}  {'paper':>9}")
+    with_n = any(r.get("n") is not None for r in rows)  # the n each figure rests on, as in report.html
+    click.echo(f"  {'figure':<{w}}  {'myoflow':>9}  {'95% CI':>17}  {'paper':>9}" + ("  n" if with_n else ""))
     for r in rows:
         ours = "–" if r.get("ours") is None else f"{r['ours']:.3f}"
         ci = "" if not r.get("ci") else f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
         paper = r.get("paper")
         paper = "–" if paper is None else (f"{paper:.3f}" if isinstance(paper, float) else str(paper))
-        click.echo(f"  {r['label']:<{w}}  {ours:>9}  {ci:>17}  {paper:>9}")
-    from ..report.html import small_cohort_caveat
-
-    caveat = small_cohort_caveat(metrics)
-    if caveat:
+        click.echo((f"  {r['label']:<{w}}  {ours:>9}  {ci:>17}  {paper:>9}" + (f"  {headline_n(r)}" if with_n
+                                                                                 else "")).rstrip())
+    for caveat in cohort_notes(metrics):
         click.echo(f"  note: {caveat}")
 
 

@@ -573,7 +573,8 @@ def finalize_run(run_dir: Path, cfg: ExperimentConfig, pipeline: Pipeline, data:
     results = load_fold_results(run_dir, folds)
     summary = pipeline.summarize(cfg, data, results)
     headline = [
-        {"label": h.label, "ours": h.ours, "ci": list(h.ci) if h.ci else None, "paper": h.paper, "note": h.note}
+        {"label": h.label, "ours": h.ours, "ci": list(h.ci) if h.ci else None, "paper": h.paper, "note": h.note,
+         **({"n": int(h.n), "n_of": h.n_of} if h.n is not None else {})}
         for h in pipeline.headline(summary)
     ]
     headline = user_headline(cfg, headline)  # a user's cohort: its own name, no paper figures beside it

@@ -104,13 +104,54 @@ def small_cohort_caveat(metrics: dict[str, Any]) -> str | None:
             "(normal subject scores, Hesterberg 2015): read them as that" + tail)
 
 
+def headline_n(row: dict[str, Any]) -> str:
+    """What a headline row rests on, as printed on the console and in report.html: ``'1 held-out unit'``."""
+    n = row.get("n")
+    if n is None:
+        return ""
+    what = str(row.get("n_of") or "")
+    # "1 held-out units" → "1 held-out unit"; a qualified noun ("test subjects, 40 cycles") keeps its head
+    head, sep, rest = what.partition(",")
+    if n == 1 and head.endswith("s"):
+        head = head[:-1]
+    return f"{n} {head}{sep}{rest}".strip()
+
+
+def small_sample_caveat(headline: list[dict[str, Any]]) -> str | None:
+    """One sentence when headline figures rest on fewer than :data:`SMALL_COHORT` items (their ``n``).
+
+    A figure over 1 held-out MUAP or 2 test subjects is one or two cases, not a performance estimate;
+    the row's ``n`` alone (in a column) was easy to pass over, and the console did not show it at all.
+    """
+    small = [r for r in headline if r.get("n") is not None and r["n"] < SMALL_COHORT]
+    if not small:
+        return None
+    least = min(small, key=lambda r: r["n"])
+    which = [r["label"] for r in small if r["n"] == least["n"] and r.get("n_of") == least.get("n_of")]
+    more = f" and {len(which) - 1} more" if len(which) > 1 else ""
+    return (f"small sample: {len(small)} headline figure(s) rest on fewer than {SMALL_COHORT} items, as few as "
+            f"{headline_n(least)} ({which[0]!r}{more}): one item more or fewer can move them far; read them as "
+            "case reports, not as the model's performance")
+
+
+def cohort_notes(metrics: dict[str, Any]) -> list[str]:
+    """The notes printed above the headline figures, on the console and in report.html alike.
+
+    The small-cohort line (subject-bootstrap intervals) when it applies, else the small-sample line
+    (figures over few units, trials or cycles), so that a 3-subject run is not told twice.
+    """
+    note = small_cohort_caveat(metrics) or small_sample_caveat(metrics.get("headline") or [])
+    return [note] if note else []
+
+
 def headline_table(headline: list[dict[str, Any]]) -> str:
     rows = []
+    with_n = any(h.get("n") is not None for h in headline)
     for h in headline:
         ci = h.get("ci")
-        rows.append([h["label"], h.get("ours"), f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else None, h.get("paper"),
-                     h.get("note", "")])
-    return _table(["figure", "myoflow", "95 % CI", "paper", "note"], rows, "headline")
+        rows.append([h["label"], h.get("ours"), f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else None, h.get("paper")]
+                    + ([headline_n(h)] if with_n else []) + [h.get("note", "")])
+    return _table(["figure", "myoflow", "95 % CI", "paper"] + (["n"] if with_n else []) + ["note"], rows, "headline")
 
 
 def _figure_list(run_dir: Path) -> list[tuple[str, Path]]:
@@ -288,8 +329,7 @@ def _metrics_sections(run_dir: Path, metrics: dict[str, Any], name: str) -> list
         sections.append('<p style="background:#fee;border:1px solid #c00;padding:.5rem"><b>Incomplete run</b>: '
                         + html.escape("; ".join(incomplete)) + " (rerun with <code>--resume</code>)</p>")
     sections.append("<h2>Headline figures</h2>")
-    caveat = small_cohort_caveat(metrics)
-    if caveat:
+    for caveat in cohort_notes(metrics):
         sections.append('<p style="background:#ffd;border:1px solid #cc0;padding:.5rem"><b>Note</b>: '
                         + html.escape(caveat) + "</p>")
     sections.append(headline_table(metrics.get("headline", [])) if metrics.get("headline")

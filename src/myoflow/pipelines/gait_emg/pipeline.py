@@ -1156,6 +1156,14 @@ class GaitEmgPipeline(Pipeline):
         name = (summary.get("data") or {}).get("cohort") or SIM
         sim = conds.get(name, {})
         labels = {"torque_based": "torque-based", "baseline": "baseline"}
+
+        def rests_on(e: dict[str, Any]) -> dict[str, Any]:
+            """``n``/``n_of`` of a condition's model entry: its test subjects (or trials) and their cycles."""
+            if "n_groups" not in e:
+                return {}
+            cycles = f", {e['n_cycles']} cycles" if "n_cycles" in e else ""
+            return dict(n=int(e["n_groups"]), n_of=f"test {e.get('group', 'subject')}s{cycles}")
+
         for model in MODELS:
             ens = sim.get(model, {}).get("r2_ens_pooled", {})
             for mus in MUSCLES:
@@ -1167,7 +1175,8 @@ class GaitEmgPipeline(Pipeline):
                 rows.append(Headline(f"{name} {mus} R² of ensemble averages, {labels[model]}", v["mean"], ci,
                                      PAPER_TABLE1[model][mus],
                                      "pooled: ensemble average over all test cycles; 95 % subject-bootstrap CI"
-                                     + (f"; per-subject median {med:.3f}" if med is not None else "")))
+                                     + (f"; per-subject median {med:.3f}" if med is not None else ""),
+                                     **rests_on(sim.get(model, {}))))
         for model in MODELS:
             e = sim.get(model, {})
             if "r2_ens_pooled_mean_over_channels" not in e:
@@ -1176,11 +1185,13 @@ class GaitEmgPipeline(Pipeline):
             # side by side: the pooled figure averages the test subjects' cycles first (the
             # cohort pattern), the median scores each subject's own ensemble average
             rows.append(Headline(f"{name} mean R² of ensemble averages, {labels[model]}, pooled over test subjects",
-                                 e["r2_ens_pooled_mean_over_channels"], None, None, "mean over muscles"))
+                                 e["r2_ens_pooled_mean_over_channels"], None, None, "mean over muscles",
+                                 **rests_on(e)))
             rows.append(Headline(f"{name} mean R² of ensemble averages, {labels[model]}, per-subject median",
                                  e.get("r2_ens_median_mean_over_channels"), None, None,
                                  "median over test subjects, mean over muscles"
-                                 + (f"; per-subject R² quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}" if q else "")))
+                                 + (f"; per-subject R² quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}" if q else ""),
+                                 **rests_on(e)))
         d_ = sim.get("torque_minus_baseline_subject_bootstrap")
         if d_:
             for key, label in (("pooled", "pooled over test subjects"), ("per_subject", "mean of per-subject")):
@@ -1188,7 +1199,8 @@ class GaitEmgPipeline(Pipeline):
                 rows.append(Headline(f"{name} torque-based − baseline, mean R² of ensemble averages, {label}",
                                      v["mean"],
                                      (v["ci_low"], v["ci_high"]), None,
-                                     f"paired subject bootstrap 95 % CI ({d_['n_subjects']} test subjects)"))
+                                     f"paired subject bootstrap 95 % CI ({d_['n_subjects']} test subjects)",
+                                     n=int(d_["n_subjects"]), n_of="test subjects"))
         var = summary.get("variability") or {}
         for key, v in var.items():
             c = v.get("cycle")
@@ -1212,7 +1224,8 @@ class GaitEmgPipeline(Pipeline):
                 for mus, v in e.get("r2_ens_pooled", {}).items():
                     rows.append(Headline(f"{name} {mus} R² of ensemble averages, {labels[model]}, {cond}", v["mean"],
                                          None, None, "one subject: test cycles from held-out "
-                                         + ("trials" if cond.endswith("trials") else "blocks of cycles")))
+                                         + ("trials" if cond.endswith("trials") else "blocks of cycles"),
+                                         **rests_on(e)))
         real_info = (summary.get("data") or {}).get("real")
         real_train = real_info.get("train", "walk36") if isinstance(real_info, dict) else "walk36"
         for cond in sorted(c for c in conds if c.startswith("real/")):
@@ -1224,7 +1237,8 @@ class GaitEmgPipeline(Pipeline):
                 rows.append(Headline(f"{cond} mean R² of ensemble averages ({n_mus} muscles), {labels[model]}",
                                      e.get("r2_ens_pooled_mean_over_channels"), None,
                                      None, f"real trials, trained on {real_train}"
-                                     + ("; running = out of distribution" if "run" in cond else "")))
+                                     + ("; running = out of distribution" if "run" in cond else ""),
+                                     **rests_on(e)))
             d_ = conds[cond].get("torque_minus_baseline_block_bootstrap")
             if d_:
                 rows.append(Headline(f"{cond} torque-based − baseline, mean R² of ensemble averages", d_["mean"],

@@ -815,10 +815,11 @@ class MuapGeneratorPipeline(Pipeline):
                     continue
                 ci = e.get("nrmse_ci95")
                 ci = tuple(ci) if ci is not None and np.isfinite(ci).all() else None
+                units = dict(n=int(e["n"]), n_of="held-out units")
                 rows.append(Headline(f"{labels.get(v, v)} {region}: nRMSE", e["nrmse_mean"], ci, None,
-                                     f"{e['n']} held-out units{goal}"))
+                                     f"{e['n']} held-out units{goal}", **units))
                 rows.append(Headline(f"{labels.get(v, v)} {region}: RMSE / RMS(target)", e["rel_rmse_mean"],
-                                     None, None, "1 = no better than a flat line"))
+                                     None, None, "1 = no better than a flat line", **units))
         for set_name, paper, note in (
             ("interpolation", "high accuracy (qualitative)", "mean nRMSE on held-out units; goal <= 0.10"),
             ("extrapolation", None, "mean nRMSE, band outside the training range"),
@@ -826,26 +827,32 @@ class MuapGeneratorPipeline(Pipeline):
             e = summary.get(set_name)
             if e and e.get("n"):
                 ci = tuple(e["ci95"]) if e.get("ci95") and np.isfinite(e["ci95"]).all() else None
-                rows.append(Headline(f"{set_name} nRMSE", e["mean"], ci, paper, note))
+                # the held-out units every row of the set is scored on (5 templates leave 1 per set)
+                units = dict(n=int(e["n"]), n_of="held-out units")
+                rows.append(Headline(f"{set_name} nRMSE", e["mean"], ci, paper, note, **units))
                 rows.append(Headline(f"{set_name} nRMSE <= 0.10 (fraction)", e["fraction_le_0.10"], None, None,
-                                     "units generated within the 0.10 goal"))
+                                     "units generated within the 0.10 goal", **units))
                 b = e.get("baselines", {})
                 if b:
                     rows.append(Headline(f"{set_name} nRMSE, flat-line baseline", b["zero_prediction_nrmse_mean"],
-                                         None, None, "predicting 0 everywhere (MUAPs are sparse on the grid)"))
+                                         None, None, "predicting 0 everywhere (MUAPs are sparse on the grid)",
+                                         **units))
                     rows.append(Headline(f"{set_name} nRMSE, nearest training unit",
                                          b["nearest_training_unit_nrmse_mean"], None, None,
-                                         "look-up of the closest simulated unit in condition space"))
+                                         "look-up of the closest simulated unit in condition space", **units))
                     rows.append(Headline(f"{set_name} RMSE / RMS(target)", e["rel_rmse_mean"], None, None,
-                                         "stricter: 1 = no better than a flat line"))
+                                         "stricter: 1 = no better than a flat line", **units))
         for region, f in (summary.get("numerical_floor") or {}).items():
+            units = dict(n=int(f["n"]), n_of="held-out units")
             rows.append(Headline(f"numerical floor {region}: RMSE / RMS, other fibre layout", f["other_layout_rel_rmse_mean"],
-                                 None, None, f"{f['n']} held-out units: a 2nd numerical MUAP at the same conditions"))
+                                 None, None, f"{f['n']} held-out units: a 2nd numerical MUAP at the same conditions",
+                                 **units))
             rows.append(Headline(f"numerical floor {region}: RMSE / RMS, fibre count +-1", f["count_twin_rel_rmse_mean"],
-                                 None, None, "nearly identical conditions (fibre_number_log moved by log((n+1)/n))"))
+                                 None, None, "nearly identical conditions (fibre_number_log moved by log((n+1)/n))",
+                                 **units))
             rule = f.get("deterministic_floor_rule", "other_layout / sqrt(2)")
             rows.append(Headline(f"numerical floor {region}: best deterministic RMSE / RMS", f["deterministic_floor_rel_rmse"],
-                                 None, None, f"{rule} ({f.get('layout', 'redraw')} fibre layout); goal 0.10"))
+                                 None, None, f"{rule} ({f.get('layout', 'redraw')} fibre layout); goal 0.10", **units))
         sp = summary.get("speed")
         if sp:
             rows.append(Headline("speed-up vs numerical model (x)", sp["speedup"], None, "large cost cut",
