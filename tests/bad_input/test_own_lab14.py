@@ -59,3 +59,29 @@ def test_run_refuses_the_same_spellings_convert_refuses(tmp_path, capsys):
                          "--cache-dir", tmp_path / "cache"], capsys)
     line = _one_error_line(code, err)
     assert "muscle names 'VL' (S01_VL), 'vl' (S02_vl) differ only in case" in line, line
+
+
+# ------------------------------------------------------------------ report: a folder cohort's provenance
+def test_report_of_a_folder_cohort_shows_its_folder_not_simulation_settings(tmp_path):
+    """Was: "Data provenance" listed ``duration_s: 600.0`` and ``seed: 0`` (simulation settings the run never
+    used) for a folder cohort, and nothing of the folder's contents."""
+    import json
+
+    import yaml
+
+    run = tmp_path / "run"
+    run.mkdir()
+    data = {"mine": {"source": "folder", "path": str(tmp_path / "ds"), "seed": 0, "duration_s": 600.0},
+            "sim": {"source": "simulate", "seed": 3, "duration_s": 30.0}}
+    (run / "config.yaml").write_text(yaml.safe_dump({"name": "r", "pipeline": "muscle-id", "data": data}))
+    (run / "metrics.json").write_text(json.dumps({"name": "r", "pipeline": "muscle-id", "summary": {
+        "cohorts": {"mine": {"n_subjects": 4, "n_recordings": 16, "n_windows": 1536}}}}))
+    (run / "data_fingerprint.json").write_text(json.dumps({str(tmp_path / "ds"): "ab12cd"}))
+    from myoflow.report.html import build_report
+
+    page = build_report(run).read_text()
+    prov = yaml.safe_load(page.split("<h2>Data provenance</h2><pre>")[1].split("</pre>")[0])
+    assert "duration_s" not in prov["mine"] and "seed" not in prov["mine"], prov
+    assert prov["mine"]["fingerprint"] == "ab12cd" and prov["mine"]["n_subjects"] == 4, prov
+    assert prov["mine"]["path"] == str(tmp_path / "ds")
+    assert prov["sim"] == data["sim"]  # a simulated cohort keeps what produced it
