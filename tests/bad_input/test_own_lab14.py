@@ -85,3 +85,36 @@ def test_report_of_a_folder_cohort_shows_its_folder_not_simulation_settings(tmp_
     assert prov["mine"]["fingerprint"] == "ab12cd" and prov["mine"]["n_subjects"] == 4, prov
     assert prov["mine"]["path"] == str(tmp_path / "ds")
     assert prov["sim"] == data["sim"]  # a simulated cohort keeps what produced it
+
+
+# ------------------------------------------------------------------ warnings on a cache hit
+def test_a_rerun_served_from_the_cache_repeats_the_data_warnings(tmp_path, caplog):
+    """Was: a flat channel ("give no windows") was warned about on the first run only; the re-run loaded the
+    windows from the cache and said nothing about the same bad folder. Warnings the loader re-derives (a side
+    on some recordings only) must not come twice."""
+    import logging
+    from collections import Counter
+
+    from myoflow.io import write_dataset
+    from myoflow.pipelines.muscle_id.config import CohortConfig, PreprocessConfig
+    from myoflow.pipelines.muscle_id.data import load_cohort
+    from myoflow.simulate.protocols.grid import simulate_grid
+
+    recs, part = simulate_grid(n_subjects=3, seed=0, duration_s=20)
+    items = []
+    for i, r in enumerate(recs):
+        meta, x = dict(r.meta), r.data.copy()
+        if i == 0:
+            meta.pop("side")  # a side on some recordings only
+        if i == 1:
+            x[0] = 0.0  # an unplugged electrode
+        items.append((f"{meta['subject']}_{meta['muscle']}_{i}", r.replace(data=x, meta=meta)))
+    ds = write_dataset(tmp_path / "ds", items, part, {"protocol": "t"}).path
+    said = []
+    for _ in range(2):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="myoflow"):
+            load_cohort("c", CohortConfig(source="folder", path=ds), PreprocessConfig(), cache_dir=tmp_path / "cache")
+        said.append(Counter(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING))
+    assert any("are flat" in m for m in said[0]) and any("carry no 'side'" in m for m in said[0]), said[0]
+    assert said[1] == said[0]  # the same warnings, each once
