@@ -118,3 +118,31 @@ def test_a_rerun_served_from_the_cache_repeats_the_data_warnings(tmp_path, caplo
         said.append(Counter(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING))
     assert any("are flat" in m for m in said[0]) and any("carry no 'side'" in m for m in said[0]), said[0]
     assert said[1] == said[0]  # the same warnings, each once
+
+
+# ------------------------------------------------------------------ muscle-id: headline vs per-condition table
+def test_muscle_id_report_says_why_the_table_differs_from_the_headline(tmp_path):
+    """Was: the headline (pooled over windows, subject bootstrap) and the per-condition table (mean over folds,
+    t-interval) showed two numbers for one model without a word; the numbers themselves are unchanged."""
+    import json
+
+    import yaml
+
+    from myoflow.report.html import build_report
+
+    def run(pipeline):
+        d = tmp_path / pipeline
+        d.mkdir()
+        (d / "config.yaml").write_text(yaml.safe_dump({"name": "r", "pipeline": pipeline}))
+        (d / "metrics.json").write_text(json.dumps({
+            "name": "r", "pipeline": pipeline,
+            "headline": [{"label": "g LOSO 4-class %, lda", "ours": 62.5, "ci": [50.0, 70.0]}],
+            "conditions": {"g/loso/4class": {"lda": {"accuracy": {"mean": 0.6, "ci_low": 0.4, "ci_high": 0.8,
+                                                                  "n": 4}}}}}))
+        return build_report(d).read_text()
+
+    page = run("muscle-id")
+    table = page.split("Results per condition")[1]
+    assert "pools every test window" in table.split("<table")[0] and "t-interval over folds" in table, table[:600]
+    assert "62.5" in page and "0.600 [0.400, 0.800]" in table  # both numbers shown as they were
+    assert "pools every test window" not in run("gait-emg")  # another pipeline's headline is not this one

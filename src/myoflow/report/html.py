@@ -278,6 +278,15 @@ def _simpre_section(simpre: dict[str, Any]) -> str:
             + (f"<p>Skipped (no class matches a simulated muscle):</p><ul>{skipped}</ul>" if skipped else ""))
 
 
+#: Why a pipeline's headline and its per-condition table give one model two numbers (both are right: they
+#: weigh the test data differently), said beside the table so a reader does not take one for a typo.
+_TABLE_VS_HEADLINE = {
+    "muscle-id": "Why these differ from the headline: the headline pools every test window of every subject "
+                 "(a subject with more windows weighs more; 95 % CI by resampling subjects), while this table "
+                 "averages the folds' own accuracies (each fold weighs the same; 95 % t-interval over folds).",
+}
+
+
 def _metrics_sections(run_dir: Path, metrics: dict[str, Any], name: str) -> list[str]:
     """Title, completeness note, headline, per-condition, tuning and ablation sections from ``metrics``."""
     sections = [f"<h1>myoflow report: {html.escape(name)}</h1>",
@@ -295,6 +304,9 @@ def _metrics_sections(run_dir: Path, metrics: dict[str, Any], name: str) -> list
     sections.append(headline_table(metrics.get("headline", [])) if metrics.get("headline")
                     else "<p>No headline figures for this pipeline.</p>")
     sections.append("<h2>Results per condition (mean over folds, 95 % CI)</h2>")
+    why = _TABLE_VS_HEADLINE.get(str(metrics.get("pipeline")))
+    if why and metrics.get("headline"):
+        sections.append(f'<p class="muted">{html.escape(why)}</p>')
     sections.append(_conditions_table(metrics.get("conditions", {})))
     tuning = (metrics.get("summary") or {}).get("tuning")
     if tuning:
