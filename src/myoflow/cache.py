@@ -107,7 +107,7 @@ def cached(path: Path | None, load: Callable[[Path], T | None], save: Callable[[
 
 def _warnings_file(path: Path) -> Path:
     """Where the warnings raised while building the entry ``path`` are kept (beside it)."""
-    return path.with_name(path.name + ".warnings.json")
+    return path.with_name(path.name + ".warnings")  # JSON, but not "*.json": globs count entries by it
 
 
 class _Warnings(logging.Handler):
