@@ -14,7 +14,7 @@ from ..errors import DataError
 
 __all__ = [
     "check_file", "missing_reason", "fs_from_times", "check_fs", "repair_rows", "BAD_ROW_POLICIES", "to_volts",
-    "split_unit", "make_recording", "unique_names",
+    "split_unit", "make_recording", "unique_names", "side_code", "muscle_code", "label_spellings",
 ]
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,54 @@ def fs_from_times(t: np.ndarray, where: str, column: str = "time") -> tuple[floa
     if abs(fs - round(fs)) <= 1e-5 * fs:
         fs = float(round(fs))
     return float(fs), float(t[0])
+
+
+def side_code(side: Any) -> str:
+    """A side label in one spelling: ``'l'``/``'left'`` (any case) -> ``'L'``, ``'r'``/``'right'`` -> ``'R'``;
+    anything else as given."""
+    s = str(side).strip().lower()
+    if s in ("l", "left"):
+        return "L"
+    if s in ("r", "right"):
+        return "R"
+    return str(side)
+
+
+def muscle_code(muscle: Any) -> str:
+    """A muscle label in one spelling where myoflow knows its aliases (``'biceps'``, ``'bb'`` -> ``'BB'``;
+    ``'tibialis_anterior'``, ``'ta'`` -> ``'TA'``); anything else as given (``'vl'`` stays ``'vl'``)."""
+    m = str(muscle).strip().lower().replace(" ", "_")
+    if m in ("bb", "biceps", "biceps_brachii"):
+        return "BB"
+    if m in ("ta", "tibialis", "tibialis_anterior"):
+        return "TA"
+    return str(muscle)
+
+
+def label_spellings(labels: Sequence[tuple[str, Any, str]]) -> list[tuple[str, dict[str, str]]]:
+    """Muscle or side labels that differ only in case or spacing after their known aliases are merged.
+
+    Parameters
+    ----------
+    labels : sequence of (key, value, where)
+        ``key`` is ``'muscle'`` or ``'side'``, ``value`` the label as a file gives it, ``where`` the file
+        (or item) it comes from; a ``None`` value is skipped.
+
+    Returns
+    -------
+    list of (key, {spelling: first where})
+        One entry per label written two ways (``'VL'`` in one file, ``'vl '`` in another): muscle-id would
+        train them as two classes, so convert and run both refuse them. ``'l'`` beside ``'L'`` or ``'bb'``
+        beside ``'BB'`` are one class (:func:`side_code`, :func:`muscle_code`) and are not listed.
+    """
+    code = {"muscle": muscle_code, "side": side_code}
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+    for key, value, where in labels:
+        if value is None:
+            continue
+        name = str(code[key](value))
+        seen.setdefault((key, " ".join(name.lower().split())), {}).setdefault(name, where)
+    return [(key, sp) for (key, _), sp in seen.items() if len(sp) > 1]
 
 
 #: Bracketed label suffixes that name a side, not a unit (``'TA (L)'``, ``'Vastus Lateralis [R]'``).

@@ -35,7 +35,7 @@ import pandas as pd
 from .._atomic import atomic_write_text
 from ..containers import Recording, Trial
 from ..errors import DataError
-from ._common import BAD_ROW_POLICIES, SCALING_KEY, dead_stretch
+from ._common import BAD_ROW_POLICIES, SCALING_KEY, dead_stretch, label_spellings
 from .dataset import id_problem
 
 __all__ = ["ConvertItem", "convert", "plan_from_manifest", "plan_from_pattern", "parse_mapping", "FIELDS"]
@@ -612,6 +612,7 @@ def convert(
 
     bar.close()
     _check_units_agree(written, rows)
+    _check_label_spellings(written)
     _check_no_copies(written)
     if events is not None:
         written = _attach_events(written, events)
@@ -743,6 +744,28 @@ def _check_units_agree(written: Sequence[tuple[str, Any]], rows: Sequence[Mappin
             log.warning("%s: %s mix volts (e.g. %s) with raw ADC counts (e.g. %s): amplitudes differ by the unit "
                         "between files; pass --hint sensor=EMG for OpenSignals files", seen["adc"], what, seen["V"],
                         seen["adc"])
+
+
+def _check_label_spellings(written: Sequence[tuple[str, Any]]) -> None:
+    """Refuse one muscle or side written two ways in the folder (``'VL'`` in one file, ``'vl '`` in another).
+
+    ``myoflow run`` refuses such a dataset (muscle-id would train the spellings as two classes); refused here,
+    the user learns it before a long conversion is written and fixes the manifest or pattern once. Known
+    aliases are one label, as in the run (``'l'`` beside ``'L'``, ``'bb'`` beside ``'BB'``).
+    """
+    labels = []
+    for stem, obj in written:
+        recs = [obj] if isinstance(obj, Recording) else list(obj.streams.values())
+        for rec in recs:
+            src = str(rec.meta.get("source") or obj.meta.get("source") or stem)
+            labels += [(key, rec.meta.get(key), src) for key in ("muscle", "side")]
+    clashes = label_spellings(labels)
+    if clashes:
+        key, spellings = clashes[0]
+        (a, fa), (b, fb) = list(spellings.items())[:2]
+        raise DataError(f"{key} {a!r} here and {b!r} in {fb} differ only in case or spacing, and muscle-id would "
+                        f"train them as two classes: give the {key} one spelling (fix the manifest's {key} "
+                        f"cells, rename the files, or --channel-map for channel names)", fa)
 
 
 #: Columns of an events table that say which item an event belongs to (``stream`` picks a Trial's stream).

@@ -319,6 +319,15 @@ def _simpre_section(simpre: dict[str, Any]) -> str:
             + (f"<p>Skipped (no class matches a simulated muscle):</p><ul>{skipped}</ul>" if skipped else ""))
 
 
+#: Why a pipeline's headline and its per-condition table give one model two numbers (both are right: they
+#: weigh the test data differently), said beside the table so a reader does not take one for a typo.
+_TABLE_VS_HEADLINE = {
+    "muscle-id": "Why these differ from the headline: the headline pools every test window of every subject "
+                 "(a subject with more windows weighs more; 95 % CI by resampling subjects), while this table "
+                 "averages the folds' own accuracies (each fold weighs the same; 95 % t-interval over folds).",
+}
+
+
 def _metrics_sections(run_dir: Path, metrics: dict[str, Any], name: str) -> list[str]:
     """Title, completeness note, headline, per-condition, tuning and ablation sections from ``metrics``."""
     sections = [f"<h1>myoflow report: {html.escape(name)}</h1>",
@@ -335,6 +344,9 @@ def _metrics_sections(run_dir: Path, metrics: dict[str, Any], name: str) -> list
     sections.append(headline_table(metrics.get("headline", [])) if metrics.get("headline")
                     else "<p>No headline figures for this pipeline.</p>")
     sections.append("<h2>Results per condition (mean over folds, 95 % CI)</h2>")
+    why = _TABLE_VS_HEADLINE.get(str(metrics.get("pipeline")))
+    if why and metrics.get("headline"):
+        sections.append(f'<p class="muted">{html.escape(why)}</p>')
     sections.append(_conditions_table(metrics.get("conditions", {})))
     tuning = (metrics.get("summary") or {}).get("tuning")
     if tuning:
@@ -345,6 +357,50 @@ def _metrics_sections(run_dir: Path, metrics: dict[str, Any], name: str) -> list
     if simpre:
         sections.append(_simpre_section(simpre))
     return sections
+
+
+def _data_provenance(data: Any, metrics: dict, fingerprints: dict) -> Any:
+    """The run's ``data`` config as the report shows it: a folder (or real) cohort by what describes the
+    user's files, a simulated one by its simulation settings.
+
+    Parameters
+    ----------
+    data : mapping
+        The ``data`` section of config.yaml: one section with a ``source`` (stimulated-mass, gait-emg) or a
+        mapping of cohort name to such a section (muscle-id).
+    metrics : mapping
+        metrics.json; its ``summary.cohorts`` (muscle-id) gives each cohort's subject/recording/window counts.
+    fingerprints : mapping
+        data_fingerprint.json: dataset folder path -> fingerprint of its contents.
+
+    Returns
+    -------
+    The same layout, each non-simulated section without :data:`SIMULATION_FIELDS` and with its folder's
+    ``fingerprint`` and counts where the run recorded them.
+    """
+    from ..pipelines._shared import SIMULATION_FIELDS
+
+    if not isinstance(data, dict):
+        return data
+    cohorts = (metrics.get("summary") or {}).get("cohorts") or {}
+
+    def one(sec: dict, name: str | None) -> dict:
+        if str(sec.get("source", "simulate")).startswith("simulate"):
+            return sec
+        out = {k: v for k, v in sec.items() if k not in SIMULATION_FIELDS}
+        path = sec.get("path")
+        if path is not None:
+            fp = fingerprints.get(str(path)) or fingerprints.get(str(Path(str(path)).resolve()))
+            if fp:
+                out["fingerprint"] = fp
+        counts = cohorts.get(name) if name is not None and isinstance(cohorts, dict) else None
+        if isinstance(counts, dict):
+            out.update({k: counts[k] for k in ("n_subjects", "n_recordings", "n_windows") if k in counts})
+        return out
+
+    if "source" in data:
+        return one(data, None)
+    return {k: one(v, k) if isinstance(v, dict) and "source" in v else v for k, v in data.items()}
 
 
 def build_report(run_dir: str | Path) -> Path:
@@ -382,7 +438,9 @@ def build_report(run_dir: str | Path) -> Path:
     try:
         import yaml
 
-        data_cfg = yaml.safe_dump((yaml.safe_load(config) or {}).get("data", {}), sort_keys=False)
+        data_cfg = yaml.safe_dump(_data_provenance((yaml.safe_load(config) or {}).get("data", {}), metrics,
+                                                   read_run_json(run_dir / "data_fingerprint.json", {})),
+                                  sort_keys=False)
     except Exception:  # provenance is informative only
         pass
     sections.append("<h2>Data provenance</h2><pre>" + html.escape(data_cfg or "(see config)") + "</pre>")

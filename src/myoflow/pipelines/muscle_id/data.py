@@ -34,7 +34,8 @@ from ...containers import Epochs, Recording
 from ...errors import ConfigError, DataError
 from ...cache import cache_key, cached
 from ...features import classic_features
-from ...io._common import dead_stretch, non_emg
+from ...io._common import dead_stretch, label_spellings, non_emg
+from ...io._common import muscle_code as _muscle_code, side_code as _side_name
 from .config import CohortConfig, PreprocessConfig
 from ...preprocess.bursts import RestTooShortError
 from ...preprocess.windows import burst_windows, onset_errors_ms, pick_channels
@@ -102,24 +103,6 @@ class CohortData:
 
 
 # ------------------------------------------------------------------ labels
-def _side_name(side: Any) -> str:
-    s = str(side).strip().lower()
-    if s in ("l", "left"):
-        return "L"
-    if s in ("r", "right"):
-        return "R"
-    return str(side)
-
-
-def _muscle_code(muscle: Any) -> str:
-    m = str(muscle).strip().lower().replace(" ", "_")
-    if m in ("bb", "biceps", "biceps_brachii"):
-        return "BB"
-    if m in ("ta", "tibialis", "tibialis_anterior"):
-        return "TA"
-    return str(muscle)
-
-
 def grid_tasks(md: pd.DataFrame) -> dict[str, np.ndarray]:
     """Labels of the grid cohort's tasks from window metadata (``muscle``, ``side``)."""
     muscle = md["muscle"].map(_muscle_code).to_numpy(dtype=object)
@@ -256,20 +239,13 @@ def _grid_recordings(cfg: CohortConfig, progress: Callable | None) -> tuple[list
 def _one_spelling(items: list[tuple[str, Recording]], where: str) -> None:
     """Refuse class names that differ only in case or spacing ('VL' in one file, 'vl' in another): each
     would be a class of its own, and a subject holding only one spelling would be scored on a class its
-    training folds never saw."""
-    for key, code in (("muscle", _muscle_code), ("side", _side_name)):
-        seen: dict[str, dict[str, str]] = {}
-        for stem, rec in items:
-            v = rec.meta.get(key)
-            if v is None:
-                continue
-            name = str(code(v))
-            seen.setdefault(" ".join(name.lower().split()), {}).setdefault(name, stem)
-        for spellings in seen.values():
-            if len(spellings) > 1:
-                shown = ", ".join(f"{n!r} ({stem})" for n, stem in list(spellings.items())[:3])
-                raise DataError(f"{key} names {shown} differ only in case or spacing and would be separate "
-                                f"classes; give each {key} one spelling (manifest, --pattern or --meta)", where)
+    training folds never saw (``convert`` refuses the same folders, :func:`myoflow.io._common.label_spellings`)."""
+    clashes = label_spellings([(key, rec.meta.get(key), stem) for key in ("muscle", "side") for stem, rec in items])
+    if clashes:
+        key, spellings = clashes[0]
+        shown = ", ".join(f"{n!r} ({stem})" for n, stem in list(spellings.items())[:3])
+        raise DataError(f"{key} names {shown} differ only in case or spacing and would be separate "
+                        f"classes; give each {key} one spelling (manifest, --pattern or --meta)", where)
 
 
 def _lowerlimb_sim_recordings(cfg: CohortConfig, progress: Callable | None
