@@ -11,12 +11,7 @@ import numpy as np
 
 from ..containers import Recording
 
-__all__ = ["shared_data_dir", "amplitude_outliers", "warn_amplitude_outliers", "SIMULATION_FIELDS"]
-
-#: Data-config fields that only steer a simulated cohort (muscle-id ``seed``/``duration_s``, gait-emg
-#: ``sim_seed``/``fs_sim``/``sim_variability``, stimulated-mass ``train_s``): a report of a folder cohort leaves
-#: them out of its provenance, where ``duration_s: 600`` read as a fact about the user's files.
-SIMULATION_FIELDS = ("seed", "duration_s", "sim_seed", "fs_sim", "sim_variability", "train_s")
+__all__ = ["shared_data_dir", "amplitude_outliers", "warn_amplitude_outliers"]
 
 #: A factor no two people differ by, while a unit slip (x1000 per prefix) exceeds it.
 AMPLITUDE_RATIO = 300.0

@@ -359,6 +359,13 @@ def _metrics_sections(run_dir: Path, metrics: dict[str, Any], name: str) -> list
     return sections
 
 
+#: Data-config fields that only steer a simulated cohort (muscle-id ``seed``/``duration_s``, gait-emg
+#: ``sim_seed``/``fs_sim``/``sim_variability``, stimulated-mass ``train_s``): a report of a folder cohort leaves
+#: them out of its provenance, where ``duration_s: 600`` read as a fact about the user's files. (Kept here, not
+#: in the pipelines: the report reads runs and must not import the code that makes them.)
+SIMULATION_FIELDS = ("seed", "duration_s", "sim_seed", "fs_sim", "sim_variability", "train_s")
+
+
 def _data_provenance(data: Any, metrics: dict, fingerprints: dict) -> Any:
     """The run's ``data`` config as the report shows it: a folder (or real) cohort by what describes the
     user's files, a simulated one by its simulation settings.
@@ -378,8 +385,6 @@ def _data_provenance(data: Any, metrics: dict, fingerprints: dict) -> Any:
     The same layout, each non-simulated section without :data:`SIMULATION_FIELDS` and with its folder's
     ``fingerprint`` and counts where the run recorded them.
     """
-    from ..pipelines._shared import SIMULATION_FIELDS
-
     if not isinstance(data, dict):
         return data
     cohorts = (metrics.get("summary") or {}).get("cohorts") or {}
