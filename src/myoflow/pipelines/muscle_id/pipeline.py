@@ -520,7 +520,10 @@ class MuscleIdPipeline(Pipeline):
         def add(label, cond, model, paper=None, note="", key="accuracy"):
             ours, ci = acc(cond, model, key)
             if ours is not None:
-                rows.append(Headline(label=label, ours=ours, ci=ci, paper=paper, note=note))
+                # the n the interval rests on: its clusters are the test subjects (intra folds included)
+                n = res[cond][model].get("n_subjects")
+                rows.append(Headline(label=label, ours=ours, ci=ci, paper=paper, note=note,
+                                     n=None if n is None else int(n), n_of="test subjects"))
 
         titles = summary.get("tasks", {})
         # the main task of sim/real as named in this summary (4class unless a folder "sim" cohort has K != 4)
@@ -572,7 +575,8 @@ class MuscleIdPipeline(Pipeline):
                     ci = None if c["ci_low"] is None else (100 * c["ci_low"], 100 * c["ci_high"])
                     rows.append(Headline(label=f"{cohort} {scheme} {title}, {model} − {c['baseline']} (points)",
                                          ours=100 * c["diff"], ci=ci, paper=None,
-                                         note=f"paired subject bootstrap, same folds, {c['n_subjects']} subjects"))
+                                         note=f"paired subject bootstrap, same folds, {c['n_subjects']} subjects",
+                                         n=int(c["n_subjects"]), n_of="test subjects"))
 
         for cond in sorted(res):
             if cond.split("/")[0] in ("sim", "real"):  # a user's cohort: below, beside its baselines
@@ -586,7 +590,8 @@ class MuscleIdPipeline(Pipeline):
                 rows.append(Headline(label=f"{cohort} {scheme} {task}, {c['model']} − {c['baseline']} (points)",
                                      ours=100 * c["diff"], ci=ci, paper=None,
                                      note=f"simulator pretraining vs random init, paired subject bootstrap, "
-                                          f"same folds, {c['n_subjects']} subjects"))
+                                          f"same folds, {c['n_subjects']} subjects",
+                                     n=int(c["n_subjects"]), n_of="test subjects"))
         # Any other cohort (a user's folder): every scheme x task, the paper's models beside the classic
         # baselines run in the same folds (a user must see when RF beats the CNN-LSTM); no paper figures.
         for cond in sorted(res):

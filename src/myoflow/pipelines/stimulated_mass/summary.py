@@ -209,6 +209,11 @@ def headline_rows(summary: dict[str, Any]) -> list[Headline]:
         ci = e.get(f"{metric}_ci")
         return e[metric], (tuple(ci) if ci and all(np.isfinite(ci)) else None)
 
+    def n(cond, model):
+        """What a row's interval rests on: the condition's test subjects (the bootstrap's clusters)."""
+        k = conds.get(cond, {}).get(model, {}).get("n_subjects")
+        return dict(n=None if k is None else int(k), n_of="test subjects")
+
     paper = {("25Hz", "accuracy"): 0.9130, ("25Hz", "f1_macro"): 0.94,
              ("all", "accuracy"): 0.9231, ("all", "f1_macro"): 0.95}
     label = {"accuracy": "accuracy", "f1_macro": "macro F1"}
@@ -224,12 +229,14 @@ def headline_rows(summary: dict[str, Any]) -> list[Headline]:
             note = "attention Bi-LSTM + covariates"
             if metric == "f1_macro":
                 note += "; the paper does not say how its F1 is averaged"
-            rows.append(Headline(f"{name} {label[metric]}", v, ci, paper.get((cond, metric)), note))
+            rows.append(Headline(f"{name} {label[metric]}", v, ci, paper.get((cond, metric)), note,
+                                 **n(cond, "attention_bilstm")))
     pat = summary.get("pattern", {})
     if len(pat.get("single_frequency_accuracy", {})) > 1:  # the best of one frequency is that frequency's row
         c = pat["best_single_frequency"]
         v, ci = get(c, "attention_bilstm", "accuracy")
-        rows.append(Headline("best single frequency accuracy", v, ci, "25 Hz best (0.913)", f"here: {c}"))
+        rows.append(Headline("best single frequency accuracy", v, ci, "25 Hz best (0.913)", f"here: {c}",
+                             **n(c, "attention_bilstm")))
     ref = "all" if "all" in conds else (next(iter(conds)) if conds else None)
     if ref is not None:
         for model, text, metric in (
@@ -247,7 +254,7 @@ def headline_rows(summary: dict[str, Any]) -> list[Headline]:
                 note = f"condition {ref}"
                 if metric == "balanced_accuracy":
                     note += f"; chance {summary.get('chance', {}).get('balanced_accuracy', float('nan')):.3f}"
-                rows.append(Headline(f"{text} ({m})", v, ci, None, note))
+                rows.append(Headline(f"{text} ({m})", v, ci, None, note, **n(ref, model)))
         # The deep model beside each classic baseline on the same folds, as a paired subject-bootstrap
         # difference (issue 14: every cohort, a user's folder included, gets this table, not only metrics.json).
         comp = summary.get("comparisons", {}).get(ref, {})
@@ -260,5 +267,6 @@ def headline_rows(summary: dict[str, Any]) -> list[Headline]:
                 continue
             ci = (d["ci_low"], d["ci_high"]) if np.isfinite([d["ci_low"], d["ci_high"]]).all() else None
             rows.append(Headline(f"attention Bi-LSTM − {text} (accuracy, paired)", d["value"], ci, None,
-                                 f"condition {ref}; same folds, paired subject bootstrap"))
+                                 f"condition {ref}; same folds, paired subject bootstrap",
+                                 **n(ref, "attention_bilstm")))
     return rows
