@@ -47,6 +47,7 @@ __all__ = [
     "subtract_emg_floor",
     "cycle_variability",
     "summarise_variability",
+    "ANGLES_OPENSIM",
     "OPENSIM_EMG",
     "RAJAGOPAL_EMG",
     "OPENSIM_MOMENTS",
@@ -57,6 +58,8 @@ _WARNED_BAND: set[tuple[float, float]] = set()  # (rate, requested top) already 
 
 MUSCLES = ("TA", "GM", "VL", "RF", "BF", "ST", "SOL")
 ANGLES_MYOFLOW = ("hip_flexion", "knee_flexion", "ankle_dorsiflexion")
+#: OpenSim's coordinate stems of the same angles (``hip_flexion_r``, ``knee_angle_r``, ``ankle_angle_r``).
+ANGLES_OPENSIM = ("hip_flexion", "knee_angle", "ankle_angle")
 MOMENTS_MYOFLOW = tuple(f"{j}_{p}" for j in ("hip", "knee", "ankle") for p in ("sagittal", "frontal", "transverse"))
 #: CEINMS/OpenSim EMG channel → paper muscle (gait2392's names), and the Rajagopal et al. (2016) model's
 #: names a lab labels its EMG with (they were left out without a word, and only SOL was predicted).
@@ -183,7 +186,7 @@ def _angles(trial: Trial, side: str) -> Recording:
     rec = trial["angles"]
     if all(n in rec.ch_names for n in ANGLES_MYOFLOW):
         return _check_sign(_in_degrees(_pick(rec, list(ANGLES_MYOFLOW))), {}, trial.source)
-    names = [f"hip_flexion_{side}", f"knee_angle_{side}", f"ankle_angle_{side}"]
+    names = [f"{j}_{side}" for j in ANGLES_OPENSIM]
     if all(n in rec.ch_names for n in names):
         out = _pick(rec, names, [1.0, -1.0, 1.0])
         return _check_sign(_in_degrees(out.replace(ch_names=list(ANGLES_MYOFLOW))), dict(zip(ANGLES_MYOFLOW, names)),
@@ -272,6 +275,10 @@ def _moments(trial: Trial, side: str, body_mass: float) -> Recording:
     return out.replace(ch_names=[k for k, _, _ in found])
 
 
+#: Below this fraction of a channel's variance in the sEMG band (with a positive mean) it is an envelope.
+_ENVELOPE_BAND_FRACTION = 0.1
+
+
 def _emg(trial: Trial, side: str, bandpass: tuple[float, float], envelope_hz: float,
          muscles: list[str] | None = None, emg_map: dict[str, str] | None = None) -> Recording:
     from ..preprocess import bandpass as bp, envelope
@@ -304,10 +311,6 @@ def _emg(trial: Trial, side: str, bandpass: tuple[float, float], envelope_hz: fl
                     "leaves noise; export every muscle raw (or every one enveloped)", where, enveloped,
                     100 * _ENVELOPE_BAND_FRACTION, bandpass[0], hi)
     return envelope(passed, cutoff=envelope_hz)
-
-
-#: Below this fraction of a channel's variance in the sEMG band (with a positive mean) it is an envelope.
-_ENVELOPE_BAND_FRACTION = 0.1
 
 
 def _enveloped_channels(raw: Recording, passed: Recording) -> list[str]:

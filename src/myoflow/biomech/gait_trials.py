@@ -17,6 +17,7 @@ import numpy as np
 
 from ..containers import Recording, Trial
 from ..errors import DataError
+from ..io._common import SIDE_WORDS
 
 __all__ = ["CycleRules", "kinematic_heel_strikes", "assign_force_plates", "heel_strike_times", "plausible_cycles", "valid_range",
            "select_muscles", "PHYSIOLOGICAL_DEG"]
@@ -273,8 +274,7 @@ def _suggested_map(names: Sequence[str], paper: Sequence[str]) -> dict[str, str]
 _WARNED_UNUSED: set[tuple[str, ...]] = set()  # EMG channel sets already reported as left out
 
 # A side marker in a lab's EMG channel name: 'VL_R', 'GM Rt', 'TA-L', 'TA (L)', 'R_TA', 'Right TA', 'LTA'.
-_SIDE_WORD = {"l": "l", "lt": "l", "left": "l", "r": "r", "rt": "r", "right": "r"}
-_SIDE_RE = "|".join(sorted(_SIDE_WORD, key=len, reverse=True))
+_SIDE_RE = "|".join(sorted(SIDE_WORDS, key=len, reverse=True))
 _SIDED_NAME = (re.compile(rf"^(?P<m>.+?)\s*[\[(]\s*(?P<s>{_SIDE_RE})\s*[\])]$", re.IGNORECASE),  # TA (L)
                re.compile(rf"^(?P<m>.+?)[\s_.\-]+(?P<s>{_SIDE_RE})$", re.IGNORECASE),            # VL_R, GM Rt
                re.compile(rf"^(?P<s>{_SIDE_RE})[\s_.\-]+(?P<m>.+)$", re.IGNORECASE),            # R_TA, Right TA
@@ -291,7 +291,7 @@ def _sided_muscle(name: str, paper: Sequence[str]) -> tuple[str, str] | None:
     for pattern in _SIDED_NAME:
         hit = pattern.match(str(name).strip())
         if hit and hit.group("m").strip().upper() in by_upper:
-            return by_upper[hit.group("m").strip().upper()], _SIDE_WORD[hit.group("s").lower()]
+            return by_upper[hit.group("m").strip().upper()], SIDE_WORDS[hit.group("s").lower()]
     return None
 
 

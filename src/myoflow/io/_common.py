@@ -197,8 +197,9 @@ def label_spellings(labels: Sequence[tuple[str, Any, str]]) -> list[tuple[str, d
     return [(key, sp) for (key, _), sp in seen.items() if len(sp) > 1]
 
 
-#: Bracketed label suffixes that name a side, not a unit (``'TA (L)'``, ``'Vastus Lateralis [R]'``).
-_SIDE_SUFFIXES = {"l", "r", "lt", "rt", "left", "right"}
+#: Words a lab writes for a side (lower case) -> ``'l'``/``'r'``: bracketed label suffixes that name a side,
+#: not a unit (``'TA (L)'``, ``'Vastus Lateralis [R]'``), and gait-emg's side markers in EMG channel names.
+SIDE_WORDS = {"l": "l", "lt": "l", "left": "l", "r": "r", "rt": "r", "right": "r"}
 
 
 def split_unit(label: str) -> tuple[str, str | None]:
@@ -208,7 +209,7 @@ def split_unit(label: str) -> tuple[str, str | None]:
     export's two TA channels became ``TA`` and ``TA_2``, and gait-emg took the left leg's for the right.
     """
     m = re.match(r"^(.*?)\s*[\[(]\s*([^\])]+?)\s*[\])]\s*$", str(label))
-    if m and m.group(1) and m.group(2).strip().lower() not in _SIDE_SUFFIXES:
+    if m and m.group(1) and m.group(2).strip().lower() not in SIDE_WORDS:
         return m.group(1), m.group(2)
     return str(label).strip(), None
 
@@ -286,10 +287,10 @@ def make_recording(data: np.ndarray, fs: float, ch_names: Sequence[str] | None, 
         raise DataError(msg[len(prefix):] if msg.startswith(prefix) else msg, where) from None
 
 
-#: What a reader does with rows holding missing, non-numeric or non-finite values.
 #: A header field or manifest column naming how ADC counts convert to volts (never applied: counts stay a.u.).
 SCALING_KEY = re.compile(r"\b(gain|resolution|scale|scaling|conversion|lsb|adc)\b", re.IGNORECASE)
 
+#: What a reader does with rows holding missing, non-numeric or non-finite values.
 BAD_ROW_POLICIES = ("error", "drop", "interpolate")
 
 

@@ -338,7 +338,7 @@ def _check_side(trial, side: str, predicting: bool = False) -> None:
     [...] or ['hip_flexion_r', ...]", which did not say that the side is a setting. When ``predicting``
     (``myoflow predict``), the side is the trained run's and cannot be set: the message says so.
     """
-    from ...biomech.gait_cycles import ANGLES_MYOFLOW
+    from ...biomech.gait_cycles import ANGLES_MYOFLOW, ANGLES_OPENSIM
 
     if "angles" not in trial:
         return
@@ -347,7 +347,7 @@ def _check_side(trial, side: str, predicting: bool = False) -> None:
         return
     other = {"r": "l", "l": "r"}.get(str(side).lower())
     # OpenSim's names, or myoflow's per side (a Plug-in Gait C3D holding one leg)
-    schemes = (("hip_flexion", "knee_angle", "ankle_angle"), ANGLES_MYOFLOW)
+    schemes = (ANGLES_OPENSIM, ANGLES_MYOFLOW)
     mine = max(([f"{j}_{side}" for j in joints] for joints in schemes), key=lambda m: sum(c in have for c in m))
     if 0 < sum(c in have for c in mine) < len(mine):
         # this leg's angles with one left out of the export: not the other leg's trial, whatever that leg

@@ -84,7 +84,7 @@ def read_trial(path: Path):
     A file of joint angles alone (an OpenSim IK ``.mot``, a CSV of ``hip_flexion``...) is the ``angles``
     stream of a trial without EMG: predict needs no more (heel strikes then come from the kinematics).
     """
-    from ...biomech.gait_cycles import ANGLES_MYOFLOW
+    from ...biomech.gait_cycles import ANGLES_MYOFLOW, ANGLES_OPENSIM
     from ...containers import Recording, Trial
     from ...io import read
 
@@ -93,7 +93,7 @@ def read_trial(path: Path):
     obj = read(path)
     if isinstance(obj, Recording):
         names = set(obj.ch_names)
-        stems = ("hip_flexion", "knee_angle", "ankle_angle", *ANGLES_MYOFLOW)
+        stems = (*ANGLES_OPENSIM, *ANGLES_MYOFLOW)
         if any(f"{j}{s}" in names for j in stems for s in ("", "_r", "_l")):
             # the IK .mot itself: it was "expected a walking Trial (an angles stream), got a Recording"
             return Trial(streams={"angles": obj}, meta={**{k: v for k, v in obj.meta.items()
